@@ -1,0 +1,48 @@
+"""functrans: composable function transformations (grad, jit, vmap, …) over immutable
+NumPy/CuPy arrays, with a PyTorch-familiar neural-network toolkit on top.
+
+    import functrans as ft
+    import functrans.numpy as fnp
+
+    loss_grad = ft.jit(ft.grad(loss))
+"""
+__version__ = "0.1.0"
+
+from .config import config
+from .array import Array
+from .backends import devices, default_device, Device
+from . import tree_util
+from . import numpy
+from . import lax
+from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
+                  vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
+from .jit import jit
+from .custom_derivatives import custom_vjp, custom_jvp
+from .remat import checkpoint, remat
+from .lax import stop_gradient
+from .core import ConcretizationError, UnexpectedTracerError
+from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
+from . import test_util
+
+
+def device_put(x, device=None):
+    """Copy the arrays of pytree `x` to `device` ("cpu", "cuda:0", a Device); None means the
+    default device. Differentiable (the cotangent moves back)."""
+    from .backends import get_device, transfer
+    from .array import wrap
+    from .numpy._conversion import asarray
+    dev = get_device(device)
+
+    def put(leaf):
+        a = asarray(leaf)
+        if isinstance(a, Array):
+            return wrap(transfer(a._value, dev))
+        return a
+    return tree_map(put, x)
+
+
+def block_until_ready(x):
+    for leaf in tree_leaves(x):
+        if isinstance(leaf, Array):
+            leaf.block_until_ready()
+    return x

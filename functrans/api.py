@@ -1,0 +1,591 @@
+"""The transforms users call: grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev,
+hessian, vmap, make_jaxpr, eval_shape. They handle pytrees, argnums and error messages, and
+delegate to the interpreters, which work on flat lists.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from . import dtypes
+from .array import Array
+from .core import Tracer, ShapedArray, get_aval, is_python_scalar
+from .interpreters import ad, batching
+from .interpreters.partial_eval import trace_to_jaxpr
+from .core import eval_jaxpr
+from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
+                        tree_flatten_with_path, keystr, PyTreeDef, tree_leaves)
+from .numpy._conversion import asarray
+from .lax._util import shape_of, dtype_of
+from .lax.shape_ops import full_like
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
+           "hessian", "vmap", "make_jaxpr", "eval_shape", "ShapeDtypeStruct"]
+
+
+# =================================================================== helpers
+def fun_name(fun):
+    """`name (file:line)` of a user function, for error messages."""
+    name = getattr(fun, "__qualname__", None) or getattr(fun, "__name__", None) or repr(fun)
+    code = getattr(fun, "__code__", None)
+    if code is not None:
+        return f"{name} (defined at {code.co_filename}:{code.co_firstlineno})"
+    return name
+
+
+def _is_array_leaf(x):
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic)) or is_python_scalar(x) \
+        or (hasattr(x, "__cuda_array_interface__"))
+
+
+def _arg_label(argnum, path, fun=None):
+    label = f"argument {argnum}"
+    if fun is not None:
+        try:
+            params = list(inspect.signature(fun).parameters)
+            if argnum < len(params):
+                label += f" ('{params[argnum]}')"
+        except (TypeError, ValueError):
+            pass
+    return label + (keystr(path) and f" at {keystr(path)}" or "")
+
+
+def flatten_args(transform, fun, args, argnums):
+    """Flatten `args[i] for i in argnums` to array leaves, checking every leaf.
+
+    Returns `(leaves, treedef)`; errors name the argument and its pytree path.
+    """
+    leaves, labels = [], []
+    for i in argnums:
+        for path, leaf in tree_flatten_with_path(args[i])[0]:
+            if not _is_array_leaf(leaf):
+                raise TypeError(
+                    f"{transform}: {_arg_label(i, path, fun)} of {fun_name(fun)} is a "
+                    f"{type(leaf).__name__}, not an array. Pytree leaves must be arrays or "
+                    "numbers; mark non-array arguments static (jit's static_argnums) or leave "
+                    "them out of argnums.")
+            leaves.append(leaf if isinstance(leaf, (Array, Tracer)) else asarray(leaf))
+            labels.append(_arg_label(i, path, fun))
+    treedef = tree_structure(tuple(args[i] for i in argnums))
+    return leaves, treedef, labels
+
+
+def _normalize_argnums(transform, argnums, nargs, fun):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"{transform}: argnums={argnums} but {fun_name(fun)} was called "
+                             f"with {nargs} positional argument(s)")
+    return tuple(a % nargs for a in nums), single
+
+
+def _substitute(args, argnums, treedef, leaves):
+    new = list(args)
+    for i, sub in zip(argnums, tree_unflatten(treedef, leaves)):
+        new[i] = sub
+    return new
+
+
+def _lower_aux(aux, trace_types):
+    """Replace tracers of finished transforms in `aux` by their values."""
+    def lower(x):
+        while isinstance(x, trace_types) and not x._trace.main.active:
+            x = x.primal
+        return x
+    return tree_map(lower, aux)
+
+
+# =================================================================== reverse mode
+def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
+    """`fun`'s value and its gradient with respect to the arguments at `argnums`.
+
+    `fun` must return a scalar (or `(scalar, aux)` with `has_aux=True`); gradients have the
+    structure and dtypes of the differentiated arguments.
+    """
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        nums, single = _normalize_argnums("grad", argnums, len(args), fun)
+        leaves, treedef, labels = flatten_args("grad", fun, args, nums)
+        for leaf, label in zip(leaves, labels):
+            dt = dtype_of(leaf)
+            if not dtypes.is_inexact(dt) and not allow_int:
+                raise TypeError(
+                    f"grad: {label} of {fun_name(fun)} has dtype {dt}; only floating-point "
+                    "inputs can be differentiated. Convert it (x.astype(fnp.float32)) or leave "
+                    "it out of argnums (pass allow_int=True for zero gradients of integers).")
+        aux_box = []
+
+        def flat_fun(*flat):
+            out = fun(*_substitute(args, nums, treedef, flat), **kwargs)
+            if has_aux:
+                if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                    raise TypeError(f"grad(has_aux=True): {fun_name(fun)} must return a pair "
+                                    f"(output, aux), got {type(out).__name__}")
+                out, aux = out
+                aux_box.append(aux)
+            _check_scalar_output("grad", fun, out)
+            return [out]
+        (value,), vjp_fn = ad.vjp_flat(flat_fun, leaves, name="grad")
+        value = asarray(value)
+        cts = vjp_fn([full_like(value, 1)])
+        grads = [_zero_or(ct, leaf) for ct, leaf in zip(cts, leaves)]
+        g = tree_unflatten(treedef, grads)
+        g = g[0] if single else g
+        if has_aux:
+            return (value, _lower_aux(aux_box[0], ad.ReverseTracer)), g
+        return value, g
+    return value_and_grad_f
+
+
+def grad(fun, argnums=0, has_aux=False, allow_int=False):
+    """The gradient of scalar-valued `fun` with respect to the arguments at `argnums`."""
+    vg = value_and_grad(fun, argnums, has_aux, allow_int)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        out, g = vg(*args, **kwargs)
+        return (g, out[1]) if has_aux else g
+    return grad_f
+
+
+def _check_scalar_output(transform, fun, out):
+    if not _is_array_leaf(out):
+        raise TypeError(f"{transform}: {fun_name(fun)} must return a scalar array, got "
+                        f"{type(out).__name__}")
+    shape, dt = shape_of(out), dtype_of(out)
+    if shape != ():
+        raise TypeError(
+            f"{transform}: {fun_name(fun)} returned an array of shape {shape}; grad needs a "
+            "scalar (shape ()) output. Reduce it (e.g. return loss.sum() or loss.mean()), or "
+            "use ft.vjp / ft.jacrev for vector outputs.")
+    if not dtypes.is_inexact(dt):
+        raise TypeError(f"{transform}: {fun_name(fun)} returned dtype {dt}; grad needs a "
+                        "floating-point output")
+
+
+def _zero_or(ct, primal):
+    if ct is None:
+        if not dtypes.is_inexact(dtype_of(primal)):
+            return np.zeros(shape_of(primal), dtypes.float0)
+        return ad.zeros_like_aval(primal)
+    return ct
+
+
+def vjp(fun, *primals, has_aux=False):
+    """`(fun(*primals), vjp_fn)`, where `vjp_fn(cotangent)` returns one cotangent per primal.
+
+    The cotangent has the structure, shapes and dtypes of `fun`'s output.
+    """
+    leaves, treedef, _ = flatten_args("vjp", fun, primals, range(len(primals)))
+    out_box, aux_box = [], []
+
+    def flat_fun(*flat):
+        out = fun(*tree_unflatten(treedef, flat))
+        if has_aux:
+            out, aux = out
+            aux_box.append(aux)
+        out_leaves, out_tree = tree_flatten(out)
+        out_box.append(out_tree)
+        return [asarray(o) if not isinstance(o, (Array, Tracer)) else o for o in out_leaves]
+    out_flat, vjp_flat_fn = ad.vjp_flat(flat_fun, leaves, name="vjp")
+    out_tree = out_box[0]
+    out_avals = [(shape_of(o), dtype_of(o)) for o in out_flat]
+
+    def vjp_fn(ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise ValueError(f"vjp: the cotangent's structure {ct_tree} differs from the "
+                             f"output's {out_tree}")
+        checked = []
+        for i, (c, (s, d)) in enumerate(zip(ct_leaves, out_avals)):
+            c = asarray(c) if not isinstance(c, (Array, Tracer)) else c
+            if shape_of(c) != s:
+                raise ValueError(f"vjp: cotangent leaf {i} has shape {shape_of(c)} but the "
+                                 f"output has shape {s}")
+            if dtypes.is_inexact(d) and dtype_of(c) != d:
+                c = c.astype(d)
+            checked.append(c)
+        cts = vjp_flat_fn(checked)
+        grads = [_zero_or(c, p) for c, p in zip(cts, leaves)]
+        return tuple(tree_unflatten(treedef, grads))
+    out = tree_unflatten(out_tree, out_flat)
+    if has_aux:
+        return out, vjp_fn, _lower_aux(aux_box[0], ad.ReverseTracer)
+    return out, vjp_fn
+
+
+# =================================================================== forward mode
+def jvp(fun, primals, tangents, has_aux=False):
+    """`(fun(*primals), J tangents)`: the Jacobian-vector product, by forward mode."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument), "
+                        f"got {type(primals).__name__} and {type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    leaves, treedef, labels = flatten_args("jvp", fun, primals, range(len(primals)))
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    if t_tree != treedef:
+        raise ValueError(f"jvp: tangents have structure {t_tree} but primals have {treedef}")
+    tans = []
+    for p, t, label in zip(leaves, t_leaves, labels):
+        t = asarray(t) if not isinstance(t, (Array, Tracer)) else t
+        if shape_of(t) != shape_of(p):
+            raise ValueError(f"jvp: the tangent for {label} has shape {shape_of(t)} but the "
+                             f"primal has shape {shape_of(p)}")
+        if dtypes.is_inexact(dtype_of(p)):
+            if dtype_of(t) != dtype_of(p):
+                raise TypeError(f"jvp: the tangent for {label} has dtype {dtype_of(t)} but "
+                                f"the primal has dtype {dtype_of(p)}; they must match")
+            tans.append(t)
+        else:
+            tans.append(None)
+    out_box, aux_box = [], []
+
+    def flat_fun(*flat):
+        out = fun(*tree_unflatten(treedef, flat))
+        if has_aux:
+            out, aux = out
+            aux_box.append(aux)
+        out_leaves, out_tree = tree_flatten(out)
+        out_box.append(out_tree)
+        return out_leaves
+    out_p, out_t = ad.jvp_flat(flat_fun, leaves, tans)
+    out_t = [ad.instantiate(t, p) if dtypes.is_inexact(dtype_of(p))
+             else np.zeros(shape_of(p), dtypes.float0) for t, p in zip(out_t, out_p)]
+    out_tree = out_box[0]
+    res = tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
+    if has_aux:
+        return res + (_lower_aux(aux_box[0], ad.JVPTracer),)
+    return res
+
+
+def linearize(fun, *primals):
+    """`(fun(*primals), f_jvp)`: `f_jvp(*tangents)` is the linear map `tangents -> J tangents`,
+    staged once (the primal computation is not repeated)."""
+    leaves, treedef, _ = flatten_args("linearize", fun, primals, range(len(primals)))
+    box = {}
+
+    def tangent_fun(*tans):
+        def flat_fun(*flat):
+            out = fun(*tree_unflatten(treedef, flat))
+            out_leaves, box["tree"] = tree_flatten(out)
+            return out_leaves
+        full = [t if dtypes.is_inexact(dtype_of(p)) else None for p, t in zip(leaves, tans)]
+        out_p, out_t = ad.jvp_flat(flat_fun, leaves, full)
+        box["primals"] = out_p
+        return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
+    in_avals = [get_aval(x).strip_weak() for x in leaves]
+    closed, hoisted = trace_to_jaxpr(tangent_fun, in_avals, name="linearize")
+    out = tree_unflatten(box["tree"], box["primals"])
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree_flatten(tuple(tangents))
+        if t_tree != treedef:
+            raise ValueError(f"linearize: tangents have structure {t_tree}, expected {treedef}")
+        res = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *t_leaves)
+        return tree_unflatten(box["tree"], res)
+    return out, f_jvp
+
+
+# =================================================================== Jacobians
+def _std_basis(leaves):
+    """One-hot tangents/cotangents for every element of every leaf, stacked on axis 0."""
+    sizes = [int(np.prod(shape_of(x))) for x in leaves]
+    total = sum(sizes)
+    dt = dtypes.result_type(*[dtype_of(x) for x in leaves])
+    eye = np.eye(total, dtype=dt)
+    out, start = [], 0
+    for x, n in zip(leaves, sizes):
+        block = eye[:, start:start + n].reshape((total,) + tuple(shape_of(x)))
+        out.append(asarray(block.astype(dtype_of(x))))
+        start += n
+    return out, total
+
+
+def jacfwd(fun, argnums=0, has_aux=False):
+    """The Jacobian of `fun` by forward mode (one jvp per input element, vectorized by vmap).
+
+    The result nests output structure outside input structure; each leaf has shape
+    `out.shape + in.shape`.
+    """
+    @functools.wraps(fun)
+    def jacfun(*args):
+        nums, single = _normalize_argnums("jacfwd", argnums, len(args), fun)
+        leaves, treedef, labels = flatten_args("jacfwd", fun, args, nums)
+        for leaf, label in zip(leaves, labels):
+            if not dtypes.is_inexact(dtype_of(leaf)):
+                raise TypeError(f"jacfwd: {label} has dtype {dtype_of(leaf)}; only "
+                                "floating-point inputs can be differentiated")
+        basis, total = _std_basis(leaves)
+        box = {}
+
+        def push(*tans):
+            def flat_fun(*flat):
+                out = fun(*_substitute(args, nums, treedef, flat))
+                if has_aux:
+                    out, aux = out
+                    box["aux"] = aux
+                outs, box["tree"] = tree_flatten(out)
+                return outs
+            out_p, out_t = ad.jvp_flat(flat_fun, leaves, list(tans))
+            box["primals"] = out_p
+            return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
+        jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total, [-1] * len(basis))
+        out_p = box["primals"]
+        jac = _reshape_jacobian(jac_t, out_p, leaves, treedef, single, outer="out", last=True)
+        res = tree_unflatten(box["tree"], jac)
+        if has_aux:
+            return res, _lower_aux(box["aux"], ad.JVPTracer)
+        return res
+    return jacfun
+
+
+def jacrev(fun, argnums=0, has_aux=False, allow_int=False):
+    """The Jacobian of `fun` by reverse mode (one vjp per output element, vectorized)."""
+    @functools.wraps(fun)
+    def jacfun(*args):
+        nums, single = _normalize_argnums("jacrev", argnums, len(args), fun)
+        leaves, treedef, labels = flatten_args("jacrev", fun, args, nums)
+        for leaf, label in zip(leaves, labels):
+            if not dtypes.is_inexact(dtype_of(leaf)) and not allow_int:
+                raise TypeError(f"jacrev: {label} has dtype {dtype_of(leaf)}; only "
+                                "floating-point inputs can be differentiated")
+        box = {}
+
+        def flat_fun(*flat):
+            out = fun(*_substitute(args, nums, treedef, flat))
+            if has_aux:
+                out, aux = out
+                box["aux"] = aux
+            outs, box["tree"] = tree_flatten(out)
+            return [asarray(o) for o in outs]
+        out_p, vjp_fn = ad.vjp_flat(flat_fun, leaves, name="jacrev")
+        basis, total = _std_basis(out_p)
+
+        def pull(*cts):
+            got = vjp_fn(list(cts))
+            return [_zero_or(g, p) for g, p in zip(got, leaves)]
+        jac_t = batching.vmap_flat(pull, basis, [0] * len(basis), total, [0] * len(leaves))
+        jac = _reshape_jacobian(jac_t, out_p, leaves, treedef, single, outer="out", last=False)
+        res = tree_unflatten(box["tree"], jac)
+        if has_aux:
+            return res, _lower_aux(box["aux"], ad.ReverseTracer)
+        return res
+    return jacfun
+
+
+jacobian = jacrev
+
+
+def _reshape_jacobian(stacked, outs, ins, in_treedef, single, outer, last):
+    """Cut the batched Jacobian into blocks `[out_leaf][in_leaf]` of shape out + in."""
+    from . import numpy as fnp
+    out_sizes = [int(np.prod(shape_of(o))) for o in outs]
+    in_sizes = [int(np.prod(shape_of(x))) for x in ins]
+    result = []
+    if last:   # stacked[j]: out_j.shape + (total_in,)
+        for o, block in zip(outs, stacked):
+            row, start = [], 0
+            for x, n in zip(ins, in_sizes):
+                piece = block[..., start:start + n]
+                row.append(fnp.reshape(piece, tuple(shape_of(o)) + tuple(shape_of(x))))
+                start += n
+            result.append(row)
+    else:      # stacked[i]: (total_out,) + in_i.shape
+        for j, o in enumerate(outs):
+            start = sum(out_sizes[:j])
+            n = out_sizes[j]
+            row = []
+            for x, block in zip(ins, stacked):
+                piece = block[start:start + n]
+                row.append(fnp.reshape(piece, tuple(shape_of(o)) + tuple(shape_of(x))))
+            result.append(row)
+    packed = []
+    for row in result:
+        tree = tree_unflatten(in_treedef, row)
+        packed.append(tree[0] if single else tree)
+    return packed
+
+
+def hessian(fun, argnums=0, has_aux=False):
+    """The Hessian of scalar `fun`: forward-over-reverse, `jacfwd(jacrev(fun))`."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+
+
+# =================================================================== vmap
+def _flatten_axes(what, treedef, axis_tree, args_for_error):
+    """Broadcast a prefix tree of axes (None = not mapped) to the leaves of `treedef`."""
+    proxy = tree_unflatten(treedef, list(range(treedef.num_leaves)))
+    try:
+        prefix_leaves, prefix_tree = tree_flatten(axis_tree, is_leaf=lambda x: x is None)
+        subtrees = prefix_tree.flatten_up_to(proxy)
+    except ValueError as e:
+        raise ValueError(f"vmap: {what} {axis_tree!r} does not match the structure of the "
+                         f"arguments ({treedef}): {e}") from None
+    axes = [None] * treedef.num_leaves
+    for ax, sub in zip(prefix_leaves, subtrees):
+        for i in tree_leaves(sub):
+            axes[i] = ax
+    return axes
+
+
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
+    """Vectorize `fun` over an axis of its inputs.
+
+    `in_axes`/`out_axes` are an int, None (not mapped), or a pytree prefix of the
+    arguments/outputs giving each leaf's mapped axis. `axis_name` names the axis for
+    collectives (`ft.lax.psum`, …).
+    """
+    @functools.wraps(fun)
+    def vmapped(*args, **kwargs):
+        if kwargs:
+            args = args + tuple(kwargs.values())
+            names = list(kwargs)
+        else:
+            names = []
+        leaves, treedef = tree_flatten(args)
+        if isinstance(in_axes, (int, type(None))):
+            ia_tree = (in_axes,) * len(args)
+        else:
+            ia_tree = tuple(in_axes)
+            if len(ia_tree) != len(args) - len(names):
+                raise ValueError(
+                    f"vmap: in_axes has {len(ia_tree)} entries but {fun_name(fun)} was called "
+                    f"with {len(args) - len(names)} positional arguments; give one entry per "
+                    "argument (keyword arguments are always mapped over axis 0)")
+            ia_tree = ia_tree + (0,) * len(names)
+        dims = _flatten_axes("in_axes", treedef, ia_tree, args)
+        leaves = [x if isinstance(x, (Array, Tracer)) or not _is_array_leaf(x) or d is None
+                  else asarray(x) for x, d in zip(leaves, dims)]
+        size = _batch_size(fun, args, treedef, leaves, dims, axis_size)
+        norm = []
+        for x, d in zip(leaves, dims):
+            if d is None:
+                norm.append(None)
+            else:
+                n = len(shape_of(x))
+                if not -n <= d < n:
+                    raise ValueError(f"vmap: in_axes {d} is out of range for an argument of "
+                                     f"shape {shape_of(x)}")
+                norm.append(d % n)
+        box = {}
+
+        def flat_fun(*flat):
+            new_args = tree_unflatten(treedef, flat)
+            if names:
+                pos, kw = new_args[:len(new_args) - len(names)], dict(
+                    zip(names, new_args[len(new_args) - len(names):]))
+            else:
+                pos, kw = new_args, {}
+            out = fun(*pos, **kw)
+            outs, box["tree"] = tree_flatten(out)
+            box["out_dims"] = _flatten_axes("out_axes", box["tree"], out_axes, out)
+            return outs
+        results = batching.vmap_flat(flat_fun, leaves, norm, size, lambda: box["out_dims"],
+                                     axis_name)
+        return tree_unflatten(box["tree"], results)
+    return vmapped
+
+
+def _batch_size(fun, args, treedef, leaves, dims, axis_size):
+    sizes = {}
+    for i, (x, d) in enumerate(zip(leaves, dims)):
+        if d is None:
+            continue
+        s = shape_of(x)
+        if not s:
+            raise ValueError(f"vmap: in_axes={d} for a scalar argument (leaf {i}); use None "
+                             "for arguments that are not mapped")
+        if not -len(s) <= d < len(s):
+            raise ValueError(f"vmap: in_axes {d} is out of range for an argument of shape {s}")
+        sizes.setdefault(s[d], []).append(i)
+    if axis_size is not None:
+        sizes.setdefault(axis_size, [])
+    if len(sizes) > 1:
+        paths = [keystr(p) for p, _ in tree_flatten_with_path(args)[0]]
+        detail = "; ".join(f"size {n}: arguments {', '.join('args' + paths[i] for i in idx)}"
+                           for n, idx in sizes.items())
+        raise ValueError(f"vmap: the mapped axes of the arguments of {fun_name(fun)} have "
+                         f"different sizes ({detail}). All mapped axes must have the same size.")
+    if not sizes:
+        raise ValueError("vmap: no argument is mapped (all in_axes are None); pass "
+                         "axis_size= to say how many times to map")
+    return next(iter(sizes))
+
+
+# =================================================================== staging
+class ShapeDtypeStruct:
+    """A stand-in for an array of a given shape and dtype (for eval_shape and .lower())."""
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (
+            other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+
+def _abstractify(x):
+    if isinstance(x, ShapeDtypeStruct):
+        return ShapedArray(x.shape, x.dtype)
+    return get_aval(x if not (isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x))
+                    else asarray(x)).strip_weak()
+
+
+def make_jaxpr(fun, static_argnums=(), return_shape=False):
+    """`make_jaxpr(f)(*args)` returns the jaxpr `f` stages for arguments like `args`."""
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs):
+        dyn = [i for i in range(len(args)) if i not in static]
+        leaves, treedef = tree_flatten(([args[i] for i in dyn], kwargs))
+        avals = [_abstractify(x) for x in leaves]
+        box = {}
+
+        def flat_fun(*flat):
+            dyn_args, kw = tree_unflatten(treedef, flat)
+            full = list(args)
+            for i, a in zip(dyn, dyn_args):
+                full[i] = a
+            outs, box["tree"] = tree_flatten(fun(*full, **kw))
+            return outs
+        closed, _ = trace_to_jaxpr(flat_fun, avals, name="make_jaxpr")
+        if return_shape:
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals]
+            return closed, tree_unflatten(box["tree"], shapes)
+        return closed
+    return make
+
+
+def eval_shape(fun, *args, **kwargs):
+    """The shapes and dtypes `fun` would return, without computing anything."""
+    leaves, treedef = tree_flatten((args, kwargs))
+    avals = [_abstractify(x) for x in leaves]
+    box = {}
+
+    def flat_fun(*flat):
+        a, kw = tree_unflatten(treedef, flat)
+        outs, box["tree"] = tree_flatten(fun(*a, **kw))
+        return outs
+    closed, _ = trace_to_jaxpr(flat_fun, avals, name="eval_shape")
+    return tree_unflatten(box["tree"],
+                          [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals])

@@ -1,0 +1,163 @@
+"""`ft.Array`: an immutable n-dimensional array on a device (a NumPy or CuPy buffer inside).
+
+Arithmetic, indexing and the NumPy-style methods are installed by `functrans.numpy`, shared
+with tracers, so the same code runs eagerly and under every transform.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes
+from .backends import NUMPY_TYPES, device_of_raw
+
+
+class Array:
+    """An immutable array. Create with `functrans.numpy` (`fnp.asarray`, `fnp.zeros`, …).
+
+    Item assignment is refused; use the functional form `x.at[idx].set(v)`, which returns a
+    new array.
+    """
+    __slots__ = ("_value", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, value):
+        self._value = value
+
+    # -- attributes
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def size(self):
+        return self._value.size
+
+    @property
+    def nbytes(self):
+        return self._value.nbytes
+
+    @property
+    def itemsize(self):
+        return self._value.dtype.itemsize
+
+    @property
+    def device(self):
+        return device_of_raw(self._value)
+
+    def devices(self):
+        return {self.device}
+
+    @property
+    def aval(self):
+        from .core import ShapedArray
+        return ShapedArray(self._value.shape, self._value.dtype)
+
+    # -- conversion to Python and NumPy
+    def item(self, *args):
+        return self._host().item(*args)
+
+    def tolist(self):
+        return self._host().tolist()
+
+    def _host(self):
+        v = self._value
+        return v if isinstance(v, NUMPY_TYPES) else v.get()
+
+    def __array__(self, dtype=None, copy=None):
+        host = np.asarray(self._host())
+        if host is self._value:              # share the buffer, but read-only
+            host = host.view()
+            host.flags.writeable = False
+        if dtype is not None and np.dtype(dtype) != host.dtype:
+            return host.astype(dtype)
+        return host.copy() if copy else host
+
+    def __dlpack__(self, *args, **kwargs):
+        return np.asarray(self._value).__dlpack__(*args, **kwargs) \
+            if isinstance(self._value, NUMPY_TYPES) else self._value.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        v = self._value
+        return np.asarray(v).__dlpack_device__() if isinstance(v, NUMPY_TYPES) \
+            else v.__dlpack_device__()
+
+    def block_until_ready(self):
+        """Wait for the computation producing this array (a no-op on the CPU)."""
+        if not isinstance(self._value, NUMPY_TYPES):
+            self.device.xp.cuda.get_current_stream().synchronize()
+        return self
+
+    def copy(self):
+        return Array(self._value.copy())
+
+    def __bool__(self):
+        if self._value.size != 1:
+            raise ValueError(f"the truth value of an array of shape {self.shape} is ambiguous; "
+                             "use .any() or .all()")
+        return bool(self._value)
+
+    def __int__(self):
+        return int(self._host())
+
+    def __float__(self):
+        return float(self._host())
+
+    def __complex__(self):
+        return complex(self._host())
+
+    def __index__(self):
+        if not dtypes.is_integer(self.dtype) and self.dtype != dtypes.bool_:
+            raise TypeError(f"only integer arrays can be used as an index, got {self.dtype}")
+        return int(self._host())
+
+    def __len__(self):
+        if self._value.ndim == 0:
+            raise TypeError("len() of a 0-d array")
+        return self._value.shape[0]
+
+    __hash__ = None
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "functrans arrays are immutable: item assignment is not supported. Use the "
+            "functional form instead, which returns a new array: x = x.at[idx].set(value) "
+            "(also .add, .multiply, .min, .max)")
+
+    def __reduce__(self):
+        return Array, (self._host(),)
+
+    # -- printing
+    def __repr__(self):
+        host = np.asarray(self._host())
+        prefix = "Array("
+        body = np.array2string(host, separator=", ", prefix=prefix)
+        dev = self.device
+        suffix = f", dtype={host.dtype.name}" + ("" if dev.platform == "cpu" else f", device={dev}")
+        return f"{prefix}{body}{suffix})"
+
+    def __str__(self):
+        return str(np.asarray(self._host()))
+
+    def __format__(self, spec):
+        if self._value.ndim == 0:
+            return format(self._host().item(), spec)
+        return format(str(self), spec)
+
+    def _repr_html_(self):
+        from ._display import array_html
+        return array_html(self)
+
+
+def wrap(raw) -> Array:
+    """An Array around a freshly computed raw buffer (no copy)."""
+    a = Array.__new__(Array)
+    a._value = raw
+    return a

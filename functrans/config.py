@@ -1,0 +1,55 @@
+"""Global settings: `ft.config.update(name, value)`; each also reads an environment variable."""
+from __future__ import annotations
+
+import os
+
+_SETTINGS = {
+    # name: (environment variable, default, parser)
+    "default_float_dtype": ("FUNCTRANS_DEFAULT_FLOAT", "float32", str),
+    "default_device": ("FUNCTRANS_DEVICE", "cpu", str),
+    "log_retraces": ("FUNCTRANS_LOG_RETRACES", False, lambda s: s.lower() in ("1", "true", "yes")),
+    "jit_cache_size": ("FUNCTRANS_JIT_CACHE_SIZE", 256, int),
+    "debug_nans": ("FUNCTRANS_DEBUG_NANS", False, lambda s: s.lower() in ("1", "true", "yes")),
+}
+
+
+class Config:
+    """Read settings as attributes (`ft.config.default_float_dtype`), change with `update`."""
+
+    def __init__(self):
+        self._values = {}
+        self._listeners = []
+        for name, (env, default, parse) in _SETTINGS.items():
+            raw = os.environ.get(env)
+            self._values[name] = parse(raw) if raw is not None else default
+        self._check("default_float_dtype", self._values["default_float_dtype"])
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"functrans.config has no setting {name!r}; "
+                                 f"known settings: {sorted(_SETTINGS)}") from None
+
+    def update(self, name, value):
+        if name not in _SETTINGS:
+            raise AttributeError(f"functrans.config has no setting {name!r}; "
+                                 f"known settings: {sorted(_SETTINGS)}")
+        self._check(name, value)
+        self._values[name] = value
+        for listener in self._listeners:
+            listener(name, value)
+
+    def _check(self, name, value):
+        if name == "default_float_dtype" and str(value) not in ("float32", "float64", "float16"):
+            raise ValueError(f"default_float_dtype must be 'float32', 'float64' or 'float16', "
+                             f"got {value!r}")
+
+    def on_update(self, listener):
+        self._listeners.append(listener)
+
+    def __repr__(self):
+        return "Config(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+
+config = Config()

@@ -1,0 +1,659 @@
+"""The core: abstract values, primitives, the trace stack, tracers and jaxprs.
+
+A *primitive* is an operation with rules (kernel, shape rule, derivatives, batching,
+lowering) kept beside it in `functrans.lax`. `Primitive.bind` applies it: with no tracer among
+the arguments it runs the kernel at once (the eager fast path); otherwise the innermost trace
+among the arguments' tracers interprets it. Each transform is a `Trace` subclass pushed onto
+a per-thread stack; nesting transforms nests traces, and a tracer of an inner trace may wrap
+a tracer of an outer one, which is how every transform composes with every other.
+
+A *jaxpr* is the staged form of a function: typed input variables, one equation per
+primitive application, and outputs. `functrans.interpreters.partial_eval` builds them,
+`eval_jaxpr` replays one through `bind` (so it can itself be transformed), and
+`functrans.compiler` lowers them to cached kernels.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import os
+import sys
+import threading
+
+import numpy as np
+
+from . import dtypes
+from .array import Array, wrap
+from .backends import NUMPY_TYPES, device_of_raw, default_device_now
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+# =================================================================== abstract values
+class ShapedArray:
+    """The abstract value of an array: its shape and dtype (and whether it is a weak scalar)."""
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = weak_type
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    def __eq__(self, other):
+        return (type(other) is ShapedArray and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def str_short(self):
+        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    __str__ = str_short
+
+    def __repr__(self):
+        return f"ShapedArray({self.str_short()}{', weak' if self.weak_type else ''})"
+
+    def update(self, shape=None, dtype=None, weak_type=None):
+        return ShapedArray(self.shape if shape is None else shape,
+                           self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type)
+
+    def strip_weak(self):
+        return self if not self.weak_type else ShapedArray(self.shape, self.dtype)
+
+
+class OpaqueAval:
+    """The abstract value of a non-array Python object a primitive passes along (e.g. a
+    per-iteration record of a loop). It has no shape and is never differentiated."""
+    __slots__ = ("kind",)
+    shape = ()
+    dtype = np.dtype(np.void)
+    weak_type = False
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def __eq__(self, other):
+        return type(other) is OpaqueAval and other.kind == self.kind
+
+    def __hash__(self):
+        return hash(("opaque", self.kind))
+
+    def str_short(self):
+        return f"<{self.kind}>"
+
+    __str__ = __repr__ = str_short
+
+    def strip_weak(self):
+        return self
+
+
+def get_aval(x):
+    """The abstract value of a tracer, an Array, a NumPy value or a Python scalar."""
+    if isinstance(x, Tracer):
+        return x.aval
+    t = type(x)
+    if t is Array:
+        v = x._value
+        return ShapedArray(v.shape, v.dtype)
+    if t in (float, int, bool, complex):
+        return ShapedArray((), dtypes.scalar_dtype(x), weak_type=True)
+    if isinstance(x, NUMPY_TYPES) or hasattr(x, "__cuda_array_interface__"):
+        return ShapedArray(x.shape, x.dtype)
+    raise TypeError(f"{t.__name__} object is not a valid functrans value; expected an array, "
+                    "a NumPy array or a Python scalar")
+
+
+def is_python_scalar(x):
+    return type(x) in (float, int, bool, complex)
+
+
+# =================================================================== errors
+class ConcretizationError(TypeError):
+    """A traced value was used where a concrete Python value is needed."""
+
+
+class UnexpectedTracerError(Exception):
+    """A tracer was used after the transform that created it had finished."""
+
+
+def user_frame(skip_package=True):
+    """`(filename, lineno, function)` of the innermost frame outside functrans, or None."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not (skip_package and fn.startswith(_PACKAGE_DIR)) and not fn.startswith("<frozen"):
+            return (fn, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
+def format_frame(frame):
+    if frame is None:
+        return "<unknown location>"
+    fn, line, func = frame
+    return f"{fn}:{line} (in {func})"
+
+
+def reraise_with_context(err, message):
+    """Raise `err` again, of the same type where possible, with `message` in front."""
+    text = f"{message}\n  {type(err).__name__}: {err}"
+    try:
+        new = type(err)(text)
+    except Exception:
+        new = ValueError(text)
+    raise new.with_traceback(None) from err
+
+
+# =================================================================== primitives
+class Primitive:
+    """An operation the transforms understand. Its rules are attributes, set where it is
+    defined (see `functrans.lax`):
+
+    - `impl(xp, *raw_args, **params)`: the kernel, on raw NumPy/CuPy arrays; `xp` is the module.
+    - `abstract_eval(*avals, **params)`: the output aval (list of avals if multiple_results).
+    - `jvp(primals, tangents, **params) -> (out, tangent_out)`; a tangent of None means zero.
+    - `vjp(primals, **params) -> (out, backward)`; `backward(ct)` returns one cotangent (or
+      None) per input. Rules are written with functrans operations, so they are traceable:
+      that is what lets derivatives nest and be jitted.
+    - `batch(vals, dims, **params) -> (out, out_dim)`: how vmap maps it over an axis.
+    - `lowering`: optional code template for the compiler (the default calls `impl`).
+    """
+
+    def __init__(self, name, *, multiple_results=False, effectful=False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.effectful = effectful
+        self.impl = None
+        self.abstract_eval = None
+        self.jvp = None
+        self.vjp = None
+        self.batch = None
+        self.lowering = None
+
+    def __repr__(self):
+        return self.name
+
+    def bind(self, *args, **params):
+        for a in args:
+            if isinstance(a, Tracer):
+                return _bind_traced(self, args, params)
+        if self.effectful and _state.staging:
+            return _state.staging[-1].trace.process_primitive(self, args, params)
+        return eval_primitive(self, args, params)
+
+
+def eval_primitive(prim, args, params):
+    """Run `prim`'s kernel on concrete values and wrap the result(s) as Arrays."""
+    raws = [a._value if type(a) is Array else a for a in args]
+    xp = np
+    for r in raws:
+        if not isinstance(r, NUMPY_TYPES) and type(r) not in (float, int, bool, complex):
+            xp = _common_xp(prim, raws)
+            break
+    try:
+        out = prim.impl(xp, *raws, **params)
+    except Exception as e:
+        _explain_failure(prim, args, params, e)
+    if prim.multiple_results:
+        return [wrap(o) for o in out]
+    return wrap(out)
+
+
+def _common_xp(prim, raws):
+    devs = {device_of_raw(r) for r in raws
+            if type(r) not in (float, int, bool, complex) and r is not None}
+    if len(devs) > 1:
+        names = ", ".join(sorted(map(str, devs)))
+        raise ValueError(
+            f"{prim.name}: arguments live on different devices ({names}). functrans never "
+            "copies between devices silently; move them first, e.g. "
+            "ft.device_put(x, 'cpu') or ft.device_put(x, 'cuda:0').")
+    return next(iter(devs)).xp if devs else default_device_now().xp
+
+
+def _explain_failure(prim, args, params, err):
+    """Re-raise a kernel failure: the shape rule's message if it objects, else the kernel's."""
+    try:
+        avals = [get_aval(a) for a in args]
+        prim.abstract_eval(*avals, **params)
+    except Exception as rule_err:
+        where = format_frame(user_frame())
+        try:
+            new = type(rule_err)(f"{rule_err} (at {where})")
+        except Exception:
+            new = ValueError(f"{rule_err} (at {where})")
+        raise new.with_traceback(None) from None
+    reraise_with_context(err, _describe_failure(prim, args, params))
+
+
+def _describe_failure(prim, args, params):
+    shapes = ", ".join(_describe_arg(a) for a in args)
+    where = format_frame(user_frame())
+    ps = f" with {_short_params(params)}" if params else ""
+    return f"{prim.name} failed on arguments ({shapes}){ps}, called from {where}"
+
+
+def _describe_arg(a):
+    try:
+        return get_aval(a).str_short()
+    except TypeError:
+        return type(a).__name__
+
+
+def _short_params(params):
+    return ", ".join(f"{k}={_short(v)}" for k, v in params.items())
+
+
+def _short(v):
+    if isinstance(v, (Jaxpr, ClosedJaxpr)):
+        return "{jaxpr}"
+    if callable(v):
+        return getattr(v, "__name__", "<function>")
+    r = repr(v)
+    return r if len(r) < 60 else r[:57] + "..."
+
+
+# =================================================================== the trace stack
+class MainTrace:
+    """One active transform: its level on the stack, its Trace and its private payload."""
+    __slots__ = ("level", "trace", "payload", "active", "name")
+
+    def __init__(self, level, trace_type, payload, name):
+        self.level = level
+        self.payload = payload
+        self.active = True
+        self.name = name
+        self.trace = trace_type(self) if trace_type is not None else None
+
+    def __repr__(self):
+        return f"MainTrace({self.level}, {self.name})"
+
+
+class _TraceState(threading.local):
+    def __init__(self):
+        self.stack = [MainTrace(0, None, None, "eval")]
+        self.staging = []       # active staging (jaxpr-building) mains, innermost last
+
+
+_state = _TraceState()
+
+
+@contextlib.contextmanager
+def new_main(trace_type, payload=None, name=None):
+    """Push a new transform onto this thread's trace stack for the duration of the block."""
+    stack = _state.stack
+    main = MainTrace(len(stack), trace_type, payload, name or trace_type.__name__)
+    stack.append(main)
+    staging = getattr(trace_type, "is_staging", False)
+    if staging:
+        _state.staging.append(main)
+    try:
+        yield main
+    finally:
+        stack.pop()
+        if staging:
+            _state.staging.pop()
+        main.active = False
+
+
+def trace_depth():
+    return len(_state.stack) - 1
+
+
+def _bind_traced(prim, args, params):
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a._trace
+            if not t.main.active:
+                raise _escaped_tracer_error(a, prim)
+            if top is None or t.level > top.level:
+                top = t
+    if prim.effectful and _state.staging and _state.staging[-1].level > top.level:
+        top = _state.staging[-1].trace
+    return top.process_primitive(prim, args, params)
+
+
+def _escaped_tracer_error(tracer, prim):
+    return UnexpectedTracerError(
+        f"{prim.name} got a traced value ({tracer.aval.str_short()}) from a "
+        f"{tracer._trace.main.name} transform that has already finished, at "
+        f"{format_frame(user_frame())}. A value computed inside a transformed function was "
+        "kept outside it (in a global, a list, or an attribute such as self.x) and used "
+        "later. Return the value from the transformed function instead (with grad, use "
+        "has_aux=True to return extra values alongside the loss).")
+
+
+class Trace:
+    """How one transform interprets primitives applied to its tracers."""
+    __slots__ = ("main", "level")
+
+    def __init__(self, main):
+        self.main = main
+        self.level = main.level
+
+    def process_primitive(self, prim, args, params):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}(level={self.level})"
+
+
+class Tracer:
+    """A value inside a transform. Subclasses carry what their transform needs (a primal and
+    a tangent, a batched value and its axis, a jaxpr variable). Array methods and operators
+    are installed by `functrans.numpy`, shared with `Array`."""
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def aval(self):
+        raise NotImplementedError
+
+    @property
+    def shape(self):
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self):
+        return len(self.aval.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.aval.shape)
+
+    def concrete_value(self, why):
+        """The concrete raw value behind this tracer, or a ConcretizationError."""
+        raise ConcretizationError(self._concretization_message(why))
+
+    def _concretization_message(self, why):
+        return (f"{why} needs a concrete value, but this is a traced value "
+                f"({self.aval.str_short()}) inside {self._trace.main.name}, at "
+                f"{format_frame(user_frame())}.")
+
+    def __bool__(self):
+        return bool(self.concrete_value("bool() of a traced value (e.g. an `if` or `while`)"))
+
+    def __int__(self):
+        return int(self.concrete_value("int() of a traced value"))
+
+    def __float__(self):
+        return float(self.concrete_value("float() of a traced value"))
+
+    def __complex__(self):
+        return complex(self.concrete_value("complex() of a traced value"))
+
+    def __index__(self):
+        return int(self.concrete_value("using a traced value as an index or size"))
+
+    def item(self):
+        return np.asarray(self.concrete_value(".item() of a traced value")).item()
+
+    def tolist(self):
+        return np.asarray(self.concrete_value(".tolist() of a traced value")).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            f"a traced value ({self.aval.str_short()}, inside {self._trace.main.name}) cannot "
+            f"be turned into a NumPy array, at {format_frame(user_frame())}. Inside "
+            "transformed functions use functrans.numpy (import functrans.numpy as fnp) "
+            "instead of numpy, or move the NumPy code outside the transform.")
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    __hash__ = None
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "functrans arrays are immutable: item assignment is not supported. Use "
+            "x = x.at[idx].set(value) (also .add, .multiply, .min, .max).")
+
+    def __repr__(self):
+        return f"Traced<{self.aval.str_short()}>with<{self._trace.main.name}>"
+
+
+def concrete_value(x, why="this operation"):
+    """The raw concrete value of `x` (through tracers that have one), or an error."""
+    if isinstance(x, Tracer):
+        return x.concrete_value(why)
+    if type(x) is Array:
+        return x._value
+    return x
+
+
+def is_concrete(x):
+    try:
+        concrete_value(x)
+        return True
+    except ConcretizationError:
+        return False
+
+
+# =================================================================== jaxprs
+_var_ids = itertools.count()
+
+
+class Var:
+    """A jaxpr variable: an abstract value and an identity."""
+    __slots__ = ("aval", "id")
+
+    def __init__(self, aval):
+        self.aval = aval
+        self.id = next(_var_ids)
+
+    def __repr__(self):
+        return f"Var({self.id}:{self.aval.str_short()})"
+
+
+class Literal:
+    """A constant written inline in a jaxpr (Python scalars)."""
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val, aval):
+        self.val, self.aval = val, aval
+
+    def __repr__(self):
+        return f"Literal({self.val!r})"
+
+
+class JaxprEqn:
+    __slots__ = ("primitive", "invars", "params", "outvars", "source_info")
+
+    def __init__(self, primitive, invars, params, outvars, source_info=None):
+        self.primitive, self.invars, self.params = primitive, invars, params
+        self.outvars, self.source_info = outvars, source_info
+
+    def replace(self, **kw):
+        fields = {s: getattr(self, s) for s in self.__slots__}
+        fields.update(kw)
+        return JaxprEqn(**fields)
+
+    def __repr__(self):
+        return PrettyPrinter().eqn(self, 0)
+
+
+class Jaxpr:
+    """A staged function: `constvars` and `invars` in, `eqns` in order, `outvars` out."""
+    __slots__ = ("constvars", "invars", "outvars", "eqns", "cache", "__weakref__")
+
+    def __init__(self, constvars, invars, outvars, eqns):
+        self.constvars, self.invars = list(constvars), list(invars)
+        self.outvars, self.eqns = list(outvars), list(eqns)
+        self.cache = {}           # derived jaxprs and compiled code, keyed by transform
+
+    @property
+    def in_avals(self):
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self):
+        return [v.aval for v in self.outvars]
+
+    @property
+    def effectful(self):
+        return any(e.primitive.effectful or _has_effects(e.params) for e in self.eqns)
+
+    def __str__(self):
+        return PrettyPrinter().jaxpr(self, 0)
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        import html
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+
+def _has_effects(params):
+    return any(isinstance(v, (Jaxpr, ClosedJaxpr)) and v.effectful for v in _param_jaxprs(params))
+
+
+def _param_jaxprs(params):
+    for v in params.values():
+        if isinstance(v, (Jaxpr, ClosedJaxpr)):
+            yield v
+        elif isinstance(v, tuple):
+            for u in v:
+                if isinstance(u, (Jaxpr, ClosedJaxpr)):
+                    yield u
+
+
+class ClosedJaxpr:
+    """A jaxpr with values for its constvars."""
+    __slots__ = ("jaxpr", "consts", "cache", "__weakref__")
+
+    def __init__(self, jaxpr, consts):
+        assert len(jaxpr.constvars) == len(consts)
+        self.jaxpr, self.consts = jaxpr, list(consts)
+        self.cache = {}
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+    effectful = property(lambda self: self.jaxpr.effectful)
+
+    def __str__(self):
+        return str(self.jaxpr)
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        return self.jaxpr._repr_html_()
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
+    """Replay a jaxpr through `bind`: concrete inputs compute, tracer inputs are transformed."""
+    env = {}
+    for v, x in zip(jaxpr.constvars, consts):
+        env[v] = x
+    for v, x in zip(jaxpr.invars, args):
+        env[v] = x
+
+    def read(v):
+        return v.val if type(v) is Literal else env[v]
+
+    for eqn in jaxpr.eqns:
+        outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
+        if eqn.primitive.multiple_results:
+            for v, o in zip(eqn.outvars, outs):
+                env[v] = o
+        else:
+            env[eqn.outvars[0]] = outs
+    return [read(v) for v in jaxpr.outvars]
+
+
+def eval_closed_jaxpr(closed: ClosedJaxpr, *args):
+    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+# =================================================================== pretty-printing
+class PrettyPrinter:
+    """Readable jaxprs: `{ lambda consts ; args . let eqns in (outs) }`, names a, b, …"""
+
+    def __init__(self):
+        self.names = {}
+
+    def name(self, v):
+        if type(v) is Literal:
+            val = v.val
+            return repr(val) if not isinstance(val, float) else repr(val)
+        n = self.names.get(v)
+        if n is None:
+            n = self.names[v] = _nth_name(len(self.names))
+        return n
+
+    def binder(self, v):
+        return f"{self.name(v)}:{v.aval.str_short()}"
+
+    def jaxpr(self, jaxpr, indent):
+        pad = " " * indent
+        consts = " ".join(self.binder(v) for v in jaxpr.constvars)
+        args = " ".join(self.binder(v) for v in jaxpr.invars)
+        lines = [f"{{ lambda {consts}{'; ' if consts else ''}{args}. let"]
+        for eqn in jaxpr.eqns:
+            lines.append(self.eqn(eqn, indent + 4))
+        outs = ", ".join(self.name(v) for v in jaxpr.outvars)
+        lines.append(f"{pad}  in ({outs}{',' if len(jaxpr.outvars) == 1 else ''}) }}")
+        return "\n".join(lines)
+
+    def eqn(self, eqn, indent):
+        pad = " " * indent
+        lhs = " ".join(self.binder(v) for v in eqn.outvars) or "_"
+        params, nested = [], []
+        for k, v in sorted(eqn.params.items()):
+            if isinstance(v, (Jaxpr, ClosedJaxpr)):
+                nested.append((k, v.jaxpr if isinstance(v, ClosedJaxpr) else v))
+            elif isinstance(v, tuple) and v and all(isinstance(u, (Jaxpr, ClosedJaxpr)) for u in v):
+                for i, u in enumerate(v):
+                    nested.append((f"{k}[{i}]", u.jaxpr if isinstance(u, ClosedJaxpr) else u))
+            else:
+                params.append(f"{k}={_param_str(v)}")
+        head = eqn.primitive.name + (f"[{', '.join(params)}]" if params else "")
+        args = " ".join(self.name(v) for v in eqn.invars)
+        text = f"{pad}{lhs} = {head} {args}".rstrip()
+        for k, j in nested:
+            text += f"\n{pad}  {k}=" + PrettyPrinter().jaxpr(j, indent + 2)
+        return text
+
+
+def _param_str(v):
+    if isinstance(v, np.dtype):
+        return v.name
+    if isinstance(v, type) and issubclass(v, np.generic):
+        return np.dtype(v).name
+    if callable(v) and not isinstance(v, (tuple, list)):
+        return getattr(v, "__name__", type(v).__name__)
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."
+
+
+def _nth_name(n):
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    s = ""
+    while True:
+        s = letters[n % 26] + s
+        n //= 26
+        if n == 0:
+            return s

@@ -1,0 +1,411 @@
+"""User-defined derivatives: `custom_vjp` (forward + backward functions, like PyTorch's
+`autograd.Function`) and `custom_jvp` (a forward-mode rule).
+
+Each works under every transform:
+- custom_vjp in forward mode uses the transpose of the user's backward function (the
+  backward map is linear in the cotangent; its transpose is the forward derivative);
+- custom_jvp in reverse mode transposes the user's (linear-in-tangents) JVP rule the same way;
+- both are staged by jit with their rules attached, batched by vmap (rules vmapped too), and
+  lowered by inlining the primal function.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+from .core import Primitive, Tracer, eval_jaxpr
+from .array import Array, wrap
+from .interpreters import ad, batching
+from .interpreters.partial_eval import trace_to_jaxpr
+from .jit import inline_lowering
+from .lax._util import shape_of, dtype_of, is_differentiable
+from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
+from . import dtypes
+
+__all__ = ["custom_vjp", "custom_jvp"]
+
+
+def _has_tracer(leaves):
+    return any(isinstance(x, Tracer) for x in leaves)
+
+
+def _resolve_args(fun, args, kwargs):
+    if not kwargs:
+        return args
+    sig = inspect.signature(fun)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+class _Staged:
+    """The primal function traced for the abstract signature of one call."""
+
+    def __init__(self, fun, leaves, in_tree, nondiff, name):
+        from .api import _abstractify
+        avals = [_abstractify(x) for x in leaves]
+        box = {}
+
+        def flat_fun(*flat):
+            args = _merge(tree_unflatten(in_tree, flat), nondiff)
+            outs, box["tree"] = tree_flatten(fun(*args))
+            return outs
+        self.jaxpr, hoisted = trace_to_jaxpr(flat_fun, avals, name=name)
+        if hoisted:
+            raise TypeError(
+                f"{name}: the function closes over a traced value from an enclosing transform "
+                "(for example an array created inside the function being differentiated). "
+                "Pass it as an explicit argument instead, so its derivative is accounted for.")
+        self.out_tree = box["tree"]
+
+
+def _merge(diff_args, nondiff):
+    """Re-insert the non-differentiable arguments at their positions."""
+    args = list(diff_args)
+    for i, v in sorted(nondiff):
+        args.insert(i, v)
+    return args
+
+
+def _split_nondiff(args, nondiff_argnums):
+    diff = tuple(a for i, a in enumerate(args) if i not in nondiff_argnums)
+    nondiff = tuple((i, args[i]) for i in nondiff_argnums)
+    return diff, nondiff
+
+
+# =================================================================== custom_vjp
+custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
+
+
+def _eval_fun_jaxpr(xp, *raws, fun_jaxpr, **_):
+    outs = eval_jaxpr(fun_jaxpr.jaxpr, fun_jaxpr.consts, *[wrap(r) if not isinstance(
+        r, (int, float, bool, complex)) else r for r in raws])
+    return [getattr(o, "_value", o) for o in outs]
+
+
+custom_vjp_call_p.impl = _eval_fun_jaxpr
+custom_vjp_call_p.abstract_eval = lambda *avals, fun_jaxpr, **_: fun_jaxpr.out_avals
+custom_vjp_call_p.lowering = lambda ctx, eqn, ins, outs, indent: inline_lowering(
+    ctx, eqn.replace(params={"jaxpr": eqn.params["fun_jaxpr"]}), ins, outs, indent)
+
+
+def _custom_vjp_vjp(primals, fun_jaxpr, fwd, bwd, name):
+    outs, res = fwd(*primals)
+
+    def backward(cts):
+        full = [ad.instantiate(c, o) if dtypes.is_inexact(dtype_of(o)) else c
+                for c, o in zip(cts, outs)]
+        return bwd(res, full)
+    return outs, backward
+
+
+def _custom_vjp_jvp(primals, tangents, fun_jaxpr, fwd, bwd, name):
+    outs, res = fwd(*primals)
+    if all(t is None for t in tangents):
+        return outs, [None] * len(outs)
+    inexact_out = [i for i, o in enumerate(outs) if dtypes.is_inexact(dtype_of(o))]
+
+    def backward_map(*cts):
+        full = [None] * len(outs)
+        for i, c in zip(inexact_out, cts):
+            full[i] = c
+        in_cts = bwd(res, [ad.instantiate(c, outs[i]) if c is None and i in inexact_out else c
+                           for i, c in enumerate(full)])
+        return [ad.instantiate(c, p) if is_differentiable(p) else p
+                for c, p in zip(in_cts, primals)]
+    # forward derivative = transpose of the (linear) backward map
+    _, pullback = ad.vjp_flat(backward_map, [ad.zeros_like_aval(outs[i]) for i in inexact_out])
+    diff_tangents = [t if is_differentiable(p) else None for t, p in zip(tangents, primals)]
+    out_t = pullback(diff_tangents)
+    t_iter = iter(out_t)
+    result = [None] * len(outs)
+    for i in inexact_out:
+        result[i] = next(t_iter)
+    return outs, result
+
+
+def _custom_vjp_batch(vals, dims, fun_jaxpr, fwd, bwd, name):
+    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
+    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+    in_dims = [None if d is None else 0 for d in dims]
+    res_box = {}
+
+    def fwd_b(*args):
+        def f(*xs):
+            outs, res = fwd(*xs)
+            res_leaves, res_box["tree"] = tree_flatten(res)
+            return list(outs) + res_leaves
+        n_out = len(fun_jaxpr.out_avals)
+        flat = batching.vmap_flat(f, list(args), in_dims, size,
+                                  lambda: [0] * (n_out + res_box["tree"].num_leaves))
+        return flat[:n_out], tree_unflatten(res_box["tree"], flat[n_out:])
+
+    def bwd_b(res, cts):
+        res_leaves, res_tree = tree_flatten(res)
+
+        def g(*xs):
+            r = tree_unflatten(res_tree, xs[:len(res_leaves)])
+            got = bwd(r, list(xs[len(res_leaves):]))
+            return [ad.instantiate(c, p) if is_differentiable(p) else
+                    ad.zeros_like_aval(p) for c, p in zip(got, vals_template)]
+        vals_template = [_unbatched_like(v, m) for v, m in zip(vals, in_dims)]
+        return batching.vmap_flat(g, res_leaves + list(cts),
+                                  [0] * (len(res_leaves) + len(cts)), size,
+                                  [0] * len(vals))
+    # the batched primal is the batched fun_jaxpr (cached like jit's)
+    _, batched = _batched_jaxpr(fun_jaxpr, in_dims, size, name)
+    outs = custom_vjp_call_p.bind(*vals, fun_jaxpr=batched, fwd=fwd_b, bwd=bwd_b,
+                                  name=f"vmap_{name}")
+    return outs, [0] * len(outs)
+
+
+def _unbatched_like(v, d):
+    if d is None:
+        return v
+    from .lax import slice_in_dim, squeeze
+    return squeeze(slice_in_dim(v, 0, 1, axis=0), (0,))
+
+
+def _batched_jaxpr(closed, in_dims, size, name):
+    from .core import ShapedArray
+    from .jit import _derived, _trace_closed
+    mapped = tuple(d is not None for d in in_dims)
+
+    def build():
+        avals = [ShapedArray((size,) + tuple(a.shape), a.dtype) if m else a
+                 for a, m in zip(closed.in_avals, mapped)]
+
+        def f(*args):
+            return batching.vmap_flat(
+                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), list(args),
+                [0 if m else None for m in mapped], size, [0] * len(closed.out_avals))
+        return _trace_closed(f, avals, f"vmap({name})")
+    return mapped, _derived(closed, ("batch", mapped, size), build)
+
+
+custom_vjp_call_p.vjp = _custom_vjp_vjp
+custom_vjp_call_p.jvp = _custom_vjp_jvp
+custom_vjp_call_p.batch = _custom_vjp_batch
+
+
+class custom_vjp:
+    """A function with a user-defined reverse-mode derivative.
+
+        @ft.custom_vjp
+        def f(x): ...
+        def f_fwd(x): return f(x), residuals
+        def f_bwd(residuals, g): return (cotangent_for_x,)
+        f.defvjp(f_fwd, f_bwd)
+
+    `bwd` returns one cotangent per (non-`nondiff_argnums`) argument, shaped like it (None
+    means zero). Non-differentiable arguments come first in `fwd`/`bwd`'s residual-free
+    signature as in JAX: `bwd(*nondiff_args, residuals, g)`.
+    """
+
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        name = getattr(self.fun, "__name__", "custom_vjp")
+        if self.fwd is None:
+            raise AttributeError(f"custom_vjp function {name} has no derivative: call "
+                                 f"{name}.defvjp(fwd, bwd) first")
+        args = _resolve_args(self.fun, args, kwargs)
+        diff_args, nondiff = _split_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = tree_flatten(diff_args)
+        if not _has_tracer(leaves):
+            return self.fun(*args)
+        for i, v in nondiff:
+            if _has_tracer(tree_leaves(v)):
+                raise TypeError(f"custom_vjp {name}: nondiff argument {i} is a traced value; "
+                                "nondiff_argnums are for static values (functions, settings)")
+        staged = _Staged(self.fun, leaves, in_tree, nondiff, f"custom_vjp({name})")
+        out_tree = staged.out_tree
+        nondiff_vals = [v for _, v in nondiff]
+        user_fwd, user_bwd = self.fwd, self.bwd
+
+        def fwd_flat(*flat):
+            out, res = user_fwd(*_merge(tree_unflatten(in_tree, flat), nondiff))
+            out_leaves, tree = tree_flatten(out)
+            if tree != out_tree:
+                raise TypeError(f"custom_vjp {name}: fwd returned output structure {tree}, "
+                                f"but the function returns {out_tree}")
+            return out_leaves, res
+
+        def bwd_flat(res, cts):
+            got = user_bwd(*nondiff_vals, res, tree_unflatten(out_tree, cts))
+            if not isinstance(got, (tuple, list)):
+                raise TypeError(f"custom_vjp {name}: bwd must return a tuple with one "
+                                f"cotangent per argument, got {type(got).__name__}")
+            if len(got) != len(diff_args):
+                raise TypeError(f"custom_vjp {name}: bwd returned {len(got)} cotangents for "
+                                f"{len(diff_args)} differentiable arguments")
+            flat = []
+            for arg, ct in zip(diff_args, got):
+                arg_leaves, arg_tree = tree_flatten(arg)
+                if ct is None:
+                    flat.extend([None] * len(arg_leaves))
+                    continue
+                ct_leaves, ct_tree = tree_flatten(ct, is_leaf=lambda x: x is None)
+                if len(ct_leaves) != len(arg_leaves):
+                    raise TypeError(f"custom_vjp {name}: bwd's cotangent structure {ct_tree} "
+                                    f"does not match the argument's {arg_tree}")
+                for a, c in zip(arg_leaves, ct_leaves):
+                    if c is not None and shape_of(c) != shape_of(a):
+                        raise ValueError(f"custom_vjp {name}: bwd returned a cotangent of "
+                                         f"shape {shape_of(c)} for an argument of shape "
+                                         f"{shape_of(a)}")
+                    flat.append(c)
+            return flat
+        outs = custom_vjp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, fwd=fwd_flat,
+                                      bwd=bwd_flat, name=name)
+        return tree_unflatten(out_tree, outs)
+
+
+# =================================================================== custom_jvp
+custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
+custom_jvp_call_p.impl = _eval_fun_jaxpr
+custom_jvp_call_p.abstract_eval = lambda *avals, fun_jaxpr, **_: fun_jaxpr.out_avals
+custom_jvp_call_p.lowering = custom_vjp_call_p.lowering
+
+
+def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name):
+    tans = [ad.instantiate(t, p) if is_differentiable(p) else None
+            for t, p in zip(tangents, primals)]
+    outs, out_t = jvp(primals, tans)
+    return outs, out_t
+
+
+def _custom_jvp_vjp(primals, fun_jaxpr, jvp, name):
+    outs = eval_jaxpr(fun_jaxpr.jaxpr, fun_jaxpr.consts, *primals)
+    diff_idx = [i for i, p in enumerate(primals) if is_differentiable(p)]
+
+    def backward(cts):
+        def linear(*ts):
+            full = [None] * len(primals)
+            for i, t in zip(diff_idx, ts):
+                full[i] = t
+            _, out_t = jvp(primals, full)
+            return [ad.instantiate(t, o) if dtypes.is_inexact(dtype_of(o)) else o
+                    for t, o in zip(out_t, outs)]
+        _, pullback = ad.vjp_flat(linear, [ad.zeros_like_aval(primals[i]) for i in diff_idx])
+        got = pullback(list(cts))
+        result = [None] * len(primals)
+        for i, g in zip(diff_idx, got):
+            result[i] = g
+        return result
+    return outs, backward
+
+
+def _custom_jvp_batch(vals, dims, fun_jaxpr, jvp, name):
+    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
+    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+    in_dims = [None if d is None else 0 for d in dims]
+    _, batched = _batched_jaxpr(fun_jaxpr, in_dims, size, name)
+    n_out = len(fun_jaxpr.out_avals)
+
+    def jvp_b(primals, tangents):
+        nz = [t is not None for t in tangents]
+
+        def f(*xs):
+            ps = list(xs[:len(primals)])
+            ts_iter = iter(xs[len(primals):])
+            ts = [next(ts_iter) if z else None for z in nz]
+            o, t = jvp(ps, ts)
+            return list(o) + [ad.instantiate(ti, oi) for ti, oi in zip(t, o)]
+        t_list = [t for t in tangents if t is not None]
+        t_dims = [0] * len(t_list)
+        res = batching.vmap_flat(f, list(primals) + t_list, in_dims + t_dims, size,
+                                 [0] * (2 * n_out))
+        return res[:n_out], res[n_out:]
+    outs = custom_jvp_call_p.bind(*vals, fun_jaxpr=batched, jvp=jvp_b, name=f"vmap_{name}")
+    return outs, [0] * len(outs)
+
+
+custom_jvp_call_p.jvp = _custom_jvp_jvp
+custom_jvp_call_p.vjp = _custom_jvp_vjp
+custom_jvp_call_p.batch = _custom_jvp_batch
+
+
+class custom_jvp:
+    """A function with a user-defined forward-mode derivative.
+
+        @ft.custom_jvp
+        def f(x): ...
+        @f.defjvp
+        def f_jvp(primals, tangents):
+            x, = primals; t, = tangents
+            return f(x), 2 * t
+
+    Reverse mode transposes the rule, so grad works too. `defjvps(*fns)` gives one function
+    per argument, `fn(tangent, primal_out, *primals)`.
+    """
+
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp = None
+
+    def defjvp(self, jvp):
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *jvps):
+        def jvp(primals, tangents):
+            out = self(*primals)
+            t_out = None
+            for fn, t in zip(jvps, tangents):
+                if fn is None or t is None:
+                    continue
+                term = fn(t, out, *primals)
+                t_out = term if t_out is None else tree_map(lambda a, b: a + b, t_out, term)
+            if t_out is None:
+                from . import numpy as fnp
+                t_out = tree_map(fnp.zeros_like, out)
+            return out, t_out
+        self.jvp = jvp
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        name = getattr(self.fun, "__name__", "custom_jvp")
+        if self.jvp is None:
+            raise AttributeError(f"custom_jvp function {name} has no JVP rule: define one with "
+                                 f"@{name}.defjvp")
+        args = _resolve_args(self.fun, args, kwargs)
+        diff_args, nondiff = _split_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = tree_flatten(diff_args)
+        if not _has_tracer(leaves):
+            return self.fun(*args)
+        staged = _Staged(self.fun, leaves, in_tree, nondiff, f"custom_jvp({name})")
+        out_tree = staged.out_tree
+        nondiff_vals = [v for _, v in nondiff]
+        user_jvp = self.jvp
+
+        def jvp_flat(primals, tangents):
+            p = tree_unflatten(in_tree, primals)
+            t = tree_unflatten(in_tree, [ad.zeros_like_aval(x) if tt is None and
+                                         is_differentiable(x) else tt
+                                         for tt, x in zip(tangents, primals)])
+            out, t_out = user_jvp(*nondiff_vals, tuple(p), tuple(t)) if nondiff_vals else \
+                user_jvp(tuple(p), tuple(t))
+            out_leaves, tree = tree_flatten(out)
+            t_leaves, t_tree = tree_flatten(t_out)
+            if tree != out_tree or t_tree != out_tree:
+                raise TypeError(f"custom_jvp {name}: the rule returned structures {tree} and "
+                                f"{t_tree}, but the function returns {out_tree}")
+            return out_leaves, t_leaves
+        outs = custom_jvp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, jvp=jvp_flat, name=name)
+        return tree_unflatten(out_tree, outs)

@@ -1,0 +1,108 @@
+"""Dtype rules: the default float, canonical dtypes, and NumPy 2 promotion with weak scalars.
+
+Python scalars are *weak*: they take the dtype of the array they meet when their kind allows
+(`float32_array * 2.0` stays float32). A Python float meeting integer or bool arrays gives the
+default float dtype (float32 unless `ft.config.update("default_float_dtype", "float64")`).
+Arrays promote with NumPy 2's table; values that come from NumPy keep their dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import config
+
+float0 = np.dtype([("float0", np.void, 0)])   # tangent dtype of integer values (as in JAX)
+bool_ = np.dtype(np.bool_)
+int32, int64 = np.dtype(np.int32), np.dtype(np.int64)
+uint8, uint32 = np.dtype(np.uint8), np.dtype(np.uint32)
+float16, float32, float64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
+
+_SCALAR_KIND = {bool: 0, int: 1, float: 2, complex: 3}
+_DTYPE_KIND = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def default_float_dtype() -> np.dtype:
+    return np.dtype(config.default_float_dtype)
+
+
+def default_int_dtype() -> np.dtype:
+    return int64
+
+
+def default_complex_dtype() -> np.dtype:
+    return complex128 if default_float_dtype() == float64 else complex64
+
+
+def default_dtype_for_kind(kind: int) -> np.dtype:
+    return (bool_, default_int_dtype(), default_float_dtype(), default_complex_dtype())[kind]
+
+
+def canonicalize(dtype) -> np.dtype:
+    """`float`/`int`/`complex`/`bool` (the Python types) mean the default dtype of that kind."""
+    if dtype in _SCALAR_KIND and isinstance(dtype, type):
+        return default_dtype_for_kind(_SCALAR_KIND[dtype])
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{dtype!r} is not a dtype") from None
+    if dt.kind not in "biufc":
+        raise TypeError(f"functrans arrays hold numbers and booleans only; dtype {dt} is not "
+                        "supported (object and string arrays are refused)")
+    return dt
+
+
+def scalar_kind(x) -> int | None:
+    """The kind of a Python scalar (0 bool, 1 int, 2 float, 3 complex), or None."""
+    return _SCALAR_KIND.get(type(x))
+
+
+def dtype_kind(dtype) -> int:
+    return _DTYPE_KIND[np.dtype(dtype).kind]
+
+
+def is_inexact(dtype) -> bool:
+    return np.dtype(dtype).kind in "fc"
+
+
+def is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def is_integer(dtype) -> bool:
+    return np.dtype(dtype).kind in "iu"
+
+
+def scalar_dtype(x) -> np.dtype:
+    """The dtype a lone Python scalar becomes."""
+    return default_dtype_for_kind(_SCALAR_KIND[type(x)])
+
+
+def result_type(*dtypes_or_scalars) -> np.dtype:
+    """Promote array dtypes (NumPy 2 table) and weak Python scalars (NEP 50 + default float)."""
+    dts = []
+    weak = 0 - 1
+    for x in dtypes_or_scalars:
+        k = _SCALAR_KIND.get(type(x))
+        if k is None:
+            dts.append(np.dtype(x))
+        elif k > weak:
+            weak = k
+    if not dts:
+        return default_dtype_for_kind(weak)
+    dt = dts[0] if len(dts) == 1 else np.result_type(*dts)
+    if weak > _DTYPE_KIND[dt.kind]:
+        if weak == 3 and dt.kind == "f":
+            return np.result_type(dt, np.complex64)
+        return default_dtype_for_kind(weak)
+    return dt
+
+
+def short_name(dtype) -> str:
+    """`f32`, `i64`, `bool`, … as printed in jaxprs."""
+    dt = np.dtype(dtype)
+    if dt == bool_:
+        return "bool"
+    if dt == float0:
+        return "float0"
+    return {"f": "f", "i": "i", "u": "u", "c": "c"}[dt.kind] + str(dt.itemsize * 8)

@@ -1,0 +1,226 @@
+"""Automatic differentiation: forward mode (JVPTrace) and reverse mode (ReverseTrace).
+
+Forward mode carries a tangent beside each primal and applies each primitive's `jvp` rule.
+
+Reverse mode runs the function forward once, recording on a tape, for each primitive applied
+to a differentiable tracer, the ids of its inputs and outputs and the `backward` closure its
+`vjp` rule returned. The backward pass walks the tape in reverse, accumulating cotangents.
+Rules are written with functrans operations, so the backward pass is itself traceable: run
+under an outer transform, it is recorded, staged or batched like any other code. That is how
+grad-of-grad, jit-of-grad, vmap-of-grad and jacfwd-of-jacrev work.
+
+A tangent or cotangent of None is a symbolic zero and costs nothing.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..core import Trace, Tracer, new_main, get_aval, concrete_value, is_python_scalar
+from ..lax.elementwise import add
+from ..lax.shape_ops import full_like
+
+
+def zeros_like_aval(x):
+    """Zeros shaped and typed like `x` (placed where `x` lives)."""
+    return full_like(x, 0)
+
+
+def instantiate(t, primal):
+    return zeros_like_aval(primal) if t is None else t
+
+
+def _is_inexact(x):
+    if is_python_scalar(x):
+        return False
+    return dtypes.is_inexact(get_aval(x).dtype)
+
+
+# =================================================================== forward mode
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self):
+        return get_aval(self.primal).strip_weak()
+
+    def concrete_value(self, why):
+        return concrete_value(self.primal, why)
+
+
+class JVPTrace(Trace):
+    def process_primitive(self, prim, args, params):
+        primals, tangents = [], []
+        for a in args:
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        if prim.jvp is None:
+            raise NotImplementedError(
+                f"forward-mode differentiation (jvp, jacfwd, hessian) of {prim.name} is not "
+                "implemented; use reverse mode (grad, vjp, jacrev) for this operation")
+        out, t_out = prim.jvp(primals, tangents, **params)
+        if prim.multiple_results:
+            return [o if t is None else JVPTracer(self, o, t) for o, t in zip(out, t_out)]
+        return out if t_out is None else JVPTracer(self, out, t_out)
+
+
+def jvp_flat(fun, primals, tangents):
+    """Forward mode on flat lists: `(outputs, output_tangents)`; None tangents are zeros."""
+    with new_main(JVPTrace, None, "jvp") as main:
+        trace = main.trace
+        ins = [p if t is None else JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+        outs = fun(*ins)
+        out_primals, out_tangents = [], []
+        for o in outs:
+            if type(o) is JVPTracer and o._trace is trace:
+                out_primals.append(o.primal)
+                out_tangents.append(o.tangent)
+            else:
+                out_primals.append(o)
+                out_tangents.append(None)
+    return out_primals, out_tangents
+
+
+# =================================================================== reverse mode
+class Tape:
+    __slots__ = ("entries", "next_id")
+
+    def __init__(self):
+        self.entries = []       # (input ids, output ids, backward, multiple_results)
+        self.next_id = 0
+
+    def new_id(self):
+        i = self.next_id
+        self.next_id = i + 1
+        return i
+
+
+class ReverseTracer(Tracer):
+    __slots__ = ("primal", "id")
+
+    def __init__(self, trace, primal, id):
+        self._trace = trace
+        self.primal = primal
+        self.id = id
+
+    @property
+    def aval(self):
+        return get_aval(self.primal).strip_weak()
+
+    def concrete_value(self, why):
+        return concrete_value(self.primal, why)
+
+
+class ReverseTrace(Trace):
+    def process_primitive(self, prim, args, params):
+        primals, ids = [], []
+        for a in args:
+            if type(a) is ReverseTracer and a._trace is self:
+                primals.append(a.primal)
+                ids.append(a.id)
+            else:
+                primals.append(a)
+                ids.append(None)
+        if prim.vjp is None:
+            raise NotImplementedError(
+                f"reverse-mode differentiation (grad, vjp, jacrev) of {prim.name} is not "
+                "implemented; use forward mode (jvp, jacfwd) for this operation")
+        out, backward = prim.vjp(primals, **params)
+        if backward is None:
+            return out
+        tape = self.main.payload
+        if prim.multiple_results:
+            out_ids, results = [], []
+            for o in out:
+                if _is_inexact(o):
+                    i = tape.new_id()
+                    out_ids.append(i)
+                    results.append(ReverseTracer(self, o, i))
+                else:
+                    out_ids.append(None)
+                    results.append(o)
+            tape.entries.append((ids, out_ids, backward, True))
+            return results
+        if not _is_inexact(out):
+            return out
+        i = tape.new_id()
+        tape.entries.append((ids, (i,), backward, False))
+        return ReverseTracer(self, out, i)
+
+
+def backward_pass(tape, out_ids, out_cts, wanted_ids):
+    """Propagate cotangents from outputs back through the tape; return those of `wanted_ids`."""
+    cts = {}
+    for i, ct in zip(out_ids, out_cts):
+        if i is not None and ct is not None:
+            cts[i] = add(cts[i], ct) if i in cts else ct
+    for in_ids, out_ids_e, backward, multiple in reversed(tape.entries):
+        if multiple:
+            outs = [None if i is None else cts.pop(i, None) for i in out_ids_e]
+            if all(c is None for c in outs):
+                continue
+            in_cts = backward(outs)
+        else:
+            c = cts.pop(out_ids_e[0], None)
+            if c is None:
+                continue
+            in_cts = backward(c)
+        for i, c in zip(in_ids, in_cts):
+            if i is not None and c is not None:
+                cts[i] = add(cts[i], c) if i in cts else c
+    return [cts.get(i) for i in wanted_ids]
+
+
+def vjp_flat(fun, primals, *, name="vjp"):
+    """Reverse mode on flat lists: `(outputs, vjp_fn)` with `vjp_fn(out_cts) -> in_cts`.
+
+    Integer and boolean inputs are not traced; their cotangents are None.
+    """
+    tape = Tape()
+    with new_main(ReverseTrace, tape, name) as main:
+        trace = main.trace
+        ins, in_ids = [], []
+        for p in primals:
+            if _is_inexact(p):
+                i = tape.new_id()
+                ins.append(ReverseTracer(trace, p, i))
+                in_ids.append(i)
+            else:
+                ins.append(p)
+                in_ids.append(None)
+        outs = fun(*ins)
+        out_primals, out_ids = [], []
+        for o in outs:
+            if type(o) is ReverseTracer and o._trace is trace:
+                out_primals.append(o.primal)
+                out_ids.append(o.id)
+            else:
+                out_primals.append(o)
+                out_ids.append(None)
+    live_ids = [i for i in in_ids if i is not None]
+
+    def vjp_fn(out_cts):
+        got = backward_pass(tape, out_ids, out_cts, live_ids)
+        it = iter(got)
+        return [None if i is None else next(it) for i in in_ids]
+    return out_primals, vjp_fn
+
+
+def vjp_linear(linear_fn, primal_like, ct):
+    """The transpose of a linear function `t -> linear_fn(t)`, applied to `ct`.
+
+    The VJP of a linear map is its transpose, so reverse mode over the tangent computation
+    gives it (the point of linearization does not matter; zeros are used).
+    """
+    _, pullback = vjp_flat(lambda t: [linear_fn(t)], [zeros_like_aval(primal_like)])
+    out, = pullback([ct])
+    return instantiate(out, primal_like)

@@ -1,0 +1,194 @@
+"""Staging: tracing a Python function into a jaxpr, and jaxpr-to-jaxpr utilities.
+
+`trace_to_jaxpr` runs a function on `JaxprTracer`s, recording one equation per primitive.
+Operations whose inputs are all concrete are not staged: they run at trace time and their
+results enter the jaxpr as constants (so known values fold away for free). Effectful
+primitives (debug printing) are always staged.
+
+Values of *outer* transforms closed over by the function (e.g. the tracer of an enclosing
+`grad`) become extra leading inputs of the jaxpr ("hoisted" constants), so the outer transform
+sees them flow into the staged call and differentiates through it.
+
+`partial_eval_jaxpr` splits a jaxpr by dependence on some inputs: the equations that do not
+depend on them form the "known" jaxpr (run now), the rest the "unknown" jaxpr, connected by
+residuals. With the unknown inputs being cotangents it splits a joint forward-backward jaxpr
+into the forward and backward passes; with tangents it is linearization.
+"""
+from __future__ import annotations
+
+from ..array import Array, wrap
+from .. import dtypes
+from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, ShapedArray,
+                    new_main, get_aval, is_python_scalar, user_frame, format_frame,
+                    reraise_with_context, ConcretizationError)
+
+
+class JaxprTracer(Tracer):
+    __slots__ = ("aval", "var")
+
+    def __init__(self, trace, aval):
+        self._trace = trace
+        self.aval = aval
+        self.var = Var(aval)
+
+    def concrete_value(self, why):
+        raise ConcretizationError(
+            f"{why} needs a concrete value, but this is a traced value "
+            f"({self.aval.str_short()}) inside {self._trace.main.name}, at "
+            f"{format_frame(user_frame())}. Under jit, values are abstract (only shape and "
+            "dtype are known). Fixes: use ft.lax.cond / ft.lax.switch for if/else, "
+            "ft.lax.fori_loop / ft.lax.while_loop / ft.lax.scan for loops, fnp.where for "
+            "elementwise choices, or mark the argument static with "
+            "ft.jit(f, static_argnums=...) / static_argnames=... if it is a setting rather "
+            "than data.")
+
+
+class JaxprBuilder:
+    def __init__(self):
+        self.invars = []
+        self.eqns = []
+        self.consts = {}            # id(value) -> (var, value)
+
+
+class JaxprTrace(Trace):
+    is_staging = True
+
+    def new_arg(self, aval):
+        t = JaxprTracer(self, aval)
+        self.main.payload.invars.append(t.var)
+        return t
+
+    def getvar(self, x):
+        if isinstance(x, JaxprTracer) and x._trace is self:
+            return x.var
+        if is_python_scalar(x):
+            return Literal(x, get_aval(x))
+        consts = self.main.payload.consts
+        entry = consts.get(id(x))
+        if entry is None:
+            entry = consts[id(x)] = (Var(get_aval(x).strip_weak()), x)
+        return entry[0]
+
+    def process_primitive(self, prim, args, params):
+        invars = [self.getvar(a) for a in args]
+        try:
+            out_avals = prim.abstract_eval(*[v.aval for v in invars], **params)
+        except Exception as e:
+            shapes = ", ".join(v.aval.str_short() for v in invars)
+            reraise_with_context(e, f"{prim.name} on ({shapes}) at {format_frame(user_frame())}")
+        src = user_frame()
+        if prim.multiple_results:
+            outs = [JaxprTracer(self, a) for a in out_avals]
+        else:
+            outs = [JaxprTracer(self, out_avals)]
+        self.main.payload.eqns.append(
+            JaxprEqn(prim, invars, params, [t.var for t in outs], src))
+        return outs if prim.multiple_results else outs[0]
+
+
+def _as_output(x):
+    """Outputs that are Python scalars become arrays of their default dtype."""
+    if is_python_scalar(x):
+        import numpy as np
+        return wrap(np.asarray(x, dtypes.scalar_dtype(x)))
+    return x
+
+
+def trace_to_jaxpr(fun, in_avals, name="jit"):
+    """Trace `fun(*tracers) -> list of outputs` to `(ClosedJaxpr, hoisted)`.
+
+    The jaxpr's inputs are `hoisted + in_avals`: `hoisted` are the tracers of enclosing
+    transforms the function closed over, to be passed as leading arguments.
+    """
+    builder = JaxprBuilder()
+    with new_main(JaxprTrace, builder, name) as main:
+        trace = main.trace
+        tracers = [trace.new_arg(a) for a in in_avals]
+        outs = fun(*tracers)
+        outvars = [trace.getvar(_as_output(o)) for o in outs]
+    constvars, constvals, hoisted_vars, hoisted = [], [], [], []
+    for var, val in builder.consts.values():
+        if isinstance(val, Tracer):
+            hoisted_vars.append(var)
+            hoisted.append(val)
+        else:
+            constvars.append(var)
+            constvals.append(val)
+    jaxpr = Jaxpr(constvars, hoisted_vars + builder.invars, outvars, builder.eqns)
+    return ClosedJaxpr(jaxpr, constvals), hoisted
+
+
+def closed_to_open(closed: ClosedJaxpr):
+    """The jaxpr with its consts as leading inputs, and the consts."""
+    j = closed.jaxpr
+    return Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns), list(closed.consts)
+
+
+# ------------------------------------------------------------------ dead code
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_invars=False):
+    """Drop equations whose results are unused (effectful ones stay).
+
+    Returns `(new_jaxpr, used_inputs)`; with `prune_invars` unused inputs are removed too.
+    """
+    if used_outputs is None:
+        used_outputs = [True] * len(jaxpr.outvars)
+    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+    live = {v for v in outvars if type(v) is Var}
+    new_eqns = []
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
+            new_eqns.append(eqn)
+            live.update(v for v in eqn.invars if type(v) is Var)
+    new_eqns.reverse()
+    used_inputs = [v in live for v in jaxpr.invars]
+    invars = [v for v, u in zip(jaxpr.invars, used_inputs) if u] if prune_invars \
+        else jaxpr.invars
+    constvars = [v for v in jaxpr.constvars if v in live] if prune_invars else jaxpr.constvars
+    return Jaxpr(constvars, invars, outvars, new_eqns), used_inputs
+
+
+# ------------------------------------------------------------------ split by dependence
+def partial_eval_jaxpr(jaxpr: Jaxpr, unknowns):
+    """Split an open jaxpr (no constvars) by dependence on the inputs flagged `unknowns`.
+
+    Returns `(known, unknown, out_unknowns, num_res)`:
+    - `known(known_inputs) -> known_outputs + residuals`
+    - `unknown(residuals + unknown_inputs) -> unknown_outputs`
+    where an output is unknown iff it depends on an unknown input.
+    """
+    assert not jaxpr.constvars
+    unknown_vars = {v for v, u in zip(jaxpr.invars, unknowns) if u}
+    known_eqns, unknown_eqns = [], []
+    for eqn in jaxpr.eqns:
+        if any(type(v) is Var and v in unknown_vars for v in eqn.invars):
+            unknown_eqns.append(eqn)
+            unknown_vars.update(eqn.outvars)
+        else:
+            known_eqns.append(eqn)
+    out_unknowns = [type(v) is Var and v in unknown_vars for v in jaxpr.outvars]
+    # residuals: known values the unknown side reads
+    residuals, seen = [], set()
+    for eqn in unknown_eqns:
+        for v in eqn.invars:
+            if type(v) is Var and v not in unknown_vars and v not in seen:
+                seen.add(v)
+                residuals.append(v)
+    known_in = [v for v, u in zip(jaxpr.invars, unknowns) if not u]
+    unknown_in = [v for v, u in zip(jaxpr.invars, unknowns) if u]
+    known_out = [v for v, u in zip(jaxpr.outvars, out_unknowns) if not u]
+    unknown_out = [v for v, u in zip(jaxpr.outvars, out_unknowns) if u]
+    known = Jaxpr([], known_in, known_out + residuals, known_eqns)
+    known, _ = dce_jaxpr(known)
+    # residuals are fresh variables on the unknown side
+    rename = {v: Var(v.aval) for v in residuals}
+
+    def r(v):
+        return rename.get(v, v) if type(v) is Var else v
+    unknown = Jaxpr([], [rename[v] for v in residuals] + unknown_in, [r(v) for v in unknown_out],
+                    [e.replace(invars=[r(v) for v in e.invars]) for e in unknown_eqns])
+    unknown, _ = dce_jaxpr(unknown)
+    return known, unknown, out_unknowns, len(residuals)
+
+
+def make_closed(jaxpr: Jaxpr):
+    return ClosedJaxpr(jaxpr, [])

@@ -1,0 +1,461 @@
+"""`ft.jit`: trace once per input signature, compile, cache, and call the compiled code.
+
+A jitted call is the `jit` *call primitive*: it carries the staged jaxpr, and its rules
+recurse into that jaxpr. So `grad(jit(f))` differentiates the staged function (splitting it
+into a compiled forward pass that saves residuals and a compiled backward pass), `vmap(jit(f))`
+batches the jaxpr, `jit(grad(f))` stages the derivative, and jit inside jit inlines.
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import inspect
+import logging
+
+import numpy as np
+
+from . import dtypes
+from .array import Array, wrap
+from .backends import NUMPY_TYPES, device_of_raw, default_device_now, cpu
+from .config import config
+from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, get_aval,
+                   is_python_scalar, ShapedArray)
+from .interpreters import ad, batching
+from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
+from .lax._util import is_differentiable, shape_of, dtype_of
+from .tree_util import tree_flatten, tree_unflatten
+
+log = logging.getLogger("functrans.jit")
+
+# =================================================================== the call primitive
+jit_p = Primitive("jit", multiple_results=True)
+
+
+def _jit_impl(xp, *args, jaxpr, name):
+    from .compiler import compile_jaxpr
+    device = _device_of_args(args)
+    return compile_jaxpr(jaxpr, device, name)(*args)
+
+
+def _device_of_args(raws):
+    for r in raws:
+        if not isinstance(r, NUMPY_TYPES) and not is_python_scalar(r):
+            return device_of_raw(r)
+    return cpu if raws else default_device_now()
+
+
+jit_p.impl = _jit_impl
+jit_p.abstract_eval = lambda *avals, jaxpr, name: [a.strip_weak() for a in jaxpr.out_avals]
+
+
+def _derived(closed, key, build):
+    """A jaxpr derived from `closed` (its jvp, vjp split, batched form), cached on it."""
+    got = closed.cache.get(key)
+    if got is None:
+        got = closed.cache[key] = build()
+    return got
+
+
+def _trace_closed(fun, in_avals, name):
+    closed, hoisted = trace_to_jaxpr(fun, in_avals, name=name)
+    assert not hoisted, "derived jaxprs close over no tracers"
+    return closed
+
+
+# ------------------------------------------------------------------ forward mode
+def call_jvp(prim):
+    """Forward-mode rule for a call primitive: call the jvp of its jaxpr (cached on it)."""
+    def rule(primals, tangents, jaxpr, name, **params):
+        return _call_jvp(prim, primals, tangents, jaxpr, name, params)
+    return rule
+
+
+def _call_jvp(prim, primals, tangents, jaxpr, name, params):
+    nonzero = tuple(t is not None for t in tangents)
+    in_avals = jaxpr.in_avals
+    out_inexact = [dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
+
+    def build():
+        def f(*args):
+            ps = args[:len(in_avals)]
+            ts = iter(args[len(in_avals):])
+            tans = [next(ts) if nz else None for nz in nonzero]
+            outs, out_t = ad.jvp_flat(
+                lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(ps), tans)
+            return list(outs) + [ad.instantiate(t, o) for t, o, inx in
+                                 zip(out_t, outs, out_inexact) if inx]
+        t_avals = [a for a, nz in zip(in_avals, nonzero) if nz]
+        return _trace_closed(f, list(in_avals) + t_avals, f"jvp({name})")
+    jvp_jaxpr = _derived(jaxpr, ("jvp", nonzero), build)
+    res = prim.bind(*primals, *[t for t in tangents if t is not None],
+                    jaxpr=jvp_jaxpr, name=f"jvp_{name}", **params)
+    n = len(jaxpr.out_avals)
+    outs, t_iter = res[:n], iter(res[n:])
+    return outs, [next(t_iter) if inx else None for inx in out_inexact]
+
+
+jit_p.jvp = call_jvp(jit_p)
+
+
+# ------------------------------------------------------------------ reverse mode
+class _VJPSplit:
+    """A jaxpr split into a forward jaxpr (outputs, known input-cotangents, residuals) and a
+    backward jaxpr (residuals, output-cotangents) -> unknown input-cotangents."""
+
+    def __init__(self, closed, diff):
+        in_avals = closed.in_avals
+        out_avals = closed.out_avals
+        self.out_inexact = [dtypes.is_inexact(a.dtype) for a in out_avals]
+        self.diff = diff
+        n_in = len(in_avals)
+        ct_avals = [a for a, inx in zip(out_avals, self.out_inexact) if inx]
+
+        def joint(*args):
+            primals, cts = list(args[:n_in]), list(args[n_in:])
+            diff_idx = [i for i, d in enumerate(diff) if d]
+
+            def f(*dp):
+                full = list(primals)
+                for i, v in zip(diff_idx, dp):
+                    full[i] = v
+                return eval_jaxpr(closed.jaxpr, closed.consts, *full)
+            outs, vjp_fn = ad.vjp_flat(f, [primals[i] for i in diff_idx], name="vjp")
+            ct_iter = iter(cts)
+            out_cts = [next(ct_iter) if inx else None for inx in self.out_inexact]
+            in_cts = vjp_fn(out_cts)
+            return list(outs) + [ad.instantiate(c, primals[i]) for c, i in zip(in_cts, diff_idx)]
+
+        joint_closed = _trace_closed(joint, list(in_avals) + ct_avals, "vjp")
+        open_j, consts = closed_to_open(joint_closed)
+        nc = len(consts)
+        unknowns = [False] * (nc + n_in) + [True] * len(ct_avals)
+        known, unknown, out_unk, n_res = partial_eval_jaxpr(open_j, unknowns)
+        n_out = len(out_avals)
+        assert not any(out_unk[:n_out]), "primal outputs cannot depend on cotangents"
+        self.ct_unknown = out_unk[n_out:]      # which input cotangents the backward pass computes
+        fwd = Jaxpr(known.invars[:nc], known.invars[nc:], known.outvars, known.eqns)
+        self.fwd = ClosedJaxpr(fwd, consts)
+        self.bwd = ClosedJaxpr(unknown, [])
+        self.n_out = n_out
+        self.n_known_cts = sum(1 for u in self.ct_unknown if not u)
+        self.n_res = n_res
+
+
+def _jit_vjp(primals, jaxpr, name):
+    diff = tuple(is_differentiable(p) for p in primals)
+    split = _derived(jaxpr, ("vjp", diff), lambda: _VJPSplit(jaxpr, diff))
+    res = jit_p.bind(*primals, jaxpr=split.fwd, name=f"{name}_fwd")
+    outs = res[:split.n_out]
+    known_cts = res[split.n_out:split.n_out + split.n_known_cts]
+    residuals = res[split.n_out + split.n_known_cts:]
+
+    def backward(cts):
+        given = [ad.instantiate(c, o) for c, o, inx in zip(cts, outs, split.out_inexact) if inx]
+        unknown_cts = jit_p.bind(*residuals, *given, jaxpr=split.bwd, name=f"{name}_bwd") \
+            if split.bwd.jaxpr.outvars else []
+        k_iter, u_iter = iter(known_cts), iter(unknown_cts)
+        diff_cts = [next(u_iter) if u else next(k_iter) for u in split.ct_unknown]
+        d_iter = iter(diff_cts)
+        return [next(d_iter) if d else None for d in diff]
+    return outs, backward
+
+
+jit_p.vjp = _jit_vjp
+
+
+# ------------------------------------------------------------------ batching
+def call_batch(prim):
+    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs)."""
+    def rule(vals, dims, jaxpr, name, **params):
+        return _call_batch(prim, vals, dims, jaxpr, name, params)
+    return rule
+
+
+def _call_batch(prim, vals, dims, jaxpr, name, params):
+    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
+    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+    mapped = tuple(d is not None for d in dims)
+
+    def build():
+        avals = [ShapedArray((size,) + tuple(a.shape), a.dtype) if m else a
+                 for a, m in zip(jaxpr.in_avals, mapped)]
+
+        def f(*args):
+            return batching.vmap_flat(
+                lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(args),
+                [0 if m else None for m in mapped], size, [0] * len(jaxpr.out_avals))
+        return _trace_closed(f, avals, f"vmap({name})")
+    batched = _derived(jaxpr, ("batch", mapped, size), build)
+    outs = prim.bind(*vals, jaxpr=batched, name=f"vmap_{name}", **params)
+    return outs, [0] * len(outs)
+
+
+jit_p.batch = call_batch(jit_p)
+
+
+def inline_lowering(ctx, eqn, ins, outs, indent):
+    """Lower a call primitive by inlining its jaxpr into the caller's code."""
+    closed = eqn.params["jaxpr"]
+    const_names = [ctx.const(getattr(c, "_value", c), "c") for c in closed.consts]
+    j = closed.jaxpr
+    inner = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)
+    results = ctx.lower_jaxpr(inner, const_names + list(ins), indent)
+    for o, r in zip(outs, results):
+        ctx.emit(f"{o} = {r}", indent)
+
+
+jit_p.lowering = inline_lowering
+
+
+# =================================================================== the user-facing wrapper
+CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
+
+
+class _Entry:
+    __slots__ = ("jaxpr", "hoisted", "out_tree", "executable", "signature")
+
+    def __init__(self, jaxpr, hoisted, out_tree, signature):
+        self.jaxpr, self.hoisted, self.out_tree = jaxpr, hoisted, out_tree
+        self.signature = signature
+        self.executable = None
+
+
+def _signature(x):
+    t = type(x)
+    if t is Array:
+        v = x._value
+        return (v.shape, v.dtype, type(v))
+    if isinstance(x, Tracer):
+        a = x.aval
+        return (a.shape, a.dtype, Tracer)
+    return None
+
+
+class Jitted:
+    """A function compiled per input signature. Call it like the original function."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = _as_tuple(static_argnums)
+        self.static_argnames = _as_tuple(static_argnames)
+        self.donate_argnums = _as_tuple(donate_argnums)
+        self._params = _param_names(fun)
+        self._cache = collections.OrderedDict()
+        self._hits = self._misses = 0
+        self.retrace_reasons = []
+        self._name = getattr(fun, "__name__", "jitted")
+
+    # -- calling
+    def __call__(self, *args, **kwargs):
+        if kwargs or self.static_argnums:
+            dyn, statics = self._split_args(args, kwargs)
+        else:
+            dyn, statics = args, ()
+        leaves, treedef = tree_flatten(dyn)
+        sigs = []
+        has_tracer = False
+        for i, x in enumerate(leaves):
+            s = _signature(x)
+            if s is None:
+                x = leaves[i] = self._to_array(x, i, treedef, dyn)
+                s = _signature(x)
+            elif s[2] is Tracer:
+                has_tracer = True
+            sigs.append(s)
+        key = (treedef, tuple(sigs), statics)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(key, leaves, treedef, statics, args, kwargs)
+        else:
+            self._hits += 1
+        if has_tracer or entry.hoisted:
+            outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
+        else:
+            exe = entry.executable
+            if exe is None:
+                from .compiler import compile_jaxpr
+                exe = entry.executable = compile_jaxpr(
+                    entry.jaxpr, _device_of_args([x._value for x in leaves]), self._name)
+            outs = [wrap(o) for o in exe(*[x._value for x in leaves])]
+        return tree_unflatten(entry.out_tree, outs)
+
+    def _to_array(self, x, i, treedef, dyn):
+        from .numpy._conversion import asarray
+        if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x) or \
+                hasattr(x, "__cuda_array_interface__"):
+            return asarray(x)
+        from .tree_util import tree_flatten_with_path, keystr
+        path = keystr(tree_flatten_with_path(dyn)[0][i][0])
+        raise TypeError(
+            f"jit: argument leaf args{path} of {self._name} is a {type(x).__name__}, not an "
+            "array. Pass non-array arguments as static (static_argnums / static_argnames), "
+            "or close over them.")
+
+    def _split_args(self, args, kwargs):
+        statics = []
+        dyn_args = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums or (i < len(self._params) and
+                                            self._params[i] in self.static_argnames):
+                statics.append((i, _hashable_static(a, f"argument {i}")))
+            else:
+                dyn_args.append(a)
+        dyn_kwargs = {}
+        for k, v in sorted(kwargs.items()):
+            if k in self.static_argnames or (k in self._params and
+                                             self._params.index(k) in self.static_argnums):
+                statics.append((k, _hashable_static(v, f"argument {k!r}")))
+            else:
+                dyn_kwargs[k] = v
+        return (tuple(dyn_args), dyn_kwargs), tuple(statics)
+
+    def _rebuild(self, args, kwargs, dyn):
+        """The full argument list with traced dynamic parts in place."""
+        if not kwargs and not self.static_argnums:
+            return dyn, {}
+        dyn_args, dyn_kwargs = dyn
+        it = iter(dyn_args)
+        full = []
+        for i, a in enumerate(args):
+            static = i in self.static_argnums or (i < len(self._params) and
+                                                  self._params[i] in self.static_argnames)
+            full.append(a if static else next(it))
+        kw = dict(kwargs)
+        kw.update(dyn_kwargs)
+        return tuple(full), kw
+
+    def _trace(self, key, leaves, treedef, statics, args, kwargs):
+        self._misses += 1
+        if self._cache:
+            reason = self._retrace_reason(key)
+            self.retrace_reasons.append(reason)
+            if config.log_retraces:
+                log.warning("jit(%s): retracing because %s", self._name, reason)
+        avals = [ShapedArray(s[0], s[1]) for s in key[1]]
+        box = {}
+
+        def flat_fun(*flat):
+            dyn = tree_unflatten(treedef, flat)
+            a, kw = self._rebuild(args, kwargs, dyn)
+            outs, box["tree"] = tree_flatten(self.fun(*a, **kw))
+            return outs
+        closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
+        entry = _Entry(closed, hoisted, box["tree"], key)
+        if not hoisted:       # closures over outer tracers must be retraced each call
+            self._cache[key] = entry
+            while len(self._cache) > config.jit_cache_size:
+                self._cache.popitem(last=False)
+        return entry
+
+    def _retrace_reason(self, key):
+        last = next(reversed(self._cache))
+        if last[0] != key[0]:
+            return f"the argument structure changed: {last[0]} -> {key[0]}"
+        if last[2] != key[2]:
+            return f"static arguments changed: {last[2]} -> {key[2]}"
+        for i, (a, b) in enumerate(zip(last[1], key[1])):
+            if a != b:
+                return (f"argument leaf {i} changed from {dtypes.short_name(a[1])}{list(a[0])} "
+                        f"to {dtypes.short_name(b[1])}{list(b[0])}")
+        return "of a new signature"
+
+    # -- introspection
+    def cache_info(self):
+        return CacheInfo(self._hits, self._misses, len(self._cache), config.jit_cache_size)
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def lower(self, *args, **kwargs):
+        """Trace and compile for these arguments; `.as_text()` shows the optimized jaxpr and
+        the generated code."""
+        from .api import ShapeDtypeStruct
+        from .compiler import compile_jaxpr
+        from .numpy._conversion import asarray
+
+        def concrete(x):
+            if isinstance(x, ShapeDtypeStruct):
+                return wrap(np.zeros(x.shape, x.dtype))
+            return x
+        args = tuple(concrete(a) for a in args)
+        kwargs = {k: concrete(v) for k, v in kwargs.items()}
+        if kwargs or self.static_argnums:
+            dyn, statics = self._split_args(args, kwargs)
+        else:
+            dyn, statics = args, ()
+        leaves, treedef = tree_flatten(dyn)
+        leaves = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in leaves]
+        key = (treedef, tuple(_signature(x) for x in leaves), statics)
+        entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args, kwargs)
+        device = _device_of_args([getattr(x, "_value", None) for x in leaves
+                                  if isinstance(x, Array)])
+        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name))
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<jitted {self._name}>"
+
+
+class Lowered:
+    """A traced and compiled function: its jaxpr, optimized jaxpr and generated code."""
+
+    def __init__(self, jaxpr, executable):
+        self.jaxpr = jaxpr
+        self.executable = executable
+
+    def as_text(self):
+        return (f"# jaxpr\n{self.jaxpr}\n\n" + self.executable.as_text())
+
+    def compile(self):
+        return self.executable
+
+    def __str__(self):
+        return self.as_text()
+
+    def _repr_html_(self):
+        import html
+        return f"<pre>{html.escape(self.as_text())}</pre>"
+
+
+def _as_tuple(x):
+    if x is None:
+        return ()
+    return (x,) if isinstance(x, (int, str)) else tuple(x)
+
+
+def _param_names(fun):
+    try:
+        return [p.name for p in inspect.signature(fun).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def _hashable_static(value, label):
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"jit: static {label} has unhashable type {type(value).__name__}; "
+                        "static arguments are part of the cache key, so they must be hashable "
+                        "(use a tuple instead of a list, or make it a dynamic array "
+                        "argument)") from None
+    return value
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+    """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
+    static values, device), lowered to NumPy/CuPy code, cached.
+
+    Composes with every transform in both orders. Usable as `@ft.jit` or
+    `@ft.jit(static_argnums=...)`.
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums)
+    return Jitted(fun, static_argnums, static_argnames, donate_argnums)

@@ -1,0 +1,22 @@
+"""`ft.lax`: the primitive operations (no dtype promotion, explicit shapes), structured
+control flow and the functions built directly on them. Each primitive and all its rules live
+in one module here: elementwise, reductions, shape_ops, dot, indexing, linalg, conv,
+control_flow.
+"""
+from .elementwise import (
+    neg, exp, exp2, log, log2, log10, log1p, expm1, sin, cos, tan, asin, acos, atan, sinh, cosh,
+    tanh, asinh, acosh, atanh, sqrt, rsqrt, cbrt, square, reciprocal, abs, sign, floor, ceil,
+    round, trunc, logistic, erf, erfc, erf_inv, lgamma, digamma, polygamma, is_finite, isnan,
+    isinf, bitwise_not, add, sub, mul, div, pow, max, min, atan2, hypot, logaddexp, rem,
+    remainder, floor_divide, nextafter, eq, ne, lt, le, gt, ge, bitwise_and, bitwise_or,
+    bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
+)
+from .reductions import (
+    reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin,
+    cumsum, cumprod, cummax, cummin,
+)
+from .shape_ops import (
+    reshape, transpose, moveaxis, broadcast_in_dim, broadcast_to, rev, concatenate, pad,
+    slice_ as slice, slice_in_dim, full_like, full, squeeze, expand_dims,
+)
+from .dot import dot_general, dot

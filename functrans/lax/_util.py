@@ -1,0 +1,160 @@
+"""Helpers for defining primitives: shape rules, derivative-rule builders, batching helpers.
+
+Conventions every rule follows:
+- a tangent or cotangent of `None` is a symbolic zero;
+- rules are written with functrans operations (never raw NumPy), so they can be traced, nested
+  and jitted;
+- a cotangent has exactly the shape and dtype of its primal.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..core import Primitive, ShapedArray, get_aval, is_python_scalar, Tracer
+from ..array import Array
+
+not_mapped = None
+
+
+def primitive(name, impl, abstract_eval, *, multiple_results=False, effectful=False):
+    p = Primitive(name, multiple_results=multiple_results, effectful=effectful)
+    p.impl = impl
+    p.abstract_eval = abstract_eval
+    return p
+
+
+def shape_of(x):
+    """Shape of an array, tracer or Python scalar."""
+    if type(x) is Array:
+        return x._value.shape
+    if isinstance(x, Tracer):
+        return x.aval.shape
+    return np.shape(x)
+
+
+def dtype_of(x):
+    if type(x) is Array:
+        return x._value.dtype
+    if isinstance(x, Tracer):
+        return x.aval.dtype
+    if is_python_scalar(x):
+        return dtypes.scalar_dtype(x)
+    return np.asarray(x).dtype
+
+
+def is_differentiable(x):
+    return not is_python_scalar(x) and dtypes.is_inexact(dtype_of(x))
+
+
+def broadcast_shapes(*shapes, opname="operation"):
+    """NumPy broadcasting of shapes, with an error naming the operation and the shapes."""
+    if len(shapes) == 1:
+        return tuple(shapes[0])
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for i in range(ndim):
+        size = 1
+        for s in shapes:
+            j = i - (ndim - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d == 1:
+                continue
+            if size != 1 and d != size:
+                shown = " and ".join(str(tuple(s)) for s in shapes)
+                raise ValueError(
+                    f"{opname}: shapes {shown} cannot be broadcast together (axis {i - ndim} has "
+                    f"sizes {size} and {d}). Reshape one of them, e.g. with x[:, None] or "
+                    "fnp.expand_dims, so that each axis matches or is 1.")
+            size = d
+        out.append(size)
+    return tuple(out)
+
+
+def elementwise_aval(opname, *avals, out_dtype=None):
+    """Output aval of an elementwise op: broadcast shape, the common non-weak dtype."""
+    strong = [a.dtype for a in avals if not a.weak_type]
+    dt = strong[0] if strong else avals[0].dtype
+    for d in strong[1:]:
+        if d != dt:
+            raise TypeError(f"{opname} got mixed dtypes {dt} and {d}; functrans.lax does not "
+                            "promote (functrans.numpy does): convert one with .astype()")
+    shape = broadcast_shapes(*[a.shape for a in avals], opname=opname)
+    return ShapedArray(shape, dt if out_dtype is None else out_dtype)
+
+
+# ------------------------------------------------------------------ derivative-rule builders
+def def_vjp(prim, rule):
+    """Reverse rule from `rule(ct, ans, *primals, **params) -> cotangents`."""
+    def vjp(primals, **params):
+        ans = prim.bind(*primals, **params)
+        return ans, lambda ct: rule(ct, ans, *primals, **params)
+    prim.vjp = vjp
+
+
+def def_linear(prim, transpose):
+    """A primitive linear in its (single array) first argument.
+
+    Forward mode applies the primitive to the tangent; reverse mode applies
+    `transpose(ct, in_aval, **params)`, which needs only the input's shape and dtype.
+    """
+    def jvp(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        t = tangents[0]
+        return out, None if t is None else prim.bind(t, *primals[1:], **params)
+
+    def vjp(primals, **params):
+        out = prim.bind(*primals, **params)
+        aval = get_aval(primals[0])
+        rest = len(primals) - 1
+        return out, lambda ct: (transpose(ct, aval, **params),) + (None,) * rest
+
+    prim.jvp = jvp
+    prim.vjp = vjp
+
+
+def def_nondiff(prim):
+    """Outputs carry no derivative (comparisons, argmax, integer ops)."""
+    def jvp(primals, tangents, **params):
+        return prim.bind(*primals, **params), (
+            [None] * len(prim.abstract_eval(*map(get_aval, primals), **params))
+            if prim.multiple_results else None)
+
+    def vjp(primals, **params):
+        return prim.bind(*primals, **params), None
+
+    prim.jvp = jvp
+    prim.vjp = vjp
+
+
+# ------------------------------------------------------------------ batching helpers
+def moveaxis_to_front(x, bdim):
+    from .shape_ops import moveaxis
+    return x if bdim == 0 else moveaxis(x, bdim, 0)
+
+
+def bdim_size(vals, dims):
+    for v, d in zip(vals, dims):
+        if d is not None:
+            return shape_of(v)[d]
+    raise ValueError("no batched argument")
+
+
+def broadcast_batched(x, bdim, size):
+    """`x` with its batch axis at 0 (materialized by broadcasting if it has none)."""
+    from .shape_ops import broadcast_in_dim
+    if bdim is None:
+        s = shape_of(x)
+        if is_python_scalar(x):
+            from .shape_ops import full
+            return full((size,), x, dtype_of(x))
+        return broadcast_in_dim(x, (size,) + tuple(s), tuple(range(1, len(s) + 1)))
+    return moveaxis_to_front(x, bdim)
+
+
+def canonical_axis(axis, ndim, name="axis"):
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"{name} {axis} is out of bounds for an array of dimension {ndim}")
+    return axis % ndim if ndim else 0

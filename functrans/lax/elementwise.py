@@ -1,0 +1,466 @@
+"""Elementwise primitives: unary math, binary arithmetic with NumPy broadcasting, comparisons,
+select, dtype conversion and stop_gradient.
+
+Each is defined once by a table row: its NumPy name (the kernel on every backend is
+`xp.<name>`), and for differentiable ones the partial derivative(s) as functrans expressions.
+Forward mode (tangent * partial) and reverse mode (cotangent * partial, summed back over
+broadcast axes) are both built from that one partial.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..core import ShapedArray, get_aval, is_python_scalar
+from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
+                    is_differentiable)
+
+_SPECIAL_MODULES = {}
+
+
+def special_module(xp):
+    """scipy.special for NumPy, cupyx.scipy.special for CuPy."""
+    mod = _SPECIAL_MODULES.get(xp)
+    if mod is None:
+        if xp is np:
+            import scipy.special as mod
+        else:  # pragma: no cover - GPU only
+            import cupyx.scipy.special as mod
+        _SPECIAL_MODULES[xp] = mod
+    return mod
+
+
+def _ufunc_impl(np_name):
+    fn = getattr(np, np_name)
+
+    def impl(xp, *args):
+        return (fn if xp is np else getattr(xp, np_name))(*args)
+    impl.__name__ = np_name
+    return impl
+
+
+def _special_impl(name):
+    def impl(xp, *args):
+        return getattr(special_module(xp), name)(*args)
+    impl.__name__ = name
+    return impl
+
+
+# =============================================================== batching
+def batch_elementwise(prim):
+    """vmap rule for any elementwise primitive: batch axes to the front, aligned ranks."""
+    def rule(vals, dims, **params):
+        from .shape_ops import moveaxis, reshape
+        out_rank = builtins.max(len(shape_of(v)) - (d is not None) for v, d in zip(vals, dims))
+        args = []
+        for v, d in zip(vals, dims):
+            if d is None:
+                args.append(v)
+                continue
+            if d != 0:
+                v = moveaxis(v, d, 0)
+            s = shape_of(v)
+            missing = out_rank - (len(s) - 1)
+            if missing:
+                v = reshape(v, (s[0],) + (1,) * missing + tuple(s[1:]))
+            args.append(v)
+        return prim.bind(*args, **params), 0
+    prim.batch = rule
+
+
+# =============================================================== unary primitives
+def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
+          out_dtype=None, impl=None):
+    """Define an elementwise unary primitive.
+
+    `deriv(x, ans)` is d ans / d x as a functrans expression; `nondiff` marks ops whose
+    derivative is zero (floor, sign, comparisons…).
+    """
+    np_name = np_name or name
+    if impl is None:
+        impl = _ufunc_impl(np_name)
+
+    def abstract_eval(x):
+        if float_only and not dtypes.is_inexact(x.dtype):
+            raise TypeError(f"{name} needs a floating-point input, got {x.dtype}; "
+                            "functrans.numpy converts integers for you")
+        return ShapedArray(x.shape, out_dtype or x.dtype)
+
+    p = primitive(name, impl, abstract_eval)
+    p.elementwise = True
+    p.np_name = np_name
+    if nondiff or deriv is None:
+        def_nondiff(p)
+    else:
+        def jvp(primals, tangents):
+            x, = primals
+            ans = p.bind(x)
+            t, = tangents
+            return ans, None if t is None else mul(t, deriv(x, ans))
+
+        def vjp(primals):
+            x, = primals
+            ans = p.bind(x)
+            return ans, lambda ct: (mul(ct, deriv(x, ans)),)
+        p.jvp, p.vjp = jvp, vjp
+    batch_elementwise(p)
+    return p
+
+
+neg_p = unary("neg", "negative", float_only=False)
+neg_p.jvp = lambda primals, tangents: (neg(primals[0]),
+                                       None if tangents[0] is None else neg(tangents[0]))
+neg_p.vjp = lambda primals: (neg(primals[0]), lambda ct: (neg(ct),))
+
+exp_p = unary("exp", deriv=lambda x, ans: ans)
+exp2_p = unary("exp2", deriv=lambda x, ans: mul(ans, math.log(2.0)))
+log_p = unary("log", deriv=lambda x, ans: reciprocal(x))
+log2_p = unary("log2", deriv=lambda x, ans: reciprocal(mul(x, math.log(2.0))))
+log10_p = unary("log10", deriv=lambda x, ans: reciprocal(mul(x, math.log(10.0))))
+log1p_p = unary("log1p", deriv=lambda x, ans: reciprocal(add(x, 1.0)))
+expm1_p = unary("expm1", deriv=lambda x, ans: add(ans, 1.0))
+sin_p = unary("sin", deriv=lambda x, ans: cos(x))
+cos_p = unary("cos", deriv=lambda x, ans: neg(sin(x)))
+tan_p = unary("tan", deriv=lambda x, ans: add(square(ans), 1.0))
+asin_p = unary("arcsin", deriv=lambda x, ans: rsqrt(sub(1.0, square(x))))
+acos_p = unary("arccos", deriv=lambda x, ans: neg(rsqrt(sub(1.0, square(x)))))
+atan_p = unary("arctan", deriv=lambda x, ans: reciprocal(add(square(x), 1.0)))
+sinh_p = unary("sinh", deriv=lambda x, ans: cosh(x))
+cosh_p = unary("cosh", deriv=lambda x, ans: sinh(x))
+tanh_p = unary("tanh", deriv=lambda x, ans: sub(1.0, square(ans)))
+asinh_p = unary("arcsinh", deriv=lambda x, ans: rsqrt(add(square(x), 1.0)))
+acosh_p = unary("arccosh", deriv=lambda x, ans: rsqrt(sub(square(x), 1.0)))
+atanh_p = unary("arctanh", deriv=lambda x, ans: reciprocal(sub(1.0, square(x))))
+sqrt_p = unary("sqrt", deriv=lambda x, ans: div(0.5, ans))
+rsqrt_p = unary("rsqrt", impl=lambda xp, x: xp.reciprocal(xp.sqrt(x)),
+                deriv=lambda x, ans: mul(-0.5, div(ans, x)))
+cbrt_p = unary("cbrt", deriv=lambda x, ans: div(1.0, mul(3.0, square(ans))))
+square_p = unary("square", deriv=lambda x, ans: mul(2.0, x), float_only=False)
+reciprocal_p = unary("reciprocal", deriv=lambda x, ans: neg(square(ans)))
+abs_p = unary("abs", "absolute", deriv=lambda x, ans: sign(x), float_only=False)
+sign_p = unary("sign", nondiff=True, float_only=False)
+floor_p = unary("floor", nondiff=True)
+ceil_p = unary("ceil", nondiff=True)
+round_p = unary("round", "rint", nondiff=True)
+trunc_p = unary("trunc", nondiff=True)
+logistic_p = unary("logistic", impl=_special_impl("expit"),
+                   deriv=lambda x, ans: mul(ans, sub(1.0, ans)))
+erf_p = unary("erf", impl=_special_impl("erf"),
+              deriv=lambda x, ans: mul(2.0 / math.sqrt(math.pi), exp(neg(square(x)))))
+erfc_p = unary("erfc", impl=_special_impl("erfc"),
+               deriv=lambda x, ans: mul(-2.0 / math.sqrt(math.pi), exp(neg(square(x)))))
+erf_inv_p = unary("erf_inv", impl=_special_impl("erfinv"),
+                  deriv=lambda x, ans: mul(math.sqrt(math.pi) / 2.0, exp(square(ans))))
+lgamma_p = unary("lgamma", impl=_special_impl("gammaln"), deriv=lambda x, ans: digamma(x))
+digamma_p = unary("digamma", impl=_special_impl("digamma"),
+                  deriv=lambda x, ans: polygamma(1, x))
+is_finite_p = unary("is_finite", "isfinite", nondiff=True, out_dtype=dtypes.bool_)
+isnan_p = unary("isnan", nondiff=True, out_dtype=dtypes.bool_, float_only=False)
+isinf_p = unary("isinf", nondiff=True, out_dtype=dtypes.bool_, float_only=False)
+not_p = unary("not", "invert", nondiff=True, float_only=False)
+
+
+def _polygamma_impl(xp, n, x):
+    return special_module(xp).polygamma(n, x).astype(x.dtype, copy=False)
+
+
+polygamma_p = primitive("polygamma", _polygamma_impl,
+                        lambda n, x: ShapedArray(x.shape, x.dtype))
+polygamma_p.elementwise = True
+
+
+def _polygamma_vjp(primals, **params):
+    n, x = primals
+    ans = polygamma_p.bind(n, x)
+    return ans, lambda ct: (None, mul(ct, polygamma(n + 1, x)))
+
+
+def _polygamma_jvp(primals, tangents):
+    n, x = primals
+    ans = polygamma_p.bind(n, x)
+    t = tangents[1]
+    return ans, None if t is None else mul(t, polygamma(n + 1, x))
+
+
+polygamma_p.vjp, polygamma_p.jvp = _polygamma_vjp, _polygamma_jvp
+batch_elementwise(polygamma_p)
+
+
+# =============================================================== binary primitives
+def unbroadcast(ct, shape):
+    """Sum `ct` down to `shape` (undoing NumPy broadcasting)."""
+    from .reductions import reduce_sum
+    from .shape_ops import reshape
+    cshape = shape_of(ct)
+    if cshape == tuple(shape):
+        return ct
+    lead = len(cshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and cshape[lead + i] != 1)
+    if axes:
+        ct = reduce_sum(ct, axes)
+    return reshape(ct, tuple(shape)) if shape_of(ct) != tuple(shape) else ct
+
+
+def _bcast_to(t, shape):
+    from .shape_ops import broadcast_to
+    return t if shape_of(t) == tuple(shape) else broadcast_to(t, shape)
+
+
+def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
+           float_only=False, impl=None):
+    """Define an elementwise binary primitive with NumPy broadcasting.
+
+    `partials = (d_dx, d_dy)`, each `f(x, y, ans)` or None when that operand's derivative is
+    zero. Python-scalar operands are weak constants and never differentiated.
+    """
+    np_name = np_name or name
+    if impl is None:
+        impl = _ufunc_impl(np_name)
+
+    def abstract_eval(x, y):
+        aval = elementwise_aval(name, x, y, out_dtype=out_dtype)
+        if float_only and not dtypes.is_inexact(aval.dtype):
+            raise TypeError(f"{name} needs floating-point inputs, got {aval.dtype}")
+        return aval
+
+    p = primitive(name, impl, abstract_eval)
+    p.elementwise = True
+    p.np_name = np_name
+    if nondiff:
+        def_nondiff(p)
+    else:
+        def jvp(primals, tangents):
+            x, y = primals
+            ans = p.bind(x, y)
+            out = None
+            for i, (t, d) in enumerate(zip(tangents, partials)):
+                if t is None or d is None:
+                    continue
+                term = t if d == 1 else mul(t, d(x, y, ans))
+                out = term if out is None else add(out, term)
+            if out is not None:
+                out = _bcast_to(out, shape_of(ans))
+            return ans, out
+
+        def vjp(primals):
+            x, y = primals
+            ans = p.bind(x, y)
+
+            def backward(ct):
+                cts = []
+                for arg, d in zip(primals, partials):
+                    if d is None or not is_differentiable(arg):
+                        cts.append(None)
+                        continue
+                    c = ct if d == 1 else mul(ct, d(x, y, ans))
+                    cts.append(unbroadcast(c, shape_of(arg)))
+                return tuple(cts)
+            return ans, backward
+        p.jvp, p.vjp = jvp, vjp
+    batch_elementwise(p)
+    return p
+
+
+def _max_partial(x, y, ans):
+    """1 where x wins, 1/2 at ties (as JAX), 0 where y wins: for maximum and minimum alike."""
+    return select(eq(x, y), _full_like_ans(ans, 0.5),
+                  convert_element_type(eq(ans, x), dtype_of(ans)))
+
+
+def _full_like_ans(ans, value):
+    from .shape_ops import full_like
+    return full_like(ans, value)
+
+
+add_p = binary("add", partials=(1, 1))
+sub_p = binary("sub", "subtract", partials=(1, lambda x, y, ans: -1.0))
+mul_p = binary("mul", "multiply", partials=(lambda x, y, ans: y, lambda x, y, ans: x))
+div_p = binary("div", "true_divide",
+               partials=(lambda x, y, ans: reciprocal(y) if not is_python_scalar(y) else 1.0 / y,
+                         lambda x, y, ans: neg(div(ans, y))))
+pow_p = binary("pow", "power", partials=(
+    lambda x, y, ans: _pow_dx(x, y), lambda x, y, ans: _pow_dy(x, ans)))
+max_p = binary("max", "maximum", partials=(
+    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)))
+min_p = binary("min", "minimum", partials=(
+    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)))
+atan2_p = binary("atan2", "arctan2", float_only=True, partials=(
+    lambda x, y, ans: div(y, add(square(x), square(y))),
+    lambda x, y, ans: neg(div(x, add(square(x), square(y))))))
+hypot_p = binary("hypot", float_only=True, partials=(
+    lambda x, y, ans: div(x, ans), lambda x, y, ans: div(y, ans)))
+logaddexp_p = binary("logaddexp", float_only=True, partials=(
+    lambda x, y, ans: exp(sub(x, ans)), lambda x, y, ans: exp(sub(y, ans))))
+rem_p = binary("rem", "fmod", partials=(1, lambda x, y, ans: neg(trunc(div(x, y)))))
+remainder_p = binary("remainder", partials=(1, lambda x, y, ans: neg(floor(div(x, y)))))
+floor_divide_p = binary("floor_divide", nondiff=True)
+nextafter_p = binary("nextafter", nondiff=True, float_only=True)
+eq_p = binary("eq", "equal", nondiff=True, out_dtype=dtypes.bool_)
+ne_p = binary("ne", "not_equal", nondiff=True, out_dtype=dtypes.bool_)
+lt_p = binary("lt", "less", nondiff=True, out_dtype=dtypes.bool_)
+le_p = binary("le", "less_equal", nondiff=True, out_dtype=dtypes.bool_)
+gt_p = binary("gt", "greater", nondiff=True, out_dtype=dtypes.bool_)
+ge_p = binary("ge", "greater_equal", nondiff=True, out_dtype=dtypes.bool_)
+and_p = binary("and", "bitwise_and", nondiff=True)
+or_p = binary("or", "bitwise_or", nondiff=True)
+xor_p = binary("xor", "bitwise_xor", nondiff=True)
+shift_left_p = binary("shift_left", "left_shift", nondiff=True)
+shift_right_p = binary("shift_right", "right_shift", nondiff=True)
+
+
+def _pow_dx(x, y):
+    if is_python_scalar(y):
+        if y == 0:
+            return _full_like_ans(x, 0.0)
+        if y == 1:
+            return _full_like_ans(x, 1.0)
+        if y == 2:
+            return mul(2.0, x)
+        return mul(y, pow(x, y - 1))
+    return mul(y, pow(x, sub(y, 1.0)))
+
+
+def _pow_dy(x, ans):
+    """d x**y / dy = x**y log x, taken as 0 where x == 0 (the limit from the right)."""
+    if is_python_scalar(x):
+        return mul(ans, math.log(x)) if x > 0 else _full_like_ans(ans, 0.0)
+    safe = select(eq(x, 0.0), _full_like_ans(x, 1.0), x)
+    return mul(ans, log(safe))
+
+
+# =============================================================== select
+def _select_aval(pred, x, y):
+    if pred.dtype != dtypes.bool_:
+        raise TypeError(f"select needs a boolean predicate, got {pred.dtype}")
+    aval = elementwise_aval("select", x, y)
+    shape = _broadcast3(pred.shape, x.shape, y.shape)
+    return ShapedArray(shape, aval.dtype)
+
+
+def _broadcast3(*shapes):
+    from ._util import broadcast_shapes
+    return broadcast_shapes(*shapes, opname="select")
+
+
+select_p = primitive("select", lambda xp, c, x, y: xp.where(c, x, y), _select_aval)
+select_p.elementwise = True
+select_p.np_name = "where"
+
+
+def _select_jvp(primals, tangents):
+    c, x, y = primals
+    ans = select_p.bind(c, x, y)
+    _, tx, ty = tangents
+    if tx is None and ty is None:
+        return ans, None
+    zeros = _full_like_ans(ans, 0.0)
+    return ans, select(c, zeros if tx is None else tx, zeros if ty is None else ty)
+
+
+def _select_vjp(primals):
+    c, x, y = primals
+    ans = select_p.bind(c, x, y)
+
+    def backward(ct):
+        zeros = _full_like_ans(ct, 0.0)
+        return (None,
+                unbroadcast(select(c, ct, zeros), shape_of(x)) if is_differentiable(x) else None,
+                unbroadcast(select(c, zeros, ct), shape_of(y)) if is_differentiable(y) else None)
+    return ans, backward
+
+
+select_p.jvp, select_p.vjp = _select_jvp, _select_vjp
+batch_elementwise(select_p)
+
+
+# =============================================================== dtype conversion
+def _convert_impl(xp, x, new_dtype):
+    if getattr(x, "dtype", None) == new_dtype:
+        return x
+    return xp.asarray(x).astype(new_dtype)
+
+
+convert_element_type_p = primitive(
+    "convert_element_type", _convert_impl,
+    lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
+convert_element_type_p.elementwise = True
+
+
+def _convert_jvp(primals, tangents, new_dtype):
+    x, = primals
+    ans = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    t, = tangents
+    if t is None or not dtypes.is_inexact(new_dtype):
+        return ans, None
+    return ans, convert_element_type(t, new_dtype)
+
+
+def _convert_vjp(primals, new_dtype):
+    x, = primals
+    ans = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    old = dtype_of(x)
+    if not (dtypes.is_inexact(old) and dtypes.is_inexact(new_dtype)):
+        return ans, None
+    return ans, lambda ct: (convert_element_type(ct, old),)
+
+
+convert_element_type_p.jvp, convert_element_type_p.vjp = _convert_jvp, _convert_vjp
+batch_elementwise(convert_element_type_p)
+
+
+# =============================================================== stop_gradient
+stop_gradient_p = primitive("stop_gradient", lambda xp, x: x, lambda x: x.strip_weak())
+stop_gradient_p.elementwise = True
+def_nondiff(stop_gradient_p)
+batch_elementwise(stop_gradient_p)
+
+
+# =============================================================== user-facing functions
+def _fn(prim):
+    def f(*args):
+        return prim.bind(*args)
+    f.__name__ = prim.name
+    f.__doc__ = f"Elementwise `{prim.name}` (the `{getattr(prim, 'np_name', prim.name)}` kernel)."
+    return f
+
+
+neg, exp, exp2, log, log2, log10, log1p, expm1 = map(
+    _fn, (neg_p, exp_p, exp2_p, log_p, log2_p, log10_p, log1p_p, expm1_p))
+sin, cos, tan, asin, acos, atan = map(_fn, (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+sinh, cosh, tanh, asinh, acosh, atanh = map(
+    _fn, (sinh_p, cosh_p, tanh_p, asinh_p, acosh_p, atanh_p))
+sqrt, rsqrt, cbrt, square, reciprocal, abs, sign = map(
+    _fn, (sqrt_p, rsqrt_p, cbrt_p, square_p, reciprocal_p, abs_p, sign_p))
+floor, ceil, round, trunc, logistic = map(_fn, (floor_p, ceil_p, round_p, trunc_p, logistic_p))
+erf, erfc, erf_inv, lgamma, digamma = map(_fn, (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
+is_finite, isnan, isinf, bitwise_not = map(_fn, (is_finite_p, isnan_p, isinf_p, not_p))
+add, sub, mul, div, pow, max, min = map(_fn, (add_p, sub_p, mul_p, div_p, pow_p, max_p, min_p))
+atan2, hypot, logaddexp, rem, remainder, floor_divide, nextafter = map(
+    _fn, (atan2_p, hypot_p, logaddexp_p, rem_p, remainder_p, floor_divide_p, nextafter_p))
+eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
+bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right = map(
+    _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p))
+select = _fn(select_p)
+
+
+def polygamma(n, x):
+    return polygamma_p.bind(n, x)
+
+
+def convert_element_type(x, new_dtype):
+    """`x` as `new_dtype` (a no-op when it already is)."""
+    new_dtype = np.dtype(new_dtype)
+    if dtype_of(x) == new_dtype and not is_python_scalar(x):
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+def stop_gradient(x):
+    """The value of `x`, with no derivative flowing through it (works on pytrees)."""
+    from ..tree_util import tree_map
+    return tree_map(lambda leaf: stop_gradient_p.bind(leaf)
+                    if is_differentiable(leaf) else leaf, x)

@@ -1,0 +1,260 @@
+"""Reductions over axes (sum, max, min, prod, all, any, argmax, argmin) and cumulative scans.
+
+`axes` is always a sorted tuple of non-negative axes; the result drops them (functrans.numpy
+adds `keepdims` with a reshape, which costs nothing).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..core import ShapedArray, get_aval
+from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of
+from .elementwise import (mul, div, eq, convert_element_type, select, add)
+
+
+def _reduced_shape(shape, axes):
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _check_axes(name, x, axes):
+    for a in axes:
+        if not 0 <= a < len(x.shape):
+            raise ValueError(f"{name}: axis {a} is out of bounds for shape {x.shape}")
+
+
+def _reduction(name, np_name, *, out_dtype=None, pass_dtype=False):
+    def impl(xp, x, axes):
+        if pass_dtype:
+            return getattr(xp, np_name)(x, axis=axes, dtype=x.dtype)
+        return getattr(xp, np_name)(x, axis=axes)
+
+    def abstract_eval(x, axes):
+        _check_axes(name, x, axes)
+        if np_name in ("max", "min") and x.size == 0 and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{name} of an empty axis has no identity; pass initial= or "
+                             "use a non-empty array")
+        return ShapedArray(_reduced_shape(x.shape, axes), out_dtype or x.dtype)
+
+    p = primitive(name, impl, abstract_eval)
+    p.reduction = np_name
+    p.batch = _batch_reduction(p)
+    return p
+
+
+def _batch_reduction(prim):
+    def rule(vals, dims, axes, **params):
+        x, = vals
+        d, = dims
+        # the batch axis stays; shift reduced axes past it
+        logical = [a for a in range(len(shape_of(x))) if a != d]
+        new_axes = tuple(sorted(logical[a] for a in axes))
+        out_dim = d - sum(1 for a in new_axes if a < d)
+        return prim.bind(x, axes=new_axes, **params), out_dim
+    return rule
+
+
+reduce_sum_p = _reduction("reduce_sum", "sum", pass_dtype=True)
+reduce_max_p = _reduction("reduce_max", "max")
+reduce_min_p = _reduction("reduce_min", "min")
+reduce_prod_p = _reduction("reduce_prod", "prod", pass_dtype=True)
+reduce_and_p = _reduction("reduce_and", "all", out_dtype=dtypes.bool_)
+reduce_or_p = _reduction("reduce_or", "any", out_dtype=dtypes.bool_)
+def_nondiff(reduce_and_p)
+def_nondiff(reduce_or_p)
+
+
+def _expand_to(ct, shape, axes):
+    """Broadcast a reduced cotangent back over the reduced axes."""
+    from .shape_ops import broadcast_in_dim
+    kept = tuple(i for i in range(len(shape)) if i not in axes)
+    return broadcast_in_dim(ct, tuple(shape), kept)
+
+
+def_linear(reduce_sum_p, lambda ct, aval, axes: _expand_to(ct, aval.shape, axes))
+
+
+def _extremum_weights(x, ans, axes):
+    """1/k at each of the k positions that attain the extremum, else 0 (ties share)."""
+    shape = shape_of(x)
+    hit = convert_element_type(eq(x, _expand_to(ans, shape, axes)), dtype_of(x))
+    count = reduce_sum(hit, axes)
+    return div(hit, _expand_to(count, shape, axes))
+
+
+def _extremum_rules(prim):
+    def jvp(primals, tangents, axes):
+        x, = primals
+        ans = prim.bind(x, axes=axes)
+        t, = tangents
+        if t is None:
+            return ans, None
+        return ans, reduce_sum(mul(t, _extremum_weights(x, ans, axes)), axes)
+
+    def vjp(primals, axes):
+        x, = primals
+        ans = prim.bind(x, axes=axes)
+        return ans, lambda ct: (mul(_expand_to(ct, shape_of(x), axes),
+                                    _extremum_weights(x, ans, axes)),)
+    prim.jvp, prim.vjp = jvp, vjp
+
+
+_extremum_rules(reduce_max_p)
+_extremum_rules(reduce_min_p)
+
+
+def _prod_others(x, axes):
+    """For each element, the product of the other elements along `axes` (exact with zeros)."""
+    from .shape_ops import transpose, reshape, pad, slice_in_dim
+    shape = shape_of(x)
+    kept = [i for i in range(len(shape)) if i not in axes]
+    perm = tuple(kept) + tuple(axes)
+    xt = transpose(x, perm)
+    kept_shape = tuple(shape[i] for i in kept)
+    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    flat = reshape(xt, kept_shape + (n,))
+    last = len(kept_shape)
+    one = 1.0
+    left = cumprod(pad(slice_in_dim(flat, 0, n - 1, axis=last), one,
+                       [(0, 0, 0)] * last + [(1, 0, 0)]), axis=last)
+    right = cumprod(pad(slice_in_dim(flat, 1, n, axis=last), one,
+                        [(0, 0, 0)] * last + [(0, 1, 0)]), axis=last, reverse=True)
+    others = reshape(mul(left, right), tuple(xt_s for xt_s in shape_of(xt)))
+    inverse = tuple(np.argsort(perm))
+    return transpose(others, inverse)
+
+
+def _prod_jvp(primals, tangents, axes):
+    x, = primals
+    ans = reduce_prod_p.bind(x, axes=axes)
+    t, = tangents
+    if t is None:
+        return ans, None
+    return ans, reduce_sum(mul(t, _prod_others(x, axes)), axes)
+
+
+def _prod_vjp(primals, axes):
+    x, = primals
+    ans = reduce_prod_p.bind(x, axes=axes)
+    return ans, lambda ct: (mul(_expand_to(ct, shape_of(x), axes), _prod_others(x, axes)),)
+
+
+reduce_prod_p.jvp, reduce_prod_p.vjp = _prod_jvp, _prod_vjp
+
+
+# ------------------------------------------------------------------ argmax / argmin
+def _arg_reduction(name, np_name):
+    def impl(xp, x, axis, index_dtype):
+        return getattr(xp, np_name)(x, axis=axis).astype(index_dtype, copy=False)
+
+    def abstract_eval(x, axis, index_dtype):
+        _check_axes(name, x, (axis,))
+        if x.shape[axis] == 0:
+            raise ValueError(f"{name} of an empty axis")
+        return ShapedArray(_reduced_shape(x.shape, (axis,)), index_dtype)
+
+    p = primitive(name, impl, abstract_eval)
+    def_nondiff(p)
+
+    def batch(vals, dims, axis, index_dtype):
+        x, = vals
+        d, = dims
+        logical = [a for a in range(len(shape_of(x))) if a != d]
+        new_axis = logical[axis]
+        return p.bind(x, axis=new_axis, index_dtype=index_dtype), d - (new_axis < d)
+    p.batch = batch
+    return p
+
+
+argmax_p = _arg_reduction("argmax", "argmax")
+argmin_p = _arg_reduction("argmin", "argmin")
+
+
+# ------------------------------------------------------------------ cumulative scans
+def _cumulative(name, np_name):
+    def impl(xp, x, axis, reverse):
+        if reverse:
+            x = xp.flip(x, axis)
+        if np_name in ("cumsum", "cumprod"):
+            out = getattr(xp, np_name)(x, axis=axis, dtype=x.dtype)
+        else:
+            out = getattr(xp, np_name).accumulate(x, axis=axis)
+        return xp.flip(out, axis) if reverse else out
+
+    def abstract_eval(x, axis, reverse):
+        _check_axes(name, x, (axis,))
+        return ShapedArray(x.shape, x.dtype)
+
+    p = primitive(name, impl, abstract_eval)
+
+    def batch(vals, dims, axis, reverse):
+        x, = vals
+        d, = dims
+        logical = [a for a in range(len(shape_of(x))) if a != d]
+        return p.bind(x, axis=logical[axis], reverse=reverse), d
+    p.batch = batch
+    return p
+
+
+cumsum_p = _cumulative("cumsum", "cumsum")
+cumprod_p = _cumulative("cumprod", "cumprod")
+cummax_p = _cumulative("cummax", "maximum")
+cummin_p = _cumulative("cummin", "minimum")
+def_linear(cumsum_p, lambda ct, aval, axis, reverse: cumsum(ct, axis, not reverse))
+
+
+# ------------------------------------------------------------------ user-facing
+def _axes(axes, ndim):
+    if axes is None:
+        return tuple(range(ndim))
+    if isinstance(axes, int):
+        axes = (axes,)
+    return tuple(sorted(a % ndim if ndim else 0 for a in axes))
+
+
+def reduce_sum(x, axes=None):
+    return reduce_sum_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def reduce_max(x, axes=None):
+    return reduce_max_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def reduce_min(x, axes=None):
+    return reduce_min_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def reduce_prod(x, axes=None):
+    return reduce_prod_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def reduce_and(x, axes=None):
+    return reduce_and_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def reduce_or(x, axes=None):
+    return reduce_or_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def argmax(x, axis, index_dtype=dtypes.int64):
+    return argmax_p.bind(x, axis=axis % len(shape_of(x)), index_dtype=np.dtype(index_dtype))
+
+
+def argmin(x, axis, index_dtype=dtypes.int64):
+    return argmin_p.bind(x, axis=axis % len(shape_of(x)), index_dtype=np.dtype(index_dtype))
+
+
+def cumsum(x, axis=0, reverse=False):
+    return cumsum_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+
+
+def cumprod(x, axis=0, reverse=False):
+    return cumprod_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+
+
+def cummax(x, axis=0, reverse=False):
+    return cummax_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+
+
+def cummin(x, axis=0, reverse=False):
+    return cummin_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))

@@ -1,0 +1,455 @@
+"""Structural primitives: reshape, transpose, broadcast_in_dim, rev, concatenate, pad, slice,
+and full_like. All but full_like are linear, so each has one transpose rule serving reverse
+mode, and forward mode applies the primitive to the tangent.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..array import wrap
+from ..backends import default_device_now
+from ..core import ShapedArray, get_aval, is_python_scalar
+from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, is_differentiable,
+                    broadcast_batched, bdim_size)
+
+
+# ------------------------------------------------------------------ reshape
+def _reshape_aval(x, new_sizes):
+    if math.prod(new_sizes) != math.prod(x.shape):
+        raise ValueError(f"cannot reshape an array of shape {x.shape} ({math.prod(x.shape)} "
+                         f"elements) to {new_sizes} ({math.prod(new_sizes)} elements)")
+    return ShapedArray(new_sizes, x.dtype)
+
+
+reshape_p = primitive("reshape", lambda xp, x, new_sizes: xp.reshape(x, new_sizes), _reshape_aval)
+reshape_p.view = True
+def_linear(reshape_p, lambda ct, aval, new_sizes: reshape(ct, aval.shape))
+
+
+def _reshape_batch(vals, dims, new_sizes):
+    x, = vals
+    x = moveaxis(x, dims[0], 0)
+    return reshape(x, (shape_of(x)[0],) + tuple(new_sizes)), 0
+
+
+reshape_p.batch = _reshape_batch
+
+
+def reshape(x, new_sizes):
+    new_sizes = tuple(int(d) for d in new_sizes)
+    if shape_of(x) == new_sizes:
+        return x
+    return reshape_p.bind(x, new_sizes=new_sizes)
+
+
+# ------------------------------------------------------------------ transpose
+def _transpose_aval(x, permutation):
+    if sorted(permutation) != list(range(len(x.shape))):
+        raise ValueError(f"transpose: {permutation} is not a permutation of the axes of an "
+                         f"array of shape {x.shape}")
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
+
+
+transpose_p = primitive("transpose", lambda xp, x, permutation: xp.transpose(x, permutation),
+                        _transpose_aval)
+transpose_p.view = True
+def_linear(transpose_p,
+           lambda ct, aval, permutation: transpose(ct, tuple(np.argsort(permutation))))
+
+
+def _transpose_batch(vals, dims, permutation):
+    x, = vals
+    d = dims[0]
+    perm = (0,) + tuple(p + 1 for p in permutation)
+    return transpose(moveaxis(x, d, 0), perm), 0
+
+
+transpose_p.batch = _transpose_batch
+
+
+def transpose(x, permutation):
+    permutation = tuple(int(p) for p in permutation)
+    if permutation == tuple(range(len(permutation))):
+        return x
+    return transpose_p.bind(x, permutation=permutation)
+
+
+def moveaxis(x, source, destination):
+    n = len(shape_of(x))
+    source, destination = source % n, destination % n
+    if source == destination:
+        return x
+    perm = [i for i in range(n) if i != source]
+    perm.insert(destination, source)
+    return transpose(x, perm)
+
+
+# ------------------------------------------------------------------ broadcast_in_dim
+def _bid_impl(xp, x, shape, broadcast_dimensions):
+    if is_python_scalar(x):
+        return xp.full(shape, x)
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = x.shape[i]
+    return xp.broadcast_to(xp.reshape(x, expanded), shape)
+
+
+def _bid_aval(x, shape, broadcast_dimensions):
+    if len(broadcast_dimensions) != len(x.shape):
+        raise ValueError(f"broadcast_in_dim: operand of shape {x.shape} needs "
+                         f"{len(x.shape)} broadcast_dimensions, got {broadcast_dimensions}")
+    for i, d in enumerate(broadcast_dimensions):
+        if not (x.shape[i] == 1 or x.shape[i] == shape[d]):
+            raise ValueError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
+                             f"(operand axis {i} has size {x.shape[i]}, target axis {d} has "
+                             f"size {shape[d]})")
+    return ShapedArray(shape, x.dtype)
+
+
+broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_impl, _bid_aval)
+broadcast_in_dim_p.view = True
+
+
+def _bid_transpose(ct, aval, shape, broadcast_dimensions):
+    from .reductions import reduce_sum
+    summed = tuple(i for i in range(len(shape)) if i not in broadcast_dimensions)
+    ones = tuple(d for i, d in enumerate(broadcast_dimensions)
+                 if aval.shape[i] == 1 and shape[d] != 1)
+    axes = tuple(sorted(summed + ones))
+    out = reduce_sum(ct, axes) if axes else ct
+    return reshape(out, aval.shape)
+
+
+def_linear(broadcast_in_dim_p, _bid_transpose)
+
+
+def _bid_batch(vals, dims, shape, broadcast_dimensions):
+    x, = vals
+    x = moveaxis(x, dims[0], 0)
+    b = shape_of(x)[0]
+    return broadcast_in_dim(x, (b,) + tuple(shape),
+                            (0,) + tuple(d + 1 for d in broadcast_dimensions)), 0
+
+
+broadcast_in_dim_p.batch = _bid_batch
+
+
+def broadcast_in_dim(x, shape, broadcast_dimensions):
+    shape, broadcast_dimensions = tuple(shape), tuple(broadcast_dimensions)
+    if shape_of(x) == shape and broadcast_dimensions == tuple(range(len(shape))):
+        return x
+    return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=broadcast_dimensions)
+
+
+def broadcast_to(x, shape):
+    """NumPy-style broadcast of `x` to `shape` (leading axes added)."""
+    shape = tuple(shape)
+    s = shape_of(x)
+    lead = len(shape) - len(s)
+    if lead < 0:
+        raise ValueError(f"cannot broadcast an array of shape {s} to the smaller rank {shape}")
+    return broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
+
+
+# ------------------------------------------------------------------ rev (flip)
+rev_p = primitive("rev", lambda xp, x, dimensions: xp.flip(x, dimensions),
+                  lambda x, dimensions: ShapedArray(x.shape, x.dtype))
+rev_p.view = True
+def_linear(rev_p, lambda ct, aval, dimensions: rev(ct, dimensions))
+
+
+def _rev_batch(vals, dims, dimensions):
+    x, = vals
+    d = dims[0]
+    logical = [a for a in range(len(shape_of(x))) if a != d]
+    return rev(x, tuple(logical[a] for a in dimensions)), d
+
+
+rev_p.batch = _rev_batch
+
+
+def rev(x, dimensions):
+    dimensions = tuple(dimensions)
+    return x if not dimensions else rev_p.bind(x, dimensions=dimensions)
+
+
+# ------------------------------------------------------------------ concatenate
+def _concat_aval(*xs, dimension):
+    first = xs[0]
+    for x in xs[1:]:
+        if x.dtype != first.dtype:
+            raise TypeError(f"concatenate: mixed dtypes {first.dtype} and {x.dtype}")
+        if len(x.shape) != len(first.shape) or any(
+                a != b for i, (a, b) in enumerate(zip(x.shape, first.shape)) if i != dimension):
+            raise ValueError("concatenate: all shapes must match except along axis "
+                             f"{dimension}; got {[a.shape for a in xs]}")
+    size = sum(x.shape[dimension] for x in xs)
+    shape = list(first.shape)
+    shape[dimension] = size
+    return ShapedArray(shape, first.dtype)
+
+
+concatenate_p = primitive("concatenate",
+                          lambda xp, *xs, dimension: xp.concatenate(xs, axis=dimension),
+                          _concat_aval)
+
+
+def _concat_jvp(primals, tangents, dimension):
+    out = concatenate_p.bind(*primals, dimension=dimension)
+    if all(t is None for t in tangents):
+        return out, None
+    ts = [full_like(p, 0) if t is None else t for p, t in zip(primals, tangents)]
+    return out, concatenate_p.bind(*ts, dimension=dimension)
+
+
+def _concat_vjp(primals, dimension):
+    out = concatenate_p.bind(*primals, dimension=dimension)
+    sizes = [shape_of(p)[dimension] for p in primals]
+
+    def backward(ct):
+        cts, start = [], 0
+        for p, n in zip(primals, sizes):
+            cts.append(slice_in_dim(ct, start, start + n, axis=dimension)
+                       if is_differentiable(p) else None)
+            start += n
+        return tuple(cts)
+    return out, backward
+
+
+def _concat_batch(vals, dims, dimension):
+    size = bdim_size(vals, dims)
+    xs = [broadcast_batched(v, d, size) for v, d in zip(vals, dims)]
+    return concatenate_p.bind(*xs, dimension=dimension + 1), 0
+
+
+concatenate_p.jvp, concatenate_p.vjp, concatenate_p.batch = _concat_jvp, _concat_vjp, _concat_batch
+
+
+def concatenate(xs, dimension):
+    xs = list(xs)
+    if len(xs) == 1:
+        return xs[0]
+    return concatenate_p.bind(*xs, dimension=dimension)
+
+
+# ------------------------------------------------------------------ pad
+def _pad_impl(xp, x, padval, padding_config):
+    x = xp.asarray(x)
+    out_shape = []
+    for (lo, hi, interior), d in zip(padding_config, x.shape):
+        core = d + max(d - 1, 0) * interior
+        out_shape.append(max(lo + core + hi, 0))
+    out = xp.full(out_shape, padval, dtype=x.dtype)
+    # write x into the (possibly cropped) strided positions
+    src, dst = [], []
+    for (lo, hi, interior), d, n in zip(padding_config, x.shape, out_shape):
+        step = interior + 1
+        positions = lo + step * np.arange(d)
+        keep = (positions >= 0) & (positions < n)
+        idx = np.nonzero(keep)[0]
+        if idx.size == 0:
+            return out
+        src.append(slice(int(idx[0]), int(idx[-1]) + 1))
+        dst.append(slice(int(positions[idx[0]]), int(positions[idx[-1]]) + 1, step))
+    out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
+def _pad_aval(x, padval, padding_config):
+    if len(padding_config) != len(x.shape):
+        raise ValueError(f"pad: padding_config has {len(padding_config)} entries for an array "
+                         f"of rank {len(x.shape)}")
+    shape = []
+    for (lo, hi, interior), d in zip(padding_config, x.shape):
+        if interior < 0:
+            raise ValueError("pad: interior padding must be non-negative")
+        n = lo + hi + d + max(d - 1, 0) * interior
+        if n < 0:
+            raise ValueError(f"pad: negative output size for {padding_config} on {x.shape}")
+        shape.append(n)
+    return ShapedArray(shape, x.dtype)
+
+
+pad_p = primitive("pad", _pad_impl, _pad_aval)
+
+
+def _pad_transpose_operand(ct, shape, padding_config):
+    # undo lo/hi (negative padding means cropping, so pad back), then stride out interior
+    unpadded = pad(ct, 0.0, [(-lo, -hi, 0) for lo, hi, _ in padding_config])
+    strides = tuple(interior + 1 for _, _, interior in padding_config)
+    return slice_(unpadded, (0,) * len(shape), shape_of(unpadded), strides)
+
+
+def _pad_jvp(primals, tangents, padding_config):
+    x, padval = primals
+    out = pad_p.bind(x, padval, padding_config=padding_config)
+    tx, tp = tangents
+    if tx is None and tp is None:
+        return out, None
+    tx = full_like(x, 0) if tx is None else tx
+    tp = 0.0 if tp is None else tp
+    return out, pad_p.bind(tx, tp, padding_config=padding_config)
+
+
+def _pad_vjp(primals, padding_config):
+    x, padval = primals
+    out = pad_p.bind(x, padval, padding_config=padding_config)
+    shape = shape_of(x)
+
+    def backward(ct):
+        from .reductions import reduce_sum
+        cx = _pad_transpose_operand(ct, shape, padding_config) if is_differentiable(x) else None
+        cp = None
+        if is_differentiable(padval):
+            total = reduce_sum(ct)
+            inner = reduce_sum(cx) if cx is not None else reduce_sum(
+                _pad_transpose_operand(ct, shape, padding_config))
+            from .elementwise import sub
+            cp = sub(total, inner)
+        return cx, cp
+    return out, backward
+
+
+def _pad_batch(vals, dims, padding_config):
+    x, padval = vals
+    dx, dp = dims
+    if dp is not None:
+        raise NotImplementedError("vmap of pad with a batched padding value")
+    x = moveaxis(x, dx, 0)
+    return pad_p.bind(x, padval, padding_config=((0, 0, 0),) + tuple(padding_config)), 0
+
+
+pad_p.jvp, pad_p.vjp, pad_p.batch = _pad_jvp, _pad_vjp, _pad_batch
+
+
+def pad(x, padding_value, padding_config):
+    """Pad with `(low, high, interior)` per axis; negative low/high crop."""
+    config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
+    if all(c == (0, 0, 0) for c in config):
+        return x
+    return pad_p.bind(x, padding_value, padding_config=config)
+
+
+# ------------------------------------------------------------------ static slice
+def _slice_impl(xp, x, start_indices, limit_indices, strides):
+    return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+
+
+def _slice_aval(x, start_indices, limit_indices, strides):
+    shape = []
+    for s, l, st, d in zip(start_indices, limit_indices, strides, x.shape):
+        if not (0 <= s <= l <= d) or st < 1:
+            raise ValueError(f"slice: start {start_indices}, limit {limit_indices}, strides "
+                             f"{strides} are invalid for shape {x.shape}")
+        shape.append(max(0, -(-(l - s) // st)))
+    return ShapedArray(shape, x.dtype)
+
+
+slice_p = primitive("slice", _slice_impl, _slice_aval)
+slice_p.view = True
+
+
+def _slice_transpose(ct, aval, start_indices, limit_indices, strides):
+    config = []
+    for s, l, st, d, n in zip(start_indices, limit_indices, strides, aval.shape, shape_of(ct)):
+        used = s + (n - 1) * st + 1 if n else s
+        config.append((s, d - used, st - 1) if n else (s, d - s, 0))
+    if any(n == 0 for n in shape_of(ct)):
+        return full(aval.shape, 0.0, aval.dtype)
+    return pad(ct, 0, config)
+
+
+def_linear(slice_p, _slice_transpose)
+
+
+def _slice_batch(vals, dims, start_indices, limit_indices, strides):
+    x, = vals
+    x = moveaxis(x, dims[0], 0)
+    b = shape_of(x)[0]
+    return slice_p.bind(x, start_indices=(0,) + tuple(start_indices),
+                        limit_indices=(b,) + tuple(limit_indices),
+                        strides=(1,) + tuple(strides)), 0
+
+
+slice_p.batch = _slice_batch
+
+
+def slice_(x, start_indices, limit_indices, strides=None):
+    start_indices = tuple(int(s) for s in start_indices)
+    limit_indices = tuple(int(s) for s in limit_indices)
+    strides = (1,) * len(start_indices) if strides is None else tuple(int(s) for s in strides)
+    if start_indices == (0,) * len(start_indices) and limit_indices == shape_of(x) and \
+            all(s == 1 for s in strides):
+        return x
+    return slice_p.bind(x, start_indices=start_indices, limit_indices=limit_indices,
+                        strides=strides)
+
+
+def slice_in_dim(x, start, limit, stride=1, axis=0):
+    shape = shape_of(x)
+    axis = axis % len(shape)
+    starts = [0] * len(shape)
+    limits = list(shape)
+    strides = [1] * len(shape)
+    starts[axis], limits[axis], strides[axis] = start, limit, stride
+    return slice_(x, starts, limits, strides)
+
+
+# ------------------------------------------------------------------ full_like / constants
+full_like_p = primitive(
+    "full_like",
+    lambda xp, x, fill_value, dtype, shape: xp.full(
+        x.shape if shape is None else shape, fill_value,
+        dtype=x.dtype if dtype is None else dtype),
+    lambda x, fill_value, dtype, shape: ShapedArray(
+        x.shape if shape is None else shape, x.dtype if dtype is None else dtype))
+def_nondiff(full_like_p)
+
+
+def _full_like_batch(vals, dims, fill_value, dtype, shape):
+    x, = vals
+    d = dims[0]
+    if shape is None:
+        return full_like_p.bind(x, fill_value=fill_value, dtype=dtype, shape=None), d
+    return full(shape, fill_value, dtype or dtype_of(x)), None
+
+
+full_like_p.batch = _full_like_batch
+
+
+def full_like(x, fill_value, dtype=None, shape=None):
+    """An array like `x` (same device; its shape and dtype unless given) filled with a value.
+
+    Works on traced values too: the result is placed on whatever device `x` lives on.
+    """
+    if is_python_scalar(x):
+        return full((), fill_value, dtype or dtypes.scalar_dtype(x))
+    return full_like_p.bind(x, fill_value=fill_value,
+                            dtype=None if dtype is None else np.dtype(dtype),
+                            shape=None if shape is None else tuple(shape))
+
+
+def full(shape, fill_value, dtype, device=None):
+    """A constant array on the default device (or `device`)."""
+    dev = default_device_now() if device is None else device
+    return wrap(dev.xp.full(tuple(shape), fill_value, dtype=np.dtype(dtype)))
+
+
+def squeeze(x, dimensions):
+    shape = shape_of(x)
+    dimensions = {d % len(shape) for d in dimensions}
+    for d in dimensions:
+        if shape[d] != 1:
+            raise ValueError(f"cannot squeeze axis {d} of size {shape[d]} (shape {shape})")
+    return reshape(x, tuple(s for i, s in enumerate(shape) if i not in dimensions))
+
+
+def expand_dims(x, dimensions):
+    shape = list(shape_of(x))
+    ndim = len(shape) + len(dimensions)
+    for d in sorted(d % ndim for d in dimensions):
+        shape.insert(d, 1)
+    return reshape(x, tuple(shape))

@@ -1,0 +1,73 @@
+"""`functrans.numpy` (import as `fnp`): NumPy's API on immutable functrans arrays.
+
+Every function here is written with `functrans.lax` primitives, so all of it is
+differentiable, batchable and jittable. Differences from NumPy: arrays are immutable (use
+`x.at[idx].set(v)`), Python floats default to float32 (configurable), and `out=` is refused.
+"""
+import math as _math_mod
+
+import numpy as _np
+
+from .. import dtypes as _dtypes
+from ..array import Array as ndarray
+from ._conversion import array, asarray, promote as _promote
+from ._creation import (full, zeros, ones, empty, zeros_like, ones_like, empty_like, full_like,
+                        arange, linspace, logspace, geomspace, eye, identity, tri, meshgrid)
+from ._math import *  # noqa: F401,F403
+from ._math import round, abs, pow, divmod  # noqa: F401
+from ._reductions import (sum, prod, max, min, amax, amin, all, any, mean, var, std, argmax,
+                          argmin, cumsum, cumprod, cumulative_sum, cumulative_prod,
+                          count_nonzero, ptp)
+from ._shape import (shape, ndim, size, reshape, ravel, transpose, permute_dims,
+                     matrix_transpose, swapaxes, moveaxis, expand_dims, squeeze,
+                     broadcast_shapes, broadcast_to, broadcast_arrays, atleast_1d, atleast_2d,
+                     atleast_3d, concatenate, concat, stack, hstack, vstack, row_stack, dstack,
+                     column_stack, flip, fliplr, flipud, astype)
+from ._linalg import matmul, dot, tensordot, outer, inner, vdot, vecdot
+from ._array_methods import install as _install
+
+_install()
+
+
+class _ScalarType:
+    """`fnp.float32(x)` casts (also traced values); usable wherever a dtype is expected."""
+
+    def __init__(self, np_type):
+        self.dtype = _np.dtype(np_type)
+        self.__name__ = self.dtype.name
+
+    def __call__(self, x):
+        return asarray(x, dtype=self.dtype)
+
+    def __repr__(self):
+        return f"functrans.numpy.{self.__name__}"
+
+    def __eq__(self, other):
+        try:
+            return self.dtype == _np.dtype(other)
+        except TypeError:
+            return False
+
+    def __hash__(self):
+        return hash(self.dtype)
+
+
+bool_ = _ScalarType(_np.bool_)
+int8, int16, int32, int64 = map(_ScalarType, (_np.int8, _np.int16, _np.int32, _np.int64))
+uint8, uint16, uint32, uint64 = map(_ScalarType, (_np.uint8, _np.uint16, _np.uint32, _np.uint64))
+float16, float32, float64 = map(_ScalarType, (_np.float16, _np.float32, _np.float64))
+complex64, complex128 = map(_ScalarType, (_np.complex64, _np.complex128))
+dtype = _np.dtype
+finfo = _np.finfo
+iinfo = _np.iinfo
+integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloating = (
+    _np.integer, _np.floating, _np.inexact, _np.number, _np.signedinteger, _np.unsignedinteger,
+    _np.complexfloating)
+generic = _np.generic
+issubdtype = _np.issubdtype
+result_type = _dtypes.result_type
+promote_types = _np.promote_types
+can_cast = _np.can_cast
+pi, e, inf, nan, euler_gamma = _math_mod.pi, _math_mod.e, _math_mod.inf, _math_mod.nan, _np.euler_gamma
+newaxis = None
+Array = ndarray

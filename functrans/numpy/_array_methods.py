@@ -1,0 +1,193 @@
+"""Operators and NumPy-style methods, installed on `Array` and on every `Tracer`.
+
+The same methods serve eager arrays and traced values. For eager NumPy-backed arrays the
+arithmetic operators take a fast path straight to the NumPy ufunc whenever NumPy's result is
+exactly functrans' (same promotion), skipping the primitive machinery; anything else (tracers,
+promotion that differs, errors) goes through `functrans.numpy`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..array import Array, wrap
+from ..core import Tracer
+from . import _math, _reductions, _shape, _linalg, _indexing
+
+_NDARRAY = np.ndarray
+_GENERIC = np.generic
+
+
+def _fast_binop(ufunc, slow, *, float_only=False, reflected=False):
+    """Array operator with the NumPy fast path.
+
+    Taken when both operands are NumPy-backed (Array or Python int/bool; a Python float only
+    with a floating array), because NumPy 2 promotion equals functrans' there.
+    """
+    def op(self, other):
+        sv = self._value
+        t = type(other)
+        if t is Array:
+            ov = other._value
+            fast = ((type(sv) is _NDARRAY or isinstance(sv, _GENERIC))
+                    and (type(ov) is _NDARRAY or isinstance(ov, _GENERIC))
+                    and (not float_only or (sv.dtype.kind in "fc" and ov.dtype.kind in "fc")))
+        elif t is int or t is bool:
+            ov = other
+            fast = (type(sv) is _NDARRAY or isinstance(sv, _GENERIC)) and \
+                (not float_only or sv.dtype.kind in "fc")
+        elif t is float:
+            ov = other
+            fast = (type(sv) is _NDARRAY or isinstance(sv, _GENERIC)) and sv.dtype.kind in "fc"
+        else:
+            fast = False
+        if fast:
+            try:
+                return wrap(ufunc(ov, sv) if reflected else ufunc(sv, ov))
+            except Exception:
+                pass            # let the general path raise a descriptive error
+        try:
+            return slow(other, self) if reflected else slow(self, other)
+        except TypeError:
+            if not _is_operand(other):
+                return NotImplemented
+            raise
+    return op
+
+
+def _is_operand(x):
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic, list, tuple, int, float,
+                          bool, complex)) or hasattr(x, "__array__")
+
+
+def _binop(slow, reflected=False):
+    def op(self, other):
+        if not _is_operand(other):
+            return NotImplemented
+        return slow(other, self) if reflected else slow(self, other)
+    return op
+
+
+_BINOPS = {
+    # name: (numpy ufunc, functrans.numpy function, float_only for the fast path)
+    "add": (np.add, _math.add, False),
+    "sub": (np.subtract, _math.subtract, False),
+    "mul": (np.multiply, _math.multiply, False),
+    "truediv": (np.true_divide, _math.true_divide, True),
+    "floordiv": (np.floor_divide, _math.floor_divide, False),
+    "mod": (np.remainder, _math.remainder, False),
+    "pow": (np.power, _math.power, True),
+    "matmul": (np.matmul, _linalg.matmul, False),
+    "and": (np.bitwise_and, _math.bitwise_and, False),
+    "or": (np.bitwise_or, _math.bitwise_or, False),
+    "xor": (np.bitwise_xor, _math.bitwise_xor, False),
+    "lshift": (np.left_shift, _math.left_shift, False),
+    "rshift": (np.right_shift, _math.right_shift, False),
+}
+_COMPARISONS = {
+    "eq": (np.equal, _math.equal), "ne": (np.not_equal, _math.not_equal),
+    "lt": (np.less, _math.less), "le": (np.less_equal, _math.less_equal),
+    "gt": (np.greater, _math.greater), "ge": (np.greater_equal, _math.greater_equal),
+}
+
+
+def _methods():
+    """Methods shared by Array and Tracer (array-valued, NumPy signatures)."""
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return _shape.reshape(self, shape, order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = axes[0]
+        return _shape.transpose(self, axes or None)
+
+    def astype(self, dtype, copy=False):
+        return _shape.astype(self, dtype)
+
+    def flatten(self, order="C"):
+        return _shape.ravel(self)
+
+    def clip(self, min=None, max=None):
+        return _math.clip(self, min, max)
+
+    def round(self, decimals=0):
+        return _math.round(self, decimals)
+
+    def dot(self, other):
+        return _linalg.dot(self, other)
+
+    def at_property(self):
+        from ._at import IndexUpdateHelper
+        return IndexUpdateHelper(self)
+
+    return {
+        "reshape": reshape,
+        "transpose": transpose,
+        "astype": astype,
+        "flatten": flatten,
+        "ravel": lambda self, order="C": _shape.ravel(self),
+        "swapaxes": lambda self, a, b: _shape.swapaxes(self, a, b),
+        "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),
+        "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw:
+            _reductions.sum(self, axis, dtype, out, keepdims, **kw),
+        "mean": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw:
+            _reductions.mean(self, axis, dtype, out, keepdims, **kw),
+        "prod": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw:
+            _reductions.prod(self, axis, dtype, out, keepdims, **kw),
+        "max": lambda self, axis=None, out=None, keepdims=False, **kw:
+            _reductions.max(self, axis, out, keepdims, **kw),
+        "min": lambda self, axis=None, out=None, keepdims=False, **kw:
+            _reductions.min(self, axis, out, keepdims, **kw),
+        "all": lambda self, axis=None, out=None, keepdims=False:
+            _reductions.all(self, axis, out, keepdims),
+        "any": lambda self, axis=None, out=None, keepdims=False:
+            _reductions.any(self, axis, out, keepdims),
+        "argmax": lambda self, axis=None, out=None, keepdims=False:
+            _reductions.argmax(self, axis, out, keepdims),
+        "argmin": lambda self, axis=None, out=None, keepdims=False:
+            _reductions.argmin(self, axis, out, keepdims),
+        "var": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
+            _reductions.var(self, axis, dtype, out, ddof, keepdims),
+        "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
+            _reductions.std(self, axis, dtype, out, ddof, keepdims),
+        "cumsum": lambda self, axis=None, dtype=None: _reductions.cumsum(self, axis, dtype),
+        "cumprod": lambda self, axis=None, dtype=None: _reductions.cumprod(self, axis, dtype),
+        "clip": clip,
+        "round": round,
+        "dot": dot,
+        "conj": lambda self: self,
+        "conjugate": lambda self: self,
+        "real": property(lambda self: self),
+        "T": property(lambda self: _shape.transpose(self)),
+        "mT": property(lambda self: _shape.matrix_transpose(self)),
+        "at": property(at_property),
+        "__getitem__": lambda self, idx: _indexing.getitem(self, idx),
+        "__neg__": lambda self: _math.negative(self),
+        "__pos__": lambda self: self,
+        "__abs__": lambda self: _math.absolute(self),
+        "__invert__": lambda self: _math.invert(self),
+        "__round__": lambda self, ndigits=None: _math.round(self, ndigits or 0),
+        "__divmod__": lambda self, other: _math.divmod(self, other),
+        "__rdivmod__": lambda self, other: _math.divmod(other, self),
+    }
+
+
+def install():
+    shared = _methods()
+    for cls in (Array, Tracer):
+        for name, fn in shared.items():
+            setattr(cls, name, fn)
+        for name, (ufunc, slow, float_only) in _BINOPS.items():
+            if cls is Array:
+                setattr(cls, f"__{name}__", _fast_binop(ufunc, slow, float_only=float_only))
+                setattr(cls, f"__r{name}__",
+                        _fast_binop(ufunc, slow, float_only=float_only, reflected=True))
+            else:
+                setattr(cls, f"__{name}__", _binop(slow))
+                setattr(cls, f"__r{name}__", _binop(slow, reflected=True))
+        for name, (ufunc, slow) in _COMPARISONS.items():
+            op = _fast_binop(ufunc, slow) if cls is Array else _binop(slow)
+            setattr(cls, f"__{name}__", op)
+    Array.__hash__ = None
+    Tracer.__hash__ = None

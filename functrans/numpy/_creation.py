@@ -1,0 +1,150 @@
+"""Array creation. New arrays are constants on the default device; inside a transform they
+enter the trace as constants (they depend on no traced value)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes, lax
+from ..array import wrap
+from ..backends import default_device_now, get_device
+from ..core import Tracer
+from ..lax._util import shape_of, dtype_of
+from ._conversion import asarray
+
+
+def _dev(device):
+    return default_device_now() if device is None else get_device(device)
+
+
+def _shape(shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def _dt(dtype, default_kind=2):
+    return dtypes.default_dtype_for_kind(default_kind) if dtype is None else \
+        dtypes.canonicalize(dtype)
+
+
+def full(shape, fill_value, dtype=None, *, device=None):
+    """An array of `shape` filled with `fill_value` (default dtype from the value)."""
+    if isinstance(fill_value, Tracer) or (hasattr(fill_value, "shape") and shape_of(fill_value)):
+        fv = asarray(fill_value, dtype=dtype)
+        return lax.broadcast_to(fv, _shape(shape))
+    if dtype is None:
+        dtype = dtypes.scalar_dtype(fill_value) if type(fill_value) in (bool, int, float, complex) \
+            else dtype_of(asarray(fill_value))
+    return wrap(_dev(device).xp.full(_shape(shape), fill_value, dtype=dtypes.canonicalize(dtype)))
+
+
+def zeros(shape, dtype=None, *, device=None):
+    return wrap(_dev(device).xp.zeros(_shape(shape), dtype=_dt(dtype)))
+
+
+def ones(shape, dtype=None, *, device=None):
+    return wrap(_dev(device).xp.ones(_shape(shape), dtype=_dt(dtype)))
+
+
+def empty(shape, dtype=None, *, device=None):
+    """Zeros (functrans never exposes uninitialized memory)."""
+    return zeros(shape, dtype, device=device)
+
+
+def _like(a, dtype, shape, fill):
+    if isinstance(a, Tracer):
+        return lax.full_like(a, fill, dtype=None if dtype is None else dtypes.canonicalize(dtype),
+                             shape=None if shape is None else _shape(shape))
+    a = asarray(a)
+    dt = dtype_of(a) if dtype is None else dtypes.canonicalize(dtype)
+    return wrap(a.device.xp.full(shape_of(a) if shape is None else _shape(shape), fill, dtype=dt))
+
+
+def zeros_like(a, dtype=None, shape=None, *, device=None):
+    return _like(a, dtype, shape, 0)
+
+
+def ones_like(a, dtype=None, shape=None, *, device=None):
+    return _like(a, dtype, shape, 1)
+
+
+def empty_like(a, dtype=None, shape=None, *, device=None):
+    return _like(a, dtype, shape, 0)
+
+
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+    if isinstance(fill_value, Tracer):
+        base = zeros_like(a, dtype, shape)
+        return lax.add(base, lax.convert_element_type(fill_value, dtype_of(base)))
+    return _like(a, dtype, shape, fill_value)
+
+
+def arange(start, stop=None, step=None, dtype=None, *, device=None):
+    """Evenly spaced values in [start, stop). Integers give int64, floats the default float."""
+    for v in (start, stop, step):
+        if isinstance(v, Tracer):
+            raise TypeError("arange needs concrete bounds (its length is its shape); under jit "
+                            "mark the bound static with static_argnums")
+    if stop is None:
+        start, stop = 0, start
+    step = 1 if step is None else step
+    vals = [v for v in (start, stop, step)]
+    if dtype is None:
+        dtype = dtypes.result_type(*[v if type(v) in (int, float, bool) else
+                                     np.asarray(v).dtype for v in vals])
+    dtype = dtypes.canonicalize(dtype)
+    host = np.arange(start, stop, step, dtype=np.float64 if dtype.kind == "f" else None)
+    return wrap(_dev(device).xp.asarray(host.astype(dtype)))
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
+             device=None):
+    dt = _dt(dtype)
+    host, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
+                             int(num), endpoint=endpoint, retstep=True, axis=axis)
+    out = wrap(_dev(device).xp.asarray(host.astype(dt)))
+    return (out, step) if retstep else out
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    dt = _dt(dtype)
+    return wrap(np.logspace(start, stop, int(num), endpoint, base, axis=axis).astype(dt))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    dt = _dt(dtype)
+    return wrap(np.geomspace(start, stop, int(num), endpoint, axis=axis).astype(dt))
+
+
+def eye(N, M=None, k=0, dtype=None, *, device=None):
+    return wrap(_dev(device).xp.eye(int(N), None if M is None else int(M), int(k), dtype=_dt(dtype)))
+
+
+def identity(n, dtype=None, *, device=None):
+    return eye(n, dtype=dtype, device=device)
+
+
+def tri(N, M=None, k=0, dtype=None):
+    return wrap(np.tri(int(N), None if M is None else int(M), int(k), dtype=_dt(dtype)))
+
+
+def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
+    arrays = [asarray(x) for x in xi]
+    n = len(arrays)
+    shapes = [shape_of(a)[0] if shape_of(a) else 1 for a in arrays]
+    out = []
+    for i, a in enumerate(arrays):
+        s = [1] * n
+        s[i] = shapes[i]
+        if indexing == "xy" and n >= 2 and i < 2:
+            s[0], s[1] = s[1], s[0]
+        a = lax.reshape(lax.reshape(a, (math.prod(shape_of(a)),)), tuple(s))
+        if not sparse:
+            full_shape = list(shapes)
+            if indexing == "xy" and n >= 2:
+                full_shape[0], full_shape[1] = full_shape[1], full_shape[0]
+            a = lax.broadcast_to(a, tuple(full_shape))
+        out.append(a)
+    return out

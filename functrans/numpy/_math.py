@@ -1,0 +1,273 @@
+"""Elementwise functions with NumPy names and promotion, written on `functrans.lax`."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes, lax
+from ..lax._util import dtype_of
+from ._conversion import promote, promote_inexact, as_operand, asarray
+
+
+def _inexact_unary(lax_fn, name, doc=None):
+    def f(x, /):
+        (x,), _ = promote_inexact(x)
+        return lax_fn(x)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc or f"Elementwise {name} (integers are converted to the default float)."
+    return f
+
+
+def _same_unary(lax_fn, name, int_identity=False):
+    def f(x, /):
+        x = as_operand(x)
+        if type(x) in (int, float, bool, complex):
+            x = asarray(x)
+        if int_identity and not dtypes.is_inexact(dtype_of(x)):
+            return x
+        return lax_fn(x)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name}."
+    return f
+
+
+def _binary(lax_fn, name, inexact=False):
+    prom = promote_inexact if inexact else promote
+
+    def f(x1, x2, /):
+        (a, b), _ = prom(x1, x2)
+        return lax_fn(a, b)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name} with NumPy broadcasting and promotion."
+    return f
+
+
+exp = _inexact_unary(lax.exp, "exp")
+exp2 = _inexact_unary(lax.exp2, "exp2")
+expm1 = _inexact_unary(lax.expm1, "expm1")
+log = _inexact_unary(lax.log, "log")
+log2 = _inexact_unary(lax.log2, "log2")
+log10 = _inexact_unary(lax.log10, "log10")
+log1p = _inexact_unary(lax.log1p, "log1p")
+sqrt = _inexact_unary(lax.sqrt, "sqrt")
+cbrt = _inexact_unary(lax.cbrt, "cbrt")
+reciprocal = _inexact_unary(lax.reciprocal, "reciprocal")
+sin = _inexact_unary(lax.sin, "sin")
+cos = _inexact_unary(lax.cos, "cos")
+tan = _inexact_unary(lax.tan, "tan")
+arcsin = _inexact_unary(lax.asin, "arcsin")
+arccos = _inexact_unary(lax.acos, "arccos")
+arctan = _inexact_unary(lax.atan, "arctan")
+sinh = _inexact_unary(lax.sinh, "sinh")
+cosh = _inexact_unary(lax.cosh, "cosh")
+tanh = _inexact_unary(lax.tanh, "tanh")
+arcsinh = _inexact_unary(lax.asinh, "arcsinh")
+arccosh = _inexact_unary(lax.acosh, "arccosh")
+arctanh = _inexact_unary(lax.atanh, "arctanh")
+square = _same_unary(lax.square, "square")
+negative = _same_unary(lax.neg, "negative")
+absolute = abs = _same_unary(lax.abs, "absolute")
+sign = _same_unary(lax.sign, "sign")
+floor = _same_unary(lax.floor, "floor", int_identity=True)
+ceil = _same_unary(lax.ceil, "ceil", int_identity=True)
+trunc = fix = _same_unary(lax.trunc, "trunc", int_identity=True)
+rint = _same_unary(lax.round, "rint", int_identity=True)
+isfinite = _same_unary(lax.is_finite, "isfinite")
+isnan = _same_unary(lax.isnan, "isnan")
+isinf = _same_unary(lax.isinf, "isinf")
+
+add = _binary(lax.add, "add")
+subtract = _binary(lax.sub, "subtract")
+multiply = _binary(lax.mul, "multiply")
+divide = true_divide = _binary(lax.div, "true_divide", inexact=True)
+floor_divide = _binary(lax.floor_divide, "floor_divide")
+remainder = mod = _binary(lax.remainder, "remainder")
+fmod = _binary(lax.rem, "fmod")
+power = pow = _binary(lax.pow, "power")
+maximum = _binary(lax.max, "maximum")
+minimum = _binary(lax.min, "minimum")
+arctan2 = _binary(lax.atan2, "arctan2", inexact=True)
+hypot = _binary(lax.hypot, "hypot", inexact=True)
+logaddexp = _binary(lax.logaddexp, "logaddexp", inexact=True)
+nextafter = _binary(lax.nextafter, "nextafter", inexact=True)
+equal = _binary(lax.eq, "equal")
+not_equal = _binary(lax.ne, "not_equal")
+less = _binary(lax.lt, "less")
+less_equal = _binary(lax.le, "less_equal")
+greater = _binary(lax.gt, "greater")
+greater_equal = _binary(lax.ge, "greater_equal")
+bitwise_and = _binary(lax.bitwise_and, "bitwise_and")
+bitwise_or = _binary(lax.bitwise_or, "bitwise_or")
+bitwise_xor = _binary(lax.bitwise_xor, "bitwise_xor")
+left_shift = _binary(lax.shift_left, "left_shift")
+right_shift = _binary(lax.shift_right, "right_shift")
+invert = bitwise_not = _same_unary(lax.bitwise_not, "invert")
+
+
+def positive(x, /):
+    return asarray(x)
+
+
+def _as_bool(x):
+    x = as_operand(x)
+    if type(x) in (int, float, bool, complex):
+        return asarray(bool(x))
+    return x if dtype_of(x) == dtypes.bool_ else lax.ne(x, 0)
+
+
+def logical_and(x1, x2, /):
+    return lax.bitwise_and(_as_bool(x1), _as_bool(x2))
+
+
+def logical_or(x1, x2, /):
+    return lax.bitwise_or(_as_bool(x1), _as_bool(x2))
+
+
+def logical_xor(x1, x2, /):
+    return lax.bitwise_xor(_as_bool(x1), _as_bool(x2))
+
+
+def logical_not(x, /):
+    return lax.bitwise_not(_as_bool(x))
+
+
+def where(condition, x=None, y=None, /):
+    """Elementwise choice: `x` where `condition`, else `y` (both broadcast)."""
+    if x is None and y is None:
+        from ._indexing import nonzero
+        return nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("where needs both x and y (or neither, for nonzero)")
+    (a, b), _ = promote(x, y)
+    return lax.select(_as_bool(condition), a, b)
+
+
+def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
+    """Clamp values into [a_min, a_max] (either bound may be None)."""
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    out = asarray(a)
+    if lo is not None:
+        out = maximum(out, lo)
+    if hi is not None:
+        out = minimum(out, hi)
+    return out
+
+
+def deg2rad(x, /):
+    return multiply(promote_inexact(x)[0][0], math.pi / 180.0)
+
+
+def rad2deg(x, /):
+    return multiply(promote_inexact(x)[0][0], 180.0 / math.pi)
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def logaddexp2(x1, x2, /):
+    ln2 = math.log(2.0)
+    return true_divide(logaddexp(multiply(promote_inexact(x1)[0][0], ln2),
+                                 multiply(promote_inexact(x2)[0][0], ln2)), ln2)
+
+
+def float_power(x1, x2, /):
+    (a, b), _ = promote(x1, x2)
+    a = lax.convert_element_type(asarray(a), np.float64)
+    b = b if type(b) in (int, float) else lax.convert_element_type(b, np.float64)
+    return lax.pow(a, b)
+
+
+def sinc(x, /):
+    (x,), _ = promote_inexact(x)
+    px = multiply(x, math.pi)
+    safe = where(equal(x, 0), 1.0, px)
+    return where(equal(x, 0), 1.0, true_divide(sin(safe), safe))
+
+
+def signbit(x, /):
+    x = asarray(x)
+    if not dtypes.is_inexact(dtype_of(x)):
+        return less(x, 0)
+    return logical_or(less(x, 0), logical_and(equal(x, 0), less(true_divide(1.0, x), 0)))
+
+
+def copysign(x1, x2, /):
+    (a, b), _ = promote_inexact(x1, x2)
+    return where(signbit(b), negative(absolute(a)), absolute(a))
+
+
+def heaviside(x1, x2, /):
+    (a, b), _ = promote_inexact(x1, x2)
+    return where(less(a, 0), 0.0, where(greater(a, 0), 1.0, b))
+
+
+def fmax(x1, x2, /):
+    (a, b), _ = promote(x1, x2)
+    return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
+
+
+def fmin(x1, x2, /):
+    (a, b), _ = promote(x1, x2)
+    return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+
+
+def divmod(x1, x2, /):
+    return floor_divide(x1, x2), remainder(x1, x2)
+
+
+def round(a, decimals=0):
+    """Round half to even, to `decimals` places."""
+    a = asarray(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return a
+    if decimals == 0:
+        return lax.round(a)
+    scale = 10.0 ** decimals
+    return true_divide(lax.round(multiply(a, scale)), scale)
+
+
+around = round
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    x = asarray(x)
+    if not dtypes.is_inexact(dtype_of(x)):
+        return x
+    info = np.finfo(dtype_of(x))
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    x = where(isnan(x), nan, x)
+    x = where(logical_and(isinf(x), greater(x, 0)), posinf, x)
+    return where(logical_and(isinf(x), less(x, 0)), neginf, x)
+
+
+def real(x, /):
+    return asarray(x)
+
+
+def conj(x, /):
+    return asarray(x)
+
+
+conjugate = conj
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    (a, b), _ = promote_inexact(a, b)
+    close = less_equal(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
+    exact = equal(a, b)
+    out = logical_or(close, exact)
+    if equal_nan:
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    from ._reductions import all as all_
+    return all_(isclose(a, b, rtol, atol, equal_nan))
+
+
+__all__ = [_n for _n, _v in list(globals().items())
+           if callable(_v) and not _n.startswith("_") and getattr(_v, "__module__", None) == __name__]
