@@ -163,8 +163,9 @@ class Primitive:
     - `impl(xp, *raw_args, **params)`: the kernel, on raw NumPy/CuPy arrays; `xp` is the module.
     - `abstract_eval(*avals, **params)`: the output aval (list of avals if multiple_results).
     - `jvp(primals, tangents, **params) -> (out, tangent_out)`; a tangent of None means zero.
-    - `vjp(primals, **params) -> (out, backward)`; `backward(ct)` returns one cotangent (or
-      None) per input. Rules are written with functrans operations, so they are traceable:
+    - `vjp(primals, needs, **params) -> (out, backward)`; `backward(ct)` returns one cotangent
+      (or None) per input; `needs[i]` says whether input i is being differentiated at all, so
+      a rule can skip work for the others. Rules are written with functrans operations, so they are traceable:
       that is what lets derivatives nest and be jitted.
     - `batch(vals, dims, **params) -> (out, out_dim)`: how vmap maps it over an axis.
     - `lowering`: optional code template for the compiler (the default calls `impl`).

@@ -18,7 +18,7 @@ from .array import Array, wrap
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
 from .jit import inline_lowering
-from .lax._util import shape_of, dtype_of, is_differentiable
+from .lax._util import shape_of, dtype_of, is_differentiable, wanted
 from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from . import dtypes
 
@@ -89,7 +89,7 @@ custom_vjp_call_p.lowering = lambda ctx, eqn, ins, outs, indent: inline_lowering
     ctx, eqn.replace(params={"jaxpr": eqn.params["fun_jaxpr"]}), ins, outs, indent)
 
 
-def _custom_vjp_vjp(primals, fun_jaxpr, fwd, bwd, name):
+def _custom_vjp_vjp(primals, needs, fun_jaxpr, fwd, bwd, name):
     outs, res = fwd(*primals)
 
     def backward(cts):
@@ -286,9 +286,9 @@ def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name):
     return outs, out_t
 
 
-def _custom_jvp_vjp(primals, fun_jaxpr, jvp, name):
+def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name):
     outs = eval_jaxpr(fun_jaxpr.jaxpr, fun_jaxpr.consts, *primals)
-    diff_idx = [i for i, p in enumerate(primals) if is_differentiable(p)]
+    diff_idx = [i for i, w in enumerate(wanted(needs, primals)) if w]
 
     def backward(cts):
         def linear(*ts):

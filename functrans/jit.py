@@ -22,7 +22,7 @@ from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, get_aval,
                    is_python_scalar, ShapedArray)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .lax._util import is_differentiable, shape_of, dtype_of
+from .lax._util import wanted, shape_of, dtype_of
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("functrans.jit")
@@ -141,8 +141,8 @@ class _VJPSplit:
         self.n_res = n_res
 
 
-def _jit_vjp(primals, jaxpr, name):
-    diff = tuple(is_differentiable(p) for p in primals)
+def _jit_vjp(primals, needs, jaxpr, name):
+    diff = tuple(wanted(needs, primals))
     split = _derived(jaxpr, ("vjp", diff), lambda: _VJPSplit(jaxpr, diff))
     res = jit_p.bind(*primals, jaxpr=split.fwd, name=f"{name}_fwd")
     outs = res[:split.n_out]

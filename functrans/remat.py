@@ -8,7 +8,7 @@ from .core import Primitive, eval_jaxpr
 from .interpreters import ad
 from .interpreters.partial_eval import trace_to_jaxpr
 from .jit import call_jvp, call_batch, inline_lowering, _jit_impl
-from .lax._util import is_differentiable
+from .lax._util import wanted
 from .tree_util import tree_flatten, tree_unflatten
 
 checkpoint_p = Primitive("checkpoint", multiple_results=True)
@@ -19,12 +19,12 @@ checkpoint_p.batch = call_batch(checkpoint_p)
 checkpoint_p.lowering = inline_lowering
 
 
-def _checkpoint_vjp(primals, jaxpr, name):
+def _checkpoint_vjp(primals, needs, jaxpr, name):
     outs = checkpoint_p.bind(*primals, jaxpr=jaxpr, name=name)
 
     def backward(cts):
         # recompute the forward pass from the saved inputs, then pull back
-        diff_idx = [i for i, p in enumerate(primals) if is_differentiable(p)]
+        diff_idx = [i for i, w in enumerate(wanted(needs, primals)) if w]
 
         def f(*dp):
             full = list(primals)

@@ -134,7 +134,7 @@ class ReverseTrace(Trace):
             raise NotImplementedError(
                 f"reverse-mode differentiation (grad, vjp, jacrev) of {prim.name} is not "
                 "implemented; use forward mode (jvp, jacfwd) for this operation")
-        out, backward = prim.vjp(primals, **params)
+        out, backward = prim.vjp(primals, tuple(i is not None for i in ids), **params)
         if backward is None:
             return out
         tape = self.main.payload

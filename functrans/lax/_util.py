@@ -47,6 +47,11 @@ def is_differentiable(x):
     return not is_python_scalar(x) and dtypes.is_inexact(dtype_of(x))
 
 
+def wanted(needs, primals):
+    """Which inputs a reverse rule must produce cotangents for."""
+    return [n and is_differentiable(p) for n, p in zip(needs, primals)]
+
+
 def broadcast_shapes(*shapes, opname="operation"):
     """NumPy broadcasting of shapes, with an error naming the operation and the shapes."""
     if len(shapes) == 1:
@@ -88,7 +93,7 @@ def elementwise_aval(opname, *avals, out_dtype=None):
 # ------------------------------------------------------------------ derivative-rule builders
 def def_vjp(prim, rule):
     """Reverse rule from `rule(ct, ans, *primals, **params) -> cotangents`."""
-    def vjp(primals, **params):
+    def vjp(primals, needs, **params):
         ans = prim.bind(*primals, **params)
         return ans, lambda ct: rule(ct, ans, *primals, **params)
     prim.vjp = vjp
@@ -105,7 +110,7 @@ def def_linear(prim, transpose):
         t = tangents[0]
         return out, None if t is None else prim.bind(t, *primals[1:], **params)
 
-    def vjp(primals, **params):
+    def vjp(primals, needs, **params):
         out = prim.bind(*primals, **params)
         aval = get_aval(primals[0])
         rest = len(primals) - 1
@@ -122,7 +127,7 @@ def def_nondiff(prim):
             [None] * len(prim.abstract_eval(*map(get_aval, primals), **params))
             if prim.multiple_results else None)
 
-    def vjp(primals, **params):
+    def vjp(primals, needs, **params):
         return prim.bind(*primals, **params), None
 
     prim.jvp = jvp

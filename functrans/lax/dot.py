@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..core import ShapedArray, get_aval
-from ._util import primitive, shape_of, is_differentiable
+from ._util import primitive, shape_of, wanted
 from .elementwise import add
 from .shape_ops import transpose, reshape, moveaxis
 
@@ -66,31 +66,33 @@ def _dot_aval(lhs, rhs, dimension_numbers):
 dot_general_p = primitive("dot_general", _dot_impl, _dot_aval)
 
 
-def _ranges_like(*xs):
-    start = 0
-    for x in xs:
-        yield list(range(start, start + len(x)))
-        start += len(x)
+def _ct_lhs(ct, x_ndim, y, dimension_numbers):
+    """Cotangent of the left operand: contract ct's rhs-free axes with y's free axes.
+
+    The result comes out as (batch, x_free, x_contract in y's contraction order) and is
+    permuted to x's axis order, which for ordinary matmuls is the identity (no transpose).
+    """
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_free = _free(x_ndim, xc, xb)
+    y_free = _free(len(shape_of(y)), yc, yb)
+    nb = len(xb)
+    ct_y = tuple(range(nb + len(x_free), nb + len(x_free) + len(y_free)))
+    res = dot_general(ct, y, ((ct_y, tuple(y_free)), (tuple(range(nb)), tuple(yb))))
+    res_to_x = list(xb) + x_free + [xc[list(yc).index(d)] for d in sorted(yc)]
+    return transpose(res, tuple(int(i) for i in np.argsort(res_to_x)))
 
 
-def _transpose_lhs(ct, x_shape, y, dimension_numbers, swap_ans=False):
-    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
-    x_kept = _free(len(x_shape), x_contract, x_batch)
-    y_kept = _free(len(shape_of(y)), y_contract, y_batch)
-    if swap_ans:
-        ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
-    else:
-        ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
-    dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(y_batch)))
-    x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract)]
-    out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
-    return transpose(dot_general(ct, y, dims), tuple(int(a) for a in out_axes))
-
-
-def _transpose_rhs(ct, x, y_shape, dimension_numbers):
-    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
-    swapped = ((y_contract, x_contract), (y_batch, x_batch))
-    return _transpose_lhs(ct, y_shape, x, swapped, swap_ans=True)
+def _ct_rhs(ct, x, y_ndim, dimension_numbers):
+    """Cotangent of the right operand: contract x's free axes with ct's lhs-free axes, with x
+    first so an ordinary matmul's result needs no transpose."""
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_free = _free(len(shape_of(x)), xc, xb)
+    y_free = _free(y_ndim, yc, yb)
+    nb = len(xb)
+    ct_x = tuple(range(nb, nb + len(x_free)))
+    res = dot_general(x, ct, ((tuple(x_free), ct_x), (tuple(xb), tuple(range(nb)))))
+    res_to_y = list(yb) + [yc[list(xc).index(d)] for d in sorted(xc)] + y_free
+    return transpose(res, tuple(int(i) for i in np.argsort(res_to_y)))
 
 
 def _dot_jvp(primals, tangents, dimension_numbers):
@@ -106,15 +108,14 @@ def _dot_jvp(primals, tangents, dimension_numbers):
     return out, t
 
 
-def _dot_vjp(primals, dimension_numbers):
+def _dot_vjp(primals, needs, dimension_numbers):
     lhs, rhs = primals
     out = dot_general_p.bind(lhs, rhs, dimension_numbers=dimension_numbers)
+    want_lhs, want_rhs = wanted(needs, primals)
 
     def backward(ct):
-        return (_transpose_lhs(ct, shape_of(lhs), rhs, dimension_numbers)
-                if is_differentiable(lhs) else None,
-                _transpose_rhs(ct, lhs, shape_of(rhs), dimension_numbers)
-                if is_differentiable(rhs) else None)
+        return (_ct_lhs(ct, len(shape_of(lhs)), rhs, dimension_numbers) if want_lhs else None,
+                _ct_rhs(ct, lhs, len(shape_of(rhs)), dimension_numbers) if want_rhs else None)
     return out, backward
 
 

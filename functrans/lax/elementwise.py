@@ -16,7 +16,7 @@ import numpy as np
 from .. import dtypes
 from ..core import ShapedArray, get_aval, is_python_scalar
 from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
-                    is_differentiable)
+                    is_differentiable, wanted)
 
 _SPECIAL_MODULES = {}
 
@@ -101,7 +101,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
             t, = tangents
             return ans, None if t is None else mul(t, deriv(x, ans))
 
-        def vjp(primals):
+        def vjp(primals, needs):
             x, = primals
             ans = p.bind(x)
             return ans, lambda ct: (mul(ct, deriv(x, ans)),)
@@ -113,7 +113,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
 neg_p = unary("neg", "negative", float_only=False)
 neg_p.jvp = lambda primals, tangents: (neg(primals[0]),
                                        None if tangents[0] is None else neg(tangents[0]))
-neg_p.vjp = lambda primals: (neg(primals[0]), lambda ct: (neg(ct),))
+neg_p.vjp = lambda primals, needs: (neg(primals[0]), lambda ct: (neg(ct),))
 
 exp_p = unary("exp", deriv=lambda x, ans: ans)
 exp2_p = unary("exp2", deriv=lambda x, ans: mul(ans, math.log(2.0)))
@@ -172,7 +172,7 @@ polygamma_p = primitive("polygamma", _polygamma_impl,
 polygamma_p.elementwise = True
 
 
-def _polygamma_vjp(primals, **params):
+def _polygamma_vjp(primals, needs):
     n, x = primals
     ans = polygamma_p.bind(n, x)
     return ans, lambda ct: (None, mul(ct, polygamma(n + 1, x)))
@@ -246,14 +246,15 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
                 out = _bcast_to(out, shape_of(ans))
             return ans, out
 
-        def vjp(primals):
+        def vjp(primals, needs):
             x, y = primals
             ans = p.bind(x, y)
+            want = wanted(needs, primals)
 
             def backward(ct):
                 cts = []
-                for arg, d in zip(primals, partials):
-                    if d is None or not is_differentiable(arg):
+                for arg, d, w in zip(primals, partials, want):
+                    if d is None or not w:
                         cts.append(None)
                         continue
                     c = ct if d == 1 else mul(ct, d(x, y, ans))
@@ -361,15 +362,16 @@ def _select_jvp(primals, tangents):
     return ans, select(c, zeros if tx is None else tx, zeros if ty is None else ty)
 
 
-def _select_vjp(primals):
+def _select_vjp(primals, needs):
     c, x, y = primals
     ans = select_p.bind(c, x, y)
+    _, want_x, want_y = wanted(needs, primals)
 
     def backward(ct):
         zeros = _full_like_ans(ct, 0.0)
         return (None,
-                unbroadcast(select(c, ct, zeros), shape_of(x)) if is_differentiable(x) else None,
-                unbroadcast(select(c, zeros, ct), shape_of(y)) if is_differentiable(y) else None)
+                unbroadcast(select(c, ct, zeros), shape_of(x)) if want_x else None,
+                unbroadcast(select(c, zeros, ct), shape_of(y)) if want_y else None)
     return ans, backward
 
 
@@ -399,7 +401,7 @@ def _convert_jvp(primals, tangents, new_dtype):
     return ans, convert_element_type(t, new_dtype)
 
 
-def _convert_vjp(primals, new_dtype):
+def _convert_vjp(primals, needs, new_dtype):
     x, = primals
     ans = convert_element_type_p.bind(x, new_dtype=new_dtype)
     old = dtype_of(x)

@@ -91,7 +91,7 @@ def _extremum_rules(prim):
             return ans, None
         return ans, reduce_sum(mul(t, _extremum_weights(x, ans, axes)), axes)
 
-    def vjp(primals, axes):
+    def vjp(primals, needs, axes):
         x, = primals
         ans = prim.bind(x, axes=axes)
         return ans, lambda ct: (mul(_expand_to(ct, shape_of(x), axes),
@@ -133,7 +133,7 @@ def _prod_jvp(primals, tangents, axes):
     return ans, reduce_sum(mul(t, _prod_others(x, axes)), axes)
 
 
-def _prod_vjp(primals, axes):
+def _prod_vjp(primals, needs, axes):
     x, = primals
     ans = reduce_prod_p.bind(x, axes=axes)
     return ans, lambda ct: (mul(_expand_to(ct, shape_of(x), axes), _prod_others(x, axes)),)

@@ -12,7 +12,7 @@ from .. import dtypes
 from ..array import wrap
 from ..backends import default_device_now
 from ..core import ShapedArray, get_aval, is_python_scalar
-from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, is_differentiable,
+from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
                     broadcast_batched, bdim_size)
 
 
@@ -205,15 +205,14 @@ def _concat_jvp(primals, tangents, dimension):
     return out, concatenate_p.bind(*ts, dimension=dimension)
 
 
-def _concat_vjp(primals, dimension):
+def _concat_vjp(primals, needs, dimension):
     out = concatenate_p.bind(*primals, dimension=dimension)
     sizes = [shape_of(p)[dimension] for p in primals]
 
     def backward(ct):
         cts, start = [], 0
-        for p, n in zip(primals, sizes):
-            cts.append(slice_in_dim(ct, start, start + n, axis=dimension)
-                       if is_differentiable(p) else None)
+        for w, n in zip(wanted(needs, primals), sizes):
+            cts.append(slice_in_dim(ct, start, start + n, axis=dimension) if w else None)
             start += n
         return tuple(cts)
     return out, backward
@@ -294,16 +293,17 @@ def _pad_jvp(primals, tangents, padding_config):
     return out, pad_p.bind(tx, tp, padding_config=padding_config)
 
 
-def _pad_vjp(primals, padding_config):
+def _pad_vjp(primals, needs, padding_config):
     x, padval = primals
     out = pad_p.bind(x, padval, padding_config=padding_config)
     shape = shape_of(x)
 
     def backward(ct):
         from .reductions import reduce_sum
-        cx = _pad_transpose_operand(ct, shape, padding_config) if is_differentiable(x) else None
+        want_x, want_p = wanted(needs, primals)
+        cx = _pad_transpose_operand(ct, shape, padding_config) if want_x else None
         cp = None
-        if is_differentiable(padval):
+        if want_p:
             total = reduce_sum(ct)
             inner = reduce_sum(cx) if cx is not None else reduce_sum(
                 _pad_transpose_operand(ct, shape, padding_config))
