@@ -18,11 +18,11 @@ from . import dtypes
 from .array import Array, wrap
 from .backends import NUMPY_TYPES, device_of_raw, default_device_now, cpu
 from .config import config
-from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, get_aval,
+from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxpr, get_aval,
                    is_python_scalar, ShapedArray)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .lax._util import wanted, shape_of, dtype_of
+from .lax._util import wanted, dtype_of
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("functrans.jit")
@@ -39,7 +39,7 @@ def _jit_impl(xp, *args, jaxpr, name):
 
 def _device_of_args(raws):
     for r in raws:
-        if not isinstance(r, NUMPY_TYPES) and not is_python_scalar(r):
+        if not isinstance(r, (*NUMPY_TYPES, OpaqueValue)) and not is_python_scalar(r):
             return device_of_raw(r)
     return cpu if raws else default_device_now()
 
@@ -165,29 +165,12 @@ jit_p.vjp = _jit_vjp
 
 # ------------------------------------------------------------------ batching
 def call_batch(prim):
-    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs)."""
-    def rule(vals, dims, jaxpr, name, **params):
-        return _call_batch(prim, vals, dims, jaxpr, name, params)
+    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs and
+    axis, so that collectives inside see the axis name)."""
+    @batching.needs_axis
+    def rule(axis, vals, dims, jaxpr, name, **params):
+        return batching.batch_call(prim, axis, vals, dims, jaxpr, name=f"vmap_{name}", **params)
     return rule
-
-
-def _call_batch(prim, vals, dims, jaxpr, name, params):
-    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
-    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
-    mapped = tuple(d is not None for d in dims)
-
-    def build():
-        avals = [ShapedArray((size,) + tuple(a.shape), a.dtype) if m else a
-                 for a, m in zip(jaxpr.in_avals, mapped)]
-
-        def f(*args):
-            return batching.vmap_flat(
-                lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(args),
-                [0 if m else None for m in mapped], size, [0] * len(jaxpr.out_avals))
-        return _trace_closed(f, avals, f"vmap({name})")
-    batched = _derived(jaxpr, ("batch", mapped, size), build)
-    outs = prim.bind(*vals, jaxpr=batched, name=f"vmap_{name}", **params)
-    return outs, [0] * len(outs)
 
 
 jit_p.batch = call_batch(jit_p)
@@ -263,7 +246,7 @@ class Jitted:
             elif s[2] is Tracer:
                 has_tracer = True
             sigs.append(s)
-        key = (treedef, tuple(sigs), statics)
+        key = (treedef, tuple(sigs), statics, batching.axis_env())
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(key, leaves, treedef, statics, args, kwargs)
@@ -354,6 +337,8 @@ class Jitted:
             return f"the argument structure changed: {last[0]} -> {key[0]}"
         if last[2] != key[2]:
             return f"static arguments changed: {last[2]} -> {key[2]}"
+        if last[3] != key[3]:
+            return f"the named vmap axes changed: {last[3]} -> {key[3]}"
         for i, (a, b) in enumerate(zip(last[1], key[1])):
             if a != b:
                 return (f"argument leaf {i} changed from {dtypes.short_name(a[1])}{list(a[0])} "
@@ -386,7 +371,7 @@ class Jitted:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
         leaves = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in leaves]
-        key = (treedef, tuple(_signature(x) for x in leaves), statics)
+        key = (treedef, tuple(_signature(x) for x in leaves), statics, batching.axis_env())
         entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args, kwargs)
         device = _device_of_args([getattr(x, "_value", None) for x in leaves
                                   if isinstance(x, Array)])
