@@ -20,3 +20,5 @@ from .shape_ops import (
     slice_ as slice, slice_in_dim, full_like, full, squeeze, expand_dims,
 )
 from .dot import dot_general, dot
+from .parallel import psum, pmean, pmax, pmin, all_gather, psum_scatter, axis_index
+from .control_flow import cond, switch, while_loop, fori_loop, scan, map
