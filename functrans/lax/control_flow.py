@@ -139,16 +139,6 @@ def _trace(fun, args_tree, in_avals, what, fix_out=None):
     return closed, hoisted, box["tree"]
 
 
-def _closed(jaxpr, consts=()):
-    return ClosedJaxpr(jaxpr, list(consts))
-
-
-def _open(closed):
-    """`closed` as an open jaxpr whose leading inputs are its consts, and the consts."""
-    j = closed.jaxpr
-    return Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns), list(closed.consts)
-
-
 def _reorder(closed, in_order=None, out_order=None):
     """`closed` with its inputs permuted and its outputs selected (by index lists)."""
     j = closed.jaxpr
@@ -648,7 +638,7 @@ def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nco
     if not any(carry_nz):
         return while_p.bind(*primals, cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr,
                             **params), [None] * len(init)
-    new_cond, new_body = _while_jvp_jaxprs(cond_jaxpr, body_jaxpr, bc_nz, carry_nz)
+    new_cond, new_body, _ = _while_jvp_jaxprs(cond_jaxpr, body_jaxpr, bc_nz, carry_nz)
     init_dots = [t if t is not None else ad.zeros_like_aval(x)
                  for t, x, z in zip(init_t, init, carry_nz) if z]
     bc_dots = [t for t in bc_t if t is not None]
@@ -660,27 +650,30 @@ def _while_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nco
     return outs[:n], [next(t_iter) if z else None for z in carry_nz]
 
 
-def _while_jvp_jaxprs(cond_jaxpr, body_jaxpr, bc_nz, carry_nz, n_extra_out=0):
+def _while_jvp_jaxprs(cond_jaxpr, body_jaxpr, bc_nz, carry_nz, n_extra_out=0,
+                      extra_tangents=False):
     """The cond and body of the forward-mode loop: body consts `(bc, bc_dots)`, carry
-    `(carry, carry_dots)`; the body's outputs beyond the carry (`n_extra_out`) stay last,
-    without tangents."""
+    `(carry, carry_dots)`. The body's outputs beyond the carry (`n_extra_out`, a record's
+    entries) come last, followed by their nonzero tangents if `extra_tangents`. Returns
+    `(cond, body, extra_nonzeros)`."""
     nb, nk = len(bc_nz), len(carry_nz)
     jbody, out_nz = jvp_jaxpr(body_jaxpr, list(bc_nz) + list(carry_nz),
                               list(carry_nz) + [False] * n_extra_out)
-    n_bdots = sum(bc_nz)
-    n_kdots = sum(carry_nz)
+    n_bdots, n_kdots = sum(bc_nz), sum(carry_nz)
+    extra_nz = out_nz[nk:] if extra_tangents else [False] * n_extra_out
     # inputs: bc, carry, bc_dots, carry_dots -> bc, bc_dots, carry, carry_dots
     in_order = (list(range(nb)) + list(range(nb + nk, nb + nk + n_bdots)) +
                 list(range(nb, nb + nk)) +
                 list(range(nb + nk + n_bdots, nb + nk + n_bdots + n_kdots)))
-    # outputs: carry, extra, carry_dots, (extra dots dropped) -> carry, carry_dots, extra
+    # outputs: carry, extra, carry_dots, extra_dots -> carry, carry_dots, extra, [extra_dots]
     n_out = nk + n_extra_out
     out_order = (list(range(nk)) + list(range(n_out, n_out + n_kdots)) +
-                 list(range(nk, n_out)))
+                 list(range(nk, n_out)) +
+                 list(range(n_out + n_kdots, n_out + n_kdots + sum(extra_nz))))
     new_body = _reorder(jbody, in_order, out_order)
     carry_dot_avals = [a for a, z in zip(body_jaxpr.in_avals[nb:], carry_nz) if z]
     new_cond = _with_unused_inputs(cond_jaxpr, carry_dot_avals)
-    return new_cond, new_body
+    return new_cond, new_body, list(extra_nz)
 
 
 def _while_vjp(primals, needs, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -692,10 +685,10 @@ def _while_vjp(primals, needs, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconst
     parts = _loop_vjp_parts(body_jaxpr, len(bc), diff)
     pre, fwd = parts["pre"], parts["fwd"]
     hoisted = eval_jaxpr(pre.jaxpr, pre.consts, *bc)
-    kind = RecordKind(tuple(parts["iter_avals"]))
-    outs = while_save_p.bind(*cc, *hoisted, *bc, *init, cond_jaxpr=cond_jaxpr, body_jaxpr=fwd,
-                             cond_nconsts=len(cc), body_nconsts=len(hoisted) + len(bc),
-                             kind=kind)
+    saved = [*cc, *hoisted, *bc, *init]
+    save = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=fwd, cond_nconsts=len(cc),
+                body_nconsts=len(hoisted) + len(bc))
+    outs = while_save_p.bind(*saved, kind=RecordKind(parts["iter_avals"]), **save)
     carry_out, record = outs[:-1], outs[-1]
     inv_vals = list(hoisted) + list(bc)
     n_inv_in = len(bc)
@@ -708,8 +701,9 @@ def _while_vjp(primals, needs, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconst
                     for i in ct_carry_idx]
         acc0 = [ad.zeros_like_aval(bc[i]) for i in acc_idx]
         body = _replay_body(parts, diff, in_avals, n_inv_in, ct_carry_idx, acc_idx)
-        got = reverse_replay_p.bind(record, *inv_vals, *ct_final, *acc0, body_jaxpr=body,
-                                    num_consts=len(inv_vals))
+        got = reverse_replay_p.bind(record, *saved, *inv_vals, *ct_final, *acc0,
+                                    body_jaxpr=body, num_consts=len(inv_vals),
+                                    **_replay_save_params(save))
         ct_init, ct_bc = got[:len(ct_carry_idx)], got[len(ct_carry_idx):]
         result = [None] * len(primals)
         base = len(cc)
@@ -726,18 +720,13 @@ def _replay_body(parts, diff, in_avals, n_inv_in, ct_carry_idx, acc_idx):
     from ..jit import _derived, _trace_closed
 
     def build():
+        # the replay's layout: consts (invariant residuals), carry (carry cotangents and
+        # accumulators), entry (this iteration's residuals)
         body = _bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, [],
                             len(in_avals) - n_inv_in)
-        n_inv = len(parts["inv_avals"])
-
-        def f(*args):
-            # replay layout: consts, carry (carry cts, accumulators), entry
-            inv = args[:n_inv]
-            k = n_inv + len(ct_carry_idx) + len(acc_idx)
-            return body(*inv, *args[n_inv:k], *args[k:])
         avals = (list(parts["inv_avals"]) + [in_avals[i] for i in ct_carry_idx] +
                  [in_avals[i] for i in acc_idx] + list(parts["iter_avals"]))
-        return _trace_closed(f, avals, "while_bwd")
+        return _trace_closed(body, avals, "while_bwd")
     return _derived(parts["bwd"], ("replay", tuple(diff), tuple(ct_carry_idx), tuple(acc_idx)),
                     build)
 
@@ -935,29 +924,39 @@ def _while_save_lowering(ctx, eqn, ins, outs, indent):
 while_save_p.lowering = _while_save_lowering
 
 
-def _while_save_jvp(primals, tangents, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts,
-                    kind):
-    params = dict(cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
-    cc, bc, init = _while_parts(primals, params)
-    _, bc_t, init_t = _while_parts(tangents, params)
-    n_extra = len(kind.entries)
+def _save_jvp(saved, saved_t, save, kind, entry_tangents):
+    """Forward mode of a `while_save` on operands `saved` with tangents `saved_t`: the loop
+    on `(carry, carry tangents)`; with `entry_tangents` the record also holds the entries'
+    nonzero tangents (after the entries). Returns `(outputs: carry + record, carry tangents,
+    new saved operands, new save params, entry nonzeros)`."""
+    cc, bc, init = _while_parts(saved, save)
+    _, bc_t, init_t = _while_parts(saved_t, save)
+    n, n_entry = len(init), len(kind.entries)
     bc_nz = [t is not None for t in bc_t]
-    carry_nz = _carry_tangents(_carry_only(body_jaxpr, len(init)), bc_nz,
+    carry_nz = _carry_tangents(_carry_only(save["body_jaxpr"], n), bc_nz,
                                [t is not None for t in init_t])
-    if not any(carry_nz):
-        outs = while_save_p.bind(*primals, cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr,
-                                 kind=kind, **params)
-        return outs, [None] * len(outs)
-    new_cond, new_body = _while_jvp_jaxprs(cond_jaxpr, body_jaxpr, bc_nz, carry_nz, n_extra)
+    if not any(carry_nz) and not (entry_tangents and any(bc_nz)):
+        outs = while_save_p.bind(*saved, kind=kind, **save)
+        return outs, [None] * n, saved, save, [False] * n_entry
+    new_cond, new_body, entry_nz = _while_jvp_jaxprs(save["cond_jaxpr"], save["body_jaxpr"],
+                                                     bc_nz, carry_nz, n_entry, entry_tangents)
+    bc_dots = [t for t in bc_t if t is not None]
     init_dots = [t if t is not None else ad.zeros_like_aval(x)
                  for t, x, z in zip(init_t, init, carry_nz) if z]
-    bc_dots = [t for t in bc_t if t is not None]
-    outs = while_save_p.bind(*cc, *bc, *bc_dots, *init, *init_dots, cond_jaxpr=new_cond,
-                             body_jaxpr=new_body, cond_nconsts=len(cc),
-                             body_nconsts=len(bc) + len(bc_dots), kind=kind)
-    n = len(init)
-    t_iter = iter(outs[n:-1])
-    return outs[:n] + [outs[-1]], [next(t_iter) if z else None for z in carry_nz] + [None]
+    new_saved = [*cc, *bc, *bc_dots, *init, *init_dots]
+    new_save = dict(cond_jaxpr=new_cond, body_jaxpr=new_body, cond_nconsts=len(cc),
+                    body_nconsts=len(bc) + len(bc_dots))
+    new_kind = RecordKind(list(kind.entries) +
+                          [e for e, z in zip(kind.entries, entry_nz) if z])
+    outs = while_save_p.bind(*new_saved, kind=new_kind, **new_save)
+    dots = iter(outs[n:n + len(init_dots)])
+    return (outs[:n] + [outs[-1]], [next(dots) if z else None for z in carry_nz], new_saved,
+            new_save, entry_nz)
+
+
+def _while_save_jvp(primals, tangents, kind, **save):
+    outs, carry_t, _, _, _ = _save_jvp(primals, tangents, save, kind, False)
+    return outs, carry_t + [None]
 
 
 def _carry_only(body_jaxpr, n):
@@ -976,27 +975,31 @@ def _record_vjp(*args, **params):
         "runs as Python.")
 
 
-@needs_axis
-def _while_save_batch(axis, vals, dims, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts,
-                      kind):
-    params = dict(cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
-    cc, bc, init = _while_parts(vals, params)
-    ccd, bcd, initd = _while_parts(dims, params)
+def _batch_save(axis, saved, dims, save, kind):
+    """Batch a `while_save`: returns `(saved operands, save params, batched record kind,
+    carries batched)`. The record's entries are all batched; with a per-lane trip count each
+    entry ends with the lanes' "still running" mask."""
+    cc, bc, init = _while_parts(saved, save)
+    ccd, bcd, initd = _while_parts(dims, save)
     cc_b, bc_b = [d is not None for d in ccd], [d is not None for d in bcd]
     new_cond, new_body, carry_b, masked = _batch_while_jaxprs(
-        axis, cond_jaxpr, body_jaxpr, cc_b, bc_b, [d is not None for d in initd],
-        len(kind.entries))
+        axis, save["cond_jaxpr"], save["body_jaxpr"], cc_b, bc_b,
+        [d is not None for d in initd], len(kind.entries))
     entries = [batching.batched_aval(a, axis.size) for a in kind.entries]
     if masked:
         entries.append(ShapedArray((axis.size,), np.bool_))
-    bkind = RecordKind(entries, masked, kind)
     cc = _prepare(cc, ccd, cc_b, axis.size)
-    bc = _prepare(bc, bcd, bc_b, axis.size)
-    init = _prepare(init, initd, carry_b, axis.size)
-    body_consts = (list(cc) if masked else []) + list(bc)
-    outs = while_save_p.bind(*cc, *body_consts, *init, cond_jaxpr=new_cond,
-                             body_jaxpr=new_body, cond_nconsts=len(cc),
-                             body_nconsts=len(body_consts), kind=bkind)
+    body_consts = (list(cc) if masked else []) + _prepare(bc, bcd, bc_b, axis.size)
+    new_saved = [*cc, *body_consts, *_prepare(init, initd, carry_b, axis.size)]
+    new_save = dict(cond_jaxpr=new_cond, body_jaxpr=new_body, cond_nconsts=len(cc),
+                    body_nconsts=len(body_consts))
+    return new_saved, new_save, RecordKind(entries, masked, kind), carry_b
+
+
+@needs_axis
+def _while_save_batch(axis, vals, dims, kind, **save):
+    saved, save, bkind, carry_b = _batch_save(axis, vals, dims, save, kind)
+    outs = while_save_p.bind(*saved, kind=bkind, **save)
     return outs, [0 if b else None for b in carry_b] + [0]
 
 
@@ -1004,16 +1007,36 @@ while_save_p.jvp, while_save_p.vjp, while_save_p.batch = (_while_save_jvp, _reco
                                                           _while_save_batch)
 
 
-def _replay_aval(record, *args, body_jaxpr, num_consts):
+def _replay_aval(*args, body_jaxpr, **_):
     return [a.strip_weak() for a in body_jaxpr.out_avals]
 
 
 reverse_replay_p = _control_primitive("reverse_replay", _replay_aval)
 
 
+def _replay_save_params(save):
+    """The params by which `reverse_replay` knows the `while_save` that made its record (its
+    forward-mode rule runs that loop again, with tangents)."""
+    return dict(save_cond=save["cond_jaxpr"], save_body=save["body_jaxpr"],
+                save_cond_nconsts=save["cond_nconsts"], save_body_nconsts=save["body_nconsts"])
+
+
+def _save_of_replay(params):
+    return dict(cond_jaxpr=params["save_cond"], body_jaxpr=params["save_body"],
+                cond_nconsts=params["save_cond_nconsts"],
+                body_nconsts=params["save_body_nconsts"])
+
+
+def _replay_parts(seq, num_consts, save_body, save_cond_nconsts, **_):
+    """`(record, saved operands of the forward loop, consts, carry)` of a replay."""
+    n_saved = save_cond_nconsts + len(save_body.in_avals)
+    rest = seq[1 + n_saved:]
+    return seq[0], seq[1:1 + n_saved], rest[:num_consts], rest[num_consts:]
+
+
 def _replay_lowering(ctx, eqn, ins, outs, indent):
     p = eqn.params
-    rec, consts, init = ins[0], ins[1:1 + p["num_consts"]], ins[1 + p["num_consts"]:]
+    rec, _, consts, init = _replay_parts(ins, **p)
     body = p["body_jaxpr"]
     n_entry = len(body.in_avals) - len(consts) - len(init)
     carry = [ctx.fresh("carry") for _ in init]
@@ -1031,66 +1054,77 @@ def _replay_lowering(ctx, eqn, ins, outs, indent):
 reverse_replay_p.lowering = _replay_lowering
 
 
-def _replay_jvp(primals, tangents, body_jaxpr, num_consts):
-    record, consts, init = primals[0], primals[1:1 + num_consts], primals[1 + num_consts:]
-    c_t, init_t = tangents[1:1 + num_consts], tangents[1 + num_consts:]
-    if any(t is not None for t in c_t):
-        raise NotImplementedError(
-            "forward-mode differentiation of a reverse-mode derivative through a while_loop "
-            "(or a fori_loop with a traced trip count) under jit, with respect to the loop's "
-            "inputs, is not supported. Give the loop a static trip count (ft.lax.fori_loop "
-            "with concrete bounds, or ft.lax.scan), or differentiate eagerly (without jit).")
-    # linear in the carried cotangents: the same replay on their tangents
-    n_entry = len(body_jaxpr.in_avals) - num_consts - len(init)
-    nz = [False] * num_consts + [t is not None for t in init_t] + [False] * n_entry
-    carry_nz = _carry_tangents(body_jaxpr, [False] * num_consts,
-                               [t is not None for t in init_t], [False] * n_entry)
+def _replay_jvp(primals, tangents, body_jaxpr, num_consts, **save_params):
+    record, saved, consts, init = _replay_parts(primals, num_consts, **save_params)
+    _, saved_t, consts_t, init_t = _replay_parts(tangents, num_consts, **save_params)
+    save = _save_of_replay(save_params)
+    kind = get_aval(record).kind
+    if any(t is not None for t in saved_t[save["cond_nconsts"]:]):
+        # the entries' tangents: run the forward loop again, in forward mode
+        outs, _, saved, save, entry_nz = _save_jvp(saved, saved_t, save, kind, True)
+        record = outs[-1]
+    else:
+        entry_nz = [False] * len(kind.entries)
+    c_nz = [t is not None for t in consts_t]
+    carry_nz = _carry_tangents(body_jaxpr, c_nz, [t is not None for t in init_t], entry_nz)
     if not any(carry_nz):
-        return reverse_replay_p.bind(*primals, body_jaxpr=body_jaxpr,
-                                     num_consts=num_consts), [None] * len(init)
-    nz = [False] * num_consts + carry_nz + [False] * n_entry
-    jbody, _ = jvp_jaxpr(body_jaxpr, nz, list(carry_nz))
-    nk, nd = len(init), sum(carry_nz)
-    base = num_consts + nk + n_entry
-    in_order = (list(range(num_consts)) + list(range(num_consts, num_consts + nk)) +
-                list(range(base, base + nd)) + list(range(num_consts + nk, base)))
-    new_body = _reorder(jbody, in_order)
+        return reverse_replay_p.bind(*primals, body_jaxpr=body_jaxpr, num_consts=num_consts,
+                                     **save_params), [None] * len(init)
+    jbody, _ = jvp_jaxpr(body_jaxpr, c_nz + carry_nz + list(entry_nz), list(carry_nz))
+    nc, nk, ne = num_consts, len(init), len(entry_nz)
+    ncd, nkd, ned = sum(c_nz), sum(carry_nz), sum(entry_nz)
+    n = nc + nk + ne
+    # inputs: c, k, e, c', k', e' -> (c, c'), (k, k'), (e, e')
+    in_order = (list(range(nc)) + list(range(n, n + ncd)) + list(range(nc, nc + nk)) +
+                list(range(n + ncd, n + ncd + nkd)) + list(range(nc + nk, n)) +
+                list(range(n + ncd + nkd, n + ncd + nkd + ned)))
     dots = [t if t is not None else ad.zeros_like_aval(x)
             for t, x, z in zip(init_t, init, carry_nz) if z]
-    outs = reverse_replay_p.bind(record, *consts, *init, *dots, body_jaxpr=new_body,
-                                 num_consts=num_consts)
+    outs = reverse_replay_p.bind(record, *saved, *consts,
+                                 *[t for t in consts_t if t is not None], *init, *dots,
+                                 body_jaxpr=_reorder(jbody, in_order), num_consts=nc + ncd,
+                                 **_replay_save_params(save))
     t_iter = iter(outs[nk:])
     return outs[:nk], [next(t_iter) if z else None for z in carry_nz]
 
 
 @needs_axis
-def _replay_batch(axis, vals, dims, body_jaxpr, num_consts):
-    record, consts, init = vals[0], vals[1:1 + num_consts], vals[1 + num_consts:]
-    rd, cd, initd = dims[0], dims[1:1 + num_consts], dims[1 + num_consts:]
+def _replay_batch(axis, vals, dims, body_jaxpr, num_consts, **save_params):
+    record, saved, consts, init = _replay_parts(vals, num_consts, **save_params)
+    rd, sd, cd, initd = _replay_parts(dims, num_consts, **save_params)
+    save = _save_of_replay(save_params)
+    if rd is not None:
+        # the record was made by the batched forward loop: describe that loop
+        saved, save, _, _ = _batch_save(axis, saved, sd, save, get_aval(record).kind.unbatched)
     c_b = [d is not None for d in cd]
     n_entry = len(body_jaxpr.in_avals) - num_consts - len(init)
     entry_b = [rd is not None] * n_entry
     carry_b = _carry_batching(body_jaxpr, axis, c_b, [d is not None for d in initd], entry_b)
-    masked = rd is not None and get_aval(record).kind.masked
     if rd is not None:
         carry_b = [True] * len(carry_b)
     bbody, _ = batch_jaxpr(body_jaxpr, axis, c_b + carry_b + entry_b, carry_b)
-    if masked:
-        from ..jit import _derived, _trace_closed
-        nc, nk = num_consts, len(init)
-
-        def build():
-            def frozen(*args):
-                carry = args[nc:nc + nk]
-                outs = eval_jaxpr(bbody.jaxpr, bbody.consts, *args[:-1])
-                return [_lane_select(args[-1], o, c) for o, c in zip(outs, carry)]
-            mask = ShapedArray((axis.size,), np.bool_)
-            return _trace_closed(frozen, bbody.in_avals + [mask], "replay")
-        bbody = _derived(bbody, ("frozen_replay",), build)
+    if rd is not None and get_aval(record).kind.masked:
+        bbody = _frozen_replay_body(bbody, num_consts, len(init), axis.size)
     consts = _prepare(consts, cd, c_b, axis.size)
     init = _prepare(init, initd, carry_b, axis.size)
-    outs = reverse_replay_p.bind(record, *consts, *init, body_jaxpr=bbody, num_consts=num_consts)
+    outs = reverse_replay_p.bind(record, *saved, *consts, *init, body_jaxpr=bbody,
+                                 num_consts=num_consts, **_replay_save_params(save))
     return outs, [0 if b else None for b in carry_b]
+
+
+def _frozen_replay_body(bbody, nc, nk, size):
+    """A batched replay step that leaves unchanged the lanes that were not running (the
+    entry's last part, the mask, is false there)."""
+    from ..jit import _derived, _trace_closed
+
+    def build():
+        def frozen(*args):
+            carry = args[nc:nc + nk]
+            outs = eval_jaxpr(bbody.jaxpr, bbody.consts, *args[:-1])
+            return [_lane_select(args[-1], o, c) for o, c in zip(outs, carry)]
+        return _trace_closed(frozen, bbody.in_avals + [ShapedArray((size,), np.bool_)],
+                             "replay")
+    return _derived(bbody, ("frozen_replay", nc, nk), build)
 
 
 reverse_replay_p.jvp, reverse_replay_p.vjp, reverse_replay_p.batch = (_replay_jvp, _record_vjp,
