@@ -69,8 +69,7 @@ def _carry_leaves(val, what):
     (their dtype follows what the body makes of them, as in JAX)."""
     leaves, tree = tree_flatten(val)
     leaves = [x if is_python_scalar(x) else _as_value(x, what) for x in leaves]
-    return leaves, tree, [get_aval(x) if is_python_scalar(x) else get_aval(x).strip_weak()
-                          for x in leaves]
+    return leaves, tree, [get_aval(x) for x in leaves]
 
 
 def _carry_arrays(leaves, avals, what):
@@ -276,14 +275,16 @@ def _has_effects(eqn):
     return any(sub.effectful for sub in _param_jaxprs(eqn.params))
 
 
-def _loop_vjp_parts(body, n_invariant, diff, hoist=True):
-    """Reverse mode of a loop body `body(invariant inputs, per-iteration inputs) -> outputs`.
+def _loop_vjp_parts(body, n_invariant, diff, hoist=True, n_carry=None):
+    """Reverse mode of a loop body `body(invariant inputs, carry, xs) -> outputs` (for a
+    scan, the `n_carry` inputs after the invariant ones are the carry, the rest slices of xs).
 
     Returns a dict: `pre` (invariant inputs -> hoisted values), `fwd` (hoisted, inputs ->
     outputs + per-iteration residuals), `bwd` (residuals + output cotangents -> cotangents of
-    the `diff` inputs, zeros filled in), and how residuals are found: `res_src[i]` is
-    ("inv", k) for the k-th of (hoisted + invariant inputs), or ("iter", k) for the k-th
-    recorded one."""
+    the `diff` inputs whose cotangents are not zero, see `ct_unknown`), and where each
+    residual comes from: `res_src[i]` is ("inv", k) for the k-th of (hoisted values +
+    invariant inputs), ("iter", k) for the k-th recorded one, ("x", k) for the slice of xs
+    input `x_res[k]`."""
     from ..jit import _VJPSplit, _derived
 
     def build():
@@ -294,11 +295,16 @@ def _loop_vjp_parts(body, n_invariant, diff, hoist=True):
         n_cross = len(pre.jaxpr.outvars)
         inv_vars = lj.invars[:n_cross + n_invariant]
         inv_index = {v: k for k, v in enumerate(inv_vars)}
-        res_vars = lj.outvars[n_out + n_known:]
-        res_src, iter_vars = [], []
-        for v in res_vars:
+        xs_vars = [] if n_carry is None else lj.invars[n_cross + n_invariant + n_carry:]
+        xs_index = {v: k for k, v in enumerate(xs_vars)}
+        res_src, iter_vars, x_res = [], [], []
+        for v in lj.outvars[n_out + n_known:]:
             if v in inv_index:
                 res_src.append(("inv", inv_index[v]))
+            elif v in xs_index:
+                if xs_index[v] not in x_res:
+                    x_res.append(xs_index[v])
+                res_src.append(("x", x_res.index(xs_index[v])))
             else:
                 res_src.append(("iter", len(iter_vars)))
                 iter_vars.append(v)
@@ -306,15 +312,15 @@ def _loop_vjp_parts(body, n_invariant, diff, hoist=True):
                                    lj.eqns))
         return {"pre": pre, "fwd": ClosedJaxpr(fwd_j, loop.consts), "bwd": split.bwd,
                 "res_src": res_src, "iter_avals": [v.aval for v in iter_vars],
-                "inv_avals": [v.aval for v in inv_vars], "ct_unknown": split.ct_unknown,
-                "out_inexact": split.out_inexact, "n_cross": n_cross}
-    return _derived(body, ("loop_vjp", n_invariant, tuple(diff), hoist), build)
+                "x_res": x_res, "inv_avals": [v.aval for v in inv_vars],
+                "ct_unknown": split.ct_unknown, "out_inexact": split.out_inexact}
+    return _derived(body, ("loop_vjp", n_invariant, tuple(diff), hoist, n_carry), build)
 
 
 def _bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, fresh_idx, n_out_carry):
     """One backward step of a loop body, as a function of (invariant residuals, carry
-    cotangents, accumulated cotangents, this iteration's residuals, cotangents of this
-    iteration's outputs). It returns the carry cotangents (of inputs `ct_carry_idx`), the
+    cotangents, accumulated cotangents, this iteration's residuals, this iteration's slices
+    of the xs among the residuals, cotangents of this iteration's outputs). It returns the carry cotangents (of inputs `ct_carry_idx`), the
     accumulators plus this step's cotangents (of inputs `acc_idx`), and the cotangents of
     inputs `fresh_idx` (zeros where there are none). `n_out_carry` body outputs are carries."""
     bwd, res_src = parts["bwd"], parts["res_src"]
@@ -322,7 +328,7 @@ def _bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, fresh_idx, n_out_
     diff_idx = [i for i, d in enumerate(diff) if d]
     n_inv_res = len(parts["inv_avals"])
     n_ct_carry, n_acc = len(ct_carry_idx), len(acc_idx)
-    n_iter = len(parts["iter_avals"])
+    n_iter, n_x = len(parts["iter_avals"]), len(parts["x_res"])
 
     def body(*args):
         inv = args[:n_inv_res]
@@ -331,9 +337,10 @@ def _bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, fresh_idx, n_out_
         pos += n_ct_carry
         acc = args[pos:pos + n_acc]
         pos += n_acc
-        it = args[pos:pos + n_iter]
-        ct_ys = iter(args[pos + n_iter:])
-        res = [inv[k] if kind == "inv" else it[k] for kind, k in res_src]
+        src = {"inv": inv, "iter": args[pos:pos + n_iter],
+               "x": args[pos + n_iter:pos + n_iter + n_x]}
+        ct_ys = iter(args[pos + n_iter + n_x:])
+        res = [src[kind][k] for kind, k in res_src]
         ct_iter = iter(ct_carry)
         out_cts = [next(ct_iter) if j < n_out_carry else next(ct_ys)
                    for j, inx in enumerate(out_inexact) if inx]
@@ -513,22 +520,22 @@ def _scalar_operand(x, what, kind):
     return x
 
 
-def _branches_call(index, branches, operands, what):
-    """Trace the branches on `operands` and bind `cond`."""
+def _branches_call(index, branches, operands, what, names):
+    """Trace the branches (called `names` in errors) on `operands` and bind `cond`."""
     leaves, tree = tree_flatten(tuple(operands))
     leaves = [_as_value(x, what) for x in leaves]
     avals = _leaf_avals(leaves)
-    traced = [_trace(br, tree, avals, f"{what} branch {k}") for k, br in enumerate(branches)]
+    traced = [_trace(br, tree, avals, f"{what} {name}") for br, name in zip(branches, names)]
     out_tree, out_avals = traced[0][2], traced[0][0].out_avals
     for k, (closed, _, t) in enumerate(traced[1:], 1):
         if t != out_tree:
-            raise TypeError(f"{what}: branch {k} returns structure {t} but branch 0 returns "
-                            f"{out_tree}; all branches must return the same structure")
+            raise TypeError(f"{what}: {names[0]} returns structure {out_tree} but {names[k]} "
+                            f"returns {t}; all branches must return the same structure")
         for path, a, b in zip(_path_names(t), out_avals, closed.out_avals):
             if a.shape != b.shape or a.dtype != b.dtype:
-                raise TypeError(f"{what}: branch {k} returns {b.str_short()} at output{path} "
-                                f"but branch 0 returns {a.str_short()}; branches must agree "
-                                "in shape and dtype")
+                raise TypeError(f"{what}: the branches differ at output{path}: {names[0]} "
+                                f"returns {a.str_short()} but {names[k]} returns "
+                                f"{b.str_short()}; branches must agree in shape and dtype")
     # every branch takes the values any branch closes over, then the operands
     consts, const_ids = [], {}
     for _, hoisted, _ in traced:
@@ -559,7 +566,8 @@ def cond(pred, true_fun, false_fun, *operands):
     if is_concrete(pred):
         return (true_fun if bool(concrete_value(pred)) else false_fun)(*operands)
     index = convert_element_type(convert_element_type(pred, np.bool_), np.int32)
-    return _branches_call(index, (false_fun, true_fun), operands, "cond")
+    return _branches_call(index, (false_fun, true_fun), operands, "cond",
+                          ("false_fun", "true_fun"))
 
 
 def switch(index, branches, *operands):
@@ -575,7 +583,8 @@ def switch(index, branches, *operands):
         return branches[k](*operands)
     index = convert_element_type(index, np.int32)
     index = lax_min(lax_max(index, np.int32(0)), np.int32(len(branches) - 1))
-    return _branches_call(index, branches, operands, "switch")
+    return _branches_call(index, branches, operands, "switch",
+                          [f"branches[{k}]" for k in range(len(branches))])
 
 
 # =================================================================== while
@@ -1158,7 +1167,11 @@ def fori_loop(lower, upper, body_fun, init_val):
 
         def step(carry, _):
             i, val = carry
-            return (add(i, np.asarray(1, index_dtype)), body_fun(i, val)), None
+            leaves, tree, avals = _carry_leaves(val, "fori_loop")
+            out, out_tree = tree_flatten(body_fun(i, val))
+            out, _ = _conform("fori_loop", [_as_value(x, "fori_loop") for x in out], out_tree,
+                              avals, tree, "body_fun")
+            return (add(i, np.asarray(1, index_dtype)), tree_unflatten(tree, out)), None
         (_, val), _ = scan(step, (_index(lo, index_dtype), init_val), None,
                            length=max(hi - lo, 0))
         return val
@@ -1261,7 +1274,7 @@ def _scan_vjp(primals, needs, jaxpr, length, reverse, num_consts, num_carry):
     nc, nk = num_consts, num_carry
     diff = (tuple(wanted(c_need, consts)) + tuple(_inexact(a) for a in in_avals[nc:nc + nk]) +
             tuple(wanted(x_need, xs)))
-    parts = _loop_vjp_parts(jaxpr, nc, diff)
+    parts = _loop_vjp_parts(jaxpr, nc, diff, n_carry=nk)
     pre, fwd = parts["pre"], parts["fwd"]
     hoisted = eval_jaxpr(pre.jaxpr, pre.consts, *consts)
     ny = len(jaxpr.out_avals) - nk
@@ -1280,7 +1293,8 @@ def _scan_vjp(primals, needs, jaxpr, length, reverse, num_consts, num_carry):
         ct_ys = [ad.instantiate(c, o) for c, o, inx in
                  zip(cts[nk:], primal_outs[nk:], out_inexact[nk:]) if inx]
         body = _scan_bwd_body(parts, diff, in_avals, nc, ct_carry_idx, acc_idx, nk)
-        got = scan_p.bind(*inv_vals, *ct_final, *acc0, *stacked_res, *ct_ys, jaxpr=body,
+        x_res = [xs[k] for k in parts["x_res"]]
+        got = scan_p.bind(*inv_vals, *ct_final, *acc0, *stacked_res, *x_res, *ct_ys, jaxpr=body,
                           length=length, reverse=not reverse, num_consts=len(inv_vals),
                           num_carry=len(ct_carry_idx) + len(acc_idx))
         n1, n2 = len(ct_carry_idx), len(ct_carry_idx) + len(acc_idx)
@@ -1304,7 +1318,8 @@ def _scan_bwd_body(parts, diff, in_avals, nc, ct_carry_idx, acc_idx, nk):
         ct_y_avals = [a for a, inx in zip(parts["fwd"].out_avals[nk:], parts["out_inexact"][nk:])
                       if inx]
         avals = (list(parts["inv_avals"]) + [in_avals[i] for i in ct_carry_idx] +
-                 [in_avals[i] for i in acc_idx] + list(parts["iter_avals"]) + ct_y_avals)
+                 [in_avals[i] for i in acc_idx] + list(parts["iter_avals"]) +
+                 [in_avals[nc + nk + k] for k in parts["x_res"]] + ct_y_avals)
         return _trace_closed(body, avals, "scan_bwd")
     return _derived(parts["bwd"], ("scan_bwd", tuple(diff), tuple(ct_carry_idx),
                                    tuple(acc_idx)), build)
