@@ -464,8 +464,9 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
             arg_axes = (in_axes,) * len(args)
         tree = (tuple(args), kwargs)
         leaves, treedef = tree_flatten(tree)
-        dims = _axes_for_leaves("in_axes", (arg_axes, {k: 0 for k in kwargs}), tree,
-                                "the arguments")
+        dims = _axes_for_leaves("in_axes", arg_axes, tuple(args),
+                                f"the positional arguments of {name}")
+        dims += [0] * (len(leaves) - len(dims))
         labels = [_vmap_arg_label(p) for p, _ in tree_flatten_with_path(tree)[0]]
         leaves, dims, size = _mapped_leaves(name, leaves, dims, labels, axis_size)
         box = {}

@@ -19,6 +19,7 @@ from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
 from .jit import inline_lowering
 from .lax._util import shape_of, dtype_of, is_differentiable, wanted
+from .lax.shape_ops import full
 from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from . import dtypes
 
@@ -147,9 +148,8 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
         def g(*xs):
             r = tree_unflatten(res_tree, xs[:len(res_leaves)])
             got = bwd(r, list(xs[len(res_leaves):]))
-            return [ad.instantiate(c, p) if is_differentiable(p) else
-                    ad.zeros_like_aval(p) for c, p in zip(got, vals_template)]
-        vals_template = [_unbatched_like(v, m) for v, m in zip(vals, in_dims)]
+            return [c if c is not None else full(a.shape, 0, a.dtype)
+                    for c, a in zip(got, fun_jaxpr.in_avals)]
         return batching.vmap_flat(g, res_leaves + list(cts),
                                   [0] * (len(res_leaves) + len(cts)), size,
                                   [0] * len(vals), axis.name)
@@ -159,13 +159,6 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
     outs = custom_vjp_call_p.bind(*vals, fun_jaxpr=batched, fwd=fwd_b, bwd=bwd_b,
                                   name=f"vmap_{name}")
     return outs, [0] * len(outs)
-
-
-def _unbatched_like(v, d):
-    if d is None:
-        return v
-    from .lax import slice_in_dim, squeeze
-    return squeeze(slice_in_dim(v, 0, 1, axis=0), (0,))
 
 
 custom_vjp_call_p.vjp = _custom_vjp_vjp

@@ -64,8 +64,8 @@ def _same_aval(x, **_):
 def _check_size(prim, frame, expected):
     if frame.size != expected:
         raise ValueError(
-            f"{prim}: traced for axis size {expected} but run under a vmap of size "
-            f"{frame.size}; call the function again (outside any cached jit) for this size")
+            f"{prim}: traced for an axis of size {expected} but run under a vmap of size "
+            f"{frame.size}; trace the function again for this size")
 
 
 # =================================================================== psum
@@ -250,19 +250,23 @@ def _psum_scatter_impl(xp, x, axis_name, **_):
                     "function whose inputs are not batched there)")
 
 
-def _psum_scatter_aval(x, axis_name, scatter_dimension, axis_size, tiled):
-    shape = list(x.shape)
-    at = scatter_dimension
+def _scattered_shape(shape, axis_name, at, axis_size, tiled):
+    shape = list(shape)
     fits = shape[at] % axis_size == 0 if tiled else shape[at] == axis_size
     if not fits:
-        raise ValueError(f"psum_scatter: axis {at} of shape {tuple(x.shape)} must be "
-                         f"{'a multiple of' if tiled else 'equal to'} the axis size "
-                         f"{axis_size} of {axis_name!r}")
+        raise ValueError(f"psum_scatter: axis {at} of shape {tuple(shape)} must be "
+                         f"{'a multiple of' if tiled else 'equal to'} the size {axis_size} of "
+                         f"the axis {axis_name!r}")
     if tiled:
         shape[at] //= axis_size
     else:
         del shape[at]
-    return ShapedArray(shape, x.dtype)
+    return tuple(shape)
+
+
+def _psum_scatter_aval(x, axis_name, scatter_dimension, axis_size, tiled):
+    return ShapedArray(_scattered_shape(x.shape, axis_name, scatter_dimension, axis_size, tiled),
+                       x.dtype)
 
 
 psum_scatter_p = _collective("psum_scatter", _psum_scatter_impl, _psum_scatter_aval)
@@ -309,6 +313,7 @@ def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
                                  f"{math.prod(sizes)}, the product of the sizes of {names}")
             leaf = reshape(leaf, s[:at] + sizes + s[at + 1:])
         for n, size in zip(names, sizes):
+            _scattered_shape(shape_of(leaf), n, at, size, tiled)
             leaf = psum_scatter_p.bind(leaf, axis_name=n, scatter_dimension=at,
                                        axis_size=size, tiled=tiled)
         return leaf
