@@ -53,6 +53,11 @@ def train(params, loss_and_grads, steps, learning_rate):
     return losses, tuple(float(p) for p in params)
 
 
+def cubic(params, x):
+    a, b, c, d = params
+    return a + b * x + c * x ** 2 + d * x ** 3
+
+
 def cubic_result(a, b, c, d):
     return f"y = {a} + {b} x + {c} x^2 + {d} x^3"
 
@@ -101,8 +106,7 @@ def fit_arrays(steps, rng):
     x, y = sine_data(fnp, fnp.float32)
 
     def loss_and_grads(params):
-        a, b, c, d = params
-        y_pred = a + b * x + c * x ** 2 + d * x ** 3
+        y_pred = cubic(params, x)
         grad_y_pred = 2.0 * (y_pred - y)
         grads = (grad_y_pred.sum(), (grad_y_pred * x).sum(),
                  (grad_y_pred * x ** 2).sum(), (grad_y_pred * x ** 3).sum())
@@ -117,9 +121,7 @@ def fit_grad(steps, rng):
     x, y = sine_data(fnp, fnp.float32)
 
     def loss(params):
-        a, b, c, d = params
-        y_pred = a + b * x + c * x ** 2 + d * x ** 3
-        return ((y_pred - y) ** 2).sum()
+        return ((cubic(params, x) - y) ** 2).sum()
     # params is a tuple, so the gradient is a tuple of the same shape
     losses, params = train(random_scalars(rng, 4), ft.jit(ft.value_and_grad(loss)), steps,
                            1e-6)
