@@ -16,7 +16,7 @@ vmap level in.
 from __future__ import annotations
 
 from ..core import (Trace, Tracer, Primitive, OpaqueAval, ShapedArray, ConcretizationError,
-                    new_main, get_aval, eval_jaxpr, _state, _escaped_tracer_error)
+                    new_main, get_aval, eval_jaxpr, _state)
 from ..lax._util import shape_of
 from ..lax.shape_ops import moveaxis, broadcast_in_dim
 
@@ -266,20 +266,15 @@ class AxisPrimitive(Primitive):
         names = self.axis_names(params)
         if not names:
             return Primitive.bind(self, *args, **params)
-        top = None
-        for a in args:
-            if isinstance(a, Tracer):
-                t = a._trace
-                if not t.main.active:
-                    raise _escaped_tracer_error(a, self)
-                if top is None or t.level > top.level:
-                    top = t
+        floor = None
         for name in names:
             main = axis_frame(name)
             if main is None:
                 raise unbound_axis_error(name, self.name)
-            if top is None or main.level > top.level:
-                top = main.trace
-        if _state.staging and _state.staging[-1].level > top.level:
-            top = _state.staging[-1].trace
-        return top.process_primitive(self, args, params)
+            if floor is None or main.level > floor.level:
+                floor = main
+        if _state.staging and _state.staging[-1].level > floor.level:
+            floor = _state.staging[-1]
+        if any(isinstance(a, Tracer) and a._trace.level >= floor.level for a in args):
+            return Primitive.bind(self, *args, **params)   # the innermost trace among them
+        return floor.trace.process_primitive(self, args, params)

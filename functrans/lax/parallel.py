@@ -86,18 +86,23 @@ def _psum_batch(frame, vals, dims, axis_name):
 psum_p.batch = _psum_batch
 
 
-def psum(x, axis_name):
-    """Sum of `x` over the lanes of the named vmap axis (or tuple of names); every lane gets
-    the total. Works on pytrees."""
-    names = _names(axis_name, "psum")
+def _over_names(prim, x, axis_name, what):
+    """`prim` over each named axis in turn, leaf by leaf."""
+    names = _names(axis_name, what)
 
     def one(leaf):
-        if dtype_of(leaf) == np.bool_:
-            leaf = convert_element_type(leaf, np.int32)
         for n in names:
-            leaf = psum_p.bind(leaf, axis_name=n)
+            leaf = prim.bind(leaf, axis_name=n)
         return leaf
     return _tree_apply(one, x)
+
+
+def psum(x, axis_name):
+    """Sum of `x` over the lanes of the named vmap axis (or tuple of names); every lane gets
+    the total. Works on pytrees (booleans are summed as int32)."""
+    x = _tree_apply(lambda leaf: convert_element_type(leaf, np.int32)
+                    if dtype_of(leaf) == np.bool_ else leaf, x)
+    return _over_names(psum_p, x, axis_name, "psum")
 
 
 def pmean(x, axis_name):
@@ -154,24 +159,12 @@ pmin_p = _extremum("pmin", reduce_min)
 
 def pmax(x, axis_name):
     """Maximum of `x` over the lanes of the named axis (or axes). Works on pytrees."""
-    names = _names(axis_name, "pmax")
-
-    def one(leaf):
-        for n in names:
-            leaf = pmax_p.bind(leaf, axis_name=n)
-        return leaf
-    return _tree_apply(one, x)
+    return _over_names(pmax_p, x, axis_name, "pmax")
 
 
 def pmin(x, axis_name):
     """Minimum of `x` over the lanes of the named axis (or axes). Works on pytrees."""
-    names = _names(axis_name, "pmin")
-
-    def one(leaf):
-        for n in names:
-            leaf = pmin_p.bind(leaf, axis_name=n)
-        return leaf
-    return _tree_apply(one, x)
+    return _over_names(pmin_p, x, axis_name, "pmin")
 
 
 # =================================================================== all_gather / psum_scatter
