@@ -378,3 +378,45 @@ def test_property_loops_match_python(n, k, reverse, seed):
         want = fnp.sin(want) * 1.5
     close(ft.jit(h)(x, k), want)
     close(ft.jit(ft.jacrev(h))(x, k), ft.jacfwd(h)(x, k))
+
+
+# =================================================================== checkpoint policies
+POLICIES = [None, ft.checkpoint_policies.nothing_saveable,
+            ft.checkpoint_policies.everything_saveable, ft.checkpoint_policies.dots_saveable,
+            ft.checkpoint_policies.dots_with_no_batch_dims_saveable,
+            ft.checkpoint_policies.save_only_these_names("hidden")]
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: getattr(p, "__name__", str(p)))
+def test_checkpoint_policies_give_the_same_derivatives(policy):
+    w1, w2 = arr(3, 4), arr(4, 2)
+
+    def block(x, w1, w2):
+        h = ft.checkpoint_name(fnp.tanh(x @ w1), "hidden")
+        return fnp.sin(h @ w2)
+    f = ft.checkpoint(block, policy=policy)
+    x = arr(5, 3)
+    close(ft.grad(lambda *a: fnp.sum(f(*a)))(x, w1, w2),
+          ft.grad(lambda *a: fnp.sum(block(*a)))(x, w1, w2))
+    check_grads(f, (x, w1, w2), order=2, modes=("fwd", "rev"))
+    check_grads(ft.jit(f), (x, w1, w2), order=2, modes=("fwd", "rev"))
+    xs = arr(4, 5, 3)
+    close(ft.vmap(ft.grad(lambda x: fnp.sum(f(x, w1, w2))))(xs),
+          fnp.stack([ft.grad(lambda x: fnp.sum(block(x, w1, w2)))(x) for x in xs]))
+
+
+def test_checkpoint_policy_decides_what_the_forward_pass_saves():
+    from functrans.jit import _VJPSplit
+    w1, w2 = arr(3, 4), arr(4, 2)
+
+    def saved_by(policy):
+        def block(x):
+            h = ft.checkpoint_name(fnp.tanh(x @ w1), "hidden")
+            return fnp.sin(h @ w2)
+        f = ft.checkpoint(block, policy=policy)
+        split = _VJPSplit(ft.make_jaxpr(lambda x: fnp.sum(f(x)))(arr(5, 3)), (True,))
+        fwd = next(e for e in split.fwd.eqns if e.primitive.name == "checkpoint")
+        return [v.aval.shape for v in fwd.outvars[1:]]
+    assert saved_by(None) == []                                   # inputs only
+    assert sorted(saved_by(ft.checkpoint_policies.dots_saveable)) == [(5, 2), (5, 4)]
+    assert saved_by(ft.checkpoint_policies.save_only_these_names("hidden")) == [(5, 4)]
