@@ -330,7 +330,8 @@ def test_jacrev_of_a_jitted_while_loop_batches_the_backward_pass():
 
 # =================================================================== errors
 def test_errors_name_what_is_wrong():
-    with pytest.raises(TypeError, match="false_fun returns f64\\[2\\].*true_fun returns f64\\[3\\]"):
+    with pytest.raises(TypeError,
+                       match="false_fun returns f64\\[2\\].*true_fun returns f64\\[3\\]"):
         ft.jit(lambda x: lax.cond(x[0] > 0, lambda v: v, lambda v: v[:2], x))(arr(3))
     with pytest.raises(TypeError, match="dtype of carry\\[1\\] from i64\\[\\] to f64\\[\\]"):
         ft.jit(lambda x: lax.fori_loop(0, 2, lambda i, c: (c[0], c[1] * x),

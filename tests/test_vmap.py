@@ -31,7 +31,8 @@ def test_in_axes_forms():
     want = fnp.stack([f(x[i], y[:, i]) for i in range(4)])
     close(ft.vmap(f, in_axes=(0, 1))(x, y), want)
     close(ft.vmap(f, in_axes=[0, -1])(x, y), want)           # list, negative axis
-    close(ft.vmap(f, in_axes=(0, None))(x, y[:, 0]), fnp.stack([f(x[i], y[:, 0]) for i in range(4)]))
+    close(ft.vmap(f, in_axes=(0, None))(x, y[:, 0]),
+          fnp.stack([f(x[i], y[:, 0]) for i in range(4)]))
     # a pytree prefix: a dict with per-leaf axes
     g = lambda p, z: p["w"] * z + p["b"]  # noqa: E731
     p = {"w": arr(3, 4), "b": arr(3)}

@@ -72,7 +72,7 @@ def _carry_leaves(val, what):
     return leaves, tree, [get_aval(x) for x in leaves]
 
 
-def _carry_arrays(leaves, avals, what):
+def _carry_arrays(leaves, avals):
     from ..numpy._conversion import asarray
     return [asarray(x, dtype=a.dtype) if is_python_scalar(x) else x
             for x, a in zip(leaves, avals)]
@@ -320,9 +320,10 @@ def _loop_vjp_parts(body, n_invariant, diff, hoist=True, n_carry=None):
 def _bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, fresh_idx, n_out_carry):
     """One backward step of a loop body, as a function of (invariant residuals, carry
     cotangents, accumulated cotangents, this iteration's residuals, this iteration's slices
-    of the xs among the residuals, cotangents of this iteration's outputs). It returns the carry cotangents (of inputs `ct_carry_idx`), the
-    accumulators plus this step's cotangents (of inputs `acc_idx`), and the cotangents of
-    inputs `fresh_idx` (zeros where there are none). `n_out_carry` body outputs are carries."""
+    of the xs among the residuals, cotangents of this iteration's outputs). It returns the
+    carry cotangents (of inputs `ct_carry_idx`), the accumulators plus this step's
+    cotangents (of inputs `acc_idx`), and the cotangents of inputs `fresh_idx` (zeros where
+    there are none). The first `n_out_carry` body outputs are carries."""
     bwd, res_src = parts["bwd"], parts["res_src"]
     out_inexact = parts["out_inexact"]
     diff_idx = [i for i, d in enumerate(diff) if d]
@@ -835,7 +836,7 @@ def while_loop(cond_fun, body_fun, init_val):
             if not is_concrete(pred):
                 break
             if not bool(concrete_value(pred)):
-                return tree_unflatten(tree, _carry_arrays(leaves, avals, "while_loop"))
+                return tree_unflatten(tree, _carry_arrays(leaves, avals))
             out, out_tree = tree_flatten(body_fun(val))
             out = [_as_value(x, "while_loop") for x in out]
             leaves, avals = _conform("while_loop", out, out_tree, avals, tree, "body_fun")
@@ -863,7 +864,7 @@ def _while_call(cond_fun, body_fun, leaves, tree, avals):
     cond_closed, cond_consts, _ = _trace(cond_fun, args_tree, avals, "while_loop cond_fun",
                                          fix_pred)
     outs = while_p.bind(*cond_consts, *body_consts,
-                        *_carry_arrays(leaves, avals, "while_loop"), cond_jaxpr=cond_closed,
+                        *_carry_arrays(leaves, avals), cond_jaxpr=cond_closed,
                         body_jaxpr=body_closed, cond_nconsts=len(cond_consts),
                         body_nconsts=len(body_consts))
     return tree_unflatten(tree, outs)
@@ -1163,7 +1164,7 @@ def fori_loop(lower, upper, body_fun, init_val):
                                                      tree_unflatten(tree, leaves)))
                 out = [_as_value(x, "fori_loop") for x in out]
                 leaves, avals = _conform("fori_loop", out, out_tree, avals, tree, "body_fun")
-            return tree_unflatten(tree, _carry_arrays(leaves, avals, "fori_loop"))
+            return tree_unflatten(tree, _carry_arrays(leaves, avals))
 
         def step(carry, _):
             i, val = carry
@@ -1399,7 +1400,7 @@ def scan(f, init, xs=None, length=None, reverse=False):
         closed, consts, _ = _trace(f, args_tree, list(avals) + x_avals, "scan f", fix)
         return (closed, consts, box["y_tree"]), box["avals"]
     (closed, consts, y_tree), c_avals = _settle_carry(trace_body, c_avals)
-    outs = scan_p.bind(*consts, *_carry_arrays(c_leaves, c_avals, "scan"), *x_leaves,
+    outs = scan_p.bind(*consts, *_carry_arrays(c_leaves, c_avals), *x_leaves,
                        jaxpr=closed, length=n, reverse=reverse, num_consts=len(consts),
                        num_carry=len(c_leaves))
     nk = len(c_leaves)
@@ -1414,9 +1415,8 @@ def _split_pair(out):
 
 def _stack_trees(ys):
     from ..numpy import stack
-    leaves = [tree_flatten(y) for y in ys]
-    tree = leaves[0][1]
-    return tree_unflatten(tree, [stack([l[0][k] for l in leaves]) for k in range(len(leaves[0][0]))])
+    flat = [tree_flatten(y)[0] for y in ys]
+    return tree_unflatten(tree_structure(ys[0]), [stack(column) for column in zip(*flat)])
 
 
 def map(f, xs):
