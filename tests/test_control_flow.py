@@ -421,3 +421,24 @@ def test_checkpoint_policy_decides_what_the_forward_pass_saves():
     assert saved_by(None) == []                                   # inputs only
     assert sorted(saved_by(ft.checkpoint_policies.dots_saveable)) == [(5, 2), (5, 4)]
     assert saved_by(ft.checkpoint_policies.save_only_these_names("hidden")) == [(5, 4)]
+
+
+def test_nested_vmaps_of_reverse_and_forward_over_reverse_through_dynamic_loops():
+    def loss(w, x, n):
+        return fnp.sum(lax.fori_loop(0, n, lambda i, h: fnp.tanh(h @ w), x) ** 2)
+
+    def ref(w, x, n):
+        h = x
+        for _ in range(n):
+            h = fnp.tanh(h @ w)
+        return fnp.sum(h ** 2)
+    xs, ns = arr(2, 3, 3), fnp.asarray(np.array([[0, 2, 1], [3, 1, 2]]))
+    want = np.stack([[np.asarray(ft.grad(ref)(W, xs[i, j], int(ns[i, j]))) for j in range(3)]
+                     for i in range(2)])
+    per_example = ft.vmap(ft.grad(loss), in_axes=(None, 0, 0))
+    close(ft.vmap(per_example, in_axes=(None, 0, 0))(W, xs, ns), want)
+    close(ft.jit(ft.vmap(per_example, in_axes=(None, 0, 0)))(W, xs, ns), want)
+    hess = ft.jit(ft.vmap(ft.hessian(loss, argnums=1), in_axes=(None, 0, 0)))
+    close(hess(W, xs[1], ns[1]),
+          np.stack([np.asarray(ft.hessian(ref, argnums=1)(W, xs[1, j], int(ns[1, j])))
+                    for j in range(3)]), rtol=1e-9)
