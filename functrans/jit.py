@@ -11,6 +11,7 @@ import collections
 import functools
 import inspect
 import logging
+import sys
 
 import numpy as np
 
@@ -18,11 +19,11 @@ from . import dtypes
 from .array import Array, wrap
 from .backends import NUMPY_TYPES, device_of_raw, default_device_now, cpu
 from .config import config
-from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, get_aval,
-                   is_python_scalar, ShapedArray)
+from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, is_python_scalar,
+                   ShapedArray, ConcretizationError)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .lax._util import wanted, shape_of, dtype_of
+from .lax._util import wanted, shape_of
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("functrans.jit")
@@ -212,23 +213,40 @@ CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
 
 
 class _Entry:
-    __slots__ = ("jaxpr", "hoisted", "out_tree", "executable", "signature")
+    """One specialization: the traced jaxpr, closed-over tracers, output structure, which
+    leaves are donated, and (once compiled) the executable."""
+    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "executable")
 
-    def __init__(self, jaxpr, hoisted, out_tree, signature):
+    def __init__(self, jaxpr, hoisted, out_tree, donated):
         self.jaxpr, self.hoisted, self.out_tree = jaxpr, hoisted, out_tree
-        self.signature = signature
+        self.donated = donated
         self.executable = None
 
 
 def _signature(x):
+    """What a leaf contributes to the cache key: shape, dtype and device (None: not an array)."""
     t = type(x)
     if t is Array:
         v = x._value
-        return (v.shape, v.dtype, type(v))
+        return (v.shape, v.dtype, cpu if isinstance(v, NUMPY_TYPES) else device_of_raw(v))
     if isinstance(x, Tracer):
         a = x.aval
         return (a.shape, a.dtype, Tracer)
     return None
+
+
+class _Donated:
+    """Stands in for the buffer of an array donated to a jitted function."""
+    __slots__ = ("what",)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __getattr__(self, name):
+        raise RuntimeError(
+            f"this array was donated to {self.what} (donate_argnums), which reused its "
+            "memory for its results; it cannot be used any more. Keep a copy (x.copy()) "
+            "before the call, or do not donate it.")
 
 
 class Jitted:
@@ -242,13 +260,31 @@ class Jitted:
         self.donate_argnums = _as_tuple(donate_argnums)
         self._params = _param_names(fun)
         self._cache = collections.OrderedDict()
+        self._fast = {} if not (self.static_argnums or self.static_argnames or
+                                self.donate_argnums) else None
         self._hits = self._misses = 0
-        self.retrace_reasons = []
+        self.retrace_reasons = collections.deque(maxlen=64)
         self._name = getattr(fun, "__name__", "jitted")
 
     # -- calling
     def __call__(self, *args, **kwargs):
-        if kwargs or self.static_argnums:
+        fast = self._fast
+        if fast is not None and not kwargs:
+            # the common case, all arguments ft.Arrays: one key, one lookup, one call
+            try:
+                key = tuple([(type(a), type(a._value), a._value.shape, a._value.dtype)
+                             for a in args])
+            except AttributeError:
+                pass
+            else:
+                fn = fast.get(key)
+                if fn is not None:
+                    self._hits += 1
+                    return fn(*args)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
+        if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
         else:
             dyn, statics = args, ()
@@ -258,7 +294,7 @@ class Jitted:
         for i, x in enumerate(leaves):
             s = _signature(x)
             if s is None:
-                x = leaves[i] = self._to_array(x, i, treedef, dyn)
+                x = leaves[i] = self._to_array(x, i, dyn)
                 s = _signature(x)
             elif s[2] is Tracer:
                 has_tracer = True
@@ -266,38 +302,77 @@ class Jitted:
         key = (treedef, tuple(sigs), statics)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(key, leaves, treedef, statics, args, kwargs)
+            entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn)
         else:
             self._hits += 1
+            self._cache.move_to_end(key)
         if has_tracer or entry.hoisted:
             outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
+            return tree_unflatten(entry.out_tree, outs)
+        exe = entry.executable
+        if exe is None:
+            from .compiler import compile_jaxpr
+            exe = entry.executable = compile_jaxpr(
+                entry.jaxpr, sigs[0][2] if sigs else default_device_now(), self._name,
+                entry.donated)
+        if entry.donated:
+            outs = exe(*[x._value for x in leaves], *self._donations(leaves, entry.donated))
         else:
-            exe = entry.executable
-            if exe is None:
-                from .compiler import compile_jaxpr
-                exe = entry.executable = compile_jaxpr(
-                    entry.jaxpr, _device_of_args([x._value for x in leaves]), self._name)
-            outs = [wrap(o) for o in exe(*[x._value for x in leaves])]
-        return tree_unflatten(entry.out_tree, outs)
+            outs = exe(*[x._value for x in leaves])
+        if self._fast is not None and not kwargs and len(leaves) == len(args) and \
+                all(type(a) is Array for a in args) and sigs and sigs[0][2] is cpu:
+            fn = exe.array_function(entry.out_tree, f"{_ident(self._name)}_arrays")
+            self._fast[tuple((type(a), type(a._value), a._value.shape, a._value.dtype)
+                             for a in args)] = fn
+        return tree_unflatten(entry.out_tree, [wrap(o) for o in outs])
 
-    def _to_array(self, x, i, treedef, dyn):
+    def _donations(self, leaves, donated):
+        """For each donated leaf, its buffer if nothing else can see that memory (it is then
+        given up: the Array is marked as donated), else None (the code allocates)."""
+        bufs = []
+        for j in donated:
+            leaf = leaves[j]
+            raw = leaf._value
+            # references: the Array, `raw`, getrefcount's argument; any more is someone else
+            ok = (type(raw) is np.ndarray and raw.base is None and raw.flags.writeable
+                  and raw.flags.c_contiguous and sys.getrefcount(raw) <= 3
+                  and not any(x is not leaf and getattr(x, "_value", None) is raw
+                              for x in leaves))
+            if ok:
+                bufs.append(raw)
+                leaf._value = _Donated(f"jit({self._name})")
+            else:
+                bufs.append(None)
+            del raw
+        return bufs
+
+    def _to_array(self, x, i, dyn):
         from .numpy._conversion import asarray
         if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x) or \
                 hasattr(x, "__cuda_array_interface__"):
             return asarray(x)
-        from .tree_util import tree_flatten_with_path, keystr
-        path = keystr(tree_flatten_with_path(dyn)[0][i][0])
         raise TypeError(
-            f"jit: argument leaf args{path} of {self._name} is a {type(x).__name__}, not an "
-            "array. Pass non-array arguments as static (static_argnums / static_argnames), "
-            "or close over them.")
+            f"jit: argument {self._leaf_label(dyn, i)} of {self._name} is a "
+            f"{type(x).__name__}, not an array. Pass non-array arguments as static "
+            "(static_argnums / static_argnames), or close over them.")
+
+    def _leaf_label(self, dyn, i):
+        from .tree_util import tree_flatten_with_path, keystr
+        path = tree_flatten_with_path(dyn)[0][i][0]
+        if isinstance(dyn, tuple) and len(dyn) == 2 and isinstance(dyn[1], dict) and \
+                (self.static_argnums or self.static_argnames or dyn[1]):
+            return "".join(str(k) for k in path[1:]) or keystr(path)   # (args, kwargs) split
+        text = keystr(path)
+        idx = getattr(path[0], "idx", None) if path else None
+        if idx is not None and idx < len(self._params):
+            return f"{self._params[idx]!r} ({'args' + text})"
+        return "args" + text
 
     def _split_args(self, args, kwargs):
         statics = []
         dyn_args = []
         for i, a in enumerate(args):
-            if i in self.static_argnums or (i < len(self._params) and
-                                            self._params[i] in self.static_argnames):
+            if self._is_static(i):
                 statics.append((i, _hashable_static(a, f"argument {i}")))
             else:
                 dyn_args.append(a)
@@ -310,28 +385,46 @@ class Jitted:
                 dyn_kwargs[k] = v
         return (tuple(dyn_args), dyn_kwargs), tuple(statics)
 
+    def _is_static(self, i):
+        return i in self.static_argnums or (i < len(self._params) and
+                                            self._params[i] in self.static_argnames)
+
     def _rebuild(self, args, kwargs, dyn):
         """The full argument list with traced dynamic parts in place."""
-        if not kwargs and not self.static_argnums:
+        if not kwargs and not self.static_argnums and not self.static_argnames:
             return dyn, {}
         dyn_args, dyn_kwargs = dyn
         it = iter(dyn_args)
-        full = []
-        for i, a in enumerate(args):
-            static = i in self.static_argnums or (i < len(self._params) and
-                                                  self._params[i] in self.static_argnames)
-            full.append(a if static else next(it))
+        full = [a if self._is_static(i) else next(it) for i, a in enumerate(args)]
         kw = dict(kwargs)
         kw.update(dyn_kwargs)
         return tuple(full), kw
 
-    def _trace(self, key, leaves, treedef, statics, args, kwargs):
+    def _donated_leaves(self, args, dyn):
+        """Flat indices of the leaves of the donated positional arguments."""
+        if not self.donate_argnums:
+            return ()
+        dyn_args = dyn[0] if (isinstance(dyn, tuple) and len(dyn) == 2 and
+                              isinstance(dyn[1], dict) and dyn is not args) else dyn
+        out, start, j = [], 0, 0
+        for i in range(len(args)):
+            if self._is_static(i):
+                continue
+            n = len(tree_flatten(dyn_args[j])[0])
+            if i in self.donate_argnums:
+                out.extend(range(start, start + n))
+            start += n
+            j += 1
+        return tuple(out)
+
+    def _trace(self, key, leaves, treedef, statics, args, kwargs, dyn):
         self._misses += 1
         if self._cache:
-            reason = self._retrace_reason(key)
+            reason = self._retrace_reason(key, dyn)
             self.retrace_reasons.append(reason)
             if config.log_retraces:
-                log.warning("jit(%s): retracing because %s", self._name, reason)
+                log.warning("jit(%s): retracing (miss %d, %d cached): %s", self._name,
+                            self._misses, len(self._cache), reason)
         avals = [ShapedArray(s[0], s[1]) for s in key[1]]
         box = {}
 
@@ -340,36 +433,80 @@ class Jitted:
             a, kw = self._rebuild(args, kwargs, dyn)
             outs, box["tree"] = tree_flatten(self.fun(*a, **kw))
             return outs
-        closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
-        entry = _Entry(closed, hoisted, box["tree"], key)
+        try:
+            closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
+        except ConcretizationError as e:
+            raise ConcretizationError(self._explain_concretization(e, dyn)).with_traceback(
+                e.__traceback__) from None
+        entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn))
         if not hoisted:       # closures over outer tracers must be retraced each call
             self._cache[key] = entry
             while len(self._cache) > config.jit_cache_size:
                 self._cache.popitem(last=False)
+                if self._fast:
+                    self._fast.clear()
         return entry
 
-    def _retrace_reason(self, key):
-        last = next(reversed(self._cache))
-        if last[0] != key[0]:
-            return f"the argument structure changed: {last[0]} -> {key[0]}"
-        if last[2] != key[2]:
-            return f"static arguments changed: {last[2]} -> {key[2]}"
-        for i, (a, b) in enumerate(zip(last[1], key[1])):
+    def _explain_concretization(self, err, dyn):
+        """The error, plus which arguments the offending traced value was computed from."""
+        tracer = None
+        tb = err.__traceback__
+        while tb is not None:
+            obj = tb.tb_frame.f_locals.get("self")
+            if isinstance(obj, Tracer) and getattr(obj._trace.main, "name", "") == \
+                    f"jit({self._name})":
+                tracer = obj
+            tb = tb.tb_next
+        message = str(err)
+        if tracer is None or not hasattr(tracer, "var"):
+            return message
+        builder = tracer._trace.main.payload
+        deps = {tracer.var}
+        for eqn in reversed(builder.eqns):
+            if any(v in deps for v in eqn.outvars):
+                deps.update(eqn.invars)
+        labels = [self._leaf_label(dyn, i) for i, v in enumerate(builder.invars) if v in deps]
+        if not labels:
+            return message
+        statics = ", ".join(labels)
+        return (f"{message}\nThe traced value was computed from the jit argument(s) {statics}"
+                f" of {self._name}. If such an argument is a setting (a flag, a size, a count) "
+                "rather than data, mark it static so each value is compiled separately.")
+
+    def _retrace_reason(self, key, dyn):
+        treedef, sigs, statics = key
+        same = [k for k in reversed(self._cache) if k[0] == treedef]
+        if not same:
+            last = next(reversed(self._cache))[0]
+            return f"the argument structure changed from {last} to {treedef}"
+        for k in same:
+            if k[1] == sigs and k[2] != statics:
+                return f"static arguments changed from {_statics_str(k[2])} to " \
+                       f"{_statics_str(statics)}"
+        prev = next((k for k in same if k[2] == statics), same[0])
+        changes = []
+        for i, (a, b) in enumerate(zip(prev[1], sigs)):
             if a != b:
-                return (f"argument leaf {i} changed from {dtypes.short_name(a[1])}{list(a[0])} "
-                        f"to {dtypes.short_name(b[1])}{list(b[0])}")
-        return "of a new signature"
+                changes.append(f"{self._leaf_label(dyn, i)} changed from {_sig_str(a)} to "
+                               f"{_sig_str(b)}")
+        if prev[2] != statics:
+            changes.append(f"static arguments changed from {_statics_str(prev[2])} to "
+                           f"{_statics_str(statics)}")
+        return "; ".join(changes) or "of a new signature"
 
     # -- introspection
     def cache_info(self):
+        """Hits, misses (each a trace), entries cached and the bound (`jit_cache_size`)."""
         return CacheInfo(self._hits, self._misses, len(self._cache), config.jit_cache_size)
 
     def clear_cache(self):
         self._cache.clear()
+        if self._fast is not None:
+            self._fast.clear()
 
     def lower(self, *args, **kwargs):
-        """Trace and compile for these arguments; `.as_text()` shows the optimized jaxpr and
-        the generated code."""
+        """Trace and compile for these arguments; `.as_text()` shows the jaxpr, the optimized
+        jaxpr and the generated code."""
         from .api import ShapeDtypeStruct
         from .compiler import compile_jaxpr
         from .numpy._conversion import asarray
@@ -380,17 +517,19 @@ class Jitted:
             return x
         args = tuple(concrete(a) for a in args)
         kwargs = {k: concrete(v) for k, v in kwargs.items()}
-        if kwargs or self.static_argnums:
+        if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
         leaves = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in leaves]
-        key = (treedef, tuple(_signature(x) for x in leaves), statics)
-        entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args, kwargs)
-        device = _device_of_args([getattr(x, "_value", None) for x in leaves
-                                  if isinstance(x, Array)])
-        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name))
+        sigs = tuple(_signature(x) for x in leaves)
+        key = (treedef, sigs, statics)
+        entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
+                                                    kwargs, dyn)
+        device = next((s[2] for s in sigs if s[2] is not Tracer), default_device_now())
+        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
+                                                  entry.donated))
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -399,6 +538,20 @@ class Jitted:
 
     def __repr__(self):
         return f"<jitted {self._name}>"
+
+
+def _sig_str(sig):
+    shape, dtype, device = sig
+    where = "" if device is cpu or device is Tracer else f" on {device}"
+    return f"{dtypes.short_name(dtype)}[{','.join(map(str, shape))}]{where}"
+
+
+def _statics_str(statics):
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in statics) + ")"
+
+
+def _ident(name):
+    return "".join(c if c.isalnum() else "_" for c in name) or "jitted"
 
 
 class Lowered:
