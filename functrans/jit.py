@@ -277,10 +277,11 @@ class Jitted:
             except AttributeError:
                 pass
             else:
-                fn = fast.get(key)
-                if fn is not None:
+                hit = fast.get(key)
+                if hit is not None:
                     self._hits += 1
-                    return fn(*args)
+                    self._cache.move_to_end(hit[1])     # least recently used goes first
+                    return hit[0](*args)
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
@@ -316,35 +317,35 @@ class Jitted:
                 entry.jaxpr, sigs[0][2] if sigs else default_device_now(), self._name,
                 entry.donated)
         if entry.donated:
-            outs = exe(*[x._value for x in leaves], *self._donations(leaves, entry.donated))
+            give = self._donatable(leaves, entry.donated)   # before more references exist
+            raws = [x._value for x in leaves]
+            outs = exe(*raws, *[raws[j] if ok else None for j, ok in zip(entry.donated, give)])
+            for j, ok in zip(entry.donated, give):
+                if ok:
+                    leaves[j]._value = _Donated(f"jit({self._name})")
         else:
             outs = exe(*[x._value for x in leaves])
         if self._fast is not None and not kwargs and len(leaves) == len(args) and \
                 all(type(a) is Array for a in args) and sigs and sigs[0][2] is cpu:
             fn = exe.array_function(entry.out_tree, f"{_ident(self._name)}_arrays")
             self._fast[tuple((type(a), type(a._value), a._value.shape, a._value.dtype)
-                             for a in args)] = fn
+                             for a in args)] = (fn, key)
         return tree_unflatten(entry.out_tree, [wrap(o) for o in outs])
 
-    def _donations(self, leaves, donated):
-        """For each donated leaf, its buffer if nothing else can see that memory (it is then
-        given up: the Array is marked as donated), else None (the code allocates)."""
-        bufs = []
+    def _donatable(self, leaves, donated):
+        """For each donated leaf, whether nothing but its Array sees its memory (then the
+        code may overwrite it, and the Array is marked as donated)."""
+        give = []
         for j in donated:
             leaf = leaves[j]
             raw = leaf._value
-            # references: the Array, `raw`, getrefcount's argument; any more is someone else
-            ok = (type(raw) is np.ndarray and raw.base is None and raw.flags.writeable
-                  and raw.flags.c_contiguous and sys.getrefcount(raw) <= 3
-                  and not any(x is not leaf and getattr(x, "_value", None) is raw
-                              for x in leaves))
-            if ok:
-                bufs.append(raw)
-                leaf._value = _Donated(f"jit({self._name})")
-            else:
-                bufs.append(None)
+            # references: the Array, `raw` and getrefcount's argument; more is someone else
+            give.append(type(raw) is np.ndarray and raw.base is None and raw.flags.writeable
+                        and raw.flags.c_contiguous and sys.getrefcount(raw) <= 3
+                        and not any(k != j and getattr(x, "_value", None) is raw
+                                    for k, x in enumerate(leaves)))
             del raw
-        return bufs
+        return give
 
     def _to_array(self, x, i, dyn):
         from .numpy._conversion import asarray
@@ -444,7 +445,7 @@ class Jitted:
             while len(self._cache) > config.jit_cache_size:
                 self._cache.popitem(last=False)
                 if self._fast:
-                    self._fast.clear()
+                    self._fast.clear()          # refilled by the next calls
         return entry
 
     def _explain_concretization(self, err, dyn):
@@ -468,10 +469,8 @@ class Jitted:
         labels = [self._leaf_label(dyn, i) for i, v in enumerate(builder.invars) if v in deps]
         if not labels:
             return message
-        statics = ", ".join(labels)
-        return (f"{message}\nThe traced value was computed from the jit argument(s) {statics}"
-                f" of {self._name}. If such an argument is a setting (a flag, a size, a count) "
-                "rather than data, mark it static so each value is compiled separately.")
+        return (f"{message}\nThe traced value was computed from the argument(s) "
+                f"{', '.join(labels)} of {self._name}.")
 
     def _retrace_reason(self, key, dyn):
         treedef, sigs, statics = key
