@@ -24,7 +24,7 @@ from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, is_python_
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
 from .lax._util import wanted, shape_of
-from .tree_util import tree_flatten, tree_unflatten
+from .tree_util import tree_flatten, tree_unflatten, _sorted_keys
 
 log = logging.getLogger("functrans.jit")
 
@@ -249,6 +249,34 @@ class _Donated:
             "before the call, or do not donate it.")
 
 
+class _NotFast(Exception):
+    pass
+
+
+def _fast_flatten(x, leaves, key):
+    """Append the Array leaves of `x` (tuples, lists, dicts and None of Arrays) and a
+    description of its structure and leaves; raise _NotFast for anything else. Leaves come
+    in `tree_flatten` order."""
+    t = type(x)
+    if t is Array:
+        v = x._value
+        key.append((v.__class__, v.shape, v.dtype))
+        leaves.append(x)
+    elif t is tuple or t is list:
+        key.append((t, len(x)))
+        for c in x:
+            _fast_flatten(c, leaves, key)
+    elif t is dict:
+        keys = _sorted_keys(x)
+        key.append((dict, keys))
+        for k in keys:
+            _fast_flatten(x[k], leaves, key)
+    elif x is None:
+        key.append(None)
+    else:
+        raise _NotFast
+
+
 class Jitted:
     """A function compiled per input signature. Call it like the original function."""
 
@@ -270,18 +298,25 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         fast = self._fast
         if fast is not None and not kwargs:
-            # the common case, all arguments ft.Arrays: one key, one lookup, one call
+            # the common case: arguments are Arrays in tuples, lists and dicts; one pass for
+            # the leaves and the key, one lookup, one call of the generated function
+            leaves, key = [], []
             try:
-                key = tuple([(type(a), type(a._value), a._value.shape, a._value.dtype)
-                             for a in args])
-            except AttributeError:
+                for a in args:
+                    if type(a) is Array:
+                        v = a._value
+                        key.append((v.__class__, v.shape, v.dtype))
+                        leaves.append(a)
+                    else:
+                        _fast_flatten(a, leaves, key)
+            except _NotFast:
                 pass
             else:
-                hit = fast.get(key)
+                hit = fast.get(tuple(key))
                 if hit is not None:
                     self._hits += 1
                     self._cache.move_to_end(hit[1])     # least recently used goes first
-                    return hit[0](*args)
+                    return hit[0](*leaves)
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
@@ -325,12 +360,19 @@ class Jitted:
                     leaves[j]._value = _Donated(f"jit({self._name})")
         else:
             outs = exe(*[x._value for x in leaves])
-        if self._fast is not None and not kwargs and len(leaves) == len(args) and \
-                all(type(a) is Array for a in args) and sigs and sigs[0][2] is cpu:
-            fn = exe.array_function(entry.out_tree, f"{_ident(self._name)}_arrays")
-            self._fast[tuple((type(a), type(a._value), a._value.shape, a._value.dtype)
-                             for a in args)] = (fn, key)
+        if self._fast is not None and not kwargs and all(s[2] is cpu for s in sigs):
+            self._remember_fast(args, exe, entry.out_tree, key)
         return tree_unflatten(entry.out_tree, [wrap(o) for o in outs])
+
+    def _remember_fast(self, args, exe, out_tree, key):
+        """Let `__call__` find this executable directly for arguments like `args`."""
+        leaves, fast_key = [], []
+        try:
+            _fast_flatten(args, leaves, fast_key)
+        except _NotFast:
+            return
+        fn = exe.array_function(out_tree, f"{_ident(self._name)}_arrays")
+        self._fast[tuple(fast_key[1:])] = (fn, key)     # without the marker of `args` itself
 
     def _donatable(self, leaves, donated):
         """For each donated leaf, whether nothing but its Array sees its memory (then the

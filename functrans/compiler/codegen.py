@@ -163,11 +163,14 @@ def _dot_kernel(eqn):
     return Kernel(FRESH, emit, c_layout=_always_c)
 
 
+_REDUCING_UFUNC = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
+
+
 def _reduce_kernel(eqn):
     prim = eqn.primitive
     np_name = getattr(prim, "reduction", None)
     x, = eqn.invars
-    if np_name not in ("sum", "max", "min", "prod") or type(x) is not Var or \
+    if np_name not in _REDUCING_UFUNC or type(x) is not Var or \
             getattr(prim.impl, "__qualname__", "") != "_reduction.<locals>.impl":
         return None
     axes = eqn.params["axes"]
@@ -175,7 +178,11 @@ def _reduce_kernel(eqn):
 
     def emit(ctx, eqn, ins, outs, buf, indent):
         dtype = f", dtype={ctx.const(x.aval.dtype, 'dt')}" if typed else ""
-        ctx.emit(f"{outs[0]} = {ctx.kernel(np_name)}({ins[0]}, axis={axes!r}{dtype})", indent)
+        if ctx.xp is np:        # what np.sum etc. call, without their Python wrapper
+            fn = f"{ctx.kernel(_REDUCING_UFUNC[np_name])}.reduce"
+        else:
+            fn = ctx.kernel(np_name)
+        ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype})", indent)
     return Kernel(FRESH, emit, c_layout=_always_c)
 
 
