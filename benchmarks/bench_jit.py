@@ -13,25 +13,52 @@
    expression (and JAX's jitted call, PyTorch's eager expression). Target: <= 4x NumPy.
 
 Times are medians over interleaved rounds (see _common.py); a peer that cannot be imported
-is skipped.
+is skipped. `--threads N` (default 1) sets the thread count of OpenBLAS (NumPy, functrans),
+XLA (JAX) and PyTorch alike, before they are imported; `--threads 0` keeps each library's
+default. One thread is the default because on a shared machine a multithreaded BLAS whose
+threads are descheduled by other work measures the scheduler, not the code.
 
-    python benchmarks/bench_jit.py [--rounds 40] [--quick]
+    python benchmarks/bench_jit.py [--rounds 40] [--threads 1] [--quick]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import sys
 import time
 
-import numpy as np
 
-from _common import optional, interleaved, median, ratio, fmt_time, table
+def _set_threads(argv):
+    """Apply --threads before NumPy, JAX or PyTorch is imported."""
+    n = "1"
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            n = argv[i + 1]
+        elif a.startswith("--threads="):
+            n = a.split("=", 1)[1]
+    if int(n) > 0:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = n
+        eigen = "true" if int(n) > 1 else "false"
+        os.environ["XLA_FLAGS"] = (f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_"
+                                   f"eigen={eigen} intra_op_parallelism_threads={n}").strip()
+    return int(n)
+
+
+THREADS = _set_threads(sys.argv)
+
+import numpy as np                           # noqa: E402
+
+from _common import optional, interleaved, median, ratio, fmt_time, table   # noqa: E402
 
 import functrans as ft                       # noqa: E402
 import functrans.numpy as fnp                # noqa: E402
 
 jax = optional("jax")
 torch = optional("torch")
+if torch is not None and THREADS > 0:
+    torch.set_num_threads(THREADS)
 if jax is not None:
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -205,12 +232,15 @@ def bench_tiny(rounds, number):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for every library's kernels (0: library defaults)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke test")
     args = parser.parse_args()
     rounds = 5 if args.quick else args.rounds
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
           f"jax {getattr(jax, '__version__', 'not installed')}, "
-          f"torch {getattr(torch, '__version__', 'not installed')}, {platform.machine()}")
+          f"torch {getattr(torch, '__version__', 'not installed')}, {platform.machine()}, "
+          f"{os.cpu_count()} cpus, threads: {THREADS or 'library defaults'}")
 
     rows = []
     verdicts = []

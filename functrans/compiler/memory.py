@@ -109,11 +109,11 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
             shared = tuple({id(s): s for v in in_vars for s in roots.get(v, ())}.values())
             for out in eqn.outvars:
                 roots[out] = shared
-    ending = {}
     for v, sts in roots.items():
         for st in sts:
             st.end = max(st.end, last[v])
-    for v, sts in roots.items():
+    ending = {}
+    for sts in roots.values():
         for st in sts:
             ending.setdefault(st.end, {})[id(st)] = st
 

@@ -51,10 +51,10 @@ def optimize(closed: ClosedJaxpr, xp) -> ClosedJaxpr:
     return ClosedJaxpr(fuse(jaxpr), consts)
 
 
-def optimize_open(jaxpr: Jaxpr, xp):
-    """Optimize a jaxpr whose inputs are all given at run time (a nested body); folded
-    constants come back as `(jaxpr with constvars, consts)`."""
-    closed = optimize(ClosedJaxpr(jaxpr, []), xp)
+def optimize_open(jaxpr: Jaxpr, xp, consts=()):
+    """Optimize `jaxpr` (a nested body) with `consts` for its constvars; returns the new
+    `(jaxpr, consts)` (folding may add constants)."""
+    closed = optimize(ClosedJaxpr(jaxpr, list(consts)), xp)
     return closed.jaxpr, closed.consts
 
 
@@ -94,7 +94,7 @@ def inline_calls(jaxpr, consts, should_inline, xp, optimize_bodies=False):
         closed = eqn.params["jaxpr"]
         body, body_consts = closed.jaxpr, [raw_value(c) for c in closed.consts]
         if optimize_bodies:
-            body, body_consts = optimize_open_closed(body, body_consts, xp)
+            body, body_consts = optimize_open(body, xp, body_consts)
         body, body_consts = inline_calls(body, body_consts, should_inline, xp, optimize_bodies)
         inner = dict(zip(body.invars, invars))
         for cv, c in zip(body.constvars, body_consts):
@@ -110,16 +110,10 @@ def inline_calls(jaxpr, consts, should_inline, xp, optimize_bodies=False):
         for ov, iv in zip(eqn.outvars, body.outvars):
             env[ov] = inner.get(iv, iv) if type(iv) is Var else iv
     outvars = [read(v) for v in jaxpr.outvars]
-    new = Jaxpr(constvars, jaxpr.invars, outvars, eqns)
-    return _outputs_as_vars(new, consts)
+    return _outputs_as_vars(Jaxpr(constvars, jaxpr.invars, outvars, eqns), consts, xp)
 
 
-def optimize_open_closed(jaxpr, consts, xp):
-    closed = optimize(ClosedJaxpr(jaxpr, consts), xp)
-    return closed.jaxpr, closed.consts
-
-
-def _outputs_as_vars(jaxpr, consts):
+def _outputs_as_vars(jaxpr, consts, xp):
     """Outputs must be arrays: a Literal output becomes a constant of its aval's dtype."""
     if all(type(v) is Var for v in jaxpr.outvars):
         return jaxpr, consts
@@ -128,7 +122,7 @@ def _outputs_as_vars(jaxpr, consts):
         if type(v) is Literal:
             nv = Var(v.aval.strip_weak())
             constvars.append(nv)
-            consts.append(np.asarray(v.val, v.aval.dtype))
+            consts.append(xp.asarray(v.val, dtype=v.aval.dtype))
             v = nv
         outvars.append(v)
     return Jaxpr(constvars, jaxpr.invars, outvars, jaxpr.eqns), consts
@@ -161,8 +155,7 @@ def simplify(jaxpr, consts, xp, cse=True):
             if new is not ov:
                 s.subst[ov] = new
     outvars = [s.atom(v) for v in jaxpr.outvars]
-    new = Jaxpr(s.constvars, jaxpr.invars, outvars, s.eqns)
-    return _outputs_as_vars(new, s.consts)
+    return _outputs_as_vars(Jaxpr(s.constvars, jaxpr.invars, outvars, s.eqns), s.consts, xp)
 
 
 class Simplifier:
