@@ -35,7 +35,9 @@ jit_p = Primitive("jit", multiple_results=True)
 def _jit_impl(xp, *args, jaxpr, name):
     from .compiler import compile_jaxpr
     device = _device_of_args(args)
-    return compile_jaxpr(jaxpr, device, name)(*args)
+    outs = compile_jaxpr(jaxpr, device, name)(*args)
+    return [np.asarray(o, a.dtype) if is_python_scalar(o) else o
+            for o, a in zip(outs, jaxpr.out_avals)]
 
 
 def _device_of_args(raws):
@@ -223,8 +225,12 @@ class _Entry:
         self.executable = None
 
 
+WEAK = "weak"       # the place of a Python scalar: a weakly typed value, as in eager code
+
+
 def _signature(x):
-    """What a leaf contributes to the cache key: shape, dtype and device (None: not an array)."""
+    """What a leaf contributes to the cache key: `(shape, dtype, place)`, the place being
+    its device, `Tracer`, or WEAK for a Python scalar (None: not an array)."""
     t = type(x)
     if t is Array:
         v = x._value
@@ -232,7 +238,18 @@ def _signature(x):
     if isinstance(x, Tracer):
         a = x.aval
         return (a.shape, a.dtype, Tracer)
+    if t in (float, int, bool, complex):
+        return ((), dtypes.scalar_dtype(x), WEAK)
     return None
+
+
+def _raw(x):
+    return x if type(x) in (float, int, bool, complex) else x._value
+
+
+def _as_array(raw, aval):
+    """A Python scalar passed straight through to an output becomes an array."""
+    return wrap(np.asarray(raw, aval.dtype) if is_python_scalar(raw) else raw)
 
 
 class _Donated:
@@ -348,21 +365,22 @@ class Jitted:
         exe = entry.executable
         if exe is None:
             from .compiler import compile_jaxpr
-            exe = entry.executable = compile_jaxpr(
-                entry.jaxpr, sigs[0][2] if sigs else default_device_now(), self._name,
-                entry.donated)
+            device = next((s[2] for s in sigs if s[2] is not WEAK), default_device_now())
+            exe = entry.executable = compile_jaxpr(entry.jaxpr, device, self._name,
+                                                   entry.donated)
         if entry.donated:
             give = self._donatable(leaves, entry.donated)   # before more references exist
-            raws = [x._value for x in leaves]
+            raws = [_raw(x) for x in leaves]
             outs = exe(*raws, *[raws[j] if ok else None for j, ok in zip(entry.donated, give)])
             for j, ok in zip(entry.donated, give):
                 if ok:
                     leaves[j]._value = _Donated(f"jit({self._name})")
         else:
-            outs = exe(*[x._value for x in leaves])
+            outs = exe(*[_raw(x) for x in leaves])
         if self._fast is not None and not kwargs and all(s[2] is cpu for s in sigs):
             self._remember_fast(args, exe, entry.out_tree, key)
-        return tree_unflatten(entry.out_tree, [wrap(o) for o in outs])
+        return tree_unflatten(entry.out_tree,
+                              [_as_array(o, a) for o, a in zip(outs, entry.jaxpr.out_avals)])
 
     def _remember_fast(self, args, exe, out_tree, key):
         """Let `__call__` find this executable directly for arguments like `args`."""
@@ -468,7 +486,7 @@ class Jitted:
             if config.log_retraces:
                 log.warning("jit(%s): retracing (miss %d, %d cached): %s", self._name,
                             self._misses, len(self._cache), reason)
-        avals = [ShapedArray(s[0], s[1]) for s in key[1]]
+        avals = [ShapedArray(s[0], s[1], weak_type=s[2] is WEAK) for s in key[1]]
         box = {}
 
         def flat_fun(*flat):
@@ -563,12 +581,12 @@ class Jitted:
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
-        leaves = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in leaves]
+        leaves = [x if _signature(x) is not None else asarray(x) for x in leaves]
         sigs = tuple(_signature(x) for x in leaves)
         key = (treedef, sigs, statics)
         entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
                                                     kwargs, dyn)
-        device = next((s[2] for s in sigs if s[2] is not Tracer), default_device_now())
+        device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
         return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
                                                   entry.donated))
 
@@ -582,8 +600,8 @@ class Jitted:
 
 
 def _sig_str(sig):
-    shape, dtype, device = sig
-    where = "" if device is cpu or device is Tracer else f" on {device}"
+    shape, dtype, place = sig
+    where = {cpu: "", Tracer: "", WEAK: " (a Python scalar)"}.get(place, f" on {place}")
     return f"{dtypes.short_name(dtype)}[{','.join(map(str, shape))}]{where}"
 
 

@@ -65,6 +65,19 @@ def test_pytrees_kwargs_and_python_scalars():
     _close(f(params, np.asarray(x), 3)["out"], 3 * np.asarray(params["w"]) @ np.asarray(x))
 
 
+def test_python_scalar_arguments_are_weakly_typed_inputs():
+    f = ft.jit(lambda x, s: (x * s, s))
+    x = _arr(3)
+    out, s = f(x, 2.5)
+    _close(out, 2.5 * np.asarray(x), rtol=0, atol=0)
+    assert isinstance(s, ft.Array) and s.dtype == np.float32 and float(s) == 2.5
+    f(x, 3.5)                                    # same signature: no retrace
+    assert f.cache_info().misses == 1
+    f(x, 3)
+    assert "'s' (args[1]) changed from f32[] (a Python scalar) to i64[]" in \
+        f.retrace_reasons[-1]
+
+
 def test_cache_is_bounded_and_least_recently_used_goes_first():
     ft.config.update("jit_cache_size", 2)
     try:

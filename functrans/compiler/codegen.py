@@ -85,8 +85,16 @@ def _generic_ufunc_impl(prim):
     return fn if isinstance(fn, np.ufunc) else None
 
 
+_PYTHON_TYPE = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+
+
 def _weak_or_dtype(a):
-    return type(a.val) if type(a) is Literal else a.aval.dtype
+    """What NumPy's type resolution sees: a Python type for a (weak) scalar, else a dtype."""
+    if type(a) is Literal:
+        return type(a.val)
+    if a.aval.weak_type and not a.aval.shape:
+        return _PYTHON_TYPE.get(a.aval.dtype.kind, a.aval.dtype)
+    return a.aval.dtype
 
 
 def _ufunc_kernel(eqn, ufunc):
