@@ -198,11 +198,7 @@ jit_p.batch = call_batch(jit_p)
 
 def inline_lowering(ctx, eqn, ins, outs, indent):
     """Lower a call primitive by inlining its jaxpr into the caller's code."""
-    closed = eqn.params["jaxpr"]
-    const_names = [ctx.const(getattr(c, "_value", c), "c") for c in closed.consts]
-    j = closed.jaxpr
-    inner = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)
-    results = ctx.lower_jaxpr(inner, const_names + list(ins), indent)
+    results = ctx.lower_jaxpr(eqn.params["jaxpr"], ins, indent)
     for o, r in zip(outs, results):
         ctx.emit(f"{o} = {r}", indent)
 

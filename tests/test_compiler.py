@@ -313,7 +313,7 @@ def _repeat_lowering(ctx, eqn, ins, outs, indent):
     carry = ctx.fresh("carry")
     ctx.emit(f"{carry} = {ins[0]}", indent)
     ctx.emit(f"for _ in range({n}):", indent)
-    res, = ctx.lower_jaxpr(body.jaxpr, [carry], indent + 1)
+    res, = ctx.lower_jaxpr(body, [carry], indent + 1)
     ctx.emit(f"{carry} = {res}", indent + 1)
     ctx.emit(f"{outs[0]} = {carry}", indent)
 
@@ -325,7 +325,8 @@ repeat_p.lowering = _repeat_lowering
 def test_primitive_lowering_emits_a_nested_block_with_its_own_buffers():
     from functrans.interpreters.partial_eval import trace_to_jaxpr
     x = _arr()
-    body, _ = trace_to_jaxpr(lambda c: [fnp.tanh(c * 0.5) * 2.0 + 1.0], [x.aval])
+    shift = np.linspace(0, 1, BIG[1])            # a constant of the body
+    body, _ = trace_to_jaxpr(lambda c: [fnp.tanh(c * 0.5) * 2.0 + shift], [x.aval])
 
     def f(x):
         y = x * 3.0

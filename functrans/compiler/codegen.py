@@ -14,9 +14,10 @@ expressions of the inputs and `outs` the names to assign, and use the `LoweringC
 
 - `ctx.emit(line, indent)` writes one line at an indentation level (blocks nest: emit
   `while ...:` at `indent` and its body at `indent + 1`);
-- `ctx.lower_jaxpr(jaxpr, in_names, indent)` optimizes a nested jaxpr (no constvars) and
-  writes its code with its inputs bound to `in_names`, returning the expressions of its
-  outputs (the body plans its own buffers and never writes into its inputs);
+- `ctx.lower_jaxpr(jaxpr, in_names, indent)` optimizes a nested jaxpr (a ClosedJaxpr, or a
+  Jaxpr without constvars) and writes its code with its inputs bound to `in_names`,
+  returning the expressions of its outputs (the body plans its own buffers and never writes
+  into its inputs, so it can run any number of times, e.g. as a loop body);
 - `ctx.fresh(prefix)` is a new local name, `ctx.const(value, prefix)` a module-level name
   bound to `value` (kernels, parameters, constant arrays), `ctx.xp` the array module.
 
@@ -66,7 +67,7 @@ def _always_c(c):
 # ufuncs whose result is correctly rounded (or exact), hence independent of the loop NumPy
 # picks for a memory layout
 _EXACT_UFUNCS = {
-    "add", "subtract", "multiply", "true_divide", "negative", "positive", "absolute", "sign",
+    "add", "subtract", "multiply", "divide", "negative", "positive", "absolute", "sign",
     "square", "sqrt", "reciprocal", "maximum", "minimum", "fmax", "fmin", "floor", "ceil",
     "rint", "trunc", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
@@ -307,12 +308,18 @@ class LoweringContext:
             return repr(val)
         return env[v]
 
-    def lower_jaxpr(self, jaxpr: Jaxpr, in_names, indent=1):
-        """Optimize `jaxpr` (no constvars) and emit its code with its inputs bound to
-        `in_names`; returns the expressions of its outputs."""
-        from .passes import optimize_open
-        assert not jaxpr.constvars, "pass constants as inputs"
-        opt, consts = optimize_open(jaxpr, self.xp)
+    def lower_jaxpr(self, jaxpr, in_names, indent=1):
+        """Optimize `jaxpr` (a ClosedJaxpr, or a Jaxpr without constvars) and emit its code
+        with its inputs bound to `in_names`; returns the expressions of its outputs."""
+        from .passes import optimize_open, raw_value
+        if isinstance(jaxpr, ClosedJaxpr):
+            jaxpr, consts = jaxpr.jaxpr, [raw_value(c) for c in jaxpr.consts]
+        else:
+            if jaxpr.constvars:
+                raise ValueError("lower_jaxpr: a Jaxpr with constvars needs its values; pass "
+                                 "the ClosedJaxpr")
+            consts = []
+        opt, consts = optimize_open(jaxpr, self.xp, consts)
         names = [self.const(c, "c") for c in consts]
         block = Jaxpr([], opt.constvars + opt.invars, opt.outvars, opt.eqns)
         return self.lower_block(block, names + list(in_names), indent)

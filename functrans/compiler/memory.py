@@ -11,9 +11,9 @@ the input itself). A storage is dead after the last use of every value that may 
 never dead if one of them is an output; inputs (unless donated) and constants are never
 written. An instruction may write into
 - a dead storage of the same shape and dtype, or
-- in place into an input that dies at this instruction, if the kernel is elementwise and that
-  input is the storage's array itself (never a view of it, so input and output coincide
-  exactly).
+- in place into an operand that dies at this instruction, where the kernel allows it (an
+  elementwise kernel, for any of its operands) and that operand is the storage's array itself
+  (never a view of it, so input and output coincide exactly).
 Kernels whose results could depend on memory order (transcendental functions take a
 different code path for strided data) get a buffer only when it and all their array inputs
 are known to be C-contiguous, so the jitted result equals the eager one bit for bit.
@@ -32,23 +32,26 @@ REUSE_MIN_BYTES = 4096       # below this, allocating is as cheap as passing out
 
 
 class Storage:
-    __slots__ = ("shape", "dtype", "c", "end", "phys")
+    """Memory holding one fresh result (or a donated input) from its creation to `end`, the
+    last instruction using it (FOREVER if an output can see it); `c`: C-contiguous."""
+    __slots__ = ("shape", "dtype", "c", "end", "buffer")
 
     def __init__(self, shape, dtype, c):
         self.shape, self.dtype, self.c = shape, dtype, c
         self.end = -1
-        self.phys = None
+        self.buffer = None
 
 
 class Buffer:
-    """A physical array; `holder` is the value currently naming it."""
-    __slots__ = ("shape", "dtype", "c", "holder", "storages")
+    """An array at run time, holding one storage after another; `holder` is the value
+    whose name currently refers to it."""
+    __slots__ = ("c", "holder", "storages")
 
     def __init__(self, storage, holder):
-        self.shape, self.dtype, self.c = storage.shape, storage.dtype, storage.c
+        self.c = storage.c
         self.holder = holder
         self.storages = [storage]
-        storage.phys = self
+        storage.buffer = self
 
 
 class Plan:
@@ -87,28 +90,28 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
         if type(v) is Var:
             last[v] = FOREVER
 
-    roots, c, creates, buffers = {}, {v: True for v in c_inputs}, {}, []
+    # the storages each value may share memory with, and which values are C-contiguous
+    roots, c, creates = {}, {v: True for v in c_inputs}, {}
     for v in donated:
         if _owned_size(v.aval, min_bytes):
             st = Storage(v.aval.shape, v.aval.dtype, True)
+            Buffer(st, v)
             roots[v] = (st,)
             c[v] = True
-            buffers.append(Buffer(st, v))
     for k, (eqn, kernel) in enumerate(instrs):
         in_vars = [v for v in eqn.invars if type(v) is Var]
+        c_ins = all(c.get(v, False) for v in in_vars)
         if kernel.kind == FRESH and len(eqn.outvars) == 1:
             out = eqn.outvars[0]
-            c[out] = kernel.c_layout(all(c.get(v, False) for v in in_vars))
+            c[out] = kernel.c_layout(c_ins)
             if _owned_size(out.aval, min_bytes):
                 creates[k] = roots[out] = (Storage(out.aval.shape, out.aval.dtype, c[out]),)
-        elif kernel.kind == VIEW and in_vars:
-            out = eqn.outvars[0]
-            roots[out] = roots.get(in_vars[0], ())
-            c[out] = kernel.c_layout(c.get(in_vars[0], False))
-        else:
-            shared = tuple({id(s): s for v in in_vars for s in roots.get(v, ())}.values())
-            for out in eqn.outvars:
-                roots[out] = shared
+            continue
+        shared = tuple({id(s): s for v in in_vars for s in roots.get(v, ())}.values())
+        for out in eqn.outvars:
+            roots[out] = shared
+            if kernel.kind == VIEW:
+                c[out] = kernel.c_layout(c_ins)
     for v, sts in roots.items():
         for st in sts:
             st.end = max(st.end, last[v])
@@ -121,8 +124,8 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
 
     def release(k):
         for st in ending.get(k, {}).values():
-            if st.phys is not None and st is st.phys.storages[-1]:
-                free.setdefault((st.shape, st.dtype), []).append(st.phys)
+            if st.buffer is not None and st is st.buffer.storages[-1]:
+                free.setdefault((st.shape, st.dtype), []).append(st.buffer)
 
     result = Plan()
     release(-1)
@@ -142,10 +145,10 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
                 result.target[k] = chosen.holder
                 chosen.holder = out
                 chosen.storages.append(st)
-                st.phys = chosen
+                st.buffer = chosen
                 c[out] = st.c = chosen.c
             else:
-                buffers.append(Buffer(st, out))
+                Buffer(st, out)
         release(k)
     _plan_releases(result, roots, set(donated))
     return result
@@ -170,7 +173,7 @@ def _dying_input(k, st, roots, eqn, positions, in_vars):
         if len(rs) != 1:
             continue
         t = rs[0]
-        buf = t.phys
+        buf = t.buffer
         if t.end != k or buf is None or buf.holder is not v or buf.storages[-1] is not t \
                 or (t.shape, t.dtype) != (st.shape, st.dtype):
             continue
@@ -186,6 +189,6 @@ def _plan_releases(result, roots, donated):
     for v, rs in roots.items():
         if v in donated or not rs:
             continue
-        end = min(max(s.end for s in st.phys.storages) for st in rs)
+        end = min(max(s.end for s in st.buffer.storages) for st in rs)
         if end != FOREVER:
             result.release.setdefault(end, []).append(v)

@@ -65,12 +65,13 @@ def is_inlinable_call(eqn):
         isinstance(eqn.params.get("jaxpr"), ClosedJaxpr)
 
 
-def has_effects(eqn):
-    return eqn.primitive.effectful or any(j.effectful for j in _param_jaxprs(eqn.params))
+def has_effects(prim, params):
+    """Whether applying `prim` has effects (it is effectful, or a jaxpr it carries is)."""
+    return prim.effectful or any(j.effectful for j in _param_jaxprs(params))
 
 
-def has_subjaxprs(eqn):
-    return next(_param_jaxprs(eqn.params), None) is not None
+def has_subjaxprs(params):
+    return next(_param_jaxprs(params), None) is not None
 
 
 # =================================================================== inlining
@@ -134,7 +135,7 @@ def dce(jaxpr, consts):
     live = {v for v in jaxpr.outvars if type(v) is Var}
     eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if has_effects(eqn) or any(v in live for v in eqn.outvars):
+        if has_effects(eqn.primitive, eqn.params) or any(v in live for v in eqn.outvars):
             eqns.append(eqn)
             live.update(v for v in eqn.invars if type(v) is Var)
     eqns.reverse()
@@ -229,7 +230,7 @@ class Simplifier:
         return self._bind(eqn.primitive, invars, eqn.params, [v.aval for v in eqn.outvars], eqn)
 
     def _bind(self, prim, invars, params, out_avals, eqn):
-        if has_effects(eqn or _Probe(prim, params)) or has_subjaxprs(eqn or _Probe(prim, params)):
+        if has_effects(prim, params) or has_subjaxprs(params):   # left as they are
             return self._emit(prim, invars, params, out_avals, eqn)
         invars = canonical_operands(prim, invars)
         key = _cse_key(prim, invars, params) if self.cse else None
@@ -285,14 +286,6 @@ class Simplifier:
         return result
 
 
-class _Probe:
-    """Stands in for an equation when asking whether a new application has effects."""
-    __slots__ = ("primitive", "params")
-
-    def __init__(self, primitive, params):
-        self.primitive, self.params = primitive, params
-
-
 _UNKNOWN = object()
 
 
@@ -311,16 +304,15 @@ def _uniform_scalar(value, limit=4096):
         return value if type(value) in (int, float, bool) else None
     if value.size == 0 or value.dtype.kind not in "biuf":
         return None
-    if all(s == 0 for s in value.strides) or value.size == 1:
-        first = value.reshape(-1)[:1]
+    if value.size == 1 or all(s == 0 for s in value.strides):
+        scalar = value[(0,) * value.ndim].item()
     elif value.size <= limit:
         flat = value.reshape(-1)
-        first = flat[:1]
-        if not bool((flat == first).all()):
+        if not bool((flat == flat[0]).all()):
             return None
+        scalar = flat[0].item()
     else:
         return None
-    scalar = first.item() if hasattr(first, "item") else first[0]
     return scalar if scalar == scalar else None       # NaN is no neutral element
 
 
@@ -329,9 +321,7 @@ def _uniform_key(value):
     strides = getattr(value, "strides", None)
     if strides is None or not all(s == 0 for s in strides) or value.size == 0:
         return None
-    first = value.reshape(-1)[:1]
-    if not hasattr(first, "tobytes"):
-        return None
+    first = value[(0,) * value.ndim]
     return (value.shape, value.dtype.str, first.tobytes(), type(value))
 
 
