@@ -195,24 +195,15 @@ def _reduce_kernel(eqn):
     return Kernel(FRESH, emit, c_layout=_always_c)
 
 
-def _reshape_kernel(eqn):
-    shape = eqn.params["new_sizes"]
+def _view_method_kernel(eqn, method, param, c_layout):
+    """`x.reshape(shape)` / `x.transpose(perm)`: a view (or, for reshape, maybe a copy)."""
+    arg = eqn.params[param]
 
     def emit(ctx, eqn, ins, outs, buf, indent):
-        ctx.emit(f"{outs[0]} = {ins[0]}.reshape({shape!r})", indent)
+        ctx.emit(f"{outs[0]} = {ins[0]}.{method}({arg!r})", indent)
     if type(eqn.invars[0]) is not Var:
         return None
-    return Kernel(VIEW, emit, c_layout=_same_layout)
-
-
-def _transpose_kernel(eqn):
-    perm = eqn.params["permutation"]
-
-    def emit(ctx, eqn, ins, outs, buf, indent):
-        ctx.emit(f"{outs[0]} = {ins[0]}.transpose({perm!r})", indent)
-    if type(eqn.invars[0]) is not Var:
-        return None
-    return Kernel(VIEW, emit)
+    return Kernel(VIEW, emit, c_layout=c_layout)
 
 
 def default_emit(ctx, eqn, ins, outs, buf, indent):
@@ -248,9 +239,9 @@ def numpy_kernel(eqn):
     elif name == "dot_general":
         kernel = _dot_kernel(eqn)
     elif name == "reshape":
-        kernel = _reshape_kernel(eqn)
+        kernel = _view_method_kernel(eqn, "reshape", "new_sizes", _same_layout)
     elif name == "transpose":
-        kernel = _transpose_kernel(eqn)
+        kernel = _view_method_kernel(eqn, "transpose", "permutation", lambda c: False)
     elif getattr(prim, "reduction", None):
         kernel = _reduce_kernel(eqn)
     elif getattr(prim, "elementwise", False) and len(eqn.outvars) == 1:

@@ -112,38 +112,22 @@ def elementwise_rule(name, prim):
     return register
 
 
-@elementwise_rule("add", ew.add_p)
-def _add(s, invars, params, out_avals):
-    x, y = invars
-    out, = out_avals
-    if _is(s, y, 0) and _same(x, out):
-        return [x]
-    if _is(s, x, 0) and _same(y, out):
-        return [y]
-    return None
+def _neutral(element, commutes):
+    """`x op e -> x` (and `e op x -> x` if op commutes) for the neutral element `e` of op."""
+    def rule(s, invars, params, out_avals):
+        x, y = invars
+        out, = out_avals
+        if _is(s, y, element) and _same(x, out):
+            return [x]
+        if commutes and _is(s, x, element) and _same(y, out):
+            return [y]
+        return None
+    return rule
 
 
-@elementwise_rule("sub", ew.sub_p)
-def _sub(s, invars, params, out_avals):
-    x, y = invars
-    return [x] if _is(s, y, 0) and _same(x, out_avals[0]) else None
-
-
-@elementwise_rule("mul", ew.mul_p)
-def _mul(s, invars, params, out_avals):
-    x, y = invars
-    out, = out_avals
-    if _is(s, y, 1) and _same(x, out):
-        return [x]
-    if _is(s, x, 1) and _same(y, out):
-        return [y]
-    return None
-
-
-@elementwise_rule("div", ew.div_p)
-def _div(s, invars, params, out_avals):
-    x, y = invars
-    return [x] if _is(s, y, 1) and _same(x, out_avals[0]) else None
+for _name, _prim, _element, _commutes in (("add", ew.add_p, 0, True), ("sub", ew.sub_p, 0, False),
+                                          ("mul", ew.mul_p, 1, True), ("div", ew.div_p, 1, False)):
+    elementwise_rule(_name, _prim)(_neutral(_element, _commutes))
 
 
 @elementwise_rule("neg", ew.neg_p)
