@@ -110,11 +110,22 @@ def test_retrace_reasons_name_the_argument(caplog):
     assert "structure" in jf.retrace_reasons[-1]
 
 
-def test_static_arguments_and_their_retrace_reason():
-    @ft.jit
-    def unused(x):
-        return x
+def test_retrace_logging_from_the_environment():
+    import os
+    import subprocess
+    import sys
+    code = ("import functrans as ft, functrans.numpy as fnp\n"
+            "f = ft.jit(lambda x: x + 1)\n"
+            "f(fnp.ones(2)); f(fnp.ones(3))\n")
+    env = dict(os.environ, FUNCTRANS_LOG_RETRACES="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "jit(<lambda>): retracing" in run.stderr and "f32[2] to f32[3]" in run.stderr
 
+
+def test_static_arguments_and_their_retrace_reason():
     f = ft.jit(lambda x, n, *, mode="a": x * n if mode == "a" else x - n,
                static_argnums=1, static_argnames="mode")
     x = _arr(3)
@@ -123,7 +134,6 @@ def test_static_arguments_and_their_retrace_reason():
     assert "static" in f.retrace_reasons[-1]
     with pytest.raises(TypeError, match="static argument 1 has unhashable type list"):
         f(x, [1])
-    del unused
 
 
 def test_non_array_argument_error_names_the_path():
