@@ -226,8 +226,11 @@ def _custom_emit(ctx, eqn, ins, outs, buf, indent):
 
 
 def numpy_kernel(eqn):
-    """The Kernel running `eqn` on NumPy (or CuPy, whose functions have the same names)."""
+    """The Kernel running `eqn` on NumPy (or CuPy, whose functions have the same names);
+    None for a `fused` group, which then runs member by member, in place."""
     prim = eqn.primitive
+    if prim is fused_p:
+        return None
     if prim.lowering is not None:
         return Kernel(OPAQUE, _custom_emit)
     kernel = None
@@ -257,7 +260,11 @@ def numpy_kernel(eqn):
 # =================================================================== lowering
 class LoweringContext:
     """Collects the lines and the module namespace of one generated function (see the module
-    docstring for what primitive lowerings may call)."""
+    docstring for what primitive lowerings may call). `choose_kernel(eqn)` picks how each
+    equation runs: a backend for another array module can supply its own (e.g. one kernel
+    for a whole `fused` group) and fall back to `numpy_kernel`."""
+
+    choose_kernel = staticmethod(numpy_kernel)
 
     def __init__(self, xp):
         self.xp = xp
@@ -322,9 +329,9 @@ class LoweringContext:
         those arrays (or None, which makes a kernel allocate)."""
         donated = donated or {}
         env = dict(zip(jaxpr.invars, in_names))
-        instrs, groups = _expand(jaxpr.eqns)
-        plan = memory.plan([(e, k) for e, k in instrs], jaxpr.invars, jaxpr.outvars,
-                           donated=list(donated), c_inputs=c_inputs)
+        instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
+        plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
+                           c_inputs=c_inputs)
         buffer_names = dict(donated)
         for k, (eqn, kernel) in enumerate(instrs):
             if k in groups:
@@ -341,21 +348,23 @@ class LoweringContext:
         return [self.operand(v, env) for v in jaxpr.outvars]
 
 
-def _expand(eqns):
-    """The instructions for `eqns`: each with its Kernel, `fused` groups unpacked into their
-    members (reading the group's inputs); `groups` marks where each group starts."""
+def _expand(eqns, choose_kernel):
+    """The instructions `(eqn, kernel)` for `eqns`; a `fused` group the backend has no single
+    kernel for is unpacked into its members (reading the group's inputs). `groups` marks
+    where each unpacked group starts."""
     instrs, groups = [], {}
     for eqn in eqns:
-        if eqn.primitive is fused_p:
-            body = eqn.params["jaxpr"]
-            env = dict(zip(body.invars, eqn.invars))
-            groups[len(instrs)] = " -> ".join(e.primitive.name for e in body.eqns)
-            for e in body.eqns:
-                member = e.replace(invars=[env.get(v, v) if type(v) is Var else v
-                                           for v in e.invars])
-                instrs.append((member, numpy_kernel(member)))
-        else:
-            instrs.append((eqn, numpy_kernel(eqn)))
+        kernel = choose_kernel(eqn)
+        if kernel is not None:
+            instrs.append((eqn, kernel))
+            continue
+        body = eqn.params["jaxpr"]
+        env = dict(zip(body.invars, eqn.invars))
+        groups[len(instrs)] = " -> ".join(e.primitive.name for e in body.eqns)
+        for e in body.eqns:
+            member = e.replace(invars=[env.get(v, v) if type(v) is Var else v
+                                       for v in e.invars])
+            instrs.append((member, choose_kernel(member)))
     return instrs, groups
 
 
