@@ -4,6 +4,12 @@ A jitted call is the `jit` *call primitive*: it carries the staged jaxpr, and it
 recurse into that jaxpr. So `grad(jit(f))` differentiates the staged function (splitting it
 into a compiled forward pass that saves residuals and a compiled backward pass), `vmap(jit(f))`
 batches the jaxpr, `jit(grad(f))` stages the derivative, and jit inside jit inlines.
+
+Called with concrete arrays, a `Jitted` function looks its executable up in a bounded LRU
+cache keyed by the argument structure, shapes, dtypes, devices and static values (misses and
+why they happened are recorded; `ft.config.update("log_retraces", True)` logs them), and
+runs the generated code (`functrans.compiler`). Arguments that are Arrays in tuples, lists
+and dicts take a fast path: one pass over them builds the key, one lookup, one call.
 """
 from __future__ import annotations
 
@@ -657,10 +663,14 @@ def _hashable_static(value, label):
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
-    static values, device), lowered to NumPy/CuPy code, cached.
+    static values, device), optimized and lowered to NumPy/CuPy code, cached.
 
-    Composes with every transform in both orders. Usable as `@ft.jit` or
-    `@ft.jit(static_argnums=...)`.
+    `static_argnums` / `static_argnames` name arguments that are settings rather than data
+    (hashable; each value compiles separately). `donate_argnums` names arguments whose
+    memory the compiled code may reuse for its results, when nothing else refers to it (the
+    caller's Array is then marked as donated and cannot be used again). Composes with every transform in both orders.
+    Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`; `ft.jit(f).lower(*args).as_text()`
+    shows the optimized jaxpr and the generated code.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
