@@ -668,9 +668,9 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     `static_argnums` / `static_argnames` name arguments that are settings rather than data
     (hashable; each value compiles separately). `donate_argnums` names arguments whose
     memory the compiled code may reuse for its results, when nothing else refers to it (the
-    caller's Array is then marked as donated and cannot be used again). Composes with every transform in both orders.
-    Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`; `ft.jit(f).lower(*args).as_text()`
-    shows the optimized jaxpr and the generated code.
+    caller's Array is then marked as donated and cannot be used again). Composes with every
+    transform in both orders. Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`;
+    `ft.jit(f).lower(*args).as_text()` shows the optimized jaxpr and the generated code.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
