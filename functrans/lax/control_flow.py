@@ -367,13 +367,6 @@ def _cond_aval(index, *ops, branches):
 cond_p = _control_primitive("cond", _cond_aval)
 
 
-def _lower_closed(ctx, closed, in_names, indent):
-    consts = [ctx.const(getattr(c, "_value", c), "c") for c in closed.consts]
-    j = closed.jaxpr
-    return ctx.lower_jaxpr(Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns),
-                           consts + list(in_names), indent)
-
-
 def _assign(ctx, names, values, indent):
     if names:
         comma = "," if len(names) == 1 else ""
@@ -389,7 +382,7 @@ def _cond_lowering(ctx, eqn, ins, outs, indent):
             ctx.emit("else:", indent)
         else:
             ctx.emit(f"{'if' if k == 0 else 'elif'} {i} == {k}:", indent)
-        results = _lower_closed(ctx, branch, ins[1:], indent + 1)
+        results = ctx.lower_jaxpr(branch, ins[1:], indent + 1)
         _assign(ctx, outs, results, indent + 1)
         if not outs:
             ctx.emit("pass", indent + 1)
@@ -607,10 +600,10 @@ def _emit_while(ctx, cond_jaxpr, body_jaxpr, cconsts, bconsts, init, indent, on_
     carry = [ctx.fresh("carry") for _ in init]
     _assign(ctx, carry, init, indent)
     ctx.emit("while True:", indent)
-    pred, = _lower_closed(ctx, cond_jaxpr, list(cconsts) + carry, indent + 1)
+    pred, = ctx.lower_jaxpr(cond_jaxpr, list(cconsts) + carry, indent + 1)
     ctx.emit(f"if not {pred}:", indent + 1)
     ctx.emit("break", indent + 2)
-    new = _lower_closed(ctx, body_jaxpr, list(bconsts) + carry, indent + 1)
+    new = ctx.lower_jaxpr(body_jaxpr, list(bconsts) + carry, indent + 1)
     if on_iter is not None:
         on_iter(new[len(carry):], indent + 1)
     _assign(ctx, carry, new[:len(carry)], indent + 1)
@@ -1054,7 +1047,7 @@ def _replay_lowering(ctx, eqn, ins, outs, indent):
     entry = [ctx.fresh("e") for _ in range(n_entry)]
     target = ", ".join(entry) + ("," if len(entry) == 1 else "")
     ctx.emit(f"for {target or '_'} in reversed({rec}.entries):", indent)
-    new = _lower_closed(ctx, body, list(consts) + carry + entry, indent + 1)
+    new = ctx.lower_jaxpr(body, list(consts) + carry + entry, indent + 1)
     _assign(ctx, carry, new, indent + 1)
     if not (carry or body.eqns):
         ctx.emit("pass", indent + 1)
@@ -1223,7 +1216,7 @@ def _scan_lowering(ctx, eqn, ins, outs, indent):
     x_names = [ctx.fresh("x") for _ in xs]
     for xn, x in zip(x_names, xs):
         ctx.emit(f"{xn} = {x}[{i}]", indent + 1)
-    new = _lower_closed(ctx, p["jaxpr"], list(consts) + carry + x_names, indent + 1)
+    new = ctx.lower_jaxpr(p["jaxpr"], list(consts) + carry + x_names, indent + 1)
     for y, r in zip(ys, new[nk:]):
         ctx.emit(f"{y}[{i}] = {r}", indent + 1)
     _assign(ctx, carry, new[:nk], indent + 1)
