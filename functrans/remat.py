@@ -100,8 +100,25 @@ def _remat_split(jaxpr, diff, policy):
     bwd = Jaxpr(fj.constvars, list(fj.invars) + saved + bj.invars[n_res:],
                 [s(v) for v in bj.outvars], recompute + bwd_eqns)
     bwd, _ = dce_jaxpr(bwd)
-    return (ClosedJaxpr(fwd, split.fwd.consts), ClosedJaxpr(bwd, split.fwd.consts),
+    return (ClosedJaxpr(fwd, split.fwd.consts), ClosedJaxpr(_renamed(bwd), split.fwd.consts),
             split.ct_unknown)
+
+
+def _renamed(jaxpr):
+    """`jaxpr` with variables of its own (the backward jaxpr is built from the forward one's
+    equations; two jaxprs never share variables)."""
+    new = {}
+
+    def r(v):
+        if type(v) is not Var:
+            return v
+        if v not in new:
+            new[v] = Var(v.aval)
+        return new[v]
+    return Jaxpr([r(v) for v in jaxpr.constvars], [r(v) for v in jaxpr.invars],
+                 [r(v) for v in jaxpr.outvars],
+                 [e.replace(invars=[r(v) for v in e.invars], outvars=[r(v) for v in e.outvars])
+                  for e in jaxpr.eqns])
 
 
 def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
