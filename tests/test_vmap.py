@@ -107,7 +107,8 @@ def test_error_data_dependent_python_control_flow_suggests_lax():
 
 # =================================================================== property tests
 UNARY = [fnp.sin, fnp.tanh, lambda v: v * v, lambda v: fnp.exp(fnp.tanh(v)),
-         lambda v: fnp.cumsum(v, axis=-1), lambda v: v[..., ::-1], lambda v: v - fnp.max(v, axis=-1, keepdims=True),
+         lambda v: fnp.cumsum(v, axis=-1), lambda v: v[..., ::-1],
+         lambda v: v - fnp.max(v, axis=-1, keepdims=True),
          lambda v: fnp.concatenate([v, v * 2], axis=-1)[..., 1:1 + v.shape[-1]],
          lambda v: fnp.where(v > 0, v, 0.1 * v), lambda v: v.T.T]
 
