@@ -17,6 +17,12 @@ from .reductions import (
 )
 from .shape_ops import (
     reshape, transpose, moveaxis, broadcast_in_dim, broadcast_to, rev, concatenate, pad,
-    slice_ as slice, slice_in_dim, full_like, full, squeeze, expand_dims,
+    slice_ as slice, slice_in_dim, full_like, full, squeeze, expand_dims, iota,
 )
 from .dot import dot_general, dot
+from .indexing import (
+    gather, scatter, scatter_add, scatter_mul, scatter_min, scatter_max, dynamic_slice,
+    dynamic_update_slice, take_along_axis, add_along_axis,
+)
+from .sorting import sort, sort_multiple, argsort, searchsorted
+from . import linalg
