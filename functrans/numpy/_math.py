@@ -6,12 +6,19 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
+from ..array import wrap
 from ..lax._util import dtype_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
+from ._fast import numpy_value, numpy_pair
 
 
 def _inexact_unary(lax_fn, name, doc=None):
+    ufunc = getattr(np, name)
+
     def f(x, /):
+        v = numpy_value(x, "fc")
+        if v is not None:
+            return wrap(ufunc(v))
         (x,), _ = promote_inexact(x)
         return lax_fn(x)
     f.__name__ = f.__qualname__ = name
@@ -20,7 +27,15 @@ def _inexact_unary(lax_fn, name, doc=None):
 
 
 def _same_unary(lax_fn, name, int_identity=False):
+    ufunc = getattr(np, name)
+
     def f(x, /):
+        v = numpy_value(x, "fc" if int_identity else None)
+        if v is not None:
+            try:
+                return wrap(ufunc(v))
+            except TypeError:
+                pass            # let the general path raise a descriptive error
         x = as_operand(x)
         if type(x) in (int, float, bool, complex):
             x = asarray(x)
@@ -34,8 +49,15 @@ def _same_unary(lax_fn, name, int_identity=False):
 
 def _binary(lax_fn, name, inexact=False):
     prom = promote_inexact if inexact else promote
+    ufunc = getattr(np, name)
 
     def f(x1, x2, /):
+        raw = numpy_pair(x1, x2, float_only=inexact)
+        if raw is not None:
+            try:
+                return wrap(ufunc(*raw))
+            except Exception:
+                pass            # let the general path raise a descriptive error
         (a, b), _ = prom(x1, x2)
         return lax_fn(a, b)
     f.__name__ = f.__qualname__ = name
@@ -72,7 +94,7 @@ sign = _same_unary(lax.sign, "sign")
 floor = _same_unary(lax.floor, "floor", int_identity=True)
 ceil = _same_unary(lax.ceil, "ceil", int_identity=True)
 trunc = fix = _same_unary(lax.trunc, "trunc", int_identity=True)
-rint = _same_unary(lax.round, "rint", int_identity=True)
+rint = _inexact_unary(lax.round, "rint")
 isfinite = _same_unary(lax.is_finite, "isfinite")
 isnan = _same_unary(lax.isnan, "isnan")
 isinf = _same_unary(lax.isinf, "isinf")

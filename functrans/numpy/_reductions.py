@@ -8,7 +8,9 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..lax._util import dtype_of, shape_of
+from ..array import wrap
 from ._conversion import asarray, promote_inexact
+from ._fast import numpy_value
 
 
 def normalize_axes(axis, ndim, name="axis"):
@@ -45,6 +47,12 @@ def _sum_dtype(dt):
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Sum over `axis` (all axes when None). Booleans and small integers sum as int64."""
     _no_out(out, "sum")
+    v = numpy_value(a)
+    if v is not None and dtype is None and initial is None and where is None:
+        try:
+            return wrap(v.sum(axis=axis, keepdims=keepdims))
+        except (ValueError, TypeError):
+            pass            # let the general path raise a descriptive error
     a = asarray(a)
     if where is not None:
         a = _masked(a, where, 0)
