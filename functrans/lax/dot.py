@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from ..core import ShapedArray, get_aval
+from ..core import ShapedArray
 from ._util import primitive, shape_of, wanted
 from .elementwise import add
-from .shape_ops import transpose, reshape, moveaxis
+from .shape_ops import transpose, moveaxis
 
 
 def _free(ndim, contract, batch):
@@ -152,5 +152,4 @@ def dot_general(lhs, rhs, dimension_numbers):
 
 def dot(lhs, rhs):
     """Matrix/vector product of rank-1 or rank-2 operands (no promotion)."""
-    nl, nr = len(shape_of(lhs)), len(shape_of(rhs))
-    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())))
+    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())))

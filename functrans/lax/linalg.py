@@ -24,7 +24,7 @@ from ..array import wrap
 from ..backends import default_device_now
 from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
-from .elementwise import add, sub, mul, div, neg, select, reciprocal, square
+from .elementwise import add, sub, mul, neg, select, reciprocal, square
 from .shape_ops import transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim
 from .reductions import reduce_sum
 from .dot import dot_general
@@ -343,6 +343,12 @@ def lu(a):
     return tuple(lu_p.bind(a))
 
 
+def lu_solve(lu, permutation, b):
+    """x with `a @ x == b` from `lu(a)`'s packed factors and permutation; b is (..., n, k)."""
+    y = triangular_solve(lu, _rows(b, permutation), lower=True, unit_diagonal=True)
+    return triangular_solve(lu, y, lower=False)
+
+
 # =============================================================== eigh
 def _eigh_impl(xp, a):
     w, v = xp.linalg.eigh(_raw_sym(xp, a))
@@ -593,4 +599,4 @@ def qr(a, full_matrices=False):
     return q, r
 
 
-__all__ = ["cholesky", "triangular_solve", "lu", "eigh", "svd", "qr"]
+__all__ = ["cholesky", "triangular_solve", "lu", "lu_solve", "eigh", "svd", "qr"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..core import ShapedArray, get_aval
+from ..core import ShapedArray
 from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of
 from .elementwise import (mul, div, eq, convert_element_type, select, add)
 from .shape_ops import (broadcast_in_dim, full_like, iota, pad, reshape, slice_in_dim,

@@ -11,7 +11,7 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import default_device_now
-from ..core import ShapedArray, get_aval, is_python_scalar
+from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
                     broadcast_batched, bdim_size)
 

@@ -6,7 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..array import Array, wrap
 from ..backends import NUMPY_TYPES, default_device_now, get_device, device_of_raw, transfer
-from ..core import Tracer, is_python_scalar
+from ..core import Tracer
 from ..lax import convert_element_type
 from ..lax._util import dtype_of
 
