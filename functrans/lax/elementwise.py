@@ -170,10 +170,12 @@ bessel_i1_p = unary("bessel_i1", impl=_special_impl("i1"),
 
 
 def _bessel_i1_deriv(x, ans):
-    """I1'(x) = I0(x) - I1(x) / x, with its limit 1/2 at x = 0."""
-    at_zero = eq(x, 0.0)
-    safe = select(at_zero, _full_like_ans(x, 1.0), x)
-    return select(at_zero, _full_like_ans(x, 0.5), sub(bessel_i0(x), div(ans, safe)))
+    """I1'(x) = I0(x) - I1(x) / x; near 0 its series 1/2 + 3 x^2 / 16 (the quotient would
+    lose all precision, in its own derivative most of all)."""
+    small = lt(abs(x), 1e-3)
+    safe = select(small, _full_like_ans(x, 1.0), x)
+    series = add(mul(square(x), 3.0 / 16.0), 0.5)
+    return select(small, series, sub(bessel_i0(safe), div(bessel_i1(safe), safe)))
 
 
 def _polygamma_impl(xp, n, x):
