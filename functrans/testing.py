@@ -50,8 +50,12 @@ def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_s
 
 def _elements(dtype, low, high, exclude, margin):
     dtype = np.dtype(dtype)
-    width = 8 * dtype.itemsize
-    floats = st.floats(low, high, allow_nan=False, allow_infinity=False, width=min(width, 64))
+    width = min(8 * dtype.itemsize, 64)
+    if width < 64:                      # bounds must be representable in the narrow type
+        lo, hi = dtype.type(low), dtype.type(high)
+        low = float(lo if lo >= low else np.nextafter(lo, dtype.type(np.inf)))
+        high = float(hi if hi <= high else np.nextafter(hi, dtype.type(-np.inf)))
+    floats = st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
     if not exclude:
         return floats
     return floats.filter(lambda v: all(abs(v - p) > margin for p in exclude))

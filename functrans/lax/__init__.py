@@ -23,7 +23,7 @@ from .shape_ops import (
 from .dot import dot_general, dot
 from .indexing import (
     gather, scatter, scatter_add, scatter_mul, scatter_min, scatter_max, dynamic_slice,
-    dynamic_update_slice, take_along_axis, add_along_axis,
+    dynamic_update_slice, take_along_axis, add_along_axis, wrap_negative,
 )
 from .sorting import sort, sort_multiple, argsort, searchsorted
 from . import linalg

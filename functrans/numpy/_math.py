@@ -189,9 +189,10 @@ radians, degrees = deg2rad, rad2deg
 
 
 def logaddexp2(x1, x2, /):
+    """log2(2**x1 + 2**x2), without overflow."""
+    (a, b), _ = promote_inexact(x1, x2)
     ln2 = math.log(2.0)
-    return true_divide(logaddexp(multiply(promote_inexact(x1)[0][0], ln2),
-                                 multiply(promote_inexact(x2)[0][0], ln2)), ln2)
+    return true_divide(lax.logaddexp(multiply(a, ln2), multiply(b, ln2)), ln2)
 
 
 def float_power(x1, x2, /):

@@ -372,7 +372,7 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
     lead_shape = tuple(shape[i] for i in lead)
     n = math.prod(shape[i] for i in axes)
     srt = lax.sort(lax.reshape(a, lead_shape + (n,)), -1)
-    q = lax.convert_element_type(asarray(q), dt)
+    q = asarray(q, dtype=dt)
     q_shape = shape_of(q)
     if ignore_nan:
         count = sum(_not_nan(srt), axis=-1)          # NaNs sort last

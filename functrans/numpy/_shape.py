@@ -524,7 +524,8 @@ def insert(arr, obj, values, axis=None):
     else:
         values = broadcast_to(moveaxis(values, -1, ax) if len(shape_of(values)) == len(vshape)
                               else values, vshape)
-    order = np.argsort(np.concatenate([np.arange(n), positions]), kind="stable")
+    # each value goes just before the original element at its position
+    order = np.argsort(np.concatenate([2 * np.arange(n) + 1, 2 * positions]), kind="stable")
     return take(concatenate([arr, values], axis=ax), order, axis=ax)
 
 
