@@ -18,7 +18,12 @@ def advanced_index_arrays(entries, shape):
     against the bounds (IndexError); traced ones are clamped by the gather."""
     axes = [i for i, e in enumerate(entries) if not isinstance(e, slice)]
     arrays = [entries[a] for a in axes]
-    batch = broadcast_shapes(*[shape_of(a) for a in arrays], opname="indexing")
+    try:
+        batch = broadcast_shapes(*[shape_of(a) for a in arrays], opname="indexing")
+    except ValueError:
+        shown = " ".join(str(tuple(shape_of(a))) for a in arrays)
+        raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together "
+                         f"with shapes {shown}") from None
     out, traced = [], False
     for a, i in zip(axes, arrays):
         d = shape[a]
