@@ -1,6 +1,7 @@
 """Advanced (integer-array) indexing on the `gather` primitive, with NumPy's placement rule:
-the index arrays (and any integers beside them) broadcast to one shape B; when they index
-adjacent axes, B replaces those axes in place, otherwise B comes first."""
+the index arrays (and any integers beside them) broadcast to one shape B; when they are next
+to each other in the index (not separated by a slice, None or Ellipsis), B replaces their
+axes in place, otherwise B comes first."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,14 +41,17 @@ def advanced_index_arrays(entries, shape):
     return axes, out, ("clip" if traced else "promise_in_bounds")
 
 
-def advanced_getitem(x, entries):
-    """`x[entries]` where some entries are integer arrays (x already has its None axes)."""
+def advanced_getitem(x, entries, breaks=()):
+    """`x[entries]` where some entries are integer arrays (x already has its None axes;
+    `breaks` are entry positions an empty Ellipsis separates)."""
     shape = shape_of(x)
     sliced = _basic_getitem(x, [e if isinstance(e, slice) else slice(None) for e in entries])
     axes, arrays, mode = advanced_index_arrays(entries, shape_of(sliced))
     out = lax.gather(sliced, *arrays, axes=axes, mode=mode)
-    first = axes[0]
-    if axes == list(range(first, first + len(axes))) and first > 0:
+    first, last = axes[0], axes[-1]
+    adjacent = axes == list(range(first, last + 1)) and \
+        not any(first < b <= last for b in breaks)
+    if adjacent and first > 0:
         nb = len(shape_of(arrays[0]))
         rest = len(shape) - len(axes)
         perm = [nb + j for j in range(first)] + list(range(nb)) + \

@@ -80,8 +80,9 @@ class Index:
     scalars or integer arrays (concrete NumPy arrays or tracers)."""
 
     def __init__(self, shape, idx):
-        entries, new_axes = _expand(shape, idx)
+        entries, new_axes, breaks = _expand(shape, idx)
         self.new_axes = new_axes                  # positions of None axes in expanded shape
+        self.breaks = breaks                      # where an empty Ellipsis separates entries
         self.entries = entries
         expanded = list(shape)
         for p in new_axes:
@@ -103,7 +104,9 @@ def _kind(e):
 
 
 def _expand(shape, idx):
-    """Entries per axis (None axes inserted as full slices) and the None positions."""
+    """Entries per axis (None axes inserted as full slices), the None positions, and the
+    positions of Ellipses that expanded to no axes (NumPy still counts those as separating
+    advanced indices)."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     items = [_classify(e) for e in idx]
@@ -114,11 +117,13 @@ def _expand(shape, idx):
     if consumed > len(shape):
         raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
                          f"{consumed} were indexed")
-    entries, new_axes = [], []
+    entries, new_axes, breaks = [], [], set()
     axis = 0
     for n, e in items:
         if e is Ellipsis:
             fill = len(shape) - consumed
+            if not fill:
+                breaks.add(len(entries))
             entries.extend([slice(None)] * fill)
             axis += fill
         elif e is None:
@@ -132,7 +137,7 @@ def _expand(shape, idx):
             entries.append(e)
             axis += 1
     entries.extend([slice(None)] * (len(shape) - axis))
-    return entries, new_axes
+    return entries, new_axes, breaks
 
 
 def _classify(e):
@@ -218,7 +223,7 @@ def _getitem(x, idx):
         x = lax.reshape(x, index.expanded_shape)
     if "array" in kinds:
         from ._advanced import advanced_getitem
-        return advanced_getitem(x, index.entries)
+        return advanced_getitem(x, index.entries, index.breaks)
     if "scalar" in kinds:
         return _dynamic_getitem(x, index.entries)
     return _basic_getitem(x, index.entries)
