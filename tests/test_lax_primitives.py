@@ -59,11 +59,12 @@ def floats(shape, low=-2.0, high=2.0, exclude=(), margin=0.1, dtype=F64):
 
 @st.composite
 def distinct(draw, shape, offset=0.0, step=0.4):
-    """Values at least step - 0.1 apart (no ties: max, min, sort are smooth there)."""
+    """Values k * step + offset + [0, 0.1] for distinct k: no ties (max, min, sort are smooth
+    there), and arrays drawn with offsets 0 and step / 2 never tie with each other."""
     n = math.prod(shape)
     perm = np.asarray(draw(st.permutations(range(n))), dtype=F64)
     jitter = np.asarray(draw(floats((n,), 0.0, 0.1)))
-    return fnp.asarray((perm * step + offset + jitter - n * step / 2).reshape(shape))
+    return fnp.asarray((perm * step + offset + jitter - 1.0).reshape(shape))
 
 
 def lattice(shape, offset):
