@@ -524,41 +524,34 @@ _SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                                             HealthCheck.too_slow])
 
 
-def _split_args(args):
-    """Positions of the float64 arguments (differentiated) and a closure over the rest."""
+def _draw_case(r, data):
+    """Draw a row's inputs; return the function of its float arguments (the others held
+    fixed) and those arguments."""
+    fn, strategies = r.build(data.draw(r.params, label="params"))
+    args = [data.draw(s, label=f"arg{i}") for i, s in enumerate(strategies)]
     diff = [i for i, a in enumerate(args) if np.asarray(a).dtype.kind == "f"]
-    return diff
 
-
-def _closure(fn, args, diff):
     def g(*d):
         full = list(args)
         for i, v in zip(diff, d):
             full[i] = v
         return fn(*full)
-    return g
+    return g, [args[i] for i in diff]
 
 
 @pytest.mark.parametrize("r", DIFF_ROWS, ids=repr)
 @_SETTINGS
 @given(data=st.data())
 def test_derivatives_match_finite_differences(r, data):
-    fn, strategies = r.build(data.draw(r.params, label="params"))
-    args = [data.draw(s, label=f"arg{i}") for i, s in enumerate(strategies)]
-    diff = _split_args(args)
-    check_grads(_closure(fn, args, diff), [args[i] for i in diff], order=2,
-                modes=("fwd", "rev"))
+    g, primals = _draw_case(r, data)
+    check_grads(g, primals, order=2, modes=("fwd", "rev"))
 
 
 @pytest.mark.parametrize("r", NONDIFF_ROWS, ids=repr)
 @_SETTINGS
 @given(data=st.data())
 def test_nondifferentiable_outputs_have_zero_derivative(r, data):
-    fn, strategies = r.build(data.draw(r.params, label="params"))
-    args = [data.draw(s, label=f"arg{i}") for i, s in enumerate(strategies)]
-    diff = _split_args(args)
-    g = _closure(fn, args, diff)
-    primals = [args[i] for i in diff]
+    g, primals = _draw_case(r, data)
     out = g(*primals)
     _, t_out = ft.jvp(g, tuple(primals), tuple(fnp.ones_like(p) for p in primals))
     t = np.asarray(t_out)

@@ -62,22 +62,25 @@ def betaln(a, b):
     return lax.sub(lax.add(lax.lgamma(a), lax.lgamma(b)), lax.lgamma(lax.add(a, b)))
 
 
-def xlogy(x, y):
-    """x * log(y), taken as 0 where x == 0 (also for y == 0)."""
+def _x_times(fn, x, y, neutral):
+    """x * fn(y), taken as 0 where x == 0 (y replaced there by `neutral`, so neither the
+    value nor its derivative sees fn's singularity)."""
     (x, y), _ = promote_inexact(x, y)
     x, y = asarray(x), asarray(y)
     zero = lax.eq(x, 0.0)
-    safe_y = lax.select(zero, lax.full_like(lax.add(x, y), 1.0), lax.add(lax.mul(x, 0.0), y))
-    return lax.select(zero, lax.full_like(safe_y, 0.0), lax.mul(x, lax.log(safe_y)))
+    y = lax.add(lax.mul(x, 0.0), y)                        # broadcast y against x
+    safe_y = lax.select(zero, lax.full_like(y, neutral), y)
+    return lax.select(zero, lax.full_like(safe_y, 0.0), lax.mul(x, fn(safe_y)))
+
+
+def xlogy(x, y):
+    """x * log(y), taken as 0 where x == 0 (also for y == 0)."""
+    return _x_times(lax.log, x, y, 1.0)
 
 
 def xlog1py(x, y):
     """x * log1p(y), taken as 0 where x == 0."""
-    (x, y), _ = promote_inexact(x, y)
-    x, y = asarray(x), asarray(y)
-    zero = lax.eq(x, 0.0)
-    safe_y = lax.select(zero, lax.full_like(lax.add(x, y), 0.0), lax.add(lax.mul(x, 0.0), y))
-    return lax.select(zero, lax.full_like(safe_y, 0.0), lax.mul(x, lax.log1p(safe_y)))
+    return _x_times(lax.log1p, x, y, 0.0)
 
 
 def entr(x):
