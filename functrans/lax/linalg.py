@@ -264,7 +264,7 @@ def _lu_one(xp, a):
         lu, piv = cupyx.scipy.linalg.lu_factor(a)
     n = a.shape[-1]
     perm = np.arange(n)
-    for i, p in enumerate(np.asarray(piv)):
+    for i, p in enumerate(piv.get() if hasattr(piv, "get") else np.asarray(piv)):
         perm[i], perm[p] = perm[p], perm[i]
     return lu, xp.asarray(piv, dtype=np.int32), xp.asarray(perm, dtype=np.int32)
 

@@ -20,9 +20,10 @@ from .indexing import take_along_axis, add_along_axis
 # =============================================================== sort
 def _sort_impl(xp, *operands, dimension):
     keys = operands[0]
+    stable = {"kind": "stable"} if xp is np else {}     # CuPy always sorts stably
     if len(operands) == 1:
-        return [xp.sort(keys, axis=dimension, kind="stable")]
-    order = xp.argsort(keys, axis=dimension, kind="stable")
+        return [xp.sort(keys, axis=dimension, **stable)]
+    order = xp.argsort(keys, axis=dimension, **stable)
     return [xp.take_along_axis(xp.asarray(o), order, axis=dimension) for o in operands]
 
 

@@ -64,7 +64,8 @@ def getitem(x, idx):
         v = x._value
         if type(v) is _NDARRAY:
             t = type(idx)
-            raw = idx if t is int or t is slice else _raw_index(idx)
+            raw = idx if t is int or t is slice else idx._value if t is Array else \
+                _raw_index(idx)
             if raw is not None:
                 try:
                     return wrap(v[raw])
