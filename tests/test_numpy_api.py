@@ -387,6 +387,7 @@ def test_sorting_and_searching_match_numpy(data):
                                   return_counts=True)):
         assert_same(got, exp)
     assert_same(fnp.nonzero(x > 0), np.nonzero(x > 0))
+    assert_same(fnp.where(x > 0), np.where(x > 0))
     assert_same(fnp.argwhere(x > 0), np.argwhere(x > 0))
     assert_same(fnp.flatnonzero(x > 0), np.flatnonzero(x > 0))
     bins = np.array([-1.0, 0.0, 0.5, 1.5])

@@ -551,16 +551,24 @@ def _as_index(i):
     return i
 
 
+def _normalize_axes(name, x, axes):
+    rank = len(shape_of(x))
+    for a in axes:
+        if not -rank <= a < rank:
+            raise ValueError(f"{name}: axis {a} is out of bounds for an operand of rank {rank}")
+    return tuple(int(a) % rank for a in axes)
+
+
 def gather(x, *indices, axes, mode="clip"):
     """`x` indexed along `axes` by integer arrays of one shape B: shape B + the other axes."""
-    return gather_p.bind(x, *map(_as_index, indices), axes=tuple(int(a) for a in axes),
+    return gather_p.bind(x, *map(_as_index, indices), axes=_normalize_axes("gather", x, axes),
                          mode=mode)
 
 
 def _scatter_fn(prim):
     def f(x, updates, *indices, axes, mode="drop"):
         return prim.bind(x, updates, *map(_as_index, indices),
-                         axes=tuple(int(a) for a in axes), mode=mode)
+                         axes=_normalize_axes(prim.name, x, axes), mode=mode)
     f.__name__ = prim.name
     f.__doc__ = (f"`{prim.name}`: combine `updates` (shape B + the non-indexed axes) into `x` "
                  "at the positions the index arrays give along `axes`.")

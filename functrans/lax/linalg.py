@@ -296,8 +296,9 @@ def _lu_factors(lu):
 
 def _rows(x, perm):
     """x[..., perm, :] (rows permuted)."""
-    return take_along_axis(x, broadcast_in_dim(perm, shape_of(x), tuple(range(len(shape_of(x)) - 1))),
-                           len(shape_of(x)) - 2, mode="promise_in_bounds")
+    rank = len(shape_of(x))
+    rows = broadcast_in_dim(perm, shape_of(x), tuple(range(rank - 1)))
+    return take_along_axis(x, rows, rank - 2, mode="promise_in_bounds")
 
 
 def _lu_jvp(primals, tangents):

@@ -53,7 +53,8 @@ def _sort_jvp(primals, tangents, dimension):
     if all(t is None for t in tangents):
         return sort_p.bind(*primals, dimension=dimension), [None] * len(primals)
     outs, perm = _with_permutation(primals, dimension)
-    return outs, [None if t is None else take_along_axis(t, perm, dimension, mode="promise_in_bounds")
+    return outs, [None if t is None else
+                  take_along_axis(t, perm, dimension, mode="promise_in_bounds")
                   for t in tangents]
 
 

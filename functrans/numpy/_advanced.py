@@ -10,7 +10,7 @@ from .. import lax
 from ..core import Tracer
 from ..lax._util import shape_of, broadcast_shapes
 from ..lax.indexing import wrap_negative
-from ._indexing import _basic_getitem, out_of_bounds
+from ._indexing import basic_getitem, out_of_bounds
 
 
 def advanced_index_arrays(entries, shape):
@@ -45,7 +45,7 @@ def advanced_getitem(x, entries, breaks=()):
     """`x[entries]` where some entries are integer arrays (x already has its None axes;
     `breaks` are entry positions an empty Ellipsis separates)."""
     shape = shape_of(x)
-    sliced = _basic_getitem(x, [e if isinstance(e, slice) else slice(None) for e in entries])
+    sliced = basic_getitem(x, [e if isinstance(e, slice) else slice(None) for e in entries])
     axes, arrays, mode = advanced_index_arrays(entries, shape_of(sliced))
     out = lax.gather(sliced, *arrays, axes=axes, mode=mode)
     first, last = axes[0], axes[-1]

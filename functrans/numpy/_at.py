@@ -30,7 +30,7 @@ from ..core import Tracer
 from ..lax._util import shape_of, dtype_of
 from ..lax.indexing import wrap_negative
 from ._conversion import asarray
-from ._indexing import getitem, Index, _kind, _raw_index, _NDARRAY, out_of_bounds
+from ._indexing import getitem, Index, entry_kind, raw_index, out_of_bounds
 
 _SCATTER = {"set": lax.scatter, "add": lax.scatter_add, "multiply": lax.scatter_mul,
             "min": lax.scatter_min, "max": lax.scatter_max}
@@ -109,8 +109,8 @@ class IndexUpdateRef:
 
 
 def _update(x, idx, values, kind):
-    if type(x) is Array and type(x._value) is _NDARRAY and not isinstance(values, Tracer):
-        raw = _raw_index(idx)
+    if type(x) is Array and type(x._value) is np.ndarray and not isinstance(values, Tracer):
+        raw = raw_index(idx)
         if raw is not None:
             try:
                 return _numpy_update(x._value, raw, values, kind)
@@ -171,7 +171,7 @@ def _window(index, shape):
             target.append(1)
             continue
         d = shape[axis]
-        k = _kind(e)
+        k = entry_kind(e)
         if k == "slice":
             start, stop, step = e.indices(d)
             count = len(range(start, stop, step))

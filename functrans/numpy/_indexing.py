@@ -26,7 +26,7 @@ _NDARRAY = np.ndarray
 
 
 # ------------------------------------------------------------------ the eager fast path
-def _raw_index(idx):
+def raw_index(idx):
     """The index with Arrays replaced by their NumPy values, or None if it holds a tracer
     (or anything NumPy should not see)."""
     if type(idx) is tuple:
@@ -65,7 +65,7 @@ def getitem(x, idx):
         if type(v) is _NDARRAY:
             t = type(idx)
             raw = idx if t is int or t is slice else idx._value if t is Array else \
-                _raw_index(idx)
+                raw_index(idx)
             if raw is not None:
                 try:
                     return wrap(v[raw])
@@ -91,10 +91,10 @@ class Index:
         self.expanded_shape = tuple(expanded)
 
     def kinds(self):
-        return {_kind(e) for e in self.entries}
+        return {entry_kind(e) for e in self.entries}
 
 
-def _kind(e):
+def entry_kind(e):
     if isinstance(e, slice):
         return "slice"
     if isinstance(e, int):
@@ -227,10 +227,10 @@ def _getitem(x, idx):
         return advanced_getitem(x, index.entries, index.breaks)
     if "scalar" in kinds:
         return _dynamic_getitem(x, index.entries)
-    return _basic_getitem(x, index.entries)
+    return basic_getitem(x, index.entries)
 
 
-def _basic_getitem(x, entries):
+def basic_getitem(x, entries):
     """Slices and static integers: slice (reversed where a step is negative) and reshape."""
     shape = shape_of(x)
     starts, limits, strides, flips, out_shape = [], [], [], [], []
@@ -261,10 +261,10 @@ def _basic_getitem(x, entries):
 def _dynamic_getitem(x, entries):
     """Slices, static ints and traced integer scalars: slice statically, then take the
     traced positions with `dynamic_slice` (clamped into range)."""
-    traced = [_kind(e) == "scalar" for e in entries]
-    y = _basic_getitem(x, [slice(None) if t else e for e, t in zip(entries, traced)])
+    traced = [entry_kind(e) == "scalar" for e in entries]
+    y = basic_getitem(x, [slice(None) if t else e for e, t in zip(entries, traced)])
     kept = [e for e, t in zip(entries, traced) if t or isinstance(e, slice)]
-    kept_traced = [_kind(e) == "scalar" for e in kept]
+    kept_traced = [entry_kind(e) == "scalar" for e in kept]
     yshape = shape_of(y)
     starts = [wrap_negative(e, d) if t else 0 for e, t, d in zip(kept, kept_traced, yshape)]
     sizes = [1 if t else d for t, d in zip(kept_traced, yshape)]

@@ -157,7 +157,7 @@ def logical_not(x, /):
 def where(condition, x=None, y=None, /):
     """Elementwise choice: `x` where `condition`, else `y` (both broadcast)."""
     if x is None and y is None:
-        from ._indexing import nonzero
+        from ._sorting import nonzero
         return nonzero(condition)
     if x is None or y is None:
         raise ValueError("where needs both x and y (or neither, for nonzero)")
