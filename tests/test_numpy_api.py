@@ -366,6 +366,14 @@ def test_diag_and_friends():
     assert_same(fnp.block([[m, m], [m, m]]), np.block([[m, m], [m, m]]))
     assert_same(fnp.resize(v, (2, 5)), np.resize(v, (2, 5)))
     assert_same(fnp.unstack(m), tuple(m))
+    expected = m.copy()
+    np.put_along_axis(expected, idx[:, :1], -1.0, axis=1)
+    assert_same(fnp.put_along_axis(m, idx[:, :1], -1.0, axis=1, inplace=False), expected)
+    assert_same(m[fnp.ix_([0, 2], [1, 3])], m[np.ix_([0, 2], [1, 3])])
+    assert_same(fnp.fromfunction(lambda i, j: i * 10 + j, (2, 3)),
+                np.fromfunction(lambda i, j: i * 10 + j, (2, 3)).astype(DEFAULT_FLOAT))
+    assert_same(fnp.compress(v > 1, v), np.compress(v > 1, v))
+    assert_same(fnp.choose(np.array([0, 1, 0]), [v, -v]), np.choose(np.array([0, 1, 0]), [v, -v]))
 
 
 # ================================================================== sorting and searching

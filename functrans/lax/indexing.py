@@ -503,7 +503,7 @@ def _dus_aval(x, update, *starts):
 dynamic_update_slice_p = primitive("dynamic_update_slice", _dus_impl, _dus_aval)
 
 
-def _dus_jvp(primals, tangents, **_):
+def _dus_jvp(primals, tangents):
     x, u, *starts = primals
     out = dynamic_update_slice_p.bind(x, u, *starts)
     tx, tu = tangents[:2]
@@ -512,7 +512,7 @@ def _dus_jvp(primals, tangents, **_):
     return out, dynamic_update_slice_p.bind(_zeros_or(tx, x), _zeros_or(tu, u), *starts)
 
 
-def _dus_vjp(primals, needs, **_):
+def _dus_vjp(primals, needs):
     x, u, *starts = primals
     out = dynamic_update_slice_p.bind(x, u, *starts)
     want_x, want_u = wanted(needs, primals)[:2]
@@ -593,7 +593,7 @@ def dynamic_update_slice(x, update, start_indices):
     return dynamic_update_slice_p.bind(x, update, *map(_as_index, start_indices))
 
 
-def _along_axis_indices(shape, indices, axis):
+def along_axis_indices(shape, indices, axis):
     """Index arrays for every axis: `indices` along `axis`, positions elsewhere (broadcast
     against `indices` as NumPy's take_along_axis does)."""
     ishape = shape_of(indices)
@@ -607,7 +607,7 @@ def _along_axis_indices(shape, indices, axis):
 def take_along_axis(x, indices, axis, mode="clip"):
     """`x` picked along `axis` by `indices` of x's rank, as NumPy's take_along_axis."""
     shape = shape_of(x)
-    return gather_p.bind(x, *_along_axis_indices(shape, indices, axis),
+    return gather_p.bind(x, *along_axis_indices(shape, indices, axis),
                          axes=tuple(range(len(shape))), mode=mode)
 
 
@@ -615,7 +615,7 @@ def add_along_axis(x, indices, updates, axis, mode="drop"):
     """`x` with `updates` added at the places `take_along_axis(x, indices, axis)` reads (the
     transpose of take_along_axis; duplicate indices accumulate)."""
     shape = shape_of(x)
-    return scatter_add_p.bind(x, updates, *_along_axis_indices(shape, indices, axis),
+    return scatter_add_p.bind(x, updates, *along_axis_indices(shape, indices, axis),
                               axes=tuple(range(len(shape))), mode=mode)
 
 

@@ -130,8 +130,8 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
         arr, axis = ravel(arr), 0
     ax = normalize_axes(axis, len(shape_of(arr)))[0]
     idx = lax.wrap_negative(asarray(indices), shape_of(arr)[ax])
-    from ..lax.indexing import _along_axis_indices
-    pos = _along_axis_indices(shape_of(arr), idx, ax)
+    from ..lax.indexing import along_axis_indices
+    pos = along_axis_indices(shape_of(arr), idx, ax)
     vals = lax.broadcast_to(lax.convert_element_type(asarray(values), dtype_of(arr)),
                             shape_of(pos[0]))
     return lax.scatter(arr, vals, *pos, axes=tuple(range(len(shape_of(arr)))), mode="drop")
