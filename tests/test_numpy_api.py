@@ -92,6 +92,15 @@ def test_integer_preserving_functions_keep_integers(name, x):
     assert_same(getattr(fnp, name)(x), getattr(np, name)(x))
 
 
+@pytest.mark.parametrize("name", ["isfinite", "isnan", "isinf", "signbit", "square",
+                                  "absolute", "sign", "floor"])
+def test_integer_inputs_give_the_same_dtype_eagerly_and_under_jit(name):
+    x = np.array([-3, 0, 7], np.int32)
+    expected = getattr(np, name)(x)
+    assert_same(getattr(fnp, name)(x), expected)
+    assert_same(ft.jit(getattr(fnp, name))(x), expected)
+
+
 BINARY = [  # name, domain of x, domain of y
     ("add", (-5, 5), (-5, 5)), ("subtract", (-5, 5), (-5, 5)),
     ("multiply", (-5, 5), (-5, 5)), ("true_divide", (-5, 5), (0.5, 5)),

@@ -95,7 +95,9 @@ floor = _same_unary(lax.floor, "floor", int_identity=True)
 ceil = _same_unary(lax.ceil, "ceil", int_identity=True)
 trunc = fix = _same_unary(lax.trunc, "trunc", int_identity=True)
 rint = _inexact_unary(lax.round, "rint")
-isfinite = _same_unary(lax.is_finite, "isfinite")
+isfinite = _same_unary(
+    lambda x: lax.is_finite(x) if dtypes.is_inexact(dtype_of(x)) else
+    lax.full_like(x, True, dtype=dtypes.bool_), "isfinite")
 isnan = _same_unary(lax.isnan, "isnan")
 isinf = _same_unary(lax.isinf, "isinf")
 
