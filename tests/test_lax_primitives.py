@@ -548,6 +548,7 @@ def test_derivatives_match_finite_differences(r, data):
 
 
 @pytest.mark.parametrize("r", NONDIFF_ROWS, ids=repr)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # e.g. floor_divide by a drawn 0
 @_SETTINGS
 @given(data=st.data())
 def test_nondifferentiable_outputs_have_zero_derivative(r, data):
@@ -569,6 +570,7 @@ def _close(a, b):
 
 
 @pytest.mark.parametrize("r", ROWS, ids=repr)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @_SETTINGS
 @given(data=st.data())
 def test_batching_matches_a_loop(r, data):

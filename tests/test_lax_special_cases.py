@@ -132,6 +132,7 @@ def test_linalg_primitives_match_numpy_on_stacks():
     np.testing.assert_allclose(np.tril(spd) @ np.asarray(x), a, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")    # the eigenvector gaps are 0
 def test_eigh_degenerate_eigenvalues():
     """Repeated eigenvalues: eigenvalue derivatives are fine, eigenvector derivatives are
     not defined (documented limitation)."""
