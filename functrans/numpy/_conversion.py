@@ -6,7 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..array import Array, wrap
 from ..backends import NUMPY_TYPES, default_device_now, get_device, device_of_raw, transfer
-from ..core import Tracer, is_python_scalar
+from ..core import Tracer
 from ..lax import convert_element_type
 from ..lax._util import dtype_of
 
@@ -127,7 +127,10 @@ def promote(*args):
     literals in jaxprs and never allocate.
     """
     ops = [as_operand(a) for a in args]
-    dt = result_dtype(*ops)
+    dts = [None if type(o) in _SCALARS else dtype_of(o) for o in ops]
+    if dts[0] is not None and all(d == dts[0] for d in dts):
+        return ops, dts[0]                      # one dtype already: nothing to convert
+    dt = dtypes.result_type(*[o if d is None else d for o, d in zip(ops, dts)])
     return _cast_all(ops, dt), dt
 
 
