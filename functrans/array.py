@@ -1,5 +1,8 @@
 """`ft.Array`: an immutable n-dimensional array on a device (a NumPy or CuPy buffer inside).
 
+Every Array knows its device (`x.device`); `np.asarray(x)` copies it to the host when it lives
+elsewhere.
+
 Arithmetic, indexing and the NumPy-style methods are installed by `functrans.numpy`, shared
 with tracers, so the same code runs eagerly and under every transform.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes
-from .backends import NUMPY_TYPES, device_of_raw
+from .backends import HOST_TYPES, device_of_raw, to_host
 
 
 class Array:
@@ -68,8 +71,9 @@ class Array:
         return self._host().tolist()
 
     def _host(self):
+        """The value as NumPy (the buffer itself on the cpu, a copy from other devices)."""
         v = self._value
-        return v if isinstance(v, NUMPY_TYPES) else v.get()
+        return v if type(v) in HOST_TYPES else to_host(v)
 
     def __array__(self, dtype=None, copy=None):
         host = np.asarray(self._host())
@@ -81,18 +85,18 @@ class Array:
         return host.copy() if copy else host
 
     def __dlpack__(self, *args, **kwargs):
-        return np.asarray(self._value).__dlpack__(*args, **kwargs) \
-            if isinstance(self._value, NUMPY_TYPES) else self._value.__dlpack__(*args, **kwargs)
+        v = self._value
+        return (np.asarray(v) if type(v) in HOST_TYPES else v).__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
         v = self._value
-        return np.asarray(v).__dlpack_device__() if isinstance(v, NUMPY_TYPES) \
-            else v.__dlpack_device__()
+        return (np.asarray(v) if type(v) in HOST_TYPES else v).__dlpack_device__()
 
     def block_until_ready(self):
         """Wait for the computation producing this array (a no-op on the CPU)."""
-        if not isinstance(self._value, NUMPY_TYPES):
-            self.device.xp.cuda.get_current_stream().synchronize()
+        v = self._value
+        if type(v) not in HOST_TYPES:
+            device_of_raw(v).backend.synchronize(v)
         return self
 
     def copy(self):

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import NUMPY_TYPES, device_of_raw, default_device_now
+from .backends import HOST_TYPES, device_of_raw, default_device_now, to_host
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -115,7 +115,7 @@ def get_aval(x):
         return ShapedArray(v.shape, v.dtype)
     if t in (float, int, bool, complex):
         return ShapedArray((), dtypes.scalar_dtype(x), weak_type=True)
-    if isinstance(x, NUMPY_TYPES) or hasattr(x, "__cuda_array_interface__"):
+    if t in HOST_TYPES or hasattr(x, "__cuda_array_interface__"):
         return ShapedArray(x.shape, x.dtype)
     if isinstance(x, OpaqueValue):
         return x.aval
@@ -206,13 +206,11 @@ class Primitive:
 def eval_primitive(prim, args, params):
     """Run `prim`'s kernel on concrete values and wrap the result(s) as Arrays."""
     raws = [a._value if type(a) is Array else a for a in args]
-    xp = np
     for r in raws:
-        if not isinstance(r, NUMPY_TYPES) and type(r) not in (float, int, bool, complex):
-            xp = _common_xp(prim, raws)
-            break
+        if type(r) not in _HOST_OR_SCALAR:
+            return _eval_on_device(prim, args, raws, params)
     try:
-        out = prim.impl(xp, *raws, **params)
+        out = prim.impl(np, *raws, **params)
     except Exception as e:
         _explain_failure(prim, args, params, e)
     if prim.multiple_results:
@@ -220,17 +218,41 @@ def eval_primitive(prim, args, params):
     return wrap(out)
 
 
-def _common_xp(prim, raws):
+_HOST_OR_SCALAR = HOST_TYPES | {float, int, bool, complex}
+
+
+def _eval_on_device(prim, args, raws, params):
+    """`eval_primitive` for operands that are not all on the host: the kernel runs with the
+    array module of the one device they live on."""
+    device = _common_device(prim, raws)
+    try:
+        with device.backend.activate(device):
+            out = prim.impl(device.xp, *raws, **params)
+    except Exception as e:
+        _explain_failure(prim, args, params, e)
+    if prim.multiple_results:
+        return [o if isinstance(o, OpaqueValue) else wrap(o) for o in out]
+    return wrap(out)
+
+
+def _common_device(prim, raws):
     devs = {device_of_raw(r) for r in raws
             if type(r) not in (float, int, bool, complex) and r is not None
             and not isinstance(r, OpaqueValue)}
     if len(devs) > 1:
-        names = ", ".join(sorted(map(str, devs)))
-        raise ValueError(
-            f"{prim.name}: arguments live on different devices ({names}). functrans never "
-            "copies between devices silently; move them first, e.g. "
-            "ft.device_put(x, 'cpu') or ft.device_put(x, 'cuda:0').")
-    return next(iter(devs)).xp if devs else default_device_now().xp
+        raise mixed_devices_error(prim.name, devs)
+    return next(iter(devs)) if devs else default_device_now()
+
+
+def mixed_devices_error(what, devs):
+    """The error for combining arrays that live on different devices."""
+    names = sorted(map(str, devs))
+    return ValueError(
+        f"{what}: arguments live on different devices ({', '.join(names)}), at "
+        f"{format_frame(user_frame())}. functrans never copies between devices silently; "
+        f"move them to one device first, e.g. ft.device_put(x, '{names[-1]}') (or "
+        f"ft.device_put(x, '{names[0]}')), or create them there with "
+        f"ft.default_device('{names[-1]}').")
 
 
 def _explain_failure(prim, args, params, err):
@@ -392,6 +414,11 @@ class Tracer:
         """The concrete raw value behind this tracer, or a ConcretizationError."""
         raise ConcretizationError(self._concretization_message(why))
 
+    def underlying(self):
+        """The value one level down that holds this tracer's data (an Array or an outer
+        transform's tracer: a primal, a batched value), or None when it is abstract."""
+        return None
+
     def _concretization_message(self, why):
         return (f"{why} needs a concrete value, but this is a traced value "
                 f"({self.aval.str_short()}) inside {self._trace.main.name}, at "
@@ -413,10 +440,10 @@ class Tracer:
         return int(self.concrete_value("using a traced value as an index or size"))
 
     def item(self):
-        return np.asarray(self.concrete_value(".item() of a traced value")).item()
+        return np.asarray(to_host(self.concrete_value(".item() of a traced value"))).item()
 
     def tolist(self):
-        return np.asarray(self.concrete_value(".tolist() of a traced value")).tolist()
+        return np.asarray(to_host(self.concrete_value(".tolist() of a traced value"))).tolist()
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -453,6 +480,11 @@ def concrete_value(x, why="this operation"):
     if type(x) is Array:
         return x._value
     return x
+
+
+def concrete_host_value(x, why="this operation"):
+    """The concrete value of `x` as NumPy (copied to the host if it lives on a device)."""
+    return np.asarray(to_host(concrete_value(x, why)))
 
 
 def is_concrete(x):

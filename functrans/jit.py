@@ -23,7 +23,7 @@ import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import NUMPY_TYPES, device_of_raw, default_device_now, cpu
+from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu
 from .config import config
 from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxpr,
                    is_python_scalar, ShapedArray, ConcretizationError)
@@ -48,7 +48,8 @@ def _jit_impl(xp, *args, jaxpr, name):
 
 def _device_of_args(raws):
     for r in raws:
-        if not isinstance(r, (*NUMPY_TYPES, OpaqueValue)) and not is_python_scalar(r):
+        if type(r) not in HOST_TYPES and not isinstance(r, OpaqueValue) and \
+                not is_python_scalar(r):
             return device_of_raw(r)
     return cpu if raws else default_device_now()
 
@@ -219,7 +220,7 @@ def _signature(x):
     t = type(x)
     if t is Array:
         v = x._value
-        return (v.shape, v.dtype, cpu if isinstance(v, NUMPY_TYPES) else device_of_raw(v))
+        return (v.shape, v.dtype, cpu if type(v) in HOST_TYPES else device_of_raw(v))
     if isinstance(x, Tracer):
         a = x.aval
         return (a.shape, a.dtype, Tracer)
@@ -473,6 +474,7 @@ class Jitted:
                 log.warning("jit(%s): retracing (miss %d, %d cached): %s", self._name,
                             self._misses, len(self._cache), reason)
         avals = [ShapedArray(s[0], s[1], weak_type=s[2] is WEAK) for s in key[1]]
+        device = self._device_of(key[1], dyn)
         box = {}
 
         def flat_fun(*flat):
@@ -481,7 +483,10 @@ class Jitted:
             outs, box["tree"] = tree_flatten(self.fun(*a, **kw))
             return outs
         try:
-            closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
+            # arrays created while tracing go where the arguments live (they become constants
+            # of a program that runs there)
+            with default_device(device or default_device_now()):
+                closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
         except ConcretizationError as e:
             raise ConcretizationError(self._explain_concretization(e, dyn)).with_traceback(
                 e.__traceback__) from None
@@ -493,6 +498,19 @@ class Jitted:
                 if self._fast:
                     self._fast.clear()          # refilled by the next calls
         return entry
+
+    def _device_of(self, sigs, dyn):
+        """The one device the array arguments live on (None if there are none); an error
+        naming the arguments if they live on several."""
+        places = {}
+        for i, s in enumerate(sigs):
+            if s[2] is not WEAK and s[2] is not Tracer:
+                places.setdefault(s[2], i)
+        if len(places) > 1:
+            from .core import mixed_devices_error
+            where = "; ".join(f"{self._leaf_label(dyn, i)} is on {d}" for d, i in places.items())
+            raise mixed_devices_error(f"jit({self._name}) ({where})", places)
+        return next(iter(places), None)
 
     def _explain_concretization(self, err, dyn):
         """The error, plus which arguments the offending traced value was computed from."""

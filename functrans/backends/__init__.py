@@ -1,8 +1,15 @@
-"""Devices and their array modules: NumPy for `cpu`, CuPy for `cuda:N` (optional).
+"""Devices and the backends behind them: a registry of array modules.
 
-A backend is an array module `xp` with NumPy's API; primitive kernels take it as their first
-argument, so one kernel serves every device. Importing functrans never imports CuPy: GPU
-devices are discovered on first use of `devices()`.
+A *backend* is one kind of device (`cpu` through NumPy, `cuda` through CuPy): its platform
+name, the raw array types it owns, its array module `xp` (NumPy's API; primitive kernels take
+it as their first argument, so one kernel serves every device), how raw arrays move to and
+from the host, and which of its devices holds a raw array. Backends register themselves with
+`register_backend`; `devices()`, `get_device`, `device_of_raw`, `transfer` and
+`default_device` only ever ask the registry, so a new kind of device is one `Backend`
+subclass (the test suite registers a NumPy-backed stand-in for a GPU this way).
+
+Importing functrans never imports CuPy: GPU devices are discovered on first use of
+`devices()` (or of a CuPy array).
 """
 from __future__ import annotations
 
@@ -13,18 +20,28 @@ import numpy as np
 
 from ..config import config
 
-__all__ = ["Device", "devices", "get_device", "default_device", "device_of_raw", "xp_of_raw",
-           "cpu"]
+__all__ = ["Backend", "Device", "register_backend", "unregister_backend", "backends",
+           "devices", "get_device", "default_device", "default_device_now", "device_of_raw",
+           "xp_of_raw", "transfer", "to_host", "is_host_raw", "HOST_TYPES", "cpu",
+           "scipy_module", "create"]
 
-NUMPY_TYPES = (np.ndarray, np.generic)
+# The exact types of host values: NumPy arrays and NumPy scalars (never a subclass of
+# ndarray: another backend may build its arrays on one).
+HOST_TYPES = frozenset({np.ndarray, *np.sctypeDict.values()})
+
+
+def is_host_raw(raw):
+    """Whether a raw value is a NumPy array or scalar (not a Python scalar)."""
+    return type(raw) in HOST_TYPES
 
 
 class Device:
-    """A place arrays live: `cpu` or `cuda:N`. `xp` is its array module."""
-    __slots__ = ("platform", "id", "xp")
+    """A place arrays live: `cpu`, `cuda:0`, … `xp` is its array module, `backend` the
+    `Backend` that runs it."""
+    __slots__ = ("platform", "id", "backend", "xp")
 
-    def __init__(self, platform, id, xp):
-        self.platform, self.id, self.xp = platform, id, xp
+    def __init__(self, backend, id, xp):
+        self.platform, self.id, self.backend, self.xp = backend.platform, id, backend, xp
 
     def __repr__(self):
         return "cpu" if self.platform == "cpu" else f"{self.platform}:{self.id}"
@@ -35,77 +52,251 @@ class Device:
         return get_device, (repr(self),)
 
 
-cpu = Device("cpu", 0, np)
-_gpus: list[Device] | None = None
+class Backend:
+    """One kind of device. Subclasses set `platform` and implement the methods below that
+    raise NotImplementedError; the defaults describe a backend without devices."""
+    platform: str = ""
+
+    def devices(self) -> list[Device]:
+        """This backend's devices (discovered on first call; empty when unavailable)."""
+        raise NotImplementedError
+
+    def unavailable_reason(self) -> str:
+        """Why `devices()` is empty, for error messages."""
+        return f"no {self.platform} device is visible"
+
+    def owns(self, raw) -> bool:
+        """Whether `raw` is one of this backend's arrays (asked once per Python type)."""
+        raise NotImplementedError
+
+    def device_of(self, raw) -> Device:
+        """The device holding `raw`, one of this backend's arrays."""
+        raise NotImplementedError
+
+    def to_host(self, raw) -> np.ndarray:
+        """A NumPy copy of `raw`."""
+        raise NotImplementedError
+
+    def from_host(self, host, device: Device):
+        """`host` (NumPy) copied to `device`."""
+        raise NotImplementedError
+
+    def move(self, raw, device: Device):
+        """`raw` (on another of this backend's devices) copied to `device`."""
+        return self.from_host(self.to_host(raw), device)
+
+    def synchronize(self, raw):
+        """Wait until the computation producing `raw` has finished."""
+
+    def activate(self, device):
+        """A context manager under which kernels run on `device` (for backends with a
+        notion of a current device)."""
+        return contextlib.nullcontext()
+
+    def scatter_combine(self, xp, ufunc_name, target, positions, updates):
+        """Combine `updates` into `target` in place at `positions` with the binary ufunc
+        `ufunc_name` (repeated positions combine one after another), as NumPy's
+        `ufunc.at`."""
+        getattr(xp, ufunc_name).at(target, positions, updates)
+
+    def scipy(self, name):
+        """The SciPy-style submodule `name` ("special", "linalg") for this backend's arrays."""
+        raise NotImplementedError
+
+    def lowering_context(self):
+        """The compiler's `LoweringContext` class for this backend's devices."""
+        from ..compiler.codegen import LoweringContext
+        return LoweringContext
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.platform!r}>"
 
 
-def _cupy():
-    try:
-        import cupy
-    except Exception:
-        return None
-    return cupy
+class NumpyBackend(Backend):
+    """The host: NumPy arrays and scalars on the one `cpu` device."""
+    platform = "cpu"
+
+    def __init__(self):
+        self.cpu = Device(self, 0, np)
+
+    def devices(self):
+        return [self.cpu]
+
+    def owns(self, raw):
+        return type(raw) in HOST_TYPES
+
+    def device_of(self, raw):
+        return self.cpu
+
+    def to_host(self, raw):
+        return raw
+
+    def from_host(self, host, device):
+        return host
+
+    def scipy(self, name):
+        import importlib
+        return importlib.import_module(f"scipy.{name}")
 
 
-def _gpu_devices() -> list[Device]:
-    global _gpus
-    if _gpus is None:
-        _gpus = []
-        cp = _cupy()
-        if cp is not None:
-            try:
-                n = cp.cuda.runtime.getDeviceCount()
-            except Exception:
-                n = 0
-            _gpus = [Device("cuda", i, cp) for i in range(n)]
-    return _gpus
+_numpy_backend = NumpyBackend()
+cpu = _numpy_backend.cpu
+
+# ------------------------------------------------------------------ the registry
+_backends: list[Backend] = [_numpy_backend]
+_owner_of_type: dict[type, Backend] = {t: _numpy_backend for t in HOST_TYPES}
+_backend_of_xp: dict[int, Backend] = {id(np): _numpy_backend}
+_parsed_specs: dict[str, Device] = {}
+_scipy_modules: dict[tuple, object] = {}
+_PLATFORM_ALIASES = {"gpu": "cuda"}
 
 
+def register_backend(backend: Backend):
+    """Add a backend (a later one with the same platform replaces the earlier)."""
+    unregister_backend(backend.platform)
+    _backends.append(backend)
+    _forget_lookups()
+
+
+def unregister_backend(platform: str):
+    """Remove the backend of `platform` (never `cpu`)."""
+    if platform == "cpu":
+        raise ValueError("the cpu backend cannot be removed")
+    _backends[:] = [b for b in _backends if b.platform != platform]
+    _forget_lookups()
+
+
+def _forget_lookups():
+    _owner_of_type.clear()
+    _owner_of_type.update({t: _numpy_backend for t in HOST_TYPES})
+    _backend_of_xp.clear()
+    _backend_of_xp[id(np)] = _numpy_backend
+    _parsed_specs.clear()
+    _scipy_modules.clear()
+
+
+def backends() -> list[Backend]:
+    """The registered backends, `cpu` first."""
+    return list(_backends)
+
+
+def backend_of_raw(raw) -> Backend:
+    """The backend owning a raw array."""
+    owner = _owner_of_type.get(type(raw))
+    if owner is None:
+        owner = next((b for b in reversed(_backends) if b.owns(raw)), None)
+        if owner is None:
+            raise TypeError(f"no functrans backend holds arrays of type {type(raw).__name__}")
+        _owner_of_type[type(raw)] = owner
+    return owner
+
+
+def backend_of_xp(xp) -> Backend:
+    """The backend whose devices use the array module `xp`."""
+    got = _backend_of_xp.get(id(xp))
+    if got is None:
+        for b in _backends:
+            if any(d.xp is xp for d in b.devices()):
+                got = _backend_of_xp[id(xp)] = b
+                break
+        else:
+            raise ValueError(f"no functrans backend uses the array module {xp!r}")
+    return got
+
+
+def scipy_module(xp, name):
+    """scipy.<name> for NumPy arrays, its counterpart for the backend of `xp` otherwise
+    (cupyx.scipy.<name> for CuPy)."""
+    key = (id(xp), name)
+    got = _scipy_modules.get(key)
+    if got is None:
+        got = _scipy_modules[key] = backend_of_xp(xp).scipy(name)
+    return got
+
+
+# ------------------------------------------------------------------ devices
 def devices(platform: str | None = None) -> list[Device]:
-    """All devices (`cpu` first, then `cuda:0`, …), or those of one platform."""
-    all_devices = [cpu] + _gpu_devices()
-    if platform is None:
-        return all_devices
-    platform = "cuda" if platform == "gpu" else platform
-    return [d for d in all_devices if d.platform == platform]
+    """All devices (`cpu` first, then `cuda:0`, …), or those of one platform ("gpu" means
+    "cuda")."""
+    if platform is not None:
+        platform = _PLATFORM_ALIASES.get(platform, platform)
+    return [d for b in _backends if platform is None or b.platform == platform
+            for d in b.devices()]
 
 
 def get_device(spec) -> Device:
-    """A `Device` from a Device, `"cpu"`, `"cuda"`, `"gpu"` or `"cuda:1"`."""
+    """A `Device` from a Device, `"cpu"`, `"cuda"`, `"gpu"`, `"cuda:1"` (None: the default)."""
     if isinstance(spec, Device):
         return spec
     if spec is None:
         return default_device_now()
-    text = str(spec).lower()
-    if text == "cpu" or text == "cpu:0":
-        return cpu
+    text = str(spec).strip().lower()
+    got = _parsed_specs.get(text)
+    if got is None:
+        got = _parsed_specs[text] = _parse_device(spec, text)
+    return got
+
+
+def _parse_device(spec, text):
     name, _, idx = text.partition(":")
-    if name in ("cuda", "gpu"):
-        gpus = _gpu_devices()
+    platform = _PLATFORM_ALIASES.get(name, name)
+    backend = next((b for b in _backends if b.platform == platform), None)
+    if backend is None:
+        known = ", ".join(sorted({b.platform for b in _backends} | {"cuda"}))
+        raise ValueError(f"unknown device {spec!r}; platforms: {known} (as 'cuda' or "
+                         "'cuda:N')")
+    try:
         i = int(idx) if idx else 0
-        if i < len(gpus):
-            return gpus[i]
-        why = ("CuPy is not installed (pip install 'functrans[cuda13]' or 'functrans[cuda12]')"
-               if _cupy() is None else f"only {len(gpus)} CUDA device(s) are visible")
-        raise RuntimeError(f"device {spec!r} is not available: {why}. "
-                           f"Available devices: {devices()}")
-    raise ValueError(f"unknown device {spec!r}; use 'cpu', 'cuda' or 'cuda:N'")
+    except ValueError:
+        raise ValueError(f"unknown device {spec!r}; the index after ':' must be an "
+                         "integer, as in 'cuda:1'") from None
+    found = backend.devices()
+    if 0 <= i < len(found):
+        return found[i]
+    why = backend.unavailable_reason() if not found else \
+        f"only {len(found)} {platform} device(s) are visible"
+    raise RuntimeError(f"device {spec!r} is not available: {why}. "
+                       f"Available devices: {devices()}")
 
 
 def device_of_raw(raw) -> Device:
-    """The device holding a raw NumPy/CuPy array."""
-    if isinstance(raw, NUMPY_TYPES):
+    """The device holding a raw array (NumPy, CuPy, …)."""
+    if type(raw) in HOST_TYPES:
         return cpu
-    dev = getattr(raw, "device", None)
-    if dev is not None and hasattr(dev, "id"):
-        return _gpu_devices()[dev.id]
-    return cpu
+    return backend_of_raw(raw).device_of(raw)
+
+
+def create(device: Device, fn_name, *args, **kwargs):
+    """`device.xp.<fn_name>(*args, **kwargs)` run so that its result lands on `device`."""
+    with device.backend.activate(device):
+        return getattr(device.xp, fn_name)(*args, **kwargs)
+
+
+def to_host(raw):
+    """A raw array as NumPy (returned as it is when it is on the host already, or not an
+    array at all)."""
+    if type(raw) in HOST_TYPES or not hasattr(raw, "dtype"):
+        return raw
+    return backend_of_raw(raw).to_host(raw)
 
 
 def xp_of_raw(raw):
-    return np if isinstance(raw, NUMPY_TYPES) else device_of_raw(raw).xp
+    """The array module for a raw array."""
+    return np if type(raw) in HOST_TYPES else device_of_raw(raw).xp
 
 
+def transfer(raw, device: Device):
+    """`raw` copied to `device` (returned as it is if it already lives there)."""
+    src = device_of_raw(raw)
+    if src is device:
+        return raw
+    if src.backend is device.backend:
+        return device.backend.move(raw, device)
+    host = src.backend.to_host(raw)
+    return device.backend.from_host(host, device)
+
+
+# ------------------------------------------------------------------ the default device
 class _DeviceState(threading.local):
     def __init__(self):
         self.stack = []
@@ -115,7 +306,9 @@ _device_state = _DeviceState()
 
 
 def default_device_now() -> Device:
-    """The device new arrays go to: the innermost `default_device(...)`, else the config."""
+    """The device new arrays go to: the innermost `default_device(...)`, else the
+    `default_device` setting (`ft.config.update("default_device", "cuda")` or the environment
+    variable FUNCTRANS_DEVICE)."""
     if _device_state.stack:
         return _device_state.stack[-1]
     return get_device(config.default_device)
@@ -123,7 +316,9 @@ def default_device_now() -> Device:
 
 @contextlib.contextmanager
 def default_device(device):
-    """`with ft.default_device("cuda"): ...` creates new arrays on that device."""
+    """`with ft.default_device("cuda"): ...` creates new arrays on that device (this thread,
+    this block). Arrays never move by themselves: combining arrays that live on different
+    devices is an error; move them with `ft.device_put`."""
     _device_state.stack.append(get_device(device))
     try:
         yield _device_state.stack[-1]
@@ -131,12 +326,6 @@ def default_device(device):
         _device_state.stack.pop()
 
 
-def transfer(raw, device: Device):
-    """Copy a raw array to `device` (a no-op if it is already there)."""
-    src = device_of_raw(raw)
-    if src is device:
-        return raw
-    if device.platform == "cpu":
-        return raw.get()
-    with device.xp.cuda.Device(device.id):
-        return device.xp.asarray(raw)
+from . import cuda as _cuda  # noqa: E402  (registers the CuPy backend; imports no CuPy)
+
+register_backend(_cuda.CupyBackend())

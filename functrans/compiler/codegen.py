@@ -19,7 +19,8 @@ expressions of the inputs and `outs` the names to assign, and use the `LoweringC
   returning the expressions of its outputs (the body plans its own buffers and never writes
   into its inputs, so it can run any number of times, e.g. as a loop body);
 - `ctx.fresh(prefix)` is a new local name, `ctx.const(value, prefix)` a module-level name
-  bound to `value` (kernels, parameters, constant arrays), `ctx.xp` the array module.
+  bound to `value` (kernels, parameters, constant arrays), `ctx.xp` the array module and
+  `ctx.device` the device the code runs on.
 
 Such a primitive's results are assumed to share memory with any of its inputs (the planner
 never writes into them), which is always safe.
@@ -259,15 +260,17 @@ def numpy_kernel(eqn):
 
 # =================================================================== lowering
 class LoweringContext:
-    """Collects the lines and the module namespace of one generated function (see the module
-    docstring for what primitive lowerings may call). `choose_kernel(eqn)` picks how each
-    equation runs: a backend for another array module can supply its own (e.g. one kernel
-    for a whole `fused` group) and fall back to `numpy_kernel`."""
+    """Collects the lines and the module namespace of one generated function for `device`
+    (see the module docstring for what primitive lowerings may call). `choose_kernel(eqn)`
+    picks how each equation runs: a backend for another array module supplies a subclass
+    (`Backend.lowering_context`) with its own kernels (e.g. one kernel for a whole `fused`
+    group), falling back to `numpy_kernel`."""
 
     choose_kernel = staticmethod(numpy_kernel)
 
-    def __init__(self, xp):
-        self.xp = xp
+    def __init__(self, device):
+        self.device = device
+        self.xp = xp = device.xp
         self.namespace = {"xp": xp}
         self.lines = []
         self._count = 0
@@ -311,13 +314,13 @@ class LoweringContext:
         with its inputs bound to `in_names`; returns the expressions of its outputs."""
         from .passes import optimize_open, raw_value
         if isinstance(jaxpr, ClosedJaxpr):
-            jaxpr, consts = jaxpr.jaxpr, [raw_value(c) for c in jaxpr.consts]
+            jaxpr, consts = jaxpr.jaxpr, [raw_value(c, self.device) for c in jaxpr.consts]
         else:
             if jaxpr.constvars:
                 raise ValueError("lower_jaxpr: a Jaxpr with constvars needs its values; pass "
                                  "the ClosedJaxpr")
             consts = []
-        opt, consts = optimize_open(jaxpr, self.xp, consts)
+        opt, consts = optimize_open(jaxpr, self.device, consts)
         names = [self.const(c, "c") for c in consts]
         block = Jaxpr([], opt.constvars + opt.invars, opt.outvars, opt.eqns)
         return self.lower_block(block, names + list(in_names), indent)
@@ -383,9 +386,13 @@ class Executable:
         self.fn, self.source, self.jaxpr, self.device = fn, source, jaxpr, device
         self._body, self._namespace, self._signature = body, namespace, signature
         self._array_fns = {}
+        self._on_host = device.platform == "cpu"
 
     def __call__(self, *args):
-        return self.fn(*args)
+        if self._on_host:
+            return self.fn(*args)
+        with self.device.backend.activate(self.device):
+            return self.fn(*args)
 
     def as_text(self):
         return f"# optimized jaxpr\n{self.jaxpr}\n\n# generated code\n{self.source}"
@@ -442,7 +449,7 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
 
     Returns `(fn, source, body_lines, namespace, (arg_names, out_expressions))`."""
     jaxpr = closed.jaxpr
-    ctx = LoweringContext(device.xp)
+    ctx = device.backend.lowering_context()(device)
     const_names = [ctx.const(c, "c") for c in closed.consts]
     c_consts = [v for v, c in zip(jaxpr.constvars, closed.consts)
                 if getattr(getattr(c, "flags", None), "c_contiguous", False)]
@@ -472,8 +479,9 @@ def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Exe
     exe = closed.cache.get(key)
     if exe is None:
         from .passes import optimize
-        optimized = optimize(closed, device.xp)
-        fn, source, body, namespace, signature = generate(optimized, device, name, donated)
+        with device.backend.activate(device):
+            optimized = optimize(closed, device)
+            fn, source, body, namespace, signature = generate(optimized, device, name, donated)
         exe = closed.cache[key] = Executable(fn, source, optimized, device, body, namespace,
                                              signature)
     return exe

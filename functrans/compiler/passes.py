@@ -1,6 +1,7 @@
 """Optimization passes over jaxprs, run before code generation.
 
-`optimize(closed, xp)` runs, in order:
+`optimize(closed, device)` runs, in order (constants first move to `device`, once per
+compiled program):
 
 1. inlining of nested `jit` calls, so the passes see one flat program;
 2. `simplify`: one forward walk that, for each equation, applies
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import transfer
 from ..core import (ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, ShapedArray,
                     _param_jaxprs)
 from .rules import RULES, canonical_operands
@@ -33,28 +35,33 @@ from .rules import RULES, canonical_operands
 FOLD_LIMIT_BYTES = 1 << 16
 
 
-def raw_value(value):
-    """The backend buffer behind a constant (an Array's value, or the value itself)."""
-    return getattr(value, "_value", value)
+def raw_value(value, device):
+    """The backend buffer behind a constant (an Array's value, or the value itself), on
+    `device` (trace-time constants are created on the default device; a program runs on the
+    device of its arguments)."""
+    raw = getattr(value, "_value", value)
+    if type(raw) in (int, float, bool, complex) or not hasattr(raw, "dtype"):
+        return raw
+    return transfer(raw, device)
 
 
-def optimize(closed: ClosedJaxpr, xp) -> ClosedJaxpr:
-    """The optimized form of `closed` for the array module `xp` (consts become raw buffers)."""
+def optimize(closed: ClosedJaxpr, device) -> ClosedJaxpr:
+    """The optimized form of `closed` for `device` (consts become raw buffers there)."""
     from ..jit import jit_p
-    jaxpr, consts = closed.jaxpr, [raw_value(c) for c in closed.consts]
-    jaxpr, consts = inline_calls(jaxpr, consts, lambda eqn: eqn.primitive is jit_p, xp)
-    jaxpr, consts = simplify(jaxpr, consts, xp)
+    jaxpr, consts = closed.jaxpr, [raw_value(c, device) for c in closed.consts]
+    jaxpr, consts = inline_calls(jaxpr, consts, lambda eqn: eqn.primitive is jit_p, device)
+    jaxpr, consts = simplify(jaxpr, consts, device.xp)
     jaxpr, consts = dce(jaxpr, consts)
-    jaxpr, consts = inline_calls(jaxpr, consts, is_inlinable_call, xp, optimize_bodies=True)
+    jaxpr, consts = inline_calls(jaxpr, consts, is_inlinable_call, device, optimize_bodies=True)
     jaxpr, consts = dce(jaxpr, consts)
     from .fusion import fuse
     return ClosedJaxpr(fuse(jaxpr), consts)
 
 
-def optimize_open(jaxpr: Jaxpr, xp, consts=()):
+def optimize_open(jaxpr: Jaxpr, device, consts=()):
     """Optimize `jaxpr` (a nested body) with `consts` for its constvars; returns the new
     `(jaxpr, consts)` (folding may add constants)."""
-    closed = optimize(ClosedJaxpr(jaxpr, list(consts)), xp)
+    closed = optimize(ClosedJaxpr(jaxpr, list(consts)), device)
     return closed.jaxpr, closed.consts
 
 
@@ -75,7 +82,7 @@ def has_subjaxprs(params):
 
 
 # =================================================================== inlining
-def inline_calls(jaxpr, consts, should_inline, xp, optimize_bodies=False):
+def inline_calls(jaxpr, consts, should_inline, device, optimize_bodies=False):
     """Replace the call equations picked by `should_inline` by the equations of their jaxprs
     (with fresh variables, so one jaxpr can be inlined many times)."""
     if not any(should_inline(e) for e in jaxpr.eqns):
@@ -93,10 +100,11 @@ def inline_calls(jaxpr, consts, should_inline, xp, optimize_bodies=False):
             eqns.append(eqn.replace(invars=invars) if invars != eqn.invars else eqn)
             continue
         closed = eqn.params["jaxpr"]
-        body, body_consts = closed.jaxpr, [raw_value(c) for c in closed.consts]
+        body, body_consts = closed.jaxpr, [raw_value(c, device) for c in closed.consts]
         if optimize_bodies:
-            body, body_consts = optimize_open(body, xp, body_consts)
-        body, body_consts = inline_calls(body, body_consts, should_inline, xp, optimize_bodies)
+            body, body_consts = optimize_open(body, device, body_consts)
+        body, body_consts = inline_calls(body, body_consts, should_inline, device,
+                                         optimize_bodies)
         inner = dict(zip(body.invars, invars))
         for cv, c in zip(body.constvars, body_consts):
             nv = Var(cv.aval)
@@ -111,7 +119,7 @@ def inline_calls(jaxpr, consts, should_inline, xp, optimize_bodies=False):
         for ov, iv in zip(eqn.outvars, body.outvars):
             env[ov] = inner.get(iv, iv) if type(iv) is Var else iv
     outvars = [read(v) for v in jaxpr.outvars]
-    return _outputs_as_vars(Jaxpr(constvars, jaxpr.invars, outvars, eqns), consts, xp)
+    return _outputs_as_vars(Jaxpr(constvars, jaxpr.invars, outvars, eqns), consts, device.xp)
 
 
 def _outputs_as_vars(jaxpr, consts, xp):

@@ -52,6 +52,9 @@ class JVPTracer(Tracer):
     def concrete_value(self, why):
         return concrete_value(self.primal, why)
 
+    def underlying(self):
+        return self.primal
+
 
 class JVPTrace(Trace):
     def process_primitive(self, prim, args, params):
@@ -118,6 +121,9 @@ class ReverseTracer(Tracer):
 
     def concrete_value(self, why):
         return concrete_value(self.primal, why)
+
+    def underlying(self):
+        return self.primal
 
 
 class ReverseTrace(Trace):

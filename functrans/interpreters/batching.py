@@ -49,6 +49,9 @@ class BatchTracer(Tracer):
         del shape[self.bdim]
         return ShapedArray(shape, a.dtype)
 
+    def underlying(self):
+        return self.val
+
     def concrete_value(self, why):
         raise ConcretizationError(
             f"{why} needs one concrete value, but under vmap this value differs across the "

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..array import Array, wrap
-from ..backends import default_device_now
+from ..backends import HOST_TYPES, create, default_device_now
 from ..core import Tracer
 from ..lax._util import shape_of, dtype_of
 from ..lax.indexing import wrap_negative
@@ -109,7 +109,8 @@ class IndexUpdateRef:
 
 
 def _update(x, idx, values, kind):
-    if type(x) is Array and type(x._value) is np.ndarray and not isinstance(values, Tracer):
+    if type(x) is Array and type(x._value) is np.ndarray and not isinstance(values, Tracer) \
+            and (type(values) is not Array or type(values._value) in HOST_TYPES):
         raw = raw_index(idx)
         if raw is not None:
             try:
@@ -196,7 +197,7 @@ def _coordinates(x, axis):
     """An array of x's shape holding each element's coordinate along `axis` (a broadcast
     view: it costs no memory), on x's device."""
     shape = shape_of(x)
-    xp = x.device.xp if type(x) is Array else default_device_now().xp
+    device = x.device if type(x) is Array else default_device_now()
     n = shape[axis]
-    line = xp.arange(n).reshape((1,) * axis + (n,) + (1,) * (len(shape) - axis - 1))
-    return wrap(xp.broadcast_to(line, shape))
+    line = create(device, "arange", n).reshape((1,) * axis + (n,) + (1,) * (len(shape) - axis - 1))
+    return wrap(device.xp.broadcast_to(line, shape))

@@ -5,12 +5,14 @@ import numpy as np
 
 from .. import dtypes
 from ..array import Array, wrap
-from ..backends import NUMPY_TYPES, default_device_now, get_device, device_of_raw, transfer
+from ..backends import (HOST_TYPES, backend_of_raw, default_device_now, get_device,
+                        device_of_raw, transfer)
 from ..core import Tracer
 from ..lax import convert_element_type
 from ..lax._util import dtype_of
 
 _SCALARS = (bool, int, float, complex)
+_NUMPY_TYPES = (np.ndarray, np.generic)
 
 
 def _host_to_device(raw, device):
@@ -38,18 +40,30 @@ def array(object, dtype=None, copy=True, *, device=None):
         if dev is not None and device_of_raw(raw) is not dev:
             raw = transfer(raw, dev)
         return wrap(raw)
-    if hasattr(object, "__cuda_array_interface__") and not isinstance(object, NUMPY_TYPES):
+    if _is_device_raw(object):                 # a raw array of another backend (CuPy)
         raw = object
         if dtype is not None:
             raw = raw.astype(dtypes.canonicalize(dtype))
         elif copy:
             raw = raw.copy()
+        if dev is not None and device_of_raw(raw) is not dev:
+            raw = transfer(raw, dev)
         return wrap(raw)
     raw = _to_numpy(object, dtype)
     if copy and isinstance(object, np.ndarray) and raw is object:
         raw = raw.copy()
     target = dev if dev is not None else default_device_now()
     return wrap(_host_to_device(raw, target))
+
+
+def _is_device_raw(obj):
+    if type(obj) in HOST_TYPES or type(obj) in _SCALARS or isinstance(obj, (list, tuple)):
+        return False
+    try:
+        backend_of_raw(obj)
+    except TypeError:
+        return False
+    return True
 
 
 def asarray(a, dtype=None, *, copy=None, device=None):
@@ -68,7 +82,7 @@ def _to_numpy(obj, dtype):
         dtype = dtypes.canonicalize(dtype)
     if type(obj) in _SCALARS:
         return np.asarray(obj, dtype if dtype is not None else dtypes.scalar_dtype(obj))
-    if isinstance(obj, NUMPY_TYPES):
+    if isinstance(obj, _NUMPY_TYPES):
         out = np.asarray(obj)
         if out.dtype.kind not in "biufc":
             raise TypeError(f"cannot make an array from NumPy data of dtype {out.dtype}; "
@@ -160,5 +174,5 @@ def promote_inexact(*args):
 def check_arraylike(name, *args):
     for i, a in enumerate(args):
         if not (isinstance(a, (Array, Tracer, list, tuple)) or type(a) in _SCALARS
-                or isinstance(a, NUMPY_TYPES) or hasattr(a, "__array__")):
+                or isinstance(a, _NUMPY_TYPES) or hasattr(a, "__array__")):
             raise TypeError(f"{name}: argument {i} of type {type(a).__name__} is not an array")
