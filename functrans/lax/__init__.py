@@ -18,7 +18,7 @@ from .reductions import (
 )
 from .shape_ops import (
     reshape, transpose, moveaxis, broadcast_in_dim, broadcast_to, rev, concatenate, pad,
-    slice_ as slice, slice_in_dim, full_like, full, squeeze, expand_dims, iota,
+    slice_ as slice, slice_in_dim, full_like, full, constant, squeeze, expand_dims, iota,
 )
 from .dot import dot_general, dot
 from .indexing import (

@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes
 from ..core import Primitive, ShapedArray, get_aval, is_python_scalar, Tracer
 from ..array import Array
+from ..backends import HOST_TYPES, cpu, default_device_now, device_of_raw
 
 not_mapped = None
 
@@ -41,6 +42,19 @@ def dtype_of(x):
     if is_python_scalar(x):
         return dtypes.scalar_dtype(x)
     return np.asarray(x).dtype
+
+
+def device_like(x):
+    """The device `x` lives on, looking through the tracers of eager transforms (grad, vmap)
+    to the array underneath; the default device for abstract values (under jit, where the
+    compiled program's constants move to its arguments' device) and Python scalars. Constants
+    a rule creates go here, so that they meet `x` on its device."""
+    while isinstance(x, Tracer):
+        x = x.underlying()
+    if type(x) is Array:
+        v = x._value
+        return cpu if type(v) in HOST_TYPES else device_of_raw(v)
+    return default_device_now()
 
 
 def is_differentiable(x):

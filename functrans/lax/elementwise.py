@@ -14,23 +14,14 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..backends import scipy_module
 from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
                     is_differentiable, wanted)
 
-_SPECIAL_MODULES = {}
-
-
 def special_module(xp):
-    """scipy.special for NumPy, cupyx.scipy.special for CuPy."""
-    mod = _SPECIAL_MODULES.get(xp)
-    if mod is None:
-        if xp is np:
-            import scipy.special as mod
-        else:  # pragma: no cover - GPU only
-            import cupyx.scipy.special as mod
-        _SPECIAL_MODULES[xp] = mod
-    return mod
+    """scipy.special for NumPy, cupyx.scipy.special for CuPy (the backend's counterpart)."""
+    return scipy_module(xp, "special")
 
 
 def _ufunc_impl(np_name):

@@ -123,9 +123,10 @@ def _batch_indices_front(indices, idims, size):
     return [broadcast_batched(i, d, size) for i, d in zip(indices, idims)]
 
 
-def _iota_index(size, batch_shape):
-    """An index array of shape `(size,) + batch_shape` holding its position along axis 0."""
-    return broadcast_in_dim(iota(size), (size,) + tuple(batch_shape), (0,))
+def _iota_index(size, batch_shape, like):
+    """An index array of shape `(size,) + batch_shape` holding its position along axis 0 (on
+    the device of `like`)."""
+    return broadcast_in_dim(iota(size, like=like), (size,) + tuple(batch_shape), (0,))
 
 
 def _gather_batch(vals, dims, axes, mode):
@@ -144,7 +145,7 @@ def _gather_batch(vals, dims, axes, mode):
     if dx is None:
         return gather_p.bind(x, *indices, axes=axes, mode=mode), 0
     x = moveaxis(x, dx, 0)
-    lead = _iota_index(size, shape_of(indices[0])[1:]) if indices else iota(size)
+    lead = _iota_index(size, shape_of(indices[0])[1:], x) if indices else iota(size, like=x)
     return gather_p.bind(x, lead, *indices, axes=(0,) + tuple(a + 1 for a in axes),
                          mode=mode), 0
 
@@ -215,7 +216,7 @@ def _scatter_batch_for(prim):
             u = moveaxis(broadcast_batched(u, du, size), 0, batch_rank + rest.index(0))
             return prim.bind(x, u, *indices, axes=new_axes, mode=mode), 0
         indices = _batch_indices_front(indices, idims, size)
-        lead = _iota_index(size, shape_of(indices[0])[1:])
+        lead = _iota_index(size, shape_of(indices[0])[1:], x)
         u = broadcast_batched(u, du, size)
         return prim.bind(x, u, lead, *indices, axes=(0,) + tuple(a + 1 for a in axes),
                          mode=mode), 0
@@ -278,8 +279,8 @@ def _scatter_jvp(primals, tangents, axes, mode):
 def _winners(x, u, indices, axes, mode):
     """1.0 for each update element that ended up in the output, 0.0 for overwritten ones."""
     ushape = shape_of(u)
-    ids = reshape(iota(math.prod(ushape)), ushape)
-    written = scatter_p.bind(full(shape_of(x), -1, ids.dtype), ids, *indices, axes=axes,
+    ids = reshape(iota(math.prod(ushape), like=u), ushape)
+    written = scatter_p.bind(full(shape_of(x), -1, ids.dtype, like=x), ids, *indices, axes=axes,
                              mode=mode)
     return convert_element_type(eq(_gather_back(written, indices, axes, mode), ids),
                                 dtype_of(u))
@@ -443,14 +444,15 @@ def _dynamic_slice_vjp(primals, needs, slice_sizes):
         (None,) * len(starts)
 
 
-def _window_indices(starts, sdims, shape, sizes, size):
-    """Index arrays of shape `(size,) + sizes` covering each example's clamped window."""
+def _window_indices(starts, sdims, shape, sizes, size, like):
+    """Index arrays of shape `(size,) + sizes` covering each example's clamped window (on
+    the device of `like`)."""
     grid = (size,) + tuple(sizes)
     out = []
     for k, (s, sdim, d, n) in enumerate(zip(starts, sdims, shape, sizes)):
         s = broadcast_batched(convert_element_type(s, dtypes.int64), sdim, size)
         s = lax_min(lax_max(s, 0), d - n)
-        offsets = broadcast_in_dim(iota(n), grid, (k + 1,))
+        offsets = broadcast_in_dim(iota(n, like=like), grid, (k + 1,))
         out.append(add(broadcast_in_dim(s, grid, (0,)), offsets))
     return out
 
@@ -464,12 +466,12 @@ def _dynamic_slice_batch(vals, dims, slice_sizes):
         return dynamic_slice_p.bind(x, 0, *starts, slice_sizes=(size,) + tuple(slice_sizes)), 0
     shape = shape_of(x) if dx is None else tuple(
         d for i, d in enumerate(shape_of(x)) if i != dx)
-    idx = _window_indices(starts, sdims, shape, slice_sizes, size)
+    idx = _window_indices(starts, sdims, shape, slice_sizes, size, x)
     if dx is None:
         return gather_p.bind(x, *idx, axes=tuple(range(len(shape))),
                              mode="promise_in_bounds"), 0
     x = moveaxis(x, dx, 0)
-    lead = _iota_index(size, slice_sizes)
+    lead = _iota_index(size, slice_sizes, x)
     return gather_p.bind(x, lead, *idx, axes=tuple(range(len(shape) + 1)),
                          mode="promise_in_bounds"), 0
 
@@ -534,8 +536,8 @@ def _dus_batch(vals, dims):
     if all(d is None for d in sdims):
         return dynamic_update_slice_p.bind(x, u, 0, *starts), 0
     ushape = shape_of(u)[1:]
-    idx = _window_indices(starts, sdims, shape_of(x)[1:], ushape, size)
-    lead = _iota_index(size, ushape)
+    idx = _window_indices(starts, sdims, shape_of(x)[1:], ushape, size, x)
+    lead = _iota_index(size, ushape, x)
     return scatter_p.bind(x, u, lead, *idx, axes=tuple(range(len(ushape) + 1)),
                           mode="promise_in_bounds"), 0
 
@@ -601,7 +603,8 @@ def along_axis_indices(shape, indices, axis):
     out_shape = tuple(ishape[i] if i == axis else max(shape[i], ishape[i])
                       for i in range(rank))
     return [broadcast_in_dim(indices, out_shape, tuple(range(rank))) if i == axis
-            else broadcast_in_dim(iota(shape[i]), out_shape, (i,)) for i in range(rank)]
+            else broadcast_in_dim(iota(shape[i], like=indices), out_shape, (i,))
+            for i in range(rank)]
 
 
 def take_along_axis(x, indices, axis, mode="clip"):

@@ -20,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..array import wrap
-from ..backends import default_device_now
+from ..backends import scipy_module, to_host
 from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
 from .elementwise import add, sub, mul, neg, select, reciprocal, square
-from .shape_ops import transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim
+from .shape_ops import (transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim,
+                        constant)
 from .reductions import reduce_sum
 from .dot import dot_general
 from .indexing import take_along_axis, add_along_axis
@@ -50,21 +50,17 @@ def _sym(x):
     return mul(add(x, _T(x)), 0.5)
 
 
-def _const(raw):
-    return wrap(default_device_now().xp.asarray(raw))
-
-
 def _eye_like(x):
     """The identity matrix with x's last-axis size and dtype (broadcastable over batches)."""
     n = shape_of(x)[-1]
-    return _const(np.eye(n, dtype=dtype_of(x)))
+    return constant(np.eye(n, dtype=dtype_of(x)), like=x)
 
 
 def _mask(x, k, upper):
     """x with the entries outside its k-th lower (or upper) triangle zeroed."""
     m, n = shape_of(x)[-2:]
     keep = np.triu(np.ones((m, n), bool), k) if upper else np.tril(np.ones((m, n), bool), k)
-    return select(_const(keep), x, full_like(x, 0))
+    return select(constant(keep, like=x), x, full_like(x, 0))
 
 
 def _diag(x):
@@ -76,7 +72,7 @@ def _diag_matrix(v):
     """Square matrices with `v` (…, n) on the diagonal."""
     s = shape_of(v)
     col = broadcast_in_dim(v, s + (s[-1],), tuple(range(len(s))))
-    return mul(col, _const(np.eye(s[-1], dtype=dtype_of(v))))
+    return mul(col, constant(np.eye(s[-1], dtype=dtype_of(v)), like=v))
 
 
 def _gap_reciprocals(w, squared=False):
@@ -88,8 +84,8 @@ def _gap_reciprocals(w, squared=False):
     cols = broadcast_in_dim(w, shape, tuple(range(nb)) + (nb,))       # w_i
     if squared:
         rows, cols = square(rows), square(cols)
-    eye = _const(np.eye(s[-1], dtype=bool))
-    gap = add(sub(rows, cols), _const(np.eye(s[-1], dtype=dtype_of(w))))
+    eye = constant(np.eye(s[-1], dtype=bool), like=w)
+    gap = add(sub(rows, cols), constant(np.eye(s[-1], dtype=dtype_of(w)), like=w))
     return select(eye, full_like(gap, 0), reciprocal(gap))
 
 
@@ -133,9 +129,9 @@ def _tri_impl(xp, a, b, lower, transpose_a, unit_diagonal):
         a = a * (1 - xp.eye(n, dtype=a.dtype)) + xp.eye(n, dtype=a.dtype)
     if transpose_a:
         a, lower = xp.swapaxes(a, -1, -2), not lower
-    if xp is np and a.ndim == 2:
-        import scipy.linalg
-        return scipy.linalg.solve_triangular(a, b, lower=lower, check_finite=False)
+    if a.ndim == 2:
+        return scipy_module(xp, "linalg").solve_triangular(a, b, lower=lower,
+                                                           check_finite=False)
     return xp.linalg.solve(a, b)
 
 
@@ -256,15 +252,10 @@ def cholesky(a):
 
 # =============================================================== lu
 def _lu_one(xp, a):
-    if xp is np:
-        import scipy.linalg
-        lu, piv = scipy.linalg.lu_factor(a, check_finite=False)
-    else:  # pragma: no cover - GPU only
-        import cupyx.scipy.linalg
-        lu, piv = cupyx.scipy.linalg.lu_factor(a)
+    lu, piv = scipy_module(xp, "linalg").lu_factor(a, check_finite=False)
     n = a.shape[-1]
     perm = np.arange(n)
-    for i, p in enumerate(piv.get() if hasattr(piv, "get") else np.asarray(piv)):
+    for i, p in enumerate(to_host(piv)):           # the pivots' permutation, on the host
         perm[i], perm[p] = perm[p], perm[i]
     return lu, xp.asarray(piv, dtype=np.int32), xp.asarray(perm, dtype=np.int32)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import dtypes
 from ..array import wrap
-from ..backends import default_device_now
+from ..backends import create, default_device_now
 from ..core import ShapedArray, Tracer
 from ..interpreters.batching import AxisPrimitive, needs_axis, axis_size, to_front
 from ._util import def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
@@ -327,7 +327,7 @@ def_nondiff(axis_index_p)
 
 @needs_axis
 def _axis_index_batch(frame, vals, dims, axis_name):
-    return wrap(default_device_now().xp.arange(frame.size, dtype=np.int32)), 0
+    return wrap(create(default_device_now(), "arange", frame.size, dtype=np.int32)), 0
 
 
 axis_index_p.batch = _axis_index_batch

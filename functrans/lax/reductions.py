@@ -262,7 +262,7 @@ def _running_argextremum(x, out, axis, reverse):
     such position in the scan direction)."""
     shape = shape_of(x)
     n = shape[axis]
-    pos = broadcast_in_dim(iota(n), shape, (axis,))
+    pos = broadcast_in_dim(iota(n, like=x), shape, (axis,))
     if reverse:
         return cummin(select(eq(x, out), pos, full_like(pos, n)), axis, reverse=True)
     return cummax(select(eq(x, out), pos, full_like(pos, -1)), axis)

@@ -10,10 +10,10 @@ import numpy as np
 
 from .. import dtypes
 from ..array import wrap
-from ..backends import default_device_now
+from ..backends import create, default_device_now, transfer
 from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
-                    broadcast_batched, bdim_size)
+                    broadcast_batched, bdim_size, device_like)
 
 
 # ------------------------------------------------------------------ reshape
@@ -323,8 +323,8 @@ def _pad_batch(vals, dims, padding_config):
         return pad_p.bind(x, padval, padding_config=config), 0
     # a padding value per example: pad with zeros, then fill the padding from a mask
     from .elementwise import select
-    out = pad_p.bind(x, full((), 0, dtype_of(x)), padding_config=config)
-    inside = pad_p.bind(full(shape_of(x), True, np.bool_), False, padding_config=config)
+    out = pad_p.bind(x, full((), 0, dtype_of(x), like=x), padding_config=config)
+    inside = pad_p.bind(full(shape_of(x), True, np.bool_, like=x), False, padding_config=config)
     values = broadcast_in_dim(moveaxis(padval, dp, 0), shape_of(out), (0,))
     return select(inside, out, values), 0
 
@@ -365,7 +365,7 @@ def _slice_transpose(ct, aval, start_indices, limit_indices, strides):
         used = s + (n - 1) * st + 1 if n else s
         config.append((s, d - used, st - 1) if n else (s, d - s, 0))
     if any(n == 0 for n in shape_of(ct)):
-        return full(aval.shape, 0.0, aval.dtype)
+        return full(aval.shape, 0.0, aval.dtype, like=ct)
     return pad(ct, 0, config)
 
 
@@ -421,7 +421,7 @@ def _full_like_batch(vals, dims, fill_value, dtype, shape):
     d = dims[0]
     if shape is None:
         return full_like_p.bind(x, fill_value=fill_value, dtype=dtype, shape=None), d
-    return full(shape, fill_value, dtype or dtype_of(x)), None
+    return full(shape, fill_value, dtype or dtype_of(x), like=x), None
 
 
 full_like_p.batch = _full_like_batch
@@ -439,15 +439,26 @@ def full_like(x, fill_value, dtype=None, shape=None):
                             shape=None if shape is None else tuple(shape))
 
 
-def iota(size, dtype=dtypes.int64):
-    """The constant `[0, 1, ..., size - 1]` on the default device."""
-    return wrap(default_device_now().xp.arange(int(size), dtype=np.dtype(dtype)))
+def iota(size, dtype=dtypes.int64, like=None):
+    """The constant `[0, 1, ..., size - 1]` on the device of `like` (an array or traced
+    value, see `device_like`), else on the default device."""
+    dev = default_device_now() if like is None else device_like(like)
+    return wrap(create(dev, "arange", int(size), dtype=np.dtype(dtype)))
 
 
-def full(shape, fill_value, dtype, device=None):
-    """A constant array on the default device (or `device`)."""
-    dev = default_device_now() if device is None else device
-    return wrap(dev.xp.full(tuple(shape), fill_value, dtype=np.dtype(dtype)))
+def constant(value, like=None):
+    """The NumPy value `value` as an Array on the device of `like` (an array or traced value,
+    see `device_like`), else on the default device."""
+    dev = default_device_now() if like is None else device_like(like)
+    return wrap(transfer(np.asarray(value), dev))
+
+
+def full(shape, fill_value, dtype, device=None, like=None):
+    """A constant array on `device`, else on the device of `like`, else on the default
+    device."""
+    dev = device if device is not None else \
+        default_device_now() if like is None else device_like(like)
+    return wrap(create(dev, "full", tuple(shape), fill_value, dtype=np.dtype(dtype)))
 
 
 def squeeze(x, dimensions):

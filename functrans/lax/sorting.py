@@ -44,7 +44,7 @@ sort_p = primitive("sort", _sort_impl, _sort_aval, multiple_results=True)
 def _with_permutation(operands, dimension):
     """The sorted operands and the permutation that sorts them."""
     shape = shape_of(operands[0])
-    order = broadcast_in_dim(iota(shape[dimension]), shape, (dimension,))
+    order = broadcast_in_dim(iota(shape[dimension], like=operands[0]), shape, (dimension,))
     *outs, perm = sort_p.bind(*operands, order, dimension=dimension)
     return outs, perm
 
@@ -98,7 +98,8 @@ def argsort(operand, dimension=-1, index_dtype=dtypes.int64):
     rank = len(shape_of(operand))
     dimension = dimension % rank
     shape = shape_of(operand)
-    order = broadcast_in_dim(iota(shape[dimension], index_dtype), shape, (dimension,))
+    order = broadcast_in_dim(iota(shape[dimension], index_dtype, like=operand), shape,
+                             (dimension,))
     return sort_p.bind(operand, order, dimension=dimension)[1]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..array import wrap
-from ..backends import default_device_now, get_device
+from ..backends import create, default_device_now, get_device
 from ..core import Tracer
 from ..lax._util import shape_of, dtype_of
 from ._conversion import asarray
@@ -37,15 +37,16 @@ def full(shape, fill_value, dtype=None, *, device=None):
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value) if type(fill_value) in (bool, int, float, complex) \
             else dtype_of(asarray(fill_value))
-    return wrap(_dev(device).xp.full(_shape(shape), fill_value, dtype=dtypes.canonicalize(dtype)))
+    return wrap(create(_dev(device), "full", _shape(shape), fill_value,
+                       dtype=dtypes.canonicalize(dtype)))
 
 
 def zeros(shape, dtype=None, *, device=None):
-    return wrap(_dev(device).xp.zeros(_shape(shape), dtype=_dt(dtype)))
+    return wrap(create(_dev(device), "zeros", _shape(shape), dtype=_dt(dtype)))
 
 
 def ones(shape, dtype=None, *, device=None):
-    return wrap(_dev(device).xp.ones(_shape(shape), dtype=_dt(dtype)))
+    return wrap(create(_dev(device), "ones", _shape(shape), dtype=_dt(dtype)))
 
 
 def empty(shape, dtype=None, *, device=None):
@@ -59,7 +60,8 @@ def _like(a, dtype, shape, fill):
                              shape=None if shape is None else _shape(shape))
     a = asarray(a)
     dt = dtype_of(a) if dtype is None else dtypes.canonicalize(dtype)
-    return wrap(a.device.xp.full(shape_of(a) if shape is None else _shape(shape), fill, dtype=dt))
+    return wrap(create(a.device, "full", shape_of(a) if shape is None else _shape(shape), fill,
+                       dtype=dt))
 
 
 def zeros_like(a, dtype=None, shape=None, *, device=None):
@@ -96,7 +98,7 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
                                      np.asarray(v).dtype for v in vals])
     dtype = dtypes.canonicalize(dtype)
     host = np.arange(start, stop, step, dtype=np.float64 if dtype.kind == "f" else None)
-    return wrap(_dev(device).xp.asarray(host.astype(dtype)))
+    return wrap(create(_dev(device), "asarray", host.astype(dtype)))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
@@ -104,30 +106,33 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     dt = _dt(dtype)
     host, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
                              int(num), endpoint=endpoint, retstep=True, axis=axis)
-    out = wrap(_dev(device).xp.asarray(host.astype(dt)))
+    out = wrap(create(_dev(device), "asarray", host.astype(dt)))
     return (out, step) if retstep else out
 
 
-def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    dt = _dt(dtype)
-    return wrap(np.logspace(start, stop, int(num), endpoint, base, axis=axis).astype(dt))
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,
+             device=None):
+    host = np.logspace(start, stop, int(num), endpoint, base, axis=axis).astype(_dt(dtype))
+    return wrap(create(_dev(device), "asarray", host))
 
 
-def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    dt = _dt(dtype)
-    return wrap(np.geomspace(start, stop, int(num), endpoint, axis=axis).astype(dt))
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0, *, device=None):
+    host = np.geomspace(start, stop, int(num), endpoint, axis=axis).astype(_dt(dtype))
+    return wrap(create(_dev(device), "asarray", host))
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None):
-    return wrap(_dev(device).xp.eye(int(N), None if M is None else int(M), int(k), dtype=_dt(dtype)))
+    return wrap(create(_dev(device), "eye", int(N), None if M is None else int(M), int(k),
+                       dtype=_dt(dtype)))
 
 
 def identity(n, dtype=None, *, device=None):
     return eye(n, dtype=dtype, device=device)
 
 
-def tri(N, M=None, k=0, dtype=None):
-    return wrap(np.tri(int(N), None if M is None else int(M), int(k), dtype=_dt(dtype)))
+def tri(N, M=None, k=0, dtype=None, *, device=None):
+    host = np.tri(int(N), None if M is None else int(M), int(k), dtype=_dt(dtype))
+    return wrap(create(_dev(device), "asarray", host))
 
 
 def meshgrid(*xi, indexing="xy", sparse=False, copy=True):

@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..array import Array, wrap
-from ..core import Tracer, concrete_value, ConcretizationError, format_frame, user_frame
+from ..core import (Tracer, concrete_value, concrete_host_value, ConcretizationError,
+                    format_frame, user_frame)
 from ..lax._util import shape_of, dtype_of
 from ..lax.indexing import wrap_negative
 from ._conversion import asarray
@@ -161,7 +162,7 @@ def _classify(e):
         dt = dtype_of(e)
         if isinstance(e, Tracer):
             try:
-                e = np.asarray(concrete_value(e))
+                e = concrete_host_value(e)
             except ConcretizationError:
                 if dt == dtypes.bool_:
                     raise IndexError(_mask_under_trace_message(e)) from None

@@ -420,7 +420,7 @@ def _order_statistic(srt, q_shape, lead_shape, per_slice):
         return lambda idx: lax.gather(srt, idx, axes=(last,), mode="clip")
     full = q_shape + lead_shape
     nq = len(q_shape)
-    lead_idx = [lax.broadcast_in_dim(lax.iota(d), full, (nq + i,))
+    lead_idx = [lax.broadcast_in_dim(lax.iota(d, like=srt), full, (nq + i,))
                 for i, d in enumerate(lead_shape)]
     return lambda idx: lax.gather(srt, *lead_idx, idx, axes=tuple(range(last + 1)),
                                   mode="clip")

@@ -327,9 +327,9 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
         wide = lax.broadcast_in_dim(a, s[:ax + 1] + (r,) + s[ax + 1:],
                                     tuple(range(ax + 1)) + tuple(range(ax + 2, len(s) + 1)))
         return lax.reshape(wide, s[:ax] + (s[ax] * r,) + s[ax + 1:])
-    from ..core import is_concrete, concrete_value
+    from ..core import is_concrete, concrete_host_value
     if is_concrete(repeats) if isinstance(repeats, Tracer) else True:
-        reps = np.broadcast_to(np.asarray(concrete_value(repeats)), (s[ax],))
+        reps = np.broadcast_to(concrete_host_value(repeats), (s[ax],))
         return take(a, np.repeat(np.arange(s[ax]), reps), axis=ax)
     if total_repeat_length is None:
         raise TypeError("repeat: traced repeats give an output length that is not known "
@@ -444,8 +444,8 @@ def roll(a, shift, axis=None):
         if n == 0:
             continue
         if isinstance(sh, Tracer):
-            idx = lax.remainder(lax.sub(lax.iota(n), lax.convert_element_type(sh, np.int64)),
-                                n)
+            idx = lax.remainder(lax.sub(lax.iota(n, like=a),
+                                        lax.convert_element_type(sh, np.int64)), n)
             a = take(a, idx, axis=ax)
             continue
         k = int(sh) % n
@@ -531,9 +531,9 @@ def insert(arr, obj, values, axis=None):
 
 def trim_zeros(filt, trim="fb"):
     """The 1-D (concrete) `filt` without leading ('f') and/or trailing ('b') zeros."""
-    from ..core import concrete_value
+    from ..core import concrete_host_value
     filt = asarray(filt)
-    nz = np.nonzero(np.asarray(concrete_value(filt, "trim_zeros")))[0]
+    nz = np.nonzero(concrete_host_value(filt, "trim_zeros"))[0]
     if nz.size == 0:
         return filt[0:0]
     lo = nz[0] if "f" in trim.lower() else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes, lax
-from ..core import Tracer, concrete_value, ConcretizationError, format_frame, user_frame
+from ..core import Tracer, concrete_host_value, ConcretizationError, format_frame, user_frame
 from ..lax._util import shape_of, dtype_of
 from ._conversion import asarray, promote
 from ._reductions import normalize_axes
@@ -87,7 +87,7 @@ def digitize(x, bins, right=False):
     """The bin of each value: i with bins[i-1] <= x < bins[i] (reversed for decreasing
     bins; `right` flips which edge is closed)."""
     bins = asarray(bins)
-    b = np.asarray(concrete_value(bins, "digitize's bins")) if not isinstance(bins, Tracer) \
+    b = concrete_host_value(bins, "digitize's bins") if not isinstance(bins, Tracer) \
         else None
     if b is not None and b.size > 1 and b[0] > b[-1]:
         n = b.size
@@ -99,7 +99,7 @@ def digitize(x, bins, right=False):
 # ------------------------------------------------------------------ value-dependent shapes
 def _concrete(x, name):
     try:
-        return np.asarray(concrete_value(x, name))
+        return concrete_host_value(x, name)
     except ConcretizationError:
         raise ConcretizationError(
             f"{name} needs a concrete array: its output shape depends on the values, which "
@@ -116,7 +116,7 @@ def nonzero(a, *, size=None, fill_value=None):
     if len(shape_of(a)) == 0:
         raise ValueError("nonzero of a 0-d array is not supported; use atleast_1d first")
     if size is None:
-        return tuple(asarray(i) for i in np.nonzero(_concrete(a, "nonzero")))
+        return tuple(lax.constant(i, like=a) for i in np.nonzero(_concrete(a, "nonzero")))
     return _nonzero_sized(a, int(size), fill_value)
 
 
@@ -128,15 +128,15 @@ def _nonzero_sized(a, size, fill_value):
     rank = lax.sub(lax.cumsum(lax.convert_element_type(flat, np.int64), 0), 1)
     slot = lax.select(flat, rank, lax.full_like(rank, size))
     fill = 0 if fill_value is None else fill_value
-    positions = lax.scatter(lax.full((size,), -1, np.int64), lax.iota(n), slot, axes=(0,),
-                            mode="drop")
+    positions = lax.scatter(lax.full((size,), -1, np.int64, like=a), lax.iota(n, like=a), slot,
+                            axes=(0,), mode="drop")
     found = lax.ge(positions, 0)
     coords = np.unravel_index(np.arange(max(n, 1)), shape) if n else \
         [np.zeros(1, np.int64)] * len(shape)
     out = []
     for axis, c in enumerate(coords):
-        picked = lax.gather(asarray(c.astype(np.int64)), lax.max(positions, 0), axes=(0,),
-                            mode="clip")
+        picked = lax.gather(lax.constant(c.astype(np.int64), like=a), lax.max(positions, 0),
+                            axes=(0,), mode="clip")
         f = fill[axis] if isinstance(fill, (tuple, list)) else fill
         out.append(lax.select(found, picked, lax.full_like(picked, f)))
     return tuple(out)
