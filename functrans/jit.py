@@ -23,7 +23,7 @@ import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu
+from .backends import HOST_TYPES, create, device_of_raw, default_device, default_device_now, cpu
 from .config import config
 from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxpr,
                    is_python_scalar, ShapedArray, ConcretizationError)
@@ -42,8 +42,20 @@ def _jit_impl(xp, *args, jaxpr, name):
     from .compiler import compile_jaxpr
     device = _device_of_args(args)
     outs = compile_jaxpr(jaxpr, device, name)(*args)
-    return [np.asarray(o, a.dtype) if is_python_scalar(o) else o
+    return [_scalar_on(device, o, a) if is_python_scalar(o) else o
             for o, a in zip(outs, jaxpr.out_avals)]
+
+
+def _wrap_outputs(device, outs, avals):
+    """Arrays for a compiled program's results (a Python scalar it passes through becomes an
+    array on its device)."""
+    return [wrap(_scalar_on(device, o, a) if is_python_scalar(o) else o)
+            for o, a in zip(outs, avals)]
+
+
+def _scalar_on(device, value, aval):
+    """A Python scalar a compiled program passes through, as an array on its device."""
+    return create(device, "asarray", value, dtype=aval.dtype)
 
 
 def _device_of_args(raws):
@@ -233,11 +245,6 @@ def _raw(x):
     return x if type(x) in (float, int, bool, complex) else x._value
 
 
-def _as_array(raw, aval):
-    """A Python scalar passed straight through to an output becomes an array."""
-    return wrap(np.asarray(raw, aval.dtype) if is_python_scalar(raw) else raw)
-
-
 class _Donated:
     """Stands in for the buffer of an array donated to a jitted function."""
     __slots__ = ("what",)
@@ -366,8 +373,8 @@ class Jitted:
         if self._fast is not None and not kwargs and not key[3] and \
                 all(s[2] is cpu for s in sigs):
             self._remember_fast(args, exe, entry.out_tree, key)
-        return tree_unflatten(entry.out_tree,
-                              [_as_array(o, a) for o, a in zip(outs, entry.jaxpr.out_avals)])
+        return tree_unflatten(entry.out_tree, _wrap_outputs(exe.device, outs,
+                                                            entry.jaxpr.out_avals))
 
     def _remember_fast(self, args, exe, out_tree, key):
         """Let `__call__` find this executable directly for arguments like `args`."""
@@ -387,8 +394,8 @@ class Jitted:
             leaf = leaves[j]
             raw = leaf._value
             # references: the Array, `raw` and getrefcount's argument; more is someone else
-            give.append(type(raw) is np.ndarray and raw.base is None and raw.flags.writeable
-                        and raw.flags.c_contiguous and sys.getrefcount(raw) <= 3
+            give.append(device_of_raw(raw).backend.owns_memory(raw)
+                        and sys.getrefcount(raw) <= 3
                         and not any(k != j and getattr(x, "_value", None) is raw
                                     for k, x in enumerate(leaves)))
             del raw
@@ -552,8 +559,9 @@ class Jitted:
         changes = []
         for i, (a, b) in enumerate(zip(prev[1], sigs)):
             if a != b:
-                changes.append(f"{self._leaf_label(dyn, i)} changed from {_sig_str(a)} to "
-                               f"{_sig_str(b)}")
+                moved = a[2] != b[2]
+                changes.append(f"{self._leaf_label(dyn, i)} changed from "
+                               f"{_sig_str(a, moved)} to {_sig_str(b, moved)}")
         if prev[2] != statics:
             changes.append(f"static arguments changed from {_statics_str(prev[2])} to "
                            f"{_statics_str(statics)}")
@@ -605,9 +613,10 @@ class Jitted:
         return f"<jitted {self._name}>"
 
 
-def _sig_str(sig):
+def _sig_str(sig, show_device):
     shape, dtype, place = sig
-    where = {cpu: "", Tracer: "", WEAK: " (a Python scalar)"}.get(place, f" on {place}")
+    where = " (a Python scalar)" if place is WEAK else \
+        f" on {place}" if show_device and place is not Tracer else ""
     return f"{dtypes.short_name(dtype)}[{','.join(map(str, shape))}]{where}"
 
 

@@ -20,6 +20,45 @@ except ImportError:
     pass
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--device", default=None,
+        help="run the suite with this default device ('cpu', 'cuda', 'cuda:1', or 'fakegpu' "
+             "for the NumPy-backed stand-in of tests/fakegpu.py); default: the "
+             "FUNCTRANS_DEVICE environment variable, else cpu")
+
+
+def pytest_configure(config):
+    import functrans as ft
+    device = config.getoption("--device") or os.environ.get("FUNCTRANS_DEVICE")
+    if not device:
+        return
+    if device.startswith("fakegpu"):
+        import fakegpu
+        fakegpu.register()
+    try:
+        ft.config.update("default_device", str(ft.backends.get_device(device)))
+    except (RuntimeError, ValueError) as e:
+        pytest.exit(f"--device {device}: {e}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_report_header(config):
+    import functrans as ft
+    return f"functrans default device: {ft.backends.default_device_now()}; " \
+           f"devices: {ft.devices()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    import functrans as ft
+    if ft.devices("cuda"):
+        return
+    why = ft.backends.get_backend("cuda").unavailable_reason()
+    reason = f"needs CuPy and an NVIDIA GPU ({why})"
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

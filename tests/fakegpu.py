@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
-from functrans.backends import Backend, Device, register_backend, unregister_backend
+from functrans.backends import Backend, Device, backends, register_backend, unregister_backend
 
 PLATFORM = "fakegpu"
 _NAMES_FILE = os.path.join(os.path.dirname(__file__), "cupy_api_names.txt")
@@ -66,6 +66,10 @@ class FakeArray(np.ndarray):
     def get(self):
         """A NumPy copy (CuPy's device-to-host copy)."""
         return np.array(self.view(np.ndarray))
+
+    def __getitem__(self, index):
+        got = super().__getitem__(_to_base(index, "indexing", True))
+        return _to_fake(got) if isinstance(got, np.generic) else got   # 0-d, as CuPy
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         # operators and methods (x + y, x.sum()) land here, as CuPy's ndarray dispatches them
@@ -109,9 +113,13 @@ def _to_fake(x):
 
 
 def _run(fn, args, kwargs, name, allow_host=False):
+    out = kwargs.get("out")
     args = _to_base(args, name, allow_host)
     kwargs = {k: _to_base(v, name, allow_host) for k, v in kwargs.items()}
-    return _to_fake(fn(*args, **kwargs))
+    result = fn(*args, **kwargs)
+    if out is not None and result is kwargs["out"]:
+        return out                  # as CuPy: the given output array itself
+    return _to_fake(result)
 
 
 class _Ufunc:
@@ -238,12 +246,29 @@ class FakeGpuBackend(Backend):
     def activate(self, device):
         return _Activate(device.id)
 
+    def scatter_combine(self, xp, ufunc_name, target, positions, updates):
+        if ufunc_name != "multiply":
+            return super().scatter_combine(xp, ufunc_name, target, positions, updates)
+        # CuPy has no multiply.at; the CUDA backend runs its own kernel there (compiled by
+        # tests/test_cuda_codegen.py, run only on a GPU). Here NumPy stands in for it.
+        np.multiply.at(_to_base(target, "scatter_mul", False),
+                       _to_base(positions, "scatter_mul", False),
+                       _to_base(updates, "scatter_mul", False))
+
+    def owns_memory(self, raw):
+        base = raw.base             # the NumPy buffer the FakeArray views
+        return type(base) is np.ndarray and base.base is None and raw.flags.c_contiguous \
+            and raw.flags.writeable
+
     def scipy(self, name):
         return {"special": special, "linalg": linalg}[name]
 
 
 def register():
-    """Register the fake GPU backend (replacing an earlier registration)."""
+    """Register the fake GPU backend (once; later calls return the registered one)."""
+    for backend in backends():
+        if isinstance(backend, FakeGpuBackend):
+            return backend
     backend = FakeGpuBackend()
     register_backend(backend)
     return backend

@@ -21,6 +21,7 @@ import numpy as np
 from ..config import config
 
 __all__ = ["Backend", "Device", "register_backend", "unregister_backend", "backends",
+           "get_backend", "is_device_raw",
            "devices", "get_device", "default_device", "default_device_now", "device_of_raw",
            "xp_of_raw", "transfer", "to_host", "is_host_raw", "HOST_TYPES", "cpu",
            "scipy_module", "create"]
@@ -88,6 +89,11 @@ class Backend:
     def synchronize(self, raw):
         """Wait until the computation producing `raw` has finished."""
 
+    def owns_memory(self, raw):
+        """Whether `raw` is a C-contiguous array owning its memory (so that compiled code
+        may overwrite it when it is donated)."""
+        return False
+
     def activate(self, device):
         """A context manager under which kernels run on `device` (for backends with a
         notion of a current device)."""
@@ -133,6 +139,10 @@ class NumpyBackend(Backend):
 
     def from_host(self, host, device):
         return host
+
+    def owns_memory(self, raw):
+        return type(raw) is np.ndarray and raw.base is None and raw.flags.writeable and \
+            raw.flags.c_contiguous
 
     def scipy(self, name):
         import importlib
@@ -180,6 +190,16 @@ def backends() -> list[Backend]:
     return list(_backends)
 
 
+def get_backend(platform: str) -> Backend:
+    """The registered backend of `platform` ("cpu", "cuda", …; "gpu" means "cuda")."""
+    platform = _PLATFORM_ALIASES.get(platform, platform)
+    for b in _backends:
+        if b.platform == platform:
+            return b
+    raise ValueError(f"no backend for platform {platform!r}; registered: "
+                     f"{[b.platform for b in _backends]}")
+
+
 def backend_of_raw(raw) -> Backend:
     """The backend owning a raw array."""
     owner = _owner_of_type.get(type(raw))
@@ -189,6 +209,17 @@ def backend_of_raw(raw) -> Backend:
             raise TypeError(f"no functrans backend holds arrays of type {type(raw).__name__}")
         _owner_of_type[type(raw)] = owner
     return owner
+
+
+def is_device_raw(obj) -> bool:
+    """Whether `obj` is a raw array of a backend other than the host's (a CuPy array)."""
+    if type(obj) in HOST_TYPES:
+        return False
+    try:
+        backend_of_raw(obj)
+    except TypeError:
+        return False
+    return True
 
 
 def backend_of_xp(xp) -> Backend:

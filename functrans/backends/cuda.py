@@ -76,6 +76,9 @@ class CupyBackend(Backend):
     def synchronize(self, raw):
         raw.device.synchronize()
 
+    def owns_memory(self, raw):
+        return raw.base is None and raw.flags.c_contiguous
+
     def scipy(self, name):
         return importlib.import_module(f"cupyx.scipy.{name}")
 
