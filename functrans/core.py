@@ -25,7 +25,7 @@ import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import HOST_TYPES, device_of_raw, default_device_now, to_host
+from .backends import HOST_TYPES, device_of_raw, default_device_now, is_device_raw, to_host
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -115,10 +115,12 @@ def get_aval(x):
         return ShapedArray(v.shape, v.dtype)
     if t in (float, int, bool, complex):
         return ShapedArray((), dtypes.scalar_dtype(x), weak_type=True)
-    if t in HOST_TYPES or hasattr(x, "__cuda_array_interface__"):
+    if t in HOST_TYPES:
         return ShapedArray(x.shape, x.dtype)
     if isinstance(x, OpaqueValue):
         return x.aval
+    if is_device_raw(x):
+        return ShapedArray(x.shape, x.dtype)
     raise TypeError(f"{t.__name__} object is not a valid functrans value; expected an array, "
                     "a NumPy array or a Python scalar")
 
@@ -224,7 +226,7 @@ _HOST_OR_SCALAR = HOST_TYPES | {float, int, bool, complex}
 def _eval_on_device(prim, args, raws, params):
     """`eval_primitive` for operands that are not all on the host: the kernel runs with the
     array module of the one device they live on."""
-    device = _common_device(prim, raws)
+    device = _common_device(prim, args, raws)
     try:
         with device.backend.activate(device):
             out = prim.impl(device.xp, *raws, **params)
@@ -235,10 +237,12 @@ def _eval_on_device(prim, args, raws, params):
     return wrap(out)
 
 
-def _common_device(prim, raws):
-    devs = {device_of_raw(r) for r in raws
+def _common_device(prim, args, raws):
+    # NumPy scalars passed as they are (not in an Array) are constants like Python scalars:
+    # every backend's kernels take them
+    devs = {device_of_raw(r) for a, r in zip(args, raws)
             if type(r) not in (float, int, bool, complex) and r is not None
-            and not isinstance(r, OpaqueValue)}
+            and not isinstance(r, OpaqueValue) and (a is not r or not isinstance(r, np.generic))}
     if len(devs) > 1:
         raise mixed_devices_error(prim.name, devs)
     return next(iter(devs)) if devs else default_device_now()

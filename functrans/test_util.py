@@ -10,7 +10,8 @@ import numpy as np
 
 from . import dtypes
 from .api import jvp, vjp
-from .array import Array
+from .array import Array, wrap
+from .backends import transfer
 from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
 
 __all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp"]
@@ -31,12 +32,17 @@ def _dtype_of_tree(tree):
     return min(leaves, key=lambda d: d.itemsize)
 
 
+def _placed_like(host, x):
+    """The NumPy array `host` as an Array on the device of `x` (the cpu for NumPy `x`)."""
+    return wrap(transfer(host, x.device)) if isinstance(x, Array) else Array(host)
+
+
 def _random_like(tree, rng):
     def one(x):
         a = np.asarray(x)
         if not dtypes.is_inexact(a.dtype):
             return np.zeros(a.shape, dtypes.float0)
-        return Array(rng.standard_normal(a.shape).astype(a.dtype))
+        return _placed_like(rng.standard_normal(a.shape).astype(a.dtype), x)
     return tree_map(one, tree)
 
 
@@ -45,7 +51,8 @@ def _add_scaled(xs, ts, eps):
         a = np.asarray(x)
         if not dtypes.is_inexact(a.dtype):
             return x
-        return Array((a.astype(np.float64) + eps * np.asarray(t, np.float64)).astype(a.dtype))
+        moved = (a.astype(np.float64) + eps * np.asarray(t, np.float64)).astype(a.dtype)
+        return _placed_like(moved, x)
     return tree_map(one, xs, ts)
 
 

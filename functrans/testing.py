@@ -27,7 +27,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .array import Array
+from .array import wrap
+from .backends import default_device_now, transfer
 
 __all__ = ["shapes", "broadcastable_shapes", "arrays", "integer_arrays", "boolean_arrays",
            "spd_matrices", "symmetric_matrices", "well_conditioned_matrices", "pytrees",
@@ -61,6 +62,11 @@ def _elements(dtype, low, high, exclude, margin):
     return floats.filter(lambda v: all(abs(v - p) > margin for p in exclude))
 
 
+def _placed(a):
+    """A drawn NumPy array as an Array on the default device."""
+    return wrap(transfer(a, default_device_now()))
+
+
 def arrays(dtype=np.float64, shape=None, low=-2.0, high=2.0, exclude=(), margin=0.1,
            as_numpy=False):
     """Floating-point arrays with finite values in [low, high], at least `margin` away from
@@ -71,20 +77,20 @@ def arrays(dtype=np.float64, shape=None, low=-2.0, high=2.0, exclude=(), margin=
     shape = shapes() if shape is None else shape
     out = hnp.arrays(np.dtype(dtype), shape, elements=_elements(dtype, low, high, exclude,
                                                                  margin))
-    return out if as_numpy else out.map(Array)
+    return out if as_numpy else out.map(_placed)
 
 
 def integer_arrays(dtype=np.int64, shape=None, low=-10, high=10, as_numpy=False):
     """Integer arrays with values in [low, high]."""
     shape = shapes() if shape is None else shape
     out = hnp.arrays(np.dtype(dtype), shape, elements=st.integers(low, high))
-    return out if as_numpy else out.map(Array)
+    return out if as_numpy else out.map(_placed)
 
 
 def boolean_arrays(shape=None, as_numpy=False):
     shape = shapes() if shape is None else shape
     out = hnp.arrays(np.bool_, shape, elements=st.booleans())
-    return out if as_numpy else out.map(Array)
+    return out if as_numpy else out.map(_placed)
 
 
 def _orthogonal(rng, n):
@@ -103,7 +109,7 @@ def symmetric_matrices(draw, n, dtype=np.float64, min_gap=0.3, scale=2.0, as_num
     q = _orthogonal(rng, n)
     m = ((q * w) @ q.T).astype(dtype)
     m = (m + m.T) / 2
-    return m if as_numpy else Array(m)
+    return m if as_numpy else _placed(m)
 
 
 @st.composite
@@ -115,7 +121,7 @@ def spd_matrices(draw, n, dtype=np.float64, min_eig=0.5, max_eig=3.0, as_numpy=F
     q = _orthogonal(rng, n)
     m = ((q * w) @ q.T).astype(dtype)
     m = (m + m.T) / 2
-    return m if as_numpy else Array(m)
+    return m if as_numpy else _placed(m)
 
 
 @st.composite
@@ -131,7 +137,7 @@ def well_conditioned_matrices(draw, m, n=None, dtype=np.float64, min_sv=0.5, min
     u = _orthogonal(rng, m)[:, :k]
     v = _orthogonal(rng, n)[:, :k]
     a = ((u * s) @ v.T).astype(dtype)
-    return a if as_numpy else Array(a)
+    return a if as_numpy else _placed(a)
 
 
 Point = collections.namedtuple("Point", ["x", "y"])

@@ -496,7 +496,7 @@ def _cond_batch(axis, vals, dims, branches):
         results.append(eval_jaxpr(bbr.jaxpr, bbr.consts, *ops))
     outs = results[0]
     for k in range(1, len(branches)):
-        pick = eq(index, np.asarray(k, dtype_of(index)))
+        pick = eq(index, dtype_of(index).type(k))
         outs = [_lane_select(pick, r, o) for r, o in zip(results[k], outs)]
     return outs, [0] * len(outs)
 
@@ -1153,7 +1153,7 @@ def fori_loop(lower, upper, body_fun, init_val):
         if not _staging():
             leaves, tree, avals = _carry_leaves(init_val, "fori_loop")
             for i in range(lo, hi):
-                out, out_tree = tree_flatten(body_fun(_index(i, index_dtype),
+                out, out_tree = tree_flatten(body_fun(_index(i, index_dtype, leaves),
                                                      tree_unflatten(tree, leaves)))
                 out = [_as_value(x, "fori_loop") for x in out]
                 leaves, avals = _conform("fori_loop", out, out_tree, avals, tree, "body_fun")
@@ -1165,8 +1165,8 @@ def fori_loop(lower, upper, body_fun, init_val):
             out, out_tree = tree_flatten(body_fun(i, val))
             out, _ = _conform("fori_loop", [_as_value(x, "fori_loop") for x in out], out_tree,
                               avals, tree, "body_fun")
-            return (add(i, np.asarray(1, index_dtype)), tree_unflatten(tree, out)), None
-        (_, val), _ = scan(step, (_index(lo, index_dtype), init_val), None,
+            return (add(i, index_dtype.type(1)), tree_unflatten(tree, out)), None
+        (_, val), _ = scan(step, (_index(lo, index_dtype, init_val), init_val), None,
                            length=max(hi - lo, 0))
         return val
     lower = convert_element_type(lower, index_dtype)
@@ -1177,13 +1177,15 @@ def fori_loop(lower, upper, body_fun, init_val):
 
     def step(carry):
         i, hi, val = carry
-        return add(i, np.asarray(1, index_dtype)), hi, body_fun(i, val)
+        return add(i, index_dtype.type(1)), hi, body_fun(i, val)
     return while_loop(keep_going, step, (lower, upper, init_val))[2]
 
 
-def _index(i, dtype):
-    from ..numpy._conversion import asarray
-    return asarray(np.asarray(i, dtype))
+def _index(i, dtype, carry):
+    """The loop index `i` as an array where the carry's arrays live."""
+    from .shape_ops import constant
+    leaves = [x for x in tree_flatten(carry)[0] if hasattr(x, "shape")]
+    return constant(np.asarray(i, dtype), like=leaves[0] if leaves else None)
 
 
 # =================================================================== scan

@@ -20,11 +20,12 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..backends import backend_of_xp
 from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
 from .elementwise import (add, mul, div, select, eq, convert_element_type, max as lax_max,
                           min as lax_min, lt)
-from .shape_ops import (moveaxis, full_like, full, reshape, broadcast_in_dim, iota)
+from .shape_ops import (moveaxis, full_like, full, reshape, broadcast_in_dim, iota, constant)
 
 GATHER_MODES = ("clip", "fill", "promise_in_bounds")
 SCATTER_MODES = ("clip", "drop", "promise_in_bounds")
@@ -173,7 +174,7 @@ def _scatter_impl_for(name):
         if ufunc_name is None:
             view[pos] = updates
         else:
-            getattr(xp, ufunc_name).at(view, pos, updates)
+            backend_of_xp(xp).scatter_combine(xp, ufunc_name, view, pos, updates)
         return out
     return impl
 
@@ -547,10 +548,18 @@ dynamic_update_slice_p.batch = _dus_batch
 
 
 # =============================================================== user-facing
-def _as_index(i):
+def _as_index(i, x):
+    """An index as an array where `x` lives: Python/NumPy integers and NumPy index arrays
+    are index values (like the ints of a slice), placed with `x`."""
     if isinstance(i, (int, np.integer)):
-        return np.asarray(i, dtypes.int64)
+        return constant(np.asarray(i, dtypes.int64), like=x)
+    if isinstance(i, np.ndarray):
+        return constant(i, like=x)
     return i
+
+
+def _indices_for(x, indices):
+    return [_as_index(i, x) for i in indices]
 
 
 def _normalize_axes(name, x, axes):
@@ -563,13 +572,13 @@ def _normalize_axes(name, x, axes):
 
 def gather(x, *indices, axes, mode="clip"):
     """`x` indexed along `axes` by integer arrays of one shape B: shape B + the other axes."""
-    return gather_p.bind(x, *map(_as_index, indices), axes=_normalize_axes("gather", x, axes),
+    return gather_p.bind(x, *_indices_for(x, indices), axes=_normalize_axes("gather", x, axes),
                          mode=mode)
 
 
 def _scatter_fn(prim):
     def f(x, updates, *indices, axes, mode="drop"):
-        return prim.bind(x, updates, *map(_as_index, indices),
+        return prim.bind(x, updates, *_indices_for(x, indices),
                          axes=_normalize_axes(prim.name, x, axes), mode=mode)
     f.__name__ = prim.name
     f.__doc__ = (f"`{prim.name}`: combine `updates` (shape B + the non-indexed axes) into `x` "
@@ -586,13 +595,13 @@ scatter_max = _scatter_fn(scatter_max_p)
 
 def dynamic_slice(x, start_indices, slice_sizes):
     """The window of `slice_sizes` at (possibly traced) `start_indices`, clamped to fit."""
-    return dynamic_slice_p.bind(x, *map(_as_index, start_indices),
+    return dynamic_slice_p.bind(x, *_indices_for(x, start_indices),
                                 slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 def dynamic_update_slice(x, update, start_indices):
     """`x` with `update` written at (possibly traced) `start_indices`, clamped to fit."""
-    return dynamic_update_slice_p.bind(x, update, *map(_as_index, start_indices))
+    return dynamic_update_slice_p.bind(x, update, *_indices_for(x, start_indices))
 
 
 def along_axis_indices(shape, indices, axis):

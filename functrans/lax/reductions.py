@@ -172,14 +172,30 @@ argmin_p = _arg_reduction("argmin", "argmin")
 
 
 # ------------------------------------------------------------------ cumulative scans
+def _scan_by_doubling(xp, ufunc, x, axis):
+    """The inclusive scan of `x` along `axis` with an associative ufunc, in ceil(log2 n)
+    whole-array steps (element i combines with element i - 2^k at step k)."""
+    out = xp.array(x, copy=True)
+    n = x.shape[axis]
+    shift = 1
+    while shift < n:
+        head = (slice(None),) * axis + (slice(shift, None),)
+        tail = (slice(None),) * axis + (slice(None, n - shift),)
+        out[head] = ufunc(out[tail], out[head])
+        shift *= 2
+    return out
+
+
 def _cumulative(name, np_name):
     def impl(xp, x, axis, reverse):
         if reverse:
             x = xp.flip(x, axis)
         if np_name in ("cumsum", "cumprod"):
             out = getattr(xp, np_name)(x, axis=axis, dtype=x.dtype)
-        else:
+        elif xp is np:
             out = getattr(xp, np_name).accumulate(x, axis=axis)
+        else:                   # CuPy has no maximum.accumulate
+            out = _scan_by_doubling(xp, getattr(xp, np_name), x, axis)
         return xp.flip(out, axis) if reverse else out
 
     def abstract_eval(x, axis, reverse):

@@ -5,8 +5,7 @@ import numpy as np
 
 from .. import dtypes
 from ..array import Array, wrap
-from ..backends import (HOST_TYPES, backend_of_raw, default_device_now, get_device,
-                        device_of_raw, transfer)
+from ..backends import default_device_now, get_device, device_of_raw, is_device_raw, transfer
 from ..core import Tracer
 from ..lax import convert_element_type
 from ..lax._util import dtype_of
@@ -40,7 +39,7 @@ def array(object, dtype=None, copy=True, *, device=None):
         if dev is not None and device_of_raw(raw) is not dev:
             raw = transfer(raw, dev)
         return wrap(raw)
-    if _is_device_raw(object):                 # a raw array of another backend (CuPy)
+    if type(object) not in _SCALARS and is_device_raw(object):                 # a raw array of another backend (CuPy)
         raw = object
         if dtype is not None:
             raw = raw.astype(dtypes.canonicalize(dtype))
@@ -54,16 +53,6 @@ def array(object, dtype=None, copy=True, *, device=None):
         raw = raw.copy()
     target = dev if dev is not None else default_device_now()
     return wrap(_host_to_device(raw, target))
-
-
-def _is_device_raw(obj):
-    if type(obj) in HOST_TYPES or type(obj) in _SCALARS or isinstance(obj, (list, tuple)):
-        return False
-    try:
-        backend_of_raw(obj)
-    except TypeError:
-        return False
-    return True
 
 
 def asarray(a, dtype=None, *, copy=None, device=None):
