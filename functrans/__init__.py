@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .config import config
 from .array import Array
 from .backends import devices, default_device, Device
+from . import backends
 from . import tree_util
 from . import numpy
 from . import lax
@@ -27,19 +28,14 @@ from . import debug
 
 
 def device_put(x, device=None):
-    """Copy the arrays of pytree `x` to `device` ("cpu", "cuda:0", a Device); None means the
-    default device. Differentiable (the cotangent moves back)."""
-    from .backends import get_device, transfer
-    from .array import wrap
+    """The arrays of pytree `x` on `device` ("cpu", "cuda", "cuda:1", a Device; None: the
+    default device), copied where they live elsewhere. NumPy arrays and Python scalars become
+    Arrays there. Differentiable: the cotangent moves back to where the value came from."""
+    from .backends import get_device
+    from .lax.transfer import device_put as put
     from .numpy._conversion import asarray
     dev = get_device(device)
-
-    def put(leaf):
-        a = asarray(leaf)
-        if isinstance(a, Array):
-            return wrap(transfer(a._value, dev))
-        return a
-    return tree_map(put, x)
+    return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
 
 
 def block_until_ready(x):

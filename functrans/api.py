@@ -565,14 +565,16 @@ def _mapped_leaves(name, leaves, dims, labels, axis_size):
 
 # =================================================================== staging
 class ShapeDtypeStruct:
-    """A stand-in for an array of a given shape and dtype (for eval_shape and .lower())."""
-    __slots__ = ("shape", "dtype")
+    """A stand-in for an array of a given shape and dtype (for eval_shape and .lower()),
+    optionally on a given device (None: the default device)."""
+    __slots__ = ("shape", "dtype", "device")
 
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+    def __init__(self, shape, dtype, device=None):
+        self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
 
     def __repr__(self):
-        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+        where = "" if self.device is None else f", device={self.device}"
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where})"
 
     def __eq__(self, other):
         return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (

@@ -414,6 +414,13 @@ class Tracer:
     def size(self):
         return math.prod(self.aval.shape)
 
+    @property
+    def device(self):
+        """The device of the array underneath (eager grad, vmap), or, for abstract values
+        (under jit), the default device, which while tracing is the arguments' device."""
+        from .lax._util import device_like
+        return device_like(self)
+
     def concrete_value(self, why):
         """The concrete raw value behind this tracer, or a ConcretizationError."""
         raise ConcretizationError(self._concretization_message(why))

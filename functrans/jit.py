@@ -578,25 +578,26 @@ class Jitted:
             self._fast.clear()
 
     def lower(self, *args, **kwargs):
-        """Trace and compile for these arguments; `.as_text()` shows the jaxpr, the optimized
-        jaxpr and the generated code."""
+        """Trace and compile for these arguments (arrays, or `ShapeDtypeStruct`s: nothing is
+        computed, so a program for a device can be lowered without touching it);
+        `.as_text()` shows the jaxpr, the optimized jaxpr and the generated code (and, for
+        CUDA devices, the kernels it launches)."""
         from .api import ShapeDtypeStruct
+        from .backends import get_device
         from .compiler import compile_jaxpr
         from .numpy._conversion import asarray
 
-        def concrete(x):
+        def signature(x):
             if isinstance(x, ShapeDtypeStruct):
-                return wrap(np.zeros(x.shape, x.dtype))
-            return x
-        args = tuple(concrete(a) for a in args)
-        kwargs = {k: concrete(v) for k, v in kwargs.items()}
+                return (x.shape, x.dtype, get_device(x.device))
+            s = _signature(x)
+            return s if s is not None else _signature(asarray(x))
         if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
-        leaves = [x if _signature(x) is not None else asarray(x) for x in leaves]
-        sigs = tuple(_signature(x) for x in leaves)
+        sigs = tuple(signature(x) for x in leaves)
         key = (treedef, sigs, statics, batching.axis_env())
         entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
                                                     kwargs, dyn)

@@ -301,6 +301,10 @@ class LoweringContext:
     def emit(self, line, indent=1):
         self.lines.append("    " * indent + line)
 
+    def appendix(self):
+        """Text shown after the generated code (a backend's kernel sources), or ""."""
+        return ""
+
     def operand(self, v, env):
         if type(v) is Literal:
             val = v.val
@@ -466,6 +470,9 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     params = arg_names + list(donated_names.values())
     src = [f"def {fname}({', '.join(params)}):"] + ctx.lines
     src.append(f"    return [{', '.join(outs)}]")
+    appendix = ctx.appendix()
+    if appendix:
+        src += ["", "# the kernels it launches:"] + [f"# {line}" for line in appendix.splitlines()]
     source = "\n".join(src)
     fn = _compile(source, fname, dict(ctx.namespace))
     return fn, source, ctx.lines, ctx.namespace, (arg_names, outs)

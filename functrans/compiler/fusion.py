@@ -68,6 +68,48 @@ def fuse(jaxpr: Jaxpr) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, new_eqns)
 
 
+def fuse_reductions(jaxpr: Jaxpr, reductions=("reduce_sum", "reduce_max", "reduce_min")):
+    """`jaxpr` with each reduction whose operand is computed by an elementwise chain (a
+    `fused` group or one elementwise equation) used by nothing else folded into that chain:
+    the chain becomes a `fused` group ending in the reduction, for backends that run such a
+    group as one kernel."""
+    eqns = list(jaxpr.eqns)
+    uses = {}
+    for eqn in eqns:
+        for v in eqn.invars:
+            if type(v) is Var:
+                uses[v] = uses.get(v, 0) + 1
+    for v in jaxpr.outvars:
+        if type(v) is Var:
+            uses[v] = uses.get(v, 0) + 1
+    producer = {v: i for i, eqn in enumerate(eqns) for v in eqn.outvars}
+    for i, eqn in enumerate(eqns):
+        if eqn.primitive.name not in reductions or type(eqn.invars[0]) is not Var:
+            continue
+        v = eqn.invars[0]
+        j = producer.get(v)
+        if j is None or uses[v] != 1 or eqns[j] is None:
+            continue
+        chain = _members(eqns[j])
+        if chain is None:
+            continue
+        eqns[i] = _fused_eqn(chain + [eqn])
+        eqns[j] = None
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, [e for e in eqns if e is not None])
+
+
+def _members(eqn):
+    """The elementwise equations `eqn` stands for (reading the outer variables), or None."""
+    if eqn.primitive is fused_p:
+        body = eqn.params["jaxpr"]
+        if not all(is_elementwise(e) for e in body.eqns):
+            return None
+        outer = dict(zip(body.invars, eqn.invars))
+        return [e.replace(invars=[outer.get(v, v) if type(v) is Var else v for v in e.invars])
+                for e in body.eqns]
+    return [eqn] if is_elementwise(eqn) else None
+
+
 def _fused_eqn(group):
     """One `fused` equation computing the last of `group` from the values the group reads."""
     defined = {v for e in group for v in e.outvars}

@@ -17,7 +17,8 @@ compiled program):
 4. inlining of the remaining inlinable calls (`checkpoint`), each body optimized on its own
    first: CSE runs before this step, so a rematerialized forward pass is never merged with
    the original one;
-5. elementwise fusion (`fusion.py`).
+5. elementwise fusion (`fusion.py`); for backends whose kernels can also reduce (CUDA), a
+   sum/max/min of a fused group joins the group.
 
 Equations with nested jaxprs other than those inlined are left alone (their bodies are
 optimized when they are lowered), and effectful ones are never removed, merged or reordered.
@@ -54,8 +55,11 @@ def optimize(closed: ClosedJaxpr, device) -> ClosedJaxpr:
     jaxpr, consts = dce(jaxpr, consts)
     jaxpr, consts = inline_calls(jaxpr, consts, is_inlinable_call, device, optimize_bodies=True)
     jaxpr, consts = dce(jaxpr, consts)
-    from .fusion import fuse
-    return ClosedJaxpr(fuse(jaxpr), consts)
+    from .fusion import fuse, fuse_reductions
+    jaxpr = fuse(jaxpr)
+    if getattr(device.backend.lowering_context(), "fuses_reductions", False):
+        jaxpr = fuse_reductions(jaxpr)
+    return ClosedJaxpr(jaxpr, consts)
 
 
 def optimize_open(jaxpr: Jaxpr, device, consts=()):

@@ -29,3 +29,4 @@ from .sorting import sort, sort_multiple, argsort, searchsorted
 from . import linalg
 from .parallel import psum, pmean, pmax, pmin, all_gather, psum_scatter, axis_index
 from .control_flow import cond, switch, while_loop, fori_loop, scan, map
+from .transfer import device_put

@@ -24,6 +24,45 @@ def special_module(xp):
     return scipy_module(xp, "special")
 
 
+# How fused GPU kernels compute each elementwise primitive (functrans.compiler.cupy_backend):
+# `cuda_expr` is a CUDA C expression over the operands {0}, {1}, {2}, with {T} the C type of
+# the result and {f} the suffix of single-precision math functions ("f" for float32, "" for
+# float64). A string serves every dtype the primitive takes; a dict maps dtype kinds ("f"
+# floating, "i" signed, "u" unsigned, "b" bool) to expressions, and a kind it lacks (complex,
+# float16 always) keeps the primitive out of fused kernels. The ft_* helpers are defined in
+# CUDA_HELPERS, once for float and once for double; results follow NumPy's (NaN propagation,
+# signed zeros, Python-style remainder), unverified on a GPU beyond compiling.
+CUDA_HELPERS = r"""
+__device__ {T} ft_logaddexp({T} x, {T} y) {{
+    if (x == y) return x + ({T})0.6931471805599453;
+    {T} d = x - y;
+    if (d > 0) return x + log1p{f}(exp{f}(-d));
+    if (d <= 0) return y + log1p{f}(exp{f}(d));
+    return d;
+}}
+__device__ {T} ft_remainder({T} a, {T} b) {{
+    {T} mod = fmod{f}(a, b);
+    if (!b) return mod;
+    if (mod) {{
+        if ((b < 0) != (mod < 0)) mod += b;
+    }} else {{
+        mod = copysign{f}(({T})0, b);
+    }}
+    return mod;
+}}
+__device__ {T} ft_floor_divide({T} a, {T} b) {{
+    if (!b) return a / b;
+    {T} mod = fmod{f}(a, b);
+    {T} div = (a - mod) / b;
+    if (mod && ((b < 0) != (mod < 0))) div -= ({T})1;
+    if (!div) return copysign{f}(({T})0, a / b);
+    {T} floordiv = floor{f}(div);
+    if (div - floordiv > ({T})0.5) floordiv += ({T})1;
+    return floordiv;
+}}
+"""
+
+
 def _ufunc_impl(np_name):
     fn = getattr(np, np_name)
 
@@ -64,11 +103,12 @@ def batch_elementwise(prim):
 
 # =============================================================== unary primitives
 def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
-          out_dtype=None, impl=None):
+          out_dtype=None, impl=None, cuda=None):
     """Define an elementwise unary primitive.
 
     `deriv(x, ans)` is d ans / d x as a functrans expression; `nondiff` marks ops whose
-    derivative is zero (floor, sign, comparisons…).
+    derivative is zero (floor, sign, comparisons…). `cuda` is its CUDA C template for fused
+    GPU kernels (see `CUDA_TEMPLATES`).
     """
     np_name = np_name or name
     if impl is None:
@@ -83,6 +123,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
     p.np_name = np_name
+    p.cuda_expr = cuda
     if nondiff or deriv is None:
         def_nondiff(p)
     else:
@@ -101,63 +142,87 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     return p
 
 
-neg_p = unary("neg", "negative", float_only=False)
+neg_p = unary("neg", "negative", float_only=False, cuda={"fiu": "(-{0})"})
 neg_p.jvp = lambda primals, tangents: (neg(primals[0]),
                                        None if tangents[0] is None else neg(tangents[0]))
 neg_p.vjp = lambda primals, needs: (neg(primals[0]), lambda ct: (neg(ct),))
 
-exp_p = unary("exp", deriv=lambda x, ans: ans)
-exp2_p = unary("exp2", deriv=lambda x, ans: mul(ans, math.log(2.0)))
-log_p = unary("log", deriv=lambda x, ans: reciprocal(x))
-log2_p = unary("log2", deriv=lambda x, ans: reciprocal(mul(x, math.log(2.0))))
-log10_p = unary("log10", deriv=lambda x, ans: reciprocal(mul(x, math.log(10.0))))
-log1p_p = unary("log1p", deriv=lambda x, ans: reciprocal(add(x, 1.0)))
-expm1_p = unary("expm1", deriv=lambda x, ans: add(ans, 1.0))
-sin_p = unary("sin", deriv=lambda x, ans: cos(x))
-cos_p = unary("cos", deriv=lambda x, ans: neg(sin(x)))
-tan_p = unary("tan", deriv=lambda x, ans: add(square(ans), 1.0))
-asin_p = unary("arcsin", deriv=lambda x, ans: rsqrt(sub(1.0, square(x))))
-acos_p = unary("arccos", deriv=lambda x, ans: neg(rsqrt(sub(1.0, square(x)))))
-atan_p = unary("arctan", deriv=lambda x, ans: reciprocal(add(square(x), 1.0)))
-sinh_p = unary("sinh", deriv=lambda x, ans: cosh(x))
-cosh_p = unary("cosh", deriv=lambda x, ans: sinh(x))
-tanh_p = unary("tanh", deriv=lambda x, ans: sub(1.0, square(ans)))
-asinh_p = unary("arcsinh", deriv=lambda x, ans: rsqrt(add(square(x), 1.0)))
-acosh_p = unary("arccosh", deriv=lambda x, ans: rsqrt(sub(square(x), 1.0)))
-atanh_p = unary("arctanh", deriv=lambda x, ans: reciprocal(sub(1.0, square(x))))
-sqrt_p = unary("sqrt", deriv=lambda x, ans: div(0.5, ans))
+exp_p = unary("exp", deriv=lambda x, ans: ans, cuda="exp{f}({0})")
+exp2_p = unary("exp2", deriv=lambda x, ans: mul(ans, math.log(2.0)), cuda="exp2{f}({0})")
+log_p = unary("log", deriv=lambda x, ans: reciprocal(x), cuda="log{f}({0})")
+log2_p = unary("log2", deriv=lambda x, ans: reciprocal(mul(x, math.log(2.0))),
+               cuda="log2{f}({0})")
+log10_p = unary("log10", deriv=lambda x, ans: reciprocal(mul(x, math.log(10.0))),
+                cuda="log10{f}({0})")
+log1p_p = unary("log1p", deriv=lambda x, ans: reciprocal(add(x, 1.0)), cuda="log1p{f}({0})")
+expm1_p = unary("expm1", deriv=lambda x, ans: add(ans, 1.0), cuda="expm1{f}({0})")
+sin_p = unary("sin", deriv=lambda x, ans: cos(x), cuda="sin{f}({0})")
+cos_p = unary("cos", deriv=lambda x, ans: neg(sin(x)), cuda="cos{f}({0})")
+tan_p = unary("tan", deriv=lambda x, ans: add(square(ans), 1.0), cuda="tan{f}({0})")
+asin_p = unary("arcsin", deriv=lambda x, ans: rsqrt(sub(1.0, square(x))), cuda="asin{f}({0})")
+acos_p = unary("arccos", deriv=lambda x, ans: neg(rsqrt(sub(1.0, square(x)))),
+               cuda="acos{f}({0})")
+atan_p = unary("arctan", deriv=lambda x, ans: reciprocal(add(square(x), 1.0)),
+               cuda="atan{f}({0})")
+sinh_p = unary("sinh", deriv=lambda x, ans: cosh(x), cuda="sinh{f}({0})")
+cosh_p = unary("cosh", deriv=lambda x, ans: sinh(x), cuda="cosh{f}({0})")
+tanh_p = unary("tanh", deriv=lambda x, ans: sub(1.0, square(ans)), cuda="tanh{f}({0})")
+asinh_p = unary("arcsinh", deriv=lambda x, ans: rsqrt(add(square(x), 1.0)),
+                cuda="asinh{f}({0})")
+acosh_p = unary("arccosh", deriv=lambda x, ans: rsqrt(sub(square(x), 1.0)),
+                cuda="acosh{f}({0})")
+atanh_p = unary("arctanh", deriv=lambda x, ans: reciprocal(sub(1.0, square(x))),
+                cuda="atanh{f}({0})")
+sqrt_p = unary("sqrt", deriv=lambda x, ans: div(0.5, ans), cuda="sqrt{f}({0})")
 rsqrt_p = unary("rsqrt", impl=lambda xp, x: xp.reciprocal(xp.sqrt(x)),
-                deriv=lambda x, ans: mul(-0.5, div(ans, x)))
-cbrt_p = unary("cbrt", deriv=lambda x, ans: div(1.0, mul(3.0, square(ans))))
-square_p = unary("square", deriv=lambda x, ans: mul(2.0, x), float_only=False)
-reciprocal_p = unary("reciprocal", deriv=lambda x, ans: neg(square(ans)))
-abs_p = unary("abs", "absolute", deriv=lambda x, ans: sign(x), float_only=False)
-sign_p = unary("sign", nondiff=True, float_only=False)
-floor_p = unary("floor", nondiff=True)
-ceil_p = unary("ceil", nondiff=True)
-round_p = unary("round", "rint", nondiff=True)
-trunc_p = unary("trunc", nondiff=True)
+                deriv=lambda x, ans: mul(-0.5, div(ans, x)), cuda="(({T})1 / sqrt{f}({0}))")
+cbrt_p = unary("cbrt", deriv=lambda x, ans: div(1.0, mul(3.0, square(ans))), cuda="cbrt{f}({0})")
+square_p = unary("square", deriv=lambda x, ans: mul(2.0, x), float_only=False,
+                 cuda={"fiu": "({0} * {0})"})
+reciprocal_p = unary("reciprocal", deriv=lambda x, ans: neg(square(ans)), cuda="(({T})1 / {0})")
+abs_p = unary("abs", "absolute", deriv=lambda x, ans: sign(x), float_only=False,
+              cuda={"f": "fabs{f}({0})", "i": "({0} < 0 ? ({T})-{0} : {0})", "ub": "{0}"})
+sign_p = unary("sign", nondiff=True, float_only=False, cuda={
+    "f": "({0} > 0 ? ({T})1 : {0} < 0 ? ({T})-1 : {0} == 0 ? ({T})0 : {0})",
+    "i": "({T})(({0} > 0) - ({0} < 0))", "u": "({T})({0} > 0)"})
+floor_p = unary("floor", nondiff=True, cuda="floor{f}({0})")
+ceil_p = unary("ceil", nondiff=True, cuda="ceil{f}({0})")
+round_p = unary("round", "rint", nondiff=True, cuda="rint{f}({0})")
+trunc_p = unary("trunc", nondiff=True, cuda="trunc{f}({0})")
 logistic_p = unary("logistic", impl=_special_impl("expit"),
-                   deriv=lambda x, ans: mul(ans, sub(1.0, ans)))
+                   deriv=lambda x, ans: mul(ans, sub(1.0, ans)),
+                   cuda="(({T})1 / (({T})1 + exp{f}(-{0})))")
 erf_p = unary("erf", impl=_special_impl("erf"),
-              deriv=lambda x, ans: mul(2.0 / math.sqrt(math.pi), exp(neg(square(x)))))
+              deriv=lambda x, ans: mul(2.0 / math.sqrt(math.pi), exp(neg(square(x)))),
+              cuda="erf{f}({0})")
 erfc_p = unary("erfc", impl=_special_impl("erfc"),
-               deriv=lambda x, ans: mul(-2.0 / math.sqrt(math.pi), exp(neg(square(x)))))
+               deriv=lambda x, ans: mul(-2.0 / math.sqrt(math.pi), exp(neg(square(x)))),
+               cuda="erfc{f}({0})")
 erf_inv_p = unary("erf_inv", impl=_special_impl("erfinv"),
-                  deriv=lambda x, ans: mul(math.sqrt(math.pi) / 2.0, exp(square(ans))))
-lgamma_p = unary("lgamma", impl=_special_impl("gammaln"), deriv=lambda x, ans: digamma(x))
+                  deriv=lambda x, ans: mul(math.sqrt(math.pi) / 2.0, exp(square(ans))),
+                  cuda="erfinv{f}({0})")
+lgamma_p = unary("lgamma", impl=_special_impl("gammaln"), deriv=lambda x, ans: digamma(x),
+                 cuda="lgamma{f}({0})")
 digamma_p = unary("digamma", impl=_special_impl("digamma"),
                   deriv=lambda x, ans: polygamma(1, x))
-is_finite_p = unary("is_finite", "isfinite", nondiff=True, out_dtype=dtypes.bool_)
-isnan_p = unary("isnan", nondiff=True, out_dtype=dtypes.bool_, float_only=False)
-isinf_p = unary("isinf", nondiff=True, out_dtype=dtypes.bool_, float_only=False)
-not_p = unary("not", "invert", nondiff=True, float_only=False)
-signbit_p = unary("signbit", nondiff=True, float_only=False, out_dtype=dtypes.bool_)
-population_count_p = unary("population_count", "bitwise_count", nondiff=True,
-                           float_only=False, out_dtype=dtypes.uint8)
-bessel_i0_p = unary("bessel_i0", impl=_special_impl("i0"), deriv=lambda x, ans: bessel_i1(x))
+is_finite_p = unary("is_finite", "isfinite", nondiff=True, out_dtype=dtypes.bool_,
+                    cuda="isfinite({0})")
+isnan_p = unary("isnan", nondiff=True, out_dtype=dtypes.bool_, float_only=False,
+                cuda={"f": "isnan({0})", "iub": "false"})
+isinf_p = unary("isinf", nondiff=True, out_dtype=dtypes.bool_, float_only=False,
+                cuda={"f": "isinf({0})", "iub": "false"})
+not_p = unary("not", "invert", nondiff=True, float_only=False,
+              cuda={"b": "(!{0})", "iu": "({T})(~{0})"})
+signbit_p = unary("signbit", nondiff=True, float_only=False, out_dtype=dtypes.bool_,
+                  cuda={"f": "signbit({0})", "i": "({0} < 0)", "ub": "false"})
+population_count_p = unary(
+    "population_count", "bitwise_count", nondiff=True, float_only=False, out_dtype=dtypes.uint8,
+    cuda={"i": "__popcll({0} < 0 ? 0ULL - (unsigned long long){0} : (unsigned long long){0})",
+          "ub": "__popcll((unsigned long long){0})"})
+bessel_i0_p = unary("bessel_i0", impl=_special_impl("i0"), deriv=lambda x, ans: bessel_i1(x),
+                    cuda="cyl_bessel_i0{f}({0})")
 bessel_i1_p = unary("bessel_i1", impl=_special_impl("i1"),
-                    deriv=lambda x, ans: _bessel_i1_deriv(x, ans))
+                    deriv=lambda x, ans: _bessel_i1_deriv(x, ans), cuda="cyl_bessel_i1{f}({0})")
 
 
 def _bessel_i1_deriv(x, ans):
@@ -176,6 +241,7 @@ def _polygamma_impl(xp, n, x):
 polygamma_p = primitive("polygamma", _polygamma_impl,
                         lambda n, x: ShapedArray(x.shape, x.dtype))
 polygamma_p.elementwise = True
+polygamma_p.cuda_expr = None
 
 
 def _polygamma_vjp(primals, needs):
@@ -217,11 +283,12 @@ def _bcast_to(t, shape):
 
 
 def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
-           float_only=False, impl=None):
+           float_only=False, impl=None, cuda=None):
     """Define an elementwise binary primitive with NumPy broadcasting.
 
     `partials = (d_dx, d_dy)`, each `f(x, y, ans)` or None when that operand's derivative is
-    zero. Python-scalar operands are weak constants and never differentiated.
+    zero. Python-scalar operands are weak constants and never differentiated. `cuda` is its
+    CUDA C template for fused GPU kernels (see `CUDA_TEMPLATES`).
     """
     np_name = np_name or name
     if impl is None:
@@ -236,6 +303,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
     p.np_name = np_name
+    p.cuda_expr = cuda
     if nondiff:
         def_nondiff(p)
     else:
@@ -283,38 +351,44 @@ def _full_like_ans(ans, value):
     return full_like(ans, value)
 
 
-add_p = binary("add", partials=(1, 1))
-sub_p = binary("sub", "subtract", partials=(1, lambda x, y, ans: -1.0))
-mul_p = binary("mul", "multiply", partials=(lambda x, y, ans: y, lambda x, y, ans: x))
+add_p = binary("add", partials=(1, 1), cuda="({0} + {1})")
+sub_p = binary("sub", "subtract", partials=(1, lambda x, y, ans: -1.0), cuda={"fiu": "({0} - {1})"})
+mul_p = binary("mul", "multiply", partials=(lambda x, y, ans: y, lambda x, y, ans: x),
+               cuda="({0} * {1})")
 div_p = binary("div", "true_divide",
                partials=(lambda x, y, ans: reciprocal(y) if not is_python_scalar(y) else 1.0 / y,
-                         lambda x, y, ans: neg(div(ans, y))))
+                         lambda x, y, ans: neg(div(ans, y))), cuda={"f": "({0} / {1})"})
 pow_p = binary("pow", "power", partials=(
-    lambda x, y, ans: _pow_dx(x, y), lambda x, y, ans: _pow_dy(x, ans)))
+    lambda x, y, ans: _pow_dx(x, y), lambda x, y, ans: _pow_dy(x, ans)), cuda={"f": "pow{f}({0}, {1})"})
 max_p = binary("max", "maximum", partials=(
-    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)))
+    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)),
+    cuda={"f": "(({0} > {1} || isnan({0})) ? {0} : {1})", "iub": "({0} > {1} ? {0} : {1})"})
 min_p = binary("min", "minimum", partials=(
-    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)))
+    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)),
+    cuda={"f": "(({0} < {1} || isnan({0})) ? {0} : {1})", "iub": "({0} < {1} ? {0} : {1})"})
 atan2_p = binary("atan2", "arctan2", float_only=True, partials=(
     lambda x, y, ans: div(y, add(square(x), square(y))),
-    lambda x, y, ans: neg(div(x, add(square(x), square(y))))))
+    lambda x, y, ans: neg(div(x, add(square(x), square(y))))), cuda="atan2{f}({0}, {1})")
 hypot_p = binary("hypot", float_only=True, partials=(
-    lambda x, y, ans: div(x, ans), lambda x, y, ans: div(y, ans)))
+    lambda x, y, ans: div(x, ans), lambda x, y, ans: div(y, ans)), cuda="hypot{f}({0}, {1})")
 logaddexp_p = binary("logaddexp", float_only=True, partials=(
-    lambda x, y, ans: exp(sub(x, ans)), lambda x, y, ans: exp(sub(y, ans))))
-rem_p = binary("rem", "fmod", partials=(1, lambda x, y, ans: neg(trunc(div(x, y)))))
-remainder_p = binary("remainder", partials=(1, lambda x, y, ans: neg(floor(div(x, y)))))
-floor_divide_p = binary("floor_divide", nondiff=True)
-nextafter_p = binary("nextafter", nondiff=True, float_only=True)
-eq_p = binary("eq", "equal", nondiff=True, out_dtype=dtypes.bool_)
-ne_p = binary("ne", "not_equal", nondiff=True, out_dtype=dtypes.bool_)
-lt_p = binary("lt", "less", nondiff=True, out_dtype=dtypes.bool_)
-le_p = binary("le", "less_equal", nondiff=True, out_dtype=dtypes.bool_)
-gt_p = binary("gt", "greater", nondiff=True, out_dtype=dtypes.bool_)
-ge_p = binary("ge", "greater_equal", nondiff=True, out_dtype=dtypes.bool_)
-and_p = binary("and", "bitwise_and", nondiff=True)
-or_p = binary("or", "bitwise_or", nondiff=True)
-xor_p = binary("xor", "bitwise_xor", nondiff=True)
+    lambda x, y, ans: exp(sub(x, ans)), lambda x, y, ans: exp(sub(y, ans))),
+    cuda="ft_logaddexp({0}, {1})")
+rem_p = binary("rem", "fmod", partials=(1, lambda x, y, ans: neg(trunc(div(x, y)))),
+               cuda={"f": "fmod{f}({0}, {1})"})
+remainder_p = binary("remainder", partials=(1, lambda x, y, ans: neg(floor(div(x, y)))),
+                     cuda={"f": "ft_remainder({0}, {1})"})
+floor_divide_p = binary("floor_divide", nondiff=True, cuda={"f": "ft_floor_divide({0}, {1})"})
+nextafter_p = binary("nextafter", nondiff=True, float_only=True, cuda="nextafter{f}({0}, {1})")
+eq_p = binary("eq", "equal", nondiff=True, out_dtype=dtypes.bool_, cuda="({0} == {1})")
+ne_p = binary("ne", "not_equal", nondiff=True, out_dtype=dtypes.bool_, cuda="({0} != {1})")
+lt_p = binary("lt", "less", nondiff=True, out_dtype=dtypes.bool_, cuda="({0} < {1})")
+le_p = binary("le", "less_equal", nondiff=True, out_dtype=dtypes.bool_, cuda="({0} <= {1})")
+gt_p = binary("gt", "greater", nondiff=True, out_dtype=dtypes.bool_, cuda="({0} > {1})")
+ge_p = binary("ge", "greater_equal", nondiff=True, out_dtype=dtypes.bool_, cuda="({0} >= {1})")
+and_p = binary("and", "bitwise_and", nondiff=True, cuda={"iub": "({T})({0} & {1})"})
+or_p = binary("or", "bitwise_or", nondiff=True, cuda={"iub": "({T})({0} | {1})"})
+xor_p = binary("xor", "bitwise_xor", nondiff=True, cuda={"iub": "({T})({0} ^ {1})"})
 shift_left_p = binary("shift_left", "left_shift", nondiff=True)
 shift_right_p = binary("shift_right", "right_shift", nondiff=True)
 gcd_p = binary("gcd", nondiff=True)
@@ -358,6 +432,7 @@ def _broadcast3(*shapes):
 select_p = primitive("select", lambda xp, c, x, y: xp.where(c, x, y), _select_aval)
 select_p.elementwise = True
 select_p.np_name = "where"
+select_p.cuda_expr = "({0} ? {1} : {2})"
 
 
 def _select_jvp(primals, tangents):
@@ -398,6 +473,7 @@ convert_element_type_p = primitive(
     "convert_element_type", _convert_impl,
     lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
 convert_element_type_p.elementwise = True
+convert_element_type_p.cuda_expr = "({T}){0}"
 
 
 def _convert_jvp(primals, tangents, new_dtype):
@@ -425,6 +501,7 @@ batch_elementwise(convert_element_type_p)
 # =============================================================== stop_gradient
 stop_gradient_p = primitive("stop_gradient", lambda xp, x: x, lambda x: x.strip_weak())
 stop_gradient_p.elementwise = True
+stop_gradient_p.cuda_expr = "{0}"
 def_nondiff(stop_gradient_p)
 batch_elementwise(stop_gradient_p)
 

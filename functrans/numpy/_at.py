@@ -25,9 +25,9 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..array import Array, wrap
-from ..backends import HOST_TYPES, create, default_device_now
+from ..backends import HOST_TYPES, create
 from ..core import Tracer
-from ..lax._util import shape_of, dtype_of
+from ..lax._util import shape_of, dtype_of, device_like
 from ..lax.indexing import wrap_negative
 from ._conversion import asarray
 from ._indexing import getitem, Index, entry_kind, raw_index, out_of_bounds
@@ -133,7 +133,8 @@ def _numpy_update(x, raw, values, kind):
 
 def _traced_update(x, idx, values, kind):
     shape = shape_of(x)
-    v = lax.convert_element_type(asarray(values), dtype_of(x))
+    v = values if isinstance(values, (Array, Tracer)) else asarray(values, device=device_like(x))
+    v = lax.convert_element_type(v, dtype_of(x))
     index = Index(shape, idx)
     window = _window(index, shape)
     if window is not None:
@@ -197,7 +198,7 @@ def _coordinates(x, axis):
     """An array of x's shape holding each element's coordinate along `axis` (a broadcast
     view: it costs no memory), on x's device."""
     shape = shape_of(x)
-    device = x.device if type(x) is Array else default_device_now()
+    device = device_like(x)
     n = shape[axis]
     line = create(device, "arange", n).reshape((1,) * axis + (n,) + (1,) * (len(shape) - axis - 1))
     return wrap(device.xp.broadcast_to(line, shape))

@@ -8,7 +8,7 @@ from ..array import Array, wrap
 from ..backends import default_device_now, get_device, device_of_raw, is_device_raw, transfer
 from ..core import Tracer
 from ..lax import convert_element_type
-from ..lax._util import dtype_of
+from ..lax._util import dtype_of, device_like
 
 _SCALARS = (bool, int, float, complex)
 _NUMPY_TYPES = (np.ndarray, np.generic)
@@ -111,12 +111,19 @@ def _flat_list(obj):
     return out
 
 
-def as_operand(x):
-    """An Array/tracer/Python scalar for use as an operation input."""
+def as_operand(x, like=None):
+    """An Array/tracer/Python scalar for use as an operation input. Other data (NumPy arrays
+    and scalars, lists) becomes an Array where `like` lives (see `lax.device_like`; the
+    default device without `like`): data that is on no device yet joins the operation's."""
     t = type(x)
     if t is Array or t in _SCALARS or isinstance(x, Tracer):
         return x
-    return array(x, copy=False)
+    return array(x, copy=False, device=None if like is None else device_like(like))
+
+
+def _placement(args):
+    """The first Array or traced operand: where converted operands go."""
+    return next((a for a in args if type(a) is Array or isinstance(a, Tracer)), None)
 
 
 def result_dtype(*operands):
@@ -129,21 +136,22 @@ def promote(*args):
     Python scalars stay scalars when the result dtype can hold their kind, so they become
     literals in jaxprs and never allocate.
     """
-    ops = [as_operand(a) for a in args]
+    like = _placement(args)
+    ops = [as_operand(a, like) for a in args]
     dts = [None if type(o) in _SCALARS else dtype_of(o) for o in ops]
     if dts[0] is not None and all(d == dts[0] for d in dts):
         return ops, dts[0]                      # one dtype already: nothing to convert
     dt = dtypes.result_type(*[o if d is None else d for o, d in zip(ops, dts)])
-    return _cast_all(ops, dt), dt
+    return _cast_all(ops, dt, like), dt
 
 
-def _cast_all(ops, dt):
+def _cast_all(ops, dt, like):
     out = []
     all_scalars = all(type(o) in _SCALARS for o in ops)
     for o in ops:
         if type(o) in _SCALARS:
             if all_scalars:
-                o = array(o, dtype=dt)
+                o = array(o, dtype=dt, device=None if like is None else device_like(like))
         elif dtype_of(o) != dt:
             o = convert_element_type(o, dt)
         out.append(o)
@@ -153,11 +161,12 @@ def _cast_all(ops, dt):
 def promote_inexact(*args):
     """Like `promote`, but integers and booleans become the default float dtype (as for
     exp, true division, mean)."""
-    ops = [as_operand(a) for a in args]
+    like = _placement(args)
+    ops = [as_operand(a, like) for a in args]
     dt = result_dtype(*ops)
     if not dtypes.is_inexact(dt):
         dt = dtypes.default_float_dtype()
-    return _cast_all(ops, dt), dt
+    return _cast_all(ops, dt, like), dt
 
 
 def check_arraylike(name, *args):

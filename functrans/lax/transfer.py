@@ -1,0 +1,44 @@
+"""`device_put`: the one primitive that moves data between devices.
+
+Every other primitive runs where its operands live and refuses operands on different devices;
+moving is always explicit. Its derivative moves the cotangent back to where the value came
+from, so `grad` works through a transfer. Inside `jit` a compiled program runs on the device
+of its arguments: move arguments before the call rather than inside.
+"""
+from __future__ import annotations
+
+from ..backends import transfer
+from ._util import primitive, device_like
+
+
+def _impl(xp, x, device):
+    return transfer(x, device)
+
+
+device_put_p = primitive("device_put", _impl, lambda x, device: x.strip_weak())
+
+
+def _jvp(primals, tangents, device):
+    x, = primals
+    t, = tangents
+    return device_put_p.bind(x, device=device), \
+        None if t is None else device_put_p.bind(t, device=device)
+
+
+def _vjp(primals, needs, device):
+    x, = primals
+    source = device_like(x)
+    return device_put_p.bind(x, device=device), \
+        lambda ct: (device_put_p.bind(ct, device=source),)
+
+
+def _batch(vals, dims, device):
+    return device_put_p.bind(vals[0], device=device), dims[0]
+
+
+device_put_p.jvp, device_put_p.vjp, device_put_p.batch = _jvp, _vjp, _batch
+
+
+def device_put(x, device):
+    """`x` (an array or traced value) on `device` (a `Device`)."""
+    return device_put_p.bind(x, device=device)

@@ -1,0 +1,306 @@
+"""Devices: listing, placement, transfers, default devices, the mixing error, jit per device and
+transforms on a non-default device.
+
+A real second device needs CuPy and a GPU; these tests use the stand-in of tests/fakegpu.py
+(platform "fakegpu", devices fakegpu:0 and fakegpu:1), registered through the same backend
+registry as CUDA. They test functrans' device plumbing, not CuPy (see test_devices_gpu.py).
+"""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import lax
+from functrans.backends import cpu
+
+import fakegpu
+
+
+@pytest.fixture(autouse=True)
+def fake():
+    """The stand-in GPU registered, and the cpu the default device, for each test."""
+    backend = fakegpu.register()
+    before = ft.config.default_device
+    ft.config.update("default_device", "cpu")
+    try:
+        yield backend
+    finally:
+        ft.config.update("default_device", before)
+
+
+@pytest.fixture
+def dev(fake):
+    return fake.devices()[0]
+
+
+def arr(*shape, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def on(device, *xs):
+    out = tuple(ft.device_put(x, device) for x in xs)
+    return out if len(out) > 1 else out[0]
+
+
+def close(a, b, **kw):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), **({"rtol": 1e-12} | kw))
+
+
+# ------------------------------------------------------------------ listing and naming
+def test_devices_lists_every_registered_backend(fake):
+    assert ft.devices()[0] is cpu
+    assert ft.devices("fakegpu") == fake.devices()
+    assert [str(d) for d in ft.devices("fakegpu")] == ["fakegpu:0", "fakegpu:1"]
+    assert ft.devices("gpu") == ft.devices("cuda")          # "gpu" means CUDA only
+
+
+def test_get_device_parses_names_and_explains_what_is_missing(dev):
+    get = ft.backends.get_device
+    assert get("cpu") is cpu and get("CPU:0") is cpu
+    assert get("fakegpu") is dev and get(dev) is dev
+    assert get("fakegpu:1") is ft.devices("fakegpu")[1]
+    with pytest.raises(ValueError, match="unknown device 'tpu'.*platforms: .*cpu"):
+        get("tpu")
+    with pytest.raises(RuntimeError, match="'fakegpu:7' is not available: only 2 fakegpu"):
+        get("fakegpu:7")
+    with pytest.raises(ValueError, match="must be an integer"):
+        get("fakegpu:x")
+    if not ft.devices("cuda"):
+        with pytest.raises(RuntimeError, match=r"'cuda' is not available: .*(CuPy|GPU).*"
+                                               r"Available devices: \[cpu, fakegpu:0"):
+            get("cuda")
+
+
+def test_devices_pickle_by_name(dev):
+    import pickle
+    assert pickle.loads(pickle.dumps(dev)) is dev
+
+
+# ------------------------------------------------------------------ placement and transfers
+def test_device_put_moves_both_ways_and_every_array_knows_its_device(dev):
+    host = arr(3, 4)
+    x = ft.device_put(host, dev)
+    assert x.device is dev and x.devices() == {dev}
+    assert type(x._value) is fakegpu.FakeArray
+    back = ft.device_put(x, "cpu")
+    assert back.device is cpu and type(back._value) is np.ndarray
+    np.testing.assert_array_equal(np.asarray(back), host)
+    other = ft.device_put(x, "fakegpu:1")
+    assert other.device is ft.devices("fakegpu")[1]
+    np.testing.assert_array_equal(np.asarray(other), host)
+
+
+def test_device_put_takes_pytrees_and_scalars(dev):
+    tree = {"w": arr(2, 2), "b": [np.zeros(2), 1.5]}
+    moved = ft.device_put(tree, dev)
+    assert all(leaf.device is dev for leaf in ft.tree_leaves(moved))
+    assert moved["b"][1].dtype == np.float32            # a Python float: the default float
+
+
+def test_asarray_copies_to_the_host_and_the_copy_is_independent(dev):
+    x = on(dev, arr(5))
+    host = np.asarray(x)
+    assert type(host) is np.ndarray
+    host[0] = 123.0
+    assert float(x[0]) != 123.0
+    assert x.tolist() == list(np.asarray(x)) and float(x.sum()) == pytest.approx(host[1:].sum()
+                                                                                  + float(x[0]))
+
+
+def test_repr_names_the_device(dev):
+    assert "device=fakegpu:0" in repr(on(dev, np.ones(2)))
+    assert "device=" not in repr(fnp.ones(2))
+
+
+def test_results_stay_on_the_device_of_their_operands(dev):
+    x, y = on(dev, arr(3, 4), arr(4, 2, seed=1))
+    for out in (x @ y, fnp.exp(x) + 1.0, x.sum(axis=0), fnp.sort(x, axis=1), x[1:, ::2],
+                fnp.where(x > 0, x, 0.0), x.at[0, 1].set(5.0), fnp.concatenate([x, x])):
+        assert out.device is dev
+    close(x @ y, arr(3, 4) @ arr(4, 2, seed=1))
+
+
+# ------------------------------------------------------------------ the default device
+def test_default_device_context_places_new_arrays(dev):
+    assert fnp.zeros(2).device is cpu
+    with ft.default_device(dev) as d:
+        assert d is dev
+        made = [fnp.zeros(2), fnp.ones(2), fnp.full((2,), 3.0), fnp.arange(3), fnp.eye(2),
+                fnp.linspace(0, 1, 4), fnp.logspace(0, 1, 3), fnp.tri(3), fnp.asarray([1, 2]),
+                fnp.array(np.ones(3)), fnp.zeros_like(np.ones(2)), fnp.empty(3)]
+        assert all(a.device is dev for a in made)
+        with ft.default_device("cpu"):
+            assert fnp.zeros(1).device is cpu
+        assert fnp.zeros(1).device is dev
+    assert fnp.zeros(1).device is cpu
+
+
+def test_default_device_is_per_thread(dev):
+    seen = {}
+
+    def other():
+        seen["device"] = fnp.zeros(1).device
+    with ft.default_device(dev):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert seen["device"] is cpu
+
+
+def test_default_device_setting(dev):
+    ft.config.update("default_device", "fakegpu:1")
+    assert fnp.ones(3).device is ft.devices("fakegpu")[1]
+    ft.config.update("default_device", "cpu")
+    assert fnp.ones(3).device is cpu
+
+
+def test_environment_variable_sets_the_default_device():
+    code = ("import fakegpu, functrans.numpy as fnp; fakegpu.register(); "
+            "print(fnp.zeros(2).device)")
+    here = os.path.dirname(__file__)
+    env = dict(os.environ, FUNCTRANS_DEVICE="fakegpu:1",
+               PYTHONPATH=os.pathsep.join([os.path.dirname(here), here]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "fakegpu:1"
+
+
+# ------------------------------------------------------------------ mixing is an error
+def test_mixing_devices_is_an_error_naming_both_and_the_fix(dev):
+    x, y = fnp.ones(3), on(dev, np.ones(3))
+    for op in (lambda: x + y, lambda: fnp.dot(x, y), lambda: lax.add(y, x),
+               lambda: fnp.stack([x, y])):
+        with pytest.raises(ValueError, match=r"different devices \(cpu, fakegpu:0\).*"
+                                             r"test_devices.py.*ft.device_put\(x, 'fakegpu:0'\)"):
+            op()
+
+
+def test_jit_refuses_arguments_on_different_devices_naming_them(dev):
+    f = ft.jit(lambda a, b: a * b)
+    with pytest.raises(ValueError, match=r"'a' \(args\[0\]\) is on cpu; 'b' \(args\[1\]\) is "
+                                         r"on fakegpu:0.*device_put"):
+        f(fnp.ones(2), on(dev, np.ones(2)))
+
+
+def test_nothing_moves_silently_between_the_fake_devices(dev):
+    a, b = on(dev, np.ones(2)), on(ft.devices("fakegpu")[1], np.ones(2))
+    with pytest.raises(ValueError, match="fakegpu:0, fakegpu:1"):
+        a + b
+
+
+# ------------------------------------------------------------------ jit per device
+def test_jit_compiles_once_per_device_and_runs_where_the_arguments_are(dev):
+    f = ft.jit(lambda x: fnp.tanh(x) * 2.0 + x.sum())
+    host = arr(4)
+    out_cpu = f(fnp.asarray(host))
+    out_dev = f(on(dev, host))
+    assert out_cpu.device is cpu and out_dev.device is dev
+    close(out_dev, out_cpu)
+    assert f.cache_info().misses == 2
+    f(on(dev, host))
+    assert f.cache_info().misses == 2
+    assert "on cpu to f64[4] on fakegpu:0" in f.retrace_reasons[-1]
+
+
+def test_trace_time_constants_move_to_the_program_device_once(dev, fake, monkeypatch):
+    table = fnp.asarray(arr(4, seed=3))                 # a cpu array the function closes over
+    f = ft.jit(lambda x: x * table + fnp.arange(4.0))
+    x = on(dev, arr(4))
+    with pytest.raises(ValueError, match="different devices"):
+        x * table                                       # eagerly it is an error
+    moves = []
+    real = type(fake).from_host
+    monkeypatch.setattr(type(fake), "from_host",
+                        lambda self, host, d: moves.append(host.shape) or real(self, host, d))
+    for _ in range(3):
+        out = f(x)
+    assert out.device is dev
+    close(out, arr(4) * arr(4, seed=3) + np.arange(4.0))
+    assert moves.count((4,)) == 1                       # the closed-over table, once
+
+
+def test_lowering_for_a_device_needs_no_data(dev):
+    spec = ft.ShapeDtypeStruct((3,), np.float32, device=dev)
+    text = ft.jit(lambda x: fnp.exp(x) + 1.0).lower(spec).as_text()
+    assert "exp" in text and "def " in text
+
+
+def test_donation_on_a_device(dev):
+    step = ft.jit(lambda w, g: w - 0.1 * g, donate_argnums=0)
+    w, g = on(dev, arr(64, 64), arr(64, 64, seed=1))
+    raw = w._value
+    want = np.asarray(w) - 0.1 * np.asarray(g)
+    del raw
+    out = step(w, g)
+    close(out, want)
+    with pytest.raises(RuntimeError, match="donated"):
+        w + 1
+
+
+# ------------------------------------------------------------------ transforms on a device
+def _program(x, w):
+    """Something of everything whose rules build constants: matmul, sort, gather, scatter,
+    a running maximum, linear algebra, a loop, reductions. Arrays it creates itself go where
+    `h` lives (`device=h.device`): new arrays go to the default device, as in PyTorch."""
+    h = fnp.tanh(x @ w)
+    s = fnp.sort(h, axis=1)[:, ::-1]
+    picked = s[np.array([0, 2]), 1:3]
+    upd = h.at[np.array([1, 1]), 0].add(picked[:, 0])
+    run = lax.cummax(upd, axis=1)
+    spd = h.T @ h + 3.0 * fnp.eye(h.shape[1], device=h.device)
+    sol = fnp.linalg.solve(spd, fnp.ones(h.shape[1], h.dtype, device=h.device))
+    looped = lax.fori_loop(0, 3, lambda i, v: v * 0.5 + i, run)
+    return fnp.sum(looped ** 2) + fnp.sum(sol) + fnp.max(picked)
+
+
+@pytest.mark.parametrize("transform", ["grad", "jit_grad", "vmap_grad", "hessian_vp", "jvp"])
+def test_transforms_run_on_a_non_default_device(dev, transform):
+    x_h, w_h = arr(5, 3), arr(3, 3, seed=1)
+
+    def run(x, w):
+        if transform == "grad":
+            return ft.grad(_program, argnums=(0, 1))(x, w)
+        if transform == "jit_grad":
+            return ft.jit(ft.grad(_program, argnums=(0, 1)))(x, w)
+        if transform == "vmap_grad":
+            return ft.vmap(ft.grad(_program), in_axes=(0, None))(fnp.stack([x, 2 * x]), w)
+        if transform == "hessian_vp":
+            return ft.jvp(ft.grad(_program), (x, w), (fnp.ones_like(x), fnp.zeros_like(w)))[1]
+        return ft.jvp(_program, (x, w), (fnp.ones_like(x), fnp.ones_like(w)))
+    want = run(fnp.asarray(x_h), fnp.asarray(w_h))
+    got = run(*on(dev, x_h, w_h))
+    for g, c in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
+        assert g.device is dev
+        close(g, c, rtol=1e-10, atol=1e-12)
+
+
+def test_grad_through_device_put_moves_the_cotangent_back(dev):
+    def f(x):
+        return fnp.sum(ft.device_put(x, dev) ** 3)
+    x = fnp.asarray(arr(4))
+    g = ft.grad(f)(x)
+    assert g.device is cpu
+    close(g, 3 * arr(4) ** 2)
+    t = ft.jvp(f, (x,), (fnp.ones_like(x),))[1]
+    close(t, np.sum(3 * arr(4) ** 2))
+
+
+# ------------------------------------------------------------------ the stand-in is strict
+def test_the_stand_in_refuses_what_cupy_refuses(dev):
+    xp = dev.xp
+    x = on(dev, np.ones(3))._value
+    with pytest.raises(TypeError, match="host arrays"):
+        xp.add(x, np.ones(3))
+    with pytest.raises(NotImplementedError):
+        xp.multiply.at(x, np.array([0]), 2.0)
+    with pytest.raises(NotImplementedError):
+        xp.maximum.accumulate(x)
+    with pytest.raises(AttributeError):
+        xp.errstate
+    assert type(xp.sum(x)) is fakegpu.FakeArray and xp.sum(x).shape == ()
