@@ -20,3 +20,5 @@ from .shape_ops import (
     slice_ as slice, slice_in_dim, full_like, full, squeeze, expand_dims,
 )
 from .dot import dot_general, dot
+from .conv import conv_general_dilated, conv_dimension_numbers
+from .windowed import reduce_window, reduce_window_max, reduce_window_sum
