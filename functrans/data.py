@@ -11,12 +11,10 @@ blitz's `Normalize((0.5,), (0.5,))` does; labels int64); `batches` hands out `ft
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 
-from .array import Array
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["batches", "load_digits", "read_cifar10_batch", "load_cifar10", "CIFAR10_CLASSES"]

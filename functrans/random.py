@@ -23,13 +23,13 @@ import math
 import numpy as np
 
 from . import dtypes, lax
-from .array import Array
-from .core import ShapedArray, Tracer, get_aval, concrete_value
+from .core import ShapedArray, get_aval
 from .lax._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
 from .numpy._conversion import asarray
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
-           "truncated_normal", "randint", "bernoulli", "categorical", "gumbel"]
+           "truncated_normal", "randint", "bernoulli", "categorical", "gumbel", "permutation",
+           "choice"]
 
 _U32 = np.dtype(np.uint32)
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -81,12 +81,14 @@ def _threefry_batch(vals, dims, shape):
     they broadcast as the primitive's unbatched form does."""
     key, offset = vals
     dk, do = dims
-    key_batch = list(shape_of(key)[:-1])
-    offset_batch = list(shape_of(offset))
     if dk is not None:
-        key, size = moveaxis_to_front(key, dk), key_batch.pop(dk)
+        key = moveaxis_to_front(key, dk)
+        size = shape_of(key)[0]
     if do is not None:
-        offset, size = moveaxis_to_front(offset, do), offset_batch.pop(do)
+        offset = moveaxis_to_front(offset, do)
+        size = shape_of(offset)[0]
+    key_batch = list(shape_of(key)[int(dk is not None):-1])
+    offset_batch = list(shape_of(offset)[int(do is not None):])
     rank = max(len(key_batch), len(offset_batch))
 
     def aligned(x, inner, mapped, tail):
@@ -323,10 +325,16 @@ def randint(key, shape, minval, maxval, dtype=None):
     span = lax.select(lax.le(hi, lo), one, span)
     span = lax.select(lax.bitwise_and(hi_out_of_range, lax.gt(hi, lo)), lax.add(span, one),
                       span)
-    multiplier = lax.rem(lax.full_like(span, 2 ** (nbits // 2)), span)
-    multiplier = lax.rem(lax.mul(multiplier, multiplier), span)
-    offset = lax.add(lax.mul(lax.rem(higher, span), multiplier), lax.rem(lower, span))
-    offset = lax.rem(offset, span)
+    # the span wraps to 0 when it is the whole range: then a remainder must leave its
+    # operand alone (XLA's rule for x % 0, which JAX's algorithm relies on)
+    full_range = lax.eq(span, lax.full_like(span, 0))
+    safe = lax.select(full_range, one, span)
+
+    def rem(a):
+        return lax.select(full_range, a, lax.rem(a, safe))
+    multiplier = rem(lax.full_like(span, 2 ** (nbits // 2)))
+    multiplier = rem(lax.mul(multiplier, multiplier))
+    offset = rem(lax.add(lax.mul(rem(higher), multiplier), rem(lower)))
     return lax.add(lo, lax.convert_element_type(offset, dtype))
 
 
@@ -350,3 +358,76 @@ def categorical(key, logits, axis=-1, shape=None):
     noise = gumbel(key, sample_shape, dtype_of(logits))
     scores = lax.add(noise, lax.broadcast_to(logits, sample_shape))
     return lax.argmax(scores, len(prefix) + axis)
+
+
+# ------------------------------------------------------------------ permutations
+def _shuffle(key, x, axis):
+    """Sort `x` along `axis` by fresh random 32-bit keys, in enough rounds that all sort keys
+    are distinct with high probability (JAX's construction; stable sorts keep it unbiased)."""
+    size = math.prod(shape_of(x))
+    rounds = math.ceil(3 * math.log(max(1, size)) / math.log(2 ** 32 - 1))
+    for _ in range(rounds):
+        key, sub = split(key)
+        _, x = lax.sort_multiple((_random_bits(sub, 32, shape_of(x)), x), axis)
+    return x
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A random permutation of `x` along `axis` (of `arange(x)` for an integer). With
+    `independent`, each slice along the other axes is shuffled separately."""
+    from . import numpy as fnp
+    _check_key("permutation", key)
+    if isinstance(x, (int, np.integer)):
+        return _shuffle(key, fnp.arange(int(x)), 0)
+    x = asarray(x)
+    if not shape_of(x):
+        raise TypeError("ft.random.permutation needs an integer or an array with an axis, "
+                        "got a scalar array")
+    axis = axis % len(shape_of(x))
+    if independent or len(shape_of(x)) == 1:
+        return _shuffle(key, x, axis)
+    order = _shuffle(key, fnp.arange(shape_of(x)[axis]), 0)
+    return fnp.take(x, order, axis=axis)
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0):
+    """Samples from `a` (an array, along `axis`, or `arange(a)` for an integer), with or
+    without replacement, uniformly or with probabilities `p`."""
+    from . import numpy as fnp
+    _check_key("choice", key)
+    shape = _shape_arg("choice", shape)
+    scalar = isinstance(a, (int, np.integer))
+    arr = None if scalar else asarray(a)
+    if arr is not None:
+        axis = axis % len(shape_of(arr))
+    n = int(a) if scalar else shape_of(arr)[axis]
+    draws = math.prod(shape)
+    if n <= 0 and draws:
+        raise ValueError("ft.random.choice: a must be positive (or a non-empty array)")
+    if not replace and draws > n:
+        raise ValueError(f"ft.random.choice: cannot take {draws} samples from {n} without "
+                         "replacement")
+    if p is None:
+        index = randint(key, shape, 0, n) if replace else \
+            lax.reshape(lax.slice_in_dim(permutation(key, n), 0, draws), shape)
+    else:
+        p = asarray(p)
+        if not dtypes.is_inexact(dtype_of(p)):
+            p = lax.convert_element_type(p, dtypes.default_float_dtype())
+        if shape_of(p) != (n,):
+            raise ValueError(f"ft.random.choice: p must have shape ({n},), got {shape_of(p)}")
+        if replace:
+            cumulative = lax.cumsum(p, 0)
+            total = lax.slice_in_dim(cumulative, n - 1, n)
+            u = lax.sub(1.0, uniform(key, shape, dtype_of(p)))
+            index = lax.searchsorted(cumulative, lax.mul(u, lax.reshape(total, ())))
+        else:                                     # Gumbel top-k; p == 0 is never picked
+            possible = lax.gt(p, 0.0)
+            log_p = lax.log(lax.select(possible, p, lax.full_like(p, 1.0)))
+            scores = lax.select(possible, lax.add(gumbel(key, (n,), dtype_of(p)), log_p),
+                                lax.full_like(p, -np.inf))
+            order = lax.argsort(lax.neg(scores), 0)
+            index = lax.reshape(lax.slice_in_dim(order, 0, draws), shape)
+    if scalar:
+        return index
+    return fnp.take(arr, index, axis=axis)

@@ -85,7 +85,7 @@ def save(path, tree):
                 for record, arr in zip(records, arrays):
                     if arr is not None:
                         buf = io.BytesIO()
-                        np.lib.format.write_array(buf, np.ascontiguousarray(arr),
+                        np.lib.format.write_array(buf, np.asarray(arr, order="C"),
                                                   allow_pickle=False)
                         zf.writestr(record["file"], buf.getvalue())
             f.flush()

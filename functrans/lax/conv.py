@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
 
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
@@ -143,7 +142,6 @@ def conv_patches(x, window_shape, window_strides, padding, lhs_dilation, rhs_dil
 def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, padding,
                             lhs_dilation, rhs_dilation, wide):
     n, c = input_shape[:2]
-    nd = len(window_shape)
     lay = _Layout(n, c, input_shape[2:], window_shape, window_strides, padding, lhs_dilation,
                   rhs_dilation, wide)
     if wide:
@@ -315,7 +313,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     strides = _per_axis(window_strides, nd, "window_strides")
     ld = _per_axis(lhs_dilation, nd, "lhs_dilation")
     rd = _per_axis(rhs_dilation, nd, "rhs_dilation")
-    dilated_in = tuple((d - 1) * l + 1 for d, l in zip(in_sp, ld))
+    dilated_in = tuple((d - 1) * dil + 1 for d, dil in zip(in_sp, ld))
     pads = _padding_pairs(padding, dilated_in, window, strides, rd)
     out_sp = _out_spatial(in_sp, window, strides, pads, ld, rd)
     if any(s < 1 for s in out_sp):

@@ -344,6 +344,11 @@ def _normalize(shape, window_dimensions, window_strides, padding, window_dilatio
         if len(padding) != nd:
             raise ValueError(f"reduce_window: padding needs {nd} (low, high) pairs, got "
                              f"{padding}")
+    out = _out_shape(shape, window_dimensions, window_strides, padding, window_dilation)
+    if any(o < 1 for o in out) and math.prod(shape):
+        raise ValueError(f"reduce_window: window {window_dimensions} (dilation "
+                         f"{window_dilation}) does not fit the operand of shape {tuple(shape)} "
+                         f"with padding {padding}")
     return dict(window_dimensions=window_dimensions, window_strides=window_strides,
                 padding=padding, window_dilation=window_dilation)
 

@@ -67,7 +67,28 @@ class _ModuleMeta(type):
         if missing:
             raise TypeError(f"{cls.__name__}.__init__ did not set the declared field(s) "
                             f"{', '.join(missing)}")
+        _classify(self, self.__dict__)
         return self
+
+
+_DYNAMIC = "__dynamic__"   # instance entry: the names of the fields that are children
+
+
+def _classify(module, names, previous=frozenset()):
+    """Record which of `names` are children: decided by value when a module is built (or a
+    field replaced), then carried through flatten/unflatten, so trees with placeholder leaves
+    (ints, None, ...) keep the module's structure."""
+    _, static_names = _declared(type(module))
+    state = module.__dict__
+    dynamic = set(state.get(_DYNAMIC, ()))
+    for n in names:
+        if n == _DYNAMIC:
+            continue
+        if n not in static_names and (n in previous or _is_dynamic(state[n])):
+            dynamic.add(n)
+        else:
+            dynamic.discard(n)
+    object.__setattr__(module, _DYNAMIC, frozenset(dynamic))
 
 
 def _is_dynamic(value):
@@ -124,17 +145,17 @@ class Module(metaclass=_ModuleMeta):
     # -- structure (the pytree hooks; Sequential overrides them)
     def _tree_fields(self):
         """(dynamic field names, static (name, value) pairs), in field order."""
-        declared, static_names = _declared(type(self))
+        declared, _ = _declared(type(self))
         state = self.__dict__
+        children = state[_DYNAMIC]
         names = [n for n in declared if n in state]
-        names += [n for n in state if n not in declared]
+        names += [n for n in state if n not in declared and n != _DYNAMIC]
         dynamic, static = [], []
         for n in names:
-            v = state[n]
-            if n not in static_names and _is_dynamic(v):
+            if n in children:
                 dynamic.append(n)
             else:
-                static.append((n, v))
+                static.append((n, state[n]))
         return dynamic, static
 
     def _tree_children(self):
@@ -152,14 +173,15 @@ class Module(metaclass=_ModuleMeta):
         obj = object.__new__(cls)
         for n in [n for n in declared if n in values] + [n for n in values if n not in declared]:
             object.__setattr__(obj, n, values[n])
+        object.__setattr__(obj, _DYNAMIC, frozenset(dynamic))
         return obj
 
     def replace(self, **changes):
         """A copy with some fields replaced (the PyTorch `model.fc = ...` of this world)."""
-        unknown = [n for n in changes if n not in self.__dict__]
+        unknown = [n for n in changes if n not in self.__dict__ or n == _DYNAMIC]
         if unknown:
             raise AttributeError(f"{type(self).__name__} has no field(s) {unknown}; its fields "
-                                 f"are {list(self.__dict__)}")
+                                 f"are {[n for n in self.__dict__ if n != _DYNAMIC]}")
         return _copy_with(self, changes)
 
     def parameters(self):
@@ -226,11 +248,13 @@ def _dotted(path):
 
 
 def _copy_with(module, changes):
+    """A copy with `changes`; a field that was a child stays one, others are reclassified."""
     new = object.__new__(type(module))
     state = dict(module.__dict__)
     state.update(changes)
     for n, v in state.items():
         object.__setattr__(new, n, v)
+    _classify(new, changes, module.__dict__[_DYNAMIC])
     return new
 
 
@@ -369,6 +393,7 @@ class Sequential(Module):
     def _tree_build(cls, aux, children):
         seq = object.__new__(cls)
         object.__setattr__(seq, "layers", tuple(children))
+        object.__setattr__(seq, _DYNAMIC, frozenset({"layers"}))
         return seq
 
 
