@@ -7,7 +7,10 @@ the cores: PyTorch's OpenMP threads, OpenBLAS's and XLA's all spin while idle), 
 interleaves them round by round so that machine load affects them alike. Prints medians and
 ratios, plus the first call of each jitted step (trace + compile).
 
-    python benchmarks/bench_lenet.py [--batch 4 64] [--rounds 15] [--steps 20]
+    python benchmarks/bench_lenet.py [--batch 4 64] [--rounds 15] [--steps 20] [--threads N]
+
+`--threads N` caps every contender's thread pools (OpenBLAS, OpenMP, PyTorch, XLA) at N; by
+default each library picks its own.
 """
 from __future__ import annotations
 
@@ -229,7 +232,14 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[4, 64])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    if args.threads:          # inherited by the worker processes, read when they import
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false"
+                                   f" intra_op_parallelism_threads={args.threads}")
     for b in args.batch:
         bench(b, args.rounds, args.steps)
 

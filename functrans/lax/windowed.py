@@ -8,9 +8,10 @@ strided views of the padded operand with one ufunc each, so a 2x2 pool is three
 Derivatives:
 - `reduce_window_sum` is linear; its transpose `reduce_window_sum_transpose` adds each output
   cotangent to every element of its window, and vice versa.
-- `reduce_window_max` routes derivatives through the position of each window's maximum,
-  found once by `reduce_window_argmax` (the first maximum in row-major window order, so ties
-  go to the earliest element, as in PyTorch; a NaN counts as the maximum). The tangent is
+- `reduce_window_max` routes derivatives through the position of each window's maximum:
+  when differentiated, the forward pass runs `reduce_window_max_argmax`, which returns the
+  maxima and their positions in one sweep (the first maximum in row-major window order, so
+  ties go to the earliest element, as in PyTorch; a NaN counts as the maximum). The tangent is
   `window_gather(tangent, argmax)`; the cotangent is `window_scatter_add(cotangent, argmax)`;
   these two are linear and each other's transpose, and the argmax is piecewise constant, so
   every order of derivative follows.
@@ -24,7 +25,7 @@ import numpy as np
 
 from .. import dtypes
 from ..core import ShapedArray
-from ._util import primitive, def_linear, def_nondiff, shape_of, broadcast_batched, bdim_size
+from ._util import primitive, def_linear, shape_of, broadcast_batched, bdim_size
 from .shape_ops import _pad_impl
 
 
@@ -139,17 +140,21 @@ def _max_impl(xp, x, window_dimensions, window_strides, padding, window_dilation
 reduce_window_max_p = primitive("reduce_window_max", _max_impl, _window_aval)
 
 
-def _argmax_impl(xp, x, window_dimensions, window_strides, padding, window_dilation):
+def _max_argmax_impl(xp, x, window_dimensions, window_strides, padding, window_dilation):
     buf = _pad(xp, x, padding, _lowest(x.dtype))
     out_shape = _out_shape(x.shape, window_dimensions, window_strides, padding, window_dilation)
     views = list(_views(buf, out_shape, window_dimensions, window_strides, window_dilation))
     idx_dtype = _index_dtype(window_dimensions)
     best = views[0][1].copy()
     idx = xp.zeros(out_shape, idx_dtype)
+    beats = xp.empty(out_shape, bool)
+    moved = xp.empty(out_shape, idx_dtype)
     for k, v in views[1:]:
         # offsets only grow, so "move the argmax to k where v beats the best" is a maximum
         # (branch-free; xp.where is several times slower on unpredictable masks)
-        xp.maximum(idx, (v > best) * idx_dtype.type(k), out=idx)
+        xp.greater(v, best, out=beats)
+        xp.multiply(beats, idx_dtype.type(k), out=moved)
+        xp.maximum(idx, moved, out=idx)
         xp.maximum(best, v, out=best)
     if dtypes.is_inexact(x.dtype):
         nan = xp.isnan(best)
@@ -158,7 +163,17 @@ def _argmax_impl(xp, x, window_dimensions, window_strides, padding, window_dilat
             for k, v in reversed(views):
                 first_nan = xp.where(xp.isnan(v), idx_dtype.type(k), first_nan)
             idx = xp.where(nan, first_nan, idx)
-    return idx
+    return [best, idx]
+
+
+def _max_argmax_aval(x, **params):
+    shape = _geometry_aval(x, **params)
+    return [ShapedArray(shape, x.dtype),
+            ShapedArray(shape, _index_dtype(params["window_dimensions"]))]
+
+
+reduce_window_max_argmax_p = primitive("reduce_window_max_argmax", _max_argmax_impl,
+                                       _max_argmax_aval, multiple_results=True)
 
 
 def _bits(a):
@@ -173,11 +188,6 @@ def _mask(hit, like):
     return hit * u.type(np.iinfo(u).max)
 
 
-reduce_window_argmax_p = primitive(
-    "reduce_window_argmax", _argmax_impl,
-    lambda x, **params: ShapedArray(_geometry_aval(x, **params),
-                                    _index_dtype(params["window_dimensions"])))
-def_nondiff(reduce_window_argmax_p)
 
 
 def _gather_impl(xp, t, idx, window_dimensions, window_strides, padding, window_dilation):
@@ -201,13 +211,25 @@ window_gather_p = primitive("window_gather", _gather_impl,
 def _scatter_impl(xp, ct, idx, operand_shape, window_dimensions, window_strides, padding,
                   window_dilation):
     padded = tuple(d + lo + hi for d, (lo, hi) in zip(operand_shape, padding))
-    buf = xp.zeros(padded, ct.dtype)
+    # windows that tile the operand exactly (pooling with stride == window) each own their
+    # elements: write every offset's share once, with no zero fill and no accumulation
+    tiles = all(k == s and dl == 1 and p == k * o for k, s, dl, p, o in zip(
+        window_dimensions, window_strides, window_dilation, padded, ct.shape))
+    buf = (xp.empty if tiles else xp.zeros)(padded, ct.dtype)
+    floating = ct.dtype.kind == "f"
     for k, v in _views(buf, ct.shape, window_dimensions, window_strides, window_dilation):
-        if ct.dtype.kind == "f":
-            picked = (_bits(ct) & _mask(idx == k, ct)).view(ct.dtype)
+        hit = idx == k
+        if floating:                 # select by bit masks: exact for inf and NaN
+            if tiles:
+                xp.bitwise_and(_bits(ct), _mask(hit, ct), out=_bits(v))
+                continue
+            picked = (_bits(ct) & _mask(hit, ct)).view(ct.dtype)
         else:
-            picked = xp.where(idx == k, ct, ct.dtype.type(0))
-        xp.add(v, picked, out=v)
+            picked = xp.where(hit, ct, ct.dtype.type(0))
+        if tiles:
+            v[...] = picked
+        else:
+            xp.add(v, picked, out=v)
     return _unpad(xp, buf, padding)
 
 
@@ -251,22 +273,42 @@ window_scatter_add_p.jvp, window_scatter_add_p.vjp = _scatter_jvp, _scatter_vjp
 
 def _max_jvp(primals, tangents, **params):
     x, = primals
-    out = reduce_window_max_p.bind(x, **params)
     t, = tangents
     if t is None:
-        return out, None
-    return out, window_gather_p.bind(t, reduce_window_argmax_p.bind(x, **params), **params)
+        return reduce_window_max_p.bind(x, **params), None
+    out, idx = reduce_window_max_argmax_p.bind(x, **params)
+    return out, window_gather_p.bind(t, idx, **params)
 
 
 def _max_vjp(primals, needs, **params):
     x, = primals
-    out = reduce_window_max_p.bind(x, **params)
-    idx = reduce_window_argmax_p.bind(x, **params)
+    out, idx = reduce_window_max_argmax_p.bind(x, **params)
     shape = shape_of(x)
     return out, lambda ct: (window_scatter_add_p.bind(ct, idx, operand_shape=shape, **params),)
 
 
+def _max_argmax_jvp(primals, tangents, **params):
+    x, = primals
+    out, idx = reduce_window_max_argmax_p.bind(x, **params)
+    t, = tangents
+    return [out, idx], [None if t is None else window_gather_p.bind(t, idx, **params), None]
+
+
+def _max_argmax_vjp(primals, needs, **params):
+    x, = primals
+    out, idx = reduce_window_max_argmax_p.bind(x, **params)
+    shape = shape_of(x)
+
+    def backward(cts):
+        ct = cts[0]
+        return (None if ct is None else
+                window_scatter_add_p.bind(ct, idx, operand_shape=shape, **params),)
+    return [out, idx], backward
+
+
 reduce_window_max_p.jvp, reduce_window_max_p.vjp = _max_jvp, _max_vjp
+reduce_window_max_argmax_p.jvp = _max_argmax_jvp
+reduce_window_max_argmax_p.vjp = _max_argmax_vjp
 
 
 # ------------------------------------------------------------------ batching
@@ -290,7 +332,8 @@ def _batch_one(prim):
             s = list(params["operand_shape"])
             s.insert(d, shape_of(x)[d])
             new["operand_shape"] = tuple(s)
-        return prim.bind(x, **new), d
+        out = prim.bind(x, **new)
+        return out, [d] * len(out) if prim.multiple_results else d
     prim.batch = rule
 
 
@@ -307,7 +350,7 @@ def _batch_two(prim):
 
 
 for _p in (reduce_window_sum_p, reduce_window_sum_transpose_p, reduce_window_max_p,
-           reduce_window_argmax_p):
+           reduce_window_max_argmax_p):
     _batch_one(_p)
 for _p in (window_gather_p, window_scatter_add_p):
     _batch_two(_p)

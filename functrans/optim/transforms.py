@@ -128,9 +128,11 @@ def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
             d = g + weight_decay * p if weight_decay else g
             new_buf = None
             if momentum:
-                new_buf = momentum * buf + (1.0 - dampening) * d
                 if dampening:          # the first step takes d itself
-                    new_buf = fnp.where(state.count == 0, d, new_buf)
+                    new_buf = fnp.where(state.count == 0, d,
+                                        momentum * buf + (1.0 - dampening) * d)
+                else:
+                    new_buf = momentum * buf + d
                 d = d + momentum * new_buf if nesterov else new_buf
             return -_as_dtype(lr_t, g) * d, new_buf
         updates, bufs = _leafwise(leaf, grads, params, state.momentum_buffer, outputs=2)
