@@ -23,35 +23,31 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests")]
 
 import functrans as ft  # noqa: E402
+from lenet import Net, torch_net  # noqa: E402   the tests' LeNet, in functrans and PyTorch
 
 LR, MOMENTUM = 0.001, 0.9
 
 
+def _stepper(step, params, state, x, y):
+    """`run()`, one jitted step on the carried (params, state), and the first call's time
+    (trace + compile)."""
+    carry = [params, state]
+
+    def run():
+        carry[0], carry[1], loss = step(carry[0], carry[1], x, y)
+        return loss
+    t0 = time.perf_counter()
+    run().block_until_ready()
+    return run, time.perf_counter() - t0
+
+
 # ------------------------------------------------------------------ functrans
-class LeNet(ft.nn.Module):
-    def __init__(self, key):
-        k = ft.random.split(key, 5)
-        self.conv1 = ft.nn.Conv2d(3, 6, 5, key=k[0])
-        self.pool = ft.nn.MaxPool2d(2, 2)
-        self.conv2 = ft.nn.Conv2d(6, 16, 5, key=k[1])
-        self.fc1 = ft.nn.Linear(16 * 5 * 5, 120, key=k[2])
-        self.fc2 = ft.nn.Linear(120, 84, key=k[3])
-        self.fc3 = ft.nn.Linear(84, 10, key=k[4])
-
-    def __call__(self, x):
-        x = self.pool(ft.nn.relu(self.conv1(x)))
-        x = self.pool(ft.nn.relu(self.conv2(x)))
-        x = x.reshape(x.shape[0], -1)
-        x = ft.nn.relu(self.fc1(x))
-        x = ft.nn.relu(self.fc2(x))
-        return self.fc3(x)
-
-
 def functrans_contender(x, y):
-    model = LeNet(ft.random.key(0))
+    model = Net(ft.random.key(0))
     opt = ft.optim.sgd(LR, momentum=MOMENTUM)
 
     @ft.jit
@@ -60,45 +56,16 @@ def functrans_contender(x, y):
         updates, state = opt.update(grads, state, model)
         return ft.optim.apply_updates(model, updates), state, loss
 
-    xs, ys = ft.numpy.asarray(x), ft.numpy.asarray(y)
-    carry = [model, opt.init(model)]
-    t0 = time.perf_counter()
-    carry[0], carry[1], loss = step(carry[0], carry[1], xs, ys)
-    loss.block_until_ready()
-    first = time.perf_counter() - t0
-
-    def run():
-        carry[0], carry[1], loss = step(carry[0], carry[1], xs, ys)
-        return loss
-    return run, first
+    return _stepper(step, model, opt.init(model), ft.numpy.asarray(x), ft.numpy.asarray(y))
 
 
 # ------------------------------------------------------------------ PyTorch eager
 def torch_contender(x, y):
     import torch
     import torch.nn as nn
-    import torch.nn.functional as F
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 6, 5)
-            self.pool = nn.MaxPool2d(2, 2)
-            self.conv2 = nn.Conv2d(6, 16, 5)
-            self.fc1 = nn.Linear(16 * 5 * 5, 120)
-            self.fc2 = nn.Linear(120, 84)
-            self.fc3 = nn.Linear(84, 10)
-
-        def forward(self, x):
-            x = self.pool(F.relu(self.conv1(x)))
-            x = self.pool(F.relu(self.conv2(x)))
-            x = torch.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return self.fc3(x)
 
     torch.manual_seed(0)
-    net = Net()
+    net = torch_net()
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     crit = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -149,17 +116,8 @@ def jax_contender(x, y):
         return [pi - LR * b for pi, b in zip(p, bufs)], bufs, loss
 
     params = init(jax.random.key(0))
-    carry = [params, [jnp.zeros_like(p) for p in params]]
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
-    t0 = time.perf_counter()
-    carry[0], carry[1], loss = step(carry[0], carry[1], xj, yj)
-    loss.block_until_ready()
-    first = time.perf_counter() - t0
-
-    def run():
-        carry[0], carry[1], loss = step(carry[0], carry[1], xj, yj)
-        return loss.block_until_ready()
-    return run, first
+    return _stepper(step, params, [jnp.zeros_like(p) for p in params], jnp.asarray(x),
+                    jnp.asarray(y))
 
 
 # ------------------------------------------------------------------ driver
@@ -217,10 +175,14 @@ def bench(batch, rounds, steps):
         conn.send(None)
         proc.join()
     med = {name: statistics.median(t) for name, t in times.items()}
-    print(f"\nbatch {batch} (3x32x32 float32), median of {rounds} rounds x {steps} steps:")
-    base = med.get("PyTorch (eager)")
+    print(f"\nbatch {batch} (3x32x32 float32), median of {rounds} rounds x {steps} steps; "
+          "ratio = median over rounds of the round's time / PyTorch's:")
+    base = times.get("PyTorch (eager)")
     for name, m in med.items():
-        ratio = f"  {m / base:5.2f}x PyTorch" if base else ""
+        ratio = ""
+        if base:      # paired by round, so a burst of machine load cancels out
+            ratio = f"  {statistics.median(t / b for t, b in zip(times[name], base)):5.2f}x " \
+                    "PyTorch"
         first = workers[name][2]
         first = f"   first call {first * 1e3:7.1f} ms" if first is not None else ""
         print(f"  {name:16s} {m * 1e3:8.3f} ms/step{ratio}{first}")

@@ -4,6 +4,12 @@ A jitted call is the `jit` *call primitive*: it carries the staged jaxpr, and it
 recurse into that jaxpr. So `grad(jit(f))` differentiates the staged function (splitting it
 into a compiled forward pass that saves residuals and a compiled backward pass), `vmap(jit(f))`
 batches the jaxpr, `jit(grad(f))` stages the derivative, and jit inside jit inlines.
+
+Called with concrete arrays, a `Jitted` function looks its executable up in a bounded LRU
+cache keyed by the argument structure, shapes, dtypes, devices and static values (misses and
+why they happened are recorded; `ft.config.update("log_retraces", True)` logs them), and
+runs the generated code (`functrans.compiler`). Arguments that are Arrays in tuples, lists
+and dicts take a fast path: one pass over them builds the key, one lookup, one call.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import collections
 import functools
 import inspect
 import logging
+import sys
 
 import numpy as np
 
@@ -18,12 +25,12 @@ from . import dtypes
 from .array import Array, wrap
 from .backends import NUMPY_TYPES, device_of_raw, default_device_now, cpu
 from .config import config
-from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, get_aval,
-                   is_python_scalar, ShapedArray)
+from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, is_python_scalar,
+                   ShapedArray, ConcretizationError)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .lax._util import wanted, shape_of, dtype_of
-from .tree_util import tree_flatten, tree_unflatten
+from .lax._util import wanted, shape_of
+from .tree_util import tree_flatten, tree_unflatten, _sorted_keys
 
 log = logging.getLogger("functrans.jit")
 
@@ -34,7 +41,9 @@ jit_p = Primitive("jit", multiple_results=True)
 def _jit_impl(xp, *args, jaxpr, name):
     from .compiler import compile_jaxpr
     device = _device_of_args(args)
-    return compile_jaxpr(jaxpr, device, name)(*args)
+    outs = compile_jaxpr(jaxpr, device, name)(*args)
+    return [np.asarray(o, a.dtype) if is_python_scalar(o) else o
+            for o, a in zip(outs, jaxpr.out_avals)]
 
 
 def _device_of_args(raws):
@@ -195,11 +204,7 @@ jit_p.batch = call_batch(jit_p)
 
 def inline_lowering(ctx, eqn, ins, outs, indent):
     """Lower a call primitive by inlining its jaxpr into the caller's code."""
-    closed = eqn.params["jaxpr"]
-    const_names = [ctx.const(getattr(c, "_value", c), "c") for c in closed.consts]
-    j = closed.jaxpr
-    inner = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)
-    results = ctx.lower_jaxpr(inner, const_names + list(ins), indent)
+    results = ctx.lower_jaxpr(eqn.params["jaxpr"], ins, indent)
     for o, r in zip(outs, results):
         ctx.emit(f"{o} = {r}", indent)
 
@@ -212,23 +217,83 @@ CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
 
 
 class _Entry:
-    __slots__ = ("jaxpr", "hoisted", "out_tree", "executable", "signature")
+    """One specialization: the traced jaxpr, closed-over tracers, output structure, which
+    leaves are donated, and (once compiled) the executable."""
+    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "executable")
 
-    def __init__(self, jaxpr, hoisted, out_tree, signature):
+    def __init__(self, jaxpr, hoisted, out_tree, donated):
         self.jaxpr, self.hoisted, self.out_tree = jaxpr, hoisted, out_tree
-        self.signature = signature
+        self.donated = donated
         self.executable = None
 
 
+WEAK = "weak"       # the place of a Python scalar: a weakly typed value, as in eager code
+
+
 def _signature(x):
+    """What a leaf contributes to the cache key: `(shape, dtype, place)`, the place being
+    its device, `Tracer`, or WEAK for a Python scalar (None: not an array)."""
     t = type(x)
     if t is Array:
         v = x._value
-        return (v.shape, v.dtype, type(v))
+        return (v.shape, v.dtype, cpu if isinstance(v, NUMPY_TYPES) else device_of_raw(v))
     if isinstance(x, Tracer):
         a = x.aval
         return (a.shape, a.dtype, Tracer)
+    if t in (float, int, bool, complex):
+        return ((), dtypes.scalar_dtype(x), WEAK)
     return None
+
+
+def _raw(x):
+    return x if type(x) in (float, int, bool, complex) else x._value
+
+
+def _as_array(raw, aval):
+    """A Python scalar passed straight through to an output becomes an array."""
+    return wrap(np.asarray(raw, aval.dtype) if is_python_scalar(raw) else raw)
+
+
+class _Donated:
+    """Stands in for the buffer of an array donated to a jitted function."""
+    __slots__ = ("what",)
+
+    def __init__(self, what):
+        self.what = what
+
+    def __getattr__(self, name):
+        raise RuntimeError(
+            f"this array was donated to {self.what} (donate_argnums), which reused its "
+            "memory for its results; it cannot be used any more. Keep a copy (x.copy()) "
+            "before the call, or do not donate it.")
+
+
+class _NotFast(Exception):
+    pass
+
+
+def _fast_flatten(x, leaves, key):
+    """Append the Array leaves of `x` (tuples, lists, dicts and None of Arrays) and a
+    description of its structure and leaves; raise _NotFast for anything else. Leaves come
+    in `tree_flatten` order."""
+    t = type(x)
+    if t is Array:
+        v = x._value
+        key.append((v.__class__, v.shape, v.dtype))
+        leaves.append(x)
+    elif t is tuple or t is list:
+        key.append((t, len(x)))
+        for c in x:
+            _fast_flatten(c, leaves, key)
+    elif t is dict:
+        keys = _sorted_keys(x)
+        key.append((dict, keys))
+        for k in keys:
+            _fast_flatten(x[k], leaves, key)
+    elif x is None:
+        key.append(None)
+    else:
+        raise _NotFast
 
 
 class Jitted:
@@ -242,13 +307,39 @@ class Jitted:
         self.donate_argnums = _as_tuple(donate_argnums)
         self._params = _param_names(fun)
         self._cache = collections.OrderedDict()
+        self._fast = {} if not (self.static_argnums or self.static_argnames or
+                                self.donate_argnums) else None
         self._hits = self._misses = 0
-        self.retrace_reasons = []
+        self.retrace_reasons = collections.deque(maxlen=64)
         self._name = getattr(fun, "__name__", "jitted")
 
     # -- calling
     def __call__(self, *args, **kwargs):
-        if kwargs or self.static_argnums:
+        fast = self._fast
+        if fast is not None and not kwargs:
+            # the common case: arguments are Arrays in tuples, lists and dicts; one pass for
+            # the leaves and the key, one lookup, one call of the generated function
+            leaves, key = [], []
+            try:
+                for a in args:
+                    if type(a) is Array:
+                        v = a._value
+                        key.append((v.__class__, v.shape, v.dtype))
+                        leaves.append(a)
+                    else:
+                        _fast_flatten(a, leaves, key)
+            except _NotFast:
+                pass
+            else:
+                hit = fast.get(tuple(key))
+                if hit is not None:
+                    self._hits += 1
+                    self._cache.move_to_end(hit[1])     # least recently used goes first
+                    return hit[0](*leaves)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
+        if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
         else:
             dyn, statics = args, ()
@@ -258,7 +349,7 @@ class Jitted:
         for i, x in enumerate(leaves):
             s = _signature(x)
             if s is None:
-                x = leaves[i] = self._to_array(x, i, treedef, dyn)
+                x = leaves[i] = self._to_array(x, i, dyn)
                 s = _signature(x)
             elif s[2] is Tracer:
                 has_tracer = True
@@ -266,38 +357,85 @@ class Jitted:
         key = (treedef, tuple(sigs), statics)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(key, leaves, treedef, statics, args, kwargs)
+            entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn)
         else:
             self._hits += 1
+            self._cache.move_to_end(key)
         if has_tracer or entry.hoisted:
             outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
+            return tree_unflatten(entry.out_tree, outs)
+        exe = entry.executable
+        if exe is None:
+            from .compiler import compile_jaxpr
+            device = next((s[2] for s in sigs if s[2] is not WEAK), default_device_now())
+            exe = entry.executable = compile_jaxpr(entry.jaxpr, device, self._name,
+                                                   entry.donated)
+        if entry.donated:
+            give = self._donatable(leaves, entry.donated)   # before more references exist
+            raws = [_raw(x) for x in leaves]
+            outs = exe(*raws, *[raws[j] if ok else None for j, ok in zip(entry.donated, give)])
+            for j, ok in zip(entry.donated, give):
+                if ok:
+                    leaves[j]._value = _Donated(f"jit({self._name})")
         else:
-            exe = entry.executable
-            if exe is None:
-                from .compiler import compile_jaxpr
-                exe = entry.executable = compile_jaxpr(
-                    entry.jaxpr, _device_of_args([x._value for x in leaves]), self._name)
-            outs = [wrap(o) for o in exe(*[x._value for x in leaves])]
-        return tree_unflatten(entry.out_tree, outs)
+            outs = exe(*[_raw(x) for x in leaves])
+        if self._fast is not None and not kwargs and all(s[2] is cpu for s in sigs):
+            self._remember_fast(args, exe, entry.out_tree, key)
+        return tree_unflatten(entry.out_tree,
+                              [_as_array(o, a) for o, a in zip(outs, entry.jaxpr.out_avals)])
 
-    def _to_array(self, x, i, treedef, dyn):
+    def _remember_fast(self, args, exe, out_tree, key):
+        """Let `__call__` find this executable directly for arguments like `args`."""
+        leaves, fast_key = [], []
+        try:
+            _fast_flatten(args, leaves, fast_key)
+        except _NotFast:
+            return
+        fn = exe.array_function(out_tree, f"{_ident(self._name)}_arrays")
+        self._fast[tuple(fast_key[1:])] = (fn, key)     # without the marker of `args` itself
+
+    def _donatable(self, leaves, donated):
+        """For each donated leaf, whether nothing but its Array sees its memory (then the
+        code may overwrite it, and the Array is marked as donated)."""
+        give = []
+        for j in donated:
+            leaf = leaves[j]
+            raw = leaf._value
+            # references: the Array, `raw` and getrefcount's argument; more is someone else
+            give.append(type(raw) is np.ndarray and raw.base is None and raw.flags.writeable
+                        and raw.flags.c_contiguous and sys.getrefcount(raw) <= 3
+                        and not any(k != j and getattr(x, "_value", None) is raw
+                                    for k, x in enumerate(leaves)))
+            del raw
+        return give
+
+    def _to_array(self, x, i, dyn):
         from .numpy._conversion import asarray
         if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x) or \
                 hasattr(x, "__cuda_array_interface__"):
             return asarray(x)
-        from .tree_util import tree_flatten_with_path, keystr
-        path = keystr(tree_flatten_with_path(dyn)[0][i][0])
         raise TypeError(
-            f"jit: argument leaf args{path} of {self._name} is a {type(x).__name__}, not an "
-            "array. Pass non-array arguments as static (static_argnums / static_argnames), "
-            "or close over them.")
+            f"jit: argument {self._leaf_label(dyn, i)} of {self._name} is a "
+            f"{type(x).__name__}, not an array. Pass non-array arguments as static "
+            "(static_argnums / static_argnames), or close over them.")
+
+    def _leaf_label(self, dyn, i):
+        from .tree_util import tree_flatten_with_path, keystr
+        path = tree_flatten_with_path(dyn)[0][i][0]
+        if isinstance(dyn, tuple) and len(dyn) == 2 and isinstance(dyn[1], dict) and \
+                (self.static_argnums or self.static_argnames or dyn[1]):
+            return "".join(str(k) for k in path[1:]) or keystr(path)   # (args, kwargs) split
+        text = keystr(path)
+        idx = getattr(path[0], "idx", None) if path else None
+        if idx is not None and idx < len(self._params):
+            return f"{self._params[idx]!r} ({'args' + text})"
+        return "args" + text
 
     def _split_args(self, args, kwargs):
         statics = []
         dyn_args = []
         for i, a in enumerate(args):
-            if i in self.static_argnums or (i < len(self._params) and
-                                            self._params[i] in self.static_argnames):
+            if self._is_static(i):
                 statics.append((i, _hashable_static(a, f"argument {i}")))
             else:
                 dyn_args.append(a)
@@ -310,29 +448,47 @@ class Jitted:
                 dyn_kwargs[k] = v
         return (tuple(dyn_args), dyn_kwargs), tuple(statics)
 
+    def _is_static(self, i):
+        return i in self.static_argnums or (i < len(self._params) and
+                                            self._params[i] in self.static_argnames)
+
     def _rebuild(self, args, kwargs, dyn):
         """The full argument list with traced dynamic parts in place."""
-        if not kwargs and not self.static_argnums:
+        if not kwargs and not self.static_argnums and not self.static_argnames:
             return dyn, {}
         dyn_args, dyn_kwargs = dyn
         it = iter(dyn_args)
-        full = []
-        for i, a in enumerate(args):
-            static = i in self.static_argnums or (i < len(self._params) and
-                                                  self._params[i] in self.static_argnames)
-            full.append(a if static else next(it))
+        full = [a if self._is_static(i) else next(it) for i, a in enumerate(args)]
         kw = dict(kwargs)
         kw.update(dyn_kwargs)
         return tuple(full), kw
 
-    def _trace(self, key, leaves, treedef, statics, args, kwargs):
+    def _donated_leaves(self, args, dyn):
+        """Flat indices of the leaves of the donated positional arguments."""
+        if not self.donate_argnums:
+            return ()
+        dyn_args = dyn[0] if (isinstance(dyn, tuple) and len(dyn) == 2 and
+                              isinstance(dyn[1], dict) and dyn is not args) else dyn
+        out, start, j = [], 0, 0
+        for i in range(len(args)):
+            if self._is_static(i):
+                continue
+            n = len(tree_flatten(dyn_args[j])[0])
+            if i in self.donate_argnums:
+                out.extend(range(start, start + n))
+            start += n
+            j += 1
+        return tuple(out)
+
+    def _trace(self, key, leaves, treedef, statics, args, kwargs, dyn):
         self._misses += 1
         if self._cache:
-            reason = self._retrace_reason(key)
+            reason = self._retrace_reason(key, dyn)
             self.retrace_reasons.append(reason)
             if config.log_retraces:
-                log.warning("jit(%s): retracing because %s", self._name, reason)
-        avals = [ShapedArray(s[0], s[1]) for s in key[1]]
+                log.warning("jit(%s): retracing (miss %d, %d cached): %s", self._name,
+                            self._misses, len(self._cache), reason)
+        avals = [ShapedArray(s[0], s[1], weak_type=s[2] is WEAK) for s in key[1]]
         box = {}
 
         def flat_fun(*flat):
@@ -340,36 +496,78 @@ class Jitted:
             a, kw = self._rebuild(args, kwargs, dyn)
             outs, box["tree"] = tree_flatten(self.fun(*a, **kw))
             return outs
-        closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
-        entry = _Entry(closed, hoisted, box["tree"], key)
+        try:
+            closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
+        except ConcretizationError as e:
+            raise ConcretizationError(self._explain_concretization(e, dyn)).with_traceback(
+                e.__traceback__) from None
+        entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn))
         if not hoisted:       # closures over outer tracers must be retraced each call
             self._cache[key] = entry
             while len(self._cache) > config.jit_cache_size:
                 self._cache.popitem(last=False)
+                if self._fast:
+                    self._fast.clear()          # refilled by the next calls
         return entry
 
-    def _retrace_reason(self, key):
-        last = next(reversed(self._cache))
-        if last[0] != key[0]:
-            return f"the argument structure changed: {last[0]} -> {key[0]}"
-        if last[2] != key[2]:
-            return f"static arguments changed: {last[2]} -> {key[2]}"
-        for i, (a, b) in enumerate(zip(last[1], key[1])):
+    def _explain_concretization(self, err, dyn):
+        """The error, plus which arguments the offending traced value was computed from."""
+        tracer = None
+        tb = err.__traceback__
+        while tb is not None:
+            obj = tb.tb_frame.f_locals.get("self")
+            if isinstance(obj, Tracer) and getattr(obj._trace.main, "name", "") == \
+                    f"jit({self._name})":
+                tracer = obj
+            tb = tb.tb_next
+        message = str(err)
+        if tracer is None or not hasattr(tracer, "var"):
+            return message
+        builder = tracer._trace.main.payload
+        deps = {tracer.var}
+        for eqn in reversed(builder.eqns):
+            if any(v in deps for v in eqn.outvars):
+                deps.update(eqn.invars)
+        labels = [self._leaf_label(dyn, i) for i, v in enumerate(builder.invars) if v in deps]
+        if not labels:
+            return message
+        return (f"{message}\nThe traced value was computed from the argument(s) "
+                f"{', '.join(labels)} of {self._name}.")
+
+    def _retrace_reason(self, key, dyn):
+        treedef, sigs, statics = key
+        same = [k for k in reversed(self._cache) if k[0] == treedef]
+        if not same:
+            last = next(reversed(self._cache))[0]
+            return f"the argument structure changed from {last} to {treedef}"
+        for k in same:
+            if k[1] == sigs and k[2] != statics:
+                return f"static arguments changed from {_statics_str(k[2])} to " \
+                       f"{_statics_str(statics)}"
+        prev = next((k for k in same if k[2] == statics), same[0])
+        changes = []
+        for i, (a, b) in enumerate(zip(prev[1], sigs)):
             if a != b:
-                return (f"argument leaf {i} changed from {dtypes.short_name(a[1])}{list(a[0])} "
-                        f"to {dtypes.short_name(b[1])}{list(b[0])}")
-        return "of a new signature"
+                changes.append(f"{self._leaf_label(dyn, i)} changed from {_sig_str(a)} to "
+                               f"{_sig_str(b)}")
+        if prev[2] != statics:
+            changes.append(f"static arguments changed from {_statics_str(prev[2])} to "
+                           f"{_statics_str(statics)}")
+        return "; ".join(changes) or "of a new signature"
 
     # -- introspection
     def cache_info(self):
+        """Hits, misses (each a trace), entries cached and the bound (`jit_cache_size`)."""
         return CacheInfo(self._hits, self._misses, len(self._cache), config.jit_cache_size)
 
     def clear_cache(self):
         self._cache.clear()
+        if self._fast is not None:
+            self._fast.clear()
 
     def lower(self, *args, **kwargs):
-        """Trace and compile for these arguments; `.as_text()` shows the optimized jaxpr and
-        the generated code."""
+        """Trace and compile for these arguments; `.as_text()` shows the jaxpr, the optimized
+        jaxpr and the generated code."""
         from .api import ShapeDtypeStruct
         from .compiler import compile_jaxpr
         from .numpy._conversion import asarray
@@ -380,17 +578,19 @@ class Jitted:
             return x
         args = tuple(concrete(a) for a in args)
         kwargs = {k: concrete(v) for k, v in kwargs.items()}
-        if kwargs or self.static_argnums:
+        if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
-        leaves = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in leaves]
-        key = (treedef, tuple(_signature(x) for x in leaves), statics)
-        entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args, kwargs)
-        device = _device_of_args([getattr(x, "_value", None) for x in leaves
-                                  if isinstance(x, Array)])
-        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name))
+        leaves = [x if _signature(x) is not None else asarray(x) for x in leaves]
+        sigs = tuple(_signature(x) for x in leaves)
+        key = (treedef, sigs, statics)
+        entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
+                                                    kwargs, dyn)
+        device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
+        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
+                                                  entry.donated))
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -399,6 +599,20 @@ class Jitted:
 
     def __repr__(self):
         return f"<jitted {self._name}>"
+
+
+def _sig_str(sig):
+    shape, dtype, place = sig
+    where = {cpu: "", Tracer: "", WEAK: " (a Python scalar)"}.get(place, f" on {place}")
+    return f"{dtypes.short_name(dtype)}[{','.join(map(str, shape))}]{where}"
+
+
+def _statics_str(statics):
+    return "(" + ", ".join(f"{k}={v!r}" for k, v in statics) + ")"
+
+
+def _ident(name):
+    return "".join(c if c.isalnum() else "_" for c in name) or "jitted"
 
 
 class Lowered:
@@ -449,10 +663,14 @@ def _hashable_static(value, label):
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
-    static values, device), lowered to NumPy/CuPy code, cached.
+    static values, device), optimized and lowered to NumPy/CuPy code, cached.
 
-    Composes with every transform in both orders. Usable as `@ft.jit` or
-    `@ft.jit(static_argnums=...)`.
+    `static_argnums` / `static_argnames` name arguments that are settings rather than data
+    (hashable; each value compiles separately). `donate_argnums` names arguments whose
+    memory the compiled code may reuse for its results, when nothing else refers to it (the
+    caller's Array is then marked as donated and cannot be used again). Composes with every
+    transform in both orders. Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`;
+    `ft.jit(f).lower(*args).as_text()` shows the optimized jaxpr and the generated code.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,

@@ -10,33 +10,14 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans.tree_util import tree_leaves, tree_structure, tree_unflatten
 
-from test_nn_module import Net
+from lenet import Net, torch_net
 
 
 def test_lenet_matches_pytorch_in_float64():
     torch = pytest.importorskip("torch")
-    tnn, F = torch.nn, torch.nn.functional
-
-    class TorchNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 6, 5)
-            self.pool = tnn.MaxPool2d(2, 2)
-            self.conv2 = tnn.Conv2d(6, 16, 5)
-            self.fc1 = tnn.Linear(16 * 5 * 5, 120)
-            self.fc2 = tnn.Linear(120, 84)
-            self.fc3 = tnn.Linear(84, 10)
-
-        def forward(self, x):
-            x = self.pool(F.relu(self.conv1(x)))
-            x = self.pool(F.relu(self.conv2(x)))
-            x = torch.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return self.fc3(x)
-
+    F = torch.nn.functional
     torch.manual_seed(0)
-    tnet = TorchNet().double()
+    tnet = torch_net().double()
     # the same weights: our leaves line up with torch's parameters()
     net = tree_unflatten(tree_structure(Net(ft.random.key(0))),
                          [fnp.asarray(p.detach().numpy()) for p in tnet.parameters()])
@@ -58,27 +39,11 @@ def test_lenet_matches_pytorch_in_float64():
                                        err_msg=name)
 
 
-class DigitsNet(ft.nn.Module):
+def digits_net(key):
     """LeNet adapted to 8x8 digits: 3x3 convolutions padded to keep the size (5x5 ones would
     not fit twice), so the two 2x2 pools take 8x8 to 4x4 to 2x2 and the classifier sees
     16 * 2 * 2 features; the rest is the blitz's net."""
-
-    def __init__(self, key):
-        k = ft.random.split(key, 5)
-        self.conv1 = ft.nn.Conv2d(1, 6, 3, padding=1, key=k[0])
-        self.pool = ft.nn.MaxPool2d(2, 2)
-        self.conv2 = ft.nn.Conv2d(6, 16, 3, padding=1, key=k[1])
-        self.fc1 = ft.nn.Linear(16 * 2 * 2, 120, key=k[2])
-        self.fc2 = ft.nn.Linear(120, 84, key=k[3])
-        self.fc3 = ft.nn.Linear(84, 10, key=k[4])
-
-    def __call__(self, x):
-        x = self.pool(ft.nn.relu(self.conv1(x)))
-        x = self.pool(ft.nn.relu(self.conv2(x)))
-        x = x.reshape(x.shape[0], -1)
-        x = ft.nn.relu(self.fc1(x))
-        x = ft.nn.relu(self.fc2(x))
-        return self.fc3(x)
+    return Net(key, in_channels=1, kernel_size=3, padding=1, features=16 * 2 * 2)
 
 
 def test_cnn_learns_the_digits():
@@ -86,7 +51,7 @@ def test_cnn_learns_the_digits():
     start = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = ft.data.load_digits()
     key, init_key = ft.random.split(ft.random.key(0))
-    model = DigitsNet(init_key)
+    model = digits_net(init_key)
     epochs, batch = 15, 32
     steps = epochs * (len(y_train) // batch)
     opt = ft.optim.sgd(ft.optim.cosine_annealing_schedule(0.05, steps), momentum=0.9)

@@ -7,26 +7,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans.tree_util import keystr, tree_flatten, tree_leaves, tree_map
 
-
-class Net(ft.nn.Module):
-    """The blitz's LeNet for 3-channel images."""
-
-    def __init__(self, key, dtype=None):
-        k = ft.random.split(key, 5)
-        self.conv1 = ft.nn.Conv2d(3, 6, 5, key=k[0], dtype=dtype)
-        self.pool = ft.nn.MaxPool2d(2, 2)
-        self.conv2 = ft.nn.Conv2d(6, 16, 5, key=k[1], dtype=dtype)
-        self.fc1 = ft.nn.Linear(16 * 5 * 5, 120, key=k[2], dtype=dtype)
-        self.fc2 = ft.nn.Linear(120, 84, key=k[3], dtype=dtype)
-        self.fc3 = ft.nn.Linear(84, 10, key=k[4], dtype=dtype)
-
-    def __call__(self, x):
-        x = self.pool(ft.nn.relu(self.conv1(x)))
-        x = self.pool(ft.nn.relu(self.conv2(x)))
-        x = x.reshape(x.shape[0], -1)
-        x = ft.nn.relu(self.fc1(x))
-        x = ft.nn.relu(self.fc2(x))
-        return self.fc3(x)
+from lenet import Net, torch_net
 
 
 def test_leaves_follow_field_order_with_pytorch_names():
@@ -50,19 +31,8 @@ def test_leaves_follow_field_order_with_pytorch_names():
 def test_names_and_printing_match_pytorch():
     torch = pytest.importorskip("torch")
     tnn = torch.nn
-
-    class TorchNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 6, 5)
-            self.pool = tnn.MaxPool2d(2, 2)
-            self.conv2 = tnn.Conv2d(6, 16, 5)
-            self.fc1 = tnn.Linear(16 * 5 * 5, 120)
-            self.fc2 = tnn.Linear(120, 84)
-            self.fc3 = tnn.Linear(84, 10)
-
-    net, tnet = Net(ft.random.key(0)), TorchNet()
-    assert repr(net) == repr(tnet).replace("TorchNet", "Net")
+    net, tnet = Net(ft.random.key(0)), torch_net()
+    assert repr(net) == repr(tnet)
     assert [n for n, _ in net.named_parameters()] == [n for n, _ in tnet.named_parameters()]
     k = ft.random.key(0)
     pairs = [

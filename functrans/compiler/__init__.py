@@ -1,8 +1,11 @@
 """The jit compiler: a jaxpr becomes a cached Python function over backend kernels.
 
-`compile_jaxpr(closed_jaxpr, device)` runs the optimization passes (`passes`) and generates
-straight-line code (`codegen`); the result is cached on the jaxpr per device.
+`compile_jaxpr(closed_jaxpr, device)` runs the optimization passes (`passes`: inlining,
+CSE, constant folding, algebraic rules, dead code, elementwise fusion), plans memory by
+liveness (`memory`) and generates straight-line code (`codegen`); the result is cached on
+the jaxpr per device.
 """
-from .codegen import Executable, compile_jaxpr
+from .codegen import Executable, LoweringContext, compile_jaxpr
+from .passes import optimize
 
-__all__ = ["Executable", "compile_jaxpr"]
+__all__ = ["Executable", "LoweringContext", "compile_jaxpr", "optimize"]

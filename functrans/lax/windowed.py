@@ -88,22 +88,28 @@ def _geometry_aval(x, window_dimensions, window_strides, padding, window_dilatio
 
 
 # ------------------------------------------------------------------ sum
-def _sum_impl(xp, x, window_dimensions, window_strides, padding, window_dilation):
-    buf = _pad(xp, x, padding, 0)
-    out_shape = _out_shape(x.shape, window_dimensions, window_strides, padding, window_dilation)
-    views = _views(buf, out_shape, window_dimensions, window_strides, window_dilation)
-    _, first = next(views)
-    out = first.copy()
-    for _, v in views:
-        xp.add(out, v, out=out)
-    return out
+def _fold_impl(name, identity):
+    """A kernel folding `xp.<name>` over the window offsets, padding with `identity(dtype)`."""
+    def impl(xp, x, window_dimensions, window_strides, padding, window_dilation):
+        buf = _pad(xp, x, padding, identity(x.dtype))
+        out_shape = _out_shape(x.shape, window_dimensions, window_strides, padding,
+                               window_dilation)
+        views = _views(buf, out_shape, window_dimensions, window_strides, window_dilation)
+        _, first = next(views)
+        out = first.copy()
+        combine = getattr(xp, name)
+        for _, v in views:
+            combine(out, v, out=out)
+        return out
+    return impl
 
 
 def _window_aval(x, **params):
     return ShapedArray(_geometry_aval(x, **params), x.dtype)
 
 
-reduce_window_sum_p = primitive("reduce_window_sum", _sum_impl, _window_aval)
+reduce_window_sum_p = primitive("reduce_window_sum", _fold_impl("add", lambda dt: 0),
+                                _window_aval)
 
 
 def _spread_impl(xp, ct, operand_shape, window_dimensions, window_strides, padding,
@@ -126,18 +132,8 @@ def_linear(reduce_window_sum_transpose_p, lambda ct, aval, operand_shape, **para
 
 
 # ------------------------------------------------------------------ max and its argmax
-def _max_impl(xp, x, window_dimensions, window_strides, padding, window_dilation):
-    buf = _pad(xp, x, padding, _lowest(x.dtype))
-    out_shape = _out_shape(x.shape, window_dimensions, window_strides, padding, window_dilation)
-    views = _views(buf, out_shape, window_dimensions, window_strides, window_dilation)
-    _, first = next(views)
-    out = first.copy()
-    for _, v in views:
-        xp.maximum(out, v, out=out)
-    return out
-
-
-reduce_window_max_p = primitive("reduce_window_max", _max_impl, _window_aval)
+reduce_window_max_p = primitive("reduce_window_max", _fold_impl("maximum", _lowest),
+                                _window_aval)
 
 
 def _max_argmax_impl(xp, x, window_dimensions, window_strides, padding, window_dilation):

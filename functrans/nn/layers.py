@@ -164,22 +164,17 @@ def _implicit_dim(x):
 
 class Softmax(Module):
     dim: object = None
+    _fn = staticmethod(F.softmax)
 
     def __call__(self, x, *, key=None):
-        return F.softmax(x, _implicit_dim(x) if self.dim is None else self.dim)
+        return self._fn(x, _implicit_dim(x) if self.dim is None else self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):
-    dim: object = None
-
-    def __call__(self, x, *, key=None):
-        return F.log_softmax(x, _implicit_dim(x) if self.dim is None else self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
+class LogSoftmax(Softmax):
+    _fn = staticmethod(F.log_softmax)
 
 
 class Flatten(Module):

@@ -1,0 +1,72 @@
+"""Timing helpers shared by the benchmark scripts.
+
+The machines these run on are noisy and shared, so contenders are measured side by side:
+every round times each contender once (in a rotating order), and the reported figure is the
+median over rounds of the mean time per call within a round. Ratios are medians of the
+per-round ratios, so a slow moment hits both sides of a ratio alike.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def optional(module):
+    """The module, or None when it cannot be imported (that peer is then skipped)."""
+    try:
+        return importlib.import_module(module)
+    except Exception:
+        return None
+
+
+def interleaved(contenders, rounds, number, setup=None):
+    """Per-round mean seconds per call for each contender: `{name: [seconds, ...]}`.
+
+    `contenders` maps names to zero-argument callables; `setup(name)`, if given, runs
+    untimed before each contender's turn in a round (e.g. to reset its state).
+    """
+    names = list(contenders)
+    samples = {n: [] for n in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            if setup is not None:
+                setup(n)
+            fn = contenders[n]
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[n].append((time.perf_counter() - t0) / number)
+    return samples
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def ratio(samples, a, b):
+    """Median over rounds of samples[a] / samples[b]."""
+    return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
+
+
+def fmt_time(seconds):
+    if seconds >= 1e-1:
+        return f"{seconds:8.3f} s "
+    if seconds >= 1e-4:
+        return f"{seconds * 1e3:8.3f} ms"
+    return f"{seconds * 1e6:8.2f} us"
+
+
+def table(rows, headers):
+    """Print rows (lists of strings) as an aligned text table."""
+    widths = [max(len(str(r[i])) for r in [headers] + rows) for i in range(len(headers))]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))

@@ -1,0 +1,194 @@
+"""Memory planning by liveness: results are written into buffers that are already dead
+(`out=`) instead of fresh allocations.
+
+The planner sees the program as a list of instructions (an equation and its `Kernel`, which
+says whether the kernel returns a fresh array, a view of its input, or something unknown,
+and whether it can write into a given buffer). It tracks *storages*: memory allocated by a
+fresh kernel in this program (or a donated input). Every value maps to the storages it may
+share memory with: a fresh result to its own, a view (reshape, transpose, broadcast, slice)
+to its input's, and a result of an unknown kernel to all of its inputs' (it may be a view or
+the input itself). A storage is dead after the last use of every value that may share it, and
+never dead if one of them is an output; inputs (unless donated) and constants are never
+written. An instruction may write into
+- a dead storage of the same shape and dtype, or
+- in place into an operand that dies at this instruction, where the kernel allows it (an
+  elementwise kernel, for any of its operands) and that operand is the storage's array itself
+  (never a view of it, so input and output coincide exactly).
+Kernels whose results could depend on memory order (transcendental functions take a
+different code path for strided data) get a buffer only when it and all their array inputs
+are known to be C-contiguous, so the jitted result equals the eager one bit for bit.
+Buffers no instruction writes into again are released (`del`) after their last use, so a
+function's peak memory follows its liveness too.
+"""
+from __future__ import annotations
+
+import math
+
+from ..core import Var
+
+FRESH, VIEW, OPAQUE = "fresh", "view", "opaque"
+FOREVER = math.inf
+REUSE_MIN_BYTES = 4096       # below this, allocating is as cheap as passing out=
+
+
+class Storage:
+    """Memory holding one fresh result (or a donated input) from its creation to `end`, the
+    last instruction using it (FOREVER if an output can see it); `c`: C-contiguous."""
+    __slots__ = ("shape", "dtype", "c", "end", "buffer")
+
+    def __init__(self, shape, dtype, c):
+        self.shape, self.dtype, self.c = shape, dtype, c
+        self.end = -1
+        self.buffer = None
+
+
+class Buffer:
+    """An array at run time, holding one storage after another; `holder` is the value
+    whose name currently refers to it."""
+    __slots__ = ("c", "holder", "storages")
+
+    def __init__(self, storage, holder):
+        self.c = storage.c
+        self.holder = holder
+        self.storages = [storage]
+        storage.buffer = self
+
+
+class Plan:
+    """`target[k]`: the value whose array instruction k writes its result into (absent:
+    allocate); `release[k]`: values whose names can be dropped after instruction k."""
+
+    def __init__(self):
+        self.target = {}
+        self.release = {}
+
+
+def _owned_size(aval, min_bytes):
+    shape = getattr(aval, "shape", None)
+    if not shape:
+        return False
+    return math.prod(shape) * aval.dtype.itemsize >= max(min_bytes, 1)
+
+
+def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
+    """Plan buffers for `instrs`, a list of `(eqn, kernel)`.
+
+    `donated`: input variables whose arrays may be overwritten (C-contiguous and owned by
+    nobody else; the caller checks that at run time). `c_inputs`: inputs known to be
+    C-contiguous.
+    """
+    if min_bytes is None:
+        min_bytes = REUSE_MIN_BYTES
+    last = {v: -1 for v in invars}
+    for k, (eqn, _) in enumerate(instrs):
+        for v in eqn.outvars:
+            last[v] = k
+        for v in eqn.invars:
+            if type(v) is Var:
+                last[v] = k
+    for v in outvars:
+        if type(v) is Var:
+            last[v] = FOREVER
+
+    # the storages each value may share memory with, and which values are C-contiguous
+    roots, c, creates = {}, {v: True for v in c_inputs}, {}
+    for v in donated:
+        if _owned_size(v.aval, min_bytes):
+            st = Storage(v.aval.shape, v.aval.dtype, True)
+            Buffer(st, v)
+            roots[v] = (st,)
+            c[v] = True
+    for k, (eqn, kernel) in enumerate(instrs):
+        in_vars = [v for v in eqn.invars if type(v) is Var]
+        c_ins = all(c.get(v, False) for v in in_vars)
+        if kernel.kind == FRESH and len(eqn.outvars) == 1:
+            out = eqn.outvars[0]
+            c[out] = kernel.c_layout(c_ins)
+            if _owned_size(out.aval, min_bytes):
+                creates[k] = roots[out] = (Storage(out.aval.shape, out.aval.dtype, c[out]),)
+            continue
+        shared = tuple({id(s): s for v in in_vars for s in roots.get(v, ())}.values())
+        for out in eqn.outvars:
+            roots[out] = shared
+            if kernel.kind == VIEW:
+                c[out] = kernel.c_layout(c_ins)
+    for v, sts in roots.items():
+        for st in sts:
+            st.end = max(st.end, last[v])
+    ending = {}
+    for sts in roots.values():
+        for st in sts:
+            ending.setdefault(st.end, {})[id(st)] = st
+
+    free = {}
+
+    def release(k):
+        for st in ending.get(k, {}).values():
+            if st.buffer is not None and st is st.buffer.storages[-1]:
+                free.setdefault((st.shape, st.dtype), []).append(st.buffer)
+
+    result = Plan()
+    release(-1)
+    for k, (eqn, kernel) in enumerate(instrs):
+        if k in creates:
+            st, = creates[k]
+            out = eqn.outvars[0]
+            chosen = None
+            if kernel.accepts_out:
+                in_vars = [v for v in eqn.invars if type(v) is Var]
+                layout_ok = kernel.exact or all(c.get(v, False) for v in in_vars)
+                if kernel.inplace and layout_ok:
+                    chosen = _dying_input(k, st, roots, eqn, kernel.inplace, in_vars)
+                if chosen is None and layout_ok:
+                    chosen = _take_free(free.get((st.shape, st.dtype), []), kernel.exact)
+            if chosen is not None:
+                result.target[k] = chosen.holder
+                chosen.holder = out
+                chosen.storages.append(st)
+                st.buffer = chosen
+                c[out] = st.c = chosen.c
+            else:
+                Buffer(st, out)
+        release(k)
+    _plan_releases(result, roots, set(donated))
+    return result
+
+
+def _take_free(pool, any_layout):
+    """A dead buffer from `pool` (the most recently freed: warm in cache), or None."""
+    for i in range(len(pool) - 1, -1, -1):
+        if any_layout or pool[i].c:
+            return pool.pop(i)
+    return None
+
+
+def _dying_input(k, st, roots, eqn, positions, in_vars):
+    """The buffer of an operand (at one of `positions`) that dies at instruction `k` and
+    may be overwritten in place, or None."""
+    for i in positions:
+        v = eqn.invars[i]
+        if type(v) is not Var:
+            continue
+        rs = roots.get(v, ())
+        if len(rs) != 1:
+            continue
+        t = rs[0]
+        buf = t.buffer
+        if t.end != k or buf is None or buf.holder is not v or buf.storages[-1] is not t \
+                or (t.shape, t.dtype) != (st.shape, st.dtype):
+            continue
+        if any(t in roots.get(u, ()) for u in in_vars if u is not v):
+            continue
+        return buf
+    return None
+
+
+def _plan_releases(result, roots, donated):
+    """Drop each name after the last use of the buffers it refers to (the earliest, if it
+    may refer to several: dropping one reference early frees nothing still in use)."""
+    for v, rs in roots.items():
+        if v in donated or not rs:
+            continue
+        end = min(max(s.end for s in st.buffer.storages) for st in rs)
+        if end != FOREVER:
+            result.release.setdefault(end, []).append(v)

@@ -1,0 +1,378 @@
+"""The compiler's passes do what they say, and memory planning never clobbers a live value:
+CSE, dead code, constant folding, algebraic rules, fusion, buffer reuse (views, outputs,
+constants, inputs, donation), rematerialization, effects, and nested-block lowering."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans.core import ShapedArray
+from functrans.compiler import memory
+from functrans.lax._util import primitive
+
+BIG = (64, 64)          # 32 KiB in float64: above memory.REUSE_MIN_BYTES
+
+
+# a primitive that counts how often its kernel runs
+_runs = []
+
+
+def _counted_impl(xp, x):
+    _runs.append(1)
+    return xp.sin(x)
+
+
+counted_p = primitive("counted_sin", _counted_impl, lambda x: ShapedArray(x.shape, x.dtype))
+counted_p.jvp = lambda primals, tangents: (counted_p.bind(*primals),
+                                           None if tangents[0] is None
+                                           else tangents[0] * fnp.cos(primals[0]))
+counted_p.vjp = lambda primals, needs: (counted_p.bind(*primals),
+                                        lambda ct: (ct * fnp.cos(primals[0]),))
+
+
+def counted(x):
+    return counted_p.bind(x)
+
+
+def runs(fn, *args):
+    _runs.clear()
+    out = fn(*args)
+    return out, len(_runs)
+
+
+def _arr(shape=BIG, seed=0):
+    return fnp.asarray(np.random.default_rng(seed).standard_normal(shape))
+
+
+def _optimized(f, *args):
+    return ft.jit(f).lower(*args).compile()
+
+
+def _prims(exe):
+    names = []
+    for e in exe.jaxpr.eqns:
+        if e.primitive.name == "fused":
+            names += [m.primitive.name for m in e.params["jaxpr"].eqns]
+        else:
+            names.append(e.primitive.name)
+    return names
+
+
+def _code(exe):
+    return exe.source
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# ------------------------------------------------------------------ CSE and dead code
+def test_cse_computes_a_duplicate_once():
+    def f(x):
+        return counted(x) * 2 + counted(x)
+
+    x = _arr((3,))
+    want, n_eager = runs(f, x)
+    got, n_jit = runs(ft.jit(f), x)
+    _same(got, want)
+    assert (n_eager, n_jit) == (2, 1)
+
+
+def test_cse_sees_through_operand_order():
+    exe = _optimized(lambda x, y: x * y + y * x, _arr((3,)), _arr((3,), 1))
+    assert _prims(exe).count("mul") == 1
+
+
+def test_dead_code_is_not_executed():
+    def f(x):
+        unused = counted(x) + 1         # noqa: F841
+        return x * 2
+
+    _, n = runs(ft.jit(f), _arr((3,)))
+    assert n == 0
+
+
+# ------------------------------------------------------------------ folding and algebra
+def test_gradient_seed_folds_away():
+    # grad of a sum: the ones cotangent is a constant; nothing runs but the output
+    exe = _optimized(ft.grad(lambda x: (x * 3.0).sum()), _arr((4,)))
+    assert exe.jaxpr.eqns == []
+    _same(ft.jit(ft.grad(lambda x: (x * 3.0).sum()))(_arr((4,))), np.full(4, 3.0))
+
+
+def test_full_like_folds_to_a_broadcast_scalar():
+    exe = _optimized(lambda x: fnp.ones_like(x) * x + fnp.zeros_like(x), _arr((1000,)))
+    assert _prims(exe) == []                                      # 1*x + 0 -> x
+
+
+def test_algebraic_rules():
+    x = _arr((3, 4))
+    cases = [
+        (lambda x: x * 1.0 + 0.0 - 0.0, []),
+        (lambda x: -(-x), []),
+        (lambda x: x.T.T, []),
+        (lambda x: x.reshape(12).reshape(3, 4), []),
+        (lambda x: x ** 2, ["square"]),
+        (lambda x: x.astype(x.dtype) / 1.0, []),
+    ]
+    for f, prims in cases:
+        exe = _optimized(f, x)
+        assert _prims(exe) == prims, (_prims(exe), str(exe.jaxpr))
+        _same(exe(x._value)[0], f(x))
+    x3 = _arr((2, 3, 4))
+    f = lambda x: fnp.transpose(fnp.transpose(x, (1, 0, 2)), (2, 0, 1))  # noqa: E731
+    exe = _optimized(f, x3)
+    assert _prims(exe) == ["transpose"]
+    assert exe.jaxpr.eqns[0].params["permutation"] == (2, 1, 0)
+    _same(ft.jit(f)(x3), f(x3))
+
+
+def test_max_derivative_tie_test_becomes_a_comparison():
+    f = ft.grad(lambda x: fnp.maximum(x, 0.0).sum())
+    x = fnp.asarray(np.array([-1.0, 0.0, 2.0]))
+    exe = _optimized(f, x)
+    assert "max" not in _prims(exe) and "ge" in _prims(exe)
+    _same(ft.jit(f)(x), f(x))
+    _same(ft.jit(f)(x), [0.0, 0.5, 1.0])
+
+
+def test_broadcasts_done_implicitly_are_removed():
+    f = lambda x, b: x * fnp.broadcast_to(b, x.shape)     # noqa: E731
+    exe = _optimized(f, _arr((3, 4)), _arr((4,), 1))
+    assert _prims(exe) == ["mul"]
+    _same(ft.jit(f)(_arr((3, 4)), _arr((4,), 1)), f(_arr((3, 4)), _arr((4,), 1)))
+
+
+# ------------------------------------------------------------------ fusion
+def test_elementwise_chain_is_fused_and_runs_in_place():
+    f = lambda x, y: fnp.exp(x) * 2.0 - y * 3.0 + 1.0    # noqa: E731
+    x, y = _arr(), _arr(seed=1)
+    exe = _optimized(f, x, y)
+    assert [e.primitive.name for e in exe.jaxpr.eqns] == ["fused"]
+    code = _code(exe)
+    assert "# fused:" in code and code.count("out=") >= 3, code
+    assert "out=a0" not in code and "out=a1" not in code
+    _same(ft.jit(f)(x, y), f(x, y))
+
+
+def test_fusion_stops_at_values_used_twice():
+    def f(x):
+        t = x * 2.0
+        return t + 1.0, t - 1.0
+
+    exe = _optimized(f, _arr())
+    assert [e.primitive.name for e in exe.jaxpr.eqns].count("fused") == 0
+    for a, b in zip(ft.jit(f)(_arr()), f(_arr())):
+        _same(a, b)
+
+
+# ------------------------------------------------------------------ memory planning safety
+def _check(f, *args, expect_reuse=True):
+    """jit(f) equals f, twice in a row (nothing it reads was overwritten), and its inputs
+    are unchanged."""
+    copies = [np.asarray(a).copy() for a in args]
+    want = f(*args)
+    jf = ft.jit(f)
+    code = _code(jf.lower(*args).compile())
+    if expect_reuse:
+        assert "out=" in code, code
+    for _ in range(2):
+        got = jf(*args)
+        for a, b in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
+            _same(a, b)
+    for a, c in zip(args, copies):
+        _same(a, c)
+    return code
+
+
+@pytest.mark.parametrize("view", [
+    lambda y: y.reshape(-1),
+    lambda y: y.T,
+    lambda y: y[1:, ::2],
+    lambda y: y[::-1],
+    lambda y: fnp.broadcast_to(y, (2,) + y.shape),
+    lambda y: fnp.expand_dims(y, 0),
+    lambda y: ft.lax.stop_gradient(y),      # an unknown kernel (may return its input)
+])
+def test_a_buffer_with_a_live_view_is_not_reused(view):
+    def f(x):
+        y = fnp.exp(x)                  # a fresh buffer
+        v = view(y)                     # shares y's memory
+        z = (x + 1.0) * 3.0             # y is dead here, but v is not
+        w = z * 2.0                     # candidates for y's buffer
+        return v * 1.5 + fnp.sum(w), w, fnp.sum(v)
+    _check(f, _arr())
+
+
+def test_view_outputs_and_outputs_are_never_overwritten():
+    def f(x):
+        y = x * 2.0
+        out_view = y.reshape(-1)
+        z = y + 1.0                      # y's last use; its memory is an output's
+        return out_view, z * 3.0, x.T * 5.0
+    _check(f, _arr(), expect_reuse=True)
+
+
+def test_constants_and_inputs_are_never_overwritten():
+    const = np.random.default_rng(3).standard_normal(BIG)
+    keep = const.copy()
+
+    def f(x):
+        a = fnp.asarray(const) + x       # a constant input to an elementwise chain
+        b = fnp.ones_like(x) * 3.0 + x   # a folded broadcast constant
+        return (a * b + x) * 2.0
+    _check(f, _arr())
+    _same(const, keep)
+
+
+def test_transcendental_kernels_reuse_only_matching_layouts():
+    # sin of an F-ordered temporary must not be written into a C-ordered buffer (NumPy may
+    # take another loop for mixed layouts); exact arithmetic may, and tanh of C data may
+    def f(x, w):
+        t = x.T * 2.0                   # F-ordered
+        s = fnp.sin(t)
+        d = (x @ w) * 3.0               # C-ordered
+        return s * 5.0, fnp.tanh(d)
+    code = _check(f, _arr(), _arr(seed=1))
+    lines = code.splitlines()
+    assert not any("sin(" in ln and "out=" in ln for ln in lines), code
+    assert any("multiply(5.0" in ln and "out=" in ln for ln in lines), code
+    assert any("tanh(" in ln and "out=" in ln for ln in lines), code
+
+
+def test_reuse_across_a_long_program_equals_eager():
+    def f(x, w):
+        h = fnp.tanh(x @ w)
+        for _ in range(4):
+            h = fnp.tanh(h @ w) * 0.5 + h
+        return h.sum(0), h
+    code = _check(f, _arr(), _arr(seed=1) / 8)
+    assert "del " in code
+
+
+# ------------------------------------------------------------------ rematerialization
+def test_checkpointed_forward_is_recomputed_not_cse_d():
+    def block(x):
+        return counted(counted(x))
+
+    x = _arr((5,))
+    plain = ft.jit(ft.value_and_grad(lambda x: block(x).sum()))
+    remat = ft.jit(ft.value_and_grad(lambda x: ft.checkpoint(block)(x).sum()))
+    (g1, n1), (g2, n2) = runs(plain, x), runs(remat, x)
+    _same(g1[1], g2[1])
+    # forward: 2 runs; the backward recomputes the inner one (the outer is not needed);
+    # merging the recomputation with the forward pass would give 2 again
+    assert (n1, n2) == (2, 3)
+
+
+# ------------------------------------------------------------------ effects
+def test_effects_are_kept_and_ordered(capsys):
+    def f(x):
+        ft.debug.print("first {}", x[0])
+        y = x * 2
+        ft.debug.print("second {}", y[0])
+        ft.debug.print("unused {}", (y * 3)[0])
+        return x
+
+    jf = ft.jit(f)
+    jf(fnp.asarray(np.array([1.0, 2.0])))
+    jf(fnp.asarray(np.array([1.0, 2.0])))
+    assert capsys.readouterr().out.split("\n")[:-1] == \
+        ["first 1.0", "second 2.0", "unused 6.0"] * 2
+
+
+def test_effects_inside_checkpoint_survive_dead_code_elimination(capsys):
+    def g(x):
+        ft.debug.print("inside {}", x[0])
+        return x * 2
+
+    @ft.jit
+    def f(x):
+        ft.checkpoint(g)(x)              # result unused
+        return x + 1
+
+    f(fnp.asarray(np.array([4.0])))
+    assert capsys.readouterr().out == "inside 4.0\n"
+
+
+# ------------------------------------------------------------------ nested-block lowering
+repeat_p = primitive("repeat", None, lambda x, body, n: x)
+
+
+def _repeat_impl(xp, x, body, n):
+    from functrans.core import eval_jaxpr
+    from functrans.array import wrap
+    carry = wrap(x)
+    for _ in range(n):
+        carry, = eval_jaxpr(body.jaxpr, body.consts, carry)
+    return carry._value
+
+
+def _repeat_lowering(ctx, eqn, ins, outs, indent):
+    body, n = eqn.params["body"], eqn.params["n"]
+    carry = ctx.fresh("carry")
+    ctx.emit(f"{carry} = {ins[0]}", indent)
+    ctx.emit(f"for _ in range({n}):", indent)
+    res, = ctx.lower_jaxpr(body, [carry], indent + 1)
+    ctx.emit(f"{carry} = {res}", indent + 1)
+    ctx.emit(f"{outs[0]} = {carry}", indent)
+
+
+repeat_p.impl = _repeat_impl
+repeat_p.lowering = _repeat_lowering
+
+
+def test_primitive_lowering_emits_a_nested_block_with_its_own_buffers():
+    from functrans.interpreters.partial_eval import trace_to_jaxpr
+    x = _arr()
+    shift = np.linspace(0, 1, BIG[1])            # a constant of the body
+    body, _ = trace_to_jaxpr(lambda c: [fnp.tanh(c * 0.5) * 2.0 + shift], [x.aval])
+
+    def f(x):
+        y = x * 3.0
+        r = repeat_p.bind(y, body=body, n=3)
+        return r + y, y                   # y is still live after the loop
+
+    jf = ft.jit(f)
+    code = _code(jf.lower(x).compile())
+    assert "for _ in range(3):" in code and "\n        " in code
+    want = f(x)
+    for _ in range(2):
+        for a, b in zip(jf(x), want):
+            _same(a, b)
+
+
+# ------------------------------------------------------------------ the planner itself
+def test_planner_prefers_the_dying_operand_for_in_place_chains(monkeypatch):
+    monkeypatch.setattr(memory, "REUSE_MIN_BYTES", 0)
+    exe = _optimized(lambda x: (x * 2.0 + 1.0) * 3.0, _arr((3,)))
+    code = _code(exe)
+    assert "add(v1, 1.0, out=v1)" in code.replace("add(1.0, v1", "add(v1, 1.0"), code
+
+
+def test_two_layer_training_step_compiles_to_lean_code():
+    """The seed's step: the cotangent seed folds away, pow(x, 2) is a square, the ReLU
+    derivative compares instead of recomputing max, and the update of w1 runs in place in
+    the buffer of its gradient."""
+    def loss(params, x, y):
+        w1, w2 = params
+        return fnp.sum((fnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
+
+    def step(params, x, y):
+        value, grads = ft.value_and_grad(loss)(params, x, y)
+        return value, tuple(p - 1e-6 * g for p, g in zip(params, grads))
+
+    params = (_arr((1000, 100)), _arr((100, 10), 1))
+    x, y = _arr((64, 1000), 2), _arr((64, 10), 3)
+    exe = _optimized(step, params, x, y)
+    prims = _prims(exe)
+    for gone in ("full_like", "broadcast_in_dim", "pow", "transpose"):
+        assert gone not in prims, prims
+    assert prims.count("max") == 1 and prims.count("dot_general") == 5
+    code = _code(exe)
+    update = [ln for ln in code.splitlines() if "subtract(a0" in ln]
+    assert len(update) == 1 and "out=" in update[0], code
+    want = step(params, x, y)
+    got = ft.jit(step)(params, x, y)
+    for a, b in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
+        _same(a, b)
