@@ -73,7 +73,7 @@ def test_conv2d_layer_matches_torch(kwargs):
     theirs = torch.nn.Conv2d(4, 6, k, **kwargs).double()
     with torch.no_grad():
         for p, leaf in zip(theirs.parameters(), ours.parameters()):
-            p.copy_(torch.from_numpy(np.asarray(leaf)))
+            p.copy_(torch.from_numpy(np.array(leaf)))
     x = rng.standard_normal((2, 4, 9, 8))
     tx = torch.from_numpy(x).requires_grad_()
     out = theirs(tx)

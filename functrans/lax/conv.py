@@ -1,12 +1,12 @@
 """Convolution: `conv_general_dilated` (any number of spatial dimensions, strides, padding,
 input and kernel dilation, feature groups, any dimension layout).
 
-NumPy has no convolution kernel, so a convolution is one data-movement primitive plus one
+NumPy has no convolution kernel, so a convolution is one data-movement primitive plus a
 matrix product. `conv_patches` (im2col) gathers every kernel window of the padded, dilated
 input into a matrix through a strided view and a single copy, laid out as
-`(C, *window, N, *out_spatial)` so that the product with the kernel is one BLAS call whose
-result is already in `(O, N, *out_spatial)` order. Its transpose, `conv_patches_transpose`
-(col2im), adds patches back into image layout.
+`(C, *window, N, *out_spatial)`; the product with the kernel then runs per image on strided
+views of it (BLAS reads them in place), giving `(N, O, *out_spatial)` directly. Its transpose,
+`conv_patches_transpose` (col2im), adds patches back into image layout.
 
 Both primitives are linear and each is the other's transpose, so every derivative comes from
 them and `dot_general`: the kernel cotangent is `cotangent · patchesᵀ`, reusing the patches the
@@ -23,7 +23,7 @@ import math
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general
-from .shape_ops import _pad_impl, reshape, transpose, moveaxis, slice_in_dim
+from .shape_ops import _pad_impl, reshape, transpose, moveaxis, slice_in_dim, broadcast_in_dim
 
 _WIDE_BELOW = 16      # output rows shorter than this use the wide patches layout
 
@@ -327,17 +327,18 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         pads[-1][0] + pads[-1][1] + dilated_in[-1] <= 2 * out_sp[-1]
     patches = conv_patches(x, tuple(window), strides, pads, ld, rd, wide)
     cols = shape_of(patches)[2 + nd:]
-    k, m = i * math.prod(window), n * math.prod(cols)
-    if g == 1:
-        out = dot_general(reshape(w, (o, k)), reshape(patches, (k, m)), (((1,), (0,)), ((), ())))
-    else:
-        out = dot_general(reshape(w, (g, o // g, k)), reshape(patches, (g, k, m)),
-                          (((2,), (1,)), ((0,), (0,))))
-    out = reshape(out, (o, n) + cols)            # (O, N, *out_spatial)
+    k, m = i * math.prod(window), math.prod(cols)
+    # one matrix product per image, reading each image's patches in place (a strided view)
+    # and the kernel broadcast over the batch: the output comes out (N, O, ...) contiguous and
+    # the cotangent needs no re-layout; the kernel's cotangent sums the per-image products
+    dims = (((3,), (1,)), ((0, 1), (2, 0)))
+    kernel = broadcast_in_dim(reshape(w, (g, o // g, k)), (n, g, o // g, k), (1, 2, 3))
+    out = dot_general(kernel, reshape(patches, (g, k, n, m)), dims)      # (N, G, O/G, M)
+    out = reshape(out, (n, o) + cols)
     if wide:
         out = slice_in_dim(out, 0, out_sp[-1], axis=-1)
     perm = [0] * (nd + 2)
-    perm[out_spec[0]], perm[out_spec[1]] = 1, 0
+    perm[out_spec[0]], perm[out_spec[1]] = 0, 1
     for d in range(nd):
         perm[out_spec[2 + d]] = 2 + d
     return transpose(out, perm)
