@@ -108,8 +108,8 @@ def _hash(key, shape, offset=None):
     if math.prod(shape) >= 2 ** 32:
         raise ValueError(f"ft.random: {math.prod(shape)} numbers from one key exceeds the "
                          "2**32 counter range; split the key and draw in pieces")
-    if offset is None:
-        offset = asarray(np.uint32(0))
+    if offset is None:                        # a zero counter where the key lives
+        offset = lax.full_like(key, 0, dtype=_U32, shape=())
     return threefry2x32_p.bind(key, offset, shape=shape)
 
 
