@@ -18,7 +18,7 @@ from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jac
                   vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit
 from .custom_derivatives import custom_vjp, custom_jvp
-from .remat import checkpoint, remat
+from .remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .lax import stop_gradient
 from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure

@@ -416,104 +416,131 @@ def hessian(fun, argnums=0, has_aux=False):
 
 
 # =================================================================== vmap
-def _flatten_axes(what, treedef, axis_tree, args_for_error):
-    """Broadcast a prefix tree of axes (None = not mapped) to the leaves of `treedef`."""
-    proxy = tree_unflatten(treedef, list(range(treedef.num_leaves)))
+def _axes_for_leaves(what, axes, tree, labels):
+    """Broadcast a prefix tree of axes (ints, None = not mapped) to the leaves of `tree`.
+    `labels` name the top-level entries (for errors)."""
+    proxy = tree_unflatten(tree_structure(tree), list(range(len(tree_leaves(tree)))))
+    prefix_leaves, prefix_tree = tree_flatten(axes, is_leaf=lambda x: x is None)
+    for ax in prefix_leaves:
+        if ax is not None and not isinstance(ax, (int, np.integer)):
+            raise TypeError(f"vmap: {what} entries must be ints or None, got "
+                            f"{type(ax).__name__} {ax!r} in {what}={axes!r}")
     try:
-        prefix_leaves, prefix_tree = tree_flatten(axis_tree, is_leaf=lambda x: x is None)
         subtrees = prefix_tree.flatten_up_to(proxy)
     except ValueError as e:
-        raise ValueError(f"vmap: {what} {axis_tree!r} does not match the structure of the "
-                         f"arguments ({treedef}): {e}") from None
-    axes = [None] * treedef.num_leaves
+        raise ValueError(f"vmap: {what}={axes!r} does not match the structure of {labels}: "
+                         f"{e}. Give {what} as a pytree prefix of {labels}: an int or None "
+                         "applies to a whole subtree.") from None
+    out = [None] * len(tree_leaves(tree))
     for ax, sub in zip(prefix_leaves, subtrees):
         for i in tree_leaves(sub):
-            axes[i] = ax
-    return axes
+            out[i] = None if ax is None else int(ax)
+    return out
 
 
 def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     """Vectorize `fun` over an axis of its inputs.
 
-    `in_axes`/`out_axes` are an int, None (not mapped), or a pytree prefix of the
-    arguments/outputs giving each leaf's mapped axis. `axis_name` names the axis for
-    collectives (`ft.lax.psum`, …).
+    `in_axes` is an int, None (not mapped) or a tuple with one entry per positional argument,
+    each an int, None or a pytree prefix of that argument; keyword arguments are mapped over
+    axis 0. `out_axes` is the same for the output. Negative axes count from the end.
+    `axis_name` names the mapped axis for collectives (`ft.lax.psum`, `pmean`, `all_gather`,
+    …); `axis_size` gives the size when no argument is mapped.
     """
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    name = fun_name(fun)
+
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
-        if kwargs:
-            args = args + tuple(kwargs.values())
-            names = list(kwargs)
-        else:
-            names = []
-        leaves, treedef = tree_flatten(args)
-        if isinstance(in_axes, (int, type(None))):
-            ia_tree = (in_axes,) * len(args)
-        else:
-            ia_tree = tuple(in_axes)
-            if len(ia_tree) != len(args) - len(names):
+        if isinstance(in_axes, tuple):
+            if len(in_axes) != len(args):
                 raise ValueError(
-                    f"vmap: in_axes has {len(ia_tree)} entries but {fun_name(fun)} was called "
-                    f"with {len(args) - len(names)} positional arguments; give one entry per "
+                    f"vmap: in_axes has {len(in_axes)} entries but {name} was called with "
+                    f"{len(args)} positional argument(s); give one entry per positional "
                     "argument (keyword arguments are always mapped over axis 0)")
-            ia_tree = ia_tree + (0,) * len(names)
-        dims = _flatten_axes("in_axes", treedef, ia_tree, args)
-        leaves = [x if isinstance(x, (Array, Tracer)) or not _is_array_leaf(x) or d is None
-                  else asarray(x) for x, d in zip(leaves, dims)]
-        size = _batch_size(fun, args, treedef, leaves, dims, axis_size)
-        norm = []
-        for x, d in zip(leaves, dims):
-            if d is None:
-                norm.append(None)
-            else:
-                n = len(shape_of(x))
-                if not -n <= d < n:
-                    raise ValueError(f"vmap: in_axes {d} is out of range for an argument of "
-                                     f"shape {shape_of(x)}")
-                norm.append(d % n)
+            arg_axes = in_axes
+        else:
+            arg_axes = (in_axes,) * len(args)
+        tree = (tuple(args), kwargs)
+        leaves, treedef = tree_flatten(tree)
+        dims = _axes_for_leaves("in_axes", arg_axes, tuple(args),
+                                f"the positional arguments of {name}")
+        dims += [0] * (len(leaves) - len(dims))
+        labels = [_vmap_arg_label(p) for p, _ in tree_flatten_with_path(tree)[0]]
+        leaves, dims, size = _mapped_leaves(name, leaves, dims, labels, axis_size)
         box = {}
 
         def flat_fun(*flat):
-            new_args = tree_unflatten(treedef, flat)
-            if names:
-                pos, kw = new_args[:len(new_args) - len(names)], dict(
-                    zip(names, new_args[len(new_args) - len(names):]))
-            else:
-                pos, kw = new_args, {}
-            out = fun(*pos, **kw)
-            outs, box["tree"] = tree_flatten(out)
-            box["out_dims"] = _flatten_axes("out_axes", box["tree"], out_axes, out)
+            a, kw = tree_unflatten(treedef, flat)
+            outs, box["tree"] = tree_flatten(fun(*a, **kw))
+            box["ranks"] = [len(shape_of(o)) if _is_array_leaf(o) else 0 for o in outs]
             return outs
-        results = batching.vmap_flat(flat_fun, leaves, norm, size, lambda: box["out_dims"],
-                                     axis_name)
+
+        def out_dims(got):
+            out = tree_unflatten(box["tree"], list(range(len(got))))
+            wanted = _axes_for_leaves("out_axes", out_axes, out, f"the output of {name}")
+            paths = [keystr(p) for p, _ in tree_flatten_with_path(out)[0]]
+            dims = []
+            for d, w, rank, path in zip(got, wanted, box["ranks"], paths):
+                if w is None:
+                    if d is not None:
+                        raise ValueError(
+                            f"vmap: output{path} of {name} varies across the batch, but its "
+                            "out_axes is None. Give it a mapped out_axes (e.g. 0), or make it "
+                            "independent of the mapped inputs.")
+                    dims.append(None)
+                    continue
+                if not -(rank + 1) <= w <= rank:
+                    raise ValueError(f"vmap: out_axes {w} is out of range for output{path} of "
+                                     f"{name}, which has {rank} dimension(s) per example")
+                dims.append(w % (rank + 1))
+            return dims
+        results = batching.vmap_flat(flat_fun, leaves, dims, size, out_dims, axis_name)
         return tree_unflatten(box["tree"], results)
     return vmapped
 
 
-def _batch_size(fun, args, treedef, leaves, dims, axis_size):
+def _vmap_arg_label(path):
+    """`args[1]['w']` for positional arguments, `kwargs['x']` for keyword ones."""
+    head, rest = path[0], path[1:]
+    return ("args" if head.idx == 0 else "kwargs") + keystr(rest)
+
+
+def _mapped_leaves(name, leaves, dims, labels, axis_size):
+    """Check the mapped leaves, normalize their axes and find the batch size."""
     sizes = {}
-    for i, (x, d) in enumerate(zip(leaves, dims)):
+    out_leaves, out_dims = [], []
+    for x, d, label in zip(leaves, dims, labels):
         if d is None:
+            out_leaves.append(x)
+            out_dims.append(None)
             continue
+        if not _is_array_leaf(x):
+            raise TypeError(f"vmap: {label} of {name} is a {type(x).__name__}, which cannot be "
+                            "mapped over; give it in_axes None (or pass it by closure)")
+        if not isinstance(x, (Array, Tracer)):
+            x = asarray(x)
         s = shape_of(x)
-        if not s:
-            raise ValueError(f"vmap: in_axes={d} for a scalar argument (leaf {i}); use None "
-                             "for arguments that are not mapped")
-        if not -len(s) <= d < len(s):
-            raise ValueError(f"vmap: in_axes {d} is out of range for an argument of shape {s}")
-        sizes.setdefault(s[d], []).append(i)
+        if not -len(s) <= d < max(len(s), 1) or not s:
+            what = "is a scalar" if not s else f"has shape {s}"
+            raise ValueError(f"vmap: in_axes {d} for {label} of {name}, which {what}: there is "
+                             f"no axis {d} to map over. Give it in_axes None if it is the same "
+                             "for every example.")
+        d %= len(s)
+        sizes.setdefault(s[d], []).append(f"{label} (axis {d} of shape {s})")
+        out_leaves.append(x)
+        out_dims.append(d)
     if axis_size is not None:
-        sizes.setdefault(axis_size, [])
+        sizes.setdefault(axis_size, []).append("axis_size")
     if len(sizes) > 1:
-        paths = [keystr(p) for p, _ in tree_flatten_with_path(args)[0]]
-        detail = "; ".join(f"size {n}: arguments {', '.join('args' + paths[i] for i in idx)}"
-                           for n, idx in sizes.items())
-        raise ValueError(f"vmap: the mapped axes of the arguments of {fun_name(fun)} have "
-                         f"different sizes ({detail}). All mapped axes must have the same size.")
+        detail = "; ".join(f"size {n}: {', '.join(who)}" for n, who in sizes.items())
+        raise ValueError(f"vmap: the mapped axes of the arguments of {name} have different "
+                         f"sizes ({detail}). All mapped axes must have the same size.")
     if not sizes:
-        raise ValueError("vmap: no argument is mapped (all in_axes are None); pass "
+        raise ValueError(f"vmap: no argument of {name} is mapped (all in_axes are None); pass "
                          "axis_size= to say how many times to map")
-    return next(iter(sizes))
+    return out_leaves, out_dims, next(iter(sizes))
 
 
 # =================================================================== staging

@@ -98,6 +98,13 @@ class OpaqueAval:
         return self
 
 
+class OpaqueValue:
+    """Base class of the runtime objects behind `OpaqueAval`s (e.g. a loop's per-iteration
+    record). They pass through primitives as they are: never wrapped in an Array, never placed
+    on a device of their own. Subclasses set `aval`."""
+    __slots__ = ()
+
+
 def get_aval(x):
     """The abstract value of a tracer, an Array, a NumPy value or a Python scalar."""
     if isinstance(x, Tracer):
@@ -110,6 +117,8 @@ def get_aval(x):
         return ShapedArray((), dtypes.scalar_dtype(x), weak_type=True)
     if isinstance(x, NUMPY_TYPES) or hasattr(x, "__cuda_array_interface__"):
         return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, OpaqueValue):
+        return x.aval
     raise TypeError(f"{t.__name__} object is not a valid functrans value; expected an array, "
                     "a NumPy array or a Python scalar")
 
@@ -207,13 +216,14 @@ def eval_primitive(prim, args, params):
     except Exception as e:
         _explain_failure(prim, args, params, e)
     if prim.multiple_results:
-        return [wrap(o) for o in out]
+        return [o if isinstance(o, OpaqueValue) else wrap(o) for o in out]
     return wrap(out)
 
 
 def _common_xp(prim, raws):
     devs = {device_of_raw(r) for r in raws
-            if type(r) not in (float, int, bool, complex) and r is not None}
+            if type(r) not in (float, int, bool, complex) and r is not None
+            and not isinstance(r, OpaqueValue)}
     if len(devs) > 1:
         names = ", ".join(sorted(map(str, devs)))
         raise ValueError(

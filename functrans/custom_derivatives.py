@@ -19,6 +19,7 @@ from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
 from .jit import inline_lowering
 from .lax._util import shape_of, dtype_of, is_differentiable, wanted
+from .lax.shape_ops import full
 from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from . import dtypes
 
@@ -124,9 +125,10 @@ def _custom_vjp_jvp(primals, tangents, fun_jaxpr, fwd, bwd, name):
     return outs, result
 
 
-def _custom_vjp_batch(vals, dims, fun_jaxpr, fwd, bwd, name):
-    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
-    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+@batching.needs_axis
+def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
+    size = axis.size
+    vals = [v if d is None else batching.to_front(v, d) for v, d in zip(vals, dims)]
     in_dims = [None if d is None else 0 for d in dims]
     res_box = {}
 
@@ -136,8 +138,8 @@ def _custom_vjp_batch(vals, dims, fun_jaxpr, fwd, bwd, name):
             res_leaves, res_box["tree"] = tree_flatten(res)
             return list(outs) + res_leaves
         n_out = len(fun_jaxpr.out_avals)
-        flat = batching.vmap_flat(f, list(args), in_dims, size,
-                                  lambda: [0] * (n_out + res_box["tree"].num_leaves))
+        flat = batching.vmap_flat(f, list(args), in_dims, size, lambda got: [0] * len(got),
+                                  axis.name)
         return flat[:n_out], tree_unflatten(res_box["tree"], flat[n_out:])
 
     def bwd_b(res, cts):
@@ -146,41 +148,17 @@ def _custom_vjp_batch(vals, dims, fun_jaxpr, fwd, bwd, name):
         def g(*xs):
             r = tree_unflatten(res_tree, xs[:len(res_leaves)])
             got = bwd(r, list(xs[len(res_leaves):]))
-            return [ad.instantiate(c, p) if is_differentiable(p) else
-                    ad.zeros_like_aval(p) for c, p in zip(got, vals_template)]
-        vals_template = [_unbatched_like(v, m) for v, m in zip(vals, in_dims)]
+            return [c if c is not None else full(a.shape, 0, a.dtype)
+                    for c, a in zip(got, fun_jaxpr.in_avals)]
         return batching.vmap_flat(g, res_leaves + list(cts),
                                   [0] * (len(res_leaves) + len(cts)), size,
-                                  [0] * len(vals))
-    # the batched primal is the batched fun_jaxpr (cached like jit's)
-    _, batched = _batched_jaxpr(fun_jaxpr, in_dims, size, name)
+                                  [0] * len(vals), axis.name)
+    # the batched primal is the batched fun_jaxpr, all outputs batched like fwd_b's
+    batched, _ = batching.batch_jaxpr(fun_jaxpr, axis, [d is not None for d in in_dims],
+                                      force_out=True)
     outs = custom_vjp_call_p.bind(*vals, fun_jaxpr=batched, fwd=fwd_b, bwd=bwd_b,
                                   name=f"vmap_{name}")
     return outs, [0] * len(outs)
-
-
-def _unbatched_like(v, d):
-    if d is None:
-        return v
-    from .lax import slice_in_dim, squeeze
-    return squeeze(slice_in_dim(v, 0, 1, axis=0), (0,))
-
-
-def _batched_jaxpr(closed, in_dims, size, name):
-    from .core import ShapedArray
-    from .jit import _derived, _trace_closed
-    mapped = tuple(d is not None for d in in_dims)
-
-    def build():
-        avals = [ShapedArray((size,) + tuple(a.shape), a.dtype) if m else a
-                 for a, m in zip(closed.in_avals, mapped)]
-
-        def f(*args):
-            return batching.vmap_flat(
-                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), list(args),
-                [0 if m else None for m in mapped], size, [0] * len(closed.out_avals))
-        return _trace_closed(f, avals, f"vmap({name})")
-    return mapped, _derived(closed, ("batch", mapped, size), build)
 
 
 custom_vjp_call_p.vjp = _custom_vjp_vjp
@@ -307,11 +285,13 @@ def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name):
     return outs, backward
 
 
-def _custom_jvp_batch(vals, dims, fun_jaxpr, jvp, name):
-    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
-    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+@batching.needs_axis
+def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name):
+    size = axis.size
+    vals = [v if d is None else batching.to_front(v, d) for v, d in zip(vals, dims)]
     in_dims = [None if d is None else 0 for d in dims]
-    _, batched = _batched_jaxpr(fun_jaxpr, in_dims, size, name)
+    batched, _ = batching.batch_jaxpr(fun_jaxpr, axis, [d is not None for d in in_dims],
+                                      force_out=True)
     n_out = len(fun_jaxpr.out_avals)
 
     def jvp_b(primals, tangents):
@@ -324,9 +304,9 @@ def _custom_jvp_batch(vals, dims, fun_jaxpr, jvp, name):
             o, t = jvp(ps, ts)
             return list(o) + [ad.instantiate(ti, oi) for ti, oi in zip(t, o)]
         t_list = [t for t in tangents if t is not None]
-        t_dims = [0] * len(t_list)
+        t_dims = [d for t, d in zip(tangents, in_dims) if t is not None]
         res = batching.vmap_flat(f, list(primals) + t_list, in_dims + t_dims, size,
-                                 [0] * (2 * n_out))
+                                 [0] * (2 * n_out), axis.name)
         return res[:n_out], res[n_out:]
     outs = custom_jvp_call_p.bind(*vals, fun_jaxpr=batched, jvp=jvp_b, name=f"vmap_{name}")
     return outs, [0] * len(outs)

@@ -25,11 +25,11 @@ from . import dtypes
 from .array import Array, wrap
 from .backends import NUMPY_TYPES, device_of_raw, default_device_now, cpu
 from .config import config
-from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, eval_jaxpr, is_python_scalar,
-                   ShapedArray, ConcretizationError)
+from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxpr,
+                   is_python_scalar, ShapedArray, ConcretizationError)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .lax._util import wanted, shape_of
+from .lax._util import wanted
 from .tree_util import tree_flatten, tree_unflatten, _sorted_keys
 
 log = logging.getLogger("functrans.jit")
@@ -48,7 +48,7 @@ def _jit_impl(xp, *args, jaxpr, name):
 
 def _device_of_args(raws):
     for r in raws:
-        if not isinstance(r, NUMPY_TYPES) and not is_python_scalar(r):
+        if not isinstance(r, (*NUMPY_TYPES, OpaqueValue)) and not is_python_scalar(r):
             return device_of_raw(r)
     return cpu if raws else default_device_now()
 
@@ -174,29 +174,12 @@ jit_p.vjp = _jit_vjp
 
 # ------------------------------------------------------------------ batching
 def call_batch(prim):
-    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs)."""
-    def rule(vals, dims, jaxpr, name, **params):
-        return _call_batch(prim, vals, dims, jaxpr, name, params)
+    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs and
+    axis, so that collectives inside see the axis name)."""
+    @batching.needs_axis
+    def rule(axis, vals, dims, jaxpr, name, **params):
+        return batching.batch_call(prim, axis, vals, dims, jaxpr, name=f"vmap_{name}", **params)
     return rule
-
-
-def _call_batch(prim, vals, dims, jaxpr, name, params):
-    size = next(shape_of(v)[d] for v, d in zip(vals, dims) if d is not None)
-    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
-    mapped = tuple(d is not None for d in dims)
-
-    def build():
-        avals = [ShapedArray((size,) + tuple(a.shape), a.dtype) if m else a
-                 for a, m in zip(jaxpr.in_avals, mapped)]
-
-        def f(*args):
-            return batching.vmap_flat(
-                lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(args),
-                [0 if m else None for m in mapped], size, [0] * len(jaxpr.out_avals))
-        return _trace_closed(f, avals, f"vmap({name})")
-    batched = _derived(jaxpr, ("batch", mapped, size), build)
-    outs = prim.bind(*vals, jaxpr=batched, name=f"vmap_{name}", **params)
-    return outs, [0] * len(outs)
 
 
 jit_p.batch = call_batch(jit_p)
@@ -354,7 +337,7 @@ class Jitted:
             elif s[2] is Tracer:
                 has_tracer = True
             sigs.append(s)
-        key = (treedef, tuple(sigs), statics)
+        key = (treedef, tuple(sigs), statics, batching.axis_env())
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn)
@@ -379,7 +362,8 @@ class Jitted:
                     leaves[j]._value = _Donated(f"jit({self._name})")
         else:
             outs = exe(*[_raw(x) for x in leaves])
-        if self._fast is not None and not kwargs and all(s[2] is cpu for s in sigs):
+        if self._fast is not None and not kwargs and not key[3] and \
+                all(s[2] is cpu for s in sigs):
             self._remember_fast(args, exe, entry.out_tree, key)
         return tree_unflatten(entry.out_tree,
                               [_as_array(o, a) for o, a in zip(outs, entry.jaxpr.out_avals)])
@@ -535,7 +519,9 @@ class Jitted:
                 f"{', '.join(labels)} of {self._name}.")
 
     def _retrace_reason(self, key, dyn):
-        treedef, sigs, statics = key
+        treedef, sigs, statics, axes = key
+        if all(k[3] != axes for k in self._cache):
+            return f"the named vmap axes changed to {axes}"
         same = [k for k in reversed(self._cache) if k[0] == treedef]
         if not same:
             last = next(reversed(self._cache))[0]
@@ -585,7 +571,7 @@ class Jitted:
         leaves, treedef = tree_flatten(dyn)
         leaves = [x if _signature(x) is not None else asarray(x) for x in leaves]
         sigs = tuple(_signature(x) for x in leaves)
-        key = (treedef, sigs, statics)
+        key = (treedef, sigs, statics, batching.axis_env())
         entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
                                                     kwargs, dyn)
         device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())

@@ -1,51 +1,134 @@
 """`ft.checkpoint` (rematerialization): save only a function's inputs for the backward pass
-and recompute its intermediates there, trading compute for memory."""
+(or, with a policy, the intermediates it allows) and recompute the rest there, trading
+compute for memory.
+
+Under reverse mode a checkpointed call becomes two equations: the forward one (the function,
+plus the intermediates the policy saves) and the backward one, which takes the cotangents and
+recomputes what was not saved before pulling back. Because the backward equation depends on
+the cotangents, splitting a jitted function into forward and backward passes (grad of jit)
+keeps the recomputation in the backward pass.
+"""
 from __future__ import annotations
 
 import functools
+import types
 
-from .core import Primitive, eval_jaxpr
+from . import dtypes
+from .core import ClosedJaxpr, Jaxpr, Var
 from .interpreters import ad
-from .interpreters.partial_eval import trace_to_jaxpr
-from .jit import call_jvp, call_batch, inline_lowering, _jit_impl
-from .lax._util import wanted
+from .interpreters.batching import AxisPrimitive
+from .interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr
+from .jit import call_jvp, call_batch, inline_lowering, _jit_impl, _derived, _VJPSplit
+from .lax._util import primitive, wanted
 from .tree_util import tree_flatten, tree_unflatten
 
-checkpoint_p = Primitive("checkpoint", multiple_results=True)
-checkpoint_p.impl = _jit_impl
-checkpoint_p.abstract_eval = lambda *avals, jaxpr, name: jaxpr.out_avals
+__all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies"]
+
+checkpoint_p = AxisPrimitive("checkpoint", multiple_results=True)
+checkpoint_p.impl = lambda xp, *args, jaxpr, name, policy: _jit_impl(xp, *args, jaxpr=jaxpr,
+                                                                       name=name)
+checkpoint_p.abstract_eval = lambda *avals, jaxpr, name, policy: jaxpr.out_avals
 checkpoint_p.jvp = call_jvp(checkpoint_p)
 checkpoint_p.batch = call_batch(checkpoint_p)
 checkpoint_p.lowering = inline_lowering
 
 
-def _checkpoint_vjp(primals, needs, jaxpr, name):
-    outs = checkpoint_p.bind(*primals, jaxpr=jaxpr, name=name)
+def _checkpoint_vjp(primals, needs, jaxpr, name, policy):
+    diff = tuple(wanted(needs, primals))
+    fwd, bwd, ct_unknown = _derived(jaxpr, ("remat", diff, policy),
+                                    lambda: _remat_split(jaxpr, diff, policy))
+    n_out = len(jaxpr.out_avals)
+    res = checkpoint_p.bind(*primals, jaxpr=fwd, name=name, policy=policy)
+    outs, saved = res[:n_out], res[n_out:]
+    inexact = [dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
 
     def backward(cts):
-        # recompute the forward pass from the saved inputs, then pull back
-        diff_idx = [i for i, w in enumerate(wanted(needs, primals)) if w]
-
-        def f(*dp):
-            full = list(primals)
-            for i, v in zip(diff_idx, dp):
-                full[i] = v
-            return eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *full)
-        _, pullback = ad.vjp_flat(f, [primals[i] for i in diff_idx], name="checkpoint")
-        got = pullback(list(cts))
-        result = [None] * len(primals)
-        for i, g in zip(diff_idx, got):
-            result[i] = g
-        return result
+        given = [ad.instantiate(c, o) for c, o, inx in zip(cts, outs, inexact) if inx]
+        got = iter(checkpoint_p.bind(*primals, *saved, *given, jaxpr=bwd, name=f"{name}_bwd",
+                                     policy=policy))
+        diff_cts = iter(next(got) if u else None for u in ct_unknown)
+        return [next(diff_cts) if d else None for d in diff]
     return outs, backward
 
 
 checkpoint_p.vjp = _checkpoint_vjp
 
 
+def _remat_split(jaxpr, diff, policy):
+    """The forward jaxpr `primals -> outputs + saved` and the backward jaxpr `primals + saved
+    + output cotangents -> cotangents of the diff inputs` (those that are not zero; see the
+    returned flags). A residual of reverse mode is saved when `policy` allows it for the
+    equation that makes it, else recomputed in the backward jaxpr from the primals and the
+    saved values."""
+    split = _VJPSplit(jaxpr, diff)
+    fj = split.fwd.jaxpr
+    n_out, n_known = split.n_out, split.n_known_cts
+    res_vars = fj.outvars[n_out + n_known:]
+    producer = {v: e for e in fj.eqns for v in e.outvars}
+    available = set(fj.invars) | set(fj.constvars)
+
+    def saveable(v):
+        e = producer[v]
+        return policy is not None and policy(e.primitive, *[x.aval for x in e.invars],
+                                             **e.params)
+    saved, need = [], set()
+
+    def want(v):
+        if type(v) is not Var or v in available or v in need or v in saved:
+            return
+        if saveable(v):
+            saved.append(v)
+        else:
+            need.add(v)
+    for r in res_vars:
+        want(r)
+    recompute = []
+    for eqn in reversed(fj.eqns):
+        if any(v in need for v in eqn.outvars):
+            recompute.append(eqn)
+            for v in eqn.invars:
+                want(v)
+    recompute.reverse()
+    fwd, _ = dce_jaxpr(Jaxpr(fj.constvars, fj.invars, fj.outvars[:n_out] + saved, fj.eqns))
+    bj = split.bwd.jaxpr
+    n_res = len(res_vars)
+    sub = dict(zip(bj.invars[:n_res], res_vars))
+
+    def s(v):
+        return sub.get(v, v) if type(v) is Var else v
+    bwd_eqns = [e.replace(invars=[s(v) for v in e.invars]) for e in bj.eqns]
+    bwd = Jaxpr(fj.constvars, list(fj.invars) + saved + bj.invars[n_res:],
+                [s(v) for v in bj.outvars], recompute + bwd_eqns)
+    bwd, _ = dce_jaxpr(bwd)
+    return (ClosedJaxpr(fwd, split.fwd.consts), ClosedJaxpr(_renamed(bwd), split.fwd.consts),
+            split.ct_unknown)
+
+
+def _renamed(jaxpr):
+    """`jaxpr` with variables of its own (the backward jaxpr is built from the forward one's
+    equations; two jaxprs never share variables)."""
+    new = {}
+
+    def r(v):
+        if type(v) is not Var:
+            return v
+        if v not in new:
+            new[v] = Var(v.aval)
+        return new[v]
+    return Jaxpr([r(v) for v in jaxpr.constvars], [r(v) for v in jaxpr.invars],
+                 [r(v) for v in jaxpr.outvars],
+                 [e.replace(invars=[r(v) for v in e.invars], outvars=[r(v) for v in e.outvars])
+                  for e in jaxpr.eqns])
+
+
 def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
     """`fun`, but under reverse mode its intermediates are recomputed in the backward pass
-    instead of being stored (only the inputs are kept). Also available as `ft.remat`."""
+    instead of being stored. By default only the inputs are kept; `policy(prim, *avals,
+    **params) -> bool` says which intermediates may be saved instead (see
+    `ft.checkpoint_policies`). Also available as `ft.remat`.
+
+    `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
+    equation, never merged with the forward pass."""
     from .api import _abstractify
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
@@ -63,9 +146,48 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
         closed, hoisted = trace_to_jaxpr(flat_fun, [_abstractify(x) for x in leaves],
                                          name=f"checkpoint({getattr(fun, '__name__', 'f')})")
         outs = checkpoint_p.bind(*hoisted, *leaves, jaxpr=closed,
-                                 name=getattr(fun, "__name__", "checkpoint"))
+                                 name=getattr(fun, "__name__", "checkpoint"), policy=policy)
         return tree_unflatten(box["tree"], outs)
     return remat_f
 
 
 remat = checkpoint
+
+
+# =================================================================== names and policies
+name_p = primitive("name", lambda xp, x, name: x, lambda x, name: x)
+name_p.jvp = lambda primals, tangents, name: (name_p.bind(primals[0], name=name), tangents[0])
+name_p.vjp = lambda primals, needs, name: (name_p.bind(primals[0], name=name),
+                                           lambda ct: (ct,))
+name_p.batch = lambda vals, dims, name: (name_p.bind(vals[0], name=name), dims[0])
+name_p.lowering = lambda ctx, eqn, ins, outs, indent: ctx.emit(f"{outs[0]} = {ins[0]}", indent)
+
+
+def checkpoint_name(x, name):
+    """`x`, labelled `name` for checkpoint policies (`save_only_these_names`, …)."""
+    return name_p.bind(x, name=name)
+
+
+def _dot(prim):
+    return prim.name in ("dot_general", "conv_general_dilated")
+
+
+def _save_only_these_names(*names):
+    return lambda prim, *_, **params: prim is name_p and params["name"] in names
+
+
+def _save_any_names_but_these(*names):
+    return lambda prim, *_, **params: prim is name_p and params["name"] not in names
+
+
+checkpoint_policies = types.SimpleNamespace(
+    everything_saveable=lambda prim, *_, **__: True,
+    nothing_saveable=lambda prim, *_, **__: False,
+    dots_saveable=lambda prim, *_, **__: _dot(prim),
+    dots_with_no_batch_dims_saveable=lambda prim, *_, **params: _dot(prim) and not any(
+        params.get("dimension_numbers", ((), ((), ())))[1]),
+    save_only_these_names=_save_only_these_names,
+    save_any_names_but_these=_save_any_names_but_these,
+)
+checkpoint_policies.__doc__ = """Policies for `ft.checkpoint(f, policy=...)`: which
+intermediates the forward pass may save (the others are recomputed in the backward pass)."""

@@ -360,10 +360,12 @@ def _expand(eqns, choose_kernel):
             continue
         body = eqn.params["jaxpr"]
         env = dict(zip(body.invars, eqn.invars))
+        env.update(zip(body.outvars, eqn.outvars))    # the group's result is the equation's
         groups[len(instrs)] = " -> ".join(e.primitive.name for e in body.eqns)
         for e in body.eqns:
             member = e.replace(invars=[env.get(v, v) if type(v) is Var else v
-                                       for v in e.invars])
+                                       for v in e.invars],
+                               outvars=[env.get(v, v) for v in e.outvars])
             instrs.append((member, choose_kernel(member)))
     return instrs, groups
 

@@ -1,7 +1,7 @@
 """`ft.lax`: the primitive operations (no dtype promotion, explicit shapes), structured
-control flow and the functions built directly on them. Each primitive and all its rules live
-in one module here: elementwise, reductions, shape_ops, dot, indexing, linalg, conv,
-control_flow.
+control flow, collectives over named vmap axes, and the functions built directly on them.
+Each primitive and all its rules live in one module here: elementwise, reductions, shape_ops,
+dot, indexing, linalg, conv, control_flow, parallel.
 """
 from .elementwise import (
     neg, exp, exp2, log, log2, log10, log1p, expm1, sin, cos, tan, asin, acos, atan, sinh, cosh,
@@ -22,3 +22,5 @@ from .shape_ops import (
 from .dot import dot_general, dot
 from .conv import conv_general_dilated, conv_dimension_numbers
 from .windowed import reduce_window, reduce_window_max, reduce_window_sum
+from .parallel import psum, pmean, pmax, pmin, all_gather, psum_scatter, axis_index
+from .control_flow import cond, switch, while_loop, fori_loop, scan, map

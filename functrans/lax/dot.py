@@ -36,7 +36,10 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
     k = math.prod(lhs.shape[i] for i in lc)
     a = xp.transpose(lhs, list(lb) + lfree + list(lc)).reshape(bshape + [m, k])
     b = xp.transpose(rhs, list(rb) + list(rc) + rfree).reshape(bshape + [k, n])
-    out = xp.matmul(a, b) if lb else xp.dot(a, b)
+    if k == 1:      # outer products (per-example gradients): BLAS is slow for these
+        out = xp.multiply(a, b)
+    else:
+        out = xp.matmul(a, b) if lb else xp.dot(a, b)
     return out.reshape(bshape + lshape + rshape)
 
 
