@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import math
 
-
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general
@@ -42,8 +41,8 @@ def _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation
 
 
 class _Layout:
-    """Where each window of the padded input lies, as element offsets and strides into the
-    flattened padded buffer of layout (N, C, *padded).
+    """Where each window of the padded input lies, as element strides into the flattened
+    padded buffer of layout (N, C, *padded), or (C, N, *padded) if `channel_major`.
 
     `wide` layouts put a window at every column of the last padded axis (stride 1 only):
     windows near the right edge run on into the next row, so that, with unit strides, one
@@ -52,7 +51,8 @@ class _Layout:
     `tail` spare elements after the buffer."""
 
     def __init__(self, n, c, in_spatial, window_shape, window_strides, padding, lhs_dilation,
-                 rhs_dilation, wide):
+                 rhs_dilation, wide, channel_major=False):
+        self.n, self.c, self.window_shape = n, c, tuple(window_shape)
         self.padded = tuple((d - 1) * ld + 1 + lo + hi if d else lo + hi
                             for d, (lo, hi), ld in zip(in_spatial, padding, lhs_dilation))
         out = _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation,
@@ -62,15 +62,24 @@ class _Layout:
         image = math.prod(self.padded)
         self.spatial_strides = tuple(math.prod(self.padded[d + 1:])
                                      for d in range(len(self.padded)))
-        self.n_stride, self.c_stride = c * image, image
+        self.n_stride, self.c_stride = (image, n * image) if channel_major else (c * image,
+                                                                                  image)
         self.size = n * c * image
         self.window_strides, self.rhs_dilation = window_strides, rhs_dilation
 
-    def offset(self, k):
-        return sum(i * rd * s for i, rd, s in zip(k, self.rhs_dilation, self.spatial_strides))
-
-    def out_strides(self):
-        return tuple(s * w for s, w in zip(self.spatial_strides, self.window_strides))
+    def windows(self, xp, flat, window_axes_first=False):
+        """The strided view of every window: (C, *window, N, *out), or (*window, C, N, *out)
+        with `window_axes_first`, over the flattened buffer `flat`."""
+        window = tuple(s * d for s, d in zip(self.spatial_strides, self.rhs_dilation))
+        out = tuple(s * w for s, w in zip(self.spatial_strides, self.window_strides))
+        k = len(window)
+        shape = (self.c, *self.window_shape, self.n, *self.out)
+        strides = (self.c_stride, *window, self.n_stride, *out)
+        if window_axes_first:
+            order = [*range(1, 1 + k), 0, *range(1 + k, len(shape))]
+            shape, strides = [shape[i] for i in order], [strides[i] for i in order]
+        e = flat.itemsize
+        return xp.lib.stride_tricks.as_strided(flat, tuple(shape), tuple(st * e for st in strides))
 
 
 def _padded(xp, x, padding, lhs_dilation):
@@ -98,12 +107,7 @@ def _patches_impl(xp, x, window_shape, window_strides, padding, lhs_dilation, rh
         flat[:lay.size] = buf.reshape(-1)
     else:
         flat = xp.ascontiguousarray(buf).reshape(-1)
-    shape = (c, *window_shape, n, *lay.out)
-    strides = (lay.c_stride, *[s * d for s, d in zip(lay.spatial_strides, rhs_dilation)],
-               lay.n_stride, *lay.out_strides())
-    e = flat.itemsize
-    view = xp.lib.stride_tricks.as_strided(flat, shape, tuple(st * e for st in strides))
-    return xp.ascontiguousarray(view)
+    return xp.ascontiguousarray(lay.windows(xp, flat))
 
 
 def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation, wide):
@@ -142,30 +146,18 @@ def conv_patches(x, window_shape, window_strides, padding, lhs_dilation, rhs_dil
 def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, padding,
                             lhs_dilation, rhs_dilation, wide):
     n, c = input_shape[:2]
+    nd = len(window_shape)
+    # accumulate channel-major, the patches' own order, so each add walks both arrays alike;
+    # wide windows wrap across rows and images, so they need the forward's exact layout
     lay = _Layout(n, c, input_shape[2:], window_shape, window_strides, padding, lhs_dilation,
-                  rhs_dilation, wide)
-    if wide:
-        # the forward's exact layout (windows wrap across rows and images), flattened with
-        # room for the largest offset; each offset's windows are then a plain slice
-        room = lay.offset(tuple(k - 1 for k in window_shape))
-        flat = xp.zeros(lay.size + room, p.dtype)
-        rows = lay.out[-2] * lay.padded[-1]
-        block = (n, c) + lay.padded[:-2] + (lay.padded[-2] * lay.padded[-1],)
-        region = tuple(slice(0, o) for o in lay.out[:-2]) + (slice(0, rows),)
-        for k in _window_offsets(window_shape):
-            off = lay.offset(k)
-            target = flat[off:off + lay.size].reshape(block)[(slice(None), slice(None)) + region]
-            patch = p[(slice(None),) + k].reshape((c, n) + lay.out[:-2] + (rows,))
-            xp.add(target, patch.swapaxes(0, 1), out=target)
-        buf = flat[:lay.size].reshape((n, c) + lay.padded)
-    else:
-        # accumulate channel-major, the patches' own order, so each add walks both alike
-        buf = xp.zeros((c, n) + lay.padded, p.dtype)
-        for k in _window_offsets(window_shape):
-            region = tuple(slice(i * rd, i * rd + (o - 1) * s + 1, s) for i, rd, o, s in
-                           zip(k, rhs_dilation, lay.out, window_strides))
-            target = buf[(slice(None), slice(None)) + region]
-            xp.add(target, p[(slice(None),) + k], out=target)
+                  rhs_dilation, wide, channel_major=not wide)
+    flat = xp.zeros(lay.size + lay.tail, p.dtype)
+    targets = lay.windows(xp, flat, window_axes_first=True)
+    sources = xp.moveaxis(p, 0, nd)          # (*window, C, N, *out), a view
+    for k in _window_offsets(window_shape):
+        xp.add(targets[k], sources[k], out=targets[k])
+    buf = flat[:lay.size].reshape((n, c) + lay.padded if wide else (c, n) + lay.padded)
+    if not wide:
         buf = buf.swapaxes(0, 1)
     # undo the padding (a negative pad crops; a cropped input element gets no cotangent)
     config = [(0, 0, 0), (0, 0, 0)] + [(-lo, -hi, 0) for lo, hi in padding]

@@ -184,8 +184,6 @@ def _mask(hit, like):
     return hit * u.type(np.iinfo(u).max)
 
 
-
-
 def _gather_impl(xp, t, idx, window_dimensions, window_strides, padding, window_dilation):
     buf = _pad(xp, t, padding, 0)
     views = _views(buf, idx.shape, window_dimensions, window_strides, window_dilation)
@@ -232,6 +230,7 @@ def _scatter_impl(xp, ct, idx, operand_shape, window_dimensions, window_strides,
 window_scatter_add_p = primitive(
     "window_scatter_add", _scatter_impl,
     lambda ct, idx, operand_shape, **params: ShapedArray(operand_shape, ct.dtype))
+
 
 # gather and scatter take the argmax as a second (integer, non-differentiable) operand, so
 # their linear rules are written out here rather than with def_linear.
