@@ -8,9 +8,13 @@ interleaves them round by round so that machine load affects them alike. Prints 
 ratios, plus the first call of each jitted step (trace + compile).
 
     python benchmarks/bench_lenet.py [--batch 4 64] [--rounds 15] [--steps 20] [--threads N]
+                                     [--malloc-cache]
 
 `--threads N` caps every contender's thread pools (OpenBLAS, OpenMP, PyTorch, XLA) at N; by
-default each library picks its own.
+default each library picks its own. `--malloc-cache` tells glibc's malloc (in every contender)
+to keep freed memory instead of returning large blocks to the system: NumPy allocates each
+result afresh, and on Linux a large fresh block costs a page fault per 4 KiB when first
+written, which PyTorch's caching allocator avoids.
 """
 from __future__ import annotations
 
@@ -195,7 +199,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--malloc-cache", action="store_true")
     args = parser.parse_args()
+    if args.malloc_cache:     # read by glibc when each worker process starts
+        os.environ["MALLOC_MMAP_THRESHOLD_"] = os.environ["MALLOC_TRIM_THRESHOLD_"] = \
+            str(2 ** 31)
     if args.threads:          # inherited by the worker processes, read when they import
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
