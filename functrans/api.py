@@ -251,6 +251,9 @@ def jvp(fun, primals, tangents, has_aux=False):
         raise ValueError(f"jvp: tangents have structure {t_tree} but primals have {treedef}")
     tans = []
     for p, t, label in zip(leaves, t_leaves, labels):
+        if not dtypes.is_inexact(dtype_of(p)):
+            tans.append(None)        # integer inputs have float0 (zero) tangents
+            continue
         t = asarray(t) if not isinstance(t, (Array, Tracer)) else t
         if shape_of(t) != shape_of(p):
             raise ValueError(f"jvp: the tangent for {label} has shape {shape_of(t)} but the "
