@@ -52,23 +52,43 @@ def _arg_label(argnum, path, fun=None):
     return label + (keystr(path) and f" at {keystr(path)}" or "")
 
 
+class _LeafLabel:
+    """Names leaf `k` of the differentiated arguments ("argument 0 ('params') at [1]") when
+    formatted; computed only when an error message needs it."""
+    __slots__ = ("fun", "args", "argnums", "k")
+
+    def __init__(self, fun, args, argnums, k):
+        self.fun, self.args, self.argnums, self.k = fun, args, argnums, k
+
+    def __str__(self):
+        k = self.k
+        for i in self.argnums:
+            paths = tree_flatten_with_path(self.args[i])[0]
+            if k < len(paths):
+                return _arg_label(i, paths[k][0], self.fun)
+            k -= len(paths)
+        return f"leaf {self.k}"
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+
 def flatten_args(transform, fun, args, argnums):
     """Flatten `args[i] for i in argnums` to array leaves, checking every leaf.
 
-    Returns `(leaves, treedef)`; errors name the argument and its pytree path.
+    Returns `(leaves, treedef, labels)`; errors name the argument and its pytree path.
     """
-    leaves, labels = [], []
-    for i in argnums:
-        for path, leaf in tree_flatten_with_path(args[i])[0]:
-            if not _is_array_leaf(leaf):
-                raise TypeError(
-                    f"{transform}: {_arg_label(i, path, fun)} of {fun_name(fun)} is a "
-                    f"{type(leaf).__name__}, not an array. Pytree leaves must be arrays or "
-                    "numbers; mark non-array arguments static (jit's static_argnums) or leave "
-                    "them out of argnums.")
-            leaves.append(leaf if isinstance(leaf, (Array, Tracer)) else asarray(leaf))
-            labels.append(_arg_label(i, path, fun))
-    treedef = tree_structure(tuple(args[i] for i in argnums))
+    leaves, treedef = tree_flatten(tuple(args[i] for i in argnums))
+    labels = [_LeafLabel(fun, args, argnums, k) for k in range(len(leaves))]
+    for k, leaf in enumerate(leaves):
+        if not _is_array_leaf(leaf):
+            raise TypeError(
+                f"{transform}: {labels[k]} of {fun_name(fun)} is a "
+                f"{type(leaf).__name__}, not an array. Pytree leaves must be arrays or "
+                "numbers; mark non-array arguments static (jit's static_argnums) or leave "
+                "them out of argnums.")
+        if not isinstance(leaf, (Array, Tracer)):
+            leaves[k] = asarray(leaf)
     return leaves, treedef, labels
 
 
@@ -231,6 +251,9 @@ def jvp(fun, primals, tangents, has_aux=False):
         raise ValueError(f"jvp: tangents have structure {t_tree} but primals have {treedef}")
     tans = []
     for p, t, label in zip(leaves, t_leaves, labels):
+        if not dtypes.is_inexact(dtype_of(p)):
+            tans.append(None)        # integer inputs have float0 (zero) tangents
+            continue
         t = asarray(t) if not isinstance(t, (Array, Tracer)) else t
         if shape_of(t) != shape_of(p):
             raise ValueError(f"jvp: the tangent for {label} has shape {shape_of(t)} but the "

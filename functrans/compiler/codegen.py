@@ -454,6 +454,8 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     fname = _ident(name) or "jitted"
     if fname[0].isdigit():
         fname = "f_" + fname
+    while fname in ctx.namespace:        # jit(fnp.sin) must not shadow the `sin` kernel
+        fname = "jit_" + fname
     params = arg_names + list(donated_names.values())
     src = [f"def {fname}({', '.join(params)}):"] + ctx.lines
     src.append(f"    return [{', '.join(outs)}]")

@@ -38,16 +38,19 @@ def _is_inexact(x):
 
 # =================================================================== forward mode
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "_aval")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
+        self._aval = None
 
     @property
     def aval(self):
-        return get_aval(self.primal).strip_weak()
+        if self._aval is None:
+            self._aval = get_aval(self.primal).strip_weak()
+        return self._aval
 
     def concrete_value(self, why):
         return concrete_value(self.primal, why)
@@ -105,16 +108,19 @@ class Tape:
 
 
 class ReverseTracer(Tracer):
-    __slots__ = ("primal", "id")
+    __slots__ = ("primal", "id", "_aval")
 
     def __init__(self, trace, primal, id):
         self._trace = trace
         self.primal = primal
         self.id = id
+        self._aval = None
 
     @property
     def aval(self):
-        return get_aval(self.primal).strip_weak()
+        if self._aval is None:
+            self._aval = get_aval(self.primal).strip_weak()
+        return self._aval
 
     def concrete_value(self, why):
         return concrete_value(self.primal, why)

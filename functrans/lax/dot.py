@@ -7,14 +7,15 @@ call (`xp.dot` / `xp.matmul`) on transposed views, never copying a transposed op
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from ..core import ShapedArray, get_aval
+from ..core import ShapedArray
 from ._util import primitive, shape_of, wanted
 from .elementwise import add
-from .shape_ops import transpose, reshape, moveaxis
+from .shape_ops import transpose, moveaxis
 
 
 def _free(ndim, contract, batch):
@@ -69,33 +70,45 @@ def _dot_aval(lhs, rhs, dimension_numbers):
 dot_general_p = primitive("dot_general", _dot_impl, _dot_aval)
 
 
+@functools.lru_cache(maxsize=512)
+def _ct_lhs_plan(x_ndim, y_ndim, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_free = _free(x_ndim, xc, xb)
+    y_free = _free(y_ndim, yc, yb)
+    nb = len(xb)
+    ct_y = tuple(range(nb + len(x_free), nb + len(x_free) + len(y_free)))
+    dn = ((ct_y, tuple(y_free)), (tuple(range(nb)), tuple(yb)))
+    res_to_x = list(xb) + x_free + [xc[list(yc).index(d)] for d in sorted(yc)]
+    return dn, tuple(int(i) for i in np.argsort(res_to_x))
+
+
 def _ct_lhs(ct, x_ndim, y, dimension_numbers):
     """Cotangent of the left operand: contract ct's rhs-free axes with y's free axes.
 
     The result comes out as (batch, x_free, x_contract in y's contraction order) and is
     permuted to x's axis order, which for ordinary matmuls is the identity (no transpose).
     """
+    dn, perm = _ct_lhs_plan(x_ndim, len(shape_of(y)), dimension_numbers)
+    return transpose(dot_general_p.bind(ct, y, dimension_numbers=dn), perm)
+
+
+@functools.lru_cache(maxsize=512)
+def _ct_rhs_plan(x_ndim, y_ndim, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
     x_free = _free(x_ndim, xc, xb)
-    y_free = _free(len(shape_of(y)), yc, yb)
+    y_free = _free(y_ndim, yc, yb)
     nb = len(xb)
-    ct_y = tuple(range(nb + len(x_free), nb + len(x_free) + len(y_free)))
-    res = dot_general(ct, y, ((ct_y, tuple(y_free)), (tuple(range(nb)), tuple(yb))))
-    res_to_x = list(xb) + x_free + [xc[list(yc).index(d)] for d in sorted(yc)]
-    return transpose(res, tuple(int(i) for i in np.argsort(res_to_x)))
+    ct_x = tuple(range(nb, nb + len(x_free)))
+    dn = ((tuple(x_free), ct_x), (tuple(xb), tuple(range(nb))))
+    res_to_y = list(yb) + [yc[list(xc).index(d)] for d in sorted(xc)] + y_free
+    return dn, tuple(int(i) for i in np.argsort(res_to_y))
 
 
 def _ct_rhs(ct, x, y_ndim, dimension_numbers):
     """Cotangent of the right operand: contract x's free axes with ct's lhs-free axes, with x
     first so an ordinary matmul's result needs no transpose."""
-    (xc, yc), (xb, yb) = dimension_numbers
-    x_free = _free(len(shape_of(x)), xc, xb)
-    y_free = _free(y_ndim, yc, yb)
-    nb = len(xb)
-    ct_x = tuple(range(nb, nb + len(x_free)))
-    res = dot_general(x, ct, ((tuple(x_free), ct_x), (tuple(xb), tuple(range(nb)))))
-    res_to_y = list(yb) + [yc[list(xc).index(d)] for d in sorted(xc)] + y_free
-    return transpose(res, tuple(int(i) for i in np.argsort(res_to_y)))
+    dn, perm = _ct_rhs_plan(len(shape_of(x)), y_ndim, dimension_numbers)
+    return transpose(dot_general_p.bind(x, ct, dimension_numbers=dn), perm)
 
 
 def _dot_jvp(primals, tangents, dimension_numbers):
@@ -147,13 +160,22 @@ dot_general_p.jvp, dot_general_p.vjp, dot_general_p.batch = _dot_jvp, _dot_vjp, 
 
 
 def dot_general(lhs, rhs, dimension_numbers):
-    (lc, rc), (lb, rb) = dimension_numbers
-    dn = ((tuple(int(a) for a in lc), tuple(int(a) for a in rc)),
-          (tuple(int(a) for a in lb), tuple(int(a) for a in rb)))
+    """Contract `lhs` and `rhs` over `((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`;
+    the result has the batch axes, then lhs's free axes, then rhs's."""
+    try:
+        dn = _canonical_dims(dimension_numbers)
+    except TypeError:                               # lists: not hashable, not cached
+        dn = _canonical_dims.__wrapped__(dimension_numbers)
     return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
+
+
+@functools.lru_cache(maxsize=512)
+def _canonical_dims(dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    return ((tuple(int(a) for a in lc), tuple(int(a) for a in rc)),
+            (tuple(int(a) for a in lb), tuple(int(a) for a in rb)))
 
 
 def dot(lhs, rhs):
     """Matrix/vector product of rank-1 or rank-2 operands (no promotion)."""
-    nl, nr = len(shape_of(lhs)), len(shape_of(rhs))
-    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())))
+    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())))

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..core import ShapedArray, get_aval, is_python_scalar
+from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
                     is_differentiable, wanted)
 
@@ -161,6 +161,21 @@ is_finite_p = unary("is_finite", "isfinite", nondiff=True, out_dtype=dtypes.bool
 isnan_p = unary("isnan", nondiff=True, out_dtype=dtypes.bool_, float_only=False)
 isinf_p = unary("isinf", nondiff=True, out_dtype=dtypes.bool_, float_only=False)
 not_p = unary("not", "invert", nondiff=True, float_only=False)
+signbit_p = unary("signbit", nondiff=True, float_only=False, out_dtype=dtypes.bool_)
+population_count_p = unary("population_count", "bitwise_count", nondiff=True,
+                           float_only=False, out_dtype=dtypes.uint8)
+bessel_i0_p = unary("bessel_i0", impl=_special_impl("i0"), deriv=lambda x, ans: bessel_i1(x))
+bessel_i1_p = unary("bessel_i1", impl=_special_impl("i1"),
+                    deriv=lambda x, ans: _bessel_i1_deriv(x, ans))
+
+
+def _bessel_i1_deriv(x, ans):
+    """I1'(x) = I0(x) - I1(x) / x; near 0 its series 1/2 + 3 x^2 / 16 (the quotient would
+    lose all precision, in its own derivative most of all)."""
+    small = lt(abs(x), 1e-3)
+    safe = select(small, _full_like_ans(x, 1.0), x)
+    series = add(mul(square(x), 3.0 / 16.0), 0.5)
+    return select(small, series, sub(bessel_i0(safe), div(bessel_i1(safe), safe)))
 
 
 def _polygamma_impl(xp, n, x):
@@ -311,6 +326,8 @@ or_p = binary("or", "bitwise_or", nondiff=True)
 xor_p = binary("xor", "bitwise_xor", nondiff=True)
 shift_left_p = binary("shift_left", "left_shift", nondiff=True)
 shift_right_p = binary("shift_right", "right_shift", nondiff=True)
+gcd_p = binary("gcd", nondiff=True)
+lcm_p = binary("lcm", nondiff=True)
 
 
 def _pow_dx(x, y):
@@ -440,12 +457,14 @@ sqrt, rsqrt, cbrt, square, reciprocal, abs, sign = map(
 floor, ceil, round, trunc, logistic = map(_fn, (floor_p, ceil_p, round_p, trunc_p, logistic_p))
 erf, erfc, erf_inv, lgamma, digamma = map(_fn, (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
 is_finite, isnan, isinf, bitwise_not = map(_fn, (is_finite_p, isnan_p, isinf_p, not_p))
+population_count, bessel_i0, bessel_i1, signbit = map(
+    _fn, (population_count_p, bessel_i0_p, bessel_i1_p, signbit_p))
 add, sub, mul, div, pow, max, min = map(_fn, (add_p, sub_p, mul_p, div_p, pow_p, max_p, min_p))
 atan2, hypot, logaddexp, rem, remainder, floor_divide, nextafter = map(
     _fn, (atan2_p, hypot_p, logaddexp_p, rem_p, remainder_p, floor_divide_p, nextafter_p))
 eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
-bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right = map(
-    _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p))
+bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm = map(
+    _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p, gcd_p, lcm_p))
 select = _fn(select_p)
 
 

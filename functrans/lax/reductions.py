@@ -8,9 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..core import ShapedArray, get_aval
+from ..core import ShapedArray
 from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of
 from .elementwise import (mul, div, eq, convert_element_type, select, add)
+from .shape_ops import (broadcast_in_dim, full_like, iota, pad, reshape, slice_in_dim,
+                        transpose)
+from .indexing import take_along_axis, add_along_axis
 
 
 def _reduced_shape(shape, axes):
@@ -66,7 +69,6 @@ def_nondiff(reduce_or_p)
 
 def _expand_to(ct, shape, axes):
     """Broadcast a reduced cotangent back over the reduced axes."""
-    from .shape_ops import broadcast_in_dim
     kept = tuple(i for i in range(len(shape)) if i not in axes)
     return broadcast_in_dim(ct, tuple(shape), kept)
 
@@ -105,7 +107,6 @@ _extremum_rules(reduce_min_p)
 
 def _prod_others(x, axes):
     """For each element, the product of the other elements along `axes` (exact with zeros)."""
-    from .shape_ops import transpose, reshape, pad, slice_in_dim
     shape = shape_of(x)
     kept = [i for i in range(len(shape)) if i not in axes]
     perm = tuple(kept) + tuple(axes)
@@ -201,6 +202,96 @@ cumprod_p = _cumulative("cumprod", "cumprod")
 cummax_p = _cumulative("cummax", "maximum")
 cummin_p = _cumulative("cummin", "minimum")
 def_linear(cumsum_p, lambda ct, aval, axis, reverse: cumsum(ct, axis, not reverse))
+
+
+def _shift(x, k, axis, reverse, fill):
+    """`x` moved k places along `axis` in the scan direction, the vacated places `fill`."""
+    n = shape_of(x)[axis]
+    config = [(0, 0, 0)] * len(shape_of(x))
+    if reverse:
+        config[axis] = (0, k, 0)
+        return pad(slice_in_dim(x, k, n, axis=axis), fill, config)
+    config[axis] = (k, 0, 0)
+    return pad(slice_in_dim(x, 0, n - k, axis=axis), fill, config)
+
+
+def _doubling_steps(n):
+    k = 1
+    while k < n:
+        yield k
+        k *= 2
+
+
+# cumprod's derivatives follow the log-depth scan y <- y * shift(y, k), k = 1, 2, 4, ...,
+# which uses only products, so they are exact when the input has zeros.
+def _cumprod_jvp(primals, tangents, axis, reverse):
+    x, = primals
+    out = cumprod_p.bind(x, axis=axis, reverse=reverse)
+    t, = tangents
+    if t is None:
+        return out, None
+    y = x
+    for k in _doubling_steps(shape_of(x)[axis]):
+        s = _shift(y, k, axis, reverse, 1.0)
+        t = add(mul(t, s), mul(y, _shift(t, k, axis, reverse, 0.0)))
+        y = mul(y, s)
+    return out, t
+
+
+def _cumprod_vjp(primals, needs, axis, reverse):
+    x, = primals
+    out = cumprod_p.bind(x, axis=axis, reverse=reverse)
+
+    def backward(ct):
+        levels, y = [], x
+        for k in _doubling_steps(shape_of(x)[axis]):
+            levels.append((y, k))
+            y = mul(y, _shift(y, k, axis, reverse, 1.0))
+        for y, k in reversed(levels):
+            ct = add(mul(ct, _shift(y, k, axis, reverse, 1.0)),
+                     _shift(mul(ct, y), k, axis, not reverse, 0.0))
+        return (ct,)
+    return out, backward
+
+
+cumprod_p.jvp, cumprod_p.vjp = _cumprod_jvp, _cumprod_vjp
+
+
+def _running_argextremum(x, out, axis, reverse):
+    """For each position, where the running extremum `out` was attained (the most recent
+    such position in the scan direction)."""
+    shape = shape_of(x)
+    n = shape[axis]
+    pos = broadcast_in_dim(iota(n), shape, (axis,))
+    if reverse:
+        return cummin(select(eq(x, out), pos, full_like(pos, n)), axis, reverse=True)
+    return cummax(select(eq(x, out), pos, full_like(pos, -1)), axis)
+
+
+def _running_extremum_rules(prim):
+    def jvp(primals, tangents, axis, reverse):
+        x, = primals
+        out = prim.bind(x, axis=axis, reverse=reverse)
+        t, = tangents
+        if t is None:
+            return out, None
+        where = _running_argextremum(x, out, axis, reverse)
+        return out, take_along_axis(t, where, axis, mode="promise_in_bounds")
+
+    def vjp(primals, needs, axis, reverse):
+        x, = primals
+        out = prim.bind(x, axis=axis, reverse=reverse)
+
+        def backward(ct):
+            where = _running_argextremum(x, out, axis, reverse)
+            return (add_along_axis(full_like(x, 0), where, ct, axis,
+                                   mode="promise_in_bounds"),)
+        return out, backward
+    prim.jvp, prim.vjp = jvp, vjp
+
+
+_running_extremum_rules(cummax_p)
+_running_extremum_rules(cummin_p)
 
 
 # ------------------------------------------------------------------ user-facing

@@ -11,7 +11,7 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import default_device_now
-from ..core import ShapedArray, get_aval, is_python_scalar
+from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
                     broadcast_batched, bdim_size)
 
@@ -316,10 +316,17 @@ def _pad_vjp(primals, needs, padding_config):
 def _pad_batch(vals, dims, padding_config):
     x, padval = vals
     dx, dp = dims
-    if dp is not None:
-        raise NotImplementedError("vmap of pad with a batched padding value")
-    x = moveaxis(x, dx, 0)
-    return pad_p.bind(x, padval, padding_config=((0, 0, 0),) + tuple(padding_config)), 0
+    size = bdim_size(vals, dims)
+    x = broadcast_batched(x, dx, size)
+    config = ((0, 0, 0),) + tuple(padding_config)
+    if dp is None:
+        return pad_p.bind(x, padval, padding_config=config), 0
+    # a padding value per example: pad with zeros, then fill the padding from a mask
+    from .elementwise import select
+    out = pad_p.bind(x, full((), 0, dtype_of(x)), padding_config=config)
+    inside = pad_p.bind(full(shape_of(x), True, np.bool_), False, padding_config=config)
+    values = broadcast_in_dim(moveaxis(padval, dp, 0), shape_of(out), (0,))
+    return select(inside, out, values), 0
 
 
 pad_p.jvp, pad_p.vjp, pad_p.batch = _pad_jvp, _pad_vjp, _pad_batch
@@ -430,6 +437,11 @@ def full_like(x, fill_value, dtype=None, shape=None):
     return full_like_p.bind(x, fill_value=fill_value,
                             dtype=None if dtype is None else np.dtype(dtype),
                             shape=None if shape is None else tuple(shape))
+
+
+def iota(size, dtype=dtypes.int64):
+    """The constant `[0, 1, ..., size - 1]` on the default device."""
+    return wrap(default_device_now().xp.arange(int(size), dtype=np.dtype(dtype)))
 
 
 def full(shape, fill_value, dtype, device=None):

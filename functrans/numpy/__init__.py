@@ -17,13 +17,26 @@ from ._math import *  # noqa: F401,F403
 from ._math import round, abs, pow, divmod  # noqa: F401
 from ._reductions import (sum, prod, max, min, amax, amin, all, any, mean, var, std, argmax,
                           argmin, cumsum, cumprod, cumulative_sum, cumulative_prod,
-                          count_nonzero, ptp)
+                          count_nonzero, ptp, nansum, nanprod, nanmean, nanvar, nanstd, nanmax,
+                          nanmin, nanargmax, nanargmin, nancumsum, nancumprod, quantile,
+                          nanquantile, percentile, nanpercentile, median, nanmedian, average)
 from ._shape import (shape, ndim, size, reshape, ravel, transpose, permute_dims,
                      matrix_transpose, swapaxes, moveaxis, expand_dims, squeeze,
                      broadcast_shapes, broadcast_to, broadcast_arrays, atleast_1d, atleast_2d,
                      atleast_3d, concatenate, concat, stack, hstack, vstack, row_stack, dstack,
-                     column_stack, flip, fliplr, flipud, astype)
-from ._linalg import matmul, dot, tensordot, outer, inner, vdot, vecdot
+                     column_stack, flip, fliplr, flipud, astype, array_split, split, hsplit,
+                     vsplit, dsplit, unstack, append, tile, repeat, take, take_along_axis,
+                     compress, extract, select, choose, roll, rollaxis, rot90, resize, delete,
+                     insert, trim_zeros, block, diagonal, diag, diagflat, tril, triu, trace,
+                     diff, ediff1d, pad)
+from ._sorting import (sort, argsort, lexsort, partition, argpartition, sort_complex,
+                       searchsorted, digitize, nonzero, flatnonzero, argwhere, unique,
+                       unique_values, unique_counts, unique_inverse, unique_all, intersect1d,
+                       union1d, setdiff1d, setxor1d, isin, bincount, histogram)
+from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec, vecmat, kron,
+                      cross, einsum)
+from ._misc import *  # noqa: F401,F403
+from . import linalg
 from ._array_methods import install as _install
 
 _install()

@@ -12,37 +12,16 @@ import numpy as np
 from ..array import Array, wrap
 from ..core import Tracer
 from . import _math, _reductions, _shape, _linalg, _indexing
-
-_NDARRAY = np.ndarray
-_GENERIC = np.generic
+from ._fast import numpy_pair
 
 
 def _fast_binop(ufunc, slow, *, float_only=False, reflected=False):
-    """Array operator with the NumPy fast path.
-
-    Taken when both operands are NumPy-backed (Array or Python int/bool; a Python float only
-    with a floating array), because NumPy 2 promotion equals functrans' there.
-    """
+    """Array operator with the NumPy fast path (see `_fast.numpy_pair`)."""
     def op(self, other):
-        sv = self._value
-        t = type(other)
-        if t is Array:
-            ov = other._value
-            fast = ((type(sv) is _NDARRAY or isinstance(sv, _GENERIC))
-                    and (type(ov) is _NDARRAY or isinstance(ov, _GENERIC))
-                    and (not float_only or (sv.dtype.kind in "fc" and ov.dtype.kind in "fc")))
-        elif t is int or t is bool:
-            ov = other
-            fast = (type(sv) is _NDARRAY or isinstance(sv, _GENERIC)) and \
-                (not float_only or sv.dtype.kind in "fc")
-        elif t is float:
-            ov = other
-            fast = (type(sv) is _NDARRAY or isinstance(sv, _GENERIC)) and sv.dtype.kind in "fc"
-        else:
-            fast = False
-        if fast:
+        raw = numpy_pair(self, other, float_only)
+        if raw is not None:
             try:
-                return wrap(ufunc(ov, sv) if reflected else ufunc(sv, ov))
+                return wrap(ufunc(raw[1], raw[0]) if reflected else ufunc(raw[0], raw[1]))
             except Exception:
                 pass            # let the general path raise a descriptive error
         try:
@@ -162,7 +141,7 @@ def _methods():
         "T": property(lambda self: _shape.transpose(self)),
         "mT": property(lambda self: _shape.matrix_transpose(self)),
         "at": property(at_property),
-        "__getitem__": lambda self, idx: _indexing.getitem(self, idx),
+        "__getitem__": _indexing.getitem,
         "__neg__": lambda self: _math.negative(self),
         "__pos__": lambda self: self,
         "__abs__": lambda self: _math.absolute(self),

@@ -1,10 +1,202 @@
-"""`x.at[idx].set(v)` and friends: functional index updates."""
+"""`x.at[idx].set(v)` and friends: functional index updates, returning a new array.
+
+    x.at[idx].set(v)       x[idx] = v          (duplicate indices: one of the values wins;
+                                                on NumPy the last, on GPU unspecified)
+    x.at[idx].add(v)       x[idx] += v         (duplicate indices accumulate)
+    x.at[idx].multiply(v)  x[idx] *= v         (duplicates multiply together)
+    x.at[idx].divide(v)    x[idx] /= v
+    x.at[idx].power(v)     x[idx] **= v
+    x.at[idx].min(v)       x[idx] = minimum(x[idx], v)   (duplicates combine)
+    x.at[idx].max(v)       x[idx] = maximum(x[idx], v)
+    x.at[idx].apply(f)     x[idx] = f(x[idx])
+    x.at[idx].get()        x[idx]
+
+`v` broadcasts to the shape of `x[idx]` and is converted to x's dtype. Indices follow
+`x[idx]` exactly (NumPy semantics; concrete out-of-bounds indices raise, traced ones are
+clamped into range, for updates as for reads).
+
+Windows of unit-stride slices and (possibly traced) integers update through
+`dynamic_update_slice`; any other index (arrays, masks, strides) through the scatter
+primitives, at positions computed by indexing coordinate arrays with the same index.
+"""
 from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes, lax
+from ..array import Array, wrap
+from ..backends import default_device_now
+from ..core import Tracer
+from ..lax._util import shape_of, dtype_of
+from ..lax.indexing import wrap_negative
+from ._conversion import asarray
+from ._indexing import getitem, Index, entry_kind, raw_index, out_of_bounds
+
+_SCATTER = {"set": lax.scatter, "add": lax.scatter_add, "multiply": lax.scatter_mul,
+            "min": lax.scatter_min, "max": lax.scatter_max}
+_UFUNC_AT = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
+_COMBINE = {"add": lax.add, "multiply": lax.mul, "min": lax.min, "max": lax.max}
 
 
 class IndexUpdateHelper:
+    """`x.at`: index it (`x.at[idx]`) to get the update methods."""
+    __slots__ = ("array",)
+
     def __init__(self, array):
         self.array = array
 
     def __getitem__(self, idx):
-        raise NotImplementedError(".at[] updates are being implemented")
+        return IndexUpdateRef(self.array, idx)
+
+    def __repr__(self):
+        return f"_IndexUpdateHelper({self.array!r})"
+
+
+class IndexUpdateRef:
+    """`x.at[idx]`: call `.set`, `.add`, `.multiply`, `.divide`, `.power`, `.min`, `.max`,
+    `.apply` or `.get` on it."""
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array, self.index = array, index
+
+    def get(self):
+        """`x[idx]`."""
+        return getitem(self.array, self.index)
+
+    def set(self, values):
+        """A copy of x with `x[idx] = values`."""
+        return _update(self.array, self.index, values, "set")
+
+    def add(self, values):
+        """A copy of x with `x[idx] += values` (duplicate indices accumulate)."""
+        return _update(self.array, self.index, values, "add")
+
+    def multiply(self, values):
+        """A copy of x with `x[idx] *= values` (duplicate indices multiply together)."""
+        return _update(self.array, self.index, values, "multiply")
+
+    mul = multiply
+
+    def min(self, values):
+        """A copy of x with `x[idx] = minimum(x[idx], values)`."""
+        return _update(self.array, self.index, values, "min")
+
+    def max(self, values):
+        """A copy of x with `x[idx] = maximum(x[idx], values)`."""
+        return _update(self.array, self.index, values, "max")
+
+    def divide(self, values):
+        """A copy of x with `x[idx] /= values` (x must be floating-point)."""
+        from ._math import true_divide
+        return self.apply(lambda cur: true_divide(cur, values), "divide")
+
+    def power(self, values):
+        """A copy of x with `x[idx] **= values`."""
+        from ._math import power
+        return self.apply(lambda cur: power(cur, values), "power")
+
+    def apply(self, func, _name="apply"):
+        """A copy of x with `x[idx] = func(x[idx])` (func elementwise)."""
+        x = asarray(self.array)
+        if _name == "divide" and not dtypes.is_inexact(dtype_of(x)):
+            raise TypeError(f"x.at[...].divide: x has dtype {dtype_of(x)}; in-place true "
+                            "division needs a floating-point array (convert with .astype)")
+        return _update(x, self.index, func(getitem(x, self.index)), "set")
+
+    def __repr__(self):
+        return f"_IndexUpdateRef({self.array!r}, {self.index!r})"
+
+
+def _update(x, idx, values, kind):
+    if type(x) is Array and type(x._value) is np.ndarray and not isinstance(values, Tracer):
+        raw = raw_index(idx)
+        if raw is not None:
+            try:
+                return _numpy_update(x._value, raw, values, kind)
+            except IndexError:
+                pass            # the general path raises with the user's source line
+    return _traced_update(asarray(x), idx, values, kind)
+
+
+def _numpy_update(x, raw, values, kind):
+    v = np.asarray(values._value if type(values) is Array else values).astype(x.dtype,
+                                                                                copy=False)
+    out = x.copy()
+    if kind == "set":
+        out[raw] = v
+    else:
+        _UFUNC_AT[kind].at(out, raw, v)
+    return wrap(out)
+
+
+def _traced_update(x, idx, values, kind):
+    shape = shape_of(x)
+    v = lax.convert_element_type(asarray(values), dtype_of(x))
+    index = Index(shape, idx)
+    window = _window(index, shape)
+    if window is not None:
+        starts, sizes, target_shape = window
+        v = lax.reshape(_fit(v, target_shape), sizes)
+        if kind != "set":
+            v = _COMBINE[kind](lax.dynamic_slice(x, starts, sizes), v)
+        return lax.dynamic_update_slice(x, v, starts)
+    positions = [getitem(_coordinates(x, axis), idx) for axis in range(len(shape))]
+    v = _fit(v, shape_of(positions[0]))
+    return _SCATTER[kind](x, v, *positions, axes=tuple(range(len(shape))),
+                          mode="promise_in_bounds")
+
+
+def _fit(v, shape):
+    """`v` broadcast to `shape` (leading axes of size 1 beyond its rank dropped, as NumPy
+    assignment allows)."""
+    s = shape_of(v)
+    while len(s) > len(shape) and s[0] == 1:
+        s = s[1:]
+    if s != shape_of(v):
+        v = lax.reshape(v, s)
+    from ._shape import broadcast_to
+    return broadcast_to(v, shape)
+
+
+def _window(index, shape):
+    """`(starts, sizes, shape of x[idx])` when the index picks a window of unit-stride slices
+    and integers (static or traced) of x, else None."""
+    if index.kinds() - {"slice", "int", "scalar"}:
+        return None
+    starts, sizes, target = [], [], []
+    axis = 0
+    for i, e in enumerate(index.entries):
+        if i in index.new_axes:
+            target.append(1)
+            continue
+        d = shape[axis]
+        k = entry_kind(e)
+        if k == "slice":
+            start, stop, step = e.indices(d)
+            count = len(range(start, stop, step))
+            if step != 1 and count > 1:
+                return None
+            starts.append(start if count else 0)
+            sizes.append(count)
+            target.append(count)
+        elif k == "int":
+            if not -d <= e < d:
+                raise out_of_bounds(e, axis, d)
+            starts.append(e % d)
+            sizes.append(1)
+        else:
+            starts.append(wrap_negative(e, d))
+            sizes.append(1)
+        axis += 1
+    return starts, sizes, tuple(target)
+
+
+def _coordinates(x, axis):
+    """An array of x's shape holding each element's coordinate along `axis` (a broadcast
+    view: it costs no memory), on x's device."""
+    shape = shape_of(x)
+    xp = x.device.xp if type(x) is Array else default_device_now().xp
+    n = shape[axis]
+    line = xp.arange(n).reshape((1,) * axis + (n,) + (1,) * (len(shape) - axis - 1))
+    return wrap(xp.broadcast_to(line, shape))

@@ -6,7 +6,7 @@ import numpy as np
 from .. import dtypes
 from ..array import Array, wrap
 from ..backends import NUMPY_TYPES, default_device_now, get_device, device_of_raw, transfer
-from ..core import Tracer, is_python_scalar
+from ..core import Tracer
 from ..lax import convert_element_type
 from ..lax._util import dtype_of
 
@@ -116,8 +116,21 @@ def as_operand(x):
     return array(x, copy=False)
 
 
+_WEAK_STANDIN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def _promotion_key(x):
+    """A Python scalar stays weak; so does a traced value that came from one (jit passes
+    Python scalar arguments as weakly typed inputs), represented by a scalar of its kind."""
+    if type(x) in _SCALARS:
+        return x
+    if isinstance(x, Tracer) and x.aval.weak_type:
+        return _WEAK_STANDIN[x.aval.dtype.kind]
+    return dtype_of(x)
+
+
 def result_dtype(*operands):
-    return dtypes.result_type(*[x if type(x) in _SCALARS else dtype_of(x) for x in operands])
+    return dtypes.result_type(*[_promotion_key(x) for x in operands])
 
 
 def promote(*args):
@@ -127,7 +140,12 @@ def promote(*args):
     literals in jaxprs and never allocate.
     """
     ops = [as_operand(a) for a in args]
-    dt = result_dtype(*ops)
+    keys = [_promotion_key(o) for o in ops]
+    first = keys[0]
+    if isinstance(first, np.dtype) and all(isinstance(k, np.dtype) and k == first
+                                           for k in keys):
+        return ops, first                        # one dtype already: nothing to convert
+    dt = dtypes.result_type(*keys)
     return _cast_all(ops, dt), dt
 
 

@@ -1,72 +1,240 @@
 """Indexing: `x[idx]` with NumPy semantics.
 
-Basic indexing (integers, slices, None, Ellipsis) lowers to the `slice`, `rev` and `reshape`
-primitives, so it costs no copy and every transform already knows it.
+- Basic indexing (integers, slices, None, Ellipsis) lowers to `slice`, `rev` and `reshape`.
+- Traced integer scalars (e.g. a loop counter under jit) use `dynamic_slice`; negative
+  values wrap as in NumPy, and out-of-range values are clamped into range (as JAX does:
+  there is no error under a transform).
+- Integer arrays (and concrete boolean masks, turned into integer arrays) use `gather`,
+  with NumPy's placement of the indexed dimensions (see `_advanced`).
+- Concrete out-of-bounds indices raise IndexError, as in NumPy. Boolean masks need concrete
+  values: under jit use `fnp.where(mask, x, other)` instead.
+
+Eager NumPy-backed arrays indexed by concrete indices take a fast path straight to NumPy.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import lax
-from ..array import Array
-from ..core import Tracer, is_concrete, concrete_value
-from ..lax._util import shape_of
+from .. import dtypes, lax
+from ..array import Array, wrap
+from ..core import Tracer, concrete_value, ConcretizationError, format_frame, user_frame
+from ..lax._util import shape_of, dtype_of
+from ..lax.indexing import wrap_negative
 from ._conversion import asarray
 
-
-def _is_basic(entry):
-    return entry is None or entry is Ellipsis or isinstance(entry, (slice, int, np.integer)) \
-        and not isinstance(entry, bool)
+_NDARRAY = np.ndarray
 
 
-def _static_int(entry):
-    """An index entry that is a concrete 0-d integer array, as a Python int (else None)."""
-    if isinstance(entry, (Array, Tracer)) and len(shape_of(entry)) == 0 and is_concrete(entry):
-        v = np.asarray(concrete_value(entry))
-        if v.dtype.kind in "iu":
-            return int(v)
-    return None
+# ------------------------------------------------------------------ the eager fast path
+def raw_index(idx):
+    """The index with Arrays replaced by their NumPy values, or None if it holds a tracer
+    (or anything NumPy should not see)."""
+    if type(idx) is tuple:
+        out = []
+        for e in idx:
+            r = _raw_entry(e)
+            if r is _NOT_RAW:
+                return None
+            out.append(r)
+        return tuple(out)
+    r = _raw_entry(idx)
+    return None if r is _NOT_RAW else r
 
 
-def normalize_index(idx, ndim):
-    """The index as a tuple with Ellipsis expanded (None entries kept)."""
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    idx = tuple(_static_int(e) if _static_int(e) is not None else e for e in idx)
-    n_ell = sum(1 for e in idx if e is Ellipsis)
-    if n_ell > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    used = sum(1 for e in idx if e is not None and e is not Ellipsis)
-    if used > ndim:
-        raise IndexError(f"too many indices for array: array is {ndim}-dimensional, but "
-                         f"{used} were indexed")
-    if n_ell:
-        i = idx.index(Ellipsis)
-        idx = idx[:i] + (slice(None),) * (ndim - used) + idx[i + 1:]
-    else:
-        idx = idx + (slice(None),) * (ndim - used)
-    return idx
+_NOT_RAW = object()
+
+
+def _raw_entry(e):
+    t = type(e)
+    if t is int or t is slice or e is None or e is Ellipsis or t is _NDARRAY:
+        return e
+    if t is Array:
+        v = e._value
+        return v if isinstance(v, (_NDARRAY, np.generic)) else _NOT_RAW
+    if isinstance(e, (np.integer, np.bool_)) or t is bool:
+        return e
+    if t is list and not any(isinstance(v, (Tracer, list, tuple)) for v in e):
+        return e
+    return _NOT_RAW
 
 
 def getitem(x, idx):
-    x = asarray(x)
-    shape = shape_of(x)
-    idx = normalize_index(idx, len(shape))
-    if all(_is_basic(e) for e in idx):
-        return _basic_getitem(x, idx, shape)
-    from ._advanced import advanced_getitem
-    return advanced_getitem(x, idx)
+    """`x[idx]` with NumPy's semantics (see the module docstring)."""
+    if type(x) is Array:
+        v = x._value
+        if type(v) is _NDARRAY:
+            t = type(idx)
+            raw = idx if t is int or t is slice else idx._value if t is Array else \
+                raw_index(idx)
+            if raw is not None:
+                try:
+                    return wrap(v[raw])
+                except IndexError:
+                    pass            # the general path raises with the user's source line
+    return _getitem(asarray(x), idx)
 
 
-def _basic_getitem(x, idx, shape):
-    starts, limits, strides, flips = [], [], [], []
-    out_shape = []
+# ------------------------------------------------------------------ normalizing an index
+class Index:
+    """An index normalized against a shape: one entry per axis of `expanded_shape` (the
+    shape after inserting the None axes). Entries are slices, static ints, traced integer
+    scalars or integer arrays (concrete NumPy arrays or tracers)."""
+
+    def __init__(self, shape, idx):
+        entries, new_axes, breaks = _expand(shape, idx)
+        self.new_axes = new_axes                  # positions of None axes in expanded shape
+        self.breaks = breaks                      # where an empty Ellipsis separates entries
+        self.entries = entries
+        expanded = list(shape)
+        for p in new_axes:
+            expanded.insert(p, 1)
+        self.expanded_shape = tuple(expanded)
+
+    def kinds(self):
+        return {entry_kind(e) for e in self.entries}
+
+
+def entry_kind(e):
+    if isinstance(e, slice):
+        return "slice"
+    if isinstance(e, int):
+        return "int"
+    if isinstance(e, Tracer) and not shape_of(e):
+        return "scalar"
+    return "array"
+
+
+def _expand(shape, idx):
+    """Entries per axis (None axes inserted as full slices), the None positions, and the
+    positions of Ellipses that expanded to no axes (NumPy still counts those as separating
+    advanced indices)."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    items = [_classify(e) for e in idx]
+    consumed = sum(n for n, _ in items)
+    ellipses = sum(1 for n, e in items if e is Ellipsis)
+    if ellipses > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consumed > len(shape):
+        raise IndexError(f"too many indices for array: array is {len(shape)}-dimensional, but "
+                         f"{consumed} were indexed")
+    entries, new_axes, breaks = [], [], set()
     axis = 0
-    for e in idx:
-        if e is None:
-            out_shape.append(1)
-            continue
-        d = shape[axis]
+    for n, e in items:
+        if e is Ellipsis:
+            fill = len(shape) - consumed
+            if not fill:
+                breaks.add(len(entries))
+            entries.extend([slice(None)] * fill)
+            axis += fill
+        elif e is None:
+            new_axes.append(len(entries))
+            entries.append(slice(None))
+        elif isinstance(e, np.ndarray) and e.dtype == np.bool_:   # a mask over n axes
+            _check_mask(e, shape[axis:axis + n], axis)
+            entries.extend(np.nonzero(e))
+            axis += n
+        else:
+            entries.append(e)
+            axis += 1
+    entries.extend([slice(None)] * (len(shape) - axis))
+    return entries, new_axes, breaks
+
+
+def _classify(e):
+    """(number of axes consumed, normalized entry)."""
+    if e is None or e is Ellipsis:
+        return 0, e
+    if isinstance(e, slice):
+        return 1, slice(*(None if v is None else _static_slice_part(v)
+                          for v in (e.start, e.stop, e.step)))
+    if isinstance(e, (bool, np.bool_)):
+        raise IndexError("a boolean scalar index is not supported; use None (fnp.newaxis) to "
+                         "add an axis or fnp.where to select")
+    if isinstance(e, (int, np.integer)):
+        return 1, int(e)
+    if isinstance(e, (list, tuple)):
+        e = np.asarray(e)
+        if e.dtype == np.float64 and e.size == 0:
+            e = e.astype(np.int64)
+    if isinstance(e, (Array, Tracer)):
+        dt = dtype_of(e)
+        if isinstance(e, Tracer):
+            try:
+                e = np.asarray(concrete_value(e))
+            except ConcretizationError:
+                if dt == dtypes.bool_:
+                    raise IndexError(_mask_under_trace_message(e)) from None
+                if not dtypes.is_integer(dt):
+                    raise IndexError(f"arrays used as indices must be integers or booleans, "
+                                     f"got {dt}") from None
+                return 1, e
+        else:
+            e = np.asarray(e)
+    if isinstance(e, np.ndarray):
+        if e.dtype == np.bool_:
+            if e.ndim == 0:
+                raise IndexError("a boolean scalar index is not supported; use None "
+                                 "(fnp.newaxis) to add an axis or fnp.where to select")
+            return e.ndim, e
+        if not dtypes.is_integer(e.dtype):
+            raise IndexError(f"arrays used as indices must be integers or booleans, got "
+                             f"{e.dtype}")
+        return 1, int(e) if e.ndim == 0 else e
+    raise IndexError(f"only integers, slices (':'), ellipsis ('...'), None and integer or "
+                     f"boolean arrays are valid indices, got {type(e).__name__}")
+
+
+def _static_slice_part(v):
+    if isinstance(v, Tracer):
+        try:
+            v = concrete_value(v)
+        except ConcretizationError:
+            raise IndexError(
+                f"slice bounds must be concrete (a slice's length is its shape), got a traced "
+                f"value at {format_frame(user_frame())}. For a window of fixed size at a "
+                "traced start use ft.lax.dynamic_slice(x, (start, ...), sizes).") from None
+    return int(v)
+
+
+def _mask_under_trace_message(mask):
+    return (f"boolean mask indexing needs a concrete mask (its result's shape depends on the "
+            f"mask's values), but this mask ({mask.aval.str_short()}) is traced, at "
+            f"{format_frame(user_frame())}. Use fnp.where(mask, x, other) to select "
+            "elementwise, or x.sum(where=mask) for masked reductions.")
+
+
+def _check_mask(mask, dims, axis):
+    if tuple(mask.shape) != tuple(dims):
+        raise IndexError(f"boolean index of shape {mask.shape} does not match the indexed "
+                         f"axes {axis}..{axis + len(mask.shape) - 1} of sizes {tuple(dims)}")
+
+
+def out_of_bounds(i, axis, size):
+    return IndexError(f"index {i} is out of bounds for axis {axis} with size {size} (at "
+                      f"{format_frame(user_frame())})")
+
+
+# ------------------------------------------------------------------ the general path
+def _getitem(x, idx):
+    shape = shape_of(x)
+    index = Index(shape, idx)
+    kinds = index.kinds()
+    if index.new_axes:
+        x = lax.reshape(x, index.expanded_shape)
+    if "array" in kinds:
+        from ._advanced import advanced_getitem
+        return advanced_getitem(x, index.entries, index.breaks)
+    if "scalar" in kinds:
+        return _dynamic_getitem(x, index.entries)
+    return basic_getitem(x, index.entries)
+
+
+def basic_getitem(x, entries):
+    """Slices and static integers: slice (reversed where a step is negative) and reshape."""
+    shape = shape_of(x)
+    starts, limits, strides, flips, out_shape = [], [], [], [], []
+    for axis, (e, d) in enumerate(zip(entries, shape)):
         if isinstance(e, slice):
             start, stop, step = e.indices(d)
             count = len(range(start, stop, step))
@@ -80,14 +248,25 @@ def _basic_getitem(x, idx, shape):
             strides.append(step)
             out_shape.append(count)
         else:
-            i = int(e)
-            if not -d <= i < d:
-                raise IndexError(f"index {i} is out of bounds for axis {axis} with size {d}")
-            i %= d
-            starts.append(i)
-            limits.append(i + 1)
+            if not -d <= e < d:
+                raise out_of_bounds(e, axis, d)
+            starts.append(e % d)
+            limits.append(e % d + 1)
             strides.append(1)
-        axis += 1
     out = lax.rev(x, flips) if flips else x
     out = lax.slice(out, starts, limits, strides)
     return lax.reshape(out, tuple(out_shape))
+
+
+def _dynamic_getitem(x, entries):
+    """Slices, static ints and traced integer scalars: slice statically, then take the
+    traced positions with `dynamic_slice` (clamped into range)."""
+    traced = [entry_kind(e) == "scalar" for e in entries]
+    y = basic_getitem(x, [slice(None) if t else e for e, t in zip(entries, traced)])
+    kept = [e for e, t in zip(entries, traced) if t or isinstance(e, slice)]
+    kept_traced = [entry_kind(e) == "scalar" for e in kept]
+    yshape = shape_of(y)
+    starts = [wrap_negative(e, d) if t else 0 for e, t, d in zip(kept, kept_traced, yshape)]
+    sizes = [1 if t else d for t, d in zip(kept_traced, yshape)]
+    y = lax.dynamic_slice(y, starts, sizes)
+    return lax.reshape(y, tuple(d for d, t in zip(yshape, kept_traced) if not t))

@@ -107,3 +107,213 @@ def vecdot(x1, x2, /, *, axis=-1):
     (a, b), _ = promote(x1, x2)
     from ._reductions import sum as sum_
     return sum_(lax.mul(_arr(a), _arr(b)), axis=axis)
+
+
+def matvec(x1, x2, /):
+    """Matrix-vector product over the last axes: (..., m, n) x (..., n) -> (..., m)."""
+    (a, b), _ = promote(x1, x2)
+    return lax.squeeze(matmul(a, lax.expand_dims(_arr(b), (-1,))), (-1,))
+
+
+def vecmat(x1, x2, /):
+    """Vector-matrix product over the last axes: (..., n) x (..., n, m) -> (..., m)."""
+    (a, b), _ = promote(x1, x2)
+    return lax.squeeze(matmul(lax.expand_dims(_arr(a), (-2,)), b), (-2,))
+
+
+def kron(a, b):
+    """The Kronecker product: blocks `a[i, j] * b`."""
+    (a, b), _ = promote(a, b)
+    a, b = _arr(a), _arr(b)
+    na, nb = len(shape_of(a)), len(shape_of(b))
+    nd = max(na, nb)
+    sa = (1,) * (nd - na) + tuple(shape_of(a))
+    sb = (1,) * (nd - nb) + tuple(shape_of(b))
+    a = lax.reshape(a, tuple(x for d in sa for x in (d, 1)))
+    b = lax.reshape(b, tuple(x for d in sb for x in (1, d)))
+    return lax.reshape(lax.mul(a, b), tuple(x * y for x, y in zip(sa, sb)))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of 3-vectors (or the z component for 2-vectors) along the axes."""
+    from ._shape import moveaxis, stack
+    from ._math import subtract, multiply
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    (a, b), _ = promote(a, b)
+    a, b = moveaxis(_arr(a), axisa, -1), moveaxis(_arr(b), axisb, -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError(f"cross: vectors must have 2 or 3 components, got {na} and {nb}")
+
+    def comp(x, i, n):
+        return x[..., i] if i < n else lax.full_like(x[..., 0], 0)
+    a0, a1, a2 = (comp(a, i, na) for i in range(3))
+    b0, b1, b2 = (comp(b, i, nb) for i in range(3))
+    z = subtract(multiply(a0, b1), multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return z
+    out = stack([subtract(multiply(a1, b2), multiply(a2, b1)),
+                 subtract(multiply(a2, b0), multiply(a0, b2)), z], axis=-1)
+    return moveaxis(out, -1, axisc)
+
+
+# ------------------------------------------------------------------ einsum
+def einsum(subscripts, *operands, optimize="greedy", precision=None):
+    """Einstein summation (NumPy's notation, with '...' and implicit output).
+
+    Repeated indices within one operand take diagonals; indices used by one operand only are
+    summed first; the operands are then contracted pairwise (greedily, smallest
+    intermediate first) with `dot_general`, and the result transposed to the output order.
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum: only the string form einsum('ij,jk->ik', a, b) is supported")
+    ops = [_arr(x) for x in promote(*operands)[0]] if len(operands) > 1 else \
+        [_arr(operands[0])]
+    inputs, output = _parse_einsum(subscripts, [shape_of(x) for x in ops])
+    sizes = {}
+    for term, x in zip(inputs, ops):
+        for c, d in zip(term, shape_of(x)):
+            if sizes.get(c, 1) != d and d != 1 and c in sizes and sizes[c] != 1:
+                raise ValueError(f"einsum: index '{c}' has sizes {sizes[c]} and {d}")
+            sizes[c] = max(sizes.get(c, 1), d)
+    terms = []
+    for term, x in zip(inputs, ops):
+        x, term = _einsum_diagonals(x, term)
+        x = lax.broadcast_in_dim(x, tuple(sizes[c] for c in term), tuple(range(len(term)))) \
+            if tuple(shape_of(x)) != tuple(sizes[c] for c in term) else x
+        terms.append((x, term))
+    terms = [_einsum_sum_unique(x, t, [u for k, (_, u) in enumerate(terms) if k != i] +
+                                [output]) for i, (x, t) in enumerate(terms)]
+    while len(terms) > 1:
+        i, j = _einsum_pick_pair(terms, output, sizes)
+        (x, tx), (y, ty) = terms[i], terms[j]
+        rest = [t for k, (_, t) in enumerate(terms) if k not in (i, j)] + [output]
+        merged = _einsum_contract(x, tx, y, ty, rest)
+        terms = [t for k, t in enumerate(terms) if k not in (i, j)] + [merged]
+    x, term = terms[0]
+    x, term = _einsum_sum_unique(x, term, [output])
+    return lax.transpose(x, tuple(term.index(c) for c in output))
+
+
+def _parse_einsum(subscripts, shapes):
+    s = subscripts.replace(" ", "")
+    lhs, arrow, out = s.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"einsum: {len(inputs)} terms in {subscripts!r} for {len(shapes)} "
+                         "operands")
+    used = set(c for c in s if c.isalpha())
+    spare = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 if c not in used)
+    ell_len = max([len(sh) - len(t.replace("...", "")) for t, sh in zip(inputs, shapes)
+                   if "..." in t] or [0])
+    ell = "".join(next(spare) for _ in range(ell_len))
+    expanded = []
+    for t, sh in zip(inputs, shapes):
+        if "..." in t:
+            n = len(sh) - len(t.replace("...", ""))
+            t = t.replace("...", ell[ell_len - n:])
+        if len(t) != len(sh) or not all(c.isalpha() for c in t):
+            raise ValueError(f"einsum: term {t!r} does not match an operand of shape {sh}")
+        expanded.append(t)
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        counts = {}
+        for t in expanded:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    for c in out:
+        if not any(c in t for t in expanded):
+            raise ValueError(f"einsum: output index '{c}' appears in no input")
+    return expanded, out
+
+
+def _einsum_diagonals(x, term):
+    """Take the diagonal for indices repeated within one term."""
+    from ._shape import diagonal
+    while len(set(term)) < len(term):
+        c = next(c for c in term if term.count(c) > 1)
+        i = term.index(c)
+        j = term.index(c, i + 1)
+        x = diagonal(x, 0, i, j)
+        term = "".join(t for k, t in enumerate(term) if k not in (i, j)) + c
+    return x, term
+
+
+def _einsum_sum_unique(x, term, others):
+    """Sum out the indices no other term (nor the output) uses."""
+    keep = set("".join(others))
+    axes = tuple(i for i, c in enumerate(term) if c not in keep)
+    if not axes:
+        return x, term
+    return lax.reduce_sum(x, axes), "".join(c for c in term if c in keep)
+
+
+def _einsum_pick_pair(terms, output, sizes):
+    best, best_cost = (0, 1), None
+    for i in range(len(terms)):
+        for j in range(i + 1, len(terms)):
+            rest = set("".join(t for k, (_, t) in enumerate(terms) if k not in (i, j)) + output)
+            kept = (set(terms[i][1]) | set(terms[j][1])) & rest
+            cost = 1
+            for c in kept:
+                cost *= sizes[c]
+            if best_cost is None or cost < best_cost:
+                best, best_cost = (i, j), cost
+    return best
+
+
+def _einsum_contract(x, tx, y, ty, rest):
+    needed = set("".join(rest))
+    shared = [c for c in tx if c in ty]
+    batch = [c for c in shared if c in needed]
+    contract = [c for c in shared if c not in needed]
+    x, tx = _einsum_sum_unique(x, tx, [ty] + rest)
+    y, ty = _einsum_sum_unique(y, ty, [tx] + rest)
+    dn = ((tuple(tx.index(c) for c in contract), tuple(ty.index(c) for c in contract)),
+          (tuple(tx.index(c) for c in batch), tuple(ty.index(c) for c in batch)))
+    out = lax.dot_general(x, y, dn)
+    term = "".join(batch) + "".join(c for c in tx if c not in shared) + \
+        "".join(c for c in ty if c not in shared)
+    return out, term
+
+
+def multi_dot(arrays):
+    """The product of a chain of matrices, multiplied in the cheapest order (first and last
+    may be vectors)."""
+    arrays = [_arr(a) for a in arrays]
+    if len(arrays) < 2:
+        raise ValueError("multi_dot needs at least two arrays")
+    first_vec = len(shape_of(arrays[0])) == 1
+    last_vec = len(shape_of(arrays[-1])) == 1
+    if first_vec:
+        arrays[0] = lax.reshape(arrays[0], (1, shape_of(arrays[0])[0]))
+    if last_vec:
+        arrays[-1] = lax.reshape(arrays[-1], (shape_of(arrays[-1])[0], 1))
+    dims = [shape_of(a)[0] for a in arrays] + [shape_of(arrays[-1])[1]]
+    n = len(arrays)
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def product(i, j):
+        if i == j:
+            return arrays[i]
+        k = split[i][j]
+        return matmul(product(i, k), product(k + 1, j))
+    out = product(0, n - 1)
+    if first_vec:
+        out = lax.squeeze(out, (0,))
+    if last_vec:
+        out = lax.squeeze(out, (-1,))
+    return out

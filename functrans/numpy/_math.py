@@ -6,12 +6,19 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
+from ..array import wrap
 from ..lax._util import dtype_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
+from ._fast import numpy_value, numpy_pair
 
 
 def _inexact_unary(lax_fn, name, doc=None):
+    ufunc = getattr(np, name)
+
     def f(x, /):
+        v = numpy_value(x, "fc")
+        if v is not None:
+            return wrap(ufunc(v))
         (x,), _ = promote_inexact(x)
         return lax_fn(x)
     f.__name__ = f.__qualname__ = name
@@ -20,7 +27,15 @@ def _inexact_unary(lax_fn, name, doc=None):
 
 
 def _same_unary(lax_fn, name, int_identity=False):
+    ufunc = getattr(np, name)
+
     def f(x, /):
+        v = numpy_value(x, "fc" if int_identity else None)
+        if v is not None:
+            try:
+                return wrap(ufunc(v))
+            except TypeError:
+                pass            # let the general path raise a descriptive error
         x = as_operand(x)
         if type(x) in (int, float, bool, complex):
             x = asarray(x)
@@ -34,8 +49,15 @@ def _same_unary(lax_fn, name, int_identity=False):
 
 def _binary(lax_fn, name, inexact=False):
     prom = promote_inexact if inexact else promote
+    ufunc = getattr(np, name)
 
     def f(x1, x2, /):
+        raw = numpy_pair(x1, x2, float_only=inexact)
+        if raw is not None:
+            try:
+                return wrap(ufunc(*raw))
+            except Exception:
+                pass            # let the general path raise a descriptive error
         (a, b), _ = prom(x1, x2)
         return lax_fn(a, b)
     f.__name__ = f.__qualname__ = name
@@ -65,15 +87,25 @@ tanh = _inexact_unary(lax.tanh, "tanh")
 arcsinh = _inexact_unary(lax.asinh, "arcsinh")
 arccosh = _inexact_unary(lax.acosh, "arccosh")
 arctanh = _inexact_unary(lax.atanh, "arctanh")
-square = _same_unary(lax.square, "square")
+_square = _same_unary(lax.square, "square")
+
+
+def square(x, /):
+    """Elementwise x*x (booleans square as int8, as in NumPy)."""
+    x = as_operand(x)
+    if not isinstance(x, (int, float, bool, complex)) and dtype_of(x) == dtypes.bool_:
+        x = lax.convert_element_type(x, np.int8)
+    return _square(x)
 negative = _same_unary(lax.neg, "negative")
 absolute = abs = _same_unary(lax.abs, "absolute")
 sign = _same_unary(lax.sign, "sign")
 floor = _same_unary(lax.floor, "floor", int_identity=True)
 ceil = _same_unary(lax.ceil, "ceil", int_identity=True)
 trunc = fix = _same_unary(lax.trunc, "trunc", int_identity=True)
-rint = _same_unary(lax.round, "rint", int_identity=True)
-isfinite = _same_unary(lax.is_finite, "isfinite")
+rint = _inexact_unary(lax.round, "rint")
+isfinite = _same_unary(
+    lambda x: lax.is_finite(x) if dtypes.is_inexact(dtype_of(x)) else
+    lax.full_like(x, True, dtype=dtypes.bool_), "isfinite")
 isnan = _same_unary(lax.isnan, "isnan")
 isinf = _same_unary(lax.isinf, "isinf")
 
@@ -135,7 +167,7 @@ def logical_not(x, /):
 def where(condition, x=None, y=None, /):
     """Elementwise choice: `x` where `condition`, else `y` (both broadcast)."""
     if x is None and y is None:
-        from ._indexing import nonzero
+        from ._sorting import nonzero
         return nonzero(condition)
     if x is None or y is None:
         raise ValueError("where needs both x and y (or neither, for nonzero)")
@@ -167,9 +199,10 @@ radians, degrees = deg2rad, rad2deg
 
 
 def logaddexp2(x1, x2, /):
+    """log2(2**x1 + 2**x2), without overflow."""
+    (a, b), _ = promote_inexact(x1, x2)
     ln2 = math.log(2.0)
-    return true_divide(logaddexp(multiply(promote_inexact(x1)[0][0], ln2),
-                                 multiply(promote_inexact(x2)[0][0], ln2)), ln2)
+    return true_divide(lax.logaddexp(multiply(a, ln2), multiply(b, ln2)), ln2)
 
 
 def float_power(x1, x2, /):
@@ -186,11 +219,7 @@ def sinc(x, /):
     return where(equal(x, 0), 1.0, true_divide(sin(safe), safe))
 
 
-def signbit(x, /):
-    x = asarray(x)
-    if not dtypes.is_inexact(dtype_of(x)):
-        return less(x, 0)
-    return logical_or(less(x, 0), logical_and(equal(x, 0), less(true_divide(1.0, x), 0)))
+signbit = _same_unary(lax.signbit, "signbit")
 
 
 def copysign(x1, x2, /):
@@ -267,6 +296,135 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     from ._reductions import all as all_
     return all_(isclose(a, b, rtol, atol, equal_nan))
+
+
+# NumPy 2 (array API) spellings
+acos, asin, atan, acosh, asinh, atanh = arccos, arcsin, arctan, arccosh, arcsinh, arctanh
+atan2 = arctan2
+bitwise_invert = invert
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+gcd = _binary(lax.gcd, "gcd")
+lcm = _binary(lax.lcm, "lcm")
+i0 = _inexact_unary(lax.bessel_i0, "i0", "Modified Bessel function of the first kind, order 0.")
+
+
+def fabs(x, /):
+    """Absolute value as a float (integers become the default float)."""
+    (x,), _ = promote_inexact(x)
+    return lax.abs(x)
+
+
+def bitwise_count(x, /):
+    """The number of 1 bits in the absolute value of each integer (uint8)."""
+    x = asarray(x)
+    if dtypes.is_inexact(dtype_of(x)):
+        raise TypeError(f"bitwise_count needs integers, got {dtype_of(x)}")
+    return lax.population_count(lax.abs(x) if dtype_of(x).kind == "i" else x)
+
+
+def spacing(x, /):
+    """The distance from each value to the next representable one away from zero."""
+    (x,), _ = promote_inexact(x)
+    inf = np.inf
+    return subtract(lax.nextafter(x, where(signbit(x), -inf, inf)), x)
+
+
+def modf(x, /):
+    """`(fractional part, integral part)`, both with x's sign."""
+    (x,), _ = promote_inexact(x)
+    whole = lax.trunc(x)
+    return lax.sub(x, whole), whole
+
+
+def ldexp(x1, x2, /):
+    """`x1 * 2**x2` (x2 integer)."""
+    (x,), _ = promote_inexact(x1)
+    e = asarray(x2)
+    if dtypes.is_inexact(dtype_of(e)):
+        raise TypeError(f"ldexp: the exponent must be an integer, got {dtype_of(e)}")
+    return multiply(x, lax.exp2(lax.convert_element_type(e, dtype_of(x))))
+
+
+def frexp(x, /):
+    """`(mantissa, exponent)` with `x = mantissa * 2**exponent`, |mantissa| in [0.5, 1)."""
+    (x,), _ = promote_inexact(x)
+    finite_nonzero = logical_and(isfinite(x), not_equal(x, 0))
+    safe = where(finite_nonzero, absolute(x), 1.0)
+    e = add(lax.floor(lax.log2(safe)), 1.0)
+    mant = true_divide(x, lax.exp2(e))
+    # log2 can be off by one ulp near powers of two: renormalize into [0.5, 1)
+    big = greater_equal(absolute(mant), 1.0)
+    mant, e = where(big, multiply(mant, 0.5), mant), where(big, add(e, 1.0), e)
+    small = logical_and(less(absolute(mant), 0.5), finite_nonzero)
+    mant, e = where(small, multiply(mant, 2.0), mant), where(small, subtract(e, 1.0), e)
+    return (where(finite_nonzero, mant, x),
+            lax.convert_element_type(where(finite_nonzero, e, 0.0), np.int32))
+
+
+def angle(z, deg=False):
+    """The argument of each (real) value: 0 for x >= 0, pi for x < 0 (180 with deg)."""
+    (z,), _ = promote_inexact(z)
+    out = where(signbit(z), math.pi, 0.0)
+    return lax.convert_element_type(multiply(out, 180.0 / math.pi) if deg else out,
+                                    dtype_of(z))
+
+
+def imag(val, /):
+    """The imaginary part: zeros for real arrays."""
+    from ._creation import zeros_like
+    return zeros_like(asarray(val))
+
+
+def iscomplex(x):
+    from ._creation import zeros_like
+    return zeros_like(asarray(x), dtype=bool)
+
+
+def isreal(x):
+    from ._creation import ones_like
+    return ones_like(asarray(x), dtype=bool)
+
+
+def iscomplexobj(x):
+    return dtypes.dtype_kind(dtype_of(asarray(x))) == 3
+
+
+def isrealobj(x):
+    return not iscomplexobj(x)
+
+
+def isposinf(x):
+    x = asarray(x)
+    return logical_and(isinf(x), greater(x, 0))
+
+
+def isneginf(x):
+    x = asarray(x)
+    return logical_and(isinf(x), less(x, 0))
+
+
+def array_equal(a1, a2, equal_nan=False):
+    """True when the arrays have one shape and equal elements (a 0-d bool array)."""
+    from ._reductions import all as all_
+    a1, a2 = asarray(a1), asarray(a2)
+    if tuple(a1.shape) != tuple(a2.shape):
+        return asarray(False)
+    same = equal(a1, a2)
+    if equal_nan and dtypes.is_inexact(dtype_of(a1)):
+        same = logical_or(same, logical_and(isnan(a1), isnan(a2)))
+    return all_(same)
+
+
+def array_equiv(a1, a2):
+    """True when the arrays broadcast together and are equal everywhere."""
+    from ._reductions import all as all_
+    from ..lax._util import broadcast_shapes
+    a1, a2 = asarray(a1), asarray(a2)
+    try:
+        broadcast_shapes(tuple(a1.shape), tuple(a2.shape))
+    except ValueError:
+        return asarray(False)
+    return all_(equal(a1, a2))
 
 
 __all__ = [_n for _n, _v in list(globals().items())

@@ -8,7 +8,9 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..lax._util import dtype_of, shape_of
+from ..array import wrap
 from ._conversion import asarray, promote_inexact
+from ._fast import numpy_value
 
 
 def normalize_axes(axis, ndim, name="axis"):
@@ -45,6 +47,12 @@ def _sum_dtype(dt):
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Sum over `axis` (all axes when None). Booleans and small integers sum as int64."""
     _no_out(out, "sum")
+    v = numpy_value(a)
+    if v is not None and dtype is None and initial is None and where is None:
+        try:
+            return wrap(v.sum(axis=axis, keepdims=keepdims))
+        except (ValueError, TypeError):
+            pass            # let the general path raise a descriptive error
     a = asarray(a)
     if where is not None:
         a = _masked(a, where, 0)
@@ -141,15 +149,21 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
         a = lax.convert_element_type(a, dtypes.canonicalize(dtype))
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
-    centered = lax.sub(a, mean(a, axis=axis, keepdims=True))
-    n = math.prod(shape[i] for i in axes)
-    ss = sum(lax.square(centered), axis=axis, keepdims=keepdims)
-    return lax.div(ss, float(builtins.max(n - ddof, 0)) or math.nan)
+    centered = lax.sub(a, mean(a, axis=axis, keepdims=True, where=where))
+    ss = sum(lax.square(centered), axis=axis, keepdims=keepdims, where=where)
+    if where is None:
+        n = math.prod(shape[i] for i in axes)
+        return lax.div(ss, float(builtins.max(n - ddof, 0)) or math.nan)
+    count = sum(lax.broadcast_to(asarray(where), shape), axis=axis, keepdims=keepdims)
+    dof = lax.max(lax.sub(lax.convert_element_type(count, dtype_of(ss)), float(ddof)), 0.0)
+    return lax.div(ss, dof)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
         where=None):
-    return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, correction=correction))
+    """Standard deviation (the square root of `var`)."""
+    return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, correction=correction,
+                        where=where))
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
@@ -211,3 +225,227 @@ def _no_out(out, name):
     if out is not None:
         raise TypeError(f"{name}: functrans arrays are immutable, so out= is not supported; "
                         "use the returned array")
+
+
+# ------------------------------------------------------------------ NaN-ignoring reductions
+def _nan_filled(a, fill):
+    """`a` with NaNs replaced by `fill` (integers have no NaNs)."""
+    a = asarray(a)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return a
+    return lax.select(lax.isnan(a), lax.full_like(a, fill), a)
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """Sum treating NaNs as zero."""
+    return sum(_nan_filled(a, 0), axis, dtype, out, keepdims, initial, where)
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """Product treating NaNs as one."""
+    return prod(_nan_filled(a, 1), axis, dtype, out, keepdims, initial, where)
+
+
+def _not_nan(a):
+    return lax.bitwise_not(lax.isnan(a)) if dtypes.is_inexact(dtype_of(a)) else \
+        lax.full_like(a, True, dtype=dtypes.bool_)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
+    """Mean over the non-NaN values (NaN where there are none)."""
+    _no_out(out, "nanmean")
+    (a,), _ = promote_inexact(a)
+    valid = _not_nan(a)
+    if where is not None:
+        valid = lax.bitwise_and(valid, lax.broadcast_to(asarray(where), shape_of(a)))
+    return mean(a, axis, dtype, keepdims=keepdims, where=valid)
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
+           where=None):
+    """Variance over the non-NaN values."""
+    _no_out(out, "nanvar")
+    (a,), _ = promote_inexact(a)
+    valid = _not_nan(a)
+    if where is not None:
+        valid = lax.bitwise_and(valid, lax.broadcast_to(asarray(where), shape_of(a)))
+    return var(a, axis, dtype, ddof=ddof, keepdims=keepdims, correction=correction,
+               where=valid)
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
+           where=None):
+    return lax.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, correction=correction,
+                           where=where))
+
+
+def _nan_extremum(fn, name, fill):
+    def f(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+        a = asarray(a)
+        res = fn(_nan_filled(a, fill), axis, out, keepdims, initial, where)
+        if not dtypes.is_inexact(dtype_of(a)):
+            return res
+        all_nan = all(lax.isnan(a), axis=axis, keepdims=keepdims)
+        return lax.select(all_nan, lax.full_like(res, math.nan), res)
+    f.__name__ = name
+    f.__doc__ = f"The {name[3:]}imum ignoring NaNs (NaN where a slice is all NaN)."
+    return f
+
+
+nanmax = _nan_extremum(max, "nanmax", -math.inf)
+nanmin = _nan_extremum(min, "nanmin", math.inf)
+
+
+def nanargmax(a, axis=None, out=None, keepdims=False):
+    """argmax ignoring NaNs."""
+    return argmax(_nan_filled(a, -math.inf), axis, out, keepdims)
+
+
+def nanargmin(a, axis=None, out=None, keepdims=False):
+    """argmin ignoring NaNs."""
+    return argmin(_nan_filled(a, math.inf), axis, out, keepdims)
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    return cumsum(_nan_filled(a, 0), axis, dtype, out)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    return cumprod(_nan_filled(a, 1), axis, dtype, out)
+
+
+# ------------------------------------------------------------------ order statistics
+_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False, *, weights=None):
+    """The q-th quantiles (q in [0, 1]) over `axis`; the axes of q come first. Methods:
+    linear (default), lower, higher, midpoint, nearest. Differentiable (through sort)."""
+    _no_out(out, "quantile")
+    return _quantile(a, q, axis, method, keepdims, ignore_nan=False, weights=weights)
+
+
+def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, *, weights=None):
+    """quantile ignoring NaNs."""
+    _no_out(out, "nanquantile")
+    return _quantile(a, q, axis, method, keepdims, ignore_nan=True, weights=weights)
+
+
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, *, weights=None):
+    """quantile with q in percent."""
+    return quantile(a, lax.div(*promote_inexact(q, 100.0)[0]), axis, out, overwrite_input,
+                    method, keepdims, weights=weights)
+
+
+def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                  keepdims=False, *, weights=None):
+    return nanquantile(a, lax.div(*promote_inexact(q, 100.0)[0]), axis, out, overwrite_input,
+                       method, keepdims, weights=weights)
+
+
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """The median over `axis` (mean of the two middle values for even counts)."""
+    _no_out(out, "median")
+    return _quantile(a, 0.5, axis, "linear", keepdims, ignore_nan=False)
+
+
+def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    _no_out(out, "nanmedian")
+    return _quantile(a, 0.5, axis, "linear", keepdims, ignore_nan=True)
+
+
+def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
+    if weights is not None:
+        raise NotImplementedError("quantile: weights= is not supported")
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"quantile: method must be one of {_QUANTILE_METHODS}, got "
+                         f"{method!r}")
+    (a,), dt = promote_inexact(a)
+    shape = shape_of(a)
+    axes = normalize_axes(axis, len(shape))
+    # the reduced axes last, flattened into one
+    lead = [i for i in range(len(shape)) if i not in axes]
+    a = lax.transpose(a, tuple(lead) + axes)
+    lead_shape = tuple(shape[i] for i in lead)
+    n = math.prod(shape[i] for i in axes)
+    srt = lax.sort(lax.reshape(a, lead_shape + (n,)), -1)
+    q = asarray(q, dtype=dt)
+    q_shape = shape_of(q)
+    if ignore_nan:
+        count = sum(_not_nan(srt), axis=-1)          # NaNs sort last
+        last = lax.convert_element_type(lax.max(lax.sub(count, 1), 0), dt)
+        full = q_shape + lead_shape
+        pos = lax.mul(lax.broadcast_in_dim(q, full, tuple(range(len(q_shape)))),
+                      lax.broadcast_in_dim(last, full, tuple(range(len(q_shape), len(full)))))
+    else:
+        pos = lax.mul(q, float(n - 1))
+    lo = lax.floor(pos)
+    frac = lax.sub(pos, lo)
+    lo_i = lax.convert_element_type(lo, dtypes.int64)
+    hi_i = lax.convert_element_type(lax.ceil(pos), dtypes.int64)
+    pick = _order_statistic(srt, q_shape, lead_shape, ignore_nan)
+    if method == "lower":
+        out = pick(lo_i)
+    elif method == "higher":
+        out = pick(hi_i)
+    elif method == "nearest":
+        out = pick(lax.convert_element_type(lax.round(pos), dtypes.int64))
+    elif method == "midpoint":
+        out = lax.mul(lax.add(pick(lo_i), pick(hi_i)), 0.5)
+    else:
+        below, above = pick(lo_i), pick(hi_i)
+        if not ignore_nan:
+            frac = lax.broadcast_in_dim(frac, q_shape + lead_shape, tuple(range(len(q_shape))))
+        diff = lax.sub(above, below)
+        out = lax.select(lax.ge(frac, 0.5), lax.sub(above, lax.mul(diff, lax.sub(1.0, frac))),
+                         lax.add(below, lax.mul(diff, frac)))
+    if ignore_nan:
+        out = lax.select(lax.broadcast_in_dim(lax.eq(count, 0), shape_of(out),
+                                              tuple(range(len(q_shape), len(shape_of(out))))),
+                         lax.full_like(out, math.nan), out)
+    if keepdims:
+        kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+        out = lax.reshape(out, q_shape + kept)
+    return out
+
+
+def _order_statistic(srt, q_shape, lead_shape, per_slice):
+    """A function from positions (shape q_shape, or q_shape + lead_shape when `per_slice`)
+    to the sorted values there, shaped q_shape + lead_shape."""
+    last = len(lead_shape)
+    if not per_slice:
+        return lambda idx: lax.gather(srt, idx, axes=(last,), mode="clip")
+    full = q_shape + lead_shape
+    nq = len(q_shape)
+    lead_idx = [lax.broadcast_in_dim(lax.iota(d), full, (nq + i,))
+                for i, d in enumerate(lead_shape)]
+    return lambda idx: lax.gather(srt, *lead_idx, idx, axes=tuple(range(last + 1)),
+                                  mode="clip")
+
+
+def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """Weighted mean over `axis`; `returned=True` also gives the sum of the weights."""
+    (a,), dt = promote_inexact(a)
+    if weights is None:
+        avg = mean(a, axis, keepdims=keepdims)
+        if not returned:
+            return avg
+        n = math.prod(shape_of(a)) // builtins.max(math.prod(shape_of(avg)), 1)
+        return avg, lax.full_like(avg, float(n))
+    (a, w), dt = promote_inexact(a, weights)
+    w = asarray(w)
+    if shape_of(w) != shape_of(a):
+        if axis is None or len(shape_of(w)) != 1:
+            raise ValueError(f"average: weights of shape {shape_of(w)} differ from a's "
+                             f"{shape_of(a)}; 1-D weights need an axis")
+        ax = normalize_axes(axis, len(shape_of(a)))[0]
+        if shape_of(w)[0] != shape_of(a)[ax]:
+            raise ValueError(f"average: weights of length {shape_of(w)[0]} do not match axis "
+                             f"{ax} of size {shape_of(a)[ax]}")
+        w = lax.broadcast_in_dim(w, shape_of(a), (ax,))
+    total = sum(w, axis, keepdims=keepdims)
+    avg = lax.div(sum(lax.mul(a, w), axis, keepdims=keepdims), total)
+    return (avg, total) if returned else avg

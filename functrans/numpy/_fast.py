@@ -1,0 +1,49 @@
+"""Eager fast paths: when the operands are NumPy-backed Arrays (and Python scalars of a kind
+NumPy 2 promotes exactly as functrans does), the NumPy ufunc gives functrans' answer, so it
+is called directly, skipping the primitive machinery. Anything else (tracers, CuPy arrays,
+promotion that differs, errors) takes the general path."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..array import Array
+
+_NDARRAY = np.ndarray
+_GENERIC = np.generic
+
+
+def numpy_value(x, kinds=None):
+    """The NumPy buffer behind eager Array `x` (of a dtype kind in `kinds`), else None."""
+    if type(x) is Array:
+        v = x._value
+        if (type(v) is _NDARRAY or isinstance(v, _GENERIC)) and (
+                kinds is None or v.dtype.kind in kinds):
+            return v
+    return None
+
+
+def numpy_pair(a, b, float_only=False):
+    """Raw operands for a binary ufunc when NumPy's promotion equals functrans', else None.
+
+    Arrays with Arrays promote alike; a Python int/bool meets any array the same way (NEP 50);
+    a Python float only a floating array (with integers functrans gives the default float,
+    NumPy float64). `float_only` ops (true division, power) need floating arrays.
+    """
+    kinds = "fc" if float_only else None
+    ta, tb = type(a), type(b)
+    if ta is Array:
+        va = numpy_value(a, kinds)
+        if va is None:
+            return None
+        if tb is Array:
+            vb = numpy_value(b, kinds)
+            return None if vb is None else (va, vb)
+        if tb is int or tb is bool or (tb is float and va.dtype.kind in "fc"):
+            return va, b
+        return None
+    if tb is Array and (ta is int or ta is bool or ta is float):
+        vb = numpy_value(b, kinds)
+        if vb is None or (ta is float and vb.dtype.kind not in "fc"):
+            return None
+        return a, vb
+    return None

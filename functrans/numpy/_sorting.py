@@ -1,0 +1,293 @@
+"""Sorting, searching and set functions.
+
+`sort`/`argsort` are differentiable (the derivative follows the permutation). Functions
+whose output *shape* depends on the values (`nonzero`, `argwhere`, `unique`, …) need
+concrete inputs; under jit pass `size=` (and `fill_value=`) to fix the output length.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes, lax
+from ..core import Tracer, concrete_value, ConcretizationError, format_frame, user_frame
+from ..lax._util import shape_of, dtype_of
+from ._conversion import asarray, promote
+from ._reductions import normalize_axes
+from ._shape import ravel, take
+
+
+def _axis(a, axis):
+    if axis is None:
+        return ravel(a), 0
+    return a, normalize_axes(axis, len(shape_of(a)))[0]
+
+
+def sort(a, axis=-1, kind=None, order=None, *, stable=True, descending=False):
+    """Sorted copy along `axis` (None: flattened); stable, NaNs last. Differentiable."""
+    if order is not None:
+        raise NotImplementedError("sort: order= (structured arrays) is not supported")
+    a, ax = _axis(asarray(a), axis)
+    if descending:
+        return lax.rev(lax.sort(lax.rev(a, (ax,)), ax), (ax,))
+    return lax.sort(a, ax)
+
+
+def argsort(a, axis=-1, kind=None, order=None, *, stable=True, descending=False):
+    """The (stable) permutation sorting `a` along `axis` (int64)."""
+    if order is not None:
+        raise NotImplementedError("argsort: order= (structured arrays) is not supported")
+    a, ax = _axis(asarray(a), axis)
+    if descending:
+        n = shape_of(a)[ax]
+        flipped = lax.argsort(lax.rev(a, (ax,)), ax)
+        return lax.rev(lax.sub(n - 1, flipped), (ax,))
+    return lax.argsort(a, ax)
+
+
+def lexsort(keys, axis=-1):
+    """The stable permutation sorting by the last key, then the one before, …"""
+    keys = [asarray(k) for k in keys]
+    if not keys:
+        raise TypeError("lexsort needs at least one key")
+    from ._shape import take_along_axis
+    ax = normalize_axes(axis, len(shape_of(keys[0])))[0]
+    order = lax.argsort(keys[0], ax)
+    for k in keys[1:]:
+        order = take_along_axis(order, lax.argsort(take_along_axis(k, order, ax), ax), ax)
+    return order
+
+
+def partition(a, kth, axis=-1):
+    """`a` with the kth element in sorted position (here: fully sorted, which qualifies)."""
+    return sort(a, axis)
+
+
+def argpartition(a, kth, axis=-1):
+    return argsort(a, axis)
+
+
+def sort_complex(a):
+    return sort(a)
+
+
+def searchsorted(a, v, side="left", sorter=None, *, method=None):
+    """Indices where `v` would be inserted into the 1-D ascending `a` (int64)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    (a, v), _ = promote(a, v)
+    a, v = asarray(a), asarray(v)
+    if len(shape_of(a)) != 1:
+        raise ValueError(f"searchsorted: a must be 1-D, got shape {shape_of(a)}")
+    if sorter is not None:
+        a = take(a, sorter)
+    return lax.searchsorted(a, v, side=side)
+
+
+def digitize(x, bins, right=False):
+    """The bin of each value: i with bins[i-1] <= x < bins[i] (reversed for decreasing
+    bins; `right` flips which edge is closed)."""
+    bins = asarray(bins)
+    b = np.asarray(concrete_value(bins, "digitize's bins")) if not isinstance(bins, Tracer) \
+        else None
+    if b is not None and b.size > 1 and b[0] > b[-1]:
+        n = b.size
+        return lax.sub(n, searchsorted(lax.rev(bins, (0,)), x,
+                                       side="left" if right else "right"))
+    return searchsorted(bins, x, side="left" if right else "right")
+
+
+# ------------------------------------------------------------------ value-dependent shapes
+def _concrete(x, name):
+    try:
+        return np.asarray(concrete_value(x, name))
+    except ConcretizationError:
+        raise ConcretizationError(
+            f"{name} needs a concrete array: its output shape depends on the values, which "
+            f"are not known under jit/vmap (at {format_frame(user_frame())}). Pass size= "
+            "(and fill_value=) to fix the output length, or use fnp.where(cond, x, y) to "
+            "select elementwise.") from None
+
+
+def nonzero(a, *, size=None, fill_value=None):
+    """Indices of the nonzero elements, one int64 array per axis. With `size` the result
+    has that length (padded with `fill_value`, default 0, or truncated), which works on
+    traced values too."""
+    a = asarray(a)
+    if len(shape_of(a)) == 0:
+        raise ValueError("nonzero of a 0-d array is not supported; use atleast_1d first")
+    if size is None:
+        return tuple(asarray(i) for i in np.nonzero(_concrete(a, "nonzero")))
+    return _nonzero_sized(a, int(size), fill_value)
+
+
+def _nonzero_sized(a, size, fill_value):
+    shape = shape_of(a)
+    flat = lax.ne(ravel(a), lax.full_like(ravel(a), 0))
+    n = shape_of(flat)[0]
+    # slot k of the output takes the position of the k-th nonzero element
+    rank = lax.sub(lax.cumsum(lax.convert_element_type(flat, np.int64), 0), 1)
+    slot = lax.select(flat, rank, lax.full_like(rank, size))
+    fill = 0 if fill_value is None else fill_value
+    positions = lax.scatter(lax.full((size,), -1, np.int64), lax.iota(n), slot, axes=(0,),
+                            mode="drop")
+    found = lax.ge(positions, 0)
+    coords = np.unravel_index(np.arange(max(n, 1)), shape) if n else \
+        [np.zeros(1, np.int64)] * len(shape)
+    out = []
+    for axis, c in enumerate(coords):
+        picked = lax.gather(asarray(c.astype(np.int64)), lax.max(positions, 0), axes=(0,),
+                            mode="clip")
+        f = fill[axis] if isinstance(fill, (tuple, list)) else fill
+        out.append(lax.select(found, picked, lax.full_like(picked, f)))
+    return tuple(out)
+
+
+def flatnonzero(a, *, size=None, fill_value=None):
+    return nonzero(ravel(a), size=size, fill_value=fill_value)[0]
+
+
+def argwhere(a, *, size=None, fill_value=None):
+    """Indices of the nonzero elements as rows, shape (count, ndim)."""
+    a = asarray(a)
+    if len(shape_of(a)) == 0:
+        a = lax.reshape(a, (1,))
+        idx = nonzero(a, size=size, fill_value=fill_value)
+        return lax.reshape(idx[0], (shape_of(idx[0])[0], 0))
+    from ._shape import stack
+    return stack(nonzero(a, size=size, fill_value=fill_value), axis=-1)
+
+
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None,
+           *, equal_nan=True, size=None, fill_value=None):
+    """The sorted unique values (of a concrete array), with NumPy's optional outputs.
+    With `size` the result has that many entries (padded with `fill_value`, default the
+    smallest unique value), which works on traced values too (1-D results only)."""
+    if size is not None:
+        if axis is not None or return_index or return_inverse or return_counts:
+            raise NotImplementedError("unique(size=...) supports only the values")
+        return _unique_sized(ravel(asarray(ar)), int(size), fill_value)
+    raw = _concrete(asarray(ar), "unique")
+    res = np.unique(raw, return_index, return_inverse, return_counts, axis=axis,
+                    equal_nan=equal_nan)
+    if isinstance(res, tuple):
+        return tuple(asarray(r) for r in res)
+    return asarray(res)
+
+
+def _unique_sized(a, size, fill_value):
+    s = lax.sort(a, 0)
+    n = shape_of(s)[0]
+    if n == 0:
+        return lax.full((size,), 0 if fill_value is None else fill_value, dtype_of(a))
+    first = lax.concatenate([lax.full((1,), True, np.bool_),
+                             lax.ne(lax.slice_in_dim(s, 1, n), lax.slice_in_dim(s, 0, n - 1))],
+                            0)
+    rank = lax.sub(lax.cumsum(lax.convert_element_type(first, np.int64), 0), 1)
+    slot = lax.select(first, rank, lax.full_like(rank, size))
+    fill = lax.slice_in_dim(s, 0, 1) if fill_value is None else fill_value
+    base = lax.broadcast_to(lax.convert_element_type(asarray(fill), dtype_of(a)), (size,))
+    return lax.scatter(base, s, slot, axes=(0,), mode="drop")
+
+
+def unique_values(x):
+    return unique(x)
+
+
+def unique_counts(x):
+    values, counts = unique(x, return_counts=True)
+    return values, counts
+
+
+def unique_inverse(x):
+    values, inverse = unique(x, return_inverse=True)
+    return values, lax.reshape(inverse, shape_of(asarray(x)))
+
+
+def unique_all(x):
+    values, index, inverse, counts = unique(x, True, True, True)
+    return values, index, lax.reshape(inverse, shape_of(asarray(x))), counts
+
+
+def _set_op(name, *arrays, **kw):
+    raws = [_concrete(asarray(a), name) for a in arrays]
+    res = getattr(np, name)(*raws, **kw)
+    return tuple(asarray(r) for r in res) if isinstance(res, tuple) else asarray(res)
+
+
+def intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
+    return _set_op("intersect1d", ar1, ar2, assume_unique=assume_unique,
+                   return_indices=return_indices)
+
+
+def union1d(ar1, ar2):
+    return _set_op("union1d", ar1, ar2)
+
+
+def setdiff1d(ar1, ar2, assume_unique=False):
+    return _set_op("setdiff1d", ar1, ar2, assume_unique=assume_unique)
+
+
+def setxor1d(ar1, ar2, assume_unique=False):
+    return _set_op("setxor1d", ar1, ar2, assume_unique=assume_unique)
+
+
+def isin(element, test_elements, assume_unique=False, invert=False):
+    """Whether each element occurs in `test_elements` (works on traced values)."""
+    (e, t), _ = promote(element, test_elements)
+    e, t = asarray(e), ravel(asarray(t))
+    es = shape_of(e)
+    full = es + shape_of(t)
+    hits = lax.eq(lax.broadcast_in_dim(e, full, tuple(range(len(es)))),
+                  lax.broadcast_in_dim(t, full, (len(es),)))
+    found = lax.reduce_or(hits, (len(es),))
+    return lax.bitwise_not(found) if invert else found
+
+
+def bincount(x, weights=None, minlength=0, *, length=None):
+    """Counts (or summed weights) of each non-negative integer in `x`. The output length is
+    `max(x) + 1` (x concrete) or `length` (works on traced values; larger values dropped)."""
+    x = asarray(x)
+    if not dtypes.is_integer(dtype_of(x)):
+        raise TypeError(f"bincount needs integers, got {dtype_of(x)}")
+    if length is None:
+        raw = _concrete(x, "bincount")
+        if raw.size and raw.min() < 0:
+            raise ValueError("bincount: x must be non-negative")
+        length = max(int(raw.max()) + 1 if raw.size else 0, int(minlength))
+    if weights is None:
+        w = lax.full(shape_of(x), 1, np.int64)
+    else:
+        w = asarray(weights)
+        if not dtypes.is_inexact(dtype_of(w)):
+            w = lax.convert_element_type(w, np.float64 if dtypes.is_integer(dtype_of(w))
+                                         else dtypes.default_float_dtype())
+    return lax.scatter_add(lax.full((int(length),), 0, dtype_of(w)), ravel(w), ravel(x),
+                           axes=(0,), mode="drop")
+
+
+def histogram(a, bins=10, range=None, weights=None, density=None):
+    """Counts of `a` in `bins` (an int with concrete or given `range`, or the edges).
+    Returns `(hist, bin_edges)`."""
+    a = ravel(asarray(a))
+    if isinstance(bins, (int, np.integer)):
+        if range is None:
+            raw = _concrete(a, "histogram (without range=)")
+            range = (raw.min(), raw.max()) if raw.size else (0.0, 1.0)
+        edges = np.histogram_bin_edges(np.zeros(0), int(bins), range=range)
+        edges = asarray(edges.astype(dtypes.default_float_dtype()
+                                     if not dtypes.is_inexact(dtype_of(a)) else dtype_of(a)))
+    else:
+        edges = asarray(bins)
+    n = shape_of(edges)[0] - 1
+    idx = lax.sub(searchsorted(edges, a, side="right"), 1)
+    last = lax.eq(a, edges[n])                      # the last bin is closed on the right
+    idx = lax.select(last, lax.full_like(idx, n - 1), idx)
+    inside = lax.bitwise_and(lax.ge(idx, 0), lax.lt(idx, n))
+    idx = lax.select(inside, idx, lax.full_like(idx, n))
+    hist = bincount(idx, weights, length=n)
+    if density:
+        from ._math import true_divide
+        from ._reductions import sum as sum_
+        from ._shape import diff
+        hist = true_divide(true_divide(hist, sum_(hist)), diff(edges))
+    return hist, edges

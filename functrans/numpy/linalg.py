@@ -1,0 +1,398 @@
+"""`functrans.numpy.linalg`: NumPy's linear algebra on stacks of matrices, differentiable.
+
+Built on the primitives in `functrans.lax.linalg` (LU, Cholesky, eigh, SVD, QR, triangular
+solves). As in NumPy, `eigh` and `cholesky` read one triangle of the input (UPLO='L' by
+default), so their gradients land in that triangle. Derivative limits (repeated eigenvalues
+or singular values, singular matrices for solve/det/inv) are listed in `functrans.lax.linalg`;
+`pinv` has its own derivative rule, valid wherever the rank does not change.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import lax
+from ..core import Tracer
+from ..custom_derivatives import custom_jvp
+from ..lax._util import shape_of, dtype_of, broadcast_shapes
+from ._conversion import asarray, promote_inexact
+from ._linalg import matmul, multi_dot, outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
+from ._reductions import normalize_axes
+from ._shape import diagonal as _diagonal, matrix_transpose
+
+_T = matrix_transpose
+
+__all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet",
+           "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power",
+           "matrix_rank", "lstsq", "cond", "multi_dot", "outer", "tensordot", "vecdot",
+           "cross", "matmul", "matrix_transpose", "diagonal", "trace", "tensorsolve",
+           "tensorinv", "matvec", "vecmat"]
+
+
+class EighResult(NamedTuple):
+    eigenvalues: object
+    eigenvectors: object
+
+
+class SVDResult(NamedTuple):
+    U: object
+    S: object
+    Vh: object
+
+
+class QRResult(NamedTuple):
+    Q: object
+    R: object
+
+
+class SlogdetResult(NamedTuple):
+    sign: object
+    logabsdet: object
+
+
+def _float_matrix(a, name, square=True):
+    (a,), _ = promote_inexact(a)
+    s = shape_of(a)
+    if len(s) < 2:
+        raise ValueError(f"linalg.{name}: needs at least a 2-D array, got shape {s}")
+    if square and s[-1] != s[-2]:
+        raise ValueError(f"linalg.{name}: last 2 dimensions of the array must be square, got "
+                         f"shape {s}")
+    return a
+
+
+def _eye(n, dtype):
+    return asarray(np.eye(n, dtype=dtype))
+
+
+# ------------------------------------------------------------------ solving
+def solve(a, b):
+    """x with `a @ x == b`; b is (…, n) when 1-D, else (…, n, k) (NumPy 2's rule)."""
+    a = _float_matrix(a, "solve")
+    (a, b), _ = promote_inexact(a, b)
+    n = shape_of(a)[-1]
+    vector = len(shape_of(b)) == 1
+    if vector:
+        b = lax.reshape(b, (n, 1))
+    if shape_of(b)[-2] != n:
+        raise ValueError(f"linalg.solve: a of shape {shape_of(a)} and b of shape "
+                         f"{shape_of(b)} do not match")
+    batch = broadcast_shapes(shape_of(a)[:-2], shape_of(b)[:-2], opname="linalg.solve")
+    a = lax.broadcast_to(a, batch + (n, n))
+    b = lax.broadcast_to(b, batch + shape_of(b)[-2:])
+    lu, _, perm = lax.linalg.lu(a)
+    x = lax.linalg.lu_solve(lu, perm, b)
+    return lax.reshape(x, batch + (n,)) if vector else x
+
+
+def inv(a):
+    """The inverse of each square matrix."""
+    a = _float_matrix(a, "inv")
+    n = shape_of(a)[-1]
+    return solve(a, lax.broadcast_to(_eye(n, dtype_of(a)), shape_of(a)))
+
+
+def _lu_parts(a):
+    lu, pivots, _ = lax.linalg.lu(a)
+    n = shape_of(a)[-1]
+    swaps = lax.reduce_sum(lax.convert_element_type(
+        lax.ne(pivots, asarray(np.arange(n, dtype=np.int32))), np.int64), (len(shape_of(a)) - 2,))
+    parity = lax.sub(1.0, lax.mul(lax.convert_element_type(lax.rem(swaps, 2), dtype_of(a)),
+                                  2.0))
+    return _diagonal(lu, 0, -2, -1), parity
+
+
+def det(a):
+    """The determinant of each square matrix (through LU)."""
+    a = _float_matrix(a, "det")
+    diag, parity = _lu_parts(a)
+    return lax.mul(parity, lax.reduce_prod(diag, (len(shape_of(diag)) - 1,)))
+
+
+def slogdet(a):
+    """`(sign, log|det|)` of each square matrix (through LU)."""
+    a = _float_matrix(a, "slogdet")
+    diag, parity = _lu_parts(a)
+    last = (len(shape_of(diag)) - 1,)
+    sign = lax.mul(parity, lax.reduce_prod(lax.sign(diag), last))
+    return SlogdetResult(sign, lax.reduce_sum(lax.log(lax.abs(diag)), last))
+
+
+def cholesky(a, /, *, upper=False):
+    """The lower Cholesky factor (upper with `upper=True`), reading that triangle of a."""
+    a = _float_matrix(a, "cholesky")
+    low = _symmetric_from(a, "U" if upper else "L")
+    L = lax.linalg.cholesky(low)
+    return _T(L) if upper else L
+
+
+def _symmetric_from(a, uplo):
+    """The symmetric matrix with a's lower (uplo 'L') or upper triangle."""
+    from ._shape import tril, triu
+    if uplo not in ("L", "U"):
+        raise ValueError(f"UPLO must be 'L' or 'U', got {uplo!r}")
+    if uplo == "L":
+        return lax.add(tril(a), _T(tril(a, -1)))
+    return lax.add(triu(a), _T(triu(a, 1)))
+
+
+def eigh(a, UPLO="L"):
+    """`(eigenvalues, eigenvectors)` of symmetric matrices (ascending), reading the UPLO
+    triangle. Eigenvector derivatives need distinct eigenvalues."""
+    a = _float_matrix(a, "eigh")
+    v, w = lax.linalg.eigh(_symmetric_from(a, UPLO))
+    return EighResult(w, v)
+
+
+def eigvalsh(a, UPLO="L"):
+    return eigh(a, UPLO).eigenvalues
+
+
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """`(U, S, Vh)` (or S alone) with `a = U @ diag(S) @ Vh`, S descending. Derivatives need
+    full_matrices=False for non-square input and distinct singular values for U and Vh."""
+    a = _float_matrix(a, "svd", square=False)
+    if not compute_uv:
+        return lax.linalg.svd(a, compute_uv=False)
+    return SVDResult(*lax.linalg.svd(a, full_matrices=full_matrices))
+
+
+def svdvals(x, /):
+    return svd(x, compute_uv=False)
+
+
+def qr(a, mode="reduced"):
+    """`(Q, R)` with orthonormal Q and upper-triangular R; mode 'reduced', 'complete' or 'r'."""
+    a = _float_matrix(a, "qr", square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+    q, r = lax.linalg.qr(a, full_matrices=mode == "complete")
+    return r if mode == "r" else QRResult(q, r)
+
+
+# ------------------------------------------------------------------ pseudo-inverse and friends
+def _default_rtol(a):
+    m, n = shape_of(a)[-2:]
+    return max(m, n) * np.finfo(dtype_of(a)).eps
+
+
+@custom_jvp
+def _pinv(a, rtol):
+    u, s, vt = lax.linalg.svd(a, full_matrices=False)
+    cutoff = lax.mul(lax.reduce_max(s, (len(shape_of(s)) - 1,)), rtol)
+    big = lax.gt(s, lax.broadcast_in_dim(cutoff, shape_of(s), tuple(range(len(shape_of(s)) - 1))))
+    inv_s = lax.select(big, lax.reciprocal(lax.select(big, s, lax.full_like(s, 1))),
+                       lax.full_like(s, 0))
+    return matmul(lax.mul(_T(vt), lax.expand_dims(inv_s, (-2,))), _T(u))
+
+
+@_pinv.defjvp
+def _pinv_jvp(primals, tangents):
+    """The derivative of the pseudo-inverse where the rank is locally constant
+    (Golub & Pereyra): -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P."""
+    a, rtol = primals
+    da = tangents[0]
+    p = _pinv(a, rtol)
+    m, n = shape_of(a)[-2:]
+    dt = dtype_of(a)
+    dat = _T(da)
+    t = lax.neg(matmul(matmul(p, da), p))
+    t = lax.add(t, matmul(matmul(matmul(p, _T(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
+    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(_T(p), p)))
+    return p, t
+
+
+def pinv(a, rcond=None, hermitian=False, *, rtol=None):
+    """The Moore-Penrose pseudo-inverse (singular values below rtol * max are dropped)."""
+    a = _float_matrix(a, "pinv", square=False)
+    tol = rcond if rcond is not None else rtol
+    tol = _default_rtol(a) if tol is None else tol
+    return _pinv(a, asarray(tol, dtype=dtype_of(a)))
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """The number of singular values above the tolerance."""
+    A = asarray(A)
+    if len(shape_of(A)) < 2:
+        return lax.convert_element_type(lax.reduce_or(lax.ne(A, 0)), np.int64)
+    A = _float_matrix(A, "matrix_rank", square=False)
+    s = svdvals(A)
+    last = len(shape_of(s)) - 1
+    if tol is None:
+        r = _default_rtol(A) if rtol is None else rtol
+        tol = lax.mul(lax.reduce_max(s, (last,)), r)
+    tol = lax.broadcast_in_dim(asarray(tol, dtype=dtype_of(s)), shape_of(s),
+                               tuple(range(last)) if len(shape_of(asarray(tol))) else ())
+    return lax.reduce_sum(lax.convert_element_type(lax.gt(s, tol), np.int64), (last,))
+
+
+def lstsq(a, b, rcond=None):
+    """`(x, residuals, rank, s)` minimizing |a x - b| (x through the pseudo-inverse)."""
+    a = _float_matrix(a, "lstsq", square=False)
+    (a, b), _ = promote_inexact(a, b)
+    m, n = shape_of(a)
+    x = matmul(pinv(a, rcond), b)
+    rank = matrix_rank(a, rtol=rcond)
+    s = svdvals(a)
+    full_rank = not isinstance(rank, Tracer) and int(np.asarray(rank)) == n
+    if m > n and (full_rank or isinstance(rank, Tracer)):
+        r = lax.sub(matmul(a, x), b)
+        residuals = lax.reduce_sum(lax.square(r), (0,))
+        if len(shape_of(b)) == 1:
+            residuals = lax.reshape(residuals, (1,))
+    else:
+        residuals = asarray(np.zeros((0,), dtype_of(a)))
+    return x, residuals, rank, s
+
+
+def matrix_power(a, n):
+    """`a` multiplied by itself n times (inverted for negative n; identity for 0)."""
+    a = asarray(a)
+    if not isinstance(n, (int, np.integer)):
+        raise TypeError("matrix_power: the exponent must be an integer")
+    s = shape_of(a)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise ValueError(f"linalg.matrix_power: needs square matrices, got shape {s}")
+    if n == 0:
+        return lax.broadcast_to(_eye(s[-1], dtype_of(a)), s)
+    if n < 0:
+        a, n = inv(a), -n
+    result, base = None, a
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+# ------------------------------------------------------------------ norms
+def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    """The p-norm over `axis` (all axes when None): ord in inf, -inf, 0, or any p."""
+    from . import _reductions as R
+    (x,), _ = promote_inexact(x)
+    ax = axis
+    if ax is None:
+        x, ax = lax.reshape(x, (math.prod(shape_of(x)),)), 0
+        res = _vector_norm(R, x, ax, False, ord)
+        return lax.reshape(res, (1,) * len(shape_of(asarray(x)))) if keepdims else res
+    return _vector_norm(R, x, ax, keepdims, ord)
+
+
+def _vector_norm(R, x, axis, keepdims, ord):
+    a = lax.abs(x)
+    if ord == 2:
+        return lax.sqrt(R.sum(lax.square(a), axis=axis, keepdims=keepdims))
+    if ord == math.inf:
+        return R.max(a, axis=axis, keepdims=keepdims)
+    if ord == -math.inf:
+        return R.min(a, axis=axis, keepdims=keepdims)
+    if ord == 0:
+        return lax.convert_element_type(R.sum(lax.ne(x, 0), axis=axis, keepdims=keepdims),
+                                        dtype_of(x))
+    if ord == 1:
+        return R.sum(a, axis=axis, keepdims=keepdims)
+    p = float(ord)
+    return lax.pow(R.sum(lax.pow(a, p), axis=axis, keepdims=keepdims), 1.0 / p)
+
+
+def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector or matrix norms with NumPy's `ord`/`axis` rules."""
+    from . import _reductions as R
+    (x,), _ = promote_inexact(x)
+    rank = len(shape_of(x))
+    if axis is None:
+        if ord is None:
+            return vector_norm(x, axis=None, keepdims=keepdims)
+        if rank not in (1, 2):
+            raise ValueError("norm: improper number of dimensions to norm")
+        axis = tuple(range(rank))
+    for a in (axis,) if isinstance(axis, (int, np.integer)) else axis:
+        normalize_axes(a, rank)                     # range check
+    axes = (int(axis) % rank,) if isinstance(axis, (int, np.integer)) else \
+        tuple(int(a) % rank for a in axis)
+    if len(axes) == 1:
+        if isinstance(ord, str):
+            raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+        return _vector_norm(R, x, axes[0], keepdims, 2 if ord is None else ord)
+    if len(axes) != 2:
+        raise ValueError("norm: improper number of dimensions to norm")
+    r, c = axes
+    if r == c:
+        raise ValueError("norm: duplicate axes given")
+    a = lax.abs(x)
+    if ord in (None, "fro"):
+        out = lax.sqrt(R.sum(lax.square(a), axis=axes, keepdims=keepdims))
+    elif ord in (1, -1):
+        col = R.sum(a, axis=r, keepdims=True)
+        out = (R.max if ord == 1 else R.min)(col, axis=c, keepdims=True)
+    elif ord in (math.inf, -math.inf):
+        row = R.sum(a, axis=c, keepdims=True)
+        out = (R.max if ord == math.inf else R.min)(row, axis=r, keepdims=True)
+    elif ord in (2, -2, "nuc"):
+        from ._shape import moveaxis
+        s = svdvals(moveaxis(x, (r, c), (-2, -1)))
+        last = len(shape_of(s)) - 1
+        out = {2: R.max, -2: R.min, "nuc": R.sum}[ord](s, axis=last)
+        if keepdims:
+            out = lax.expand_dims(out, tuple(sorted(axes)))
+        return out
+    else:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    if ord in (1, -1, math.inf, -math.inf) and not keepdims:
+        out = lax.squeeze(out, axes)
+    return out
+
+
+def cond(x, p=None):
+    """The condition number (ratio of extreme singular values for p None/2/-2, else
+    norm(x, p) * norm(inv(x), p))."""
+    x = _float_matrix(x, "cond", square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        s = svdvals(x)
+        last = (len(shape_of(s)) - 1,)
+        hi, lo = lax.reduce_max(s, last), lax.reduce_min(s, last)
+        return lax.div(hi, lo) if p != -2 else lax.div(lo, hi)
+    return lax.mul(norm(x, p, axis=(-2, -1)), norm(inv(x), p, axis=(-2, -1)))
+
+
+def diagonal(x, /, *, offset=0):
+    """The diagonal of the last two axes."""
+    return _diagonal(x, offset, -2, -1)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """The sum of the diagonal of the last two axes."""
+    from ._reductions import sum as sum_
+    return sum_(diagonal(x, offset=offset), axis=-1, dtype=dtype)
+
+
+def tensorsolve(a, b, axes=None):
+    """x with `tensordot(a, x, x.ndim) == b`."""
+    from ._shape import moveaxis, reshape
+    a, b = asarray(a), asarray(b)
+    if axes is not None:
+        a = moveaxis(a, axes, tuple(range(len(shape_of(a)) - len(axes), len(shape_of(a)))))
+    out_shape = shape_of(a)[len(shape_of(b)):]
+    n = math.prod(out_shape)
+    x = solve(reshape(a, (math.prod(shape_of(b)), n)), reshape(b, (-1,)))
+    return reshape(x, out_shape)
+
+
+def tensorinv(a, ind=2):
+    """The inverse of `a` seen as a map over its first `ind` axes."""
+    from ._shape import reshape
+    a = asarray(a)
+    s = shape_of(a)
+    rows = math.prod(s[:ind])
+    return reshape(inv(reshape(a, (rows, -1))), s[ind:] + s[:ind])
+
+
+LinAlgError = np.linalg.LinAlgError

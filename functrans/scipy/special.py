@@ -1,0 +1,177 @@
+"""`functrans.scipy.special`: special functions with SciPy's names, differentiable and
+batchable (integers are converted to the default float dtype)."""
+from __future__ import annotations
+
+import math
+
+from .. import lax
+from ..lax._util import shape_of
+from ..numpy._conversion import promote_inexact, asarray
+from ..numpy._reductions import normalize_axes
+
+__all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc", "erfinv",
+           "gammaln", "gamma", "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr",
+           "ndtr", "ndtri", "log_ndtr", "i0", "i1", "logaddexp"]
+
+
+def _unary(lax_fn, name, doc):
+    def f(x):
+        (x,), _ = promote_inexact(x)
+        return lax_fn(x)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+expit = _unary(lax.logistic, "expit", "The logistic sigmoid 1 / (1 + exp(-x)).")
+erf = _unary(lax.erf, "erf", "The error function.")
+erfc = _unary(lax.erfc, "erfc", "The complementary error function 1 - erf(x).")
+erfinv = _unary(lax.erf_inv, "erfinv", "The inverse error function.")
+gammaln = _unary(lax.lgamma, "gammaln", "log |Gamma(x)|.")
+digamma = _unary(lax.digamma, "digamma", "The digamma function, d/dx log Gamma(x).")
+i0 = _unary(lax.bessel_i0, "i0", "The modified Bessel function of the first kind, order 0.")
+i1 = _unary(lax.bessel_i1, "i1", "The modified Bessel function of the first kind, order 1.")
+
+
+def logaddexp(x1, x2):
+    """log(exp(x1) + exp(x2)), without overflow."""
+    (a, b), _ = promote_inexact(x1, x2)
+    return lax.logaddexp(a, b)
+
+
+def logit(p):
+    """log(p / (1 - p)), the inverse of expit."""
+    (p,), _ = promote_inexact(p)
+    return lax.log(lax.div(p, lax.sub(1.0, p)))
+
+
+def gamma(x):
+    """Gamma(x) for x > 0 (exp of gammaln)."""
+    return lax.exp(gammaln(x))
+
+
+def polygamma(n, x):
+    """The n-th derivative of digamma (n a non-negative integer)."""
+    (x,), _ = promote_inexact(x)
+    return lax.polygamma(int(n), x)
+
+
+def betaln(a, b):
+    """log |B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
+    (a, b), _ = promote_inexact(a, b)
+    return lax.sub(lax.add(lax.lgamma(a), lax.lgamma(b)), lax.lgamma(lax.add(a, b)))
+
+
+def _x_times(fn, x, y, neutral):
+    """x * fn(y), taken as 0 where x == 0 (y replaced there by `neutral`, so neither the
+    value nor its derivative sees fn's singularity)."""
+    (x, y), _ = promote_inexact(x, y)
+    x, y = asarray(x), asarray(y)
+    zero = lax.eq(x, 0.0)
+    y = lax.add(lax.mul(x, 0.0), y)                        # broadcast y against x
+    safe_y = lax.select(zero, lax.full_like(y, neutral), y)
+    return lax.select(zero, lax.full_like(safe_y, 0.0), lax.mul(x, fn(safe_y)))
+
+
+def xlogy(x, y):
+    """x * log(y), taken as 0 where x == 0 (also for y == 0)."""
+    return _x_times(lax.log, x, y, 1.0)
+
+
+def xlog1py(x, y):
+    """x * log1p(y), taken as 0 where x == 0."""
+    return _x_times(lax.log1p, x, y, 0.0)
+
+
+def entr(x):
+    """-x log x for x > 0, 0 at 0, -inf for x < 0."""
+    (x,), _ = promote_inexact(x)
+    x = asarray(x)
+    positive = lax.gt(x, 0.0)
+    safe = lax.select(positive, x, lax.full_like(x, 1.0))
+    out = lax.neg(lax.mul(safe, lax.log(safe)))
+    out = lax.select(positive, out, lax.full_like(x, 0.0))
+    return lax.select(lax.lt(x, 0.0), lax.full_like(x, -math.inf), out)
+
+
+def ndtr(x):
+    """The standard normal CDF."""
+    (x,), _ = promote_inexact(x)
+    return lax.mul(lax.erfc(lax.mul(x, -1.0 / math.sqrt(2.0))), 0.5)
+
+
+def log_ndtr(x):
+    """log of the standard normal CDF, accurate in both tails."""
+    (x,), dt = promote_inexact(x)
+    x = asarray(x)
+    # far in the lower tail: log(phi(x) / -x) plus the asymptotic series of Mills' ratio
+    cut = -20.0 if dt.itemsize >= 8 else -10.0
+    lower = lax.lt(x, cut)
+    safe = lax.select(lower, x, lax.full_like(x, cut))
+    inv2 = lax.reciprocal(lax.square(safe))
+    series = lax.full_like(x, 1.0)
+    term = lax.full_like(x, 1.0)
+    for k in range(1, 5):
+        term = lax.mul(term, lax.mul(inv2, -(2.0 * k - 1.0)))
+        series = lax.add(series, term)
+    asym = lax.add(lax.sub(lax.mul(lax.square(safe), -0.5), lax.log(lax.neg(safe))),
+                   lax.add(-0.5 * math.log(2 * math.pi), lax.log(series)))
+    # upper half: log1p(-ndtr(-x)) keeps the tiny deficit below 1
+    mid = lax.select(lower, lax.full_like(x, 0.0), x)
+    pos, neg = lax.max(mid, 0.0), lax.min(mid, 0.0)
+    direct = lax.select(lax.gt(mid, 0.0), lax.log1p(lax.neg(ndtr(lax.neg(pos)))),
+                        lax.log(ndtr(neg)))
+    return lax.select(lower, asym, direct)
+
+
+def ndtri(p):
+    """The inverse of the standard normal CDF."""
+    (p,), _ = promote_inexact(p)
+    return lax.mul(lax.erf_inv(lax.sub(lax.mul(p, 2.0), 1.0)), math.sqrt(2.0))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None):
+    """log(sum(b * exp(a))) over `axis`, without overflow; with `return_sign` also the sign
+    of the sum (for negative weights b)."""
+    from ..numpy import _reductions as R
+    (a,), dt = promote_inexact(a)
+    a = asarray(a)
+    if b is not None:
+        (a, b), dt = promote_inexact(a, b)
+        a, b = _broadcast_pair(a, b)
+    if where is not None:
+        a = lax.select(lax.broadcast_to(asarray(where), shape_of(a)),
+                       a, lax.full_like(a, -math.inf))
+    axes = normalize_axes(axis, len(shape_of(a)))
+    m = R.max(a, axis=axes, keepdims=True)
+    m = lax.stop_gradient(lax.select(lax.is_finite(m), m, lax.full_like(m, 0.0)))
+    e = lax.exp(lax.sub(a, m))
+    if b is not None:
+        e = lax.mul(e, b)
+    total = R.sum(e, axis=axes, keepdims=True)
+    sign = lax.sign(total)
+    out = lax.add(lax.log(lax.abs(total)), m)
+    if not keepdims:
+        out = lax.reshape(out, tuple(d for i, d in enumerate(shape_of(out)) if i not in axes))
+        sign = lax.reshape(sign, shape_of(out))
+    if return_sign:
+        return out, sign
+    if b is not None:
+        out = lax.select(lax.lt(sign, 0.0), lax.full_like(out, math.nan), out)
+    return out
+
+
+def _broadcast_pair(a, b):
+    from ..numpy._shape import broadcast_arrays
+    return broadcast_arrays(a, b)
+
+
+def softmax(x, axis=None):
+    """exp(x) / sum(exp(x)) over `axis` (all axes when None), computed stably."""
+    return lax.exp(log_softmax(x, axis))
+
+
+def log_softmax(x, axis=None):
+    """x - logsumexp(x) over `axis` (all axes when None)."""
+    (x,), _ = promote_inexact(x)
+    return lax.sub(x, logsumexp(x, axis=axis, keepdims=True))

@@ -1,0 +1,85 @@
+"""functrans.scipy.special against SciPy, and its derivatives."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special as sp
+from hypothesis import given, settings, strategies as st
+
+import functrans as ft
+import functrans.scipy.special as fsp
+from functrans import testing as ftst
+from functrans.test_util import check_grads
+
+SETTINGS = settings(max_examples=max(5, settings().max_examples // 3), deadline=None)
+
+FUNCTIONS = [  # name, domain (log_ndtr switches formulas at -20 and 0: kept away from those)
+    ("expit", (-5, 5)), ("logit", (0.05, 0.95)), ("erf", (-3, 3)), ("erfc", (-3, 3)),
+    ("erfinv", (-0.9, 0.9)), ("gammaln", (0.2, 5)), ("gamma", (0.2, 5)),
+    ("digamma", (0.2, 5)), ("ndtr", (-5, 5)), ("ndtri", (0.05, 0.95)),
+    ("log_ndtr", (-30, 8)), ("i0", (-3, 3)), ("i1", (-3, 3)), ("entr", (0.1, 3)),
+]
+
+
+@pytest.mark.parametrize("name,domain", FUNCTIONS, ids=lambda v: str(v))
+@SETTINGS
+@given(data=st.data())
+def test_special_functions_match_scipy_and_differentiate(name, domain, data):
+    exclude = (-20.0, 0.0) if name == "log_ndtr" else ()
+    x = data.draw(ftst.arrays(np.float64, ftst.shapes(max_dims=2), *domain, exclude=exclude))
+    np.testing.assert_allclose(np.asarray(getattr(fsp, name)(x)),
+                               getattr(sp, name)(np.asarray(x)), rtol=1e-9, atol=1e-12)
+    check_grads(getattr(fsp, name), (x,), order=2, modes=("fwd", "rev"))
+
+
+@SETTINGS
+@given(data=st.data())
+def test_binary_special_functions(data):
+    s0, s1 = data.draw(ftst.broadcastable_shapes(2))
+    x = data.draw(ftst.arrays(np.float64, s0, 0.2, 3))
+    y = data.draw(ftst.arrays(np.float64, s1, 0.2, 3))
+    for name in ("xlogy", "xlog1py", "betaln"):
+        np.testing.assert_allclose(np.asarray(getattr(fsp, name)(x, y)),
+                                   getattr(sp, name)(np.asarray(x), np.asarray(y)),
+                                   rtol=1e-10)
+        check_grads(getattr(fsp, name), (x, y), order=2, modes=("fwd", "rev"))
+    np.testing.assert_allclose(np.asarray(fsp.polygamma(2, x)), sp.polygamma(2, np.asarray(x)),
+                               rtol=1e-10)
+
+
+def test_xlogy_is_zero_where_x_is_zero():
+    assert float(fsp.xlogy(0.0, 0.0)) == 0.0
+    g = ft.grad(lambda y: fsp.xlogy(0.0, y))(np.float64(0.0))
+    assert np.isfinite(float(g))
+
+
+@SETTINGS
+@given(data=st.data())
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")   # sums of 0: log 0
+def test_logsumexp_and_softmax(data):
+    x = data.draw(ftst.arrays(np.float64, ftst.shapes(min_dims=1), -30, 30))
+    axis = data.draw(st.sampled_from([None] + list(range(x.ndim))))
+    keepdims = data.draw(st.booleans())
+    xn = np.asarray(x)
+    np.testing.assert_allclose(np.asarray(fsp.logsumexp(x, axis=axis, keepdims=keepdims)),
+                               sp.logsumexp(xn, axis=axis, keepdims=keepdims), rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(np.asarray(fsp.softmax(x, axis=axis)),
+                               sp.softmax(xn, axis=axis), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(np.asarray(fsp.log_softmax(x, axis=axis)),
+                               sp.log_softmax(xn, axis=axis), rtol=1e-12, atol=1e-12)
+    check_grads(lambda x: fsp.logsumexp(x, axis=axis), (x,), order=2, modes=("fwd", "rev"))
+    b = data.draw(ftst.arrays(np.float64, x.shape, -1, 2))
+    got, sign = fsp.logsumexp(x, axis=axis, b=b, return_sign=True)
+    want, want_sign = sp.logsumexp(xn, axis=axis, b=np.asarray(b), return_sign=True)
+    np.testing.assert_allclose(np.asarray(sign), want_sign)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")   # log(0) = -inf
+def test_logsumexp_is_stable_and_its_gradient_is_softmax():
+    x = np.array([1000.0, 1000.0, -np.inf])
+    assert float(fsp.logsumexp(x)) == pytest.approx(1000.0 + np.log(2.0))
+    g = ft.grad(fsp.logsumexp)(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(np.asarray(g), sp.softmax([1.0, 2.0, 3.0]), rtol=1e-12)
+    assert fsp.logsumexp(np.zeros(3, np.float32)).dtype == np.float32
