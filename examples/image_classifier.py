@@ -34,6 +34,7 @@ What to notice:
         [--steps N] [--device cpu|cuda] [--cifar10 PATH] [--save PATH]
 """
 import argparse
+import itertools
 import time
 from typing import NamedTuple
 
@@ -93,6 +94,15 @@ def cifar10(root):
         "cifar", ft.data.load_cifar10(root, train=True), ft.data.load_cifar10(root, train=False),
         classes=ft.data.CIFAR10_CLASSES, build_net=lambda key: Net(key=key),
         batch_size=4, lr=0.001, epochs=2, print_every=2000)
+
+
+def epoch_batches(arrays, batch_size, epochs, key):
+    """`(epoch, index within the epoch, mini-batch)` for `epochs` passes over `arrays`,
+    shuffled anew each epoch."""
+    for epoch in range(epochs):
+        key, shuffle_key = ft.random.split(key)
+        for i, batch in enumerate(ft.data.batches(arrays, batch_size, key=shuffle_key)):
+            yield epoch, i, batch
 
 
 def make_train_step(optimizer):
@@ -165,26 +175,22 @@ def main(argv=None):
 
         # 4. Train: loop over the data several times, shuffled anew each epoch.
         start = time.perf_counter()
-        batches_per_epoch = -(-len(y_train) // batch_size)
+        total = epochs * -(-len(y_train) // batch_size)
+        if args.steps is not None:
+            total = min(total, args.steps)
         steps, running_losses = 0, []
-        for epoch in range(epochs):
-            key, shuffle_key = ft.random.split(key)
-            running_loss = 0.0
-            minibatches = ft.data.batches((x_train, y_train), batch_size, key=shuffle_key)
-            for i, (images, labels) in enumerate(tqdm(
-                    minibatches, total=batches_per_epoch, desc=f"epoch {epoch + 1}",
-                    leave=False, disable=None)):
-                net, opt_state, loss = train_step(net, opt_state, images, labels)
-                running_loss += float(loss)
-                if i % print_every == print_every - 1:
-                    running_losses.append(running_loss / print_every)
-                    tqdm.write(f"[{epoch + 1}, {i + 1:5d}] loss: {running_losses[-1]:.3f}")
-                    running_loss = 0.0
-                steps += 1
-                if steps == args.steps:
-                    break
-            if steps == args.steps:
-                break
+        for epoch, i, (images, labels) in tqdm(
+                itertools.islice(epoch_batches(data.train, batch_size, epochs, key), total),
+                total=total, desc="training", leave=False, disable=None):
+            if i == 0:
+                running_loss = 0.0
+            net, opt_state, loss = train_step(net, opt_state, images, labels)
+            running_loss += float(loss)
+            steps += 1
+            if i % print_every == print_every - 1:
+                running_losses.append(running_loss / print_every)
+                tqdm.write(f"[{epoch + 1}, {i + 1:5d}] loss: {running_losses[-1]:.3f}")
+                running_loss = 0.0
         train_time = time.perf_counter() - start
         print(f"Finished Training ({steps} mini-batches in {train_time:.1f} s)")
 
