@@ -25,6 +25,8 @@ from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug
+from . import random, nn, optim, data
+from .serialization import save, load
 
 
 def device_put(x, device=None):

@@ -568,7 +568,7 @@ class Jaxpr:
 
     @property
     def effectful(self):
-        return any(e.primitive.effectful or _has_effects(e.params) for e in self.eqns)
+        return any(eqn_effectful(e) for e in self.eqns)
 
     def __str__(self):
         return PrettyPrinter().jaxpr(self, 0)
@@ -578,6 +578,11 @@ class Jaxpr:
     def _repr_html_(self):
         import html
         return f"<pre>{html.escape(str(self))}</pre>"
+
+
+def eqn_effectful(eqn):
+    """Whether an equation has side effects (itself, or in a jaxpr it carries)."""
+    return eqn.primitive.effectful or _has_effects(eqn.params)
 
 
 def _has_effects(params):

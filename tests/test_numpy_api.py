@@ -668,3 +668,9 @@ def test_det_derivative_is_exact_for_pivoted_matrices():
     g = ft.grad(fnp.linalg.det)(a)
     np.testing.assert_allclose(np.asarray(g), np.linalg.det(a) * np.linalg.inv(a).T,
                                rtol=1e-12)
+
+
+def test_square_of_booleans_is_int8_in_the_trace_too():
+    b = np.array([True, False])
+    assert ft.make_jaxpr(fnp.square)(b).out_avals[0].dtype == np.int8
+    assert_same(ft.jit(fnp.square)(b), np.square(b))

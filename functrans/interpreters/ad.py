@@ -37,20 +37,28 @@ def _is_inexact(x):
 
 
 # =================================================================== forward mode
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+class PrimalTracer(Tracer):
+    """A tracer carrying a primal value (its aval and concrete value are the primal's)."""
+    __slots__ = ("primal", "_aval")
+
+    @property
+    def aval(self):
+        if self._aval is None:
+            self._aval = get_aval(self.primal).strip_weak()
+        return self._aval
+
+    def concrete_value(self, why):
+        return concrete_value(self.primal, why)
+
+
+class JVPTracer(PrimalTracer):
+    __slots__ = ("tangent",)
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent
-
-    @property
-    def aval(self):
-        return get_aval(self.primal).strip_weak()
-
-    def concrete_value(self, why):
-        return concrete_value(self.primal, why)
+        self._aval = None
 
     def underlying(self):
         return self.primal
@@ -107,20 +115,14 @@ class Tape:
         return i
 
 
-class ReverseTracer(Tracer):
-    __slots__ = ("primal", "id")
+class ReverseTracer(PrimalTracer):
+    __slots__ = ("id",)
 
     def __init__(self, trace, primal, id):
         self._trace = trace
         self.primal = primal
         self.id = id
-
-    @property
-    def aval(self):
-        return get_aval(self.primal).strip_weak()
-
-    def concrete_value(self, why):
-        return concrete_value(self.primal, why)
+        self._aval = None
 
     def underlying(self):
         return self.primal

@@ -19,6 +19,7 @@ from __future__ import annotations
 from ..array import Array, wrap
 from .. import dtypes
 from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, ShapedArray,
+                    eqn_effectful,
                     new_main, get_aval, is_python_scalar, user_frame, format_frame,
                     reraise_with_context, ConcretizationError)
 
@@ -136,7 +137,7 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_invars=False):
     live = {v for v in outvars if type(v) is Var}
     new_eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
+        if eqn_effectful(eqn) or any(v in live for v in eqn.outvars):
             new_eqns.append(eqn)
             live.update(v for v in eqn.invars if type(v) is Var)
     new_eqns.reverse()

@@ -21,6 +21,8 @@ from .shape_ops import (
     slice_ as slice, slice_in_dim, full_like, full, constant, squeeze, expand_dims, iota,
 )
 from .dot import dot_general, dot
+from .conv import conv_general_dilated, conv_dimension_numbers
+from .windowed import reduce_window, reduce_window_max, reduce_window_sum
 from .indexing import (
     gather, scatter, scatter_add, scatter_mul, scatter_min, scatter_max, dynamic_slice,
     dynamic_update_slice, take_along_axis, add_along_axis, wrap_negative,

@@ -126,8 +126,21 @@ def _placement(args):
     return next((a for a in args if type(a) is Array or isinstance(a, Tracer)), None)
 
 
+_WEAK_STANDIN = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+
+
+def _promotion_key(x):
+    """A Python scalar stays weak; so does a traced value that came from one (jit passes
+    Python scalar arguments as weakly typed inputs), represented by a scalar of its kind."""
+    if type(x) in _SCALARS:
+        return x
+    if isinstance(x, Tracer) and x.aval.weak_type:
+        return _WEAK_STANDIN[x.aval.dtype.kind]
+    return dtype_of(x)
+
+
 def result_dtype(*operands):
-    return dtypes.result_type(*[x if type(x) in _SCALARS else dtype_of(x) for x in operands])
+    return dtypes.result_type(*[_promotion_key(x) for x in operands])
 
 
 def promote(*args):
@@ -138,10 +151,12 @@ def promote(*args):
     """
     like = _placement(args)
     ops = [as_operand(a, like) for a in args]
-    dts = [None if type(o) in _SCALARS else dtype_of(o) for o in ops]
-    if dts[0] is not None and all(d == dts[0] for d in dts):
-        return ops, dts[0]                      # one dtype already: nothing to convert
-    dt = dtypes.result_type(*[o if d is None else d for o, d in zip(ops, dts)])
+    keys = [_promotion_key(o) for o in ops]
+    first = keys[0]
+    if isinstance(first, np.dtype) and all(isinstance(k, np.dtype) and k == first
+                                           for k in keys):
+        return ops, first                        # one dtype already: nothing to convert
+    dt = dtypes.result_type(*keys)
     return _cast_all(ops, dt, like), dt
 
 

@@ -87,7 +87,15 @@ tanh = _inexact_unary(lax.tanh, "tanh")
 arcsinh = _inexact_unary(lax.asinh, "arcsinh")
 arccosh = _inexact_unary(lax.acosh, "arccosh")
 arctanh = _inexact_unary(lax.atanh, "arctanh")
-square = _same_unary(lax.square, "square")
+_square = _same_unary(lax.square, "square")
+
+
+def square(x, /):
+    """Elementwise x*x (booleans square as int8, as in NumPy)."""
+    x = as_operand(x)
+    if not isinstance(x, (int, float, bool, complex)) and dtype_of(x) == dtypes.bool_:
+        x = lax.convert_element_type(x, np.int8)
+    return _square(x)
 negative = _same_unary(lax.neg, "negative")
 absolute = abs = _same_unary(lax.abs, "absolute")
 sign = _same_unary(lax.sign, "sign")

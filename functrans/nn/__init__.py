@@ -1,0 +1,27 @@
+"""`ft.nn`: neural-network layers as pytrees, their functional forms, losses, initializers
+and filtering, with PyTorch's names, argument orders and parameter layouts.
+
+    import functrans as ft
+
+    class Net(ft.nn.Module):
+        def __init__(self, key):
+            k1, k2 = ft.random.split(key)
+            self.conv = ft.nn.Conv2d(3, 6, 5, key=k1)
+            self.fc = ft.nn.Linear(6 * 28 * 28, 10, key=k2)
+
+        def __call__(self, x):
+            return self.fc(ft.nn.relu(self.conv(x)).reshape(x.shape[0], -1))
+
+    model = Net(ft.random.key(0))
+    loss, grads = ft.value_and_grad(
+        lambda m: ft.nn.cross_entropy(m(images), labels))(model)
+"""
+from .module import Module, field, partition, combine, Sequential, Lambda
+from .functional import (relu, gelu, sigmoid, tanh, softmax, log_softmax, one_hot, linear,
+                         conv2d, max_pool2d, avg_pool2d, dropout, layer_norm, embedding)
+from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss,
+                     binary_cross_entropy_with_logits, MSELoss, L1Loss, CrossEntropyLoss,
+                     NLLLoss, BCEWithLogitsLoss)
+from .layers import (Identity, Linear, Conv2d, MaxPool2d, AvgPool2d, ReLU, Tanh, Sigmoid, GELU,
+                     Softmax, LogSoftmax, Flatten, Dropout, Embedding, LayerNorm)
+from . import init

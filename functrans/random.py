@@ -1,0 +1,433 @@
+"""`ft.random`: stateless, counter-based pseudo-random numbers (JAX's API and algorithms).
+
+A key is a plain `uint32` array of shape (2,), so it is a pytree leaf that can be passed
+through `jit`, `vmap` and `grad` like any array. Nothing is hidden state: the same key always
+gives the same numbers, eagerly, under `jit`, per example under `vmap`, on NumPy and CuPy.
+Use a key once; derive fresh keys with `split` (or `fold_in` for a step number).
+
+    key = ft.random.key(0)
+    key, sub = ft.random.split(key)
+    w = ft.random.normal(sub, (3, 4))
+
+The generator is Threefry-2x32 (20 rounds) over 64-bit counters, the same construction and
+counter layout as JAX's default ("partitionable") threefry, so `key`, `split`, `fold_in`,
+`bits` and `uniform` give bit-for-bit the numbers JAX gives; samplers built on special
+functions (`normal`, `truncated_normal`) agree to the last few ulps. The hash is one primitive,
+`threefry2x32`, whose kernel is written once with `xp` uint32 arithmetic (wrapping add,
+rotate, xor), hence the same bits on every backend.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import dtypes, lax
+from .core import ShapedArray, get_aval
+from .lax._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
+from .numpy._conversion import asarray
+
+__all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
+           "truncated_normal", "randint", "bernoulli", "categorical", "gumbel", "permutation",
+           "choice"]
+
+_U32 = np.dtype(np.uint32)
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = 0x1BD11BDA
+
+
+# ------------------------------------------------------------------ the hash primitive
+def _threefry_impl(xp, key, offset, shape):
+    """Threefry-2x32 of the counters `offset + arange(prod(shape))` (high words 0) under each
+    key in `key` (..., 2); returns the two output words, each of shape batch + shape."""
+    extra = (Ellipsis,) + (None,) * len(shape)
+    k0, k1 = key[..., 0][extra], key[..., 1][extra]
+    counts = xp.arange(math.prod(shape), dtype=_U32).reshape(shape)
+    x1 = xp.asarray(offset, dtype=_U32)[extra] + counts
+    x0 = xp.zeros(x1.shape, _U32)
+    x0, x1 = xp.broadcast_arrays(x0 + k0, x1 + k1)
+    x0, x1 = x0.copy(), x1.copy()
+    ks = (k0, k1, k0 ^ k1 ^ _U32.type(_PARITY))
+    tmp = xp.empty_like(x1)
+    for group in range(5):
+        for r in _ROTATIONS[group % 2]:
+            xp.add(x0, x1, out=x0)
+            xp.left_shift(x1, _U32.type(r), out=tmp)
+            xp.right_shift(x1, _U32.type(32 - r), out=x1)
+            xp.bitwise_or(x1, tmp, out=x1)
+            xp.bitwise_xor(x1, x0, out=x1)
+        xp.add(x0, ks[(group + 1) % 3], out=x0)
+        xp.add(x1, ks[(group + 2) % 3], out=x1)
+        xp.add(x1, _U32.type(group + 1), out=x1)
+    return [x0, x1]
+
+
+def _threefry_aval(key, offset, shape):
+    if key.dtype != _U32 or offset.dtype != _U32 or not key.shape or key.shape[-1] != 2:
+        raise TypeError(f"threefry2x32 needs uint32 keys of shape (..., 2) and uint32 "
+                        f"offsets, got {key.str_short()} and {offset.str_short()}")
+    batch = np.broadcast_shapes(key.shape[:-1], offset.shape)
+    out = ShapedArray(tuple(batch) + tuple(shape), _U32)
+    return [out, out]
+
+
+threefry2x32_p = primitive("threefry2x32", _threefry_impl, _threefry_aval,
+                           multiple_results=True)
+def_nondiff(threefry2x32_p)
+
+
+def _threefry_batch(vals, dims, shape):
+    """Mapped axes go in front; the other leading axes of key and offset are aligned so that
+    they broadcast as the primitive's unbatched form does."""
+    key, offset = vals
+    dk, do = dims
+    if dk is not None:
+        key = moveaxis_to_front(key, dk)
+        size = shape_of(key)[0]
+    if do is not None:
+        offset = moveaxis_to_front(offset, do)
+        size = shape_of(offset)[0]
+    key_batch = list(shape_of(key)[int(dk is not None):-1])
+    offset_batch = list(shape_of(offset)[int(do is not None):])
+    rank = max(len(key_batch), len(offset_batch))
+
+    def aligned(x, inner, mapped, tail):
+        lead = (size,) if mapped else (1,)
+        return lax.reshape(x, lead + (1,) * (rank - len(inner)) + tuple(inner) + tail)
+    key = aligned(key, key_batch, dk is not None, (2,))
+    offset = aligned(offset, offset_batch, do is not None, ())
+    return threefry2x32_p.bind(key, offset, shape=shape), [0, 0]
+
+
+threefry2x32_p.batch = _threefry_batch
+
+
+def _hash(key, shape, offset=None):
+    """The two threefry words for the counters of `shape` (starting at `offset`)."""
+    shape = tuple(int(d) for d in shape)
+    if math.prod(shape) >= 2 ** 32:
+        raise ValueError(f"ft.random: {math.prod(shape)} numbers from one key exceeds the "
+                         "2**32 counter range; split the key and draw in pieces")
+    if offset is None:                        # a zero counter where the key lives
+        offset = lax.full_like(key, 0, dtype=_U32, shape=())
+    return threefry2x32_p.bind(key, offset, shape=shape)
+
+
+# ------------------------------------------------------------------ keys
+def key(seed):
+    """A key from an integer seed: the seed's two 32-bit words (high, low), as JAX's
+    threefry key. `seed` may be a Python int, a NumPy integer or an integer array (also
+    traced, e.g. under vmap)."""
+    if isinstance(seed, (bool, np.bool_)) or (isinstance(seed, (float, np.floating))):
+        raise TypeError(f"ft.random.key needs an integer seed, got {seed!r}")
+    if isinstance(seed, (int, np.integer)):
+        s = int(seed)
+        if not -2 ** 63 <= s < 2 ** 64:
+            raise ValueError(f"ft.random.key: seed {s} does not fit in 64 bits")
+        s %= 2 ** 64
+        return asarray(np.array([s >> 32, s & 0xFFFFFFFF], dtype=_U32))
+    seed = asarray(seed)
+    if shape_of(seed) != () or not dtypes.is_integer(dtype_of(seed)):
+        raise TypeError(f"ft.random.key needs a scalar integer seed, got "
+                        f"{get_aval(seed).str_short()}; for many keys use ft.vmap(ft.random.key)"
+                        " or ft.random.split")
+    wide = lax.convert_element_type(seed, np.int64)
+    hi = lax.convert_element_type(lax.shift_right(wide, 32), _U32)
+    lo = lax.convert_element_type(wide, _U32)
+    return lax.concatenate([lax.reshape(hi, (1,)), lax.reshape(lo, (1,))], 0)
+
+
+PRNGKey = key
+
+
+def _check_key(fn, k):
+    try:
+        aval = get_aval(k)
+    except TypeError:
+        aval = None
+    if aval is None or aval.shape != (2,) or aval.dtype != _U32:
+        got = aval.str_short() if aval is not None else type(k).__name__
+        hint = (" For a batch of keys, map over them with ft.vmap." if aval is not None and
+                aval.shape[-1:] == (2,) and aval.dtype == _U32 else
+                " Make one with ft.random.key(seed) and derive more with ft.random.split.")
+        raise TypeError(f"ft.random.{fn} needs a key (a uint32 array of shape (2,)), got "
+                        f"{got}.{hint}")
+    return k
+
+
+def _shape_arg(fn, shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    try:
+        return tuple(int(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"ft.random.{fn}: shape must be a tuple of ints, got {shape!r}") \
+            from None
+
+
+def split(key, num=2):
+    """`num` new keys (or an array of keys of shape `num` + (2,) if `num` is a tuple)."""
+    _check_key("split", key)
+    shape = _shape_arg("split", num)
+    b1, b2 = _hash(key, shape)
+    return lax.concatenate([lax.expand_dims(b1, (-1,)), lax.expand_dims(b2, (-1,))],
+                           len(shape))
+
+
+def fold_in(key, data):
+    """A new key from `key` and an integer (e.g. a step number), without splitting."""
+    _check_key("fold_in", key)
+    data = asarray(data)
+    if shape_of(data) != () or not dtypes.is_integer(dtype_of(data)):
+        raise TypeError(f"ft.random.fold_in needs a scalar integer, got "
+                        f"{get_aval(data).str_short()}; map over several with ft.vmap")
+    b1, b2 = _hash(key, (), lax.convert_element_type(data, _U32))
+    return lax.concatenate([lax.reshape(b1, (1,)), lax.reshape(b2, (1,))], 0)
+
+
+# ------------------------------------------------------------------ raw bits
+_UINT = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: _U32,
+         64: np.dtype(np.uint64)}
+
+
+def _random_bits(key, nbits, shape):
+    b1, b2 = _hash(key, shape)
+    if nbits == 64:
+        u64 = _UINT[64]
+        hi = lax.convert_element_type(b1, u64)
+        return lax.bitwise_or(lax.shift_left(hi, 32), lax.convert_element_type(b2, u64))
+    bits = lax.bitwise_xor(b1, b2)
+    return bits if nbits == 32 else lax.convert_element_type(bits, _UINT[nbits])
+
+
+def bits(key, shape=(), dtype=None):
+    """Uniformly random unsigned integers of `dtype` (default uint32)."""
+    _check_key("bits", key)
+    dtype = _U32 if dtype is None else np.dtype(dtype)
+    if dtype.kind != "u":
+        raise TypeError(f"ft.random.bits needs an unsigned integer dtype, got {dtype}")
+    return _random_bits(key, dtype.itemsize * 8, _shape_arg("bits", shape))
+
+
+# ------------------------------------------------------------------ continuous samplers
+def _float_dtype(fn, dtype):
+    dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8):
+        raise TypeError(f"ft.random.{fn} needs a float16/32/64 dtype, got {dtype}")
+    return dtype
+
+
+def _unit_floats(key, shape, dtype):
+    """Uniform floats in [0, 1): the top mantissa-many random bits times 2**-nmant (the same
+    values JAX gets by setting the mantissa bits of 1.0 and subtracting 1)."""
+    info = np.finfo(dtype)
+    nbits = dtype.itemsize * 8
+    mantissa = lax.shift_right(_random_bits(key, nbits, shape), nbits - info.nmant)
+    return lax.mul(lax.convert_element_type(mantissa, dtype), float(2.0 ** -info.nmant))
+
+
+def _as(x, dtype, shape, fn, name):
+    """`x` as `dtype` (Python numbers converted exactly), checked to broadcast to `shape`."""
+    x = asarray(x, dtype=dtype)
+    s = shape_of(x)
+    try:
+        ok = np.broadcast_shapes(s, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"ft.random.{fn}: {name} of shape {s} does not broadcast to the "
+                         f"requested shape {tuple(shape)}")
+    return x
+
+
+def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
+    """Uniform floats in [minval, maxval)."""
+    _check_key("uniform", key)
+    dtype = _float_dtype("uniform", dtype)
+    shape = _shape_arg("uniform", shape)
+    lo = _as(minval, dtype, shape, "uniform", "minval")
+    hi = _as(maxval, dtype, shape, "uniform", "maxval")
+    u = _unit_floats(key, shape, dtype)
+    return lax.max(lo, lax.add(lax.mul(u, lax.sub(hi, lo)), lo))
+
+
+def normal(key, shape=(), dtype=None):
+    """Standard normal floats (inverse-erf transform of uniforms on (-1, 1))."""
+    _check_key("normal", key)
+    dtype = _float_dtype("normal", dtype)
+    lowest = float(np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype)))
+    u = uniform(key, shape, dtype, lowest, 1.0)
+    return lax.mul(lax.erf_inv(u), float(np.sqrt(2.0)))
+
+
+def truncated_normal(key, lower, upper, shape=None, dtype=None):
+    """Standard normal floats conditioned on lying in (lower, upper)."""
+    _check_key("truncated_normal", key)
+    dtype = _float_dtype("truncated_normal", dtype)
+    lower, upper = asarray(lower, dtype=dtype), asarray(upper, dtype=dtype)
+    if shape is None:
+        shape = np.broadcast_shapes(shape_of(lower), shape_of(upper))
+    shape = _shape_arg("truncated_normal", shape)
+    root2 = float(np.sqrt(2.0))
+    a = lax.erf(lax.div(lower, root2))
+    b = lax.erf(lax.div(upper, root2))
+    out = lax.mul(lax.erf_inv(uniform(key, shape, dtype, a, b)), root2)
+    lo = lax.nextafter(lax.stop_gradient(lower), lax.full_like(lower, np.inf))
+    hi = lax.nextafter(lax.stop_gradient(upper), lax.full_like(upper, -np.inf))
+    return lax.min(lax.max(out, lo), hi)
+
+
+def gumbel(key, shape=(), dtype=None):
+    """Standard Gumbel floats."""
+    _check_key("gumbel", key)
+    dtype = _float_dtype("gumbel", dtype)
+    u = uniform(key, shape, dtype, float(np.finfo(dtype).tiny), 1.0)
+    return lax.neg(lax.log(lax.neg(lax.log(u))))
+
+
+# ------------------------------------------------------------------ discrete samplers
+def bernoulli(key, p=0.5, shape=None):
+    """Booleans that are True with probability `p`."""
+    _check_key("bernoulli", key)
+    p = asarray(p)
+    if not dtypes.is_inexact(dtype_of(p)):
+        p = lax.convert_element_type(p, dtypes.default_float_dtype())
+    shape = shape_of(p) if shape is None else _shape_arg("bernoulli", shape)
+    return lax.lt(uniform(key, shape, dtype_of(p)), p)
+
+
+def randint(key, shape, minval, maxval, dtype=None):
+    """Integers uniform on [minval, maxval) (default dtype int64). Two random words per value
+    are reduced modulo the span, which keeps the bias negligible for any span."""
+    _check_key("randint", key)
+    shape = _shape_arg("randint", shape)
+    dtype = dtypes.default_int_dtype() if dtype is None else np.dtype(dtype)
+    if dtype.kind not in "iu":
+        raise TypeError(f"ft.random.randint needs an integer dtype, got {dtype}")
+    info = np.iinfo(dtype)
+    nbits = info.bits
+    udt = _UINT[nbits]
+    top = min(int(info.max), 2 ** 63 - 1)
+
+    def bound(v):
+        v = asarray(v)
+        if dtype_of(v).kind not in "iu":
+            raise TypeError(f"ft.random.randint needs integer bounds, got {dtype_of(v)}")
+        return lax.convert_element_type(v, np.int64)
+    lo, hi = bound(minval), bound(maxval)
+    hi_out_of_range = lax.gt(hi, top)         # e.g. maxval=256 for uint8: one more value
+    lo = lax.convert_element_type(lax.min(lax.max(lo, int(info.min)), top), dtype)
+    hi = lax.convert_element_type(lax.min(lax.max(hi, int(info.min)), top), dtype)
+    k1, k2 = split(key)
+    higher, lower = _random_bits(k1, nbits, shape), _random_bits(k2, nbits, shape)
+    span = lax.convert_element_type(lax.sub(hi, lo), udt)
+    one = lax.full_like(span, 1)
+    span = lax.select(lax.le(hi, lo), one, span)
+    span = lax.select(lax.bitwise_and(hi_out_of_range, lax.gt(hi, lo)), lax.add(span, one),
+                      span)
+    # the span wraps to 0 when it is the whole range: then a remainder must leave its
+    # operand alone (XLA's rule for x % 0, which JAX's algorithm relies on)
+    full_range = lax.eq(span, lax.full_like(span, 0))
+    safe = lax.select(full_range, one, span)
+
+    def rem(a):
+        return lax.select(full_range, a, lax.rem(a, safe))
+    multiplier = rem(lax.full_like(span, 2 ** (nbits // 2)))
+    multiplier = rem(lax.mul(multiplier, multiplier))
+    offset = rem(lax.add(lax.mul(rem(higher), multiplier), rem(lower)))
+    return lax.add(lo, lax.convert_element_type(offset, dtype))
+
+
+def categorical(key, logits, axis=-1, shape=None):
+    """Class indices drawn with probabilities softmax(logits) along `axis` (Gumbel-max)."""
+    _check_key("categorical", key)
+    logits = asarray(logits)
+    if not dtypes.is_inexact(dtype_of(logits)):
+        logits = lax.convert_element_type(logits, dtypes.default_float_dtype())
+    ls = shape_of(logits)
+    axis = axis % len(ls)
+    batch = ls[:axis] + ls[axis + 1:]
+    if shape is None:
+        shape = batch
+    shape = _shape_arg("categorical", shape)
+    if shape[len(shape) - len(batch):] != batch:
+        raise ValueError(f"ft.random.categorical: shape {shape} must end with the logits' "
+                         f"batch shape {batch}")
+    prefix = shape[:len(shape) - len(batch)]
+    sample_shape = prefix + ls
+    noise = gumbel(key, sample_shape, dtype_of(logits))
+    scores = lax.add(noise, lax.broadcast_to(logits, sample_shape))
+    return lax.argmax(scores, len(prefix) + axis)
+
+
+# ------------------------------------------------------------------ permutations
+def _shuffle(key, x, axis):
+    """Sort `x` along `axis` by fresh random 32-bit keys, in enough rounds that all sort keys
+    are distinct with high probability (JAX's construction; stable sorts keep it unbiased)."""
+    size = math.prod(shape_of(x))
+    rounds = math.ceil(3 * math.log(max(1, size)) / math.log(2 ** 32 - 1))
+    for _ in range(rounds):
+        key, sub = split(key)
+        _, x = lax.sort_multiple((_random_bits(sub, 32, shape_of(x)), x), axis)
+    return x
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A random permutation of `x` along `axis` (of `arange(x)` for an integer). With
+    `independent`, each slice along the other axes is shuffled separately."""
+    from . import numpy as fnp
+    _check_key("permutation", key)
+    if isinstance(x, (int, np.integer)):
+        return _shuffle(key, fnp.arange(int(x)), 0)
+    x = asarray(x)
+    if not shape_of(x):
+        raise TypeError("ft.random.permutation needs an integer or an array with an axis, "
+                        "got a scalar array")
+    axis = axis % len(shape_of(x))
+    if independent or len(shape_of(x)) == 1:
+        return _shuffle(key, x, axis)
+    order = _shuffle(key, fnp.arange(shape_of(x)[axis]), 0)
+    return fnp.take(x, order, axis=axis)
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0):
+    """Samples from `a` (an array, along `axis`, or `arange(a)` for an integer), with or
+    without replacement, uniformly or with probabilities `p`."""
+    from . import numpy as fnp
+    _check_key("choice", key)
+    shape = _shape_arg("choice", shape)
+    scalar = isinstance(a, (int, np.integer))
+    arr = None if scalar else asarray(a)
+    if arr is not None:
+        axis = axis % len(shape_of(arr))
+    n = int(a) if scalar else shape_of(arr)[axis]
+    draws = math.prod(shape)
+    if n <= 0 and draws:
+        raise ValueError("ft.random.choice: a must be positive (or a non-empty array)")
+    if not replace and draws > n:
+        raise ValueError(f"ft.random.choice: cannot take {draws} samples from {n} without "
+                         "replacement")
+    if p is None:
+        index = randint(key, shape, 0, n) if replace else \
+            lax.reshape(lax.slice_in_dim(permutation(key, n), 0, draws), shape)
+    else:
+        p = asarray(p)
+        if not dtypes.is_inexact(dtype_of(p)):
+            p = lax.convert_element_type(p, dtypes.default_float_dtype())
+        if shape_of(p) != (n,):
+            raise ValueError(f"ft.random.choice: p must have shape ({n},), got {shape_of(p)}")
+        if replace:
+            cumulative = lax.cumsum(p, 0)
+            total = lax.slice_in_dim(cumulative, n - 1, n)
+            u = lax.sub(1.0, uniform(key, shape, dtype_of(p)))
+            index = lax.searchsorted(cumulative, lax.mul(u, lax.reshape(total, ())))
+        else:                                     # Gumbel top-k; p == 0 is never picked
+            possible = lax.gt(p, 0.0)
+            log_p = lax.log(lax.select(possible, p, lax.full_like(p, 1.0)))
+            scores = lax.select(possible, lax.add(gumbel(key, (n,), dtype_of(p)), log_p),
+                                lax.full_like(p, -np.inf))
+            order = lax.argsort(lax.neg(scores), 0)
+            index = lax.reshape(lax.slice_in_dim(order, 0, draws), shape)
+    if scalar:
+        return index
+    return fnp.take(arr, index, axis=axis)

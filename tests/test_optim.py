@@ -1,0 +1,276 @@
+"""ft.optim: 25-step trajectories of every optimizer configuration against the published
+update rules written out in NumPy (always) and against torch.optim (when installed), eager
+and jitted; schedules; chain and clipping; pytree states."""
+import math
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+
+rng = np.random.default_rng(0)
+W0 = rng.standard_normal((5, 3))
+B0 = rng.standard_normal(5)
+X = rng.standard_normal((8, 3))
+Y = rng.standard_normal((8, 5))
+STEPS = 25
+
+
+def np_grads(w, b):
+    """Gradients of mean((X w^T + b - Y)^2) in NumPy."""
+    r = 2 * (X @ w.T + b - Y) / Y.size
+    return r.T @ X, r.sum(0)
+
+
+def ft_loss(p):
+    return fnp.mean((fnp.asarray(X) @ p["w"].T + p["b"] - fnp.asarray(Y)) ** 2)
+
+
+# ------------------------------------------------------------------ NumPy references
+def ref_sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, lrs=None):
+    ps, bufs, out = [W0.copy(), B0.copy()], [None, None], []
+    for t in range(STEPS):
+        rate = lr if lrs is None else lrs(t)
+        gs = np_grads(*ps)
+        for i in range(2):
+            d = gs[i] + weight_decay * ps[i]
+            if momentum:
+                bufs[i] = d.copy() if t == 0 else momentum * bufs[i] + (1 - dampening) * d
+                d = d + momentum * bufs[i] if nesterov else bufs[i]
+            ps[i] = ps[i] - rate * d
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_adam(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+             decoupled=False, lrs=None):
+    b1, b2 = betas
+    ps = [W0.copy(), B0.copy()]
+    m, v, vmax = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps], \
+        [np.zeros_like(p) for p in ps]
+    out = []
+    for t in range(1, STEPS + 1):
+        rate = lr if lrs is None else lrs(t - 1)
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i]
+            if decoupled:
+                ps[i] = ps[i] * (1 - rate * weight_decay)
+            elif weight_decay:
+                g = g + weight_decay * ps[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            vmax[i] = np.maximum(vmax[i], v[i])
+            vhat = (vmax[i] if amsgrad else v[i]) / (1 - b2 ** t)
+            ps[i] = ps[i] - rate * (m[i] / (1 - b1 ** t)) / (np.sqrt(vhat) + eps)
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_rmsprop(lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    ps = [W0.copy(), B0.copy()]
+    sq, ga, buf = ([np.zeros_like(p) for p in ps] for _ in range(3))
+    out = []
+    for _ in range(STEPS):
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i] + weight_decay * ps[i]
+            sq[i] = alpha * sq[i] + (1 - alpha) * g * g
+            ga[i] = alpha * ga[i] + (1 - alpha) * g
+            avg = np.sqrt(sq[i] - ga[i] ** 2 if centered else sq[i]) + eps
+            if momentum:
+                buf[i] = momentum * buf[i] + g / avg
+                ps[i] = ps[i] - lr * buf[i]
+            else:
+                ps[i] = ps[i] - lr * g / avg
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_adagrad(lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    ps = [W0.copy(), B0.copy()]
+    acc = [np.full_like(p, initial_accumulator_value) for p in ps]
+    out = []
+    for t in range(1, STEPS + 1):
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i] + weight_decay * ps[i]
+            acc[i] = acc[i] + g * g
+            ps[i] = ps[i] - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(acc[i]) + eps)
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+CONFIGS = {
+    "sgd": (dict(lr=0.1), "sgd", "SGD"),
+    "sgd_momentum": (dict(lr=0.05, momentum=0.9), "sgd", "SGD"),
+    "sgd_dampening_wd": (dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01), "sgd",
+                         "SGD"),
+    "sgd_nesterov": (dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01), "sgd",
+                     "SGD"),
+    "adam": (dict(lr=0.05), "adam", "Adam"),
+    "adam_betas_wd": (dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), "adam",
+                      "Adam"),
+    "adam_amsgrad": (dict(lr=0.05, amsgrad=True), "adam", "Adam"),
+    "adamw": (dict(lr=0.05), "adamw", "AdamW"),
+    "adamw_amsgrad": (dict(lr=0.05, weight_decay=0.1, amsgrad=True), "adamw", "AdamW"),
+    "rmsprop": (dict(lr=0.01), "rmsprop", "RMSprop"),
+    "rmsprop_centered_momentum": (dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True,
+                                       weight_decay=0.1), "rmsprop", "RMSprop"),
+    "adagrad": (dict(lr=0.1), "adagrad", "Adagrad"),
+    "adagrad_decay": (dict(lr=0.1, lr_decay=0.01, weight_decay=0.1,
+                           initial_accumulator_value=0.1, eps=1e-8), "adagrad", "Adagrad"),
+}
+
+
+def reference(kind, kwargs):
+    if kind == "sgd":
+        return ref_sgd(**kwargs)
+    if kind in ("adam", "adamw"):
+        kw = dict(kwargs)
+        if kind == "adamw":
+            kw.setdefault("weight_decay", 1e-2)
+        return ref_adam(decoupled=kind == "adamw", **kw)
+    return {"rmsprop": ref_rmsprop, "adagrad": ref_adagrad}[kind](**kwargs)
+
+
+def trajectory(opt, jit):
+    params = {"w": fnp.asarray(W0), "b": fnp.asarray(B0)}
+    state = opt.init(params)
+
+    def step(params, state):
+        grads = ft.grad(ft_loss)(params)
+        updates, state = opt.update(grads, state, params)
+        return ft.optim.apply_updates(params, updates), state
+    if jit:
+        step = ft.jit(step)
+    out = []
+    for _ in range(STEPS):
+        params, state = step(params, state)
+        out.append(np.concatenate([np.asarray(params["w"]).ravel(), np.asarray(params["b"])]))
+    return np.array(out)
+
+
+def torch_trajectory(name, kwargs, scheduler=None):
+    torch = pytest.importorskip("torch")
+    w = torch.tensor(W0, requires_grad=True)
+    b = torch.tensor(B0, requires_grad=True)
+    opt = getattr(torch.optim, name)([w, b], **kwargs)
+    sched = scheduler(opt) if scheduler else None
+    X_, Y_ = torch.from_numpy(X), torch.from_numpy(Y)
+    out = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        ((X_ @ w.T + b - Y_) ** 2).mean().backward()
+        opt.step()
+        if sched:
+            sched.step()
+        out.append(np.concatenate([w.detach().numpy().ravel(), b.detach().numpy()]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_trajectory_matches_update_rule(config):
+    kwargs, kind, _ = CONFIGS[config]
+    want = reference(kind, kwargs)
+    opt = getattr(ft.optim, kind)(**kwargs)
+    np.testing.assert_allclose(trajectory(opt, jit=False), want, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(trajectory(opt, jit=True), want, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_trajectory_matches_torch(config):
+    kwargs, kind, torch_name = CONFIGS[config]
+    want = torch_trajectory(torch_name, kwargs)
+    got = trajectory(getattr(ft.optim, kind)(**kwargs), jit=True)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
+# ------------------------------------------------------------------ schedules
+def test_schedules_match_formulas():
+    s = ft.optim
+    steps = np.arange(30)
+    checks = [
+        (s.constant_schedule(0.3), np.full(30, 0.3)),
+        (s.step_schedule(0.1, 7, 0.5), 0.1 * 0.5 ** (steps // 7)),
+        (s.exponential_schedule(0.1, 0.9), 0.1 * 0.9 ** steps),
+        (s.cosine_annealing_schedule(0.1, 12, 0.01),
+         0.01 + 0.09 * (1 + np.cos(np.pi * steps / 12)) / 2),
+        (s.linear_schedule(0.0, 0.2, 10), 0.2 * np.minimum(steps / 10, 1)),
+        (s.join_schedules([s.linear_schedule(0.0, 0.2, 10),
+                           s.cosine_annealing_schedule(0.2, 20)], [10]),
+         np.where(steps < 10, 0.02 * steps, 0.1 * (1 + np.cos(np.pi * (steps - 10) / 20)))),
+    ]
+    for schedule, want in checks:
+        got = [float(schedule(t)) for t in steps]
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-16)
+        jitted = ft.jit(schedule)
+        np.testing.assert_allclose([float(jitted(fnp.asarray(t, dtype=np.int32)))
+                                    for t in steps], want, rtol=1e-14, atol=1e-16)
+
+
+def test_scheduled_trajectories_match_update_rule_and_torch():
+    sched = ft.optim.step_schedule(0.1, 5, 0.5)
+    want = ref_sgd(0.1, momentum=0.9, lrs=lambda t: 0.1 * 0.5 ** (t // 5))
+    got = trajectory(ft.optim.sgd(sched, momentum=0.9), jit=True)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+    cos = ft.optim.cosine_annealing_schedule(0.05, 10, 0.001)
+    want = ref_adam(0.05, lrs=lambda t: 0.001 + 0.049 * (1 + math.cos(math.pi * t / 10)) / 2)
+    np.testing.assert_allclose(trajectory(ft.optim.adam(cos), jit=False), want, rtol=1e-11,
+                               atol=1e-13)
+    torch = pytest.importorskip("torch")
+    lrs = torch.optim.lr_scheduler
+    np.testing.assert_allclose(
+        got, torch_trajectory("SGD", dict(lr=0.1, momentum=0.9),
+                              lambda o: lrs.StepLR(o, 5, 0.5)), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(
+        trajectory(ft.optim.adam(cos), jit=True),
+        torch_trajectory("Adam", dict(lr=0.05), lambda o: lrs.CosineAnnealingLR(o, 10, 0.001)),
+        rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(
+        trajectory(ft.optim.rmsprop(ft.optim.exponential_schedule(0.01, 0.9)), jit=True),
+        torch_trajectory("RMSprop", dict(lr=0.01), lambda o: lrs.ExponentialLR(o, 0.9)),
+        rtol=1e-10, atol=1e-13)
+
+
+# ------------------------------------------------------------------ combinators and states
+def test_clip_by_global_norm_and_chain():
+    grads = {"w": fnp.asarray(np.full((2, 2), 3.0)), "b": fnp.asarray([4.0])}
+    clip = ft.optim.clip_by_global_norm(1.0)
+    clipped, _ = clip.update(grads, clip.init(grads))
+    norm = math.sqrt(4 * 9 + 16)
+    np.testing.assert_allclose(np.asarray(clipped["w"]), 3.0 / (norm + 1e-6), rtol=1e-12)
+    small, _ = ft.optim.clip_by_global_norm(100.0).update(grads, ())
+    np.testing.assert_array_equal(np.asarray(small["b"]), [4.0])
+    opt = ft.optim.chain(ft.optim.clip_by_global_norm(1.0), ft.optim.sgd(0.5))
+    params = {"w": fnp.zeros((2, 2)), "b": fnp.zeros(1)}
+    state = opt.init(params)
+    updates, state = ft.jit(opt.update)(grads, state, params)
+    np.testing.assert_allclose(np.asarray(updates["b"]), [-0.5 * 4.0 / (norm + 1e-6)],
+                               rtol=1e-6)
+    assert isinstance(state, tuple) and int(state[1].count) == 1
+
+
+def test_float32_parameters_stay_float32_with_float64_schedules():
+    params = {"w": fnp.ones(3, dtype=np.float32)}
+    opt = ft.optim.adam(ft.optim.exponential_schedule(0.1, 0.5), weight_decay=0.1)
+    state = opt.init(params)
+    grads = {"w": fnp.ones(3, dtype=np.float32)}
+    for _ in range(3):
+        updates, state = opt.update(grads, state, params)
+        params = ft.optim.apply_updates(params, updates)
+    assert params["w"].dtype == np.float32 and state.exp_avg["w"].dtype == np.float32
+
+
+def test_weight_decay_needs_params_and_bad_arguments():
+    opt = ft.optim.sgd(0.1, weight_decay=0.1)
+    grads = {"w": fnp.ones(2)}
+    with pytest.raises(ValueError, match="needs the parameters"):
+        opt.update(grads, opt.init(grads))
+    with pytest.raises(ValueError, match="Nesterov"):
+        ft.optim.sgd(0.1, nesterov=True)
+    with pytest.raises(ValueError, match="betas"):
+        ft.optim.adam(0.1, betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="lr"):
+        ft.optim.adam(-1.0)
