@@ -165,16 +165,18 @@ def load(path, like=None):
     With `like` (a pytree of the expected structure, e.g. a freshly initialized model and
     optimizer state) the result has that structure, and every leaf must match the
     template's path, kind (array or scalar), shape and dtype. Without it, a dict from key
-    path strings to values is returned. Arrays come back as `ft.Array`s on the default device.
+    path strings to values is returned. Arrays come back as `ft.Array`s on the device of the
+    template's leaf where that is an Array, else on the default device.
     """
     from .numpy._conversion import asarray
     path = os.fspath(path)
     with zipfile.ZipFile(path, "r") as zf:
         records = _read_manifest(zf, path)
-        values = [asarray(_read_array(zf, r, path)) if r["kind"] == "array" else _scalar(r)
+        values = [_read_array(zf, r, path) if r["kind"] == "array" else _scalar(r)
                   for r in records]
     if like is None:
-        return {r["path"]: v for r, v in zip(records, values)}
+        return {r["path"]: asarray(v) if r["kind"] == "array" else v
+                for r, v in zip(records, values)}
     pairs, treedef = tree_flatten_with_path(like)
     if len(pairs) != len(records):
         raise ValueError(f"ft.load: {path} holds {len(records)} leaves but the template has "
@@ -200,4 +202,6 @@ def load(path, like=None):
             raise ValueError(f"ft.load: {where} is {record['dtype']}{tuple(record['shape'])} in "
                              f"{path} but the template expects "
                              f"{np.dtype(t.dtype).name}{tuple(t.shape)}")
-    return tree_unflatten(treedef, values)
+    return tree_unflatten(treedef, [
+        asarray(v, device=template.device if isinstance(template, Array) else None)
+        if r["kind"] == "array" else v for (_, template), r, v in zip(pairs, records, values)])
