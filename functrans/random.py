@@ -24,8 +24,9 @@ import numpy as np
 
 from . import dtypes, lax
 from .core import ShapedArray, get_aval
-from .lax._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
-from .numpy._conversion import asarray
+from .lax._util import (primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front,
+                        device_like)
+from .numpy._conversion import asarray, asarray_like
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
            "truncated_normal", "randint", "bernoulli", "categorical", "gumbel", "permutation",
@@ -177,7 +178,7 @@ def split(key, num=2):
 def fold_in(key, data):
     """A new key from `key` and an integer (e.g. a step number), without splitting."""
     _check_key("fold_in", key)
-    data = asarray(data)
+    data = asarray_like(data, key)
     if shape_of(data) != () or not dtypes.is_integer(dtype_of(data)):
         raise TypeError(f"ft.random.fold_in needs a scalar integer, got "
                         f"{get_aval(data).str_short()}; map over several with ft.vmap")
@@ -226,9 +227,10 @@ def _unit_floats(key, shape, dtype):
     return lax.mul(lax.convert_element_type(mantissa, dtype), float(2.0 ** -info.nmant))
 
 
-def _as(x, dtype, shape, fn, name):
-    """`x` as `dtype` (Python numbers converted exactly), checked to broadcast to `shape`."""
-    x = asarray(x, dtype=dtype)
+def _as(x, dtype, shape, fn, name, key):
+    """`x` as `dtype` (Python numbers converted exactly, placed where `key` lives), checked
+    to broadcast to `shape`."""
+    x = asarray_like(x, key, dtype)
     s = shape_of(x)
     try:
         ok = np.broadcast_shapes(s, shape) == tuple(shape)
@@ -245,8 +247,8 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     _check_key("uniform", key)
     dtype = _float_dtype("uniform", dtype)
     shape = _shape_arg("uniform", shape)
-    lo = _as(minval, dtype, shape, "uniform", "minval")
-    hi = _as(maxval, dtype, shape, "uniform", "maxval")
+    lo = _as(minval, dtype, shape, "uniform", "minval", key)
+    hi = _as(maxval, dtype, shape, "uniform", "maxval", key)
     u = _unit_floats(key, shape, dtype)
     return lax.max(lo, lax.add(lax.mul(u, lax.sub(hi, lo)), lo))
 
@@ -264,7 +266,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
     """Standard normal floats conditioned on lying in (lower, upper)."""
     _check_key("truncated_normal", key)
     dtype = _float_dtype("truncated_normal", dtype)
-    lower, upper = asarray(lower, dtype=dtype), asarray(upper, dtype=dtype)
+    lower, upper = asarray_like(lower, key, dtype), asarray_like(upper, key, dtype)
     if shape is None:
         shape = np.broadcast_shapes(shape_of(lower), shape_of(upper))
     shape = _shape_arg("truncated_normal", shape)
@@ -289,7 +291,7 @@ def gumbel(key, shape=(), dtype=None):
 def bernoulli(key, p=0.5, shape=None):
     """Booleans that are True with probability `p`."""
     _check_key("bernoulli", key)
-    p = asarray(p)
+    p = asarray_like(p, key)
     if not dtypes.is_inexact(dtype_of(p)):
         p = lax.convert_element_type(p, dtypes.default_float_dtype())
     shape = shape_of(p) if shape is None else _shape_arg("bernoulli", shape)
@@ -310,7 +312,7 @@ def randint(key, shape, minval, maxval, dtype=None):
     top = min(int(info.max), 2 ** 63 - 1)
 
     def bound(v):
-        v = asarray(v)
+        v = asarray_like(v, key)
         if dtype_of(v).kind not in "iu":
             raise TypeError(f"ft.random.randint needs integer bounds, got {dtype_of(v)}")
         return lax.convert_element_type(v, np.int64)
@@ -341,7 +343,7 @@ def randint(key, shape, minval, maxval, dtype=None):
 def categorical(key, logits, axis=-1, shape=None):
     """Class indices drawn with probabilities softmax(logits) along `axis` (Gumbel-max)."""
     _check_key("categorical", key)
-    logits = asarray(logits)
+    logits = asarray_like(logits, key)
     if not dtypes.is_inexact(dtype_of(logits)):
         logits = lax.convert_element_type(logits, dtypes.default_float_dtype())
     ls = shape_of(logits)
@@ -378,15 +380,15 @@ def permutation(key, x, axis=0, independent=False):
     from . import numpy as fnp
     _check_key("permutation", key)
     if isinstance(x, (int, np.integer)):
-        return _shuffle(key, fnp.arange(int(x)), 0)
-    x = asarray(x)
+        return _shuffle(key, fnp.arange(int(x), device=device_like(key)), 0)
+    x = asarray_like(x, key)
     if not shape_of(x):
         raise TypeError("ft.random.permutation needs an integer or an array with an axis, "
                         "got a scalar array")
     axis = axis % len(shape_of(x))
     if independent or len(shape_of(x)) == 1:
         return _shuffle(key, x, axis)
-    order = _shuffle(key, fnp.arange(shape_of(x)[axis]), 0)
+    order = _shuffle(key, fnp.arange(shape_of(x)[axis], device=device_like(key)), 0)
     return fnp.take(x, order, axis=axis)
 
 
@@ -397,7 +399,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     _check_key("choice", key)
     shape = _shape_arg("choice", shape)
     scalar = isinstance(a, (int, np.integer))
-    arr = None if scalar else asarray(a)
+    arr = None if scalar else asarray_like(a, key)
     if arr is not None:
         axis = axis % len(shape_of(arr))
     n = int(a) if scalar else shape_of(arr)[axis]
@@ -411,7 +413,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
         index = randint(key, shape, 0, n) if replace else \
             lax.reshape(lax.slice_in_dim(permutation(key, n), 0, draws), shape)
     else:
-        p = asarray(p)
+        p = asarray_like(p, key)
         if not dtypes.is_inexact(dtype_of(p)):
             p = lax.convert_element_type(p, dtypes.default_float_dtype())
         if shape_of(p) != (n,):

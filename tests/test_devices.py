@@ -304,3 +304,49 @@ def test_the_stand_in_refuses_what_cupy_refuses(dev):
     with pytest.raises(AttributeError):
         xp.errstate
     assert type(xp.sum(x)) is fakegpu.FakeArray and xp.sum(x).shape == ()
+
+
+# ------------------------------------------------------------------ the libraries on a device
+def test_random_numbers_are_the_same_bits_on_every_device(dev):
+    import functrans.random as fr
+    for sample in (lambda k: fr.bits(k, (1000,)), lambda k: fr.uniform(k, (500,)),
+                   lambda k: fr.split(k, 5), lambda k: fr.fold_in(k, 7),
+                   lambda k: fr.randint(k, (100,), 0, 10), lambda k: fr.normal(k, (300,)),
+                   lambda k: fr.permutation(k, 20)):
+        here = sample(fr.key(3))
+        there = sample(on(dev, fr.key(3)))
+        assert there.device is dev
+        np.testing.assert_array_equal(np.asarray(there), np.asarray(here))
+    jitted = ft.jit(lambda k: fr.normal(k, (64,)))(on(dev, fr.key(1)))
+    assert jitted.device is dev
+    np.testing.assert_array_equal(np.asarray(jitted), np.asarray(fr.normal(fr.key(1), (64,))))
+
+
+def test_checkpoints_round_trip_from_a_device(dev, tmp_path):
+    tree = {"w": on(dev, arr(3, 2)), "step": 4, "b": on(dev, np.arange(3))}
+    ft.save(tmp_path / "ckpt.ftz", tree)
+    back = ft.load(tmp_path / "ckpt.ftz", like=tree)
+    assert back["w"].device is dev and back["b"].device is dev and back["step"] == 4
+    np.testing.assert_array_equal(np.asarray(back["w"]), np.asarray(tree["w"]))
+    on_cpu = ft.load(tmp_path / "ckpt.ftz", like=dict(tree, w=ft.device_put(tree["w"], "cpu")))
+    assert on_cpu["w"].device is cpu and on_cpu["b"].device is dev
+
+
+def test_a_training_step_runs_on_a_device(dev):
+    model = ft.nn.Sequential(ft.nn.Linear(4, 8, key=ft.random.key(0)), ft.nn.ReLU(),
+                             ft.nn.Linear(8, 3, key=ft.random.key(1)))
+    opt = ft.optim.sgd(0.1, momentum=0.9)
+
+    @ft.jit
+    def step(model, state, x, y):
+        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
+        updates, state = opt.update(grads, state, model)
+        return ft.optim.apply_updates(model, updates), state, loss
+
+    x, y = arr(16, 4).astype(np.float32), np.arange(16) % 3
+    want = step(model, opt.init(model), fnp.asarray(x), fnp.asarray(y))
+    moved = ft.device_put((model, opt.init(model), x, y), dev)
+    got = step(*moved)
+    for g, c in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
+        assert g.device is dev
+        close(g, c, rtol=1e-5, atol=1e-6)

@@ -121,6 +121,14 @@ def as_operand(x, like=None):
     return array(x, copy=False, device=None if like is None else device_like(like))
 
 
+def asarray_like(x, like, dtype=None):
+    """`asarray(x, dtype)`, data on no device yet (NumPy arrays and scalars, lists, Python
+    numbers) placed where `like` lives; Arrays and traced values are never moved."""
+    if isinstance(x, (Array, Tracer)):
+        return asarray(x, dtype=dtype)
+    return asarray(x, dtype=dtype, device=device_like(like))
+
+
 def _placement(args):
     """The first Array or traced operand: where converted operands go."""
     return next((a for a in args if type(a) is Array or isinstance(a, Tracer)), None)
