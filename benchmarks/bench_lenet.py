@@ -64,15 +64,15 @@ def functrans_contender(x, y):
 
 
 # ------------------------------------------------------------------ PyTorch eager
-def torch_contender(x, y):
+def torch_contender(x, y, device="cpu"):
     import torch
     import torch.nn as nn
 
     torch.manual_seed(0)
-    net = torch_net()
+    net = torch_net().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     crit = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def run():
         opt.zero_grad()
