@@ -108,7 +108,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
 
     `deriv(x, ans)` is d ans / d x as a functrans expression; `nondiff` marks ops whose
     derivative is zero (floor, sign, comparisons…). `cuda` is its CUDA C template for fused
-    GPU kernels (see `CUDA_TEMPLATES`).
+    GPU kernels (see the note above `CUDA_HELPERS`).
     """
     np_name = np_name or name
     if impl is None:
@@ -288,7 +288,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
 
     `partials = (d_dx, d_dy)`, each `f(x, y, ans)` or None when that operand's derivative is
     zero. Python-scalar operands are weak constants and never differentiated. `cuda` is its
-    CUDA C template for fused GPU kernels (see `CUDA_TEMPLATES`).
+    CUDA C template for fused GPU kernels (see the note above `CUDA_HELPERS`).
     """
     np_name = np_name or name
     if impl is None:
