@@ -68,12 +68,7 @@ def ft_lenet(gpu, rng, batch):
         model = Net(ft.random.key(0))
         opt = ft.optim.sgd(0.001, momentum=0.9)
         state = opt.init(model)
-
-    def step(model, state, x, y):
-        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
-        updates, state = opt.update(grads, state, model)
-        return ft.optim.apply_updates(model, updates), state, loss
-    return _carried(ft.jit(step, donate_argnums=(0, 1)), [model, state], x, y)
+    return _carried(_module_step(opt, ft.nn.cross_entropy), [model, state], x, y)
 
 
 def ft_wide_mlp(gpu, rng):
@@ -90,12 +85,17 @@ def ft_wide_mlp(gpu, rng):
         model = ft.nn.Sequential(*layers)
         opt = ft.optim.sgd(p["lr"])
         state = opt.init(model)
+    return _carried(_module_step(opt, ft.nn.mse_loss), [model, state], x, target)
 
-    def step(model, state, x, target):
-        loss, grads = ft.value_and_grad(lambda m: ft.nn.mse_loss(m(x), target))(model)
+
+def _module_step(opt, loss_fn):
+    """The jitted training step of an `ft.nn` model: the gradient of `loss_fn(model(x), y)`,
+    then the optimizer (parameters and optimizer state donated)."""
+    def step(model, state, x, y):
+        loss, grads = ft.value_and_grad(lambda m: loss_fn(m(x), y))(model)
         updates, state = opt.update(grads, state, model)
         return ft.optim.apply_updates(model, updates), state, loss
-    return _carried(ft.jit(step, donate_argnums=(0, 1)), [model, state], x, target)
+    return ft.jit(step, donate_argnums=(0, 1))
 
 
 def _carried(step, carry, *data):

@@ -350,3 +350,10 @@ def test_a_training_step_runs_on_a_device(dev):
     for g, c in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
         assert g.device is dev
         close(g, c, rtol=1e-5, atol=1e-6)
+
+
+def test_device_put_inside_jit_returns_the_value_where_asked(dev):
+    f = ft.jit(lambda x: (ft.device_put(x * 2.0, "cpu"), x + 1.0))
+    moved, stayed = f(on(dev, arr(3)))
+    assert moved.device is cpu and stayed.device is dev
+    close(moved, 2 * arr(3))
