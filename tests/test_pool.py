@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -57,6 +57,9 @@ def test_derivatives_order_two(geometry, seed):
     shape, window, strides, padding, dilation = geometry
     # distinct values, so no window has a tie (the max is not differentiable at ties)
     x = np.random.default_rng(seed).permutation(np.prod(shape)).reshape(shape) * 0.1
+    # a window over padding alone has max -inf, whose finite differences are NaN
+    assume(np.isfinite(np.asarray(lax.reduce_window_max(fnp.asarray(x), window, strides,
+                                                          padding, dilation))).all())
     for fn in (lax.reduce_window_max, lax.reduce_window_sum):
         check_grads(lambda x: fn(x, window, strides, padding, dilation), (fnp.asarray(x),),
                     order=2, modes=("fwd", "rev"))
