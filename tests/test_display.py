@@ -15,7 +15,7 @@ def _cells(html_text):
 def test_small_matrix_is_a_table_with_header():
     x = fnp.asarray(np.array([[1.5, -2.0, 3.25], [0.0, 1e-7, 4e20]], dtype=np.float32))
     out = x._repr_html_()
-    assert "f32[2,3] · cpu" in out
+    assert f"f32[2,3] · {x.device}" in out
     assert out.count("<tr>") == 2
     assert _cells(out) == ["1.5", "-2", "3.25", "0", "1e-07", "4e+20"]
     assert "<pre>" not in out
@@ -32,7 +32,8 @@ def test_large_or_high_rank_arrays_fall_back_to_text():
     big = fnp.zeros((_display.TABLE_MAX_ROWS + 1, 2))
     cube = fnp.ones((2, 2, 2))
     scalar = fnp.asarray(np.float64(2.5))
-    for a, head in ((big, "f32[17,2]"), (cube, "f32[2,2,2]"), (scalar, "f64[] · cpu")):
+    for a, head in ((big, "f32[17,2]"), (cube, "f32[2,2,2]"),
+                    (scalar, f"f64[] · {scalar.device}")):
         out = a._repr_html_()
         assert head in out and "<pre>" in out and "<table" not in out
         text = re.search(r"<pre>(.*)</pre>", out, re.S).group(1)
