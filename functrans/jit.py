@@ -263,14 +263,21 @@ class _NotFast(Exception):
     pass
 
 
+def _fast_key(v):
+    """What an Array's buffer contributes to the fast-path key: its shape and dtype (a NumPy
+    array), or its type, shape, dtype and device."""
+    if v.__class__ is np.ndarray:
+        return (v.shape, v.dtype)
+    return (v.__class__, v.shape, v.dtype, device_of_raw(v))
+
+
 def _fast_flatten(x, leaves, key):
     """Append the Array leaves of `x` (tuples, lists, dicts and None of Arrays) and a
     description of its structure and leaves; raise _NotFast for anything else. Leaves come
     in `tree_flatten` order."""
     t = type(x)
     if t is Array:
-        v = x._value
-        key.append((v.__class__, v.shape, v.dtype))
+        key.append(_fast_key(x._value))
         leaves.append(x)
     elif t is tuple or t is list:
         key.append((t, len(x)))
@@ -315,7 +322,8 @@ class Jitted:
                 for a in args:
                     if type(a) is Array:
                         v = a._value
-                        key.append((v.__class__, v.shape, v.dtype))
+                        key.append((v.shape, v.dtype) if v.__class__ is np.ndarray else
+                                   _fast_key(v))
                         leaves.append(a)
                     else:
                         _fast_flatten(a, leaves, key)
@@ -371,7 +379,7 @@ class Jitted:
         else:
             outs = exe(*[_raw(x) for x in leaves])
         if self._fast is not None and not kwargs and not key[3] and \
-                all(s[2] is cpu for s in sigs):
+                all(s[2] is not WEAK for s in sigs):
             self._remember_fast(args, exe, entry.out_tree, key)
         return tree_unflatten(entry.out_tree, _wrap_outputs(exe.device, outs,
                                                             entry.jaxpr.out_avals))

@@ -413,8 +413,19 @@ class Executable:
             lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
             lines += self._body
             lines.append(f"    return {_tree_expression(out_tree, outs)}")
-            fn = self._array_fns[out_tree] = _compile("\n".join(lines), name, namespace)
+            fn = _compile("\n".join(lines), name, namespace)
+            if not self._on_host:
+                fn = self._on_device(fn)
+            self._array_fns[out_tree] = fn
         return fn
+
+    def _on_device(self, fn):
+        device = self.device
+
+        def run(*args):
+            with device.backend.activate(device):
+                return fn(*args)
+        return run
 
 
 def _tree_expression(tree, names):
