@@ -3,7 +3,8 @@
 `compile_jaxpr(closed_jaxpr, device)` runs the optimization passes (`passes`: inlining,
 CSE, constant folding, algebraic rules, dead code, elementwise fusion), plans memory by
 liveness (`memory`) and generates straight-line code (`codegen`); the result is cached on
-the jaxpr per device.
+the jaxpr per device. Each backend supplies its lowering context: CUDA devices write each
+fused group as one CuPy kernel (`cupy_backend`).
 """
 from .codegen import Executable, LoweringContext, compile_jaxpr
 from .passes import optimize
