@@ -23,17 +23,12 @@ from ..config import config
 __all__ = ["Backend", "Device", "register_backend", "unregister_backend", "backends",
            "get_backend", "is_device_raw",
            "devices", "get_device", "default_device", "default_device_now", "device_of_raw",
-           "xp_of_raw", "transfer", "to_host", "is_host_raw", "HOST_TYPES", "cpu",
+           "xp_of_raw", "transfer", "to_host", "HOST_TYPES", "cpu",
            "scipy_module", "create"]
 
 # The exact types of host values: NumPy arrays and NumPy scalars (never a subclass of
 # ndarray: another backend may build its arrays on one).
 HOST_TYPES = frozenset({np.ndarray, *np.sctypeDict.values()})
-
-
-def is_host_raw(raw):
-    """Whether a raw value is a NumPy array or scalar (not a Python scalar)."""
-    return type(raw) in HOST_TYPES
 
 
 class Device:
