@@ -511,6 +511,25 @@ class Executable:
         return fn
 
 
+def release_buffers(closed):
+    """Drop the arenas kept by the executables compiled from `closed` and from the jaxprs
+    derived from it and cached on it (its derivatives, batched forms, ...)."""
+    seen, todo = set(), [closed]
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for value in c.cache.values():
+            if isinstance(value, Executable):
+                value.release_buffers()
+            elif isinstance(value, ClosedJaxpr):
+                todo.append(value)
+            else:           # e.g. a vjp split, holding its forward and backward jaxprs
+                todo.extend(v for v in getattr(value, "__dict__", {}).values()
+                            if isinstance(v, ClosedJaxpr))
+
+
 def _new_arena(xp, nbytes, views):
     block = xp.empty(nbytes, np.uint8)
     return (block,) + tuple(block[lo:hi].view(dtype).reshape(shape)
