@@ -1,7 +1,6 @@
 """conv_general_dilated: values against a direct NumPy reference (and PyTorch when installed),
 derivatives against finite differences (orders 1 and 2, forward and reverse), batching against
 a Python loop, the patches primitives' transposition, layouts and errors."""
-import contextlib
 import itertools
 
 import numpy as np
@@ -11,7 +10,6 @@ from hypothesis import given, settings, strategies as st
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
-from functrans.lax import conv
 from functrans.lax.conv import conv_patches, conv_patches_transpose
 from functrans.test_util import check_grads
 
@@ -86,44 +84,6 @@ def test_matches_reference(g, seed):
     want = conv_reference(x, w, g["strides"], g["padding"], g["lhs_dilation"],
                           g["rhs_dilation"], g["groups"])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
-@contextlib.contextmanager
-def _chunks_of(nbytes):
-    """Run the blocked kernels on chunks of at most `nbytes` of patches (at least one image)."""
-    old = conv._CHUNK_BYTES, conv._SCATTER_CHUNK_BYTES
-    conv._CHUNK_BYTES = conv._SCATTER_CHUNK_BYTES = nbytes
-    conv._geometries.clear()
-    try:
-        yield
-    finally:
-        conv._CHUNK_BYTES, conv._SCATTER_CHUNK_BYTES = old
-        conv._geometries.clear()
-
-
-@settings(max_examples=30, deadline=None)
-@given(geometries(), st.integers(1, 4), st.sampled_from([1, 200, 1 << 30]),
-       st.integers(0, 2 ** 31 - 1))
-def test_blocked_kernels_equal_patches_and_products(g, n, chunk_bytes, seed):
-    """The three kernels, taking patches a few images at a time, against the same linear maps
-    written with the patches primitives and dot_general."""
-    rng = np.random.default_rng(seed)
-    x_shape = (n,) + g["x_shape"][1:]
-    x, w = rng.standard_normal(x_shape), rng.standard_normal(g["w_shape"])
-    geometry = dict(window_strides=g["strides"], padding=g["padding"],
-                    lhs_dilation=g["lhs_dilation"], rhs_dilation=g["rhs_dilation"],
-                    feature_group_count=g["groups"])
-    y_shape = conv._conv_aval(x, w, **geometry).shape
-    dy = rng.standard_normal(y_shape)
-    fx, fw, fdy = fnp.asarray(x), fnp.asarray(w), fnp.asarray(dy)
-    want = [conv._conv_by_patches(fx, fw, **geometry),
-            conv._input_grad_by_patches(fdy, fw, x_shape, **geometry),
-            conv._kernel_grad_by_patches(fx, fdy, w.shape, **geometry)]
-    with _chunks_of(chunk_bytes):
-        got = [conv._conv(fx, fw, **geometry), conv._input_grad(fdy, fw, x_shape, **geometry),
-               conv._kernel_grad(fx, fdy, w.shape, **geometry)]
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=6, deadline=None)
