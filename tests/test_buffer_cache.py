@@ -293,3 +293,32 @@ def test_the_arena_holds_about_the_peak_not_the_sum():
     want = f(_arr())
     for _ in range(2):
         np.testing.assert_array_equal(np.asarray(ft.jit(f)(_arr())), np.asarray(want))
+
+
+def test_loop_and_branch_bodies_share_the_arena_safely():
+    """Slots of nested blocks (a loop body, the branches of a cond) get regions apart from the
+    caller's slots alive across them; the loop runs its body's slots again each iteration."""
+    w = _arr(7) / 8
+
+    def f(x, flag):
+        outer = fnp.tanh(x @ w)                         # alive across the loop and the cond
+
+        def body(i, c):
+            t = fnp.sin(c @ w) * 0.5                    # temporaries of the body
+            return fnp.tanh(t @ w + c) * 0.9
+
+        c = ft.lax.fori_loop(0, 3, body, outer * 0.5)
+        d = ft.lax.cond(flag > 0, lambda v: fnp.exp(-(v @ w) ** 2) @ w,
+                        lambda v: fnp.cos(v @ w) @ w, c)
+        return fnp.sum(outer * d, axis=0), d + outer
+
+    jf = ft.jit(f)
+    x = _arr(3)
+    for flag in (1.0, -1.0, 1.0):
+        flag = fnp.asarray(flag)
+        want = f(x, flag)
+        for _ in range(2):
+            for a, b in zip(jf(x, flag), want):
+                _same(a, b)
+    exe = _executable(jf, x, fnp.asarray(1.0))
+    assert exe.arena_bytes > 0 and "for " in exe.source

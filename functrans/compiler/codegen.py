@@ -5,8 +5,15 @@ Each equation becomes a line or two: a direct call of the NumPy/CuPy function be
 (ufuncs, `where`/`copyto`, `dot`, `sum`, `reshape`, ...) bound to a name in the generated
 module, taking `out=` when the memory plan (`memory.py`) gives it a dead buffer; `fused`
 groups become chains of such calls computing in place; anything else calls the primitive's
-kernel (`impl(xp, ...)`). The source is kept so users can read what runs
+kernel (`impl(xp, ...)`). A primitive whose kernel can write its one result into a given
+C-contiguous array of the result's shape and dtype (overlapping no operand) says so with
+`prim.impl_out = True`: it is then called as `impl(xp, ..., out=buffer, **params)` when the
+plan has a buffer for it. The source is kept so users can read what runs
 (`ft.jit(f).lower(...).as_text()`).
+
+Temporaries that no output can see live in slots of one block of memory, the arena, which
+the `Executable` keeps for its next call (see there); the generated function takes the
+arena's arrays as its last argument, `pool`.
 
 Primitives with their own code (control flow, custom derivatives) set
 `prim.lowering = lowering(ctx, eqn, ins, outs, indent)`, where `ins` are the Python
