@@ -109,6 +109,35 @@ def _substitute(args, argnums, treedef, leaves):
     return new
 
 
+class _FlatFun:
+    """A user function as a function of flat array leaves returning flat leaves.
+
+    `call(*flat)` runs the user's function; after a call, `out_tree` holds the output
+    structure and `aux` the auxiliary value (with `has_aux`).
+    """
+
+    def __init__(self, transform, fun, call, has_aux=False, as_arrays=False):
+        self.transform, self.fun, self.call = transform, fun, call
+        self.has_aux, self.as_arrays = has_aux, as_arrays
+        self.out_tree = self.aux = None
+
+    def __call__(self, *flat):
+        out = self.call(*flat)
+        if self.has_aux:
+            out, self.aux = _split_aux(self.transform, self.fun, out)
+        leaves, self.out_tree = tree_flatten(out)
+        if self.as_arrays:
+            leaves = [o if isinstance(o, (Array, Tracer)) else asarray(o) for o in leaves]
+        return leaves
+
+
+def _split_aux(transform, fun, out):
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{transform}(has_aux=True): {fun_name(fun)} must return a pair "
+                        f"(output, aux), got {type(out).__name__}")
+    return out
+
+
 def _lower_aux(aux, trace_types):
     """Replace tracers of finished transforms in `aux` by their values."""
     def lower(x):
@@ -141,10 +170,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
         def flat_fun(*flat):
             out = fun(*_substitute(args, nums, treedef, flat), **kwargs)
             if has_aux:
-                if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                    raise TypeError(f"grad(has_aux=True): {fun_name(fun)} must return a pair "
-                                    f"(output, aux), got {type(out).__name__}")
-                out, aux = out
+                out, aux = _split_aux("grad", fun, out)
                 aux_box.append(aux)
             _check_scalar_output("grad", fun, out)
             return [out]
@@ -200,18 +226,10 @@ def vjp(fun, *primals, has_aux=False):
     The cotangent has the structure, shapes and dtypes of `fun`'s output.
     """
     leaves, treedef, _ = flatten_args("vjp", fun, primals, range(len(primals)))
-    out_box, aux_box = [], []
-
-    def flat_fun(*flat):
-        out = fun(*tree_unflatten(treedef, flat))
-        if has_aux:
-            out, aux = out
-            aux_box.append(aux)
-        out_leaves, out_tree = tree_flatten(out)
-        out_box.append(out_tree)
-        return [asarray(o) if not isinstance(o, (Array, Tracer)) else o for o in out_leaves]
+    flat_fun = _FlatFun("vjp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
+                        has_aux, as_arrays=True)
     out_flat, vjp_flat_fn = ad.vjp_flat(flat_fun, leaves, name="vjp")
-    out_tree = out_box[0]
+    out_tree = flat_fun.out_tree
     out_avals = [(shape_of(o), dtype_of(o)) for o in out_flat]
 
     def vjp_fn(ct):
@@ -233,7 +251,7 @@ def vjp(fun, *primals, has_aux=False):
         return tuple(tree_unflatten(treedef, grads))
     out = tree_unflatten(out_tree, out_flat)
     if has_aux:
-        return out, vjp_fn, _lower_aux(aux_box[0], ad.ReverseTracer)
+        return out, vjp_fn, _lower_aux(flat_fun.aux, ad.ReverseTracer)
     return out, vjp_fn
 
 
@@ -265,23 +283,14 @@ def jvp(fun, primals, tangents, has_aux=False):
             tans.append(t)
         else:
             tans.append(None)
-    out_box, aux_box = [], []
-
-    def flat_fun(*flat):
-        out = fun(*tree_unflatten(treedef, flat))
-        if has_aux:
-            out, aux = out
-            aux_box.append(aux)
-        out_leaves, out_tree = tree_flatten(out)
-        out_box.append(out_tree)
-        return out_leaves
+    flat_fun = _FlatFun("jvp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)), has_aux)
     out_p, out_t = ad.jvp_flat(flat_fun, leaves, tans)
     out_t = [ad.instantiate(t, p) if dtypes.is_inexact(dtype_of(p))
              else np.zeros(shape_of(p), dtypes.float0) for t, p in zip(out_t, out_p)]
-    out_tree = out_box[0]
+    out_tree = flat_fun.out_tree
     res = tree_unflatten(out_tree, out_p), tree_unflatten(out_tree, out_t)
     if has_aux:
-        return res + (_lower_aux(aux_box[0], ad.JVPTracer),)
+        return res + (_lower_aux(flat_fun.aux, ad.JVPTracer),)
     return res
 
 
@@ -289,27 +298,24 @@ def linearize(fun, *primals):
     """`(fun(*primals), f_jvp)`: `f_jvp(*tangents)` is the linear map `tangents -> J tangents`,
     staged once (the primal computation is not repeated)."""
     leaves, treedef, _ = flatten_args("linearize", fun, primals, range(len(primals)))
+    flat_fun = _FlatFun("linearize", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)))
     box = {}
 
     def tangent_fun(*tans):
-        def flat_fun(*flat):
-            out = fun(*tree_unflatten(treedef, flat))
-            out_leaves, box["tree"] = tree_flatten(out)
-            return out_leaves
         full = [t if dtypes.is_inexact(dtype_of(p)) else None for p, t in zip(leaves, tans)]
         out_p, out_t = ad.jvp_flat(flat_fun, leaves, full)
         box["primals"] = out_p
         return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
     in_avals = [get_aval(x).strip_weak() for x in leaves]
     closed, hoisted = trace_to_jaxpr(tangent_fun, in_avals, name="linearize")
-    out = tree_unflatten(box["tree"], box["primals"])
+    out = tree_unflatten(flat_fun.out_tree, box["primals"])
 
     def f_jvp(*tangents):
         t_leaves, t_tree = tree_flatten(tuple(tangents))
         if t_tree != treedef:
             raise ValueError(f"linearize: tangents have structure {t_tree}, expected {treedef}")
         res = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *t_leaves)
-        return tree_unflatten(box["tree"], res)
+        return tree_unflatten(flat_fun.out_tree, res)
     return out, f_jvp
 
 
@@ -343,25 +349,19 @@ def jacfwd(fun, argnums=0, has_aux=False):
                 raise TypeError(f"jacfwd: {label} has dtype {dtype_of(leaf)}; only "
                                 "floating-point inputs can be differentiated")
         basis, total = _std_basis(leaves)
+        flat_fun = _FlatFun("jacfwd", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
+                                                                         flat)), has_aux)
         box = {}
 
         def push(*tans):
-            def flat_fun(*flat):
-                out = fun(*_substitute(args, nums, treedef, flat))
-                if has_aux:
-                    out, aux = out
-                    box["aux"] = aux
-                outs, box["tree"] = tree_flatten(out)
-                return outs
             out_p, out_t = ad.jvp_flat(flat_fun, leaves, list(tans))
             box["primals"] = out_p
             return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
         jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total, [-1] * len(basis))
-        out_p = box["primals"]
-        jac = _reshape_jacobian(jac_t, out_p, leaves, treedef, single, outer="out", last=True)
-        res = tree_unflatten(box["tree"], jac)
+        jac = _reshape_jacobian(jac_t, box["primals"], leaves, treedef, single, last=True)
+        res = tree_unflatten(flat_fun.out_tree, jac)
         if has_aux:
-            return res, _lower_aux(box["aux"], ad.JVPTracer)
+            return res, _lower_aux(flat_fun.aux, ad.JVPTracer)
         return res
     return jacfun
 
@@ -376,15 +376,9 @@ def jacrev(fun, argnums=0, has_aux=False, allow_int=False):
             if not dtypes.is_inexact(dtype_of(leaf)) and not allow_int:
                 raise TypeError(f"jacrev: {label} has dtype {dtype_of(leaf)}; only "
                                 "floating-point inputs can be differentiated")
-        box = {}
-
-        def flat_fun(*flat):
-            out = fun(*_substitute(args, nums, treedef, flat))
-            if has_aux:
-                out, aux = out
-                box["aux"] = aux
-            outs, box["tree"] = tree_flatten(out)
-            return [asarray(o) for o in outs]
+        flat_fun = _FlatFun("jacrev", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
+                                                                         flat)),
+                            has_aux, as_arrays=True)
         out_p, vjp_fn = ad.vjp_flat(flat_fun, leaves, name="jacrev")
         basis, total = _std_basis(out_p)
 
@@ -392,10 +386,10 @@ def jacrev(fun, argnums=0, has_aux=False, allow_int=False):
             got = vjp_fn(list(cts))
             return [_zero_or(g, p) for g, p in zip(got, leaves)]
         jac_t = batching.vmap_flat(pull, basis, [0] * len(basis), total, [0] * len(leaves))
-        jac = _reshape_jacobian(jac_t, out_p, leaves, treedef, single, outer="out", last=False)
-        res = tree_unflatten(box["tree"], jac)
+        jac = _reshape_jacobian(jac_t, out_p, leaves, treedef, single, last=False)
+        res = tree_unflatten(flat_fun.out_tree, jac)
         if has_aux:
-            return res, _lower_aux(box["aux"], ad.ReverseTracer)
+            return res, _lower_aux(flat_fun.aux, ad.ReverseTracer)
         return res
     return jacfun
 
@@ -403,7 +397,7 @@ def jacrev(fun, argnums=0, has_aux=False, allow_int=False):
 jacobian = jacrev
 
 
-def _reshape_jacobian(stacked, outs, ins, in_treedef, single, outer, last):
+def _reshape_jacobian(stacked, outs, ins, in_treedef, single, last):
     """Cut the batched Jacobian into blocks `[out_leaf][in_leaf]` of shape out + in."""
     from . import numpy as fnp
     out_sizes = [int(np.prod(shape_of(o))) for o in outs]
@@ -609,19 +603,18 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
         dyn = [i for i in range(len(args)) if i not in static]
         leaves, treedef = tree_flatten(([args[i] for i in dyn], kwargs))
         avals = [_abstractify(x) for x in leaves]
-        box = {}
 
-        def flat_fun(*flat):
+        def call(*flat):
             dyn_args, kw = tree_unflatten(treedef, flat)
             full = list(args)
             for i, a in zip(dyn, dyn_args):
                 full[i] = a
-            outs, box["tree"] = tree_flatten(fun(*full, **kw))
-            return outs
+            return fun(*full, **kw)
+        flat_fun = _FlatFun("make_jaxpr", fun, call)
         closed, _ = trace_to_jaxpr(flat_fun, avals, name="make_jaxpr")
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals]
-            return closed, tree_unflatten(box["tree"], shapes)
+            return closed, tree_unflatten(flat_fun.out_tree, shapes)
         return closed
     return make
 
@@ -630,12 +623,11 @@ def eval_shape(fun, *args, **kwargs):
     """The shapes and dtypes `fun` would return, without computing anything."""
     leaves, treedef = tree_flatten((args, kwargs))
     avals = [_abstractify(x) for x in leaves]
-    box = {}
 
-    def flat_fun(*flat):
+    def call(*flat):
         a, kw = tree_unflatten(treedef, flat)
-        outs, box["tree"] = tree_flatten(fun(*a, **kw))
-        return outs
+        return fun(*a, **kw)
+    flat_fun = _FlatFun("eval_shape", fun, call)
     closed, _ = trace_to_jaxpr(flat_fun, avals, name="eval_shape")
-    return tree_unflatten(box["tree"],
+    return tree_unflatten(flat_fun.out_tree,
                           [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals])

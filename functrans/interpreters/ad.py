@@ -37,14 +37,9 @@ def _is_inexact(x):
 
 
 # =================================================================== forward mode
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent", "_aval")
-
-    def __init__(self, trace, primal, tangent):
-        self._trace = trace
-        self.primal = primal
-        self.tangent = tangent
-        self._aval = None
+class PrimalTracer(Tracer):
+    """A tracer carrying a primal value (its aval and concrete value are the primal's)."""
+    __slots__ = ("primal", "_aval")
 
     @property
     def aval(self):
@@ -54,6 +49,16 @@ class JVPTracer(Tracer):
 
     def concrete_value(self, why):
         return concrete_value(self.primal, why)
+
+
+class JVPTracer(PrimalTracer):
+    __slots__ = ("tangent",)
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+        self._aval = None
 
 
 class JVPTrace(Trace):
@@ -107,23 +112,14 @@ class Tape:
         return i
 
 
-class ReverseTracer(Tracer):
-    __slots__ = ("primal", "id", "_aval")
+class ReverseTracer(PrimalTracer):
+    __slots__ = ("id",)
 
     def __init__(self, trace, primal, id):
         self._trace = trace
         self.primal = primal
         self.id = id
         self._aval = None
-
-    @property
-    def aval(self):
-        if self._aval is None:
-            self._aval = get_aval(self.primal).strip_weak()
-        return self._aval
-
-    def concrete_value(self, why):
-        return concrete_value(self.primal, why)
 
 
 class ReverseTrace(Trace):
