@@ -4,11 +4,14 @@ max-pool 2, fc 400->120->84->10, cross-entropy, SGD with momentum 0.9), float32,
 Times one jitted functrans step against PyTorch eager (and JAX jit when importable) in one run.
 Each contender lives in its own worker process (their thread pools would otherwise fight over
 the cores: PyTorch's OpenMP threads, OpenBLAS's and XLA's all spin while idle), and the driver
-interleaves them round by round so that machine load affects them alike. Prints medians and
-ratios, plus the first call of each jitted step (trace + compile).
+interleaves them round by round so that machine load affects them alike; before each timed
+chunk it pauses `--settle` seconds, so the thread pools of the contender timed just before
+(OpenBLAS's threads keep spinning for a while after their last call) have gone to sleep and do
+not steal the cores from the next one. Prints medians and ratios, plus the first call of each
+jitted step (trace + compile).
 
     python benchmarks/bench_lenet.py [--batch 4 64] [--rounds 15] [--steps 20] [--threads N]
-                                     [--malloc-cache]
+                                     [--settle 0.2] [--malloc-cache]
 
 `--threads N` caps every contender's thread pools (OpenBLAS, OpenMP, PyTorch, XLA) at N; by
 default each library picks its own. `--malloc-cache` tells glibc's malloc (in every contender)
@@ -157,7 +160,7 @@ def _worker(name, batch, conn):
         conn.send(_time(run, steps))
 
 
-def bench(batch, rounds, steps):
+def bench(batch, rounds, steps, settle):
     ctx = multiprocessing.get_context("spawn")
     workers = {}
     for name in CONTENDERS:
@@ -173,6 +176,7 @@ def bench(batch, rounds, steps):
     times = {name: [] for name in workers}
     for _ in range(rounds):
         for name, (_, conn, _) in workers.items():
+            time.sleep(settle)
             conn.send(steps)
             times[name].append(conn.recv())
     for proc, conn, _ in workers.values():
@@ -199,6 +203,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--settle", type=float, default=0.2)
     parser.add_argument("--malloc-cache", action="store_true")
     args = parser.parse_args()
     if args.malloc_cache:     # read by glibc when each worker process starts
@@ -211,7 +216,7 @@ def main():
                                    " --xla_cpu_multi_thread_eigen=false"
                                    f" intra_op_parallelism_threads={args.threads}")
     for b in args.batch:
-        bench(b, args.rounds, args.steps)
+        bench(b, args.rounds, args.steps, args.settle)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import os
 
+def _flag(s):
+    return s.lower() in ("1", "true", "yes")
+
+
 _SETTINGS = {
     # name: (environment variable, default, parser)
     "default_float_dtype": ("FUNCTRANS_DEFAULT_FLOAT", "float32", str),
     "default_device": ("FUNCTRANS_DEVICE", "cpu", str),
-    "log_retraces": ("FUNCTRANS_LOG_RETRACES", False, lambda s: s.lower() in ("1", "true", "yes")),
+    "log_retraces": ("FUNCTRANS_LOG_RETRACES", False, _flag),
     "jit_cache_size": ("FUNCTRANS_JIT_CACHE_SIZE", 256, int),
-    "debug_nans": ("FUNCTRANS_DEBUG_NANS", False, lambda s: s.lower() in ("1", "true", "yes")),
+    "debug_nans": ("FUNCTRANS_DEBUG_NANS", False, _flag),
+    # compiled functions keep their temporaries' memory for the next call
+    "jit_buffer_cache": ("FUNCTRANS_JIT_BUFFER_CACHE", True, _flag),
 }
 
 

@@ -581,6 +581,11 @@ class Jitted:
         return CacheInfo(self._hits, self._misses, len(self._cache), config.jit_cache_size)
 
     def clear_cache(self):
+        """Forget every specialization, and the memory their compiled code kept for the
+        next call."""
+        from .compiler import release_buffers
+        for entry in self._cache.values():
+            release_buffers(entry.jaxpr)
         self._cache.clear()
         if self._fast is not None:
             self._fast.clear()

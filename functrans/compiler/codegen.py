@@ -5,8 +5,15 @@ Each equation becomes a line or two: a direct call of the NumPy/CuPy function be
 (ufuncs, `where`/`copyto`, `dot`, `sum`, `reshape`, ...) bound to a name in the generated
 module, taking `out=` when the memory plan (`memory.py`) gives it a dead buffer; `fused`
 groups become chains of such calls computing in place; anything else calls the primitive's
-kernel (`impl(xp, ...)`). The source is kept so users can read what runs
+kernel (`impl(xp, ...)`). A primitive whose kernel can write its one result into a given
+C-contiguous array of the result's shape and dtype (overlapping no operand) says so with
+`prim.impl_out = True`: it is then called as `impl(xp, ..., out=buffer, **params)` when the
+plan has a buffer for it. The source is kept so users can read what runs
 (`ft.jit(f).lower(...).as_text()`).
+
+Temporaries that no output can see live in slots of one block of memory, the arena, which
+the `Executable` keeps for its next call (see there); the generated function takes the
+arena's arrays as its last argument, `pool`.
 
 Primitives with their own code (control flow, custom derivatives) set
 `prim.lowering = lowering(ctx, eqn, ins, outs, indent)`, where `ins` are the Python
@@ -29,10 +36,13 @@ from __future__ import annotations
 
 import builtins
 import math
+import sys
+import weakref
 
 import numpy as np
 
 from ..array import wrap
+from ..config import config
 from ..core import Literal, Var, Jaxpr, ClosedJaxpr
 from . import memory
 from .fusion import fused_p
@@ -47,14 +57,15 @@ class Kernel:
     `c_layout(inputs_c_contiguous)` says so), VIEW (may share its input's memory) or OPAQUE
     (may share memory with any input). `accepts_out`: can write into a given buffer;
     `inplace`: the operand positions that buffer may be (it then is that operand's array);
-    `exact`: the result does not depend on memory layout.
+    `exact`: the result does not depend on memory layout; `out_c`: the buffer must be
+    C-contiguous.
     """
-    __slots__ = ("kind", "emit", "accepts_out", "inplace", "exact", "c_layout")
+    __slots__ = ("kind", "emit", "accepts_out", "inplace", "exact", "out_c", "c_layout")
 
-    def __init__(self, kind, emit, accepts_out=False, inplace=(), exact=True,
+    def __init__(self, kind, emit, accepts_out=False, inplace=(), exact=True, out_c=False,
                  c_layout=lambda c: False):
         self.kind, self.emit, self.accepts_out = kind, emit, accepts_out
-        self.inplace, self.exact, self.c_layout = inplace, exact, c_layout
+        self.inplace, self.exact, self.out_c, self.c_layout = inplace, exact, out_c, c_layout
 
 
 def _same_layout(c):
@@ -159,18 +170,52 @@ def _convert_kernel(eqn):
 
 
 def _dot_kernel(eqn):
+    """`dot_general` as the one BLAS call its kernel (`lax.dot._dot_impl`) makes, on the
+    same transposed and reshaped operands, writing into a given buffer: `dot` for a plain
+    matrix product, `matmul` over batch axes (products of one-element contractions, which
+    the kernel computes with `multiply`, keep the kernel)."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lhs, rhs = eqn.invars
-    if lb or len(lc) != 1 or type(lhs) is not Var or type(rhs) is not Var or \
-            len(lhs.aval.shape) != 2 or len(rhs.aval.shape) != 2 or \
+    if type(lhs) is not Var or type(rhs) is not Var or \
             eqn.primitive.impl.__name__ != "_dot_impl":
         return None
-    a_t = "" if lc[0] == 1 else ".T"
-    b_t = "" if rc[0] == 0 else ".T"
+    ls, rs = lhs.aval.shape, rhs.aval.shape
+    out_shape = tuple(eqn.outvars[0].aval.shape)
+    if not lb and len(ls) == 2 and len(rs) == 2 and len(lc) == 1:
+        a = "" if lc[0] == 1 else ".T"
+        b = "" if rc[0] == 0 else ".T"
+        fn, matrix_shape = "dot", None
+    else:
+        lfree = [i for i in range(len(ls)) if i not in lc and i not in lb]
+        rfree = [i for i in range(len(rs)) if i not in rc and i not in rb]
+        k = math.prod(ls[i] for i in lc)
+        if k == 1:
+            return None
+        bshape = tuple(ls[i] for i in lb)
+        m, n = math.prod(ls[i] for i in lfree), math.prod(rs[i] for i in rfree)
+        a = _transposed(list(lb) + lfree + list(lc), ls, bshape + (m, k))
+        b = _transposed(list(rb) + list(rc) + rfree, rs, bshape + (k, n))
+        fn, matrix_shape = ("matmul" if lb else "dot"), bshape + (m, n)
 
     def emit(ctx, eqn, ins, outs, buf, indent):
-        ctx.emit(f"{outs[0]} = {ctx.kernel('dot')}({ins[0]}{a_t}, {ins[1]}{b_t})", indent)
-    return Kernel(FRESH, emit, c_layout=_always_c)
+        call = f"{ctx.kernel(fn)}({ins[0]}{a}, {ins[1]}{b}"
+        if buf is None:
+            reshaped = "" if matrix_shape in (None, out_shape) else f".reshape({out_shape!r})"
+            ctx.emit(f"{outs[0]} = {call}){reshaped}", indent)
+            return
+        target = buf if matrix_shape in (None, out_shape) else f"{buf}.reshape({matrix_shape!r})"
+        ctx.emit(f"{call}, out={target})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
+    return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+def _transposed(perm, shape, new_shape):
+    """Source applying `.transpose(perm).reshape(new_shape)` to an operand of `shape`,
+    leaving out the steps that change nothing."""
+    text = "" if perm == list(range(len(shape))) else f".transpose({tuple(perm)!r})"
+    if tuple(shape[i] for i in perm) != tuple(new_shape):
+        text += f".reshape({tuple(new_shape)!r})"
+    return text
 
 
 _REDUCING_UFUNC = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
@@ -192,8 +237,9 @@ def _reduce_kernel(eqn):
             fn = f"{ctx.kernel(_REDUCING_UFUNC[np_name])}.reduce"
         else:
             fn = ctx.kernel(np_name)
-        ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype})", indent)
-    return Kernel(FRESH, emit, c_layout=_always_c)
+        extra = f", out={buf}" if buf else ""
+        ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype}{extra})", indent)
+    return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
 
 
 def _view_method_kernel(eqn, method, param, c_layout):
@@ -208,10 +254,12 @@ def _view_method_kernel(eqn, method, param, c_layout):
 
 
 def default_emit(ctx, eqn, ins, outs, buf, indent):
-    """Call the primitive's kernel `impl(xp, *ins, **params)`."""
+    """Call the primitive's kernel `impl(xp, *ins, **params)` (with `out=buf` if given)."""
     prim = eqn.primitive
     impl = ctx.const(prim.impl, f"{_ident(prim.name)}_")
     args = ", ".join(["xp"] + list(ins))
+    if buf is not None:
+        args += f", out={buf}"
     if eqn.params:
         args += ", **" + ctx.const(eqn.params, "p")
     call = f"{impl}({args})"
@@ -254,6 +302,8 @@ def numpy_kernel(eqn):
             kernel = _ufunc_kernel(eqn, ufunc)
     if kernel is not None:
         return kernel
+    if getattr(prim, "impl_out", False) and len(eqn.outvars) == 1:
+        return Kernel(FRESH, default_emit, accepts_out=True, out_c=True, c_layout=_always_c)
     return Kernel(VIEW if getattr(prim, "view", False) and len(eqn.outvars) == 1 else OPAQUE,
                   default_emit)
 
@@ -264,9 +314,11 @@ class LoweringContext:
     (see the module docstring for what primitive lowerings may call). `choose_kernel(eqn)`
     picks how each equation runs: a backend for another array module supplies a subclass
     (`Backend.lowering_context`) with its own kernels (e.g. one kernel for a whole `fused`
-    group), falling back to `numpy_kernel`."""
+    group), falling back to `numpy_kernel`. `keeps_arena`: temporaries are planned into the
+    arena an executable keeps between calls."""
 
     choose_kernel = staticmethod(numpy_kernel)
+    keeps_arena = True
 
     def __init__(self, device):
         self.device = device
@@ -275,6 +327,9 @@ class LoweringContext:
         self.lines = []
         self._count = 0
         self._const_ids = {}
+        self.pool = self.keeps_arena
+        self.slots = []         # (name, memory.Slot) of every block, in clock ticks
+        self._clock = 0         # one tick per instruction, nested blocks' included
 
     def fresh(self, prefix="v"):
         self._count += 1
@@ -338,20 +393,32 @@ class LoweringContext:
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
-                           c_inputs=c_inputs)
+                           c_inputs=c_inputs, pool=self.pool)
+        slot_names = [self.fresh("buf") for _ in plan.slots]
         buffer_names = dict(donated)
+        ticks = []              # the clock at the start and the end of each instruction
         for k, (eqn, kernel) in enumerate(instrs):
+            self._clock += 1
+            start = self._clock
             if k in groups:
                 self.emit(f"# fused: {groups[k]}", indent)
             ins = [self.operand(v, env) for v in eqn.invars]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
-            buf = None if target is None else buffer_names.get(target, env.get(target))
+            if target is not None:
+                buf = buffer_names.get(target, env.get(target))
+            else:
+                slot = plan.slot_of.get(k)
+                buf = None if slot is None else slot_names[slot]
             kernel.emit(self, eqn, ins, outs, buf, indent)
             env.update(zip(eqn.outvars, outs))
             dead = plan.release.get(k)
             if dead:
                 self.emit(f"del {', '.join(env[v] for v in dead)}", indent)
+            ticks.append((start, self._clock))
+        for name, slot in zip(slot_names, plan.slots):
+            slot.start, slot.stop = ticks[slot.start][0], ticks[slot.stop][1]
+            self.slots.append((name, slot))
         return [self.operand(v, env) for v in jaxpr.outvars]
 
 
@@ -384,19 +451,62 @@ def _ident(name):
 # =================================================================== executables
 class Executable:
     """A compiled jaxpr: call it with raw arrays (and, for donated inputs, their arrays or
-    None), get a list of raw arrays back."""
+    None), get a list of raw arrays back.
 
-    def __init__(self, fn, source, jaxpr, device, body, namespace, signature):
+    Its temporaries (`slots`) live in one block of memory (the arena) that the executable
+    keeps for the next call when `config.jit_buffer_cache` is on: a call checks an arena
+    out (or makes one, when none is free: the first call, another thread's call or a
+    nested one is running) and checks it back in when it returns, unless a view of it
+    outlived the call. At most one arena is kept while idle; `release_buffers()` drops it.
+    """
+
+    def __init__(self, fn, source, jaxpr, device, namespace, signature, slots=()):
         self.fn, self.source, self.jaxpr, self.device = fn, source, jaxpr, device
-        self._body, self._namespace, self._signature = body, namespace, signature
+        self._namespace, self._signature = namespace, signature
         self._array_fns = {}
         self._on_host = device.platform == "cpu"
+        offsets, self.arena_bytes = memory.arena_layout(slots)
+        self._views = [(o, o + s.nbytes, s.dtype, s.shape) for o, s in zip(offsets, slots)]
+        self._free = []             # idle arenas (at most one)
+        self._counts = None         # reference counts of a fresh arena's arrays
+        if slots:
+            _WITH_ARENAS.add(self)
 
     def __call__(self, *args):
         if self._on_host:
-            return self.fn(*args)
+            return self._run(*args)
         with self.device.backend.activate(self.device):
+            return self._run(*args)
+
+    def _run(self, *args):
+        if not self._views:
             return self.fn(*args)
+        pool = self.take_arena()
+        outs = self.fn(*args, pool)
+        self.give_arena(pool)
+        return outs
+
+    def take_arena(self):
+        """The arrays of an idle arena (the block first, then one view per slot), or of a new
+        one."""
+        try:
+            return self._free.pop()
+        except IndexError:
+            pass
+        pool = _new_arena(self.device.xp, self.arena_bytes, self._views)
+        if self._counts is None:
+            self._counts = _refcounts(pool)
+        return pool
+
+    def give_arena(self, pool):
+        """Keep `pool` for the next call, if caching is on, no other arena is idle, and
+        nothing but `pool` refers to its arrays (no view of them outlived the call)."""
+        if not self._free and config.jit_buffer_cache and _refcounts(pool) == self._counts:
+            self._free.append(pool)
+
+    def release_buffers(self):
+        """Drop the arena kept between calls."""
+        self._free.clear()
 
     def as_text(self):
         return f"# optimized jaxpr\n{self.jaxpr}\n\n# generated code\n{self.source}"
@@ -406,13 +516,20 @@ class Executable:
         dispatch fast path: no list of raw values in between)."""
         fn = self._array_fns.get(out_tree)
         if fn is None:
-            arg_names, outs = self._signature
+            arg_names, body, outs = self._signature
             params = [f"x{i}" for i in range(len(arg_names))]
-            namespace = dict(self._namespace, wrap=wrap, out_tree=out_tree)
             lines = [f"def {name}({', '.join(params)}):"]
-            lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
-            lines += self._body
+            if self._views:         # the arena goes back once the body's frame is gone
+                lines += ["    pool = take_arena()",
+                          f"    outs = fn({''.join(p + '._value, ' for p in params)}pool)",
+                          "    give_arena(pool)"]
+                outs = [f"outs[{i}]" for i in range(len(outs))]
+            else:
+                lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
+                lines += body
             lines.append(f"    return {_tree_expression(out_tree, outs)}")
+            namespace = dict(self._namespace, wrap=wrap, out_tree=out_tree, fn=self.fn,
+                             take_arena=self.take_arena, give_arena=self.give_arena)
             fn = _compile("\n".join(lines), name, namespace)
             if not self._on_host:
                 fn = self._on_device(fn)
@@ -426,6 +543,47 @@ class Executable:
             with device.backend.activate(device):
                 return fn(*args)
         return run
+
+
+def release_buffers(closed):
+    """Drop the arenas kept by the executables compiled from `closed` and from the jaxprs
+    derived from it and cached on it (its derivatives, batched forms, ...)."""
+    seen, todo = set(), [closed]
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for value in c.cache.values():
+            if isinstance(value, Executable):
+                value.release_buffers()
+            elif isinstance(value, ClosedJaxpr):
+                todo.append(value)
+            else:           # e.g. a vjp split, holding its forward and backward jaxprs
+                todo.extend(v for v in getattr(value, "__dict__", {}).values()
+                            if isinstance(v, ClosedJaxpr))
+
+
+def _new_arena(xp, nbytes, views):
+    block = xp.empty(nbytes, np.uint8)
+    return (block,) + tuple(block[lo:hi].view(dtype).reshape(shape)
+                            for lo, hi, dtype, shape in views)
+
+
+def _refcounts(pool):
+    return [sys.getrefcount(a) for a in pool]
+
+
+_WITH_ARENAS = weakref.WeakSet()     # executables with slots, to release when caching stops
+
+
+def _on_config(name, value):
+    if name == "jit_buffer_cache" and not value:
+        for exe in list(_WITH_ARENAS):
+            exe.release_buffers()
+
+
+config.on_update(_on_config)
 
 
 def _tree_expression(tree, names):
@@ -462,7 +620,9 @@ def _compile(source, name, namespace):
 def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     """Generate and compile Python source for an optimized `closed` on `device`.
 
-    Returns `(fn, source, body_lines, namespace, (arg_names, out_expressions))`."""
+    Returns `(fn, source, namespace, signature, slots)`: `signature` is `(argument names,
+    body lines, output expressions)`; with `slots` (`memory.Slot`s) the function takes one
+    more argument, the arrays of an arena (`Executable.take_arena`)."""
     jaxpr = closed.jaxpr
     ctx = device.backend.lowering_context()(device)
     const_names = [ctx.const(c, "c") for c in closed.consts]
@@ -479,14 +639,17 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     while fname in ctx.namespace:        # jit(fnp.sin) must not shadow the `sin` kernel
         fname = "jit_" + fname
     params = arg_names + list(donated_names.values())
-    src = [f"def {fname}({', '.join(params)}):"] + ctx.lines
+    src = [f"def {fname}({', '.join(params + (['pool'] if ctx.slots else []))}):"]
+    if ctx.slots:
+        src.append(f"    _, {', '.join(n for n, _ in ctx.slots)}, = pool")
+    src += ctx.lines
     src.append(f"    return [{', '.join(outs)}]")
     appendix = ctx.appendix()
     if appendix:
         src += ["", "# the kernels it launches:"] + [f"# {line}" for line in appendix.splitlines()]
     source = "\n".join(src)
     fn = _compile(source, fname, dict(ctx.namespace))
-    return fn, source, ctx.lines, ctx.namespace, (arg_names, outs)
+    return fn, source, ctx.namespace, (arg_names, ctx.lines, outs), [s for _, s in ctx.slots]
 
 
 def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Executable:
@@ -499,7 +662,7 @@ def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Exe
         from .passes import optimize
         with device.backend.activate(device):
             optimized = optimize(closed, device)
-            fn, source, body, namespace, signature = generate(optimized, device, name, donated)
-        exe = closed.cache[key] = Executable(fn, source, optimized, device, body, namespace,
-                                             signature)
+            fn, source, namespace, signature, slots = generate(optimized, device, name, donated)
+        exe = closed.cache[key] = Executable(fn, source, optimized, device, namespace,
+                                             signature, slots)
     return exe

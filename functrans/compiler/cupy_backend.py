@@ -234,6 +234,7 @@ class CupyLoweringContext(LoweringContext):
     """The lowering context of CUDA devices: one CuPy kernel per fused group."""
 
     fuses_reductions = True
+    keeps_arena = False         # CuPy's memory pool already reuses device memory
 
     def __init__(self, device):
         super().__init__(device)

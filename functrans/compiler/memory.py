@@ -19,6 +19,12 @@ different code path for strided data) get a buffer only when it and all their ar
 are known to be C-contiguous, so the jitted result equals the eager one bit for bit.
 Buffers no instruction writes into again are released (`del`) after their last use, so a
 function's peak memory follows its liveness too.
+
+With `pool=True` the plan also names the buffers the executable may keep from one call to
+the next (`Plan.slots`): those a kernel can create by writing into a given C-contiguous
+array, that never hold a value an output can see. The code generator gives each slot a
+region of one block of memory, regions of slots alive at the same time apart
+(`arena_layout`), so the block is about as large as the most the slots ever hold at once.
 """
 from __future__ import annotations
 
@@ -44,23 +50,42 @@ class Storage:
 
 class Buffer:
     """An array at run time, holding one storage after another; `holder` is the value
-    whose name currently refers to it."""
-    __slots__ = ("c", "holder", "storages")
+    whose name currently refers to it; `slot`: its index in `Plan.slots` if the executable
+    keeps it between calls, else None."""
+    __slots__ = ("c", "holder", "storages", "slot")
 
     def __init__(self, storage, holder):
         self.c = storage.c
         self.holder = holder
         self.storages = [storage]
+        self.slot = None
         storage.buffer = self
+
+
+class Slot:
+    """A buffer kept between calls: written first by instruction `start`, last used by
+    instruction `stop`."""
+    __slots__ = ("shape", "dtype", "start", "stop")
+
+    def __init__(self, shape, dtype, start, stop):
+        self.shape, self.dtype, self.start, self.stop = shape, dtype, start, stop
+
+    @property
+    def nbytes(self):
+        return math.prod(self.shape) * self.dtype.itemsize
 
 
 class Plan:
     """`target[k]`: the value whose array instruction k writes its result into (absent:
-    allocate); `release[k]`: values whose names can be dropped after instruction k."""
+    allocate); `slot_of[k]`: the slot instruction k writes its result into instead of
+    allocating; `release[k]`: values whose names can be dropped after instruction k;
+    `slots`: the buffers kept between calls."""
 
     def __init__(self):
         self.target = {}
+        self.slot_of = {}
         self.release = {}
+        self.slots = []
 
 
 def _owned_size(aval, min_bytes):
@@ -70,12 +95,12 @@ def _owned_size(aval, min_bytes):
     return math.prod(shape) * aval.dtype.itemsize >= max(min_bytes, 1)
 
 
-def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
+def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=False):
     """Plan buffers for `instrs`, a list of `(eqn, kernel)`.
 
     `donated`: input variables whose arrays may be overwritten (C-contiguous and owned by
     nobody else; the caller checks that at run time). `c_inputs`: inputs known to be
-    C-contiguous.
+    C-contiguous. `pool`: plan slots, buffers kept between calls.
     """
     if min_bytes is None:
         min_bytes = REUSE_MIN_BYTES
@@ -121,6 +146,7 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
             ending.setdefault(st.end, {})[id(st)] = st
 
     free = {}
+    first = {}                      # instruction -> the storage it creates a buffer with
 
     def release(k):
         for st in ending.get(k, {}).values():
@@ -134,13 +160,15 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
             st, = creates[k]
             out = eqn.outvars[0]
             chosen = None
+            layout_ok = False
             if kernel.accepts_out:
                 in_vars = [v for v in eqn.invars if type(v) is Var]
                 layout_ok = kernel.exact or all(c.get(v, False) for v in in_vars)
                 if kernel.inplace and layout_ok:
                     chosen = _dying_input(k, st, roots, eqn, kernel.inplace, in_vars)
                 if chosen is None and layout_ok:
-                    chosen = _take_free(free.get((st.shape, st.dtype), []), kernel.exact)
+                    chosen = _take_free(free.get((st.shape, st.dtype), []),
+                                        kernel.exact and not kernel.out_c)
             if chosen is not None:
                 result.target[k] = chosen.holder
                 chosen.holder = out
@@ -149,7 +177,15 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None):
                 c[out] = st.c = chosen.c
             else:
                 Buffer(st, out)
+                if pool and layout_ok:          # the kernel could write into a slot
+                    first[k] = st
         release(k)
+    for k, st in first.items():
+        buf = st.buffer
+        if all(s.end != FOREVER for s in buf.storages):      # no output sees it
+            buf.slot = result.slot_of[k] = len(result.slots)
+            result.slots.append(Slot(st.shape, st.dtype, k,
+                                     max(s.end for s in buf.storages)))
     _plan_releases(result, roots, set(donated))
     return result
 
@@ -185,10 +221,36 @@ def _dying_input(k, st, roots, eqn, positions, in_vars):
 
 def _plan_releases(result, roots, donated):
     """Drop each name after the last use of the buffers it refers to (the earliest, if it
-    may refer to several: dropping one reference early frees nothing still in use)."""
+    may refer to several: dropping one reference early frees nothing still in use); names
+    of slots need no dropping, the executable keeps their memory anyway."""
     for v, rs in roots.items():
-        if v in donated or not rs:
+        if v in donated or not rs or all(st.buffer.slot is not None for st in rs):
             continue
         end = min(max(s.end for s in st.buffer.storages) for st in rs)
         if end != FOREVER:
             result.release.setdefault(end, []).append(v)
+
+
+ALIGN = 64          # bytes: slots start on cache lines
+
+
+def arena_layout(slots):
+    """Byte offsets for `slots` (objects with `nbytes`, `start`, `stop`) in one block, slots
+    alive at the same time apart, and the block's size. Larger slots are placed first, each
+    at the lowest offset clear of the slots already placed that it overlaps in time."""
+    offsets = [0] * len(slots)
+    placed = []                                  # (offset, end, slot index)
+    for i in sorted(range(len(slots)), key=lambda i: -slots[i].nbytes):
+        s = slots[i]
+        size = -(-s.nbytes // ALIGN) * ALIGN
+        offset = 0
+        for lo, hi, j in sorted(placed):
+            t = slots[j]
+            if t.start > s.stop or s.start > t.stop:
+                continue                         # never alive together
+            if lo - offset >= size:
+                break
+            offset = max(offset, hi)
+        offsets[i] = offset
+        placed.append((offset, offset + size, i))
+    return offsets, max((hi for _, hi, _ in placed), default=0)

@@ -3,7 +3,9 @@
 `optimize(closed, device)` runs, in order (constants first move to `device`, once per
 compiled program):
 
-1. inlining of nested `jit` calls, so the passes see one flat program;
+1. inlining of nested `jit` calls and of `custom_vjp` / `custom_jvp` calls (compiled code
+   only evaluates, so a custom derivative's function is just its primal jaxpr), so the
+   passes see one flat program;
 2. `simplify`: one forward walk that, for each equation, applies
    - common-subexpression elimination (same primitive, parameters and inputs: computed once;
      operands of commutative ops are put in a canonical order first),
@@ -12,7 +14,7 @@ compiled program):
      memory; results over `FOLD_LIMIT_BYTES` are left to run time),
    - algebraic simplification (`rules.py`: x*1, x+0, double negation, transpose of transpose,
      no-op reshapes/broadcasts/conversions, pow(x, 2) -> square, the tests of a max/min
-     derivative, broadcasts an elementwise op does implicitly anyway, ...);
+     derivative, broadcasts an elementwise op does implicitly anyway, stop_gradient, ...);
 3. dead-code elimination (effectful equations, and calls whose jaxprs have effects, stay);
 4. inlining of the remaining inlinable calls (`checkpoint`), each body optimized on its own
    first: CSE runs before this step, so a rematerialized forward pass is never merged with
@@ -48,9 +50,8 @@ def raw_value(value, device):
 
 def optimize(closed: ClosedJaxpr, device) -> ClosedJaxpr:
     """The optimized form of `closed` for `device` (consts become raw buffers there)."""
-    from ..jit import jit_p
     jaxpr, consts = closed.jaxpr, [raw_value(c, device) for c in closed.consts]
-    jaxpr, consts = inline_calls(jaxpr, consts, lambda eqn: eqn.primitive is jit_p, device)
+    jaxpr, consts = inline_calls(jaxpr, consts, is_plain_call, device)
     jaxpr, consts = simplify(jaxpr, consts, device.xp)
     jaxpr, consts = dce(jaxpr, consts)
     jaxpr, consts = inline_calls(jaxpr, consts, is_inlinable_call, device, optimize_bodies=True)
@@ -69,11 +70,26 @@ def optimize_open(jaxpr: Jaxpr, device, consts=()):
     return closed.jaxpr, closed.consts
 
 
+def is_plain_call(eqn):
+    """A call that evaluates its jaxpr and nothing else: `jit`, and the primal function of a
+    custom derivative."""
+    from ..jit import jit_p
+    from ..custom_derivatives import custom_vjp_call_p, custom_jvp_call_p
+    return eqn.primitive is jit_p or eqn.primitive is custom_vjp_call_p or \
+        eqn.primitive is custom_jvp_call_p
+
+
 def is_inlinable_call(eqn):
     """A call primitive lowered by inlining its `jaxpr` parameter (jit, checkpoint)."""
     from ..jit import inline_lowering
     return eqn.primitive.lowering is inline_lowering and \
         isinstance(eqn.params.get("jaxpr"), ClosedJaxpr)
+
+
+def callee(eqn):
+    """The ClosedJaxpr a call equation evaluates."""
+    params = eqn.params
+    return params["jaxpr"] if "jaxpr" in params else params["fun_jaxpr"]
 
 
 def has_effects(prim, params):
@@ -103,7 +119,7 @@ def inline_calls(jaxpr, consts, should_inline, device, optimize_bodies=False):
         if not should_inline(eqn):
             eqns.append(eqn.replace(invars=invars) if invars != eqn.invars else eqn)
             continue
-        closed = eqn.params["jaxpr"]
+        closed = callee(eqn)
         body, body_consts = closed.jaxpr, [raw_value(c, device) for c in closed.consts]
         if optimize_bodies:
             body, body_consts = optimize_open(body, device, body_consts)

@@ -97,7 +97,7 @@ def _window_offsets(window_shape):
 
 # ------------------------------------------------------------------ conv_patches (im2col)
 def _patches_impl(xp, x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
-                  wide):
+                  wide, out=None):
     n, c = x.shape[:2]
     lay = _Layout(n, c, x.shape[2:], window_shape, window_strides, padding, lhs_dilation,
                   rhs_dilation, wide)
@@ -107,7 +107,10 @@ def _patches_impl(xp, x, window_shape, window_strides, padding, lhs_dilation, rh
         flat[:lay.size] = buf.reshape(-1)
     else:
         flat = xp.ascontiguousarray(buf).reshape(-1)
-    return xp.ascontiguousarray(lay.windows(xp, flat))
+    if out is None:
+        return xp.ascontiguousarray(lay.windows(xp, flat))
+    xp.copyto(out, lay.windows(xp, flat))
+    return out
 
 
 def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation, wide):
@@ -117,6 +120,7 @@ def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_di
 
 
 conv_patches_p = primitive("conv_patches", _patches_impl, _patches_aval)
+conv_patches_p.impl_out = True        # the compiler may pass the buffer for the patches
 
 
 def _patches_batch(vals, dims, window_shape, **params):
