@@ -18,7 +18,8 @@ from functrans.core import ShapedArray
 from functrans.compiler import memory
 from functrans.lax._util import primitive
 
-from test_compiler_properties import build, inputs, programs
+# small arrays get slots too (the autouse fixture), so hypothesis' programs use the arena
+from test_compiler_properties import build, inputs, programs, reuse_every_buffer  # noqa: F401
 
 BIG = (64, 64)          # 32 KiB in float64: above memory.REUSE_MIN_BYTES
 
@@ -33,15 +34,6 @@ def _same(a, b):
 
 def _executable(jf, *args):
     return jf.lower(*args).compile()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def plan_every_buffer():
-    """Small arrays get slots too, so hypothesis' small programs exercise the arena."""
-    old = memory.REUSE_MIN_BYTES
-    memory.REUSE_MIN_BYTES = 0
-    yield
-    memory.REUSE_MIN_BYTES = old
 
 
 @pytest.fixture

@@ -97,6 +97,7 @@ def inputs(dtype):
 
 @pytest.fixture(autouse=True, scope="module")
 def reuse_every_buffer():
+    """Small arrays are planned into buffers too, so small programs exercise the planner."""
     old = memory.REUSE_MIN_BYTES
     memory.REUSE_MIN_BYTES = 0
     yield
