@@ -16,7 +16,7 @@ from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
 from .core import eval_jaxpr
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
-                        tree_flatten_with_path, keystr, PyTreeDef, tree_leaves)
+                        tree_flatten_with_path, keystr, tree_leaves)
 from .numpy._conversion import asarray
 from .lax._util import shape_of, dtype_of
 from .lax.shape_ops import full_like

@@ -14,7 +14,7 @@ import functools
 import inspect
 
 from .core import Primitive, Tracer, eval_jaxpr
-from .array import Array, wrap
+from .array import wrap
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
 from .jit import inline_lowering

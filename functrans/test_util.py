@@ -12,7 +12,7 @@ from . import dtypes
 from .api import jvp, vjp
 from .array import Array, wrap
 from .backends import transfer
-from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
+from .tree_util import tree_flatten, tree_map, tree_leaves
 
 __all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp"]
 

@@ -335,7 +335,6 @@ def _flatten_with_path(tree, path, out, is_leaf):
         return _LEAF
     kind = _kind_of(type(tree))
     children, aux = kind.flatten(tree)
-    td = PyTreeDef(type(tree), aux, ())
     keys = (kind.keys(tree, aux) if kind.keys is not None
             else tuple(FlattenedIndexKey(i) for i in range(len(children))))
     kids = tuple(_flatten_with_path(c, path + (k,), out, is_leaf)

@@ -13,7 +13,6 @@ A tangent or cotangent of None is a symbolic zero and costs nothing.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .. import dtypes
 from ..core import Trace, Tracer, new_main, get_aval, concrete_value, is_python_scalar

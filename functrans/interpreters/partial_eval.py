@@ -16,10 +16,9 @@ into the forward and backward passes; with tangents it is linearization.
 """
 from __future__ import annotations
 
-from ..array import Array, wrap
+from ..array import wrap
 from .. import dtypes
-from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, ShapedArray,
-                    eqn_effectful,
+from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, eqn_effectful,
                     new_main, get_aval, is_python_scalar, user_frame, format_frame,
                     reraise_with_context, ConcretizationError)
 
