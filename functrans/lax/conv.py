@@ -67,17 +67,13 @@ class _Layout:
         self.size = n * c * image
         self.window_strides, self.rhs_dilation = window_strides, rhs_dilation
 
-    def windows(self, xp, flat, window_axes_first=False):
-        """The strided view of every window: (C, *window, N, *out), or (*window, C, N, *out)
-        with `window_axes_first`, over the flattened buffer `flat`."""
+    def windows(self, xp, flat):
+        """The strided view of every window, (C, *window, N, *out), over the flattened
+        buffer `flat`."""
         window = tuple(s * d for s, d in zip(self.spatial_strides, self.rhs_dilation))
         out = tuple(s * w for s, w in zip(self.spatial_strides, self.window_strides))
-        k = len(window)
         shape = (self.c, *self.window_shape, self.n, *self.out)
         strides = (self.c_stride, *window, self.n_stride, *out)
-        if window_axes_first:
-            order = [*range(1, 1 + k), 0, *range(1 + k, len(shape))]
-            shape, strides = [shape[i] for i in order], [strides[i] for i in order]
         e = flat.itemsize
         return xp.lib.stride_tricks.as_strided(flat, tuple(shape), tuple(st * e for st in strides))
 
@@ -155,12 +151,20 @@ def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, pa
     # wide windows wrap across rows and images, so they need the forward's exact layout
     lay = _Layout(n, c, input_shape[2:], window_shape, window_strides, padding, lhs_dilation,
                   rhs_dilation, wide, channel_major=not wide)
-    flat = xp.zeros(lay.size + lay.tail, p.dtype)
-    targets = lay.windows(xp, flat, window_axes_first=True)
+    block = ((n, c) if wide else (c, n)) + lay.padded
+    # each offset's targets are a plain view (a shifted block of the buffer, sliced): numpy
+    # adds into it in place, whereas it copies an as_strided target, unable to rule out overlap
+    shifts = [sum(i * d * st for i, d, st in zip(k, rhs_dilation, lay.spatial_strides))
+              for k in _window_offsets(window_shape)]
+    picks = (slice(None), slice(None)) + tuple(slice(0, (o - 1) * st + 1, st)
+                                               for o, st in zip(lay.out, window_strides))
+    flat = xp.zeros(lay.size + shifts[-1], p.dtype)
     sources = xp.moveaxis(p, 0, nd)          # (*window, C, N, *out), a view
-    for k in _window_offsets(window_shape):
-        xp.add(targets[k], sources[k], out=targets[k])
-    buf = flat[:lay.size].reshape((n, c) + lay.padded if wide else (c, n) + lay.padded)
+    for k, shift in zip(_window_offsets(window_shape), shifts):
+        target = flat[shift:shift + lay.size].reshape(block)[picks]
+        source = sources[k].swapaxes(0, 1) if wide else sources[k]
+        xp.add(target, source, out=target)
+    buf = flat[:lay.size].reshape(block)
     if not wide:
         buf = buf.swapaxes(0, 1)
     # undo the padding (a negative pad crops; a cropped input element gets no cotangent)
