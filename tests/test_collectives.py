@@ -49,6 +49,11 @@ def test_pytrees_and_unbatched_values():
     got = ft.vmap(lambda v, w: ft.jit(lambda w: lax.psum(w, "i"))(w) + 0 * v,
                   in_axes=(0, None), axis_name="i")(x, c)
     close(got, np.broadcast_to(4 * np.asarray(c), (4, 2)))
+    # and inside a custom_vjp function
+    total = ft.custom_vjp(lambda w: lax.psum(w, "i"))
+    total.defvjp(lambda w: (total(w), None), lambda _, ct: (ct,))
+    got = ft.vmap(lambda v, w: total(w) + 0 * v, in_axes=(0, None), axis_name="i")(x, c)
+    close(got, np.broadcast_to(4 * np.asarray(c), (4, 2)))
 
 
 def test_gather_and_scatter():
