@@ -175,6 +175,24 @@ row(E.stop_gradient_p, ftst.shapes(), lambda s: (E.stop_gradient_p.bind, [floats
     nondiff=True)
 
 
+def _complex(x, y):
+    return E.add_p.bind(E.convert_element_type_p.bind(x, new_dtype=np.dtype(np.complex128)),
+                        E.mul_p.bind(E.convert_element_type_p.bind(
+                            y, new_dtype=np.dtype(np.complex128)), 1j))
+
+
+# complex parts, differentiated as real functions of the real and imaginary parts (conj's
+# complex result is seen through a complex product's imaginary part)
+row(E.real_p, ftst.broadcastable_shapes(2),
+    lambda s: (lambda x, y: E.real_p.bind(_complex(x, y)), [floats(s[0]), floats(s[1])]))
+row(E.imag_p, ftst.broadcastable_shapes(2),
+    lambda s: (lambda x, y: E.imag_p.bind(_complex(x, y)), [floats(s[0]), floats(s[1])]))
+row(E.conj_p, ftst.broadcastable_shapes(2),
+    lambda s: (lambda x, y: E.imag_p.bind(E.mul_p.bind(E.conj_p.bind(_complex(x, y)),
+                                                       0.5 - 2j)),
+               [floats(s[0]), floats(s[1])]))
+
+
 # ------------------------------------------------------------------ reductions
 @st.composite
 def shape_and_axes(draw, min_dims=0):

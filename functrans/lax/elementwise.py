@@ -182,6 +182,42 @@ square_p = unary("square", deriv=lambda x, ans: mul(2.0, x), float_only=False,
 reciprocal_p = unary("reciprocal", deriv=lambda x, ans: neg(square(ans)), cuda="(({T})1 / {0})")
 abs_p = unary("abs", "absolute", deriv=lambda x, ans: sign(x), float_only=False,
               cuda={"f": "fabs{f}({0})", "i": "({0} < 0 ? ({T})-{0} : {0})", "ub": "{0}"})
+
+
+# |z| of a complex z is real; its derivative is Re(conj(z) / |z| * dz) (0 at z = 0).
+_real_abs_jvp, _real_abs_vjp = abs_p.jvp, abs_p.vjp
+
+
+def _abs_aval(x):
+    real_dtype = np.finfo(x.dtype).dtype if x.dtype.kind == "c" else x.dtype
+    return ShapedArray(x.shape, real_dtype)
+
+
+def _abs_slope(x, ans):
+    """conj(x) / |x| (0 where x is 0), as a complex array."""
+    safe = select_p.bind(eq(ans, 0.0), add(ans, 1.0), ans)       # 1 where |x| is 0
+    return div(conj_p.bind(x), convert_element_type(safe, dtype_of(x)))
+
+
+def _abs_jvp(primals, tangents):
+    x, = primals
+    if dtype_of(x).kind != "c":
+        return _real_abs_jvp(primals, tangents)
+    ans, t = abs_p.bind(x), tangents[0]
+    return ans, None if t is None else real_p.bind(mul(t, _abs_slope(x, ans)))
+
+
+def _abs_vjp(primals, needs):
+    x, = primals
+    if dtype_of(x).kind != "c":
+        return _real_abs_vjp(primals, needs)
+    ans = abs_p.bind(x)
+    return ans, lambda ct: (mul(convert_element_type(ct, dtype_of(x)), _abs_slope(x, ans)),)
+
+
+abs_p.abstract_eval, abs_p.jvp, abs_p.vjp = _abs_aval, _abs_jvp, _abs_vjp
+
+
 sign_p = unary("sign", nondiff=True, float_only=False, cuda={
     "f": "({0} > 0 ? ({T})1 : {0} < 0 ? ({T})-1 : {0} == 0 ? ({T})0 : {0})",
     "i": "({T})(({0} > 0) - ({0} < 0))", "u": "({T})({0} > 0)"})
@@ -491,11 +527,42 @@ def _convert_vjp(primals, needs, new_dtype):
     old = dtype_of(x)
     if not (dtypes.is_inexact(old) and dtypes.is_inexact(new_dtype)):
         return ans, None
+    if old.kind != "c" and np.dtype(new_dtype).kind == "c":     # the real part goes back
+        return ans, lambda ct: (convert_element_type(real_p.bind(ct), old),)
     return ans, lambda ct: (convert_element_type(ct, old),)
 
 
 convert_element_type_p.jvp, convert_element_type_p.vjp = _convert_jvp, _convert_vjp
 batch_elementwise(convert_element_type_p)
+
+
+# =============================================================== parts of complex numbers
+# Derivatives follow JAX's convention for complex values: a cotangent pairs with its value
+# through Re(sum(ct * value)), so real's transpose is complex(ct, 0), imag's complex(0, -ct)
+# and conj's conj(ct).
+def _part_aval(name, real_result):
+    def aval(x):
+        if x.dtype.kind != "c":
+            raise TypeError(f"{name} takes a complex array, got {x.dtype} (functrans.numpy's "
+                            f"{name} handles real arrays without it)")
+        return ShapedArray(x.shape, np.finfo(x.dtype).dtype if real_result else x.dtype)
+    return aval
+
+
+def _linear_part(prim, transpose):
+    prim.jvp = lambda primals, tangents: (
+        prim.bind(primals[0]), None if tangents[0] is None else prim.bind(tangents[0]))
+    prim.vjp = lambda primals, needs: (prim.bind(primals[0]),
+                                       lambda ct: (transpose(ct, dtype_of(primals[0])),))
+    batch_elementwise(prim)
+
+
+real_p = primitive("real", lambda xp, x: xp.real(x), _part_aval("real", True))
+imag_p = primitive("imag", lambda xp, x: xp.imag(x), _part_aval("imag", True))
+conj_p = primitive("conj", lambda xp, x: xp.conj(x), _part_aval("conj", False))
+_linear_part(real_p, lambda ct, dtype: convert_element_type(ct, dtype))
+_linear_part(imag_p, lambda ct, dtype: mul(convert_element_type(neg(ct), dtype), 1j))
+_linear_part(conj_p, lambda ct, dtype: conj_p.bind(ct))
 
 
 # =============================================================== stop_gradient
@@ -534,6 +601,19 @@ eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm = map(
     _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p, gcd_p, lcm_p))
 select = _fn(select_p)
+
+
+def _complex_part(prim):
+    def f(x):
+        if dtype_of(x).kind != "c":         # eager binds skip the aval rule: check here too
+            prim.abstract_eval(ShapedArray(shape_of(x), dtype_of(x)))
+        return prim.bind(x)
+    f.__name__ = prim.name
+    f.__doc__ = f"The `{prim.name}` of a complex array, elementwise."
+    return f
+
+
+real, imag, conj = map(_complex_part, (real_p, imag_p, conj_p))
 
 
 def polygamma(n, x):

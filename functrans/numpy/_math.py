@@ -273,11 +273,15 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 
 def real(x, /):
-    return asarray(x)
+    """The real part (the array itself for real arrays)."""
+    x = asarray(x)
+    return lax.real(x) if iscomplexobj(x) else x
 
 
 def conj(x, /):
-    return asarray(x)
+    """The complex conjugate (the array itself for real arrays)."""
+    x = asarray(x)
+    return lax.conj(x) if iscomplexobj(x) else x
 
 
 conjugate = conj
@@ -362,17 +366,23 @@ def frexp(x, /):
 
 
 def angle(z, deg=False):
-    """The argument of each (real) value: 0 for x >= 0, pi for x < 0 (180 with deg)."""
+    """The argument of each value, in radians (degrees with `deg`): atan2(imag, real) for
+    complex values; 0 for x >= 0 and pi for x < 0 for real ones."""
     (z,), _ = promote_inexact(z)
-    out = where(signbit(z), math.pi, 0.0)
-    return lax.convert_element_type(multiply(out, 180.0 / math.pi) if deg else out,
-                                    dtype_of(z))
+    if iscomplexobj(z):
+        out = arctan2(imag(z), real(z))
+    else:
+        out = lax.convert_element_type(where(signbit(z), math.pi, 0.0), dtype_of(z))
+    return multiply(out, 180.0 / math.pi) if deg else out
 
 
 def imag(val, /):
-    """The imaginary part: zeros for real arrays."""
+    """The imaginary part (zeros for real arrays)."""
+    val = asarray(val)
+    if iscomplexobj(val):
+        return lax.imag(val)
     from ._creation import zeros_like
-    return zeros_like(asarray(val))
+    return zeros_like(val)
 
 
 def iscomplex(x):
