@@ -30,7 +30,7 @@ from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxp
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
 from .lax._util import wanted
-from .tree_util import tree_flatten, tree_unflatten, _sorted_keys
+from .tree_util import tree_flatten, tree_unflatten, _sorted_keys, _kind_of
 
 log = logging.getLogger("functrans.jit")
 
@@ -272,9 +272,10 @@ def _fast_key(v):
 
 
 def _fast_flatten(x, leaves, key):
-    """Append the Array leaves of `x` (tuples, lists, dicts and None of Arrays) and a
-    description of its structure and leaves; raise _NotFast for anything else. Leaves come
-    in `tree_flatten` order."""
+    """Append the Array leaves of `x` (a pytree of Arrays: tuples, lists, dicts, None,
+    modules, any registered node) and a description of its structure and leaves; raise
+    _NotFast for anything else (tracers, Python scalars, NumPy data). Leaves come in
+    `tree_flatten` order."""
     t = type(x)
     if t is Array:
         key.append(_fast_key(x._value))
@@ -291,7 +292,13 @@ def _fast_flatten(x, leaves, key):
     elif x is None:
         key.append(None)
     else:
-        raise _NotFast
+        kind = _kind_of(t)
+        if kind is None:
+            raise _NotFast
+        children, aux = kind.flatten(x)
+        key.append((t, len(children), aux))
+        for c in children:
+            _fast_flatten(c, leaves, key)
 
 
 class Jitted:
@@ -315,8 +322,8 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         fast = self._fast
         if fast is not None and not kwargs:
-            # the common case: arguments are Arrays in tuples, lists and dicts; one pass for
-            # the leaves and the key, one lookup, one call of the generated function
+            # the common case: arguments are pytrees of Arrays; one pass for the leaves and
+            # the key, one lookup, one call of the generated function
             leaves, key = [], []
             try:
                 for a in args:
@@ -327,10 +334,10 @@ class Jitted:
                         leaves.append(a)
                     else:
                         _fast_flatten(a, leaves, key)
-            except _NotFast:
+                hit = fast.get(tuple(key))
+            except (_NotFast, TypeError):       # TypeError: unhashable static data
                 pass
             else:
-                hit = fast.get(tuple(key))
                 if hit is not None:
                     self._hits += 1
                     self._cache.move_to_end(hit[1])     # least recently used goes first
@@ -389,10 +396,11 @@ class Jitted:
         leaves, fast_key = [], []
         try:
             _fast_flatten(args, leaves, fast_key)
-        except _NotFast:
+            hash(fast_key_tuple := tuple(fast_key[1:]))   # without the marker of `args`
+        except (_NotFast, TypeError):
             return
         fn = exe.array_function(out_tree, f"{_ident(self._name)}_arrays")
-        self._fast[tuple(fast_key[1:])] = (fn, key)     # without the marker of `args` itself
+        self._fast[fast_key_tuple] = (fn, key)
 
     def _donatable(self, leaves, donated):
         """For each donated leaf, whether nothing but its Array sees its memory (then the

@@ -52,6 +52,26 @@ def test_fast_path_keeps_dtype_shape_and_type_apart():
             np.testing.assert_array_equal(np.asarray(out), x * 2 + 1)
 
 
+def test_fast_path_keeps_modules_with_other_static_fields_apart():
+    """Modules (registered pytree nodes) take the fast path too; their static fields are part
+    of its key, and the results come back as modules."""
+    jf = ft.jit(lambda m, x: m(x))
+    x = fnp.linspace(0.0, 1.0, 5)
+    for fn in (fnp.sin, fnp.cos, fnp.sin):
+        for _ in range(3):
+            np.testing.assert_allclose(np.asarray(jf(ft.nn.Lambda(fn), x)), np.asarray(fn(x)))
+    assert jf.cache_info().misses == 2
+    assert len(jf._fast) == 2
+
+    lin = ft.nn.Linear(5, 2, key=ft.random.key(0))
+    step = ft.jit(lambda m: m.replace(weight=m.weight * 2.0))
+    for _ in range(3):
+        out = step(lin)
+        assert isinstance(out, ft.nn.Linear) and repr(out) == repr(lin)
+        np.testing.assert_allclose(np.asarray(out.weight), 2 * np.asarray(lin.weight))
+    assert step.cache_info().misses == 1 and len(step._fast) == 1
+
+
 def test_pytrees_kwargs_and_python_scalars():
     @ft.jit
     def f(params, x, scale=1.0):

@@ -44,6 +44,7 @@ import numpy as np
 from ..array import wrap
 from ..config import config
 from ..core import Literal, Var, Jaxpr, ClosedJaxpr
+from ..tree_util import _kind_of
 from . import memory
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE
@@ -527,9 +528,10 @@ class Executable:
             else:
                 lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
                 lines += body
-            lines.append(f"    return {_tree_expression(out_tree, outs)}")
-            namespace = dict(self._namespace, wrap=wrap, out_tree=out_tree, fn=self.fn,
-                             take_arena=self.take_arena, give_arena=self.give_arena)
+            nodes = {}
+            lines.append(f"    return {_tree_expression(out_tree, outs, nodes)}")
+            namespace = dict(self._namespace, wrap=wrap, fn=self.fn, take_arena=self.take_arena,
+                             give_arena=self.give_arena, **nodes)
             fn = _compile("\n".join(lines), name, namespace)
             if not self._on_host:
                 fn = self._on_device(fn)
@@ -586,8 +588,9 @@ def _on_config(name, value):
 config.on_update(_on_config)
 
 
-def _tree_expression(tree, names):
-    """Python source building the pytree `tree` of Arrays wrapping `names`."""
+def _tree_expression(tree, names, namespace):
+    """Python source building the pytree `tree` of Arrays wrapping `names`; the unflatten
+    functions and static data of other node types go into `namespace`."""
     it = iter(names)
 
     def build(td):
@@ -600,15 +603,10 @@ def _tree_expression(tree, names):
             return f"({', '.join(kids)}{',' if len(kids) == 1 else ''})"
         if td.node_type is list:
             return f"[{', '.join(kids)}]"
-        raise _NotSimple
-    try:
-        return build(tree)
-    except _NotSimple:
-        return f"out_tree.unflatten([{', '.join(f'wrap({n})' for n in names)}])"
-
-
-class _NotSimple(Exception):
-    pass
+        node = f"out_node{len(namespace)}"
+        namespace[node] = (_kind_of(td.node_type).unflatten, td.node_data)
+        return f"{node}[0]({node}[1], [{', '.join(kids)}])"
+    return build(tree)
 
 
 def _compile(source, name, namespace):

@@ -72,6 +72,8 @@ class _ModuleMeta(type):
 
 
 _DYNAMIC = "__dynamic__"   # instance entry: the names of the fields that are children
+_STRUCTURE = "__structure__"   # instance entry: its pytree aux data, once worked out
+_PRIVATE = (_DYNAMIC, _STRUCTURE)
 
 
 def _classify(module, names, previous=frozenset()):
@@ -82,13 +84,14 @@ def _classify(module, names, previous=frozenset()):
     state = module.__dict__
     dynamic = set(state.get(_DYNAMIC, ()))
     for n in names:
-        if n == _DYNAMIC:
+        if n in _PRIVATE:
             continue
         if n not in static_names and (n in previous or _is_dynamic(state[n])):
             dynamic.add(n)
         else:
             dynamic.discard(n)
     object.__setattr__(module, _DYNAMIC, frozenset(dynamic))
+    state.pop(_STRUCTURE, None)         # (a copy's) structure is worked out afresh
 
 
 def _is_dynamic(value):
@@ -144,44 +147,50 @@ class Module(metaclass=_ModuleMeta):
 
     # -- structure (the pytree hooks; Sequential overrides them)
     def _tree_fields(self):
-        """(dynamic field names, static (name, value) pairs), in field order."""
-        declared, _ = _declared(type(self))
+        """`(dynamic field names, static (name, value) pairs)` in field order: the pytree aux
+        data, worked out once (modules are immutable)."""
         state = self.__dict__
-        children = state[_DYNAMIC]
-        names = [n for n in declared if n in state]
-        names += [n for n in state if n not in declared and n != _DYNAMIC]
-        dynamic, static = [], []
-        for n in names:
-            if n in children:
-                dynamic.append(n)
-            else:
-                static.append((n, state[n]))
-        return dynamic, static
+        got = state.get(_STRUCTURE)
+        if got is None:
+            declared, _ = _declared(type(self))
+            children = state[_DYNAMIC]
+            names = [n for n in declared if n in state]
+            names += [n for n in state if n not in declared and n not in _PRIVATE]
+            got = (tuple(n for n in names if n in children),
+                   tuple((n, state[n]) for n in names if n not in children))
+            object.__setattr__(self, _STRUCTURE, got)
+        return got
+
+    def _tree_flatten(self):
+        """`([child], aux)`: the pytree view of this module."""
+        aux = self._tree_fields()
+        state = self.__dict__
+        return [state[n] for n in aux[0]], aux
 
     def _tree_children(self):
-        """`([(key, child)], aux)`: the pytree view of this module."""
-        dynamic, static = self._tree_fields()
-        return [(GetAttrKey(n), self.__dict__[n]) for n in dynamic], (tuple(dynamic),
-                                                                      tuple(static))
+        """`([(key, child)], aux)`: the pytree view with keys."""
+        children, aux = self._tree_flatten()
+        return [(GetAttrKey(n), c) for n, c in zip(aux[0], children)], aux
 
     @classmethod
     def _tree_build(cls, aux, children):
         dynamic, static = aux
-        declared, _ = _declared(cls)
         values = dict(zip(dynamic, children))
         values.update(static)
         obj = object.__new__(cls)
-        for n in [n for n in declared if n in values] + [n for n in values if n not in declared]:
-            object.__setattr__(obj, n, values[n])
-        object.__setattr__(obj, _DYNAMIC, frozenset(dynamic))
+        state = obj.__dict__
+        for n in _field_order(cls, dynamic, static):
+            state[n] = values[n]
+        state[_DYNAMIC] = frozenset(dynamic)
+        state[_STRUCTURE] = aux
         return obj
 
     def replace(self, **changes):
         """A copy with some fields replaced (the PyTorch `model.fc = ...` of this world)."""
-        unknown = [n for n in changes if n not in self.__dict__ or n == _DYNAMIC]
+        unknown = [n for n in changes if n not in self.__dict__ or n in _PRIVATE]
         if unknown:
             raise AttributeError(f"{type(self).__name__} has no field(s) {unknown}; its fields "
-                                 f"are {[n for n in self.__dict__ if n != _DYNAMIC]}")
+                                 f"are {[n for n in self.__dict__ if n not in _PRIVATE]}")
         return _copy_with(self, changes)
 
     def parameters(self):
@@ -288,9 +297,23 @@ def _declared(cls):
     return got
 
 
+_FIELD_ORDER = {}
+
+
+def _field_order(cls, dynamic, static):
+    """The field names of a `cls` with these children and static fields, in field order."""
+    key = (cls, dynamic, tuple(n for n, _ in static))
+    got = _FIELD_ORDER.get(key)
+    if got is None:
+        declared, _ = _declared(cls)
+        names = set(key[1]) | set(key[2])
+        got = _FIELD_ORDER[key] = [n for n in declared if n in names] + \
+            [n for n in dynamic + key[2] if n not in declared]
+    return got
+
+
 def _flatten(module):
-    pairs, aux = module._tree_children()
-    return [c for _, c in pairs], aux
+    return module._tree_flatten()
 
 
 def _flatten_with_keys(module):
@@ -385,6 +408,9 @@ class Sequential(Module):
 
     def _submodules(self):
         return [(str(i), m) for i, m in enumerate(self.layers)]
+
+    def _tree_flatten(self):
+        return list(self.layers), None
 
     def _tree_children(self):      # the layers are the direct children: paths `[0].weight`
         return [(SequenceKey(i), layer) for i, layer in enumerate(self.layers)], None
