@@ -8,8 +8,9 @@ batches the jaxpr, `jit(grad(f))` stages the derivative, and jit inside jit inli
 Called with concrete arrays, a `Jitted` function looks its executable up in a bounded LRU
 cache keyed by the argument structure, shapes, dtypes, devices and static values (misses and
 why they happened are recorded; `ft.config.update("log_retraces", True)` logs them), and
-runs the generated code (`functrans.compiler`). Arguments that are Arrays in tuples, lists
-and dicts take a fast path: one pass over them builds the key, one lookup, one call.
+runs the generated code (`functrans.compiler`). Arguments that are pytrees of Arrays
+(containers, modules, optimizer states) take a fast path: one pass over them builds the key,
+one lookup, one call of generated code that also builds the output pytree.
 """
 from __future__ import annotations
 
