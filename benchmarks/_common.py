@@ -13,6 +13,8 @@ import statistics
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
@@ -43,6 +45,29 @@ def interleaved(contenders, rounds, number, setup=None):
                 fn()
             samples[n].append((time.perf_counter() - t0) / number)
     return samples
+
+
+# ------------------------------------------------------------------ the seed's two-layer net
+def seed_backprop(x, y, w1, w2):
+    """The seed's hand-written NumPy forward and backward pass: (loss, grad_w1, grad_w2)."""
+    h = x.dot(w1)
+    h_relu = np.maximum(h, 0)
+    y_pred = h_relu.dot(w2)
+    loss = np.square(y_pred - y).sum()
+    grad_y_pred = 2.0 * (y_pred - y)
+    grad_w2 = h_relu.T.dot(grad_y_pred)
+    grad_h_relu = grad_y_pred.dot(w2.T)
+    grad_h = grad_h_relu.copy()
+    grad_h[h < 0] = 0
+    grad_w1 = x.T.dot(grad_h)
+    return loss, grad_w1, grad_w2
+
+
+def seed_loss(params, x, y):
+    """The same net's summed squared error in functrans."""
+    import functrans.numpy as fnp
+    w1, w2 = params
+    return fnp.sum((fnp.maximum(x @ w1, 0) @ w2 - y) ** 2)
 
 
 def median(xs):

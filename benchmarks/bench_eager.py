@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import functrans as ft                      # noqa: E402
 import functrans.numpy as fnp               # noqa: E402
+from _common import seed_backprop, seed_loss  # noqa: E402
 
 
 def compare(f_ft, f_np, repeats, number):
@@ -39,40 +40,20 @@ def compare(f_ft, f_np, repeats, number):
 
 
 # ------------------------------------------------------------------ the two-layer net
-def numpy_step(x, y, w1, w2):
-    """The seed's hand-written forward and backward pass."""
-    h = x.dot(w1)
-    h_relu = np.maximum(h, 0)
-    y_pred = h_relu.dot(w2)
-    loss = np.square(y_pred - y).sum()
-    grad_y_pred = 2.0 * (y_pred - y)
-    grad_w2 = h_relu.T.dot(grad_y_pred)
-    grad_h = grad_y_pred.dot(w2.T)
-    grad_h[h < 0] = 0
-    grad_w1 = x.T.dot(grad_h)
-    return loss, grad_w1, grad_w2
-
-
-def loss_fn(params, x, y):
-    w1, w2 = params
-    y_pred = fnp.maximum(x @ w1, 0) @ w2
-    return fnp.sum((y_pred - y) ** 2)
-
-
 def bench_net(dtype, repeats):
     rng = np.random.default_rng(0)
     N, D_in, H, D_out = 64, 1000, 100, 10
     x, y = (rng.standard_normal(s).astype(dtype) for s in ((N, D_in), (N, D_out)))
     w1, w2 = (rng.standard_normal(s).astype(dtype) for s in ((D_in, H), (H, D_out)))
-    step = ft.value_and_grad(loss_fn)
+    step = ft.value_and_grad(seed_loss)
     params = (fnp.asarray(w1), fnp.asarray(w2))
     xa, ya = fnp.asarray(x), fnp.asarray(y)
     loss, (g1, g2) = step(params, xa, ya)
-    ref_loss, ref_g1, ref_g2 = numpy_step(x, y, w1, w2)
+    ref_loss, ref_g1, ref_g2 = seed_backprop(x, y, w1, w2)
     tol = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(np.asarray(g1), ref_g1, rtol=tol, atol=tol * np.abs(ref_g1).max())
     np.testing.assert_allclose(float(loss), ref_loss, rtol=tol)
-    return compare(lambda: step(params, xa, ya), lambda: numpy_step(x, y, w1, w2), repeats, 10)
+    return compare(lambda: step(params, xa, ya), lambda: seed_backprop(x, y, w1, w2), repeats, 10)
 
 
 # ------------------------------------------------------------------ tiny arrays

@@ -50,7 +50,8 @@ THREADS = _set_threads(sys.argv)
 
 import numpy as np                           # noqa: E402
 
-from _common import optional, interleaved, median, ratio, fmt_time, table   # noqa: E402
+from _common import (optional, interleaved, median, ratio, fmt_time, table,  # noqa: E402
+                     seed_backprop, seed_loss)
 
 import functrans as ft                       # noqa: E402
 import functrans.numpy as fnp                # noqa: E402
@@ -82,31 +83,16 @@ def numpy_contender(x, y, w1, w2):
 
     def step():
         w1_, w2_ = state["w1"], state["w2"]
-        h = x.dot(w1_)
-        h_relu = np.maximum(h, 0)
-        y_pred = h_relu.dot(w2_)
-        loss = np.square(y_pred - y).sum()
-        grad_y_pred = 2.0 * (y_pred - y)
-        grad_w2 = h_relu.T.dot(grad_y_pred)
-        grad_h_relu = grad_y_pred.dot(w2_.T)
-        grad_h = grad_h_relu.copy()
-        grad_h[h < 0] = 0
-        grad_w1 = x.T.dot(grad_h)
+        loss, grad_w1, grad_w2 = seed_backprop(x, y, w1_, w2_)
         w1_ -= LR * grad_w1
         w2_ -= LR * grad_w2
         return loss
     return step, reset
 
 
-def ft_loss(params, x, y):
-    w1, w2 = params
-    y_pred = fnp.maximum(x @ w1, 0) @ w2
-    return fnp.sum((y_pred - y) ** 2)
-
-
 def make_ft_step(donate=False):
     def train_step(params, x, y):
-        loss, grads = ft.value_and_grad(ft_loss)(params, x, y)
+        loss, grads = ft.value_and_grad(seed_loss)(params, x, y)
         return loss, tuple(p - LR * g for p, g in zip(params, grads))
     return ft.jit(train_step, donate_argnums=0 if donate else ())
 
