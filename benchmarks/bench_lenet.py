@@ -34,7 +34,7 @@ _ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path[:0] = [_ROOT, os.path.join(_ROOT, "tests")]
 
 import functrans as ft  # noqa: E402
-from lenet import Net, torch_net  # noqa: E402   the tests' LeNet, in functrans and PyTorch
+from lenet import Net, classifier_step, torch_net  # noqa: E402   the tests' LeNet
 
 LR, MOMENTUM = 0.001, 0.9
 
@@ -56,14 +56,7 @@ def _stepper(step, params, state, x, y):
 def functrans_contender(x, y):
     model = Net(ft.random.key(0))
     opt = ft.optim.sgd(LR, momentum=MOMENTUM)
-
-    @ft.jit
-    def step(model, state, x, y):
-        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
-        updates, state = opt.update(grads, state, model)
-        return ft.optim.apply_updates(model, updates), state, loss
-
-    return _stepper(step, model, opt.init(model), ft.numpy.asarray(x), ft.numpy.asarray(y))
+    return _stepper(classifier_step(opt), model, opt.init(model), ft.numpy.asarray(x), ft.numpy.asarray(y))
 
 
 # ------------------------------------------------------------------ PyTorch eager

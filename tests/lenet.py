@@ -1,5 +1,5 @@
-"""The blitz's LeNet, shared by the tests: in functrans (also with other input sizes, kernel
-sizes and padding) and in PyTorch."""
+"""The blitz's LeNet, shared by the tests and bench_lenet: in functrans (also with other input
+sizes, kernel sizes and padding) and in PyTorch, and the jitted classifier training step."""
 import functrans as ft
 
 
@@ -25,6 +25,17 @@ class Net(ft.nn.Module):
         x = ft.nn.relu(self.fc1(x))
         x = ft.nn.relu(self.fc2(x))
         return self.fc3(x)
+
+
+def classifier_step(opt):
+    """The jitted training step of a classifier with optimizer `opt`:
+    `step(model, state, x, labels) -> (model, state, cross-entropy loss)`."""
+    @ft.jit
+    def step(model, state, x, y):
+        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
+        updates, state = opt.update(grads, state, model)
+        return ft.optim.apply_updates(model, updates), state, loss
+    return step
 
 
 def torch_net():

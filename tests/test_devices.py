@@ -19,6 +19,7 @@ from functrans import lax
 from functrans.backends import cpu
 
 import fakegpu
+from lenet import classifier_step
 
 
 @pytest.fixture(autouse=True)
@@ -337,11 +338,7 @@ def test_a_training_step_runs_on_a_device(dev):
                              ft.nn.Linear(8, 3, key=ft.random.key(1)))
     opt = ft.optim.sgd(0.1, momentum=0.9)
 
-    @ft.jit
-    def step(model, state, x, y):
-        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
-        updates, state = opt.update(grads, state, model)
-        return ft.optim.apply_updates(model, updates), state, loss
+    step = classifier_step(opt)
 
     x, y = arr(16, 4).astype(np.float32), np.arange(16) % 3
     want = step(model, opt.init(model), fnp.asarray(x), fnp.asarray(y))

@@ -7,7 +7,7 @@ import functrans as ft
 import functrans.numpy as fnp
 import functrans.random as fr
 
-from lenet import Net
+from lenet import Net, classifier_step
 
 pytestmark = pytest.mark.gpu
 
@@ -60,11 +60,7 @@ def test_lenet_step_and_checkpoint_on_the_gpu(tmp_path, gpu_default):
     model = Net(ft.random.key(0))
     opt = ft.optim.sgd(0.01, momentum=0.9)
 
-    @ft.jit
-    def step(model, state, x, y):
-        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
-        updates, state = opt.update(grads, state, model)
-        return ft.optim.apply_updates(model, updates), state, loss
+    step = classifier_step(opt)
 
     rng = np.random.default_rng(1)
     x = fnp.asarray(rng.standard_normal((4, 3, 32, 32)).astype(np.float32))

@@ -10,7 +10,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans.tree_util import tree_leaves, tree_structure, tree_unflatten
 
-from lenet import Net, torch_net
+from lenet import Net, classifier_step, torch_net
 
 
 def test_lenet_matches_pytorch_in_float64():
@@ -57,11 +57,7 @@ def test_cnn_learns_the_digits():
     opt = ft.optim.sgd(ft.optim.cosine_annealing_schedule(0.05, steps), momentum=0.9)
     state = opt.init(model)
 
-    @ft.jit
-    def step(model, state, x, y):
-        loss, grads = ft.value_and_grad(lambda m: ft.nn.cross_entropy(m(x), y))(model)
-        updates, state = opt.update(grads, state, model)
-        return ft.optim.apply_updates(model, updates), state, loss
+    step = classifier_step(opt)
 
     for _ in range(epochs):
         key, sub = ft.random.split(key)
