@@ -31,7 +31,7 @@ from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxp
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
 from .lax._util import wanted
-from .tree_util import tree_flatten, tree_unflatten, _sorted_keys, _kind_of
+from .tree_util import tree_flatten, tree_unflatten, _kind_of
 
 log = logging.getLogger("functrans.jit")
 
@@ -285,11 +285,6 @@ def _fast_flatten(x, leaves, key):
         key.append((t, len(x)))
         for c in x:
             _fast_flatten(c, leaves, key)
-    elif t is dict:
-        keys = _sorted_keys(x)
-        key.append((dict, keys))
-        for k in keys:
-            _fast_flatten(x[k], leaves, key)
     elif x is None:
         key.append(None)
     else:

@@ -328,7 +328,6 @@ class LoweringContext:
         self.lines = []
         self._count = 0
         self._const_ids = {}
-        self.pool = self.keeps_arena
         self.slots = []         # (name, memory.Slot) of every block, in clock ticks
         self._clock = 0         # one tick per instruction, nested blocks' included
 
@@ -394,7 +393,7 @@ class LoweringContext:
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
-                           c_inputs=c_inputs, pool=self.pool)
+                           c_inputs=c_inputs, pool=self.keeps_arena)
         slot_names = [self.fresh("buf") for _ in plan.slots]
         buffer_names = dict(donated)
         ticks = []              # the clock at the start and the end of each instruction
