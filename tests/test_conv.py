@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
-from functrans.lax.conv import conv_patches, conv_patches_transpose
+from functrans.lax.conv import conv_patches, conv_patches_transpose, shifted_sum, shifted_spread
 from functrans.test_util import check_grads
 
 
@@ -95,14 +95,13 @@ def test_derivatives_order_two(g, seed):
 
 
 @pytest.mark.parametrize("shape,window", [((2, 3, 9, 12), (3, 4)), ((1, 2, 5, 6, 7), (2, 3, 2))])
-@pytest.mark.parametrize("wide", [False, True])
-def test_patches_primitives_are_transposes(shape, window, wide):
-    """<patches(x), p> == <x, patches_transpose(p)>, also for wide rows that wrap."""
+def test_patches_primitives_are_transposes(shape, window):
+    """<patches(x), p> == <x, patches_transpose(p)>."""
     rng = np.random.default_rng(0)
     nd = len(window)
-    params = dict(window_shape=window, window_strides=(1,) * nd,
+    params = dict(window_shape=window, window_strides=(1,) * (nd - 1) + (2,),
                   padding=((1, 0),) * (nd - 1) + ((0, 2),), lhs_dilation=(1,) * nd,
-                  rhs_dilation=(2,) + (1,) * (nd - 1), wide=wide)
+                  rhs_dilation=(2,) + (1,) * (nd - 1))
     x = rng.standard_normal(shape)
     p = np.asarray(conv_patches(fnp.asarray(x), **params))
     ct = rng.standard_normal(p.shape)
@@ -111,14 +110,50 @@ def test_patches_primitives_are_transposes(shape, window, wide):
     np.testing.assert_allclose(np.sum(p * ct), np.sum(x * back), rtol=1e-12)
 
 
-def test_lenet_layers_use_both_layouts_and_agree():
-    """conv1 (long rows) and conv2 (short rows, wide patches) against the reference."""
+@pytest.mark.parametrize("shape,dilation", [((2, 3, 4, 9), 1), ((1, 4, 11), 2), ((3, 1, 2, 2, 5), 1)])
+def test_shifted_sum_matches_loop_and_spread_is_its_transpose(shape, dilation):
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal(shape)
+    k, width = shape[1], shape[-1] - (shape[1] - 1) * dilation
+    want = sum(z[:, j, ..., j * dilation:j * dilation + width] for j in range(k))
+    got = np.asarray(shifted_sum(fnp.asarray(z), dilation))
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    ct = rng.standard_normal(got.shape)
+    back = np.asarray(shifted_spread(fnp.asarray(ct), k, dilation))
+    assert back.shape == shape
+    np.testing.assert_allclose(np.sum(got * ct), np.sum(z * back), rtol=1e-12)
+    check_grads(lambda z: shifted_sum(z, dilation) ** 2, (fnp.asarray(z),), order=2,
+                modes=("fwd", "rev"))
+    check_grads(lambda c: shifted_spread(c, k, dilation) ** 2, (fnp.asarray(ct),), order=2,
+                modes=("fwd", "rev"))
+    for fn, arg in ((lambda a: shifted_sum(a, dilation), z),
+                    (lambda a: shifted_spread(a, k, dilation), ct)):
+        batch = np.stack([arg, 2 * arg + 1], axis=1)
+        got = np.asarray(ft.vmap(fn, in_axes=1)(fnp.asarray(batch)))
+        want = np.stack([np.asarray(fn(fnp.asarray(batch[:, b]))) for b in range(2)])
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_lenet_layers_agree_with_the_reference():
+    """conv1 and conv2 of the blitz's LeNet (the row-patches path) against the reference,
+    values and gradients."""
     rng = np.random.default_rng(1)
     for x_shape, w_shape in [((3, 3, 32, 32), (6, 3, 5, 5)), ((3, 6, 14, 14), (16, 6, 5, 5))]:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         got = lax.conv_general_dilated(fnp.asarray(x), fnp.asarray(w), (1, 1), "VALID")
         want = conv_reference(x, w, (1, 1), ((0, 0), (0, 0)), (1, 1), (1, 1), 1)
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-11, atol=1e-11)
+        ct = rng.standard_normal(want.shape)
+        gx, gw = ft.vjp(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "VALID"),
+                        fnp.asarray(x), fnp.asarray(w))[1](fnp.asarray(ct))
+        k, (ho, wo) = w.shape[2], want.shape[2:]
+        want_gw = np.array([[np.einsum("noyx,ncyx->oc", ct, x[:, :, i:i + ho, j:j + wo])
+                             for j in range(k)] for i in range(k)]).transpose(2, 3, 0, 1)
+        np.testing.assert_allclose(np.asarray(gw), want_gw, rtol=1e-10)
+        probe = rng.standard_normal(x.shape)
+        np.testing.assert_allclose(np.sum(np.asarray(gx) * probe),
+                                   np.sum(ct * conv_reference(probe, w, (1, 1), ((0, 0), (0, 0)),
+                                                              (1, 1), (1, 1), 1)), rtol=1e-10)
 
 
 def test_matches_torch():

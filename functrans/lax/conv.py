@@ -1,18 +1,27 @@
 """Convolution: `conv_general_dilated` (any number of spatial dimensions, strides, padding,
 input and kernel dilation, feature groups, any dimension layout).
 
-NumPy has no convolution kernel, so a convolution is one data-movement primitive plus a
-matrix product. `conv_patches` (im2col) gathers every kernel window of the padded, dilated
-input into a matrix through a strided view and a single copy, laid out as
-`(C, *window, N, *out_spatial)`; the product with the kernel then runs per image on strided
-views of it (BLAS reads them in place), giving `(N, O, *out_spatial)` directly. Its transpose,
-`conv_patches_transpose` (col2im), adds patches back into image layout.
+NumPy has no convolution kernel, so a convolution is data-movement primitives plus a matrix
+product. `conv_patches` (im2col) gathers every kernel window of the padded, dilated input into
+a matrix through a strided view and a single copy, laid out as `(C, *window, N, *out_spatial)`;
+the product with the kernel then runs per image on strided views of it (BLAS reads them in
+place), giving `(N, O, *out_spatial)` directly. Its transpose, `conv_patches_transpose`
+(col2im), adds patches back into image layout.
 
-Both primitives are linear and each is the other's transpose, so every derivative comes from
-them and `dot_general`: the kernel cotangent is `cotangent · patchesᵀ`, reusing the patches the
-forward pass already built, and the input cotangent is `col2im(kernelᵀ · cotangent)`, which
-moves far less data than convolving a dilated cotangent with the flipped kernel. Second
-derivatives, forward mode and batching (the mapped axis folds into the batch axis) follow.
+When there are two or more spatial axes and the last has a kernel wider than 1, unit stride
+and no input dilation (the common case), the patches cover every axis but the last (row
+patches: a window of width 1 there, so rows of the padded input, copied in long runs and a
+kernel-width times smaller than full patches); the matrix product runs with the kernel's
+columns folded into its output rows, `(KW * O, C * KH)`, and `shifted_sum` adds each column's
+partial result, shifted by its offset, into the output. The products are better shaped for
+BLAS (KW times more rows), and far less data moves.
+
+All three primitives are linear: `conv_patches` and `conv_patches_transpose` are each other's
+transpose, as are `shifted_sum` and `shifted_spread`; so every derivative comes from them and
+`dot_general`: the kernel cotangent reuses the patches the forward pass built, and the input
+cotangent is col2im of a product, which moves far less data than convolving a dilated
+cotangent with the flipped kernel. Second derivatives, forward mode and batching (the mapped
+axis folds into the batch axis) follow.
 """
 from __future__ import annotations
 
@@ -22,9 +31,7 @@ import math
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general
-from .shape_ops import _pad_impl, reshape, transpose, moveaxis, slice_in_dim, broadcast_in_dim
-
-_WIDE_BELOW = 16      # output rows shorter than this use the wide patches layout
+from .shape_ops import _pad_impl, reshape, transpose, moveaxis, broadcast_in_dim
 
 
 # ------------------------------------------------------------------ geometry
@@ -42,23 +49,15 @@ def _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation
 
 class _Layout:
     """Where each window of the padded input lies, as element strides into the flattened
-    padded buffer of layout (N, C, *padded), or (C, N, *padded) if `channel_major`.
-
-    `wide` layouts put a window at every column of the last padded axis (stride 1 only):
-    windows near the right edge run on into the next row, so that, with unit strides, one
-    image's windows for a kernel offset are a single contiguous run and copies stream at
-    memory speed. The caller drops the extra columns. Reading past the last row needs
-    `tail` spare elements after the buffer."""
+    padded buffer of layout (N, C, *padded), or (C, N, *padded) if `channel_major`."""
 
     def __init__(self, n, c, in_spatial, window_shape, window_strides, padding, lhs_dilation,
-                 rhs_dilation, wide, channel_major=False):
+                 rhs_dilation, channel_major=False):
         self.n, self.c, self.window_shape = n, c, tuple(window_shape)
         self.padded = tuple((d - 1) * ld + 1 + lo + hi if d else lo + hi
                             for d, (lo, hi), ld in zip(in_spatial, padding, lhs_dilation))
-        out = _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation,
-                           rhs_dilation)
-        self.out = out[:-1] + (self.padded[-1],) if wide else out
-        self.tail = (window_shape[-1] - 1) * rhs_dilation[-1] if wide else 0
+        self.out = _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation,
+                                rhs_dilation)
         image = math.prod(self.padded)
         self.spatial_strides = tuple(math.prod(self.padded[d + 1:])
                                      for d in range(len(self.padded)))
@@ -93,25 +92,20 @@ def _window_offsets(window_shape):
 
 # ------------------------------------------------------------------ conv_patches (im2col)
 def _patches_impl(xp, x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
-                  wide, out=None):
+                  out=None):
     n, c = x.shape[:2]
     lay = _Layout(n, c, x.shape[2:], window_shape, window_strides, padding, lhs_dilation,
-                  rhs_dilation, wide)
-    buf = _padded(xp, x, padding, lhs_dilation)
-    if lay.tail:
-        flat = xp.zeros(lay.size + lay.tail, x.dtype)
-        flat[:lay.size] = buf.reshape(-1)
-    else:
-        flat = xp.ascontiguousarray(buf).reshape(-1)
+                  rhs_dilation)
+    flat = xp.ascontiguousarray(_padded(xp, x, padding, lhs_dilation)).reshape(-1)
     if out is None:
         return xp.ascontiguousarray(lay.windows(xp, flat))
     xp.copyto(out, lay.windows(xp, flat))
     return out
 
 
-def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation, wide):
+def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation):
     lay = _Layout(x.shape[0], x.shape[1], x.shape[2:], window_shape, window_strides, padding,
-                  lhs_dilation, rhs_dilation, wide)
+                  lhs_dilation, rhs_dilation)
     return ShapedArray((x.shape[1], *window_shape, x.shape[0], *lay.out), x.dtype)
 
 
@@ -132,26 +126,23 @@ def _patches_batch(vals, dims, window_shape, **params):
 conv_patches_p.batch = _patches_batch
 
 
-def conv_patches(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
-                 wide=False):
+def conv_patches(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation):
     """im2col: `x` (N, C, *S) -> `(C, *window_shape, N, *out_spatial)`, every window of the
-    padded, dilated input (all arguments per spatial axis; padding as (low, high) pairs).
-    With `wide`, the last output axis has one window per padded column (see `_Layout`)."""
+    padded, dilated input (all arguments per spatial axis; padding as (low, high) pairs)."""
     return conv_patches_p.bind(x, window_shape=window_shape, window_strides=window_strides,
                                padding=padding, lhs_dilation=lhs_dilation,
-                               rhs_dilation=rhs_dilation, wide=wide)
+                               rhs_dilation=rhs_dilation)
 
 
 # ------------------------------------------------------------------ its transpose (col2im)
 def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, padding,
-                            lhs_dilation, rhs_dilation, wide):
+                            lhs_dilation, rhs_dilation):
     n, c = input_shape[:2]
     nd = len(window_shape)
-    # accumulate channel-major, the patches' own order, so each add walks both arrays alike;
-    # wide windows wrap across rows and images, so they need the forward's exact layout
+    # accumulate channel-major, the patches' own order, so each add walks both arrays alike
     lay = _Layout(n, c, input_shape[2:], window_shape, window_strides, padding, lhs_dilation,
-                  rhs_dilation, wide, channel_major=not wide)
-    block = ((n, c) if wide else (c, n)) + lay.padded
+                  rhs_dilation, channel_major=True)
+    block = (c, n) + lay.padded
     # each offset's targets are a plain view (a shifted block of the buffer, sliced): numpy
     # adds into it in place, whereas it copies an as_strided target, unable to rule out overlap
     shifts = [sum(i * d * st for i, d, st in zip(k, rhs_dilation, lay.spatial_strides))
@@ -162,11 +153,8 @@ def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, pa
     sources = xp.moveaxis(p, 0, nd)          # (*window, C, N, *out), a view
     for k, shift in zip(_window_offsets(window_shape), shifts):
         target = flat[shift:shift + lay.size].reshape(block)[picks]
-        source = sources[k].swapaxes(0, 1) if wide else sources[k]
-        xp.add(target, source, out=target)
-    buf = flat[:lay.size].reshape(block)
-    if not wide:
-        buf = buf.swapaxes(0, 1)
+        xp.add(target, sources[k], out=target)
+    buf = flat[:lay.size].reshape(block).swapaxes(0, 1)
     # undo the padding (a negative pad crops; a cropped input element gets no cotangent)
     config = [(0, 0, 0), (0, 0, 0)] + [(-lo, -hi, 0) for lo, hi in padding]
     unpadded = _pad_impl(xp, buf, 0, config)
@@ -197,18 +185,98 @@ conv_patches_transpose_p.batch = _patches_transpose_batch
 
 
 def conv_patches_transpose(p, input_shape, window_shape, window_strides, padding, lhs_dilation,
-                           rhs_dilation, wide=False):
+                           rhs_dilation):
     """col2im: the transpose of `conv_patches`; sums patches back into `input_shape`."""
     return conv_patches_transpose_p.bind(
         p, input_shape=tuple(input_shape), window_shape=window_shape,
         window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, wide=wide)
+        rhs_dilation=rhs_dilation)
 
 
 def_linear(conv_patches_p, lambda ct, aval, **params:
            conv_patches_transpose(ct, aval.shape, **params))
 def_linear(conv_patches_transpose_p, lambda ct, aval, input_shape, **params:
            conv_patches(ct, **params))
+
+
+# ------------------------------------------------------------------ shifted_sum (row path)
+def _shifted_sum_impl(xp, z, dilation):
+    n, k, *rest = z.shape
+    reach, m = (k - 1) * dilation, math.prod(rest)
+    if k == 1:
+        return z[:, 0]
+    # flattened, each term is one long shifted run; the sums at the last `reach` columns of
+    # a row run on into the next row and are dropped with those columns
+    flat = xp.ascontiguousarray(z).reshape(n, k, m)
+    span = m - reach
+    acc = xp.empty((n, m), z.dtype)
+    xp.add(flat[:, 0, :span], flat[:, 1, dilation:dilation + span], out=acc[:, :span])
+    for j in range(2, k):
+        xp.add(acc[:, :span], flat[:, j, j * dilation:j * dilation + span], out=acc[:, :span])
+    return acc.reshape(n, *rest)[..., :rest[-1] - reach]
+
+
+def _shifted_sum_aval(z, dilation):
+    n, k, *rest = z.shape
+    return ShapedArray((n, *rest[:-1], rest[-1] - (k - 1) * dilation), z.dtype)
+
+
+shifted_sum_p = primitive("shifted_sum", _shifted_sum_impl, _shifted_sum_aval)
+
+
+def _shifted_spread_impl(xp, ct, window, dilation, out=None):
+    n, *rest = ct.shape
+    reach = (window - 1) * dilation
+    wide = xp.zeros((n, *rest[:-1], rest[-1] + reach), ct.dtype)
+    wide[..., :rest[-1]] = ct
+    m = math.prod(wide.shape[1:])
+    src = wide.reshape(n, m)
+    z = (xp.empty((n, window, m), ct.dtype) if out is None else out).reshape(n, window, m)
+    for j in range(window):              # columns shifted in from the previous row are zeros
+        s = j * dilation
+        z[:, j, :s] = 0
+        z[:, j, s:] = src[:, :m - s]
+    return z.reshape(n, window, *wide.shape[1:])
+
+
+def _shifted_spread_aval(ct, window, dilation):
+    n, *rest = ct.shape
+    return ShapedArray((n, window, *rest[:-1], rest[-1] + (window - 1) * dilation), ct.dtype)
+
+
+shifted_spread_p = primitive("shifted_spread", _shifted_spread_impl, _shifted_spread_aval)
+shifted_spread_p.impl_out = True
+
+
+def _fold_batch(prim):
+    """Batching for a primitive whose operand and result lead with the image axis N: the
+    mapped axis folds into N."""
+    def batch(vals, dims, **params):
+        v = moveaxis_to_front(vals[0], dims[0])
+        s = shape_of(v)
+        out = prim.bind(reshape(v, (s[0] * s[1],) + s[2:]), **params)
+        return reshape(out, s[:2] + shape_of(out)[1:]), 0
+    return batch
+
+
+shifted_sum_p.batch = _fold_batch(shifted_sum_p)
+shifted_spread_p.batch = _fold_batch(shifted_spread_p)
+
+
+def shifted_sum(z, dilation=1):
+    """`z` (N, K, ..., W) -> (N, ..., W - (K-1)*dilation): `out[..., x]` is the sum over k of
+    `z[:, k, ..., x + k*dilation]`, each slice shifted left by its offset along the last axis."""
+    return shifted_sum_p.bind(z, dilation=dilation)
+
+
+def shifted_spread(ct, window, dilation=1):
+    """The transpose of `shifted_sum`: (N, ..., W) -> (N, window, ..., W + (window-1)*dilation),
+    slice k holding `ct` shifted right by k*dilation, zeros elsewhere."""
+    return shifted_spread_p.bind(ct, window=window, dilation=dilation)
+
+
+def_linear(shifted_sum_p, lambda ct, aval, dilation: shifted_spread(ct, aval.shape[1], dilation))
+def_linear(shifted_spread_p, lambda ct, aval, window, dilation: shifted_sum(ct, dilation))
 
 
 # ------------------------------------------------------------------ dimension numbers
@@ -321,22 +389,30 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
             f"conv_general_dilated: the kernel window {tuple(window)} (dilation {rd}) does not "
             f"fit the input's spatial shape {tuple(in_sp)} with padding {pads}; the output "
             f"would have spatial shape {out_sp}. Pad the input or use a smaller kernel.")
-    # short output rows copy slowly (one inner loop per row): then take windows at every
-    # padded column, so each copy is one long run, and drop the extra columns afterwards
-    wide = nd >= 2 and all(s == 1 for s in strides) and out_sp[-1] < _WIDE_BELOW and \
-        pads[-1][0] + pads[-1][1] + dilated_in[-1] <= 2 * out_sp[-1]
-    patches = conv_patches(x, tuple(window), strides, pads, ld, rd, wide)
-    cols = shape_of(patches)[2 + nd:]
-    k, m = i * math.prod(window), math.prod(cols)
     # one matrix product per image, reading each image's patches in place (a strided view)
     # and the kernel broadcast over the batch: the output comes out (N, O, ...) contiguous and
     # the cotangent needs no re-layout; the kernel's cotangent sums the per-image products
     dims = (((3,), (1,)), ((0, 1), (2, 0)))
-    kernel = broadcast_in_dim(reshape(w, (g, o // g, k)), (n, g, o // g, k), (1, 2, 3))
-    out = dot_general(kernel, reshape(patches, (g, k, n, m)), dims)      # (N, G, O/G, M)
-    out = reshape(out, (n, o) + cols)
-    if wide:
-        out = slice_in_dim(out, 0, out_sp[-1], axis=-1)
+    og = o // g
+    # row patches, then shifted_sum (see top); with a single spatial axis the products would
+    # contract over the channels alone, too little for BLAS to run well
+    if nd >= 2 and window[-1] > 1 and strides[-1] == 1 and ld[-1] == 1:
+        kw = window[-1]
+        patches = conv_patches(x, tuple(window[:-1]) + (1,), strides, pads, ld,
+                               rd[:-1] + (1,))
+        cols = shape_of(patches)[2 + nd:]         # (*out_spatial[:-1], padded width)
+        k, m = i * math.prod(window[:-1]), math.prod(cols)
+        kernel = transpose(reshape(w, (g, og, i, math.prod(window[:-1]), kw)), (0, 4, 1, 2, 3))
+        kernel = broadcast_in_dim(reshape(kernel, (g, kw * og, k)), (n, g, kw * og, k),
+                                  (1, 2, 3))
+        z = dot_general(kernel, reshape(patches, (g, k, n, m)), dims)     # (N, G, KW*OG, M)
+        out = shifted_sum(reshape(z, (n * g, kw, og) + cols), rd[-1])
+    else:
+        patches = conv_patches(x, tuple(window), strides, pads, ld, rd)
+        k, m = i * math.prod(window), math.prod(out_sp)
+        kernel = broadcast_in_dim(reshape(w, (g, og, k)), (n, g, og, k), (1, 2, 3))
+        out = dot_general(kernel, reshape(patches, (g, k, n, m)), dims)   # (N, G, O/G, M)
+    out = reshape(out, (n, o) + out_sp)
     perm = [0] * (nd + 2)
     perm[out_spec[0]], perm[out_spec[1]] = 0, 1
     for d in range(nd):
@@ -345,4 +421,4 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
 
 
 __all__ = ["conv_general_dilated", "conv_dimension_numbers", "conv_patches",
-           "conv_patches_transpose"]
+           "conv_patches_transpose", "shifted_sum", "shifted_spread"]
