@@ -8,7 +8,9 @@ groups become chains of such calls computing in place; anything else calls the p
 kernel (`impl(xp, ...)`). A primitive whose kernel can write its one result into a given
 C-contiguous array of the result's shape and dtype (overlapping no operand) says so with
 `prim.impl_out = True`: it is then called as `impl(xp, ..., out=buffer, **params)` when the
-plan has a buffer for it. The source is kept so users can read what runs
+plan has a buffer for it. An update kernel (scatter, dynamic_update_slice) also names the
+operands the buffer may be, `prim.impl_inplace = (0,)`: when that operand dies there, the
+kernel gets the operand's own array (of any layout) and updates it in place. The source is kept so users can read what runs
 (`ft.jit(f).lower(...).as_text()`).
 
 Temporaries that no output can see live in slots of one block of memory, the arena, which
@@ -304,7 +306,8 @@ def numpy_kernel(eqn):
     if kernel is not None:
         return kernel
     if getattr(prim, "impl_out", False) and len(eqn.outvars) == 1:
-        return Kernel(FRESH, default_emit, accepts_out=True, out_c=True, c_layout=_always_c)
+        return Kernel(FRESH, default_emit, accepts_out=True, out_c=True, c_layout=_always_c,
+                      inplace=getattr(prim, "impl_inplace", ()))
     return Kernel(VIEW if getattr(prim, "view", False) and len(eqn.outvars) == 1 else OPAQUE,
                   default_emit)
 
@@ -329,6 +332,7 @@ class LoweringContext:
         self._count = 0
         self._const_ids = {}
         self.slots = []         # (name, memory.Slot) of every block, in clock ticks
+        self.owned = ()         # the last block's outputs that are arrays of their own
         self._clock = 0         # one tick per instruction, nested blocks' included
 
     def fresh(self, prefix="v"):
@@ -368,9 +372,12 @@ class LoweringContext:
             return repr(val)
         return env[v]
 
-    def lower_jaxpr(self, jaxpr, in_names, indent=1):
+    def lower_jaxpr(self, jaxpr, in_names, indent=1, donated=None):
         """Optimize `jaxpr` (a ClosedJaxpr, or a Jaxpr without constvars) and emit its code
-        with its inputs bound to `in_names`; returns the expressions of its outputs."""
+        with its inputs bound to `in_names`; returns the expressions of its outputs.
+        `donated` maps input positions to names holding arrays the code may overwrite, or
+        None at run time (see `lower_block`); `self.owned` then names the output positions
+        that are arrays of their own (`memory.Plan.owned`), fit to donate to a next run."""
         from .passes import optimize_open, raw_value
         if isinstance(jaxpr, ClosedJaxpr):
             jaxpr, consts = jaxpr.jaxpr, [raw_value(c, self.device) for c in jaxpr.consts]
@@ -382,20 +389,21 @@ class LoweringContext:
         opt, consts = optimize_open(jaxpr, self.device, consts)
         names = [self.const(c, "c") for c in consts]
         block = Jaxpr([], opt.constvars + opt.invars, opt.outvars, opt.eqns)
-        return self.lower_block(block, names + list(in_names), indent)
+        donated = {opt.invars[i]: name for i, name in (donated or {}).items()}
+        return self.lower_block(block, names + list(in_names), indent, donated)
 
     def lower_block(self, jaxpr: Jaxpr, in_names, indent=1, donated=None, c_inputs=()):
         """Emit the (already optimized) equations of `jaxpr` with planned buffers.
 
         `donated` maps input variables whose arrays may be overwritten to the names holding
-        those arrays (or None, which makes a kernel allocate)."""
+        those arrays (or None, which makes a kernel allocate): C-contiguous arrays nobody else
+        can see."""
         donated = donated or {}
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
                            c_inputs=c_inputs, pool=self.keeps_arena)
         slot_names = [self.fresh("buf") for _ in plan.slots]
-        buffer_names = dict(donated)
         ticks = []              # the clock at the start and the end of each instruction
         for k, (eqn, kernel) in enumerate(instrs):
             self._clock += 1
@@ -405,8 +413,14 @@ class LoweringContext:
             ins = [self.operand(v, env) for v in eqn.invars]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
-            if target is not None:
-                buf = buffer_names.get(target, env.get(target))
+            if target in donated:        # its array, or a fresh one where it is None
+                buf = self.fresh("buf")
+                aval = target.aval
+                self.emit(f"{buf} = {donated[target]} if {donated[target]} is not None else "
+                          f"xp.empty({tuple(aval.shape)!r}, "
+                          f"{self.const(np.dtype(aval.dtype), 'dt')})", indent)
+            elif target is not None:
+                buf = env.get(target)
             else:
                 slot = plan.slot_of.get(k)
                 buf = None if slot is None else slot_names[slot]
@@ -419,6 +433,7 @@ class LoweringContext:
         for name, slot in zip(slot_names, plan.slots):
             slot.start, slot.stop = ticks[slot.start][0], ticks[slot.stop][1]
             self.slots.append((name, slot))
+        self.owned = plan.owned
         return [self.operand(v, env) for v in jaxpr.outvars]
 
 

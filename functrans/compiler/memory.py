@@ -79,13 +79,16 @@ class Plan:
     """`target[k]`: the value whose array instruction k writes its result into (absent:
     allocate); `slot_of[k]`: the slot instruction k writes its result into instead of
     allocating; `release[k]`: values whose names can be dropped after instruction k;
-    `slots`: the buffers kept between calls."""
+    `slots`: the buffers kept between calls; `owned`: the positions of outputs that are
+    C-contiguous arrays of their own, which nothing else the program returns or was given
+    can see (a loop may donate them to its next iteration)."""
 
     def __init__(self):
         self.target = {}
         self.slot_of = {}
         self.release = {}
         self.slots = []
+        self.owned = ()
 
 
 def _owned_size(aval, min_bytes):
@@ -117,12 +120,14 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
 
     # the storages each value may share memory with, and which values are C-contiguous
     roots, c, creates = {}, {v: True for v in c_inputs}, {}
+    given = set()
     for v in donated:
         if _owned_size(v.aval, min_bytes):
             st = Storage(v.aval.shape, v.aval.dtype, True)
             Buffer(st, v)
             roots[v] = (st,)
             c[v] = True
+            given.add(st)
     for k, (eqn, kernel) in enumerate(instrs):
         in_vars = [v for v in eqn.invars if type(v) is Var]
         c_ins = all(c.get(v, False) for v in in_vars)
@@ -187,7 +192,26 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
             result.slots.append(Slot(st.shape, st.dtype, k,
                                      max(s.end for s in buf.storages)))
     _plan_releases(result, roots, set(donated))
+    result.owned = _owned_outputs(outvars, roots, given)
     return result
+
+
+def _owned_outputs(outvars, roots, given):
+    """Outputs held in a storage this program created (a donated input passed through may
+    have been None at run time, i.e. the caller's array), C-contiguous, seen by no other."""
+    out_vars = [v for v in outvars if type(v) is Var]
+    owned = []
+    for pos, v in enumerate(outvars):
+        rs = roots.get(v, ()) if type(v) is Var else ()
+        if len(rs) != 1 or out_vars.count(v) != 1 or rs[0] in given:
+            continue
+        st = rs[0]
+        buf = st.buffer
+        if buf is None or buf.holder is not v or buf.storages[-1] is not st or not st.c:
+            continue
+        if not any(st in roots.get(u, ()) for u in out_vars if u is not v):
+            owned.append(pos)
+    return tuple(owned)
 
 
 def _take_free(pool, any_layout):

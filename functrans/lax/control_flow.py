@@ -373,6 +373,25 @@ def _assign(ctx, names, values, indent):
         ctx.emit(f"{', '.join(names)}{comma} = {', '.join(values)}{comma}", indent)
 
 
+def _owners(ctx, n, indent):
+    """Names for the carries' arrays a loop body may overwrite: None until an iteration has
+    made a carry an array of its own (see `_keep_owned`)."""
+    own = [ctx.fresh("own") for _ in range(n)]
+    _assign(ctx, own, ["None"] * n, indent)
+    return own
+
+
+def _keep_owned(ctx, own, carry, indent):
+    """After lowering a body with `own` donated: the carries it made arrays of their own
+    (nothing else sees them) are its next iteration's to update in place."""
+    kept = [j for j in ctx.owned if j < len(own)]
+    _assign(ctx, [own[j] for j in kept], [carry[j] for j in kept], indent)
+
+
+def _donate(own, offset):
+    return {offset + j: name for j, name in enumerate(own)}
+
+
 def _cond_lowering(ctx, eqn, ins, outs, indent):
     branches = eqn.params["branches"]
     i = ctx.fresh("i")
@@ -599,14 +618,17 @@ def _emit_while(ctx, cond_jaxpr, body_jaxpr, cconsts, bconsts, init, indent, on_
     indent)` is called with the body's outputs beyond the carry."""
     carry = [ctx.fresh("carry") for _ in init]
     _assign(ctx, carry, init, indent)
+    own = _owners(ctx, len(carry), indent)
     ctx.emit("while True:", indent)
     pred, = ctx.lower_jaxpr(cond_jaxpr, list(cconsts) + carry, indent + 1)
     ctx.emit(f"if not {pred}:", indent + 1)
     ctx.emit("break", indent + 2)
-    new = ctx.lower_jaxpr(body_jaxpr, list(bconsts) + carry, indent + 1)
+    new = ctx.lower_jaxpr(body_jaxpr, list(bconsts) + carry, indent + 1,
+                          _donate(own, len(bconsts)))
     if on_iter is not None:
         on_iter(new[len(carry):], indent + 1)
     _assign(ctx, carry, new[:len(carry)], indent + 1)
+    _keep_owned(ctx, own, carry, indent + 1)
     return carry
 
 
@@ -1044,11 +1066,14 @@ def _replay_lowering(ctx, eqn, ins, outs, indent):
     n_entry = len(body.in_avals) - len(consts) - len(init)
     carry = [ctx.fresh("carry") for _ in init]
     _assign(ctx, carry, init, indent)
+    own = _owners(ctx, len(carry), indent)
     entry = [ctx.fresh("e") for _ in range(n_entry)]
     target = ", ".join(entry) + ("," if len(entry) == 1 else "")
     ctx.emit(f"for {target or '_'} in reversed({rec}.entries):", indent)
-    new = ctx.lower_jaxpr(body, list(consts) + carry + entry, indent + 1)
+    new = ctx.lower_jaxpr(body, list(consts) + carry + entry, indent + 1,
+                          _donate(own, len(consts)))
     _assign(ctx, carry, new, indent + 1)
+    _keep_owned(ctx, own, carry, indent + 1)
     if not (carry or body.eqns):
         ctx.emit("pass", indent + 1)
     _assign(ctx, outs, carry, indent)
@@ -1208,6 +1233,7 @@ def _scan_lowering(ctx, eqn, ins, outs, indent):
     consts, init, xs = _scan_parts(ins, nc, nk)
     carry = [ctx.fresh("carry") for _ in init]
     _assign(ctx, carry, init, indent)
+    own = _owners(ctx, len(carry), indent)
     ys = outs[nk:]
     for y, v in zip(ys, eqn.outvars[nk:]):
         dt = ctx.const(v.aval.dtype, "dt")
@@ -1218,10 +1244,12 @@ def _scan_lowering(ctx, eqn, ins, outs, indent):
     x_names = [ctx.fresh("x") for _ in xs]
     for xn, x in zip(x_names, xs):
         ctx.emit(f"{xn} = {x}[{i}]", indent + 1)
-    new = ctx.lower_jaxpr(p["jaxpr"], list(consts) + carry + x_names, indent + 1)
+    new = ctx.lower_jaxpr(p["jaxpr"], list(consts) + carry + x_names, indent + 1,
+                          _donate(own, len(consts)))
     for y, r in zip(ys, new[nk:]):
         ctx.emit(f"{y}[{i}] = {r}", indent + 1)
     _assign(ctx, carry, new[:nk], indent + 1)
+    _keep_owned(ctx, own, carry, indent + 1)
     if not (x_names or carry or ys or p["jaxpr"].eqns):
         ctx.emit("pass", indent + 1)
     _assign(ctx, outs[:nk], carry, indent)

@@ -162,9 +162,9 @@ _COMBINE = {"scatter": None, "scatter_add": "add", "scatter_mul": "multiply",
 def _scatter_impl_for(name):
     ufunc_name = _COMBINE[name]
 
-    def impl(xp, x, updates, *indices, axes, mode):
+    def impl(xp, x, updates, *indices, axes, mode, out=None):
         x = xp.asarray(x)
-        out = x.copy()
+        out = _copy_into(xp, out, x)
         pos, valid = _raw_positions(xp, x.shape, indices, axes, mode)
         updates = xp.asarray(updates, dtype=x.dtype)
         if valid is not None:
@@ -200,6 +200,7 @@ def _scatter_aval_for(name):
 def _scatter_primitive(name):
     p = primitive(name, _scatter_impl_for(name), _scatter_aval_for(name))
     p.batch = _scatter_batch_for(p)
+    p.impl_out, p.impl_inplace = True, (0,)
     return p
 
 
@@ -482,11 +483,21 @@ dynamic_slice_p.batch = _dynamic_slice_batch
 
 
 # =============================================================== dynamic_update_slice
-def _dus_impl(xp, x, update, *starts):
+def _copy_into(xp, out, x):
+    """The array an update kernel writes: a copy of `x`, in `out` if given (which may be `x`
+    itself, updated in place under jit when nothing else can see it)."""
+    if out is None:
+        return x.copy()
+    if out is not x:
+        xp.copyto(out, x)
+    return out
+
+
+def _dus_impl(xp, x, update, *starts, out=None):
     x = xp.asarray(x)
     update = xp.asarray(update)
     begin = _clamped_starts(starts, x.shape, update.shape)
-    out = x.copy()
+    out = _copy_into(xp, out, x)
     out[tuple(slice(b, b + n) for b, n in zip(begin, update.shape))] = update
     return out
 
@@ -504,6 +515,7 @@ def _dus_aval(x, update, *starts):
 
 
 dynamic_update_slice_p = primitive("dynamic_update_slice", _dus_impl, _dus_aval)
+dynamic_update_slice_p.impl_out, dynamic_update_slice_p.impl_inplace = True, (0,)
 
 
 def _dus_jvp(primals, tangents):
