@@ -10,8 +10,8 @@ C-contiguous array of the result's shape and dtype (overlapping no operand) says
 `prim.impl_out = True`: it is then called as `impl(xp, ..., out=buffer, **params)` when the
 plan has a buffer for it. An update kernel (scatter, dynamic_update_slice) also names the
 operands the buffer may be, `prim.impl_inplace = (0,)`: when that operand dies there, the
-kernel gets the operand's own array (of any layout) and updates it in place. The source is kept so users can read what runs
-(`ft.jit(f).lower(...).as_text()`).
+kernel gets the operand's own array (of any layout) and updates it in place. The source is
+kept so users can read what runs (`ft.jit(f).lower(...).as_text()`).
 
 Temporaries that no output can see live in slots of one block of memory, the arena, which
 the `Executable` keeps for its next call (see there); the generated function takes the
@@ -395,9 +395,9 @@ class LoweringContext:
     def lower_block(self, jaxpr: Jaxpr, in_names, indent=1, donated=None, c_inputs=()):
         """Emit the (already optimized) equations of `jaxpr` with planned buffers.
 
-        `donated` maps input variables whose arrays may be overwritten to the names holding
-        those arrays (or None, which makes a kernel allocate): C-contiguous arrays nobody else
-        can see."""
+        `donated` maps input variables whose arrays may be overwritten (C-contiguous, seen
+        by nothing else) to the names holding them; a name may hold None at run time, and a
+        kernel planned to write there then writes into a fresh array."""
         donated = donated or {}
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
