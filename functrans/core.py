@@ -656,8 +656,7 @@ class PrettyPrinter:
 
     def name(self, v):
         if type(v) is Literal:
-            val = v.val
-            return repr(val) if not isinstance(val, float) else repr(val)
+            return repr(v.val)
         n = self.names.get(v)
         if n is None:
             n = self.names[v] = _nth_name(len(self.names))

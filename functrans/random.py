@@ -119,7 +119,7 @@ def key(seed):
     """A key from an integer seed: the seed's two 32-bit words (high, low), as JAX's
     threefry key. `seed` may be a Python int, a NumPy integer or an integer array (also
     traced, e.g. under vmap)."""
-    if isinstance(seed, (bool, np.bool_)) or (isinstance(seed, (float, np.floating))):
+    if isinstance(seed, (bool, np.bool_, float, np.floating)):
         raise TypeError(f"ft.random.key needs an integer seed, got {seed!r}")
     if isinstance(seed, (int, np.integer)):
         s = int(seed)
