@@ -221,6 +221,44 @@ abs_p.abstract_eval, abs_p.jvp, abs_p.vjp = _abs_aval, _abs_jvp, _abs_vjp
 sign_p = unary("sign", nondiff=True, float_only=False, cuda={
     "f": "({0} > 0 ? ({T})1 : {0} < 0 ? ({T})-1 : {0} == 0 ? ({T})0 : {0})",
     "i": "({T})(({0} > 0) - ({0} < 0))", "u": "({T})({0} > 0)"})
+
+# sign(z) = z / |z| of a complex z is not piecewise constant: with s = sign(z), r = |z|,
+# ds = (dz - s Re(conj(s) dz)) / r (0 at z = 0), and the cotangent is the transpose of that.
+_real_sign_jvp, _real_sign_vjp = sign_p.jvp, sign_p.vjp
+
+
+def _over_abs(x, v):
+    """v / |x|, and 0 where x is 0."""
+    r = abs_p.bind(x)
+    zero = eq(r, 0.0)
+    safe = convert_element_type(select(zero, add(r, 1.0), r), dtype_of(x))
+    return select(zero, _full_like_ans(v, 0.0), div(v, safe))
+
+
+def _sign_jvp(primals, tangents):
+    x, = primals
+    if dtype_of(x).kind != "c":
+        return _real_sign_jvp(primals, tangents)
+    s, t = sign_p.bind(x), tangents[0]
+    if t is None:
+        return s, None
+    along = convert_element_type(real_p.bind(mul(conj_p.bind(s), t)), dtype_of(x))
+    return s, _over_abs(x, sub(t, mul(s, along)))
+
+
+def _sign_vjp(primals, needs):
+    x, = primals
+    if dtype_of(x).kind != "c":
+        return _real_sign_vjp(primals, needs)
+    s = sign_p.bind(x)
+
+    def back(ct):
+        along = convert_element_type(real_p.bind(mul(ct, s)), dtype_of(x))
+        return (_over_abs(x, sub(ct, mul(along, conj_p.bind(s)))),)
+    return s, back
+
+
+sign_p.jvp, sign_p.vjp = _sign_jvp, _sign_vjp
 floor_p = unary("floor", nondiff=True, cuda="floor{f}({0})")
 ceil_p = unary("ceil", nondiff=True, cuda="ceil{f}({0})")
 round_p = unary("round", "rint", nondiff=True, cuda="rint{f}({0})")

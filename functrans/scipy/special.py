@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import lax
-from ..lax._util import shape_of
+from ..lax._util import shape_of, dtype_of
 from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
 
@@ -143,20 +143,25 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
         a = lax.select(lax.broadcast_to(asarray(where), shape_of(a)),
                        a, lax.full_like(a, -math.inf))
     axes = normalize_axes(axis, len(shape_of(a)))
-    m = R.max(a, axis=axes, keepdims=True)
+    complex_result = dtype_of(a).kind == "c" and not return_sign
+    # shifting by the largest real part keeps exp in range (and a complex log principal)
+    m = R.max(lax.real(a) if dtype_of(a).kind == "c" else a, axis=axes, keepdims=True)
     m = lax.stop_gradient(lax.select(lax.is_finite(m), m, lax.full_like(m, 0.0)))
-    e = lax.exp(lax.sub(a, m))
+    e = lax.exp(lax.sub(a, lax.convert_element_type(m, dtype_of(a))))
     if b is not None:
         e = lax.mul(e, b)
     total = R.sum(e, axis=axes, keepdims=True)
     sign = lax.sign(total)
-    out = lax.add(lax.log(lax.abs(total)), m)
+    if complex_result:             # log(sum(b * exp(a))) itself, its phase included
+        out = lax.add(lax.log(total), lax.convert_element_type(m, dtype_of(a)))
+    else:
+        out = lax.add(lax.log(lax.abs(total)), m)
     if not keepdims:
         out = lax.reshape(out, tuple(d for i, d in enumerate(shape_of(out)) if i not in axes))
         sign = lax.reshape(sign, shape_of(out))
     if return_sign:
         return out, sign
-    if b is not None:
+    if b is not None and not complex_result:
         out = lax.select(lax.lt(sign, 0.0), lax.full_like(out, math.nan), out)
     return out
 
