@@ -1,5 +1,6 @@
 """Complex values: `real`, `imag`, `conj`, `abs`, `angle` and `logsumexp` against NumPy and
-SciPy; derivatives of many operations on complex values against finite differences; derivatives
+SciPy; derivatives of many operations on complex values against finite differences, and their
+batching against a loop; derivatives
 of real functions through complex intermediates (JAX's convention: a cotangent pairs with its
 value through Re(sum(ct * value))), eagerly, under jit and under vmap."""
 import warnings
@@ -161,3 +162,14 @@ def test_complex_logsumexp_matches_scipy():
         theirs = sp.logsumexp(a, **kw)
         for o, t in zip(ft.tree_leaves(ours), theirs if isinstance(theirs, tuple) else [theirs]):
             np.testing.assert_allclose(np.asarray(o), t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_FUNCTIONS))
+def test_complex_batching_matches_a_loop(name):
+    g = COMPLEX_FUNCTIONS[name]
+    rng = np.random.default_rng(0)
+    zs = rng.uniform(0.3, 0.9, (4, 3, 3)) + 1j * rng.uniform(0.1, 0.5, (4, 3, 3))
+    want = np.stack([np.asarray(g(fnp.asarray(z))) for z in zs])
+    for axis in (0, 2):
+        got = ft.vmap(g, in_axes=axis)(fnp.asarray(np.moveaxis(zs, 0, axis)))
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-10, atol=1e-12)
