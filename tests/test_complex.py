@@ -1,8 +1,8 @@
 """Complex values: `real`, `imag`, `conj`, `abs`, `angle` and `logsumexp` against NumPy and
 SciPy; derivatives of many operations on complex values against finite differences, and their
-batching against a loop; derivatives
-of real functions through complex intermediates (JAX's convention: a cotangent pairs with its
-value through Re(sum(ct * value))), eagerly, under jit and under vmap."""
+batching against a loop; derivatives of real functions through complex intermediates (JAX's
+convention: a cotangent pairs with its value through Re(sum(ct * value))), eagerly, under jit
+and under vmap."""
 import warnings
 
 import numpy as np
