@@ -265,7 +265,9 @@ def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name):
 
 
 def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name):
-    outs = eval_jaxpr(fun_jaxpr.jaxpr, fun_jaxpr.consts, *primals)
+    # bound again rather than evaluated: an outer transform of the primals (forward over
+    # reverse) must meet the custom rule too, not the function's insides
+    outs = custom_jvp_call_p.bind(*primals, fun_jaxpr=fun_jaxpr, jvp=jvp, name=name)
     diff_idx = [i for i, w in enumerate(wanted(needs, primals)) if w]
 
     def backward(cts):

@@ -32,3 +32,20 @@ def test_dce_keeps_calls_whose_body_has_effects(capsys):
     assert any(e.primitive.name == "checkpoint" for e in pruned.eqns)
     ft.jit(f)(fnp.ones(()))
     assert "inside" in capsys.readouterr().out
+
+
+def test_custom_jvp_rule_serves_forward_over_reverse():
+    """The value computed inside reverse mode of a custom_jvp function meets an outer
+    forward transform through the custom rule, not through the function's insides."""
+    @ft.custom_jvp
+    def f(x):
+        return fnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        return f(primals[0]), 2.0 * tangents[0]          # deliberately not cos(x)
+
+    x = fnp.asarray(0.3)
+    value_tangent = ft.jvp(lambda x: ft.value_and_grad(f)(x)[0], (x,), (fnp.asarray(1.0),))[1]
+    assert float(value_tangent) == 2.0
+    assert float(ft.jvp(ft.grad(f), (x,), (fnp.asarray(1.0),))[1]) == 0.0
