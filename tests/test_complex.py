@@ -125,6 +125,12 @@ COMPLEX_FUNCTIONS = {
     "det": lambda z: fnp.linalg.det(z + _EYE3),
     "solve": lambda z: fnp.linalg.solve(z + _EYE3, z[0]),
     "logsumexp": lambda z: logsumexp(z, axis=1),
+    "pinv": fnp.linalg.pinv,
+    "slogdet": lambda z: fnp.linalg.slogdet(z + _EYE3)[1] + fnp.linalg.slogdet(z + _EYE3)[0],
+    "matrix_power": lambda z: fnp.linalg.matrix_power(z + _EYE3, -2),
+    "norm": lambda z: fnp.linalg.norm(z) + fnp.linalg.vector_norm(z, axis=0),
+    "cross_and_multi_dot": lambda z: fnp.linalg.cross(z[0], z[1]) + fnp.linalg.multi_dot(
+        [z, z, z])[0],
 }
 
 
@@ -173,3 +179,46 @@ def test_complex_batching_matches_a_loop(name):
     for axis in (0, 2):
         got = ft.vmap(g, in_axes=axis)(fnp.asarray(np.moveaxis(zs, 0, axis)))
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-10, atol=1e-12)
+
+
+_Z = np.array([[1.0 + 0.5j, 0.2 - 1j, 0.3], [0.1j, -0.7 + 0.2j, 1.1], [0.4, 0.9 - 0.3j, -0.2j],
+               [0.6 + 0.6j, 0.0, 0.5 - 0.5j]])
+_HERM = _Z.conj().T @ _Z + np.eye(3)
+_L = fnp.linalg
+
+
+@pytest.mark.parametrize("name,ours,numpys,a", [
+    ("cholesky", _L.cholesky, np.linalg.cholesky, _HERM),
+    ("cholesky upper", lambda m: _L.cholesky(m, upper=True),
+     lambda m: np.linalg.cholesky(m, upper=True), _HERM),
+    ("qr", lambda m: _L.qr(m)[0] @ _L.qr(m)[1], lambda m: m, _Z),
+    ("eigvalsh", _L.eigvalsh, np.linalg.eigvalsh, _HERM),
+    ("eigvalsh of the upper triangle", lambda m: _L.eigvalsh(m, UPLO="U"),
+     lambda m: np.linalg.eigvalsh(m, UPLO="U"), _Z[:3]),
+    ("eigh", lambda m: (lambda w, v: (v * w[None, :]) @ fnp.conj(v).T)(*_L.eigh(m)),
+     lambda m: m, _HERM),
+    ("svd", lambda m: (lambda u, s, vh: (u * s.astype(m.dtype)[None, :]) @ vh)(
+        *_L.svd(m, full_matrices=False)), lambda m: m, _Z),
+    ("svdvals", _L.svdvals, lambda m: np.linalg.svd(m, compute_uv=False), _Z),
+    ("pinv", _L.pinv, np.linalg.pinv, _Z),
+    ("lstsq", lambda m: _L.lstsq(m, m[:, 0])[0],
+     lambda m: np.linalg.lstsq(m, m[:, 0], rcond=None)[0], _Z),
+    ("2-norm", lambda m: _L.norm(m, 2), lambda m: np.linalg.norm(m, 2), _Z),
+    ("cond", _L.cond, np.linalg.cond, _Z[:3]),
+    ("matrix_rank", _L.matrix_rank, np.linalg.matrix_rank, _Z),
+])
+def test_complex_decompositions_match_numpy(name, ours, numpys, a):
+    want = numpys(a)
+    for fn in (ours, ft.jit(ours)):
+        np.testing.assert_allclose(np.asarray(fn(fnp.asarray(a))), want, rtol=1e-10,
+                                   atol=1e-12)
+    batch = np.stack([a, 2 * a])
+    np.testing.assert_allclose(np.asarray(ft.vmap(ours)(fnp.asarray(batch))),
+                               np.stack([numpys(a), numpys(2 * a)]), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [lambda m: _L.cholesky(m), lambda m: _L.eigvalsh(m),
+                                lambda m: _L.svdvals(m), lambda m: _L.qr(m)[1]])
+def test_complex_decomposition_derivatives_raise_instead_of_being_wrong(fn):
+    with pytest.raises(NotImplementedError, match="real matrices only.*complex128"):
+        ft.grad(lambda m: fnp.sum(fnp.abs(fn(m))))(fnp.asarray(_HERM))

@@ -3,8 +3,11 @@ batch): `cholesky`, `triangular_solve`, `lu`, `eigh`, `svd`, `qr`.
 
 Each has forward and reverse rules written with functrans operations (so they nest), and
 vmap just moves the mapped axis into the leading batch. Symmetric inputs (`cholesky`,
-`eigh`) are symmetrized, `(a + a^T) / 2`, so the functions and their derivatives are defined
-for every square input.
+`eigh`) are symmetrized, `(a + a^T) / 2` (the Hermitian part `(a + a^H) / 2` of a complex a),
+so the functions and their derivatives are defined for every square input. Every function
+takes complex matrices; the derivatives of `lu` and `triangular_solve` (hence solve, det,
+inv) are then JAX's, while those of `cholesky`, `eigh`, `svd` and `qr` raise
+NotImplementedError for complex input (they would need conjugations these rules lack).
 
 Known limits of the derivatives (the values are always fine):
 - `eigh`: eigenvector derivatives divide by eigenvalue gaps, so they are infinite/NaN for
@@ -106,19 +109,35 @@ def _batch_leading(prim):
 def _square_aval(name, a):
     if len(a.shape) < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name}: needs square matrices (…, n, n), got shape {a.shape}")
-    if not dtypes.is_float(a.dtype):
-        raise TypeError(f"{name}: needs a floating-point matrix, got {a.dtype}")
+    _matrix_aval(name, a)
 
 
 def _matrix_aval(name, a):
     if len(a.shape) < 2:
         raise ValueError(f"{name}: needs matrices (…, m, n), got shape {a.shape}")
-    if not dtypes.is_float(a.dtype):
-        raise TypeError(f"{name}: needs a floating-point matrix, got {a.dtype}")
+    if not dtypes.is_inexact(a.dtype):
+        raise TypeError(f"{name}: needs a floating-point or complex matrix, got {a.dtype}")
+
+
+def _real_dtype(dtype):
+    """The dtype of eigenvalues and singular values of a matrix of `dtype`."""
+    return np.finfo(dtype).dtype
+
+
+def _real_derivative_only(name, a):
+    if dtype_of(a).kind == "c":
+        raise NotImplementedError(
+            f"derivatives of {name} are implemented for real matrices only, and this one is "
+            f"{dtype_of(a)} of shape {shape_of(a)}; its value is fine. Differentiate a real "
+            "formulation instead (a complex n x n matrix A acts on (Re x, Im x) as the real "
+            "2n x 2n matrix [[Re A, -Im A], [Im A, Re A]]), or wrap the call in "
+            "ft.lax.stop_gradient.")
 
 
 def _raw_sym(xp, a):
-    return (a + xp.swapaxes(a, -1, -2)) * a.dtype.type(0.5)
+    """The Hermitian part (a + a^H) / 2 (the symmetric part of a real a)."""
+    at = xp.swapaxes(a, -1, -2)
+    return (a + (xp.conj(at) if a.dtype.kind == "c" else at)) * a.dtype.type(0.5)
 
 
 # =============================================================== triangular_solve
@@ -220,6 +239,7 @@ def _phi(x):
 
 def _cholesky_jvp(primals, tangents):
     a, = primals
+    _real_derivative_only("cholesky", a)
     L = cholesky_p.bind(a)
     t, = tangents
     if t is None:
@@ -231,6 +251,7 @@ def _cholesky_jvp(primals, tangents):
 
 def _cholesky_vjp(primals, needs):
     a, = primals
+    _real_derivative_only("cholesky", a)
     L = cholesky_p.bind(a)
 
     def backward(ct):
@@ -246,7 +267,8 @@ _batch_leading(cholesky_p)
 
 
 def cholesky(a):
-    """The lower Cholesky factor L of the symmetric positive-definite `(a + a^T) / 2`."""
+    """The lower Cholesky factor L of the symmetric (Hermitian) positive-definite
+    `(a + a^H) / 2`."""
     return cholesky_p.bind(a)
 
 
@@ -349,7 +371,7 @@ def _eigh_impl(xp, a):
 
 def _eigh_aval(a):
     _square_aval("eigh", a)
-    return [ShapedArray(a.shape[:-1], a.dtype), ShapedArray(a.shape, a.dtype)]
+    return [ShapedArray(a.shape[:-1], _real_dtype(a.dtype)), ShapedArray(a.shape, a.dtype)]
 
 
 eigh_p = primitive("eigh", _eigh_impl, _eigh_aval, multiple_results=True)
@@ -357,6 +379,7 @@ eigh_p = primitive("eigh", _eigh_impl, _eigh_aval, multiple_results=True)
 
 def _eigh_jvp(primals, tangents):
     a, = primals
+    _real_derivative_only("eigh", a)
     w, v = eigh_p.bind(a)
     t, = tangents
     if t is None:
@@ -367,6 +390,7 @@ def _eigh_jvp(primals, tangents):
 
 def _eigh_vjp(primals, needs):
     a, = primals
+    _real_derivative_only("eigh", a)
     w, v = eigh_p.bind(a)
 
     def backward(cts):
@@ -386,7 +410,8 @@ _batch_leading(eigh_p)
 
 
 def eigh(a):
-    """Eigenvectors and eigenvalues `(v, w)` of the symmetric `(a + a^T) / 2`, eigenvalues
+    """Eigenvectors and eigenvalues `(v, w)` of the symmetric (Hermitian) `(a + a^H) / 2`,
+    eigenvalues
     ascending (JAX's order; functrans.numpy.linalg.eigh returns NumPy's `(w, v)`)."""
     w, v = eigh_p.bind(a)
     return v, w
@@ -404,7 +429,7 @@ def _svd_aval(a, full_matrices, compute_uv):
     _matrix_aval("svd", a)
     *batch, m, n = a.shape
     k = min(m, n)
-    s = ShapedArray(tuple(batch) + (k,), a.dtype)
+    s = ShapedArray(tuple(batch) + (k,), _real_dtype(a.dtype))
     if not compute_uv:
         return [s]
     um, vn = (m, n) if full_matrices else (k, k)
@@ -431,6 +456,7 @@ def _svd_parts(a):
 
 def _svd_jvp(primals, tangents, full_matrices, compute_uv):
     a, = primals
+    _real_derivative_only("svd", a)
     outs = svd_p.bind(a, full_matrices=full_matrices, compute_uv=compute_uv)
     t, = tangents
     if t is None:
@@ -460,6 +486,7 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
 
 def _svd_vjp(primals, needs, full_matrices, compute_uv):
     a, = primals
+    _real_derivative_only("svd", a)
     outs = svd_p.bind(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
     def backward(cts):
@@ -547,6 +574,7 @@ def _qr_wide_split(a, r):
 
 def _qr_jvp(primals, tangents, full_matrices):
     a, = primals
+    _real_derivative_only("qr", a)
     q, r = qr_p.bind(a, full_matrices=full_matrices)
     t, = tangents
     if t is None:
@@ -565,6 +593,7 @@ def _qr_jvp(primals, tangents, full_matrices):
 
 def _qr_vjp(primals, needs, full_matrices):
     a, = primals
+    _real_derivative_only("qr", a)
     q, r = qr_p.bind(a, full_matrices=full_matrices)
     m, n = shape_of(a)[-2:]
 

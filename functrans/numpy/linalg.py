@@ -24,6 +24,11 @@ from ._shape import diagonal as _diagonal, matrix_transpose
 
 _T = matrix_transpose
 
+
+def _H(x):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return _T(lax.conj(x)) if dtype_of(x).kind == "c" else _T(x)
+
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet",
            "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power",
            "matrix_rank", "lstsq", "cond", "multi_dot", "outer", "tensordot", "vecdot",
@@ -125,17 +130,17 @@ def cholesky(a, /, *, upper=False):
     a = _float_matrix(a, "cholesky")
     low = _symmetric_from(a, "U" if upper else "L")
     L = lax.linalg.cholesky(low)
-    return _T(L) if upper else L
+    return _H(L) if upper else L
 
 
 def _symmetric_from(a, uplo):
-    """The symmetric matrix with a's lower (uplo 'L') or upper triangle."""
+    """The symmetric (Hermitian) matrix with a's lower (uplo 'L') or upper triangle."""
     from ._shape import tril, triu
     if uplo not in ("L", "U"):
         raise ValueError(f"UPLO must be 'L' or 'U', got {uplo!r}")
     if uplo == "L":
-        return lax.add(tril(a), _T(tril(a, -1)))
-    return lax.add(triu(a), _T(triu(a, 1)))
+        return lax.add(tril(a), _H(tril(a, -1)))
+    return lax.add(triu(a), _H(triu(a, 1)))
 
 
 def eigh(a, UPLO="L"):
@@ -185,22 +190,23 @@ def _pinv(a, rtol):
     big = lax.gt(s, lax.broadcast_in_dim(cutoff, shape_of(s), tuple(range(len(shape_of(s)) - 1))))
     inv_s = lax.select(big, lax.reciprocal(lax.select(big, s, lax.full_like(s, 1))),
                        lax.full_like(s, 0))
-    return matmul(lax.mul(_T(vt), lax.expand_dims(inv_s, (-2,))), _T(u))
+    inv_s = lax.convert_element_type(inv_s, dtype_of(a))
+    return matmul(lax.mul(_H(vt), lax.expand_dims(inv_s, (-2,))), _H(u))
 
 
 @_pinv.defjvp
 def _pinv_jvp(primals, tangents):
     """The derivative of the pseudo-inverse where the rank is locally constant
-    (Golub & Pereyra): -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P."""
+    (Golub & Pereyra): -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P."""
     a, rtol = primals
     da = tangents[0]
     p = _pinv(a, rtol)
     m, n = shape_of(a)[-2:]
     dt = dtype_of(a)
-    dat = _T(da)
+    dat = _H(da)
     t = lax.neg(matmul(matmul(p, da), p))
-    t = lax.add(t, matmul(matmul(matmul(p, _T(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
-    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(_T(p), p)))
+    t = lax.add(t, matmul(matmul(matmul(p, _H(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
+    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(_H(p), p)))
     return p, t
 
 
@@ -209,7 +215,7 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=None):
     a = _float_matrix(a, "pinv", square=False)
     tol = rcond if rcond is not None else rtol
     tol = _default_rtol(a) if tol is None else tol
-    return _pinv(a, asarray(tol, dtype=dtype_of(a)))
+    return _pinv(a, asarray(tol, dtype=np.finfo(dtype_of(a)).dtype))
 
 
 def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
