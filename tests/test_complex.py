@@ -222,3 +222,17 @@ def test_complex_decompositions_match_numpy(name, ours, numpys, a):
 def test_complex_decomposition_derivatives_raise_instead_of_being_wrong(fn):
     with pytest.raises(NotImplementedError, match="real matrices only.*complex128"):
         ft.grad(lambda m: fnp.sum(fnp.abs(fn(m))))(fnp.asarray(_HERM))
+
+
+@pytest.mark.parametrize("name,args", [
+    ("var", (_Z,)), ("std", (_Z,)), ("median", (_Z,)), ("vdot", (_Z, _Z)),
+    ("cov", (_Z,)), ("corrcoef", (_Z,)), ("correlate", (_Z[0], _Z[1])),
+    ("iscomplex", (_Z,)), ("isreal", (_Z,)), ("nanvar", (_Z,)), ("sort", (_Z,)),
+])
+def test_complex_statistics_match_numpy(name, args):
+    """Functions whose complex forms conjugate, take magnitudes or look at the imaginary
+    part (each of these was wrong or refused before)."""
+    want = getattr(np, name)(*args)
+    got = getattr(fnp, name)(*[fnp.asarray(a) for a in args])
+    assert np.asarray(got).dtype == want.dtype
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)

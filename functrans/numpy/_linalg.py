@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import lax
-from ..lax._util import shape_of, broadcast_shapes
+from ..lax._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import promote
 
 
@@ -97,8 +97,11 @@ def inner(a, b):
 
 
 def vdot(a, b):
+    """The dot product of the flattened arrays, conjugating a complex `a` first."""
     (a, b), _ = promote(a, b)
     a, b = _arr(a), _arr(b)
+    if dtype_of(a).kind == "c":
+        a = lax.conj(a)
     return lax.dot_general(lax.reshape(a, (_size(a),)), lax.reshape(b, (_size(b),)),
                            (((0,), (0,)), ((), ())))
 

@@ -191,7 +191,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         avg = mean(m, axis=1, keepdims=True)
         fact = float(n - ddof)
         xc = subtract(m, avg)
-        c = true_divide(matmul(xc, lax.transpose(xc, (1, 0))), fact)
+        c = true_divide(matmul(xc, _adjoint(xc)), fact)
     else:
         w = lax.convert_element_type(w, dtype_of(m))
         w_sum = sum(w)
@@ -204,8 +204,13 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
             aw = lax.convert_element_type(asarray(aweights), dtype_of(m))
             fact = subtract(w_sum, true_divide(multiply(ddof, sum(multiply(w, aw))), w_sum))
         xc = subtract(m, avg)
-        c = true_divide(matmul(multiply(xc, w), lax.transpose(xc, (1, 0))), fact)
+        c = true_divide(matmul(multiply(xc, w), _adjoint(xc)), fact)
     return reshape(c, ()) if shape_of(c) == (1, 1) else c
+
+
+def _adjoint(x):
+    t = lax.transpose(x, (1, 0))
+    return lax.conj(t) if dtype_of(t).kind == "c" else t
 
 
 def corrcoef(x, y=None, rowvar=True, *, dtype=None):
@@ -216,6 +221,8 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
         return true_divide(c, c)
     d = sqrt(_diag(c))
     c = true_divide(true_divide(c, d[:, None]), d[None, :])
+    if dtype_of(c).kind == "c":           # NumPy clips the real and imaginary parts
+        return add(clip(lax.real(c), -1, 1), multiply(1j, clip(lax.imag(c), -1, 1)))
     return clip(c, -1, 1)
 
 
@@ -258,8 +265,10 @@ def _any_float(*xs):
 
 
 def correlate(a, v, mode="valid"):
-    """Cross-correlation of 1-D sequences: `c[k] = sum_n a[n + k] * v[n]`."""
+    """Cross-correlation of 1-D sequences: `c[k] = sum_n a[n + k] * conj(v[n])`."""
     a, v = asarray(a), asarray(v)
+    if dtype_of(v).kind == "c":
+        v = lax.conj(v)
     if shape_of(v)[0] > shape_of(a)[0]:
         return flip(convolve(flip(a), v, mode), 0)
     return convolve(a, flip(v), mode)

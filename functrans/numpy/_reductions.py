@@ -150,6 +150,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
     centered = lax.sub(a, mean(a, axis=axis, keepdims=True, where=where))
+    if dtype_of(centered).kind == "c":       # the mean of |x - mean|^2, a real number
+        centered = lax.abs(centered)
     ss = sum(lax.square(centered), axis=axis, keepdims=keepdims, where=where)
     if where is None:
         n = math.prod(shape[i] for i in axes)
@@ -372,11 +374,12 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
     lead_shape = tuple(shape[i] for i in lead)
     n = math.prod(shape[i] for i in axes)
     srt = lax.sort(lax.reshape(a, lead_shape + (n,)), -1)
-    q = asarray(q, dtype=dt)
+    real_dt = np.finfo(dt).dtype         # positions are real (complex values sort by parts)
+    q = asarray(q, dtype=real_dt)
     q_shape = shape_of(q)
     if ignore_nan:
         count = sum(_not_nan(srt), axis=-1)          # NaNs sort last
-        last = lax.convert_element_type(lax.max(lax.sub(count, 1), 0), dt)
+        last = lax.convert_element_type(lax.max(lax.sub(count, 1), 0), real_dt)
         full = q_shape + lead_shape
         pos = lax.mul(lax.broadcast_in_dim(q, full, tuple(range(len(q_shape)))),
                       lax.broadcast_in_dim(last, full, tuple(range(len(q_shape), len(full)))))
@@ -400,8 +403,9 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
         if not ignore_nan:
             frac = lax.broadcast_in_dim(frac, q_shape + lead_shape, tuple(range(len(q_shape))))
         diff = lax.sub(above, below)
-        out = lax.select(lax.ge(frac, 0.5), lax.sub(above, lax.mul(diff, lax.sub(1.0, frac))),
-                         lax.add(below, lax.mul(diff, frac)))
+        weight = lax.convert_element_type(frac, dt)
+        out = lax.select(lax.ge(frac, 0.5), lax.sub(above, lax.mul(diff, lax.sub(1.0, weight))),
+                         lax.add(below, lax.mul(diff, weight)))
     if ignore_nan:
         out = lax.select(lax.broadcast_in_dim(lax.eq(count, 0), shape_of(out),
                                               tuple(range(len(q_shape), len(shape_of(out))))),
