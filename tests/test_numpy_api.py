@@ -674,3 +674,21 @@ def test_square_of_booleans_is_int8_in_the_trace_too():
     b = np.array([True, False])
     assert ft.make_jaxpr(fnp.square)(b).out_avals[0].dtype == np.int8
     assert_same(ft.jit(fnp.square)(b), np.square(b))
+
+
+def test_dtypes_kept_where_numpy_keeps_them():
+    """tril/triu of bool stay bool, heaviside and spacing keep a float16 input's dtype, and
+    spacing(-0.0) is the smallest positive subnormal, as in NumPy."""
+    b = np.array([[True, True], [False, True]])
+    for fn in ("tril", "triu"):
+        got = getattr(fnp, fn)(fnp.asarray(b))
+        assert got.dtype == np.bool_
+        np.testing.assert_array_equal(np.asarray(got), getattr(np, fn)(b))
+    h = np.array([-1.5, 0.0, 2.0], np.float16)
+    assert fnp.heaviside(fnp.asarray(h), 0.5).dtype == np.float16
+    np.testing.assert_array_equal(np.asarray(fnp.heaviside(fnp.asarray(h), 0.5)),
+                                  np.heaviside(h, 0.5))
+    assert fnp.spacing(fnp.asarray(h)).dtype == np.float16
+    for dt in (np.float32, np.float64):
+        x = np.array([0.1257, -1.5, 0.0, -0.0, 3.0], dt)
+        np.testing.assert_array_equal(np.asarray(fnp.spacing(fnp.asarray(x))), np.spacing(x))

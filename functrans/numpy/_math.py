@@ -229,7 +229,8 @@ def copysign(x1, x2, /):
 
 def heaviside(x1, x2, /):
     (a, b), _ = promote_inexact(x1, x2)
-    return where(less(a, 0), 0.0, where(greater(a, 0), 1.0, b))
+    a = asarray(a)                # the steps are a's dtype (Python scalars stay weak)
+    return where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
 
 
 def fmax(x1, x2, /):
@@ -329,8 +330,9 @@ def bitwise_count(x, /):
 def spacing(x, /):
     """The distance from each value to the next representable one away from zero."""
     (x,), _ = promote_inexact(x)
-    inf = np.inf
-    return subtract(lax.nextafter(x, where(signbit(x), -inf, inf)), x)
+    x = asarray(x)
+    away = where(less(x, 0), lax.full_like(x, -np.inf), lax.full_like(x, np.inf))
+    return subtract(lax.nextafter(x, away), x)
 
 
 def modf(x, /):

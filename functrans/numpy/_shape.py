@@ -608,14 +608,14 @@ def tril(m, k=0):
     """The lower triangle (on and below the k-th diagonal) of the last two axes."""
     from ._math import where
     m = asarray(m)
-    return where(_tri_mask(shape_of(m), k, upper=False), m, 0)
+    return where(_tri_mask(shape_of(m), k, upper=False), m, lax.full_like(m, 0))
 
 
 def triu(m, k=0):
     """The upper triangle (on and above the k-th diagonal) of the last two axes."""
     from ._math import where
     m = asarray(m)
-    return where(_tri_mask(shape_of(m), k, upper=True), m, 0)
+    return where(_tri_mask(shape_of(m), k, upper=True), m, lax.full_like(m, 0))
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
