@@ -1,8 +1,8 @@
 """Complex values: `real`, `imag`, `conj`, `abs`, `angle` and `logsumexp` against NumPy and
-SciPy; derivatives of many operations on complex values against finite differences, and their
-batching against a loop; derivatives of real functions through complex intermediates (JAX's
-convention: a cotangent pairs with its value through Re(sum(ct * value))), eagerly, under jit
-and under vmap."""
+SciPy; derivatives of many operations on complex values against finite differences, their
+batching against a loop and jit against eager; derivatives of real functions through complex
+intermediates (JAX's convention: a cotangent pairs with its value through
+Re(sum(ct * value))), eagerly, under jit and under vmap."""
 import warnings
 
 import numpy as np
@@ -168,6 +168,22 @@ def test_complex_logsumexp_matches_scipy():
         theirs = sp.logsumexp(a, **kw)
         for o, t in zip(ft.tree_leaves(ours), theirs if isinstance(theirs, tuple) else [theirs]):
             np.testing.assert_allclose(np.asarray(o), t, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_FUNCTIONS))
+def test_complex_jit_matches_eager(name):
+    g = COMPLEX_FUNCTIONS[name]
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0.3, 0.9, (3, 3)), rng.uniform(0.1, 0.5, (3, 3))
+    z = fnp.asarray(x + 1j * y)
+    np.testing.assert_allclose(np.asarray(ft.jit(g)(z)), np.asarray(g(z)), rtol=1e-12,
+                               atol=1e-14)
+
+    def f(x, y):
+        return fnp.sum(fnp.abs(g(x.astype(C128) + 1j * y)) ** 2)
+    for a, b in zip(ft.jit(ft.grad(f, argnums=(0, 1)))(fnp.asarray(x), fnp.asarray(y)),
+                    ft.grad(f, argnums=(0, 1))(fnp.asarray(x), fnp.asarray(y))):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(COMPLEX_FUNCTIONS))
