@@ -239,11 +239,11 @@ def _phi(x):
 
 def _cholesky_jvp(primals, tangents):
     a, = primals
-    _real_derivative_only("cholesky", a)
     L = cholesky_p.bind(a)
     t, = tangents
     if t is None:
         return L, None
+    _real_derivative_only("cholesky", a)
     inner = triangular_solve(L, _sym(t), lower=True)                      # L^-1 dA
     inner = triangular_solve(L, _T(inner), lower=True)                    # L^-1 dA L^-T
     return L, _mm(L, _phi(inner))
@@ -251,10 +251,10 @@ def _cholesky_jvp(primals, tangents):
 
 def _cholesky_vjp(primals, needs):
     a, = primals
-    _real_derivative_only("cholesky", a)
     L = cholesky_p.bind(a)
 
     def backward(ct):
+        _real_derivative_only("cholesky", a)
         p = _phi(_mm(_T(L), ct))
         y = triangular_solve(L, p, lower=True, transpose_a=True)           # L^-T P
         s = _T(triangular_solve(L, _T(y), lower=True, transpose_a=True))   # L^-T P L^-1
@@ -379,21 +379,21 @@ eigh_p = primitive("eigh", _eigh_impl, _eigh_aval, multiple_results=True)
 
 def _eigh_jvp(primals, tangents):
     a, = primals
-    _real_derivative_only("eigh", a)
     w, v = eigh_p.bind(a)
     t, = tangents
     if t is None:
         return [w, v], [None, None]
+    _real_derivative_only("eigh", a)
     m = _mm(_T(v), _mm(_sym(t), v))
     return [w, v], [_diag(m), _mm(v, mul(_gap_reciprocals(w), m))]
 
 
 def _eigh_vjp(primals, needs):
     a, = primals
-    _real_derivative_only("eigh", a)
     w, v = eigh_p.bind(a)
 
     def backward(cts):
+        _real_derivative_only("eigh", a)
         cw, cv = cts
         inner = None
         if cw is not None:
@@ -411,8 +411,8 @@ _batch_leading(eigh_p)
 
 def eigh(a):
     """Eigenvectors and eigenvalues `(v, w)` of the symmetric (Hermitian) `(a + a^H) / 2`,
-    eigenvalues
-    ascending (JAX's order; functrans.numpy.linalg.eigh returns NumPy's `(w, v)`)."""
+    eigenvalues ascending (JAX's order; functrans.numpy.linalg.eigh returns NumPy's
+    `(w, v)`)."""
     w, v = eigh_p.bind(a)
     return v, w
 
@@ -456,11 +456,11 @@ def _svd_parts(a):
 
 def _svd_jvp(primals, tangents, full_matrices, compute_uv):
     a, = primals
-    _real_derivative_only("svd", a)
     outs = svd_p.bind(a, full_matrices=full_matrices, compute_uv=compute_uv)
     t, = tangents
     if t is None:
         return outs, [None] * len(outs)
+    _real_derivative_only("svd", a)
     _check_reduced("svd", a, full_matrices and compute_uv)
     s, u, v = _svd_parts(a)
     dp = _mm(_T(u), _mm(t, v))
@@ -486,10 +486,10 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
 
 def _svd_vjp(primals, needs, full_matrices, compute_uv):
     a, = primals
-    _real_derivative_only("svd", a)
     outs = svd_p.bind(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
     def backward(cts):
+        _real_derivative_only("svd", a)
         _check_reduced("svd", a, full_matrices and compute_uv)
         s, u, v = _svd_parts(a)
         cs = cts[0]
@@ -574,11 +574,11 @@ def _qr_wide_split(a, r):
 
 def _qr_jvp(primals, tangents, full_matrices):
     a, = primals
-    _real_derivative_only("qr", a)
     q, r = qr_p.bind(a, full_matrices=full_matrices)
     t, = tangents
     if t is None:
         return [q, r], [None, None]
+    _real_derivative_only("qr", a)
     m, n = shape_of(a)[-2:]
     if m >= n:
         _check_reduced("qr", a, full_matrices)
@@ -593,11 +593,11 @@ def _qr_jvp(primals, tangents, full_matrices):
 
 def _qr_vjp(primals, needs, full_matrices):
     a, = primals
-    _real_derivative_only("qr", a)
     q, r = qr_p.bind(a, full_matrices=full_matrices)
     m, n = shape_of(a)[-2:]
 
     def backward(cts):
+        _real_derivative_only("qr", a)
         cq, cr = _zeros_or(cts[0], q), _zeros_or(cts[1], r)
         if m >= n:
             _check_reduced("qr", a, full_matrices)
