@@ -199,8 +199,10 @@ def grad(fun, argnums=0, has_aux=False, allow_int=False):
 
 def _check_scalar_output(transform, fun, out):
     if not _is_array_leaf(out):
+        hint = (" (if it returns (loss, aux), pass has_aux=True)"
+                if isinstance(out, (tuple, list)) else "")
         raise TypeError(f"{transform}: {fun_name(fun)} must return a scalar array, got "
-                        f"{type(out).__name__}")
+                        f"{type(out).__name__}{hint}")
     shape, dt = shape_of(out), dtype_of(out)
     if shape != ():
         raise TypeError(

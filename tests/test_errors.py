@@ -141,3 +141,16 @@ def test_vmap_size_mismatch_names_the_arguments():
     with pytest.raises(ValueError) as e:
         ft.vmap(lambda p: p.x + p.y)(Point(fnp.ones(3), fnp.ones(4)))
     assert "size 3" in str(e.value) and "size 4" in str(e.value)
+
+
+def test_a_forgotten_has_aux_is_named():
+    with pytest.raises(TypeError, match=r"got tuple \(if it returns \(loss, aux\), pass has_aux"):
+        ft.grad(lambda x: (x ** 2, 1))(fnp.ones(()))
+
+
+def test_optimizer_state_of_other_parameters_names_the_keys():
+    opt = ft.optim.adam(0.1)
+    state = opt.init({"b": fnp.ones(2)})
+    with pytest.raises(ValueError, match=r"optimizer update.*keys \('b',\) where \('a',\) "
+                                         r"were expected.*opt.init\(params\)"):
+        opt.update({"a": fnp.ones(2)}, state, {"a": fnp.ones(2)})

@@ -89,7 +89,13 @@ def _leafwise(fn, grads, *trees, outputs):
     """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
     (trees given as None are passed as None)."""
     leaves, treedef = tree_flatten(grads)
-    others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t) for t in trees]
+    try:
+        others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
+                  for t in trees]
+    except ValueError as e:
+        raise ValueError(f"optimizer update: the parameters or the optimizer state do not "
+                         f"have the structure of the gradients: {e}. Pass params shaped like "
+                         "grads, and a state made by opt.init(params).") from None
     results = [fn(*xs) for xs in zip(leaves, *others)]
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
 
