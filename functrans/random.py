@@ -158,12 +158,15 @@ def _check_key(fn, k):
 
 def _shape_arg(fn, shape):
     if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
+        shape = (shape,)
     try:
-        return tuple(int(d) for d in shape)
+        dims = tuple(int(d) for d in shape)
     except TypeError:
         raise TypeError(f"ft.random.{fn}: shape must be a tuple of ints, got {shape!r}") \
             from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"ft.random.{fn}: shape {dims} has a negative size")
+    return dims
 
 
 def split(key, num=2):
@@ -257,6 +260,7 @@ def normal(key, shape=(), dtype=None):
     """Standard normal floats (inverse-erf transform of uniforms on (-1, 1))."""
     _check_key("normal", key)
     dtype = _float_dtype("normal", dtype)
+    shape = _shape_arg("normal", shape)
     lowest = float(np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype)))
     u = uniform(key, shape, dtype, lowest, 1.0)
     return lax.mul(lax.erf_inv(u), float(np.sqrt(2.0)))

@@ -170,7 +170,13 @@ def load(path, like=None):
     """
     from .numpy._conversion import asarray
     path = os.fspath(path)
-    with zipfile.ZipFile(path, "r") as zf:
+    try:
+        archive = zipfile.ZipFile(path, "r")
+    except zipfile.BadZipFile:
+        raise ValueError(f"ft.load: {path} is not a functrans checkpoint (it is not the zip "
+                         "archive ft.save writes); was it written by another program, or cut "
+                         "short?") from None
+    with archive as zf:
         records = _read_manifest(zf, path)
         values = [_read_array(zf, r, path) if r["kind"] == "array" else _scalar(r)
                   for r in records]

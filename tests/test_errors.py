@@ -154,3 +154,32 @@ def test_optimizer_state_of_other_parameters_names_the_keys():
     with pytest.raises(ValueError, match=r"optimizer update.*keys \('b',\) where \('a',\) "
                                          r"were expected.*opt.init\(params\)"):
         opt.update({"a": fnp.ones(2)}, state, {"a": fnp.ones(2)})
+
+
+def test_a_file_that_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "model.ftz"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="is not a functrans checkpoint"):
+        ft.load(path, like={"w": fnp.ones(2)})
+
+
+def test_out_of_range_labels_raise_eagerly_and_give_nan_under_jit():
+    with ft.default_device("cpu"):         # (on a GPU, eagerly too, NaN: no host sync)
+        scores, labels = fnp.ones((2, 3)), fnp.asarray([0, 5])
+        with pytest.raises(IndexError, match="target 5 is out of bounds for 3 classes"):
+            ft.nn.cross_entropy(scores, labels)
+    scores, labels = fnp.ones((2, 3)), fnp.asarray([0, 5])
+    assert np.isnan(float(ft.jit(ft.nn.cross_entropy)(scores, labels)))
+    ignored = fnp.asarray([0, -100])                  # ignore_index is not out of range
+    assert float(ft.jit(ft.nn.cross_entropy)(scores, ignored)) == pytest.approx(np.log(3))
+
+
+def test_geometry_and_shape_mistakes_in_nn_optim_and_random():
+    with pytest.raises(ValueError, match=r"kernel \(5, 5\).*larger than the input's spatial "
+                                         r"shape \(3, 3\)"):
+        ft.nn.MaxPool2d(5)(fnp.ones((1, 1, 3, 3)))
+    with pytest.raises(ValueError, match=r"apply_updates: at \['a'\] the parameter has shape "
+                                         r"\(2,\) but its update \(3,\)"):
+        ft.optim.apply_updates({"a": fnp.ones(2)}, {"a": fnp.ones(3)})
+    with pytest.raises(ValueError, match=r"ft.random.normal: shape \(-1,\) has a negative"):
+        ft.random.normal(ft.random.key(0), (-1,))

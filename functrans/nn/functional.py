@@ -168,6 +168,10 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fn):
     pads = []
     for size, ki, si, pi, di in zip(shape_of(x)[-2:], k, s, p, d):
         span = size + 2 * pi - di * (ki - 1) - 1
+        if span < 0:
+            raise ValueError(f"{fn}: the kernel {k} (dilation {d}) is larger than the input's "
+                             f"spatial shape {tuple(shape_of(x)[-2:])} with padding {p}; use a "
+                             "smaller kernel or pad the input")
         out = (-(-span // si) if ceil_mode else span // si) + 1
         if ceil_mode and (out - 1) * si >= size + pi:
             out -= 1                 # the last window must start inside the input or pad

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from ..lax._util import shape_of, dtype_of
+from ..core import Tracer
+from ..backends import cpu
+from ..lax._util import shape_of, dtype_of, device_like
 from .functional import log_softmax, one_hot, _floating
 from .module import Module
 
@@ -55,6 +57,21 @@ def _class_weight(weight, axis, ndim):
     return lax.reshape(weight, (1,) * axis + shape_of(weight) + (1,) * (ndim - axis - 1))
 
 
+def _check_labels(target, c, ignore_index, fn):
+    """Labels outside [0, c) other than `ignore_index` raise when they are known now on the
+    host (as in PyTorch); traced or on a GPU (no sync), returns where they are (their losses
+    become NaN)."""
+    bad = lax.bitwise_and(lax.bitwise_or(lax.lt(target, 0), lax.ge(target, c)),
+                          lax.ne(target, ignore_index))
+    if not isinstance(bad, Tracer) and device_like(bad) is cpu:
+        if fnp.any(bad):
+            first = fnp.asarray(target)[bad][0]
+            raise IndexError(f"{fn}: target {int(first)} is out of bounds for {c} classes "
+                             f"(labels must be in [0, {c}) or ignore_index={ignore_index})")
+        return None
+    return bad
+
+
 def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
     """PyTorch's negative log-likelihood (with optional label smoothing) on log-probabilities
     whose class axis is 1 (0 for unbatched input)."""
@@ -72,6 +89,7 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
         if shape_of(target) != expected:
             raise ValueError(f"{fn}: scores of shape {shape} need integer targets of shape "
                              f"{expected} (class axis {axis} removed), got {shape_of(target)}")
+        out_of_range = _check_labels(target, c, ignore_index, fn)
         hot = one_hot(target, c, dtype_of(logp), axis=axis)   # ignored labels: all zeros
         w = hot if weight is None else lax.mul(hot, _class_weight(weight, axis, len(shape)))
         picked = fnp.sum(lax.mul(w, logp), axis=axis)          # w[y] * logp[y]
@@ -83,6 +101,8 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
             smooth = lax.mul(lax.neg(fnp.sum(every, axis=axis)), valid)
             loss = lax.add(lax.mul(loss, 1.0 - label_smoothing),
                            lax.mul(smooth, label_smoothing / c))
+        if out_of_range is not None:         # traced labels: a bad one makes its loss NaN
+            loss = lax.select(out_of_range, lax.full_like(loss, float("nan")), loss)
         if reduction != "mean":
             return _reduce(loss, reduction, fn)
         denom = fnp.sum(w) if weight is not None else \

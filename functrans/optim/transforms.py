@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..lax._util import dtype_of
-from ..tree_util import tree_flatten, tree_map
+from ..lax._util import dtype_of, shape_of
+from ..tree_util import keystr, tree_flatten, tree_map, tree_map_with_path
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "chain",
            "clip_by_global_norm", "apply_updates", "global_norm", "SGDState", "AdamState",
@@ -290,8 +290,12 @@ def clip_by_global_norm(max_norm):
 def apply_updates(params, updates):
     """`params + updates`, leaf by leaf, keeping each parameter's dtype (None updates leave a
     parameter unchanged)."""
-    def add(p, u):
+    def add(path, p, u):
         if u is None or p is None:
             return p
+        if shape_of(u) != shape_of(p):
+            raise ValueError(f"apply_updates: at {keystr(path) or 'the root'} the parameter "
+                             f"has shape {shape_of(p)} but its update {shape_of(u)}; the "
+                             "updates must come from opt.update on gradients of these params")
         return p + lax.convert_element_type(u, dtype_of(p))
-    return tree_map(add, params, updates)
+    return tree_map_with_path(add, params, updates)
