@@ -19,7 +19,7 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..lax._util import dtype_of, shape_of
-from ..tree_util import keystr, tree_flatten, tree_map, tree_map_with_path
+from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "chain",
            "clip_by_global_norm", "apply_updates", "global_norm", "SGDState", "AdamState",
@@ -290,12 +290,26 @@ def clip_by_global_norm(max_norm):
 def apply_updates(params, updates):
     """`params + updates`, leaf by leaf, keeping each parameter's dtype (None updates leave a
     parameter unchanged)."""
-    def add(path, p, u):
+    def add(p, u):
         if u is None or p is None:
             return p
         if shape_of(u) != shape_of(p):
-            raise ValueError(f"apply_updates: at {keystr(path) or 'the root'} the parameter "
-                             f"has shape {shape_of(p)} but its update {shape_of(u)}; the "
-                             "updates must come from opt.update on gradients of these params")
+            raise _ShapeMismatch
         return p + lax.convert_element_type(u, dtype_of(p))
-    return tree_map_with_path(add, params, updates)
+    try:
+        return tree_map(add, params, updates)
+    except _ShapeMismatch:        # find where, only now (paths cost time on every step)
+        pairs = zip(tree_flatten_with_path(params, _is_none)[0], tree_leaves(updates, _is_none))
+        path, p, u = next((path, p, u) for (path, p), u in pairs if p is not None and
+                          u is not None and shape_of(u) != shape_of(p))
+        raise ValueError(f"apply_updates: at {keystr(path) or 'the root'} the parameter has "
+                         f"shape {shape_of(p)} but its update {shape_of(u)}; the updates must "
+                         "come from opt.update on gradients of these params") from None
+
+
+class _ShapeMismatch(Exception):
+    pass
+
+
+def _is_none(x):
+    return x is None
