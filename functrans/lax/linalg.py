@@ -5,9 +5,11 @@ Each has forward and reverse rules written with functrans operations (so they ne
 vmap just moves the mapped axis into the leading batch. Symmetric inputs (`cholesky`,
 `eigh`) are symmetrized, `(a + a^T) / 2` (the Hermitian part `(a + a^H) / 2` of a complex a),
 so the functions and their derivatives are defined for every square input. Every function
-takes complex matrices; the derivatives of `lu` and `triangular_solve` (hence solve, det,
-inv) are then JAX's, while those of `cholesky`, `eigh`, `svd` and `qr` raise
-NotImplementedError for complex input (they would need conjugations these rules lack).
+takes complex matrices, with JAX's derivative convention: the forward rules are written with
+conjugate transposes, and the reverse rules of `cholesky` and `eigh` for complex input
+transpose them; `svd` and `qr` raise NotImplementedError for complex derivatives (their
+rules would need phase terms they lack). Complex eigenvectors are defined up to a phase
+each: only phase-invariant functions of them (projectors, |v|) have derivatives.
 
 Known limits of the derivatives (the values are always fine):
 - `eigh`: eigenvector derivatives divide by eigenvalue gaps, so they are infinite/NaN for
@@ -26,7 +28,8 @@ from .. import dtypes
 from ..backends import scipy_module, to_host
 from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
-from .elementwise import add, sub, mul, neg, select, reciprocal, square
+from .elementwise import add, sub, mul, neg, select, reciprocal, square, conj_p, real_p
+from .elementwise import convert_element_type
 from .shape_ops import (transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim,
                         constant)
 from .reductions import reduce_sum
@@ -51,6 +54,30 @@ def _mm(a, b):
 
 def _sym(x):
     return mul(add(x, _T(x)), 0.5)
+
+
+def _adj(x):
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return conj_p.bind(_T(x)) if dtype_of(x).kind == "c" else _T(x)
+
+
+def _herm(x):
+    """The Hermitian part (the symmetric part of a real matrix)."""
+    return mul(add(x, _adj(x)), 0.5)
+
+
+def _transposed_jvp(jvp_rule, primals, outs, cts):
+    """Cotangents as the transpose of `jvp_rule`'s linear map (for complex input, where the
+    hand-written reverse rules, derived for real matrices, do not apply)."""
+    from ..interpreters import ad
+    multiple = isinstance(outs, list)
+
+    def linear(t):
+        _, out_t = jvp_rule(primals, [t])
+        return [ad.instantiate(d, o) for d, o in zip(out_t, outs)] if multiple else [out_t]
+    _, pullback = ad.vjp_flat(linear, [full_like(primals[0], 0)])
+    cts = [_zeros_or(c, o) for c, o in zip(cts, outs)] if multiple else [cts]
+    return tuple(pullback(cts))
 
 
 def _eye_like(x):
@@ -243,9 +270,8 @@ def _cholesky_jvp(primals, tangents):
     t, = tangents
     if t is None:
         return L, None
-    _real_derivative_only("cholesky", a)
-    inner = triangular_solve(L, _sym(t), lower=True)                      # L^-1 dA
-    inner = triangular_solve(L, _T(inner), lower=True)                    # L^-1 dA L^-T
+    inner = triangular_solve(L, _herm(t), lower=True)                     # L^-1 dA
+    inner = triangular_solve(L, _adj(inner), lower=True)                  # L^-1 dA L^-H
     return L, _mm(L, _phi(inner))
 
 
@@ -254,7 +280,8 @@ def _cholesky_vjp(primals, needs):
     L = cholesky_p.bind(a)
 
     def backward(ct):
-        _real_derivative_only("cholesky", a)
+        if dtype_of(a).kind == "c":
+            return _transposed_jvp(_cholesky_jvp, primals, L, ct)
         p = _phi(_mm(_T(L), ct))
         y = triangular_solve(L, p, lower=True, transpose_a=True)           # L^-T P
         s = _T(triangular_solve(L, _T(y), lower=True, transpose_a=True))   # L^-T P L^-1
@@ -383,9 +410,11 @@ def _eigh_jvp(primals, tangents):
     t, = tangents
     if t is None:
         return [w, v], [None, None]
-    _real_derivative_only("eigh", a)
-    m = _mm(_T(v), _mm(_sym(t), v))
-    return [w, v], [_diag(m), _mm(v, mul(_gap_reciprocals(w), m))]
+    m = _mm(_adj(v), _mm(_herm(t), v))                  # Hermitian: a real diagonal
+    dw, gaps = _diag(m), _gap_reciprocals(w)
+    if dtype_of(a).kind == "c":
+        dw, gaps = real_p.bind(dw), convert_element_type(gaps, dtype_of(a))
+    return [w, v], [dw, _mm(v, mul(gaps, m))]
 
 
 def _eigh_vjp(primals, needs):
@@ -393,7 +422,8 @@ def _eigh_vjp(primals, needs):
     w, v = eigh_p.bind(a)
 
     def backward(cts):
-        _real_derivative_only("eigh", a)
+        if dtype_of(a).kind == "c":
+            return _transposed_jvp(_eigh_jvp, primals, [w, v], cts)
         cw, cv = cts
         inner = None
         if cw is not None:
