@@ -238,7 +238,18 @@ def test_complex_decompositions_match_numpy(name, ours, numpys, a):
                                np.stack([numpys(a), numpys(2 * a)]), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("fn", [lambda m: _L.svdvals(m), lambda m: _L.qr(m)[1]])
+@pytest.mark.parametrize("fn", [lambda m: _L.svdvals(m), lambda m: _L.norm(m, 2),
+                                lambda m: _L.norm(m, "nuc"), lambda m: _L.cond(m),
+                                lambda m: _L.svdvals(m[:2])])
+def test_complex_singular_values_have_first_derivatives(fn):
+    def f(x, y):
+        return fnp.sum(fn(x.astype(C128) + 1j * y) ** 2)
+    check_grads(f, (fnp.asarray(_HERM.real), fnp.asarray(_Z[:3].imag)), order=1,
+                modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("fn", [lambda m: _L.svd(m)[0], lambda m: _L.qr(m)[1],
+                                lambda m: ft.grad(lambda m: fnp.sum(_L.svdvals(m)))(m)])
 def test_complex_decomposition_derivatives_raise_instead_of_being_wrong(fn):
     with pytest.raises(NotImplementedError, match="real matrices only.*complex128"):
         ft.grad(lambda m: fnp.sum(fnp.abs(fn(m))))(fnp.asarray(_HERM))

@@ -6,10 +6,11 @@ vmap just moves the mapped axis into the leading batch. Symmetric inputs (`chole
 `eigh`) are symmetrized, `(a + a^T) / 2` (the Hermitian part `(a + a^H) / 2` of a complex a),
 so the functions and their derivatives are defined for every square input. Every function
 takes complex matrices, with JAX's derivative convention: the forward rules are written with
-conjugate transposes, and the reverse rules of `cholesky` and `eigh` for complex input
-transpose them; `svd` and `qr` raise NotImplementedError for complex derivatives (their
-rules would need phase terms they lack). Complex eigenvectors are defined up to a phase
-each: only phase-invariant functions of them (projectors, |v|) have derivatives.
+conjugate transposes, and the reverse rules of `cholesky`, `eigh` and `svd` for complex input
+transpose them. Complex singular vectors and `qr` raise NotImplementedError for derivatives
+(their rules would need phase terms they lack), so complex singular values have first
+derivatives only. Complex eigenvectors are defined up to a phase each: only phase-invariant
+functions of them (projectors, |v|) have derivatives.
 
 Known limits of the derivatives (the values are always fine):
 - `eigh`: eigenvector derivatives divide by eigenvalue gaps, so they are infinite/NaN for
@@ -481,7 +482,12 @@ def _check_reduced(name, a, full_matrices):
 
 def _svd_parts(a):
     s, u, vt = svd_p.bind(a, full_matrices=False, compute_uv=True)
-    return s, u, _T(vt)
+    return s, u, _adj(vt)
+
+
+def _complex_singular_vectors(a, compute_uv):
+    if compute_uv:          # singular values alone are fine: they need no phase terms
+        _real_derivative_only("svd (singular vectors)", a)
 
 
 def _svd_jvp(primals, tangents, full_matrices, compute_uv):
@@ -490,11 +496,11 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
     t, = tangents
     if t is None:
         return outs, [None] * len(outs)
-    _real_derivative_only("svd", a)
+    _complex_singular_vectors(a, compute_uv)
     _check_reduced("svd", a, full_matrices and compute_uv)
     s, u, v = _svd_parts(a)
-    dp = _mm(_T(u), _mm(t, v))
-    ds = _diag(dp)
+    dp = _mm(_adj(u), _mm(t, v))
+    ds = real_p.bind(_diag(dp)) if dtype_of(a).kind == "c" else _diag(dp)
     if not compute_uv:
         return outs, [ds]
     m, n = shape_of(a)[-2:]
@@ -519,7 +525,10 @@ def _svd_vjp(primals, needs, full_matrices, compute_uv):
     outs = svd_p.bind(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
     def backward(cts):
-        _real_derivative_only("svd", a)
+        if dtype_of(a).kind == "c":
+            _complex_singular_vectors(a, compute_uv)
+            return _transposed_jvp(lambda p, t: _svd_jvp(p, t, full_matrices, False), primals,
+                                   outs, cts)
         _check_reduced("svd", a, full_matrices and compute_uv)
         s, u, v = _svd_parts(a)
         cs = cts[0]
