@@ -281,6 +281,10 @@ def _scan_body(fresh_ys):
     # loops in loops
     (lambda x: ft.lax.fori_loop(0, 3, lambda j, c: ft.lax.fori_loop(1, 20, _fill, c) + 1.0, x),
      True),
+    # a select writing into its first value operand, the carry (the kernel must know that
+    # its buffer is that operand even where the names differ)
+    (lambda x: ft.lax.fori_loop(0, 6, lambda i, c: fnp.where(c > 0.3, c, c * 2.0 + 1.0), x),
+     True),
 ])
 def test_loop_carries_are_updated_in_place_and_nothing_else_is(loop, in_place):
     code = _check(loop, _arr(), expect_reuse=False)
@@ -289,6 +293,14 @@ def test_loop_carries_are_updated_in_place_and_nothing_else_is(loop, in_place):
     kept = {name for line in code.splitlines() if re.match(r"\s*own\d+.* = carry", line)
             for name in re.findall(r"own\d+", line.split(" = ")[0])}
     assert bool(written & kept) == in_place, code
+
+
+def test_a_donated_argument_updated_in_place_by_a_select():
+    x = _arr()
+    want = fnp.where(x > 0.3, x, x * 2.0 + 1.0)
+    got = ft.jit(lambda x: fnp.where(x > 0.3, x, x * 2.0 + 1.0), donate_argnums=0)(
+        fnp.asarray(np.asarray(x).copy()))
+    _same(got, want)
 
 
 def test_gradients_through_loops_with_in_place_updates():

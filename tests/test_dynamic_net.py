@@ -121,6 +121,34 @@ def test_training_with_random_depths_matches_the_unrolled_reference():
     close(params, ref, rtol=1e-9, atol=1e-12)
 
 
+def test_training_inside_one_jitted_scan_matches_the_step_loop():
+    """The whole run as one jitted scan over the depths: the carried parameters and momenta
+    are updated in place from the second step on, and at depth 0 the middle layer keeps its
+    old values (a select whose kept operand is the dying carry)."""
+    losses, params, _ = train(12, np.float64)
+    rng, x, y = data(np.float64)
+    p0 = ft.tree_map(fnp.asarray, init(rng, np.float64))
+    x, y = fnp.asarray(x), fnp.asarray(y)
+    depths = random.Random(0)
+    depths = fnp.asarray([depths.randint(0, 3) for _ in range(12)])
+
+    def body(carry, depth):
+        params, velocity = carry
+        value, grads = ft.value_and_grad(loss_fn)(params, x, y, depth)
+        new_v = ft.tree_map(lambda v, g: 0.9 * v + g, velocity, grads)
+        new_p = ft.tree_map(lambda p, v: p - 1e-4 * v, params, new_v)
+
+        def keep(new, old):
+            return fnp.where(depth == 0, old, new)
+        new_v["middle"] = ft.tree_map(keep, new_v["middle"], velocity["middle"])
+        new_p["middle"] = ft.tree_map(keep, new_p["middle"], params["middle"])
+        return (new_p, new_v), value
+    run = ft.jit(lambda p, v, d: lax.scan(body, (p, v), d))
+    (got, _), values = run(p0, ft.tree_map(fnp.zeros_like, p0), depths)
+    np.testing.assert_allclose(np.asarray(values), losses, rtol=1e-10)
+    close(got, params, rtol=1e-9, atol=1e-12)
+
+
 def test_matches_pytorch_with_the_same_depths():
     torch = pytest.importorskip("torch")
     rng, x, y = data(np.float64)

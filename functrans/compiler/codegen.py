@@ -413,12 +413,17 @@ class LoweringContext:
             ins = [self.operand(v, env) for v in eqn.invars]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
-            if target in donated:        # its array, or a fresh one where it is None
-                buf = self.fresh("buf")
-                aval = target.aval
-                self.emit(f"{buf} = {donated[target]} if {donated[target]} is not None else "
-                          f"xp.empty({tuple(aval.shape)!r}, "
-                          f"{self.const(np.dtype(aval.dtype), 'dt')})", indent)
+            if target in donated:        # the donated array, or where it is None...
+                own = donated[target]
+                if target in eqn.invars:     # ...a copy of the operand updated in place
+                    buf = env[target]        # (kernels see that they write into an operand)
+                    self.emit(f"{buf} = {own} if {own} is not None else {buf}.copy()", indent)
+                else:                        # ...a fresh array
+                    buf = self.fresh("buf")
+                    aval = target.aval
+                    self.emit(f"{buf} = {own} if {own} is not None else xp.empty("
+                              f"{tuple(aval.shape)!r}, {self.const(np.dtype(aval.dtype), 'dt')})",
+                              indent)
             elif target is not None:
                 buf = env.get(target)
             else:
