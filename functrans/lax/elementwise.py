@@ -193,10 +193,14 @@ def _abs_aval(x):
     return ShapedArray(x.shape, real_dtype)
 
 
+def _safe_abs(x, ans):
+    """|x| = ans in x's (complex) dtype, 1 where it is 0: safe to divide by."""
+    return convert_element_type(select_p.bind(eq(ans, 0.0), add(ans, 1.0), ans), dtype_of(x))
+
+
 def _abs_slope(x, ans):
     """conj(x) / |x| (0 where x is 0), as a complex array."""
-    safe = select_p.bind(eq(ans, 0.0), add(ans, 1.0), ans)       # 1 where |x| is 0
-    return div(conj_p.bind(x), convert_element_type(safe, dtype_of(x)))
+    return div(conj_p.bind(x), _safe_abs(x, ans))
 
 
 def _abs_jvp(primals, tangents):
@@ -230,9 +234,7 @@ _real_sign_jvp, _real_sign_vjp = sign_p.jvp, sign_p.vjp
 def _over_abs(x, v):
     """v / |x|, and 0 where x is 0."""
     r = abs_p.bind(x)
-    zero = eq(r, 0.0)
-    safe = convert_element_type(select(zero, add(r, 1.0), r), dtype_of(x))
-    return select(zero, _full_like_ans(v, 0.0), div(v, safe))
+    return select(eq(r, 0.0), _full_like_ans(v, 0.0), div(v, _safe_abs(x, r)))
 
 
 def _sign_jvp(primals, tangents):

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes, lax
 from ..core import Tracer
 from ..lax._util import shape_of, dtype_of
+from ..lax.linalg import _adj          # the conjugate transpose
 from ._conversion import asarray, array, promote_inexact
 from ._creation import zeros
 from ._linalg import matmul
@@ -191,7 +192,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         avg = mean(m, axis=1, keepdims=True)
         fact = float(n - ddof)
         xc = subtract(m, avg)
-        c = true_divide(matmul(xc, _adjoint(xc)), fact)
+        c = true_divide(matmul(xc, _adj(xc)), fact)
     else:
         w = lax.convert_element_type(w, dtype_of(m))
         w_sum = sum(w)
@@ -204,13 +205,8 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
             aw = lax.convert_element_type(asarray(aweights), dtype_of(m))
             fact = subtract(w_sum, true_divide(multiply(ddof, sum(multiply(w, aw))), w_sum))
         xc = subtract(m, avg)
-        c = true_divide(matmul(multiply(xc, w), _adjoint(xc)), fact)
+        c = true_divide(matmul(multiply(xc, w), _adj(xc)), fact)
     return reshape(c, ()) if shape_of(c) == (1, 1) else c
-
-
-def _adjoint(x):
-    t = lax.transpose(x, (1, 0))
-    return lax.conj(t) if dtype_of(t).kind == "c" else t
 
 
 def corrcoef(x, y=None, rowvar=True, *, dtype=None):

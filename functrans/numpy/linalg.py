@@ -17,17 +17,13 @@ from .. import lax
 from ..core import Tracer
 from ..custom_derivatives import custom_jvp
 from ..lax._util import shape_of, dtype_of, broadcast_shapes
+from ..lax.linalg import _adj          # the conjugate transpose
 from ._conversion import asarray, promote_inexact
 from ._linalg import matmul, multi_dot, outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
 from ._reductions import normalize_axes
 from ._shape import diagonal as _diagonal, matrix_transpose
 
 _T = matrix_transpose
-
-
-def _H(x):
-    """The conjugate transpose (the transpose of a real matrix)."""
-    return _T(lax.conj(x)) if dtype_of(x).kind == "c" else _T(x)
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet",
            "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power",
@@ -130,7 +126,7 @@ def cholesky(a, /, *, upper=False):
     a = _float_matrix(a, "cholesky")
     low = _symmetric_from(a, "U" if upper else "L")
     L = lax.linalg.cholesky(low)
-    return _H(L) if upper else L
+    return _adj(L) if upper else L
 
 
 def _symmetric_from(a, uplo):
@@ -139,8 +135,8 @@ def _symmetric_from(a, uplo):
     if uplo not in ("L", "U"):
         raise ValueError(f"UPLO must be 'L' or 'U', got {uplo!r}")
     if uplo == "L":
-        return lax.add(tril(a), _H(tril(a, -1)))
-    return lax.add(triu(a), _H(triu(a, 1)))
+        return lax.add(tril(a), _adj(tril(a, -1)))
+    return lax.add(triu(a), _adj(triu(a, 1)))
 
 
 def eigh(a, UPLO="L"):
@@ -191,7 +187,7 @@ def _pinv(a, rtol):
     inv_s = lax.select(big, lax.reciprocal(lax.select(big, s, lax.full_like(s, 1))),
                        lax.full_like(s, 0))
     inv_s = lax.convert_element_type(inv_s, dtype_of(a))
-    return matmul(lax.mul(_H(vt), lax.expand_dims(inv_s, (-2,))), _H(u))
+    return matmul(lax.mul(_adj(vt), lax.expand_dims(inv_s, (-2,))), _adj(u))
 
 
 @_pinv.defjvp
@@ -203,10 +199,10 @@ def _pinv_jvp(primals, tangents):
     p = _pinv(a, rtol)
     m, n = shape_of(a)[-2:]
     dt = dtype_of(a)
-    dat = _H(da)
+    dat = _adj(da)
     t = lax.neg(matmul(matmul(p, da), p))
-    t = lax.add(t, matmul(matmul(matmul(p, _H(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
-    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(_H(p), p)))
+    t = lax.add(t, matmul(matmul(matmul(p, _adj(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
+    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(_adj(p), p)))
     return p, t
 
 
