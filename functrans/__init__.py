@@ -18,8 +18,8 @@ from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
                   vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit
-from .custom_derivatives import custom_vjp, custom_jvp
-from .remat import checkpoint, remat, checkpoint_name, checkpoint_policies
+from .higher_order.custom_derivatives import custom_vjp, custom_jvp
+from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .lax import stop_gradient
 from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
@@ -34,7 +34,7 @@ def device_put(x, device=None):
     default device), copied where they live elsewhere. NumPy arrays and Python scalars become
     Arrays there. Differentiable: the cotangent moves back to where the value came from."""
     from .backends import get_device
-    from .lax.transfer import device_put as put
+    from .primitives.transfer import device_put as put
     from .numpy._conversion import asarray
     dev = get_device(device)
     return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)

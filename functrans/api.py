@@ -18,8 +18,8 @@ from .core import eval_jaxpr
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
                         tree_flatten_with_path, keystr, tree_leaves)
 from .numpy._conversion import asarray
-from .lax._util import shape_of, dtype_of
-from .lax.shape_ops import full_like
+from .primitives._util import shape_of, dtype_of
+from .primitives.shape_ops import full_like
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "vmap", "make_jaxpr", "eval_shape", "ShapeDtypeStruct"]

@@ -418,7 +418,7 @@ class Tracer:
     def device(self):
         """The device of the array underneath (eager grad, vmap), or, for abstract values
         (under jit), the default device, which while tracing is the arguments' device."""
-        from .lax._util import device_like
+        from .primitives._util import device_like
         return device_like(self)
 
     def concrete_value(self, why):

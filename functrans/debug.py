@@ -42,8 +42,8 @@ debug_print_p.vjp = lambda primals, needs, **params: (debug_print_p.bind(*primal
 
 def _print_batch(vals, dims, **params):
     """Print once per example, in order."""
-    from .lax._util import bdim_size
-    from .lax.shape_ops import slice_in_dim, squeeze
+    from .primitives._util import bdim_size
+    from .primitives.shape_ops import slice_in_dim, squeeze
     size = bdim_size(vals, dims)
     for i in range(size):
         debug_print_p.bind(*[v if d is None else squeeze(slice_in_dim(v, i, i + 1, axis=d), (d,))

@@ -30,7 +30,7 @@ from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxp
                    is_python_scalar, ShapedArray, ConcretizationError)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .lax._util import wanted
+from .primitives._util import wanted
 from .tree_util import tree_flatten, tree_unflatten, _kind_of
 
 log = logging.getLogger("functrans.jit")

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import dtypes, lax
 from .core import ShapedArray, get_aval
-from .lax._util import (primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front,
+from .primitives._util import (primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front,
                         device_like)
 from .numpy._conversion import asarray, asarray_like
 

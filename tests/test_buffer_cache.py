@@ -16,7 +16,7 @@ import functrans.numpy as fnp
 from functrans.array import wrap
 from functrans.core import ShapedArray
 from functrans.compiler import memory
-from functrans.lax._util import primitive
+from functrans.primitives._util import primitive
 
 # small arrays get slots too (the autouse fixture), so hypothesis' programs use the arena
 from test_compiler_properties import build, inputs, programs, reuse_every_buffer  # noqa: F401

@@ -10,7 +10,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans.core import ShapedArray
 from functrans.compiler import memory
-from functrans.lax._util import primitive
+from functrans.primitives._util import primitive
 
 BIG = (64, 64)          # 32 KiB in float64: above memory.REUSE_MIN_BYTES
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
-from functrans.lax.conv import conv_patches, conv_patches_transpose, shifted_sum, shifted_spread
+from functrans.primitives.conv import conv_patches, conv_patches_transpose, shifted_sum, shifted_spread
 from functrans.test_util import check_grads
 
 

@@ -21,11 +21,11 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax, testing as ftst
 from functrans.core import Primitive
-from functrans.lax import elementwise as E, reductions as R, shape_ops as S
-from functrans.lax import indexing as I, sorting as SO, linalg as L
+from functrans.primitives import elementwise as E, reductions as R, shape_ops as S
+from functrans.primitives import indexing as I, sorting as SO, linalg as L
 from functrans.test_util import check_grads
 
-D = importlib.import_module("functrans.lax.dot")   # `lax.dot` is also a function
+D = importlib.import_module("functrans.primitives.dot")   # `lax.dot` is also a function
 EXAMPLES = max(3, settings().max_examples // 5)
 F64 = np.float64
 
@@ -618,7 +618,7 @@ def test_every_primitive_has_a_row_and_all_rules():
     names = set()
     for mod in ("elementwise", "reductions", "shape_ops", "dot", "indexing", "sorting",
                 "linalg"):
-        m = importlib.import_module(f"functrans.lax.{mod}")
+        m = importlib.import_module(f"functrans.primitives.{mod}")
         for v in vars(m).values():
             if isinstance(v, Primitive):
                 names.add(v.name)

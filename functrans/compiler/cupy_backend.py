@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..core import Literal, Var
-from ..lax.elementwise import CUDA_HELPERS
+from ..primitives.elementwise import CUDA_HELPERS
 from .codegen import Kernel, LoweringContext, numpy_kernel
 from .fusion import fused_p
 from .memory import FRESH

@@ -74,7 +74,7 @@ def is_plain_call(eqn):
     """A call that evaluates its jaxpr and nothing else: `jit`, and the primal function of a
     custom derivative."""
     from ..jit import jit_p
-    from ..custom_derivatives import custom_vjp_call_p, custom_jvp_call_p
+    from ..higher_order.custom_derivatives import custom_vjp_call_p, custom_jvp_call_p
     return eqn.primitive is jit_p or eqn.primitive is custom_vjp_call_p or \
         eqn.primitive is custom_jvp_call_p
 

@@ -11,9 +11,9 @@ Every rule keeps the value bit for bit, except that `x + 0 -> x` keeps the sign 
 from __future__ import annotations
 
 from ..core import Var
-from ..lax import elementwise as ew
-from ..lax import shape_ops
-from ..lax._util import broadcast_shapes
+from ..primitives import elementwise as ew
+from ..primitives import shape_ops
+from ..primitives._util import broadcast_shapes
 
 RULES = {}
 

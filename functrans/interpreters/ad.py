@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..core import Trace, Tracer, new_main, get_aval, concrete_value, is_python_scalar
-from ..lax.elementwise import add
-from ..lax.shape_ops import full_like
+from ..primitives.elementwise import add
+from ..primitives.shape_ops import full_like
 
 
 def zeros_like_aval(x):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from ..core import (Trace, Tracer, Primitive, OpaqueAval, ShapedArray, ConcretizationError,
                     new_main, get_aval, eval_jaxpr, _state)
-from ..lax._util import shape_of
-from ..lax.shape_ops import moveaxis, broadcast_in_dim
+from ..primitives._util import shape_of
+from ..primitives.shape_ops import moveaxis, broadcast_in_dim
 
 
 class AxisData:

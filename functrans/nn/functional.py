@@ -8,10 +8,10 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
-from ..custom_derivatives import custom_jvp
+from ..higher_order.custom_derivatives import custom_jvp
 from .. import numpy as fnp
-from ..lax._util import shape_of, dtype_of
-from ..lax.windowed import reduce_window_max, reduce_window_sum
+from ..primitives._util import shape_of, dtype_of
+from ..primitives.windowed import reduce_window_max, reduce_window_sum
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "one_hot", "linear",
            "conv2d", "max_pool2d", "avg_pool2d", "dropout", "layer_norm", "embedding"]

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import dtypes
 from .. import numpy as fnp
-from ..lax._util import shape_of
+from ..primitives._util import shape_of
 from . import functional as F
 from . import init
 from .module import Module

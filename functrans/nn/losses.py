@@ -6,7 +6,7 @@ from .. import dtypes, lax
 from .. import numpy as fnp
 from ..core import Tracer
 from ..backends import cpu
-from ..lax._util import shape_of, dtype_of, device_like
+from ..primitives._util import shape_of, dtype_of, device_like
 from .functional import log_softmax, one_hot, _floating
 from .module import Module
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from .. import lax
 from ..core import Tracer
-from ..lax._util import shape_of, broadcast_shapes
-from ..lax.indexing import wrap_negative
+from ..primitives._util import shape_of, broadcast_shapes
+from ..primitives.indexing import wrap_negative
 from ._indexing import basic_getitem, out_of_bounds
 
 

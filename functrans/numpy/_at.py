@@ -27,8 +27,8 @@ from .. import dtypes, lax
 from ..array import Array, wrap
 from ..backends import HOST_TYPES, create
 from ..core import Tracer
-from ..lax._util import shape_of, dtype_of, device_like
-from ..lax.indexing import wrap_negative
+from ..primitives._util import shape_of, dtype_of, device_like
+from ..primitives.indexing import wrap_negative
 from ._conversion import asarray
 from ._indexing import getitem, Index, entry_kind, raw_index, out_of_bounds
 

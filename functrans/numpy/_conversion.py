@@ -8,7 +8,7 @@ from ..array import Array, wrap
 from ..backends import default_device_now, get_device, device_of_raw, is_device_raw, transfer
 from ..core import Tracer
 from ..lax import convert_element_type
-from ..lax._util import dtype_of, device_like
+from ..primitives._util import dtype_of, device_like
 
 _SCALARS = (bool, int, float, complex)
 _NUMPY_TYPES = (np.ndarray, np.generic)

@@ -10,7 +10,7 @@ from .. import dtypes, lax
 from ..array import wrap
 from ..backends import create, default_device_now, get_device
 from ..core import Tracer
-from ..lax._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray
 
 

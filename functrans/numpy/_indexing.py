@@ -19,8 +19,8 @@ from .. import dtypes, lax
 from ..array import Array, wrap
 from ..core import (Tracer, concrete_value, concrete_host_value, ConcretizationError,
                     format_frame, user_frame)
-from ..lax._util import shape_of, dtype_of
-from ..lax.indexing import wrap_negative
+from ..primitives._util import shape_of, dtype_of
+from ..primitives.indexing import wrap_negative
 from ._conversion import asarray
 
 _NDARRAY = np.ndarray

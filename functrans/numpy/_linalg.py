@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import lax
-from ..lax._util import shape_of, dtype_of, broadcast_shapes
+from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import promote
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..array import wrap
-from ..lax._util import dtype_of
+from ..primitives._util import dtype_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
 from ._fast import numpy_value, numpy_pair
 
@@ -430,7 +430,7 @@ def array_equal(a1, a2, equal_nan=False):
 def array_equiv(a1, a2):
     """True when the arrays broadcast together and are equal everywhere."""
     from ._reductions import all as all_
-    from ..lax._util import broadcast_shapes
+    from ..primitives._util import broadcast_shapes
     a1, a2 = asarray(a1), asarray(a2)
     try:
         broadcast_shapes(tuple(a1.shape), tuple(a2.shape))

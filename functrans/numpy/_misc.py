@@ -8,8 +8,8 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import Tracer
-from ..lax._util import shape_of, dtype_of
-from ..lax.linalg import _adj          # the conjugate transpose
+from ..primitives._util import shape_of, dtype_of
+from ..primitives.linalg import _adj          # the conjugate transpose
 from ._conversion import asarray, array, promote_inexact
 from ._creation import zeros
 from ._linalg import matmul
@@ -131,7 +131,7 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
         arr, axis = ravel(arr), 0
     ax = normalize_axes(axis, len(shape_of(arr)))[0]
     idx = lax.wrap_negative(asarray(indices), shape_of(arr)[ax])
-    from ..lax.indexing import along_axis_indices
+    from ..primitives.indexing import along_axis_indices
     pos = along_axis_indices(shape_of(arr), idx, ax)
     vals = lax.broadcast_to(lax.convert_element_type(asarray(values), dtype_of(arr)),
                             shape_of(pos[0]))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
-from ..lax._util import dtype_of, shape_of
+from ..primitives._util import dtype_of, shape_of
 from ..array import wrap
 from ._conversion import asarray, promote_inexact
 from ._fast import numpy_value

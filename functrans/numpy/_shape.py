@@ -8,7 +8,7 @@ import numpy as np
 from .. import lax
 from ..array import Array
 from ..core import Tracer
-from ..lax._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray, promote
 from ._reductions import normalize_axes
 
@@ -115,7 +115,7 @@ def squeeze(a, axis=None):
 
 
 def broadcast_shapes(*shapes):
-    from ..lax._util import broadcast_shapes as b
+    from ..primitives._util import broadcast_shapes as b
     return b(*[tuple(s) for s in shapes], opname="broadcast_shapes")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import Tracer, concrete_host_value, ConcretizationError, format_frame, user_frame
-from ..lax._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray, promote
 from ._reductions import normalize_axes
 from ._shape import ravel, take

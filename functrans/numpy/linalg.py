@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import lax
 from ..core import Tracer
-from ..custom_derivatives import custom_jvp
-from ..lax._util import shape_of, dtype_of, broadcast_shapes
-from ..lax.linalg import _adj          # the conjugate transpose
+from ..higher_order.custom_derivatives import custom_jvp
+from ..primitives._util import shape_of, dtype_of, broadcast_shapes
+from ..primitives.linalg import _adj          # the conjugate transpose
 from ._conversion import asarray, promote_inexact
 from ._linalg import matmul, multi_dot, outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
 from ._reductions import normalize_axes

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..lax._util import dtype_of, shape_of
+from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "chain",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import lax
-from ..lax._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of
 from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import functools
 import types
 
-from . import dtypes
-from .core import ClosedJaxpr, Jaxpr, Var
-from .interpreters import ad
-from .interpreters.batching import AxisPrimitive
-from .interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr
-from .jit import call_jvp, call_batch, inline_lowering, _jit_impl, _derived, _VJPSplit
-from .lax._util import primitive, wanted
-from .tree_util import tree_flatten, tree_unflatten
+from .. import dtypes
+from ..core import ClosedJaxpr, Jaxpr, Var
+from ..interpreters import ad
+from ..interpreters.batching import AxisPrimitive
+from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr
+from ..jit import call_jvp, call_batch, inline_lowering, _jit_impl, _derived, _VJPSplit
+from ..primitives._util import primitive, wanted
+from ..tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies"]
 
@@ -129,7 +129,7 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
 
     `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
     equation, never merged with the forward pass."""
-    from .api import _abstractify
+    from ..api import _abstractify
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)

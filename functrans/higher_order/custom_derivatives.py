@@ -13,15 +13,15 @@ from __future__ import annotations
 import functools
 import inspect
 
-from .core import Primitive, Tracer, eval_jaxpr
-from .array import wrap
-from .interpreters import ad, batching
-from .interpreters.partial_eval import trace_to_jaxpr
-from .jit import inline_lowering
-from .lax._util import shape_of, dtype_of, is_differentiable, wanted
-from .lax.shape_ops import full
-from .tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
-from . import dtypes
+from ..core import Primitive, Tracer, eval_jaxpr
+from ..array import wrap
+from ..interpreters import ad, batching
+from ..interpreters.partial_eval import trace_to_jaxpr
+from ..jit import inline_lowering
+from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted
+from ..primitives.shape_ops import full
+from ..tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
+from .. import dtypes
 
 __all__ = ["custom_vjp", "custom_jvp"]
 
@@ -43,7 +43,7 @@ class _Staged:
     """The primal function traced for the abstract signature of one call."""
 
     def __init__(self, fun, leaves, in_tree, nondiff, name):
-        from .api import _abstractify
+        from ..api import _abstractify
         avals = [_abstractify(x) for x in leaves]
         box = {}
 
@@ -353,7 +353,7 @@ class custom_jvp:
                 term = fn(t, out, *primals)
                 t_out = term if t_out is None else tree_map(lambda a, b: a + b, t_out, term)
             if t_out is None:
-                from . import numpy as fnp
+                from .. import numpy as fnp
                 t_out = tree_map(fnp.zeros_like, out)
             return out, t_out
         self.jvp = jvp

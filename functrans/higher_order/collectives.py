@@ -27,10 +27,10 @@ from ..array import wrap
 from ..backends import create, default_device_now
 from ..core import ShapedArray, Tracer
 from ..interpreters.batching import AxisPrimitive, needs_axis, axis_size, to_front
-from ._util import def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
-from .elementwise import mul, div, eq, convert_element_type
-from .reductions import reduce_sum, reduce_max, reduce_min
-from .shape_ops import moveaxis, reshape, broadcast_in_dim, full_like
+from ..primitives._util import def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
+from ..primitives.elementwise import mul, div, eq, convert_element_type
+from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
+from ..primitives.shape_ops import moveaxis, reshape, broadcast_in_dim, full_like
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "axis_index"]
 

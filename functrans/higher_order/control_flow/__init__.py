@@ -25,20 +25,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
-from ..core import (Tracer, Var, Jaxpr, JaxprEqn, ClosedJaxpr, Literal, OpaqueAval, OpaqueValue,
+from ... import dtypes
+from ...core import (Tracer, Var, Jaxpr, JaxprEqn, ClosedJaxpr, Literal, OpaqueAval, OpaqueValue,
                     ShapedArray, get_aval, eval_jaxpr, is_concrete, concrete_value,
                     is_python_scalar, _state, _param_jaxprs)
-from ..interpreters import ad, batching
-from ..interpreters.batching import AxisPrimitive, needs_axis, batch_jaxpr, to_front
-from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr
-from ..tree_util import tree_flatten, tree_unflatten, tree_structure, keystr
-from ..tree_util import tree_flatten_with_path
-from ._util import shape_of, dtype_of, wanted
-from .elementwise import select, eq, lt, add, convert_element_type, max as lax_max, \
+from ...interpreters import ad, batching
+from ...interpreters.batching import AxisPrimitive, needs_axis, batch_jaxpr, to_front
+from ...interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr
+from ...tree_util import tree_flatten, tree_unflatten, tree_structure, keystr
+from ...tree_util import tree_flatten_with_path
+from ...primitives._util import shape_of, dtype_of, wanted
+from ...primitives.elementwise import select, eq, lt, add, convert_element_type, max as lax_max, \
     min as lax_min
-from .reductions import reduce_or
-from .shape_ops import broadcast_in_dim, moveaxis
+from ...primitives.reductions import reduce_or
+from ...primitives.shape_ops import broadcast_in_dim, moveaxis
 
 __all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
 
@@ -50,7 +50,7 @@ def _staging():
 
 
 def _as_value(x, what):
-    from ..numpy._conversion import asarray
+    from ...numpy._conversion import asarray
     if isinstance(x, Tracer):
         return x
     try:
@@ -73,7 +73,7 @@ def _carry_leaves(val, what):
 
 
 def _carry_arrays(leaves, avals):
-    from ..numpy._conversion import asarray
+    from ...numpy._conversion import asarray
     return [asarray(x, dtype=a.dtype) if is_python_scalar(x) else x
             for x, a in zip(leaves, avals)]
 
@@ -165,8 +165,8 @@ def _first_jaxpr(params):
 def _eqn_kernel(prim):
     """A kernel that runs `prim` by compiling the equation alone (its lowering), cached."""
     def impl(xp, *raws, **params):
-        from ..compiler import compile_jaxpr
-        from ..jit import _device_of_args
+        from ...compiler import compile_jaxpr
+        from ...jit import _device_of_args
         avals = tuple(get_aval(r) for r in raws)
         cache = _first_jaxpr(params).cache
         key = ("kernel", prim.name, avals, _jaxpr_key(params))
@@ -193,7 +193,7 @@ def _inexact(aval):
 
 
 def _zeros(aval):
-    from .shape_ops import full
+    from ...primitives.shape_ops import full
     return full(aval.shape, 0, aval.dtype)
 
 
@@ -221,7 +221,7 @@ def jvp_jaxpr(closed, nonzeros, instantiate):
     """The forward-mode jaxpr of `closed`: inputs `primals + tangents[nonzeros]`, outputs
     `outs + tangents[out_nonzeros]`. An output tangent is present where it is nonzero or
     `instantiate` asks (inexact outputs only). Returns `(jaxpr, out_nonzeros)`; cached."""
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
     in_avals, out_avals = closed.in_avals, closed.out_avals
     nonzeros = tuple(bool(z) and _inexact(a) for z, a in zip(nonzeros, in_avals))
     inst = (instantiate,) * len(out_avals) if isinstance(instantiate, bool) else instantiate
@@ -285,7 +285,7 @@ def _loop_vjp_parts(body, n_invariant, diff, hoist=True, n_carry=None):
     residual comes from: `res_src[i]` is ("inv", k) for the k-th of (hoisted values +
     invariant inputs), ("iter", k) for the k-th recorded one, ("x", k) for the slice of xs
     input `x_res[k]`."""
-    from ..jit import _VJPSplit, _derived
+    from ...jit import _VJPSplit, _derived
 
     def build():
         split = _VJPSplit(body, tuple(diff))
@@ -459,7 +459,7 @@ def _cond_vjp(primals, needs, branches):
 
 
 def _cond_fwd_branch(parts, layout, slots, n_ops, n_out):
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
     fwd, pre = parts["fwd"], parts["pre"]
 
     def build():
@@ -476,7 +476,7 @@ def _cond_fwd_branch(parts, layout, slots, n_ops, n_out):
 
 
 def _cond_bwd_branch(parts, layout, slots, diff, in_avals, n_ops):
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
     pre = parts["pre"]
 
     def build():
@@ -742,7 +742,7 @@ def _while_vjp(primals, needs, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconst
 
 def _replay_body(parts, diff, in_avals, n_inv_in, ct_carry_idx, acc_idx):
     """The jaxpr of one backward step over a record entry."""
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
 
     def build():
         # the replay's layout: consts (invariant residuals), carry (carry cotangents and
@@ -783,7 +783,7 @@ def _batch_while_jaxprs(axis, cond_jaxpr, body_jaxpr, cc_b, bc_b, carry_b, n_ext
                            list(carry_b) + [True] * n_extra_out)
     if not pred_b:
         return bcond, bbody, carry_b, False
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
     ncc = len(cc_b)
 
     def build():
@@ -1143,7 +1143,7 @@ def _replay_batch(axis, vals, dims, body_jaxpr, num_consts, **save_params):
 def _frozen_replay_body(bbody, nc, nk, size):
     """A batched replay step that leaves unchanged the lanes that were not running (the
     entry's last part, the mask, is false there)."""
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
 
     def build():
         def frozen(*args):
@@ -1208,7 +1208,7 @@ def fori_loop(lower, upper, body_fun, init_val):
 
 def _index(i, dtype, carry):
     """The loop index `i` as an array where the carry's arrays live."""
-    from .shape_ops import constant
+    from ...primitives.shape_ops import constant
     leaves = [x for x in tree_flatten(carry)[0] if hasattr(x, "shape")]
     return constant(np.asarray(i, dtype), like=leaves[0] if leaves else None)
 
@@ -1334,7 +1334,7 @@ def _scan_vjp(primals, needs, jaxpr, length, reverse, num_consts, num_carry):
 
 
 def _scan_bwd_body(parts, diff, in_avals, nc, ct_carry_idx, acc_idx, nk):
-    from ..jit import _derived, _trace_closed
+    from ...jit import _derived, _trace_closed
 
     def build():
         x_idx = [i for i in range(nc + nk, len(in_avals)) if diff[i]]
@@ -1437,7 +1437,7 @@ def _split_pair(out):
 
 
 def _stack_trees(ys):
-    from ..numpy import stack
+    from ...numpy import stack
     flat = [tree_flatten(y)[0] for y in ys]
     return tree_unflatten(tree_structure(ys[0]), [stack(column) for column in zip(*flat)])
 
