@@ -11,10 +11,10 @@ import numpy as np
 
 from . import dtypes
 from .array import Array
-from .core import Tracer, ShapedArray, get_aval, is_python_scalar
+from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar, eval_jaxpr,
+                   abstractify)
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
-from .core import eval_jaxpr
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
                         tree_flatten_with_path, keystr, tree_leaves)
 from .numpy._conversion import asarray
@@ -562,42 +562,6 @@ def _mapped_leaves(name, leaves, dims, labels, axis_size):
     return out_leaves, out_dims, next(iter(sizes))
 
 
-# =================================================================== staging
-class ShapeDtypeStruct:
-    """A stand-in for an array of a given shape and dtype (for eval_shape and .lower()),
-    optionally on a given device (None: the default device)."""
-    __slots__ = ("shape", "dtype", "device")
-
-    def __init__(self, shape, dtype, device=None):
-        self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
-
-    def __repr__(self):
-        where = "" if self.device is None else f", device={self.device}"
-        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where})"
-
-    def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (
-            other.shape, other.dtype)
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape))
-
-
-def _abstractify(x):
-    if isinstance(x, ShapeDtypeStruct):
-        return ShapedArray(x.shape, x.dtype)
-    return get_aval(x if not (isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x))
-                    else asarray(x)).strip_weak()
-
-
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
     """`make_jaxpr(f)(*args)` returns the jaxpr `f` stages for arguments like `args`."""
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
@@ -606,7 +570,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
     def make(*args, **kwargs):
         dyn = [i for i in range(len(args)) if i not in static]
         leaves, treedef = tree_flatten(([args[i] for i in dyn], kwargs))
-        avals = [_abstractify(x) for x in leaves]
+        avals = [abstractify(x) for x in leaves]
 
         def call(*flat):
             dyn_args, kw = tree_unflatten(treedef, flat)
@@ -626,7 +590,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
 def eval_shape(fun, *args, **kwargs):
     """The shapes and dtypes `fun` would return, without computing anything."""
     leaves, treedef = tree_flatten((args, kwargs))
-    avals = [_abstractify(x) for x in leaves]
+    avals = [abstractify(x) for x in leaves]
 
     def call(*flat):
         a, kw = tree_unflatten(treedef, flat)

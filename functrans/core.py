@@ -17,17 +17,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
-import sys
 import threading
 
 import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import HOST_TYPES, device_of_raw, default_device_now, is_device_raw, to_host
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+from .backends import HOST_TYPES, cpu, device_of_raw, default_device_now, is_device_raw, to_host
+from .errors import (ConcretizationError, UnexpectedTracerError, user_frame, format_frame,
+                     reraise_with_context)
 
 
 # =================================================================== abstract values
@@ -125,61 +123,91 @@ def get_aval(x):
                     "a NumPy array or a Python scalar")
 
 
+class ShapeDtypeStruct:
+    """A stand-in for an array of a given shape and dtype (for eval_shape and .lower()),
+    optionally on a given device (None: the default device)."""
+    __slots__ = ("shape", "dtype", "device")
+
+    def __init__(self, shape, dtype, device=None):
+        self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
+
+    def __repr__(self):
+        where = "" if self.device is None else f", device={self.device}"
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where})"
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (
+            other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+
+def abstractify(x):
+    """The (strongly typed) aval a transform traces for the argument `x`: an array, a tracer,
+    NumPy data, a Python scalar or a `ShapeDtypeStruct`."""
+    if isinstance(x, ShapeDtypeStruct):
+        return ShapedArray(x.shape, x.dtype)
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind not in "biufc":
+        raise TypeError(f"cannot make an array from NumPy data of dtype {x.dtype}; "
+                        "functrans arrays hold numbers and booleans only")
+    return get_aval(x).strip_weak()
+
+
+def device_like(x):
+    """The device `x` lives on, looking through the tracers of eager transforms (grad, vmap)
+    to the array underneath; the default device for abstract values (under jit, where the
+    compiled program's constants move to its arguments' device) and Python scalars. Constants
+    a rule creates go here, so that they meet `x` on its device."""
+    while isinstance(x, Tracer):
+        x = x.underlying()
+    if type(x) is Array:
+        v = x._value
+        return cpu if type(v) in HOST_TYPES else device_of_raw(v)
+    return default_device_now()
+
+
 def is_python_scalar(x):
     return type(x) in (float, int, bool, complex)
-
-
-# =================================================================== errors
-class ConcretizationError(TypeError):
-    """A traced value was used where a concrete Python value is needed."""
-
-
-class UnexpectedTracerError(Exception):
-    """A tracer was used after the transform that created it had finished."""
-
-
-def user_frame(skip_package=True):
-    """`(filename, lineno, function)` of the innermost frame outside functrans, or None."""
-    f = sys._getframe(1)
-    while f is not None:
-        fn = f.f_code.co_filename
-        if not (skip_package and fn.startswith(_PACKAGE_DIR)) and not fn.startswith("<frozen"):
-            return (fn, f.f_lineno, f.f_code.co_name)
-        f = f.f_back
-    return None
-
-
-def format_frame(frame):
-    if frame is None:
-        return "<unknown location>"
-    fn, line, func = frame
-    return f"{fn}:{line} (in {func})"
-
-
-def reraise_with_context(err, message):
-    """Raise `err` again, of the same type where possible, with `message` in front."""
-    text = f"{message}\n  {type(err).__name__}: {err}"
-    try:
-        new = type(err)(text)
-    except Exception:
-        new = ValueError(text)
-    raise new.with_traceback(None) from err
 
 
 # =================================================================== primitives
 class Primitive:
     """An operation the transforms understand. Its rules are attributes, set where it is
-    defined (see `functrans.lax`):
+    defined (`functrans.primitives`, `functrans.higher_order`):
 
     - `impl(xp, *raw_args, **params)`: the kernel, on raw NumPy/CuPy arrays; `xp` is the module.
     - `abstract_eval(*avals, **params)`: the output aval (list of avals if multiple_results).
     - `jvp(primals, tangents, **params) -> (out, tangent_out)`; a tangent of None means zero.
     - `vjp(primals, needs, **params) -> (out, backward)`; `backward(ct)` returns one cotangent
       (or None) per input; `needs[i]` says whether input i is being differentiated at all, so
-      a rule can skip work for the others. Rules are written with functrans operations, so they are traceable:
-      that is what lets derivatives nest and be jitted.
+      a rule can skip work for the others. Rules are written with functrans operations, so
+      they are traceable: that is what lets derivatives nest and be jitted.
+    - `reverse_by_transposing_jvp(primals, **params) -> bool`: where it holds, reverse mode
+      transposes the (linear in the tangents) `jvp` rule instead of calling `vjp`.
     - `batch(vals, dims, **params) -> (out, out_dim)`: how vmap maps it over an axis.
-    - `lowering`: optional code template for the compiler (the default calls `impl`).
+    - `lowering(ctx, eqn, ins, outs, indent)`: optional code of its own for the compiler.
+
+    What the compiler needs to know about the kernel is declared, never guessed from names:
+    - `kernel_kind`: None (call `impl`), or the NumPy function `impl` is exactly:
+      "ufunc" (the ufunc `np_name` on the operands), "reduction" (`xp.<np_name>(x,
+      axis=axes)`), "dot" (the plan of `primitives.dot.dot_plan`), "select" (`xp.where`),
+      "convert" (`x.astype(new_dtype)`), "reshape" / "transpose" (the array methods);
+    - `elementwise` (fusable), `cuda_expr` (its CUDA C template), `view` (the result may
+      share its input's memory), `impl_out` (`impl` can write into `out=`), `impl_inplace`
+      (the operands that `out=` buffer may be: an update in place);
+    - a call primitive names the param holding the ClosedJaxpr it evaluates (`callee`) and
+      how the compiler inlines it (`inline`: "early", before common subexpressions are
+      merged; "late", after its body is optimized on its own, so that a recomputation is
+      never merged with the original).
     """
 
     def __init__(self, name, *, multiple_results=False, effectful=False):
@@ -190,8 +218,18 @@ class Primitive:
         self.abstract_eval = None
         self.jvp = None
         self.vjp = None
+        self.reverse_by_transposing_jvp = None
         self.batch = None
         self.lowering = None
+        self.kernel_kind = None
+        self.np_name = None
+        self.elementwise = False
+        self.cuda_expr = None
+        self.view = False
+        self.impl_out = False
+        self.impl_inplace = ()
+        self.callee = None
+        self.inline = None
 
     def __repr__(self):
         return self.name
@@ -200,7 +238,7 @@ class Primitive:
         for a in args:
             if isinstance(a, Tracer):
                 return _bind_traced(self, args, params)
-        if self.effectful and _state.staging:
+        if _state.staging and is_effectful(self, params):    # effects happen at run time
             return _state.staging[-1].trace.process_primitive(self, args, params)
         return eval_primitive(self, args, params)
 
@@ -321,9 +359,16 @@ class _TraceState(threading.local):
     def __init__(self):
         self.stack = [MainTrace(0, None, None, "eval")]
         self.staging = []       # active staging (jaxpr-building) mains, innermost last
+        self.axes = []          # bound named axes, innermost last
 
 
 _state = _TraceState()
+
+
+def staging_main():
+    """The innermost active staging (jaxpr-building) transform, or None: while one is active
+    (under jit or make_jaxpr), control flow is staged rather than run."""
+    return _state.staging[-1] if _state.staging else None
 
 
 @contextlib.contextmanager
@@ -344,10 +389,6 @@ def new_main(trace_type, payload=None, name=None):
         main.active = False
 
 
-def trace_depth():
-    return len(_state.stack) - 1
-
-
 def _bind_traced(prim, args, params):
     top = None
     for a in args:
@@ -357,7 +398,7 @@ def _bind_traced(prim, args, params):
                 raise _escaped_tracer_error(a, prim)
             if top is None or t.level > top.level:
                 top = t
-    if prim.effectful and _state.staging and _state.staging[-1].level > top.level:
+    if _state.staging and _state.staging[-1].level > top.level and is_effectful(prim, params):
         top = _state.staging[-1].trace
     return top.process_primitive(prim, args, params)
 
@@ -370,6 +411,109 @@ def _escaped_tracer_error(tracer, prim):
         "kept outside it (in a global, a list, or an attribute such as self.x) and used "
         "later. Return the value from the transformed function instead (with grad, use "
         "has_aux=True to return extra values alongside the loss).")
+
+
+# =================================================================== named axes
+class AxisFrame:
+    """A named axis bound by a transform (`vmap(..., axis_name=)`): its name, its size and
+    the transform's MainTrace, which processes collectives over it."""
+    __slots__ = ("name", "size", "main")
+
+    def __init__(self, name, size, main):
+        self.name, self.size, self.main = name, size, main
+
+    def __repr__(self):
+        return f"AxisFrame({self.name!r}, size={self.size})"
+
+
+@contextlib.contextmanager
+def bind_axis(name, size, main):
+    """Bind the axis `name` of `size`, processed by `main`, for the duration of the block."""
+    _state.axes.append(AxisFrame(name, size, main))
+    try:
+        yield
+    finally:
+        _state.axes.pop()
+
+
+def axis_frame(name):
+    """The innermost binding of the axis `name`, or None."""
+    for frame in reversed(_state.axes):
+        if frame.name == name:
+            return frame
+    return None
+
+
+def axis_env():
+    """The named axes bound here, as `((name, size), ...)`: traced code that uses collectives
+    depends on them, so jit's cache key includes them."""
+    return tuple((f.name, f.size) for f in _state.axes)
+
+
+def axis_size(name):
+    """The size of the innermost axis called `name`."""
+    frame = axis_frame(name)
+    if frame is None:
+        raise unbound_axis_error(name, "axis_size")
+    return frame.size
+
+
+def unbound_axis_error(name, what):
+    bound = [f.name for f in _state.axes]
+    have = f"the axis names bound here are {bound}" if bound else "no axis name is bound here"
+    return NameError(
+        f"{what} uses the axis name {name!r}, but {have}. Call it inside "
+        f"ft.vmap(f, axis_name={name!r}) (collectives reduce over the examples of that vmap).")
+
+
+def jaxpr_axis_names(jaxpr):
+    """The axis names the collectives in `jaxpr` (and the jaxprs nested in it) refer to."""
+    j = jaxpr.jaxpr if isinstance(jaxpr, ClosedJaxpr) else jaxpr
+    names = j.cache.get("axis_names")
+    if names is None:
+        found = set()
+        for eqn in j.eqns:
+            prim = eqn.primitive
+            if isinstance(prim, AxisPrimitive):
+                found.update(prim.axis_names(eqn.params))
+            else:
+                for sub in param_jaxprs(eqn.params):
+                    found.update(jaxpr_axis_names(sub))
+        names = j.cache["axis_names"] = frozenset(found)
+    return names
+
+
+class AxisPrimitive(Primitive):
+    """A primitive whose meaning depends on named axes: a collective (its `axis_name` param)
+    or control flow whose nested jaxprs use one. `bind` hands it to the transform binding
+    each name even when its operands are not mapped there, and to an enclosing staging trace
+    (jit) above that transform, so that staged code stays valid for any axis size."""
+
+    def axis_names(self, params):
+        name = params.get("axis_name")
+        if name is not None:
+            return (name,)
+        found = set()
+        for sub in param_jaxprs(params):
+            found.update(jaxpr_axis_names(sub))
+        return tuple(found)
+
+    def bind(self, *args, **params):
+        names = self.axis_names(params)
+        if not names:
+            return Primitive.bind(self, *args, **params)
+        floor = None
+        for name in names:
+            frame = axis_frame(name)
+            if frame is None:
+                raise unbound_axis_error(name, self.name)
+            if floor is None or frame.main.level > floor.level:
+                floor = frame.main
+        if _state.staging and _state.staging[-1].level > floor.level:
+            floor = _state.staging[-1]
+        if any(isinstance(a, Tracer) and a._trace.level >= floor.level for a in args):
+            return Primitive.bind(self, *args, **params)   # the innermost trace among them
+        return floor.trace.process_primitive(self, args, params)
 
 
 class Trace:
@@ -418,7 +562,6 @@ class Tracer:
     def device(self):
         """The device of the array underneath (eager grad, vmap), or, for abstract values
         (under jit), the default device, which while tracing is the arguments' device."""
-        from .primitives._util import device_like
         return device_like(self)
 
     def concrete_value(self, why):
@@ -568,7 +711,11 @@ class Jaxpr:
 
     @property
     def effectful(self):
-        return any(eqn_effectful(e) for e in self.eqns)
+        got = self.cache.get("effectful")
+        if got is None:
+            got = self.cache["effectful"] = any(is_effectful(e.primitive, e.params)
+                                                for e in self.eqns)
+        return got
 
     def __str__(self):
         return PrettyPrinter().jaxpr(self, 0)
@@ -580,16 +727,14 @@ class Jaxpr:
         return f"<pre>{html.escape(str(self))}</pre>"
 
 
-def eqn_effectful(eqn):
-    """Whether an equation has side effects (itself, or in a jaxpr it carries)."""
-    return eqn.primitive.effectful or _has_effects(eqn.params)
+def is_effectful(prim, params):
+    """Whether applying `prim` with `params` has side effects (it is effectful, or a jaxpr it
+    carries is): such equations are never removed, merged, reordered or hoisted."""
+    return prim.effectful or any(j.effectful for j in param_jaxprs(params))
 
 
-def _has_effects(params):
-    return any(isinstance(v, (Jaxpr, ClosedJaxpr)) and v.effectful for v in _param_jaxprs(params))
-
-
-def _param_jaxprs(params):
+def param_jaxprs(params):
+    """The jaxprs (Jaxpr or ClosedJaxpr) among an equation's parameters, tuples included."""
     for v in params.values():
         if isinstance(v, (Jaxpr, ClosedJaxpr)):
             yield v
@@ -643,8 +788,12 @@ def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
     return [read(v) for v in jaxpr.outvars]
 
 
-def eval_closed_jaxpr(closed: ClosedJaxpr, *args):
-    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+def eval_jaxpr_on_raw(jaxpr: Jaxpr, consts, raws):
+    """A kernel that evaluates a jaxpr: raw values (NumPy/CuPy arrays, scalars, opaque
+    values) in, raw values out, each equation run eagerly through `bind`."""
+    outs = eval_jaxpr(jaxpr, consts, *[r if type(r) in (float, int, bool, complex) or
+                                        isinstance(r, OpaqueValue) else wrap(r) for r in raws])
+    return [o._value if type(o) is Array else o for o in outs]
 
 
 # =================================================================== pretty-printing

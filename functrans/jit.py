@@ -1,9 +1,8 @@
 """`ft.jit`: trace once per input signature, compile, cache, and call the compiled code.
 
-A jitted call is the `jit` *call primitive*: it carries the staged jaxpr, and its rules
-recurse into that jaxpr. So `grad(jit(f))` differentiates the staged function (splitting it
-into a compiled forward pass that saves residuals and a compiled backward pass), `vmap(jit(f))`
-batches the jaxpr, `jit(grad(f))` stages the derivative, and jit inside jit inlines.
+A jitted call is the `jit` call primitive (`compiler.jit_call`): it carries the staged jaxpr,
+and the transforms recurse into that jaxpr, so `grad(jit(f))` differentiates the staged
+function, `vmap(jit(f))` batches it and `jit(grad(f))` stages the derivative.
 
 Called with concrete arrays, a `Jitted` function looks its executable up in a bounded LRU
 cache keyed by the argument structure, shapes, dtypes, devices and static values (misses and
@@ -23,191 +22,21 @@ import sys
 import numpy as np
 
 from . import dtypes
-from .array import Array, wrap
-from .backends import HOST_TYPES, create, device_of_raw, default_device, default_device_now, cpu
+from .array import Array
+from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
+    get_device
+from .compiler import compile_jaxpr, release_buffers
+from .compiler.jit_call import jit_p, wrap_outputs
+from .compiler.kernels import identifier
 from .config import config
-from .core import (Primitive, Tracer, ClosedJaxpr, Jaxpr, OpaqueValue, eval_jaxpr,
-                   is_python_scalar, ShapedArray, ConcretizationError)
-from .interpreters import ad, batching
-from .interpreters.partial_eval import trace_to_jaxpr, closed_to_open, partial_eval_jaxpr
-from .primitives._util import wanted
-from .tree_util import tree_flatten, tree_unflatten, _kind_of
+from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
+                   is_python_scalar, axis_env, mixed_devices_error)
+from .interpreters.partial_eval import trace_to_jaxpr
+from .numpy import asarray
+from .tree_util import (tree_flatten, tree_unflatten, tree_flatten_with_path, keystr,
+                        node_kind)
 
 log = logging.getLogger("functrans.jit")
-
-# =================================================================== the call primitive
-jit_p = Primitive("jit", multiple_results=True)
-
-
-def _jit_impl(xp, *args, jaxpr, name):
-    from .compiler import compile_jaxpr
-    device = _device_of_args(args)
-    outs = compile_jaxpr(jaxpr, device, name)(*args)
-    return [_scalar_on(device, o, a) if is_python_scalar(o) else o
-            for o, a in zip(outs, jaxpr.out_avals)]
-
-
-def _wrap_outputs(device, outs, avals):
-    """Arrays for a compiled program's results (a Python scalar it passes through becomes an
-    array on its device)."""
-    return [wrap(_scalar_on(device, o, a) if is_python_scalar(o) else o)
-            for o, a in zip(outs, avals)]
-
-
-def _scalar_on(device, value, aval):
-    """A Python scalar a compiled program passes through, as an array on its device."""
-    return create(device, "asarray", value, dtype=aval.dtype)
-
-
-def _device_of_args(raws):
-    for r in raws:
-        if type(r) not in HOST_TYPES and not isinstance(r, OpaqueValue) and \
-                not is_python_scalar(r):
-            return device_of_raw(r)
-    return cpu if raws else default_device_now()
-
-
-jit_p.impl = _jit_impl
-jit_p.abstract_eval = lambda *avals, jaxpr, name: [a.strip_weak() for a in jaxpr.out_avals]
-
-
-def _derived(closed, key, build):
-    """A jaxpr derived from `closed` (its jvp, vjp split, batched form), cached on it."""
-    got = closed.cache.get(key)
-    if got is None:
-        got = closed.cache[key] = build()
-    return got
-
-
-def _trace_closed(fun, in_avals, name):
-    closed, hoisted = trace_to_jaxpr(fun, in_avals, name=name)
-    assert not hoisted, "derived jaxprs close over no tracers"
-    return closed
-
-
-# ------------------------------------------------------------------ forward mode
-def call_jvp(prim):
-    """Forward-mode rule for a call primitive: call the jvp of its jaxpr (cached on it)."""
-    def rule(primals, tangents, jaxpr, name, **params):
-        return _call_jvp(prim, primals, tangents, jaxpr, name, params)
-    return rule
-
-
-def _call_jvp(prim, primals, tangents, jaxpr, name, params):
-    nonzero = tuple(t is not None for t in tangents)
-    in_avals = jaxpr.in_avals
-    out_inexact = [dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
-
-    def build():
-        def f(*args):
-            ps = args[:len(in_avals)]
-            ts = iter(args[len(in_avals):])
-            tans = [next(ts) if nz else None for nz in nonzero]
-            outs, out_t = ad.jvp_flat(
-                lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(ps), tans)
-            return list(outs) + [ad.instantiate(t, o) for t, o, inx in
-                                 zip(out_t, outs, out_inexact) if inx]
-        t_avals = [a for a, nz in zip(in_avals, nonzero) if nz]
-        return _trace_closed(f, list(in_avals) + t_avals, f"jvp({name})")
-    jvp_jaxpr = _derived(jaxpr, ("jvp", nonzero), build)
-    res = prim.bind(*primals, *[t for t in tangents if t is not None],
-                    jaxpr=jvp_jaxpr, name=f"jvp_{name}", **params)
-    n = len(jaxpr.out_avals)
-    outs, t_iter = res[:n], iter(res[n:])
-    return outs, [next(t_iter) if inx else None for inx in out_inexact]
-
-
-jit_p.jvp = call_jvp(jit_p)
-
-
-# ------------------------------------------------------------------ reverse mode
-class _VJPSplit:
-    """A jaxpr split into a forward jaxpr (outputs, known input-cotangents, residuals) and a
-    backward jaxpr (residuals, output-cotangents) -> unknown input-cotangents."""
-
-    def __init__(self, closed, diff):
-        in_avals = closed.in_avals
-        out_avals = closed.out_avals
-        self.out_inexact = [dtypes.is_inexact(a.dtype) for a in out_avals]
-        self.diff = diff
-        n_in = len(in_avals)
-        ct_avals = [a for a, inx in zip(out_avals, self.out_inexact) if inx]
-
-        def joint(*args):
-            primals, cts = list(args[:n_in]), list(args[n_in:])
-            diff_idx = [i for i, d in enumerate(diff) if d]
-
-            def f(*dp):
-                full = list(primals)
-                for i, v in zip(diff_idx, dp):
-                    full[i] = v
-                return eval_jaxpr(closed.jaxpr, closed.consts, *full)
-            outs, vjp_fn = ad.vjp_flat(f, [primals[i] for i in diff_idx], name="vjp")
-            ct_iter = iter(cts)
-            out_cts = [next(ct_iter) if inx else None for inx in self.out_inexact]
-            in_cts = vjp_fn(out_cts)
-            return list(outs) + [ad.instantiate(c, primals[i]) for c, i in zip(in_cts, diff_idx)]
-
-        joint_closed = _trace_closed(joint, list(in_avals) + ct_avals, "vjp")
-        open_j, consts = closed_to_open(joint_closed)
-        nc = len(consts)
-        unknowns = [False] * (nc + n_in) + [True] * len(ct_avals)
-        known, unknown, out_unk, n_res = partial_eval_jaxpr(open_j, unknowns)
-        n_out = len(out_avals)
-        assert not any(out_unk[:n_out]), "primal outputs cannot depend on cotangents"
-        self.ct_unknown = out_unk[n_out:]      # which input cotangents the backward pass computes
-        fwd = Jaxpr(known.invars[:nc], known.invars[nc:], known.outvars, known.eqns)
-        self.fwd = ClosedJaxpr(fwd, consts)
-        self.bwd = ClosedJaxpr(unknown, [])
-        self.n_out = n_out
-        self.n_known_cts = sum(1 for u in self.ct_unknown if not u)
-        self.n_res = n_res
-
-
-def _jit_vjp(primals, needs, jaxpr, name):
-    diff = tuple(wanted(needs, primals))
-    split = _derived(jaxpr, ("vjp", diff), lambda: _VJPSplit(jaxpr, diff))
-    res = jit_p.bind(*primals, jaxpr=split.fwd, name=f"{name}_fwd")
-    outs = res[:split.n_out]
-    known_cts = res[split.n_out:split.n_out + split.n_known_cts]
-    residuals = res[split.n_out + split.n_known_cts:]
-
-    def backward(cts):
-        given = [ad.instantiate(c, o) for c, o, inx in zip(cts, outs, split.out_inexact) if inx]
-        unknown_cts = jit_p.bind(*residuals, *given, jaxpr=split.bwd, name=f"{name}_bwd") \
-            if split.bwd.jaxpr.outvars else []
-        k_iter, u_iter = iter(known_cts), iter(unknown_cts)
-        diff_cts = [next(u_iter) if u else next(k_iter) for u in split.ct_unknown]
-        d_iter = iter(diff_cts)
-        return [next(d_iter) if d else None for d in diff]
-    return outs, backward
-
-
-jit_p.vjp = _jit_vjp
-
-
-# ------------------------------------------------------------------ batching
-def call_batch(prim):
-    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs and
-    axis, so that collectives inside see the axis name)."""
-    @batching.needs_axis
-    def rule(axis, vals, dims, jaxpr, name, **params):
-        return batching.batch_call(prim, axis, vals, dims, jaxpr, name=f"vmap_{name}", **params)
-    return rule
-
-
-jit_p.batch = call_batch(jit_p)
-
-
-def inline_lowering(ctx, eqn, ins, outs, indent):
-    """Lower a call primitive by inlining its jaxpr into the caller's code."""
-    results = ctx.lower_jaxpr(eqn.params["jaxpr"], ins, indent)
-    for o, r in zip(outs, results):
-        ctx.emit(f"{o} = {r}", indent)
-
-
-jit_p.lowering = inline_lowering
-
 
 # =================================================================== the user-facing wrapper
 CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
@@ -288,7 +117,7 @@ def _fast_flatten(x, leaves, key):
     elif x is None:
         key.append(None)
     else:
-        kind = _kind_of(t)
+        kind = node_kind(t)
         if kind is None:
             raise _NotFast
         children, aux = kind.flatten(x)
@@ -356,7 +185,7 @@ class Jitted:
             elif s[2] is Tracer:
                 has_tracer = True
             sigs.append(s)
-        key = (treedef, tuple(sigs), statics, batching.axis_env())
+        key = (treedef, tuple(sigs), statics, axis_env())
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn)
@@ -368,7 +197,6 @@ class Jitted:
             return tree_unflatten(entry.out_tree, outs)
         exe = entry.executable
         if exe is None:
-            from .compiler import compile_jaxpr
             device = next((s[2] for s in sigs if s[2] is not WEAK), default_device_now())
             exe = entry.executable = compile_jaxpr(entry.jaxpr, device, self._name,
                                                    entry.donated)
@@ -384,7 +212,7 @@ class Jitted:
         if self._fast is not None and not kwargs and not key[3] and \
                 all(s[2] is not WEAK for s in sigs):
             self._remember_fast(args, exe, entry.out_tree, key)
-        return tree_unflatten(entry.out_tree, _wrap_outputs(exe.device, outs,
+        return tree_unflatten(entry.out_tree, wrap_outputs(exe.device, outs,
                                                             entry.jaxpr.out_avals))
 
     def _remember_fast(self, args, exe, out_tree, key):
@@ -395,7 +223,7 @@ class Jitted:
             hash(fast_key_tuple := tuple(fast_key[1:]))   # without the marker of `args`
         except (_NotFast, TypeError):
             return
-        fn = exe.array_function(out_tree, f"{_ident(self._name)}_arrays")
+        fn = exe.array_function(out_tree, f"{identifier(self._name) or 'jitted'}_arrays")
         self._fast[fast_key_tuple] = (fn, key)
 
     def _donatable(self, leaves, donated):
@@ -414,7 +242,6 @@ class Jitted:
         return give
 
     def _to_array(self, x, i, dyn):
-        from .numpy._conversion import asarray
         if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x) or \
                 hasattr(x, "__cuda_array_interface__"):
             return asarray(x)
@@ -424,7 +251,6 @@ class Jitted:
             "(static_argnums / static_argnames), or close over them.")
 
     def _leaf_label(self, dyn, i):
-        from .tree_util import tree_flatten_with_path, keystr
         path = tree_flatten_with_path(dyn)[0][i][0]
         if isinstance(dyn, tuple) and len(dyn) == 2 and isinstance(dyn[1], dict) and \
                 (self.static_argnums or self.static_argnames or dyn[1]):
@@ -526,7 +352,6 @@ class Jitted:
             if s[2] is not WEAK and s[2] is not Tracer:
                 places.setdefault(s[2], i)
         if len(places) > 1:
-            from .core import mixed_devices_error
             where = "; ".join(f"{self._leaf_label(dyn, i)} is on {d}" for d, i in places.items())
             raise mixed_devices_error(f"jit({self._name}) ({where})", places)
         return next(iter(places), None)
@@ -587,7 +412,6 @@ class Jitted:
     def clear_cache(self):
         """Forget every specialization, and the memory their compiled code kept for the
         next call."""
-        from .compiler import release_buffers
         for entry in self._cache.values():
             release_buffers(entry.jaxpr)
         self._cache.clear()
@@ -599,11 +423,6 @@ class Jitted:
         computed, so a program for a device can be lowered without touching it);
         `.as_text()` shows the jaxpr, the optimized jaxpr and the generated code (and, for
         CUDA devices, the kernels it launches)."""
-        from .api import ShapeDtypeStruct
-        from .backends import get_device
-        from .compiler import compile_jaxpr
-        from .numpy._conversion import asarray
-
         def signature(x):
             if isinstance(x, ShapeDtypeStruct):
                 return (x.shape, x.dtype, get_device(x.device))
@@ -615,7 +434,7 @@ class Jitted:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
         sigs = tuple(signature(x) for x in leaves)
-        key = (treedef, sigs, statics, batching.axis_env())
+        key = (treedef, sigs, statics, axis_env())
         entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
                                                     kwargs, dyn)
         device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
@@ -640,10 +459,6 @@ def _sig_str(sig, show_device):
 
 def _statics_str(statics):
     return "(" + ", ".join(f"{k}={v!r}" for k, v in statics) + ")"
-
-
-def _ident(name):
-    return "".join(c if c.isalnum() else "_" for c in name) or "jitted"
 
 
 class Lowered:

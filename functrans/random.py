@@ -23,9 +23,8 @@ import math
 import numpy as np
 
 from . import dtypes, lax
-from .core import ShapedArray, get_aval
-from .primitives._util import (primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front,
-                        device_like)
+from .core import ShapedArray, get_aval, device_like
+from .primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
 from .numpy._conversion import asarray, asarray_like
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",

@@ -175,8 +175,9 @@ def _namedtuple_kind(cls):
                      lambda node, aux: tuple(GetAttrKey(f) for f in node._fields))
 
 
-def _kind_of(typ):
-    """The node kind of `typ`, or None for a leaf (cached per type)."""
+def node_kind(typ):
+    """How nodes of type `typ` flatten and unflatten (`.flatten(node) -> (children, aux)`,
+    `.unflatten(aux, children)`), or None for a leaf (cached per type)."""
     try:
         return _flatten_cache[typ]
     except KeyError:
@@ -271,7 +272,7 @@ def _flatten(tree, leaves, is_leaf):
     if is_leaf is not None and is_leaf(tree):
         leaves.append(tree)
         return _LEAF
-    kind = _kind_of(type(tree))
+    kind = node_kind(type(tree))
     if kind is None:
         leaves.append(tree)
         return _LEAF
@@ -309,7 +310,7 @@ def tree_unflatten(treedef: PyTreeDef, leaves):
 def _unflatten(td, it):
     if td.node_type is None:
         return next(it)
-    kind = _kind_of(td.node_type)
+    kind = node_kind(td.node_type)
     return kind.unflatten(td.node_data, [_unflatten(c, it) for c in td.children])
 
 
@@ -323,17 +324,17 @@ def all_leaves(iterable, is_leaf=None):
 
 # ---------------------------------------------------------------- key paths
 def _child_keys(node, td):
-    kind = _kind_of(td.node_type)
+    kind = node_kind(td.node_type)
     if kind.keys is not None:
         return kind.keys(node, td.node_data)
     return tuple(FlattenedIndexKey(i) for i in range(len(td.children)))
 
 
 def _flatten_with_path(tree, path, out, is_leaf):
-    if (is_leaf is not None and is_leaf(tree)) or _kind_of(type(tree)) is None:
+    if (is_leaf is not None and is_leaf(tree)) or node_kind(type(tree)) is None:
         out.append((path, tree))
         return _LEAF
-    kind = _kind_of(type(tree))
+    kind = node_kind(type(tree))
     children, aux = kind.flatten(tree)
     keys = (kind.keys(tree, aux) if kind.keys is not None
             else tuple(FlattenedIndexKey(i) for i in range(len(children))))
@@ -378,7 +379,7 @@ def _flatten_up_to(td, tree, out, path):
     if type(tree) is not td.node_type:
         raise ValueError(f"at {keystr(path) or 'the root'} expected {td.node_type.__name__}, "
                          f"got {type(tree).__name__}")
-    kind = _kind_of(td.node_type)
+    kind = node_kind(td.node_type)
     children, aux = kind.flatten(tree)
     if len(children) != len(td.children) or not _data_eq(aux, td.node_data):
         what = (f"keys {aux!r} where {td.node_data!r} were expected" if td.node_type is dict

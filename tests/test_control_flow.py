@@ -245,7 +245,7 @@ def test_jacfwd_equals_jacrev(f, args):
 def test_checkpointed_scan_body_saves_only_the_carry():
     # the residuals of a checkpointed body are its inputs: the carry is stacked, the slices
     # of xs are read from xs again
-    from functrans.jit import _VJPSplit
+    from functrans.interpreters.ad import vjp_split
 
     @ft.checkpoint
     def step(h, x):
@@ -256,7 +256,7 @@ def test_checkpointed_scan_body_saves_only_the_carry():
     h, xs = arr(3), arr(5, 3)
     close(ft.grad(ft.jit(f))(h, xs), ft.grad(f)(h, xs))
     check_grads(ft.jit(f), (h, xs), order=2, modes=("fwd", "rev"))
-    split = _VJPSplit(ft.make_jaxpr(f)(h, xs), (True, True))
+    split = vjp_split(ft.make_jaxpr(f)(h, xs), (True, True))
     # the forward scan stacks one residual per iteration: the carry (the checkpoint's input)
     scan_eqn = next(e for e in split.fwd.eqns if e.primitive.name == "scan")
     assert len(scan_eqn.outvars) == 2, scan_eqn
@@ -407,7 +407,7 @@ def test_checkpoint_policies_give_the_same_derivatives(policy):
 
 
 def test_checkpoint_policy_decides_what_the_forward_pass_saves():
-    from functrans.jit import _VJPSplit
+    from functrans.interpreters.ad import vjp_split
     w1, w2 = arr(3, 4), arr(4, 2)
 
     def saved_by(policy):
@@ -415,7 +415,7 @@ def test_checkpoint_policy_decides_what_the_forward_pass_saves():
             h = ft.checkpoint_name(fnp.tanh(x @ w1), "hidden")
             return fnp.sin(h @ w2)
         f = ft.checkpoint(block, policy=policy)
-        split = _VJPSplit(ft.make_jaxpr(lambda x: fnp.sum(f(x)))(arr(5, 3)), (True,))
+        split = vjp_split(ft.make_jaxpr(lambda x: fnp.sum(f(x)))(arr(5, 3)), (True,))
         fwd = next(e for e in split.fwd.eqns if e.primitive.name == "checkpoint")
         return [v.aval.shape for v in fwd.outvars[1:]]
     assert saved_by(None) == []                                   # inputs only

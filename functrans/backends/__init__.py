@@ -26,91 +26,8 @@ __all__ = ["Backend", "Device", "register_backend", "unregister_backend", "backe
            "xp_of_raw", "transfer", "to_host", "HOST_TYPES", "cpu",
            "scipy_module", "create"]
 
-# The exact types of host values: NumPy arrays and NumPy scalars (never a subclass of
-# ndarray: another backend may build its arrays on one).
-HOST_TYPES = frozenset({np.ndarray, *np.sctypeDict.values()})
-
-
-class Device:
-    """A place arrays live: `cpu`, `cuda:0`, … `xp` is its array module, `backend` the
-    `Backend` that runs it."""
-    __slots__ = ("platform", "id", "backend", "xp")
-
-    def __init__(self, backend, id, xp):
-        self.platform, self.id, self.backend, self.xp = backend.platform, id, backend, xp
-
-    def __repr__(self):
-        return "cpu" if self.platform == "cpu" else f"{self.platform}:{self.id}"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        return get_device, (repr(self),)
-
-
-class Backend:
-    """One kind of device. Subclasses set `platform` and implement the methods below that
-    raise NotImplementedError; the defaults describe a backend without devices."""
-    platform: str = ""
-
-    def devices(self) -> list[Device]:
-        """This backend's devices (discovered on first call; empty when unavailable)."""
-        raise NotImplementedError
-
-    def unavailable_reason(self) -> str:
-        """Why `devices()` is empty, for error messages."""
-        return f"no {self.platform} device is visible"
-
-    def owns(self, raw) -> bool:
-        """Whether `raw` is one of this backend's arrays (asked once per Python type)."""
-        raise NotImplementedError
-
-    def device_of(self, raw) -> Device:
-        """The device holding `raw`, one of this backend's arrays."""
-        raise NotImplementedError
-
-    def to_host(self, raw) -> np.ndarray:
-        """A NumPy copy of `raw`."""
-        raise NotImplementedError
-
-    def from_host(self, host, device: Device):
-        """`host` (NumPy) copied to `device`."""
-        raise NotImplementedError
-
-    def move(self, raw, device: Device):
-        """`raw` (on another of this backend's devices) copied to `device`."""
-        return self.from_host(self.to_host(raw), device)
-
-    def synchronize(self, raw):
-        """Wait until the computation producing `raw` has finished."""
-
-    def owns_memory(self, raw):
-        """Whether `raw` is a C-contiguous array owning its memory (so that compiled code
-        may overwrite it when it is donated)."""
-        return False
-
-    def activate(self, device):
-        """A context manager under which kernels run on `device` (for backends with a
-        notion of a current device)."""
-        return contextlib.nullcontext()
-
-    def scatter_combine(self, xp, ufunc_name, target, positions, updates):
-        """Combine `updates` into `target` in place at `positions` with the binary ufunc
-        `ufunc_name` (repeated positions combine one after another), as NumPy's
-        `ufunc.at`."""
-        getattr(xp, ufunc_name).at(target, positions, updates)
-
-    def scipy(self, name):
-        """The SciPy-style submodule `name` ("special", "linalg") for this backend's arrays."""
-        raise NotImplementedError
-
-    def lowering_context(self):
-        """The compiler's `LoweringContext` class for this backend's devices."""
-        from ..compiler.codegen import LoweringContext
-        return LoweringContext
-
-    def __repr__(self):
-        return f"<{type(self).__name__} {self.platform!r}>"
+from .cuda import CupyBackend
+from .device import HOST_TYPES, Backend, Device
 
 
 class NumpyBackend(Backend):
@@ -352,6 +269,4 @@ def default_device(device):
         _device_state.stack.pop()
 
 
-from . import cuda as _cuda  # noqa: E402  (registers the CuPy backend; imports no CuPy)
-
-register_backend(_cuda.CupyBackend())
+register_backend(CupyBackend())

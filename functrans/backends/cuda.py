@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import Backend, Device
+from .device import Backend, Device
 
 
 class CupyBackend(Backend):
@@ -88,7 +88,3 @@ class CupyBackend(Backend):
             scatter_multiply(xp, target, positions, updates)
         else:
             getattr(xp, ufunc_name).at(target, positions, updates)
-
-    def lowering_context(self):
-        from ..compiler.cupy_backend import CupyLoweringContext
-        return CupyLoweringContext

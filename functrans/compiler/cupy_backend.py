@@ -22,8 +22,10 @@ import math
 import numpy as np
 
 from ..core import Literal, Var
-from ..primitives.elementwise import CUDA_HELPERS
-from .codegen import Kernel, LoweringContext, numpy_kernel
+from ..primitives.elementwise import CUDA_HELPERS, select_p
+from ..primitives.reductions import reduce_sum_p, reduce_max_p, reduce_min_p
+from .codegen import LoweringContext, register_lowering
+from .kernels import Kernel, numpy_kernel
 from .fusion import fused_p
 from .memory import FRESH
 
@@ -38,9 +40,9 @@ PREAMBLE = CUDA_HELPERS.format(T="float", f="f") + CUDA_HELPERS.format(T="double
 
 _REDUCTIONS = {
     # primitive: (reduce_expr for floats, for integers/bool, identity for floats, for ints)
-    "reduce_sum": ("a + b", "a + b", "0", "0"),
-    "reduce_max": ("(a > b || isnan(a)) ? a : b", "a > b ? a : b", "-{INF}", "{MIN}"),
-    "reduce_min": ("(a < b || isnan(a)) ? a : b", "a < b ? a : b", "{INF}", "{MAX}"),
+    reduce_sum_p: ("a + b", "a + b", "0", "0"),
+    reduce_max_p: ("(a > b || isnan(a)) ? a : b", "a > b ? a : b", "-{INF}", "{MIN}"),
+    reduce_min_p: ("(a < b || isnan(a)) ? a : b", "a < b ? a : b", "{INF}", "{MAX}"),
 }
 REDUCTIONS = frozenset(_REDUCTIONS)
 
@@ -62,18 +64,18 @@ class KernelSource:
             self.preamble = PREAMBLE
             digest = self.operation
         else:
-            prim_name, axes = reduction
+            prim, axes = reduction
             ctype = C_TYPES[np.dtype(output[1])]
             self.axes = axes
             self.reduce_type = ctype
             signature = ", ".join(f"const {C_TYPES[np.dtype(d)]} {n}" for n, d in inputs)
-            digest = "\n".join(body + [result, prim_name, str(axes)])
+            digest = "\n".join(body + [result, prim.name, str(axes)])
             fn = "ft_map_" + _short_hash(digest)
             self.preamble = PREAMBLE + (
                 f"__device__ {ctype} {fn}({signature}) {{\n" +
                 "".join(f"    {line}\n" for line in body) + f"    return {result};\n}}\n")
             self.map_expr = f"{fn}({', '.join(n for n, _ in inputs)})"
-            self.reduce_expr, self.identity = _reduce_exprs(prim_name, np.dtype(output[1]))
+            self.reduce_expr, self.identity = _reduce_exprs(prim, np.dtype(output[1]))
             self.post_map_expr = f"{output[0]} = a"
         self.name = f"ft_{'fused' if kind == 'elementwise' else 'reduce'}_" + \
             _short_hash(self.in_params + self.out_params + digest)
@@ -96,8 +98,8 @@ def _short_hash(text):
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def _reduce_exprs(prim_name, dtype):
-    f_expr, i_expr, f_id, i_id = _REDUCTIONS[prim_name]
+def _reduce_exprs(prim, dtype):
+    f_expr, i_expr, f_id, i_id = _REDUCTIONS[prim]
     if dtype.kind == "f":
         inf = "CUDART_INF_F" if dtype == np.float32 else "CUDART_INF"
         return f_expr, f_id.format(INF=inf)
@@ -149,7 +151,7 @@ def c_literal(value, dtype):
 def _compute_dtype(eqn):
     """The dtype an elementwise member computes in: its first value operand's (select's
     predicate aside), a weak scalar taking the dtype of the arrays it meets."""
-    operands = eqn.invars[1:] if eqn.primitive.name == "select" else eqn.invars
+    operands = eqn.invars[1:] if eqn.primitive is select_p else eqn.invars
     strong = [a.aval.dtype for a in operands if not a.aval.weak_type]
     return strong[0] if strong else operands[0].aval.dtype
 
@@ -160,9 +162,9 @@ def kernel_source(eqn):
     body = eqn.params["jaxpr"]
     members = list(body.eqns)
     reduction = None
-    if members and members[-1].primitive.name in REDUCTIONS:
+    if members and members[-1].primitive in REDUCTIONS:
         last = members.pop()
-        reduction = (last.primitive.name, tuple(last.params["axes"]))
+        reduction = (last.primitive, tuple(last.params["axes"]))
         if not members or last.invars[0] is not members[-1].outvars[0]:
             return None
     names = {v: f"a{i}" for i, v in enumerate(body.invars)}
@@ -179,7 +181,7 @@ def kernel_source(eqn):
         operands = []
         for a in member.invars:
             if type(a) is Literal:
-                is_pred = member.primitive.name == "select" and a is member.invars[0]
+                is_pred = member.primitive is select_p and a is member.invars[0]
                 operands.append(c_literal(a.val, a.aval.dtype if is_pred else dtype))
                 continue
             if a.aval.weak_type and np.dtype(a.aval.dtype).kind != np.dtype(dtype).kind and \
@@ -270,3 +272,6 @@ def _reduction_kernel(src):
         k = ctx.const(cupy_kernel(ctx.xp, src), "rk")
         ctx.emit(f"{outs[0]} = {k}({', '.join(ins)}, axis={src.axes!r})", indent)
     return Kernel(FRESH, emit, c_layout=lambda c: True)
+
+
+register_lowering("cuda", CupyLoweringContext)

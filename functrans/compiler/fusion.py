@@ -9,25 +9,19 @@ code generator writes it as a chain of ufunc calls computing in place into one b
 """
 from __future__ import annotations
 
-from ..core import Jaxpr, JaxprEqn, Primitive, Var, eval_jaxpr
-from ..array import wrap
+from ..core import Jaxpr, JaxprEqn, Primitive, Var, eval_jaxpr_on_raw
+from ..primitives.reductions import reduce_sum_p, reduce_max_p, reduce_min_p
 
 fused_p = Primitive("fused", multiple_results=True)
 
 
-def _fused_impl(xp, *args, jaxpr):
-    outs = eval_jaxpr(jaxpr, [], *[a if isinstance(a, (int, float, bool, complex)) else wrap(a)
-                                  for a in args])
-    return [getattr(o, "_value", o) for o in outs]
-
-
-fused_p.impl = _fused_impl
+fused_p.impl = lambda xp, *args, jaxpr: eval_jaxpr_on_raw(jaxpr, [], args)
 fused_p.abstract_eval = lambda *avals, jaxpr: jaxpr.out_avals
 
 
 def is_elementwise(eqn):
     p = eqn.primitive
-    return (getattr(p, "elementwise", False) and not p.multiple_results and not p.effectful
+    return (p.elementwise and not p.multiple_results and not p.effectful
             and p.lowering is None and len(eqn.outvars) == 1
             and hasattr(eqn.outvars[0].aval, "shape") and not eqn.params.get("jaxpr"))
 
@@ -68,7 +62,7 @@ def fuse(jaxpr: Jaxpr) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, new_eqns)
 
 
-def fuse_reductions(jaxpr: Jaxpr, reductions=("reduce_sum", "reduce_max", "reduce_min")):
+def fuse_reductions(jaxpr: Jaxpr, reductions=(reduce_sum_p, reduce_max_p, reduce_min_p)):
     """`jaxpr` with each reduction whose operand is computed by an elementwise chain (a
     `fused` group or one elementwise equation) used by nothing else folded into that chain:
     the chain becomes a `fused` group ending in the reduction, for backends that run such a
@@ -84,7 +78,7 @@ def fuse_reductions(jaxpr: Jaxpr, reductions=("reduce_sum", "reduce_max", "reduc
             uses[v] = uses.get(v, 0) + 1
     producer = {v: i for i, eqn in enumerate(eqns) for v in eqn.outvars}
     for i, eqn in enumerate(eqns):
-        if eqn.primitive.name not in reductions or type(eqn.invars[0]) is not Var:
+        if eqn.primitive not in reductions or type(eqn.invars[0]) is not Var:
             continue
         v = eqn.invars[0]
         j = producer.get(v)

@@ -3,9 +3,9 @@
 `optimize(closed, device)` runs, in order (constants first move to `device`, once per
 compiled program):
 
-1. inlining of nested `jit` calls and of `custom_vjp` / `custom_jvp` calls (compiled code
-   only evaluates, so a custom derivative's function is just its primal jaxpr), so the
-   passes see one flat program;
+1. inlining of the call primitives that declare `inline = "early"` (nested `jit` calls;
+   `custom_vjp` / `custom_jvp` calls: compiled code only evaluates, so a custom derivative's
+   function is just its primal jaxpr), so the passes see one flat program;
 2. `simplify`: one forward walk that, for each equation, applies
    - common-subexpression elimination (same primitive, parameters and inputs: computed once;
      operands of commutative ops are put in a canonical order first),
@@ -16,9 +16,9 @@ compiled program):
      no-op reshapes/broadcasts/conversions, pow(x, 2) -> square, the tests of a max/min
      derivative, broadcasts an elementwise op does implicitly anyway, stop_gradient, ...);
 3. dead-code elimination (effectful equations, and calls whose jaxprs have effects, stay);
-4. inlining of the remaining inlinable calls (`checkpoint`), each body optimized on its own
-   first: CSE runs before this step, so a rematerialized forward pass is never merged with
-   the original one;
+4. inlining of the calls that declare `inline = "late"` (`checkpoint`), each body optimized
+   on its own first: CSE runs before this step, so a rematerialized forward pass is never
+   merged with the original one;
 5. elementwise fusion (`fusion.py`); for backends whose kernels can also reduce (CUDA), a
    sum/max/min of a fused group joins the group.
 
@@ -31,8 +31,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import transfer
-from ..core import (ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, ShapedArray,
-                    _param_jaxprs)
+from ..core import (ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, ShapedArray, is_effectful,
+                    param_jaxprs)
+from ..interpreters.partial_eval import dce_jaxpr
+from ..primitives.shape_ops import full_like_p
+from .codegen import lowering_context
+from .fusion import fuse, fuse_reductions
 from .rules import RULES, canonical_operands
 
 FOLD_LIMIT_BYTES = 1 << 16
@@ -51,14 +55,13 @@ def raw_value(value, device):
 def optimize(closed: ClosedJaxpr, device) -> ClosedJaxpr:
     """The optimized form of `closed` for `device` (consts become raw buffers there)."""
     jaxpr, consts = closed.jaxpr, [raw_value(c, device) for c in closed.consts]
-    jaxpr, consts = inline_calls(jaxpr, consts, is_plain_call, device)
+    jaxpr, consts = inline_calls(jaxpr, consts, "early", device)
     jaxpr, consts = simplify(jaxpr, consts, device.xp)
     jaxpr, consts = dce(jaxpr, consts)
-    jaxpr, consts = inline_calls(jaxpr, consts, is_inlinable_call, device, optimize_bodies=True)
+    jaxpr, consts = inline_calls(jaxpr, consts, "late", device, optimize_bodies=True)
     jaxpr, consts = dce(jaxpr, consts)
-    from .fusion import fuse, fuse_reductions
     jaxpr = fuse(jaxpr)
-    if getattr(device.backend.lowering_context(), "fuses_reductions", False):
+    if lowering_context(device).fuses_reductions:
         jaxpr = fuse_reductions(jaxpr)
     return ClosedJaxpr(jaxpr, consts)
 
@@ -70,41 +73,18 @@ def optimize_open(jaxpr: Jaxpr, device, consts=()):
     return closed.jaxpr, closed.consts
 
 
-def is_plain_call(eqn):
-    """A call that evaluates its jaxpr and nothing else: `jit`, and the primal function of a
-    custom derivative."""
-    from ..jit import jit_p
-    from ..higher_order.custom_derivatives import custom_vjp_call_p, custom_jvp_call_p
-    return eqn.primitive is jit_p or eqn.primitive is custom_vjp_call_p or \
-        eqn.primitive is custom_jvp_call_p
-
-
-def is_inlinable_call(eqn):
-    """A call primitive lowered by inlining its `jaxpr` parameter (jit, checkpoint)."""
-    from ..jit import inline_lowering
-    return eqn.primitive.lowering is inline_lowering and \
-        isinstance(eqn.params.get("jaxpr"), ClosedJaxpr)
-
-
-def callee(eqn):
-    """The ClosedJaxpr a call equation evaluates."""
-    params = eqn.params
-    return params["jaxpr"] if "jaxpr" in params else params["fun_jaxpr"]
-
-
-def has_effects(prim, params):
-    """Whether applying `prim` has effects (it is effectful, or a jaxpr it carries is)."""
-    return prim.effectful or any(j.effectful for j in _param_jaxprs(params))
-
-
 def has_subjaxprs(params):
-    return next(_param_jaxprs(params), None) is not None
+    return next(param_jaxprs(params), None) is not None
 
 
 # =================================================================== inlining
-def inline_calls(jaxpr, consts, should_inline, device, optimize_bodies=False):
-    """Replace the call equations picked by `should_inline` by the equations of their jaxprs
-    (with fresh variables, so one jaxpr can be inlined many times)."""
+def inline_calls(jaxpr, consts, stage, device, optimize_bodies=False):
+    """Replace the equations of the call primitives that declare `inline == stage` by the
+    equations of their jaxprs (with fresh variables, so one jaxpr can be inlined many
+    times)."""
+    def should_inline(eqn):
+        return eqn.primitive.inline == stage and \
+            isinstance(eqn.params.get(eqn.primitive.callee), ClosedJaxpr)
     if not any(should_inline(e) for e in jaxpr.eqns):
         return jaxpr, consts
     constvars, consts = list(jaxpr.constvars), list(consts)
@@ -119,12 +99,11 @@ def inline_calls(jaxpr, consts, should_inline, device, optimize_bodies=False):
         if not should_inline(eqn):
             eqns.append(eqn.replace(invars=invars) if invars != eqn.invars else eqn)
             continue
-        closed = callee(eqn)
+        closed = eqn.params[eqn.primitive.callee]
         body, body_consts = closed.jaxpr, [raw_value(c, device) for c in closed.consts]
         if optimize_bodies:
             body, body_consts = optimize_open(body, device, body_consts)
-        body, body_consts = inline_calls(body, body_consts, should_inline, device,
-                                         optimize_bodies)
+        body, body_consts = inline_calls(body, body_consts, stage, device, optimize_bodies)
         inner = dict(zip(body.invars, invars))
         for cv, c in zip(body.constvars, body_consts):
             nv = Var(cv.aval)
@@ -159,17 +138,10 @@ def _outputs_as_vars(jaxpr, consts, xp):
 
 # =================================================================== dead code
 def dce(jaxpr, consts):
-    """Drop equations whose results are unused (never effectful ones) and unused constants."""
-    live = {v for v in jaxpr.outvars if type(v) is Var}
-    eqns = []
-    for eqn in reversed(jaxpr.eqns):
-        if has_effects(eqn.primitive, eqn.params) or any(v in live for v in eqn.outvars):
-            eqns.append(eqn)
-            live.update(v for v in eqn.invars if type(v) is Var)
-    eqns.reverse()
-    kept = [(v, c) for v, c in zip(jaxpr.constvars, consts) if v in live]
-    return (Jaxpr([v for v, _ in kept], jaxpr.invars, jaxpr.outvars, eqns),
-            [c for _, c in kept])
+    """Dead code (`partial_eval.dce_jaxpr`) and the constants only it used."""
+    new, _ = dce_jaxpr(jaxpr, prune_constvars=True)
+    kept = set(new.constvars)
+    return new, [c for v, c in zip(jaxpr.constvars, consts) if v in kept]
 
 
 # =================================================================== simplification
@@ -239,10 +211,10 @@ class Simplifier:
             return None
         return _uniform_scalar(value)
 
-    def defined_by(self, a, prim_name):
-        """The equation producing `a` if it is an application of `prim_name`, else None."""
+    def defined_by(self, a, prim):
+        """The equation producing `a` if it is an application of `prim`, else None."""
         eqn = self.producer.get(a) if type(a) is Var else None
-        return eqn if eqn is not None and eqn.primitive.name == prim_name else None
+        return eqn if eqn is not None and eqn.primitive is prim else None
 
     # -- adding equations
     def bind(self, prim, invars, **params):
@@ -258,7 +230,7 @@ class Simplifier:
         return self._bind(eqn.primitive, invars, eqn.params, [v.aval for v in eqn.outvars], eqn)
 
     def _bind(self, prim, invars, params, out_avals, eqn):
-        if has_effects(prim, params) or has_subjaxprs(params):   # left as they are
+        if is_effectful(prim, params) or has_subjaxprs(params):   # left as they are
             return self._emit(prim, invars, params, out_avals, eqn)
         invars = canonical_operands(prim, invars)
         key = _cse_key(prim, invars, params) if self.cse else None
@@ -268,7 +240,7 @@ class Simplifier:
                 return got
         outs = self._fold(prim, invars, params, out_avals)
         if outs is None:
-            rule = RULES.get(prim.name)
+            rule = RULES.get(prim)
             outs = rule(self, invars, params, out_avals) if rule is not None else None
         if outs is None:
             outs = self._emit(prim, invars, params, out_avals, eqn)
@@ -292,7 +264,7 @@ class Simplifier:
     def _fold(self, prim, invars, params, out_avals):
         if not all(isinstance(a, ShapedArray) for a in out_avals):
             return None
-        if prim.name == "full_like":
+        if prim is full_like_p:
             aval, = out_avals
             scalar = self.xp.full((), params["fill_value"], dtype=aval.dtype)
             value = self.xp.broadcast_to(scalar, aval.shape) if aval.shape else scalar

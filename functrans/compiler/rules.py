@@ -1,9 +1,10 @@
 """Algebraic simplification rules, applied by `passes.simplify` to each equation.
 
 A rule is `rule(s, invars, params, out_avals) -> list of output atoms | None` (None: no
-change), keyed by primitive name. `s` is the `passes.Simplifier`: `s.scalar_value(a)` is the
-number a Literal or uniform constant equals, `s.defined_by(a, name)` the equation producing
-`a` if it is a `name`, and `s.bind(prim, invars, **params)` adds a (simplified) equation.
+change), keyed by primitive. `s` is the `passes.Simplifier`: `s.scalar_value(a)` is the
+number a Literal or uniform constant equals, `s.defined_by(a, prim)` the equation producing
+`a` if it is an application of `prim`, and `s.bind(prim, invars, **params)` adds a
+(simplified) equation.
 
 Every rule keeps the value bit for bit, except that `x + 0 -> x` keeps the sign of a zero
 `x` (IEEE gives +0 for -0 + 0), as compilers commonly allow.
@@ -12,18 +13,20 @@ from __future__ import annotations
 
 from ..core import Var
 from ..primitives import elementwise as ew
+from ..primitives import reductions
 from ..primitives import shape_ops
 from ..primitives._util import broadcast_shapes
 
 RULES = {}
 
 # operands may be swapped without changing a single bit of the result
-_COMMUTATIVE = {"add", "mul", "eq", "ne", "and", "or", "xor"}
+_COMMUTATIVE = {ew.add_p, ew.mul_p, ew.eq_p, ew.ne_p, ew.and_p, ew.or_p,
+                ew.xor_p}
 
 
 def canonical_operands(prim, invars):
     """Operands of a commutative primitive in a canonical order, so CSE sees `x*y == y*x`."""
-    if prim.name in _COMMUTATIVE and len(invars) == 2:
+    if prim in _COMMUTATIVE and len(invars) == 2:
         a, b = invars
         if _order(b) < _order(a):
             return [b, a]
@@ -34,10 +37,10 @@ def _order(a):
     return (1, a.id) if type(a) is Var else (0, repr(a.val))
 
 
-def rule(*names):
+def rule(*prims):
     def register(f):
-        for n in names:
-            RULES[n] = f
+        for p in prims:
+            RULES[p] = f
         return f
     return register
 
@@ -70,7 +73,7 @@ def _implicit_broadcasts(s, invars, out):
                 scalar = s.xp.array(value[(0,) * value.ndim])
                 candidate = s.new_const(scalar, a.aval.update(shape=()))
         else:
-            eqn = s.defined_by(a, "broadcast_in_dim")
+            eqn = s.defined_by(a, shape_ops.broadcast_in_dim_p)
             if eqn is not None:
                 src = eqn.invars[0]
                 nd, snd = len(a.aval.shape), len(src.aval.shape)
@@ -89,26 +92,16 @@ def _implicit_broadcasts(s, invars, out):
     return new if new != list(invars) else None
 
 
-def _elementwise_rule(specific):
-    """Wrap a rule for an elementwise primitive: implicit broadcasts are removed first."""
-    def wrapped(s, invars, params, out_avals):
-        shrunk = _implicit_broadcasts(s, invars, out_avals[0])
-        if shrunk is not None:
-            return [s.bind(_PRIMS[wrapped.name], shrunk, **params)]
-        return specific(s, invars, params, out_avals) if specific else None
-    return wrapped
-
-
-_PRIMS = {}
-
-
-def elementwise_rule(name, prim):
-    def register(f):
-        w = _elementwise_rule(f)
-        w.name = name
-        _PRIMS[name] = prim
-        RULES[name] = w
-        return f
+def elementwise_rule(prim):
+    """Register a rule for an elementwise primitive: implicit broadcasts are removed first."""
+    def register(specific):
+        def wrapped(s, invars, params, out_avals):
+            shrunk = _implicit_broadcasts(s, invars, out_avals[0])
+            if shrunk is not None:
+                return [s.bind(prim, shrunk, **params)]
+            return specific(s, invars, params, out_avals) if specific else None
+        RULES[prim] = wrapped
+        return specific
     return register
 
 
@@ -125,20 +118,20 @@ def _neutral(element, commutes):
     return rule
 
 
-for _name, _prim, _element, _commutes in (("add", ew.add_p, 0, True), ("sub", ew.sub_p, 0, False),
-                                          ("mul", ew.mul_p, 1, True), ("div", ew.div_p, 1, False)):
-    elementwise_rule(_name, _prim)(_neutral(_element, _commutes))
+for _prim, _element, _commutes in ((ew.add_p, 0, True), (ew.sub_p, 0, False),
+                                   (ew.mul_p, 1, True), (ew.div_p, 1, False)):
+    elementwise_rule(_prim)(_neutral(_element, _commutes))
 
 
-@elementwise_rule("neg", ew.neg_p)
+@elementwise_rule(ew.neg_p)
 def _neg(s, invars, params, out_avals):
-    inner = s.defined_by(invars[0], "neg")
+    inner = s.defined_by(invars[0], ew.neg_p)
     if inner is not None and _same(inner.invars[0], out_avals[0]):
         return [inner.invars[0]]
     return None
 
 
-@elementwise_rule("pow", ew.pow_p)
+@elementwise_rule(ew.pow_p)
 def _pow(s, invars, params, out_avals):
     x, y = invars
     out, = out_avals
@@ -153,8 +146,8 @@ def _extremum_test(s, invars):
     """`eq(max(x, y), x) -> ge(x, y)` and `eq(min(x, y), x) -> le(x, y)` (also with the
     operands of eq or of max/min swapped): the tie test in max/min derivatives."""
     for ext, other in (invars, invars[::-1]):
-        for name, cmp in (("max", ew.ge_p), ("min", ew.le_p)):
-            eqn = s.defined_by(ext, name)
+        for extremum, cmp in ((ew.max_p, ew.ge_p), (ew.min_p, ew.le_p)):
+            eqn = s.defined_by(ext, extremum)
             if eqn is None:
                 continue
             a, b = eqn.invars
@@ -165,12 +158,12 @@ def _extremum_test(s, invars):
     return None
 
 
-@elementwise_rule("eq", ew.eq_p)
+@elementwise_rule(ew.eq_p)
 def _eq(s, invars, params, out_avals):
     return _extremum_test(s, invars)
 
 
-@elementwise_rule("select", ew.select_p)
+@elementwise_rule(ew.select_p)
 def _select(s, invars, params, out_avals):
     c, x, y = invars
     out, = out_avals
@@ -184,31 +177,32 @@ def _select(s, invars, params, out_avals):
     return None
 
 
-@rule("stop_gradient")
+@rule(ew.stop_gradient_p)
 def _stop_gradient(s, invars, params, out_avals):
     x, = invars          # compiled code only evaluates: derivatives were taken before
     return [x] if _same(x, out_avals[0]) else None
 
 
-@rule("convert_element_type")
+@rule(ew.convert_element_type_p)
 def _convert(s, invars, params, out_avals):
     x, = invars
     return [x] if _same(x, out_avals[0]) else None
 
 
-for _name in ("max", "min", "ge", "gt", "le", "lt", "ne", "and", "or", "xor", "atan2",
-              "hypot", "logaddexp", "rem", "remainder", "nextafter", "floor_divide"):
-    elementwise_rule(_name, getattr(ew, f"{_name}_p"))(None)
+for _prim in (ew.max_p, ew.min_p, ew.ge_p, ew.gt_p, ew.le_p, ew.lt_p, ew.ne_p,
+              ew.and_p, ew.or_p, ew.xor_p, ew.atan2_p, ew.hypot_p,
+              ew.logaddexp_p, ew.rem_p, ew.remainder_p, ew.nextafter_p, ew.floor_divide_p):
+    elementwise_rule(_prim)(None)
 
 
 # ------------------------------------------------------------------ structure
-@rule("transpose")
+@rule(shape_ops.transpose_p)
 def _transpose(s, invars, params, out_avals):
     x, = invars
     perm = params["permutation"]
     if perm == tuple(range(len(perm))):
         return [x]
-    inner = s.defined_by(x, "transpose")
+    inner = s.defined_by(x, shape_ops.transpose_p)
     if inner is not None:
         p = inner.params["permutation"]
         composed = tuple(p[i] for i in perm)
@@ -219,12 +213,12 @@ def _transpose(s, invars, params, out_avals):
     return None
 
 
-@rule("reshape")
+@rule(shape_ops.reshape_p)
 def _reshape(s, invars, params, out_avals):
     x, = invars
     if _same(x, out_avals[0]):
         return [x]
-    inner = s.defined_by(x, "reshape")
+    inner = s.defined_by(x, shape_ops.reshape_p)
     if inner is not None:
         src = inner.invars[0]
         if _same(src, out_avals[0]):
@@ -233,13 +227,13 @@ def _reshape(s, invars, params, out_avals):
     return None
 
 
-@rule("broadcast_in_dim")
+@rule(shape_ops.broadcast_in_dim_p)
 def _broadcast(s, invars, params, out_avals):
     x, = invars
     dims = params["broadcast_dimensions"]
     if _same(x, out_avals[0]) and dims == tuple(range(len(dims))):
         return [x]
-    inner = s.defined_by(x, "broadcast_in_dim")
+    inner = s.defined_by(x, shape_ops.broadcast_in_dim_p)
     if inner is not None:
         src = inner.invars[0]
         composed = tuple(dims[d] for d in inner.params["broadcast_dimensions"])
@@ -248,7 +242,8 @@ def _broadcast(s, invars, params, out_avals):
     return None
 
 
-@rule("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")
+@rule(reductions.reduce_sum_p, reductions.reduce_max_p, reductions.reduce_min_p,
+      reductions.reduce_prod_p)
 def _reduce(s, invars, params, out_avals):
     x, = invars
     return [x] if not params["axes"] and _same(x, out_avals[0]) else None

@@ -25,12 +25,15 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now
-from ..core import ShapedArray, Tracer
-from ..interpreters.batching import AxisPrimitive, needs_axis, axis_size, to_front
-from ..primitives._util import def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
+from ..core import ShapedArray, Tracer, AxisPrimitive, axis_size
+from ..interpreters.batching import needs_axis
+from ..primitives._util import (def_linear, def_nondiff, shape_of, dtype_of, canonical_axis,
+                               moveaxis_to_front)
+from ..primitives.conversion import asarray
 from ..primitives.elementwise import mul, div, eq, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
 from ..primitives.shape_ops import moveaxis, reshape, broadcast_in_dim, full_like
+from ..tree_util import tree_map
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "axis_index"]
 
@@ -45,8 +48,6 @@ def _names(axis_name, what):
 
 
 def _tree_apply(fn, x):
-    from ..tree_util import tree_map
-    from ..numpy._conversion import asarray
     return tree_map(lambda leaf: fn(leaf if isinstance(leaf, Tracer) else asarray(leaf)), x)
 
 
@@ -194,7 +195,7 @@ def _all_gather_batch(frame, vals, dims, axis_name, **params):
     (x,), (d,) = vals, dims
     if frame.name != axis_name:
         inner = dict(params, axis=params["axis"] + 1)
-        return all_gather_p.bind(to_front(x, d), axis_name=axis_name, **inner), 0
+        return all_gather_p.bind(moveaxis_to_front(x, d), axis_name=axis_name, **inner), 0
     _check_size("all_gather", frame, params["axis_size"])
     at, size = params["axis"], frame.size
     if d is None:
@@ -269,7 +270,7 @@ psum_scatter_p = _collective("psum_scatter", _psum_scatter_impl, _psum_scatter_a
 def _psum_scatter_batch(frame, vals, dims, axis_name, scatter_dimension, axis_size, tiled):
     (x,), (d,) = vals, dims
     if frame.name != axis_name:
-        return psum_scatter_p.bind(to_front(x, d), axis_name=axis_name,
+        return psum_scatter_p.bind(moveaxis_to_front(x, d), axis_name=axis_name,
                                    scatter_dimension=scatter_dimension + 1,
                                    axis_size=axis_size, tiled=tiled), 0
     _check_size("psum_scatter", frame, axis_size)

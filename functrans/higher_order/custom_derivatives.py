@@ -13,12 +13,11 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..core import Primitive, Tracer, eval_jaxpr
-from ..array import wrap
+from ..core import Primitive, Tracer, abstractify, eval_jaxpr_on_raw
 from ..interpreters import ad, batching
 from ..interpreters.partial_eval import trace_to_jaxpr
-from ..jit import inline_lowering
-from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted
+from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted, \
+    moveaxis_to_front
 from ..primitives.shape_ops import full
 from ..tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from .. import dtypes
@@ -43,8 +42,7 @@ class _Staged:
     """The primal function traced for the abstract signature of one call."""
 
     def __init__(self, fun, leaves, in_tree, nondiff, name):
-        from ..api import _abstractify
-        avals = [_abstractify(x) for x in leaves]
+        avals = [abstractify(x) for x in leaves]
         box = {}
 
         def flat_fun(*flat):
@@ -75,19 +73,21 @@ def _split_nondiff(args, nondiff_argnums):
 
 
 # =================================================================== custom_vjp
-custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True)
-
-
 def _eval_fun_jaxpr(xp, *raws, fun_jaxpr, **_):
-    outs = eval_jaxpr(fun_jaxpr.jaxpr, fun_jaxpr.consts, *[wrap(r) if not isinstance(
-        r, (int, float, bool, complex)) else r for r in raws])
-    return [getattr(o, "_value", o) for o in outs]
+    return eval_jaxpr_on_raw(fun_jaxpr.jaxpr, fun_jaxpr.consts, raws)
 
 
-custom_vjp_call_p.impl = _eval_fun_jaxpr
-custom_vjp_call_p.abstract_eval = lambda *avals, fun_jaxpr, **_: fun_jaxpr.out_avals
-custom_vjp_call_p.lowering = lambda ctx, eqn, ins, outs, indent: inline_lowering(
-    ctx, eqn.replace(params={"jaxpr": eqn.params["fun_jaxpr"]}), ins, outs, indent)
+def _call_with_rules(name):
+    """A primitive that evaluates its primal function (param `fun_jaxpr`, which the compiler
+    inlines: compiled code only evaluates) and carries the user's derivative rules."""
+    p = Primitive(name, multiple_results=True)
+    p.impl = _eval_fun_jaxpr
+    p.abstract_eval = lambda *avals, fun_jaxpr, **_: fun_jaxpr.out_avals
+    p.callee, p.inline = "fun_jaxpr", "early"
+    return p
+
+
+custom_vjp_call_p = _call_with_rules("custom_vjp_call")
 
 
 def _custom_vjp_vjp(primals, needs, fun_jaxpr, fwd, bwd, name):
@@ -128,7 +128,7 @@ def _custom_vjp_jvp(primals, tangents, fun_jaxpr, fwd, bwd, name):
 @batching.needs_axis
 def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
     size = axis.size
-    vals = [v if d is None else batching.to_front(v, d) for v, d in zip(vals, dims)]
+    vals = [v if d is None else moveaxis_to_front(v, d) for v, d in zip(vals, dims)]
     in_dims = [None if d is None else 0 for d in dims]
     res_box = {}
 
@@ -251,10 +251,7 @@ class custom_vjp:
 
 
 # =================================================================== custom_jvp
-custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True)
-custom_jvp_call_p.impl = _eval_fun_jaxpr
-custom_jvp_call_p.abstract_eval = lambda *avals, fun_jaxpr, **_: fun_jaxpr.out_avals
-custom_jvp_call_p.lowering = custom_vjp_call_p.lowering
+custom_jvp_call_p = _call_with_rules("custom_jvp_call")
 
 
 def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name):
@@ -290,7 +287,7 @@ def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name):
 @batching.needs_axis
 def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name):
     size = axis.size
-    vals = [v if d is None else batching.to_front(v, d) for v, d in zip(vals, dims)]
+    vals = [v if d is None else moveaxis_to_front(v, d) for v, d in zip(vals, dims)]
     in_dims = [None if d is None else 0 for d in dims]
     batched, _ = batching.batch_jaxpr(fun_jaxpr, axis, [d is not None for d in in_dims],
                                       force_out=True)
@@ -353,8 +350,7 @@ class custom_jvp:
                 term = fn(t, out, *primals)
                 t_out = term if t_out is None else tree_map(lambda a, b: a + b, t_out, term)
             if t_out is None:
-                from .. import numpy as fnp
-                t_out = tree_map(fnp.zeros_like, out)
+                t_out = tree_map(ad.zeros_like_aval, out)
             return out, t_out
         self.jvp = jvp
 

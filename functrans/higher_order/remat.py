@@ -14,29 +14,25 @@ import functools
 import types
 
 from .. import dtypes
-from ..core import ClosedJaxpr, Jaxpr, Var
+from ..core import AxisPrimitive, ClosedJaxpr, Jaxpr, Var, abstractify, eval_jaxpr_on_raw
 from ..interpreters import ad
-from ..interpreters.batching import AxisPrimitive
-from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr
-from ..jit import call_jvp, call_batch, inline_lowering, _jit_impl, _derived, _VJPSplit
+from ..interpreters.calls import define_call
+from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived
 from ..primitives._util import primitive, wanted
 from ..tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies"]
 
-checkpoint_p = AxisPrimitive("checkpoint", multiple_results=True)
-checkpoint_p.impl = lambda xp, *args, jaxpr, name, policy: _jit_impl(xp, *args, jaxpr=jaxpr,
-                                                                       name=name)
-checkpoint_p.abstract_eval = lambda *avals, jaxpr, name, policy: jaxpr.out_avals
-checkpoint_p.jvp = call_jvp(checkpoint_p)
-checkpoint_p.batch = call_batch(checkpoint_p)
-checkpoint_p.lowering = inline_lowering
+# inlined late by the compiler, so that the recomputation is never merged with the original
+checkpoint_p = define_call(AxisPrimitive("checkpoint", multiple_results=True), inline="late")
+checkpoint_p.impl = lambda xp, *args, jaxpr, name, policy: eval_jaxpr_on_raw(
+    jaxpr.jaxpr, jaxpr.consts, args)
 
 
 def _checkpoint_vjp(primals, needs, jaxpr, name, policy):
     diff = tuple(wanted(needs, primals))
-    fwd, bwd, ct_unknown = _derived(jaxpr, ("remat", diff, policy),
-                                    lambda: _remat_split(jaxpr, diff, policy))
+    fwd, bwd, ct_unknown = derived(jaxpr, ("remat", diff, policy),
+                                   lambda: _remat_split(jaxpr, diff, policy))
     n_out = len(jaxpr.out_avals)
     res = checkpoint_p.bind(*primals, jaxpr=fwd, name=name, policy=policy)
     outs, saved = res[:n_out], res[n_out:]
@@ -60,7 +56,7 @@ def _remat_split(jaxpr, diff, policy):
     returned flags). A residual of reverse mode is saved when `policy` allows it for the
     equation that makes it, else recomputed in the backward jaxpr from the primals and the
     saved values."""
-    split = _VJPSplit(jaxpr, diff)
+    split = ad.vjp_split(jaxpr, diff)
     fj = split.fwd.jaxpr
     n_out, n_known = split.n_out, split.n_known_cts
     res_vars = fj.outvars[n_out + n_known:]
@@ -129,7 +125,6 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
 
     `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
     equation, never merged with the forward pass."""
-    from ..api import _abstractify
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
@@ -143,7 +138,7 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
             full = [a if i in static else next(it) for i, a in enumerate(args)]
             outs, box["tree"] = tree_flatten(fun(*full))
             return outs
-        closed, hoisted = trace_to_jaxpr(flat_fun, [_abstractify(x) for x in leaves],
+        closed, hoisted = trace_to_jaxpr(flat_fun, [abstractify(x) for x in leaves],
                                          name=f"checkpoint({getattr(fun, '__name__', 'f')})")
         outs = checkpoint_p.bind(*hoisted, *leaves, jaxpr=closed,
                                  name=getattr(fun, "__name__", "checkpoint"), policy=policy)

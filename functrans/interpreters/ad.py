@@ -15,9 +15,12 @@ from __future__ import annotations
 
 
 from .. import dtypes
-from ..core import Trace, Tracer, new_main, get_aval, concrete_value, is_python_scalar
+from ..core import (Trace, Tracer, ClosedJaxpr, Jaxpr, OpaqueAval, new_main, get_aval,
+                    concrete_value, is_python_scalar, eval_jaxpr)
+from ..primitives._util import wanted
 from ..primitives.elementwise import add
 from ..primitives.shape_ops import full_like
+from .partial_eval import derived, trace_closed, closed_to_open, partial_eval_jaxpr
 
 
 def zeros_like_aval(x):
@@ -137,11 +140,16 @@ class ReverseTrace(Trace):
             else:
                 primals.append(a)
                 ids.append(None)
-        if prim.vjp is None:
+        needs = tuple(i is not None for i in ids)
+        by_jvp = prim.reverse_by_transposing_jvp
+        if by_jvp is not None and by_jvp(primals, **params):
+            out, backward = transposed_jvp(prim, primals, needs, params)
+        elif prim.vjp is None:
             raise NotImplementedError(
                 f"reverse-mode differentiation (grad, vjp, jacrev) of {prim.name} is not "
                 "implemented; use forward mode (jvp, jacfwd) for this operation")
-        out, backward = prim.vjp(primals, tuple(i is not None for i in ids), **params)
+        else:
+            out, backward = prim.vjp(primals, needs, **params)
         if backward is None:
             return out
         tape = self.main.payload
@@ -222,12 +230,107 @@ def vjp_flat(fun, primals, *, name="vjp"):
     return out_primals, vjp_fn
 
 
-def vjp_linear(linear_fn, primal_like, ct):
-    """The transpose of a linear function `t -> linear_fn(t)`, applied to `ct`.
+def transposed_jvp(prim, primals, needs, params):
+    """`prim`'s reverse rule as the transpose of its forward rule, which is linear in the
+    tangents: reverse mode over the tangent map (at zero tangents) transposes it."""
+    out = prim.bind(*primals, **params)
+    diff = [i for i, w in enumerate(wanted(needs, primals)) if w]
+    outs = out if prim.multiple_results else [out]
 
-    The VJP of a linear map is its transpose, so reverse mode over the tangent computation
-    gives it (the point of linearization does not matter; zeros are used).
-    """
-    _, pullback = vjp_flat(lambda t: [linear_fn(t)], [zeros_like_aval(primal_like)])
-    out, = pullback([ct])
-    return instantiate(out, primal_like)
+    def backward(cts):
+        def linear(*ts):
+            tangents = [None] * len(primals)
+            for i, t in zip(diff, ts):
+                tangents[i] = t
+            _, out_t = prim.jvp(primals, tangents, **params)
+            out_t = out_t if prim.multiple_results else [out_t]
+            return [instantiate(t, o) for t, o in zip(out_t, outs)]
+        _, pullback = vjp_flat(linear, [zeros_like_aval(primals[i]) for i in diff])
+        cts = cts if prim.multiple_results else [cts]
+        got = iter(pullback([instantiate(c, o) for c, o in zip(cts, outs)]))
+        return [next(got) if i in diff else None for i in range(len(primals))]
+    return out, backward
+
+
+# =================================================================== jaxprs
+def inexact_aval(aval):
+    """Whether values of `aval` carry derivatives (inexact arrays; never opaque values)."""
+    return not isinstance(aval, OpaqueAval) and dtypes.is_inexact(aval.dtype)
+
+
+def jvp_jaxpr(closed, nonzeros, instantiate_outs):
+    """The forward-mode jaxpr of `closed`: inputs `primals + tangents[nonzeros]`, outputs
+    `outs + tangents[out_nonzeros]`. An output tangent is present where it is nonzero or
+    `instantiate_outs` asks (a bool, or one per output; inexact outputs only). Returns
+    `(jaxpr, out_nonzeros)`; cached."""
+    in_avals, out_avals = closed.in_avals, closed.out_avals
+    nonzeros = tuple(bool(z) and inexact_aval(a) for z, a in zip(nonzeros, in_avals))
+    inst = instantiate_outs
+    inst = (inst,) * len(out_avals) if isinstance(inst, bool) else inst
+    inst = tuple(bool(i) and inexact_aval(a) for i, a in zip(inst, out_avals))
+
+    def build():
+        box = {}
+
+        def f(*args):
+            n = len(in_avals)
+            t_iter = iter(args[n:])
+            tans = [next(t_iter) if z else None for z in nonzeros]
+            outs, out_t = jvp_flat(
+                lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), list(args[:n]), tans)
+            box["nz"] = [t is not None or i for t, i in zip(out_t, inst)]
+            return list(outs) + [instantiate(t, o) for t, o, z in
+                                 zip(out_t, outs, box["nz"]) if z]
+        t_avals = [a for a, z in zip(in_avals, nonzeros) if z]
+        return trace_closed(f, list(in_avals) + t_avals, "jvp"), box["nz"]
+    return derived(closed, ("jvp_jaxpr", nonzeros, inst), build)
+
+
+class VJPSplit:
+    """A jaxpr split for reverse mode of the inputs flagged in `diff`: a forward jaxpr
+    (inputs -> outputs, the input cotangents known without the output cotangents, residuals)
+    and a backward jaxpr (residuals, output cotangents -> the other input cotangents). Get
+    one with `vjp_split` (cached on the jaxpr)."""
+
+    def __init__(self, closed, diff):
+        in_avals = closed.in_avals
+        out_avals = closed.out_avals
+        self.out_inexact = [dtypes.is_inexact(a.dtype) for a in out_avals]
+        self.diff = diff
+        n_in = len(in_avals)
+        ct_avals = [a for a, inx in zip(out_avals, self.out_inexact) if inx]
+
+        def joint(*args):
+            primals, cts = list(args[:n_in]), list(args[n_in:])
+            diff_idx = [i for i, d in enumerate(diff) if d]
+
+            def f(*dp):
+                full = list(primals)
+                for i, v in zip(diff_idx, dp):
+                    full[i] = v
+                return eval_jaxpr(closed.jaxpr, closed.consts, *full)
+            outs, vjp_fn = vjp_flat(f, [primals[i] for i in diff_idx], name="vjp")
+            ct_iter = iter(cts)
+            out_cts = [next(ct_iter) if inx else None for inx in self.out_inexact]
+            in_cts = vjp_fn(out_cts)
+            return list(outs) + [instantiate(c, primals[i]) for c, i in zip(in_cts, diff_idx)]
+
+        joint_closed = trace_closed(joint, list(in_avals) + ct_avals, "vjp")
+        open_j, consts = closed_to_open(joint_closed)
+        nc = len(consts)
+        unknowns = [False] * (nc + n_in) + [True] * len(ct_avals)
+        known, unknown, out_unk, n_res = partial_eval_jaxpr(open_j, unknowns)
+        n_out = len(out_avals)
+        assert not any(out_unk[:n_out]), "primal outputs cannot depend on cotangents"
+        self.ct_unknown = out_unk[n_out:]      # which input cotangents the backward pass computes
+        fwd = Jaxpr(known.invars[:nc], known.invars[nc:], known.outvars, known.eqns)
+        self.fwd = ClosedJaxpr(fwd, consts)
+        self.bwd = ClosedJaxpr(unknown, [])
+        self.n_out = n_out
+        self.n_known_cts = sum(1 for u in self.ct_unknown if not u)
+        self.n_res = n_res
+
+
+def vjp_split(closed, diff):
+    """The `VJPSplit` of `closed` for the inputs flagged in `diff` (a tuple), cached on it."""
+    return derived(closed, ("vjp", diff), lambda: VJPSplit(closed, diff))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..array import wrap
 from .. import dtypes
-from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, eqn_effectful,
+from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, is_effectful,
                     new_main, get_aval, is_python_scalar, user_frame, format_frame,
                     reraise_with_context, ConcretizationError)
 
@@ -118,6 +118,23 @@ def trace_to_jaxpr(fun, in_avals, name="jit"):
     return ClosedJaxpr(jaxpr, constvals), hoisted
 
 
+def trace_closed(fun, in_avals, name):
+    """Trace `fun` (flat list in, flat list out) to a ClosedJaxpr that closes over no tracer
+    of an enclosing transform (as the jaxprs derived from other jaxprs never do)."""
+    closed, hoisted = trace_to_jaxpr(fun, in_avals, name=name)
+    assert not hoisted, "derived jaxprs close over no tracers"
+    return closed
+
+
+def derived(closed, key, build):
+    """What `build()` derives from `closed` (its jvp, vjp split, batched form, ...), cached on
+    it under `key`."""
+    got = closed.cache.get(key)
+    if got is None:
+        got = closed.cache[key] = build()
+    return got
+
+
 def closed_to_open(closed: ClosedJaxpr):
     """The jaxpr with its consts as leading inputs, and the consts."""
     j = closed.jaxpr
@@ -125,10 +142,11 @@ def closed_to_open(closed: ClosedJaxpr):
 
 
 # ------------------------------------------------------------------ dead code
-def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_invars=False):
-    """Drop equations whose results are unused (effectful ones stay).
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_constvars=False):
+    """Drop equations whose results are unused (effectful ones stay), the only dead-code
+    elimination (the compiler's too).
 
-    Returns `(new_jaxpr, used_inputs)`; with `prune_invars` unused inputs are removed too.
+    Returns `(new_jaxpr, used_inputs)`; with `prune_constvars` unused constvars go too.
     """
     if used_outputs is None:
         used_outputs = [True] * len(jaxpr.outvars)
@@ -136,15 +154,43 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_invars=False):
     live = {v for v in outvars if type(v) is Var}
     new_eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if eqn_effectful(eqn) or any(v in live for v in eqn.outvars):
+        if any(v in live for v in eqn.outvars) or is_effectful(eqn.primitive, eqn.params):
             new_eqns.append(eqn)
             live.update(v for v in eqn.invars if type(v) is Var)
     new_eqns.reverse()
     used_inputs = [v in live for v in jaxpr.invars]
-    invars = [v for v, u in zip(jaxpr.invars, used_inputs) if u] if prune_invars \
-        else jaxpr.invars
-    constvars = [v for v in jaxpr.constvars if v in live] if prune_invars else jaxpr.constvars
-    return Jaxpr(constvars, invars, outvars, new_eqns), used_inputs
+    constvars = [v for v in jaxpr.constvars if v in live] if prune_constvars \
+        else jaxpr.constvars
+    return Jaxpr(constvars, jaxpr.invars, outvars, new_eqns), used_inputs
+
+
+# ------------------------------------------------------------------ hoisting
+def hoist_invariant(closed, n_invariant, move=True):
+    """Split `closed` (inputs: `n_invariant` loop-invariant ones, then the rest) into `pre`,
+    computing once what depends only on invariant inputs, and `loop`, taking `pre`'s outputs
+    before all of `closed`'s inputs. Returns `(pre, loop)` (`pre` is empty unless `move`).
+    Effectful equations stay in the loop."""
+    j = closed.jaxpr
+    invariant = set(j.constvars) | set(j.invars[:n_invariant])
+    pre_eqns, loop_eqns = [], []
+    for eqn in j.eqns:
+        if move and not is_effectful(eqn.primitive, eqn.params) and all(
+                type(v) is Literal or v in invariant for v in eqn.invars):
+            pre_eqns.append(eqn)
+            invariant.update(eqn.outvars)
+        else:
+            loop_eqns.append(eqn)
+    computed = {v for e in pre_eqns for v in e.outvars}
+    crossing, seen = [], set()
+    for v in [v for e in loop_eqns for v in e.invars] + list(j.outvars):
+        if type(v) is Var and v in computed and v not in seen:
+            seen.add(v)
+            crossing.append(v)
+    pre = ClosedJaxpr(Jaxpr(j.constvars, j.invars[:n_invariant], crossing, pre_eqns),
+                      closed.consts)
+    loop = ClosedJaxpr(Jaxpr(j.constvars, crossing + j.invars, j.outvars, loop_eqns),
+                       closed.consts)
+    return pre, loop
 
 
 # ------------------------------------------------------------------ split by dependence
@@ -189,6 +235,3 @@ def partial_eval_jaxpr(jaxpr: Jaxpr, unknowns):
     unknown, _ = dce_jaxpr(unknown)
     return known, unknown, out_unknowns, len(residuals)
 
-
-def make_closed(jaxpr: Jaxpr):
-    return ClosedJaxpr(jaxpr, [])

@@ -17,7 +17,8 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "one_hot
            "conv2d", "max_pool2d", "avg_pool2d", "dropout", "layer_norm", "embedding"]
 
 
-def _floating(x):
+def as_floating(x):
+    """`x` as an array of a floating dtype (integers and booleans become the default float)."""
     x = fnp.asarray(x)
     if not dtypes.is_inexact(dtype_of(x)):
         x = lax.convert_element_type(x, dtypes.default_float_dtype())
@@ -27,7 +28,7 @@ def _floating(x):
 # ------------------------------------------------------------------ activations
 def relu(x):
     """max(x, 0), with derivative 0 at 0 (as PyTorch); NaN stays NaN."""
-    return _relu(_floating(x))
+    return _relu(as_floating(x))
 
 
 @custom_jvp
@@ -46,7 +47,7 @@ def _relu_jvp(primals, tangents):
 
 def gelu(x, approximate="none"):
     """x·Φ(x) with the exact erf (default) or PyTorch's `approximate="tanh"` form."""
-    x = _floating(x)
+    x = as_floating(x)
     if approximate == "none":
         return lax.mul(lax.mul(x, 0.5), lax.add(lax.erf(lax.mul(x, 1 / math.sqrt(2))), 1.0))
     if approximate == "tanh":
@@ -57,11 +58,11 @@ def gelu(x, approximate="none"):
 
 
 def sigmoid(x):
-    return lax.logistic(_floating(x))
+    return lax.logistic(as_floating(x))
 
 
 def tanh(x):
-    return lax.tanh(_floating(x))
+    return lax.tanh(as_floating(x))
 
 
 def _axis(x, dim, axis, fn):
@@ -74,7 +75,7 @@ def _axis(x, dim, axis, fn):
 
 def log_softmax(x, dim=-1, *, axis=None):
     """log(softmax(x)) along `dim`, computed stably."""
-    x = _floating(x)
+    x = as_floating(x)
     d = _axis(x, dim, axis, "log_softmax")
     shape = shape_of(x)
     keep = shape[:d] + (1,) + shape[d + 1:]
@@ -85,7 +86,7 @@ def log_softmax(x, dim=-1, *, axis=None):
 
 def softmax(x, dim=-1, *, axis=None):
     """exp(x) / sum(exp(x)) along `dim`, computed stably."""
-    x = _floating(x)
+    x = as_floating(x)
     d = _axis(x, dim, axis, "softmax")
     shape = shape_of(x)
     keep = shape[:d] + (1,) + shape[d + 1:]
@@ -192,7 +193,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """Average pooling over NCHW (or CHW) input, with PyTorch's divisor rules."""
-    x = _floating(x)
+    x = as_floating(x)
     window, strides, pads, dil = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode,
                                                 "avg_pool2d")
     total = reduce_window_sum(x, window, strides, pads, dil)
@@ -219,7 +220,7 @@ def dropout(x, p=0.5, training=True, *, key=None):
     dropout, as PyTorch); the identity when not training or p == 0."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-    x = _floating(x)
+    x = as_floating(x)
     if not training or p == 0.0:
         return x
     if key is None:
@@ -236,7 +237,7 @@ def dropout(x, p=0.5, training=True, *, key=None):
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing `normalized_shape` axes (biased variance, as PyTorch),
     then scale by `weight` and shift by `bias`."""
-    x = _floating(x)
+    x = as_floating(x)
     normalized_shape = _as_shape(normalized_shape)
     shape = shape_of(x)
     n = len(normalized_shape)

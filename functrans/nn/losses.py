@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from ..core import Tracer
+from ..core import Tracer, device_like
 from ..backends import cpu
-from ..primitives._util import shape_of, dtype_of, device_like
-from .functional import log_softmax, one_hot, _floating
+from ..primitives._util import shape_of, dtype_of
+from .functional import log_softmax, one_hot, as_floating
 from .module import Module
 
 __all__ = ["mse_loss", "l1_loss", "cross_entropy", "nll_loss",
@@ -34,14 +34,14 @@ def _same_shape(input, target, fn):
 
 def mse_loss(input, target, reduction="mean"):
     """Mean squared error."""
-    input, target = _floating(input), fnp.asarray(target)
+    input, target = as_floating(input), fnp.asarray(target)
     _same_shape(input, target, "mse_loss")
     return _reduce(fnp.square(fnp.subtract(input, target)), reduction, "mse_loss")
 
 
 def l1_loss(input, target, reduction="mean"):
     """Mean absolute error."""
-    input, target = _floating(input), fnp.asarray(target)
+    input, target = as_floating(input), fnp.asarray(target)
     _same_shape(input, target, "l1_loss")
     return _reduce(fnp.abs(fnp.subtract(input, target)), reduction, "l1_loss")
 
@@ -109,7 +109,7 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
             fnp.sum(lax.ne(target, ignore_index).astype(dtype_of(logp)))
         return lax.div(fnp.sum(loss), denom)
     # class probabilities
-    target = _floating(target)
+    target = as_floating(target)
     if shape_of(target) != shape:
         raise ValueError(f"{fn}: probability targets must have the scores' shape {shape}, got "
                          f"{shape_of(target)}")
@@ -126,7 +126,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """Softmax cross-entropy of scores `input` (N, C) or (N, C, d1, ...) against integer
     labels (N, d1, ...) or class probabilities shaped like `input` (PyTorch's semantics,
     including class `weight`, `ignore_index` and `label_smoothing`)."""
-    input = _floating(input)
+    input = as_floating(input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
@@ -137,13 +137,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities `input` at integer labels `target`."""
-    return _nll(_floating(input), target, weight, ignore_index, reduction, 0.0, "nll_loss")
+    return _nll(as_floating(input), target, weight, ignore_index, reduction, 0.0, "nll_loss")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
                                      pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable expression."""
-    x, t = _floating(input), _floating(target)
+    x, t = as_floating(input), as_floating(target)
     _same_shape(x, t, "binary_cross_entropy_with_logits")
     softplus_neg = lax.add(lax.log1p(lax.exp(lax.neg(lax.abs(x)))), lax.max(lax.neg(x), 0.0))
     if pos_weight is not None:

@@ -26,8 +26,8 @@ import numpy as np
 from .. import dtypes, lax
 from ..array import Array, wrap
 from ..backends import HOST_TYPES, create
-from ..core import Tracer
-from ..primitives._util import shape_of, dtype_of, device_like
+from ..core import Tracer, device_like
+from ..primitives._util import shape_of, dtype_of
 from ..primitives.indexing import wrap_negative
 from ._conversion import asarray
 from ._indexing import getitem, Index, entry_kind, raw_index, out_of_bounds

@@ -8,8 +8,9 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import Tracer
+from ..interpreters.batching import vmap_flat
 from ..primitives._util import shape_of, dtype_of
-from ..primitives.linalg import _adj          # the conjugate transpose
+from ..primitives.linalg import adjoint
 from ._conversion import asarray, array, promote_inexact
 from ._creation import zeros
 from ._linalg import matmul
@@ -141,13 +142,13 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """`func1d` applied to every 1-D slice along `axis` (vectorized with vmap); its output
     axes take the place of `axis`."""
-    from ..api import vmap
     arr = asarray(arr)
     ax = normalize_axes(axis, len(shape_of(arr)))[0]
     moved = moveaxis(arr, ax, -1)
     lead = shape_of(moved)[:-1]
     flat = reshape(moved, (math.prod(lead), shape_of(moved)[-1]))
-    res = vmap(lambda row: asarray(func1d(row, *args, **kwargs)))(flat)
+    res, = vmap_flat(lambda row: [asarray(func1d(row, *args, **kwargs))], [flat], [0],
+                     math.prod(lead), [0])
     out_axes = shape_of(res)[1:]
     res = reshape(res, lead + out_axes)
     return moveaxis(res, tuple(range(len(lead), len(lead) + len(out_axes))),
@@ -192,7 +193,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         avg = mean(m, axis=1, keepdims=True)
         fact = float(n - ddof)
         xc = subtract(m, avg)
-        c = true_divide(matmul(xc, _adj(xc)), fact)
+        c = true_divide(matmul(xc, adjoint(xc)), fact)
     else:
         w = lax.convert_element_type(w, dtype_of(m))
         w_sum = sum(w)
@@ -205,7 +206,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
             aw = lax.convert_element_type(asarray(aweights), dtype_of(m))
             fact = subtract(w_sum, true_divide(multiply(ddof, sum(multiply(w, aw))), w_sum))
         xc = subtract(m, avg)
-        c = true_divide(matmul(multiply(xc, w), _adj(xc)), fact)
+        c = true_divide(matmul(multiply(xc, w), adjoint(xc)), fact)
     return reshape(c, ()) if shape_of(c) == (1, 1) else c
 
 

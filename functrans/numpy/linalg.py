@@ -17,7 +17,7 @@ from .. import lax
 from ..core import Tracer
 from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
-from ..primitives.linalg import _adj          # the conjugate transpose
+from ..primitives.linalg import adjoint
 from ._conversion import asarray, promote_inexact
 from ._linalg import matmul, multi_dot, outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
 from ._reductions import normalize_axes
@@ -126,7 +126,7 @@ def cholesky(a, /, *, upper=False):
     a = _float_matrix(a, "cholesky")
     low = _symmetric_from(a, "U" if upper else "L")
     L = lax.linalg.cholesky(low)
-    return _adj(L) if upper else L
+    return adjoint(L) if upper else L
 
 
 def _symmetric_from(a, uplo):
@@ -135,8 +135,8 @@ def _symmetric_from(a, uplo):
     if uplo not in ("L", "U"):
         raise ValueError(f"UPLO must be 'L' or 'U', got {uplo!r}")
     if uplo == "L":
-        return lax.add(tril(a), _adj(tril(a, -1)))
-    return lax.add(triu(a), _adj(triu(a, 1)))
+        return lax.add(tril(a), adjoint(tril(a, -1)))
+    return lax.add(triu(a), adjoint(triu(a, 1)))
 
 
 def eigh(a, UPLO="L"):
@@ -187,7 +187,7 @@ def _pinv(a, rtol):
     inv_s = lax.select(big, lax.reciprocal(lax.select(big, s, lax.full_like(s, 1))),
                        lax.full_like(s, 0))
     inv_s = lax.convert_element_type(inv_s, dtype_of(a))
-    return matmul(lax.mul(_adj(vt), lax.expand_dims(inv_s, (-2,))), _adj(u))
+    return matmul(lax.mul(adjoint(vt), lax.expand_dims(inv_s, (-2,))), adjoint(u))
 
 
 @_pinv.defjvp
@@ -199,10 +199,10 @@ def _pinv_jvp(primals, tangents):
     p = _pinv(a, rtol)
     m, n = shape_of(a)[-2:]
     dt = dtype_of(a)
-    dat = _adj(da)
+    dat = adjoint(da)
     t = lax.neg(matmul(matmul(p, da), p))
-    t = lax.add(t, matmul(matmul(matmul(p, _adj(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
-    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(_adj(p), p)))
+    t = lax.add(t, matmul(matmul(matmul(p, adjoint(p)), dat), lax.sub(_eye(m, dt), matmul(a, p))))
+    t = lax.add(t, matmul(matmul(lax.sub(_eye(n, dt), matmul(p, a)), dat), matmul(adjoint(p), p)))
     return p, t
 
 

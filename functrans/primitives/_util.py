@@ -13,9 +13,6 @@ import numpy as np
 from .. import dtypes
 from ..core import Primitive, ShapedArray, get_aval, is_python_scalar, Tracer
 from ..array import Array
-from ..backends import HOST_TYPES, cpu, default_device_now, device_of_raw
-
-not_mapped = None
 
 
 def primitive(name, impl, abstract_eval, *, multiple_results=False, effectful=False):
@@ -42,19 +39,6 @@ def dtype_of(x):
     if is_python_scalar(x):
         return dtypes.scalar_dtype(x)
     return np.asarray(x).dtype
-
-
-def device_like(x):
-    """The device `x` lives on, looking through the tracers of eager transforms (grad, vmap)
-    to the array underneath; the default device for abstract values (under jit, where the
-    compiled program's constants move to its arguments' device) and Python scalars. Constants
-    a rule creates go here, so that they meet `x` on its device."""
-    while isinstance(x, Tracer):
-        x = x.underlying()
-    if type(x) is Array:
-        v = x._value
-        return cpu if type(v) in HOST_TYPES else device_of_raw(v)
-    return default_device_now()
 
 
 def is_differentiable(x):
@@ -105,14 +89,6 @@ def elementwise_aval(opname, *avals, out_dtype=None):
 
 
 # ------------------------------------------------------------------ derivative-rule builders
-def def_vjp(prim, rule):
-    """Reverse rule from `rule(ct, ans, *primals, **params) -> cotangents`."""
-    def vjp(primals, needs, **params):
-        ans = prim.bind(*primals, **params)
-        return ans, lambda ct: rule(ct, ans, *primals, **params)
-    prim.vjp = vjp
-
-
 def def_linear(prim, transpose):
     """A primitive linear in its (single array) first argument.
 
@@ -161,16 +137,21 @@ def bdim_size(vals, dims):
     raise ValueError("no batched argument")
 
 
-def broadcast_batched(x, bdim, size):
-    """`x` with its batch axis at 0 (materialized by broadcasting if it has none)."""
-    from .shape_ops import broadcast_in_dim
-    if bdim is None:
-        s = shape_of(x)
-        if is_python_scalar(x):
-            from .shape_ops import full
-            return full((size,), x, dtype_of(x))
-        return broadcast_in_dim(x, (size,) + tuple(s), tuple(range(1, len(s) + 1)))
-    return moveaxis_to_front(x, bdim)
+def broadcast_batched(x, bdim, size, axis=0):
+    """`x` with its batch axis at `axis`: moved there from `bdim`, or, when `x` has none
+    (bdim None: the same for every example), materialized there by broadcasting to `size`."""
+    from .shape_ops import broadcast_in_dim, full, moveaxis
+    if bdim is not None:
+        if bdim == axis:
+            return x
+        ndim = len(shape_of(x))
+        return x if bdim % ndim == axis % ndim else moveaxis(x, bdim, axis)
+    if is_python_scalar(x):
+        return full((size,), x, dtype_of(x))
+    s = tuple(shape_of(x))
+    axis %= len(s) + 1
+    return broadcast_in_dim(x, s[:axis] + (size,) + s[axis:],
+                            tuple(i for i in range(len(s) + 1) if i != axis))
 
 
 def canonical_axis(axis, ndim, name="axis"):

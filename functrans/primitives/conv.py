@@ -31,7 +31,7 @@ import math
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general
-from .shape_ops import _pad_impl, reshape, transpose, moveaxis, broadcast_in_dim
+from .shape_ops import pad_kernel, reshape, transpose, moveaxis, broadcast_in_dim
 
 
 # ------------------------------------------------------------------ geometry
@@ -83,7 +83,7 @@ def _padded(xp, x, padding, lhs_dilation):
         return x
     config = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in
                                        zip(padding, lhs_dilation)]
-    return _pad_impl(xp, x, 0, config)
+    return pad_kernel(xp, x, 0, config)
 
 
 def _window_offsets(window_shape):
@@ -157,7 +157,7 @@ def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, pa
     buf = flat[:lay.size].reshape(block).swapaxes(0, 1)
     # undo the padding (a negative pad crops; a cropped input element gets no cotangent)
     config = [(0, 0, 0), (0, 0, 0)] + [(-lo, -hi, 0) for lo, hi in padding]
-    unpadded = _pad_impl(xp, buf, 0, config)
+    unpadded = pad_kernel(xp, buf, 0, config)
     return unpadded[(slice(None), slice(None)) + tuple(slice(None, None, d)
                                                        for d in lhs_dilation)]
 

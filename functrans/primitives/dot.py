@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,26 +23,63 @@ def _free(ndim, contract, batch):
     return [i for i in range(ndim) if i not in contract and i not in batch]
 
 
-def _dot_impl(xp, lhs, rhs, dimension_numbers):
+class DotPlan(NamedTuple):
+    """How `dot_general` runs as one BLAS call: `fn(arrange(lhs), arrange(rhs))`, where
+    arranging an operand transposes it by `*_perm` and then reshapes it to `*_shape` (None:
+    leave as it is), and the product, of `product_shape`, is reshaped to `out_shape` (None:
+    as it comes). `fn` is
+    "dot", "matmul" (batch axes) or "multiply" (products of one-element contractions: BLAS is
+    slow for these outer products). The eager kernel and the compiler both follow it."""
+    fn: str
+    lhs_perm: tuple | None
+    lhs_shape: tuple | None
+    rhs_perm: tuple | None
+    rhs_shape: tuple | None
+    product_shape: tuple
+    out_shape: tuple | None
+
+
+@functools.lru_cache(maxsize=1024)
+def dot_plan(lhs_shape, rhs_shape, dimension_numbers):
+    """The `DotPlan` for operands of these shapes."""
     (lc, rc), (lb, rb) = dimension_numbers
-    if not lb and lhs.ndim == 2 and rhs.ndim == 2 and len(lc) == 1:
-        a = lhs if lc[0] == 1 else lhs.T
-        b = rhs if rc[0] == 0 else rhs.T
-        return xp.dot(a, b)
-    lfree = _free(lhs.ndim, lc, lb)
-    rfree = _free(rhs.ndim, rc, rb)
-    bshape = [lhs.shape[i] for i in lb]
-    lshape = [lhs.shape[i] for i in lfree]
-    rshape = [rhs.shape[i] for i in rfree]
+    if not lb and len(lhs_shape) == 2 and len(rhs_shape) == 2 and len(lc) == 1:
+        product = (lhs_shape[1 - lc[0]], rhs_shape[1 - rc[0]])
+        return DotPlan("dot", None if lc[0] == 1 else (1, 0), None,
+                       None if rc[0] == 0 else (1, 0), None, product, None)
+    lfree = _free(len(lhs_shape), lc, lb)
+    rfree = _free(len(rhs_shape), rc, rb)
+    bshape = tuple(lhs_shape[i] for i in lb)
+    lshape = tuple(lhs_shape[i] for i in lfree)
+    rshape = tuple(rhs_shape[i] for i in rfree)
     m, n = math.prod(lshape), math.prod(rshape)
-    k = math.prod(lhs.shape[i] for i in lc)
-    a = xp.transpose(lhs, list(lb) + lfree + list(lc)).reshape(bshape + [m, k])
-    b = xp.transpose(rhs, list(rb) + list(rc) + rfree).reshape(bshape + [k, n])
-    if k == 1:      # outer products (per-example gradients): BLAS is slow for these
-        out = xp.multiply(a, b)
-    else:
-        out = xp.matmul(a, b) if lb else xp.dot(a, b)
-    return out.reshape(bshape + lshape + rshape)
+    k = math.prod(lhs_shape[i] for i in lc)
+    lperm, lmat = _arrangement(lhs_shape, list(lb) + lfree + list(lc), bshape + (m, k))
+    rperm, rmat = _arrangement(rhs_shape, list(rb) + list(rc) + rfree, bshape + (k, n))
+    out = bshape + lshape + rshape
+    fn = "multiply" if k == 1 else "matmul" if lb else "dot"
+    product = bshape + (m, n)
+    return DotPlan(fn, lperm, lmat, rperm, rmat, product, None if out == product else out)
+
+
+def _arrangement(shape, perm, new_shape):
+    """`(perm, new_shape)`, each None where it changes nothing."""
+    permuted = tuple(shape[i] for i in perm)
+    return (None if perm == list(range(len(shape))) else tuple(perm),
+            None if permuted == new_shape else new_shape)
+
+
+def _arrange(xp, x, perm, shape):
+    if perm is not None:
+        x = xp.transpose(x, perm)
+    return x if shape is None else x.reshape(shape)
+
+
+def _dot_impl(xp, lhs, rhs, dimension_numbers):
+    plan = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
+    out = getattr(xp, plan.fn)(_arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape),
+                               _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape))
+    return out if plan.out_shape is None else out.reshape(plan.out_shape)
 
 
 def _dot_aval(lhs, rhs, dimension_numbers):
@@ -68,6 +106,7 @@ def _dot_aval(lhs, rhs, dimension_numbers):
 
 
 dot_general_p = primitive("dot_general", _dot_impl, _dot_aval)
+dot_general_p.kernel_kind = "dot"
 
 
 @functools.lru_cache(maxsize=512)

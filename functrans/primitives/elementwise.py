@@ -111,7 +111,8 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     GPU kernels (see the note above `CUDA_HELPERS`).
     """
     np_name = np_name or name
-    if impl is None:
+    generic = impl is None
+    if generic:
         impl = _ufunc_impl(np_name)
 
     def abstract_eval(x):
@@ -123,6 +124,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
     p.np_name = np_name
+    p.kernel_kind = "ufunc" if generic else None
     p.cuda_expr = cuda
     if nondiff or deriv is None:
         def_nondiff(p)
@@ -367,7 +369,8 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     CUDA C template for fused GPU kernels (see the note above `CUDA_HELPERS`).
     """
     np_name = np_name or name
-    if impl is None:
+    generic = impl is None
+    if generic:
         impl = _ufunc_impl(np_name)
 
     def abstract_eval(x, y):
@@ -379,6 +382,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
     p.np_name = np_name
+    p.kernel_kind = "ufunc" if generic else None
     p.cuda_expr = cuda
     if nondiff:
         def_nondiff(p)
@@ -507,7 +511,7 @@ def _broadcast3(*shapes):
 
 select_p = primitive("select", lambda xp, c, x, y: xp.where(c, x, y), _select_aval)
 select_p.elementwise = True
-select_p.np_name = "where"
+select_p.kernel_kind = "select"
 select_p.cuda_expr = "({0} ? {1} : {2})"
 
 
@@ -549,6 +553,7 @@ convert_element_type_p = primitive(
     "convert_element_type", _convert_impl,
     lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
 convert_element_type_p.elementwise = True
+convert_element_type_p.kernel_kind = "convert"
 convert_element_type_p.cuda_expr = "({T}){0}"
 
 

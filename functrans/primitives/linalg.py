@@ -57,28 +57,20 @@ def _sym(x):
     return mul(add(x, _T(x)), 0.5)
 
 
-def _adj(x):
+def adjoint(x):
     """The conjugate transpose (the transpose of a real matrix)."""
     return conj_p.bind(_T(x)) if dtype_of(x).kind == "c" else _T(x)
 
 
 def _herm(x):
     """The Hermitian part (the symmetric part of a real matrix)."""
-    return mul(add(x, _adj(x)), 0.5)
+    return mul(add(x, adjoint(x)), 0.5)
 
 
-def _transposed_jvp(jvp_rule, primals, outs, cts):
-    """Cotangents as the transpose of `jvp_rule`'s linear map (for complex input, where the
-    hand-written reverse rules, derived for real matrices, do not apply)."""
-    from ..interpreters import ad
-    multiple = isinstance(outs, list)
-
-    def linear(t):
-        _, out_t = jvp_rule(primals, [t])
-        return [ad.instantiate(d, o) for d, o in zip(out_t, outs)] if multiple else [out_t]
-    _, pullback = ad.vjp_flat(linear, [full_like(primals[0], 0)])
-    cts = [_zeros_or(c, o) for c, o in zip(cts, outs)] if multiple else [cts]
-    return tuple(pullback(cts))
+def _complex_input(primals, **params):
+    """Complex input: reverse mode transposes the forward rule (the hand-written reverse
+    rules are derived for real matrices)."""
+    return dtype_of(primals[0]).kind == "c"
 
 
 def _eye_like(x):
@@ -272,7 +264,7 @@ def _cholesky_jvp(primals, tangents):
     if t is None:
         return L, None
     inner = triangular_solve(L, _herm(t), lower=True)                     # L^-1 dA
-    inner = triangular_solve(L, _adj(inner), lower=True)                  # L^-1 dA L^-H
+    inner = triangular_solve(L, adjoint(inner), lower=True)                  # L^-1 dA L^-H
     return L, _mm(L, _phi(inner))
 
 
@@ -281,8 +273,6 @@ def _cholesky_vjp(primals, needs):
     L = cholesky_p.bind(a)
 
     def backward(ct):
-        if dtype_of(a).kind == "c":
-            return _transposed_jvp(_cholesky_jvp, primals, L, ct)
         p = _phi(_mm(_T(L), ct))
         y = triangular_solve(L, p, lower=True, transpose_a=True)           # L^-T P
         s = _T(triangular_solve(L, _T(y), lower=True, transpose_a=True))   # L^-T P L^-1
@@ -291,6 +281,7 @@ def _cholesky_vjp(primals, needs):
 
 
 cholesky_p.jvp, cholesky_p.vjp = _cholesky_jvp, _cholesky_vjp
+cholesky_p.reverse_by_transposing_jvp = _complex_input
 _batch_leading(cholesky_p)
 
 
@@ -411,7 +402,7 @@ def _eigh_jvp(primals, tangents):
     t, = tangents
     if t is None:
         return [w, v], [None, None]
-    m = _mm(_adj(v), _mm(_herm(t), v))                  # Hermitian: a real diagonal
+    m = _mm(adjoint(v), _mm(_herm(t), v))                  # Hermitian: a real diagonal
     dw, gaps = _diag(m), _gap_reciprocals(w)
     if dtype_of(a).kind == "c":
         dw, gaps = real_p.bind(dw), convert_element_type(gaps, dtype_of(a))
@@ -423,8 +414,6 @@ def _eigh_vjp(primals, needs):
     w, v = eigh_p.bind(a)
 
     def backward(cts):
-        if dtype_of(a).kind == "c":
-            return _transposed_jvp(_eigh_jvp, primals, [w, v], cts)
         cw, cv = cts
         inner = None
         if cw is not None:
@@ -437,6 +426,7 @@ def _eigh_vjp(primals, needs):
 
 
 eigh_p.jvp, eigh_p.vjp = _eigh_jvp, _eigh_vjp
+eigh_p.reverse_by_transposing_jvp = _complex_input
 _batch_leading(eigh_p)
 
 
@@ -482,7 +472,7 @@ def _check_reduced(name, a, full_matrices):
 
 def _svd_parts(a):
     s, u, vt = svd_p.bind(a, full_matrices=False, compute_uv=True)
-    return s, u, _adj(vt)
+    return s, u, adjoint(vt)
 
 
 def _complex_singular_vectors(a, compute_uv):
@@ -499,7 +489,7 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
     _complex_singular_vectors(a, compute_uv)
     _check_reduced("svd", a, full_matrices and compute_uv)
     s, u, v = _svd_parts(a)
-    dp = _mm(_adj(u), _mm(t, v))
+    dp = _mm(adjoint(u), _mm(t, v))
     ds = real_p.bind(_diag(dp)) if dtype_of(a).kind == "c" else _diag(dp)
     if not compute_uv:
         return outs, [ds]
@@ -525,10 +515,6 @@ def _svd_vjp(primals, needs, full_matrices, compute_uv):
     outs = svd_p.bind(a, full_matrices=full_matrices, compute_uv=compute_uv)
 
     def backward(cts):
-        if dtype_of(a).kind == "c":
-            _complex_singular_vectors(a, compute_uv)
-            return _transposed_jvp(lambda p, t: _svd_jvp(p, t, full_matrices, False), primals,
-                                   outs, cts)
         _check_reduced("svd", a, full_matrices and compute_uv)
         s, u, v = _svd_parts(a)
         cs = cts[0]
@@ -558,6 +544,7 @@ def _svd_vjp(primals, needs, full_matrices, compute_uv):
 
 
 svd_p.jvp, svd_p.vjp = _svd_jvp, _svd_vjp
+svd_p.reverse_by_transposing_jvp = _complex_input
 _batch_leading(svd_p)
 
 

@@ -40,7 +40,7 @@ def _reduction(name, np_name, *, out_dtype=None, pass_dtype=False):
         return ShapedArray(_reduced_shape(x.shape, axes), out_dtype or x.dtype)
 
     p = primitive(name, impl, abstract_eval)
-    p.reduction = np_name
+    p.kernel_kind, p.np_name = "reduction", np_name
     p.batch = _batch_reduction(p)
     return p
 

@@ -11,9 +11,9 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, transfer
-from ..core import ShapedArray, is_python_scalar
+from ..core import ShapedArray, is_python_scalar, device_like
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
-                    broadcast_batched, bdim_size, device_like)
+                    broadcast_batched, bdim_size)
 
 
 # ------------------------------------------------------------------ reshape
@@ -25,7 +25,7 @@ def _reshape_aval(x, new_sizes):
 
 
 reshape_p = primitive("reshape", lambda xp, x, new_sizes: xp.reshape(x, new_sizes), _reshape_aval)
-reshape_p.view = True
+reshape_p.view, reshape_p.kernel_kind = True, "reshape"
 def_linear(reshape_p, lambda ct, aval, new_sizes: reshape(ct, aval.shape))
 
 
@@ -55,7 +55,7 @@ def _transpose_aval(x, permutation):
 
 transpose_p = primitive("transpose", lambda xp, x, permutation: xp.transpose(x, permutation),
                         _transpose_aval)
-transpose_p.view = True
+transpose_p.view, transpose_p.kernel_kind = True, "transpose"
 def_linear(transpose_p,
            lambda ct, aval, permutation: transpose(ct, tuple(np.argsort(permutation))))
 
@@ -235,7 +235,9 @@ def concatenate(xs, dimension):
 
 
 # ------------------------------------------------------------------ pad
-def _pad_impl(xp, x, padval, padding_config):
+def pad_kernel(xp, x, padval, padding_config):
+    """`pad`'s kernel on a raw array (`padding_config`: `(low, high, interior)` per axis;
+    negative padding crops); the convolution and window kernels use it too."""
     x = xp.asarray(x)
     out_shape = []
     for (lo, hi, interior), d in zip(padding_config, x.shape):
@@ -272,7 +274,7 @@ def _pad_aval(x, padval, padding_config):
     return ShapedArray(shape, x.dtype)
 
 
-pad_p = primitive("pad", _pad_impl, _pad_aval)
+pad_p = primitive("pad", pad_kernel, _pad_aval)
 
 
 def _pad_transpose_operand(ct, shape, padding_config):

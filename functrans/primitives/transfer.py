@@ -7,8 +7,9 @@ of its arguments: move arguments before the call rather than inside.
 """
 from __future__ import annotations
 
+from ..core import device_like
 from ..backends import transfer
-from ._util import primitive, device_like
+from ._util import primitive
 
 
 def _impl(xp, x, device):

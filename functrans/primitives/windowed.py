@@ -26,7 +26,7 @@ import numpy as np
 from .. import dtypes
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, broadcast_batched, bdim_size
-from .shape_ops import _pad_impl
+from .shape_ops import pad_kernel
 
 
 # ------------------------------------------------------------------ geometry and kernels
@@ -50,13 +50,13 @@ def _views(buf, out_shape, window_dimensions, window_strides, window_dilation):
 def _pad(xp, x, padding, value):
     if all(p == (0, 0) for p in padding):
         return x
-    return _pad_impl(xp, x, value, [(lo, hi, 0) for lo, hi in padding])
+    return pad_kernel(xp, x, value, [(lo, hi, 0) for lo, hi in padding])
 
 
 def _unpad(xp, buf, padding):
     if all(p == (0, 0) for p in padding):
         return buf
-    return _pad_impl(xp, buf, 0, [(-lo, -hi, 0) for lo, hi in padding])
+    return pad_kernel(xp, buf, 0, [(-lo, -hi, 0) for lo, hi in padding])
 
 
 def _lowest(dtype):

@@ -1,0 +1,190 @@
+"""Executables: a compiled jaxpr's generated function with the memory it keeps between calls,
+and `compile_jaxpr`, which optimizes, generates and caches one per jaxpr and device."""
+from __future__ import annotations
+
+import sys
+import weakref
+
+import numpy as np
+
+from ..array import wrap
+from ..config import config
+from ..core import ClosedJaxpr
+from ..tree_util import node_kind
+from . import memory
+from .codegen import generate, compile_source
+from .passes import optimize
+
+
+class Executable:
+    """A compiled jaxpr: call it with raw arrays (and, for donated inputs, their arrays or
+    None), get a list of raw arrays back.
+
+    Its temporaries (`slots`) live in one block of memory (the arena) that the executable
+    keeps for the next call when `config.jit_buffer_cache` is on: a call checks an arena
+    out (or makes one, when none is free: the first call, another thread's call or a
+    nested one is running) and checks it back in when it returns, unless a view of it
+    outlived the call. At most one arena is kept while idle; `release_buffers()` drops it.
+    """
+
+    def __init__(self, fn, source, jaxpr, device, namespace, signature, slots=()):
+        self.fn, self.source, self.jaxpr, self.device = fn, source, jaxpr, device
+        self._namespace, self._signature = namespace, signature
+        self._array_fns = {}
+        self._on_host = device.platform == "cpu"
+        offsets, self.arena_bytes = memory.arena_layout(slots)
+        self._views = [(o, o + s.nbytes, s.dtype, s.shape) for o, s in zip(offsets, slots)]
+        self._free = []             # idle arenas (at most one)
+        self._counts = None         # reference counts of a fresh arena's arrays
+        if slots:
+            _WITH_ARENAS.add(self)
+
+    def __call__(self, *args):
+        if self._on_host:
+            return self._run(*args)
+        with self.device.backend.activate(self.device):
+            return self._run(*args)
+
+    def _run(self, *args):
+        if not self._views:
+            return self.fn(*args)
+        pool = self.take_arena()
+        outs = self.fn(*args, pool)
+        self.give_arena(pool)
+        return outs
+
+    def take_arena(self):
+        """The arrays of an idle arena (the block first, then one view per slot), or of a new
+        one."""
+        try:
+            return self._free.pop()
+        except IndexError:
+            pass
+        pool = _new_arena(self.device.xp, self.arena_bytes, self._views)
+        if self._counts is None:
+            self._counts = _refcounts(pool)
+        return pool
+
+    def give_arena(self, pool):
+        """Keep `pool` for the next call, if caching is on, no other arena is idle, and
+        nothing but `pool` refers to its arrays (no view of them outlived the call)."""
+        if not self._free and config.jit_buffer_cache and _refcounts(pool) == self._counts:
+            self._free.append(pool)
+
+    def release_buffers(self):
+        """Drop the arena kept between calls."""
+        self._free.clear()
+
+    def as_text(self):
+        return f"# optimized jaxpr\n{self.jaxpr}\n\n# generated code\n{self.source}"
+
+    def array_function(self, out_tree, name):
+        """A variant taking `ft.Array`s and returning the output pytree of Arrays (the
+        dispatch fast path: no list of raw values in between)."""
+        fn = self._array_fns.get(out_tree)
+        if fn is None:
+            arg_names, body, outs = self._signature
+            params = [f"x{i}" for i in range(len(arg_names))]
+            lines = [f"def {name}({', '.join(params)}):"]
+            if self._views:         # the arena goes back once the body's frame is gone
+                lines += ["    pool = take_arena()",
+                          f"    outs = fn({''.join(p + '._value, ' for p in params)}pool)",
+                          "    give_arena(pool)"]
+                outs = [f"outs[{i}]" for i in range(len(outs))]
+            else:
+                lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
+                lines += body
+            nodes = {}
+            lines.append(f"    return {_tree_expression(out_tree, outs, nodes)}")
+            namespace = dict(self._namespace, wrap=wrap, fn=self.fn, take_arena=self.take_arena,
+                             give_arena=self.give_arena, **nodes)
+            fn = compile_source("\n".join(lines), name, namespace)
+            if not self._on_host:
+                fn = self._on_device(fn)
+            self._array_fns[out_tree] = fn
+        return fn
+
+    def _on_device(self, fn):
+        device = self.device
+
+        def run(*args):
+            with device.backend.activate(device):
+                return fn(*args)
+        return run
+
+
+def release_buffers(closed):
+    """Drop the arenas kept by the executables compiled from `closed` and from the jaxprs
+    derived from it and cached on it (its derivatives, batched forms, ...)."""
+    seen, todo = set(), [closed]
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for value in c.cache.values():
+            if isinstance(value, Executable):
+                value.release_buffers()
+            elif isinstance(value, ClosedJaxpr):
+                todo.append(value)
+            else:           # e.g. a vjp split, holding its forward and backward jaxprs
+                todo.extend(v for v in getattr(value, "__dict__", {}).values()
+                            if isinstance(v, ClosedJaxpr))
+
+
+def _new_arena(xp, nbytes, views):
+    block = xp.empty(nbytes, np.uint8)
+    return (block,) + tuple(block[lo:hi].view(dtype).reshape(shape)
+                            for lo, hi, dtype, shape in views)
+
+
+def _refcounts(pool):
+    return [sys.getrefcount(a) for a in pool]
+
+
+_WITH_ARENAS = weakref.WeakSet()     # executables with slots, to release when caching stops
+
+
+def _on_config(name, value):
+    if name == "jit_buffer_cache" and not value:
+        for exe in list(_WITH_ARENAS):
+            exe.release_buffers()
+
+
+config.on_update(_on_config)
+
+
+def _tree_expression(tree, names, namespace):
+    """Python source building the pytree `tree` of Arrays wrapping `names`; the unflatten
+    functions and static data of other node types go into `namespace`."""
+    it = iter(names)
+
+    def build(td):
+        if td.node_type is None:
+            return f"wrap({next(it)})"
+        if td.node_type is type(None):
+            return "None"
+        kids = [build(c) for c in td.children]
+        if td.node_type is tuple:
+            return f"({', '.join(kids)}{',' if len(kids) == 1 else ''})"
+        if td.node_type is list:
+            return f"[{', '.join(kids)}]"
+        node = f"out_node{len(namespace)}"
+        namespace[node] = (node_kind(td.node_type).unflatten, td.node_data)
+        return f"{node}[0]({node}[1], [{', '.join(kids)}])"
+    return build(tree)
+
+
+def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Executable:
+    """Optimize and compile `closed` for `device` (cached on the jaxpr). `donated` lists the
+    inputs whose arrays the code may overwrite; the executable then takes one extra
+    argument per donated input: its array, or None when it must not be overwritten."""
+    key = ("compiled", device, tuple(donated))
+    exe = closed.cache.get(key)
+    if exe is None:
+        with device.backend.activate(device):
+            optimized = optimize(closed, device)
+            fn, source, namespace, signature, slots = generate(optimized, device, name, donated)
+        exe = closed.cache[key] = Executable(fn, source, optimized, device, namespace,
+                                             signature, slots)
+    return exe

@@ -1,0 +1,45 @@
+"""The `jit` call primitive: it carries a staged jaxpr, and running it runs that jaxpr
+compiled (cached on the jaxpr per device). Its transformation rules are those of every call
+primitive (`interpreters.calls`): `grad(jit(f))` differentiates the staged function (a
+compiled forward pass saving residuals and a compiled backward pass), `vmap(jit(f))` batches
+the jaxpr, and jit inside jit inlines."""
+from __future__ import annotations
+
+from ..array import wrap
+from ..backends import HOST_TYPES, create, cpu, default_device_now, device_of_raw
+from ..core import OpaqueValue, Primitive, is_python_scalar
+from ..interpreters.calls import define_call
+from .executable import compile_jaxpr
+
+jit_p = define_call(Primitive("jit", multiple_results=True), inline="early")
+
+
+def _jit_impl(xp, *args, jaxpr, name):
+    device = device_of_args(args)
+    outs = compile_jaxpr(jaxpr, device, name)(*args)
+    return [scalar_on(device, o, a) if is_python_scalar(o) else o
+            for o, a in zip(outs, jaxpr.out_avals)]
+
+
+jit_p.impl = _jit_impl
+
+
+def device_of_args(raws):
+    """The device a program on these raw arguments runs on: that of its first array."""
+    for r in raws:
+        if type(r) not in HOST_TYPES and not isinstance(r, OpaqueValue) and \
+                not is_python_scalar(r):
+            return device_of_raw(r)
+    return cpu if raws else default_device_now()
+
+
+def wrap_outputs(device, outs, avals):
+    """Arrays for a compiled program's results (a Python scalar it passes through becomes an
+    array on its device)."""
+    return [wrap(scalar_on(device, o, a) if is_python_scalar(o) else o)
+            for o, a in zip(outs, avals)]
+
+
+def scalar_on(device, value, aval):
+    """A Python scalar a compiled program passes through, as an array on its device."""
+    return create(device, "asarray", value, dtype=aval.dtype)

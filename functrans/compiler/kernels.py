@@ -1,0 +1,260 @@
+"""How each equation runs on NumPy (or CuPy, whose functions have the same names): a
+`Kernel` says what the memory planner needs to know and emits the line that runs it.
+
+What a primitive declares (`core.Primitive`) decides: a ufunc, a reduction, `dot` (following
+`primitives.dot.dot_plan`), `where`/`copyto`, `astype`, `reshape`/`transpose` become direct
+calls of the backend function, taking `out=` when the memory plan gives them a dead buffer;
+anything else calls the primitive's kernel (`impl(xp, ...)`). A primitive whose kernel can
+write its one result into a given C-contiguous array of the result's shape and dtype
+(overlapping no operand) says so with `prim.impl_out = True`: it is then called as
+`impl(xp, ..., out=buffer, **params)` when the plan has a buffer for it. An update kernel
+(scatter, dynamic_update_slice) also names the operands the buffer may be,
+`prim.impl_inplace = (0,)`: when that operand dies there, the kernel gets the operand's own
+array (of any layout) and updates it in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Literal, Var
+from ..primitives.dot import dot_plan
+from .fusion import fused_p
+from .memory import FRESH, VIEW, OPAQUE
+
+
+class Kernel:
+    """How the backend runs one equation, as much as the memory planner needs to know.
+
+    `kind`: FRESH (returns a new array of the output's shape, C-contiguous when
+    `c_layout(inputs_c_contiguous)` says so), VIEW (may share its input's memory) or OPAQUE
+    (may share memory with any input). `accepts_out`: can write into a given buffer;
+    `inplace`: the operand positions that buffer may be (it then is that operand's array);
+    `exact`: the result does not depend on memory layout; `out_c`: the buffer must be
+    C-contiguous.
+    """
+    __slots__ = ("kind", "emit", "accepts_out", "inplace", "exact", "out_c", "c_layout")
+
+    def __init__(self, kind, emit, accepts_out=False, inplace=(), exact=True, out_c=False,
+                 c_layout=lambda c: False):
+        self.kind, self.emit, self.accepts_out = kind, emit, accepts_out
+        self.inplace, self.exact, self.out_c, self.c_layout = inplace, exact, out_c, c_layout
+
+
+def _same_layout(c):
+    return c
+
+
+def _always_c(c):
+    return True
+
+
+# ufuncs whose result is correctly rounded (or exact), hence independent of the loop NumPy
+# picks for a memory layout
+_EXACT_UFUNCS = {
+    "add", "subtract", "multiply", "divide", "negative", "positive", "absolute", "sign",
+    "square", "sqrt", "reciprocal", "maximum", "minimum", "fmax", "fmin", "floor", "ceil",
+    "rint", "trunc", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "invert", "left_shift", "right_shift", "isfinite", "isnan", "isinf",
+    "copysign", "nextafter",
+}
+
+
+_PYTHON_TYPE = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+
+
+def _weak_or_dtype(a):
+    """What NumPy's type resolution sees: a Python type for a (weak) scalar, else a dtype."""
+    if type(a) is Literal:
+        return type(a.val)
+    if a.aval.weak_type and not a.aval.shape:
+        return _PYTHON_TYPE.get(a.aval.dtype.kind, a.aval.dtype)
+    return a.aval.dtype
+
+
+def _ufunc_kernel(eqn):
+    """An elementwise primitive whose kernel is the ufunc `np_name`, called with `out=`."""
+    ufunc = getattr(np, eqn.primitive.np_name, None)
+    if not isinstance(ufunc, np.ufunc) or len(eqn.outvars) != 1:
+        return None
+    name = ufunc.__name__
+    out_aval = eqn.outvars[0].aval
+    try:
+        resolved = ufunc.resolve_dtypes(tuple(_weak_or_dtype(a) for a in eqn.invars) + (None,))
+        matches = resolved[-1] == out_aval.dtype
+    except Exception:
+        matches = False
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        fn = ctx.kernel(name)
+        extra = f", out={buf}" if buf else ""
+        ctx.emit(f"{outs[0]} = {fn}({', '.join(ins)}{extra})", indent)
+    if not matches:                 # NumPy's result type differs: run it, plan nothing
+        return Kernel(OPAQUE, emit)
+    return Kernel(FRESH, emit, accepts_out=True, inplace=tuple(range(len(eqn.invars))),
+                  exact=name in _EXACT_UFUNCS, c_layout=_same_layout)
+
+
+def _select_kernel(eqn):
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        c, x, y = ins
+        if buf is None:
+            ctx.emit(f"{outs[0]} = {ctx.kernel('where')}({c}, {x}, {y})", indent)
+            return
+        copyto = ctx.kernel("copyto")
+        if buf == y:
+            ctx.emit(f"{copyto}({buf}, {x}, where={c})", indent)
+        elif buf == x:
+            ctx.emit(f"{copyto}({buf}, {y}, where={ctx.kernel('logical_not')}({c}))", indent)
+        else:
+            ctx.emit(f"{copyto}({buf}, {y})", indent)
+            ctx.emit(f"{copyto}({buf}, {x}, where={c})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
+    aval = eqn.outvars[0].aval
+    try:
+        matches = np.result_type(*[_weak_or_dtype(a) for a in eqn.invars[1:]]) == aval.dtype
+    except Exception:
+        matches = False
+    if not matches:
+        return Kernel(OPAQUE, emit)
+    return Kernel(FRESH, emit, accepts_out=True, inplace=(1, 2), c_layout=_same_layout)
+
+
+def _convert_kernel(eqn):
+    dtype = np.dtype(eqn.params["new_dtype"])
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        if buf is None:
+            ctx.emit(f"{outs[0]} = {ins[0]}.astype({ctx.const(dtype, 'dt')})", indent)
+        else:
+            ctx.emit(f"{ctx.kernel('copyto')}({buf}, {ins[0]}, casting='unsafe')", indent)
+            ctx.emit(f"{outs[0]} = {buf}", indent)
+    x, = eqn.invars
+    if type(x) is not Var or not x.aval.shape or x.aval.dtype == dtype:
+        return None
+    return Kernel(FRESH, emit, accepts_out=True, c_layout=_same_layout)
+
+
+def _dot_kernel(eqn):
+    """`dot_general` as the one BLAS call of its plan (`primitives.dot.dot_plan`), which the
+    eager kernel follows too, writing into a given buffer (products of one-element
+    contractions, computed with `multiply`, keep the kernel)."""
+    lhs, rhs = eqn.invars
+    if type(lhs) is not Var or type(rhs) is not Var:
+        return None
+    plan = dot_plan(lhs.aval.shape, rhs.aval.shape, eqn.params["dimension_numbers"])
+    if plan.fn == "multiply":
+        return None
+    a = _arranged(plan.lhs_perm, plan.lhs_shape)
+    b = _arranged(plan.rhs_perm, plan.rhs_shape)
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        call = f"{ctx.kernel(plan.fn)}({ins[0]}{a}, {ins[1]}{b}"
+        if buf is None:
+            reshaped = "" if plan.out_shape is None else f".reshape({plan.out_shape!r})"
+            ctx.emit(f"{outs[0]} = {call}){reshaped}", indent)
+            return
+        target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
+        ctx.emit(f"{call}, out={target})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
+    return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+def _arranged(perm, shape):
+    """Source arranging an operand as a dot plan says: `.transpose(perm).reshape(shape)`
+    (`.T` for a matrix), leaving out the steps that change nothing."""
+    text = "" if perm is None else ".T" if perm == (1, 0) and shape is None else \
+        f".transpose({perm!r})"
+    return text if shape is None else f"{text}.reshape({shape!r})"
+
+
+_REDUCING_UFUNC = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
+
+
+def _reduce_kernel(eqn):
+    np_name = eqn.primitive.np_name
+    x, = eqn.invars
+    if np_name not in _REDUCING_UFUNC or type(x) is not Var:
+        return None
+    axes = eqn.params["axes"]
+    typed = np_name in ("sum", "prod")
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        dtype = f", dtype={ctx.const(x.aval.dtype, 'dt')}" if typed else ""
+        if ctx.xp is np:        # what np.sum etc. call, without their Python wrapper
+            fn = f"{ctx.kernel(_REDUCING_UFUNC[np_name])}.reduce"
+        else:
+            fn = ctx.kernel(np_name)
+        extra = f", out={buf}" if buf else ""
+        ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype}{extra})", indent)
+    return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+def _view_method_kernel(method, param, c_layout):
+    """`x.reshape(new_sizes)` / `x.transpose(permutation)`: a view (or, for reshape, maybe a
+    copy)."""
+    def kernel(eqn):
+        arg = eqn.params[param]
+
+        def emit(ctx, eqn, ins, outs, buf, indent):
+            ctx.emit(f"{outs[0]} = {ins[0]}.{method}({arg!r})", indent)
+        if type(eqn.invars[0]) is not Var:
+            return None
+        return Kernel(VIEW, emit, c_layout=c_layout)
+    return kernel
+
+
+def default_emit(ctx, eqn, ins, outs, buf, indent):
+    """Call the primitive's kernel `impl(xp, *ins, **params)` (with `out=buf` if given)."""
+    prim = eqn.primitive
+    impl = ctx.const(prim.impl, f"{identifier(prim.name)}_")
+    args = ", ".join(["xp"] + list(ins))
+    if buf is not None:
+        args += f", out={buf}"
+    if eqn.params:
+        args += ", **" + ctx.const(eqn.params, "p")
+    call = f"{impl}({args})"
+    if prim.multiple_results:
+        lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
+        ctx.emit(f"{lhs} = {call}" if outs else call, indent)
+    else:
+        ctx.emit(f"{outs[0]} = {call}", indent)
+
+
+def _custom_emit(ctx, eqn, ins, outs, buf, indent):
+    eqn.primitive.lowering(ctx, eqn, ins, outs, indent)
+
+
+def numpy_kernel(eqn):
+    """The Kernel running `eqn` on NumPy (or CuPy, whose functions have the same names);
+    None for a `fused` group, which then runs member by member, in place."""
+    prim = eqn.primitive
+    if prim is fused_p:
+        return None
+    if prim.lowering is not None:
+        return Kernel(OPAQUE, _custom_emit)
+    build = KERNELS.get(prim.kernel_kind)
+    kernel = build(eqn) if build is not None else None
+    if kernel is not None:
+        return kernel
+    if prim.impl_out and len(eqn.outvars) == 1:
+        return Kernel(FRESH, default_emit, accepts_out=True, out_c=True, c_layout=_always_c,
+                      inplace=prim.impl_inplace)
+    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, default_emit)
+
+
+# how an equation runs, by what its primitive declares its kernel to be (`kernel_kind`)
+KERNELS = {
+    "ufunc": _ufunc_kernel,
+    "select": _select_kernel,
+    "convert": _convert_kernel,
+    "dot": _dot_kernel,
+    "reduction": _reduce_kernel,
+    "reshape": _view_method_kernel("reshape", "new_sizes", _same_layout),
+    "transpose": _view_method_kernel("transpose", "permutation", lambda c: False),
+}
+
+
+def identifier(name):
+    """`name` made a Python identifier (other characters become underscores)."""
+    return "".join(c if c.isalnum() else "_" for c in name)

@@ -1,0 +1,45 @@
+"""Errors that say where: the user's source line (the innermost frame outside functrans) and
+the error types the transforms raise."""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ConcretizationError(TypeError):
+    """A traced value was used where a concrete Python value is needed."""
+
+
+class UnexpectedTracerError(Exception):
+    """A tracer was used after the transform that created it had finished."""
+
+
+def user_frame(skip_package=True):
+    """`(filename, lineno, function)` of the innermost frame outside functrans, or None."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not (skip_package and fn.startswith(_PACKAGE_DIR)) and not fn.startswith("<frozen"):
+            return (fn, f.f_lineno, f.f_code.co_name)
+        f = f.f_back
+    return None
+
+
+def format_frame(frame):
+    """`file:line (in function)` for a frame from `user_frame`."""
+    if frame is None:
+        return "<unknown location>"
+    fn, line, func = frame
+    return f"{fn}:{line} (in {func})"
+
+
+def reraise_with_context(err, message):
+    """Raise `err` again, of the same type where possible, with `message` in front."""
+    text = f"{message}\n  {type(err).__name__}: {err}"
+    try:
+        new = type(err)(text)
+    except Exception:
+        new = ValueError(text)
+    raise new.with_traceback(None) from err

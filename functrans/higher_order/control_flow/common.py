@@ -1,0 +1,301 @@
+"""What the control-flow primitives share: turning carries and operands into arrays and
+checking that bodies keep them, tracing bodies, reverse mode of a loop body (split into a
+forward part saving residuals and a backward part using them, loop-invariant work hoisted),
+batching helpers, and the pieces of the loops' generated code."""
+from __future__ import annotations
+
+from ...core import AxisPrimitive, Var, Jaxpr, ClosedJaxpr, Tracer, get_aval, is_python_scalar, \
+    eval_jaxpr
+from ...interpreters.ad import jvp_jaxpr, vjp_split
+from ...interpreters.batching import batch_jaxpr
+from ...interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, hoist_invariant, derived
+from ...primitives._util import shape_of, broadcast_batched, moveaxis_to_front
+from ...primitives.conversion import asarray
+from ...primitives.elementwise import select, add, convert_element_type
+from ...primitives.shape_ops import broadcast_in_dim, full
+from ...tree_util import tree_flatten, tree_unflatten, keystr, tree_flatten_with_path
+
+
+def as_value(x, what):
+    """`x` as an array (a tracer stays as it is); `what` names the caller in the error."""
+    if isinstance(x, Tracer):
+        return x
+    try:
+        return asarray(x)
+    except Exception:
+        raise TypeError(f"{what}: {type(x).__name__} is not an array; loop carries, operands "
+                        "and results must be arrays or numbers (pytrees of them)") from None
+
+
+def leaf_avals(leaves):
+    """The strongly typed avals of `leaves`."""
+    return [get_aval(x).strip_weak() for x in leaves]
+
+
+def carry_leaves(val, what):
+    """The leaves of a loop's initial carry and their avals: Python scalars stay weakly typed
+    (their dtype follows what the body makes of them, as in JAX)."""
+    leaves, tree = tree_flatten(val)
+    leaves = [x if is_python_scalar(x) else as_value(x, what) for x in leaves]
+    return leaves, tree, [get_aval(x) for x in leaves]
+
+
+def carry_arrays(leaves, avals):
+    """The carry's leaves as arrays, Python scalars converted to their settled dtype."""
+    return [asarray(x, dtype=a.dtype) if is_python_scalar(x) else x
+            for x, a in zip(leaves, avals)]
+
+
+def path_names(tree):
+    """The pytree path of each leaf of the structure `tree`, for error messages."""
+    return [keystr(p) or "" for p, _ in
+            tree_flatten_with_path(tree_unflatten(tree, [0] * tree.num_leaves))[0]]
+
+
+def conform_carry(what, leaves, tree, avals, want_tree, where):
+    """Results of a body (`leaves` with structure `tree`) made to match the carry (`avals`,
+    `want_tree`). Returns `(leaves, avals)`: weakly typed results take the carry's dtype; a
+    weakly typed carry takes the result's dtype; anything else that differs is an error
+    naming the carry path."""
+    if tree != want_tree:
+        raise TypeError(f"{what}: {where} returns a carry with structure {tree}, but the carry "
+                        f"has structure {want_tree}; it must keep the same structure")
+    out, out_avals = [], []
+    for x, aval, path in zip(leaves, avals, path_names(tree)):
+        got = get_aval(x)
+        if tuple(got.shape) != tuple(aval.shape):
+            raise TypeError(f"{what}: {where} changes the shape of carry{path} from "
+                            f"{aval.str_short()} to {got.str_short()}; loop carries keep their "
+                            "shape and dtype")
+        if aval.weak_type and not got.weak_type:
+            aval = got.strip_weak()
+        elif got.dtype != aval.dtype:
+            if not got.weak_type:
+                raise TypeError(
+                    f"{what}: {where} changes the dtype of carry{path} from "
+                    f"{aval.str_short()} to {got.str_short()}; loop carries keep their shape "
+                    f"and dtype (cast with .astype({aval.dtype.name}), or start the carry "
+                    "with that dtype)")
+            x = convert_element_type(x, aval.dtype)
+        out.append(x)
+        out_avals.append(aval)
+    return out, out_avals
+
+
+def settle_carry(trace_body, avals):
+    """`trace_body(avals) -> (result, carry_out_avals)`, retraced while a weakly typed carry
+    comes out strongly typed (it then takes that type). Returns `(result, avals)`."""
+    while True:
+        result, out_avals = trace_body(avals)
+        new = [o if a.weak_type and not o.weak_type else a for a, o in zip(avals, out_avals)]
+        if new == avals:
+            return result, avals
+        avals = new
+
+
+def trace_fn(fun, args_tree, in_avals, what, fix_out=None):
+    """Trace `fun(*unflatten(args_tree, leaves))` to `(ClosedJaxpr, hoisted, out_tree)`;
+    `fix_out(leaves, tree)` may adjust the flat results inside the trace."""
+    box = {}
+
+    def flat(*leaves):
+        out = fun(*tree_unflatten(args_tree, list(leaves)))
+        outs, box["tree"] = tree_flatten(out)
+        outs = [as_value(o, what) for o in outs]
+        return fix_out(outs, box["tree"]) if fix_out else outs
+    closed, hoisted = trace_to_jaxpr(flat, in_avals, name=what)
+    return closed, hoisted, box["tree"]
+
+
+def reorder(closed, in_order=None, out_order=None):
+    """`closed` with its inputs permuted and its outputs selected (by index lists)."""
+    j = closed.jaxpr
+    invars = j.invars if in_order is None else [j.invars[i] for i in in_order]
+    outvars = j.outvars if out_order is None else [j.outvars[i] for i in out_order]
+    jaxpr, _ = dce_jaxpr(Jaxpr(j.constvars, invars, outvars, j.eqns))
+    return ClosedJaxpr(jaxpr, closed.consts)
+
+
+def with_unused_inputs(closed, avals):
+    """`closed` taking extra trailing inputs of `avals` that it ignores."""
+    j = closed.jaxpr
+    return ClosedJaxpr(Jaxpr(j.constvars, j.invars + [Var(a) for a in avals], j.outvars,
+                             j.eqns), closed.consts)
+
+
+def control_primitive(name, impl, abstract_eval):
+    """A control-flow primitive: it carries jaxprs, so it depends on the named axes they use;
+    `impl` runs it eagerly (evaluating its jaxprs equation by equation)."""
+    p = AxisPrimitive(name, multiple_results=True)
+    p.impl = impl
+    p.abstract_eval = abstract_eval
+    return p
+
+
+def zeros(aval):
+    """Zeros of `aval`'s shape and dtype."""
+    return full(aval.shape, 0, aval.dtype)
+
+
+def lane_select(pred, on_true, on_false):
+    """Per lane (axis 0 of `pred`), `on_true` where `pred` holds, else `on_false`."""
+    shape = shape_of(on_true)
+    return select(broadcast_in_dim(pred, shape, (0,)), on_true, on_false)
+
+
+def prepare_batched(vals, dims, batched, size):
+    """Batched values moved to axis 0; values that must be batched but are not, broadcast."""
+    out = []
+    for v, d, b in zip(vals, dims, batched):
+        if d is not None:
+            out.append(moveaxis_to_front(v, d))
+        elif b:
+            out.append(broadcast_batched(v, None, size))
+        else:
+            out.append(v)
+    return out
+
+
+def scalar_operand(x, what, kind):
+    """`x` as a scalar array (a predicate or index), or an error naming `what` and `kind`."""
+    x = as_value(x, what)
+    if shape_of(x) != ():
+        raise TypeError(
+            f"{what}: the {kind} must be a scalar (shape ()), got shape {shape_of(x)}. For an "
+            "elementwise choice use fnp.where or ft.lax.select; inside ft.vmap a per-example "
+            "scalar is fine.")
+    return x
+
+
+def carry_tangents(body, const_nz, carry_nz, rest_nz=()):
+    """The carries whose tangents are nonzero in some iteration (a fixed point)."""
+    carry_nz = list(carry_nz)
+    nk = len(carry_nz)
+    while True:
+        _, out_nz = jvp_jaxpr(body, list(const_nz) + carry_nz + list(rest_nz), False)
+        new = [a or b for a, b in zip(carry_nz, out_nz[:nk])]
+        if new == carry_nz:
+            return carry_nz
+        carry_nz = new
+
+
+def carry_batching(body, axis, const_b, carry_b, rest_b=()):
+    """The carries batched in some iteration (a fixed point)."""
+    carry_b = list(carry_b)
+    nk = len(carry_b)
+    while True:
+        _, out_b = batch_jaxpr(body, axis, list(const_b) + carry_b + list(rest_b))
+        new = [a or b for a, b in zip(carry_b, out_b[:nk])]
+        if new == carry_b:
+            return carry_b
+        carry_b = new
+
+
+def loop_vjp_parts(body, n_invariant, diff, hoist=True, n_carry=None):
+    """Reverse mode of a loop body `body(invariant inputs, carry, xs) -> outputs` (for a
+    scan, the `n_carry` inputs after the invariant ones are the carry, the rest slices of xs).
+
+    Returns a dict: `pre` (invariant inputs -> hoisted values), `fwd` (hoisted, inputs ->
+    outputs + per-iteration residuals), `bwd` (residuals + output cotangents -> cotangents of
+    the `diff` inputs whose cotangents are not zero, see `ct_unknown`), and where each
+    residual comes from: `res_src[i]` is ("inv", k) for the k-th of (hoisted values +
+    invariant inputs), ("iter", k) for the k-th recorded one, ("x", k) for the slice of xs
+    input `x_res[k]`."""
+
+    def build():
+        split = vjp_split(body, tuple(diff))
+        n_out, n_known = split.n_out, split.n_known_cts
+        pre, loop = hoist_invariant(split.fwd, n_invariant, hoist)
+        lj = loop.jaxpr
+        n_cross = len(pre.jaxpr.outvars)
+        inv_vars = lj.invars[:n_cross + n_invariant]
+        inv_index = {v: k for k, v in enumerate(inv_vars)}
+        xs_vars = [] if n_carry is None else lj.invars[n_cross + n_invariant + n_carry:]
+        xs_index = {v: k for k, v in enumerate(xs_vars)}
+        res_src, iter_vars, x_res = [], [], []
+        for v in lj.outvars[n_out + n_known:]:
+            if v in inv_index:
+                res_src.append(("inv", inv_index[v]))
+            elif v in xs_index:
+                if xs_index[v] not in x_res:
+                    x_res.append(xs_index[v])
+                res_src.append(("x", x_res.index(xs_index[v])))
+            else:
+                res_src.append(("iter", len(iter_vars)))
+                iter_vars.append(v)
+        fwd_j, _ = dce_jaxpr(Jaxpr(lj.constvars, lj.invars, lj.outvars[:n_out] + iter_vars,
+                                   lj.eqns))
+        return {"pre": pre, "fwd": ClosedJaxpr(fwd_j, loop.consts), "bwd": split.bwd,
+                "res_src": res_src, "iter_avals": [v.aval for v in iter_vars],
+                "x_res": x_res, "inv_avals": [v.aval for v in inv_vars],
+                "ct_unknown": split.ct_unknown, "out_inexact": split.out_inexact}
+    return derived(body, ("loop_vjp", n_invariant, tuple(diff), hoist, n_carry), build)
+
+
+def bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, fresh_idx, n_out_carry):
+    """One backward step of a loop body, as a function of (invariant residuals, carry
+    cotangents, accumulated cotangents, this iteration's residuals, this iteration's slices
+    of the xs among the residuals, cotangents of this iteration's outputs). It returns the
+    carry cotangents (of inputs `ct_carry_idx`), the accumulators plus this step's
+    cotangents (of inputs `acc_idx`), and the cotangents of inputs `fresh_idx` (zeros where
+    there are none). The first `n_out_carry` body outputs are carries."""
+    bwd, res_src = parts["bwd"], parts["res_src"]
+    out_inexact = parts["out_inexact"]
+    diff_idx = [i for i, d in enumerate(diff) if d]
+    n_inv_res = len(parts["inv_avals"])
+    n_ct_carry, n_acc = len(ct_carry_idx), len(acc_idx)
+    n_iter, n_x = len(parts["iter_avals"]), len(parts["x_res"])
+
+    def body(*args):
+        inv = args[:n_inv_res]
+        pos = n_inv_res
+        ct_carry = args[pos:pos + n_ct_carry]
+        pos += n_ct_carry
+        acc = args[pos:pos + n_acc]
+        pos += n_acc
+        src = {"inv": inv, "iter": args[pos:pos + n_iter],
+               "x": args[pos + n_iter:pos + n_iter + n_x]}
+        ct_ys = iter(args[pos + n_iter + n_x:])
+        res = [src[kind][k] for kind, k in res_src]
+        ct_iter = iter(ct_carry)
+        out_cts = [next(ct_iter) if j < n_out_carry else next(ct_ys)
+                   for j, inx in enumerate(out_inexact) if inx]
+        got = iter(eval_jaxpr(bwd.jaxpr, bwd.consts, *res, *out_cts))
+        cts = [None] * len(in_avals)
+        for i, unknown in zip(diff_idx, parts["ct_unknown"]):
+            if unknown:
+                cts[i] = next(got)
+
+        def ct(i):
+            return cts[i] if cts[i] is not None else zeros(in_avals[i])
+        return ([ct(i) for i in ct_carry_idx] +
+                [a if cts[i] is None else add(a, cts[i]) for a, i in zip(acc, acc_idx)] +
+                [ct(i) for i in fresh_idx])
+    return body
+
+
+def assign(ctx, names, values, indent):
+    """Generated code: `names = values` (nothing for no names)."""
+    if names:
+        comma = "," if len(names) == 1 else ""
+        ctx.emit(f"{', '.join(names)}{comma} = {', '.join(values)}{comma}", indent)
+
+
+def owners(ctx, n, indent):
+    """Names for the carries' arrays a loop body may overwrite: None until an iteration has
+    made a carry an array of its own (see `keep_owned`)."""
+    own = [ctx.fresh("own") for _ in range(n)]
+    assign(ctx, own, ["None"] * n, indent)
+    return own
+
+
+def keep_owned(ctx, own, carry, indent):
+    """After lowering a body with `own` donated: the carries it made arrays of their own
+    (nothing else sees them) are its next iteration's to update in place."""
+    kept = [j for j in ctx.owned if j < len(own)]
+    assign(ctx, [own[j] for j in kept], [carry[j] for j in kept], indent)
+
+
+def donate(own, offset):
+    """The `donated` map of `LoweringContext.lower_jaxpr` for carries at `offset`."""
+    return {offset + j: name for j, name in enumerate(own)}

@@ -1,0 +1,92 @@
+"""The rules of call primitives: primitives that evaluate a jaxpr they carry (jit's call,
+checkpoint) and whose transforms recurse into that jaxpr, cached on it. A call primitive's
+params are its `callee` jaxpr (param `jaxpr`), a `name`, and whatever else it passes along.
+
+- forward mode binds the primitive on the jvp of the jaxpr;
+- reverse mode splits the jaxpr (`ad.vjp_split`) into a forward call that also returns the
+  residuals and a backward call from the residuals and output cotangents, so a staged
+  function is differentiated as staged (never retraced);
+- batching binds it on the batched jaxpr.
+"""
+from __future__ import annotations
+
+from .. import dtypes
+from ..core import eval_jaxpr
+from ..primitives._util import moveaxis_to_front, wanted
+from . import ad, batching
+from .partial_eval import derived, trace_closed
+
+
+def call_jvp(prim):
+    """Forward-mode rule for a call primitive: call the jvp of its jaxpr (cached on it)."""
+    def rule(primals, tangents, jaxpr, name, **params):
+        nonzero = tuple(t is not None for t in tangents)
+        in_avals = jaxpr.in_avals
+        out_inexact = [dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
+
+        def build():
+            def f(*args):
+                ps = args[:len(in_avals)]
+                ts = iter(args[len(in_avals):])
+                tans = [next(ts) if nz else None for nz in nonzero]
+                outs, out_t = ad.jvp_flat(
+                    lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(ps), tans)
+                return list(outs) + [ad.instantiate(t, o) for t, o, inx in
+                                     zip(out_t, outs, out_inexact) if inx]
+            t_avals = [a for a, nz in zip(in_avals, nonzero) if nz]
+            return trace_closed(f, list(in_avals) + t_avals, f"jvp({name})")
+        jvp_jaxpr = derived(jaxpr, ("jvp", nonzero), build)
+        res = prim.bind(*primals, *[t for t in tangents if t is not None],
+                        jaxpr=jvp_jaxpr, name=f"jvp_{name}", **params)
+        n = len(jaxpr.out_avals)
+        outs, t_iter = res[:n], iter(res[n:])
+        return outs, [next(t_iter) if inx else None for inx in out_inexact]
+    return rule
+
+
+def call_vjp(prim):
+    """Reverse-mode rule for a call primitive: a forward call saving residuals, and a
+    backward call using them."""
+    def rule(primals, needs, jaxpr, name, **params):
+        diff = tuple(wanted(needs, primals))
+        split = ad.vjp_split(jaxpr, diff)
+        res = prim.bind(*primals, jaxpr=split.fwd, name=f"{name}_fwd", **params)
+        outs = res[:split.n_out]
+        known_cts = res[split.n_out:split.n_out + split.n_known_cts]
+        residuals = res[split.n_out + split.n_known_cts:]
+
+        def backward(cts):
+            given = [ad.instantiate(c, o) for c, o, inx in zip(cts, outs, split.out_inexact)
+                     if inx]
+            unknown_cts = prim.bind(*residuals, *given, jaxpr=split.bwd, name=f"{name}_bwd",
+                                    **params) if split.bwd.jaxpr.outvars else []
+            k_iter, u_iter = iter(known_cts), iter(unknown_cts)
+            diff_cts = [next(u_iter) if u else next(k_iter) for u in split.ct_unknown]
+            d_iter = iter(diff_cts)
+            return [next(d_iter) if d else None for d in diff]
+        return outs, backward
+    return rule
+
+
+def call_batch(prim):
+    """vmap rule for a call primitive: call the batched jaxpr (cached per batched inputs and
+    axis, so that collectives inside see the axis name)."""
+    @batching.needs_axis
+    def rule(axis, vals, dims, jaxpr, name, **params):
+        vals = [v if d is None else moveaxis_to_front(v, d) for v, d in zip(vals, dims)]
+        batched = [d is not None for d in dims]
+        in_avals = [batching.batched_aval(a, axis.size, v) if b else a
+                    for a, b, v in zip(jaxpr.in_avals, batched, vals)]
+        closed, out_batched = batching.batch_jaxpr(jaxpr, axis, batched, in_avals=in_avals)
+        outs = prim.bind(*vals, jaxpr=closed, name=f"vmap_{name}", **params)
+        return outs, [0 if b else None for b in out_batched]
+    return rule
+
+
+def define_call(prim, inline):
+    """Give `prim` (params `jaxpr`, `name`, ...) the rules of a call primitive; the compiler
+    inlines it `inline` ("early" or "late", see `core.Primitive`)."""
+    prim.abstract_eval = lambda *avals, jaxpr, **_: [a.strip_weak() for a in jaxpr.out_avals]
+    prim.jvp, prim.vjp, prim.batch = call_jvp(prim), call_vjp(prim), call_batch(prim)
+    prim.callee, prim.inline = "jaxpr", inline
+    return prim

@@ -1,0 +1,112 @@
+"""Getting values into functrans: `array` / `asarray` make Arrays from NumPy data, Python
+numbers, nested lists and raw arrays of any backend (`ft.numpy` re-exports them)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..array import Array, wrap
+from ..backends import default_device_now, get_device, device_of_raw, is_device_raw, transfer
+from ..core import Tracer
+from ._util import dtype_of
+from .elementwise import convert_element_type
+
+PYTHON_SCALARS = (bool, int, float, complex)
+NUMPY_TYPES = (np.ndarray, np.generic)
+
+
+def _host_to_device(raw, device):
+    return raw if device is None or device.platform == "cpu" else transfer(raw, device)
+
+
+def array(object, dtype=None, copy=True, *, device=None):
+    """A new Array from array-like data (nested lists, NumPy arrays, scalars, Arrays).
+
+    Python floats become the default float dtype (float32 unless configured); NumPy values
+    keep their dtype. The data is copied, so later changes to a NumPy input do not leak in.
+    """
+    dev = None if device is None else get_device(device)
+    if isinstance(object, Tracer):
+        out = object
+        if dtype is not None:
+            out = convert_element_type(out, dtypes.canonicalize(dtype))
+        return out
+    if type(object) is Array:
+        raw = object._value
+        if dtype is not None and raw.dtype != dtypes.canonicalize(dtype):
+            raw = raw.astype(dtypes.canonicalize(dtype))
+        elif copy:
+            raw = raw.copy()
+        if dev is not None and device_of_raw(raw) is not dev:
+            raw = transfer(raw, dev)
+        return wrap(raw)
+    if type(object) not in PYTHON_SCALARS and is_device_raw(object):                 # a raw array of another backend (CuPy)
+        raw = object
+        if dtype is not None:
+            raw = raw.astype(dtypes.canonicalize(dtype))
+        elif copy:
+            raw = raw.copy()
+        if dev is not None and device_of_raw(raw) is not dev:
+            raw = transfer(raw, dev)
+        return wrap(raw)
+    raw = _to_numpy(object, dtype)
+    if copy and isinstance(object, np.ndarray) and raw is object:
+        raw = raw.copy()
+    target = dev if dev is not None else default_device_now()
+    return wrap(_host_to_device(raw, target))
+
+
+def asarray(a, dtype=None, *, copy=None, device=None):
+    """Like `array`, but returns Arrays and traced values unchanged when no conversion is
+    needed."""
+    if isinstance(a, (Array, Tracer)):
+        if dtype is None or dtype_of(a) == dtypes.canonicalize(dtype):
+            if device is None or isinstance(a, Tracer) or a.device is get_device(device):
+                return a
+    return array(a, dtype=dtype, copy=bool(copy) if copy is not None else True,
+                 device=device)
+
+
+def _to_numpy(obj, dtype):
+    if dtype is not None:
+        dtype = dtypes.canonicalize(dtype)
+    if type(obj) in PYTHON_SCALARS:
+        return np.asarray(obj, dtype if dtype is not None else dtypes.scalar_dtype(obj))
+    if isinstance(obj, NUMPY_TYPES):
+        out = np.asarray(obj)
+        if out.dtype.kind not in "biufc":
+            raise TypeError(f"cannot make an array from NumPy data of dtype {out.dtype}; "
+                            "functrans arrays hold numbers and booleans only")
+        return out if dtype is None else out.astype(dtype)
+    if isinstance(obj, (list, tuple)):
+        leaves = _flat_list(obj)
+        if any(isinstance(x, (Array, Tracer)) for x in leaves):
+            raise TypeError("use fnp.stack to build an array from a list of arrays")
+        if dtype is None:
+            kinds = [dtypes.scalar_kind(x) for x in leaves]
+            if leaves and all(k is not None for k in kinds):
+                dtype = dtypes.default_dtype_for_kind(max(kinds))
+            elif leaves:
+                arrays = [np.asarray(x) for x in leaves if dtypes.scalar_kind(x) is None]
+                weak = [x for x in leaves if dtypes.scalar_kind(x) is not None]
+                dtype = dtypes.result_type(*[a.dtype for a in arrays], *weak)
+            else:
+                dtype = dtypes.default_float_dtype()
+        out = np.array(obj, dtype=dtype)
+        return out
+    if hasattr(obj, "__array__"):
+        out = np.asarray(obj)
+        return out if dtype is None else out.astype(dtype)
+    raise TypeError(f"cannot convert {type(obj).__name__} to an array")
+
+
+def _flat_list(obj):
+    out = []
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        else:
+            out.append(x)
+    return out
