@@ -34,8 +34,9 @@ def _float_dtype(tree):
 
 def _convert(value, dtype):
     """Float hyperparameters as arrays of `dtype`; integers as integer arrays."""
-    if isinstance(value, float) or (hasattr(value, "dtype") and
-                                    np.dtype(dtype_of(value)).kind == "f"):
+    if isinstance(value, float):
+        return fnp.asarray(value, dtype=dtype)
+    if hasattr(value, "dtype") and np.dtype(dtype_of(value)).kind == "f":
         return lax.convert_element_type(fnp.asarray(value), dtype)
     return fnp.asarray(value)
 
