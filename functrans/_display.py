@@ -249,7 +249,8 @@ class TreeSummary:
             return top
         cols = self.columns
         first_stat = cols.index("mean")
-        head = "".join(f'<th style="{_STYLE_CELL}">{html.escape(c)}</th>' for c in cols)
+        head = "".join(f'<th style="{_STYLE_LEFT if i < first_stat else _STYLE_CELL}">'
+                       f'{html.escape(c)}</th>' for i, c in enumerate(cols))
         body = []
         for r in self.rows:
             cells = [f'<td style="{_STYLE_LEFT}">{html.escape(r.get(c, ""))}</td>'
