@@ -212,7 +212,9 @@ class TreeSummary:
                 row["values"] = text if len(text) <= 60 else text[:57] + "..."
             self.rows.append(row)
         self.columns = list(_COLUMNS)
-        if devices - {"", "cpu"}:
+        devices.discard("")
+        self.device = devices.pop() if len(devices) == 1 else None
+        if devices:          # more than one: say where each leaf lives
             self.columns.insert(2, "device")
         if any(r.get("non-finite") for r in self.rows):
             self.columns.append("non-finite")
@@ -220,6 +222,8 @@ class TreeSummary:
     def headline(self) -> str:
         total = (f"{self.arrays} array{'' if self.arrays == 1 else 's'}, {self.elements} "
                  f"element{'' if self.elements == 1 else 's'}, {_human_bytes(self.nbytes)}")
+        if self.device:
+            total += f" on {self.device}"
         return f"{self.title}: {total}" if self.title else total
 
     def __str__(self):
@@ -271,6 +275,7 @@ def tree_summary(tree, title=None) -> TreeSummary:
     key path, dtype and shape (`f32[5,3]`), and the mean, std, min and max of its finite values
     with counts of NaN and ±inf (complex arrays: min and max of |x|), or the values themselves
     for arrays of at most TREE_VALUES_MAX elements; a headline counts arrays, elements and
-    bytes. `print(ft.tree_summary(grads))` for text; in Jupyter it displays as an HTML table.
+    bytes (and names the device, or adds a device column when the leaves live on several).
+    `print(ft.tree_summary(grads))` for text; in Jupyter it displays as an HTML table.
     Traced values (under jit) show only their dtype and shape."""
     return TreeSummary(tree, title)

@@ -318,6 +318,8 @@ def test_reduce_on_plateau_needs_a_scalar_value_and_chain_passes_it_on():
         opt.update(params, state, params)
     with pytest.raises(ValueError, match=r"value must be a scalar, got shape \(2,\)"):
         opt.update(params, state, params, value=fnp.ones(2))
+    _, s = opt.update(params, state, params, value=0.1)       # a Python float, exactly
+    assert float(s[1].best_value) == 0.1 and s[1].best_value.dtype == np.float64
     with pytest.raises(TypeError):           # a plain optimizer takes no extra arguments
         O.adam(0.1).update(params, state[0], params, value=1.0)
     with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):

@@ -14,6 +14,10 @@ def _g(v):
     return format(float(v), ".4g")
 
 
+def _on():
+    return f" on {fnp.ones(1).device}"
+
+
 def grads_with_problems():
     w = np.arange(12, dtype=np.float32).reshape(3, 4) / 4 - 1
     w[0, 1], w[1, 1], w[2, 3] = np.nan, -np.inf, np.inf
@@ -24,7 +28,7 @@ def grads_with_problems():
 def test_text_summary_lists_each_leaf_with_statistics_or_values():
     w, tree = grads_with_problems()
     lines = str(ft.tree_summary(tree, title="grads")).splitlines()
-    assert lines[0] == "grads: 4 arrays, 17 elements, 62 B"
+    assert lines[0] == "grads: 4 arrays, 17 elements, 62 B" + _on()
     assert lines[1].split() == ["path", "array", "mean", "std", "min", "max", "non-finite"]
     rows = {line.split()[0]: line.split(None, 2)[1:] for line in lines[2:]}
     assert rows["['b']"] == ["f32[2]", "[1.5, -2]"]
@@ -44,7 +48,7 @@ def test_summary_columns_line_up_and_finite_trees_have_no_non_finite_column():
                         "bias": fnp.zeros(4)}}
     text = str(ft.tree_summary(params))
     lines = text.splitlines()
-    assert "non-finite" not in text and lines[0] == "2 arrays, 24 elements, 176 B"
+    assert "non-finite" not in text and lines[0] == "2 arrays, 24 elements, 176 B" + _on()
     header, weight = lines[1], lines[3]
     assert weight.startswith("['layer']['weight']  f64[4,5]")
     for col in ("mean", "std", "min", "max"):   # values start under their column's title
@@ -58,7 +62,7 @@ def test_html_summary_is_a_table_with_escaped_cells():
     _, tree = grads_with_problems()
     tree["<script>"] = fnp.ones(1)
     out = ft.tree_summary(tree, title="grads")._repr_html_()
-    assert out.startswith('<div style="') and "grads: 5 arrays, 18 elements, 66 B" in out
+    assert out.startswith('<div style="') and "grads: 5 arrays, 18 elements, 66 B" + _on() in out
     assert "<script>" not in out and "[&#x27;&lt;script&gt;&#x27;]" in out
     heads = re.findall(r"<th[^>]*>([^<]*)</th>", out)
     assert heads == ["path", "array", "mean", "std", "min", "max", "non-finite"]
@@ -92,9 +96,24 @@ def test_summary_of_traced_values_shows_shapes_only():
         return params
     f({"w": fnp.ones((2, 3)), "step": fnp.asarray(np.int32(1))})
     lines = seen[0].splitlines()
-    assert lines[0] == "2 arrays, 7 elements, 28 B"
+    assert lines[0] == "2 arrays, 7 elements, 28 B" + _on()
     assert lines[2].split() == ["['step']", "i32[]", "(traced)"]
     assert lines[3].split() == ["['w']", "f32[2,3]", "(traced)"]
+
+
+def test_leaves_on_several_devices_get_a_device_column():
+    import fakegpu
+    fakegpu.register()
+    tree = {"a": ft.device_put(fnp.arange(10.0), "cpu"),
+            "b": ft.device_put(fnp.arange(3), "fakegpu:1")}
+    lines = str(ft.tree_summary(tree)).splitlines()
+    assert lines[0] == "2 arrays, 13 elements, 64 B"
+    assert lines[1].split()[:3] == ["path", "array", "device"]
+    assert lines[2].split() == ["['a']", "f32[10]", "cpu", "4.5", _g(np.arange(10).std()),
+                                "0", "9"]
+    assert lines[3].split() == ["['b']", "i64[3]", "fakegpu:1", "[0,", "1,", "2]"]
+    on_one = ft.tree_summary({"b": tree["b"]})
+    assert "device" not in on_one.columns and on_one.headline().endswith(" on fakegpu:1")
 
 
 def test_empty_tree_and_module_paths():
@@ -102,7 +121,7 @@ def test_empty_tree_and_module_paths():
     assert str(ft.tree_summary(None, title="state")) == "state: a pytree without leaves"
     model = ft.nn.Linear(3, 2, key=ft.random.key(0))
     lines = str(ft.tree_summary(model)).splitlines()
-    assert lines[0] == "2 arrays, 8 elements, 32 B"
+    assert lines[0] == "2 arrays, 8 elements, 32 B" + _on()
     assert [line.split()[:2] for line in lines[2:]] == [[".weight", "f32[2,3]"],
                                                         [".bias", "f32[2]"]]
 
@@ -136,7 +155,7 @@ def test_optimizer_states_print_shapes_and_show_a_table_in_jupyter():
         ")")
     assert repr(ft.optim.sgd(0.1).init(params)) == "SGDState(count=i32[](0), momentum_buffer=None)"
     out = state._repr_html_()
-    assert "AdamState: 5 arrays, 41 elements, 164 B" in out
+    assert "AdamState: 5 arrays, 41 elements, 164 B" + _on() in out
     assert re.findall(r"<td[^>]*>(\.exp_avg\[[^<]*)</td>", out) == [
         ".exp_avg[&#x27;b&#x27;]", ".exp_avg[&#x27;w&#x27;]"]
     opt = ft.optim.inject_hyperparams(ft.optim.sgd)(lr=0.5)

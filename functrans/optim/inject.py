@@ -48,9 +48,12 @@ def inject_hyperparams(optimizer_factory, static_args=(), hyperparam_dtype=None)
     last update used; a schedule (any callable argument) is evaluated at each step, and a
     number may be changed between steps by replacing it:
     `state = state._replace(hyperparams={**state.hyperparams, "lr": 1e-4})` (a scheduled
-    value is recomputed instead). Bools, tuples (`betas`), strings and the arguments named in
-    `static_args` stay fixed. Float values take `hyperparam_dtype`, by default the widest
-    float dtype of the parameters. Works under `jit`: the factory is called with arrays."""
+    value is recomputed instead). Bools, tuples (`betas`), strings, pytrees (a mask) and the
+    arguments named in `static_args` stay fixed; name there any callable that is not a
+    schedule (a mask function) and any number that decides the state's structure or whether
+    a term exists (weight decay at 0 then needs no params). Float values take
+    `hyperparam_dtype`, by default the widest float dtype of the parameters. Works under
+    `jit`: the factory is called with arrays."""
     static_args = {static_args} if isinstance(static_args, str) else set(static_args)
     signature = inspect.signature(optimizer_factory)
     name = getattr(optimizer_factory, "__name__", repr(optimizer_factory))

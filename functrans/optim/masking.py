@@ -69,7 +69,8 @@ def _masked(inner, mask, who, noun="the mask"):
         return mask(tree) if is_tree_function(mask) else mask
 
     def init(params):
-        return MaskedState(inner.init(_hide(*split(mask_of(params), params, who, "params", noun))))
+        return MaskedState(inner.init(_hide(*split(mask_of(params), params, who, "params",
+                                                   noun))))
 
     def update(updates, state, params=None, **extra_args):
         treedef, pairs = split(mask_of(updates), updates, who, "updates", noun)
@@ -117,19 +118,20 @@ def multi_transform(transforms, param_labels):
                                  f"{keystr(path) or 'the root'} has no transformation; "
                                  f"the transforms are for {sorted(map(repr, transforms))}")
         return {group: tree_map(lambda label, g=group: label == g, labels)
-                for group in transforms}
+                for group in transforms}     # in the order of `transforms`
+
+    def groups(tree):
+        return {group: _masked(t, mask, "multi_transform", "param_labels")
+                for (group, t), mask in zip(transforms.items(), masks(tree).values())}
 
     def init(params):
-        group_masks = masks(params)
-        return MultiTransformState({group: _masked(t, group_masks[group], "multi_transform", "param_labels")
-                                    .init(params) for group, t in transforms.items()})
+        return MultiTransformState({group: t.init(params) for group, t in groups(params).items()})
 
     def update(updates, state, params=None, **extra_args):
-        group_masks = masks(updates)
         new_states = {}
-        for group, t in transforms.items():
-            updates, new_states[group] = _masked(t, group_masks[group], "multi_transform", "param_labels") \
-                .update(updates, state.inner_states[group], params, **extra_args)
+        for group, t in groups(updates).items():
+            updates, new_states[group] = t.update(updates, state.inner_states[group], params,
+                                                  **extra_args)
         return updates, MultiTransformState(new_states)
     return GradientTransformationExtraArgs(init, update)
 

@@ -87,7 +87,8 @@ def reduce_on_plateau(mode="min", factor=0.1, patience=10, threshold=1e-4,
         if shape_of(value) != ():
             raise ValueError(f"reduce_on_plateau: value must be a scalar, got shape "
                              f"{shape_of(value)}")
-        value = lax.convert_element_type(fnp.asarray(value), np.float64)
+        value = fnp.asarray(value, dtype=np.float64) if isinstance(value, (int, float)) \
+            else lax.convert_element_type(value, np.float64)
         count = state.count + 1
         avg = (lax.convert_element_type(state.count, np.float64) * state.avg_value + value) / \
             lax.convert_element_type(count, np.float64)

@@ -454,8 +454,7 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
             adaptive = _as_dtype(fnp.sqrt(bc2) * rect, g) / (fnp.sqrt(v) + _as_dtype(eps, g))
-            scale_ = fnp.where(rectify, adaptive, lax.full_like(adaptive, 1.0))
-            u = -_as_dtype(lr_t / bc1, g) * m * scale_
+            u = -_as_dtype(lr_t / bc1, g) * m * fnp.where(rectify, adaptive, 1.0)
             if _on(weight_decay) and decoupled:
                 u = u - (_as_dtype(lr_t, g) * wd) * p
             return u, m, v
