@@ -1,6 +1,7 @@
 """ft.optim: 25-step trajectories of every optimizer configuration against the published
 update rules written out in NumPy (always) and against torch.optim (when installed), eager
-and jitted; schedules; chain and clipping; pytree states."""
+and jitted; schedules against their formulas and torch.optim.lr_scheduler step by step; chain
+and clipping; pytree states."""
 import math
 
 import numpy as np
