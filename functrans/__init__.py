@@ -27,6 +27,7 @@ from . import test_util
 from . import debug
 from . import random, nn, optim, data
 from .serialization import save, load
+from ._display import tree_summary, tree_pformat
 
 
 def device_put(x, device=None):

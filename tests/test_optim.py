@@ -1,6 +1,7 @@
 """ft.optim: 25-step trajectories of every optimizer configuration against the published
 update rules written out in NumPy (always) and against torch.optim (when installed), eager
-and jitted; schedules; chain and clipping; pytree states."""
+and jitted; schedules against their formulas and torch.optim.lr_scheduler step by step; chain
+and clipping; pytree states."""
 import math
 
 import numpy as np
@@ -102,6 +103,79 @@ def ref_adagrad(lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.
     return np.array(out)
 
 
+def ref_adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, lrs=None):
+    b1, b2 = betas
+    ps = [W0.copy(), B0.copy()]
+    m, u = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    out = []
+    for t in range(1, STEPS + 1):
+        rate = lr if lrs is None else lrs(t - 1)
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i] + weight_decay * ps[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            u[i] = np.maximum(b2 * u[i], np.abs(g) + eps)
+            ps[i] = ps[i] - rate / (1 - b1 ** t) * m[i] / u[i]
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+              decoupled_weight_decay=False):
+    b1, b2 = betas
+    ps = [W0.copy(), B0.copy()]
+    m, v = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    mu_product, out = 1.0, []
+    for t in range(1, STEPS + 1):
+        gs = np_grads(*ps)
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        mu_product *= mu
+        for i in range(2):
+            g = gs[i]
+            if decoupled_weight_decay:
+                ps[i] = ps[i] * (1 - lr * weight_decay)
+            else:
+                g = g + weight_decay * ps[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            denom = np.sqrt(v[i] / (1 - b2 ** t)) + eps
+            ps[i] = ps[i] - lr * (1 - mu) / (1 - mu_product) * g / denom \
+                - lr * mu_next / (1 - mu_product * mu_next) * m[i] / denom
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+              decoupled_weight_decay=False):
+    """RAdam as in Liu et al. (2020), Algorithm 2, with PyTorch's eps and weight decay."""
+    b1, b2 = betas
+    ps = [W0.copy(), B0.copy()]
+    m, v = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    rho_inf = 2 / (1 - b2) - 1
+    out = []
+    for t in range(1, STEPS + 1):
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i]
+            if decoupled_weight_decay:
+                ps[i] = ps[i] * (1 - lr * weight_decay)
+            else:
+                g = g + weight_decay * ps[i]
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            m_hat = m[i] / (1 - b1 ** t)
+            rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+            if rho > 5:
+                r = math.sqrt((rho - 4) * (rho - 2) * rho_inf /
+                              ((rho_inf - 4) * (rho_inf - 2) * rho))
+                ps[i] = ps[i] - lr * m_hat * r * math.sqrt(1 - b2 ** t) / (np.sqrt(v[i]) + eps)
+            else:
+                ps[i] = ps[i] - lr * m_hat
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
 CONFIGS = {
     "sgd": (dict(lr=0.1), "sgd", "SGD"),
     "sgd_momentum": (dict(lr=0.05, momentum=0.9), "sgd", "SGD"),
@@ -121,6 +195,20 @@ CONFIGS = {
     "adagrad": (dict(lr=0.1), "adagrad", "Adagrad"),
     "adagrad_decay": (dict(lr=0.1, lr_decay=0.01, weight_decay=0.1,
                            initial_accumulator_value=0.1, eps=1e-8), "adagrad", "Adagrad"),
+    "adamax": (dict(), "adamax", "Adamax"),
+    "adamax_wd": (dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), "adamax",
+                  "Adamax"),
+    "nadam": (dict(), "nadam", "NAdam"),
+    "nadam_wd": (dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01),
+                 "nadam", "NAdam"),
+    "nadam_decoupled": (dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True), "nadam",
+                        "NAdam"),
+    "radam": (dict(), "radam", "RAdam"),
+    # rho_t passes 5 at step 6 with beta2 = 0.999 and at step 3 with beta2 = 0.9
+    "radam_wd": (dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1), "radam",
+                 "RAdam"),
+    "radam_decoupled": (dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True), "radam",
+                        "RAdam"),
 }
 
 
@@ -132,7 +220,8 @@ def reference(kind, kwargs):
         if kind == "adamw":
             kw.setdefault("weight_decay", 1e-2)
         return ref_adam(decoupled=kind == "adamw", **kw)
-    return {"rmsprop": ref_rmsprop, "adagrad": ref_adagrad}[kind](**kwargs)
+    return {"rmsprop": ref_rmsprop, "adagrad": ref_adagrad, "adamax": ref_adamax,
+            "nadam": ref_nadam, "radam": ref_radam}[kind](**kwargs)
 
 
 def trajectory(opt, jit):
@@ -154,6 +243,15 @@ def trajectory(opt, jit):
 
 def torch_trajectory(name, kwargs, scheduler=None):
     torch = pytest.importorskip("torch")
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)     # NAdam keeps its mu_product in this dtype
+    try:
+        return _torch_trajectory(torch, name, kwargs, scheduler)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _torch_trajectory(torch, name, kwargs, scheduler):
     w = torch.tensor(W0, requires_grad=True)
     b = torch.tensor(B0, requires_grad=True)
     opt = getattr(torch.optim, name)([w, b], **kwargs)
@@ -274,3 +372,120 @@ def test_weight_decay_needs_params_and_bad_arguments():
         ft.optim.adam(0.1, betas=(1.0, 0.9))
     with pytest.raises(ValueError, match="lr"):
         ft.optim.adam(-1.0)
+
+
+# ------------------------------------------------------------------ PyTorch-style schedules
+def test_one_cycle_multi_step_and_warmup_cosine_formulas():
+    s = ft.optim
+    oc = s.one_cycle_schedule(0.1, 10)         # warm-up phase ends at step 0.3 * 10 - 1 = 2
+    assert float(oc(0)) == pytest.approx(0.004, rel=1e-15)
+    assert float(oc(1)) == pytest.approx(0.1 + (0.004 - 0.1) / 2 * (math.cos(math.pi / 2) + 1),
+                                         rel=1e-15)
+    assert float(oc(2)) == pytest.approx(0.1, rel=1e-15)
+    assert float(oc(9)) == pytest.approx(0.004 / 1e4, rel=1e-12)
+    assert float(oc(50)) == float(oc(9))                    # held after total_steps
+    lin = s.one_cycle_schedule(1.0, 10, pct_start=0.5, anneal_strategy="linear",
+                               div_factor=10, final_div_factor=10, three_phase=True)
+    # phases end at steps 4, 8 and 9: 0.1 -> 1 -> 0.1 -> 0.01, linearly
+    want = [0.1, 0.325, 0.55, 0.775, 1.0, 0.775, 0.55, 0.325, 0.1, 0.01]
+    np.testing.assert_allclose([float(lin(k)) for k in range(10)], want, rtol=1e-14)
+    mom = s.one_cycle_momentum_schedule(10, anneal_strategy="linear")
+    np.testing.assert_allclose([float(mom(k)) for k in (0, 1, 2, 9)],
+                               [0.95, 0.9, 0.85, 0.95], rtol=1e-14)
+    ms = s.multi_step_schedule(0.1, [7, 3, 7], gamma=0.5)
+    np.testing.assert_allclose([float(ms(k)) for k in range(10)],
+                               [0.1] * 3 + [0.05] * 4 + [0.0125] * 3, rtol=1e-15)
+    wc = s.warmup_cosine_decay_schedule(0.0, 1.0, 4, 14, end_value=0.1, exponent=2.0)
+    steps = np.arange(20)
+    c = (1 + np.cos(np.pi * np.minimum(steps - 4, 10) / 10)) / 2
+    want = np.where(steps < 4, steps / 4, 0.1 + 0.9 * c ** 2)
+    np.testing.assert_allclose([float(wc(k)) for k in steps], want, rtol=1e-14, atol=1e-16)
+    jitted = ft.jit(wc)
+    np.testing.assert_allclose([float(jitted(fnp.asarray(k, dtype=np.int32))) for k in steps],
+                               want, rtol=1e-14, atol=1e-16)
+
+
+def test_schedule_arguments_are_checked():
+    s = ft.optim
+    with pytest.raises(ValueError, match="pct_start \\* total_steps == 1"):
+        s.one_cycle_schedule(0.1, 10, pct_start=0.1)
+    with pytest.raises(ValueError, match="total_steps must be a positive integer"):
+        s.one_cycle_schedule(0.1, 0)
+    with pytest.raises(ValueError, match="anneal_strategy must be 'cos' or 'linear'"):
+        s.one_cycle_momentum_schedule(10, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="0 <= warmup_steps < decay_steps"):
+        s.warmup_cosine_decay_schedule(0.0, 1.0, 10, 10)
+    with pytest.raises(ValueError, match="milestones must be >= 0"):
+        s.multi_step_schedule(0.1, [-1, 3])
+
+
+def _torch_values(torch, make, steps, lr=0.1, key="lr", **opt_kwargs):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=lr, **opt_kwargs)
+    sched = make(opt)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0][key])
+        opt.step()
+        sched.step()
+    return out
+
+
+SCHEDULE_CASES = {
+    "one_cycle": (lambda s: s.one_cycle_schedule(0.1, 30),
+                  lambda L, o: L.OneCycleLR(o, 0.1, total_steps=30, cycle_momentum=False)),
+    "one_cycle_linear_three_phase": (
+        lambda s: s.one_cycle_schedule(0.2, 25, pct_start=0.2, anneal_strategy="linear",
+                                       div_factor=10.0, final_div_factor=100.0,
+                                       three_phase=True),
+        lambda L, o: L.OneCycleLR(o, 0.2, total_steps=25, pct_start=0.2,
+                                  anneal_strategy="linear", div_factor=10.0,
+                                  final_div_factor=100.0, three_phase=True,
+                                  cycle_momentum=False)),
+    "one_cycle_short": (lambda s: s.one_cycle_schedule(0.1, 3),
+                        lambda L, o: L.OneCycleLR(o, 0.1, total_steps=3, cycle_momentum=False)),
+    "multi_step": (lambda s: s.multi_step_schedule(0.1, [3, 7, 7, 12], 0.5),
+                   lambda L, o: L.MultiStepLR(o, [3, 7, 7, 12], 0.5)),
+    "warmup_cosine": (lambda s: s.warmup_cosine_decay_schedule(0.01, 0.1, 5, 30, 0.001),
+                      lambda L, o: L.SequentialLR(o, [L.LinearLR(o, 0.1, 1.0, 5),
+                                                      L.CosineAnnealingLR(o, 25, 0.001)], [5])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEDULE_CASES))
+def test_schedules_match_torch_step_by_step(case):
+    torch = pytest.importorskip("torch")
+    ours, theirs = SCHEDULE_CASES[case]
+    schedule = ours(ft.optim)
+    steps = 25 if case == "one_cycle_linear_three_phase" else 30
+    steps = 3 if case == "one_cycle_short" else steps
+    want = _torch_values(torch, lambda o: theirs(torch.optim.lr_scheduler, o), steps)
+    np.testing.assert_allclose([float(schedule(k)) for k in range(steps)], want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_momentum_matches_torch(three_phase):
+    torch = pytest.importorskip("torch")
+    want = _torch_values(torch, lambda o: torch.optim.lr_scheduler.OneCycleLR(
+        o, 0.1, total_steps=20, three_phase=three_phase, base_momentum=0.8), 20,
+        key="momentum", momentum=0.9)
+    schedule = ft.optim.one_cycle_momentum_schedule(20, base_momentum=0.8,
+                                                    three_phase=three_phase)
+    np.testing.assert_allclose([float(schedule(k)) for k in range(20)], want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("kind,torch_name,schedule,torch_sched", [
+    ("adam", "Adam", lambda s: s.one_cycle_schedule(0.05, STEPS),
+     lambda L, o: L.OneCycleLR(o, 0.05, total_steps=STEPS, cycle_momentum=False)),
+    ("nadam", "NAdam", lambda s: s.multi_step_schedule(0.05, [5, 15], 0.3),
+     lambda L, o: L.MultiStepLR(o, [5, 15], 0.3)),
+    ("radam", "RAdam", lambda s: s.warmup_cosine_decay_schedule(0.01, 0.05, 5, 40),
+     lambda L, o: L.SequentialLR(o, [L.LinearLR(o, 0.2, 1.0, 5), L.CosineAnnealingLR(o, 35)],
+                                 [5])),
+])
+def test_scheduled_new_trajectories_match_torch(kind, torch_name, schedule, torch_sched):
+    torch = pytest.importorskip("torch")
+    got = trajectory(getattr(ft.optim, kind)(schedule(ft.optim)), jit=True)
+    want = torch_trajectory(torch_name, dict(lr=0.05),
+                            lambda o: torch_sched(torch.optim.lr_scheduler, o))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)

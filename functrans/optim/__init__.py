@@ -1,8 +1,17 @@
-"""`ft.optim`: optimizers with PyTorch's math in Optax's functional shape, combinators and
-learning-rate schedules."""
-from .transforms import (GradientTransformation, sgd, adam, adamw, rmsprop, adagrad, chain,
-                         clip_by_global_norm, apply_updates, global_norm, SGDState, AdamState,
-                         RMSpropState, AdagradState, EmptyState)
-from .schedules import (constant_schedule, step_schedule, exponential_schedule,
-                        cosine_annealing_schedule, linear_schedule, join_schedules)
+"""`ft.optim`: optimizers with PyTorch's math in Optax's functional shape, combinators,
+learning-rate schedules and reduce-on-plateau."""
+from .base import GradientTransformation, GradientTransformationExtraArgs, \
+    with_extra_args_support, EmptyState
+from .transforms import (sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, chain,
+                         clip_by_global_norm, apply_updates, global_norm, scale,
+                         scale_by_schedule, add_decayed_weights, set_to_zero, SGDState,
+                         AdamState, RMSpropState, AdagradState, AdamaxState, NAdamState,
+                         RAdamState, ScaleByScheduleState, AddDecayedWeightsState)
+from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
+from .inject import inject_hyperparams, InjectHyperparamsState
+from .plateau import reduce_on_plateau, ReduceLROnPlateauState
+from .schedules import (constant_schedule, step_schedule, multi_step_schedule,
+                        exponential_schedule, cosine_annealing_schedule, linear_schedule,
+                        join_schedules, warmup_cosine_decay_schedule, one_cycle_schedule,
+                        one_cycle_momentum_schedule)
 from . import schedules

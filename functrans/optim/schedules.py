@@ -10,8 +10,9 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 
-__all__ = ["constant_schedule", "step_schedule", "exponential_schedule",
-           "cosine_annealing_schedule", "linear_schedule", "join_schedules"]
+__all__ = ["constant_schedule", "step_schedule", "multi_step_schedule", "exponential_schedule",
+           "cosine_annealing_schedule", "linear_schedule", "join_schedules",
+           "warmup_cosine_decay_schedule", "one_cycle_schedule", "one_cycle_momentum_schedule"]
 
 
 def _step(count):
@@ -33,6 +34,23 @@ def step_schedule(init_value, step_size, gamma=0.1):
     def schedule(count):
         return lax.mul(lax.pow(float(gamma), lax.floor(lax.div(_step(count), float(step_size)))),
                        float(init_value))
+    return schedule
+
+
+def multi_step_schedule(init_value, milestones, gamma=0.1):
+    """MultiStepLR: `init_value * gamma ** n`, n being the number of milestones at or before
+    `count` (a milestone listed twice counts twice)."""
+    milestones = sorted(int(m) for m in milestones)
+    if milestones and milestones[0] < 0:
+        raise ValueError(f"multi_step_schedule: milestones must be >= 0, got {milestones}")
+
+    def schedule(count):
+        step = _step(count)
+        passed = lax.full_like(step, 0.0)
+        for m in milestones:
+            passed = lax.add(passed, lax.convert_element_type(lax.ge(step, float(m)),
+                                                              np.float64))
+        return lax.mul(lax.pow(float(gamma), passed), float(init_value))
     return schedule
 
 
@@ -83,3 +101,95 @@ def join_schedules(schedules, boundaries):
             out = lax.select(lax.lt(step, float(boundary)), out, s(lax.sub(step, float(boundary))))
         return out
     return schedule
+
+
+def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps,
+                                 end_value=0.0, exponent=1.0):
+    """Optax's warmup_cosine_decay_schedule: linear from `init_value` to `peak_value` over
+    `warmup_steps`, then `end_value + (peak_value - end_value) * c ** exponent` with
+    `c = (1 + cos(pi * s / (decay_steps - warmup_steps))) / 2` at `s` steps after the warmup,
+    held at `end_value` from `decay_steps` on (`decay_steps` counts the warmup). With
+    exponent 1 this is PyTorch's `SequentialLR([LinearLR(...), CosineAnnealingLR(...)])`."""
+    if warmup_steps < 0 or decay_steps - warmup_steps <= 0:
+        raise ValueError(f"warmup_cosine_decay_schedule: needs 0 <= warmup_steps < "
+                         f"decay_steps, got warmup_steps={warmup_steps}, "
+                         f"decay_steps={decay_steps}")
+    alpha = 0.0 if peak_value == 0 else end_value / peak_value
+    span = float(decay_steps - warmup_steps)
+
+    def decay(count):
+        s = lax.min(_step(count), span)
+        c = lax.mul(lax.add(lax.cos(lax.mul(s, math.pi / span)), 1.0), 0.5)
+        return lax.mul(lax.add(lax.mul(lax.pow(c, float(exponent)), 1.0 - alpha), alpha),
+                       float(peak_value))
+    return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), decay],
+                          [warmup_steps])
+
+
+def _one_cycle(name, total_steps, pct_start, anneal_strategy, three_phase, points):
+    """A schedule through `points` (the values at the phase boundaries) with OneCycleLR's
+    phases: the first ends at step `pct_start * total_steps - 1`, (three-phase) the second at
+    `2 * pct_start * total_steps - 2`, the last at `total_steps - 1`."""
+    if not isinstance(total_steps, int) or total_steps <= 0:
+        raise ValueError(f"{name}: total_steps must be a positive integer, got {total_steps!r}")
+    if not 0.0 <= pct_start <= 1.0:
+        raise ValueError(f"{name}: pct_start must be in [0, 1], got {pct_start!r}")
+    if anneal_strategy not in ("cos", "linear"):
+        raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got "
+                         f"{anneal_strategy!r}")
+    if float(pct_start * total_steps) - 1 == 0:
+        raise ValueError(f"{name}: pct_start * total_steps == 1 leaves the first phase "
+                         "without length (PyTorch divides by zero there); change pct_start")
+    ends = [float(pct_start * total_steps) - 1]
+    if three_phase:
+        ends.append(float(2 * pct_start * total_steps) - 2)
+    ends.append(float(total_steps - 1))
+    starts = [0.0] + ends[:-1]
+
+    def anneal(begin, end, pct):
+        if anneal_strategy == "cos":
+            return lax.add(lax.mul(lax.add(lax.cos(lax.mul(pct, math.pi)), 1.0),
+                                   (begin - end) / 2.0), end)
+        return lax.add(lax.mul(pct, end - begin), begin)
+
+    def schedule(count):
+        step = lax.min(_step(count), float(total_steps - 1))
+        phase_values = []
+        for i, (start, end) in enumerate(zip(starts, ends)):
+            width = end - start if end != start else 1.0      # a phase never reached
+            pct = lax.div(lax.sub(step, start), width)
+            phase_values.append(anneal(points[i], points[i + 1], pct))
+        out = phase_values[-1]
+        for end, value in zip(ends[-2::-1], phase_values[-2::-1]):
+            out = lax.select(lax.le(step, end), value, out)
+        return out
+    return schedule
+
+
+def one_cycle_schedule(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos",
+                       div_factor=25.0, final_div_factor=1e4, three_phase=False):
+    """OneCycleLR's learning rate: from `max_lr / div_factor` up to `max_lr` over the first
+    `pct_start` of `total_steps` (cosine or linear annealing), then down to
+    `max_lr / div_factor / final_div_factor` (with `three_phase`, first back to the initial
+    value, then to the final one); held at the final value after `total_steps` (PyTorch
+    raises there). PyTorch also cycles the momentum by default (`cycle_momentum=True`): give
+    the optimizer `one_cycle_momentum_schedule` through `inject_hyperparams` for that."""
+    initial = max_lr / div_factor
+    points = [initial, max_lr, initial / final_div_factor]
+    if three_phase:
+        points = [initial, max_lr, initial, initial / final_div_factor]
+    return _one_cycle("one_cycle_schedule", total_steps, pct_start, anneal_strategy,
+                      three_phase, points)
+
+
+def one_cycle_momentum_schedule(total_steps, pct_start=0.3, anneal_strategy="cos",
+                                base_momentum=0.85, max_momentum=0.95, three_phase=False):
+    """OneCycleLR's momentum (`cycle_momentum=True`): from `max_momentum` down to
+    `base_momentum` while the learning rate rises, then back up (three-phase: back up, then
+    held), e.g. `inject_hyperparams(ft.optim.sgd)(lr=one_cycle_schedule(0.1, n),
+    momentum=one_cycle_momentum_schedule(n))`."""
+    points = [max_momentum, base_momentum, max_momentum]
+    if three_phase:
+        points = [max_momentum, base_momentum, max_momentum, max_momentum]
+    return _one_cycle("one_cycle_momentum_schedule", total_steps, pct_start,
+                      anneal_strategy, three_phase, points)

@@ -9,10 +9,12 @@ and defaults, so a model trained here follows the same trajectory as with `torch
 `updates` are the differences to add to the parameters (already scaled by -lr). States are
 pytrees of arrays (the step count included), so a whole training step can be jitted. `lr` may
 be a number or a schedule (a function of the step count, see `ft.optim.schedules`).
+Hyperparameters may also be arrays (as `inject_hyperparams` passes them): an optional term
+given as an array is always computed, since its value may change between steps.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,27 +22,24 @@ from .. import lax
 from .. import numpy as fnp
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
+from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
+                   displayed, with_extra_args_support)
+from .masking import is_tree_function, masked, split
 
-__all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "chain",
-           "clip_by_global_norm", "apply_updates", "global_norm", "SGDState", "AdamState",
-           "RMSpropState", "AdagradState", "EmptyState"]
-
-
-class GradientTransformation(NamedTuple):
-    """`init(params) -> state` and `update(grads, state, params=None) -> (updates, state)`."""
-    init: Callable
-    update: Callable
-
-
-class EmptyState(NamedTuple):
-    pass
+__all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
+           "nadam", "radam", "chain", "clip_by_global_norm", "apply_updates", "global_norm",
+           "scale", "scale_by_schedule", "add_decayed_weights", "set_to_zero", "SGDState",
+           "AdamState", "RMSpropState", "AdagradState", "AdamaxState", "NAdamState",
+           "RAdamState", "ScaleByScheduleState", "AddDecayedWeightsState", "EmptyState"]
 
 
+@displayed
 class SGDState(NamedTuple):
     count: Any
     momentum_buffer: Any
 
 
+@displayed
 class AdamState(NamedTuple):
     count: Any
     exp_avg: Any
@@ -48,6 +47,7 @@ class AdamState(NamedTuple):
     max_exp_avg_sq: Any
 
 
+@displayed
 class RMSpropState(NamedTuple):
     count: Any
     square_avg: Any
@@ -55,9 +55,42 @@ class RMSpropState(NamedTuple):
     momentum_buffer: Any
 
 
+@displayed
 class AdagradState(NamedTuple):
     count: Any
     sum: Any
+
+
+@displayed
+class AdamaxState(NamedTuple):
+    count: Any
+    exp_avg: Any
+    exp_inf: Any
+
+
+@displayed
+class NAdamState(NamedTuple):
+    count: Any
+    mu_product: Any        # float64 scalar: the product of the momentum coefficients so far
+    exp_avg: Any
+    exp_avg_sq: Any
+
+
+@displayed
+class RAdamState(NamedTuple):
+    count: Any
+    exp_avg: Any
+    exp_avg_sq: Any
+
+
+@displayed
+class ScaleByScheduleState(NamedTuple):
+    count: Any
+
+
+@displayed
+class AddDecayedWeightsState(NamedTuple):
+    count: Any
 
 
 # ------------------------------------------------------------------ helpers
@@ -66,16 +99,40 @@ def _zero_count():
 
 
 def _zeros_like(params, fill=0.0):
-    return tree_map(lambda p: lax.full_like(p, fill), params)
+    if _is_number(fill):
+        return tree_map(lambda p: lax.full_like(p, fill), params)
+    return tree_map(lambda p: lax.full_like(p, 0) + _as_dtype(fill, p), params)
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _on(x):
+    """Whether an optional term is in use: a nonzero number, or an array (whose value may
+    change from step to step, as under inject_hyperparams)."""
+    return not _is_number(x) or x != 0
 
 
 def _learning_rate(lr, name):
-    """A function of the step count giving the rate as a Python float or a float64 array."""
+    """A function of the step count giving the rate (a Python float or an array)."""
     if callable(lr):
         return lr
-    if not isinstance(lr, (int, float)) or lr < 0:
-        raise ValueError(f"{name}: lr must be a non-negative number or a schedule, got {lr!r}")
-    return lambda count: float(lr)
+    if _is_number(lr):
+        if lr < 0:
+            raise ValueError(f"{name}: lr must be a non-negative number, an array or a "
+                             f"schedule, got {lr!r}")
+        return lambda count: float(lr)
+    if not hasattr(lr, "dtype"):
+        raise TypeError(f"{name}: lr must be a number, an array or a schedule, got "
+                        f"{type(lr).__name__} {lr!r}")
+    return lambda count: lr
+
+
+def _check_nonnegative(name, **values):
+    for arg, v in values.items():
+        if _is_number(v) and v < 0:
+            raise ValueError(f"{name}: {arg} must be >= 0, got {v!r}")
 
 
 def _as_dtype(value, like):
@@ -100,10 +157,13 @@ def _leafwise(fn, grads, *trees, outputs):
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
 
 
-def _need_params(params, name):
+def _need_params(params, name, weight_decay):
     if params is None:
+        hint = "" if _is_number(weight_decay) else (
+            " (weight_decay is an array, as inject_hyperparams makes it: pass "
+            "static_args=('weight_decay',) to keep it a number, and 0 needs no params)")
         raise ValueError(f"{name} with weight_decay needs the parameters: call "
-                         "opt.update(grads, state, params)")
+                         f"opt.update(grads, state, params){hint}")
 
 
 def _check_betas(betas, name):
@@ -113,41 +173,51 @@ def _check_betas(betas, name):
     return float(b1), float(b2)
 
 
+def _step(count):
+    """The 1-based step number of an update, in float64."""
+    return lax.convert_element_type(count + 1, np.float64)
+
+
 # ------------------------------------------------------------------ optimizers
 def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """torch.optim.SGD: `d = g + weight_decay * p`; with momentum,
     `buf = d` on the first step, else `momentum * buf + (1 - dampening) * d`, and
     `d = d + momentum * buf` (Nesterov) or `buf`; the update is `-lr * d`."""
-    if nesterov and (momentum <= 0 or dampening != 0):
+    if nesterov and _is_number(momentum) and _is_number(dampening) and \
+            (momentum <= 0 or dampening != 0):
         raise ValueError("sgd: Nesterov momentum needs momentum > 0 and dampening == 0")
+    _check_nonnegative("sgd", momentum=momentum, weight_decay=weight_decay)
     rate = _learning_rate(lr, "sgd")
+    use_momentum = _on(momentum)
 
     def init(params):
-        return SGDState(_zero_count(), _zeros_like(params) if momentum else None)
+        return SGDState(_zero_count(), _zeros_like(params) if use_momentum else None)
 
     def update(grads, state, params=None):
-        if weight_decay:
-            _need_params(params, "sgd")
+        if _on(weight_decay):
+            _need_params(params, "sgd", weight_decay)
         lr_t = rate(state.count)
 
         def leaf(g, p, buf):
-            d = g + weight_decay * p if weight_decay else g
+            d = g + _as_dtype(weight_decay, g) * p if _on(weight_decay) else g
             new_buf = None
-            if momentum:
-                if dampening:          # the first step takes d itself
+            if use_momentum:
+                mu = _as_dtype(momentum, g)
+                if _on(dampening):          # the first step takes d itself
                     new_buf = fnp.where(state.count == 0, d,
-                                        momentum * buf + (1.0 - dampening) * d)
+                                        mu * buf + (1.0 - _as_dtype(dampening, g)) * d)
                 else:
-                    new_buf = momentum * buf + d
-                d = d + momentum * new_buf if nesterov else new_buf
+                    new_buf = mu * buf + d
+                d = d + mu * new_buf if nesterov else new_buf
             return -_as_dtype(lr_t, g) * d, new_buf
         updates, bufs = _leafwise(leaf, grads, params, state.momentum_buffer, outputs=2)
-        return updates, SGDState(state.count + 1, bufs if momentum else None)
+        return updates, SGDState(state.count + 1, bufs if use_momentum else None)
     return GradientTransformation(init, update)
 
 
-def _adam(lr, betas, eps, weight_decay, amsgrad, decoupled, name):
+def _adam(lr, betas, eps, weight_decay, amsgrad, decoupled, name, mask=None):
     b1, b2 = _check_betas(betas, name)
+    _check_nonnegative(name, eps=eps, weight_decay=weight_decay)
     rate = _learning_rate(lr, name)
 
     def init(params):
@@ -155,30 +225,40 @@ def _adam(lr, betas, eps, weight_decay, amsgrad, decoupled, name):
                          _zeros_like(params) if amsgrad else None)
 
     def update(grads, state, params=None):
-        if weight_decay:
-            _need_params(params, name)
-        count = state.count + 1
-        t = lax.convert_element_type(count, np.float64)
+        if _on(weight_decay):
+            _need_params(params, name, weight_decay)
+        t = _step(state.count)
         lr_t = rate(state.count)
         step_size = lr_t / (1.0 - lax.pow(b1, t))
         bc2_sqrt = fnp.sqrt(1.0 - lax.pow(b2, t))
 
-        def leaf(g, p, m, v, vmax):
-            if weight_decay and not decoupled:
-                g = g + weight_decay * p
+        def leaf(g, p, m, v, vmax, decay=True):
+            wd = _as_dtype(weight_decay, g)
+            if _on(weight_decay) and not decoupled:
+                g = g + wd * p
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
             if amsgrad:
                 vmax = fnp.maximum(vmax, v)
-            denom = fnp.sqrt(vmax if amsgrad else v) / _as_dtype(bc2_sqrt, g) + eps
+            denom = fnp.sqrt(vmax if amsgrad else v) / _as_dtype(bc2_sqrt, g) + \
+                _as_dtype(eps, g)
             u = -_as_dtype(step_size, g) * (m / denom)
-            if weight_decay and decoupled:
-                u = u - (_as_dtype(lr_t, g) * weight_decay) * p
+            if _on(weight_decay) and decoupled and decay:
+                u = u - (_as_dtype(lr_t, g) * wd) * p
             return u, m, v, vmax
-        updates, m, v, vmax = _leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
-                                        state.max_exp_avg_sq, outputs=4)
-        return updates, AdamState(count, m, v, vmax if amsgrad else None)
+        trees = [params, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq]
+        if mask is not None:
+            trees.append(_decay_flags(mask, grads, name))
+        updates, m, v, vmax = _leafwise(leaf, grads, *trees, outputs=4)
+        return updates, AdamState(state.count + 1, m, v, vmax if amsgrad else None)
     return GradientTransformation(init, update)
+
+
+def _decay_flags(mask, grads, name):
+    """A bool for each leaf of `grads`: whether weight decay applies to it."""
+    treedef, pairs = split(mask(grads) if is_tree_function(mask) else mask, grads, name,
+                           "updates")
+    return treedef.unflatten([tree_map(lambda _, f=flag: f, sub) for flag, sub in pairs])
 
 
 def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
@@ -186,87 +266,281 @@ def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
     return _adam(lr, betas, eps, weight_decay, amsgrad, False, "adam")
 
 
-def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
-    """torch.optim.AdamW (decoupled weight decay: `p -= lr * weight_decay * p`)."""
-    return _adam(lr, betas, eps, weight_decay, amsgrad, True, "adamw")
+def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, mask=None):
+    """torch.optim.AdamW (decoupled weight decay: `p -= lr * weight_decay * p`). `mask`
+    (Optax's): a pytree of bools with the params' structure (or a prefix of it), or a function
+    params -> such a pytree; weight decay applies only where it is True (PyTorch: a parameter
+    group with weight_decay=0 for the others), e.g. `mask=lambda p: ft.tree_map(lambda x:
+    x.ndim > 1, p)` spares biases and norm scales."""
+    return _adam(lr, betas, eps, weight_decay, amsgrad, True, "adamw", mask)
 
 
 def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
     """torch.optim.RMSprop: `sq = alpha * sq + (1 - alpha) * g**2`, divided by
     `sqrt(sq) + eps` (or `sqrt(sq - mean(g)**2) + eps` when centered), with optional
     momentum on the scaled gradient."""
+    _check_nonnegative("rmsprop", alpha=alpha, eps=eps, weight_decay=weight_decay,
+                       momentum=momentum)
     rate = _learning_rate(lr, "rmsprop")
+    use_momentum = _on(momentum)
 
     def init(params):
         return RMSpropState(_zero_count(), _zeros_like(params),
                             _zeros_like(params) if centered else None,
-                            _zeros_like(params) if momentum else None)
+                            _zeros_like(params) if use_momentum else None)
 
     def update(grads, state, params=None):
-        if weight_decay:
-            _need_params(params, "rmsprop")
+        if _on(weight_decay):
+            _need_params(params, "rmsprop", weight_decay)
         lr_t = rate(state.count)
 
         def leaf(g, p, sq, ga, buf):
-            if weight_decay:
-                g = g + weight_decay * p
-            sq = alpha * sq + (1.0 - alpha) * (g * g)
+            a = _as_dtype(alpha, g)
+            if _on(weight_decay):
+                g = g + _as_dtype(weight_decay, g) * p
+            sq = a * sq + (1.0 - a) * (g * g)
             if centered:
-                ga = ga + (1.0 - alpha) * (g - ga)
-                avg = fnp.sqrt(sq - ga * ga) + eps
+                ga = ga + (1.0 - a) * (g - ga)
+                avg = fnp.sqrt(sq - ga * ga) + _as_dtype(eps, g)
             else:
-                avg = fnp.sqrt(sq) + eps
+                avg = fnp.sqrt(sq) + _as_dtype(eps, g)
             step = g / avg
-            if momentum:
-                buf = momentum * buf + step
+            if use_momentum:
+                buf = _as_dtype(momentum, g) * buf + step
                 step = buf
             return -_as_dtype(lr_t, g) * step, sq, ga, buf
         updates, sq, ga, buf = _leafwise(leaf, grads, params, state.square_avg, state.grad_avg,
                                          state.momentum_buffer, outputs=4)
         return updates, RMSpropState(state.count + 1, sq, ga if centered else None,
-                                     buf if momentum else None)
+                                     buf if use_momentum else None)
     return GradientTransformation(init, update)
 
 
 def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
     """torch.optim.Adagrad: `sum += g**2`, step `-lr / (1 + (t - 1) * lr_decay) * g /
     (sqrt(sum) + eps)`."""
+    _check_nonnegative("adagrad", lr_decay=lr_decay, weight_decay=weight_decay,
+                       initial_accumulator_value=initial_accumulator_value, eps=eps)
     rate = _learning_rate(lr, "adagrad")
 
     def init(params):
         return AdagradState(_zero_count(), _zeros_like(params, initial_accumulator_value))
 
     def update(grads, state, params=None):
-        if weight_decay:
-            _need_params(params, "adagrad")
+        if _on(weight_decay):
+            _need_params(params, "adagrad", weight_decay)
         lr_t = rate(state.count)
         clr = lr_t / (1.0 + lax.convert_element_type(state.count, np.float64) * lr_decay) \
-            if lr_decay else lr_t
+            if _on(lr_decay) else lr_t
 
         def leaf(g, p, acc):
-            if weight_decay:
-                g = g + weight_decay * p
+            if _on(weight_decay):
+                g = g + _as_dtype(weight_decay, g) * p
             acc = acc + g * g
-            return -_as_dtype(clr, g) * (g / (fnp.sqrt(acc) + eps)), acc
+            return -_as_dtype(clr, g) * (g / (fnp.sqrt(acc) + _as_dtype(eps, g))), acc
         updates, acc = _leafwise(leaf, grads, params, state.sum, outputs=2)
         return updates, AdagradState(state.count + 1, acc)
+    return GradientTransformation(init, update)
+
+
+def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """torch.optim.Adamax: `m = b1 * m + (1 - b1) * g`, `u = max(b2 * u, |g| + eps)`, step
+    `-lr / (1 - b1**t) * m / u` (weight decay as an L2 term added to the gradient)."""
+    b1, b2 = _check_betas(betas, "adamax")
+    _check_nonnegative("adamax", eps=eps, weight_decay=weight_decay)
+    rate = _learning_rate(lr, "adamax")
+
+    def init(params):
+        return AdamaxState(_zero_count(), _zeros_like(params), _zeros_like(params))
+
+    def update(grads, state, params=None):
+        if _on(weight_decay):
+            _need_params(params, "adamax", weight_decay)
+        clr = rate(state.count) / (1.0 - lax.pow(b1, _step(state.count)))
+
+        def leaf(g, p, m, u):
+            if _on(weight_decay):
+                g = g + _as_dtype(weight_decay, g) * p
+            m = m + (1.0 - b1) * (g - m)
+            u = fnp.maximum(b2 * u, fnp.abs(g) + _as_dtype(eps, g))
+            return -_as_dtype(clr, g) * (m / u), m, u
+        updates, m, u = _leafwise(leaf, grads, params, state.exp_avg, state.exp_inf, outputs=3)
+        return updates, AdamaxState(state.count + 1, m, u)
+    return GradientTransformation(init, update)
+
+
+def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+          decoupled_weight_decay=False):
+    """torch.optim.NAdam: Adam with Nesterov momentum whose coefficient
+    `mu_t = b1 * (1 - 0.96 ** (t * momentum_decay) / 2)` warms up; the step is
+    `-lr * ((1 - mu_t) / (1 - prod mu) * g + mu_{t+1} / (1 - prod mu * mu_{t+1}) * m) /
+    (sqrt(v / (1 - b2**t)) + eps)`. Weight decay is an L2 term, or with
+    `decoupled_weight_decay` AdamW's `p -= lr * weight_decay * p`."""
+    b1, b2 = _check_betas(betas, "nadam")
+    _check_nonnegative("nadam", eps=eps, weight_decay=weight_decay,
+                       momentum_decay=momentum_decay)
+    rate = _learning_rate(lr, "nadam")
+    decoupled = decoupled_weight_decay
+
+    def init(params):
+        return NAdamState(_zero_count(), fnp.ones((), np.float64), _zeros_like(params),
+                          _zeros_like(params))
+
+    def update(grads, state, params=None):
+        if _on(weight_decay):
+            _need_params(params, "nadam", weight_decay)
+        t = _step(state.count)
+        lr_t = rate(state.count)
+        bc2 = 1.0 - lax.pow(b2, t)
+        mu = b1 * (1.0 - 0.5 * lax.pow(0.96, t * momentum_decay))
+        mu_next = b1 * (1.0 - 0.5 * lax.pow(0.96, (t + 1.0) * momentum_decay))
+        mu_product = state.mu_product * mu
+        coef_g = -lr_t * (1.0 - mu) / (1.0 - mu_product)
+        coef_m = -lr_t * mu_next / (1.0 - mu_product * mu_next)
+
+        def leaf(g, p, m, v):
+            wd = _as_dtype(weight_decay, g)
+            if _on(weight_decay) and not decoupled:
+                g = g + wd * p
+            m = m + (1.0 - b1) * (g - m)
+            v = b2 * v + (1.0 - b2) * (g * g)
+            denom = fnp.sqrt(v / _as_dtype(bc2, g)) + _as_dtype(eps, g)
+            u = _as_dtype(coef_g, g) * (g / denom) + _as_dtype(coef_m, g) * (m / denom)
+            if _on(weight_decay) and decoupled:
+                u = u - (_as_dtype(lr_t, g) * wd) * p
+            return u, m, v
+        updates, m, v = _leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
+                                  outputs=3)
+        return updates, NAdamState(state.count + 1, mu_product, m, v)
+    return GradientTransformation(init, update)
+
+
+def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+          decoupled_weight_decay=False):
+    """torch.optim.RAdam: Adam whose adaptive term is switched on, with the variance
+    rectification `r_t`, once the length of the approximated moving average
+    `rho_t = rho_inf - 2 t b2**t / (1 - b2**t)` exceeds 5 (before: plain momentum SGD on the
+    bias-corrected mean). Weight decay is an L2 term, or with `decoupled_weight_decay`
+    AdamW's `p -= lr * weight_decay * p`."""
+    b1, b2 = _check_betas(betas, "radam")
+    _check_nonnegative("radam", eps=eps, weight_decay=weight_decay)
+    rate = _learning_rate(lr, "radam")
+    decoupled = decoupled_weight_decay
+    rho_inf = 2.0 / (1.0 - b2) - 1.0
+
+    def init(params):
+        return RAdamState(_zero_count(), _zeros_like(params), _zeros_like(params))
+
+    def update(grads, state, params=None):
+        if _on(weight_decay):
+            _need_params(params, "radam", weight_decay)
+        t = _step(state.count)
+        lr_t = rate(state.count)
+        bc1 = 1.0 - lax.pow(b1, t)
+        bc2 = 1.0 - lax.pow(b2, t)
+        rho_t = rho_inf - 2.0 * t * lax.pow(b2, t) / bc2
+        rectify = rho_t > 5.0
+        if rho_inf > 5.0:        # else rho_t < rho_inf never passes 5
+            rho = fnp.maximum(rho_t, 5.0)
+            rect = fnp.sqrt((rho - 4.0) * (rho - 2.0) * rho_inf /
+                            ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
+        else:
+            rect = 1.0
+
+        def leaf(g, p, m, v):
+            wd = _as_dtype(weight_decay, g)
+            if _on(weight_decay) and not decoupled:
+                g = g + wd * p
+            m = m + (1.0 - b1) * (g - m)
+            v = b2 * v + (1.0 - b2) * (g * g)
+            adaptive = _as_dtype(fnp.sqrt(bc2) * rect, g) / (fnp.sqrt(v) + _as_dtype(eps, g))
+            u = -_as_dtype(lr_t / bc1, g) * m * fnp.where(rectify, adaptive, 1.0)
+            if _on(weight_decay) and decoupled:
+                u = u - (_as_dtype(lr_t, g) * wd) * p
+            return u, m, v
+        updates, m, v = _leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
+                                  outputs=3)
+        return updates, RAdamState(state.count + 1, m, v)
+    return GradientTransformation(init, update)
+
+
+# ------------------------------------------------------------------ building blocks
+def scale(step_size):
+    """Multiply the updates by `step_size` (a number or an array)."""
+    def init(params):
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        return tree_map(lambda g: _as_dtype(step_size, g) * g, updates), state
+    return GradientTransformation(init, update)
+
+
+def scale_by_schedule(step_size_fn):
+    """Multiply the updates by `step_size_fn(count)`, count being the number of updates so
+    far (e.g. `chain(..., scale_by_schedule(lambda n: -warmup(n)))`)."""
+    def init(params):
+        return ScaleByScheduleState(_zero_count())
+
+    def update(updates, state, params=None):
+        s = step_size_fn(state.count)
+        return (tree_map(lambda g: _as_dtype(s, g) * g, updates),
+                ScaleByScheduleState(state.count + 1))
+    return GradientTransformation(init, update)
+
+
+def add_decayed_weights(weight_decay=0.0, mask=None):
+    """Add `weight_decay * p` to each update (a number, an array or a schedule of the step
+    count). Before an optimizer it is an L2 penalty, `chain(add_decayed_weights(wd),
+    sgd(lr))`; `mask` (see `masked`) limits it to some parameters."""
+    def init(params):
+        return AddDecayedWeightsState(_zero_count()) if callable(weight_decay) \
+            else EmptyState()
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("add_decayed_weights needs the parameters: call "
+                             "opt.update(grads, state, params)")
+        new_state = AddDecayedWeightsState(state.count + 1) if callable(weight_decay) \
+            else state
+        if _is_number(weight_decay) and weight_decay == 0:
+            return updates, new_state
+        wd = weight_decay(state.count) if callable(weight_decay) else weight_decay
+        return tree_map(lambda g, p: g + _as_dtype(wd, g) * p, updates, params), new_state
+    tx = GradientTransformation(init, update)
+    return tx if mask is None else masked(tx, mask)
+
+
+def set_to_zero():
+    """Replace every update by zeros: as a `multi_transform` group's transformation it freezes
+    those parameters."""
+    def init(params):
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        return tree_map(fnp.zeros_like, updates), state
     return GradientTransformation(init, update)
 
 
 # ------------------------------------------------------------------ combinators
 def chain(*transforms):
     """Apply transformations in sequence, each to the previous one's updates
-    (e.g. `chain(clip_by_global_norm(1.0), adam(1e-3))`)."""
+    (e.g. `chain(clip_by_global_norm(1.0), adam(1e-3))`). Extra keyword arguments of `update`
+    go to the transformations that take them."""
+    transforms = [with_extra_args_support(t) for t in transforms]
+
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
-    def update(grads, state, params=None):
+    def update(grads, state, params=None, **extra_args):
+        if len(state) != len(transforms):
+            raise ValueError(f"chain of {len(transforms)} transformations got a state of "
+                             f"{len(state)}; make the state with this chain's init(params)")
         new_state = []
         for t, s in zip(transforms, state):
-            grads, s = t.update(grads, s, params)
+            grads, s = t.update(grads, s, params, **extra_args)
             new_state.append(s)
         return grads, tuple(new_state)
-    return GradientTransformation(init, update)
+    return GradientTransformationExtraArgs(init, update)
 
 
 def global_norm(tree):

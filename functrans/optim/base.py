@@ -1,0 +1,48 @@
+"""The shape of a gradient transformation (Optax's): `init(params) -> state` and
+`update(updates, state, params=None) -> (updates, state)`; states are pytrees (NamedTuples of
+arrays) that print compactly."""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+from .._display import tree_pformat, tree_summary
+
+__all__ = ["GradientTransformation", "GradientTransformationExtraArgs",
+           "with_extra_args_support", "EmptyState"]
+
+
+class GradientTransformation(NamedTuple):
+    """`init(params) -> state` and `update(grads, state, params=None) -> (updates, state)`."""
+    init: Callable
+    update: Callable
+
+
+class GradientTransformationExtraArgs(GradientTransformation):
+    """A GradientTransformation whose `update` also takes keyword arguments
+    (`update(grads, state, params=None, **extra_args)`), such as the `value=` that
+    `reduce_on_plateau` needs. Combinators (`chain`, `masked`, `multi_transform`,
+    `inject_hyperparams`) pass them on to the transformations that take them."""
+
+
+def with_extra_args_support(tx):
+    """`tx` itself if its update takes extra keyword arguments, else a wrapper that drops
+    them."""
+    if isinstance(tx, GradientTransformationExtraArgs):
+        return tx
+
+    def update(updates, state, params=None, **extra_args):
+        return tx.update(updates, state, params)
+    return GradientTransformationExtraArgs(tx.init, update)
+
+
+def displayed(cls):
+    """Give a state class a compact repr (arrays as `f32[5,3]`, scalars with their value) and a
+    Jupyter table of its leaves (`ft.tree_summary`)."""
+    cls.__repr__ = tree_pformat
+    cls._repr_html_ = lambda self: tree_summary(self, title=type(self).__name__)._repr_html_()
+    return cls
+
+
+@displayed
+class EmptyState(NamedTuple):
+    pass
