@@ -19,9 +19,9 @@ ROOT = "functrans"
 # lowest first; a module belongs to the layer of the longest prefix naming it
 LAYERS = [
     ("foundation", ["functrans.config", "functrans.dtypes", "functrans.tree_util",
-                    "functrans.errors", "functrans._display"]),
+                    "functrans.errors"]),
     ("backends", ["functrans.backends"]),
-    ("core", ["functrans.core", "functrans.array"]),
+    ("core", ["functrans.core", "functrans.array", "functrans._display"]),
     ("primitives", ["functrans.primitives"]),
     ("interpreters", ["functrans.interpreters"]),
     ("higher-order primitives", ["functrans.higher_order"]),

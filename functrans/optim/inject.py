@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from ..lax._util import dtype_of
+from ..primitives._util import dtype_of
 from ..tree_util import tree_leaves
 from .base import GradientTransformationExtraArgs, displayed, with_extra_args_support
 

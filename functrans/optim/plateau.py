@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..lax._util import shape_of
+from ..primitives._util import shape_of
 from ..tree_util import tree_map
 from .base import GradientTransformationExtraArgs, displayed
 
