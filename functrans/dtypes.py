@@ -65,10 +65,6 @@ def is_inexact(dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
 
-def is_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
-
-
 def is_integer(dtype) -> bool:
     return np.dtype(dtype).kind in "iu"
 
