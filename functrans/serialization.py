@@ -92,6 +92,11 @@ def _describe(path):
     return keystr(path) or "<root>"
 
 
+def _short(text):
+    """A string read from a file, cut to a length fit for an error message."""
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 # ---------------------------------------------------------------- save
 def _leaf_record(i, path, leaf):
     where = _describe(path)
@@ -165,7 +170,10 @@ def _locked_temporary(directory, name):
         f = os.fdopen(fd, "wb")
         if fcntl is None:
             return f, tmp
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:                 # a file system without flock: no cleanup either
+            return f, tmp
         try:
             if os.path.samestat(os.fstat(fd), os.stat(tmp)):
                 return f, tmp
@@ -316,10 +324,15 @@ def _template_leaf(p, leaf, file):
         shape = tuple(int(d) for d in leaf.shape)
         dtype = np.dtype(leaf.dtype).name
     except (TypeError, ValueError):
-        raise CheckpointError(f"ft.load: {file}: the template's leaf {where} has shape {leaf.shape!r} "
-                              f"and dtype {leaf.dtype!r}, which are not an array's") from None
+        raise CheckpointError(f"ft.load: {file}: the template's leaf {where} has shape "
+                              f"{leaf.shape!r} and dtype {leaf.dtype!r}, which are not an "
+                              "array's") from None
     device = leaf.device if isinstance(leaf, (Array, ShapeDtypeStruct)) else None
     return where, (shape, dtype, device)
+
+
+def _member(rec):
+    return f"member {_short(rec['file'])} (leaf {_short(rec['path'])})"
 
 
 def _fmt(dtype, shape):
@@ -351,7 +364,7 @@ def _check_manifest(r, manifest):
         at = f"manifest.json leaf {i}"
         if not isinstance(rec, dict) or not isinstance(rec.get("path"), str):
             r.fail(at, f'expected an object with a string "path", found {rec!r:.200}')
-        at = f"manifest.json leaf {i} ({rec['path']:.200})"
+        at = f"manifest.json leaf {i} ({_short(rec['path'])})"
         if rec["path"] in paths:
             r.fail(at, "the path occurs twice")
         paths.add(rec["path"])
@@ -401,15 +414,15 @@ def _scalar(record):
 def _check_against_template(r, records, expected):
     if len(records) != len(expected):
         r.fail("manifest.json", f"holds {len(records)} leaves but the template has "
-               f"{len(expected)}; first paths: file {[x['path'] for x in records[:3]]}, "
+               f"{len(expected)}; first paths: file {[_short(x['path']) for x in records[:3]]}, "
                f"template {[w for w, _ in expected[:3]]}")
     for rec, (where, spec) in zip(records, expected):
         found = "a Python " + rec["type"] if rec["kind"] == "scalar" else \
             _fmt(rec["dtype"], rec["shape"])
         want = "a Python scalar" if spec is None else _fmt(spec[1], spec[0])
         if rec["path"] != where:
-            r.fail(f"leaf {where}", f"the file has leaf {rec['path']} where the template has "
-                   f"{where}; the structures differ")
+            r.fail(f"leaf {where}", f"the file has leaf {_short(rec['path'])} where the "
+                   f"template has {where}; the structures differ")
         if (rec["kind"] == "scalar") != (spec is None) or spec is not None and \
                 (spec[1], spec[0]) != (rec["dtype"], tuple(rec["shape"])):
             r.fail(f"leaf {where}", f"the file has {found} but the template expects {want}")
@@ -421,12 +434,12 @@ def _check_members(r, zf, records, templated):
     infos = {}
     for info in zf.infolist():
         if info.filename in infos:
-            r.fail(f"member {info.filename}", "occurs twice in the archive")
+            r.fail(f"member {_short(info.filename)}", "occurs twice in the archive")
         infos[info.filename] = info
     arrays = [rec for rec in records if rec["kind"] == "array"]
     extra = set(infos) - {"manifest.json"} - {rec["file"] for rec in arrays}
     if extra:
-        r.fail(f"member {sorted(extra)[0]}", f"no manifest entry names it ({len(extra)} "
+        r.fail(f"member {_short(sorted(extra)[0])}", f"no manifest entry names it ({len(extra)} "
                "such members); the manifest and the archive disagree")
     if sum(info.compress_size for info in infos.values()) > r.size:
         r.fail("zip directory", f"its members claim {sum(i.compress_size for i in infos.values())}"
@@ -434,7 +447,7 @@ def _check_members(r, zf, records, templated):
     members, inflated, deflated = [], 0, 0
     for rec in arrays:
         info = infos.get(rec["file"])
-        where = f"member {rec['file']} (leaf {rec['path']})"
+        where = _member(rec)
         if info is None:
             r.fail(where, "expected by the manifest, missing from the archive")
         nbytes = math.prod(rec["shape"]) * np.dtype(rec["dtype"]).itemsize
@@ -519,7 +532,7 @@ def _read_npy_header(r, fp, info, rec, where):
 
 
 def _read_array(r, zf, info, rec):
-    where = f"member {rec['file']} (leaf {rec['path']})"
+    where = _member(rec)
     with r.reading(where), zf.open(info) as fp:
         fortran, swapped = _read_npy_header(r, fp, info, rec, where)
         shape = tuple(rec["shape"])
@@ -547,6 +560,8 @@ def load(path, like=None):
     if like is not None:
         pairs, treedef = tree_flatten_with_path(like)
         expected = [_template_leaf(p, leaf, path) for p, leaf in pairs]
+    if not stat.S_ISREG(os.stat(path).st_mode):         # a FIFO or device would block or
+        raise CheckpointError(f"ft.load: {path}: expected a regular file")    # never end
     with open(path, "rb") as f:
         r = _Reader(path, f, os.fstat(f.fileno()).st_size)
         records, values = _read_checkpoint(r, expected)
@@ -592,7 +607,7 @@ def _read_checkpoint(r, expected):
         if expected is not None:
             _check_against_template(r, records, expected)
         for info in zf.infolist():
-            _check_storage(r, info, f"member {info.filename}")
+            _check_storage(r, info, f"member {_short(info.filename)}")
         members = iter(_check_members(r, zf, records, expected is not None))
         values = [_read_array(r, zf, next(members), rec) if rec["kind"] == "array"
                   else _scalar(rec) for rec in records]
