@@ -361,47 +361,45 @@ def _check_manifest(r, manifest):
         r.fail("manifest.json", f'expected a list of "leaves", found {type(leaves).__name__}')
     paths, files = set(), {"manifest.json"}
     for i, rec in enumerate(leaves):
-        at = f"manifest.json leaf {i}"
         if not isinstance(rec, dict) or not isinstance(rec.get("path"), str):
-            r.fail(at, f'expected an object with a string "path", found {rec!r:.200}')
-        at = f"manifest.json leaf {i} ({_short(rec['path'])})"
-        if rec["path"] in paths:
-            r.fail(at, "the path occurs twice")
-        paths.add(rec["path"])
-        if rec.get("kind") == "array":
-            _check_array_record(r, at, rec, files)
-        elif rec.get("kind") == "scalar":
-            _check_scalar_record(r, at, rec)
-        else:
-            r.fail(at, f'expected "kind" "array" or "scalar", found {rec.get("kind")!r:.100}')
+            r.fail(f"manifest.json leaf {i}", 'expected an object with a string "path", found '
+                   f"{rec!r:.200}")
+        problem = _record_problem(rec, paths, files)
+        if problem:
+            r.fail(f"manifest.json leaf {i} ({_short(rec['path'])})", problem)
     return leaves
 
 
-def _check_array_record(r, at, rec, files):
-    file, dtype, shape = rec.get("file"), rec.get("dtype"), rec.get("shape")
-    if not isinstance(file, str) or file in files:
-        r.fail(at, f'expected a "file" naming a member of its own, found {file!r:.200}')
-    files.add(file)
-    if dtype not in _DTYPE_NAMES:
-        r.fail(at, f"declares dtype {dtype!r:.100}; only numeric and bool arrays are loaded "
-               f"({', '.join(sorted(_DTYPE_NAMES))})")
-    if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM
-            and all(type(d) is int and d >= 0 for d in shape)):
-        r.fail(at, f"expected a shape of at most {_MAX_NDIM} non-negative ints, found "
-               f"{shape!r:.200}")
-
-
-def _check_scalar_record(r, at, rec):
-    kind, value = rec.get("type"), rec.get("value")
-    number = (int, float)
-    ok = {"bool": type(value) is bool,
-          "int": type(value) is int,
-          "float": type(value) in number,
-          "complex": type(value) is list and len(value) == 2
-          and all(type(v) in number for v in value)}.get(kind)
-    if not ok:
-        r.fail(at, f"expected a Python bool, int, float or complex ([re, im]) scalar, found "
-               f"type {kind!r:.50} with value {value!r:.100}")
+def _record_problem(rec, paths, files):
+    """What is wrong with manifest leaf record `rec`, or None."""
+    if rec["path"] in paths:
+        return "the path occurs twice"
+    paths.add(rec["path"])
+    kind = rec.get("kind")
+    if kind == "array":
+        file, dtype, shape = rec.get("file"), rec.get("dtype"), rec.get("shape")
+        if not isinstance(file, str) or file in files:
+            return f'expected a "file" naming a member of its own, found {file!r:.200}'
+        files.add(file)
+        if dtype not in _DTYPE_NAMES:
+            return (f"declares dtype {dtype!r:.100}; only numeric and bool arrays are loaded "
+                    f"({', '.join(sorted(_DTYPE_NAMES))})")
+        if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM
+                and all(type(d) is int and d >= 0 for d in shape)):
+            return (f"expected a shape of at most {_MAX_NDIM} non-negative ints, found "
+                    f"{shape!r:.200}")
+    elif kind == "scalar":
+        t, value = rec.get("type"), rec.get("value")
+        if not (t == "bool" and type(value) is bool
+                or t == "int" and type(value) is int
+                or t == "float" and type(value) in (int, float)
+                or t == "complex" and type(value) is list and len(value) == 2
+                and all(type(v) in (int, float) for v in value)):
+            return (f"expected a Python bool, int, float or complex ([re, im]) scalar, found "
+                    f"type {t!r:.50} with value {value!r:.100}")
+    else:
+        return f'expected "kind" "array" or "scalar", found {kind!r:.100}'
+    return None
 
 
 def _scalar(record):
