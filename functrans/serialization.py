@@ -11,34 +11,42 @@ File format (version 1): a ZIP archive (ft.save stores its members uncompressed)
 - `arrays/<i>.npy`: each array in NumPy's .npy format, C order (numeric and bool dtypes only).
 
 Only leaf values are stored; the tree's structure comes from the template at load time.
+Archives repacked by other tools also load: deflated members, and .npy data that NumPy wrote
+big-endian or in Fortran order.
 
-Loading is safe on any file, damaged or hostile: it never unpickles or runs code, and it never
-allocates more than the checkpoint can legitimately need. In order, `load`
+Loading is safe on any file, damaged or hostile: it never unpickles, evaluates or runs
+anything from the file, and it allocates no more than the checkpoint can legitimately need.
+In order, `load`
 
-1. bounds the zip directory and `manifest.json` (with a template: by what the template's
-   leaves need, at least `MAX_DIRECTORY_BYTES` and `MAX_MANIFEST_BYTES`; without one: by those
-   constants), then checks the manifest against the template (paths, kinds, dtypes, shapes);
-2. checks the archive's members against the manifest (exactly one per array, stored or
-   deflated, not encrypted) and each member's sizes: a stored member's data must be exactly
-   the .npy header plus dtype-size * prod(shape) bytes; without a template, deflated members
-   may not expand more than `MAX_COMPRESSION_RATIO` times (plus 1 MiB overall), and the
-   members may not claim more compressed bytes than the file has;
-3. reads each member's .npy header itself (at most `MAX_NPY_HEADER_BYTES`; only dtypes that
-   are numbers or bool) and checks it against the manifest before allocating the array;
-4. reads the data in chunks of at most 1 MiB, refusing a member that ends early, produces
-   more than it declared, or fails its CRC.
+1. bounds the zip directory and `manifest.json` before reading them: to `MAX_DIRECTORY_BYTES`
+   (about 65,000 arrays) and `MAX_MANIFEST_BYTES` (about 50,000 leaves), or with a template to
+   what its leaves need where that is more; then checks the manifest (types and keys of
+   every record, dtypes among NumPy's numeric and bool ones, at most 64 dimensions, paths and
+   files unique) and compares it with the template (paths, kinds, dtypes, shapes);
+2. checks the members against the manifest before reading any: exactly one per array plus
+   the manifest, stored or deflated, not encrypted; each member's uncompressed size must be
+   its .npy header plus dtype size * prod(shape) bytes, a stored member's compressed size
+   the same; the members may not claim more compressed bytes than the file has; without a
+   template, deflated members may not expand more than `MAX_COMPRESSION_RATIO` times in all
+   (plus 1 MiB), so a zip bomb needs a template that asks for its size;
+3. reads each member's .npy header itself (at most `MAX_NPY_HEADER_BYTES`, parsed as text,
+   never evaluated) and checks its dtype, shape and length against the manifest;
+4. only then allocates the array and fills it in chunks of at most 1 MiB, refusing a member
+   that ends early, would produce more than it declared, or fails its CRC.
 
-So memory for array data never exceeds what the template's arrays take (without a template:
-the manifest's declared total, at most `MAX_COMPRESSION_RATIO` times the file size plus
-1 MiB). Every problem with the file's contents raises `CheckpointError` (a `ValueError`)
-naming the file, the member or pytree path, and what was expected and found; only failing to
-open the file (missing, no permission) raises the operating system's `OSError`.
+So array memory never exceeds what the template's arrays take, or without a template the
+manifest's declared total (at most `MAX_COMPRESSION_RATIO` times the file size plus 1 MiB);
+besides, the directory and manifest at their limits take about 40 and 60 MiB of Python
+objects. Every problem with the file raises `CheckpointError` (a `ValueError`) naming the
+file, the member or pytree path, and what was expected and found; only failing to open the
+file (missing, no permission) raises the operating system's `OSError`.
 
 Writes are atomic: the archive goes to a temporary `.NAME.XXXXXXXX.tmp` in the target's
 directory, is fsync'ed, renamed over the target with `os.replace`, and the directory is
-fsync'ed. If the process dies mid-save, the previous file is intact. While a save runs it
-holds an exclusive `flock` on its temporary; the next save of the same target removes that
-target's temporaries nobody holds (left by killed saves), and no other file.
+fsync'ed, so a save that dies at any point leaves the previous file (or none) intact. A
+running save holds an exclusive `flock` on its temporary; each save first removes the
+temporaries of its own target that nobody holds (left by killed saves), and no other file.
+Where the file system has no flock, saves still work but leave such leftovers in place.
 """
 from __future__ import annotations
 

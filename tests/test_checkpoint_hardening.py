@@ -677,3 +677,17 @@ def test_saves_work_where_the_file_system_has_no_flock(tmp_path, monkeypatch):
     assert ft.load(tmp_path / "ckpt.ftz") == {"['step']": 2}
     # without locks a dead save cannot be told from a running one: its temporary stays
     assert sorted(os.listdir(tmp_path)) == [".ckpt.ftz.abcdefgh.tmp", "ckpt.ftz"]
+
+
+def test_arrays_load_onto_the_template_leafs_device(tmp_path):
+    fakegpu = pytest.importorskip("fakegpu")
+    gpu = fakegpu.register().devices()[1]
+    path = tmp_path / "d.ftz"
+    ft.save(path, {"a": ft.device_put(fnp.arange(3.0), gpu), "b": fnp.ones(2)})
+    like = {"a": ft.device_put(fnp.zeros(3), gpu),
+            "b": ft.ShapeDtypeStruct((2,), np.float32, device=gpu)}
+    back = ft.load(path, like=like)
+    assert back["a"].device is gpu and back["b"].device is gpu
+    np.testing.assert_array_equal(np.asarray(back["a"]), [0.0, 1.0, 2.0])
+    cpu_like = {"a": fnp.zeros(3), "b": ft.ShapeDtypeStruct((2,), np.float32)}
+    assert ft.load(path, like=cpu_like)["a"].device is ft.backends.default_device_now()
