@@ -287,7 +287,7 @@ class _Reader:
             at = tail.rfind(b"PK\x05\x06")
             if at < 0 or len(tail) - at < eocd.size:
                 self.fail("zip end record", "expected a zip archive (what ft.save writes), "
-                          "found none; was the file written by another program, or cut short?")
+                          "found none: the file is not a functrans checkpoint, or was cut short")
         cd_size = eocd.unpack_from(tail, at)[5]
         end = self.size - tail_len + at
         if end >= 76:                   # a ZIP64 locator (20 bytes) and end record (56 bytes)

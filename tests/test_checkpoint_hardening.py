@@ -280,7 +280,7 @@ CASES = {
               r"deflated \(8\)"),
     # not a zip archive
     "empty file": (b"", None, r"zip end record: expected a zip archive \(what ft\.save "
-                              r"writes\), found none"),
+                              r"writes\), found none: the file is not a functrans checkpoint"),
     "npy file": (W_DATA, None, "zip end record: expected a zip archive"),
     "text": (b"step = 3\n" * 10, None, "zip end record: expected a zip archive"),
     "end record alone": (b"PK\x05\x06" + bytes(18), None,
