@@ -273,8 +273,8 @@ class _Reader:
         except CheckpointError:
             raise
         except _READ_ERRORS as e:
-            self.fail(where, f"the file is damaged or not a functrans checkpoint "
-                             f"({type(e).__name__}: {e})")
+            raise CheckpointError(f"ft.load: {self.path}: {where}: the file is damaged or not "
+                                  f"a functrans checkpoint ({type(e).__name__}: {e})") from e
 
     def directory_size(self):
         """The byte size of the zip central directory, as zipfile will find it."""
@@ -594,10 +594,9 @@ def _read_checkpoint(r, expected):
         zf = zipfile.ZipFile(r.f)
     with zf:
         with r.reading("manifest.json"):
-            try:
-                info = zf.getinfo("manifest.json")
-            except KeyError:
+            if "manifest.json" not in zf.namelist():
                 r.fail("manifest.json", "missing; this is not a functrans checkpoint")
+            info = zf.getinfo("manifest.json")
             _check_storage(r, info, "manifest.json")
             if info.file_size > manifest_limit:
                 r.fail("manifest.json", f"is {info.file_size} bytes; expected at most "
