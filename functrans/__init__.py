@@ -26,7 +26,7 @@ from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree
 from . import test_util
 from . import debug
 from . import random, nn, optim, data
-from .serialization import save, load
+from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 
 
