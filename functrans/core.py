@@ -194,6 +194,8 @@ class Primitive:
     - `reverse_by_transposing_jvp(primals, **params) -> bool`: where it holds, reverse mode
       transposes the (linear in the tangents) `jvp` rule instead of calling `vjp`.
     - `batch(vals, dims, **params) -> (out, out_dim)`: how vmap maps it over an axis.
+    - `dce_rule(used_outputs, eqn) -> eqn`: optional; an equation computing only the used
+      outputs (the others may be dropped) and reading perhaps fewer inputs (dead code).
     - `lowering(ctx, eqn, ins, outs, indent)`: optional code of its own for the compiler.
 
     What the compiler needs to know about the kernel is declared, never guessed from names:
@@ -220,6 +222,7 @@ class Primitive:
         self.vjp = None
         self.reverse_by_transposing_jvp = None
         self.batch = None
+        self.dce_rule = None
         self.lowering = None
         self.kernel_kind = None
         self.np_name = None

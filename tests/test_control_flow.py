@@ -442,3 +442,35 @@ def test_nested_vmaps_of_reverse_and_forward_over_reverse_through_dynamic_loops(
     close(hess(W, xs[1], ns[1]),
           np.stack([np.asarray(ft.hessian(ref, argnums=1)(W, xs[1, j], int(ns[1, j])))
                     for j in range(3)]), rtol=1e-9)
+
+
+def _optimized(f, *args):
+    return ft.jit(f).lower(*args).compile().jaxpr
+
+
+def test_dead_code_narrows_scan_cond_and_calls():
+    """An unused stacked output of a scan is not computed, nor are unused outputs of cond's
+    branches or of a nested call, nor the inputs only they read."""
+    w = fnp.asarray(np.array([0.5, -1.0, 2.0]))
+
+    def f(c, xs, y):
+        def body(c, x):
+            return c + x, (fnp.sin(x) * c, fnp.exp(x) * y)
+        c, (a, _) = lax.scan(body, c, xs)
+        b, _ = lax.cond(c > 0, lambda v: (v * 2, fnp.cos(y)), lambda v: (v + 1, fnp.tan(y)), a)
+        d, _ = ft.jit(lambda v: (v * 3, fnp.log(y)))(b)
+        return fnp.sum(d)
+
+    args = (fnp.asarray(np.float64(1.0)), w, fnp.asarray(np.float64(0.3)))
+    opt = _optimized(f, *args)
+    scan_eqn = next(e for e in opt.eqns if e.primitive.name == "scan")
+    assert len(scan_eqn.outvars) == 2 and len(scan_eqn.invars) == 2      # y is not read
+    body_prims = {e.primitive.name for e in scan_eqn.params["jaxpr"].eqns}
+    assert "exp" not in body_prims
+    cond_eqn = next(e for e in opt.eqns if e.primitive.name == "cond")
+    assert len(cond_eqn.outvars) == 1 and len(cond_eqn.invars) == 2
+    assert not any(e.primitive.name in ("cos", "tan") for br in cond_eqn.params["branches"]
+                   for e in br.eqns)
+    assert not any(e.primitive.name == "log" for e in opt.eqns)
+    close(ft.jit(f)(*args), f(*args))
+    close(ft.jit(ft.grad(f, argnums=(0, 1)))(*args), ft.grad(f, argnums=(0, 1))(*args))

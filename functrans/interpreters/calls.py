@@ -6,7 +6,8 @@ params are its `callee` jaxpr (param `jaxpr`), a `name`, and whatever else it pa
 - reverse mode splits the jaxpr (`ad.vjp_split`) into a forward call that also returns the
   residuals and a backward call from the residuals and output cotangents, so a staged
   function is differentiated as staged (never retraced);
-- batching binds it on the batched jaxpr.
+- batching binds it on the batched jaxpr;
+- dead code: it computes only the outputs used.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .. import dtypes
 from ..core import eval_jaxpr
 from ..primitives._util import moveaxis_to_front, wanted
 from . import ad, batching
-from .partial_eval import derived, trace_closed
+from .partial_eval import derived, trace_closed, dce_closed
 
 
 def call_jvp(prim):
@@ -83,10 +84,19 @@ def call_batch(prim):
     return rule
 
 
+def dce_call(used_outputs, eqn):
+    """A call computing only its used outputs, from the inputs they need."""
+    jaxpr, used_inputs = dce_closed(eqn.params["jaxpr"], used_outputs)
+    return eqn.replace(invars=[v for v, u in zip(eqn.invars, used_inputs) if u],
+                       outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+                       params={**eqn.params, "jaxpr": jaxpr})
+
+
 def define_call(prim, inline):
     """Give `prim` (params `jaxpr`, `name`, ...) the rules of a call primitive; the compiler
     inlines it `inline` ("early" or "late", see `core.Primitive`)."""
     prim.abstract_eval = lambda *avals, jaxpr, **_: [a.strip_weak() for a in jaxpr.out_avals]
     prim.jvp, prim.vjp, prim.batch = call_jvp(prim), call_vjp(prim), call_batch(prim)
+    prim.dce_rule = dce_call
     prim.callee, prim.inline = "jaxpr", inline
     return prim

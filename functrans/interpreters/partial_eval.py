@@ -144,7 +144,9 @@ def closed_to_open(closed: ClosedJaxpr):
 # ------------------------------------------------------------------ dead code
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_constvars=False):
     """Drop equations whose results are unused (effectful ones stay), the only dead-code
-    elimination (the compiler's too).
+    elimination (the compiler's too). An equation some of whose results are unused is
+    narrowed by its primitive's `dce_rule(used_outputs, eqn) -> eqn`, where it has one (a
+    call computes only the used outputs of its jaxpr, a scan stops stacking unused outputs).
 
     Returns `(new_jaxpr, used_inputs)`; with `prune_constvars` unused constvars go too.
     """
@@ -154,14 +156,30 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs=None, prune_constvars=False):
     live = {v for v in outvars if type(v) is Var}
     new_eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars) or is_effectful(eqn.primitive, eqn.params):
-            new_eqns.append(eqn)
-            live.update(v for v in eqn.invars if type(v) is Var)
+        used = [v in live for v in eqn.outvars]
+        effectful = is_effectful(eqn.primitive, eqn.params)
+        if not any(used) and not effectful:
+            continue
+        if eqn.primitive.dce_rule is not None and not effectful and not all(used):
+            eqn = eqn.primitive.dce_rule(used, eqn)
+        new_eqns.append(eqn)
+        live.update(v for v in eqn.invars if type(v) is Var)
     new_eqns.reverse()
     used_inputs = [v in live for v in jaxpr.invars]
     constvars = [v for v in jaxpr.constvars if v in live] if prune_constvars \
         else jaxpr.constvars
     return Jaxpr(constvars, jaxpr.invars, outvars, new_eqns), used_inputs
+
+
+def dce_closed(closed: ClosedJaxpr, used_outputs, used_inputs=None):
+    """`closed` computing only its `used_outputs`, and taking only the inputs it still reads
+    (or, given `used_inputs`, exactly those). Returns `(new_closed, used_inputs)`."""
+    j, reads = dce_jaxpr(closed.jaxpr, used_outputs, prune_constvars=True)
+    used_inputs = reads if used_inputs is None else used_inputs
+    kept = set(j.constvars)
+    consts = [c for v, c in zip(closed.jaxpr.constvars, closed.consts) if v in kept]
+    invars = [v for v, u in zip(j.invars, used_inputs) if u]
+    return ClosedJaxpr(Jaxpr(j.constvars, invars, j.outvars, j.eqns), consts), used_inputs
 
 
 # ------------------------------------------------------------------ hoisting

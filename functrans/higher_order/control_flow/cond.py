@@ -16,7 +16,7 @@ from ...core import Var, Jaxpr, ClosedJaxpr, get_aval, eval_jaxpr, eval_jaxpr_on
     is_concrete, concrete_value
 from ...interpreters.ad import jvp_jaxpr, instantiate
 from ...interpreters.batching import batch_jaxpr, needs_axis
-from ...interpreters.partial_eval import derived, trace_closed
+from ...interpreters.partial_eval import derived, trace_closed, dce_closed
 from ...primitives._util import dtype_of, wanted, moveaxis_to_front
 from ...primitives.elementwise import eq, convert_element_type, max as lax_max, min as lax_min
 from ...tree_util import tree_flatten, tree_unflatten
@@ -162,7 +162,19 @@ def _cond_batch(axis, vals, dims, branches):
     return outs, [0] * len(outs)
 
 
+def _cond_dce(used_outputs, eqn):
+    """Every branch computes only the used outputs; operands no branch reads are dropped."""
+    branches = eqn.params["branches"]
+    reads = [dce_closed(br, used_outputs)[1] for br in branches]
+    used_ops = [any(r) for r in zip(*reads)]
+    new = tuple(dce_closed(br, used_outputs, used_ops)[0] for br in branches)
+    return eqn.replace(invars=eqn.invars[:1] + [v for v, u in zip(eqn.invars[1:], used_ops) if u],
+                       outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
+                       params={"branches": new})
+
+
 cond_p.jvp, cond_p.vjp, cond_p.batch = _cond_jvp, _cond_vjp, _cond_batch
+cond_p.dce_rule = _cond_dce
 
 
 def _branches_call(index, branches, operands, what, names):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ...core import ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, staging_main
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, needs_axis
-from ...interpreters.partial_eval import derived, trace_closed
+from ...interpreters.partial_eval import derived, trace_closed, dce_closed
 from ...primitives._util import shape_of, dtype_of, wanted
 from ...primitives.shape_ops import moveaxis, concatenate, expand_dims
 from ...tree_util import tree_flatten, tree_unflatten, tree_structure
@@ -185,7 +185,22 @@ def _scan_batch(axis, vals, dims, jaxpr, length, reverse, num_consts, num_carry)
                   [1 if b else None for b in out_b[num_carry:]])
 
 
+def _scan_dce(used_outputs, eqn):
+    """Outputs stacked only where used (every carry stays); consts and xs the body no longer
+    reads are dropped."""
+    p = eqn.params
+    nc, nk = p["num_consts"], p["num_carry"]
+    body_used = [True] * nk + list(used_outputs[nk:])
+    _, reads = dce_closed(p["jaxpr"], body_used)
+    keep = [r or nc <= i < nc + nk for i, r in enumerate(reads)]
+    body, _ = dce_closed(p["jaxpr"], body_used, keep)
+    return eqn.replace(invars=[v for v, k in zip(eqn.invars, keep) if k],
+                       outvars=[v for v, u in zip(eqn.outvars, body_used) if u],
+                       params={**p, "jaxpr": body, "num_consts": sum(keep[:nc])})
+
+
 scan_p.jvp, scan_p.vjp, scan_p.batch = _scan_jvp, _scan_vjp, _scan_batch
+scan_p.dce_rule = _scan_dce
 
 
 def scan(f, init, xs=None, length=None, reverse=False):
