@@ -795,7 +795,7 @@ def eval_jaxpr_on_raw(jaxpr: Jaxpr, consts, raws):
     """A kernel that evaluates a jaxpr: raw values (NumPy/CuPy arrays, scalars, opaque
     values) in, raw values out, each equation run eagerly through `bind`."""
     outs = eval_jaxpr(jaxpr, consts, *[r if type(r) in (float, int, bool, complex) or
-                                        isinstance(r, OpaqueValue) else wrap(r) for r in raws])
+                                       isinstance(r, OpaqueValue) else wrap(r) for r in raws])
     return [o._value if type(o) is Array else o for o in outs]
 
 

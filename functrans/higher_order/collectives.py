@@ -28,7 +28,7 @@ from ..backends import create, default_device_now
 from ..core import ShapedArray, Tracer, AxisPrimitive, axis_size
 from ..interpreters.batching import needs_axis
 from ..primitives._util import (def_linear, def_nondiff, shape_of, dtype_of, canonical_axis,
-                               moveaxis_to_front)
+                                moveaxis_to_front)
 from ..primitives.conversion import asarray
 from ..primitives.elementwise import mul, div, eq, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min

@@ -40,7 +40,7 @@ def array(object, dtype=None, copy=True, *, device=None):
         if dev is not None and device_of_raw(raw) is not dev:
             raw = transfer(raw, dev)
         return wrap(raw)
-    if type(object) not in PYTHON_SCALARS and is_device_raw(object):                 # a raw array of another backend (CuPy)
+    if type(object) not in PYTHON_SCALARS and is_device_raw(object):   # another backend's (CuPy)
         raw = object
         if dtype is not None:
             raw = raw.astype(dtypes.canonicalize(dtype))

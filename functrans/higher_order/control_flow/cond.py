@@ -125,7 +125,7 @@ def _cond_bwd_branch(parts, layout, slots, diff, in_avals, n_ops):
         out_cts_avals = [a for a, inx in zip(parts["fwd"].out_avals, parts["out_inexact"])
                          if inx]
         body = bwd_body_fn(parts, diff, in_avals, [], [], [i for i, d in enumerate(diff) if d],
-                            0)
+                           0)
 
         def f(*args):
             ops, res_slots, cts = args[:n_ops], args[n_ops:n_ops + len(slots)], \
@@ -134,7 +134,7 @@ def _cond_bwd_branch(parts, layout, slots, diff, in_avals, n_ops):
             return body(*hoisted, *ops, *[res_slots[k] for k in layout], *cts)
         return trace_closed(f, list(in_avals) + list(slots) + out_cts_avals, "cond_bwd")
     return derived(parts["bwd"], ("cond_bwd", tuple(layout), tuple(slots), tuple(diff)),
-                    build)
+                   build)
 
 
 @needs_axis

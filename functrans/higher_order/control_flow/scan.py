@@ -165,7 +165,7 @@ def _scan_bwd_body(parts, diff, in_avals, nc, ct_carry_idx, acc_idx, nk):
                  [in_avals[nc + nk + k] for k in parts["x_res"]] + ct_y_avals)
         return trace_closed(body, avals, "scan_bwd")
     return derived(parts["bwd"], ("scan_bwd", tuple(diff), tuple(ct_carry_idx),
-                                   tuple(acc_idx)), build)
+                                  tuple(acc_idx)), build)
 
 
 @needs_axis

@@ -182,12 +182,12 @@ def _replay_body(parts, diff, in_avals, n_inv_in, ct_carry_idx, acc_idx):
         # the replay's layout: consts (invariant residuals), carry (carry cotangents and
         # accumulators), entry (this iteration's residuals)
         body = bwd_body_fn(parts, diff, in_avals, ct_carry_idx, acc_idx, [],
-                            len(in_avals) - n_inv_in)
+                           len(in_avals) - n_inv_in)
         avals = (list(parts["inv_avals"]) + [in_avals[i] for i in ct_carry_idx] +
                  [in_avals[i] for i in acc_idx] + list(parts["iter_avals"]))
         return trace_closed(body, avals, "while_bwd")
     return derived(parts["bwd"], ("replay", tuple(diff), tuple(ct_carry_idx), tuple(acc_idx)),
-                    build)
+                   build)
 
 
 def _batch_while_jaxprs(axis, cond_jaxpr, body_jaxpr, cc_b, bc_b, carry_b, n_extra_out=0):
@@ -221,7 +221,7 @@ def _batch_while_jaxprs(axis, cond_jaxpr, body_jaxpr, cc_b, bc_b, carry_b, n_ext
             return new + list(outs[nk:]) + [pred]
         return (trace_closed(any_lane, bcond.in_avals, "while_cond"),
                 trace_closed(frozen_body, bcond.in_avals[:ncc] + bbody.in_avals,
-                              "while_body"))
+                             "while_body"))
     new_cond, new_body = derived(bbody, ("frozen", bcond, ncc), build)
     return new_cond, new_body, carry_b, True
 
@@ -286,7 +286,8 @@ def _while_call(cond_fun, body_fun, leaves, tree, avals):
         box = {}
 
         def fix_carry(outs, out_tree):
-            outs, box["avals"] = conform_carry("while_loop", outs, out_tree, avals, tree, "body_fun")
+            outs, box["avals"] = conform_carry("while_loop", outs, out_tree, avals, tree,
+                                               "body_fun")
             return outs
         traced = trace_fn(body_fun, args_tree, avals, "while_loop body_fun", fix_carry)
         return traced, box["avals"]
@@ -298,7 +299,7 @@ def _while_call(cond_fun, body_fun, leaves, tree, avals):
         return [convert_element_type(outs[0], np.bool_)]
     (body_closed, body_consts, _), avals = settle_carry(trace_body, avals)
     cond_closed, cond_consts, _ = trace_fn(cond_fun, args_tree, avals, "while_loop cond_fun",
-                                         fix_pred)
+                                           fix_pred)
     outs = while_p.bind(*cond_consts, *body_consts,
                         *carry_arrays(leaves, avals), cond_jaxpr=cond_closed,
                         body_jaxpr=body_closed, cond_nconsts=len(cond_consts),
@@ -387,7 +388,7 @@ def _save_jvp(saved, saved_t, save, kind, entry_tangents):
     n, n_entry = len(init), len(kind.entries)
     bc_nz = [t is not None for t in bc_t]
     carry_nz = carry_tangents(_carry_only(save["body_jaxpr"], n), bc_nz,
-                               [t is not None for t in init_t])
+                              [t is not None for t in init_t])
     if not any(carry_nz) and not (entry_tangents and any(bc_nz)):
         outs = while_save_p.bind(*saved, kind=kind, **save)
         return outs, [None] * n, saved, save, [False] * n_entry
@@ -585,7 +586,7 @@ def _frozen_replay_body(bbody, nc, nk, size):
             outs = eval_jaxpr(bbody.jaxpr, bbody.consts, *args[:-1])
             return [lane_select(args[-1], o, c) for o, c in zip(outs, carry)]
         return trace_closed(frozen, bbody.in_avals + [ShapedArray((size,), np.bool_)],
-                             "replay")
+                            "replay")
     return derived(bbody, ("frozen_replay", nc, nk), build)
 
 
