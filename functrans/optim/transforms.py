@@ -9,6 +9,8 @@ and defaults, so a model trained here follows the same trajectory as with `torch
 `updates` are the differences to add to the parameters (already scaled by -lr). States are
 pytrees of arrays (the step count included), so a whole training step can be jitted. `lr` may
 be a number or a schedule (a function of the step count, see `ft.optim.schedules`).
+Buffers (`ft.buffers.Buffer` nodes, e.g. BatchNorm's running statistics) are not parameters:
+they get no optimizer state, no update and no weight decay.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..buffers import is_buffer
 from ..lax._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 
@@ -66,7 +69,8 @@ def _zero_count():
 
 
 def _zeros_like(params, fill=0.0):
-    return tree_map(lambda p: lax.full_like(p, fill), params)
+    return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill), params,
+                    is_leaf=is_buffer)
 
 
 def _learning_rate(lr, name):
@@ -87,8 +91,8 @@ def _as_dtype(value, like):
 
 def _leafwise(fn, grads, *trees, outputs):
     """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
-    (trees given as None are passed as None)."""
-    leaves, treedef = tree_flatten(grads)
+    (trees given as None are passed as None); buffers get None in every output."""
+    leaves, treedef = tree_flatten(grads, is_buffer)
     try:
         others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
                   for t in trees]
@@ -96,7 +100,8 @@ def _leafwise(fn, grads, *trees, outputs):
         raise ValueError(f"optimizer update: the parameters or the optimizer state do not "
                          f"have the structure of the gradients: {e}. Pass params shaped like "
                          "grads, and a state made by opt.init(params).") from None
-    results = [fn(*xs) for xs in zip(leaves, *others)]
+    results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
+               for xs in zip(leaves, *others)]
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
 
 
@@ -289,15 +294,15 @@ def clip_by_global_norm(max_norm):
 
 def apply_updates(params, updates):
     """`params + updates`, leaf by leaf, keeping each parameter's dtype (None updates leave a
-    parameter unchanged)."""
+    parameter unchanged, and buffers are never changed)."""
     def add(p, u):
-        if u is None or p is None:
+        if u is None or p is None or is_buffer(p):
             return p
         if shape_of(u) != shape_of(p):
             raise _ShapeMismatch
         return p + lax.convert_element_type(u, dtype_of(p))
     try:
-        return tree_map(add, params, updates)
+        return tree_map(add, params, updates, is_leaf=is_buffer)
     except _ShapeMismatch:        # find where, only now (paths cost time on every step)
         pairs = zip(tree_flatten_with_path(params, _is_none)[0], tree_leaves(updates, _is_none))
         path, p, u = next((path, p, u) for (path, p), u in pairs if p is not None and
