@@ -34,12 +34,14 @@ def split_key(key, n):
     return split(key, n)
 
 
-def default_init(key, weight_shape, fan_in, bias, dtype):
+def default_init(key, weight_shape, fan_in, bias, dtype, bias_size=None):
     """PyTorch's default: kaiming_uniform(a=sqrt(5)) weights (bound 1/sqrt(fan_in)) and
-    uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases."""
+    uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases of `bias_size` (default: the weight's
+    first axis)."""
     wkey, bkey = split_key(key, 2)
     weight = init.kaiming_uniform(wkey, weight_shape, a=math.sqrt(5), dtype=dtype)
     if not bias:
         return weight, None
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-    return weight, init.uniform(bkey, (weight_shape[0],), -bound, bound, dtype)
+    size = weight_shape[0] if bias_size is None else bias_size
+    return weight, init.uniform(bkey, (size,), -bound, bound, dtype)

@@ -48,7 +48,7 @@ class _ConvNd(Module):
         else:
             shape = (out_channels, in_channels // groups) + k
         self.weight, self.bias = default_init(key, shape, shape[1] * math.prod(k), bias,
-                                              float_dtype(dtype))
+                                              float_dtype(dtype), out_channels)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = k
         self.output_padding = ntuple(output_padding, nd, "output_padding")

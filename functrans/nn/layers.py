@@ -232,8 +232,6 @@ class EmbeddingBag(Module):
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}" + _embedding_options(self, False)
         s += f", mode={self.mode!r}"
-        if self.include_last_offset:
-            s += f", include_last_offset={self.include_last_offset}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s
