@@ -655,18 +655,18 @@ def _apply_session(model, session, stack):
             found.add(id(m))
         return _copy_with(m, changes)
     new = _rebuild(model, edit)
-    lost = [entry for key, entry in session.pending.items() if key not in found]
-    if lost:
-        if stack:           # e.g. stateful(self.block) inside a model's forward: pass up
-            for key, (module, values) in session.pending.items():
-                if key not in found:
-                    stack[-1].pending.setdefault(key, (module, {}))[1].update(values)
-        else:
-            raise RuntimeError(
-                f"{_short_repr(lost[0][0])} updated its buffers during ft.nn.stateful(model)"
-                f"(...), but it is not part of the {type(model).__name__} given to stateful "
-                "(it was created or replaced during the call), so the new values have nowhere "
-                "to go. Keep the layer as a field of the model and call it from there.")
+    if stack:
+        # an enclosing stateful call (e.g. stateful(self.block) inside a model's forward)
+        # gets every update too, so the model it returns has them
+        for key, (module, values) in session.pending.items():
+            stack[-1].pending.setdefault(key, (module, {}))[1].update(values)
+    elif len(found) < len(session.pending):
+        lost = next(m for key, (m, _) in session.pending.items() if key not in found)
+        raise RuntimeError(
+            f"{_short_repr(lost)} updated its buffers during ft.nn.stateful(model)(...), but "
+            f"it is not part of the {type(model).__name__} given to stateful (it was created "
+            "or replaced during the call), so the new values have nowhere to go. Keep the "
+            "layer as a field of the model and call it from there.")
     return new
 
 

@@ -118,7 +118,7 @@ def save_safetensors(tensors, path, metadata=None):
     for name, value in arrays.items():
         if not isinstance(name, str):
             raise TypeError(f"save_safetensors: tensor names must be strings, got {name!r}")
-        arr = np.ascontiguousarray(np.asarray(value))
+        arr = np.asarray(value, order="C")
         if arr.dtype not in _CODES:
             raise TypeError(f"save_safetensors: {name} has dtype {arr.dtype}, which safetensors "
                             f"cannot store from NumPy (supported: "
