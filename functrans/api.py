@@ -165,7 +165,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
     def value_and_grad_f(*args, **kwargs):
         nums, single = _normalize_argnums("grad", argnums, len(args), fun)
         leaves, treedef, labels = flatten_args("grad", fun, args, nums, is_buffer)
-        held = [k for k, leaf in enumerate(leaves) if type(leaf) is Buffer]
+        held = any(type(leaf) is Buffer for leaf in leaves)
         if held:
             constants, leaves = leaves, [x for x in leaves if type(x) is not Buffer]
             labels = [lb for lb, x in zip(labels, constants) if type(x) is not Buffer]

@@ -23,13 +23,13 @@ import numpy as np
 
 from ..buffers import Buffer, is_buffer
 from ..tree_util import tree_flatten_with_path, tree_unflatten
+from .module import Module, dotted_name, named_arrays
 
 __all__ = ["state_dict", "load_state_dict", "save_safetensors", "load_safetensors"]
 
 
 def state_dict(module):
     """See `Module.state_dict`."""
-    from .module import named_arrays
     return {name: np.array(value) for name, value, kind, persistent in named_arrays(module)
             if persistent}
 
@@ -37,7 +37,6 @@ def state_dict(module):
 def _entries(module):
     """`(leaves, treedef, [(index, name, persistent buffer?)])` for the parameters and
     persistent buffers of `module`, leaves flattened up to Buffer nodes."""
-    from .module import dotted_name
     pairs, treedef = tree_flatten_with_path(module, is_buffer)
     leaves = [leaf for _, leaf in pairs]
     named = []
@@ -112,7 +111,6 @@ def _library():
 def save_safetensors(tensors, path, metadata=None):
     """Write `tensors` (a Module, whose `state_dict()` is written, or a dict from names to
     arrays) to a safetensors file at `path`; `metadata` is an optional dict of strings."""
-    from .module import Module
     arrays = tensors.state_dict() if isinstance(tensors, Module) else dict(tensors)
     out = {}
     for name, value in arrays.items():
