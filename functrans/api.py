@@ -11,6 +11,7 @@ import numpy as np
 
 from . import dtypes
 from .array import Array
+from .buffers import Buffer, is_buffer
 from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar, eval_jaxpr,
                    abstractify)
 from .interpreters import ad, batching
@@ -55,15 +56,16 @@ def _arg_label(argnum, path, fun=None):
 class _LeafLabel:
     """Names leaf `k` of the differentiated arguments ("argument 0 ('params') at [1]") when
     formatted; computed only when an error message needs it."""
-    __slots__ = ("fun", "args", "argnums", "k")
+    __slots__ = ("fun", "args", "argnums", "k", "is_leaf")
 
-    def __init__(self, fun, args, argnums, k):
+    def __init__(self, fun, args, argnums, k, is_leaf=None):
         self.fun, self.args, self.argnums, self.k = fun, args, argnums, k
+        self.is_leaf = is_leaf
 
     def __str__(self):
         k = self.k
         for i in self.argnums:
-            paths = tree_flatten_with_path(self.args[i])[0]
+            paths = tree_flatten_with_path(self.args[i], self.is_leaf)[0]
             if k < len(paths):
                 return _arg_label(i, paths[k][0], self.fun)
             k -= len(paths)
@@ -73,14 +75,17 @@ class _LeafLabel:
         return format(str(self), spec)
 
 
-def flatten_args(transform, fun, args, argnums):
-    """Flatten `args[i] for i in argnums` to array leaves, checking every leaf.
+def flatten_args(transform, fun, args, argnums, is_leaf=None):
+    """Flatten `args[i] for i in argnums` to array leaves, checking every leaf (leaves that
+    `is_leaf` stops at are kept as they are).
 
     Returns `(leaves, treedef, labels)`; errors name the argument and its pytree path.
     """
-    leaves, treedef = tree_flatten(tuple(args[i] for i in argnums))
-    labels = [_LeafLabel(fun, args, argnums, k) for k in range(len(leaves))]
+    leaves, treedef = tree_flatten(tuple(args[i] for i in argnums), is_leaf)
+    labels = [_LeafLabel(fun, args, argnums, k, is_leaf) for k in range(len(leaves))]
     for k, leaf in enumerate(leaves):
+        if is_leaf is not None and is_leaf(leaf):
+            continue
         if not _is_array_leaf(leaf):
             raise TypeError(
                 f"{transform}: {labels[k]} of {fun_name(fun)} is a "
@@ -152,12 +157,18 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
     """`fun`'s value and its gradient with respect to the arguments at `argnums`.
 
     `fun` must return a scalar (or `(scalar, aux)` with `has_aux=True`); gradients have the
-    structure and dtypes of the differentiated arguments.
+    structure and dtypes of the differentiated arguments. Values inside `ft.buffers.Buffer`
+    nodes (the buffers of `ft.nn` modules, e.g. running statistics) are not differentiated:
+    `fun` gets them unchanged and their gradient is `Buffer(None)`.
     """
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         nums, single = _normalize_argnums("grad", argnums, len(args), fun)
-        leaves, treedef, labels = flatten_args("grad", fun, args, nums)
+        leaves, treedef, labels = flatten_args("grad", fun, args, nums, is_buffer)
+        held = any(type(leaf) is Buffer for leaf in leaves)
+        if held:
+            constants, leaves = leaves, [x for x in leaves if type(x) is not Buffer]
+            labels = [lb for lb, x in zip(labels, constants) if type(x) is not Buffer]
         for leaf, label in zip(leaves, labels):
             dt = dtype_of(leaf)
             if not dtypes.is_inexact(dt) and not allow_int:
@@ -168,6 +179,8 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
         aux_box = []
 
         def flat_fun(*flat):
+            if held:
+                flat = _with_constants(constants, flat)
             out = fun(*_substitute(args, nums, treedef, flat), **kwargs)
             if has_aux:
                 out, aux = _split_aux("grad", fun, out)
@@ -178,12 +191,21 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
         value = asarray(value)
         cts = vjp_fn([full_like(value, 1)])
         grads = [_zero_or(ct, leaf) for ct, leaf in zip(cts, leaves)]
+        if held:
+            grads = _with_constants([Buffer(None, x.persistent) if type(x) is Buffer else x
+                                     for x in constants], grads)
         g = tree_unflatten(treedef, grads)
         g = g[0] if single else g
         if has_aux:
             return (value, _lower_aux(aux_box[0], ad.ReverseTracer)), g
         return value, g
     return value_and_grad_f
+
+
+def _with_constants(template, values):
+    """`template` with its non-Buffer entries replaced, in order, by `values`."""
+    it = iter(values)
+    return [x if type(x) is Buffer else next(it) for x in template]
 
 
 def grad(fun, argnums=0, has_aux=False, allow_int=False):

@@ -6,43 +6,24 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from .. import dtypes
 from .. import numpy as fnp
 from ..primitives._util import shape_of
 from . import functional as F
 from . import init
-from .module import Module
+from ._utils import default_init as _default_init, float_dtype as _dtype
+from .module import Module, field
 
-__all__ = ["Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid",
-           "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Embedding", "LayerNorm"]
-
-
-def _dtype(dtype):
-    return dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-
-
-def _split(key, n):
-    from ..random import split
-    if key is None:
-        raise TypeError("this layer draws its initial parameters at random: pass key=... "
-                        "(e.g. key=ft.random.key(0); split it for each layer)")
-    return split(key, n)
-
-
-def _default_init(key, weight_shape, fan_in, bias, dtype):
-    """PyTorch's default: kaiming_uniform(a=sqrt(5)) weights (bound 1/sqrt(fan_in)) and
-    uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases."""
-    wkey, bkey = _split(key, 2)
-    weight = init.kaiming_uniform(wkey, weight_shape, a=math.sqrt(5), dtype=dtype)
-    if not bias:
-        return weight, None
-    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-    return weight, init.uniform(bkey, (weight_shape[0],), -bound, bound, dtype)
+__all__ = ["Identity", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Tanh", "Sigmoid",
+           "GELU", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Embedding", "LayerNorm",
+           "EmbeddingBag", "Unflatten"]
 
 
 class Identity(Module):
+    """Returns its input; as in PyTorch, any constructor arguments are ignored."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
     def __call__(self, x, *, key=None):
         return x
 
@@ -61,44 +42,6 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
-
-
-class Conv2d(Module):
-    """2-d convolution over NCHW input; `weight` is (out, in/groups, kh, kw)."""
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, *, key, dtype=None):
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must be divisible by groups ({groups})")
-        k = F._pair(kernel_size, "kernel_size")
-        fan_in = in_channels // groups * k[0] * k[1]
-        self.weight, self.bias = _default_init(
-            key, (out_channels, in_channels // groups) + k, fan_in, bias, _dtype(dtype))
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = k
-        self.stride = F._pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding")
-        self.dilation = F._pair(dilation, "dilation")
-        self.groups = int(groups)
-
-    def __call__(self, x, *, key=None):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
-
-    def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else \
-                f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
 
 
 class MaxPool2d(Module):
@@ -208,17 +151,103 @@ class Dropout(Module):
 
 
 class Embedding(Module):
-    """A lookup table of `num_embeddings` vectors of size `embedding_dim` (N(0, 1) init)."""
+    """A lookup table of `num_embeddings` vectors of size `embedding_dim` (N(0, 1) init; the
+    `padding_idx` row starts at zero and gets no gradient). See `ft.nn.embedding` for
+    `max_norm`, `norm_type` and `scale_grad_by_freq`."""
+    padding_idx: object = field(static=True)
+    max_norm: object = field(static=True)
 
-    def __init__(self, num_embeddings, embedding_dim, *, key, dtype=None):
-        self.weight = init.normal(key, (num_embeddings, embedding_dim), dtype=_dtype(dtype))
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, *, key, dtype=None):
+        self.weight, self.padding_idx = _embedding_table(key, num_embeddings, embedding_dim,
+                                                         padding_idx, dtype)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.max_norm = None if max_norm is None else float(max_norm)
+        self.norm_type, self.scale_grad_by_freq = float(norm_type), bool(scale_grad_by_freq)
+        if sparse:
+            raise ValueError("Embedding: sparse=True (sparse gradients) is not supported")
+        self.sparse = False
 
     def __call__(self, ids, *, key=None):
-        return F.embedding(ids, self.weight)
+        return F.embedding(ids, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        return f"{self.num_embeddings}, {self.embedding_dim}" + _embedding_options(self)
+
+
+def _embedding_table(key, num, dim, padding_idx, dtype):
+    weight = init.normal(key, (num, dim), dtype=_dtype(dtype))
+    if padding_idx is None:
+        return weight, None
+    if not -num <= padding_idx < num:
+        raise ValueError(f"padding_idx ({padding_idx}) must be within num_embeddings ({num})")
+    padding_idx = int(padding_idx) % num
+    return weight.at[padding_idx].set(0.0), padding_idx
+
+
+def _embedding_options(m, with_padding=True):
+    s = ""
+    if with_padding and m.padding_idx is not None:
+        s += f", padding_idx={m.padding_idx}"
+    if m.max_norm is not None:
+        s += f", max_norm={m.max_norm}"
+    if m.norm_type != 2:
+        s += f", norm_type={m.norm_type}"
+    if m.scale_grad_by_freq:
+        s += f", scale_grad_by_freq={m.scale_grad_by_freq}"
+    return s
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima over bags of embeddings, without building the (bag, ids,
+    embedding_dim) array of the rows one by one: `bag(ids_2d)` or
+    `bag(ids_1d, offsets, per_sample_weights=None)` (see `ft.nn.embedding_bag`)."""
+    max_norm: object = field(static=True)
+    padding_idx: object = field(static=True)
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode="mean", sparse=False, include_last_offset=False,
+                 padding_idx=None, *, key, dtype=None):
+        if mode not in ("sum", "mean", "max"):
+            raise ValueError(f"EmbeddingBag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        if sparse:
+            raise ValueError("EmbeddingBag: sparse=True (sparse gradients) is not supported")
+        self.weight, self.padding_idx = _embedding_table(key, num_embeddings, embedding_dim,
+                                                         padding_idx, dtype)
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.max_norm = None if max_norm is None else float(max_norm)
+        self.norm_type, self.scale_grad_by_freq = float(norm_type), bool(scale_grad_by_freq)
+        self.mode, self.sparse = mode, False
+        self.include_last_offset = bool(include_last_offset)
+
+    def __call__(self, input, offsets=None, per_sample_weights=None, *, key=None):
+        return F.embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                               self.scale_grad_by_freq, self.mode, False, per_sample_weights,
+                               self.include_last_offset, self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}" + _embedding_options(self, False)
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s
+
+
+class Unflatten(Module):
+    """Splits axis `dim` into `unflattened_size` (the inverse of Flatten)."""
+
+    def __init__(self, dim, unflattened_size):
+        self.dim, self.unflattened_size = int(dim), tuple(int(s) for s in unflattened_size)
+
+    def __call__(self, x, *, key=None):
+        x = fnp.asarray(x)
+        shape = shape_of(x)
+        d = self.dim % len(shape) if shape else 0
+        return fnp.reshape(x, shape[:d] + self.unflattened_size + shape[d + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class LayerNorm(Module):

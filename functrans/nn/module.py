@@ -1,5 +1,5 @@
 """`Module`: neural-network layers as immutable pytrees (the Equinox design with PyTorch's
-names and printing).
+names, printing, buffers and `state_dict`).
 
 Subclass `Module`, declare fields with annotations (or simply assign attributes in
 `__init__`, as in PyTorch) and define `__call__` (or `forward`). Each subclass becomes a
@@ -9,26 +9,86 @@ dataclass registered as a pytree node:
   `grad`/`jit`/`vmap` and the optimizers see the arrays as leaves);
 - everything else (ints, floats, strings, functions, tuples of ints) is *static*: part of
   the tree structure, hashed into `jit`'s cache key, never traced;
-- `field(static=True)` forces a field static.
+- `field(static=True)` forces a field static;
+- *buffers* (`self.register_buffer(name, value)` or `self.name = ft.nn.Buffer(value)` in
+  `__init__`, as in PyTorch) are children that are state, not parameters (see below).
 
-Leaves flatten in field order (declared fields first, then attributes in the order `__init__`
-assigned them), so `tree_leaves(model)` lines up with PyTorch's `model.parameters()` for the
-same network. After `__init__` a module is frozen; build changed copies with `replace`.
+After `__init__` a module is frozen; build changed copies with `replace`. `parameters()`,
+`named_parameters()`, `buffers()` and `state_dict()` list arrays in PyTorch's order and with
+its dotted names (`features.0.weight`, `bn.running_mean`).
+
+Buffers: non-trainable state such as BatchNorm's running statistics
+------------------------------------------------------------------
+PyTorch keeps running statistics in buffers that the forward pass overwrites in place and
+that optimizers never see (they are not in `parameters()`). Here modules are immutable values
+passed through `grad` and `jit`, so the design has three parts:
+
+1. What a buffer is. A buffer is an ordinary field holding an array (`bn.running_mean` reads
+   as one), but when a module is flattened each buffer is wrapped in an
+   `ft.buffers.Buffer` node, so the tree *structure* says which leaves are state. Transforms
+   that move data (`jit`, `vmap`, `tree_map`, `ft.save`/`ft.load`) see buffers as ordinary
+   leaves, so a jitted step takes them in and hands new ones back. `grad`/`value_and_grad`
+   stop at Buffer nodes: the values go in as constants (never traced, never differentiated,
+   integer counters allowed) and the gradient holds `Buffer(None)` there. The optimizers of
+   `ft.optim` give Buffer positions no state and no update, and `apply_updates` never changes
+   them, so no mask is needed, even with weight decay.
+
+2. How the forward pass hands back new buffers. A layer in training mode that updates state
+   (BatchNorm) calls `self.update_buffers(running_mean=..., ...)`. That does not mutate
+   anything: it records the new values in the innermost active `ft.nn.stateful` call, which
+   returns the output *and* the model with the recorded buffers put in place:
+
+       def loss_fn(model, x, y):
+           logits, model = ft.nn.stateful(model)(x)
+           return ft.nn.cross_entropy(logits, y), model
+
+       @ft.jit
+       def train_step(model, opt_state, x, y):
+           (loss, model), grads = ft.value_and_grad(loss_fn, has_aux=True)(model, x, y)
+           updates, opt_state = opt.update(grads, opt_state, model)
+           return ft.optim.apply_updates(model, updates), opt_state, loss
+
+   This is Flax's `mutable=["batch_stats"]` idea in a form that keeps PyTorch's forward code
+   unchanged (`self.bn1(self.conv1(x))`), rather than Equinox's explicit `State` argument
+   threaded through every `__call__`, which would change every user module's signature. A
+   layer calling `update_buffers` twice in one pass (a shared BatchNorm) sees its own
+   earlier update through `self.get_buffer(name)`, as PyTorch's in-place update would.
+   Batch statistics can be averaged over a `vmap` axis: `BatchNorm2d(..., axis_name="batch")`
+   reduces them with `ft.lax.pmean` over that named axis.
+
+3. Loud failures. `update_buffers` outside any `stateful` call raises (a BatchNorm in
+   training mode called as `model(x)`, inside `grad` or `jit` without `stateful`): the new
+   statistics would otherwise be silently dropped; the message says to use `stateful` or
+   `model = model.eval()`. A recorded value computed inside a transform that ended within the
+   `stateful` call (a `vmap`, `checkpoint` or loop body around the BatchNorm) raises instead
+   of leaking a tracer, and so does a module that records updates but is not part of the
+   model given to `stateful`.
+
+Other habits made loud: `model.eval()`, `model.train()` and `model.load_state_dict(d)` return
+a new model; written as a statement (or as the last line of a Jupyter cell, whose value is only
+displayed) they would change nothing, so they raise and say `model = model.eval()`. A module
+(or an array) placed in two fields would become two independent copies after the first
+optimizer step, where PyTorch shares one; building such a module raises, naming both places
+(share a layer by calling the same field twice in `forward`).
 """
 from __future__ import annotations
 
 import dataclasses
+import dis
 import inspect
+import sys
 import threading
 
 import numpy as np
 
 from ..array import Array
+from ..buffers import Buffer, BufferKey
 from ..core import Tracer
 from ..tree_util import (register_pytree_node, tree_flatten, tree_unflatten, tree_map,
-                         tree_flatten_with_path, GetAttrKey, SequenceKey)
+                         tree_flatten_with_path, GetAttrKey, SequenceKey, DictKey)
 
-__all__ = ["Module", "field", "partition", "combine", "Sequential", "Lambda"]
+__all__ = ["Module", "field", "partition", "combine", "Sequential", "Lambda", "Buffer",
+           "stateful"]
 
 
 def field(*, static=False, **kwargs):
@@ -67,26 +127,41 @@ class _ModuleMeta(type):
         if missing:
             raise TypeError(f"{cls.__name__}.__init__ did not set the declared field(s) "
                             f"{', '.join(missing)}")
+        buffers = self.__dict__.get(_BUFFERS)
+        object.__setattr__(self, _BUFFERS, frozenset(buffers.items()) if buffers else
+                           frozenset())
         _classify(self, self.__dict__)
+        _check_unshared(self)
         return self
+
+    @property
+    def __signature__(cls):
+        """The constructor's signature, so `help(Layer)`, `inspect.signature(Layer)` and
+        Jupyter show `__init__`'s arguments rather than the metaclass's `(*args, **kwargs)`."""
+        sig = inspect.signature(cls.__init__)
+        return sig.replace(parameters=list(sig.parameters.values())[1:],
+                           return_annotation=inspect.Signature.empty)
 
 
 _DYNAMIC = "__dynamic__"   # instance entry: the names of the fields that are children
 _STRUCTURE = "__structure__"   # instance entry: its pytree aux data, once worked out
-_PRIVATE = (_DYNAMIC, _STRUCTURE)
+_BUFFERS = "__buffers__"   # instance entry: frozenset of (buffer name, persistent) pairs
+_PRIVATE = (_DYNAMIC, _STRUCTURE, _BUFFERS)
 
 
 def _classify(module, names, previous=frozenset()):
     """Record which of `names` are children: decided by value when a module is built (or a
     field replaced), then carried through flatten/unflatten, so trees with placeholder leaves
-    (ints, None, ...) keep the module's structure."""
+    (ints, None, ...) keep the module's structure. Buffers are always children."""
     _, static_names = _declared(type(module))
     state = module.__dict__
+    buffers = {n for n, _ in state.get(_BUFFERS, ())}
     dynamic = set(state.get(_DYNAMIC, ()))
     for n in names:
         if n in _PRIVATE:
             continue
-        if n not in static_names and (n in previous or _is_dynamic(state[n])):
+        if n in buffers or (n not in static_names and
+                            (n in previous or _is_dynamic(state[n]))):
             dynamic.add(n)
         else:
             dynamic.discard(n)
@@ -94,16 +169,31 @@ def _classify(module, names, previous=frozenset()):
     state.pop(_STRUCTURE, None)         # (a copy's) structure is worked out afresh
 
 
+def _is_array(value):
+    return isinstance(value, (Array, Tracer, np.ndarray)) or \
+        hasattr(value, "__cuda_array_interface__")
+
+
 def _is_dynamic(value):
     """Whether a field's value belongs among the pytree's children."""
-    if value is None or isinstance(value, (Module, Array, Tracer, np.ndarray)) or \
-            hasattr(value, "__cuda_array_interface__"):
+    if value is None or isinstance(value, (Module, Buffer)) or _is_array(value):
         return True
     if isinstance(value, (list, tuple)):
         return any(_is_dynamic(v) for v in value)
     if isinstance(value, dict):
         return any(_is_dynamic(v) for v in value.values())
     return False
+
+
+def _as_buffer_value(name, value):
+    from ..numpy import asarray
+    if value is None or _is_array(value):
+        return value
+    try:
+        return asarray(value)
+    except Exception:
+        raise TypeError(f"buffer {name!r} must be an array, a number or None, got "
+                        f"{type(value).__name__}") from None
 
 
 class Module(metaclass=_ModuleMeta):
@@ -124,11 +214,24 @@ class Module(metaclass=_ModuleMeta):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(cls, eq=False, repr=False)
+        own = "__init__" in cls.__dict__
+        inherited = cls.__init__
+        # a hand-written __init__ (the class's own or inherited) is kept; otherwise the
+        # dataclass writes one from the fields
+        generate = not own and (inherited is object.__init__ or
+                                getattr(inherited, "_generated", False))
+        dataclasses.dataclass(cls, eq=False, repr=False, init=generate)
+        if generate:
+            cls.__init__._generated = True
         register_pytree_node(cls, _flatten, cls._tree_build, _flatten_with_keys)
 
     def __setattr__(self, name, value):
         if id(self) in _building():
+            if isinstance(value, Buffer):
+                self.register_buffer(name, value.value, value.persistent)
+                return
+            if name in self.__dict__.get(_BUFFERS, {}):
+                value = _as_buffer_value(name, value)
             object.__setattr__(self, name, value)
             return
         raise AttributeError(
@@ -145,10 +248,69 @@ class Module(metaclass=_ModuleMeta):
                                       "forward")
         return forward(*args, **kwargs)
 
+    # -- buffers
+    def register_buffer(self, name, tensor, persistent=True):
+        """In `__init__`: add non-trainable state `name` (an array, a number or None), as
+        PyTorch's `register_buffer`. `persistent=False` keeps it out of `state_dict()`."""
+        if id(self) not in _building():
+            raise AttributeError(f"{type(self).__name__}.register_buffer can only be called in "
+                                 "__init__ (modules are immutable afterwards)")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise KeyError(f"buffer name must be an identifier, got {name!r}")
+        buffers = self.__dict__.setdefault(_BUFFERS, {})
+        buffers[name] = bool(persistent)
+        object.__setattr__(self, name, _as_buffer_value(name, tensor))
+
+    def get_buffer(self, target):
+        """The buffer at dotted path `target` (e.g. "bn.running_mean"). Inside a
+        `stateful` call, the value as updated so far in that call."""
+        *path, name = target.split(".")
+        module = self
+        for part in path:
+            module = module._child(part, target)
+        if name not in dict(module.__dict__.get(_BUFFERS, ())):
+            raise AttributeError(f"{type(module).__name__} has no buffer {name!r} (its buffers: "
+                                 f"{sorted(n for n, _ in module.__dict__.get(_BUFFERS, ()))})")
+        for session in reversed(_sessions()):
+            entry = session.pending.get(id(module))
+            if entry is not None and entry[0] is module and name in entry[1]:
+                return entry[1][name]
+        return module.__dict__[name]
+
+    def update_buffers(self, **values):
+        """Record new values for buffers of this module in the innermost `ft.nn.stateful`
+        call, which puts them into the model it returns (nothing is mutated). Raises when no
+        `stateful` call is active, since the values would be lost."""
+        buffers = dict(self.__dict__.get(_BUFFERS, ()))
+        unknown = [n for n in values if n not in buffers]
+        if unknown:
+            raise AttributeError(f"{type(self).__name__}.update_buffers: {unknown} are not "
+                                 f"buffers of this module (its buffers: {sorted(buffers)})")
+        stack = _sessions()
+        if not stack:
+            raise RuntimeError(
+                f"{_short_repr(self)} is in training mode and updates its buffers "
+                f"({', '.join(values)}), but it was called outside ft.nn.stateful, so the new "
+                "values would be lost. In a training step call the model as "
+                "`out, model = ft.nn.stateful(model)(x)` and keep the returned model (under "
+                "ft.grad, return (loss, model) and pass has_aux=True); to evaluate, switch to "
+                "inference mode first: `model = model.eval()`.")
+        checked = {n: _like_buffer(self, n, v) for n, v in values.items()}
+        entry = stack[-1].pending.setdefault(id(self), (self, {}))
+        entry[1].update(checked)
+
+    def _child(self, part, target):
+        for key, child in self._tree_children()[0]:
+            if _key_name(key) == part:
+                return child.value if isinstance(child, Buffer) else child
+        raise AttributeError(f"{type(self).__name__} has no submodule {part!r} (in "
+                             f"{target!r})")
+
     # -- structure (the pytree hooks; Sequential overrides them)
     def _tree_fields(self):
-        """`(dynamic field names, static (name, value) pairs)` in field order: the pytree aux
-        data, worked out once (modules are immutable)."""
+        """`(dynamic field names, static (name, value) pairs, buffer (name, persistent)
+        pairs)` in field order: the pytree aux data, worked out once (modules are
+        immutable)."""
         state = self.__dict__
         got = state.get(_STRUCTURE)
         if got is None:
@@ -156,16 +318,22 @@ class Module(metaclass=_ModuleMeta):
             children = state[_DYNAMIC]
             names = [n for n in declared if n in state]
             names += [n for n in state if n not in declared and n not in _PRIVATE]
+            buffers = dict(state.get(_BUFFERS, ()))
             got = (tuple(n for n in names if n in children),
-                   tuple((n, state[n]) for n in names if n not in children))
+                   tuple((n, state[n]) for n in names if n not in children),
+                   tuple((n, buffers[n]) for n in names if n in buffers))
             object.__setattr__(self, _STRUCTURE, got)
         return got
 
     def _tree_flatten(self):
-        """`([child], aux)`: the pytree view of this module."""
+        """`([child], aux)`: the pytree view of this module (buffers wrapped in Buffer)."""
         aux = self._tree_fields()
         state = self.__dict__
-        return [state[n] for n in aux[0]], aux
+        if not aux[2]:
+            return [state[n] for n in aux[0]], aux
+        persistent = dict(aux[2])
+        return [Buffer(state[n], persistent[n]) if n in persistent else state[n]
+                for n in aux[0]], aux
 
     def _tree_children(self):
         """`([(key, child)], aux)`: the pytree view with keys."""
@@ -174,14 +342,18 @@ class Module(metaclass=_ModuleMeta):
 
     @classmethod
     def _tree_build(cls, aux, children):
-        dynamic, static = aux
+        dynamic, static, buffers = aux
         values = dict(zip(dynamic, children))
         values.update(static)
+        for n, _ in buffers:
+            if type(values[n]) is Buffer:
+                values[n] = values[n].value
         obj = object.__new__(cls)
         state = obj.__dict__
         for n in _field_order(cls, dynamic, static):
             state[n] = values[n]
         state[_DYNAMIC] = frozenset(dynamic)
+        state[_BUFFERS] = frozenset(buffers)
         state[_STRUCTURE] = aux
         return obj
 
@@ -191,23 +363,85 @@ class Module(metaclass=_ModuleMeta):
         if unknown:
             raise AttributeError(f"{type(self).__name__} has no field(s) {unknown}; its fields "
                                  f"are {[n for n in self.__dict__ if n not in _PRIVATE]}")
-        return _copy_with(self, changes)
+        buffers = dict(self.__dict__.get(_BUFFERS, ()))
+        changes = {n: _as_buffer_value(n, v) if n in buffers else v for n, v in changes.items()}
+        new = _copy_with(self, changes)
+        _check_unshared(new)
+        return new
+
+    # -- PyTorch's accessors (dotted names, PyTorch's order: a module's own entries, then
+    #    its submodules')
+    def named_parameters(self):
+        """`[(name, array)]` with PyTorch's dotted names, e.g. `("conv1.weight", ...)`;
+        buffers are not parameters."""
+        return [(n, v) for n, v, kind, _ in named_arrays(self) if kind == "param"]
 
     def parameters(self):
-        """The array leaves, in order (PyTorch's `list(model.parameters())`)."""
-        return [leaf for leaf in tree_flatten(self)[0] if leaf is not None]
+        """The parameter arrays, in PyTorch's order (`list(model.parameters())`)."""
+        return [v for _, v in self.named_parameters()]
 
-    def named_parameters(self):
-        """`[(name, array)]` with PyTorch's dotted names, e.g. `("conv1.weight", ...)`."""
-        return [(_dotted(path), leaf) for path, leaf in tree_flatten_with_path(self)[0]]
+    def named_buffers(self):
+        """`[(name, array)]` of the buffers (None buffers left out), e.g.
+        `("bn.running_mean", ...)`."""
+        return [(n, v) for n, v, kind, _ in named_arrays(self) if kind == "buffer"]
+
+    def buffers(self):
+        return [v for _, v in self.named_buffers()]
+
+    def named_children(self):
+        """`[(name, module)]` of the direct submodules (list and dict entries named
+        `layers.0`, `heads.a`)."""
+        out = []
+        for key, child in self._tree_children()[0]:
+            if isinstance(child, Module):
+                out.append((_key_name(key), child))
+            elif not isinstance(child, Buffer) and not _is_array(child) and child is not None:
+                pairs, _ = tree_flatten_with_path(child, _is_module)
+                out += [(dotted_name((key,) + p), m) for p, m in pairs if isinstance(m, Module)]
+        return out
+
+    def children(self):
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix=""):
+        """`[(name, module)]` of this module ("") and every submodule, depth first."""
+        out = [(prefix, self)]
+        for name, child in self.named_children():
+            out += child.named_modules(f"{prefix}.{name}" if prefix else name)
+        return out
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    def state_dict(self):
+        """A dict from PyTorch's dotted names (`features.0.weight`, `bn.running_mean`,
+        `bn.num_batches_tracked`) to NumPy arrays: the parameters and the persistent
+        buffers, in PyTorch's order."""
+        from .state_dict import state_dict
+        return state_dict(self)
+
+    def load_state_dict(self, state_dict, strict=True):
+        """A new model with the arrays of `state_dict` (names as `state_dict()` gives them;
+        NumPy arrays, functrans arrays, or anything `np.asarray` takes, such as CPU torch
+        tensors), cast to each entry's current dtype. With `strict` (the default), missing
+        and unexpected keys are errors; shape mismatches always are; all are listed in one
+        error. Modules are immutable, so use the result: `model = model.load_state_dict(d)`."""
+        refuse_discarded("load_state_dict", "model = model.load_state_dict(state_dict)")
+        from .state_dict import load_state_dict
+        return load_state_dict(self, state_dict, strict)
 
     def train(self, mode=True):
-        """A copy with every submodule's `training` flag set to `mode` (affects Dropout)."""
+        """A copy with every submodule's `training` flag set to `mode` (affects Dropout and
+        BatchNorm). Use the result: `model = model.train()`."""
+        refuse_discarded("train" if mode else "train(False)",
+                          "model = model.train()" if mode else "model = model.train(False)")
         return _set_training(self, mode)
 
     def eval(self):
-        """A copy in inference mode (`train(False)`)."""
-        return self.train(False)
+        """A copy in inference mode (`train(False)`). Use the result: `model = model.eval()`
+        (as a bare statement it would change nothing, so it raises)."""
+        refuse_discarded("eval", "model = model.eval()")
+        return _set_training(self, False)
 
     # -- printing, PyTorch style
     def extra_repr(self):
@@ -240,20 +474,74 @@ class _ModuleListView:
         self.modules = modules
 
     def __repr__(self):
-        lines = [f"  ({i}): " + repr(m).replace("\n", "\n  ") for i, m in enumerate(self.modules)]
-        return "ModuleList(\n" + "\n".join(lines) + "\n)"
+        return list_repr("ModuleList", self.modules)
 
 
-def _dotted(path):
-    parts = []
-    for k in path:
-        if isinstance(k, GetAttrKey):
-            parts.append(k.name)
-        elif isinstance(k, SequenceKey):
-            parts.append(str(k.idx))
-        else:
-            parts.append(str(getattr(k, "key", k)))
-    return ".".join(parts)
+def list_repr(name, modules):
+    """`name(...)` listing `modules` as PyTorch's ModuleList does: runs of modules that print
+    alike are shown once, as `(0-2): 3 x Linear(...)`."""
+    if not modules:
+        return f"{name}()"
+    lines, i = [], 0
+    reprs = [repr(m) for m in modules]
+    while i < len(reprs):
+        j = i
+        while j + 1 < len(reprs) and reprs[j + 1] == reprs[i]:
+            j += 1
+        text = reprs[i].replace("\n", "\n  ")
+        lines.append(f"  ({i}): {text}" if i == j else f"  ({i}-{j}): {j - i + 1} x {text}")
+        i = j + 1
+    return f"{name}(\n" + "\n".join(lines) + "\n)"
+
+
+def _short_repr(module):
+    text = repr(module)
+    return text if "\n" not in text else f"{type(module).__name__}(...)"
+
+
+def _key_name(key):
+    if isinstance(key, GetAttrKey):
+        return key.name
+    if isinstance(key, SequenceKey):
+        return str(key.idx)
+    if isinstance(key, DictKey):
+        return str(key.key)
+    return str(getattr(key, "key", key))
+
+
+def dotted_name(path):
+    return ".".join(_key_name(k) for k in path if not isinstance(k, BufferKey))
+
+
+def named_arrays(module, prefix=""):
+    """`(name, value, "param" | "buffer", persistent)` for every array of `module`, in
+    PyTorch's order: its own parameters, its own buffers, then each submodule's."""
+    params, buffers, later = [], [], []
+    for key, child in module._tree_children()[0]:
+        name = prefix + _key_name(key)
+        if isinstance(child, Buffer):
+            if child.value is not None:
+                buffers.append((name, child.value, "buffer", child.persistent))
+        elif _is_array(child):
+            params.append((name, child, "param", True))
+        elif child is not None:
+            later.append((name, child))
+    out = params + buffers
+    for name, child in later:
+        if isinstance(child, Module):
+            out += named_arrays(child, name + ".")
+            continue
+        pairs, _ = tree_flatten_with_path(child, lambda x: isinstance(x, (Module, Buffer)))
+        for path, leaf in pairs:
+            sub = f"{name}.{dotted_name(path)}" if path else name
+            if isinstance(leaf, Module):
+                out += named_arrays(leaf, sub + ".")
+            elif isinstance(leaf, Buffer):
+                if leaf.value is not None:
+                    out.append((sub, leaf.value, "buffer", leaf.persistent))
+            elif _is_array(leaf):
+                out.append((sub, leaf, "param", True))
+    return out
 
 
 def _copy_with(module, changes):
@@ -267,20 +555,187 @@ def _copy_with(module, changes):
     return new
 
 
-def _set_training(tree, mode):
+def _rebuild(tree, edit):
+    """A copy of `tree` in which every module `m` (innermost first) becomes
+    `edit(m, changes)`, where `changes` maps each of `m`'s child fields to its rebuilt value."""
     def visit(x):
         if not isinstance(x, Module):
             return x
         changes = {n: tree_map(visit, x.__dict__[n], is_leaf=_is_module)
                    for n in x._tree_fields()[0]}
+        return edit(x, changes)
+    return tree_map(visit, tree, is_leaf=_is_module)
+
+
+def _set_training(tree, mode):
+    def edit(x, changes):
         if "training" in x.__dict__:
             changes["training"] = mode
         return _copy_with(x, changes)
-    return visit(tree)
+    return _rebuild(tree, edit)
 
 
 def _is_module(x):
     return isinstance(x, Module)
+
+
+def _like_buffer(module, name, value):
+    """`value` as the new content of buffer `name`: same shape, cast to its dtype."""
+    from ..numpy import asarray
+    old = module.__dict__[name]
+    value = value if isinstance(value, (Array, Tracer)) else asarray(value)
+    if old is None:
+        return value
+    if tuple(value.shape) != tuple(old.shape):
+        raise ValueError(f"{type(module).__name__}.update_buffers: {name} has shape "
+                         f"{tuple(old.shape)} but the new value has shape {tuple(value.shape)}")
+    return value if value.dtype == old.dtype else value.astype(old.dtype)
+
+
+# ------------------------------------------------------------------ stateful calls
+def _sessions():
+    stack = getattr(_state, "sessions", None)
+    if stack is None:
+        stack = _state.sessions = []
+    return stack
+
+
+class _Session:
+    """The buffer updates recorded during one `stateful` call: id(module) -> (module,
+    {buffer name: new value})."""
+    __slots__ = ("pending",)
+
+    def __init__(self):
+        self.pending = {}
+
+
+def stateful(model):
+    """`stateful(model)(*args, **kwargs)` calls `model` and returns `(output, new_model)`,
+    where `new_model` holds the buffers its layers updated in the call (BatchNorm's running
+    statistics in training mode); without updates it is `model` itself.
+
+        logits, model = ft.nn.stateful(model)(images)
+
+    Under `grad`, return the new model as auxiliary output (`has_aux=True`); under `jit`,
+    return it from the jitted step. See the module documentation for the design.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"ft.nn.stateful takes a Module, got {type(model).__name__}")
+
+    def call(*args, **kwargs):
+        session = _Session()
+        stack = _sessions()
+        stack.append(session)
+        try:
+            out = model(*args, **kwargs)
+        finally:
+            stack.pop()
+        return out, _apply_session(model, session, stack)
+    return call
+
+
+def _apply_session(model, session, stack):
+    if not session.pending:
+        return model
+    for module, values in session.pending.values():
+        for name, v in values.items():
+            if isinstance(v, Tracer) and not v._trace.main.active:
+                raise RuntimeError(
+                    f"{_short_repr(module)} updated its buffer {name!r} inside a transform "
+                    f"({v._trace.main.name}) that ended within the ft.nn.stateful call (a "
+                    "vmap, checkpoint, scan or loop body around the layer); the new value "
+                    "cannot leave it. Call ft.nn.stateful inside that transform, or put the "
+                    "layer in eval mode there.")
+    found = set()
+
+    def edit(m, changes):
+        entry = session.pending.get(id(m))
+        if entry is not None and entry[0] is m:
+            changes.update(entry[1])
+            found.add(id(m))
+        return _copy_with(m, changes)
+    new = _rebuild(model, edit)
+    if stack:
+        # an enclosing stateful call (e.g. stateful(self.block) inside a model's forward)
+        # gets every update too, so the model it returns has them
+        for key, (module, values) in session.pending.items():
+            stack[-1].pending.setdefault(key, (module, {}))[1].update(values)
+    elif len(found) < len(session.pending):
+        lost = next(m for key, (m, _) in session.pending.items() if key not in found)
+        raise RuntimeError(
+            f"{_short_repr(lost)} updated its buffers during ft.nn.stateful(model)(...), but "
+            f"it is not part of the {type(model).__name__} given to stateful (it was created "
+            "or replaced during the call), so the new values have nowhere to go. Keep the "
+            "layer as a field of the model and call it from there.")
+    return new
+
+
+# ------------------------------------------------------------------ discarded results
+_DISCARDS = {}
+
+
+def refuse_discarded(method, fix, depth=1):
+    """Raise if the call of `method` made `depth` frames above the caller throws its result
+    away: as a statement (POP_TOP) or as an interactive line whose value is only displayed."""
+    frame = sys._getframe(depth + 1)
+    key = (frame.f_code, frame.f_lasti)
+    discarded = _DISCARDS.get(key)
+    if discarded is None:
+        discarded = _DISCARDS[key] = _next_instruction_discards(*key)
+    if discarded:
+        raise RuntimeError(
+            f"{method}() returns a new module (modules are immutable) and leaves the one it is "
+            f"called on unchanged, so calling it as a statement does nothing. Write `{fix}`.")
+
+
+def _next_instruction_discards(code, lasti):
+    for ins in dis.get_instructions(code):
+        if ins.offset > lasti:
+            return ins.opname in ("POP_TOP", "PRINT_EXPR") or (
+                ins.opname == "CALL_INTRINSIC_1" and ins.argrepr == "INTRINSIC_PRINT")
+    return False
+
+
+# ------------------------------------------------------------------ one owner per array
+def _check_unshared(module):
+    """Raise if a module holding arrays, or an array, sits at two places in `module`: as a
+    pytree each place would become an independent copy, unlike PyTorch's shared module."""
+    seen = {}
+
+    def visit(x, path):
+        if isinstance(x, Module):
+            if id(x) in seen:
+                if any(_is_array(leaf) for leaf in tree_flatten(x)[0]):
+                    _shared_error(module, x, seen[id(x)][0], path)
+                return
+            seen[id(x)] = (path, x)
+            for key, child in x._tree_children()[0]:
+                visit(child, path + (key,))
+        elif _is_array(x):
+            if id(x) in seen:
+                _shared_error(module, x, seen[id(x)][0], path)
+            seen[id(x)] = (path, x)
+        elif x is not None and not isinstance(x, (str, int, float, bool)):
+            pairs, _ = tree_flatten_with_path(x, lambda v: v is not x and _is_module(v))
+            if len(pairs) == 1 and pairs[0][1] is x:
+                return
+            for p, leaf in pairs:
+                visit(leaf, path + p)
+    for key, child in module._tree_children()[0]:
+        visit(child, (key,))
+
+
+def _shared_error(owner, value, first, second):
+    a, b = dotted_name(first), dotted_name(second)
+    what = (f"the same {type(value).__name__} ({_short_repr(value)})"
+            if isinstance(value, Module) else "the same array")
+    raise ValueError(
+        f"{type(owner).__name__}: {what} is placed at both {a!r} and {b!r}. Modules are "
+        "pytrees, so the two places would become independent copies with different weights "
+        "after the first optimizer step (PyTorch would share one). To share a layer, keep it "
+        f"in one field and call that field at each place in forward (as DynamicNet calls its "
+        "middle layer several times); to tie weights, use the one array at both places in "
+        "forward; for two independent layers, construct two.")
 
 
 # ------------------------------------------------------------------ pytree registration
@@ -371,6 +826,11 @@ def _accepts_key(layer):
 
 
 _accepts_key.cache = {}
+
+
+def call_layer(layer, x, key):
+    """`layer(x)`, passing `key` on to layers that take one (as Sequential does)."""
+    return layer(x, key=key) if key is not None and _accepts_key(layer) else layer(x)
 
 
 class Sequential(Module):

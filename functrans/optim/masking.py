@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..buffers import is_buffer
 from ..tree_util import (keystr, tree_flatten_with_path, tree_leaves_with_path, tree_map,
                          tree_structure, treedef_is_leaf)
 from .base import GradientTransformationExtraArgs, displayed, with_extra_args_support
@@ -39,8 +40,9 @@ def is_tree_function(mask) -> bool:
 
 def split(mask_tree, tree, who, what, noun="the mask"):
     """`(treedef, [(flag, subtree)])`: each leaf of `mask_tree` with the subtree of `tree` it
-    covers; errors name the path where the structures part."""
-    flat, treedef = tree_flatten_with_path(mask_tree)
+    covers; errors name the path where the structures part. Buffers (non-trainable state) are
+    always masked out, whatever the mask holds there."""
+    flat, treedef = tree_flatten_with_path(mask_tree, is_leaf=is_buffer)
     try:
         subtrees = treedef.flatten_up_to(tree)
     except ValueError as e:
@@ -49,6 +51,9 @@ def split(mask_tree, tree, who, what, noun="the mask"):
                          f"it), or a function params -> such a pytree") from None
     flags = []
     for path, flag in flat:
+        if is_buffer(flag):
+            flags.append(False)
+            continue
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{who}: the mask has {type(flag).__name__} {flag!r} at "
                             f"{keystr(path) or 'the root'}; its leaves must be Python bools, "

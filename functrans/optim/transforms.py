@@ -11,6 +11,8 @@ pytrees of arrays (the step count included), so a whole training step can be jit
 be a number or a schedule (a function of the step count, see `ft.optim.schedules`).
 Hyperparameters may also be arrays (as `inject_hyperparams` passes them): an optional term
 given as an array is always computed, since its value may change between steps.
+Buffers (`ft.buffers.Buffer` nodes, e.g. BatchNorm's running statistics) are not parameters:
+they get no optimizer state, no update and no weight decay.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..buffers import is_buffer
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
@@ -100,8 +103,10 @@ def _zero_count():
 
 def _zeros_like(params, fill=0.0):
     if _is_number(fill):
-        return tree_map(lambda p: lax.full_like(p, fill), params)
-    return tree_map(lambda p: lax.full_like(p, 0) + _as_dtype(fill, p), params)
+        return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill), params,
+                        is_leaf=is_buffer)
+    return tree_map(lambda p: None if is_buffer(p) else
+                    lax.full_like(p, 0) + _as_dtype(fill, p), params, is_leaf=is_buffer)
 
 
 def _is_number(x):
@@ -144,8 +149,8 @@ def _as_dtype(value, like):
 
 def _leafwise(fn, grads, *trees, outputs):
     """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
-    (trees given as None are passed as None)."""
-    leaves, treedef = tree_flatten(grads)
+    (trees given as None are passed as None); buffers get None in every output."""
+    leaves, treedef = tree_flatten(grads, is_buffer)
     try:
         others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
                   for t in trees]
@@ -153,7 +158,8 @@ def _leafwise(fn, grads, *trees, outputs):
         raise ValueError(f"optimizer update: the parameters or the optimizer state do not "
                          f"have the structure of the gradients: {e}. Pass params shaped like "
                          "grads, and a state made by opt.init(params).") from None
-    results = [fn(*xs) for xs in zip(leaves, *others)]
+    results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
+               for xs in zip(leaves, *others)]
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
 
 
@@ -505,7 +511,8 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
         if _is_number(weight_decay) and weight_decay == 0:
             return updates, new_state
         wd = weight_decay(state.count) if callable(weight_decay) else weight_decay
-        return tree_map(lambda g, p: g + _as_dtype(wd, g) * p, updates, params), new_state
+        return tree_map(lambda g, p: g if is_buffer(g) else g + _as_dtype(wd, g) * p, updates,
+                        params, is_leaf=is_buffer), new_state
     tx = GradientTransformation(init, update)
     return tx if mask is None else masked(tx, mask)
 
@@ -563,15 +570,15 @@ def clip_by_global_norm(max_norm):
 
 def apply_updates(params, updates):
     """`params + updates`, leaf by leaf, keeping each parameter's dtype (None updates leave a
-    parameter unchanged)."""
+    parameter unchanged, and buffers are never changed)."""
     def add(p, u):
-        if u is None or p is None:
+        if u is None or p is None or is_buffer(p):
             return p
         if shape_of(u) != shape_of(p):
             raise _ShapeMismatch
         return p + lax.convert_element_type(u, dtype_of(p))
     try:
-        return tree_map(add, params, updates)
+        return tree_map(add, params, updates, is_leaf=is_buffer)
     except _ShapeMismatch:        # find where, only now (paths cost time on every step)
         pairs = zip(tree_flatten_with_path(params, _is_none)[0], tree_leaves(updates, _is_none))
         path, p, u = next((path, p, u) for (path, p), u in pairs if p is not None and

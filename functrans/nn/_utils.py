@@ -1,0 +1,47 @@
+"""Helpers shared by the layer modules: dtypes, tuples of ints, PyTorch's default init."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from . import init
+
+__all__ = ["float_dtype", "ntuple", "split_key", "default_init"]
+
+
+def float_dtype(dtype):
+    """`dtype`, or the default float dtype for None."""
+    return dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
+
+
+def ntuple(v, n, name):
+    """An int or `n` ints as a tuple of `n` ints."""
+    if isinstance(v, (int, np.integer)):
+        return (int(v),) * n
+    v = tuple(int(e) for e in v)
+    if len(v) != n:
+        raise ValueError(f"{name} must be an int or {n} ints, got {v}")
+    return v
+
+
+def split_key(key, n):
+    from ..random import split
+    if key is None:
+        raise TypeError("this layer draws its initial parameters at random: pass key=... "
+                        "(e.g. key=ft.random.key(0); split it for each layer)")
+    return split(key, n)
+
+
+def default_init(key, weight_shape, fan_in, bias, dtype, bias_size=None):
+    """PyTorch's default: kaiming_uniform(a=sqrt(5)) weights (bound 1/sqrt(fan_in)) and
+    uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) biases of `bias_size` (default: the weight's
+    first axis)."""
+    wkey, bkey = split_key(key, 2)
+    weight = init.kaiming_uniform(wkey, weight_shape, a=math.sqrt(5), dtype=dtype)
+    if not bias:
+        return weight, None
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    size = weight_shape[0] if bias_size is None else bias_size
+    return weight, init.uniform(bkey, (size,), -bound, bound, dtype)
