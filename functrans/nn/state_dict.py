@@ -8,15 +8,12 @@ files (`save_safetensors` / `load_safetensors`), so weights move between the two
     ft.nn.save_safetensors(model, "back.safetensors")   # and torch_model.load_state_dict(
                                                          #   safetensors.torch.load_file(...))
 
-Files are read and written with the `safetensors` package (`safetensors.numpy`) when it is
-installed, else by the reader and writer here, which follow the same published format (an
-8-byte little-endian header length, a JSON header of dtype, shape and byte offsets, then the
-raw little-endian data). Nothing is ever unpickled.
+Files are read and written by the `safetensors` package (`safetensors.numpy`; the `interop`
+extra installs it): a JSON header of names, dtypes, shapes and offsets, then the raw data.
+Nothing is ever unpickled.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 
 import numpy as np
@@ -93,105 +90,52 @@ def load_state_dict(module, state_dict, strict=True):
 
 
 # ------------------------------------------------------------------ safetensors
-_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
-           "F16": np.float16, "U32": np.uint32, "I32": np.int32, "F32": np.float32,
-           "U64": np.uint64, "I64": np.int64, "F64": np.float64}
-_CODES = {np.dtype(t): code for code, t in _DTYPES.items()}
-_MAX_HEADER = 100_000_000
+_NUMPY_CAN_HOLD = {np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.uint16, np.int16,
+                                          np.float16, np.uint32, np.int32, np.float32,
+                                          np.uint64, np.int64, np.float64)}
 
 
-def _library():
+def _library(what):
     try:
         import safetensors.numpy as st
     except ImportError:
-        return None
+        raise ImportError(f"{what} needs the safetensors package: pip install "
+                          "'functrans[interop]' (or pip install safetensors)") from None
     return st
 
 
 def save_safetensors(tensors, path, metadata=None):
     """Write `tensors` (a Module, whose `state_dict()` is written, or a dict from names to
     arrays) to a safetensors file at `path`; `metadata` is an optional dict of strings."""
+    st = _library("save_safetensors")
     arrays = tensors.state_dict() if isinstance(tensors, Module) else dict(tensors)
     out = {}
     for name, value in arrays.items():
         if not isinstance(name, str):
             raise TypeError(f"save_safetensors: tensor names must be strings, got {name!r}")
         arr = np.asarray(value, order="C")
-        if arr.dtype not in _CODES:
-            raise TypeError(f"save_safetensors: {name} has dtype {arr.dtype}, which safetensors "
-                            f"cannot store from NumPy (supported: "
-                            f"{sorted(d.name for d in _CODES)})")
+        if arr.dtype not in _NUMPY_CAN_HOLD:
+            raise TypeError(f"save_safetensors: {name} has dtype {arr.dtype}; safetensors "
+                            "files hold booleans, integers and floats")
         out[name] = arr
     if metadata is not None and not all(isinstance(k, str) and isinstance(v, str)
                                         for k, v in metadata.items()):
         raise TypeError("save_safetensors: metadata must map strings to strings")
-    st = _library()
-    if st is not None:
-        st.save_file(out, os.fspath(path), metadata=metadata)
-        return
-    _write(out, os.fspath(path), metadata)
+    st.save_file(out, os.fspath(path), metadata=metadata)
 
 
 def load_safetensors(path):
     """The tensors of the safetensors file at `path`, as a dict from names to NumPy arrays
     (ready for `model.load_state_dict(...)`)."""
+    st = _library("load_safetensors")
     path = os.fspath(path)
-    st = _library()
-    if st is not None:
-        return st.load_file(path)
-    return _read(path)
-
-
-def _write(arrays, path, metadata):
-    order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
-    header, offset = {}, 0
-    if metadata:
-        header["__metadata__"] = dict(metadata)
-    for name in order:
-        a = arrays[name]
-        header[name] = {"dtype": _CODES[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(len(text).to_bytes(8, "little"))
-        f.write(text)
-        for name in order:
-            f.write(arrays[name].astype(arrays[name].dtype.newbyteorder("<"), copy=False)
-                    .tobytes())
-
-
-def _read(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 8:
-        raise ValueError(f"load_safetensors: {path} is too short to be a safetensors file")
-    n = int.from_bytes(data[:8], "little")
-    if n > _MAX_HEADER or 8 + n > len(data):
-        raise ValueError(f"load_safetensors: {path} declares a header of {n} bytes; it is not "
-                         "a safetensors file, or it is cut short")
     try:
-        header = json.loads(data[8:8 + n])
-    except ValueError:
-        raise ValueError(f"load_safetensors: {path} has no valid JSON header") from None
-    body = memoryview(data)[8 + n:]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        code = info.get("dtype")
-        if code not in _DTYPES:
-            hint = " (bfloat16: convert to float32 in PyTorch first)" if code == "BF16" else ""
-            raise ValueError(f"load_safetensors: {name} in {path} has dtype {code}, which NumPy "
-                             f"cannot hold{hint}")
-        dtype = np.dtype(_DTYPES[code]).newbyteorder("<")
-        shape = tuple(int(d) for d in info["shape"])
-        begin, end = (int(v) for v in info["data_offsets"])
-        if end - begin != math.prod(shape) * dtype.itemsize or not 0 <= begin <= end <= \
-                len(body):
-            raise ValueError(f"load_safetensors: {path} is corrupt: the offsets of {name} do "
-                             "not match its shape and dtype")
-        out[name] = np.frombuffer(body[begin:end], dtype).reshape(shape).astype(
-            dtype.newbyteorder("="))
-    return out
+        return st.load_file(path)
+    except TypeError as e:          # a dtype NumPy has not, such as bfloat16
+        raise ValueError(f"load_safetensors: {path} holds a tensor NumPy cannot ({e}); "
+                         "convert it in PyTorch first, e.g. to float32") from None
+    except OSError:
+        raise
+    except Exception as e:          # safetensors' SafetensorError: a damaged or foreign file
+        raise ValueError(f"load_safetensors: {path} is not a valid safetensors file: "
+                         f"{e}") from None
