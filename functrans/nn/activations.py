@@ -2,8 +2,8 @@
 by `ft.nn.functional`) and layers, with PyTorch's names, arguments, defaults and printing.
 
 Derivatives at the kinks are PyTorch's: leaky_relu'(0) = negative_slope, elu'(0) = alpha,
-hardtanh' = 0 at both bounds, hardsigmoid' = 0 at ±3, hardswish'(-3) = -0.5 and
-hardswish'(3) = 1.5, prelu'(0) = weight, and softplus' = 1 above its threshold.
+hardtanh' = 0 at both bounds, hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1,
+prelu'(0) = weight, and softplus' = 1 above its threshold.
 
 `inplace=` is accepted where PyTorch has it, for code ported from PyTorch: arrays are
 immutable, so every result is a new array either way.
@@ -118,18 +118,20 @@ def hardsigmoid(input, inplace=False):
 
 
 def hardswish(input, inplace=False):
-    """x·hardsigmoid(x): 0 for x < -3, x for x > 3, x·(x + 3)/6 in between (bounds
-    included, which sets the derivative at -3 and 3 as PyTorch does)."""
+    """x·hardsigmoid(x): 0 for x <= -3, x for x >= 3, x·(x + 3)/6 in between (so the
+    derivative is 0 at -3 and 1 at 3, as PyTorch's)."""
     x = _float_array(input)
     middle = lax.mul(x, lax.mul(lax.add(x, 3.0), 1 / 6))
-    return lax.select(lax.lt(x, -3.0), _fill(x, 0.0),
-                      lax.select(lax.le(x, 3.0), middle, x))
+    return lax.select(lax.le(x, -3.0), _fill(x, 0.0),
+                      lax.select(lax.lt(x, 3.0), middle, x))
 
 
 def prelu(input, weight):
     """x for x > 0, weight·x otherwise; `weight` has 1 entry or one per channel (axis 1)."""
     x = _float_array(input)
     weight = fnp.asarray(weight)
+    dt = dtypes.result_type(x.dtype, weight.dtype)
+    x, weight = x.astype(dt), weight.astype(dt)
     if weight.ndim > 1:
         raise ValueError(f"prelu: weight must be 0-d or 1-d, got shape {weight.shape}")
     n = 1 if weight.ndim == 0 else weight.shape[0]

@@ -149,7 +149,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
                                      pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable expression."""
-    x, t = _floating(input), _floating(target)
+    x, t = _floats(input, target)
     _same_shape(x, t, "binary_cross_entropy_with_logits")
     softplus_neg = lax.add(lax.log1p(lax.exp(lax.neg(lax.abs(x)))), lax.max(lax.neg(x), 0.0))
     if pos_weight is not None:
@@ -160,6 +160,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = lax.mul(loss, fnp.asarray(weight, dtype=dtype_of(x)))
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def _floats(*arrays):
+    """The arrays as floats of one common dtype."""
+    arrays = [_floating(a) for a in arrays]
+    dt = dtypes.result_type(*[a.dtype for a in arrays])
+    return [a.astype(dt) for a in arrays]
 
 
 def _on_host(x):
@@ -175,6 +182,9 @@ def _log1m_clamped(x):
     return lax.max(lax.log1p(lax.neg(x)), -100.0)
 
 
+_BCE_EPS = 9.999999960041972e-13          # PyTorch's 1e-12, a float32 constant
+
+
 @custom_jvp
 def _bce_terms(x, t):
     return lax.sub(lax.mul(lax.sub(t, 1.0), _log1m_clamped(x)), lax.mul(t, _log_clamped(x)))
@@ -182,12 +192,12 @@ def _bce_terms(x, t):
 
 @_bce_terms.defjvp
 def _bce_terms_jvp(primals, tangents):
-    # the input's derivative is PyTorch's (x - t) / max(x (1 - x), 1e-12), finite where the
+    # the input's derivative is PyTorch's (x - t) / max(x (1 - x), eps), finite where the
     # logs are clamped; the target's is that of the clamped loss (PyTorch leaves its logs
     # unclamped there, an infinite derivative at x = 0 or 1)
     x, t = primals
     tx, tt = tangents
-    dx = lax.div(lax.sub(x, t), lax.max(lax.mul(x, lax.sub(1.0, x)), 1e-12))
+    dx = lax.div(lax.sub(x, t), lax.max(lax.mul(x, lax.sub(1.0, x)), _BCE_EPS))
     dt = lax.sub(_log1m_clamped(x), _log_clamped(x))
     return _bce_terms(x, t), lax.add(lax.mul(tx, dx), lax.mul(tt, dt))
 
@@ -196,13 +206,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-weight·(t·log(x) + (1 - t)·log(1 - x)) for probabilities `input` in [0, 1], with
     the logs clamped at -100 as PyTorch does (prefer `binary_cross_entropy_with_logits` on
     logits: it is stabler)."""
-    x, t = _floating(input), _floating(target)
+    x, t = _floats(input, target)
     _same_shape(x, t, "binary_cross_entropy")
     if _on_host(x) and bool(fnp.any(lax.bitwise_not(lax.bitwise_and(lax.ge(x, 0.0),
                                                                       lax.le(x, 1.0))))):
         raise ValueError("binary_cross_entropy: every input must be a probability in [0, 1]; "
                          "for scores (logits) use binary_cross_entropy_with_logits")
-    loss = _bce_terms(x, lax.convert_element_type(t, x.dtype))
+    loss = _bce_terms(x, t)
     if weight is not None:
         loss = lax.mul(loss, fnp.asarray(weight, dtype=x.dtype))
     return _reduce(loss, reduction, "binary_cross_entropy")
@@ -241,7 +251,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     - input) pointwise (0 where target is 0), or exp(target)·(target - input) with
     `log_target=True`. `reduction="batchmean"` divides the sum by the batch size (axis 0),
     which is the true KL divergence; "mean" divides by the number of elements."""
-    x, t = _floating(input), _floating(target)
+    x, t = _floats(input, target)
     _same_shape(x, t, "kl_div")
     if log_target:
         loss = lax.mul(lax.exp(t), lax.sub(t, x))
@@ -275,7 +285,7 @@ def _pm_one_target(target, shape, fn):
 def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1, with
     cosines along axis 1 of (N, D) inputs (axis 0 of unbatched (D,) ones)."""
-    x1, x2 = _floating(input1), _floating(input2)
+    x1, x2 = _floats(input1, input2)
     _same_shape(x1, x2, "cosine_embedding_loss")
     if x1.ndim not in (1, 2):
         raise ValueError(f"cosine_embedding_loss: inputs must be (N, D) or (D,), got shape "
@@ -295,7 +305,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """max(0, -target·(x1 - x2) + margin): target 1 means x1 should rank higher, -1 lower."""
-    x1, x2 = _floating(input1), _floating(input2)
+    x1, x2 = _floats(input1, input2)
     y = fnp.asarray(target)
     if not (x1.shape == x2.shape == y.shape):
         raise ValueError(f"margin_ranking_loss: input1 {x1.shape}, input2 {x2.shape} and target "
@@ -328,7 +338,7 @@ def _p_norm(d, p, axis, keepdims):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """The p-norm of x1 - x2 + eps along the last axis (PyTorch's F.pairwise_distance)."""
-    x1, x2 = _floating(x1), _floating(x2)
+    x1, x2 = _floats(x1, x2)
     d = lax.add(fnp.subtract(x1, x2), float(eps))
     if d.ndim == 0:
         raise ValueError("pairwise_distance needs inputs with at least one axis")
@@ -339,7 +349,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
                         reduction="mean"):
     """max(d(a, p) - d(a, n) + margin, 0) with d the pairwise p-distance; `swap` uses
     min(d(a, n), d(p, n)) as the negative distance (Balntas et al.)."""
-    a, pos, neg = _floating(anchor), _floating(positive), _floating(negative)
+    a, pos, neg = _floats(anchor, positive, negative)
     if not (a.ndim == pos.ndim == neg.ndim) or a.ndim not in (1, 2):
         raise ValueError(f"triplet_margin_loss: anchor {a.shape}, positive {pos.shape} and "
                          f"negative {neg.shape} must all be (N, D) or all (D,)")
