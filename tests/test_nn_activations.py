@@ -151,7 +151,8 @@ def test_prelu_channels_vmap_checkpoint_and_errors(tmp_path):
     check_grads(lambda w, v: F.prelu(v, w), (layer.weight, x + 0.01), order=2,
                 modes=("fwd", "rev"))
     per_example = ft.vmap(ft.grad(lambda m, v: fnp.sum(m(v[None]) ** 2)), (None, 0))(layer, x)
-    loop = [ft.grad(lambda m: fnp.sum(m(x[i][None]) ** 2))(layer).weight for i in range(5)]
+    loop = [ft.grad(lambda m, v: fnp.sum(m(v[None]) ** 2))(layer, x[i]).weight
+            for i in range(5)]
     np.testing.assert_allclose(np.asarray(per_example.weight), np.stack(loop), rtol=1e-12)
     ft.save(tmp_path / "prelu.ftz", layer)
     back = ft.load(tmp_path / "prelu.ftz", like=ft.nn.PReLU(3, dtype=np.float64))

@@ -252,7 +252,7 @@ def _uniform_params(key, shapes, hidden_size, dtype, what):
     if key is None:
         raise TypeError(f"{what} draws its initial parameters at random: pass key=... (e.g. "
                         "key=ft.random.key(0))")
-    bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    bound = 1.0 / math.sqrt(hidden_size)
     keys = split(key, len(shapes))
     return [uniform(k, s, dtype, -bound, bound) for k, s in zip(keys, shapes)]
 
