@@ -217,6 +217,16 @@ def test_vmap_per_example_gradients_and_checkpoints(tmp_path):
             np.testing.assert_allclose(np.asarray(a[i]), np.asarray(b), rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(np.asarray(ft.vmap(layer)(xs)), np.asarray(layer(xs)),
                                rtol=1e-12)
+    decoder = ft.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True, key=KEY,
+                                            dtype=np.float64)
+    memory = fnp.asarray(rng.standard_normal((3, 4, 8)))
+
+    def decoder_loss(m, x, mem):
+        return fnp.mean(m(x, mem) ** 2)
+    per_example = ft.vmap(ft.grad(decoder_loss), (None, 0, 0))(decoder, xs, memory)
+    single = ft.grad(decoder_loss)(decoder, xs[1], memory[1])
+    for a, b in zip(per_example.parameters(), single.parameters()):
+        np.testing.assert_allclose(np.asarray(a[1]), np.asarray(b), rtol=1e-10, atol=1e-13)
     mha = ft.nn.MultiheadAttention(8, 2, kdim=3, vdim=5, add_bias_kv=True, key=KEY)
     for module in (layer, mha):
         ft.save(tmp_path / "m.ftz", module)

@@ -234,3 +234,20 @@ def test_errors_name_the_problem():
         ft.nn.GRU(3, 4, key=None)
     with pytest.raises(ValueError, match=r"\(N, 3\) or unbatched \(3,\)"):
         ft.nn.GRUCell(3, 4, key=KEY)(fnp.ones((2, 2)))
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_per_example_gradients_and_checkpoints(kind, tmp_path):
+    cell = getattr(ft.nn, kind)(3, 4, key=KEY, dtype=np.float64)
+    xs = fnp.asarray(rng.standard_normal((5, 3)))
+
+    def loss(m, x):
+        out = m(x)
+        return fnp.sum((out[0] if isinstance(out, tuple) else out) ** 2)
+    per_example = ft.jit(ft.vmap(ft.grad(loss), (None, 0)))(cell, xs)
+    for i in range(5):
+        for a, b in zip(per_example.parameters(), ft.grad(loss)(cell, xs[i]).parameters()):
+            np.testing.assert_allclose(np.asarray(a[i]), np.asarray(b), rtol=1e-12)
+    ft.save(tmp_path / "cell.ftz", cell)
+    back = ft.load(tmp_path / "cell.ftz", like=cell)
+    np.testing.assert_array_equal(np.asarray(loss(back, xs)), np.asarray(loss(cell, xs)))
