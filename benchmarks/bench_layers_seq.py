@@ -13,9 +13,15 @@ configuration on both sides:
 Times are medians over interleaved rounds (see _common.py); ratios are functrans / PyTorch
 (below 1: functrans is faster). Also printed: functrans's first call (trace + compile).
 `--threads N` (default 1) sets OpenBLAS's and PyTorch's threads before they are imported.
+`--cpu-time` measures the process's CPU time instead of wall time: with one thread per
+contender, that leaves out the time other programs on a busy machine take the core away.
+
+PyTorch's CPU LSTM and GRU run oneDNN's fused RNN kernels; functrans runs NumPy over
+OpenBLAS, whose small matrix products (32 x 256 by 256 x 1024 at every time step) are the
+larger part of the time.
 
     python benchmarks/bench_layers_seq.py [--cases lstm gru rnn transformer] [--rounds 15]
-                                          [--number 3] [--threads 1]
+                                          [--number 3] [--threads 1] [--cpu-time]
 """
 from __future__ import annotations
 
@@ -31,13 +37,15 @@ parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (
 parser.add_argument("--number", type=int, default=3, help="calls per timed chunk (default 3)")
 parser.add_argument("--threads", type=int, default=1,
                     help="BLAS / intra-op threads for both libraries (default 1)")
+parser.add_argument("--cpu-time", action="store_true",
+                    help="measure process CPU time instead of wall time")
 args = parser.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
 import numpy as np                                   # noqa: E402
 
-from _common import interleaved, median, ratio, fmt_time, table, optional  # noqa: E402
+from _common import median, ratio, fmt_time, table, optional  # noqa: E402
 
 import functrans as ft                               # noqa: E402
 import functrans.numpy as fnp                        # noqa: E402
@@ -116,13 +124,28 @@ def torch_contender(name, x, y):
     return run
 
 
+def interleaved(contenders, rounds, number, clock):
+    """_common.interleaved with a choice of clock: per-round mean seconds per call."""
+    names = list(contenders)
+    samples = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            t0 = clock()
+            for _ in range(number):
+                contenders[n]()
+            samples[n].append((clock() - t0) / number)
+    return samples
+
+
 def main():
+    clock = time.process_time if args.cpu_time else time.perf_counter
     if torch is not None:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     rows = []
     print(f"batch {BATCH}, sequence {SEQ}, input {FEATURES} -> hidden {HIDDEN}, float32, "
-          f"{args.threads} thread(s), {args.rounds} rounds x {args.number} calls")
+          f"{args.threads} thread(s), {args.rounds} rounds x {args.number} calls, "
+          f"{'CPU' if args.cpu_time else 'wall'} time")
     for name in args.cases:
         x, y = case_data(name, rng)
         ours, first = functrans_contender(name, x, y)
@@ -130,7 +153,7 @@ def main():
         if torch is not None:
             contenders["pytorch"] = torch_contender(name, x, y)
             contenders["pytorch"]()
-        samples = interleaved(contenders, args.rounds, args.number)
+        samples = interleaved(contenders, args.rounds, args.number, clock)
         row = [name, fmt_time(median(samples["functrans"])), fmt_time(first)]
         if torch is not None:
             row += [fmt_time(median(samples["pytorch"])),
