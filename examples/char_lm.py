@@ -1,7 +1,7 @@
 """A character-level language model that learns to write like Python's reference manual.
 
 The text is the Python Language Reference topics that ship with the standard library (module
-`pydoc_data.topics`: what `help("if")` prints), about 465,000 characters: no download. The
+`pydoc_data.topics`: what `help("if")` prints), about 450,000 characters: no download. The
 model reads a window of characters and predicts each next one:
 
     Embedding(vocab, 64) -> LSTM(64, hidden, batch_first=True) -> Linear(hidden, vocab)
@@ -39,9 +39,12 @@ VALIDATION_BATCHES = 8
 
 
 def load_text():
-    """The reference manual's topics, in a fixed order."""
+    """The reference manual's topics in a fixed order, without the lines that only draw
+    table borders (runs of "+", "-", "=")."""
     from pydoc_data.topics import topics
-    return "\n\n".join(topics[name] for name in sorted(topics))
+    text = "\n\n".join(topics[name] for name in sorted(topics))
+    return "\n".join(line for line in text.split("\n")
+                     if not (line.strip() and set(line.strip()) <= set("+-=| ")))
 
 
 class Vocabulary:
