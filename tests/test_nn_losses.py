@@ -227,8 +227,11 @@ def test_unbatched_inputs_and_errors():
                                max(_dist(a, b, 2) - _dist(a, D["pn"][0], 2) + 1, 0), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(F.pairwise_distance(D["x"], D["t"], keepdim=True)),
                                _dist(D["x"], D["t"], 2)[:, None], rtol=1e-12)
-    with pytest.raises(ValueError, match=r"probability in \[0, 1\]"):
-        F.binary_cross_entropy(np.array([1.5]), np.array([1.0]))
+    if ft.backends.default_device_now().platform == "cpu":
+        with pytest.raises(ValueError, match=r"probability in \[0, 1\]"):
+            F.binary_cross_entropy(np.array([1.5]), np.array([1.0]))
+    else:                                  # checked only where it costs no device sync
+        assert np.isnan(np.asarray(F.binary_cross_entropy(np.array([1.5]), np.array([1.0]))))
     with pytest.raises(ValueError, match="batchmean"):
         F.kl_div(D["logp"], D["pt"], "avg")
     with pytest.raises(ValueError, match="delta"):
