@@ -251,3 +251,18 @@ def test_cells_per_example_gradients_and_checkpoints(kind, tmp_path):
     ft.save(tmp_path / "cell.ftz", cell)
     back = ft.load(tmp_path / "cell.ftz", like=cell)
     np.testing.assert_array_equal(np.asarray(loss(back, xs)), np.asarray(loss(cell, xs)))
+
+
+def test_vmap_over_an_ensemble_of_layers():
+    keys = ft.random.split(KEY, 3)
+    models = ft.vmap(lambda k: ft.nn.GRU(2, 3, key=k, dtype=np.float64))(keys)
+    x = fnp.asarray(rng.standard_normal((4, 2)))
+
+    def loss(m):
+        return fnp.sum(m(x)[0] ** 2)
+    outs, grads = ft.vmap(lambda m: (m(x)[0], ft.grad(loss)(m)))(models)
+    for i in range(3):
+        single = ft.nn.GRU(2, 3, key=keys[i], dtype=np.float64)
+        np.testing.assert_allclose(np.asarray(outs[i]), np.asarray(single(x)[0]), rtol=1e-12)
+        for a, b in zip(grads.parameters(), ft.grad(loss)(single).parameters()):
+            np.testing.assert_allclose(np.asarray(a[i]), np.asarray(b), rtol=1e-10)
