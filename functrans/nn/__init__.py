@@ -45,3 +45,16 @@ from .containers import ModuleList, ModuleDict
 from .layers import EmbeddingBag, Unflatten
 from .state_dict import save_safetensors, load_safetensors
 from . import functional
+# activations, losses, recurrent and attention layers (issue 15, sequence models)
+from .activations import (leaky_relu, elu, selu, celu, silu, mish, softplus, softsign,
+                          hardtanh, relu6, hardsigmoid, hardswish, prelu, softmin, logsigmoid,
+                          LeakyReLU, ELU, SELU, CELU, SiLU, Mish, Softplus, Softsign, Hardtanh,
+                          ReLU6, Hardsigmoid, Hardswish, PReLU, Softmin, LogSigmoid)
+from .losses import (binary_cross_entropy, huber_loss, smooth_l1_loss, kl_div,
+                     cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
+                     pairwise_distance, BCELoss, HuberLoss, SmoothL1Loss, KLDivLoss,
+                     CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss)
+from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .attention import (scaled_dot_product_attention, MultiheadAttention,
+                        TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
+                        TransformerDecoder, Transformer)

@@ -881,3 +881,21 @@ def _linear_axis(x, axis, n_in, n_out, scale, align_corners, dt):
                  fnp.asarray((1 - lam).astype(dt).reshape(shape)))
     hi = lax.mul(fnp.take(x, fnp.asarray(i1), axis=axis), fnp.asarray(lam.reshape(shape)))
     return lax.add(lo, hi)
+
+
+# ------------------------------------------------------------------ more activations, losses
+# and attention: defined in their own modules (imported last, as they build on the above)
+from .activations import (leaky_relu, elu, selu, celu, silu, mish, softplus,  # noqa: E402
+                          softsign, hardtanh, relu6, hardsigmoid, hardswish, prelu, softmin,
+                          logsigmoid)
+from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss,  # noqa: E402
+                     binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,
+                     smooth_l1_loss, kl_div, cosine_embedding_loss, margin_ranking_loss,
+                     triplet_margin_loss, pairwise_distance)
+from .attention import scaled_dot_product_attention  # noqa: E402
+__all__ += ["leaky_relu", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign",
+            "hardtanh", "relu6", "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid",
+            "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+            "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div",
+            "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+            "pairwise_distance", "scaled_dot_product_attention"]

@@ -1,0 +1,296 @@
+"""Activation functions beyond relu/gelu/sigmoid/tanh/softmax: functional forms (re-exported
+by `ft.nn.functional`) and layers, with PyTorch's names, arguments, defaults and printing.
+
+Derivatives at the kinks are PyTorch's: leaky_relu'(0) = negative_slope, elu'(0) = alpha,
+hardtanh' = 0 at both bounds, hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1,
+prelu'(0) = weight, and softplus' = 1 above its threshold.
+
+`inplace=` is accepted where PyTorch has it, for code ported from PyTorch: arrays are
+immutable, so every result is a new array either way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes, lax
+from .. import numpy as fnp
+from . import functional as F
+from .module import Module, field
+
+__all__ = ["leaky_relu", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign",
+           "hardtanh", "relu6", "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid",
+           "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Softsign",
+           "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "PReLU", "Softmin", "LogSigmoid"]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _float_array(x):
+    """`x` as an array of a floating dtype (integers and bools become the default float)."""
+    x = fnp.asarray(x)
+    if not dtypes.is_inexact(x.dtype):
+        x = x.astype(dtypes.default_float_dtype())
+    return x
+
+
+def _fill(x, value):
+    return lax.full_like(x, value)
+
+
+# ------------------------------------------------------------------ functional forms
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, negative_slope·x otherwise (derivative negative_slope at 0)."""
+    x = _float_array(input)
+    return lax.select(lax.gt(x, 0.0), x, lax.mul(x, float(negative_slope)))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha·(exp(x) - 1) otherwise."""
+    x = _float_array(input)
+    return lax.select(lax.gt(x, 0.0), x, lax.mul(lax.expm1(x), float(alpha)))
+
+
+def selu(input, inplace=False):
+    """scale·elu(x, alpha) with the self-normalizing constants of Klambauer et al."""
+    return lax.mul(elu(input, _SELU_ALPHA), _SELU_SCALE)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha·(exp(x/alpha) - 1) otherwise."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides x)")
+    x = _float_array(input)
+    return lax.select(lax.gt(x, 0.0), x,
+                      lax.mul(lax.expm1(lax.div(x, float(alpha))), float(alpha)))
+
+
+def silu(input, inplace=False):
+    """x·sigmoid(x) (also called swish)."""
+    x = _float_array(input)
+    return lax.mul(x, lax.logistic(x))
+
+
+def _softplus(x):
+    return lax.logaddexp(x, lax.full_like(x, 0.0))
+
+
+def mish(input, inplace=False):
+    """x·tanh(softplus(x))."""
+    x = _float_array(input)
+    return lax.mul(x, lax.tanh(_softplus(x)))
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold."""
+    x = _float_array(input)
+    bx = lax.mul(x, float(beta))
+    return lax.select(lax.gt(bx, float(threshold)), x, lax.div(_softplus(bx), float(beta)))
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    x = _float_array(input)
+    return lax.div(x, lax.add(lax.abs(x), 1.0))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val]; the derivative is 0 at and beyond the bounds."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    x = _float_array(input)
+    lo, hi = float(min_val), float(max_val)
+    return lax.select(lax.le(x, lo), _fill(x, lo),
+                      lax.select(lax.ge(x, hi), _fill(x, hi), x))
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6) (hardtanh(x, 0, 6))."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input, inplace=False):
+    """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 in between."""
+    x = _float_array(input)
+    return lax.select(lax.le(x, -3.0), _fill(x, 0.0),
+                      lax.select(lax.ge(x, 3.0), _fill(x, 1.0),
+                                 lax.add(lax.mul(x, 1 / 6), 0.5)))
+
+
+def hardswish(input, inplace=False):
+    """x·hardsigmoid(x): 0 for x <= -3, x for x >= 3, x·(x + 3)/6 in between (so the
+    derivative is 0 at -3 and 1 at 3, as PyTorch's)."""
+    x = _float_array(input)
+    middle = lax.mul(x, lax.mul(lax.add(x, 3.0), 1 / 6))
+    return lax.select(lax.le(x, -3.0), _fill(x, 0.0),
+                      lax.select(lax.lt(x, 3.0), middle, x))
+
+
+def prelu(input, weight):
+    """x for x > 0, weight·x otherwise; `weight` has 1 entry or one per channel (axis 1)."""
+    x = _float_array(input)
+    weight = fnp.asarray(weight)
+    dt = dtypes.result_type(x.dtype, weight.dtype)
+    x, weight = x.astype(dt), weight.astype(dt)
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-d or 1-d, got shape {weight.shape}")
+    n = 1 if weight.ndim == 0 else weight.shape[0]
+    if n != 1:
+        channels = x.shape[1] if x.ndim > 1 else 1
+        if channels != n:
+            raise ValueError(f"prelu: weight has {n} entries but the input of shape {x.shape} "
+                             f"has {channels} channel(s) on axis 1; use one weight or one per "
+                             "channel")
+        weight = lax.reshape(weight, (n,) + (1,) * (x.ndim - 2))
+    elif weight.ndim == 1:
+        weight = lax.reshape(weight, ())
+    return lax.select(lax.gt(x, 0.0), x, lax.mul(weight, x))
+
+
+def softmin(input, dim=-1, *, axis=None):
+    """softmax(-x) along `dim`."""
+    return F.softmax(lax.neg(_float_array(input)), dim, axis=axis)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), computed stably."""
+    x = _float_array(input)
+    return lax.neg(_softplus(lax.neg(x)))
+
+
+# ------------------------------------------------------------------ layers
+def _inplace_repr(inplace):
+    return "inplace=True" if inplace else ""
+
+
+def _with_inplace(s, inplace):
+    return s + (", inplace=True" if inplace else "")
+
+
+class LeakyReLU(Module):
+    negative_slope: float = 0.01
+    inplace: bool = False
+
+    def __call__(self, x, *, key=None):
+        return leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return _with_inplace(f"negative_slope={self.negative_slope}", self.inplace)
+
+
+class ELU(Module):
+    alpha: float = 1.0
+    inplace: bool = False
+
+    def __call__(self, x, *, key=None):
+        return elu(x, self.alpha)
+
+    def extra_repr(self):
+        return _with_inplace(f"alpha={self.alpha}", self.inplace)
+
+
+class CELU(ELU):
+    def __call__(self, x, *, key=None):
+        return celu(x, self.alpha)
+
+
+class SELU(Module):
+    inplace: bool = False
+
+    def __call__(self, x, *, key=None):
+        return selu(x)
+
+    def extra_repr(self):
+        return _inplace_repr(self.inplace)
+
+
+class SiLU(SELU):
+    def __call__(self, x, *, key=None):
+        return silu(x)
+
+
+class Mish(SELU):
+    def __call__(self, x, *, key=None):
+        return mish(x)
+
+
+class Hardswish(SELU):
+    def __call__(self, x, *, key=None):
+        return hardswish(x)
+
+
+class Hardsigmoid(SELU):
+    def __call__(self, x, *, key=None):
+        return hardsigmoid(x)
+
+
+class ReLU6(SELU):
+    def __call__(self, x, *, key=None):
+        return relu6(x)
+
+
+class Softplus(Module):
+    beta: float = 1.0
+    threshold: float = 20.0
+
+    def __call__(self, x, *, key=None):
+        return softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softsign(Module):
+    def __call__(self, x, *, key=None):
+        return softsign(x)
+
+
+class LogSigmoid(Module):
+    def __call__(self, x, *, key=None):
+        return logsigmoid(x)
+
+
+class Hardtanh(Module):
+    min_val: float = -1.0
+    max_val: float = 1.0
+    inplace: bool = False
+
+    def __post_init__(self):
+        if self.min_val > self.max_val:
+            raise ValueError(f"Hardtanh: min_val ({self.min_val}) must not exceed max_val "
+                             f"({self.max_val})")
+
+    def __call__(self, x, *, key=None):
+        return hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return _with_inplace(f"min_val={self.min_val}, max_val={self.max_val}", self.inplace)
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learned slope: one (`num_parameters=1`) or one per channel, all
+    starting at `init`."""
+
+    def __init__(self, num_parameters=1, init=0.25, *, dtype=None):
+        dt = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
+        self.weight = fnp.full((int(num_parameters),), init, dt)
+        self.num_parameters = int(num_parameters)
+
+    def __call__(self, x, *, key=None):
+        return prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softmin(Module):
+    dim: object = field(default=None)
+
+    def __call__(self, x, *, key=None):
+        x = _float_array(x)
+        dim = self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1)
+        return softmin(x, dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
