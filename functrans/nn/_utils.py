@@ -5,10 +5,20 @@ import math
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, lax
+from .. import numpy as fnp
+from ..primitives._util import dtype_of, shape_of
 from . import init
 
-__all__ = ["float_dtype", "ntuple", "split_key", "default_init"]
+__all__ = ["as_floating", "float_dtype", "ntuple", "per_channel", "split_key", "default_init"]
+
+
+def as_floating(x):
+    """`x` as an array of a floating dtype (integers and booleans become the default float)."""
+    x = fnp.asarray(x)
+    if not dtypes.is_inexact(dtype_of(x)):
+        x = lax.convert_element_type(x, dtypes.default_float_dtype())
+    return x
 
 
 def float_dtype(dtype):
@@ -24,6 +34,11 @@ def ntuple(v, n, name):
     if len(v) != n:
         raise ValueError(f"{name} must be an int or {n} ints, got {v}")
     return v
+
+
+def per_channel(v, ndim):
+    """A (C,) vector shaped to broadcast along axis 1 of a rank-`ndim` array."""
+    return lax.reshape(v, (1, shape_of(v)[0]) + (1,) * (ndim - 2))
 
 
 def split_key(key, n):

@@ -1,37 +1,94 @@
-"""Activation functions beyond relu/gelu/sigmoid/tanh/softmax: functional forms (re-exported
-by `ft.nn.functional`) and layers, with PyTorch's names, arguments, defaults and printing.
-
-Derivatives at the kinks are PyTorch's: leaky_relu'(0) = negative_slope, elu'(0) = alpha,
-hardtanh' = 0 at both bounds, hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1,
-prelu'(0) = weight, and softplus' = 1 above its threshold.
-
-`inplace=` is accepted where PyTorch has it, for code ported from PyTorch: arrays are
-immutable, so every result is a new array either way.
+"""Activation functions: functional forms (re-exported by `ft.nn.functional`) and layers, with
+PyTorch's names, arguments, defaults and printing. Derivatives at the kinks are PyTorch's:
+relu'(0) = 0, leaky_relu'(0) = negative_slope, elu'(0) = alpha, hardtanh' = 0 at both bounds,
+hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1, prelu'(0) = weight, and
+softplus' = 1 above its threshold. `inplace=` is accepted where PyTorch has it, for code ported
+from PyTorch: arrays are immutable, so every result is a new array either way.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from . import functional as F
+from ..higher_order.custom_derivatives import custom_jvp
+from ..primitives._util import dtype_of, shape_of
+from ._utils import as_floating, float_dtype
 from .module import Module, field
 
-__all__ = ["leaky_relu", "elu", "selu", "celu", "silu", "mish", "softplus", "softsign",
-           "hardtanh", "relu6", "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid",
-           "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Softplus", "Softsign",
-           "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish", "PReLU", "Softmin", "LogSigmoid"]
+__all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu', 'selu', 'celu', 'silu', 'mish', 'softplus', 'softsign', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish', 'prelu', 'softmin', 'logsigmoid', 'LeakyReLU', 'ELU', 'SELU', 'CELU', 'SiLU', 'Mish', 'Softplus', 'Softsign', 'Hardtanh', 'ReLU6', 'Hardsigmoid', 'Hardswish', 'PReLU', 'Softmin', 'LogSigmoid', 'ReLU', 'Tanh', 'Sigmoid', 'GELU', 'Softmax', 'LogSoftmax']
+
+
+def relu(x):
+    """max(x, 0), with derivative 0 at 0 (as PyTorch); NaN stays NaN."""
+    return _relu(as_floating(x))
+
+
+@custom_jvp
+def _relu(x):
+    return lax.max(x, 0.0)
+
+
+@_relu.defjvp
+def _relu_jvp(primals, tangents):
+    # the derivative is the mask x > 0: 0 at 0, unlike max's tie rule; multiplying by the
+    # mask is branch-free (select is slow on unpredictable masks)
+    x, = primals
+    t, = tangents
+    return lax.max(x, 0.0), lax.mul(t, lax.convert_element_type(lax.gt(x, 0.0), dtype_of(x)))
+
+
+def gelu(x, approximate="none"):
+    """x·Φ(x) with the exact erf (default) or PyTorch's `approximate="tanh"` form."""
+    x = as_floating(x)
+    if approximate == "none":
+        return lax.mul(lax.mul(x, 0.5), lax.add(lax.erf(lax.mul(x, 1 / math.sqrt(2))), 1.0))
+    if approximate == "tanh":
+        inner = lax.mul(lax.add(x, lax.mul(lax.mul(lax.square(x), x), 0.044715)),
+                        math.sqrt(2 / math.pi))
+        return lax.mul(lax.mul(x, 0.5), lax.add(lax.tanh(inner), 1.0))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def sigmoid(x):
+    return lax.logistic(as_floating(x))
+
+
+def tanh(x):
+    return lax.tanh(as_floating(x))
+
+
+def _axis(x, dim, axis, fn):
+    if axis is not None:
+        dim = axis
+    if dim is None:
+        raise TypeError(f"{fn} needs dim (the axis to normalize over)")
+    return dim % max(len(shape_of(x)), 1)
+
+
+def log_softmax(x, dim=-1, *, axis=None):
+    """log(softmax(x)) along `dim`, computed stably."""
+    x = as_floating(x)
+    d = _axis(x, dim, axis, "log_softmax")
+    shape = shape_of(x)
+    keep = shape[:d] + (1,) + shape[d + 1:]
+    shifted = lax.sub(x, lax.stop_gradient(lax.reshape(lax.reduce_max(x, (d,)), keep)))
+    total = lax.reshape(lax.reduce_sum(lax.exp(shifted), (d,)), keep)
+    return lax.sub(shifted, lax.log(total))
+
+
+def softmax(x, dim=-1, *, axis=None):
+    """exp(x) / sum(exp(x)) along `dim`, computed stably."""
+    x = as_floating(x)
+    d = _axis(x, dim, axis, "softmax")
+    shape = shape_of(x)
+    keep = shape[:d] + (1,) + shape[d + 1:]
+    e = lax.exp(lax.sub(x, lax.stop_gradient(lax.reshape(lax.reduce_max(x, (d,)), keep))))
+    return lax.div(e, lax.reshape(lax.reduce_sum(e, (d,)), keep))
+
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _float_array(x):
-    """`x` as an array of a floating dtype (integers and bools become the default float)."""
-    x = fnp.asarray(x)
-    if not dtypes.is_inexact(x.dtype):
-        x = x.astype(dtypes.default_float_dtype())
-    return x
 
 
 def _fill(x, value):
@@ -41,13 +98,13 @@ def _fill(x, value):
 # ------------------------------------------------------------------ functional forms
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope·x otherwise (derivative negative_slope at 0)."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.select(lax.gt(x, 0.0), x, lax.mul(x, float(negative_slope)))
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha·(exp(x) - 1) otherwise."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.select(lax.gt(x, 0.0), x, lax.mul(lax.expm1(x), float(alpha)))
 
 
@@ -60,14 +117,14 @@ def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha·(exp(x/alpha) - 1) otherwise."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides x)")
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.select(lax.gt(x, 0.0), x,
                       lax.mul(lax.expm1(lax.div(x, float(alpha))), float(alpha)))
 
 
 def silu(input, inplace=False):
     """x·sigmoid(x) (also called swish)."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.mul(x, lax.logistic(x))
 
 
@@ -77,20 +134,20 @@ def _softplus(x):
 
 def mish(input, inplace=False):
     """x·tanh(softplus(x))."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.mul(x, lax.tanh(_softplus(x)))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold."""
-    x = _float_array(input)
+    x = as_floating(input)
     bx = lax.mul(x, float(beta))
     return lax.select(lax.gt(bx, float(threshold)), x, lax.div(_softplus(bx), float(beta)))
 
 
 def softsign(input):
     """x / (1 + |x|)."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.div(x, lax.add(lax.abs(x), 1.0))
 
 
@@ -98,7 +155,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]; the derivative is 0 at and beyond the bounds."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    x = _float_array(input)
+    x = as_floating(input)
     lo, hi = float(min_val), float(max_val)
     return lax.select(lax.le(x, lo), _fill(x, lo),
                       lax.select(lax.ge(x, hi), _fill(x, hi), x))
@@ -111,7 +168,7 @@ def relu6(input, inplace=False):
 
 def hardsigmoid(input, inplace=False):
     """0 for x <= -3, 1 for x >= 3, x/6 + 1/2 in between."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.select(lax.le(x, -3.0), _fill(x, 0.0),
                       lax.select(lax.ge(x, 3.0), _fill(x, 1.0),
                                  lax.add(lax.mul(x, 1 / 6), 0.5)))
@@ -120,7 +177,7 @@ def hardsigmoid(input, inplace=False):
 def hardswish(input, inplace=False):
     """x·hardsigmoid(x): 0 for x <= -3, x for x >= 3, x·(x + 3)/6 in between (so the
     derivative is 0 at -3 and 1 at 3, as PyTorch's)."""
-    x = _float_array(input)
+    x = as_floating(input)
     middle = lax.mul(x, lax.mul(lax.add(x, 3.0), 1 / 6))
     return lax.select(lax.le(x, -3.0), _fill(x, 0.0),
                       lax.select(lax.lt(x, 3.0), middle, x))
@@ -128,7 +185,7 @@ def hardswish(input, inplace=False):
 
 def prelu(input, weight):
     """x for x > 0, weight·x otherwise; `weight` has 1 entry or one per channel (axis 1)."""
-    x = _float_array(input)
+    x = as_floating(input)
     weight = fnp.asarray(weight)
     dt = dtypes.result_type(x.dtype, weight.dtype)
     x, weight = x.astype(dt), weight.astype(dt)
@@ -149,12 +206,12 @@ def prelu(input, weight):
 
 def softmin(input, dim=-1, *, axis=None):
     """softmax(-x) along `dim`."""
-    return F.softmax(lax.neg(_float_array(input)), dim, axis=axis)
+    return softmax(lax.neg(as_floating(input)), dim, axis=axis)
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), computed stably."""
-    x = _float_array(input)
+    x = as_floating(input)
     return lax.neg(_softplus(lax.neg(x)))
 
 
@@ -272,7 +329,7 @@ class PReLU(Module):
     starting at `init`."""
 
     def __init__(self, num_parameters=1, init=0.25, *, dtype=None):
-        dt = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
+        dt = float_dtype(dtype)
         self.weight = fnp.full((int(num_parameters),), init, dt)
         self.num_parameters = int(num_parameters)
 
@@ -287,10 +344,54 @@ class Softmin(Module):
     dim: object = field(default=None)
 
     def __call__(self, x, *, key=None):
-        x = _float_array(x)
+        x = as_floating(x)
         dim = self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1)
         return softmin(x, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
+
+class ReLU(Module):
+    def __call__(self, x, *, key=None):
+        return relu(x)
+
+
+class Tanh(Module):
+    def __call__(self, x, *, key=None):
+        return tanh(x)
+
+
+class Sigmoid(Module):
+    def __call__(self, x, *, key=None):
+        return sigmoid(x)
+
+
+class GELU(Module):
+    approximate: str = "none"
+
+    def __call__(self, x, *, key=None):
+        return gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+def _implicit_dim(x):
+    """PyTorch's legacy choice of softmax axis when none is given."""
+    return 0 if len(shape_of(x)) in (0, 1, 3) else 1
+
+
+class Softmax(Module):
+    dim: object = None
+    _fn = staticmethod(softmax)
+
+    def __call__(self, x, *, key=None):
+        return self._fn(x, _implicit_dim(x) if self.dim is None else self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    _fn = staticmethod(log_softmax)

@@ -20,20 +20,15 @@ import numpy as np
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..tree_util import tree_map
-from . import functional as F
 from . import init
-from .layers import Dropout, LayerNorm, Linear
+from ._utils import as_floating, float_dtype
+from .activations import softmax, relu, gelu
+from .layers import Dropout, Linear, dropout, linear
+from .normalization import LayerNorm
 from .module import Module
 
 __all__ = ["scaled_dot_product_attention", "MultiheadAttention", "TransformerEncoderLayer",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer"]
-
-
-def _float_array(x):
-    x = fnp.asarray(x)
-    if not dtypes.is_inexact(x.dtype):
-        x = x.astype(dtypes.default_float_dtype())
-    return x
 
 
 def _additive(mask, dtype, allowed_when_true, what):
@@ -52,7 +47,7 @@ def _safe_softmax(scores):
     """softmax over the last axis that gives 0 (not NaN) on rows masked out entirely."""
     dead = fnp.all(lax.eq(scores, -math.inf), axis=-1, keepdims=True)
     zeros = lax.full_like(scores, 0.0)
-    w = F.softmax(lax.select(lax.broadcast_to(dead, scores.shape), zeros, scores), -1)
+    w = softmax(lax.select(lax.broadcast_to(dead, scores.shape), zeros, scores), -1)
     return lax.select(lax.broadcast_to(dead, w.shape), zeros, w)
 
 
@@ -69,7 +64,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     key/value have fewer heads (axis -3) than query, each shared by a group of query heads.
     Rows whose keys are all masked out give zeros, as PyTorch's does.
     """
-    q, k, v = _float_array(query), _float_array(key), _float_array(value)
+    q, k, v = as_floating(query), as_floating(key), as_floating(value)
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
         raise ValueError(f"scaled_dot_product_attention needs query, key and value with at "
                          f"least 2 axes (..., length, features); got shapes {q.shape}, "
@@ -100,7 +95,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         scores = lax.add(scores, _additive(attn_mask, dt, True, "attn_mask"))
     weights = _safe_softmax(scores)
     if dropout_p > 0:
-        weights = F.dropout(weights, dropout_p, True, key=dropout_key)
+        weights = dropout(weights, dropout_p, True, key=dropout_key)
     return fnp.matmul(weights, v)
 
 
@@ -135,7 +130,7 @@ class MultiheadAttention(Module):
         if key is None:
             raise TypeError("MultiheadAttention draws its initial parameters at random: pass "
                             "key=...")
-        dt = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
+        dt = float_dtype(dtype)
         self.embed_dim = int(embed_dim)
         self.kdim = self.embed_dim if kdim is None else int(kdim)
         self.vdim = self.embed_dim if vdim is None else int(vdim)
@@ -167,7 +162,7 @@ class MultiheadAttention(Module):
     def __call__(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False, *,
                  dropout_key=None):
-        q, k, v = _float_array(query), _float_array(key), _float_array(value)
+        q, k, v = as_floating(query), as_floating(key), as_floating(value)
         batched = q.ndim == 3
         if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim:
             raise ValueError(f"MultiheadAttention: query, key and value must all be 3-d "
@@ -211,7 +206,7 @@ class MultiheadAttention(Module):
         b = self.in_proj_bias
         b_q, b_k, b_v = (None, None, None) if b is None else \
             (b[:e], b[e:2 * e], b[2 * e:])
-        q, k, v = F.linear(q, w_q, b_q), F.linear(k, w_k, b_k), F.linear(v, w_v, b_v)
+        q, k, v = linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
         source = k.shape[0]
         if attn_mask is not None:
             attn_mask = _additive(attn_mask, dt, False, "attn_mask")
@@ -256,9 +251,9 @@ class MultiheadAttention(Module):
             scores = fnp.matmul(lax.mul(q, math.sqrt(1.0 / hd)), fnp.swapaxes(k, 1, 2))
             if attn_mask is not None:
                 scores = lax.add(attn_mask, scores)
-            weights = F.softmax(scores, -1)
+            weights = softmax(scores, -1)
             if p > 0:
-                weights = F.dropout(weights, p, True, key=dropout_key)
+                weights = dropout(weights, p, True, key=dropout_key)
             out = fnp.matmul(weights, v)
         else:
             out = scaled_dot_product_attention(q, k, v, attn_mask, p, dropout_key=dropout_key)
@@ -282,9 +277,9 @@ def _pad_last(mask):
 # ------------------------------------------------------------------ transformer layers
 def _activation(activation, what):
     if activation == "relu":
-        return F.relu
+        return relu
     if activation == "gelu":
-        return F.gelu
+        return gelu
     if callable(activation):
         return activation
     raise ValueError(f"{what}: activation must be 'relu', 'gelu' or a callable, got "
@@ -338,7 +333,7 @@ class TransformerEncoderLayer(Module):
                  key=None):
         ka, kf, k1, k2 = _split_keys(key, 4, _dropping(self.dropout, self.self_attn),
                                      "TransformerEncoderLayer")
-        x = _float_array(src)
+        x = as_floating(src)
 
         def sa(x):
             out = self.self_attn(x, x, x, key_padding_mask=src_key_padding_mask,
@@ -393,7 +388,7 @@ class TransformerDecoderLayer(Module):
         ks, km, kf, k1, k2, k3 = _split_keys(
             key, 6, _dropping(self.dropout, self.self_attn, self.multihead_attn),
             "TransformerDecoderLayer")
-        x, mem = _float_array(tgt), _float_array(memory)
+        x, mem = as_floating(tgt), as_floating(memory)
 
         def sa(x):
             out = self.self_attn(x, x, x, key_padding_mask=tgt_key_padding_mask,
@@ -517,7 +512,7 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz, dtype=None):
         """The causal mask: 0 on and below the diagonal, -inf above (a float mask)."""
-        dt = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
+        dt = float_dtype(dtype)
         return fnp.asarray(np.triu(np.full((sz, sz), -np.inf), 1).astype(dt))
 
     def __call__(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
@@ -525,7 +520,7 @@ class Transformer(Module):
                  memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
                  memory_is_causal=False, *, key=None):
         from ..random import split
-        src, tgt = _float_array(src), _float_array(tgt)
+        src, tgt = as_floating(src), as_floating(tgt)
         batch_axis = 0 if self.batch_first else 1
         if src.ndim == 3 and (src.ndim != tgt.ndim or
                               src.shape[batch_axis] != tgt.shape[batch_axis]):

@@ -5,12 +5,148 @@ from __future__ import annotations
 
 import math
 
+from .. import lax
 from .. import numpy as fnp
-from . import functional as F
-from ._utils import default_init, float_dtype, ntuple
+from ..primitives._util import shape_of
+from ._utils import as_floating, default_init, float_dtype, ntuple, per_channel
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ['conv1d', 'conv2d', 'conv_transpose1d', 'conv_transpose2d', 'conv_output_padding', 'Conv1d', 'Conv2d', 'ConvTranspose1d', 'ConvTranspose2d']
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution of NCHW input with an OIHW kernel (PyTorch's F.conv2d). `padding` is
+    an int, a pair, 'valid' or 'same'."""
+    x = fnp.asarray(x)
+    if len(shape_of(x)) != 4 or len(shape_of(weight)) != 4:
+        raise ValueError(f"conv2d needs a 4-d NCHW input and a 4-d OIHW kernel, got shapes "
+                         f"{shape_of(x)} and {shape_of(weight)} (add a batch axis with "
+                         "x[None] for a single image)")
+    stride, dilation = ntuple(stride, 2, "stride"), ntuple(dilation, 2, "dilation")
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"conv2d padding must be an int, a pair, 'valid' or 'same', got "
+                             f"{padding!r}")
+        pads = padding.upper()
+    else:
+        pads = tuple((p, p) for p in ntuple(padding, 2, "padding"))
+    out = lax.conv_general_dilated(x, weight, stride, pads, None, dilation, None, groups)
+    if bias is None:
+        return out
+    return lax.add(out, lax.reshape(bias, (shape_of(bias)[0], 1, 1)))
+
+
+def _unbatched(x, nd, fn):
+    """`(x with a batch axis, whether one was added)` for an input of rank nd + 1 or nd + 2."""
+    rank = len(shape_of(x))
+    if rank == nd + 1:
+        return lax.expand_dims(x, (0,)), True
+    if rank != nd + 2:
+        raise ValueError(f"{fn} needs a {nd + 1}-d (unbatched) or {nd + 2}-d (batched) input, "
+                         f"got shape {shape_of(x)}")
+    return x, False
+
+
+def _conv_nd(x, weight, bias, stride, padding, dilation, groups, nd, fn):
+    x = as_floating(x)
+    x, added = _unbatched(x, nd, fn)
+    if len(shape_of(weight)) != nd + 2:
+        raise ValueError(f"{fn} needs a {nd + 2}-d kernel (out, in/groups, *kernel), got shape "
+                         f"{shape_of(weight)}")
+    stride, dilation = ntuple(stride, nd, "stride"), ntuple(dilation, nd, "dilation")
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{fn}: padding must be an int, a tuple, 'valid' or 'same', got "
+                             f"{padding!r}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions "
+                             f"(stride {stride})")
+        pads = padding.upper()
+    else:
+        pads = tuple((p, p) for p in ntuple(padding, nd, "padding"))
+    out = lax.conv_general_dilated(x, weight, stride, pads, None, dilation, None, groups)
+    if bias is not None:
+        out = lax.add(out, per_channel(bias, nd + 2))
+    return lax.squeeze(out, (0,)) if added else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution of (N, C, L) or (C, L) input with an (out, in/groups, k) kernel
+    (PyTorch's F.conv1d); `padding` is an int, a 1-tuple, 'valid' or 'same'."""
+    return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv_output_padding(input_size, output_size, stride, padding, kernel_size, dilation):
+    """The output_padding that makes a transposed convolution of spatial size `input_size`
+    produce `output_size` (PyTorch's ConvTranspose `output_size=` argument)."""
+    nd = len(input_size)
+    if len(output_size) == nd + 2:
+        output_size = output_size[2:]
+    if len(output_size) != nd:
+        raise ValueError(f"output_size must have {nd} or {nd + 2} entries, got {output_size}")
+    result = []
+    for i in range(nd):
+        smallest = ((input_size[i] - 1) * stride[i] - 2 * padding[i] +
+                    dilation[i] * (kernel_size[i] - 1) + 1)
+        largest = smallest + stride[i] - 1
+        if not smallest <= output_size[i] <= largest:
+            raise ValueError(f"requested an output size of {tuple(output_size)}, but valid "
+                             f"sizes along spatial axis {i} range from {smallest} to {largest} "
+                             f"(for an input of spatial size {tuple(input_size)})")
+        result.append(output_size[i] - smallest)
+    return tuple(result)
+
+
+def _conv_transpose_nd(x, weight, bias, stride, padding, output_padding, groups, dilation, nd,
+                       fn):
+    x = as_floating(x)
+    x, added = _unbatched(x, nd, fn)
+    ws = shape_of(weight)
+    if len(ws) != nd + 2:
+        raise ValueError(f"{fn} needs a {nd + 2}-d kernel (in, out/groups, *kernel), got shape "
+                         f"{ws}")
+    cin, cout_g, k = ws[0], ws[1], ws[2:]
+    if shape_of(x)[1] != cin or cin % groups:
+        raise ValueError(f"{fn}: the input has {shape_of(x)[1]} channels (shape "
+                         f"{shape_of(x)}) but the kernel of shape {ws} takes {cin} input "
+                         f"channels in {groups} group(s)")
+    stride, dilation = ntuple(stride, nd, "stride"), ntuple(dilation, nd, "dilation")
+    padding = ntuple(padding, nd, "padding")
+    output_padding = ntuple(output_padding, nd, "output_padding")
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            raise ValueError(f"{fn}: output_padding {output_padding} must be smaller than "
+                             f"either stride {stride} or dilation {dilation}")
+    # the transposed convolution is a convolution of the input dilated by `stride` with the
+    # kernel flipped and its in/out axes swapped within each group
+    w = lax.reshape(weight, (groups, cin // groups, cout_g) + tuple(k))
+    w = lax.transpose(w, (0, 2, 1) + tuple(range(3, nd + 3)))
+    w = lax.rev(lax.reshape(w, (groups * cout_g, cin // groups) + tuple(k)),
+                tuple(range(2, nd + 2)))
+    pads = tuple((d * (ki - 1) - p, d * (ki - 1) - p + op)
+                 for ki, p, op, d in zip(k, padding, output_padding, dilation))
+    out = lax.conv_general_dilated(x, w, (1,) * nd, pads, stride, dilation, None, groups)
+    if bias is not None:
+        out = lax.add(out, per_channel(bias, nd + 2))
+    return lax.squeeze(out, (0,)) if added else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 1-d convolution (PyTorch's F.conv_transpose1d) of (N, C_in, L) or
+    (C_in, L) input with an (in, out/groups, k) kernel; output length
+    `(L - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1`."""
+    return _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                              dilation, 1, "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 2-d convolution (PyTorch's F.conv_transpose2d) of NCHW (or CHW) input with
+    an (in, out/groups, kh, kw) kernel."""
+    return _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                              dilation, 2, "conv_transpose2d")
+
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -101,7 +237,7 @@ class Conv1d(_ConvNd):
 
     def __call__(self, x, *, key=None):
         x, padding = self._input(x)
-        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+        return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
 
 
@@ -117,9 +253,9 @@ class Conv2d(_ConvNd):
     def __call__(self, x, *, key=None):
         x, padding = self._input(x)
         if fnp.ndim(x) == 3:
-            return F.conv2d(x[None], self.weight, self.bias, self.stride, padding,
+            return conv2d(x[None], self.weight, self.bias, self.stride, padding,
                             self.dilation, self.groups)[0]
-        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+        return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
 
 
@@ -142,7 +278,7 @@ class _ConvTransposeNd(_ConvNd):
         output_padding = self.output_padding
         if output_size is not None:
             spatial = tuple(fnp.shape(x)[-self._nd:])
-            output_padding = F.conv_output_padding(spatial, tuple(output_size), self.stride,
+            output_padding = conv_output_padding(spatial, tuple(output_size), self.stride,
                                                    self.padding, self.kernel_size,
                                                    self.dilation)
         return type(self)._fn(x, self.weight, self.bias, self.stride, self.padding,
@@ -153,11 +289,11 @@ class ConvTranspose1d(_ConvTransposeNd):
     """Transposed 1-d convolution over (N, C, L) or (C, L) input; `weight` is
     (in, out/groups, k)."""
     _nd = 1
-    _fn = staticmethod(F.conv_transpose1d)
+    _fn = staticmethod(conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-d convolution over NCHW (or CHW) input; `weight` is
     (in, out/groups, kh, kw)."""
     _nd = 2
-    _fn = staticmethod(F.conv_transpose2d)
+    _fn = staticmethod(conv_transpose2d)

@@ -10,7 +10,9 @@ from ..core import Tracer, device_like
 from ..higher_order.custom_derivatives import custom_jvp
 from ..backends import cpu
 from ..primitives._util import shape_of, dtype_of
-from .functional import log_softmax, one_hot, as_floating
+from ._utils import as_floating
+from .activations import log_softmax
+from .layers import one_hot
 from .module import Module
 
 __all__ = ["mse_loss", "l1_loss", "cross_entropy", "nll_loss",

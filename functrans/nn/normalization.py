@@ -7,17 +7,185 @@ records their new values with `update_buffers`, so call the model through `ft.nn
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
+from .. import lax
 from .. import numpy as fnp
-from . import functional as F
+from ..primitives._util import shape_of, dtype_of
 from . import init
-from ._utils import float_dtype
+from ._utils import as_floating, float_dtype, per_channel
 from .module import Module, field
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d"]
+__all__ = ['layer_norm', 'batch_norm', 'group_norm', 'instance_norm', 'LayerNorm', 'BatchNorm1d', 'BatchNorm2d', 'GroupNorm', 'InstanceNorm2d']
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing `normalized_shape` axes (biased variance, as PyTorch),
+    then scale by `weight` and shift by `bias`."""
+    x = as_floating(x)
+    normalized_shape = _as_shape(normalized_shape)
+    shape = shape_of(x)
+    n = len(normalized_shape)
+    if tuple(shape[len(shape) - n:]) != normalized_shape:
+        raise ValueError(f"layer_norm: input of shape {shape} does not end with "
+                         f"normalized_shape {normalized_shape}")
+    axes = tuple(range(len(shape) - n, len(shape)))
+    mean = fnp.mean(x, axis=axes, keepdims=True)
+    centered = lax.sub(x, mean)
+    var = fnp.mean(lax.square(centered), axis=axes, keepdims=True)
+    out = lax.mul(centered, lax.rsqrt(lax.add(var, eps)))
+    if weight is not None:
+        out = lax.mul(out, weight)
+    if bias is not None:
+        out = lax.add(out, bias)
+    return out
+
+
+def _as_shape(s):
+    return (int(s),) if isinstance(s, (int, np.integer)) else tuple(int(d) for d in s)
+
+
+def _channel_shape(x, fn, min_rank=2):
+    shape = shape_of(x)
+    if len(shape) < min_rank:
+        raise ValueError(f"{fn} needs an input of shape (N, C, ...), got shape {shape}")
+    return shape
+
+
+def _check_channels(v, c, what, fn):
+    if v is not None and tuple(shape_of(v)) != (c,):
+        raise ValueError(f"{fn}: {what} has shape {tuple(shape_of(v))} but the input has {c} "
+                         f"channels (axis 1); it needs shape ({c},)")
+
+
+def _affine(out, weight, bias):
+    ndim = len(shape_of(out))
+    if weight is not None:
+        out = lax.mul(out, per_channel(lax.convert_element_type(weight, dtype_of(out)), ndim))
+    if bias is not None:
+        out = lax.add(out, per_channel(lax.convert_element_type(bias, dtype_of(out)), ndim))
+    return out
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, *, axis_name=None):
+    """PyTorch's F.batch_norm over (N, C, ...) input, statistics per channel (axis 1).
+
+    In training mode the batch's mean and biased variance normalize the input; given running
+    statistics, it then returns `(output, new_running_mean, new_running_var)`, updated as
+    `(1 - momentum) * running + momentum * batch` with the unbiased batch variance (PyTorch
+    updates them in place; here they come back). Otherwise the running statistics normalize
+    and only the output is returned. `axis_name` (training only) averages the batch
+    statistics over that `vmap` axis with `ft.lax.pmean`, as if its lanes were one batch.
+    """
+    x = as_floating(input)
+    shape = _channel_shape(x, "batch_norm")
+    c = shape[1]
+    for v, what in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_channels(v, c, what, "batch_norm")
+    ndim = len(shape)
+    axes = (0,) + tuple(range(2, ndim))
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: in eval mode (training=False) it needs running_mean "
+                             "and running_var")
+        dt = dtype_of(x)
+        mean = lax.convert_element_type(running_mean, dt)
+        inv = lax.rsqrt(lax.add(lax.convert_element_type(running_var, dt), eps))
+        return _affine(lax.mul(lax.sub(x, per_channel(mean, ndim)), per_channel(inv, ndim)),
+                       weight, bias)
+    count = math.prod(shape) // c
+    if count == 1 and axis_name is None:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {shape}")
+    mean = lax.div(lax.reduce_sum(x, axes), float(count))
+    if axis_name is not None:
+        mean = lax.pmean(mean, axis_name)
+    centered = lax.sub(x, per_channel(mean, ndim))
+    var = lax.div(lax.reduce_sum(lax.square(centered), axes), float(count))
+    if axis_name is not None:
+        var = lax.pmean(var, axis_name)
+    out = _affine(lax.mul(centered, per_channel(lax.rsqrt(lax.add(var, eps)), ndim)),
+                  weight, bias)
+    if running_mean is None and running_var is None:
+        return out
+    total = count if axis_name is None else lax.psum(count, axis_name)
+    unbiased = lax.mul(lax.stop_gradient(var), lax.div(total, lax.sub(total, 1.0)) if
+                       axis_name is not None else count / (count - 1))
+    new_mean = None if running_mean is None else _running(running_mean, mean, momentum)
+    new_var = None if running_var is None else _running(running_var, unbiased, momentum)
+    return out, new_mean, new_var
+
+
+def _running(old, batch, momentum):
+    """`momentum * batch + (1 - momentum) * old`, in `old`'s dtype, with no derivative;
+    `momentum` a number or an array (the cumulative average's 1 / count)."""
+    dt = dtype_of(old)
+    batch = lax.convert_element_type(lax.stop_gradient(batch), dt)
+    old = lax.stop_gradient(lax.convert_element_type(old, dt))
+    if isinstance(momentum, (int, float)):
+        m, rest = float(momentum), 1.0 - float(momentum)
+    else:
+        m = lax.convert_element_type(lax.stop_gradient(momentum), dt)
+        rest = lax.sub(1.0, m)
+    return lax.add(lax.mul(batch, m), lax.mul(old, rest))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """PyTorch's F.group_norm: (N, C, ...) input, channels split into `num_groups` groups,
+    each normalized over its channels and all spatial positions; then per-channel affine."""
+    x = as_floating(input)
+    shape = _channel_shape(x, "group_norm")
+    n, c = shape[:2]
+    if num_groups < 1 or c % num_groups:
+        raise ValueError(f"group_norm: the {c} channels of the input (shape {shape}) do not "
+                         f"split into num_groups={num_groups} groups")
+    _check_channels(weight, c, "weight", "group_norm")
+    _check_channels(bias, c, "bias", "group_norm")
+    grouped = lax.reshape(x, (n, num_groups, math.prod(shape) // (n * num_groups)))
+    mean = fnp.mean(grouped, axis=2, keepdims=True)
+    centered = lax.sub(grouped, mean)
+    var = fnp.mean(lax.square(centered), axis=2, keepdims=True)
+    out = lax.reshape(lax.mul(centered, lax.rsqrt(lax.add(var, eps))), shape)
+    return _affine(out, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """PyTorch's F.instance_norm: each (sample, channel) of (N, C, ...) input normalized over
+    its spatial positions. Given running statistics with `use_input_stats`, returns
+    `(output, new_running_mean, new_running_var)`, the running statistics moved toward the
+    batch averages of the instances' means and unbiased variances (PyTorch updates them in
+    place); without `use_input_stats` the running statistics normalize."""
+    x = as_floating(input)
+    shape = _channel_shape(x, "instance_norm", 3)
+    c = shape[1]
+    for v, what in ((running_mean, "running_mean"), (running_var, "running_var"),
+                    (weight, "weight"), (bias, "bias")):
+        _check_channels(v, c, what, "instance_norm")
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    axes = tuple(range(2, len(shape)))
+    count = math.prod(shape[2:])
+    if count == 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when training, "
+                         f"got input of shape {shape}")
+    mean = fnp.mean(x, axis=axes, keepdims=True)
+    centered = lax.sub(x, mean)
+    var = fnp.mean(lax.square(centered), axis=axes, keepdims=True)
+    out = _affine(lax.mul(centered, lax.rsqrt(lax.add(var, eps))), weight, bias)
+    if running_mean is None and running_var is None:
+        return out
+    new_mean = None if running_mean is None else \
+        _running(running_mean, fnp.mean(lax.reshape(mean, shape[:2]), axis=0), momentum)
+    new_var = None if running_var is None else _running(
+        running_var, lax.mul(fnp.mean(lax.reshape(var, shape[:2]), axis=0), count / (count - 1)),
+        momentum)
+    return out, new_mean, new_var
 
 
 class _NormBase(Module):
@@ -73,16 +241,16 @@ class _BatchNorm(_NormBase):
                              f"{self.num_features}")
         if not self.training:
             if self.track_running_stats:
-                return F.batch_norm(x, self.running_mean, self.running_var, self.weight,
+                return batch_norm(x, self.running_mean, self.running_var, self.weight,
                                     self.bias, False, 0.0, self.eps)
-            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps,
+            return batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps,
                                 axis_name=self.axis_name)
         if not self.track_running_stats:
-            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps,
+            return batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps,
                                 axis_name=self.axis_name)
         count = self.get_buffer("num_batches_tracked") + 1
         factor = 1.0 / count.astype(np.float64) if self.momentum is None else self.momentum
-        out, mean, var = F.batch_norm(x, self.get_buffer("running_mean"),
+        out, mean, var = batch_norm(x, self.get_buffer("running_mean"),
                                       self.get_buffer("running_var"), self.weight, self.bias,
                                       True, factor, self.eps, axis_name=self.axis_name)
         self.update_buffers(running_mean=mean, running_var=var, num_batches_tracked=count)
@@ -127,7 +295,7 @@ class GroupNorm(Module):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected "
                              f"input of shape (N, {self.num_channels}, ...), got {x.shape}")
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
@@ -159,13 +327,33 @@ class InstanceNorm2d(_NormBase):
                           "affine=False", stacklevel=2)
         use_input_stats = self.training or not self.track_running_stats
         if self.track_running_stats and use_input_stats and self.momentum is not None:
-            out, mean, var = F.instance_norm(x, self.get_buffer("running_mean"),
+            out, mean, var = instance_norm(x, self.get_buffer("running_mean"),
                                              self.get_buffer("running_var"), self.weight,
                                              self.bias, True, self.momentum, self.eps)
             self.update_buffers(running_mean=mean, running_var=var)
         else:
             tracked = self.track_running_stats and not use_input_stats
-            out = F.instance_norm(x, self.running_mean if tracked else None,
+            out = instance_norm(x, self.running_mean if tracked else None,
                                   self.running_var if tracked else None, self.weight,
                                   self.bias, use_input_stats, 0.0, self.eps)
         return out[0] if unbatched else out
+
+
+class LayerNorm(Module):
+    """Normalizes over the trailing `normalized_shape` axes, with learned scale and shift."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *,
+                 dtype=None):
+        shape = _as_shape(normalized_shape)
+        dt = float_dtype(dtype)
+        self.weight = init.ones(shape, dt) if elementwise_affine else None
+        self.bias = init.zeros(shape, dt) if elementwise_affine and bias else None
+        self.normalized_shape, self.eps = shape, float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+
+    def __call__(self, x, *, key=None):
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

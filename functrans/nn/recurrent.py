@@ -25,7 +25,9 @@ import numpy as np
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..higher_order.custom_derivatives import custom_vjp
-from . import functional as F
+from . import activations
+from ._utils import as_floating, float_dtype
+from .layers import dropout, linear
 from .module import Module
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
@@ -81,7 +83,7 @@ def _gru_update(xg, hg, h, hidden):
 
 
 def _rnn_update(z, relu):
-    return F.relu(z) if relu else lax.tanh(z)
+    return activations.relu(z) if relu else lax.tanh(z)
 
 
 # ------------------------------------------------------------------ Elman RNN over time
@@ -242,10 +244,6 @@ _gru_recurrence.defvjp(_gru_recurrence_fwd, _gru_recurrence_bwd)
 
 
 # ------------------------------------------------------------------ layers
-def _float_dtype(dtype):
-    return dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-
-
 def _uniform_params(key, shapes, hidden_size, dtype, what):
     """PyTorch's recurrent initialization: every parameter uniform in ±1/sqrt(hidden)."""
     from ..random import split, uniform
@@ -255,13 +253,6 @@ def _uniform_params(key, shapes, hidden_size, dtype, what):
     bound = 1.0 / math.sqrt(hidden_size)
     keys = split(key, len(shapes))
     return [uniform(k, s, dtype, -bound, bound) for k, s in zip(keys, shapes)]
-
-
-def _as_input(x):
-    x = fnp.asarray(x)
-    if not dtypes.is_inexact(x.dtype):
-        x = x.astype(dtypes.default_float_dtype())
-    return x
 
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -308,7 +299,7 @@ class _RNNBase(Module):
                     entries += [("weight_hr", (self.proj_size, self.hidden_size))]
                 names += [n + sfx for n, _ in entries]
                 shapes += [s for _, s in entries]
-        values = _uniform_params(key, shapes, self.hidden_size, _float_dtype(dtype), name)
+        values = _uniform_params(key, shapes, self.hidden_size, float_dtype(dtype), name)
         for n, v in zip(names, values):
             setattr(self, n, v)
 
@@ -352,7 +343,7 @@ class _RNNBase(Module):
 
     def _run(self, input, hx, key):
         name = type(self).__name__
-        x = _as_input(input)
+        x = as_floating(input)
         if x.ndim not in (2, 3):
             raise ValueError(f"{name}: input must be (L, N, H_in), (N, L, H_in) with "
                              f"batch_first=True, or unbatched (L, H_in); got shape {x.shape}")
@@ -393,9 +384,9 @@ class _RNNBase(Module):
                 idx = layer * directions + d
                 flat = lax.reshape(x, (steps * n, x.shape[-1]))
                 if self.mode == "GRU":
-                    xg = F.linear(flat, w_ih, b_ih)
+                    xg = linear(flat, w_ih, b_ih)
                 else:
-                    xg = F.linear(flat, w_ih, None if b_ih is None else lax.add(b_ih, b_hh))
+                    xg = linear(flat, w_ih, None if b_ih is None else lax.add(b_ih, b_hh))
                 xg = lax.reshape(xg, (steps, n, xg.shape[-1]))
                 if self.mode == "LSTM":
                     hs, h, c = _lstm_recurrence(bool(d), xg, h0[idx], c0[idx], w_hh, w_hr)
@@ -409,7 +400,7 @@ class _RNNBase(Module):
                 h_n.append(h)
             x = outs[0] if directions == 1 else fnp.concatenate(outs, axis=-1)
             if drop and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True, key=keys[layer])
+                x = dropout(x, self.dropout, True, key=keys[layer])
         h_n = fnp.stack(h_n)
         c_n = fnp.stack(c_n) if c_n else None
         if not batched:
@@ -487,7 +478,7 @@ class _CellBase(Module):
             bool(bias)
         g = gates * self.hidden_size
         shapes = [(g, self.input_size), (g, self.hidden_size)] + ([(g,), (g,)] if bias else [])
-        values = _uniform_params(key, shapes, self.hidden_size, _float_dtype(dtype), name)
+        values = _uniform_params(key, shapes, self.hidden_size, float_dtype(dtype), name)
         self.weight_ih, self.weight_hh = values[:2]
         if bias:
             self.bias_ih, self.bias_hh = values[2:]
@@ -499,7 +490,7 @@ class _CellBase(Module):
         """The input as (N, H_in), the states as (N, hidden) (zeros when None), the dtype,
         and whether the input was batched."""
         name = type(self).__name__
-        x = _as_input(input)
+        x = as_floating(input)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: input must be (N, {self.input_size}) or unbatched "
                              f"({self.input_size},), got shape {x.shape}")
@@ -544,8 +535,8 @@ class RNNCell(_CellBase):
 
     def __call__(self, input, hx=None, *, key=None):
         x, (h,), batched = self._prepare(input, [hx])
-        z = lax.add(F.linear(x, self.weight_ih, self._bias("bias_ih")),
-                    F.linear(h, self.weight_hh, self._bias("bias_hh")))
+        z = lax.add(linear(x, self.weight_ih, self._bias("bias_ih")),
+                    linear(h, self.weight_hh, self._bias("bias_hh")))
         return self._finish(_rnn_update(z, self.nonlinearity == "relu"), batched)
 
 
@@ -559,8 +550,8 @@ class LSTMCell(_CellBase):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError("LSTMCell: hx must be a pair (h, c)")
         x, (h, c), batched = self._prepare(input, [None, None] if hx is None else list(hx))
-        z = lax.add(F.linear(x, self.weight_ih, self._bias("bias_ih")),
-                    F.linear(h, self.weight_hh, self._bias("bias_hh")))
+        z = lax.add(linear(x, self.weight_ih, self._bias("bias_ih")),
+                    linear(h, self.weight_hh, self._bias("bias_hh")))
         h, c, _ = _lstm_update(z, c, self.hidden_size)
         return self._finish(h, batched), self._finish(c, batched)
 
@@ -573,7 +564,7 @@ class GRUCell(_CellBase):
 
     def __call__(self, input, hx=None, *, key=None):
         x, (h,), batched = self._prepare(input, [hx])
-        xg = F.linear(x, self.weight_ih, self._bias("bias_ih"))
-        hg = F.linear(h, self.weight_hh, self._bias("bias_hh"))
+        xg = linear(x, self.weight_ih, self._bias("bias_ih"))
+        hg = linear(h, self.weight_hh, self._bias("bias_hh"))
         h, _, _ = _gru_update(xg, hg, h, self.hidden_size)
         return self._finish(h, batched)
