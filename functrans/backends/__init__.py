@@ -173,10 +173,14 @@ def get_device(spec) -> Device:
         return spec
     if spec is None:
         return default_device_now()
-    text = str(spec).strip().lower()
-    got = _parsed_specs.get(text)
+    got = _parsed_specs.get(spec) if type(spec) is str else None
     if got is None:
-        got = _parsed_specs[text] = _parse_device(spec, text)
+        text = str(spec).strip().lower()
+        got = _parsed_specs.get(text)
+        if got is None:
+            got = _parsed_specs[text] = _parse_device(spec, text)
+        if type(spec) is str:
+            _parsed_specs[spec] = got
     return got
 
 

@@ -128,10 +128,10 @@ def trace_closed(fun, in_avals, name):
 
 def derived(closed, key, build):
     """What `build()` derives from `closed` (its jvp, vjp split, batched form, ...), cached on
-    it under `key`."""
+    it under `key`. Threads that build the same derivation at once all use the first stored."""
     got = closed.cache.get(key)
     if got is None:
-        got = closed.cache[key] = build()
+        got = closed.cache.setdefault(key, build())
     return got
 
 
