@@ -252,6 +252,10 @@ class Jitted:
                         key.append((v.shape, v.dtype) if v.__class__ is np.ndarray else
                                    _fast_key(v))
                         leaves.append(a)
+                    elif type(a) is np.ndarray:
+                        key.append((a.shape, a.dtype, np.ndarray))
+                        host.append(len(leaves))
+                        leaves.append(a)
                     else:
                         _fast_flatten(a, leaves, key, host)
                 if host and default_device_now() is not cpu:
