@@ -152,8 +152,9 @@ def detach_from(raw, inputs):
     if type(raw) is np.ndarray:
         owner = raw if raw.base is None else raw.base     # NumPy collapses chains of views
         for x in inputs:
-            if owner is x or owner is x.base:
-                return raw.copy()
+            if owner is x or owner is x.base or (type(owner) is not np.ndarray and
+                                                 np.may_share_memory(raw, x)):
+                return raw.copy()       # (an owner that is no array: e.g. as_strided's)
     return raw
 
 
