@@ -150,12 +150,21 @@ def detach_from(raw, inputs):
     """`raw`, or a copy of it if it may share memory with one of `inputs` (NumPy arrays the
     caller owns and may change later, which an immutable Array must never see)."""
     if type(raw) is np.ndarray:
-        owner = raw if raw.base is None else raw.base     # NumPy collapses chains of views
+        owner = _owner(raw)
         for x in inputs:
-            if owner is x or owner is x.base or (type(owner) is not np.ndarray and
-                                                 np.may_share_memory(raw, x)):
-                return raw.copy()       # (an owner that is no array: e.g. as_strided's)
+            if owner is x or owner is _owner(x):
+                return raw.copy()
     return raw
+
+
+def _owner(a):
+    """The object at the end of `a`'s chain of bases (NumPy shortens chains of plain views,
+    not those through other objects, such as as_strided's)."""
+    while True:
+        base = getattr(a, "base", None)
+        if base is None:
+            return a
+        a = base
 
 
 def _new_arena(xp, nbytes, views):
