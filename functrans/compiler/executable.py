@@ -150,6 +150,11 @@ def detach_from(raw, inputs):
     """`raw`, or a copy of it if it may share memory with one of `inputs` (NumPy arrays the
     caller owns and may change later, which an immutable Array must never see)."""
     if type(raw) is np.ndarray:
+        if raw.base is None:        # its own memory: shared only if it is an input itself
+            for x in inputs:
+                if raw is x:
+                    return raw.copy()
+            return raw
         owner = _owner(raw)
         for x in inputs:
             if owner is x or owner is _owner(x):
