@@ -13,7 +13,9 @@ _SETTINGS = {
     "default_device": ("FUNCTRANS_DEVICE", "cpu", str),
     "log_retraces": ("FUNCTRANS_LOG_RETRACES", False, _flag),
     "jit_cache_size": ("FUNCTRANS_JIT_CACHE_SIZE", 256, int),
+    # raise FloatingPointError where a NaN (an infinity) is produced: see functrans.debug
     "debug_nans": ("FUNCTRANS_DEBUG_NANS", False, _flag),
+    "debug_infs": ("FUNCTRANS_DEBUG_INFS", False, _flag),
     # compiled functions keep their temporaries' memory for the next call
     "jit_buffer_cache": ("FUNCTRANS_JIT_BUFFER_CACHE", True, _flag),
 }
@@ -29,20 +31,18 @@ class Config:
             raw = os.environ.get(env)
             self._values[name] = parse(raw) if raw is not None else default
         self._check("default_float_dtype", self._values["default_float_dtype"])
+        self.__dict__.update(self._values)      # reading a setting is an attribute lookup
 
     def __getattr__(self, name):
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(f"functrans.config has no setting {name!r}; "
-                                 f"known settings: {sorted(_SETTINGS)}") from None
+        raise AttributeError(f"functrans.config has no setting {name!r}; "
+                             f"known settings: {sorted(_SETTINGS)}")
 
     def update(self, name, value):
         if name not in _SETTINGS:
             raise AttributeError(f"functrans.config has no setting {name!r}; "
                                  f"known settings: {sorted(_SETTINGS)}")
         self._check(name, value)
-        self._values[name] = value
+        self._values[name] = self.__dict__[name] = value
         for listener in self._listeners:
             listener(name, value)
 

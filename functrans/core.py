@@ -24,8 +24,8 @@ import numpy as np
 from . import dtypes
 from .array import Array, wrap
 from .backends import HOST_TYPES, cpu, device_of_raw, default_device_now, is_device_raw, to_host
-from .errors import (ConcretizationError, UnexpectedTracerError, user_frame, format_frame,
-                     reraise_with_context)
+from .errors import (ConcretizationError, UnexpectedTracerError, NonFiniteError, user_frame,
+                     format_frame, reraise_with_context)
 
 
 # =================================================================== abstract values
@@ -243,7 +243,7 @@ class Primitive:
                 return _bind_traced(self, args, params)
         if _state.staging and is_effectful(self, params):    # effects happen at run time
             return _state.staging[-1].trace.process_primitive(self, args, params)
-        return eval_primitive(self, args, params)
+        return _evaluate(self, args, params)
 
 
 def eval_primitive(prim, args, params):
@@ -262,6 +262,21 @@ def eval_primitive(prim, args, params):
 
 
 _HOST_OR_SCALAR = HOST_TYPES | {float, int, bool, complex}
+_evaluate = eval_primitive
+
+
+def evaluate_with(evaluate):
+    """Have `bind` run primitives on concrete values through `evaluate(prim, args, params)`
+    (which calls `eval_primitive`), and `eval_jaxpr` note each equation's source line for
+    `current_source`; None restores the plain path. `ft.debug`'s NaN checks use this."""
+    global _evaluate
+    _evaluate = evaluate or eval_primitive
+
+
+def current_source():
+    """The user's source line of the operation running: that of the jaxpr equation being
+    evaluated (while `evaluate_with` is in use), else the innermost frame outside functrans."""
+    return _state.source or user_frame()
 
 
 def _eval_on_device(prim, args, raws, params):
@@ -302,6 +317,8 @@ def mixed_devices_error(what, devs):
 
 def _explain_failure(prim, args, params, err):
     """Re-raise a kernel failure: the shape rule's message if it objects, else the kernel's."""
+    if isinstance(err, NonFiniteError):     # from an operation inside (a loop's body): as is
+        raise err
     try:
         avals = [get_aval(a) for a in args]
         prim.abstract_eval(*avals, **params)
@@ -363,6 +380,7 @@ class _TraceState(threading.local):
         self.stack = [MainTrace(0, None, None, "eval")]
         self.staging = []       # active staging (jaxpr-building) mains, innermost last
         self.axes = []          # bound named axes, innermost last
+        self.source = None      # the source line of the jaxpr equation being evaluated
 
 
 _state = _TraceState()
@@ -781,8 +799,16 @@ def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
     def read(v):
         return v.val if type(v) is Literal else env[v]
 
+    noting = _evaluate is not eval_primitive
     for eqn in jaxpr.eqns:
-        outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
+        if noting:
+            outer, _state.source = _state.source, eqn.source_info or _state.source
+            try:
+                outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
+            finally:
+                _state.source = outer
+        else:
+            outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
         if eqn.primitive.multiple_results:
             for v, o in zip(eqn.outvars, outs):
                 env[v] = o

@@ -16,6 +16,10 @@ class UnexpectedTracerError(Exception):
     """A tracer was used after the transform that created it had finished."""
 
 
+class NonFiniteError(FloatingPointError):
+    """An operation produced a NaN or an infinity while `debug_nans` / `debug_infs` is on."""
+
+
 def user_frame(skip_package=True):
     """`(filename, lineno, function)` of the innermost frame outside functrans, or None."""
     f = sys._getframe(1)

@@ -7,9 +7,15 @@ function, `vmap(jit(f))` batches it and `jit(grad(f))` stages the derivative.
 Called with concrete arrays, a `Jitted` function looks its executable up in a bounded LRU
 cache keyed by the argument structure, shapes, dtypes, devices and static values (misses and
 why they happened are recorded; `ft.config.update("log_retraces", True)` logs them), and
-runs the generated code (`functrans.compiler`). Arguments that are pytrees of Arrays
-(containers, modules, optimizer states) take a fast path: one pass over them builds the key,
-one lookup, one call of generated code that also builds the output pytree.
+runs the generated code (`functrans.compiler`). Arguments that are pytrees of Arrays or
+NumPy arrays (containers, modules, optimizer states, data batches) take a fast path: one
+pass over them builds the key, one lookup, one call of generated code that also builds the
+output pytree.
+
+The caches belong to the function, not to the wrapper: `jit(f)` made again for the same
+Python function (with the same static and donated arguments) finds what earlier wrappers
+traced, as in JAX. They are safe to use from several threads at once; a cache hit takes no
+lock (see `_Cache`).
 """
 from __future__ import annotations
 
@@ -18,6 +24,9 @@ import functools
 import inspect
 import logging
 import sys
+import threading
+import types
+import weakref
 
 import numpy as np
 
@@ -26,6 +35,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device
 from .compiler import compile_jaxpr, release_buffers
+from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
 from .config import config
@@ -44,13 +54,88 @@ CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
 
 class _Entry:
     """One specialization: the traced jaxpr, closed-over tracers, output structure, which
-    leaves are donated, and (once compiled) the executable."""
-    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "executable")
+    leaves are donated, (once compiled) the executable, and when it was last used (a tick
+    of its `_Cache`)."""
+    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "executable", "used")
 
     def __init__(self, jaxpr, hoisted, out_tree, donated):
         self.jaxpr, self.hoisted, self.out_tree = jaxpr, hoisted, out_tree
         self.donated = donated
         self.executable = None
+        self.used = 0
+
+
+class _Cache:
+    """The specializations of one function under one set of jit options, and its
+    fast-dispatch table (fast key -> (generated function, entry)).
+
+    Several threads may use it at once. A hit only reads the dicts (`dict.get`, atomic) and
+    stamps the entry's `used` with the next tick: no lock. Every change of which keys the
+    dicts hold (insertion, eviction of the least recently used, clearing) happens under
+    `lock`, which is never held while user code runs, a function is traced or compiled, so
+    a miss in one thread never waits for another thread's trace. Counters may miss an
+    increment when threads race; they are statistics."""
+    __slots__ = ("entries", "fast", "lock", "tick", "misses", "retrace_reasons")
+
+    def __init__(self, fast):
+        self.entries = {}
+        self.fast = {} if fast else None
+        self.lock = threading.Lock()
+        self.tick = 0           # hits and traces so far: the clock of `_Entry.used`
+        self.misses = 0
+        self.retrace_reasons = collections.deque(maxlen=64)
+
+    def insert(self, key, entry):
+        """Store `entry` under `key` (or return the one another thread stored first),
+        evicting the least recently used entries beyond `jit_cache_size`."""
+        with self.lock:
+            got = self.entries.get(key)
+            if got is not None:
+                return got
+            self.entries[key] = entry
+            dropped = []
+            while len(self.entries) > max(config.jit_cache_size, 1):
+                oldest = min(self.entries, key=lambda k: self.entries[k].used)
+                dropped.append(self.entries.pop(oldest))
+            if dropped and self.fast:
+                for k in [k for k, (_, e) in self.fast.items() if e in dropped]:
+                    del self.fast[k]
+        return entry
+
+    def keys_by_use(self):
+        """The keys, least recently used first."""
+        with self.lock:
+            items = list(self.entries.items())
+        return [k for k, _ in sorted(items, key=lambda kv: kv[1].used)]
+
+    def clear(self):
+        with self.lock:
+            entries = list(self.entries.values())
+            self.entries.clear()
+            if self.fast is not None:
+                self.fast.clear()
+        return entries
+
+
+_SHARED = weakref.WeakKeyDictionary()   # Python function -> {jit options: _Cache}
+_SHARED_LOCK = threading.Lock()
+
+
+def _cache_for(fun, options, fast):
+    """The cache of `fun` under `options`, shared by every `jit` of a plain Python function
+    (held weakly: it goes when the function goes). Other callables get their own: a bound
+    method is a new object at each attribute access and sees its object's current state,
+    and a callable object may change between two `jit`s of it."""
+    if type(fun) is not types.FunctionType:
+        return _Cache(fast)
+    with _SHARED_LOCK:
+        per_options = _SHARED.get(fun)
+        if per_options is None:
+            per_options = _SHARED[fun] = {}
+        cache = per_options.get(options)
+        if cache is None:
+            cache = per_options[options] = _Cache(fast)
+    return cache
 
 
 WEAK = "weak"       # the place of a Python scalar: a weakly typed value, as in eager code
@@ -101,11 +186,11 @@ def _fast_key(v):
     return (v.__class__, v.shape, v.dtype, device_of_raw(v))
 
 
-def _fast_flatten(x, leaves, key):
-    """Append the Array leaves of `x` (a pytree of Arrays: tuples, lists, dicts, None,
-    modules, any registered node) and a description of its structure and leaves; raise
-    _NotFast for anything else (tracers, Python scalars, NumPy data). Leaves come in
-    `tree_flatten` order."""
+def _fast_flatten(x, leaves, key, host):
+    """Append the leaves of `x` (a pytree of Arrays and NumPy arrays: tuples, lists, dicts,
+    None, modules, any registered node) and a description of its structure and leaves; the
+    positions of NumPy leaves go to `host`. Raise _NotFast for anything else (tracers,
+    Python scalars). Leaves come in `tree_flatten` order."""
     t = type(x)
     if t is Array:
         key.append(_fast_key(x._value))
@@ -113,7 +198,11 @@ def _fast_flatten(x, leaves, key):
     elif t is tuple or t is list:
         key.append((t, len(x)))
         for c in x:
-            _fast_flatten(c, leaves, key)
+            _fast_flatten(c, leaves, key, host)
+    elif t is np.ndarray:
+        key.append((x.shape, x.dtype, np.ndarray))
+        host.append(len(leaves))
+        leaves.append(x)
     elif x is None:
         key.append(None)
     else:
@@ -123,7 +212,13 @@ def _fast_flatten(x, leaves, key):
         children, aux = kind.flatten(x)
         key.append((t, len(children), aux))
         for c in children:
-            _fast_flatten(c, leaves, key)
+            _fast_flatten(c, leaves, key, host)
+
+
+def _numpy_leaf(x):
+    """Whether `x` is NumPy data a call may read in place: a plain ndarray of numbers, going
+    where NumPy data goes (the host, unless another default device is set)."""
+    return type(x) is np.ndarray and x.dtype.kind in "biufc" and default_device_now() is cpu
 
 
 class Jitted:
@@ -136,20 +231,20 @@ class Jitted:
         self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
         self._params = _param_names(fun)
-        self._cache = collections.OrderedDict()
-        self._fast = {} if not (self.static_argnums or self.static_argnames or
-                                self.donate_argnums) else None
-        self._hits = self._misses = 0
-        self.retrace_reasons = collections.deque(maxlen=64)
+        fast = not (self.static_argnums or self.static_argnames or self.donate_argnums)
+        self._c = _cache_for(fun, (self.static_argnums, self.static_argnames,
+                                   self.donate_argnums), fast)
+        self._cache, self._fast = self._c.entries, self._c.fast
+        self.retrace_reasons = self._c.retrace_reasons
         self._name = getattr(fun, "__name__", "jitted")
 
     # -- calling
-    def __call__(self, *args, **kwargs):
+    def _dispatch(self, *args, **kwargs):
         fast = self._fast
         if fast is not None and not kwargs:
-            # the common case: arguments are pytrees of Arrays; one pass for the leaves and
-            # the key, one lookup, one call of the generated function
-            leaves, key = [], []
+            # the common case: arguments are pytrees of Arrays and NumPy arrays; one pass for
+            # the leaves and the key, one lookup, one call of the generated function
+            leaves, key, host = [], [], []
             try:
                 for a in args:
                     if type(a) is Array:
@@ -157,16 +252,28 @@ class Jitted:
                         key.append((v.shape, v.dtype) if v.__class__ is np.ndarray else
                                    _fast_key(v))
                         leaves.append(a)
+                    elif type(a) is np.ndarray:
+                        key.append((a.shape, a.dtype, np.ndarray))
+                        host.append(len(leaves))
+                        leaves.append(a)
                     else:
-                        _fast_flatten(a, leaves, key)
+                        _fast_flatten(a, leaves, key, host)
+                if host and default_device_now() is not cpu:
+                    raise _NotFast
                 hit = fast.get(tuple(key))
             except (_NotFast, TypeError):       # TypeError: unhashable static data
                 pass
             else:
                 if hit is not None:
-                    self._hits += 1
-                    self._cache.move_to_end(hit[1])     # least recently used goes first
+                    c = self._c
+                    hit[1].used = c.tick = c.tick + 1
                     return hit[0](*leaves)
+        return self._call(args, kwargs)
+
+    __call__ = _dispatch
+
+    def _checked_call(self, *args, **kwargs):
+        """`__call__` while an output check is set (`check_outputs_with`): no fast path."""
         return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
@@ -176,22 +283,32 @@ class Jitted:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
         sigs = []
+        host = []           # positions of NumPy leaves passed as they are (never copied)
         has_tracer = False
         for i, x in enumerate(leaves):
             s = _signature(x)
             if s is None:
-                x = leaves[i] = self._to_array(x, i, dyn)
-                s = _signature(x)
+                if _numpy_leaf(x):
+                    s = (x.shape, x.dtype, cpu)
+                    host.append(i)
+                else:
+                    x = leaves[i] = self._to_array(x, i, dyn)
+                    s = _signature(x)
             elif s[2] is Tracer:
                 has_tracer = True
             sigs.append(s)
         key = (treedef, tuple(sigs), statics, axis_env())
-        entry = self._cache.get(key)
+        c = self._c
+        entry = c.entries.get(key)
         if entry is None:
             entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn)
         else:
-            self._hits += 1
-            self._cache.move_to_end(key)
+            entry.used = c.tick = c.tick + 1
+        if host and (has_tracer or entry.hoisted or entry.donated):
+            # the arguments may be kept (by an enclosing transform) or overwritten: copies
+            for i in host:
+                leaves[i] = asarray(leaves[i])
+            host = []
         if has_tracer or entry.hoisted:
             outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
             return tree_unflatten(entry.out_tree, outs)
@@ -200,31 +317,46 @@ class Jitted:
             device = next((s[2] for s in sigs if s[2] is not WEAK), default_device_now())
             exe = entry.executable = compile_jaxpr(entry.jaxpr, device, self._name,
                                                    entry.donated)
+        check = _output_check
         if entry.donated:
-            give = self._donatable(leaves, entry.donated)   # before more references exist
+            give = self._donatable(leaves, entry.donated) if check is None else \
+                [False] * len(entry.donated)    # a check may run the function again
             raws = [_raw(x) for x in leaves]
             outs = exe(*raws, *[raws[j] if ok else None for j, ok in zip(entry.donated, give)])
             for j, ok in zip(entry.donated, give):
                 if ok:
                     leaves[j]._value = _Donated(f"jit({self._name})")
         else:
-            outs = exe(*[_raw(x) for x in leaves])
+            raws = [x if type(x) is np.ndarray else _raw(x) for x in leaves]
+            outs = exe(*raws)
+            if host:
+                kept = [raws[i] for i in host]
+                outs = [detach_from(o, kept) for o in outs]
+        if check is not None:
+            check(f"jit({self._name})", entry.jaxpr, raws, outs, entry.out_tree)
         if self._fast is not None and not kwargs and not key[3] and \
                 all(s[2] is not WEAK for s in sigs):
-            self._remember_fast(args, exe, entry.out_tree, key)
+            self._remember_fast(args, exe, key, entry, host)
         return tree_unflatten(entry.out_tree, wrap_outputs(exe.device, outs,
                                                             entry.jaxpr.out_avals))
 
-    def _remember_fast(self, args, exe, out_tree, key):
-        """Let `__call__` find this executable directly for arguments like `args`."""
-        leaves, fast_key = [], []
+    def _remember_fast(self, args, exe, key, entry, host):
+        """Let `__call__` find this executable directly for arguments like `args` (whose
+        NumPy leaves at `host` were read in place)."""
+        leaves, fast_key, fast_host = [], [], []
         try:
-            _fast_flatten(args, leaves, fast_key)
+            _fast_flatten(args, leaves, fast_key, fast_host)
             hash(fast_key_tuple := tuple(fast_key[1:]))   # without the marker of `args`
         except (_NotFast, TypeError):
             return
-        fn = exe.array_function(out_tree, f"{identifier(self._name) or 'jitted'}_arrays")
-        self._fast[fast_key_tuple] = (fn, key)
+        if fast_host != host:       # NumPy leaves were copied: to another default device
+            return
+        fn = exe.array_function(entry.out_tree,
+                                f"{identifier(self._name) or 'jitted'}_arrays", tuple(host))
+        c = self._c
+        with c.lock:
+            if c.entries.get(key) is entry:         # not evicted meanwhile
+                c.fast[fast_key_tuple] = (fn, entry)
 
     def _donatable(self, leaves, donated):
         """For each donated leaf, whether nothing but its Array sees its memory (then the
@@ -311,13 +443,16 @@ class Jitted:
         return tuple(out)
 
     def _trace(self, key, leaves, treedef, statics, args, kwargs, dyn):
-        self._misses += 1
-        if self._cache:
-            reason = self._retrace_reason(key, dyn)
-            self.retrace_reasons.append(reason)
+        c = self._c
+        c.misses += 1
+        c.tick += 1
+        known = c.keys_by_use()
+        if known:
+            reason = self._retrace_reason(key, dyn, known)
+            c.retrace_reasons.append(reason)
             if config.log_retraces:
                 log.warning("jit(%s): retracing (miss %d, %d cached): %s", self._name,
-                            self._misses, len(self._cache), reason)
+                            c.misses, len(known), reason)
         avals = [ShapedArray(s[0], s[1], weak_type=s[2] is WEAK) for s in key[1]]
         device = self._device_of(key[1], dyn)
         box = {}
@@ -336,12 +471,9 @@ class Jitted:
             raise ConcretizationError(self._explain_concretization(e, dyn)).with_traceback(
                 e.__traceback__) from None
         entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn))
+        entry.used = c.tick
         if not hoisted:       # closures over outer tracers must be retraced each call
-            self._cache[key] = entry
-            while len(self._cache) > config.jit_cache_size:
-                self._cache.popitem(last=False)
-                if self._fast:
-                    self._fast.clear()          # refilled by the next calls
+            entry = c.insert(key, entry)
         return entry
 
     def _device_of(self, sigs, dyn):
@@ -380,13 +512,14 @@ class Jitted:
         return (f"{message}\nThe traced value was computed from the argument(s) "
                 f"{', '.join(labels)} of {self._name}.")
 
-    def _retrace_reason(self, key, dyn):
+    def _retrace_reason(self, key, dyn, known):
+        """Why `key` missed, against the `known` keys (least recently used first)."""
         treedef, sigs, statics, axes = key
-        if all(k[3] != axes for k in self._cache):
+        if all(k[3] != axes for k in known):
             return f"the named vmap axes changed to {axes}"
-        same = [k for k in reversed(self._cache) if k[0] == treedef]
+        same = [k for k in reversed(known) if k[0] == treedef]
         if not same:
-            last = next(reversed(self._cache))[0]
+            last = known[-1][0]
             return f"the argument structure changed from {last} to {treedef}"
         for k in same:
             if k[1] == sigs and k[2] != statics:
@@ -406,17 +539,16 @@ class Jitted:
 
     # -- introspection
     def cache_info(self):
-        """Hits, misses (each a trace), entries cached and the bound (`jit_cache_size`)."""
-        return CacheInfo(self._hits, self._misses, len(self._cache), config.jit_cache_size)
+        """Hits, misses (each a trace), entries cached and the bound (`jit_cache_size`), of
+        the cache this function shares with every `jit` of it."""
+        c = self._c
+        return CacheInfo(c.tick - c.misses, c.misses, len(c.entries), config.jit_cache_size)
 
     def clear_cache(self):
-        """Forget every specialization, and the memory their compiled code kept for the
-        next call."""
-        for entry in self._cache.values():
+        """Forget every specialization (for every `jit` of this function), and the memory
+        their compiled code kept for the next call."""
+        for entry in self._c.clear():
             release_buffers(entry.jaxpr)
-        self._cache.clear()
-        if self._fast is not None:
-            self._fast.clear()
 
     def lower(self, *args, **kwargs):
         """Trace and compile for these arguments (arrays, or `ShapeDtypeStruct`s: nothing is
@@ -435,8 +567,8 @@ class Jitted:
         leaves, treedef = tree_flatten(dyn)
         sigs = tuple(signature(x) for x in leaves)
         key = (treedef, sigs, statics, axis_env())
-        entry = self._cache.get(key) or self._trace(key, leaves, treedef, statics, args,
-                                                    kwargs, dyn)
+        entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics, args,
+                                                        kwargs, dyn)
         device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
         return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
                                                   entry.donated))
@@ -448,6 +580,19 @@ class Jitted:
 
     def __repr__(self):
         return f"<jitted {self._name}>"
+
+
+_output_check = None
+
+
+def check_outputs_with(check):
+    """Have every jitted call pass its results to `check(name, closed_jaxpr, raw_args,
+    raw_outs, out_tree)` (None: stop). While one is set, calls take the general path and
+    nothing is donated (a check may run the function again); `ft.debug` sets one for
+    `debug_nans` / `debug_infs`."""
+    global _output_check
+    _output_check = check
+    Jitted.__call__ = Jitted._dispatch if check is None else Jitted._checked_call
 
 
 def _sig_str(sig, show_device):
@@ -511,12 +656,23 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
     static values, device), optimized and lowered to NumPy/CuPy code, cached.
 
+    The cache belongs to the function (held weakly), so `jit(f)(x)` in a loop traces once:
+    every `jit` of the same Python function with the same static and donated arguments
+    shares it. A function's traces bake in what it reads besides its arguments (globals,
+    closed-over values) at trace time, as in JAX: pass values that change as arguments. A
+    new function object (a lambda or closure made anew, a `functools.partial`) traces anew;
+    so does a bound method (`jit(obj.method)`) and any other callable object, since they
+    may change between two `jit`s: make that wrapper once, or jit a function taking `obj`.
+
     `static_argnums` / `static_argnames` name arguments that are settings rather than data
     (hashable; each value compiles separately). `donate_argnums` names arguments whose
     memory the compiled code may reuse for its results, when nothing else refers to it (the
-    caller's Array is then marked as donated and cannot be used again). Composes with every
+    caller's Array is then marked as donated and cannot be used again). NumPy arrays may be
+    passed where Arrays go; they are read in place, never copied, and never seen by the
+    results (a result that would share their memory is a copy). Composes with every
     transform in both orders. Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`;
     `ft.jit(f).lower(*args).as_text()` shows the optimized jaxpr and the generated code.
+    Safe to call from several threads at once.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,

@@ -173,10 +173,14 @@ def get_device(spec) -> Device:
         return spec
     if spec is None:
         return default_device_now()
-    text = str(spec).strip().lower()
-    got = _parsed_specs.get(text)
+    got = _parsed_specs.get(spec) if type(spec) is str else None
     if got is None:
-        got = _parsed_specs[text] = _parse_device(spec, text)
+        text = str(spec).strip().lower()
+        got = _parsed_specs.get(text)
+        if got is None:
+            got = _parsed_specs[text] = _parse_device(spec, text)
+        if type(spec) is str:
+            _parsed_specs[spec] = got
     return got
 
 
@@ -252,9 +256,11 @@ def default_device_now() -> Device:
     """The device new arrays go to: the innermost `default_device(...)`, else the
     `default_device` setting (`ft.config.update("default_device", "cuda")` or the environment
     variable FUNCTRANS_DEVICE)."""
-    if _device_state.stack:
-        return _device_state.stack[-1]
-    return get_device(config.default_device)
+    stack = _device_state.stack
+    if stack:
+        return stack[-1]
+    spec = config.default_device
+    return _parsed_specs.get(spec) or get_device(spec)
 
 
 @contextlib.contextmanager

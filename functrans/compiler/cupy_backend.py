@@ -228,7 +228,7 @@ def cupy_kernel(xp, src):
                                         src.reduce_expr, src.post_map_expr, src.identity,
                                         src.name, reduce_type=src.reduce_type,
                                         preamble=src.preamble)
-        _KERNELS[key] = kernel
+        kernel = _KERNELS.setdefault(key, kernel)
     return kernel
 
 

@@ -1,7 +1,13 @@
 """Executables: a compiled jaxpr's generated function with the memory it keeps between calls,
-and `compile_jaxpr`, which optimizes, generates and caches one per jaxpr and device."""
+and `compile_jaxpr`, which optimizes, generates and caches one per jaxpr and device.
+
+Everything here may be used by several threads at once without a lock: caches are filled
+with `dict.setdefault` (two threads compiling the same jaxpr both finish, and both use the
+first executable stored), and an idle arena is handed out by an atomic `pop`.
+"""
 from __future__ import annotations
 
+import collections
 import sys
 import weakref
 
@@ -24,7 +30,8 @@ class Executable:
     keeps for the next call when `config.jit_buffer_cache` is on: a call checks an arena
     out (or makes one, when none is free: the first call, another thread's call or a
     nested one is running) and checks it back in when it returns, unless a view of it
-    outlived the call. At most one arena is kept while idle; `release_buffers()` drops it.
+    outlived the call. At most one arena is kept while idle (checking one in while another
+    is idle drops the other); `release_buffers()` drops it.
     """
 
     def __init__(self, fn, source, jaxpr, device, namespace, signature, slots=()):
@@ -34,7 +41,7 @@ class Executable:
         self._on_host = device.platform == "cpu"
         offsets, self.arena_bytes = memory.arena_layout(slots)
         self._views = [(o, o + s.nbytes, s.dtype, s.shape) for o, s in zip(offsets, slots)]
-        self._free = []             # idle arenas (at most one)
+        self._free = collections.deque(maxlen=1)    # the idle arena
         self._counts = None         # reference counts of a fresh arena's arrays
         if slots:
             _WITH_ARENAS.add(self)
@@ -66,9 +73,9 @@ class Executable:
         return pool
 
     def give_arena(self, pool):
-        """Keep `pool` for the next call, if caching is on, no other arena is idle, and
-        nothing but `pool` refers to its arrays (no view of them outlived the call)."""
-        if not self._free and config.jit_buffer_cache and _refcounts(pool) == self._counts:
+        """Keep `pool` for the next call, if caching is on and nothing but `pool` refers to
+        its arrays (no view of them outlived the call)."""
+        if config.jit_buffer_cache and _refcounts(pool) == self._counts:
             self._free.append(pool)
 
     def release_buffers(self):
@@ -78,30 +85,37 @@ class Executable:
     def as_text(self):
         return f"# optimized jaxpr\n{self.jaxpr}\n\n# generated code\n{self.source}"
 
-    def array_function(self, out_tree, name):
+    def array_function(self, out_tree, name, host_inputs=()):
         """A variant taking `ft.Array`s and returning the output pytree of Arrays (the
-        dispatch fast path: no list of raw values in between)."""
-        fn = self._array_fns.get(out_tree)
+        dispatch fast path: no list of raw values in between). The inputs at the positions
+        `host_inputs` are the caller's NumPy arrays themselves, read without a copy: an
+        output that may share memory with one of them is copied (see `detach_from`)."""
+        key = (out_tree, host_inputs)
+        fn = self._array_fns.get(key)
         if fn is None:
             arg_names, body, outs = self._signature
             params = [f"x{i}" for i in range(len(arg_names))]
+            raws = [p if i in host_inputs else f"{p}._value" for i, p in enumerate(params)]
             lines = [f"def {name}({', '.join(params)}):"]
             if self._views:         # the arena goes back once the body's frame is gone
                 lines += ["    pool = take_arena()",
-                          f"    outs = fn({''.join(p + '._value, ' for p in params)}pool)",
+                          f"    outs = fn({''.join(r + ', ' for r in raws)}pool)",
                           "    give_arena(pool)"]
                 outs = [f"outs[{i}]" for i in range(len(outs))]
             else:
-                lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
+                lines += [f"    {a} = {r}" for a, r in zip(arg_names, raws)]
                 lines += body
+            if host_inputs:
+                guarded = "".join(params[i] + ", " for i in host_inputs)
+                outs = [f"detach_from({o}, ({guarded}))" for o in outs]
             nodes = {}
             lines.append(f"    return {_tree_expression(out_tree, outs, nodes)}")
             namespace = dict(self._namespace, wrap=wrap, fn=self.fn, take_arena=self.take_arena,
-                             give_arena=self.give_arena, **nodes)
+                             give_arena=self.give_arena, detach_from=detach_from, **nodes)
             fn = compile_source("\n".join(lines), name, namespace)
             if not self._on_host:
                 fn = self._on_device(fn)
-            self._array_fns[out_tree] = fn
+            fn = self._array_fns.setdefault(key, fn)
         return fn
 
     def _on_device(self, fn):
@@ -122,7 +136,7 @@ def release_buffers(closed):
         if id(c) in seen:
             continue
         seen.add(id(c))
-        for value in c.cache.values():
+        for value in list(c.cache.values()):    # at once: other threads may add entries
             if isinstance(value, Executable):
                 value.release_buffers()
             elif isinstance(value, ClosedJaxpr):
@@ -130,6 +144,32 @@ def release_buffers(closed):
             else:           # e.g. a vjp split, holding its forward and backward jaxprs
                 todo.extend(v for v in getattr(value, "__dict__", {}).values()
                             if isinstance(v, ClosedJaxpr))
+
+
+def detach_from(raw, inputs):
+    """`raw`, or a copy of it if it may share memory with one of `inputs` (NumPy arrays the
+    caller owns and may change later, which an immutable Array must never see)."""
+    if type(raw) is np.ndarray:
+        if raw.base is None:        # its own memory: shared only if it is an input itself
+            for x in inputs:
+                if raw is x:
+                    return raw.copy()
+            return raw
+        owner = _owner(raw)
+        for x in inputs:
+            if owner is x or owner is _owner(x):
+                return raw.copy()
+    return raw
+
+
+def _owner(a):
+    """The object at the end of `a`'s chain of bases (NumPy shortens chains of plain views,
+    not those through other objects, such as as_strided's)."""
+    while True:
+        base = getattr(a, "base", None)
+        if base is None:
+            return a
+        a = base
 
 
 def _new_arena(xp, nbytes, views):
@@ -147,7 +187,13 @@ _WITH_ARENAS = weakref.WeakSet()     # executables with slots, to release when c
 
 def _on_config(name, value):
     if name == "jit_buffer_cache" and not value:
-        for exe in list(_WITH_ARENAS):
+        while True:
+            try:
+                exes = list(_WITH_ARENAS)
+                break
+            except RuntimeError:        # another thread compiled meanwhile: look again
+                continue
+        for exe in exes:
             exe.release_buffers()
 
 
@@ -185,6 +231,6 @@ def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Exe
         with device.backend.activate(device):
             optimized = optimize(closed, device)
             fn, source, namespace, signature, slots = generate(optimized, device, name, donated)
-        exe = closed.cache[key] = Executable(fn, source, optimized, device, namespace,
-                                             signature, slots)
+        exe = closed.cache.setdefault(key, Executable(fn, source, optimized, device, namespace,
+                                                      signature, slots))
     return exe

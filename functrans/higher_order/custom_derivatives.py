@@ -19,7 +19,8 @@ from ..interpreters.partial_eval import trace_to_jaxpr
 from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted, \
     moveaxis_to_front
 from ..primitives.shape_ops import full
-from ..tree_util import tree_flatten, tree_unflatten, tree_map, tree_leaves
+from ..tree_util import (tree_flatten, tree_unflatten, tree_map, tree_leaves, tree_structure,
+                         tree_flatten_with_path, treedef_is_leaf, keystr)
 from .. import dtypes
 
 __all__ = ["custom_vjp", "custom_jvp"]
@@ -211,6 +212,7 @@ class custom_vjp:
         out_tree = staged.out_tree
         nondiff_vals = [v for _, v in nondiff]
         user_fwd, user_bwd = self.fwd, self.bwd
+        diff_positions = [i for i in range(len(args)) if i not in self.nondiff_argnums]
 
         def fwd_flat(*flat):
             out, res = user_fwd(*_merge(tree_unflatten(in_tree, flat), nondiff))
@@ -229,25 +231,45 @@ class custom_vjp:
                 raise TypeError(f"custom_vjp {name}: bwd returned {len(got)} cotangents for "
                                 f"{len(diff_args)} differentiable arguments")
             flat = []
-            for arg, ct in zip(diff_args, got):
-                arg_leaves, arg_tree = tree_flatten(arg)
-                if ct is None:
-                    flat.extend([None] * len(arg_leaves))
-                    continue
-                ct_leaves, ct_tree = tree_flatten(ct, is_leaf=lambda x: x is None)
-                if len(ct_leaves) != len(arg_leaves):
-                    raise TypeError(f"custom_vjp {name}: bwd's cotangent structure {ct_tree} "
-                                    f"does not match the argument's {arg_tree}")
-                for a, c in zip(arg_leaves, ct_leaves):
-                    if c is not None and shape_of(c) != shape_of(a):
-                        raise ValueError(f"custom_vjp {name}: bwd returned a cotangent of "
-                                         f"shape {shape_of(c)} for an argument of shape "
-                                         f"{shape_of(a)}")
-                    flat.append(c)
+            for k, (arg, ct) in enumerate(zip(diff_args, got)):
+                flat.extend(_cotangent_leaves(name, diff_positions[k], arg, ct))
             return flat
         outs = custom_vjp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, fwd=fwd_flat,
                                       bwd=bwd_flat, name=name)
         return tree_unflatten(out_tree, outs)
+
+
+def _cotangent_leaves(name, position, arg, ct):
+    """The cotangent leaves for argument `position` (`arg`) from what bwd returned for it
+    (`ct`: the argument's structure, None standing for zeros of any subtree): None for
+    zeros. Errors show both structures, or the leaf's path and both shapes."""
+    ct_tree = tree_structure(ct, is_leaf=_is_none)
+    try:
+        parts = ct_tree.flatten_up_to(arg)
+    except ValueError:
+        parts = None
+    if parts is None or any(c is not None and not treedef_is_leaf(tree_structure(p))
+                            for c, p in zip(tree_leaves(ct, is_leaf=_is_none), parts)):
+        raise TypeError(f"custom_vjp {name}: bwd returned a cotangent of structure {ct_tree} "
+                        f"for argument {position}, whose structure is {tree_structure(arg)}; "
+                        "return the argument's structure (None stands for zeros of a whole "
+                        "subtree)")
+    out = []
+    for c, p in zip(tree_leaves(ct, is_leaf=_is_none), parts):
+        if c is None:
+            out.extend([None] * tree_structure(p).num_leaves)
+            continue
+        if shape_of(c) != shape_of(p):
+            path = tree_flatten_with_path(arg)[0][len(out)][0]
+            raise ValueError(f"custom_vjp {name}: bwd returned a cotangent of shape "
+                             f"{shape_of(c)} for argument {position}{keystr(path)}, of shape "
+                             f"{shape_of(p)}; a cotangent has its argument's shape")
+        out.append(c)
+    return out
+
+
+def _is_none(x):
+    return x is None
 
 
 # =================================================================== custom_jvp

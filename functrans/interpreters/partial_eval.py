@@ -20,7 +20,7 @@ from ..array import wrap
 from .. import dtypes
 from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, is_effectful,
                     new_main, get_aval, is_python_scalar, user_frame, format_frame,
-                    reraise_with_context, ConcretizationError)
+                    reraise_with_context, ConcretizationError, current_source)
 
 
 class JaxprTracer(Tracer):
@@ -76,7 +76,7 @@ class JaxprTrace(Trace):
         except Exception as e:
             shapes = ", ".join(v.aval.str_short() for v in invars)
             reraise_with_context(e, f"{prim.name} on ({shapes}) at {format_frame(user_frame())}")
-        src = user_frame()
+        src = current_source()
         if prim.multiple_results:
             outs = [JaxprTracer(self, a) for a in out_avals]
         else:
@@ -128,10 +128,10 @@ def trace_closed(fun, in_avals, name):
 
 def derived(closed, key, build):
     """What `build()` derives from `closed` (its jvp, vjp split, batched form, ...), cached on
-    it under `key`."""
+    it under `key`. Threads that build the same derivation at once all use the first stored."""
     got = closed.cache.get(key)
     if got is None:
-        got = closed.cache[key] = build()
+        got = closed.cache.setdefault(key, build())
     return got
 
 

@@ -10,11 +10,19 @@ from ..array import Array
 
 _NDARRAY = np.ndarray
 _GENERIC = np.generic
+_enabled = True
+
+
+def enable(flag):
+    """Turn the fast paths on or off (off: every operation is a primitive, as `ft.debug`'s
+    NaN checks need)."""
+    global _enabled
+    _enabled = bool(flag)
 
 
 def numpy_value(x, kinds=None):
     """The NumPy buffer behind eager Array `x` (of a dtype kind in `kinds`), else None."""
-    if type(x) is Array:
+    if type(x) is Array and _enabled:
         v = x._value
         if (type(v) is _NDARRAY or isinstance(v, _GENERIC)) and (
                 kinds is None or v.dtype.kind in kinds):

@@ -158,9 +158,23 @@ def _leafwise(fn, grads, *trees, outputs):
         raise ValueError(f"optimizer update: the parameters or the optimizer state do not "
                          f"have the structure of the gradients: {e}. Pass params shaped like "
                          "grads, and a state made by opt.init(params).") from None
+    for i, xs in enumerate(zip(leaves, *others)):
+        if not is_buffer(xs[0]) and any(x is not None and type(x) is not bool and
+                                        shape_of(x) != shape_of(xs[0]) for x in xs[1:]):
+            _raise_shape_mismatch(grads, i, xs)
     results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
                for xs in zip(leaves, *others)]
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
+
+
+def _raise_shape_mismatch(grads, i, xs):
+    path = keystr(tree_flatten_with_path(grads, is_buffer)[0][i][0]) or "the root"
+    k, x = next((k, x) for k, x in enumerate(xs[1:]) if x is not None and type(x) is not bool
+                and shape_of(x) != shape_of(xs[0]))
+    raise ValueError(f"optimizer update: at {path} the gradient has shape {shape_of(xs[0])} "
+                     f"but {'the parameter' if k == 0 else 'the optimizer state'} has shape "
+                     f"{shape_of(x)}. Pass gradients of these params, and a state made by "
+                     "opt.init(params).")
 
 
 def _need_params(params, name, weight_decay):

@@ -1,6 +1,7 @@
 """`cond` and `switch`: one of several branches, chosen by an index.
 
-With a concrete predicate or index this is a Python `if`. Otherwise (under jit, or with a
+With a concrete predicate or index only the chosen branch runs (the others are traced to
+check that they agree with it, as under jit). Otherwise (under jit, or with a
 per-example predicate under vmap) the branches are traced and bound as the `cond` primitive,
 whose rules are beside it: forward mode (every branch gets the tangents), reverse mode (each
 branch split into a forward part returning residuals in shared slots and a backward part), a
@@ -183,16 +184,10 @@ def _branches_call(index, branches, operands, what, names):
     leaves = [as_value(x, what) for x in leaves]
     avals = leaf_avals(leaves)
     traced = [trace_fn(br, tree, avals, f"{what} {name}") for br, name in zip(branches, names)]
-    out_tree, out_avals = traced[0][2], traced[0][0].out_avals
+    out_tree = traced[0][2]
     for k, (closed, _, t) in enumerate(traced[1:], 1):
-        if t != out_tree:
-            raise TypeError(f"{what}: {names[0]} returns structure {out_tree} but {names[k]} "
-                            f"returns {t}; all branches must return the same structure")
-        for path, a, b in zip(path_names(t), out_avals, closed.out_avals):
-            if a.shape != b.shape or a.dtype != b.dtype:
-                raise TypeError(f"{what}: the branches differ at output{path}: {names[0]} "
-                                f"returns {a.str_short()} but {names[k]} returns "
-                                f"{b.str_short()}; branches must agree in shape and dtype")
+        _agree(what, (names[0], out_tree, traced[0][0].out_avals),
+               (names[k], t, closed.out_avals))
     # every branch takes the values any branch closes over, then the operands
     consts, const_ids = [], {}
     for _, hoisted, _ in traced:
@@ -211,17 +206,47 @@ def _branches_call(index, branches, operands, what, names):
     return tree_unflatten(out_tree, outs)
 
 
+def _agree(what, a, b):
+    """Raise unless branches `a` and `b` (each `(name, out_tree, out_avals)`) return the same
+    structure, shapes and dtypes."""
+    if a[1] != b[1]:
+        raise TypeError(f"{what}: {a[0]} returns structure {a[1]} but {b[0]} returns {b[1]}; "
+                        "all branches must return the same structure")
+    for path, x, y in zip(path_names(a[1]), a[2], b[2]):
+        if x.shape != y.shape or x.dtype != y.dtype:
+            raise TypeError(f"{what}: the branches differ at output{path}: {a[0]} returns "
+                            f"{x.str_short()} but {b[0]} returns {y.str_short()}; branches "
+                            "must agree in shape and dtype")
+
+
+def _run_one(k, branches, operands, what, names):
+    """`branches[k](*operands)`, the others traced (abstract: nothing computed) to check that
+    they agree with it, as they must under jit."""
+    out = branches[k](*operands)
+    leaves, tree = tree_flatten(tuple(operands))
+    avals = leaf_avals([as_value(x, what) for x in leaves])
+    out_leaves, out_tree = tree_flatten(out)
+    ran = (names[k], out_tree, leaf_avals([as_value(o, what) for o in out_leaves]))
+    for j, br in enumerate(branches):
+        if j != k:
+            closed, _, t = trace_fn(br, tree, avals, f"{what} {names[j]}")
+            _agree(what, ran, (names[j], t, closed.out_avals))
+    return out
+
+
 def cond(pred, true_fun, false_fun, *operands):
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`.
 
-    With a concrete `pred` this is a Python `if`. With a traced one (under jit) both branches
-    are traced and the choice happens at run time; under vmap with a per-example `pred`, both
+    With a concrete `pred` only the chosen branch runs (the other is traced, computing
+    nothing, to check that the two agree). With a traced one (under jit) both branches are
+    traced and the choice happens at run time; under vmap with a per-example `pred`, both
     run and each example picks its result. The branches must return the same structure,
     shapes and dtypes.
     """
     pred = scalar_operand(pred, "cond", "predicate")
     if is_concrete(pred):
-        return (true_fun if bool(concrete_value(pred)) else false_fun)(*operands)
+        return _run_one(int(bool(concrete_value(pred))), (false_fun, true_fun), operands,
+                        "cond", ("false_fun", "true_fun"))
     index = convert_element_type(convert_element_type(pred, np.bool_), np.int32)
     return _branches_call(index, (false_fun, true_fun), operands, "cond",
                           ("false_fun", "true_fun"))
@@ -237,7 +262,8 @@ def switch(index, branches, *operands):
         raise TypeError(f"switch: the index must be an integer, got {dtype_of(index)}")
     if is_concrete(index):
         k = min(max(int(concrete_value(index)), 0), len(branches) - 1)
-        return branches[k](*operands)
+        return _run_one(k, branches, operands, "switch",
+                        [f"branches[{j}]" for j in range(len(branches))])
     index = convert_element_type(index, np.int32)
     index = lax_min(lax_max(index, np.int32(0)), np.int32(len(branches) - 1))
     return _branches_call(index, branches, operands, "switch",
