@@ -1,0 +1,185 @@
+"""The MPI world and its communicator over host arrays, through mpi4py (imported only by
+`ft.distributed.initialize()`).
+
+Data travel zero-copy: NumPy arrays go to mpi4py's buffer-based calls (`Allreduce`,
+`Allgather`, `Reduce_scatter_block`, `Isend`/`Recv`) as they are when C-contiguous, and
+`allreduce` packs the operands of one dtype into one buffer reduced in place (one MPI call per
+dtype for a whole gradient pytree). functrans talks on its own duplicate of the world
+communicator, so the user's MPI calls never interleave with its collectives.
+"""
+from __future__ import annotations
+
+import numpy as np
+from mpi4py import MPI
+
+from ..backends import cpu, devices as all_devices
+from ..backends.processes import World, Group, disagreement_error
+
+_MPI_OPS = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
+_PERMUTE_TAG = 7311
+
+
+class MPIWorld(World):
+    """The processes of an MPI communicator (normally `MPI.COMM_WORLD`)."""
+
+    def __init__(self, comm):
+        self.comm = comm.Dup()
+        self.index, self.count = self.comm.Get_rank(), self.comm.Get_size()
+        self._pending = None
+        mine = [(d.platform, d.id) for d in all_devices()]
+        self._devices = self.comm.allgather(mine)
+        self._host_group = MPIGroup(self) if self.count > 1 else None
+
+    def devices_of(self, process):
+        return list(self._devices[process])
+
+    def allgather_object(self, obj):
+        self.agree_finish()
+        return self.comm.allgather(obj)
+
+    def broadcast_object(self, obj, root=0):
+        self.agree_finish()
+        return self.comm.bcast(obj, root=root)
+
+    def agree(self, digest, describe):
+        self.agree_start(digest, describe)
+        self.agree_finish()
+
+    def agree_start(self, digest, describe):
+        """Start comparing `digest` with the other processes' (a nonblocking all-reduce of
+        the largest and smallest digest, whose latency hides behind the computation before a
+        program's first collective); `agree_finish` completes it."""
+        self.agree_finish()
+        mine = np.array([digest, -digest], np.int64)
+        top = np.empty(2, np.int64)
+        self._pending = (self.comm.Iallreduce(mine, top, op=MPI.MAX), top, describe)
+
+    def agree_finish(self):
+        """Complete a started agreement: raise on every process if the digests differ."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        request, top, describe = pending
+        request.Wait()
+        if top[0] != -top[1]:               # the largest and the smallest digest differ
+            raise disagreement_error(self.comm.allgather(list(describe())))
+
+    def host_group(self):
+        return self._host_group
+
+    def group(self, devices):
+        if self.count == 1:
+            return World.group(self, devices)
+        if len(devices) == 1 and devices[0] is cpu:
+            return self._host_group
+        native = devices[0].backend.communicator(devices, self)
+        if native is not None:
+            return native
+        if len(devices) == 1:
+            return MPIGroup(self, devices[0])
+        raise ValueError(
+            f"pmap over {len(devices)} {devices[0].platform} devices per process needs a "
+            f"communicator between them and the other processes' devices, which the "
+            f"{devices[0].platform} backend does not offer; map over one device per process "
+            "(pmap(..., devices=[...])) or start one process per device")
+
+    def barrier(self):
+        self.agree_finish()
+        self.comm.Barrier()
+
+    def abort(self, code=1):
+        self.comm.Abort(code)
+
+    def __repr__(self):
+        return f"MPIWorld(process {self.index} of {self.count})"
+
+
+class MPIGroup(Group):
+    """One rank per process, on host memory: a process's arrays on `device` (the CPU, or a
+    device whose backend has no communicator: staged through host copies)."""
+
+    def __init__(self, world, device=cpu):
+        self.world, self.comm, self.device = world, world.comm, device
+        self.size, self.local_ranks = world.count, (world.index,)
+
+    def _host(self, x):
+        if self.device is cpu:
+            return np.ascontiguousarray(x)
+        return np.ascontiguousarray(self.device.backend.to_host(x))
+
+    def _back(self, host):
+        return host if self.device is cpu else self.device.backend.from_host(host, self.device)
+
+    def allreduce(self, rank, xs, op):
+        self.world.agree_finish()
+        mpi_op = _MPI_OPS[op]
+        hosts = [self._host(x) for x in xs]
+        out = [None] * len(hosts)
+        by_dtype = {}
+        for i, h in enumerate(hosts):
+            by_dtype.setdefault(h.dtype, []).append(i)
+        for dtype, idx in by_dtype.items():
+            wire = _wire_dtype(dtype, op)
+            if len(idx) == 1:
+                h = hosts[idx[0]] if wire == dtype else hosts[idx[0]].astype(wire)
+                res = np.empty_like(h)
+                self.comm.Allreduce(h, res, op=mpi_op)
+                out[idx[0]] = res
+                continue
+            sizes = [hosts[i].size for i in idx]
+            buf = np.empty(sum(sizes), wire)
+            np.concatenate([hosts[i].reshape(-1) for i in idx], out=buf, casting="unsafe")
+            self.comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+            start = 0
+            for i, n in zip(idx, sizes):
+                out[i] = buf[start:start + n].reshape(hosts[i].shape)
+                start += n
+        return [self._back(r if r.dtype == h.dtype else r.astype(h.dtype))
+                for r, h in zip(out, hosts)]
+
+    def allgather(self, rank, x):
+        self.world.agree_finish()
+        h = self._host(x)
+        res = np.empty((self.size,) + h.shape, h.dtype)
+        self.comm.Allgather(h, res)
+        return self._back(res)
+
+    def reduce_scatter(self, rank, x):
+        self.world.agree_finish()
+        h = self._host(x)
+        wire = _wire_dtype(h.dtype, "sum")
+        res = np.empty(h.shape[1:], wire)
+        self.comm.Reduce_scatter_block(h if wire == h.dtype else h.astype(wire), res,
+                                       op=MPI.SUM)
+        return self._back(res if wire == h.dtype else res.astype(h.dtype))
+
+    def permute(self, rank, x, pairs):
+        self.world.agree_finish()
+        me = self.world.index
+        h = self._host(x)
+        res = np.zeros_like(h)
+        dst = next((d for s, d in pairs if s == me), None)
+        src = next((s for s, d in pairs if d == me), None)
+        request = None
+        if dst is not None and dst != me:
+            request = self.comm.Isend(h, dest=dst, tag=_PERMUTE_TAG)
+        if src == me:
+            res[...] = h
+        elif src is not None:
+            self.comm.Recv(res, source=src, tag=_PERMUTE_TAG)
+        if request is not None:
+            request.Wait()
+        return self._back(res)
+
+    def agree(self, rank, digest, describe):
+        self.world.agree_start(digest, describe)
+
+
+def _wire_dtype(dtype, op):
+    """The dtype an array travels in: its own, except those MPI cannot reduce (float16 sums
+    in float32; bools compare as bytes)."""
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    if dtype == np.bool_:
+        return np.dtype(np.uint8)
+    return dtype
