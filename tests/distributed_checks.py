@@ -2,8 +2,9 @@
 
     mpiexec -n 2 python tests/distributed_checks.py [check ...]
 
-Each process prints one line per check, `RESULT {"check": ..., "process": ..., "ok": ...,
-"error": ..., "seconds": ...}`. Every process computes what each collective should give with
+Each process writes one JSON line per check, `{"check": ..., "process": ..., "ok": ...,
+"error": ..., "seconds": ...}`, to `results-<process>.jsonl` in `$FT_CHECK_DIR` (and prints
+it). Every process computes what each collective should give with
 NumPy from the data of all processes (each regenerates the others' from their seeds), so no
 check trusts the communication it tests.
 """
@@ -271,6 +272,8 @@ CHECKS = {name[len("check_"):]: fn for name, fn in dict(globals()).items()
 
 def main(names):
     ft.distributed.initialize()
+    out = open(os.path.join(os.environ["FT_CHECK_DIR"], f"results-{ft.process_index()}.jsonl"),
+               "w")
     for name in names or list(CHECKS):
         t0 = time.perf_counter()
         record = {"check": name, "process": ft.process_index(), "ok": True, "error": None}
@@ -282,7 +285,9 @@ def main(names):
             record["ok"] = False
             record["error"] = traceback.format_exc()
         record["seconds"] = round(time.perf_counter() - t0, 3)
-        print("RESULT " + json.dumps(record), flush=True)
+        out.write(json.dumps(record) + "\n")
+        out.flush()
+        print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":
