@@ -92,3 +92,29 @@ def test_a_process_that_raises_ends_the_job(tmp_path):
     assert "process 1 gives up" in proc.stderr and "aborting the MPI job" in proc.stderr
     assert ended - raised < 30, f"the job took {ended - raised:.1f} s to end"
     print(f"the job ended {ended - raised:.2f} s after process 1 raised")
+
+
+def _printed_losses(text):
+    return [float(line.split("loss:")[1]) for line in text.splitlines() if "] loss: " in line]
+
+
+def test_the_data_parallel_example_over_two_processes(tmp_path, capsys):
+    example = os.path.join(ROOT, "examples", "data_parallel.py")
+    args = ["--steps", "60", "--print-every", "15"]
+    proc = _launch(2, [example] + args + ["--save", str(tmp_path / "net.ftz")], tmp_path, 180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "training on cpu in each of 2 process(es), data-parallel" in out
+    assert out.count("Accuracy of the network on the 359 test images") == 1   # process 0
+    assert (tmp_path / "net.ftz").exists()
+    # the same global mini-batches as in one process: the same losses, up to rounding
+    sys.path.insert(0, os.path.dirname(example))
+    try:
+        import data_parallel
+        data_parallel.main(args + ["--save", str(tmp_path / "single.ftz")])
+    finally:
+        sys.path.remove(os.path.dirname(example))
+    single = _printed_losses(capsys.readouterr().out)
+    parallel = _printed_losses(out)
+    assert len(parallel) == len(single) == 4
+    assert max(abs(a - b) for a, b in zip(parallel, single)) <= 0.0011, (parallel, single)
