@@ -100,7 +100,7 @@ def _printed_losses(text):
 
 def test_the_data_parallel_example_over_two_processes(tmp_path, capsys):
     example = os.path.join(ROOT, "examples", "data_parallel.py")
-    args = ["--steps", "60", "--print-every", "15"]
+    args = ["--steps", "60", "--print-every", "15", "--device", "cpu"]
     proc = _launch(2, [example] + args + ["--save", str(tmp_path / "net.ftz")], tmp_path, 180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout

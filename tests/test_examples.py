@@ -325,7 +325,8 @@ def test_data_parallel_example_in_one_process_is_the_image_classifier(tmp_path, 
     single = load("image_classifier").main(args + ["--device", "cpu",
                                                    "--save", str(tmp_path / "a.ftz")])
     capsys.readouterr()
-    parallel = load("data_parallel").main(args + ["--save", str(tmp_path / "b.ftz")])
+    parallel = load("data_parallel").main(args + ["--device", "cpu",
+                                                  "--save", str(tmp_path / "b.ftz")])
     out = capsys.readouterr().out
     assert "training on cpu in each of 1 process(es), data-parallel" in out
     assert "[2,    45] loss: " in out and "Accuracy of the network on the 359 test" in out

@@ -27,6 +27,11 @@ def close(a, b, rtol=1e-12, atol=1e-12):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
 
 
+def one(f, **kw):
+    """`f` pmapped over one device: the default one (`pytest --device fakegpu` has two)."""
+    return ft.pmap(f, devices=ft.local_devices()[:1], **kw)
+
+
 def collectives(v, w):
     return {"psum": lax.psum(v, "i"), "pmean": lax.pmean({"a": v, "b": w}, "i"),
             "pmax": lax.pmax(v, "i"), "pmin": lax.pmin(v, "i"),
@@ -39,21 +44,23 @@ def collectives(v, w):
 def test_pmap_on_one_device_is_vmap():
     v, w = arr(1, 2, 3), arr(1, 1, 3)
     want = ft.vmap(collectives, axis_name="i")(v, w)
-    for g in [ft.pmap(collectives, axis_name="i"), ft.jit(ft.pmap(collectives, axis_name="i")),
-              ft.pmap(ft.jit(collectives), axis_name="i")]:
+    for g in [one(collectives, axis_name="i"), ft.jit(one(collectives, axis_name="i")),
+              one(ft.jit(collectives), axis_name="i")]:
         got = g(v, w)
         for a, b in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
             close(a, b)
-    assert ft.local_devices() == [ft.devices("cpu")[0]] and ft.local_device_count() == 1
-    assert ft.device_count() == 1 and ft.process_index() == 0 and ft.process_count() == 1
+    device = ft.backends.default_device_now()
+    assert ft.local_devices()[0] is device and ft.local_devices("cpu") == [ft.devices()[0]]
+    assert ft.device_count() == ft.local_device_count() == len(ft.devices(device.platform))
+    assert ft.process_index() == 0 and ft.process_count() == 1
 
 
 def test_axes_statics_keywords_donation_and_one_compilation():
     def f(x, scale, y, *, z):
         return x * scale + y, lax.psum(z, "i")
 
-    p = ft.pmap(f, axis_name="i", in_axes=(1, None, None), out_axes=(1, None),
-                static_broadcasted_argnums=(1,))
+    p = one(f, axis_name="i", in_axes=(1, None, None), out_axes=(1, None),
+            static_broadcasted_argnums=(1,))
     x, y, z = arr(2, 1, 3), arr(2, 3), arr(1, 4)
     a, b = p(x, 2.0, y, z=z)
     close(a, np.asarray(x) * 2 + np.asarray(y)[:, None])
@@ -63,7 +70,7 @@ def test_axes_statics_keywords_donation_and_one_compilation():
     assert p.setup().program(0).cache_info().misses == 1
     p(x, 3.0, y, z=z)                   # a new static value compiles again
     assert p.setup().program(0).cache_info().misses == 2
-    d = ft.pmap(lambda x: x + 1, donate_argnums=0)
+    d = one(lambda x: x + 1, donate_argnums=0)
     x = fnp.asarray(np.ones((1, 5)))
     close(d(x), np.full((1, 5), 2.0))
     with pytest.raises(RuntimeError, match="donated"):
@@ -76,31 +83,31 @@ def test_derivatives_and_transforms_around_pmap():
     def f(v):
         return fnp.sin(v) * lax.pmean(v ** 2, "i") + lax.pmax(v, "i") * v
 
-    pm = ft.pmap(f, axis_name="i")
+    pm = one(f, axis_name="i")
     vm = ft.vmap(f, axis_name="i")
     check_grads(pm, (x,), order=2, modes=("fwd", "rev"))
     close(ft.grad(lambda a: fnp.sum(pm(a) * c))(x), ft.grad(lambda a: fnp.sum(vm(a) * c))(x))
-    close(ft.pmap(ft.grad(lambda v: fnp.sum(f(v) * 2)), axis_name="i")(x),
+    close(one(ft.grad(lambda v: fnp.sum(f(v) * 2)), axis_name="i")(x),
           ft.vmap(ft.grad(lambda v: fnp.sum(f(v) * 2)), axis_name="i")(x))
     close(ft.jit(ft.grad(lambda a: fnp.sum(pm(a))))(x), ft.grad(lambda a: fnp.sum(vm(a)))(x))
     # vmap around pmap, and vmap's named axes inside it
     xs = arr(3, 1, 4)
     close(ft.vmap(pm)(xs), ft.vmap(vm)(xs))
-    inner = ft.pmap(ft.vmap(lambda v: lax.psum(v, ("i", "j")) + lax.axis_index("j"),
-                            axis_name="j"), axis_name="i")
+    inner = one(ft.vmap(lambda v: lax.psum(v, ("i", "j")) + lax.axis_index("j"),
+                        axis_name="j"), axis_name="i")
     y = arr(1, 3, 2)
     close(inner(y), np.asarray(y).sum((0, 1)) + np.arange(3)[None, :, None])
 
 
 def test_errors():
-    f = ft.pmap(lambda v: lax.psum(v, "i"), axis_name="i")
+    f = one(lambda v: lax.psum(v, "i"), axis_name="i")
     with pytest.raises(ValueError, match=r"different sizes.*size 4: args\[0\].*size 1: the "
                                          r"devices pmap maps over"):
         f(arr(4, 3))
     with pytest.raises(NameError, match="axis name 'j'.*bound here are \\['i'\\].*ft.pmap"):
-        ft.pmap(lambda v: lax.psum(v, "j"), axis_name="i")(arr(1, 3))
+        one(lambda v: lax.psum(v, "j"), axis_name="i")(arr(1, 3))
     with pytest.raises(ValueError, match="varies across the batch"):
-        ft.pmap(lambda v: v, axis_name="i", out_axes=None)(arr(1, 3))
+        one(lambda v: v, axis_name="i", out_axes=None)(arr(1, 3))
     with pytest.raises(ValueError, match="ppermute.*more than once"):
         ft.vmap(lambda v: lax.ppermute(v, "i", [(0, 1), (1, 1)]), axis_name="i")(arr(2))
     with pytest.raises(ValueError, match="outside the axis 'i' of size 2"):
@@ -113,7 +120,7 @@ def test_launched_by_mpiexec_without_initialize_or_without_mpi4py(monkeypatch):
     monkeypatch.setenv("PMI_SIZE", "2")
     monkeypatch.setenv("PMI_RANK", "0")
     with pytest.raises(RuntimeError, match=r"started by mpiexec.*ft.distributed.initialize"):
-        ft.pmap(lambda v: v)(arr(1, 2))
+        one(lambda v: v)(arr(1, 2))
     monkeypatch.setitem(__import__("sys").modules, "mpi4py", None)
     with pytest.raises(RuntimeError, match=r"functrans\[mpi\]"):
         ft.distributed.initialize()
@@ -124,14 +131,15 @@ def test_launched_by_mpiexec_without_initialize_or_without_mpi4py(monkeypatch):
 
 
 def test_helpers_in_one_process():
+    n = ft.local_device_count()
     batch = (np.arange(12.0).reshape(6, 2), fnp.arange(6))
     x, y = ft.distributed.shard_batch(batch)
-    assert x.shape == (1, 6, 2) and isinstance(x, np.ndarray) and y.shape == (1, 6)
+    assert x.shape == (n, 6 // n, 2) and isinstance(x, np.ndarray) and y.shape == (n, 6 // n)
     with pytest.raises(ValueError, match=r"shard_batch: leaf \[0\] has shape \(5, 2\)"):
         ft.distributed.shard_batch((np.zeros((5, 2)),), devices=[1, 2])
     tree = {"w": fnp.ones((2, 3)), "n": 3}
     rep = ft.distributed.replicate(tree)
-    assert rep["w"].shape == (1, 2, 3)
+    assert rep["w"].shape == (n, 2, 3)
     close(ft.distributed.unreplicate(rep)["w"], np.ones((2, 3)))
     assert ft.distributed.broadcast(tree) is tree
     close(ft.distributed.process_allgather(tree)["w"], np.ones((1, 2, 3)))
@@ -150,8 +158,8 @@ def test_devices_of_a_world_of_several_processes():
         devs = ft.devices()
         assert [d.process_index for d in devs][:2] == [0, 0]
         assert devs[0].platform == "cpu" and "process 0" in repr(devs[0])
-        assert ft.devices("cpu")[1] is ft.local_devices()[0]
-        assert ft.device_count() == 2 and ft.local_device_count() == 1
+        assert ft.devices("cpu")[1] is ft.local_devices("cpu")[0]
+        assert ft.device_count("cpu") == 2 and ft.local_device_count("cpu") == 1
         with pytest.raises(ValueError, match="belongs to another process"):
             ft.device_put(fnp.ones(2), devs[0])
     finally:
@@ -214,11 +222,14 @@ def test_an_axis_spanning_ranks_with_several_lanes_each():
 @pytest.fixture
 def fake_devices():
     import fakegpu
-    fakegpu.register()
+    registered = bool(ft.devices("fakegpu"))       # `pytest --device fakegpu` did already
+    if not registered:
+        fakegpu.register()
     try:
         yield ft.devices("fakegpu")
     finally:
-        fakegpu.unregister()
+        if not registered:
+            fakegpu.unregister()
 
 
 def _check_on_devices(devices):

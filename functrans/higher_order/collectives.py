@@ -38,7 +38,7 @@ from ..primitives.conversion import asarray
 from ..primitives.elementwise import mul, div, eq, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
 from ..primitives.shape_ops import (moveaxis, reshape, broadcast_in_dim, full_like,
-                                    concatenate, slice_in_dim)
+                                    concatenate, slice_in_dim, squeeze)
 from ..tree_util import tree_map, tree_flatten, tree_unflatten
 from . import cross_rank
 
@@ -54,6 +54,12 @@ def _names(axis_name, what):
                             f"axis_name=...) or ft.pmap(..., axis_name=...), or a tuple of "
                             f"such names, got {axis_name!r}")
     return names
+
+
+def _over_lanes(reduce, x, d, size):
+    """`reduce` over the lanes axis `d` of `x` (one lane, as each device's under pmap: just
+    that lane, a view)."""
+    return squeeze(x, (d,)) if size == 1 else reduce(x, (d,))
 
 
 def _lanes_first(x, d, size):
@@ -99,7 +105,7 @@ psum_p.vjp = lambda primals, needs, axis_name: (
 def _psum_batch(frame, vals, dims, axis_name):
     if frame.name != axis_name:
         return psum_p.bind(*vals, axis_name=axis_name), list(dims)
-    local = [mul(x, frame.size) if d is None else reduce_sum(x, (d,))
+    local = [mul(x, frame.size) if d is None else _over_lanes(reduce_sum, x, d, frame.size)
              for x, d in zip(vals, dims)]
     if frame.span is not None:
         local = cross_rank.allreduce(local, "sum", frame.span, axis_name)
@@ -174,7 +180,7 @@ def _extremum(name, reduce):
         (x,), (d,) = vals, dims
         if frame.name != axis_name:
             return prim.bind(x, axis_name=axis_name), d
-        local = x if d is None else reduce(x, (d,))
+        local = x if d is None else _over_lanes(reduce, x, d, frame.size)
         if frame.span is not None:
             local, = cross_rank.allreduce([local], name[1:], frame.span, axis_name)
         return local, None
@@ -325,7 +331,7 @@ def _psum_scatter_batch(frame, vals, dims, axis_name, scatter_dimension, axis_si
                                    scatter_dimension=scatter_dimension + 1,
                                    axis_size=axis_size, tiled=tiled), 0
     _check_size("psum_scatter", frame, axis_size)
-    total = mul(x, frame.size) if d is None else reduce_sum(x, (d,))
+    total = mul(x, frame.size) if d is None else _over_lanes(reduce_sum, x, d, frame.size)
     at = scatter_dimension
     if frame.span is not None:
         # split the scattered axis into (rank, lane[, block]) and let each rank keep its part
