@@ -300,3 +300,32 @@ def test_nccl_communicator_on_a_stand_in(fake_devices, monkeypatch):
     assert ops == sorted([("allReduce", 3 + 5, fakenccl.NCCL_FLOAT64),     # a and b together
                           ("allReduce", 4, fakenccl.NCCL_FLOAT32),
                           ("allReduce", 2 * 2, fakenccl.NCCL_FLOAT64)]), ops   # z as pairs
+
+
+# ------------------------------------------------------------------ real GPUs (NCCL)
+@pytest.mark.gpu
+def test_nccl_on_gpus():
+    """One NCCL rank per GPU, through CuPy's cupy.cuda.nccl: a communicator of the first GPU
+    alone, then pmap over every GPU (with two or more)."""
+    from cupy.cuda import nccl
+    import cupy
+    from functrans.backends.nccl import NcclGroup
+    gpus = ft.devices("cuda")
+    group = NcclGroup(gpus[:1], processes.World(), nccl,
+                      lambda: cupy.cuda.get_current_stream().ptr, lambda a: a.data.ptr)
+    with cupy.cuda.Device(gpus[0].id):
+        xs = [cupy.arange(6.0).reshape(2, 3), cupy.ones(4, np.float32),
+              cupy.arange(3, dtype=np.int32), cupy.ones(2, np.complex64)]
+        for op in ("sum", "max"):
+            got = group.allreduce(0, xs[:3] if op == "max" else xs, op)
+            for g, x in zip(got, xs):
+                assert g.dtype == x.dtype
+                np.testing.assert_array_equal(cupy.asnumpy(g), cupy.asnumpy(x))
+        np.testing.assert_array_equal(cupy.asnumpy(group.allgather(0, xs[0])),
+                                      cupy.asnumpy(xs[0])[None])
+        np.testing.assert_array_equal(cupy.asnumpy(group.reduce_scatter(0, xs[0][None])),
+                                      cupy.asnumpy(xs[0]))
+        np.testing.assert_array_equal(cupy.asnumpy(group.permute(0, xs[0], ((0, 0),))),
+                                      cupy.asnumpy(xs[0]))
+    if len(gpus) >= 2:
+        _check_on_devices(gpus)
