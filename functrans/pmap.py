@@ -166,7 +166,9 @@ class Pmapped:
         closed, hoisted = trace_to_jaxpr(flat, [get_aval(x) for x in leaves],
                                          name=f"pmap({self.name})")
         if span is not None and processes.process_count() > 1:
-            cross_rank.agree(span, cross_rank.collectives_of(closed))
+            collectives = cross_rank.collectives_of(closed)
+            if collectives:
+                cross_rank.agree(span, collectives)
         outs = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *leaves)
         return tree_unflatten(box["tree"], outs)
 
@@ -240,6 +242,11 @@ class Pmapped:
             else:
                 joined.append(concatenate([_on(p, device) for p in parts], axis=ax))
         return tree_unflatten(tree, joined)
+
+    def cache_info(self):
+        """The compilation cache of this process's first device's program (hits, misses:
+        each a trace, entries, bound), as `jit`'s `cache_info`."""
+        return self.setup().program(0).cache_info()
 
     def __repr__(self):
         return f"<pmapped {self.name}>"

@@ -4,6 +4,9 @@ process run in threads whose collectives meet (the NumPy-backed fake GPUs stand 
 through the generic thread communicator and through the NCCL communicator on a stand-in
 NCCL). `ppermute` under vmap; the collectives of an axis spanning ranks with several lanes
 per rank. Collectives across processes: tests/test_distributed.py."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -17,6 +20,7 @@ from functrans.interpreters.batching import Span, vmap_flat
 from functrans.test_util import check_grads
 
 RNG = np.random.default_rng(0)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def arr(*shape):
@@ -67,9 +71,9 @@ def test_axes_statics_keywords_donation_and_one_compilation():
     close(b, np.asarray(z)[0])
     p(x, 2.0, y, z=z)
     p(arr(2, 1, 3), 2.0, y, z=z)
-    assert p.setup().program(0).cache_info().misses == 1
+    assert p.cache_info().misses == 1
     p(x, 3.0, y, z=z)                   # a new static value compiles again
-    assert p.setup().program(0).cache_info().misses == 2
+    assert p.cache_info().misses == 2
     d = one(lambda x: x + 1, donate_argnums=0)
     x = fnp.asarray(np.ones((1, 5)))
     close(d(x), np.full((1, 5), 2.0))
@@ -128,6 +132,15 @@ def test_launched_by_mpiexec_without_initialize_or_without_mpi4py(monkeypatch):
     monkeypatch.delenv("PMI_RANK")
     monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "3")
     assert processes.launcher_size() == 3
+
+
+def test_importing_functrans_imports_neither_mpi4py_nor_cupy():
+    code = ("import sys, functrans; assert 'mpi4py' not in sys.modules, 'mpi4py'; "
+            "assert 'cupy' not in sys.modules, 'cupy'")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_helpers_in_one_process():
