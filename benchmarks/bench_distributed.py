@@ -14,7 +14,7 @@ load hits every contender alike; ratios are medians over rounds of the round's r
   float32 buffer of the same total size; target <= 1.2x. Measured two ways: inside the
   training step (the time in the communicator's all-reduce of the ten gradient leaves,
   packing into one buffer and unpacking included, started after a barrier so that waiting for
-  the slower process is not counted), and as a pmapped `lax.pmean` of the gradient pytree on
+  the slower process is not counted; the median over a round's steps), and as a pmapped `lax.pmean` of the gradient pytree on
   its own (pmap's call and its agreement check, a second small message that inside a step
   overlaps the forward and backward passes, included). Also shown: the agreement check alone
   and a raw all-reduce of 2 ints.
@@ -102,7 +102,7 @@ def _functrans(rank, count):
     plain_allreduce = group.allreduce
 
     def timed_allreduce(*args):
-        _quiet_barrier(group.comm)
+        group.comm.Barrier()
         t0 = time.perf_counter()
         out = plain_allreduce(*args)
         spent[0] += time.perf_counter() - t0
@@ -197,19 +197,25 @@ def worker(rounds, steps):
             elapsed = 0.0
             if rank == 0 or name not in only_first:
                 run = contenders[name]
-                steps_like = name.startswith(("ft s", "ft w", "ft 1", "DDP", "ft allreduce in"))
-                reps = steps if steps_like else 20 * steps
                 if getattr(run, "self_timed", False):
-                    elapsed = sum(run() for _ in range(reps)) / reps
-                else:
+                    elapsed = statistics.median(run() for _ in range(steps))
+                elif name.startswith(("ft s", "ft w", "ft 1", "DDP")):      # training steps
                     t0 = time.perf_counter()
-                    for _ in range(reps):
+                    for _ in range(steps):
                         res = run()
                     getattr(res, "block_until_ready", lambda: None)()
-                    elapsed = (time.perf_counter() - t0) / reps
+                    elapsed = (time.perf_counter() - t0) / steps
+                else:       # the median call: a descheduled process's 5 ms skews the mean
+                    elapsed = statistics.median(_timed_call(run) for _ in range(20 * steps))
             times[name].append(comm.allreduce(elapsed, op=MPI.MAX))
     if rank == 0:
         report(times, size)
+
+
+def _timed_call(run):
+    t0 = time.perf_counter()
+    run()
+    return time.perf_counter() - t0
 
 
 def _ratio(times, a, b):
@@ -219,8 +225,9 @@ def _ratio(times, a, b):
 
 
 def report(times, size):
-    print(f"median over {len(next(iter(times.values())))} rounds, per call (the slower "
-          "process):")
+    print(f"median over {len(next(iter(times.values())))} rounds of the slower process's time "
+          "per call (training steps: the mean over a round; shorter calls: the median call, "
+          "so that a process descheduled by other work does not dominate):")
     for name, t in times.items():
         print(f"  {name:26s} {statistics.median(t) * 1e3:9.3f} ms")
     rows = [

@@ -50,11 +50,13 @@ def check_collectives():
                 "scatter": lax.psum_scatter(y, "i"),
                 "scatter_tiled": lax.psum_scatter(z, "i", tiled=True),
                 "ring": lax.ppermute(x, "i", ring), "index": lax.axis_index("i"),
+                "one way": lax.ppermute(x, "i", [(0, P - 1)]),
                 "size": lax.psum(1, "i")}
     want = {"psum": X.sum(0), "pmean": X.mean(0), "pmax": X.max(0), "pmin": X.min(0),
             "gather0": X, "gather1": X.transpose(1, 0, 2), "tiled": X.reshape(2 * P, 3),
             "scatter": Y.sum(0)[r], "scatter_tiled": Z.sum(0)[2 * r:2 * r + 2],
-            "ring": X[(r - 1) % P], "index": r, "size": P}
+            "ring": X[(r - 1) % P], "index": r, "size": P,
+            "one way": X[0] if r == P - 1 else np.zeros((2, 3))}
     args = (X[r][None], Y[r][None], Z[r][None])
     eager = ft.pmap(f, axis_name="i")
     for label, g in [("pmap", eager), ("jit(pmap)", ft.jit(ft.pmap(f, axis_name="i"))),
@@ -70,7 +72,8 @@ def check_collectives():
 
     # a pytree of three dtypes: one message per dtype, results exact
     tree = {"a": fnp.asarray(X[r][None]), "b": fnp.asarray(X[r][None].astype(np.float32)),
-            "n": fnp.asarray(np.arange(4, dtype=np.int32)[None] + r), "c": fnp.asarray(X[r][None, 0])}
+            "n": fnp.asarray(np.arange(4, dtype=np.int32)[None] + r),
+            "c": fnp.asarray(X[r][None, 0])}
     got = ft.pmap(lambda t: lax.psum(t, "i"), axis_name="i")(tree)
     close(got["a"][0], X.sum(0))
     close(got["b"][0], X.astype(np.float32).sum(0), rtol=1e-6)
@@ -214,8 +217,8 @@ def check_helpers():
     close(gathered["v"], np.repeat(np.arange(P, dtype=float)[:, None], 2, 1))
     tiled = ft.distributed.process_allgather(fnp.full((2,), float(r)), tiled=True)
     close(tiled, np.repeat(np.arange(P, dtype=float), 2))
-    mixed = ft.distributed.broadcast({"a": fnp.full((2,), float(r)), "n": np.int32(r) + np.zeros(3, np.int32),
-                                      "s": 1.5 * r})
+    mixed = ft.distributed.broadcast({"a": fnp.full((2,), float(r)),
+                                      "n": np.int32(r) + np.zeros(3, np.int32), "s": 1.5 * r})
     close(mixed["a"], [0.0, 0.0])
     assert isinstance(mixed["n"], np.ndarray) and (mixed["n"] == 0).all()
     assert mixed["s"] == 0.0 and isinstance(mixed["s"], float)

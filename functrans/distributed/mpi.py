@@ -9,6 +9,8 @@ communicator, so the user's MPI calls never interleave with its collectives.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from mpi4py import MPI
 
@@ -96,16 +98,32 @@ class MPIWorld(World):
 
 class MPIGroup(Group):
     """One rank per process, on host memory: a process's arrays on `device` (the CPU, or a
-    device whose backend has no communicator: staged through host copies)."""
+    device whose backend has no communicator: staged through host copies).
+
+    Data go through staging buffers the group keeps (one per dtype and role, grown as
+    needed): MPI moves a buffer it has seen before much faster than a newly allocated one
+    (MPICH caches what it learns about memory by address). Results are views of the receiving
+    buffer; a buffer is reused only once no result viewing it is alive any more (as in a
+    training loop, where a step's gradients are dead before the next step's all-reduce), and
+    replaced by a new one otherwise, so what a collective returned is never overwritten."""
 
     def __init__(self, world, device=cpu):
         self.world, self.comm, self.device = world, world.comm, device
         self.size, self.local_ranks = world.count, (world.index,)
+        self._buffers = {}
+
+    def _stage(self, dtype, n, role):
+        """A C-contiguous buffer of `n` elements of `dtype` for `role`, kept for the next
+        call, which no array returned earlier views."""
+        key = (dtype, role)
+        buf = self._buffers.get(key)
+        # references: the dict, `buf` and getrefcount's argument; more are live views
+        if buf is None or buf.size < n or sys.getrefcount(buf) > 3:
+            buf = self._buffers[key] = np.empty(max(n, 1), dtype)
+        return buf[:n]
 
     def _host(self, x):
-        if self.device is cpu:
-            return np.ascontiguousarray(x)
-        return np.ascontiguousarray(self.device.backend.to_host(x))
+        return np.asarray(x) if self.device is cpu else np.asarray(self.device.backend.to_host(x))
 
     def _back(self, host):
         return host if self.device is cpu else self.device.backend.from_host(host, self.device)
@@ -119,54 +137,59 @@ class MPIGroup(Group):
         for i, h in enumerate(hosts):
             by_dtype.setdefault(h.dtype, []).append(i)
         for dtype, idx in by_dtype.items():
-            wire = _wire_dtype(dtype, op)
-            if len(idx) == 1:
-                h = hosts[idx[0]] if wire == dtype else hosts[idx[0]].astype(wire)
-                res = np.empty_like(h)
-                self.comm.Allreduce(h, res, op=mpi_op)
-                out[idx[0]] = res
-                continue
             sizes = [hosts[i].size for i in idx]
-            buf = np.empty(sum(sizes), wire)
-            np.concatenate([hosts[i].reshape(-1) for i in idx], out=buf, casting="unsafe")
+            buf = self._stage(_wire_dtype(dtype), sum(sizes), "reduce")
+            if len(idx) == 1:
+                np.copyto(buf.reshape(hosts[idx[0]].shape), hosts[idx[0]], casting="unsafe")
+            else:
+                np.concatenate([hosts[i].reshape(-1) for i in idx], out=buf, casting="unsafe")
             self.comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
+            res = buf if buf.dtype == dtype else buf.astype(dtype)
             start = 0
             for i, n in zip(idx, sizes):
-                out[i] = buf[start:start + n].reshape(hosts[i].shape)
+                out[i] = self._back(res[start:start + n].reshape(hosts[i].shape))
                 start += n
-        return [self._back(r if r.dtype == h.dtype else r.astype(h.dtype))
-                for r, h in zip(out, hosts)]
+        return out
 
     def allgather(self, rank, x):
         self.world.agree_finish()
         h = self._host(x)
-        res = np.empty((self.size,) + h.shape, h.dtype)
-        self.comm.Allgather(h, res)
-        return self._back(res)
+        send = self._stage(h.dtype, h.size, "send")
+        np.copyto(send.reshape(h.shape), h)
+        recv = self._stage(h.dtype, h.size * self.size, "recv")
+        self.comm.Allgather(send, recv)
+        return self._back(recv.reshape((self.size,) + h.shape))
 
     def reduce_scatter(self, rank, x):
         self.world.agree_finish()
         h = self._host(x)
-        wire = _wire_dtype(h.dtype, "sum")
-        res = np.empty(h.shape[1:], wire)
-        self.comm.Reduce_scatter_block(h if wire == h.dtype else h.astype(wire), res,
-                                       op=MPI.SUM)
+        wire = _wire_dtype(h.dtype)
+        send = self._stage(wire, h.size, "send")
+        np.copyto(send.reshape(h.shape), h, casting="unsafe")
+        recv = self._stage(wire, h.size // self.size, "recv")
+        self.comm.Reduce_scatter_block(send, recv, op=MPI.SUM)
+        res = recv.reshape(h.shape[1:])
         return self._back(res if wire == h.dtype else res.astype(h.dtype))
 
     def permute(self, rank, x, pairs):
         self.world.agree_finish()
         me = self.world.index
         h = self._host(x)
-        res = np.zeros_like(h)
         dst = next((d for s, d in pairs if s == me), None)
         src = next((s for s, d in pairs if d == me), None)
         request = None
         if dst is not None and dst != me:
-            request = self.comm.Isend(h, dest=dst, tag=_PERMUTE_TAG)
-        if src == me:
-            res[...] = h
-        elif src is not None:
-            self.comm.Recv(res, source=src, tag=_PERMUTE_TAG)
+            send = self._stage(h.dtype, h.size, "send")
+            np.copyto(send.reshape(h.shape), h)
+            request = self.comm.Isend(send, dest=dst, tag=_PERMUTE_TAG)
+        if src is None:
+            res = np.zeros_like(h)
+        elif src == me:
+            res = h.copy()
+        else:
+            recv = self._stage(h.dtype, h.size, "recv")
+            self.comm.Recv(recv, source=src, tag=_PERMUTE_TAG)
+            res = recv.reshape(h.shape)
         if request is not None:
             request.Wait()
         return self._back(res)
@@ -175,7 +198,7 @@ class MPIGroup(Group):
         self.world.agree_start(digest, describe)
 
 
-def _wire_dtype(dtype, op):
+def _wire_dtype(dtype):
     """The dtype an array travels in: its own, except those MPI cannot reduce (float16 sums
     in float32; bools compare as bytes)."""
     if dtype == np.float16:
