@@ -41,8 +41,8 @@ class _Setup:
     """What a pmapped function needs for one world and device list: the communicator and one
     compiled program per local device."""
 
-    def __init__(self, pmapped, devices, group):
-        self.pmapped, self.devices, self.group = pmapped, devices, group
+    def __init__(self, pmapped, key, devices, group):
+        self.pmapped, self.key, self.devices, self.group = pmapped, key, devices, group
         self._programs = {}
 
     def span(self, i):
@@ -102,7 +102,8 @@ class Pmapped:
             with self._lock:
                 got = self._setups.get(key)
                 if got is None:
-                    got = self._setups[key] = _Setup(self, devices, world.group(devices))
+                    got = self._setups[key] = _Setup(self, key, devices,
+                                                     world.group(devices))
         return got
 
     # -- calling
@@ -222,6 +223,7 @@ class Pmapped:
             t.join()
         failed = [e for e in errors if e is not None]
         if failed:
+            self._setups.pop(setup.key, None)       # its communicator was cancelled
             real = [e for e in failed if not isinstance(e, threading.BrokenBarrierError)]
             raise (real or failed)[0]
         return self._joined(results, devices[0])
