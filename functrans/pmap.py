@@ -150,10 +150,9 @@ class Pmapped:
             return self.fun(*[static[i] if i in static else next(it)
                               for i in range(len(args))], **kw)
         call.__name__ = self.name
-        lanes = 1
-        label = (f"the devices pmap maps over in this process ({lanes}; one array per device: "
-                 "ft.local_device_count())")
-        mapped = api.mapped(call, in_axes, self.out_axes, self.axis_name, lanes, span, "pmap",
+        label = ("the devices pmap maps over in this process, one entry per device "
+                 "(ft.local_device_count(), or pmap's devices)")
+        mapped = api.mapped(call, in_axes, self.out_axes, self.axis_name, 1, span, "pmap",
                             label)
         leaves, treedef = tree_flatten((tuple(args[i] for i in positions), kwargs))
         leaves = [x if isinstance(x, (Array, Tracer)) or is_python_scalar(x) else asarray(x)
