@@ -14,8 +14,8 @@ of `higher_order.cross_rank`, which the compiled code runs as calls of the commu
 program begins by checking that every process is about to run the same collectives on the
 same shapes (`cross_rank.agree_p`: one small message per call), so a mismatch raises on every
 process rather than hanging. Several devices in one process run their programs in one thread
-each. Called on traced values (inside `jit`, `grad`, `vmap`), pmap runs inline under the
-caller's transforms (one device per process).
+each. Called on traced values (inside `jit`, `grad`, `vmap`), a pmap over one device per
+process is a call those transforms process like any jitted function's.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ import threading
 
 from . import api
 from .array import Array, wrap
-from .backends import get_device, local_devices, transfer, default_device, processes
+from .backends import (get_device, local_devices, transfer, default_device,
+                       default_device_now, processes)
 from .core import Tracer, get_aval, is_python_scalar, eval_jaxpr
 from .higher_order import cross_rank
 from .interpreters.batching import Span
@@ -94,14 +95,14 @@ class Pmapped:
         """The `_Setup` for the current world and devices (made once: creating a communicator
         is collective, so every process does it on the same call)."""
         world = processes.world()
-        _check_launched(world)
-        devices = self._devices()
-        key = (world.generation, tuple(devices))
+        key = (world.generation, default_device_now() if self._device_spec is None else None)
         got = self._setups.get(key)
         if got is None:
             with self._lock:
                 got = self._setups.get(key)
                 if got is None:
+                    _check_launched(world)
+                    devices = self._devices()
                     got = self._setups[key] = _Setup(self, key, devices,
                                                      world.group(devices))
         return got
@@ -109,20 +110,19 @@ class Pmapped:
     # -- calling
     def __call__(self, *args, **kwargs):
         setup = self.setup()
-        traced = any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs)))
-        if traced:
-            if len(setup.devices) > 1:
-                raise ValueError(
-                    f"pmap({self.name}) over {len(setup.devices)} devices got traced arguments "
-                    "(it is called inside jit, grad or vmap): the devices of one process "
-                    "cannot run inside another transform. Apply the transform inside pmap "
-                    "(pmap(grad(f))), or call pmap outside it.")
-            return self.body(setup.span(0), self._placed(args, setup.devices[0]), kwargs)
         if len(setup.devices) == 1:
+            # on traced arguments (inside jit, grad, vmap) the program is a call of the
+            # caller's transforms like any jitted function
             dev = setup.devices[0]
             if dev.platform != "cpu":       # host data is where a CPU program wants it
                 args, kwargs = self._placed(args, dev), self._placed(kwargs, dev)
             return setup.program(0)(*args, **kwargs)
+        if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
+            raise ValueError(
+                f"pmap({self.name}) over {len(setup.devices)} devices got traced arguments "
+                "(it is called inside jit, grad or vmap): the devices of one process cannot "
+                "run inside another transform. Apply the transform inside pmap "
+                "(pmap(grad(f))), or call pmap outside it.")
         return self._on_devices(setup, args, kwargs)
 
     def _placed(self, tree, device):
@@ -132,8 +132,8 @@ class Pmapped:
         return {k: _on(v, device) for k, v in tree.items()}
 
     def body(self, span, args, kwargs):
-        """The mapped computation of one device (rank `span.rank`), traced once, checked
-        against the other processes, then run here (inside the caller's transforms)."""
+        """The traced program of one device (rank `span.rank`): the mapped computation,
+        preceded by the check that every process runs the same collectives."""
         static = {i: args[i] for i in self.static if i < len(args)}
         positions = [i for i in range(len(args)) if i not in static]
         in_axes = self.in_axes
