@@ -11,9 +11,8 @@ are numbered process by process). Kernels of the cross-rank collectives
 caller's rank, which matters where one process holds several ranks (one thread per device).
 Every rank must call the same methods in the same order with the same shapes and dtypes;
 `agree`, called where a program starts, checks that (by digest) before the program's first
-collective, and raises on every rank when it does not hold (a group may start the check at
-once and complete it in its next collective, so that its latency hides behind computation).
-Reductions give bit-identical results on every rank.
+collective, and raises on every rank when it does not hold. Reductions give bit-identical
+results on every rank.
 """
 from __future__ import annotations
 
@@ -96,8 +95,8 @@ class Group:
         raise NotImplementedError
 
     def agree(self, rank, digest, describe):
-        """`World.agree` for the ranks of this group: raise on every rank, at the latest in
-        the next collective, unless all passed the same `digest`."""
+        """`World.agree` for the ranks of this group: raise on every rank unless all passed
+        the same `digest`."""
         raise NotImplementedError
 
     def cancel(self):

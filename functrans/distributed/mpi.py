@@ -27,7 +27,6 @@ class MPIWorld(World):
     def __init__(self, comm):
         self.comm = comm.Dup()
         self.index, self.count = self.comm.Get_rank(), self.comm.Get_size()
-        self._pending = None
         mine = [(d.platform, d.id) for d in all_devices()]
         self._devices = self.comm.allgather(mine)
         self._host_group = MPIGroup(self) if self.count > 1 else None
@@ -36,33 +35,17 @@ class MPIWorld(World):
         return list(self._devices[process])
 
     def allgather_object(self, obj):
-        self.agree_finish()
         return self.comm.allgather(obj)
 
     def broadcast_object(self, obj, root=0):
-        self.agree_finish()
         return self.comm.bcast(obj, root=root)
 
     def agree(self, digest, describe):
-        self.agree_start(digest, describe)
-        self.agree_finish()
-
-    def agree_start(self, digest, describe):
-        """Start comparing `digest` with the other processes' (a nonblocking all-reduce of
-        the largest and smallest digest, whose latency hides behind the computation before a
-        program's first collective); `agree_finish` completes it."""
-        self.agree_finish()
+        # one all-reduce of the largest digest and of the largest negated one (blocking: a
+        # nonblocking one left pending slows MPICH's next collectives down more than it saves)
         mine = np.array([digest, -digest], np.int64)
         top = np.empty(2, np.int64)
-        self._pending = (self.comm.Iallreduce(mine, top, op=MPI.MAX), top, describe)
-
-    def agree_finish(self):
-        """Complete a started agreement: raise on every process if the digests differ."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        request, top, describe = pending
-        request.Wait()
+        self.comm.Allreduce(mine, top, op=MPI.MAX)
         if top[0] != -top[1]:               # the largest and the smallest digest differ
             raise disagreement_error(self.comm.allgather(list(describe())))
 
@@ -86,7 +69,6 @@ class MPIWorld(World):
             "(pmap(..., devices=[...])) or start one process per device")
 
     def barrier(self):
-        self.agree_finish()
         self.comm.Barrier()
 
     def abort(self, code=1):
@@ -129,7 +111,6 @@ class MPIGroup(Group):
         return host if self.device is cpu else self.device.backend.from_host(host, self.device)
 
     def allreduce(self, rank, xs, op):
-        self.world.agree_finish()
         mpi_op = _MPI_OPS[op]
         hosts = [self._host(x) for x in xs]
         out = [None] * len(hosts)
@@ -152,7 +133,6 @@ class MPIGroup(Group):
         return out
 
     def allgather(self, rank, x):
-        self.world.agree_finish()
         h = self._host(x)
         send = self._stage(h.dtype, h.size, "send")
         np.copyto(send.reshape(h.shape), h)
@@ -161,7 +141,6 @@ class MPIGroup(Group):
         return self._back(recv.reshape((self.size,) + h.shape))
 
     def reduce_scatter(self, rank, x):
-        self.world.agree_finish()
         h = self._host(x)
         wire = _wire_dtype(h.dtype)
         send = self._stage(wire, h.size, "send")
@@ -172,7 +151,6 @@ class MPIGroup(Group):
         return self._back(res if wire == h.dtype else res.astype(h.dtype))
 
     def permute(self, rank, x, pairs):
-        self.world.agree_finish()
         me = self.world.index
         h = self._host(x)
         dst = next((d for s, d in pairs if s == me), None)
@@ -195,7 +173,7 @@ class MPIGroup(Group):
         return self._back(res)
 
     def agree(self, rank, digest, describe):
-        self.world.agree_start(digest, describe)
+        self.world.agree(digest, describe)
 
 
 def _wire_dtype(dtype):
