@@ -120,10 +120,11 @@ class MPIGroup(Group):
         for dtype, idx in by_dtype.items():
             sizes = [hosts[i].size for i in idx]
             buf = self._stage(_wire_dtype(dtype), sum(sizes), "reduce")
-            if len(idx) == 1:
-                np.copyto(buf.reshape(hosts[idx[0]].shape), hosts[idx[0]], casting="unsafe")
-            else:
-                np.concatenate([hosts[i].reshape(-1) for i in idx], out=buf, casting="unsafe")
+            start = 0
+            for i, n in zip(idx, sizes):        # pack (from any layout, with no copy between)
+                np.copyto(buf[start:start + n].reshape(hosts[i].shape), hosts[i],
+                          casting="unsafe")
+                start += n
             self.comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
             res = buf if buf.dtype == dtype else buf.astype(dtype)
             start = 0
