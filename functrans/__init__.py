@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 
 from .config import config
 from .array import Array
-from .backends import devices, default_device, Device
+from .backends import (devices, default_device, Device, local_devices, device_count,
+                       local_device_count, process_index, process_count)
 from . import backends
 from . import tree_util
 from . import numpy
@@ -18,6 +19,7 @@ from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
                   vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit
+from .pmap import pmap
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .lax import stop_gradient
@@ -25,7 +27,7 @@ from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug
-from . import random, nn, optim, data
+from . import random, nn, optim, data, distributed
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 

@@ -457,19 +457,19 @@ def hessian(fun, argnums=0, has_aux=False):
 
 
 # =================================================================== vmap
-def _axes_for_leaves(what, axes, tree, labels):
+def axes_for_leaves(what, axes, tree, labels, transform="vmap"):
     """Broadcast a prefix tree of axes (ints, None = not mapped) to the leaves of `tree`.
     `labels` name the top-level entries (for errors)."""
     proxy = tree_unflatten(tree_structure(tree), list(range(len(tree_leaves(tree)))))
     prefix_leaves, prefix_tree = tree_flatten(axes, is_leaf=lambda x: x is None)
     for ax in prefix_leaves:
         if ax is not None and not isinstance(ax, (int, np.integer)):
-            raise TypeError(f"vmap: {what} entries must be ints or None, got "
+            raise TypeError(f"{transform}: {what} entries must be ints or None, got "
                             f"{type(ax).__name__} {ax!r} in {what}={axes!r}")
     try:
         subtrees = prefix_tree.flatten_up_to(proxy)
     except ValueError as e:
-        raise ValueError(f"vmap: {what}={axes!r} does not match the structure of {labels}: "
+        raise ValueError(f"{transform}: {what}={axes!r} does not match the structure of {labels}: "
                          f"{e}. Give {what} as a pytree prefix of {labels}: an int or None "
                          "applies to a whole subtree.") from None
     out = [None] * len(tree_leaves(tree))
@@ -488,28 +488,25 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
     `axis_name` names the mapped axis for collectives (`ft.lax.psum`, `pmean`, `all_gather`,
     …); `axis_size` gives the size when no argument is mapped.
     """
+    return mapped(fun, in_axes, out_axes, axis_name, axis_size)
+
+
+def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="vmap",
+           size_label="axis_size"):
+    """`vmap`'s mapping, for the transforms built on it: `span` makes the axis continue on
+    other ranks (`batching.Span`, as `pmap` does), `transform` names the transform in errors
+    and `size_label` says where a required `axis_size` comes from."""
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
     name = fun_name(fun)
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
-        if isinstance(in_axes, tuple):
-            if len(in_axes) != len(args):
-                raise ValueError(
-                    f"vmap: in_axes has {len(in_axes)} entries but {name} was called with "
-                    f"{len(args)} positional argument(s); give one entry per positional "
-                    "argument (keyword arguments are always mapped over axis 0)")
-            arg_axes = in_axes
-        else:
-            arg_axes = (in_axes,) * len(args)
         tree = (tuple(args), kwargs)
-        leaves, treedef = tree_flatten(tree)
-        dims = _axes_for_leaves("in_axes", arg_axes, tuple(args),
-                                f"the positional arguments of {name}")
-        dims += [0] * (len(leaves) - len(dims))
+        leaves, treedef, dims = in_axes_of_leaves(in_axes, args, kwargs, name, transform)
         labels = [_vmap_arg_label(p) for p, _ in tree_flatten_with_path(tree)[0]]
-        leaves, dims, size = _mapped_leaves(name, leaves, dims, labels, axis_size)
+        leaves, dims, size = _mapped_leaves(name, leaves, dims, labels, axis_size, transform,
+                                            size_label)
         box = {}
 
         def flat_fun(*flat):
@@ -520,26 +517,49 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
 
         def out_dims(got):
             out = tree_unflatten(box["tree"], list(range(len(got))))
-            wanted = _axes_for_leaves("out_axes", out_axes, out, f"the output of {name}")
+            wanted = axes_for_leaves("out_axes", out_axes, out, f"the output of {name}",
+                                      transform)
             paths = [keystr(p) for p, _ in tree_flatten_with_path(out)[0]]
             dims = []
             for d, w, rank, path in zip(got, wanted, box["ranks"], paths):
                 if w is None:
                     if d is not None:
                         raise ValueError(
-                            f"vmap: output{path} of {name} varies across the batch, but its "
-                            "out_axes is None. Give it a mapped out_axes (e.g. 0), or make it "
-                            "independent of the mapped inputs.")
+                            f"{transform}: output{path} of {name} varies across the batch, "
+                            "but its out_axes is None. Give it a mapped out_axes (e.g. 0), or "
+                            "make it independent of the mapped inputs.")
                     dims.append(None)
                     continue
                 if not -(rank + 1) <= w <= rank:
-                    raise ValueError(f"vmap: out_axes {w} is out of range for output{path} of "
-                                     f"{name}, which has {rank} dimension(s) per example")
+                    raise ValueError(f"{transform}: out_axes {w} is out of range for "
+                                     f"output{path} of {name}, which has {rank} dimension(s) "
+                                     "per example")
                 dims.append(w % (rank + 1))
             return dims
-        results = batching.vmap_flat(flat_fun, leaves, dims, size, out_dims, axis_name)
+        results = batching.vmap_flat(flat_fun, leaves, dims, size, out_dims, axis_name, span)
         return tree_unflatten(box["tree"], results)
     return vmapped
+
+
+def in_axes_of_leaves(in_axes, args, kwargs, name, transform="vmap"):
+    """The leaves of `(args, kwargs)`, their treedef and the axis each is mapped over
+    (`in_axes` as `vmap` takes it; keyword arguments are mapped over axis 0)."""
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    if isinstance(in_axes, tuple):
+        if len(in_axes) != len(args):
+            raise ValueError(
+                f"{transform}: in_axes has {len(in_axes)} entries but {name} was called with "
+                f"{len(args)} positional argument(s); give one entry per positional "
+                "argument (keyword arguments are always mapped over axis 0)")
+        arg_axes = in_axes
+    else:
+        arg_axes = (in_axes,) * len(args)
+    leaves, treedef = tree_flatten((tuple(args), kwargs))
+    dims = axes_for_leaves("in_axes", arg_axes, tuple(args),
+                           f"the positional arguments of {name}", transform)
+    dims += [0] * (len(leaves) - len(dims))
+    return leaves, treedef, dims
 
 
 def _vmap_arg_label(path):
@@ -548,7 +568,7 @@ def _vmap_arg_label(path):
     return ("args" if head.idx == 0 else "kwargs") + keystr(rest)
 
 
-def _mapped_leaves(name, leaves, dims, labels, axis_size):
+def _mapped_leaves(name, leaves, dims, labels, axis_size, transform, size_label):
     """Check the mapped leaves, normalize their axes and find the batch size."""
     sizes = {}
     out_leaves, out_dims = [], []
@@ -558,29 +578,29 @@ def _mapped_leaves(name, leaves, dims, labels, axis_size):
             out_dims.append(None)
             continue
         if not _is_array_leaf(x):
-            raise TypeError(f"vmap: {label} of {name} is a {type(x).__name__}, which cannot be "
-                            "mapped over; give it in_axes None (or pass it by closure)")
+            raise TypeError(f"{transform}: {label} of {name} is a {type(x).__name__}, which "
+                            "cannot be mapped over; give it in_axes None (or pass it by closure)")
         if not isinstance(x, (Array, Tracer)):
             x = asarray(x)
         s = shape_of(x)
         if not -len(s) <= d < max(len(s), 1) or not s:
             what = "is a scalar" if not s else f"has shape {s}"
-            raise ValueError(f"vmap: in_axes {d} for {label} of {name}, which {what}: there is "
-                             f"no axis {d} to map over. Give it in_axes None if it is the same "
-                             "for every example.")
+            raise ValueError(f"{transform}: in_axes {d} for {label} of {name}, which {what}: "
+                             f"there is no axis {d} to map over. Give it in_axes None if it is "
+                             "the same for every example.")
         d %= len(s)
         sizes.setdefault(s[d], []).append(f"{label} (axis {d} of shape {s})")
         out_leaves.append(x)
         out_dims.append(d)
     if axis_size is not None:
-        sizes.setdefault(axis_size, []).append("axis_size")
+        sizes.setdefault(axis_size, []).append(size_label)
     if len(sizes) > 1:
         detail = "; ".join(f"size {n}: {', '.join(who)}" for n, who in sizes.items())
-        raise ValueError(f"vmap: the mapped axes of the arguments of {name} have different "
+        raise ValueError(f"{transform}: the mapped axes of the arguments of {name} have different "
                          f"sizes ({detail}). All mapped axes must have the same size.")
     if not sizes:
-        raise ValueError(f"vmap: no argument of {name} is mapped (all in_axes are None); pass "
-                         "axis_size= to say how many times to map")
+        raise ValueError(f"{transform}: no argument of {name} is mapped (all in_axes are None); "
+                         "pass axis_size= to say how many times to map")
     return out_leaves, out_dims, next(iter(sizes))
 
 

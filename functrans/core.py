@@ -484,7 +484,8 @@ def unbound_axis_error(name, what):
     have = f"the axis names bound here are {bound}" if bound else "no axis name is bound here"
     return NameError(
         f"{what} uses the axis name {name!r}, but {have}. Call it inside "
-        f"ft.vmap(f, axis_name={name!r}) (collectives reduce over the examples of that vmap).")
+        f"ft.vmap(f, axis_name={name!r}) or ft.pmap(f, axis_name={name!r}) (collectives "
+        "reduce over the examples of that vmap, or the devices of that pmap).")
 
 
 def jaxpr_axis_names(jaxpr):

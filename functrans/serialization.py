@@ -71,6 +71,7 @@ except ImportError:                     # Windows: an open file cannot be delete
 from . import numpy as fnp
 from .api import ShapeDtypeStruct
 from .array import Array
+from .backends import process_index
 from .core import Tracer
 from .tree_util import tree_flatten_with_path, tree_unflatten, keystr
 
@@ -128,8 +129,12 @@ def _leaf_record(i, path, leaf):
 
 
 def save(path, tree):
-    """Write the arrays and scalars of pytree `tree` to `path` atomically (see module doc)."""
+    """Write the arrays and scalars of pytree `tree` to `path` atomically (see module doc).
+    In a job of several processes (`ft.distributed.initialize()`) only process 0 writes; the
+    others return at once (data-parallel processes hold the same parameters)."""
     path = os.fspath(path)
+    if process_index() != 0:
+        return
     pairs, _ = tree_flatten_with_path(tree)
     records, arrays = [], []
     for i, (p, leaf) in enumerate(pairs):

@@ -320,6 +320,20 @@ def test_image_classifier_learns_the_digits_and_reloads_its_checkpoint(tmp_path,
     np.testing.assert_array_equal(module.predict_all(reloaded, x_test), result["predicted"])
 
 
+def test_data_parallel_example_in_one_process_is_the_image_classifier(tmp_path, capsys):
+    args = ["--steps", "90", "--print-every", "15"]
+    single = load("image_classifier").main(args + ["--device", "cpu",
+                                                   "--save", str(tmp_path / "a.ftz")])
+    capsys.readouterr()
+    parallel = load("data_parallel").main(args + ["--device", "cpu",
+                                                  "--save", str(tmp_path / "b.ftz")])
+    out = capsys.readouterr().out
+    assert "training on cpu in each of 1 process(es), data-parallel" in out
+    assert "[2,    45] loss: " in out and "Accuracy of the network on the 359 test" in out
+    assert parallel["running_losses"] == single["running_losses"]      # bit for bit
+    np.testing.assert_array_equal(parallel["predicted"], single["predicted"])
+
+
 def write_cifar10(root, n_train=8, n_test=20, seed=0):
     """A tiny stand-in for the CIFAR-10 binary distribution: random images, every class in
     the test batch."""
@@ -357,7 +371,7 @@ def test_example_runs_as_a_script(script, tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    if script == "image_classifier.py":
+    if script in ("image_classifier.py", "data_parallel.py"):
         assert any(line.startswith("Accuracy of the network on the ") for line in lines)
         assert (tmp_path / "digits_net.ftz").exists()
     else:

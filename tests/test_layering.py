@@ -28,7 +28,7 @@ LAYERS = [
     ("the lax namespace", ["functrans.lax"]),
     ("compiler", ["functrans.compiler"]),
     ("numpy", ["functrans.numpy"]),
-    ("transforms", ["functrans.api", "functrans.jit"]),
+    ("transforms", ["functrans.api", "functrans.jit", "functrans.pmap"]),
     ("libraries", ["functrans.nn", "functrans.optim", "functrans.random", "functrans.data",
                    "functrans.serialization", "functrans.debug", "functrans.scipy",
                    "functrans.test_util", "functrans.testing", "functrans.distributed"]),

@@ -20,14 +20,16 @@ import numpy as np
 
 from ..config import config
 
-__all__ = ["Backend", "Device", "register_backend", "unregister_backend", "backends",
-           "get_backend", "is_device_raw",
-           "devices", "get_device", "default_device", "default_device_now", "device_of_raw",
+__all__ = ["Backend", "Device", "RemoteDevice", "register_backend", "unregister_backend",
+           "backends", "get_backend", "is_device_raw",
+           "devices", "local_devices", "device_count", "local_device_count",
+           "get_device", "default_device", "default_device_now", "device_of_raw",
            "xp_of_raw", "transfer", "to_host", "HOST_TYPES", "cpu",
-           "scipy_module", "create"]
+           "scipy_module", "create", "process_index", "process_count"]
 
 from .cuda import CupyBackend
-from .device import HOST_TYPES, Backend, Device
+from .device import HOST_TYPES, Backend, Device, RemoteDevice
+from .processes import process_index, process_count, world
 
 
 class NumpyBackend(Backend):
@@ -158,18 +160,61 @@ def scipy_module(xp, name):
 
 
 # ------------------------------------------------------------------ devices
-def devices(platform: str | None = None) -> list[Device]:
-    """All devices (`cpu` first, then `cuda:0`, …), or those of one platform ("gpu" means
-    "cuda")."""
-    if platform is not None:
-        platform = _PLATFORM_ALIASES.get(platform, platform)
+def _local(platform):
     return [d for b in _backends if platform is None or b.platform == platform
             for d in b.devices()]
+
+
+def devices(platform: str | None = None) -> list[Device]:
+    """All devices (`cpu` first, then `cuda:0`, …), or those of one platform ("gpu" means
+    "cuda"). With several processes (`ft.distributed.initialize()`), the devices of every
+    process, process by process: this process's own, then `RemoteDevice`s for the others."""
+    if platform is not None:
+        platform = _PLATFORM_ALIASES.get(platform, platform)
+    w = world()
+    if w.count == 1:
+        return _local(platform)
+    found = []
+    for p in range(w.count):
+        if p == w.index:
+            found.extend(_local(platform))
+            continue
+        for plat, i in w.devices_of(p):
+            if platform is None or plat == platform:
+                backend = next((b for b in _backends if b.platform == plat), None)
+                found.append(RemoteDevice(backend, plat, i, p))
+    return found
+
+
+def _pmap_platform(platform):
+    if platform is None:
+        return default_device_now().platform
+    return _PLATFORM_ALIASES.get(platform, platform)
+
+
+def local_devices(platform: str | None = None) -> list[Device]:
+    """This process's devices of `platform` (default: the platform of the default device, the
+    devices `ft.pmap` maps over)."""
+    return _local(_pmap_platform(platform))
+
+
+def local_device_count(platform: str | None = None) -> int:
+    """`len(local_devices(platform))`: how many devices `ft.pmap` maps over in this process."""
+    return len(local_devices(platform))
+
+
+def device_count(platform: str | None = None) -> int:
+    """The number of devices of `platform` (default: the default device's) in all processes
+    together: the size of a `pmap` axis."""
+    return len(devices(_pmap_platform(platform)))
 
 
 def get_device(spec) -> Device:
     """A `Device` from a Device, `"cpu"`, `"cuda"`, `"gpu"`, `"cuda:1"` (None: the default)."""
     if isinstance(spec, Device):
+        if type(spec) is RemoteDevice:
+            raise ValueError(f"{spec} belongs to another process; arrays live on this "
+                             f"process's devices only: {local_devices(spec.platform)}")
         return spec
     if spec is None:
         return default_device_now()

@@ -76,6 +76,20 @@ class CupyBackend(Backend):
     def synchronize(self, raw):
         raw.device.synchronize()
 
+    def communicator(self, devices, world):
+        """NCCL between these GPUs and those of the other processes (None when CuPy was
+        built without NCCL: the generic communicators then stage through the host)."""
+        try:
+            from cupy.cuda import nccl
+        except ImportError:
+            return None
+        if not getattr(nccl, "available", True):
+            return None
+        from .nccl import NcclGroup
+        cp = self._cupy
+        return NcclGroup(devices, world, nccl, lambda: cp.cuda.get_current_stream().ptr,
+                         lambda a: a.data.ptr)
+
     def owns_memory(self, raw):
         return raw.base is None and raw.flags.c_contiguous
 

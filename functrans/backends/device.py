@@ -27,6 +27,42 @@ class Device:
         from . import get_device        # pickled by name: unpickling looks the device up
         return get_device, (repr(self),)
 
+    @property
+    def process_index(self):
+        """The index of the process this device belongs to (this one)."""
+        from .processes import process_index
+        return process_index()
+
+
+class RemoteDevice(Device):
+    """A device of another process of the job: listed by `ft.devices()`, never holding this
+    process's arrays."""
+    __slots__ = ("_process",)
+
+    def __init__(self, backend, platform, id, process):
+        self.platform, self.id, self.backend, self.xp = platform, id, backend, None
+        self._process = process
+
+    @property
+    def process_index(self):
+        return self._process
+
+    def __repr__(self):
+        local = "cpu" if self.platform == "cpu" else f"{self.platform}:{self.id}"
+        return f"{local} (process {self._process})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return type(other) is RemoteDevice and (other.platform, other.id, other._process) == (
+            self.platform, self.id, self._process)
+
+    def __hash__(self):
+        return hash((self.platform, self.id, self._process))
+
+    def __reduce__(self):
+        return RemoteDevice, (None, self.platform, self.id, self._process)
+
 
 class Backend:
     """One kind of device. Subclasses set `platform` and implement the methods below that
@@ -73,6 +109,13 @@ class Backend:
         """A context manager under which kernels run on `device` (for backends with a
         notion of a current device)."""
         return contextlib.nullcontext()
+
+    def communicator(self, devices, world):
+        """A `processes.Group` connecting `devices` (this process's, of this backend) with
+        those of every other process of `world` for collectives, or None to use the generic
+        ones (host memory between threads in one process; MPI on host copies between
+        processes)."""
+        return None
 
     def scatter_combine(self, xp, ufunc_name, target, positions, updates):
         """Combine `updates` into `target` in place at `positions` with the binary ufunc

@@ -1,20 +1,25 @@
-"""Collectives over named axes: `psum`, `pmean`, `pmax`, `pmin`, `all_gather`, `psum_scatter`
-and `axis_index`.
+"""Collectives over named axes: `psum`, `pmean`, `pmax`, `pmin`, `all_gather`, `psum_scatter`,
+`ppermute` and `axis_index`.
 
 Inside `ft.vmap(f, axis_name="i")` each example ("lane") runs `f`; a collective over "i"
 combines the lanes' values. They are primitives with every rule, so they compose with grad,
-jit and nested vmaps, and a data-parallel transform over processes can reuse them:
+jit and nested vmaps. `ft.pmap` maps each device's lanes with a vmap whose axis *spans* ranks
+(`interpreters.batching.Span`): there the batching rules combine their own lanes first and
+then call the cross-rank collectives (`cross_rank`: MPI between processes, NCCL between GPUs),
+so the axis covers every device of every process:
 
 - batching reduces (or gathers) over the vmap's batch axis; a value that is the same in every
   lane (not batched there) is handled too (`psum` of it is `size * x`);
 - forward mode is the collective of the tangents (they are linear, pmax/pmin pick the lane
   holding the extremum);
 - reverse mode transposes the whole-batch linear map, as JAX's vmap does: `psum` transposes to
-  `psum`, `all_gather` to `psum_scatter` and back. So `vmap(grad(f))` with a collective in `f`
-  gives, in lane i, the derivative of the sum over lanes of `f`'s output with respect to lane
-  i's input.
+  `psum`, `all_gather` to `psum_scatter` and back, `ppermute` to the inverse permutation. So
+  `vmap(grad(f))` with a collective in `f` gives, in lane i, the derivative of the sum over
+  lanes of `f`'s output with respect to lane i's input.
 
-A tuple of names reduces over all of them (gathers in the order given, major first).
+A tuple of names reduces over all of them (gathers in the order given, major first). `psum`
+and `pmean` take a whole pytree in one primitive, so that across ranks its leaves travel
+together (one buffer per dtype).
 """
 from __future__ import annotations
 
@@ -25,17 +30,20 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now
-from ..core import ShapedArray, Tracer, AxisPrimitive, axis_size
+from ..core import ShapedArray, Tracer, AxisPrimitive, axis_size, is_python_scalar
 from ..interpreters.batching import needs_axis
 from ..primitives._util import (def_linear, def_nondiff, shape_of, dtype_of, canonical_axis,
-                                moveaxis_to_front)
+                                moveaxis_to_front, broadcast_batched)
 from ..primitives.conversion import asarray
 from ..primitives.elementwise import mul, div, eq, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
-from ..primitives.shape_ops import moveaxis, reshape, broadcast_in_dim, full_like
-from ..tree_util import tree_map
+from ..primitives.shape_ops import (moveaxis, reshape, broadcast_in_dim, full_like,
+                                    concatenate, slice_in_dim, squeeze)
+from ..tree_util import tree_map, tree_flatten, tree_unflatten
+from . import cross_rank
 
-__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "axis_index"]
+__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
+           "axis_index"]
 
 
 def _names(axis_name, what):
@@ -43,8 +51,20 @@ def _names(axis_name, what):
     for n in names:
         if n is None or isinstance(n, (int, list)):
             raise TypeError(f"{what}: axis_name must be a name given to ft.vmap(..., "
-                            f"axis_name=...) or a tuple of such names, got {axis_name!r}")
+                            f"axis_name=...) or ft.pmap(..., axis_name=...), or a tuple of "
+                            f"such names, got {axis_name!r}")
     return names
+
+
+def _over_lanes(reduce, x, d, size):
+    """`reduce` over the lanes axis `d` of `x` (one lane, as each device's under pmap: just
+    that lane, a view)."""
+    return squeeze(x, (d,)) if size == 1 else reduce(x, (d,))
+
+
+def _lanes_first(x, d, size):
+    """`x` with its lanes on axis 0 (moved from `d`, or broadcast when it has none)."""
+    return moveaxis_to_front(x, d) if d is not None else broadcast_batched(x, None, size, 0)
 
 
 def _tree_apply(fn, x):
@@ -63,25 +83,33 @@ def _same_aval(x, **_):
 
 
 def _check_size(prim, frame, expected):
-    if frame.size != expected:
+    if frame.global_size != expected:
         raise ValueError(
             f"{prim}: traced for an axis of size {expected} but run under a vmap of size "
-            f"{frame.size}; trace the function again for this size")
+            f"{frame.global_size}; trace the function again for this size")
 
 
 # =================================================================== psum
-psum_p = _collective("psum", lambda xp, x, axis_name: x * axis_size(axis_name), _same_aval)
-def_linear(psum_p, lambda ct, aval, axis_name: psum_p.bind(ct, axis_name=axis_name))
+psum_p = AxisPrimitive("psum", multiple_results=True)
+psum_p.impl = lambda xp, *xs, axis_name: [x * axis_size(axis_name) for x in xs]
+psum_p.abstract_eval = lambda *avals, axis_name: [a.strip_weak() for a in avals]
+psum_p.jvp = lambda primals, tangents, axis_name: (
+    psum_p.bind(*primals, axis_name=axis_name),
+    cross_rank.bind_nonzero(psum_p, tangents, axis_name=axis_name))
+psum_p.vjp = lambda primals, needs, axis_name: (
+    psum_p.bind(*primals, axis_name=axis_name),
+    lambda cts: cross_rank.bind_nonzero(psum_p, cts, axis_name=axis_name))
 
 
 @needs_axis
 def _psum_batch(frame, vals, dims, axis_name):
-    (x,), (d,) = vals, dims
     if frame.name != axis_name:
-        return psum_p.bind(x, axis_name=axis_name), d
-    if d is None:
-        return mul(x, frame.size), None
-    return reduce_sum(x, (d,)), None
+        return psum_p.bind(*vals, axis_name=axis_name), list(dims)
+    local = [mul(x, frame.size) if d is None else _over_lanes(reduce_sum, x, d, frame.size)
+             for x, d in zip(vals, dims)]
+    if frame.span is not None:
+        local = cross_rank.allreduce(local, "sum", frame.span, axis_name)
+    return local, [None] * len(vals)
 
 
 psum_p.batch = _psum_batch
@@ -98,27 +126,49 @@ def _over_names(prim, x, axis_name, what):
     return _tree_apply(one, x)
 
 
+def _total(names):
+    size = 1
+    for n in names:
+        size *= axis_size(n)
+    return size
+
+
+def _psum_leaves(leaves, names):
+    """psum of all `leaves` at once over each name; Python scalars, the same everywhere, are
+    multiplied by the axes' size without communicating."""
+    arrays = [i for i, leaf in enumerate(leaves) if not is_python_scalar(leaf)]
+    out = [mul(asarray(leaf), _total(names)) if is_python_scalar(leaf) else None
+           for leaf in leaves]
+    got = [leaves[i] if isinstance(leaves[i], Tracer) else asarray(leaves[i]) for i in arrays]
+    for n in names:
+        if got:
+            got = psum_p.bind(*got, axis_name=n)
+    for i, g in zip(arrays, got):
+        out[i] = g
+    return out
+
+
 def psum(x, axis_name):
-    """Sum of `x` over the lanes of the named vmap axis (or tuple of names); every lane gets
-    the total. Works on pytrees (booleans are summed as int32)."""
-    x = _tree_apply(lambda leaf: convert_element_type(leaf, np.int32)
-                    if dtype_of(leaf) == np.bool_ else leaf, x)
-    return _over_names(psum_p, x, axis_name, "psum")
+    """Sum of `x` over the lanes of the named vmap or pmap axis (or tuple of names); every
+    lane gets the total. Works on pytrees, whose leaves travel together (booleans are summed
+    as int32)."""
+    names = _names(axis_name, "psum")
+    leaves, tree = tree_flatten(x)
+    leaves = [convert_element_type(leaf, np.int32) if dtype_of(leaf) == np.bool_ else leaf
+              for leaf in leaves]
+    return tree_unflatten(tree, _psum_leaves(leaves, names))
 
 
 def pmean(x, axis_name):
-    """Mean of `x` over the lanes of the named axis (or axes). Works on pytrees."""
+    """Mean of `x` over the lanes of the named axis (or axes). Works on pytrees, whose leaves
+    travel together."""
     names = _names(axis_name, "pmean")
-
-    def one(leaf):
-        if not dtypes.is_inexact(dtype_of(leaf)):
-            leaf = convert_element_type(leaf, dtypes.default_float_dtype())
-        total, count = leaf, full_like(leaf, 1, shape=())
-        for n in names:
-            total = psum_p.bind(total, axis_name=n)
-            count = psum_p.bind(count, axis_name=n)
-        return div(total, count)
-    return _tree_apply(one, x)
+    leaves, tree = tree_flatten(x)
+    leaves = [leaf if dtypes.is_inexact(dtype_of(leaf)) else
+              convert_element_type(asarray(leaf), dtypes.default_float_dtype())
+              for leaf in leaves]
+    count = _total(names)
+    return tree_unflatten(tree, [div(t, count) for t in _psum_leaves(leaves, names)])
 
 
 # =================================================================== pmax / pmin
@@ -130,12 +180,15 @@ def _extremum(name, reduce):
         (x,), (d,) = vals, dims
         if frame.name != axis_name:
             return prim.bind(x, axis_name=axis_name), d
-        return (x if d is None else reduce(x, (d,))), None
+        local = x if d is None else _over_lanes(reduce, x, d, frame.size)
+        if frame.span is not None:
+            local, = cross_rank.allreduce([local], name[1:], frame.span, axis_name)
+        return local, None
 
     def weights(x, ans, axis_name):
         # the lanes holding the extremum share its derivative equally
         hit = convert_element_type(eq(x, ans), dtype_of(x))
-        return div(hit, psum_p.bind(hit, axis_name=axis_name))
+        return div(hit, psum_p.bind(hit, axis_name=axis_name)[0])
 
     def jvp(primals, tangents, axis_name):
         x, = primals
@@ -143,13 +196,13 @@ def _extremum(name, reduce):
         ans = prim.bind(x, axis_name=axis_name)
         if t is None:
             return ans, None
-        return ans, psum_p.bind(mul(t, weights(x, ans, axis_name)), axis_name=axis_name)
+        return ans, psum_p.bind(mul(t, weights(x, ans, axis_name)), axis_name=axis_name)[0]
 
     def vjp(primals, needs, axis_name):
         x, = primals
         ans = prim.bind(x, axis_name=axis_name)
         return ans, lambda ct: (mul(weights(x, ans, axis_name),
-                                    psum_p.bind(ct, axis_name=axis_name)),)
+                                    psum_p.bind(ct, axis_name=axis_name)[0]),)
     prim.batch, prim.jvp, prim.vjp = batch, jvp, vjp
     return prim
 
@@ -198,7 +251,11 @@ def _all_gather_batch(frame, vals, dims, axis_name, **params):
         return all_gather_p.bind(moveaxis_to_front(x, d), axis_name=axis_name, **inner), 0
     _check_size("all_gather", frame, params["axis_size"])
     at, size = params["axis"], frame.size
-    if d is None:
+    if frame.span is not None:
+        lanes = _lanes_first(x, d, size)
+        got = cross_rank.allgather(lanes, frame.span, axis_name)       # (ranks, lanes, ...)
+        out = moveaxis(reshape(got, (frame.global_size,) + shape_of(lanes)[1:]), 0, at)
+    elif d is None:
         s = shape_of(x)
         out = broadcast_in_dim(x, s[:at] + (size,) + s[at:],
                                tuple(i for i in range(len(s) + 1) if i != at))
@@ -274,8 +331,15 @@ def _psum_scatter_batch(frame, vals, dims, axis_name, scatter_dimension, axis_si
                                    scatter_dimension=scatter_dimension + 1,
                                    axis_size=axis_size, tiled=tiled), 0
     _check_size("psum_scatter", frame, axis_size)
-    total = mul(x, frame.size) if d is None else reduce_sum(x, (d,))
+    total = mul(x, frame.size) if d is None else _over_lanes(reduce_sum, x, d, frame.size)
     at = scatter_dimension
+    if frame.span is not None:
+        # split the scattered axis into (rank, lane[, block]) and let each rank keep its part
+        s, ranks = shape_of(total), frame.span.group.size
+        block = (s[at] // axis_size,) if tiled else ()
+        total = moveaxis(reshape(total, s[:at] + (ranks, frame.size) + block + s[at + 1:]),
+                         at, 0)
+        return cross_rank.reduce_scatter(total, frame.span, axis_name), at
     if tiled:
         s = shape_of(total)
         total = reshape(total, s[:at] + (frame.size, s[at] // frame.size) + s[at + 1:])
@@ -328,13 +392,81 @@ def_nondiff(axis_index_p)
 
 @needs_axis
 def _axis_index_batch(frame, vals, dims, axis_name):
-    return wrap(create(default_device_now(), "arange", frame.size, dtype=np.int32)), 0
+    start = 0 if frame.span is None else frame.span.rank * frame.size
+    return wrap(create(default_device_now(), "arange", start, start + frame.size,
+                       dtype=np.int32)), 0
 
 
 axis_index_p.batch = _axis_index_batch
 
 
 def axis_index(axis_name):
-    """This lane's position (int32) along the named vmap axis."""
+    """This lane's position (int32) along the named axis: under pmap, its device's position
+    among the devices of every process (process by process)."""
     name, = _names(axis_name, "axis_index")
     return axis_index_p.bind(axis_name=name)
+
+
+# =================================================================== ppermute
+def _ppermute_impl(xp, x, axis_name, perm):
+    raise NameError(f"ppermute over {axis_name!r} gives each lane a different value, so it "
+                    "cannot run outside the vmap or pmap of that axis")
+
+
+ppermute_p = _collective("ppermute", _ppermute_impl, _same_aval)
+def_linear(ppermute_p, lambda ct, aval, axis_name, perm: ppermute_p.bind(
+    ct, axis_name=axis_name, perm=tuple((d, s) for s, d in perm)))
+
+
+def _pick_lanes(rows, perm, first, count):
+    """Lanes `first .. first + count` of the result of `perm` over the axis whose lanes are
+    the rows of `rows` (zeros where no lane sends)."""
+    source = {d: s for s, d in perm}
+    parts = []
+    for lane in range(first, first + count):
+        src = source.get(lane)
+        part = slice_in_dim(rows, 0 if src is None else src, (0 if src is None else src) + 1)
+        parts.append(full_like(part, 0) if src is None else part)
+    return concatenate(parts, 0)
+
+
+@needs_axis
+def _ppermute_batch(frame, vals, dims, axis_name, perm):
+    (x,), (d,) = vals, dims
+    if frame.name != axis_name:
+        return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+    lanes = _lanes_first(x, d, frame.size)
+    span = frame.span
+    if span is None:
+        return _pick_lanes(lanes, perm, 0, frame.size), 0
+    if frame.size == 1:          # one lane per rank: lanes are ranks
+        return cross_rank.permute(lanes, perm, span, axis_name), 0
+    got = cross_rank.allgather(lanes, span, axis_name)
+    rows = reshape(got, (frame.global_size,) + shape_of(lanes)[1:])
+    return _pick_lanes(rows, perm, span.rank * frame.size, frame.size), 0
+
+
+ppermute_p.batch = _ppermute_batch
+
+
+def ppermute(x, axis_name, perm):
+    """Send each lane's `x` along the named axis: `perm` lists `(source, destination)` lane
+    pairs (each lane at most once as a source and once as a destination); a lane no pair
+    sends to gets zeros. Under pmap the lanes are the devices of every process, and the
+    values travel between processes. Works on pytrees."""
+    name, = _names(axis_name, "ppermute")
+    size = axis_size(name)
+    try:
+        pairs = tuple((int(s), int(d)) for s, d in perm)
+    except (TypeError, ValueError):
+        raise TypeError(f"ppermute: perm must be a sequence of (source, destination) pairs "
+                        f"of lane indices, got {perm!r}") from None
+    for which, got in (("source", [s for s, _ in pairs]), ("destination", [d for _, d in pairs])):
+        if len(set(got)) != len(got):
+            raise ValueError(f"ppermute: perm {list(pairs)} names a {which} lane more than "
+                             "once; each lane sends at most once and receives at most once")
+        bad = [i for i in got if not 0 <= i < size]
+        if bad:
+            raise ValueError(f"ppermute: {which} lane {bad[0]} in perm {list(pairs)} is "
+                             f"outside the axis {name!r} of size {size}")
+    return _tree_apply(lambda leaf: ppermute_p.bind(leaf, axis_name=name, perm=pairs), x)

@@ -140,7 +140,7 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
             return list(outs) + res_leaves
         n_out = len(fun_jaxpr.out_avals)
         flat = batching.vmap_flat(f, list(args), in_dims, size, lambda got: [0] * len(got),
-                                  axis.name)
+                                  axis.name, axis.span)
         return flat[:n_out], tree_unflatten(res_box["tree"], flat[n_out:])
 
     def bwd_b(res, cts):
@@ -153,7 +153,7 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
                     for c, a in zip(got, fun_jaxpr.in_avals)]
         return batching.vmap_flat(g, res_leaves + list(cts),
                                   [0] * (len(res_leaves) + len(cts)), size,
-                                  [0] * len(vals), axis.name)
+                                  [0] * len(vals), axis.name, axis.span)
     # the batched primal is the batched fun_jaxpr, all outputs batched like fwd_b's
     batched, _ = batching.batch_jaxpr(fun_jaxpr, axis, [d is not None for d in in_dims],
                                       force_out=True)
@@ -327,7 +327,7 @@ def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name):
         t_list = [t for t in tangents if t is not None]
         t_dims = [d for t, d in zip(tangents, in_dims) if t is not None]
         res = batching.vmap_flat(f, list(primals) + t_list, in_dims + t_dims, size,
-                                 [0] * (2 * n_out), axis.name)
+                                 [0] * (2 * n_out), axis.name, axis.span)
         return res[:n_out], res[n_out:]
     outs = custom_jvp_call_p.bind(*vals, fun_jaxpr=batched, jvp=jvp_b, name=f"vmap_{name}")
     return outs, [0] * len(outs)

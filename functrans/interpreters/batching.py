@@ -10,6 +10,11 @@ one) is processed by the vmap of every name it refers to even when none of its o
 batched there: its value is then the same in every lane (`psum(x, "i")` of such an `x` is
 `x * size`).
 
+A vmap may *span* ranks (`Span`: `pmap` maps each device's lanes this way): the axis then
+continues in the same program running on the other ranks of a communicator, its size in the
+axis environment is the lanes of all ranks together, and the collectives' batching rules
+combine their own lanes first and then the ranks.
+
 An opaque value (`core.OpaqueValue`, e.g. a loop record) can be batched too: its batched form
 knows its own layout, and its aval's kind gives, through `kind.unbatched`, the aval one
 vmap level in.
@@ -24,15 +29,41 @@ from ..primitives._util import broadcast_batched
 from .partial_eval import derived, trace_closed
 
 
-class AxisData:
-    """The axis a vmap maps over: its size and (optional) name."""
-    __slots__ = ("size", "name")
+class Span:
+    """What makes a vmap axis span ranks: this program is rank `rank` of `group` (a
+    `backends.processes.Group`), and each rank maps as many lanes; lane l of rank r is lane
+    `r * lanes + l` of the axis."""
+    __slots__ = ("group", "rank")
 
-    def __init__(self, size, name):
-        self.size, self.name = size, name
+    def __init__(self, group, rank):
+        self.group, self.rank = group, rank
+
+    def __eq__(self, other):
+        return type(other) is Span and other.group is self.group and other.rank == self.rank
+
+    def __hash__(self):
+        return hash((id(self.group), self.rank))
 
     def __repr__(self):
-        return f"AxisData(size={self.size}, name={self.name!r})"
+        return f"Span(rank {self.rank} of {self.group})"
+
+
+class AxisData:
+    """The axis a vmap maps over: its size (lanes in this program), (optional) name and (for
+    pmap) the `Span` over ranks."""
+    __slots__ = ("size", "name", "span")
+
+    def __init__(self, size, name, span=None):
+        self.size, self.name, self.span = size, name, span
+
+    @property
+    def global_size(self):
+        """The lanes of every rank together (`size` unless the axis spans ranks)."""
+        return self.size if self.span is None else self.size * self.span.group.size
+
+    def __repr__(self):
+        where = "" if self.span is None else f", {self.span}"
+        return f"AxisData(size={self.size}, name={self.name!r}{where})"
 
 
 class BatchTracer(Tracer):
@@ -94,13 +125,15 @@ def needs_axis(rule):
 
 
 # =================================================================== mapping a function
-def vmap_flat(fun, args, in_dims, axis_size, out_dims, axis_name=None):
+def vmap_flat(fun, args, in_dims, axis_size, out_dims, axis_name=None, span=None):
     """Map `fun` (flat list in, flat list out) over axis `in_dims[i]` of each argument (None:
     not mapped). `out_dims` gives each output's mapped axis (None: must not vary over the
     batch); it may instead be a function, called with the axes the outputs came out with (None
-    where an output does not vary), that returns the wanted ones."""
-    with new_main(BatchTrace, AxisData(axis_size, axis_name), "vmap") as main, \
-            (bind_axis(axis_name, axis_size, main) if axis_name is not None
+    where an output does not vary), that returns the wanted ones. `span`: the axis continues
+    on other ranks (see `Span`)."""
+    axis = AxisData(axis_size, axis_name, span)
+    with new_main(BatchTrace, axis, "vmap" if span is None else "pmap") as main, \
+            (bind_axis(axis_name, axis.global_size, main) if axis_name is not None
              else contextlib.nullcontext()):
         trace = main.trace
         ins = [a if d is None else BatchTracer(trace, a, d) for a, d in zip(args, in_dims)]
@@ -148,7 +181,7 @@ def batch_jaxpr(closed, axis, in_batched, force_out=False, in_avals=None):
         in_avals = [batched_aval(a, axis.size) if b else a
                     for a, b in zip(closed.in_avals, in_batched)]
     opaque = tuple(a for a in in_avals if isinstance(a, OpaqueAval))
-    key = ("batch", axis.size, axis.name, in_batched, force, opaque)
+    key = ("batch", axis.size, axis.name, axis.span, in_batched, force, opaque)
 
     def build():
         box = {}
@@ -161,7 +194,7 @@ def batch_jaxpr(closed, axis, in_batched, force_out=False, in_avals=None):
                 box["out"] = [d is not None or fo for d, fo in zip(dims, force)]
                 return [0 if b else None for b in box["out"]]
             return vmap_flat(body, list(args), [0 if b else None for b in in_batched],
-                             axis.size, out_dims, axis.name)
+                             axis.size, out_dims, axis.name, axis.span)
         batched = trace_closed(f, list(in_avals), "vmap")
         return batched, box["out"]
     return derived(closed, key, build)
