@@ -30,8 +30,9 @@ import numpy as np
 from .array import Array, wrap
 from .backends import HOST_TYPES, device_of_raw
 from .config import config
-from .core import (Primitive, Tracer, ClosedJaxpr, is_python_scalar, eval_primitive, eval_jaxpr,
-                   evaluate_with, current_source, get_aval)
+from .core import (Primitive, Tracer, is_python_scalar, eval_primitive, eval_jaxpr, evaluate_with,
+                   current_source, get_aval)
+from .jaxpr import ClosedJaxpr
 from .errors import NonFiniteError, format_frame
 from .jit import check_outputs_with
 from .numpy._fast import enable as enable_fast_paths

@@ -26,7 +26,8 @@ from functrans.compiler.cupy_backend import (C_TYPES, PREAMBLE, cuda_template, k
                                              c_literal)
 from functrans.compiler.fusion import fuse_reductions, fused_p
 from functrans.compiler.passes import optimize
-from functrans.core import JaxprEqn, Jaxpr, Literal, ShapedArray, Var
+from functrans.core import ShapedArray
+from functrans.jaxpr import JaxprEqn, Jaxpr, Literal, Var
 
 NVCC = shutil.which("nvcc")
 pytestmark = pytest.mark.skipif(NVCC is None, reason="needs nvcc (the CUDA compiler)")

@@ -21,7 +21,7 @@ LAYERS = [
     ("foundation", ["functrans.config", "functrans.dtypes", "functrans.tree_util",
                     "functrans.errors", "functrans.buffers"]),
     ("backends", ["functrans.backends"]),
-    ("core", ["functrans.core", "functrans.array", "functrans._display"]),
+    ("core", ["functrans.core", "functrans.jaxpr", "functrans.array", "functrans._display"]),
     ("primitives", ["functrans.primitives"]),
     ("interpreters", ["functrans.interpreters"]),
     ("higher-order primitives", ["functrans.higher_order"]),

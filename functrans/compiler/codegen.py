@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ..core import Literal, Var, Jaxpr, ClosedJaxpr
+from ..jaxpr import Literal, Var, Jaxpr, ClosedJaxpr
 from . import memory
 from .kernels import numpy_kernel, identifier
 

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..core import Literal, Var
+from ..jaxpr import Literal, Var
 from ..primitives.elementwise import CUDA_HELPERS, select_p
 from ..primitives.reductions import reduce_sum_p, reduce_max_p, reduce_min_p
 from .codegen import LoweringContext, register_lowering

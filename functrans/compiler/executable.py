@@ -15,7 +15,7 @@ import numpy as np
 
 from ..array import wrap
 from ..config import config
-from ..core import ClosedJaxpr
+from ..jaxpr import ClosedJaxpr
 from ..tree_util import node_kind
 from . import memory
 from .codegen import generate, compile_source

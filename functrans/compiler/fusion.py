@@ -9,7 +9,8 @@ code generator writes it as a chain of ufunc calls computing in place into one b
 """
 from __future__ import annotations
 
-from ..core import Jaxpr, JaxprEqn, Primitive, Var, eval_jaxpr_on_raw
+from ..core import Primitive, eval_jaxpr_on_raw
+from ..jaxpr import Jaxpr, JaxprEqn, Var
 from ..primitives.reductions import reduce_sum_p, reduce_max_p, reduce_min_p
 
 fused_p = Primitive("fused", multiple_results=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Literal, Var
+from ..jaxpr import Literal, Var
 from ..primitives.dot import dot_plan
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from ..core import Var
+from ..jaxpr import Var
 
 FRESH, VIEW, OPAQUE = "fresh", "view", "opaque"
 FOREVER = math.inf

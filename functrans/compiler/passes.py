@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import transfer
-from ..core import (ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, ShapedArray, is_effectful,
-                    param_jaxprs)
+from ..core import ShapedArray
+from ..jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, is_effectful, param_jaxprs
 from ..interpreters.partial_eval import dce_jaxpr
 from ..primitives.shape_ops import full_like_p
 from .codegen import lowering_context

@@ -11,7 +11,7 @@ Every rule keeps the value bit for bit, except that `x + 0 -> x` keeps the sign 
 """
 from __future__ import annotations
 
-from ..core import Var
+from ..jaxpr import Var
 from ..primitives import elementwise as ew
 from ..primitives import reductions
 from ..primitives import shape_ops

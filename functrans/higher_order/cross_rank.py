@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 
-from ..core import Primitive, ShapedArray, param_jaxprs, ClosedJaxpr
+from ..core import Primitive, ShapedArray
+from ..jaxpr import param_jaxprs, ClosedJaxpr
 from ..primitives._util import dtype_of
 from ..primitives.elementwise import mul, div, eq, convert_element_type
 from ..primitives.shape_ops import moveaxis

@@ -14,7 +14,8 @@ import functools
 import types
 
 from .. import dtypes
-from ..core import AxisPrimitive, ClosedJaxpr, Jaxpr, Var, abstractify, eval_jaxpr_on_raw
+from ..core import AxisPrimitive, abstractify, eval_jaxpr_on_raw
+from ..jaxpr import ClosedJaxpr, Jaxpr, Var
 from ..interpreters import ad
 from ..interpreters.calls import define_call
 from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived

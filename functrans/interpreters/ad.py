@@ -15,8 +15,9 @@ from __future__ import annotations
 
 
 from .. import dtypes
-from ..core import (Trace, Tracer, ClosedJaxpr, Jaxpr, OpaqueAval, new_main, get_aval,
-                    concrete_value, is_python_scalar, eval_jaxpr)
+from ..core import (Trace, Tracer, OpaqueAval, new_main, get_aval, concrete_value, is_python_scalar,
+                    eval_jaxpr)
+from ..jaxpr import ClosedJaxpr, Jaxpr
 from ..primitives._util import wanted
 from ..primitives.elementwise import add
 from ..primitives.shape_ops import full_like

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from ..array import wrap
 from .. import dtypes
-from ..core import (Trace, Tracer, Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, is_effectful,
-                    new_main, get_aval, is_python_scalar, user_frame, format_frame,
+from ..core import (Trace, Tracer, new_main, get_aval, is_python_scalar, user_frame, format_frame,
                     reraise_with_context, ConcretizationError, current_source)
+from ..jaxpr import Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, is_effectful
 
 
 class JaxprTracer(Tracer):

@@ -4,8 +4,8 @@ forward part saving residuals and a backward part using them, loop-invariant wor
 batching helpers, and the pieces of the loops' generated code."""
 from __future__ import annotations
 
-from ...core import AxisPrimitive, Var, Jaxpr, ClosedJaxpr, Tracer, get_aval, is_python_scalar, \
-    eval_jaxpr
+from ...core import AxisPrimitive, Tracer, get_aval, is_python_scalar, eval_jaxpr
+from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, vjp_split
 from ...interpreters.batching import batch_jaxpr
 from ...interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, hoist_invariant, derived

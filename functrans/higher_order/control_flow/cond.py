@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import dtypes
-from ...core import Var, Jaxpr, ClosedJaxpr, get_aval, eval_jaxpr, eval_jaxpr_on_raw, \
-    is_concrete, concrete_value
+from ...core import get_aval, eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concrete_value
+from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, instantiate
 from ...interpreters.batching import batch_jaxpr, needs_axis
 from ...interpreters.partial_eval import derived, trace_closed, dce_closed

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core import OpaqueAval, OpaqueValue, ShapedArray, Jaxpr, ClosedJaxpr, get_aval, \
-    eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concrete_value, staging_main
+from ...core import (OpaqueAval, OpaqueValue, ShapedArray, get_aval, eval_jaxpr, eval_jaxpr_on_raw,
+                     is_concrete, concrete_value, staging_main)
+from ...jaxpr import Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, batched_aval, needs_axis
 from ...interpreters.partial_eval import dce_jaxpr, derived, trace_closed
