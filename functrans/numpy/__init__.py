@@ -5,6 +5,7 @@ differentiable, batchable and jittable. Differences from NumPy: arrays are immut
 `x.at[idx].set(v)`), Python floats default to float32 (configurable), and `out=` is refused.
 """
 import math as _math_mod
+import sys as _sys
 
 import numpy as _np
 
@@ -38,8 +39,11 @@ from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec
 from ._misc import *  # noqa: F401,F403
 from . import linalg
 from ._array_methods import install as _install
+from ._array_api import (isdtype, from_dlpack, array_namespace_info as __array_namespace_info__,
+                         API_VERSION as __array_api_version__, install as _install_array_api)
 
 _install()
+_install_array_api(_sys.modules[__name__])
 
 
 class _ScalarType:
@@ -56,9 +60,13 @@ class _ScalarType:
         return f"functrans.numpy.{self.__name__}"
 
     def __eq__(self, other):
+        if isinstance(other, _ScalarType):
+            return self.dtype == other.dtype
+        if other is None:
+            return False
         try:
             return self.dtype == _np.dtype(other)
-        except TypeError:
+        except Exception:
             return False
 
     def __hash__(self):
@@ -66,6 +74,7 @@ class _ScalarType:
 
 
 bool_ = _ScalarType(_np.bool_)
+bool = bool_
 int8, int16, int32, int64 = map(_ScalarType, (_np.int8, _np.int16, _np.int32, _np.int64))
 uint8, uint16, uint32, uint64 = map(_ScalarType, (_np.uint8, _np.uint16, _np.uint32, _np.uint64))
 float16, float32, float64 = map(_ScalarType, (_np.float16, _np.float32, _np.float64))
