@@ -93,3 +93,4 @@ can_cast = _np.can_cast
 pi, e, inf, nan, euler_gamma = _math_mod.pi, _math_mod.e, _math_mod.inf, _math_mod.nan, _np.euler_gamma
 newaxis = None
 Array = ndarray
+from ._index_tricks import r_, c_, mgrid, ogrid, s_, index_exp  # noqa: E402

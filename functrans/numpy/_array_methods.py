@@ -71,7 +71,7 @@ _COMPARISONS = {
 
 def _methods():
     """Methods shared by Array and Tracer (array-valued, NumPy signatures)."""
-    def reshape(self, *shape, order="C"):
+    def reshape(self, *shape, order="C", copy=None):
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = shape[0]
         return _shape.reshape(self, shape, order)
@@ -81,8 +81,8 @@ def _methods():
             axes = axes[0]
         return _shape.transpose(self, axes or None)
 
-    def astype(self, dtype, copy=False):
-        return _shape.astype(self, dtype)
+    def astype(self, dtype, copy=False, device=None):
+        return _shape.astype(self, dtype, device=device)
 
     def flatten(self, order="C"):
         return _shape.ravel(self)

@@ -175,8 +175,12 @@ def where(condition, x=None, y=None, /):
     return lax.select(_as_bool(condition), a, b)
 
 
-def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
-    """Clamp values into [a_min, a_max] (either bound may be None)."""
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):
+    """Clamp values into [min, max] (either bound may be None). The bounds may be given by
+    position, as `min=`/`max=` (NumPy 2, the array API) or as `a_min=`/`a_max=`."""
+    if (a_min is not None and min is not None) or (a_max is not None and max is not None):
+        raise TypeError("clip: give each bound once, either as a_min/a_max (or by position) "
+                        "or as min/max")
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
     out = asarray(a)

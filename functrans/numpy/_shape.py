@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from ..array import Array
 from ..core import Tracer
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray, promote
+from ._array_api import to_device
 from ._reductions import normalize_axes
 
 
@@ -27,9 +29,9 @@ def size(a, axis=None):
 
 
 def _resolve_shape(newshape, total, old):
-    if isinstance(newshape, (int, np.integer)):
-        newshape = (int(newshape),)
-    newshape = [int(d) for d in newshape]
+    if isinstance(newshape, (int, np.integer)) or getattr(newshape, "ndim", None) == 0:
+        newshape = (operator.index(newshape),)
+    newshape = [operator.index(d) for d in newshape]
     unknown = [i for i, d in enumerate(newshape) if d == -1]
     if len(unknown) > 1:
         raise ValueError(f"reshape: can only specify one unknown dimension, got {newshape}")
@@ -42,8 +44,9 @@ def _resolve_shape(newshape, total, old):
     return tuple(newshape)
 
 
-def reshape(a, shape=None, order="C", *, newshape=None):
-    """`a` with a new shape (one axis may be -1). Only C order is supported."""
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """`a` with a new shape (one axis may be -1). Only C order is supported. Arrays are
+    immutable, so whether the result shares memory (`copy`) cannot be observed."""
     if order != "C":
         raise NotImplementedError("reshape: only order='C' is supported")
     shape = newshape if shape is None else shape
@@ -236,9 +239,11 @@ def flipud(m):
     return flip(m, 0)
 
 
-def astype(x, dtype, copy=False):
+def astype(x, dtype, /, *, copy=True, device=None):
+    """`x` converted to `dtype` (on `device` if given)."""
     from .. import dtypes
-    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype))
+    out = lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype))
+    return out if device is None else to_device(out, device)
 
 
 # ------------------------------------------------------------------ splitting and joining
