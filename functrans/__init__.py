@@ -12,7 +12,7 @@ from .config import config
 from .array import Array
 from .backends import devices, default_device, Device
 from . import backends
-from . import tree_util
+from . import tree_util, tree
 from . import numpy
 from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
