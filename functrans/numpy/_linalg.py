@@ -1,6 +1,8 @@
 """Products: matmul, dot, tensordot, outer, inner, vdot, all on `dot_general`."""
 from __future__ import annotations
 
+import operator
+
 from .. import lax
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import promote
@@ -163,14 +165,15 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 # ------------------------------------------------------------------ einsum
 def einsum(subscripts, *operands, optimize="greedy", precision=None):
-    """Einstein summation (NumPy's notation, with '...' and implicit output).
+    """Einstein summation (NumPy's notation, with '...' and implicit output), also in the
+    operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`.
 
     Repeated indices within one operand take diagonals; indices used by one operand only are
     summed first; the operands are then contracted pairwise (greedily, smallest
     intermediate first) with `dot_general`, and the result transposed to the output order.
     """
     if not isinstance(subscripts, str):
-        raise TypeError("einsum: only the string form einsum('ij,jk->ik', a, b) is supported")
+        subscripts, operands = _sublists_to_subscripts((subscripts,) + operands)
     ops = [_arr(x) for x in promote(*operands)[0]] if len(operands) > 1 else \
         [_arr(operands[0])]
     inputs, output = _parse_einsum(subscripts, [shape_of(x) for x in ops])
@@ -197,6 +200,40 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None):
     x, term = terms[0]
     x, term = _einsum_sum_unique(x, term, [output])
     return lax.transpose(x, tuple(term.index(c) for c in output))
+
+
+_EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sublist_term(sublist):
+    out = []
+    for k in sublist:
+        if k is Ellipsis:
+            out.append("...")
+            continue
+        try:
+            k = operator.index(k)
+        except TypeError:
+            raise TypeError(f"einsum: sublist entries must be integers or Ellipsis, got "
+                            f"{k!r}") from None
+        if not 0 <= k < len(_EINSUM_LETTERS):
+            raise ValueError(f"einsum: sublist index {k} is outside [0, "
+                             f"{len(_EINSUM_LETTERS)})")
+        out.append(_EINSUM_LETTERS[k])
+    return "".join(out)
+
+
+def _sublists_to_subscripts(args):
+    """`(a, [0, 1], b, [1, 2], [0, 2])` as `("ab,bc->ac", (a, b))`."""
+    ops, terms = list(args[0::2]), [_sublist_term(t) for t in args[1::2]]
+    output = None
+    if len(args) % 2:                       # a trailing output sublist
+        output = _sublist_term(ops.pop())
+    if len(terms) != len(ops):
+        raise TypeError("einsum: the sublist form alternates operands and sublists: "
+                        "einsum(a, [0, 1], b, [1, 2], [0, 2])")
+    subscripts = ",".join(terms) + ("" if output is None else "->" + output)
+    return subscripts, tuple(ops)
 
 
 def _parse_einsum(subscripts, shapes):

@@ -26,13 +26,18 @@ from ._shape import diagonal as _diagonal, matrix_transpose
 _T = matrix_transpose
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet",
-           "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power",
+           "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd", "svdvals", "qr", "pinv", "matrix_power",
            "matrix_rank", "lstsq", "cond", "multi_dot", "outer", "tensordot", "vecdot",
            "cross", "matmul", "matrix_transpose", "diagonal", "trace", "tensorsolve",
            "tensorinv", "matvec", "vecmat"]
 
 
 class EighResult(NamedTuple):
+    eigenvalues: object
+    eigenvectors: object
+
+
+class EigResult(NamedTuple):
     eigenvalues: object
     eigenvectors: object
 
@@ -149,6 +154,19 @@ def eigh(a, UPLO="L"):
 
 def eigvalsh(a, UPLO="L"):
     return eigh(a, UPLO).eigenvalues
+
+
+def eig(a):
+    """`(eigenvalues, eigenvectors)` of general square matrices, always complex (as in JAX;
+    NumPy returns real arrays when every eigenvalue is real). Eigenvectors have unit norm and
+    a real largest component; their derivatives need distinct eigenvalues."""
+    a = _float_matrix(a, "eig")
+    return EigResult(*lax.linalg.eig(a))
+
+
+def eigvals(a):
+    """The eigenvalues of general square matrices (complex), differentiable."""
+    return eig(a).eigenvalues
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
