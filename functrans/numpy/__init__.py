@@ -37,7 +37,7 @@ from ._sorting import (sort, argsort, lexsort, partition, argpartition, sort_com
 from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec, vecmat, kron,
                       cross, einsum)
 from ._misc import *  # noqa: F401,F403
-from . import linalg
+from . import linalg, fft
 from ._array_methods import install as _install
 from ._array_api import (isdtype, from_dlpack, array_namespace_info as __array_namespace_info__,
                          API_VERSION as __array_api_version__, install as _install_array_api)
