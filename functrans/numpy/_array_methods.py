@@ -12,6 +12,7 @@ import numpy as np
 from ..array import Array, wrap
 from ..core import Tracer
 from . import _math, _reductions, _shape, _linalg, _indexing
+from . import _fast
 from ._fast import numpy_pair
 
 
@@ -52,7 +53,7 @@ _BINOPS = {
     "sub": (np.subtract, _math.subtract, False),
     "mul": (np.multiply, _math.multiply, False),
     "truediv": (np.true_divide, _math.true_divide, True),
-    "floordiv": (np.floor_divide, _math.floor_divide, False),
+    "floordiv": (_fast.floor_divide, _math.floor_divide, False),
     "mod": (np.remainder, _math.remainder, False),
     "pow": (np.power, _math.power, True),
     "matmul": (np.matmul, _linalg.matmul, False),

@@ -183,4 +183,4 @@ def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
                 full_shape[0], full_shape[1] = full_shape[1], full_shape[0]
             a = lax.broadcast_to(a, tuple(full_shape))
         out.append(a)
-    return out
+    return tuple(out)

@@ -54,3 +54,13 @@ def numpy_pair(a, b, float_only=False):
             return None
         return a, vb
     return None
+
+
+def floor_divide(a, b):
+    """`floor_divide` on NumPy arrays (the eager fast path of the // operator)."""
+    out = np.floor_divide(a, b)
+    if out.dtype.kind != "f":
+        return out
+    a_inf, b_inf = np.isinf(a), np.isinf(b)
+    special = (a_inf != b_inf) & ~np.isnan(a) & ~np.isnan(b)
+    return np.where(special, np.true_divide(a, b), out) if special.any() else out

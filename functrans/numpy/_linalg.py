@@ -4,6 +4,7 @@ from __future__ import annotations
 import operator
 
 from .. import lax
+from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import promote
 
@@ -24,7 +25,7 @@ def matmul(x1, x2, /):
         squeeze.append(-1)
     sa, sb = shape_of(a), shape_of(b)
     if sa[-1] != sb[-2]:
-        raise ValueError(f"matmul: the last axis of the left operand (shape {tuple(sa)}) has "
+        raise ShapeMismatchError(f"matmul: the last axis of the left operand (shape {tuple(sa)}) has "
                          f"size {sa[-1]} but the second-to-last axis of the right operand "
                          f"(shape {tuple(sb)}) has size {sb[-2]}")
     if len(sb) == 2:
@@ -108,10 +109,28 @@ def vdot(a, b):
                            (((0,), (0,)), ((), ())))
 
 
+def _conj(x):
+    return lax.conj(x) if dtype_of(x).kind == "c" else x
+
+
 def vecdot(x1, x2, /, *, axis=-1):
-    (a, b), _ = promote(x1, x2)
-    from ._reductions import sum as sum_
-    return sum_(lax.mul(_arr(a), _arr(b)), axis=axis)
+    """The dot product of vectors along `axis` (after broadcasting), conjugating `x1` (as
+    the array API standard and NumPy 2 do); the result keeps the operands' dtype."""
+    (a, b), dt = promote(x1, x2)
+    a, b = _arr(a), _arr(b)
+    sa, sb = shape_of(a), shape_of(b)
+    shape = broadcast_shapes(sa, sb, opname="vecdot")
+    if not shape:
+        raise ValueError("vecdot: needs arrays of at least one dimension")
+    ax = axis % len(shape) if -len(shape) <= axis < len(shape) else None
+    if ax is None:
+        raise ValueError(f"vecdot: axis {axis} is out of bounds for shape {shape}")
+    sizes = [s[ax - len(shape) + len(s)] for s in (sa, sb) if ax - len(shape) + len(s) >= 0]
+    if len(set(sizes)) > 1:
+        raise ShapeMismatchError(f"vecdot: the vectors along axis {axis} have sizes "
+                                 f"{sizes[0]} and {sizes[1]} (shapes {sa} and {sb})")
+    a, b = lax.broadcast_to(a, shape), lax.broadcast_to(b, shape)
+    return lax.reduce_sum(lax.mul(_conj(a), b), (ax,))
 
 
 def matvec(x1, x2, /):
@@ -123,7 +142,7 @@ def matvec(x1, x2, /):
 def vecmat(x1, x2, /):
     """Vector-matrix product over the last axes: (..., n) x (..., n, m) -> (..., m)."""
     (a, b), _ = promote(x1, x2)
-    return lax.squeeze(matmul(lax.expand_dims(_arr(a), (-2,)), b), (-2,))
+    return lax.squeeze(matmul(lax.expand_dims(_conj(_arr(a)), (-2,)), b), (-2,))
 
 
 def kron(a, b):

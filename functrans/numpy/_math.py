@@ -113,7 +113,21 @@ add = _binary(lax.add, "add")
 subtract = _binary(lax.sub, "subtract")
 multiply = _binary(lax.mul, "multiply")
 divide = true_divide = _binary(lax.div, "true_divide", inexact=True)
-floor_divide = _binary(lax.floor_divide, "floor_divide")
+_floor_divide = _binary(lax.floor_divide, "floor_divide")
+
+
+def floor_divide(x1, x2, /):
+    """Elementwise floor(x1 / x2), NumPy's kernel with the array API standard's preferred
+    values where one operand is infinite: inf // 2 is inf (not NaN) and -1 // inf is -0.0
+    (not -1.0)."""
+    out = _floor_divide(x1, x2)
+    if dtype_of(out).kind != "f":
+        return out
+    (a, b), _ = promote(x1, x2)
+    a_inf, b_inf = isinf(a), isinf(b)
+    special = logical_xor(a_inf, b_inf) & ~isnan(a) & ~isnan(b)
+    return where(special, true_divide(a, b), out)
+
 remainder = mod = _binary(lax.remainder, "remainder")
 fmod = _binary(lax.rem, "fmod")
 power = pow = _binary(lax.pow, "power")

@@ -130,9 +130,10 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
+    """The arguments broadcast against each other (a tuple, as in NumPy 2)."""
     arrays = [asarray(a) for a in args]
     s = broadcast_shapes(*[shape_of(a) for a in arrays])
-    return [lax.broadcast_to(a, s) for a in arrays]
+    return tuple(lax.broadcast_to(a, s) for a in arrays)
 
 
 def atleast_1d(*arys):

@@ -309,8 +309,8 @@ def _lu_impl(xp, a):
     a = xp.asarray(a)
     batch = a.shape[:-2]
     n = a.shape[-1]
-    flat = a.reshape((-1, n, n))
-    parts = [_lu_one(xp, m) for m in flat]
+    flat = a.reshape((int(np.prod(batch)), n, n))
+    parts = [_lu_one(xp, m) for m in flat] if n else []
     if not parts:
         return [a.copy(), xp.zeros(batch + (n,), np.int32), xp.zeros(batch + (n,), np.int32)]
     return [xp.stack([p[i] for p in parts]).reshape(batch + s)
