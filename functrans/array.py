@@ -127,6 +127,13 @@ class Array:
             raise TypeError("len() of a 0-d array")
         return self._value.shape[0]
 
+    def __iter__(self):
+        # explicit: indexing clamps out-of-bounds indices, so Python's fallback iteration
+        # by indexing until IndexError would never stop
+        if self._value.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (wrap(v) for v in self._value)
+
     __hash__ = None
 
     def __setitem__(self, idx, value):

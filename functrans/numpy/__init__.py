@@ -39,7 +39,7 @@ from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec
 from ._misc import *  # noqa: F401,F403
 from . import linalg, fft
 from ._array_methods import install as _install
-from ._array_api import (isdtype, from_dlpack, array_namespace_info as __array_namespace_info__,
+from ._array_api import (isdtype, from_dlpack, result_type, promote_types, array_namespace_info as __array_namespace_info__,
                          API_VERSION as __array_api_version__, install as _install_array_api)
 
 _install()
@@ -87,8 +87,6 @@ integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloat
     _np.complexfloating)
 generic = _np.generic
 issubdtype = _np.issubdtype
-result_type = _dtypes.result_type
-promote_types = _np.promote_types
 can_cast = _np.can_cast
 pi, e, inf, nan, euler_gamma = _math_mod.pi, _math_mod.e, _math_mod.inf, _math_mod.nan, _np.euler_gamma
 newaxis = None

@@ -11,6 +11,7 @@ from ..backends import devices as _devices, default_device_now, get_device
 from ..core import Tracer
 from ..primitives.conversion import asarray
 from ..primitives.transfer import device_put
+from ._conversion import result_dtype
 
 API_VERSION = "2024.12"
 
@@ -23,6 +24,28 @@ _KINDS = {
     "complex floating": lambda dt: dt.kind == "c",
     "numeric": lambda dt: dt.kind in "iufc",
 }
+
+
+def result_type(*arrays_and_dtypes):
+    """The dtype operations on these arrays, dtypes and Python scalars (weak) give: integers
+    and bools meeting floats keep the float's width (JAX's and PyTorch's rule), NumPy's
+    table within a kind."""
+    keys = []
+    for x in arrays_and_dtypes:
+        if type(x) in (bool, int, float, complex):
+            keys.append(x)
+        elif isinstance(x, (Array, Tracer, np.ndarray, np.generic)):
+            keys.append(result_dtype(x))
+        else:
+            keys.append(dtypes.canonicalize(x))
+    if not keys:
+        raise ValueError("result_type: at least one array or dtype is required")
+    return dtypes.result_type(*keys)
+
+
+def promote_types(type1, type2):
+    """The dtype two dtypes promote to (see `result_type`)."""
+    return dtypes.promote_types(dtypes.canonicalize(type1), dtypes.canonicalize(type2))
 
 
 def _as_dtype(dtype, name):
