@@ -25,7 +25,7 @@ from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug
-from . import random, nn, optim, data
+from . import random, nn, optim, data, scipy
 from .serialization import save, load
 from ._display import tree_summary, tree_pformat
 
