@@ -84,9 +84,11 @@ class Array:
             return host.astype(dtype)
         return host.copy() if copy else host
 
-    def __dlpack__(self, *args, **kwargs):
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         v = self._value
-        return (np.asarray(v) if type(v) in HOST_TYPES else v).__dlpack__(*args, **kwargs)
+        kwargs = {k: a for k, a in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if a is not None}
+        return (np.asarray(v) if type(v) in HOST_TYPES else v).__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         v = self._value

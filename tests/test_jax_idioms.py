@@ -60,7 +60,7 @@ def test_clip_bounds_by_every_name():
                 x.clip(1, 3), x.clip(min=1, max=3)):
         np.testing.assert_array_equal(np.asarray(out), [1, 1, 2, 3, 3])
     with pytest.raises(TypeError, match="once"):
-        jnp.clip(x, 1, min=2)
+        jnp.clip(x, 1, a_min=2)
 
 
 # ------------------------------------------------------------------ the tree namespace

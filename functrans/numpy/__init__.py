@@ -39,7 +39,7 @@ from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec
 from ._misc import *  # noqa: F401,F403
 from . import linalg, fft
 from ._array_methods import install as _install
-from ._array_api import (isdtype, from_dlpack, result_type, promote_types, array_namespace_info as __array_namespace_info__,
+from ._array_api import (isdtype, from_dlpack, result_type, promote_types, finfo, iinfo, array_namespace_info as __array_namespace_info__,
                          API_VERSION as __array_api_version__, install as _install_array_api)
 
 _install()
@@ -80,8 +80,6 @@ uint8, uint16, uint32, uint64 = map(_ScalarType, (_np.uint8, _np.uint16, _np.uin
 float16, float32, float64 = map(_ScalarType, (_np.float16, _np.float32, _np.float64))
 complex64, complex128 = map(_ScalarType, (_np.complex64, _np.complex128))
 dtype = _np.dtype
-finfo = _np.finfo
-iinfo = _np.iinfo
 integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloating = (
     _np.integer, _np.floating, _np.inexact, _np.number, _np.signedinteger, _np.unsignedinteger,
     _np.complexfloating)

@@ -1,4 +1,4 @@
-"""What the Python array API standard (2024.12) asks of a namespace beyond NumPy's names:
+"""What the Python array API standard (2025.12) asks of a namespace beyond NumPy's names:
 `isdtype`, `__array_namespace_info__`, `from_dlpack`, and the `__array_namespace__` and
 `to_device` methods of arrays."""
 from __future__ import annotations
@@ -13,7 +13,8 @@ from ..primitives.conversion import asarray
 from ..primitives.transfer import device_put
 from ._conversion import result_dtype
 
-API_VERSION = "2024.12"
+API_VERSION = "2025.12"
+_KNOWN_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 
 _KINDS = {
     "bool": lambda dt: dt.kind == "b",
@@ -46,6 +47,46 @@ def result_type(*arrays_and_dtypes):
 def promote_types(type1, type2):
     """The dtype two dtypes promote to (see `result_type`)."""
     return dtypes.promote_types(dtypes.canonicalize(type1), dtypes.canonicalize(type2))
+
+
+class finfo:
+    """Machine limits of a floating-point (or complex: its real part's) dtype, NumPy's
+    `finfo` with the array API's Python floats for `eps`, `max`, `min`, `smallest_normal`
+    (and `tiny`, `resolution`, `epsneg`)."""
+
+    def __init__(self, type):
+        dt = type.dtype if isinstance(type, (Array, Tracer)) else dtypes.canonicalize(type)
+        info = np.finfo(dt)
+        self._info = info
+        self.dtype = info.dtype
+        self.bits = int(info.bits)
+        for name in ("eps", "max", "min", "smallest_normal", "tiny", "resolution",
+                     "epsneg"):
+            setattr(self, name, float(getattr(info, name)))
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_info"], name)
+
+    def __repr__(self):
+        return repr(self._info)
+
+
+class iinfo:
+    """Machine limits of an integer dtype (NumPy's `iinfo`; `bits`, `max`, `min` are Python
+    ints)."""
+
+    def __init__(self, type):
+        dt = type.dtype if isinstance(type, (Array, Tracer)) else dtypes.canonicalize(type)
+        info = np.iinfo(dt)
+        self._info = info
+        self.dtype = info.dtype
+        self.bits, self.max, self.min = int(info.bits), int(info.max), int(info.min)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_info"], name)
+
+    def __repr__(self):
+        return repr(self._info)
 
 
 def _as_dtype(dtype, name):
@@ -85,7 +126,7 @@ class ArrayNamespaceInfo:
         return default_device_now()
 
     def devices(self):
-        return list(_devices())
+        return tuple(_devices())
 
     def default_dtypes(self, *, device=None):
         if device is not None:
@@ -148,8 +189,7 @@ def install(namespace):
     """Give arrays and traced values `__array_namespace__` (returning `namespace`) and
     `to_device`."""
     def __array_namespace__(self, /, *, api_version=None):
-        if api_version is not None and api_version not in ("2021.12", "2022.12", "2023.12",
-                                                           "2024.12"):
+        if api_version is not None and api_version not in _KNOWN_VERSIONS:
             raise ValueError(f"__array_namespace__: api_version {api_version!r} is not "
                              f"supported; functrans follows {API_VERSION}")
         return namespace

@@ -67,7 +67,28 @@ def _binary(lax_fn, name, inexact=False):
 
 exp = _inexact_unary(lax.exp, "exp")
 exp2 = _inexact_unary(lax.exp2, "exp2")
-expm1 = _inexact_unary(lax.expm1, "expm1")
+_expm1 = _inexact_unary(lax.expm1, "expm1")
+
+
+def expm1(x, /):
+    """exp(x) - 1, accurate near 0; complex values as (e^a cos b - 1) + i e^a sin b with
+    the array API standard's special cases at infinities."""
+    x = as_operand(x)
+    if dtype_of(x).kind != "c":
+        return _expm1(x)
+    x = asarray(x)
+    a, b = lax.real(x), lax.imag(x)
+    half = lax.sin(lax.mul(b, 0.5))
+    re = lax.sub(lax.mul(lax.expm1(a), lax.cos(b)), lax.mul(lax.mul(half, half), 2.0))
+    im = lax.select(lax.eq(b, 0.0), b, lax.mul(lax.exp(a), lax.sin(b)))
+    b_finite = lax.is_finite(b)
+    neg_inf = lax.bitwise_and(lax.eq(a, -math.inf), lax.bitwise_not(b_finite))
+    pos_inf = lax.bitwise_and(lax.eq(a, math.inf), lax.bitwise_not(b_finite))
+    re = lax.select(neg_inf, lax.full_like(re, -1.0),
+                    lax.select(pos_inf, lax.full_like(re, math.inf), re))
+    im = lax.select(neg_inf, lax.full_like(im, 0.0),
+                    lax.select(pos_inf, lax.full_like(im, math.nan), im))
+    return lax.complex(re, im)
 log = _inexact_unary(lax.log, "log")
 log2 = _inexact_unary(lax.log2, "log2")
 log10 = _inexact_unary(lax.log10, "log10")
@@ -189,7 +210,7 @@ def where(condition, x=None, y=None, /):
     return lax.select(_as_bool(condition), a, b)
 
 
-def clip(a, a_min=None, a_max=None, *, min=None, max=None):
+def clip(a, /, min=None, max=None, *, a_min=None, a_max=None):
     """Clamp values into [min, max] (either bound may be None). The bounds may be given by
     position, as `min=`/`max=` (NumPy 2, the array API) or as `a_min=`/`a_max=`."""
     if (a_min is not None and min is not None) or (a_max is not None and max is not None):
