@@ -75,9 +75,6 @@ class _Concatenator:
         order = list(range(ndmin))
         return transpose(a, order[:k1] + order[k2:] + order[k1:k2])
 
-    def __len__(self):
-        return 0
-
 
 r_ = _Concatenator(0, 1, -1, "r_")
 c_ = _Concatenator(-1, 2, 0, "c_")
