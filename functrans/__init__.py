@@ -9,6 +9,7 @@ NumPy/CuPy arrays, with a PyTorch-familiar neural-network toolkit on top.
 __version__ = "0.1.0"
 
 from .config import config
+from . import dtypes
 from .array import Array
 from .backends import devices, default_device, Device
 from . import backends
@@ -39,6 +40,33 @@ def device_put(x, device=None):
     from .numpy._conversion import asarray
     dev = get_device(device)
     return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
+
+
+float0 = dtypes.float0
+
+
+def device_get(x):
+    """The arrays of pytree `x` as NumPy arrays on the host (other leaves unchanged)."""
+    import numpy as _np
+    return tree_map(lambda leaf: _np.asarray(leaf) if isinstance(leaf, Array) else leaf, x)
+
+
+def local_devices(backend=None):
+    """The devices of this process (of one platform with `backend`, e.g. "cuda")."""
+    return devices(backend)
+
+
+def device_count(backend=None):
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend():
+    """The platform new arrays go to ("cpu" or "cuda")."""
+    from .backends import default_device_now
+    return default_device_now().platform
 
 
 def block_until_ready(x):

@@ -348,3 +348,26 @@ def test_control_flow_and_sharp_bits_cells():
     k1, k2 = jax.random.split(key)
     assert not np.array_equal(np.asarray(jax.random.normal(k1, (3,))),
                               np.asarray(jax.random.normal(k2, (3,))))
+
+
+def test_vectorize_and_small_names():
+    g = jnp.vectorize(lambda a, b: jnp.where(a > 0, a * b, -b))
+    x, y = np.array([1.0, -1.0, 2.0]), np.array([[3.0], [4.0]])
+    np.testing.assert_array_equal(np.asarray(g(x, y)), np.where(x > 0, x * y, -y))
+    np.testing.assert_array_equal(np.asarray(jax.jit(g)(x, y)), np.where(x > 0, x * y, -y))
+    np.testing.assert_array_equal(np.asarray(jax.grad(lambda v: g(v, 2.0).sum())(x)),
+                                  [2.0, 0.0, 2.0])
+    dot = jnp.vectorize(lambda u, v: jnp.dot(u, v), signature="(n),(n)->()")
+    a, b = np.arange(12.0).reshape(4, 3), np.arange(3.0)
+    np.testing.assert_array_equal(np.asarray(dot(a, b)), a @ b)
+    both = jnp.vectorize(lambda u: (u, u ** 2), signature="()->(),()")
+    assert [np.asarray(o).tolist() for o in both(np.arange(3.0))] == [[0, 1, 2], [0, 1, 4]]
+    assert jnp.vectorize(lambda u, n: u ** n, excluded={1})(np.arange(3.0), 2).tolist() == \
+        [0, 1, 4]
+    with pytest.raises(ValueError, match="core dimension"):
+        dot(np.ones(3), np.ones(4))
+    assert jnp.double == np.float64 and jnp.single == np.float32 and jnp.int_ == np.int64
+    assert jax.device_count() == len(jax.devices()) and jax.default_backend() == "cpu"
+    assert isinstance(jax.device_get({"a": jnp.ones(2)})["a"], np.ndarray)
+    assert jax.grad(lambda x, i: x * i, allow_int=True, argnums=(0, 1))(2.0, 3)[1].dtype \
+        == jax.float0

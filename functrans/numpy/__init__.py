@@ -90,3 +90,6 @@ pi, e, inf, nan, euler_gamma = _math_mod.pi, _math_mod.e, _math_mod.inf, _math_m
 newaxis = None
 Array = ndarray
 from ._index_tricks import r_, c_, mgrid, ogrid, s_, index_exp  # noqa: E402
+from ._vectorize import vectorize  # noqa: E402
+double, single, cdouble, csingle = float64, float32, complex128, complex64
+float_, complex_, int_, uint = float64, complex128, int64, uint64
