@@ -134,6 +134,9 @@ def _expand(shape, idx):
         elif e is None:
             new_axes.append(len(entries))
             entries.append(slice(None))
+        elif isinstance(e, _ScalarMask):      # a new axis, of length 1 if True, 0 if False
+            new_axes.append(len(entries))
+            entries.append(np.arange(int(e.value)))
         elif isinstance(e, np.ndarray) and e.dtype == np.bool_:   # a mask over n axes
             _check_mask(e, shape[axis:axis + n], axis)
             entries.extend(np.nonzero(e))
@@ -149,12 +152,11 @@ def _classify(e):
     """(number of axes consumed, normalized entry)."""
     if e is None or e is Ellipsis:
         return 0, e
+    if isinstance(e, (bool, np.bool_)):
+        return 0, _ScalarMask(bool(e))
     if isinstance(e, slice):
         return 1, slice(*(None if v is None else _static_slice_part(v)
                           for v in (e.start, e.stop, e.step)))
-    if isinstance(e, (bool, np.bool_)):
-        raise IndexError("a boolean scalar index is not supported; use None (fnp.newaxis) to "
-                         "add an axis or fnp.where to select")
     if isinstance(e, (int, np.integer)):
         return 1, int(e)
     if isinstance(e, (list, tuple)):
@@ -178,8 +180,7 @@ def _classify(e):
     if isinstance(e, np.ndarray):
         if e.dtype == np.bool_:
             if e.ndim == 0:
-                raise IndexError("a boolean scalar index is not supported; use None "
-                                 "(fnp.newaxis) to add an axis or fnp.where to select")
+                return 0, _ScalarMask(bool(e))
             return e.ndim, e
         if not dtypes.is_integer(e.dtype):
             raise IndexError(f"arrays used as indices must be integers or booleans, got "
@@ -187,6 +188,14 @@ def _classify(e):
         return 1, int(e) if e.ndim == 0 else e
     raise IndexError(f"only integers, slices (':'), ellipsis ('...'), None and integer or "
                      f"boolean arrays are valid indices, got {type(e).__name__}")
+
+
+class _ScalarMask:
+    """A boolean scalar index: NumPy's new axis of length 1 (True) or 0 (False)."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
 
 
 def _static_slice_part(v):

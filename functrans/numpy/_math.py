@@ -262,8 +262,9 @@ signbit = _same_unary(lax.signbit, "signbit")
 
 
 def copysign(x1, x2, /):
-    (a, b), _ = promote_inexact(x1, x2)
-    return where(signbit(b), negative(absolute(a)), absolute(a))
+    (a, b), dt = promote_inexact(x1, x2)
+    a = absolute(asarray(a, dtype=dt))
+    return where(signbit(b), negative(a), a)
 
 
 def heaviside(x1, x2, /):

@@ -102,8 +102,16 @@ def moveaxis(a, source, destination):
 
 
 def expand_dims(a, axis):
+    """`a` with new axes of size 1 at the positions `axis` (of the result)."""
     a = asarray(a)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = len(shape_of(a)) + len(axes)
+    for d in axes:
+        if not -ndim <= d < ndim:
+            raise IndexError(f"expand_dims: axis {d} is out of bounds for a result of "
+                             f"{ndim} dimensions")
+    if len({d % ndim for d in axes}) != len(axes):
+        raise ValueError(f"expand_dims: repeated axis in {axes}")
     return lax.expand_dims(a, axes)
 
 
@@ -118,6 +126,9 @@ def squeeze(a, axis=None):
 
 
 def broadcast_shapes(*shapes):
+    """The shape arrays of `shapes` broadcast to (`()` for none)."""
+    if not shapes:
+        return ()
     from ..primitives._util import broadcast_shapes as b
     return b(*[tuple(s) for s in shapes], opname="broadcast_shapes")
 
@@ -375,7 +386,7 @@ def _clip_index(idx, n):
     return lax.min(lax.max(idx, 0), max(n - 1, 0))
 
 
-def take_along_axis(arr, indices, axis):
+def take_along_axis(arr, indices, axis=-1):
     """`arr` picked along `axis` by `indices` (same rank; other axes broadcast)."""
     from ._indexing import out_of_bounds
     arr = asarray(arr)

@@ -294,12 +294,12 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """The p-norm over `axis` (all axes when None): ord in inf, -inf, 0, or any p."""
     from . import _reductions as R
     (x,), _ = promote_inexact(x)
-    ax = axis
-    if ax is None:
-        x, ax = lax.reshape(x, (math.prod(shape_of(x)),)), 0
-        res = _vector_norm(R, x, ax, False, ord)
-        return lax.reshape(res, (1,) * len(shape_of(asarray(x)))) if keepdims else res
-    return _vector_norm(R, x, ax, keepdims, ord)
+    x = asarray(x)
+    if axis is None:
+        ndim = len(shape_of(x))
+        res = _vector_norm(R, lax.reshape(x, (math.prod(shape_of(x)),)), 0, False, ord)
+        return lax.reshape(res, (1,) * ndim) if keepdims else res
+    return _vector_norm(R, x, axis, keepdims, ord)
 
 
 def _vector_norm(R, x, axis, keepdims, ord):
@@ -312,7 +312,7 @@ def _vector_norm(R, x, axis, keepdims, ord):
         return R.min(a, axis=axis, keepdims=keepdims)
     if ord == 0:
         return lax.convert_element_type(R.sum(lax.ne(x, 0), axis=axis, keepdims=keepdims),
-                                        dtype_of(x))
+                                        dtype_of(a))
     if ord == 1:
         return R.sum(a, axis=axis, keepdims=keepdims)
     p = float(ord)
