@@ -147,3 +147,24 @@ def test_empty_matrices_in_linalg():
     assert fnp.linalg.solve(e, fnp.zeros((0, 2))).shape == (0, 2)
     assert float(fnp.linalg.det(e)) == 1.0
     assert fnp.linalg.inv(fnp.zeros((3, 0, 0))).shape == (3, 0, 0)
+
+
+def test_boolean_scalar_indices_expand_dims_and_vector_norm():
+    x = np.arange(6.0).reshape(2, 3)
+    for idx in (True, False, (Ellipsis, True), (0, True), (np.array(True), 1)):
+        np.testing.assert_array_equal(np.asarray(fnp.asarray(x)[idx]), x[idx])
+        np.testing.assert_array_equal(np.asarray(ft.jit(lambda v: v[idx])(x)), x[idx])
+    assert fnp.asarray(False)[fnp.asarray(False)].shape == (0,)
+    with pytest.raises(IndexError):
+        fnp.expand_dims(fnp.ones(2), 3)
+    with pytest.raises(ValueError):
+        fnp.expand_dims(fnp.ones(2), (0, 0))
+    assert fnp.broadcast_shapes() == ()
+    for kw in ({"keepdims": True}, {"axis": (), "keepdims": True}, {"ord": 0}, {"axis": 1,
+                                                                              "ord": 3}):
+        np.testing.assert_allclose(np.asarray(fnp.linalg.vector_norm(x, **kw)),
+                                   np.linalg.vector_norm(x, **kw))
+    assert fnp.linalg.vector_norm(np.ones(2, np.complex64), ord=0).dtype == np.float32
+    assert fnp.copysign(0, fnp.ones(2)).dtype == np.float32
+    assert fnp.finfo(fnp.float32).eps == float(np.finfo(np.float32).eps)
+    assert isinstance(fnp.finfo(fnp.complex64).max, float) and fnp.iinfo(fnp.int8).min == -128
