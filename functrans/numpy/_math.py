@@ -80,6 +80,7 @@ def expm1(x, /):
     a, b = lax.real(x), lax.imag(x)
     half = lax.sin(lax.mul(b, 0.5))
     re = lax.sub(lax.mul(lax.expm1(a), lax.cos(b)), lax.mul(lax.mul(half, half), 2.0))
+    re = lax.add(re, 0.0)                  # expm1(-0 + 0j) is +0 + 0j
     im = lax.select(lax.eq(b, 0.0), b, lax.mul(lax.exp(a), lax.sin(b)))
     b_finite = lax.is_finite(b)
     neg_inf = lax.bitwise_and(lax.eq(a, -math.inf), lax.bitwise_not(b_finite))

@@ -498,8 +498,41 @@ def _except(axis, x):
     return tuple(i for i in range(len(shape_of(x))) if i != axis)
 
 
-eig_p.jvp = _eig_jvp
-eig_p.reverse_by_transposing_jvp = lambda primals: True
+def _eig_vjp(primals, needs):
+    a, = primals
+    w, v = eig_p.bind(a)
+
+    def backward(cts):
+        cw, cv = cts
+        ct = dtype_of(v)
+        rows = len(shape_of(v)) - 2
+        if cv is None:
+            cp = _diag_matrix(cw)
+        else:
+            # the transpose, step by step, of the forward rule's dv = U + V diag(c)
+            cbar = reduce_sum(mul(cv, v), (rows,))
+            k = argmax(lax_abs(v), rows)
+            pick = convert_element_type(eq(broadcast_in_dim(_positions(v, rows), shape_of(v),
+                                                            tuple(range(len(shape_of(v))))),
+                                           broadcast_in_dim(k, shape_of(v), _except(rows, v))),
+                                        ct)
+            r = real_p.bind(reduce_sum(mul(pick, v), (rows,)))
+            scale_re = broadcast_in_dim(convert_element_type(real_p.bind(cbar), ct),
+                                        shape_of(v), _except(rows, v))
+            scale_im = broadcast_in_dim(convert_element_type(div(imag_p.bind(cbar), r), ct),
+                                        shape_of(v), _except(rows, v))
+            cu = sub(sub(cv, mul(conj_p.bind(v), scale_re)), mul(mul(pick, scale_im), 1j))
+            cp = mul(_gap_reciprocals(w), _mm(_T(v), cu))
+            if cw is not None:
+                cp = add(cp, _diag_matrix(cw))
+        lu_vt, _, perm = lu_p.bind(_T(v))
+        ca = _mm(lu_solve(lu_vt, perm, cp), _T(v))                     # V^-T cP V^T
+        return (ca if dtype_of(a).kind == "c" else
+                convert_element_type(real_p.bind(ca), dtype_of(a)),)
+    return [w, v], backward
+
+
+eig_p.jvp, eig_p.vjp = _eig_jvp, _eig_vjp
 _batch_leading(eig_p)
 
 
