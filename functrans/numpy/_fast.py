@@ -41,8 +41,8 @@ def numpy_pair(a, b, float_only=False):
             vb = numpy_value(b, kinds)
             if vb is None:
                 return None
-            da, db = va.dtype, vb.dtype
-            if da is not db and (da.kind in "fc") is not (db.kind in "fc"):
+            da = va.dtype
+            if da is not vb.dtype and (da.kind in "fc") is not (vb.dtype.kind in "fc"):
                 return None
             return va, vb
         if tb is int or tb is bool or (tb is float and va.dtype.kind in "fc"):
