@@ -9,11 +9,12 @@ NumPy/CuPy arrays, with a PyTorch-familiar neural-network toolkit on top.
 __version__ = "0.1.0"
 
 from .config import config
+from . import dtypes
 from .array import Array
 from .backends import (devices, default_device, Device, local_devices, device_count,
                        local_device_count, process_index, process_count)
 from . import backends
-from . import tree_util
+from . import tree_util, tree
 from . import numpy
 from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
@@ -27,7 +28,7 @@ from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug
-from . import random, nn, optim, data, distributed
+from . import random, nn, optim, data, distributed, scipy
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 
@@ -41,6 +42,21 @@ def device_put(x, device=None):
     from .numpy._conversion import asarray
     dev = get_device(device)
     return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
+
+
+float0 = dtypes.float0
+
+
+def device_get(x):
+    """The arrays of pytree `x` as NumPy arrays on the host (other leaves unchanged)."""
+    import numpy as _np
+    return tree_map(lambda leaf: _np.asarray(leaf) if isinstance(leaf, Array) else leaf, x)
+
+
+def default_backend():
+    """The platform new arrays go to ("cpu" or "cuda")."""
+    from .backends import default_device_now
+    return default_device_now().platform
 
 
 def block_until_ready(x):

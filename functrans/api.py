@@ -153,13 +153,15 @@ def _lower_aux(aux, trace_types):
 
 
 # =================================================================== reverse mode
-def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """`fun`'s value and its gradient with respect to the arguments at `argnums`.
 
-    `fun` must return a scalar (or `(scalar, aux)` with `has_aux=True`); gradients have the
-    structure and dtypes of the differentiated arguments. Values inside `ft.buffers.Buffer`
-    nodes (the buffers of `ft.nn` modules, e.g. running statistics) are not differentiated:
-    `fun` gets them unchanged and their gradient is `Buffer(None)`.
+    `fun` must return a real scalar (or `(scalar, aux)` with `has_aux=True`); gradients have
+    the structure and dtypes of the differentiated arguments. With `holomorphic=True`, `fun`
+    maps complex inputs to a complex scalar and the gradient is its complex derivative.
+    Values inside `ft.buffers.Buffer` nodes (the buffers of `ft.nn` modules, e.g. running
+    statistics) are not differentiated: `fun` gets them unchanged and their gradient is
+    `Buffer(None)`.
     """
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
@@ -170,12 +172,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
             constants, leaves = leaves, [x for x in leaves if type(x) is not Buffer]
             labels = [lb for lb, x in zip(labels, constants) if type(x) is not Buffer]
         for leaf, label in zip(leaves, labels):
-            dt = dtype_of(leaf)
-            if not dtypes.is_inexact(dt) and not allow_int:
-                raise TypeError(
-                    f"grad: {label} of {fun_name(fun)} has dtype {dt}; only floating-point "
-                    "inputs can be differentiated. Convert it (x.astype(fnp.float32)) or leave "
-                    "it out of argnums (pass allow_int=True for zero gradients of integers).")
+            _check_input_dtype("grad", fun, label, dtype_of(leaf), holomorphic, allow_int)
         aux_box = []
 
         def flat_fun(*flat):
@@ -185,7 +182,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, allow_int=False):
             if has_aux:
                 out, aux = _split_aux("grad", fun, out)
                 aux_box.append(aux)
-            _check_scalar_output("grad", fun, out)
+            _check_scalar_output("grad", fun, out, holomorphic)
             return [out]
         (value,), vjp_fn = ad.vjp_flat(flat_fun, leaves, name="grad")
         value = asarray(value)
@@ -208,9 +205,10 @@ def _with_constants(template, values):
     return [x if type(x) is Buffer else next(it) for x in template]
 
 
-def grad(fun, argnums=0, has_aux=False, allow_int=False):
-    """The gradient of scalar-valued `fun` with respect to the arguments at `argnums`."""
-    vg = value_and_grad(fun, argnums, has_aux, allow_int)
+def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """The gradient of scalar-valued `fun` with respect to the arguments at `argnums`
+    (`holomorphic=True`: the complex derivative of a complex function of complex inputs)."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
     @functools.wraps(fun)
     def grad_f(*args, **kwargs):
@@ -219,7 +217,42 @@ def grad(fun, argnums=0, has_aux=False, allow_int=False):
     return grad_f
 
 
-def _check_scalar_output(transform, fun, out):
+def _check_input_dtype(transform, fun, label, dt, holomorphic, allow_int,
+                       complex_ok=True):
+    """JAX's rules for what may be differentiated: complex inputs with `holomorphic=True`
+    (and only those), integers only with `allow_int`; forward mode (`complex_ok=False`)
+    takes complex inputs only as holomorphic."""
+    if holomorphic:
+        if dt.kind != "c":
+            raise TypeError(f"{transform} with holomorphic=True: {label} of {fun_name(fun)} "
+                            f"has dtype {dt}; holomorphic differentiation needs complex inputs "
+                            "(convert with x.astype(fnp.complex64))")
+        return
+    if not dtypes.is_inexact(dt):
+        if allow_int:
+            return
+        raise TypeError(
+            f"{transform}: {label} of {fun_name(fun)} has dtype {dt}; only floating-point "
+            "inputs can be differentiated. Convert it (x.astype(fnp.float32)) or leave "
+            "it out of argnums (pass allow_int=True for zero gradients of integers).")
+    if dt.kind == "c" and not complex_ok:
+        raise TypeError(f"{transform}: {label} of {fun_name(fun)} has complex dtype {dt}; "
+                        f"{transform} needs real inputs. For a holomorphic function pass "
+                        "holomorphic=True; otherwise use ft.jvp directly.")
+
+
+def _check_output_dtype(transform, fun, dt, holomorphic):
+    if holomorphic:
+        if dt.kind != "c":
+            raise TypeError(f"{transform} with holomorphic=True: {fun_name(fun)} returned "
+                            f"dtype {dt}; a holomorphic function has complex outputs")
+    elif dt.kind == "c":
+        raise TypeError(f"{transform}: {fun_name(fun)} returned complex dtype {dt}; "
+                        f"{transform} needs real outputs. For a holomorphic function pass "
+                        "holomorphic=True; otherwise use ft.vjp directly.")
+
+
+def _check_scalar_output(transform, fun, out, holomorphic=False):
     if not _is_array_leaf(out):
         hint = (" (if it returns (loss, aux), pass has_aux=True)"
                 if isinstance(out, (tuple, list)) else "")
@@ -234,6 +267,7 @@ def _check_scalar_output(transform, fun, out):
     if not dtypes.is_inexact(dt):
         raise TypeError(f"{transform}: {fun_name(fun)} returned dtype {dt}; grad needs a "
                         "floating-point output")
+    _check_output_dtype(transform, fun, dt, holomorphic)
 
 
 def _zero_or(ct, primal):
@@ -358,20 +392,20 @@ def _std_basis(leaves):
     return out, total
 
 
-def jacfwd(fun, argnums=0, has_aux=False):
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian of `fun` by forward mode (one jvp per input element, vectorized by vmap).
 
     The result nests output structure outside input structure; each leaf has shape
-    `out.shape + in.shape`.
+    `out.shape + in.shape`. `holomorphic=True`: complex inputs and outputs, the complex
+    derivative.
     """
     @functools.wraps(fun)
     def jacfun(*args):
         nums, single = _normalize_argnums("jacfwd", argnums, len(args), fun)
         leaves, treedef, labels = flatten_args("jacfwd", fun, args, nums)
         for leaf, label in zip(leaves, labels):
-            if not dtypes.is_inexact(dtype_of(leaf)):
-                raise TypeError(f"jacfwd: {label} has dtype {dtype_of(leaf)}; only "
-                                "floating-point inputs can be differentiated")
+            _check_input_dtype("jacfwd", fun, label, dtype_of(leaf), holomorphic, False,
+                               complex_ok=False)
         basis, total = _std_basis(leaves)
         flat_fun = _FlatFun("jacfwd", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
                                                                          flat)), has_aux)
@@ -380,6 +414,9 @@ def jacfwd(fun, argnums=0, has_aux=False):
         def push(*tans):
             out_p, out_t = ad.jvp_flat(flat_fun, leaves, list(tans))
             box["primals"] = out_p
+            if holomorphic:
+                for o in out_p:
+                    _check_output_dtype("jacfwd", fun, dtype_of(o), True)
             return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
         jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total, [-1] * len(basis))
         jac = _reshape_jacobian(jac_t, box["primals"], leaves, treedef, single, last=True)
@@ -390,20 +427,21 @@ def jacfwd(fun, argnums=0, has_aux=False):
     return jacfun
 
 
-def jacrev(fun, argnums=0, has_aux=False, allow_int=False):
-    """The Jacobian of `fun` by reverse mode (one vjp per output element, vectorized)."""
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """The Jacobian of `fun` by reverse mode (one vjp per output element, vectorized).
+    `holomorphic=True`: complex inputs and outputs, the complex derivative."""
     @functools.wraps(fun)
     def jacfun(*args):
         nums, single = _normalize_argnums("jacrev", argnums, len(args), fun)
         leaves, treedef, labels = flatten_args("jacrev", fun, args, nums)
         for leaf, label in zip(leaves, labels):
-            if not dtypes.is_inexact(dtype_of(leaf)) and not allow_int:
-                raise TypeError(f"jacrev: {label} has dtype {dtype_of(leaf)}; only "
-                                "floating-point inputs can be differentiated")
+            _check_input_dtype("jacrev", fun, label, dtype_of(leaf), holomorphic, allow_int)
         flat_fun = _FlatFun("jacrev", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
                                                                          flat)),
                             has_aux, as_arrays=True)
         out_p, vjp_fn = ad.vjp_flat(flat_fun, leaves, name="jacrev")
+        for o in out_p:
+            _check_output_dtype("jacrev", fun, dtype_of(o), holomorphic)
         basis, total = _std_basis(out_p)
 
         def pull(*cts):
@@ -451,9 +489,10 @@ def _reshape_jacobian(stacked, outs, ins, in_treedef, single, last):
     return packed
 
 
-def hessian(fun, argnums=0, has_aux=False):
+def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Hessian of scalar `fun`: forward-over-reverse, `jacfwd(jacrev(fun))`."""
-    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)
 
 
 # =================================================================== vmap

@@ -84,9 +84,11 @@ class Array:
             return host.astype(dtype)
         return host.copy() if copy else host
 
-    def __dlpack__(self, *args, **kwargs):
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         v = self._value
-        return (np.asarray(v) if type(v) in HOST_TYPES else v).__dlpack__(*args, **kwargs)
+        kwargs = {k: a for k, a in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if a is not None}
+        return (np.asarray(v) if type(v) in HOST_TYPES else v).__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         v = self._value
@@ -126,6 +128,13 @@ class Array:
         if self._value.ndim == 0:
             raise TypeError("len() of a 0-d array")
         return self._value.shape[0]
+
+    def __iter__(self):
+        # explicit: indexing clamps out-of-bounds indices, so Python's fallback iteration
+        # by indexing until IndexError would never stop
+        if self._value.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (wrap(v) for v in self._value)
 
     __hash__ = None
 

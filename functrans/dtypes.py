@@ -1,9 +1,13 @@
-"""Dtype rules: the default float, canonical dtypes, and NumPy 2 promotion with weak scalars.
+"""Dtype rules: the default float, canonical dtypes, and promotion (JAX's and PyTorch's rule
+for mixed kinds, NumPy 2's within a kind, weak Python scalars).
 
 Python scalars are *weak*: they take the dtype of the array they meet when their kind allows
 (`float32_array * 2.0` stays float32). A Python float meeting integer or bool arrays gives the
 default float dtype (float32 unless `ft.config.update("default_float_dtype", "float64")`).
-Arrays promote with NumPy 2's table; values that come from NumPy keep their dtype.
+Arrays of one kind promote with NumPy 2's table (int8 + uint8 -> int16, float32 + float64 ->
+float64); when integer or bool arrays meet floating or complex ones, the result is the
+inexact operands' dtype (float32 / int64 -> float32, as in JAX and PyTorch, where NumPy would
+give float64). Values that come from NumPy keep their dtype.
 """
 from __future__ import annotations
 
@@ -74,8 +78,27 @@ def scalar_dtype(x) -> np.dtype:
     return default_dtype_for_kind(_SCALAR_KIND[type(x)])
 
 
+def promote_types(a, b) -> np.dtype:
+    """The dtype two array dtypes promote to (see the module docstring)."""
+    return _promote_arrays([np.dtype(a), np.dtype(b)])
+
+
+def _promote_arrays(dts):
+    first = dts[0]
+    for d in dts:
+        if d != first:
+            break
+    else:
+        return first
+    inexact = [d for d in dts if d.kind in "fc"]
+    if inexact and len(inexact) < len(dts):
+        return np.result_type(*inexact)   # integers and bools take the inexact dtype
+    return np.result_type(*dts)
+
+
 def result_type(*dtypes_or_scalars) -> np.dtype:
-    """Promote array dtypes (NumPy 2 table) and weak Python scalars (NEP 50 + default float)."""
+    """Promote array dtypes (see the module docstring) and weak Python scalars (NEP 50 + the
+    default float)."""
     dts = []
     weak = 0 - 1
     for x in dtypes_or_scalars:
@@ -86,7 +109,7 @@ def result_type(*dtypes_or_scalars) -> np.dtype:
             weak = k
     if not dts:
         return default_dtype_for_kind(weak)
-    dt = dts[0] if len(dts) == 1 else np.result_type(*dts)
+    dt = dts[0] if len(dts) == 1 else _promote_arrays(dts)
     if weak > _DTYPE_KIND[dt.kind]:
         if weak == 3 and dt.kind == "f":
             return np.result_type(dt, np.complex64)

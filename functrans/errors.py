@@ -12,6 +12,12 @@ class ConcretizationError(TypeError):
     """A traced value was used where a concrete Python value is needed."""
 
 
+class ShapeMismatchError(TypeError, ValueError):
+    """Operand shapes that do not fit an operation such as a matrix product: a TypeError
+    where JAX raises one, and a ValueError where NumPy does, so that either `except`
+    catches it."""
+
+
 class UnexpectedTracerError(Exception):
     """A tracer was used after the transform that created it had finished."""
 

@@ -15,8 +15,10 @@ from typing import Any, Callable, NamedTuple
 __all__ = [
     "PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure", "tree_map",
     "tree_map_with_path", "tree_flatten_with_path", "tree_leaves_with_path", "tree_reduce",
-    "tree_all", "tree_transpose", "treedef_is_leaf", "all_leaves", "register_pytree_node",
-    "register_pytree_with_keys", "register_dataclass", "register_static", "keystr",
+    "tree_all", "tree_transpose", "tree_broadcast", "tree_reduce_associative",
+    "treedef_is_leaf", "treedef_children", "all_leaves", "register_pytree_node",
+    "register_pytree_node_class", "register_pytree_with_keys", "register_dataclass",
+    "register_static", "keystr",
     "SequenceKey", "DictKey", "GetAttrKey", "FlattenedIndexKey", "Partial",
 ]
 
@@ -83,6 +85,13 @@ def register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_ke
     _registry[nodetype] = _NodeKind(flatten_func, unflatten_func, keys)
     _flatten_cache.clear()
     return nodetype
+
+
+def register_pytree_node_class(cls):
+    """Class decorator: register `cls` with its `tree_flatten(self) -> (children, aux)`
+    method and `tree_unflatten(aux, children)` classmethod."""
+    register_pytree_node(cls, lambda node: node.tree_flatten(), cls.tree_unflatten)
+    return cls
 
 
 def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatten_func=None):
@@ -399,20 +408,61 @@ def tree_map_with_path(f, tree, *rest, is_leaf=None):
     return td.unflatten([f(p, x, *xs) for (p, x), *xs in zip(pairs, *others)])
 
 
-def tree_reduce(function, tree, initializer=None, is_leaf=None):
+_NO_INITIALIZER = object()
+
+
+def tree_reduce(function, tree, initializer=_NO_INITIALIZER, is_leaf=None):
+    """`functools.reduce(function, leaves[, initializer])` over the leaves of `tree`."""
     leaves = tree_leaves(tree, is_leaf)
-    if initializer is None:
+    if initializer is _NO_INITIALIZER:
+        if not leaves:
+            raise TypeError("tree_reduce of a tree with no leaves needs an initializer")
         return functools.reduce(function, leaves)
     return functools.reduce(function, leaves, initializer)
 
 
-def tree_all(tree):
-    return all(tree_leaves(tree))
+def tree_reduce_associative(operation, tree, *, identity=_NO_INITIALIZER, is_leaf=None):
+    """Reduce the leaves with associative `operation`, pairwise (a balanced tree of calls);
+    `identity` is the result for a tree with no leaves."""
+    leaves = tree_leaves(tree, is_leaf)
+    if not leaves:
+        if identity is _NO_INITIALIZER:
+            raise TypeError("tree_reduce_associative of a tree with no leaves needs identity=")
+        return identity
+    while len(leaves) > 1:
+        pairs = [operation(a, b) for a, b in zip(leaves[::2], leaves[1::2])]
+        leaves = pairs + ([leaves[-1]] if len(leaves) % 2 else [])
+    return leaves[0]
+
+
+def tree_all(tree, *, is_leaf=None):
+    """Whether every leaf is truthy."""
+    return all(tree_leaves(tree, is_leaf))
+
+
+def tree_broadcast(prefix_tree, full_tree, is_leaf=None):
+    """`prefix_tree` with each of its leaves repeated over the subtree of `full_tree` it
+    stands for, so that the result has `full_tree`'s structure."""
+    prefix_leaves, prefix_def = tree_flatten(prefix_tree, is_leaf)
+    subtrees = prefix_def.flatten_up_to(full_tree)
+    return prefix_def.unflatten([tree_map(lambda _, v=leaf: v, sub)
+                                 for leaf, sub in zip(prefix_leaves, subtrees)])
+
+
+def treedef_children(treedef):
+    """The structures of the children of `treedef`'s root."""
+    return list(treedef.children)
 
 
 def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
-    """Turn a tree of trees (outer of inner) into a tree of trees (inner of outer)."""
+    """Turn a tree of trees (outer of inner) into a tree of trees (inner of outer); with
+    `inner_treedef` None it is the structure of the first inner tree."""
     flat = outer_treedef.flatten_up_to(pytree_to_transpose)
+    if inner_treedef is None:
+        if not flat:
+            raise ValueError("tree_transpose: cannot infer the inner structure of an empty "
+                             "outer tree; pass inner_treedef")
+        inner_treedef = tree_structure(flat[0])
     inner = [inner_treedef.flatten_up_to(x) for x in flat]
     columns = [outer_treedef.unflatten(col) for col in zip(*inner)]
     return inner_treedef.unflatten(columns)

@@ -23,6 +23,7 @@ from functrans import lax, testing as ftst
 from functrans.core import Primitive
 from functrans.primitives import elementwise as E, reductions as R, shape_ops as S
 from functrans.primitives import indexing as I, sorting as SO, linalg as L
+from functrans.primitives import fft as FFT, special as SP
 from functrans.test_util import check_grads
 
 D = importlib.import_module("functrans.primitives.dot")   # `lax.dot` is also a function
@@ -534,6 +535,87 @@ row(L.qr_p, svd_params(),
                [_stack_of(ftst.well_conditioned_matrices, p[2], p[0], p[1])]))
 
 
+def _eigvals_parts(a):
+    """Power sums of the eigenvalues: smooth, and blind to the order LAPACK returns them in
+    (which can change under a perturbation)."""
+    w, _ = L.eig_p.bind(a)
+    sums = [R.reduce_sum(E.pow(w, float(k)), (len(w.shape) - 1,))
+            for k in range(1, w.shape[-1] + 1)]
+    return tuple(E.real_p.bind(p) for p in sums) + tuple(E.imag_p.bind(p) for p in sums)
+
+
+@st.composite
+def separated_spectrum(draw, n):
+    """Non-symmetric matrices with well separated eigenvalues near 1, 1.7, 2.4, ... (so
+    LAPACK returns them in an order that small perturbations keep)."""
+    a = np.asarray(draw(floats((n, n), -0.2, 0.2)))
+    return fnp.asarray(a + np.diag(1.0 + np.arange(n) * 0.7))
+
+
+# eigenvalues to second order; eigenvectors (first-order checked in tests/test_jax_idioms.py)
+# only batched here, since LAPACK's normalization is not twice differentiable everywhere
+row(L.eig_p, matrix_sizes,
+    lambda p: (_eigvals_parts, [_stack_of(separated_spectrum, p[1], p[0])]))
+ROWS.append(Row(L.eig_p, matrix_sizes,
+                lambda p: (lambda a: tuple(L.eig_p.bind(a)),
+                           [_stack_of(separated_spectrum, p[1], p[0])]),
+                derivs=False, name="eig (all outputs)"))
+
+
+def _complex_parts(a, b):
+    z = E.complex_p.bind(a, b)
+    z = E.mul(z, z)
+    return E.real_p.bind(z), E.imag_p.bind(z)
+
+
+row(E.complex_p, ftst.broadcastable_shapes(2),
+    lambda p: (_complex_parts, [floats(p[0]), floats(p[1])]))
+
+_FFT_KINDS = st.sampled_from(["fft", "ifft", "rfft", "irfft"])
+
+
+def _fft_build(p):
+    kind, n, lead = p
+    lengths = (n,)
+    if kind == "irfft":
+        def f(a, b):
+            out = FFT.fft_p.bind(E.complex_p.bind(a, b), fft_type=kind, fft_lengths=lengths)
+            return E.mul(out, out)
+        shape = lead + (n // 2 + 1,)
+        return f, [floats(shape), floats(shape)]
+    if kind == "rfft":
+        def f(a):
+            out = FFT.fft_p.bind(a, fft_type=kind, fft_lengths=lengths)
+            return E.real_p.bind(E.mul(out, out)), E.imag_p.bind(out)
+        return f, [floats(lead + (n,))]
+
+    def f(a, b):
+        out = FFT.fft_p.bind(E.complex_p.bind(a, b), fft_type=kind, fft_lengths=lengths)
+        return E.real_p.bind(E.mul(out, out)), E.imag_p.bind(out)
+    return f, [floats(lead + (n,)), floats(lead + (n,))]
+
+
+row(FFT.fft_p, st.tuples(_FFT_KINDS, st.integers(1, 5), st.sampled_from([(), (2,)])),
+    _fft_build)
+
+
+def _special_row(prim, nshape, low, high):
+    """Shape parameters fixed (their derivatives are not implemented), the last argument
+    drawn in (low, high)."""
+    def build(shape):
+        shapes = [np.full(shape, 0.8 + 0.7 * k) for k in range(nshape)]
+        return (lambda x: prim.bind(*[fnp.asarray(c) for c in shapes], x),
+                [floats(shape, low, high)])
+    row(prim, ftst.shapes(max_dims=2), build)
+
+
+_special_row(SP.gammainc_p, 1, 0.2, 3.0)
+_special_row(SP.gammaincc_p, 1, 0.2, 3.0)
+_special_row(SP.gammaincinv_p, 1, 0.1, 0.9)
+_special_row(SP.betainc_p, 2, 0.1, 0.9)
+_special_row(SP.betaincinv_p, 2, 0.1, 0.9)
+
+
 # ================================================================== the tests
 DIFF_ROWS = [r for r in ROWS if r.derivs and not r.nondiff]
 NONDIFF_ROWS = [r for r in ROWS if r.derivs and r.nondiff]
@@ -617,7 +699,7 @@ def test_every_primitive_has_a_row_and_all_rules():
     batching rule."""
     names = set()
     for mod in ("elementwise", "reductions", "shape_ops", "dot", "indexing", "sorting",
-                "linalg"):
+                "linalg", "fft", "special"):
         m = importlib.import_module(f"functrans.primitives.{mod}")
         for v in vars(m).values():
             if isinstance(v, Primitive):

@@ -13,12 +13,17 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..core import Primitive, Tracer, abstractify, eval_jaxpr_on_raw
+import numpy as np
+
+from ..array import Array
+from ..core import (Primitive, Tracer, abstractify, eval_jaxpr_on_raw, is_concrete,
+                    staging_main)
 from ..interpreters import ad, batching
 from ..interpreters.partial_eval import trace_to_jaxpr
 from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted, \
     moveaxis_to_front
 from ..primitives.shape_ops import full
+from ..primitives.conversion import asarray
 from ..tree_util import (tree_flatten, tree_unflatten, tree_map, tree_leaves, tree_structure,
                          tree_flatten_with_path, treedef_is_leaf, keystr)
 from .. import dtypes
@@ -74,7 +79,14 @@ def _split_nondiff(args, nondiff_argnums):
 
 
 # =================================================================== custom_vjp
-def _eval_fun_jaxpr(xp, *raws, fun_jaxpr, **_):
+def _eval_fun_jaxpr(xp, *raws, fun_jaxpr, fun=None, **_):
+    if fun_jaxpr is None:            # called eagerly on concrete values: run the function
+        outs = fun(*[asarray(r) for r in raws])
+        if any(isinstance(o, Tracer) for o in outs):
+            raise TypeError(f"{getattr(fun, '__name__', 'a custom_jvp function')}: the "
+                            "function closes over a traced value from an enclosing "
+                            "transform; pass it as an explicit argument instead")
+        return [o._value if type(o) is Array else np.asarray(o) for o in outs]
     return eval_jaxpr_on_raw(fun_jaxpr.jaxpr, fun_jaxpr.consts, raws)
 
 
@@ -276,17 +288,18 @@ def _is_none(x):
 custom_jvp_call_p = _call_with_rules("custom_jvp_call")
 
 
-def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name):
+def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name, fun=None):
     tans = [ad.instantiate(t, p) if is_differentiable(p) else None
             for t, p in zip(tangents, primals)]
     outs, out_t = jvp(primals, tans)
     return outs, out_t
 
 
-def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name):
+def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name, fun=None):
     # bound again rather than evaluated: an outer transform of the primals (forward over
     # reverse) must meet the custom rule too, not the function's insides
-    outs = custom_jvp_call_p.bind(*primals, fun_jaxpr=fun_jaxpr, jvp=jvp, name=name)
+    extra = {} if fun is None else {"fun": fun}
+    outs = custom_jvp_call_p.bind(*primals, fun_jaxpr=fun_jaxpr, jvp=jvp, name=name, **extra)
     diff_idx = [i for i, w in enumerate(wanted(needs, primals)) if w]
 
     def backward(cts):
@@ -307,7 +320,7 @@ def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name):
 
 
 @batching.needs_axis
-def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name):
+def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name, fun=None):
     size = axis.size
     vals = [v if d is None else moveaxis_to_front(v, d) for v, d in zip(vals, dims)]
     in_dims = [None if d is None else 0 for d in dims]
@@ -389,23 +402,45 @@ class custom_jvp:
         leaves, in_tree = tree_flatten(diff_args)
         if not _has_tracer(leaves):
             return self.fun(*args)
-        staged = _Staged(self.fun, leaves, in_tree, nondiff, f"custom_jvp({name})")
-        out_tree = staged.out_tree
+        leaves = [asarray(x) if type(x) in (bool, int, float, complex) else x for x in leaves]
         nondiff_vals = [v for _, v in nondiff]
-        user_jvp = self.jvp
+        user_jvp, fun = self.jvp, self.fun
+        box = {}
+        if staging_main() is None and all(is_concrete(x) for x in leaves):
+            # eager transforms of concrete values (grad, jvp): the function runs on the
+            # values themselves, so Python control flow on them works, as in JAX
+            def flat_fun(*flat):
+                outs, box["tree"] = tree_flatten(
+                    fun(*_merge(tree_unflatten(in_tree, flat), nondiff)))
+                return outs
+            staged_jaxpr, extra = None, {"fun": flat_fun}
+        else:
+            staged = _Staged(fun, leaves, in_tree, nondiff, f"custom_jvp({name})")
+            box["tree"] = staged.out_tree
+            staged_jaxpr, extra = staged.jaxpr, {}
 
         def jvp_flat(primals, tangents):
             p = tree_unflatten(in_tree, primals)
-            t = tree_unflatten(in_tree, [ad.zeros_like_aval(x) if tt is None and
-                                         is_differentiable(x) else tt
+            t = tree_unflatten(in_tree, [_zero_tangent(x) if tt is None else tt
                                          for tt, x in zip(tangents, primals)])
             out, t_out = user_jvp(*nondiff_vals, tuple(p), tuple(t)) if nondiff_vals else \
                 user_jvp(tuple(p), tuple(t))
             out_leaves, tree = tree_flatten(out)
             t_leaves, t_tree = tree_flatten(t_out)
+            box.setdefault("tree", tree)
+            out_tree = box["tree"]
             if tree != out_tree or t_tree != out_tree:
                 raise TypeError(f"custom_jvp {name}: the rule returned structures {tree} and "
                                 f"{t_tree}, but the function returns {out_tree}")
             return out_leaves, t_leaves
-        outs = custom_jvp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, jvp=jvp_flat, name=name)
-        return tree_unflatten(out_tree, outs)
+        outs = custom_jvp_call_p.bind(*leaves, fun_jaxpr=staged_jaxpr, jvp=jvp_flat, name=name,
+                                      **extra)
+        return tree_unflatten(box["tree"], outs)
+
+
+def _zero_tangent(x):
+    """What a custom_jvp rule gets for an argument not being differentiated: real zeros
+    (float0 zeros for integers), as in JAX."""
+    if is_differentiable(x):
+        return ad.zeros_like_aval(x)
+    return np.zeros(shape_of(x), dtypes.float0)

@@ -13,6 +13,7 @@ from ..primitives.elementwise import (
     remainder, floor_divide, nextafter, eq, ne, lt, le, gt, ge, bitwise_and, bitwise_or,
     bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
     population_count, bessel_i0, bessel_i1, gcd, lcm, signbit, real, imag, conj,
+    make_complex as complex,
 )
 from ..primitives.reductions import (
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin,

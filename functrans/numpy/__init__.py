@@ -5,6 +5,7 @@ differentiable, batchable and jittable. Differences from NumPy: arrays are immut
 `x.at[idx].set(v)`), Python floats default to float32 (configurable), and `out=` is refused.
 """
 import math as _math_mod
+import sys as _sys
 
 import numpy as _np
 
@@ -36,10 +37,13 @@ from ._sorting import (sort, argsort, lexsort, partition, argpartition, sort_com
 from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec, vecmat, kron,
                       cross, einsum)
 from ._misc import *  # noqa: F401,F403
-from . import linalg
+from . import linalg, fft
 from ._array_methods import install as _install
+from ._array_api import (isdtype, from_dlpack, result_type, promote_types, finfo, iinfo, array_namespace_info as __array_namespace_info__,
+                         API_VERSION as __array_api_version__, install as _install_array_api)
 
 _install()
+_install_array_api(_sys.modules[__name__])
 
 
 class _ScalarType:
@@ -56,9 +60,13 @@ class _ScalarType:
         return f"functrans.numpy.{self.__name__}"
 
     def __eq__(self, other):
+        if isinstance(other, _ScalarType):
+            return self.dtype == other.dtype
+        if other is None:
+            return False
         try:
             return self.dtype == _np.dtype(other)
-        except TypeError:
+        except Exception:
             return False
 
     def __hash__(self):
@@ -66,21 +74,22 @@ class _ScalarType:
 
 
 bool_ = _ScalarType(_np.bool_)
+bool = bool_
 int8, int16, int32, int64 = map(_ScalarType, (_np.int8, _np.int16, _np.int32, _np.int64))
 uint8, uint16, uint32, uint64 = map(_ScalarType, (_np.uint8, _np.uint16, _np.uint32, _np.uint64))
 float16, float32, float64 = map(_ScalarType, (_np.float16, _np.float32, _np.float64))
 complex64, complex128 = map(_ScalarType, (_np.complex64, _np.complex128))
 dtype = _np.dtype
-finfo = _np.finfo
-iinfo = _np.iinfo
 integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloating = (
     _np.integer, _np.floating, _np.inexact, _np.number, _np.signedinteger, _np.unsignedinteger,
     _np.complexfloating)
 generic = _np.generic
 issubdtype = _np.issubdtype
-result_type = _dtypes.result_type
-promote_types = _np.promote_types
 can_cast = _np.can_cast
 pi, e, inf, nan, euler_gamma = _math_mod.pi, _math_mod.e, _math_mod.inf, _math_mod.nan, _np.euler_gamma
 newaxis = None
 Array = ndarray
+from ._index_tricks import r_, c_, mgrid, ogrid, s_, index_exp  # noqa: E402
+from ._vectorize import vectorize  # noqa: E402
+double, single, cdouble, csingle = float64, float32, complex128, complex64
+float_, complex_, int_, uint = float64, complex128, int64, uint64

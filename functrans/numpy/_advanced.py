@@ -13,10 +13,11 @@ from ..primitives.indexing import wrap_negative
 from ._indexing import basic_getitem, out_of_bounds
 
 
-def advanced_index_arrays(entries, shape):
+def advanced_index_arrays(entries, shape, fill=None):
     """The integer-array (and integer) entries as index arrays of one broadcast shape, each
-    wrapped to non-negative values: `(axes, arrays, mode)`. Concrete indices are checked
-    against the bounds (IndexError); traced ones are clamped by the gather."""
+    wrapped to non-negative values: `(axes, arrays, mode)`. Out-of-bounds indices clamp, or
+    with a `fill` value read that; the gather checks nothing where concrete indices are all
+    in bounds."""
     axes = [i for i, e in enumerate(entries) if not isinstance(e, slice)]
     arrays = [entries[a] for a in axes]
     try:
@@ -25,29 +26,33 @@ def advanced_index_arrays(entries, shape):
         shown = " ".join(str(tuple(shape_of(a))) for a in arrays)
         raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together "
                          f"with shapes {shown}") from None
-    out, traced = [], False
+    out, checked = [], True
     for a, i in zip(axes, arrays):
         d = shape[a]
         if isinstance(i, Tracer):
-            traced = True
+            checked = False
             i = lax.broadcast_to(wrap_negative(i, d), batch)
         else:
             i = np.asarray(i)
-            if i.size and (i.max() >= d or i.min() < -d):
-                bad = i.max() if i.max() >= d else i.min()
-                raise out_of_bounds(int(bad), a, d)
+            if i.size and d == 0:
+                raise out_of_bounds(int(i.flat[0]), a, d)
             i = np.broadcast_to(np.where(i < 0, i + d, i), batch)
+            if i.size and (i.max() >= d or i.min() < 0):
+                checked = False
         out.append(i)
-    return axes, out, ("clip" if traced else "promise_in_bounds")
+    mode = "promise_in_bounds" if checked else "clip" if fill is None else "fill"
+    return axes, out, mode
 
 
-def advanced_getitem(x, entries, breaks=()):
+def advanced_getitem(x, entries, breaks=(), fill=None):
     """`x[entries]` where some entries are integer arrays (x already has its None axes;
-    `breaks` are entry positions an empty Ellipsis separates)."""
+    `breaks` are entry positions an empty Ellipsis separates); out-of-bounds indices clamp,
+    or read `fill`."""
     shape = shape_of(x)
     sliced = basic_getitem(x, [e if isinstance(e, slice) else slice(None) for e in entries])
-    axes, arrays, mode = advanced_index_arrays(entries, shape_of(sliced))
-    out = lax.gather(sliced, *arrays, axes=axes, mode=mode)
+    axes, arrays, mode = advanced_index_arrays(entries, shape_of(sliced), fill)
+    out = lax.gather(sliced, *arrays, axes=axes, mode=mode,
+                     fill_value=fill if mode == "fill" else None)
     first, last = axes[0], axes[-1]
     adjacent = axes == list(range(first, last + 1)) and \
         not any(first < b <= last for b in breaks)

@@ -12,6 +12,7 @@ import numpy as np
 from ..array import Array, wrap
 from ..core import Tracer
 from . import _math, _reductions, _shape, _linalg, _indexing
+from . import _fast
 from ._fast import numpy_pair
 
 
@@ -52,7 +53,7 @@ _BINOPS = {
     "sub": (np.subtract, _math.subtract, False),
     "mul": (np.multiply, _math.multiply, False),
     "truediv": (np.true_divide, _math.true_divide, True),
-    "floordiv": (np.floor_divide, _math.floor_divide, False),
+    "floordiv": (_fast.floor_divide, _math.floor_divide, False),
     "mod": (np.remainder, _math.remainder, False),
     "pow": (np.power, _math.power, True),
     "matmul": (np.matmul, _linalg.matmul, False),
@@ -71,7 +72,7 @@ _COMPARISONS = {
 
 def _methods():
     """Methods shared by Array and Tracer (array-valued, NumPy signatures)."""
-    def reshape(self, *shape, order="C"):
+    def reshape(self, *shape, order="C", copy=None):
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = shape[0]
         return _shape.reshape(self, shape, order)
@@ -81,8 +82,8 @@ def _methods():
             axes = axes[0]
         return _shape.transpose(self, axes or None)
 
-    def astype(self, dtype, copy=False):
-        return _shape.astype(self, dtype)
+    def astype(self, dtype, copy=False, device=None):
+        return _shape.astype(self, dtype, device=device)
 
     def flatten(self, order="C"):
         return _shape.ravel(self)

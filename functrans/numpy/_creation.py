@@ -10,7 +10,7 @@ from .. import dtypes, lax
 from ..array import wrap
 from ..backends import create, default_device_now, get_device
 from ..core import Tracer
-from ..primitives._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import asarray
 
 
@@ -103,10 +103,41 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,
              device=None):
+    """`num` evenly spaced values from `start` to `stop` (included unless `endpoint=False`);
+    array endpoints give one such sequence per element, along `axis`. Differentiable in
+    the endpoints, which may be traced."""
+    num = int(num)
+    if num < 0:
+        raise ValueError(f"linspace: num must be non-negative, got {num}")
+    if isinstance(start, Tracer) or isinstance(stop, Tracer):
+        return _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis)
     dt = _dt(dtype)
     host, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
                              int(num), endpoint=endpoint, retstep=True, axis=axis)
     out = wrap(create(_dev(device), "asarray", host.astype(dt)))
+    return (out, step) if retstep else out
+
+
+def _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis):
+    from ._conversion import promote_inexact
+    (start, stop), dt = promote_inexact(start, stop)
+    start, stop = asarray(start), asarray(stop)
+    shape = broadcast_shapes(shape_of(start), shape_of(stop), opname="linspace")
+    start, stop = lax.broadcast_to(start, shape), lax.broadcast_to(stop, shape)
+    div = num - 1 if endpoint else num
+    out_shape = (num,) + shape
+    dims = tuple(range(1, len(shape) + 1))
+    step = lax.div(lax.sub(stop, start), lax.full_like(start, div if div > 0 else math.nan))
+    ramp = lax.broadcast_in_dim(lax.convert_element_type(lax.iota(num, like=start), dt),
+                                out_shape, (0,))
+    out = lax.add(lax.broadcast_in_dim(start, out_shape, dims),
+                  lax.mul(ramp, lax.broadcast_in_dim(step, out_shape, dims)))
+    if endpoint and num > 1:
+        last = lax.reshape(stop, (1,) + shape)
+        out = lax.concatenate([lax.slice_in_dim(out, 0, num - 1, axis=0), last], 0)
+    out = lax.moveaxis(out, 0, axis % (len(shape) + 1))
+    if dtype is not None:
+        out = lax.convert_element_type(out, dtypes.canonicalize(dtype))
     return (out, step) if retstep else out
 
 
@@ -152,4 +183,4 @@ def meshgrid(*xi, indexing="xy", sparse=False, copy=True):
                 full_shape[0], full_shape[1] = full_shape[1], full_shape[0]
             a = lax.broadcast_to(a, tuple(full_shape))
         out.append(a)
-    return out
+    return tuple(out)

@@ -33,7 +33,9 @@ def numpy_value(x, kinds=None):
 def numpy_pair(a, b, float_only=False):
     """Raw operands for a binary ufunc when NumPy's promotion equals functrans', else None.
 
-    Arrays with Arrays promote alike; a Python int/bool meets any array the same way (NEP 50);
+    Arrays of one dtype, or both inexact, or both integer/bool, promote alike (integer or bool
+    arrays meeting inexact ones keep the inexact width in functrans, not in NumPy); a Python
+    int/bool meets any array the same way (NEP 50);
     a Python float only a floating array (with integers functrans gives the default float,
     NumPy float64). `float_only` ops (true division, power) need floating arrays.
     """
@@ -45,7 +47,12 @@ def numpy_pair(a, b, float_only=False):
             return None
         if tb is Array:
             vb = numpy_value(b, kinds)
-            return None if vb is None else (va, vb)
+            if vb is None:
+                return None
+            da = va.dtype
+            if da is not vb.dtype and (da.kind in "fc") is not (vb.dtype.kind in "fc"):
+                return None
+            return va, vb
         if tb is int or tb is bool or (tb is float and va.dtype.kind in "fc"):
             return va, b
         return None
@@ -55,3 +62,13 @@ def numpy_pair(a, b, float_only=False):
             return None
         return a, vb
     return None
+
+
+def floor_divide(a, b):
+    """`floor_divide` on NumPy arrays (the eager fast path of the // operator)."""
+    out = np.floor_divide(a, b)
+    if out.dtype.kind != "f":
+        return out
+    a_inf, b_inf = np.isinf(a), np.isinf(b)
+    special = (a_inf != b_inf) & ~np.isnan(a) & ~np.isnan(b)
+    return np.where(special, np.true_divide(a, b), out) if special.any() else out

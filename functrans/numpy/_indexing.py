@@ -2,12 +2,14 @@
 
 - Basic indexing (integers, slices, None, Ellipsis) lowers to `slice`, `rev` and `reshape`.
 - Traced integer scalars (e.g. a loop counter under jit) use `dynamic_slice`; negative
-  values wrap as in NumPy, and out-of-range values are clamped into range (as JAX does:
-  there is no error under a transform).
+  values wrap as in NumPy.
 - Integer arrays (and concrete boolean masks, turned into integer arrays) use `gather`,
   with NumPy's placement of the indexed dimensions (see `_advanced`).
-- Concrete out-of-bounds indices raise IndexError, as in NumPy. Boolean masks need concrete
-  values: under jit use `fnp.where(mask, x, other)` instead.
+- Out-of-bounds integer indices follow JAX's rule, the same eagerly and under every
+  transform: after negative values wrap, a read clamps them into range (`x[5]` of three
+  elements is `x[2]`); `x.at[idx].get(mode="fill", fill_value=v)` reads `v` there instead.
+  (Updates drop them: see `_at`.) Boolean masks need concrete values: under jit use
+  `fnp.where(mask, x, other)` instead.
 
 Eager NumPy-backed arrays indexed by concrete indices take a fast path straight to NumPy.
 """
@@ -60,7 +62,8 @@ def _raw_entry(e):
 
 
 def getitem(x, idx):
-    """`x[idx]` with NumPy's semantics (see the module docstring)."""
+    """`x[idx]` with NumPy's semantics, out-of-bounds indices clamped (see the module
+    docstring)."""
     if type(x) is Array:
         v = x._value
         if type(v) is _NDARRAY:
@@ -131,6 +134,9 @@ def _expand(shape, idx):
         elif e is None:
             new_axes.append(len(entries))
             entries.append(slice(None))
+        elif isinstance(e, _ScalarMask):      # a new axis, of length 1 if True, 0 if False
+            new_axes.append(len(entries))
+            entries.append(np.arange(int(e.value)))
         elif isinstance(e, np.ndarray) and e.dtype == np.bool_:   # a mask over n axes
             _check_mask(e, shape[axis:axis + n], axis)
             entries.extend(np.nonzero(e))
@@ -146,12 +152,11 @@ def _classify(e):
     """(number of axes consumed, normalized entry)."""
     if e is None or e is Ellipsis:
         return 0, e
+    if isinstance(e, (bool, np.bool_)):
+        return 0, _ScalarMask(bool(e))
     if isinstance(e, slice):
         return 1, slice(*(None if v is None else _static_slice_part(v)
                           for v in (e.start, e.stop, e.step)))
-    if isinstance(e, (bool, np.bool_)):
-        raise IndexError("a boolean scalar index is not supported; use None (fnp.newaxis) to "
-                         "add an axis or fnp.where to select")
     if isinstance(e, (int, np.integer)):
         return 1, int(e)
     if isinstance(e, (list, tuple)):
@@ -175,8 +180,7 @@ def _classify(e):
     if isinstance(e, np.ndarray):
         if e.dtype == np.bool_:
             if e.ndim == 0:
-                raise IndexError("a boolean scalar index is not supported; use None "
-                                 "(fnp.newaxis) to add an axis or fnp.where to select")
+                return 0, _ScalarMask(bool(e))
             return e.ndim, e
         if not dtypes.is_integer(e.dtype):
             raise IndexError(f"arrays used as indices must be integers or booleans, got "
@@ -184,6 +188,14 @@ def _classify(e):
         return 1, int(e) if e.ndim == 0 else e
     raise IndexError(f"only integers, slices (':'), ellipsis ('...'), None and integer or "
                      f"boolean arrays are valid indices, got {type(e).__name__}")
+
+
+class _ScalarMask:
+    """A boolean scalar index: NumPy's new axis of length 1 (True) or 0 (False)."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
 
 
 def _static_slice_part(v):
@@ -211,21 +223,72 @@ def _check_mask(mask, dims, axis):
                          f"axes {axis}..{axis + len(mask.shape) - 1} of sizes {tuple(dims)}")
 
 
+def clamp_index(i, axis, size):
+    """Static index `i` (negative values wrap once) clamped into `[0, size)`; an axis of
+    size 0 has no element to read (IndexError)."""
+    if size == 0:
+        raise out_of_bounds(i, axis, size)
+    if i < 0:
+        i += size
+    return min(max(i, 0), size - 1)
+
+
 def out_of_bounds(i, axis, size):
     return IndexError(f"index {i} is out of bounds for axis {axis} with size {size} (at "
                       f"{format_frame(user_frame())})")
 
 
+GET_MODES = (None, "clip", "promise_in_bounds", "fill", "drop")
+
+
+def default_fill_value(dtype):
+    """What `mode="fill"` reads out of bounds by default (JAX's choice): NaN for inexact
+    dtypes, the most negative value for signed integers, the largest for unsigned, True."""
+    dt = np.dtype(dtype)
+    if dt.kind in "fc":
+        return float("nan")
+    if dt.kind == "i":
+        return int(np.iinfo(dt).min)
+    if dt.kind == "u":
+        return int(np.iinfo(dt).max)
+    return True
+
+
+def getitem_mode(x, idx, mode=None, fill_value=None):
+    """`x[idx]` with out-of-bounds indices clamped (`mode` None, "clip",
+    "promise_in_bounds") or reading `fill_value` (`mode` "fill" or "drop")."""
+    if mode not in GET_MODES:
+        raise ValueError(f"x.at[...].get: mode must be one of {GET_MODES[1:]}, got {mode!r}")
+    if mode in ("fill", "drop"):
+        x = asarray(x)
+        fill = default_fill_value(dtype_of(x)) if fill_value is None else fill_value
+        return _getitem(x, idx, fill=_fill_scalar(fill, dtype_of(x)))
+    return getitem(x, idx)
+
+
+def _fill_scalar(v, dtype):
+    """A fill value as a Python scalar of `dtype`'s kind (a parameter of the primitive)."""
+    if isinstance(v, Tracer):
+        raise TypeError("x.at[...].get: fill_value must be a concrete number, not a traced "
+                        "value")
+    return np.asarray(v).astype(dtype).item()
+
+
 # ------------------------------------------------------------------ the general path
-def _getitem(x, idx):
+def _getitem(x, idx, fill=None):
     shape = shape_of(x)
     index = Index(shape, idx)
     kinds = index.kinds()
     if index.new_axes:
         x = lax.reshape(x, index.expanded_shape)
+    if fill is not None and kinds & {"int", "scalar"}:
+        # a read that fills goes through gather: integers become 0-d index arrays
+        index.entries = [np.asarray(e) if entry_kind(e) == "int" else e
+                         for e in index.entries]
+        kinds = index.kinds() | {"array"}
     if "array" in kinds:
         from ._advanced import advanced_getitem
-        return advanced_getitem(x, index.entries, index.breaks)
+        return advanced_getitem(x, index.entries, index.breaks, fill)
     if "scalar" in kinds:
         return _dynamic_getitem(x, index.entries)
     return basic_getitem(x, index.entries)
@@ -249,10 +312,9 @@ def basic_getitem(x, entries):
             strides.append(step)
             out_shape.append(count)
         else:
-            if not -d <= e < d:
-                raise out_of_bounds(e, axis, d)
-            starts.append(e % d)
-            limits.append(e % d + 1)
+            e = clamp_index(e, axis, d)
+            starts.append(e)
+            limits.append(e + 1)
             strides.append(1)
     out = lax.rev(x, flips) if flips else x
     out = lax.slice(out, starts, limits, strides)

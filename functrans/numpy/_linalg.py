@@ -1,7 +1,10 @@
 """Products: matmul, dot, tensordot, outer, inner, vdot, all on `dot_general`."""
 from __future__ import annotations
 
+import operator
+
 from .. import lax
+from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import promote
 
@@ -22,7 +25,7 @@ def matmul(x1, x2, /):
         squeeze.append(-1)
     sa, sb = shape_of(a), shape_of(b)
     if sa[-1] != sb[-2]:
-        raise ValueError(f"matmul: the last axis of the left operand (shape {tuple(sa)}) has "
+        raise ShapeMismatchError(f"matmul: the last axis of the left operand (shape {tuple(sa)}) has "
                          f"size {sa[-1]} but the second-to-last axis of the right operand "
                          f"(shape {tuple(sb)}) has size {sb[-2]}")
     if len(sb) == 2:
@@ -106,10 +109,28 @@ def vdot(a, b):
                            (((0,), (0,)), ((), ())))
 
 
+def _conj(x):
+    return lax.conj(x) if dtype_of(x).kind == "c" else x
+
+
 def vecdot(x1, x2, /, *, axis=-1):
-    (a, b), _ = promote(x1, x2)
-    from ._reductions import sum as sum_
-    return sum_(lax.mul(_arr(a), _arr(b)), axis=axis)
+    """The dot product of vectors along `axis` (after broadcasting), conjugating `x1` (as
+    the array API standard and NumPy 2 do); the result keeps the operands' dtype."""
+    (a, b), dt = promote(x1, x2)
+    a, b = _arr(a), _arr(b)
+    sa, sb = shape_of(a), shape_of(b)
+    shape = broadcast_shapes(sa, sb, opname="vecdot")
+    if not shape:
+        raise ValueError("vecdot: needs arrays of at least one dimension")
+    ax = axis % len(shape) if -len(shape) <= axis < len(shape) else None
+    if ax is None:
+        raise ValueError(f"vecdot: axis {axis} is out of bounds for shape {shape}")
+    sizes = [s[ax - len(shape) + len(s)] for s in (sa, sb) if ax - len(shape) + len(s) >= 0]
+    if len(set(sizes)) > 1:
+        raise ShapeMismatchError(f"vecdot: the vectors along axis {axis} have sizes "
+                                 f"{sizes[0]} and {sizes[1]} (shapes {sa} and {sb})")
+    a, b = lax.broadcast_to(a, shape), lax.broadcast_to(b, shape)
+    return lax.reduce_sum(lax.mul(_conj(a), b), (ax,))
 
 
 def matvec(x1, x2, /):
@@ -121,7 +142,7 @@ def matvec(x1, x2, /):
 def vecmat(x1, x2, /):
     """Vector-matrix product over the last axes: (..., n) x (..., n, m) -> (..., m)."""
     (a, b), _ = promote(x1, x2)
-    return lax.squeeze(matmul(lax.expand_dims(_arr(a), (-2,)), b), (-2,))
+    return lax.squeeze(matmul(lax.expand_dims(_conj(_arr(a)), (-2,)), b), (-2,))
 
 
 def kron(a, b):
@@ -163,14 +184,15 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 # ------------------------------------------------------------------ einsum
 def einsum(subscripts, *operands, optimize="greedy", precision=None):
-    """Einstein summation (NumPy's notation, with '...' and implicit output).
+    """Einstein summation (NumPy's notation, with '...' and implicit output), also in the
+    operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`.
 
     Repeated indices within one operand take diagonals; indices used by one operand only are
     summed first; the operands are then contracted pairwise (greedily, smallest
     intermediate first) with `dot_general`, and the result transposed to the output order.
     """
     if not isinstance(subscripts, str):
-        raise TypeError("einsum: only the string form einsum('ij,jk->ik', a, b) is supported")
+        subscripts, operands = _sublists_to_subscripts((subscripts,) + operands)
     ops = [_arr(x) for x in promote(*operands)[0]] if len(operands) > 1 else \
         [_arr(operands[0])]
     inputs, output = _parse_einsum(subscripts, [shape_of(x) for x in ops])
@@ -197,6 +219,40 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None):
     x, term = terms[0]
     x, term = _einsum_sum_unique(x, term, [output])
     return lax.transpose(x, tuple(term.index(c) for c in output))
+
+
+_EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sublist_term(sublist):
+    out = []
+    for k in sublist:
+        if k is Ellipsis:
+            out.append("...")
+            continue
+        try:
+            k = operator.index(k)
+        except TypeError:
+            raise TypeError(f"einsum: sublist entries must be integers or Ellipsis, got "
+                            f"{k!r}") from None
+        if not 0 <= k < len(_EINSUM_LETTERS):
+            raise ValueError(f"einsum: sublist index {k} is outside [0, "
+                             f"{len(_EINSUM_LETTERS)})")
+        out.append(_EINSUM_LETTERS[k])
+    return "".join(out)
+
+
+def _sublists_to_subscripts(args):
+    """`(a, [0, 1], b, [1, 2], [0, 2])` as `("ab,bc->ac", (a, b))`."""
+    ops, terms = list(args[0::2]), [_sublist_term(t) for t in args[1::2]]
+    output = None
+    if len(args) % 2:                       # a trailing output sublist
+        output = _sublist_term(ops.pop())
+    if len(terms) != len(ops):
+        raise TypeError("einsum: the sublist form alternates operands and sublists: "
+                        "einsum(a, [0, 1], b, [1, 2], [0, 2])")
+    subscripts = ",".join(terms) + ("" if output is None else "->" + output)
+    return subscripts, tuple(ops)
 
 
 def _parse_einsum(subscripts, shapes):

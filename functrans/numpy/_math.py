@@ -67,7 +67,29 @@ def _binary(lax_fn, name, inexact=False):
 
 exp = _inexact_unary(lax.exp, "exp")
 exp2 = _inexact_unary(lax.exp2, "exp2")
-expm1 = _inexact_unary(lax.expm1, "expm1")
+_expm1 = _inexact_unary(lax.expm1, "expm1")
+
+
+def expm1(x, /):
+    """exp(x) - 1, accurate near 0; complex values as (e^a cos b - 1) + i e^a sin b with
+    the array API standard's special cases at infinities."""
+    x = as_operand(x)
+    if dtype_of(x).kind != "c":
+        return _expm1(x)
+    x = asarray(x)
+    a, b = lax.real(x), lax.imag(x)
+    half = lax.sin(lax.mul(b, 0.5))
+    re = lax.sub(lax.mul(lax.expm1(a), lax.cos(b)), lax.mul(lax.mul(half, half), 2.0))
+    re = lax.add(re, 0.0)                  # expm1(-0 + 0j) is +0 + 0j
+    im = lax.select(lax.eq(b, 0.0), b, lax.mul(lax.exp(a), lax.sin(b)))
+    b_finite = lax.is_finite(b)
+    neg_inf = lax.bitwise_and(lax.eq(a, -math.inf), lax.bitwise_not(b_finite))
+    pos_inf = lax.bitwise_and(lax.eq(a, math.inf), lax.bitwise_not(b_finite))
+    re = lax.select(neg_inf, lax.full_like(re, -1.0),
+                    lax.select(pos_inf, lax.full_like(re, math.inf), re))
+    im = lax.select(neg_inf, lax.full_like(im, 0.0),
+                    lax.select(pos_inf, lax.full_like(im, math.nan), im))
+    return lax.complex(re, im)
 log = _inexact_unary(lax.log, "log")
 log2 = _inexact_unary(lax.log2, "log2")
 log10 = _inexact_unary(lax.log10, "log10")
@@ -113,7 +135,21 @@ add = _binary(lax.add, "add")
 subtract = _binary(lax.sub, "subtract")
 multiply = _binary(lax.mul, "multiply")
 divide = true_divide = _binary(lax.div, "true_divide", inexact=True)
-floor_divide = _binary(lax.floor_divide, "floor_divide")
+_floor_divide = _binary(lax.floor_divide, "floor_divide")
+
+
+def floor_divide(x1, x2, /):
+    """Elementwise floor(x1 / x2), NumPy's kernel with the array API standard's preferred
+    values where one operand is infinite: inf // 2 is inf (not NaN) and -1 // inf is -0.0
+    (not -1.0)."""
+    out = _floor_divide(x1, x2)
+    if dtype_of(out).kind != "f":
+        return out
+    (a, b), _ = promote(x1, x2)
+    a_inf, b_inf = isinf(a), isinf(b)
+    special = logical_xor(a_inf, b_inf) & ~isnan(a) & ~isnan(b)
+    return where(special, true_divide(a, b), out)
+
 remainder = mod = _binary(lax.remainder, "remainder")
 fmod = _binary(lax.rem, "fmod")
 power = pow = _binary(lax.pow, "power")
@@ -175,8 +211,12 @@ def where(condition, x=None, y=None, /):
     return lax.select(_as_bool(condition), a, b)
 
 
-def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
-    """Clamp values into [a_min, a_max] (either bound may be None)."""
+def clip(a, /, min=None, max=None, *, a_min=None, a_max=None):
+    """Clamp values into [min, max] (either bound may be None). The bounds may be given by
+    position, as `min=`/`max=` (NumPy 2, the array API) or as `a_min=`/`a_max=`."""
+    if (a_min is not None and min is not None) or (a_max is not None and max is not None):
+        raise TypeError("clip: give each bound once, either as a_min/a_max (or by position) "
+                        "or as min/max")
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
     out = asarray(a)
@@ -223,8 +263,9 @@ signbit = _same_unary(lax.signbit, "signbit")
 
 
 def copysign(x1, x2, /):
-    (a, b), _ = promote_inexact(x1, x2)
-    return where(signbit(b), negative(absolute(a)), absolute(a))
+    (a, b), dt = promote_inexact(x1, x2)
+    a = absolute(asarray(a, dtype=dt))
+    return where(signbit(b), negative(a), a)
 
 
 def heaviside(x1, x2, /):

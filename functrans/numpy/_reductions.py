@@ -206,8 +206,34 @@ def cumprod(a, axis=None, dtype=None, out=None):
                        normalize_axes(axis, len(shape_of(a)))[0])
 
 
-cumulative_sum = cumsum
-cumulative_prod = cumprod
+def _cumulative(name, scan, initial, x, axis, dtype, include_initial):
+    x = asarray(x)
+    nd = len(shape_of(x))
+    if nd == 0:
+        raise ValueError(f"{name}: needs an array of at least one dimension")
+    if axis is None:
+        if nd > 1:
+            raise ValueError(f"{name}: axis is required for an array of {nd} dimensions")
+        axis = 0
+    ax = normalize_axes(axis, nd)[0]
+    out = scan(x, ax, dtype)
+    if not include_initial:
+        return out
+    shape = list(shape_of(out))
+    shape[ax] = 1
+    first = lax.full(tuple(shape), initial, dtype_of(out), like=out)
+    return lax.concatenate([first, out], ax)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Running sums along `axis` (the array API standard's function); `include_initial`
+    puts a leading 0."""
+    return _cumulative("cumulative_sum", cumsum, 0, x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Running products along `axis`; `include_initial` puts a leading 1."""
+    return _cumulative("cumulative_prod", cumprod, 1, x, axis, dtype, include_initial)
 
 
 def count_nonzero(a, axis=None, keepdims=False):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from ..array import Array
 from ..core import Tracer
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray, promote
+from ._array_api import to_device
 from ._reductions import normalize_axes
 
 
@@ -27,9 +29,9 @@ def size(a, axis=None):
 
 
 def _resolve_shape(newshape, total, old):
-    if isinstance(newshape, (int, np.integer)):
-        newshape = (int(newshape),)
-    newshape = [int(d) for d in newshape]
+    if isinstance(newshape, (int, np.integer)) or getattr(newshape, "ndim", None) == 0:
+        newshape = (operator.index(newshape),)
+    newshape = [operator.index(d) for d in newshape]
     unknown = [i for i, d in enumerate(newshape) if d == -1]
     if len(unknown) > 1:
         raise ValueError(f"reshape: can only specify one unknown dimension, got {newshape}")
@@ -42,8 +44,9 @@ def _resolve_shape(newshape, total, old):
     return tuple(newshape)
 
 
-def reshape(a, shape=None, order="C", *, newshape=None):
-    """`a` with a new shape (one axis may be -1). Only C order is supported."""
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """`a` with a new shape (one axis may be -1). Only C order is supported. Arrays are
+    immutable, so whether the result shares memory (`copy`) cannot be observed."""
     if order != "C":
         raise NotImplementedError("reshape: only order='C' is supported")
     shape = newshape if shape is None else shape
@@ -99,8 +102,16 @@ def moveaxis(a, source, destination):
 
 
 def expand_dims(a, axis):
+    """`a` with new axes of size 1 at the positions `axis` (of the result)."""
     a = asarray(a)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = len(shape_of(a)) + len(axes)
+    for d in axes:
+        if not -ndim <= d < ndim:
+            raise IndexError(f"expand_dims: axis {d} is out of bounds for a result of "
+                             f"{ndim} dimensions")
+    if len({d % ndim for d in axes}) != len(axes):
+        raise ValueError(f"expand_dims: repeated axis in {axes}")
     return lax.expand_dims(a, axes)
 
 
@@ -115,6 +126,9 @@ def squeeze(a, axis=None):
 
 
 def broadcast_shapes(*shapes):
+    """The shape arrays of `shapes` broadcast to (`()` for none)."""
+    if not shapes:
+        return ()
     from ..primitives._util import broadcast_shapes as b
     return b(*[tuple(s) for s in shapes], opname="broadcast_shapes")
 
@@ -127,9 +141,10 @@ def broadcast_to(array, shape):
 
 
 def broadcast_arrays(*args):
+    """The arguments broadcast against each other (a tuple, as in NumPy 2)."""
     arrays = [asarray(a) for a in args]
     s = broadcast_shapes(*[shape_of(a) for a in arrays])
-    return [lax.broadcast_to(a, s) for a in arrays]
+    return tuple(lax.broadcast_to(a, s) for a in arrays)
 
 
 def atleast_1d(*arys):
@@ -236,9 +251,11 @@ def flipud(m):
     return flip(m, 0)
 
 
-def astype(x, dtype, copy=False):
+def astype(x, dtype, /, *, copy=True, device=None):
+    """`x` converted to `dtype` (on `device` if given)."""
     from .. import dtypes
-    return lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype))
+    out = lax.convert_element_type(asarray(x), dtypes.canonicalize(dtype))
+    return out if device is None else to_device(out, device)
 
 
 # ------------------------------------------------------------------ splitting and joining
@@ -369,7 +386,7 @@ def _clip_index(idx, n):
     return lax.min(lax.max(idx, 0), max(n - 1, 0))
 
 
-def take_along_axis(arr, indices, axis):
+def take_along_axis(arr, indices, axis=-1):
     """`arr` picked along `axis` by `indices` (same rank; other axes broadcast)."""
     from ._indexing import out_of_bounds
     arr = asarray(arr)

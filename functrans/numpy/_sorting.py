@@ -6,6 +6,8 @@ concrete inputs; under jit pass `size=` (and `fill_value=`) to fix the output le
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import dtypes, lax
@@ -193,19 +195,39 @@ def unique_values(x):
     return unique(x)
 
 
-def unique_counts(x):
+class UniqueAllResult(NamedTuple):
+    values: object
+    indices: object
+    inverse_indices: object
+    counts: object
+
+
+class UniqueCountsResult(NamedTuple):
+    values: object
+    counts: object
+
+
+class UniqueInverseResult(NamedTuple):
+    values: object
+    inverse_indices: object
+
+
+def unique_counts(x, /):
+    """The distinct values of `x` and how often each occurs (a named tuple)."""
     values, counts = unique(x, return_counts=True)
-    return values, counts
+    return UniqueCountsResult(values, counts)
 
 
-def unique_inverse(x):
+def unique_inverse(x, /):
+    """The distinct values and, shaped like `x`, where each element is among them."""
     values, inverse = unique(x, return_inverse=True)
-    return values, lax.reshape(inverse, shape_of(asarray(x)))
+    return UniqueInverseResult(values, lax.reshape(inverse, shape_of(asarray(x))))
 
 
-def unique_all(x):
+def unique_all(x, /):
+    """Values, first indices, inverse indices (shaped like `x`) and counts (named tuple)."""
     values, index, inverse, counts = unique(x, True, True, True)
-    return values, index, lax.reshape(inverse, shape_of(asarray(x))), counts
+    return UniqueAllResult(values, index, lax.reshape(inverse, shape_of(asarray(x))), counts)
 
 
 def _set_op(name, *arrays, **kw):

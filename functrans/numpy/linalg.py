@@ -26,13 +26,18 @@ from ._shape import diagonal as _diagonal, matrix_transpose
 _T = matrix_transpose
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet",
-           "cholesky", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv", "matrix_power",
+           "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd", "svdvals", "qr", "pinv", "matrix_power",
            "matrix_rank", "lstsq", "cond", "multi_dot", "outer", "tensordot", "vecdot",
            "cross", "matmul", "matrix_transpose", "diagonal", "trace", "tensorsolve",
            "tensorinv", "matvec", "vecmat"]
 
 
 class EighResult(NamedTuple):
+    eigenvalues: object
+    eigenvectors: object
+
+
+class EigResult(NamedTuple):
     eigenvalues: object
     eigenvectors: object
 
@@ -149,6 +154,19 @@ def eigh(a, UPLO="L"):
 
 def eigvalsh(a, UPLO="L"):
     return eigh(a, UPLO).eigenvalues
+
+
+def eig(a):
+    """`(eigenvalues, eigenvectors)` of general square matrices, always complex (as in JAX;
+    NumPy returns real arrays when every eigenvalue is real). Eigenvectors have unit norm and
+    a real largest component; their derivatives need distinct eigenvalues."""
+    a = _float_matrix(a, "eig")
+    return EigResult(*lax.linalg.eig(a))
+
+
+def eigvals(a):
+    """The eigenvalues of general square matrices (complex), differentiable."""
+    return eig(a).eigenvalues
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -276,12 +294,12 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """The p-norm over `axis` (all axes when None): ord in inf, -inf, 0, or any p."""
     from . import _reductions as R
     (x,), _ = promote_inexact(x)
-    ax = axis
-    if ax is None:
-        x, ax = lax.reshape(x, (math.prod(shape_of(x)),)), 0
-        res = _vector_norm(R, x, ax, False, ord)
-        return lax.reshape(res, (1,) * len(shape_of(asarray(x)))) if keepdims else res
-    return _vector_norm(R, x, ax, keepdims, ord)
+    x = asarray(x)
+    if axis is None:
+        ndim = len(shape_of(x))
+        res = _vector_norm(R, lax.reshape(x, (math.prod(shape_of(x)),)), 0, False, ord)
+        return lax.reshape(res, (1,) * ndim) if keepdims else res
+    return _vector_norm(R, x, axis, keepdims, ord)
 
 
 def _vector_norm(R, x, axis, keepdims, ord):
@@ -294,7 +312,7 @@ def _vector_norm(R, x, axis, keepdims, ord):
         return R.min(a, axis=axis, keepdims=keepdims)
     if ord == 0:
         return lax.convert_element_type(R.sum(lax.ne(x, 0), axis=axis, keepdims=keepdims),
-                                        dtype_of(x))
+                                        dtype_of(a))
     if ord == 1:
         return R.sum(a, axis=axis, keepdims=keepdims)
     p = float(ord)

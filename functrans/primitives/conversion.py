@@ -6,10 +6,12 @@ import numpy as np
 
 from .. import dtypes
 from ..array import Array, wrap
-from ..backends import default_device_now, get_device, device_of_raw, is_device_raw, transfer
+from ..backends import (default_device_now, get_device, device_of_raw, is_device_raw, transfer,
+                        HOST_TYPES)
 from ..core import Tracer
-from ._util import dtype_of
+from ._util import dtype_of, shape_of
 from .elementwise import convert_element_type
+from .shape_ops import concatenate, reshape, constant
 
 PYTHON_SCALARS = (bool, int, float, complex)
 NUMPY_TYPES = (np.ndarray, np.generic)
@@ -24,8 +26,15 @@ def array(object, dtype=None, copy=True, *, device=None):
 
     Python floats become the default float dtype (float32 unless configured); NumPy values
     keep their dtype. The data is copied, so later changes to a NumPy input do not leak in.
+    Lists and tuples may hold arrays and traced values (`array([f(x) for x in xs])`): they
+    are stacked, differentiably.
     """
     dev = None if device is None else get_device(device)
+    if isinstance(object, (list, tuple)) and _needs_stacking(object):
+        out = _stack_nested(object, dtype)
+        if dev is not None and type(out) is Array and out.device is not dev:
+            out = wrap(transfer(out._value, dev))
+        return out
     if isinstance(object, Tracer):
         out = object
         if dtype is not None:
@@ -80,8 +89,6 @@ def _to_numpy(obj, dtype):
         return out if dtype is None else out.astype(dtype)
     if isinstance(obj, (list, tuple)):
         leaves = _flat_list(obj)
-        if any(isinstance(x, (Array, Tracer)) for x in leaves):
-            raise TypeError("use fnp.stack to build an array from a list of arrays")
         if dtype is None:
             kinds = [dtypes.scalar_kind(x) for x in leaves]
             if leaves and all(k is not None for k in kinds):
@@ -98,6 +105,53 @@ def _to_numpy(obj, dtype):
         out = np.asarray(obj)
         return out if dtype is None else out.astype(dtype)
     raise TypeError(f"cannot convert {type(obj).__name__} to an array")
+
+
+def _needs_stacking(obj):
+    """Whether nested lists hold traced values or arrays that do not live on the host."""
+    for x in _flat_list(obj):
+        if isinstance(x, Tracer) or (type(x) is Array and type(x._value) not in HOST_TYPES):
+            return True
+    return False
+
+
+def _stack_nested(obj, dtype):
+    """An array from nested lists holding traced values (or device arrays): every element
+    converted to one dtype (Python scalars weak), then stacked level by level where the
+    traced values live."""
+    leaves = _flat_list(obj)
+    like = next(x for x in leaves if isinstance(x, (Array, Tracer)))
+    if dtype is None:
+        keys = []
+        for x in leaves:
+            if type(x) in PYTHON_SCALARS:
+                keys.append(x)
+            elif isinstance(x, (Array, Tracer)):
+                keys.append(dtype_of(x))
+            else:
+                keys.append(np.asarray(x).dtype)
+        dt = dtypes.result_type(*keys)
+    else:
+        dt = dtypes.canonicalize(dtype)
+
+    def element(x):
+        if isinstance(x, (Array, Tracer)):
+            return x if dtype_of(x) == dt else convert_element_type(x, dt)
+        return constant(np.asarray(x, dtype=dt), like=like)
+
+    def build(o):
+        if not isinstance(o, (list, tuple)):
+            return element(o)
+        if not o:
+            return constant(np.zeros((0,), dt), like=like)
+        parts = [build(e) for e in o]
+        shapes = {shape_of(p) for p in parts}
+        if len(shapes) > 1:
+            raise ValueError(f"array: the elements of a list have different shapes "
+                             f"{sorted(shapes)}; an array needs them all alike")
+        shape = shape_of(parts[0])
+        return concatenate([reshape(p, (1,) + shape) for p in parts], 0)
+    return build(obj)
 
 
 def _flat_list(obj):

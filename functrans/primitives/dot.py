@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import ShapedArray
+from ..errors import ShapeMismatchError
 from ._util import primitive, shape_of, wanted
 from .elementwise import add
 from .shape_ops import transpose, moveaxis
@@ -91,14 +92,14 @@ def _dot_aval(lhs, rhs, dimension_numbers):
         raise ValueError(f"dot_general: mismatched dimension numbers {dimension_numbers}")
     for a, b in zip(lc, rc):
         if lhs.shape[a] != rhs.shape[b]:
-            raise ValueError(
+            raise ShapeMismatchError(
                 f"dot_general: contracting axis {a} of the left operand (shape {lhs.shape}) "
                 f"has size {lhs.shape[a]} but axis {b} of the right operand (shape "
                 f"{rhs.shape}) has size {rhs.shape[b]}. For x @ w the last axis of x must "
                 "match the first axis of w (did you mean w.T?)")
     for a, b in zip(lb, rb):
         if lhs.shape[a] != rhs.shape[b]:
-            raise ValueError(f"dot_general: batch axes differ in size: {lhs.shape} axis {a} "
+            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs.shape} axis {a} "
                              f"vs {rhs.shape} axis {b}")
     shape = ([lhs.shape[i] for i in lb] + [lhs.shape[i] for i in _free(len(lhs.shape), lc, lb)]
              + [rhs.shape[i] for i in _free(len(rhs.shape), rc, rb)])

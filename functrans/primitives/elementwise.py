@@ -610,6 +610,50 @@ _linear_part(imag_p, lambda ct, dtype: mul(convert_element_type(neg(ct), dtype),
 _linear_part(conj_p, lambda ct, dtype: conj_p.bind(ct))
 
 
+def _complex_impl(xp, re, im):
+    re, im = xp.asarray(re), xp.asarray(im)
+    dtype = np.result_type(re.dtype, im.dtype, np.complex64)
+    out = xp.empty(xp.broadcast_shapes(re.shape, im.shape), dtype)
+    out.real, out.imag = re, im            # exact, also for infinite and NaN parts
+    return out
+
+
+def _complex_aval(re, im):
+    aval = elementwise_aval("complex", re, im)
+    if aval.dtype.kind != "f":
+        raise TypeError(f"complex takes real floating-point parts, got {aval.dtype}")
+    return ShapedArray(aval.shape, np.result_type(aval.dtype, np.complex64))
+
+
+# complex(re, im) = re + i im, linear; its transpose is (real(ct), -imag(ct))
+complex_p = primitive("complex", _complex_impl, _complex_aval)
+
+
+def _complex_jvp(primals, tangents):
+    out = complex_p.bind(*primals)
+    tr, ti = tangents
+    if tr is None and ti is None:
+        return out, None
+    from .shape_ops import full
+    zero = full(shape_of(out), 0.0, np.finfo(dtype_of(out)).dtype, like=out)
+    t = complex_p.bind(zero if tr is None else tr, zero if ti is None else ti)
+    return out, t
+
+
+def _complex_vjp(primals, needs):
+    out = complex_p.bind(*primals)
+    want = wanted(needs, primals)
+
+    def backward(ct):
+        return (unbroadcast(real_p.bind(ct), shape_of(primals[0])) if want[0] else None,
+                unbroadcast(neg(imag_p.bind(ct)), shape_of(primals[1])) if want[1] else None)
+    return out, backward
+
+
+complex_p.jvp, complex_p.vjp = _complex_jvp, _complex_vjp
+batch_elementwise(complex_p)
+
+
 # =============================================================== stop_gradient
 stop_gradient_p = primitive("stop_gradient", lambda xp, x: x, lambda x: x.strip_weak())
 stop_gradient_p.elementwise = True
@@ -646,6 +690,7 @@ eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm = map(
     _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p, gcd_p, lcm_p))
 select = _fn(select_p)
+make_complex = _fn(complex_p)
 
 
 def _complex_part(prim):

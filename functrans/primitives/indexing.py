@@ -9,9 +9,9 @@ moved to the front. `scatter*(x, updates, *indices, axes)` writes `updates` (sha
 indices add up), `scatter_mul`/`scatter_min`/`scatter_max` combine.
 
 Out-of-bounds indices, by `mode`: "clip" clamps them into range (gather's default, as JAX),
-"fill" makes gather return 0 there, "drop" makes a scatter skip those updates, and
-"promise_in_bounds" checks nothing (functrans.numpy uses it after checking concrete indices
-itself). `dynamic_slice` and `dynamic_update_slice` clamp the start so the window fits.
+"fill" makes gather return `fill_value` there (0 unless given), "drop" makes a scatter skip
+those updates (a scatter's default), and "promise_in_bounds" checks nothing (functrans.numpy
+uses it after checking concrete indices itself). `dynamic_slice` and `dynamic_update_slice` clamp the start so the window fits.
 """
 from __future__ import annotations
 
@@ -74,17 +74,18 @@ def _front(xp, x, axes):
 
 
 # =============================================================== gather
-def _gather_impl(xp, x, *indices, axes, mode):
+def _gather_impl(xp, x, *indices, axes, mode, fill_value=None):
     x = xp.asarray(x)
     pos, valid = _raw_positions(xp, x.shape, indices, axes, mode)
     out = _front(xp, x, axes)[pos]
     if valid is not None:
         mask = valid.reshape(valid.shape + (1,) * (out.ndim - valid.ndim))
-        out = xp.where(mask, out, xp.zeros((), out.dtype))
+        out = xp.where(mask, out, xp.asarray(0 if fill_value is None else fill_value,
+                                             dtype=out.dtype))
     return out
 
 
-def _gather_aval(x, *indices, axes, mode):
+def _gather_aval(x, *indices, axes, mode, fill_value=None):
     batch = _check_indices("gather", x, indices, axes)
     if mode not in GATHER_MODES:
         raise ValueError(f"gather: mode must be one of {GATHER_MODES}, got {mode!r}")
@@ -98,16 +99,16 @@ def _gather_aval(x, *indices, axes, mode):
 gather_p = primitive("gather", _gather_impl, _gather_aval)
 
 
-def _gather_jvp(primals, tangents, axes, mode):
+def _gather_jvp(primals, tangents, axes, mode, fill_value=None):
     x, *indices = primals
-    out = gather_p.bind(x, *indices, axes=axes, mode=mode)
+    out = gather_p.bind(x, *indices, axes=axes, mode=mode, fill_value=fill_value)
     t = tangents[0]
     return out, None if t is None else gather_p.bind(t, *indices, axes=axes, mode=mode)
 
 
-def _gather_vjp(primals, needs, axes, mode):
+def _gather_vjp(primals, needs, axes, mode, fill_value=None):
     x, *indices = primals
-    out = gather_p.bind(x, *indices, axes=axes, mode=mode)
+    out = gather_p.bind(x, *indices, axes=axes, mode=mode, fill_value=fill_value)
     n_idx = len(indices)
     if not wanted(needs, primals)[0]:
         return out, None
@@ -130,7 +131,7 @@ def _iota_index(size, batch_shape, like):
     return broadcast_in_dim(iota(size, like=like), (size,) + tuple(batch_shape), (0,))
 
 
-def _gather_batch(vals, dims, axes, mode):
+def _gather_batch(vals, dims, axes, mode, fill_value=None):
     x, *indices = vals
     dx, *idims = dims
     size = bdim_size(vals, dims)
@@ -140,15 +141,15 @@ def _gather_batch(vals, dims, axes, mode):
         new_axes = tuple(logical[a] for a in axes)
         batch_rank = len(shape_of(indices[0])) if indices else 0
         rest = _rest_axes(rank, new_axes)
-        return (gather_p.bind(x, *indices, axes=new_axes, mode=mode),
+        return (gather_p.bind(x, *indices, axes=new_axes, mode=mode, fill_value=fill_value),
                 batch_rank + rest.index(dx))
     indices = _batch_indices_front(indices, idims, size)
     if dx is None:
-        return gather_p.bind(x, *indices, axes=axes, mode=mode), 0
+        return gather_p.bind(x, *indices, axes=axes, mode=mode, fill_value=fill_value), 0
     x = moveaxis(x, dx, 0)
     lead = _iota_index(size, shape_of(indices[0])[1:], x) if indices else iota(size, like=x)
     return gather_p.bind(x, lead, *indices, axes=(0,) + tuple(a + 1 for a in axes),
-                         mode=mode), 0
+                         mode=mode, fill_value=fill_value), 0
 
 
 gather_p.jvp, gather_p.vjp, gather_p.batch = _gather_jvp, _gather_vjp, _gather_batch
@@ -582,10 +583,12 @@ def _normalize_axes(name, x, axes):
     return tuple(int(a) % rank for a in axes)
 
 
-def gather(x, *indices, axes, mode="clip"):
-    """`x` indexed along `axes` by integer arrays of one shape B: shape B + the other axes."""
+def gather(x, *indices, axes, mode="clip", fill_value=None):
+    """`x` indexed along `axes` by integer arrays of one shape B: shape B + the other axes.
+    Out-of-bounds positions clamp (`mode="clip"`) or read `fill_value` (`mode="fill"`;
+    0 unless given)."""
     return gather_p.bind(x, *_indices_for(x, indices), axes=_normalize_axes("gather", x, axes),
-                         mode=mode)
+                         mode=mode, fill_value=fill_value)
 
 
 def _scatter_fn(prim):

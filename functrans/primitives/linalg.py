@@ -1,5 +1,5 @@
 """Linear-algebra primitives on stacks of matrices (the last two axes; leading axes are a
-batch): `cholesky`, `triangular_solve`, `lu`, `eigh`, `svd`, `qr`.
+batch): `cholesky`, `triangular_solve`, `lu`, `eigh`, `eig`, `svd`, `qr`.
 
 Each has forward and reverse rules written with functrans operations (so they nest), and
 vmap just moves the mapped axis into the leading batch. Symmetric inputs (`cholesky`,
@@ -20,6 +20,10 @@ Known limits of the derivatives (the values are always fine):
 - `svd(full_matrices=True)` and `qr(full_matrices=True)` of non-square matrices have no
   derivative (the extra columns are not unique); use the reduced forms.
 - `lu` and everything on it (solve, det, inv) need a nonsingular matrix for derivatives.
+- `eig` (general matrices; complex eigenvalues and unit eigenvectors whose largest component
+  is real, LAPACK's normalization, which its derivative follows) needs distinct eigenvalues
+  for eigenvector derivatives and a diagonalizable matrix for eigenvalue derivatives. Its
+  kernel runs on the host (CuPy has no general eigensolver).
 """
 from __future__ import annotations
 
@@ -30,10 +34,10 @@ from ..backends import scipy_module, to_host
 from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
 from .elementwise import add, sub, mul, neg, select, reciprocal, square, conj_p, real_p
-from .elementwise import convert_element_type
+from .elementwise import convert_element_type, imag_p, abs as lax_abs, div, eq
 from .shape_ops import (transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim,
                         constant)
-from .reductions import reduce_sum
+from .reductions import reduce_sum, argmax
 from .dot import dot_general
 from .indexing import take_along_axis, add_along_axis
 
@@ -305,8 +309,8 @@ def _lu_impl(xp, a):
     a = xp.asarray(a)
     batch = a.shape[:-2]
     n = a.shape[-1]
-    flat = a.reshape((-1, n, n))
-    parts = [_lu_one(xp, m) for m in flat]
+    flat = a.reshape((int(np.prod(batch)), n, n))
+    parts = [_lu_one(xp, m) for m in flat] if n else []
     if not parts:
         return [a.copy(), xp.zeros(batch + (n,), np.int32), xp.zeros(batch + (n,), np.int32)]
     return [xp.stack([p[i] for p in parts]).reshape(batch + s)
@@ -436,6 +440,107 @@ def eigh(a):
     `(w, v)`)."""
     w, v = eigh_p.bind(a)
     return v, w
+
+
+# =============================================================== eig
+def _eig_impl(xp, a):
+    host = np.asarray(to_host(a))
+    w, v = np.linalg.eig(host)
+    ct = np.result_type(host.dtype, np.complex64)
+    out = [w.astype(ct), v.astype(ct)]
+    return out if xp is np else [xp.asarray(o) for o in out]
+
+
+def _eig_aval(a):
+    _square_aval("eig", a)
+    ct = np.result_type(a.dtype, np.complex64)
+    return [ShapedArray(a.shape[:-1], ct), ShapedArray(a.shape, ct)]
+
+
+eig_p = primitive("eig", _eig_impl, _eig_aval, multiple_results=True)
+
+
+def _eig_jvp(primals, tangents):
+    a, = primals
+    w, v = eig_p.bind(a)
+    t, = tangents
+    if t is None:
+        return [w, v], [None, None]
+    ct = dtype_of(v)
+    lu_v, _, perm = lu_p.bind(v)
+    p = _mm(lu_solve(lu_v, perm, convert_element_type(t, ct)), v)      # V^-1 dA V
+    u = _mm(v, mul(_gap_reciprocals(w), p))
+    # dv_j = u_j + c_j v_j, c_j fixed by LAPACK's normalization: |v_j| = 1 and the largest
+    # component v_kj real
+    rows = len(shape_of(v)) - 2
+    k = argmax(lax_abs(v), rows)
+    pick = convert_element_type(eq(broadcast_in_dim(_positions(v, rows), shape_of(v),
+                                                    tuple(range(len(shape_of(v))))),
+                                   broadcast_in_dim(k, shape_of(v), _except(rows, v))), ct)
+    c_re = neg(real_p.bind(reduce_sum(mul(conj_p.bind(v), u), (rows,))))
+    c_im = neg(div(imag_p.bind(reduce_sum(mul(pick, u), (rows,))),
+                   real_p.bind(reduce_sum(mul(pick, v), (rows,)))))
+    c = add(convert_element_type(c_re, ct), mul(convert_element_type(c_im, ct), 1j))
+    dv = add(u, mul(v, broadcast_in_dim(c, shape_of(v), _except(rows, v))))
+    return [w, v], [_diag(p), dv]
+
+
+def _positions(x, axis):
+    """The positions along `axis` of x, as an array of shape (x.shape[axis],) broadcast to
+    x's rank (size 1 elsewhere)."""
+    n = shape_of(x)[axis]
+    shape = [1] * len(shape_of(x))
+    shape[axis] = n
+    return constant(np.arange(n).reshape(shape), like=x)
+
+
+def _except(axis, x):
+    return tuple(i for i in range(len(shape_of(x))) if i != axis)
+
+
+def _eig_vjp(primals, needs):
+    a, = primals
+    w, v = eig_p.bind(a)
+
+    def backward(cts):
+        cw, cv = cts
+        ct = dtype_of(v)
+        rows = len(shape_of(v)) - 2
+        if cv is None:
+            cp = _diag_matrix(cw)
+        else:
+            # the transpose, step by step, of the forward rule's dv = U + V diag(c)
+            cbar = reduce_sum(mul(cv, v), (rows,))
+            k = argmax(lax_abs(v), rows)
+            pick = convert_element_type(eq(broadcast_in_dim(_positions(v, rows), shape_of(v),
+                                                            tuple(range(len(shape_of(v))))),
+                                           broadcast_in_dim(k, shape_of(v), _except(rows, v))),
+                                        ct)
+            r = real_p.bind(reduce_sum(mul(pick, v), (rows,)))
+            scale_re = broadcast_in_dim(convert_element_type(real_p.bind(cbar), ct),
+                                        shape_of(v), _except(rows, v))
+            scale_im = broadcast_in_dim(convert_element_type(div(imag_p.bind(cbar), r), ct),
+                                        shape_of(v), _except(rows, v))
+            cu = sub(sub(cv, mul(conj_p.bind(v), scale_re)), mul(mul(pick, scale_im), 1j))
+            cp = mul(_gap_reciprocals(w), _mm(_T(v), cu))
+            if cw is not None:
+                cp = add(cp, _diag_matrix(cw))
+        lu_vt, _, perm = lu_p.bind(_T(v))
+        ca = _mm(lu_solve(lu_vt, perm, cp), _T(v))                     # V^-T cP V^T
+        return (ca if dtype_of(a).kind == "c" else
+                convert_element_type(real_p.bind(ca), dtype_of(a)),)
+    return [w, v], backward
+
+
+eig_p.jvp, eig_p.vjp = _eig_jvp, _eig_vjp
+_batch_leading(eig_p)
+
+
+def eig(a):
+    """Eigenvalues and right eigenvectors `(w, v)` of general square matrices (complex, as
+    JAX gives them), `a @ v[..., :, j] == w[..., j] * v[..., :, j]`."""
+    w, v = eig_p.bind(a)
+    return w, v
 
 
 # =============================================================== svd

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 
 from .. import lax
+from ..primitives import special as _special
 from ..primitives._util import shape_of, dtype_of
 from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc", "erfinv",
            "gammaln", "gamma", "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr",
-           "ndtr", "ndtri", "log_ndtr", "i0", "i1", "logaddexp"]
+           "ndtr", "ndtri", "log_ndtr", "i0", "i1", "logaddexp", "gammainc", "gammaincc",
+           "gammaincinv", "betainc", "betaincinv"]
 
 
 def _unary(lax_fn, name, doc):
@@ -31,6 +33,25 @@ gammaln = _unary(lax.lgamma, "gammaln", "log |Gamma(x)|.")
 digamma = _unary(lax.digamma, "digamma", "The digamma function, d/dx log Gamma(x).")
 i0 = _unary(lax.bessel_i0, "i0", "The modified Bessel function of the first kind, order 0.")
 i1 = _unary(lax.bessel_i1, "i1", "The modified Bessel function of the first kind, order 1.")
+
+
+def _promoted(fn, name, doc):
+    def f(*args):
+        args, dt = promote_inexact(*args)
+        return fn(*[asarray(a, dtype=dt) for a in args])
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+gammainc = _promoted(_special.gammainc, "gammainc",
+                     "The regularized lower incomplete gamma function P(a, x).")
+gammaincc = _promoted(_special.gammaincc, "gammaincc",
+                      "The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x).")
+gammaincinv = _promoted(_special.gammaincinv, "gammaincinv", "x with P(a, x) = p.")
+betainc = _promoted(_special.betainc, "betainc",
+                    "The regularized incomplete beta function I_x(a, b).")
+betaincinv = _promoted(_special.betaincinv, "betaincinv", "x with I_x(a, b) = y.")
 
 
 def logaddexp(x1, x2):

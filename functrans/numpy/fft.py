@@ -1,0 +1,221 @@
+"""`functrans.numpy.fft`: discrete Fourier transforms with NumPy's (and the array API
+standard's) signatures, on the `fft` primitive: differentiable in both modes, batched by
+vmap, jittable.
+
+`n` / `s` crop or zero-pad the transformed axes first; `norm` is "backward" (the inverse
+scaled by 1/N, the default), "ortho" (both by 1/sqrt(N)) or "forward" (the forward one by
+1/N). Real inputs of the complex transforms become complex; integers become the default
+float first. For `rfftn`/`irfftn` the last of `axes` is the real one.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from .. import dtypes, lax
+from ..primitives.fft import fft as _fft_prim
+from ..primitives._util import shape_of, dtype_of
+from ._conversion import asarray, promote_inexact
+from ..backends import default_device_now, get_device
+from ._shape import moveaxis, roll
+
+__all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft",
+           "fft2", "ifft2", "rfft2", "irfft2", "fftfreq", "rfftfreq", "fftshift", "ifftshift"]
+
+_NORMS = ("backward", "ortho", "forward")
+
+
+def _inexact(x, complex_):
+    (x,), dt = promote_inexact(asarray(x))
+    if complex_ and dt.kind != "c":
+        x = lax.convert_element_type(x, np.result_type(dt, np.complex64))
+    return x
+
+
+def _axes_and_sizes(name, x, s, axes, last_from=None):
+    """The transform axes (in order, non-negative) and their lengths."""
+    nd = len(shape_of(x))
+    if axes is None:
+        if s is not None and len(s) > nd:
+            raise ValueError(f"fft.{name}: s={tuple(s)} has more entries than the input of "
+                             f"shape {shape_of(x)} has axes")
+        axes = list(range(nd - len(s), nd)) if s is not None else list(range(nd))
+    else:
+        axes = [operator.index(a) for a in axes]
+        for a in axes:
+            if not -nd <= a < nd:
+                raise ValueError(f"fft.{name}: axis {a} is out of bounds for an array of "
+                                 f"dimension {nd}")
+        axes = [a % nd for a in axes]
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"fft.{name}: repeated axes {axes}")
+    if s is None:
+        sizes = [shape_of(x)[a] for a in axes]
+        if last_from is not None and axes:
+            sizes[-1] = last_from(sizes[-1])
+    else:
+        sizes = [operator.index(n) for n in s]
+        if len(sizes) != len(axes):
+            raise ValueError(f"fft.{name}: s has {len(sizes)} entries for {len(axes)} axes")
+    if not axes:
+        raise ValueError(f"fft.{name}: no axis to transform")
+    for n in sizes:
+        if n < 1:
+            raise ValueError(f"fft.{name}: invalid number of data points {n}; it must be "
+                             "at least 1")
+    return axes, sizes
+
+
+def _fit(x, axis, n):
+    """`x` cropped or zero-padded to length n along `axis`."""
+    have = shape_of(x)[axis]
+    if have > n:
+        return lax.slice_in_dim(x, 0, n, axis=axis)
+    if have < n:
+        config = [(0, 0, 0)] * len(shape_of(x))
+        config[axis] = (0, n - have, 0)
+        return lax.pad(x, lax.full((), 0, dtype_of(x), like=x), config)
+    return x
+
+
+def _scale(x, norm, n, inverse, name):
+    if norm is None:
+        norm = "backward"
+    if norm not in _NORMS:
+        raise ValueError(f"fft.{name}: norm must be one of {_NORMS}, got {norm!r}")
+    if norm == "backward" or n == 0:
+        return x
+    if norm == "ortho":
+        factor = math.sqrt(n) if inverse else 1 / math.sqrt(n)
+    else:
+        factor = n if inverse else 1 / n
+    return lax.mul(x, lax.full((), factor, dtype_of(x), like=x))
+
+
+def _transform(name, x, s, axes, norm, kind, last_from=None):
+    complex_in = kind in ("fft", "ifft", "irfft")
+    x = _inexact(x, complex_in)
+    axes, sizes = _axes_and_sizes(name, x, s, axes, last_from)
+    k = len(axes)
+    nd = len(shape_of(x))
+    ends = list(range(nd - k, nd))
+    x = moveaxis(x, axes, ends)
+    for i, (ax, n) in enumerate(zip(ends, sizes)):
+        target = n // 2 + 1 if kind == "irfft" and i == k - 1 else n
+        x = _fit(x, ax, target)
+    out = _fft_prim(x, kind, sizes)
+    out = _scale(out, norm, math.prod(sizes), kind in ("ifft", "irfft"), name)
+    return moveaxis(out, ends, axes)
+
+
+def _swap(norm):
+    return {None: "forward", "backward": "forward", "forward": "backward"}.get(norm, norm)
+
+
+def fft(x, /, n=None, axis=-1, norm=None):
+    """The one-dimensional DFT along `axis`."""
+    return _transform("fft", x, None if n is None else [n], [axis], norm, "fft")
+
+
+def ifft(x, /, n=None, axis=-1, norm=None):
+    """The inverse of `fft`."""
+    return _transform("ifft", x, None if n is None else [n], [axis], norm, "ifft")
+
+
+def fftn(x, /, s=None, axes=None, norm=None):
+    """The n-dimensional DFT over `axes` (all, or the last len(s))."""
+    return _transform("fftn", x, s, axes, norm, "fft")
+
+
+def ifftn(x, /, s=None, axes=None, norm=None):
+    """The inverse of `fftn`."""
+    return _transform("ifftn", x, s, axes, norm, "ifft")
+
+
+def rfft(x, /, n=None, axis=-1, norm=None):
+    """The DFT of real input along `axis`: the n // 2 + 1 non-negative frequencies."""
+    return _transform("rfft", x, None if n is None else [n], [axis], norm, "rfft")
+
+
+def irfft(x, /, n=None, axis=-1, norm=None):
+    """The inverse of `rfft`: real output of length `n` (default 2 * (m - 1) for m
+    input values)."""
+    return _transform("irfft", x, None if n is None else [n], [axis], norm, "irfft",
+                      last_from=lambda m: 2 * (m - 1))
+
+
+def rfftn(x, /, s=None, axes=None, norm=None):
+    """The n-dimensional DFT of real input (the last of `axes` halved)."""
+    return _transform("rfftn", x, s, axes, norm, "rfft")
+
+
+def irfftn(x, /, s=None, axes=None, norm=None):
+    """The inverse of `rfftn`."""
+    return _transform("irfftn", x, s, axes, norm, "irfft", last_from=lambda m: 2 * (m - 1))
+
+
+def fft2(x, /, s=None, axes=(-2, -1), norm=None):
+    return fftn(x, s, axes, norm)
+
+
+def ifft2(x, /, s=None, axes=(-2, -1), norm=None):
+    return ifftn(x, s, axes, norm)
+
+
+def rfft2(x, /, s=None, axes=(-2, -1), norm=None):
+    return rfftn(x, s, axes, norm)
+
+
+def irfft2(x, /, s=None, axes=(-2, -1), norm=None):
+    return irfftn(x, s, axes, norm)
+
+
+def hfft(x, /, n=None, axis=-1, norm=None):
+    """The DFT of a signal with Hermitian symmetry given by its first half: real output of
+    length `n` (default 2 * (m - 1))."""
+    return irfft(lax.conj(_inexact(x, True)), n, axis, _swap(norm))
+
+
+def ihfft(x, /, n=None, axis=-1, norm=None):
+    """The inverse of `hfft`: the first half of the spectrum of real input."""
+    return lax.conj(rfft(x, n, axis, _swap(norm)))
+
+
+def _freq_dtype(dtype):
+    dt = dtypes.default_float_dtype() if dtype is None else dtypes.canonicalize(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"fftfreq: dtype must be a real floating dtype, got {dt}")
+    return dt
+
+
+def fftfreq(n, /, d=1.0, *, dtype=None, device=None):
+    """The sample frequencies of an `n`-point DFT with sample spacing `d`."""
+    vals = np.fft.fftfreq(operator.index(n), d).astype(_freq_dtype(dtype))
+    return asarray(vals, device=default_device_now() if device is None else get_device(device))
+
+
+def rfftfreq(n, /, d=1.0, *, dtype=None, device=None):
+    """The sample frequencies of an `n`-point `rfft` with sample spacing `d`."""
+    vals = np.fft.rfftfreq(operator.index(n), d).astype(_freq_dtype(dtype))
+    return asarray(vals, device=default_device_now() if device is None else get_device(device))
+
+
+def _shift(x, axes, sign):
+    x = asarray(x)
+    nd = len(shape_of(x))
+    axes = list(range(nd)) if axes is None else \
+        [a % nd for a in ((axes,) if isinstance(axes, int) else axes)]
+    shifts = [sign * (shape_of(x)[a] // 2) for a in axes]
+    return roll(x, shifts, axes) if axes else x
+
+
+def fftshift(x, /, axes=None):
+    """The zero frequency moved to the center (along `axes`, default all)."""
+    return _shift(x, axes, 1)
+
+
+def ifftshift(x, /, axes=None):
+    """The inverse of `fftshift`."""
+    return _shift(x, axes, -1)

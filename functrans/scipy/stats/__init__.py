@@ -1,0 +1,9 @@
+"""`functrans.scipy.stats`: probability distributions with SciPy's function names and
+arguments (`norm.logpdf(x, loc, scale)`, `gamma.cdf(x, a)`, ...), differentiable, batchable
+and jittable. Invalid parameters give NaN and points outside the support -inf log-density,
+as in SciPy."""
+from . import (norm, multivariate_normal, bernoulli, poisson, beta, gamma, t, uniform,
+               logistic, expon, cauchy, laplace)
+
+__all__ = ["norm", "multivariate_normal", "bernoulli", "poisson", "beta", "gamma", "t",
+           "uniform", "logistic", "expon", "cauchy", "laplace"]

@@ -1,0 +1,107 @@
+"""Type promotion: JAX's and PyTorch's rule where integers or bools meet floats (the float's
+width is kept), NumPy's within a kind, weak Python scalars; eager and jit agree on the dtype
+of every result over a grid of operations and dtype pairs; JAX is the oracle where
+installed."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import dtypes
+
+DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.int64, np.float16, np.float32, np.float64,
+          np.complex64, np.complex128]
+
+BINARY = {
+    "add": fnp.add, "subtract": fnp.subtract, "multiply": fnp.multiply,
+    "true_divide": fnp.true_divide, "maximum": fnp.maximum, "where": lambda a, b:
+    fnp.where(True, a, b), "matmul": lambda a, b: fnp.matmul(a[None], b[:, None]),
+    "dot": fnp.dot, "concatenate": lambda a, b: fnp.concatenate([a, b]),
+    "power": fnp.power, "hypot": fnp.hypot, "arctan2": fnp.arctan2,
+    "equal": fnp.equal, "logaddexp": fnp.logaddexp, "op_add": lambda a, b: a + b,
+    "op_truediv": lambda a, b: a / b, "op_matmul": lambda a, b: a @ b,
+    "stack": lambda a, b: fnp.stack([a, b]), "array_of_list": lambda a, b: fnp.array([a, b]),
+}
+_FLOAT_ONLY = {"hypot", "arctan2", "logaddexp"}
+_NO_BOOL_PAIR = {"subtract", "power"}
+
+
+def _sample(dt):
+    return np.ones(3, dtype=dt)
+
+
+def _applicable(name, d1, d2):
+    kinds = {np.dtype(d1).kind, np.dtype(d2).kind}
+    if name in _FLOAT_ONLY and "c" in kinds:
+        return False
+    if name in _NO_BOOL_PAIR and kinds == {"b"}:
+        return False
+    return True
+
+
+PAIRS = [(n, d1, d2) for n in BINARY for d1, d2 in itertools.product(DTYPES, DTYPES)
+         if _applicable(n, d1, d2)]
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+def test_eager_and_jit_agree_on_every_result_dtype(name):
+    fn = BINARY[name]
+    jitted = ft.jit(fn)
+    for _, d1, d2 in [p for p in PAIRS if p[0] == name]:
+        a, b = fnp.asarray(_sample(d1)), fnp.asarray(_sample(d2))
+        eager = fn(a, b)
+        staged = jitted(a, b)
+        assert eager.dtype == staged.dtype, (name, d1, d2, eager.dtype, staged.dtype)
+        np.testing.assert_allclose(np.asarray(staged), np.asarray(eager))
+
+
+@pytest.mark.parametrize("scalar", [True, 2, 2.5, 1j])
+def test_weak_python_scalars_agree_eager_and_jit(scalar):
+    for dt in DTYPES:
+        a = fnp.asarray(_sample(dt))
+        for fn in (lambda x: x + scalar, lambda x: scalar * x, lambda x: fnp.maximum(x, scalar)
+                   if not isinstance(scalar, complex) else x - scalar):
+            assert fn(a).dtype == ft.jit(fn)(a).dtype
+    assert (fnp.ones(3, dtype=fnp.float32) * 2.5).dtype == np.float32
+    assert (fnp.ones(3, dtype=fnp.int8) + 300 // 3).dtype == np.int8
+
+
+def test_integers_meeting_floats_keep_the_float_width():
+    x32, i64 = fnp.ones(3, dtype=fnp.float32), fnp.arange(3)
+    assert (x32 / i64).dtype == np.float32
+    assert (x32 * i64).dtype == np.float32
+    assert (x32 + fnp.ones(3, dtype=bool)).dtype == np.float32
+    assert (fnp.ones(3, dtype=fnp.float16) + fnp.ones(3, dtype=fnp.int64)).dtype == np.float16
+    assert (fnp.ones(3, dtype=fnp.complex64) * i64).dtype == np.complex64
+    assert (x32 + fnp.ones(3, dtype=fnp.float64)).dtype == np.float64       # widest float
+    assert (fnp.ones(3, dtype=fnp.complex64) + fnp.ones(3, dtype=fnp.float64)).dtype \
+        == np.complex128
+    assert (fnp.ones(3, dtype=fnp.int8) + fnp.ones(3, dtype=fnp.uint8)).dtype == np.int16
+    assert fnp.result_type(fnp.float32, fnp.int64) == np.float32
+    assert fnp.promote_types(fnp.int32, fnp.float16) == np.float16
+
+
+def test_a_float32_model_stays_float32_with_integer_inputs_eager_and_jit():
+    layer = ft.nn.Linear(3, 2, key=ft.random.key(0))
+    x = fnp.arange(6).reshape(2, 3)                      # integer features
+    out = layer(x.astype(fnp.float32) / fnp.arange(1, 4))
+    assert out.dtype == np.float32
+    jitted = ft.jit(lambda m, x: m(x / fnp.arange(1, 4)))(layer, x.astype(fnp.float32))
+    assert jitted.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(out), rtol=1e-6)
+
+
+def test_matches_jax_promotion_where_jax_is_installed():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    for d1, d2 in itertools.product(DTYPES, DTYPES):
+        kinds = {np.dtype(d1).kind, np.dtype(d2).kind}
+        if not kinds & {"f", "c"}:
+            continue                 # int with int: NumPy's table (JAX differs for u64)
+        ours = dtypes.promote_types(d1, d2)
+        theirs = jnp.promote_types(d1, d2)         # the lattice, before x64 canonicalizes
+        assert ours == theirs, (d1, d2, ours, theirs)
