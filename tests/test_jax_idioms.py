@@ -367,7 +367,7 @@ def test_vectorize_and_small_names():
     with pytest.raises(ValueError, match="core dimension"):
         dot(np.ones(3), np.ones(4))
     assert jnp.double == np.float64 and jnp.single == np.float32 and jnp.int_ == np.int64
-    assert jax.device_count() == len(jax.devices()) and jax.default_backend() == "cpu"
+    assert jax.device_count() == len(jax.devices(jax.default_backend()))
     assert isinstance(jax.device_get({"a": jnp.ones(2)})["a"], np.ndarray)
     assert jax.grad(lambda x, i: x * i, allow_int=True, argnums=(0, 1))(2.0, 3)[1].dtype \
         == jax.float0
