@@ -12,7 +12,7 @@ Two datasets:
 - By default, scikit-learn's bundled 8x8 handwritten digits (1797 images, no download). The
   blitz's network with 3x3 convolutions padded to keep the size (5x5 ones do not fit twice
   in 8x8), so the two 2x2 poolings take 8x8 to 2x2; mini-batches of 32, learning rate 0.05,
-  20 epochs. Takes seconds on a CPU and reaches about 97% test accuracy.
+  20 epochs. Takes seconds on a CPU and reaches 93-98% test accuracy (over seeds 0-9).
 - `--cifar10 PATH`: CIFAR-10 from its binary distribution (cifar-10-binary.tar.gz unpacked
   under PATH; functrans never downloads), exactly the blitz's program: images normalized to
   [-1, 1] as `Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))` does, the 3x32x32 network
@@ -31,7 +31,7 @@ What to notice:
 - Testing needs no `torch.no_grad()`: nothing is recorded unless you ask for a gradient.
 
     python examples/image_classifier.py [--epochs N] [--batch-size N] [--lr LR]
-        [--steps N] [--device cpu|cuda] [--cifar10 PATH] [--save PATH]
+        [--steps N] [--device cpu|cuda] [--cifar10 PATH] [--save PATH] [--seed N]
 """
 import argparse
 import itertools
@@ -151,6 +151,8 @@ def main(argv=None):
                         help="cpu, cuda or cuda:N (default: a GPU if available, else cpu)")
     parser.add_argument("--save", metavar="PATH", help="where to save the trained network "
                         "(default: ./digits_net.ftz or ./cifar_net.ftz)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the initial weights and the shuffling (default 0)")
     args = parser.parse_args(argv)
 
     # 1. Load and normalize the data.
@@ -166,7 +168,7 @@ def main(argv=None):
         print(f"{data.name}: {len(y_train)} training and {len(y_test)} test images of shape "
               f"{x_train.shape[1:]}; training on {device}")
         # 2. The network; 3. the loss (in train_step) and the optimizer.
-        key, init_key = ft.random.split(ft.random.key(0))
+        key, init_key = ft.random.split(ft.random.key(args.seed))
         net = data.build_net(init_key)
         print(net)
         optimizer = ft.optim.sgd(lr, momentum=MOMENTUM)

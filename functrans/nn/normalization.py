@@ -113,9 +113,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                   weight, bias)
     if running_mean is None and running_var is None:
         return out
-    total = count if axis_name is None else lax.psum(count, axis_name)
-    unbiased = lax.mul(lax.stop_gradient(var), lax.div(total, lax.sub(total, 1.0)) if
-                       axis_name is not None else count / (count - 1))
+    if axis_name is None:
+        correction = count / (count - 1)
+    else:               # the count over the whole axis, in the statistics' dtype
+        total = lax.psum(lax.full((), float(count), dtype_of(var)), axis_name)
+        correction = lax.div(total, lax.sub(total, 1.0))
+    unbiased = lax.mul(lax.stop_gradient(var), correction)
     new_mean = None if running_mean is None else _running(running_mean, mean, momentum)
     new_var = None if running_var is None else _running(running_var, unbiased, momentum)
     return out, new_mean, new_var
