@@ -91,6 +91,9 @@ class Executable:
                           f"    outs = fn({''.join(p + '._value, ' for p in params)}pool)",
                           "    give_arena(pool)"]
                 outs = [f"outs[{i}]" for i in range(len(outs))]
+            elif body is None:
+                lines.append(f"    outs = fn({', '.join(p + '._value' for p in params)})")
+                outs = [f"outs[{i}]" for i in range(len(outs))]
             else:
                 lines += [f"    {a} = {p}._value" for a, p in zip(arg_names, params)]
                 lines += body

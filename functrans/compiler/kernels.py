@@ -14,10 +14,13 @@ array (of any layout) and updates it in place.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core import Literal, Var
 from ..primitives.dot import dot_plan
+from . import parallel
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE
 
@@ -147,8 +150,14 @@ def _dot_kernel(eqn):
         return None
     a = _arranged(plan.lhs_perm, plan.lhs_shape)
     b = _arranged(plan.rhs_perm, plan.rhs_shape)
+    (lc, _), _ = eqn.params["dimension_numbers"]
+    macs = math.prod(plan.product_shape) * math.prod(lhs.aval.shape[i] for i in lc)
+    split = macs >= SPLIT_PRODUCT_MACS and plan.product_shape[0] > 1
 
     def emit(ctx, eqn, ins, outs, buf, indent):
+        if split and ctx.splits_kernels:
+            _emit_split_product(ctx, eqn, ins, outs, buf, indent)
+            return
         call = f"{ctx.kernel(plan.fn)}({ins[0]}{a}, {ins[1]}{b}"
         if buf is None:
             reshaped = "" if plan.out_shape is None else f".reshape({plan.out_shape!r})"
@@ -157,7 +166,26 @@ def _dot_kernel(eqn):
         target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
         ctx.emit(f"{call}, out={target})", indent)
         ctx.emit(f"{outs[0]} = {buf}", indent)
+
+    def _emit_split_product(ctx, eqn, ins, outs, buf, indent):
+        ctx.uses_threads = True
+        product = ctx.const(parallel.product, "par_product")
+        args = f"{ctx.kernel(plan.fn)}, {ins[0]}{a}, {ins[1]}{b}"
+        reshaped = "" if plan.out_shape is None else f".reshape({plan.out_shape!r})"
+        if buf is None:
+            dtype = ctx.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
+            ctx.emit(f"{outs[0]} = {product}({args}, {ctx.kernel('empty')}("
+                     f"{plan.product_shape!r}, {dtype})){reshaped}", indent)
+            return
+        target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
+        ctx.emit(f"{product}({args}, {target})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+# matrix products of at least this many multiply-adds are split over threads (about 50-100
+# microseconds on one core: waking a worker costs a few)
+SPLIT_PRODUCT_MACS = 1 << 21
 
 
 def _arranged(perm, shape):
