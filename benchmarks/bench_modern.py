@@ -274,11 +274,11 @@ def _worker(workload, lib, threads, seconds, conn):
     except ImportError as e:
         conn.send(("missing", str(e)))
         return
-    first = float(run())
+    first = _value(run())
     t0 = time.perf_counter()
     n = 0
     while time.perf_counter() - t0 < max(seconds, 0.05) or n < 3:      # warm up, size chunks
-        float(run())
+        _value(run())
         n += 1
     steps = max(1, round(n * seconds / (time.perf_counter() - t0)))
     conn.send(("ready", (first, steps)))
@@ -288,8 +288,12 @@ def _worker(workload, lib, threads, seconds, conn):
         t0 = time.perf_counter()
         for _ in range(steps):
             out = run()
-        float(out)                                                     # wait for the result
+        _value(out)                                                    # wait for the result
         conn.send((time.perf_counter() - t0) / steps)
+
+
+def _value(loss):
+    return float(loss.detach() if hasattr(loss, "detach") else loss)
 
 
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

@@ -14,10 +14,13 @@ from functrans.test_util import check_grads
 
 @pytest.fixture
 def threads(monkeypatch):
-    """Split even small kernels, and run programs on `n` threads (`threads(n)`)."""
+    """Split even small kernels (chains into blocks of a few rows), and run programs on `n`
+    threads (`threads(n)`)."""
     monkeypatch.setattr(kernels, "SPLIT_PRODUCT_MACS", 1)
+    monkeypatch.setattr(kernels, "SPLIT_REDUCTION_ELEMENTS", 1)
     monkeypatch.setattr(codegen, "SPLIT_MIN_ELEMENTS", 1)
     monkeypatch.setattr(codegen, "SPLIT_MIN_WORK", 1)
+    monkeypatch.setattr(codegen, "CHAIN_BLOCK_BYTES", 500)
     before = ft.config.cpu_threads
 
     def use(n):
@@ -75,6 +78,24 @@ def test_split_elementwise_chain_is_exact(threads):
     h = x @ w
     np.testing.assert_allclose(jitted(hx, hw), (np.sin(h * 3.0 + 1.0) * np.exp(h) - np.tanh(h)).sum(1),
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("op, axes", [("sum", (1,)), ("max", (2,)), ("min", (1, 2)),
+                                      ("prod", (2,)), ("sum", (0, 2))])
+def test_split_reductions_are_exact(threads, n, op, axes):
+    threads(n)
+    x = np.random.default_rng(3).standard_normal((6, 5, 7)).astype(np.float32)
+
+    def f(x):
+        return getattr(fnp, op)(x * 1.5, axis=axes) + 1.0
+    jitted = ft.jit(f)
+    text = jitted.lower(*_host(x)).as_text()
+    split = any(".reduce(" in line and "[lo:hi]" in line for line in text.splitlines())
+    assert split == (0 not in axes), text
+    np.testing.assert_array_equal(jitted(*_host(x)), f(*_host(x)))
+    np.testing.assert_allclose(jitted(*_host(x)), getattr(np, op)(x * 1.5, axis=axes) + 1.0,
+                               rtol=1e-6)
 
 
 def test_split_batched_matmul(threads):

@@ -181,7 +181,8 @@ class LoweringContext:
                 chain["vars"] += eqn.outvars
                 if k == chain["last"]:
                     indent -= 1
-                    env[eqn.outvars[0]] = self._close_chain(chain, inner[outs[0]], indent)
+                    env[eqn.outvars[0]] = self._close_chain(chain, inner[outs[0]], indent,
+                                                            eqn)
                     for v in chain["vars"][:-1]:    # later ones may reuse their arrays
                         env[v] = inner[env[v]]
                     dead = [n for n in chain["dead"] if n not in inner]
@@ -233,13 +234,18 @@ class LoweringContext:
         # full: for each value computed inside, the whole array its rows are written into
         # (None: a temporary of the piece)
         return {"name": name, "last": k + count - 1, "shape": shape, "full": {}, "dead": [],
-                "vars": []}
+                "vars": [], "count": count}
 
-    def _close_chain(self, chain, full, indent):
+    def _close_chain(self, chain, full, indent, eqn):
         """Run the chain's row function over the threads; returns the name of its result."""
         self.uses_threads = True
         chunks = self.const(parallel.chunks, "par_chunks")
-        self.emit(f"{chunks}({chain['name']}, {chain['shape'][0]})", indent)
+        shape = chain["shape"]
+        block = shape[0]
+        if chain["count"] > 1:
+            row_bytes = math.prod(shape[1:]) * np.dtype(eqn.outvars[0].aval.dtype).itemsize
+            block = max(1, CHAIN_BLOCK_BYTES // max(row_bytes, 1))
+        self.emit(f"{chunks}({chain['name']}, {shape[0]}, {block})", indent)
         out = self.fresh()
         self.emit(f"{out} = {full}", indent)
         return out
@@ -249,6 +255,9 @@ class LoweringContext:
 # this many element-operations in all (a piece must outweigh waking a worker)
 SPLIT_MIN_ELEMENTS = 1 << 15
 SPLIT_MIN_WORK = 1 << 18
+# a chain of several members runs over blocks of rows of about this many bytes of result,
+# each block through the whole chain while it is in the cache
+CHAIN_BLOCK_BYTES = 1 << 18
 
 
 def _lands_outside(j, inside, plan):

@@ -206,6 +206,9 @@ def _reduce_kernel(eqn):
         return None
     axes = eqn.params["axes"]
     typed = np_name in ("sum", "prod")
+    shape = x.aval.shape
+    split = 0 not in axes and shape and shape[0] > 1 and \
+        math.prod(shape) >= SPLIT_REDUCTION_ELEMENTS
 
     def emit(ctx, eqn, ins, outs, buf, indent):
         dtype = f", dtype={ctx.const(x.aval.dtype, 'dt')}" if typed else ""
@@ -213,9 +216,28 @@ def _reduce_kernel(eqn):
             fn = f"{ctx.kernel(_REDUCING_UFUNC[np_name])}.reduce"
         else:
             fn = ctx.kernel(np_name)
+        if split and ctx.splits_kernels:     # rows of the result, one piece per thread
+            ctx.uses_threads = True
+            if buf is None:
+                buf = ctx.fresh("buf")
+                ctx.emit(f"{buf} = {ctx.kernel('empty')}({tuple(eqn.outvars[0].aval.shape)!r}, "
+                         f"{ctx.const(np.dtype(eqn.outvars[0].aval.dtype), 'dt')})", indent)
+            rows = ctx.fresh("rows")
+            ctx.emit(f"def {rows}(lo, hi):", indent)
+            ctx.emit(f"{fn}({ins[0]}[lo:hi], axis={axes!r}{dtype}, out={buf}[lo:hi])",
+                     indent + 1)
+            ctx.emit(f"{ctx.const(parallel.chunks, 'par_chunks')}({rows}, {shape[0]}, "
+                     f"{shape[0]})", indent)
+            ctx.emit(f"{outs[0]} = {buf}", indent)
+            return
         extra = f", out={buf}" if buf else ""
         ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype}{extra})", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+# reductions keeping their operand's first axis are split by its rows over threads from this
+# many elements of operand
+SPLIT_REDUCTION_ELEMENTS = 1 << 17
 
 
 def _view_method_kernel(method, param, c_layout):

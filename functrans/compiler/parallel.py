@@ -235,11 +235,17 @@ def _product_piece(fn, a, b, out):
     fn(a, b, out=out)
 
 
-def chunks(fn, rows):
-    """`fn(lo, hi)` over row ranges covering `rows`, one per thread (on one thread, one
-    call over all rows)."""
+def chunks(fn, rows, block):
+    """`fn(lo, hi)` over row ranges covering `rows`, of about `block` rows each (a block of
+    a long chain stays in the cache from one member to the next) and at least one per
+    thread, spread over the threads."""
     n = pool.size
-    if n <= 1:
+    if block >= rows and n <= 1:
         fn(0, rows)
+        return
+    pieces = _bounds(rows, max(n, -(-rows // block)))
+    if n <= 1:
+        for lo, hi in pieces:
+            fn(lo, hi)
     else:
-        pool.run(fn, _bounds(rows, n))
+        pool.run(fn, pieces)
