@@ -196,3 +196,4 @@ def test_blas_is_held_at_one_thread_and_restored(threads):
             ft.config.update("cpu_threads", "auto")
             parallel._policy.clear()
             assert parallel.program_threads() == 1
+
