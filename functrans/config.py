@@ -24,6 +24,8 @@ _SETTINGS = {
     # threads a compiled program on the host may split its large kernels over: "auto" (the
     # cores, capped by OMP/OPENBLAS/MKL_NUM_THREADS and the BLAS's limit) or a count (1: off)
     "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _threads),
+    # small fused float chains on the host run as one compiled numba loop (when installed)
+    "jit_numba": ("FUNCTRANS_JIT_NUMBA", False, _flag),
 }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core import Literal, Var
 from ..primitives.dot import dot_plan
-from . import parallel
+from . import numba_kernels, parallel
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE
 
@@ -271,6 +271,32 @@ def default_emit(ctx, eqn, ins, outs, buf, indent):
         ctx.emit(f"{outs[0]} = {call}", indent)
 
 
+def _compiled_chain_kernel(eqn):
+    """A `fused` chain of float arithmetic as one compiled loop (`numba_kernels`), or None."""
+    source = numba_kernels.chain_source(eqn)
+    if source is None:
+        return None
+    aval = eqn.outvars[0].aval
+    shape = tuple(aval.shape)
+    full = tuple(i for i, v in enumerate(eqn.invars) if tuple(v.aval.shape) == shape)
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        members = " -> ".join(e.primitive.name for e in eqn.params["jaxpr"].eqns)
+        ctx.emit(f"# fused, one compiled loop: {members}", indent)
+        fn = ctx.const(numba_kernels.compiled(source), "chain")
+        dtype = np.dtype(aval.dtype)
+        if buf is None:
+            buf = ctx.fresh("buf")
+            ctx.emit(f"{buf} = {ctx.kernel('empty')}({shape!r}, {ctx.const(dtype, 'dt')})",
+                     indent)
+        scalar = ctx.const(dtype.type, "scalar")
+        args = [a if v.aval.shape else f"{scalar}({a})" for a, v in zip(ins, eqn.invars)]
+        # the kernel returns nothing (an array it returned would pin the arena's memory)
+        ctx.emit(f"{fn}({buf}, {', '.join(args)})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
+    return Kernel(FRESH, emit, accepts_out=True, inplace=full, out_c=True, c_layout=_always_c)
+
+
 def _custom_emit(ctx, eqn, ins, outs, buf, indent):
     eqn.primitive.lowering(ctx, eqn, ins, outs, indent)
 
@@ -280,7 +306,7 @@ def numpy_kernel(eqn):
     None for a `fused` group, which then runs member by member, in place."""
     prim = eqn.primitive
     if prim is fused_p:
-        return None
+        return _compiled_chain_kernel(eqn) if numba_kernels.available() else None
     if prim.lowering is not None:
         return Kernel(OPAQUE, _custom_emit)
     build = KERNELS.get(prim.kernel_kind)
