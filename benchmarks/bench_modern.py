@@ -22,7 +22,10 @@ pools have gone to sleep, and reports medians; ratios are medians over rounds of
 round's functrans time over the peer's time in the same thread setting.
 
     python benchmarks/bench_modern.py [--workloads block block-tanh deep lenet]
-        [--threads default 1] [--rounds 11] [--seconds 0.25] [--settle 0.2]
+        [--threads default 1] [--rounds 11] [--seconds 0.25] [--settle 0.2] [--numba]
+
+`--numba` adds functrans with its optional compiled chains (`ft.config` `jit_numba`; numba
+installed) as one more contender.
 """
 from __future__ import annotations
 
@@ -234,6 +237,7 @@ def _torch(loss, params, data, lr):
 
 def make_contender(workload, lib):
     """`run()`: one training step of `workload` in `lib` (on carried state); returns loss."""
+    lib = "functrans" if lib == NUMBA else lib
     if workload == "lenet":
         sys.path[:0] = [_HERE, os.path.join(_ROOT, "tests")]
         import numpy as np
@@ -299,12 +303,16 @@ def _value(loss):
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 LIBS = {"functrans": "functrans (jit)", "torch": "PyTorch (eager)", "jax": "JAX (jit)"}
+NUMBA = "functrans+numba"      # functrans with ft.config jit_numba on (--numba)
+OURS = ("functrans", NUMBA)
 
 
 def _start(ctx, workload, lib, threads, seconds):
     saved = dict(os.environ)
     if threads == "1":
         os.environ.update(_ONE_THREAD)
+    if lib == NUMBA:
+        os.environ["FUNCTRANS_JIT_NUMBA"] = "1"
     try:
         here, there = ctx.Pipe()
         proc = ctx.Process(target=_worker, args=(workload, lib, threads, seconds, there),
@@ -316,11 +324,11 @@ def _start(ctx, workload, lib, threads, seconds):
     return proc, here
 
 
-def bench(workload, thread_settings, rounds, seconds, settle):
+def bench(workload, thread_settings, rounds, seconds, settle, libs):
     ctx = multiprocessing.get_context("spawn")
     workers = {}
     for threads in thread_settings:
-        for lib in LIBS:
+        for lib in libs:
             proc, conn = _start(ctx, workload, lib, threads, seconds)
             status, info = conn.recv()
             if status == "missing":
@@ -343,18 +351,21 @@ def bench(workload, thread_settings, rounds, seconds, settle):
     results = {}
     for threads in thread_settings:
         label = "default threads" if threads == "default" else f"{threads} thread"
-        base = times.get(("functrans", threads))
-        for lib in LIBS:
+        for lib in libs:
             if (lib, threads) not in times:
                 continue
             t = times[lib, threads]
             first, steps = workers[lib, threads][2]
-            line = f"  {label:16s} {LIBS[lib]:16s} {statistics.median(t) * 1e3:8.3f} ms/step"
-            if lib != "functrans" and base:
-                r = statistics.median(a / b for a, b in zip(base, t))
-                results[lib, threads] = r
-                line += f"   functrans / this = {r:5.2f}x"
-            print(line + f"   (loss {first:.4f}, {steps} steps per round)")
+            print(f"  {label:16s} {libs[lib]:16s} {statistics.median(t) * 1e3:8.3f} ms/step"
+                  f"   (loss {first:.4f}, {steps} steps per round)")
+        for ours in OURS:
+            mine = times.get((ours, threads))
+            for lib in libs:
+                if lib in OURS or not mine or (lib, threads) not in times:
+                    continue
+                r = statistics.median(a / b for a, b in zip(mine, times[lib, threads]))
+                results[ours, lib, threads] = r
+                print(f"  {label:16s} {libs[ours]} / {libs[lib]} = {r:5.2f}x")
     return results
 
 
@@ -368,13 +379,18 @@ def main():
     parser.add_argument("--seconds", type=float, default=0.25,
                         help="time per contender per round")
     parser.add_argument("--settle", type=float, default=0.2)
+    parser.add_argument("--numba", action="store_true",
+                        help="also time functrans with compiled chains (jit_numba)")
     args = parser.parse_args()
+    libs = dict(LIBS, **({NUMBA: "functrans+numba"} if args.numba else {}))
     summary = {}
     for w in args.workloads:
-        summary[w] = bench(w, args.threads, args.rounds, args.seconds, args.settle)
-    print("\nsummary (functrans time / peer time, same thread setting):")
+        summary[w] = bench(w, args.threads, args.rounds, args.seconds, args.settle, libs)
+    print(f"\nsummary (functrans time / peer time, same thread setting; load average now "
+          f"{os.getloadavg()[0]:.2f}):")
     for w, res in summary.items():
-        cells = [f"{LIBS[lib].split()[0]} {th}: {r:.2f}x" for (lib, th), r in res.items()]
+        cells = [f"{'' if ours == 'functrans' else '+numba '}vs {LIBS[lib].split()[0]} {th}: "
+                 f"{r:.2f}x" for (ours, lib, th), r in res.items()]
         print(f"  {w:11s} " + ";  ".join(cells))
 
 
