@@ -313,10 +313,69 @@ def numpy_kernel(eqn):
     kernel = build(eqn) if build is not None else None
     if kernel is not None:
         return kernel
+    emit = _split_rows_emit(eqn) or default_emit
     if prim.impl_out and len(eqn.outvars) == 1:
-        return Kernel(FRESH, default_emit, accepts_out=True, out_c=True, c_layout=_always_c,
+        return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c,
                       inplace=prim.impl_inplace)
-    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, default_emit)
+    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, emit)
+
+
+# kernels declaring a batch axis (`split_rows`) split it over threads from this many
+# elements of result
+SPLIT_ROWS_ELEMENTS = 1 << 16
+
+
+def _split_rows_emit(eqn):
+    """For a primitive whose kernel treats the rows of its first axis apart (`split_rows`)
+    and a large result: an emitter that runs row ranges of it on the threads, each writing
+    its rows of the results (into the planned buffer where there is one). Else None."""
+    prim = eqn.primitive
+    declared = prim.split_rows(eqn.params) if prim.split_rows is not None else None
+    avals = [v.aval for v in eqn.outvars]
+    if declared is None or not all(getattr(a, "shape", ()) for a in avals):
+        return None
+    positions, params_for = declared
+    rows = avals[0].shape[0]
+    if rows < 2 or any(a.shape[0] != rows for a in avals) or \
+            sum(math.prod(a.shape) for a in avals) < SPLIT_ROWS_ELEMENTS or \
+            any(type(eqn.invars[i]) is not Var or eqn.invars[i].aval.shape[:1] != (rows,)
+                for i in positions):
+        return None
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        if not ctx.splits_kernels:
+            default_emit(ctx, eqn, ins, outs, buf, indent)
+            return
+        ctx.uses_threads = True
+        results = []
+        for k, a in enumerate(avals):
+            if k == 0 and buf is not None:
+                results.append(buf)
+                continue
+            name = ctx.fresh("buf")
+            ctx.emit(f"{name} = {ctx.kernel('empty')}({tuple(a.shape)!r}, "
+                     f"{ctx.const(np.dtype(a.dtype), 'dt')})", indent)
+            results.append(name)
+        impl = ctx.const(prim.impl, f"{identifier(prim.name)}_")
+        params = ctx.const(params_for, "rows_params")
+        args = ", ".join(["xp"] + [f"{a}[lo:hi]" if i in positions else a
+                                   for i, a in enumerate(ins)])
+        rows_fn = ctx.fresh("rows")
+        ctx.emit(f"def {rows_fn}(lo, hi):", indent)
+        if prim.impl_out:
+            ctx.emit(f"{impl}({args}, out={results[0]}[lo:hi], **{params}(hi - lo))",
+                     indent + 1)
+        else:
+            pieces = [ctx.fresh("piece") for _ in avals]
+            ctx.emit(f"{', '.join(pieces)}{',' if prim.multiple_results else ''} = "
+                     f"{impl}({args}, **{params}(hi - lo))", indent + 1)
+            for piece, result in zip(pieces, results):
+                ctx.emit(f"{result}[lo:hi] = {piece}", indent + 1)
+        ctx.emit(f"{ctx.const(parallel.chunks, 'par_chunks')}({rows_fn}, {rows}, {rows})",
+                 indent)
+        for out, result in zip(outs, results):
+            ctx.emit(f"{out} = {result}", indent)
+    return emit
 
 
 # how an equation runs, by what its primitive declares its kernel to be (`kernel_kind`)
