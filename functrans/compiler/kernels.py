@@ -346,7 +346,13 @@ def _split_rows_emit(eqn):
         if not ctx.splits_kernels:
             default_emit(ctx, eqn, ins, outs, buf, indent)
             return
-        ctx.uses_threads = True
+        ctx.uses_threads = True         # on one thread, the kernel runs as it is (no copies)
+        ctx.emit(f"if {ctx.const(parallel.threads, 'par_threads')}() > 1:", indent)
+        _emit_split_rows(ctx, eqn, ins, outs, buf, indent + 1)
+        ctx.emit("else:", indent)
+        default_emit(ctx, eqn, ins, outs, buf, indent + 1)
+
+    def _emit_split_rows(ctx, eqn, ins, outs, buf, indent):
         results = []
         for k, a in enumerate(avals):
             if k == 0 and buf is not None:

@@ -212,6 +212,11 @@ def leave(saved):
 
 
 # ------------------------------------------------------------------ the split kernels
+def threads():
+    """The threads the running program's split kernels use."""
+    return pool.size
+
+
 def _bounds(n, parts):
     step = -(-n // parts)
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
