@@ -144,10 +144,16 @@ class _Pool:
                     fn(*piece)
             except BaseException as e:
                 error = e
-            for w in helpers:
-                w.done.acquire()
-                if w.error is not None:
-                    error, w.error = error or w.error, None
+            waiting = list(helpers)
+            try:
+                while waiting:
+                    waiting[0].done.acquire()
+                    w = waiting.pop(0)
+                    if w.error is not None:
+                        error, w.error = error or w.error, None
+            except BaseException:       # interrupted while workers still run: never reuse
+                self.workers = []       # them (a late "done" would end a later wait early)
+                raise
             if error is not None:
                 raise error
         finally:
