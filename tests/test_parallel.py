@@ -77,8 +77,8 @@ def test_split_elementwise_chain_is_exact(threads):
     assert "def rows" in jitted.lower(hx, hw).as_text()
     np.testing.assert_array_equal(jitted(hx, hw), f(hx, hw))
     h = x @ w
-    np.testing.assert_allclose(jitted(hx, hw), (np.sin(h * 3.0 + 1.0) * np.exp(h) - np.tanh(h)).sum(1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(jitted(hx, hw),
+                               (np.sin(h * 3.0 + 1.0) * np.exp(h) - np.tanh(h)).sum(1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -226,3 +226,21 @@ def test_blas_is_held_at_one_thread_and_restored(threads):
             parallel._policy.clear()
             assert parallel.program_threads() == 1
 
+
+
+def test_split_chain_keeps_the_slots_it_reads_alive(threads):
+    """A chain runs block of rows by block: a slot that dies in it (here the row sums `s`,
+    read by every block) must not share memory with a slot written later in the chain."""
+    threads(1)
+    rng = np.random.default_rng(7)
+    x, w = _host(rng.standard_normal((2048, 4)), rng.standard_normal((4, 8)))
+
+    def f(x, w):
+        h = x @ w
+        s = fnp.sum(h, axis=1, keepdims=True) + 10.0
+        return fnp.sum((h / s) * 3.0 + h * 2.0, axis=1), fnp.sum(h)
+    got = ft.jit(f)(x, w)
+    x, w = np.asarray(x), np.asarray(w)
+    h = x @ w
+    s = h.sum(1, keepdims=True) + 10.0
+    np.testing.assert_allclose(got[0], ((h / s) * 3.0 + h * 2.0).sum(1), rtol=1e-12)

@@ -192,6 +192,8 @@ class LoweringContext:
             if dead:
                 self.emit(f"del {', '.join(dead)}", indent)
             ticks.append((start, self._clock))
+        for first, (count, _) in split.items():
+            _stretch_slots(plan.slots, first, first + count - 1)
         for name, slot in zip(slot_names, plan.slots):
             slot.start, slot.stop = ticks[slot.start][0], ticks[slot.stop][1]
             self.slots.append((name, slot))
@@ -258,6 +260,15 @@ SPLIT_MIN_WORK = 1 << 18
 # a chain of several members runs over blocks of rows of about this many bytes of result,
 # each block through the whole chain while it is in the cache
 CHAIN_BLOCK_BYTES = 1 << 18
+
+
+def _stretch_slots(slots, first, last):
+    """Keep every slot used by instructions first..last alive through all of them: they run
+    block of rows by block (or on several threads at once), so a slot that dies at one of
+    them is still read for later rows while another one written there is in use."""
+    for slot in slots:
+        if slot.start <= last and slot.stop >= first:
+            slot.start, slot.stop = min(slot.start, first), max(slot.stop, last)
 
 
 def _lands_outside(j, inside, plan):

@@ -19,7 +19,8 @@ from ..core import Literal, Var
 
 # the chains it takes: members by NumPy name, as expressions of their operands
 _ARITHMETIC = {"add": "({0} + {1})", "subtract": "({0} - {1})", "multiply": "({0} * {1})",
-               "divide": "({0} / {1})", "true_divide": "({0} / {1})", "negative": "(-{0})", "square": "({0} * {0})"}
+               "divide": "({0} / {1})", "true_divide": "({0} / {1})", "negative": "(-{0})",
+               "square": "({0} * {0})"}
 # larger results run as NumPy chains, which split by rows over threads
 MAX_ELEMENTS = 1 << 15
 
