@@ -105,3 +105,20 @@ def test_a_deep_tanh_net_step_agrees_with_eager():
     got, want = jitted(ws, x, y), step(ws, x, y)
     for a, b in zip(ft.tree_util.tree_leaves(got), ft.tree_util.tree_leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_compiled_chain_rows_on_threads(monkeypatch, n):
+    from functrans.compiler import numba_kernels
+    monkeypatch.setattr(numba_kernels, "SPLIT_ELEMENTS", 1)
+    before = ft.config.cpu_threads
+    ft.config.update("cpu_threads", n)
+    try:
+        rng = np.random.default_rng(3)
+        x, y, s = rng.standard_normal((9, 5)), rng.standard_normal(5), rng.standard_normal(())
+        f = ft.jit(lambda x, y, s: fnp.sum(_chain(x, y, s) * 1.0, axis=-1))
+        text = f.lower(*_host(x, y, s)).as_text()
+        assert "one compiled loop" in text and "[lo:hi]" in text, text
+        np.testing.assert_array_equal(f(*_host(x, y, s)), np.sum(_chain(x, y, s) * 1.0, axis=-1))
+    finally:
+        ft.config.update("cpu_threads", before)

@@ -292,7 +292,18 @@ def _compiled_chain_kernel(eqn):
         scalar = ctx.const(dtype.type, "scalar")
         args = [a if v.aval.shape else f"{scalar}({a})" for a, v in zip(ins, eqn.invars)]
         # the kernel returns nothing (an array it returned would pin the arena's memory)
-        ctx.emit(f"{fn}({buf}, {', '.join(args)})", indent)
+        if ctx.splits_kernels and shape[0] > 1 and \
+                math.prod(shape) >= numba_kernels.SPLIT_ELEMENTS:    # rows on the threads
+            ctx.uses_threads = True
+            rows = ctx.fresh("rows")
+            sliced = [f"{a}[lo:hi]" if len(v.aval.shape) == len(shape) and
+                      v.aval.shape[0] == shape[0] else a for a, v in zip(args, eqn.invars)]
+            ctx.emit(f"def {rows}(lo, hi):", indent)
+            ctx.emit(f"{fn}({buf}[lo:hi], {', '.join(sliced)})", indent + 1)
+            ctx.emit(f"{ctx.const(parallel.chunks, 'par_chunks')}({rows}, {shape[0]}, "
+                     f"{shape[0]})", indent)
+        else:
+            ctx.emit(f"{fn}({buf}, {', '.join(args)})", indent)
         ctx.emit(f"{outs[0]} = {buf}", indent)
     return Kernel(FRESH, emit, accepts_out=True, inplace=full, out_c=True, c_layout=_always_c)
 

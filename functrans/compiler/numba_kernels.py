@@ -1,7 +1,8 @@
 """Optional compiled kernels on the host: with `ft.config.update("jit_numba", True)` (or
 FUNCTRANS_JIT_NUMBA=1) and numba installed, a fused chain of float arithmetic (add, subtract,
-multiply, divide, negative, square) on a small result runs as one numba loop instead of one
-NumPy call per member, which is what dominates deep nets of small operations.
+multiply, divide, negative, square) runs as one numba loop instead of one NumPy call per
+member: on small arrays (deep nets of small operations) the calls are what costs, on large
+ones the passes over memory (a large result's rows run on the threads).
 
 Each member is computed in the result's dtype exactly as NumPy computes it (IEEE operations,
 no contraction into fused multiply-adds), so results equal the unfused chain bit for bit.
@@ -9,8 +10,6 @@ Kernels are compiled on first use (a fraction of a second each, shared by every 
 same form) and release the GIL. Programs compiled before the setting changes keep their code.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -21,8 +20,9 @@ from ..core import Literal, Var
 _ARITHMETIC = {"add": "({0} + {1})", "subtract": "({0} - {1})", "multiply": "({0} * {1})",
                "divide": "({0} / {1})", "true_divide": "({0} / {1})", "negative": "(-{0})",
                "square": "({0} * {0})"}
-# larger results run as NumPy chains, which split by rows over threads
-MAX_ELEMENTS = 1 << 15
+# from this many elements of result, rows of a chain run on the threads (the kernels release
+# the GIL)
+SPLIT_ELEMENTS = 1 << 15
 
 _numba = []
 _compiled = {}          # kernel source -> numba dispatcher
@@ -49,8 +49,7 @@ def chain_source(eqn):
     body = eqn.params["jaxpr"]
     out = body.outvars[0].aval
     dtype = np.dtype(out.dtype)
-    if dtype not in (np.float32, np.float64) or not out.shape or \
-            math.prod(out.shape) > MAX_ELEMENTS:
+    if dtype not in (np.float32, np.float64) or not out.shape:
         return None
     rank = len(out.shape)
     idx = [f"i{d}" for d in range(rank)]
