@@ -1,6 +1,9 @@
 """Several cores inside one process: compiled programs on the host split their large kernels
-(matrix products, long elementwise chains) into independent pieces that worker threads run
-while NumPy and the BLAS release the GIL.
+into independent pieces that worker threads run while NumPy and the BLAS release the GIL:
+matrix products by rows (or by their first batch axis), long elementwise chains by rows,
+reductions that keep their first axis by rows, and kernels declaring a batch axis
+(`Primitive.split_rows`: convolutions' shifted sums, windowed max/sum, their gathers and
+scatters) by batch. Small kernels stay whole: waking a worker costs a few microseconds.
 
 The thread policy (`program_threads()`, read when a program with such kernels starts):
 - `ft.config.update("cpu_threads", n)` (or FUNCTRANS_CPU_THREADS=n) asks for n threads; 1
@@ -14,6 +17,8 @@ The thread policy (`program_threads()`, read when a program with such kernels st
   installed, never required) to reach the BLAS; without it, matrix products are left to the
   BLAS's own threads and only the other kernels are split.
 - A program started while another thread's program holds the workers runs on one thread.
+- The environment is read once, at the first such program (as OpenMP and the BLAS read it
+  when they load); `cpu_threads` may change at any time.
 Workers wait on locks (they never spin) and are created on first use.
 """
 from __future__ import annotations
