@@ -121,7 +121,9 @@ class _Worker:
 
 
 class _Pool:
-    """Runs the pieces of one kernel on `size` threads (the caller's one of them)."""
+    """Runs the pieces of one kernel on `size` threads (the caller's one of them). Threads
+    take the next piece as they finish one, so a thread the system deschedules (on a busy
+    machine) holds up the others for one piece only."""
 
     def __init__(self):
         self.size = 1               # threads the running program may use
@@ -140,12 +142,13 @@ class _Pool:
             while len(self.workers) < n - 1:
                 self.workers.append(_Worker())
             helpers = self.workers[:n - 1]
-            for i, w in enumerate(helpers):
-                w.job = (fn, pieces[i + 1::n])
+            shared = iter(pieces)       # (taking the next item holds the GIL: one taker)
+            for w in helpers:
+                w.job = (fn, shared)
                 w.go.release()
             error = None
             try:
-                for piece in pieces[::n]:
+                for piece in shared:
                     fn(*piece)
             except BaseException as e:
                 error = e
@@ -228,22 +231,29 @@ def threads():
     return pool.size
 
 
+# pieces per thread of a split kernel (more pieces balance the threads better on a busy
+# machine; each costs a few microseconds)
+PIECES_PER_THREAD = 4
+PIECE_MIN_MACS = 1 << 19        # a matrix product's pieces are at least this large
+
+
 def _bounds(n, parts):
-    step = -(-n // parts)
+    step = -(-n // max(1, min(parts, n)))
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
 def product(fn, a, b, out):
     """`fn(a, b, out=out)` for `fn` np.dot (2-d `a`) or np.matmul (stacks of matrices of
     equal batch shape), split along the first axis of `out` (rows, or the first batch axis)
-    into one piece per thread when the BLAS is held at one thread. Returns `out`."""
+    over the threads when the BLAS is held at one thread. Returns `out`."""
     n = pool.size
     if n <= 1 or not pool.blas_split:
         fn(a, b, out=out)
         return out
     split_b = b.ndim > 2
+    parts = min(n * PIECES_PER_THREAD, max(n, out.size * a.shape[-1] // PIECE_MIN_MACS))
     pool.run(_product_piece, [(fn, a[lo:hi], b[lo:hi] if split_b else b, out[lo:hi])
-                              for lo, hi in _bounds(out.shape[0], n)])
+                              for lo, hi in _bounds(out.shape[0], parts)])
     return out
 
 
@@ -253,13 +263,14 @@ def _product_piece(fn, a, b, out):
 
 def chunks(fn, rows, block):
     """`fn(lo, hi)` over row ranges covering `rows`, of about `block` rows each (a block of
-    a long chain stays in the cache from one member to the next) and at least one per
-    thread, spread over the threads."""
+    a long chain stays in the cache from one member to the next) and, on several threads,
+    `PIECES_PER_THREAD` per thread at least, spread over the threads."""
     n = pool.size
     if block >= rows and n <= 1:
         fn(0, rows)
         return
-    pieces = _bounds(rows, max(n, -(-rows // block)))
+    least = n * PIECES_PER_THREAD if n > 1 else 1
+    pieces = _bounds(rows, max(least, -(-rows // block)))
     if n <= 1:
         for lo, hi in pieces:
             fn(lo, hi)
