@@ -24,6 +24,7 @@ Workers wait on locks (they never spin) and are created on first use.
 from __future__ import annotations
 
 import os
+import queue as queue_module
 import threading
 
 from ..config import config
@@ -96,40 +97,51 @@ class _Blas:
 _blas = _Blas()
 
 
-class _Worker:
-    __slots__ = ("go", "done", "job", "error", "thread")
+class _Run:
+    """One kernel's pieces being run: threads take the next piece as they finish one;
+    `active` counts pieces taken and not finished."""
+    __slots__ = ("fn", "pieces", "active", "error")
 
-    def __init__(self):
-        self.go, self.done = threading.Lock(), threading.Lock()
-        self.go.acquire()
-        self.done.acquire()
-        self.job, self.error = None, None
-        self.thread = threading.Thread(target=self._loop, name="functrans-worker", daemon=True)
-        self.thread.start()
+    def __init__(self, fn, pieces):
+        self.fn, self.pieces, self.active, self.error = fn, iter(pieces), 0, None
 
-    def _loop(self):
-        while True:
-            self.go.acquire()
-            fn, pieces = self.job
-            self.job = None
-            try:
-                for piece in pieces:
-                    fn(*piece)
-            except BaseException as e:       # re-raised in the calling thread
-                self.error = e
-            self.done.release()
+
+def _work(run, cond):
+    """Take and run pieces of `run` until none is left."""
+    fn = run.fn
+    while True:
+        with cond:
+            piece = next(run.pieces, None)
+            if piece is None:
+                return
+            run.active += 1
+        try:
+            fn(*piece)
+        except BaseException as e:           # re-raised in the calling thread
+            run.error = run.error or e
+        with cond:
+            run.active -= 1
+            if not run.active:
+                cond.notify_all()
 
 
 class _Pool:
     """Runs the pieces of one kernel on `size` threads (the caller's one of them). Threads
-    take the next piece as they finish one, so a thread the system deschedules (on a busy
-    machine) holds up the others for one piece only."""
+    take the next piece as they finish one, and the caller waits only for pieces already
+    taken: a worker the system has not yet scheduled (on a busy machine) holds up nothing,
+    it finds no piece left when it wakes."""
 
     def __init__(self):
         self.size = 1               # threads the running program may use
         self.blas_split = False     # matrix products may be split (the BLAS is held at 1)
         self.busy = threading.Lock()
-        self.workers = []
+        self.cond = threading.Condition(threading.Lock())
+        self.queues = []            # one per worker thread: the runs to help with
+
+    def _worker(self, queue):
+        cond = self.cond
+        while True:
+            _work(queue.get(), cond)
 
     def run(self, fn, pieces):
         """`fn(*piece)` for every piece, spread over the threads; returns when all are done."""
@@ -139,31 +151,20 @@ class _Pool:
                 fn(*piece)
             return
         try:
-            while len(self.workers) < n - 1:
-                self.workers.append(_Worker())
-            helpers = self.workers[:n - 1]
-            shared = iter(pieces)       # (taking the next item holds the GIL: one taker)
-            for w in helpers:
-                w.job = (fn, shared)
-                w.go.release()
-            error = None
-            try:
-                for piece in shared:
-                    fn(*piece)
-            except BaseException as e:
-                error = e
-            waiting = list(helpers)
-            try:
-                while waiting:
-                    waiting[0].done.acquire()
-                    w = waiting.pop(0)
-                    if w.error is not None:
-                        error, w.error = error or w.error, None
-            except BaseException:       # interrupted while workers still run: never reuse
-                self.workers = []       # them (a late "done" would end a later wait early)
-                raise
-            if error is not None:
-                raise error
+            while len(self.queues) < n - 1:
+                q = queue_module.SimpleQueue()
+                threading.Thread(target=self._worker, args=(q,), name="functrans-worker",
+                                 daemon=True).start()
+                self.queues.append(q)
+            run = _Run(fn, pieces)
+            for q in self.queues[:n - 1]:
+                q.put(run)
+            _work(run, self.cond)
+            with self.cond:
+                while run.active:
+                    self.cond.wait()
+            if run.error is not None:
+                raise run.error
         finally:
             self.busy.release()
 
