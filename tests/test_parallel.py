@@ -221,6 +221,13 @@ def test_blas_is_held_at_one_thread_and_restored(threads):
         finally:
             parallel.leave(saved)
         assert libs[0].get_num_threads() == 2 and parallel.pool.size == 1
+        threads(1)                 # one thread in all: the BLAS's too, while a program runs
+        saved = parallel.enter()
+        try:
+            assert parallel.pool.size == 1 and libs[0].get_num_threads() == 1
+        finally:
+            parallel.leave(saved)
+        assert libs[0].get_num_threads() == 2
         with threadpoolctl.threadpool_limits(1, user_api="blas"):   # the user's limit
             ft.config.update("cpu_threads", "auto")
             parallel._policy.clear()

@@ -6,8 +6,8 @@ reductions that keep their first axis by rows, and kernels declaring a batch axi
 scatters) by batch. Small kernels stay whole: waking a worker costs a few microseconds.
 
 The thread policy (`program_threads()`, read when a program with such kernels starts):
-- `ft.config.update("cpu_threads", n)` (or FUNCTRANS_CPU_THREADS=n) asks for n threads; 1
-  turns splitting off. The default, "auto", takes the cores this process may run on (its CPU
+- `ft.config.update("cpu_threads", n)` (or FUNCTRANS_CPU_THREADS=n) asks for n threads in
+  all, the BLAS's included; 1 turns splitting off. The default, "auto", takes the cores this process may run on (its CPU
   affinity), capped by the user's thread settings: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and
   MKL_NUM_THREADS (the smallest one set), and the number of threads NumPy's BLAS is allowed
   at that moment (a `threadpoolctl.threadpool_limits` block lowers it).
@@ -203,14 +203,15 @@ def enter():
     if depth or not _program.acquire(blocking=False):   # nested, or another thread's runs
         return None
     n = program_threads()
-    if n <= 1:
+    libs = _blas.controllers()
+    saved = [(lib, count) for lib, count in ((lib, lib.get_num_threads()) for lib in libs)
+             if count != 1]
+    if n <= 1 and not saved:
         _program.release()
         return None
-    saved = [(lib, lib.get_num_threads()) for lib in _blas.controllers()]
-    for lib, count in saved:
-        if count != 1:
-            lib.set_num_threads(1)
-    pool.size, pool.blas_split = n, bool(saved)
+    for lib, _ in saved:        # (on one thread too: `cpu_threads` 1 means one in all)
+        lib.set_num_threads(1)
+    pool.size, pool.blas_split = n, bool(libs)
     return saved
 
 
@@ -221,8 +222,7 @@ def leave(saved):
         return
     pool.size, pool.blas_split = 1, False
     for lib, count in saved:
-        if count != 1:
-            lib.set_num_threads(count)
+        lib.set_num_threads(count)
     _program.release()
 
 
