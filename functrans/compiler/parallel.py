@@ -232,9 +232,9 @@ def threads():
     return pool.size
 
 
-# pieces per thread of a split kernel (more pieces balance the threads better on a busy
-# machine; each costs a few microseconds)
-PIECES_PER_THREAD = 4
+# pieces per thread of a split kernel (more pieces balance threads of unequal speed, but each
+# is a hand-over between threads: measured on a busy machine, one per thread lost least)
+PIECES_PER_THREAD = 1
 PIECE_MIN_MACS = 1 << 19        # a matrix product's pieces are at least this large
 
 
