@@ -193,7 +193,6 @@ def _array_module(lib):
 
 def _functional(lib, loss, params, data, lr):
     """`run()` for functrans or JAX: one jitted step on the carried parameters."""
-    import numpy as np
     to = _array_module(lib)
     step = _jitted_sgd(lib, loss, lr)
     carry = [np_tree_map(to, params)]
