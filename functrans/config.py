@@ -7,6 +7,11 @@ def _flag(s):
     return s.lower() in ("1", "true", "yes")
 
 
+def _threads(s):
+    s = str(s).strip().lower()
+    return "auto" if s == "auto" else int(s)
+
+
 _SETTINGS = {
     # name: (environment variable, default, parser)
     "default_float_dtype": ("FUNCTRANS_DEFAULT_FLOAT", "float32", str),
@@ -18,6 +23,11 @@ _SETTINGS = {
     "debug_infs": ("FUNCTRANS_DEBUG_INFS", False, _flag),
     # compiled functions keep their temporaries' memory for the next call
     "jit_buffer_cache": ("FUNCTRANS_JIT_BUFFER_CACHE", True, _flag),
+    # threads a compiled program on the host may split its large kernels over: "auto" (the
+    # cores, capped by OMP/OPENBLAS/MKL_NUM_THREADS and the BLAS's limit) or a count (1: off)
+    "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _threads),
+    # small fused float chains on the host run as one compiled numba loop (when installed)
+    "jit_numba": ("FUNCTRANS_JIT_NUMBA", False, _flag),
 }
 
 
@@ -31,6 +41,7 @@ class Config:
             raw = os.environ.get(env)
             self._values[name] = parse(raw) if raw is not None else default
         self._check("default_float_dtype", self._values["default_float_dtype"])
+        self._check("cpu_threads", self._values["cpu_threads"])
         self.__dict__.update(self._values)      # reading a setting is an attribute lookup
 
     def __getattr__(self, name):
@@ -47,6 +58,10 @@ class Config:
             listener(name, value)
 
     def _check(self, name, value):
+        if name == "cpu_threads" and value != "auto" and \
+                (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"cpu_threads must be 'auto' or a thread count >= 1 (1 turns "
+                             f"splitting kernels over threads off), got {value!r}")
         if name == "default_float_dtype" and str(value) not in ("float32", "float64", "float16"):
             raise ValueError(f"default_float_dtype must be 'float32', 'float64' or 'float16', "
                              f"got {value!r}")

@@ -204,7 +204,11 @@ class Primitive:
       "convert" (`x.astype(new_dtype)`), "reshape" / "transpose" (the array methods);
     - `elementwise` (fusable), `cuda_expr` (its CUDA C template), `view` (the result may
       share its input's memory), `impl_out` (`impl` can write into `out=`), `impl_inplace`
-      (the operands that `out=` buffer may be: an update in place);
+      (the operands that `out=` buffer may be: an update in place), `split_rows(params)`
+      (None, or where each index of the first axis of its results is computed from the same
+      index of some operands' first axis alone, a batch: `(those operand positions,
+      params_for)`, `params_for(n)` being the params for `n` such rows; the compiler may then
+      run row ranges on several threads);
     - a call primitive names the param holding the ClosedJaxpr it evaluates (`callee`) and
       how the compiler inlines it (`inline`: "early", before common subexpressions are
       merged; "late", after its body is optimized on its own, so that a recomputation is
@@ -230,6 +234,7 @@ class Primitive:
         self.view = False
         self.impl_out = False
         self.impl_inplace = ()
+        self.split_rows = None
         self.callee = None
         self.inline = None
 

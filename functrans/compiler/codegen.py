@@ -31,7 +31,8 @@ import math
 import numpy as np
 
 from ..jaxpr import Literal, Var, Jaxpr, ClosedJaxpr
-from . import memory
+from . import memory, parallel
+from .fusion import is_elementwise
 from .kernels import numpy_kernel, identifier
 
 
@@ -52,6 +53,10 @@ class LoweringContext:
         self.device = device
         self.xp = xp = device.xp
         self.namespace = {"xp": xp}
+        # on the host, large kernels may be split over threads (`parallel`); `uses_threads`
+        # records that the program did so
+        self.splits_kernels = xp is np
+        self.uses_threads = False
         self.lines = []
         self._count = 0
         self._const_ids = {}
@@ -128,12 +133,18 @@ class LoweringContext:
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
                            c_inputs=c_inputs, pool=self.keeps_arena)
         slot_names = [self.fresh("buf") for _ in plan.slots]
+        split = self._split_chains(instrs, groups, plan, donated) if self.splits_kernels \
+            else {}
+        chain = None            # the row-split chain being written: (last k, rows, ...)
         ticks = []              # the clock at the start and the end of each instruction
         for k, (eqn, kernel) in enumerate(instrs):
             self._clock += 1
             start = self._clock
             if k in groups:
-                self.emit(f"# fused: {groups[k]}", indent)
+                self.emit(f"# fused: {groups[k][0]}", indent)
+            if k in split:
+                chain = self._open_chain(k, *split[k], indent)
+                indent += 1
             ins = [self.operand(v, env) for v in eqn.invars]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
@@ -153,17 +164,132 @@ class LoweringContext:
             else:
                 slot = plan.slot_of.get(k)
                 buf = None if slot is None else slot_names[slot]
+            if chain is not None:       # rows lo:hi of arrays from outside the chain
+                inner = chain["full"]
+                ins = [a if a in inner else _rows(a, v, chain["shape"])
+                       for a, v in zip(ins, eqn.invars)]
+                if buf is not None:
+                    inner[outs[0]] = inner.get(buf, buf)
+                    buf = buf if buf in inner else f"{buf}[lo:hi]"
+                else:
+                    inner[outs[0]] = None
             kernel.emit(self, eqn, ins, outs, buf, indent)
             env.update(zip(eqn.outvars, outs))
-            dead = plan.release.get(k)
+            dead = [env[v] for v in plan.release.get(k, ())]
+            if chain is not None:
+                chain["dead"] += dead
+                chain["vars"] += eqn.outvars
+                if k == chain["last"]:
+                    indent -= 1
+                    env[eqn.outvars[0]] = self._close_chain(chain, inner[outs[0]], indent,
+                                                            eqn)
+                    for v in chain["vars"][:-1]:    # later ones may reuse their arrays
+                        env[v] = inner[env[v]]
+                    dead = [n for n in chain["dead"] if n not in inner]
+                    chain = None
+                else:
+                    dead = []
             if dead:
-                self.emit(f"del {', '.join(env[v] for v in dead)}", indent)
+                self.emit(f"del {', '.join(dead)}", indent)
             ticks.append((start, self._clock))
+        for first, (count, _) in split.items():
+            _stretch_slots(plan.slots, first, first + count - 1)
         for name, slot in zip(slot_names, plan.slots):
             slot.start, slot.stop = ticks[slot.start][0], ticks[slot.stop][1]
             self.slots.append((name, slot))
         self.owned = plan.owned
         return [self.operand(v, env) for v in jaxpr.outvars]
+
+    def _split_chains(self, instrs, groups, plan, donated):
+        """The elementwise chains (fused groups, or single elementwise instructions) large
+        enough to split by rows over threads: `{first k: (number of instructions, shape)}`.
+        Each must write its result into a planned buffer (a slot or a dead operand's
+        array), so that the pieces can write their rows of it."""
+        split = {}
+        k = 0
+        while k < len(instrs):
+            count = groups[k][1] if k in groups else 1
+            eqn = instrs[k + count - 1][0]
+            k, first = k + count, k
+            if count == 1 and not is_elementwise(eqn):
+                continue
+            shape = tuple(eqn.outvars[0].aval.shape)
+            size = math.prod(shape)
+            if not shape or shape[0] < 2 or size < SPLIT_MIN_ELEMENTS or \
+                    size * count < SPLIT_MIN_WORK:
+                continue
+            last = first + count - 1
+            if any(plan.target.get(j) in donated for j in range(first, last + 1)):
+                continue
+            # every member must write into an array from outside the chain (following its
+            # writes in place), which later instructions may then reuse whole
+            inside = {instrs[j][0].outvars[0]: j for j in range(first, last + 1)}
+            if all(_lands_outside(j, inside, plan) for j in range(first, last + 1)):
+                split[first] = (count, shape)
+        return split
+
+    def _open_chain(self, k, count, shape, indent):
+        """Start the function computing rows lo:hi of a split chain (its members are emitted
+        inside it, reading the rows of their operands)."""
+        name = self.fresh("rows")
+        self.emit(f"def {name}(lo, hi):", indent)
+        # full: for each value computed inside, the whole array its rows are written into
+        # (None: a temporary of the piece)
+        return {"name": name, "last": k + count - 1, "shape": shape, "full": {}, "dead": [],
+                "vars": [], "count": count}
+
+    def _close_chain(self, chain, full, indent, eqn):
+        """Run the chain's row function over the threads; returns the name of its result."""
+        self.uses_threads = True
+        chunks = self.const(parallel.chunks, "par_chunks")
+        shape = chain["shape"]
+        block = shape[0]
+        if chain["count"] > 1:
+            row_bytes = math.prod(shape[1:]) * np.dtype(eqn.outvars[0].aval.dtype).itemsize
+            block = max(1, CHAIN_BLOCK_BYTES // max(row_bytes, 1))
+        self.emit(f"{chunks}({chain['name']}, {shape[0]}, {block})", indent)
+        out = self.fresh()
+        self.emit(f"{out} = {full}", indent)
+        return out
+
+
+# elementwise chains are split by rows over threads from this many elements of result, and
+# this many element-operations in all (a piece must outweigh waking a worker)
+SPLIT_MIN_ELEMENTS = 1 << 15
+SPLIT_MIN_WORK = 1 << 18
+# a chain of several members runs over blocks of rows of about this many bytes of result,
+# each block through the whole chain while it is in the cache
+CHAIN_BLOCK_BYTES = 1 << 18
+
+
+def _stretch_slots(slots, first, last):
+    """Keep every slot used by instructions first..last alive through all of them: they run
+    block of rows by block (or on several threads at once), so a slot that dies at one of
+    them is still read for later rows while another one written there is in use."""
+    for slot in slots:
+        if slot.start <= last and slot.stop >= first:
+            slot.start, slot.stop = min(slot.start, first), max(slot.stop, last)
+
+
+def _lands_outside(j, inside, plan):
+    """Whether instruction j writes into a slot or, in place, into an array not computed by
+    the instructions `inside` (following writes in place into those)."""
+    while j not in plan.slot_of:
+        target = plan.target.get(j)
+        if target is None:
+            return False
+        j = inside.get(target)
+        if j is None:
+            return True
+    return True
+
+
+def _rows(expr, v, shape):
+    """`expr` (an operand of a split chain) restricted to the rows lo:hi of the chain's
+    result, unless it broadcasts along them."""
+    if type(v) is Var and len(v.aval.shape) == len(shape) and v.aval.shape[0] == shape[0]:
+        return f"{expr}[lo:hi]"
+    return expr
 
 
 _LOWERING_CONTEXTS = {}
@@ -182,8 +308,8 @@ def lowering_context(device):
 
 def _expand(eqns, choose_kernel):
     """The instructions `(eqn, kernel)` for `eqns`; a `fused` group the backend has no single
-    kernel for is unpacked into its members (reading the group's inputs). `groups` marks
-    where each unpacked group starts."""
+    kernel for is unpacked into its members (reading the group's inputs). `groups` maps
+    where each unpacked group starts to its description and its number of members."""
     instrs, groups = [], {}
     for eqn in eqns:
         kernel = choose_kernel(eqn)
@@ -193,7 +319,8 @@ def _expand(eqns, choose_kernel):
         body = eqn.params["jaxpr"]
         env = dict(zip(body.invars, eqn.invars))
         env.update(zip(body.outvars, eqn.outvars))    # the group's result is the equation's
-        groups[len(instrs)] = " -> ".join(e.primitive.name for e in body.eqns)
+        groups[len(instrs)] = (" -> ".join(e.primitive.name for e in body.eqns),
+                               len(body.eqns))
         for e in body.eqns:
             member = e.replace(invars=[env.get(v, v) if type(v) is Var else v
                                        for v in e.invars],
@@ -213,8 +340,9 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     """Generate and compile Python source for an optimized `closed` on `device`.
 
     Returns `(fn, source, namespace, signature, slots)`: `signature` is `(argument names,
-    body lines, output expressions)`; with `slots` (`memory.Slot`s) the function takes one
-    more argument, the arrays of an arena (`Executable.take_arena`)."""
+    body lines, output expressions)`, the body None where it must run as `fn` (it splits
+    kernels over threads); with `slots` (`memory.Slot`s) the function takes one more
+    argument, the arrays of an arena (`Executable.take_arena`)."""
     jaxpr = closed.jaxpr
     ctx = lowering_context(device)(device)
     const_names = [ctx.const(c, "c") for c in closed.consts]
@@ -234,11 +362,21 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     src = [f"def {fname}({', '.join(params + (['pool'] if ctx.slots else []))}):"]
     if ctx.slots:
         src.append(f"    _, {', '.join(n for n, _ in ctx.slots)}, = pool")
-    src += ctx.lines
-    src.append(f"    return [{', '.join(outs)}]")
+    body = ctx.lines
+    if ctx.uses_threads:        # the program chooses its threads and holds the BLAS at one
+        enter, leave = ctx.const(parallel.enter, "par_enter"), ctx.const(parallel.leave,
+                                                                        "par_leave")
+        src += [f"    threads = {enter}()", "    try:"]
+        src += ["    " + line for line in ctx.lines]
+        src += [f"        return [{', '.join(outs)}]", "    finally:",
+                f"        {leave}(threads)"]
+        body = None
+    else:
+        src += ctx.lines
+        src.append(f"    return [{', '.join(outs)}]")
     appendix = ctx.appendix()
     if appendix:
         src += ["", "# the kernels it launches:"] + [f"# {line}" for line in appendix.splitlines()]
     source = "\n".join(src)
     fn = compile_source(source, fname, dict(ctx.namespace))
-    return fn, source, ctx.namespace, (arg_names, ctx.lines, outs), [s for _, s in ctx.slots]
+    return fn, source, ctx.namespace, (arg_names, body, outs), [s for _, s in ctx.slots]

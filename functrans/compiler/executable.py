@@ -102,6 +102,9 @@ class Executable:
                           f"    outs = fn({''.join(r + ', ' for r in raws)}pool)",
                           "    give_arena(pool)"]
                 outs = [f"outs[{i}]" for i in range(len(outs))]
+            elif body is None:
+                lines.append(f"    outs = fn({', '.join(p + '._value' for p in params)})")
+                outs = [f"outs[{i}]" for i in range(len(outs))]
             else:
                 lines += [f"    {a} = {r}" for a, r in zip(arg_names, raws)]
                 lines += body

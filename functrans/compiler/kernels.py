@@ -14,10 +14,13 @@ array (of any layout) and updates it in place.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..jaxpr import Literal, Var
 from ..primitives.dot import dot_plan
+from . import numba_kernels, parallel
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE
 
@@ -147,8 +150,14 @@ def _dot_kernel(eqn):
         return None
     a = _arranged(plan.lhs_perm, plan.lhs_shape)
     b = _arranged(plan.rhs_perm, plan.rhs_shape)
+    (lc, _), _ = eqn.params["dimension_numbers"]
+    macs = math.prod(plan.product_shape) * math.prod(lhs.aval.shape[i] for i in lc)
+    split = macs >= SPLIT_PRODUCT_MACS and plan.product_shape[0] > 1
 
     def emit(ctx, eqn, ins, outs, buf, indent):
+        if split and ctx.splits_kernels:
+            _emit_split_product(ctx, eqn, ins, outs, buf, indent)
+            return
         call = f"{ctx.kernel(plan.fn)}({ins[0]}{a}, {ins[1]}{b}"
         if buf is None:
             reshaped = "" if plan.out_shape is None else f".reshape({plan.out_shape!r})"
@@ -157,7 +166,26 @@ def _dot_kernel(eqn):
         target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
         ctx.emit(f"{call}, out={target})", indent)
         ctx.emit(f"{outs[0]} = {buf}", indent)
+
+    def _emit_split_product(ctx, eqn, ins, outs, buf, indent):
+        ctx.uses_threads = True
+        product = ctx.const(parallel.product, "par_product")
+        args = f"{ctx.kernel(plan.fn)}, {ins[0]}{a}, {ins[1]}{b}"
+        reshaped = "" if plan.out_shape is None else f".reshape({plan.out_shape!r})"
+        if buf is None:
+            dtype = ctx.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
+            ctx.emit(f"{outs[0]} = {product}({args}, {ctx.kernel('empty')}("
+                     f"{plan.product_shape!r}, {dtype})){reshaped}", indent)
+            return
+        target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
+        ctx.emit(f"{product}({args}, {target})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+# matrix products of at least this many multiply-adds are split over threads (about 50-100
+# microseconds on one core: waking a worker costs a few)
+SPLIT_PRODUCT_MACS = 1 << 21
 
 
 def _arranged(perm, shape):
@@ -178,6 +206,9 @@ def _reduce_kernel(eqn):
         return None
     axes = eqn.params["axes"]
     typed = np_name in ("sum", "prod")
+    shape = x.aval.shape
+    split = 0 not in axes and shape and shape[0] > 1 and \
+        math.prod(shape) >= SPLIT_REDUCTION_ELEMENTS
 
     def emit(ctx, eqn, ins, outs, buf, indent):
         dtype = f", dtype={ctx.const(x.aval.dtype, 'dt')}" if typed else ""
@@ -185,9 +216,28 @@ def _reduce_kernel(eqn):
             fn = f"{ctx.kernel(_REDUCING_UFUNC[np_name])}.reduce"
         else:
             fn = ctx.kernel(np_name)
+        if split and ctx.splits_kernels:     # rows of the result, one piece per thread
+            ctx.uses_threads = True
+            if buf is None:
+                buf = ctx.fresh("buf")
+                ctx.emit(f"{buf} = {ctx.kernel('empty')}({tuple(eqn.outvars[0].aval.shape)!r}, "
+                         f"{ctx.const(np.dtype(eqn.outvars[0].aval.dtype), 'dt')})", indent)
+            rows = ctx.fresh("rows")
+            ctx.emit(f"def {rows}(lo, hi):", indent)
+            ctx.emit(f"{fn}({ins[0]}[lo:hi], axis={axes!r}{dtype}, out={buf}[lo:hi])",
+                     indent + 1)
+            ctx.emit(f"{ctx.const(parallel.chunks, 'par_chunks')}({rows}, {shape[0]}, "
+                     f"{shape[0]})", indent)
+            ctx.emit(f"{outs[0]} = {buf}", indent)
+            return
         extra = f", out={buf}" if buf else ""
         ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype}{extra})", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+
+
+# reductions keeping their operand's first axis are split by its rows over threads from this
+# many elements of operand
+SPLIT_REDUCTION_ELEMENTS = 1 << 17
 
 
 def _view_method_kernel(method, param, c_layout):
@@ -221,6 +271,43 @@ def default_emit(ctx, eqn, ins, outs, buf, indent):
         ctx.emit(f"{outs[0]} = {call}", indent)
 
 
+def _compiled_chain_kernel(eqn):
+    """A `fused` chain of float arithmetic as one compiled loop (`numba_kernels`), or None."""
+    source = numba_kernels.chain_source(eqn)
+    if source is None:
+        return None
+    aval = eqn.outvars[0].aval
+    shape = tuple(aval.shape)
+    full = tuple(i for i, v in enumerate(eqn.invars) if tuple(v.aval.shape) == shape)
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        members = " -> ".join(e.primitive.name for e in eqn.params["jaxpr"].eqns)
+        ctx.emit(f"# fused, one compiled loop: {members}", indent)
+        fn = ctx.const(numba_kernels.compiled(source), "chain")
+        dtype = np.dtype(aval.dtype)
+        if buf is None:
+            buf = ctx.fresh("buf")
+            ctx.emit(f"{buf} = {ctx.kernel('empty')}({shape!r}, {ctx.const(dtype, 'dt')})",
+                     indent)
+        scalar = ctx.const(dtype.type, "scalar")
+        args = [a if v.aval.shape else f"{scalar}({a})" for a, v in zip(ins, eqn.invars)]
+        # the kernel returns nothing (an array it returned would pin the arena's memory)
+        if ctx.splits_kernels and shape[0] > 1 and \
+                math.prod(shape) >= numba_kernels.SPLIT_ELEMENTS:    # rows on the threads
+            ctx.uses_threads = True
+            rows = ctx.fresh("rows")
+            sliced = [f"{a}[lo:hi]" if len(v.aval.shape) == len(shape) and
+                      v.aval.shape[0] == shape[0] else a for a, v in zip(args, eqn.invars)]
+            ctx.emit(f"def {rows}(lo, hi):", indent)
+            ctx.emit(f"{fn}({buf}[lo:hi], {', '.join(sliced)})", indent + 1)
+            ctx.emit(f"{ctx.const(parallel.chunks, 'par_chunks')}({rows}, {shape[0]}, "
+                     f"{shape[0]})", indent)
+        else:
+            ctx.emit(f"{fn}({buf}, {', '.join(args)})", indent)
+        ctx.emit(f"{outs[0]} = {buf}", indent)
+    return Kernel(FRESH, emit, accepts_out=True, inplace=full, out_c=True, c_layout=_always_c)
+
+
 def _custom_emit(ctx, eqn, ins, outs, buf, indent):
     eqn.primitive.lowering(ctx, eqn, ins, outs, indent)
 
@@ -230,17 +317,82 @@ def numpy_kernel(eqn):
     None for a `fused` group, which then runs member by member, in place."""
     prim = eqn.primitive
     if prim is fused_p:
-        return None
+        return _compiled_chain_kernel(eqn) if numba_kernels.available() else None
     if prim.lowering is not None:
         return Kernel(OPAQUE, _custom_emit)
     build = KERNELS.get(prim.kernel_kind)
     kernel = build(eqn) if build is not None else None
     if kernel is not None:
         return kernel
+    emit = _split_rows_emit(eqn) or default_emit
     if prim.impl_out and len(eqn.outvars) == 1:
-        return Kernel(FRESH, default_emit, accepts_out=True, out_c=True, c_layout=_always_c,
+        return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c,
                       inplace=prim.impl_inplace)
-    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, default_emit)
+    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, emit)
+
+
+# kernels declaring a batch axis (`split_rows`) split it over threads from this many
+# elements of result
+SPLIT_ROWS_ELEMENTS = 1 << 16
+
+
+def _split_rows_emit(eqn):
+    """For a primitive whose kernel treats the rows of its first axis apart (`split_rows`)
+    and a large result: an emitter that runs row ranges of it on the threads, each writing
+    its rows of the results (into the planned buffer where there is one). Else None."""
+    prim = eqn.primitive
+    declared = prim.split_rows(eqn.params) if prim.split_rows is not None else None
+    avals = [v.aval for v in eqn.outvars]
+    if declared is None or not all(getattr(a, "shape", ()) for a in avals):
+        return None
+    positions, params_for = declared
+    rows = avals[0].shape[0]
+    if rows < 2 or any(a.shape[0] != rows for a in avals) or \
+            sum(math.prod(a.shape) for a in avals) < SPLIT_ROWS_ELEMENTS or \
+            any(type(eqn.invars[i]) is not Var or eqn.invars[i].aval.shape[:1] != (rows,)
+                for i in positions):
+        return None
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        if not ctx.splits_kernels:
+            default_emit(ctx, eqn, ins, outs, buf, indent)
+            return
+        ctx.uses_threads = True         # on one thread, the kernel runs as it is (no copies)
+        ctx.emit(f"if {ctx.const(parallel.threads, 'par_threads')}() > 1:", indent)
+        _emit_split_rows(ctx, eqn, ins, outs, buf, indent + 1)
+        ctx.emit("else:", indent)
+        default_emit(ctx, eqn, ins, outs, buf, indent + 1)
+
+    def _emit_split_rows(ctx, eqn, ins, outs, buf, indent):
+        results = []
+        for k, a in enumerate(avals):
+            if k == 0 and buf is not None:
+                results.append(buf)
+                continue
+            name = ctx.fresh("buf")
+            ctx.emit(f"{name} = {ctx.kernel('empty')}({tuple(a.shape)!r}, "
+                     f"{ctx.const(np.dtype(a.dtype), 'dt')})", indent)
+            results.append(name)
+        impl = ctx.const(prim.impl, f"{identifier(prim.name)}_")
+        params = ctx.const(params_for, "rows_params")
+        args = ", ".join(["xp"] + [f"{a}[lo:hi]" if i in positions else a
+                                   for i, a in enumerate(ins)])
+        rows_fn = ctx.fresh("rows")
+        ctx.emit(f"def {rows_fn}(lo, hi):", indent)
+        if prim.impl_out:
+            ctx.emit(f"{impl}({args}, out={results[0]}[lo:hi], **{params}(hi - lo))",
+                     indent + 1)
+        else:
+            pieces = [ctx.fresh("piece") for _ in avals]
+            ctx.emit(f"{', '.join(pieces)}{',' if prim.multiple_results else ''} = "
+                     f"{impl}({args}, **{params}(hi - lo))", indent + 1)
+            for piece, result in zip(pieces, results):
+                ctx.emit(f"{result}[lo:hi] = {piece}", indent + 1)
+        ctx.emit(f"{ctx.const(parallel.chunks, 'par_chunks')}({rows_fn}, {rows}, {rows})",
+                 indent)
+        for out, result in zip(outs, results):
+            ctx.emit(f"{out} = {result}", indent)
+    return emit
 
 
 # how an equation runs, by what its primitive declares its kernel to be (`kernel_kind`)

@@ -16,7 +16,8 @@ written. An instruction may write into
   (never a view of it, so input and output coincide exactly).
 Kernels whose results could depend on memory order (transcendental functions take a
 different code path for strided data) get a buffer only when it and all their array inputs
-are known to be C-contiguous, so the jitted result equals the eager one bit for bit.
+of two or more dimensions are known to be C-contiguous (NumPy would then lay the result out
+in C order too), so the jitted result equals the eager one bit for bit.
 Buffers no instruction writes into again are released (`del`) after their last use, so a
 function's peak memory follows its liveness too.
 
@@ -133,7 +134,7 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
         c_ins = all(c.get(v, False) for v in in_vars)
         if kernel.kind == FRESH and len(eqn.outvars) == 1:
             out = eqn.outvars[0]
-            c[out] = kernel.c_layout(c_ins)
+            c[out] = kernel.c_layout(_c_operands(c, in_vars))
             if _owned_size(out.aval, min_bytes):
                 creates[k] = roots[out] = (Storage(out.aval.shape, out.aval.dtype, c[out]),)
             continue
@@ -168,7 +169,7 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
             layout_ok = False
             if kernel.accepts_out:
                 in_vars = [v for v in eqn.invars if type(v) is Var]
-                layout_ok = kernel.exact or all(c.get(v, False) for v in in_vars)
+                layout_ok = kernel.exact or _c_operands(c, in_vars)
                 if kernel.inplace and layout_ok:
                     chosen = _dying_input(k, st, roots, eqn, kernel.inplace, in_vars)
                 if chosen is None and layout_ok:
@@ -194,6 +195,13 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
     _plan_releases(result, roots, set(donated))
     result.owned = _owned_outputs(outvars, roots, given)
     return result
+
+
+def _c_operands(c, in_vars):
+    """Whether the operands that decide the layout of a fresh kernel's result are known to
+    be C-contiguous: those of two or more dimensions (a vector or a scalar, however strided
+    or broadcast, never makes NumPy lay a result out other than in C order)."""
+    return all(c.get(v, False) for v in in_vars if len(getattr(v.aval, "shape", ())) > 1)
 
 
 def _owned_outputs(outvars, roots, given):

@@ -59,9 +59,10 @@ def _is(s, a, number):
 # ------------------------------------------------------------------ elementwise
 def _implicit_broadcasts(s, invars, out):
     """Drop broadcasts that an elementwise kernel does by itself: an operand that is a
-    broadcast constant becomes its 0-d scalar, and one produced by a NumPy-style
-    broadcast_in_dim (leading axes added, sizes kept) becomes the broadcast's input,
-    whenever the operands still broadcast to the output's shape."""
+    broadcast constant becomes its 0-d scalar, and one produced by a broadcast_in_dim that
+    keeps the order of its operand's axes becomes the broadcast's input (NumPy-style: only
+    leading axes added, sizes kept) or a reshape of it with 1s where axes are added (a
+    view), whenever the operands still broadcast to the output's shape."""
     new = list(invars)
     for i, a in enumerate(invars):
         if type(a) is not Var or not a.aval.shape:
@@ -77,9 +78,15 @@ def _implicit_broadcasts(s, invars, out):
             if eqn is not None:
                 src = eqn.invars[0]
                 nd, snd = len(a.aval.shape), len(src.aval.shape)
-                if type(src) is Var and eqn.params["broadcast_dimensions"] == \
-                        tuple(range(nd - snd, nd)):
+                dims = eqn.params["broadcast_dimensions"]
+                if type(src) is Var and dims == tuple(range(nd - snd, nd)):
                     candidate = src
+                elif type(src) is Var and snd and list(dims) == sorted(set(dims)):
+                    keep = [1] * nd
+                    for d, size in zip(dims, src.aval.shape):
+                        keep[d] = size
+                    candidate = s.bind(shape_ops.reshape_p, [src],
+                                       new_sizes=tuple(keep[dims[0]:]))
         if candidate is None:
             continue
         trial = new[:i] + [candidate] + new[i + 1:]

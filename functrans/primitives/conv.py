@@ -222,6 +222,7 @@ def _shifted_sum_aval(z, dilation):
 
 
 shifted_sum_p = primitive("shifted_sum", _shifted_sum_impl, _shifted_sum_aval)
+shifted_sum_p.split_rows = lambda params: ((0,), lambda n: params)
 
 
 def _shifted_spread_impl(xp, ct, window, dilation, out=None):
@@ -246,6 +247,7 @@ def _shifted_spread_aval(ct, window, dilation):
 
 shifted_spread_p = primitive("shifted_spread", _shifted_spread_impl, _shifted_spread_aval)
 shifted_spread_p.impl_out = True
+shifted_spread_p.split_rows = lambda params: ((0,), lambda n: params)
 
 
 def _fold_batch(prim):

@@ -306,6 +306,28 @@ reduce_window_max_argmax_p.jvp = _max_argmax_jvp
 reduce_window_max_argmax_p.vjp = _max_argmax_vjp
 
 
+def _rows_apart(positions, resized=False):
+    """`split_rows` of a windowed primitive: its first axis is a batch where the window
+    neither spans, strides, dilates nor pads it (`resized`: `operand_shape` names its size)."""
+    def split(params):
+        if any(params[k][0] != 1 for k in ("window_dimensions", "window_strides",
+                                           "window_dilation")) or \
+                tuple(params["padding"][0]) != (0, 0):
+            return None
+        if resized:
+            rest = tuple(params["operand_shape"][1:])
+            return positions, lambda n: dict(params, operand_shape=(n,) + rest)
+        return positions, lambda n: params
+    return split
+
+
+for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_max_argmax_p):
+    _p.split_rows = _rows_apart((0,))
+reduce_window_sum_transpose_p.split_rows = _rows_apart((0,), resized=True)
+window_gather_p.split_rows = _rows_apart((0, 1))
+window_scatter_add_p.split_rows = _rows_apart((0, 1), resized=True)
+
+
 # ------------------------------------------------------------------ batching
 def _with_unit_window(params, axis):
     """Params with a size-1, stride-1, unpadded window inserted at `axis` (a mapped axis)."""

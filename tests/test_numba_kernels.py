@@ -1,0 +1,124 @@
+"""Fused float chains compiled as one numba loop (`ft.config.update("jit_numba", True)`):
+results equal the NumPy chain bit for bit, eager and jitted code agree, and derivatives
+through them check out in float64. Skipped without numba."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans.test_util import check_grads
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def compiled_chains():
+    before = ft.config.jit_numba
+    ft.config.update("jit_numba", True)
+    yield
+    ft.config.update("jit_numba", before)
+
+
+def _host(*arrays):
+    return [ft.device_put(a, "cpu") for a in arrays]
+
+
+def _chain(x, y, s):
+    """Arithmetic only: every member becomes part of one compiled loop."""
+    return -((x * (1.0 - y * y) - 0.5 * x / 3.0) * s) + 2
+
+
+SHAPES = [((6, 5), (6, 5), ()), ((6, 5), (5,), ()), ((4, 1, 3), (2, 3), (1, 1)),
+          ((7,), (7,), (1,))]
+
+
+@pytest.mark.parametrize("dtype, xs, ys, ss", [(np.float32,) + SHAPES[0], (np.float32,) + SHAPES[2],
+                                               (np.float64,) + SHAPES[1],
+                                               (np.float64,) + SHAPES[3]])
+def test_compiled_chain_equals_numpy_bit_for_bit(dtype, xs, ys, ss):
+    rng = np.random.default_rng(0)
+    x, y, s = (rng.standard_normal(sh).astype(dtype) for sh in (xs, ys, ss))
+    f = ft.jit(lambda x, y, s: fnp.sum(_chain(x, y, s) * 1.0, axis=-1))
+    text = f.lower(*_host(x, y, s)).as_text()
+    assert "one compiled loop" in text, text
+    got = f(*_host(x, y, s))
+    np.testing.assert_array_equal(got, np.sum(_chain(x, y, s) * 1.0, axis=-1))
+    np.testing.assert_array_equal(got, ft.jit(lambda *a: fnp.sum(_chain(*a) * 1.0, axis=-1))(
+        *_host(x, y, s)))
+
+
+def test_compiled_chain_writes_in_place_into_a_dying_operand():
+    x = np.arange(12.0).reshape(3, 4)
+    f = ft.jit(lambda x: ((x @ x.T) * 2.0 - 1.0) * 0.5)      # the product dies in the chain
+    text = f.lower(*_host(x)).as_text()
+    assert "one compiled loop" in text, text
+    np.testing.assert_array_equal(f(*_host(x)), ((x @ x.T) * 2.0 - 1.0) * 0.5)
+
+
+def test_division_by_zero_gives_inf_and_nan_as_numpy():
+    x = np.array([[1.0, -1.0, 0.0, 2.0]], np.float32)
+    y = np.array([0.0, 0.0, 0.0, 4.0], np.float32)
+    f = ft.jit(lambda x, y: (x / y + 1.0) * 2.0)
+    assert "one compiled loop" in f.lower(*_host(x, y)).as_text()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(f(*_host(x, y)), (x / y + 1.0) * 2.0)
+
+
+def test_chains_with_other_members_stay_numpy():
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    f = ft.jit(lambda x: fnp.tanh(x * 2.0) + 1.0)
+    assert "one compiled loop" not in f.lower(*_host(x)).as_text()
+    np.testing.assert_array_equal(f(*_host(x)), np.tanh(x * 2.0) + 1.0)
+
+
+def test_integer_chains_stay_numpy():
+    x = np.arange(12).reshape(3, 4)
+    f = ft.jit(lambda x: (x * 3 - 1) * x)
+    assert "one compiled loop" not in f.lower(*_host(x)).as_text()
+    np.testing.assert_array_equal(f(*_host(x)), (x * 3 - 1) * x)
+
+
+def test_compiled_chain_derivatives():
+    rng = np.random.default_rng(1)
+    args = _host(rng.standard_normal((4, 3)), rng.standard_normal(3))
+    check_grads(ft.jit(lambda x, y: x * (2.0 - y * y) - x / 3.0), args, order=2,
+                modes=("fwd", "rev"))
+
+
+def test_a_deep_tanh_net_step_agrees_with_eager():
+    rng = np.random.default_rng(2)
+    ws = [(rng.standard_normal((8, 8)) / 3, rng.standard_normal(8) / 3) for _ in range(4)]
+    x, y = rng.standard_normal((5, 8)), rng.standard_normal((5, 8))
+
+    def loss(ws, x, y):
+        h = x
+        for w, b in ws:
+            h = fnp.tanh(h @ w + b)
+        return fnp.mean((h - y) ** 2)
+
+    def step(ws, x, y):
+        value, g = ft.value_and_grad(loss)(ws, x, y)
+        return ft.tree_util.tree_map(lambda p, d: p - 0.1 * d, ws, g), value
+    ws, x, y = ft.tree_util.tree_map(lambda a: ft.device_put(a, "cpu"), (ws, x, y))
+    jitted = ft.jit(step)
+    assert "one compiled loop" in jitted.lower(ws, x, y).as_text()
+    got, want = jitted(ws, x, y), step(ws, x, y)
+    for a, b in zip(ft.tree_util.tree_leaves(got), ft.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_compiled_chain_rows_on_threads(monkeypatch, n):
+    from functrans.compiler import numba_kernels
+    monkeypatch.setattr(numba_kernels, "SPLIT_ELEMENTS", 1)
+    before = ft.config.cpu_threads
+    ft.config.update("cpu_threads", n)
+    try:
+        rng = np.random.default_rng(3)
+        x, y, s = rng.standard_normal((9, 5)), rng.standard_normal(5), rng.standard_normal(())
+        f = ft.jit(lambda x, y, s: fnp.sum(_chain(x, y, s) * 1.0, axis=-1))
+        text = f.lower(*_host(x, y, s)).as_text()
+        assert "one compiled loop" in text and "[lo:hi]" in text, text
+        np.testing.assert_array_equal(f(*_host(x, y, s)), np.sum(_chain(x, y, s) * 1.0, axis=-1))
+    finally:
+        ft.config.update("cpu_threads", before)

@@ -1,0 +1,253 @@
+"""Compiled programs that split large kernels over threads (functrans.compiler.parallel): the
+thread policy, and split matrix products and elementwise chains agreeing with eager code and
+with NumPy, with derivatives, on one thread and on several."""
+import threading
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans.compiler import codegen, kernels, parallel
+from functrans.test_util import check_grads
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """Split even small kernels (chains into blocks of a few rows), and run programs on `n`
+    threads (`threads(n)`)."""
+    monkeypatch.setattr(kernels, "SPLIT_PRODUCT_MACS", 1)
+    monkeypatch.setattr(kernels, "SPLIT_REDUCTION_ELEMENTS", 1)
+    monkeypatch.setattr(kernels, "SPLIT_ROWS_ELEMENTS", 1)
+    monkeypatch.setattr(codegen, "SPLIT_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(codegen, "SPLIT_MIN_WORK", 1)
+    monkeypatch.setattr(codegen, "CHAIN_BLOCK_BYTES", 500)
+    before = ft.config.cpu_threads
+
+    def use(n):
+        ft.config.update("cpu_threads", n)
+    yield use
+    ft.config.update("cpu_threads", before)
+
+
+def _net(w1, w2, x):
+    h = fnp.tanh(x @ w1 + 0.5) * 2.0 - x[:, :1]
+    return fnp.sum(fnp.exp(-(h @ w2) ** 2) + h.mean())
+
+
+def _host(*arrays):
+    """The arrays on the host, where programs split kernels (whatever the default device)."""
+    return [ft.device_put(a, "cpu") for a in arrays]
+
+
+def _data(dtype, rng=None):
+    rng = rng or np.random.default_rng(0)
+    return _host(*[(rng.standard_normal(s) * 0.3).astype(dtype)
+                   for s in ((40, 32), (32, 8), (48, 40))])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_split_program_equals_eager_and_numpy(threads, n):
+    threads(n)
+    w1, w2, x = _data(np.float64)
+    f = ft.jit(ft.value_and_grad(_net, argnums=(0, 1)))
+    text = f.lower(w1, w2, x).as_text()
+    assert "par_product" in text and "par_chunks" in text, text
+    value, grads = f(w1, w2, x)
+    eager_value, eager_grads = ft.value_and_grad(_net, argnums=(0, 1))(w1, w2, x)
+    np.testing.assert_allclose(value, eager_value, rtol=1e-13)
+    for g, e in zip(grads, eager_grads):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+    w1, w2, x = map(np.asarray, (w1, w2, x))
+    h = np.tanh(x @ w1 + 0.5) * 2.0 - x[:, :1]
+    np.testing.assert_allclose(value, np.sum(np.exp(-(h @ w2) ** 2) + h.mean()), rtol=1e-13)
+
+
+def test_split_elementwise_chain_is_exact(threads):
+    """A chain split by rows computes every element as the unsplit chain does."""
+    threads(2)
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((64, 8)).astype(np.float32), np.eye(8, 33, dtype=np.float32)
+    hx, hw = _host(x, w)
+
+    def f(x, w):
+        h = x @ w                   # a C-contiguous array, so that the chain gets buffers
+        return (fnp.sin(h * 3.0 + 1.0) * fnp.exp(h) - fnp.tanh(h)).sum(1)
+    jitted = ft.jit(f)
+    assert "def rows" in jitted.lower(hx, hw).as_text()
+    np.testing.assert_array_equal(jitted(hx, hw), f(hx, hw))
+    h = x @ w
+    np.testing.assert_allclose(jitted(hx, hw),
+                               (np.sin(h * 3.0 + 1.0) * np.exp(h) - np.tanh(h)).sum(1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("op, axes", [("sum", (1,)), ("max", (2,)), ("min", (1, 2)),
+                                      ("prod", (2,)), ("sum", (0, 2))])
+def test_split_reductions_are_exact(threads, n, op, axes):
+    threads(n)
+    x = np.random.default_rng(3).standard_normal((6, 5, 7)).astype(np.float32)
+
+    def f(x):
+        return getattr(fnp, op)(x * 1.5, axis=axes) + 1.0
+    jitted = ft.jit(f)
+    text = jitted.lower(*_host(x)).as_text()
+    split = any(".reduce(" in line and "[lo:hi]" in line for line in text.splitlines())
+    assert split == (0 not in axes), text
+    np.testing.assert_array_equal(jitted(*_host(x)), f(*_host(x)))
+    np.testing.assert_allclose(jitted(*_host(x)), getattr(np, op)(x * 1.5, axis=axes) + 1.0,
+                               rtol=1e-6)
+
+
+def test_split_batched_matmul(threads):
+    threads(2)
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((5, 7, 4)), rng.standard_normal((5, 4, 3))
+    f = ft.jit(lambda a, b: fnp.matmul(a, b) * 2.0)
+    assert "par_product" in f.lower(*_host(a, b)).as_text()
+    np.testing.assert_allclose(f(*_host(a, b)), np.matmul(a, b) * 2.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_split_program_derivatives(threads, n):
+    threads(n)
+    w1, w2, x = _data(np.float64)
+    check_grads(ft.jit(_net), (w1, w2, x), order=2, modes=("fwd", "rev"))
+
+
+def _conv_pool_net(w, x):
+    """Convolution (stride 1, padding 1), max-pooling 2x2, average pooling 3x3 stride 1."""
+    h = ft.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)))
+    h = ft.nn.functional.max_pool2d(fnp.tanh(h), 2)
+    h = ft.nn.functional.avg_pool2d(h, 3, stride=1)
+    return fnp.sum(h ** 2)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_split_batched_windowed_kernels(threads, n):
+    """The batch axis of convolutions and pooling (and their derivatives) split over threads:
+    equal to eager code, and derivatives check out."""
+    threads(n)
+    rng = np.random.default_rng(6)
+    w, x = _host(rng.standard_normal((3, 2, 3, 3)) * 0.3, rng.standard_normal((5, 2, 8, 8)))
+    f = ft.jit(ft.value_and_grad(_conv_pool_net, argnums=(0, 1)))
+    text = f.lower(w, x).as_text()
+    for name in ("shifted_sum", "reduce_window_max_argmax", "window_scatter_add",
+                 "shifted_spread", "reduce_window_sum"):
+        assert any(name in line and "[lo:hi]" in line for line in text.splitlines()), name
+    value, grads = f(w, x)
+    eager_value, eager_grads = ft.value_and_grad(_conv_pool_net, argnums=(0, 1))(w, x)
+    np.testing.assert_allclose(value, eager_value, rtol=1e-13)
+    for g, e in zip(grads, eager_grads):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-13)
+    check_grads(ft.jit(_conv_pool_net), (w, x), order=2, modes=("fwd", "rev"))
+
+
+def test_split_program_in_concurrent_threads(threads):
+    """Programs called from several threads at once: one owns the workers, the others run
+    on their own thread; every result is right."""
+    threads(2)
+    f = ft.jit(_net)
+    cases = [_data(np.float64, np.random.default_rng(i)) for i in range(6)]
+    expected = [float(_net(*c)) for c in cases]
+    got = [None] * len(cases)
+
+    def call(i):
+        for _ in range(5):
+            got[i] = float(f(*cases[i]))
+    ts = [threading.Thread(target=call, args=(i,)) for i in range(len(cases))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+def test_an_error_in_a_piece_reaches_the_caller(threads):
+    threads(2)
+    parallel.pool.size = 2
+    try:
+        def piece(i):
+            if i == 1:
+                raise ValueError("piece 1 failed")
+        with pytest.raises(ValueError, match="piece 1 failed"):
+            parallel.pool.run(piece, [(0,), (1,), (2,)])
+        done = []
+        parallel.pool.run(done.append, [(0,), (1,)])      # still usable
+        assert sorted(done) == [0, 1]
+    finally:
+        parallel.pool.size = 1
+
+
+# ------------------------------------------------------------------ the policy
+def test_cpu_threads_setting_is_checked():
+    for bad in (0, -1, 1.5, True, "many"):
+        with pytest.raises(ValueError, match="cpu_threads"):
+            ft.config.update("cpu_threads", bad)
+
+
+def test_policy_respects_the_thread_variables(monkeypatch):
+    before = ft.config.cpu_threads
+    monkeypatch.setattr(parallel, "_available_cores", lambda: 8)
+    try:
+        ft.config.update("cpu_threads", "auto")
+        for var in parallel._ENV_LIMITS:
+            monkeypatch.delenv(var, raising=False)
+        parallel._policy.clear()
+        assert parallel.policy_threads() == 8
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+        monkeypatch.setenv("OMP_NUM_THREADS", "5")
+        parallel._policy.clear()
+        assert parallel.policy_threads() == 3
+        ft.config.update("cpu_threads", 6)       # an explicit count wins
+        assert parallel.policy_threads() == 6
+        ft.config.update("cpu_threads", 1)
+        assert parallel.program_threads() == 1
+    finally:
+        ft.config.update("cpu_threads", before)
+
+
+def test_blas_is_held_at_one_thread_and_restored(threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    libs = parallel._blas.controllers()
+    if not libs:
+        pytest.skip("threadpoolctl finds no BLAS")
+    threads(2)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        saved = parallel.enter()
+        try:
+            assert saved is not None and all(lib.get_num_threads() == 1 for lib in libs)
+            assert parallel.pool.size == 2 and parallel.pool.blas_split
+        finally:
+            parallel.leave(saved)
+        assert libs[0].get_num_threads() == 2 and parallel.pool.size == 1
+        threads(1)                 # one thread in all: the BLAS's too, while a program runs
+        saved = parallel.enter()
+        try:
+            assert parallel.pool.size == 1 and libs[0].get_num_threads() == 1
+        finally:
+            parallel.leave(saved)
+        assert libs[0].get_num_threads() == 2
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):   # the user's limit
+            ft.config.update("cpu_threads", "auto")
+            parallel._policy.clear()
+            assert parallel.program_threads() == 1
+
+
+
+def test_split_chain_keeps_the_slots_it_reads_alive(threads):
+    """A chain runs block of rows by block: a slot that dies in it (here the row sums `s`,
+    read by every block) must not share memory with a slot written later in the chain."""
+    threads(1)
+    rng = np.random.default_rng(7)
+    x, w = _host(rng.standard_normal((2048, 4)), rng.standard_normal((4, 8)))
+
+    def f(x, w):
+        h = x @ w
+        s = fnp.sum(h, axis=1, keepdims=True) + 10.0
+        return fnp.sum((h / s) * 3.0 + h * 2.0, axis=1), fnp.sum(h)
+    got = ft.jit(f)(x, w)
+    x, w = np.asarray(x), np.asarray(w)
+    h = x @ w
+    s = h.sum(1, keepdims=True) + 10.0
+    np.testing.assert_allclose(got[0], ((h / s) * 3.0 + h * 2.0).sum(1), rtol=1e-12)
