@@ -1,0 +1,140 @@
+"""Derive the float32 approximations used by `functrans/backends/special.py`.
+
+Each kernel there evaluates rational functions (or polynomials) whose coefficients were fitted
+by this script and pasted in, rounded to float32. Run it to re-derive them:
+
+    python benchmarks/fit_special.py
+
+The fit is a near-minimax rational approximation on a dense grid: the linearized least-squares
+problem  w(x) (P(x) - f(x) Q(x)) / Q_prev(x) ~ 0  is solved repeatedly (the Sanathanan-Koerner
+iteration), with Lawson's reweighting pushing the weights towards the points of largest error.
+Reference values come from SciPy in float64, far more accurate than the float32 targets. Only
+NumPy and SciPy are used. `tests/test_special_kernels.py` checks the resulting kernels against
+SciPy (the errors in ulps are what matters; this script prints the fit errors in units of
+2**-24, i.e. half a float32 ulp at 1).
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sc
+
+EPS32 = 2.0 ** -24
+# The positive zero of the digamma function (x0 with psi(x0) = 0), to 25 digits.
+DIGAMMA_ROOT = 1.4616321449683623412626595
+HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
+
+
+def fit_rational(t, f, p_deg, q_deg, weight=None, iters=300, lawson=0.3):
+    """Near-minimax P(t)/Q(t) ~ f(t) on the points `t` with Q(0) = 1; `weight` scales the error
+    (1/|f| for relative error). Returns (p, q, max weighted error), coefficients lowest first."""
+    t = np.asarray(t, np.float64)
+    f = np.asarray(f, np.float64)
+    w = np.ones_like(t) if weight is None else np.asarray(weight, np.float64)
+    scale = max(1.0, np.abs(t).max())
+    ts = t / scale
+    vp = ts[:, None] ** np.arange(p_deg + 1)
+    vq = ts[:, None] ** np.arange(1, q_deg + 1)
+    lw = np.ones_like(t)
+    q_prev = np.ones_like(t)
+    best = None
+    for _ in range(iters):
+        rw = w * np.sqrt(lw) / np.abs(q_prev)
+        a = np.hstack([vp, -f[:, None] * vq]) * rw[:, None]
+        sol = np.linalg.lstsq(a, f * rw, rcond=None)[0]
+        pc, qc = sol[:p_deg + 1], np.concatenate([[1.0], sol[p_deg + 1:]])
+        q_prev = np.hstack([np.ones((len(t), 1)), vq]) @ qc
+        err = w * ((vp @ pc) / q_prev - f)
+        m = np.abs(err).max()
+        if best is None or m < best[2]:
+            best = (pc / scale ** np.arange(p_deg + 1), qc / scale ** np.arange(q_deg + 1), m)
+        lw = np.maximum(lw * (np.abs(err) / m) ** lawson, 1e-12)
+        lw /= lw.max()
+    return best
+
+
+def monic(p, q):
+    """The same rational with the denominator's leading coefficient 1 (saves a multiply)."""
+    return p / q[-1], q / q[-1]
+
+
+def fits():
+    """{name: (coefficients lowest first, ...), fit error in units of 2**-24}."""
+    out = {}
+
+    # erf(x) = tanh(x P(x^2) / Q(x^2)) on |x| <= 4: g = atanh(erf) grows smoothly, and tanh
+    # damps g's error where erf approaches 1. Weight: erf's relative error per g's.
+    x = np.concatenate([np.linspace(0, 4, 6000)[1:], np.linspace(1e-4, 0.05, 200)])
+    e = sc.erf(x)
+    g = np.arctanh(e)
+    p, q, m = fit_rational(x * x, g / x, 3, 3, weight=(1 - e * e) * g / e)
+    out["erf"] = (*monic(p, q), m)
+
+    # erfc(a) = exp(-a^2) erfcx(a) for a >= 0, with erfcx(a) = h / (a + h + a P(a) / Q(a)) and
+    # h = 1/sqrt(pi): the rational is a correction that vanishes at 0 and is small against
+    # a + h for large a, so its rounding errors are damped. Up to a = 10.5 (erfc underflows
+    # float32 beyond); weight: erfc's relative error where it is normal, absolute below.
+    h = 1 / np.sqrt(np.pi)
+    a = np.linspace(0, 10.5, 12000)[1:]
+    s = h / sc.erfcx(a)
+    tiny = 2.0 ** -126
+    w = np.where(sc.erfc(a) > tiny, a / s, a / s * sc.erfc(a) / tiny)
+    p, q, m = fit_rational(a, (s - a - h) / a, 3, 4, weight=w)
+    out["erfc"] = (*monic(p, q), m)
+
+    # erfinv(x) = x P(log(1 - x^2)) for -log(1 - x^2) <= 5 (|x| <= 0.99662), and
+    # x P(sqrt(-log(1 - x^2)) - 3) beyond (up to the float32 number below 1).
+    xmax = np.sqrt(1 - np.exp(-5.0))
+    x = np.linspace(1e-4, xmax, 8000)
+    lg = np.log((1 - x) * (1 + x))
+    f = sc.erfinv(x) / x
+    p, _, m = fit_rational(lg, f, 9, 0, weight=1 / f)
+    out["erfinv_central"] = (p, m)
+    x = np.concatenate([np.linspace(xmax, 0.99999, 3000), 1 - np.geomspace(1e-5, 2 ** -25, 3000)])
+    s = np.sqrt(-np.log((1 - x) * (1 + x)))
+    f = sc.erfinv(x) / x
+    p, _, m = fit_rational(s - 3, f, 9, 0, weight=1 / f)
+    out["erfinv_tail"] = (p, m)
+
+    # lgamma(z) = (z - 1)(z - 2) P(z) / Q(z) on 0.5 <= z <= 6 (keeps relative accuracy at the
+    # zeros 1 and 2); Stirling beyond: the remainder after (x - 1/2)(log x - 1) + log(2 pi)/2
+    # - 1/2 is u (c0 + c1 u^2), u = 1/x.
+    z = np.linspace(0.5, 6.0, 8000)
+    z = z[(np.abs(z - 1) > 1e-6) & (np.abs(z - 2) > 1e-6)]
+    f = sc.gammaln(z) / ((z - 1) * (z - 2))
+    p, q, m = fit_rational(z, f, 4, 5, weight=1 / np.abs(f))
+    out["lgamma_mid"] = (*monic(p, q), m)
+    x = np.concatenate([np.linspace(6, 40, 4000), np.geomspace(40, 1e6, 1000)])
+    u = 1 / x
+    stirling = (x - 0.5) * (np.log(x) - 1) + (HALF_LOG_2PI - 0.5)
+    binet = np.where(x > 30, u * (1 / 12 - u * u / 360 + u ** 4 / 1260 - u ** 6 / 1680),
+                     sc.gammaln(x) - stirling)
+    p, _, m = fit_rational(u * u, binet / u, 1, 0, weight=u / sc.gammaln(x))
+    out["lgamma_stirling"] = (p, m)
+
+    # digamma(z) = (z - x0) P(z) / Q(z) on 0.5 <= z <= 2 (x0: the zero), and for x >= 2
+    # log x - 1/(2x) - u^2 P(u^2), u = 1/x.
+    z = np.linspace(0.5, 2.0, 8000)
+    z = z[np.abs(z - DIGAMMA_ROOT) > 1e-7]
+    f = sc.digamma(z) / (z - DIGAMMA_ROOT)
+    p, q, m = fit_rational(z, f, 3, 3, weight=1 / np.abs(f))
+    out["digamma_mid"] = (*monic(p, q), m)
+    x = np.concatenate([np.linspace(2, 40, 4000), np.geomspace(40, 1e6, 1000)])
+    u2 = 1 / (x * x)
+    series = u2 * (1 / 12 - u2 / 120 + u2 ** 2 / 252 - u2 ** 3 / 240 + u2 ** 4 / 132)
+    rest = np.where(x > 30, series, np.log(x) - 0.5 / x - sc.digamma(x))
+    p, _, m = fit_rational(u2, rest / u2, 3, 0, weight=u2 / np.abs(sc.digamma(x)))
+    out["digamma_asymptotic"] = (p, m)
+    return out
+
+
+def main():
+    np.set_printoptions(floatmode="unique")
+    for name, (*coefs, err) in fits().items():
+        print(f"# {name}: fit error {err / EPS32:.3f} x 2**-24")
+        for label, c in zip(("P", "Q"), coefs):
+            vals = ", ".join(repr(float(np.float32(v))) for v in c)
+            print(f"{name.upper()}_{label} = ({vals})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""Fast host kernels for erf, erfc, erfinv, gammaln (log|Gamma|) and digamma.
+
+`erf(x)`, `erfc(x)`, `erfinv(x)`, `gammaln(x)` and `digamma(x)` take NumPy arrays and return
+what `scipy.special` returns, with the same dtype. float32 arrays of at least `MIN_SIZE`
+elements are computed here in float32 from rational approximations evaluated with Horner's
+scheme, a few whole-array NumPy operations each, into arrays allocated once per call:
+SciPy computes float32 through float64 element by element, several times slower. Everything
+else (float64, other dtypes, small arrays, where SciPy's lower overhead per call wins) goes to
+`scipy.special`; so does the rare slice of an array that a float32 formula does not cover
+(negative arguments of gammaln and digamma).
+
+The float32 results agree with SciPy's (which are correctly rounded float32 of float64
+values) within a few units in the last place: `tests/test_special_kernels.py` states the
+bounds and `benchmarks/bench_special.py` measures the errors and the speed. Coefficients were
+fitted by `benchmarks/fit_special.py` (near-minimax rational fits against SciPy in float64),
+printed as float32 and pasted here. Branches are blended with integer bit masks rather than
+`np.where`, which costs as much as ten multiplications on random masks.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+__all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "MIN_SIZE"]
+
+# Below this many elements SciPy's per-call overhead (about a microsecond) beats the dozens of
+# NumPy calls a kernel makes.
+MIN_SIZE = 4096
+# Kernels run over blocks of this many elements with temporaries kept per thread between calls:
+# fresh megabyte-sized temporaries cost more in page faults than the arithmetic, and smaller
+# blocks more in calls than they save in cache misses.
+BLOCK = 262144
+
+_F32 = np.dtype(np.float32)
+_SIGN = np.uint32(0x80000000)
+
+# Coefficients, lowest degree first, from benchmarks/fit_special.py (fit errors in 2**-24).
+# erf(x) = tanh(x P(x^2) / Q(x^2)) for |x| <= 4 (0.10).
+_ERF_P = (3501.290771484375, 867.6390380859375, 131.96461486816406, 6.720616340637207)
+_ERF_Q = (3102.938232421875, 486.3103332519531, 73.23147583007812, 1.0)
+# erfc(a) = exp(-a^2) h / (a + h + a P(a) / Q(a)), h = 1/sqrt(pi), for 0 <= a <= 10.5 (0.24).
+_ERFC_P = (-9.651476860046387, -8.299369812011719, -3.2823760509490967, -0.5641024112701416)
+_ERFC_Q = (26.560306549072266, 34.1065559387207, 20.709400177001953, 6.6993608474731445, 1.0)
+_INV_SQRT_PI = 0.5641895835477563
+# erfinv(x) = x P(log(1 - x^2)) while log(1 - x^2) >= -5 (0.09) ...
+_ERFINV_CENTRAL = (0.8862268924713135, -0.23201382160186768, 0.011548656038939953,
+                   0.002334300661459565, -0.00012747629079967737, -4.4561784307006747e-05,
+                   3.984508111898322e-06, 1.9767319372476777e-06, 2.2106132746557705e-07,
+                   8.792467198759368e-09)
+# ... and x P(sqrt(-log(1 - x^2)) - 3) beyond (0.16).
+_ERFINV_TAIL = (2.832976818084717, 1.001675009727478, 0.00944533757865429,
+                -0.007637485396116972, 0.005686516873538494, -0.003596467664465308,
+                0.0014863290125504136, -5.8556626754580066e-05, -0.0003105892683379352,
+                0.00011691230611177161)
+_ERFINV_SPLIT = -5.0
+# gammaln(z) = (z - 1)(z - 2) P(z) / Q(z) for 0.5 <= z <= 6 (0.31) ...
+_LGAMMA_P = (35.05196762084961, 297.3408203125, 401.2713623046875, 107.1594009399414,
+             4.32300329208374)
+_LGAMMA_Q = (16.530925750732422, 285.4162902832031, 711.2010498046875, 398.4249267578125,
+             51.604888916015625, 1.0)
+# ... and (x - 1/2)(log x - 1) + (log(2 pi) - 1)/2 + u P(u^2), u = 1/x, for x >= 6 (0.01).
+_LGAMMA_STIRLING = (0.08333303779363632, -0.0027459883131086826)
+_LGAMMA_SPLIT = 6.0
+_HALF_LOG_2PI_MINUS_HALF = 0.4189385332046727
+# digamma(z) = (z - x0) P(z) / Q(z) for 0.5 <= z <= 2, x0 its zero (0.34) ...
+_DIGAMMA_P = (4.107693672180176, 9.491724967956543, 3.0586464405059814, 0.0460539273917675)
+_DIGAMMA_Q = (0.001306999591179192, 5.990273952484131, 6.367651462554932, 1.0)
+# ... and log x - u/2 - u^2 P(u^2), u = 1/x, for x >= 2 (0.08).
+_DIGAMMA_ASYMPTOTIC = (0.08333238959312439, -0.00830012746155262, 0.003561418503522873,
+                       -0.0018287814455106854)
+_DIGAMMA_SPLIT = 2.0
+_DIGAMMA_ROOT = 1.4616321449683623
+_DIGAMMA_ROOT_HI = float(np.float32(_DIGAMMA_ROOT))
+_DIGAMMA_ROOT_LO = float(np.float32(_DIGAMMA_ROOT - _DIGAMMA_ROOT_HI))
+
+
+def _horner(coefs, t, out):
+    """sum(coefs[k] t**k) into `out` (float32 arithmetic: Python floats are weak scalars)."""
+    if coefs[-1] == 1.0:
+        np.add(t, coefs[-2], out=out)
+    else:
+        np.multiply(t, coefs[-1], out=out)
+        out += coefs[-2]
+    for c in coefs[-3::-1]:
+        out *= t
+        out += c
+    return out
+
+
+def _blend_below(x, split, lo, hi, scratch):
+    """`lo` where x < split, else `hi`, written into `lo` (x - split's sign bit as a mask)."""
+    np.subtract(x, split, out=scratch)
+    mask = scratch.view(np.int32)
+    mask >>= 31
+    lo_bits, hi_bits = lo.view(np.int32), hi.view(np.int32)
+    lo_bits ^= hi_bits
+    lo_bits &= mask
+    lo_bits ^= hi_bits
+    return lo
+
+
+# Each kernel writes f(x) into `out`, using the float32 scratch arrays `t` (all of x's length).
+def _erf32(x, out, t):
+    a = np.clip(x, -4.0, 4.0, out=t[0])
+    tt = np.multiply(a, a, out=t[1])
+    p = _horner(_ERF_P, tt, out)
+    p *= a
+    p /= _horner(_ERF_Q, tt, a)
+    np.tanh(p, out=p)
+
+
+def _erfc32(x, out, t):
+    # erfc(|x|) = exp(-x^2) erfcx(|x|) with exp(-x^2) from float64 (x^2 is exact there; in
+    # float32 its rounding would cost up to 100 ulps at x = 10); erfc(x) = 2 - erfc(|x|), x < 0.
+    xc = np.clip(x, -10.5, 10.5, out=t[0])
+    a = np.abs(xc, out=t[1])
+    g = _scratch(0, np.float64)[0, :x.size]
+    np.copyto(g, a)
+    g *= g
+    np.negative(g, out=g)
+    np.exp(g, out=g)
+    e = t[4]
+    np.copyto(e, g, casting="same_kind")
+    # erfcx(a) = h / (a + h + a P(a)/Q(a)): the rational is a correction, damped where it
+    # is large against a + h, and 0 at a = 0.
+    r = _horner(_ERFC_P, a, out)
+    r /= _horner(_ERFC_Q, a, t[2])
+    r *= a
+    r += a
+    r += _INV_SQRT_PI
+    np.divide(_INV_SQRT_PI, r, out=r)
+    r *= e
+    sign = np.bitwise_and(xc.view(np.uint32), _SIGN, out=t[2].view(np.uint32))
+    rb = r.view(np.uint32)
+    rb ^= sign
+    sign >>= 1                               # the sign bit moved onto 2.0's exponent
+    r += t[2]
+
+
+def _erfinv32(x, out, t):
+    lg = np.subtract(1.0, x, out=t[0])
+    lg *= np.add(x, 1.0, out=t[1])
+    np.log(lg, out=lg)                       # log(1 - x^2): -inf at +-1, NaN beyond
+    p = _horner(_ERFINV_CENTRAL, lg, out)
+    p *= x
+    tail = np.less(lg, _ERFINV_SPLIT)
+    if tail.any():
+        at = np.flatnonzero(tail)
+        xt = x[at]
+        s = np.sqrt(np.negative(lg[at]))
+        s -= 3.0
+        pt = _horner(_ERFINV_TAIL, s, np.empty_like(s))
+        pt *= xt
+        pt[np.isinf(s)] = np.inf
+        p[at] = np.copysign(pt, xt, out=pt)
+
+
+def _gammaln32(x, out, t):
+    # z = x + 1 below 1/2 (gammaln(x) = gammaln(x + 1) - log x); the factor (z - 1)(z - 2) keeps
+    # the relative accuracy at the zeros 1 and 2. Stirling's series from 6 on.
+    lg = np.log(x, out=t[0])
+    m = np.less(x, 0.5, out=t[1])
+    z = np.add(x, m, out=t[2])
+    ab = np.subtract(m, 1.0, out=t[3])
+    ab += x                                  # z - 1, exactly
+    b = np.subtract(ab, 1.0, out=t[4])
+    ab *= b
+    r = _horner(_LGAMMA_P, z, out)
+    r /= _horner(_LGAMMA_Q, z, b)
+    r *= ab
+    m *= lg
+    r -= m
+    u = np.reciprocal(x, out=m)
+    s = np.multiply(u, u, out=t[4])
+    s *= _LGAMMA_STIRLING[1]
+    s += _LGAMMA_STIRLING[0]
+    s *= u
+    lg -= 1.0
+    w = np.subtract(x, 0.5, out=ab)
+    w *= lg
+    w += _HALF_LOG_2PI_MINUS_HALF
+    w += s
+    _blend_below(x, _LGAMMA_SPLIT, r, w, z)
+    _negative_by_scipy(x, r, "gammaln")
+
+
+def _digamma32(x, out, t):
+    # z = x + 1 below 1/2 (digamma(x) = digamma(x + 1) - 1/x); the factor z - x0 (x0 split in
+    # two floats) keeps the relative accuracy at the zero. The asymptotic series from 2 on.
+    m = np.less(x, 0.5, out=t[0])
+    z = np.add(x, m, out=t[1])
+    d = np.subtract(z, _DIGAMMA_ROOT_HI, out=t[2])
+    d -= _DIGAMMA_ROOT_LO
+    r = _horner(_DIGAMMA_P, z, out)
+    r /= _horner(_DIGAMMA_Q, z, t[3])
+    r *= d
+    m /= x
+    r -= m
+    u = np.reciprocal(x, out=m)
+    uu = np.multiply(u, u, out=d)
+    s = _horner(_DIGAMMA_ASYMPTOTIC, uu, t[3])
+    s *= uu
+    u *= 0.5
+    lg = np.log(x, out=z)
+    lg -= u
+    lg -= s
+    _blend_below(x, _DIGAMMA_SPLIT, r, lg, u)
+    _negative_by_scipy(x, r, "digamma")
+
+
+def _scipy():
+    import scipy.special              # imported on first use: importing functrans stays fast
+    return scipy.special
+
+
+def _negative_by_scipy(x, result, name):
+    """`result` with its entries at negative x from SciPy (reflection in float32 would lose
+    the relative accuracy near the zeros on the negative axis)."""
+    neg = np.less(x, 0.0)
+    if neg.any():
+        at = np.flatnonzero(neg)
+        result[at] = getattr(_scipy(), name)(x[at])
+
+
+_local = threading.local()
+
+
+def _scratch(count, dtype=np.float32):
+    """At least `count` rows of BLOCK elements, this thread's, reused between calls."""
+    name = f"scratch_{np.dtype(dtype).name}"
+    buf = getattr(_local, name, None)
+    if buf is None or len(buf) < max(count, 1):
+        buf = np.empty((max(count, 1), BLOCK), dtype)
+        setattr(_local, name, buf)
+    return buf
+
+
+def _dispatch(name, kernel, temporaries):
+    def fn(x):
+        x = np.asarray(x)
+        if x.dtype != _F32 or x.size < MIN_SIZE:
+            return getattr(_scipy(), name)(x)
+        flat = x.reshape(-1)
+        out = np.empty(flat.shape, _F32)
+        scratch = _scratch(temporaries)
+        with np.errstate(all="ignore"):
+            for start in range(0, flat.size, BLOCK):
+                stop = min(start + BLOCK, flat.size)
+                kernel(flat[start:stop], out[start:stop], scratch[:, :stop - start])
+        return out.reshape(x.shape)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"scipy.special.{name}(x), computed here in float32 for large float32 "
+                  "arrays.")
+    return fn
+
+
+erf = _dispatch("erf", _erf32, 2)
+erfc = _dispatch("erfc", _erfc32, 5)
+erfinv = _dispatch("erfinv", _erfinv32, 2)
+gammaln = _dispatch("gammaln", _gammaln32, 5)
+digamma = _dispatch("digamma", _digamma32, 4)
