@@ -14,7 +14,7 @@ training step against PyTorch, measured side by side in one run.
 Times are medians over interleaved rounds of the mean time per call; ratios are medians of
 the per-round ratios (see `_common.py`).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_special.py [--rounds 15] [--quick]
+    python benchmarks/bench_special.py [--rounds 15] [--quick]
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ import contextlib
 import os
 import sys
 
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")     # one thread, like PyTorch below (set before NumPy)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np                                      # noqa: E402
@@ -120,12 +122,12 @@ def accuracy(n=1_000_000):
 @contextlib.contextmanager
 def scipy_kernels():
     """Within: functrans's host kernels hand every array to SciPy."""
-    saved = special.MIN_SIZE
-    special.MIN_SIZE = float("inf")
+    saved = dict(special.MIN_SIZE)
+    special.MIN_SIZE.update(dict.fromkeys(saved, float("inf")))
     try:
         yield
     finally:
-        special.MIN_SIZE = saved
+        special.MIN_SIZE.update(saved)
 
 
 def gelu_inputs(dtype=np.float32, batch=8 * 64, d_model=128, d_ff=512, seed=0):

@@ -24,9 +24,10 @@ import numpy as np
 
 __all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "MIN_SIZE"]
 
-# Below this many elements SciPy's per-call overhead (about a microsecond) beats the dozens of
-# NumPy calls a kernel makes.
-MIN_SIZE = 4096
+# Below these many elements SciPy's per-call overhead (about a microsecond) beats the dozens of
+# NumPy calls a kernel makes (measured crossovers: about 3000 for erf and erfinv, 5000-6000 for
+# the others).
+MIN_SIZE = {"erf": 4096, "erfinv": 4096, "erfc": 8192, "gammaln": 8192, "digamma": 8192}
 # Kernels run over blocks of this many elements with temporaries kept per thread between calls:
 # fresh megabyte-sized temporaries cost more in page faults than the arithmetic, and smaller
 # blocks more in calls than they save in cache misses.
@@ -36,7 +37,8 @@ _F32 = np.dtype(np.float32)
 _SIGN = np.uint32(0x80000000)
 
 # Coefficients, lowest degree first, from benchmarks/fit_special.py (fit errors in 2**-24).
-# erf(x) = tanh(x P(x^2) / Q(x^2)) for |x| <= 4 (0.10).
+# erf(x) = tanh(x P(x^2) / Q(x^2)) for |x| <= 4 (0.10); x is clipped to 4.5, where the tanh
+# argument passes 10, from which NumPy's float32 tanh is exactly 1 (erf rounds to 1 from 3.92).
 _ERF_P = (3501.290771484375, 867.6390380859375, 131.96461486816406, 6.720616340637207)
 _ERF_Q = (3102.938232421875, 486.3103332519531, 73.23147583007812, 1.0)
 # erfc(a) = exp(-a^2) h / (a + h + a P(a) / Q(a)), h = 1/sqrt(pi), for 0 <= a <= 10.5 (0.24).
@@ -54,13 +56,13 @@ _ERFINV_TAIL = (2.832976818084717, 1.001675009727478, 0.00944533757865429,
                 0.0014863290125504136, -5.8556626754580066e-05, -0.0003105892683379352,
                 0.00011691230611177161)
 _ERFINV_SPLIT = -5.0
-# gammaln(z) = (z - 1)(z - 2) P(z) / Q(z) for 0.5 <= z <= 6 (0.31) ...
-_LGAMMA_P = (35.05196762084961, 297.3408203125, 401.2713623046875, 107.1594009399414,
-             4.32300329208374)
-_LGAMMA_Q = (16.530925750732422, 285.4162902832031, 711.2010498046875, 398.4249267578125,
-             51.604888916015625, 1.0)
-# ... and (x - 1/2)(log x - 1) + (log(2 pi) - 1)/2 + u P(u^2), u = 1/x, for x >= 6 (0.01).
-_LGAMMA_STIRLING = (0.08333303779363632, -0.0027459883131086826)
+# gammaln(x) = (x - 1)(x - 2) (A / (x + B) + P(x) / Q(x)) for 0.5 <= x <= 6 (0.45) ...
+_LGAMMA_POLE = (1.7756776809692383, 2.009999990463257)
+_LGAMMA_P = (0.6934995651245117, 1.5102442502975464, -3.472092866897583, 0.6862891316413879,
+             0.037249911576509476, -0.00048361989320255816)
+_LGAMMA_Q = (0.5697510242462158, 9.366764068603516, 21.532520294189453, 10.432082176208496, 1.0)
+# ... and (x - 1/2)(log x - 1) + (log(2 pi) - 1)/2 + c / (x + k / x) beyond (0.01).
+_LGAMMA_STIRLING = (0.08333306759595871, 0.03299659490585327)
 _LGAMMA_SPLIT = 6.0
 _HALF_LOG_2PI_MINUS_HALF = 0.4189385332046727
 # digamma(z) = (z - x0) P(z) / Q(z) for 0.5 <= z <= 2, x0 its zero (0.34) ...
@@ -102,7 +104,7 @@ def _blend_below(x, split, lo, hi, scratch):
 
 # Each kernel writes f(x) into `out`, using the float32 scratch arrays `t` (all of x's length).
 def _erf32(x, out, t):
-    a = np.clip(x, -4.0, 4.0, out=t[0])
+    a = np.clip(x, -4.5, 4.5, out=t[0])
     tt = np.multiply(a, a, out=t[1])
     p = _horner(_ERF_P, tt, out)
     p *= a
@@ -156,57 +158,75 @@ def _erfinv32(x, out, t):
         p[at] = np.copysign(pt, xt, out=pt)
 
 
-def _gammaln32(x, out, t):
-    # z = x + 1 below 1/2 (gammaln(x) = gammaln(x + 1) - log x); the factor (z - 1)(z - 2) keeps
-    # the relative accuracy at the zeros 1 and 2. Stirling's series from 6 on.
-    lg = np.log(x, out=t[0])
-    m = np.less(x, 0.5, out=t[1])
-    z = np.add(x, m, out=t[2])
-    ab = np.subtract(m, 1.0, out=t[3])
-    ab += x                                  # z - 1, exactly
-    b = np.subtract(ab, 1.0, out=t[4])
-    ab *= b
+def _lgamma_ratio(z, out, t):
+    """R(z) = gammaln(z) / ((z - 1)(z - 2)) into `out`, 0.5 <= z <= 6."""
+    pole = np.add(z, _LGAMMA_POLE[1], out=t[0])
+    np.divide(_LGAMMA_POLE[0], pole, out=pole)
     r = _horner(_LGAMMA_P, z, out)
-    r /= _horner(_LGAMMA_Q, z, b)
+    r /= _horner(_LGAMMA_Q, z, t[1])
+    r += pole                                # corrected by 8% at most: its errors are damped
+    return r
+
+
+def _gammaln32(x, out, t):
+    # (x - 1)(x - 2) R(x) up to 6 (the factor keeps the relative accuracy at the zeros),
+    # Stirling's series beyond; x < 1/2 through gammaln(x + 1) - log x.
+    s = np.log(x, out=t[2])
+    s -= 1.0
+    s *= np.subtract(x, 0.5, out=t[3])
+    s += _HALF_LOG_2PI_MINUS_HALF
+    c = np.divide(_LGAMMA_STIRLING[1], x, out=t[3])
+    c += x
+    np.divide(_LGAMMA_STIRLING[0], c, out=c)
+    s += c
+    r = _lgamma_ratio(x, out, t)
+    ab = np.subtract(x, 1.0, out=t[0])
+    ab *= np.subtract(x, 2.0, out=t[1])
     r *= ab
-    m *= lg
-    r -= m
-    u = np.reciprocal(x, out=m)
-    s = np.multiply(u, u, out=t[4])
-    s *= _LGAMMA_STIRLING[1]
-    s += _LGAMMA_STIRLING[0]
-    s *= u
-    lg -= 1.0
-    w = np.subtract(x, 0.5, out=ab)
-    w *= lg
-    w += _HALF_LOG_2PI_MINUS_HALF
-    w += s
-    _blend_below(x, _LGAMMA_SPLIT, r, w, z)
-    _negative_by_scipy(x, r, "gammaln")
+    _blend_below(x, _LGAMMA_SPLIT, r, s, t[3])
+    _below_half(x, r, _gammaln_small, "gammaln")
+
+
+def _gammaln_small(x):
+    """gammaln(x + 1) - log x for 0 <= x < 1/2 (and -0)."""
+    r = _lgamma_ratio(x + 1.0, np.empty_like(x), [np.empty_like(x), np.empty_like(x)])
+    r *= x * (x - 1.0)
+    r -= np.log(x)
+    return r
+
+
+def _digamma_near_root(z, d, out, t):
+    """(z - x0) R(z) into `out` for 0.5 <= z <= 2, x0 the zero (split in two floats: `d`
+    holds z minus its high part)."""
+    d -= _DIGAMMA_ROOT_LO
+    r = _horner(_DIGAMMA_P, z, out)
+    r /= _horner(_DIGAMMA_Q, z, t)
+    r *= d
+    return r
 
 
 def _digamma32(x, out, t):
-    # z = x + 1 below 1/2 (digamma(x) = digamma(x + 1) - 1/x); the factor z - x0 (x0 split in
-    # two floats) keeps the relative accuracy at the zero. The asymptotic series from 2 on.
-    m = np.less(x, 0.5, out=t[0])
-    z = np.add(x, m, out=t[1])
-    d = np.subtract(z, _DIGAMMA_ROOT_HI, out=t[2])
-    d -= _DIGAMMA_ROOT_LO
-    r = _horner(_DIGAMMA_P, z, out)
-    r /= _horner(_DIGAMMA_Q, z, t[3])
-    r *= d
-    m /= x
-    r -= m
-    u = np.reciprocal(x, out=m)
-    uu = np.multiply(u, u, out=d)
-    s = _horner(_DIGAMMA_ASYMPTOTIC, uu, t[3])
+    # (x - x0) R(x) up to 2 (the factor keeps the relative accuracy at the zero), the
+    # asymptotic series beyond; x < 1/2 through digamma(x + 1) - 1/x.
+    u = np.reciprocal(x, out=t[0])
+    uu = np.multiply(u, u, out=t[1])
+    s = _horner(_DIGAMMA_ASYMPTOTIC, uu, t[2])
     s *= uu
     u *= 0.5
-    lg = np.log(x, out=z)
-    lg -= u
+    s += u
+    lg = np.log(x, out=t[1])
     lg -= s
-    _blend_below(x, _DIGAMMA_SPLIT, r, lg, u)
-    _negative_by_scipy(x, r, "digamma")
+    r = _digamma_near_root(x, np.subtract(x, _DIGAMMA_ROOT_HI, out=t[0]), out, t[2])
+    _blend_below(x, _DIGAMMA_SPLIT, r, lg, t[0])
+    _below_half(x, r, _digamma_small, "digamma")
+
+
+def _digamma_small(x):
+    """digamma(x + 1) - 1/x for 0 <= x < 1/2 (and -0)."""
+    z = x + 1.0
+    r = _digamma_near_root(z, z - _DIGAMMA_ROOT_HI, np.empty_like(x), np.empty_like(x))
+    r -= 1.0 / x
+    return r
 
 
 def _scipy():
@@ -214,13 +234,18 @@ def _scipy():
     return scipy.special
 
 
-def _negative_by_scipy(x, result, name):
-    """`result` with its entries at negative x from SciPy (reflection in float32 would lose
-    the relative accuracy near the zeros on the negative axis)."""
-    neg = np.less(x, 0.0)
-    if neg.any():
-        at = np.flatnonzero(neg)
-        result[at] = getattr(_scipy(), name)(x[at])
+def _below_half(x, result, small, name):
+    """`result` with its entries at x < 1/2 from `small` (0 <= x) and SciPy (x < 0: reflection
+    in float32 would lose the relative accuracy near the zeros on the negative axis)."""
+    low = np.less(x, 0.5)
+    if low.any():
+        at = np.flatnonzero(low)
+        xs = x[at]
+        vals = small(xs)
+        neg = np.less(xs, 0.0)
+        if neg.any():
+            vals[neg] = getattr(_scipy(), name)(xs[neg])
+        result[at] = vals
 
 
 _local = threading.local()
@@ -239,7 +264,7 @@ def _scratch(count, dtype=np.float32):
 def _dispatch(name, kernel, temporaries):
     def fn(x):
         x = np.asarray(x)
-        if x.dtype != _F32 or x.size < MIN_SIZE:
+        if x.dtype != _F32 or x.size < MIN_SIZE[name]:
             return getattr(_scipy(), name)(x)
         flat = x.reshape(-1)
         out = np.empty(flat.shape, _F32)
@@ -258,5 +283,5 @@ def _dispatch(name, kernel, temporaries):
 erf = _dispatch("erf", _erf32, 2)
 erfc = _dispatch("erfc", _erfc32, 5)
 erfinv = _dispatch("erfinv", _erfinv32, 2)
-gammaln = _dispatch("gammaln", _gammaln32, 5)
-digamma = _dispatch("digamma", _digamma32, 4)
+gammaln = _dispatch("gammaln", _gammaln32, 4)
+digamma = _dispatch("digamma", _digamma32, 3)
