@@ -1,9 +1,10 @@
 """Derive the float32 approximations used by `functrans/backends/special.py`.
 
 Each kernel there evaluates rational functions (or polynomials) whose coefficients were fitted
-by this script and pasted in, rounded to float32. Run it to re-derive them:
+by this script and pasted in, rounded to float32. Run it to re-derive them (about 20 s), or to
+check that the module's constants are what it derives:
 
-    python benchmarks/fit_special.py
+    python benchmarks/fit_special.py [--check]
 
 The fit is a near-minimax rational approximation on a dense grid: the linearized least-squares
 problem  w(x) (P(x) - f(x) Q(x)) / Q_prev(x) ~ 0  is solved repeatedly (the Sanathanan-Koerner
@@ -14,6 +15,10 @@ SciPy (the errors in ulps are what matters; this script prints the fit errors in
 2**-24, i.e. half a float32 ulp at 1).
 """
 from __future__ import annotations
+
+import argparse
+import os
+import sys
 
 import numpy as np
 import scipy.special as sc
@@ -70,7 +75,7 @@ def monic(p, q):
 
 
 def fits():
-    """{name: (coefficients lowest first, ...), fit error in units of 2**-24}."""
+    """{module constant name: (coefficients lowest first, fit error in units of 2**-24)}."""
     out = {}
 
     # erf(x) = tanh(x P(x^2) / Q(x^2)) on |x| <= 4: g = atanh(erf) grows smoothly, and tanh
@@ -80,7 +85,8 @@ def fits():
     e = sc.erf(x)
     g = np.arctanh(e)
     p, q, m = fit_rational(x * x, g / x, 3, 3, weight=(1 - e * e) * g / e)
-    out["erf"] = (*monic(p, q), m)
+    p, q = monic(p, q)
+    out["_ERF_P"], out["_ERF_Q"] = (p, m), (q, m)
 
     # erfc(a) = exp(-a^2) erfcx(a) for a >= 0, with erfcx(a) = h / (a + h + a P(a) / Q(a)) and
     # h = 1/sqrt(pi): the rational is a correction that vanishes at 0 and is small against
@@ -92,7 +98,8 @@ def fits():
     tiny = 2.0 ** -126
     w = np.where(sc.erfc(a) > tiny, a / s, a / s * sc.erfc(a) / tiny)
     p, q, m = fit_rational(a, (s - a - h) / a, 3, 4, weight=w)
-    out["erfc"] = (*monic(p, q), m)
+    p, q = monic(p, q)
+    out["_ERFC_P"], out["_ERFC_Q"] = (p, m), (q, m)
 
     # erfinv(x) = x P(log(1 - x^2)) for -log(1 - x^2) <= 5 (|x| <= 0.99662), and
     # x P(sqrt(-log(1 - x^2)) - 3) beyond (up to the float32 number below 1).
@@ -101,12 +108,12 @@ def fits():
     lg = np.log((1 - x) * (1 + x))
     f = sc.erfinv(x) / x
     p, _, m = fit_rational(lg, f, 9, 0, weight=1 / f)
-    out["erfinv_central"] = (p, m)
+    out["_ERFINV_CENTRAL"] = (p, m)
     x = np.concatenate([np.linspace(xmax, 0.99999, 3000), 1 - np.geomspace(1e-5, 2 ** -25, 3000)])
     s = np.sqrt(-np.log((1 - x) * (1 + x)))
     f = sc.erfinv(x) / x
     p, _, m = fit_rational(s - 3, f, 9, 0, weight=1 / f)
-    out["erfinv_tail"] = (p, m)
+    out["_ERFINV_TAIL"] = (p, m)
 
     # lgamma(z) = (z - 1)(z - 2) R(z) on 0.5 <= z <= 6 (the factor keeps the relative accuracy
     # at the zeros 1 and 2), R(z) = A / (z + B) + P(z) / Q(z): the best single pole leaves a
@@ -116,16 +123,17 @@ def fits():
     r = sc.gammaln(z) / ((z - 1) * (z - 2))
     pole_a, pole_b = best_pole(z, r)
     p, q, m = fit_rational(z, r - pole_a / (z + pole_b), 5, 4, weight=1 / r)
-    out["lgamma_pole"] = ((pole_a, pole_b), m)
-    out["lgamma_mid"] = (*monic(p, q), m)
-    # Stirling beyond: lgamma(x) - ((x - 1/2)(log x - 1) + (log(2 pi) - 1)/2) ~ c0 x / (x^2 + k).
+    p, q = monic(p, q)
+    out["_LGAMMA_POLE"] = ((pole_a, pole_b), m)
+    out["_LGAMMA_P"], out["_LGAMMA_Q"] = (p, m), (q, m)
+    # Stirling beyond: lgamma(x) - ((x - 1/2)(log x - 1) + (log(2 pi) - 1)/2) ~ c / (x + k/x).
     x = np.concatenate([np.linspace(6, 40, 4000), np.geomspace(40, 1e6, 1000)])
     u = 1 / x
     stirling = (x - 0.5) * (np.log(x) - 1) + (HALF_LOG_2PI - 0.5)
     binet = np.where(x > 30, u * (1 / 12 - u * u / 360 + u ** 4 / 1260 - u ** 6 / 1680),
                      sc.gammaln(x) - stirling)
     p, q, m = fit_rational(u * u, binet / u, 0, 1, weight=u / sc.gammaln(x))
-    out["lgamma_stirling"] = ((p[0], q[1]), m)
+    out["_LGAMMA_STIRLING"] = ((p[0], q[1]), m)
 
     # digamma(z) = (z - x0) P(z) / Q(z) on 0.5 <= z <= 2 (x0: the zero), and for x >= 2
     # log x - 1/(2x) - u^2 P(u^2), u = 1/x.
@@ -133,24 +141,36 @@ def fits():
     z = z[np.abs(z - DIGAMMA_ROOT) > 1e-7]
     f = sc.digamma(z) / (z - DIGAMMA_ROOT)
     p, q, m = fit_rational(z, f, 3, 3, weight=1 / np.abs(f))
-    out["digamma_mid"] = (*monic(p, q), m)
+    p, q = monic(p, q)
+    out["_DIGAMMA_P"], out["_DIGAMMA_Q"] = (p, m), (q, m)
     x = np.concatenate([np.linspace(2, 40, 4000), np.geomspace(40, 1e6, 1000)])
     u2 = 1 / (x * x)
     series = u2 * (1 / 12 - u2 / 120 + u2 ** 2 / 252 - u2 ** 3 / 240 + u2 ** 4 / 132)
     rest = np.where(x > 30, series, np.log(x) - 0.5 / x - sc.digamma(x))
     p, _, m = fit_rational(u2, rest / u2, 3, 0, weight=u2 / np.abs(sc.digamma(x)))
-    out["digamma_asymptotic"] = (p, m)
-    return out
+    out["_DIGAMMA_ASYMPTOTIC"] = (p, m)
+    return {name: (tuple(float(np.float32(v)) for v in c), err)
+            for name, (c, err) in out.items()}
 
 
-def main():
-    np.set_printoptions(floatmode="unique")
-    for name, (*coefs, err) in fits().items():
-        print(f"# {name}: fit error {err / EPS32:.3f} x 2**-24")
-        for label, c in zip(("P", "Q"), coefs):
-            vals = ", ".join(repr(float(np.float32(v))) for v in c)
-            print(f"{name.upper()}_{label} = ({vals})")
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="compare with functrans.backends.special's constants")
+    args = parser.parse_args(argv)
+    derived = fits()
+    if args.check:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        from functrans.backends import special
+        differ = [n for n, (c, _) in derived.items() if tuple(getattr(special, n)) != c]
+        print("constants differ: " + ", ".join(differ) if differ else
+              f"all {len(derived)} constants match")
+        return 1 if differ else 0
+    for name, (c, err) in derived.items():
+        print(f"# fit error {err / EPS32:.3f} x 2**-24")
+        print(f"{name} = ({', '.join(repr(v) for v in c)})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,20 +1,21 @@
 """Fast host kernels for erf, erfc, erfinv, gammaln (log|Gamma|) and digamma.
 
 `erf(x)`, `erfc(x)`, `erfinv(x)`, `gammaln(x)` and `digamma(x)` take NumPy arrays and return
-what `scipy.special` returns, with the same dtype. float32 arrays of at least `MIN_SIZE`
-elements are computed here in float32 from rational approximations evaluated with Horner's
-scheme, a few whole-array NumPy operations each, into arrays allocated once per call:
-SciPy computes float32 through float64 element by element, several times slower. Everything
-else (float64, other dtypes, small arrays, where SciPy's lower overhead per call wins) goes to
-`scipy.special`; so does the rare slice of an array that a float32 formula does not cover
-(negative arguments of gammaln and digamma).
+what `scipy.special` returns, with the same dtype. float32 arrays of at least
+`MIN_SIZE[name]` elements are computed here in float32 from rational approximations evaluated
+with Horner's scheme, a few dozen whole-array NumPy operations into temporaries that each
+thread keeps between calls: SciPy computes float32 through float64 element by element, five
+to nine times slower. Everything else (float64, other dtypes, small arrays, where SciPy's
+lower overhead per call wins) goes to `scipy.special`, and so do the negative arguments of
+gammaln and digamma (reflection in float32 would lose the relative accuracy near their zeros
+on the negative axis; they are computed on the side, like the other rarely taken branches).
 
-The float32 results agree with SciPy's (which are correctly rounded float32 of float64
-values) within a few units in the last place: `tests/test_special_kernels.py` states the
-bounds and `benchmarks/bench_special.py` measures the errors and the speed. Coefficients were
-fitted by `benchmarks/fit_special.py` (near-minimax rational fits against SciPy in float64),
-printed as float32 and pasted here. Branches are blended with integer bit masks rather than
-`np.where`, which costs as much as ten multiplications on random masks.
+The float32 results agree with SciPy's (correctly rounded float32 of float64 values) within
+a few units in the last place: `tests/test_special_kernels.py` states the bounds and
+`benchmarks/bench_special.py` measures the errors and the speed. The coefficients were fitted
+by `benchmarks/fit_special.py` (near-minimax rational fits against SciPy in float64), which
+also checks them. Branches are blended with integer bit masks: `np.where` costs as much as
+ten multiplications on random masks.
 """
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def _erfc32(x, out, t):
     # float32 its rounding would cost up to 100 ulps at x = 10); erfc(x) = 2 - erfc(|x|), x < 0.
     xc = np.clip(x, -10.5, 10.5, out=t[0])
     a = np.abs(xc, out=t[1])
-    g = _scratch(0, np.float64)[0, :x.size]
+    g = _scratch(1, x.size, np.float64)[0, :x.size]
     np.copyto(g, a)
     g *= g
     np.negative(g, out=g)
@@ -251,12 +252,14 @@ def _below_half(x, result, small, name):
 _local = threading.local()
 
 
-def _scratch(count, dtype=np.float32):
-    """At least `count` rows of BLOCK elements, this thread's, reused between calls."""
+def _scratch(count, length, dtype=np.float32):
+    """At least `count` rows of at least `length` elements, this thread's, reused between
+    calls."""
     name = f"scratch_{np.dtype(dtype).name}"
     buf = getattr(_local, name, None)
-    if buf is None or len(buf) < max(count, 1):
-        buf = np.empty((max(count, 1), BLOCK), dtype)
+    if buf is None or buf.shape[0] < count or buf.shape[1] < length:
+        rows = max(count, 1, 0 if buf is None else buf.shape[0])
+        buf = np.empty((rows, max(length, 0 if buf is None else buf.shape[1])), dtype)
         setattr(_local, name, buf)
     return buf
 
@@ -268,7 +271,7 @@ def _dispatch(name, kernel, temporaries):
             return getattr(_scipy(), name)(x)
         flat = x.reshape(-1)
         out = np.empty(flat.shape, _F32)
-        scratch = _scratch(temporaries)
+        scratch = _scratch(temporaries, min(flat.size, BLOCK))
         with np.errstate(all="ignore"):
             for start in range(0, flat.size, BLOCK):
                 stop = min(start + BLOCK, flat.size)
