@@ -14,8 +14,9 @@ The float32 results agree with SciPy's (correctly rounded float32 of float64 val
 a few units in the last place: `tests/test_special_kernels.py` states the bounds and
 `benchmarks/bench_special.py` measures the errors and the speed. The coefficients were fitted
 by `benchmarks/fit_special.py` (near-minimax rational fits against SciPy in float64), which
-also checks them. Branches are blended with integer bit masks: `np.where` costs as much as
-ten multiplications on random masks.
+also checks them. Where a function has two formulas, the one most elements need runs over the
+whole array and the other over the gathered rest (`np.where` on both would cost as much as ten
+multiplications, on top of computing both everywhere).
 """
 from __future__ import annotations
 
@@ -91,18 +92,6 @@ def _horner(coefs, t, out):
     return out
 
 
-def _blend_below(x, split, lo, hi, scratch):
-    """`lo` where x < split, else `hi`, written into `lo` (x - split's sign bit as a mask)."""
-    np.subtract(x, split, out=scratch)
-    mask = scratch.view(np.int32)
-    mask >>= 31
-    lo_bits, hi_bits = lo.view(np.int32), hi.view(np.int32)
-    lo_bits ^= hi_bits
-    lo_bits &= mask
-    lo_bits ^= hi_bits
-    return lo
-
-
 # Each kernel writes f(x) into `out`, using the float32 scratch arrays `t` (all of x's length).
 def _erf32(x, out, t):
     a = np.clip(x, -4.5, 4.5, out=t[0])
@@ -169,28 +158,33 @@ def _lgamma_ratio(z, out, t):
     return r
 
 
-def _gammaln32(x, out, t):
-    # (x - 1)(x - 2) R(x) up to 6 (the factor keeps the relative accuracy at the zeros),
-    # Stirling's series beyond; x < 1/2 through gammaln(x + 1) - log x.
-    s = np.log(x, out=t[2])
-    s -= 1.0
-    s *= np.subtract(x, 0.5, out=t[3])
-    s += _HALF_LOG_2PI_MINUS_HALF
-    c = np.divide(_LGAMMA_STIRLING[1], x, out=t[3])
-    c += x
-    np.divide(_LGAMMA_STIRLING[0], c, out=c)
-    s += c
+def _lgamma_mid(x, out, t):
+    """(x - 1)(x - 2) R(x): the factor keeps the relative accuracy at the zeros 1 and 2."""
     r = _lgamma_ratio(x, out, t)
     ab = np.subtract(x, 1.0, out=t[0])
     ab *= np.subtract(x, 2.0, out=t[1])
     r *= ab
-    _blend_below(x, _LGAMMA_SPLIT, r, s, t[3])
-    _below_half(x, r, _gammaln_small, "gammaln")
+
+
+def _lgamma_stirling(x, out, t):
+    """Stirling's series, for x >= 6."""
+    s = np.log(x, out=out)
+    s -= 1.0
+    s *= np.subtract(x, 0.5, out=t[0])
+    s += _HALF_LOG_2PI_MINUS_HALF
+    c = np.divide(_LGAMMA_STIRLING[1], x, out=t[0])
+    c += x
+    s += np.divide(_LGAMMA_STIRLING[0], c, out=c)
+
+
+def _gammaln32(x, out, t):
+    _split(x, out, t, _LGAMMA_SPLIT, _lgamma_mid, _lgamma_stirling)
+    _below_half(x, out, _gammaln_small, "gammaln")
 
 
 def _gammaln_small(x):
     """gammaln(x + 1) - log x for 0 <= x < 1/2 (and -0)."""
-    r = _lgamma_ratio(x + 1.0, np.empty_like(x), [np.empty_like(x), np.empty_like(x)])
+    r = _lgamma_ratio(x + 1.0, np.empty_like(x), _temporaries(2, x.size))
     r *= x * (x - 1.0)
     r -= np.log(x)
     return r
@@ -198,7 +192,7 @@ def _gammaln_small(x):
 
 def _digamma_near_root(z, d, out, t):
     """(z - x0) R(z) into `out` for 0.5 <= z <= 2, x0 the zero (split in two floats: `d`
-    holds z minus its high part)."""
+    holds z minus its high part); the factor keeps the relative accuracy at the zero."""
     d -= _DIGAMMA_ROOT_LO
     r = _horner(_DIGAMMA_P, z, out)
     r /= _horner(_DIGAMMA_Q, z, t)
@@ -206,20 +200,25 @@ def _digamma_near_root(z, d, out, t):
     return r
 
 
-def _digamma32(x, out, t):
-    # (x - x0) R(x) up to 2 (the factor keeps the relative accuracy at the zero), the
-    # asymptotic series beyond; x < 1/2 through digamma(x + 1) - 1/x.
+def _digamma_mid(x, out, t):
+    _digamma_near_root(x, np.subtract(x, _DIGAMMA_ROOT_HI, out=t[0]), out, t[1])
+
+
+def _digamma_asymptotic(x, out, t):
+    """log x - 1/(2x) - P(1/x^2) / x^2, for x >= 2."""
     u = np.reciprocal(x, out=t[0])
     uu = np.multiply(u, u, out=t[1])
-    s = _horner(_DIGAMMA_ASYMPTOTIC, uu, t[2])
+    s = _horner(_DIGAMMA_ASYMPTOTIC, uu, out)
     s *= uu
     u *= 0.5
     s += u
     lg = np.log(x, out=t[1])
-    lg -= s
-    r = _digamma_near_root(x, np.subtract(x, _DIGAMMA_ROOT_HI, out=t[0]), out, t[2])
-    _blend_below(x, _DIGAMMA_SPLIT, r, lg, t[0])
-    _below_half(x, r, _digamma_small, "digamma")
+    np.subtract(lg, s, out=out)
+
+
+def _digamma32(x, out, t):
+    _split(x, out, t, _DIGAMMA_SPLIT, _digamma_mid, _digamma_asymptotic)
+    _below_half(x, out, _digamma_small, "digamma")
 
 
 def _digamma_small(x):
@@ -228,6 +227,29 @@ def _digamma_small(x):
     r = _digamma_near_root(z, z - _DIGAMMA_ROOT_HI, np.empty_like(x), np.empty_like(x))
     r -= 1.0 / x
     return r
+
+
+def _temporaries(count, size):
+    return [np.empty(size, _F32) for _ in range(count)]
+
+
+def _split(x, out, t, split, below, above):
+    """`below(x)` where x < split, `above(x)` elsewhere (NaN included), into `out`: the branch
+    most elements take runs over the whole array, the other over the gathered rest, which costs
+    less than computing both everywhere and blending."""
+    low = np.less(x, split)
+    count = np.count_nonzero(low)
+    first, second = (above, below) if 2 * count <= x.size else (below, above)
+    first(x, out, t)
+    if first is below:
+        np.logical_not(low, out=low)
+        count = x.size - count
+    if count:
+        at = np.flatnonzero(low)
+        rest = x[at]
+        vals = np.empty_like(rest)
+        second(rest, vals, _temporaries(len(t), rest.size))
+        out[at] = vals
 
 
 def _scipy():
@@ -286,5 +308,5 @@ def _dispatch(name, kernel, temporaries):
 erf = _dispatch("erf", _erf32, 2)
 erfc = _dispatch("erfc", _erfc32, 5)
 erfinv = _dispatch("erfinv", _erfinv32, 2)
-gammaln = _dispatch("gammaln", _gammaln32, 4)
-digamma = _dispatch("digamma", _digamma32, 3)
+gammaln = _dispatch("gammaln", _gammaln32, 2)
+digamma = _dispatch("digamma", _digamma32, 2)
