@@ -4,11 +4,12 @@
 what `scipy.special` returns, with the same dtype. float32 arrays of at least
 `MIN_SIZE[name]` elements are computed here in float32 from rational approximations evaluated
 with Horner's scheme, a few dozen whole-array NumPy operations into temporaries that each
-thread keeps between calls: SciPy computes float32 through float64 element by element, five
-to nine times slower. Everything else (float64, other dtypes, small arrays, where SciPy's
-lower overhead per call wins) goes to `scipy.special`, and so do the negative arguments of
-gammaln and digamma (reflection in float32 would lose the relative accuracy near their zeros
-on the negative axis; they are computed on the side, like the other rarely taken branches).
+thread keeps between calls: SciPy computes float32 through float64 element by element, four
+to nine times slower on large arrays. Everything else (float64, other dtypes, small arrays,
+where SciPy's lower overhead per call wins) goes to `scipy.special`, and so do the negative
+arguments of gammaln and digamma (reflection in float32 would lose the relative accuracy near
+their zeros on the negative axis; they are computed on the side, like the other rarely taken
+branches). erfinv(-0.0) is -0.0 here (SciPy gives +0.0).
 
 The float32 results agree with SciPy's (correctly rounded float32 of float64 values) within
 a few units in the last place: `tests/test_special_kernels.py` states the bounds and
@@ -24,7 +25,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["erf", "erfc", "erfinv", "gammaln", "digamma", "MIN_SIZE"]
+__all__ = ["MIN_SIZE", "digamma", "erf", "erfc", "erfinv", "gammaln"]
 
 # Below these many elements SciPy's per-call overhead (about a microsecond) beats the dozens of
 # NumPy calls a kernel makes (measured crossovers: about 3000 for erf and erfinv, 5000-6000 for
@@ -253,7 +254,7 @@ def _split(x, out, t, split, below, above):
 
 
 def _scipy():
-    import scipy.special              # imported on first use: importing functrans stays fast
+    import scipy.special  # imported on first use: importing functrans stays fast
     return scipy.special
 
 
