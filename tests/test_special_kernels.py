@@ -165,6 +165,23 @@ def test_blocks_layouts_and_threads(monkeypatch, name):
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("name,regions", [
+    ("gammaln", [(-5, 0), (0, 0.5), (0.5, 6), (6, 1e4)]),
+    ("digamma", [(-5, 0), (0, 0.5), (0.5, 2), (2, 1e4)]),
+    ("erfinv", [(-0.99, 0.99), (0.997, 1.0)])])
+def test_every_mix_of_formulas(name, regions):
+    # whichever region most elements fall in is computed over the whole array, the others on
+    # the side: each region in turn holds most of the elements
+    rng = np.random.default_rng(5)
+    for major in range(len(regions)):
+        parts = [rng.uniform(lo, hi, 9000 if i == major else 700)
+                 for i, (lo, hi) in enumerate(regions)]
+        x = rng.permutation(np.concatenate(parts + [[np.nan, np.inf, 0.0, -0.0]])).astype(F32)
+        got = getattr(special, name)(x)
+        err = ulp_errors(got, getattr(sp, name)(x.astype(np.float64)))
+        assert err.max() <= ULPS[name], (major, x[err.argmax()], got[err.argmax()])
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_primitives_use_the_kernels_eagerly_and_under_jit(name):
     rng = np.random.default_rng(2)

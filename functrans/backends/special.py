@@ -93,7 +93,8 @@ def _horner(coefs, t, out):
     return out
 
 
-# Each kernel writes f(x) into `out`, using the float32 scratch arrays `t` (all of x's length).
+# Each kernel writes f(x) into `out`, using the float32 scratch rows `t` (all of x's length);
+# those that compute parts on the side (`_on_part`) leave the last two rows to it.
 def _erf32(x, out, t):
     a = np.clip(x, -4.5, 4.5, out=t[0])
     tt = np.multiply(a, a, out=t[1])
@@ -139,14 +140,22 @@ def _erfinv32(x, out, t):
     p *= x
     tail = np.less(lg, _ERFINV_SPLIT)
     if tail.any():
-        at = np.flatnonzero(tail)
-        xt = x[at]
-        s = np.sqrt(np.negative(lg[at]))
-        s -= 3.0
-        pt = _horner(_ERFINV_TAIL, s, np.empty_like(s))
-        pt *= xt
-        pt[np.isinf(s)] = np.inf
-        p[at] = np.copysign(pt, xt, out=pt)
+        _on_part(x, np.flatnonzero(tail), out, t, _erfinv_tail)
+
+
+def _erfinv_tail(x, out, t):
+    """erfinv for 0.99662 <= |x| <= 1."""
+    s = np.subtract(1.0, x, out=t[0])
+    s *= np.add(x, 1.0, out=t[1])
+    np.log(s, out=s)
+    np.negative(s, out=s)
+    np.sqrt(s, out=s)
+    top = np.isinf(s)
+    s -= 3.0
+    p = _horner(_ERFINV_TAIL, s, out)
+    p *= x
+    p[top] = np.inf                          # erfinv(+-1)
+    np.copysign(p, x, out=p)
 
 
 def _lgamma_ratio(z, out, t):
@@ -179,16 +188,17 @@ def _lgamma_stirling(x, out, t):
 
 
 def _gammaln32(x, out, t):
-    _split(x, out, t, _LGAMMA_SPLIT, _lgamma_mid, _lgamma_stirling)
-    _below_half(x, out, _gammaln_small, "gammaln")
+    _by_region(x, out, t, (0.5, _LGAMMA_SPLIT), (_gammaln_small, _lgamma_mid, _lgamma_stirling),
+               "gammaln")
 
 
-def _gammaln_small(x):
+def _gammaln_small(x, out, t):
     """gammaln(x + 1) - log x for 0 <= x < 1/2 (and -0)."""
-    r = _lgamma_ratio(x + 1.0, np.empty_like(x), _temporaries(2, x.size))
-    r *= x * (x - 1.0)
-    r -= np.log(x)
-    return r
+    r = _lgamma_ratio(np.add(x, 1.0, out=t[2]), out, t)
+    f = np.subtract(x, 1.0, out=t[0])
+    f *= x
+    r *= f
+    r -= np.log(x, out=t[1])
 
 
 def _digamma_near_root(z, d, out, t):
@@ -218,58 +228,54 @@ def _digamma_asymptotic(x, out, t):
 
 
 def _digamma32(x, out, t):
-    _split(x, out, t, _DIGAMMA_SPLIT, _digamma_mid, _digamma_asymptotic)
-    _below_half(x, out, _digamma_small, "digamma")
+    _by_region(x, out, t, (0.5, _DIGAMMA_SPLIT),
+               (_digamma_small, _digamma_mid, _digamma_asymptotic), "digamma")
 
 
-def _digamma_small(x):
+def _digamma_small(x, out, t):
     """digamma(x + 1) - 1/x for 0 <= x < 1/2 (and -0)."""
-    z = x + 1.0
-    r = _digamma_near_root(z, z - _DIGAMMA_ROOT_HI, np.empty_like(x), np.empty_like(x))
-    r -= 1.0 / x
-    return r
+    z = np.add(x, 1.0, out=t[0])
+    r = _digamma_near_root(z, np.subtract(z, _DIGAMMA_ROOT_HI, out=t[1]), out, t[2])
+    r -= np.reciprocal(x, out=t[0])
 
 
-def _temporaries(count, size):
-    return [np.empty(size, _F32) for _ in range(count)]
+def _on_part(x, at, out, t, kernel):
+    """`kernel` over x[at] into out[at]; returns x[at] and the values. `t` holds the caller's
+    scratch rows, free by now: the last two take the gathered arguments and the values, the
+    others are the kernel's."""
+    n = at.size
+    part = np.take(x, at, out=t[-2, :n])
+    vals = t[-1, :n]
+    kernel(part, vals, t[:-2, :n])
+    out[at] = vals
+    return part, vals
 
 
-def _split(x, out, t, split, below, above):
-    """`below(x)` where x < split, `above(x)` elsewhere (NaN included), into `out`: the branch
-    most elements take runs over the whole array, the other over the gathered rest, which costs
-    less than computing both everywhere and blending."""
-    low = np.less(x, split)
-    count = np.count_nonzero(low)
-    first, second = (above, below) if 2 * count <= x.size else (below, above)
-    first(x, out, t)
-    if first is below:
-        np.logical_not(low, out=low)
-        count = x.size - count
-    if count:
-        at = np.flatnonzero(low)
-        rest = x[at]
-        vals = np.empty_like(rest)
-        second(rest, vals, _temporaries(len(t), rest.size))
-        out[at] = vals
+def _by_region(x, out, t, splits, kernels, name):
+    """kernels[0] over x < splits[0], kernels[1] over splits[0] <= x < splits[1], kernels[2]
+    over the rest (NaN included), into `out`; SciPy at x < 0 (reflection in float32 would lose
+    the relative accuracy near the zeros on the negative axis). The region most elements fall
+    in is computed over the whole array and the others over their gathered elements, which
+    costs less than computing every formula everywhere and blending."""
+    low, mid = np.less(x, splits[0]), np.less(x, splits[1])
+    n_low, n_below = np.count_nonzero(low), np.count_nonzero(mid)
+    sizes = (n_low, n_below - n_low, x.size - n_below)
+    major = sizes.index(max(sizes))
+    kernels[major](x, out, t)
+    for i, kernel in enumerate(kernels):
+        if i != major and sizes[i]:
+            mask = (low if i == 0 else np.logical_not(mid) if i == 2 else
+                    np.logical_and(mid, np.logical_not(low)))
+            _on_part(x, np.flatnonzero(mask), out, t, kernel)
+    if n_low:
+        neg = np.flatnonzero(np.less(x, 0.0))
+        if neg.size:
+            out[neg] = getattr(_scipy(), name)(x[neg])
 
 
 def _scipy():
     import scipy.special  # imported on first use: importing functrans stays fast
     return scipy.special
-
-
-def _below_half(x, result, small, name):
-    """`result` with its entries at x < 1/2 from `small` (0 <= x) and SciPy (x < 0: reflection
-    in float32 would lose the relative accuracy near the zeros on the negative axis)."""
-    low = np.less(x, 0.5)
-    if low.any():
-        at = np.flatnonzero(low)
-        xs = x[at]
-        vals = small(xs)
-        neg = np.less(xs, 0.0)
-        if neg.any():
-            vals[neg] = getattr(_scipy(), name)(xs[neg])
-        result[at] = vals
 
 
 _local = threading.local()
@@ -308,6 +314,6 @@ def _dispatch(name, kernel, temporaries):
 
 erf = _dispatch("erf", _erf32, 2)
 erfc = _dispatch("erfc", _erfc32, 5)
-erfinv = _dispatch("erfinv", _erfinv32, 2)
-gammaln = _dispatch("gammaln", _gammaln32, 2)
-digamma = _dispatch("digamma", _digamma32, 2)
+erfinv = _dispatch("erfinv", _erfinv32, 4)
+gammaln = _dispatch("gammaln", _gammaln32, 5)
+digamma = _dispatch("digamma", _digamma32, 5)
