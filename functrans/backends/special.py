@@ -114,7 +114,7 @@ def _erfc32(x, out, t):
     g *= g
     np.negative(g, out=g)
     np.exp(g, out=g)
-    e = t[4]
+    e = t[3]
     np.copyto(e, g, casting="same_kind")
     # erfcx(a) = h / (a + h + a P(a)/Q(a)): the rational is a correction, damped where it
     # is large against a + h, and 0 at a = 0.
@@ -240,15 +240,12 @@ def _digamma_small(x, out, t):
 
 
 def _on_part(x, at, out, t, kernel):
-    """`kernel` over x[at] into out[at]; returns x[at] and the values. `t` holds the caller's
-    scratch rows, free by now: the last two take the gathered arguments and the values, the
-    others are the kernel's."""
+    """`kernel` over x[at] into out[at]. `t` holds the caller's scratch rows, free by now: the
+    last two take the gathered arguments and the values, the others are the kernel's."""
     n = at.size
-    part = np.take(x, at, out=t[-2, :n])
     vals = t[-1, :n]
-    kernel(part, vals, t[:-2, :n])
+    kernel(np.take(x, at, out=t[-2, :n]), vals, t[:-2, :n])
     out[at] = vals
-    return part, vals
 
 
 def _by_region(x, out, t, splits, kernels, name):
@@ -313,7 +310,7 @@ def _dispatch(name, kernel, temporaries):
 
 
 erf = _dispatch("erf", _erf32, 2)
-erfc = _dispatch("erfc", _erfc32, 5)
+erfc = _dispatch("erfc", _erfc32, 4)
 erfinv = _dispatch("erfinv", _erfinv32, 4)
 gammaln = _dispatch("gammaln", _gammaln32, 5)
 digamma = _dispatch("digamma", _digamma32, 5)
