@@ -188,17 +188,17 @@ def _lgamma_stirling(x, out, t):
 
 
 def _gammaln32(x, out, t):
-    _by_region(x, out, t, (0.5, _LGAMMA_SPLIT), (_gammaln_small, _lgamma_mid, _lgamma_stirling),
-               "gammaln")
+    _by_region(x, out, t, (0.5, _LGAMMA_SPLIT), (_gammaln_small, _lgamma_mid, _lgamma_stirling))
 
 
 def _gammaln_small(x, out, t):
-    """gammaln(x + 1) - log x for 0 <= x < 1/2 (and -0)."""
+    """gammaln(x + 1) - log x for 0 <= x < 1/2 (and -0); SciPy's values below 0."""
     r = _lgamma_ratio(np.add(x, 1.0, out=t[2]), out, t)
     f = np.subtract(x, 1.0, out=t[0])
     f *= x
     r *= f
     r -= np.log(x, out=t[1])
+    _negative_by_scipy(x, out, "gammaln")
 
 
 def _digamma_near_root(z, d, out, t):
@@ -228,15 +228,16 @@ def _digamma_asymptotic(x, out, t):
 
 
 def _digamma32(x, out, t):
-    _by_region(x, out, t, (0.5, _DIGAMMA_SPLIT),
-               (_digamma_small, _digamma_mid, _digamma_asymptotic), "digamma")
+    _by_region(x, out, t, (0.5, _DIGAMMA_SPLIT), (_digamma_small, _digamma_mid,
+                                                   _digamma_asymptotic))
 
 
 def _digamma_small(x, out, t):
-    """digamma(x + 1) - 1/x for 0 <= x < 1/2 (and -0)."""
+    """digamma(x + 1) - 1/x for 0 <= x < 1/2 (and -0); SciPy's values below 0."""
     z = np.add(x, 1.0, out=t[0])
     r = _digamma_near_root(z, np.subtract(z, _DIGAMMA_ROOT_HI, out=t[1]), out, t[2])
     r -= np.reciprocal(x, out=t[0])
+    _negative_by_scipy(x, out, "digamma")
 
 
 def _on_part(x, at, out, t, kernel):
@@ -248,26 +249,29 @@ def _on_part(x, at, out, t, kernel):
     out[at] = vals
 
 
-def _by_region(x, out, t, splits, kernels, name):
+def _by_region(x, out, t, splits, kernels):
     """kernels[0] over x < splits[0], kernels[1] over splits[0] <= x < splits[1], kernels[2]
-    over the rest (NaN included), into `out`; SciPy at x < 0 (reflection in float32 would lose
-    the relative accuracy near the zeros on the negative axis). The region most elements fall
-    in is computed over the whole array and the others over their gathered elements, which
-    costs less than computing every formula everywhere and blending."""
-    low, mid = np.less(x, splits[0]), np.less(x, splits[1])
-    n_low, n_below = np.count_nonzero(low), np.count_nonzero(mid)
+    over the rest (NaN included), into `out`. The region most elements fall in is computed
+    over the whole array, the others over their gathered elements, the same way (which costs
+    less than computing every formula everywhere and blending)."""
+    low, below = np.less(x, splits[0]), np.less(x, splits[1])
+    n_low, n_below = np.count_nonzero(low), np.count_nonzero(below)
     sizes = (n_low, n_below - n_low, x.size - n_below)
     major = sizes.index(max(sizes))
     kernels[major](x, out, t)
-    for i, kernel in enumerate(kernels):
-        if i != major and sizes[i]:
-            mask = (low if i == 0 else np.logical_not(mid) if i == 2 else
-                    np.logical_and(mid, np.logical_not(low)))
-            _on_part(x, np.flatnonzero(mask), out, t, kernel)
-    if n_low:
-        neg = np.flatnonzero(np.less(x, 0.0))
-        if neg.size:
-            out[neg] = getattr(_scipy(), name)(x[neg])
+    if sizes[major] < x.size:
+        rest = (np.logical_not(low) if major == 0 else below if major == 2 else
+                np.logical_or(low, np.logical_not(below)))
+        _on_part(x, np.flatnonzero(rest), out, t,
+                 lambda part, vals, tt: _by_region(part, vals, tt, splits, kernels))
+
+
+def _negative_by_scipy(x, out, name):
+    """SciPy's values at x < 0: reflection in float32 would lose the relative accuracy near the
+    zeros on the negative axis."""
+    neg = np.flatnonzero(np.less(x, 0.0))
+    if neg.size:
+        out[neg] = getattr(_scipy(), name)(x[neg])
 
 
 def _scipy():
@@ -312,5 +316,5 @@ def _dispatch(name, kernel, temporaries):
 erf = _dispatch("erf", _erf32, 2)
 erfc = _dispatch("erfc", _erfc32, 4)
 erfinv = _dispatch("erfinv", _erfinv32, 4)
-gammaln = _dispatch("gammaln", _gammaln32, 5)
-digamma = _dispatch("digamma", _digamma32, 5)
+gammaln = _dispatch("gammaln", _gammaln32, 7)
+digamma = _dispatch("digamma", _digamma32, 7)
