@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backends import scipy_module
+from ..backends import special as host_special
 from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
                     is_differentiable, wanted)
@@ -73,7 +74,11 @@ def _ufunc_impl(np_name):
 
 
 def _special_impl(name):
+    host = getattr(host_special, name, None)    # faster float32 kernels for NumPy arrays
+
     def impl(xp, *args):
+        if xp is np and host is not None:
+            return host(*args)
         return getattr(special_module(xp), name)(*args)
     impl.__name__ = name
     return impl
