@@ -37,15 +37,18 @@ import functrans.numpy as fnp
 from functrans.backends import special
 
 N = 262144
-FUNCTIONS = ("erf", "erfc", "erfinv", "gammaln", "digamma")
+FUNCTIONS = ("erf", "erfc", "erfinv", "gammaln", "digamma", "expit")
 
 
 def kernel_inputs(name, dtype, n=N, seed=0):
-    """Typical arguments: standard normal for erf/erfc, uniform on (-1, 1) for erfinv,
-    uniform on (0.1, 20) for gammaln/digamma."""
+    """Typical arguments: standard normal for erf/erfc, 4 times that for expit (gates of
+    recurrent layers), uniform on (-1, 1) for erfinv, uniform on (0.1, 20) for
+    gammaln/digamma."""
     rng = np.random.default_rng(seed)
     if name in ("erf", "erfc"):
         x = rng.standard_normal(n)
+    elif name == "expit":
+        x = 4 * rng.standard_normal(n)
     elif name == "erfinv":
         x = rng.uniform(-1, 1, n)
     else:
