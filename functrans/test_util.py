@@ -11,7 +11,7 @@ import numpy as np
 from . import dtypes
 from .api import jvp, vjp
 from .array import Array, wrap
-from .backends import transfer
+from .backends import default_device_now, transfer
 from .tree_util import tree_flatten, tree_map, tree_leaves
 
 __all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp"]
@@ -33,8 +33,9 @@ def _dtype_of_tree(tree):
 
 
 def _placed_like(host, x):
-    """The NumPy array `host` as an Array on the device of `x` (the cpu for NumPy `x`)."""
-    return wrap(transfer(host, x.device)) if isinstance(x, Array) else Array(host)
+    """The NumPy array `host` as an Array on the device of `x` (for NumPy `x`, the default
+    device, where the transforms put it)."""
+    return wrap(transfer(host, x.device if isinstance(x, Array) else default_device_now()))
 
 
 def _random_like(tree, rng):
