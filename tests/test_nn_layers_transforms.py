@@ -147,5 +147,6 @@ def test_batchnorm_statistics_over_a_pmap_axis_equal_the_whole_batch():
                                    np.asarray(getattr(want_new, name)), rtol=1e-5)
 
 
+@pytest.mark.parametrize("fn,args", [c[1:] for c in FUNCTIONAL], ids=[c[0] for c in FUNCTIONAL])
 def test_functional_derivatives(fn, args):
     check_grads(fn, tuple(args), order=2, modes=("fwd", "rev"))
