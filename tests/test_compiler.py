@@ -145,6 +145,30 @@ def test_broadcasts_done_implicitly_are_removed():
     _same(ft.jit(f)(_arr((3, 4)), _arr((4,), 1)), f(_arr((3, 4)), _arr((4,), 1)))
 
 
+def test_a_transposed_product_is_computed_with_its_operands_swapped():
+    """The gradient of `x @ w.T` with respect to `w` comes out C-contiguous (no strided
+    transposed view), for plain and batched products; not when the product is used too."""
+    w, x = _arr((6, 5)), _arr((4, 5), 1)
+    grad = ft.grad(lambda w, x: fnp.sum(fnp.tanh(x @ w.T)))
+    exe = _optimized(grad, w, x)
+    assert exe.jaxpr.eqns[-1].primitive.name == "dot_general", str(exe.jaxpr)
+    got = np.asarray(exe(w._value, x._value)[0])
+    assert got.flags.c_contiguous
+    np.testing.assert_allclose(got, np.asarray(grad(w, x)), rtol=1e-14)
+    a, b = _arr((3, 4, 5)), _arr((3, 5, 2), 1)
+    f = lambda a, b: fnp.swapaxes(a @ b, 1, 2)             # noqa: E731
+    exe = _optimized(f, a, b)
+    assert _prims(exe) == ["dot_general"], str(exe.jaxpr)
+    np.testing.assert_allclose(np.asarray(exe(a._value, b._value)[0]), np.asarray(f(a, b)),
+                               rtol=1e-14)
+    both = lambda a, b: (a @ b.T, (a @ b.T).T)             # noqa: E731
+    a, b = _arr((3, 4)), _arr((5, 4), 1)
+    exe = _optimized(both, a, b)
+    assert sorted(_prims(exe)) == ["dot_general", "transpose", "transpose"], str(exe.jaxpr)
+    for got, want in zip(exe(a._value, b._value), both(a, b)):
+        _same(got, want)
+
+
 # ------------------------------------------------------------------ fusion
 def test_elementwise_chain_is_fused_and_runs_in_place():
     f = lambda x, y: fnp.exp(x) * 2.0 - y * 3.0 + 1.0    # noqa: E731
@@ -497,3 +521,4 @@ def test_custom_derivative_functions_are_inlined_into_the_caller():
 def test_stop_gradient_costs_nothing_in_compiled_code():
     exe = _optimized(lambda x: ft.lax.stop_gradient(x * 2.0) + x, _arr())
     assert "stop_gradient" not in _prims(exe) and "stop_gradient" not in _code(exe)
+

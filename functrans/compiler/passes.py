@@ -148,6 +148,7 @@ def dce(jaxpr, consts):
 def simplify(jaxpr, consts, xp, cse=True):
     """Common subexpressions, constant folding and algebraic rules in one forward walk."""
     s = Simplifier(xp, cse)
+    s.count_uses(jaxpr)
     for v, c in zip(jaxpr.constvars, consts):
         s.add_const_var(v, c)
     for eqn in jaxpr.eqns:
@@ -155,6 +156,8 @@ def simplify(jaxpr, consts, xp, cse=True):
         for ov, new in zip(eqn.outvars, outs):
             if new is not ov:
                 s.subst[ov] = new
+                if type(new) is Var:        # its readers are now `new`'s too
+                    s.uses[new] = s.uses.get(new, 0) + s.uses.get(ov, 0)
     outvars = [s.atom(v) for v in jaxpr.outvars]
     return _outputs_as_vars(Jaxpr(s.constvars, jaxpr.invars, outvars, s.eqns), s.consts, xp)
 
@@ -173,6 +176,16 @@ class Simplifier:
         self.producer = {}          # var -> the equation (in the new program) defining it
         self.table = {}             # CSE key -> output atoms
         self._scalar_consts = {}
+        self.uses = {}              # var of the original program -> how often it is read
+
+    def count_uses(self, jaxpr):
+        for a in [a for e in jaxpr.eqns for a in e.invars] + list(jaxpr.outvars):
+            if type(a) is Var:
+                self.uses[a] = self.uses.get(a, 0) + 1
+
+    def used_once(self, a):
+        """`a` is a variable of the original program that one equation or output reads."""
+        return self.uses.get(a) == 1
 
     # -- atoms and constants
     def atom(self, v):

@@ -7,12 +7,15 @@ number a Literal or uniform constant equals, `s.defined_by(a, prim)` the equatio
 (simplified) equation.
 
 Every rule keeps the value bit for bit, except that `x + 0 -> x` keeps the sign of a zero
-`x` (IEEE gives +0 for -0 + 0), as compilers commonly allow.
+`x` (IEEE gives +0 for -0 + 0), as compilers commonly allow, and that a transposed matrix
+product computed with its operands swapped may round differently where the BLAS sums in
+another order (rare: it does not for most shapes).
 """
 from __future__ import annotations
 
 from ..jaxpr import Var
 from ..primitives import elementwise as ew
+from ..primitives.dot import dot_general_p
 from ..primitives import reductions
 from ..primitives import shape_ops
 from ..primitives._util import broadcast_shapes
@@ -217,7 +220,25 @@ def _transpose(s, invars, params, out_avals):
         if composed == tuple(range(len(composed))):
             return [src]
         return [s.bind(shape_ops.transpose_p, [src], permutation=composed)]
-    return None
+    return _swapped_product(s, x, perm)
+
+
+def _swapped_product(s, x, perm):
+    """`transpose(dot_general(a, b))` that swaps the two operands' free axes ->
+    `dot_general(b, a)`, which computes the result in C order instead of as a strided view
+    (the gradient of `x @ w.T` with respect to `w`), when nothing else reads the product."""
+    eqn = s.defined_by(x, dot_general_p)
+    if eqn is None or not s.used_once(x):
+        return None
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    a, b = eqn.invars
+    nb = len(lb)
+    nl = len(a.aval.shape) - nb - len(lc)
+    nr = len(b.aval.shape) - nb - len(rc)
+    swap = tuple(range(nb)) + tuple(range(nb + nl, nb + nl + nr)) + tuple(range(nb, nb + nl))
+    if not nl or not nr or perm != swap:
+        return None
+    return [s.bind(dot_general_p, [b, a], dimension_numbers=((rc, lc), (rb, lb)))]
 
 
 @rule(shape_ops.reshape_p)
