@@ -209,6 +209,10 @@ class Primitive:
       index of some operands' first axis alone, a batch: `(those operand positions,
       params_for)`, `params_for(n)` being the params for `n` such rows; the compiler may then
       run row ranges on several threads);
+    - `operand_memory(eqn)`: None, or `(positions, lend)` where the kernel offers memory for
+      the operands at `positions`: `lend()` returns, at run time, one C-contiguous array per
+      position into which the program may compute that operand, saving the kernel a copy
+      (the kernel may overwrite it: a collective packing its operands into one buffer);
     - a call primitive names the param holding the ClosedJaxpr it evaluates (`callee`) and
       how the compiler inlines it (`inline`: "early", before common subexpressions are
       merged; "late", after its body is optimized on its own, so that a recomputation is
@@ -235,6 +239,7 @@ class Primitive:
         self.impl_out = False
         self.impl_inplace = ()
         self.split_rows = None
+        self.operand_memory = None
         self.callee = None
         self.inline = None
 

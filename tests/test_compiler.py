@@ -9,7 +9,10 @@ import pytest
 import functrans as ft
 import functrans.numpy as fnp
 from functrans.core import ShapedArray
+from functrans.backends import processes
 from functrans.compiler import memory
+from functrans.higher_order.cross_rank import allreduce
+from functrans.interpreters.batching import Span
 from functrans.primitives._util import primitive
 
 BIG = (64, 64)          # 32 KiB in float64: above memory.REUSE_MIN_BYTES
@@ -522,3 +525,89 @@ def test_stop_gradient_costs_nothing_in_compiled_code():
     exe = _optimized(lambda x: ft.lax.stop_gradient(x * 2.0) + x, _arr())
     assert "stop_gradient" not in _prims(exe) and "stop_gradient" not in _code(exe)
 
+
+# ------------------------------------------------------------------ lent memory
+class _LendingGroup(processes.Group):
+    """Two ranks, the other holding the same values (an all-reduce sums to twice each
+    operand), lending host memory for the operands as the MPI group does: it overwrites
+    operands computed there with the result, and records which ones were."""
+    size = 2
+
+    def __init__(self):
+        self.regions, self.computed_there = {}, []
+
+    def lendable(self, avals):
+        return tuple(range(len(avals)))
+
+    def lend(self, rank, avals, positions):
+        self.regions = {i: np.empty(avals[i].shape, avals[i].dtype) for i in positions}
+        return [self.regions[i] for i in positions]
+
+    def allreduce(self, rank, xs, op):
+        there = [x is self.regions.get(i) for i, x in enumerate(xs)]
+        self.computed_there.append(there)
+        return [np.multiply(x, 2, out=x) if t else x * 2 for x, t in zip(xs, there)]
+
+
+def _summed(group, *xs):
+    return allreduce(list(xs), "sum", Span(group, 0), "i")
+
+
+@pytest.fixture
+def on_the_cpu():
+    """Programs run on the CPU (the lending group's memory is host memory)."""
+    with ft.default_device(ft.devices("cpu")[0]):
+        yield
+
+
+def test_operands_of_a_collective_are_computed_in_the_memory_it_lends(on_the_cpu):
+    w, x, v = _arr((8, 6)), _arr((4, 8), 1), _arr((4, 6), 2)
+
+    def step(group):
+        def f(w, x, v):
+            g, b = _summed(group, x.T @ (fnp.tanh(x @ w) - v), fnp.sum(v, 0).reshape(2, 3))
+            return w - 0.1 * g / 2, b + 1.0
+        return f
+
+    def want(w, x, v):
+        return w - 0.1 * (x.T @ (fnp.tanh(x @ w) - v)), 2 * fnp.sum(v, 0).reshape(2, 3) + 1.0
+    group = _LendingGroup()
+    for _ in range(2):
+        for got, expected in zip(ft.jit(step(group))(w, x, v), want(w, x, v)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-14)
+    assert group.computed_there == [[True, True]] * 2      # a matrix product, a reshaped sum
+    assert "lent" in _code(_optimized(step(_LendingGroup()), w, x, v))
+
+
+@pytest.mark.parametrize("case", ["read after", "returned", "viewed", "two collectives"])
+def test_operands_read_elsewhere_are_not_computed_in_lent_memory(case, on_the_cpu):
+    """The group overwrites what was computed in its memory: operands read after the
+    collective, returned or viewed elsewhere are computed in memory of their own; of two
+    collectives whose operands interleave, only the first lends."""
+    a, b = _arr((5, 4)), _arr((4, 3), 1)
+
+    def f(group):
+        def run(a, b):
+            p = a @ b
+            q = fnp.exp(a @ b + 1.0)
+            if case == "read after":
+                s, = _summed(group, p)
+                return s + 1.0, fnp.sum(p)
+            if case == "returned":
+                s, = _summed(group, p)
+                return s + 1.0, p
+            if case == "viewed":
+                flat = p.reshape(-1)
+                s, = _summed(group, p)
+                return s + 1.0, flat + 1.0
+            s, = _summed(group, q)
+            t, = _summed(group, p)
+            return s + 1.0, t + 1.0
+        return run
+    group = _LendingGroup()
+    got = ft.jit(f(group))(a, b)
+    want = f(_LendingGroup())(a, b)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-14)
+    expected = [[True], [False]] if case == "two collectives" else [[False]]
+    assert group.computed_there == expected

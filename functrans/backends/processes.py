@@ -81,6 +81,17 @@ class Group:
         one dtype travel in one buffer); a list of results."""
         raise NotImplementedError
 
+    def lendable(self, avals):
+        """The positions of the operands of an `allreduce` of `avals` (abstract values)
+        for which `lend` offers memory: none here."""
+        return ()
+
+    def lend(self, rank, avals, positions):
+        """For the operands at `positions` of the next `allreduce` of `avals`, arrays to
+        compute them in: where the all-reduce would pack them (it then copies nothing, and
+        overwrites them with the result)."""
+        raise NotImplementedError
+
     def allgather(self, rank, x):
         """The ranks' `x`, stacked: shape `(size,) + x.shape`."""
         raise NotImplementedError

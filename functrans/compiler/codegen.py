@@ -135,11 +135,21 @@ class LoweringContext:
         slot_names = [self.fresh("buf") for _ in plan.slots]
         split = self._split_chains(instrs, groups, plan, donated) if self.splits_kernels \
             else {}
+        lenders = {}            # instruction lending memory -> its name
+        lend_at = {}            # instruction -> the lenders to call before it
+        for j, (k, _) in sorted(plan.lent.items()):
+            if k not in lenders:
+                lenders[k] = self.fresh("lent")
+                j = next((f for f, (n, _) in split.items() if f <= j < f + n), j)
+                lend_at.setdefault(j, []).append(k)
         chain = None            # the row-split chain being written: (last k, rows, ...)
         ticks = []              # the clock at the start and the end of each instruction
         for k, (eqn, kernel) in enumerate(instrs):
             self._clock += 1
             start = self._clock
+            for lender in lend_at.get(k, ()):
+                lend = self.const(instrs[lender][1].lends[1], "lend")
+                self.emit(f"{lenders[lender]} = {lend}()", indent)
             if k in groups:
                 self.emit(f"# fused: {groups[k][0]}", indent)
             if k in split:
@@ -148,7 +158,9 @@ class LoweringContext:
             ins = [self.operand(v, env) for v in eqn.invars]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
-            if target in donated:        # the donated array, or where it is None...
+            if k in plan.lent:
+                buf = self._lent_region(plan, instrs, lenders, k)
+            elif target in donated:        # the donated array, or where it is None...
                 own = donated[target]
                 if target in eqn.invars:     # ...a copy of the operand updated in place
                     buf = env[target]        # (kernels see that they write into an operand)
@@ -173,9 +185,14 @@ class LoweringContext:
                     buf = buf if buf in inner else f"{buf}[lo:hi]"
                 else:
                     inner[outs[0]] = None
-            kernel.emit(self, eqn, ins, outs, buf, indent)
+            if kernel.kind == memory.VIEW and k in plan.lent:     # a reshape of lent memory
+                self.emit(f"{outs[0]} = {buf}", indent)
+            else:
+                kernel.emit(self, eqn, ins, outs, buf, indent)
             env.update(zip(eqn.outvars, outs))
             dead = [env[v] for v in plan.release.get(k, ())]
+            if k in lenders:
+                dead.append(lenders[k])
             if chain is not None:
                 chain["dead"] += dead
                 chain["vars"] += eqn.outvars
@@ -199,6 +216,15 @@ class LoweringContext:
             self.slots.append((name, slot))
         self.owned = plan.owned
         return [self.operand(v, env) for v in jaxpr.outvars]
+
+    def _lent_region(self, plan, instrs, lenders, k):
+        """The expression of the lent memory instruction k computes its result in."""
+        lender, i = plan.lent[k]
+        eqn = instrs[lender][0]
+        region = f"{lenders[lender]}[{instrs[lender][1].lends[0].index(i)}]"
+        shape = tuple(instrs[k][0].outvars[0].aval.shape)
+        return region if shape == tuple(eqn.invars[i].aval.shape) else \
+            f"{region}.reshape({shape!r})"
 
     def _split_chains(self, instrs, groups, plan, donated):
         """The elementwise chains (fused groups, or single elementwise instructions) large
@@ -272,9 +298,9 @@ def _stretch_slots(slots, first, last):
 
 
 def _lands_outside(j, inside, plan):
-    """Whether instruction j writes into a slot or, in place, into an array not computed by
-    the instructions `inside` (following writes in place into those)."""
-    while j not in plan.slot_of:
+    """Whether instruction j writes into a slot, lent memory or, in place, into an array not
+    computed by the instructions `inside` (following writes in place into those)."""
+    while j not in plan.slot_of and j not in plan.lent:
         target = plan.target.get(j)
         if target is None:
             return False

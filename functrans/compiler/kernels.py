@@ -33,14 +33,16 @@ class Kernel:
     (may share memory with any input). `accepts_out`: can write into a given buffer;
     `inplace`: the operand positions that buffer may be (it then is that operand's array);
     `exact`: the result does not depend on memory layout; `out_c`: the buffer must be
-    C-contiguous.
+    C-contiguous; `lends`: the primitive's `operand_memory` for this equation.
     """
-    __slots__ = ("kind", "emit", "accepts_out", "inplace", "exact", "out_c", "c_layout")
+    __slots__ = ("kind", "emit", "accepts_out", "inplace", "exact", "out_c", "c_layout",
+                 "lends")
 
     def __init__(self, kind, emit, accepts_out=False, inplace=(), exact=True, out_c=False,
-                 c_layout=lambda c: False):
+                 c_layout=lambda c: False, lends=None):
         self.kind, self.emit, self.accepts_out = kind, emit, accepts_out
         self.inplace, self.exact, self.out_c, self.c_layout = inplace, exact, out_c, c_layout
+        self.lends = lends
 
 
 def _same_layout(c):
@@ -328,7 +330,8 @@ def numpy_kernel(eqn):
     if prim.impl_out and len(eqn.outvars) == 1:
         return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c,
                       inplace=prim.impl_inplace)
-    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, emit)
+    lends = prim.operand_memory(eqn) if prim.operand_memory is not None else None
+    return Kernel(VIEW if prim.view and len(eqn.outvars) == 1 else OPAQUE, emit, lends=lends)
 
 
 # kernels declaring a batch axis (`split_rows`) split it over threads from this many

@@ -26,6 +26,12 @@ the next (`Plan.slots`): those a kernel can create by writing into a given C-con
 array, that never hold a value an output can see. The code generator gives each slot a
 region of one block of memory, regions of slots alive at the same time apart
 (`arena_layout`), so the block is about as large as the most the slots ever hold at once.
+
+A kernel may lend memory for some of its operands (`Kernel.lends`: a collective packing its
+operands into one buffer). An operand computed by a kernel that can write into a given
+C-contiguous array is then computed there (`Plan.lent`), when nothing but that kernel's
+results reads its memory afterwards (the kernel may overwrite it) and no output can see it;
+such memory is never handed to another value.
 """
 from __future__ import annotations
 
@@ -53,13 +59,14 @@ class Buffer:
     """An array at run time, holding one storage after another; `holder` is the value
     whose name currently refers to it; `slot`: its index in `Plan.slots` if the executable
     keeps it between calls, else None."""
-    __slots__ = ("c", "holder", "storages", "slot")
+    __slots__ = ("c", "holder", "storages", "slot", "lent")
 
-    def __init__(self, storage, holder):
+    def __init__(self, storage, holder, lent=False):
         self.c = storage.c
         self.holder = holder
         self.storages = [storage]
         self.slot = None
+        self.lent = lent
         storage.buffer = self
 
 
@@ -80,13 +87,16 @@ class Plan:
     """`target[k]`: the value whose array instruction k writes its result into (absent:
     allocate); `slot_of[k]`: the slot instruction k writes its result into instead of
     allocating; `release[k]`: values whose names can be dropped after instruction k;
-    `slots`: the buffers kept between calls; `owned`: the positions of outputs that are
-    C-contiguous arrays of their own, which nothing else the program returns or was given
-    can see (a loop may donate them to its next iteration)."""
+    `slots`: the buffers kept between calls; `lent[k] = (j, i)`: instruction k's result is
+    the memory instruction j lends for its operand at position i (k computes it there, or
+    is a reshape of it); `owned`: the positions of outputs that are C-contiguous arrays of
+    their own, which nothing else the program returns or was given can see (a loop may
+    donate them to its next iteration)."""
 
     def __init__(self):
         self.target = {}
         self.slot_of = {}
+        self.lent = {}
         self.release = {}
         self.slots = []
         self.owned = ()
@@ -129,13 +139,14 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
             roots[v] = (st,)
             c[v] = True
             given.add(st)
+    borrowers = _borrowers(instrs)
     for k, (eqn, kernel) in enumerate(instrs):
         in_vars = [v for v in eqn.invars if type(v) is Var]
         c_ins = all(c.get(v, False) for v in in_vars)
         if kernel.kind == FRESH and len(eqn.outvars) == 1:
             out = eqn.outvars[0]
             c[out] = kernel.c_layout(_c_operands(c, in_vars))
-            if _owned_size(out.aval, min_bytes):
+            if _owned_size(out.aval, min_bytes) or out in borrowers:
                 creates[k] = roots[out] = (Storage(out.aval.shape, out.aval.dtype, c[out]),)
             continue
         shared = tuple({id(s): s for v in in_vars for s in roots.get(v, ())}.values())
@@ -156,13 +167,17 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
 
     def release(k):
         for st in ending.get(k, {}).values():
-            if st.buffer is not None and st is st.buffer.storages[-1]:
+            if st.buffer is not None and st is st.buffer.storages[-1] and not st.buffer.lent:
                 free.setdefault((st.shape, st.dtype), []).append(st.buffer)
 
     result = Plan()
+    result.lent = _lent_operands(instrs, creates, roots, c)
     release(-1)
     for k, (eqn, kernel) in enumerate(instrs):
-        if k in creates:
+        if k in result.lent:
+            if k in creates:
+                Buffer(creates[k][0], eqn.outvars[0], lent=True)
+        elif k in creates:
             st, = creates[k]
             out = eqn.outvars[0]
             chosen = None
@@ -195,6 +210,68 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
     _plan_releases(result, roots, set(donated))
     result.owned = _owned_outputs(outvars, roots, given)
     return result
+
+
+def _borrowers(instrs):
+    """The values that lent memory might hold: operands of a kernel that lends memory for
+    them, and what they are reshapes of (however small: writing into lent memory saves a
+    copy)."""
+    made_by = {v: eqn for eqn, _ in instrs for v in eqn.outvars}
+    found = set()
+    for eqn, kernel in instrs:
+        for i in kernel.lends[0] if kernel.lends is not None else ():
+            v = eqn.invars[i]
+            while type(v) is Var:
+                found.add(v)
+                inner = made_by.get(v)
+                if inner is None or inner.primitive.kernel_kind != "reshape":
+                    break
+                v = inner.invars[0]
+    return found
+
+
+def _lent_operands(instrs, creates, roots, c):
+    """`Plan.lent`: the operands to compute in the memory their consumer lends, with the
+    reshapes between (views of the same memory). Such an operand is read by that consumer
+    alone and has no other view (the consumer may overwrite it); between a lender's first
+    borrower and the lender itself no other lender runs (each hands out its memory right
+    before its first borrower, and takes it back when it runs)."""
+    made_by = {v: j for j, (eqn, _) in enumerate(instrs) for v in eqn.outvars}
+    reads = {}
+    for eqn, _ in instrs:
+        for v in eqn.invars:
+            if type(v) is Var:
+                reads[v] = reads.get(v, 0) + 1
+    lent, previous = {}, -1
+    for k, (eqn, kernel) in enumerate(instrs):
+        if kernel.lends is None:
+            continue
+        for i in kernel.lends[0]:
+            chain, v = [], eqn.invars[i]
+            if type(v) is not Var or eqn.invars.count(v) != 1:
+                continue
+            j = made_by.get(v, -1)
+            while j > previous and reads[v] == 1 and instrs[j][0].primitive.kernel_kind == \
+                    "reshape":
+                chain.append(j)
+                v = instrs[j][0].invars[0]
+                j = made_by.get(v, -1) if type(v) is Var else -1
+            if j <= previous or reads[v] != 1 or j not in creates:
+                continue
+            writer = instrs[j][1]
+            in_vars = [u for u in instrs[j][0].invars if type(u) is Var]
+            if not writer.accepts_out or not (writer.exact or _c_operands(c, in_vars)):
+                continue
+            st, = creates[j]
+            mine = {instrs[m][0].outvars[0] for m in chain} | {v}
+            if st.end == FOREVER or any(st in rs for u, rs in roots.items()
+                                        if u not in mine and u not in eqn.outvars):
+                continue
+            for m in chain + [j]:
+                lent[m] = (k, i)
+        if any(lender == k for lender, _ in lent.values()):
+            previous = k
+    return lent
 
 
 def _c_operands(c, in_vars):

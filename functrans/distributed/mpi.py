@@ -9,6 +9,7 @@ communicator, so the user's MPI calls never interleave with its collectives.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -93,6 +94,7 @@ class MPIGroup(Group):
         self.world, self.comm, self.device = world, world.comm, device
         self.size, self.local_ranks = world.count, (world.index,)
         self._buffers = {}
+        self._lent = {}     # dtype -> (buffer, {operand position: its region}) from `lend`
 
     def _stage(self, dtype, n, role):
         """A C-contiguous buffer of `n` elements of `dtype` for `role`, kept for the next
@@ -110,27 +112,39 @@ class MPIGroup(Group):
     def _back(self, host):
         return host if self.device is cpu else self.device.backend.from_host(host, self.device)
 
+    def lendable(self, avals):
+        if self.device is not cpu:
+            return ()
+        return tuple(i for i, a in enumerate(avals) if _wire_dtype(a.dtype) == a.dtype)
+
+    def lend(self, rank, avals, positions):
+        self._lent = {}
+        for dtype, (total, places) in _packing(avals).items():
+            if any(i in positions for i, _, _ in places):
+                buf = self._stage(dtype, total, "reduce")
+                self._lent[dtype] = buf, {i: buf[at:at + n].reshape(avals[i].shape)
+                                          for i, at, n in places}
+        return [self._lent[np.dtype(avals[i].dtype)][1][i] for i in positions]
+
     def allreduce(self, rank, xs, op):
         mpi_op = _MPI_OPS[op]
         hosts = [self._host(x) for x in xs]
         out = [None] * len(hosts)
-        by_dtype = {}
-        for i, h in enumerate(hosts):
-            by_dtype.setdefault(h.dtype, []).append(i)
-        for dtype, idx in by_dtype.items():
-            sizes = [hosts[i].size for i in idx]
-            buf = self._stage(_wire_dtype(dtype), sum(sizes), "reduce")
-            start = 0
-            for i, n in zip(idx, sizes):        # pack (from any layout, with no copy between)
-                np.copyto(buf[start:start + n].reshape(hosts[i].shape), hosts[i],
-                          casting="unsafe")
-                start += n
+        for dtype, (total, places) in _packing(hosts).items():
+            buf, regions = self._lent.get(dtype, (None, None))
+            if buf is not None and buf.size == total and \
+                    any(hosts[i] is regions.get(i) for i, _, _ in places):
+                del self._lent[dtype]           # operands were computed in place (`lend`)
+            else:
+                buf = self._stage(_wire_dtype(dtype), total, "reduce")
+                regions = {i: buf[at:at + n].reshape(hosts[i].shape) for i, at, n in places}
+            for i, _, _ in places:      # pack what was not computed in place (any layout)
+                if hosts[i] is not regions[i]:
+                    np.copyto(regions[i], hosts[i], casting="unsafe")
             self.comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
-            res = buf if buf.dtype == dtype else buf.astype(dtype)
-            start = 0
-            for i, n in zip(idx, sizes):
-                out[i] = self._back(res[start:start + n].reshape(hosts[i].shape))
-                start += n
+            for i, _, _ in places:
+                res = regions[i] if buf.dtype == dtype else regions[i].astype(dtype)
+                out[i] = self._back(res)
         return out
 
     def allgather(self, rank, x):
@@ -175,6 +189,18 @@ class MPIGroup(Group):
 
     def agree(self, rank, digest, describe):
         self.world.agree(digest, describe)
+
+
+def _packing(arrays):
+    """How `allreduce` lays out operands (anything with `shape` and `dtype`): for each dtype,
+    in order of appearance, `(total size, [(operand position, offset, size), ...])`."""
+    layout = {}
+    for i, a in enumerate(arrays):
+        n = math.prod(a.shape)
+        entry = layout.setdefault(np.dtype(a.dtype), [0, []])
+        entry[1].append((i, entry[0], n))
+        entry[0] += n
+    return layout
 
 
 def _wire_dtype(dtype):

@@ -22,6 +22,7 @@ outer vmap. Nothing here imports mpi4py or CuPy: the group does.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from ..core import Primitive, ShapedArray
@@ -48,9 +49,20 @@ def _allreduce_impl(xp, *xs, op, group, rank, axis_name):
     return group.allreduce(rank, list(xs), op)
 
 
+def _allreduce_operand_memory(eqn):
+    # compiled code computes the operands straight into the group's buffer where it can
+    group, rank = eqn.params["group"], eqn.params["rank"]
+    avals = [v.aval for v in eqn.invars]
+    positions = group.lendable(avals)
+    if not positions:
+        return None
+    return positions, functools.partial(group.lend, rank, avals, positions)
+
+
 allreduce_p = _cross("allreduce", multiple_results=True)
 allreduce_p.impl = _allreduce_impl
 allreduce_p.abstract_eval = lambda *avals, **_: [a.strip_weak() for a in avals]
+allreduce_p.operand_memory = _allreduce_operand_memory
 
 
 def bind_nonzero(prim, values, **params):
