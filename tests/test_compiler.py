@@ -172,6 +172,26 @@ def test_a_transposed_product_is_computed_with_its_operands_swapped():
         _same(got, want)
 
 
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_product_contracting_leading_axes_reads_the_operand_in_place(batched):
+    """The weight gradient of `x @ w` for `x` of shape (B, T, D) contracts x's leading axes:
+    the product reads x reshaped and transposed (a view the BLAS reads as it lies), with no
+    copying transpose, eagerly and compiled."""
+    from functrans.primitives.dot import dot_plan
+    x, g = _arr((2, 3, 4, 5)), _arr((2, 3, 4, 6), 1)
+    if batched:
+        dims, want = (((1, 2), (1, 2)), ((0,), (0,))), np.einsum("bstd,bsth->bdh", x, g)
+    else:
+        dims, want = (((0, 1, 2), (0, 1, 2)), ((), ())), np.einsum("abtd,abth->dh", x, g)
+    plan = dot_plan(x.shape, g.shape, dims)
+    assert plan.lhs_perm is None and plan.lhs_swap and not plan.rhs_swap
+    f = lambda x, g: ft.lax.dot_general(x, g, dims)        # noqa: E731
+    assert ".transpose(" not in ft.jit(f).lower(x, g).as_text().split("# generated code")[1]
+    np.testing.assert_allclose(np.asarray(ft.jit(f)(x, g)), want, rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(f(x, g)), want, rtol=1e-13)
+
+
 # ------------------------------------------------------------------ fusion
 def test_elementwise_chain_is_fused_and_runs_in_place():
     f = lambda x, y: fnp.exp(x) * 2.0 - y * 3.0 + 1.0    # noqa: E731

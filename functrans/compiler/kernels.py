@@ -150,8 +150,8 @@ def _dot_kernel(eqn):
     plan = dot_plan(lhs.aval.shape, rhs.aval.shape, eqn.params["dimension_numbers"])
     if plan.fn == "multiply":
         return None
-    a = _arranged(plan.lhs_perm, plan.lhs_shape)
-    b = _arranged(plan.rhs_perm, plan.rhs_shape)
+    a = _arranged(plan.lhs_perm, plan.lhs_shape, plan.lhs_swap)
+    b = _arranged(plan.rhs_perm, plan.rhs_shape, plan.rhs_swap)
     (lc, _), _ = eqn.params["dimension_numbers"]
     macs = math.prod(plan.product_shape) * math.prod(lhs.aval.shape[i] for i in lc)
     split = macs >= SPLIT_PRODUCT_MACS and plan.product_shape[0] > 1
@@ -190,12 +190,16 @@ def _dot_kernel(eqn):
 SPLIT_PRODUCT_MACS = 1 << 21
 
 
-def _arranged(perm, shape):
-    """Source arranging an operand as a dot plan says: `.transpose(perm).reshape(shape)`
-    (`.T` for a matrix), leaving out the steps that change nothing."""
+def _arranged(perm, shape, swap):
+    """Source arranging an operand as a dot plan says: `.transpose(perm).reshape(shape)`,
+    then its last two axes swapped if `swap` (`.T` for a matrix), leaving out the steps that
+    change nothing."""
     text = "" if perm is None else ".T" if perm == (1, 0) and shape is None else \
         f".transpose({perm!r})"
-    return text if shape is None else f"{text}.reshape({shape!r})"
+    text = text if shape is None else f"{text}.reshape({shape!r})"
+    if swap:
+        text += ".T" if (shape is not None and len(shape) == 2) else ".swapaxes(-1, -2)"
+    return text
 
 
 _REDUCING_UFUNC = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}

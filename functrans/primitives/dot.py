@@ -3,7 +3,8 @@ primitive behind matmul, dot, tensordot, einsum and Linear layers.
 
 `dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`; the output has
 the batch axes, then lhs's free axes, then rhs's free axes. The kernel maps it onto one BLAS
-call (`xp.dot` / `xp.matmul`) on transposed views, never copying a transposed operand.
+call (`xp.dot` / `xp.matmul`) on transposed views, copying an operand only where its axes
+must be permuted beyond a reshape and a swap of the last two.
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ def _free(ndim, contract, batch):
 
 class DotPlan(NamedTuple):
     """How `dot_general` runs as one BLAS call: `fn(arrange(lhs), arrange(rhs))`, where
-    arranging an operand transposes it by `*_perm` and then reshapes it to `*_shape` (None:
-    leave as it is), and the product, of `product_shape`, is reshaped to `out_shape` (None:
-    as it comes). `fn` is
+    arranging an operand transposes it by `*_perm`, reshapes it to `*_shape` (None: leave as
+    it is) and, if `*_swap`, swaps its last two axes (a view the BLAS reads transposed), and
+    the product, of `product_shape`, is reshaped to `out_shape` (None: as it comes). `fn` is
     "dot", "matmul" (batch axes) or "multiply" (products of one-element contractions: BLAS is
     slow for these outer products). The eager kernel and the compiler both follow it."""
     fn: str
@@ -38,6 +39,8 @@ class DotPlan(NamedTuple):
     rhs_shape: tuple | None
     product_shape: tuple
     out_shape: tuple | None
+    lhs_swap: bool = False
+    rhs_swap: bool = False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -55,31 +58,42 @@ def dot_plan(lhs_shape, rhs_shape, dimension_numbers):
     rshape = tuple(rhs_shape[i] for i in rfree)
     m, n = math.prod(lshape), math.prod(rshape)
     k = math.prod(lhs_shape[i] for i in lc)
-    lperm, lmat = _arrangement(lhs_shape, list(lb) + lfree + list(lc), bshape + (m, k))
-    rperm, rmat = _arrangement(rhs_shape, list(rb) + list(rc) + rfree, bshape + (k, n))
+    lperm, lmat, lswap = _arrangement(lhs_shape, lb, lfree, lc, bshape + (m, k))
+    rperm, rmat, rswap = _arrangement(rhs_shape, rb, rc, rfree, bshape + (k, n))
     out = bshape + lshape + rshape
     fn = "multiply" if k == 1 else "matmul" if lb else "dot"
     product = bshape + (m, n)
-    return DotPlan(fn, lperm, lmat, rperm, rmat, product, None if out == product else out)
+    return DotPlan(fn, lperm, lmat, rperm, rmat, product, None if out == product else out,
+                   lswap, rswap)
 
 
-def _arrangement(shape, perm, new_shape):
-    """`(perm, new_shape)`, each None where it changes nothing."""
+def _arrangement(shape, batch, rows, cols, matrices):
+    """`(perm, new_shape, swap)` making an operand of `shape` the stack of `matrices` whose
+    rows run over its axes `rows` and columns over `cols` (None, False: no step). Where the
+    columns come before the rows in memory, a reshape and a swapped view (no copy) do it."""
+    identity = list(range(len(shape)))
+    if list(batch) + list(cols) + list(rows) == identity and list(cols) and list(rows):
+        swapped = matrices[:-2] + matrices[:-3:-1]
+        if tuple(shape) == swapped:
+            return ((1, 0), None, False) if len(shape) == 2 else (None, None, True)
+        return None, swapped, True
+    perm = list(batch) + list(rows) + list(cols)
     permuted = tuple(shape[i] for i in perm)
-    return (None if perm == list(range(len(shape))) else tuple(perm),
-            None if permuted == new_shape else new_shape)
+    return (None if perm == identity else tuple(perm),
+            None if permuted == matrices else matrices, False)
 
 
-def _arrange(xp, x, perm, shape):
+def _arrange(xp, x, perm, shape, swap):
     if perm is not None:
         x = xp.transpose(x, perm)
-    return x if shape is None else x.reshape(shape)
+    x = x if shape is None else x.reshape(shape)
+    return xp.swapaxes(x, -1, -2) if swap else x
 
 
 def _dot_impl(xp, lhs, rhs, dimension_numbers):
     plan = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
-    out = getattr(xp, plan.fn)(_arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape),
-                               _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape))
+    out = getattr(xp, plan.fn)(_arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape, plan.lhs_swap),
+                               _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape, plan.rhs_swap))
     return out if plan.out_shape is None else out.reshape(plan.out_shape)
 
 
@@ -99,8 +113,8 @@ def _dot_aval(lhs, rhs, dimension_numbers):
                 "match the first axis of w (did you mean w.T?)")
     for a, b in zip(lb, rb):
         if lhs.shape[a] != rhs.shape[b]:
-            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs.shape} axis {a} "
-                             f"vs {rhs.shape} axis {b}")
+            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs.shape} "
+                                     f"axis {a} vs {rhs.shape} axis {b}")
     shape = ([lhs.shape[i] for i in lb] + [lhs.shape[i] for i in _free(len(lhs.shape), lc, lb)]
              + [rhs.shape[i] for i in _free(len(rhs.shape), rc, rb)])
     return ShapedArray(shape, lhs.dtype)
