@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+
 def _flag(s):
     return s.lower() in ("1", "true", "yes")
 
@@ -28,6 +29,9 @@ _SETTINGS = {
     "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _threads),
     # small fused float chains on the host run as one compiled numba loop (when installed)
     "jit_numba": ("FUNCTRANS_JIT_NUMBA", False, _flag),
+    # from the first compiled program on the host, glibc's malloc keeps freed memory for
+    # reuse instead of returning it to the system (see functrans.compiler.executable)
+    "cpu_malloc_keep": ("FUNCTRANS_CPU_MALLOC_KEEP", True, _flag),
 }
 
 

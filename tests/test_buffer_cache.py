@@ -314,3 +314,36 @@ def test_loop_and_branch_bodies_share_the_arena_safely():
                 _same(a, b)
     exe = _executable(jf, x, fnp.asarray(1.0))
     assert exe.arena_bytes > 0 and "for " in exe.source
+
+
+def test_host_programs_have_malloc_keep_freed_memory(monkeypatch):
+    """Memory NumPy frees stays with glibc's malloc for the next allocation (a page fault per
+    4 KiB otherwise): set at the first program compiled for the host, undone and redone by
+    the `cpu_malloc_keep` setting, never touched while it is off."""
+    from functrans.compiler import executable
+
+    class FakeLibc:
+        calls = []
+        gnu_get_libc_version = object()
+
+        def mallopt(self, param, value):
+            self.calls.append((param, value))
+    monkeypatch.setattr(executable.ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setattr(executable, "_host_compiled", [])
+    before = ft.config.cpu_malloc_keep
+    try:
+        ft.config.update("cpu_malloc_keep", False)
+        ft.jit(lambda x: x * 3.0 + 1.0)(np.ones(3))
+        assert FakeLibc.calls == []
+        ft.config.update("cpu_malloc_keep", True)
+        assert sorted(FakeLibc.calls) == [(-3, 32 << 20), (-2, 64 << 20)]
+        FakeLibc.calls.clear()
+        ft.config.update("cpu_malloc_keep", False)
+        assert sorted(FakeLibc.calls) == [(-3, 128 << 10), (-2, 128 << 10)]
+        FakeLibc.calls.clear()
+        monkeypatch.setattr(executable, "_host_compiled", [])
+        ft.config.update("cpu_malloc_keep", True)
+        ft.jit(lambda x: x * 5.0 - 1.0)(np.ones(3))
+        assert sorted(FakeLibc.calls) == [(-3, 32 << 20), (-2, 64 << 20)]
+    finally:
+        ft.config.update("cpu_malloc_keep", before)
