@@ -333,7 +333,8 @@ def test_host_programs_have_malloc_keep_freed_memory(monkeypatch):
     before = ft.config.cpu_malloc_keep
     try:
         ft.config.update("cpu_malloc_keep", False)
-        ft.jit(lambda x: x * 3.0 + 1.0)(np.ones(3))
+        on_host = ft.device_put(np.ones(3), "cpu")
+        ft.jit(lambda x: x * 3.0 + 1.0)(on_host)
         assert FakeLibc.calls == []
         ft.config.update("cpu_malloc_keep", True)
         assert sorted(FakeLibc.calls) == [(-3, 32 << 20), (-2, 64 << 20)]
@@ -343,7 +344,7 @@ def test_host_programs_have_malloc_keep_freed_memory(monkeypatch):
         FakeLibc.calls.clear()
         monkeypatch.setattr(executable, "_host_compiled", [])
         ft.config.update("cpu_malloc_keep", True)
-        ft.jit(lambda x: x * 5.0 - 1.0)(np.ones(3))
+        ft.jit(lambda x: x * 5.0 - 1.0)(on_host)
         assert sorted(FakeLibc.calls) == [(-3, 32 << 20), (-2, 64 << 20)]
     finally:
         ft.config.update("cpu_malloc_keep", before)
