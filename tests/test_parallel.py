@@ -143,6 +143,29 @@ def test_split_batched_windowed_kernels(threads, n):
     check_grads(ft.jit(_conv_pool_net), (w, x), order=2, modes=("fwd", "rev"))
 
 
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_split_special_functions_are_exact(threads, n):
+    """Special functions (their own kernels, not ufuncs) split by rows over the threads give
+    the eager result bit for bit, in float32 (functrans's kernels) and float64 (SciPy's)."""
+    threads(n)
+    funcs = {"erf": ft.scipy.special.erf, "erfc": ft.scipy.special.erfc,
+             "erfinv": lambda x: ft.scipy.special.erfinv(fnp.tanh(x)),
+             "gammaln": lambda x: ft.scipy.special.gammaln(x * x + 0.1),
+             "digamma": lambda x: ft.scipy.special.digamma(x * x + 0.1),
+             "sigmoid": ft.nn.sigmoid}
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        x, = _host((rng.standard_normal((40, 300)) * 2).astype(dtype))
+        for name, f in funcs.items():
+            jf = ft.jit(f)
+            if n > 1:
+                text = jf.lower(x).as_text()
+                assert any("[lo:hi]" in line and "par_chunks" not in line and "piece" in line
+                           for line in text.splitlines()), name
+            np.testing.assert_array_equal(np.asarray(jf(x)), np.asarray(f(x)), err_msg=name)
+
+
 def test_split_program_in_concurrent_threads(threads):
     """Programs called from several threads at once: one owns the workers, the others run
     on their own thread; every result is right."""

@@ -3,7 +3,8 @@ into independent pieces that worker threads run while NumPy and the BLAS release
 matrix products by rows (or by their first batch axis), long elementwise chains by rows,
 reductions that keep their first axis by rows, and kernels declaring a batch axis
 (`Primitive.split_rows`: convolutions' shifted sums, windowed max/sum, their gathers and
-scatters) by batch. Small kernels stay whole: waking a worker costs a few microseconds.
+scatters, special functions) by rows. Small kernels stay whole: waking a worker costs tens
+of microseconds on a busy machine.
 
 The thread policy (`program_threads()`, read when a program with such kernels starts):
 - `ft.config.update("cpu_threads", n)` (or FUNCTRANS_CPU_THREADS=n) asks for n threads in

@@ -73,6 +73,11 @@ def _ufunc_impl(np_name):
     return impl
 
 
+def _rows_apart(params):
+    """`split_rows` of an elementwise unary kernel: any range of rows is computed alone."""
+    return (0,), lambda n: params
+
+
 def _special_impl(name):
     host = getattr(host_special, name, None)    # faster float32 kernels for NumPy arrays
 
@@ -130,6 +135,8 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     p.elementwise = True
     p.np_name = np_name
     p.kernel_kind = "ufunc" if generic else None
+    if not generic:             # (a ufunc joins fused chains, which are split as a whole)
+        p.split_rows = _rows_apart
     p.cuda_expr = cuda
     if nondiff or deriv is None:
         def_nondiff(p)
@@ -388,6 +395,8 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     p.elementwise = True
     p.np_name = np_name
     p.kernel_kind = "ufunc" if generic else None
+    if not generic:             # (a ufunc joins fused chains, which are split as a whole)
+        p.split_rows = _rows_apart
     p.cuda_expr = cuda
     if nondiff:
         def_nondiff(p)
