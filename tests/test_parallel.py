@@ -143,7 +143,6 @@ def test_split_batched_windowed_kernels(threads, n):
     check_grads(ft.jit(_conv_pool_net), (w, x), order=2, modes=("fwd", "rev"))
 
 
-
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_split_special_functions_are_exact(threads, n):
     """Special functions (their own kernels, not ufuncs) split by rows over the threads give

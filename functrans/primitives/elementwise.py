@@ -395,8 +395,6 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     p.elementwise = True
     p.np_name = np_name
     p.kernel_kind = "ufunc" if generic else None
-    if not generic:             # (a ufunc joins fused chains, which are split as a whole)
-        p.split_rows = _rows_apart
     p.cuda_expr = cuda
     if nondiff:
         def_nondiff(p)
