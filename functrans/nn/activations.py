@@ -19,9 +19,9 @@ from .module import Module, field
 __all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu', 'selu', 'celu', 'silu', 'mish', 'softplus', 'softsign', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish', 'prelu', 'softmin', 'logsigmoid', 'LeakyReLU', 'ELU', 'SELU', 'CELU', 'SiLU', 'Mish', 'Softplus', 'Softsign', 'Hardtanh', 'ReLU6', 'Hardsigmoid', 'Hardswish', 'PReLU', 'Softmin', 'LogSigmoid', 'ReLU', 'Tanh', 'Sigmoid', 'GELU', 'Softmax', 'LogSoftmax']
 
 
-def relu(x):
+def relu(input, inplace=False):
     """max(x, 0), with derivative 0 at 0 (as PyTorch); NaN stays NaN."""
-    return _relu(as_floating(x))
+    return _relu(as_floating(input))
 
 
 @custom_jvp
@@ -50,12 +50,12 @@ def gelu(x, approximate="none"):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
-def sigmoid(x):
-    return lax.logistic(as_floating(x))
+def sigmoid(input):
+    return lax.logistic(as_floating(input))
 
 
-def tanh(x):
-    return lax.tanh(as_floating(x))
+def tanh(input):
+    return lax.tanh(as_floating(input))
 
 
 def _axis(x, dim, axis, fn):
@@ -66,9 +66,15 @@ def _axis(x, dim, axis, fn):
     return dim % max(len(shape_of(x)), 1)
 
 
-def log_softmax(x, dim=-1, *, axis=None):
-    """log(softmax(x)) along `dim`, computed stably."""
-    x = as_floating(x)
+def _in_dtype(input, dtype):
+    """`input` as floats, converted to `dtype` first where one is given (PyTorch's `dtype=`
+    of softmax and its kin, against overflow in low precision)."""
+    return as_floating(input) if dtype is None else fnp.asarray(input, dtype=dtype)
+
+
+def log_softmax(input, dim=-1, *, dtype=None, axis=None):
+    """log(softmax(x)) along `dim`, computed stably (in `dtype` where given)."""
+    x = _in_dtype(input, dtype)
     d = _axis(x, dim, axis, "log_softmax")
     shape = shape_of(x)
     keep = shape[:d] + (1,) + shape[d + 1:]
@@ -77,9 +83,9 @@ def log_softmax(x, dim=-1, *, axis=None):
     return lax.sub(shifted, lax.log(total))
 
 
-def softmax(x, dim=-1, *, axis=None):
-    """exp(x) / sum(exp(x)) along `dim`, computed stably."""
-    x = as_floating(x)
+def softmax(input, dim=-1, *, dtype=None, axis=None):
+    """exp(x) / sum(exp(x)) along `dim`, computed stably (in `dtype` where given)."""
+    x = _in_dtype(input, dtype)
     d = _axis(x, dim, axis, "softmax")
     shape = shape_of(x)
     keep = shape[:d] + (1,) + shape[d + 1:]
@@ -204,9 +210,9 @@ def prelu(input, weight):
     return lax.select(lax.gt(x, 0.0), x, lax.mul(weight, x))
 
 
-def softmin(input, dim=-1, *, axis=None):
-    """softmax(-x) along `dim`."""
-    return softmax(lax.neg(as_floating(input)), dim, axis=axis)
+def softmin(input, dim=-1, *, dtype=None, axis=None):
+    """softmax(-x) along `dim` (in `dtype` where given)."""
+    return softmax(lax.neg(_in_dtype(input, dtype)), dim, axis=axis)
 
 
 def logsigmoid(input):
@@ -353,8 +359,13 @@ class Softmin(Module):
 
 
 class ReLU(Module):
+    inplace: bool = False
+
     def __call__(self, x, *, key=None):
         return relu(x)
+
+    def extra_repr(self):
+        return _inplace_repr(self.inplace)
 
 
 class Tanh(Module):

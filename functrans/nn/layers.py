@@ -49,12 +49,13 @@ def linear(x, weight, bias=None):
     return out if bias is None else lax.add(out, bias)
 
 
-def dropout(x, p=0.5, training=True, *, key=None):
+def dropout(input, p=0.5, training=True, inplace=False, *, key=None):
     """Zero each element with probability `p` and scale the rest by 1/(1-p) (inverted
-    dropout, as PyTorch); the identity when not training or p == 0."""
+    dropout, as PyTorch); the identity when not training or p == 0. (`inplace` is accepted
+    for ported code: the result is a new array either way.)"""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-    x = as_floating(x)
+    x = as_floating(input)
     if not training or p == 0.0:
         return x
     if key is None:
@@ -250,13 +251,14 @@ class Dropout(Module):
     """Inverted dropout: in training mode (the default) call with `key=`; `model.eval()`
     returns a copy in which it is the identity."""
     p: float = 0.5
+    inplace: bool = False
     training: bool = True
 
     def __call__(self, x, *, key=None):
         return dropout(x, self.p, self.training, key=key)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Embedding(Module):

@@ -33,6 +33,19 @@ def _reduce(loss, reduction, fn):
     raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _weighted(loss, weight, reduction, fn, mean_over_weight=True):
+    """PyTorch's elementwise `weight=` of the regression losses: `loss * weight`, reduced by
+    sum, or for "mean" divided by sum(weight) (mse, l1) or averaged (huber)."""
+    weight = fnp.asarray(weight)
+    if shape_of(weight) != shape_of(loss):
+        raise ValueError(f"{fn}: weight of shape {shape_of(weight)} and input of shape "
+                         f"{shape_of(loss)} differ; PyTorch requires the same size")
+    loss = fnp.multiply(loss, weight)
+    if reduction == "mean" and mean_over_weight:
+        return fnp.divide(fnp.sum(loss), fnp.sum(weight))
+    return _reduce(loss, reduction, fn)
+
+
 def _same_shape(input, target, fn):
     if shape_of(input) != shape_of(target):
         raise ValueError(f"{fn}: input of shape {shape_of(input)} and target of shape "
@@ -40,18 +53,24 @@ def _same_shape(input, target, fn):
                          "here usually hides a bug)")
 
 
-def mse_loss(input, target, reduction="mean"):
-    """Mean squared error."""
+def mse_loss(input, target, reduction="mean", weight=None):
+    """Mean squared error (weighted by `weight`, of the input's shape, where given)."""
     input, target = as_floating(input), fnp.asarray(target)
     _same_shape(input, target, "mse_loss")
-    return _reduce(fnp.square(fnp.subtract(input, target)), reduction, "mse_loss")
+    loss = fnp.square(fnp.subtract(input, target))
+    if weight is not None:
+        return _weighted(loss, weight, reduction, "mse_loss")
+    return _reduce(loss, reduction, "mse_loss")
 
 
-def l1_loss(input, target, reduction="mean"):
-    """Mean absolute error."""
+def l1_loss(input, target, reduction="mean", weight=None):
+    """Mean absolute error (weighted by `weight`, of the input's shape, where given)."""
     input, target = as_floating(input), fnp.asarray(target)
     _same_shape(input, target, "l1_loss")
-    return _reduce(fnp.abs(fnp.subtract(input, target)), reduction, "l1_loss")
+    loss = fnp.abs(fnp.subtract(input, target))
+    if weight is not None:
+        return _weighted(loss, weight, reduction, "l1_loss")
+    return _reduce(loss, reduction, "l1_loss")
 
 
 def _class_axis(logp, fn):
@@ -220,8 +239,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
-    """0.5·d² where |d| < delta, delta·(|d| - 0.5·delta) elsewhere, for d = input - target."""
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5·d² where |d| < delta, delta·(|d| - 0.5·delta) elsewhere, for d = input - target
+    (weighted by `weight`, of the input's shape, where given)."""
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     x, t = as_floating(input), fnp.asarray(target)
@@ -230,6 +250,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     a = lax.abs(d)
     loss = lax.select(lax.lt(a, float(delta)), lax.mul(lax.square(d), 0.5),
                       lax.mul(lax.sub(a, 0.5 * delta), float(delta)))
+    if weight is not None:
+        return _weighted(loss, weight, reduction, "huber_loss", mean_over_weight=False)
     return _reduce(loss, reduction, "huber_loss")
 
 

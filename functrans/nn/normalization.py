@@ -22,10 +22,10 @@ from .module import Module, field
 __all__ = ['layer_norm', 'batch_norm', 'group_norm', 'instance_norm', 'LayerNorm', 'BatchNorm1d', 'BatchNorm2d', 'GroupNorm', 'InstanceNorm2d']
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing `normalized_shape` axes (biased variance, as PyTorch),
     then scale by `weight` and shift by `bias`."""
-    x = as_floating(x)
+    x = as_floating(input)
     normalized_shape = _as_shape(normalized_shape)
     shape = shape_of(x)
     n = len(normalized_shape)
