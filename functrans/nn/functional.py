@@ -4,7 +4,8 @@ beside its layer (`activations`, `layers`, `conv`, `pooling`, `normalization`, `
 `attention`); this module only gathers them."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
-                          hardsigmoid, hardswish, prelu, softmin, logsigmoid)
+                          hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
+                          hardshrink, softshrink, threshold, glu, rrelu)
 from .layers import one_hot, linear, dropout, embedding, embedding_bag
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_padding
 from .pooling import (max_pool2d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
@@ -18,7 +19,8 @@ from .attention import scaled_dot_product_attention
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu",
            "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh", "relu6",
-           "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid", "one_hot", "linear",
+           "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid", "tanhshrink",
+           "hardshrink", "softshrink", "threshold", "glu", "rrelu", "one_hot", "linear",
            "dropout", "embedding", "embedding_bag", "conv1d", "conv2d", "conv_transpose1d",
            "conv_transpose2d", "conv_output_padding", "max_pool2d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
