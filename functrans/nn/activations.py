@@ -1,10 +1,11 @@
 """Activation functions: functional forms (re-exported by `ft.nn.functional`) and layers, with
 PyTorch's names, arguments, defaults and printing. Derivatives at the kinks are PyTorch's:
 relu'(0) = 0, leaky_relu'(0) = negative_slope, elu'(0) = alpha, hardtanh' = 0 at both bounds,
-hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1, prelu'(0) = weight,
-softplus' = 1 above its threshold, hardshrink' = softshrink' = 0 at ±lambd, threshold' = 0 at
-the threshold, and rrelu'(0) = the slope of the negative side (drawn or mean). `inplace=` is accepted where PyTorch has it, for code ported
-from PyTorch: arrays are immutable, so every result is a new array either way.
+hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1, prelu'(0) = weight, softplus'
+= 1 above its threshold, hardshrink' = softshrink' = 0 at ±lambd, threshold' = 0 at the
+threshold, and rrelu'(0) = the slope of the negative side (drawn or mean). `inplace=` is
+accepted where PyTorch has it, for code ported from PyTorch: arrays are immutable, so every
+result is a new array either way.
 """
 from __future__ import annotations
 
