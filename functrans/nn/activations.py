@@ -535,7 +535,8 @@ class GLU(Module):
 
 
 class Softmax2d(Module):
-    """Softmax over the channels of each pixel: axis -3 of a (C, H, W) or (N, C, H, W) input."""
+    """Softmax2d(): softmax over the channels of each pixel, axis -3 of a (C, H, W) or
+    (N, C, H, W) input."""
 
     def __call__(self, x, *, key=None):
         x = as_floating(x)
