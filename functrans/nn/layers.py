@@ -486,10 +486,11 @@ class Unflatten(Module):
 
 
 class _DropoutNd(Module):
+    """The fields, checks and printing the channel and alpha dropouts share; each subclass
+    names its functional form `_fn`."""
     p: float = 0.5
     inplace: bool = False
     training: bool = True
-    _fn = staticmethod(dropout1d)
 
     def __post_init__(self):
         _check_p(self.p, type(self).__name__)
