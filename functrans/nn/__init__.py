@@ -27,8 +27,11 @@ from . import functional, init
 from .functional import *   # noqa: F401,F403  (ft.nn.relu, ft.nn.cross_entropy, ... as in F)
 from .activations import (ReLU, Tanh, Sigmoid, GELU, Softmax, LogSoftmax, LeakyReLU, ELU, SELU,
                           CELU, SiLU, Mish, Softplus, Softsign, Hardtanh, ReLU6, Hardsigmoid,
-                          Hardswish, PReLU, Softmin, LogSigmoid)
-from .layers import (Identity, Linear, Flatten, Unflatten, Dropout, Embedding, EmbeddingBag)
+                          Hardswish, PReLU, Softmin, LogSigmoid, Tanhshrink, Hardshrink,
+                          Softshrink, Threshold, GLU, Softmax2d, RReLU)
+from .layers import (Identity, Linear, Flatten, Unflatten, Dropout, Embedding, EmbeddingBag,
+                     Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout, Bilinear)
+from .distance import CosineSimilarity, PairwiseDistance
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                       AdaptiveMaxPool1d, AdaptiveMaxPool2d, Upsample)

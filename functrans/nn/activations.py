@@ -1,9 +1,11 @@
 """Activation functions: functional forms (re-exported by `ft.nn.functional`) and layers, with
 PyTorch's names, arguments, defaults and printing. Derivatives at the kinks are PyTorch's:
 relu'(0) = 0, leaky_relu'(0) = negative_slope, elu'(0) = alpha, hardtanh' = 0 at both bounds,
-hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1, prelu'(0) = weight, and
-softplus' = 1 above its threshold. `inplace=` is accepted where PyTorch has it, for code ported
-from PyTorch: arrays are immutable, so every result is a new array either way.
+hardsigmoid' = 0 at ±3, hardswish'(-3) = 0 and hardswish'(3) = 1, prelu'(0) = weight, softplus'
+= 1 above its threshold, hardshrink' = softshrink' = 0 at ±lambd, threshold' = 0 at the
+threshold, and rrelu'(0) = the slope of the negative side (drawn or mean). `inplace=` is
+accepted where PyTorch has it, for code ported from PyTorch: arrays are immutable, so every
+result is a new array either way.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating, float_dtype
 from .module import Module, field
 
-__all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu', 'selu', 'celu', 'silu', 'mish', 'softplus', 'softsign', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish', 'prelu', 'softmin', 'logsigmoid', 'LeakyReLU', 'ELU', 'SELU', 'CELU', 'SiLU', 'Mish', 'Softplus', 'Softsign', 'Hardtanh', 'ReLU6', 'Hardsigmoid', 'Hardswish', 'PReLU', 'Softmin', 'LogSigmoid', 'ReLU', 'Tanh', 'Sigmoid', 'GELU', 'Softmax', 'LogSoftmax']
+__all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu', 'selu', 'celu', 'silu', 'mish', 'softplus', 'softsign', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish', 'prelu', 'softmin', 'logsigmoid', 'LeakyReLU', 'ELU', 'SELU', 'CELU', 'SiLU', 'Mish', 'Softplus', 'Softsign', 'Hardtanh', 'ReLU6', 'Hardsigmoid', 'Hardswish', 'PReLU', 'Softmin', 'LogSigmoid', 'ReLU', 'Tanh', 'Sigmoid', 'GELU', 'Softmax', 'LogSoftmax',
+           'tanhshrink', 'hardshrink', 'softshrink', 'threshold', 'glu', 'rrelu', 'Tanhshrink',
+           'Hardshrink', 'Softshrink', 'Threshold', 'GLU', 'Softmax2d', 'RReLU']
 
 
 def relu(input, inplace=False):
@@ -221,6 +225,82 @@ def logsigmoid(input):
     return lax.neg(_softplus(lax.neg(x)))
 
 
+def tanhshrink(input):
+    """x - tanh(x)."""
+    x = as_floating(input)
+    return lax.sub(x, lax.tanh(x))
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, 0 where -lambd <= x <= lambd (NaN stays NaN)."""
+    x = as_floating(input)
+    return lax.select(lax.le(lax.abs(x), float(lambd)), _fill(x, 0.0), x)
+
+
+def _check_lambd(lambd, fn):
+    if not lambd >= 0:
+        raise ValueError(f"{fn}: lambd must be >= 0 (the half-width of the band shrunk to 0), "
+                         f"got {lambd}")
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 in between (lambd >= 0)."""
+    _check_lambd(lambd, "softshrink")
+    x = as_floating(input)
+    lam = float(lambd)
+    # NaN fails both comparisons and lands in x + lambd, so it stays NaN
+    return lax.select(lax.gt(x, lam), lax.sub(x, lam),
+                      lax.select(lax.ge(x, -lam), _fill(x, 0.0), lax.add(x, lam)))
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, `value` elsewhere (NaN stays NaN)."""
+    x = as_floating(input)
+    return lax.select(lax.le(x, float(threshold)), _fill(x, float(value)), x)
+
+
+def glu(input, dim=-1):
+    """a·sigmoid(b), where a and b are the first and second halves of `input` along `dim`
+    (whose size must be even)."""
+    x = as_floating(input)
+    shape = shape_of(x)
+    if not shape:
+        raise ValueError("glu: the input is a scalar; it needs an axis of even size (dim) to "
+                         "split into the value and gate halves")
+    if not -len(shape) <= dim < len(shape):
+        raise ValueError(f"glu: dim {dim} is out of range for an input of shape {shape}")
+    d = dim % len(shape)
+    n = shape[d]
+    if n % 2:
+        raise ValueError(f"glu: axis {dim} of the input of shape {shape} has odd size {n}; it "
+                         "is split into two equal halves (value and gate), so it must be even")
+    a = lax.slice_in_dim(x, 0, n // 2, axis=d)
+    b = lax.slice_in_dim(x, n // 2, n, axis=d)
+    return lax.mul(a, lax.logistic(b))
+
+
+def _check_bounds(lower, upper, fn):
+    if lower > upper:
+        raise ValueError(f"{fn}: lower ({lower}) must not exceed upper ({upper})")
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, *, key=None):
+    """Randomized leaky ReLU: in training mode each element x <= 0 is scaled by its own slope
+    drawn uniformly from [lower, upper) (pass `key=`); otherwise by the mean slope
+    (lower + upper) / 2, i.e. leaky_relu. Note `training=False` by default, as PyTorch's."""
+    _check_bounds(lower, upper, "rrelu")
+    x = as_floating(input)
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    if key is None:
+        raise ValueError("rrelu in training mode draws a random slope for each element: pass "
+                         "key=... (split a fresh one each step), or use training=False / "
+                         "model.eval() for the mean slope (lower + upper) / 2")
+    from ..random import uniform
+    slope = uniform(key, shape_of(x), dtype_of(x), float(lower), float(upper))
+    return lax.select(lax.gt(x, 0.0), x, lax.mul(x, slope))
+
+
 # ------------------------------------------------------------------ layers
 def _inplace_repr(inplace):
     return "inplace=True" if inplace else ""
@@ -406,3 +486,79 @@ class Softmax(Module):
 
 class LogSoftmax(Softmax):
     _fn = staticmethod(log_softmax)
+
+
+class Tanhshrink(Module):
+    def __call__(self, x, *, key=None):
+        return tanhshrink(x)
+
+
+class Hardshrink(Module):
+    lambd: float = 0.5
+
+    def __call__(self, x, *, key=None):
+        return hardshrink(x, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    def __post_init__(self):
+        _check_lambd(self.lambd, "Softshrink")
+
+    def __call__(self, x, *, key=None):
+        return softshrink(x, self.lambd)
+
+
+class Threshold(Module):
+    """`value` where x <= threshold, x elsewhere."""
+    threshold: float
+    value: float
+    inplace: bool = False
+
+    def __call__(self, x, *, key=None):
+        return threshold(x, self.threshold, self.value)
+
+    def extra_repr(self):
+        return _with_inplace(f"threshold={self.threshold}, value={self.value}", self.inplace)
+
+
+class GLU(Module):
+    dim: int = -1
+
+    def __call__(self, x, *, key=None):
+        return glu(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """Softmax2d(): softmax over the channels of each pixel, axis -3 of a (C, H, W) or
+    (N, C, H, W) input."""
+
+    def __call__(self, x, *, key=None):
+        x = as_floating(x)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, "
+                             f"got shape {x.shape}; for other ranks use Softmax(dim=...)")
+        return softmax(x, -3)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: in training mode (the default) call with `key=`; `model.eval()`
+    returns a copy that uses the mean slope (lower + upper) / 2."""
+    lower: float = 1.0 / 8
+    upper: float = 1.0 / 3
+    inplace: bool = False
+    training: bool = True
+
+    def __post_init__(self):
+        _check_bounds(self.lower, self.upper, "RReLU")
+
+    def __call__(self, x, *, key=None):
+        return rrelu(x, self.lower, self.upper, self.training, key=key)
+
+    def extra_repr(self):
+        return _with_inplace(f"lower={self.lower}, upper={self.upper}", self.inplace)

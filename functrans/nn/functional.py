@@ -1,11 +1,14 @@
 """`ft.nn.functional` (PyTorch's `F`): the functional forms of the layers, activations and
 losses, with PyTorch's names and argument order (NCHW images, OIHW kernels). Each is defined
-beside its layer (`activations`, `layers`, `conv`, `pooling`, `normalization`, `losses`,
-`attention`); this module only gathers them."""
+beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `normalization`,
+`losses`, `attention`); this module only gathers them."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
-                          hardsigmoid, hardswish, prelu, softmin, logsigmoid)
-from .layers import one_hot, linear, dropout, embedding, embedding_bag
+                          hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
+                          hardshrink, softshrink, threshold, glu, rrelu)
+from .layers import (one_hot, linear, dropout, embedding, embedding_bag, dropout1d, dropout2d,
+                     dropout3d, alpha_dropout, feature_alpha_dropout, bilinear)
+from .distance import cosine_similarity
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_padding
 from .pooling import (max_pool2d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
                       adaptive_max_pool1d, adaptive_max_pool2d, interpolate)
@@ -18,10 +21,12 @@ from .attention import scaled_dot_product_attention
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu",
            "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh", "relu6",
-           "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid", "one_hot", "linear",
-           "dropout", "embedding", "embedding_bag", "conv1d", "conv2d", "conv_transpose1d",
-           "conv_transpose2d", "conv_output_padding", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+           "hardsigmoid", "hardswish", "prelu", "softmin", "logsigmoid", "tanhshrink",
+           "hardshrink", "softshrink", "threshold", "glu", "rrelu", "one_hot", "linear", "dropout",
+           "embedding", "embedding_bag", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+           "feature_alpha_dropout", "bilinear", "cosine_similarity", "conv1d", "conv2d",
+           "conv_transpose1d", "conv_transpose2d", "conv_output_padding", "max_pool2d",
+           "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "interpolate", "layer_norm", "batch_norm", "group_norm",
            "instance_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",

@@ -5,6 +5,7 @@ float dtype. Every layer is called on a batch: `layer(x)` (layers that use rando
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -12,11 +13,14 @@ from .. import dtypes, lax
 from .. import numpy as fnp
 from ..primitives._util import shape_of, dtype_of
 from . import init
-from ._utils import as_floating, default_init as _default_init, float_dtype as _dtype
+from ._utils import as_floating, default_init as _default_init, float_dtype as _dtype, split_key
 from .module import Module, field
 
 __all__ = ["one_hot", "linear", "dropout", "embedding", "embedding_bag", "Identity", "Linear",
-           "Flatten", "Dropout", "Embedding", "EmbeddingBag", "Unflatten"]
+           "Flatten", "Dropout", "Embedding", "EmbeddingBag", "Unflatten", "dropout1d",
+           "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "bilinear",
+           "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+           "Bilinear"]
 
 
 def one_hot(x, num_classes, dtype=None, axis=-1):
@@ -67,6 +71,126 @@ def dropout(input, p=0.5, training=True, inplace=False, *, key=None):
     from ..random import bernoulli
     keep = bernoulli(key, 1.0 - p, shape_of(x))
     return lax.select(keep, lax.mul(x, 1.0 / (1.0 - p)), 0.0)
+
+
+# SELU's scale · alpha: alpha dropout sets dropped units to -_SELU_SAT, SELU's saturation value
+_SELU_SAT = 1.0507009873554804934193349852946 * 1.6732632423543772848170429916717
+
+
+def _check_p(p, fn):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{fn}: dropout probability p must be in [0, 1], got {p}")
+
+
+def _masked(x, p, training, key, mask_shape, fn, alpha=False):
+    """x with entries dropped by a Bernoulli(1 - p) mask of `mask_shape` (broadcast against x):
+    the kept ones scaled by 1/(1-p) or, for alpha dropout, mapped so that the mean and variance
+    of SELU activations are kept."""
+    if not training or p == 0.0:
+        return x
+    if key is None:
+        raise ValueError(f"{fn} in training mode needs a random key: pass key=... (split a fresh "
+                         "one each step), or use training=False / model.eval() for inference")
+    if p == 1.0:
+        return lax.full_like(x, 0)      # every kind gives zeros here, alpha dropout too
+    from ..random import bernoulli
+    keep = bernoulli(key, 1.0 - p, mask_shape)
+    if not alpha:
+        return fnp.where(keep, lax.mul(x, 1.0 / (1.0 - p)), lax.full_like(x, 0))
+    a = 1.0 / math.sqrt((_SELU_SAT ** 2 * p + 1.0) * (1.0 - p))
+    kept = lax.add(lax.mul(x, a), a * _SELU_SAT * p)
+    return fnp.where(keep, kept, lax.full_like(x, a * _SELU_SAT * (p - 1.0)))
+
+
+def _channel_mask(x, fn, ranks, layout):
+    """The (N, C, 1, ...) shape of a per-channel mask for `x`, whose rank must be in `ranks`
+    (the lower one unbatched, (C, ...))."""
+    shape = shape_of(x)
+    if len(shape) not in ranks:
+        raise ValueError(f"{fn}: expected a {layout} input, got shape {shape}")
+    lead = 2 if len(shape) == max(ranks) else 1
+    return shape[:lead] + (1,) * (len(shape) - lead)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, *, key=None):
+    """Dropout of whole channels of (N, C, L) or (C, L) signals: each channel is zeroed with
+    probability p and the others scaled by 1/(1-p)."""
+    _check_p(p, "dropout1d")
+    x = as_floating(input)
+    mask = _channel_mask(x, "dropout1d", (2, 3), "2-d (C, L) or 3-d (N, C, L)")
+    return _masked(x, p, training, key, mask, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, *, key=None):
+    """Dropout of whole channels of (N, C, H, W) images. As PyTorch's, a 3-d input is read as
+    (N, C, L), not as an unbatched (C, H, W) image (with a warning saying so)."""
+    _check_p(p, "dropout2d")
+    x = as_floating(input)
+    if len(shape_of(x)) == 3:
+        warnings.warn("dropout2d: a 3-d input is read as (N, C, L), as PyTorch does, so each "
+                      "(N, C) row is dropped as a whole; use dropout1d for signals, or add the "
+                      "batch axis (x[None]) to an unbatched (C, H, W) image", stacklevel=2)
+        mask = shape_of(x)[:2] + (1,)
+    else:
+        mask = _channel_mask(x, "dropout2d", (4,), "4-d (N, C, H, W) (or 3-d (N, C, L))")
+    return _masked(x, p, training, key, mask, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False, *, key=None):
+    """Dropout of whole channels of (N, C, D, H, W) or (C, D, H, W) volumes."""
+    _check_p(p, "dropout3d")
+    x = as_floating(input)
+    mask = _channel_mask(x, "dropout3d", (4, 5), "4-d (C, D, H, W) or 5-d (N, C, D, H, W)")
+    return _masked(x, p, training, key, mask, "dropout3d")
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, *, key=None):
+    """Dropout for SELU networks (Klambauer et al.): dropped units take SELU's saturation value
+    and an affine map keeps zero mean and unit variance. Note `training=False` by default, as
+    PyTorch's."""
+    _check_p(p, "alpha_dropout")
+    x = as_floating(input)
+    return _masked(x, p, training, key, shape_of(x), "alpha_dropout", alpha=True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, *, key=None):
+    """Alpha dropout of whole channels: one draw per (N, C) entry of an input with at least 2
+    axes (axis 1 the channels). `training=False` by default, as PyTorch's."""
+    _check_p(p, "feature_alpha_dropout")
+    x = as_floating(input)
+    shape = shape_of(x)
+    if len(shape) < 2:
+        raise ValueError(f"feature_alpha_dropout: expected an input with at least 2 axes "
+                         f"(N, C, ...), got shape {shape}; use alpha_dropout for elementwise "
+                         "dropout")
+    return _masked(x, p, training, key, shape[:2] + (1,) * (len(shape) - 2),
+                   "feature_alpha_dropout", alpha=True)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o], with weight
+    (out_features, in1_features, in2_features); both inputs have the same leading axes."""
+    x1, x2, w = as_floating(input1), as_floating(input2), fnp.asarray(weight)
+    dt = dtypes.result_type(dtype_of(x1), dtype_of(x2), dtype_of(w))
+    s1, s2, ws = shape_of(x1), shape_of(x2), shape_of(w)
+    if len(ws) != 3:
+        raise ValueError(f"bilinear: weight must be 3-d (out_features, in1_features, "
+                         f"in2_features), got shape {ws}")
+    if not s1 or not s2 or s1[:-1] != s2[:-1]:
+        raise ValueError(f"bilinear: input1 of shape {s1} and input2 of shape {s2} must have "
+                         "the same leading (batch) axes, and the features on the last axis")
+    for i, (s, n) in enumerate(((s1, ws[1]), (s2, ws[2]))):
+        if s[-1] != n:
+            raise ValueError(f"bilinear: input{i + 1} has {s[-1]} features (shape {s}) but the "
+                             f"weight of shape {ws} expects in{i + 1}_features={n}")
+    out = fnp.einsum("...i,oij,...j->...o", x1.astype(dt), w.astype(dt), x2.astype(dt))
+    if bias is None:
+        return out
+    bias = fnp.asarray(bias)
+    if shape_of(bias) != (ws[0],):
+        raise ValueError(f"bilinear: bias must have shape ({ws[0]},) (out_features), got "
+                         f"{shape_of(bias)}")
+    return lax.add(out, bias.astype(dt))
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -359,3 +483,71 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class _DropoutNd(Module):
+    """The fields, checks and printing the channel and alpha dropouts share; each subclass
+    names its functional form `_fn`."""
+    p: float = 0.5
+    inplace: bool = False
+    training: bool = True
+
+    def __post_init__(self):
+        _check_p(self.p, type(self).__name__)
+
+    def __call__(self, x, *, key=None):
+        return self._fn(x, self.p, self.training, key=key)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_DropoutNd):
+    """Drops whole channels of (N, C, L) or (C, L) inputs; in training mode (the default)
+    call with `key=`, `model.eval()` gives the identity."""
+    _fn = staticmethod(dropout1d)
+
+
+class Dropout2d(_DropoutNd):
+    """Drops whole channels of (N, C, H, W) inputs (a 3-d input is read as (N, C, L), as
+    PyTorch does); in training mode call with `key=`."""
+    _fn = staticmethod(dropout2d)
+
+
+class Dropout3d(_DropoutNd):
+    """Drops whole channels of (N, C, D, H, W) or (C, D, H, W) inputs; in training mode call
+    with `key=`."""
+    _fn = staticmethod(dropout3d)
+
+
+class AlphaDropout(_DropoutNd):
+    """Alpha dropout for SELU networks; in training mode (the default) call with `key=`."""
+    _fn = staticmethod(alpha_dropout)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels (axis 1); in training mode call with `key=`."""
+    _fn = staticmethod(feature_alpha_dropout)
+
+
+class Bilinear(Module):
+    """y = x1 · weight · x2 + bias, with `weight` (out_features, in1_features, in2_features);
+    weight and bias start uniform in ±1/sqrt(in1_features), as PyTorch's."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, *, key,
+                 dtype=None):
+        wkey, bkey = split_key(key, 2)
+        dt = _dtype(dtype)
+        bound = 1.0 / math.sqrt(in1_features) if in1_features > 0 else 0.0
+        self.weight = init.uniform(wkey, (out_features, in1_features, in2_features), -bound,
+                                   bound, dt)
+        self.bias = init.uniform(bkey, (out_features,), -bound, bound, dt) if bias else None
+        self.in1_features, self.in2_features = int(in1_features), int(in2_features)
+        self.out_features = int(out_features)
+
+    def __call__(self, input1, input2, *, key=None):
+        return bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
