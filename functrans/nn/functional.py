@@ -13,7 +13,9 @@ from .normalization import layer_norm, batch_norm, group_norm, instance_norm
 from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,
                      binary_cross_entropy_with_logits, huber_loss, smooth_l1_loss, kl_div,
                      cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
-                     pairwise_distance)
+                     pairwise_distance, poisson_nll_loss, gaussian_nll_loss,
+                     hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss,
+                     multi_margin_loss, multilabel_margin_loss)
 from .attention import scaled_dot_product_attention
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu",
@@ -26,4 +28,6 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "instance_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
-           "triplet_margin_loss", "pairwise_distance", "scaled_dot_product_attention"]
+           "triplet_margin_loss", "pairwise_distance", "poisson_nll_loss", "gaussian_nll_loss",
+           "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+           "multi_margin_loss", "multilabel_margin_loss", "scaled_dot_product_attention"]
