@@ -410,6 +410,13 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduct
     return _reduce(loss, reduction, "poisson_nll_loss")
 
 
+def _broadcasts_to(shape, to):
+    try:
+        return np.broadcast_shapes(shape, to) == to
+    except ValueError:
+        return False
+
+
 def _gaussian_var(var, shape, fn):
     """`var` shaped to broadcast to the input's `shape` as PyTorch allows: the same shape, the
     shape without its last axis, or the shape with one axis of size 1."""
@@ -436,7 +443,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     x, t = _floats(input, target)
     shape = shape_of(x)
-    if shape_of(fnp.add(x, t)) != shape:
+    if not _broadcasts_to(shape_of(t), shape):
         raise ValueError(f"{fn}: target of shape {shape_of(t)} does not broadcast to the "
                          f"input's shape {shape}; give it the input's shape (or size-1 axes)")
     if isinstance(var, (int, float)):
@@ -493,7 +500,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
                            lax.mul(lax.sub(1.0, t), logsigmoid(lax.neg(x)))))
     if weight is not None:
         weight = fnp.asarray(weight, dtype=x.dtype)
-        if shape_of(fnp.add(loss, weight)) != shape_of(x):
+        if not _broadcasts_to(shape_of(weight), shape_of(x)):
             raise ValueError(f"{fn}: weight of shape {shape_of(weight)} does not broadcast to "
                              f"the input's shape {shape_of(x)}; give one weight per class "
                              f"({shape_of(x)[-1]},)")
