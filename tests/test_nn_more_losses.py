@@ -350,3 +350,154 @@ def test_bad_values_raise_where_checking_them_costs_no_device_sync():
                 call()
         else:                              # on a GPU the loss becomes NaN instead
             assert np.isnan(np.asarray(call())).any()
+
+
+# ------------------------------------------------------------------ CTC
+CT, CN, CC = 5, 3, 3                       # frames, batch, classes
+CZ = rng.standard_normal((CT, CN, CC))
+CLP = CZ - np.log(np.exp(CZ).sum(2, keepdims=True))
+CY = np.array([[1, 2, 0], [2, 2, 9], [1, 0, 0]])       # padded rows (9, 0: padding)
+CIL, CTL = np.array([5, 4, 5]), np.array([2, 2, 0])
+CCAT = np.array([1, 2, 2, 2])                          # the same targets concatenated
+
+
+def _ctc_brute_force(lp, y, blank):
+    """-log of the summed probability of every path over the frames whose collapse (repeats
+    merged, then blanks dropped) is `y`."""
+    import itertools
+    total = 0.0
+    for path in itertools.product(range(lp.shape[1]), repeat=lp.shape[0]):
+        merged = [k for i, k in enumerate(path) if i == 0 or k != path[i - 1]]
+        if [k for k in merged if k != blank] == list(y):
+            total += np.exp(sum(lp[t, k] for t, k in enumerate(path)))
+    return -np.log(total) if total > 0 else np.inf
+
+
+def _swap_0_2(y):
+    """The labels with 0 and 2 swapped: targets for blank=2 that never hold the blank."""
+    return np.where(y == 2, 0, np.where(y == 0, 2, y))
+
+
+@pytest.mark.parametrize("blank", [0, 2])
+def test_ctc_matches_summing_every_alignment(blank):
+    y = CY if blank == 0 else _swap_0_2(CY)
+    want = np.array([_ctc_brute_force(CLP[:CIL[n], n], y[n, :CTL[n]], blank)
+                     for n in range(CN)])
+    got = F.ctc_loss(CLP, y, CIL, CTL, blank=blank, reduction="none")
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(F.ctc_loss(CLP, y, CIL, CTL, blank, "mean")),
+                               (want / np.maximum(CTL, 1)).mean(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(F.ctc_loss(CLP, y, CIL, CTL, blank, "sum")),
+                               want.sum(), rtol=1e-12)
+
+
+def test_ctc_forms_of_targets_and_lengths_agree():
+    want = np.asarray(F.ctc_loss(CLP, CY, CIL, CTL, reduction="none"))
+    for y, il, tl in [(CCAT, CIL, CTL), (CY, tuple(CIL), list(CTL))]:
+        np.testing.assert_allclose(np.asarray(F.ctc_loss(CLP, y, il, tl, reduction="none")),
+                                   want, rtol=1e-14)
+    traced = ft.jit(lambda *a: F.ctc_loss(*a, reduction="none"))
+    for y in (CY, CCAT):                   # traced lengths: concatenated rows padded to S
+        np.testing.assert_allclose(np.asarray(traced(CLP, y, CIL, CTL)), want, rtol=1e-13)
+    for n in range(CN):                    # unbatched (T, C)
+        one = F.ctc_loss(CLP[:, n], CY[n], CIL[n], np.array([CTL[n]]), reduction="none")
+        assert one.shape == ()
+        np.testing.assert_allclose(np.asarray(one), want[n], rtol=1e-14)
+    empty = F.ctc_loss(CLP, np.zeros(0, int), np.array([0, 2, 5]), np.zeros(3, int), 0, "none")
+    np.testing.assert_allclose(np.asarray(empty), [0.0, -CLP[:2, 1, 0].sum(),
+                                                   -CLP[:, 2, 0].sum()], rtol=1e-14)
+
+
+def test_ctc_impossible_alignments_and_zero_infinity():
+    y, il, tl = np.array([[1, 1, 1], [1, 2, 0]]), np.array([4, 5]), np.array([3, 2])
+    lp = CLP[:, :2]
+    loss = np.asarray(F.ctc_loss(lp, y, il, tl, reduction="none"))     # 1 _ 1 _ 1: 5 frames
+    assert loss[0] == np.inf and np.isfinite(loss[1])
+    zeroed = ft.value_and_grad(lambda l: F.ctc_loss(l, y, il, tl, reduction="sum",
+                                                    zero_infinity=True))
+    value, g = zeroed(fnp.asarray(lp))
+    np.testing.assert_allclose(np.asarray(value), loss[1], rtol=1e-14)
+    assert np.all(np.asarray(g)[:, 0] == 0) and np.all(np.isfinite(np.asarray(g)))
+
+
+def test_ctc_derivatives_match_finite_differences():
+    def loss(z):
+        return F.ctc_loss(ft.nn.log_softmax(z, 2), CY, CIL, CTL, reduction="mean")
+    check_grads(loss, (fnp.asarray(CZ),), order=2, modes=("fwd", "rev"), eps=1e-6)
+    check_grads(lambda lp: F.ctc_loss(lp, CY, CIL, CTL, reduction="sum"),
+                (fnp.asarray(CLP),), order=1, modes=("fwd", "rev"), eps=1e-6)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("blank, zero_infinity", [(0, False), (2, True)])
+def test_ctc_matches_torch(reduction, blank, zero_infinity):
+    torch = pytest.importorskip("torch")
+    T, TF = torch.from_numpy, torch.nn.functional
+    y, il, tl = np.where(CY == 9, 0, CY), CIL, CTL
+    if blank == 2:             # sequence 1 (0, 0 in two frames) has no alignment: loss inf
+        y, il, tl = _swap_0_2(y), np.array([5, 2, 5]), np.array([2, 2, 1])
+
+    def ours(z):
+        return F.ctc_loss(ft.nn.log_softmax(z, 2), y, il, tl, blank, reduction, zero_infinity)
+    tz = T(CZ).requires_grad_()
+    want = TF.ctc_loss(tz.log_softmax(2), T(y), T(il), T(tl), blank, reduction, zero_infinity)
+    got, vjp = ft.vjp(ours, fnp.asarray(CZ))
+    assert_close(got, want, rtol=1e-12)
+    ct = rng.standard_normal(tuple(want.shape))
+    want.backward(T(ct))
+    assert_close(vjp(fnp.asarray(ct))[0], tz.grad, rtol=1e-10, atol=1e-13)
+    # the derivative with respect to log_probs itself is the exact one: PyTorch's adds
+    # exp(log_probs) on the frames within each (finite-loss) sequence
+    lp = T(CLP).requires_grad_()
+    TF.ctc_loss(lp, T(y), T(il), T(tl), blank, "sum", zero_infinity).backward()
+    g = ft.grad(lambda l: F.ctc_loss(l, y, il, tl, blank, "sum", zero_infinity))(
+        fnp.asarray(CLP))
+    finite = np.isfinite(np.asarray(F.ctc_loss(CLP, y, il, tl, blank, "none")))
+    assert finite.sum() == (2 if zero_infinity else 3)
+    inside = (np.arange(CT)[:, None] < il[None]) & finite[None]
+    assert_close(np.asarray(g) + inside[:, :, None] * np.exp(CLP), lp.grad, rtol=1e-10,
+                 atol=1e-13)
+
+
+def test_ctc_module_jit_and_printing():
+    loss = ft.nn.CTCLoss(blank=1, zero_infinity=True)
+    y = np.where(CY == 1, 2, CY)
+    eager = np.asarray(loss(CLP, y, CIL, CTL))
+    np.testing.assert_allclose(np.asarray(ft.jit(lambda m, *a: m(*a))(loss, CLP, y, CIL, CTL)),
+                               eager, rtol=1e-13)
+    torch = pytest.importorskip("torch")
+    T = torch.from_numpy
+    theirs = torch.nn.CTCLoss(blank=1, zero_infinity=True)
+    assert repr(loss) == repr(theirs)
+    assert_close(eager, theirs(T(CLP), T(np.where(y == 9, 0, y)), T(CIL), T(CTL)), rtol=1e-12)
+
+
+def test_ctc_errors():
+    with pytest.raises(ValueError, match=r"log_probs must be \(T, N, C\) or unbatched \(T, C\), "
+                                         r"got shape \(5,\)"):
+        F.ctc_loss(CLP[:, 0, 0], CY, CIL, CTL)
+    with pytest.raises(ValueError, match=r"blank=3 must be a class index in \[0, 3\)"):
+        F.ctc_loss(CLP, CY, CIL, CTL, blank=3)
+    with pytest.raises(ValueError, match=r"input_lengths must have shape \(3,\)"):
+        F.ctc_loss(CLP, CY, CIL[:2], CTL)
+    with pytest.raises(TypeError, match="target_lengths must be integers"):
+        F.ctc_loss(CLP, CY, CIL, CTL * 1.0)
+    with pytest.raises(TypeError, match="targets must be integer class indices"):
+        F.ctc_loss(CLP, CY * 1.0, CIL, CTL)
+    with pytest.raises(ValueError, match=r"targets must be \(N, S\) = \(3, S\)"):
+        F.ctc_loss(CLP, CY[:2], CIL, CTL)
+    with pytest.raises(ValueError, match="reduction must be"):
+        F.ctc_loss(CLP, CY, CIL, CTL, reduction="batchmean")
+    with pytest.raises(ValueError, match=r"unbatched log_probs \(T, C\) need targets \(S,\)"):
+        F.ctc_loss(CLP[:, 0], CY, 5, 2)
+    if ft.backends.default_device_now().platform != "cpu":
+        return                             # the checks below need the values on the host
+    with pytest.raises(ValueError, match=r"input_lengths must be in \[0, 5\] .*got 6"):
+        F.ctc_loss(CLP, CY, np.array([5, 6, 5]), CTL)
+    with pytest.raises(ValueError, match=r"target_lengths must be in \[0, 3\] .*got 4"):
+        F.ctc_loss(CLP, CY, CIL, np.array([4, 1, 1]))
+    with pytest.raises(ValueError, match="concatenated targets hold 4 labels but "
+                                         "target_lengths add up to 5"):
+        F.ctc_loss(CLP, CCAT, CIL, np.array([2, 2, 1]))
+    with pytest.raises(IndexError, match=r"target 9 is out of range; .* in \[0, 3\)"):
+        F.ctc_loss(CLP, CY, CIL, np.array([2, 3, 0]))
