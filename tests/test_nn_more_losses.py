@@ -1,8 +1,8 @@
 """PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss, SoftMarginLoss,
-MultiLabelSoftMarginLoss, MultiMarginLoss and MultiLabelMarginLoss: values against NumPy
-formulas, derivatives against finite differences (float64, order 2, both modes, away from the
-kinks), values and gradients against PyTorch's for every reduction, the modules' printing,
-jit and vmap, and the errors."""
+MultiLabelSoftMarginLoss, MultiMarginLoss, MultiLabelMarginLoss and CTCLoss: values against
+NumPy formulas (CTC: against summing every alignment), derivatives against finite differences
+(float64, order 2, both modes, away from the kinks), values and gradients against PyTorch's
+for every reduction, the modules' printing, jit and vmap, and the errors."""
 import math
 
 import numpy as np
