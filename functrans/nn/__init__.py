@@ -38,7 +38,10 @@ from .pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d
 from .normalization import LayerNorm, BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d
 from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss,
                      HuberLoss, SmoothL1Loss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
-                     TripletMarginLoss)
+                     TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
+                     SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
+                     MultiLabelMarginLoss)
+from .more_losses import CTCLoss
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                         TransformerEncoder, TransformerDecoder, Transformer)

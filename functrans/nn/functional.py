@@ -1,7 +1,7 @@
 """`ft.nn.functional` (PyTorch's `F`): the functional forms of the layers, activations and
 losses, with PyTorch's names and argument order (NCHW images, OIHW kernels). Each is defined
 beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `normalization`,
-`losses`, `attention`); this module only gathers them."""
+`losses`, `more_losses`, `attention`); this module only gathers them."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
                           hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
@@ -16,7 +16,10 @@ from .normalization import layer_norm, batch_norm, group_norm, instance_norm
 from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,
                      binary_cross_entropy_with_logits, huber_loss, smooth_l1_loss, kl_div,
                      cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
-                     pairwise_distance)
+                     pairwise_distance, poisson_nll_loss, gaussian_nll_loss,
+                     hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss,
+                     multi_margin_loss, multilabel_margin_loss)
+from .more_losses import ctc_loss
 from .attention import scaled_dot_product_attention
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu",
@@ -31,4 +34,6 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "instance_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
-           "triplet_margin_loss", "pairwise_distance", "scaled_dot_product_attention"]
+           "triplet_margin_loss", "pairwise_distance", "poisson_nll_loss", "gaussian_nll_loss",
+           "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+           "multi_margin_loss", "multilabel_margin_loss", "ctc_loss", "scaled_dot_product_attention"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..core import Tracer, device_like
@@ -11,7 +13,7 @@ from ..higher_order.custom_derivatives import custom_jvp
 from ..backends import cpu
 from ..primitives._util import shape_of, dtype_of
 from ._utils import as_floating
-from .activations import log_softmax
+from .activations import log_softmax, logsigmoid
 from .layers import one_hot
 from .module import Module
 
@@ -20,7 +22,11 @@ __all__ = ["mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "MSELoss", "L1Loss", "CrossEntropyLoss",
            "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss",
-           "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss"]
+           "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "poisson_nll_loss",
+           "gaussian_nll_loss", "hinge_embedding_loss", "soft_margin_loss",
+           "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+           "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss"]
 
 
 def _reduce(loss, reduction, fn):
@@ -385,6 +391,209 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     return _reduce(loss, reduction, "triplet_margin_loss")
 
 
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Negative log-likelihood of counts `target` under a Poisson law of rate exp(input)
+    (`log_input=True`: exp(x) - t·x) or rate input (x - t·log(x + eps)); `full` adds the
+    Stirling term t·log(t) - t + log(2πt)/2 where t > 1."""
+    x, t = _floats(input, target)
+    _same_shape(x, t, "poisson_nll_loss")
+    if log_input:
+        loss = lax.sub(lax.exp(x), lax.mul(t, x))
+    else:
+        loss = lax.sub(x, lax.mul(t, lax.log(lax.add(x, float(eps)))))
+    if full:
+        big = lax.gt(t, 1.0)
+        ts = lax.select(big, t, lax.full_like(t, 2.0))     # finite where the term is unused
+        stirling = lax.add(lax.sub(lax.mul(ts, lax.log(ts)), ts),
+                           lax.mul(lax.log(lax.mul(ts, 2 * math.pi)), 0.5))
+        loss = lax.add(loss, lax.select(big, stirling, lax.full_like(t, 0.0)))
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def _broadcasts_to(shape, to):
+    try:
+        return np.broadcast_shapes(shape, to) == to
+    except ValueError:
+        return False
+
+
+def _gaussian_var(var, shape, fn):
+    """`var` shaped to broadcast to the input's `shape` as PyTorch allows: the same shape, the
+    shape without its last axis, or the shape with one axis of size 1."""
+    vshape = shape_of(var)
+    if vshape == shape:
+        return var
+    if vshape == shape[:-1]:
+        return lax.expand_dims(var, (len(shape) - 1,))
+    if len(vshape) == len(shape) and sum(v for s, v in zip(shape, vshape) if s != v) == 1:
+        return var
+    raise ValueError(f"{fn}: var of shape {vshape} does not fit input of shape {shape}; give var "
+                     "the input's shape, the input's shape without its last axis (one variance "
+                     "per sample), or the input's shape with one axis of size 1")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood (log(var) + (input - target)²/var)/2 of `target` under normal
+    laws of mean `input` and variance `var` (a float, input's shape, or that shape with its
+    last axis dropped or one axis of size 1), plus log(2π)/2 where `full`. The variance is
+    clamped below at `eps` in the value only: its derivative is taken at the clamped value
+    and passed through unchanged, as in PyTorch."""
+    fn = "gaussian_nll_loss"
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    x, t = _floats(input, target)
+    shape = shape_of(x)
+    if not _broadcasts_to(shape_of(t), shape):
+        raise ValueError(f"{fn}: target of shape {shape_of(t)} does not broadcast to the "
+                         f"input's shape {shape}; give it the input's shape (or size-1 axes)")
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError(f"{fn}: var must not be negative, got {var}")
+        var = lax.full_like(x, float(var))
+    else:
+        var = _gaussian_var(fnp.asarray(var, dtype=dtype_of(x)), shape, fn)
+    negative = lax.lt(var, 0.0)
+    if _on_host(var):
+        if bool(fnp.any(negative)):
+            raise ValueError(f"{fn}: var has negative entries; variances must be >= 0 (they "
+                             f"are clamped at eps={eps} for stability)")
+        negative = None
+    low = lax.lt(var, float(eps))
+    clamped = lax.select(low, lax.add(var, lax.stop_gradient(lax.sub(float(eps), var))), var)
+    loss = lax.mul(lax.add(lax.log(clamped), lax.div(lax.square(lax.sub(x, t)), clamped)), 0.5)
+    if full:
+        loss = lax.add(loss, 0.5 * math.log(2 * math.pi))
+    if negative is not None:       # traced: a negative variance makes its loss NaN
+        loss = lax.select(fnp.broadcast_to(negative, shape_of(loss)),
+                          lax.full_like(loss, float("nan")), loss)
+    return _reduce(loss, reduction, fn)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """input where target is 1, max(0, margin - input) where it is -1 (distances of similar
+    and dissimilar pairs); other target values get both terms, as in PyTorch."""
+    x, y = as_floating(input), fnp.asarray(target)
+    _same_shape(x, y, "hinge_embedding_loss")
+    zero = lax.full_like(x, 0.0)
+    loss = lax.add(lax.select(lax.ne(y, 1), _clamp_min_zero(lax.sub(float(margin), x)), zero),
+                   lax.select(lax.ne(y, -1), x, zero))
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """log(1 + exp(-target·input)) for targets 1 or -1 (two-class logistic loss)."""
+    x, t = _floats(input, target)
+    _same_shape(x, t, "soft_margin_loss")
+    z = lax.neg(lax.mul(t, x))
+    return _reduce(lax.logaddexp(z, lax.full_like(z, 0.0)), reduction, "soft_margin_loss")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """The mean over the classes (last axis) of the logistic losses of scores `input` against
+    0/1 targets of its shape, each class weighted by `weight` where given."""
+    fn = "multilabel_soft_margin_loss"
+    x, t = _floats(input, target)
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: input needs a class axis, (N, C) or (C,), got a scalar")
+    _same_shape(x, t, fn)
+    loss = lax.neg(lax.add(lax.mul(t, logsigmoid(x)),
+                           lax.mul(lax.sub(1.0, t), logsigmoid(lax.neg(x)))))
+    if weight is not None:
+        weight = fnp.asarray(weight, dtype=x.dtype)
+        if not _broadcasts_to(shape_of(weight), shape_of(x)):
+            raise ValueError(f"{fn}: weight of shape {shape_of(weight)} does not broadcast to "
+                             f"the input's shape {shape_of(x)}; give one weight per class "
+                             f"({shape_of(x)[-1]},)")
+        loss = lax.mul(loss, weight)
+    loss = lax.div(fnp.sum(loss, axis=x.ndim - 1), float(shape_of(x)[-1]))
+    return _reduce(loss, reduction, fn)
+
+
+def _class_scores(input, target, target_shape, fn):
+    """Float scores (N, C) or (C,) and integer targets of `target_shape(scores shape)`."""
+    x = as_floating(input)
+    if x.ndim not in (1, 2) or 0 in shape_of(x):
+        raise ValueError(f"{fn}: input must be non-empty scores (N, C) or (C,), got shape "
+                         f"{shape_of(x)}")
+    y = fnp.asarray(target)
+    if not dtypes.is_integer(dtype_of(y)):
+        raise TypeError(f"{fn}: target must hold integer class indices, got {dtype_of(y)}")
+    want = target_shape(shape_of(x))
+    if shape_of(y) != want:
+        raise ValueError(f"{fn}: input of shape {shape_of(x)} needs a target of shape {want}, "
+                         f"got {shape_of(y)}")
+    return x, y
+
+
+def _out_of_range(y, lo, hi, fn):
+    """Class indices outside [lo, hi) raise when known on the host; traced (or on a GPU) this
+    returns where they are, for the caller to make those losses NaN."""
+    bad = lax.bitwise_or(lax.lt(y, lo), lax.ge(y, hi))
+    if _on_host(bad):
+        if bool(fnp.any(bad)):
+            raise IndexError(f"{fn}: target {int(fnp.asarray(y)[bad][0])} is out of range; "
+                             f"class indices must be in [{lo}, {hi})")
+        return None
+    return bad
+
+
+def _nan_where(bad, loss):
+    return loss if bad is None else lax.select(bad, lax.full_like(loss, float("nan")), loss)
+
+
+def _positive_part(z):
+    """max(z, 0) with derivative 0 at 0 (PyTorch's margin losses count only z > 0)."""
+    return lax.select(lax.gt(z, 0.0), z, lax.full_like(z, 0.0))
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multi-class hinge loss: for scores x (N, C) or (C,) and class y, the sum over the other
+    classes i of max(0, margin - x[y] + x[i])^p, times weight[y] where given, over C."""
+    fn = "multi_margin_loss"
+    if p not in (1, 2):
+        raise ValueError(f"{fn}: p must be 1 or 2, got {p!r}")
+    x, y = _class_scores(input, target, lambda s: s[:-1], fn)
+    c = shape_of(x)[-1]
+    bad = _out_of_range(y, 0, c, fn)
+    hot = one_hot(y, c, x.dtype)
+    picked = fnp.sum(lax.mul(hot, x), axis=-1, keepdims=True)
+    h = _positive_part(lax.add(lax.sub(float(margin), picked), x))
+    if p == 2:
+        h = lax.square(h)
+    loss = lax.div(fnp.sum(lax.mul(h, lax.sub(1.0, hot)), axis=-1), float(c))
+    if weight is not None:
+        weight = fnp.asarray(weight, dtype=x.dtype)
+        if shape_of(weight) != (c,):
+            raise ValueError(f"{fn}: weight must have one entry per class ({c},), got shape "
+                             f"{shape_of(weight)}")
+        loss = lax.mul(loss, fnp.sum(lax.mul(hot, weight), axis=-1))
+    return _reduce(_nan_where(bad, loss), reduction, fn)
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """Multi-label hinge loss: for scores x (N, C) or (C,) and a target row listing the
+    sample's classes, padded after them with -1 (entries past the first -1 are ignored), the
+    sum over its classes j and the other classes i of max(0, 1 - x[j] + x[i]), over C."""
+    fn = "multilabel_margin_loss"
+    x, y = _class_scores(input, target, lambda s: s, fn)
+    c = shape_of(x)[-1]
+    bad = _out_of_range(y, -1, c, fn)
+    listed = lax.eq(fnp.cumsum(lax.convert_element_type(lax.eq(y, -1), np.int32), axis=-1), 0)
+    y = lax.select(listed, y, lax.full_like(y, 0))
+    valid = lax.convert_element_type(listed, x.dtype)
+    hot = lax.mul(one_hot(y, c, x.dtype), lax.expand_dims(valid, (x.ndim,)))  # (.., j, class)
+    others = lax.convert_element_type(lax.eq(fnp.sum(hot, axis=-2), 0.0), x.dtype)
+    picked = fnp.sum(lax.mul(hot, lax.expand_dims(x, (x.ndim - 1,))), axis=-1)   # x[y_j]
+    z = lax.add(lax.sub(1.0, lax.expand_dims(picked, (x.ndim,))),
+                lax.expand_dims(x, (x.ndim - 1,)))
+    h = lax.mul(lax.mul(_positive_part(z), lax.expand_dims(valid, (x.ndim,))),
+                lax.expand_dims(others, (x.ndim - 1,)))
+    loss = lax.div(fnp.sum(h, axis=(-2, -1)), float(c))
+    if bad is not None:
+        bad = fnp.any(bad, axis=-1)
+    return _reduce(_nan_where(bad, loss), reduction, fn)
+
+
 # ------------------------------------------------------------------ module forms
 class MSELoss(Module):
     reduction: str = "mean"
@@ -488,3 +697,64 @@ class TripletMarginLoss(Module):
     def __call__(self, anchor, positive, negative):
         return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
                                    self.swap, self.reduction)
+
+
+class PoissonNLLLoss(Module):
+    log_input: bool = True
+    full: bool = False
+    eps: float = 1e-8
+    reduction: str = "mean"
+
+    def __call__(self, log_input, target):
+        return poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
+                                self.reduction)
+
+
+class GaussianNLLLoss(Module):
+    full: bool = False
+    eps: float = 1e-6
+    reduction: str = "mean"
+
+    def __call__(self, input, target, var):
+        return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class HingeEmbeddingLoss(Module):
+    margin: float = 1.0
+    reduction: str = "mean"
+
+    def __call__(self, input, target):
+        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(Module):
+    reduction: str = "mean"
+
+    def __call__(self, input, target):
+        return soft_margin_loss(input, target, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(Module):
+    weight: object = None
+    reduction: str = "mean"
+
+    def __call__(self, input, target):
+        return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class MultiMarginLoss(Module):
+    p: int = 1
+    margin: float = 1.0
+    weight: object = None
+    reduction: str = "mean"
+
+    def __call__(self, input, target):
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight,
+                                 self.reduction)
+
+
+class MultiLabelMarginLoss(Module):
+    reduction: str = "mean"
+
+    def __call__(self, input, target):
+        return multilabel_margin_loss(input, target, self.reduction)

@@ -1,0 +1,173 @@
+"""Connectionist temporal classification (Graves et al., 2006) with PyTorch's names, arguments
+and reductions: `ctc_loss` and `CTCLoss`. The loss is the forward algorithm in log space, one
+`lax.scan` step per frame over the label sequence with blanks between and around the labels;
+its derivatives come from differentiating that scan, in every mode and order."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes, lax
+from .. import numpy as fnp
+from ..backends import cpu
+from ..core import Tracer, device_like
+from ..primitives._util import dtype_of, shape_of
+from ._utils import as_floating
+from .module import Module
+
+__all__ = ["ctc_loss", "CTCLoss"]
+
+_FN = "ctc_loss"
+
+
+def _on_host(x):
+    return not isinstance(x, Tracer) and device_like(x) is cpu
+
+
+def _logsumexp3(a, b, c):
+    """log(e^a + e^b + e^c) elementwise; -inf, with zero derivatives, where all three are."""
+    m = lax.max(lax.max(a, b), c)
+    m = lax.stop_gradient(lax.select(lax.eq(m, -np.inf), lax.full_like(m, 0.0), m))
+    s = lax.add(lax.add(lax.exp(lax.sub(a, m)), lax.exp(lax.sub(b, m))), lax.exp(lax.sub(c, m)))
+    empty = lax.eq(s, 0.0)
+    return lax.select(empty, lax.full_like(s, -np.inf),
+                      lax.add(m, lax.log(lax.select(empty, lax.full_like(s, 1.0), s))))
+
+
+def _lengths(v, n, unbatched, name):
+    v = fnp.asarray(v)
+    if not dtypes.is_integer(dtype_of(v)):
+        raise TypeError(f"{_FN}: {name} must be integers, got {dtype_of(v)}")
+    want = ((), (1,)) if unbatched else ((n,),)
+    if shape_of(v) not in want:
+        raise ValueError(f"{_FN}: {name} must have shape {' or '.join(map(str, want))} (one "
+                         f"length per sequence), got {shape_of(v)}")
+    return lax.reshape(v, (n,))
+
+
+def _check_range(v, lo, hi, name, what):
+    if _on_host(v) and shape_of(v)[0] and (int(fnp.min(v)) < lo or int(fnp.max(v)) > hi):
+        bad = int(fnp.asarray(v)[lax.bitwise_or(lax.lt(v, lo), lax.gt(v, hi))][0])
+        raise ValueError(f"{_FN}: {name} must be in [{lo}, {hi}] ({what}), got {bad}")
+
+
+def _unconcatenated(y, tl, n):
+    """Concatenated targets (sum(target_lengths),) as rows (N, S) padded past each length."""
+    total = shape_of(y)[0]
+    if total == 0:
+        return fnp.zeros((n, 0), dtype=dtype_of(y))
+    width = total
+    if _on_host(tl):
+        if int(fnp.sum(tl)) > total:
+            raise ValueError(f"{_FN}: concatenated targets hold {total} labels but "
+                             f"target_lengths add up to {int(fnp.sum(tl))}")
+        width = max(int(fnp.max(tl)), 1) if n else 1
+    starts = lax.sub(fnp.cumsum(tl), tl)
+    pos = lax.add(lax.expand_dims(starts, (1,)), fnp.arange(width, dtype=dtype_of(tl))[None])
+    return fnp.take(y, fnp.clip(pos, 0, total - 1))
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """-log p(target | input) summed over every alignment of `target` to the frames of
+    `log_probs` (T, N, C) (unbatched: (T, C)), which should be log-softmax outputs. `targets`
+    are (N, S) rows padded past `target_lengths`, or all N sequences concatenated into one
+    axis; `input_lengths` count each sequence's frames. "mean" divides each loss by its target
+    length (at least 1) and averages over the batch, as PyTorch; `zero_infinity` turns the
+    infinite losses of impossible alignments (and their derivatives) into 0.
+
+    The derivative with respect to `log_probs` is the exact one, -posterior of each class at
+    each frame. PyTorch's adds exp(log_probs) on every frame within the input length (its
+    derivative is that of the logits under log_softmax); both give the same gradient through
+    `log_softmax`."""
+    lp = as_floating(log_probs)
+    if lp.ndim not in (2, 3):
+        raise ValueError(f"{_FN}: log_probs must be (T, N, C) or unbatched (T, C), got shape "
+                         f"{shape_of(lp)}")
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = lax.expand_dims(lp, (1,))
+    t_len, n, c = shape_of(lp)
+    if not 0 <= blank < c:
+        raise ValueError(f"{_FN}: blank={blank} must be a class index in [0, {c})")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{_FN}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    y = fnp.asarray(targets)
+    if not dtypes.is_integer(dtype_of(y)):
+        raise TypeError(f"{_FN}: targets must be integer class indices, got {dtype_of(y)}")
+    il = _lengths(input_lengths, n, unbatched, "input_lengths")
+    tl = _lengths(target_lengths, n, unbatched, "target_lengths")
+    if unbatched:
+        if y.ndim != 1:
+            raise ValueError(f"{_FN}: unbatched log_probs (T, C) need targets (S,), got shape "
+                             f"{shape_of(y)}")
+        y = lax.expand_dims(y, (0,))
+    elif y.ndim == 1:
+        y = _unconcatenated(y, tl, n)
+    elif y.ndim != 2 or shape_of(y)[0] != n:
+        raise ValueError(f"{_FN}: targets must be (N, S) = ({n}, S) padded rows or 1-D "
+                         f"concatenated sequences, got shape {shape_of(y)}")
+    s_len = shape_of(y)[1]
+    _check_range(il, 0, t_len, "input_lengths", "the frames of log_probs' first axis")
+    _check_range(tl, 0, s_len, "target_lengths", "the labels each row of targets holds")
+
+    listed = lax.lt(fnp.arange(s_len, dtype=dtype_of(tl))[None], lax.expand_dims(tl, (1,)))
+    bad = lax.bitwise_and(listed, lax.bitwise_or(lax.lt(y, 0), lax.ge(y, c)))
+    if _on_host(bad):
+        if bool(fnp.any(bad)):
+            raise IndexError(f"{_FN}: target {int(fnp.asarray(y)[bad][0])} is out of range; "
+                             f"class indices must be in [0, {c})")
+        bad = None
+    else:
+        bad = fnp.any(bad, axis=1)
+    y = lax.select(lax.bitwise_and(listed, lax.bitwise_and(lax.ge(y, 0), lax.lt(y, c))), y,
+                   lax.full_like(y, blank))
+    # the extended sequence: blank, y1, blank, y2, ..., yS, blank
+    blanks = lax.full_like(y, blank)
+    ext = fnp.concatenate([lax.reshape(fnp.stack([blanks, y], axis=2), (n, 2 * s_len)),
+                           lax.full_like(y, blank, shape=(n, 1))], axis=1)
+    big = 2 * s_len + 1
+    ext2 = fnp.concatenate([lax.full_like(y, blank, shape=(n, 2)), ext], axis=1)[:, :big]
+    skip = lax.bitwise_and(lax.ne(ext, blank), lax.ne(ext, ext2))   # may come from s - 2
+    emit = fnp.take_along_axis(lp, lax.expand_dims(ext, (0,)), axis=2)     # (T, N, 2S+1)
+
+    neg = lax.full_like(lp, -np.inf, shape=(n, big))
+    first = lax.lt(fnp.arange(big)[None], 2)
+    empty_path = lax.select(lax.eq(fnp.arange(big)[None], 0), lax.full_like(neg, 0.0), neg)
+    alpha = lax.select(lax.expand_dims(lax.gt(il, 0), (1,)),
+                       lax.select(fnp.broadcast_to(first, (n, big)), emit[0], neg), empty_path)
+    live = lax.expand_dims(il, (1,))
+
+    def step(alpha, frame):
+        e, t = frame
+        one = fnp.concatenate([neg[:, :1], alpha], axis=1)[:, :big]
+        two = lax.select(skip, fnp.concatenate([neg[:, :2], alpha], axis=1)[:, :big], neg)
+        new = lax.add(_logsumexp3(alpha, one, two), e)
+        return lax.select(fnp.broadcast_to(lax.lt(t, live), (n, big)), new, alpha), None
+
+    if t_len > 1:
+        alpha, _ = lax.scan(step, alpha, (emit[1:], fnp.arange(1, t_len, dtype=dtype_of(il))))
+    end = lax.expand_dims(lax.mul(tl, 2), (1,))
+    last = fnp.take_along_axis(alpha, end, axis=1)[:, 0]
+    before = fnp.take_along_axis(alpha, lax.max(lax.sub(end, 1), 0), axis=1)[:, 0]
+    before = lax.select(lax.gt(tl, 0), before, lax.full_like(before, -np.inf))
+    loss = lax.neg(_logsumexp3(last, before, lax.full_like(last, -np.inf)))
+    if zero_infinity:
+        loss = lax.select(lax.eq(loss, np.inf), lax.full_like(loss, 0.0), loss)
+    if bad is not None:            # traced labels: an out-of-range one makes its loss NaN
+        loss = lax.select(bad, lax.full_like(loss, np.nan), loss)
+    if reduction == "mean":
+        per_label = lax.convert_element_type(lax.max(tl, 1), dtype_of(loss))
+        return fnp.mean(lax.div(loss, per_label))
+    if reduction == "sum":
+        return fnp.sum(loss)
+    return loss[0] if unbatched else loss
+
+
+class CTCLoss(Module):
+    blank: int = 0
+    reduction: str = "mean"
+    zero_infinity: bool = False
+
+    def __call__(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)
