@@ -29,7 +29,8 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "max_unpool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "adaptive_max_pool3d", "interpolate", "layer_norm",
-           "rms_norm", "batch_norm", "group_norm", "instance_norm", "local_response_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
+           "rms_norm", "batch_norm", "group_norm", "instance_norm", "local_response_norm",
+           "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "scaled_dot_product_attention"]

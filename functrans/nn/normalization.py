@@ -373,11 +373,11 @@ class _InstanceNorm(_NormBase):
             x = x[None]
         if x.shape[1] != self.num_features:
             if self.affine or self.track_running_stats:
-                raise ValueError(f"{type(self).__name__}({self.num_features}): expected input's size "
-                                 f"at dim=1 to match num_features ({self.num_features}), but "
-                                 f"got: {x.shape[1]}")
-            warnings.warn(f"{type(self).__name__}: input's size at dim=1 ({x.shape[1]}) does not "
-                          f"match num_features ({self.num_features}); it is not used because "
+                raise ValueError(f"{type(self).__name__}({self.num_features}): expected "
+                                 f"input's size at dim=1 to match num_features "
+                                 f"({self.num_features}), but got: {x.shape[1]}")
+            warnings.warn(f"{type(self).__name__}: input's size at dim=1 ({x.shape[1]}) does "
+                          f"not match num_features ({self.num_features}); it is not used because "
                           "affine=False", stacklevel=2)
         use_input_stats = self.training or not self.track_running_stats
         if self.track_running_stats and use_input_stats and self.momentum is not None:

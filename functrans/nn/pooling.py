@@ -11,6 +11,8 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..backends import cpu
+from ..core import Tracer, device_like
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.windowed import (reduce_window_max, reduce_window_max_argmax_p,
                                    reduce_window_sum)
@@ -152,6 +154,17 @@ def _max_unpool(x, indices, nd, kernel_size, stride, padding, output_size, fn):
     rows = math.prod(lead)
     flat_x = lax.reshape(x, (rows, math.prod(shape[-nd:])))
     flat_i = lax.reshape(lax.convert_element_type(indices, np.int64), shape_of(flat_x))
+    # indices known now on the host are checked (as PyTorch does); traced or on a GPU (no
+    # sync), an index outside the output is dropped
+    if not isinstance(flat_i, Tracer) and device_like(flat_i) is cpu:
+        bad = np.asarray((flat_i < 0) | (flat_i >= math.prod(out)))
+        if bad.any():
+            raise IndexError(f"{fn}: index {int(np.asarray(flat_i)[bad][0])} is outside the "
+                             f"output's spatial size {out} ({math.prod(out)} positions); pass "
+                             "the indices max_pool returned for this input, or the "
+                             "output_size it was pooled from")
+    else:
+        flat_i = fnp.where(lax.lt(flat_i, 0), math.prod(out), flat_i)
     row = fnp.asarray(np.arange(rows, dtype=np.int64)[:, None])
     result = fnp.zeros((rows, math.prod(out)), dtype_of(x)).at[row, flat_i].set(flat_x)
     return lax.reshape(result, tuple(lead) + out)
