@@ -198,6 +198,68 @@ def test_vmap_over_examples_matches_the_batched_layer(case):
             np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_pooling_geometry_sweep_matches_torch(nd):
+    """max_pool (values and indices) and avg_pool over kernel, stride, padding, dilation,
+    ceil_mode, count_include_pad and divisor_override: the same outputs as PyTorch, and an
+    error exactly where PyTorch refuses the geometry."""
+    torch = pytest.importorskip("torch")
+    import itertools
+    TF = torch.nn.functional
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 2) + (7, 6, 5)[:nd])
+    tx = torch.from_numpy(x)
+    checked = 0
+    for k, s, p, d, ceil in itertools.product((2, 3), (1, 2, 3), (0, 1), (1, 2), (False, True)):
+        kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil)
+        try:
+            tv, ti = getattr(TF, f"max_pool{nd}d")(tx, dilation=d, return_indices=True, **kw)
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                getattr(F, f"max_pool{nd}d")(x, dilation=d, **kw)
+            continue
+        v, i = getattr(F, f"max_pool{nd}d")(x, dilation=d, return_indices=True, **kw)
+        np.testing.assert_array_equal(np.asarray(v), tv.numpy(), err_msg=f"{kw} d={d}")
+        np.testing.assert_array_equal(np.asarray(i), ti.numpy(), err_msg=f"{kw} d={d}")
+        for include, divisor in ((True, None), (False, None), (False, 3)):
+            if nd == 1 and divisor is not None:
+                continue                    # avg_pool1d has no divisor_override
+            extra = {} if divisor is None else {"divisor_override": divisor}
+            want = getattr(TF, f"avg_pool{nd}d")(tx, count_include_pad=include, **kw, **extra)
+            got = getattr(F, f"avg_pool{nd}d")(x, count_include_pad=include, **kw, **extra)
+            np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-13,
+                                       err_msg=f"{kw} include={include} divisor={divisor}")
+        checked += 1
+    assert checked > 20
+
+
+def test_conv3d_and_transpose_sweep_match_torch():
+    """F.conv3d and F.conv_transpose3d over strides, paddings, dilations, output paddings and
+    groups, against PyTorch's functional forms."""
+    torch = pytest.importorskip("torch")
+    import itertools
+    TF = torch.nn.functional
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 4, 5, 4, 6))
+    for s, p, d, g in itertools.product((1, (2, 1, 3)), (0, (1, 2, 0)), (1, (2, 1, 1)), (1, 2)):
+        w = rng.standard_normal((6, 4 // g, 2, 3, 2))
+        b = rng.standard_normal(6)
+        want = TF.conv3d(*map(torch.from_numpy, (x, w, b)), s, p, d, g)
+        np.testing.assert_allclose(np.asarray(F.conv3d(x, w, b, s, p, d, g)), want.numpy(),
+                                   rtol=1e-12, atol=1e-12, err_msg=f"{s} {p} {d} {g}")
+        wt = rng.standard_normal((4, 6 // g, 2, 3, 2))
+        for op in (0, 1):
+            try:
+                want = TF.conv_transpose3d(*map(torch.from_numpy, (x, wt, b)), s, p, op, g, d)
+            except RuntimeError:            # output_padding not below stride or dilation
+                with pytest.raises(ValueError, match="output_padding"):
+                    F.conv_transpose3d(x, wt, b, s, p, op, g, d)
+                continue
+            got = F.conv_transpose3d(x, wt, b, s, p, op, g, d)
+            np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{s} {p} {op} {d} {g}")
+
+
 # ------------------------------------------------------------------ functional forms
 def r(*shape, seed=0):
     return fnp.asarray(np.random.default_rng(seed).standard_normal(shape))
