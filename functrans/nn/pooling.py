@@ -40,7 +40,8 @@ def _pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode, fn)
         raise ValueError(f"{fn} needs a {_LAYOUTS[nd]} input (batched or unbatched), got "
                          f"shape {shape}")
     k = ntuple(kernel_size, nd, "kernel_size")
-    s = k if stride is None or stride == () else ntuple(stride, nd, "stride")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
+        ntuple(stride, nd, "stride")
     p = ntuple(padding, nd, "padding")
     d = ntuple(dilation, nd, "dilation")
     if any(v < 1 for v in k + s + d) or any(v < 0 for v in p):
@@ -121,7 +122,8 @@ def _max_with_indices(x, nd, window, strides, pads, dilation):
 def _unpool_size(in_spatial, kernel_size, stride, padding, output_size, fn):
     nd = len(in_spatial)
     k = ntuple(kernel_size, nd, "kernel_size")
-    s = k if stride is None or stride == () else ntuple(stride, nd, "stride")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
+        ntuple(stride, nd, "stride")
     p = ntuple(padding, nd, "padding")
     default = tuple((n - 1) * si - 2 * pi + ki for n, ki, si, pi in zip(in_spatial, k, s, p))
     if output_size is None:
