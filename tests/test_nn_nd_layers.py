@@ -233,6 +233,22 @@ def test_pooling_geometry_sweep_matches_torch(nd):
     assert checked > 20
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_max_pool_indices_of_windows_of_only_minus_inf_match_torch(nd):
+    """A window holding nothing but -inf (and padding) reports its first position inside
+    the input, as PyTorch does, never a padding position."""
+    torch = pytest.importorskip("torch")
+    x = np.full((1, 2) + (6, 5, 7)[:nd], -np.inf)
+    x[(0, 1) + (-1,) * nd] = 1.0
+    for kw in (dict(kernel_size=3, stride=2, padding=1, dilation=2),
+               dict(kernel_size=2, stride=1, padding=1, ceil_mode=True)):
+        v, i = getattr(F, f"max_pool{nd}d")(x, return_indices=True, **kw)
+        tv, ti = getattr(torch.nn.functional, f"max_pool{nd}d")(
+            torch.from_numpy(x), return_indices=True, **kw)
+        np.testing.assert_array_equal(np.asarray(v), tv.numpy())
+        np.testing.assert_array_equal(np.asarray(i), ti.numpy(), err_msg=str(kw))
+
+
 def test_conv3d_and_transpose_sweep_match_torch():
     """F.conv3d and F.conv_transpose3d over strides, paddings, dilations, output paddings and
     groups, against PyTorch's functional forms."""

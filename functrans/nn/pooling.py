@@ -115,6 +115,11 @@ def _max_with_indices(x, nd, window, strides, pads, dilation):
         start = (np.arange(out_shape[i]) * s[i] - lo[i]).reshape(
             (out_shape[i],) + (1,) * (nd - 1 - i))
         pos = lax.add(lax.mul(along, d[i]), fnp.asarray(start.astype(np.int64)))
+        if lo[i]:
+            # a window of nothing but -inf keeps its first offset, which may be padding:
+            # PyTorch reports the window's first position inside the input then
+            lift = lax.mul(fnp.floor_divide(lax.sub(d[i] - 1, pos), d[i]), d[i])
+            pos = fnp.where(lax.lt(pos, 0), lax.add(pos, lift), pos)
         flat = pos if flat is None else lax.add(lax.mul(flat, shape[i]), pos)
     return values, flat
 
