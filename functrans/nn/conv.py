@@ -28,7 +28,9 @@ def _unbatched(x, nd, fn):
 
 
 def _conv_nd(x, weight, bias, stride, padding, dilation, groups, nd, fn):
-    x = as_floating(x)
+    # NumPy operands go to the default device, as the input does
+    x, weight = as_floating(x), fnp.asarray(weight)
+    bias = None if bias is None else fnp.asarray(bias)
     x, added = _unbatched(x, nd, fn)
     if len(shape_of(weight)) != nd + 2:
         raise ValueError(f"{fn} needs a {nd + 2}-d kernel (out, in/groups, *kernel), got shape "
@@ -92,7 +94,9 @@ def conv_output_padding(input_size, output_size, stride, padding, kernel_size, d
 
 def _conv_transpose_nd(x, weight, bias, stride, padding, output_padding, groups, dilation, nd,
                        fn):
-    x = as_floating(x)
+    # NumPy operands go to the default device, as the input does
+    x, weight = as_floating(x), fnp.asarray(weight)
+    bias = None if bias is None else fnp.asarray(bias)
     x, added = _unbatched(x, nd, fn)
     ws = shape_of(weight)
     if len(ws) != nd + 2:
