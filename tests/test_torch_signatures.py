@@ -18,7 +18,6 @@ KNOWN_GAPS = {
     "Embedding": {"_weight", "_freeze"},            # use Embedding.from_pretrained
     "EmbeddingBag": {"_weight"},
     "Hardtanh": {"min_value", "max_value"},         # PyTorch's deprecated aliases
-    "MaxPool2d": {"return_indices"},                # no MaxUnpool2d yet
 }
 
 

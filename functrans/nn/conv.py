@@ -1,6 +1,6 @@
 """Convolution layers with PyTorch's names, arguments, weight layouts, initialization and
-printing: Conv1d, Conv2d (weights (out, in/groups, *kernel)), ConvTranspose1d and
-ConvTranspose2d (weights (in, out/groups, *kernel))."""
+printing: Conv1d, Conv2d, Conv3d (weights (out, in/groups, *kernel)), ConvTranspose1d,
+ConvTranspose2d and ConvTranspose3d (weights (in, out/groups, *kernel))."""
 from __future__ import annotations
 
 import math
@@ -11,29 +11,9 @@ from ..primitives._util import shape_of
 from ._utils import as_floating, default_init, float_dtype, ntuple, per_channel
 from .module import Module
 
-__all__ = ['conv1d', 'conv2d', 'conv_transpose1d', 'conv_transpose2d', 'conv_output_padding', 'Conv1d', 'Conv2d', 'ConvTranspose1d', 'ConvTranspose2d']
-
-
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-d convolution of NCHW input with an OIHW kernel (PyTorch's F.conv2d). `padding` is
-    an int, a pair, 'valid' or 'same'."""
-    x = fnp.asarray(x)
-    if len(shape_of(x)) != 4 or len(shape_of(weight)) != 4:
-        raise ValueError(f"conv2d needs a 4-d NCHW input and a 4-d OIHW kernel, got shapes "
-                         f"{shape_of(x)} and {shape_of(weight)} (add a batch axis with "
-                         "x[None] for a single image)")
-    stride, dilation = ntuple(stride, 2, "stride"), ntuple(dilation, 2, "dilation")
-    if isinstance(padding, str):
-        if padding not in ("valid", "same"):
-            raise ValueError(f"conv2d padding must be an int, a pair, 'valid' or 'same', got "
-                             f"{padding!r}")
-        pads = padding.upper()
-    else:
-        pads = tuple((p, p) for p in ntuple(padding, 2, "padding"))
-    out = lax.conv_general_dilated(x, weight, stride, pads, None, dilation, None, groups)
-    if bias is None:
-        return out
-    return lax.add(out, lax.reshape(bias, (shape_of(bias)[0], 1, 1)))
+__all__ = ['conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d',
+           'conv_transpose3d', 'conv_output_padding', 'Conv1d', 'Conv2d', 'Conv3d',
+           'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d']
 
 
 def _unbatched(x, nd, fn):
@@ -48,7 +28,9 @@ def _unbatched(x, nd, fn):
 
 
 def _conv_nd(x, weight, bias, stride, padding, dilation, groups, nd, fn):
-    x = as_floating(x)
+    # NumPy operands go to the default device, as the input does
+    x, weight = as_floating(x), fnp.asarray(weight)
+    bias = None if bias is None else fnp.asarray(bias)
     x, added = _unbatched(x, nd, fn)
     if len(shape_of(weight)) != nd + 2:
         raise ValueError(f"{fn} needs a {nd + 2}-d kernel (out, in/groups, *kernel), got shape "
@@ -76,6 +58,19 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution of NCHW (or CHW) input with an OIHW kernel (PyTorch's F.conv2d);
+    `padding` is an int, a pair, 'valid' or 'same'."""
+    return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d convolution of (N, C, D, H, W) or (C, D, H, W) input with an
+    (out, in/groups, kd, kh, kw) kernel (PyTorch's F.conv3d); `padding` is an int, a triple,
+    'valid' or 'same'."""
+    return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
 def conv_output_padding(input_size, output_size, stride, padding, kernel_size, dilation):
     """The output_padding that makes a transposed convolution of spatial size `input_size`
     produce `output_size` (PyTorch's ConvTranspose `output_size=` argument)."""
@@ -99,7 +94,9 @@ def conv_output_padding(input_size, output_size, stride, padding, kernel_size, d
 
 def _conv_transpose_nd(x, weight, bias, stride, padding, output_padding, groups, dilation, nd,
                        fn):
-    x = as_floating(x)
+    # NumPy operands go to the default device, as the input does
+    x, weight = as_floating(x), fnp.asarray(weight)
+    bias = None if bias is None else fnp.asarray(bias)
     x, added = _unbatched(x, nd, fn)
     ws = shape_of(weight)
     if len(ws) != nd + 2:
@@ -146,6 +143,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     an (in, out/groups, kh, kw) kernel."""
     return _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
                               dilation, 2, "conv_transpose2d")
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 3-d convolution (PyTorch's F.conv_transpose3d) of (N, C_in, D, H, W) (or
+    unbatched) input with an (in, out/groups, kd, kh, kw) kernel."""
+    return _conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups,
+                              dilation, 3, "conv_transpose3d")
 
 
 _PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -226,37 +231,32 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _ConvForward(_ConvNd):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", *, key, dtype=None):
+        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                    bias, padding_mode, 0, key, dtype)
+
+    def __call__(self, x, *, key=None):
+        x, padding = self._input(x)
+        return _conv_nd(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups, self._nd, type(self).__name__)
+
+
+class Conv1d(_ConvForward):
     """1-d convolution over (N, C, L) or (C, L) input; `weight` is (out, in/groups, k)."""
     _nd = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", *, key, dtype=None):
-        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                    bias, padding_mode, 0, key, dtype)
 
-    def __call__(self, x, *, key=None):
-        x, padding = self._input(x)
-        return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
-                        self.groups)
-
-
-class Conv2d(_ConvNd):
+class Conv2d(_ConvForward):
     """2-d convolution over NCHW (or CHW) input; `weight` is (out, in/groups, kh, kw)."""
     _nd = 2
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", *, key, dtype=None):
-        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                    bias, padding_mode, 0, key, dtype)
 
-    def __call__(self, x, *, key=None):
-        x, padding = self._input(x)
-        if fnp.ndim(x) == 3:
-            return conv2d(x[None], self.weight, self.bias, self.stride, padding,
-                            self.dilation, self.groups)[0]
-        return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
-                        self.groups)
+class Conv3d(_ConvForward):
+    """3-d convolution over (N, C, D, H, W) or (C, D, H, W) input; `weight` is
+    (out, in/groups, kd, kh, kw)."""
+    _nd = 3
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -297,3 +297,10 @@ class ConvTranspose2d(_ConvTransposeNd):
     (in, out/groups, kh, kw)."""
     _nd = 2
     _fn = staticmethod(conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-d convolution over (N, C, D, H, W) or (C, D, H, W) input; `weight` is
+    (in, out/groups, kd, kh, kw)."""
+    _nd = 3
+    _fn = staticmethod(conv_transpose3d)

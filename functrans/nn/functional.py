@@ -9,10 +9,14 @@ from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky
 from .layers import (one_hot, linear, dropout, embedding, embedding_bag, dropout1d, dropout2d,
                      dropout3d, alpha_dropout, feature_alpha_dropout, bilinear)
 from .distance import cosine_similarity
-from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, conv_output_padding
-from .pooling import (max_pool2d, avg_pool2d, adaptive_avg_pool1d, adaptive_avg_pool2d,
-                      adaptive_max_pool1d, adaptive_max_pool2d, interpolate)
-from .normalization import layer_norm, batch_norm, group_norm, instance_norm
+from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+                   conv_output_padding)
+from .pooling import (max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
+                      max_unpool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
+                      adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+                      adaptive_max_pool2d, adaptive_max_pool3d, interpolate)
+from .normalization import (layer_norm, rms_norm, batch_norm, group_norm, instance_norm,
+                            local_response_norm)
 from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,
                      binary_cross_entropy_with_logits, huber_loss, smooth_l1_loss, kl_div,
                      cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
@@ -31,7 +35,10 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "conv_transpose1d", "conv_transpose2d", "conv_output_padding", "max_pool2d",
            "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "interpolate", "layer_norm", "batch_norm", "group_norm",
-           "instance_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss",
+           "instance_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "conv3d",
+           "conv_transpose3d", "max_pool1d", "max_pool3d", "max_unpool1d", "max_unpool2d",
+           "max_unpool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool3d",
+           "adaptive_max_pool3d", "rms_norm", "local_response_norm",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "poisson_nll_loss", "gaussian_nll_loss",

@@ -1,5 +1,6 @@
-"""Normalization layers with running statistics or groups: BatchNorm1d, BatchNorm2d, GroupNorm,
-InstanceNorm2d (PyTorch's arguments, defaults, initialization, buffers and printing).
+"""Normalization layers: LayerNorm, RMSNorm, BatchNorm1d/2d/3d, GroupNorm,
+InstanceNorm1d/2d/3d, LocalResponseNorm (PyTorch's arguments, defaults, initialization,
+buffers and printing).
 
 BatchNorm's running statistics are buffers (see `ft.nn.module`): in training mode the layer
 records their new values with `update_buffers`, so call the model through `ft.nn.stateful`
@@ -15,11 +16,15 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..primitives._util import shape_of, dtype_of
+from ..primitives.windowed import reduce_window_sum
 from . import init
 from ._utils import as_floating, float_dtype, per_channel
 from .module import Module, field
 
-__all__ = ['layer_norm', 'batch_norm', 'group_norm', 'instance_norm', 'LayerNorm', 'BatchNorm1d', 'BatchNorm2d', 'GroupNorm', 'InstanceNorm2d']
+__all__ = ['layer_norm', 'rms_norm', 'batch_norm', 'group_norm', 'instance_norm',
+           'local_response_norm', 'LayerNorm', 'RMSNorm', 'BatchNorm1d', 'BatchNorm2d',
+           'BatchNorm3d', 'GroupNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d',
+           'LocalResponseNorm']
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -42,6 +47,49 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = lax.add(out, bias)
     return out
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalization over the trailing `normalized_shape` axes (no
+    centering): `x / sqrt(mean(x**2) + eps) * weight`; `eps=None` is the machine epsilon of
+    the input's dtype, as in PyTorch."""
+    x = as_floating(input)
+    normalized_shape = _as_shape(normalized_shape)
+    shape = shape_of(x)
+    n = len(normalized_shape)
+    if tuple(shape[len(shape) - n:]) != normalized_shape:
+        raise ValueError(f"rms_norm: input of shape {shape} does not end with "
+                         f"normalized_shape {normalized_shape}")
+    if weight is not None and tuple(shape_of(weight)) != normalized_shape:
+        raise ValueError(f"rms_norm: weight has shape {tuple(shape_of(weight))}, it needs "
+                         f"normalized_shape {normalized_shape}")
+    if eps is None:
+        eps = float(np.finfo(dtype_of(x)).eps)
+    axes = tuple(range(len(shape) - n, len(shape)))
+    mean_square = fnp.mean(lax.square(x), axis=axes, keepdims=True)
+    out = lax.mul(x, lax.rsqrt(lax.add(mean_square, eps)))
+    if weight is not None:
+        out = lax.mul(out, lax.convert_element_type(weight, dtype_of(out)))
+    return out
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """PyTorch's F.local_response_norm over the channels (axis 1) of (N, C, ...) input:
+    `x / (k + alpha * mean of x**2 over `size` neighbouring channels) ** beta`, the window
+    zero-padded by size // 2 before and (size - 1) // 2 after each channel."""
+    x = as_floating(input)
+    shape = shape_of(x)
+    if len(shape) < 3:
+        raise ValueError(f"local_response_norm needs a 3-d or higher (N, C, ...) input, got "
+                         f"shape {shape}")
+    if int(size) < 1:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size}")
+    size = int(size)
+    window = (1, size) + (1,) * (len(shape) - 2)
+    pads = ((0, 0), (size // 2, (size - 1) // 2)) + ((0, 0),) * (len(shape) - 2)
+    mean_square = lax.div(reduce_window_sum(lax.square(x), window, None, pads), float(size))
+    scale = fnp.power(lax.add(lax.mul(mean_square, float(alpha)), float(k)), float(beta))
+    return lax.div(x, scale)
 
 
 def _as_shape(s):
@@ -278,6 +326,13 @@ class BatchNorm2d(_BatchNorm):
     _ranks = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of (N, C, D, H, W) input over the batch and spatial axes.
+    `momentum=None` makes the running statistics a cumulative average; `axis_name` averages
+    the batch statistics over that `vmap` axis."""
+    _ranks = (5,)
+
+
 class GroupNorm(Module):
     """Normalizes each sample's channels in `num_groups` groups (over the group's channels
     and all positions), then applies a per-channel scale and shift."""
@@ -305,11 +360,7 @@ class GroupNorm(Module):
                 f"affine={self.affine}, bias={self.bias is not None}")
 
 
-class InstanceNorm2d(_NormBase):
-    """Normalizes each (sample, channel) plane of NCHW (or CHW) input over its positions.
-    With `track_running_stats`, training mode records running averages of the instances'
-    statistics (call the model through `ft.nn.stateful`) and eval mode uses them."""
-    _ranks = (3, 4)
+class _InstanceNorm(_NormBase):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, *, bias=True, dtype=None):
@@ -317,16 +368,16 @@ class InstanceNorm2d(_NormBase):
 
     def __call__(self, x, *, key=None):
         x = self._check_input(x)
-        unbatched = x.ndim == 3
+        unbatched = x.ndim == self._ranks[0]
         if unbatched:
             x = x[None]
         if x.shape[1] != self.num_features:
             if self.affine or self.track_running_stats:
-                raise ValueError(f"InstanceNorm2d({self.num_features}): expected input's size "
-                                 f"at dim=1 to match num_features ({self.num_features}), but "
-                                 f"got: {x.shape[1]}")
-            warnings.warn(f"InstanceNorm2d: input's size at dim=1 ({x.shape[1]}) does not "
-                          f"match num_features ({self.num_features}); it is not used because "
+                raise ValueError(f"{type(self).__name__}({self.num_features}): expected "
+                                 f"input's size at dim=1 to match num_features "
+                                 f"({self.num_features}), but got: {x.shape[1]}")
+            warnings.warn(f"{type(self).__name__}: input's size at dim=1 ({x.shape[1]}) does "
+                          f"not match num_features ({self.num_features}); it is not used because "
                           "affine=False", stacklevel=2)
         use_input_stats = self.training or not self.track_running_stats
         if self.track_running_stats and use_input_stats and self.momentum is not None:
@@ -340,6 +391,60 @@ class InstanceNorm2d(_NormBase):
                                   self.running_var if tracked else None, self.weight,
                                   self.bias, use_input_stats, 0.0, self.eps)
         return out[0] if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalizes each (sample, channel) row of (N, C, L) (or (C, L)) input over its length.
+    With `track_running_stats`, training mode records running averages of the instances'
+    statistics (call the model through `ft.nn.stateful`) and eval mode uses them."""
+    _ranks = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalizes each (sample, channel) plane of NCHW (or CHW) input over its positions.
+    With `track_running_stats`, training mode records running averages of the instances'
+    statistics (call the model through `ft.nn.stateful`) and eval mode uses them."""
+    _ranks = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalizes each (sample, channel) volume of (N, C, D, H, W) (or unbatched) input over
+    its positions; running statistics as InstanceNorm2d."""
+    _ranks = (4, 5)
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the trailing `normalized_shape` axes, with a
+    learned scale (`eps=None`: the machine epsilon of the input's dtype)."""
+    eps: object = field(static=True)
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, *, dtype=None):
+        shape = _as_shape(normalized_shape)
+        self.normalized_shape = shape
+        self.eps = None if eps is None else float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = init.ones(shape, float_dtype(dtype)) if elementwise_affine else None
+
+    def __call__(self, x, *, key=None):
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """Divides each channel of (N, C, ...) input by a power of the mean square over `size`
+    neighbouring channels (see `local_response_norm`)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+
+    def __call__(self, x, *, key=None):
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class LayerNorm(Module):

@@ -1,5 +1,6 @@
 """Pooling and resizing: functional forms (re-exported by `ft.nn.functional`) and layers:
-MaxPool2d, AvgPool2d, AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d (PyTorch's bins: output cell
+MaxPool1d/2d/3d (with `return_indices`), MaxUnpool1d/2d/3d, AvgPool1d/2d/3d,
+AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d (PyTorch's bins: output cell
 i covers input positions floor(i * L / out) to ceil((i + 1) * L / out)) and Upsample
 (nearest, nearest-exact, linear, bilinear, trilinear, area)."""
 from __future__ import annotations
@@ -10,30 +11,51 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..backends import cpu
+from ..core import Tracer, device_like
 from ..primitives._util import shape_of, dtype_of
-from ..primitives.windowed import reduce_window_max, reduce_window_sum
+from ..primitives.windowed import (reduce_window_max, reduce_window_max_argmax_p,
+                                   reduce_window_sum)
 from ._utils import as_floating, ntuple
 from .module import Module, field
 
-__all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool1d', 'adaptive_avg_pool2d', 'adaptive_max_pool1d', 'adaptive_max_pool2d', 'interpolate', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool1d', 'AdaptiveAvgPool2d', 'AdaptiveMaxPool1d', 'AdaptiveMaxPool2d', 'Upsample']
+__all__ = ['max_pool1d', 'max_pool2d', 'max_pool3d', 'max_unpool1d', 'max_unpool2d',
+           'max_unpool3d', 'avg_pool1d', 'avg_pool2d', 'avg_pool3d', 'adaptive_avg_pool1d',
+           'adaptive_avg_pool2d', 'adaptive_avg_pool3d', 'adaptive_max_pool1d',
+           'adaptive_max_pool2d', 'adaptive_max_pool3d', 'interpolate', 'MaxPool1d',
+           'MaxPool2d', 'MaxPool3d', 'MaxUnpool1d', 'MaxUnpool2d', 'MaxUnpool3d', 'AvgPool1d',
+           'AvgPool2d', 'AvgPool3d', 'AdaptiveAvgPool1d', 'AdaptiveAvgPool2d',
+           'AdaptiveAvgPool3d', 'AdaptiveMaxPool1d', 'AdaptiveMaxPool2d', 'AdaptiveMaxPool3d',
+           'Upsample']
 
 
-def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fn):
-    if len(shape_of(x)) not in (3, 4):
-        raise ValueError(f"{fn} needs a CHW or NCHW input, got shape {shape_of(x)}")
-    k = ntuple(kernel_size, 2, "kernel_size")
-    s = k if stride is None or stride == () else ntuple(stride, 2, "stride")
-    p = ntuple(padding, 2, "padding")
-    d = ntuple(dilation, 2, "dilation")
+_LAYOUTS = {1: "(N, C, L) or (C, L)", 2: "NCHW or CHW", 3: "(N, C, D, H, W) or (C, D, H, W)"}
+
+
+def _pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode, fn):
+    """(window, strides, (lo, hi) pads, dilation) over all axes of `x` for PyTorch's pooling
+    of its last `nd` axes; the high pads make room for ceil_mode's partial windows."""
+    shape = shape_of(x)
+    if len(shape) not in (nd + 1, nd + 2):
+        raise ValueError(f"{fn} needs a {_LAYOUTS[nd]} input (batched or unbatched), got "
+                         f"shape {shape}")
+    k = ntuple(kernel_size, nd, "kernel_size")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
+        ntuple(stride, nd, "stride")
+    p = ntuple(padding, nd, "padding")
+    d = ntuple(dilation, nd, "dilation")
+    if any(v < 1 for v in k + s + d) or any(v < 0 for v in p):
+        raise ValueError(f"{fn}: kernel_size {k}, stride {s} and dilation {d} must be positive "
+                         f"and padding {p} non-negative")
     if any(2 * pi > ki for pi, ki in zip(p, k)):
         raise ValueError(f"{fn}: padding {p} must be at most half the kernel size {k}")
-    lead = len(shape_of(x)) - 2
+    lead = len(shape) - nd
     pads = []
-    for size, ki, si, pi, di in zip(shape_of(x)[-2:], k, s, p, d):
+    for size, ki, si, pi, di in zip(shape[lead:], k, s, p, d):
         span = size + 2 * pi - di * (ki - 1) - 1
         if span < 0:
             raise ValueError(f"{fn}: the kernel {k} (dilation {d}) is larger than the input's "
-                             f"spatial shape {tuple(shape_of(x)[-2:])} with padding {p}; use a "
+                             f"spatial shape {tuple(shape[lead:])} with padding {p}; use a "
                              "smaller kernel or pad the input")
         out = (-(-span // si) if ceil_mode else span // si) + 1
         if ceil_mode and (out - 1) * si >= size + pi:
@@ -43,38 +65,187 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, fn):
             (1,) * lead + d)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """Max pooling over NCHW (or CHW) input; `stride` defaults to `kernel_size`. The
-    derivative goes to the first maximum of each window."""
+def _max_pool(x, nd, kernel_size, stride, padding, dilation, ceil_mode, return_indices, fn):
     x = fnp.asarray(x)
-    window, strides, pads, dil = _pool_geometry(x, kernel_size, stride, padding, dilation,
-                                                ceil_mode, "max_pool2d")
-    return reduce_window_max(x, window, strides, pads, dil)
+    geometry = _pool_geometry(x, nd, kernel_size, stride, padding, dilation, ceil_mode, fn)
+    if return_indices:
+        return _max_with_indices(x, nd, *geometry)
+    return reduce_window_max(x, *geometry)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
-    """Average pooling over NCHW (or CHW) input, with PyTorch's divisor rules."""
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max pooling over (N, C, L) or (C, L) input; `stride` defaults to `kernel_size`. The
+    derivative goes to the first maximum of each window; `return_indices` also gives the
+    position of each maximum along L."""
+    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max pooling over NCHW (or CHW) input; `stride` defaults to `kernel_size`. The
+    derivative goes to the first maximum of each window; `return_indices` also gives each
+    maximum's flat position `h * W + w` in its plane."""
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, "max_pool2d")
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max pooling over (N, C, D, H, W) or (C, D, H, W) input; `stride` defaults to
+    `kernel_size`; `return_indices` also gives each maximum's flat position
+    `(d * H + h) * W + w` in its volume."""
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices, "max_pool3d")
+
+
+def _max_with_indices(x, nd, window, strides, pads, dilation):
+    """(maxima, flat position of each maximum in its sample's and channel's spatial block)."""
+    values, offset = reduce_window_max_argmax_p.bind(
+        x, window_dimensions=window, window_strides=strides, padding=pads,
+        window_dilation=dilation)
+    offset = lax.convert_element_type(offset, np.int64)
+    shape, out_shape = shape_of(x)[-nd:], shape_of(values)[-nd:]
+    k, s, d, lo = window[-nd:], strides[-nd:], dilation[-nd:], [p[0] for p in pads[-nd:]]
+    flat = None
+    for i in range(nd):
+        # the window offset along axis i, then the input position it points at
+        along = fnp.remainder(fnp.floor_divide(offset, math.prod(k[i + 1:])), k[i])
+        start = (np.arange(out_shape[i]) * s[i] - lo[i]).reshape(
+            (out_shape[i],) + (1,) * (nd - 1 - i))
+        pos = lax.add(lax.mul(along, d[i]), fnp.asarray(start.astype(np.int64)))
+        if lo[i]:
+            # a window of nothing but -inf keeps its first offset, which may be padding:
+            # PyTorch reports the window's first position inside the input then
+            lift = lax.mul(fnp.floor_divide(lax.sub(d[i] - 1, pos), d[i]), d[i])
+            pos = fnp.where(lax.lt(pos, 0), lax.add(pos, lift), pos)
+        flat = pos if flat is None else lax.add(lax.mul(flat, shape[i]), pos)
+    return values, flat
+
+
+def _unpool_size(in_spatial, kernel_size, stride, padding, output_size, fn):
+    nd = len(in_spatial)
+    k = ntuple(kernel_size, nd, "kernel_size")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else \
+        ntuple(stride, nd, "stride")
+    p = ntuple(padding, nd, "padding")
+    default = tuple((n - 1) * si - 2 * pi + ki for n, ki, si, pi in zip(in_spatial, k, s, p))
+    if output_size is None:
+        return default
+    size = tuple(int(o) for o in output_size)
+    if len(size) in (nd + 1, nd + 2):
+        size = size[-nd:]
+    if len(size) != nd:
+        raise ValueError(f"{fn}: output_size must have {nd} (or {nd + 1}/{nd + 2} with the "
+                         f"leading axes) entries, got {tuple(output_size)}")
+    for o, dflt, si in zip(size, default, s):
+        if not dflt - si < o < dflt + si:
+            raise ValueError(f"{fn}: output_size {size} must lie strictly between "
+                             f"{tuple(a - b for a, b in zip(default, s))} and "
+                             f"{tuple(a + b for a, b in zip(default, s))} for an input of "
+                             f"spatial shape {tuple(in_spatial)}")
+    return size
+
+
+def _max_unpool(x, indices, nd, kernel_size, stride, padding, output_size, fn):
+    x = fnp.asarray(x)
+    indices = fnp.asarray(indices)
+    shape = shape_of(x)
+    if len(shape) not in (nd + 1, nd + 2) or tuple(shape_of(indices)) != tuple(shape):
+        raise ValueError(f"{fn} needs a {nd + 1}-d or {nd + 2}-d input and indices of the same "
+                         f"shape (the max_pool{nd}d(..., return_indices=True) pair), got "
+                         f"shapes {shape} and {tuple(shape_of(indices))}")
+    out = _unpool_size(shape[-nd:], kernel_size, stride, padding, output_size, fn)
+    lead = shape[:-nd]
+    rows = math.prod(lead)
+    flat_x = lax.reshape(x, (rows, math.prod(shape[-nd:])))
+    flat_i = lax.reshape(lax.convert_element_type(indices, np.int64), shape_of(flat_x))
+    # indices known now on the host are checked (as PyTorch does); traced or on a GPU (no
+    # sync), an index outside the output is dropped
+    if not isinstance(flat_i, Tracer) and device_like(flat_i) is cpu:
+        bad = np.asarray((flat_i < 0) | (flat_i >= math.prod(out)))
+        if bad.any():
+            raise IndexError(f"{fn}: index {int(np.asarray(flat_i)[bad][0])} is outside the "
+                             f"output's spatial size {out} ({math.prod(out)} positions); pass "
+                             "the indices max_pool returned for this input, or the "
+                             "output_size it was pooled from")
+    else:
+        flat_i = fnp.where(lax.lt(flat_i, 0), math.prod(out), flat_i)
+    row = fnp.asarray(np.arange(rows, dtype=np.int64)[:, None])
+    result = fnp.zeros((rows, math.prod(out)), dtype_of(x)).at[row, flat_i].set(flat_x)
+    return lax.reshape(result, tuple(lead) + out)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool1d: each value put back at its index along L (zeros
+    elsewhere); the output length is `(L - 1) * stride - 2 * padding + kernel_size` unless
+    `output_size` says otherwise."""
+    return _max_unpool(input, indices, 1, kernel_size, stride, padding, output_size,
+                       "max_unpool1d")
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool2d: each value put back at its flat index in its plane
+    (zeros elsewhere)."""
+    return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size,
+                       "max_unpool2d")
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool3d: each value put back at its flat index in its volume
+    (zeros elsewhere)."""
+    return _max_unpool(input, indices, 3, kernel_size, stride, padding, output_size,
+                       "max_unpool3d")
+
+
+def _avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, fn):
     x = as_floating(x)
-    window, strides, pads, dil = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode,
-                                                "avg_pool2d")
+    window, strides, pads, dil = _pool_geometry(x, nd, kernel_size, stride, padding, 1,
+                                                ceil_mode, fn)
     total = reduce_window_sum(x, window, strides, pads, dil)
     if divisor_override is not None:
+        if int(divisor_override) == 0:
+            raise ValueError(f"{fn}: divisor_override must be non-zero, got {divisor_override}")
         return lax.div(total, float(divisor_override))
     # count of the window's elements inside the input (or inside the explicit padding)
-    sizes = shape_of(x)[-2:]
-    p = ntuple(padding, 2, "padding")
-    counts = []
-    for size, (lo, hi), ki, si, pi in zip(sizes, pads[-2:], window[-2:], strides[-2:], p):
+    sizes = shape_of(x)[-nd:]
+    p = ntuple(padding, nd, "padding")
+    divisor = np.ones((), np.int64)
+    for size, (lo, hi), ki, si, pi in zip(sizes, pads[-nd:], window[-nd:], strides[-nd:], p):
         n_out = (size + lo + hi - ki) // si + 1
         starts = np.arange(n_out) * si - lo
         limit = size + pi if count_include_pad else size
         floor = -pi if count_include_pad else 0
-        counts.append(np.minimum(starts + ki, limit) - np.maximum(starts, floor))
-    divisor = np.outer(counts[0], counts[1]).astype(dtype_of(total))
+        divisor = np.multiply.outer(divisor, np.minimum(starts + ki, limit) -
+                                    np.maximum(starts, floor))
+    divisor = divisor.astype(dtype_of(total))
     if np.all(divisor == divisor.flat[0]):
         return lax.div(total, float(divisor.flat[0]))
     return lax.div(total, fnp.asarray(divisor))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """Average pooling over (N, C, L) or (C, L) input, with PyTorch's divisor rules."""
+    return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     None, "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Average pooling over NCHW (or CHW) input, with PyTorch's divisor rules."""
+    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool2d")
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Average pooling over (N, C, D, H, W) or (C, D, H, W) input, with PyTorch's divisor
+    rules (`count_include_pad`, `divisor_override`)."""
+    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool3d")
 
 
 def _sizes(output_size, spatial, fn):
@@ -178,20 +349,47 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     return (values, index) if return_indices else values
 
 
+def _adaptive_max_nd(x, nd, output_size, return_indices, fn):
+    """Separable adaptive max over the last `nd` axes, last axis first: each axis' first
+    maximum, so the overall choice is the first maximum in row-major order, as in PyTorch."""
+    x = _adaptive_input(x, nd, fn)
+    rank = len(shape_of(x))
+    spatial = shape_of(x)[-nd:]
+    sizes = _sizes(output_size, spatial, fn)
+    indices = []                  # per reduced axis (last first), the chosen input position
+    for axis in range(rank - 1, rank - nd - 1, -1):
+        x, index = _adaptive_max_axis(x, axis, sizes[axis - rank + nd])
+        indices = [fnp.take_along_axis(i, index, axis=axis) for i in indices] + [index]
+    if not return_indices:
+        return x
+    flat = indices[-1]
+    for i, size in zip(reversed(indices[:-1]), spatial[1:]):
+        flat = lax.add(lax.mul(flat, size), i)
+    return x, flat
+
+
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Maximum over PyTorch's adaptive bins of NCHW or CHW input (the derivative goes to the
     first maximum in row-major order); with `return_indices`, also each maximum's flat
     position `h * W + w` in its input plane, as PyTorch."""
-    x = _adaptive_input(input, 2, "adaptive_max_pool2d")
+    return _adaptive_max_nd(input, 2, output_size, return_indices, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Maximum over PyTorch's adaptive bins of (N, C, D, H, W) or (C, D, H, W) input; with
+    `return_indices`, also each maximum's flat position `(d * H + h) * W + w`."""
+    return _adaptive_max_nd(input, 3, output_size, return_indices, "adaptive_max_pool3d")
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average over PyTorch's adaptive bins of (N, C, D, H, W) or (C, D, H, W) input;
+    `output_size` an int or three entries, None keeping a size."""
+    x = as_floating(_adaptive_input(input, 3, "adaptive_avg_pool3d"))
     rank = len(shape_of(x))
-    width = shape_of(x)[-1]
-    oh, ow = _sizes(output_size, shape_of(x)[-2:], "adaptive_max_pool2d")
-    along_w, w_index = _adaptive_max_axis(x, rank - 1, ow)
-    values, h_index = _adaptive_max_axis(along_w, rank - 2, oh)
-    if not return_indices:
-        return values
-    w_at = fnp.take_along_axis(w_index, h_index, axis=rank - 2)
-    return values, lax.add(lax.mul(h_index, width), w_at)
+    sizes = _sizes(output_size, shape_of(x)[-3:], "adaptive_avg_pool3d")
+    for axis, o in zip(range(rank - 3, rank), sizes):
+        x = _adaptive_avg_axis(x, axis, o)
+    return x
 
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
@@ -298,22 +496,47 @@ def _linear_axis(x, axis, n_in, n_out, scale, align_corners, dt):
     return lax.add(lo, hi)
 
 
-class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+class _MaxPoolNd(Module):
+    _nd = 0
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation, self.ceil_mode = padding, dilation, bool(ceil_mode)
+        self.return_indices = bool(return_indices)
 
     def __call__(self, x, *, key=None):
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)
+        return _max_pool(x, self._nd, self.kernel_size, self.stride, self.padding,
+                         self.dilation, self.ceil_mode, self.return_indices,
+                         type(self).__name__)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(Module):
+class MaxPool1d(_MaxPoolNd):
+    """Max pooling over (N, C, L) or (C, L) input (`return_indices` also gives the positions
+    of the maxima, for MaxUnpool1d)."""
+    _nd = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """Max pooling over NCHW or CHW input (`return_indices` also gives each maximum's flat
+    position in its plane, for MaxUnpool2d)."""
+    _nd = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    """Max pooling over (N, C, D, H, W) or (C, D, H, W) input (`return_indices` also gives
+    each maximum's flat position in its volume, for MaxUnpool3d)."""
+    _nd = 3
+
+
+class _AvgPoolNd(Module):
+    _nd = 0
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True, divisor_override=None):
         self.kernel_size = kernel_size
@@ -322,11 +545,67 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = bool(count_include_pad), divisor_override
 
     def __call__(self, x, *, key=None):
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        return _avg_pool(x, self._nd, self.kernel_size, self.stride, self.padding,
+                         self.ceil_mode, self.count_include_pad, self.divisor_override,
+                         type(self).__name__)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """Average pooling over (N, C, L) or (C, L) input, with PyTorch's divisor rules."""
+    _nd = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        # PyTorch keeps AvgPool1d's sizes as 1-tuples (and prints them so)
+        super().__init__(ntuple(kernel_size, 1, "kernel_size"),
+                         ntuple(kernel_size if stride is None else stride, 1, "stride"),
+                         ntuple(padding, 1, "padding"), ceil_mode, count_include_pad)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """Average pooling over NCHW or CHW input, with PyTorch's divisor rules."""
+    _nd = 2
+
+
+class AvgPool3d(_AvgPoolNd):
+    """Average pooling over (N, C, D, H, W) or (C, D, H, W) input, with PyTorch's divisor
+    rules."""
+    _nd = 3
+
+
+class _MaxUnpoolNd(Module):
+    _nd = 0
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        nd = self._nd
+        self.kernel_size = ntuple(kernel_size, nd, "kernel_size")
+        self.stride = self.kernel_size if stride is None else ntuple(stride, nd, "stride")
+        self.padding = ntuple(padding, nd, "padding")
+
+    def __call__(self, input, indices, output_size=None, *, key=None):
+        return _max_unpool(input, indices, self._nd, self.kernel_size, self.stride,
+                           self.padding, output_size, type(self).__name__)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    """Puts MaxPool1d's maxima back at their indices, zeros elsewhere."""
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    """Puts MaxPool2d's maxima back at their indices in each plane, zeros elsewhere."""
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    """Puts MaxPool3d's maxima back at their indices in each volume, zeros elsewhere."""
+    _nd = 3
 
 
 def _output_size(output_size):
@@ -379,6 +658,22 @@ class AdaptiveMaxPool2d(_AdaptiveMax):
 
     def __call__(self, x, *, key=None):
         return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool3d(_Adaptive):
+    """Averages (N, C, D, H, W) or (C, D, H, W) input over adaptive bins; `output_size` an
+    int or (od, oh, ow), where None keeps that input size."""
+
+    def __call__(self, x, *, key=None):
+        return adaptive_avg_pool3d(x, self.output_size)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMax):
+    """Maximum of (N, C, D, H, W) or (C, D, H, W) input over adaptive bins
+    (`return_indices` also gives each maximum's flat position in its volume)."""
+
+    def __call__(self, x, *, key=None):
+        return adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
 
 class Upsample(Module):
