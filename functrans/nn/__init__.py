@@ -32,6 +32,11 @@ from .layers import (Identity, Linear, Flatten, Unflatten, Dropout, Embedding, E
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                       AdaptiveMaxPool1d, AdaptiveMaxPool2d, Upsample)
+from .reshaping import (ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d,
+                        ConstantPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                        ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d,
+                        CircularPad2d, CircularPad3d, PixelShuffle, PixelUnshuffle,
+                        ChannelShuffle, UpsamplingNearest2d, UpsamplingBilinear2d, Fold, Unfold)
 from .normalization import LayerNorm, BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d
 from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss,
                      HuberLoss, SmoothL1Loss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
