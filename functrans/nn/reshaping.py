@@ -74,7 +74,11 @@ def pad(input, pad, mode="constant", value=None):
             if n + lo + hi < 0:
                 raise ValueError(f"pad: pad {tuple(pad)} crops axis {ax} of input shape "
                                  f"{shape} to a negative size {n + lo + hi}")
-        fill = lax.convert_element_type(0 if value is None else value, dtype_of(x))
+        value = 0 if value is None else value
+        if isinstance(value, (bool, int, float, complex, np.generic)):   # cast as PyTorch does
+            fill = lax.full((), value, dtype_of(x), like=x)
+        else:
+            fill = lax.convert_element_type(fnp.asarray(value), dtype_of(x))
         return lax.pad(x, fill, [(lo, hi, 0) for lo, hi in pairs])
     if value is not None and value != 0:
         raise ValueError(f"pad: mode {mode!r} takes no value (got value={value!r}); use "
