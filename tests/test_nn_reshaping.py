@@ -1,6 +1,8 @@
 """The reshaping layers of `ft.nn` (padding, pixel and channel shuffles, the upsampling
 aliases, fold / unfold): values, derivatives, errors and printing against PyTorch (skipped
 without torch), finite-difference derivatives, and `jit` / `vmap` against eager."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -401,3 +403,17 @@ def test_fold_unfold_derivatives_jit_and_vmap():
 def test_fold_unfold_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+NEW_LAYERS = [name for name, _ in LAYERS] + ["PixelShuffle", "PixelUnshuffle", "ChannelShuffle",
+                                             "UpsamplingNearest2d", "UpsamplingBilinear2d",
+                                             "Fold", "Unfold"]
+
+
+@pytest.mark.parametrize("name", NEW_LAYERS)
+def test_constructor_arguments_and_defaults_are_pytorchs(name):
+    torch = pytest.importorskip("torch")
+    theirs = inspect.signature(getattr(torch.nn, name)).parameters
+    ours = inspect.signature(getattr(ft.nn, name)).parameters
+    assert [(n, p.default, p.kind) for n, p in ours.items()] == \
+        [(n, p.default, p.kind) for n, p in theirs.items()]
