@@ -5,6 +5,7 @@ import inspect
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import functrans as ft
 from functrans.test_util import check_grads
@@ -106,12 +107,15 @@ def test_constant_pad_any_rank_and_value_match_torch(case):
 PAD_ERRORS = [
     ((2, 3, 5), (1, 2, 3), "constant", None, "odd length"),
     ((2, 3), (1, 1, 1, 1, 1, 1), "constant", None, "only 2"),
-    ((2, 3, 5), (-3, -3), "constant", None, "negative size"),
+    ((2, 3, 5), (-3, -3), "constant", None, r"crops 6 elements from axis 2"),
+    ((2, 3, 1), (-2, 1), "constant", None, r"crops 2 elements from axis 2"),
     ((2, 3, 5), (5, 0), "reflect", None, r"less than its size 5"),
     ((2, 3, 5), (0, 6), "reflect", None, r"less than its size 5"),
     ((2, 3, 5), (-2, 5), "reflect", None, r"less than its size 5"),
-    ((2, 3, 5), (-2, -3), "reflect", None, "at least one"),
-    ((2, 3, 5), (-3, -3), "replicate", None, "at least one"),
+    ((2, 3, 5), (-2, -3), "reflect", None, r"sizes \(0,\).*must leave one"),
+    ((2, 3, 3, 5), (1, -6, -2, -1), "replicate", None, r"sizes \(0, 0\)"),
+    ((2, 3, 5), (-3, -3), "replicate", None, "negative size -1"),
+    ((2, 3, 5, 4), (0, 0, -3, -3), "replicate", None, "negative size -1"),
     ((2, 3, 5), (6, 6), "circular", None, "more than once"),
     ((2, 3, 5), (-3, -3), "circular", None, "negative size"),
     ((2, 3, 4, 5), (1, 1), "reflect", None, "3-d input"),
@@ -130,6 +134,60 @@ def test_pad_errors_name_the_problem(shape, pad, mode, value, match):
     torch = pytest.importorskip("torch")
     with pytest.raises((RuntimeError, NotImplementedError, IndexError)):
         torch.nn.functional.pad(torch.zeros(shape), pad, mode=mode, value=value)
+
+
+def _pad_reference(x, pairs, mode):
+    """NumPy's pad of the positive entries and slicing for the negative ones, in PyTorch's
+    order (circular crops first, the others pad first); None where PyTorch refuses (or, for
+    circular padding past what cropping left, reads memory it never wrote). `pairs` are the
+    padded (last) axes' (low, high)."""
+    padded_axes = len(pairs)
+    pairs = [(0, 0)] * (x.ndim - padded_axes) + pairs
+    out, keep, sizes = [], [], []
+    for n, (lo, hi) in zip(x.shape, pairs):
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        size = n + lo + hi
+        if mode == "constant" and kept < 0 or \
+                mode == "reflect" and (lo >= n or hi >= n) or \
+                mode == "circular" and max(lo, hi) > kept or \
+                size < 0:
+            return None
+        sizes.append(size)
+        keep.append(slice(max(-lo, 0), n - max(-hi, 0)))
+        out.append((max(lo, 0), max(hi, 0)))
+    if mode in ("reflect", "replicate") and not any(sizes[-padded_axes:]):
+        return None
+    if mode == "circular":
+        return np.pad(x[tuple(keep)], out, mode="wrap")
+    padded = np.pad(x, out, mode={"constant": "constant", "reflect": "reflect",
+                                  "replicate": "edge"}[mode])
+    return padded[tuple(slice(max(-lo, 0), padded.shape[i] - max(-hi, 0))
+                        for i, (lo, hi) in enumerate(pairs))]
+
+
+@st.composite
+def pad_problems(draw):
+    mode = draw(st.sampled_from(MODES))
+    k = draw(st.integers(1, 3))
+    lead = draw(st.integers(1, 2))
+    shape = tuple(draw(st.integers(1, 3)) for _ in range(lead)) + \
+        tuple(draw(st.integers(1, 5)) for _ in range(k))
+    pairs = [(draw(st.integers(-n, n)), draw(st.integers(-n, n))) for n in shape[lead:]]
+    return mode, shape, pairs
+
+
+@settings(max_examples=150, deadline=None)
+@given(pad_problems())
+def test_pad_matches_a_numpy_reference_or_refuses(problem):
+    mode, shape, pairs = problem
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    pad = tuple(v for pair in pairs[::-1] for v in pair)
+    want = _pad_reference(x, pairs, mode)
+    if want is None:
+        with pytest.raises(ValueError, match="pad"):
+            F.pad(x, pad, mode=mode)
+    else:
+        np.testing.assert_array_equal(np.asarray(F.pad(x, pad, mode=mode)), want)
 
 
 def test_pad_rejects_a_non_tuple_pad():

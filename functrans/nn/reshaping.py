@@ -71,9 +71,10 @@ def pad(input, pad, mode="constant", value=None):
                          f"'circular', got {mode!r}")
     if mode == "constant":
         for ax, ((lo, hi), n) in enumerate(zip(pairs, shape)):
-            if n + lo + hi < 0:
-                raise ValueError(f"pad: pad {tuple(pad)} crops axis {ax} of input shape "
-                                 f"{shape} to a negative size {n + lo + hi}")
+            if max(-lo, 0) + max(-hi, 0) > n:       # PyTorch crops before it pads
+                raise ValueError(f"pad: pad {(lo, hi)} crops {max(-lo, 0) + max(-hi, 0)} "
+                                 f"elements from axis {ax} of input shape {shape}, more "
+                                 "than it has")
         value = 0 if value is None else value
         if isinstance(value, (bool, int, float, complex, np.generic)):   # cast as PyTorch does
             fill = lax.full((), value, dtype_of(x), like=x)
@@ -91,26 +92,26 @@ def pad(input, pad, mode="constant", value=None):
                          "4-d or 5-d")
     for ax in range(rank - k, rank):
         (lo, hi), n = pairs[ax], shape[ax]
-        if n == 0:
+        out = n + lo + hi
+        if n == 0 and mode != "circular":
             raise ValueError(f"pad: {mode} padding needs non-empty padded axes, but axis "
                              f"{ax} of input shape {shape} is empty")
-        out = n + lo + hi
+        if out < 0:
+            raise ValueError(f"pad: pad {(lo, hi)} crops axis {ax} of input shape {shape} "
+                             f"to a negative size {out}")
         if mode == "reflect" and (lo >= n or hi >= n):
             raise ValueError(f"pad: reflect padding {(lo, hi)} of axis {ax} must be less than "
                              f"its size {n} (input shape {shape}); pad less, or use "
                              "mode='replicate' or 'circular'")
-        if mode == "circular":
-            kept = n - max(-lo, 0) - max(-hi, 0)
-            if lo > kept or hi > kept:
-                raise ValueError(f"pad: circular padding {(lo, hi)} of axis {ax} (size {n}, "
-                                 f"{kept} left after cropping) would wrap around more than "
-                                 "once; pad at most the axis size")
-            if out < 0:
-                raise ValueError(f"pad: pad {(lo, hi)} crops axis {ax} of input shape {shape} "
-                                 f"to a negative size {out}")
-        elif out < 1:
-            raise ValueError(f"pad: pad {(lo, hi)} leaves {out} elements of axis {ax} (input "
-                             f"shape {shape}); {mode} padding must leave at least one")
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        if mode == "circular" and (lo > kept or hi > kept):
+            raise ValueError(f"pad: circular padding {(lo, hi)} of axis {ax} (size {n}, "
+                             f"{kept} left after cropping) would wrap around more than "
+                             "once; pad at most the axis size")
+    sizes = tuple(n + lo + hi for n, (lo, hi) in zip(shape[rank - k:], pairs[rank - k:]))
+    if mode != "circular" and not any(sizes):
+        raise ValueError(f"pad: pad {tuple(pad)} leaves padded axes of sizes {sizes} (input "
+                         f"shape {shape}); {mode} padding must leave one of them non-empty")
     if mode == "circular":        # PyTorch crops first and wraps around what is left
         x = _crop(x, pairs)
         widths = [(max(lo, 0), max(hi, 0)) for lo, hi in pairs]
