@@ -106,7 +106,7 @@ def test_constant_pad_any_rank_and_value_match_torch(case):
 # (shape, pad, mode, value, what our message says)
 PAD_ERRORS = [
     ((2, 3, 5), (1, 2, 3), "constant", None, "odd length"),
-    ((2, 3), (1, 1, 1, 1, 1, 1), "constant", None, "only 2"),
+    ((2, 3), (1, 1, 1, 1, 1, 1), "constant", None, r"shape \(2, 3\) has only 2"),
     ((2, 3, 5), (-3, -3), "constant", None, r"crops 6 elements from axis 2"),
     ((2, 3, 1), (-2, 1), "constant", None, r"crops 2 elements from axis 2"),
     ((2, 3, 5), (5, 0), "reflect", None, r"less than its size 5"),
@@ -188,6 +188,14 @@ def test_pad_matches_a_numpy_reference_or_refuses(problem):
             F.pad(x, pad, mode=mode)
     else:
         np.testing.assert_array_equal(np.asarray(F.pad(x, pad, mode=mode)), want)
+
+
+def test_constant_pad_value_may_be_traced_and_differentiated():
+    x = np.ones((2, 3))
+    got = ft.jit(lambda a, v: F.pad(a, (1, 1), value=v))(x, 2.0)
+    np.testing.assert_array_equal(np.asarray(got), np.pad(x, ((0, 0), (1, 1)),
+                                                          constant_values=2.0))
+    assert float(ft.grad(lambda v: F.pad(x, (1, 2), value=v).sum())(2.0)) == 6.0
 
 
 def test_pad_rejects_a_non_tuple_pad():

@@ -26,9 +26,10 @@ __all__ = ["pad", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
 
 # ------------------------------------------------------------------ padding
 _NUMPY_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_SCALARS = (bool, int, float, complex, np.generic)
 
 
-def _pad_pairs(pad, rank):
+def _pad_pairs(pad, shape):
     """PyTorch's flat pad tuple (last axis first) as per-axis (low, high) pairs, first axis
     first."""
     if isinstance(pad, (int, np.integer)):
@@ -39,9 +40,10 @@ def _pad_pairs(pad, rank):
     if len(pad) % 2:
         raise ValueError(f"pad: pad {pad} has odd length {len(pad)}; give (low, high) pairs, "
                          "the last axis first")
+    rank = len(shape)
     if len(pad) > 2 * rank:
-        raise ValueError(f"pad: pad {pad} pads {len(pad) // 2} axes, but the input has "
-                         f"only {rank} (shape needs at least {len(pad) // 2} axes)")
+        raise ValueError(f"pad: pad {pad} pads {len(pad) // 2} axes, but the input of shape "
+                         f"{shape} has only {rank}; give at most {rank} (low, high) pairs")
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)][::-1]
     return [(0, 0)] * (rank - len(pairs)) + pairs
 
@@ -65,7 +67,7 @@ def pad(input, pad, mode="constant", value=None):
     x = fnp.asarray(input)
     shape = shape_of(x)
     rank = len(shape)
-    pairs = _pad_pairs(pad, rank)
+    pairs = _pad_pairs(pad, shape)
     if mode not in ("constant",) + tuple(_NUMPY_MODE):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or "
                          f"'circular', got {mode!r}")
@@ -76,12 +78,12 @@ def pad(input, pad, mode="constant", value=None):
                                  f"elements from axis {ax} of input shape {shape}, more "
                                  "than it has")
         value = 0 if value is None else value
-        if isinstance(value, (bool, int, float, complex, np.generic)):   # cast as PyTorch does
+        if isinstance(value, _SCALARS):         # cast to the input's dtype, as PyTorch does
             fill = lax.full((), value, dtype_of(x), like=x)
         else:
             fill = lax.convert_element_type(fnp.asarray(value), dtype_of(x))
         return lax.pad(x, fill, [(lo, hi, 0) for lo, hi in pairs])
-    if value is not None and value != 0:
+    if value is not None and not (isinstance(value, _SCALARS) and value == 0):
         raise ValueError(f"pad: mode {mode!r} takes no value (got value={value!r}); use "
                          "mode='constant' to pad with a value")
     k = len(tuple(pad)) // 2
