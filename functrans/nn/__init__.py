@@ -37,6 +37,11 @@ from .pooling import (MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d,
                       AvgPool1d, AvgPool2d, AvgPool3d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                       AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                       AdaptiveMaxPool3d, Upsample)
+from .reshaping import (ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, ConstantPad2d,
+                        ConstantPad3d, ReflectionPad1d, ReflectionPad2d, ReflectionPad3d,
+                        ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, CircularPad1d,
+                        CircularPad2d, CircularPad3d, PixelShuffle, PixelUnshuffle,
+                        ChannelShuffle, UpsamplingNearest2d, UpsamplingBilinear2d, Fold, Unfold)
 from .normalization import (LayerNorm, RMSNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d,
                             GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
                             LocalResponseNorm)

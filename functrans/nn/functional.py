@@ -1,7 +1,7 @@
 """`ft.nn.functional` (PyTorch's `F`): the functional forms of the layers, activations and
 losses, with PyTorch's names and argument order (NCHW images, OIHW kernels). Each is defined
-beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `normalization`,
-`losses`, `more_losses`, `attention`); this module only gathers them."""
+beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `reshaping`,
+`normalization`, `losses`, `more_losses`, `attention`); this module only gathers them."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
                           hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
@@ -15,6 +15,9 @@ from .pooling import (max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpo
                       max_unpool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
                       adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
                       adaptive_max_pool2d, adaptive_max_pool3d, interpolate)
+from .reshaping import (pad, pixel_shuffle, pixel_unshuffle, channel_shuffle,
+                        native_channel_shuffle, upsample, upsample_nearest, upsample_bilinear,
+                        fold, unfold)
 from .normalization import (layer_norm, rms_norm, batch_norm, group_norm, instance_norm,
                             local_response_norm)
 from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_entropy,
@@ -38,7 +41,9 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "instance_norm", "mse_loss", "l1_loss", "cross_entropy", "nll_loss", "conv3d",
            "conv_transpose3d", "max_pool1d", "max_pool3d", "max_unpool1d", "max_unpool2d",
            "max_unpool3d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool3d",
-           "adaptive_max_pool3d", "rms_norm", "local_response_norm",
+           "adaptive_max_pool3d", "rms_norm", "local_response_norm", "pad", "pixel_shuffle",
+           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "upsample",
+           "upsample_nearest", "upsample_bilinear", "fold", "unfold",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "poisson_nll_loss", "gaussian_nll_loss",
