@@ -105,3 +105,15 @@ def test_matches_jax_promotion_where_jax_is_installed():
         ours = dtypes.promote_types(d1, d2)
         theirs = jnp.promote_types(d1, d2)         # the lattice, before x64 canonicalizes
         assert ours == theirs, (d1, d2, ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32", "bool", "complex128"])
+@pytest.mark.parametrize("value", [2, 2.5, True])
+def test_converting_a_python_scalar_gives_an_array_of_that_dtype(value, dtype):
+    """(NumPy reads a missing dtype, None, as float64: a Python int converted to float64 once
+    stayed a Python int, and `jit` of `fnp.pad` on float64 arrays failed.)"""
+    got = ft.lax.convert_element_type(value, dtype)
+    assert isinstance(got._value, np.ndarray) and got.dtype == np.dtype(dtype)
+    x = np.ones((2, 3), dtype)
+    np.testing.assert_array_equal(np.asarray(ft.jit(lambda a: fnp.pad(a, 1))(x)),
+                                  np.pad(x, 1))

@@ -556,7 +556,9 @@ batch_elementwise(select_p)
 
 # =============================================================== dtype conversion
 def _convert_impl(xp, x, new_dtype):
-    if getattr(x, "dtype", None) == new_dtype:
+    # (not `getattr(x, "dtype", None) == new_dtype`: NumPy reads None as float64, so a Python
+    # scalar converted to float64 stayed a Python scalar)
+    if hasattr(x, "dtype") and x.dtype == new_dtype:
         return x
     return xp.asarray(x).astype(new_dtype)
 
