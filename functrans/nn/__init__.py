@@ -47,3 +47,4 @@ from .attention import (MultiheadAttention, TransformerEncoderLayer, Transformer
                         TransformerEncoder, TransformerDecoder, Transformer)
 from .containers import ModuleList, ModuleDict
 from .state_dict import save_safetensors, load_safetensors
+from . import utils
