@@ -198,6 +198,14 @@ def test_jit_and_grad_through_a_packed_lstm():
     jitted = ft.jit(ft.value_and_grad(loss, argnums=(0, 1)))(lstm, x)
     for a, b in zip(tree_flatten(eager)[0], tree_flatten(jitted)[0]):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14)
+    # a PackedSequence as an argument of jit: data traced, batch_sizes and indices static
+    packed = R.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out, (h, _) = ft.jit(lambda m, p: m(p))(lstm, packed)
+    want, (h_want, _) = lstm(packed)
+    assert isinstance(out, R.PackedSequence) and out.batch_sizes.tolist() == [3, 3, 2, 1, 1]
+    assert out.sorted_indices.tolist() == [1, 0, 2]
+    np.testing.assert_allclose(np.asarray(out.data), np.asarray(want.data), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(h), np.asarray(h_want), rtol=1e-12)
     # padded steps get no gradient
     gx = np.asarray(eager[1][1])
     assert not gx[3:, 0].any() and not gx[2:, 2].any() and gx[:3, 0].any()
