@@ -56,3 +56,4 @@ from .attention import (MultiheadAttention, TransformerEncoderLayer, Transformer
                         TransformerEncoder, TransformerDecoder, Transformer)
 from .containers import ModuleList, ModuleDict
 from .state_dict import save_safetensors, load_safetensors
+from . import utils

@@ -14,6 +14,12 @@ operations; the layer's reverse-mode derivative is written out (a `custom_vjp`):
 scan with one (dgates @ W_hh) product per step, after which the weight gradients are single
 products over all time steps. Forward mode and higher derivatives differentiate that rule.
 Sigmoid gates are computed as 0.5 + 0.5·tanh(x/2), one tanh over all gates at once.
+
+Packed sequences (`ft.nn.utils.rnn.PackedSequence`) run as one padded batch through the same
+scans: padding follows each sequence's last step, so it never changes the steps before it;
+the final states are gathered at each sequence's own last step, and the reverse direction
+runs forward over each sequence reversed within its length. The output is packed again, and
+given and returned states follow the caller's order of the sequences, as in PyTorch.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from . import activations
 from ._utils import as_floating, float_dtype
 from .layers import dropout, linear
 from .module import Module
+from .utils.rnn import PackedSequence, packed_like, sorted_padded
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -129,7 +136,7 @@ _rnn_recurrence.defvjp(_rnn_recurrence_fwd, _rnn_recurrence_bwd)
 
 
 # ------------------------------------------------------------------ LSTM over time
-def _lstm_scan(xg, h0, c0, w_hh, w_hr, reverse, keep):
+def _lstm_scan(xg, h0, c0, w_hh, w_hr, reverse, keep, cells=False):
     hidden = c0.shape[-1]
     w_t = lax.transpose(w_hh, (1, 0))
     r_t = None if w_hr is None else lax.transpose(w_hr, (1, 0))
@@ -139,24 +146,29 @@ def _lstm_scan(xg, h0, c0, w_hh, w_hr, reverse, keep):
         h, c, t = _lstm_update(lax.add(zx, h @ w_t), c, hidden)
         if r_t is not None:
             h = h @ r_t
-        return (h, c), ((h, c, t) if keep else h)
+        return (h, c), ((h, c, t) if keep else (h, c) if cells else h)
     (h, c), ys = lax.scan(step, (h0, c0), xg, reverse=reverse)
     return ys, h, c
 
 
-def _lstm_recurrence(reverse, xg, h0, c0, w_hh, w_hr):
-    hs, h, c = _lstm_scan(xg, h0, c0, w_hh, w_hr, reverse, False)
-    return hs, h, c
+def _lstm_recurrence(reverse, cells, xg, h0, c0, w_hh, w_hr):
+    """(hs, h_n, c_n), or (hs, cs, h_n, c_n) with `cells` (the cell state of every step)."""
+    ys, h, c = _lstm_scan(xg, h0, c0, w_hh, w_hr, reverse, False, cells)
+    return (*ys, h, c) if cells else (ys, h, c)
 
 
-def _lstm_recurrence_fwd(reverse, xg, h0, c0, w_hh, w_hr):
+def _lstm_recurrence_fwd(reverse, cells, xg, h0, c0, w_hh, w_hr):
     (hs, cs, ts), h, c = _lstm_scan(xg, h0, c0, w_hh, w_hr, reverse, True)
-    return (hs, h, c), (hs, cs, ts, h0, c0, w_hh, w_hr)
+    out = (hs, cs, h, c) if cells else (hs, h, c)
+    return out, (hs, cs, ts, h0, c0, w_hh, w_hr)
 
 
-def _lstm_recurrence_bwd(reverse, res, cts):
+def _lstm_recurrence_bwd(reverse, cells, res, cts):
     hs, cs, ts, h0, c0, w_hh, w_hr = res
-    d_hs, d_hn, d_cn = cts
+    if cells:
+        d_hs, d_cs, d_hn, d_cn = cts
+    else:
+        (d_hs, d_hn, d_cn), d_cs = cts, None
     hidden = c0.shape[-1]
     dt = hs.dtype
     scale = _gate_scale(hidden, dt, (0.25, 0.25, 1.0, 0.25))   # σ'(x) = (1 - tanh²(x/2))/4
@@ -165,8 +177,10 @@ def _lstm_recurrence_bwd(reverse, res, cts):
 
     def step(carry, xs):
         dh, dc = carry
-        dout, t, c, c_prev = xs
+        dout, t, c, c_prev = xs[:4]
         dh = lax.add(dh, dout)
+        if cells:
+            dc = lax.add(dc, xs[4])
         dhr = dh if w_r is None else dh @ w_r
         tc = lax.tanh(c)
         a = lax.add(lax.mul(t, 0.5), 0.5)
@@ -178,7 +192,7 @@ def _lstm_recurrence_bwd(reverse, res, cts):
         dz = lax.mul(lax.mul(da, lax.sub(1.0, lax.square(t))), scale)
         ys = dz if w_r is None else (dz, dh, lax.mul(o, tc))
         return (dz @ w, lax.mul(dc, f)), ys
-    xs = (d_hs, ts, cs, _previous(cs, c0, reverse))
+    xs = (d_hs, ts, cs, _previous(cs, c0, reverse)) + ((d_cs,) if cells else ())
     (dh0, dc0), ys = lax.scan(step, (d_hn, d_cn), xs, reverse=not reverse)
     dz = ys if w_r is None else ys[0]
     dw = _weight_grad(dz, _previous(hs, h0, reverse)).astype(w_hh.dtype)
@@ -186,7 +200,7 @@ def _lstm_recurrence_bwd(reverse, res, cts):
     return dz, dh0, dc0, dw, dw_r
 
 
-_lstm_recurrence = custom_vjp(_lstm_recurrence, nondiff_argnums=(0,))
+_lstm_recurrence = custom_vjp(_lstm_recurrence, nondiff_argnums=(0, 1))
 _lstm_recurrence.defvjp(_lstm_recurrence_fwd, _lstm_recurrence_bwd)
 
 
@@ -241,6 +255,24 @@ def _gru_recurrence_bwd(reverse, res, cts):
 
 _gru_recurrence = custom_vjp(_gru_recurrence, nondiff_argnums=(0,))
 _gru_recurrence.defvjp(_gru_recurrence_fwd, _gru_recurrence_bwd)
+
+
+# ------------------------------------------------------------------ packed sequences
+def _per_sequence_indices(lengths):
+    """Row indices into a flattened (T, N, ·) stack whose n-th sequence has `lengths[n]`
+    steps: `flip` (T, N) reverses each sequence within its length (padding stays put), `last`
+    (1, N) picks each sequence's last step."""
+    steps, n = int(lengths.max()), len(lengths)
+    t = np.arange(steps)[:, None]
+    src = np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+    return src * n + np.arange(n), ((lengths - 1) * n + np.arange(n))[None, :]
+
+
+def _gather_steps(stack, rows):
+    """`stack` (T, N, F) re-indexed by flat row indices `rows` (T', N): (T', N, F)."""
+    t, n, f = stack.shape
+    out = fnp.take(lax.reshape(stack, (t * n, f)), rows.ravel(), axis=0)
+    return lax.reshape(out, rows.shape + (f,))
 
 
 # ------------------------------------------------------------------ layers
@@ -343,14 +375,24 @@ class _RNNBase(Module):
 
     def _run(self, input, hx, key):
         name = type(self).__name__
-        x = as_floating(input)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"{name}: input must be (L, N, H_in), (N, L, H_in) with "
-                             f"batch_first=True, or unbatched (L, H_in); got shape {x.shape}")
+        packed, lengths = None, None
+        if isinstance(input, PackedSequence):
+            packed = input
+            if fnp.ndim(packed.data) != 2:
+                raise ValueError(f"{name}: a PackedSequence input must hold data of shape "
+                                 f"(sum of lengths, H_in), got {tuple(packed.data.shape)}")
+            x, lengths = sorted_padded(packed)
+            x = as_floating(x)
+        else:
+            x = as_floating(input)
+            if x.ndim not in (2, 3):
+                raise ValueError(f"{name}: input must be (L, N, H_in), (N, L, H_in) with "
+                                 "batch_first=True, unbatched (L, H_in), or a PackedSequence;"
+                                 f" got shape {x.shape}")
         batched = x.ndim == 3
         if not batched:
             x = lax.expand_dims(x, (1,))
-        elif self.batch_first:
+        elif self.batch_first and packed is None:
             x = fnp.swapaxes(x, 0, 1)
         steps, n, features = x.shape
         if features != self.input_size:
@@ -367,6 +409,13 @@ class _RNNBase(Module):
             c0 = self._state(c0, n, self.hidden_size, dt, batched, "c_0")
         else:
             h0 = self._state(hx, n, out_size, dt, batched, "h_0")
+        order = None if packed is None else packed.sorted_indices
+        if order is not None:     # given states follow the caller's order of the sequences
+            h0 = fnp.take(h0, order, axis=1)
+            if self.mode == "LSTM":
+                c0 = fnp.take(c0, order, axis=1)
+        if lengths is not None:
+            flip, last = _per_sequence_indices(lengths)
         directions = 2 if self.bidirectional else 1
         drop = self.training and self.dropout > 0 and self.num_layers > 1
         if drop:
@@ -382,20 +431,35 @@ class _RNNBase(Module):
             for d in range(directions):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._params(layer, d)
                 idx = layer * directions + d
-                flat = lax.reshape(x, (steps * n, x.shape[-1]))
+                # packed: each sequence runs forward from its first step (and its padding
+                # after its last step changes nothing before it); the reverse direction runs
+                # forward over each sequence reversed within its own length
+                reverse = bool(d) and lengths is None
+                xd = _gather_steps(x, flip) if d and lengths is not None else x
+                flat = lax.reshape(xd, (steps * n, x.shape[-1]))
                 if self.mode == "GRU":
                     xg = linear(flat, w_ih, b_ih)
                 else:
                     xg = linear(flat, w_ih, None if b_ih is None else lax.add(b_ih, b_hh))
                 xg = lax.reshape(xg, (steps, n, xg.shape[-1]))
-                if self.mode == "LSTM":
-                    hs, h, c = _lstm_recurrence(bool(d), xg, h0[idx], c0[idx], w_hh, w_hr)
+                if self.mode == "LSTM" and lengths is not None:
+                    hs, cs, h, c = _lstm_recurrence(False, True, xg, h0[idx], c0[idx], w_hh,
+                                                    w_hr)
+                    c = _gather_steps(cs, last)[0]
+                    c_n.append(c)
+                elif self.mode == "LSTM":
+                    hs, h, c = _lstm_recurrence(reverse, False, xg, h0[idx], c0[idx], w_hh,
+                                                w_hr)
                     c_n.append(c)
                 elif self.mode == "GRU":
-                    hs, h = _gru_recurrence(bool(d), xg, h0[idx], w_hh, b_hh)
+                    hs, h = _gru_recurrence(reverse, xg, h0[idx], w_hh, b_hh)
                 else:
-                    hs, h = _rnn_recurrence(self.mode == "RNN_RELU", bool(d), xg, h0[idx],
+                    hs, h = _rnn_recurrence(self.mode == "RNN_RELU", reverse, xg, h0[idx],
                                             w_hh)
+                if lengths is not None:
+                    h = _gather_steps(hs, last)[0]
+                    if d:
+                        hs = _gather_steps(hs, flip)
                 outs.append(hs)
                 h_n.append(h)
             x = outs[0] if directions == 1 else fnp.concatenate(outs, axis=-1)
@@ -403,6 +467,11 @@ class _RNNBase(Module):
                 x = dropout(x, self.dropout, True, key=keys[layer])
         h_n = fnp.stack(h_n)
         c_n = fnp.stack(c_n) if c_n else None
+        if packed is not None:
+            if packed.unsorted_indices is not None:
+                h_n = fnp.take(h_n, packed.unsorted_indices, axis=1)
+                c_n = None if c_n is None else fnp.take(c_n, packed.unsorted_indices, axis=1)
+            return packed_like(x, packed), h_n, c_n
         if not batched:
             x = lax.squeeze(x, (1,))
             h_n = lax.squeeze(h_n, (1,))
@@ -416,7 +485,8 @@ class RNN(_RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
 
     `rnn(input, h_0=None, *, key=None) -> (output, h_n)`; `key` is needed only for dropout
-    between layers in training mode."""
+    between layers in training mode. `input` may be a PackedSequence (then so is `output`,
+    and `h_n` holds each sequence's state at its own last step)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, *, key, dtype=None):
