@@ -117,3 +117,24 @@ def test_converting_a_python_scalar_gives_an_array_of_that_dtype(value, dtype):
     x = np.ones((2, 3), dtype)
     np.testing.assert_array_equal(np.asarray(ft.jit(lambda a: fnp.pad(a, 1))(x)),
                                   np.pad(x, 1))
+
+
+def test_mixed_float_layers_promote_and_lax_products_refuse_alike_eagerly_and_under_jit():
+    """A float64 batch through float32 layers computes in float64 eagerly and under jit (and
+    its gradients keep the parameters' float32); `lax.dot_general` itself never promotes,
+    eagerly as when traced (NumPy would promote silently)."""
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    lin = ft.nn.Linear(3, 4, key=ft.random.key(0))
+    lstm = ft.nn.LSTM(3, 4, key=ft.random.key(1))
+    for layer, f in ((lin, lambda m, x: m(x)), (lstm, lambda m, x: m(x)[0])):
+        eager, jitted = f(layer, x), ft.jit(f)(layer, x)
+        assert eager.dtype == jitted.dtype == np.float64
+        np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-12)
+        grads = ft.jit(ft.grad(lambda m: fnp.sum(f(m, x))))(layer)
+        assert all(g.dtype == np.float32 for g in ft.tree_util.tree_leaves(grads))
+    dims = (((1,), (0,)), ((), ()))
+    w = np.ones((3, 4), np.float32)
+    for run in (lambda a: ft.lax.dot_general(a, w, dims),
+                ft.jit(lambda a: ft.lax.dot_general(a, w, dims))):
+        with pytest.raises(TypeError, match="mixed dtypes float64 and float32"):
+            run(x[0])

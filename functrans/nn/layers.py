@@ -41,16 +41,18 @@ def one_hot(x, num_classes, dtype=None, axis=-1):
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
     x = fnp.asarray(x)
-    if dtype_of(x) != dtype_of(weight):
-        x = lax.convert_element_type(x, dtype_of(weight)) \
-            if not dtypes.is_inexact(dtype_of(x)) else x
+    if dtype_of(x) != dtype_of(weight):     # integers take the weight's type; floats promote
+        common = dtype_of(weight) if not dtypes.is_inexact(dtype_of(x)) else \
+            dtypes.result_type(dtype_of(x), dtype_of(weight))
+        x, weight = (lax.convert_element_type(x, common),
+                     lax.convert_element_type(weight, common))
     xs, ws = shape_of(x), shape_of(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ValueError(f"linear: input of shape {xs} needs its last axis to match "
                          f"in_features={ws[1] if len(ws) == 2 else ws} of the weight "
                          f"(shape {ws}, laid out (out_features, in_features))")
     out = lax.dot_general(x, weight, (((len(xs) - 1,), (1,)), ((), ())))
-    return out if bias is None else lax.add(out, bias)
+    return out if bias is None else lax.add(out, lax.convert_element_type(bias, dtype_of(out)))
 
 
 def dropout(input, p=0.5, training=True, inplace=False, *, key=None):

@@ -91,6 +91,8 @@ def _arrange(xp, x, perm, shape, swap):
 
 
 def _dot_impl(xp, lhs, rhs, dimension_numbers):
+    if lhs.dtype != rhs.dtype:          # as tracing does (NumPy would promote silently)
+        _dot_aval(lhs, rhs, dimension_numbers)
     plan = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
     out = getattr(xp, plan.fn)(_arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape, plan.lhs_swap),
                                _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape, plan.rhs_swap))
