@@ -27,17 +27,21 @@ __all__ = ['layer_norm', 'rms_norm', 'batch_norm', 'group_norm', 'instance_norm'
            'LocalResponseNorm']
 
 
+def _trailing_axes(x, normalized_shape, fn):
+    """The axes of `x` that `normalized_shape` names: its trailing ones, which must match."""
+    normalized_shape = _as_shape(normalized_shape)
+    shape, n = shape_of(x), len(normalized_shape)
+    if tuple(shape[len(shape) - n:]) != normalized_shape:
+        raise ValueError(f"{fn}: input of shape {shape} does not end with "
+                         f"normalized_shape {normalized_shape}")
+    return tuple(range(len(shape) - n, len(shape)))
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing `normalized_shape` axes (biased variance, as PyTorch),
     then scale by `weight` and shift by `bias`."""
     x = as_floating(input)
-    normalized_shape = _as_shape(normalized_shape)
-    shape = shape_of(x)
-    n = len(normalized_shape)
-    if tuple(shape[len(shape) - n:]) != normalized_shape:
-        raise ValueError(f"layer_norm: input of shape {shape} does not end with "
-                         f"normalized_shape {normalized_shape}")
-    axes = tuple(range(len(shape) - n, len(shape)))
+    axes = _trailing_axes(x, normalized_shape, "layer_norm")
     mean = fnp.mean(x, axis=axes, keepdims=True)
     centered = lax.sub(x, mean)
     var = fnp.mean(lax.square(centered), axis=axes, keepdims=True)
@@ -54,18 +58,13 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     centering): `x / sqrt(mean(x**2) + eps) * weight`; `eps=None` is the machine epsilon of
     the input's dtype, as in PyTorch."""
     x = as_floating(input)
+    axes = _trailing_axes(x, normalized_shape, "rms_norm")
     normalized_shape = _as_shape(normalized_shape)
-    shape = shape_of(x)
-    n = len(normalized_shape)
-    if tuple(shape[len(shape) - n:]) != normalized_shape:
-        raise ValueError(f"rms_norm: input of shape {shape} does not end with "
-                         f"normalized_shape {normalized_shape}")
     if weight is not None and tuple(shape_of(weight)) != normalized_shape:
         raise ValueError(f"rms_norm: weight has shape {tuple(shape_of(weight))}, it needs "
                          f"normalized_shape {normalized_shape}")
     if eps is None:
         eps = float(np.finfo(dtype_of(x)).eps)
-    axes = tuple(range(len(shape) - n, len(shape)))
     mean_square = fnp.mean(lax.square(x), axis=axes, keepdims=True)
     out = lax.mul(x, lax.rsqrt(lax.add(mean_square, eps)))
     if weight is not None:
