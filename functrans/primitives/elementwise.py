@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..backends import scipy_module
+from ..array import wrap
+from ..backends import create, default_device_now, scipy_module
 from ..backends import special as host_special
 from ..core import ShapedArray, is_python_scalar
 from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
@@ -725,9 +726,12 @@ def polygamma(n, x):
 
 
 def convert_element_type(x, new_dtype):
-    """`x` as `new_dtype` (a no-op when it already is)."""
+    """`x` as `new_dtype` (a no-op when it already is); a Python scalar becomes an array on
+    the default device, as `functrans.numpy.asarray` makes it."""
     new_dtype = np.dtype(new_dtype)
-    if dtype_of(x) == new_dtype and not is_python_scalar(x):
+    if is_python_scalar(x):
+        return wrap(create(default_device_now(), "asarray", x, dtype=new_dtype))
+    if dtype_of(x) == new_dtype:
         return x
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
