@@ -496,3 +496,22 @@ def test_distance_errors():
         F.cosine_similarity(np.ones(3), np.ones(3))
     with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 3\)|broadcast"):
         F.cosine_similarity(np.ones((2, 3)), np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 1.5, 2.0, float("inf")])
+def test_pairwise_distance_of_scalars_and_p0_matches_torch(p):
+    """PyTorch's p = 0 (the count of nonzero entries, eps included) and 0-d inputs (one
+    element's distance)."""
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    b = np.array([[1.0, 0.0, 3.0], [1.0, 1.0, 0.0]])
+    for eps in (1e-6, 0.0):
+        got = F.pairwise_distance(a, b, p=p, eps=eps)
+        want = torch.nn.functional.pairwise_distance(torch.from_numpy(a), torch.from_numpy(b),
+                                                     p=p, eps=eps)
+        np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-13)
+    got = F.pairwise_distance(np.float64(1.0), np.float64(3.0), p=p)
+    want = torch.nn.functional.pairwise_distance(torch.tensor(1.0, dtype=torch.float64),
+                                                 torch.tensor(3.0, dtype=torch.float64), p=p)
+    assert np.shape(got) == tuple(want.shape)
+    np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-13)

@@ -355,8 +355,11 @@ def _p_norm(d, p, axis, keepdims):
         return lax.select(zero, s, lax.sqrt(lax.select(zero, lax.full_like(s, 1.0), s)))
     if p == 1:
         return fnp.sum(lax.abs(d), axis=axis, keepdims=keepdims)
+    if p == 0:                      # the count of nonzero entries (PyTorch's p=0 norm)
+        return fnp.sum(lax.convert_element_type(lax.ne(d, 0.0), dtype_of(d)), axis=axis,
+                       keepdims=keepdims)
     if not p > 0:
-        raise ValueError(f"pairwise_distance: p must be positive, got {p}")
+        raise ValueError(f"pairwise_distance: p must be >= 0, got {p}")
     a = lax.abs(d)
     nz = lax.ne(a, 0.0)
     powered = lax.select(nz, lax.pow(lax.select(nz, a, lax.full_like(a, 1.0)), float(p)),
@@ -370,8 +373,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """The p-norm of x1 - x2 + eps along the last axis (PyTorch's F.pairwise_distance)."""
     x1, x2 = _floats(x1, x2)
     d = lax.add(fnp.subtract(x1, x2), float(eps))
-    if d.ndim == 0:
-        raise ValueError("pairwise_distance needs inputs with at least one axis")
+    if d.ndim == 0:                 # as PyTorch: one element's distance
+        return _p_norm(lax.reshape(d, (1,)), p, 0, False)
     return _p_norm(d, p, d.ndim - 1, keepdim)
 
 
