@@ -126,7 +126,10 @@ def test_mixed_float_layers_promote_and_lax_products_refuse_alike_eagerly_and_un
     x = np.random.default_rng(0).standard_normal((5, 2, 3))
     lin = ft.nn.Linear(3, 4, key=ft.random.key(0))
     lstm = ft.nn.LSTM(3, 4, key=ft.random.key(1))
-    for layer, f in ((lin, lambda m, x: m(x)), (lstm, lambda m, x: m(x)[0])):
+    gru = ft.nn.GRU(3, 4, key=ft.random.key(2))
+    norm = ft.nn.LayerNorm(3)
+    for layer, f in ((lin, lambda m, x: m(x)), (lstm, lambda m, x: m(x)[0]),
+                     (gru, lambda m, x: m(x)[0]), (norm, lambda m, x: m(x))):
         eager, jitted = f(layer, x), ft.jit(f)(layer, x)
         assert eager.dtype == jitted.dtype == np.float64
         np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-12)
@@ -135,6 +138,21 @@ def test_mixed_float_layers_promote_and_lax_products_refuse_alike_eagerly_and_un
     dims = (((1,), (0,)), ((), ()))
     w = np.ones((3, 4), np.float32)
     for run in (lambda a: ft.lax.dot_general(a, w, dims),
-                ft.jit(lambda a: ft.lax.dot_general(a, w, dims))):
+                ft.jit(lambda a: ft.lax.dot_general(a, w, dims)),
+                lambda a: ft.lax.add(a, w[:, :3].T), ft.jit(lambda a: ft.lax.add(a, w[:, :3].T))):
         with pytest.raises(TypeError, match="mixed dtypes float64 and float32"):
             run(x[0])
+
+
+def test_rules_that_mixed_dtypes_eagerly_work_under_jit():
+    """Found by refusing mixed dtypes eagerly as tracing does: the reverse rule of irfft
+    multiplied a complex spectrum by real weights, and xlogy gave a Python-scalar x the
+    default float type instead of y's."""
+    from functrans.scipy.special import xlogy
+    z = np.array([1.0 + 0.5j, 2.0 - 1.0j, 0.5 + 0.0j, -1.0 + 2.0j, 0.25 - 0.5j])
+    f = lambda z: fnp.sum(fnp.fft.irfft(z) ** 2)        # noqa: E731
+    np.testing.assert_allclose(np.asarray(ft.jit(ft.grad(f))(z)), np.asarray(ft.grad(f)(z)),
+                               rtol=1e-13)
+    y = np.float64(3.0)
+    assert ft.jit(lambda y: xlogy(2.0, y))(y).dtype == np.float64
+    assert float(ft.jit(ft.grad(lambda y: xlogy(0.0, y)))(np.float64(0.0))) == 0.0

@@ -47,9 +47,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     var = fnp.mean(lax.square(centered), axis=axes, keepdims=True)
     out = lax.mul(centered, lax.rsqrt(lax.add(var, eps)))
     if weight is not None:
-        out = lax.mul(out, weight)
+        out = lax.mul(out, lax.convert_element_type(weight, dtype_of(out)))
     if bias is not None:
-        out = lax.add(out, bias)
+        out = lax.add(out, lax.convert_element_type(bias, dtype_of(out)))
     return out
 
 

@@ -429,7 +429,8 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
-                w_ih, w_hh, b_ih, b_hh, w_hr = self._params(layer, d)
+                w_ih, w_hh, b_ih, b_hh, w_hr = (None if w is None else w.astype(dt)
+                                                for w in self._params(layer, d))
                 idx = layer * directions + d
                 # packed: each sequence runs forward from its first step (and its padding
                 # after its last step changes nothing before it); the reverse direction runs

@@ -70,8 +70,19 @@ def _ufunc_impl(np_name):
 
     def impl(xp, *args):
         return (fn if xp is np else getattr(xp, np_name))(*args)
-    impl.__name__ = np_name
-    return impl
+
+    def binary_impl(xp, x, y):
+        if type(x) is np.ndarray and type(y) is np.ndarray and x.dtype != y.dtype:
+            _mixed(np_name, x, y)       # as tracing refuses (NumPy would promote silently)
+        return (fn if xp is np else getattr(xp, np_name))(x, y)
+    chosen = binary_impl if fn.nin == 2 else impl
+    chosen.__name__ = np_name
+    return chosen
+
+
+def _mixed(np_name, x, y):
+    raise TypeError(f"{np_name} got mixed dtypes {x.dtype} and {y.dtype}; functrans.lax does "
+                    "not promote (functrans.numpy does): convert one with .astype()")
 
 
 def _rows_apart(params):

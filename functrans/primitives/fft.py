@@ -110,7 +110,7 @@ def _transpose(ct, x, fft_type, fft_lengths):
         weights[-1] = 1.0
     weights /= math.prod(fft_lengths)
     spectrum = conj_p.bind(fft_p.bind(ct, fft_type="rfft", fft_lengths=fft_lengths))
-    return mul(spectrum, constant(weights.astype(_real_of(dtype_of(ct))), like=ct))
+    return mul(spectrum, constant(weights.astype(dtype_of(spectrum)), like=ct))
 
 
 def _fft_vjp(primals, needs, fft_type, fft_lengths):

@@ -86,8 +86,8 @@ def betaln(a, b):
 def _x_times(fn, x, y, neutral):
     """x * fn(y), taken as 0 where x == 0 (y replaced there by `neutral`, so neither the
     value nor its derivative sees fn's singularity)."""
-    (x, y), _ = promote_inexact(x, y)
-    x, y = asarray(x), asarray(y)
+    (x, y), dt = promote_inexact(x, y)
+    x, y = asarray(x, dtype=dt), asarray(y, dtype=dt)     # (a Python scalar takes y's type)
     zero = lax.eq(x, 0.0)
     y = lax.add(lax.mul(x, 0.0), y)                        # broadcast y against x
     safe_y = lax.select(zero, lax.full_like(y, neutral), y)
