@@ -5,6 +5,7 @@ installed."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -155,4 +156,11 @@ def test_rules_that_mixed_dtypes_eagerly_work_under_jit():
                                rtol=1e-13)
     y = np.float64(3.0)
     assert ft.jit(lambda y: xlogy(2.0, y))(y).dtype == np.float64
+    from functrans.scipy.special import logsumexp
+    for x in (np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0], np.float32)):
+        for run in (lambda x: logsumexp(x, b=2.0), ft.jit(lambda x: logsumexp(x, b=2.0))):
+            got = run(x)
+            assert got.dtype == x.dtype
+            np.testing.assert_allclose(float(got), math.log(2.0) + float(logsumexp(x)),
+                                       rtol=1e-6)
     assert float(ft.jit(ft.grad(lambda y: xlogy(0.0, y)))(np.float64(0.0))) == 0.0

@@ -159,7 +159,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     a = asarray(a)
     if b is not None:
         (a, b), dt = promote_inexact(a, b)
-        a, b = _broadcast_pair(a, b)
+        a, b = _broadcast_pair(asarray(a, dtype=dt), asarray(b, dtype=dt))
     if where is not None:
         a = lax.select(lax.broadcast_to(asarray(where), shape_of(a)),
                        a, lax.full_like(a, -math.inf))
