@@ -164,3 +164,19 @@ def test_rules_that_mixed_dtypes_eagerly_work_under_jit():
             np.testing.assert_allclose(float(got), math.log(2.0) + float(logsumexp(x)),
                                        rtol=1e-6)
     assert float(ft.jit(ft.grad(lambda y: xlogy(0.0, y)))(np.float64(0.0))) == 0.0
+
+
+@pytest.mark.parametrize("name", ["dot", "inner", "outer", "kron", "isin", "betaln", "xlogy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_functions_with_a_python_scalar_give_the_arrays_type_eagerly_and_under_jit(name,
+                                                                                   dtype):
+    """(They turned the scalar into an array of the default float type and then mixed it
+    with the other operand: NumPy promoted eagerly, tracing refused.)"""
+    import functrans.scipy.special as fsp
+    fn = getattr(fsp, name) if name in ("betaln", "xlogy") else getattr(fnp, name)
+    x = np.linspace(0.5, 2.0, 6, dtype=dtype).reshape(2, 3)
+    eager = fn(x, 2.0)
+    jitted = ft.jit(lambda x: fn(x, 2.0))(x)
+    assert eager.dtype == jitted.dtype
+    assert eager.dtype == (np.bool_ if name == "isin" else dtype)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-6)

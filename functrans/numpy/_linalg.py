@@ -11,8 +11,8 @@ from ._conversion import promote
 
 def matmul(x1, x2, /):
     """Matrix product with NumPy's rules (1-D operands promoted, batch axes broadcast)."""
-    (a, b), _ = promote(x1, x2)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(x1, x2)
+    a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         raise ValueError("matmul: operands must be at least 1-D (use * for scalars)")
@@ -45,16 +45,17 @@ def matmul(x1, x2, /):
     return out
 
 
-def _arr(x):
+def _arr(x, dtype):
+    """`x` as an array of the operands' promoted `dtype` (a Python scalar takes it too)."""
     from ._conversion import asarray
-    return asarray(x)
+    return asarray(x, dtype=dtype)
 
 
 def dot(a, b):
     """NumPy's dot: scalars multiply, 1-D·1-D is inner, N-D·M-D contracts a's last axis with
     b's second-to-last."""
-    (a, b), _ = promote(a, b)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(a, b)
+    a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         return lax.mul(a, b)
@@ -64,8 +65,8 @@ def dot(a, b):
 
 
 def tensordot(a, b, axes=2):
-    (a, b), _ = promote(a, b)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(a, b)
+    a, b = _arr(a, dt), _arr(b, dt)
     na, nb = len(shape_of(a)), len(shape_of(b))
     if isinstance(axes, int):
         ca, cb = tuple(range(na - axes, na)), tuple(range(axes))
@@ -78,8 +79,8 @@ def tensordot(a, b, axes=2):
 
 
 def outer(a, b):
-    (a, b), _ = promote(a, b)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(a, b)
+    a, b = _arr(a, dt), _arr(b, dt)
     a = lax.reshape(a, (int(_size(a)), 1))
     b = lax.reshape(b, (1, int(_size(b))))
     return lax.mul(a, b)
@@ -91,8 +92,8 @@ def _size(x):
 
 
 def inner(a, b):
-    (a, b), _ = promote(a, b)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(a, b)
+    a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         return lax.mul(a, b)
@@ -101,8 +102,8 @@ def inner(a, b):
 
 def vdot(a, b):
     """The dot product of the flattened arrays, conjugating a complex `a` first."""
-    (a, b), _ = promote(a, b)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(a, b)
+    a, b = _arr(a, dt), _arr(b, dt)
     if dtype_of(a).kind == "c":
         a = lax.conj(a)
     return lax.dot_general(lax.reshape(a, (_size(a),)), lax.reshape(b, (_size(b),)),
@@ -117,7 +118,7 @@ def vecdot(x1, x2, /, *, axis=-1):
     """The dot product of vectors along `axis` (after broadcasting), conjugating `x1` (as
     the array API standard and NumPy 2 do); the result keeps the operands' dtype."""
     (a, b), dt = promote(x1, x2)
-    a, b = _arr(a), _arr(b)
+    a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     shape = broadcast_shapes(sa, sb, opname="vecdot")
     if not shape:
@@ -135,20 +136,20 @@ def vecdot(x1, x2, /, *, axis=-1):
 
 def matvec(x1, x2, /):
     """Matrix-vector product over the last axes: (..., m, n) x (..., n) -> (..., m)."""
-    (a, b), _ = promote(x1, x2)
-    return lax.squeeze(matmul(a, lax.expand_dims(_arr(b), (-1,))), (-1,))
+    (a, b), dt = promote(x1, x2)
+    return lax.squeeze(matmul(a, lax.expand_dims(_arr(b, dt), (-1,))), (-1,))
 
 
 def vecmat(x1, x2, /):
     """Vector-matrix product over the last axes: (..., n) x (..., n, m) -> (..., m)."""
-    (a, b), _ = promote(x1, x2)
-    return lax.squeeze(matmul(lax.expand_dims(_conj(_arr(a)), (-2,)), b), (-2,))
+    (a, b), dt = promote(x1, x2)
+    return lax.squeeze(matmul(lax.expand_dims(_conj(_arr(a, dt)), (-2,)), b), (-2,))
 
 
 def kron(a, b):
     """The Kronecker product: blocks `a[i, j] * b`."""
-    (a, b), _ = promote(a, b)
-    a, b = _arr(a), _arr(b)
+    (a, b), dt = promote(a, b)
+    a, b = _arr(a, dt), _arr(b, dt)
     na, nb = len(shape_of(a)), len(shape_of(b))
     nd = max(na, nb)
     sa = (1,) * (nd - na) + tuple(shape_of(a))
@@ -164,8 +165,8 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     from ._math import subtract, multiply
     if axis is not None:
         axisa = axisb = axisc = axis
-    (a, b), _ = promote(a, b)
-    a, b = moveaxis(_arr(a), axisa, -1), moveaxis(_arr(b), axisb, -1)
+    (a, b), dt = promote(a, b)
+    a, b = moveaxis(_arr(a, dt), axisa, -1), moveaxis(_arr(b, dt), axisb, -1)
     na, nb = shape_of(a)[-1], shape_of(b)[-1]
     if na not in (2, 3) or nb not in (2, 3):
         raise ValueError(f"cross: vectors must have 2 or 3 components, got {na} and {nb}")
@@ -193,8 +194,11 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None):
     """
     if not isinstance(subscripts, str):
         subscripts, operands = _sublists_to_subscripts((subscripts,) + operands)
-    ops = [_arr(x) for x in promote(*operands)[0]] if len(operands) > 1 else \
-        [_arr(operands[0])]
+    if len(operands) > 1:
+        promoted, dt = promote(*operands)
+        ops = [_arr(x, dt) for x in promoted]
+    else:
+        ops = [_arr(operands[0], None)]
     inputs, output = _parse_einsum(subscripts, [shape_of(x) for x in ops])
     sizes = {}
     for term, x in zip(inputs, ops):
@@ -343,7 +347,7 @@ def _einsum_contract(x, tx, y, ty, rest):
 def multi_dot(arrays):
     """The product of a chain of matrices, multiplied in the cheapest order (first and last
     may be vectors)."""
-    arrays = [_arr(a) for a in arrays]
+    arrays = [_arr(a, None) for a in arrays]
     if len(arrays) < 2:
         raise ValueError("multi_dot needs at least two arrays")
     first_vec = len(shape_of(arrays[0])) == 1

@@ -255,8 +255,8 @@ def setxor1d(ar1, ar2, assume_unique=False):
 
 def isin(element, test_elements, assume_unique=False, invert=False):
     """Whether each element occurs in `test_elements` (works on traced values)."""
-    (e, t), _ = promote(element, test_elements)
-    e, t = asarray(e), ravel(asarray(t))
+    (e, t), dt = promote(element, test_elements)
+    e, t = asarray(e, dtype=dt), ravel(asarray(t, dtype=dt))
     es = shape_of(e)
     full = es + shape_of(t)
     hits = lax.eq(lax.broadcast_in_dim(e, full, tuple(range(len(es)))),

@@ -79,7 +79,8 @@ def polygamma(n, x):
 
 def betaln(a, b):
     """log |B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
-    (a, b), _ = promote_inexact(a, b)
+    (a, b), dt = promote_inexact(a, b)
+    a, b = asarray(a, dtype=dt), asarray(b, dtype=dt)
     return lax.sub(lax.add(lax.lgamma(a), lax.lgamma(b)), lax.lgamma(lax.add(a, b)))
 
 
