@@ -65,24 +65,21 @@ __device__ {T} ft_floor_divide({T} a, {T} b) {{
 """
 
 
-def _ufunc_impl(np_name):
+def _ufunc_impl(np_name, binary_name=None):
+    """The eager kernel of a ufunc primitive; a binary one (`binary_name`) refuses operands of
+    two dtypes as tracing does (NumPy would promote silently)."""
     fn = getattr(np, np_name)
-
-    def impl(xp, *args):
-        return (fn if xp is np else getattr(xp, np_name))(*args)
-
-    def binary_impl(xp, x, y):
-        if type(x) is np.ndarray and type(y) is np.ndarray and x.dtype != y.dtype:
-            _mixed(np_name, x, y)       # as tracing refuses (NumPy would promote silently)
-        return (fn if xp is np else getattr(xp, np_name))(x, y)
-    chosen = binary_impl if fn.nin == 2 else impl
-    chosen.__name__ = np_name
-    return chosen
-
-
-def _mixed(np_name, x, y):
-    raise TypeError(f"{np_name} got mixed dtypes {x.dtype} and {y.dtype}; functrans.lax does "
-                    "not promote (functrans.numpy does): convert one with .astype()")
+    if binary_name is None:
+        def impl(xp, *args):
+            return (fn if xp is np else getattr(xp, np_name))(*args)
+    else:
+        def impl(xp, x, y):
+            if type(x) is np.ndarray and type(y) is np.ndarray and x.dtype != y.dtype:
+                elementwise_aval(binary_name, ShapedArray(x.shape, x.dtype),
+                                 ShapedArray(y.shape, y.dtype))
+            return (fn if xp is np else getattr(xp, np_name))(x, y)
+    impl.__name__ = np_name
+    return impl
 
 
 def _rows_apart(params):
@@ -395,7 +392,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     np_name = np_name or name
     generic = impl is None
     if generic:
-        impl = _ufunc_impl(np_name)
+        impl = _ufunc_impl(np_name, name)
 
     def abstract_eval(x, y):
         aval = elementwise_aval(name, x, y, out_dtype=out_dtype)
