@@ -195,6 +195,17 @@ def bilinear(input1, input2, weight, bias=None):
     return lax.add(out, bias.astype(dt))
 
 
+def _ids(input, sparse, fn):
+    """`input` as integer ids (and `sparse=True` refused: gradients here are dense)."""
+    ids = fnp.asarray(input)
+    if not dtypes.is_integer(dtype_of(ids)):
+        raise TypeError(f"{fn} needs integer ids, got {dtype_of(ids)}")
+    if sparse:
+        raise ValueError(f"{fn}: sparse=True (sparse gradients) is not supported; gradients "
+                         "here are dense arrays")
+    return ids
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of `weight` (num_embeddings, embedding_dim) selected by integer ids (a gather;
@@ -203,12 +214,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     `max_norm` come out scaled to `max_norm` (PyTorch also rewrites those rows of the weight
     in place; here the weight is not changed, and the scaling is applied at every lookup);
     `scale_grad_by_freq` divides each row's gradient by how often its id occurs in `input`."""
-    ids = fnp.asarray(input)
-    if not dtypes.is_integer(dtype_of(ids)):
-        raise TypeError(f"embedding needs integer ids, got {dtype_of(ids)}")
-    if sparse:
-        raise ValueError("embedding: sparse=True (sparse gradients) is not supported; "
-                         "gradients here are dense arrays")
+    ids = _ids(input, sparse, "embedding")
     num = shape_of(weight)[0]
     rows = fnp.take(weight, ids, axis=0)
     if max_norm is not None:
@@ -269,12 +275,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                          f"(got mode={mode!r})")
     if scale_grad_by_freq and mode == "max":
         raise ValueError("embedding_bag: scale_grad_by_freq is not supported with mode='max'")
-    ids = fnp.asarray(input)
-    if not dtypes.is_integer(dtype_of(ids)):
-        raise TypeError(f"embedding_bag needs integer ids, got {dtype_of(ids)}")
-    if sparse:
-        raise ValueError("embedding_bag: sparse=True (sparse gradients) is not supported; "
-                         "gradients here are dense arrays")
+    ids = _ids(input, sparse, "embedding_bag")
     num, dim = shape_of(weight)
     rows = fnp.take(weight, ids, axis=0)
     if max_norm is not None:
