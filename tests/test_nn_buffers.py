@@ -396,6 +396,50 @@ def test_containers_in_a_model_train_and_update_their_batchnorms():
     assert g.blocks[0][1].running_mean is None and g.heads["a"].weight.shape == (1, 3)
 
 
+def test_parameter_list_and_dict_train_save_and_print_like_pytorchs():
+    class Net(ft.nn.Module):
+        def __init__(self):
+            self.scales = ft.nn.ParameterList([ft.nn.Parameter(np.full(3, 2.0)), fnp.ones(3)])
+            self.extra = ft.nn.ParameterDict({"shift": np.zeros(3), "gain": fnp.ones(1)})
+
+        def __call__(self, x):
+            for s in self.scales:
+                x = x * s
+            return fnp.sum(x * self.extra["gain"] + self.extra["shift"])
+    net = Net()
+    assert list(net.state_dict()) == ["scales.0", "scales.1", "extra.shift", "extra.gain"]
+    g = ft.jit(ft.grad(lambda m: m(fnp.arange(3.0))))(net)
+    assert isinstance(g.scales, ft.nn.ParameterList) and isinstance(g.extra, ft.nn.ParameterDict)
+    np.testing.assert_allclose(np.asarray(g.scales[1]), [0.0, 2.0, 4.0])
+    np.testing.assert_allclose(np.asarray(g.extra["shift"]), [1.0, 1.0, 1.0])
+    opt = ft.optim.sgd(0.5)
+    updates, _ = opt.update(g, opt.init(net), net)
+    stepped = ft.optim.apply_updates(net, updates)
+    np.testing.assert_allclose(np.asarray(stepped.scales[1]), [1.0, 0.0, -1.0])
+    loaded = Net().load_state_dict(stepped.state_dict())
+    np.testing.assert_allclose(np.asarray(loaded.extra["gain"]), np.asarray(stepped.extra["gain"]))
+    longer = net.scales.append(fnp.ones(3))
+    assert len(longer) == 3 and len(net.scales) == 2
+    assert isinstance(longer[1:], ft.nn.ParameterList) and list(net.extra) == ["shift", "gain"]
+    with pytest.raises(RuntimeError, match=r"self\.layers = self\.layers\.append\(param\)"):
+        net.scales.append(fnp.ones(3))
+    with pytest.raises(TypeError, match="entry 0 is a ReLU, not an array"):
+        ft.nn.ParameterList([ft.nn.ReLU()])
+    with pytest.raises(TypeError, match="keys must be strings"):
+        ft.nn.ParameterDict({1: fnp.ones(1)})
+    with pytest.raises(ValueError, match="register_buffer"):
+        ft.nn.Parameter(fnp.ones(2), requires_grad=False)
+    assert repr(ft.nn.ParameterList()) == "ParameterList()"
+    assert repr(net.extra) == ("ParameterDict(\n    (shift): Parameter containing: [float64 of "
+                               "size 3]\n    (gain): Parameter containing: [float32 of size 1]\n)")
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2, 3)),
+                                     torch.nn.Parameter(torch.ones(3))])
+    ours = ft.nn.ParameterList([fnp.ones((2, 3)), fnp.ones(3)])
+    assert repr(ours) == repr(theirs).replace("torch.", "")
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
 # ------------------------------------------------------------------ buffers in user modules
 def test_register_buffer_and_buffer_assignment():
     class Counter(ft.nn.Module):

@@ -54,6 +54,6 @@ from .more_losses import CTCLoss
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                         TransformerEncoder, TransformerDecoder, Transformer)
-from .containers import ModuleList, ModuleDict
+from .containers import ModuleList, ModuleDict, ParameterList, ParameterDict, Parameter
 from .state_dict import save_safetensors, load_safetensors
 from . import utils

@@ -1,16 +1,30 @@
-"""`ModuleList` and `ModuleDict`: PyTorch's module containers as immutable pytrees.
+"""PyTorch's containers as immutable pytrees: `ModuleList`, `ModuleDict`, `ParameterList`,
+`ParameterDict`, and `Parameter` for code that wraps its arrays in one.
 
 Their entries are the pytree's children, named as in PyTorch (`layers.0.weight`,
-`heads.cls.bias`). Being immutable, they are built whole (`ModuleList([...])`); `append`,
-`extend`, `insert` and `update` return a new container, and raise when their result is thrown
-away, where PyTorch would have changed the container in place.
+`heads.cls.bias`, `scales.0`). Being immutable, they are built whole (`ModuleList([...])`);
+`append`, `extend`, `insert` and `update` return a new container, and raise when their result
+is thrown away, where PyTorch would have changed the container in place.
 """
 from __future__ import annotations
 
 from ..tree_util import DictKey, SequenceKey
-from .module import Module, list_repr, refuse_discarded
+from .module import Module, list_repr, refuse_discarded, is_array
 
-__all__ = ["ModuleList", "ModuleDict"]
+__all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Parameter"]
+
+
+def Parameter(data, requires_grad=True):
+    """`data` as an array: functrans has no parameter type, since every array in a module is a
+    parameter (what `grad` differentiates and optimizers update) unless it is a buffer."""
+    from ..numpy import asarray
+    if not requires_grad:
+        raise ValueError("Parameter(requires_grad=False) has no counterpart: an array in a "
+                         "module is trained unless it is a buffer. Use "
+                         "self.register_buffer(name, data) for state that is not trained, or "
+                         "keep it a parameter and freeze it with ft.optim.masked(...)")
+    return asarray(data)
+
 
 def _check_module(value, where):
     if not isinstance(value, Module):
@@ -19,18 +33,37 @@ def _check_module(value, where):
     return value
 
 
-class ModuleList(Module):
-    """A list of modules: `ModuleList([Linear(...) for _ in range(3)])`. Indexing (slices give
-    a ModuleList), iteration and `len` as in PyTorch; call the entries yourself in forward."""
+def _check_parameter(value, where):
+    from ..numpy import asarray
+    if isinstance(value, Module) or value is None:
+        raise TypeError(f"{where} is a {type(value).__name__}, not an array; put modules in a "
+                        "ModuleList or ModuleDict")
+    try:
+        return value if is_array(value) else asarray(value)
+    except Exception:
+        raise TypeError(f"{where} is a {type(value).__name__}, not an array") from None
+
+
+def _parameter_repr(name, items):
+    items = list(items)
+    if not items:
+        return f"{name}()"
+    lines = [f"    ({k}): Parameter containing: [{v.dtype} of size "
+             f"{'x'.join(map(str, v.shape))}]" for k, v in items]
+    return f"{name}(\n" + "\n".join(lines) + "\n)"
+
+
+class _ListContainer(Module):
+    """A tuple of entries behaving like PyTorch's list containers."""
     modules_: tuple
 
     def __init__(self, modules=None):
-        self.modules_ = tuple(_check_module(m, f"ModuleList entry {i}")
+        self.modules_ = tuple(self._check(m, f"{type(self).__name__} entry {i}")
                               for i, m in enumerate(modules or ()))
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return ModuleList(self.modules_[i])
+            return type(self)(self.modules_[i])
         return self.modules_[i]
 
     def __len__(self):
@@ -39,32 +72,30 @@ class ModuleList(Module):
     def __iter__(self):
         return iter(self.modules_)
 
-    def append(self, module):
-        """A new ModuleList with `module` added at the end (use the result)."""
-        refuse_discarded("ModuleList.append", "self.layers = self.layers.append(module)")
-        return ModuleList(self.modules_ + (module,))
+    def append(self, value):
+        """A new container with `value` added at the end (use the result)."""
+        refuse_discarded(f"{type(self).__name__}.append",
+                         f"self.layers = self.layers.append({self._noun})")
+        return type(self)(self.modules_ + (value,))
 
-    def extend(self, modules):
-        """A new ModuleList with `modules` added at the end (use the result)."""
-        refuse_discarded("ModuleList.extend", "self.layers = self.layers.extend(modules)")
-        return ModuleList(self.modules_ + tuple(modules))
+    def extend(self, values):
+        """A new container with `values` added at the end (use the result)."""
+        refuse_discarded(f"{type(self).__name__}.extend",
+                         f"self.layers = self.layers.extend({self._noun}s)")
+        return type(self)(self.modules_ + tuple(values))
 
-    def insert(self, index, module):
-        """A new ModuleList with `module` inserted before `index` (use the result)."""
-        refuse_discarded("ModuleList.insert", "self.layers = self.layers.insert(index, module)")
+    def insert(self, index, value):
+        """A new container with `value` inserted before `index` (use the result)."""
+        refuse_discarded(f"{type(self).__name__}.insert",
+                         f"self.layers = self.layers.insert(index, {self._noun})")
         items = list(self.modules_)
-        items.insert(index, module)
-        return ModuleList(items)
+        items.insert(index, value)
+        return type(self)(items)
 
     def __call__(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList has no forward; iterate over it in your "
-                                  "module's forward (for layer in self.layers: x = layer(x))")
-
-    def __repr__(self):
-        return list_repr("ModuleList", self.modules_)
-
-    def _submodules(self):
-        return [(str(i), m) for i, m in enumerate(self.modules_)]
+        raise NotImplementedError(f"{type(self).__name__} has no forward; iterate over it in "
+                                  "your module's forward (for layer in self.layers: x = "
+                                  "layer(x))")
 
     def _tree_flatten(self):
         return list(self.modules_), None
@@ -77,10 +108,32 @@ class ModuleList(Module):
         return super()._tree_build((("modules_",), (), ()), [tuple(children)])
 
 
-class ModuleDict(Module):
-    """A dict of modules in insertion order: `ModuleDict({"conv": Conv2d(...), ...})`.
-    Indexing by key, `keys()`, `values()`, `items()`, `in`, `len` and iteration over the keys,
-    as in PyTorch."""
+class ModuleList(_ListContainer):
+    """A list of modules: `ModuleList([Linear(...) for _ in range(3)])`. Indexing (slices give
+    a ModuleList), iteration and `len` as in PyTorch; call the entries yourself in forward."""
+    _check, _noun = staticmethod(_check_module), "module"
+
+    def __repr__(self):
+        return list_repr("ModuleList", self.modules_)
+
+    def _submodules(self):
+        return [(str(i), m) for i, m in enumerate(self.modules_)]
+
+
+class ParameterList(_ListContainer):
+    """A list of parameter arrays: `ParameterList([fnp.ones(3) for _ in range(4)])`, named
+    `name.0`, `name.1`, ... in `state_dict()`. Indexing, iteration and `len` as in PyTorch."""
+    _check, _noun = staticmethod(_check_parameter), "param"
+
+    def __init__(self, values=None):
+        super().__init__(values)
+
+    def __repr__(self):
+        return _parameter_repr("ParameterList", enumerate(self.modules_))
+
+
+class _DictContainer(Module):
+    """A str-keyed dict of entries behaving like PyTorch's dict containers."""
     modules_: dict
 
     def __init__(self, modules=None):
@@ -88,8 +141,8 @@ class ModuleDict(Module):
         entries = {}
         for k, m in items:
             if not isinstance(k, str):
-                raise TypeError(f"ModuleDict keys must be strings, got {k!r}")
-            entries[k] = _check_module(m, f"ModuleDict entry {k!r}")
+                raise TypeError(f"{type(self).__name__} keys must be strings, got {k!r}")
+            entries[k] = self._check(m, f"{type(self).__name__} entry {k!r}")
         self.modules_ = entries
 
     def __getitem__(self, key):
@@ -114,19 +167,17 @@ class ModuleDict(Module):
         return self.modules_.items()
 
     def update(self, modules):
-        """A new ModuleDict with the entries of `modules` added or replaced (use the
+        """A new container with the entries of `modules` added or replaced (use the
         result)."""
-        refuse_discarded("ModuleDict.update", "self.heads = self.heads.update(modules)")
+        refuse_discarded(f"{type(self).__name__}.update",
+                         f"self.heads = self.heads.update({self._noun}s)")
         merged = dict(self.modules_)
         merged.update(modules.items() if hasattr(modules, "items") else modules)
-        return ModuleDict(merged)
+        return type(self)(merged)
 
     def __call__(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward; call its entries in your "
-                                  "module's forward (self.heads['name'](x))")
-
-    def _submodules(self):
-        return list(self.modules_.items())
+        raise NotImplementedError(f"{type(self).__name__} has no forward; use its entries in "
+                                  "your module's forward (self.heads['name'](x))")
 
     def _tree_flatten(self):
         return list(self.modules_.values()), tuple(self.modules_)
@@ -137,3 +188,26 @@ class ModuleDict(Module):
     @classmethod
     def _tree_build(cls, aux, children):
         return super()._tree_build((("modules_",), (), ()), [dict(zip(aux, children))])
+
+
+class ModuleDict(_DictContainer):
+    """A dict of modules in insertion order: `ModuleDict({"conv": Conv2d(...), ...})`.
+    Indexing by key, `keys()`, `values()`, `items()`, `in`, `len` and iteration over the keys,
+    as in PyTorch."""
+    _check, _noun = staticmethod(_check_module), "module"
+
+    def _submodules(self):
+        return list(self.modules_.items())
+
+
+class ParameterDict(_DictContainer):
+    """A dict of parameter arrays in insertion order: `ParameterDict({"scale": fnp.ones(3)})`,
+    named `name.scale` in `state_dict()`. Indexing by key, `keys()`, `values()`, `items()`,
+    `in`, `len` and iteration over the keys, as in PyTorch."""
+    _check, _noun = staticmethod(_check_parameter), "param"
+
+    def __init__(self, parameters=None):
+        super().__init__(parameters)
+
+    def __repr__(self):
+        return _parameter_repr("ParameterDict", self.modules_.items())

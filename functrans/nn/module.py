@@ -169,14 +169,14 @@ def _classify(module, names, previous=frozenset()):
     state.pop(_STRUCTURE, None)         # (a copy's) structure is worked out afresh
 
 
-def _is_array(value):
+def is_array(value):
     return isinstance(value, (Array, Tracer, np.ndarray)) or \
         hasattr(value, "__cuda_array_interface__")
 
 
 def _is_dynamic(value):
     """Whether a field's value belongs among the pytree's children."""
-    if value is None or isinstance(value, (Module, Buffer)) or _is_array(value):
+    if value is None or isinstance(value, (Module, Buffer)) or is_array(value):
         return True
     if isinstance(value, (list, tuple)):
         return any(_is_dynamic(v) for v in value)
@@ -187,7 +187,7 @@ def _is_dynamic(value):
 
 def _as_buffer_value(name, value):
     from ..numpy import asarray
-    if value is None or _is_array(value):
+    if value is None or is_array(value):
         return value
     try:
         return asarray(value)
@@ -395,7 +395,7 @@ class Module(metaclass=_ModuleMeta):
         for key, child in self._tree_children()[0]:
             if isinstance(child, Module):
                 out.append((_key_name(key), child))
-            elif not isinstance(child, Buffer) and not _is_array(child) and child is not None:
+            elif not isinstance(child, Buffer) and not is_array(child) and child is not None:
                 pairs, _ = tree_flatten_with_path(child, _is_module)
                 out += [(dotted_name((key,) + p), m) for p, m in pairs if isinstance(m, Module)]
         return out
@@ -522,7 +522,7 @@ def named_arrays(module, prefix=""):
         if isinstance(child, Buffer):
             if child.value is not None:
                 buffers.append((name, child.value, "buffer", child.persistent))
-        elif _is_array(child):
+        elif is_array(child):
             params.append((name, child, "param", True))
         elif child is not None:
             later.append((name, child))
@@ -539,7 +539,7 @@ def named_arrays(module, prefix=""):
             elif isinstance(leaf, Buffer):
                 if leaf.value is not None:
                     out.append((sub, leaf.value, "buffer", leaf.persistent))
-            elif _is_array(leaf):
+            elif is_array(leaf):
                 out.append((sub, leaf, "param", True))
     return out
 
@@ -705,13 +705,13 @@ def _check_unshared(module):
     def visit(x, path):
         if isinstance(x, Module):
             if id(x) in seen:
-                if any(_is_array(leaf) for leaf in tree_flatten(x)[0]):
+                if any(is_array(leaf) for leaf in tree_flatten(x)[0]):
                     _shared_error(module, x, seen[id(x)][0], path)
                 return
             seen[id(x)] = (path, x)
             for key, child in x._tree_children()[0]:
                 visit(child, path + (key,))
-        elif _is_array(x):
+        elif is_array(x):
             if id(x) in seen:
                 _shared_error(module, x, seen[id(x)][0], path)
             seen[id(x)] = (path, x)
