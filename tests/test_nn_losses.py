@@ -242,3 +242,17 @@ def test_unbatched_inputs_and_errors():
         F.cosine_embedding_loss(D["x"], D["t"], np.ones(4))
     with pytest.raises(ValueError, match="same shape"):
         F.margin_ranking_loss(D["a"], D["b"], np.ones(4))
+
+
+def test_cross_entropy_promotes_float32_scores_with_float64_probabilities():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    p = rng.dirichlet(np.ones(3), 4)
+    w = np.array([0.5, 1.0, 2.0], np.float32)
+    logp = x.astype(np.float64) - np.log(np.exp(x.astype(np.float64)).sum(1, keepdims=True))
+    want = -(p * logp * w).sum(1).mean()
+    for fn in (F.cross_entropy, ft.jit(F.cross_entropy)):
+        got = fn(x, p, w)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(float(got), want, rtol=1e-6)
+    assert ft.grad(lambda s: F.cross_entropy(s, p))(x).dtype == np.float32

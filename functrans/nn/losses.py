@@ -141,11 +141,13 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
         denom = fnp.sum(w) if weight is not None else \
             fnp.sum(lax.ne(target, ignore_index).astype(dtype_of(logp)))
         return lax.div(fnp.sum(loss), denom)
-    # class probabilities
-    target = as_floating(target)
+    # class probabilities (scores and probabilities computed in their promoted type)
     if shape_of(target) != shape:
         raise ValueError(f"{fn}: probability targets must have the scores' shape {shape}, got "
                          f"{shape_of(target)}")
+    logp, target = _floats(logp, target)
+    if weight is not None:
+        weight = weight.astype(dtype_of(logp))
     if label_smoothing:
         target = lax.add(lax.mul(target, 1.0 - label_smoothing), label_smoothing / c)
     terms = lax.mul(target, logp)
