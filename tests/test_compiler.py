@@ -631,3 +631,20 @@ def test_operands_read_elsewhere_are_not_computed_in_lent_memory(case, on_the_cp
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-14)
     expected = [[True], [False]] if case == "two collectives" else [[False]]
     assert group.computed_there == expected
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min", "prod"])
+def test_reductions_over_leading_and_trailing_axes_run_in_two_steps(op):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 1.5, (6, 5, 4, 3))
+    for axes in [(0, 2, 3), (0, 1, 3), (0, 3), (0, 2), (1, 2, 3), (0,)]:
+        f = lambda a: getattr(fnp, op)(a, axis=axes)            # noqa: E731
+        want = getattr(np, op)(x, axis=axes)
+        np.testing.assert_allclose(np.asarray(ft.jit(f)(x)), want, rtol=1e-13)
+        two_steps = axes in [(0, 2, 3), (0, 1, 3), (0, 3)]
+        assert ("part" in _code(_optimized(f, x))) == two_steps, axes
+    one = x[:1, :, :, 0]                   # a leading axis of size 1: one step
+    g = lambda a: getattr(fnp, op)(a, axis=(0, 2))              # noqa: E731
+    np.testing.assert_allclose(np.asarray(ft.jit(g)(one)), getattr(np, op)(one, (0, 2)),
+                               rtol=1e-13)
+    assert "part" not in _code(_optimized(g, one))
