@@ -176,6 +176,54 @@ def ref_radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
     return np.array(out)
 
 
+def ref_adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+    ps = [W0.copy(), B0.copy()]
+    sq, acc = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    out = []
+    for _ in range(STEPS):
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i] + weight_decay * ps[i]
+            sq[i] = rho * sq[i] + (1 - rho) * g * g
+            d = np.sqrt(acc[i] + eps) / np.sqrt(sq[i] + eps) * g
+            acc[i] = rho * acc[i] + (1 - rho) * d * d
+            ps[i] = ps[i] - lr * d
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
+    ps = [W0.copy(), B0.copy()]
+    prev, size = [np.zeros_like(p) for p in ps], [np.full_like(p, lr) for p in ps]
+    out = []
+    for _ in range(STEPS):
+        gs = np_grads(*ps)
+        for i in range(2):
+            g = gs[i].copy()
+            s = np.sign(g * prev[i])
+            size[i] = np.clip(size[i] * np.select([s > 0, s < 0], etas[::-1], 1.0),
+                              *step_sizes)
+            g[s < 0] = 0
+            ps[i] = ps[i] - np.sign(g) * size[i]
+            prev[i] = g
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
+def ref_lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+    b1, b2 = betas
+    ps = [W0.copy(), B0.copy()]
+    m = [np.zeros_like(p) for p in ps]
+    out = []
+    for _ in range(STEPS):
+        gs = np_grads(*ps)
+        for i in range(2):
+            ps[i] = ps[i] - lr * (np.sign(b1 * m[i] + (1 - b1) * gs[i]) + weight_decay * ps[i])
+            m[i] = b2 * m[i] + (1 - b2) * gs[i]
+        out.append(np.concatenate([p.ravel() for p in ps]))
+    return np.array(out)
+
+
 CONFIGS = {
     "sgd": (dict(lr=0.1), "sgd", "SGD"),
     "sgd_momentum": (dict(lr=0.05, momentum=0.9), "sgd", "SGD"),
@@ -209,6 +257,10 @@ CONFIGS = {
                  "RAdam"),
     "radam_decoupled": (dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True), "radam",
                         "RAdam"),
+    "adadelta": (dict(), "adadelta", "Adadelta"),
+    "adadelta_wd": (dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1), "adadelta", "Adadelta"),
+    "rprop": (dict(), "rprop", "Rprop"),
+    "rprop_etas": (dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2)), "rprop", "Rprop"),
 }
 
 
@@ -221,7 +273,8 @@ def reference(kind, kwargs):
             kw.setdefault("weight_decay", 1e-2)
         return ref_adam(decoupled=kind == "adamw", **kw)
     return {"rmsprop": ref_rmsprop, "adagrad": ref_adagrad, "adamax": ref_adamax,
-            "nadam": ref_nadam, "radam": ref_radam}[kind](**kwargs)
+            "nadam": ref_nadam, "radam": ref_radam, "adadelta": ref_adadelta,
+            "rprop": ref_rprop}[kind](**kwargs)
 
 
 def trajectory(opt, jit):
@@ -283,6 +336,17 @@ def test_trajectory_matches_torch(config):
     want = torch_trajectory(torch_name, kwargs)
     got = trajectory(getattr(ft.optim, kind)(**kwargs), jit=True)
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
+def test_lion_matches_its_update_rule():
+    for kwargs in (dict(lr=0.01), dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.5)):
+        want = ref_lion(**kwargs)
+        for jit in (False, True):
+            np.testing.assert_allclose(trajectory(ft.optim.lion(**kwargs), jit), want,
+                                       rtol=1e-11, atol=1e-13)
+    with pytest.raises(ValueError, match="needs the parameters"):
+        opt = ft.optim.lion(weight_decay=0.1)
+        opt.update({"w": fnp.ones(2)}, opt.init({"w": fnp.ones(2)}))
 
 
 # ------------------------------------------------------------------ schedules

@@ -396,3 +396,75 @@ def test_radam_with_a_small_beta2_never_rectifies():
             params[i] = params[i] - 0.01 * m[i] / (1 - 0.9 ** t)
     close(got[-1], np.concatenate([params[0].ravel(), params[1]]))
     assert math.isfinite(got[-1].sum())
+
+
+# ------------------------------------------------------------------ MultiSteps, apply_if_finite
+def _batch_loss(p, x, y):
+    return fnp.mean((x @ p["w"].T + p["b"] - y) ** 2)
+
+
+@pytest.mark.parametrize("use_grad_mean", [True, False])
+def test_multi_steps_equals_the_inner_optimizer_on_accumulated_gradients(use_grad_mean):
+    k = 3
+    pieces = [(X[i:i + 2], Y[i:i + 2]) for i in range(0, 10, 2)][:2 * k]
+    opt = O.MultiSteps(O.adam(0.05), every_k_schedule=k, use_grad_mean=use_grad_mean)
+
+    @ft.jit
+    def step(p, s, x, y):
+        u, s = opt.update(ft.grad(_batch_loss)(p, x, y), s, p)
+        return O.apply_updates(p, u), s
+    p, s = params0(), opt.init(params0())
+    ref, inner = params0(), O.adam(0.05).init(params0())
+    for i, (x, y) in enumerate(pieces):
+        before = p
+        p, s = step(p, s, x, y)
+        stepped = (i + 1) % k == 0
+        assert bool(opt.has_updated(s)) == stepped and int(s.gradient_step) == (i + 1) // k
+        if not stepped:
+            for a, b in zip(tree_leaves(p), tree_leaves(before)):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+            continue
+        grads = [ft.grad(_batch_loss)(ref, *xy) for xy in pieces[i + 1 - k:i + 1]]
+        total = ft.tree_map(lambda *g: sum(g) / (k if use_grad_mean else 1), *grads)
+        u, inner = O.adam(0.05).update(total, inner, ref)
+        ref = O.apply_updates(ref, u)
+        for a, b in zip(tree_leaves(p), tree_leaves(ref)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+
+
+def test_multi_steps_schedule_buffers_and_chain():
+    opt = O.MultiSteps(O.sgd(0.1), every_k_schedule=lambda n: 1 + n)   # 1, then 2, then 3
+    net = ft.nn.Sequential(ft.nn.Linear(3, 2, key=ft.random.key(0)),
+                           ft.nn.BatchNorm1d(2)).eval()
+    s = opt.init(net)
+    grads = ft.grad(lambda m: fnp.sum(m(fnp.ones((4, 3)))))(net)
+    updated = []
+    for _ in range(6):
+        u, s = ft.jit(opt.update)(grads, s, net)
+        net = O.apply_updates(net, u)
+        updated.append(bool(opt.has_updated(s)))
+    assert updated == [True, False, True, False, False, True]
+    np.testing.assert_array_equal(np.asarray(net[1].running_var), np.ones(2))
+    tx = O.chain(O.clip_by_global_norm(1.0), opt.gradient_transformation())
+    u, _ = tx.update(grads, tx.init(net), net)
+    with pytest.raises(ValueError, match="every_k_schedule must be >= 1"):
+        O.MultiSteps(O.sgd(0.1), 0)
+
+
+def test_apply_if_finite_skips_non_finite_gradients():
+    opt = O.apply_if_finite(O.sgd(0.1, momentum=0.9), max_consecutive_errors=2)
+    p, s = params0(), opt.init(params0())
+    good = ft.grad(loss_fn)(p)
+    bad = {"w": good["w"].at[0, 0].set(np.nan), "b": good["b"]}
+    u, s = opt.update(good, s, p)
+    momentum = s.inner_state
+    for i in range(2):
+        u, s = ft.jit(opt.update)(bad, s, p)
+        assert all(not np.asarray(x).any() for x in tree_leaves(u))
+        assert int(s.notfinite_count) == i + 1 and not bool(s.last_finite)
+        for a, b in zip(tree_leaves(s.inner_state), tree_leaves(momentum)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    u, s = opt.update(bad, s, p)                    # a third in a row goes through
+    assert np.isnan(np.asarray(u["w"])[0, 0]) and int(s.total_notfinite) == 3
+    u, s = opt.update(good, s, p)
+    assert int(s.notfinite_count) == 0 and bool(s.last_finite)

@@ -2,13 +2,16 @@
 learning-rate schedules and reduce-on-plateau."""
 from .base import GradientTransformation, GradientTransformationExtraArgs, \
     with_extra_args_support, EmptyState
-from .transforms import (sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, chain,
+from .transforms import (sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, adadelta,
+                         rprop, lion, chain,
                          clip_by_global_norm, apply_updates, global_norm, scale,
                          scale_by_schedule, add_decayed_weights, set_to_zero, SGDState,
                          AdamState, RMSpropState, AdagradState, AdamaxState, NAdamState,
-                         RAdamState, ScaleByScheduleState, AddDecayedWeightsState)
+                         RAdamState, AdadeltaState, RpropState, LionState,
+                         ScaleByScheduleState, AddDecayedWeightsState)
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
 from .inject import inject_hyperparams, InjectHyperparamsState
+from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState
 from .plateau import reduce_on_plateau, ReduceLROnPlateauState
 from .schedules import (constant_schedule, step_schedule, multi_step_schedule,
                         exponential_schedule, cosine_annealing_schedule, linear_schedule,

@@ -30,10 +30,10 @@ from .base import (EmptyState, GradientTransformation, GradientTransformationExt
 from .masking import is_tree_function, masked, split
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
-           "nadam", "radam", "chain", "clip_by_global_norm", "apply_updates", "global_norm",
+           "nadam", "radam", "adadelta", "rprop", "lion", "chain", "clip_by_global_norm", "apply_updates", "global_norm",
            "scale", "scale_by_schedule", "add_decayed_weights", "set_to_zero", "SGDState",
            "AdamState", "RMSpropState", "AdagradState", "AdamaxState", "NAdamState",
-           "RAdamState", "ScaleByScheduleState", "AddDecayedWeightsState", "EmptyState"]
+           "RAdamState", "AdadeltaState", "RpropState", "LionState", "ScaleByScheduleState", "AddDecayedWeightsState", "EmptyState"]
 
 
 @displayed
@@ -84,6 +84,26 @@ class RAdamState(NamedTuple):
     count: Any
     exp_avg: Any
     exp_avg_sq: Any
+
+
+@displayed
+class AdadeltaState(NamedTuple):
+    count: Any
+    square_avg: Any
+    acc_delta: Any
+
+
+@displayed
+class RpropState(NamedTuple):
+    count: Any
+    prev: Any
+    step_size: Any
+
+
+@displayed
+class LionState(NamedTuple):
+    count: Any
+    exp_avg: Any
 
 
 @displayed
@@ -481,6 +501,94 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
         updates, m, v = _leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
                                   outputs=3)
         return updates, RAdamState(state.count + 1, m, v)
+    return GradientTransformation(init, update)
+
+
+def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
+    """torch.optim.Adadelta: `sq = rho * sq + (1 - rho) * g**2`, the step
+    `d = sqrt(acc + eps) / sqrt(sq + eps) * g`, then `acc = rho * acc + (1 - rho) * d**2`;
+    the update is `-lr * d` (weight decay as an L2 term added to the gradient)."""
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"adadelta: rho must be in [0, 1], got {rho}")
+    _check_nonnegative("adadelta", eps=eps, weight_decay=weight_decay)
+    rate = _learning_rate(lr, "adadelta")
+
+    def init(params):
+        return AdadeltaState(_zero_count(), _zeros_like(params), _zeros_like(params))
+
+    def update(grads, state, params=None):
+        if _on(weight_decay):
+            _need_params(params, "adadelta", weight_decay)
+        lr_t = rate(state.count)
+
+        def leaf(g, p, sq, acc):
+            if _on(weight_decay):
+                g = g + _as_dtype(weight_decay, g) * p
+            e = _as_dtype(eps, g)
+            sq = rho * sq + (1.0 - rho) * (g * g)
+            d = fnp.sqrt(acc + e) / fnp.sqrt(sq + e) * g
+            acc = rho * acc + (1.0 - rho) * (d * d)
+            return -_as_dtype(lr_t, g) * d, sq, acc
+        updates, sq, acc = _leafwise(leaf, grads, params, state.square_avg, state.acc_delta,
+                                     outputs=3)
+        return updates, AdadeltaState(state.count + 1, sq, acc)
+    return GradientTransformation(init, update)
+
+
+def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
+    """torch.optim.Rprop: each element's step size (starting at `lr`) grows by `etas[1]` while
+    its gradient keeps its sign and shrinks by `etas[0]` when it flips (that step then moves
+    nothing and forgets the gradient), within `step_sizes`; the update is
+    `-sign(g) * step size`."""
+    eta_minus, eta_plus = (float(e) for e in etas)
+    if not 0.0 < eta_minus < 1.0 < eta_plus:
+        raise ValueError(f"rprop: etas must satisfy 0 < etas[0] < 1 < etas[1], got {etas}")
+    low, high = (float(v) for v in step_sizes)
+    if not _is_number(lr):
+        raise TypeError("rprop: lr is the initial step size, a number")
+    _check_nonnegative("rprop", lr=lr)
+
+    def init(params):
+        return RpropState(_zero_count(), _zeros_like(params), _zeros_like(params, lr))
+
+    def update(grads, state, params=None):
+        def leaf(g, prev, size):
+            product = g * prev
+            factor = lax.select(product > 0, lax.full_like(g, eta_plus),
+                                lax.select(product < 0, lax.full_like(g, eta_minus),
+                                           lax.full_like(g, 1.0)))
+            size = fnp.clip(size * factor, low, high)
+            g = lax.select(product < 0, lax.full_like(g, 0.0), g)
+            return -fnp.sign(g) * size, g, size
+        updates, prev, size = _leafwise(leaf, grads, state.prev, state.step_size, outputs=3)
+        return updates, RpropState(state.count + 1, prev, size)
+    return GradientTransformation(init, update)
+
+
+def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+    """Lion (Chen et al., 2023; Optax's `lion`, with PyTorch-style arguments): the update is
+    `-lr * (sign(b1 * m + (1 - b1) * g) + weight_decay * p)`, then
+    `m = b2 * m + (1 - b2) * g`. Use a learning rate 3-10x smaller than AdamW's and a weight
+    decay as many times larger."""
+    b1, b2 = _check_betas(betas, "lion")
+    _check_nonnegative("lion", weight_decay=weight_decay)
+    rate = _learning_rate(lr, "lion")
+
+    def init(params):
+        return LionState(_zero_count(), _zeros_like(params))
+
+    def update(grads, state, params=None):
+        if _on(weight_decay):
+            _need_params(params, "lion", weight_decay)
+        lr_t = rate(state.count)
+
+        def leaf(g, p, m):
+            d = fnp.sign(b1 * m + (1.0 - b1) * g)
+            if _on(weight_decay):
+                d = d + _as_dtype(weight_decay, g) * p
+            return -_as_dtype(lr_t, g) * d, b2 * m + (1.0 - b2) * g
+        updates, m = _leafwise(leaf, grads, params, state.exp_avg, outputs=2)
+        return updates, LionState(state.count + 1, m)
     return GradientTransformation(init, update)
 
 

@@ -1,0 +1,125 @@
+"""Wrappers that decide when an inner optimizer steps (Optax's): `MultiSteps` accumulates
+gradients over several calls (gradient accumulation: a large batch in small pieces), and
+`apply_if_finite` skips updates whose gradients hold a NaN or an infinity. Both run under
+`jit`: the decision is a `lax.cond`, not Python control flow."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import lax
+from .. import numpy as fnp
+from ..buffers import Buffer, is_buffer
+from ..tree_util import tree_leaves, tree_map
+from .base import GradientTransformationExtraArgs, displayed, with_extra_args_support
+
+__all__ = ["MultiSteps", "MultiStepsState", "apply_if_finite", "ApplyIfFiniteState"]
+
+
+@displayed
+class MultiStepsState(NamedTuple):
+    mini_step: Any          # calls since the inner optimizer last stepped
+    gradient_step: Any      # inner optimizer steps so far
+    inner_opt_state: Any
+    acc_grads: Any
+
+
+@displayed
+class ApplyIfFiniteState(NamedTuple):
+    notfinite_count: Any    # consecutive updates skipped
+    last_finite: Any
+    total_notfinite: Any
+    inner_state: Any
+
+
+def _arrays_map(fn, *trees):
+    """`fn` over the array leaves (buffers and None left as they are)."""
+    return tree_map(lambda x, *rest: x if x is None or is_buffer(x) else fn(x, *rest), *trees,
+                    is_leaf=is_buffer)
+
+
+def _zeros(tree):
+    """Zeros shaped like the array leaves of `tree`; buffers become empty, as in gradients."""
+    return tree_map(lambda x: Buffer(None, x.persistent) if is_buffer(x) else
+                    None if x is None else lax.full_like(x, 0), tree, is_leaf=is_buffer)
+
+
+class MultiSteps:
+    """Accumulate gradients over `every_k_schedule` calls (an int, or a function of the number
+    of inner steps so far) and step the inner optimizer `opt` on their mean (`use_grad_mean`)
+    or sum; the calls in between return zero updates. As in Optax:
+
+        opt = ft.optim.MultiSteps(ft.optim.adam(1e-3), every_k_schedule=4)
+        state = opt.init(params)
+        updates, state = opt.update(grads, state, params)   # zeros 3 times, then a step
+
+    The PyTorch habit it replaces: `loss.backward()` k times, then `opt.step()`."""
+
+    def __init__(self, opt, every_k_schedule, use_grad_mean=True):
+        if isinstance(every_k_schedule, int) and every_k_schedule < 1:
+            raise ValueError(f"MultiSteps: every_k_schedule must be >= 1, got "
+                             f"{every_k_schedule}")
+        self._opt = with_extra_args_support(opt)
+        self._every_k = every_k_schedule if callable(every_k_schedule) else \
+            (lambda step, k=int(every_k_schedule): k)
+        self._mean = use_grad_mean
+
+    def init(self, params):
+        count = fnp.zeros((), np.int32)
+        return MultiStepsState(count, count, self._opt.init(params), _zeros(params))
+
+    def update(self, updates, state, params=None, **extra_args):
+        k = self._every_k(state.gradient_step)
+        n = state.mini_step + 1
+        if self._mean:
+            acc = _arrays_map(lambda a, g: a + (g - a) / n.astype(a.dtype), state.acc_grads,
+                              updates)
+        else:
+            acc = _arrays_map(lambda a, g: a + g, state.acc_grads, updates)
+
+        def step(acc, inner):
+            new, inner = self._opt.update(acc, inner, params, **extra_args)
+            return new, inner, _zeros(acc), lax.full_like(n, 0), state.gradient_step + 1
+
+        def wait(acc, inner):
+            return _zeros(updates), inner, acc, n, state.gradient_step
+        new, inner, acc, mini, grad_step = lax.cond(n >= k, step, wait, acc,
+                                                    state.inner_opt_state)
+        return new, MultiStepsState(mini, grad_step, inner, acc)
+
+    def has_updated(self, state):
+        """Whether the last `update` stepped the inner optimizer."""
+        return fnp.logical_and(state.mini_step == 0, state.gradient_step > 0)
+
+    def gradient_transformation(self):
+        """This wrapper as a GradientTransformation (for `chain`, `masked`, ...)."""
+        return GradientTransformationExtraArgs(self.init, self.update)
+
+
+def apply_if_finite(inner, max_consecutive_errors):
+    """`inner`, except that an update whose incoming gradients hold a NaN or an infinity is
+    replaced by zeros and leaves `inner`'s state unchanged, up to `max_consecutive_errors`
+    times in a row (after that the update goes through, non-finite values and all)."""
+    inner = with_extra_args_support(inner)
+
+    def init(params):
+        zero = fnp.zeros((), np.int32)
+        return ApplyIfFiniteState(zero, fnp.asarray(True), zero, inner.init(params))
+
+    def update(updates, state, params=None, **extra_args):
+        checks = [fnp.all(fnp.isfinite(x)) for x in tree_leaves(updates, is_buffer)
+                  if not is_buffer(x)]
+        finite = fnp.all(fnp.stack(checks)) if checks else fnp.asarray(True)
+        count = fnp.where(finite, 0, state.notfinite_count + 1).astype(np.int32)
+
+        def apply(inner_state):
+            return inner.update(updates, inner_state, params, **extra_args)
+
+        def skip(inner_state):
+            return _zeros(updates), inner_state
+        new, inner_state = lax.cond(fnp.logical_or(finite, count > max_consecutive_errors),
+                                    apply, skip, state.inner_state)
+        total = state.total_notfinite + fnp.logical_not(finite).astype(np.int32)
+        return new, ApplyIfFiniteState(count, finite, total, inner_state)
+    return GradientTransformationExtraArgs(init, update)
