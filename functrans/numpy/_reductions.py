@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..primitives._util import dtype_of, shape_of
+from ..primitives.reductions import two_step, two_step_plan
 from ..array import wrap
 from ._conversion import asarray, promote_inexact
 from ._fast import numpy_value
@@ -44,12 +45,22 @@ def _sum_dtype(dt):
     return dt
 
 
+def _kept_shape(shape, axis, keepdims):
+    axes = normalize_axes(axis, len(shape))
+    return tuple(1 if i in axes else d for i, d in enumerate(shape) if keepdims or i not in axes)
+
+
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Sum over `axis` (all axes when None). Booleans and small integers sum as int64."""
     _no_out(out, "sum")
     v = numpy_value(a)
     if v is not None and dtype is None and initial is None and where is None:
         try:
+            plan = v.dtype.kind in "fc" and two_step_plan(v.shape,
+                                                          normalize_axes(axis, v.ndim))
+            if plan:            # summed in the order a compiled program sums
+                total = two_step(np.add, v, plan, plan[2], v.dtype)
+                return wrap(total.reshape(_kept_shape(v.shape, axis, keepdims)))
             return wrap(v.sum(axis=axis, keepdims=keepdims))
         except (ValueError, TypeError):
             pass            # let the general path raise a descriptive error

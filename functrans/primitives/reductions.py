@@ -5,6 +5,8 @@ adds `keepdims` with a reshape, which costs nothing).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import dtypes
@@ -26,8 +28,50 @@ def _check_axes(name, x, axes):
             raise ValueError(f"{name}: axis {a} is out of bounds for shape {x.shape}")
 
 
+# NumPy's reducing ufunc of each reduction that `two_step_plan` applies to
+REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+@functools.lru_cache(maxsize=1024)
+def two_step_plan(shape, axes):
+    """For a reduction over leading and trailing axes keeping the ones between, size-1 axes
+    aside (BatchNorm's sums over N, H, W of NCHW): `(shape without size-1 axes, its leading
+    axes, the kept sizes)`, to reduce in two steps: the leading axes first (adding whole rows,
+    vectorized), then the trailing ones of the contiguous partial result, 3-6x faster than
+    NumPy's one reduction over strided axes. None for any other reduction. Eager calls and
+    compiled programs both take this path, so they agree bit for bit."""
+    squeezed = tuple(d for d in shape if d != 1)
+    picked = [d != 1 and i in axes for i, d in enumerate(shape) if d != 1]
+    rank = len(squeezed)
+    lead = 0
+    while lead < rank and picked[lead]:
+        lead += 1
+    end = lead
+    while end < rank and not picked[end]:
+        end += 1
+    if not lead or end == lead or end == rank or not all(picked[end:]):
+        return None
+    return squeezed, tuple(range(lead)), squeezed[lead:end]
+
+
+def two_step(ufunc, x, plan, out_shape, dtype=None, out=None):
+    """The reduction `plan` (from `two_step_plan`) of `x` with `ufunc`, shaped `out_shape`."""
+    squeezed, lead, kept = plan
+    part = ufunc.reduce(x.reshape(squeezed), axis=lead, dtype=dtype)
+    part = part.reshape(kept + (-1,))
+    if out is None:
+        return ufunc.reduce(part, axis=len(kept), dtype=dtype).reshape(out_shape)
+    ufunc.reduce(part, axis=len(kept), dtype=dtype, out=out.reshape(kept))
+    return out
+
+
 def _reduction(name, np_name, *, out_dtype=None, pass_dtype=False):
     def impl(xp, x, axes):
+        if xp is np and np_name in REDUCING_UFUNC:
+            plan = two_step_plan(x.shape, axes)
+            if plan is not None:
+                return two_step(REDUCING_UFUNC[np_name], x, plan,
+                                _reduced_shape(x.shape, axes), x.dtype if pass_dtype else None)
         if pass_dtype:
             return getattr(xp, np_name)(x, axis=axes, dtype=x.dtype)
         return getattr(xp, np_name)(x, axis=axes)
