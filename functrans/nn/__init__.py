@@ -50,7 +50,7 @@ from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWit
                      TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
                      SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                      MultiLabelMarginLoss)
-from .more_losses import CTCLoss
+from .more_losses import CTCLoss, TripletMarginWithDistanceLoss
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                         TransformerEncoder, TransformerDecoder, Transformer)

@@ -1,6 +1,8 @@
-"""Helpers shared by the layer modules: dtypes, tuples of ints, PyTorch's default init."""
+"""Helpers shared by the layer modules: dtypes, tuples of ints, PyTorch's default init, p-norms
+and the refusal of PyTorch's in-place names."""
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -10,7 +12,8 @@ from .. import numpy as fnp
 from ..primitives._util import dtype_of, shape_of
 from . import init
 
-__all__ = ["as_floating", "float_dtype", "ntuple", "per_channel", "split_key", "default_init"]
+__all__ = ["as_floating", "float_dtype", "ntuple", "per_channel", "split_key", "default_init",
+           "p_norm", "refuse_in_place"]
 
 
 def as_floating(x):
@@ -60,3 +63,44 @@ def default_init(key, weight_shape, fan_in, bias, dtype, bias_size=None):
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     size = weight_shape[0] if bias_size is None else bias_size
     return weight, init.uniform(bkey, (size,), -bound, bound, dtype)
+
+
+def p_norm(d, p, axis, keepdims, fn):
+    """The p-norm of `d` along `axis` (p = inf, 0 (the count of nonzeros), or any p > 0), with
+    PyTorch's derivative: 0, not NaN, where the norm is 0. `fn` names the caller in errors."""
+    if p == math.inf:
+        return fnp.max(lax.abs(d), axis=axis, keepdims=keepdims)
+    if p == 2:
+        s = fnp.sum(lax.square(d), axis=axis, keepdims=keepdims)
+        zero = lax.eq(s, 0.0)
+        return lax.select(zero, s, lax.sqrt(lax.select(zero, lax.full_like(s, 1.0), s)))
+    if p == 1:
+        return fnp.sum(lax.abs(d), axis=axis, keepdims=keepdims)
+    if p == 0:                      # the count of nonzero entries (PyTorch's p=0 norm)
+        return fnp.sum(lax.convert_element_type(lax.ne(d, 0.0), dtype_of(d)), axis=axis,
+                       keepdims=keepdims)
+    if not p > 0:
+        raise ValueError(f"{fn}: p must be >= 0 (or inf), got {p}")
+    a = lax.abs(d)
+    nz = lax.ne(a, 0.0)
+    powered = lax.select(nz, lax.pow(lax.select(nz, a, lax.full_like(a, 1.0)), float(p)),
+                         lax.full_like(a, 0.0))
+    s = fnp.sum(powered, axis=axis, keepdims=keepdims)
+    zero = lax.eq(s, 0.0)
+    return lax.select(zero, s, lax.pow(lax.select(zero, lax.full_like(s, 1.0), s), 1.0 / p))
+
+
+def refuse_in_place(name, instead, what, like=None):
+    """A function named `name` (PyTorch's in-place form) that raises a TypeError saying that
+    it would change `what` in place and naming the call to use instead; `like` (the
+    out-of-place function) lends it a signature, so tools see PyTorch's arguments."""
+    def refuse(*args, **kwargs):
+        raise TypeError(f"{name} changes {what} in place in PyTorch; functrans arrays are "
+                        f"immutable, so it is not provided. Use `{instead}`.")
+    refuse.__name__ = refuse.__qualname__ = name
+    refuse.__doc__ = f"Raises: PyTorch's in-place form; use `{instead}`."
+    if like is not None:
+        sig = inspect.signature(like)
+        refuse.__signature__ = sig.replace(parameters=[
+            q for q in sig.parameters.values() if q.name != "inplace"])
+    return refuse

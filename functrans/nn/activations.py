@@ -10,17 +10,21 @@ result is a new array either way.
 from __future__ import annotations
 
 import math
+import warnings
+
+import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import dtype_of, shape_of
-from ._utils import as_floating, float_dtype
+from ._utils import as_floating, float_dtype, refuse_in_place
 from .module import Module, field
 
 __all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu', 'selu', 'celu', 'silu', 'mish', 'softplus', 'softsign', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish', 'prelu', 'softmin', 'logsigmoid', 'LeakyReLU', 'ELU', 'SELU', 'CELU', 'SiLU', 'Mish', 'Softplus', 'Softsign', 'Hardtanh', 'ReLU6', 'Hardsigmoid', 'Hardswish', 'PReLU', 'Softmin', 'LogSigmoid', 'ReLU', 'Tanh', 'Sigmoid', 'GELU', 'Softmax', 'LogSoftmax',
            'tanhshrink', 'hardshrink', 'softshrink', 'threshold', 'glu', 'rrelu', 'Tanhshrink',
-           'Hardshrink', 'Softshrink', 'Threshold', 'GLU', 'Softmax2d', 'RReLU']
+           'Hardshrink', 'Softshrink', 'Threshold', 'GLU', 'Softmax2d', 'RReLU', 'gumbel_softmax',
+           'relu_', 'elu_', 'leaky_relu_', 'hardtanh_', 'selu_', 'celu_', 'rrelu_', 'threshold_']
 
 
 def relu(input, inplace=False):
@@ -301,6 +305,33 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, *,
     return lax.select(lax.gt(x, 0.0), x, lax.mul(x, slope))
 
 
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1, *, key=None):
+    """A sample of the Gumbel-softmax (concrete) distribution: softmax((logits + g) / tau)
+    along `dim`, with g standard Gumbel noise drawn with `key` (required). `hard=True` gives
+    the one-hot vector of each sample's largest entry, whose derivative is the soft sample's
+    (straight-through). `eps` is unused (deprecated in PyTorch too)."""
+    if eps != 1e-10:
+        warnings.warn("gumbel_softmax: `eps` is deprecated and has no effect", stacklevel=2)
+    x = as_floating(logits)
+    if key is None:
+        raise ValueError("gumbel_softmax draws Gumbel noise: pass key=... (split a fresh one "
+                         "for each sample)")
+    from ..random import gumbel
+    d = _axis(x, dim, None, "gumbel_softmax")
+    noisy = fnp.divide(lax.add(x, gumbel(key, shape_of(x), dtype_of(x))), tau)
+    soft = softmax(noisy, d)
+    if not hard:
+        return soft
+    shape = shape_of(soft)
+    keep = shape[:d] + (1,) + shape[d + 1:]
+    index = lax.reshape(lax.argmax(soft, d), keep)
+    positions = lax.reshape(lax.iota(shape[d], np.int64, like=soft),
+                            (shape[d],) + (1,) * (len(shape) - d - 1))
+    one_hot = lax.convert_element_type(lax.eq(positions, index), dtype_of(soft))
+    # PyTorch's y_hard - y_soft.detach() + y_soft: the value is one-hot, the derivative soft's
+    return lax.add(lax.sub(one_hot, lax.stop_gradient(soft)), soft)
+
+
 # ------------------------------------------------------------------ layers
 def _inplace_repr(inplace):
     return "inplace=True" if inplace else ""
@@ -562,3 +593,22 @@ class RReLU(Module):
 
     def extra_repr(self):
         return _with_inplace(f"lower={self.lower}, upper={self.upper}", self.inplace)
+
+
+# ------------------------------------------------------------------ PyTorch's in-place names
+# F.relu_(x) and its kin overwrite x in PyTorch; arrays here are immutable, so each raises
+# and names the out-of-place call (never computing silently, which would drop the result of
+# code written for its side effect).
+def _refuse(fn, call):
+    return refuse_in_place(fn.__name__ + "_", f"x = ft.nn.functional.{call}", "its input",
+                           fn)
+
+
+relu_ = _refuse(relu, "relu(x)")
+elu_ = _refuse(elu, "elu(x, alpha)")
+leaky_relu_ = _refuse(leaky_relu, "leaky_relu(x, negative_slope)")
+hardtanh_ = _refuse(hardtanh, "hardtanh(x, min_val, max_val)")
+selu_ = _refuse(selu, "selu(x)")
+celu_ = _refuse(celu, "celu(x, alpha)")
+rrelu_ = _refuse(rrelu, "rrelu(x, lower, upper, training, key=key)")
+threshold_ = _refuse(threshold, "threshold(x, threshold, value)")

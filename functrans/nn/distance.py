@@ -1,15 +1,17 @@
-"""Distances and similarities between batches of vectors: `CosineSimilarity` and
-`PairwiseDistance` with their functional forms, as PyTorch's."""
+"""Distances, similarities and norms of batches of vectors, as PyTorch's: `CosineSimilarity` and
+`PairwiseDistance` with their functional forms, `normalize` and `pdist`."""
 from __future__ import annotations
+
+import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..primitives._util import dtype_of, shape_of
-from ._utils import as_floating
+from ._utils import as_floating, p_norm
 from .losses import pairwise_distance
 from .module import Module
 
-__all__ = ["cosine_similarity", "CosineSimilarity", "PairwiseDistance"]
+__all__ = ["cosine_similarity", "normalize", "pdist", "CosineSimilarity", "PairwiseDistance"]
 
 
 def _clamped_norm(x, axis, eps):
@@ -38,6 +40,42 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     unit_a = lax.div(a, _clamped_norm(a, d, eps))
     unit_b = lax.div(b, _clamped_norm(b, d, eps))
     return fnp.sum(lax.mul(unit_a, unit_b), axis=d)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """`input / max(norm, eps)` with `norm` the p-norm along `dim` (PyTorch's F.normalize): unit
+    vectors along `dim`. As in PyTorch, no derivative flows through the norm where it is
+    below `eps`. (`out=` would write in place: pass nothing and use the result.)"""
+    if out is not None:
+        raise TypeError("normalize: out= writes into an existing array in PyTorch; functrans "
+                        "arrays are immutable. Use the result: `y = F.normalize(x, p, dim)`")
+    x = as_floating(input)
+    shape = shape_of(x)
+    if not -len(shape) <= dim < len(shape):
+        raise ValueError(f"normalize: dim {dim} is out of range for an input of shape {shape}; "
+                         "it names the axis holding the vectors (dim=1 by default, dim=-1 or "
+                         "dim=0 for a single vector)")
+    norm = p_norm(x, float(p), dim % len(shape), True, "normalize")
+    # PyTorch's clamp_min(eps): the norm's derivative passes where norm >= eps (NaN stays NaN)
+    denom = lax.select(lax.lt(norm, float(eps)), lax.full_like(norm, float(eps)), norm)
+    return lax.div(x, denom)
+
+
+def pdist(input, p=2):
+    """The p-norm distances between all pairs of rows of an (N, M) input: a vector of
+    N * (N - 1) / 2 entries, row i against rows i + 1, ..., N - 1 in turn (the upper triangle
+    of the distance matrix, PyTorch's F.pdist). The derivative is 0 where a distance is 0."""
+    x = as_floating(input)
+    shape = shape_of(x)
+    if len(shape) != 2:
+        raise ValueError(f"pdist needs a 2-d (N, M) input (N vectors of length M), got shape "
+                         f"{shape}; for batches use ft.vmap(F.pdist)")
+    if not float(p) >= 0:
+        raise ValueError(f"pdist: p must be >= 0 (or inf), got {p}")
+    first, second = np.triu_indices(shape[0], 1)
+    diff = lax.sub(fnp.take(x, fnp.asarray(first), axis=0),
+                   fnp.take(x, fnp.asarray(second), axis=0))
+    return p_norm(diff, float(p), 1, False, "pdist")
 
 
 class CosineSimilarity(Module):

@@ -1,14 +1,16 @@
 """`ft.nn.functional` (PyTorch's `F`): the functional forms of the layers, activations and
 losses, with PyTorch's names and argument order (NCHW images, OIHW kernels). Each is defined
 beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `reshaping`,
-`normalization`, `losses`, `more_losses`, `attention`); this module only gathers them."""
+`normalization`, `losses`, `more_losses`, `attention`, `sampling`); this module only gathers
+them. PyTorch's in-place names (`relu_`, `elu_`, ...) raise and name the out-of-place call."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
                           hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
-                          hardshrink, softshrink, threshold, glu, rrelu)
+                          hardshrink, softshrink, threshold, glu, rrelu, gumbel_softmax, relu_,
+                          elu_, leaky_relu_, hardtanh_, selu_, celu_, rrelu_, threshold_)
 from .layers import (one_hot, linear, dropout, embedding, embedding_bag, dropout1d, dropout2d,
                      dropout3d, alpha_dropout, feature_alpha_dropout, bilinear)
-from .distance import cosine_similarity
+from .distance import cosine_similarity, normalize, pdist
 from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                    conv_output_padding)
 from .pooling import (max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
@@ -26,8 +28,9 @@ from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_en
                      pairwise_distance, poisson_nll_loss, gaussian_nll_loss,
                      hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss,
                      multi_margin_loss, multilabel_margin_loss)
-from .more_losses import ctc_loss
+from .more_losses import ctc_loss, triplet_margin_with_distance_loss
 from .attention import scaled_dot_product_attention
+from .sampling import affine_grid, grid_sample
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu",
            "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh", "relu6",
@@ -48,4 +51,7 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "poisson_nll_loss", "gaussian_nll_loss",
            "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
-           "multi_margin_loss", "multilabel_margin_loss", "ctc_loss", "scaled_dot_product_attention"]
+           "multi_margin_loss", "multilabel_margin_loss", "ctc_loss", "scaled_dot_product_attention",
+           "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_",
+           "rrelu_", "threshold_", "normalize", "pdist", "triplet_margin_with_distance_loss",
+           "affine_grid", "grid_sample"]

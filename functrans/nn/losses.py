@@ -12,7 +12,7 @@ from ..core import Tracer, device_like
 from ..higher_order.custom_derivatives import custom_jvp
 from ..backends import cpu
 from ..primitives._util import shape_of, dtype_of
-from ._utils import as_floating
+from ._utils import as_floating, p_norm
 from .activations import log_softmax, logsigmoid
 from .layers import one_hot
 from .module import Module
@@ -347,37 +347,13 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     return _reduce(loss, reduction, "margin_ranking_loss")
 
 
-def _p_norm(d, p, axis, keepdims):
-    """The p-norm along `axis`, whose derivative is 0 (not NaN) where the norm is 0."""
-    if p == math.inf:
-        return fnp.max(lax.abs(d), axis=axis, keepdims=keepdims)
-    if p == 2:
-        s = fnp.sum(lax.square(d), axis=axis, keepdims=keepdims)
-        zero = lax.eq(s, 0.0)
-        return lax.select(zero, s, lax.sqrt(lax.select(zero, lax.full_like(s, 1.0), s)))
-    if p == 1:
-        return fnp.sum(lax.abs(d), axis=axis, keepdims=keepdims)
-    if p == 0:                      # the count of nonzero entries (PyTorch's p=0 norm)
-        return fnp.sum(lax.convert_element_type(lax.ne(d, 0.0), dtype_of(d)), axis=axis,
-                       keepdims=keepdims)
-    if not p > 0:
-        raise ValueError(f"pairwise_distance: p must be >= 0, got {p}")
-    a = lax.abs(d)
-    nz = lax.ne(a, 0.0)
-    powered = lax.select(nz, lax.pow(lax.select(nz, a, lax.full_like(a, 1.0)), float(p)),
-                         lax.full_like(a, 0.0))
-    s = fnp.sum(powered, axis=axis, keepdims=keepdims)
-    zero = lax.eq(s, 0.0)
-    return lax.select(zero, s, lax.pow(lax.select(zero, lax.full_like(s, 1.0), s), 1.0 / p))
-
-
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """The p-norm of x1 - x2 + eps along the last axis (PyTorch's F.pairwise_distance)."""
     x1, x2 = _floats(x1, x2)
     d = lax.add(fnp.subtract(x1, x2), float(eps))
     if d.ndim == 0:                 # as PyTorch: one element's distance
-        return _p_norm(lax.reshape(d, (1,)), p, 0, False)
-    return _p_norm(d, p, d.ndim - 1, keepdim)
+        return p_norm(lax.reshape(d, (1,)), p, 0, False, "pairwise_distance")
+    return p_norm(d, p, d.ndim - 1, keepdim, "pairwise_distance")
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,

@@ -1,5 +1,6 @@
-"""Connectionist temporal classification (Graves et al., 2006) with PyTorch's names, arguments
-and reductions: `ctc_loss` and `CTCLoss`. The loss is the forward algorithm in log space, one
+"""More losses with PyTorch's names, arguments and reductions: the triplet loss over any distance
+(`triplet_margin_with_distance_loss`, `TripletMarginWithDistanceLoss`) and connectionist
+temporal classification (Graves et al., 2006): `ctc_loss` and `CTCLoss`. The loss is the forward algorithm in log space, one
 `lax.scan` step per frame over the label sequence with blanks between and around the labels;
 its derivatives come from differentiating that scan, in every mode and order."""
 from __future__ import annotations
@@ -12,9 +13,11 @@ from ..backends import cpu
 from ..core import Tracer, device_like
 from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating
+from .losses import pairwise_distance
 from .module import Module
 
-__all__ = ["ctc_loss", "CTCLoss"]
+__all__ = ["ctc_loss", "CTCLoss", "triplet_margin_with_distance_loss",
+           "TripletMarginWithDistanceLoss"]
 
 _FN = "ctc_loss"
 
@@ -171,3 +174,50 @@ class CTCLoss(Module):
     def __call__(self, log_probs, targets, input_lengths, target_lengths):
         return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                         self.reduction, self.zero_infinity)
+
+
+def _check_margin(margin, fn):
+    if not margin > 0:
+        raise ValueError(f"{fn}: margin must be greater than 0, got {margin}")
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(d(anchor, positive) - d(anchor, negative) + margin, 0) for any distance `d` (a
+    function of two arrays, e.g. `lambda a, b: 1 - F.cosine_similarity(a, b)`; by default
+    `F.pairwise_distance`); `swap` uses min(d(a, n), d(p, n)) as the negative distance.
+    `reduction`: "mean", "sum" or "none"."""
+    fn = "triplet_margin_with_distance_loss"
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _check_margin(margin, fn)
+    a, p, n = (fnp.asarray(v) for v in (anchor, positive, negative))
+    if not len(shape_of(a)) == len(shape_of(p)) == len(shape_of(n)):
+        raise ValueError(f"{fn}: anchor, positive and negative must have the same number of "
+                         f"dimensions, got shapes {shape_of(a)}, {shape_of(p)} and "
+                         f"{shape_of(n)}")
+    distance = pairwise_distance if distance_function is None else distance_function
+    d_pos = fnp.asarray(distance(a, p))
+    d_neg = fnp.asarray(distance(a, n))
+    if swap:
+        d_neg = fnp.minimum(d_neg, distance(p, n))
+    v = fnp.subtract(fnp.add(float(margin), d_pos), d_neg)
+    loss = lax.select(lax.ge(v, 0.0), v, lax.full_like(v, 0.0))   # clamp_min's derivative
+    if reduction == "mean":
+        return fnp.mean(loss)
+    return fnp.sum(loss) if reduction == "sum" else loss
+
+
+class TripletMarginWithDistanceLoss(Module):
+    """`triplet_margin_with_distance_loss` as a layer; a `distance_function` that is a module
+    (e.g. `ft.nn.PairwiseDistance()`) is a submodule, as in PyTorch."""
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        _check_margin(margin, "TripletMarginWithDistanceLoss")
+        self.distance_function = distance_function
+        self.margin, self.swap, self.reduction = float(margin), bool(swap), reduction
+
+    def __call__(self, anchor, positive, negative, *, key=None):
+        return triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)

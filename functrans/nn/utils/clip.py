@@ -16,6 +16,7 @@ from ...buffers import is_buffer
 from ...core import Tracer
 from ...primitives._util import dtype_of, shape_of
 from ...tree_util import tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten
+from .._utils import refuse_in_place
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "clip_grads_with_norm", "get_total_norm",
            "parameters_to_vector", "vector_to_parameters", "clip_grad_norm_",
@@ -113,18 +114,10 @@ def _pieces(vec, arrays):
     return out
 
 
-def _in_place(name, instead):
-    def refuse(*args, **kwargs):
-        raise TypeError(f"{name} changes PyTorch's .grad in place; functrans arrays are "
-                        f"immutable and gradients are values. Use `{instead}`.")
-    refuse.__name__ = refuse.__qualname__ = name
-    refuse.__doc__ = f"Raises: PyTorch's in-place form; use `{instead}`."
-    return refuse
-
-
-clip_grad_norm_ = _in_place("clip_grad_norm_", "grads, norm = ft.nn.utils.clip_grad_norm("
-                            "grads, max_norm)")
-clip_grad_value_ = _in_place("clip_grad_value_", "grads = ft.nn.utils.clip_grad_value(grads, "
-                             "clip_value)")
-clip_grads_with_norm_ = _in_place("clip_grads_with_norm_", "grads = ft.nn.utils."
-                                  "clip_grads_with_norm(grads, max_norm, total_norm)")
+clip_grad_norm_ = refuse_in_place("clip_grad_norm_", "grads, norm = ft.nn.utils."
+                                  "clip_grad_norm(grads, max_norm)", "the parameters' .grad")
+clip_grad_value_ = refuse_in_place("clip_grad_value_", "grads = ft.nn.utils.clip_grad_value("
+                                   "grads, clip_value)", "the parameters' .grad")
+clip_grads_with_norm_ = refuse_in_place("clip_grads_with_norm_", "grads = ft.nn.utils."
+                                        "clip_grads_with_norm(grads, max_norm, total_norm)",
+                                        "the parameters' .grad")
