@@ -13,6 +13,7 @@ from ..backends import cpu
 from ..core import Tracer, device_like
 from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating
+from .distance import PairwiseDistance
 from .losses import pairwise_distance
 from .module import Module
 
@@ -210,11 +211,12 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 class TripletMarginWithDistanceLoss(Module):
     """`triplet_margin_with_distance_loss` as a layer; a `distance_function` that is a module
-    (e.g. `ft.nn.PairwiseDistance()`) is a submodule, as in PyTorch."""
+    (by default `ft.nn.PairwiseDistance()`) is a submodule, as in PyTorch."""
 
     def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
         _check_margin(margin, "TripletMarginWithDistanceLoss")
-        self.distance_function = distance_function
+        self.distance_function = PairwiseDistance() if distance_function is None else \
+            distance_function
         self.margin, self.swap, self.reduction = float(margin), bool(swap), reduction
 
     def __call__(self, anchor, positive, negative, *, key=None):

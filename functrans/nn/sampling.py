@@ -62,7 +62,7 @@ def affine_grid(theta, size, align_corners=None):
     spatial = size[2:]
     # the base grid (*spatial, nd + 1) holds (x, y[, z], 1): x along the last axis
     lines = [_base_line(n, bool(align_corners), dt) for n in reversed(spatial)]
-    mesh = np.meshgrid(*lines[::-1], indexing="ij")          # one array per spatial axis
+    mesh = list(np.meshgrid(*lines[::-1], indexing="ij"))     # one per spatial axis
     base = np.stack(mesh[::-1] + [np.ones(spatial, dt)], axis=-1)
     base = fnp.asarray(base.reshape(math.prod(spatial), nd + 1))
     grid = fnp.matmul(base, fnp.swapaxes(theta, 1, 2))           # (N, prod(spatial), nd)
