@@ -43,14 +43,16 @@ from .reshaping import (ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, Constant
                         CircularPad2d, CircularPad3d, PixelShuffle, PixelUnshuffle,
                         ChannelShuffle, UpsamplingNearest2d, UpsamplingBilinear2d, Fold, Unfold)
 from .normalization import (LayerNorm, RMSNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d,
-                            GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
-                            LocalResponseNorm)
+                            SyncBatchNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                            InstanceNorm3d, LocalResponseNorm)
 from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss,
                      HuberLoss, SmoothL1Loss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
                      TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
                      SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                      MultiLabelMarginLoss)
 from .more_losses import CTCLoss, TripletMarginWithDistanceLoss
+from .more_pooling import (LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
+                           FractionalMaxPool3d)
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                         TransformerEncoder, TransformerDecoder, Transformer)

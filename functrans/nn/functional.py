@@ -1,7 +1,7 @@
 """`ft.nn.functional` (PyTorch's `F`): the functional forms of the layers, activations and
 losses, with PyTorch's names and argument order (NCHW images, OIHW kernels). Each is defined
 beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `reshaping`,
-`normalization`, `losses`, `more_losses`, `attention`, `sampling`); this module only gathers
+`more_pooling`, `normalization`, `losses`, `more_losses`, `attention`, `sampling`); this module only gathers
 them. PyTorch's in-place names (`relu_`, `elu_`, ...) raise and name the out-of-place call."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
@@ -31,6 +31,12 @@ from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_en
 from .more_losses import ctc_loss, triplet_margin_with_distance_loss
 from .attention import scaled_dot_product_attention
 from .sampling import affine_grid, grid_sample
+from .more_pooling import (lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
+                           max_pool2d_with_indices, max_pool3d_with_indices,
+                           adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices,
+                           adaptive_max_pool3d_with_indices, fractional_max_pool2d,
+                           fractional_max_pool2d_with_indices, fractional_max_pool3d,
+                           fractional_max_pool3d_with_indices)
 
 __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu",
            "selu", "celu", "silu", "mish", "softplus", "softsign", "hardtanh", "relu6",
@@ -54,4 +60,9 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "multi_margin_loss", "multilabel_margin_loss", "ctc_loss", "scaled_dot_product_attention",
            "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_",
            "rrelu_", "threshold_", "normalize", "pdist", "triplet_margin_with_distance_loss",
-           "affine_grid", "grid_sample"]
+           "affine_grid", "grid_sample", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "fractional_max_pool2d",
+           "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+           "fractional_max_pool3d_with_indices"]

@@ -1,4 +1,4 @@
-"""Normalization layers: LayerNorm, RMSNorm, BatchNorm1d/2d/3d, GroupNorm,
+"""Normalization layers: LayerNorm, RMSNorm, BatchNorm1d/2d/3d, SyncBatchNorm, GroupNorm,
 InstanceNorm1d/2d/3d, LocalResponseNorm (PyTorch's arguments, defaults, initialization,
 buffers and printing).
 
@@ -23,7 +23,7 @@ from .module import Module, field
 
 __all__ = ['layer_norm', 'rms_norm', 'batch_norm', 'group_norm', 'instance_norm',
            'local_response_norm', 'LayerNorm', 'RMSNorm', 'BatchNorm1d', 'BatchNorm2d',
-           'BatchNorm3d', 'GroupNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d',
+           'BatchNorm3d', 'SyncBatchNorm', 'GroupNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d',
            'LocalResponseNorm']
 
 
@@ -330,6 +330,53 @@ class BatchNorm3d(_BatchNorm):
     `momentum=None` makes the running statistics a cumulative average; `axis_name` averages
     the batch statistics over that `vmap` axis."""
     _ranks = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """PyTorch's SyncBatchNorm: batch normalization of (N, C, ...) input whose training-mode
+    statistics are averaged over the named axis `process_group` (the `axis_name` of the
+    enclosing `ft.vmap` or `ft.pmap`), as if all its lanes or devices held one batch. With
+    `process_group=None` it is plain batch normalization (PyTorch's single-process fallback).
+    `SyncBatchNorm.convert_sync_batchnorm(model, "batch")` returns a copy of a model with
+    every BatchNorm*d replaced."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, *, bias=True, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias,
+                         axis_name=process_group, dtype=dtype)
+
+    @property
+    def process_group(self):
+        """The named axis the statistics are averaged over (None: this batch only)."""
+        return self.axis_name
+
+    def _check_input(self, x):
+        x = fnp.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D input "
+                             f"of shape {x.shape})")
+        return x
+
+    def extra_repr(self):
+        s = _NormBase.extra_repr(self)
+        return s if self.axis_name is None else s + f", process_group={self.axis_name!r}"
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """A copy of `module` with every BatchNorm1d/2d/3d (itself included) replaced by a
+        SyncBatchNorm over `process_group` holding the same parameters, running statistics
+        and training flag; the original is unchanged."""
+        from ..tree_util import tree_map
+
+        def convert(m):
+            if not isinstance(m, _BatchNorm):
+                return m
+            new = cls(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats,
+                      process_group, bias=m.bias is not None)
+            return new.replace(weight=m.weight, bias=m.bias, running_mean=m.running_mean,
+                               running_var=m.running_var,
+                               num_batches_tracked=m.num_batches_tracked, training=m.training)
+        return tree_map(convert, module, is_leaf=lambda m: isinstance(m, _BatchNorm))
 
 
 class GroupNorm(Module):
