@@ -2,8 +2,6 @@
 5-d, against PyTorch in float64 (outputs and the derivatives with respect to the input, the
 grid and theta; skipped without torch), and without torch: known values, finite-difference
 derivatives, jit and per-example vmap against a loop."""
-import itertools
-
 import numpy as np
 import pytest
 

@@ -60,7 +60,7 @@ def test_normalize_without_torch():
     np.testing.assert_allclose(np.asarray(g), [1e3, 1e3])
     rng = np.random.default_rng(1)
     for p in (2.0, 3.0, 1.0):
-        check_grads(lambda a: F.normalize(a, p, dim=-1), (fnp.asarray(rng.standard_normal(
+        check_grads(lambda a, p=p: F.normalize(a, p, dim=-1), (fnp.asarray(rng.standard_normal(
             (2, 3))),), order=2, modes=("fwd", "rev"))
     with pytest.raises(TypeError, match="out= writes"):
         F.normalize(x, out=x)
@@ -76,7 +76,7 @@ def test_normalize_jit_and_per_example_vmap():
     np.testing.assert_allclose(np.asarray(rows), np.asarray(F.normalize(x)), rtol=1e-15)
     per_example = ft.vmap(ft.grad(lambda r: fnp.sum(fnp.sin(F.normalize(r, dim=0)))))(x)
     for i in range(4):
-        want = ft.grad(lambda r: fnp.sum(fnp.sin(F.normalize(r, dim=0))))(x[i])
+        want = ft.grad(lambda v: fnp.sum(fnp.sin(F.normalize(v, dim=0))))(x[i])
         np.testing.assert_allclose(np.asarray(per_example[i]), np.asarray(want), rtol=1e-13)
 
 
@@ -121,8 +121,9 @@ def test_gumbel_softmax_is_softmax_of_gumbel_perturbed_logits():
     # straight-through: the derivative of the hard sample is the soft sample's
     ct = fnp.asarray(np.random.default_rng(7).standard_normal((4, 5)))
     for tau in (0.5, 2.0):
-        g_hard = ft.grad(lambda z: fnp.sum(F.gumbel_softmax(z, tau, True, key=key) * ct))(logits)
-        g_soft = ft.grad(lambda z: fnp.sum(F.gumbel_softmax(z, tau, key=key) * ct))(logits)
+        g_hard = ft.grad(lambda z, t=tau: fnp.sum(F.gumbel_softmax(z, t, True, key=key) * ct))(
+            logits)
+        g_soft = ft.grad(lambda z, t=tau: fnp.sum(F.gumbel_softmax(z, t, key=key) * ct))(logits)
         np.testing.assert_allclose(np.asarray(g_hard), np.asarray(g_soft), rtol=1e-13)
     # dim picks the axis of the categories
     along0 = F.gumbel_softmax(logits, hard=True, dim=0, key=key)
@@ -166,7 +167,7 @@ def test_gumbel_softmax_hard_matches_torch_given_the_same_noise():
             torch.Tensor.exponential_ = original
         ct = rng.standard_normal((3, 4))
         want.backward(torch.from_numpy(ct))
-        out, vjp_fn = ft.vjp(lambda z: F.gumbel_softmax(z, 0.7, hard, key=key),
+        out, vjp_fn = ft.vjp(lambda z, h=hard: F.gumbel_softmax(z, 0.7, h, key=key),
                              fnp.asarray(logits))
         np.testing.assert_allclose(np.asarray(out), want.detach().numpy(), rtol=1e-12,
                                    atol=1e-14)
@@ -221,7 +222,7 @@ def test_triplet_margin_with_distance_loss_without_torch():
     assert np.asarray(ft.jit(loss)(*xs)) == pytest.approx(float(loss(*xs)), rel=1e-14)
     per_example = ft.vmap(ft.grad(lambda x, y, z: loss(x[None], y[None], z[None])))(*xs)
     for i in range(5):
-        want = ft.grad(lambda x: loss(x, xs[1][i:i + 1], xs[2][i:i + 1]))(xs[0][i:i + 1])
+        want = ft.grad(lambda x, i=i: loss(x, xs[1][i:i + 1], xs[2][i:i + 1]))(xs[0][i:i + 1])
         np.testing.assert_allclose(np.asarray(per_example[i]), np.asarray(want[0]),
                                    rtol=1e-13)
     with pytest.raises(ValueError, match="margin must be greater than 0"):
@@ -254,3 +255,9 @@ def test_in_place_names_raise_and_name_the_out_of_place_call(name):
     assert "inplace" not in inspect.signature(fn).parameters
     assert [p for p in inspect.signature(fn).parameters] == [
         p for p in inspect.signature(out_of_place).parameters if p != "inplace"]
+
+
+def test_functional_all_lists_every_function():
+    public = {n for n, v in vars(F).items() if not n.startswith("_") and callable(v)}
+    assert sorted(F.__all__) == sorted(public)
+    assert len(F.__all__) == len(set(F.__all__))

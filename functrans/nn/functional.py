@@ -1,8 +1,9 @@
 """`ft.nn.functional` (PyTorch's `F`): the functional forms of the layers, activations and
 losses, with PyTorch's names and argument order (NCHW images, OIHW kernels). Each is defined
-beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `reshaping`,
-`more_pooling`, `normalization`, `losses`, `more_losses`, `attention`, `sampling`); this module only gathers
-them. PyTorch's in-place names (`relu_`, `elu_`, ...) raise and name the out-of-place call."""
+beside its layer (`activations`, `layers`, `distance`, `conv`, `pooling`, `more_pooling`,
+`reshaping`, `normalization`, `losses`, `more_losses`, `attention`, `sampling`); this module
+only gathers them. PyTorch's in-place names (`relu_`, `elu_`, ...) raise and name the
+out-of-place call."""
 from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky_relu, elu,
                           selu, celu, silu, mish, softplus, softsign, hardtanh, relu6,
                           hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
@@ -57,10 +58,10 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "poisson_nll_loss", "gaussian_nll_loss",
            "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
-           "multi_margin_loss", "multilabel_margin_loss", "ctc_loss", "scaled_dot_product_attention",
-           "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_",
-           "rrelu_", "threshold_", "normalize", "pdist", "triplet_margin_with_distance_loss",
-           "affine_grid", "grid_sample", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           "multi_margin_loss", "multilabel_margin_loss", "ctc_loss",
+           "scaled_dot_product_attention", "gumbel_softmax", "relu_", "elu_", "leaky_relu_",
+           "hardtanh_", "selu_", "celu_", "rrelu_", "threshold_", "normalize", "pdist",
+           "triplet_margin_with_distance_loss", "affine_grid", "grid_sample", "lp_pool1d", "lp_pool2d", "lp_pool3d",
            "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "fractional_max_pool2d",

@@ -1,8 +1,9 @@
 """More losses with PyTorch's names, arguments and reductions: the triplet loss over any distance
 (`triplet_margin_with_distance_loss`, `TripletMarginWithDistanceLoss`) and connectionist
-temporal classification (Graves et al., 2006): `ctc_loss` and `CTCLoss`. The loss is the forward algorithm in log space, one
-`lax.scan` step per frame over the label sequence with blanks between and around the labels;
-its derivatives come from differentiating that scan, in every mode and order."""
+temporal classification (Graves et al., 2006): `ctc_loss` and `CTCLoss`. The CTC loss is the
+forward algorithm in log space, one `lax.scan` step per frame over the label sequence with
+blanks between and around the labels; its derivatives come from differentiating that scan, in
+every mode and order."""
 from __future__ import annotations
 
 import numpy as np

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .. import dtypes, lax
+from .. import lax
 from .. import numpy as fnp
 from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating, ntuple

@@ -23,8 +23,8 @@ from .module import Module, field
 
 __all__ = ['layer_norm', 'rms_norm', 'batch_norm', 'group_norm', 'instance_norm',
            'local_response_norm', 'LayerNorm', 'RMSNorm', 'BatchNorm1d', 'BatchNorm2d',
-           'BatchNorm3d', 'SyncBatchNorm', 'GroupNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d',
-           'LocalResponseNorm']
+           'BatchNorm3d', 'SyncBatchNorm', 'GroupNorm', 'InstanceNorm1d', 'InstanceNorm2d',
+           'InstanceNorm3d', 'LocalResponseNorm']
 
 
 def _trailing_axes(x, normalized_shape, fn):
