@@ -146,6 +146,13 @@ def test_sync_batchnorm_over_a_vmap_axis_equals_the_whole_batch():
     for name in ("running_mean", "running_var", "num_batches_tracked"):
         np.testing.assert_allclose(np.asarray(getattr(new, name)),
                                    np.asarray(getattr(want_new, name)), rtol=1e-12)
+    # eval mode does not synchronize, even without running statistics (as PyTorch)
+    untracked = ft.nn.SyncBatchNorm(3, track_running_stats=False, process_group="batch",
+                                    dtype=np.float64).eval()
+    lanes = ft.vmap(lambda xi: untracked(xi[None])[0], axis_name="batch")(x[:, :, :3])
+    alone = [np.asarray(ft.nn.BatchNorm1d(3, track_running_stats=False, dtype=np.float64)(
+        x[i:i + 1, :, :3]))[0] for i in range(6)]
+    np.testing.assert_allclose(np.asarray(lanes), np.stack(alone), rtol=1e-12, atol=1e-12)
     # without a process group it is plain batch normalization of any rank >= 2
     plain = ft.nn.SyncBatchNorm(3, dtype=np.float64)
     np.testing.assert_allclose(np.asarray(ft.nn.stateful(plain)(x)[0]), np.asarray(want),

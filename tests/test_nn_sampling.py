@@ -211,3 +211,32 @@ def test_grid_sample_single_pixel_axis_matches_torch(mode, pad, ac):
     np.testing.assert_allclose(float(out), want.sum().item(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(np.asarray(gx), tx.grad.numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(np.asarray(gg), tg.grad.numpy(), rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("ac", [False, True])
+def test_non_finite_grid_entries_as_torch_and_without_warnings(ac):
+    """NaN and ±inf positions: border clamps them, reflection sends them to 0, zeros reads
+    nothing (NaN for bilinear, 0 for nearest), bicubic gives NaN, as PyTorch's CPU kernels;
+    no floating-point warnings on the way."""
+    import warnings
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    grid = np.array([[[[np.nan, 0.0], [0.2, np.nan], [np.inf, 0.0], [-np.inf, 0.3],
+                       [0.1, 0.2]]]])
+    want = {("bilinear", "zeros"): [np.nan] * 4, ("bilinear", "border"): [4.0, None, 7.0, None],
+            ("nearest", "zeros"): [0.0] * 4, ("nearest", "reflection"): [4.0, 2.0, 4.0, 4.0],
+            ("bicubic", "border"): [np.nan] * 4}
+    for (mode, pad), first in want.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = np.asarray(F.grid_sample(x, grid, mode, pad, ac)).ravel()
+        for g, w in zip(got, first):
+            if w is not None:
+                np.testing.assert_equal(g, w)
+        assert np.isfinite(got[4])
+    torch = pytest.importorskip("torch")
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for pad in ("zeros", "border", "reflection"):
+            theirs = torch.nn.functional.grid_sample(torch.from_numpy(x),
+                                                     torch.from_numpy(grid), mode, pad, ac)
+            np.testing.assert_allclose(np.asarray(F.grid_sample(x, grid, mode, pad, ac)),
+                                       theirs.numpy(), rtol=1e-13, err_msg=f"{mode} {pad}")

@@ -345,6 +345,13 @@ class SyncBatchNorm(_BatchNorm):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias,
                          axis_name=process_group, dtype=dtype)
 
+    def __call__(self, x, *, key=None):
+        """As BatchNorm; statistics are shared over `process_group` in training mode only
+        (PyTorch does not synchronize in eval mode, even without running statistics)."""
+        if not self.training and self.axis_name is not None:
+            return _BatchNorm.__call__(self.replace(axis_name=None), x)
+        return _BatchNorm.__call__(self, x)
+
     @property
     def process_group(self):
         """The named axis the statistics are averaged over (None: this batch only)."""

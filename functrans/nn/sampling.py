@@ -188,8 +188,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     ac = bool(align_corners)
     read = _Reader(x)
     n, out_spatial = shape[0], gshape[1:-1]
-    # per spatial axis (D, H, W order), the source coordinate in pixels
-    coords = [_unnormalize(g[..., nd - 1 - a], size, ac) for a, size in enumerate(shape[2:])]
+    coords, nan_out = _source_coordinates(g, shape[2:], mode, padding_mode, ac)
     if mode == "bicubic":
         result = _bicubic(read, coords, padding_mode, ac, n)
     else:
@@ -200,7 +199,32 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             result = lax.mul(values, mask)
         else:
             result = _linear(read, coords, n)
+    if nan_out is not None:
+        result = fnp.where(lax.reshape(nan_out, (n, 1, shape_of(result)[2])), np.nan, result)
     return lax.reshape(result, shape[:2] + out_spatial)
+
+
+def _source_coordinates(g, spatial, mode, padding_mode, align_corners):
+    """Per spatial axis (D, H, W order) the unnormalized source coordinate in pixels, and
+    where the output is NaN (or None). A non-finite grid entry is replaced first, as
+    PyTorch's CPU kernels treat it: border padding clamps NaN and -inf to 0 and inf to the
+    last pixel, reflection sends them to 0, zeros padding reads nothing (NaN for the
+    interpolating modes, 0 for nearest); bicubic gives NaN."""
+    nd = len(spatial)
+    coords, bad = [], None
+    for a, size in enumerate(spatial):
+        comp = g[..., nd - 1 - a]
+        ok = lax.is_finite(comp)
+        c = _unnormalize(lax.select(ok, comp, lax.full_like(comp, 0.0)), size, align_corners)
+        if padding_mode == "border":
+            stand_in = lax.select(lax.gt(comp, 0.0), lax.full_like(c, float(size - 1)),
+                                  lax.full_like(c, 0.0))
+        else:
+            stand_in = lax.full_like(c, 0.0 if padding_mode == "reflection" else -2.0)
+        coords.append(lax.select(ok, c, stand_in))
+        bad = lax.bitwise_not(ok) if bad is None else lax.bitwise_or(bad, lax.bitwise_not(ok))
+    nan_out = mode == "bicubic" or (mode == "bilinear" and padding_mode == "zeros")
+    return coords, bad if nan_out else None
 
 
 def _linear(read, coords, n):
