@@ -240,3 +240,16 @@ def test_non_finite_grid_entries_as_torch_and_without_warnings(ac):
                                                      torch.from_numpy(grid), mode, pad, ac)
             np.testing.assert_allclose(np.asarray(F.grid_sample(x, grid, mode, pad, ac)),
                                        theirs.numpy(), rtol=1e-13, err_msg=f"{mode} {pad}")
+
+
+def test_float32_stays_float32_and_jit_agrees_with_eager():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    theta = (np.eye(2, 3) + 0.1 * rng.standard_normal((2, 2, 3))).astype(np.float32)
+    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    assert grid.dtype == np.float32
+    for mode in ("bilinear", "nearest", "bicubic"):
+        out = F.grid_sample(x, grid, mode, "reflection")
+        assert out.dtype == np.float32
+        jitted = ft.jit(lambda a, g, m=mode: F.grid_sample(a, g, m, "reflection"))(x, grid)
+        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(out))

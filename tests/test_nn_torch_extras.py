@@ -39,7 +39,7 @@ def _assert_parity(ours, theirs, args, rng, rtol=1e-12, atol=1e-13):
 
 # ------------------------------------------------------------------ normalize
 @pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 0.5, math.inf])
-@pytest.mark.parametrize("dim", [1, -1, 0])
+@pytest.mark.parametrize("dim", [1, -1, 0, (0, 2)])
 def test_normalize_matches_torch(p, dim):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)

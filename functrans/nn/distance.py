@@ -43,19 +43,22 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """`input / max(norm, eps)` with `norm` the p-norm along `dim` (PyTorch's F.normalize): unit
-    vectors along `dim`. As in PyTorch, no derivative flows through the norm where it is
+    """`input / max(norm, eps)` with `norm` the p-norm along `dim` (an axis or a tuple of axes;
+    PyTorch's F.normalize): unit vectors along `dim`. As in PyTorch, no derivative flows through the norm where it is
     below `eps`. (`out=` would write in place: pass nothing and use the result.)"""
     if out is not None:
         raise TypeError("normalize: out= writes into an existing array in PyTorch; functrans "
                         "arrays are immutable. Use the result: `y = F.normalize(x, p, dim)`")
     x = as_floating(input)
     shape = shape_of(x)
-    if not -len(shape) <= dim < len(shape):
-        raise ValueError(f"normalize: dim {dim} is out of range for an input of shape {shape}; "
-                         "it names the axis holding the vectors (dim=1 by default, dim=-1 or "
-                         "dim=0 for a single vector)")
-    norm = p_norm(x, float(p), dim % len(shape), True, "normalize")
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    for d in dims:
+        if not -len(shape) <= d < len(shape):
+            raise ValueError(f"normalize: dim {dim} is out of range for an input of shape "
+                             f"{shape}; it names the axis (or axes) holding the vectors (dim=1 "
+                             "by default, dim=-1 or dim=0 for a single vector)")
+    axes = tuple(sorted({d % len(shape) for d in dims}))
+    norm = p_norm(x, float(p), axes if len(axes) > 1 else axes[0], True, "normalize")
     # PyTorch's clamp_min(eps): the norm's derivative passes where norm >= eps (NaN stays NaN)
     denom = lax.select(lax.lt(norm, float(eps)), lax.full_like(norm, float(eps)), norm)
     return lax.div(x, denom)
