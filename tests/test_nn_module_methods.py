@@ -30,20 +30,22 @@ def _dtypes(model):
 
 def test_dtype_and_device_conversions_return_copies():
     net = Net(ft.random.key(0)).eval()
-    for convert, want in [(lambda m: m.double(), np.float64), (lambda m: m.half(), np.float16),
-                          (lambda m: m.double().float(), np.float32),
-                          (lambda m: m.to(np.float64), np.float64),
-                          (lambda m: m.to("cpu", dtype="float64"), np.float64),
-                          (lambda m: m.to(dtype=np.float16), np.float16),
-                          (lambda m: m.to(np.zeros(2)), np.float64),
-                          (lambda m: m.cpu(), np.float32)]:
+    here, cpu = net.fc.weight.device, ft.devices("cpu")[0]
+    for convert, want, device in [
+            (lambda m: m.double(), np.float64, here), (lambda m: m.half(), np.float16, here),
+            (lambda m: m.double().float(), np.float32, here),
+            (lambda m: m.to(np.float64), np.float64, here),
+            (lambda m: m.to("cpu", dtype="float64"), np.float64, cpu),
+            (lambda m: m.to(dtype=np.float16), np.float16, here),
+            (lambda m: m.to(np.zeros(2)), np.float64, here),
+            (lambda m: m.cpu(), np.float32, cpu)]:
         got = convert(net)
         dts = _dtypes(got)
         assert dts.pop("features.1.num_batches_tracked") == np.int64      # integers stay
         assert set(dts.values()) == {np.dtype(want)}
-        assert got.fc.weight.device == ft.devices("cpu")[0]
+        assert got.fc.weight.device == device and got.features[1].running_var.device == device
         tol = 1e-2 if want == np.float16 else 1e-6
-        np.testing.assert_allclose(np.asarray(got(X.astype(want))),
+        np.testing.assert_allclose(np.asarray(got(ft.device_put(X.astype(want), device))),
                                    np.asarray(net(X.astype(np.float32))), rtol=tol, atol=tol)
     assert set(_dtypes(net).values()) == {np.dtype(np.float32), np.dtype(np.int64)}
     g = ft.jit(ft.grad(lambda m: fnp.sum(m.double()(X))))(net)
