@@ -37,7 +37,7 @@ def test_dtype_and_device_conversions_return_copies():
             (lambda m: m.to(np.float64), np.float64, here),
             (lambda m: m.to("cpu", dtype="float64"), np.float64, cpu),
             (lambda m: m.to(dtype=np.float16), np.float16, here),
-            (lambda m: m.to(np.zeros(2)), np.float64, here),
+            (lambda m: m.to(np.zeros(2)), np.float64, cpu),         # its device too
             (lambda m: m.cpu(), np.float32, cpu)]:
         got = convert(net)
         dts = _dtypes(got)
