@@ -6,6 +6,14 @@
         for x, y in ft.data.batches((x_train, y_train), 32, key=sub):
             ...
 
+or, with PyTorch's names (`torch.utils.data`):
+
+    loader = ft.data.DataLoader(ft.data.TensorDataset(x_train, y_train), batch_size=32,
+                                shuffle=True, key=ft.random.key(0))
+    for epoch in range(10):
+        for x, y in loader:         # a new order each epoch
+            ...
+
 Datasets are NumPy arrays in host memory (images NCHW float32, scaled to [-1, 1] as the
 blitz's `Normalize((0.5,), (0.5,))` does; labels int64); `batches` hands out `ft.Array`s.
 """
@@ -17,7 +25,8 @@ import numpy as np
 
 from .tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["batches", "load_digits", "read_cifar10_batch", "load_cifar10", "CIFAR10_CLASSES"]
+__all__ = ["batches", "DataLoader", "TensorDataset", "Subset", "random_split", "default_collate",
+           "load_digits", "read_cifar10_batch", "load_cifar10", "CIFAR10_CLASSES"]
 
 CIFAR10_CLASSES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                    "truck")
@@ -54,6 +63,125 @@ def batches(arrays, batch_size, *, key=None, drop_last=False):
             rows = order[start:end]
             picked = [a[rows] for a in host]
         yield tree_unflatten(treedef, [asarray(p) for p in picked])
+
+
+class TensorDataset:
+    """Examples along the leading axis of arrays of equal length: `dataset[i]` is the tuple
+    of the arrays' i-th entries (torch.utils.data.TensorDataset)."""
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one array")
+        self.tensors = tuple(np.asarray(t) for t in tensors)
+        n = len(self.tensors[0]) if self.tensors[0].ndim else None
+        for i, t in enumerate(self.tensors):
+            if not t.ndim or len(t) != n:
+                raise ValueError(f"TensorDataset: every array needs the same leading (example) "
+                                 f"axis; array 0 has shape {self.tensors[0].shape} but array "
+                                 f"{i} has {t.shape}")
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+
+class Subset:
+    """The examples of `dataset` at `indices` (torch.utils.data.Subset)."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, np.asarray(indices, dtype=np.int64)
+
+    def __getitem__(self, index):
+        picked = self.indices[index]
+        if isinstance(self.dataset, (TensorDataset, Subset)):
+            return self.dataset[picked]
+        if np.ndim(picked):
+            return [self.dataset[int(i)] for i in picked]
+        return self.dataset[int(picked)]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+def random_split(dataset, lengths, *, key=None):
+    """`dataset` split into non-overlapping Subsets of the given `lengths` (counts, or
+    fractions summing to 1, the remainder dealt one by one from the first), in an order
+    shuffled by `key` (default `ft.random.key(0)`; torch.utils.data.random_split)."""
+    if key is None:
+        from .random import key as make_key
+        key = make_key(0)
+    n = len(dataset)
+    lengths = list(lengths)
+    if all(0 <= f <= 1 for f in lengths) and abs(sum(lengths) - 1) < 1e-9 and \
+            sum(lengths) != n:
+        counts = [int(np.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: the lengths {lengths} do not add up to the dataset's "
+                         f"{n} examples")
+    order = _shuffled_order(key, n)
+    bounds = np.cumsum([0] + lengths)
+    return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def default_collate(examples):
+    """A list of examples (arrays, numbers, or tuples/lists/dicts of them) stacked along a
+    new leading axis, structure kept (torch's default_collate); arrays stay NumPy arrays."""
+    first = examples[0]
+    if isinstance(first, dict):
+        return {k: default_collate([e[k] for e in examples]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(default_collate(list(column)) for column in zip(*examples))
+    return np.stack([np.asarray(e) for e in examples])
+
+
+class DataLoader:
+    """Minibatches of a dataset (anything with `__getitem__` and `__len__`: a TensorDataset,
+    a Subset, your own class) as PyTorch's DataLoader: each iteration is one epoch, shuffled
+    afresh when `shuffle` (the orders come from `key`, default `ft.random.key(0)`, so runs
+    repeat), batches collated by `collate_fn` (default: stacked) and handed out as
+    `ft.Array`s. Examples are read in this process: `num_workers` is accepted and ignored."""
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
+                 num_workers=0, *, key=None):
+        if batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), bool(shuffle)
+        self.drop_last, self.collate_fn = bool(drop_last), collate_fn or default_collate
+        self.num_workers = num_workers
+        if key is None:
+            from .random import key as make_key
+            key = make_key(0)
+        self._key, self._epoch = key, 0
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        from .numpy._conversion import asarray
+        from .random import fold_in
+        n = len(self.dataset)
+        order = _shuffled_order(fold_in(self._key, self._epoch), n) if self.shuffle else \
+            np.arange(n)
+        self._epoch += 1
+        tensors = isinstance(self.dataset, (TensorDataset, Subset)) and \
+            self.collate_fn is default_collate
+        for b in range(len(self)):
+            rows = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if tensors:            # whole batches by fancy indexing, not example by example
+                picked = self.dataset[rows]
+                batch = tuple(picked) if not isinstance(picked, list) else \
+                    default_collate(picked)
+            else:
+                batch = self.collate_fn([self.dataset[int(i)] for i in rows])
+            leaves, treedef = tree_flatten(batch)
+            yield tree_unflatten(treedef, [asarray(x) if isinstance(x, np.ndarray) else x
+                                           for x in leaves])
 
 
 def _normalized(images_uint, scale):

@@ -99,3 +99,63 @@ def test_cifar10_errors(tmp_path):
     with pytest.raises(ValueError, match="3073-byte"):
         ft.data.read_cifar10_batch(bad)
     assert os.path.exists(bad)
+
+
+# ------------------------------------------------------------------ torch.utils.data's names
+def test_data_loader_over_a_tensor_dataset():
+    x = np.arange(30, dtype=np.float32).reshape(10, 3)
+    y = np.arange(10)
+    loader = ft.data.DataLoader(ft.data.TensorDataset(x, y), batch_size=4, shuffle=True,
+                                num_workers=2)
+    epochs = [[(np.asarray(a), np.asarray(b)) for a, b in loader] for _ in range(2)]
+    for batches in epochs:
+        assert [len(b) for _, b in batches] == [4, 4, 2] and len(loader) == 3
+        labels = np.concatenate([b for _, b in batches])
+        assert sorted(labels) == list(range(10))                      # a permutation
+        for a, b in batches:
+            np.testing.assert_array_equal(a, x[b])                    # rows stay together
+    assert not np.array_equal(np.concatenate([b for _, b in epochs[0]]),
+                              np.concatenate([b for _, b in epochs[1]]))   # reshuffled
+    again = ft.data.DataLoader(ft.data.TensorDataset(x, y), batch_size=4, shuffle=True)
+    np.testing.assert_array_equal(np.concatenate([np.asarray(b) for _, b in again]),
+                                  np.concatenate([b for _, b in epochs[0]]))  # repeatable
+    plain = ft.data.DataLoader(ft.data.TensorDataset(x, y), batch_size=4, drop_last=True)
+    assert len(plain) == 2 and [np.asarray(b).tolist() for _, b in plain] == [[0, 1, 2, 3],
+                                                                              [4, 5, 6, 7]]
+    a, _ = next(iter(plain))
+    assert isinstance(a, ft.Array) and a.dtype == np.float32
+    with pytest.raises(ValueError, match="same leading"):
+        ft.data.TensorDataset(x, y[:5])
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        ft.data.DataLoader(ft.data.TensorDataset(x), batch_size=0)
+
+
+def test_random_split_subsets_and_custom_datasets():
+    ds = ft.data.TensorDataset(np.arange(10))
+    train, test = ft.data.random_split(ds, [0.8, 0.2], key=ft.random.key(1))
+    assert (len(train), len(test)) == (8, 2)
+    both = np.concatenate([train.indices, test.indices])
+    assert sorted(both.tolist()) == list(range(10))
+    assert ft.data.random_split(ds, [7, 3])[0].indices.tolist() == \
+        ft.data.random_split(ds, [7, 3])[0].indices.tolist()
+    assert [len(s) for s in ft.data.random_split(ds, [0.34, 0.33, 0.33])] == [4, 3, 3]
+    with pytest.raises(ValueError, match="do not add up"):
+        ft.data.random_split(ds, [5, 4])
+    got = np.concatenate([np.asarray(b[0]) for b in ft.data.DataLoader(train, batch_size=3)])
+    np.testing.assert_array_equal(got, train.indices)
+
+    class Squares:
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return {"x": np.full((2,), i, np.float32), "y": i * i}
+    batches = list(ft.data.DataLoader(Squares(), batch_size=2))
+    assert [b["y"].tolist() for b in batches] == [[0, 1], [4, 9], [16]]
+    assert batches[0]["x"].shape == (2, 2) and isinstance(batches[0]["x"], ft.Array)
+    sub = ft.data.Subset(Squares(), [4, 0])
+    assert [np.asarray(b["y"]).tolist() for b in ft.data.DataLoader(sub, batch_size=2)] == \
+        [[16, 0]]
+    summed = ft.data.DataLoader(Squares(), batch_size=5,
+                                collate_fn=lambda items: sum(i["y"] for i in items))
+    assert list(summed) == [30]

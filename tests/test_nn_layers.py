@@ -283,3 +283,37 @@ def test_initializers():
     assert init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
     with pytest.raises(ValueError, match="2 dimensions"):
         init.xavier_uniform(k, (5,))
+
+
+def test_more_initializers_and_the_in_place_names():
+    init = ft.nn.init
+    k = ft.random.key(4)
+    w = np.asarray(init.trunc_normal(k, (20000,), 0.5, 2.0, -1.0, 3.0, dtype=np.float64))
+    assert w.min() >= -1.0 and w.max() <= 3.0 and w.dtype == np.float64
+    # mean and sd of N(0.5, 2) truncated to [-1, 3], from the standard formulas
+    alpha, beta = -0.75, 1.25
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)        # noqa: E731
+    cdf = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))               # noqa: E731
+    mass = cdf(beta) - cdf(alpha)
+    mean = 0.5 + 2 * (pdf(alpha) - pdf(beta)) / mass
+    sd = 2 * math.sqrt(1 + (alpha * pdf(alpha) - beta * pdf(beta)) / mass -
+                       ((pdf(alpha) - pdf(beta)) / mass) ** 2)
+    assert abs(w.mean() - mean) < 0.03 and abs(w.std() - sd) < 0.03
+    np.testing.assert_array_equal(np.asarray(init.eye((2, 3))), np.eye(2, 3))
+    d = np.asarray(init.dirac((4, 2, 3, 3), groups=2))
+    assert d.sum() == 4 and d[0, 0, 1, 1] == d[1, 1, 1, 1] == d[2, 0, 1, 1] == d[3, 1, 1, 1] == 1
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 5)).astype(np.float32)
+    conv = ft.nn.Conv2d(2, 2, 3, padding=1, bias=False, key=k)
+    conv = conv.replace(weight=init.dirac(conv.weight.shape))
+    np.testing.assert_allclose(np.asarray(conv(x)), x, atol=1e-6)     # passes its input on
+    s = np.asarray(init.sparse(k, (10, 6), 0.3, std=0.1))
+    assert ((s == 0).sum(0) == 3).all() and 0.03 < s[s != 0].std() < 0.3
+    for name in ("xavier_uniform_", "kaiming_normal_", "zeros_", "trunc_normal_", "dirac_"):
+        with pytest.raises(TypeError, match="layer.replace"):
+            getattr(init, name)(np.ones((2, 2)))
+    torch = pytest.importorskip("torch")
+    theirs = torch.empty(4, 2, 3, 3)
+    torch.nn.init.dirac_(theirs, 2)
+    np.testing.assert_array_equal(d, theirs.numpy())
+    assert {n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")} <= \
+        set(dir(init))

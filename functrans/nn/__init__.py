@@ -22,7 +22,8 @@ model through `ft.nn.stateful`, which also returns the model with its updated bu
 `model.state_dict()` / `model.load_state_dict(d)` use PyTorch's key names, and
 `save_safetensors` / `load_safetensors` move weights to and from PyTorch.
 """
-from .module import Module, field, partition, combine, Sequential, Lambda, Buffer, stateful
+from .module import Module, field, Buffer, stateful
+from .filtering import partition, combine
 from . import functional, init
 from .functional import *   # noqa: F401,F403  (ft.nn.relu, ft.nn.cross_entropy, ... as in F)
 from .activations import (ReLU, Tanh, Sigmoid, GELU, Softmax, LogSoftmax, LeakyReLU, ELU, SELU,
@@ -56,6 +57,7 @@ from .more_pooling import (LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                         TransformerEncoder, TransformerDecoder, Transformer)
-from .containers import ModuleList, ModuleDict, ParameterList, ParameterDict, Parameter
+from .containers import (Sequential, Lambda, ModuleList, ModuleDict, ParameterList,
+                         ParameterDict, Parameter)
 from .state_dict import save_safetensors, load_safetensors
 from . import utils

@@ -1,5 +1,6 @@
-"""PyTorch's containers as immutable pytrees: `ModuleList`, `ModuleDict`, `ParameterList`,
-`ParameterDict`, and `Parameter` for code that wraps its arrays in one.
+"""PyTorch's containers as immutable pytrees: `Sequential`, `ModuleList`, `ModuleDict`,
+`ParameterList`, `ParameterDict` (and `Lambda`, a plain function as a layer, and `Parameter`
+for code that wraps its arrays in one).
 
 Their entries are the pytree's children, named as in PyTorch (`layers.0.weight`,
 `heads.cls.bias`, `scales.0`). Being immutable, they are built whole (`ModuleList([...])`);
@@ -8,10 +9,13 @@ is thrown away, where PyTorch would have changed the container in place.
 """
 from __future__ import annotations
 
-from ..tree_util import DictKey, SequenceKey
-from .module import Module, list_repr, refuse_discarded, is_array
+import inspect
 
-__all__ = ["ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Parameter"]
+from ..tree_util import DictKey, SequenceKey
+from .module import Module, field, list_repr, refuse_discarded, is_array
+
+__all__ = ["Sequential", "Lambda", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+           "Parameter", "call_layer"]
 
 
 def Parameter(data, requires_grad=True):
@@ -51,6 +55,84 @@ def _parameter_repr(name, items):
     lines = [f"    ({k}): Parameter containing: [{v.dtype} of size "
              f"{'x'.join(map(str, v.shape))}]" for k, v in items]
     return f"{name}(\n" + "\n".join(lines) + "\n)"
+
+
+def _accepts_key(layer):
+    cache = _accepts_key.cache
+    t = type(layer)
+    if t not in cache:
+        try:
+            params = inspect.signature(layer.__call__).parameters
+            cache[t] = "key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):
+            cache[t] = False
+    return cache[t]
+
+
+_accepts_key.cache = {}
+
+
+def call_layer(layer, x, key):
+    """`layer(x)`, passing `key` on to layers that take one (as Sequential does)."""
+    return layer(x, key=key) if key is not None and _accepts_key(layer) else layer(x)
+
+
+class Sequential(Module):
+    """Layers applied in order: `Sequential(Linear(...), ReLU(), Linear(...))`.
+
+    Indexable (`model[0].weight`, slices give a Sequential) and iterable. A `key` passed to
+    the call is split among the layers that take one (e.g. Dropout).
+    """
+    layers: tuple
+
+    def __init__(self, *layers):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential layer {i} is a {type(layer).__name__}, not a "
+                                "Module; wrap plain functions with ft.nn.Lambda(fn)")
+        self.layers = tuple(layers)
+
+    def __call__(self, x, *, key=None):
+        from ..random import split
+        keys = [None] * len(self.layers) if key is None else list(split(key, len(self.layers)))
+        for layer, k in zip(self.layers, keys):
+            x = layer(x, key=k) if _accepts_key(layer) else layer(x)
+        return x
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Sequential(*self.layers[i])
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def _submodules(self):
+        return [(str(i), m) for i, m in enumerate(self.layers)]
+
+    def _tree_flatten(self):
+        return list(self.layers), None
+
+    def _tree_children(self):      # the layers are the direct children: paths `[0].weight`
+        return [(SequenceKey(i), layer) for i, layer in enumerate(self.layers)], None
+
+    @classmethod
+    def _tree_build(cls, aux, children):
+        return super()._tree_build((("layers",), (), ()), [tuple(children)])
+
+
+class Lambda(Module):
+    """Wraps a plain function (e.g. `ft.nn.relu`) as a layer without parameters."""
+    fn: object = field(static=True)
+
+    def __call__(self, x, *, key=None):
+        return self.fn(x)
+
+    def extra_repr(self):
+        return getattr(self.fn, "__name__", repr(self.fn))
 
 
 class _ListContainer(Module):

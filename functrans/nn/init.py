@@ -18,8 +18,9 @@ from .. import dtypes, lax
 from .. import numpy as fnp
 from ..core import is_concrete
 
-__all__ = ["calculate_gain", "uniform", "normal", "constant", "zeros", "ones", "xavier_uniform",
-           "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"]
+__all__ = ["calculate_gain", "uniform", "normal", "trunc_normal", "constant", "zeros", "ones",
+           "eye", "dirac", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+           "kaiming_normal", "orthogonal", "sparse"]
 
 
 def _dtype(dtype):
@@ -63,6 +64,15 @@ def normal(key, shape, mean=0.0, std=1.0, dtype=None):
     return lax.add(lax.mul(draw(key, shape, _dtype(dtype)), float(std)), float(mean))
 
 
+def trunc_normal(key, shape, mean=0.0, std=1.0, a=-2.0, b=2.0, dtype=None):
+    """Normal with the given mean and standard deviation, truncated to [a, b] (absolute
+    bounds, as PyTorch's)."""
+    from ..random import truncated_normal
+    lo, hi = (float(a) - mean) / std, (float(b) - mean) / std
+    return lax.add(lax.mul(truncated_normal(key, lo, hi, shape, _dtype(dtype)), float(std)),
+                   float(mean))
+
+
 def constant(shape, value, dtype=None):
     return fnp.full(shape, value, _dtype(dtype))
 
@@ -73,6 +83,30 @@ def zeros(shape, dtype=None):
 
 def ones(shape, dtype=None):
     return fnp.ones(shape, _dtype(dtype))
+
+
+def eye(shape, dtype=None):
+    """The identity matrix of a 2-d `shape` (ones on the diagonal of a non-square one)."""
+    if len(shape) != 2:
+        raise ValueError(f"eye needs a 2-d shape, got {shape}")
+    return fnp.eye(*shape, dtype=_dtype(dtype))
+
+
+def dirac(shape, groups=1, dtype=None):
+    """A convolution kernel (out, in, *window) passing its input through: in each of the
+    `groups`, output channel i takes input channel i at the window's centre."""
+    if not 3 <= len(shape) <= 5:
+        raise ValueError(f"dirac needs a 3-, 4- or 5-d kernel shape, got {shape}")
+    if shape[0] % groups:
+        raise ValueError(f"dirac: the output channels ({shape[0]}) must divide into {groups} "
+                         "groups")
+    out = np.zeros(shape, _dtype(dtype))
+    per_group = shape[0] // groups
+    centre = tuple(k // 2 for k in shape[2:])
+    for g in range(groups):
+        for i in range(min(per_group, shape[1])):
+            out[(g * per_group + i, i) + centre] = 1
+    return fnp.asarray(out)
 
 
 def xavier_uniform(key, shape, gain=1.0, dtype=None):
@@ -128,3 +162,41 @@ def orthogonal(key, shape, gain=1.0, dtype=None):
     if rows < cols:
         q = q.T
     return fnp.asarray((gain * q).reshape(shape).astype(_dtype(dtype)))
+
+
+def sparse(key, shape, sparsity, std=0.01, dtype=None):
+    """A 2-d normal(0, std) matrix in which `ceil(sparsity * rows)` random entries of each
+    column are zero (Martens, 2010). Needs a concrete key (runs on the host)."""
+    if len(shape) != 2:
+        raise ValueError(f"sparse needs a 2-d shape, got {shape}")
+    if not is_concrete(key):
+        raise TypeError("sparse initialization runs on the host and needs a concrete key, not "
+                        "a traced one; initialize outside jit/vmap")
+    from ..random import split
+    rows, cols = shape
+    k_values, k_zeros = split(key, 2)
+    values = np.array(normal(k_values, shape, 0.0, std, dtype))
+    from ..random import uniform as draw
+    scores = np.asarray(draw(k_zeros, shape))
+    zeros = np.argsort(scores, axis=0)[:int(math.ceil(sparsity * rows))]
+    np.put_along_axis(values, zeros, 0, axis=0)
+    return fnp.asarray(values)
+
+
+def _in_place(name):
+    def refuse(tensor, *args, **kwargs):
+        raise TypeError(
+            f"ft.nn.init.{name}_ would fill an array in place; functrans arrays are immutable. "
+            f"Make a new one and put it into the layer: layer = layer.replace(weight="
+            f"ft.nn.init.{name}({'' if name in _NO_KEY else 'key, '}layer.weight.shape, ...))")
+    refuse.__name__ = refuse.__qualname__ = f"{name}_"
+    refuse.__doc__ = f"Raises: PyTorch's in-place form; use `{name}` (returns a new array)."
+    return refuse
+
+
+_NO_KEY = ("constant", "zeros", "ones", "eye", "dirac")
+for _name in ("uniform", "normal", "trunc_normal", "constant", "zeros", "ones", "eye", "dirac",
+              "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
+              "orthogonal", "sparse"):
+    globals()[f"{_name}_"] = _in_place(_name)
+    __all__.append(f"{_name}_")

@@ -84,11 +84,10 @@ import numpy as np
 from ..array import Array
 from ..buffers import Buffer, BufferKey
 from ..core import Tracer
-from ..tree_util import (register_pytree_node, tree_flatten, tree_unflatten, tree_map,
+from ..tree_util import (register_pytree_node, tree_flatten, tree_map,
                          tree_flatten_with_path, GetAttrKey, SequenceKey, DictKey)
 
-__all__ = ["Module", "field", "partition", "combine", "Sequential", "Lambda", "Buffer",
-           "stateful"]
+__all__ = ["Module", "field", "Buffer", "stateful"]
 
 
 def field(*, static=False, **kwargs):
@@ -430,6 +429,100 @@ class Module(metaclass=_ModuleMeta):
         from .state_dict import load_state_dict
         return load_state_dict(self, state_dict, strict)
 
+    def get_submodule(self, target):
+        """The submodule at dotted path `target` (e.g. "features.0"; "" is the model)."""
+        module = self
+        for part in target.split(".") if target else ():
+            module = module._child(part, target)
+            if not isinstance(module, Module):
+                raise AttributeError(f"{target!r}: {part!r} is not a module")
+        return module
+
+    def get_parameter(self, target):
+        """The parameter at dotted path `target` (e.g. "fc.weight")."""
+        found = dict(self.named_parameters()).get(target)
+        if found is None:
+            raise AttributeError(f"{type(self).__name__} has no parameter {target!r} (its "
+                                 f"parameters: {[n for n, _ in self.named_parameters()]})")
+        return found
+
+    def apply(self, fn):
+        """A copy in which every submodule, innermost first, then the model itself, is
+        replaced by `fn(module)`, which must return a module (PyTorch's `apply` lets `fn`
+        change weights in place; here it returns the changed copy):
+
+            def init(m):
+                if isinstance(m, ft.nn.Linear):
+                    return m.replace(bias=ft.numpy.zeros_like(m.bias))
+                return m
+            model = model.apply(init)
+        """
+        refuse_discarded("apply", "model = model.apply(fn)")
+
+        def edit(m, changes):
+            new = fn(_copy_with(m, changes) if changes else m)
+            if not isinstance(new, Module):
+                raise TypeError(f"apply: fn returned {type(new).__name__} for "
+                                f"{type(m).__name__}; modules are immutable, so fn must return "
+                                "the module, changed (m.replace(weight=...)) or as it was")
+            return new
+        return _rebuild(self, edit)
+
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """A copy with floating-point parameters and buffers cast to `dtype` and every array
+        moved to `device`, as PyTorch's `.to(device)`, `.to(dtype)`, `.to(device, dtype)`,
+        `.to(other_array)`. Use the result: `model = model.to("cuda")`."""
+        refuse_discarded("to", "model = model.to(...)")
+        for a in args:
+            if not isinstance(a, type) and hasattr(a, "dtype") and hasattr(a, "shape"):
+                dtype, device = a.dtype, getattr(a, "device", device)
+            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "gpu") or \
+                    hasattr(a, "platform"):
+                device = a
+            else:
+                dtype = a
+        return _converted(self, None if dtype is None else np.dtype(dtype), device)
+
+    def double(self):
+        """A copy with floating-point parameters and buffers in float64."""
+        refuse_discarded("double", "model = model.double()")
+        return _converted(self, np.dtype(np.float64), None)
+
+    def float(self):
+        """A copy with floating-point parameters and buffers in float32."""
+        refuse_discarded("float", "model = model.float()")
+        return _converted(self, np.dtype(np.float32), None)
+
+    def half(self):
+        """A copy with floating-point parameters and buffers in float16."""
+        refuse_discarded("half", "model = model.half()")
+        return _converted(self, np.dtype(np.float16), None)
+
+    def cpu(self):
+        """A copy with every array on the CPU."""
+        refuse_discarded("cpu", "model = model.cpu()")
+        return _converted(self, None, "cpu")
+
+    def cuda(self, device=None):
+        """A copy with every array on a GPU (`device`: an index or "cuda:N")."""
+        refuse_discarded("cuda", "model = model.cuda()")
+        return _converted(self, None, f"cuda:{device}" if isinstance(device, int) else
+                          device or "cuda")
+
+    def requires_grad_(self, requires_grad=True):
+        """Raises: which parameters train is chosen where gradients are taken or applied."""
+        raise TypeError("requires_grad_ has no counterpart: every array of a module is a "
+                        "parameter. To freeze part of a model, differentiate only the rest "
+                        "(trainable, frozen = ft.nn.partition(model, pick); ft.grad with respect "
+                        "to trainable), or give it no updates (ft.optim.multi_transform with "
+                        "ft.optim.set_to_zero(), or ft.optim.masked)")
+
+    def zero_grad(self, set_to_none=True):
+        """Raises: gradients are values returned by ft.grad, never stored in the module."""
+        raise TypeError("zero_grad has nothing to clear: ft.grad returns fresh gradients on "
+                        "every call and nothing accumulates in the module (for gradient "
+                        "accumulation, see ft.optim.MultiSteps)")
+
     def train(self, mode=True):
         """A copy with every submodule's `training` flag set to `mode` (affects Dropout and
         BatchNorm). Use the result: `model = model.train()`."""
@@ -565,6 +658,25 @@ def _rebuild(tree, edit):
                    for n in x._tree_fields()[0]}
         return edit(x, changes)
     return tree_map(visit, tree, is_leaf=_is_module)
+
+
+def _converted(module, dtype, device):
+    """`module` with floating-point arrays cast to `dtype` and all arrays put on `device`."""
+    from ..backends import get_device
+    from ..numpy import asarray
+    from ..primitives.transfer import device_put
+    target = None if device is None else get_device(device)
+
+    def convert(x):
+        if dtype is not None and np.dtype(x.dtype).kind == "f":
+            x = x.astype(dtype)
+        return x if target is None else device_put(asarray(x, device=target), target)
+
+    def leaf(x):
+        if type(x) is Buffer:
+            return x if x.value is None else Buffer(convert(x.value), x.persistent)
+        return convert(x) if is_array(x) else x
+    return tree_map(leaf, module, is_leaf=lambda x: type(x) is Buffer)
 
 
 def _set_training(tree, mode):
@@ -773,122 +885,3 @@ def _flatten(module):
 
 def _flatten_with_keys(module):
     return module._tree_children()
-
-
-# ------------------------------------------------------------------ filtering
-def partition(tree, predicate, is_leaf=None):
-    """Split `tree` into `(selected, rest)` of the same structure: `predicate(path, leaf)`
-    chooses each leaf's side (`path` is its key path; `ft.tree_util.keystr(path)` renders it,
-    e.g. '.fc.weight'); the other side holds None there. `combine` undoes it.
-
-    Freeze all but the classifier:
-
-        train, frozen = ft.nn.partition(model, lambda p, _: keystr(p).startswith(".fc"))
-        grads = ft.grad(lambda t: loss(ft.nn.combine(t, frozen), x, y))(train)
-    """
-    pairs, treedef = tree_flatten_with_path(tree, is_leaf)
-    chosen = [bool(predicate(path, leaf)) for path, leaf in pairs]
-    selected = [leaf if c else None for (_, leaf), c in zip(pairs, chosen)]
-    rest = [None if c else leaf for (_, leaf), c in zip(pairs, chosen)]
-    return tree_unflatten(treedef, selected), tree_unflatten(treedef, rest)
-
-
-def combine(*trees):
-    """Merge trees of the same structure leaf by leaf, taking the first non-None."""
-    if not trees:
-        raise TypeError("combine needs at least one tree")
-    flat = [tree_flatten(t, is_leaf=_is_none) for t in trees]
-    treedef = flat[0][1]
-    for i, (_, td) in enumerate(flat[1:], 1):
-        if td != treedef:
-            raise ValueError(f"combine: tree {i} has a different structure from tree 0 "
-                             f"({td} vs {treedef}); combine the two halves of one partition")
-    leaves = [next((x for x in column if x is not None), None)
-              for column in zip(*(leaves for leaves, _ in flat))]
-    return tree_unflatten(treedef, leaves)
-
-
-def _is_none(x):
-    return x is None
-
-
-# ------------------------------------------------------------------ containers
-def _accepts_key(layer):
-    cache = _accepts_key.cache
-    t = type(layer)
-    if t not in cache:
-        try:
-            params = inspect.signature(layer.__call__).parameters
-            cache[t] = "key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-        except (TypeError, ValueError):
-            cache[t] = False
-    return cache[t]
-
-
-_accepts_key.cache = {}
-
-
-def call_layer(layer, x, key):
-    """`layer(x)`, passing `key` on to layers that take one (as Sequential does)."""
-    return layer(x, key=key) if key is not None and _accepts_key(layer) else layer(x)
-
-
-class Sequential(Module):
-    """Layers applied in order: `Sequential(Linear(...), ReLU(), Linear(...))`.
-
-    Indexable (`model[0].weight`, slices give a Sequential) and iterable. A `key` passed to
-    the call is split among the layers that take one (e.g. Dropout).
-    """
-    layers: tuple
-
-    def __init__(self, *layers):
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential layer {i} is a {type(layer).__name__}, not a "
-                                "Module; wrap plain functions with ft.nn.Lambda(fn)")
-        self.layers = tuple(layers)
-
-    def __call__(self, x, *, key=None):
-        from ..random import split
-        keys = [None] * len(self.layers) if key is None else list(split(key, len(self.layers)))
-        for layer, k in zip(self.layers, keys):
-            x = layer(x, key=k) if _accepts_key(layer) else layer(x)
-        return x
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return Sequential(*self.layers[i])
-        return self.layers[i]
-
-    def __len__(self):
-        return len(self.layers)
-
-    def __iter__(self):
-        return iter(self.layers)
-
-    def _submodules(self):
-        return [(str(i), m) for i, m in enumerate(self.layers)]
-
-    def _tree_flatten(self):
-        return list(self.layers), None
-
-    def _tree_children(self):      # the layers are the direct children: paths `[0].weight`
-        return [(SequenceKey(i), layer) for i, layer in enumerate(self.layers)], None
-
-    @classmethod
-    def _tree_build(cls, aux, children):
-        seq = object.__new__(cls)
-        object.__setattr__(seq, "layers", tuple(children))
-        object.__setattr__(seq, _DYNAMIC, frozenset({"layers"}))
-        return seq
-
-
-class Lambda(Module):
-    """Wraps a plain function (e.g. `ft.nn.relu`) as a layer without parameters."""
-    fn: object = field(static=True)
-
-    def __call__(self, x, *, key=None):
-        return self.fn(x)
-
-    def extra_repr(self):
-        return getattr(self.fn, "__name__", repr(self.fn))

@@ -117,6 +117,15 @@ def _affine(out, weight, bias):
     return out
 
 
+def _scaled(centered, inv, weight, bias):
+    """`_affine(centered * inv, weight, bias)` with the per-channel factors `inv * weight`
+    multiplied first: one pass over the data fewer, forward and backward."""
+    ndim = len(shape_of(centered))
+    if weight is not None:
+        inv = lax.mul(inv, lax.convert_element_type(weight, dtype_of(inv)))
+    return _affine(lax.mul(centered, per_channel(inv, ndim)), None, bias)
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5, *, axis_name=None):
     """PyTorch's F.batch_norm over (N, C, ...) input, statistics per channel (axis 1).
@@ -143,8 +152,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         dt = dtype_of(x)
         mean = lax.convert_element_type(running_mean, dt)
         inv = lax.rsqrt(lax.add(lax.convert_element_type(running_var, dt), eps))
-        return _affine(lax.mul(lax.sub(x, per_channel(mean, ndim)), per_channel(inv, ndim)),
-                       weight, bias)
+        return _scaled(lax.sub(x, per_channel(mean, ndim)), inv, weight, bias)
     count = math.prod(shape) // c
     if count == 1 and axis_name is None:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
@@ -156,8 +164,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     var = lax.div(lax.reduce_sum(lax.square(centered), axes), float(count))
     if axis_name is not None:
         var = lax.pmean(var, axis_name)
-    out = _affine(lax.mul(centered, per_channel(lax.rsqrt(lax.add(var, eps)), ndim)),
-                  weight, bias)
+    out = _scaled(centered, lax.rsqrt(lax.add(var, eps)), weight, bias)
     if running_mean is None and running_var is None:
         return out
     if axis_name is None:
