@@ -2,7 +2,6 @@
 and the refusal of PyTorch's in-place names."""
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -13,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from . import init
 
 __all__ = ["as_floating", "float_dtype", "ntuple", "per_channel", "split_key", "default_init",
-           "p_norm", "refuse_in_place"]
+           "p_norm"]
 
 
 def as_floating(x):
@@ -88,19 +87,3 @@ def p_norm(d, p, axis, keepdims, fn):
     s = fnp.sum(powered, axis=axis, keepdims=keepdims)
     zero = lax.eq(s, 0.0)
     return lax.select(zero, s, lax.pow(lax.select(zero, lax.full_like(s, 1.0), s), 1.0 / p))
-
-
-def refuse_in_place(name, instead, what, like=None):
-    """A function named `name` (PyTorch's in-place form) that raises a TypeError saying that
-    it would change `what` in place and naming the call to use instead; `like` (the
-    out-of-place function) lends it a signature, so tools see PyTorch's arguments."""
-    def refuse(*args, **kwargs):
-        raise TypeError(f"{name} changes {what} in place in PyTorch; functrans arrays are "
-                        f"immutable, so it is not provided. Use `{instead}`.")
-    refuse.__name__ = refuse.__qualname__ = name
-    refuse.__doc__ = f"Raises: PyTorch's in-place form; use `{instead}`."
-    if like is not None:
-        sig = inspect.signature(like)
-        refuse.__signature__ = sig.replace(parameters=[
-            q for q in sig.parameters.values() if q.name != "inplace"])
-    return refuse

@@ -18,7 +18,8 @@ from .. import dtypes, lax
 from .. import numpy as fnp
 from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import dtype_of, shape_of
-from ._utils import as_floating, float_dtype, refuse_in_place
+from ._utils import as_floating, float_dtype
+from .in_place import refuse_in_place
 from .module import Module, field
 
 __all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_relu', 'elu', 'selu', 'celu', 'silu', 'mish', 'softplus', 'softsign', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish', 'prelu', 'softmin', 'logsigmoid', 'LeakyReLU', 'ELU', 'SELU', 'CELU', 'SiLU', 'Mish', 'Softplus', 'Softsign', 'Hardtanh', 'ReLU6', 'Hardsigmoid', 'Hardswish', 'PReLU', 'Softmin', 'LogSigmoid', 'ReLU', 'Tanh', 'Sigmoid', 'GELU', 'Softmax', 'LogSoftmax',

@@ -17,6 +17,7 @@ import numpy as np
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..core import is_concrete
+from .in_place import refuse_in_place
 
 __all__ = ["calculate_gain", "uniform", "normal", "trunc_normal", "constant", "zeros", "ones",
            "eye", "dirac", "xavier_uniform", "xavier_normal", "kaiming_uniform",
@@ -183,20 +184,11 @@ def sparse(key, shape, sparsity, std=0.01, dtype=None):
     return fnp.asarray(values)
 
 
-def _in_place(name):
-    def refuse(tensor, *args, **kwargs):
-        raise TypeError(
-            f"ft.nn.init.{name}_ would fill an array in place; functrans arrays are immutable. "
-            f"Make a new one and put it into the layer: layer = layer.replace(weight="
-            f"ft.nn.init.{name}({'' if name in _NO_KEY else 'key, '}layer.weight.shape, ...))")
-    refuse.__name__ = refuse.__qualname__ = f"{name}_"
-    refuse.__doc__ = f"Raises: PyTorch's in-place form; use `{name}` (returns a new array)."
-    return refuse
-
-
 _NO_KEY = ("constant", "zeros", "ones", "eye", "dirac")
 for _name in ("uniform", "normal", "trunc_normal", "constant", "zeros", "ones", "eye", "dirac",
               "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
               "orthogonal", "sparse"):
-    globals()[f"{_name}_"] = _in_place(_name)
+    globals()[f"{_name}_"] = refuse_in_place(
+        f"{_name}_", f"layer = layer.replace(weight=ft.nn.init.{_name}("
+        f"{'' if _name in _NO_KEY else 'key, '}layer.weight.shape, ...))", "an array")
     __all__.append(f"{_name}_")

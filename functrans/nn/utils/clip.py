@@ -16,7 +16,7 @@ from ...buffers import is_buffer
 from ...core import Tracer
 from ...primitives._util import dtype_of, shape_of
 from ...tree_util import tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten
-from .._utils import refuse_in_place
+from ..in_place import refuse_in_place
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "clip_grads_with_norm", "get_total_norm",
            "parameters_to_vector", "vector_to_parameters", "clip_grad_norm_",
