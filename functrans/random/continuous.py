@@ -22,7 +22,7 @@ __all__ = ["gamma", "loggamma", "beta", "dirichlet", "exponential", "laplace", "
 
 # ------------------------------------------------------------------ parameters
 def _is_weak(x):
-    return isinstance(x, (bool, int, float, complex)) or (
+    return type(x) in (bool, int, float, complex) or (
         isinstance(x, Tracer) and getattr(x.aval, "weak_type", False))
 
 
