@@ -28,7 +28,7 @@ from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug
-from . import random, nn, optim, data, distributed, scipy
+from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 

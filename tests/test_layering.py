@@ -30,6 +30,7 @@ LAYERS = [
     ("numpy", ["functrans.numpy"]),
     ("transforms", ["functrans.api", "functrans.jit", "functrans.pmap"]),
     ("libraries", ["functrans.nn", "functrans.optim", "functrans.random", "functrans.data",
+                   "functrans.flatten_util",
                    "functrans.serialization", "functrans.debug", "functrans.scipy",
                    "functrans.test_util", "functrans.testing", "functrans.distributed"]),
     ("the package", ["functrans"]),
