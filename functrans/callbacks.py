@@ -20,7 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import to_host
-from .core import Primitive, ShapedArray
+from .array import Array
+from .core import Primitive, ShapedArray, Tracer
+from .numpy._conversion import asarray, asarray_like
 from .primitives._util import bdim_size, moveaxis_to_front, shape_of
 from .primitives.shape_ops import broadcast_to, expand_dims
 from .tree_util import tree_flatten, tree_unflatten
@@ -143,6 +145,9 @@ def pure_callback(callback, result_shape_dtypes, *args, sharding=None, vmap_meth
                             "e.g. ft.ShapeDtypeStruct(shape, dtype)")
         result_avals.append(ShapedArray(tuple(spec.shape), np.dtype(spec.dtype)))
     flat, in_tree = tree_flatten((args, kwargs))
+    place = next((x for x in flat if isinstance(x, (Array, Tracer))), None)
+    flat = [x if isinstance(x, (Array, Tracer)) else
+            asarray(x) if place is None else asarray_like(x, place) for x in flat]
     name = getattr(callback, "__name__", type(callback).__name__)
     outs = pure_callback_p.bind(*flat, callback=_FlatCallback(callback, in_tree, out_tree, name),
                                 result_avals=tuple(result_avals), vmap_method=vmap_method,

@@ -8,7 +8,8 @@ import functools
 
 from . import dtypes
 from .api import vjp, FlatFun
-from .core import abstractify, compile_time_eval, eval_jaxpr, get_aval
+from .array import Array
+from .core import Tracer, abstractify, compile_time_eval, eval_jaxpr, get_aval
 from .higher_order.custom_derivatives import custom_vjp
 from .interpreters.partial_eval import trace_to_jaxpr
 from .numpy import zeros, asarray
@@ -108,6 +109,7 @@ def closure_convert(fun, *example_args):
             raise TypeError(f"closure_convert({name}): call with arguments structured like "
                             f"the examples ({in_tree}) followed by the {n} consts, got {tree} "
                             f"and {len(consts)}")
+        flat = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in flat]
         return tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, closed.consts, *consts, *flat))
     converted.__name__ = f"closure_converted_{name}"
     return converted, list(hoisted)

@@ -71,9 +71,9 @@ def test_closure_convert():
         converted, consts = ft.closure_convert(inner, 1.0)
         return converted(2.0, *consts), len(consts)
     value, n = outer(3.0)
-    assert n == 0 and abs(float(value) - 3 * np.sin(2.0)) < 1e-12
+    assert n == 0 and abs(float(value) - 3 * np.sin(2.0)) < 1e-6     # float32, as in JAX
     g = ft.grad(lambda c: outer(c)[0])(3.0)
-    assert abs(float(g) - np.sin(2.0)) < 1e-12
+    assert abs(float(g) - np.sin(2.0)) < 1e-6
 
     # the use it exists for: a custom_vjp whose backward pass must reach the closed-over c
     def apply(fn, x, *consts):

@@ -6,6 +6,7 @@ kernels are SciPy's (CuPy's `cupyx.scipy.special` on a GPU):
     gammaincinv(a, p)  x with P(a, x) = p
     betainc(a, b, x)   regularized incomplete beta I_x(a, b)
     betaincinv(a, b, y)  x with I_x(a, b) = y
+    random_gamma_grad(a, x)  d x / d a of a Gamma(a) sample x at a fixed quantile (own kernel)
 
 They are differentiable in `x` (and `p`, `y` for the inverses), in both modes, to any order;
 derivatives with respect to the shape parameters `a`, `b` have no closed form and raise
@@ -18,7 +19,7 @@ import numpy as np
 from ..core import ShapedArray
 from ._util import primitive, shape_of, elementwise_aval, wanted
 from .elementwise import (special_module, batch_elementwise, unbroadcast, mul, exp, log, log1p,
-                          sub, add, neg, lgamma, div)
+                          sub, add, neg, lgamma, digamma, div)
 from .shape_ops import broadcast_to
 
 _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gammaincinv",
@@ -32,13 +33,14 @@ def _shape_param_error(name, i):
         "only, or wrap the shape parameter in ft.lax.stop_gradient")
 
 
-def _special(name, nargs, last_partial):
-    sp_name = _NAMES[name]
-
-    def impl(xp, *args):
-        out = getattr(special_module(xp), sp_name)(*args)
+def _special(name, nargs, last_partial, impl=None):
+    """An elementwise primitive differentiable in its last argument by `last_partial(*args,
+    ans)`; its kernel is SciPy's function `name`, or `impl`."""
+    def scipy_impl(xp, *args):
+        out = getattr(special_module(xp), _NAMES[name])(*args)
         arrays = [a.dtype for a in args if hasattr(a, "dtype") and a.dtype.kind == "f"]
         return out.astype(arrays[0] if arrays else out.dtype, copy=False)
+    impl = impl or scipy_impl
 
     def abstract_eval(*avals):
         aval = elementwise_aval(name, *avals)
@@ -116,7 +118,8 @@ def betaincinv(a, b, y):
     return betaincinv_p.bind(a, b, y)
 
 
-__all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv", "random_gamma_grad"]
+__all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv",
+           "random_gamma_grad"]
 
 
 # ------------------------------------------------------------------ gamma sample derivative
@@ -175,20 +178,16 @@ def _gamma_sample_grad_impl(xp, a, x):
     return xp.where(positive, out, 0.0).astype(out_dtype, copy=False)
 
 
-def _gamma_sample_grad_aval(a, x):
-    aval = elementwise_aval("random_gamma_grad", a, x)
-    if aval.dtype.kind != "f":
-        raise TypeError(f"random_gamma_grad needs real floating-point inputs, got {aval.dtype}")
-    return ShapedArray(aval.shape, aval.dtype)
+def _gamma_sample_grad_dx(a, x, g):
+    """d/dx of g = -P_a / P_x: -(log x - digamma(a)) - g ((a - 1) / x - 1)."""
+    return sub(neg(sub(log(x), digamma(a))), mul(g, sub(div(sub(a, 1.0), x), 1.0)))
 
 
-random_gamma_grad_p = primitive("random_gamma_grad", _gamma_sample_grad_impl,
-                                _gamma_sample_grad_aval)
-random_gamma_grad_p.elementwise = True
-batch_elementwise(random_gamma_grad_p)
+random_gamma_grad_p = _special("random_gamma_grad", 2, _gamma_sample_grad_dx,
+                               impl=_gamma_sample_grad_impl)
 
 
 def random_gamma_grad(a, x):
     """The reparameterization derivative d x / d a of a Gamma(a) sample x (a fixed quantile
-    of the distribution); not itself differentiable."""
+    of the distribution); differentiable in x (not in a, as the other shape parameters)."""
     return random_gamma_grad_p.bind(a, x)
