@@ -367,6 +367,7 @@ SAME_ALGORITHM = [
     ("double_sided_maxwell", lambda m, k: m.double_sided_maxwell(k, 1.0, 2.0, (500,))),
     ("geometric", lambda m, k: m.geometric(k, 0.3, (500,))),
     ("rademacher", lambda m, k: m.rademacher(k, (500,))),
+    ("orthogonal", lambda m, k: m.orthogonal(k, 4, (3,), m=6)),
 ]
 
 
