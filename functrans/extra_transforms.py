@@ -90,29 +90,38 @@ def linear_transpose(fun, *primals, reduce_axes=()):
 
 def closure_convert(fun, *example_args):
     """`(converted, consts)`: `converted(*args, *consts)` computes `fun(*args)`, with the
-    traced values `fun` closes over (from enclosing transforms, e.g. grad) passed explicitly
-    as `consts`, so they can go through `custom_vjp` as arguments. Values that are not traced
-    stay closed over (an empty `consts` outside transforms)."""
+    traced float values `fun` closes over (from enclosing transforms, e.g. grad) passed
+    explicitly as `consts`, so they can go through `custom_vjp` as arguments. Values that
+    are not traced, or cannot carry a derivative (integers), stay closed over (an empty
+    `consts` outside transforms)."""
     leaves, in_tree = tree_flatten(example_args)
     avals = [abstractify(x) for x in leaves]
     flat_fun = FlatFun("closure_convert", fun,
                         lambda *flat: fun(*tree_unflatten(in_tree, list(flat))))
     closed, hoisted = trace_to_jaxpr(flat_fun, avals, name="closure_convert")
-    out_tree, n = flat_fun.out_tree, len(hoisted)
+    out_tree = flat_fun.out_tree
     name = getattr(fun, "__name__", "fun")
+    # as JAX: traced values that can carry a derivative (inexact dtypes) become arguments;
+    # integer and boolean ones stay closed over
+    perturbable = [dtypes.is_inexact(dtype_of(h)) for h in hoisted]
+    consts = [h for h, p in zip(hoisted, perturbable) if p]
+    kept = [h for h, p in zip(hoisted, perturbable) if not p]
+    n = len(consts)
 
     def converted(*args_and_consts):
         args = args_and_consts[:len(args_and_consts) - n]
-        consts = args_and_consts[len(args_and_consts) - n:]
+        given = iter(args_and_consts[len(args_and_consts) - n:])
         flat, tree = tree_flatten(args)
-        if tree != in_tree or len(consts) != n:
+        if tree != in_tree or len(args_and_consts) - len(args) != n:
             raise TypeError(f"closure_convert({name}): call with arguments structured like "
-                            f"the examples ({in_tree}) followed by the {n} consts, got {tree} "
-                            f"and {len(consts)}")
+                            f"the examples ({in_tree}) followed by the {n} consts, got {tree}")
+        closed_over = iter(kept)
+        leading = [next(given) if p else next(closed_over) for p in perturbable]
         flat = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in flat]
-        return tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, closed.consts, *consts, *flat))
+        return tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, closed.consts, *leading,
+                                                   *flat))
     converted.__name__ = f"closure_converted_{name}"
-    return converted, list(hoisted)
+    return converted, consts
 
 
 @contextlib.contextmanager

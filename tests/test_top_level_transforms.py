@@ -101,13 +101,16 @@ def test_closure_convert():
 def test_closure_convert_hoists_only_traced_values():
     captured = {}
 
-    def f(c):
+    def f(c, k):
         d = np.float64(5.0)                              # a constant: stays closed over
-        conv, consts = ft.closure_convert(lambda x: x * c + d, 1.0)
-        captured["n"] = len(consts)
+        conv, consts = ft.closure_convert(lambda x: x * c + d + k[0], 1.0)  # k: ints
+        captured["kinds"] = [h.dtype.kind for h in consts]
         return conv(2.0, *consts)
-    assert float(ft.jvp(f, (3.0,), (1.0,))[1]) == 2.0
-    assert captured["n"] == 1
+    out = ft.jvp(lambda c: f(c, np.array([4])), (3.0,), (1.0,))
+    assert [float(v) for v in out] == [15.0, 2.0] and captured["kinds"] == ["f"]
+    out = ft.jit(lambda c, k: ft.jvp(lambda c: f(c, k), (c,), (1.0,)))(3.0, np.array([4]))
+    assert [float(v) for v in out] == [15.0, 2.0]
+    assert "i" not in captured["kinds"]                  # the traced ints stay closed over
 
 
 # ------------------------------------------------------------------ jit controls
