@@ -106,9 +106,11 @@ def _poisson_ptrs(key, lam):
 
 def poisson(key, lam, shape=None, dtype=None):
     """Poisson(lam) counts (default dtype the default integer); -1 where lam < 0 or nan.
-    Knuth's product of uniforms for lam < 10, transformed rejection (PTRS) above."""
+    Knuth's product of uniforms for lam < 10, transformed rejection (PTRS) above, both in
+    float64."""
     shape, _, (lam,) = _float_params("poisson", key, shape, lam=lam)
     dtype = _int_dtype("poisson", dtype)
+    lam = lax.convert_element_type(lam, np.float64)     # float32 lgamma(k) loses large counts
     small = lax.lt(lam, 10.0)
     ks, kl = split(key)
     low = _poisson_knuth(ks, lax.select(small, lam, lax.full_like(lam, 0.0)))
@@ -173,10 +175,12 @@ def _binomial_btrs(key, n, q):
 def binomial(key, n, p, shape=None, dtype=None):
     """Binomial(n, p) counts as floats (of `dtype`, as JAX's); nan where n < 0 or p is
     outside [0, 1]. Inversion by waiting times for n * min(p, 1 - p) < 10, transformed
-    rejection (BTRS) above."""
+    rejection (BTRS) above, both in float64."""
     shape, ftype, (n, p) = _float_params("binomial", key, shape, n=n, p=p)
     dtype = ftype if dtype is None else np.dtype(dtype)
-    n = lax.floor(n)
+    # computed in float64: float32 lgamma of large counts distorts the acceptance test
+    n = lax.floor(lax.convert_element_type(n, np.float64))
+    p = lax.convert_element_type(p, np.float64)
     flip = lax.gt(p, 0.5)
     q = lax.select(flip, lax.sub(1.0, p), p)
     small = lax.lt(lax.mul(n, q), 10.0)
