@@ -1,5 +1,5 @@
 """JAX's smaller top-level functions: custom_gradient, linear_transpose, closure_convert,
-disable_jit, ensure_compile_time_eval, clear_caches and pure_callback (under jit, vmap with
+named_call, disable_jit, ensure_compile_time_eval, clear_caches and pure_callback (under jit, vmap with
 each vmap_method, and grad through custom_jvp)."""
 import inspect
 
@@ -111,6 +111,26 @@ def test_closure_convert_hoists_only_traced_values():
     out = ft.jit(lambda c, k: ft.jvp(lambda c: f(c, k), (c,), (1.0,)))(3.0, np.array([4]))
     assert [float(v) for v in out] == [15.0, 2.0]
     assert "i" not in captured["kinds"]                  # the traced ints stay closed over
+
+
+# ------------------------------------------------------------------ named_call
+def test_named_call():
+    def layer(w, x):
+        return fnp.tanh(x @ w)
+    dense = ft.named_call(layer, name="dense")
+    assert ft.named_call(layer).__name__ == "layer"
+
+    def loss(w, x):
+        return dense(w, x).sum()
+    w, x = np.linspace(-1, 1, 6).reshape(3, 2), np.arange(6.0).reshape(2, 3) / 10
+    text = str(ft.make_jaxpr(loss)(w, x))
+    assert "named_call[name='dense']" in text and "tanh" in text
+    assert "named_call" in ft.jit(ft.grad(loss)).lower(w, x).as_text()
+    np.testing.assert_allclose(np.asarray(loss(w, x)), np.tanh(x @ w).sum())
+    np.testing.assert_allclose(np.asarray(ft.jit(loss)(w, x)), np.tanh(x @ w).sum())
+    ft.test_util.check_grads(ft.jit(loss), (w, x), order=2, modes=("fwd", "rev"))
+    per_row = ft.jit(ft.vmap(dense, (None, 0)))(w, x)
+    np.testing.assert_allclose(np.asarray(per_row), np.tanh(x @ w))
 
 
 # ------------------------------------------------------------------ jit controls
@@ -249,7 +269,7 @@ def test_pure_callback_errors_under_transforms_and_custom_jvp():
 
 # ------------------------------------------------------------------ against JAX
 NAMES = ["custom_gradient", "linear_transpose", "closure_convert", "disable_jit",
-         "ensure_compile_time_eval", "pure_callback", "clear_caches"]
+         "ensure_compile_time_eval", "pure_callback", "clear_caches", "named_call"]
 
 
 @pytest.mark.parametrize("name", NAMES)
