@@ -253,6 +253,17 @@ def test_jit_and_vmap_agree_with_eager():
         over_params = np.stack([np.asarray(draw(k, a[i])) for i in range(4)])
         np.testing.assert_array_equal(np.asarray(ft.vmap(draw, (None, 0))(k, a)),
                                       over_params, name)
+    alphas = np.array([[0.5, 1.0, 2.0], [1.0, 1.0, 1.0], [3.0, 2.0, 1.0], [0.1, 0.2, 5.0]])
+    multi = {
+        "dirichlet": lambda k, al: r.dirichlet(k, al),
+        "multinomial": lambda k, al: r.multinomial(k, 10.0, al / al.sum()),
+        "multivariate_normal": lambda k, al: r.multivariate_normal(k, al, np.eye(3)),
+        "orthogonal": lambda k, al: r.orthogonal(k, 3) * al[0],
+    }
+    for name, draw in multi.items():
+        eager = np.stack([np.asarray(draw(keys[i], alphas[i])) for i in range(4)])
+        np.testing.assert_allclose(np.asarray(ft.jit(ft.vmap(draw))(keys, alphas)), eager,
+                                   rtol=1e-12, err_msg=name)
     eager = np.asarray(r.dirichlet(k, np.array([0.5, 1.0, 2.0]), (6,)))
     jitted = ft.jit(lambda k: r.dirichlet(k, np.array([0.5, 1.0, 2.0]), (6,)))(k)
     np.testing.assert_array_equal(np.asarray(jitted), eager)
