@@ -19,16 +19,20 @@ from . import numpy
 from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
                   vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
-from .jit import jit
+from .jit import jit, disable_jit, clear_caches
+from .extra_transforms import (custom_gradient, linear_transpose, closure_convert,
+                               ensure_compile_time_eval)
 from .pmap import pmap
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
+from .higher_order.named_call import named_call
 from .lax import stop_gradient
 from .core import ConcretizationError, UnexpectedTracerError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug
-from . import random, nn, optim, data, distributed, scipy
+from . import random, nn, optim, data, distributed, scipy, flatten_util
+from .callbacks import pure_callback
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 

@@ -114,7 +114,7 @@ def _substitute(args, argnums, treedef, leaves):
     return new
 
 
-class _FlatFun:
+class FlatFun:
     """A user function as a function of flat array leaves returning flat leaves.
 
     `call(*flat)` runs the user's function; after a call, `out_tree` holds the output
@@ -284,7 +284,7 @@ def vjp(fun, *primals, has_aux=False):
     The cotangent has the structure, shapes and dtypes of `fun`'s output.
     """
     leaves, treedef, _ = flatten_args("vjp", fun, primals, range(len(primals)))
-    flat_fun = _FlatFun("vjp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
+    flat_fun = FlatFun("vjp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
                         has_aux, as_arrays=True)
     out_flat, vjp_flat_fn = ad.vjp_flat(flat_fun, leaves, name="vjp")
     out_tree = flat_fun.out_tree
@@ -341,7 +341,7 @@ def jvp(fun, primals, tangents, has_aux=False):
             tans.append(t)
         else:
             tans.append(None)
-    flat_fun = _FlatFun("jvp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)), has_aux)
+    flat_fun = FlatFun("jvp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)), has_aux)
     out_p, out_t = ad.jvp_flat(flat_fun, leaves, tans)
     out_t = [ad.instantiate(t, p) if dtypes.is_inexact(dtype_of(p))
              else np.zeros(shape_of(p), dtypes.float0) for t, p in zip(out_t, out_p)]
@@ -356,7 +356,7 @@ def linearize(fun, *primals):
     """`(fun(*primals), f_jvp)`: `f_jvp(*tangents)` is the linear map `tangents -> J tangents`,
     staged once (the primal computation is not repeated)."""
     leaves, treedef, _ = flatten_args("linearize", fun, primals, range(len(primals)))
-    flat_fun = _FlatFun("linearize", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)))
+    flat_fun = FlatFun("linearize", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)))
     box = {}
 
     def tangent_fun(*tans):
@@ -407,7 +407,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
             _check_input_dtype("jacfwd", fun, label, dtype_of(leaf), holomorphic, False,
                                complex_ok=False)
         basis, total = _std_basis(leaves)
-        flat_fun = _FlatFun("jacfwd", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
+        flat_fun = FlatFun("jacfwd", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
                                                                          flat)), has_aux)
         box = {}
 
@@ -436,7 +436,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
         leaves, treedef, labels = flatten_args("jacrev", fun, args, nums)
         for leaf, label in zip(leaves, labels):
             _check_input_dtype("jacrev", fun, label, dtype_of(leaf), holomorphic, allow_int)
-        flat_fun = _FlatFun("jacrev", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
+        flat_fun = FlatFun("jacrev", fun, lambda *flat: fun(*_substitute(args, nums, treedef,
                                                                          flat)),
                             has_aux, as_arrays=True)
         out_p, vjp_fn = ad.vjp_flat(flat_fun, leaves, name="jacrev")
@@ -659,7 +659,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
             for i, a in zip(dyn, dyn_args):
                 full[i] = a
             return fun(*full, **kw)
-        flat_fun = _FlatFun("make_jaxpr", fun, call)
+        flat_fun = FlatFun("make_jaxpr", fun, call)
         closed, _ = trace_to_jaxpr(flat_fun, avals, name="make_jaxpr")
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals]
@@ -676,7 +676,7 @@ def eval_shape(fun, *args, **kwargs):
     def call(*flat):
         a, kw = tree_unflatten(treedef, flat)
         return fun(*a, **kw)
-    flat_fun = _FlatFun("eval_shape", fun, call)
+    flat_fun = FlatFun("eval_shape", fun, call)
     closed, _ = trace_to_jaxpr(flat_fun, avals, name="eval_shape")
     return tree_unflatten(flat_fun.out_tree,
                           [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals])

@@ -402,6 +402,20 @@ def staging_main():
 
 
 @contextlib.contextmanager
+def compile_time_eval():
+    """Within the block no staging transform is reported active (`staging_main()` is None,
+    effectful primitives on concrete values run at once): control flow on concrete values runs
+    in Python even under jit, as all other operations on concrete values already do. Traced
+    values are still staged by their own transforms."""
+    saved = _state.staging
+    _state.staging = []
+    try:
+        yield
+    finally:
+        _state.staging = saved
+
+
+@contextlib.contextmanager
 def new_main(trace_type, payload=None, name=None):
     """Push a new transform onto this thread's trace stack for the duration of the block."""
     stack = _state.stack

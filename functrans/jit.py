@@ -20,6 +20,7 @@ lock (see `_Cache`).
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import inspect
 import logging
@@ -75,9 +76,10 @@ class _Cache:
     `lock`, which is never held while user code runs, a function is traced or compiled, so
     a miss in one thread never waits for another thread's trace. Counters may miss an
     increment when threads race; they are statistics."""
-    __slots__ = ("entries", "fast", "lock", "tick", "misses", "retrace_reasons")
+    __slots__ = ("entries", "fast", "lock", "tick", "misses", "retrace_reasons", "__weakref__")
 
     def __init__(self, fast):
+        _ALL_CACHES.add(self)
         self.entries = {}
         self.fast = {} if fast else None
         self.lock = threading.Lock()
@@ -118,6 +120,7 @@ class _Cache:
 
 
 _SHARED = weakref.WeakKeyDictionary()   # Python function -> {jit options: _Cache}
+_ALL_CACHES = weakref.WeakSet()          # every _Cache alive, for clear_caches
 _SHARED_LOCK = threading.Lock()
 
 
@@ -271,6 +274,15 @@ class Jitted:
         return self._call(args, kwargs)
 
     __call__ = _dispatch
+
+    def _call_unless_disabled(self, *args, **kwargs):
+        """`__call__` while some thread is inside `disable_jit`."""
+        state = _jit_off.stack
+        if state and state[-1]:
+            return self.fun(*args, **kwargs)
+        if _output_check is not None:
+            return self._call(args, kwargs)
+        return self._dispatch(*args, **kwargs)
 
     def _checked_call(self, *args, **kwargs):
         """`__call__` while an output check is set (`check_outputs_with`): no fast path."""
@@ -592,7 +604,60 @@ def check_outputs_with(check):
     `debug_nans` / `debug_infs`."""
     global _output_check
     _output_check = check
-    Jitted.__call__ = Jitted._dispatch if check is None else Jitted._checked_call
+    _choose_call()
+
+
+def _choose_call():
+    """Point `Jitted.__call__` at the fast dispatch, unless an output check is set or some
+    thread is inside `disable_jit`: then at the general paths (the fast one stays free of
+    both checks)."""
+    if _jit_off_threads:
+        Jitted.__call__ = Jitted._call_unless_disabled
+    elif _output_check is not None:
+        Jitted.__call__ = Jitted._checked_call
+    else:
+        Jitted.__call__ = Jitted._dispatch
+
+
+class _JitOff(threading.local):
+    def __init__(self):
+        self.stack = []                 # the disable_jit(disable) values entered, innermost last
+
+
+_jit_off = _JitOff()
+_jit_off_threads = 0                    # threads inside some disable_jit context
+_jit_off_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def disable_jit(disable=True):
+    """Within this context (in this thread), jitted functions run their Python code op by op
+    instead of compiling: `print` shows values and a debugger can step through them (JAX's
+    `jax.disable_jit`). `disable_jit(False)` inside turns compilation back on."""
+    global _jit_off_threads
+    state = _jit_off.stack
+    state.append(bool(disable))
+    if len(state) == 1:
+        with _jit_off_lock:
+            _jit_off_threads += 1
+            _choose_call()
+    try:
+        yield
+    finally:
+        state.pop()
+        if not state:
+            with _jit_off_lock:
+                _jit_off_threads -= 1
+                _choose_call()
+
+
+def clear_caches():
+    """Forget the compiled specializations of every jitted function (JAX's
+    `jax.clear_caches`), with the memory their code kept: each traces again on its next
+    call."""
+    for cache in list(_ALL_CACHES):
+        for entry in cache.clear():
+            release_buffers(entry.jaxpr)
 
 
 def _sig_str(sig, show_device):

@@ -614,6 +614,7 @@ _special_row(SP.gammaincc_p, 1, 0.2, 3.0)
 _special_row(SP.gammaincinv_p, 1, 0.1, 0.9)
 _special_row(SP.betainc_p, 2, 0.1, 0.9)
 _special_row(SP.betaincinv_p, 2, 0.1, 0.9)
+_special_row(SP.random_gamma_grad_p, 1, 0.2, 3.0)
 
 
 # ================================================================== the tests

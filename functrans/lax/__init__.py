@@ -31,6 +31,7 @@ from ..primitives.indexing import (
     dynamic_update_slice, take_along_axis, add_along_axis, wrap_negative,
 )
 from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted
+from ..primitives.special import random_gamma_grad
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)

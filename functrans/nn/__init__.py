@@ -21,11 +21,16 @@ model through `ft.nn.stateful`, which also returns the model with its updated bu
 `ft.nn.module` for the design): `logits, model = ft.nn.stateful(model)(images)`.
 `model.state_dict()` / `model.load_state_dict(d)` use PyTorch's key names, and
 `save_safetensors` / `load_safetensors` move weights to and from PyTorch.
+
+`jax.nn`'s functional names work too: `ft.nn.hard_tanh`, `ft.nn.swish`, `ft.nn.standardize`,
+`ft.nn.dot_product_attention` ((B, T, N, H) layout), ... with JAX's semantics where they differ
+from PyTorch's spelling (`hardtanh`), and `ft.nn.initializers` is `jax.nn.initializers`.
 """
 from .module import Module, field, Buffer, stateful
 from .filtering import partition, combine
-from . import functional, init
+from . import functional, init, initializers
 from .functional import *   # noqa: F401,F403  (ft.nn.relu, ft.nn.cross_entropy, ... as in F)
+from .jax_functions import *   # noqa: F401,F403  (jax.nn's names: hard_tanh, swish, ...)
 from .activations import (ReLU, Tanh, Sigmoid, GELU, Softmax, LogSoftmax, LeakyReLU, ELU, SELU,
                           CELU, SiLU, Mish, Softplus, Softsign, Hardtanh, ReLU6, Hardsigmoid,
                           Hardswish, PReLU, Softmin, LogSigmoid, Tanhshrink, Hardshrink,

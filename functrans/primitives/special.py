@@ -6,6 +6,7 @@ kernels are SciPy's (CuPy's `cupyx.scipy.special` on a GPU):
     gammaincinv(a, p)  x with P(a, x) = p
     betainc(a, b, x)   regularized incomplete beta I_x(a, b)
     betaincinv(a, b, y)  x with I_x(a, b) = y
+    random_gamma_grad(a, x)  d x / d a of a Gamma(a) sample x at a fixed quantile (own kernel)
 
 They are differentiable in `x` (and `p`, `y` for the inverses), in both modes, to any order;
 derivatives with respect to the shape parameters `a`, `b` have no closed form and raise
@@ -13,10 +14,12 @@ NotImplementedError (as JAX's betainc does).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..core import ShapedArray
 from ._util import primitive, shape_of, elementwise_aval, wanted
 from .elementwise import (special_module, batch_elementwise, unbroadcast, mul, exp, log, log1p,
-                          sub, add, neg, lgamma, div)
+                          sub, add, neg, lgamma, digamma, div)
 from .shape_ops import broadcast_to
 
 _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gammaincinv",
@@ -30,13 +33,14 @@ def _shape_param_error(name, i):
         "only, or wrap the shape parameter in ft.lax.stop_gradient")
 
 
-def _special(name, nargs, last_partial):
-    sp_name = _NAMES[name]
-
-    def impl(xp, *args):
-        out = getattr(special_module(xp), sp_name)(*args)
+def _special(name, nargs, last_partial, impl=None):
+    """An elementwise primitive differentiable in its last argument by `last_partial(*args,
+    ans)`; its kernel is SciPy's function `name`, or `impl`."""
+    def scipy_impl(xp, *args):
+        out = getattr(special_module(xp), _NAMES[name])(*args)
         arrays = [a.dtype for a in args if hasattr(a, "dtype") and a.dtype.kind == "f"]
         return out.astype(arrays[0] if arrays else out.dtype, copy=False)
+    impl = impl or scipy_impl
 
     def abstract_eval(*avals):
         aval = elementwise_aval(name, *avals)
@@ -114,4 +118,76 @@ def betaincinv(a, b, y):
     return betaincinv_p.bind(a, b, y)
 
 
-__all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv"]
+__all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv",
+           "random_gamma_grad"]
+
+
+# ------------------------------------------------------------------ gamma sample derivative
+def _gamma_sample_grad_impl(xp, a, x):
+    """d x / d a for x ~ Gamma(a) held at a fixed quantile: -(dP(a, x)/da) / (dP(a, x)/dx),
+    computed in float64 with the derivative carried through P's series (x <= a + 1) or
+    through the continued fraction of Q = 1 - P (x > a + 1)."""
+    out_dtype = np.result_type(a.dtype, x.dtype)
+    a, x = xp.broadcast_arrays(xp.asarray(a, np.float64), xp.asarray(x, np.float64))
+    sp = special_module(xp)
+    positive = x > 0
+    x = xp.where(positive, x, 1.0)
+    use_series = x <= a + 1.0
+    # series: P = x^a e^-x / Gamma(a + 1) * sum_n t_n, t_0 = 1, t_n = t_{n-1} x / (a + n)
+    s_a, s_x = xp.where(use_series, a, 1.0), xp.where(use_series, x, 0.5)
+    term, dterm = xp.ones_like(s_a), xp.zeros_like(s_a)
+    total, dtotal = term.copy(), dterm.copy()
+    for n in range(1, 2000):
+        ratio = s_x / (s_a + n)
+        term = term * ratio
+        dterm = dterm * ratio - term / (s_a + n)
+        total += term
+        dtotal += dterm
+        if n % 16 == 0 and bool(xp.all((xp.abs(term) <= 1e-17 * total) &
+                                       (xp.abs(dterm) <= 1e-17 * xp.abs(dtotal) + 1e-300))):
+            break
+    series = -(s_x / s_a) * ((xp.log(s_x) - sp.digamma(s_a + 1.0)) * total + dtotal)
+    # continued fraction Q = x^a e^-x / Gamma(a) * A/B, through the recurrences of A and B
+    c_a, c_x = xp.where(use_series, 0.5, a), xp.where(use_series, 2.0, x)
+    a_prev, a_cur = xp.ones_like(c_a), xp.zeros_like(c_a)          # A_{-1}, A_0
+    b_prev, b_cur = xp.zeros_like(c_a), xp.ones_like(c_a)          # B_{-1}, B_0
+    da_prev, da_cur, db_prev, db_cur = (xp.zeros_like(c_a) for _ in range(4))
+    value, ratio = xp.zeros_like(c_a), xp.zeros_like(c_a)
+    for n in range(1, 2000):
+        if n == 1:
+            an, dan = xp.ones_like(c_a), xp.zeros_like(c_a)
+        else:
+            an, dan = -(n - 1) * (n - 1 - c_a), xp.full_like(c_a, n - 1.0)
+        bn = c_x + 2 * n - 1 - c_a                                  # d bn / da = -1
+        a_new = bn * a_cur + an * a_prev
+        b_new = bn * b_cur + an * b_prev
+        da_new = -a_cur + bn * da_cur + dan * a_prev + an * da_prev
+        db_new = -b_cur + bn * db_cur + dan * b_prev + an * db_prev
+        scale = 1.0 / b_new                                         # keeps B_n at 1
+        a_prev, b_prev, da_prev, db_prev = (v * scale for v in (a_cur, b_cur, da_cur, db_cur))
+        a_cur, da_cur, db_cur = a_new * scale, da_new * scale, db_new * scale
+        b_cur = xp.ones_like(c_a)
+        new_value, new_ratio = a_cur, da_cur - a_cur * db_cur      # A/B and d(A/B)/da
+        done = bool(xp.all((xp.abs(new_value - value) <= 1e-16 * xp.abs(new_value)) &
+                           (xp.abs(new_ratio - ratio) <= 1e-15 * xp.abs(new_ratio))))
+        value, ratio = new_value, new_ratio
+        if done:
+            break
+    fraction = c_x * ((xp.log(c_x) - sp.digamma(c_a)) * value + ratio)
+    out = xp.where(use_series, series, fraction)
+    return xp.where(positive, out, 0.0).astype(out_dtype, copy=False)
+
+
+def _gamma_sample_grad_dx(a, x, g):
+    """d/dx of g = -P_a / P_x: -(log x - digamma(a)) - g ((a - 1) / x - 1)."""
+    return sub(neg(sub(log(x), digamma(a))), mul(g, sub(div(sub(a, 1.0), x), 1.0)))
+
+
+random_gamma_grad_p = _special("random_gamma_grad", 2, _gamma_sample_grad_dx,
+                               impl=_gamma_sample_grad_impl)
+
+
+def random_gamma_grad(a, x):
+    """The reparameterization derivative d x / d a of a Gamma(a) sample x (a fixed quantile
+    of the distribution); differentiable in x (not in a, as the other shape parameters)."""
+    return random_gamma_grad_p.bind(a, x)

@@ -1,13 +1,4 @@
-"""`ft.random`: stateless, counter-based pseudo-random numbers (JAX's API and algorithms).
-
-A key is a plain `uint32` array of shape (2,), so it is a pytree leaf that can be passed
-through `jit`, `vmap` and `grad` like any array. Nothing is hidden state: the same key always
-gives the same numbers, eagerly, under `jit`, per example under `vmap`, on NumPy and CuPy.
-Use a key once; derive fresh keys with `split` (or `fold_in` for a step number).
-
-    key = ft.random.key(0)
-    key, sub = ft.random.split(key)
-    w = ft.random.normal(sub, (3, 4))
+"""Keys, the generator and the basic samplers of `ft.random`.
 
 The generator is Threefry-2x32 (20 rounds) over 64-bit counters, the same construction and
 counter layout as JAX's default ("partitionable") threefry, so `key`, `split`, `fold_in`,
@@ -22,10 +13,10 @@ import math
 
 import numpy as np
 
-from . import dtypes, lax
-from .core import ShapedArray, get_aval, device_like
-from .primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
-from .numpy._conversion import asarray, asarray_like
+from .. import dtypes, lax
+from ..core import ShapedArray, get_aval, device_like
+from ..primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
+from ..numpy._conversion import asarray, asarray_like
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
            "truncated_normal", "randint", "bernoulli", "categorical", "gumbel", "permutation",
@@ -140,7 +131,7 @@ def key(seed):
 PRNGKey = key
 
 
-def _check_key(fn, k):
+def check_key(fn, k):
     try:
         aval = get_aval(k)
     except TypeError:
@@ -155,7 +146,7 @@ def _check_key(fn, k):
     return k
 
 
-def _shape_arg(fn, shape):
+def shape_arg(fn, shape):
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     try:
@@ -170,8 +161,8 @@ def _shape_arg(fn, shape):
 
 def split(key, num=2):
     """`num` new keys (or an array of keys of shape `num` + (2,) if `num` is a tuple)."""
-    _check_key("split", key)
-    shape = _shape_arg("split", num)
+    check_key("split", key)
+    shape = shape_arg("split", num)
     b1, b2 = _hash(key, shape)
     return lax.concatenate([lax.expand_dims(b1, (-1,)), lax.expand_dims(b2, (-1,))],
                            len(shape))
@@ -179,7 +170,7 @@ def split(key, num=2):
 
 def fold_in(key, data):
     """A new key from `key` and an integer (e.g. a step number), without splitting."""
-    _check_key("fold_in", key)
+    check_key("fold_in", key)
     data = asarray_like(data, key)
     if shape_of(data) != () or not dtypes.is_integer(dtype_of(data)):
         raise TypeError(f"ft.random.fold_in needs a scalar integer, got "
@@ -193,7 +184,7 @@ _UINT = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: _U32,
          64: np.dtype(np.uint64)}
 
 
-def _random_bits(key, nbits, shape):
+def random_bits(key, nbits, shape):
     b1, b2 = _hash(key, shape)
     if nbits == 64:
         u64 = _UINT[64]
@@ -205,15 +196,15 @@ def _random_bits(key, nbits, shape):
 
 def bits(key, shape=(), dtype=None):
     """Uniformly random unsigned integers of `dtype` (default uint32)."""
-    _check_key("bits", key)
+    check_key("bits", key)
     dtype = _U32 if dtype is None else np.dtype(dtype)
     if dtype.kind != "u":
         raise TypeError(f"ft.random.bits needs an unsigned integer dtype, got {dtype}")
-    return _random_bits(key, dtype.itemsize * 8, _shape_arg("bits", shape))
+    return random_bits(key, dtype.itemsize * 8, shape_arg("bits", shape))
 
 
 # ------------------------------------------------------------------ continuous samplers
-def _float_dtype(fn, dtype):
+def float_dtype(fn, dtype):
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
     if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8):
         raise TypeError(f"ft.random.{fn} needs a float16/32/64 dtype, got {dtype}")
@@ -225,11 +216,11 @@ def _unit_floats(key, shape, dtype):
     values JAX gets by setting the mantissa bits of 1.0 and subtracting 1)."""
     info = np.finfo(dtype)
     nbits = dtype.itemsize * 8
-    mantissa = lax.shift_right(_random_bits(key, nbits, shape), nbits - info.nmant)
+    mantissa = lax.shift_right(random_bits(key, nbits, shape), nbits - info.nmant)
     return lax.mul(lax.convert_element_type(mantissa, dtype), float(2.0 ** -info.nmant))
 
 
-def _as(x, dtype, shape, fn, name, key):
+def param_as(x, dtype, shape, fn, name, key):
     """`x` as `dtype` (Python numbers converted exactly, placed where `key` lives), checked
     to broadcast to `shape`."""
     x = asarray_like(x, key, dtype)
@@ -246,20 +237,20 @@ def _as(x, dtype, shape, fn, name, key):
 
 def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     """Uniform floats in [minval, maxval)."""
-    _check_key("uniform", key)
-    dtype = _float_dtype("uniform", dtype)
-    shape = _shape_arg("uniform", shape)
-    lo = _as(minval, dtype, shape, "uniform", "minval", key)
-    hi = _as(maxval, dtype, shape, "uniform", "maxval", key)
+    check_key("uniform", key)
+    dtype = float_dtype("uniform", dtype)
+    shape = shape_arg("uniform", shape)
+    lo = param_as(minval, dtype, shape, "uniform", "minval", key)
+    hi = param_as(maxval, dtype, shape, "uniform", "maxval", key)
     u = _unit_floats(key, shape, dtype)
     return lax.max(lo, lax.add(lax.mul(u, lax.sub(hi, lo)), lo))
 
 
 def normal(key, shape=(), dtype=None):
     """Standard normal floats (inverse-erf transform of uniforms on (-1, 1))."""
-    _check_key("normal", key)
-    dtype = _float_dtype("normal", dtype)
-    shape = _shape_arg("normal", shape)
+    check_key("normal", key)
+    dtype = float_dtype("normal", dtype)
+    shape = shape_arg("normal", shape)
     lowest = float(np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype)))
     u = uniform(key, shape, dtype, lowest, 1.0)
     return lax.mul(lax.erf_inv(u), float(np.sqrt(2.0)))
@@ -267,12 +258,12 @@ def normal(key, shape=(), dtype=None):
 
 def truncated_normal(key, lower, upper, shape=None, dtype=None):
     """Standard normal floats conditioned on lying in (lower, upper)."""
-    _check_key("truncated_normal", key)
-    dtype = _float_dtype("truncated_normal", dtype)
+    check_key("truncated_normal", key)
+    dtype = float_dtype("truncated_normal", dtype)
     lower, upper = asarray_like(lower, key, dtype), asarray_like(upper, key, dtype)
     if shape is None:
         shape = np.broadcast_shapes(shape_of(lower), shape_of(upper))
-    shape = _shape_arg("truncated_normal", shape)
+    shape = shape_arg("truncated_normal", shape)
     root2 = float(np.sqrt(2.0))
     a = lax.erf(lax.div(lower, root2))
     b = lax.erf(lax.div(upper, root2))
@@ -284,8 +275,8 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
 
 def gumbel(key, shape=(), dtype=None):
     """Standard Gumbel floats."""
-    _check_key("gumbel", key)
-    dtype = _float_dtype("gumbel", dtype)
+    check_key("gumbel", key)
+    dtype = float_dtype("gumbel", dtype)
     u = uniform(key, shape, dtype, float(np.finfo(dtype).tiny), 1.0)
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
@@ -293,19 +284,19 @@ def gumbel(key, shape=(), dtype=None):
 # ------------------------------------------------------------------ discrete samplers
 def bernoulli(key, p=0.5, shape=None):
     """Booleans that are True with probability `p`."""
-    _check_key("bernoulli", key)
+    check_key("bernoulli", key)
     p = asarray_like(p, key)
     if not dtypes.is_inexact(dtype_of(p)):
         p = lax.convert_element_type(p, dtypes.default_float_dtype())
-    shape = shape_of(p) if shape is None else _shape_arg("bernoulli", shape)
+    shape = shape_of(p) if shape is None else shape_arg("bernoulli", shape)
     return lax.lt(uniform(key, shape, dtype_of(p)), p)
 
 
 def randint(key, shape, minval, maxval, dtype=None):
     """Integers uniform on [minval, maxval) (default dtype int64). Two random words per value
     are reduced modulo the span, which keeps the bias negligible for any span."""
-    _check_key("randint", key)
-    shape = _shape_arg("randint", shape)
+    check_key("randint", key)
+    shape = shape_arg("randint", shape)
     dtype = dtypes.default_int_dtype() if dtype is None else np.dtype(dtype)
     if dtype.kind not in "iu":
         raise TypeError(f"ft.random.randint needs an integer dtype, got {dtype}")
@@ -324,7 +315,7 @@ def randint(key, shape, minval, maxval, dtype=None):
     lo = lax.convert_element_type(lax.min(lax.max(lo, int(info.min)), top), dtype)
     hi = lax.convert_element_type(lax.min(lax.max(hi, int(info.min)), top), dtype)
     k1, k2 = split(key)
-    higher, lower = _random_bits(k1, nbits, shape), _random_bits(k2, nbits, shape)
+    higher, lower = random_bits(k1, nbits, shape), random_bits(k2, nbits, shape)
     span = lax.convert_element_type(lax.sub(hi, lo), udt)
     one = lax.full_like(span, 1)
     span = lax.select(lax.le(hi, lo), one, span)
@@ -345,7 +336,7 @@ def randint(key, shape, minval, maxval, dtype=None):
 
 def categorical(key, logits, axis=-1, shape=None):
     """Class indices drawn with probabilities softmax(logits) along `axis` (Gumbel-max)."""
-    _check_key("categorical", key)
+    check_key("categorical", key)
     logits = asarray_like(logits, key)
     if not dtypes.is_inexact(dtype_of(logits)):
         logits = lax.convert_element_type(logits, dtypes.default_float_dtype())
@@ -354,7 +345,7 @@ def categorical(key, logits, axis=-1, shape=None):
     batch = ls[:axis] + ls[axis + 1:]
     if shape is None:
         shape = batch
-    shape = _shape_arg("categorical", shape)
+    shape = shape_arg("categorical", shape)
     if shape[len(shape) - len(batch):] != batch:
         raise ValueError(f"ft.random.categorical: shape {shape} must end with the logits' "
                          f"batch shape {batch}")
@@ -373,15 +364,15 @@ def _shuffle(key, x, axis):
     rounds = math.ceil(3 * math.log(max(1, size)) / math.log(2 ** 32 - 1))
     for _ in range(rounds):
         key, sub = split(key)
-        _, x = lax.sort_multiple((_random_bits(sub, 32, shape_of(x)), x), axis)
+        _, x = lax.sort_multiple((random_bits(sub, 32, shape_of(x)), x), axis)
     return x
 
 
 def permutation(key, x, axis=0, independent=False):
     """A random permutation of `x` along `axis` (of `arange(x)` for an integer). With
     `independent`, each slice along the other axes is shuffled separately."""
-    from . import numpy as fnp
-    _check_key("permutation", key)
+    from .. import numpy as fnp
+    check_key("permutation", key)
     if isinstance(x, (int, np.integer)):
         return _shuffle(key, fnp.arange(int(x), device=device_like(key)), 0)
     x = asarray_like(x, key)
@@ -398,9 +389,9 @@ def permutation(key, x, axis=0, independent=False):
 def choice(key, a, shape=(), replace=True, p=None, axis=0):
     """Samples from `a` (an array, along `axis`, or `arange(a)` for an integer), with or
     without replacement, uniformly or with probabilities `p`."""
-    from . import numpy as fnp
-    _check_key("choice", key)
-    shape = _shape_arg("choice", shape)
+    from .. import numpy as fnp
+    check_key("choice", key)
+    shape = shape_arg("choice", shape)
     scalar = isinstance(a, (int, np.integer))
     arr = None if scalar else asarray_like(a, key)
     if arr is not None:

@@ -1,0 +1,134 @@
+"""JAX's smaller top-level transforms: `custom_gradient`, `linear_transpose`,
+`closure_convert`, `ensure_compile_time_eval` (`disable_jit` and `clear_caches` live with
+`jit`)."""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+from . import dtypes
+from .api import vjp, FlatFun
+from .array import Array
+from .core import Tracer, abstractify, compile_time_eval, eval_jaxpr, get_aval
+from .higher_order.custom_derivatives import custom_vjp
+from .interpreters.partial_eval import trace_to_jaxpr
+from .numpy import zeros, asarray
+from .primitives._util import dtype_of, shape_of
+from .tree_util import tree_flatten, tree_unflatten
+
+__all__ = ["custom_gradient", "linear_transpose", "closure_convert",
+           "ensure_compile_time_eval"]
+
+
+def custom_gradient(fun):
+    """`fun(*args) -> (out, vjp_fn)` becomes a function returning `out` whose reverse-mode
+    derivative is `vjp_fn(cotangent) -> one cotangent per argument` (a tuple; a lone value
+    for one argument). The backward pass runs `fun` again to get `vjp_fn` (the forward value
+    is not recomputed when nothing is differentiated). Forward mode is not supported, as in
+    JAX."""
+    name = getattr(fun, "__name__", "custom_gradient")
+
+    def primal(*args):
+        return fun(*args)[0]
+    primal.__name__ = name
+    wrapped = custom_vjp(primal)
+
+    def fwd(*args):
+        return fun(*args)[0], args
+
+    def bwd(args, ct):
+        cts = fun(*args)[1](ct)
+        if not isinstance(cts, (tuple, list)):
+            cts = (cts,)
+        if len(cts) != len(args):
+            raise TypeError(f"custom_gradient {name}: the vjp function returned "
+                            f"{len(cts)} cotangents for {len(args)} arguments; return a tuple "
+                            "with one per positional argument")
+        return tuple(cts)
+    wrapped.defvjp(fwd, bwd)
+    return functools.wraps(fun)(lambda *args: wrapped(*args))
+
+
+def linear_transpose(fun, *primals, reduce_axes=()):
+    """The transpose of the linear function `fun`: `transpose(cotangent)` with `cotangent`
+    shaped like `fun`'s output, returning a tuple with one array per primal. `primals` give
+    only shapes and dtypes (arrays or `ShapeDtypeStruct`s). `fun` must be linear: one that
+    maps zeros to nonzeros raises; for other non-linear functions the result is the
+    transpose of the derivative at zero (JAX raises for those too)."""
+    if reduce_axes:
+        raise NotImplementedError("linear_transpose: reduce_axes is deprecated in JAX and not "
+                                  "supported; leave it empty")
+    leaves, in_tree = tree_flatten(primals)
+    avals = [abstractify(x) for x in leaves]
+    for i, a in enumerate(avals):
+        if not dtypes.is_inexact(a.dtype):
+            raise TypeError(f"linear_transpose: primal leaf {i} has dtype {a.dtype}; a linear "
+                            "function maps float or complex arrays")
+    zero_leaves = [zeros(a.shape, a.dtype) for a in avals]
+    out, pullback = vjp(fun, *tree_unflatten(in_tree, zero_leaves))
+    out_leaves, out_tree = tree_flatten(out)
+    for i, o in enumerate(out_leaves):
+        if bool((asarray(o) != 0).any()):
+            raise TypeError(f"linear_transpose: fun is not linear (output leaf {i} is nonzero "
+                            "at zero input: an affine offset or a constant)")
+    out_avals = [(shape_of(o), dtype_of(o)) for o in out_leaves]
+
+    def transpose(out_cotangent):
+        cts, tree = tree_flatten(out_cotangent)
+        if tree != out_tree:
+            raise TypeError(f"linear_transpose: the cotangent's structure {tree} differs from "
+                            f"fun's output structure {out_tree}")
+        for i, (c, (s, d)) in enumerate(zip(cts, out_avals)):
+            weak = type(c) in (int, float, complex)         # a Python number takes d
+            if shape_of(c) != s or (not weak and dtype_of(c) != d):
+                raise TypeError(f"linear_transpose: cotangent leaf {i} is "
+                                f"{get_aval(asarray(c)).str_short()}, but fun's output there "
+                                f"is {d.name}{list(s)}")
+        return pullback(out_cotangent)
+    return transpose
+
+
+def closure_convert(fun, *example_args):
+    """`(converted, consts)`: `converted(*args, *consts)` computes `fun(*args)`, with the
+    traced float values `fun` closes over (from enclosing transforms, e.g. grad) passed
+    explicitly as `consts`, so they can go through `custom_vjp` as arguments. Values that
+    are not traced, or cannot carry a derivative (integers), stay closed over (an empty
+    `consts` outside transforms)."""
+    leaves, in_tree = tree_flatten(example_args)
+    avals = [abstractify(x) for x in leaves]
+    flat_fun = FlatFun("closure_convert", fun,
+                        lambda *flat: fun(*tree_unflatten(in_tree, list(flat))))
+    closed, hoisted = trace_to_jaxpr(flat_fun, avals, name="closure_convert")
+    out_tree = flat_fun.out_tree
+    name = getattr(fun, "__name__", "fun")
+    # as JAX: traced values that can carry a derivative (inexact dtypes) become arguments;
+    # integer and boolean ones stay closed over
+    perturbable = [dtypes.is_inexact(dtype_of(h)) for h in hoisted]
+    consts = [h for h, p in zip(hoisted, perturbable) if p]
+    kept = [h for h, p in zip(hoisted, perturbable) if not p]
+    n = len(consts)
+
+    def converted(*args_and_consts):
+        args = args_and_consts[:len(args_and_consts) - n]
+        given = iter(args_and_consts[len(args_and_consts) - n:])
+        flat, tree = tree_flatten(args)
+        if tree != in_tree or len(args_and_consts) - len(args) != n:
+            raise TypeError(f"closure_convert({name}): call with arguments structured like "
+                            f"the examples ({in_tree}) followed by the {n} consts, got {tree}")
+        closed_over = iter(kept)
+        leading = [next(given) if p else next(closed_over) for p in perturbable]
+        flat = [x if isinstance(x, (Array, Tracer)) else asarray(x) for x in flat]
+        return tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, closed.consts, *leading,
+                                                   *flat))
+    converted.__name__ = f"closure_converted_{name}"
+    return converted, consts
+
+
+@contextlib.contextmanager
+def ensure_compile_time_eval():
+    """Operations on concrete values in this block run at once, also under jit; the block
+    also runs `lax.cond`/`while_loop`/`fori_loop`/`scan` on concrete values in Python (under
+    jit they are staged otherwise) and effectful ones (`debug.print`) at once. Traced values
+    are staged as usual."""
+    with compile_time_eval():
+        yield
