@@ -418,7 +418,8 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
                 for o in out_p:
                     _check_output_dtype("jacfwd", fun, dtype_of(o), True)
             return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
-        jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total, [-1] * len(basis))
+        jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total,
+                                   lambda dims: [-1] * len(dims))
         jac = _reshape_jacobian(jac_t, box["primals"], leaves, treedef, single, last=True)
         res = tree_unflatten(flat_fun.out_tree, jac)
         if has_aux:
