@@ -6,6 +6,8 @@ import numpy as np
 
 import functrans as ft
 import functrans.numpy as fnp
+import functrans.scipy.special as fsp
+from functrans.test_util import check_grads
 
 A = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
 
@@ -18,3 +20,23 @@ def test_jacfwd_keeps_every_output_when_there_are_more_outputs_than_inputs():
     w_jac, v_jac = ft.jacfwd(lambda a: fnp.linalg.eigh(a))(A)
     w_rev, v_rev = ft.jacrev(lambda a: fnp.linalg.eigh(a))(A)
     np.testing.assert_allclose(np.asarray(w_jac), np.asarray(w_rev), atol=1e-12)
+
+
+def test_xlogy_derivative_in_x_at_zero_is_log_y():
+    # x * log(y) is linear in x wherever y > 0; the derivative at x == 0 was 0
+    x, y = np.array([0.0, 0.0, 1.5]), np.array([2.0, 0.5, 3.0])
+    np.testing.assert_allclose(np.asarray(ft.grad(lambda x: fsp.xlogy(x, y).sum())(x)), np.log(y))
+    np.testing.assert_allclose(np.asarray(ft.grad(lambda x: fsp.xlog1py(x, y).sum())(x)),
+                               np.log1p(y))
+    for f in (fsp.xlogy, fsp.xlog1py):
+        check_grads(f, (np.array([0.0, 0.5, 0.0]), np.array([2.0, 1.0, 3.0])), order=2)
+    # where y is at the singularity the value and both derivatives stay 0
+    zero, sing = np.zeros(2), np.array([0.0, -1.0])
+    assert np.asarray(fsp.xlogy(zero, sing)).tolist() == [0.0, 0.0]
+    for g in ft.grad(lambda x, y: fsp.xlogy(x, y).sum(), argnums=(0, 1))(zero, sing):
+        assert np.asarray(g).tolist() == [0.0, 0.0]
+
+
+def test_scatter_mul_with_repeated_indices_has_exact_derivatives():
+    check_grads(lambda x, y: fnp.asarray(x).at[np.array([0, 2, 0, -1])].mul(y), (A[0] + 1, np.array([0.5, -1.5, 2.0, 0.75])),
+                order=2)
