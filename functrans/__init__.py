@@ -25,6 +25,7 @@ from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .lax import stop_gradient
 from .core import ConcretizationError, UnexpectedTracerError
+from .errors import ArgumentError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug

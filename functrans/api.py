@@ -12,6 +12,7 @@ import numpy as np
 from . import dtypes
 from .array import Array
 from .buffers import Buffer, is_buffer
+from .errors import ArgumentError
 from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar, eval_jaxpr,
                    abstractify)
 from .interpreters import ad, batching
@@ -102,7 +103,7 @@ def _normalize_argnums(transform, argnums, nargs, fun):
     nums = (argnums,) if single else tuple(argnums)
     for a in nums:
         if not -nargs <= a < nargs:
-            raise ValueError(f"{transform}: argnums={argnums} but {fun_name(fun)} was called "
+            raise ArgumentError(f"{transform}: argnums={argnums} but {fun_name(fun)} was called "
                              f"with {nargs} positional argument(s)")
     return tuple(a % nargs for a in nums), single
 

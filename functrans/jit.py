@@ -35,6 +35,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device
 from .compiler import compile_jaxpr, release_buffers
+from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
@@ -645,7 +646,7 @@ def _hashable_static(value, label):
     try:
         hash(value)
     except TypeError:
-        raise TypeError(f"jit: static {label} has unhashable type {type(value).__name__}; "
+        raise ArgumentError(f"jit: static {label} has unhashable type {type(value).__name__}; "
                         "static arguments are part of the cache key, so they must be hashable "
                         "(use a tuple instead of a list, or make it a dynamic array "
                         "argument)") from None

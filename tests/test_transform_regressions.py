@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -40,3 +41,17 @@ def test_xlogy_derivative_in_x_at_zero_is_log_y():
 def test_scatter_mul_with_repeated_indices_has_exact_derivatives():
     check_grads(lambda x, y: fnp.asarray(x).at[np.array([0, 2, 0, -1])].mul(y), (A[0] + 1, np.array([0.5, -1.5, 2.0, 0.75])),
                 order=2)
+
+
+def test_error_types_are_the_ones_jax_code_catches():
+    # JAX raises TypeError for a leaked tracer and for argnums past the arguments, ValueError
+    # for an unhashable static argument; functrans raised Exception, ValueError, TypeError
+    box = []
+    ft.jit(lambda x: box.append(x) or x)(A[0])
+    with pytest.raises(TypeError, match="already finished"):
+        box[0] + 1
+    for err in (TypeError, ValueError):
+        with pytest.raises(err, match="argnums=2"):
+            ft.grad(lambda x: x.sum(), argnums=2)(A[0])
+        with pytest.raises(err, match="unhashable type list"):
+            ft.jit(lambda x, n: x * len(n), static_argnums=1)(A[0], [1, 2])
