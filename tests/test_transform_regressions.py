@@ -55,3 +55,32 @@ def test_error_types_are_the_ones_jax_code_catches():
             ft.grad(lambda x: x.sum(), argnums=2)(A[0])
         with pytest.raises(err, match="unhashable type list"):
             ft.jit(lambda x, n: x * len(n), static_argnums=1)(A[0], [1, 2])
+
+
+def _prefix_loop(fn, xs, reverse):
+    xs = xs[::-1] if reverse else xs
+    out = [xs[0]]
+    for x in xs[1:]:
+        out.append(fn(out[-1], x))
+    return out[::-1] if reverse else out
+
+
+def test_associative_scan_matches_a_loop_for_every_length():
+    # lax.associative_scan was missing
+    def affine(p, q):                # composition of x -> a x + b maps: associative, not commutative
+        return (p[0] * q[0], p[1] * q[0] + q[1])
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 5, 8):
+        a, b = rng.normal(size=(2, n, 3))
+        for reverse in (False, True):
+            got = ft.lax.associative_scan(affine, (fnp.asarray(a.T), fnp.asarray(b.T)),
+                                          reverse=reverse, axis=-1)
+            want = _prefix_loop(affine, list(zip(a, b)), reverse)
+            np.testing.assert_allclose(np.asarray(got[0]).T, [w[0] for w in want], rtol=1e-12)
+            np.testing.assert_allclose(np.asarray(got[1]).T, [w[1] for w in want], rtol=1e-12)
+    f = lambda a, b: ft.lax.associative_scan(affine, (a, b), reverse=True)[1]   # noqa: E731
+    check_grads(f, (rng.normal(size=5), rng.normal(size=5)), order=2)
+    np.testing.assert_allclose(np.asarray(ft.jit(ft.vmap(f))(A, A)),
+                               np.stack([np.asarray(f(r, r)) for r in A]), rtol=1e-12)
+    with pytest.raises(ValueError, match="same length along axis 0"):
+        ft.lax.associative_scan(ft.lax.add, (np.ones(3), np.ones(4)))

@@ -34,5 +34,6 @@ from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)
-from ..higher_order.control_flow import cond, switch, while_loop, fori_loop, scan, map
+from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
+                                         associative_scan)
 from . import linalg
