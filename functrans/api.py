@@ -298,6 +298,13 @@ def vjp(fun, *primals, has_aux=False):
                              f"output's {out_tree}")
         checked = []
         for i, (c, (s, d)) in enumerate(zip(ct_leaves, out_avals)):
+            if getattr(c, "dtype", None) == dtypes.float0:     # the zero cotangent of an
+                if not dtypes.is_inexact(d) and np.shape(c) == s:   # integer or bool output
+                    checked.append(None)
+                    continue
+                raise ValueError(f"vjp: cotangent leaf {i} is float0{list(np.shape(c))}, the "
+                                 f"cotangent type of an integer or bool output, but the output "
+                                 f"is {np.dtype(d).name}{list(s)}")
             c = asarray(c) if not isinstance(c, (Array, Tracer)) else c
             if shape_of(c) != s:
                 raise ValueError(f"vjp: cotangent leaf {i} has shape {shape_of(c)} but the "

@@ -84,3 +84,13 @@ def test_associative_scan_matches_a_loop_for_every_length():
                                np.stack([np.asarray(f(r, r)) for r in A]), rtol=1e-12)
     with pytest.raises(ValueError, match="same length along axis 0"):
         ft.lax.associative_scan(ft.lax.add, (np.ones(3), np.ones(4)))
+
+
+def test_vjp_takes_float0_cotangents_for_integer_outputs():
+    # JAX code passes float0 zeros as the cotangent of an integer output; they were refused
+    f = lambda x: (fnp.argmax(x), x * 2, fnp.argsort(x))                  # noqa: E731
+    _, pull = ft.vjp(f, A[0])
+    ct = (np.zeros((), ft.float0), np.ones(3), np.zeros(3, ft.float0))
+    np.testing.assert_allclose(np.asarray(pull(ct)[0]), [2.0, 2.0, 2.0])
+    with pytest.raises(ValueError, match=r"cotangent leaf 1 is float0\[3\].*float64\[3\]"):
+        pull((ct[0], np.zeros(3, ft.float0), ct[2]))
