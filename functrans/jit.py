@@ -653,7 +653,8 @@ def _hashable_static(value, label):
     return value
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
+        donate_argnames=(), keep_unused=False, inline=False):
     """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
     static values, device), optimized and lowered to NumPy/CuPy code, cached.
 
@@ -673,10 +674,17 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     results (a result that would share their memory is a copy). Composes with every
     transform in both orders. Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`;
     `ft.jit(f).lower(*args).as_text()` shows the optimized jaxpr and the generated code.
-    Safe to call from several threads at once.
+    Safe to call from several threads at once. `donate_argnames` donates the parameters so
+    named (when passed by position); `keep_unused` and `inline` are accepted for JAX's code
+    and do not change results.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums)
+                                 donate_argnums=donate_argnums,
+                                 donate_argnames=donate_argnames)
+    if donate_argnames:
+        params = _param_names(fun)
+        donate_argnums = _as_tuple(donate_argnums) + tuple(
+            params.index(n) for n in _as_tuple(donate_argnames) if n in params)
     return Jitted(fun, static_argnums, static_argnames, donate_argnums)

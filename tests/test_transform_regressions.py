@@ -94,3 +94,25 @@ def test_vjp_takes_float0_cotangents_for_integer_outputs():
     np.testing.assert_allclose(np.asarray(pull(ct)[0]), [2.0, 2.0, 2.0])
     with pytest.raises(ValueError, match=r"cotangent leaf 1 is float0\[3\].*float64\[3\]"):
         pull((ct[0], np.zeros(3, ft.float0), ct[2]))
+
+
+def test_loop_and_jit_arguments_jax_code_passes():
+    # scan(unroll=), fori_loop(unroll=), lax.map(batch_size=), jit(donate_argnames=,
+    # keep_unused=, inline=) were refused as unexpected keyword arguments
+    xs = fnp.asarray(A)
+    body = lambda c, x: (c * x + 1.0, c)                                  # noqa: E731
+    want = ft.lax.scan(body, xs[0], xs)
+    for unroll in (2, True):
+        got = ft.jit(lambda c: ft.lax.scan(body, c, xs, unroll=unroll))(xs[0])
+        np.testing.assert_allclose(np.asarray(got[1]), np.asarray(want[1]))
+    assert float(ft.lax.fori_loop(0, 3, lambda i, c: c * 2.0, 1.0, unroll=True)) == 8.0
+    np.testing.assert_allclose(np.asarray(ft.lax.map(fnp.sum, xs, batch_size=2)), A.sum(1))
+    for bad in ((ft.lax.scan, (body, xs[0], xs), {"unroll": 0}),
+                (ft.lax.map, (fnp.sum, xs), {"batch_size": 0})):
+        with pytest.raises(TypeError, match="unroll|batch_size"):
+            bad[0](*bad[1], **bad[2])
+    f = ft.jit(lambda x, y: x + y, donate_argnames="x", keep_unused=True, inline=True)
+    x = fnp.ones(3)
+    np.testing.assert_allclose(np.asarray(f(x, np.ones(3))), [2.0, 2.0, 2.0])
+    with pytest.raises(RuntimeError, match="donated"):
+        np.asarray(x)
