@@ -297,17 +297,21 @@ def vjp(fun, *primals, has_aux=False):
             raise ValueError(f"vjp: the cotangent's structure {ct_tree} differs from the "
                              f"output's {out_tree}")
         checked = []
+
+        def leaf(i):
+            path = keystr(tree_flatten_with_path(tree_unflatten(out_tree, out_flat))[0][i][0])
+            return f"cotangent leaf {i}" + (f" (at {path})" if path else "")
         for i, (c, (s, d)) in enumerate(zip(ct_leaves, out_avals)):
             if getattr(c, "dtype", None) == dtypes.float0:     # the zero cotangent of an
                 if not dtypes.is_inexact(d) and np.shape(c) == s:   # integer or bool output
                     checked.append(None)
                     continue
-                raise ValueError(f"vjp: cotangent leaf {i} is float0{list(np.shape(c))}, the "
+                raise ValueError(f"vjp: {leaf(i)} is float0{list(np.shape(c))}, the "
                                  f"cotangent type of an integer or bool output, but the output "
                                  f"is {np.dtype(d).name}{list(s)}")
             c = asarray(c) if not isinstance(c, (Array, Tracer)) else c
             if shape_of(c) != s:
-                raise ValueError(f"vjp: cotangent leaf {i} has shape {shape_of(c)} but the "
+                raise ValueError(f"vjp: {leaf(i)} has shape {shape_of(c)} but the "
                                  f"output has shape {s}")
             if dtypes.is_inexact(d) and dtype_of(c) != d:
                 c = c.astype(d)

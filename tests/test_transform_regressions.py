@@ -92,7 +92,7 @@ def test_vjp_takes_float0_cotangents_for_integer_outputs():
     _, pull = ft.vjp(f, A[0])
     ct = (np.zeros((), ft.float0), np.ones(3), np.zeros(3, ft.float0))
     np.testing.assert_allclose(np.asarray(pull(ct)[0]), [2.0, 2.0, 2.0])
-    with pytest.raises(ValueError, match=r"cotangent leaf 1 is float0\[3\].*float64\[3\]"):
+    with pytest.raises(ValueError, match=r"cotangent leaf 1 \(at \[1\]\) is float0\[3\].*float64\[3\]"):
         pull((ct[0], np.zeros(3, ft.float0), ct[2]))
 
 
@@ -116,3 +116,9 @@ def test_loop_and_jit_arguments_jax_code_passes():
     np.testing.assert_allclose(np.asarray(f(x, np.ones(3))), [2.0, 2.0, 2.0])
     with pytest.raises(RuntimeError, match="donated"):
         np.asarray(x)
+
+
+def test_vjp_cotangent_errors_name_the_output_path():
+    _, pull = ft.vjp(lambda a: {"o": (a, fnp.sin(a))}, A[0])
+    with pytest.raises(ValueError, match=r"cotangent leaf 1 \(at \['o'\]\[1\]\) has shape \(4,\)"):
+        pull({"o": (A[0], np.ones(4))})
