@@ -122,3 +122,17 @@ def test_vjp_cotangent_errors_name_the_output_path():
     _, pull = ft.vjp(lambda a: {"o": (a, fnp.sin(a))}, A[0])
     with pytest.raises(ValueError, match=r"cotangent leaf 1 \(at \['o'\]\[1\]\) has shape \(4,\)"):
         pull({"o": (A[0], np.ones(4))})
+
+
+def test_lowered_and_compiled_jit_is_called_like_the_function():
+    # jit(f).lower(x).compile() returned the raw executable: called with pytree arguments
+    # it failed, and it returned a flat list of NumPy arrays
+    g = ft.jit(lambda d, n: {"y": d["x"] * n}, static_argnums=1)
+    compiled = g.lower({"x": A[0]}, 3).compile()
+    out = compiled({"x": A[1]})
+    assert isinstance(out["y"], ft.Array)
+    np.testing.assert_allclose(np.asarray(out["y"]), 3 * A[1])
+    assert "mul" in str(compiled.jaxpr)
+    for bad in (({"x": A[1]}, 3), ({"x": np.ones(4)},), ()):
+        with pytest.raises(TypeError, match="differ from the ones it was compiled for"):
+            compiled(*bad)
