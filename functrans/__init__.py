@@ -17,8 +17,8 @@ from . import backends
 from . import tree_util, tree
 from . import numpy
 from . import lax
-from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
-                  vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
+from .api import (grad, value_and_grad, vjp, jvp, linearize, linear_transpose, jacfwd, jacrev,
+                  jacobian, hessian, vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit
 from .pmap import pmap
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp

@@ -23,8 +23,9 @@ from .numpy._conversion import asarray
 from .primitives._util import shape_of, dtype_of
 from .primitives.shape_ops import full_like
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
-           "hessian", "vmap", "make_jaxpr", "eval_shape", "ShapeDtypeStruct"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "linear_transpose", "jacfwd",
+           "jacrev", "jacobian", "hessian", "vmap", "make_jaxpr", "eval_shape",
+           "ShapeDtypeStruct"]
 
 
 # =================================================================== helpers
@@ -387,6 +388,22 @@ def linearize(fun, *primals):
         res = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *t_leaves)
         return tree_unflatten(flat_fun.out_tree, res)
     return out, f_jvp
+
+
+def linear_transpose(fun, *primals):
+    """The transpose of the linear function `fun`: `f_t(cotangent)` returns a tuple shaped
+    like `primals` (arrays or `ShapeDtypeStruct`s; only their shapes and dtypes are used).
+    `fun` must be linear in its arguments (this is not checked); the transpose is the
+    pullback of `fun` at zero."""
+    zeros = tree_map(lambda x: asarray(np.zeros(x.shape, x.dtype))
+                     if isinstance(x, ShapeDtypeStruct) else full_like(x, 0), primals)
+    leaves, _, labels = flatten_args("linear_transpose", fun, zeros, range(len(zeros)))
+    for leaf, label in zip(leaves, labels):
+        if not dtypes.is_inexact(dtype_of(leaf)):
+            raise TypeError(f"linear_transpose: {label} of {fun_name(fun)} has dtype "
+                            f"{np.dtype(dtype_of(leaf)).name}; a linear function takes "
+                            "floating-point or complex inputs")
+    return vjp(fun, *zeros)[1]
 
 
 # =================================================================== Jacobians

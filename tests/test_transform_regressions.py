@@ -136,3 +136,15 @@ def test_lowered_and_compiled_jit_is_called_like_the_function():
     for bad in (({"x": A[1]}, 3), ({"x": np.ones(4)},), ()):
         with pytest.raises(TypeError, match="differ from the ones it was compiled for"):
             compiled(*bad)
+
+
+def test_linear_transpose():
+    # ft.linear_transpose was missing
+    f = lambda x, y: {"a": 2 * x + y[:3], "b": fnp.cumsum(y) * 3}          # noqa: E731
+    f_t = ft.linear_transpose(f, A[0], ft.ShapeDtypeStruct((4,), np.float64))
+    ct = {"a": A[1], "b": np.arange(4.0)}
+    got = f_t(ct)
+    np.testing.assert_allclose(np.asarray(got[0]), 2 * A[1])
+    np.testing.assert_allclose(np.asarray(got[1]), np.r_[A[1], 0.0] + 3 * np.cumsum(np.arange(4.0)[::-1])[::-1])
+    with pytest.raises(TypeError, match=r"argument 0 \('x'\).*int64"):
+        ft.linear_transpose(lambda x: x, np.arange(3))
