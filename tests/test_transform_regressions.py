@@ -39,7 +39,8 @@ def test_xlogy_derivative_in_x_at_zero_is_log_y():
 
 
 def test_scatter_mul_with_repeated_indices_has_exact_derivatives():
-    check_grads(lambda x, y: fnp.asarray(x).at[np.array([0, 2, 0, -1])].mul(y), (A[0] + 1, np.array([0.5, -1.5, 2.0, 0.75])),
+    check_grads(lambda x, y: fnp.asarray(x).at[np.array([0, 2, 0, -1])].mul(y),
+                (A[0] + 1, np.array([0.5, -1.5, 2.0, 0.75])),
                 order=2)
 
 
@@ -67,7 +68,7 @@ def _prefix_loop(fn, xs, reverse):
 
 def test_associative_scan_matches_a_loop_for_every_length():
     # lax.associative_scan was missing
-    def affine(p, q):                # composition of x -> a x + b maps: associative, not commutative
+    def affine(p, q):       # composing maps x -> a x + b: associative, not commutative
         return (p[0] * q[0], p[1] * q[0] + q[1])
     rng = np.random.default_rng(0)
     for n in (1, 2, 3, 5, 8):
@@ -92,7 +93,8 @@ def test_vjp_takes_float0_cotangents_for_integer_outputs():
     _, pull = ft.vjp(f, A[0])
     ct = (np.zeros((), ft.float0), np.ones(3), np.zeros(3, ft.float0))
     np.testing.assert_allclose(np.asarray(pull(ct)[0]), [2.0, 2.0, 2.0])
-    with pytest.raises(ValueError, match=r"cotangent leaf 1 \(at \[1\]\) is float0\[3\].*float64\[3\]"):
+    with pytest.raises(ValueError,
+                       match=r"cotangent leaf 1 \(at \[1\]\) is float0\[3\].*float64\[3\]"):
         pull((ct[0], np.zeros(3, ft.float0), ct[2]))
 
 
@@ -145,6 +147,7 @@ def test_linear_transpose():
     ct = {"a": A[1], "b": np.arange(4.0)}
     got = f_t(ct)
     np.testing.assert_allclose(np.asarray(got[0]), 2 * A[1])
-    np.testing.assert_allclose(np.asarray(got[1]), np.r_[A[1], 0.0] + 3 * np.cumsum(np.arange(4.0)[::-1])[::-1])
+    reverse_cumsum = np.cumsum(np.arange(4.0)[::-1])[::-1]
+    np.testing.assert_allclose(np.asarray(got[1]), np.r_[A[1], 0.0] + 3 * reverse_cumsum)
     with pytest.raises(TypeError, match=r"argument 0 \('x'\).*int64"):
         ft.linear_transpose(lambda x: x, np.arange(3))

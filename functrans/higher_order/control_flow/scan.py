@@ -19,9 +19,9 @@ from ...primitives._util import shape_of, dtype_of, wanted
 from ...primitives.shape_ops import moveaxis, concatenate, expand_dims
 from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
-                     check_unroll, carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
+                     carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
                      as_value, carry_leaves, carry_arrays, conform_carry, settle_carry,
-                     trace_fn)
+                     trace_fn, check_unroll)
 
 
 def _scan_aval(*args, jaxpr, length, reverse, num_consts, num_carry):
