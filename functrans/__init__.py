@@ -21,6 +21,7 @@ from .api import (grad, value_and_grad, vjp, jvp, linearize, linear_transpose, j
                   jacobian, hessian, vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit
 from .pmap import pmap
+from .higher_order import custom_derivatives
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .lax import stop_gradient

@@ -1326,10 +1326,7 @@ def p_jit_donate_and_inline(L):
     return f(A3, B3), g(A3, y=B3)
 
 
-@program(
-    gap="custom_jvp.defjvp(symbolic_zeros=True) and jax.custom_derivatives.SymbolicZero "
-    "are not implemented"
-)
+@program()
 def p_custom_jvp_symbolic_zeros(L):
     @L.api.custom_jvp
     def f(x, y):

@@ -151,3 +151,35 @@ def test_linear_transpose():
     np.testing.assert_allclose(np.asarray(got[1]), np.r_[A[1], 0.0] + 3 * reverse_cumsum)
     with pytest.raises(TypeError, match=r"argument 0 \('x'\).*int64"):
         ft.linear_transpose(lambda x: x, np.arange(3))
+
+
+def test_custom_jvp_with_symbolic_zeros():
+    # defjvp(symbolic_zeros=True) was refused; the rule sees SymbolicZero for the arguments
+    # not being differentiated and may return one
+    seen = []
+
+    @ft.custom_jvp
+    def f(x, y):
+        return x * y, x + 0 * y
+
+    def f_jvp(primals, tangents):
+        x, y = primals
+        dx, dy = tangents
+        seen.append(tuple(type(t).__name__ for t in tangents))
+        zero = ft.custom_derivatives.SymbolicZero
+        tx = 0.0 if isinstance(dx, zero) else dx
+        ty = 0.0 if isinstance(dy, zero) else dy
+        return f(x, y), (3 * (tx * y + x * ty), dx if not isinstance(dx, zero) else dx)
+    f.defjvp(f_jvp, symbolic_zeros=True)
+    x, y = A[0], A[1]
+    out, t = ft.jvp(lambda x: f(x, y), (x,), (np.ones(3),))
+    np.testing.assert_allclose(np.asarray(t[0]), 3 * y)
+    assert seen[-1][1] == "SymbolicZero"
+    g = ft.grad(lambda y: f(x, y)[0].sum())(y)
+    np.testing.assert_allclose(np.asarray(g), 3 * x)
+    _, t = ft.jvp(lambda y: f(x, y), (y,), (np.ones(3),))
+    np.testing.assert_allclose(np.asarray(t[1]), np.zeros(3))     # SymbolicZero returned
+    np.testing.assert_allclose(np.asarray(ft.jit(ft.vmap(ft.grad(lambda y: f(x, y)[0].sum())))(A)),
+                               np.broadcast_to(3 * x, (3, 3)))
+    z = ft.custom_derivatives.SymbolicZero.of(fnp.ones((2,), dtype=np.float32))
+    assert (z.shape, z.dtype) == ((2,), np.float32) and np.asarray(z.instantiate()).sum() == 0
