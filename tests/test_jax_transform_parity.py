@@ -284,6 +284,16 @@ FUNCTIONS = [
     Fn("select", lambda L, x, y: L.lax.select(x > y, x, y * 2), (X, Y)),
     Fn("split", lambda L, x: L.np.split(x, [1, 3], axis=1)[1] * L.np.array_split(x, 3)[0].sum(), (X,)),
     Fn("broadcast", lambda L, v: L.np.broadcast_to(v[:3, None], (3, 4)) * L.np.expand_dims(v[2:], 0)[:, :4], (V,)),
+    # lax functions built from primitives
+    Fn("clamp", lambda L, x: L.lax.clamp(-0.5, x, 0.5), (X,), False),
+    Fn("integer_pow", lambda L, x: L.lax.integer_pow(x, 3) + L.lax.integer_pow(x + 2, -2) + L.lax.integer_pow(x, 0), (X,)),
+    Fn("select_n", lambda L, x, y: L.lax.select_n(np.arange(12).reshape(3, 4) % 3, x, y, x * y), (X, Y)),
+    Fn("dynamic_in_dim", lambda L, x, y: L.lax.dynamic_slice_in_dim(x, 1, 2, axis=1)
+       * L.lax.dynamic_index_in_dim(y, 2, 0, keepdims=False)[:2]
+       + L.lax.dynamic_update_slice_in_dim(x, y[:, :2] ** 2, 3, axis=-1)[:, 2:], (X, Y)),
+    Fn("top_k", lambda L, x: tuple(L.lax.top_k(x, 3))[0] * _weights((3, 3)), (X,)),
+    Fn("lax_sort_tuple", lambda L, x, y: L.lax.sort((x, y), dimension=1, num_keys=1)[1], (X, Y)),
+    Fn("batch_matmul", lambda L, a, b: L.lax.batch_matmul(a, b), (_x((2, 3, 4)), _x((2, 4, 3), seed="bm"))),
     # products
     Fn("matmul", lambda L, x, y: x @ y.T + L.np.dot(x[0], y[1]), (X, Y)),
     Fn("einsum", lambda L, x, y: L.np.einsum("ij,kj->ik", x, y) + L.np.einsum("ij,ij->i", x, y), (X, Y)),
@@ -1590,6 +1600,15 @@ def p_linear_transpose(L):
     f_t = L.api.linear_transpose(f, A3, L.api.ShapeDtypeStruct((4,), np.float64))
     return f_t({"a": B3, "b": M34[0]}), L.api.jit(f_t)({"a": C3, "b": M34[1]})
 
+
+
+@program()
+def p_pmap_over_one_device(L):
+    f = lambda x: x / L.lax.psum(x, "d") + L.lax.axis_index("d")               # noqa: E731
+    g = L.api.pmap(f, axis_name="d")
+    xs = M34[:1]
+    return (g(xs), L.api.grad(lambda x: g(x).sum())(xs), L.api.vmap(g, in_axes=1, out_axes=1)(xs[:, None]),
+            L.api.pmap(L.api.grad(lambda x: (L.np.sin(x) * L.lax.pmean(x, "d")).sum()), axis_name="d")(xs))
 
 # --- errors JAX raises clearly; ours must be the same kind and name the culprit
 @program(error=r"scalar")

@@ -183,3 +183,34 @@ def test_custom_jvp_with_symbolic_zeros():
                                np.broadcast_to(3 * x, (3, 3)))
     z = ft.custom_derivatives.SymbolicZero.of(fnp.ones((2,), dtype=np.float32))
     assert (z.shape, z.dtype) == ((2,), np.float32) and np.asarray(z.instantiate()).sum() == 0
+
+
+def test_lax_functions_jax_code_calls():
+    # lax.clamp, integer_pow, select_n, top_k, batch_matmul, dynamic_*_in_dim and sort of a
+    # tuple of operands were missing
+    x = np.array([[3.0, 1.0, 3.0, 2.0], [0.0, 5.0, -1.0, 5.0]])
+    lax = ft.lax
+    np.testing.assert_array_equal(np.asarray(lax.clamp(1.0, x, 3.0)), np.clip(x, 1, 3))
+    # the derivative goes to x strictly inside the bounds only, as in JAX
+    np.testing.assert_array_equal(np.asarray(ft.grad(lambda x: lax.clamp(1.0, x, 3.0).sum())(x)),
+                                  [[0, 0, 0, 1], [0, 0, 0, 0]])
+    check_grads(lambda x: lax.clamp(-0.5, x, 0.5), (A[0] - 2.5,), order=2)
+    for y in (3, -2, 1):
+        np.testing.assert_allclose(np.asarray(lax.integer_pow(x + 2, y)), (x + 2.0) ** y)
+        check_grads(lambda x: lax.integer_pow(x, y), (A[0],), order=2)
+    assert np.asarray(ft.grad(lambda x: lax.integer_pow(x, 0).sum())(x)).tolist() == \
+        [[0.0] * 4] * 2
+    np.testing.assert_array_equal(np.asarray(lax.select_n(np.array([0, 2, 1]), np.zeros(3),
+                                                          np.ones(3), np.full(3, 2.0))), [0, 2, 1])
+    values, idx = lax.top_k(x, 3)
+    np.testing.assert_array_equal(np.asarray(values), [[3, 3, 2], [5, 5, 0]])
+    assert np.asarray(idx).tolist() == [[0, 2, 3], [1, 3, 0]] and idx.dtype == np.int32
+    assert lax.top_k(np.array([3, 1, -2 ** 63]), 2)[0].tolist() == [3, 1]
+    np.testing.assert_array_equal(np.asarray(lax.dynamic_index_in_dim(x, 1, 0, keepdims=False)),
+                                  x[1])
+    np.testing.assert_array_equal(np.asarray(lax.dynamic_slice_in_dim(x, 3, 2, axis=1)), x[:, 2:])
+    np.testing.assert_array_equal(
+        np.asarray(lax.dynamic_update_slice_in_dim(x, np.ones((2, 1)), 3, axis=1))[:, 3], [1, 1])
+    keys, vals = lax.sort((x[0], x[1]), num_keys=1)
+    assert np.asarray(vals).tolist() == [5.0, 5.0, 0.0, -1.0]
+    assert lax.batch_matmul(np.ones((2, 3, 4)), np.ones((2, 4, 2))).shape == (2, 3, 2)
