@@ -10,8 +10,7 @@ function meets a rotating share of them, with FUNCTRANS_JAX_PARITY=full every on
 needs minutes to compile the whole table). `PROGRAMS` are whole programs about the
 transforms themselves: argnums, has_aux, pytrees, control flow, custom rules, checkpoint,
 integer inputs, API arguments, and the errors JAX raises. Where functrans differs on
-purpose, `DELIBERATE` says why and asserts both sides; what functrans cannot run yet is a
-strict xfail with its reason (`gap=`). Nothing is skipped silently.
+purpose, `DELIBERATE` says why and asserts both sides. Nothing is skipped.
 """
 
 from __future__ import annotations
@@ -620,17 +619,14 @@ def _assert_equal(got, want):
 # ------------------------------------------------------------------ whole programs
 PROGRAMS = {}
 ERRORS = {}  # program name -> regex functrans' message must match (JAX raises too)
-
-
 RTOL = {}  # program name -> rtol, where it computes in float32
-GAPS = {}  # program name -> why functrans cannot run it yet (a strict xfail)
 
 
-def program(error=None, rtol=None, gap=None):
+def program(error=None, rtol=None):
     def register(fun):
         name = fun.__name__.removeprefix("p_")
         PROGRAMS[name] = fun
-        for table, value in ((ERRORS, error), (RTOL, rtol), (GAPS, gap)):
+        for table, value in ((ERRORS, error), (RTOL, rtol)):
             if value is not None:
                 table[name] = value
         return fun
@@ -1355,9 +1351,7 @@ def p_custom_jvp_symbolic_zeros(L):
     )
 
 
-@program(
-    gap="custom_vjp.defvjp(symbolic_zeros=True) (CustomVJPPrimal arguments) is not implemented"
-)
+@program()
 def p_custom_vjp_symbolic_zeros(L):
     @L.api.custom_vjp
     def f(x, y):
@@ -1714,12 +1708,6 @@ def p_jit_unhashable_static(L):
     return L.api.jit(lambda x, n: x * len(n), static_argnums=1)(A3, [1, 2])
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n])) if n in GAPS else n
-        for n in sorted(PROGRAMS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program(name):
     compare(PROGRAMS[name], error=ERRORS.get(name), rtol=RTOL.get(name, 1e-7))

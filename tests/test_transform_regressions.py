@@ -225,3 +225,31 @@ def test_safetensors_refuses_bfloat16_also_once_numpy_knows_it(tmp_path):
     (tmp_path / "bf16").write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0")
     with pytest.raises(ValueError, match="'x' as bfloat16.*convert it in PyTorch"):
         ft.nn.load_safetensors(tmp_path / "bf16")
+
+
+def test_custom_vjp_with_symbolic_zeros():
+    # defvjp(symbolic_zeros=True) was refused; fwd now gets CustomVJPPrimal arguments telling
+    # which ones are differentiated
+    seen = []
+
+    @ft.custom_vjp
+    def f(x, y):
+        return x * y
+
+    def fwd(x, y):
+        seen.append((x.perturbed, y.perturbed))
+        return f(x.value, y.value), (x.value, y.value)
+
+    def bwd(res, g):
+        x, y = res
+        return g * y * 10.0, g * x
+    f.defvjp(fwd, bwd, symbolic_zeros=True, optimize_remat=True)
+    x, y = A[0], A[1]
+    np.testing.assert_allclose(np.asarray(ft.grad(lambda x: f(x, y).sum())(x)), 10 * y)
+    assert seen[-1] == (True, False)
+    np.testing.assert_allclose(np.asarray(ft.grad(lambda y: f(x, y).sum())(y)), x)
+    assert seen[-1] == (False, True)
+    np.testing.assert_allclose(np.asarray(ft.jit(ft.vmap(ft.grad(lambda x: f(x, y).sum())))(A)),
+                               np.broadcast_to(10 * y, (3, 3)))
+    _, t = ft.jvp(lambda x: f(x, y), (x,), (np.ones(3),))     # the transposed bwd
+    np.testing.assert_allclose(np.asarray(t), 10 * y)

@@ -28,7 +28,7 @@ from ..tree_util import (tree_flatten, tree_unflatten, tree_map, tree_leaves, tr
                          tree_flatten_with_path, treedef_is_leaf, keystr)
 from .. import dtypes
 
-__all__ = ["custom_vjp", "custom_jvp", "SymbolicZero"]
+__all__ = ["custom_vjp", "custom_jvp", "SymbolicZero", "CustomVJPPrimal"]
 
 
 def _has_tracer(leaves):
@@ -104,7 +104,7 @@ custom_vjp_call_p = _call_with_rules("custom_vjp_call")
 
 
 def _custom_vjp_vjp(primals, needs, fun_jaxpr, fwd, bwd, name):
-    outs, res = fwd(*primals)
+    outs, res = fwd(*primals, perturbed=wanted(needs, primals))
 
     def backward(cts):
         full = [ad.instantiate(c, o) if dtypes.is_inexact(dtype_of(o)) else c
@@ -114,7 +114,7 @@ def _custom_vjp_vjp(primals, needs, fun_jaxpr, fwd, bwd, name):
 
 
 def _custom_vjp_jvp(primals, tangents, fun_jaxpr, fwd, bwd, name):
-    outs, res = fwd(*primals)
+    outs, res = fwd(*primals, perturbed=[t is not None for t in tangents])
     if all(t is None for t in tangents):
         return outs, [None] * len(outs)
     inexact_out = [i for i, o in enumerate(outs) if dtypes.is_inexact(dtype_of(o))]
@@ -145,9 +145,9 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
     in_dims = [None if d is None else 0 for d in dims]
     res_box = {}
 
-    def fwd_b(*args):
+    def fwd_b(*args, perturbed=None):
         def f(*xs):
-            outs, res = fwd(*xs)
+            outs, res = fwd(*xs, perturbed=perturbed)
             res_leaves, res_box["tree"] = tree_flatten(res)
             return list(outs) + res_leaves
         n_out = len(fun_jaxpr.out_avals)
@@ -198,9 +198,14 @@ class custom_vjp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self.symbolic_zeros = False
 
-    def defvjp(self, fwd, bwd):
-        self.fwd, self.bwd = fwd, bwd
+    def defvjp(self, fwd, bwd, symbolic_zeros=False, optimize_remat=False):
+        """Set `fwd(*args) -> (out, residuals)` and `bwd(residuals, g) -> cotangents`. With
+        `symbolic_zeros=True` fwd's array arguments come as `CustomVJPPrimal`s (`.value`,
+        `.perturbed`: whether a derivative is wanted for it). `optimize_remat` is accepted
+        for JAX's code and changes no result."""
+        self.fwd, self.bwd, self.symbolic_zeros = fwd, bwd, bool(symbolic_zeros)
         return self
 
     def __get__(self, obj, objtype=None):
@@ -223,10 +228,13 @@ class custom_vjp:
         staged = _Staged(self.fun, leaves, in_tree, nondiff, f"custom_vjp({name})")
         out_tree = staged.out_tree
         nondiff_vals = [v for _, v in nondiff]
-        user_fwd, user_bwd = self.fwd, self.bwd
+        user_fwd, user_bwd, symbolic = self.fwd, self.bwd, self.symbolic_zeros
         diff_positions = [i for i in range(len(args)) if i not in self.nondiff_argnums]
 
-        def fwd_flat(*flat):
+        def fwd_flat(*flat, perturbed=None):
+            if symbolic:
+                flat = [CustomVJPPrimal(x, True if perturbed is None else bool(p))
+                        for x, p in zip(flat, perturbed or flat)]
             out, res = user_fwd(*_merge(tree_unflatten(in_tree, flat), nondiff))
             out_leaves, tree = tree_flatten(out)
             if tree != out_tree:
@@ -249,6 +257,18 @@ class custom_vjp:
         outs = custom_vjp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, fwd=fwd_flat,
                                       bwd=bwd_flat, name=name)
         return tree_unflatten(out_tree, outs)
+
+
+class CustomVJPPrimal:
+    """An argument of a custom_vjp `fwd` defined with `symbolic_zeros=True`: its `value`,
+    and whether a derivative is wanted for it (`perturbed`)."""
+    __slots__ = ("value", "perturbed")
+
+    def __init__(self, value, perturbed):
+        self.value, self.perturbed = value, perturbed
+
+    def __repr__(self):
+        return f"CustomVJPPrimal(value={self.value!r}, perturbed={self.perturbed})"
 
 
 def _cotangent_leaves(name, position, arg, ct):
