@@ -23,11 +23,13 @@ from .jit import jit, disable_jit, clear_caches
 from .extra_transforms import (custom_gradient, linear_transpose, closure_convert,
                                ensure_compile_time_eval)
 from .pmap import pmap
+from .higher_order import custom_derivatives
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .higher_order.named_call import named_call
 from .lax import stop_gradient
 from .core import ConcretizationError, UnexpectedTracerError
+from .errors import ArgumentError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
 from . import debug

@@ -12,6 +12,7 @@ import numpy as np
 from . import dtypes
 from .array import Array
 from .buffers import Buffer, is_buffer
+from .errors import ArgumentError
 from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar, eval_jaxpr,
                    abstractify)
 from .interpreters import ad, batching
@@ -22,8 +23,9 @@ from .numpy._conversion import asarray
 from .primitives._util import shape_of, dtype_of
 from .primitives.shape_ops import full_like
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
-           "hessian", "vmap", "make_jaxpr", "eval_shape", "ShapeDtypeStruct"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd",
+           "jacrev", "jacobian", "hessian", "vmap", "make_jaxpr", "eval_shape",
+           "ShapeDtypeStruct"]
 
 
 # =================================================================== helpers
@@ -102,7 +104,7 @@ def _normalize_argnums(transform, argnums, nargs, fun):
     nums = (argnums,) if single else tuple(argnums)
     for a in nums:
         if not -nargs <= a < nargs:
-            raise ValueError(f"{transform}: argnums={argnums} but {fun_name(fun)} was called "
+            raise ArgumentError(f"{transform}: argnums={argnums} but {fun_name(fun)} was called "
                              f"with {nargs} positional argument(s)")
     return tuple(a % nargs for a in nums), single
 
@@ -296,10 +298,21 @@ def vjp(fun, *primals, has_aux=False):
             raise ValueError(f"vjp: the cotangent's structure {ct_tree} differs from the "
                              f"output's {out_tree}")
         checked = []
+
+        def leaf(i):
+            path = keystr(tree_flatten_with_path(tree_unflatten(out_tree, out_flat))[0][i][0])
+            return f"cotangent leaf {i}" + (f" (at {path})" if path else "")
         for i, (c, (s, d)) in enumerate(zip(ct_leaves, out_avals)):
+            if getattr(c, "dtype", None) == dtypes.float0:     # the zero cotangent of an
+                if not dtypes.is_inexact(d) and np.shape(c) == s:   # integer or bool output
+                    checked.append(None)
+                    continue
+                raise ValueError(f"vjp: {leaf(i)} is float0{list(np.shape(c))}, the "
+                                 f"cotangent type of an integer or bool output, but the output "
+                                 f"is {np.dtype(d).name}{list(s)}")
             c = asarray(c) if not isinstance(c, (Array, Tracer)) else c
             if shape_of(c) != s:
-                raise ValueError(f"vjp: cotangent leaf {i} has shape {shape_of(c)} but the "
+                raise ValueError(f"vjp: {leaf(i)} has shape {shape_of(c)} but the "
                                  f"output has shape {s}")
             if dtypes.is_inexact(d) and dtype_of(c) != d:
                 c = c.astype(d)
@@ -418,7 +431,8 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
                 for o in out_p:
                     _check_output_dtype("jacfwd", fun, dtype_of(o), True)
             return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
-        jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total, [-1] * len(basis))
+        jac_t = batching.vmap_flat(push, basis, [0] * len(basis), total,
+                                   lambda dims: [-1] * len(dims))
         jac = _reshape_jacobian(jac_t, box["primals"], leaves, treedef, single, last=True)
         res = tree_unflatten(flat_fun.out_tree, jac)
         if has_aux:

@@ -18,8 +18,15 @@ class ShapeMismatchError(TypeError, ValueError):
     catches it."""
 
 
-class UnexpectedTracerError(Exception):
-    """A tracer was used after the transform that created it had finished."""
+class UnexpectedTracerError(TypeError):
+    """A tracer was used after the transform that created it had finished (a TypeError, as
+    JAX's is)."""
+
+
+class ArgumentError(TypeError, ValueError):
+    """A transform's argument it cannot use (argnums past the arguments given, an unhashable
+    static argument): a TypeError where JAX or Python raises one and a ValueError where the
+    other does, so that either `except` catches it."""
 
 
 class NonFiniteError(FloatingPointError):

@@ -36,6 +36,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device
 from .compiler import compile_jaxpr, release_buffers
+from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
@@ -567,6 +568,17 @@ class Jitted:
         computed, so a program for a device can be lowered without touching it);
         `.as_text()` shows the jaxpr, the optimized jaxpr and the generated code (and, for
         CUDA devices, the kernels it launches)."""
+        key, leaves, dyn = self._lower_key(args, kwargs)
+        treedef, sigs, statics, _ = key
+        entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics, args,
+                                                        kwargs, dyn)
+        device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
+        call = _LoweredCall(self, args, kwargs, key)
+        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
+                                                  entry.donated), call)
+
+    def _lower_key(self, args, kwargs):
+        """The cache key `lower` traces for, with the flat dynamic leaves and arguments."""
         def signature(x):
             if isinstance(x, ShapeDtypeStruct):
                 return (x.shape, x.dtype, get_device(x.device))
@@ -578,12 +590,7 @@ class Jitted:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
         sigs = tuple(signature(x) for x in leaves)
-        key = (treedef, sigs, statics, axis_env())
-        entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics, args,
-                                                        kwargs, dyn)
-        device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
-        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
-                                                  entry.donated))
+        return (treedef, sigs, statics, axis_env()), leaves, dyn
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -674,15 +681,19 @@ def _statics_str(statics):
 class Lowered:
     """A traced and compiled function: its jaxpr, optimized jaxpr and generated code."""
 
-    def __init__(self, jaxpr, executable):
+    def __init__(self, jaxpr, executable, call=None):
         self.jaxpr = jaxpr
         self.executable = executable
+        self._call = call
 
     def as_text(self):
         return (f"# jaxpr\n{self.jaxpr}\n\n" + self.executable.as_text())
 
     def compile(self):
-        return self.executable
+        """The compiled function: call it as the jitted one, without the static arguments,
+        with arguments of the shapes and dtypes it was lowered for. Its attributes are the
+        executable's (`jaxpr`, `source`, `as_text()`)."""
+        return Compiled(self.executable, self._call)
 
     def __str__(self):
         return self.as_text()
@@ -690,6 +701,37 @@ class Lowered:
     def _repr_html_(self):
         import html
         return f"<pre>{html.escape(self.as_text())}</pre>"
+
+
+_LoweredCall = collections.namedtuple("_LoweredCall", "jitted args kwargs key")
+
+
+class Compiled:
+    """`jit(f).lower(*args).compile()`: called like `f` without its static arguments."""
+
+    def __init__(self, executable, call):
+        self._executable, self._lowered = executable, call
+
+    def __getattr__(self, name):
+        return getattr(self._executable, name)
+
+    def __call__(self, *args, **kwargs):
+        jitted, low_args, low_kwargs, key = self._lowered
+        it = iter(args)
+        full = tuple(a if jitted._is_static(i) else next(it, _MISSING)
+                     for i, a in enumerate(low_args))
+        kw = {k: v for k, v in low_kwargs.items() if k not in kwargs}
+        kw.update(kwargs)
+        complete = all(a is not _MISSING for a in full) and next(it, _MISSING) is _MISSING
+        if not complete or jitted._lower_key(full, kw)[0] != key:
+            want = ", ".join(_sig_str(s, False) for s in key[1])
+            raise TypeError(f"jit({jitted._name}).lower(...).compile(): called with arguments "
+                            f"that differ from the ones it was compiled for ({want}; static "
+                            f"arguments left out); lower it again for these")
+        return jitted(*full, **kw)
+
+
+_MISSING = object()
 
 
 def _as_tuple(x):
@@ -710,14 +752,15 @@ def _hashable_static(value, label):
     try:
         hash(value)
     except TypeError:
-        raise TypeError(f"jit: static {label} has unhashable type {type(value).__name__}; "
+        raise ArgumentError(f"jit: static {label} has unhashable type {type(value).__name__}; "
                         "static arguments are part of the cache key, so they must be hashable "
                         "(use a tuple instead of a list, or make it a dynamic array "
                         "argument)") from None
     return value
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
+        donate_argnames=(), keep_unused=False, inline=False):
     """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
     static values, device), optimized and lowered to NumPy/CuPy code, cached.
 
@@ -737,10 +780,17 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=()):
     results (a result that would share their memory is a copy). Composes with every
     transform in both orders. Usable as `@ft.jit` or `@ft.jit(static_argnums=...)`;
     `ft.jit(f).lower(*args).as_text()` shows the optimized jaxpr and the generated code.
-    Safe to call from several threads at once.
+    Safe to call from several threads at once. `donate_argnames` donates the parameters so
+    named (when passed by position); `keep_unused` and `inline` are accepted for JAX's code
+    and do not change results.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums)
+                                 donate_argnums=donate_argnums,
+                                 donate_argnames=donate_argnames)
+    if donate_argnames:
+        params = _param_names(fun)
+        donate_argnums = _as_tuple(donate_argnums) + tuple(
+            params.index(n) for n in _as_tuple(donate_argnames) if n in params)
     return Jitted(fun, static_argnums, static_argnames, donate_argnums)

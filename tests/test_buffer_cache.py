@@ -33,7 +33,7 @@ def _same(a, b):
 
 
 def _executable(jf, *args):
-    return jf.lower(*args).compile()
+    return jf.lower(*args).executable
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def _arr(shape=BIG, seed=0):
 
 
 def _optimized(f, *args):
-    return ft.jit(f).lower(*args).compile()
+    return ft.jit(f).lower(*args).executable
 
 
 def _prims(exe):

@@ -16,8 +16,8 @@ import inspect
 import numpy as np
 
 from ..array import Array
-from ..core import (Primitive, Tracer, abstractify, eval_jaxpr_on_raw, is_concrete,
-                    staging_main)
+from ..core import (Primitive, ShapedArray, Tracer, abstractify, eval_jaxpr_on_raw, get_aval,
+                    is_concrete, staging_main)
 from ..interpreters import ad, batching
 from ..interpreters.partial_eval import trace_to_jaxpr
 from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted, \
@@ -28,7 +28,7 @@ from ..tree_util import (tree_flatten, tree_unflatten, tree_map, tree_leaves, tr
                          tree_flatten_with_path, treedef_is_leaf, keystr)
 from .. import dtypes
 
-__all__ = ["custom_vjp", "custom_jvp"]
+__all__ = ["custom_vjp", "custom_jvp", "SymbolicZero", "CustomVJPPrimal"]
 
 
 def _has_tracer(leaves):
@@ -104,7 +104,7 @@ custom_vjp_call_p = _call_with_rules("custom_vjp_call")
 
 
 def _custom_vjp_vjp(primals, needs, fun_jaxpr, fwd, bwd, name):
-    outs, res = fwd(*primals)
+    outs, res = fwd(*primals, perturbed=wanted(needs, primals))
 
     def backward(cts):
         full = [ad.instantiate(c, o) if dtypes.is_inexact(dtype_of(o)) else c
@@ -114,7 +114,7 @@ def _custom_vjp_vjp(primals, needs, fun_jaxpr, fwd, bwd, name):
 
 
 def _custom_vjp_jvp(primals, tangents, fun_jaxpr, fwd, bwd, name):
-    outs, res = fwd(*primals)
+    outs, res = fwd(*primals, perturbed=[t is not None for t in tangents])
     if all(t is None for t in tangents):
         return outs, [None] * len(outs)
     inexact_out = [i for i, o in enumerate(outs) if dtypes.is_inexact(dtype_of(o))]
@@ -145,9 +145,9 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
     in_dims = [None if d is None else 0 for d in dims]
     res_box = {}
 
-    def fwd_b(*args):
+    def fwd_b(*args, perturbed=None):
         def f(*xs):
-            outs, res = fwd(*xs)
+            outs, res = fwd(*xs, perturbed=perturbed)
             res_leaves, res_box["tree"] = tree_flatten(res)
             return list(outs) + res_leaves
         n_out = len(fun_jaxpr.out_avals)
@@ -198,9 +198,14 @@ class custom_vjp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self.symbolic_zeros = False
 
-    def defvjp(self, fwd, bwd):
-        self.fwd, self.bwd = fwd, bwd
+    def defvjp(self, fwd, bwd, symbolic_zeros=False, optimize_remat=False):
+        """Set `fwd(*args) -> (out, residuals)` and `bwd(residuals, g) -> cotangents`. With
+        `symbolic_zeros=True` fwd's array arguments come as `CustomVJPPrimal`s (`.value`,
+        `.perturbed`: whether a derivative is wanted for it). `optimize_remat` is accepted
+        for JAX's code and changes no result."""
+        self.fwd, self.bwd, self.symbolic_zeros = fwd, bwd, bool(symbolic_zeros)
         return self
 
     def __get__(self, obj, objtype=None):
@@ -223,10 +228,13 @@ class custom_vjp:
         staged = _Staged(self.fun, leaves, in_tree, nondiff, f"custom_vjp({name})")
         out_tree = staged.out_tree
         nondiff_vals = [v for _, v in nondiff]
-        user_fwd, user_bwd = self.fwd, self.bwd
+        user_fwd, user_bwd, symbolic = self.fwd, self.bwd, self.symbolic_zeros
         diff_positions = [i for i in range(len(args)) if i not in self.nondiff_argnums]
 
-        def fwd_flat(*flat):
+        def fwd_flat(*flat, perturbed=None):
+            if symbolic:
+                flat = [CustomVJPPrimal(x, True if perturbed is None else bool(p))
+                        for x, p in zip(flat, perturbed or flat)]
             out, res = user_fwd(*_merge(tree_unflatten(in_tree, flat), nondiff))
             out_leaves, tree = tree_flatten(out)
             if tree != out_tree:
@@ -249,6 +257,18 @@ class custom_vjp:
         outs = custom_vjp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, fwd=fwd_flat,
                                       bwd=bwd_flat, name=name)
         return tree_unflatten(out_tree, outs)
+
+
+class CustomVJPPrimal:
+    """An argument of a custom_vjp `fwd` defined with `symbolic_zeros=True`: its `value`,
+    and whether a derivative is wanted for it (`perturbed`)."""
+    __slots__ = ("value", "perturbed")
+
+    def __init__(self, value, perturbed):
+        self.value, self.perturbed = value, perturbed
+
+    def __repr__(self):
+        return f"CustomVJPPrimal(value={self.value!r}, perturbed={self.perturbed})"
 
 
 def _cotangent_leaves(name, position, arg, ct):
@@ -289,8 +309,9 @@ custom_jvp_call_p = _call_with_rules("custom_jvp_call")
 
 
 def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name, fun=None):
-    tans = [ad.instantiate(t, p) if is_differentiable(p) else None
-            for t, p in zip(tangents, primals)]
+    tans = tangents if getattr(jvp, "symbolic_zeros", False) else \
+        [ad.instantiate(t, p) if is_differentiable(p) else None
+         for t, p in zip(tangents, primals)]
     outs, out_t = jvp(primals, tans)
     return outs, out_t
 
@@ -342,6 +363,7 @@ def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name, fun=None):
         res = batching.vmap_flat(f, list(primals) + t_list, in_dims + t_dims, size,
                                  [0] * (2 * n_out), axis.name, axis.span)
         return res[:n_out], res[n_out:]
+    jvp_b.symbolic_zeros = getattr(jvp, "symbolic_zeros", False)
     outs = custom_jvp_call_p.bind(*vals, fun_jaxpr=batched, jvp=jvp_b, name=f"vmap_{name}")
     return outs, [0] * len(outs)
 
@@ -370,9 +392,13 @@ class custom_jvp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp = None
+        self.symbolic_zeros = False
 
-    def defjvp(self, jvp):
-        self.jvp = jvp
+    def defjvp(self, jvp, symbolic_zeros=False):
+        """Set the rule `jvp(primals, tangents) -> (out, tangent_out)`. With
+        `symbolic_zeros=True` the tangent of an argument that is not being differentiated is
+        a `SymbolicZero` rather than an array of zeros, and the rule may return one."""
+        self.jvp, self.symbolic_zeros = jvp, bool(symbolic_zeros)
         return jvp
 
     def defjvps(self, *jvps):
@@ -404,7 +430,7 @@ class custom_jvp:
             return self.fun(*args)
         leaves = [asarray(x) if type(x) in (bool, int, float, complex) else x for x in leaves]
         nondiff_vals = [v for _, v in nondiff]
-        user_jvp, fun = self.jvp, self.fun
+        user_jvp, fun, symbolic = self.jvp, self.fun, self.symbolic_zeros
         box = {}
         if staging_main() is None and all(is_concrete(x) for x in leaves):
             # eager transforms of concrete values (grad, jvp): the function runs on the
@@ -421,7 +447,8 @@ class custom_jvp:
 
         def jvp_flat(primals, tangents):
             p = tree_unflatten(in_tree, primals)
-            t = tree_unflatten(in_tree, [_zero_tangent(x) if tt is None else tt
+            zero = SymbolicZero.of if symbolic else _zero_tangent
+            t = tree_unflatten(in_tree, [zero(x) if tt is None else tt
                                          for tt, x in zip(tangents, primals)])
             out, t_out = user_jvp(*nondiff_vals, tuple(p), tuple(t)) if nondiff_vals else \
                 user_jvp(tuple(p), tuple(t))
@@ -432,10 +459,37 @@ class custom_jvp:
             if tree != out_tree or t_tree != out_tree:
                 raise TypeError(f"custom_jvp {name}: the rule returned structures {tree} and "
                                 f"{t_tree}, but the function returns {out_tree}")
-            return out_leaves, t_leaves
+            return out_leaves, [None if isinstance(t, SymbolicZero) else t for t in t_leaves]
+        jvp_flat.symbolic_zeros = symbolic
         outs = custom_jvp_call_p.bind(*leaves, fun_jaxpr=staged_jaxpr, jvp=jvp_flat, name=name,
                                       **extra)
         return tree_unflatten(box["tree"], outs)
+
+
+class SymbolicZero:
+    """The tangent of an argument that is not being differentiated, as a custom_jvp rule
+    defined with `defjvp(..., symbolic_zeros=True)` sees it: its shape and dtype, no data.
+    `instantiate()` makes the zeros."""
+
+    def __init__(self, aval):
+        self.aval = aval
+
+    @classmethod
+    def of(cls, primal):
+        aval = get_aval(primal).strip_weak()
+        if not is_differentiable(primal):
+            aval = ShapedArray(aval.shape, dtypes.float0)
+        return cls(aval)
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+
+    def instantiate(self):
+        return full(self.shape, 0, self.dtype) if self.dtype != dtypes.float0 else \
+            np.zeros(self.shape, dtypes.float0)
+
+    def __repr__(self):
+        return f"SymbolicZero({self.aval.str_short()})"
 
 
 def _zero_tangent(x):

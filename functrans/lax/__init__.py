@@ -13,7 +13,7 @@ from ..primitives.elementwise import (
     remainder, floor_divide, nextafter, eq, ne, lt, le, gt, ge, bitwise_and, bitwise_or,
     bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
     population_count, bessel_i0, bessel_i1, gcd, lcm, signbit, real, imag, conj,
-    make_complex as complex,
+    make_complex as complex, clamp, integer_pow, select_n,
 )
 from ..primitives.reductions import (
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin,
@@ -23,17 +23,19 @@ from ..primitives.shape_ops import (
     reshape, transpose, moveaxis, broadcast_in_dim, broadcast_to, rev, concatenate, pad,
     slice_ as slice, slice_in_dim, full_like, full, constant, squeeze, expand_dims, iota,
 )
-from ..primitives.dot import dot_general, dot
+from ..primitives.dot import dot_general, dot, batch_matmul
 from ..primitives.conv import conv_general_dilated, conv_dimension_numbers
 from ..primitives.windowed import reduce_window, reduce_window_max, reduce_window_sum
 from ..primitives.indexing import (
     gather, scatter, scatter_add, scatter_mul, scatter_min, scatter_max, dynamic_slice,
     dynamic_update_slice, take_along_axis, add_along_axis, wrap_negative,
+    dynamic_slice_in_dim, dynamic_index_in_dim, dynamic_update_slice_in_dim,
 )
-from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted
+from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted, top_k
 from ..primitives.special import random_gamma_grad
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)
-from ..higher_order.control_flow import cond, switch, while_loop, fori_loop, scan, map
+from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
+                                         associative_scan)
 from . import linalg

@@ -235,3 +235,13 @@ def _canonical_dims(dimension_numbers):
 def dot(lhs, rhs):
     """Matrix/vector product of rank-1 or rank-2 operands (no promotion)."""
     return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())))
+
+
+def batch_matmul(lhs, rhs):
+    """Matrix products of the last two axes, batched over the leading ones (same rank)."""
+    n = len(shape_of(lhs))
+    if n < 2 or len(shape_of(rhs)) != n:
+        raise ShapeMismatchError(f"batch_matmul: operands of the same rank >= 2, got shapes "
+                                 f"{shape_of(lhs)} and {shape_of(rhs)}")
+    batch = tuple(range(n - 2))
+    return dot_general(lhs, rhs, (((n - 1,), (n - 2,)), (batch, batch)))

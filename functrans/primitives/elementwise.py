@@ -9,6 +9,7 @@ broadcast axes) are both built from that one partial.
 from __future__ import annotations
 
 import builtins
+import operator
 import math
 
 import numpy as np
@@ -749,3 +750,44 @@ def stop_gradient(x):
     from ..tree_util import tree_map
     return tree_map(lambda leaf: stop_gradient_p.bind(leaf)
                     if is_differentiable(leaf) else leaf, x)
+
+
+def clamp(min, x, max):
+    """`x` limited to [min, max] (bounds scalars or shaped like `x`). As in JAX, inside the
+    bounds the derivative goes to `x`, below (above) them to `min` (`max`), and at a bound
+    to none of them."""
+    inside = bitwise_and(gt(x, min), lt(x, max))
+    outside = select(lt(x, min), add(mul(x, 0), min),
+                     select(gt(x, max), add(mul(x, 0), max), stop_gradient(x)))
+    return select(inside, x, outside)
+
+
+def integer_pow(x, y):
+    """`x ** y` for a Python int `y`, by repeated multiplication."""
+    y = operator.index(y)
+    if y == 0:
+        return pow(stop_gradient(x), 0.0) if dtypes.is_inexact(dtype_of(x)) else \
+            add(mul(x, 0), 1)
+    acc, base, n = None, x, builtins.abs(y)
+    while n:
+        if n & 1:
+            acc = base if acc is None else mul(acc, base)
+        n >>= 1
+        if n:
+            base = mul(base, base)
+    return reciprocal(acc) if y < 0 else acc
+
+
+def select_n(which, *cases):
+    """`cases[which]` elementwise: `which` a bool (two cases: false, true) or an integer
+    array of indices into `cases`."""
+    if not cases:
+        raise ValueError("select_n: needs at least one case")
+    if dtype_of(which) == np.bool_:
+        if len(cases) > 2:
+            raise ValueError(f"select_n: a bool `which` picks from 2 cases, got {len(cases)}")
+        return select(which, cases[-1], cases[0])
+    out = cases[0]
+    for i, case in enumerate(cases[1:], 1):
+        out = select(eq(which, i), case, out)
+    return out

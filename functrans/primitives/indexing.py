@@ -619,6 +619,29 @@ def dynamic_update_slice(x, update, start_indices):
     return dynamic_update_slice_p.bind(x, update, *_indices_for(x, start_indices))
 
 
+def dynamic_slice_in_dim(x, start_index, slice_size, axis=0):
+    """`slice_size` elements along `axis` from a (possibly traced) `start_index`, clamped."""
+    shape = shape_of(x)
+    axis %= len(shape)
+    starts = [0] * len(shape)
+    starts[axis] = start_index
+    return dynamic_slice(x, starts, [slice_size if i == axis else s for i, s in enumerate(shape)])
+
+
+def dynamic_index_in_dim(x, index, axis=0, keepdims=True):
+    """Element `index` (possibly traced) along `axis`; `keepdims=False` drops that axis."""
+    out = dynamic_slice_in_dim(x, index, 1, axis)
+    return out if keepdims else reshape(out, tuple(
+        s for i, s in enumerate(shape_of(x)) if i != axis % len(shape_of(x))))
+
+
+def dynamic_update_slice_in_dim(x, update, start_index, axis):
+    """`x` with `update` written from (possibly traced) `start_index` along `axis`."""
+    starts = [0] * len(shape_of(x))
+    starts[axis % len(starts)] = start_index
+    return dynamic_update_slice(x, update, starts)
+
+
 def along_axis_indices(shape, indices, axis):
     """Index arrays for every axis: `indices` along `axis`, positions elsewhere (broadcast
     against `indices` as NumPy's take_along_axis does)."""
@@ -652,4 +675,5 @@ def wrap_negative(i, size):
 
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max",
-           "dynamic_slice", "dynamic_update_slice", "take_along_axis", "add_along_axis"]
+           "dynamic_slice", "dynamic_update_slice", "take_along_axis", "add_along_axis",
+           "dynamic_slice_in_dim", "dynamic_index_in_dim", "dynamic_update_slice_in_dim"]

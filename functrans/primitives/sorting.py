@@ -12,8 +12,10 @@ import numpy as np
 
 from .. import dtypes
 from ..core import ShapedArray
-from ._util import primitive, def_nondiff, shape_of, wanted, bdim_size, broadcast_batched
-from .shape_ops import broadcast_in_dim, iota, moveaxis, full_like
+from ._util import (primitive, def_nondiff, shape_of, dtype_of, wanted, bdim_size,
+                    broadcast_batched)
+from .elementwise import neg, bitwise_not
+from .shape_ops import broadcast_in_dim, iota, moveaxis, full_like, slice_in_dim
 from .indexing import take_along_axis, add_along_axis
 
 
@@ -81,8 +83,14 @@ def _sort_batch(vals, dims, dimension):
 sort_p.jvp, sort_p.vjp, sort_p.batch = _sort_jvp, _sort_vjp, _sort_batch
 
 
-def sort(operand, dimension=-1):
-    """`operand` sorted ascending along `dimension` (stable, NaNs last)."""
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """`operand` sorted ascending along `dimension` (stable, NaNs last). A tuple or list of
+    operands is permuted together by the order of the first (`num_keys=1`)."""
+    if isinstance(operand, (tuple, list)):
+        if num_keys != 1:
+            raise NotImplementedError(f"sort: num_keys={num_keys}; only the first operand "
+                                      "can be the key (num_keys=1)")
+        return tuple(sort_multiple(operand, dimension))
     rank = len(shape_of(operand))
     return sort_p.bind(operand, dimension=dimension % rank)[0]
 
@@ -149,4 +157,17 @@ def searchsorted(sorted_arr, values, side="left"):
     return searchsorted_p.bind(sorted_arr, values, side=side)
 
 
-__all__ = ["sort", "sort_multiple", "argsort", "searchsorted"]
+def top_k(operand, k):
+    """The `k` largest entries along the last axis, in descending order, and their int32
+    indices (as JAX's; the lower index first among equal values)."""
+    n = shape_of(operand)[-1]
+    if not 0 <= k <= n:
+        raise ValueError(f"top_k: k={k} is out of range for a last axis of size {n}")
+    # descending = ascending in a decreasing map (~x for integers: no overflow, as -x has)
+    order = argsort(neg(operand) if dtypes.is_inexact(dtype_of(operand))
+                    else bitwise_not(operand), index_dtype=np.int32)
+    idx = slice_in_dim(order, 0, k, axis=len(shape_of(operand)) - 1)
+    return take_along_axis(operand, idx, len(shape_of(operand)) - 1), idx
+
+
+__all__ = ["sort", "sort_multiple", "argsort", "searchsorted", "top_k"]

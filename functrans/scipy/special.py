@@ -84,25 +84,26 @@ def betaln(a, b):
     return lax.sub(lax.add(lax.lgamma(a), lax.lgamma(b)), lax.lgamma(lax.add(a, b)))
 
 
-def _x_times(fn, x, y, neutral):
-    """x * fn(y), taken as 0 where x == 0 (y replaced there by `neutral`, so neither the
-    value nor its derivative sees fn's singularity)."""
+def _x_times(fn, x, y, edge):
+    """x * fn(y), taken as 0 where x == 0 and y is not above `edge`, fn's singularity (y is
+    replaced there, so neither the value nor its derivative sees it). Elsewhere the product
+    itself is kept, so the derivative in x at x == 0 is fn(y), as in JAX."""
     (x, y), dt = promote_inexact(x, y)
     x, y = asarray(x, dtype=dt), asarray(y, dtype=dt)     # (a Python scalar takes y's type)
-    zero = lax.eq(x, 0.0)
     y = lax.add(lax.mul(x, 0.0), y)                        # broadcast y against x
-    safe_y = lax.select(zero, lax.full_like(y, neutral), y)
-    return lax.select(zero, lax.full_like(safe_y, 0.0), lax.mul(x, fn(safe_y)))
+    bad = lax.bitwise_and(lax.eq(x, 0.0), lax.bitwise_not(lax.gt(y, edge)))
+    safe_y = lax.select(bad, lax.full_like(y, edge + 1.0), y)
+    return lax.select(bad, lax.full_like(safe_y, 0.0), lax.mul(x, fn(safe_y)))
 
 
 def xlogy(x, y):
     """x * log(y), taken as 0 where x == 0 (also for y == 0)."""
-    return _x_times(lax.log, x, y, 1.0)
+    return _x_times(lax.log, x, y, 0.0)
 
 
 def xlog1py(x, y):
-    """x * log1p(y), taken as 0 where x == 0."""
-    return _x_times(lax.log1p, x, y, 0.0)
+    """x * log1p(y), taken as 0 where x == 0 (also for y == -1)."""
+    return _x_times(lax.log1p, x, y, -1.0)
 
 
 def entr(x):

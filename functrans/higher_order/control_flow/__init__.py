@@ -1,4 +1,5 @@
-"""Structured control flow: `cond`, `switch`, `while_loop`, `fori_loop`, `scan`, `map`, one
+"""Structured control flow: `cond`, `switch`, `while_loop`, `fori_loop`, `scan`, `map`
+(and `associative_scan`, built from slices without a primitive of its own), one
 module per primitive (`cond`, `while_loop` with the record primitives of its reverse mode,
 `scan`), what they share in `common`.
 
@@ -13,5 +14,6 @@ from .cond import cond, switch
 from .while_loop import while_loop
 from .scan import scan, map
 from .fori_loop import fori_loop
+from .associative_scan import associative_scan
 
-__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map"]
+__all__ = ["cond", "switch", "while_loop", "fori_loop", "scan", "map", "associative_scan"]

@@ -4,6 +4,8 @@ forward part saving residuals and a backward part using them, loop-invariant wor
 batching helpers, and the pieces of the loops' generated code."""
 from __future__ import annotations
 
+import numbers
+
 from ...core import AxisPrimitive, Tracer, get_aval, is_python_scalar, eval_jaxpr
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, vjp_split
@@ -14,6 +16,12 @@ from ...primitives.conversion import asarray
 from ...primitives.elementwise import select, add, convert_element_type
 from ...primitives.shape_ops import broadcast_in_dim, full
 from ...tree_util import tree_flatten, tree_unflatten, keystr, tree_flatten_with_path
+
+
+def check_unroll(what, unroll):
+    """JAX's `unroll`: a positive int or a bool (it changes no result here)."""
+    if not (isinstance(unroll, bool) or (isinstance(unroll, numbers.Integral) and unroll >= 1)):
+        raise TypeError(f"{what}: unroll must be a positive int or a bool, got {unroll!r}")
 
 
 def as_value(x, what):

@@ -10,18 +10,21 @@ from ...primitives._util import shape_of, dtype_of
 from ...primitives.elementwise import add, lt, convert_element_type
 from ...primitives.shape_ops import constant
 from ...tree_util import tree_flatten, tree_unflatten
-from .common import as_value, carry_leaves, carry_arrays, conform_carry
+from .common import check_unroll, as_value, carry_leaves, carry_arrays, conform_carry
 from .scan import scan
 from .while_loop import while_loop
 
 
-def fori_loop(lower, upper, body_fun, init_val):
+def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     """`val = init_val; for i in range(lower, upper): val = body_fun(i, val)`; returns `val`.
 
     With concrete bounds this is a Python loop eagerly and a `scan` under jit (differentiable
     in every mode). With a traced bound it is a `while_loop` (reverse mode keeps a record of
-    the iterations, so it works under jit without retracing for each trip count).
+    the iterations, so it works under jit without retracing for each trip count). `unroll`
+    is accepted for JAX's code and does not change the results.
     """
+    if unroll is not None:
+        check_unroll("fori_loop", unroll)
     lower, upper = as_value(lower, "fori_loop"), as_value(upper, "fori_loop")
     for b, name in ((lower, "lower"), (upper, "upper")):
         if shape_of(b) != () or not dtypes.is_integer(dtype_of(b)):

@@ -9,6 +9,8 @@ output slice into a preallocated array.
 """
 from __future__ import annotations
 
+import numbers
+
 from ...core import ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, staging_main
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, needs_axis
@@ -19,7 +21,7 @@ from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
                      as_value, carry_leaves, carry_arrays, conform_carry, settle_carry,
-                     trace_fn)
+                     trace_fn, check_unroll)
 
 
 def _scan_aval(*args, jaxpr, length, reverse, num_consts, num_carry):
@@ -203,7 +205,7 @@ scan_p.jvp, scan_p.vjp, scan_p.batch = _scan_jvp, _scan_vjp, _scan_batch
 scan_p.dce_rule = _scan_dce
 
 
-def scan(f, init, xs=None, length=None, reverse=False):
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs`, returning the final
     carry and the `y`s stacked: like
 
@@ -213,8 +215,10 @@ def scan(f, init, xs=None, length=None, reverse=False):
 
     `xs` is a pytree of arrays sharing their leading size (or None, with `length=`);
     `reverse=True` runs from the end. Eagerly this is that Python loop; under jit it is one
-    staged loop, differentiable in every mode.
+    staged loop, differentiable in every mode. `unroll` (a positive int or a bool) is
+    accepted for JAX's code and does not change the results.
     """
+    check_unroll("scan", unroll)
     x_leaves, x_tree = tree_flatten(xs)
     x_leaves = [as_value(x, "scan") for x in x_leaves]
     lengths = {shape_of(x)[0] if shape_of(x) else None for x in x_leaves}
@@ -277,6 +281,10 @@ def _stack_trees(ys):
         for column in zip(*flat)])
 
 
-def map(f, xs):
-    """`stack([f(x) for x in xs])` over the leading axis of the pytree `xs` (a `scan`)."""
+def map(f, xs, *, batch_size=None):
+    """`stack([f(x) for x in xs])` over the leading axis of the pytree `xs` (a `scan`).
+    `batch_size` (a positive int) is accepted for JAX's code; the results are the same."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, numbers.Integral) or batch_size < 1):
+        raise TypeError(f"map: batch_size must be a positive int or None, got {batch_size!r}")
     return scan(lambda carry, x: (carry, f(x)), None, xs)[1]
