@@ -7,7 +7,7 @@ import contextlib
 import functools
 
 from . import dtypes
-from .api import vjp, FlatFun
+from .api import vjp, FlatFun, ShapeDtypeStruct, flatten_args, fun_name
 from .array import Array
 from .core import Tracer, abstractify, compile_time_eval, eval_jaxpr, get_aval
 from .higher_order.custom_derivatives import custom_vjp
@@ -60,10 +60,12 @@ def linear_transpose(fun, *primals, reduce_axes=()):
                                   "supported; leave it empty")
     leaves, in_tree = tree_flatten(primals)
     avals = [abstractify(x) for x in leaves]
-    for i, a in enumerate(avals):
+    _, _, labels = flatten_args("linear_transpose", fun, primals, range(len(primals)),
+                                lambda x: isinstance(x, ShapeDtypeStruct))
+    for a, label in zip(avals, labels):
         if not dtypes.is_inexact(a.dtype):
-            raise TypeError(f"linear_transpose: primal leaf {i} has dtype {a.dtype}; a linear "
-                            "function maps float or complex arrays")
+            raise TypeError(f"linear_transpose: {label} of {fun_name(fun)} has dtype "
+                            f"{a.dtype}; a linear function maps float or complex arrays")
     zero_leaves = [zeros(a.shape, a.dtype) for a in avals]
     out, pullback = vjp(fun, *tree_unflatten(in_tree, zero_leaves))
     out_leaves, out_tree = tree_flatten(out)
