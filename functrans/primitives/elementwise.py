@@ -706,13 +706,22 @@ erf, erfc, erf_inv, lgamma, digamma = map(_fn, (erf_p, erfc_p, erf_inv_p, lgamma
 is_finite, isnan, isinf, bitwise_not = map(_fn, (is_finite_p, isnan_p, isinf_p, not_p))
 population_count, bessel_i0, bessel_i1, signbit = map(
     _fn, (population_count_p, bessel_i0_p, bessel_i1_p, signbit_p))
-add, sub, mul, div, pow, max, min = map(_fn, (add_p, sub_p, mul_p, div_p, pow_p, max_p, min_p))
+add, sub, mul, pow, max, min = map(_fn, (add_p, sub_p, mul_p, pow_p, max_p, min_p))
 atan2, hypot, logaddexp, rem, remainder, floor_divide, nextafter = map(
     _fn, (atan2_p, hypot_p, logaddexp_p, rem_p, remainder_p, floor_divide_p, nextafter_p))
 eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm = map(
     _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p, gcd_p, lcm_p))
 select = _fn(select_p)
+
+
+def div(x, y):
+    """Elementwise `x / y`; integers divide rounding toward zero (as C and JAX's `lax.div`)."""
+    if dtypes.is_integer(dtype_of(x)) and dtypes.is_integer(dtype_of(y)):
+        return floor_divide(sub(x, rem(x, y)), y)     # exact: x - rem(x, y) is a multiple of y
+    return div_p.bind(x, y)
+
+
 make_complex = _fn(complex_p)
 
 
