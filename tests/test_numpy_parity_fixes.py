@@ -31,3 +31,15 @@ def test_lax_div_of_integers_rounds_toward_zero():
     np.testing.assert_array_equal(both(lambda a: ft.lax.div(a, 2), x), [-3, 3, -3, 3, 3])
     np.testing.assert_array_equal(ft.vmap(ft.lax.div)(x, y), [-3, 3, 3, -3, 2])
     assert both(ft.lax.div, np.float32(7), np.float32(2)) == 3.5
+
+
+def test_gamma_has_its_sign_and_poles_and_entr_keeps_nan():
+    """(gamma was exp(gammaln): |Gamma|, so Gamma(-0.5) came out +3.54 and the poles inf;
+    entr(nan) gave 0.)"""
+    scipy_special = pytest.importorskip("scipy.special")
+    x = np.array([0.0, -0.0, -1.0, -2.0, -0.5, -1.5, -2.5, np.inf, -np.inf, np.nan, 3.0, 0.3])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(both(fsp.gamma, x), scipy_special.gamma(x), rtol=1e-12)
+        np.testing.assert_allclose(both(fsp.entr, x), scipy_special.entr(x), rtol=1e-12)
+    assert fsp.gamma(np.float32(-0.5)).dtype == np.float32
+    check_grads(fsp.gamma, (np.array([-0.5, -1.5, 2.5, 0.7]),), order=2, modes=("fwd", "rev"))
