@@ -43,3 +43,56 @@ def test_gamma_has_its_sign_and_poles_and_entr_keeps_nan():
         np.testing.assert_allclose(both(fsp.entr, x), scipy_special.entr(x), rtol=1e-12)
     assert fsp.gamma(np.float32(-0.5)).dtype == np.float32
     check_grads(fsp.gamma, (np.array([-0.5, -1.5, 2.5, 0.7]),), order=2, modes=("fwd", "rev"))
+
+
+def test_quantiles_and_median_of_slices_with_nan_are_nan():
+    """(NaNs sort last, so median([1, nan, 3]) picked 3: NumPy and JAX give nan.)"""
+    a = np.array([[1.0, np.nan, 3.0], [4.0, 2.0, 0.5]])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(both(lambda a: fnp.median(a, axis=1), a),
+                                      np.median(a, axis=1))
+        np.testing.assert_allclose(both(lambda a: fnp.quantile(a, np.array([0.1, 0.5]),
+                                                               axis=1), a),
+                                   np.quantile(a, [0.1, 0.5], axis=1))
+        np.testing.assert_array_equal(
+            both(lambda a: fnp.percentile(a, 30, axis=0, keepdims=True, method="lower"), a),
+            np.percentile(a, 30, axis=0, keepdims=True, method="lower"))
+    assert np.isnan(fnp.median(a))
+    np.testing.assert_array_equal(fnp.nanmedian(a, axis=1), [2.0, 2.0])
+    check_grads(lambda a: fnp.quantile(a, 0.3, axis=1), (np.array([[1.0, 5, 3], [4, 2, 0.5]]),),
+                order=2, modes=("fwd", "rev"))
+
+
+def test_mean_with_an_integer_dtype_truncates_and_keeps_it():
+    """(dtype=int64 was used only to convert the input, the mean came back float.)"""
+    i = np.array([[1, 2], [-3, -4], [5, 6]])
+    out = both(lambda i: fnp.mean(i, axis=1, dtype=np.int32), i)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.mean(i, axis=1, dtype=np.int32))
+    assert both(lambda i: fnp.mean(i, dtype="int64"), i).dtype == np.int64
+
+
+def test_nanargmax_of_an_all_nan_slice_is_minus_one():
+    """(It gave 0, an index of a NaN; JAX gives -1 and NumPy raises, which jit cannot.)"""
+    x = np.array([[np.nan, np.nan], [1.0, 2.0]])
+    np.testing.assert_array_equal(both(lambda x: fnp.nanargmax(x, axis=1), x), [-1, 1])
+    np.testing.assert_array_equal(both(lambda x: fnp.nanargmin(x, axis=1, keepdims=True), x),
+                                  [[-1], [0]])
+    assert fnp.nanargmax(np.full(3, np.nan)) == -1 and fnp.nanargmin(x) == 2
+
+
+def test_nanvar_without_degrees_of_freedom_is_nan():
+    """(count - ddof <= 0 divided by 0: inf, where NumPy and JAX give nan.)"""
+    out = both(lambda x: fnp.nanvar(x, axis=0, ddof=2), np.array([[1.0, 2, 3], [2, 4, 7]]))
+    np.testing.assert_array_equal(out, [np.nan] * 3)
+    assert np.isnan(fnp.nanstd(np.array([1.0, np.nan]), ddof=1))
+    np.testing.assert_allclose(fnp.nanstd(np.array([1.0, np.nan, 2.0]), ddof=1),
+                               np.nanstd([1.0, np.nan, 2.0], ddof=1))
+
+
+def test_argmax_refuses_a_tuple_of_axes():
+    """(axis=(0, 2) silently searched axis 0 only.)"""
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        fnp.argmax(np.ones((2, 3, 2)), axis=(0, 2))
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        fnp.nanargmin(np.ones((2, 3)), axis=[1])
