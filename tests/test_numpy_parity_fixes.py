@@ -96,3 +96,31 @@ def test_argmax_refuses_a_tuple_of_axes():
         fnp.argmax(np.ones((2, 3, 2)), axis=(0, 2))
     with pytest.raises(TypeError, match="axis must be an integer"):
         fnp.nanargmin(np.ones((2, 3)), axis=[1])
+
+
+def test_complex_values_in_float_power_nan_to_num_and_angle():
+    """(float_power cast complex operands to float64, dropping the imaginary part;
+    nan_to_num replaced a complex value with an infinite part by 0; angle(nan) gave 0, and
+    angle of float64 values used float32's pi.)"""
+    z = np.array([1 + 1j, 2 - 0.5j])
+    out = both(lambda z: fnp.float_power(z, 2), z)
+    assert out.dtype == np.complex128
+    np.testing.assert_allclose(out, np.float_power(z, 2))
+    assert both(fnp.float_power, np.float32(2), np.int32(3)).dtype == np.float64
+    c = np.array([np.nan + 1j * np.inf, 1 - 1j * np.inf, np.inf + 0j], np.complex64)
+    np.testing.assert_array_equal(both(fnp.nan_to_num, c), np.nan_to_num(c))
+    np.testing.assert_array_equal(both(lambda c: fnp.nan_to_num(c, nan=2.0, posinf=5.0), c),
+                                  np.nan_to_num(c, nan=2.0, posinf=5.0))
+    x = np.array([np.nan, -1.0, 2.0, -0.0])
+    np.testing.assert_array_equal(both(fnp.angle, x), np.angle(x))
+
+
+@pytest.mark.parametrize("name", ["fabs", "frexp", "isposinf", "isneginf", "heaviside"])
+def test_real_only_functions_refuse_complex_values(name):
+    """(They returned something for complex input, where NumPy and JAX raise TypeError.)"""
+    f = getattr(fnp, name)
+    args = (np.array([1 + 1j]),) + ((0.5,) if name == "heaviside" else ())
+    with pytest.raises(TypeError, match=f"{name} is not defined for complex values"):
+        f(*args)
+    with pytest.raises(TypeError, match="complex"):
+        ft.jit(f)(*args)
