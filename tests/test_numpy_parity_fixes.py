@@ -124,3 +124,36 @@ def test_real_only_functions_refuse_complex_values(name):
         f(*args)
     with pytest.raises(TypeError, match="complex"):
         ft.jit(f)(*args)
+
+
+def test_reshape_and_ravel_in_fortran_order():
+    """(ravel ignored order='F' and returned C order; reshape refused order='F'.)"""
+    x = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(both(lambda x: fnp.ravel(x, order="F"), x), x.ravel("F"))
+    np.testing.assert_array_equal(both(lambda x: fnp.reshape(x, (4, -1), order="F"), x),
+                                  x.reshape((4, -1), order="F"))
+    a = fnp.asarray(x)
+    np.testing.assert_array_equal(a.flatten("F"), x.flatten("F"))
+    np.testing.assert_array_equal(a.reshape(6, 4, order="F"), x.reshape(6, 4, order="F"))
+    with pytest.raises(ValueError, match="order"):
+        fnp.reshape(x, -1, order="K")
+    check_grads(lambda x: fnp.reshape(x, (4, -1), order="F") ** 2, (x,), order=2,
+                modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: fnp.transpose(x, (0, 1)), lambda x: fnp.transpose(x, (0, 1, 5)),
+    lambda x: fnp.permute_dims(x, (1, 0)), lambda x: fnp.moveaxis(x, 0, 3),
+    lambda x: fnp.moveaxis(x, (0, 1), 2), lambda x: fnp.swapaxes(x, 1, 3),
+    lambda x: ft.lax.transpose(x, (1, 0)), lambda x: ft.lax.reduce_sum(x, (3,)),
+    lambda x: ft.lax.argmax(x, 3, np.int64), lambda x: ft.lax.cumsum(x, -4),
+    lambda x: fnp.tensordot(x, np.ones((4, 3)), 2)])
+def test_axes_out_of_range_and_mismatched_contractions_raise(call):
+    """(Each returned a wrong result: a partial permutation was taken for the identity, axes
+    wrapped around modulo the rank, and tensordot contracted (3, 4) with (4, 3) because the
+    eager kernel only compared the flattened sizes.)"""
+    x = np.ones((2, 3, 4))
+    with pytest.raises(ValueError):
+        call(x)
+    with pytest.raises(ValueError):
+        ft.jit(call)(x)

@@ -86,7 +86,7 @@ def _methods():
         return _shape.astype(self, dtype, device=device)
 
     def flatten(self, order="C"):
-        return _shape.ravel(self)
+        return _shape.ravel(self, order)
 
     def clip(self, min=None, max=None):
         return _math.clip(self, min, max)
@@ -106,7 +106,7 @@ def _methods():
         "transpose": transpose,
         "astype": astype,
         "flatten": flatten,
-        "ravel": lambda self, order="C": _shape.ravel(self),
+        "ravel": lambda self, order="C": _shape.ravel(self, order),
         "swapaxes": lambda self, a, b: _shape.swapaxes(self, a, b),
         "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),
         "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw:

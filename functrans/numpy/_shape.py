@@ -9,7 +9,7 @@ import numpy as np
 from .. import lax
 from ..array import Array
 from ..core import Tracer
-from ..primitives._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of, canonical_axis
 from ._conversion import asarray, promote
 from ._array_api import to_device
 from ._reductions import normalize_axes
@@ -45,25 +45,33 @@ def _resolve_shape(newshape, total, old):
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    """`a` with a new shape (one axis may be -1). Only C order is supported. Arrays are
-    immutable, so whether the result shares memory (`copy`) cannot be observed."""
-    if order != "C":
-        raise NotImplementedError("reshape: only order='C' is supported")
+    """`a` with a new shape (one axis may be -1), its elements read and written in C (row
+    major) or F (column major) order. Arrays are immutable, so whether the result shares
+    memory (`copy`) cannot be observed."""
+    if order not in ("C", "F"):
+        raise ValueError(f"reshape: order must be 'C' or 'F', got {order!r}")
     shape = newshape if shape is None else shape
     a = asarray(a)
     s = shape_of(a)
-    return lax.reshape(a, _resolve_shape(shape, math.prod(s), s))
+    new = _resolve_shape(shape, math.prod(s), s)
+    if order == "C":
+        return lax.reshape(a, new)
+    flipped = lax.reshape(lax.transpose(a, tuple(reversed(range(len(s))))), new[::-1])
+    return lax.transpose(flipped, tuple(reversed(range(len(new)))))
 
 
 def ravel(a, order="C"):
-    a = asarray(a)
-    return lax.reshape(a, (math.prod(shape_of(a)),))
+    """`a` flattened in C or F order ('A' and 'K' read as C: memory layout is not visible)."""
+    if order not in ("C", "F", "A", "K"):
+        raise ValueError(f"ravel: order must be 'C', 'F', 'A' or 'K', got {order!r}")
+    return reshape(a, (-1,), "F" if order == "F" else "C")
 
 
 def transpose(a, axes=None):
     a = asarray(a)
     n = len(shape_of(a))
-    axes = tuple(reversed(range(n))) if axes is None else tuple(int(x) % n for x in axes)
+    axes = tuple(reversed(range(n))) if axes is None else \
+        tuple(canonical_axis(int(x), n, "axes") for x in axes)
     return lax.transpose(a, axes)
 
 
@@ -83,7 +91,7 @@ def swapaxes(a, axis1, axis2):
     a = asarray(a)
     n = len(shape_of(a))
     perm = list(range(n))
-    i, j = axis1 % n, axis2 % n
+    i, j = canonical_axis(axis1, n, "axis1"), canonical_axis(axis2, n, "axis2")
     perm[i], perm[j] = perm[j], perm[i]
     return lax.transpose(a, perm)
 
@@ -93,8 +101,11 @@ def moveaxis(a, source, destination):
     n = len(shape_of(a))
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
-    src = [s % n for s in src]
-    dst = [d % n for d in dst]
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} must "
+                         f"name as many axes")
+    src = [canonical_axis(s, n, "source") for s in src]
+    dst = [canonical_axis(d, n, "destination") for d in dst]
     order = [i for i in range(n) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)

@@ -45,7 +45,8 @@ class DotPlan(NamedTuple):
 
 @functools.lru_cache(maxsize=1024)
 def dot_plan(lhs_shape, rhs_shape, dimension_numbers):
-    """The `DotPlan` for operands of these shapes."""
+    """The `DotPlan` for operands of these shapes (checked: eager calls skip the aval rule)."""
+    _check_dims(lhs_shape, rhs_shape, dimension_numbers)
     (lc, rc), (lb, rb) = dimension_numbers
     if not lb and len(lhs_shape) == 2 and len(rhs_shape) == 2 and len(lc) == 1:
         product = (lhs_shape[1 - lc[0]], rhs_shape[1 - rc[0]])
@@ -99,24 +100,29 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
     return out if plan.out_shape is None else out.reshape(plan.out_shape)
 
 
+def _check_dims(lhs_shape, rhs_shape, dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise ValueError(f"dot_general: mismatched dimension numbers {dimension_numbers}")
+    for a, b in zip(lc, rc):
+        if lhs_shape[a] != rhs_shape[b]:
+            raise ShapeMismatchError(
+                f"dot_general: contracting axis {a} of the left operand (shape {lhs_shape}) "
+                f"has size {lhs_shape[a]} but axis {b} of the right operand (shape "
+                f"{rhs_shape}) has size {rhs_shape[b]}. For x @ w the last axis of x must "
+                "match the first axis of w (did you mean w.T?)")
+    for a, b in zip(lb, rb):
+        if lhs_shape[a] != rhs_shape[b]:
+            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs_shape} "
+                                     f"axis {a} vs {rhs_shape} axis {b}")
+
+
 def _dot_aval(lhs, rhs, dimension_numbers):
     (lc, rc), (lb, rb) = dimension_numbers
     if lhs.dtype != rhs.dtype:
         raise TypeError(f"dot_general: mixed dtypes {lhs.dtype} and {rhs.dtype}; convert one "
                         "with .astype() (functrans.numpy promotes for you)")
-    if len(lc) != len(rc) or len(lb) != len(rb):
-        raise ValueError(f"dot_general: mismatched dimension numbers {dimension_numbers}")
-    for a, b in zip(lc, rc):
-        if lhs.shape[a] != rhs.shape[b]:
-            raise ShapeMismatchError(
-                f"dot_general: contracting axis {a} of the left operand (shape {lhs.shape}) "
-                f"has size {lhs.shape[a]} but axis {b} of the right operand (shape "
-                f"{rhs.shape}) has size {rhs.shape[b]}. For x @ w the last axis of x must "
-                "match the first axis of w (did you mean w.T?)")
-    for a, b in zip(lb, rb):
-        if lhs.shape[a] != rhs.shape[b]:
-            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs.shape} "
-                                     f"axis {a} vs {rhs.shape} axis {b}")
+    _check_dims(lhs.shape, rhs.shape, dimension_numbers)
     shape = ([lhs.shape[i] for i in lb] + [lhs.shape[i] for i in _free(len(lhs.shape), lc, lb)]
              + [rhs.shape[i] for i in _free(len(rhs.shape), rc, rb)])
     return ShapedArray(shape, lhs.dtype)

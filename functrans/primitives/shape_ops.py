@@ -72,7 +72,7 @@ transpose_p.batch = _transpose_batch
 
 def transpose(x, permutation):
     permutation = tuple(int(p) for p in permutation)
-    if permutation == tuple(range(len(permutation))):
+    if permutation == tuple(range(len(shape_of(x)))):
         return x
     return transpose_p.bind(x, permutation=permutation)
 
