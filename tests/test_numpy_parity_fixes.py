@@ -157,3 +157,124 @@ def test_axes_out_of_range_and_mismatched_contractions_raise(call):
         call(x)
     with pytest.raises(ValueError):
         ft.jit(call)(x)
+
+
+def test_python_scalars_in_append_diff_select_and_heaviside_are_weak():
+    """(They became arrays of the default type first: diff(int32, prepend=1) and
+    select([c], [int32]) gave int64; with default float64, append(float32, 5.0) gave
+    float64.)"""
+    i, f = np.arange(5, dtype=np.int32), np.ones(3, np.float32)
+    assert both(lambda i: fnp.diff(i, prepend=1), i).dtype == np.int32
+    assert both(lambda i: fnp.append(i, 5), i).dtype == np.int32
+    assert both(lambda i: fnp.select([i > 2], [i]), i).dtype == np.int32
+    np.testing.assert_array_equal(fnp.diff(i, prepend=7), np.diff(i, prepend=7))
+    ft.config.update("default_float_dtype", "float64")
+    try:
+        assert fnp.append(f, 5.0).dtype == np.float32
+        assert fnp.select([f > 0], [f], 9.0).dtype == np.float32
+        assert fnp.heaviside(1.5, f).dtype == np.float32
+        assert fnp.append(i, 2.5).dtype == np.float64
+    finally:
+        ft.config.update("default_float_dtype", "float32")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric"])
+def test_pad_with_odd_reflection(mode):
+    """(reflect_type='odd' was ignored: the even reflection came back.)"""
+    for n in (1, 2, 4):
+        a = np.array([3, 1, 9, 4][:n])
+        for width in ((2, 3), (7, 1), (0, 5)):
+            np.testing.assert_array_equal(
+                both(lambda a: fnp.pad(a, width, mode=mode, reflect_type="odd"), a),
+                np.pad(a, width, mode=mode, reflect_type="odd"))
+    b = np.random.default_rng(0).standard_normal((3, 4))
+    f = lambda b: fnp.pad(b, ((2, 5), (1, 3)), mode=mode, reflect_type="odd")  # noqa: E731
+    np.testing.assert_allclose(both(f, b), np.pad(b, ((2, 5), (1, 3)), mode=mode,
+                                                  reflect_type="odd"))
+    check_grads(f, (b,), order=2, modes=("fwd", "rev"))
+
+
+def test_unravel_index_clamps_out_of_range_indices():
+    """(Indices wrapped modulo the size: 6 in a (2, 3) array became (0, 0); JAX clamps it to
+    (1, 2) and takes negatives from the end.)"""
+    i = np.array([-1, 6, -7, -6, 5, 3])
+    rows, cols = both(lambda i: fnp.unravel_index(i, (2, 3)), i)
+    np.testing.assert_array_equal(rows, [1, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(cols, [2, 2, 0, 0, 2, 0])
+
+
+def test_population_count_counts_the_bit_pattern_in_the_operand_dtype():
+    """(lax.population_count counted the bits of |x| and returned uint8, which is NumPy's
+    bitwise_count; JAX's keeps the dtype and counts two's-complement bits.)"""
+    x = np.array([-1, -2, 0, 5, -128, 127], np.int8)
+    out = both(ft.lax.population_count, x)
+    assert out.dtype == np.int8
+    np.testing.assert_array_equal(out, [8, 7, 0, 2, 1, 7])
+    np.testing.assert_array_equal(ft.lax.population_count(np.array([-1, -2**31], np.int32)),
+                                  [32, 1])
+    np.testing.assert_array_equal(both(fnp.bitwise_count, x), np.bitwise_count(x))
+    assert fnp.bitwise_count(x).dtype == np.uint8
+
+
+def test_take_mode_fill():
+    """(mode='fill', JAX's default for take, and fill_value= were refused.)"""
+    a = np.arange(6.0).reshape(2, 3)
+    i = np.array([[0, 5], [-3, -4]])
+    out = both(lambda a, i: fnp.take(a, i, axis=1, mode="fill"), a, i)
+    expected = np.where(np.array([[1, 0], [1, 0]], bool)[None], a[:, i % 3], np.nan)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(fnp.take(a.astype(np.int32), i, 1, mode="fill")[0, :, 1],
+                                  [np.iinfo(np.int32).min] * 2)
+    np.testing.assert_array_equal(fnp.take(a, np.array([7, 2]), mode="fill", fill_value=-1),
+                                  [-1.0, 2.0])
+    check_grads(lambda a: fnp.take(a, i, 1, mode="fill", fill_value=0.0), (a,), order=2,
+                modes=("fwd", "rev"))
+
+
+def test_lax_signatures_of_jax():
+    """(iota(dtype, size), full without a dtype, reshape's dimensions, slice_in_dim with None
+    or negative bounds, sort's is_stable and sequence of operands, and the
+    preferred_element_type of dot/dot_general were refused.)"""
+    lax = ft.lax
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    assert lax.iota(np.int32, 4).dtype == np.int32 and lax.iota("float32", 3).dtype == np.float32
+    np.testing.assert_array_equal(lax.iota(3), [0, 1, 2])
+    assert lax.full((2,), 3.0).dtype == np.float32 and lax.full((), True).dtype == np.bool_
+    np.testing.assert_array_equal(both(lambda a: lax.reshape(a, (3, 2), (1, 0)), a),
+                                  a.T.reshape(3, 2))
+    np.testing.assert_array_equal(lax.slice_in_dim(np.arange(5), -3, None), [2, 3, 4])
+    np.testing.assert_array_equal(lax.sort(np.array([3.0, 1, 2]), is_stable=True), [1, 2, 3])
+    keys, vals = lax.sort((np.array([3, 1, 2]), np.array([0, 1, 2])))
+    np.testing.assert_array_equal(vals, [1, 2, 0])
+    out = both(lambda a: lax.dot(a, a.T, preferred_element_type=np.float64), a)
+    assert out.dtype == np.float64
+    i = a.astype(np.int32)
+    out = both(lambda i: lax.dot_general(i, i, (((1,), (1,)), ((), ())),
+                                         preferred_element_type=np.float32), i)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, a @ a.T)
+    assert ft.grad(lambda a: lax.dot(a, a.T, preferred_element_type=np.float64).sum())(
+        a).dtype == np.float32
+
+
+def test_polygamma_orders_sort_complex_column_stack_polyint_and_linalg_outer():
+    """(polygamma took one order only, int(n) of an array; sort_complex kept integers;
+    column_stack refused 0-d arrays; polyint refused an array of constants k;
+    linalg.outer flattened matrices where the array API and JAX refuse them.)"""
+    scipy_special = pytest.importorskip("scipy.special")
+    n, x = np.array([0, 1, 2]), np.array([0.5, 1.5, 3.0])
+    np.testing.assert_allclose(both(fsp.polygamma, n, x), scipy_special.polygamma(n, x),
+                               rtol=1e-12)
+    assert fsp.polygamma(np.array([[0], [1]]), x).shape == (2, 3)
+    check_grads(lambda x: fsp.polygamma(n, x), (x,), order=1, modes=("fwd", "rev"))
+    out = fnp.sort_complex(np.array([3, 1, 2], np.int32))
+    assert out.dtype.kind == "c"
+    np.testing.assert_array_equal(out, [1, 2, 3])
+    np.testing.assert_array_equal(fnp.column_stack((np.float32(1), np.float32(2))), [[1, 2]])
+    p = np.array([3.0, 6.0])
+    np.testing.assert_allclose(fnp.polyint(p, 2, k=np.array([1.0, 2.0])),
+                               np.polyint(p, 2, k=np.array([1.0, 2.0])))
+    np.testing.assert_allclose(fnp.polyint(p, 2, k=5.0), np.polyint(p, 2, k=5.0))
+    with pytest.raises(ValueError, match="one-dimensional"):
+        fnp.linalg.outer(np.ones((2, 2)), np.ones(3))
+    assert fnp.linalg.outer(np.ones(2), np.ones(3)).shape == (2, 3)

@@ -278,9 +278,9 @@ def copysign(x1, x2, /):
 
 
 def heaviside(x1, x2, /):
-    (a, b), _ = promote_inexact(x1, x2)
+    (a, b), dt = promote_inexact(x1, x2)
     _refuse_complex("heaviside", a, b)
-    a = asarray(a)                # the steps are a's dtype (Python scalars stay weak)
+    a = asarray(a, dtype=dt)      # the steps are a's dtype (Python scalars stay weak)
     return where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
 
 
@@ -379,7 +379,7 @@ def bitwise_count(x, /):
     x = asarray(x)
     if dtypes.is_inexact(dtype_of(x)):
         raise TypeError(f"bitwise_count needs integers, got {dtype_of(x)}")
-    return lax.population_count(lax.abs(x) if dtype_of(x).kind == "i" else x)
+    return lax.bitwise_count(x)
 
 
 def spacing(x, /):

@@ -14,10 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import dtypes
 from ..core import ShapedArray
 from ..errors import ShapeMismatchError
-from ._util import primitive, shape_of, wanted
-from .elementwise import add
+from ._util import primitive, shape_of, dtype_of, wanted
+from .elementwise import add, convert_element_type
 from .shape_ops import transpose, moveaxis
 
 
@@ -221,14 +222,23 @@ def _dot_batch(vals, dims, dimension_numbers):
 dot_general_p.jvp, dot_general_p.vjp, dot_general_p.batch = _dot_jvp, _dot_vjp, _dot_batch
 
 
-def dot_general(lhs, rhs, dimension_numbers):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """Contract `lhs` and `rhs` over `((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`;
-    the result has the batch axes, then lhs's free axes, then rhs's."""
+    the result has the batch axes, then lhs's free axes, then rhs's. With
+    `preferred_element_type` the operands are converted to that type first (when it is at
+    least as wide), else the product is; `precision` is accepted and ignored (the host
+    kernels compute at the operands' precision)."""
     try:
         dn = _canonical_dims(dimension_numbers)
     except TypeError:                               # lists: not hashable, not cached
         dn = _canonical_dims.__wrapped__(dimension_numbers)
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
+    if preferred_element_type is None:
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
+    want = np.dtype(preferred_element_type)
+    if dtypes.promote_types(dtype_of(lhs), want) != want:
+        return convert_element_type(dot_general_p.bind(lhs, rhs, dimension_numbers=dn), want)
+    return dot_general_p.bind(convert_element_type(lhs, want), convert_element_type(rhs, want),
+                              dimension_numbers=dn)
 
 
 @functools.lru_cache(maxsize=512)
@@ -238,6 +248,8 @@ def _canonical_dims(dimension_numbers):
             (tuple(int(a) for a in lb), tuple(int(a) for a in rb)))
 
 
-def dot(lhs, rhs):
-    """Matrix/vector product of rank-1 or rank-2 operands (no promotion)."""
-    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())))
+def dot(lhs, rhs, precision=None, preferred_element_type=None):
+    """Matrix/vector product of rank-1 or rank-2 operands (no promotion; see `dot_general`
+    for `preferred_element_type`)."""
+    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())),
+                       precision, preferred_element_type)

@@ -38,7 +38,10 @@ def _reshape_batch(vals, dims, new_sizes):
 reshape_p.batch = _reshape_batch
 
 
-def reshape(x, new_sizes):
+def reshape(x, new_sizes, dimensions=None):
+    """`x` with shape `new_sizes`, read in C order after permuting its axes by `dimensions`."""
+    if dimensions is not None:
+        x = transpose(x, dimensions)
     new_sizes = tuple(int(d) for d in new_sizes)
     if shape_of(x) == new_sizes:
         return x
@@ -398,8 +401,10 @@ def slice_(x, start_indices, limit_indices, strides=None):
 
 
 def slice_in_dim(x, start, limit, stride=1, axis=0):
+    """`x[start:limit:stride]` along `axis` (None and negative bounds as in Python slices)."""
     shape = shape_of(x)
     axis = axis % len(shape)
+    start, limit, _ = slice(start, limit).indices(shape[axis])
     starts = [0] * len(shape)
     limits = list(shape)
     strides = [1] * len(shape)
@@ -441,9 +446,12 @@ def full_like(x, fill_value, dtype=None, shape=None):
                             shape=None if shape is None else tuple(shape))
 
 
-def iota(size, dtype=dtypes.int64, like=None):
-    """The constant `[0, 1, ..., size - 1]` on the device of `like` (an array or traced
-    value, see `device_like`), else on the default device."""
+def iota(dtype, size=None, like=None):
+    """The constant `[0, 1, ..., size - 1]` of `dtype` (JAX's `iota(dtype, size)`; also
+    `iota(size)` and `iota(size, dtype)`, int64 by default) on the device of `like` (an array or
+    traced value, see `device_like`), else on the default device."""
+    if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
+        dtype, size = (dtypes.int64 if size is None else size), dtype
     dev = default_device_now() if like is None else device_like(like)
     return wrap(create(dev, "arange", int(size), dtype=np.dtype(dtype)))
 
@@ -455,9 +463,11 @@ def constant(value, like=None):
     return wrap(transfer(np.asarray(value), dev))
 
 
-def full(shape, fill_value, dtype, device=None, like=None):
-    """A constant array on `device`, else on the device of `like`, else on the default
-    device."""
+def full(shape, fill_value, dtype=None, device=None, like=None):
+    """A constant array of `dtype` (by default the fill value's) on `device`, else on the
+    device of `like`, else on the default device."""
+    if dtype is None:
+        dtype = dtype_of(fill_value)
     dev = device if device is not None else \
         default_device_now() if like is None else device_like(like)
     return wrap(create(dev, "full", tuple(shape), fill_value, dtype=np.dtype(dtype)))

@@ -81,8 +81,14 @@ def _sort_batch(vals, dims, dimension):
 sort_p.jvp, sort_p.vjp, sort_p.batch = _sort_jvp, _sort_vjp, _sort_batch
 
 
-def sort(operand, dimension=-1):
-    """`operand` sorted ascending along `dimension` (stable, NaNs last)."""
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """`operand` sorted ascending along `dimension` (always stable, NaNs last); a sequence of
+    operands is permuted together by the order of the first (`num_keys=1`)."""
+    if isinstance(operand, (list, tuple)):
+        if num_keys != 1:
+            raise NotImplementedError(f"sort: num_keys={num_keys}; only the first operand can "
+                                      f"be the key (sort by a combined key instead)")
+        return tuple(sort_multiple(operand, dimension))
     rank = len(shape_of(operand))
     return sort_p.bind(operand, dimension=dimension % rank)[0]
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import lax
 from ..primitives import special as _special
-from ..primitives._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of, broadcast_shapes as _broadcast_shapes
 from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
 
@@ -82,9 +84,15 @@ def gamma(x):
 
 
 def polygamma(n, x):
-    """The n-th derivative of digamma (n a non-negative integer)."""
+    """The n-th derivative of digamma (n a non-negative integer, or an array of them
+    broadcasting with x)."""
     (x,), _ = promote_inexact(x)
-    return lax.polygamma(int(n), x)
+    if isinstance(n, (int, np.integer)):
+        return lax.polygamma(int(n), x)
+    n, x = asarray(n), asarray(x)
+    shape = _broadcast_shapes(shape_of(n), shape_of(x))
+    n, x = lax.broadcast_to(n, shape), lax.broadcast_to(x, shape)
+    return lax.polygamma(lax.convert_element_type(n, dtype_of(x)), x)
 
 
 def betaln(a, b):
