@@ -278,3 +278,43 @@ def test_polygamma_orders_sort_complex_column_stack_polyint_and_linalg_outer():
     with pytest.raises(ValueError, match="one-dimensional"):
         fnp.linalg.outer(np.ones((2, 2)), np.ones(3))
     assert fnp.linalg.outer(np.ones(2), np.ones(3)).shape == (2, 3)
+
+
+def test_dynamic_slices_count_negative_starts_from_the_end():
+    """(A negative start was clamped to 0; JAX counts it from the end, then clamps.)"""
+    x = np.arange(20.0).reshape(4, 5)
+    cases = {(-1, 0): x[2:4, 0:2], (-4, -1): x[0:2, 3:5], (-5, -9): x[0:2, 0:2]}
+    for starts, expected in cases.items():
+        np.testing.assert_array_equal(ft.lax.dynamic_slice(x, starts, (2, 2)), expected)
+        traced = ft.jit(lambda x, i, j: ft.lax.dynamic_slice(x, (i, j), (2, 2)))
+        np.testing.assert_array_equal(traced(x, *map(np.int64, starts)), expected)
+    out = both(lambda x: ft.lax.dynamic_update_slice(x, -np.ones((2, 2)), (-1, -2)), x)
+    expected = x.copy()
+    expected[2:, 3:] = -1
+    np.testing.assert_array_equal(out, expected)
+    f = ft.jit(lambda a, i: a.at[i].set(9.0, mode="clip"))       # still clamped: -5 -> 0
+    np.testing.assert_array_equal(f(np.arange(3.0), np.int64(-5)), [9.0, 1.0, 2.0])
+
+
+def test_lax_slice_past_the_end_raises_eagerly_too():
+    """(Eagerly the kernel sliced NumPy-style and returned a short result.)"""
+    with pytest.raises(ValueError, match="invalid for shape"):
+        ft.lax.slice(np.ones((4, 5)), (0, 0), (5, 5))
+    with pytest.raises(ValueError, match="invalid for shape"):
+        ft.lax.slice(np.ones((4, 5)), (0,), (2,))
+
+
+def test_logaddexp2_scalars_are_weak_and_linspace_step_has_the_samples_type():
+    """(With default float64, logaddexp2(float32, 2) gave float64; linspace's retstep gave a
+    NumPy float64 whatever the dtype, and float64 endpoints gave float32 samples.)"""
+    step = fnp.linspace(0, 1, 5, retstep=True)[1]
+    assert step.dtype == np.float32 and float(step) == 0.25
+    assert fnp.linspace(np.float64(0), 1, 3, retstep=True)[1].dtype == np.float64
+    assert fnp.linspace(np.array([0.0, 1.0]), 2.0, 3).dtype == np.float64
+    ft.config.update("default_float_dtype", "float64")
+    try:
+        assert fnp.logaddexp2(np.ones(3, np.float32), 2).dtype == np.float32
+    finally:
+        ft.config.update("default_float_dtype", "float32")
+    np.testing.assert_allclose(fnp.logaddexp2(np.ones(3, np.float32), 2), np.logaddexp2(1, 2),
+                               rtol=1e-6)

@@ -240,7 +240,8 @@ radians, degrees = deg2rad, rad2deg
 
 def logaddexp2(x1, x2, /):
     """log2(2**x1 + 2**x2), without overflow."""
-    (a, b), _ = promote_inexact(x1, x2)
+    (a, b), dt = promote_inexact(x1, x2)
+    a, b = asarray(a, dtype=dt), asarray(b, dtype=dt)
     ln2 = math.log(2.0)
     return true_divide(lax.logaddexp(multiply(a, ln2), multiply(b, ln2)), ln2)
 

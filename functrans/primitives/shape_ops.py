@@ -350,14 +350,18 @@ def _slice_impl(xp, x, start_indices, limit_indices, strides):
     return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
 
 
+def _slice_shape(shape, start_indices, limit_indices, strides):
+    if not len(start_indices) == len(limit_indices) == len(strides) == len(shape) or any(
+            not (0 <= s <= l <= d) or st < 1
+            for s, l, st, d in zip(start_indices, limit_indices, strides, shape)):
+        raise ValueError(f"slice: start {start_indices}, limit {limit_indices}, strides "
+                         f"{strides} are invalid for shape {tuple(shape)} (one of each per axis, "
+                         f"0 <= start <= limit <= size, stride >= 1)")
+    return [max(0, -(-(l - s) // st)) for s, l, st in zip(start_indices, limit_indices, strides)]
+
+
 def _slice_aval(x, start_indices, limit_indices, strides):
-    shape = []
-    for s, l, st, d in zip(start_indices, limit_indices, strides, x.shape):
-        if not (0 <= s <= l <= d) or st < 1:
-            raise ValueError(f"slice: start {start_indices}, limit {limit_indices}, strides "
-                             f"{strides} are invalid for shape {x.shape}")
-        shape.append(max(0, -(-(l - s) // st)))
-    return ShapedArray(shape, x.dtype)
+    return ShapedArray(_slice_shape(x.shape, start_indices, limit_indices, strides), x.dtype)
 
 
 slice_p = primitive("slice", _slice_impl, _slice_aval)
@@ -393,6 +397,7 @@ def slice_(x, start_indices, limit_indices, strides=None):
     start_indices = tuple(int(s) for s in start_indices)
     limit_indices = tuple(int(s) for s in limit_indices)
     strides = (1,) * len(start_indices) if strides is None else tuple(int(s) for s in strides)
+    _slice_shape(shape_of(x), start_indices, limit_indices, strides)   # eager binds skip avals
     if start_indices == (0,) * len(start_indices) and limit_indices == shape_of(x) and \
             all(s == 1 for s in strides):
         return x
