@@ -318,3 +318,42 @@ def test_logaddexp2_scalars_are_weak_and_linspace_step_has_the_samples_type():
         ft.config.update("default_float_dtype", "float32")
     np.testing.assert_allclose(fnp.logaddexp2(np.ones(3, np.float32), 2), np.logaddexp2(1, 2),
                                rtol=1e-6)
+
+
+def test_lax_refuses_mixed_dtypes_eagerly_as_under_jit():
+    """(Eagerly lax.concatenate promoted, dynamic_update_slice cast the update and
+    lax.complex took int or mixed parts; under jit all three raised.)"""
+    a, b = np.ones((2, 3), np.float32), np.ones((2, 3))
+    calls = [lambda a, b: ft.lax.concatenate([a, b], 0),
+             lambda a, b: ft.lax.dynamic_update_slice(a, b[:1], (0, 0)),
+             lambda a, b: ft.lax.complex(a, b),
+             lambda a, b: ft.lax.complex(b.astype(np.int32), b.astype(np.int32))]
+    for call in calls:
+        with pytest.raises(TypeError):
+            call(a, b)
+        with pytest.raises(TypeError):
+            ft.jit(call)(a, b)
+    assert ft.lax.complex(a, a[0]).dtype == np.complex64
+
+
+def test_array_methods_of_jax_arrays():
+    """(sort, argsort, argpartition, ptp, take, repeat, compress, choose, diagonal, trace,
+    nonzero and searchsorted were missing as methods, and np.cumsum(x, axis) failed on traced
+    values because the cumsum method refused out=.)"""
+    x = np.array([[3.0, 1, 2], [0, 5, 4]])
+    a = fnp.asarray(x)
+    np.testing.assert_array_equal(a.sort(), np.sort(x))
+    np.testing.assert_array_equal(a.argsort(0), np.argsort(x, 0))
+    np.testing.assert_array_equal(a.ptp(), np.ptp(x))
+    np.testing.assert_array_equal(a.take(np.array([0, 2]), 1), x.take([0, 2], 1))
+    np.testing.assert_array_equal(a.repeat(2), x.repeat(2))
+    np.testing.assert_array_equal(a.compress(np.array([True, False]), 0), x.compress([1, 0], 0))
+    np.testing.assert_array_equal(a.diagonal(), x.diagonal())
+    assert a.trace() == x.trace() and a.argpartition(1).shape == (2, 3)
+    np.testing.assert_array_equal(a.nonzero()[1], x.nonzero()[1])
+    np.testing.assert_array_equal(fnp.asarray([1.0, 3, 5]).searchsorted(np.array([2.0, 5])),
+                                  [1, 2])
+    np.testing.assert_array_equal(fnp.asarray(np.array([0, 2, 1])).choose(
+        [np.arange(3) * 10, np.arange(3), -np.arange(3)]), [0, -1, 2])
+    np.testing.assert_array_equal(fnp.apply_along_axis(np.cumsum, 0, x),
+                                  np.apply_along_axis(np.cumsum, 0, x))

@@ -634,6 +634,9 @@ _linear_part(conj_p, lambda ct, dtype: conj_p.bind(ct))
 
 
 def _complex_impl(xp, re, im):
+    if type(re) is np.ndarray and type(im) is np.ndarray and (
+            re.dtype != im.dtype or re.dtype.kind != "f"):    # as tracing does
+        _complex_aval(ShapedArray(re.shape, re.dtype), ShapedArray(im.shape, im.dtype))
     re, im = xp.asarray(re), xp.asarray(im)
     dtype = np.result_type(re.dtype, im.dtype, np.complex64)
     out = xp.empty(xp.broadcast_shapes(re.shape, im.shape), dtype)

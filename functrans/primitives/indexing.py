@@ -497,6 +497,9 @@ def _copy_into(xp, out, x):
 def _dus_impl(xp, x, update, *starts, out=None):
     x = xp.asarray(x)
     update = xp.asarray(update)
+    if update.dtype != x.dtype:                     # as tracing does (NumPy would cast)
+        _dus_aval(ShapedArray(x.shape, x.dtype), ShapedArray(update.shape, update.dtype),
+                  *starts)
     begin = _clamped_starts(starts, x.shape, update.shape)
     out = _copy_into(xp, out, x)
     out[tuple(slice(b, b + n) for b, n in zip(begin, update.shape))] = update

@@ -195,9 +195,13 @@ def _concat_aval(*xs, dimension):
     return ShapedArray(shape, first.dtype)
 
 
-concatenate_p = primitive("concatenate",
-                          lambda xp, *xs, dimension: xp.concatenate(xs, axis=dimension),
-                          _concat_aval)
+def _concat_impl(xp, *xs, dimension):
+    if any(x.dtype != xs[0].dtype for x in xs):     # as tracing does (NumPy would promote)
+        _concat_aval(*(ShapedArray(x.shape, x.dtype) for x in xs), dimension=dimension)
+    return xp.concatenate(xs, axis=dimension)
+
+
+concatenate_p = primitive("concatenate", _concat_impl, _concat_aval)
 
 
 def _concat_jvp(primals, tangents, dimension):
