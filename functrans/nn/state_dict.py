@@ -130,7 +130,7 @@ def load_safetensors(path):
     st = _library("load_safetensors")
     path = os.fspath(path)
     try:
-        return st.load_file(path)
+        tensors = st.load_file(path)
     except TypeError as e:          # a dtype NumPy has not, such as bfloat16
         raise ValueError(f"load_safetensors: {path} holds a tensor NumPy cannot ({e}); "
                          "convert it in PyTorch first, e.g. to float32") from None
@@ -139,3 +139,9 @@ def load_safetensors(path):
     except Exception as e:          # safetensors' SafetensorError: a damaged or foreign file
         raise ValueError(f"load_safetensors: {path} is not a valid safetensors file: "
                          f"{e}") from None
+    for name, value in tensors.items():     # bfloat16 loads once ml_dtypes (JAX) registered it
+        if value.dtype not in _NUMPY_CAN_HOLD:
+            raise ValueError(f"load_safetensors: {path} holds {name} as {value.dtype}, which "
+                             "functrans does not compute in; convert it in PyTorch first, e.g. "
+                             "to float32")
+    return tensors
