@@ -185,10 +185,12 @@ def test_pad_with_odd_reflection(mode):
         a = np.array([3, 1, 9, 4][:n])
         for width in ((2, 3), (7, 1), (0, 5)):
             np.testing.assert_array_equal(
-                both(lambda a: fnp.pad(a, width, mode=mode, reflect_type="odd"), a),
+                both(lambda a, w=width: fnp.pad(a, w, mode=mode, reflect_type="odd"), a),
                 np.pad(a, width, mode=mode, reflect_type="odd"))
     b = np.random.default_rng(0).standard_normal((3, 4))
-    f = lambda b: fnp.pad(b, ((2, 5), (1, 3)), mode=mode, reflect_type="odd")  # noqa: E731
+
+    def f(b):
+        return fnp.pad(b, ((2, 5), (1, 3)), mode=mode, reflect_type="odd")
     np.testing.assert_allclose(both(f, b), np.pad(b, ((2, 5), (1, 3)), mode=mode,
                                                   reflect_type="odd"))
     check_grads(f, (b,), order=2, modes=("fwd", "rev"))
@@ -244,7 +246,7 @@ def test_lax_signatures_of_jax():
                                   a.T.reshape(3, 2))
     np.testing.assert_array_equal(lax.slice_in_dim(np.arange(5), -3, None), [2, 3, 4])
     np.testing.assert_array_equal(lax.sort(np.array([3.0, 1, 2]), is_stable=True), [1, 2, 3])
-    keys, vals = lax.sort((np.array([3, 1, 2]), np.array([0, 1, 2])))
+    _, vals = lax.sort((np.array([3, 1, 2]), np.array([0, 1, 2])))
     np.testing.assert_array_equal(vals, [1, 2, 0])
     out = both(lambda a: lax.dot(a, a.T, preferred_element_type=np.float64), a)
     assert out.dtype == np.float64
