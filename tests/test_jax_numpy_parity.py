@@ -131,10 +131,30 @@ class Case:
 CASES: list[Case] = []
 
 
+# groups of several functions that make `pick` of their calls each (see `add`)
+_THIN = {"median nanmedian": 3, "quantile nanquantile": 2, "var std mean": 2,
+         "cumsum cumprod": 1, "cumulative_sum cumulative_prod": 1, "all any": 1,
+         "max min": 1, "sum prod max min amax amin": 1, "concatenate concat": 3,
+         "atleast_1d atleast_2d atleast_3d": 3, "sort argsort": 4,
+         "split array_split": 3, "matmul dot": 5, "inner outer vdot kron": 3,
+         "fft ifft rfft ihfft": 3, "zeros_like ones_like empty_like": 3,
+         "bartlett blackman hamming hanning": 2, "nonzero flatnonzero argwhere": 2,
+         "unique_values unique_counts unique_inverse unique_all": 1,
+         "intersect1d union1d setdiff1d setxor1d": 1, "corrcoef cov": 2,
+         "det slogdet inv eigvalsh cholesky matrix_rank pinv svdvals cond qr eigvals": 1,
+         "cross outer vecdot matmul tensordot trace diagonal matrix_transpose": 1,
+         "betaln xlogy xlog1py": 2, "isclose allclose": 2, "array_equal array_equiv": 2,
+         "reduce_sum reduce_prod reduce_max reduce_min": 3, "cumsum cumprod cummax cummin": 2,
+         "softmax log_softmax": 3, "fft2 ifft2 rfft2 fftn ifftn rfftn": 1, "tril triu": 2,
+         "hsplit vsplit dsplit": 1, "fliplr flipud": 1, "diag_indices tril_indices triu_indices": 1,
+         "bitwise_and bitwise_or bitwise_xor shift_left": 2, "squeeze expand_dims": 1}
+
+
 def add(ns, names, calls, pick=None, **kw):
     """Cases calling each of `names` (space separated) with each of `calls` (`K(...)`), or
     with `pick` of them, rotating through the list from one name to the next (so that every
     call is made by some names, and the module stays fast)."""
+    pick = pick or _THIN.get(names)
     for k, name in enumerate(names.split()):
         chosen = calls if pick is None else \
             [calls[(k * pick + j) % len(calls)] for j in range(min(pick, len(calls)))]
@@ -167,7 +187,7 @@ BINARY = ("add subtract multiply divide true_divide floor_divide mod remainder f
 BINARY_INT = ("bitwise_and bitwise_or bitwise_xor left_shift right_shift bitwise_left_shift "
               "bitwise_right_shift gcd lcm")
 
-add("np", UNARY_MATH, [K(A((2, 3), d)) for d in DTYPES], pick=2)
+add("np", UNARY_MATH, [K(A((2, 3), d)) for d in DTYPES], pick=1)
 add("np", UNARY_MATH, [K(A(s, "float32")) for s in SHAPES if s != (2, 3)] + [K(2.5), K(3)] +
     [K(A((5,), "float64", "nan"))] * 2, pick=1)
 add("np", UNARY_INT, [K(A((2, 3), d)) for d in ["bool", "int32", "int64", "uint8", "float32"]]
@@ -184,15 +204,14 @@ _PAIRS = [(d, d) for d in DTYPES] + [
     ("int64", "float32"), ("float32", "complex64"), ("uint8", "float32"), ("int32", "int64"),
     ("bool", "int32"), ("float64", "complex64")]
 _SHAPE_PAIRS = [((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)), ((0,), (1,))]
-add("np", BINARY, [K(A((2, 3), d1), A((3,), d2)) for d1, d2 in _PAIRS], pick=2)
-add("np", BINARY, [K(A(s1, "float32"), A(s2, "float32")) for s1, s2 in _SHAPE_PAIRS], pick=1)
-add("np", BINARY, [K(A((3,), "float32"), 2), K(A((3,), "int32"), 2.5), K(1.5, A((3,), "float32")),
-                   K(A((3,), "int32"), 3), K(A((3,), "bool"), True), K(2, 3),
-                   K(A((3,), "uint8"), 3)], pick=1)
+add("np", BINARY, [K(A((2, 3), d1), A((3,), d2)) for d1, d2 in _PAIRS], pick=1)
+add("np", BINARY, [K(A(s1, "float32"), A(s2, "float32")) for s1, s2 in _SHAPE_PAIRS] +
+    [K(A((3,), "float32"), 2), K(A((3,), "int32"), 2.5), K(1.5, A((3,), "float32")),
+     K(A((3,), "int32"), 3), K(A((3,), "bool"), True), K(2, 3), K(A((3,), "uint8"), 3)], pick=1)
 add("np", BINARY_INT, [K(A((2, 3), d), A((3,), d)) for d in ["bool", "int32", "int64", "uint8"]]
     + [K(A((3,), "int32"), 2), K(A((3,), "uint8"), A((3,), "int32")),
        K(A((3,), "int32", "positive"), A((3,), "int32", "positive")),
-       K(A((3,), "float32"), A((3,), "float32"))], pick=4)
+       K(A((3,), "float32"), A((3,), "float32"))], pick=2)
 add("np", "isclose allclose", [K(A((3,), "float32"), A((3,), "float32"), rtol=10.0),
                                K(C([1.0, np.nan]), C([1.0, np.nan]), equal_nan=True),
                                K(C([1.0, np.inf]), C([1.0, np.inf])),
@@ -222,7 +241,7 @@ REDUCE = "sum prod max min amax amin all any mean var std ptp count_nonzero argm
 NANREDUCE = "nansum nanprod nanmax nanmin nanmean nanvar nanstd nanargmax nanargmin"
 _AXES = [K(axis=None), K(axis=0), K(axis=-1), K(axis=(0, 2)), K(axis=1, keepdims=True),
          K(axis=(0, -1), keepdims=True)]
-add("np", REDUCE, [K(A((2, 3, 2), d)) for d in DTYPES], pick=2)
+add("np", REDUCE, [K(A((2, 3, 2), d)) for d in DTYPES], pick=1)
 add("np", REDUCE, [K(A((2, 3, 2), "float32"), **kw) for _, kw in _AXES], pick=1)
 add("np", REDUCE, [K(A((2, 3), "int32"), axis=1, keepdims=True), K(A((), "float32")),
                    K(A((0, 3), "float32")), K(A((0, 3), "float32"), axis=0),
@@ -232,7 +251,7 @@ add("np", "sum prod mean", [K(A((2, 3), d), dtype=t) for d in ["int32", "bool", 
                                                                  "float32"]
                             for t in ["float64", "int64", "float32"]] +
     [K(A((2, 3), "float32"), where=A((2, 3), "bool")),
-     K(A((2, 3), "int32"), axis=1, where=A((3,), "bool"))], pick=3)
+     K(A((2, 3), "int32"), axis=1, where=A((3,), "bool"))], pick=2)
 add("np", "sum prod max min amax amin", [K(A((2, 3), "float32"), initial=1.5),
                                         K(A((2, 3), "int32"), axis=0, initial=2),
                                         K(A((0,), "float32"), initial=3.0)], pick=2)
@@ -244,23 +263,23 @@ add("np", "var std nanvar nanstd", [K(A((2, 3), "float32"), ddof=1),
                                     K(A((2, 3), "float32"), axis=0, ddof=2),
                                     K(A((2, 3), "complex64"), axis=1),
                                     K(A((2, 3), "float32"), correction=1),
-                                    K(A((2, 3), "int32"), dtype="float64")], pick=3)
+                                    K(A((2, 3), "int32"), dtype="float64")], pick=2)
 add("np", "var std mean", [K(A((2, 3), "float32"), where=A((2, 3), "bool"), axis=1)])
 add("np", "argmax argmin nanargmax nanargmin", [K(A((2, 3), "float32"), axis=1, keepdims=True),
                                                 K(C([[np.nan, 1.0], [2.0, 1.0]]), axis=0),
                                                 K(A((0,), "float32")),
-                                                K(C([1, 3, 3, 1]))], pick=2)
+                                                K(C([1, 3, 3, 1]))], pick=1)
 add("np", NANREDUCE + " nancumsum nancumprod", [K(A((2, 4), "float64", "nan")),
                                                 K(A((2, 4), "float32", "nan"), axis=0),
                                                 K(A((2, 4), "int32"), axis=-1),
                                                 K(C([[np.nan, np.nan], [1.0, 2.0]]), axis=1)],
-    pick=3)
+    pick=1)
 add("np", "nansum nanprod nanmean nanmax nanmin",
     [K(A((2, 4), "float32", "nan"), axis=1, keepdims=True)])
 add("np", "cumsum cumprod nancumsum nancumprod cumulative_sum cumulative_prod",
     [K(A((2, 3), d), axis=1) for d in ["bool", "int32", "uint8", "float32", "complex64"]] +
     [K(A((2, 3), "float32"), axis=-2), K(A((2, 3), "int32"), axis=0, dtype="float32"),
-     K(A((4,), "float32"))], pick=4)
+     K(A((4,), "float32"))], pick=1)
 add("np", "cumsum cumprod", [K(A((2, 3), "float32")), K(A((), "float32"))])
 add("np", "cumulative_sum cumulative_prod", [K(A((2, 3), "float32"), axis=1,
                                                  include_initial=True),
@@ -271,8 +290,8 @@ add("np", "median nanmedian", [K(A((3, 4), "float32")), K(A((3, 4), "float64"), 
                                K(A((2, 3, 2), "float32"), axis=(0, 2))])
 for _m in ["linear", "lower", "higher", "midpoint", "nearest"]:
     add("np", "quantile nanquantile", [K(A((3, 5), "float64"), 0.3, axis=1, method=_m)])
-    add("np", "percentile nanpercentile", [K(A((3, 5), "float32"), C([10.0, 50.0, 95.0]),
-                                             method=_m)])
+    add("np", "percentile" if _m in ("lower", "nearest") else "percentile nanpercentile",
+        [K(A((3, 5), "float32"), C([10.0, 50.0, 95.0]), method=_m)])
 add("np", "quantile nanquantile", [K(A((6,), "int32"), 0.5), K(A((3, 4), "float32"),
                                                                C([0.1, 0.9]), axis=0,
                                                                keepdims=True),
@@ -457,7 +476,7 @@ add("linalg", "norm", [K(A((3, 4))), K(A((4,)), 1), K(A((4,)), np.inf), K(A((4,)
                        K(A((3, 4)), np.inf), K(A((3, 4)), axis=1), K(A((2, 3, 4)), axis=(1, 2)),
                        K(A((3, 4)), keepdims=True), K(A((3, 4), "int32")),
                        K(A((3,), "complex64")), K(A((2, 3, 4))), K(A((3, 4)), ord=3)],
-    pick=14, tol=(1e-5, 1e-6))
+    pick=8, tol=(1e-5, 1e-6))
 add("linalg", "vector_norm", [K(A((3, 4))), K(A((3, 4)), axis=0, ord=1),
                               K(A((3, 4)), ord=0.5, keepdims=True), K(A((3, 4), "int32"))],
     tol=(1e-5, 1e-6))
@@ -586,7 +605,7 @@ LAX_BINARY = "add sub mul div rem pow max min atan2 nextafter eq ne lt le gt ge 
 add("lax", LAX_BINARY, [K(A((2, 3), d), A((2, 3), d)) for d in ["float32", "float64", "int32",
                                                                  "complex64", "bool"]] +
     [K(A((2, 3)), A((2, 3), "float64")), K(A((2, 3)), A((3,))), K(A((2, 3)), 2.0),
-     K(A((2, 3), "int32"), 2), K(A((2, 3), "int32"), 2.5)], pick=3, tol=(1e-5, 1e-6))
+     K(A((2, 3), "int32"), 2), K(A((2, 3), "int32"), 2.5)], pick=1, tol=(1e-5, 1e-6))
 add("lax", "bitwise_and bitwise_or bitwise_xor shift_left",
     [K(A((3,), d), A((3,), d, "positive")) for d in ["int32", "uint8", "bool"]] +
     [K(A((3,), "int32"), A((3,), "int64"))])
@@ -644,7 +663,7 @@ SPECIAL_UNARY = "erf erfc erfinv expit logit gamma gammaln digamma ndtr ndtri lo
 add("special", SPECIAL_UNARY, [K(A((2, 3), "float64")), K(A((2, 3), "float32")),
                                K(A((5,), "float64", "unit")), K(A((5,), "float64", "positive")),
                                K(A((3,), "int32")), K(C([0.0, np.inf, -np.inf, np.nan]))],
-    pick=2, tol=(1e-5, 1e-6))
+    pick=1, tol=(1e-5, 1e-6))
 add("special", "gamma gammaln digamma entr", [K(C([0.0, -0.0, -1.0, -2.5, np.inf, -np.inf,
                                                  np.nan]))], tol=(1e-12, 0))
 add("special", "gammainc gammaincc", [K(A((4,), "float64", "positive"),
@@ -671,13 +690,14 @@ add("special", "softmax log_softmax", [K(A((2, 3))), K(A((2, 3), "float64"), axi
 
 
 # ------------------------------------------------------------------------- fixed here
-# calls that once differed, kept out of the rotations above
+# calls that once differed (and one deliberate difference), kept out of the rotations above
 add("lax", "div rem", [K(A((2, 3), "int32"), A((2, 3), "int32"))])
 add("np", "fabs frexp isposinf isneginf", [K(A((3,), "complex64"))])
 add("np", "angle median", [K(A((5,), "float64", "nan"))])
 add("np", "argmax argmin", [K(A((2, 3, 2)), axis=(0, 2))])
 add("np", "nanargmax nanargmin", [K(C([[np.nan, np.nan], [1.0, 2.0]]), axis=1)])
 add("np", "mean", [K(A((2, 3), "int32"), axis=1, dtype="int32")])
+add("np", "power", [K(A((2, 3), "int32"), A((3,), "int64"))])      # a deliberate difference
 
 
 # ------------------------------------------------------------------------- comparing
@@ -904,6 +924,9 @@ DELIBERATE = [
     ("special.ndtr(i32[3]) special.ndtri(i32[3]) special.log_ndtr(i32[3])",
      "functrans.scipy.special converts integers to the default float (module docstring); "
      "JAX refuses them here"),
+    ("argmax(c64* argmin(c64* argmax(c128* argmin(c128*",
+     "argmax/argmin of complex values order them as NumPy does (real, then imaginary part); "
+     "JAX refuses complex operands"),
     ("isscalar(f32[])",
      "isscalar of a 0-d array is False, as NumPy (JAX says True)"),
     # ---- NumPy behaviour functrans keeps where JAX refuses
