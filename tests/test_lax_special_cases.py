@@ -73,9 +73,12 @@ def test_dynamic_slices_clamp_the_start():
     x = fnp.asarray(np.arange(10.0).reshape(2, 5))
     np.testing.assert_array_equal(np.asarray(lax.dynamic_slice(x, (1, 4), (1, 3))),
                                   [[7, 8, 9]])
+    # negative starts count from the end first (as JAX), then clamp
     np.testing.assert_array_equal(np.asarray(lax.dynamic_slice(x, (-3, -1), (2, 2))),
+                                  [[3, 4], [8, 9]])
+    np.testing.assert_array_equal(np.asarray(lax.dynamic_slice(x, (-9, -9), (2, 2))),
                                   [[0, 1], [5, 6]])
-    out = lax.dynamic_update_slice(x, -fnp.ones((1, 2)), (5, 4))
+    out = lax.dynamic_update_slice(x, -fnp.ones((1, 2), x.dtype), (5, 4))
     np.testing.assert_array_equal(np.asarray(out)[1], [5, 6, 7, -1, -1])
     f = ft.jit(lambda x, i: lax.dynamic_slice(x, (0, i), (2, 2)))
     np.testing.assert_array_equal(np.asarray(f(x, 9)), [[3, 4], [8, 9]])

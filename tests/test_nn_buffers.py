@@ -559,6 +559,17 @@ def test_safetensors_refuses_bad_files(tmp_path):
         ft.nn.save_safetensors({"s": np.array(["a"], object)}, tmp_path / "o")
 
 
+def test_safetensors_refuses_bfloat16_also_where_numpy_knows_it(tmp_path):
+    """(Once ml_dtypes was imported, as importing JAX does, safetensors loaded bfloat16
+    tensors and functrans returned arrays it cannot compute in.)"""
+    pytest.importorskip("safetensors.numpy")
+    pytest.importorskip("ml_dtypes")
+    header = b'{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}'
+    (tmp_path / "bf16").write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0")
+    with pytest.raises(ValueError, match="bfloat16.*convert it in PyTorch"):
+        ft.nn.load_safetensors(tmp_path / "bf16")
+
+
 def test_safetensors_without_the_package_names_the_extra(tmp_path, monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)

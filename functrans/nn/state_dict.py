@@ -142,7 +142,7 @@ def load_safetensors(path):
     for name, arr in tensors.items():
         # bfloat16 and the like load as NumPy extension types once a package such as
         # ml_dtypes (imported by JAX) has registered them; functrans arrays cannot hold them
-        if arr.dtype.kind not in "biufc":
+        if arr.dtype not in _NUMPY_CAN_HOLD:
             raise ValueError(f"load_safetensors: {path} holds {name!r} as {arr.dtype}, "
                              "which functrans arrays cannot hold; convert it in PyTorch first, "
                              "e.g. to float32")

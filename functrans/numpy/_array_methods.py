@@ -11,7 +11,7 @@ import numpy as np
 
 from ..array import Array, wrap
 from ..core import Tracer
-from . import _math, _reductions, _shape, _linalg, _indexing
+from . import _math, _reductions, _shape, _linalg, _indexing, _sorting
 from . import _fast
 from ._fast import numpy_pair
 
@@ -86,7 +86,7 @@ def _methods():
         return _shape.astype(self, dtype, device=device)
 
     def flatten(self, order="C"):
-        return _shape.ravel(self)
+        return _shape.ravel(self, order)
 
     def clip(self, min=None, max=None):
         return _math.clip(self, min, max)
@@ -106,7 +106,7 @@ def _methods():
         "transpose": transpose,
         "astype": astype,
         "flatten": flatten,
-        "ravel": lambda self, order="C": _shape.ravel(self),
+        "ravel": lambda self, order="C": _shape.ravel(self, order),
         "swapaxes": lambda self, a, b: _shape.swapaxes(self, a, b),
         "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),
         "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw:
@@ -131,8 +131,29 @@ def _methods():
             _reductions.var(self, axis, dtype, out, ddof, keepdims),
         "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
             _reductions.std(self, axis, dtype, out, ddof, keepdims),
-        "cumsum": lambda self, axis=None, dtype=None: _reductions.cumsum(self, axis, dtype),
-        "cumprod": lambda self, axis=None, dtype=None: _reductions.cumprod(self, axis, dtype),
+        "cumsum": lambda self, axis=None, dtype=None, out=None:
+            _reductions.cumsum(self, axis, dtype, out),
+        "cumprod": lambda self, axis=None, dtype=None, out=None:
+            _reductions.cumprod(self, axis, dtype, out),
+        "ptp": lambda self, axis=None, out=None, keepdims=False:
+            _reductions.ptp(self, axis, out, keepdims),
+        "sort": lambda self, axis=-1, **kw: _sorting.sort(self, axis, **kw),
+        "argsort": lambda self, axis=-1, **kw: _sorting.argsort(self, axis, **kw),
+        "argpartition": lambda self, kth, axis=-1: _sorting.argpartition(self, kth, axis),
+        "searchsorted": lambda self, v, side="left", sorter=None:
+            _sorting.searchsorted(self, v, side, sorter),
+        "nonzero": lambda self, **kw: _sorting.nonzero(self, **kw),
+        "take": lambda self, indices, axis=None, out=None, mode=None, **kw:
+            _shape.take(self, indices, axis, out, mode, **kw),
+        "repeat": lambda self, repeats, axis=None, **kw: _shape.repeat(self, repeats, axis, **kw),
+        "compress": lambda self, condition, axis=None, **kw: _shape.compress(condition, self, axis,
+                                                                             **kw),
+        "choose": lambda self, choices, out=None, mode="raise":
+            _shape.choose(self, choices, out, mode),
+        "diagonal": lambda self, offset=0, axis1=0, axis2=1:
+            _shape.diagonal(self, offset, axis1, axis2),
+        "trace": lambda self, offset=0, axis1=0, axis2=1, dtype=None, out=None:
+            _shape.trace(self, offset, axis1, axis2, dtype, out),
         "clip": clip,
         "round": round,
         "dot": dot,

@@ -233,7 +233,7 @@ def _window(index, shape, clip):
             sizes.append(1)
         else:
             s = wrap_negative(e, d)
-            starts.append(s)
+            starts.append(lax.max(s, 0) if clip else s)     # dynamic_slice would wrap again
             sizes.append(1)
             if not clip:
                 ok = lax.bitwise_and(lax.ge(s, 0), lax.lt(s, d))

@@ -111,11 +111,15 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise ValueError(f"linspace: num must be non-negative, got {num}")
     if isinstance(start, Tracer) or isinstance(stop, Tracer):
         return _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis)
-    dt = _dt(dtype)
+    from ._conversion import promote_inexact
+    dt = _dt(dtype) if dtype is not None else promote_inexact(start, stop)[1]
     host, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
                              int(num), endpoint=endpoint, retstep=True, axis=axis)
     out = wrap(create(_dev(device), "asarray", host.astype(dt)))
-    return (out, step) if retstep else out
+    if not retstep:
+        return out
+    step_dt = dt if dt.kind in "fc" else dtypes.default_float_dtype()
+    return out, wrap(create(_dev(device), "asarray", np.asarray(step, step_dt)))
 
 
 def _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis):

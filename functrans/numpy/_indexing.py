@@ -22,7 +22,6 @@ from ..array import Array, wrap
 from ..core import (Tracer, concrete_value, concrete_host_value, ConcretizationError,
                     format_frame, user_frame)
 from ..primitives._util import shape_of, dtype_of
-from ..primitives.indexing import wrap_negative
 from ._conversion import asarray
 
 _NDARRAY = np.ndarray
@@ -329,7 +328,7 @@ def _dynamic_getitem(x, entries):
     kept = [e for e, t in zip(entries, traced) if t or isinstance(e, slice)]
     kept_traced = [entry_kind(e) == "scalar" for e in kept]
     yshape = shape_of(y)
-    starts = [wrap_negative(e, d) if t else 0 for e, t, d in zip(kept, kept_traced, yshape)]
+    starts = [e if t else 0 for e, t in zip(kept, kept_traced)]    # negatives wrap there
     sizes = [1 if t else d for t, d in zip(kept_traced, yshape)]
     y = lax.dynamic_slice(y, starts, sizes)
     return lax.reshape(y, tuple(d for d, t in zip(yshape, kept_traced) if not t))

@@ -240,15 +240,25 @@ radians, degrees = deg2rad, rad2deg
 
 def logaddexp2(x1, x2, /):
     """log2(2**x1 + 2**x2), without overflow."""
-    (a, b), _ = promote_inexact(x1, x2)
+    (a, b), dt = promote_inexact(x1, x2)
+    a, b = asarray(a, dtype=dt), asarray(b, dtype=dt)
     ln2 = math.log(2.0)
     return true_divide(lax.logaddexp(multiply(a, ln2), multiply(b, ln2)), ln2)
 
 
+def _refuse_complex(name, *xs):
+    for x in xs:
+        if dtypes.dtype_kind(dtype_of(x)) == 3:
+            raise TypeError(f"{name} is not defined for complex values, got {dtype_of(x)}; "
+                            f"apply it to the real and imaginary parts (real(x), imag(x))")
+
+
 def float_power(x1, x2, /):
-    (a, b), _ = promote(x1, x2)
-    a = lax.convert_element_type(asarray(a), np.float64)
-    b = b if type(b) in (int, float) else lax.convert_element_type(b, np.float64)
+    """x1 ** x2 computed in float64 (complex128 for complex operands), as NumPy."""
+    (a, b), dt = promote(x1, x2)
+    wide = np.complex128 if dtypes.dtype_kind(dt) == 3 else np.float64
+    a = lax.convert_element_type(asarray(a), wide)
+    b = b if type(b) in (int, float) else lax.convert_element_type(b, wide)
     return lax.pow(a, b)
 
 
@@ -269,8 +279,9 @@ def copysign(x1, x2, /):
 
 
 def heaviside(x1, x2, /):
-    (a, b), _ = promote_inexact(x1, x2)
-    a = asarray(a)                # the steps are a's dtype (Python scalars stay weak)
+    (a, b), dt = promote_inexact(x1, x2)
+    _refuse_complex("heaviside", a, b)
+    a = asarray(a, dtype=dt)      # the steps are a's dtype (Python scalars stay weak)
     return where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
 
 
@@ -306,6 +317,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     x = asarray(x)
     if not dtypes.is_inexact(dtype_of(x)):
         return x
+    if iscomplexobj(x):         # each part on its own, as NumPy
+        parts = [nan_to_num(part, copy, nan, posinf, neginf) for part in (lax.real(x), lax.imag(x))]
+        return lax.complex(*parts)
     info = np.finfo(dtype_of(x))
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
@@ -357,6 +371,7 @@ i0 = _inexact_unary(lax.bessel_i0, "i0", "Modified Bessel function of the first 
 def fabs(x, /):
     """Absolute value as a float (integers become the default float)."""
     (x,), _ = promote_inexact(x)
+    _refuse_complex("fabs", x)
     return lax.abs(x)
 
 
@@ -365,7 +380,7 @@ def bitwise_count(x, /):
     x = asarray(x)
     if dtypes.is_inexact(dtype_of(x)):
         raise TypeError(f"bitwise_count needs integers, got {dtype_of(x)}")
-    return lax.population_count(lax.abs(x) if dtype_of(x).kind == "i" else x)
+    return lax.bitwise_count(x)
 
 
 def spacing(x, /):
@@ -395,6 +410,7 @@ def ldexp(x1, x2, /):
 def frexp(x, /):
     """`(mantissa, exponent)` with `x = mantissa * 2**exponent`, |mantissa| in [0.5, 1)."""
     (x,), _ = promote_inexact(x)
+    _refuse_complex("frexp", x)
     finite_nonzero = logical_and(isfinite(x), not_equal(x, 0))
     safe = where(finite_nonzero, absolute(x), 1.0)
     e = add(lax.floor(lax.log2(safe)), 1.0)
@@ -415,7 +431,8 @@ def angle(z, deg=False):
     if iscomplexobj(z):
         out = arctan2(imag(z), real(z))
     else:
-        out = lax.convert_element_type(where(signbit(z), math.pi, 0.0), dtype_of(z))
+        z = asarray(z)
+        out = where(isnan(z), z, where(signbit(z), lax.full_like(z, math.pi), 0.0))
     return multiply(out, 180.0 / math.pi) if deg else out
 
 
@@ -448,11 +465,13 @@ def isrealobj(x):
 
 def isposinf(x):
     x = asarray(x)
+    _refuse_complex("isposinf", x)
     return logical_and(isinf(x), greater(x, 0))
 
 
 def isneginf(x):
     x = asarray(x)
+    _refuse_complex("isneginf", x)
     return logical_and(isinf(x), less(x, 0))
 
 

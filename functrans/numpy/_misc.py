@@ -95,8 +95,13 @@ def diag_indices_from(arr):
 
 
 def unravel_index(indices, shape):
-    """The coordinates in an array of `shape` of flat `indices` (traced indices work)."""
+    """The coordinates in an array of `shape` of flat `indices` (traced indices work).
+    Negative indices count from the end; out-of-range ones clamp, as JAX (NumPy raises)."""
     idx = asarray(indices)
+    size = math.prod(shape)
+    if size:
+        idx = lax.select(lax.lt(idx, 0), lax.add(idx, size), idx)
+        idx = lax.min(lax.max(idx, 0), size - 1)
     out = []
     for d in reversed(tuple(shape)):
         out.append(remainder(idx, d))
@@ -484,7 +489,11 @@ def polyder(p, m=1):
 def polyint(p, m=1, k=None):
     """The m-th antiderivative's coefficients (integration constants k, default 0)."""
     (p,), _ = promote_inexact(p)
-    ks = [0.0] * m if k is None else (list(k) if isinstance(k, (list, tuple)) else [k] * m)
+    k = asarray(0.0 if k is None else k)
+    ks = [k] * m if not shape_of(k) else [k[i] for i in range(shape_of(k)[0])]
+    if len(ks) < m:
+        raise ValueError(f"polyint: k must give one integration constant per order "
+                         f"(m={m}), got {len(ks)}")
     for i in range(m):
         n = shape_of(p)[0]
         p = concatenate([true_divide(p, asarray(np.arange(n, 0, -1).astype(float))),

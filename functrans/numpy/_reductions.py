@@ -134,8 +134,12 @@ any = _boolean(lax.reduce_or, "any")
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
-    """Arithmetic mean over `axis`; integers average in the default float dtype."""
+    """Arithmetic mean over `axis`; integers average in the default float dtype (an integer
+    `dtype` truncates the mean toward zero)."""
     _no_out(out, "mean")
+    if dtype is not None and not dtypes.is_inexact(dtypes.canonicalize(dtype)):
+        return lax.convert_element_type(mean(a, axis, None, None, keepdims, where),
+                                        dtypes.canonicalize(dtype))
     (a,), dt = promote_inexact(a)
     if dtype is not None:
         a = lax.convert_element_type(a, dtypes.canonicalize(dtype))
@@ -168,8 +172,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
         n = math.prod(shape[i] for i in axes)
         return lax.div(ss, float(builtins.max(n - ddof, 0)) or math.nan)
     count = sum(lax.broadcast_to(asarray(where), shape), axis=axis, keepdims=keepdims)
-    dof = lax.max(lax.sub(lax.convert_element_type(count, dtype_of(ss)), float(ddof)), 0.0)
-    return lax.div(ss, dof)
+    dof = lax.sub(lax.convert_element_type(count, dtype_of(ss)), float(ddof))
+    return lax.div(ss, lax.select(lax.gt(dof, 0.0), dof, lax.full_like(dof, math.nan)))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
@@ -191,6 +195,9 @@ def argmin(a, axis=None, out=None, keepdims=False):
 
 def _arg(lax_fn, a, axis, keepdims):
     a = asarray(a)
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{lax_fn.__name__}: axis must be an integer or None, got {axis!r} "
+                        f"(it picks one axis; reshape first to search several together)")
     if axis is None:
         res = lax_fn(lax.reshape(a, (math.prod(shape_of(a)),)), 0)
         return lax.reshape(res, (1,) * len(shape_of(a))) if keepdims else res
@@ -335,14 +342,23 @@ nanmax = _nan_extremum(max, "nanmax", -math.inf)
 nanmin = _nan_extremum(min, "nanmin", math.inf)
 
 
+def _nan_arg(fn, a, axis, out, keepdims, fill):
+    a = asarray(a)
+    res = fn(_nan_filled(a, fill), axis, out, keepdims)
+    if not dtypes.is_inexact(dtype_of(a)):
+        return res
+    all_nan = all(lax.isnan(a), axis=axis, keepdims=keepdims)
+    return lax.select(all_nan, lax.full_like(res, -1), res)
+
+
 def nanargmax(a, axis=None, out=None, keepdims=False):
-    """argmax ignoring NaNs."""
-    return argmax(_nan_filled(a, -math.inf), axis, out, keepdims)
+    """argmax ignoring NaNs (-1 where a slice is all NaN, as JAX)."""
+    return _nan_arg(argmax, a, axis, out, keepdims, -math.inf)
 
 
 def nanargmin(a, axis=None, out=None, keepdims=False):
-    """argmin ignoring NaNs."""
-    return argmin(_nan_filled(a, math.inf), axis, out, keepdims)
+    """argmin ignoring NaNs (-1 where a slice is all NaN, as JAX)."""
+    return _nan_arg(argmin, a, axis, out, keepdims, math.inf)
 
 
 def nancumsum(a, axis=None, dtype=None, out=None):
@@ -444,7 +460,12 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
         out = lax.select(lax.ge(frac, 0.5), lax.sub(above, lax.mul(diff, lax.sub(1.0, weight))),
                          lax.add(below, lax.mul(diff, weight)))
     if ignore_nan:
-        out = lax.select(lax.broadcast_in_dim(lax.eq(count, 0), shape_of(out),
+        undefined = lax.eq(count, 0)
+    elif n:                         # NaNs sort last: a slice with one has its quantiles NaN
+        undefined = lax.isnan(lax.reshape(lax.slice_in_dim(srt, n - 1, n, axis=len(lead_shape)),
+                                          lead_shape))
+    if ignore_nan or n:
+        out = lax.select(lax.broadcast_in_dim(undefined, shape_of(out),
                                               tuple(range(len(q_shape), len(shape_of(out))))),
                          lax.full_like(out, math.nan), out)
     if keepdims:

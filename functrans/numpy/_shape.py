@@ -9,7 +9,7 @@ import numpy as np
 from .. import lax
 from ..array import Array
 from ..core import Tracer
-from ..primitives._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of, canonical_axis
 from ._conversion import asarray, promote
 from ._array_api import to_device
 from ._reductions import normalize_axes
@@ -45,25 +45,33 @@ def _resolve_shape(newshape, total, old):
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
-    """`a` with a new shape (one axis may be -1). Only C order is supported. Arrays are
-    immutable, so whether the result shares memory (`copy`) cannot be observed."""
-    if order != "C":
-        raise NotImplementedError("reshape: only order='C' is supported")
+    """`a` with a new shape (one axis may be -1), its elements read and written in C (row
+    major) or F (column major) order. Arrays are immutable, so whether the result shares
+    memory (`copy`) cannot be observed."""
+    if order not in ("C", "F"):
+        raise ValueError(f"reshape: order must be 'C' or 'F', got {order!r}")
     shape = newshape if shape is None else shape
     a = asarray(a)
     s = shape_of(a)
-    return lax.reshape(a, _resolve_shape(shape, math.prod(s), s))
+    new = _resolve_shape(shape, math.prod(s), s)
+    if order == "C":
+        return lax.reshape(a, new)
+    flipped = lax.reshape(lax.transpose(a, tuple(reversed(range(len(s))))), new[::-1])
+    return lax.transpose(flipped, tuple(reversed(range(len(new)))))
 
 
 def ravel(a, order="C"):
-    a = asarray(a)
-    return lax.reshape(a, (math.prod(shape_of(a)),))
+    """`a` flattened in C or F order ('A' and 'K' read as C: memory layout is not visible)."""
+    if order not in ("C", "F", "A", "K"):
+        raise ValueError(f"ravel: order must be 'C', 'F', 'A' or 'K', got {order!r}")
+    return reshape(a, (-1,), "F" if order == "F" else "C")
 
 
 def transpose(a, axes=None):
     a = asarray(a)
     n = len(shape_of(a))
-    axes = tuple(reversed(range(n))) if axes is None else tuple(int(x) % n for x in axes)
+    axes = tuple(reversed(range(n))) if axes is None else \
+        tuple(canonical_axis(int(x), n, "axes") for x in axes)
     return lax.transpose(a, axes)
 
 
@@ -83,7 +91,7 @@ def swapaxes(a, axis1, axis2):
     a = asarray(a)
     n = len(shape_of(a))
     perm = list(range(n))
-    i, j = axis1 % n, axis2 % n
+    i, j = canonical_axis(axis1, n, "axis1"), canonical_axis(axis2, n, "axis2")
     perm[i], perm[j] = perm[j], perm[i]
     return lax.transpose(a, perm)
 
@@ -93,8 +101,11 @@ def moveaxis(a, source, destination):
     n = len(shape_of(a))
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
-    src = [s % n for s in src]
-    dst = [d % n for d in dst]
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} must "
+                         f"name as many axes")
+    src = [canonical_axis(s, n, "source") for s in src]
+    dst = [canonical_axis(d, n, "destination") for d in dst]
     order = [i for i in range(n) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -234,7 +245,7 @@ def column_stack(tup):
     cols = []
     for a in tup:
         a = asarray(a)
-        cols.append(reshape(a, (-1, 1)) if len(shape_of(a)) == 1 else a)
+        cols.append(reshape(a, (-1, 1)) if len(shape_of(a)) <= 1 else a)
     return concatenate(cols, axis=1)
 
 
@@ -310,7 +321,18 @@ def unstack(x, /, *, axis=0):
                  for i in range(shape_of(x)[ax]))
 
 
+def _weak(value, like):
+    """`value` as an array; a Python scalar takes the dtype it promotes to with `like`'s
+    (weakly typed, as in arithmetic), so `append(int32_array, 1)` stays int32."""
+    if type(value) in (bool, int, float, complex):
+        return asarray(value, dtype=promote(like, value)[1])
+    return asarray(value)
+
+
 def append(arr, values, axis=None):
+    """`values` appended to `arr` along `axis` (both flattened when it is None)."""
+    arr = asarray(arr)
+    values = _weak(values, arr)
     if axis is None:
         return concatenate([ravel(arr), ravel(values)])
     return concatenate([arr, values], axis=axis)
@@ -358,12 +380,15 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
 
 
 # ------------------------------------------------------------------ taking elements
-def take(a, indices, axis=None, out=None, mode=None):
+def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
+         indices_are_sorted=False, fill_value=None):
     """Elements of `a` at `indices` along `axis` (of the flattened array when None).
 
     mode: None/"raise" (NumPy: concrete out-of-bounds indices raise, traced ones clamp),
-    "clip" (clamp), "wrap" (modulo)."""
+    "clip" (clamp), "wrap" (modulo), "fill" (JAX's: indices outside [-n, n) give
+    `fill_value`, by default NaN, the most negative signed or largest unsigned integer, True)."""
     from ._indexing import getitem
+    from ._math import where
     if out is not None:
         raise TypeError("take: out= is not supported (arrays are immutable)")
     a = asarray(a)
@@ -376,9 +401,25 @@ def take(a, indices, axis=None, out=None, mode=None):
         idx = _clip_index(idx, n)
     elif mode == "wrap":
         idx = lax.remainder(idx, n)
+    elif mode == "fill":
+        inside = lax.bitwise_and(lax.ge(idx, -n), lax.lt(idx, n))
+        picked = getitem(a, (slice(None),) * ax + (where(inside, idx, 0),))
+        rest = len(shape_of(a)) - ax - 1
+        inside = lax.reshape(inside, (1,) * ax + shape_of(inside) + (1,) * rest)
+        return where(inside, picked, _fill_value(dtype_of(a)) if fill_value is None
+                     else lax.convert_element_type(fill_value, dtype_of(a)))
     elif mode not in (None, "raise"):
-        raise ValueError(f"take: mode must be 'raise', 'clip' or 'wrap', got {mode!r}")
+        raise ValueError(f"take: mode must be 'raise', 'clip', 'wrap' or 'fill', got {mode!r}")
     return getitem(a, (slice(None),) * ax + (idx,))
+
+
+def _fill_value(dt):
+    if dt.kind in "fc":
+        return lax.convert_element_type(np.nan, dt)
+    if dt.kind == "b":
+        return lax.convert_element_type(True, dt)
+    info = np.iinfo(dt)
+    return lax.convert_element_type(int(info.min if dt.kind == "i" else info.max), dt)
 
 
 def _clip_index(idx, n):
@@ -425,7 +466,7 @@ def select(condlist, choicelist, default=0):
     from ._math import where
     if len(condlist) != len(choicelist):
         raise ValueError("select: condlist and choicelist must have the same length")
-    out = asarray(default)
+    out = default if type(default) in (bool, int, float, complex) else asarray(default)
     for cond, choice in reversed(list(zip(condlist, choicelist))):
         out = where(cond, choice, out)
     return out
@@ -651,7 +692,7 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     for extra in (prepend, a, append):
         if extra is None:
             continue
-        extra = asarray(extra)
+        extra = _weak(extra, a)
         if len(shape_of(extra)) == 0:
             s = list(shape_of(a))
             s[ax] = 1
@@ -737,7 +778,34 @@ def pad(array, pad_width, mode="constant", **kwargs):
         if n == 0:
             raise ValueError(f"pad: can't extend empty axis {ax} using modes other than "
                              "'constant' or 'empty'")
-        a = take(a, _source_positions(n, lo, hi, mode), axis=ax)
+        if mode in ("reflect", "symmetric") and kwargs.get("reflect_type", "even") == "odd":
+            a = _odd_reflection(a, ax, lo, hi, mode)
+        else:
+            a = take(a, _source_positions(n, lo, hi, mode), axis=ax)
+    return a
+
+
+def _odd_reflection(a, ax, lo, hi, mode):
+    """NumPy's reflect_type='odd': each value mirrored through the edge (2 * edge - mirror),
+    in chunks of at most one period, each chunk mirroring what the last one made."""
+    from ._math import subtract, multiply
+    n = shape_of(a)[ax]
+    period = max(n - 1, 1) if mode == "reflect" else n
+    skip = 1 if mode == "reflect" and n > 1 else 0        # reflect leaves the edge out
+    while lo or hi:
+        left, right = min(lo, period), min(hi, period)
+        m = shape_of(a)[ax]
+        parts = [a]
+        if left:
+            edge = lax.slice_in_dim(a, 0, 1, axis=ax)
+            mirror = take(a, np.arange(skip + left - 1, skip - 1, -1), axis=ax)
+            parts.insert(0, subtract(multiply(edge, 2), mirror))
+        if right:
+            edge = lax.slice_in_dim(a, m - 1, m, axis=ax)
+            mirror = take(a, np.arange(m - 1 - skip, m - 1 - skip - right, -1), axis=ax)
+            parts.append(subtract(multiply(edge, 2), mirror))
+        a = concatenate(parts, axis=ax)
+        lo, hi = lo - left, hi - right
     return a
 
 

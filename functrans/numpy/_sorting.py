@@ -69,6 +69,13 @@ def argpartition(a, kth, axis=-1):
 
 
 def sort_complex(a):
+    """`a` sorted by real then imaginary part, as a complex array (as NumPy)."""
+    a = asarray(a)
+    dt = dtype_of(a)
+    if dt.kind != "c":
+        dt = {np.dtype(np.float64): np.dtype(np.complex128)}.get(
+            dt, np.dtype(np.complex64) if dt.kind == "f" else dtypes.default_complex_dtype())
+        a = lax.convert_element_type(a, dt)
     return sort(a)
 
 

@@ -19,11 +19,20 @@ from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.linalg import adjoint
 from ._conversion import asarray, promote_inexact
-from ._linalg import matmul, multi_dot, outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
+from ._linalg import matmul, multi_dot, outer as _outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
 from ._reductions import normalize_axes
 from ._shape import diagonal as _diagonal, matrix_transpose
 
 _T = matrix_transpose
+
+
+def outer(x1, x2, /):
+    """The outer product of two vectors (the array API's: `numpy.outer` flattens instead)."""
+    for name, x in (("x1", x1), ("x2", x2)):
+        if len(shape_of(asarray(x))) != 1:
+            raise ValueError(f"linalg.outer: {name} must be one-dimensional, got shape "
+                             f"{shape_of(asarray(x))} (functrans.numpy.outer flattens)")
+    return _outer(x1, x2)
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "inv", "solve", "det", "slogdet",
            "cholesky", "eigh", "eigvalsh", "eig", "eigvals", "svd", "svdvals", "qr", "pinv", "matrix_power",

@@ -14,10 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import dtypes
 from ..core import ShapedArray
 from ..errors import ShapeMismatchError
-from ._util import primitive, shape_of, wanted
-from .elementwise import add
+from ._util import primitive, shape_of, dtype_of, wanted
+from .elementwise import add, convert_element_type
 from .shape_ops import transpose, moveaxis
 
 
@@ -45,7 +46,8 @@ class DotPlan(NamedTuple):
 
 @functools.lru_cache(maxsize=1024)
 def dot_plan(lhs_shape, rhs_shape, dimension_numbers):
-    """The `DotPlan` for operands of these shapes."""
+    """The `DotPlan` for operands of these shapes (checked: eager calls skip the aval rule)."""
+    _check_dims(lhs_shape, rhs_shape, dimension_numbers)
     (lc, rc), (lb, rb) = dimension_numbers
     if not lb and len(lhs_shape) == 2 and len(rhs_shape) == 2 and len(lc) == 1:
         product = (lhs_shape[1 - lc[0]], rhs_shape[1 - rc[0]])
@@ -99,24 +101,29 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
     return out if plan.out_shape is None else out.reshape(plan.out_shape)
 
 
+def _check_dims(lhs_shape, rhs_shape, dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise ValueError(f"dot_general: mismatched dimension numbers {dimension_numbers}")
+    for a, b in zip(lc, rc):
+        if lhs_shape[a] != rhs_shape[b]:
+            raise ShapeMismatchError(
+                f"dot_general: contracting axis {a} of the left operand (shape {lhs_shape}) "
+                f"has size {lhs_shape[a]} but axis {b} of the right operand (shape "
+                f"{rhs_shape}) has size {rhs_shape[b]}. For x @ w the last axis of x must "
+                "match the first axis of w (did you mean w.T?)")
+    for a, b in zip(lb, rb):
+        if lhs_shape[a] != rhs_shape[b]:
+            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs_shape} "
+                                     f"axis {a} vs {rhs_shape} axis {b}")
+
+
 def _dot_aval(lhs, rhs, dimension_numbers):
     (lc, rc), (lb, rb) = dimension_numbers
     if lhs.dtype != rhs.dtype:
         raise TypeError(f"dot_general: mixed dtypes {lhs.dtype} and {rhs.dtype}; convert one "
                         "with .astype() (functrans.numpy promotes for you)")
-    if len(lc) != len(rc) or len(lb) != len(rb):
-        raise ValueError(f"dot_general: mismatched dimension numbers {dimension_numbers}")
-    for a, b in zip(lc, rc):
-        if lhs.shape[a] != rhs.shape[b]:
-            raise ShapeMismatchError(
-                f"dot_general: contracting axis {a} of the left operand (shape {lhs.shape}) "
-                f"has size {lhs.shape[a]} but axis {b} of the right operand (shape "
-                f"{rhs.shape}) has size {rhs.shape[b]}. For x @ w the last axis of x must "
-                "match the first axis of w (did you mean w.T?)")
-    for a, b in zip(lb, rb):
-        if lhs.shape[a] != rhs.shape[b]:
-            raise ShapeMismatchError(f"dot_general: batch axes differ in size: {lhs.shape} "
-                                     f"axis {a} vs {rhs.shape} axis {b}")
+    _check_dims(lhs.shape, rhs.shape, dimension_numbers)
     shape = ([lhs.shape[i] for i in lb] + [lhs.shape[i] for i in _free(len(lhs.shape), lc, lb)]
              + [rhs.shape[i] for i in _free(len(rhs.shape), rc, rb)])
     return ShapedArray(shape, lhs.dtype)
@@ -215,14 +222,23 @@ def _dot_batch(vals, dims, dimension_numbers):
 dot_general_p.jvp, dot_general_p.vjp, dot_general_p.batch = _dot_jvp, _dot_vjp, _dot_batch
 
 
-def dot_general(lhs, rhs, dimension_numbers):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """Contract `lhs` and `rhs` over `((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`;
-    the result has the batch axes, then lhs's free axes, then rhs's."""
+    the result has the batch axes, then lhs's free axes, then rhs's. With
+    `preferred_element_type` the operands are converted to that type first (when it is at
+    least as wide), else the product is; `precision` is accepted and ignored (the host
+    kernels compute at the operands' precision)."""
     try:
         dn = _canonical_dims(dimension_numbers)
     except TypeError:                               # lists: not hashable, not cached
         dn = _canonical_dims.__wrapped__(dimension_numbers)
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
+    if preferred_element_type is None:
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
+    want = np.dtype(preferred_element_type)
+    if dtypes.promote_types(dtype_of(lhs), want) != want:
+        return convert_element_type(dot_general_p.bind(lhs, rhs, dimension_numbers=dn), want)
+    return dot_general_p.bind(convert_element_type(lhs, want), convert_element_type(rhs, want),
+                              dimension_numbers=dn)
 
 
 @functools.lru_cache(maxsize=512)
@@ -232,9 +248,11 @@ def _canonical_dims(dimension_numbers):
             (tuple(int(a) for a in lb), tuple(int(a) for a in rb)))
 
 
-def dot(lhs, rhs):
-    """Matrix/vector product of rank-1 or rank-2 operands (no promotion)."""
-    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())))
+def dot(lhs, rhs, precision=None, preferred_element_type=None):
+    """Matrix/vector product of rank-1 or rank-2 operands (no promotion; see `dot_general`
+    for `preferred_element_type`)."""
+    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())),
+                       precision, preferred_element_type)
 
 
 def batch_matmul(lhs, rhs):

@@ -635,6 +635,9 @@ _linear_part(conj_p, lambda ct, dtype: conj_p.bind(ct))
 
 
 def _complex_impl(xp, re, im):
+    if type(re) is np.ndarray and type(im) is np.ndarray and (
+            re.dtype != im.dtype or re.dtype.kind != "f"):    # as tracing does
+        _complex_aval(ShapedArray(re.shape, re.dtype), ShapedArray(im.shape, im.dtype))
     re, im = xp.asarray(re), xp.asarray(im)
     dtype = np.result_type(re.dtype, im.dtype, np.complex64)
     out = xp.empty(xp.broadcast_shapes(re.shape, im.shape), dtype)
@@ -705,15 +708,38 @@ sqrt, rsqrt, cbrt, square, reciprocal, abs, sign = map(
 floor, ceil, round, trunc, logistic = map(_fn, (floor_p, ceil_p, round_p, trunc_p, logistic_p))
 erf, erfc, erf_inv, lgamma, digamma = map(_fn, (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
 is_finite, isnan, isinf, bitwise_not = map(_fn, (is_finite_p, isnan_p, isinf_p, not_p))
-population_count, bessel_i0, bessel_i1, signbit = map(
+bitwise_count, bessel_i0, bessel_i1, signbit = map(
     _fn, (population_count_p, bessel_i0_p, bessel_i1_p, signbit_p))
-add, sub, mul, div, pow, max, min = map(_fn, (add_p, sub_p, mul_p, div_p, pow_p, max_p, min_p))
+bitwise_count.__doc__ = "The number of 1 bits in each integer's absolute value (uint8, NumPy's)."
+add, sub, mul, pow, max, min = map(_fn, (add_p, sub_p, mul_p, pow_p, max_p, min_p))
 atan2, hypot, logaddexp, rem, remainder, floor_divide, nextafter = map(
     _fn, (atan2_p, hypot_p, logaddexp_p, rem_p, remainder_p, floor_divide_p, nextafter_p))
 eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm = map(
     _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p, gcd_p, lcm_p))
 select = _fn(select_p)
+
+
+def population_count(x):
+    """The number of 1 bits in each integer's two's-complement pattern, in x's dtype (as
+    JAX's; `bitwise_count` counts those of the absolute value, as NumPy's)."""
+    dt = dtype_of(x)
+    count = convert_element_type(bitwise_count(x), dt)
+    if dt.kind != "i":
+        return count
+    # a negative x has the bits of ~x = -x - 1 >= 0 flipped
+    flipped = sub(convert_element_type(dt.itemsize * 8, dt),
+                  convert_element_type(bitwise_count(bitwise_not(x)), dt))
+    return select(lt(x, convert_element_type(0, dt)), flipped, count)
+
+
+def div(x, y):
+    """Elementwise `x / y`; integers divide rounding toward zero (as C and JAX's `lax.div`)."""
+    if dtypes.is_integer(dtype_of(x)) and dtypes.is_integer(dtype_of(y)):
+        return floor_divide(sub(x, rem(x, y)), y)     # exact: x - rem(x, y) is a multiple of y
+    return div_p.bind(x, y)
+
+
 make_complex = _fn(complex_p)
 
 

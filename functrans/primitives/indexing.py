@@ -497,6 +497,9 @@ def _copy_into(xp, out, x):
 def _dus_impl(xp, x, update, *starts, out=None):
     x = xp.asarray(x)
     update = xp.asarray(update)
+    if update.dtype != x.dtype:                     # as tracing does (NumPy would cast)
+        _dus_aval(ShapedArray(x.shape, x.dtype), ShapedArray(update.shape, update.dtype),
+                  *starts)
     begin = _clamped_starts(starts, x.shape, update.shape)
     out = _copy_into(xp, out, x)
     out[tuple(slice(b, b + n) for b, n in zip(begin, update.shape))] = update
@@ -575,6 +578,20 @@ def _indices_for(x, indices):
     return [_as_index(i, x) for i in indices]
 
 
+def _start_indices(x, indices):
+    """Start indices of a window as arrays, negative ones counted from the end of their axis
+    (as JAX; then clamped to fit by the kernels)."""
+    out = []
+    for i, size in zip(indices, shape_of(x)):
+        if isinstance(i, (int, np.integer)):
+            out.append(_as_index(int(i) + size if i < 0 else i, x))
+        elif dtype_of(i).kind == "i":
+            out.append(wrap_negative(_as_index(i, x), size))
+        else:
+            out.append(_as_index(i, x))
+    return out
+
+
 def _normalize_axes(name, x, axes):
     rank = len(shape_of(x))
     for a in axes:
@@ -610,13 +627,13 @@ scatter_max = _scatter_fn(scatter_max_p)
 
 def dynamic_slice(x, start_indices, slice_sizes):
     """The window of `slice_sizes` at (possibly traced) `start_indices`, clamped to fit."""
-    return dynamic_slice_p.bind(x, *_indices_for(x, start_indices),
+    return dynamic_slice_p.bind(x, *_start_indices(x, start_indices),
                                 slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 def dynamic_update_slice(x, update, start_indices):
     """`x` with `update` written at (possibly traced) `start_indices`, clamped to fit."""
-    return dynamic_update_slice_p.bind(x, update, *_indices_for(x, start_indices))
+    return dynamic_update_slice_p.bind(x, update, *_start_indices(x, start_indices))
 
 
 def dynamic_slice_in_dim(x, start_index, slice_size, axis=0):

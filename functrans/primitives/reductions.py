@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import dtypes
 from ..core import ShapedArray
-from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of
+from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
 from .elementwise import (mul, div, eq, convert_element_type, select, add)
 from .shape_ops import (broadcast_in_dim, full_like, iota, pad, reshape, slice_in_dim,
                         transpose)
@@ -360,7 +360,7 @@ def _axes(axes, ndim):
         return tuple(range(ndim))
     if isinstance(axes, int):
         axes = (axes,)
-    return tuple(sorted(a % ndim if ndim else 0 for a in axes))
+    return tuple(sorted(canonical_axis(int(a), ndim, "axes") for a in axes))
 
 
 def reduce_sum(x, axes=None):
@@ -388,24 +388,24 @@ def reduce_or(x, axes=None):
 
 
 def argmax(x, axis, index_dtype=dtypes.int64):
-    return argmax_p.bind(x, axis=axis % len(shape_of(x)), index_dtype=np.dtype(index_dtype))
+    return argmax_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), index_dtype=np.dtype(index_dtype))
 
 
 def argmin(x, axis, index_dtype=dtypes.int64):
-    return argmin_p.bind(x, axis=axis % len(shape_of(x)), index_dtype=np.dtype(index_dtype))
+    return argmin_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), index_dtype=np.dtype(index_dtype))
 
 
 def cumsum(x, axis=0, reverse=False):
-    return cumsum_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+    return cumsum_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
 
 
 def cumprod(x, axis=0, reverse=False):
-    return cumprod_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+    return cumprod_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
 
 
 def cummax(x, axis=0, reverse=False):
-    return cummax_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+    return cummax_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
 
 
 def cummin(x, axis=0, reverse=False):
-    return cummin_p.bind(x, axis=axis % len(shape_of(x)), reverse=bool(reverse))
+    return cummin_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))

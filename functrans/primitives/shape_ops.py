@@ -38,7 +38,10 @@ def _reshape_batch(vals, dims, new_sizes):
 reshape_p.batch = _reshape_batch
 
 
-def reshape(x, new_sizes):
+def reshape(x, new_sizes, dimensions=None):
+    """`x` with shape `new_sizes`, read in C order after permuting its axes by `dimensions`."""
+    if dimensions is not None:
+        x = transpose(x, dimensions)
     new_sizes = tuple(int(d) for d in new_sizes)
     if shape_of(x) == new_sizes:
         return x
@@ -72,7 +75,7 @@ transpose_p.batch = _transpose_batch
 
 def transpose(x, permutation):
     permutation = tuple(int(p) for p in permutation)
-    if permutation == tuple(range(len(permutation))):
+    if permutation == tuple(range(len(shape_of(x)))):
         return x
     return transpose_p.bind(x, permutation=permutation)
 
@@ -192,9 +195,13 @@ def _concat_aval(*xs, dimension):
     return ShapedArray(shape, first.dtype)
 
 
-concatenate_p = primitive("concatenate",
-                          lambda xp, *xs, dimension: xp.concatenate(xs, axis=dimension),
-                          _concat_aval)
+def _concat_impl(xp, *xs, dimension):
+    if any(x.dtype != xs[0].dtype for x in xs):     # as tracing does (NumPy would promote)
+        _concat_aval(*(ShapedArray(x.shape, x.dtype) for x in xs), dimension=dimension)
+    return xp.concatenate(xs, axis=dimension)
+
+
+concatenate_p = primitive("concatenate", _concat_impl, _concat_aval)
 
 
 def _concat_jvp(primals, tangents, dimension):
@@ -347,14 +354,18 @@ def _slice_impl(xp, x, start_indices, limit_indices, strides):
     return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
 
 
+def _slice_shape(shape, start_indices, limit_indices, strides):
+    if not len(start_indices) == len(limit_indices) == len(strides) == len(shape) or any(
+            not (0 <= s <= l <= d) or st < 1
+            for s, l, st, d in zip(start_indices, limit_indices, strides, shape)):
+        raise ValueError(f"slice: start {start_indices}, limit {limit_indices}, strides "
+                         f"{strides} are invalid for shape {tuple(shape)} (one of each per axis, "
+                         f"0 <= start <= limit <= size, stride >= 1)")
+    return [max(0, -(-(l - s) // st)) for s, l, st in zip(start_indices, limit_indices, strides)]
+
+
 def _slice_aval(x, start_indices, limit_indices, strides):
-    shape = []
-    for s, l, st, d in zip(start_indices, limit_indices, strides, x.shape):
-        if not (0 <= s <= l <= d) or st < 1:
-            raise ValueError(f"slice: start {start_indices}, limit {limit_indices}, strides "
-                             f"{strides} are invalid for shape {x.shape}")
-        shape.append(max(0, -(-(l - s) // st)))
-    return ShapedArray(shape, x.dtype)
+    return ShapedArray(_slice_shape(x.shape, start_indices, limit_indices, strides), x.dtype)
 
 
 slice_p = primitive("slice", _slice_impl, _slice_aval)
@@ -390,6 +401,7 @@ def slice_(x, start_indices, limit_indices, strides=None):
     start_indices = tuple(int(s) for s in start_indices)
     limit_indices = tuple(int(s) for s in limit_indices)
     strides = (1,) * len(start_indices) if strides is None else tuple(int(s) for s in strides)
+    _slice_shape(shape_of(x), start_indices, limit_indices, strides)   # eager binds skip avals
     if start_indices == (0,) * len(start_indices) and limit_indices == shape_of(x) and \
             all(s == 1 for s in strides):
         return x
@@ -398,8 +410,10 @@ def slice_(x, start_indices, limit_indices, strides=None):
 
 
 def slice_in_dim(x, start, limit, stride=1, axis=0):
+    """`x[start:limit:stride]` along `axis` (None and negative bounds as in Python slices)."""
     shape = shape_of(x)
     axis = axis % len(shape)
+    start, limit, _ = slice(start, limit).indices(shape[axis])
     starts = [0] * len(shape)
     limits = list(shape)
     strides = [1] * len(shape)
@@ -441,9 +455,12 @@ def full_like(x, fill_value, dtype=None, shape=None):
                             shape=None if shape is None else tuple(shape))
 
 
-def iota(size, dtype=dtypes.int64, like=None):
-    """The constant `[0, 1, ..., size - 1]` on the device of `like` (an array or traced
-    value, see `device_like`), else on the default device."""
+def iota(dtype, size=None, like=None):
+    """The constant `[0, 1, ..., size - 1]` of `dtype` (JAX's `iota(dtype, size)`; also
+    `iota(size)` and `iota(size, dtype)`, int64 by default) on the device of `like` (an array or
+    traced value, see `device_like`), else on the default device."""
+    if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
+        dtype, size = (dtypes.int64 if size is None else size), dtype
     dev = default_device_now() if like is None else device_like(like)
     return wrap(create(dev, "arange", int(size), dtype=np.dtype(dtype)))
 
@@ -455,9 +472,11 @@ def constant(value, like=None):
     return wrap(transfer(np.asarray(value), dev))
 
 
-def full(shape, fill_value, dtype, device=None, like=None):
-    """A constant array on `device`, else on the device of `like`, else on the default
-    device."""
+def full(shape, fill_value, dtype=None, device=None, like=None):
+    """A constant array of `dtype` (by default the fill value's) on `device`, else on the
+    device of `like`, else on the default device."""
+    if dtype is None:
+        dtype = dtype_of(fill_value)
     dev = device if device is not None else \
         default_device_now() if like is None else device_like(like)
     return wrap(create(dev, "full", tuple(shape), fill_value, dtype=np.dtype(dtype)))

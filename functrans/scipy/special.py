@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import lax
 from ..primitives import special as _special
-from ..primitives._util import shape_of, dtype_of
+from ..primitives._util import shape_of, dtype_of, broadcast_shapes as _broadcast_shapes
 from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
 
@@ -67,14 +69,30 @@ def logit(p):
 
 
 def gamma(x):
-    """Gamma(x) for x > 0 (exp of gammaln)."""
-    return lax.exp(gammaln(x))
+    """Gamma(x): exp(gammaln(x)) with Gamma's sign for x < 0; NaN at the poles x = -1, -2, ...
+    and at -inf, +-inf at +-0 (as SciPy)."""
+    (x,), _ = promote_inexact(x)
+    x = asarray(x)
+    magnitude = lax.exp(lax.lgamma(x))
+    whole = lax.floor(x)
+    negative_sign = lax.bitwise_and(lax.lt(x, 0.0), lax.ne(lax.rem(whole, 2.0), 0.0))
+    out = lax.select(negative_sign, lax.neg(magnitude), magnitude)
+    signed_inf = lax.select(lax.signbit(x), lax.full_like(x, -math.inf), lax.full_like(x, math.inf))
+    out = lax.select(lax.eq(x, 0.0), signed_inf, out)
+    pole = lax.bitwise_and(lax.lt(x, 0.0), lax.eq(x, whole))
+    return lax.select(pole, lax.full_like(x, math.nan), out)
 
 
 def polygamma(n, x):
-    """The n-th derivative of digamma (n a non-negative integer)."""
+    """The n-th derivative of digamma (n a non-negative integer, or an array of them
+    broadcasting with x)."""
     (x,), _ = promote_inexact(x)
-    return lax.polygamma(int(n), x)
+    if isinstance(n, (int, np.integer)):
+        return lax.polygamma(int(n), x)
+    n, x = asarray(n), asarray(x)
+    shape = _broadcast_shapes(shape_of(n), shape_of(x))
+    n, x = lax.broadcast_to(n, shape), lax.broadcast_to(x, shape)
+    return lax.polygamma(lax.convert_element_type(n, dtype_of(x)), x)
 
 
 def betaln(a, b):
@@ -113,7 +131,7 @@ def entr(x):
     positive = lax.gt(x, 0.0)
     safe = lax.select(positive, x, lax.full_like(x, 1.0))
     out = lax.neg(lax.mul(safe, lax.log(safe)))
-    out = lax.select(positive, out, lax.full_like(x, 0.0))
+    out = lax.select(positive, out, lax.mul(x, 0.0))       # 0 at 0, NaN stays NaN
     return lax.select(lax.lt(x, 0.0), lax.full_like(x, -math.inf), out)
 
 

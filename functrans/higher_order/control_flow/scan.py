@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numbers
 
+from ... import dtypes
 from ...core import ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, staging_main
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, needs_axis
 from ...interpreters.partial_eval import derived, trace_closed, dce_closed
 from ...primitives._util import shape_of, dtype_of, wanted
+from ...primitives.elementwise import convert_element_type
 from ...primitives.shape_ops import moveaxis, concatenate, expand_dims
 from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
@@ -275,10 +277,15 @@ def _split_pair(out):
 
 
 def _stack_trees(ys):
+    """The eager loop's outputs stacked; a leaf whose dtype changed as a weakly typed carry
+    settled (1.0, then float64) takes the widest, as the staged scan gives."""
     flat = [tree_flatten(y)[0] for y in ys]
-    return tree_unflatten(tree_structure(ys[0]), [
-        concatenate([expand_dims(as_value(v, "scan"), (0,)) for v in column], 0)
-        for column in zip(*flat)])
+
+    def stack(column):
+        column = [as_value(v, "scan") for v in column]
+        dt = dtypes.result_type(*{dtype_of(v) for v in column})
+        return concatenate([expand_dims(convert_element_type(v, dt), (0,)) for v in column], 0)
+    return tree_unflatten(tree_structure(ys[0]), [stack(column) for column in zip(*flat)])
 
 
 def map(f, xs, *, batch_size=None):
