@@ -163,14 +163,17 @@ def abstractify(x):
 
 def device_like(x):
     """The device `x` lives on, looking through the tracers of eager transforms (grad, vmap)
-    to the array underneath; the default device for abstract values (under jit, where the
-    compiled program's constants move to its arguments' device) and Python scalars. Constants
+    to the array underneath; the host for NumPy arrays; the default device for abstract values
+    (under jit, where the compiled program's constants move to its arguments' device) and
+    Python scalars. Constants
     a rule creates go here, so that they meet `x` on its device."""
     while isinstance(x, Tracer):
         x = x.underlying()
     if type(x) is Array:
         v = x._value
         return cpu if type(v) in HOST_TYPES else device_of_raw(v)
+    if type(x) in HOST_TYPES:       # NumPy data given to lax as it is: on the host
+        return cpu
     return default_device_now()
 
 
