@@ -728,9 +728,8 @@ def population_count(x):
     if dt.kind != "i":
         return count
     # a negative x has the bits of ~x = -x - 1 >= 0 flipped
-    flipped = sub(convert_element_type(dt.itemsize * 8, dt),
-                  convert_element_type(bitwise_count(bitwise_not(x)), dt))
-    return select(lt(x, convert_element_type(0, dt)), flipped, count)
+    flipped = sub(dt.itemsize * 8, convert_element_type(bitwise_count(bitwise_not(x)), dt))
+    return select(lt(x, 0), flipped, count)
 
 
 def div(x, y):
