@@ -77,8 +77,10 @@ def empty_like(a, dtype=None, shape=None, *, device=None):
 
 
 def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
-    if isinstance(fill_value, Tracer):
+    if isinstance(fill_value, Tracer) or np.ndim(fill_value):     # broadcast onto zeros
         base = zeros_like(a, dtype, shape)
+        if not isinstance(fill_value, Tracer):
+            fill_value = asarray(fill_value, device=base.device)
         return lax.add(base, lax.convert_element_type(fill_value, dtype_of(base)))
     return _like(a, dtype, shape, fill_value)
 
