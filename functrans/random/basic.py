@@ -220,16 +220,20 @@ def _unit_floats(key, shape, dtype):
     return lax.mul(lax.convert_element_type(mantissa, dtype), float(2.0 ** -info.nmant))
 
 
+def broadcasts_to(s, shape):
+    """Whether shape `s` broadcasts to `shape` (without growing it)."""
+    try:
+        return np.broadcast_shapes(s, shape) == tuple(shape)
+    except ValueError:
+        return False
+
+
 def param_as(x, dtype, shape, fn, name, key):
     """`x` as `dtype` (Python numbers converted exactly, placed where `key` lives), checked
     to broadcast to `shape`."""
     x = asarray_like(x, key, dtype)
     s = shape_of(x)
-    try:
-        ok = np.broadcast_shapes(s, shape) == tuple(shape)
-    except ValueError:
-        ok = False
-    if not ok:
+    if not broadcasts_to(s, shape):
         raise ValueError(f"ft.random.{fn}: {name} of shape {s} does not broadcast to the "
                          f"requested shape {tuple(shape)}")
     return x

@@ -12,7 +12,8 @@ from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.special import random_gamma_grad
 from ..numpy._conversion import asarray_like
-from .basic import (check_key, shape_arg, float_dtype, split, uniform, normal, bernoulli)
+from .basic import (check_key, shape_arg, float_dtype, split, uniform, normal, bernoulli,
+                    broadcasts_to)
 
 __all__ = ["gamma", "loggamma", "beta", "dirichlet", "exponential", "laplace", "logistic",
            "cauchy", "lognormal", "pareto", "weibull_min", "rayleigh", "maxwell",
@@ -53,11 +54,7 @@ def params_shape(fn, shape, *named):
                              f"({detail})") from None
     shape = shape_arg(fn, shape)
     for name, v in named:
-        try:
-            ok = np.broadcast_shapes(shape_of(v), shape) == shape
-        except ValueError:
-            ok = False
-        if not ok:
+        if not broadcasts_to(shape_of(v), shape):
             raise ValueError(f"ft.random.{fn}: {name} of shape {shape_of(v)} does not "
                              f"broadcast to the requested shape {shape}; pass a shape that "
                              "ends with the parameter's shape, or shape=None")
@@ -183,11 +180,7 @@ def dirichlet(key, alpha, shape=None, dtype=None):
     batch = shape_of(alpha)[:-1]
     if shape is not None:
         shape = shape_arg("dirichlet", shape)
-        try:
-            ok = np.broadcast_shapes(batch, shape) == shape
-        except ValueError:
-            ok = False
-        if not ok:
+        if not broadcasts_to(batch, shape):
             raise ValueError(f"ft.random.dirichlet: alpha's batch shape {batch} (alpha "
                              f"{shape_of(alpha)} without its last axis) does not broadcast to "
                              f"shape {shape}")
@@ -387,11 +380,7 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         shape = tuple(batch)
     else:
         shape = shape_arg("multivariate_normal", shape)
-        try:
-            ok = np.broadcast_shapes(batch, shape) == shape
-        except ValueError:
-            ok = False
-        if not ok:
+        if not broadcasts_to(batch, shape):
             raise ValueError(f"ft.random.multivariate_normal: the parameters' batch shape "
                              f"{tuple(batch)} (from mean {ms} and cov {cs}) does not "
                              f"broadcast to shape {shape}")
