@@ -13,9 +13,9 @@ still reads as a plain array. Other pytrees may use it directly:
 """
 from __future__ import annotations
 
-from .tree_util import register_pytree_with_keys
+from .tree_util import register_pytree_with_keys, tree_map
 
-__all__ = ["Buffer", "BufferKey", "is_buffer"]
+__all__ = ["Buffer", "BufferKey", "is_buffer", "map_arrays"]
 
 
 class Buffer:
@@ -56,6 +56,13 @@ _KEY = BufferKey()
 def is_buffer(x):
     """Whether `x` is a Buffer node (use as `is_leaf=` to stop flattening at buffers)."""
     return type(x) is Buffer
+
+
+def map_arrays(fn, *trees):
+    """`fn` over the leaves of `trees` that are not buffers (Buffer nodes and None are kept
+    as they are): what an update of a model's parameters or gradients touches."""
+    return tree_map(lambda x, *rest: x if x is None or is_buffer(x) else fn(x, *rest), *trees,
+                    is_leaf=is_buffer)
 
 
 register_pytree_with_keys(Buffer, lambda b: ([(_KEY, b.value)], b.persistent),

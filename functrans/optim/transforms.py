@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..buffers import is_buffer
+from ..buffers import is_buffer, map_arrays
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
@@ -633,8 +633,7 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
         if _is_number(weight_decay) and weight_decay == 0:
             return updates, new_state
         wd = weight_decay(state.count) if callable(weight_decay) else weight_decay
-        return tree_map(lambda g, p: g if is_buffer(g) else g + _as_dtype(wd, g) * p, updates,
-                        params, is_leaf=is_buffer), new_state
+        return map_arrays(lambda g, p: g + _as_dtype(wd, g) * p, updates, params), new_state
     tx = GradientTransformation(init, update)
     return tx if mask is None else masked(tx, mask)
 

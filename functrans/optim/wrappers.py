@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..buffers import Buffer, is_buffer
+from ..buffers import Buffer, is_buffer, map_arrays
 from ..tree_util import tree_leaves, tree_map
 from .base import GradientTransformationExtraArgs, displayed, with_extra_args_support
 
@@ -31,12 +31,6 @@ class ApplyIfFiniteState(NamedTuple):
     last_finite: Any
     total_notfinite: Any
     inner_state: Any
-
-
-def _arrays_map(fn, *trees):
-    """`fn` over the array leaves (buffers and None left as they are)."""
-    return tree_map(lambda x, *rest: x if x is None or is_buffer(x) else fn(x, *rest), *trees,
-                    is_leaf=is_buffer)
 
 
 def _zeros(tree):
@@ -73,10 +67,10 @@ class MultiSteps:
         k = self._every_k(state.gradient_step)
         n = state.mini_step + 1
         if self._mean:
-            acc = _arrays_map(lambda a, g: a + (g - a) / n.astype(a.dtype), state.acc_grads,
+            acc = map_arrays(lambda a, g: a + (g - a) / n.astype(a.dtype), state.acc_grads,
                               updates)
         else:
-            acc = _arrays_map(lambda a, g: a + g, state.acc_grads, updates)
+            acc = map_arrays(lambda a, g: a + g, state.acc_grads, updates)
 
         def step(acc, inner):
             new, inner = self._opt.update(acc, inner, params, **extra_args)

@@ -12,10 +12,10 @@ import math
 
 from ... import lax
 from ... import numpy as fnp
-from ...buffers import is_buffer
+from ...buffers import is_buffer, map_arrays
 from ...core import Tracer
 from ...primitives._util import dtype_of, shape_of
-from ...tree_util import tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten
+from ...tree_util import tree_flatten, tree_flatten_with_path, tree_unflatten
 from ..in_place import refuse_in_place
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "clip_grads_with_norm", "get_total_norm",
@@ -26,10 +26,6 @@ __all__ = ["clip_grad_norm", "clip_grad_value", "clip_grads_with_norm", "get_tot
 def _arrays(tree):
     leaves, _ = tree_flatten(tree, is_buffer)
     return [x for x in leaves if not is_buffer(x)]
-
-
-def _each_array(fn, tree):
-    return tree_map(lambda x: x if is_buffer(x) else fn(x), tree, is_leaf=is_buffer)
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -59,7 +55,7 @@ def clip_grads_with_norm(grads, max_norm, total_norm, foreach=None):
     """`grads` scaled by `min(1, max_norm / (total_norm + 1e-6))`, PyTorch's coefficient."""
     coef = lax.min(lax.div(fnp.asarray(max_norm, dtype_of(total_norm)),
                            lax.add(total_norm, 1e-6)), 1.0)
-    return _each_array(lambda g: g * coef.astype(dtype_of(g)), grads)
+    return map_arrays(lambda g: g * coef.astype(dtype_of(g)), grads)
 
 
 def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -71,7 +67,7 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, for
 
 def clip_grad_value(grads, clip_value, foreach=None):
     """The gradients clipped elementwise to `[-clip_value, clip_value]`."""
-    return _each_array(lambda g: fnp.clip(g, -clip_value, clip_value).astype(dtype_of(g)), grads)
+    return map_arrays(lambda g: fnp.clip(g, -clip_value, clip_value).astype(dtype_of(g)), grads)
 
 
 def parameters_to_vector(parameters):
