@@ -45,22 +45,18 @@ def _sum_dtype(dt):
     return dt
 
 
-def _kept_shape(shape, axis, keepdims):
-    axes = normalize_axes(axis, len(shape))
-    return tuple(1 if i in axes else d for i, d in enumerate(shape) if keepdims or i not in axes)
-
-
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Sum over `axis` (all axes when None). Booleans and small integers sum as int64."""
     _no_out(out, "sum")
     v = numpy_value(a)
     if v is not None and dtype is None and initial is None and where is None:
         try:
-            plan = v.dtype.kind in "fc" and two_step_plan(v.shape,
-                                                          normalize_axes(axis, v.ndim))
+            axes = normalize_axes(axis, v.ndim)
+            plan = v.dtype.kind in "fc" and two_step_plan(v.shape, axes)
             if plan:            # summed in the order a compiled program sums
-                total = two_step(np.add, v, plan, plan[2], v.dtype)
-                return wrap(total.reshape(_kept_shape(v.shape, axis, keepdims)))
+                reduced = tuple(d for i, d in enumerate(v.shape) if i not in axes)
+                return _keep(wrap(two_step(np.add, v, plan, reduced, v.dtype)), v.shape, axes,
+                             keepdims)
             return wrap(v.sum(axis=axis, keepdims=keepdims))
         except (ValueError, TypeError):
             pass            # let the general path raise a descriptive error
