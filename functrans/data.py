@@ -174,9 +174,8 @@ class DataLoader:
         for b in range(len(self)):
             rows = order[b * self.batch_size:(b + 1) * self.batch_size]
             if tensors:            # whole batches by fancy indexing, not example by example
-                picked = self.dataset[rows]
-                batch = tuple(picked) if not isinstance(picked, list) else \
-                    default_collate(picked)
+                picked = self.dataset[rows]       # a tuple, or a Subset's list of examples
+                batch = default_collate(picked) if isinstance(picked, list) else picked
             else:
                 batch = self.collate_fn([self.dataset[int(i)] for i in rows])
             leaves, treedef = tree_flatten(batch)
