@@ -203,29 +203,26 @@ def _arranged(perm, shape, swap):
     return text
 
 
-_REDUCING_UFUNC = {"sum": "add", "prod": "multiply", "max": "maximum", "min": "minimum"}
-
-
 def _reduce_kernel(eqn):
     np_name = eqn.primitive.np_name
     x, = eqn.invars
-    if np_name not in _REDUCING_UFUNC or type(x) is not Var:
+    if np_name not in REDUCING_UFUNC or type(x) is not Var:
         return None
     axes = eqn.params["axes"]
     typed = np_name in ("sum", "prod")
     shape = x.aval.shape
     split = 0 not in axes and shape and shape[0] > 1 and \
         math.prod(shape) >= SPLIT_REDUCTION_ELEMENTS
-    plan = two_step_plan(shape, axes) if np_name in REDUCING_UFUNC else None
+    plan = two_step_plan(shape, axes)
 
     def emit(ctx, eqn, ins, outs, buf, indent):
         dtype = f", dtype={ctx.const(x.aval.dtype, 'dt')}" if typed else ""
         if ctx.xp is np:        # what np.sum etc. call, without their Python wrapper
-            fn = f"{ctx.kernel(_REDUCING_UFUNC[np_name])}.reduce"
+            fn = f"{ctx.kernel(REDUCING_UFUNC[np_name].__name__)}.reduce"
         else:
             fn = ctx.kernel(np_name)
         if plan is not None and ctx.xp is np:       # as the eager kernel does
-            ufunc = ctx.kernel(_REDUCING_UFUNC[np_name])
+            ufunc = ctx.kernel(REDUCING_UFUNC[np_name].__name__)
             out_shape = tuple(eqn.outvars[0].aval.shape)
             dtype = f", {ctx.const(x.aval.dtype, 'dt')}" if typed else ", None"
             extra = f", out={buf}" if buf else ""
@@ -254,7 +251,6 @@ def _reduce_kernel(eqn):
 # reductions keeping their operand's first axis are split by its rows over threads from this
 # many elements of operand
 SPLIT_REDUCTION_ELEMENTS = 1 << 17
-
 
 
 def _view_method_kernel(method, param, c_layout):
