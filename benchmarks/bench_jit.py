@@ -40,11 +40,8 @@ def _set_threads(argv):
         elif a.startswith("--threads="):
             n = a.split("=", 1)[1]
     if int(n) > 0:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = n
-        eigen = "true" if int(n) > 1 else "false"
-        os.environ["XLA_FLAGS"] = (f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_"
-                                   f"eigen={eigen} intra_op_parallelism_threads={n}").strip()
+        import _threads
+        _threads.limit(int(n))
     return int(n)
 
 

@@ -203,11 +203,8 @@ def main():
         os.environ["MALLOC_MMAP_THRESHOLD_"] = os.environ["MALLOC_TRIM_THRESHOLD_"] = \
             str(2 ** 31)
     if args.threads:          # inherited by the worker processes, read when they import
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_cpu_multi_thread_eigen=false"
-                                   f" intra_op_parallelism_threads={args.threads}")
+        import _threads
+        _threads.limit(args.threads)
     for b in args.batch:
         bench(b, args.rounds, args.steps, args.settle)
 

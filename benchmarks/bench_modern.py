@@ -14,8 +14,9 @@ Workloads (float32; every library runs the same math from the same initial value
 
 Each contender (workload x library x thread setting) lives in its own worker process, so
 thread pools never meet and each library reads its thread settings when it is imported: the
-one-thread workers get OPENBLAS/OMP/MKL_NUM_THREADS=1 and XLA's single-thread flags, the
-default ones whatever the environment of this script says (on a quiet machine, run it with
+one-thread workers get OPENBLAS/OMP/MKL_NUM_THREADS=1, XLA's single-thread flags and one CPU
+to run on (`_threads.py`: XLA's runtime otherwise still uses two cores), the default ones
+whatever the environment of this script says (on a quiet machine, run it with
 no thread variables set). The driver interleaves the workers round by round, pausing
 `--settle` seconds before each timed chunk so that the previous worker's spinning thread
 pools have gone to sleep, and reports medians; ratios are medians over rounds of the
@@ -268,7 +269,10 @@ def make_contender(workload, lib):
 
 # ------------------------------------------------------------------ workers and driver
 def _worker(workload, lib, threads, seconds, conn):
-    sys.path.insert(0, _ROOT)
+    sys.path[:0] = [_ROOT, _HERE]
+    if threads == "1":
+        import _threads
+        _threads.limit(1)
     try:
         if lib == "torch" and threads == "1":
             import torch
@@ -299,8 +303,6 @@ def _value(loss):
     return float(loss.detach() if hasattr(loss, "detach") else loss)
 
 
-_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 LIBS = {"functrans": "functrans (jit)", "torch": "PyTorch (eager)", "jax": "JAX (jit)"}
 NUMBA = "functrans+numba"      # functrans with ft.config jit_numba on (--numba)
 OURS = ("functrans", NUMBA)
@@ -308,8 +310,6 @@ OURS = ("functrans", NUMBA)
 
 def _start(ctx, workload, lib, threads, seconds):
     saved = dict(os.environ)
-    if threads == "1":
-        os.environ.update(_ONE_THREAD)
     if lib == NUMBA:
         os.environ["FUNCTRANS_JIT_NUMBA"] = "1"
     try:

@@ -21,10 +21,9 @@ parser.add_argument("--threads", type=int, default=1,
 parser.add_argument("--repeats", type=int, default=15)
 parser.add_argument("--number", type=int, default=20)
 args = parser.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
-os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'true' if args.threads > 1 else 'false'}"
-                           f" intra_op_parallelism_threads={args.threads}")
+import _threads  # noqa: E402
+
+_threads.limit(args.threads)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numpy as np  # noqa: E402
