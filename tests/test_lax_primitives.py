@@ -214,8 +214,10 @@ row(R.reduce_sum_p, shape_and_axes(), _reducer(R.reduce_sum_p))
 row(R.reduce_prod_p, shape_and_axes(), _reducer(R.reduce_prod_p))
 row(R.reduce_max_p, shape_and_axes(), _reducer(R.reduce_max_p, distinct))
 row(R.reduce_min_p, shape_and_axes(), _reducer(R.reduce_min_p, distinct))
-for _p in (R.reduce_and_p, R.reduce_or_p):
+for _p in (R.reduce_and_p, R.reduce_or_p, R.reduce_xor_p):
     row(_p, shape_and_axes(), _reducer(_p, bools), nondiff=True, derivs=False)
+    ROWS.append(Row(_p, shape_and_axes(), _reducer(_p, lambda s: ints(s, -40, 40)),
+                    nondiff=True, derivs=False, name=f"{_p.name} int64"))
 
 
 @st.composite
