@@ -93,3 +93,90 @@ def test_bitwise_ops_against_jax(name, dtype):
         got = np.asarray(got)
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------ qr(mode='raw')
+def _householder_q(h, tau):
+    """Q (m x m) from NumPy's raw QR of one m x n matrix: the product of the reflectors."""
+    a = h.T
+    m = a.shape[0]
+    q = np.eye(m, dtype=a.dtype)
+    for i, t in enumerate(tau):
+        v = np.concatenate([np.zeros(i), [1.0], a[i + 1:, i]]).astype(a.dtype)
+        q = q @ (np.eye(m, dtype=a.dtype) - t * np.outer(v, v.conj()))
+    return q
+
+
+@pytest.mark.parametrize("shape, dtype", [((4, 3), np.float64), ((3, 5), np.float64),
+                                          ((3, 3), np.float32), ((2, 4, 3), np.float64),
+                                          ((4, 2), np.complex128), ((0, 3), np.float64)])
+def test_qr_raw_is_numpys(shape, dtype):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(shape).astype(dtype)
+    if np.dtype(dtype).kind == "c":
+        a = a + 1j * rng.standard_normal(shape)
+    want_h, want_tau = np.linalg.qr(a, mode="raw")
+    for f in (fnp.linalg.qr, ft.jit(fnp.linalg.qr, static_argnums=1)):
+        h, tau = f(a, "raw")
+        assert h.shape == want_h.shape and tau.shape == want_tau.shape
+        assert h.dtype == want_h.dtype and tau.dtype == want_tau.dtype
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(h, want_h, rtol=tol, atol=tol)
+        np.testing.assert_allclose(tau, want_tau, rtol=tol, atol=tol)
+    if len(shape) == 2 and 0 not in shape:          # the reflectors rebuild a = Q R
+        h, tau = np.asarray(h), np.asarray(tau)
+        q = _householder_q(h, tau)
+        r = np.triu(h.T)
+        np.testing.assert_allclose(q @ r, a, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_qr_raw_batches_and_runs_on_another_device():
+    a = np.random.default_rng(6).standard_normal((3, 5, 4))
+    h, tau = ft.vmap(lambda x: fnp.linalg.qr(x, mode="raw"), in_axes=2, out_axes=1)(
+        a.transpose(1, 2, 0))
+    want_h, want_tau = np.linalg.qr(a, mode="raw")
+    np.testing.assert_allclose(h, want_h.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tau, want_tau.T, rtol=1e-12, atol=1e-12)
+    dev = fakegpu.register().devices()[0]
+    h, tau = fnp.linalg.qr(ft.device_put(a, dev), mode="raw")
+    assert h.device is dev
+    np.testing.assert_allclose(np.asarray(ft.device_put(h, "cpu")), want_h, atol=1e-12)
+
+
+_DERIVATIVES = {"grad": ft.grad, "jacfwd": ft.jacfwd, "jacrev": ft.jacrev, "hessian": ft.hessian,
+                "grad_jit": lambda f: ft.grad(ft.jit(f)), "jit_grad": lambda f: ft.jit(ft.grad(f)),
+                "vmap_grad": lambda f: ft.vmap(ft.grad(f), in_axes=2)}
+
+
+@pytest.mark.parametrize("transform", sorted(_DERIVATIVES))
+@pytest.mark.parametrize("part", [0, 1])
+def test_qr_raw_refuses_derivatives(transform, part):
+    a = np.random.default_rng(7).standard_normal((4, 3, 2))
+    if transform != "vmap_grad":
+        a = a[..., 0]
+
+    def f(x):
+        return fnp.sum(fnp.linalg.qr(x, mode="raw")[part] ** 2)
+    with pytest.raises(NotImplementedError, match=r"qr with mode='raw'.*has no derivative"):
+        _DERIVATIVES[transform](f)(a)
+
+
+def test_qr_raw_under_stop_gradient_and_other_modes_keep_derivatives():
+    a = np.random.default_rng(8).standard_normal((4, 3))
+    g = ft.grad(lambda x: fnp.sum(lax.stop_gradient(fnp.linalg.qr(x, mode="raw")[0])) +
+                fnp.sum(x))(a)
+    np.testing.assert_array_equal(g, np.ones_like(a))
+    ft.test_util.check_grads(lambda x: fnp.linalg.qr(x, mode="r"), (a,), order=1)
+    with pytest.raises(ValueError, match="'reduced', 'complete', 'r' or 'raw'"):
+        fnp.linalg.qr(a, mode="economic")
+
+
+def test_qr_raw_against_jax():
+    jnp = pytest.importorskip("jax.numpy")
+    jax = pytest.importorskip("jax")
+    a = np.random.default_rng(9).standard_normal((2, 5, 3))
+    with jax.enable_x64(True):
+        want = [np.asarray(v) for v in jnp.linalg.qr(a, mode="raw")]
+    for got, w in zip(fnp.linalg.qr(a, mode="raw"), want):
+        assert got.dtype == w.dtype and got.shape == w.shape
+        np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)

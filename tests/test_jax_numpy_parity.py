@@ -699,6 +699,9 @@ add("np", "argmax argmin", [K(A((2, 3, 2)), axis=(0, 2))])
 add("np", "nanargmax nanargmin", [K(C([[np.nan, np.nan], [1.0, 2.0]]), axis=1)])
 add("np", "mean", [K(A((2, 3), "int32"), axis=1, dtype="int32")])
 add("np", "power", [K(A((2, 3), "int32"), A((3,), "int64"))])      # a deliberate difference
+add("linalg", "qr", [K(A((3, 5), "float64"), mode="raw"), K(A((2, 4, 3)), mode="raw"),
+                     K(A((4, 3), "complex128"), mode="raw"), K(A((3, 3), "int64"), "raw")],
+    tol=(1e-5, 1e-6))
 add("lax", "reduce_and reduce_or reduce_xor",
     [K(A((2, 3, 2), d), axes) for d in ("bool", "int8", "uint8", "int64")
      for axes in ((0, 2), (1,), ())] +
@@ -949,10 +952,9 @@ DELIBERATE = [
      "under jit these need concrete arguments (repeats without total_repeat_length; interp's "
      "period sorts xp by value) and say so"),
     # ---- noticed, not fixed
-    ("linalg.qr(*'raw') unwrap(i64* ediff1d(*to_end=f64* lax.logistic(c64*",
-     "not fixed: qr's mode='raw' is missing, unwrap of integers gives floats, ediff1d "
-     "promotes to_begin/to_end instead of casting them to the array's type, lax.logistic "
-     "refuses complex values"),
+    ("unwrap(i64* ediff1d(*to_end=f64* lax.logistic(c64*",
+     "not fixed: unwrap of integers gives floats, ediff1d promotes to_begin/to_end instead of "
+     "casting them to the array's type, lax.logistic refuses complex values"),
 ]
 
 

@@ -535,6 +535,10 @@ row(L.svd_p, svd_params(), _svd_build)
 row(L.qr_p, svd_params(),
     lambda p: (lambda a: tuple(L.qr_p.bind(a, full_matrices=False)),
                [_stack_of(ftst.well_conditioned_matrices, p[2], p[0], p[1])]))
+# geqrf has no derivatives (asking raises: tests/test_api_gaps.py): batched only
+row(L.geqrf_p, svd_params(),
+    lambda p: (lambda a: tuple(L.geqrf_p.bind(a)),
+               [_stack_of(ftst.well_conditioned_matrices, p[2], p[0], p[1])]), derivs=False)
 
 
 def _eigvals_parts(a):
