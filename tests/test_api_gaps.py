@@ -180,3 +180,53 @@ def test_qr_raw_against_jax():
     for got, w in zip(fnp.linalg.qr(a, mode="raw"), want):
         assert got.dtype == w.dtype and got.shape == w.shape
         np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ logistic of complex values
+_Z = np.array([0j, 1 + 2j, -3 + 0.5j, 0.25 - 4j, 30 - 1j, -30 + 1j, 2j], np.complex128)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("name", ["lax.logistic", "nn.sigmoid", "nn.functional.sigmoid",
+                                  "jit"])
+def test_logistic_of_complex_values_is_one_over_one_plus_exp(name, dtype):
+    f = {"lax.logistic": lax.logistic, "nn.sigmoid": ft.nn.sigmoid,
+         "nn.functional.sigmoid": ft.nn.functional.sigmoid, "jit": ft.jit(lax.logistic)}[name]
+    z = _Z.astype(dtype)
+    got = np.asarray(f(z))
+    assert got.dtype == dtype
+    tol = 2e-6 if dtype == np.complex64 else 1e-14
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-_Z)), rtol=tol, atol=tol)
+
+
+def test_complex_logistic_saturates_without_nan():
+    z = np.array([-800 + 1j, 800 - 1j, -np.inf + 0j, np.inf + 0j, -1e300 + 3j])
+    np.testing.assert_array_equal(lax.logistic(z), [0, 1, 0, 1, 0])
+
+
+def test_complex_logistic_derivative_is_holomorphic():
+    z = _Z[:5]
+    s = 1 / (1 + np.exp(-z))
+    _, t = ft.jvp(lax.logistic, (z,), (np.ones_like(z),))
+    np.testing.assert_allclose(t, s * (1 - s), rtol=1e-12)
+    h = 1e-6                                    # the derivative is the complex difference
+    np.testing.assert_allclose(t, (np.asarray(lax.logistic(z + h)) -
+                                   np.asarray(lax.logistic(z - h))) / (2 * h), rtol=1e-7,
+                               atol=1e-10)
+    g = ft.grad(lambda v: fnp.sum(fnp.real(ft.nn.sigmoid(v))))(z)
+    np.testing.assert_allclose(g, s * (1 - s), rtol=1e-12)    # JAX's convention, as for exp
+
+
+def test_complex_logistic_against_jax():
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        for z in (_Z, _Z.astype(np.complex64)):
+            for ours, theirs in [(lax.logistic, jax.lax.logistic), (ft.nn.silu, jax.nn.silu),
+                                 (ft.nn.sigmoid, jax.nn.sigmoid)]:
+                want = np.asarray(theirs(z))
+                got = np.asarray(ours(z))
+                assert got.dtype == want.dtype
+                np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+            want_t = jax.jvp(jax.nn.sigmoid, (z,), (np.ones_like(z),))[1]
+            np.testing.assert_allclose(ft.jvp(ft.nn.sigmoid, (z,), (np.ones_like(z),))[1],
+                                       want_t, rtol=2e-6, atol=1e-7)
