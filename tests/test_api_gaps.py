@@ -230,3 +230,110 @@ def test_complex_logistic_against_jax():
             want_t = jax.jvp(jax.nn.sigmoid, (z,), (np.ones_like(z),))[1]
             np.testing.assert_allclose(ft.jvp(ft.nn.sigmoid, (z,), (np.ones_like(z),))[1],
                                        want_t, rtol=2e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ lazy layers
+_LAZY = [  # lazy layer, its arguments, the ordinary layer's leading argument, an example input
+    (ft.nn.LazyLinear, (5,), {}, (2, 7)),
+    (ft.nn.LazyLinear, (3,), dict(bias=False), (4, 2, 6)),
+    (ft.nn.LazyConv1d, (4, 3), dict(stride=2, padding=1), (2, 3, 9)),
+    (ft.nn.LazyConv2d, (6, 3), dict(padding="same", groups=2, padding_mode="reflect"),
+     (2, 4, 5, 5)),
+    (ft.nn.LazyConv2d, (2, (3, 1)), {}, (3, 6, 5)),                 # unbatched
+    (ft.nn.LazyConv3d, (2, 2), dict(bias=False), (1, 3, 4, 4, 4)),
+    (ft.nn.LazyConvTranspose1d, (3, 3), dict(stride=2, output_padding=1), (2, 4, 5)),
+    (ft.nn.LazyConvTranspose2d, (4, 2), dict(dilation=2), (1, 2, 3, 3)),
+    (ft.nn.LazyConvTranspose3d, (2, 2), {}, (1, 2, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("lazy_cls, args, kwargs, shape", _LAZY,
+                         ids=[f"{c.__name__}{i}" for i, (c, *_) in enumerate(_LAZY)])
+def test_init_lazy_gives_the_layer_for_the_input(lazy_cls, args, kwargs, shape):
+    key = ft.random.key(3)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    lazy = lazy_cls(*args, **kwargs, key=key)
+    assert lazy.parameters() == [] and lazy.state_dict() == {}
+    layer = ft.nn.init_lazy(lazy, x)
+    cls = lazy_cls.cls_to_become
+    in_size = shape[-1] if cls is ft.nn.Linear else shape[-cls._nd - 1]
+    want = cls(in_size, *args, **kwargs, key=key)          # the same key: the same weights
+    assert type(layer) is cls and repr(layer) == repr(want)
+    for (n, a), (m, b) in zip(layer.named_parameters(), want.named_parameters()):
+        assert n == m
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(layer(x), want(x))
+
+
+def test_lazy_layers_refuse_to_run_before_init_lazy():
+    lazy = ft.nn.LazyLinear(4, key=ft.random.key(0))
+    for call in (lazy, ft.jit(lazy), ft.vmap(lazy)):
+        with pytest.raises(RuntimeError, match=r"LazyLinear\(out_features=4, bias=True\) has "
+                           r"no parameters yet.*ft\.nn\.init_lazy\(model, x\).*ft\.nn\.Linear "
+                           r"with the input size"):
+            call(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="init_lazy takes a Module"):
+        ft.nn.init_lazy(lambda x: x, np.ones(3))
+    with pytest.raises(RuntimeError, match=r"Write `model = ft\.nn\.init_lazy\(model, x\)`"):
+        ft.nn.init_lazy(lazy, np.ones((2, 3)))          # PyTorch's habit: the result dropped
+
+
+class _LazyNet(ft.nn.Module):
+    def __init__(self, key):
+        k1, k2, k3 = ft.random.split(key, 3)
+        self.conv = ft.nn.LazyConv2d(4, 3, key=k1)
+        self.bn = ft.nn.BatchNorm2d(4)
+        self.fc = ft.nn.LazyLinear(8, key=k2)
+        self.head = ft.nn.LazyLinear(2, key=k3)
+        self.unused = ft.nn.LazyLinear(2, key=k3)         # the same key: no sharing error
+
+    def __call__(self, x):
+        h = ft.nn.relu(self.bn(self.conv(x))).reshape(x.shape[0], -1)
+        h = ft.vmap(self.fc)(h)                 # materialized inside a transform
+        return self.head(ft.nn.relu(h))
+
+
+def test_init_lazy_on_a_model_then_train_it():
+    x = np.random.default_rng(1).standard_normal((3, 2, 6, 6)).astype(np.float32)
+    y = np.array([0, 1, 1])
+    model = ft.nn.init_lazy(_LazyNet(ft.random.key(0)), x[:1])
+    assert [type(m).__name__ for m in (model.conv, model.fc, model.head, model.unused)] == \
+        ["Conv2d", "Linear", "Linear", "LazyLinear"]       # the unused layer stays lazy
+    assert model.fc.in_features == 64 and not isinstance(model.fc.weight, ft.core.Tracer)
+    np.testing.assert_array_equal(model.bn.running_mean, np.zeros(4))  # init's call discarded
+    opt = ft.optim.sgd(0.1)
+
+    @ft.jit
+    def step(model, state):
+        def loss(m):
+            out, m = ft.nn.stateful(m)(x)
+            return ft.nn.cross_entropy(out, y), m
+        (value, model), grads = ft.value_and_grad(loss, has_aux=True)(model)
+        updates, state = opt.update(grads, state, model)
+        return ft.optim.apply_updates(model, updates), state, value
+    state = opt.init(model)
+    losses = []
+    for _ in range(5):
+        model, state, value = step(model, state)
+        losses.append(float(value))
+    assert losses[-1] < losses[0]
+    assert sorted(model.state_dict()) == sorted(
+        ["conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+         "bn.num_batches_tracked", "fc.weight", "fc.bias", "head.weight", "head.bias"])
+
+
+def test_init_lazy_against_pytorch():
+    torch = pytest.importorskip("torch")
+    tnet = torch.nn.Sequential(torch.nn.LazyConv1d(4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.LazyLinear(5))
+    x = np.random.default_rng(2).standard_normal((2, 3, 10)).astype(np.float32)
+    want = tnet(torch.from_numpy(x))                      # PyTorch's first call initializes
+    net = ft.nn.init_lazy(ft.nn.Sequential(ft.nn.LazyConv1d(4, 3, key=ft.random.key(0)),
+                                           ft.nn.ReLU(), ft.nn.Flatten(),
+                                           ft.nn.LazyLinear(5, key=ft.random.key(1))), x)
+    theirs = {k: v.detach().numpy() for k, v in tnet.state_dict().items()}
+    assert {k: v.shape for k, v in net.state_dict().items()} == \
+        {k: v.shape for k, v in theirs.items()}
+    assert [type(m).__name__ for m in tnet] == [type(m).__name__ for m in net]
+    net = net.load_state_dict(theirs)
+    np.testing.assert_allclose(net(x), want.detach().numpy(), rtol=1e-5, atol=1e-6)
