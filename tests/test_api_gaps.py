@@ -14,6 +14,20 @@ from functrans import lax
 import fakegpu
 
 
+@pytest.fixture
+def fake_device():
+    """A stand-in GPU (NumPy restricted to what CuPy has), unregistered afterwards unless
+    the run registered it (`pytest --device fakegpu`)."""
+    registered = bool(ft.devices("fakegpu"))
+    if not registered:
+        fakegpu.register()
+    try:
+        yield ft.devices("fakegpu")[0]
+    finally:
+        if not registered:
+            fakegpu.unregister()
+
+
 # ------------------------------------------------------------------ bitwise reductions
 _BITWISE = {"reduce_and": np.bitwise_and, "reduce_or": np.bitwise_or,
             "reduce_xor": np.bitwise_xor}
@@ -69,9 +83,10 @@ def test_all_and_any_stay_truth_tests_of_integers():
 @pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int64])
 @pytest.mark.parametrize("shape, axes", [((7, 3), (0,)), ((2, 5, 3), (0, 2)), ((0, 3), (0,)),
                                          ((4,), ())])
-def test_bitwise_reductions_on_an_array_module_without_ufunc_reduce(name, dtype, shape, axes):
+def test_bitwise_reductions_on_an_array_module_without_ufunc_reduce(name, dtype, shape, axes,
+                                                                    fake_device):
     """CuPy's bitwise ufuncs have no `reduce`; the stand-in GPU refuses it as CuPy does."""
-    dev = fakegpu.register().devices()[0]
+    dev = fake_device
     x = _operand(dtype, shape, seed=2)
     got = getattr(lax, name)(ft.device_put(x, dev), axes)
     assert got.device is dev
@@ -130,14 +145,14 @@ def test_qr_raw_is_numpys(shape, dtype):
         np.testing.assert_allclose(q @ r, a, atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-def test_qr_raw_batches_and_runs_on_another_device():
+def test_qr_raw_batches_and_runs_on_another_device(fake_device):
     a = np.random.default_rng(6).standard_normal((3, 5, 4))
     h, tau = ft.vmap(lambda x: fnp.linalg.qr(x, mode="raw"), in_axes=2, out_axes=1)(
         a.transpose(1, 2, 0))
     want_h, want_tau = np.linalg.qr(a, mode="raw")
     np.testing.assert_allclose(h, want_h.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(tau, want_tau.T, rtol=1e-12, atol=1e-12)
-    dev = fakegpu.register().devices()[0]
+    dev = fake_device
     h, tau = fnp.linalg.qr(ft.device_put(a, dev), mode="raw")
     assert h.device is dev
     np.testing.assert_allclose(np.asarray(ft.device_put(h, "cpu")), want_h, atol=1e-12)
