@@ -278,8 +278,7 @@ class Jitted:
 
     def _call_unless_disabled(self, *args, **kwargs):
         """`__call__` while some thread is inside `disable_jit`."""
-        state = _jit_off.stack
-        if state and state[-1]:
+        if jit_disabled():
             return self.fun(*args, **kwargs)
         if _output_check is not None:
             return self._call(args, kwargs)
@@ -638,9 +637,11 @@ _jit_off_lock = threading.Lock()
 
 @contextlib.contextmanager
 def disable_jit(disable=True):
-    """Within this context (in this thread), jitted functions run their Python code op by op
-    instead of compiling: `print` shows values and a debugger can step through them (JAX's
-    `jax.disable_jit`). `disable_jit(False)` inside turns compilation back on."""
+    """Within this context (in this thread), jitted and pmapped functions run their Python
+    code op by op instead of compiling: `print` shows values and a debugger can step through
+    them (JAX's `jax.disable_jit`). `disable_jit(False)` inside turns compilation back on.
+    (A pmap in a job of several processes still compiles: its processes check that they run
+    the same collectives from the whole program, before any data moves.)"""
     global _jit_off_threads
     state = _jit_off.stack
     state.append(bool(disable))
@@ -656,6 +657,12 @@ def disable_jit(disable=True):
             with _jit_off_lock:
                 _jit_off_threads -= 1
                 _choose_call()
+
+
+def jit_disabled():
+    """Whether this thread is inside `disable_jit` (and not inside `disable_jit(False)`)."""
+    state = _jit_off.stack
+    return bool(state) and state[-1]
 
 
 def clear_caches():

@@ -30,7 +30,7 @@ from .core import Tracer, get_aval, is_python_scalar, eval_jaxpr
 from .higher_order import cross_rank
 from .interpreters.batching import Span
 from .interpreters.partial_eval import trace_to_jaxpr
-from .jit import Jitted
+from .jit import Jitted, jit_disabled
 from .numpy import asarray, concatenate
 from .primitives.shape_ops import slice_in_dim
 from .tree_util import tree_flatten, tree_unflatten, tree_leaves
@@ -60,6 +60,13 @@ class _Setup:
             got = self._programs[i] = Jitted(program, static_argnums=p.static,
                                              donate_argnums=p.donate)
         return got
+
+    def run(self, i, args, kwargs, eager):
+        """Device i's computation on `args`: its compiled program, or (`eager`: under
+        `disable_jit`) the mapped function op by op."""
+        if eager:
+            return self.pmapped.body(self.span(i), args, kwargs, eager=True)
+        return self.program(i)(*args, **kwargs)
 
 
 class Pmapped:
@@ -110,20 +117,23 @@ class Pmapped:
     # -- calling
     def __call__(self, *args, **kwargs):
         setup = self.setup()
+        # under disable_jit, op by op (in one process: several check their collectives
+        # against each other's from the whole program)
+        eager = jit_disabled() and processes.process_count() == 1
         if len(setup.devices) == 1:
             # on traced arguments (inside jit, grad, vmap) the program is a call of the
             # caller's transforms like any jitted function
             dev = setup.devices[0]
             if dev.platform != "cpu":       # host data is where a CPU program wants it
                 args, kwargs = self._placed(args, dev), self._placed(kwargs, dev)
-            return setup.program(0)(*args, **kwargs)
+            return setup.run(0, args, kwargs, eager)
         if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
             raise ValueError(
                 f"pmap({self.name}) over {len(setup.devices)} devices got traced arguments "
                 "(it is called inside jit, grad or vmap): the devices of one process cannot "
                 "run inside another transform. Apply the transform inside pmap "
                 "(pmap(grad(f))), or call pmap outside it.")
-        return self._on_devices(setup, args, kwargs)
+        return self._on_devices(setup, args, kwargs, eager)
 
     def _placed(self, tree, device):
         """`tree` with its arrays on `device` (static arguments untouched)."""
@@ -131,9 +141,10 @@ class Pmapped:
             return tuple(a if i in self.static else _on(a, device) for i, a in enumerate(tree))
         return {k: _on(v, device) for k, v in tree.items()}
 
-    def body(self, span, args, kwargs):
+    def body(self, span, args, kwargs, eager=False):
         """The traced program of one device (rank `span.rank`): the mapped computation,
-        preceded by the check that every process runs the same collectives."""
+        preceded by the check that every process runs the same collectives; `eager`: the
+        mapped computation run op by op."""
         static = {i: args[i] for i in self.static if i < len(args)}
         positions = [i for i in range(len(args)) if i not in static]
         in_axes = self.in_axes
@@ -154,6 +165,8 @@ class Pmapped:
                  "(ft.local_device_count(), or pmap's devices)")
         mapped = api.mapped(call, in_axes, self.out_axes, self.axis_name, 1, span, "pmap",
                             label)
+        if eager:
+            return mapped(*[args[i] for i in positions], **kwargs)
         leaves, treedef = tree_flatten((tuple(args[i] for i in positions), kwargs))
         leaves = [x if isinstance(x, (Array, Tracer)) or is_python_scalar(x) else asarray(x)
                   for x in leaves]
@@ -172,7 +185,7 @@ class Pmapped:
         outs = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *leaves)
         return tree_unflatten(box["tree"], outs)
 
-    def _on_devices(self, setup, args, kwargs):
+    def _on_devices(self, setup, args, kwargs, eager):
         """Several local devices: split the mapped axis, run each device's program in a
         thread of its own (their collectives meet), and join the results on the first."""
         devices = setup.devices
@@ -205,7 +218,7 @@ class Pmapped:
         def run(i):
             try:
                 with default_device(devices[i]):
-                    results[i] = setup.program(i)(*shards[i][0], **shards[i][1])
+                    results[i] = setup.run(i, shards[i][0], shards[i][1], eager)
                     for leaf in tree_leaves(results[i]):
                         if isinstance(leaf, Array):
                             leaf.block_until_ready()
@@ -287,7 +300,8 @@ def pmap(fun=None, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_
     picks others); `axis_name` names the axis for collectives, which then span the devices of
     every process (numbered process by process: `axis_index` is the global position).
     Outputs are stacked along `out_axes` (None: an output the same on every device).
-    Compiled once per signature like `jit`; `static_broadcasted_argnums` are static for every
+    Compiled once per signature like `jit` (under `disable_jit`, in a job of one process,
+    each device runs `fun` op by op instead); `static_broadcasted_argnums` are static for every
     device, `donate_argnums` lend their memory to the results. In one process pmap over one
     device is `jit(vmap(fun))`; under `mpiexec`, call `ft.distributed.initialize()` first.
     """

@@ -112,6 +112,7 @@ COMPLEX_FUNCTIONS = {
         "reciprocal", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos",
         "arctan", "arcsinh", "arccosh", "arctanh", "abs", "conj", "sign", "real", "imag",
         "angle")},
+    "logistic": lambda z: ft.lax.logistic(z) + ft.nn.silu(z),
     "power": lambda z: z ** 3 + z ** (0.5 + 0.3j) + z ** z,
     "divide": lambda z: (z + 2) / (z * z + 1),
     "matmul": lambda z: fnp.asarray(_M) @ z,

@@ -616,7 +616,8 @@ add("lax", "convert_element_type", [K(A((3,)), "int32"), K(A((3,), "float64"), "
 add("lax", "reduce_sum reduce_prod reduce_max reduce_min",
     [K(A((2, 3, 2), d), (0, 2)) for d in ["float32", "int32", "float64"]] +
     [K(A((2, 3)), ()), K(A((2, 3)), axes=(1,)), K(A((2, 3)), (2,))], tol=(1e-5, 1e-6))
-add("lax", "reduce_and reduce_or", [K(A((2, 3), "bool"), (0,)), K(A((2, 3), "int32"), (1,))])
+add("lax", "reduce_and reduce_or reduce_xor",
+    [K(A((2, 3), "bool"), (0,)), K(A((2, 3), "int32"), (1,))])
 add("lax", "argmax argmin", [K(A((2, 3)), 1, "int32"), K(A((2, 3)), axis=0, index_dtype="int64"),
                              K(A((2, 3), "int32"), 0, "int32")])
 add("lax", "cumsum cumprod cummax cummin", [K(A((2, 3))), K(A((2, 3)), axis=1),
@@ -698,6 +699,19 @@ add("np", "argmax argmin", [K(A((2, 3, 2)), axis=(0, 2))])
 add("np", "nanargmax nanargmin", [K(C([[np.nan, np.nan], [1.0, 2.0]]), axis=1)])
 add("np", "mean", [K(A((2, 3), "int32"), axis=1, dtype="int32")])
 add("np", "power", [K(A((2, 3), "int32"), A((3,), "int64"))])      # a deliberate difference
+add("lax", "logistic", [K(A((2, 3), "complex64")), K(A((3,), "complex128")),
+                       K(C([0j, 800 + 0j, -800 + 1j, 1j * np.pi, np.inf + 0j]))])
+add("linalg", "qr", [K(A((3, 5), "float64"), mode="raw"), K(A((2, 4, 3)), mode="raw"),
+                     K(A((4, 3), "complex128"), mode="raw"), K(A((3, 3), "int64"), "raw")],
+    tol=(1e-5, 1e-6))
+add("lax", "reduce_and reduce_or reduce_xor",
+    [K(A((2, 3, 2), d), axes) for d in ("bool", "int8", "uint8", "int64")
+     for axes in ((0, 2), (1,), ())] +
+    [K(A((0, 3), d), (0,)) for d in ("bool", "int8", "uint8", "uint32")] +
+    [K(A((3,)), (0,)), K(A((3,), "complex64"), (0,))])
+add("lax", "bitwise_and bitwise_or bitwise_xor",
+    [K(A((2, 3), d), A((2, 3), d)) for d in ("bool", "int8", "uint8", "int32", "int64")])
+add("lax", "bitwise_not", [K(A((2, 3), d)) for d in ("bool", "int8", "uint8", "int64")])
 
 
 # ------------------------------------------------------------------------- comparing
@@ -884,9 +898,6 @@ DELIBERATE = [
      "complex array)"),
     ("lax.dot(f32[2,3],f64[3])",
      "lax products never promote mixed operands (they raise, naming .astype); JAX's promote"),
-    ("lax.reduce_and(i32* lax.reduce_or(i32*",
-     "not fixed: functrans's reduce_and/reduce_or are logical (bool result) on integers, "
-     "JAX's are bitwise"),
     # ---- dtypes: NumPy's choices where JAX picks others
     ("argpartition(* searchsorted(* digitize(*",
      "indices are int64 (NumPy's intp, as argsort and argmax give in both); JAX returns int32 "
@@ -943,10 +954,9 @@ DELIBERATE = [
      "under jit these need concrete arguments (repeats without total_repeat_length; interp's "
      "period sorts xp by value) and say so"),
     # ---- noticed, not fixed
-    ("linalg.qr(*'raw') unwrap(i64* ediff1d(*to_end=f64* lax.logistic(c64*",
-     "not fixed: qr's mode='raw' is missing, unwrap of integers gives floats, ediff1d "
-     "promotes to_begin/to_end instead of casting them to the array's type, lax.logistic "
-     "refuses complex values"),
+    ("unwrap(i64* ediff1d(*to_end=f64*",
+     "not fixed: unwrap of integers gives floats, ediff1d promotes to_begin/to_end instead of "
+     "casting them to the array's type"),
 ]
 
 

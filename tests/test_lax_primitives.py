@@ -214,8 +214,10 @@ row(R.reduce_sum_p, shape_and_axes(), _reducer(R.reduce_sum_p))
 row(R.reduce_prod_p, shape_and_axes(), _reducer(R.reduce_prod_p))
 row(R.reduce_max_p, shape_and_axes(), _reducer(R.reduce_max_p, distinct))
 row(R.reduce_min_p, shape_and_axes(), _reducer(R.reduce_min_p, distinct))
-for _p in (R.reduce_and_p, R.reduce_or_p):
+for _p in (R.reduce_and_p, R.reduce_or_p, R.reduce_xor_p):
     row(_p, shape_and_axes(), _reducer(_p, bools), nondiff=True, derivs=False)
+    ROWS.append(Row(_p, shape_and_axes(), _reducer(_p, lambda s: ints(s, -40, 40)),
+                    nondiff=True, derivs=False, name=f"{_p.name} int64"))
 
 
 @st.composite
@@ -533,6 +535,10 @@ row(L.svd_p, svd_params(), _svd_build)
 row(L.qr_p, svd_params(),
     lambda p: (lambda a: tuple(L.qr_p.bind(a, full_matrices=False)),
                [_stack_of(ftst.well_conditioned_matrices, p[2], p[0], p[1])]))
+# geqrf has no derivatives (asking raises: tests/test_api_gaps.py): batched only
+row(L.geqrf_p, svd_params(),
+    lambda p: (lambda a: tuple(L.geqrf_p.bind(a)),
+               [_stack_of(ftst.well_conditioned_matrices, p[2], p[0], p[1])]), derivs=False)
 
 
 def _eigvals_parts(a):

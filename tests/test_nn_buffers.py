@@ -4,6 +4,7 @@ grad/jit/vmap, loud failures (a training BatchNorm whose statistics would be dro
 `model.eval()` as a statement, a module placed twice), real constructor signatures,
 ModuleList/ModuleDict, state_dict/load_state_dict and safetensors files."""
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -547,10 +548,9 @@ def test_safetensors_refuses_bad_files(tmp_path):
     (tmp_path / "huge").write_bytes((10 ** 12).to_bytes(8, "little") + b"{}")
     with pytest.raises(ValueError, match="not a valid safetensors file.*too large"):
         ft.nn.load_safetensors(tmp_path / "huge")
-    header = b'{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}'
-    (tmp_path / "bf16").write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0")
-    with pytest.raises(ValueError, match="bfloat16.*convert it in PyTorch"):
-        ft.nn.load_safetensors(tmp_path / "bf16")
+    _write_safetensors(tmp_path / "f8", [("x", "F8_E4M3", [2], b"\0\0")])
+    with pytest.raises(ValueError, match="'x' is F8_E4M3.*convert it in PyTorch"):
+        ft.nn.load_safetensors(tmp_path / "f8")
     header = b'{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}'
     (tmp_path / "bad").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
     with pytest.raises(ValueError, match="not a valid safetensors file"):
@@ -559,15 +559,98 @@ def test_safetensors_refuses_bad_files(tmp_path):
         ft.nn.save_safetensors({"s": np.array(["a"], object)}, tmp_path / "o")
 
 
-def test_safetensors_refuses_bfloat16_also_where_numpy_knows_it(tmp_path):
-    """(Once ml_dtypes was imported, as importing JAX does, safetensors loaded bfloat16
-    tensors and functrans returned arrays it cannot compute in.)"""
+def _write_safetensors(path, entries):
+    """A safetensors file written byte by byte: `entries` are (name, dtype, shape, data)."""
+    header, data = {}, b""
+    for name, dtype, shape, raw in entries:
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+
+
+# bfloat16 bit patterns and their values: 1, -2, 0.5 + 2**-8, the smallest subnormal, -0,
+# inf, a NaN, the largest finite value
+_BF16_BITS = np.array([0x3F80, 0xC000, 0x3F01, 0x0001, 0x8000, 0x7F80, 0x7FC1, 0x7F7F],
+                      np.uint16)
+
+
+def test_safetensors_bfloat16_loads_as_float32(tmp_path):
+    """Written by hand (no PyTorch): bfloat16 is the high half of a float32, bit for bit."""
+    pytest.importorskip("safetensors.numpy")
+    ints = np.arange(3, dtype=np.int64)
+    _write_safetensors(tmp_path / "bf16", [
+        ("w", "BF16", [2, 4], _BF16_BITS.astype("<u2").tobytes()),
+        ("b", "F32", [1], np.float32(7).tobytes()),
+        ("n", "I64", [3], ints.astype("<i8").tobytes()),
+        ("empty", "BF16", [0, 2], b"")])
+    loaded = ft.nn.load_safetensors(tmp_path / "bf16")
+    assert sorted(loaded) == ["b", "empty", "n", "w"]
+    w = loaded["w"]
+    assert w.dtype == np.float32 and w.shape == (2, 4)
+    np.testing.assert_array_equal(w.view(np.uint32).ravel(), _BF16_BITS.astype(np.uint32) << 16)
+    np.testing.assert_array_equal(w.ravel()[:6], [1, -2, 0.5 + 2 ** -8, 2.0 ** -133, 0, np.inf])
+    assert np.signbit(w[1, 0]) and np.isnan(w[1, 2]) and w[1, 3] == 3.3895314e38
+    assert loaded["empty"].shape == (0, 2) and loaded["empty"].dtype == np.float32
+    np.testing.assert_array_equal(loaded["n"], ints)
+    w[0, 0] = 5.0                                       # writable, as the other arrays are
+    net = ft.nn.Linear(4, 2, key=ft.random.key(0)).load_state_dict(
+        {"weight": w, "bias": np.zeros(2, np.float32)})
+    assert net.weight.dtype == np.float32
+
+
+def test_safetensors_bfloat16_also_where_numpy_knows_it(tmp_path):
+    """(Once ml_dtypes is imported, as importing JAX does, safetensors itself would load
+    bfloat16 tensors as its NumPy type, which functrans arrays cannot hold.)"""
     pytest.importorskip("safetensors.numpy")
     pytest.importorskip("ml_dtypes")
-    header = b'{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}'
-    (tmp_path / "bf16").write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0")
-    with pytest.raises(ValueError, match="bfloat16.*convert it in PyTorch"):
-        ft.nn.load_safetensors(tmp_path / "bf16")
+    _write_safetensors(tmp_path / "bf16", [("x", "BF16", [8], _BF16_BITS.tobytes())])
+    x = ft.nn.load_safetensors(tmp_path / "bf16")["x"]
+    assert x.dtype == np.float32
+    np.testing.assert_array_equal(x.view(np.uint32), _BF16_BITS.astype(np.uint32) << 16)
+    _write_safetensors(tmp_path / "f8", [("x", "F8_E5M2", [2], b"\0\0")])
+    with pytest.raises(ValueError, match="'x' is F8_E5M2"):
+        ft.nn.load_safetensors(tmp_path / "f8")
+
+
+def test_safetensors_bfloat16_written_by_pytorch(tmp_path):
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    gen = torch.Generator().manual_seed(0)
+    tensors = {"weight": torch.randn(5, 3, generator=gen).to(torch.bfloat16),
+               "bias": torch.randn(5, generator=gen).to(torch.bfloat16),
+               "steps": torch.tensor([3]), "big": torch.tensor([3e38, -1e-40, float("nan")],
+                                                              dtype=torch.bfloat16)}
+    st_torch.save_file(tensors, str(tmp_path / "torch.safetensors"))
+    loaded = ft.nn.load_safetensors(tmp_path / "torch.safetensors")
+    for name, t in tensors.items():
+        want = t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy()
+        assert loaded[name].dtype == want.dtype and loaded[name].shape == want.shape
+        np.testing.assert_array_equal(loaded[name], want)
+    net = ft.nn.Linear(3, 5, key=ft.random.key(0)).load_state_dict(
+        {k: loaded[k] for k in ("weight", "bias")})
+    x = torch.randn(2, 3, generator=gen)
+    want = torch.nn.functional.linear(x, tensors["weight"].float(), tensors["bias"].float())
+    np.testing.assert_allclose(net(x.numpy()), want.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_safetensors_bfloat16_headers_are_checked_before_reading(tmp_path):
+    """A header declaring more than the file holds is refused before anything is allocated,
+    by the library and by functrans' own bfloat16 reader."""
+    pytest.importorskip("safetensors.numpy")
+    from functrans.nn.state_dict import _read_bfloat16
+    huge = 10 ** 12
+    header = json.dumps({"x": {"dtype": "BF16", "shape": [huge],
+                               "data_offsets": [0, 2 * huge]}}).encode()
+    (tmp_path / "lies").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 4)
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
+        ft.nn.load_safetensors(tmp_path / "lies")
+    with pytest.raises(ValueError, match="changed while it was read"):
+        _read_bfloat16(str(tmp_path / "lies"), ["x"])
+    (tmp_path / "long").write_bytes((10 ** 12).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ValueError, match="changed while it was read"):
+        _read_bfloat16(str(tmp_path / "long"), ["x"])
 
 
 def test_safetensors_without_the_package_names_the_extra(tmp_path, monkeypatch):

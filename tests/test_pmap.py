@@ -231,6 +231,35 @@ def test_an_axis_spanning_ranks_with_several_lanes_each():
               np.asarray(want[k]))
 
 
+# ------------------------------------------------------------------ disable_jit
+def test_disable_jit_runs_pmap_op_by_op():
+    seen = []
+
+    def f(x, scale):
+        seen.append(x)                     # a Python side effect
+        return lax.psum(x * scale, "i")
+    p = one(f, axis_name="i", static_broadcasted_argnums=1)
+    x = arr(1, 3)
+    want = p(x, 2.0)
+    p(x, 2.0)
+    assert len(seen) == 1 and p.cache_info().misses == 1      # traced once, then compiled
+    with ft.disable_jit():
+        for k in range(3):
+            close(p(x, 2.0), want)
+            assert len(seen) == 2 + k                         # the Python code runs each call
+            assert isinstance(seen[-1].val, ft.Array)         # on values: no trace, no compile
+        assert "val = Array(" in repr(seen[-1])               # print shows them
+        close(ft.grad(lambda x: fnp.sum(p(x, 2.0)))(x), np.full((1, 3), 2.0))
+        close(one(ft.grad(lambda x: fnp.sum(f(x, 3.0))), axis_name="i")(x), np.full((1, 3), 3.0))
+        with ft.disable_jit(False):
+            n = len(seen)
+            close(p(x, 2.0), want)
+            assert len(seen) == n                             # compiled again: cached
+    assert p.cache_info().misses == 1
+    p(x, 2.0)
+    assert len(seen) == n
+
+
 # ------------------------------------------------------------------ several devices
 @pytest.fixture
 def fake_devices():
@@ -277,6 +306,23 @@ def _check_on_devices(devices):
     close(got, np.broadcast_to(np.asarray(wts - 0.1 * ft.grad(loss)(wts, x, y)), (n, 3, 2)),
           rtol=1e-10)
     return p
+
+
+def test_disable_jit_runs_pmap_op_by_op_on_every_device(fake_devices):
+    seen = []
+
+    def f(v):
+        seen.append((v.device, type(v.val)))
+        return lax.psum(v, "i")
+    p = ft.pmap(f, axis_name="i", devices=fake_devices)
+    v = fnp.ones((2, 3))
+    with ft.disable_jit():
+        close(p(v), np.full((2, 3), 2.0))
+        close(p(v), np.full((2, 3), 2.0))
+        _check_on_devices(fake_devices)     # every collective, and a data-parallel step
+    # once per device and call (each device's thread runs op by op, not only the caller's)
+    assert sorted(seen, key=str) == sorted([(d, ft.Array) for d in fake_devices] * 2, key=str)
+    assert p.cache_info().misses == 0
 
 
 def test_several_devices_of_one_process(fake_devices):

@@ -86,6 +86,13 @@ class BatchTracer(Tracer):
     def underlying(self):
         return self.val
 
+    def __repr__(self):
+        base = super().__repr__()
+        if isinstance(self.val, Tracer):
+            return base
+        # vmap run op by op (eagerly, or pmap under disable_jit): the values themselves
+        return f"{base} with\n  val = {self.val!r}\n  batch_dim = {self.bdim}"
+
     def concrete_value(self, why):
         raise ConcretizationError(
             f"{why} needs one concrete value, but under vmap this value differs across the "

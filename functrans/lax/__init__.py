@@ -16,8 +16,8 @@ from ..primitives.elementwise import (
     make_complex as complex, clamp, integer_pow, select_n,
 )
 from ..primitives.reductions import (
-    reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, argmax, argmin,
-    cumsum, cumprod, cummax, cummin,
+    reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, reduce_xor, argmax,
+    argmin, cumsum, cumprod, cummax, cummin,
 )
 from ..primitives.shape_ops import (
     reshape, transpose, moveaxis, broadcast_in_dim, broadcast_to, rev, concatenate, pad,

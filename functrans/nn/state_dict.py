@@ -14,6 +14,8 @@ Nothing is ever unpickled.
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 
 import numpy as np
@@ -93,6 +95,9 @@ def load_state_dict(module, state_dict, strict=True):
 _NUMPY_CAN_HOLD = {np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.uint16, np.int16,
                                           np.float16, np.uint32, np.int32, np.float32,
                                           np.uint64, np.int64, np.float64)}
+# the dtypes of safetensors files that load as they are (bfloat16 is widened to float32)
+_SAFETENSORS_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "F16", "U32", "I32", "F32", "U64",
+                       "I64", "F64"}
 
 
 def _library(what):
@@ -126,24 +131,56 @@ def save_safetensors(tensors, path, metadata=None):
 
 def load_safetensors(path):
     """The tensors of the safetensors file at `path`, as a dict from names to NumPy arrays
-    (ready for `model.load_state_dict(...)`)."""
-    st = _library("load_safetensors")
+    (ready for `model.load_state_dict(...)`). bfloat16 tensors become float32 (exactly: a
+    bfloat16 is the high half of a float32)."""
+    _library("load_safetensors")
+    from safetensors import safe_open
     path = os.fspath(path)
+    tensors, bfloat16 = {}, []
     try:
-        tensors = st.load_file(path)
-    except TypeError as e:          # a dtype NumPy has not, such as bfloat16
-        raise ValueError(f"load_safetensors: {path} holds a tensor NumPy cannot ({e}); "
-                         "convert it in PyTorch first, e.g. to float32") from None
+        # the library checks the header (its size, and every tensor's offsets against its
+        # dtype, shape and the file's size) before anything is read
+        with safe_open(path, framework="np") as f:
+            names = f.keys()
+            for name in names:
+                kind = f.get_slice(name).get_dtype()
+                if kind == "BF16":
+                    bfloat16.append(name)
+                elif kind in _SAFETENSORS_DTYPES:
+                    tensors[name] = f.get_tensor(name)
+                else:
+                    raise TypeError(f"{name!r} is {kind}")
+    except TypeError as e:          # a dtype functrans arrays cannot hold, such as float8
+        raise ValueError(f"load_safetensors: {path} holds a tensor functrans arrays cannot "
+                         f"hold ({e}); convert it in PyTorch first, e.g. to float32") from None
     except OSError:
         raise
     except Exception as e:          # safetensors' SafetensorError: a damaged or foreign file
         raise ValueError(f"load_safetensors: {path} is not a valid safetensors file: "
                          f"{e}") from None
-    for name, arr in tensors.items():
-        # bfloat16 and the like load as NumPy extension types once a package such as
-        # ml_dtypes (imported by JAX) has registered them; functrans arrays cannot hold them
-        if arr.dtype not in _NUMPY_CAN_HOLD:
-            raise ValueError(f"load_safetensors: {path} holds {name!r} as {arr.dtype}, "
-                             "which functrans arrays cannot hold; convert it in PyTorch first, "
-                             "e.g. to float32")
-    return tensors
+    if not bfloat16:
+        return tensors
+    tensors.update(_read_bfloat16(path, bfloat16))
+    return {name: tensors[name] for name in names}
+
+
+def _read_bfloat16(path, names):
+    """The bfloat16 tensors `names` of the (checked) safetensors file at `path` as float32:
+    each 16-bit pattern shifted into the high half of a 32-bit one."""
+    out = {}
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        n = int.from_bytes(fh.read(8), "little")
+        if 8 + n > size:
+            raise ValueError(f"load_safetensors: {path} changed while it was read")
+        header = json.loads(fh.read(n))
+        for name in names:
+            entry = header[name]
+            start, end = (8 + n + int(o) for o in entry["data_offsets"])
+            shape = tuple(int(d) for d in entry["shape"])
+            if not 8 + n <= start <= end <= size or end - start != 2 * math.prod(shape):
+                raise ValueError(f"load_safetensors: {path} changed while it was read")
+            fh.seek(start)
+            bits = np.frombuffer(fh.read(end - start), "<u2").astype(np.uint32) << 16
+            out[name] = bits.view(np.float32).reshape(shape)
+    return out

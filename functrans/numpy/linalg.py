@@ -192,10 +192,16 @@ def svdvals(x, /):
 
 
 def qr(a, mode="reduced"):
-    """`(Q, R)` with orthonormal Q and upper-triangular R; mode 'reduced', 'complete' or 'r'."""
+    """`(Q, R)` with orthonormal Q and upper-triangular R; mode 'reduced', 'complete' or 'r'.
+    mode='raw' gives NumPy's `(h, tau)`: the Householder reflectors as LAPACK stores them,
+    transposed (h is (…, n, m)); it has no derivatives (asking for one raises)."""
     a = _float_matrix(a, "qr", square=False)
+    if mode == "raw":
+        h, tau = lax.linalg.geqrf(a)
+        return _T(h), tau
     if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
+        raise ValueError("linalg.qr: mode must be 'reduced', 'complete', 'r' or 'raw', got "
+                         f"{mode!r}")
     q, r = lax.linalg.qr(a, full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
 

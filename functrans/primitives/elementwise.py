@@ -289,7 +289,20 @@ floor_p = unary("floor", nondiff=True, cuda="floor{f}({0})")
 ceil_p = unary("ceil", nondiff=True, cuda="ceil{f}({0})")
 round_p = unary("round", "rint", nondiff=True, cuda="rint{f}({0})")
 trunc_p = unary("trunc", nondiff=True, cuda="trunc{f}({0})")
-logistic_p = unary("logistic", impl=_special_impl("expit"),
+_expit = _special_impl("expit")
+
+
+def _logistic_impl(xp, x):
+    if x.dtype.kind != "c":
+        return _expit(xp, x)
+    # expit has no complex loop: 1 / (1 + exp(-x)) as JAX, written exp(x) / (1 + exp(x)) for
+    # Re x < 0 so that exp never overflows (1 / (1 + inf - inf j) would be nan, not 0)
+    right = xp.real(x) >= 0
+    e = xp.exp(xp.where(right, -x, x))
+    return xp.where(right, 1, e) / (1 + e)
+
+
+logistic_p = unary("logistic", impl=_logistic_impl,
                    deriv=lambda x, ans: mul(ans, sub(1.0, ans)),
                    cuda="(({T})1 / (({T})1 + exp{f}(-{0})))")
 erf_p = unary("erf", impl=_special_impl("erf"),

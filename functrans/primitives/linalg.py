@@ -1,5 +1,5 @@
 """Linear-algebra primitives on stacks of matrices (the last two axes; leading axes are a
-batch): `cholesky`, `triangular_solve`, `lu`, `eigh`, `eig`, `svd`, `qr`.
+batch): `cholesky`, `triangular_solve`, `lu`, `eigh`, `eig`, `svd`, `qr`, `geqrf`.
 
 Each has forward and reverse rules written with functrans operations (so they nest), and
 vmap just moves the mapped axis into the leading batch. Symmetric inputs (`cholesky`,
@@ -18,7 +18,8 @@ Known limits of the derivatives (the values are always fine):
   fine. The same holds for `svd` with repeated (or, for U/V of a non-square matrix, zero)
   singular values.
 - `svd(full_matrices=True)` and `qr(full_matrices=True)` of non-square matrices have no
-  derivative (the extra columns are not unique); use the reduced forms.
+  derivative (the extra columns are not unique); use the reduced forms. `geqrf` (QR as
+  Householder reflectors) has none at all: asking for one raises.
 - `lu` and everything on it (solve, det, inv) need a nonsingular matrix for derivatives.
 - `eig` (general matrices; complex eigenvalues and unit eigenvectors whose largest component
   is real, LAPACK's normalization, which its derivative follows) needs distinct eigenvalues
@@ -751,4 +752,54 @@ def qr(a, full_matrices=False):
     return q, r
 
 
-__all__ = ["cholesky", "triangular_solve", "lu", "lu_solve", "eigh", "svd", "qr"]
+# =============================================================== geqrf
+# LAPACK's Householder QR as it stores it: R in the upper triangle of `h` (m x n), below the
+# diagonal the Householder vectors v_i (v_i[i] = 1 implied), and `taus` with
+# Q = prod_i (I - tau_i v_i v_i^H). numpy.linalg.qr(mode='raw') is its transpose.
+def _geqrf_impl(xp, a):
+    h, taus = xp.linalg.qr(a, mode="raw")           # h as NumPy gives it: (…, n, m)
+    return [xp.swapaxes(h, -1, -2), taus]
+
+
+def _geqrf_aval(a):
+    _matrix_aval("geqrf", a)
+    *batch, m, n = a.shape
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(tuple(batch) + (min(m, n),), a.dtype)]
+
+
+def _geqrf_no_derivative(a):
+    raise NotImplementedError(
+        f"geqrf (qr with mode='raw') of a {dtype_of(a)} matrix of shape {shape_of(a)} has no "
+        "derivative rule: the Householder vectors and taus are not differentiated. "
+        "Differentiate qr with mode='reduced' (or 'r'), or wrap the call in "
+        "ft.lax.stop_gradient.")
+
+
+def _geqrf_jvp(primals, tangents):
+    a, = primals
+    if tangents[0] is not None:
+        _geqrf_no_derivative(a)
+    return geqrf_p.bind(a), [None, None]
+
+
+def _geqrf_vjp(primals, needs):
+    a, = primals
+
+    def backward(cts):
+        _geqrf_no_derivative(a)
+    return geqrf_p.bind(a), backward
+
+
+geqrf_p = primitive("geqrf", _geqrf_impl, _geqrf_aval, multiple_results=True)
+geqrf_p.jvp, geqrf_p.vjp = _geqrf_jvp, _geqrf_vjp
+_batch_leading(geqrf_p)
+
+
+def geqrf(a):
+    """`(h, taus)`: the QR decomposition of `a` as Householder reflectors (LAPACK's geqrf,
+    above). No derivatives."""
+    h, taus = geqrf_p.bind(a)
+    return h, taus
+
+
+__all__ = ["cholesky", "triangular_solve", "lu", "lu_solve", "eigh", "svd", "qr", "geqrf"]

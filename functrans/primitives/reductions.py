@@ -1,4 +1,5 @@
-"""Reductions over axes (sum, max, min, prod, all, any, argmax, argmin) and cumulative scans.
+"""Reductions over axes (sum, max, min, prod, and / or / xor, argmax, argmin) and cumulative
+scans.
 
 `axes` is always a sorted tuple of non-negative axes; the result drops them (functrans.numpy
 adds `keepdims` with a reshape, which costs nothing).
@@ -6,6 +7,7 @@ adds `keepdims` with a reshape, which costs nothing).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -65,7 +67,7 @@ def two_step(ufunc, x, plan, out_shape, dtype=None, out=None):
     return out
 
 
-def _reduction(name, np_name, *, out_dtype=None, pass_dtype=False):
+def _reduction(name, np_name, *, pass_dtype=False):
     def impl(xp, x, axes):
         if xp is np and np_name in REDUCING_UFUNC:
             plan = two_step_plan(x.shape, axes)
@@ -81,7 +83,7 @@ def _reduction(name, np_name, *, out_dtype=None, pass_dtype=False):
         if np_name in ("max", "min") and x.size == 0 and any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{name} of an empty axis has no identity; pass initial= or "
                              "use a non-empty array")
-        return ShapedArray(_reduced_shape(x.shape, axes), out_dtype or x.dtype)
+        return ShapedArray(_reduced_shape(x.shape, axes), x.dtype)
 
     p = primitive(name, impl, abstract_eval)
     p.kernel_kind, p.np_name = "reduction", np_name
@@ -105,10 +107,55 @@ reduce_sum_p = _reduction("reduce_sum", "sum", pass_dtype=True)
 reduce_max_p = _reduction("reduce_max", "max")
 reduce_min_p = _reduction("reduce_min", "min")
 reduce_prod_p = _reduction("reduce_prod", "prod", pass_dtype=True)
-reduce_and_p = _reduction("reduce_and", "all", out_dtype=dtypes.bool_)
-reduce_or_p = _reduction("reduce_or", "any", out_dtype=dtypes.bool_)
-def_nondiff(reduce_and_p)
-def_nondiff(reduce_or_p)
+
+
+def _fold(xp, ufunc_name, x, axes, out_shape):
+    """`ufunc_name` reduced over `axes` by halving them, for array modules whose ufuncs have
+    no `reduce` (CuPy's bitwise ones): ceil(log2 n) whole-array steps."""
+    kept = [a for a in range(x.ndim) if a not in axes]
+    n = math.prod(x.shape[a] for a in axes)
+    y = xp.transpose(x, kept + list(axes)).reshape(out_shape + (n,))
+    if n == 0:
+        identity = np.array(getattr(np, ufunc_name).identity).astype(x.dtype).item()
+        return xp.full(out_shape, identity, x.dtype)
+    f = getattr(xp, ufunc_name)
+    while n > 1:
+        half = n // 2
+        folded = f(y[..., :half], y[..., half:2 * half])
+        if n % 2:
+            folded[..., :1] = f(folded[..., :1], y[..., 2 * half:])
+        y, n = folded, half
+    return y.reshape(out_shape)
+
+
+def _bitwise_reduction(name, ufunc, logical=None):
+    """reduce_and / reduce_or / reduce_xor as JAX's: bitwise on integers (keeping their
+    dtype), logical on bools; other dtypes are refused (functrans.numpy.all / any compare
+    with zero first)."""
+    def impl(xp, x, axes):
+        if logical is not None and x.dtype == np.bool_:
+            return getattr(xp, logical)(x, axis=axes)
+        if xp is np:
+            return ufunc.reduce(x, axis=axes)
+        return _fold(xp, ufunc.__name__, x, axes, _reduced_shape(x.shape, axes))
+
+    def abstract_eval(x, axes):
+        _check_axes(name, x, axes)
+        if np.dtype(x.dtype).kind not in "biu":
+            raise TypeError(f"{name} needs a bool or integer operand, got {x.dtype} (for a "
+                            "truth test, compare with zero first, or use functrans.numpy.all "
+                            "/ any)")
+        return ShapedArray(_reduced_shape(x.shape, axes), x.dtype)
+
+    p = primitive(name, impl, abstract_eval)
+    p.batch = _batch_reduction(p)
+    def_nondiff(p)
+    return p
+
+
+reduce_and_p = _bitwise_reduction("reduce_and", np.bitwise_and, "all")
+reduce_or_p = _bitwise_reduction("reduce_or", np.bitwise_or, "any")
+reduce_xor_p = _bitwise_reduction("reduce_xor", np.bitwise_xor)
 
 
 def _expand_to(ct, shape, axes):
@@ -385,6 +432,10 @@ def reduce_and(x, axes=None):
 
 def reduce_or(x, axes=None):
     return reduce_or_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+
+
+def reduce_xor(x, axes=None):
+    return reduce_xor_p.bind(x, axes=_axes(axes, len(shape_of(x))))
 
 
 def argmax(x, axis, index_dtype=dtypes.int64):
