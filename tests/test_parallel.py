@@ -309,3 +309,60 @@ def test_split_chain_keeps_the_slots_it_reads_alive(threads):
     h = x @ w
     s = h.sum(1, keepdims=True) + 10.0
     np.testing.assert_allclose(got[0], ((h / s) * 3.0 + h * 2.0).sum(1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_backward_products_run_as_a_pair(threads, n):
+    """A linear layer's backward pass: the input's and the weight's gradients are two
+    independent products of equal size, run at once (`par_pair`), equal to one thread's."""
+    threads(n)
+    rng = np.random.default_rng(3)
+    x, w = _host(rng.standard_normal((64, 32)), rng.standard_normal((32, 48)))
+    f = ft.jit(ft.grad(lambda x, w: fnp.sum(fnp.tanh(x @ w) ** 2), argnums=(0, 1)))
+    assert f.lower(x, w).as_text().count("par_pair") == 1
+    gx, gw = f(x, w)
+    threads(1)
+    ref = ft.jit(ft.grad(lambda x, w: fnp.sum(fnp.tanh(x @ w) ** 2) + 0.0, argnums=(0, 1)))
+    rx, rw = ref(x, w)
+    np.testing.assert_array_equal(gx, rx)
+    np.testing.assert_array_equal(gw, rw)
+    t = np.tanh(np.asarray(x) @ np.asarray(w))
+    g = 2 * t * (1 - t ** 2)
+    np.testing.assert_allclose(gx, g @ np.asarray(w).T, rtol=1e-12)
+    np.testing.assert_allclose(gw, np.asarray(x).T @ g, rtol=1e-12)
+
+
+def test_a_pair_never_writes_into_the_first_products_operands(threads, monkeypatch):
+    """The two products of a pair run at the same time: the second may not take the memory
+    of an operand of the first that dies there (it would, run one after the other)."""
+    threads(2)
+    rng = np.random.default_rng(4)
+    x, y, w = _host(*[rng.standard_normal((32, 32)) for _ in range(3)])
+
+    def f(x, y, w):
+        a, b = x * 2.0, y * 3.0
+        return (a @ w) - (b @ w)
+    emitted, keeps = [], [True]
+    pair, plan = parallel.product_pair, codegen.memory.plan
+
+    def recording(*args):
+        emitted.append(args)
+        return pair(*args)
+
+    def planning(*args, together=(), **kwargs):
+        return plan(*args, together=together if keeps[0] else (), **kwargs)
+    monkeypatch.setattr(parallel, "product_pair", recording)
+    monkeypatch.setattr(codegen.memory, "plan", planning)
+
+    def second_writes_into_first_operand():
+        emitted.clear()
+        ft.clear_caches()
+        out = ft.jit(f)(x, y, w)
+        if keeps[0]:            # (the other plan may race)
+            x_, y_, w_ = (np.asarray(v) for v in (x, y, w))
+            np.testing.assert_allclose(out, x_ * 2 @ w_ - y_ * 3 @ w_, rtol=1e-12)
+        (fn, a1, b1, out1, fn2, a2, b2, out2), = emitted
+        return any(np.shares_memory(out2, a) for a in (a1, b1))
+    assert not second_writes_into_first_operand()
+    keeps[0] = False
+    assert second_writes_into_first_operand()       # the hazard the plan avoids

@@ -57,6 +57,7 @@ class LoweringContext:
         # records that the program did so
         self.splits_kernels = xp is np
         self.uses_threads = False
+        self.pairing = None     # while emitting a pair of products: the first's arguments
         self.lines = []
         self._count = 0
         self._const_ids = {}
@@ -130,8 +131,12 @@ class LoweringContext:
         donated = donated or {}
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
+        pairs = _product_pairs(instrs) if self.splits_kernels else set()
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
-                           c_inputs=c_inputs, pool=self.keeps_arena)
+                           c_inputs=c_inputs, pool=self.keeps_arena, together=pairs)
+        pairs = {k for k in pairs if k not in plan.lent and k + 1 not in plan.lent
+                 and plan.target.get(k) not in donated
+                 and plan.target.get(k + 1) not in donated}
         slot_names = [self.fresh("buf") for _ in plan.slots]
         split = self._split_chains(instrs, groups, plan, donated) if self.splits_kernels \
             else {}
@@ -188,7 +193,11 @@ class LoweringContext:
             if kernel.kind == memory.VIEW and k in plan.lent:     # a reshape of lent memory
                 self.emit(f"{outs[0]} = {buf}", indent)
             else:
+                if k in pairs:
+                    self.pairing = []
                 kernel.emit(self, eqn, ins, outs, buf, indent)
+                if k - 1 in pairs:
+                    self.pairing = None
             env.update(zip(eqn.outvars, outs))
             dead = [env[v] for v in plan.release.get(k, ())]
             if k in lenders:
@@ -286,6 +295,27 @@ SPLIT_MIN_WORK = 1 << 18
 # a chain of several members runs over blocks of rows of about this many bytes of result,
 # each block through the whole chain while it is in the cache
 CHAIN_BLOCK_BYTES = 1 << 18
+
+
+# adjacent independent matrix products run at once, each on a thread of its own (the
+# backward pass of a linear layer or convolution: the input's and the weight's gradients),
+# where the smaller has at least this share of the larger's multiply-adds
+PAIR_MIN_SHARE = 0.5
+
+
+def _product_pairs(instrs):
+    """The instructions k whose matrix product runs together with that of k + 1."""
+    pairs, k = set(), 0
+    while k + 1 < len(instrs):
+        (first, kernel), (second, other) = instrs[k], instrs[k + 1]
+        small, large = sorted((kernel.macs, other.macs))
+        if small and small >= PAIR_MIN_SHARE * large and \
+                not set(first.outvars) & set(second.invars):
+            pairs.add(k)
+            k += 2
+        else:
+            k += 1
+    return pairs
 
 
 def _stretch_slots(slots, first, last):

@@ -34,16 +34,17 @@ class Kernel:
     (may share memory with any input). `accepts_out`: can write into a given buffer;
     `inplace`: the operand positions that buffer may be (it then is that operand's array);
     `exact`: the result does not depend on memory layout; `out_c`: the buffer must be
-    C-contiguous; `lends`: the primitive's `operand_memory` for this equation.
+    C-contiguous; `lends`: the primitive's `operand_memory` for this equation; `macs`: the
+    multiply-adds of a matrix product split over threads (0 for other kernels).
     """
     __slots__ = ("kind", "emit", "accepts_out", "inplace", "exact", "out_c", "c_layout",
-                 "lends")
+                 "lends", "macs")
 
     def __init__(self, kind, emit, accepts_out=False, inplace=(), exact=True, out_c=False,
-                 c_layout=lambda c: False, lends=None):
+                 c_layout=lambda c: False, lends=None, macs=0):
         self.kind, self.emit, self.accepts_out = kind, emit, accepts_out
         self.inplace, self.exact, self.out_c, self.c_layout = inplace, exact, out_c, c_layout
-        self.lends = lends
+        self.lends, self.macs = lends, macs
 
 
 def _same_layout(c):
@@ -172,18 +173,36 @@ def _dot_kernel(eqn):
 
     def _emit_split_product(ctx, eqn, ins, outs, buf, indent):
         ctx.uses_threads = True
-        product = ctx.const(parallel.product, "par_product")
         args = f"{ctx.kernel(plan.fn)}, {ins[0]}{a}, {ins[1]}{b}"
         reshaped = "" if plan.out_shape is None else f".reshape({plan.out_shape!r})"
         if buf is None:
             dtype = ctx.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
-            ctx.emit(f"{outs[0]} = {product}({args}, {ctx.kernel('empty')}("
-                     f"{plan.product_shape!r}, {dtype})){reshaped}", indent)
-            return
-        target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
-        ctx.emit(f"{product}({args}, {target})", indent)
-        ctx.emit(f"{outs[0]} = {buf}", indent)
-    return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
+            fresh = f"{ctx.kernel('empty')}({plan.product_shape!r}, {dtype})"
+            if ctx.pairing is None:
+                product = ctx.const(parallel.product, "par_product")
+                ctx.emit(f"{outs[0]} = {product}({args}, {fresh}){reshaped}", indent)
+                return
+            buf = ctx.fresh("buf")          # paired: its array is named before it runs
+            ctx.emit(f"{buf} = {fresh}", indent)
+            target, result = buf, f"{buf}{reshaped}"
+        else:
+            target = buf if plan.out_shape is None else \
+                f"{buf}.reshape({plan.product_shape!r})"
+            result = buf
+        if ctx.pairing is None:
+            ctx.emit(f"{ctx.const(parallel.product, 'par_product')}({args}, {target})", indent)
+        elif not ctx.pairing:               # the first of a pair runs with the second
+            ctx.pairing.append(f"{args}, {target}")
+        else:
+            pair = ctx.const(parallel.product_pair, "par_pair")
+            ctx.emit(f"{pair}({ctx.pairing.pop()}, {args}, {target})", indent)
+        ctx.emit(f"{outs[0]} = {result}", indent)
+    # (a large matrix product runs on the BLAS's own threads instead: they split one
+    # product better than two threads run two whole ones)
+    rhs_rank = len(plan.rhs_shape if plan.rhs_shape is not None else rhs.aval.shape)
+    pairs = split and (rhs_rank > 2 or macs < parallel.BLAS_THREADS_MIN_MACS)
+    return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c,
+                  macs=macs if pairs else 0)
 
 
 # matrix products of at least this many multiply-adds are split over threads (about 50-100

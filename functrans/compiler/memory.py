@@ -109,12 +109,14 @@ def _owned_size(aval, min_bytes):
     return math.prod(shape) * aval.dtype.itemsize >= max(min_bytes, 1)
 
 
-def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=False):
+def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=False,
+         together=()):
     """Plan buffers for `instrs`, a list of `(eqn, kernel)`.
 
     `donated`: input variables whose arrays may be overwritten (C-contiguous and owned by
     nobody else; the caller checks that at run time). `c_inputs`: inputs known to be
-    C-contiguous. `pool`: plan slots, buffers kept between calls.
+    C-contiguous. `pool`: plan slots, buffers kept between calls. `together`: instructions
+    k that run at the same time as k + 1 (their operands stay alive through k + 1).
     """
     if min_bytes is None:
         min_bytes = REUSE_MIN_BYTES
@@ -124,7 +126,7 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
             last[v] = k
         for v in eqn.invars:
             if type(v) is Var:
-                last[v] = k
+                last[v] = k + (k in together)
     for v in outvars:
         if type(v) is Var:
             last[v] = FOREVER

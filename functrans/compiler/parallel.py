@@ -1,6 +1,8 @@
 """Several cores inside one process: compiled programs on the host split their large kernels
 into independent pieces that worker threads run while NumPy and the BLAS release the GIL:
-matrix products by rows (or by their first batch axis), long elementwise chains by rows,
+matrix products by rows (or by their first batch axis), or two independent products of
+similar size (a layer's backward pass: its input's and its weight's gradients) at once, each
+whole on a thread of its own, long elementwise chains by rows,
 reductions that keep their first axis by rows, and kernels declaring a batch axis
 (`Primitive.split_rows`: convolutions' shifted sums, windowed max/sum, their gathers and
 scatters, special functions) by rows. Small kernels stay whole: waking a worker costs tens
@@ -276,6 +278,17 @@ def product(fn, a, b, out):
 
 def _product_piece(fn, a, b, out):
     fn(a, b, out=out)
+
+
+def product_pair(fn, a, b, out, fn2, a2, b2, out2):
+    """Two independent products (as `product` takes them) at once, each whole on a thread
+    of its own; in turn, each split, where the program has one thread or cannot hold the
+    BLAS at one."""
+    if pool.size > 1 and pool.blas_split:
+        pool.run(_product_piece, [(fn, a, b, out), (fn2, a2, b2, out2)])
+    else:
+        product(fn, a, b, out)
+        product(fn2, a2, b2, out2)
 
 
 def chunks(fn, rows, block):
