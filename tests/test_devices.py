@@ -195,6 +195,14 @@ def test_nothing_moves_silently_between_the_fake_devices(dev):
         a + b
 
 
+def test_eager_lax_refuses_mixed_dtypes_on_a_device_as_on_the_host(dev):
+    a, b = on(dev, arr(3, dtype=np.float32), arr(3))
+    for op in (lax.add, lax.pow, lax.ge, lax.complex):
+        with pytest.raises(TypeError, match="mixed dtypes float32 and float64"):
+            op(a, b)
+    assert lax.add(a, 1.0).dtype == np.float32
+
+
 # ------------------------------------------------------------------ jit per device
 def test_jit_compiles_once_per_device_and_runs_where_the_arguments_are(dev):
     f = ft.jit(lambda x: fnp.tanh(x) * 2.0 + x.sum())
