@@ -216,6 +216,19 @@ def test_numpy_operands_of_lax_join_the_device_of_the_arrays(dev):
         assert out.device is dev, name
         if want is not None:
             close(out, want)
+    # tangents and cotangents given as NumPy arrays join their primal's (output's) device
+    f = ft.custom_jvp(lambda a: fnp.sin(a))
+    f.defjvp(lambda p, t: (f(p[0]), fnp.cos(p[0]) * t[0]))
+    for g in (f, fnp.sin):
+        _, t = ft.jvp(g, (x,), (np.ones((3, 4)),))
+        assert t.device is dev
+        close(t, np.cos(x_h))
+        ct, = ft.vjp(g, x)[1](np.ones((3, 4)))
+        assert ct.device is dev
+        close(ct, np.cos(x_h))
+    jac = ft.jacfwd(fnp.sin)(x[0])
+    assert jac.device is dev
+    close(jac, np.diag(np.cos(x_h[0])))
 
 
 def test_numpy_operands_alone_go_to_the_default_device(dev):
