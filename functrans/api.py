@@ -19,7 +19,7 @@ from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
                         tree_flatten_with_path, keystr, tree_leaves)
-from .numpy._conversion import asarray
+from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
 from .primitives.shape_ops import full_like
 
@@ -310,7 +310,8 @@ def vjp(fun, *primals, has_aux=False):
                 raise ValueError(f"vjp: {leaf(i)} is float0{list(np.shape(c))}, the "
                                  f"cotangent type of an integer or bool output, but the output "
                                  f"is {np.dtype(d).name}{list(s)}")
-            c = asarray(c) if not isinstance(c, (Array, Tracer)) else c
+            # NumPy data joins the output's device, as operands do (core.eval_primitive)
+            c = asarray_like(c, out_flat[i]) if not isinstance(c, (Array, Tracer)) else c
             if shape_of(c) != s:
                 raise ValueError(f"vjp: {leaf(i)} has shape {shape_of(c)} but the "
                                  f"output has shape {s}")
@@ -343,7 +344,8 @@ def jvp(fun, primals, tangents, has_aux=False):
         if not dtypes.is_inexact(dtype_of(p)):
             tans.append(None)        # integer inputs have float0 (zero) tangents
             continue
-        t = asarray(t) if not isinstance(t, (Array, Tracer)) else t
+        # NumPy data joins the primal's device, as operands do (core.eval_primitive)
+        t = asarray_like(t, p) if not isinstance(t, (Array, Tracer)) else t
         if shape_of(t) != shape_of(p):
             raise ValueError(f"jvp: the tangent for {label} has shape {shape_of(t)} but the "
                              f"primal has shape {shape_of(p)}")
@@ -400,7 +402,7 @@ def _std_basis(leaves):
     out, start = [], 0
     for x, n in zip(leaves, sizes):
         block = eye[:, start:start + n].reshape((total,) + tuple(shape_of(x)))
-        out.append(asarray(block.astype(dtype_of(x))))
+        out.append(asarray_like(block.astype(dtype_of(x)), x))
         start += n
     return out, total
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import HOST_TYPES, cpu, device_of_raw, default_device_now, is_device_raw, to_host
+from .backends import HOST_TYPES, cpu, device_of_raw, default_device_now, is_device_raw, to_host, \
+    transfer
 from .errors import (ConcretizationError, UnexpectedTracerError, NonFiniteError, user_frame,
                      format_frame, reraise_with_context)
 from .jaxpr import Literal, Jaxpr, ClosedJaxpr, is_effectful, param_jaxprs
@@ -163,17 +164,16 @@ def abstractify(x):
 
 def device_like(x):
     """The device `x` lives on, looking through the tracers of eager transforms (grad, vmap)
-    to the array underneath; the host for NumPy arrays; the default device for abstract values
-    (under jit, where the compiled program's constants move to its arguments' device) and
-    Python scalars. Constants
-    a rule creates go here, so that they meet `x` on its device."""
+    to the array underneath; the default device for abstract values (under jit, where the
+    compiled program's constants move to its arguments' device) and for data on no device yet
+    (NumPy data and Python scalars given as they are: an operation on those alone runs
+    there, see `eval_primitive`). Constants a rule creates go here, so that they meet `x` on
+    its device."""
     while isinstance(x, Tracer):
         x = x.underlying()
     if type(x) is Array:
         v = x._value
         return cpu if type(v) in HOST_TYPES else device_of_raw(v)
-    if type(x) in HOST_TYPES:       # NumPy data given to lax as it is: on the host
-        return cpu
     return default_device_now()
 
 
@@ -259,10 +259,21 @@ class Primitive:
 
 
 def eval_primitive(prim, args, params):
-    """Run `prim`'s kernel on concrete values and wrap the result(s) as Arrays."""
+    """Run `prim`'s kernel on concrete values and wrap the result(s) as Arrays.
+
+    Where it runs follows JAX's rule for committed data: an Array lives on its device and
+    the operation runs there (Arrays on different devices are an error); NumPy data and
+    Python scalars passed as they are live on no device yet: they join the Arrays' device,
+    and with no Array among the operands the operation runs on the default device."""
     raws = [a._value if type(a) is Array else a for a in args]
     for r in raws:
         if type(r) not in _HOST_OR_SCALAR:
+            return _eval_on_device(prim, args, raws, params)
+    for a in args:
+        if type(a) is Array:        # on the host: every operand runs there
+            break
+    else:                           # no Array: the default device's (the host, as a rule)
+        if default_device_now() is not cpu:
             return _eval_on_device(prim, args, raws, params)
     try:
         out = prim.impl(np, *raws, **params)
@@ -293,8 +304,12 @@ def current_source():
 
 def _eval_on_device(prim, args, raws, params):
     """`eval_primitive` for operands that are not all on the host: the kernel runs with the
-    array module of the one device they live on."""
+    array module of the one device they live on (NumPy arrays passed as they are copied
+    there, see `eval_primitive`)."""
     device = _common_device(prim, args, raws)
+    if device is not cpu:
+        raws = [transfer(r, device) if type(r) is np.ndarray and a is r else r
+                for a, r in zip(args, raws)]
     try:
         with device.backend.activate(device):
             out = prim.impl(device.xp, *raws, **params)
@@ -306,11 +321,12 @@ def _eval_on_device(prim, args, raws, params):
 
 
 def _common_device(prim, args, raws):
-    # NumPy scalars passed as they are (not in an Array) are constants like Python scalars:
-    # every backend's kernels take them
+    # only the operands' own device arrays and Arrays place the operation: NumPy data passed
+    # as it is (not in an Array) is on no device yet (arrays join the operation's device,
+    # NumPy scalars are constants like Python scalars: every backend's kernels take them)
     devs = {device_of_raw(r) for a, r in zip(args, raws)
             if type(r) not in (float, int, bool, complex) and r is not None
-            and not isinstance(r, OpaqueValue) and (a is not r or not isinstance(r, np.generic))}
+            and not isinstance(r, OpaqueValue) and (a is not r or type(r) not in HOST_TYPES)}
     if len(devs) > 1:
         raise mixed_devices_error(prim.name, devs)
     return next(iter(devs)) if devs else default_device_now()
@@ -438,6 +454,7 @@ def new_main(trace_type, payload=None, name=None):
 
 def _bind_traced(prim, args, params):
     top = None
+    loose = False
     for a in args:
         if isinstance(a, Tracer):
             t = a._trace
@@ -445,9 +462,33 @@ def _bind_traced(prim, args, params):
                 raise _escaped_tracer_error(a, prim)
             if top is None or t.level > top.level:
                 top = t
+        elif type(a) is np.ndarray:
+            loose = True
+    if loose:
+        args = _numpy_placed(args)
     if _state.staging and _state.staging[-1].level > top.level and is_effectful(prim, params):
         top = _state.staging[-1].trace
     return top.process_primitive(prim, args, params)
+
+
+def _numpy_placed(args):
+    """`args` with their NumPy arrays (on no device yet, see `eval_primitive`) made Arrays on
+    the device of the first concrete value among the others, looking through tracers, when
+    that is not the host: a transform's rules handle operands one at a time (a batching rule
+    broadcasts an unbatched operand alone), so NumPy data joins the device before they do.
+    Otherwise (on the host; abstract values under jit, whose constants move to the program's
+    device) the arguments are left as they are."""
+    for a in args:
+        while isinstance(a, Tracer):
+            a = a.underlying()
+        if type(a) is Array:
+            v = a._value
+            if type(v) in HOST_TYPES:
+                return args
+            device = device_of_raw(v)
+            return tuple(wrap(transfer(x, device)) if type(x) is np.ndarray else x
+                         for x in args)
+    return args
 
 
 def _escaped_tracer_error(tracer, prim):

@@ -195,6 +195,88 @@ def test_nothing_moves_silently_between_the_fake_devices(dev):
         a + b
 
 
+# ------------------------------------------------------------------ NumPy data is uncommitted
+# As in JAX, NumPy data (and Python scalars) passed as they are live on no device yet: they
+# join the device of the Arrays they meet, or the default device when they meet none. Only
+# Arrays are placed, and only Arrays on different devices are an error.
+def test_numpy_operands_of_lax_join_the_device_of_the_arrays(dev):
+    x_h, k_h = arr(3, 4), arr(3, 4, seed=1)
+    x = on(dev, x_h)
+    outs = {
+        "add": (lax.add(x, k_h), x_h + k_h),
+        "select": (lax.select(x_h > k_h, k_h, x), np.where(x_h > k_h, k_h, x_h)),
+        "select_n": (lax.select_n(np.arange(12).reshape(3, 4) % 2 == 0, x, k_h),
+                     np.where(np.arange(12).reshape(3, 4) % 2 == 0, k_h, x_h)),
+        "dynamic_update_slice": (lax.dynamic_update_slice(x, k_h[:2, :2], (1, 2)), None),
+        "vmap_dus": (ft.vmap(lambda r: lax.dynamic_update_slice(r, k_h[0, :2], (1,)))(x), None),
+        "grad_select": (ft.grad(lambda a: lax.select(x_h > 0, a, k_h * 2).sum())(x),
+                        (x_h > 0).astype(float)),
+    }
+    for name, (out, want) in outs.items():
+        assert out.device is dev, name
+        if want is not None:
+            close(out, want)
+    # tangents and cotangents given as NumPy arrays join their primal's (output's) device
+    f = ft.custom_jvp(lambda a: fnp.sin(a))
+    f.defjvp(lambda p, t: (f(p[0]), fnp.cos(p[0]) * t[0]))
+    for g in (f, fnp.sin):
+        _, t = ft.jvp(g, (x,), (np.ones((3, 4)),))
+        assert t.device is dev
+        close(t, np.cos(x_h))
+        ct, = ft.vjp(g, x)[1](np.ones((3, 4)))
+        assert ct.device is dev
+        close(ct, np.cos(x_h))
+    jac = ft.jacfwd(fnp.sin)(x[0])
+    assert jac.device is dev
+    close(jac, np.diag(np.cos(x_h[0])))
+
+
+def test_numpy_operands_alone_go_to_the_default_device(dev):
+    x_h = arr(3, 4)
+    assert lax.cumsum(x_h, axis=0).device is cpu
+    with ft.default_device(dev):
+        for out in (lax.cumsum(x_h, axis=0), lax.add(x_h, 1.0), lax.neg(x_h[0, 0]),
+                    lax.select(x_h > 0, x_h, x_h * 2),
+                    lax.conv_general_dilated(arr(1, 2, 5, 5), arr(3, 2, 3, 3), (1, 1), "SAME")):
+            assert out.device is dev
+        # so they meet the default device's arrays (this failed: the lax result was on cpu)
+        both = fnp.cumsum(x_h, axis=1) + lax.cumsum(x_h, axis=0, reverse=True)
+        assert both.device is dev
+        close(both, np.cumsum(x_h, 1) + np.cumsum(x_h[::-1], 0)[::-1])
+        # an array placed on the host stays there: the NumPy operand joins it
+        assert lax.add(fnp.asarray(x_h, device="cpu"), x_h).device is cpu
+
+
+def test_device_put_reads_numpy_data_where_it_is(dev, fake, monkeypatch):
+    moves = []
+    real = type(fake).from_host
+    monkeypatch.setattr(type(fake), "from_host",
+                        lambda self, host, d: moves.append(d) or real(self, host, d))
+    with ft.default_device(dev):
+        assert ft.primitives.transfer.device_put(arr(3), cpu).device is cpu
+    assert moves == []                  # not through the default device on its way
+
+
+def test_placed_arrays_on_different_devices_are_still_an_error(dev):
+    x_h = arr(3)
+    on_cpu, on_dev = fnp.asarray(x_h), on(dev, x_h)
+    with ft.default_device(dev):
+        for op in (lambda: lax.add(on_cpu, on_dev), lambda: lax.select(x_h > 0, on_cpu, on_dev),
+                   lambda: lax.add(lax.add(x_h, on_cpu), on_dev)):
+            with pytest.raises(ValueError, match=r"different devices \(cpu, fakegpu:0\)"):
+                op()
+    with pytest.raises(ValueError, match="fakegpu:0, fakegpu:1"):
+        lax.select(x_h > 0, on_dev, on(ft.devices("fakegpu")[1], x_h))
+
+
+def test_eager_lax_refuses_mixed_dtypes_on_a_device_as_on_the_host(dev):
+    a, b = on(dev, arr(3, dtype=np.float32), arr(3))
+    for op in (lax.add, lax.pow, lax.ge, lax.complex):
+        with pytest.raises(TypeError, match="mixed dtypes float32 and float64"):
+            op(a, b)
+    assert lax.add(a, 1.0).dtype == np.float32
+
+
 # ------------------------------------------------------------------ jit per device
 def test_jit_compiles_once_per_device_and_runs_where_the_arguments_are(dev):
     f = ft.jit(lambda x: fnp.tanh(x) * 2.0 + x.sum())

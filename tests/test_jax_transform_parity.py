@@ -1599,10 +1599,12 @@ def p_linear_transpose(L):
 @program()
 def p_pmap_over_one_device(L):
     f = lambda x: x / L.lax.psum(x, "d") + L.lax.axis_index("d")               # noqa: E731
-    g = L.api.pmap(f, axis_name="d")
+    one = L.api.local_devices()[:1]     # (a default platform may have several: --device fakegpu)
+    g = L.api.pmap(f, axis_name="d", devices=one)
     xs = M34[:1]
     return (g(xs), L.api.grad(lambda x: g(x).sum())(xs), L.api.vmap(g, in_axes=1, out_axes=1)(xs[:, None]),
-            L.api.pmap(L.api.grad(lambda x: (L.np.sin(x) * L.lax.pmean(x, "d")).sum()), axis_name="d")(xs))
+            L.api.pmap(L.api.grad(lambda x: (L.np.sin(x) * L.lax.pmean(x, "d")).sum()), axis_name="d",
+                       devices=one)(xs))
 
 # --- errors JAX raises clearly; ours must be the same kind and name the culprit
 @program(error=r"scalar")

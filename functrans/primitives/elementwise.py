@@ -66,6 +66,9 @@ __device__ {T} ft_floor_divide({T} a, {T} b) {{
 """
 
 
+_PYTHON_SCALARS = frozenset({int, float, complex, bool})
+
+
 def _ufunc_impl(np_name, binary_name=None):
     """The eager kernel of a ufunc primitive; a binary one (`binary_name`) refuses operands of
     two dtypes as tracing does (NumPy would promote silently)."""
@@ -75,7 +78,9 @@ def _ufunc_impl(np_name, binary_name=None):
             return (fn if xp is np else getattr(xp, np_name))(*args)
     else:
         def impl(xp, x, y):
-            if type(x) is np.ndarray and type(y) is np.ndarray and x.dtype != y.dtype:
+            # two arrays (NumPy's, or both the device's); not scalars, which are weak
+            t = type(x)
+            if t is type(y) and t not in _PYTHON_SCALARS and x.dtype != y.dtype:
                 elementwise_aval(binary_name, ShapedArray(x.shape, x.dtype),
                                  ShapedArray(y.shape, y.dtype))
             return (fn if xp is np else getattr(xp, np_name))(x, y)
@@ -648,7 +653,8 @@ _linear_part(conj_p, lambda ct, dtype: conj_p.bind(ct))
 
 
 def _complex_impl(xp, re, im):
-    if type(re) is np.ndarray and type(im) is np.ndarray and (
+    t = type(re)
+    if t is type(im) and t not in _PYTHON_SCALARS and (
             re.dtype != im.dtype or re.dtype.kind != "f"):    # as tracing does
         _complex_aval(ShapedArray(re.shape, re.dtype), ShapedArray(im.shape, im.dtype))
     re, im = xp.asarray(re), xp.asarray(im)

@@ -7,8 +7,11 @@ of its arguments: move arguments before the call rather than inside.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ..array import wrap
+from ..backends import HOST_TYPES, transfer
 from ..core import device_like
-from ..backends import transfer
 from ._util import primitive
 
 
@@ -41,5 +44,8 @@ device_put_p.jvp, device_put_p.vjp, device_put_p.batch = _jvp, _vjp, _batch
 
 
 def device_put(x, device):
-    """`x` (an array or traced value) on `device` (a `Device`)."""
+    """`x` (an array or traced value) on `device` (a `Device`); NumPy data is read where it
+    is, on the host (rather than joining the default device first, as operands do)."""
+    if type(x) in HOST_TYPES:
+        x = wrap(np.asarray(x))
     return device_put_p.bind(x, device=device)
