@@ -14,15 +14,18 @@ through `bind`, so it can itself be transformed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
+import types
 
 import numpy as np
 
 from . import dtypes
 from .array import Array, wrap
-from .backends import HOST_TYPES, cpu, device_of_raw, default_device_now, is_device_raw, to_host, \
-    transfer
+from .backends import HOST_TYPES, cpu, device_of_raw, default_device, default_device_now, \
+    is_device_raw, to_host, transfer
+from .backends.device import BEYOND_HOST
 from .errors import (ConcretizationError, UnexpectedTracerError, NonFiniteError, user_frame,
                      format_frame, reraise_with_context)
 from .jaxpr import Literal, Jaxpr, ClosedJaxpr, is_effectful, param_jaxprs
@@ -175,6 +178,75 @@ def device_like(x):
         v = x._value
         return cpu if type(v) in HOST_TYPES else device_of_raw(v)
     return default_device_now()
+
+
+def operand_device(values):
+    """The device of the first Array among `values` (looking into lists and tuples, and
+    through the tracers of eager transforms to the array underneath), or None when there is
+    none (NumPy data, Python scalars, the abstract values of jit)."""
+    for a in values:
+        t = type(a)
+        if t is Array:
+            v = a._value
+            return cpu if type(v) in HOST_TYPES else device_of_raw(v)
+        if t is list or t is tuple:
+            d = operand_device(a)
+            if d is not None:
+                return d
+        elif isinstance(a, Tracer):
+            while isinstance(a, Tracer):
+                a = a.underlying()
+            if type(a) is Array:
+                return device_like(a)
+    return None
+
+
+def on_operand_device(f):
+    """`f` run with its operands' device as the default device (that of its first Array,
+    see `operand_device`), when that is not the default device already.
+
+    This is JAX's rule for uncommitted data applied to a whole library function: the NumPy
+    data and Python scalars it is given, and the constants and index arrays it creates (which
+    go to the default device), are on no device yet, so they join the device of the Arrays
+    they meet. A function built from several operations would otherwise make each of them
+    an Array on the default device one at a time, and those could no longer meet an operand
+    on another device. Arrays are never moved: Arrays on different devices stay an error.
+    Under jit the default device is already the program's (`Jitted._trace`)."""
+    if getattr(f, "places_operands", False):
+        return f
+
+    @functools.wraps(f)
+    def placed(*args, **kwargs):
+        if not BEYOND_HOST[0]:          # only the host exists: everything is there already
+            return f(*args, **kwargs)
+        device = operand_device(args)
+        if device is None and kwargs:
+            device = operand_device(kwargs.values())
+        if device is None or device is default_device_now():
+            return f(*args, **kwargs)
+        with default_device(device):
+            return f(*args, **kwargs)
+    placed.places_operands = True
+    return placed
+
+
+def places_operands(f):
+    """Mark `f` as placing its operands itself (it converts them together where the first
+    Array lives, as `functrans.numpy`'s `promote` does, or binds one primitive, which
+    `eval_primitive` places): `on_operand_device` leaves it as it is."""
+    f.places_operands = True
+    return f
+
+
+def place_functions(namespace):
+    """Apply `on_operand_device` to the public functions of a module's `namespace` (its
+    `globals()`) that functrans defines, so every function users call from it places the
+    data it creates with its operands (those marked `places_operands` are left alone)."""
+    for name, f in list(namespace.items()):
+        if not name.startswith("_") and type(f) is types.FunctionType and \
+                (f.__module__ or "").startswith("functrans.") and \
+                not getattr(f, "places_operands", False):
+            namespace[name] = on_operand_device(f)
 
 
 def is_python_scalar(x):

@@ -9,6 +9,11 @@ import numpy as np
 # ndarray: another backend may build its arrays on one).
 HOST_TYPES = frozenset({np.ndarray, *np.sctypeDict.values()})
 
+# [True] once a device other than the host exists in this process (a `Device` of another
+# platform was made). Until then every array lives on the host and is the default device's,
+# so nothing needs placing (`core.on_operand_device` reads this to stay cheap on the host).
+BEYOND_HOST = [False]
+
 
 class Device:
     """A place arrays live: `cpu`, `cuda:0`, … `xp` is its array module, `backend` the
@@ -17,6 +22,8 @@ class Device:
 
     def __init__(self, backend, id, xp):
         self.platform, self.id, self.backend, self.xp = backend.platform, id, backend, xp
+        if self.platform != "cpu":
+            BEYOND_HOST[0] = True
 
     def __repr__(self):
         return "cpu" if self.platform == "cpu" else f"{self.platform}:{self.id}"

@@ -93,3 +93,8 @@ from ._index_tricks import r_, c_, mgrid, ogrid, s_, index_exp  # noqa: E402
 from ._vectorize import vectorize  # noqa: E402
 double, single, cdouble, csingle = float64, float32, complex128, complex64
 float_, complex_, int_, uint = float64, complex128, int64, uint64
+
+# every function here places the NumPy data and constants it makes with its operands' device
+# (functrans.core.on_operand_device); functions inside functrans call one another unwrapped
+from ..core import place_functions as _place_functions  # noqa: E402
+_place_functions(globals())

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..array import wrap
+from ..core import places_operands
 from ..primitives._util import dtype_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
 from ._fast import numpy_value, numpy_pair
@@ -23,7 +24,7 @@ def _inexact_unary(lax_fn, name, doc=None):
         return lax_fn(x)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc or f"Elementwise {name} (integers are converted to the default float)."
-    return f
+    return places_operands(f)
 
 
 def _same_unary(lax_fn, name, int_identity=False):
@@ -44,7 +45,7 @@ def _same_unary(lax_fn, name, int_identity=False):
         return lax_fn(x)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"Elementwise {name}."
-    return f
+    return places_operands(f)
 
 
 def _binary(lax_fn, name, inexact=False):
@@ -62,7 +63,7 @@ def _binary(lax_fn, name, inexact=False):
         return lax_fn(a, b)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"Elementwise {name} with NumPy broadcasting and promotion."
-    return f
+    return places_operands(f)
 
 
 exp = _inexact_unary(lax.exp, "exp")

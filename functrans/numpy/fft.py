@@ -15,6 +15,7 @@ import operator
 import numpy as np
 
 from .. import dtypes, lax
+from ..core import place_functions as _place_functions
 from ..primitives.fft import fft as _fft_prim
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray, promote_inexact
@@ -219,3 +220,7 @@ def fftshift(x, /, axes=None):
 def ifftshift(x, /, axes=None):
     """The inverse of `fftshift`."""
     return _shift(x, axes, -1)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import lax
-from ..core import Tracer
+from ..core import Tracer, place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.linalg import adjoint
@@ -431,3 +431,7 @@ def tensorinv(a, ind=2):
 
 
 LinAlgError = np.linalg.LinAlgError
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

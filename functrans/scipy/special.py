@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import lax
+from ..core import place_functions as _place_functions, places_operands
 from ..primitives import special as _special
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes as _broadcast_shapes
 from ..numpy._conversion import promote_inexact, asarray
@@ -24,7 +25,7 @@ def _unary(lax_fn, name, doc):
         return lax_fn(x)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc
-    return f
+    return places_operands(f)
 
 
 expit = _unary(lax.logistic, "expit", "The logistic sigmoid 1 / (1 + exp(-x)).")
@@ -246,3 +247,7 @@ def log_softmax(x, axis=None):
     """x - logsumexp(x) over `axis` (all axes when None)."""
     (x,), _ = promote_inexact(x)
     return lax.sub(x, logsumexp(x, axis=axis, keepdims=True))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())
