@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from ..core import ShapedArray
+from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general
 from .shape_ops import pad_kernel, reshape, transpose, moveaxis, broadcast_in_dim
@@ -351,6 +351,7 @@ def _per_axis(value, nd, name):
 
 
 # ------------------------------------------------------------------ the convolution
+@on_operand_device
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1):
     """General N-d convolution (cross-correlation, as in every deep-learning library).

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import dtypes
-from ..core import ShapedArray
+from ..core import ShapedArray, on_operand_device
 from ..errors import ShapeMismatchError
 from ._util import primitive, shape_of, dtype_of, wanted
 from .elementwise import add, convert_element_type
@@ -222,6 +222,7 @@ def _dot_batch(vals, dims, dimension_numbers):
 dot_general_p.jvp, dot_general_p.vjp, dot_general_p.batch = _dot_jvp, _dot_vjp, _dot_batch
 
 
+@on_operand_device
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """Contract `lhs` and `rhs` over `((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`;
     the result has the batch axes, then lhs's free axes, then rhs's. With

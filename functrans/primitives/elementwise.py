@@ -18,7 +18,7 @@ from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, scipy_module
 from ..backends import special as host_special
-from ..core import ShapedArray, is_python_scalar
+from ..core import ShapedArray, is_python_scalar, on_operand_device
 from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
                     is_differentiable, wanted)
 
@@ -796,6 +796,7 @@ def stop_gradient(x):
                     if is_differentiable(leaf) else leaf, x)
 
 
+@on_operand_device
 def clamp(min, x, max):
     """`x` limited to [min, max] (bounds scalars or shaped like `x`). As in JAX, inside the
     bounds the derivative goes to `x`, below (above) them to `min` (`max`), and at a bound
@@ -822,6 +823,7 @@ def integer_pow(x, y):
     return reciprocal(acc) if y < 0 else acc
 
 
+@on_operand_device
 def select_n(which, *cases):
     """`cases[which]` elementwise: `which` a bool (two cases: false, true) or an integer
     array of indices into `cases`."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backends import backend_of_xp
-from ..core import ShapedArray
+from ..core import ShapedArray, on_operand_device
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
 from .elementwise import (add, mul, div, select, eq, convert_element_type, max as lax_max,
                           min as lax_min, lt)
@@ -600,6 +600,7 @@ def _normalize_axes(name, x, axes):
     return tuple(int(a) % rank for a in axes)
 
 
+@on_operand_device
 def gather(x, *indices, axes, mode="clip", fill_value=None):
     """`x` indexed along `axes` by integer arrays of one shape B: shape B + the other axes.
     Out-of-bounds positions clamp (`mode="clip"`) or read `fill_value` (`mode="fill"`;
@@ -609,6 +610,7 @@ def gather(x, *indices, axes, mode="clip", fill_value=None):
 
 
 def _scatter_fn(prim):
+    @on_operand_device
     def f(x, updates, *indices, axes, mode="drop"):
         return prim.bind(x, updates, *_indices_for(x, indices),
                          axes=_normalize_axes(prim.name, x, axes), mode=mode)
@@ -625,12 +627,14 @@ scatter_min = _scatter_fn(scatter_min_p)
 scatter_max = _scatter_fn(scatter_max_p)
 
 
+@on_operand_device
 def dynamic_slice(x, start_indices, slice_sizes):
     """The window of `slice_sizes` at (possibly traced) `start_indices`, clamped to fit."""
     return dynamic_slice_p.bind(x, *_start_indices(x, start_indices),
                                 slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
+@on_operand_device
 def dynamic_update_slice(x, update, start_indices):
     """`x` with `update` written at (possibly traced) `start_indices`, clamped to fit."""
     return dynamic_update_slice_p.bind(x, update, *_start_indices(x, start_indices))
@@ -671,6 +675,7 @@ def along_axis_indices(shape, indices, axis):
             for i in range(rank)]
 
 
+@on_operand_device
 def take_along_axis(x, indices, axis, mode="clip"):
     """`x` picked along `axis` by `indices` of x's rank, as NumPy's take_along_axis."""
     shape = shape_of(x)
@@ -678,6 +683,7 @@ def take_along_axis(x, indices, axis, mode="clip"):
                          axes=tuple(range(len(shape))), mode=mode)
 
 
+@on_operand_device
 def add_along_axis(x, indices, updates, axis, mode="drop"):
     """`x` with `updates` added at the places `take_along_axis(x, indices, axis)` reads (the
     transpose of take_along_axis; duplicate indices accumulate)."""

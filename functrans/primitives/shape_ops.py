@@ -11,7 +11,7 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, transfer
-from ..core import ShapedArray, is_python_scalar, device_like
+from ..core import ShapedArray, is_python_scalar, device_like, on_operand_device
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
                     broadcast_batched, bdim_size)
 
@@ -341,6 +341,7 @@ def _pad_batch(vals, dims, padding_config):
 pad_p.jvp, pad_p.vjp, pad_p.batch = _pad_jvp, _pad_vjp, _pad_batch
 
 
+@on_operand_device
 def pad(x, padding_value, padding_config):
     """Pad with `(low, high, interior)` per axis; negative low/high crop."""
     config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)

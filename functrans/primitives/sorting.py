@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..core import ShapedArray
+from ..core import ShapedArray, on_operand_device
 from ._util import (primitive, def_nondiff, shape_of, dtype_of, wanted, bdim_size,
                     broadcast_batched)
 from .elementwise import neg, bitwise_not
@@ -95,6 +95,7 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     return sort_p.bind(operand, dimension=dimension % rank)[0]
 
 
+@on_operand_device
 def sort_multiple(operands, dimension=-1):
     """All `operands` permuted by the stable ascending order of the first."""
     rank = len(shape_of(operands[0]))
@@ -152,6 +153,7 @@ def _searchsorted_batch(vals, dims, side):
 searchsorted_p.batch = _searchsorted_batch
 
 
+@on_operand_device
 def searchsorted(sorted_arr, values, side="left"):
     """Insertion points of `values` in the 1-D ascending `sorted_arr` (int64)."""
     return searchsorted_p.bind(sorted_arr, values, side=side)

@@ -3,7 +3,7 @@ rounds, written with slices and concatenations only, so every transform applies 
 any other code (no primitive of its own)."""
 from __future__ import annotations
 
-from ...core import get_aval
+from ...core import get_aval, on_operand_device
 from ...primitives._util import shape_of
 from ...primitives.shape_ops import (concatenate, expand_dims, moveaxis, reshape, rev,
                                      slice_in_dim)
@@ -11,6 +11,7 @@ from ...tree_util import tree_flatten, tree_unflatten
 from .common import as_value
 
 
+@on_operand_device
 def associative_scan(fn, elems, reverse=False, axis=0):
     """Inclusive prefix combinations along `axis`: out[i] = fn(... fn(e[0], e[1]) ..., e[i]).
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import dtypes
-from ...core import get_aval, eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concrete_value
+from ...core import (get_aval, eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concrete_value,
+                     on_operand_device)
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, instantiate
 from ...interpreters.batching import batch_jaxpr, needs_axis
@@ -234,6 +235,7 @@ def _run_one(k, branches, operands, what, names):
     return out
 
 
+@on_operand_device
 def cond(pred, true_fun, false_fun, *operands):
     """`true_fun(*operands)` if `pred` else `false_fun(*operands)`.
 
@@ -252,6 +254,7 @@ def cond(pred, true_fun, false_fun, *operands):
                           ("false_fun", "true_fun"))
 
 
+@on_operand_device
 def switch(index, branches, *operands):
     """`branches[index](*operands)`, with `index` clamped to `[0, len(branches) - 1]`."""
     branches = tuple(branches)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import dtypes
-from ...core import get_aval, is_concrete, concrete_value, staging_main
+from ...core import get_aval, is_concrete, concrete_value, staging_main, on_operand_device
 from ...primitives._util import shape_of, dtype_of
 from ...primitives.elementwise import add, lt, convert_element_type
 from ...primitives.shape_ops import constant
@@ -15,6 +15,7 @@ from .scan import scan
 from .while_loop import while_loop
 
 
+@on_operand_device
 def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     """`val = init_val; for i in range(lower, upper): val = body_fun(i, val)`; returns `val`.
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numbers
 
 from ... import dtypes
-from ...core import ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, staging_main
+from ...core import (ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, staging_main,
+                     on_operand_device)
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, needs_axis
 from ...interpreters.partial_eval import derived, trace_closed, dce_closed
@@ -207,6 +208,7 @@ scan_p.jvp, scan_p.vjp, scan_p.batch = _scan_jvp, _scan_vjp, _scan_batch
 scan_p.dce_rule = _scan_dce
 
 
+@on_operand_device
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """Loop `f(carry, x) -> (carry, y)` over the leading axis of `xs`, returning the final
     carry and the `y`s stacked: like
@@ -288,6 +290,7 @@ def _stack_trees(ys):
     return tree_unflatten(tree_structure(ys[0]), [stack(column) for column in zip(*flat)])
 
 
+@on_operand_device
 def map(f, xs, *, batch_size=None):
     """`stack([f(x) for x in xs])` over the leading axis of the pytree `xs` (a `scan`).
     `batch_size` (a positive int) is accepted for JAX's code; the results are the same."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core import (OpaqueAval, OpaqueValue, ShapedArray, get_aval, eval_jaxpr, eval_jaxpr_on_raw,
-                     is_concrete, concrete_value, staging_main)
+                     is_concrete, concrete_value, staging_main, on_operand_device)
 from ...jaxpr import Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, batched_aval, needs_axis
@@ -257,6 +257,7 @@ def _drop_last_output(closed):
 while_p.jvp, while_p.vjp, while_p.batch = _while_jvp, _while_vjp, _while_batch
 
 
+@on_operand_device
 def while_loop(cond_fun, body_fun, init_val):
     """`val = init_val; while cond_fun(val): val = body_fun(val)`; returns `val`.
 
