@@ -42,7 +42,7 @@ from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
 from .config import config
 from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
-                   is_python_scalar, axis_env, mixed_devices_error)
+                   is_python_scalar, axis_env, mixed_devices_error, operand_device)
 from .interpreters.partial_eval import trace_to_jaxpr
 from .numpy import asarray
 from .tree_util import (tree_flatten, tree_unflatten, tree_flatten_with_path, keystr,
@@ -220,9 +220,9 @@ def _fast_flatten(x, leaves, key, host):
 
 
 def _numpy_leaf(x):
-    """Whether `x` is NumPy data a call may read in place: a plain ndarray of numbers, going
-    where NumPy data goes (the host, unless another default device is set)."""
-    return type(x) is np.ndarray and x.dtype.kind in "biufc" and default_device_now() is cpu
+    """Whether `x` is NumPy data a call may read in place (when the program runs on the
+    host): a plain ndarray of numbers."""
+    return type(x) is np.ndarray and x.dtype.kind in "biufc"
 
 
 class Jitted:
@@ -296,19 +296,32 @@ class Jitted:
         leaves, treedef = tree_flatten(dyn)
         sigs = []
         host = []           # positions of NumPy leaves passed as they are (never copied)
+        loose = []          # positions of data on no device yet (NumPy data): placed below
         has_tracer = False
+        device = None       # the device of the first Array argument
         for i, x in enumerate(leaves):
             s = _signature(x)
             if s is None:
-                if _numpy_leaf(x):
-                    s = (x.shape, x.dtype, cpu)
-                    host.append(i)
-                else:
-                    x = leaves[i] = self._to_array(x, i, dyn)
-                    s = _signature(x)
+                loose.append(i)
             elif s[2] is Tracer:
                 has_tracer = True
+                if device is None:      # the array under an eager transform's tracer
+                    device = operand_device((x,))
+            elif device is None and s[2] is not WEAK:
+                device = s[2]
             sigs.append(s)
+        if loose:
+            # as in eager code, NumPy arguments are uncommitted: they join the Array
+            # arguments' device, or the default device when there are none
+            target = device or default_device_now()
+            for i in loose:
+                x = leaves[i]
+                if target is cpu and _numpy_leaf(x):
+                    sigs[i] = (x.shape, x.dtype, cpu)
+                    host.append(i)
+                else:
+                    x = leaves[i] = self._to_array(x, i, dyn, target)
+                    sigs[i] = _signature(x)
         key = (treedef, tuple(sigs), statics, axis_env())
         c = self._c
         entry = c.entries.get(key)
@@ -319,7 +332,7 @@ class Jitted:
         if host and (has_tracer or entry.hoisted or entry.donated):
             # the arguments may be kept (by an enclosing transform) or overwritten: copies
             for i in host:
-                leaves[i] = asarray(leaves[i])
+                leaves[i] = asarray(leaves[i], device=cpu)
             host = []
         if has_tracer or entry.hoisted:
             outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
@@ -385,9 +398,10 @@ class Jitted:
             del raw
         return give
 
-    def _to_array(self, x, i, dyn):
-        if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x) or \
-                hasattr(x, "__cuda_array_interface__"):
+    def _to_array(self, x, i, dyn, device):
+        if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x):
+            return asarray(x, device=device)
+        if hasattr(x, "__cuda_array_interface__"):
             return asarray(x)
         raise TypeError(
             f"jit: argument {self._leaf_label(dyn, i)} of {self._name} is a "
@@ -581,14 +595,18 @@ class Jitted:
         def signature(x):
             if isinstance(x, ShapeDtypeStruct):
                 return (x.shape, x.dtype, get_device(x.device))
-            s = _signature(x)
-            return s if s is not None else _signature(asarray(x))
+            return _signature(x)
         if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
-        sigs = tuple(signature(x) for x in leaves)
+        sigs = [signature(x) for x in leaves]
+        # NumPy data joins the arrays' device, as when called (`_call`)
+        device = next((s[2] for s in sigs if s is not None and s[2] not in (Tracer, WEAK)),
+                      None) or default_device_now()
+        sigs = tuple(s if s is not None else _signature(asarray(x, device=device))
+                     for s, x in zip(sigs, leaves))
         return (treedef, sigs, statics, axis_env()), leaves, dyn
 
     def __get__(self, obj, objtype=None):
