@@ -247,6 +247,68 @@ def test_numpy_operands_alone_go_to_the_default_device(dev):
         assert lax.add(fnp.asarray(x_h, device="cpu"), x_h).device is cpu
 
 
+def test_library_functions_place_their_data_with_their_operands(dev):
+    # functions built from several operations: their NumPy operands, constants and index
+    # arrays join the device of the one Array given (they were made on the default device)
+    a_h, b_h = arr(3, 3) + 3 * np.eye(3), arr(3, 3, seed=1)
+    img, kern = arr(1, 2, 5, 5), arr(3, 2, 3, 3, seed=2)
+    which = np.arange(9).reshape(3, 3) % 3
+    a = on(dev, a_h)
+    conv = lax.conv_general_dilated(on(dev, img), kern, (1, 1), "VALID")
+    cases = {
+        "inv": (fnp.linalg.inv(a), np.linalg.inv(a_h)),
+        "det": (fnp.linalg.det(a), np.linalg.det(a_h)),
+        "pad": (fnp.pad(a, ((1, 0), (0, 2)), constant_values=7.0),
+                np.pad(a_h, ((1, 0), (0, 2)), constant_values=7.0)),
+        "median": (fnp.median(a, axis=0), np.median(a_h, axis=0)),
+        "where": (fnp.where(b_h > 0, a, b_h), np.where(b_h > 0, a_h, b_h)),
+        "concatenate": (fnp.concatenate([b_h, a, b_h[:1]]),
+                        np.concatenate([b_h, a_h, b_h[:1]])),
+        "conv": (conv, None),
+        "select_n": (lax.select_n(which, a, b_h, 2 * b_h),
+                     np.choose(which, [a_h, b_h, 2 * b_h])),
+        "dynamic_update_slice": (lax.dynamic_update_slice(a, b_h[:2, :2], (np.int64(1), 1)),
+                                 np.block([[a_h[:1]], [a_h[1:, :1], b_h[:2, :2]]])),
+        "dynamic_update_slice_of_numpy": (lax.dynamic_update_slice(b_h, a[:1, :2], (2, 1)),
+                                          np.block([[b_h[:2]], [b_h[2:, :1], a_h[:1, :2]]])),
+        "dynamic_slice": (lax.dynamic_slice(a, (np.array(1), 0), (2, 2)), a_h[1:3, :2]),
+        "jit": (ft.jit(lambda x, y: fnp.where(y > 0, x @ y, -y))(a, b_h),
+                np.where(b_h > 0, a_h @ b_h, -b_h)),
+    }
+    for name, (out, want) in cases.items():
+        assert out.device is dev, name
+        if want is not None:
+            close(out, want, err_msg=name)
+    windows = np.lib.stride_tricks.sliding_window_view(img, (3, 3), axis=(2, 3))
+    close(conv, np.einsum("nchwij,ocij->nohw", windows, kern))
+    # grad and vmap of them run there too
+    g = ft.grad(lambda x: fnp.linalg.det(fnp.pad(x, 1) + 2 * np.eye(5)))(a)
+    assert g.device is dev
+    assert ft.vmap(lambda r: fnp.median(fnp.concatenate([r, b_h[0]])))(a).device is dev
+    jitted = ft.jit(lambda x, y: (x * y).sum())
+    g = ft.grad(lambda x: jitted(x, b_h))(a)
+    assert g.device is dev
+    close(g, b_h)
+    # with the default device there and the Array on the host, they run on the host
+    with ft.default_device(dev):
+        host = fnp.linalg.inv(fnp.asarray(a_h, device="cpu"))
+        assert host.device is cpu
+        assert ft.jit(lambda x, y: x + y)(fnp.asarray(a_h, device="cpu"), b_h).device is cpu
+
+
+def test_library_functions_still_refuse_arrays_on_different_devices(dev):
+    a_h = arr(3, 3)
+    on_cpu, on_dev = fnp.asarray(a_h), on(dev, a_h)
+    for op in (lambda: fnp.concatenate([on_dev, a_h, on_cpu]),
+               lambda: fnp.where(on_cpu > 0, on_dev, a_h),
+               lambda: lax.select_n(np.zeros((3, 3), int), on_dev, on_cpu),
+               lambda: lax.dynamic_update_slice(on_dev, on_cpu[:1], (0, 0)),
+               lambda: fnp.linalg.solve(on_dev, on_cpu),
+               lambda: ft.jit(lambda x, y, z: x + y + z)(on_dev, a_h, on_cpu)):
+        with pytest.raises(ValueError, match=r"different devices|is on cpu"):
+            op()
+
+
 def test_device_put_reads_numpy_data_where_it_is(dev, fake, monkeypatch):
     moves = []
     real = type(fake).from_host

@@ -127,6 +127,10 @@ class Case:
         theirs, ours = NAMESPACES[self.ns]
         return getattr(theirs, self.name), getattr(ours, self.name)
 
+    def ours(self):
+        """The functrans function called."""
+        return getattr(NAMESPACES[self.ns][1], self.name)
+
 
 CASES: list[Case] = []
 
@@ -808,8 +812,9 @@ def _with_default_float(dtype, f, *args):
 def _jitted(f, args, kwargs):
     """f under ft.jit, its array arguments (alone or in lists) traced, the others static."""
     def traced(v):
-        return isinstance(v, np.ndarray) or (
-            isinstance(v, (list, tuple)) and v and all(isinstance(x, np.ndarray) for x in v))
+        return isinstance(v, (np.ndarray, ft.Array)) or (
+            isinstance(v, (list, tuple)) and v and
+            all(isinstance(x, (np.ndarray, ft.Array)) for x in v))
     dyn = {i: v for i, v in enumerate(args) if traced(v)}
     dyn.update({k: v for k, v in kwargs.items() if traced(v)})
 
