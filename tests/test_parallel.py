@@ -256,39 +256,36 @@ def test_blas_is_held_at_one_thread_and_restored(threads):
             assert parallel.program_threads() == 1
 
 
-def test_large_matrix_products_get_the_blas_threads_back(threads, monkeypatch):
-    """While a program holds the BLAS at one thread, a large 2-d product runs on the BLAS's
-    own threads (they split one product better than ours) and a stack of products is split
-    over functrans's threads, each piece on one BLAS thread."""
+def test_large_matrix_products_stay_on_one_blas_thread(threads):
+    """While a program holds the BLAS at one thread, a large product is split over
+    functrans's threads (by rows, or by its first batch axis), each piece on one BLAS thread:
+    the BLAS's own threads stall whole time slices when another process takes a core."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     libs = parallel._blas.controllers()
     if not libs:
         pytest.skip("threadpoolctl finds no BLAS")
     threads(2)
-    monkeypatch.setattr(parallel, "BLAS_THREADS_MIN_MACS", 64 * 32 * 16)
 
     def recording(fn, seen):
         def run(a, b, out):
-            seen.append(libs[0].get_num_threads())
+            seen.append((libs[0].get_num_threads(), out.shape[0]))
             return fn(a, b, out=out)
         return run
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((64, 32)), rng.standard_normal((32, 16))
+    a, b = rng.standard_normal((512, 256)), rng.standard_normal((256, 128))
     stack_a, stack_b = rng.standard_normal((4, 64, 32)), rng.standard_normal((4, 32, 16))
-    small, large, stacked = np.empty((2, 16)), np.empty((64, 16)), np.empty((4, 64, 16))
-    seen_small, seen_large, seen_stacked = [], [], []
+    large, stacked = np.empty((512, 128)), np.empty((4, 64, 16))
+    seen_large, seen_stacked = [], []
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         saved = parallel.enter()
         try:
-            parallel.product(recording(np.dot, seen_small), a[:2], b, small)
             parallel.product(recording(np.dot, seen_large), a, b, large)
             parallel.product(recording(np.matmul, seen_stacked), stack_a, stack_b, stacked)
             assert libs[0].get_num_threads() == 1
         finally:
             parallel.leave(saved)
-    assert seen_large == [2]
-    assert len(seen_stacked) == 2 and set(seen_stacked + seen_small) == {1}
-    np.testing.assert_allclose(small, a[:2] @ b)
+        assert libs[0].get_num_threads() == 2
+    assert seen_large == [(1, 256), (1, 256)] and seen_stacked == [(1, 2), (1, 2)]
     np.testing.assert_allclose(large, a @ b)
     np.testing.assert_allclose(stacked, stack_a @ stack_b)
 

@@ -197,12 +197,8 @@ def _dot_kernel(eqn):
             pair = ctx.const(parallel.product_pair, "par_pair")
             ctx.emit(f"{pair}({ctx.pairing.pop()}, {args}, {target})", indent)
         ctx.emit(f"{outs[0]} = {result}", indent)
-    # (a large matrix product runs on the BLAS's own threads instead: they split one
-    # product better than two threads run two whole ones)
-    rhs_rank = len(plan.rhs_shape if plan.rhs_shape is not None else rhs.aval.shape)
-    pairs = split and (rhs_rank > 2 or macs < parallel.BLAS_THREADS_MIN_MACS)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c,
-                  macs=macs if pairs else 0)
+                  macs=macs if split else 0)
 
 
 # matrix products of at least this many multiply-adds are split over threads (about 50-100
@@ -268,8 +264,8 @@ def _reduce_kernel(eqn):
 
 
 # reductions keeping their operand's first axis are split by its rows over threads from this
-# many elements of operand
-SPLIT_REDUCTION_ELEMENTS = 1 << 17
+# many elements of operand (as elementwise chains, `codegen.SPLIT_MIN_ELEMENTS`)
+SPLIT_REDUCTION_ELEMENTS = 1 << 20
 
 
 def _view_method_kernel(method, param, c_layout):
@@ -365,8 +361,9 @@ def numpy_kernel(eqn):
 
 
 # kernels declaring a batch axis (`split_rows`) split it over threads from this many
-# elements of result
-SPLIT_ROWS_ELEMENTS = 1 << 16
+# elements of result (they make several NumPy calls per piece: max-pooling's backward on
+# 301k floats took 1.3x longer on two threads than on one)
+SPLIT_ROWS_ELEMENTS = 1 << 20
 
 
 def _split_rows_emit(eqn):

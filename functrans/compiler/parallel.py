@@ -17,12 +17,14 @@ The thread policy (`program_threads()`, read when a program with such kernels st
   `threadpoolctl.threadpool_limits` block lowers it).
 - While such a program runs, functrans's threads replace the BLAS's own: the BLAS is set to
   one thread for the program's duration (and restored after), so BLAS threads spinning
-  between small products never compete with functrans's. A single large matrix product
-  (`BLAS_THREADS_MIN_MACS`) is the exception: it gets the BLAS's threads back for the call,
-  as they split one product far better than rows over ours (512x512x128, float32, 2 cores:
-  1.9x one thread, against 1.0-1.4x). This needs `threadpoolctl` (found
-  installed, never required) to reach the BLAS; without it, matrix products are left to the
-  BLAS's own threads and only the other kernels are split.
+  between small products never compete with functrans's. Large products too are split over
+  functrans's threads, not the BLAS's: with both cores free the BLAS's threads split one
+  product a little better (512x512x128, float32: 1.9x one thread, against 1.7x), but when
+  another process takes a core they wait on each other for whole time slices (a 0.7 ms
+  product took 16 ms), where functrans's caller simply runs the pieces no worker took.
+  This needs `threadpoolctl` (found installed, never required) to reach the BLAS; without
+  it, matrix products are left to the BLAS's own threads and only the other kernels are
+  split.
 - A program started while another thread's program holds the workers runs on one thread.
 - The environment is read once, at the first such program (as OpenMP and the BLAS read it
   when they load); `cpu_threads` may change at any time.
@@ -141,7 +143,6 @@ class _Pool:
     def __init__(self):
         self.size = 1               # threads the running program may use
         self.blas_split = False     # matrix products may be split (the BLAS is held at 1)
-        self.blas_own = ()          # (BLAS, its own thread count) while held at 1
         self.busy = threading.Lock()
         self.cond = threading.Condition(threading.Lock())
         self.queues = []            # one per worker thread: the runs to help with
@@ -219,7 +220,7 @@ def enter():
         return None
     for lib, _ in saved:        # (on one thread too: `cpu_threads` 1 means one in all)
         lib.set_num_threads(1)
-    pool.size, pool.blas_split, pool.blas_own = n, bool(libs), saved
+    pool.size, pool.blas_split = n, bool(libs)
     return saved
 
 
@@ -228,7 +229,7 @@ def leave(saved):
     _entered.depth -= 1
     if saved is None:
         return
-    pool.size, pool.blas_split, pool.blas_own = 1, False, ()
+    pool.size, pool.blas_split = 1, False
     for lib, count in saved:
         lib.set_num_threads(count)
     _program.release()
@@ -244,7 +245,6 @@ def threads():
 # is a hand-over between threads: measured on a busy machine, one per thread lost least)
 PIECES_PER_THREAD = 1
 PIECE_MIN_MACS = 1 << 19        # a matrix product's pieces are at least this large
-BLAS_THREADS_MIN_MACS = 1 << 22  # a 2-d product this large runs on the BLAS's own threads
 
 
 def _bounds(n, parts):
@@ -261,15 +261,6 @@ def product(fn, a, b, out):
         fn(a, b, out=out)
         return out
     split_b = b.ndim > 2
-    if not split_b and out.size * a.shape[-1] >= BLAS_THREADS_MIN_MACS:
-        for lib, count in pool.blas_own:
-            lib.set_num_threads(min(count, n))
-        try:
-            fn(a, b, out=out)
-        finally:
-            for lib, _ in pool.blas_own:
-                lib.set_num_threads(1)
-        return out
     parts = min(n * PIECES_PER_THREAD, max(n, out.size * a.shape[-1] // PIECE_MIN_MACS))
     pool.run(_product_piece, [(fn, a[lo:hi], b[lo:hi] if split_b else b, out[lo:hi])
                               for lo, hi in _bounds(out.shape[0], parts)])
