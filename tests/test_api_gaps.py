@@ -352,3 +352,60 @@ def test_init_lazy_against_pytorch():
     assert [type(m).__name__ for m in tnet] == [type(m).__name__ for m in net]
     net = net.load_state_dict(theirs)
     np.testing.assert_allclose(net(x), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+_LAZY_NORMS = [  # lazy norm, its keyword arguments, an example input, the channel axis
+    (ft.nn.LazyBatchNorm1d, {}, (4, 3), 1),
+    (ft.nn.LazyBatchNorm1d, dict(momentum=None), (4, 3, 5), 1),
+    (ft.nn.LazyBatchNorm2d, dict(affine=False), (2, 5, 3, 3), 1),
+    (ft.nn.LazyBatchNorm3d, dict(eps=1e-3), (2, 2, 2, 3, 3), 1),
+    (ft.nn.LazyInstanceNorm1d, {}, (3, 6), 0),                      # unbatched
+    (ft.nn.LazyInstanceNorm2d, dict(track_running_stats=False), (2, 4, 3, 3), 1),
+    (ft.nn.LazyInstanceNorm3d, dict(bias=False), (1, 2, 3, 3, 3), 1),
+]
+
+
+@pytest.mark.parametrize("lazy_cls, kwargs, shape, axis", _LAZY_NORMS,
+                         ids=[f"{c.__name__}{i}" for i, (c, *_) in enumerate(_LAZY_NORMS)])
+def test_init_lazy_norms(lazy_cls, kwargs, shape, axis):
+    """PyTorch's lazy norms take no key and default to affine=True, track_running_stats=True
+    (the instance norms too); num_features is the input's channel axis."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    layer = ft.nn.init_lazy(lazy_cls(**kwargs), x)
+    want = lazy_cls.cls_to_become(shape[axis], **{"affine": True, "track_running_stats": True,
+                                                  **kwargs})
+    assert type(layer) is type(want) and repr(layer) == repr(want)
+    assert sorted(layer.state_dict()) == sorted(want.state_dict())
+    got, layer = ft.nn.stateful(layer)(x)                 # trains: statistics from 0 and 1
+    ref, want = ft.nn.stateful(want)(x)
+    np.testing.assert_array_equal(got, ref)
+    for (n, a), (m, b) in zip(layer.named_buffers(), want.named_buffers()):
+        assert n == m
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lazy_norms_in_a_model_keep_its_mode_and_match_pytorch():
+    x = np.random.default_rng(3).standard_normal((4, 3, 5, 5)).astype(np.float32)
+    net = ft.nn.Sequential(ft.nn.LazyConv2d(2, 3, key=ft.random.key(0)),
+                           ft.nn.LazyBatchNorm2d(), ft.nn.LazyInstanceNorm2d())
+    model = ft.nn.init_lazy(net, x)
+    assert [type(m).__name__ for m in model] == ["Conv2d", "BatchNorm2d", "InstanceNorm2d"]
+    np.testing.assert_array_equal(model[1].running_mean, np.zeros(2))  # init's call discarded
+    evaluating = ft.nn.init_lazy(net.eval(), x)
+    assert not evaluating[1].training and not evaluating[2].training
+    with pytest.raises(ValueError, match=r"LazyBatchNorm2d needs an input of rank 4, got "
+                       r"shape \(3, 5\)"):
+        _ = ft.nn.init_lazy(ft.nn.LazyBatchNorm2d(), np.ones((3, 5), np.float32))
+    with pytest.raises(RuntimeError, match=r"LazyBatchNorm1d\(.*\) has no parameters yet"):
+        ft.nn.LazyBatchNorm1d()(np.ones((4, 3), np.float32))
+    torch = pytest.importorskip("torch")
+    tnet = torch.nn.Sequential(torch.nn.LazyConv2d(2, 3), torch.nn.LazyBatchNorm2d(),
+                               torch.nn.LazyInstanceNorm2d())
+    want = tnet(torch.from_numpy(x))
+    theirs = {k: v.detach().numpy() for k, v in tnet.state_dict().items()}
+    assert {k: v.shape for k, v in model.state_dict().items()} == \
+        {k: v.shape for k, v in theirs.items()}
+    model = model.load_state_dict({k: v for k, v in theirs.items() if "running" not in k
+                                   and "num_batches" not in k}, strict=False)
+    got, _ = ft.nn.stateful(model)(x)
+    np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-5, atol=1e-5)

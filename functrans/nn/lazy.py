@@ -1,5 +1,6 @@
 """PyTorch's lazy layers, whose input size comes from the first input: `LazyLinear`,
-`LazyConv1d`/`2d`/`3d`, `LazyConvTranspose1d`/`2d`/`3d`.
+`LazyConv1d`/`2d`/`3d`, `LazyConvTranspose1d`/`2d`/`3d`, `LazyBatchNorm1d`/`2d`/`3d` and
+`LazyInstanceNorm1d`/`2d`/`3d`.
 
 PyTorch's lazy module allocates its parameters during its first forward call and turns into
 the ordinary layer in place. Modules here are immutable pytrees whose parameters exist from
@@ -8,8 +9,9 @@ runs the model once on example inputs and returns a model in which every lazy la
 is replaced by the ordinary layer (`Linear`, `Conv2d`, ...) built for the input it saw, as
 Flax infers shapes in `model.init(key, x)`. A lazy layer keeps the `key` it was given (as a
 non-persistent buffer: neither a parameter nor saved), so its parameters are the ones the
-ordinary layer would draw from that key. Until then it has no parameters, and calling it
-outside `init_lazy` raises, saying what to do.
+ordinary layer would draw from that key (the norm layers take no key, as their ordinary
+layers). Until then it has no parameters, and calling it outside `init_lazy` raises, saying
+what to do.
 
     class Net(ft.nn.Module):
         def __init__(self, key):
@@ -32,9 +34,13 @@ from ..tree_util import tree_map
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .layers import Linear
 from .module import Module, refuse_discarded, stateful
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d,
+                            InstanceNorm2d, InstanceNorm3d)
 
 __all__ = ["init_lazy", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d",
-           "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d"]
+           "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+           "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d",
+           "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 _state = threading.local()
 
@@ -55,16 +61,25 @@ class _LazyModule(Module):
     def _keep(self, key, dtype, **config):
         self.config = tuple(config.items())     # the other constructor arguments (static)
         self.dtype = dtype
-        # a copy: one key given to two lazy layers is not one array at two places
-        self.register_buffer("key", fnp.array(key), persistent=False)
+        if key is not None:
+            # a copy: one key given to two lazy layers is not one array at two places
+            self.register_buffer("key", fnp.array(key), persistent=False)
 
     def _in_size(self, x):
         raise NotImplementedError
 
     def materialize(self, x):
-        """The `cls_to_become` layer for input `x`, its parameters drawn from this key."""
-        return self.cls_to_become(self._in_size(x), **dict(self.config), key=self.key,
-                                  dtype=self.dtype)
+        """The `cls_to_become` layer for input `x`, its parameters drawn from this key (and in
+        this layer's training mode)."""
+        key = getattr(self, "key", None)
+        keyed = {} if key is None else {"key": key}
+        layer = self.cls_to_become(self._in_size(x), **dict(self.config), **keyed,
+                                   dtype=self.dtype)
+        return layer if getattr(self, "training", True) else layer.eval()
+
+    def _probe(self, layer):
+        """The layer as `init_lazy`'s call runs it."""
+        return layer
 
     def __call__(self, x, *args, **kwargs):
         stack = _sessions()
@@ -79,7 +94,7 @@ class _LazyModule(Module):
         made = stack[-1].get(id(self))
         if made is None or made[0] is not self:
             made = stack[-1][id(self)] = (self, self.materialize(x))
-        return made[1](x, *args, **kwargs)
+        return self._probe(made[1])(x, *args, **kwargs)
 
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.config)
@@ -176,3 +191,66 @@ class LazyConvTranspose2d(_LazyConvTranspose):
 class LazyConvTranspose3d(_LazyConvTranspose):
     """`ConvTranspose3d` whose in_channels come from its first input; see `init_lazy`."""
     cls_to_become = ConvTranspose3d
+
+
+class _LazyNorm(_LazyModule):
+    # PyTorch's lazy norms default to affine=True, track_running_stats=True, the instance
+    # norms too (their ordinary layers to False)
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *,
+                 bias=True, dtype=None):
+        self._keep(None, dtype, eps=eps, momentum=momentum, affine=affine,
+                   track_running_stats=track_running_stats, bias=bias)
+        self.training = True
+
+    def _probe(self, layer):
+        # in eval mode: the statistics it would record in training mode belong to no model
+        # (init_lazy discards that call's buffer updates anyway)
+        return layer.eval()
+
+    def _in_size(self, x):
+        shape = shape_of(fnp.asarray(x))
+        ranks = self.cls_to_become._ranks
+        if len(shape) not in ranks:
+            raise ValueError(f"{type(self).__name__} needs an input of rank "
+                             f"{' or '.join(map(str, ranks))}, got shape {shape}")
+        return shape[self._channel_axis(len(shape), ranks)]
+
+
+class _LazyBatchNorm(_LazyNorm):
+    def _channel_axis(self, rank, ranks):
+        return 1                                # every accepted input is batched
+
+
+class _LazyInstanceNorm(_LazyNorm):
+    def _channel_axis(self, rank, ranks):
+        return 1 if rank == ranks[-1] else 0    # batched, or one unbatched instance
+
+
+class LazyBatchNorm1d(_LazyBatchNorm):
+    """`BatchNorm1d` whose num_features comes from its first input; see `init_lazy`."""
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyBatchNorm):
+    """`BatchNorm2d` whose num_features comes from its first input; see `init_lazy`."""
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyBatchNorm):
+    """`BatchNorm3d` whose num_features comes from its first input; see `init_lazy`."""
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm1d(_LazyInstanceNorm):
+    """`InstanceNorm1d` whose num_features comes from its first input; see `init_lazy`."""
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNorm):
+    """`InstanceNorm2d` whose num_features comes from its first input; see `init_lazy`."""
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNorm):
+    """`InstanceNorm3d` whose num_features comes from its first input; see `init_lazy`."""
+    cls_to_become = InstanceNorm3d
