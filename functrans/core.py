@@ -201,9 +201,10 @@ def operand_device(values):
     return None
 
 
-def on_operand_device(f):
+def on_operand_device(f, operands=None):
     """`f` run with its operands' device as the default device (that of its first Array,
-    see `operand_device`), when that is not the default device already.
+    see `operand_device`), when that is not the default device already. `operands(args,
+    kwargs)`, if given, lists the values to look among (the leaves of pytree arguments).
 
     This is JAX's rule for uncommitted data applied to a whole library function: the NumPy
     data and Python scalars it is given, and the constants and index arrays it creates (which
@@ -219,9 +220,12 @@ def on_operand_device(f):
     def placed(*args, **kwargs):
         if not BEYOND_HOST[0]:          # only the host exists: everything is there already
             return f(*args, **kwargs)
-        device = operand_device(args)
-        if device is None and kwargs:
-            device = operand_device(kwargs.values())
+        if operands is not None:
+            device = operand_device(operands(args, kwargs))
+        else:
+            device = operand_device(args)
+            if device is None and kwargs:
+                device = operand_device(kwargs.values())
         if device is None or device is default_device_now():
             return f(*args, **kwargs)
         with default_device(device):

@@ -498,3 +498,40 @@ def test_device_put_inside_jit_returns_the_value_where_asked(dev):
     moved, stayed = f(on(dev, arr(3)))
     assert moved.device is cpu and stayed.device is dev
     close(moved, 2 * arr(3))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "clip_adamw", "inject", "lion",
+                                  "multisteps", "if_finite"])
+def test_optimizer_states_sit_with_parameters_on_a_device(dev, name):
+    """PyTorch's habit: the model moved to the GPU with `.to(...)`, the default device left
+    on the CPU. The optimizers' states and constants (step counts, moments, learning rates)
+    are made where the parameters are, so their updates, eager or jitted, stay there."""
+    make = {"sgd": lambda: ft.optim.sgd(0.1, momentum=0.9, weight_decay=1e-4),
+            "adam": lambda: ft.optim.adam(1e-2), "adamw": lambda: ft.optim.adamw(1e-2),
+            "clip_adamw": lambda: ft.optim.chain(ft.optim.clip_by_global_norm(1.0),
+                                                 ft.optim.adamw(1e-2)),
+            "inject": lambda: ft.optim.inject_hyperparams(ft.optim.adam)(lr=1e-2),
+            "lion": lambda: ft.optim.lion(1e-3),
+            "multisteps": lambda: ft.optim.MultiSteps(ft.optim.adam(1e-2), 2),
+            "if_finite": lambda: ft.optim.apply_if_finite(ft.optim.adam(1e-2), 3)}[name]
+    model = ft.nn.Sequential(ft.nn.Linear(4, 8, key=ft.random.key(0)), ft.nn.ReLU(),
+                             ft.nn.Linear(8, 3, key=ft.random.key(1)))
+    x, y = arr(16, 4).astype(np.float32), np.arange(16) % 3
+    opt = make()
+    step = classifier_step(opt)
+    want = model, opt.init(model)
+    for _ in range(2):
+        *want, loss_want = step(*want, fnp.asarray(x), fnp.asarray(y))
+    moved = model.to(str(dev))
+    assert moved[0].weight.device is dev
+    state = opt.init(moved)
+    assert {a.device for a in ft.tree_leaves(state) if hasattr(a, "device")} <= {dev}
+    got = moved, state
+    for _ in range(2):
+        *got, loss = step(*got, *on(dev, x, y))
+    assert loss.device is dev
+    for g, c in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
+        assert g.device is dev
+        close(g, c, rtol=1e-5, atol=1e-6)
+    updates, _ = opt.update(ft.tree_map(fnp.ones_like, moved), state, moved)
+    assert {a.device for a in ft.tree_leaves(updates)} == {dev}      # eagerly too

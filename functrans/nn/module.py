@@ -476,8 +476,7 @@ class Module(metaclass=_ModuleMeta):
         for a in args:
             if not isinstance(a, type) and hasattr(a, "dtype") and hasattr(a, "shape"):
                 dtype, device = a.dtype, getattr(a, "device", device)
-            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "gpu") or \
-                    hasattr(a, "platform"):
+            elif hasattr(a, "platform") or isinstance(a, str) and not _names_dtype(a):
                 device = a
             else:
                 dtype = a
@@ -677,6 +676,14 @@ def _converted(module, dtype, device):
             return x if x.value is None else Buffer(convert(x.value), x.persistent)
         return convert(x) if is_array(x) else x
     return tree_map(leaf, module, is_leaf=lambda x: type(x) is Buffer)
+
+
+def _names_dtype(text):
+    try:
+        np.dtype(text)
+        return True
+    except TypeError:
+        return False
 
 
 def _set_training(tree, mode):

@@ -6,15 +6,39 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 from .._display import tree_pformat, tree_summary
+from ..core import on_operand_device
+from ..tree_util import tree_leaves
 
 __all__ = ["GradientTransformation", "GradientTransformationExtraArgs",
            "with_extra_args_support", "EmptyState"]
 
 
-class GradientTransformation(NamedTuple):
-    """`init(params) -> state` and `update(grads, state, params=None) -> (updates, state)`."""
+class _InitUpdate(NamedTuple):
     init: Callable
     update: Callable
+
+
+def _leaves(args, kwargs):
+    return tree_leaves((args, kwargs))
+
+
+def on_params_device(f):
+    """`f` run with the device of the first array among its arguments' leaves as the default
+    device (see `GradientTransformation`)."""
+    return on_operand_device(f, _leaves)
+
+
+class GradientTransformation(_InitUpdate):
+    """`init(params) -> state` and `update(grads, state, params=None) -> (updates, state)`.
+
+    Both run with the device of the first array among their arguments as the default
+    device, so the states and constants they create (step counts, moments, learning rates)
+    sit with parameters put on a GPU while the default device stays the CPU (PyTorch's
+    `model.to("cuda")` habit)."""
+    __slots__ = ()
+
+    def __new__(cls, init, update):
+        return super().__new__(cls, on_params_device(init), on_params_device(update))
 
 
 class GradientTransformationExtraArgs(GradientTransformation):

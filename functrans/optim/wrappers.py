@@ -12,7 +12,8 @@ from .. import lax
 from .. import numpy as fnp
 from ..buffers import Buffer, is_buffer, map_arrays
 from ..tree_util import tree_leaves, tree_map
-from .base import GradientTransformationExtraArgs, displayed, with_extra_args_support
+from .base import (GradientTransformationExtraArgs, displayed, on_params_device,
+                   with_extra_args_support)
 
 __all__ = ["MultiSteps", "MultiStepsState", "apply_if_finite", "ApplyIfFiniteState"]
 
@@ -59,10 +60,12 @@ class MultiSteps:
             (lambda step, k=int(every_k_schedule): k)
         self._mean = use_grad_mean
 
+    @on_params_device
     def init(self, params):
         count = fnp.zeros((), np.int32)
         return MultiStepsState(count, count, self._opt.init(params), _zeros(params))
 
+    @on_params_device
     def update(self, updates, state, params=None, **extra_args):
         k = self._every_k(state.gradient_step)
         n = state.mini_step + 1
