@@ -535,3 +535,29 @@ def test_optimizer_states_sit_with_parameters_on_a_device(dev, name):
         close(g, c, rtol=1e-5, atol=1e-6)
     updates, _ = opt.update(ft.tree_map(fnp.ones_like, moved), state, moved)
     assert {a.device for a in ft.tree_leaves(updates)} == {dev}      # eagerly too
+
+
+def test_nn_functions_place_numpy_operands_with_the_array(dev):
+    """ft.nn and ft.nn.functional follow functrans.numpy: NumPy operands (targets, labels,
+    a weight, running statistics) join the Array they are used with."""
+    logits = on(dev, arr(4, 3))
+    images = on(dev, arr(2, 3, 6, 6))
+    labels = np.array([0, 2, 1, 1])
+    F = ft.nn.functional
+    cases = {
+        "cross_entropy": (lambda: F.cross_entropy(logits, labels),
+                          lambda: F.cross_entropy(fnp.asarray(np.asarray(logits)), labels)),
+        "mse_loss": (lambda: ft.nn.mse_loss(logits, np.zeros((4, 3))),
+                     lambda: ft.nn.mse_loss(fnp.asarray(np.asarray(logits)), np.zeros((4, 3)))),
+        "conv2d": (lambda: F.conv2d(images, np.ones((2, 3, 3, 3))),
+                   lambda: F.conv2d(fnp.asarray(np.asarray(images)), np.ones((2, 3, 3, 3)))),
+        "batch_norm": (lambda: F.batch_norm(images, np.zeros(3), np.ones(3)),
+                       lambda: F.batch_norm(fnp.asarray(np.asarray(images)), np.zeros(3),
+                                            np.ones(3))),
+        "one_hot": (lambda: ft.nn.one_hot(on(dev, labels), 3),
+                    lambda: ft.nn.one_hot(labels, 3)),
+    }
+    for name, (got, want) in cases.items():
+        out = got()
+        assert out.device is dev, name
+        close(out, want())

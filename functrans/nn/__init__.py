@@ -70,3 +70,8 @@ from .containers import (Sequential, Lambda, ModuleList, ModuleDict, ParameterLi
                          ParameterDict, Parameter)
 from .state_dict import save_safetensors, load_safetensors
 from . import utils
+
+# the functions here place the NumPy data and constants they make with their operands'
+# device, as functrans.numpy's (functrans.core.on_operand_device)
+from ..core import place_functions as _place_functions  # noqa: E402
+_place_functions(globals())

@@ -67,3 +67,8 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "adaptive_max_pool3d_with_indices", "fractional_max_pool2d",
            "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
            "fractional_max_pool3d_with_indices"]
+
+# every function here places the NumPy data and constants it makes with its operands' device
+# (functrans.core.on_operand_device)
+from ..core import place_functions as _place_functions  # noqa: E402
+_place_functions(globals())
