@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 
 from .. import numpy as fnp
+from ..core import places_operands
 from ..primitives._util import shape_of
 from ..tree_util import tree_map
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -100,6 +101,7 @@ class _LazyModule(Module):
         return ", ".join(f"{k}={v!r}" for k, v in self.config)
 
 
+@places_operands      # left unwrapped: refuse_discarded looks at its caller's frame
 def init_lazy(model, *args, **kwargs):
     """`model` with each lazy layer (`LazyLinear`, `LazyConv2d`, ...) replaced by the ordinary
     layer for the input it gets when `model(*args, **kwargs)` runs (once, eagerly; a small
