@@ -468,3 +468,52 @@ def test_apply_if_finite_skips_non_finite_gradients():
     assert np.isnan(np.asarray(u["w"])[0, 0]) and int(s.total_notfinite) == 3
     u, s = opt.update(good, s, p)
     assert int(s.notfinite_count) == 0 and bool(s.last_finite)
+
+
+# ------------------------------------------------------------------ Optax's schedule names
+_OPTAX_SCHEDULES = [
+    ("cosine_decay_schedule", (0.1, 50), dict(alpha=0.1, exponent=2.0),
+     lambda t: 0.1 * (0.9 * ((1 + np.cos(np.pi * min(t, 50) / 50)) / 2) ** 2 + 0.1)),
+    ("exponential_decay", (0.1, 10, 0.5), dict(transition_begin=5, staircase=True,
+                                                end_value=0.01),
+     lambda t: 0.1 if t <= 5 else max(0.1 * 0.5 ** np.floor((t - 5) / 10), 0.01)),
+    ("exponential_decay", (0.1, 10, 1.5), dict(end_value=0.4),
+     lambda t: min(0.1 * 1.5 ** (t / 10), 0.4)),
+    ("exponential_decay", (0.1, 0, 0.5), {}, lambda t: 0.1),
+    ("polynomial_schedule", (1.0, 0.1, 2.0, 30), dict(transition_begin=4),
+     lambda t: 0.9 * (1 - min(max(t - 4, 0), 30) / 30) ** 2 + 0.1),
+    ("piecewise_constant_schedule", (0.1,), dict(boundaries_and_scales={20: 0.5, 5: 0.1}),
+     lambda t: 0.1 * (0.1 if t >= 5 else 1) * (0.5 if t >= 20 else 1)),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs, formula", _OPTAX_SCHEDULES,
+                         ids=[f"{c[0]}{i}" for i, c in enumerate(_OPTAX_SCHEDULES)])
+def test_optax_schedules(name, args, kwargs, formula):
+    schedule = getattr(ft.optim, name)(*args, **kwargs)
+    steps = np.arange(80)
+    want = np.array([formula(t) for t in steps])
+    np.testing.assert_allclose([float(schedule(t)) for t in steps], want, rtol=1e-12,
+                               atol=1e-15)
+    jitted = ft.jit(ft.vmap(schedule))(steps.astype(np.int32))         # under transforms
+    np.testing.assert_allclose(jitted, want, rtol=1e-12, atol=1e-15)
+    optax = pytest.importorskip("optax")
+    theirs = getattr(optax, name)(*args, **kwargs)
+    np.testing.assert_allclose(want, [float(theirs(int(t))) for t in steps], rtol=1e-6,
+                               atol=1e-9)
+
+
+def test_optax_schedules_drive_an_optimizer_and_refuse_bad_arguments():
+    opt = ft.optim.sgd(ft.optim.cosine_decay_schedule(0.1, 10))
+    params = {"w": fnp.ones(3)}
+    state = opt.init(params)
+    for _ in range(3):
+        updates, state = opt.update({"w": fnp.ones(3)}, state, params)
+    np.testing.assert_allclose(updates["w"], -0.1 * (1 + np.cos(np.pi * 2 / 10)) / 2,
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="decay_steps must be positive"):
+        ft.optim.cosine_decay_schedule(0.1, 0)
+    with pytest.raises(ValueError, match="decay_rate must not be 0"):
+        ft.optim.exponential_decay(0.1, 10, 0.0)
+    with pytest.raises(ValueError, match="scales must be non-negative"):
+        ft.optim.piecewise_constant_schedule(0.1, {5: -1.0})

@@ -16,5 +16,6 @@ from .plateau import reduce_on_plateau, ReduceLROnPlateauState
 from .schedules import (constant_schedule, step_schedule, multi_step_schedule,
                         exponential_schedule, cosine_annealing_schedule, linear_schedule,
                         join_schedules, warmup_cosine_decay_schedule, one_cycle_schedule,
-                        one_cycle_momentum_schedule)
+                        one_cycle_momentum_schedule, cosine_decay_schedule, exponential_decay,
+                        polynomial_schedule, piecewise_constant_schedule)
 from . import schedules

@@ -1,6 +1,7 @@
 """Learning-rate schedules: functions from the optimizer's step count (0 for the first
 update; an integer array under jit) to a learning rate, computed in float64. Each mirrors a
-`torch.optim.lr_scheduler` stepped once per optimizer step."""
+`torch.optim.lr_scheduler` stepped once per optimizer step, or one of Optax's schedules
+under its name."""
 from __future__ import annotations
 
 import math
@@ -12,7 +13,9 @@ from .. import numpy as fnp
 
 __all__ = ["constant_schedule", "step_schedule", "multi_step_schedule", "exponential_schedule",
            "cosine_annealing_schedule", "linear_schedule", "join_schedules",
-           "warmup_cosine_decay_schedule", "one_cycle_schedule", "one_cycle_momentum_schedule"]
+           "warmup_cosine_decay_schedule", "one_cycle_schedule", "one_cycle_momentum_schedule",
+           "cosine_decay_schedule", "exponential_decay", "polynomial_schedule",
+           "piecewise_constant_schedule"]
 
 
 def _step(count):
@@ -115,15 +118,90 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
                          f"decay_steps, got warmup_steps={warmup_steps}, "
                          f"decay_steps={decay_steps}")
     alpha = 0.0 if peak_value == 0 else end_value / peak_value
-    span = float(decay_steps - warmup_steps)
+    decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)
+    return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), decay],
+                          [warmup_steps])
 
-    def decay(count):
+
+def cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0):
+    """Optax's cosine_decay_schedule: `init_value * ((1 - alpha) * c ** exponent + alpha)`
+    with `c = (1 + cos(pi * min(count, decay_steps) / decay_steps)) / 2`, so from
+    `init_value` down to `alpha * init_value` at `decay_steps`, then constant."""
+    if decay_steps <= 0:
+        raise ValueError(f"cosine_decay_schedule: decay_steps must be positive, got "
+                         f"{decay_steps}")
+    span = float(decay_steps)
+
+    def schedule(count):
         s = lax.min(_step(count), span)
         c = lax.mul(lax.add(lax.cos(lax.mul(s, math.pi / span)), 1.0), 0.5)
         return lax.mul(lax.add(lax.mul(lax.pow(c, float(exponent)), 1.0 - alpha), alpha),
-                       float(peak_value))
-    return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), decay],
-                          [warmup_steps])
+                       float(init_value))
+    return schedule
+
+
+def exponential_decay(init_value, transition_steps, decay_rate, transition_begin=0,
+                      staircase=False, end_value=None):
+    """Optax's exponential_decay: `init_value` until `transition_begin`, then
+    `init_value * decay_rate ** p` with `p = (count - transition_begin) / transition_steps`
+    (floored with `staircase`), bounded by `end_value` (below when decaying, above when
+    growing). `transition_steps <= 0` gives the constant `init_value`."""
+    if transition_steps <= 0:
+        return constant_schedule(init_value)
+    if decay_rate == 0:
+        raise ValueError("exponential_decay: decay_rate must not be 0")
+    if transition_begin < 0:
+        raise ValueError(f"exponential_decay: transition_begin must be >= 0, got "
+                         f"{transition_begin}")
+
+    def schedule(count):
+        s = lax.sub(_step(count), float(transition_begin))
+        p = lax.div(s, float(transition_steps))
+        if staircase:
+            p = lax.floor(p)
+        value = lax.select(lax.le(s, 0.0), lax.full_like(s, float(init_value)),
+                           lax.mul(lax.pow(float(decay_rate), p), float(init_value)))
+        if end_value is not None:
+            bound = lax.max if decay_rate < 1 else lax.min
+            value = bound(value, lax.full_like(value, float(end_value)))
+        return value
+    return schedule
+
+
+def polynomial_schedule(init_value, end_value, power, transition_steps, transition_begin=0):
+    """Optax's polynomial_schedule: `(init_value - end_value) * (1 - t) ** power + end_value`
+    with `t = clip(count - transition_begin, 0, transition_steps) / transition_steps`.
+    `transition_steps <= 0` gives the constant `init_value`."""
+    if transition_steps <= 0:
+        return constant_schedule(init_value)
+    if transition_begin < 0:
+        raise ValueError(f"polynomial_schedule: transition_begin must be >= 0, got "
+                         f"{transition_begin}")
+
+    def schedule(count):
+        s = lax.clamp(0.0, lax.sub(_step(count), float(transition_begin)),
+                      float(transition_steps))
+        frac = lax.sub(1.0, lax.div(s, float(transition_steps)))
+        return lax.add(lax.mul(lax.pow(frac, float(power)), float(init_value - end_value)),
+                       float(end_value))
+    return schedule
+
+
+def piecewise_constant_schedule(init_value, boundaries_and_scales=None):
+    """Optax's piecewise_constant_schedule: `init_value` times the scale of every boundary
+    at or before `count` (`boundaries_and_scales`: {step: scale})."""
+    pieces = sorted((int(b), float(v)) for b, v in (boundaries_and_scales or {}).items())
+    if any(v < 0 for _, v in pieces):
+        raise ValueError("piecewise_constant_schedule: scales must be non-negative, got "
+                         f"{dict(pieces)}")
+
+    def schedule(count):
+        step = _step(count)
+        value = lax.full_like(step, float(init_value))
+        for boundary, scale in pieces:
+            value = lax.select(lax.lt(step, float(boundary)), value, lax.mul(value, scale))
+        return value
+    return schedule
 
 
 def _one_cycle(name, total_steps, pct_start, anneal_strategy, three_phase, points):
