@@ -15,16 +15,14 @@ _VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def limit(n):
-    """Thread variables, XLA's flags and this process's CPU set for `n` threads; returns the
-    CPUs it now runs on (all of them where the platform cannot pin)."""
+    """Set the thread variables, XLA's flags and this process's CPU set for `n` threads (the
+    CPU set where the platform can pin)."""
     for var in _VARS:
         os.environ[var] = str(n)
     flags = os.environ.get("XLA_FLAGS", "")
     os.environ["XLA_FLAGS"] = (f"{flags} --xla_cpu_multi_thread_eigen={str(n > 1).lower()} "
                                f"intra_op_parallelism_threads={n}").strip()
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    if n < len(cpus):
-        os.sched_setaffinity(0, cpus[:n])
-    return sorted(os.sched_getaffinity(0))
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if n < len(cpus):
+            os.sched_setaffinity(0, cpus[:n])

@@ -203,8 +203,8 @@ def main():
                         help="BLAS/OpenMP/PyTorch threads per contender (default 1)")
     parser.add_argument("--settle", type=float, default=0.2)
     args = parser.parse_args()
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)       # inherited by the workers at import
+    import _threads
+    _threads.limit(args.threads)                  # inherited by the workers at import
     for name in args.case:
         for b in args.batch:
             bench(name, b, args.rounds, args.steps, args.settle)

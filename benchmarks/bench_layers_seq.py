@@ -26,7 +26,6 @@ larger part of the time.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -40,8 +39,9 @@ parser.add_argument("--threads", type=int, default=1,
 parser.add_argument("--cpu-time", action="store_true",
                     help="measure process CPU time instead of wall time")
 args = parser.parse_args()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+import _threads  # noqa: E402
+
+_threads.limit(args.threads)
 
 import numpy as np                                   # noqa: E402
 
