@@ -174,10 +174,13 @@ def device_like(x):
     its device."""
     while isinstance(x, Tracer):
         x = x.underlying()
-    if type(x) is Array:
-        v = x._value
-        return cpu if type(v) in HOST_TYPES else device_of_raw(v)
-    return default_device_now()
+    return _array_device(x) if type(x) is Array else default_device_now()
+
+
+def _array_device(x):
+    """The device Array `x` lives on."""
+    v = x._value
+    return cpu if type(v) in HOST_TYPES else device_of_raw(v)
 
 
 def operand_device(values):
@@ -185,19 +188,15 @@ def operand_device(values):
     through the tracers of eager transforms to the array underneath), or None when there is
     none (NumPy data, Python scalars, the abstract values of jit)."""
     for a in values:
-        t = type(a)
-        if t is Array:
-            v = a._value
-            return cpu if type(v) in HOST_TYPES else device_of_raw(v)
-        if t is list or t is tuple:
+        if type(a) is list or type(a) is tuple:
             d = operand_device(a)
             if d is not None:
                 return d
-        elif isinstance(a, Tracer):
-            while isinstance(a, Tracer):
-                a = a.underlying()
-            if type(a) is Array:
-                return device_like(a)
+            continue
+        while isinstance(a, Tracer):
+            a = a.underlying()
+        if type(a) is Array:
+            return _array_device(a)
     return None
 
 
@@ -554,17 +553,10 @@ def _numpy_placed(args):
     broadcasts an unbatched operand alone), so NumPy data joins the device before they do.
     Otherwise (on the host; abstract values under jit, whose constants move to the program's
     device) the arguments are left as they are."""
-    for a in args:
-        while isinstance(a, Tracer):
-            a = a.underlying()
-        if type(a) is Array:
-            v = a._value
-            if type(v) in HOST_TYPES:
-                return args
-            device = device_of_raw(v)
-            return tuple(wrap(transfer(x, device)) if type(x) is np.ndarray else x
-                         for x in args)
-    return args
+    device = operand_device(args)
+    if device is None or device is cpu:
+        return args
+    return tuple(wrap(transfer(x, device)) if type(x) is np.ndarray else x for x in args)
 
 
 def _escaped_tracer_error(tracer, prim):
