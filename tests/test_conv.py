@@ -2,6 +2,7 @@
 derivatives against finite differences (orders 1 and 2, forward and reverse), batching against
 a Python loop, the patches primitives' transposition, layouts and errors."""
 import itertools
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
+from functrans.primitives import conv as conv_module
 from functrans.primitives.conv import conv_patches, conv_patches_transpose, shifted_sum, shifted_spread
 from functrans.test_util import check_grads
 
@@ -75,23 +77,34 @@ def _conv(g):
                                                  g["groups"])
 
 
+# the row path's two forms: one product per image (from PER_IMAGE_COLUMNS output columns per
+# image) and one product over all images
+ROW_PATH_FORMS = pytest.mark.parametrize("per_image_columns", [0, 10 ** 9],
+                                         ids=["per-image", "all-images"])
+
+
+@ROW_PATH_FORMS
 @settings(max_examples=40, deadline=None)
 @given(geometries(max_nd=3), st.integers(0, 2 ** 31 - 1))
-def test_matches_reference(g, seed):
+def test_matches_reference(per_image_columns, g, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(g["x_shape"]), rng.standard_normal(g["w_shape"])
-    got = np.asarray(_conv(g)(fnp.asarray(x), fnp.asarray(w)))
+    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+        got = np.asarray(_conv(g)(fnp.asarray(x), fnp.asarray(w)))
     want = conv_reference(x, w, g["strides"], g["padding"], g["lhs_dilation"],
                           g["rhs_dilation"], g["groups"])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@ROW_PATH_FORMS
 @settings(max_examples=6, deadline=None)
 @given(geometries(), st.integers(0, 2 ** 31 - 1))
-def test_derivatives_order_two(g, seed):
+def test_derivatives_order_two(per_image_columns, g, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(g["x_shape"]), rng.standard_normal(g["w_shape"])
-    check_grads(_conv(g), (fnp.asarray(x), fnp.asarray(w)), order=2, modes=("fwd", "rev"))
+    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+        check_grads(_conv(g), (fnp.asarray(x), fnp.asarray(w)), order=2,
+                    modes=("fwd", "rev"))
 
 
 @pytest.mark.parametrize("shape,window", [((2, 3, 9, 12), (3, 4)), ((1, 2, 5, 6, 7), (2, 3, 2))])
@@ -110,28 +123,37 @@ def test_patches_primitives_are_transposes(shape, window):
     np.testing.assert_allclose(np.sum(p * ct), np.sum(x * back), rtol=1e-12)
 
 
-@pytest.mark.parametrize("shape,dilation", [((2, 3, 4, 9), 1), ((1, 4, 11), 2), ((3, 1, 2, 2, 5), 1)])
-def test_shifted_sum_matches_loop_and_spread_is_its_transpose(shape, dilation):
+@pytest.mark.parametrize("shape,dilation,images_axis", [
+    ((2, 3, 4, 9), 1, 0), ((1, 4, 11), 2, 0), ((3, 1, 2, 2, 5), 1, 0),
+    ((1, 3, 2, 4, 9), 1, 2), ((2, 2, 3, 1, 11), 2, 2), ((2, 3, 1, 2, 2, 2, 7), 1, 2),
+    ((2, 3, 4, 5, 6), 1, 1), ((3, 1, 2, 5), 1, 1)])
+def test_shifted_sum_matches_loop_and_spread_is_its_transpose(shape, dilation, images_axis):
+    """(A, K, ..., W) -> shifted sums over K (A, ..., W'), then the images axis in front."""
     rng = np.random.default_rng(7)
     z = rng.standard_normal(shape)
     k, width = shape[1], shape[-1] - (shape[1] - 1) * dilation
-    want = sum(z[:, j, ..., j * dilation:j * dilation + width] for j in range(k))
-    got = np.asarray(shifted_sum(fnp.asarray(z), dilation))
+    want = np.moveaxis(sum(z[:, j, ..., j * dilation:j * dilation + width] for j in range(k)),
+                       images_axis, 0)
+    got = np.asarray(shifted_sum(fnp.asarray(z), dilation, images_axis))
     np.testing.assert_allclose(got, want, rtol=1e-13)
     ct = rng.standard_normal(got.shape)
-    back = np.asarray(shifted_spread(fnp.asarray(ct), k, dilation))
+    back = np.asarray(shifted_spread(fnp.asarray(ct), k, dilation, images_axis))
     assert back.shape == shape
     np.testing.assert_allclose(np.sum(got * ct), np.sum(z * back), rtol=1e-12)
-    check_grads(lambda z: shifted_sum(z, dilation) ** 2, (fnp.asarray(z),), order=2,
-                modes=("fwd", "rev"))
-    check_grads(lambda c: shifted_spread(c, k, dilation) ** 2, (fnp.asarray(ct),), order=2,
-                modes=("fwd", "rev"))
-    for fn, arg in ((lambda a: shifted_sum(a, dilation), z),
-                    (lambda a: shifted_spread(a, k, dilation), ct)):
-        batch = np.stack([arg, 2 * arg + 1], axis=1)
-        got = np.asarray(ft.vmap(fn, in_axes=1)(fnp.asarray(batch)))
-        want = np.stack([np.asarray(fn(fnp.asarray(batch[:, b]))) for b in range(2)])
-        np.testing.assert_allclose(got, want, rtol=1e-13)
+    check_grads(lambda z: shifted_sum(z, dilation, images_axis) ** 2, (fnp.asarray(z),),
+                order=2, modes=("fwd", "rev"))
+    check_grads(lambda c: shifted_spread(c, k, dilation, images_axis) ** 2, (fnp.asarray(ct),),
+                order=2, modes=("fwd", "rev"))
+    for fn, arg in ((lambda a: shifted_sum(a, dilation, images_axis), z),
+                    (lambda a: shifted_spread(a, k, dilation, images_axis), ct)):
+        for axis in (0, 1, arg.ndim):
+            batch = np.stack([arg, 2 * arg + 1], axis=axis)
+            got = np.asarray(ft.vmap(fn, in_axes=axis)(fnp.asarray(batch)))
+            want = np.stack([np.asarray(fn(fnp.asarray(np.take(batch, b, axis))))
+                             for b in range(2)])
+            np.testing.assert_allclose(got, want, rtol=1e-13)
+        np.testing.assert_allclose(ft.jit(fn)(fnp.asarray(arg)), fn(fnp.asarray(arg)),
+                                   rtol=1e-13)
 
 
 def test_lenet_layers_agree_with_the_reference():
@@ -184,8 +206,10 @@ def test_same_padding_and_layouts():
     np.testing.assert_array_equal(np.asarray(tuple_spec), np.asarray(got))
 
 
+@ROW_PATH_FORMS
+@pytest.mark.parametrize("strides", [(1, 2), (1, 1)])
 @pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0), (2, None), (4, 3)])
-def test_vmap_matches_loop(in_axes):
+def test_vmap_matches_loop(in_axes, strides, per_image_columns):
     rng = np.random.default_rng(4)
     b = 3
     x_shape, w_shape = [2, 2, 6, 5], [4, 1, 3, 2]
@@ -196,15 +220,17 @@ def test_vmap_matches_loop(in_axes):
     x, w = fnp.asarray(rng.standard_normal(x_shape)), fnp.asarray(rng.standard_normal(w_shape))
 
     def f(x, w):
-        return lax.conv_general_dilated(x, w, (1, 2), ((1, 0), (1, 1)), None, None, None, 2)
-    got = ft.vmap(f, in_axes=in_axes)(x, w)
+        return lax.conv_general_dilated(x, w, strides, ((1, 0), (1, 1)), None, None, None, 2)
+    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+        got = ft.vmap(f, in_axes=in_axes)(x, w)
     take = [lambda a, i, ax=ax: a if ax is None else fnp.moveaxis(a, ax, 0)[i]
             for ax in in_axes]
     want = np.stack([np.asarray(f(take[0](x, i), take[1](w, i))) for i in range(b)])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
 
 
-def test_vmap_of_grad_matches_loop():
+@ROW_PATH_FORMS
+def test_vmap_of_grad_matches_loop(per_image_columns):
     """Per-example gradients with respect to a shared kernel."""
     rng = np.random.default_rng(5)
     xs = fnp.asarray(rng.standard_normal((3, 1, 2, 7, 7)))
@@ -212,8 +238,9 @@ def test_vmap_of_grad_matches_loop():
 
     def loss(w, x):
         return fnp.sum(lax.conv_general_dilated(x, w, (1, 1), "VALID") ** 2)
-    got = ft.vmap(ft.grad(loss), in_axes=(None, 0))(w, xs)
-    want = np.stack([np.asarray(ft.grad(loss)(w, xs[i])) for i in range(3)])
+    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+        got = ft.vmap(ft.grad(loss), in_axes=(None, 0))(w, xs)
+        want = np.stack([np.asarray(ft.grad(loss)(w, xs[i])) for i in range(3)])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-11)
 
 
