@@ -251,17 +251,17 @@ def pad_kernel(xp, x, padval, padding_config):
         core = d + max(d - 1, 0) * interior
         out_shape.append(max(lo + core + hi, 0))
     out = xp.full(out_shape, padval, dtype=x.dtype)
-    # write x into the (possibly cropped) strided positions
+    # write x into the (possibly cropped) strided positions: element i of an axis goes to
+    # lo + step*i, kept where that lies in [0, n)
     src, dst = [], []
     for (lo, hi, interior), d, n in zip(padding_config, x.shape, out_shape):
         step = interior + 1
-        positions = lo + step * np.arange(d)
-        keep = (positions >= 0) & (positions < n)
-        idx = np.nonzero(keep)[0]
-        if idx.size == 0:
+        first = max(0, -(lo // step))          # the first i with lo + step*i >= 0
+        last = min(d - 1, (n - 1 - lo) // step) if n > lo else -1
+        if first > last:
             return out
-        src.append(slice(int(idx[0]), int(idx[-1]) + 1))
-        dst.append(slice(int(positions[idx[0]]), int(positions[idx[-1]]) + 1, step))
+        src.append(slice(first, last + 1))
+        dst.append(slice(lo + step * first, lo + step * last + 1, step))
     out[tuple(dst)] = x[tuple(src)]
     return out
 
