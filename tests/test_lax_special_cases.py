@@ -3,8 +3,12 @@ with zeros, out-of-bounds modes, clamping, ties, degenerate spectra, and the doc
 limits."""
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -91,6 +95,33 @@ def test_pad_negative_and_interior():
     per_example = ft.vmap(lambda v: lax.pad(x, v, [(1, 1, 0)]))(fnp.asarray([7.0, 8.0]))
     np.testing.assert_array_equal(np.asarray(per_example),
                                   [[7, 1, 2, 3, 4, 7], [8, 1, 2, 3, 4, 8]])
+
+
+def _pad_reference(x, padval, config):
+    """lax.pad element by element: x[i] lands at low + (interior + 1) * i where that fits."""
+    shape = [lo + hi + d + max(d - 1, 0) * it for (lo, hi, it), d in zip(config, x.shape)]
+    out = np.full(shape, padval, x.dtype)
+    for idx in itertools.product(*[range(d) for d in x.shape]):
+        pos = tuple(lo + (it + 1) * i for (lo, _, it), i in zip(config, idx))
+        if all(0 <= p < n for p, n in zip(pos, shape)):
+            out[pos] = x[idx]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(-6, 3), st.integers(-6, 3),
+                          st.integers(0, 2)), min_size=1, max_size=3))
+def test_pad_matches_an_element_by_element_reference(axes):
+    """Negative (cropping), interior and empty padding, eager and jitted."""
+    shape = tuple(a[0] for a in axes)
+    config = [a[1:] for a in axes]
+    if any(lo + hi + d + max(d - 1, 0) * it < 0 for d, lo, hi, it in axes):
+        return
+    x = np.arange(1.0, 1.0 + math.prod(shape)).reshape(shape)
+    want = _pad_reference(x, -1.0, config)
+    np.testing.assert_array_equal(np.asarray(lax.pad(fnp.asarray(x), -1.0, config)), want)
+    np.testing.assert_array_equal(
+        np.asarray(ft.jit(lambda v: lax.pad(v, -1.0, config))(fnp.asarray(x))), want)
 
 
 def test_sort_is_stable_and_puts_nans_last():
