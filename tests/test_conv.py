@@ -1,6 +1,7 @@
 """conv_general_dilated: values against a direct NumPy reference (and PyTorch when installed),
 derivatives against finite differences (orders 1 and 2, forward and reverse), batching against
 a Python loop, the patches primitives' transposition, layouts and errors."""
+import contextlib
 import itertools
 from unittest import mock
 
@@ -77,32 +78,41 @@ def _conv(g):
                                                  g["groups"])
 
 
-# the row path's two forms: one product per image (from PER_IMAGE_COLUMNS output columns per
-# image) and one product over all images
-ROW_PATH_FORMS = pytest.mark.parametrize("per_image_columns", [0, 10 ** 9],
-                                         ids=["per-image", "all-images"])
+# the lowering's four forms: row patches (from ROW_MIN_CONTRACTION) or full patches, each with
+# one product per image (from PER_IMAGE_COLUMNS output columns per image) or over all images
+FORMS = pytest.mark.parametrize("form", [(0, 0), (0, 10 ** 9), (10 ** 9, 0), (10 ** 9, 10 ** 9)],
+                                ids=["rows-per-image", "rows-all-images", "full-per-image",
+                                     "full-all-images"])
 
 
-@ROW_PATH_FORMS
+def _lowered_as(form):
+    row_min, per_image = form
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(conv_module, "ROW_MIN_CONTRACTION", row_min))
+    stack.enter_context(mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image))
+    return stack
+
+
+@FORMS
 @settings(max_examples=40, deadline=None)
 @given(geometries(max_nd=3), st.integers(0, 2 ** 31 - 1))
-def test_matches_reference(per_image_columns, g, seed):
+def test_matches_reference(form, g, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(g["x_shape"]), rng.standard_normal(g["w_shape"])
-    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+    with _lowered_as(form):
         got = np.asarray(_conv(g)(fnp.asarray(x), fnp.asarray(w)))
     want = conv_reference(x, w, g["strides"], g["padding"], g["lhs_dilation"],
                           g["rhs_dilation"], g["groups"])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-@ROW_PATH_FORMS
+@FORMS
 @settings(max_examples=6, deadline=None)
 @given(geometries(), st.integers(0, 2 ** 31 - 1))
-def test_derivatives_order_two(per_image_columns, g, seed):
+def test_derivatives_order_two(form, g, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(g["x_shape"]), rng.standard_normal(g["w_shape"])
-    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+    with _lowered_as(form):
         check_grads(_conv(g), (fnp.asarray(x), fnp.asarray(w)), order=2,
                     modes=("fwd", "rev"))
 
@@ -206,10 +216,10 @@ def test_same_padding_and_layouts():
     np.testing.assert_array_equal(np.asarray(tuple_spec), np.asarray(got))
 
 
-@ROW_PATH_FORMS
+@FORMS
 @pytest.mark.parametrize("strides", [(1, 2), (1, 1)])
 @pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0), (2, None), (4, 3)])
-def test_vmap_matches_loop(in_axes, strides, per_image_columns):
+def test_vmap_matches_loop(in_axes, strides, form):
     rng = np.random.default_rng(4)
     b = 3
     x_shape, w_shape = [2, 2, 6, 5], [4, 1, 3, 2]
@@ -221,7 +231,7 @@ def test_vmap_matches_loop(in_axes, strides, per_image_columns):
 
     def f(x, w):
         return lax.conv_general_dilated(x, w, strides, ((1, 0), (1, 1)), None, None, None, 2)
-    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+    with _lowered_as(form):
         got = ft.vmap(f, in_axes=in_axes)(x, w)
     take = [lambda a, i, ax=ax: a if ax is None else fnp.moveaxis(a, ax, 0)[i]
             for ax in in_axes]
@@ -229,8 +239,8 @@ def test_vmap_matches_loop(in_axes, strides, per_image_columns):
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
 
 
-@ROW_PATH_FORMS
-def test_vmap_of_grad_matches_loop(per_image_columns):
+@FORMS
+def test_vmap_of_grad_matches_loop(form):
     """Per-example gradients with respect to a shared kernel."""
     rng = np.random.default_rng(5)
     xs = fnp.asarray(rng.standard_normal((3, 1, 2, 7, 7)))
@@ -238,7 +248,7 @@ def test_vmap_of_grad_matches_loop(per_image_columns):
 
     def loss(w, x):
         return fnp.sum(lax.conv_general_dilated(x, w, (1, 1), "VALID") ** 2)
-    with mock.patch.object(conv_module, "PER_IMAGE_COLUMNS", per_image_columns):
+    with _lowered_as(form):
         got = ft.vmap(ft.grad(loss), in_axes=(None, 0))(w, xs)
         want = np.stack([np.asarray(ft.grad(loss)(w, xs[i])) for i in range(3)])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-11)

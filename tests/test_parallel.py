@@ -130,7 +130,7 @@ def test_split_batched_windowed_kernels(threads, n):
     out."""
     threads(n)
     rng = np.random.default_rng(6)
-    w, x = _host(rng.standard_normal((3, 2, 3, 3)) * 0.3, rng.standard_normal((5, 2, 16, 16)))
+    w, x = _host(rng.standard_normal((3, 3, 3, 3)) * 0.3, rng.standard_normal((5, 3, 16, 16)))
     f = ft.jit(ft.value_and_grad(_conv_pool_net, argnums=(0, 1)))
     text = f.lower(w, x).as_text()
     for name in ("shifted_sum", "reduce_window_max_argmax", "window_scatter_add",

@@ -16,7 +16,10 @@ columns folded into its output rows, `(KW * O, C * KH)`, and `shifted_sum` adds 
 partial result, shifted by its offset, into the output. The products are better shaped for
 BLAS (KW times more rows), and far less data moves. With few output columns per image (small
 feature maps) the row path runs one product over all images at once instead of one per image
-(`PER_IMAGE_COLUMNS`), and `shifted_sum` brings the images to the front as it sums.
+(`PER_IMAGE_COLUMNS`), and `shifted_sum` brings the images to the front as it sums; so do
+the full patches, whose product is then transposed. With very few input channels (a grey
+image) the full patches move less data than the row path's KW-times-larger products
+(`ROW_MIN_CONTRACTION`).
 
 All three primitives are linear: `conv_patches` and `conv_patches_transpose` are each other's
 transpose, as are `shifted_sum` and `shifted_spread`; so every derivative comes from them and
@@ -397,6 +400,31 @@ def _per_axis(value, nd, name):
 PER_IMAGE_COLUMNS = 128
 
 
+# the row path needs products contracting at least this many (input channels times kernel
+# rows); below, the full patches
+ROW_MIN_CONTRACTION = 8
+
+
+def _kernel_products(kernel, patches, n, m):
+    """`kernel` (G, R, K) times the patches (G, K, N, M as any shape) per group. With many
+    columns per image, one product per image, reading each image's patches in place (a
+    strided view) with the kernel broadcast over the batch: (N, G, R, M), contiguous. With
+    few, one product over every image at once: (G, R, N, M); the kernel's cotangent is then
+    one product too, contracting images and columns together, where per image it sums N
+    small products."""
+    g, r, k = shape_of(kernel)
+    if m >= PER_IMAGE_COLUMNS:
+        kernel = broadcast_in_dim(kernel, (n, g, r, k), (1, 2, 3))
+        return dot_general(kernel, reshape(patches, (g, k, n, m)),
+                           (((3,), (1,)), ((0, 1), (2, 0))))
+    if g == 1:              # a plain matrix product, its rows split over threads
+        z = dot_general(reshape(kernel, (r, k)), reshape(patches, (k, n * m)),
+                        (((1,), (0,)), ((), ())))
+    else:
+        z = dot_general(kernel, reshape(patches, (g, k, n * m)), (((2,), (1,)), ((0,), (0,))))
+    return reshape(z, (g, r, n, m))
+
+
 @on_operand_device
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1):
@@ -440,41 +468,28 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
             f"would have spatial shape {out_sp}. Pad the input or use a smaller kernel.")
     og = o // g
     # row patches, then shifted_sum (see top); with a single spatial axis the products would
-    # contract over the channels alone, too little for BLAS to run well
-    if nd >= 2 and window[-1] > 1 and strides[-1] == 1 and ld[-1] == 1:
+    # contract over the channels alone, too little for BLAS to run well, and so would they
+    # with very few input channels (a grey image), where moving KW times the products' rows
+    # costs more than the full patches
+    if nd >= 2 and window[-1] > 1 and strides[-1] == 1 and ld[-1] == 1 and \
+            i * math.prod(window[:-1]) >= ROW_MIN_CONTRACTION:
         kw = window[-1]
         patches = conv_patches(x, tuple(window[:-1]) + (1,), strides, pads, ld,
                                rd[:-1] + (1,))
         cols = shape_of(patches)[2 + nd:]         # (*out_spatial[:-1], padded width)
         k, m = i * math.prod(window[:-1]), math.prod(cols)
         kernel = transpose(reshape(w, (g, og, i, math.prod(window[:-1]), kw)), (0, 4, 1, 2, 3))
-        kernel = reshape(kernel, (g, kw * og, k))
+        z = _kernel_products(reshape(kernel, (g, kw * og, k)), patches, n, m)
         if m >= PER_IMAGE_COLUMNS:
-            # one product per image, as below: (N, G, KW*OG, M)
-            kernel = broadcast_in_dim(kernel, (n, g, kw * og, k), (1, 2, 3))
-            z = dot_general(kernel, reshape(patches, (g, k, n, m)),
-                            (((3,), (1,)), ((0, 1), (2, 0))))
             out = shifted_sum(reshape(z, (n * g, kw, og) + cols), rd[-1])
         else:
-            # few columns per image: one product over every image at once, (KW*OG, K) @
-            # (K, N*M) per group; the kernel's cotangent is then one product too, contracting
-            # images and columns together, where per image it sums N small products
-            if g == 1:      # a plain matrix product, its rows split over threads
-                z = dot_general(reshape(kernel, (kw * og, k)), reshape(patches, (k, n * m)),
-                                (((1,), (0,)), ((), ())))
-            else:
-                z = dot_general(kernel, reshape(patches, (g, k, n * m)),
-                                (((2,), (1,)), ((0,), (0,))))
             out = shifted_sum(reshape(z, (g, kw, og, n) + cols), rd[-1], images_axis=2)
     else:
-        # one matrix product per image, reading each image's patches in place (a strided
-        # view) and the kernel broadcast over the batch: the output comes out (N, O, ...)
-        # contiguous; the kernel's cotangent sums the per-image products
         patches = conv_patches(x, tuple(window), strides, pads, ld, rd)
-        k, m = i * math.prod(window), math.prod(out_sp)
-        kernel = broadcast_in_dim(reshape(w, (g, og, k)), (n, g, og, k), (1, 2, 3))
-        out = dot_general(kernel, reshape(patches, (g, k, n, m)),
-                          (((3,), (1,)), ((0, 1), (2, 0))))                # (N, G, O/G, M)
+        m = math.prod(out_sp)
+        out = _kernel_products(reshape(w, (g, og, i * math.prod(window))), patches, n, m)
+        if m < PER_IMAGE_COLUMNS:
+            out = transpose(out, (2, 0, 1, 3))                            # (N, G, OG, M)
     out = reshape(out, (n, o) + out_sp)
     perm = [0] * (nd + 2)
     perm[out_spec[0]], perm[out_spec[1]] = 0, 1
