@@ -1,5 +1,5 @@
 """ft.optim under Optax's names: the building blocks (scale_by_adam, trace, ema, ...), the
-optimizers amsgrad/adabelief/lamb, the schedules and the losses. Against closed forms,
+optimizers amsgrad/adabelief/lamb/lars/novograd, the schedules and the losses. Against closed forms,
 under jit, on bad arguments, and against Optax itself in float64 when it is installed."""
 import math
 
@@ -94,6 +94,12 @@ TRANSFORMS = [
     ("lamb", lambda m: m.lamb(0.1, weight_decay=0.01)),
     ("lamb_masked", lambda m: m.lamb(_decay(0.2), weight_decay=0.1,
                                      mask={"w": True, "b": False})),
+    ("scale_by_novograd", lambda m: m.scale_by_novograd()),
+    ("novograd", lambda m: m.novograd(0.1)),
+    ("novograd_args", lambda m: m.novograd(_decay(0.1), 0.8, 0.5, 1e-4, 1e-6, 0.05)),
+    ("lars", lambda m: m.lars(0.1)),
+    ("lars_args", lambda m: m.lars(0.5, 0.01, {"w": True, "b": False}, 0.01, 1e-3,
+                                   lambda p: {"w": True, "b": False}, 0.8, True)),
 ]
 IDS = [c[0] for c in TRANSFORMS]
 
@@ -209,6 +215,20 @@ def test_lamb_update_norm_is_lr_times_param_norm():
                 0.01 * float(fnp.linalg.norm(params[k])), rel=1e-10)
 
 
+def test_novograd_and_lars_first_steps():
+    params = {"w": fnp.asarray(W0), "b": fnp.asarray(B0)}
+    grads = {k: fnp.asarray(v) for k, v in _finite(GRADS[0], False).items()}
+    for tx, coef in ((O.novograd(0.1, eps=0.0), lambda k: 0.1 / np.linalg.norm(grads[k])),
+                     (O.lars(0.1, trust_coefficient=0.01),
+                      lambda k: 0.001 * np.linalg.norm(params[k]) / np.linalg.norm(grads[k]))):
+        updates, state = tx.update(grads, tx.init(params), params)
+        for k in params:
+            np.testing.assert_allclose(updates[k], -coef(k) * np.asarray(grads[k]),
+                                       rtol=1e-12)
+    nu = O.scale_by_novograd().init(params).nu          # one scalar per leaf
+    assert nu["w"].shape == () and nu["b"].dtype == np.float64
+
+
 def test_zero_nans_and_keep_params_nonnegative_closed_forms():
     u, s = _one(O.zero_nans(), np.array([1.0, np.nan, -2.0]))
     np.testing.assert_array_equal(u, [1.0, 0.0, -2.0])
@@ -219,7 +239,8 @@ def test_zero_nans_and_keep_params_nonnegative_closed_forms():
 
 
 def test_blocks_refuse_missing_params():
-    for tx in (O.keep_params_nonnegative(), O.scale_by_trust_ratio(), O.lamb(0.1)):
+    for tx in (O.keep_params_nonnegative(), O.scale_by_trust_ratio(), O.lamb(0.1),
+               O.novograd(0.1, weight_decay=0.1), O.lars(0.1)):
         with pytest.raises(ValueError, match="needs the parameters"):
             tx.update({"x": fnp.ones(2)}, tx.init({"x": fnp.ones(2)}))
     tx = O.scale_by_adam()

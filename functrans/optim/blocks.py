@@ -1,8 +1,8 @@
 """Optax's building blocks under its names, signatures and state classes (`scale_by_adam`,
 `trace`, `ema`, ...), and the Optax optimizers built from them that have no PyTorch
-namesake here (`amsgrad`, `adabelief`, `lamb`). Unlike `sgd`/`adam`/... (PyTorch's
-arguments), these take Optax's: `learning_rate`, `b1`, `b2`, `eps_root`. The moments follow
-Optax's math (`m = (1 - b1) * g + b1 * m`, bias corrections `1 - b ** t` computed in
+namesake here (`amsgrad`, `adabelief`, `lamb`, `lars`, `novograd`). Unlike `sgd`/`adam`/...
+(PyTorch's arguments), these take Optax's: `learning_rate`, `b1`, `b2`, `eps_root`. The
+moments follow Optax's math (`m = (1 - b1) * g + b1 * m`, bias corrections `1 - b ** t` computed in
 float64), so code written for Optax runs unchanged:
 
     opt = ft.optim.chain(ft.optim.scale_by_adam(), ft.optim.scale_by_learning_rate(1e-3))
@@ -16,18 +16,20 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..buffers import is_buffer
-from ..tree_util import tree_map
+from ..tree_util import tree_flatten, tree_map
 from .base import EmptyState, GradientTransformation, displayed
 from .leafwise import as_dtype, leafwise, step_number, zero_count, zeros_like
+from .masking import masked
 from .transforms import add_decayed_weights, chain, scale, scale_by_schedule
 
 __all__ = ["identity", "scale_by_adam", "scale_by_amsgrad", "scale_by_belief", "scale_by_rms",
            "scale_by_stddev", "scale_by_trust_ratio", "trace", "scale_by_learning_rate", "clip",
-           "scale_by_sign", "ema", "zero_nans", "keep_params_nonnegative", "amsgrad",
-           "adabelief", "lamb", "ScaleByAdamState", "ScaleByAmsgradState",
-           "ScaleByBeliefState", "ScaleByRmsState", "ScaleByRmsWithCountState",
-           "ScaleByRStdDevState", "ScaleByRStdDevWithCountState", "TraceState", "EmaState",
-           "ZeroNansState", "NonNegativeParamsState"]
+           "scale_by_sign", "ema", "zero_nans", "keep_params_nonnegative", "scale_by_novograd",
+           "amsgrad", "adabelief", "lamb", "lars", "novograd", "ScaleByAdamState",
+           "ScaleByAmsgradState", "ScaleByBeliefState", "ScaleByRmsState",
+           "ScaleByRmsWithCountState", "ScaleByRStdDevState", "ScaleByRStdDevWithCountState",
+           "TraceState", "EmaState", "ZeroNansState", "NonNegativeParamsState",
+           "ScaleByNovogradState"]
 
 
 @displayed
@@ -95,6 +97,13 @@ class ZeroNansState(NamedTuple):
 @displayed
 class NonNegativeParamsState(NamedTuple):
     pass
+
+
+@displayed
+class ScaleByNovogradState(NamedTuple):
+    count: Any
+    mu: Any
+    nu: Any                 # one scalar per leaf: the moving average of its squared norm
 
 
 # ------------------------------------------------------------------ helpers
@@ -362,6 +371,44 @@ def keep_params_nonnegative():
     return GradientTransformation(init, update)
 
 
+def scale_by_novograd(b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, weight_decay=0.0,
+                      mu_dtype=None):
+    """NovoGrad's rescaling: per leaf, `nu = b2 * nu + (1 - b2) * |g|**2` (`|g|**2` on the
+    first step), `mu = b1 * mu + g / (sqrt(nu + eps_root) + eps) + weight_decay * p` (without
+    `b1 * mu` on the first step); the update is `mu`."""
+    def init(params):
+        nu = tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, 0, shape=()),
+                      params, is_leaf=is_buffer)
+        return ScaleByNovogradState(zero_count(), _zeros_in(params, mu_dtype), nu)
+
+    def update(updates, state, params=None):
+        decay = not isinstance(weight_decay, (int, float)) or weight_decay != 0
+        if decay and params is None:
+            raise ValueError("scale_by_novograd with weight_decay needs the parameters: call "
+                             "opt.update(grads, state, params)")
+        first = state.count == 0
+        leaves, treedef = tree_flatten(updates, is_buffer)
+        others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
+                  for t in (params, state.mu, state.nu)]
+        mus, nus = [], []
+        for g, p, m, n in zip(leaves, *others):
+            if is_buffer(g):
+                mus.append(None)
+                nus.append(None)
+                continue
+            sq = fnp.sum(g * g).astype(n.dtype)
+            n = fnp.where(first, sq, _ema(sq, n, b2))
+            step = g / (fnp.sqrt(n + as_dtype(eps_root, n)) + as_dtype(eps, n)).astype(g.dtype)
+            if decay:
+                step = step + as_dtype(weight_decay, g) * p
+            m = fnp.where(first, step, as_dtype(b1, g) * m + step)
+            mus.append(_cast(m, mu_dtype))
+            nus.append(n)
+        mu = treedef.unflatten(mus)
+        return mu, ScaleByNovogradState(state.count + 1, mu, treedef.unflatten(nus))
+    return GradientTransformation(init, update)
+
+
 # ------------------------------------------------------------------ Optax's optimizers
 def amsgrad(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
             bias_correction_mu=True, bias_correction_nu=True):
@@ -384,4 +431,21 @@ def lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0.0, weight_decay=0
     return chain(scale_by_adam(b1, b2, eps, eps_root),
                  add_decayed_weights(weight_decay, mask),
                  scale_by_trust_ratio(),
+                 scale_by_learning_rate(learning_rate))
+
+
+def lars(learning_rate, weight_decay=0.0, weight_decay_mask=True, trust_coefficient=0.001,
+         eps=0.0, trust_ratio_mask=True, momentum=0.9, nesterov=False):
+    """Optax's lars: weight decay, the trust ratio `trust_coefficient * |p| / (|u| + eps)`
+    (each under its mask), `-learning_rate`, then momentum (`trace`)."""
+    return chain(add_decayed_weights(weight_decay, weight_decay_mask),
+                 masked(scale_by_trust_ratio(trust_coefficient=trust_coefficient, eps=eps),
+                        trust_ratio_mask),
+                 scale_by_learning_rate(learning_rate),
+                 trace(momentum, nesterov))
+
+
+def novograd(learning_rate, b1=0.9, b2=0.25, eps=1e-6, eps_root=0.0, weight_decay=0.0):
+    """Optax's novograd: `chain(scale_by_novograd(...), scale_by_learning_rate(lr))`."""
+    return chain(scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
                  scale_by_learning_rate(learning_rate))
