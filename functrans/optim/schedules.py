@@ -15,7 +15,9 @@ __all__ = ["constant_schedule", "step_schedule", "multi_step_schedule", "exponen
            "cosine_annealing_schedule", "linear_schedule", "join_schedules",
            "warmup_cosine_decay_schedule", "one_cycle_schedule", "one_cycle_momentum_schedule",
            "cosine_decay_schedule", "exponential_decay", "polynomial_schedule",
-           "piecewise_constant_schedule"]
+           "piecewise_constant_schedule", "warmup_constant_schedule",
+           "warmup_exponential_decay_schedule", "sgdr_schedule", "piecewise_interpolate_schedule",
+           "cosine_onecycle_schedule", "linear_onecycle_schedule"]
 
 
 def _step(count):
@@ -271,3 +273,103 @@ def one_cycle_momentum_schedule(total_steps, pct_start=0.3, anneal_strategy="cos
         points = [max_momentum, base_momentum, max_momentum, max_momentum]
     return _one_cycle("one_cycle_momentum_schedule", total_steps, pct_start,
                       anneal_strategy, three_phase, points)
+
+
+def warmup_constant_schedule(init_value, peak_value, warmup_steps):
+    """Optax's warmup_constant_schedule: linear from `init_value` to `peak_value` over
+    `warmup_steps`, then `peak_value` (`warmup_steps <= 0`: the constant `init_value`, as
+    Optax gives)."""
+    if warmup_steps <= 0:
+        return constant_schedule(init_value)
+    return linear_schedule(init_value, peak_value, warmup_steps)
+
+
+def warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps,
+                                      decay_rate, transition_begin=0, staircase=False,
+                                      end_value=None):
+    """Optax's warmup_exponential_decay_schedule: linear from `init_value` to `peak_value`
+    over `warmup_steps`, then `exponential_decay(peak_value, ...)` counted from there."""
+    decay = exponential_decay(peak_value, transition_steps, decay_rate, transition_begin,
+                              staircase, end_value)
+    return join_schedules([linear_schedule(init_value, peak_value, warmup_steps), decay],
+                          [warmup_steps])
+
+
+def sgdr_schedule(cosine_kwargs):
+    """Optax's sgdr_schedule (warm restarts): one `warmup_cosine_decay_schedule(**kwargs)`
+    after the other, each lasting its `decay_steps`."""
+    schedules, boundaries, step = [], [], 0
+    for kwargs in cosine_kwargs:
+        schedules.append(warmup_cosine_decay_schedule(**kwargs))
+        step += kwargs["decay_steps"]
+        boundaries.append(step)
+    if not schedules:
+        raise ValueError("sgdr_schedule needs at least one dict of cosine arguments")
+    return join_schedules(schedules, boundaries[:-1])
+
+
+def piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_scales=None):
+    """Optax's piecewise_interpolate_schedule: at each boundary the value is `init_value`
+    times the scales of it and all earlier boundaries ({step: scale}); in between it moves
+    from one such value to the next ('linear' or 'cosine'), constant after the last."""
+    if interpolate_type not in ("linear", "cosine"):
+        raise ValueError("piecewise_interpolate_schedule: interpolate_type must be 'linear' "
+                         f"or 'cosine', got {interpolate_type!r}")
+    pieces = sorted((int(b), float(v)) for b, v in (boundaries_and_scales or {}).items())
+    if any(v < 0 for _, v in pieces):
+        raise ValueError("piecewise_interpolate_schedule: scales must be non-negative, got "
+                         f"{dict(pieces)}")
+    bounds = [0] + [b for b, _ in pieces]
+    values = [float(init_value)]
+    for _, v in pieces:
+        values.append(values[-1] * v)
+
+    def interpolate(start, end, pct):
+        if interpolate_type == "linear":
+            return lax.add(lax.mul(pct, end - start), start)
+        return lax.add(lax.mul(lax.add(lax.cos(lax.mul(pct, math.pi)), 1.0), (start - end) / 2),
+                       end)
+
+    def schedule(count):
+        step = _step(count)
+        zero = lax.full_like(step, 0.0)
+        out = lax.select(lax.ge(step, float(bounds[-1])), lax.full_like(step, values[-1]), zero)
+        for i in range(len(pieces)):
+            lo, hi = float(bounds[i]), float(bounds[i + 1])
+            pct = lax.div(lax.sub(step, lo), max(hi - lo, 1.0))
+            inside = lax.bitwise_and(lax.ge(step, lo), lax.lt(step, hi))
+            out = lax.add(out, lax.select(inside, interpolate(values[i], values[i + 1], pct),
+                                          zero))
+        return out
+    return schedule
+
+
+def _check_transition_steps(name, transition_steps):
+    if transition_steps <= 0:
+        raise ValueError(f"{name}: transition_steps must be positive, got {transition_steps}")
+
+
+def cosine_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, div_factor=25.0,
+                             final_div_factor=1e4):
+    """Optax's cosine_onecycle_schedule: cosine from `peak_value / div_factor` up to
+    `peak_value` at step `int(pct_start * transition_steps)`, then down to
+    `peak_value / div_factor / final_div_factor` at `transition_steps`."""
+    _check_transition_steps("cosine_onecycle_schedule", transition_steps)
+    return piecewise_interpolate_schedule(
+        "cosine", peak_value / div_factor,
+        {int(pct_start * transition_steps): div_factor,
+         int(transition_steps): 1.0 / (div_factor * final_div_factor)})
+
+
+def linear_onecycle_schedule(transition_steps, peak_value, pct_start=0.3, pct_final=0.85,
+                             div_factor=25.0, final_div_factor=1e4):
+    """Optax's linear_onecycle_schedule: linear from `peak_value / div_factor` up to
+    `peak_value` at `int(pct_start * transition_steps)`, back down at
+    `int(pct_final * transition_steps)`, then to `1 / final_div_factor` of that at
+    `transition_steps`."""
+    _check_transition_steps("linear_onecycle_schedule", transition_steps)
+    return piecewise_interpolate_schedule(
+        "linear", peak_value / div_factor,
+        {int(pct_start * transition_steps): div_factor,
+         int(pct_final * transition_steps): 1.0 / div_factor,
+         transition_steps: 1.0 / final_div_factor})

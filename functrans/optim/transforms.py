@@ -27,6 +27,8 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    displayed, with_extra_args_support)
+from .leafwise import as_dtype as _as_dtype, is_number as _is_number, leafwise as _leafwise, \
+    step_number as _step, zero_count as _zero_count, zeros_like as _zeros_like
 from .masking import is_tree_function, masked, split
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
@@ -117,22 +119,6 @@ class AddDecayedWeightsState(NamedTuple):
 
 
 # ------------------------------------------------------------------ helpers
-def _zero_count():
-    return fnp.zeros((), np.int32)
-
-
-def _zeros_like(params, fill=0.0):
-    if _is_number(fill):
-        return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill), params,
-                        is_leaf=is_buffer)
-    return tree_map(lambda p: None if is_buffer(p) else
-                    lax.full_like(p, 0) + _as_dtype(fill, p), params, is_leaf=is_buffer)
-
-
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def _on(x):
     """Whether an optional term is in use: a nonzero number, or an array (whose value may
     change from step to step, as under inject_hyperparams)."""
@@ -160,43 +146,6 @@ def _check_nonnegative(name, **values):
             raise ValueError(f"{name}: {arg} must be >= 0, got {v!r}")
 
 
-def _as_dtype(value, like):
-    """A hyperparameter in the leaf's dtype (Python numbers stay weak scalars)."""
-    if isinstance(value, (int, float)):
-        return value
-    return lax.convert_element_type(value, dtype_of(like))
-
-
-def _leafwise(fn, grads, *trees, outputs):
-    """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
-    (trees given as None are passed as None); buffers get None in every output."""
-    leaves, treedef = tree_flatten(grads, is_buffer)
-    try:
-        others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
-                  for t in trees]
-    except ValueError as e:
-        raise ValueError(f"optimizer update: the parameters or the optimizer state do not "
-                         f"have the structure of the gradients: {e}. Pass params shaped like "
-                         "grads, and a state made by opt.init(params).") from None
-    for i, xs in enumerate(zip(leaves, *others)):
-        if not is_buffer(xs[0]) and any(x is not None and type(x) is not bool and
-                                        shape_of(x) != shape_of(xs[0]) for x in xs[1:]):
-            _raise_shape_mismatch(grads, i, xs)
-    results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
-               for xs in zip(leaves, *others)]
-    return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
-
-
-def _raise_shape_mismatch(grads, i, xs):
-    path = keystr(tree_flatten_with_path(grads, is_buffer)[0][i][0]) or "the root"
-    k, x = next((k, x) for k, x in enumerate(xs[1:]) if x is not None and type(x) is not bool
-                and shape_of(x) != shape_of(xs[0]))
-    raise ValueError(f"optimizer update: at {path} the gradient has shape {shape_of(xs[0])} "
-                     f"but {'the parameter' if k == 0 else 'the optimizer state'} has shape "
-                     f"{shape_of(x)}. Pass gradients of these params, and a state made by "
-                     "opt.init(params).")
-
-
 def _need_params(params, name, weight_decay):
     if params is None:
         hint = "" if _is_number(weight_decay) else (
@@ -211,11 +160,6 @@ def _check_betas(betas, name):
     if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
         raise ValueError(f"{name}: betas must be in [0, 1), got {betas}")
     return float(b1), float(b2)
-
-
-def _step(count):
-    """The 1-based step number of an update, in float64."""
-    return lax.convert_element_type(count + 1, np.float64)
 
 
 # ------------------------------------------------------------------ optimizers

@@ -1,0 +1,75 @@
+"""The leaf-by-leaf machinery the optimizers share: moments shaped like the parameters,
+hyperparameters in each leaf's dtype, and `leafwise`, which maps a function over matching
+leaves of gradients, parameters and states (buffers skipped, shapes checked)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from .. import numpy as fnp
+from ..buffers import is_buffer
+from ..primitives._util import dtype_of, shape_of
+from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
+
+__all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number"]
+
+
+def zero_count():
+    """A step count of 0 (int32)."""
+    return fnp.zeros((), np.int32)
+
+
+def zeros_like(params, fill=0.0):
+    """A moment shaped like `params` filled with `fill` (None for buffers)."""
+    if is_number(fill):
+        return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill), params,
+                        is_leaf=is_buffer)
+    return tree_map(lambda p: None if is_buffer(p) else
+                    lax.full_like(p, 0) + as_dtype(fill, p), params, is_leaf=is_buffer)
+
+
+def is_number(x):
+    """Whether `x` is a Python int or float (not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def as_dtype(value, like):
+    """A hyperparameter in the leaf's dtype (Python numbers stay weak scalars)."""
+    if isinstance(value, (int, float)):
+        return value
+    return lax.convert_element_type(value, dtype_of(like))
+
+
+def leafwise(fn, grads, *trees, outputs):
+    """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
+    (trees given as None are passed as None); buffers get None in every output."""
+    leaves, treedef = tree_flatten(grads, is_buffer)
+    try:
+        others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
+                  for t in trees]
+    except ValueError as e:
+        raise ValueError(f"optimizer update: the parameters or the optimizer state do not "
+                         f"have the structure of the gradients: {e}. Pass params shaped like "
+                         "grads, and a state made by opt.init(params).") from None
+    for i, xs in enumerate(zip(leaves, *others)):
+        if not is_buffer(xs[0]) and any(x is not None and type(x) is not bool and
+                                        shape_of(x) != shape_of(xs[0]) for x in xs[1:]):
+            _raise_shape_mismatch(grads, i, xs)
+    results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
+               for xs in zip(leaves, *others)]
+    return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
+
+
+def _raise_shape_mismatch(grads, i, xs):
+    path = keystr(tree_flatten_with_path(grads, is_buffer)[0][i][0]) or "the root"
+    k, x = next((k, x) for k, x in enumerate(xs[1:]) if x is not None and type(x) is not bool
+                and shape_of(x) != shape_of(xs[0]))
+    raise ValueError(f"optimizer update: at {path} the gradient has shape {shape_of(xs[0])} "
+                     f"but {'the parameter' if k == 0 else 'the optimizer state'} has shape "
+                     f"{shape_of(x)}. Pass gradients of these params, and a state made by "
+                     "opt.init(params).")
+
+
+def step_number(count):
+    """The 1-based step number of an update, in float64."""
+    return lax.convert_element_type(count + 1, np.float64)
