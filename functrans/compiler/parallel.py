@@ -22,9 +22,9 @@ The thread policy (`program_threads()`, read when a program with such kernels st
   product a little better (512x512x128, float32: 1.9x one thread, against 1.7x), but when
   another process takes a core they wait on each other for whole time slices (a 0.7 ms
   product took 16 ms), where functrans's caller simply runs the pieces no worker took.
-  This needs `threadpoolctl` (found installed, never required) to reach the BLAS; without
-  it, matrix products are left to the BLAS's own threads and only the other kernels are
-  split.
+  `threadpoolctl` (a dependency, pure Python) reaches the BLAS; where it cannot (not
+  importable, or a BLAS it does not know), matrix products are left to the BLAS's own
+  threads and only the other kernels are split.
 - A program started while another thread's program holds the workers runs on one thread.
 - The environment is read once, at the first such program (as OpenMP and the BLAS read it
   when they load); `cpu_threads` may change at any time.
@@ -85,7 +85,7 @@ config.on_update(_on_config)
 
 
 class _Blas:
-    """NumPy's BLAS thread controls, through threadpoolctl (None when it is missing)."""
+    """NumPy's BLAS thread controls, through threadpoolctl (None where it cannot reach them)."""
 
     def __init__(self):
         self.libs = None
