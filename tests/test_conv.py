@@ -117,20 +117,35 @@ def test_derivatives_order_two(form, g, seed):
                     modes=("fwd", "rev"))
 
 
-@pytest.mark.parametrize("shape,window", [((2, 3, 9, 12), (3, 4)), ((1, 2, 5, 6, 7), (2, 3, 2))])
-def test_patches_primitives_are_transposes(shape, window):
-    """<patches(x), p> == <x, patches_transpose(p)>."""
+@pytest.mark.parametrize("shape,window,images_axis", [
+    ((2, 3, 9, 12), (3, 4), 0), ((1, 2, 5, 6, 7), (2, 3, 2), 0), ((2, 3, 9, 12), (3, 4), 1),
+    ((1, 2, 5, 6, 7), (2, 3, 2), 1), ((2, 2, 5, 6, 7), (2, 1, 2), 2)])
+def test_patches_primitives_are_transposes(shape, window, images_axis):
+    """<patches(x), p> == <x, patches_transpose(p)>; with the images' axis moved inside the
+    output axes, the patches are the default ones with that axis moved; batching and jit."""
     rng = np.random.default_rng(0)
     nd = len(window)
     params = dict(window_shape=window, window_strides=(1,) * (nd - 1) + (2,),
                   padding=((1, 0),) * (nd - 1) + ((0, 2),), lhs_dilation=(1,) * nd,
-                  rhs_dilation=(2,) + (1,) * (nd - 1))
+                  rhs_dilation=(2,) + (1,) * (nd - 1), images_axis=images_axis)
     x = rng.standard_normal(shape)
     p = np.asarray(conv_patches(fnp.asarray(x), **params))
+    at = 1 + nd + images_axis
+    default = dict(params, images_axis=0)
+    np.testing.assert_array_equal(
+        p, np.moveaxis(np.asarray(conv_patches(fnp.asarray(x), **default)), 1 + nd, at))
     ct = rng.standard_normal(p.shape)
     back = np.asarray(conv_patches_transpose(fnp.asarray(ct), shape, **params))
     assert back.shape == shape
     np.testing.assert_allclose(np.sum(p * ct), np.sum(x * back), rtol=1e-12)
+    for fn, arg in ((lambda a: conv_patches(a, **params), x),
+                    (lambda a: conv_patches_transpose(a, shape, **params), ct)):
+        batch = np.stack([arg, 2 * arg + 1], axis=arg.ndim)
+        got = np.asarray(ft.vmap(fn, in_axes=arg.ndim)(fnp.asarray(batch)))
+        want = np.stack([np.asarray(fn(fnp.asarray(batch[..., b]))) for b in range(2)])
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+        np.testing.assert_allclose(ft.jit(fn)(fnp.asarray(arg)), fn(fnp.asarray(arg)),
+                                   rtol=1e-13)
 
 
 @pytest.mark.parametrize("shape,dilation,images_axis", [

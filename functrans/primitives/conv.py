@@ -16,7 +16,9 @@ columns folded into its output rows, `(KW * O, C * KH)`, and `shifted_sum` adds 
 partial result, shifted by its offset, into the output. The products are better shaped for
 BLAS (KW times more rows), and far less data moves. With few output columns per image (small
 feature maps) the row path runs one product over all images at once instead of one per image
-(`PER_IMAGE_COLUMNS`), and `shifted_sum` brings the images to the front as it sums; so do
+(`PER_IMAGE_COLUMNS`), its patches put the images inside the rows (`images_axis`: each
+kernel row's patches, and each offset's sum in col2im, become long runs of memory), and
+`shifted_sum` brings the images to the front as it sums; so do
 the full patches, whose product is then transposed. With very few input channels (a grey
 image) the full patches move less data than the row path's KW-times-larger products
 (`ROW_MIN_CONTRACTION`).
@@ -54,40 +56,60 @@ def _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation
 
 class _Layout:
     """Where each window of the padded input lies, as element strides into the flattened
-    padded buffer of layout (N, C, *padded), or (C, N, *padded) if `channel_major`."""
+    padded buffer of layout (N, C, *padded), or, if `channel_major`, (C, *padded) with the
+    images' axis N inserted before padded axis `images_axis` (patches then have N at that
+    place among their output axes too)."""
 
     def __init__(self, n, c, in_spatial, window_shape, window_strides, padding, lhs_dilation,
-                 rhs_dilation, channel_major=False):
+                 rhs_dilation, channel_major=False, images_axis=0):
         self.n, self.c, self.window_shape = n, c, tuple(window_shape)
         self.padded = tuple((d - 1) * ld + 1 + lo + hi if d else lo + hi
                             for d, (lo, hi), ld in zip(in_spatial, padding, lhs_dilation))
         self.out = _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation,
                                 rhs_dilation)
-        image = math.prod(self.padded)
-        self.spatial_strides = tuple(math.prod(self.padded[d + 1:])
-                                     for d in range(len(self.padded)))
-        self.n_stride, self.c_stride = (image, n * image) if channel_major else (c * image,
-                                                                                  image)
-        self.size = n * c * image
+        self.images_axis = images_axis
+        names = list(range(len(self.padded)))
+        names.insert(images_axis, "n")
+        self.block = ((n, c) + self.padded if not channel_major else
+                      (c, *self.padded[:images_axis], n, *self.padded[images_axis:]))
+        order = ["n", "c"] + list(range(len(self.padded))) if not channel_major else \
+            ["c"] + names
+        strides = dict(zip(order, (math.prod(self.block[i + 1:])
+                                   for i in range(len(self.block)))))
+        self.c_stride, self.n_stride = strides["c"], strides["n"]
+        self.spatial_strides = tuple(strides[d] for d in range(len(self.padded)))
+        self.size = math.prod(self.block)
         self.window_strides, self.rhs_dilation = window_strides, rhs_dilation
 
+    def patches_shape(self):
+        a = self.images_axis
+        return (self.c, *self.window_shape, *self.out[:a], self.n, *self.out[a:])
+
     def windows(self, xp, flat):
-        """The strided view of every window, (C, *window, N, *out), over the flattened
-        buffer `flat`."""
+        """The strided view of every window, `patches_shape()`, over the flattened buffer
+        `flat`."""
+        a = self.images_axis
         window = tuple(s * d for s, d in zip(self.spatial_strides, self.rhs_dilation))
         out = tuple(s * w for s, w in zip(self.spatial_strides, self.window_strides))
-        shape = (self.c, *self.window_shape, self.n, *self.out)
-        strides = (self.c_stride, *window, self.n_stride, *out)
+        strides = (self.c_stride, *window, *out[:a], self.n_stride, *out[a:])
         e = flat.itemsize
-        return xp.lib.stride_tricks.as_strided(flat, tuple(shape), tuple(st * e for st in strides))
+        return xp.lib.stride_tricks.as_strided(flat, self.patches_shape(),
+                                               tuple(st * e for st in strides))
 
 
-def _padded(xp, x, padding, lhs_dilation):
-    """`x` (N, C, *S) with its spatial axes dilated and padded with zeros (a view if neither)."""
-    if all(p == (0, 0) for p in padding) and all(d == 1 for d in lhs_dilation):
+def _padded(xp, x, padding, lhs_dilation, images_axis=0):
+    """`x` (N, C, *S) with its spatial axes dilated and padded with zeros (a view if neither);
+    with `images_axis`, laid out (C, *S) with N before spatial axis `images_axis`."""
+    spatial = [(lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation)]
+    if images_axis:
+        nd = len(padding)
+        x = x.transpose((1, *range(2, 2 + images_axis), 0, *range(2 + images_axis, 2 + nd)))
+        spatial.insert(images_axis, (0, 0, 0))
+        config = [(0, 0, 0)] + spatial
+    else:
+        config = [(0, 0, 0), (0, 0, 0)] + spatial
+    if all(c == (0, 0, 0) for c in config):
         return x
-    config = [(0, 0, 0), (0, 0, 0)] + [(lo, hi, d - 1) for (lo, hi), d in
-                                       zip(padding, lhs_dilation)]
     return pad_kernel(xp, x, 0, config)
 
 
@@ -97,69 +119,73 @@ def _window_offsets(window_shape):
 
 # ------------------------------------------------------------------ conv_patches (im2col)
 def _patches_impl(xp, x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
-                  out=None):
+                  images_axis=0, out=None):
     n, c = x.shape[:2]
     lay = _Layout(n, c, x.shape[2:], window_shape, window_strides, padding, lhs_dilation,
-                  rhs_dilation)
-    flat = xp.ascontiguousarray(_padded(xp, x, padding, lhs_dilation)).reshape(-1)
+                  rhs_dilation, channel_major=bool(images_axis), images_axis=images_axis)
+    flat = xp.ascontiguousarray(_padded(xp, x, padding, lhs_dilation, images_axis)).reshape(-1)
     if out is None:
         return xp.ascontiguousarray(lay.windows(xp, flat))
     xp.copyto(out, lay.windows(xp, flat))
     return out
 
 
-def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation):
+def _patches_aval(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
+                  images_axis=0):
     lay = _Layout(x.shape[0], x.shape[1], x.shape[2:], window_shape, window_strides, padding,
-                  lhs_dilation, rhs_dilation)
-    return ShapedArray((x.shape[1], *window_shape, x.shape[0], *lay.out), x.dtype)
+                  lhs_dilation, rhs_dilation, channel_major=bool(images_axis),
+                  images_axis=images_axis)
+    return ShapedArray(lay.patches_shape(), x.dtype)
 
 
 conv_patches_p = primitive("conv_patches", _patches_impl, _patches_aval)
 conv_patches_p.impl_out = True        # the compiler may pass the buffer for the patches
 
 
-def _patches_batch(vals, dims, window_shape, **params):
+def _patches_batch(vals, dims, window_shape, images_axis=0, **params):
     x, = vals
     x = moveaxis_to_front(x, dims[0])
     b, n = shape_of(x)[:2]
-    p = conv_patches(reshape(x, (b * n,) + shape_of(x)[2:]), window_shape, **params)
+    p = conv_patches(reshape(x, (b * n,) + shape_of(x)[2:]), window_shape,
+                     images_axis=images_axis, **params)
     s = shape_of(p)
-    nd = len(window_shape)
-    return reshape(p, s[:1 + nd] + (b, n) + s[2 + nd:]), 1 + nd
+    at = 1 + len(window_shape) + images_axis      # the images' axis of the patches
+    return reshape(p, s[:at] + (b, n) + s[at + 1:]), at
 
 
 conv_patches_p.batch = _patches_batch
 
 
-def conv_patches(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation):
+def conv_patches(x, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
+                 images_axis=0):
     """im2col: `x` (N, C, *S) -> `(C, *window_shape, N, *out_spatial)`, every window of the
-    padded, dilated input (all arguments per spatial axis; padding as (low, high) pairs)."""
+    padded, dilated input (all arguments per spatial axis; padding as (low, high) pairs); with
+    `images_axis`, N comes before output spatial axis `images_axis` instead."""
     return conv_patches_p.bind(x, window_shape=window_shape, window_strides=window_strides,
                                padding=padding, lhs_dilation=lhs_dilation,
-                               rhs_dilation=rhs_dilation)
+                               rhs_dilation=rhs_dilation, images_axis=images_axis)
 
 
 # ------------------------------------------------------------------ its transpose (col2im)
 def _patches_transpose_impl(xp, p, input_shape, window_shape, window_strides, padding,
-                            lhs_dilation, rhs_dilation):
+                            lhs_dilation, rhs_dilation, images_axis=0):
     n, c = input_shape[:2]
     nd = len(window_shape)
     # accumulate channel-major, the patches' own order, so each add walks both arrays alike
     lay = _Layout(n, c, input_shape[2:], window_shape, window_strides, padding, lhs_dilation,
-                  rhs_dilation, channel_major=True)
-    block = (c, n) + lay.padded
+                  rhs_dilation, channel_major=True, images_axis=images_axis)
     # each offset's targets are a plain view (a shifted block of the buffer, sliced): numpy
     # adds into it in place, whereas it copies an as_strided target, unable to rule out overlap
     shifts = [sum(i * d * st for i, d, st in zip(k, rhs_dilation, lay.spatial_strides))
               for k in _window_offsets(window_shape)]
-    picks = (slice(None), slice(None)) + tuple(slice(0, (o - 1) * st + 1, st)
-                                               for o, st in zip(lay.out, window_strides))
+    picks = [slice(0, (o - 1) * st + 1, st) for o, st in zip(lay.out, window_strides)]
+    picks = (slice(None), *picks[:images_axis], slice(None), *picks[images_axis:])
     flat = xp.zeros(lay.size + shifts[-1], p.dtype)
-    sources = xp.moveaxis(p, 0, nd)          # (*window, C, N, *out), a view
+    sources = xp.moveaxis(p, 0, nd)          # (*window, C, ...), a view
     for k, shift in zip(_window_offsets(window_shape), shifts):
-        target = flat[shift:shift + lay.size].reshape(block)[picks]
+        target = flat[shift:shift + lay.size].reshape(lay.block)[picks]
         xp.add(target, sources[k], out=target)
-    buf = flat[:lay.size].reshape(block).swapaxes(0, 1)
+    buf = xp.moveaxis(flat[:lay.size].reshape(lay.block), 1 + images_axis, 0)
     # undo the padding (a negative pad crops; a cropped input element gets no cotangent)
     config = [(0, 0, 0), (0, 0, 0)] + [(-lo, -hi, 0) for lo, hi in padding]
     unpadded = pad_kernel(xp, buf, 0, config)
@@ -175,14 +201,15 @@ conv_patches_transpose_p = primitive("conv_patches_transpose", _patches_transpos
                                      _patches_transpose_aval)
 
 
-def _patches_transpose_batch(vals, dims, input_shape, window_shape, **params):
+def _patches_transpose_batch(vals, dims, input_shape, window_shape, images_axis=0, **params):
     p, = vals
-    nd = len(window_shape)
-    p = moveaxis(p, dims[0], 1 + nd)              # next to the batch axis N
+    at = 1 + len(window_shape) + images_axis      # the images' axis of the patches
+    p = moveaxis(p, dims[0], at)                  # next to it, folded into it
     s = shape_of(p)
-    b, n = s[1 + nd], s[2 + nd]
-    x = conv_patches_transpose(reshape(p, s[:1 + nd] + (b * n,) + s[3 + nd:]),
-                               (b * n,) + tuple(input_shape[1:]), window_shape, **params)
+    b, n = s[at], s[at + 1]
+    x = conv_patches_transpose(reshape(p, s[:at] + (b * n,) + s[at + 2:]),
+                               (b * n,) + tuple(input_shape[1:]), window_shape,
+                               images_axis=images_axis, **params)
     return reshape(x, (b,) + tuple(input_shape)), 0
 
 
@@ -190,12 +217,12 @@ conv_patches_transpose_p.batch = _patches_transpose_batch
 
 
 def conv_patches_transpose(p, input_shape, window_shape, window_strides, padding, lhs_dilation,
-                           rhs_dilation):
+                           rhs_dilation, images_axis=0):
     """col2im: the transpose of `conv_patches`; sums patches back into `input_shape`."""
     return conv_patches_transpose_p.bind(
         p, input_shape=tuple(input_shape), window_shape=window_shape,
         window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation)
+        rhs_dilation=rhs_dilation, images_axis=images_axis)
 
 
 def_linear(conv_patches_p, lambda ct, aval, **params:
@@ -406,12 +433,12 @@ ROW_MIN_CONTRACTION = 8
 
 
 def _kernel_products(kernel, patches, n, m):
-    """`kernel` (G, R, K) times the patches (G, K, N, M as any shape) per group. With many
-    columns per image, one product per image, reading each image's patches in place (a
-    strided view) with the kernel broadcast over the batch: (N, G, R, M), contiguous. With
-    few, one product over every image at once: (G, R, N, M); the kernel's cotangent is then
-    one product too, contracting images and columns together, where per image it sums N
-    small products."""
+    """`kernel` (G, R, K) times the patches (G, K, and N images of M columns, in any shape)
+    per group. With many columns per image, one product per image, reading each image's
+    patches in place (a strided view) with the kernel broadcast over the batch: (N, G, R, M),
+    contiguous. With few, one product over every image at once: (G, R, N*M) in the patches'
+    order of images and columns; the kernel's cotangent is then one product too, contracting
+    images and columns together, where per image it sums N small products."""
     g, r, k = shape_of(kernel)
     if m >= PER_IMAGE_COLUMNS:
         kernel = broadcast_in_dim(kernel, (n, g, r, k), (1, 2, 3))
@@ -420,9 +447,8 @@ def _kernel_products(kernel, patches, n, m):
     if g == 1:              # a plain matrix product, its rows split over threads
         z = dot_general(reshape(kernel, (r, k)), reshape(patches, (k, n * m)),
                         (((1,), (0,)), ((), ())))
-    else:
-        z = dot_general(kernel, reshape(patches, (g, k, n * m)), (((2,), (1,)), ((0,), (0,))))
-    return reshape(z, (g, r, n, m))
+        return reshape(z, (1, r, n * m))
+    return dot_general(kernel, reshape(patches, (g, k, n * m)), (((2,), (1,)), ((0,), (0,))))
 
 
 @on_operand_device
@@ -474,22 +500,28 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     if nd >= 2 and window[-1] > 1 and strides[-1] == 1 and ld[-1] == 1 and \
             i * math.prod(window[:-1]) >= ROW_MIN_CONTRACTION:
         kw = window[-1]
+        k = i * math.prod(window[:-1])
+        # per image: the rows of every output row but the last axis, each of the padded width
+        cols = tuple(out_sp[:-1]) + (out_sp[-1] + (kw - 1) * rd[-1],)
+        m = math.prod(cols)
+        per_image = m >= PER_IMAGE_COLUMNS
+        # over all images, the patches put the images inside the rows, (..., N, width): then
+        # each kernel row's patches and their col2im are long runs of memory
         patches = conv_patches(x, tuple(window[:-1]) + (1,), strides, pads, ld,
-                               rd[:-1] + (1,))
-        cols = shape_of(patches)[2 + nd:]         # (*out_spatial[:-1], padded width)
-        k, m = i * math.prod(window[:-1]), math.prod(cols)
+                               rd[:-1] + (1,), images_axis=0 if per_image else nd - 1)
         kernel = transpose(reshape(w, (g, og, i, math.prod(window[:-1]), kw)), (0, 4, 1, 2, 3))
         z = _kernel_products(reshape(kernel, (g, kw * og, k)), patches, n, m)
-        if m >= PER_IMAGE_COLUMNS:
+        if per_image:
             out = shifted_sum(reshape(z, (n * g, kw, og) + cols), rd[-1])
         else:
-            out = shifted_sum(reshape(z, (g, kw, og, n) + cols), rd[-1], images_axis=2)
+            out = shifted_sum(reshape(z, (g, kw, og) + cols[:-1] + (n, cols[-1])), rd[-1],
+                              images_axis=nd + 1)
     else:
         patches = conv_patches(x, tuple(window), strides, pads, ld, rd)
         m = math.prod(out_sp)
         out = _kernel_products(reshape(w, (g, og, i * math.prod(window))), patches, n, m)
-        if m < PER_IMAGE_COLUMNS:
-            out = transpose(out, (2, 0, 1, 3))                            # (N, G, OG, M)
+        if m < PER_IMAGE_COLUMNS:                                         # (N, G, OG, M)
+            out = transpose(reshape(out, (g, og, n, m)), (2, 0, 1, 3))
     out = reshape(out, (n, o) + out_sp)
     perm = [0] * (nd + 2)
     perm[out_spec[0]], perm[out_spec[1]] = 0, 1
