@@ -148,29 +148,45 @@ def test_patches_primitives_are_transposes(shape, window, images_axis):
                                    rtol=1e-13)
 
 
-@pytest.mark.parametrize("shape,dilation,images_axis", [
-    ((2, 3, 4, 9), 1, 0), ((1, 4, 11), 2, 0), ((3, 1, 2, 2, 5), 1, 0),
-    ((1, 3, 2, 4, 9), 1, 2), ((2, 2, 3, 1, 11), 2, 2), ((2, 3, 1, 2, 2, 2, 7), 1, 2),
-    ((2, 3, 4, 5, 6), 1, 1), ((3, 1, 2, 5), 1, 1)])
-def test_shifted_sum_matches_loop_and_spread_is_its_transpose(shape, dilation, images_axis):
-    """(A, K, ..., W) -> shifted sums over K (A, ..., W'), then the images axis in front."""
+def _shifted_sum_reference(z, dilation, images_axis, width):
+    """Each slice z[:, k] flattened past its first axis, shifted left by k*dilation (zeros
+    coming in at the end), summed; cropped to `width`; the images' axis moved to the front."""
+    a, k, *rest = z.shape
+    flat = z.reshape(a, k, -1)
+    acc = np.zeros_like(flat[:, 0])
+    for j in range(k):
+        s = j * dilation
+        acc[:, :acc.shape[1] - s] += flat[:, j, s:]
+    return np.moveaxis(acc.reshape(a, *rest)[..., :width], images_axis, 0)
+
+
+@pytest.mark.parametrize("shape,dilation,images_axis,width", [
+    ((2, 3, 4, 9), 1, 0, None), ((1, 4, 11), 2, 0, None), ((3, 1, 2, 2, 5), 1, 0, None),
+    ((1, 3, 2, 4, 9), 1, 2, None), ((2, 2, 3, 1, 11), 2, 2, None),
+    ((2, 3, 1, 2, 2, 2, 7), 1, 2, None), ((2, 3, 4, 5, 6), 1, 1, None),
+    ((3, 1, 2, 5), 1, 1, None), ((1, 3, 2, 4, 9), 1, 2, 8), ((2, 3, 4, 5, 6), 2, 1, 6),
+    ((2, 2, 3, 4), 1, 0, 3)])
+def test_shifted_sum_matches_loop_and_spread_is_its_transpose(shape, dilation, images_axis,
+                                                              width):
+    """(A, K, ...) -> shifted sums over K along the flattened trailing axes, cropped to
+    `width`, then the images axis in front; shifted_spread is its transpose."""
     rng = np.random.default_rng(7)
     z = rng.standard_normal(shape)
-    k, width = shape[1], shape[-1] - (shape[1] - 1) * dilation
-    want = np.moveaxis(sum(z[:, j, ..., j * dilation:j * dilation + width] for j in range(k)),
-                       images_axis, 0)
-    got = np.asarray(shifted_sum(fnp.asarray(z), dilation, images_axis))
+    k = shape[1]
+    want = _shifted_sum_reference(z, dilation, images_axis,
+                                  width or shape[-1] - (k - 1) * dilation)
+    got = np.asarray(shifted_sum(fnp.asarray(z), dilation, images_axis, width))
     np.testing.assert_allclose(got, want, rtol=1e-13)
     ct = rng.standard_normal(got.shape)
-    back = np.asarray(shifted_spread(fnp.asarray(ct), k, dilation, images_axis))
+    back = np.asarray(shifted_spread(fnp.asarray(ct), k, dilation, images_axis, shape[-1]))
     assert back.shape == shape
     np.testing.assert_allclose(np.sum(got * ct), np.sum(z * back), rtol=1e-12)
-    check_grads(lambda z: shifted_sum(z, dilation, images_axis) ** 2, (fnp.asarray(z),),
+    check_grads(lambda z: shifted_sum(z, dilation, images_axis, width) ** 2, (fnp.asarray(z),),
                 order=2, modes=("fwd", "rev"))
-    check_grads(lambda c: shifted_spread(c, k, dilation, images_axis) ** 2, (fnp.asarray(ct),),
-                order=2, modes=("fwd", "rev"))
-    for fn, arg in ((lambda a: shifted_sum(a, dilation, images_axis), z),
-                    (lambda a: shifted_spread(a, k, dilation, images_axis), ct)):
+    check_grads(lambda c: shifted_spread(c, k, dilation, images_axis, shape[-1]) ** 2,
+                (fnp.asarray(ct),), order=2, modes=("fwd", "rev"))
+    for fn, arg in ((lambda a: shifted_sum(a, dilation, images_axis, width), z),
+                    (lambda a: shifted_spread(a, k, dilation, images_axis, shape[-1]), ct)):
         for axis in (0, 1, arg.ndim):
             batch = np.stack([arg, 2 * arg + 1], axis=axis)
             got = np.asarray(ft.vmap(fn, in_axes=axis)(fnp.asarray(batch)))

@@ -17,8 +17,10 @@ partial result, shifted by its offset, into the output. The products are better 
 BLAS (KW times more rows), and far less data moves. With few output columns per image (small
 feature maps) the row path runs one product over all images at once instead of one per image
 (`PER_IMAGE_COLUMNS`), its patches put the images inside the rows (`images_axis`: each
-kernel row's patches, and each offset's sum in col2im, become long runs of memory), and
-`shifted_sum` brings the images to the front as it sums; so do
+kernel row's patches, and each offset's sum in col2im, become long runs of memory),
+consecutive rows share their padding (one gap of zeros is the right padding of a row and the
+left of the next, so the products compute fewer columns that are thrown away: `shifted_sum`
+runs on across rows), and `shifted_sum` brings the images to the front as it sums; so do
 the full patches, whose product is then transposed. With very few input channels (a grey
 image) the full patches move less data than the row path's KW-times-larger products
 (`ROW_MIN_CONTRACTION`).
@@ -232,48 +234,51 @@ def_linear(conv_patches_transpose_p, lambda ct, aval, input_shape, **params:
 
 
 # ------------------------------------------------------------------ shifted_sum (row path)
-def _shifted_sum_impl(xp, z, dilation, images_axis):
+def _shifted_sum_impl(xp, z, dilation, images_axis, width):
     a, k, *rest = z.shape
-    reach, m = (k - 1) * dilation, math.prod(rest)
-    width = rest[-1] - reach
+    m = math.prod(rest)
     if k == 1:
         acc = z[:, 0]
     else:
-        # flattened, each term is one long shifted run; the sums at the last `reach` columns
-        # of a row run on into the next row and are dropped with those columns
+        # flattened, each term is one long shifted run; near the end of a row the terms run
+        # on into the next row (dropped with the columns past `width`, or, with rows that
+        # share their padding, zeros there), and past the end of all rows they are zero
         flat = xp.ascontiguousarray(z).reshape(a, k, m)
-        span = m - reach
         acc = xp.empty((a, m), z.dtype)
-        xp.add(flat[:, 0, :span], flat[:, 1, dilation:dilation + span], out=acc[:, :span])
+        span = m - dilation
+        xp.add(flat[:, 0, :span], flat[:, 1, dilation:], out=acc[:, :span])
+        acc[:, span:] = flat[:, 0, span:]
         for j in range(2, k):
-            xp.add(acc[:, :span], flat[:, j, j * dilation:j * dilation + span],
-                   out=acc[:, :span])
+            span = m - j * dilation
+            xp.add(acc[:, :span], flat[:, j, j * dilation:], out=acc[:, :span])
         acc = acc.reshape(a, *rest)
     if not images_axis:
         return acc[..., :width]
     # images to the front, contiguous: what follows (normalisation, activation) runs far
     # faster on whole rows than on the cropped, transposed view
-    out = xp.empty(_shifted_sum_shape(z.shape, dilation, images_axis), z.dtype)
+    out = xp.empty(_shifted_sum_shape(z.shape, images_axis, width), z.dtype)
     xp.copyto(xp.moveaxis(out, 0, images_axis), acc[..., :width])
     return out
 
 
-def _shifted_sum_shape(shape, dilation, images_axis):
-    a, k, *rest = shape
-    acc = [a, *rest[:-1], rest[-1] - (k - 1) * dilation]
+def _shifted_sum_shape(shape, images_axis, width):
+    acc = [shape[0], *shape[2:-1], width]
     return (acc.pop(images_axis), *acc)
 
 
-shifted_sum_p = primitive(
-    "shifted_sum", _shifted_sum_impl,
-    lambda z, dilation, images_axis: ShapedArray(
-        _shifted_sum_shape(z.shape, dilation, images_axis), z.dtype))
+def _shifted_sum_aval(z, dilation, images_axis, width):
+    if not 0 < width <= z.shape[-1]:
+        raise ValueError(f"shifted_sum: width {width} outside 1..{z.shape[-1]} (z shape "
+                         f"{z.shape})")
+    return ShapedArray(_shifted_sum_shape(z.shape, images_axis, width), z.dtype)
 
 
-def _shifted_spread_impl(xp, ct, window, dilation, images_axis, out=None):
+shifted_sum_p = primitive("shifted_sum", _shifted_sum_impl, _shifted_sum_aval)
+
+
+def _shifted_spread_impl(xp, ct, window, dilation, images_axis, width, out=None):
     acc = xp.moveaxis(ct, 0, images_axis)        # the sums' layout, (A, ..., W)
-    reach = (window - 1) * dilation
-    wide = xp.zeros((*acc.shape[:-1], acc.shape[-1] + reach), ct.dtype)
+    wide = xp.zeros((*acc.shape[:-1], width), ct.dtype)
     wide[..., :acc.shape[-1]] = acc
     a, m = wide.shape[0], wide.size // max(wide.shape[0], 1)
     src = wide.reshape(a, m)
@@ -285,11 +290,12 @@ def _shifted_spread_impl(xp, ct, window, dilation, images_axis, out=None):
     return z.reshape(a, window, *wide.shape[1:])
 
 
-def _shifted_spread_aval(ct, window, dilation, images_axis):
+def _shifted_spread_aval(ct, window, dilation, images_axis, width):
     acc = list(ct.shape[1:])
     acc.insert(images_axis, ct.shape[0])
-    return ShapedArray((acc[0], window, *acc[1:-1], acc[-1] + (window - 1) * dilation),
-                       ct.dtype)
+    if width < acc[-1]:
+        raise ValueError(f"shifted_spread: width {width} under the cotangent's {acc[-1]}")
+    return ShapedArray((acc[0], window, *acc[1:-1], width), ct.dtype)
 
 
 shifted_spread_p = primitive("shifted_spread", _shifted_spread_impl, _shifted_spread_aval)
@@ -301,21 +307,43 @@ def _z_images_axis(images_axis):
     return images_axis + 1 if images_axis else 0
 
 
-def _shifted_sum_batch(vals, dims, dilation, images_axis):
-    at = _z_images_axis(images_axis)
-    z = moveaxis(vals[0], dims[0], at)            # next to the images, folded into them
+def _fold_at(images_axis, runs_on):
+    """The axis of `shifted_sum`'s operand a mapped axis folds into: the images', unless the
+    sums run on across rows into kept columns (`width` past the default), where images
+    side by side would run into each other; then the first axis, whose rows are apart."""
+    return 0 if runs_on else _z_images_axis(images_axis)
+
+
+def _shifted_sum_batch(vals, dims, dilation, images_axis, width):
+    z = vals[0]
+    shape = shape_of(z)
+    k = shape[1 + (dims[0] <= 1)]
+    last = shape[-1] if dims[0] != len(shape) - 1 else shape[-2]
+    runs_on = width > last - (k - 1) * dilation
+    at = _fold_at(images_axis, runs_on)
+    z = moveaxis(z, dims[0], at)                  # next to that axis, folded into it
     s = shape_of(z)
     out = shifted_sum(reshape(z, s[:at] + (s[at] * s[at + 1],) + s[at + 2:]), dilation,
-                      images_axis)
-    return reshape(out, s[at:at + 2] + shape_of(out)[1:]), 0
+                      images_axis, width)
+    o = shape_of(out)
+    if at == _z_images_axis(images_axis):         # the images lead the result
+        return reshape(out, s[at:at + 2] + o[1:]), 0
+    return reshape(out, o[:1] + s[:2] + o[2:]), 1
 
 
-def _shifted_spread_batch(vals, dims, window, dilation, images_axis):
-    ct = moveaxis_to_front(vals[0], dims[0])
+def _shifted_spread_batch(vals, dims, window, dilation, images_axis, width):
+    ct = vals[0]
+    shape = shape_of(ct)
+    last = shape[-1] if dims[0] != len(shape) - 1 else shape[-2]
+    runs_on = last > width - (window - 1) * dilation      # as its transpose's
+    at = _fold_at(images_axis, runs_on)
+    lead = 0 if at == _z_images_axis(images_axis) else 1    # where that axis is in `ct`
+    ct = moveaxis(ct, dims[0], lead)
     s = shape_of(ct)
-    out = shifted_spread(reshape(ct, (s[0] * s[1],) + s[2:]), window, dilation, images_axis)
-    at, o = _z_images_axis(images_axis), shape_of(out)
-    return reshape(out, o[:at] + s[:2] + o[at + 1:]), at
+    out = shifted_spread(reshape(ct, s[:lead] + (s[lead] * s[lead + 1],) + s[lead + 2:]),
+                         window, dilation, images_axis, width)
+    o = shape_of(out)
+    return reshape(out, o[:at] + s[lead:lead + 2] + o[at + 1:]), at
 
 
 shifted_sum_p.batch = _shifted_sum_batch
@@ -330,24 +358,29 @@ def _shifted_rows(params):
 shifted_sum_p.split_rows = shifted_spread_p.split_rows = _shifted_rows
 
 
-def shifted_sum(z, dilation=1, images_axis=0):
-    """`z` (A, K, ..., W) -> the sum over k of `z[:, k, ..., k*dilation:][..., :W']`, each
-    slice shifted left by its offset along the last axis (W' = W - (K-1)*dilation), of shape
-    (A, ..., W'); then the axis `images_axis` of that moved to the front (made contiguous)."""
-    return shifted_sum_p.bind(z, dilation=dilation, images_axis=images_axis)
+def shifted_sum(z, dilation=1, images_axis=0, width=None):
+    """`z` (A, K, ...) -> the sum over k of `z[:, k]` shifted left by k*dilation along its
+    trailing axes flattened (terms past the end are zero), cropped to `width` along the last
+    axis (default: its size less (K-1)*dilation, where no term runs on into the next row):
+    (A, ..., width); then its axis `images_axis` moved to the front (made contiguous)."""
+    k, last = shape_of(z)[1], shape_of(z)[-1]
+    width = last - (k - 1) * dilation if width is None else int(width)
+    return shifted_sum_p.bind(z, dilation=dilation, images_axis=images_axis, width=width)
 
 
-def shifted_spread(ct, window, dilation=1, images_axis=0):
+def shifted_spread(ct, window, dilation=1, images_axis=0, width=None):
     """The transpose of `shifted_sum`: `ct`'s first axis moved back to `images_axis`, then
-    (A, ..., W) -> (A, window, ..., W + (window-1)*dilation), slice k holding it shifted right
-    by k*dilation, zeros elsewhere."""
-    return shifted_spread_p.bind(ct, window=window, dilation=dilation, images_axis=images_axis)
+    (A, ..., W) -> (A, window, ..., width) (default W + (window-1)*dilation), slice k holding
+    it zero-padded to `width`, flattened and shifted right by k*dilation, zeros elsewhere."""
+    width = shape_of(ct)[-1] + (window - 1) * dilation if width is None else int(width)
+    return shifted_spread_p.bind(ct, window=window, dilation=dilation, images_axis=images_axis,
+                                 width=width)
 
 
-def_linear(shifted_sum_p, lambda ct, aval, dilation, images_axis:
-           shifted_spread(ct, aval.shape[1], dilation, images_axis))
-def_linear(shifted_spread_p, lambda ct, aval, window, dilation, images_axis:
-           shifted_sum(ct, dilation, images_axis))
+def_linear(shifted_sum_p, lambda ct, aval, dilation, images_axis, width:
+           shifted_spread(ct, aval.shape[1], dilation, images_axis, aval.shape[-1]))
+def_linear(shifted_spread_p, lambda ct, aval, window, dilation, images_axis, width:
+           shifted_sum(ct, dilation, images_axis, aval.shape[-1]))
 
 
 # ------------------------------------------------------------------ dimension numbers
@@ -501,12 +534,18 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
             i * math.prod(window[:-1]) >= ROW_MIN_CONTRACTION:
         kw = window[-1]
         k = i * math.prod(window[:-1])
-        # per image: the rows of every output row but the last axis, each of the padded width
-        cols = tuple(out_sp[:-1]) + (out_sp[-1] + (kw - 1) * rd[-1],)
+        reach = (kw - 1) * rd[-1]
+        (lo, hi), width = pads[-1], out_sp[-1] + reach        # padded width
+        per_image = math.prod(out_sp[:-1]) * width >= PER_IMAGE_COLUMNS
+        if not per_image and lo >= 0 and hi >= 0:
+            # over all images, the images lie inside the rows, (..., N, width), and consecutive
+            # rows share their padding: one gap of zeros serves as the right padding of a row
+            # and the left of the next (the shifted sum runs on across rows), so the products
+            # compute fewer columns that are thrown away (8 + 1 per row for 8 + 2)
+            width = max(width - min(lo, hi), out_sp[-1])
+            pads = pads[:-1] + ((lo, width - in_sp[-1] - lo),)
+        cols = tuple(out_sp[:-1]) + (width,)
         m = math.prod(cols)
-        per_image = m >= PER_IMAGE_COLUMNS
-        # over all images, the patches put the images inside the rows, (..., N, width): then
-        # each kernel row's patches and their col2im are long runs of memory
         patches = conv_patches(x, tuple(window[:-1]) + (1,), strides, pads, ld,
                                rd[:-1] + (1,), images_axis=0 if per_image else nd - 1)
         kernel = transpose(reshape(w, (g, og, i, math.prod(window[:-1]), kw)), (0, 4, 1, 2, 3))
@@ -514,8 +553,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         if per_image:
             out = shifted_sum(reshape(z, (n * g, kw, og) + cols), rd[-1])
         else:
-            out = shifted_sum(reshape(z, (g, kw, og) + cols[:-1] + (n, cols[-1])), rd[-1],
-                              images_axis=nd + 1)
+            out = shifted_sum(reshape(z, (g, kw, og) + cols[:-1] + (n, width)), rd[-1],
+                              images_axis=nd + 1, width=out_sp[-1])
     else:
         patches = conv_patches(x, tuple(window), strides, pads, ld, rd)
         m = math.prod(out_sp)
