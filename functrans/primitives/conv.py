@@ -69,15 +69,12 @@ class _Layout:
                             for d, (lo, hi), ld in zip(in_spatial, padding, lhs_dilation))
         self.out = _out_spatial(in_spatial, window_shape, window_strides, padding, lhs_dilation,
                                 rhs_dilation)
-        self.images_axis = images_axis
-        names = list(range(len(self.padded)))
-        names.insert(images_axis, "n")
-        self.block = ((n, c) + self.padded if not channel_major else
-                      (c, *self.padded[:images_axis], n, *self.padded[images_axis:]))
-        order = ["n", "c"] + list(range(len(self.padded))) if not channel_major else \
-            ["c"] + names
-        strides = dict(zip(order, (math.prod(self.block[i + 1:])
-                                   for i in range(len(self.block)))))
+        self.images_axis = a = images_axis
+        spatial = list(range(len(self.padded)))
+        axes = ["c", *spatial[:a], "n", *spatial[a:]] if channel_major else ["n", "c", *spatial]
+        sizes = {"n": n, "c": c, **dict(enumerate(self.padded))}
+        self.block = tuple(sizes[ax] for ax in axes)
+        strides = {ax: math.prod(self.block[i + 1:]) for i, ax in enumerate(axes)}
         self.c_stride, self.n_stride = strides["c"], strides["n"]
         self.spatial_strides = tuple(strides[d] for d in range(len(self.padded)))
         self.size = math.prod(self.block)
