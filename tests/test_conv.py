@@ -13,7 +13,8 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
 from functrans.primitives import conv as conv_module
-from functrans.primitives.conv import conv_patches, conv_patches_transpose, shifted_sum, shifted_spread
+from functrans.primitives.conv import (conv_patches, conv_patches_transpose, shifted_spread,
+                                       shifted_sum)
 from functrans.test_util import check_grads
 
 

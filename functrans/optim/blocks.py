@@ -185,7 +185,7 @@ def scale_by_amsgrad(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
             u = m_hat / (fnp.sqrt(vmax + as_dtype(eps_root, g)) + as_dtype(eps, g))
             return u, _cast(m, mu_dtype), v, vmax
         updates, mu, nu, nu_max = leafwise(leaf, updates, state.mu, state.nu, state.nu_max,
-                                            outputs=4)
+                                           outputs=4)
         return updates, ScaleByAmsgradState(state.count + 1, mu, nu, nu_max)
     return GradientTransformation(init, update)
 
@@ -367,7 +367,7 @@ def keep_params_nonnegative():
             raise ValueError("keep_params_nonnegative needs the parameters: call "
                              "opt.update(grads, state, params)")
         return leafwise(lambda u, p: (fnp.where(p + u < 0.0, -p, u),), updates, params,
-                         outputs=1)[0], state
+                        outputs=1)[0], state
     return GradientTransformation(init, update)
 
 
