@@ -27,8 +27,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    displayed, with_extra_args_support)
-from .leafwise import as_dtype as _as_dtype, is_number as _is_number, leafwise as _leafwise, \
-    step_number as _step, zero_count as _zero_count, zeros_like as _zeros_like
+from .leafwise import as_dtype, is_number, leafwise, step_number, zero_count, zeros_like
 from .masking import is_tree_function, masked, split
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
@@ -122,14 +121,14 @@ class AddDecayedWeightsState(NamedTuple):
 def _on(x):
     """Whether an optional term is in use: a nonzero number, or an array (whose value may
     change from step to step, as under inject_hyperparams)."""
-    return not _is_number(x) or x != 0
+    return not is_number(x) or x != 0
 
 
 def _learning_rate(lr, name):
     """A function of the step count giving the rate (a Python float or an array)."""
     if callable(lr):
         return lr
-    if _is_number(lr):
+    if is_number(lr):
         if lr < 0:
             raise ValueError(f"{name}: lr must be a non-negative number, an array or a "
                              f"schedule, got {lr!r}")
@@ -142,13 +141,13 @@ def _learning_rate(lr, name):
 
 def _check_nonnegative(name, **values):
     for arg, v in values.items():
-        if _is_number(v) and v < 0:
+        if is_number(v) and v < 0:
             raise ValueError(f"{name}: {arg} must be >= 0, got {v!r}")
 
 
 def _need_params(params, name, weight_decay):
     if params is None:
-        hint = "" if _is_number(weight_decay) else (
+        hint = "" if is_number(weight_decay) else (
             " (weight_decay is an array, as inject_hyperparams makes it: pass "
             "static_args=('weight_decay',) to keep it a number, and 0 needs no params)")
         raise ValueError(f"{name} with weight_decay needs the parameters: call "
@@ -167,7 +166,7 @@ def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """torch.optim.SGD: `d = g + weight_decay * p`; with momentum,
     `buf = d` on the first step, else `momentum * buf + (1 - dampening) * d`, and
     `d = d + momentum * buf` (Nesterov) or `buf`; the update is `-lr * d`."""
-    if nesterov and _is_number(momentum) and _is_number(dampening) and \
+    if nesterov and is_number(momentum) and is_number(dampening) and \
             (momentum <= 0 or dampening != 0):
         raise ValueError("sgd: Nesterov momentum needs momentum > 0 and dampening == 0")
     _check_nonnegative("sgd", momentum=momentum, weight_decay=weight_decay)
@@ -175,7 +174,7 @@ def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     use_momentum = _on(momentum)
 
     def init(params):
-        return SGDState(_zero_count(), _zeros_like(params) if use_momentum else None)
+        return SGDState(zero_count(), zeros_like(params) if use_momentum else None)
 
     def update(grads, state, params=None):
         if _on(weight_decay):
@@ -183,18 +182,18 @@ def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         lr_t = rate(state.count)
 
         def leaf(g, p, buf):
-            d = g + _as_dtype(weight_decay, g) * p if _on(weight_decay) else g
+            d = g + as_dtype(weight_decay, g) * p if _on(weight_decay) else g
             new_buf = None
             if use_momentum:
-                mu = _as_dtype(momentum, g)
+                mu = as_dtype(momentum, g)
                 if _on(dampening):          # the first step takes d itself
                     new_buf = fnp.where(state.count == 0, d,
-                                        mu * buf + (1.0 - _as_dtype(dampening, g)) * d)
+                                        mu * buf + (1.0 - as_dtype(dampening, g)) * d)
                 else:
                     new_buf = mu * buf + d
                 d = d + mu * new_buf if nesterov else new_buf
-            return -_as_dtype(lr_t, g) * d, new_buf
-        updates, bufs = _leafwise(leaf, grads, params, state.momentum_buffer, outputs=2)
+            return -as_dtype(lr_t, g) * d, new_buf
+        updates, bufs = leafwise(leaf, grads, params, state.momentum_buffer, outputs=2)
         return updates, SGDState(state.count + 1, bufs if use_momentum else None)
     return GradientTransformation(init, update)
 
@@ -205,35 +204,35 @@ def _adam(lr, betas, eps, weight_decay, amsgrad, decoupled, name, mask=None):
     rate = _learning_rate(lr, name)
 
     def init(params):
-        return AdamState(_zero_count(), _zeros_like(params), _zeros_like(params),
-                         _zeros_like(params) if amsgrad else None)
+        return AdamState(zero_count(), zeros_like(params), zeros_like(params),
+                         zeros_like(params) if amsgrad else None)
 
     def update(grads, state, params=None):
         if _on(weight_decay):
             _need_params(params, name, weight_decay)
-        t = _step(state.count)
+        t = step_number(state.count)
         lr_t = rate(state.count)
         step_size = lr_t / (1.0 - lax.pow(b1, t))
         bc2_sqrt = fnp.sqrt(1.0 - lax.pow(b2, t))
 
         def leaf(g, p, m, v, vmax, decay=True):
-            wd = _as_dtype(weight_decay, g)
+            wd = as_dtype(weight_decay, g)
             if _on(weight_decay) and not decoupled:
                 g = g + wd * p
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
             if amsgrad:
                 vmax = fnp.maximum(vmax, v)
-            denom = fnp.sqrt(vmax if amsgrad else v) / _as_dtype(bc2_sqrt, g) + \
-                _as_dtype(eps, g)
-            u = -_as_dtype(step_size, g) * (m / denom)
+            denom = fnp.sqrt(vmax if amsgrad else v) / as_dtype(bc2_sqrt, g) + \
+                as_dtype(eps, g)
+            u = -as_dtype(step_size, g) * (m / denom)
             if _on(weight_decay) and decoupled and decay:
-                u = u - (_as_dtype(lr_t, g) * wd) * p
+                u = u - (as_dtype(lr_t, g) * wd) * p
             return u, m, v, vmax
         trees = [params, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq]
         if mask is not None:
             trees.append(_decay_flags(mask, grads, name))
-        updates, m, v, vmax = _leafwise(leaf, grads, *trees, outputs=4)
+        updates, m, v, vmax = leafwise(leaf, grads, *trees, outputs=4)
         return updates, AdamState(state.count + 1, m, v, vmax if amsgrad else None)
     return GradientTransformation(init, update)
 
@@ -269,9 +268,9 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
     use_momentum = _on(momentum)
 
     def init(params):
-        return RMSpropState(_zero_count(), _zeros_like(params),
-                            _zeros_like(params) if centered else None,
-                            _zeros_like(params) if use_momentum else None)
+        return RMSpropState(zero_count(), zeros_like(params),
+                            zeros_like(params) if centered else None,
+                            zeros_like(params) if use_momentum else None)
 
     def update(grads, state, params=None):
         if _on(weight_decay):
@@ -279,22 +278,22 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
         lr_t = rate(state.count)
 
         def leaf(g, p, sq, ga, buf):
-            a = _as_dtype(alpha, g)
+            a = as_dtype(alpha, g)
             if _on(weight_decay):
-                g = g + _as_dtype(weight_decay, g) * p
+                g = g + as_dtype(weight_decay, g) * p
             sq = a * sq + (1.0 - a) * (g * g)
             if centered:
                 ga = ga + (1.0 - a) * (g - ga)
-                avg = fnp.sqrt(sq - ga * ga) + _as_dtype(eps, g)
+                avg = fnp.sqrt(sq - ga * ga) + as_dtype(eps, g)
             else:
-                avg = fnp.sqrt(sq) + _as_dtype(eps, g)
+                avg = fnp.sqrt(sq) + as_dtype(eps, g)
             step = g / avg
             if use_momentum:
-                buf = _as_dtype(momentum, g) * buf + step
+                buf = as_dtype(momentum, g) * buf + step
                 step = buf
-            return -_as_dtype(lr_t, g) * step, sq, ga, buf
-        updates, sq, ga, buf = _leafwise(leaf, grads, params, state.square_avg, state.grad_avg,
-                                         state.momentum_buffer, outputs=4)
+            return -as_dtype(lr_t, g) * step, sq, ga, buf
+        updates, sq, ga, buf = leafwise(leaf, grads, params, state.square_avg, state.grad_avg,
+                                        state.momentum_buffer, outputs=4)
         return updates, RMSpropState(state.count + 1, sq, ga if centered else None,
                                      buf if use_momentum else None)
     return GradientTransformation(init, update)
@@ -308,7 +307,7 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
     rate = _learning_rate(lr, "adagrad")
 
     def init(params):
-        return AdagradState(_zero_count(), _zeros_like(params, initial_accumulator_value))
+        return AdagradState(zero_count(), zeros_like(params, initial_accumulator_value))
 
     def update(grads, state, params=None):
         if _on(weight_decay):
@@ -319,10 +318,10 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
 
         def leaf(g, p, acc):
             if _on(weight_decay):
-                g = g + _as_dtype(weight_decay, g) * p
+                g = g + as_dtype(weight_decay, g) * p
             acc = acc + g * g
-            return -_as_dtype(clr, g) * (g / (fnp.sqrt(acc) + _as_dtype(eps, g))), acc
-        updates, acc = _leafwise(leaf, grads, params, state.sum, outputs=2)
+            return -as_dtype(clr, g) * (g / (fnp.sqrt(acc) + as_dtype(eps, g))), acc
+        updates, acc = leafwise(leaf, grads, params, state.sum, outputs=2)
         return updates, AdagradState(state.count + 1, acc)
     return GradientTransformation(init, update)
 
@@ -335,20 +334,20 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
     rate = _learning_rate(lr, "adamax")
 
     def init(params):
-        return AdamaxState(_zero_count(), _zeros_like(params), _zeros_like(params))
+        return AdamaxState(zero_count(), zeros_like(params), zeros_like(params))
 
     def update(grads, state, params=None):
         if _on(weight_decay):
             _need_params(params, "adamax", weight_decay)
-        clr = rate(state.count) / (1.0 - lax.pow(b1, _step(state.count)))
+        clr = rate(state.count) / (1.0 - lax.pow(b1, step_number(state.count)))
 
         def leaf(g, p, m, u):
             if _on(weight_decay):
-                g = g + _as_dtype(weight_decay, g) * p
+                g = g + as_dtype(weight_decay, g) * p
             m = m + (1.0 - b1) * (g - m)
-            u = fnp.maximum(b2 * u, fnp.abs(g) + _as_dtype(eps, g))
-            return -_as_dtype(clr, g) * (m / u), m, u
-        updates, m, u = _leafwise(leaf, grads, params, state.exp_avg, state.exp_inf, outputs=3)
+            u = fnp.maximum(b2 * u, fnp.abs(g) + as_dtype(eps, g))
+            return -as_dtype(clr, g) * (m / u), m, u
+        updates, m, u = leafwise(leaf, grads, params, state.exp_avg, state.exp_inf, outputs=3)
         return updates, AdamaxState(state.count + 1, m, u)
     return GradientTransformation(init, update)
 
@@ -367,13 +366,13 @@ def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_deca
     decoupled = decoupled_weight_decay
 
     def init(params):
-        return NAdamState(_zero_count(), fnp.ones((), np.float64), _zeros_like(params),
-                          _zeros_like(params))
+        return NAdamState(zero_count(), fnp.ones((), np.float64), zeros_like(params),
+                          zeros_like(params))
 
     def update(grads, state, params=None):
         if _on(weight_decay):
             _need_params(params, "nadam", weight_decay)
-        t = _step(state.count)
+        t = step_number(state.count)
         lr_t = rate(state.count)
         bc2 = 1.0 - lax.pow(b2, t)
         mu = b1 * (1.0 - 0.5 * lax.pow(0.96, t * momentum_decay))
@@ -383,18 +382,18 @@ def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_deca
         coef_m = -lr_t * mu_next / (1.0 - mu_product * mu_next)
 
         def leaf(g, p, m, v):
-            wd = _as_dtype(weight_decay, g)
+            wd = as_dtype(weight_decay, g)
             if _on(weight_decay) and not decoupled:
                 g = g + wd * p
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
-            denom = fnp.sqrt(v / _as_dtype(bc2, g)) + _as_dtype(eps, g)
-            u = _as_dtype(coef_g, g) * (g / denom) + _as_dtype(coef_m, g) * (m / denom)
+            denom = fnp.sqrt(v / as_dtype(bc2, g)) + as_dtype(eps, g)
+            u = as_dtype(coef_g, g) * (g / denom) + as_dtype(coef_m, g) * (m / denom)
             if _on(weight_decay) and decoupled:
-                u = u - (_as_dtype(lr_t, g) * wd) * p
+                u = u - (as_dtype(lr_t, g) * wd) * p
             return u, m, v
-        updates, m, v = _leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
-                                  outputs=3)
+        updates, m, v = leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
+                                 outputs=3)
         return updates, NAdamState(state.count + 1, mu_product, m, v)
     return GradientTransformation(init, update)
 
@@ -413,12 +412,12 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
     rho_inf = 2.0 / (1.0 - b2) - 1.0
 
     def init(params):
-        return RAdamState(_zero_count(), _zeros_like(params), _zeros_like(params))
+        return RAdamState(zero_count(), zeros_like(params), zeros_like(params))
 
     def update(grads, state, params=None):
         if _on(weight_decay):
             _need_params(params, "radam", weight_decay)
-        t = _step(state.count)
+        t = step_number(state.count)
         lr_t = rate(state.count)
         bc1 = 1.0 - lax.pow(b1, t)
         bc2 = 1.0 - lax.pow(b2, t)
@@ -432,18 +431,18 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
             rect = 1.0
 
         def leaf(g, p, m, v):
-            wd = _as_dtype(weight_decay, g)
+            wd = as_dtype(weight_decay, g)
             if _on(weight_decay) and not decoupled:
                 g = g + wd * p
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
-            adaptive = _as_dtype(fnp.sqrt(bc2) * rect, g) / (fnp.sqrt(v) + _as_dtype(eps, g))
-            u = -_as_dtype(lr_t / bc1, g) * m * fnp.where(rectify, adaptive, 1.0)
+            adaptive = as_dtype(fnp.sqrt(bc2) * rect, g) / (fnp.sqrt(v) + as_dtype(eps, g))
+            u = -as_dtype(lr_t / bc1, g) * m * fnp.where(rectify, adaptive, 1.0)
             if _on(weight_decay) and decoupled:
-                u = u - (_as_dtype(lr_t, g) * wd) * p
+                u = u - (as_dtype(lr_t, g) * wd) * p
             return u, m, v
-        updates, m, v = _leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
-                                  outputs=3)
+        updates, m, v = leafwise(leaf, grads, params, state.exp_avg, state.exp_avg_sq,
+                                 outputs=3)
         return updates, RAdamState(state.count + 1, m, v)
     return GradientTransformation(init, update)
 
@@ -458,7 +457,7 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
     rate = _learning_rate(lr, "adadelta")
 
     def init(params):
-        return AdadeltaState(_zero_count(), _zeros_like(params), _zeros_like(params))
+        return AdadeltaState(zero_count(), zeros_like(params), zeros_like(params))
 
     def update(grads, state, params=None):
         if _on(weight_decay):
@@ -467,14 +466,14 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
 
         def leaf(g, p, sq, acc):
             if _on(weight_decay):
-                g = g + _as_dtype(weight_decay, g) * p
-            e = _as_dtype(eps, g)
+                g = g + as_dtype(weight_decay, g) * p
+            e = as_dtype(eps, g)
             sq = rho * sq + (1.0 - rho) * (g * g)
             d = fnp.sqrt(acc + e) / fnp.sqrt(sq + e) * g
             acc = rho * acc + (1.0 - rho) * (d * d)
-            return -_as_dtype(lr_t, g) * d, sq, acc
-        updates, sq, acc = _leafwise(leaf, grads, params, state.square_avg, state.acc_delta,
-                                     outputs=3)
+            return -as_dtype(lr_t, g) * d, sq, acc
+        updates, sq, acc = leafwise(leaf, grads, params, state.square_avg, state.acc_delta,
+                                    outputs=3)
         return updates, AdadeltaState(state.count + 1, sq, acc)
     return GradientTransformation(init, update)
 
@@ -488,12 +487,12 @@ def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
     if not 0.0 < eta_minus < 1.0 < eta_plus:
         raise ValueError(f"rprop: etas must satisfy 0 < etas[0] < 1 < etas[1], got {etas}")
     low, high = (float(v) for v in step_sizes)
-    if not _is_number(lr):
+    if not is_number(lr):
         raise TypeError("rprop: lr is the initial step size, a number")
     _check_nonnegative("rprop", lr=lr)
 
     def init(params):
-        return RpropState(_zero_count(), _zeros_like(params), _zeros_like(params, lr))
+        return RpropState(zero_count(), zeros_like(params), zeros_like(params, lr))
 
     def update(grads, state, params=None):
         def leaf(g, prev, size):
@@ -504,7 +503,7 @@ def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
             size = fnp.clip(size * factor, low, high)
             g = lax.select(product < 0, lax.full_like(g, 0.0), g)
             return -fnp.sign(g) * size, g, size
-        updates, prev, size = _leafwise(leaf, grads, state.prev, state.step_size, outputs=3)
+        updates, prev, size = leafwise(leaf, grads, state.prev, state.step_size, outputs=3)
         return updates, RpropState(state.count + 1, prev, size)
     return GradientTransformation(init, update)
 
@@ -519,7 +518,7 @@ def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
     rate = _learning_rate(lr, "lion")
 
     def init(params):
-        return LionState(_zero_count(), _zeros_like(params))
+        return LionState(zero_count(), zeros_like(params))
 
     def update(grads, state, params=None):
         if _on(weight_decay):
@@ -529,9 +528,9 @@ def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
         def leaf(g, p, m):
             d = fnp.sign(b1 * m + (1.0 - b1) * g)
             if _on(weight_decay):
-                d = d + _as_dtype(weight_decay, g) * p
-            return -_as_dtype(lr_t, g) * d, b2 * m + (1.0 - b2) * g
-        updates, m = _leafwise(leaf, grads, params, state.exp_avg, outputs=2)
+                d = d + as_dtype(weight_decay, g) * p
+            return -as_dtype(lr_t, g) * d, b2 * m + (1.0 - b2) * g
+        updates, m = leafwise(leaf, grads, params, state.exp_avg, outputs=2)
         return updates, LionState(state.count + 1, m)
     return GradientTransformation(init, update)
 
@@ -543,7 +542,7 @@ def scale(step_size):
         return EmptyState()
 
     def update(updates, state, params=None):
-        return tree_map(lambda g: _as_dtype(step_size, g) * g, updates), state
+        return tree_map(lambda g: as_dtype(step_size, g) * g, updates), state
     return GradientTransformation(init, update)
 
 
@@ -551,11 +550,11 @@ def scale_by_schedule(step_size_fn):
     """Multiply the updates by `step_size_fn(count)`, count being the number of updates so
     far (e.g. `chain(..., scale_by_schedule(lambda n: -warmup(n)))`)."""
     def init(params):
-        return ScaleByScheduleState(_zero_count())
+        return ScaleByScheduleState(zero_count())
 
     def update(updates, state, params=None):
         s = step_size_fn(state.count)
-        return (tree_map(lambda g: _as_dtype(s, g) * g, updates),
+        return (tree_map(lambda g: as_dtype(s, g) * g, updates),
                 ScaleByScheduleState(state.count + 1))
     return GradientTransformation(init, update)
 
@@ -565,7 +564,7 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
     count). Before an optimizer it is an L2 penalty, `chain(add_decayed_weights(wd),
     sgd(lr))`; `mask` (see `masked`) limits it to some parameters."""
     def init(params):
-        return AddDecayedWeightsState(_zero_count()) if callable(weight_decay) \
+        return AddDecayedWeightsState(zero_count()) if callable(weight_decay) \
             else EmptyState()
 
     def update(updates, state, params=None):
@@ -574,10 +573,10 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
                              "opt.update(grads, state, params)")
         new_state = AddDecayedWeightsState(state.count + 1) if callable(weight_decay) \
             else state
-        if _is_number(weight_decay) and weight_decay == 0:
+        if is_number(weight_decay) and weight_decay == 0:
             return updates, new_state
         wd = weight_decay(state.count) if callable(weight_decay) else weight_decay
-        return map_arrays(lambda g, p: g + _as_dtype(wd, g) * p, updates, params), new_state
+        return map_arrays(lambda g, p: g + as_dtype(wd, g) * p, updates, params), new_state
     tx = GradientTransformation(init, update)
     return tx if mask is None else masked(tx, mask)
 
@@ -629,7 +628,7 @@ def clip_by_global_norm(max_norm):
     def update(grads, state, params=None):
         norm = global_norm(grads)
         coef = fnp.minimum(max_norm / (norm + 1e-6), 1.0)
-        return tree_map(lambda g: g * _as_dtype(coef, g), grads), state
+        return tree_map(lambda g: g * as_dtype(coef, g), grads), state
     return GradientTransformation(init, update)
 
 
