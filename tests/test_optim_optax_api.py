@@ -1,6 +1,8 @@
 """ft.optim under Optax's names: the building blocks (scale_by_adam, trace, ema, ...), the
-optimizers amsgrad/adabelief/lamb/lars/novograd, the schedules and the losses. Against closed forms,
-under jit, on bad arguments, and against Optax itself in float64 when it is installed."""
+optimizers amsgrad/adabelief/lamb/lars/novograd, the schedules, the losses and the
+functrans.optim.optax namespace (sgd/adam/adamw/... with Optax's arguments). Against closed
+forms, under jit, on bad arguments, and against Optax itself in float64 when it is
+installed."""
 import math
 
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
+from functrans.optim import optax as ft_optax
 from functrans.tree_util import tree_leaves
 
 O = ft.optim
@@ -446,3 +449,77 @@ def test_losses_are_stable_and_refuse_bad_arguments():
         L.softmax_cross_entropy_with_integer_labels(fnp.asarray(LOGITS), INT_LABELS * 1.0)
     with pytest.raises(ValueError, match="logits must be floating point"):
         L.softmax_cross_entropy(fnp.asarray(INT_LABELS[:, None]), PROBS[:, :1])
+
+
+# ------------------------------------------------------------------ functrans.optim.optax
+OPTAX_OPTIMIZERS = [
+    ("sgd", lambda m: m.sgd(0.1)),
+    ("sgd_momentum", lambda m: m.sgd(learning_rate=0.1, momentum=0.9)),
+    ("sgd_nesterov", lambda m: m.sgd(0.1, momentum=0.9, nesterov=True)),
+    ("adam", lambda m: m.adam(learning_rate=1e-2)),
+    ("adam_args", lambda m: m.adam(1e-2, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-8,
+                                   nesterov=True)),
+    ("adamw", lambda m: m.adamw(1e-2)),
+    ("adamw_masked", lambda m: m.adamw(_decay(1e-2), weight_decay=0.1,
+                                       mask={"w": True, "b": False})),
+    ("nadam", lambda m: m.nadam(1e-2)),
+    ("nadamw", lambda m: m.nadamw(1e-2)),
+    ("rmsprop", lambda m: m.rmsprop(1e-2)),
+    ("rmsprop_centered", lambda m: m.rmsprop(1e-2, centered=True, momentum=0.9)),
+    ("rmsprop_args", lambda m: m.rmsprop(1e-2, 0.8, 1e-6, 0.1, False, False, 0.5, True, True)),
+    ("linear_schedule", lambda m: m.sgd(m.linear_schedule(0.1, 0.5, 3, 2))),
+]
+OPTAX_IDS = [c[0] for c in OPTAX_OPTIMIZERS]
+
+
+@pytest.mark.parametrize("name, make", OPTAX_OPTIMIZERS, ids=OPTAX_IDS)
+def test_optax_namespace_matches_optax(name, make, optax64):
+    """`from functrans.optim import optax`: Optax's arguments, defaults, updates and state
+    structure (linear_schedule's values round to float32 in Optax, hence its tolerance)."""
+    import jax.numpy as jnp
+    ours, our_state = run(ft_optax, make, fnp.asarray)
+    theirs, their_state = run(optax64, make, jnp.asarray)
+    tol = 1e-7 if name == "linear_schedule" else 1e-10
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=1e-14)
+    assert _state_names(our_state) == _state_names(their_state)
+    for a, b in zip(tree_leaves(our_state), tree_leaves(their_state), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=1e-14)
+
+
+@pytest.mark.parametrize("name, make", OPTAX_OPTIMIZERS, ids=OPTAX_IDS)
+def test_optax_namespace_jit_equals_eager(name, make):
+    eager, s1 = run(ft_optax, make, fnp.asarray)
+    jitted, s2 = run(ft_optax, make, fnp.asarray, jit=True)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-12, atol=1e-15)
+
+
+def test_optax_namespace_closed_forms_and_pytorch_differences():
+    """Optax's defaults where ft.optim keeps PyTorch's: adamw decays by 1e-4, not 1e-2; sgd
+    with momentum is a trace; an optimizer only ft.optim has (PyTorch's) is named."""
+    params = {"w": fnp.asarray(np.ones((2, 2))), "b": fnp.asarray(np.zeros(2))}
+    zero = {"w": fnp.zeros((2, 2)), "b": fnp.zeros(2)}
+    opt = ft_optax.adamw(0.5)
+    updates, _ = opt.update(zero, opt.init(params), params)
+    np.testing.assert_allclose(updates["w"], -0.5 * 1e-4 * np.ones((2, 2)), rtol=1e-12)
+    torch_style = ft.optim.adamw(0.5)
+    updates, _ = torch_style.update(zero, torch_style.init(params), params)
+    np.testing.assert_allclose(updates["w"], -0.5 * 1e-2 * np.ones((2, 2)), rtol=1e-12)
+    opt = ft_optax.sgd(0.1, momentum=0.5)
+    state = opt.init(params)
+    g = {"w": fnp.ones((2, 2)), "b": fnp.ones(2)}
+    first, state = opt.update(g, state, params)
+    second, state = opt.update(g, state, params)
+    np.testing.assert_allclose(first["b"], [-0.1, -0.1], rtol=1e-12)
+    np.testing.assert_allclose(second["b"], [-0.15, -0.15], rtol=1e-12)    # t = g + 0.5 t
+    assert type(state[0]).__name__ == "TraceState"
+    with pytest.raises(AttributeError, match="ft.optim.adagrad is PyTorch's"):
+        ft_optax.adagrad(0.1)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        ft_optax.nonexistent
+
+
+def test_linear_schedule_transition_begin():
+    """Optax's transition_begin: the value holds at init_value for that many steps."""
+    sched = ft.optim.linear_schedule(1.0, 3.0, transition_steps=4, transition_begin=2)
+    got = [float(sched(i)) for i in range(8)]
+    np.testing.assert_allclose(got, [1.0, 1.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.0], rtol=1e-12)

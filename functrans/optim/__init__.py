@@ -33,4 +33,4 @@ from .blocks import (identity, scale_by_adam, scale_by_amsgrad, scale_by_belief,
 from .losses import (softmax_cross_entropy, softmax_cross_entropy_with_integer_labels,
                      sigmoid_binary_cross_entropy, l2_loss, squared_error, huber_loss, log_cosh,
                      hinge_loss, cosine_similarity, cosine_distance, kl_divergence, smooth_labels)
-from . import schedules, losses
+from . import schedules, losses, optax

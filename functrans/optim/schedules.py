@@ -78,14 +78,17 @@ def cosine_annealing_schedule(init_value, T_max, eta_min=0.0):
     return schedule
 
 
-def linear_schedule(init_value, end_value, transition_steps):
-    """Linear interpolation from `init_value` to `end_value` over `transition_steps`, then
-    constant: a linear warmup with `init_value` 0 (LinearLR with absolute values)."""
+def linear_schedule(init_value, end_value, transition_steps, transition_begin=0):
+    """Linear interpolation from `init_value` to `end_value` over `transition_steps` that
+    start after `transition_begin` steps (Optax's), then constant: a linear warmup with
+    `init_value` 0 (LinearLR with absolute values). With no transition steps, `end_value`."""
     if transition_steps <= 0:
         return constant_schedule(end_value)
+    begin = float(transition_begin)
 
     def schedule(count):
-        frac = lax.min(lax.div(_step(count), float(transition_steps)), 1.0)
+        done = lax.max(lax.sub(_step(count), begin), 0.0)
+        frac = lax.min(lax.div(done, float(transition_steps)), 1.0)
         return lax.add(lax.mul(frac, float(end_value - init_value)), float(init_value))
     return schedule
 
