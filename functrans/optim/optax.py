@@ -11,20 +11,13 @@ an AttributeError naming `ft.optim`'s PyTorch version.
 """
 from __future__ import annotations
 
-from . import losses
+from . import blocks, losses
 from .base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
-from .blocks import (identity, scale_by_adam, scale_by_amsgrad, scale_by_belief, scale_by_rms,
-                     scale_by_stddev, scale_by_trust_ratio, trace, scale_by_learning_rate, clip,
-                     scale_by_sign, ema, zero_nans, keep_params_nonnegative, scale_by_novograd,
-                     amsgrad, adabelief, lamb, lars, novograd, ScaleByAdamState,
-                     ScaleByAmsgradState, ScaleByBeliefState, ScaleByRmsState,
-                     ScaleByRmsWithCountState, ScaleByRStdDevState, ScaleByRStdDevWithCountState,
-                     TraceState, EmaState, ZeroNansState, NonNegativeParamsState,
-                     ScaleByNovogradState)
+from .blocks import *  # noqa: F401,F403  (the building blocks, under Optax's names)
+from .blocks import (identity, scale_by_adam, scale_by_learning_rate, scale_by_rms,
+                     scale_by_stddev, trace)
 from .inject import inject_hyperparams, InjectHyperparamsState
-from .losses import (softmax_cross_entropy, softmax_cross_entropy_with_integer_labels,
-                     sigmoid_binary_cross_entropy, l2_loss, squared_error, huber_loss, log_cosh,
-                     hinge_loss, cosine_similarity, cosine_distance, kl_divergence, smooth_labels)
+from .losses import *  # noqa: F401,F403
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
 from .schedules import (constant_schedule, linear_schedule, join_schedules,
                         warmup_cosine_decay_schedule, cosine_decay_schedule, exponential_decay,
@@ -37,30 +30,18 @@ from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm,
                          ScaleByScheduleState, AddDecayedWeightsState)
 from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState
 
-
-__all__ = ["adabelief", "adam", "adamw", "add_decayed_weights", "AddDecayedWeightsState",
-           "amsgrad", "apply_if_finite", "apply_updates", "ApplyIfFiniteState", "chain", "clip",
-           "clip_by_global_norm", "constant_schedule", "cosine_decay_schedule", "cosine_distance",
-           "cosine_onecycle_schedule", "cosine_similarity", "ema", "EmaState", "EmptyState",
-           "exponential_decay", "global_norm", "GradientTransformation",
-           "GradientTransformationExtraArgs", "hinge_loss", "huber_loss", "identity",
-           "inject_hyperparams", "InjectHyperparamsState", "join_schedules",
-           "keep_params_nonnegative", "kl_divergence", "l2_loss", "lamb", "lars",
-           "linear_onecycle_schedule", "linear_schedule", "log_cosh", "losses", "masked",
-           "MaskedNode", "MaskedState", "multi_transform", "MultiSteps", "MultiStepsState",
-           "MultiTransformState", "nadam", "nadamw", "NonNegativeParamsState", "novograd",
-           "piecewise_constant_schedule",
-           "piecewise_interpolate_schedule", "polynomial_schedule", "rmsprop", "scale",
-           "scale_by_adam", "scale_by_amsgrad", "scale_by_belief", "scale_by_learning_rate",
-           "scale_by_novograd", "scale_by_rms", "scale_by_schedule", "scale_by_sign",
-           "scale_by_stddev", "scale_by_trust_ratio", "ScaleByAdamState", "ScaleByAmsgradState",
-           "ScaleByBeliefState", "ScaleByNovogradState", "ScaleByRmsState",
-           "ScaleByRmsWithCountState", "ScaleByRStdDevState", "ScaleByRStdDevWithCountState",
-           "ScaleByScheduleState", "set_to_zero", "sgd", "sgdr_schedule",
-           "sigmoid_binary_cross_entropy", "smooth_labels", "softmax_cross_entropy",
-           "softmax_cross_entropy_with_integer_labels", "squared_error", "trace", "TraceState",
-           "warmup_constant_schedule", "warmup_cosine_decay_schedule",
-           "warmup_exponential_decay_schedule", "zero_nans", "ZeroNansState"]
+__all__ = [*blocks.__all__, *losses.__all__, "adam", "adamw", "add_decayed_weights",
+           "AddDecayedWeightsState", "apply_if_finite", "apply_updates", "ApplyIfFiniteState",
+           "chain", "clip_by_global_norm", "constant_schedule", "cosine_decay_schedule",
+           "cosine_onecycle_schedule", "EmptyState", "exponential_decay", "global_norm",
+           "GradientTransformation", "GradientTransformationExtraArgs", "inject_hyperparams",
+           "InjectHyperparamsState", "join_schedules", "linear_onecycle_schedule",
+           "linear_schedule", "losses", "masked", "MaskedNode", "MaskedState", "multi_transform",
+           "MultiSteps", "MultiStepsState", "MultiTransformState", "nadam", "nadamw",
+           "piecewise_constant_schedule", "piecewise_interpolate_schedule", "polynomial_schedule",
+           "rmsprop", "scale", "scale_by_schedule", "ScaleByScheduleState", "set_to_zero", "sgd",
+           "sgdr_schedule", "warmup_constant_schedule", "warmup_cosine_decay_schedule",
+           "warmup_exponential_decay_schedule"]
 
 
 def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):
