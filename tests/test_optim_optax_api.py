@@ -101,6 +101,21 @@ TRANSFORMS = [
     ("novograd", lambda m: m.novograd(0.1)),
     ("novograd_args", lambda m: m.novograd(_decay(0.1), 0.8, 0.5, 1e-4, 1e-6, 0.05)),
     ("lars", lambda m: m.lars(0.1)),
+    ("scale_by_rss", lambda m: m.scale_by_rss()),
+    ("scale_by_rss_args", lambda m: m.scale_by_rss(0.0, 1e-4)),
+    ("scale_by_adamax", lambda m: m.scale_by_adamax()),
+    ("scale_by_adamax_args", lambda m: m.scale_by_adamax(0.8, 0.5, 1e-3)),
+    ("scale_by_lion", lambda m: m.scale_by_lion()),
+    ("scale_by_lion_smooth", lambda m: m.scale_by_lion(0.8, 0.9, mode="smooth",
+                                                       smooth_beta=0.7)),
+    ("scale_by_lion_refined", lambda m: m.scale_by_lion(mode="refined")),
+    ("scale_by_radam", lambda m: m.scale_by_radam()),
+    # b2=0.5: ro_inf = 3, below the threshold 5 (never rectified) but above 2
+    ("scale_by_radam_short", lambda m: m.scale_by_radam(b2=0.5)),
+    ("scale_by_adadelta", lambda m: m.scale_by_adadelta()),
+    ("scale_by_adadelta_args", lambda m: m.scale_by_adadelta(0.5, 1e-3)),
+    ("scale_by_rprop", lambda m: m.scale_by_rprop(0.1)),
+    ("scale_by_rprop_args", lambda m: m.scale_by_rprop(0.01, 0.3, 2.0, 5e-3, 0.05)),
     ("lars_args", lambda m: m.lars(0.5, 0.01, {"w": True, "b": False}, 0.01, 1e-3,
                                    lambda p: {"w": True, "b": False}, 0.8, True)),
 ]
@@ -112,6 +127,7 @@ def test_transform_matches_optax(name, make, optax64):
     import jax.numpy as jnp
     ours, our_state = run(O, make, fnp.asarray)
     theirs, their_state = run(optax64, make, jnp.asarray)
+    assert np.isfinite(ours).all()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-14)
     assert _state_names(our_state) == _state_names(their_state)
     for a, b in zip(tree_leaves(our_state), tree_leaves(their_state), strict=True):
@@ -230,6 +246,39 @@ def test_novograd_and_lars_first_steps():
                                        rtol=1e-12)
     nu = O.scale_by_novograd().init(params).nu          # one scalar per leaf
     assert nu["w"].shape == () and nu["b"].dtype == np.float64
+
+
+def test_new_optax_blocks_closed_forms():
+    """scale_by_rss/adamax/lion/radam/adadelta/rprop on one or two steps, without Optax."""
+    g = G[:3]
+    np.testing.assert_allclose(_one(O.scale_by_rss(0.0, 0.0), g)[0], np.sign(g), rtol=1e-12)
+    np.testing.assert_array_equal(_one(O.scale_by_rss(0.0), G)[0][3], 0.0)    # 0 / 0 -> 0
+    u, s = _one(O.scale_by_adamax(eps=0.0), g)          # mu_hat = g, nu = |g|
+    np.testing.assert_allclose(u, np.sign(g), rtol=1e-12)
+    assert type(s).__name__ == "ScaleByAdamState"
+    u, s = _one(O.scale_by_lion(), G, steps=2)           # c = 0.1 g + 0.9 * 0.01 g
+    np.testing.assert_array_equal(u, np.sign(G))
+    np.testing.assert_allclose(s.mu["x"], (1 - 0.99 ** 2) * G, rtol=1e-12)
+    np.testing.assert_allclose(_one(O.scale_by_lion(mode="smooth", smooth_beta=2.0), G)[0],
+                               np.tanh(0.2 * G), rtol=1e-12)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        O.scale_by_lion(mode="soft")
+    # ro = 1 on step 1 (below the threshold): the update is the bias-corrected mean, g
+    np.testing.assert_allclose(_one(O.scale_by_radam(), G)[0], G, rtol=1e-12)
+    u, s = _one(O.scale_by_adadelta(0.5, 1e-6), g)      # sqrt(eps) / sqrt(g**2 / 2 + eps) g
+    np.testing.assert_allclose(u, np.sqrt(1e-6) / np.sqrt(0.5 * g ** 2 + 1e-6) * g,
+                               rtol=1e-12)
+    np.testing.assert_allclose(s.e_x["x"], 0.5 * u ** 2, rtol=1e-12)
+    tx = O.chain(O.scale_by_rprop(0.1, max_step_size=0.11), O.scale(-1.0))
+    params = {"x": fnp.asarray(np.zeros(2))}
+    state = tx.init(params)
+    out = []
+    for step in ([1.0, 1.0], [1.0, -1.0], [1.0, -1.0]):
+        u, state = tx.update({"x": fnp.asarray(step)}, state, params)
+        out.append(np.asarray(u["x"]))
+    # Optax's update lags a step: 0 first; then -0.1 * sign; the flip gives 0
+    np.testing.assert_allclose(out, [[0, 0], [-0.1, 0], [-0.11, 0]], rtol=1e-12)
+    np.testing.assert_allclose(state[0].step_sizes["x"], [0.11, 0.05], rtol=1e-12)
 
 
 def test_zero_nans_and_keep_params_nonnegative_closed_forms():

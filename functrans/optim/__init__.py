@@ -25,11 +25,14 @@ from .schedules import (constant_schedule, step_schedule, multi_step_schedule,
 from .blocks import (identity, scale_by_adam, scale_by_amsgrad, scale_by_belief, scale_by_rms,
                      scale_by_stddev, scale_by_trust_ratio, trace, scale_by_learning_rate, clip,
                      scale_by_sign, ema, zero_nans, keep_params_nonnegative, scale_by_novograd,
-                     amsgrad, adabelief, lamb, lars, novograd, ScaleByAdamState,
+                     scale_by_rss, scale_by_adamax, scale_by_lion, scale_by_radam,
+                     scale_by_adadelta, scale_by_rprop, amsgrad, adabelief, lamb, lars,
+                     novograd, ScaleByAdamState,
                      ScaleByAmsgradState, ScaleByBeliefState, ScaleByRmsState,
                      ScaleByRmsWithCountState, ScaleByRStdDevState, ScaleByRStdDevWithCountState,
                      TraceState, EmaState, ZeroNansState, NonNegativeParamsState,
-                     ScaleByNovogradState)
+                     ScaleByNovogradState, ScaleByRssState, ScaleByLionState,
+                     ScaleByAdaDeltaState, ScaleByRpropState)
 from .losses import (softmax_cross_entropy, softmax_cross_entropy_with_integer_labels,
                      sigmoid_binary_cross_entropy, l2_loss, squared_error, huber_loss, log_cosh,
                      hinge_loss, cosine_similarity, cosine_distance, kl_divergence, smooth_labels)

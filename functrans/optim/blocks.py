@@ -25,11 +25,14 @@ from .transforms import add_decayed_weights, chain, scale, scale_by_schedule
 __all__ = ["identity", "scale_by_adam", "scale_by_amsgrad", "scale_by_belief", "scale_by_rms",
            "scale_by_stddev", "scale_by_trust_ratio", "trace", "scale_by_learning_rate", "clip",
            "scale_by_sign", "ema", "zero_nans", "keep_params_nonnegative", "scale_by_novograd",
-           "amsgrad", "adabelief", "lamb", "lars", "novograd", "ScaleByAdamState",
+           "scale_by_rss", "scale_by_adamax", "scale_by_lion", "scale_by_radam",
+           "scale_by_adadelta", "scale_by_rprop", "amsgrad", "adabelief", "lamb", "lars",
+           "novograd", "ScaleByAdamState",
            "ScaleByAmsgradState", "ScaleByBeliefState", "ScaleByRmsState",
            "ScaleByRmsWithCountState", "ScaleByRStdDevState", "ScaleByRStdDevWithCountState",
            "TraceState", "EmaState", "ZeroNansState", "NonNegativeParamsState",
-           "ScaleByNovogradState"]
+           "ScaleByNovogradState", "ScaleByRssState", "ScaleByLionState",
+           "ScaleByAdaDeltaState", "ScaleByRpropState"]
 
 
 @displayed
@@ -104,6 +107,29 @@ class ScaleByNovogradState(NamedTuple):
     count: Any
     mu: Any
     nu: Any                 # one scalar per leaf: the moving average of its squared norm
+
+
+@displayed
+class ScaleByRssState(NamedTuple):
+    sum_of_squares: Any
+
+
+@displayed
+class ScaleByLionState(NamedTuple):
+    count: Any
+    mu: Any
+
+
+@displayed
+class ScaleByAdaDeltaState(NamedTuple):
+    e_g: Any                # moving average of the squared gradients
+    e_x: Any                # moving average of the squared updates
+
+
+@displayed
+class ScaleByRpropState(NamedTuple):
+    step_sizes: Any
+    prev_updates: Any
 
 
 # ------------------------------------------------------------------ helpers
@@ -406,6 +432,154 @@ def scale_by_novograd(b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, weight_decay=0.0,
             nus.append(n)
         mu = treedef.unflatten(mus)
         return mu, ScaleByNovogradState(state.count + 1, mu, treedef.unflatten(nus))
+    return GradientTransformation(init, update)
+
+
+def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7):
+    """Adagrad's rescaling: `s += g**2` (from `initial_accumulator_value`), the update
+    `g / sqrt(s + eps)` (0 where `s` is 0)."""
+    def init(params):
+        return ScaleByRssState(zeros_like(params, initial_accumulator_value))
+
+    def update(updates, state, params=None):
+        def leaf(g, s):
+            s = g * g + s
+            inv = fnp.where(s > 0, lax.rsqrt(s + as_dtype(eps, g)), lax.full_like(s, 0.0))
+            return inv * g, s
+        updates, s = leafwise(leaf, updates, state.sum_of_squares, outputs=2)
+        return updates, ScaleByRssState(s)
+    return GradientTransformation(init, update)
+
+
+def scale_by_adamax(b1=0.9, b2=0.999, eps=1e-8):
+    """Adamax's rescaling: `mu_hat / nu`, `mu` the bias-corrected moving average of `g`
+    and `nu = max(|g| + eps, b2 * nu)` (an infinity norm, not bias-corrected). The state is
+    Optax's `ScaleByAdamState(count, mu, nu)`."""
+    def init(params):
+        return ScaleByAdamState(zero_count(), zeros_like(params), zeros_like(params))
+
+    def update(updates, state, params=None):
+        t = step_number(state.count)
+
+        def leaf(g, m, v):
+            m = _ema(g, m, b1)
+            v = fnp.maximum(fnp.abs(g) + as_dtype(eps, g), as_dtype(b2, g) * v)
+            return _debias(m, b1, t) / v, m, v
+        updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
+        return updates, ScaleByAdamState(state.count + 1, mu, nu)
+    return GradientTransformation(init, update)
+
+
+_LION_MODES = ("hard", "smooth", "refined")
+
+
+def scale_by_lion(b1=0.9, b2=0.99, mu_dtype=None, *, mode="hard", smooth_beta=1.0):
+    """Lion's rescaling: the update is `sign(c)` with `c = (1 - b1) * g + b1 * mu` (with
+    `mode="smooth"` `tanh(smooth_beta * c)`, with `"refined"` `c` clipped to `[-1, 1]` by
+    its sign), then `mu = (1 - b2) * g + b2 * mu`."""
+    if mode not in _LION_MODES:
+        raise ValueError(f"scale_by_lion: mode must be one of {list(_LION_MODES)}, "
+                         f"got {mode!r}")
+
+    def init(params):
+        return ScaleByLionState(zero_count(), _zeros_in(params, mu_dtype))
+
+    def direction(c):
+        if mode == "hard":
+            return fnp.sign(c)
+        if mode == "smooth":
+            return fnp.tanh(as_dtype(smooth_beta, c) * c)
+        return fnp.where(fnp.abs(c) < 1.0, c, fnp.sign(c))
+
+    def update(updates, state, params=None):
+        def leaf(g, m):
+            return direction(_ema(g, m, b1)), _cast(_ema(g, m, b2), mu_dtype)
+        updates, mu = leafwise(leaf, updates, state.mu, outputs=2)
+        return updates, ScaleByLionState(state.count + 1, mu)
+    return GradientTransformation(init, update)
+
+
+def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *,
+                   nesterov=False):
+    """Rectified Adam's rescaling: with `ro = ro_inf - 2 t b2**t / (1 - b2**t)` and
+    `ro_inf = 2 / (1 - b2) - 1`, Adam's update times the rectification
+    `r = sqrt((ro - 4)(ro - 2) ro_inf / ((ro_inf - 4)(ro_inf - 2) ro))` once `ro >= threshold`,
+    before that the bias-corrected mean alone. The state is `ScaleByAdamState`."""
+    def init(params):
+        return ScaleByAdamState(zero_count(), zeros_like(params), zeros_like(params))
+
+    def update(updates, state, params=None):
+        t = step_number(state.count)
+        b2_ = as_dtype(b2, t)
+        ro_inf = 2.0 / (1.0 - b2_) - 1.0
+        b2t = lax.pow(b2_, t)
+        ro = ro_inf - 2.0 * t * b2t / (1.0 - b2t)
+        r2 = (ro - 4.0) * (ro - 2.0) * ro_inf / ((ro_inf - 4.0) * (ro_inf - 2.0) * ro)
+        # NaN (as Optax's sqrt gives) for 2 < ro < 4, without a warning; unused there unless
+        # threshold < 4
+        r = fnp.where(r2 >= 0.0, fnp.sqrt(fnp.maximum(r2, 0.0)), lax.full_like(r2, np.nan))
+        rectified = ro >= as_dtype(threshold, t)
+
+        def leaf(g, m, v):
+            m = _ema(g, m, b1)
+            v = _ema(g * g, v, b2)
+            if nesterov:
+                b = as_dtype(b1, g)
+                m_hat = b * _debias(m, b1, t + 1.0) + (1.0 - b) * _debias(g, b1, t)
+            else:
+                m_hat = _debias(m, b1, t)
+            adaptive = as_dtype(r, m_hat) * m_hat / (
+                fnp.sqrt(_debias(v, b2, t) + as_dtype(eps_root, g)) + as_dtype(eps, g))
+            return fnp.where(rectified, adaptive, m_hat), m, v
+        updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
+        return updates, ScaleByAdamState(state.count + 1, mu, nu)
+    return GradientTransformation(init, update)
+
+
+def scale_by_adadelta(rho=0.9, eps=1e-6):
+    """Adadelta's rescaling: `e_g = (1 - rho) * g**2 + rho * e_g`, the update
+    `sqrt(e_x + eps) / sqrt(e_g + eps) * g` (`e_x` the previous moving average of squared
+    updates), then `e_x = (1 - rho) * u**2 + rho * e_x`."""
+    def init(params):
+        return ScaleByAdaDeltaState(zeros_like(params), zeros_like(params))
+
+    def update(updates, state, params=None):
+        def leaf(g, e_g, e_x):
+            e = as_dtype(eps, g)
+            e_g = _ema(g * g, e_g, rho)
+            u = fnp.sqrt(e_x + e) / fnp.sqrt(e_g + e) * g
+            return u, e_g, _ema(u * u, e_x, rho)
+        updates, e_g, e_x = leafwise(leaf, updates, state.e_g, state.e_x, outputs=3)
+        return updates, ScaleByAdaDeltaState(e_g, e_x)
+    return GradientTransformation(init, update)
+
+
+def scale_by_rprop(learning_rate, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6,
+                   max_step_size=50.0):
+    """Rprop's rescaling: each element's step size (from `learning_rate`) is multiplied by
+    `eta_plus` while `g * prev` > 0 and by `eta_minus` when it is < 0, clipped to
+    `[min_step_size, max_step_size]` (kept as is when it is 0). The stored `prev_updates`
+    is `step size * sign(g)` (0 on a sign flip); as in Optax 0.2.8, the update returned is
+    the stored value of the step before (0 on a sign flip), so the first update is 0."""
+    def init(params):
+        return ScaleByRpropState(zeros_like(params, learning_rate), zeros_like(params))
+
+    def update(updates, state, params=None):
+        def leaf(g, size, prev):
+            s = g * prev
+            factor = fnp.where(s > 0, lax.full_like(size, 0.0) + as_dtype(eta_plus, size),
+                               lax.full_like(size, 0.0) + as_dtype(eta_minus, size))
+            grown = fnp.clip(size * factor, as_dtype(min_step_size, size),
+                             as_dtype(max_step_size, size))
+            size = fnp.where(s == 0, size, grown)
+            zero = lax.full_like(g, 0.0)
+            # Optax's update is the previous step's signed step size (0 on a sign flip), one
+            # step behind the one stored
+            return fnp.where(s < 0, zero, prev), size, fnp.where(s < 0, zero,
+                                                                 size * fnp.sign(g))
+        updates, sizes, prev = leafwise(leaf, updates, state.step_sizes, state.prev_updates,
+                                        outputs=3)
+        return updates, ScaleByRpropState(sizes, prev)
     return GradientTransformation(init, update)
 
 
