@@ -3,19 +3,20 @@
 
 `ft.optim` itself follows PyTorch where the two disagree: `ft.optim.adam(lr, betas=...)`
 is torch.optim.Adam, and `ft.optim.adamw(1e-3)` decays weights by 1e-2 where Optax's
-`adamw(1e-3)` decays them by 1e-4. Here `sgd`, `adam`, `adamw`, `nadam`, `nadamw` and
-`rmsprop` take Optax's arguments and defaults and are Optax's chains of building blocks, with
-its state structure (`state[0]` of `adam` is a `ScaleByAdamState(count, mu, nu)`). Optimizers
-whose Optax form is not built here (adagrad, adamax, adadelta, lion, radam, rprop, ...) raise
-an AttributeError naming `ft.optim`'s PyTorch version.
+`adamw(1e-3)` decays them by 1e-4. Here `sgd`, `adam`, `adamw`, `nadam`, `nadamw`,
+`rmsprop`, `adagrad`, `adamax`, `adamaxw`, `lion`, `radam`, `adadelta` and `rprop` take
+Optax's arguments and defaults and are Optax's chains of building blocks, with its state
+structure (`state[0]` of `adam` is a `ScaleByAdamState(count, mu, nu)`); `ft.optim.adagrad`
+etc. remain PyTorch's.
 """
 from __future__ import annotations
 
 from . import blocks, losses
 from .base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
 from .blocks import *  # noqa: F401,F403  (the building blocks, under Optax's names)
-from .blocks import (identity, scale_by_adam, scale_by_learning_rate, scale_by_rms,
-                     scale_by_stddev, trace)
+from .blocks import (identity, scale_by_adadelta, scale_by_adam, scale_by_adamax,
+                     scale_by_learning_rate, scale_by_lion, scale_by_radam, scale_by_rms,
+                     scale_by_rprop, scale_by_rss, scale_by_stddev, trace)
 from .inject import inject_hyperparams, InjectHyperparamsState
 from .losses import *  # noqa: F401,F403
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
@@ -30,17 +31,19 @@ from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm,
                          ScaleByScheduleState, AddDecayedWeightsState)
 from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState
 
-__all__ = [*blocks.__all__, *losses.__all__, "adam", "adamw", "add_decayed_weights",
-           "AddDecayedWeightsState", "apply_if_finite", "apply_updates", "ApplyIfFiniteState",
-           "chain", "clip_by_global_norm", "constant_schedule", "cosine_decay_schedule",
+__all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "adamax",
+           "adamaxw", "adamw", "add_decayed_weights", "AddDecayedWeightsState",
+           "apply_if_finite", "apply_updates", "ApplyIfFiniteState", "chain",
+           "clip_by_global_norm", "constant_schedule", "cosine_decay_schedule",
            "cosine_onecycle_schedule", "EmptyState", "exponential_decay", "global_norm",
            "GradientTransformation", "GradientTransformationExtraArgs", "inject_hyperparams",
            "InjectHyperparamsState", "join_schedules", "linear_onecycle_schedule",
-           "linear_schedule", "losses", "masked", "MaskedNode", "MaskedState", "multi_transform",
-           "MultiSteps", "MultiStepsState", "MultiTransformState", "nadam", "nadamw",
-           "piecewise_constant_schedule", "piecewise_interpolate_schedule", "polynomial_schedule",
-           "rmsprop", "scale", "scale_by_schedule", "ScaleByScheduleState", "set_to_zero", "sgd",
-           "sgdr_schedule", "warmup_constant_schedule", "warmup_cosine_decay_schedule",
+           "linear_schedule", "lion", "losses", "masked", "MaskedNode", "MaskedState",
+           "multi_transform", "MultiSteps", "MultiStepsState", "MultiTransformState", "nadam",
+           "nadamw", "piecewise_constant_schedule", "piecewise_interpolate_schedule",
+           "polynomial_schedule", "radam", "rmsprop", "rprop", "scale", "scale_by_schedule",
+           "ScaleByScheduleState", "set_to_zero", "sgd", "sgdr_schedule",
+           "warmup_constant_schedule", "warmup_cosine_decay_schedule",
            "warmup_exponential_decay_schedule"]
 
 
@@ -92,13 +95,54 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=T
                  identity() if momentum is None else trace(decay=momentum, nesterov=nesterov))
 
 
-_PYTORCH_ONLY = ("adagrad", "adamax", "adadelta", "lion", "radam", "rprop")
+def adagrad(learning_rate, initial_accumulator_value=0.1, eps=1e-7):
+    """Optax's adagrad: `scale_by_rss`, then the learning rate (unlike PyTorch's, the
+    accumulator starts at 0.1 and `eps` is inside the square root)."""
+    return chain(scale_by_rss(initial_accumulator_value=initial_accumulator_value, eps=eps),
+                 scale_by_learning_rate(learning_rate))
 
 
-def __getattr__(name):
-    if name in _PYTORCH_ONLY:
-        raise AttributeError(
-            f"functrans.optim.optax has no {name} with Optax's arguments; ft.optim.{name} is "
-            "PyTorch's (its arguments and math), or build Optax's chain from the building "
-            "blocks here")
-    raise AttributeError(f"module 'functrans.optim.optax' has no attribute {name!r}")
+def adamax(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
+    """Optax's adamax: `scale_by_adamax`, then the learning rate."""
+    return chain(scale_by_adamax(b1=b1, b2=b2, eps=eps), scale_by_learning_rate(learning_rate))
+
+
+def adamaxw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4, mask=None):
+    """Optax's adamaxw: `scale_by_adamax`, decoupled weight decay (`mask` limits it), then the
+    learning rate."""
+    return chain(scale_by_adamax(b1=b1, b2=b2, eps=eps),
+                 add_decayed_weights(weight_decay, mask),
+                 scale_by_learning_rate(learning_rate))
+
+
+def lion(learning_rate, b1=0.9, b2=0.99, mu_dtype=None, weight_decay=1e-3, mask=None):
+    """Optax's lion: `scale_by_lion`, decoupled weight decay (`mask` limits it), then the
+    learning rate."""
+    return chain(scale_by_lion(b1=b1, b2=b2, mu_dtype=mu_dtype),
+                 add_decayed_weights(weight_decay, mask),
+                 scale_by_learning_rate(learning_rate))
+
+
+def radam(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *,
+          nesterov=False):
+    """Optax's radam: `scale_by_radam`, then the learning rate."""
+    return chain(scale_by_radam(b1=b1, b2=b2, eps=eps, eps_root=eps_root, threshold=threshold,
+                                nesterov=nesterov),
+                 scale_by_learning_rate(learning_rate))
+
+
+def adadelta(learning_rate=None, rho=0.9, eps=1e-6, weight_decay=0.0, weight_decay_mask=None):
+    """Optax's adadelta: weight decay added to the gradient first (`weight_decay_mask` limits
+    it), then `scale_by_adadelta` and the learning rate (none when it is None)."""
+    return chain(add_decayed_weights(weight_decay, mask=weight_decay_mask),
+                 scale_by_adadelta(rho=rho, eps=eps),
+                 scale_by_learning_rate(learning_rate))
+
+
+def rprop(learning_rate, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6, max_step_size=50.0):
+    """Optax's rprop: `scale_by_rprop` (`learning_rate` is the initial step size), then
+    `scale(-1)`."""
+    return chain(scale_by_rprop(learning_rate=learning_rate, eta_minus=eta_minus,
+                                eta_plus=eta_plus, min_step_size=min_step_size,
+                                max_step_size=max_step_size),
+                 scale(-1.0))
