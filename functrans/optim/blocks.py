@@ -155,6 +155,15 @@ def _ema(g, m, decay):
     return (1.0 - d) * g + d * m
 
 
+def _mean_hat(g, m, b1, t, nesterov):
+    """The bias-corrected first moment `m` after step `t` (Nesterov's look-ahead mean, one
+    step further, with `nesterov`)."""
+    if not nesterov:
+        return _debias(m, b1, t)
+    b = as_dtype(b1, g)
+    return b * _debias(m, b1, t + 1.0) + (1.0 - b) * _debias(g, b1, t)
+
+
 def _empty(params):
     return EmptyState()
 
@@ -179,11 +188,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, ne
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = _ema(g * g, v, b2)
-            if nesterov:
-                b = as_dtype(b1, g)
-                m_hat = b * _debias(m, b1, t + 1.0) + (1.0 - b) * _debias(g, b1, t)
-            else:
-                m_hat = _debias(m, b1, t)
+            m_hat = _mean_hat(g, m, b1, t, nesterov)
             u = m_hat / (fnp.sqrt(_debias(v, b2, t) + as_dtype(eps_root, g)) +
                          as_dtype(eps, g))
             return u, _cast(m, mu_dtype), v
@@ -228,11 +233,7 @@ def scale_by_belief(b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nesterov=Fal
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = _ema((g - m) * (g - m), v, b2) + as_dtype(eps_root, g)
-            if nesterov:
-                b = as_dtype(b1, g)
-                m_hat = b * _debias(m, b1, t + 1.0) + (1.0 - b) * _debias(g, b1, t)
-            else:
-                m_hat = _debias(m, b1, t)
+            m_hat = _mean_hat(g, m, b1, t, nesterov)
             return m_hat / (fnp.sqrt(_debias(v, b2, t)) + as_dtype(eps, g)), m, v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByBeliefState(state.count + 1, mu, nu)
@@ -523,11 +524,7 @@ def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *,
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = _ema(g * g, v, b2)
-            if nesterov:
-                b = as_dtype(b1, g)
-                m_hat = b * _debias(m, b1, t + 1.0) + (1.0 - b) * _debias(g, b1, t)
-            else:
-                m_hat = _debias(m, b1, t)
+            m_hat = _mean_hat(g, m, b1, t, nesterov)
             adaptive = as_dtype(r, m_hat) * m_hat / (
                 fnp.sqrt(_debias(v, b2, t) + as_dtype(eps_root, g)) + as_dtype(eps, g))
             return fnp.where(rectified, adaptive, m_hat), m, v
