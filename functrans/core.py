@@ -841,4 +841,14 @@ def eval_jaxpr_on_raw(jaxpr: Jaxpr, consts, raws):
     values) in, raw values out, each equation run eagerly through `bind`."""
     outs = eval_jaxpr(jaxpr, consts, *[r if type(r) in (float, int, bool, complex) or
                                        isinstance(r, OpaqueValue) else wrap(r) for r in raws])
-    return [o._value if type(o) is Array else o for o in outs]
+    outs = [o._value if type(o) is Array else o for o in outs]
+    return [as_declared_dtype(o, v.aval) for o, v in zip(outs, jaxpr.outvars)]
+
+
+def as_declared_dtype(raw, aval):
+    """`raw` in `aval`'s dtype where NumPy gave it another one (a lone Python scalar's
+    result: sin(1.0) is float64 there, a weakly typed float32 in the trace)."""
+    dtype, declared = getattr(raw, "dtype", None), getattr(aval, "dtype", None)
+    if dtype is None or declared is None or isinstance(raw, OpaqueValue) or dtype == declared:
+        return raw
+    return raw.astype(declared)

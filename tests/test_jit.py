@@ -267,3 +267,17 @@ def test_lower_shows_jaxprs_and_generated_code():
     assert "multiply" not in code and "add(" not in code   # x*1 and x+0 are gone
     lowered = f.lower(ft.ShapeDtypeStruct((3,), np.float32))
     assert "f32[3]" in lowered.as_text()
+
+
+def test_python_scalar_arguments_keep_their_traced_dtype():
+    """A Python float is a weakly typed float32 in the trace, as in JAX: an operation on it
+    alone gives float32 (NumPy would compute float64), while next to a float64 array it
+    stays exact (0.1, not float32's 0.1); the same through checkpoint's eager evaluation."""
+    sin = ft.jit(lambda x: fnp.sin(x))
+    assert sin(1.0).dtype == np.float32
+    np.testing.assert_allclose(sin(1.0), np.sin(np.float32(1.0)), rtol=1e-7)
+    scaled = ft.jit(lambda x, s: x * s)(fnp.ones(2, dtype=np.float64), 0.1)
+    assert scaled.dtype == np.float64 and np.asarray(scaled)[0] == 0.1
+    assert ft.jit(lambda x, s: x + s)(fnp.ones(2, dtype=np.float16), 1.0).dtype == np.float16
+    assert ft.checkpoint(lambda x: fnp.sin(x))(1.0).dtype == np.float32
+    assert ft.grad(ft.jit(lambda x: fnp.sin(x)))(1.0).dtype == np.float32

@@ -4,6 +4,8 @@
 domain and away from its kinks."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,15 @@ import functrans.numpy as fnp
 from functrans.test_util import check_grads
 
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture
+def seeded(request):
+    """Each test's inputs from its own seed, whichever tests ran before it in this process
+    (pytest-xdist hands them out in no fixed order): pinv of an unlucky, nearly singular
+    draw once disagreed with finite differences."""
+    global RNG
+    RNG = np.random.default_rng(zlib.crc32(request.node.name.encode()))
 
 
 def _r(*shape):
@@ -40,7 +51,8 @@ UNARY = {
     "atleast_1d": _r, "atleast_2d": _r, "atleast_3d": _r, "nan_to_num": _r, "median": _r,
     "average": _r, "ptp": _r, "diff": _r, "logsumexp": _r, "linalg.det": _r,
     "linalg.inv": lambda *s: _r(*s) + 3 * np.eye(s[-1]), "linalg.slogdet": _r,
-    "linalg.norm": _r, "linalg.pinv": _r, "fft.fft": _r, "fft.rfft": _r,
+    "linalg.norm": _r, "linalg.pinv": lambda *s: _r(*s) + 3 * np.eye(s[-1]),
+    "fft.fft": _r, "fft.rfft": _r,
     "linalg.cholesky": lambda *s: (lambda a: a @ a.T + np.eye(s[-1]))(_r(*s)),
     "linalg.eigh": lambda *s: (lambda a: a + a.T)(_r(*s)),
 }
@@ -81,7 +93,7 @@ def _scalarize(out):
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
-def test_unary(name):
+def test_unary(name, seeded):
     shape = (3, 3) if name.startswith("linalg") else (2, 3)
     x = UNARY[name](*shape)
     fn = _fn(name)
@@ -89,7 +101,7 @@ def test_unary(name):
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
-def test_binary(name):
+def test_binary(name, seeded):
     gen_a, gen_b = BINARY[name]
     sa, sb = _SHAPES.get(name, ((2, 3), (2, 3)))
     a, b = gen_a(*sa), gen_b(*sb)

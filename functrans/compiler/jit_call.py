@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..array import wrap
 from ..backends import HOST_TYPES, create, cpu, default_device_now, device_of_raw
-from ..core import OpaqueValue, Primitive, is_python_scalar
+from ..core import OpaqueValue, Primitive, is_python_scalar, as_declared_dtype
 from ..interpreters.calls import define_call
 from .executable import compile_jaxpr
 
@@ -17,8 +17,7 @@ jit_p = define_call(Primitive("jit", multiple_results=True), inline="early")
 def _jit_impl(xp, *args, jaxpr, name):
     device = device_of_args(args)
     outs = compile_jaxpr(jaxpr, device, name)(*args)
-    return [scalar_on(device, o, a) if is_python_scalar(o) else o
-            for o, a in zip(outs, jaxpr.out_avals)]
+    return [as_declared(device, o, a) for o, a in zip(outs, jaxpr.out_avals)]
 
 
 jit_p.impl = _jit_impl
@@ -34,10 +33,18 @@ def device_of_args(raws):
 
 
 def wrap_outputs(device, outs, avals):
-    """Arrays for a compiled program's results (a Python scalar it passes through becomes an
-    array on its device)."""
-    return [wrap(scalar_on(device, o, a) if is_python_scalar(o) else o)
-            for o, a in zip(outs, avals)]
+    """Arrays for a compiled program's results (see `as_declared`)."""
+    return [wrap(as_declared(device, o, a)) for o, a in zip(outs, avals)]
+
+
+def as_declared(device, value, aval):
+    """A compiled program's result as its aval declares it: a Python scalar it passes through
+    becomes an array on its device, and a result NumPy computed in another dtype from Python
+    scalars alone (`sin(1.0)` is float64 there, a weakly typed float32 in the trace) is cast
+    to the declared dtype. Python scalar arguments stay exact until they meet an array."""
+    if is_python_scalar(value):
+        return scalar_on(device, value, aval)
+    return as_declared_dtype(value, aval)
 
 
 def scalar_on(device, value, aval):
