@@ -474,3 +474,14 @@ def test_dead_code_narrows_scan_cond_and_calls():
     assert not any(e.primitive.name == "log" for e in opt.eqns)
     close(ft.jit(f)(*args), f(*args))
     close(ft.jit(ft.grad(f, argnums=(0, 1)))(*args), ft.grad(f, argnums=(0, 1))(*args))
+
+
+def test_concrete_cond_and_switch_return_arrays():
+    """With a concrete predicate only one branch runs; its Python scalars still come back as
+    arrays of the default dtype, as under jit and in JAX."""
+    out = ft.lax.cond(True, lambda x: x, lambda x: x, 1.0)
+    assert isinstance(out, ft.Array) and out.dtype == np.float32 and float(out) == 1.0
+    out = ft.lax.switch(1, [lambda x: (x, 1), lambda x: (x * 2, 7)], 3)
+    assert all(isinstance(o, ft.Array) for o in out) and [int(o) for o in out] == [6, 7]
+    jitted = ft.jit(lambda p: ft.lax.cond(p, lambda x: x, lambda x: x, 1.0))(True)
+    assert jitted.dtype == ft.lax.cond(True, lambda x: x, lambda x: x, 1.0).dtype

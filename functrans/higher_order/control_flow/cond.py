@@ -227,12 +227,13 @@ def _run_one(k, branches, operands, what, names):
     leaves, tree = tree_flatten(tuple(operands))
     avals = leaf_avals([as_value(x, what) for x in leaves])
     out_leaves, out_tree = tree_flatten(out)
-    ran = (names[k], out_tree, leaf_avals([as_value(o, what) for o in out_leaves]))
+    out_leaves = [as_value(o, what) for o in out_leaves]      # arrays, as under jit
+    ran = (names[k], out_tree, leaf_avals(out_leaves))
     for j, br in enumerate(branches):
         if j != k:
             closed, _, t = trace_fn(br, tree, avals, f"{what} {names[j]}")
             _agree(what, ran, (names[j], t, closed.out_avals))
-    return out
+    return tree_unflatten(out_tree, out_leaves)
 
 
 @on_operand_device
