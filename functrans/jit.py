@@ -160,6 +160,13 @@ def _signature(x):
     return None
 
 
+def _program_device(sigs):
+    """The device a program on arguments of these signatures (None for data not yet
+    placed) runs on: that of its first array, else the default device."""
+    return next((s[2] for s in sigs if s is not None and s[2] not in (Tracer, WEAK)),
+                default_device_now())
+
+
 def _raw(x):
     return x if type(x) in (float, int, bool, complex) else x._value
 
@@ -339,7 +346,7 @@ class Jitted:
             return tree_unflatten(entry.out_tree, outs)
         exe = entry.executable
         if exe is None:
-            device = next((s[2] for s in sigs if s[2] is not WEAK), default_device_now())
+            device = _program_device(sigs)
             exe = entry.executable = compile_jaxpr(entry.jaxpr, device, self._name,
                                                    entry.donated)
         check = _output_check
@@ -585,7 +592,7 @@ class Jitted:
         treedef, sigs, statics, _ = key
         entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics, args,
                                                         kwargs, dyn)
-        device = next((s[2] for s in sigs if s[2] not in (Tracer, WEAK)), default_device_now())
+        device = _program_device(sigs)
         call = _LoweredCall(self, args, kwargs, key)
         return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
                                                   entry.donated), call)
@@ -602,9 +609,7 @@ class Jitted:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
         sigs = [signature(x) for x in leaves]
-        # NumPy data joins the arrays' device, as when called (`_call`)
-        device = next((s[2] for s in sigs if s is not None and s[2] not in (Tracer, WEAK)),
-                      None) or default_device_now()
+        device = _program_device(sigs)      # NumPy data joins it, as when called (`_call`)
         sigs = tuple(s if s is not None else _signature(asarray(x, device=device))
                      for s, x in zip(sigs, leaves))
         return (treedef, sigs, statics, axis_env()), leaves, dyn
