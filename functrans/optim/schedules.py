@@ -192,13 +192,18 @@ def polynomial_schedule(init_value, end_value, power, transition_steps, transiti
     return schedule
 
 
+def _boundaries_and_scales(name, boundaries_and_scales):
+    """Optax's {step: scale} as sorted (step, scale) pairs; scales must be non-negative."""
+    pieces = sorted((int(b), float(v)) for b, v in (boundaries_and_scales or {}).items())
+    if any(v < 0 for _, v in pieces):
+        raise ValueError(f"{name}: scales must be non-negative, got {dict(pieces)}")
+    return pieces
+
+
 def piecewise_constant_schedule(init_value, boundaries_and_scales=None):
     """Optax's piecewise_constant_schedule: `init_value` times the scale of every boundary
     at or before `count` (`boundaries_and_scales`: {step: scale})."""
-    pieces = sorted((int(b), float(v)) for b, v in (boundaries_and_scales or {}).items())
-    if any(v < 0 for _, v in pieces):
-        raise ValueError("piecewise_constant_schedule: scales must be non-negative, got "
-                         f"{dict(pieces)}")
+    pieces = _boundaries_and_scales("piecewise_constant_schedule", boundaries_and_scales)
 
     def schedule(count):
         step = _step(count)
@@ -318,10 +323,7 @@ def piecewise_interpolate_schedule(interpolate_type, init_value, boundaries_and_
     if interpolate_type not in ("linear", "cosine"):
         raise ValueError("piecewise_interpolate_schedule: interpolate_type must be 'linear' "
                          f"or 'cosine', got {interpolate_type!r}")
-    pieces = sorted((int(b), float(v)) for b, v in (boundaries_and_scales or {}).items())
-    if any(v < 0 for _, v in pieces):
-        raise ValueError("piecewise_interpolate_schedule: scales must be non-negative, got "
-                         f"{dict(pieces)}")
+    pieces = _boundaries_and_scales("piecewise_interpolate_schedule", boundaries_and_scales)
     bounds = [0] + [b for b, _ in pieces]
     values = [float(init_value)]
     for _, v in pieces:
