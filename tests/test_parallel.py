@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -15,7 +16,7 @@ from functrans.test_util import check_grads
 @pytest.fixture
 def threads(monkeypatch):
     """Split even small kernels (chains into blocks of a few rows), and run programs on `n`
-    threads (`threads(n)`)."""
+    threads (`threads(n)`; the BLAS's limit, which caps them, raised to `n` meanwhile)."""
     monkeypatch.setattr(kernels, "SPLIT_PRODUCT_MACS", 1)
     monkeypatch.setattr(kernels, "SPLIT_REDUCTION_ELEMENTS", 1)
     monkeypatch.setattr(kernels, "SPLIT_ROWS_ELEMENTS", 1)
@@ -23,10 +24,15 @@ def threads(monkeypatch):
     monkeypatch.setattr(codegen, "SPLIT_MIN_WORK", 1)
     monkeypatch.setattr(codegen, "CHAIN_BLOCK_BYTES", 500)
     before = ft.config.cpu_threads
+    limits = []
 
     def use(n):
         ft.config.update("cpu_threads", n)
+        if n > 1:
+            limits.append(threadpoolctl.threadpool_limits(n, user_api="blas"))
     yield use
+    for limit in reversed(limits):
+        limit.restore_original_limits()
     ft.config.update("cpu_threads", before)
 
 
@@ -156,7 +162,8 @@ def test_split_special_functions_are_exact(threads, n):
              "sigmoid": ft.nn.sigmoid}
     rng = np.random.default_rng(7)
     for dtype in (np.float32, np.float64):
-        x, = _host((rng.standard_normal((40, 300)) * 2).astype(dtype))
+        # (pieces above the host kernels' MIN_SIZE, as the real thresholds keep them)
+        x, = _host((rng.standard_normal((120, 300)) * 2).astype(dtype))
         for name, f in funcs.items():
             jf = ft.jit(f)
             if n > 1:
@@ -312,12 +319,16 @@ def test_split_chain_keeps_the_slots_it_reads_alive(threads):
 @pytest.mark.parametrize("n", [1, 2])
 def test_backward_products_run_as_a_pair(threads, n):
     """A linear layer's backward pass: the input's and the weight's gradients are two
-    independent products of equal size, run at once (`par_pair`), equal to one thread's."""
+    independent products of equal size; the weight's starts on a worker (`par_start`) while
+    the input's runs, and is waited for where it is read (`par_finish`); equal to one
+    thread's."""
     threads(n)
     rng = np.random.default_rng(3)
     x, w = _host(rng.standard_normal((64, 32)), rng.standard_normal((32, 48)))
     f = ft.jit(ft.grad(lambda x, w: fnp.sum(fnp.tanh(x @ w) ** 2), argnums=(0, 1)))
-    assert f.lower(x, w).as_text().count("par_pair") == 1
+    text = f.lower(x, w).as_text()
+    assert text.count("par_start") == text.count("par_finish") == 1
+    assert text.index("par_start") < text.index("par_finish")
     gx, gw = f(x, w)
     threads(1)
     ref = ft.jit(ft.grad(lambda x, w: fnp.sum(fnp.tanh(x @ w) ** 2) + 0.0, argnums=(0, 1)))
@@ -330,9 +341,21 @@ def test_backward_products_run_as_a_pair(threads, n):
     np.testing.assert_allclose(gw, np.asarray(x).T @ g, rtol=1e-12)
 
 
-def test_a_pair_never_writes_into_the_first_products_operands(threads, monkeypatch):
-    """The two products of a pair run at the same time: the second may not take the memory
-    of an operand of the first that dies there (it would, run one after the other)."""
+def _together_up_to_pairs(monkeypatch, keeps):
+    """memory.plan told only that a pair's products run at once (`keeps[0]` False), or all
+    of what the code generator says (True)."""
+    plan = codegen.memory.plan
+
+    def planning(*args, together=(), **kwargs):
+        return plan(*args, together=together if keeps[0] else {k: k + 1 for k in together},
+                    **kwargs)
+    monkeypatch.setattr(codegen.memory, "plan", planning)
+
+
+def test_a_pair_never_writes_into_the_other_products_operands(threads, monkeypatch):
+    """The two products of a pair run at the same time: the one started on a worker may not
+    take the memory of an operand of the other that dies there (it would, run one after the
+    other)."""
     threads(2)
     rng = np.random.default_rng(4)
     x, y, w = _host(*[rng.standard_normal((32, 32)) for _ in range(3)])
@@ -341,26 +364,66 @@ def test_a_pair_never_writes_into_the_first_products_operands(threads, monkeypat
         a, b = x * 2.0, y * 3.0
         return (a @ w) - (b @ w)
     emitted, keeps = [], [True]
-    pair, plan = parallel.product_pair, codegen.memory.plan
+    start, whole = parallel.start_product, parallel.whole_product
 
-    def recording(*args):
-        emitted.append(args)
-        return pair(*args)
+    def recording(record):
+        def call(*args):
+            if threading.current_thread() is threading.main_thread():
+                emitted.append(args)
+            return record(*args)
+        return call
+    monkeypatch.setattr(parallel, "start_product", recording(start))
+    monkeypatch.setattr(parallel, "whole_product", recording(whole))
+    plan = codegen.memory.plan
 
     def planning(*args, together=(), **kwargs):
-        return plan(*args, together=together if keeps[0] else (), **kwargs)
-    monkeypatch.setattr(parallel, "product_pair", recording)
+        return plan(*args, together=together if keeps[0] else {}, **kwargs)
     monkeypatch.setattr(codegen.memory, "plan", planning)
 
-    def second_writes_into_first_operand():
+    def started_writes_into_other_operand():
         emitted.clear()
         ft.clear_caches()
         out = ft.jit(f)(x, y, w)
         if keeps[0]:            # (the other plan may race)
             x_, y_, w_ = (np.asarray(v) for v in (x, y, w))
             np.testing.assert_allclose(out, x_ * 2 @ w_ - y_ * 3 @ w_, rtol=1e-12)
-        (fn, a1, b1, out1, fn2, a2, b2, out2), = emitted
-        return any(np.shares_memory(out2, a) for a in (a1, b1))
-    assert not second_writes_into_first_operand()
+        (_, _, _, started), (_, a, b, _) = emitted[:2]     # (then maybe the started one)
+        return any(np.shares_memory(started, v) for v in (a, b))
+    assert not started_writes_into_other_operand()
     keeps[0] = False
-    assert second_writes_into_first_operand()       # the hazard the plan avoids
+    assert started_writes_into_other_operand()       # the hazard the plan avoids
+
+
+def test_a_started_product_reads_its_operands_unchanged_until_waited_for(threads,
+                                                                         monkeypatch):
+    """A weight's gradient started on a worker runs while the caller goes on: no later
+    instruction may write into its operands (the backward pass squares a tanh's output in
+    place) or its result before it is waited for. Here the worker is as slow as can be: the
+    product runs only when waited for."""
+    threads(2)
+    rng = np.random.default_rng(5)
+    x, w1, w2 = _host(rng.standard_normal((128, 128)), rng.standard_normal((128, 128)) / 12,
+                      rng.standard_normal((128, 128)) / 12)
+
+    def loss(w1, w2, x):
+        return fnp.sum(fnp.tanh(fnp.tanh(x @ w1) @ w2) ** 2)
+    monkeypatch.setattr(parallel.pool, "start", lambda fn, args: parallel._Run(fn, [args]))
+    keeps = [True]
+    _together_up_to_pairs(monkeypatch, keeps)
+    x_, a, b = (np.asarray(v) for v in (x, w1, w2))
+    h = np.tanh(x_ @ a)
+    t = np.tanh(h @ b)
+    g2 = 2 * t * (1 - t ** 2)
+    g1 = (g2 @ b.T) * (1 - h ** 2)
+    expected = (x_.T @ g1, h.T @ g2)
+
+    def gradients():
+        ft.clear_caches()
+        f = ft.jit(ft.grad(loss, argnums=(0, 1)))
+        assert f.lower(w1, w2, x).as_text().count("par_start") == 1
+        return f(w1, w2, x)
+    for got, want in zip(gradients(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    keeps[0] = False            # the operands kept only through the pair: overwritten
+    assert not all(np.allclose(got, want, rtol=1e-10)
+                   for got, want in zip(gradients(), expected))

@@ -132,8 +132,12 @@ class LoweringContext:
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
         pairs = _product_pairs(instrs) if self.splits_kernels else set()
+        later = _later_products(instrs, pairs)
+        together = {k: k + 1 for k in pairs}
+        for d, w in later.values():     # (through the last instruction, where w is the end)
+            together[d] = max(together.get(d, d), min(w, len(instrs) - 1))
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
-                           c_inputs=c_inputs, pool=self.keeps_arena, together=pairs)
+                           c_inputs=c_inputs, pool=self.keeps_arena, together=together)
         pairs = {k for k in pairs if k not in plan.lent and k + 1 not in plan.lent
                  and plan.target.get(k) not in donated
                  and plan.target.get(k + 1) not in donated}
@@ -149,9 +153,12 @@ class LoweringContext:
                 lend_at.setdefault(j, []).append(k)
         chain = None            # the row-split chain being written: (last k, rows, ...)
         ticks = []              # the clock at the start and the end of each instruction
+        finish_at = {}          # instruction -> the products started earlier to wait for
         for k, (eqn, kernel) in enumerate(instrs):
             self._clock += 1
             start = self._clock
+            for run in finish_at.pop(k, ()):
+                self.emit(f"{self.const(parallel.finish_product, 'par_finish')}({run})", indent)
             for lender in lend_at.get(k, ()):
                 lend = self.const(instrs[lender][1].lends[1], "lend")
                 self.emit(f"{lenders[lender]} = {lend}()", indent)
@@ -194,9 +201,12 @@ class LoweringContext:
                 self.emit(f"{outs[0]} = {buf}", indent)
             else:
                 if k in pairs:
-                    self.pairing = []
+                    self.pairing, self.later = [], later[k][0] - k
                 kernel.emit(self, eqn, ins, outs, buf, indent)
-                if k - 1 in pairs:
+                if k - 1 in pairs:      # (waited for outside any split chain)
+                    w = later[k - 1][1]
+                    w = next((f for f, (n, _) in split.items() if f <= w < f + n), w)
+                    finish_at.setdefault(w, []).append(self.pairing.pop())
                     self.pairing = None
             env.update(zip(eqn.outvars, outs))
             dead = [env[v] for v in plan.release.get(k, ())]
@@ -218,6 +228,8 @@ class LoweringContext:
             if dead:
                 self.emit(f"del {', '.join(dead)}", indent)
             ticks.append((start, self._clock))
+        for run in finish_at.pop(len(instrs), ()):
+            self.emit(f"{self.const(parallel.finish_product, 'par_finish')}({run})", indent)
         for first, (count, _) in split.items():
             _stretch_slots(plan.slots, first, first + count - 1)
         for name, slot in zip(slot_names, plan.slots):
@@ -303,6 +315,25 @@ CHAIN_BLOCK_BYTES = 1 << 18
 # backward pass of a linear layer or convolution: the input's and the weight's gradients),
 # where the smaller has at least this share of the larger's multiply-adds
 PAIR_MIN_SHARE = 0.5
+
+
+def _later_products(instrs, pairs):
+    """For each pair k (products k and k + 1), `(d, w)`: product d, the one read later (a
+    weight's gradient), is started on a worker before the other runs and waited for before
+    instruction w: its first reader or the next pair, whichever comes first (or the end,
+    len(instrs)). The caller goes on meanwhile, so waking the worker costs it nothing."""
+    first_read = {}
+    for j, (eqn, _) in enumerate(instrs):
+        for v in eqn.invars:
+            if type(v) is Var:
+                first_read.setdefault(v, j)
+    starts = sorted(pairs) + [len(instrs)]
+    later = {}
+    for k, following in zip(starts, starts[1:]):
+        reads = [first_read.get(instrs[j][0].outvars[0], len(instrs)) for j in (k, k + 1)]
+        d = k if reads[0] > reads[1] else k + 1
+        later[k] = (d, min(reads[d - k], following))
+    return later
 
 
 def _product_pairs(instrs):

@@ -189,13 +189,19 @@ def _dot_kernel(eqn):
             target = buf if plan.out_shape is None else \
                 f"{buf}.reshape({plan.product_shape!r})"
             result = buf
+        product = ctx.const(parallel.product, 'par_product')
         if ctx.pairing is None:
-            ctx.emit(f"{ctx.const(parallel.product, 'par_product')}({args}, {target})", indent)
+            ctx.emit(f"{product}({args}, {target})", indent)
         elif not ctx.pairing:               # the first of a pair runs with the second
             ctx.pairing.append(f"{args}, {target}")
-        else:
-            pair = ctx.const(parallel.product_pair, "par_pair")
-            ctx.emit(f"{pair}({ctx.pairing.pop()}, {args}, {target})", indent)
+        else:                               # one starts on a worker, the other runs here
+            pair = [ctx.pairing.pop(), f"{args}, {target}"]
+            run = ctx.fresh("product")
+            ctx.emit(f"{run} = {ctx.const(parallel.start_product, 'par_start')}"
+                     f"({pair[ctx.later]})", indent)
+            ctx.emit(f"{ctx.const(parallel.whole_product, 'par_whole')}"
+                     f"({pair[1 - ctx.later]})", indent)
+            ctx.pairing.append(run)         # waited for where the codegen says
         ctx.emit(f"{outs[0]} = {result}", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c,
                   macs=macs if split else 0)

@@ -115,8 +115,8 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
 
     `donated`: input variables whose arrays may be overwritten (C-contiguous and owned by
     nobody else; the caller checks that at run time). `c_inputs`: inputs known to be
-    C-contiguous. `pool`: plan slots, buffers kept between calls. `together`: instructions
-    k that run at the same time as k + 1 (their operands stay alive through k + 1).
+    C-contiguous. `pool`: plan slots, buffers kept between calls. `together`: `{k: j}` for
+    instructions k still running at instruction j (their operands stay alive through j).
     """
     if min_bytes is None:
         min_bytes = REUSE_MIN_BYTES
@@ -126,7 +126,7 @@ def plan(instrs, invars, outvars, donated=(), c_inputs=(), min_bytes=None, pool=
             last[v] = k
         for v in eqn.invars:
             if type(v) is Var:
-                last[v] = k + (k in together)
+                last[v] = max(last[v], together.get(k, k))
     for v in outvars:
         if type(v) is Var:
             last[v] = FOREVER

@@ -2,7 +2,8 @@
 into independent pieces that worker threads run while NumPy and the BLAS release the GIL:
 matrix products by rows (or by their first batch axis), or two independent products of
 similar size (a layer's backward pass: its input's and its weight's gradients) at once, each
-whole on a thread of its own, long elementwise chains by rows,
+whole on a thread of its own (the one read later started on a worker and waited for only
+where it is read, so that the caller goes on meanwhile), long elementwise chains by rows,
 reductions that keep their first axis by rows, and kernels declaring a batch axis
 (`Primitive.split_rows`: convolutions' shifted sums, windowed max/sum, their gathers and
 scatters, special functions) by rows. Small kernels stay whole: waking a worker costs tens
@@ -160,11 +161,7 @@ class _Pool:
                 fn(*piece)
             return
         try:
-            while len(self.queues) < n - 1:
-                q = queue_module.SimpleQueue()
-                threading.Thread(target=self._worker, args=(q,), name="functrans-worker",
-                                 daemon=True).start()
-                self.queues.append(q)
+            self._start_workers(n - 1)
             run = _Run(fn, pieces)
             for q in self.queues[:n - 1]:
                 q.put(run)
@@ -176,6 +173,36 @@ class _Pool:
                 raise run.error
         finally:
             self.busy.release()
+
+    def _start_workers(self, n):
+        while len(self.queues) < n:
+            q = queue_module.SimpleQueue()
+            threading.Thread(target=self._worker, args=(q,), name="functrans-worker",
+                             daemon=True).start()
+            self.queues.append(q)
+
+    def start(self, fn, args):
+        """Hand `fn(*args)` to a worker and return at once; `finish` the returned run before
+        its results are read (None: there is no worker, it ran here)."""
+        if self.size <= 1:
+            fn(*args)
+            return None
+        self._start_workers(1)
+        run = _Run(fn, [args])
+        self.queues[0].put(run)
+        return run
+
+    def finish(self, run):
+        """Wait for a run from `start`; run it here if no worker has taken it yet (a worker
+        the system has not scheduled holds up nothing)."""
+        if run is None:
+            return
+        _work(run, self.cond)
+        with self.cond:
+            while run.active:
+                self.cond.wait()
+        if run.error is not None:
+            raise run.error
 
 
 pool = _Pool()
@@ -262,24 +289,29 @@ def product(fn, a, b, out):
         return out
     split_b = b.ndim > 2
     parts = min(n * PIECES_PER_THREAD, max(n, out.size * a.shape[-1] // PIECE_MIN_MACS))
-    pool.run(_product_piece, [(fn, a[lo:hi], b[lo:hi] if split_b else b, out[lo:hi])
-                              for lo, hi in _bounds(out.shape[0], parts)])
+    pool.run(whole_product, [(fn, a[lo:hi], b[lo:hi] if split_b else b, out[lo:hi])
+                             for lo, hi in _bounds(out.shape[0], parts)])
     return out
 
 
-def _product_piece(fn, a, b, out):
+def whole_product(fn, a, b, out):
+    """`fn(a, b, out=out)`, on this thread."""
     fn(a, b, out=out)
 
 
-def product_pair(fn, a, b, out, fn2, a2, b2, out2):
-    """Two independent products (as `product` takes them) at once, each whole on a thread
-    of its own; in turn, each split, where the program has one thread or cannot hold the
-    BLAS at one."""
+def start_product(fn, a, b, out):
+    """`fn(a, b, out=out)` (as `product` takes it) started on a worker, whole, while the
+    caller goes on (a weight's gradient, needed only later); returns what `finish_product`
+    waits for. On one thread, or where the BLAS cannot be held at one, it runs here."""
     if pool.size > 1 and pool.blas_split:
-        pool.run(_product_piece, [(fn, a, b, out), (fn2, a2, b2, out2)])
-    else:
-        product(fn, a, b, out)
-        product(fn2, a2, b2, out2)
+        return pool.start(whole_product, (fn, a, b, out))
+    product(fn, a, b, out)
+    return None
+
+
+def finish_product(run):
+    """Wait for a product from `start_product` (its `out` is then written)."""
+    pool.finish(run)
 
 
 def chunks(fn, rows, block):
