@@ -320,19 +320,19 @@ PAIR_MIN_SHARE = 0.5
 def _later_products(instrs, pairs):
     """For each pair k (products k and k + 1), `(d, w)`: product d, the one read later (a
     weight's gradient), is started on a worker before the other runs and waited for before
-    instruction w: its first reader or the next pair, whichever comes first (or the end,
-    len(instrs)). The caller goes on meanwhile, so waking the worker costs it nothing."""
+    instruction w, its first reader (len(instrs): none). The caller goes on meanwhile, so
+    waking the worker costs it nothing; a product the worker has not reached when it is
+    read runs on the caller then."""
     first_read = {}
     for j, (eqn, _) in enumerate(instrs):
         for v in eqn.invars:
             if type(v) is Var:
                 first_read.setdefault(v, j)
-    starts = sorted(pairs) + [len(instrs)]
     later = {}
-    for k, following in zip(starts, starts[1:]):
+    for k in pairs:
         reads = [first_read.get(instrs[j][0].outvars[0], len(instrs)) for j in (k, k + 1)]
         d = k if reads[0] > reads[1] else k + 1
-        later[k] = (d, min(reads[d - k], following))
+        later[k] = (d, reads[d - k])
     return later
 
 
