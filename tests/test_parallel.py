@@ -407,7 +407,8 @@ def test_a_started_product_reads_its_operands_unchanged_until_waited_for(threads
 
     def loss(w1, w2, x):
         return fnp.sum(fnp.tanh(fnp.tanh(x @ w1) @ w2) ** 2)
-    monkeypatch.setattr(parallel.pool, "start", lambda fn, args: parallel._Run(fn, [args]))
+    monkeypatch.setattr(parallel.pool, "start",
+                        lambda fn, args, here=False: parallel._Run(fn, [args]))
     keeps = [True]
     _together_up_to_pairs(monkeypatch, keeps)
     x_, a, b = (np.asarray(v) for v in (x, w1, w2))
@@ -427,3 +428,27 @@ def test_a_started_product_reads_its_operands_unchanged_until_waited_for(threads
     keeps[0] = False            # the operands kept only through the pair: overwritten
     assert not all(np.allclose(got, want, rtol=1e-10)
                    for got, want in zip(gradients(), expected))
+
+
+def test_a_kernels_gradient_sum_runs_after_its_product_on_the_worker(threads, monkeypatch):
+    """A convolution's kernel gradient: its product, then its sum over images and arranging
+    views, start on the worker (`def later...`) and are waited for where the gradient is
+    read; equal to one thread's, also when the worker runs them only when waited for."""
+    rng = np.random.default_rng(6)
+    x, w = _host(rng.standard_normal((4, 3, 16, 16)), rng.standard_normal((5, 3, 3, 3)) / 5)
+
+    def loss(x, w):
+        y = ft.lax.conv_general_dilated(x, w, (1, 1), "SAME")
+        return fnp.sum(fnp.tanh(y) ** 2)
+    threads(1)
+    expected = ft.jit(ft.grad(lambda x, w: loss(x, w) + 0.0, argnums=(0, 1)))(x, w)
+    threads(2)
+    f = ft.jit(ft.grad(loss, argnums=(0, 1)))
+    assert "def later" in f.lower(x, w).as_text()
+    for got, want in zip(f(x, w), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    monkeypatch.setattr(parallel.pool, "start",
+                        lambda fn, args, here=False: parallel._Run(fn, [args]))
+    ft.clear_caches()
+    for got, want in zip(ft.jit(ft.grad(loss, argnums=(0, 1)))(x, w), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -58,6 +58,8 @@ class LoweringContext:
         self.splits_kernels = xp is np
         self.uses_threads = False
         self.pairing = None     # while emitting a pair of products: the first's arguments
+        self.later = None       # ...and which of them starts on a worker (0 or 1)
+        self.finished = set()   # names assigned by waiting for a started chain
         self.lines = []
         self._count = 0
         self._const_ids = {}
@@ -132,15 +134,24 @@ class LoweringContext:
         env = dict(zip(jaxpr.invars, in_names))
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
         pairs = _product_pairs(instrs) if self.splits_kernels else set()
-        later = _later_products(instrs, pairs)
+        later = _later_products(instrs, pairs, groups)
         together = {k: k + 1 for k in pairs}
-        for d, w in later.values():     # (through the last instruction, where w is the end)
-            together[d] = max(together.get(d, d), min(w, len(instrs) - 1))
+        for d, chain, w in later.values():   # (through the last instruction, w the end)
+            for j in [d] + chain:
+                together[j] = max(together.get(j, j), min(w, len(instrs) - 1))
         plan = memory.plan(instrs, jaxpr.invars, jaxpr.outvars, donated=list(donated),
                            c_inputs=c_inputs, pool=self.keeps_arena, together=together)
         pairs = {k for k in pairs if k not in plan.lent and k + 1 not in plan.lent
                  and plan.target.get(k) not in donated
                  and plan.target.get(k + 1) not in donated}
+        chained = {}            # where a started product's chain starts -> its pair
+        for k in pairs:
+            d, chain, w = later[k]
+            if chain and not any(j in plan.lent or plan.target.get(j) in donated
+                                 for j in chain):
+                chained[chain[0]] = k
+            else:               # (the product waited for at its first reader)
+                later[k] = (d, [], chain[0] if chain else w)
         slot_names = [self.fresh("buf") for _ in plan.slots]
         split = self._split_chains(instrs, groups, plan, donated) if self.splits_kernels \
             else {}
@@ -153,12 +164,20 @@ class LoweringContext:
                 lend_at.setdefault(j, []).append(k)
         chain = None            # the row-split chain being written: (last k, rows, ...)
         ticks = []              # the clock at the start and the end of each instruction
-        finish_at = {}          # instruction -> the products started earlier to wait for
+        finish_at = {}          # instruction -> the runs started earlier to wait for
+        started = {}            # pair -> the run of its started product
+        closure = None          # the started chain being written: (pair, function, locals)
+        local_names = set()     # the names the started chains' functions assign
         for k, (eqn, kernel) in enumerate(instrs):
             self._clock += 1
             start = self._clock
-            for run in finish_at.pop(k, ()):
-                self.emit(f"{self.const(parallel.finish_product, 'par_finish')}({run})", indent)
+            for run, name in finish_at.pop(k, ()):
+                self._finish(run, name, indent)
+            if k in chained:
+                closure = (chained[k], self.fresh("later"))
+                self.emit(f"def {closure[1]}():", indent)
+                indent += 1
+                self._finish(started[closure[0]], None, indent)
             for lender in lend_at.get(k, ()):
                 lend = self.const(instrs[lender][1].lends[1], "lend")
                 self.emit(f"{lenders[lender]} = {lend}()", indent)
@@ -203,13 +222,26 @@ class LoweringContext:
                 if k in pairs:
                     self.pairing, self.later = [], later[k][0] - k
                 kernel.emit(self, eqn, ins, outs, buf, indent)
-                if k - 1 in pairs:      # (waited for outside any split chain)
-                    w = later[k - 1][1]
-                    w = next((f for f, (n, _) in split.items() if f <= w < f + n), w)
-                    finish_at.setdefault(w, []).append(self.pairing.pop())
+                if k - 1 in pairs:
+                    started[k - 1] = self.pairing.pop()
                     self.pairing = None
+                    if not later[k - 1][1]:
+                        self._finish_before(later[k - 1][2], started[k - 1], None, split,
+                                            finish_at)
             env.update(zip(eqn.outvars, outs))
+            if closure is not None:
+                local_names.update(outs)
+                pair = closure[0]
+                if k == later[pair][1][-1]:
+                    self.emit(f"return {outs[0]}", indent)
+                    indent -= 1
+                    run = self.fresh("run")
+                    self.emit(f"{run} = {self.const(parallel.start, 'par_start')}"
+                              f"({closure[1]})", indent)
+                    self._finish_before(later[pair][2], run, outs[0], split, finish_at)
+                    closure = None
             dead = [env[v] for v in plan.release.get(k, ())]
+            dead = [n for n in dead if n not in local_names or n in self.finished]
             if k in lenders:
                 dead.append(lenders[k])
             if chain is not None:
@@ -225,11 +257,11 @@ class LoweringContext:
                     chain = None
                 else:
                     dead = []
-            if dead:
-                self.emit(f"del {', '.join(dead)}", indent)
+            if dead:            # (a split chain's members may release a name twice)
+                self.emit(f"del {', '.join(dict.fromkeys(dead))}", indent)
             ticks.append((start, self._clock))
-        for run in finish_at.pop(len(instrs), ()):
-            self.emit(f"{self.const(parallel.finish_product, 'par_finish')}({run})", indent)
+        for run, name in finish_at.pop(len(instrs), ()):
+            self._finish(run, name, indent)
         for first, (count, _) in split.items():
             _stretch_slots(plan.slots, first, first + count - 1)
         for name, slot in zip(slot_names, plan.slots):
@@ -237,6 +269,20 @@ class LoweringContext:
             self.slots.append((name, slot))
         self.owned = plan.owned
         return [self.operand(v, env) for v in jaxpr.outvars]
+
+    def _finish_before(self, w, run, name, split, finish_at):
+        """Wait for `run` (assigning its result to `name`, if any) before instruction w, or
+        before the split chain holding w."""
+        w = next((f for f, (n, _) in split.items() if f <= w < f + n), w)
+        finish_at.setdefault(w, []).append((run, name))
+
+    def _finish(self, run, name, indent):
+        call = f"{self.const(parallel.finish, 'par_finish')}({run})"
+        if name is None:
+            self.emit(call, indent)
+        else:
+            self.emit(f"{name} = {call}", indent)
+            self.finished.add(name)
 
     def _lent_region(self, plan, instrs, lenders, k):
         """The expression of the lent memory instruction k computes its result in."""
@@ -317,23 +363,46 @@ CHAIN_BLOCK_BYTES = 1 << 18
 PAIR_MIN_SHARE = 0.5
 
 
-def _later_products(instrs, pairs):
-    """For each pair k (products k and k + 1), `(d, w)`: product d, the one read later (a
-    weight's gradient), is started on a worker before the other runs and waited for before
-    instruction w, its first reader (len(instrs): none). The caller goes on meanwhile, so
-    waking the worker costs it nothing; a product the worker has not reached when it is
-    read runs on the caller then."""
-    first_read = {}
+def _later_products(instrs, pairs, groups):
+    """For each pair k (products k and k + 1), `(d, chain, w)`: product d, the one read later
+    (a weight's gradient), is started on a worker before the other runs; `chain`, the
+    instructions right after its first reader that only sum or view it, each read only by
+    the next (a convolution kernel's gradient summed over images, then arranged), is
+    started after it; the last of them (or the product) is waited for before instruction w,
+    its first reader (len(instrs): none). The caller goes on meanwhile, so waking the
+    worker costs it nothing; what the worker has not reached when it is read runs on the
+    caller then."""
+    readers = {}
     for j, (eqn, _) in enumerate(instrs):
         for v in eqn.invars:
             if type(v) is Var:
-                first_read.setdefault(v, j)
+                readers.setdefault(v, []).append(j)
+    grouped = {j for g, (_, count) in groups.items() for j in range(g, g + count)}
+    paired = set(pairs) | {k + 1 for k in pairs}
+    end = len(instrs)
+
+    def first_read(v):
+        return readers.get(v, [end])[0]
+
     later = {}
     for k in pairs:
-        reads = [first_read.get(instrs[j][0].outvars[0], len(instrs)) for j in (k, k + 1)]
+        reads = [first_read(instrs[j][0].outvars[0]) for j in (k, k + 1)]
         d = k if reads[0] > reads[1] else k + 1
-        later[k] = (d, reads[d - k])
+        chain, value, w = [], instrs[d][0].outvars[0], reads[d - k]
+        while w < end and w not in grouped | paired and readers[value] == [w] and \
+                len(instrs[w][0].outvars) == 1 and \
+                instrs[w][0].primitive.kernel_kind in _CHAINED_KINDS and \
+                (not chain or w == chain[-1] + 1):
+            chain.append(w)
+            value = instrs[w][0].outvars[0]
+            w = first_read(value)
+        later[k] = (d, chain, w)
     return later
+
+
+# what a started product's chain may hold: sums and views, no elementwise chains (which are
+# split by rows) nor anything with a lowering of its own
+_CHAINED_KINDS = ("reduction", "reshape", "transpose")
 
 
 def _product_pairs(instrs):

@@ -197,7 +197,7 @@ def _dot_kernel(eqn):
         else:                               # one starts on a worker, the other runs here
             pair = [ctx.pairing.pop(), f"{args}, {target}"]
             run = ctx.fresh("product")
-            ctx.emit(f"{run} = {ctx.const(parallel.start_product, 'par_start')}"
+            ctx.emit(f"{run} = {ctx.const(parallel.start_product, 'par_start_product')}"
                      f"({pair[ctx.later]})", indent)
             ctx.emit(f"{ctx.const(parallel.whole_product, 'par_whole')}"
                      f"({pair[1 - ctx.later]})", indent)

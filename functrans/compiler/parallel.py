@@ -109,11 +109,12 @@ _blas = _Blas()
 
 class _Run:
     """One kernel's pieces being run: threads take the next piece as they finish one;
-    `active` counts pieces taken and not finished."""
-    __slots__ = ("fn", "pieces", "active", "error")
+    `active` counts pieces taken and not finished; `result` is the last piece's."""
+    __slots__ = ("fn", "pieces", "active", "error", "result")
 
     def __init__(self, fn, pieces):
         self.fn, self.pieces, self.active, self.error = fn, iter(pieces), 0, None
+        self.result = None
 
 
 def _work(run, cond):
@@ -126,7 +127,7 @@ def _work(run, cond):
                 return
             run.active += 1
         try:
-            fn(*piece)
+            run.result = fn(*piece)
         except BaseException as e:           # re-raised in the calling thread
             run.error = run.error or e
         with cond:
@@ -181,28 +182,29 @@ class _Pool:
                              daemon=True).start()
             self.queues.append(q)
 
-    def start(self, fn, args):
-        """Hand `fn(*args)` to a worker and return at once; `finish` the returned run before
-        its results are read (None: there is no worker, it ran here)."""
-        if self.size <= 1:
-            fn(*args)
-            return None
-        self._start_workers(1)
+    def start(self, fn, args, here=False):
+        """Hand `fn(*args)` to a worker (the first: runs started one after another run in
+        that order) and return at once; `finish` the returned run before its results are
+        read. Without workers (or `here`) it runs here and now."""
         run = _Run(fn, [args])
-        self.queues[0].put(run)
+        if here or self.size <= 1:
+            _work(run, self.cond)
+        else:
+            self._start_workers(1)
+            self.queues[0].put(run)
         return run
 
     def finish(self, run):
-        """Wait for a run from `start`; run it here if no worker has taken it yet (a worker
-        the system has not scheduled holds up nothing)."""
-        if run is None:
-            return
+        """Wait for a run from `start` (on any thread) and return its result; run it here if
+        no worker has taken it yet (a worker the system has not scheduled holds up
+        nothing)."""
         _work(run, self.cond)
         with self.cond:
             while run.active:
                 self.cond.wait()
         if run.error is not None:
             raise run.error
+        return run.result
 
 
 pool = _Pool()
@@ -301,17 +303,21 @@ def whole_product(fn, a, b, out):
 
 def start_product(fn, a, b, out):
     """`fn(a, b, out=out)` (as `product` takes it) started on a worker, whole, while the
-    caller goes on (a weight's gradient, needed only later); returns what `finish_product`
-    waits for. On one thread, or where the BLAS cannot be held at one, it runs here."""
-    if pool.size > 1 and pool.blas_split:
-        return pool.start(whole_product, (fn, a, b, out))
-    product(fn, a, b, out)
-    return None
+    caller goes on (a weight's gradient, needed only later); `finish` waits for it. On one
+    thread, or where the BLAS cannot be held at one, it runs here (split)."""
+    here = not pool.blas_split
+    return pool.start(product if here else whole_product, (fn, a, b, out), here)
 
 
-def finish_product(run):
-    """Wait for a product from `start_product` (its `out` is then written)."""
-    pool.finish(run)
+def start(fn):
+    """`fn()` started on a worker after the runs started before it (a weight's gradient's
+    sum over images, after its product); `finish` returns its result."""
+    return pool.start(fn, ())
+
+
+def finish(run):
+    """Wait for a run from `start_product` or `start` and return its result."""
+    return pool.finish(run)
 
 
 def chunks(fn, rows, block):
