@@ -166,12 +166,7 @@ class _Pool:
             run = _Run(fn, pieces)
             for q in self.queues[:n - 1]:
                 q.put(run)
-            _work(run, self.cond)
-            with self.cond:
-                while run.active:
-                    self.cond.wait()
-            if run.error is not None:
-                raise run.error
+            self.finish(run)
         finally:
             self.busy.release()
 
