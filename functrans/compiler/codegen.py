@@ -147,8 +147,8 @@ class LoweringContext:
         chained = {}            # where a started product's chain starts -> its pair
         for k in pairs:
             d, chain, w = later[k]
-            if chain and not any(j in plan.lent or plan.target.get(j) in donated
-                                 for j in chain):
+            if chain and not any(j in plan.lent or plan.target.get(j) in donated or
+                                 instrs[j][1].lends is not None for j in chain):
                 chained[chain[0]] = k
             else:               # (the product waited for at its first reader)
                 later[k] = (d, [], chain[0] if chain else w)
@@ -166,7 +166,7 @@ class LoweringContext:
         ticks = []              # the clock at the start and the end of each instruction
         finish_at = {}          # instruction -> the runs started earlier to wait for
         started = {}            # pair -> the run of its started product
-        closure = None          # the started chain being written: (pair, function, locals)
+        closure = None          # the started chain being written: (pair, function name)
         local_names = set()     # the names the started chains' functions assign
         for k, (eqn, kernel) in enumerate(instrs):
             self._clock += 1
@@ -229,7 +229,8 @@ class LoweringContext:
                         self._finish_before(later[k - 1][2], started[k - 1], None, split,
                                             finish_at)
             env.update(zip(eqn.outvars, outs))
-            if closure is not None:
+            inside = closure is not None
+            if inside:
                 local_names.update(outs)
                 pair = closure[0]
                 if k == later[pair][1][-1]:
@@ -240,8 +241,9 @@ class LoweringContext:
                               f"({closure[1]})", indent)
                     self._finish_before(later[pair][2], run, outs[0], split, finish_at)
                     closure = None
-            dead = [env[v] for v in plan.release.get(k, ())]
-            dead = [n for n in dead if n not in local_names or n in self.finished]
+            # (a started chain's function deletes nothing: it may run after any outer line)
+            dead = [] if inside else [env[v] for v in plan.release.get(k, ())
+                                      if env[v] not in local_names or env[v] in self.finished]
             if k in lenders:
                 dead.append(lenders[k])
             if chain is not None:
@@ -366,9 +368,9 @@ PAIR_MIN_SHARE = 0.5
 def _later_products(instrs, pairs, groups):
     """For each pair k (products k and k + 1), `(d, chain, w)`: product d, the one read later
     (a weight's gradient), is started on a worker before the other runs; `chain`, the
-    instructions right after its first reader that only sum or view it, each read only by
-    the next (a convolution kernel's gradient summed over images, then arranged), is
-    started after it; the last of them (or the product) is waited for before instruction w,
+    instructions from its first reader on that only sum or view it, each read only by the
+    next (a convolution kernel's gradient summed over images, then arranged), is started
+    after it; the last of them (or the product) is waited for before instruction w,
     its first reader (len(instrs): none). The caller goes on meanwhile, so waking the
     worker costs it nothing; what the worker has not reached when it is read runs on the
     caller then."""
