@@ -591,3 +591,15 @@ def test_linear_schedule_transition_begin():
     sched = ft.optim.linear_schedule(1.0, 3.0, transition_steps=4, transition_begin=2)
     got = [float(sched(i)) for i in range(8)]
     np.testing.assert_allclose(got, [1.0, 1.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("steps", [0, -3])
+def test_schedules_without_transition_steps_hold_init_value(steps):
+    """Optax's linear and polynomial schedules with `transition_steps <= 0` are the constant
+    `init_value` (linear_schedule gave `end_value`); the same as Optax's where installed."""
+    for name, sched in (("linear_schedule", ft.optim.linear_schedule(1.0, 2.0, steps)),
+                        ("polynomial_schedule",
+                         ft.optim.polynomial_schedule(1.0, 2.0, 2.0, steps))):
+        assert [float(sched(i)) for i in (0, 5)] == [1.0, 1.0], name
+    optax = pytest.importorskip("optax")
+    assert float(optax.linear_schedule(1.0, 2.0, steps)(5)) == 1.0

@@ -81,9 +81,10 @@ def cosine_annealing_schedule(init_value, T_max, eta_min=0.0):
 def linear_schedule(init_value, end_value, transition_steps, transition_begin=0):
     """Linear interpolation from `init_value` to `end_value` over `transition_steps` that
     start after `transition_begin` steps (Optax's), then constant: a linear warmup with
-    `init_value` 0 (LinearLR with absolute values). With no transition steps, `end_value`."""
+    `init_value` 0 (LinearLR with absolute values). `transition_steps <= 0` gives the
+    constant `init_value`, as Optax's does."""
     if transition_steps <= 0:
-        return constant_schedule(end_value)
+        return constant_schedule(init_value)
     begin = float(transition_begin)
 
     def schedule(count):
