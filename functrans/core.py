@@ -155,14 +155,16 @@ class ShapeDtypeStruct:
 
 
 def abstractify(x):
-    """The (strongly typed) aval a transform traces for the argument `x`: an array, a tracer,
-    NumPy data, a Python scalar or a `ShapeDtypeStruct`."""
+    """The aval a transform traces for the argument `x`: an array, a tracer, NumPy data, a
+    Python scalar (weakly typed, as jit and eager code take it: `x + 1.0` keeps a float16
+    `x`'s dtype) or a `ShapeDtypeStruct`."""
     if isinstance(x, ShapeDtypeStruct):
         return ShapedArray(x.shape, x.dtype)
     if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind not in "biufc":
         raise TypeError(f"cannot make an array from NumPy data of dtype {x.dtype}; "
                         "functrans arrays hold numbers and booleans only")
-    return get_aval(x).strip_weak()
+    aval = get_aval(x)
+    return aval if type(x) in (float, int, bool, complex) else aval.strip_weak()
 
 
 def device_like(x):

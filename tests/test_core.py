@@ -17,6 +17,28 @@ def test_python_scalar_arguments_stay_weak_under_jit(dtype, scalar):
     assert ft.jit(f)(x, scalar).dtype == f(x, scalar).dtype
 
 
+@pytest.mark.parametrize("dtype,scalar", [(np.int32, 2), (np.int32, 2.5), (np.float16, 2.0),
+                                          (np.uint8, 3)])
+def test_python_scalar_arguments_stay_weak_in_every_tracing_transform(dtype, scalar):
+    """checkpoint, named calls, custom_vjp, make_jaxpr and eval_shape trace a Python scalar
+    argument weakly typed, as jit and eager code do (they traced it as a strong float32 or
+    int32: float16 * 2.0 became float32)."""
+    x = fnp.asarray(np.arange(3).astype(dtype))
+    f = lambda x, s: x * s
+    want = f(x, scalar).dtype
+
+    @ft.custom_vjp
+    def custom(x, s):
+        return x * s
+    custom.defvjp(lambda x, s: (x * s, None), lambda _, ct: (ct, 0.0))
+    for name, transformed in [("checkpoint", ft.checkpoint(f)),
+                              ("named_call", ft.named_call(f, name="scaled")),
+                              ("custom_vjp", custom)]:
+        assert transformed(x, scalar).dtype == want, name
+    assert ft.make_jaxpr(f)(x, scalar).out_avals[0].dtype == want
+    assert ft.eval_shape(f, x, scalar).dtype == want
+
+
 def test_jvp_accepts_float0_tangents_for_integer_inputs():
     out, tan = ft.jvp(lambda a, i: a * i, (fnp.ones(2, dtype=fnp.float64), fnp.arange(2)),
                       (fnp.ones(2, dtype=fnp.float64), np.zeros(2, dtypes.float0)))
