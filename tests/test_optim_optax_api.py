@@ -603,3 +603,49 @@ def test_schedules_without_transition_steps_hold_init_value(steps):
         assert [float(sched(i)) for i in (0, 5)] == [1.0, 1.0], name
     optax = pytest.importorskip("optax")
     assert float(optax.linear_schedule(1.0, 2.0, steps)(5)) == 1.0
+
+
+# losses that improve, stall (within rtol), rise and improve again
+PLATEAU_VALUES = [5.0, 4.0, 4.0, 3.9999, 4.2, 4.1, 4.3, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.5,
+                  2.5, 2.5, 2.5, 2.5, 2.5, 2.5]
+
+
+@pytest.mark.parametrize("kwargs", [dict(patience=2), dict(patience=2, cooldown=2),
+                                    dict(patience=1, accumulation_size=3, factor=0.5),
+                                    dict(patience=1, min_scale=0.05, atol=0.01, rtol=0.0)])
+def test_contrib_reduce_on_plateau_matches_optax(optax64, kwargs):
+    """optax.contrib.reduce_on_plateau's scale, state and updates, step by step, in float64
+    (jitted here, eager in Optax)."""
+    import jax.numpy as jnp
+    params = {"w": W0, "b": B0}
+    ours = ft_optax.contrib.reduce_on_plateau(**kwargs)
+    theirs = optax64.contrib.reduce_on_plateau(**kwargs)
+    s, t = ours.init(params), theirs.init({k: jnp.asarray(v) for k, v in params.items()})
+    step = ft.jit(lambda g, s, v: ours.update(g, s, value=v))
+    for i, value in enumerate(PLATEAU_VALUES):
+        g = GRADS[i % len(GRADS)]
+        g = {k: np.nan_to_num(v) for k, v in g.items()}
+        u, s = step(g, s, value)
+        v, t = theirs.update({k: jnp.asarray(x) for k, x in g.items()}, t, value=value)
+        assert type(s).__name__ == type(t).__name__
+        for field in t._fields:
+            np.testing.assert_allclose(np.asarray(getattr(s, field)),
+                                       np.asarray(getattr(t, field)), rtol=1e-12,
+                                       err_msg=f"step {i}: {field}")
+        for k in u:
+            np.testing.assert_allclose(np.asarray(u[k]), np.asarray(v[k]), rtol=1e-12)
+    assert float(s.scale) < 1.0            # the sequence did reduce it
+
+
+def test_contrib_reduce_on_plateau_state_dtypes_and_errors():
+    """The scale takes the parameters' lowest float dtype, the values their highest; bad
+    arguments name themselves; a missing value says what to pass."""
+    tx = ft_optax.contrib.reduce_on_plateau()
+    state = tx.init({"a": fnp.zeros(2, dtype=fnp.float16), "b": fnp.zeros(2)})
+    assert state.scale.dtype == np.float16 and state.best_value.dtype == np.float32
+    for bad, match in [(dict(factor=1.0), "factor"), (dict(rtol=-1.0), "non-negative"),
+                       (dict(rtol=0.0, atol=0.0), "positive"), (dict(rtol=2.0), "rtol")]:
+        with pytest.raises(ValueError, match=match):
+            ft_optax.contrib.reduce_on_plateau(**bad)
+    with pytest.raises(ValueError, match="value=loss"):
+        tx.update({"a": fnp.zeros(2, dtype=fnp.float16), "b": fnp.zeros(2)}, state)

@@ -7,11 +7,12 @@ is torch.optim.Adam, and `ft.optim.adamw(1e-3)` decays weights by 1e-2 where Opt
 `rmsprop`, `adagrad`, `adamax`, `adamaxw`, `lion`, `radam`, `adadelta` and `rprop` take
 Optax's arguments and defaults and are Optax's chains of building blocks, with its state
 structure (`state[0]` of `adam` is a `ScaleByAdamState(count, mu, nu)`); `ft.optim.adagrad`
-etc. remain PyTorch's.
+etc. remain PyTorch's. `contrib.reduce_on_plateau` is Optax's (`ft.optim.reduce_on_plateau`
+is PyTorch's ReduceLROnPlateau).
 """
 from __future__ import annotations
 
-from . import blocks, losses
+from . import blocks, contrib, losses
 from .base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
 from .blocks import *  # noqa: F401,F403  (the building blocks, under Optax's names)
 from .blocks import (identity, scale_by_adadelta, scale_by_adam, scale_by_adamax,
@@ -34,7 +35,7 @@ from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFinit
 __all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "adamax",
            "adamaxw", "adamw", "add_decayed_weights", "AddDecayedWeightsState",
            "apply_if_finite", "apply_updates", "ApplyIfFiniteState", "chain",
-           "clip_by_global_norm", "constant_schedule", "cosine_decay_schedule",
+           "clip_by_global_norm", "constant_schedule", "contrib", "cosine_decay_schedule",
            "cosine_onecycle_schedule", "EmptyState", "exponential_decay", "global_norm",
            "GradientTransformation", "GradientTransformationExtraArgs", "inject_hyperparams",
            "InjectHyperparamsState", "join_schedules", "linear_onecycle_schedule",
