@@ -649,3 +649,16 @@ def test_contrib_reduce_on_plateau_state_dtypes_and_errors():
             ft_optax.contrib.reduce_on_plateau(**bad)
     with pytest.raises(ValueError, match="value=loss"):
         tx.update({"a": fnp.zeros(2, dtype=fnp.float16), "b": fnp.zeros(2)}, state)
+
+
+def test_scheduled_weight_decay_state_has_optaxs_class(optax64):
+    """adamw with a scheduled weight decay: Optax's state classes, `WeightDecaySchedule`
+    among them (a fixed decay's state is an EmptyState, `AddDecayedWeightsState`)."""
+    import jax.numpy as jnp
+    sched = ft.optim.linear_schedule(1e-2, 0.0, 10)
+    ours = ft_optax.adamw(1e-3, weight_decay=sched).init({"w": W0})
+    theirs = optax64.adamw(1e-3, weight_decay=optax64.linear_schedule(1e-2, 0.0, 10)).init(
+        {"w": jnp.asarray(W0)})
+    assert [type(s).__name__ for s in ours] == [type(s).__name__ for s in theirs]
+    assert ft_optax.AddDecayedWeightsState is ft_optax.EmptyState
+    assert type(ft_optax.add_decayed_weights(1e-2).init({"w": W0})) is ft_optax.EmptyState

@@ -9,7 +9,8 @@ from .transforms import (sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, rada
                          scale_by_schedule, add_decayed_weights, set_to_zero, SGDState,
                          AdamState, RMSpropState, AdagradState, AdamaxState, NAdamState,
                          RAdamState, AdadeltaState, RpropState, LionState,
-                         ScaleByScheduleState, AddDecayedWeightsState)
+                         ScaleByScheduleState, AddDecayedWeightsState,
+                         WeightDecaySchedule)
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
 from .inject import inject_hyperparams, InjectHyperparamsState
 from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState

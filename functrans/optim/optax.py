@@ -29,7 +29,8 @@ from .schedules import (constant_schedule, linear_schedule, join_schedules,
                         cosine_onecycle_schedule, linear_onecycle_schedule)
 from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm, scale,
                          scale_by_schedule, add_decayed_weights, set_to_zero,
-                         ScaleByScheduleState, AddDecayedWeightsState)
+                         ScaleByScheduleState, AddDecayedWeightsState,
+                         WeightDecaySchedule)
 from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState
 
 __all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "adamax",
@@ -45,7 +46,7 @@ __all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "ada
            "polynomial_schedule", "radam", "rmsprop", "rprop", "scale", "scale_by_schedule",
            "ScaleByScheduleState", "set_to_zero", "sgd", "sgdr_schedule",
            "warmup_constant_schedule", "warmup_cosine_decay_schedule",
-           "warmup_exponential_decay_schedule"]
+           "warmup_exponential_decay_schedule", "WeightDecaySchedule"]
 
 
 def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):

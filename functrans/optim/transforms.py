@@ -34,7 +34,8 @@ __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad
            "nadam", "radam", "adadelta", "rprop", "lion", "chain", "clip_by_global_norm", "apply_updates", "global_norm",
            "scale", "scale_by_schedule", "add_decayed_weights", "set_to_zero", "SGDState",
            "AdamState", "RMSpropState", "AdagradState", "AdamaxState", "NAdamState",
-           "RAdamState", "AdadeltaState", "RpropState", "LionState", "ScaleByScheduleState", "AddDecayedWeightsState", "EmptyState"]
+           "RAdamState", "AdadeltaState", "RpropState", "LionState", "ScaleByScheduleState", "AddDecayedWeightsState", "WeightDecaySchedule",
+           "EmptyState"]
 
 
 @displayed
@@ -112,8 +113,13 @@ class ScaleByScheduleState(NamedTuple):
     count: Any
 
 
+AddDecayedWeightsState = EmptyState
+
+
 @displayed
-class AddDecayedWeightsState(NamedTuple):
+class WeightDecaySchedule(NamedTuple):
+    """`add_decayed_weights`'s state with a scheduled decay (Optax's name); with a fixed one
+    it is an `EmptyState` (`AddDecayedWeightsState`, as in Optax)."""
     count: Any
 
 
@@ -564,14 +570,14 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
     count). Before an optimizer it is an L2 penalty, `chain(add_decayed_weights(wd),
     sgd(lr))`; `mask` (see `masked`) limits it to some parameters."""
     def init(params):
-        return AddDecayedWeightsState(zero_count()) if callable(weight_decay) \
+        return WeightDecaySchedule(zero_count()) if callable(weight_decay) \
             else EmptyState()
 
     def update(updates, state, params=None):
         if params is None:
             raise ValueError("add_decayed_weights needs the parameters: call "
                              "opt.update(grads, state, params)")
-        new_state = AddDecayedWeightsState(state.count + 1) if callable(weight_decay) \
+        new_state = WeightDecaySchedule(state.count + 1) if callable(weight_decay) \
             else state
         if is_number(weight_decay) and weight_decay == 0:
             return updates, new_state
