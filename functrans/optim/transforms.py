@@ -31,11 +31,11 @@ from .leafwise import as_dtype, is_number, leafwise, step_number, zero_count, ze
 from .masking import is_tree_function, masked, split
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
-           "nadam", "radam", "adadelta", "rprop", "lion", "chain", "clip_by_global_norm", "apply_updates", "global_norm",
-           "scale", "scale_by_schedule", "add_decayed_weights", "set_to_zero", "SGDState",
-           "AdamState", "RMSpropState", "AdagradState", "AdamaxState", "NAdamState",
-           "RAdamState", "AdadeltaState", "RpropState", "LionState", "ScaleByScheduleState", "AddDecayedWeightsState", "WeightDecaySchedule",
-           "EmptyState"]
+           "nadam", "radam", "adadelta", "rprop", "lion", "chain", "clip_by_global_norm",
+           "apply_updates", "global_norm", "scale", "scale_by_schedule", "add_decayed_weights",
+           "set_to_zero", "SGDState", "AdamState", "RMSpropState", "AdagradState", "AdamaxState",
+           "NAdamState", "RAdamState", "AdadeltaState", "RpropState", "LionState",
+           "ScaleByScheduleState", "AddDecayedWeightsState", "WeightDecaySchedule", "EmptyState"]
 
 
 @displayed
