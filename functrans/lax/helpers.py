@@ -1,0 +1,267 @@
+"""The `jax.lax` functions JAX builds on its primitives, under JAX's names and arguments:
+shapes (`broadcast`, `broadcasted_iota`, `collapse`, `split`, `tile`, `stack`, `unstack`, ...),
+static and dynamic indexing along one axis, `sort_key_val`, logical and arithmetic right
+shifts, `cumlogsumexp`, `optimization_barrier` and the convolution wrappers `conv`,
+`conv_with_general_padding` and `conv_transpose`. Their derivatives and batching come from
+the primitives they are made of."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..higher_order.control_flow import associative_scan
+from ..primitives._util import dtype_of, shape_of
+from ..primitives.conv import conv_dimension_numbers, conv_general_dilated
+from ..primitives.elementwise import convert_element_type, logaddexp, shift_right
+from ..primitives.indexing import dynamic_update_slice_in_dim, gather
+from ..primitives.shape_ops import (broadcast_in_dim, concatenate, expand_dims, iota, reshape,
+                                    rev, slice_in_dim, squeeze, transpose)
+from ..primitives.sorting import sort_multiple
+
+__all__ = ["broadcast", "broadcasted_iota", "broadcast_shapes", "broadcast_to_rank", "collapse",
+           "conv", "conv_transpose", "conv_with_general_padding", "cumlogsumexp",
+           "dynamic_update_index_in_dim", "index_in_dim", "index_take", "optimization_barrier",
+           "padtype_to_pads", "shift_right_arithmetic", "shift_right_logical", "sort_key_val",
+           "split", "stack", "tile", "unstack"]
+
+
+def _axis(axis, rank, name):
+    if not -rank <= axis < rank:
+        raise ValueError(f"{name}: axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def broadcast(operand, sizes):
+    """`operand` with new leading axes of `sizes`."""
+    shape = shape_of(operand)
+    sizes = tuple(int(s) for s in sizes)
+    return broadcast_in_dim(operand, sizes + tuple(shape),
+                            tuple(range(len(sizes), len(sizes) + len(shape))))
+
+
+def broadcasted_iota(dtype, shape, dimension):
+    """0, 1, ... along axis `dimension` of an array of `shape`, the same along the others."""
+    shape = tuple(int(s) for s in shape)
+    dimension = _axis(dimension, len(shape), "broadcasted_iota")
+    return broadcast_in_dim(iota(dtype, shape[dimension]), shape, (dimension,))
+
+
+def broadcast_shapes(*shapes):
+    """The shape that `shapes` broadcast to (NumPy's rules)."""
+    return tuple(np.broadcast_shapes(*(tuple(s) for s in shapes)))
+
+
+def broadcast_to_rank(x, rank):
+    """`x` with leading axes of size 1 up to `rank` axes."""
+    shape = shape_of(x)
+    if rank < len(shape):
+        raise ValueError(f"broadcast_to_rank: rank {rank} is below the operand's "
+                         f"{len(shape)}")
+    return reshape(x, (1,) * (rank - len(shape)) + tuple(shape))
+
+
+def collapse(operand, start_dimension, stop_dimension=None):
+    """Axes `start_dimension` up to (not including) `stop_dimension` merged into one."""
+    shape = tuple(shape_of(operand))
+    lo, hi = slice(start_dimension, stop_dimension).indices(len(shape))[:2]
+    if lo > hi:
+        raise ValueError(f"collapse: start_dimension {start_dimension} is after "
+                         f"stop_dimension {stop_dimension}")
+    return reshape(operand, shape[:lo] + (math.prod(shape[lo:hi]),) + shape[hi:])
+
+
+def index_in_dim(operand, index, axis=0, keepdims=True):
+    """The static `index` along `axis` (negative counts from the end)."""
+    shape = shape_of(operand)
+    axis = _axis(axis, len(shape), "index_in_dim")
+    size = shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"index_in_dim: index {index} is out of bounds for axis {axis} of "
+                         f"size {size}")
+    index %= size
+    out = slice_in_dim(operand, index, index + 1, axis=axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+def dynamic_update_index_in_dim(operand, update, index, axis):
+    """`operand` with `update` written at the (traced) `index` along `axis`; `update` has
+    that axis of size 1, or not at all."""
+    rank = len(shape_of(operand))
+    axis = _axis(axis, rank, "dynamic_update_index_in_dim")
+    if len(shape_of(update)) == rank - 1:
+        update = expand_dims(update, (axis,))
+    return dynamic_update_slice_in_dim(operand, update, index, axis)
+
+
+def index_take(src, idxs, axes):
+    """`src` indexed at the integer arrays `idxs`, one per axis of `axes` (all of the same
+    shape, which leads the result; the other axes follow)."""
+    axes = tuple(_axis(a, len(shape_of(src)), "index_take") for a in axes)
+    if len(idxs) != len(axes):
+        raise ValueError(f"index_take: {len(idxs)} index arrays for {len(axes)} axes")
+    return gather(src, *idxs, axes=axes)
+
+
+def split(operand, sizes, axis=0):
+    """Consecutive pieces of `operand` along `axis`, of `sizes` (which sum to its length)."""
+    shape = shape_of(operand)
+    axis = _axis(axis, len(shape), "split")
+    sizes = [int(s) for s in sizes]
+    if sum(sizes) != shape[axis] or any(s < 0 for s in sizes):
+        raise ValueError(f"split: sizes {sizes} must be non-negative and sum to the length "
+                         f"{shape[axis]} of axis {axis}")
+    starts = np.cumsum([0] + sizes)
+    return [slice_in_dim(operand, int(lo), int(hi), axis=axis)
+            for lo, hi in zip(starts[:-1], starts[1:])]
+
+
+def tile(operand, reps):
+    """`operand` repeated `reps[i]` times along axis i (one count per axis)."""
+    shape = tuple(shape_of(operand))
+    reps = tuple(int(r) for r in reps)
+    if len(reps) != len(shape):
+        raise ValueError(f"tile: {len(reps)} repetition counts for an operand of rank "
+                         f"{len(shape)}")
+    inner = tuple(d for pair in zip(reps, shape) for d in pair)
+    tiled = broadcast_in_dim(operand, inner, tuple(range(1, 2 * len(shape), 2)))
+    return reshape(tiled, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def stack(operands, axis=0):
+    """`operands` (of one shape) stacked along a new axis."""
+    operands = list(operands)
+    if not operands:
+        raise ValueError("stack: needs at least one operand")
+    rank = len(shape_of(operands[0])) + 1
+    axis = _axis(axis, rank, "stack")
+    return concatenate([expand_dims(x, (axis,)) for x in operands], axis)
+
+
+def unstack(x, axis=0):
+    """The slices of `x` along `axis`, that axis removed."""
+    shape = shape_of(x)
+    axis = _axis(axis, len(shape), "unstack")
+    return tuple(index_in_dim(x, i, axis, keepdims=False) for i in range(shape[axis]))
+
+
+def sort_key_val(keys, values, dimension=-1, is_stable=True):
+    """`keys` sorted along `dimension` (NaNs last) and `values` permuted with them."""
+    sorted_keys, sorted_values = sort_multiple([keys, values], dimension)
+    return sorted_keys, sorted_values
+
+
+def shift_right_arithmetic(x, y):
+    """`x >> y`, filling with the top bit (unsigned integers too, as their signed bits: as in
+    JAX)."""
+    return _shift_as(x, y, "i")
+
+
+def shift_right_logical(x, y):
+    """`x >> y`, filling with zeros (signed integers too, as their unsigned bits)."""
+    return _shift_as(x, y, "u")
+
+
+def _shift_as(x, y, kind):
+    """NumPy's right shift of `x`'s bits read as integers of `kind` ("i" sign-fills, "u"
+    zero-fills; counts of the width or more give all fill bits), in `x`'s dtype."""
+    dtype = np.dtype(dtype_of(x))
+    if dtype.kind == kind or dtype.kind not in "iu":
+        return shift_right(x, y)
+    bits = np.dtype(f"{kind}{dtype.itemsize}")
+    shifted = shift_right(convert_element_type(x, bits), convert_element_type(y, bits))
+    return convert_element_type(shifted, dtype)
+
+
+def cumlogsumexp(operand, axis=0, reverse=False):
+    """log(cumsum(exp(operand))) along `axis`, computed without overflow or underflow (a scan
+    of logaddexp)."""
+    axis = _axis(axis, len(shape_of(operand)), "cumlogsumexp")
+    return associative_scan(logaddexp, operand, reverse=reverse, axis=axis)
+
+
+def optimization_barrier(operand):
+    """`operand` as it is (JAX keeps the compiler from moving work across it; functrans's
+    programs run in the order written)."""
+    return operand
+
+
+def padtype_to_pads(in_shape, window_shape, window_strides, padding):
+    """The (low, high) padding pairs that 'SAME', 'SAME_LOWER' or 'VALID' gives a window over
+    `in_shape` with `window_strides`."""
+    if not isinstance(padding, str):
+        raise TypeError(f"padtype_to_pads: padding must be 'SAME', 'SAME_LOWER' or 'VALID', "
+                        f"got {padding!r}")
+    mode = padding.upper()
+    if mode == "VALID":
+        return [(0, 0)] * len(in_shape)
+    if mode not in ("SAME", "SAME_LOWER"):
+        raise ValueError(f"padtype_to_pads: unknown padding {padding!r}")
+    pads = []
+    for d, k, s in zip(in_shape, window_shape, window_strides):
+        total = max((-(-d // s) - 1) * s + k - d, 0)
+        lo, hi = total // 2, total - total // 2
+        pads.append((lo, hi) if mode == "SAME" else (hi, lo))
+    return pads
+
+
+def conv(lhs, rhs, window_strides, padding):
+    """A convolution of NCHW `lhs` with OIHW `rhs` (any number of spatial axes), no
+    dilation: `conv_general_dilated` with its defaults."""
+    return conv_general_dilated(lhs, rhs, window_strides, padding)
+
+
+def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation):
+    """`conv_general_dilated` in NCHW / OIHW with dilations."""
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation)
+
+
+_TRANSPOSE_LAYOUTS = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
+                      4: ("NHWC", "HWIO", "NHWC"), 5: ("NHWDC", "HWDIO", "NHWDC")}
+
+
+def _transpose_pads(k, s, padding):
+    """(low, high) padding of one axis of a transposed convolution with kernel size `k` and
+    stride `s`: for the forward convolution's 'SAME' or 'VALID', or its (low, high) pair."""
+    if padding == "SAME":
+        total = k + s - 2
+        low = k - 1 if s > k - 1 else -(-total // 2)
+    elif padding == "VALID":
+        total = k + s - 2 + max(k - s, 0)
+        low = k - 1
+    else:
+        low, high = (k - 1 - int(p) for p in padding)
+        total = low + high
+    return low, total - low
+
+
+def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
+                   transpose_kernel=False, use_consistent_padding=False):
+    """JAX's transposed convolution: `lhs` dilated by `strides` and convolved with `rhs`
+    (layouts NHWC / HWIO / NHWC by default). 'SAME' and 'VALID' name the forward
+    convolution's padding; explicit (low, high) pairs pad the transposed convolution itself,
+    unless `use_consistent_padding` reads them as the forward convolution's too.
+    `transpose_kernel` flips the kernel's spatial axes and swaps its channel axes (the
+    gradient of the forward convolution, as Keras' Conv2DTranspose)."""
+    rank = len(shape_of(lhs))
+    if rank != len(shape_of(rhs)) or rank < 2:
+        raise ValueError(f"conv_transpose: lhs and rhs must have the same rank >= 2, got "
+                         f"shapes {shape_of(lhs)} and {shape_of(rhs)}")
+    if dimension_numbers is None:
+        if rank not in _TRANSPOSE_LAYOUTS:
+            raise ValueError(f"conv_transpose: no default layouts for rank {rank}; pass "
+                             "dimension_numbers")
+        dimension_numbers = _TRANSPOSE_LAYOUTS[rank]
+    _, rhs_spec, _ = conv_dimension_numbers(rank, rank, dimension_numbers)
+    rhs_dilation = tuple(rhs_dilation or (1,) * (rank - 2))
+    if use_consistent_padding or padding in ("SAME", "VALID"):
+        sizes = [(shape_of(rhs)[a] - 1) * r + 1 for a, r in zip(rhs_spec[2:], rhs_dilation)]
+        per_axis = [padding] * len(strides) if isinstance(padding, str) else list(padding)
+        padding = [_transpose_pads(k, s, p) for k, s, p in zip(sizes, strides, per_axis)]
+    if transpose_kernel:
+        rhs = rev(rhs, tuple(rhs_spec[2:]))
+        perm = list(range(rank))
+        perm[rhs_spec[0]], perm[rhs_spec[1]] = rhs_spec[1], rhs_spec[0]
+        rhs = transpose(rhs, tuple(perm))
+    return conv_general_dilated(lhs, rhs, (1,) * (rank - 2), padding, tuple(strides),
+                                rhs_dilation, dimension_numbers)
