@@ -12,7 +12,7 @@ import numpy as np
 
 from ..higher_order.control_flow import associative_scan
 from ..primitives._util import dtype_of, shape_of
-from ..primitives.conv import conv_dimension_numbers, conv_general_dilated
+from ..primitives.conv import conv_dimension_numbers, conv_general_dilated, padding_pairs
 from ..primitives.elementwise import convert_element_type, logaddexp, shift_right
 from ..primitives.indexing import dynamic_update_slice_in_dim, gather
 from ..primitives.shape_ops import (broadcast_in_dim, concatenate, expand_dims, iota, reshape,
@@ -192,17 +192,8 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding):
     if not isinstance(padding, str):
         raise TypeError(f"padtype_to_pads: padding must be 'SAME', 'SAME_LOWER' or 'VALID', "
                         f"got {padding!r}")
-    mode = padding.upper()
-    if mode == "VALID":
-        return [(0, 0)] * len(in_shape)
-    if mode not in ("SAME", "SAME_LOWER"):
-        raise ValueError(f"padtype_to_pads: unknown padding {padding!r}")
-    pads = []
-    for d, k, s in zip(in_shape, window_shape, window_strides):
-        total = max((-(-d // s) - 1) * s + k - d, 0)
-        lo, hi = total // 2, total - total // 2
-        pads.append((lo, hi) if mode == "SAME" else (hi, lo))
-    return pads
+    return list(padding_pairs(padding, in_shape, window_shape, window_strides,
+                              (1,) * len(in_shape)))
 
 
 def conv(lhs, rhs, window_strides, padding):

@@ -417,7 +417,9 @@ def conv_dimension_numbers(lhs_ndim, rhs_ndim, dimension_numbers):
     return specs
 
 
-def _padding_pairs(padding, in_spatial, window_shape, window_strides, rhs_dilation):
+def padding_pairs(padding, in_spatial, window_shape, window_strides, rhs_dilation):
+    """The (low, high) pairs of 'VALID', 'SAME' or 'SAME_LOWER' padding (or the given pairs,
+    checked) for a window of `window_shape` dilated by `rhs_dilation` over `in_spatial`."""
     if isinstance(padding, str):
         mode = padding.upper()
         if mode == "VALID":
@@ -515,7 +517,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     ld = _per_axis(lhs_dilation, nd, "lhs_dilation")
     rd = _per_axis(rhs_dilation, nd, "rhs_dilation")
     dilated_in = tuple((d - 1) * dil + 1 for d, dil in zip(in_sp, ld))
-    pads = _padding_pairs(padding, dilated_in, window, strides, rd)
+    pads = padding_pairs(padding, dilated_in, window, strides, rd)
     out_sp = _out_spatial(in_sp, window, strides, pads, ld, rd)
     if any(s < 1 for s in out_sp):
         raise ValueError(
