@@ -94,7 +94,8 @@ UNARY = [  # primitive, domain (low, high), points to keep away from
     (E.reciprocal_p, (-2, 2), (0,)), (E.abs_p, (-2, 2), (0,)), (E.logistic_p, (-3, 3), ()),
     (E.erf_p, (-2, 2), ()), (E.erfc_p, (-2, 2), ()), (E.erf_inv_p, (-0.8, 0.8), ()),
     (E.lgamma_p, (0.5, 3), ()), (E.digamma_p, (0.5, 3), ()), (E.bessel_i0_p, (-2, 2), ()),
-    (E.bessel_i1_p, (-2, 2), ()),
+    (E.bessel_i1_p, (-2, 2), ()), (E.bessel_i0e_p, (-3, 3), (0,)),
+    (E.bessel_i1e_p, (-3, 3), (0,)), (E.erfcx_p, (-1.5, 2), ()),
 ]
 for _p, (_lo, _hi), _ex in UNARY:
     row(_p, ftst.shapes(),

@@ -12,7 +12,8 @@ from ..primitives.elementwise import (
     isinf, bitwise_not, add, sub, mul, div, pow, max, min, atan2, hypot, logaddexp, rem,
     remainder, floor_divide, nextafter, eq, ne, lt, le, gt, ge, bitwise_and, bitwise_or,
     bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
-    population_count, bitwise_count, bessel_i0, bessel_i1, gcd, lcm, signbit, real, imag, conj,
+    population_count, bitwise_count, bessel_i0, bessel_i1, bessel_i0e, bessel_i1e, erfcx, gcd,
+    lcm, signbit, real, imag, conj,
     make_complex as complex, clamp, integer_pow, select_n,
 )
 from ..primitives.reductions import (

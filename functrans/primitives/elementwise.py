@@ -343,6 +343,26 @@ bessel_i1_p = unary("bessel_i1", impl=_special_impl("i1"),
                     deriv=lambda x, ans: _bessel_i1_deriv(x, ans), cuda="cyl_bessel_i1{f}({0})")
 
 
+bessel_i0e_p = unary("bessel_i0e", impl=_special_impl("i0e"),
+                     deriv=lambda x, ans: sub(bessel_i1e(x), mul(sign(x), ans)))
+bessel_i1e_p = unary("bessel_i1e", impl=_special_impl("i1e"),
+                     deriv=lambda x, ans: _bessel_i1e_deriv(x, ans))
+erfcx_p = unary("erfcx", impl=_special_impl("erfcx"),
+                deriv=lambda x, ans: sub(mul(mul(x, 2.0), ans), 2.0 / math.sqrt(math.pi)),
+                cuda="erfcx{f}({0})")
+
+
+def _bessel_i1e_deriv(x, ans):
+    """(e^-|x| I1(x))' = i0e(x) - i1e(x) / x - sign(x) i1e(x); near 0 its series
+    1/2 - |x| + 15 x^2 / 16 (the quotient would lose all precision)."""
+    small = lt(abs(x), 1e-3)
+    safe = select(small, _full_like_ans(x, 1.0), x)
+    series = add(sub(mul(square(x), 15.0 / 16.0), abs(x)), 0.5)
+    exact = sub(sub(bessel_i0e(safe), div(bessel_i1e(safe), safe)),
+                mul(sign(safe), bessel_i1e(safe)))
+    return select(small, series, exact)
+
+
 def _bessel_i1_deriv(x, ans):
     """I1'(x) = I0(x) - I1(x) / x; near 0 its series 1/2 + 3 x^2 / 16 (the quotient would
     lose all precision, in its own derivative most of all)."""
@@ -729,6 +749,7 @@ erf, erfc, erf_inv, lgamma, digamma = map(_fn, (erf_p, erfc_p, erf_inv_p, lgamma
 is_finite, isnan, isinf, bitwise_not = map(_fn, (is_finite_p, isnan_p, isinf_p, not_p))
 bitwise_count, bessel_i0, bessel_i1, signbit = map(
     _fn, (population_count_p, bessel_i0_p, bessel_i1_p, signbit_p))
+bessel_i0e, bessel_i1e, erfcx = map(_fn, (bessel_i0e_p, bessel_i1e_p, erfcx_p))
 bitwise_count.__doc__ = "The number of 1 bits in each integer's absolute value (uint8, NumPy's)."
 add, sub, mul, pow, max, min = map(_fn, (add_p, sub_p, mul_p, pow_p, max_p, min_p))
 atan2, hypot, logaddexp, rem, remainder, floor_divide, nextafter = map(

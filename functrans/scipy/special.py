@@ -15,7 +15,7 @@ from ..numpy._reductions import normalize_axes
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc", "erfinv",
            "gammaln", "gamma", "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr",
-           "ndtr", "ndtri", "log_ndtr", "i0", "i1", "logaddexp", "gammainc", "gammaincc",
+           "ndtr", "ndtri", "log_ndtr", "i0", "i1", "i0e", "i1e", "erfcx", "logaddexp", "gammainc", "gammaincc",
            "gammaincinv", "betainc", "betaincinv"]
 
 
@@ -36,6 +36,9 @@ gammaln = _unary(lax.lgamma, "gammaln", "log |Gamma(x)|.")
 digamma = _unary(lax.digamma, "digamma", "The digamma function, d/dx log Gamma(x).")
 i0 = _unary(lax.bessel_i0, "i0", "The modified Bessel function of the first kind, order 0.")
 i1 = _unary(lax.bessel_i1, "i1", "The modified Bessel function of the first kind, order 1.")
+i0e = _unary(lax.bessel_i0e, "i0e", "exp(-|x|) i0(x), without overflow.")
+i1e = _unary(lax.bessel_i1e, "i1e", "exp(-|x|) i1(x), without overflow.")
+erfcx = _unary(lax.erfcx, "erfcx", "The scaled complementary error function exp(x^2) erfc(x).")
 
 
 def _promoted(fn, name, doc):
