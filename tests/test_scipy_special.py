@@ -19,14 +19,17 @@ FUNCTIONS = [  # name, domain (log_ndtr switches formulas at -20 and 0: kept awa
     ("erfinv", (-0.9, 0.9)), ("gammaln", (0.2, 5)), ("gamma", (0.2, 5)),
     ("digamma", (0.2, 5)), ("ndtr", (-5, 5)), ("ndtri", (0.05, 0.95)),
     ("log_ndtr", (-30, 8)), ("i0", (-3, 3)), ("i1", (-3, 3)), ("entr", (0.1, 3)),
+    ("i0e", (-3, 3)), ("i1e", (-3, 3)), ("erfcx", (-1.5, 3)), ("factorial", (0.2, 5)),
 ]
+# points kept away from: formula switches, and the kink of e^-|x| at 0
+EXCLUDE = {"log_ndtr": (-20.0, 0.0), "i0e": (0.0,), "i1e": (0.0,)}
 
 
 @pytest.mark.parametrize("name,domain", FUNCTIONS, ids=lambda v: str(v))
 @SETTINGS
 @given(data=st.data())
 def test_special_functions_match_scipy_and_differentiate(name, domain, data):
-    exclude = (-20.0, 0.0) if name == "log_ndtr" else ()
+    exclude = EXCLUDE.get(name, ())
     x = data.draw(ftst.arrays(np.float64, ftst.shapes(max_dims=2), *domain, exclude=exclude))
     np.testing.assert_allclose(np.asarray(getattr(fsp, name)(x)),
                                getattr(sp, name)(np.asarray(x)), rtol=1e-9, atol=1e-12)
@@ -39,13 +42,42 @@ def test_binary_special_functions(data):
     s0, s1 = data.draw(ftst.broadcastable_shapes(2))
     x = data.draw(ftst.arrays(np.float64, s0, 0.2, 3))
     y = data.draw(ftst.arrays(np.float64, s1, 0.2, 3))
-    for name in ("xlogy", "xlog1py", "betaln"):
+    for name in ("xlogy", "xlog1py", "betaln", "beta", "poch", "rel_entr", "kl_div"):
         np.testing.assert_allclose(np.asarray(getattr(fsp, name)(x, y)),
                                    getattr(sp, name)(np.asarray(x), np.asarray(y)),
                                    rtol=1e-10)
         check_grads(getattr(fsp, name), (x, y), order=2, modes=("fwd", "rev"))
     np.testing.assert_allclose(np.asarray(fsp.polygamma(2, x)), sp.polygamma(2, np.asarray(x)),
                                rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_new_special_functions_edges_match_scipy():
+    """Signs, poles, zeros, NaNs and large arguments, against SciPy."""
+    g = np.array([0.0, -0.0, -1.0, -1.5, -2.5, 2.0, np.nan, np.inf, -np.inf])
+    np.testing.assert_array_equal(np.asarray(fsp.gammasgn(g)), sp.gammasgn(g))
+    np.testing.assert_array_equal(np.asarray(fsp.gamma(g)), sp.gamma(g))
+    p = np.array([np.nan, 0.0, 0.0, 1.0, -1.0, 1.0, 0.0, 2.0])
+    q = np.array([1.0, 0.0, -1.0, 0.0, 1.0, 2.0, 3.0, np.nan])
+    for name in ("rel_entr", "kl_div"):
+        np.testing.assert_allclose(np.asarray(getattr(fsp, name)(p, q)),
+                                   getattr(sp, name)(p, q), rtol=1e-14, err_msg=name)
+    n = np.array([-2.0, -0.5, 0.0, 1.0, 4.0, 4.5, 170.0])
+    np.testing.assert_allclose(np.asarray(fsp.factorial(n)), sp.factorial(n), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="exact"):
+        fsp.factorial(3, exact=True)
+    a, b = np.array([-0.5, -1.5, 2.5, 0.3]), np.array([1.5, 0.7, -0.2, 4.0])
+    np.testing.assert_allclose(np.asarray(fsp.beta(a, b)), sp.beta(a, b), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(fsp.poch(np.array([3.0, -2.5, 0.5]),
+                                                   np.array([2.0, 0.0, 1.5]))),
+                               sp.poch([3.0, -2.5, 0.5], [2.0, 0.0, 1.5]), rtol=1e-12)
+    big = np.array([-800.0, -30.0, 30.0, 800.0])
+    for name in ("i0e", "i1e"):
+        np.testing.assert_allclose(np.asarray(getattr(fsp, name)(big)),
+                                   getattr(sp, name)(big), rtol=1e-13, err_msg=name)
+    np.testing.assert_allclose(np.asarray(fsp.erfcx(np.array([-3.0, 30.0, 1e4]))),
+                               sp.erfcx([-3.0, 30.0, 1e4]), rtol=1e-13)
+    assert fsp.erfcx(np.float32(2.0)).dtype == np.float32
 
 
 def test_xlogy_is_zero_where_x_is_zero():

@@ -14,8 +14,9 @@ from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
 
 __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc", "erfinv",
-           "gammaln", "gamma", "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr",
-           "ndtr", "ndtri", "log_ndtr", "i0", "i1", "i0e", "i1e", "erfcx", "logaddexp", "gammainc", "gammaincc",
+           "gammaln", "gamma", "gammasgn", "beta", "factorial", "poch", "rel_entr", "kl_div",
+           "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "ndtri",
+           "log_ndtr", "i0", "i1", "i0e", "i1e", "erfcx", "logaddexp", "gammainc", "gammaincc",
            "gammaincinv", "betainc", "betaincinv"]
 
 
@@ -72,19 +73,81 @@ def logit(p):
     return lax.log(lax.div(p, lax.sub(1.0, p)))
 
 
-def gamma(x):
-    """Gamma(x): exp(gammaln(x)) with Gamma's sign for x < 0; NaN at the poles x = -1, -2, ...
-    and at -inf, +-inf at +-0 (as SciPy)."""
+def gammasgn(x):
+    """The sign of Gamma(x): 1 or -1 (-1 at -0.0), NaN at the poles x = -1, -2, ..., at -inf
+    and at NaN (as SciPy and JAX)."""
     (x,), _ = promote_inexact(x)
     x = asarray(x)
-    magnitude = lax.exp(lax.lgamma(x))
+    one = lax.full_like(x, 1.0)
     whole = lax.floor(x)
-    negative_sign = lax.bitwise_and(lax.lt(x, 0.0), lax.ne(lax.rem(whole, 2.0), 0.0))
-    out = lax.select(negative_sign, lax.neg(magnitude), magnitude)
-    signed_inf = lax.select(lax.signbit(x), lax.full_like(x, -math.inf), lax.full_like(x, math.inf))
-    out = lax.select(lax.eq(x, 0.0), signed_inf, out)
-    pole = lax.bitwise_and(lax.lt(x, 0.0), lax.eq(x, whole))
-    return lax.select(pole, lax.full_like(x, math.nan), out)
+    odd_below = lax.bitwise_and(lax.lt(x, 0.0), lax.ne(lax.rem(whole, 2.0), 0.0))
+    sign = lax.select(lax.bitwise_or(odd_below, lax.bitwise_and(lax.eq(x, 0.0),
+                                                                lax.signbit(x))),
+                      lax.neg(one), one)
+    undefined = lax.bitwise_or(lax.bitwise_and(lax.lt(x, 0.0), lax.eq(x, whole)), lax.isnan(x))
+    return lax.select(undefined, lax.full_like(x, math.nan), sign)
+
+
+def gamma(x):
+    """Gamma(x): exp(gammaln(x)) with Gamma's sign; NaN at the poles x = -1, -2, ... and at
+    -inf, +-inf at +-0 (as SciPy)."""
+    (x,), _ = promote_inexact(x)
+    x = asarray(x)
+    return lax.mul(gammasgn(x), lax.exp(lax.lgamma(x)))
+
+
+def beta(a, b):
+    """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b), with its sign (exp(betaln) times the
+    three gamma signs)."""
+    (a, b), dt = promote_inexact(a, b)
+    a, b = asarray(a, dtype=dt), asarray(b, dtype=dt)
+    sign = lax.mul(lax.mul(gammasgn(a), gammasgn(b)), gammasgn(lax.add(a, b)))
+    return lax.mul(sign, lax.exp(betaln(a, b)))
+
+
+def factorial(n, exact=False):
+    """n! as Gamma(n + 1) for real n (0 for n < 0, as SciPy); `exact=True` (Python integers
+    in SciPy) is not available on arrays."""
+    if exact:
+        raise NotImplementedError("factorial(exact=True): exact integer factorials are not "
+                                  "available on arrays; use math.factorial on Python ints")
+    (n,), _ = promote_inexact(n)
+    n = asarray(n)
+    value = lax.exp(lax.lgamma(lax.add(n, 1.0)))
+    return lax.select(lax.lt(n, 0.0), lax.full_like(n, 0.0), value)
+
+
+def poch(z, m):
+    """The Pochhammer symbol Gamma(z + m) / Gamma(z) (1 where m == 0; NaN where z is a pole
+    of Gamma, as JAX: SciPy gives the limit there)."""
+    (z, m), dt = promote_inexact(z, m)
+    z, m = asarray(z, dtype=dt), asarray(m, dtype=dt)
+    ratio = lax.div(gamma(lax.add(z, m)), gamma(z))
+    return lax.select(lax.eq(m, 0.0), lax.add(lax.mul(ratio, 0.0), 1.0), ratio)
+
+
+def rel_entr(p, q):
+    """p log(p / q) for p > 0 and q > 0, 0 for p == 0 and q >= 0, inf otherwise; NaN stays
+    NaN (as SciPy; JAX gives inf)."""
+    (p, q), dt = promote_inexact(p, q)
+    p, q = asarray(p, dtype=dt), asarray(q, dtype=dt)
+    p, q = lax.add(lax.mul(q, 0.0), p), lax.add(lax.mul(p, 0.0), q)     # broadcast both
+    both = lax.bitwise_and(lax.gt(p, 0.0), lax.gt(q, 0.0))
+    empty = lax.bitwise_and(lax.eq(p, 0.0), lax.ge(q, 0.0))
+    one = lax.full_like(p, 1.0)
+    safe_p, safe_q = lax.select(both, p, one), lax.select(both, q, one)
+    value = lax.mul(safe_p, lax.sub(lax.log(safe_p), lax.log(safe_q)))
+    edge = lax.select(empty, lax.full_like(p, 0.0), lax.full_like(p, math.inf))
+    out = lax.select(both, value, edge)
+    nan = lax.bitwise_or(lax.isnan(p), lax.isnan(q))
+    return lax.select(nan, lax.full_like(p, math.nan), out)
+
+
+def kl_div(p, q):
+    """p log(p / q) - p + q for p > 0 and q > 0, q for p == 0 and q >= 0, inf otherwise."""
+    (p, q), dt = promote_inexact(p, q)
+    p, q = asarray(p, dtype=dt), asarray(q, dtype=dt)
+    return lax.add(lax.sub(rel_entr(p, q), p), q)
 
 
 def polygamma(n, x):
