@@ -37,6 +37,7 @@ from ._sorting import (sort, argsort, lexsort, partition, argpartition, sort_com
 from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec, vecmat, kron,
                       cross, einsum)
 from ._misc import *  # noqa: F401,F403
+from ._numpy_extras import *  # noqa: F401,F403
 from . import linalg, fft
 from ._array_methods import install as _install
 from ._array_api import (isdtype, from_dlpack, result_type, promote_types, finfo, iinfo, array_namespace_info as __array_namespace_info__,
