@@ -37,6 +37,9 @@ from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .callbacks import pure_callback
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
+from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
+                       typeof, effects_barrier, host_count, host_id, host_ids,
+                       process_indices, print_environment_info)
 
 
 def device_put(x, device=None):

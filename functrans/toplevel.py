@@ -1,0 +1,110 @@
+"""JAX's smaller top-level names, for code written for JAX: scopes and settings as context
+managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`), `typeof`,
+`effects_barrier`, the multi-host aliases (`host_count`, `host_id`, `host_ids`,
+`process_indices`) and `print_environment_info`."""
+from __future__ import annotations
+
+import contextlib
+import platform
+import sys
+
+from .backends import devices, process_count, process_index
+from .config import config
+from .core import get_aval
+
+__all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "typeof",
+           "effects_barrier", "host_count", "host_id", "host_ids", "process_indices",
+           "print_environment_info"]
+
+
+@contextlib.contextmanager
+def named_scope(name):
+    """A name for the operations staged inside (JAX attaches it to their metadata for
+    profilers; functrans has nothing to attach it to, so the block just runs)."""
+    if not isinstance(name, str):
+        raise TypeError(f"named_scope: the name must be a string, got {type(name).__name__}")
+    yield
+
+
+@contextlib.contextmanager
+def default_matmul_precision(precision):
+    """JAX's matrix product precision setting: functrans computes every product in its
+    operands' dtype on the CPU and the GPU alike (no reduced-precision TF32 or bfloat16
+    passes), so the block runs as it is."""
+    if precision is not None and str(precision).lower() not in (
+            "default", "high", "highest", "bfloat16", "tensorfloat32", "float32", "fastest"):
+        raise ValueError(f"default_matmul_precision: unknown precision {precision!r}")
+    yield
+
+
+@contextlib.contextmanager
+def _setting(name, value):
+    before = getattr(config, name)
+    config.update(name, value)
+    try:
+        yield
+    finally:
+        config.update(name, before)
+
+
+def debug_nans(enabled=True):
+    """`with ft.debug_nans(True):` raises where an operation makes a NaN, inside the block
+    (`ft.config.update("debug_nans", True)` for good)."""
+    return _setting("debug_nans", bool(enabled))
+
+
+def debug_infs(enabled=True):
+    """`with ft.debug_infs(True):` raises where an operation makes an infinity, inside the
+    block."""
+    return _setting("debug_infs", bool(enabled))
+
+
+def typeof(x):
+    """The abstract value (shape and dtype; weak for a Python scalar) of `x`, as transforms
+    trace it."""
+    return get_aval(x)
+
+
+def effects_barrier():
+    """Wait for pending effects (debug prints, callbacks): functrans runs them as they come,
+    so there is nothing to wait for."""
+
+
+def host_count():
+    """The number of processes (JAX's older name for `process_count`)."""
+    return process_count()
+
+
+def host_id():
+    """This process's index (JAX's older name for `process_index`)."""
+    return process_index()
+
+
+def host_ids():
+    """The indices of all processes."""
+    return list(range(process_count()))
+
+
+def process_indices():
+    """The indices of all processes."""
+    return list(range(process_count()))
+
+
+def print_environment_info(return_string=False):
+    """The versions of functrans, Python, NumPy and SciPy (and CuPy, mpi4py where they
+    import), the platform and the devices; printed, or returned with `return_string`."""
+    import numpy
+    import scipy
+    from . import __version__
+    lines = [f"functrans: {__version__}", f"numpy:     {numpy.__version__}",
+             f"scipy:     {scipy.__version__}"]
+    for name in ("cupy", "mpi4py"):
+        module = sys.modules.get(name)
+        if module is not None:
+            lines.append(f"{name + ':':10s} {getattr(module, '__version__', '?')}")
+    lines += [f"python:    {sys.version.split()[0]}", f"platform:  {platform.platform()}",
+              f"process {process_index()} of {process_count()}; devices: {devices()}"]
+    text = "\n".join(lines) + "\n"
+    if return_string:
+        return text
+    print(text, end="")

@@ -1,0 +1,43 @@
+"""JAX's smaller top-level names (functrans/toplevel.py): scopes and settings as context
+managers, typeof, the multi-host aliases and print_environment_info."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+
+
+def test_named_scope_and_matmul_precision_run_their_blocks():
+    with ft.named_scope("encoder"), ft.default_matmul_precision("highest"):
+        out = ft.jit(ft.grad(lambda x: fnp.sum(fnp.tanh(x @ x))))(fnp.eye(3))
+    assert out.shape == (3, 3)
+    with pytest.raises(TypeError, match="must be a string"):
+        with ft.named_scope(3):
+            pass
+    with pytest.raises(ValueError, match="unknown precision"):
+        with ft.default_matmul_precision("sloppy"):
+            pass
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_debug_nans_is_a_context_manager_that_restores_the_setting():
+    before = ft.config.debug_nans
+    with ft.debug_nans(True):
+        assert ft.config.debug_nans
+        with pytest.raises(Exception, match="NaN"):
+            fnp.log(fnp.asarray(-1.0))
+    assert ft.config.debug_nans == before
+    assert np.isnan(float(fnp.log(fnp.asarray(-1.0))))
+    with ft.debug_infs(True):
+        assert ft.config.debug_infs
+    assert not ft.config.debug_infs
+
+
+def test_typeof_hosts_and_environment_info():
+    assert ft.typeof(fnp.ones((2, 3))).shape == (2, 3)
+    assert ft.typeof(1.0).weak_type
+    assert ft.host_count() == ft.process_count() and ft.host_id() == ft.process_index()
+    assert ft.host_ids() == ft.process_indices() == list(range(ft.process_count()))
+    assert ft.effects_barrier() is None
+    text = ft.print_environment_info(return_string=True)
+    assert f"numpy:     {np.__version__}" in text and "devices:" in text
