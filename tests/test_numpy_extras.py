@@ -151,3 +151,39 @@ def test_poly_and_piecewise_match_jax():
             np.testing.assert_allclose(got, want, rtol=1e-14)
     finally:
         jax.config.update("jax_enable_x64", prev)
+
+
+@pytest.mark.parametrize("kwargs", [dict(bins=5), dict(bins=(3, 4), range=[(-2, 2), (-1, 3)]),
+                                    dict(bins=np.linspace(-3, 3, 7)),
+                                    dict(bins=[np.linspace(-2, 2, 5), np.array([-3.0, 0.0, 3.0])],
+                                         weights=True),
+                                    dict(bins=4, density=True)])
+def test_histogram2d_and_dd_match_numpy(kwargs):
+    x, y, z = rng.standard_normal((3, 200))
+    if kwargs.get("weights") is True:
+        kwargs = dict(kwargs, weights=rng.random(200))
+    for got, want in zip(fnp.histogram2d(x, y, **kwargs), np.histogram2d(x, y, **kwargs)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    points = np.stack([x, y, z], 1)
+    got, got_edges = fnp.histogramdd(points, bins=(2, 3, 4), density=kwargs.get("density"))
+    want, want_edges = np.histogramdd(points, bins=(2, 3, 4), density=kwargs.get("density"))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    for g, w in zip(got_edges, want_edges):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_histogram2d_under_jit_with_a_range():
+    x, y = rng.standard_normal((2, 100))
+    f = ft.jit(lambda x, y: fnp.histogram2d(x, y, bins=4, range=[(-2, 2), (-2, 2)])[0])
+    np.testing.assert_array_equal(f(x, y), np.histogram2d(x, y, bins=4,
+                                                          range=[(-2, 2), (-2, 2)])[0])
+    with pytest.raises(ValueError, match="sample must be"):
+        fnp.histogramdd(np.zeros((2, 3, 4)))
+
+
+def test_histogram_density_keeps_float64():
+    """A density of float64 data is float64, equal to NumPy's (it came back float32)."""
+    x = rng.standard_normal(100)
+    got, _ = fnp.histogram(x, 5, density=True)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, np.histogram(x, 5, density=True)[0], rtol=1e-13)

@@ -33,7 +33,8 @@ from ._shape import (shape, ndim, size, reshape, ravel, transpose, permute_dims,
 from ._sorting import (sort, argsort, lexsort, partition, argpartition, sort_complex,
                        searchsorted, digitize, nonzero, flatnonzero, argwhere, unique,
                        unique_values, unique_counts, unique_inverse, unique_all, intersect1d,
-                       union1d, setdiff1d, setxor1d, isin, bincount, histogram)
+                       union1d, setdiff1d, setxor1d, isin, bincount, histogram,
+                       histogram2d, histogramdd)
 from ._linalg import (matmul, dot, tensordot, outer, inner, vdot, vecdot, matvec, vecmat, kron,
                       cross, einsum)
 from ._misc import *  # noqa: F401,F403

@@ -6,6 +6,7 @@ concrete inputs; under jit pass `size=` (and `fill_value=`) to fix the output le
 """
 from __future__ import annotations
 
+from builtins import range as builtins_range
 from typing import NamedTuple
 
 import numpy as np
@@ -294,29 +295,102 @@ def bincount(x, weights=None, minlength=0, *, length=None):
                            axes=(0,), mode="drop")
 
 
+def _bin_edges(a, bins, range, name):
+    """The edges for `bins` (a count over `range`, or over a's concrete extent; or the
+    edges themselves), in a's float dtype."""
+    if isinstance(bins, (int, np.integer)):
+        if range is None:
+            raw = _concrete(a, f"{name} (without range=)")
+            range = (raw.min(), raw.max()) if raw.size else (0.0, 1.0)
+        edges = np.histogram_bin_edges(np.zeros(0), int(bins), range=range)
+        return asarray(edges.astype(dtypes.default_float_dtype()
+                                    if not dtypes.is_inexact(dtype_of(a)) else dtype_of(a)))
+    return asarray(bins)
+
+
+def _bin_index(a, edges):
+    """The bin of each element of 1-d `a` among `edges` (the last bin closed on the right),
+    and the number of bins n, the index of everything outside them."""
+    n = shape_of(edges)[0] - 1
+    idx = lax.sub(searchsorted(edges, a, side="right"), 1)
+    last = lax.eq(a, edges[n])
+    idx = lax.select(last, lax.full_like(idx, n - 1), idx)
+    inside = lax.bitwise_and(lax.ge(idx, 0), lax.lt(idx, n))
+    return lax.select(inside, idx, lax.full_like(idx, n)), n
+
+
 def histogram(a, bins=10, range=None, weights=None, density=None):
     """Counts of `a` in `bins` (an int with concrete or given `range`, or the edges).
     Returns `(hist, bin_edges)`."""
     a = ravel(asarray(a))
-    if isinstance(bins, (int, np.integer)):
-        if range is None:
-            raw = _concrete(a, "histogram (without range=)")
-            range = (raw.min(), raw.max()) if raw.size else (0.0, 1.0)
-        edges = np.histogram_bin_edges(np.zeros(0), int(bins), range=range)
-        edges = asarray(edges.astype(dtypes.default_float_dtype()
-                                     if not dtypes.is_inexact(dtype_of(a)) else dtype_of(a)))
-    else:
-        edges = asarray(bins)
-    n = shape_of(edges)[0] - 1
-    idx = lax.sub(searchsorted(edges, a, side="right"), 1)
-    last = lax.eq(a, edges[n])                      # the last bin is closed on the right
-    idx = lax.select(last, lax.full_like(idx, n - 1), idx)
-    inside = lax.bitwise_and(lax.ge(idx, 0), lax.lt(idx, n))
-    idx = lax.select(inside, idx, lax.full_like(idx, n))
+    edges = _bin_edges(a, bins, range, "histogram")
+    idx, n = _bin_index(a, edges)
     hist = bincount(idx, weights, length=n)
     if density:
-        from ._math import true_divide
         from ._reductions import sum as sum_
         from ._shape import diff
-        hist = true_divide(true_divide(hist, sum_(hist)), diff(edges))
+        hist = _in_edges_dtype(hist, edges)
+        hist = hist / sum_(hist) / _in_edges_dtype(diff(edges), edges)
     return hist, edges
+
+
+def _in_edges_dtype(x, edges):
+    """`x` in the float dtype of the bin edges (densities are divided there: NumPy's are
+    float64 for float64 data)."""
+    dt = dtype_of(edges)
+    return lax.convert_element_type(x, dt if dtypes.is_inexact(dt) else
+                                    dtypes.default_float_dtype())
+
+
+def histogramdd(sample, bins=10, range=None, weights=None, density=None):
+    """Counts of the D-dimensional points `sample` ((N, D), or D arrays of N) in a grid of
+    bins: per axis a count (over `range[d]`, or the data's concrete extent) or edges.
+    Returns `(hist, [edges per axis])`."""
+    if isinstance(sample, (list, tuple)):
+        columns = [ravel(asarray(c)) for c in sample]
+    else:
+        sample = asarray(sample)
+        if len(shape_of(sample)) != 2:
+            raise ValueError(f"histogramdd: sample must be (N, D) or a sequence of D arrays, "
+                             f"got shape {shape_of(sample)}")
+        columns = [sample[:, d] for d in builtins_range(shape_of(sample)[1])]
+    dims = len(columns)
+    per_axis = list(bins) if isinstance(bins, (list, tuple)) or \
+        (hasattr(bins, "__len__") and not isinstance(bins, (int, np.integer))) else [bins] * dims
+    ranges = list(range) if range is not None else [None] * dims
+    if len(per_axis) != dims or len(ranges) != dims:
+        raise ValueError(f"histogramdd: {len(per_axis)} bins and {len(ranges)} ranges for "
+                         f"{dims} dimensions")
+    edges, flat, counts = [], None, []
+    for column, b, r in zip(columns, per_axis, ranges):
+        e = _bin_edges(column, b, r, "histogramdd")
+        idx, n = _bin_index(column, e)
+        edges.append(e)
+        counts.append(n)
+        outside = lax.eq(idx, n)
+        if flat is None:
+            flat, bad = idx, outside
+        else:
+            flat, bad = lax.add(lax.mul(flat, n), idx), lax.bitwise_or(bad, outside)
+    total = int(np.prod(counts))
+    flat = lax.select(bad, lax.full_like(flat, total), flat)
+    hist = lax.reshape(bincount(flat, weights, length=total), tuple(counts))
+    if density:
+        from ._reductions import sum as sum_
+        from ._shape import diff
+        hist = _in_edges_dtype(hist, edges[0])
+        hist = hist / sum_(hist)
+        for d, e in enumerate(edges):
+            shape = tuple(counts[d] if k == d else 1 for k in builtins_range(dims))
+            hist = hist / lax.reshape(_in_edges_dtype(diff(e), e), shape)
+    return hist, edges
+
+
+def histogram2d(x, y, bins=10, range=None, weights=None, density=None):
+    """Counts of the points (x, y) in a grid of bins (as histogramdd; `bins` an int, a pair
+    of counts or of edges, or one array of edges for both axes, as NumPy reads it). Returns
+    `(hist, xedges, yedges)`."""
+    if not isinstance(bins, (int, np.integer)) and len(bins) != 2:
+        bins = [bins, bins]
+    hist, (xedges, yedges) = histogramdd([x, y], bins, range, weights, density)
+    return hist, xedges, yedges
