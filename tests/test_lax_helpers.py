@@ -178,3 +178,39 @@ def test_bad_arguments_name_the_function():
         L.broadcast_to_rank(x, 2)
     with pytest.raises(ValueError, match="stack: needs"):
         L.stack([])
+
+
+def test_reduce_with_monoids_any_computation_and_pytrees():
+    x = fnp.asarray(X)
+    np.testing.assert_allclose(L.reduce(x, 0.0, L.add, (0, 2)), X.sum((0, 2)), rtol=1e-14)
+    np.testing.assert_allclose(L.reduce(x, -np.inf, L.max, (1,)), X.max(1))
+    folded = L.reduce(x, 0.0, lambda a, b: a * 0.5 + b, (0,))
+    expected = np.zeros((4, 5))
+    for row in X:
+        expected = expected * 0.5 + row
+    np.testing.assert_allclose(folded, expected, rtol=1e-14)
+    lanes = fnp.asarray(np.broadcast_to(np.arange(5), X.shape).astype(np.int32))
+    _, where = L.reduce((x, lanes), (-np.inf, np.int32(0)),
+                        lambda a, b: (fnp.maximum(a[0], b[0]), fnp.where(b[0] > a[0], b[1], a[1])),
+                        (2,))
+    np.testing.assert_array_equal(where, X.argmax(2))
+    check_grads(lambda x: fnp.sum(L.reduce(x, 0.0, lambda a, b: a * 0.5 + fnp.sin(b), (0,))),
+                (x,), order=2, modes=("fwd", "rev"))
+    with pytest.raises(ValueError, match="initial values"):
+        L.reduce((x, x), 0.0, L.add, (0,))
+
+
+def test_top_k_axis_approx_k_and_axis_size(jl):
+    import jax.numpy as jnp
+    for axis in (0, 1, -1):
+        got = L.top_k(fnp.asarray(X), 2, axis=axis)
+        want = jl.top_k(jnp.asarray(X), 2, axis=axis)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    values, indices = L.approx_min_k(fnp.asarray(X), 2, reduction_dimension=1)
+    np.testing.assert_array_equal(values, np.sort(X, 1)[:, :2])
+    np.testing.assert_array_equal(indices, np.argsort(X, 1, kind="stable")[:, :2])
+    values, _ = L.approx_max_k(fnp.asarray(X), 3)
+    np.testing.assert_array_equal(values, -np.sort(-X, -1)[..., :3])
+    sized = ft.vmap(lambda v: L.axis_size("i") * v, axis_name="i")(fnp.ones(3))
+    np.testing.assert_array_equal(sized, [3.0, 3.0, 3.0])

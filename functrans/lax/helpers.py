@@ -10,16 +10,20 @@ import math
 
 import numpy as np
 
-from ..higher_order.control_flow import associative_scan
+from ..core import axis_size
+from ..higher_order.control_flow import associative_scan, scan
 from ..primitives._util import dtype_of, shape_of
 from ..primitives.conv import conv_dimension_numbers, conv_general_dilated, padding_pairs
-from ..primitives.elementwise import convert_element_type, logaddexp, shift_right
+from ..primitives import elementwise as _elementwise, reductions as _reductions
+from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
 from ..primitives.indexing import dynamic_update_slice_in_dim, gather
 from ..primitives.shape_ops import (broadcast_in_dim, concatenate, expand_dims, iota, reshape,
                                     rev, slice_in_dim, squeeze, transpose)
-from ..primitives.sorting import sort_multiple
+from ..primitives.sorting import sort_multiple, top_k
+from ..tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["broadcast", "broadcasted_iota", "broadcast_shapes", "broadcast_to_rank", "collapse",
+__all__ = ["approx_max_k", "approx_min_k", "axis_size", "broadcast", "broadcasted_iota",
+           "broadcast_shapes", "broadcast_to_rank", "collapse", "reduce",
            "conv", "conv_transpose", "conv_with_general_padding", "cumlogsumexp",
            "dynamic_update_index_in_dim", "index_in_dim", "index_take", "optimization_barrier",
            "padtype_to_pads", "shift_right_arithmetic", "shift_right_logical", "sort_key_val",
@@ -256,3 +260,51 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
         rhs = transpose(rhs, tuple(perm))
     return conv_general_dilated(lhs, rhs, (1,) * (rank - 2), padding, tuple(strides),
                                 rhs_dilation, dimension_numbers)
+
+
+# computations `reduce` runs as one reduction (`computation(init, reduced)` after it)
+_MONOIDS = {_elementwise.add: _reductions.reduce_sum, _elementwise.mul: _reductions.reduce_prod,
+            _elementwise.max: _reductions.reduce_max, _elementwise.min: _reductions.reduce_min,
+            _elementwise.bitwise_and: _reductions.reduce_and,
+            _elementwise.bitwise_or: _reductions.reduce_or,
+            _elementwise.bitwise_xor: _reductions.reduce_xor}
+
+
+def reduce(operands, init_values, computation, dimensions):
+    """`operands` (an array or a pytree of them) folded along `dimensions` by
+    `computation(accumulated, next)`, starting from `init_values`. `lax.add`, `mul`, `max`,
+    `min` and the bitwise and/or/xor run as one reduction; any other computation as a scan
+    over the reduced elements in order."""
+    leaves, tree = tree_flatten(operands)
+    inits, init_tree = tree_flatten(init_values)
+    if len(inits) != len(leaves):
+        raise ValueError(f"reduce: {len(inits)} initial values for {len(leaves)} operands")
+    rank = len(shape_of(leaves[0]))
+    dims = tuple(sorted({_axis(d, rank, "reduce") for d in dimensions}))
+    if len(leaves) == 1 and computation in _MONOIDS:
+        return tree_unflatten(tree, [computation(inits[0], _MONOIDS[computation](leaves[0],
+                                                                                 dims))])
+    kept = [d for d in range(rank) if d not in dims]
+    rest = tuple(shape_of(leaves[0])[d] for d in kept)
+    rows = [reshape(transpose(x, dims + tuple(kept)), (-1,) + rest) for x in leaves]
+    start = [broadcast_in_dim(i, rest, ()) for i in inits]
+
+    def step(acc, xs):
+        out = computation(tree_unflatten(tree, acc), tree_unflatten(tree, xs))
+        return tree_flatten(out)[0], None
+    result, _ = scan(step, start, rows)
+    return tree_unflatten(tree, result)
+
+
+def approx_max_k(operand, k, reduction_dimension=-1, recall_target=0.95,
+                 reduction_input_size_override=-1, aggregate_to_topk=True):
+    """The `k` largest entries along `reduction_dimension` and their indices: exactly (JAX
+    may approximate on TPUs; on the CPU it is exact too)."""
+    return top_k(operand, k, axis=reduction_dimension)
+
+
+def approx_min_k(operand, k, reduction_dimension=-1, recall_target=0.95,
+                 reduction_input_size_override=-1, aggregate_to_topk=True):
+    """The `k` smallest entries along `reduction_dimension` and their indices, exactly."""
+    values, indices = top_k(neg(operand), k, axis=reduction_dimension)
+    return neg(values), indices

@@ -159,17 +159,21 @@ def searchsorted(sorted_arr, values, side="left"):
     return searchsorted_p.bind(sorted_arr, values, side=side)
 
 
-def top_k(operand, k):
-    """The `k` largest entries along the last axis, in descending order, and their int32
-    indices (as JAX's; the lower index first among equal values)."""
-    n = shape_of(operand)[-1]
+def top_k(operand, k, *, axis=-1):
+    """The `k` largest entries along `axis` (the last by default), in descending order, and
+    their int32 indices (as JAX's; the lower index first among equal values)."""
+    rank = len(shape_of(operand))
+    if not -rank <= axis < rank:
+        raise ValueError(f"top_k: axis {axis} is out of range for rank {rank}")
+    axis %= rank
+    n = shape_of(operand)[axis]
     if not 0 <= k <= n:
-        raise ValueError(f"top_k: k={k} is out of range for a last axis of size {n}")
+        raise ValueError(f"top_k: k={k} is out of range for an axis of size {n}")
     # descending = ascending in a decreasing map (~x for integers: no overflow, as -x has)
     order = argsort(neg(operand) if dtypes.is_inexact(dtype_of(operand))
-                    else bitwise_not(operand), index_dtype=np.int32)
-    idx = slice_in_dim(order, 0, k, axis=len(shape_of(operand)) - 1)
-    return take_along_axis(operand, idx, len(shape_of(operand)) - 1), idx
+                    else bitwise_not(operand), dimension=axis, index_dtype=np.int32)
+    idx = slice_in_dim(order, 0, k, axis=axis)
+    return take_along_axis(operand, idx, axis), idx
 
 
 __all__ = ["sort", "sort_multiple", "argsort", "searchsorted", "top_k"]
