@@ -1,4 +1,4 @@
 """`functrans.scipy`: SciPy-style functions on functrans arrays (differentiable)."""
-from . import special, stats
+from . import linalg, special, stats
 
 __all__ = ["special", "stats"]
