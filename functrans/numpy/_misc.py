@@ -241,25 +241,40 @@ def convolve(a, v, mode="full"):
     a, v = asarray(a), asarray(v)
     if len(shape_of(a)) != 1 or len(shape_of(v)) != 1:
         raise ValueError("convolve: both inputs must be 1-D")
-    n, m = shape_of(a)[0], shape_of(v)[0]
-    if n == 0 or m == 0:
-        raise ValueError("convolve: inputs cannot be empty")
-    if m > n:
-        a, v, n, m = v, a, m, n
-    k = np.arange(n + m - 1)[:, None]
-    j = np.arange(n)[None, :]
-    src = k - j
-    valid = (src >= 0) & (src < m)
-    taps = where(valid, take(v, np.clip(src, 0, m - 1)), 0)
-    full = sum(multiply(taps, a[None, :]), axis=1)
-    if mode == "full":
-        return full
+    if shape_of(v)[0] > shape_of(a)[0]:
+        a, v = v, a
+    return convolve_nd(a, v, mode, "convolve")
+
+
+def convolve_nd(a, v, mode, name):
+    """The linear convolution of two arrays of one rank: 'full', 'same' (a's shape, centred
+    in the full result, as SciPy) or 'valid' (where they overlap completely; either may be
+    the larger). One convolution primitive, so memory stays linear in the inputs."""
+    from ._conversion import promote
+    (a, v), _ = promote(a, v)
+    a, v = asarray(a), asarray(v)
+    sa, sv = tuple(shape_of(a)), tuple(shape_of(v))
+    if len(sa) != len(sv):
+        raise ValueError(f"{name}: the inputs must have the same number of dimensions, got "
+                         f"shapes {sa} and {sv}")
+    if 0 in sa or 0 in sv:
+        raise ValueError(f"{name}: inputs cannot be empty, got shapes {sa} and {sv}")
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"{name}: mode must be 'full', 'same' or 'valid', got {mode!r}")
+    if mode == "valid" and not all(x >= y for x, y in zip(sa, sv)):
+        if not all(y >= x for x, y in zip(sa, sv)):
+            raise ValueError(f"{name}: for mode 'valid' one input must be at least as large "
+                             f"as the other in every dimension, got shapes {sa} and {sv}")
+        a, v, sa, sv = v, a, sv, sa
+    axes = tuple(range(len(sa)))
+    kernel = lax.rev(v, axes) if axes else v
+    pad = ((0, 0),) * len(sa) if mode == "valid" else tuple((m - 1, m - 1) for m in sv)
+    lhs, rhs = lax.expand_dims(a, (0, 1)), lax.expand_dims(kernel, (0, 1))
+    out = lax.squeeze(lax.conv_general_dilated(lhs, rhs, (1,) * len(sa), pad), (0, 1))
     if mode == "same":
-        start = (m - 1) // 2
-        return full[start:start + n]
-    if mode == "valid":
-        return full[m - 1:n]
-    raise ValueError(f"convolve: mode must be 'full', 'same' or 'valid', got {mode!r}")
+        starts = [(m - 1) // 2 for m in sv]
+        out = lax.slice(out, starts, [st + n for st, n in zip(starts, sa)])
+    return out
 
 
 def _any_float(*xs):

@@ -1,4 +1,4 @@
 """`functrans.scipy`: SciPy-style functions on functrans arrays (differentiable)."""
-from . import linalg, special, stats
+from . import integrate, linalg, signal, special, stats
 
-__all__ = ["special", "stats"]
+__all__ = ["integrate", "linalg", "signal", "special", "stats"]
