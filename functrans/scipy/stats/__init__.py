@@ -3,7 +3,10 @@ arguments (`norm.logpdf(x, loc, scale)`, `gamma.cdf(x, a)`, ...), differentiable
 and jittable. Invalid parameters give NaN and points outside the support -inf log-density,
 as in SciPy."""
 from . import (norm, multivariate_normal, bernoulli, poisson, beta, gamma, t, uniform,
-               logistic, expon, cauchy, laplace)
+               logistic, expon, cauchy, laplace, chi2, geom, binom, nbinom, betabinom, pareto,
+               gumbel_r, gumbel_l, vonmises, wrapcauchy, dirichlet, multinomial)
 
 __all__ = ["norm", "multivariate_normal", "bernoulli", "poisson", "beta", "gamma", "t",
-           "uniform", "logistic", "expon", "cauchy", "laplace"]
+           "uniform", "logistic", "expon", "cauchy", "laplace", "chi2", "geom", "binom",
+           "nbinom", "betabinom", "pareto", "gumbel_r", "gumbel_l", "vonmises", "wrapcauchy",
+           "dirichlet", "multinomial"]

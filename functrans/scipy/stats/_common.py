@@ -25,3 +25,11 @@ def safe(ok, x, fill):
     """`x` where `ok`, `fill` elsewhere: evaluates a branch only at safe points, so neither
     its value nor its derivative meets a singularity it does not use."""
     return fnp.where(ok, x, fill)
+
+
+def log1mexp(a):
+    """log(1 - exp(-a)) for a >= 0, accurate at both ends (log(-expm1(-a)) below log 2,
+    log1p(-exp(-a)) above)."""
+    small = a < math.log(2)
+    return fnp.where(small, fnp.log(-fnp.expm1(-safe(small, a, 1.0))),
+                     fnp.log1p(-fnp.exp(-safe(small, 1.0, a))))

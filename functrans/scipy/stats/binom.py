@@ -1,0 +1,23 @@
+"""The binomial distribution: successes in `n` trials of probability `p` (SciPy's
+`binom`)."""
+from __future__ import annotations
+
+from ... import numpy as fnp
+from .. import special
+from ._common import promote, nan_unless, safe
+from ._discrete import integer_in
+
+
+def logpmf(k, n, p, loc=0):
+    k, n, p, loc = promote(k, n, p, loc)
+    k = k - loc
+    valid = integer_in(k, 0, n)
+    ks = safe(valid, k, 0)
+    value = (special.gammaln(n + 1) - special.gammaln(ks + 1) - special.gammaln(n - ks + 1)
+             + special.xlogy(ks, p) + special.xlog1py(n - ks, -p))
+    ok = (n >= 0) & (n == fnp.floor(n)) & (p >= 0) & (p <= 1)
+    return nan_unless(ok, fnp.where(valid, value, -fnp.inf))
+
+
+def pmf(k, n, p, loc=0):
+    return fnp.exp(logpmf(k, n, p, loc))

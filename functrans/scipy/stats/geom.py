@@ -1,0 +1,21 @@
+"""The geometric distribution: the trial of the first success, probability `p` each
+(SciPy's `geom`, support 1, 2, ...)."""
+from __future__ import annotations
+
+from ... import numpy as fnp
+from .. import special
+from ._common import promote, nan_unless, safe
+from ._discrete import integer_in
+
+
+def logpmf(k, p, loc=0):
+    k, p, loc = promote(k, p, loc)
+    k = k - loc
+    valid = integer_in(k, 1)
+    ks = safe(valid, k, 1)
+    value = special.xlog1py(ks - 1, -p) + fnp.log(p)
+    return nan_unless((p > 0) & (p <= 1), fnp.where(valid, value, -fnp.inf))
+
+
+def pmf(k, p, loc=0):
+    return fnp.exp(logpmf(k, p, loc))
