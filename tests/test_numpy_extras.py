@@ -122,7 +122,7 @@ def test_mask_indices_and_host_helpers():
                                                  np.int16), [0, 1, 2])
     np.testing.assert_array_equal(fnp.fromiter(range(4), np.int32), np.arange(4))
     np.testing.assert_array_equal(fnp.fromstring("1 2 3", sep=" "), [1.0, 2.0, 3.0])
-    assert fnp.array_repr(fnp.ones(2)) == repr(fnp.ones(2))
+    assert fnp.array_repr(fnp.ones(2)).startswith("Array([1., 1.]")
     assert fnp.iterable(fnp.ones(2)) and not fnp.iterable(3)
     path, report = fnp.einsum_path("ij,jk,kl->il", fnp.ones((2, 30)), fnp.ones((30, 4)),
                                    fnp.ones((4, 5)))
