@@ -6,30 +6,16 @@ from . import gamma
 from ._common import promote
 
 
-def _args(x, df, loc, scale):
-    x, df, loc, scale = promote(x, df, loc, scale)
-    return x, df / 2, loc, 2 * scale
+def _as_gamma(name):
+    of_gamma = getattr(gamma, name)
+
+    def fn(x, df, loc=0, scale=1):
+        x, df, loc, scale = promote(x, df, loc, scale)
+        return of_gamma(x, df / 2, loc, 2 * scale)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"chi2.{name}(x, df, loc, scale): gamma.{name} with a = df / 2, scale 2 scale."
+    return fn
 
 
-def logpdf(x, df, loc=0, scale=1):
-    return gamma.logpdf(*_args(x, df, loc, scale))
-
-
-def pdf(x, df, loc=0, scale=1):
-    return gamma.pdf(*_args(x, df, loc, scale))
-
-
-def cdf(x, df, loc=0, scale=1):
-    return gamma.cdf(*_args(x, df, loc, scale))
-
-
-def logcdf(x, df, loc=0, scale=1):
-    return gamma.logcdf(*_args(x, df, loc, scale))
-
-
-def sf(x, df, loc=0, scale=1):
-    return gamma.sf(*_args(x, df, loc, scale))
-
-
-def logsf(x, df, loc=0, scale=1):
-    return gamma.logsf(*_args(x, df, loc, scale))
+logpdf, pdf, cdf, logcdf, sf, logsf = map(
+    _as_gamma, ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"))
