@@ -4,9 +4,12 @@ and jittable. Invalid parameters give NaN and points outside the support -inf lo
 as in SciPy."""
 from . import (norm, multivariate_normal, bernoulli, poisson, beta, gamma, t, uniform,
                logistic, expon, cauchy, laplace, chi2, geom, binom, nbinom, betabinom, pareto,
-               gumbel_r, gumbel_l, vonmises, wrapcauchy, dirichlet, multinomial)
+               gumbel_r, gumbel_l, vonmises, wrapcauchy, dirichlet, multinomial, truncnorm,
+               gennorm)
+from ._descriptive import sem, rankdata, mode, ModeResult
 
 __all__ = ["norm", "multivariate_normal", "bernoulli", "poisson", "beta", "gamma", "t",
            "uniform", "logistic", "expon", "cauchy", "laplace", "chi2", "geom", "binom",
            "nbinom", "betabinom", "pareto", "gumbel_r", "gumbel_l", "vonmises", "wrapcauchy",
-           "dirichlet", "multinomial"]
+           "dirichlet", "multinomial", "truncnorm", "gennorm", "sem", "rankdata", "mode",
+           "ModeResult"]
