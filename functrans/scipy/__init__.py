@@ -1,4 +1,5 @@
 """`functrans.scipy`: SciPy-style functions on functrans arrays (differentiable)."""
-from . import fft, integrate, linalg, ndimage, optimize, signal, special, stats
+from . import cluster, fft, integrate, linalg, ndimage, optimize, signal, sparse, special, stats
 
-__all__ = ["fft", "integrate", "linalg", "ndimage", "optimize", "signal", "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "linalg", "ndimage", "optimize", "signal", "sparse",
+           "special", "stats"]

@@ -1,0 +1,4 @@
+"""`functrans.scipy.cluster`: vector quantization (`cluster.vq.vq`)."""
+from . import vq
+
+__all__ = ["vq"]
