@@ -18,4 +18,3 @@ def vq(obs, code_book, check_finite=True):
     squared = fnp.sum((obs[:, None, :] - code_book[None, :, :]) ** 2, axis=-1)
     codes = fnp.argmin(squared, axis=1)
     return codes, fnp.sqrt(fnp.take_along_axis(squared, codes[:, None], axis=1)[:, 0])
-

@@ -96,5 +96,3 @@ def bicgstab(A, b, x0=None, *, tol=1e-5, atol=0.0, maxiter=None, M=None):
     state = (x0, r0, zeros, zeros, one, one, one, 0)
     x, *_ = lax.while_loop(cond, body, state)
     return x, None
-
-
