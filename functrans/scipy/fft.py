@@ -111,29 +111,25 @@ def idct(x, type=2, n=None, axis=-1, norm=None):
     return _along(_idct_last, x, axis, norm)
 
 
-def _axes_and_sizes(x, s, axes, name):
+def _each_axis(one, x, s, axes, norm, name):
+    """`one` (dct or idct) along each of `axes` (all by default), with lengths `s`."""
+    x = _prepared(x)
     if axes is None:
         axes = list(range(x.ndim)) if s is None else list(range(x.ndim - len(s), x.ndim))
     if s is not None and len(s) != len(axes):
         raise ValueError(f"{name}: s and axes must have the same length")
-    return axes, [None] * len(axes) if s is None else list(s)
+    for axis, n in zip(axes, [None] * len(axes) if s is None else s):
+        x = one(x, 2, n, axis, norm)
+    return x
 
 
 def dctn(x, type=2, s=None, axes=None, norm=None):
     """`dct` along each of `axes` (all by default), with lengths `s`."""
     _checked(type, norm, "dctn")
-    x = _prepared(x)
-    axes, sizes = _axes_and_sizes(x, s, axes, "dctn")
-    for axis, n in zip(axes, sizes):
-        x = dct(x, 2, n, axis, norm)
-    return x
+    return _each_axis(dct, x, s, axes, norm, "dctn")
 
 
 def idctn(x, type=2, s=None, axes=None, norm=None):
     """`idct` along each of `axes` (all by default), with lengths `s`."""
     _checked(type, norm, "idctn")
-    x = _prepared(x)
-    axes, sizes = _axes_and_sizes(x, s, axes, "idctn")
-    for axis, n in zip(axes, sizes):
-        x = idct(x, 2, n, axis, norm)
-    return x
+    return _each_axis(idct, x, s, axes, norm, "idctn")
