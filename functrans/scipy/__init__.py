@@ -1,5 +1,6 @@
 """`functrans.scipy`: SciPy-style functions on functrans arrays (differentiable)."""
-from . import cluster, fft, integrate, linalg, ndimage, optimize, signal, sparse, special, stats
+from . import (cluster, fft, integrate, interpolate, linalg, ndimage, optimize, signal, sparse,
+               special, stats)
 
-__all__ = ["cluster", "fft", "integrate", "linalg", "ndimage", "optimize", "signal", "sparse",
-           "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "optimize", "signal",
+           "sparse", "special", "stats"]

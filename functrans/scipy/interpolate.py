@@ -1,0 +1,76 @@
+"""`functrans.scipy.interpolate.RegularGridInterpolator`: linear or nearest interpolation on
+a rectilinear grid, as jax.scipy.interpolate's (differentiable in the values and the query
+points)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .. import numpy as fnp
+from ..numpy._conversion import asarray
+
+__all__ = ["RegularGridInterpolator"]
+
+
+class RegularGridInterpolator:
+    """`RegularGridInterpolator(points, values, method="linear", bounds_error=False,
+    fill_value=nan)`: `points` one strictly ascending 1-d grid per axis, `values` of shape
+    (len(points[0]), ..., len(points[-1]), *trailing). Calling it on `xi` (..., ndim) gives
+    the values there; outside the grid `fill_value`, or extrapolation when it is None."""
+
+    def __init__(self, points, values, method="linear", bounds_error=False,
+                 fill_value=np.nan):
+        if method not in ("linear", "nearest"):
+            raise ValueError(f"RegularGridInterpolator: method must be 'linear' or 'nearest', "
+                             f"got {method!r}")
+        if bounds_error:
+            raise NotImplementedError("RegularGridInterpolator: bounds_error=True is not "
+                                      "supported (as in JAX); use fill_value")
+        self.grid = tuple(asarray(p) for p in points)
+        self.values = asarray(values)
+        if len(self.grid) > self.values.ndim:
+            raise ValueError(f"RegularGridInterpolator: {len(self.grid)} grids for values of "
+                             f"rank {self.values.ndim}")
+        for axis, g in enumerate(self.grid):
+            if g.ndim != 1 or g.shape[0] != self.values.shape[axis]:
+                raise ValueError(f"RegularGridInterpolator: grid {axis} has shape {g.shape}, "
+                                 f"values have {self.values.shape[axis]} points on that axis")
+        self.method, self.fill_value = method, fill_value
+
+    def __call__(self, xi, method=None):
+        method = self.method if method is None else method
+        xi = asarray(xi)
+        ndim = len(self.grid)
+        if xi.shape[-1] != ndim:
+            raise ValueError(f"RegularGridInterpolator: query points have {xi.shape[-1]} "
+                             f"coordinates, the grid {ndim} axes")
+        lead = xi.shape[:-1]
+        xi = fnp.reshape(xi, (-1, ndim))
+        indices, weights, outside = [], [], fnp.zeros(xi.shape[0], bool)
+        for axis, g in enumerate(self.grid):
+            x = xi[:, axis]
+            i = fnp.clip(fnp.searchsorted(g, x, side="right") - 1, 0, max(g.shape[0] - 2, 0))
+            width = g[fnp.minimum(i + 1, g.shape[0] - 1)] - g[i]
+            t = (x - g[i]) / fnp.where(width == 0, 1, width)
+            indices.append(i)
+            weights.append(t)
+            outside = outside | (x < g[0]) | (x > g[-1])
+        trailing = self.values.shape[ndim:]
+        if method == "nearest":
+            corner = tuple(fnp.where(t <= 0.5, i, i + 1) for i, t in zip(indices, weights))
+            result = self.values[corner]
+        else:
+            result = 0
+            for upper in itertools.product((0, 1), repeat=ndim):
+                corner = tuple(fnp.minimum(i + u, g.shape[0] - 1)
+                               for i, u, g in zip(indices, upper, self.grid))
+                weight = 1
+                for t, u in zip(weights, upper):
+                    weight = weight * (t if u else 1 - t)
+                weight = fnp.reshape(weight, weight.shape + (1,) * len(trailing))
+                result = result + weight * self.values[corner]
+        if self.fill_value is not None:
+            mask = fnp.reshape(outside, outside.shape + (1,) * len(trailing))
+            result = fnp.where(mask, asarray(self.fill_value, dtype=result.dtype), result)
+        return fnp.reshape(result, lead + trailing)
