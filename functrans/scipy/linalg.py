@@ -10,10 +10,12 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
+from .. import numpy as fnp
 from ..lax import linalg as lax_linalg
 from ..numpy import linalg as np_linalg
 from ..numpy._conversion import asarray, promote, promote_inexact
 from ..primitives._util import dtype_of, shape_of
+from ..primitives.linalg import adjoint
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu", "lu_factor",
            "lu_solve", "solve", "inv", "det", "eigh", "svd", "qr", "expm", "polar",
@@ -31,11 +33,6 @@ def _square(a, name):
         raise ValueError(f"{name}: needs square matrices (shape (..., n, n)), got shape {shape}")
 
 
-def _adjoint(a):
-    a = lax.moveaxis(a, -1, -2) if len(shape_of(a)) >= 2 else a
-    return lax.conj(a) if np.dtype(dtype_of(a)).kind == "c" else a
-
-
 def _as_columns(b, a):
     """`b` as (..., n, k) for solves against (n, n) `a`, and how to give it its shape back."""
     if len(shape_of(b)) == len(shape_of(a)) - 1:
@@ -50,7 +47,7 @@ def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
     a, = _inexact(a)
     _square(a, "cholesky")
     factor = lax_linalg.cholesky(a)
-    return factor if lower else _adjoint(factor)
+    return factor if lower else adjoint(factor)
 
 
 def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
@@ -65,15 +62,11 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     b, restore = _as_columns(b, c)
     if lower:
         y = lax_linalg.triangular_solve(c, b, lower=True)
-        x = lax_linalg.triangular_solve(_conj(c), y, lower=True, transpose_a=True)
+        x = lax_linalg.triangular_solve(fnp.conj(c), y, lower=True, transpose_a=True)
     else:
-        y = lax_linalg.triangular_solve(_conj(c), b, lower=False, transpose_a=True)
+        y = lax_linalg.triangular_solve(fnp.conj(c), b, lower=False, transpose_a=True)
         x = lax_linalg.triangular_solve(c, y, lower=False)
     return restore(x)
-
-
-def _conj(a):
-    return lax.conj(a) if np.dtype(dtype_of(a)).kind == "c" else a
 
 
 _TRANS = {0: 0, "N": 0, 1: 1, "T": 1, 2: 2, "C": 2}
@@ -90,21 +83,15 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     mode = _TRANS[trans]
     a, b = _inexact(a, b)
     b, restore = _as_columns(b, a)
-    x = lax_linalg.triangular_solve(_conj(a) if mode == 2 else a, b, lower=lower,
+    x = lax_linalg.triangular_solve(fnp.conj(a) if mode == 2 else a, b, lower=lower,
                                     transpose_a=mode > 0, unit_diagonal=unit_diagonal)
     return restore(x)
 
 
 def _unpack_lu(packed):
-    n = shape_of(packed)[-1]
-    eye = lax.convert_element_type(asarray(np.eye(n)), dtype_of(packed))
-    rows = lax.broadcasted_iota(np.int32, (n, n), 0)
-    cols = lax.broadcasted_iota(np.int32, (n, n), 1)
-    zero = lax.full_like(packed, 0)
-    lower = lax.add(lax.select(lax.broadcast_to(lax.gt(rows, cols), shape_of(packed)), packed,
-                               zero), eye)
-    upper = lax.select(lax.broadcast_to(lax.le(rows, cols), shape_of(packed)), packed, zero)
-    return lower, upper
+    """Unit lower l and upper u from LAPACK's packing of both in one matrix."""
+    eye = fnp.eye(shape_of(packed)[-1], dtype=dtype_of(packed))
+    return fnp.tril(packed, -1) + eye, fnp.triu(packed)
 
 
 def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
@@ -114,14 +101,8 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
     _square(a, "lu")
     packed, _, perm = lax_linalg.lu(a)
     lower, upper = _unpack_lu(packed)
-    n = shape_of(a)[-1]
-    p = lax.convert_element_type(lax.eq(lax.expand_dims(perm, (len(shape_of(perm)) - 1,)),
-                                        lax.broadcasted_iota(np.int32, (n, n), 0)),
-                                 dtype_of(a))
-    if permute_l:
-        return lax.dot_general(p, lower, (((len(shape_of(p)) - 1,), (len(shape_of(p)) - 2,)),
-                                          (tuple(range(len(shape_of(p)) - 2)),) * 2)), upper
-    return p, lower, upper
+    p = (perm[..., None, :] == fnp.arange(shape_of(a)[-1])[:, None]).astype(dtype_of(a))
+    return (np_linalg.matmul(p, lower), upper) if permute_l else (p, lower, upper)
 
 
 def lu_factor(a, overwrite_a=False, check_finite=True):
@@ -159,7 +140,7 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     b, restore = _as_columns(b, packed)
     if mode == 0:
         return restore(lax_linalg.lu_solve(packed, perm, b))
-    lu_ = _conj(packed) if mode == 2 else packed
+    lu_ = fnp.conj(packed) if mode == 2 else packed
     # a = P^T L U (rows permuted by perm): op(a) x = b is U^T L^T (P x) = b
     y = lax_linalg.triangular_solve(lu_, b, lower=False, transpose_a=True)
     z = lax_linalg.triangular_solve(lu_, y, lower=True, transpose_a=True, unit_diagonal=True)
@@ -186,14 +167,9 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False,
 
 def _symmetrized(a, lower):
     """The Hermitian matrix whose `lower` (or upper) triangle `a` holds."""
-    n = shape_of(a)[-1]
-    rows = lax.broadcasted_iota(np.int32, (n, n), 0)
-    cols = lax.broadcasted_iota(np.int32, (n, n), 1)
-    keep = lax.broadcast_to(lax.ge(rows, cols) if lower else lax.le(rows, cols), shape_of(a))
-    half = lax.select(keep, a, lax.full_like(a, 0))
-    strict = lax.select(lax.broadcast_to(lax.eq(rows, cols), shape_of(a)),
-                        lax.full_like(a, 0), half)
-    return lax.add(half, _adjoint(strict))
+    if lower:
+        return fnp.tril(a) + adjoint(fnp.tril(a, -1))
+    return fnp.triu(a) + adjoint(fnp.triu(a, 1))
 
 
 def inv(a, overwrite_a=False, check_finite=True):
@@ -256,10 +232,7 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
                           (len(shape_of(A)) - 2,))
     raw_s = lax.ceil(lax.log2(lax.max(lax.div(norm, _THETA13), 1.0)))
     s = lax.clamp(0.0, lax.stop_gradient(raw_s), float(max_squarings))
-    scale = lax.exp2(lax.neg(s))
-    A = lax.mul(A, lax.convert_element_type(
-        lax.expand_dims(scale, tuple(range(len(shape_of(scale)), len(shape_of(A))))),
-        dtype_of(A)))
+    A = A * lax.convert_element_type(lax.exp2(lax.neg(s)), dtype_of(A))[..., None, None]
     eye = lax.broadcast_to(lax.convert_element_type(asarray(np.eye(n)), dtype_of(A)),
                            shape_of(A))
     mm = np_linalg.matmul
@@ -275,11 +248,7 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
                                          lax.add(lax.mul(A2, b[2]), lax.mul(eye, b[0]))))
     R = np_linalg.solve(lax.sub(V, U), lax.add(V, U))
     for i in range(int(max_squarings)):
-        squared = mm(R, R)
-        more = lax.lt(float(i), s)
-        R = lax.select(lax.broadcast_to(lax.expand_dims(
-            more, tuple(range(len(shape_of(more)), len(shape_of(R))))), shape_of(R)),
-            squared, R)
+        R = fnp.where((s > i)[..., None, None], mm(R, R), R)
     return R
 
 
@@ -293,11 +262,9 @@ def polar(a, side="right", *, method="svd", eps=None, max_iterations=None):
     u = np_linalg.matmul(w, vh)
     s = lax.convert_element_type(s, dtype_of(a))
     if side == "right":
-        p = np_linalg.matmul(_adjoint(vh), lax.mul(lax.expand_dims(s, (len(shape_of(s)),)),
-                                                   vh))
+        p = np_linalg.matmul(adjoint(vh), s[..., :, None] * vh)
     else:
-        p = np_linalg.matmul(lax.mul(w, lax.expand_dims(s, (len(shape_of(s)) - 1,))),
-                             _adjoint(w))
+        p = np_linalg.matmul(w * s[..., None, :], adjoint(w))
     return u, p
 
 
@@ -328,7 +295,7 @@ def toeplitz(c, r=None):
     """The Toeplitz matrix with first column c and first row r (conj(c) if None; r[0] is
     ignored)."""
     c = lax.reshape(asarray(c), (-1,)) if len(shape_of(asarray(c))) != 1 else asarray(c)
-    r = _conj(c) if r is None else asarray(r)
+    r = fnp.conj(c) if r is None else asarray(r)
     r = lax.reshape(r, (-1,)) if len(shape_of(r)) != 1 else r
     (c, r), _ = promote(c, r)
     m, n = shape_of(c)[0], shape_of(r)[0]
