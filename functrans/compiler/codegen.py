@@ -160,8 +160,7 @@ class LoweringContext:
         for j, (k, _) in sorted(plan.lent.items()):
             if k not in lenders:
                 lenders[k] = self.fresh("lent")
-                j = next((f for f, (n, _) in split.items() if f <= j < f + n), j)
-                lend_at.setdefault(j, []).append(k)
+                lend_at.setdefault(_chain_start(split, j), []).append(k)
         chain = None            # the row-split chain being written: (last k, rows, ...)
         ticks = []              # the clock at the start and the end of each instruction
         finish_at = {}          # instruction -> the runs started earlier to wait for
@@ -275,8 +274,7 @@ class LoweringContext:
     def _finish_before(self, w, run, name, split, finish_at):
         """Wait for `run` (assigning its result to `name`, if any) before instruction w, or
         before the split chain holding w."""
-        w = next((f for f, (n, _) in split.items() if f <= w < f + n), w)
-        finish_at.setdefault(w, []).append((run, name))
+        finish_at.setdefault(_chain_start(split, w), []).append((run, name))
 
     def _finish(self, run, name, indent):
         call = f"{self.const(parallel.finish, 'par_finish')}({run})"
@@ -365,6 +363,12 @@ CHAIN_BLOCK_BYTES = 1 << 18
 PAIR_MIN_SHARE = 0.5
 
 
+def _chain_start(split, j):
+    """The first instruction of the row-split chain holding instruction j (j if none does):
+    what must happen before j is emitted before the chain's row function."""
+    return next((f for f, (n, _) in split.items() if f <= j < f + n), j)
+
+
 def _later_products(instrs, pairs, groups):
     """For each pair k (products k and k + 1), `(d, chain, w)`: product d, the one read later
     (a weight's gradient), is started on a worker before the other runs; `chain`, the
@@ -379,8 +383,9 @@ def _later_products(instrs, pairs, groups):
         for v in eqn.invars:
             if type(v) is Var:
                 readers.setdefault(v, []).append(j)
-    grouped = {j for g, (_, count) in groups.items() for j in range(g, g + count)}
-    paired = set(pairs) | {k + 1 for k in pairs}
+    # (members of fused groups and of other pairs stay out of chains)
+    excluded = {j for g, (_, count) in groups.items() for j in range(g, g + count)}
+    excluded |= set(pairs) | {k + 1 for k in pairs}
     end = len(instrs)
 
     def first_read(v):
@@ -391,7 +396,7 @@ def _later_products(instrs, pairs, groups):
         reads = [first_read(instrs[j][0].outvars[0]) for j in (k, k + 1)]
         d = k if reads[0] > reads[1] else k + 1
         chain, value, w = [], instrs[d][0].outvars[0], reads[d - k]
-        while w < end and w not in grouped | paired and readers[value] == [w] and \
+        while w < end and w not in excluded and readers[value] == [w] and \
                 len(instrs[w][0].outvars) == 1 and \
                 instrs[w][0].primitive.kernel_kind in _CHAINED_KINDS and \
                 (not chain or w == chain[-1] + 1):

@@ -189,9 +189,8 @@ def _dot_kernel(eqn):
             target = buf if plan.out_shape is None else \
                 f"{buf}.reshape({plan.product_shape!r})"
             result = buf
-        product = ctx.const(parallel.product, 'par_product')
         if ctx.pairing is None:
-            ctx.emit(f"{product}({args}, {target})", indent)
+            ctx.emit(f"{ctx.const(parallel.product, 'par_product')}({args}, {target})", indent)
         elif not ctx.pairing:               # the first of a pair runs with the second
             ctx.pairing.append(f"{args}, {target}")
         else:                               # one starts on a worker, the other runs here

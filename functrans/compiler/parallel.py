@@ -299,7 +299,8 @@ def whole_product(fn, a, b, out):
 def start_product(fn, a, b, out):
     """`fn(a, b, out=out)` (as `product` takes it) started on a worker, whole, while the
     caller goes on (a weight's gradient, needed only later); `finish` waits for it. On one
-    thread, or where the BLAS cannot be held at one, it runs here (split)."""
+    thread it runs here; where the BLAS cannot be held at one thread, here on the BLAS's
+    own threads."""
     here = not pool.blas_split
     return pool.start(product if here else whole_product, (fn, a, b, out), here)
 
