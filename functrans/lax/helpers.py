@@ -12,7 +12,8 @@ import numpy as np
 
 from ..core import axis_size
 from ..higher_order.control_flow import associative_scan, scan
-from ..primitives._util import dtype_of, shape_of
+from ..primitives._util import broadcast_shapes as _broadcast_shapes, canonical_axis, dtype_of, \
+    shape_of
 from ..primitives.conv import conv_dimension_numbers, conv_general_dilated, padding_pairs
 from ..primitives import elementwise as _elementwise, reductions as _reductions
 from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
@@ -30,12 +31,6 @@ __all__ = ["approx_max_k", "approx_min_k", "axis_size", "broadcast", "broadcaste
            "split", "stack", "tile", "unstack"]
 
 
-def _axis(axis, rank, name):
-    if not -rank <= axis < rank:
-        raise ValueError(f"{name}: axis {axis} is out of range for rank {rank}")
-    return axis % rank
-
-
 def broadcast(operand, sizes):
     """`operand` with new leading axes of `sizes`."""
     shape = shape_of(operand)
@@ -47,13 +42,13 @@ def broadcast(operand, sizes):
 def broadcasted_iota(dtype, shape, dimension):
     """0, 1, ... along axis `dimension` of an array of `shape`, the same along the others."""
     shape = tuple(int(s) for s in shape)
-    dimension = _axis(dimension, len(shape), "broadcasted_iota")
+    dimension = canonical_axis(dimension, len(shape), "broadcasted_iota: axis")
     return broadcast_in_dim(iota(dtype, shape[dimension]), shape, (dimension,))
 
 
 def broadcast_shapes(*shapes):
     """The shape that `shapes` broadcast to (NumPy's rules)."""
-    return tuple(np.broadcast_shapes(*(tuple(s) for s in shapes)))
+    return _broadcast_shapes(*(tuple(s) for s in shapes), opname="broadcast_shapes")
 
 
 def broadcast_to_rank(x, rank):
@@ -78,7 +73,7 @@ def collapse(operand, start_dimension, stop_dimension=None):
 def index_in_dim(operand, index, axis=0, keepdims=True):
     """The static `index` along `axis` (negative counts from the end)."""
     shape = shape_of(operand)
-    axis = _axis(axis, len(shape), "index_in_dim")
+    axis = canonical_axis(axis, len(shape), "index_in_dim: axis")
     size = shape[axis]
     if not -size <= index < size:
         raise IndexError(f"index_in_dim: index {index} is out of bounds for axis {axis} of "
@@ -92,7 +87,7 @@ def dynamic_update_index_in_dim(operand, update, index, axis):
     """`operand` with `update` written at the (traced) `index` along `axis`; `update` has
     that axis of size 1, or not at all."""
     rank = len(shape_of(operand))
-    axis = _axis(axis, rank, "dynamic_update_index_in_dim")
+    axis = canonical_axis(axis, rank, "dynamic_update_index_in_dim: axis")
     if len(shape_of(update)) == rank - 1:
         update = expand_dims(update, (axis,))
     return dynamic_update_slice_in_dim(operand, update, index, axis)
@@ -101,7 +96,7 @@ def dynamic_update_index_in_dim(operand, update, index, axis):
 def index_take(src, idxs, axes):
     """`src` indexed at the integer arrays `idxs`, one per axis of `axes` (all of the same
     shape, which leads the result; the other axes follow)."""
-    axes = tuple(_axis(a, len(shape_of(src)), "index_take") for a in axes)
+    axes = tuple(canonical_axis(a, len(shape_of(src)), "index_take: axis") for a in axes)
     if len(idxs) != len(axes):
         raise ValueError(f"index_take: {len(idxs)} index arrays for {len(axes)} axes")
     return gather(src, *idxs, axes=axes)
@@ -110,7 +105,7 @@ def index_take(src, idxs, axes):
 def split(operand, sizes, axis=0):
     """Consecutive pieces of `operand` along `axis`, of `sizes` (which sum to its length)."""
     shape = shape_of(operand)
-    axis = _axis(axis, len(shape), "split")
+    axis = canonical_axis(axis, len(shape), "split: axis")
     sizes = [int(s) for s in sizes]
     if sum(sizes) != shape[axis] or any(s < 0 for s in sizes):
         raise ValueError(f"split: sizes {sizes} must be non-negative and sum to the length "
@@ -138,14 +133,14 @@ def stack(operands, axis=0):
     if not operands:
         raise ValueError("stack: needs at least one operand")
     rank = len(shape_of(operands[0])) + 1
-    axis = _axis(axis, rank, "stack")
+    axis = canonical_axis(axis, rank, "stack: axis")
     return concatenate([expand_dims(x, (axis,)) for x in operands], axis)
 
 
 def unstack(x, axis=0):
     """The slices of `x` along `axis`, that axis removed."""
     shape = shape_of(x)
-    axis = _axis(axis, len(shape), "unstack")
+    axis = canonical_axis(axis, len(shape), "unstack: axis")
     return tuple(index_in_dim(x, i, axis, keepdims=False) for i in range(shape[axis]))
 
 
@@ -180,7 +175,7 @@ def _shift_as(x, y, kind):
 def cumlogsumexp(operand, axis=0, reverse=False):
     """log(cumsum(exp(operand))) along `axis`, computed without overflow or underflow (a scan
     of logaddexp)."""
-    axis = _axis(axis, len(shape_of(operand)), "cumlogsumexp")
+    axis = canonical_axis(axis, len(shape_of(operand)), "cumlogsumexp: axis")
     return associative_scan(logaddexp, operand, reverse=reverse, axis=axis)
 
 
@@ -276,11 +271,11 @@ def reduce(operands, init_values, computation, dimensions):
     `min` and the bitwise and/or/xor run as one reduction; any other computation as a scan
     over the reduced elements in order."""
     leaves, tree = tree_flatten(operands)
-    inits, init_tree = tree_flatten(init_values)
+    inits, _ = tree_flatten(init_values)
     if len(inits) != len(leaves):
         raise ValueError(f"reduce: {len(inits)} initial values for {len(leaves)} operands")
     rank = len(shape_of(leaves[0]))
-    dims = tuple(sorted({_axis(d, rank, "reduce") for d in dimensions}))
+    dims = tuple(sorted({canonical_axis(d, rank, "reduce: axis") for d in dimensions}))
     if len(leaves) == 1 and computation in _MONOIDS:
         return tree_unflatten(tree, [computation(inits[0], _MONOIDS[computation](leaves[0],
                                                                                  dims))])

@@ -13,7 +13,7 @@ import numpy as np
 from .. import dtypes
 from ..core import ShapedArray, on_operand_device
 from ._util import (primitive, def_nondiff, shape_of, dtype_of, wanted, bdim_size,
-                    broadcast_batched)
+                    broadcast_batched, canonical_axis)
 from .elementwise import neg, bitwise_not
 from .shape_ops import broadcast_in_dim, iota, moveaxis, full_like, slice_in_dim
 from .indexing import take_along_axis, add_along_axis
@@ -162,10 +162,7 @@ def searchsorted(sorted_arr, values, side="left"):
 def top_k(operand, k, *, axis=-1):
     """The `k` largest entries along `axis` (the last by default), in descending order, and
     their int32 indices (as JAX's; the lower index first among equal values)."""
-    rank = len(shape_of(operand))
-    if not -rank <= axis < rank:
-        raise ValueError(f"top_k: axis {axis} is out of range for rank {rank}")
-    axis %= rank
+    axis = canonical_axis(axis, len(shape_of(operand)), "top_k: axis")
     n = shape_of(operand)[axis]
     if not 0 <= k <= n:
         raise ValueError(f"top_k: k={k} is out of range for an axis of size {n}")
