@@ -13,7 +13,7 @@ from ._creation import ones, zeros
 from ._math import bitwise_and, multiply, not_equal, right_shift, where
 from ._misc import convolve
 from ._reductions import sum
-from ._shape import concatenate, moveaxis, ravel, reshape
+from ._shape import concatenate, moveaxis, ravel, reshape, resize
 from ._sorting import nonzero
 
 __all__ = ["fill_diagonal", "put", "piecewise", "poly", "polydiv", "roots", "packbits",
@@ -32,11 +32,9 @@ def _functional_only(name, inplace):
 def _cycled(values, count, dtype):
     """`values` flattened and repeated to `count` elements (NumPy's np.resize)."""
     flat = ravel(asarray(values, dtype=dtype))
-    n = shape_of(flat)[0]
-    if n == 0:
+    if shape_of(flat)[0] == 0:
         raise ValueError("the values to write are empty")
-    reps = -(-count // n)
-    return concatenate([flat] * reps)[:count] if reps > 1 else flat[:count]
+    return resize(flat, count)
 
 
 def fill_diagonal(a, val, wrap=False, *, inplace=True):
@@ -55,7 +53,7 @@ def fill_diagonal(a, val, wrap=False, *, inplace=True):
         step = shape[1] + 1
         end = size if wrap else min(size, shape[1] * shape[1])
     else:
-        step = int(sum(np.cumprod((1,) + shape[:-1])))
+        step = int(np.cumprod((1,) + shape[:-1]).sum())
         end = size
     positions = np.arange(0, end, step)
     values = _cycled(val, len(positions), dtype_of(a))
@@ -173,16 +171,22 @@ def roots(p, *, strip_zeros=True):
             return zeros((0,), np.result_type(np.dtype(dt), np.complex64))
         zero_roots = shape_of(p)[0] - 1 - int(nonzero_at[-1])
         p = p[int(nonzero_at[0]):int(nonzero_at[-1]) + 1]
-    n = shape_of(p)[0] - 1
-    if n < 1:
+    if shape_of(p)[0] < 2:
         found = zeros((0,), np.result_type(np.dtype(dt), np.complex64))
     else:
-        first_row = reshape(-p[1:] / p[0], (1, n))
-        below = concatenate([np.eye(n - 1, dtype=dt), zeros((n - 1, 1), dt)], axis=1)
-        found = eigvals(concatenate([first_row, below], axis=0))
+        found = eigvals(companion_matrix(p))
     if zero_roots:
         found = concatenate([found, zeros((zero_roots,), dtype_of(found))])
     return found
+
+
+def companion_matrix(p):
+    """The companion matrix of the polynomial with inexact coefficients `p` (highest power
+    first, at least two): first row -p[1:] / p[0], ones below the diagonal (its
+    eigenvalues are the roots)."""
+    n = shape_of(p)[0] - 1
+    first_row = reshape(-p[1:] / p[0], (1, n))
+    return concatenate([first_row, np.eye(n - 1, n, dtype=np.dtype(dtype_of(p)))], axis=0)
 
 
 def _bit_weights(bitorder):

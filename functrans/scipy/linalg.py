@@ -14,6 +14,7 @@ from .. import numpy as fnp
 from ..lax import linalg as lax_linalg
 from ..numpy import linalg as np_linalg
 from ..numpy._conversion import asarray, promote, promote_inexact
+from ..numpy._numpy_extras import companion_matrix
 from ..primitives._util import dtype_of, shape_of
 from ..primitives.linalg import adjoint
 
@@ -329,12 +330,9 @@ def companion(a):
     """The companion matrix of the polynomial with coefficients a (highest power first):
     first row -a[1:] / a[0], ones below the diagonal."""
     a, = _inexact(a)
-    n = shape_of(a)[0] - 1
-    if n < 1:
+    if shape_of(a)[0] < 2:
         raise ValueError("companion: needs at least two coefficients")
-    first = lax.reshape(lax.div(lax.neg(a[1:]), a[0]), (1, n))
-    below = asarray(np.eye(n - 1, n, dtype=np.dtype(dtype_of(a))))
-    return lax.concatenate([first, below], 0)
+    return companion_matrix(a)
 
 
 def hilbert(n):
