@@ -11,7 +11,7 @@ from ..core import Tracer
 from ..interpreters.batching import vmap_flat
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.linalg import adjoint
-from ._conversion import asarray, array, promote_inexact
+from ._conversion import asarray, array, promote, promote_inexact
 from ._creation import zeros
 from ._linalg import matmul
 from ._math import (add, subtract, multiply, true_divide, where, less, greater, remainder,
@@ -250,7 +250,6 @@ def convolve_nd(a, v, mode, name):
     """The linear convolution of two arrays of one rank: 'full', 'same' (a's shape, centred
     in the full result, as SciPy) or 'valid' (where they overlap completely; either may be
     the larger). One convolution primitive, so memory stays linear in the inputs."""
-    from ._conversion import promote
     (a, v), _ = promote(a, v)
     a, v = asarray(a), asarray(v)
     sa, sv = tuple(shape_of(a)), tuple(shape_of(v))
@@ -262,7 +261,7 @@ def convolve_nd(a, v, mode, name):
     if mode not in ("full", "same", "valid"):
         raise ValueError(f"{name}: mode must be 'full', 'same' or 'valid', got {mode!r}")
     if mode == "valid" and not all(x >= y for x, y in zip(sa, sv)):
-        if not all(y >= x for x, y in zip(sa, sv)):
+        if not valid_swaps(sa, sv):
             raise ValueError(f"{name}: for mode 'valid' one input must be at least as large "
                              f"as the other in every dimension, got shapes {sa} and {sv}")
         a, v, sa, sv = v, a, sv, sa
@@ -275,6 +274,12 @@ def convolve_nd(a, v, mode, name):
         starts = [(m - 1) // 2 for m in sv]
         out = lax.slice(out, starts, [st + n for st, n in zip(starts, sa)])
     return out
+
+
+def valid_swaps(sa, sv):
+    """Whether a 'valid' convolution of shapes sa and sv swaps its inputs: the first is
+    nowhere larger and somewhere smaller than the second."""
+    return not all(x >= y for x, y in zip(sa, sv)) and all(y >= x for x, y in zip(sa, sv))
 
 
 def _any_float(*xs):

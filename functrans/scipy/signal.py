@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import lax
 from ..numpy._conversion import asarray, promote_inexact
-from ..numpy._misc import convolve_nd
+from ..numpy._misc import convolve_nd, valid_swaps
 from ..primitives._util import dtype_of, shape_of
 
 __all__ = ["convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "detrend"]
@@ -38,8 +38,7 @@ def correlate(in1, in2, mode="full", method="auto", precision=None):
         raise ValueError(f"correlate: method must be one of {_METHODS}, got {method!r}")
     in1, in2 = asarray(in1), asarray(in2)
     s1, s2 = shape_of(in1), shape_of(in2)
-    if mode == "valid" and len(s1) == len(s2) and not all(x >= y for x, y in zip(s1, s2)) \
-            and all(y >= x for x, y in zip(s1, s2)):
+    if mode == "valid" and len(s1) == len(s2) and valid_swaps(s1, s2):
         return _reversed_conj(convolve_nd(in2, _reversed_conj(in1), mode, "correlate"))
     return convolve_nd(in1, _reversed_conj(in2), mode, "correlate")
 
@@ -102,11 +101,11 @@ def detrend(data, axis=-1, type="linear", bp=0, overwrite_data=None):
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         seg = lax.slice_in_dim(x, lo, hi, axis=0)
         length = hi - lo
-        t = np.arange(length, dtype=np.float64) - (length - 1) / 2.0
+        centred = np.arange(length, dtype=np.float64) - (length - 1) / 2.0
         shape = (length,) + (1,) * (rank - 1)
-        t = lax.convert_element_type(asarray(t.reshape(shape)), dtype_of(data))
+        t = lax.convert_element_type(asarray(centred.reshape(shape)), dtype_of(data))
         mean = lax.div(lax.reduce_sum(seg, (0,)), float(length))
-        denom = float(np.sum((np.arange(length) - (length - 1) / 2.0) ** 2)) or 1.0
+        denom = float(np.sum(centred ** 2)) or 1.0
         slope = lax.div(lax.reduce_sum(lax.mul(seg, t), (0,)), denom)
         pieces.append(lax.sub(lax.sub(seg, lax.expand_dims(mean, (0,))),
                               lax.mul(t, lax.expand_dims(slope, (0,)))))
