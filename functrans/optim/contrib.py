@@ -54,7 +54,7 @@ def reduce_on_plateau(factor=0.1, patience=10, rtol=1e-4, atol=0.0, cooldown=0,
         plateau = fnp.where(better, 0, s.plateau_count + 1)
         resting = s.cooldown_count > 0
         reduce = (plateau == patience) & ~resting
-        scale = fnp.where(reduce, fnp.maximum(s.scale * factor, min_scale), s.scale)
+        scale = fnp.where(reduce, s.scale * factor, s.scale)
         scale = fnp.where(resting, s.scale, fnp.maximum(scale, min_scale))
         cooldown_count = fnp.where(resting, s.cooldown_count - 1,
                                    fnp.where(reduce, cooldown, 0))

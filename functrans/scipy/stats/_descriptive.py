@@ -27,20 +27,32 @@ def sem(a, axis=0, ddof=1, nan_policy="propagate", *, keepdims=False):
     return fnp.std(a, axis=axis, ddof=ddof, keepdims=keepdims) / math.sqrt(n)
 
 
-def _sorted_ranks(s, method):
-    """The ranks of the elements of `s`, sorted along its last axis, for `method`."""
+def _run_starts(s):
+    """Where each run of equal values starts, in `s` sorted along its last axis."""
+    return fnp.concatenate([fnp.ones(s.shape[:-1] + (1,), bool), s[..., 1:] != s[..., :-1]],
+                           axis=-1)
+
+
+def _run_bounds(s):
+    """Each element's run's first and last rank (from 1), in `s` sorted along its last
+    axis."""
     n = s.shape[-1]
-    new = fnp.concatenate([fnp.ones(s.shape[:-1] + (1,), bool), s[..., 1:] != s[..., :-1]],
-                          axis=-1)
-    if method == "ordinal":
-        return fnp.broadcast_to(fnp.arange(1, n + 1), s.shape)
-    if method == "dense":
-        return fnp.cumsum(new, axis=-1)
+    new = _run_starts(s)
     positions = fnp.broadcast_to(fnp.arange(n), s.shape)
     last_axis = s.ndim - 1
     first = lax.cummax(fnp.where(new, positions, 0), last_axis) + 1
     ends = fnp.concatenate([new[..., 1:], fnp.ones(s.shape[:-1] + (1,), bool)], axis=-1)
     last = lax.cummin(fnp.where(ends, positions, n), last_axis, reverse=True) + 1
+    return first, last
+
+
+def _sorted_ranks(s, method):
+    """The ranks of the elements of `s`, sorted along its last axis, for `method`."""
+    if method == "ordinal":
+        return fnp.broadcast_to(fnp.arange(1, s.shape[-1] + 1), s.shape)
+    if method == "dense":
+        return fnp.cumsum(_run_starts(s), axis=-1)
+    first, last = _run_bounds(s)
     if method == "min":
         return first
     if method == "max":
@@ -85,7 +97,8 @@ def mode(a, axis=0, nan_policy="propagate", keepdims=False):
     if axis is None:
         a, axis = fnp.ravel(a), 0
     s = fnp.sort(fnp.moveaxis(a, axis, -1), axis=-1)
-    counts = _sorted_ranks(s, "max") - _sorted_ranks(s, "min") + 1
+    first, last = _run_bounds(s)
+    counts = last - first + 1
     at = fnp.argmax(counts, axis=-1, keepdims=True)
     value = fnp.take_along_axis(s, at, axis=-1)
     count = fnp.take_along_axis(counts, at, axis=-1)
