@@ -80,14 +80,12 @@ def host_id():
     return process_index()
 
 
-def host_ids():
-    """The indices of all processes."""
-    return list(range(process_count()))
-
-
 def process_indices():
     """The indices of all processes."""
     return list(range(process_count()))
+
+
+host_ids = process_indices      # (JAX's older name)
 
 
 def print_environment_info(return_string=False):
