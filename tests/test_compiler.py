@@ -384,7 +384,7 @@ def test_reuse_across_a_long_program_equals_eager():
         return h.sum(0), h
     code = _check(f, _arr(), _arr(seed=1) / 8)
     # one fresh array (the output); every other product writes into a planned buffer
-    products = [ln for ln in code.splitlines() if "dot(" in ln]
+    products = [ln for ln in code.splitlines() if "dot(" in ln and "ones" not in ln]
     assert len(products) == 5 and sum("out=" not in ln for ln in products) == 1, code
 
 
@@ -648,7 +648,12 @@ def _two_step_reductions(op):
         np.testing.assert_allclose(np.asarray(got), getattr(np, op)(x, axis=axes), rtol=1e-5)
         np.testing.assert_array_equal(np.asarray(got), np.asarray(f(x)))   # eager: the same
         two_steps = axes in [(0, 2, 3), (0, 1, 3), (0, 3)]
-        assert ("two_step" in _code(_optimized(f, x))) == two_steps, axes
+        code = _code(_optimized(f, x))
+        if op == "sum":         # float sums: products with vectors of ones, one per step
+            products = 2 if two_steps else 0 if axes == (0, 2) else 1
+            assert code.count("dot(") == products and "two_step" not in code, (axes, code)
+        else:
+            assert ("two_step" in code) == two_steps, axes
     # size-1 axes do not change the plan, so a vmap or pmap over one device sums alike
     wide = x[None, :, :, None]
     g = lambda a: getattr(fnp, op)(a, axis=(1, 3, 4, 5))             # noqa: E731
@@ -659,3 +664,32 @@ def _two_step_reductions(op):
     np.testing.assert_allclose(np.asarray(ft.jit(h)(one)), getattr(np, op)(one, (0, 2)),
                                rtol=1e-5)
     assert "two_step" not in _code(_optimized(h, one))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_sums_over_leading_or_trailing_axes_are_products_with_ones(dtype):
+    """They equal NumPy's sums to rounding, eagerly and compiled alike (bit for bit), keep
+    NaN and infinities, and sum leading axes at least as accurately as NumPy does."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.5, 1.5, (7, 1, 6, 5)).astype(dtype)
+    x[0, 0, 1, 2], x[3, 0, 4, 0], x[5, 0, 2, 2] = np.nan, np.inf, -np.inf
+    x[6, 0, 4, 0] = -np.inf
+    tol = 1e-5 if dtype == "float32" else 1e-13
+    with ft.default_device(ft.devices("cpu")[0]), np.errstate(invalid="ignore"):
+        for axes in [(0,), (0, 1), (0, 1, 2), (2, 3), (1, 2, 3), (3,), (0, 3), (0, 1, 3)]:
+            f = lambda a: fnp.sum(a, axis=axes)                     # noqa: E731
+            want = x.sum(axis=axes, dtype=np.float64)
+            got = np.asarray(ft.jit(f)(x))
+            assert got.dtype == x.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=tol)
+            np.testing.assert_array_equal(got, np.asarray(f(x)))            # eager: the same
+            np.testing.assert_array_equal(got, np.asarray(f(fnp.asarray(x))))
+            assert "dot(" in _code(_optimized(f, x)), axes
+        sums = lambda a: (fnp.sum(a), fnp.sum(a[None, :, None], axis=(1, 3)))  # noqa: E731
+        assert "dot(" not in _code(_optimized(sums, np.ones((5, 3), dtype)))       # all axes
+        assert "dot(" not in _code(_optimized(lambda a: fnp.sum(a, axis=1),
+                                              np.ones((5, 3), np.complex64)))
+    long = rng.uniform(0, 1, (1 << 15, 4)).astype(np.float32)
+    exact = long.astype(np.float64).sum(0)
+    ours = np.asarray(ft.jit(lambda a: fnp.sum(a, axis=0))(long))
+    assert np.abs(ours - exact).max() <= np.abs(long.sum(0) - exact).max()

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..jaxpr import Literal, Var
 from ..primitives.dot import dot_plan
-from ..primitives.reductions import REDUCING_UFUNC, two_step, two_step_plan
+from ..primitives.reductions import (REDUCING_UFUNC, matvec_plan, ones_vector, two_step,
+                                     two_step_plan)
 from . import numba_kernels, parallel
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE
@@ -234,8 +235,12 @@ def _reduce_kernel(eqn):
     split = 0 not in axes and shape and shape[0] > 1 and \
         math.prod(shape) >= SPLIT_REDUCTION_ELEMENTS
     plan = two_step_plan(shape, axes)
+    steps = matvec_plan(shape, axes, x.aval.dtype) if np_name == "sum" else None
 
     def emit(ctx, eqn, ins, outs, buf, indent):
+        if steps is not None and ctx.xp is np:      # as the eager kernel does
+            _emit_matvec_sum(ctx, ins[0], outs[0], buf, indent)
+            return
         dtype = f", dtype={ctx.const(x.aval.dtype, 'dt')}" if typed else ""
         if ctx.xp is np:        # what np.sum etc. call, without their Python wrapper
             fn = f"{ctx.kernel(REDUCING_UFUNC[np_name].__name__)}.reduce"
@@ -265,6 +270,23 @@ def _reduce_kernel(eqn):
             return
         extra = f", out={buf}" if buf else ""
         ctx.emit(f"{outs[0]} = {fn}({ins[0]}, axis={axes!r}{dtype}{extra})", indent)
+
+    def _emit_matvec_sum(ctx, operand, result, buf, indent):
+        """`matvec_sum` written out: its products, the last into `buf`."""
+        dot, part = ctx.kernel("dot"), operand
+        for k, (rows, columns, leading) in enumerate(steps):
+            ones = ctx.const(ones_vector(rows if leading else columns, x.aval.dtype), "ones")
+            matrix = f"{part}.reshape({rows}, {columns})"
+            factors = f"{ones}, {matrix}" if leading else f"{matrix}, {ones}"
+            if k < len(steps) - 1:
+                part = ctx.fresh("part")
+                ctx.emit(f"{part} = {dot}({factors})", indent)
+            elif buf is None:
+                out_shape = tuple(eqn.outvars[0].aval.shape)
+                ctx.emit(f"{result} = {dot}({factors}).reshape({out_shape!r})", indent)
+            else:
+                ctx.emit(f"{dot}({factors}, out={buf}.reshape(-1))", indent)
+                ctx.emit(f"{result} = {buf}", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..primitives._util import dtype_of, shape_of
-from ..primitives.reductions import two_step, two_step_plan
+from ..primitives.reductions import reduce_sum_p
 from ..array import wrap
 from ._conversion import asarray, promote_inexact
 from ._fast import numpy_value
@@ -52,11 +52,8 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     if v is not None and dtype is None and initial is None and where is None:
         try:
             axes = normalize_axes(axis, v.ndim)
-            plan = v.dtype.kind in "fc" and two_step_plan(v.shape, axes)
-            if plan:            # summed in the order a compiled program sums
-                reduced = tuple(d for i, d in enumerate(v.shape) if i not in axes)
-                return _keep(wrap(two_step(np.add, v, plan, reduced, v.dtype)), v.shape, axes,
-                             keepdims)
+            if v.dtype.kind in "fc":    # summed the way a compiled program sums
+                return _keep(wrap(reduce_sum_p.impl(np, v, axes)), v.shape, axes, keepdims)
             return wrap(v.sum(axis=axis, keepdims=keepdims))
         except (ValueError, TypeError):
             pass            # let the general path raise a descriptive error
