@@ -342,6 +342,10 @@ def eval_primitive(prim, args, params):
     the operation runs there (Arrays on different devices are an error); NumPy data and
     Python scalars passed as they are live on no device yet: they join the Arrays' device,
     and with no Array among the operands the operation runs on the default device."""
+    if args and type(args[0]) in _PYTHON_SCALARS and \
+            all(type(a) in _PYTHON_SCALARS for a in args):  # alone: the default dtype, as JAX
+        dtype = dtypes.default_dtype_for_kind(max(map(dtypes.scalar_kind, args)))
+        args = [np.asarray(a, dtype) for a in args]
     raws = [a._value if type(a) is Array else a for a in args]
     for r in raws:
         if type(r) not in _HOST_OR_SCALAR:
@@ -361,7 +365,8 @@ def eval_primitive(prim, args, params):
     return wrap(out)
 
 
-_HOST_OR_SCALAR = HOST_TYPES | {float, int, bool, complex}
+_PYTHON_SCALARS = frozenset((float, int, bool, complex))
+_HOST_OR_SCALAR = HOST_TYPES | _PYTHON_SCALARS
 _evaluate = eval_primitive
 
 

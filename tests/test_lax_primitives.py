@@ -716,3 +716,18 @@ def test_every_primitive_has_a_row_and_all_rules():
     covered = {r.prim.name for r in ROWS}
     assert names - covered == set()
     assert len(names) >= 113
+
+
+def test_python_scalars_alone_compute_in_the_default_dtype_as_jax():
+    """`lax.sin(1.0)` is float32 (it was a float64 that widened the float32 arrays it met);
+    mixed scalars take the widest kind; NumPy scalars keep their dtype."""
+    assert lax.sin(1.0).dtype == np.float32 and float(lax.sin(1.0)) == np.sin(np.float32(1.0))
+    assert lax.add(1, 2.0).dtype == np.float32 and lax.mul(2, 3).dtype == np.int64
+    assert lax.lt(1.0, 2).dtype == np.bool_
+    assert lax.broadcast(1.0, (2,)).dtype == lax.expand_dims(1.0, (0,)).dtype == np.float32
+    x = fnp.ones(3, np.float32)
+    assert (x * lax.exp(2.0)).dtype == np.float32
+    assert ft.jit(lambda: lax.sin(1.0))().dtype == np.float32
+    assert ft.jit(lambda t: lax.cos(t) * lax.sin(0.5))(x).dtype == np.float32
+    assert lax.sin(np.float64(1.0)).dtype == np.float64
+    assert float(ft.grad(lax.sin)(1.0)) == pytest.approx(np.cos(1.0), rel=1e-6)

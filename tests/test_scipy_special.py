@@ -138,3 +138,19 @@ def test_logsumexp_keeps_relative_precision_near_zero():
     g = np.asarray(ft.grad(lambda b: fsp.logsumexp(np.array([1.0, 2.0]), b=b))(
         np.array([0.0, 1.0])))
     np.testing.assert_allclose(g, [math.exp(-1.0), 1.0], rtol=1e-15)
+
+
+def test_relative_entropy_keeps_its_accuracy_where_p_is_near_q():
+    """SciPy's log(p / q): a difference of logs cancelled to 1.6e-10 of kl_div here; where the
+    ratio overflows or underflows, the difference of logs takes over (finite gradients too)."""
+    p = np.array([2.828125, 1.0 + 2 ** -30, 0.5, 0.0, 1.0])
+    q = np.array([2.83203125, 1.0, 3.0, 1.0, 0.0])
+    for name in ("rel_entr", "kl_div"):
+        np.testing.assert_allclose(np.asarray(getattr(fsp, name)(p, q)), getattr(sp, name)(p, q),
+                                   rtol=1e-13)
+    # SciPy's ratio underflows to 0 and overflows here (kl_div: -inf and inf)
+    extreme = fsp.kl_div(np.array([1e-300, 1e300]), np.array([1e300, 1e-300]))
+    np.testing.assert_allclose(np.asarray(extreme), [1e300, 1e300 * (np.log(1e300) * 2 - 1)],
+                               rtol=1e-13)
+    g = ft.grad(lambda a: fsp.rel_entr(a, np.float64(1e300)))(np.float64(1e-300))
+    assert float(g) == pytest.approx(np.log(1e-300) - np.log(1e300) + 1, rel=1e-12)

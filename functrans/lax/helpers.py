@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..core import axis_size
+from ..core import axis_size, is_python_scalar
 from ..higher_order.control_flow import associative_scan, scan
 from ..primitives._util import broadcast_shapes as _broadcast_shapes, canonical_axis, dtype_of, \
     shape_of
@@ -282,7 +282,8 @@ def reduce(operands, init_values, computation, dimensions):
     kept = [d for d in range(rank) if d not in dims]
     rest = tuple(shape_of(leaves[0])[d] for d in kept)
     rows = [reshape(transpose(x, dims + tuple(kept)), (-1,) + rest) for x in leaves]
-    start = [broadcast_in_dim(i, rest, ()) for i in inits]
+    start = [broadcast_in_dim(convert_element_type(i, dtype_of(x)) if is_python_scalar(i) else i,
+                              rest, ()) for i, x in zip(inits, leaves)]
 
     def step(acc, xs):
         out = computation(tree_unflatten(tree, acc), tree_unflatten(tree, xs))

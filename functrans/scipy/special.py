@@ -136,7 +136,13 @@ def rel_entr(p, q):
     empty = lax.bitwise_and(lax.eq(p, 0.0), lax.ge(q, 0.0))
     one = lax.full_like(p, 1.0)
     safe_p, safe_q = lax.select(both, p, one), lax.select(both, q, one)
-    value = lax.mul(safe_p, lax.sub(lax.log(safe_p), lax.log(safe_q)))
+    # log(p / q), SciPy's, keeps its accuracy where p is near q (a difference of logs
+    # cancels there); the difference where the ratio overflows or underflows
+    ratio = lax.div(safe_p, safe_q)
+    direct = lax.bitwise_and(lax.gt(ratio, 0.0), lax.lt(ratio, math.inf))
+    log_ratio = lax.select(direct, lax.log(lax.select(direct, ratio, one)),
+                           lax.sub(lax.log(safe_p), lax.log(safe_q)))
+    value = lax.mul(safe_p, log_ratio)
     edge = lax.select(empty, lax.full_like(p, 0.0), lax.full_like(p, math.inf))
     out = lax.select(both, value, edge)
     nan = lax.bitwise_or(lax.isnan(p), lax.isnan(q))
