@@ -86,7 +86,11 @@ class LoweringContext:
         """The generated module's name for the backend function `xp.<np_name>`."""
         name = np_name if np_name not in vars(builtins) else f"xp_{np_name}"
         if name not in self.namespace:
-            self.namespace[name] = getattr(self.xp, np_name)
+            fn = getattr(self.xp, np_name)
+            # NumPy's function itself, without the __array_function__ dispatch (NEP 18's
+            # `_implementation`) that each call of `np.dot` pays: the generated code passes
+            # NumPy arrays only
+            self.namespace[name] = getattr(fn, "_implementation", fn) if self.xp is np else fn
         return name
 
     def emit(self, line, indent=1):
