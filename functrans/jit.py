@@ -209,7 +209,12 @@ def _fast_flatten(x, leaves, key, host):
     elif t is tuple or t is list:
         key.append((t, len(x)))
         for c in x:
-            _fast_flatten(c, leaves, key, host)
+            if type(c) is Array:            # (the common leaf, without a call for it)
+                v = c._value
+                key.append((v.shape, v.dtype) if v.__class__ is np.ndarray else _fast_key(v))
+                leaves.append(c)
+            else:
+                _fast_flatten(c, leaves, key, host)
     elif t is np.ndarray:
         key.append((x.shape, x.dtype, np.ndarray))
         host.append(len(leaves))

@@ -82,6 +82,21 @@ class LoweringContext:
             return name
         return got[0]
 
+    def scalar(self, value, dtype):
+        """The name (`f32_1_0`) of a read-only 0-d array of `dtype` holding the Python number
+        `value`: a ufunc takes it in about 0.5 us where it converts a Python float in 0.8 us,
+        and picks the same loop (the dtype is the one the loop would convert `value` to)."""
+        dtype = np.dtype(dtype)
+        text = repr(value)                                  # (-0.0 is not 0.0)
+        name = f"{dtype.kind}{dtype.itemsize * 8}_" + "".join(
+            c if c.isalnum() else "m" if c == "-" else "p" if c == "+" else "_"
+            for c in text.strip("()"))
+        if name not in self.namespace:
+            array = np.asarray(value, dtype)
+            array.flags.writeable = False
+            self.namespace[name] = array
+        return name
+
     def kernel(self, np_name):
         """The generated module's name for the backend function `xp.<np_name>`."""
         name = np_name if np_name not in vars(builtins) else f"xp_{np_name}"

@@ -91,10 +91,14 @@ def _ufunc_kernel(eqn):
         resolved = ufunc.resolve_dtypes(tuple(_weak_or_dtype(a) for a in eqn.invars) + (None,))
         matches = resolved[-1] == out_aval.dtype
     except Exception:
-        matches = False
+        resolved, matches = (), False
 
     def emit(ctx, eqn, ins, outs, buf, indent):
         fn = ctx.kernel(name)
+        if matches and ctx.xp is np:
+            ins = [ctx.scalar(a.val, dt) if type(a) is Literal and dt.kind in "fc" and
+                   type(a.val) in (int, float, complex) else i
+                   for a, i, dt in zip(eqn.invars, ins, resolved)]
         extra = f", out={buf}" if buf else ""
         ctx.emit(f"{outs[0]} = {fn}({', '.join(ins)}{extra})", indent)
     if not matches:                 # NumPy's result type differs: run it, plan nothing
@@ -273,19 +277,22 @@ def _reduce_kernel(eqn):
 
     def _emit_matvec_sum(ctx, operand, result, buf, indent):
         """`matvec_sum` written out: its products, the last into `buf`."""
-        dot, part = ctx.kernel("dot"), operand
+        dot, part, shape = ctx.kernel("dot"), operand, tuple(x.aval.shape)
         for k, (rows, columns, leading) in enumerate(steps):
             ones = ctx.const(ones_vector(rows if leading else columns, x.aval.dtype), "ones")
-            matrix = f"{part}.reshape({rows}, {columns})"
+            matrix = part if shape == (rows, columns) else f"{part}.reshape({rows}, {columns})"
             factors = f"{ones}, {matrix}" if leading else f"{matrix}, {ones}"
+            shape = (columns if leading else rows,)
             if k < len(steps) - 1:
                 part = ctx.fresh("part")
                 ctx.emit(f"{part} = {dot}({factors})", indent)
             elif buf is None:
                 out_shape = tuple(eqn.outvars[0].aval.shape)
-                ctx.emit(f"{result} = {dot}({factors}).reshape({out_shape!r})", indent)
+                reshaped = "" if out_shape == shape else f".reshape({out_shape!r})"
+                ctx.emit(f"{result} = {dot}({factors}){reshaped}", indent)
             else:
-                ctx.emit(f"{dot}({factors}, out={buf}.reshape(-1))", indent)
+                flat = buf if len(eqn.outvars[0].aval.shape) == 1 else f"{buf}.reshape(-1)"
+                ctx.emit(f"{dot}({factors}, out={flat})", indent)
                 ctx.emit(f"{result} = {buf}", indent)
     return Kernel(FRESH, emit, accepts_out=True, out_c=True, c_layout=_always_c)
 
