@@ -371,3 +371,40 @@ def test_vectorize_and_small_names():
     assert isinstance(jax.device_get({"a": jnp.ones(2)})["a"], np.ndarray)
     assert jax.grad(lambda x, i: x * i, allow_int=True, argnums=(0, 1))(2.0, 3)[1].dtype \
         == jax.float0
+
+
+# ------------------------------------------------------------------ jax.nn's keywords
+def test_softmax_where_gelu_booleans_glu_axis_and_where_size():
+    """softmax / log_softmax over the elements `where` marks (0 / -inf elsewhere, finite
+    derivatives for a row with none marked), gelu's approximate=True/False, glu's axis and
+    jnp.where's one-argument size / fill_value, each as JAX computes them."""
+    x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], np.float32)
+    w = np.array([[True, False, True], [False, False, False]])
+    e = np.exp(np.array([1.0, 3.0]) - 3.0)
+    want = np.array([[e[0] / e.sum(), 0, e[1] / e.sum()], [0, 0, 0]])
+    np.testing.assert_allclose(np.asarray(jax.nn.softmax(x, where=w)), want, rtol=1e-6)
+    logs = np.asarray(jax.nn.log_softmax(x, axis=-1, where=w))
+    np.testing.assert_allclose(logs[0, [0, 2]], np.log(want[0, [0, 2]]), rtol=1e-6)
+    assert np.all(np.isneginf(logs[1])) and np.isneginf(logs[0, 1])
+    for f in (jax.nn.softmax, jax.nn.log_softmax):
+        g = np.asarray(jax.grad(lambda a: f(a, where=w)[0, 0])(x))
+        assert np.all(np.isfinite(g)) and not g[1].any() and g[0, 1] == 0
+    gelu_tanh = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(np.asarray(jax.nn.gelu(x, approximate=True)), gelu_tanh,
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.nn.gelu(x, approximate=False)),
+                               np.asarray(jax.nn.gelu(x)))
+    np.testing.assert_allclose(np.asarray(jax.nn.glu(x[:, :2], axis=-1)),
+                               x[:, :1] / (1 + np.exp(-x[:, 1:2])), rtol=1e-6)
+    idx, = jnp.where(np.array([0, 1, 2, 0]) > 0, size=3, fill_value=-1)
+    np.testing.assert_array_equal(np.asarray(idx), [1, 2, -1])
+    with pytest.raises(TypeError, match="one-argument form"):
+        jnp.where(x > 0, x, 0.0, size=3)
+    try:
+        import jax as real_jax
+    except ImportError:
+        return
+    np.testing.assert_allclose(np.asarray(jax.nn.softmax(x, where=w)),
+                               np.asarray(real_jax.nn.softmax(x, where=w)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.nn.gelu(x, approximate=True)),
+                               np.asarray(real_jax.nn.gelu(x)), rtol=1e-6)

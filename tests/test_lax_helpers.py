@@ -214,3 +214,30 @@ def test_top_k_axis_approx_k_and_axis_size(jl):
     np.testing.assert_array_equal(values, -np.sort(-X, -1)[..., :3])
     sized = ft.vmap(lambda v: L.axis_size("i") * v, axis_name="i")(fnp.ones(3))
     np.testing.assert_array_equal(sized, [3.0, 3.0, 3.0])
+
+
+def test_round_breaks_ties_away_from_zero_by_default_as_jax():
+    """lax.round was NumPy's rint (0.5 -> 0, 2.5 -> 2); JAX's default rounds ties away
+    from zero. jnp.round and rint keep NumPy's ties to even."""
+    x = np.array([-2.5, -1.5, -0.5, -0.49999997, 0.49999997, 0.5, 1.5, 2.5, 3.7, -0.0],
+                 np.float32)
+    away = np.asarray(L.round(x))
+    np.testing.assert_array_equal(away, [-3, -2, -1, 0, 0, 1, 2, 3, 4, 0])
+    assert np.signbit(away[-1]) and away.dtype == np.float32
+    even = L.round(x, L.RoundingMethod.TO_NEAREST_EVEN)
+    np.testing.assert_array_equal(np.asarray(even), np.rint(x))
+    np.testing.assert_array_equal(np.asarray(L.round(x, 1)), np.rint(x))
+    np.testing.assert_array_equal(np.asarray(ft.jit(L.round)(x)), away)
+    np.testing.assert_array_equal(np.asarray(fnp.round(fnp.asarray(x))), np.round(x))
+    np.testing.assert_array_equal(np.asarray(ft.vmap(L.round)(x.reshape(2, 5))),
+                                  away.reshape(2, 5))
+    assert float(ft.grad(lambda t: L.round(t) * t)(2.5)) == 3.0
+
+
+def test_incomplete_gamma_and_beta_under_jax_names():
+    import scipy.special as sp
+    a, x = np.array([0.5, 2.0, 7.5]), np.array([0.3, 1.5, 9.0])
+    np.testing.assert_allclose(np.asarray(L.igamma(a, x)), sp.gammainc(a, x), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(L.igammac(a, x)), sp.gammaincc(a, x), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(L.betainc(a, x, np.array([0.1, 0.5, 0.9]))),
+                               sp.betainc(a, x, [0.1, 0.5, 0.9]), rtol=1e-12)

@@ -120,6 +120,16 @@ for _p, _k in NONDIFF_UNARY:
     row(_p, ftst.shapes(), lambda s, p=_p, k=_k: (p.bind, [_any_kind(k, s)]), nondiff=True,
         derivs=_k == "float")
 
+# float64 read as as wide and as narrower integers (a last axis appears), and int32 pairs
+# read back as float64 (the last axis goes)
+row(S.bitcast_convert_type_p, st.tuples(ftst.shapes(), st.sampled_from(["int64", "uint16"])),
+    lambda p: (lambda x: S.bitcast_convert_type_p.bind(x, new_dtype=np.dtype(p[1])),
+               [floats(p[0])]), nondiff=True)
+row(S.bitcast_convert_type_p, ftst.shapes(),
+    lambda s: (lambda x: S.bitcast_convert_type_p.bind(x, new_dtype=np.dtype(F64)),
+               [ints(tuple(s) + (2,), -1000, 1000, np.int32)]),
+    derivs=False, name="bitcast_convert_type(int32 pairs)")
+
 
 BINARY = [  # primitive, domain of x, domain of y, y exclusions
     (E.add_p, (-2, 2), (-2, 2), ()), (E.sub_p, (-2, 2), (-2, 2), ()),
@@ -715,7 +725,7 @@ def test_every_primitive_has_a_row_and_all_rules():
                 assert v.jvp is not None and v.vjp is not None and v.batch is not None, v.name
     covered = {r.prim.name for r in ROWS}
     assert names - covered == set()
-    assert len(names) >= 113
+    assert len(names) >= 114
 
 
 def test_python_scalars_alone_compute_in_the_default_dtype_as_jax():
@@ -731,3 +741,28 @@ def test_python_scalars_alone_compute_in_the_default_dtype_as_jax():
     assert ft.jit(lambda t: lax.cos(t) * lax.sin(0.5))(x).dtype == np.float32
     assert lax.sin(np.float64(1.0)).dtype == np.float64
     assert float(ft.grad(lax.sin)(1.0)) == pytest.approx(np.cos(1.0), rel=1e-6)
+
+
+def test_bitcast_convert_type_reads_the_bits_as_jax():
+    x = np.array([1.0, -2.5, np.inf], np.float32)
+    np.testing.assert_array_equal(np.asarray(lax.bitcast_convert_type(x, np.int32)),
+                                  x.view(np.int32))
+    wide = lax.bitcast_convert_type(x, np.uint8)
+    assert wide.shape == (3, 4)
+    np.testing.assert_array_equal(np.asarray(wide), x.view(np.uint8).reshape(3, 4))
+    np.testing.assert_array_equal(np.asarray(lax.bitcast_convert_type(wide, np.float32)), x)
+    np.testing.assert_array_equal(
+        np.asarray(ft.jit(lambda a: lax.bitcast_convert_type(a, np.uint16))(x)),
+        x.view(np.uint16).reshape(3, 2))
+    with pytest.raises(ValueError, match="last axis of 4"):
+        lax.bitcast_convert_type(np.ones(3, np.uint8), np.float32)
+    with pytest.raises(TypeError, match="integers and floats"):
+        lax.bitcast_convert_type(np.ones(3, np.bool_), np.uint8)
+    # Array.view, NumPy's rule: the last axis grows or shrinks
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for dt in (np.int32, np.uint8, np.uint16):
+        np.testing.assert_array_equal(np.asarray(fnp.asarray(a).view(dt)), a.view(dt))
+        np.testing.assert_array_equal(np.asarray(ft.jit(lambda v: v.view(dt))(a)), a.view(dt))
+    np.testing.assert_array_equal(np.asarray(fnp.asarray(a.view(np.uint8)).view(np.float32)), a)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        fnp.asarray(np.ones(6, np.uint8)).view(np.float32)

@@ -8,7 +8,7 @@ family, each primitive with all its rules), control flow and collectives in
 from ..primitives.elementwise import (
     neg, exp, exp2, log, log2, log10, log1p, expm1, sin, cos, tan, asin, acos, atan, sinh, cosh,
     tanh, asinh, acosh, atanh, sqrt, rsqrt, cbrt, square, reciprocal, abs, sign, floor, ceil,
-    round, trunc, logistic, erf, erfc, erf_inv, lgamma, digamma, polygamma, is_finite, isnan,
+    trunc, logistic, erf, erfc, erf_inv, lgamma, digamma, polygamma, is_finite, isnan,
     isinf, bitwise_not, add, sub, mul, div, pow, max, min, atan2, hypot, logaddexp, rem,
     remainder, floor_divide, nextafter, eq, ne, lt, le, gt, ge, bitwise_and, bitwise_or,
     bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
@@ -23,6 +23,7 @@ from ..primitives.reductions import (
 from ..primitives.shape_ops import (
     reshape, transpose, moveaxis, broadcast_in_dim, broadcast_to, rev, concatenate, pad,
     slice_ as slice, slice_in_dim, full_like, full, constant, squeeze, expand_dims, iota,
+    bitcast_convert_type,
 )
 from ..primitives.dot import dot_general, dot, batch_matmul
 from ..primitives.conv import conv_general_dilated, conv_dimension_numbers
@@ -33,16 +34,18 @@ from ..primitives.indexing import (
     dynamic_slice_in_dim, dynamic_index_in_dim, dynamic_update_slice_in_dim,
 )
 from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted, top_k
-from ..primitives.special import random_gamma_grad
+from ..primitives.special import (random_gamma_grad, gammainc as igamma,
+                                  gammaincc as igammac, betainc)
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)
 from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
                                          associative_scan)
 from .helpers import (
-    approx_max_k, approx_min_k, axis_size, reduce, broadcast, broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv,
-    conv_transpose, conv_with_general_padding, cumlogsumexp, dynamic_update_index_in_dim,
-    index_in_dim, index_take, optimization_barrier, padtype_to_pads, shift_right_arithmetic,
+    RoundingMethod, round, approx_max_k, approx_min_k, axis_size, reduce, broadcast,
+    broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv, conv_transpose,
+    conv_with_general_padding, cumlogsumexp, dynamic_update_index_in_dim, index_in_dim,
+    index_take, optimization_barrier, padtype_to_pads, shift_right_arithmetic,
     shift_right_logical, sort_key_val, split, stack, tile, unstack,
 )
 from . import linalg

@@ -6,6 +6,7 @@ shifts, `cumlogsumexp`, `optimization_barrier` and the convolution wrappers `con
 the primitives they are made of."""
 from __future__ import annotations
 
+import enum
 import math
 
 import numpy as np
@@ -29,6 +30,23 @@ __all__ = ["approx_max_k", "approx_min_k", "axis_size", "broadcast", "broadcaste
            "dynamic_update_index_in_dim", "index_in_dim", "index_take", "optimization_barrier",
            "padtype_to_pads", "shift_right_arithmetic", "shift_right_logical", "sort_key_val",
            "split", "stack", "tile", "unstack"]
+
+
+class RoundingMethod(enum.IntEnum):
+    """How `round` breaks ties (JAX's names and values)."""
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
+    """`x` rounded to the nearest integer, ties away from zero (JAX's default) or to even
+    (`RoundingMethod.TO_NEAREST_EVEN`, NumPy's `rint`)."""
+    method = RoundingMethod(rounding_method)
+    if method is RoundingMethod.TO_NEAREST_EVEN:
+        return _elementwise.round(x)
+    whole = _elementwise.trunc(x)
+    half = _elementwise.ge(_elementwise.abs(_elementwise.sub(x, whole)), 0.5)  # (exact)
+    return _elementwise.select(half, _elementwise.add(whole, _elementwise.sign(x)), whole)
 
 
 def broadcast(operand, sizes):

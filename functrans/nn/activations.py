@@ -48,8 +48,11 @@ def _relu_jvp(primals, tangents):
 
 
 def gelu(x, approximate="none"):
-    """x·Φ(x) with the exact erf (default) or PyTorch's `approximate="tanh"` form."""
+    """x·Φ(x) with the exact erf (default) or PyTorch's `approximate="tanh"` form (JAX's
+    `approximate=True`; JAX's default is the tanh form, PyTorch's the exact one)."""
     x = as_floating(x)
+    if approximate is True or approximate is False:
+        approximate = "tanh" if approximate else "none"
     if approximate == "none":
         return lax.mul(lax.mul(x, 0.5), lax.add(lax.erf(lax.mul(x, 1 / math.sqrt(2))), 1.0))
     if approximate == "tanh":
@@ -81,25 +84,44 @@ def _in_dtype(input, dtype):
     return as_floating(input) if dtype is None else fnp.asarray(input, dtype=dtype)
 
 
-def log_softmax(input, dim=-1, *, dtype=None, axis=None):
-    """log(softmax(x)) along `dim`, computed stably (in `dtype` where given)."""
+def log_softmax(input, dim=-1, *, dtype=None, axis=None, where=None):
+    """log(softmax(x)) along `dim`, computed stably (in `dtype` where given); with JAX's
+    `where`, over the elements it marks only (-inf elsewhere)."""
     x = _in_dtype(input, dtype)
     d = _axis(x, dim, axis, "log_softmax")
-    shape = shape_of(x)
-    keep = shape[:d] + (1,) + shape[d + 1:]
-    shifted = lax.sub(x, lax.stop_gradient(lax.reshape(lax.reduce_max(x, (d,)), keep)))
-    total = lax.reshape(lax.reduce_sum(lax.exp(shifted), (d,)), keep)
-    return lax.sub(shifted, lax.log(total))
+    shifted, e, total, mask = _normalizer(x, d, where)
+    out = lax.sub(shifted, lax.log(total))
+    return out if mask is None else lax.select(mask, out, lax.full_like(out, -math.inf))
 
 
-def softmax(input, dim=-1, *, dtype=None, axis=None):
-    """exp(x) / sum(exp(x)) along `dim`, computed stably (in `dtype` where given)."""
+def softmax(input, dim=-1, *, dtype=None, axis=None, where=None):
+    """exp(x) / sum(exp(x)) along `dim`, computed stably (in `dtype` where given); with JAX's
+    `where`, over the elements it marks only (0 elsewhere)."""
     x = _in_dtype(input, dtype)
     d = _axis(x, dim, axis, "softmax")
+    _, e, total, _ = _normalizer(x, d, where)
+    return lax.div(e, total)
+
+
+def _normalizer(x, d, where):
+    """`(x - max, exp of it, its sum along d kept as an axis, the mask)`, over the elements
+    `where` marks (None: all). A row with none marked sums to 1, so that its results and
+    derivatives stay finite."""
     shape = shape_of(x)
     keep = shape[:d] + (1,) + shape[d + 1:]
-    e = lax.exp(lax.sub(x, lax.stop_gradient(lax.reshape(lax.reduce_max(x, (d,)), keep))))
-    return lax.div(e, lax.reshape(lax.reduce_sum(e, (d,)), keep))
+    mask = None if where is None else fnp.broadcast_to(fnp.asarray(where, dtype=bool), shape)
+    marked = x if mask is None else lax.select(mask, x, lax.full_like(x, -math.inf))
+    top = lax.reduce_max(marked, (d,))
+    if mask is not None:
+        top = lax.select(lax.is_finite(top), top, lax.full_like(top, 0.0))
+    shifted = lax.sub(x, lax.stop_gradient(lax.reshape(top, keep)))
+    e = lax.exp(shifted)
+    if mask is not None:
+        e = lax.select(mask, e, lax.full_like(e, 0.0))
+    total = lax.reshape(lax.reduce_sum(e, (d,)), keep)
+    if mask is not None:
+        total = lax.select(lax.gt(total, 0.0), total, lax.full_like(total, 1.0))
+    return shifted, e, total, mask
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -264,9 +286,10 @@ def threshold(input, threshold, value, inplace=False):
     return lax.select(lax.le(x, float(threshold)), _fill(x, float(value)), x)
 
 
-def glu(input, dim=-1):
+def glu(input, dim=-1, *, axis=None):
     """a·sigmoid(b), where a and b are the first and second halves of `input` along `dim`
-    (whose size must be even)."""
+    (JAX's `axis`), whose size must be even."""
+    dim = dim if axis is None else axis
     x = as_floating(input)
     shape = shape_of(x)
     if not shape:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes, lax
 from ..array import Array, wrap
 from ..core import Tracer
 from . import _math, _reductions, _shape, _linalg, _indexing, _sorting
@@ -88,6 +89,31 @@ def _methods():
     def flatten(self, order="C"):
         return _shape.ravel(self, order)
 
+    def view(self, dtype=None, type=None):
+        """The same bits read as `dtype` (NumPy's and JAX's rule: a narrower dtype makes the
+        last axis longer, a wider one shorter)."""
+        if type is not None:
+            raise TypeError("Array.view takes a dtype only (functrans arrays have one type)")
+        if dtype is None:
+            return self
+        dtype = dtypes.canonicalize(dtype)
+        old = np.dtype(self.dtype)
+        shape = tuple(self.shape)
+        if dtype.itemsize == old.itemsize:
+            return lax.bitcast_convert_type(self, dtype)
+        if not shape:
+            raise ValueError(f"a 0-d array of {old} cannot be viewed as {dtype} (the widths "
+                             "differ); reshape it to (1,) first")
+        if dtype.itemsize < old.itemsize:
+            longer = shape[-1] * (old.itemsize // dtype.itemsize)
+            return lax.reshape(lax.bitcast_convert_type(self, dtype), shape[:-1] + (longer,))
+        ratio = dtype.itemsize // old.itemsize
+        if shape[-1] % ratio:
+            raise ValueError(f"cannot view {old} of shape {shape} as {dtype}: the last axis "
+                             f"must be a multiple of {ratio}")
+        return lax.bitcast_convert_type(
+            lax.reshape(self, shape[:-1] + (shape[-1] // ratio, ratio)), dtype)
+
     def clip(self, min=None, max=None):
         return _math.clip(self, min, max)
 
@@ -106,6 +132,7 @@ def _methods():
         "transpose": transpose,
         "astype": astype,
         "flatten": flatten,
+        "view": view,
         "ravel": lambda self, order="C": _shape.ravel(self, order),
         "swapaxes": lambda self, a, b: _shape.swapaxes(self, a, b),
         "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),

@@ -125,7 +125,7 @@ sign = _same_unary(lax.sign, "sign")
 floor = _same_unary(lax.floor, "floor", int_identity=True)
 ceil = _same_unary(lax.ceil, "ceil", int_identity=True)
 trunc = fix = _same_unary(lax.trunc, "trunc", int_identity=True)
-rint = _inexact_unary(lax.round, "rint")
+rint = _inexact_unary(lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), "rint")
 isfinite = _same_unary(
     lambda x: lax.is_finite(x) if dtypes.is_inexact(dtype_of(x)) else
     lax.full_like(x, True, dtype=dtypes.bool_), "isfinite")
@@ -201,11 +201,15 @@ def logical_not(x, /):
     return lax.bitwise_not(_as_bool(x))
 
 
-def where(condition, x=None, y=None, /):
-    """Elementwise choice: `x` where `condition`, else `y` (both broadcast)."""
+def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
+    """Elementwise choice: `x` where `condition`, else `y` (both broadcast). With neither,
+    `nonzero(condition)`, taking JAX's `size` and `fill_value` (a shape known under jit)."""
     if x is None and y is None:
         from ._sorting import nonzero
-        return nonzero(condition)
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if size is not None or fill_value is not None:
+        raise TypeError("where: size and fill_value belong to the one-argument form "
+                        "(nonzero); drop them when passing x and y")
     if x is None or y is None:
         raise ValueError("where needs both x and y (or neither, for nonzero)")
     (a, b), _ = promote(x, y)
@@ -306,9 +310,9 @@ def round(a, decimals=0):
     if not dtypes.is_inexact(dtype_of(a)):
         return a
     if decimals == 0:
-        return lax.round(a)
+        return rint(a)
     scale = 10.0 ** decimals
-    return true_divide(lax.round(multiply(a, scale)), scale)
+    return true_divide(rint(multiply(a, scale)), scale)
 
 
 around = round

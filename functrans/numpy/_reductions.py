@@ -441,7 +441,8 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
     elif method == "higher":
         out = pick(hi_i)
     elif method == "nearest":
-        out = pick(lax.convert_element_type(lax.round(pos), dtypes.int64))
+        nearest = lax.round(pos, lax.RoundingMethod.TO_NEAREST_EVEN)
+        out = pick(lax.convert_element_type(nearest, dtypes.int64))
     elif method == "midpoint":
         out = lax.mul(lax.add(pick(lo_i), pick(hi_i)), 0.5)
     else:

@@ -498,3 +498,48 @@ def expand_dims(x, dimensions):
     for d in sorted(d % ndim for d in dimensions):
         shape.insert(d, 1)
     return reshape(x, tuple(shape))
+
+
+# ------------------------------------------------------------------ bit patterns
+def bitcast_shape(shape, old, new):
+    """The shape of a `shape` array of dtype `old` read as `new`: the same where both are
+    as wide; a narrower `new` adds a last axis of the ratio, a wider one takes it away."""
+    old, new = np.dtype(old), np.dtype(new)
+    for dt in (old, new):
+        if dt.kind not in "iuf":
+            raise TypeError(f"bitcast_convert_type reads integers and floats, not {dt}")
+    if old.itemsize >= new.itemsize:
+        ratio = old.itemsize // new.itemsize
+        return tuple(shape) + ((ratio,) if ratio > 1 else ())
+    ratio = new.itemsize // old.itemsize
+    if not shape or shape[-1] != ratio:
+        raise ValueError(f"bitcast_convert_type from {old} to {new} needs a last axis of "
+                         f"{ratio} (the {new} is {ratio} {old} wide); got shape {tuple(shape)}")
+    return tuple(shape[:-1])
+
+
+def _bitcast_impl(xp, x, new_dtype):
+    x = xp.asarray(x)
+    flat = xp.ascontiguousarray(x).reshape(-1)
+    return flat.view(new_dtype).reshape(bitcast_shape(x.shape, x.dtype, new_dtype))
+
+
+def _bitcast_batch(vals, dims, new_dtype):
+    x, = vals
+    d, = dims
+    shape = shape_of(x)
+    if np.dtype(dtype_of(x)).itemsize != np.dtype(new_dtype).itemsize and d == len(shape) - 1:
+        x, d = moveaxis(x, d, 0), 0       # (the last axis changes)
+    return bitcast_convert_type_p.bind(x, new_dtype=new_dtype), d
+
+
+bitcast_convert_type_p = primitive(
+    "bitcast_convert_type", _bitcast_impl,
+    lambda x, new_dtype: ShapedArray(bitcast_shape(x.shape, x.dtype, new_dtype), new_dtype))
+def_nondiff(bitcast_convert_type_p)
+bitcast_convert_type_p.batch = _bitcast_batch
+
+
+def bitcast_convert_type(x, new_dtype):
+    """`x`'s bits read as `new_dtype` (JAX's rule for widths: see `bitcast_shape`)."""
+    return bitcast_convert_type_p.bind(x, new_dtype=dtypes.canonicalize(new_dtype))
