@@ -766,3 +766,30 @@ def test_bitcast_convert_type_reads_the_bits_as_jax():
     np.testing.assert_array_equal(np.asarray(fnp.asarray(a.view(np.uint8)).view(np.float32)), a)
     with pytest.raises(ValueError, match="multiple of 4"):
         fnp.asarray(np.ones(6, np.uint8)).view(np.float32)
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "erf_inv", "lgamma", "digamma", "bessel_i0",
+                                  "bessel_i1", "bessel_i0e", "bessel_i1e", "erfcx", "logistic"])
+def test_special_functions_keep_float16_eagerly_as_under_jit(name):
+    """SciPy returns float32 or float64 for float16 input; the eager result was that wider
+    array while jit (and the aval) said float16."""
+    x = np.array([0.25, 0.5, 0.75], np.float16)
+    f = getattr(lax, name)
+    eager, jitted = f(x), ft.jit(f)(x)
+    assert eager.dtype == jitted.dtype == np.float16
+    np.testing.assert_array_equal(np.asarray(eager), np.asarray(jitted))
+
+
+def test_elementwise_lax_functions_check_their_operands_eagerly_as_under_jit():
+    """An extra operand was NumPy's `out` eagerly (lax.sin(x, y) overwrote y), and float-only
+    functions computed integers in float64 where jit (and JAX) refuse them."""
+    x, y = np.array([0.1, 0.2]), np.zeros(2)
+    with pytest.raises(TypeError, match="takes 1 operand, got 2"):
+        lax.sin(x, y)
+    assert not y.any()
+    with pytest.raises(TypeError, match="takes 2 operands, got 1"):
+        lax.add(x)
+    for f in (lax.sin, ft.jit(lax.sin)):
+        with pytest.raises(TypeError, match="needs a floating-point input"):
+            f(np.array([1, 2], np.int32))
+    assert fnp.sin(np.array([1, 2], np.int32)).dtype == np.float32       # converts, as NumPy

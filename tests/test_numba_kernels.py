@@ -42,7 +42,7 @@ def test_compiled_chain_equals_numpy_bit_for_bit(dtype, xs, ys, ss):
     text = f.lower(*_host(x, y, s)).as_text()
     assert "one compiled loop" in text, text
     got = f(*_host(x, y, s))
-    np.testing.assert_array_equal(got, fnp.sum(_chain(x, y, s) * 1.0, axis=-1))
+    np.testing.assert_array_equal(got, fnp.sum(_chain(*_host(x, y, s)) * 1.0, axis=-1))
     np.testing.assert_array_equal(got, ft.jit(lambda *a: fnp.sum(_chain(*a) * 1.0, axis=-1))(
         *_host(x, y, s)))
 
@@ -119,6 +119,7 @@ def test_compiled_chain_rows_on_threads(monkeypatch, n):
         f = ft.jit(lambda x, y, s: fnp.sum(_chain(x, y, s) * 1.0, axis=-1))
         text = f.lower(*_host(x, y, s)).as_text()
         assert "one compiled loop" in text and "[lo:hi]" in text, text
-        np.testing.assert_array_equal(f(*_host(x, y, s)), fnp.sum(_chain(x, y, s) * 1.0, axis=-1))
+        np.testing.assert_array_equal(f(*_host(x, y, s)), fnp.sum(_chain(*_host(x, y, s)) * 1.0,
+                                                                 axis=-1))
     finally:
         ft.config.update("cpu_threads", before)

@@ -9,6 +9,7 @@ broadcast axes) are both built from that one partial.
 from __future__ import annotations
 
 import builtins
+import inspect
 import operator
 import math
 
@@ -98,8 +99,15 @@ def _special_impl(name):
 
     def impl(xp, *args):
         if xp is np and host is not None:
-            return host(*args)
-        return getattr(special_module(xp), name)(*args)
+            out = host(*args)
+        else:
+            out = getattr(special_module(xp), name)(*args)
+        # SciPy computes float16 in float32 or float64 and returns that; the result keeps
+        # the operand's dtype, as tracing says
+        dtype = getattr(args[0], "dtype", None)
+        if dtype is not None and dtype.kind in "fc" and out.dtype != dtype:
+            out = out.astype(dtype)
+        return out
     impl.__name__ = name
     return impl
 
@@ -149,6 +157,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
     p.np_name = np_name
+    p.float_only = float_only
     p.kernel_kind = "ufunc" if generic else None
     if not generic:             # (a ufunc joins fused chains, which are split as a whole)
         p.split_rows = _rows_apart
@@ -730,7 +739,17 @@ batch_elementwise(stop_gradient_p)
 
 # =============================================================== user-facing functions
 def _fn(prim):
+    arity = sum(q.kind is q.POSITIONAL_OR_KEYWORD and q.default is q.empty
+                for q in inspect.signature(prim.abstract_eval).parameters.values())
+
+    floats_only = getattr(prim, "float_only", False)
+
     def f(*args):
+        if len(args) != arity:      # (eagerly, NumPy would take an extra one as `out`)
+            raise TypeError(f"lax.{prim.name} takes {arity} operand"
+                            f"{'s' if arity > 1 else ''}, got {len(args)}")
+        if floats_only and dtype_of(args[0]).kind not in "fc":
+            prim.abstract_eval(ShapedArray(shape_of(args[0]), dtype_of(args[0])))  # raises
         return prim.bind(*args)
     f.__name__ = prim.name
     f.__doc__ = f"Elementwise `{prim.name}` (the `{getattr(prim, 'np_name', prim.name)}` kernel)."
