@@ -52,7 +52,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     if v is not None and dtype is None and initial is None and where is None:
         try:
             axes = normalize_axes(axis, v.ndim)
-            if v.dtype.kind in "fc":    # summed the way a compiled program sums
+            if v.dtype.kind in "fc" and 0 < len(axes) < v.ndim:    # as a compiled program
                 return _keep(wrap(reduce_sum_p.impl(np, v, axes)), v.shape, axes, keepdims)
             return wrap(v.sum(axis=axis, keepdims=keepdims))
         except (ValueError, TypeError):
