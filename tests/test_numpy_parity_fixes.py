@@ -359,3 +359,23 @@ def test_array_methods_of_jax_arrays():
         [np.arange(3) * 10, np.arange(3), -np.arange(3)]), [0, -1, 2])
     np.testing.assert_array_equal(fnp.apply_along_axis(np.cumsum, 0, x),
                                   np.apply_along_axis(np.cumsum, 0, x))
+
+
+def test_bool_integer_arithmetic_and_complex_linspace_agree_eagerly_and_under_jit():
+    """remainder, power and the shifts of two bools are int8 (NumPy's loops) under jit too
+    (it gave bool); linspace between complex endpoints kept only their real parts eagerly."""
+    b = np.array([True, False, True])
+    for name in ("remainder", "fmod", "power", "left_shift", "right_shift", "floor_divide"):
+        f = getattr(fnp, name)
+        with np.errstate(divide="ignore"):
+            want = getattr(np, name)(b, np.array([True, True, True]))
+            for got in (f(b, np.array([True, True, True])),
+                        ft.jit(f)(b, np.array([True, True, True]))):
+                assert got.dtype == want.dtype == np.int8, name
+                np.testing.assert_array_equal(np.asarray(got), want)
+    x = np.array([0.5 + 1j, 0.25, -1j], np.complex64)
+    np.testing.assert_allclose(np.asarray(fnp.linspace(x, 2 * x, 4)), np.linspace(x, 2 * x, 4),
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(fnp.linspace(0, 1 + 1j, 3)), [0, 0.5 + 0.5j, 1 + 1j])
+    np.testing.assert_allclose(np.asarray(ft.jit(lambda a: fnp.linspace(a, 2 * a, 4))(x)),
+                               np.linspace(x, 2 * x, 4), rtol=1e-6)

@@ -115,7 +115,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         return _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis)
     from ._conversion import promote_inexact
     dt = _dt(dtype) if dtype is not None else promote_inexact(start, stop)[1]
-    host, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
+    work = np.complex128 if dt.kind == "c" else np.float64    # (float64 dropped imaginary parts)
+    host, step = np.linspace(np.asarray(start, work), np.asarray(stop, work),
                              int(num), endpoint=endpoint, retstep=True, axis=axis)
     out = wrap(create(_dev(device), "asarray", host.astype(dt)))
     if not retstep:

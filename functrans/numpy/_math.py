@@ -59,7 +59,11 @@ def _binary(lax_fn, name, inexact=False):
                 return wrap(ufunc(*raw))
             except Exception:
                 pass            # let the general path raise a descriptive error
-        (a, b), _ = prom(x1, x2)
+        (a, b), dt = prom(x1, x2)
+        if dt == dtypes.bool_:      # NumPy's integer loops (remainder, power, shifts) on bools
+            loop = ufunc.resolve_dtypes((dt, dt, None))[0]
+            if loop != dt:
+                a, b = lax.convert_element_type(a, loop), lax.convert_element_type(b, loop)
         return lax_fn(a, b)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"Elementwise {name} with NumPy broadcasting and promotion."
