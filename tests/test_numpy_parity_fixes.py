@@ -379,3 +379,8 @@ def test_bool_integer_arithmetic_and_complex_linspace_agree_eagerly_and_under_ji
     np.testing.assert_allclose(np.asarray(fnp.linspace(0, 1 + 1j, 3)), [0, 0.5 + 0.5j, 1 + 1j])
     np.testing.assert_allclose(np.asarray(ft.jit(lambda a: fnp.linspace(a, 2 * a, 4))(x)),
                                np.linspace(x, 2 * x, 4), rtol=1e-6)
+
+
+def test_unravel_index_takes_an_int_shape_as_numpy():
+    got, = fnp.unravel_index(np.array([1, 3, -1]), 4)
+    np.testing.assert_array_equal(np.asarray(got), [1, 3, 3])

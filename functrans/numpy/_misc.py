@@ -98,6 +98,7 @@ def unravel_index(indices, shape):
     """The coordinates in an array of `shape` of flat `indices` (traced indices work).
     Negative indices count from the end; out-of-range ones clamp, as JAX (NumPy raises)."""
     idx = asarray(indices)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)   # (NumPy's)
     size = math.prod(shape)
     if size:
         idx = lax.select(lax.lt(idx, 0), lax.add(idx, size), idx)
