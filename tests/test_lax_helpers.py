@@ -241,3 +241,27 @@ def test_incomplete_gamma_and_beta_under_jax_names():
     np.testing.assert_allclose(np.asarray(L.igammac(a, x)), sp.gammaincc(a, x), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(L.betainc(a, x, np.array([0.1, 0.5, 0.9]))),
                                sp.betainc(a, x, [0.1, 0.5, 0.9]), rtol=1e-12)
+
+
+def test_reduce_precision_rounds_to_the_narrower_format_as_jax():
+    """bfloat16 emulation (8, 7): mantissa to nearest (ties to even), overflow to inf, below
+    the smallest normal to a signed zero, NaN kept; equal to JAX bit for bit where installed."""
+    x = np.array([1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, 1.0 + 2 ** -9, 3.4e38, np.nan, -np.inf,
+                  0.1], np.float32)
+    got = np.asarray(L.reduce_precision(x, exponent_bits=8, mantissa_bits=7))
+    want = [1.0, 1.0 + 2 ** -6, 1.0, np.inf, np.nan, -np.inf, 0.10009765625]
+    np.testing.assert_array_equal(got, np.array(want, np.float32))
+    tiny = np.asarray(L.reduce_precision(np.float32([-1e-30]), exponent_bits=5, mantissa_bits=7))
+    assert tiny[0] == 0 and np.signbit(tiny[0])
+    half = np.asarray(ft.jit(lambda v: L.reduce_precision(v, 5, 10))(np.float32([70000.0, 1e-6])))
+    np.testing.assert_array_equal(half, [np.inf, 0.0])             # (float16 keeps subnormals)
+    try:
+        import jax as real_jax
+    except ImportError:
+        return
+    rng = np.random.default_rng(0)
+    y = (rng.standard_normal(500) * 10.0 ** rng.uniform(-45, 38, 500)).astype(np.float32)
+    for e, m in [(8, 7), (5, 10), (4, 3), (3, 1)]:
+        np.testing.assert_array_equal(
+            np.asarray(L.reduce_precision(y, e, m)),
+            np.asarray(real_jax.lax.reduce_precision(y, exponent_bits=e, mantissa_bits=m)))

@@ -632,6 +632,8 @@ _special_row(SP.gammaincinv_p, 1, 0.1, 0.9)
 _special_row(SP.betainc_p, 2, 0.1, 0.9)
 _special_row(SP.betaincinv_p, 2, 0.1, 0.9)
 _special_row(SP.random_gamma_grad_p, 1, 0.2, 3.0)
+row(SP.zeta_p, ftst.shapes(max_dims=2),         # (the exponent fixed above 1, q drawn)
+    lambda s: (lambda q: SP.zeta_p.bind(fnp.full(s, 2.5, F64), q), [floats(s, 0.5, 3.0)]))
 
 
 # ================================================================== the tests
@@ -725,7 +727,7 @@ def test_every_primitive_has_a_row_and_all_rules():
                 assert v.jvp is not None and v.vjp is not None and v.batch is not None, v.name
     covered = {r.prim.name for r in ROWS}
     assert names - covered == set()
-    assert len(names) >= 114
+    assert len(names) >= 115
 
 
 def test_python_scalars_alone_compute_in_the_default_dtype_as_jax():
@@ -793,3 +795,14 @@ def test_elementwise_lax_functions_check_their_operands_eagerly_as_under_jit():
         with pytest.raises(TypeError, match="needs a floating-point input"):
             f(np.array([1, 2], np.int32))
     assert fnp.sin(np.array([1, 2], np.int32)).dtype == np.float32       # converts, as NumPy
+
+
+def test_zeta_equals_scipy_as_jax_names_it():
+    import scipy.special as sp
+    x, q = np.array([2.0, 3.5, 1.5]), np.array([1.0, 0.5, 4.0])
+    np.testing.assert_allclose(np.asarray(lax.zeta(x, q)), sp.zeta(x, q), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(ft.scipy.special.zeta(x)), sp.zeta(x), rtol=1e-13)
+    g = ft.grad(lambda b: ft.scipy.special.zeta(np.float64(2.5), b))(np.float64(1.5))
+    assert float(g) == pytest.approx(-2.5 * sp.zeta(3.5, 1.5), rel=1e-12)
+    with pytest.raises(NotImplementedError, match="shape parameter"):
+        ft.grad(lambda a: lax.zeta(a, np.float64(1.5)))(np.float64(2.5))

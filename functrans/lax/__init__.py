@@ -35,14 +35,14 @@ from ..primitives.indexing import (
 )
 from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted, top_k
 from ..primitives.special import (random_gamma_grad, gammainc as igamma,
-                                  gammaincc as igammac, betainc)
+                                  gammaincc as igammac, betainc, zeta)
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)
 from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
                                          associative_scan)
 from .helpers import (
-    RoundingMethod, round, approx_max_k, approx_min_k, axis_size, reduce, broadcast,
+    RoundingMethod, round, reduce_precision, approx_max_k, approx_min_k, axis_size, reduce, broadcast,
     broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv, conv_transpose,
     conv_with_general_padding, cumlogsumexp, dynamic_update_index_in_dim, index_in_dim,
     index_take, optimization_barrier, padtype_to_pads, shift_right_arithmetic,

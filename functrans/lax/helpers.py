@@ -19,8 +19,9 @@ from ..primitives.conv import conv_dimension_numbers, conv_general_dilated, padd
 from ..primitives import elementwise as _elementwise, reductions as _reductions
 from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
 from ..primitives.indexing import dynamic_update_slice_in_dim, gather
-from ..primitives.shape_ops import (broadcast_in_dim, concatenate, expand_dims, iota, reshape,
-                                    rev, slice_in_dim, squeeze, transpose)
+from ..primitives.shape_ops import (bitcast_convert_type, broadcast_in_dim, concatenate,
+                                    expand_dims, iota, reshape, rev, slice_in_dim, squeeze,
+                                    transpose)
 from ..primitives.sorting import sort_multiple, top_k
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -29,7 +30,7 @@ __all__ = ["approx_max_k", "approx_min_k", "axis_size", "broadcast", "broadcaste
            "conv", "conv_transpose", "conv_with_general_padding", "cumlogsumexp",
            "dynamic_update_index_in_dim", "index_in_dim", "index_take", "optimization_barrier",
            "padtype_to_pads", "shift_right_arithmetic", "shift_right_logical", "sort_key_val",
-           "split", "stack", "tile", "unstack"]
+           "split", "stack", "tile", "unstack", "RoundingMethod", "round", "reduce_precision"]
 
 
 class RoundingMethod(enum.IntEnum):
@@ -47,6 +48,41 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):
     whole = _elementwise.trunc(x)
     half = _elementwise.ge(_elementwise.abs(_elementwise.sub(x, whole)), 0.5)  # (exact)
     return _elementwise.select(half, _elementwise.add(whole, _elementwise.sign(x)), whole)
+
+
+def reduce_precision(operand, exponent_bits, mantissa_bits):
+    """`operand` rounded to a float format with these many exponent and mantissa bits (kept
+    in its dtype; bfloat16 is (8, 7)): the mantissa to nearest, ties to even; where the
+    exponent is narrower, beyond its range to +-inf and below its smallest normal to +-0;
+    NaN stays NaN (XLA's rules)."""
+    x = operand
+    dtype = np.dtype(dtype_of(x))
+    info = np.finfo(dtype)
+    src_m, src_e = info.nmant, info.nexp
+    if not (0 <= mantissa_bits and 1 <= exponent_bits):
+        raise ValueError(f"reduce_precision needs exponent_bits >= 1 and mantissa_bits >= 0, "
+                         f"got {exponent_bits} and {mantissa_bits}")
+    uint = np.dtype(f"u{dtype.itemsize}")
+    bits = bitcast_convert_type(x, uint)
+    word = lambda v: np.asarray(v, uint)                       # noqa: E731
+    if mantissa_bits < src_m:
+        drop = src_m - mantissa_bits
+        last = _elementwise.bitwise_and(shift_right(bits, word(drop)), word(1))
+        bias = _elementwise.add(last, word((1 << (drop - 1)) - 1))
+        bits = _elementwise.bitwise_and(_elementwise.add(bits, bias),
+                                        word(~((1 << drop) - 1) & (2 ** (8 * uint.itemsize) - 1)))
+    if exponent_bits < src_e:
+        exp_mask = ((1 << src_e) - 1) << src_m
+        bias, reduced = (1 << (src_e - 1)) - 1, (1 << (exponent_bits - 1)) - 1
+        exponent = _elementwise.bitwise_and(bits, word(exp_mask))
+        sign = _elementwise.bitwise_and(bits, word(1 << (8 * uint.itemsize - 1)))
+        inf = _elementwise.bitwise_or(sign, word(exp_mask))
+        bits = _elementwise.select(_elementwise.gt(exponent, word((bias + reduced) << src_m)),
+                                   inf, bits)
+        bits = _elementwise.select(_elementwise.le(exponent, word((bias - reduced) << src_m)),
+                                   sign, bits)
+    out = bitcast_convert_type(bits, dtype)
+    return _elementwise.select(_elementwise.isnan(x), x, out)
 
 
 def broadcast(operand, sizes):

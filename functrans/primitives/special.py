@@ -23,7 +23,7 @@ from .elementwise import (special_module, batch_elementwise, unbroadcast, mul, e
 from .shape_ops import broadcast_to
 
 _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gammaincinv",
-          "betainc": "betainc", "betaincinv": "betaincinv"}
+          "betainc": "betainc", "betaincinv": "betaincinv", "zeta": "zeta"}
 
 
 def _shape_param_error(name, i):
@@ -97,6 +97,9 @@ betainc_p = _special("betainc", 3, lambda a, b, x, ans: _beta_density(a, b, x))
 betaincinv_p = _special("betaincinv", 3,
                         lambda a, b, y, ans: div(1.0, _beta_density(a, b, ans)))
 
+# Hurwitz's zeta(x, q) = sum over k >= 0 of (k + q)^-x, differentiable in q
+zeta_p = _special("zeta", 2, lambda x, q, ans: neg(mul(x, zeta_p.bind(add(x, 1.0), q))))
+
 
 def gammainc(a, x):
     return gammainc_p.bind(a, x)
@@ -118,7 +121,11 @@ def betaincinv(a, b, y):
     return betaincinv_p.bind(a, b, y)
 
 
-__all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv",
+def zeta(x, q):
+    return zeta_p.bind(x, q)
+
+
+__all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv", "zeta",
            "random_gamma_grad"]
 
 

@@ -17,7 +17,7 @@ __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc
            "gammaln", "gamma", "gammasgn", "beta", "factorial", "poch", "rel_entr", "kl_div",
            "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "ndtri",
            "log_ndtr", "i0", "i1", "i0e", "i1e", "erfcx", "logaddexp", "gammainc", "gammaincc",
-           "gammaincinv", "betainc", "betaincinv"]
+           "gammaincinv", "betainc", "betaincinv", "zeta"]
 
 
 def _unary(lax_fn, name, doc):
@@ -59,6 +59,13 @@ gammaincinv = _promoted(_special.gammaincinv, "gammaincinv", "x with P(a, x) = p
 betainc = _promoted(_special.betainc, "betainc",
                     "The regularized incomplete beta function I_x(a, b).")
 betaincinv = _promoted(_special.betaincinv, "betaincinv", "x with I_x(a, b) = y.")
+_zeta = _promoted(_special.zeta, "zeta", "")
+
+
+def zeta(x, q=None):
+    """Hurwitz's zeta function sum_k (k + q)^-x (Riemann's where q is None); differentiable in
+    q."""
+    return _zeta(x, 1.0 if q is None else q)
 
 
 def logaddexp(x1, x2):
