@@ -64,7 +64,9 @@ def reduce_precision(operand, exponent_bits, mantissa_bits):
                          f"got {exponent_bits} and {mantissa_bits}")
     uint = np.dtype(f"u{dtype.itemsize}")
     bits = bitcast_convert_type(x, uint)
-    word = lambda v: np.asarray(v, uint)                       # noqa: E731
+
+    def word(v):
+        return np.asarray(v, uint)
     if mantissa_bits < src_m:
         drop = src_m - mantissa_bits
         last = _elementwise.bitwise_and(shift_right(bits, word(drop)), word(1))

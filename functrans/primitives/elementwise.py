@@ -741,7 +741,6 @@ batch_elementwise(stop_gradient_p)
 def _fn(prim):
     arity = sum(q.kind is q.POSITIONAL_OR_KEYWORD and q.default is q.empty
                 for q in inspect.signature(prim.abstract_eval).parameters.values())
-
     floats_only = getattr(prim, "float_only", False)
 
     def f(*args):

@@ -106,15 +106,15 @@ def ones_vector(n, dtype):
     return ones
 
 
-def matvec_sum(x, steps, out_shape, out=None):
-    """The sum `steps` (from `matvec_plan`) of the NumPy array `x`, shaped `out_shape`."""
+def matvec_sum(x, steps, out_shape):
+    """The sum `steps` (from `matvec_plan`) of the NumPy array `x`, shaped `out_shape` (the
+    compiled kernel writes the same products out)."""
     part = x
-    for k, (rows, columns, leading) in enumerate(steps):
+    for rows, columns, leading in steps:
         ones = ones_vector(rows if leading else columns, x.dtype)
         matrix = part.reshape(rows, columns)
-        into = out.reshape(-1) if out is not None and k == len(steps) - 1 else None
-        part = np.dot(ones, matrix, out=into) if leading else np.dot(matrix, ones, out=into)
-    return part.reshape(out_shape) if out is None else out
+        part = np.dot(ones, matrix) if leading else np.dot(matrix, ones)
+    return part.reshape(out_shape)
 
 
 def _reduction(name, np_name, *, pass_dtype=False):
