@@ -408,3 +408,32 @@ def test_softmax_where_gelu_booleans_glu_axis_and_where_size():
                                np.asarray(real_jax.nn.softmax(x, where=w)), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(jax.nn.gelu(x, approximate=True)),
                                np.asarray(real_jax.nn.gelu(x)), rtol=1e-6)
+
+
+def test_products_take_precision_and_preferred_element_type_place_and_sized_compress():
+    """jnp.dot / matmul / einsum / inner / vdot / tensordot take JAX's `precision` (ignored)
+    and `preferred_element_type` (the result's dtype; float16 operands accumulate in it);
+    jnp.place(inplace=False); compress / extract with `size` fill the extra slots with
+    `fill_value` (it filled them with the element at index fill_value)."""
+    x = np.array([[3.0, -1.0, 2.0], [0.5, 4.0, -2.0]], np.float16)
+    want = x.astype(np.float32) @ x.T.astype(np.float32)
+    for got in (jnp.dot(x, x.T, precision=jax.lax.Precision.HIGHEST,
+                        preferred_element_type=np.float32),
+                jnp.matmul(x, x.T, precision="highest", preferred_element_type=np.float32),
+                jnp.einsum("ij,kj->ik", x, x, preferred_element_type=np.float32),
+                jnp.inner(x, x, preferred_element_type=np.float32),
+                jnp.tensordot(x, x.T, 1, preferred_element_type=np.float32)):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+    assert jnp.vdot(x, x, preferred_element_type=np.float32).dtype == np.float32
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(np.asarray(jnp.place(a, a > 2, [10.0, 20.0], inplace=False)),
+                                  [[0, 1, 2], [10, 20, 10]])
+    with pytest.raises(ValueError, match="inplace=False"):
+        jnp.place(a, a > 2, [1.0])
+    m = np.array([[True, False, True], [True, True, False]])
+    np.testing.assert_array_equal(np.asarray(jnp.extract(m, a, size=6, fill_value=-1)),
+                                  [0, 2, 3, 4, -1, -1])
+    got = jax.jit(lambda c: jnp.compress(c, a, axis=1, size=3, fill_value=9.0))(
+        np.array([False, True, True]))
+    np.testing.assert_array_equal(np.asarray(got), [[1, 2, 9], [4, 5, 9]])

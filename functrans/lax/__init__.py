@@ -42,8 +42,8 @@ from ..higher_order.collectives import (
 from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
                                          associative_scan)
 from .helpers import (
-    RoundingMethod, round, reduce_precision, approx_max_k, approx_min_k, axis_size, reduce,
-    broadcast, broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv,
+    Precision, RoundingMethod, round, reduce_precision, approx_max_k, approx_min_k, axis_size,
+    reduce, broadcast, broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv,
     conv_transpose, conv_with_general_padding, cumlogsumexp, dynamic_update_index_in_dim,
     index_in_dim, index_take, optimization_barrier, padtype_to_pads, shift_right_arithmetic,
     shift_right_logical, sort_key_val, split, stack, tile, unstack,

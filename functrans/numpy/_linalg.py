@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from .. import lax
 from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ._conversion import promote
 
 
-def matmul(x1, x2, /):
-    """Matrix product with NumPy's rules (1-D operands promoted, batch axes broadcast)."""
+def matmul(x1, x2, /, *, precision=None, preferred_element_type=None):
+    """Matrix product with NumPy's rules (1-D operands promoted, batch axes broadcast); JAX's
+    `preferred_element_type` is the result's dtype (`precision` is accepted and ignored)."""
     (a, b), dt = promote(x1, x2)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
@@ -30,14 +33,16 @@ def matmul(x1, x2, /):
                          f"(shape {tuple(sb)}) has size {sb[-2]}")
     if len(sb) == 2:
         # no batch on the right: contract directly (x @ W for any leading axes of x)
-        out = lax.dot_general(a, b, (((len(sa) - 1,), (0,)), ((), ())))
+        out = lax.dot_general(a, b, (((len(sa) - 1,), (0,)), ((), ())),
+                              preferred_element_type=preferred_element_type)
     else:
         batch = broadcast_shapes(sa[:-2], sb[:-2], opname="matmul")
         a = lax.broadcast_to(a, batch + sa[-2:])
         b = lax.broadcast_to(b, batch + sb[-2:])
         nb = len(batch)
         bd = tuple(range(nb))
-        out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (bd, bd)))
+        out = lax.dot_general(a, b, (((nb + 1,), (nb,)), (bd, bd)),
+                              preferred_element_type=preferred_element_type)
     if squeeze:
         s = shape_of(out)
         drop = {len(s) + d for d in squeeze}
@@ -51,20 +56,24 @@ def _arr(x, dtype):
     return asarray(x, dtype=dtype)
 
 
-def dot(a, b):
+def dot(a, b, *, precision=None, preferred_element_type=None):
     """NumPy's dot: scalars multiply, 1-D·1-D is inner, N-D·M-D contracts a's last axis with
-    b's second-to-last."""
+    b's second-to-last (JAX's keywords as in `matmul`)."""
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
-        return lax.mul(a, b)
-    if len(sb) == 1:
-        return lax.dot_general(a, b, (((len(sa) - 1,), (0,)), ((), ())))
-    return lax.dot_general(a, b, (((len(sa) - 1,), (len(sb) - 2,)), ((), ())))
+        return _as(lax.mul(a, b), preferred_element_type)
+    contract = len(sb) - 1 if len(sb) == 1 else len(sb) - 2
+    return lax.dot_general(a, b, (((len(sa) - 1,), (contract,)), ((), ())),
+                           preferred_element_type=preferred_element_type)
 
 
-def tensordot(a, b, axes=2):
+def _as(x, dtype):
+    return x if dtype is None else lax.convert_element_type(x, dtype)
+
+
+def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     na, nb = len(shape_of(a)), len(shape_of(b))
@@ -75,7 +84,8 @@ def tensordot(a, b, axes=2):
         ca = (ca,) if isinstance(ca, int) else tuple(ca)
         cb = (cb,) if isinstance(cb, int) else tuple(cb)
         ca, cb = tuple(x % na for x in ca), tuple(x % nb for x in cb)
-    return lax.dot_general(a, b, ((ca, cb), ((), ())))
+    return lax.dot_general(a, b, ((ca, cb), ((), ())),
+                           preferred_element_type=preferred_element_type)
 
 
 def outer(a, b):
@@ -91,23 +101,25 @@ def _size(x):
     return math.prod(shape_of(x))
 
 
-def inner(a, b):
+def inner(a, b, *, precision=None, preferred_element_type=None):
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
-        return lax.mul(a, b)
-    return lax.dot_general(a, b, (((len(sa) - 1,), (len(sb) - 1,)), ((), ())))
+        return _as(lax.mul(a, b), preferred_element_type)
+    return lax.dot_general(a, b, (((len(sa) - 1,), (len(sb) - 1,)), ((), ())),
+                           preferred_element_type=preferred_element_type)
 
 
-def vdot(a, b):
+def vdot(a, b, *, precision=None, preferred_element_type=None):
     """The dot product of the flattened arrays, conjugating a complex `a` first."""
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     if dtype_of(a).kind == "c":
         a = lax.conj(a)
     return lax.dot_general(lax.reshape(a, (_size(a),)), lax.reshape(b, (_size(b),)),
-                           (((0,), (0,)), ((), ())))
+                           (((0,), (0,)), ((), ())),
+                           preferred_element_type=preferred_element_type)
 
 
 def _conj(x):
@@ -184,9 +196,12 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 
 # ------------------------------------------------------------------ einsum
-def einsum(subscripts, *operands, optimize="greedy", precision=None):
+def einsum(subscripts, *operands, optimize="greedy", precision=None,
+           preferred_element_type=None):
     """Einstein summation (NumPy's notation, with '...' and implicit output), also in the
-    operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`.
+    operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`. With JAX's
+    `preferred_element_type` the operands are converted to it first where it is at least as
+    wide, and the result is of that dtype.
 
     Repeated indices within one operand take diagonals; indices used by one operand only are
     summed first; the operands are then contracted pairwise (greedily, smallest
@@ -199,6 +214,10 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None):
         ops = [_arr(x, dt) for x in promoted]
     else:
         ops = [_arr(operands[0], None)]
+    if preferred_element_type is not None:
+        want = np.dtype(preferred_element_type)
+        if want.itemsize >= dtype_of(ops[0]).itemsize:
+            ops = [lax.convert_element_type(x, want) for x in ops]
     inputs, output = _parse_einsum(subscripts, [shape_of(x) for x in ops])
     sizes = {}
     for term, x in zip(inputs, ops):
@@ -222,7 +241,7 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None):
         terms = [t for k, t in enumerate(terms) if k not in (i, j)] + [merged]
     x, term = terms[0]
     x, term = _einsum_sum_unique(x, term, [output])
-    return lax.transpose(x, tuple(term.index(c) for c in output))
+    return _as(lax.transpose(x, tuple(term.index(c) for c in output)), preferred_element_type)
 
 
 _EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

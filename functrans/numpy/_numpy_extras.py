@@ -12,11 +12,11 @@ from ._conversion import asarray, promote_inexact
 from ._creation import ones, zeros
 from ._math import bitwise_and, multiply, not_equal, right_shift, where
 from ._misc import convolve
-from ._reductions import sum
+from ._reductions import cumsum, sum
 from ._shape import concatenate, moveaxis, ravel, reshape, resize
 from ._sorting import nonzero
 
-__all__ = ["fill_diagonal", "put", "piecewise", "poly", "polydiv", "roots", "packbits",
+__all__ = ["fill_diagonal", "put", "place", "piecewise", "poly", "polydiv", "roots", "packbits",
            "unpackbits", "mask_indices", "load", "save", "savez", "savez_compressed",
            "frombuffer", "fromiter", "fromstring", "array_repr", "array_str", "get_printoptions",
            "set_printoptions", "printoptions", "iterable", "einsum_path"]
@@ -86,6 +86,23 @@ def put(a, ind, v, mode=None, *, inplace=True):
     values = _cycled(v, shape_of(ind)[0], dtype_of(a))
     updated = flat.at[ind].set(values, mode="clip" if mode == "clip" else "drop")
     return reshape(updated, shape_of(a))
+
+
+def place(arr, mask, vals, *, inplace=True):
+    """`arr` with the elements where `mask` holds set to `vals` in order (repeated as
+    needed), as NumPy's np.place; a traced mask works (each such element takes the value of
+    its rank among them)."""
+    _functional_only("place", inplace)
+    arr = asarray(arr)
+    flat, hit = ravel(arr), ravel(asarray(mask, dtype=bool))
+    values = ravel(asarray(vals, dtype=dtype_of(arr)))
+    n = shape_of(values)[0]
+    if n == 0:
+        raise ValueError("place: vals is empty (NumPy needs at least one value when any "
+                         "element is masked)")
+    rank = cumsum(hit.astype(np.int64)) - 1
+    picked = values[rank % n]
+    return reshape(where(hit, picked, flat), shape_of(arr))
 
 
 def piecewise(x, condlist, funclist, *args, **kw):

@@ -449,10 +449,19 @@ def take_along_axis(arr, indices, axis=-1):
 
 
 def compress(condition, a, axis=None, *, size=None, fill_value=0):
-    """The slices of `a` along `axis` where the (concrete) condition is true."""
+    """The slices of `a` along `axis` where the (concrete) condition is true; with JAX's
+    `size`, that many (traced conditions work), the slots beyond them `fill_value`."""
     from ._sorting import nonzero
-    idx, = nonzero(ravel(asarray(condition)), size=size, fill_value=fill_value)
-    return take(a, idx, axis=axis)
+    condition = ravel(asarray(condition))
+    idx, = nonzero(condition, size=size)
+    out = take(a, idx, axis=axis)
+    if size is None:
+        return out
+    found = lax.reduce_sum(lax.convert_element_type(lax.ne(condition, False), np.int64), (0,))
+    shape = shape_of(out)
+    along = 0 if axis is None else axis % len(shape)
+    slots = lax.broadcast_in_dim(lax.lt(lax.iota(int(size), like=out), found), shape, (along,))
+    return lax.select(slots, out, lax.full_like(out, fill_value))
 
 
 def extract(condition, arr, *, size=None, fill_value=0):
