@@ -376,7 +376,8 @@ def test_vectorize_and_small_names():
 # ------------------------------------------------------------------ jax.nn's keywords
 def test_softmax_where_gelu_booleans_glu_axis_and_where_size():
     """softmax / log_softmax over the elements `where` marks (0 / -inf elsewhere, finite
-    derivatives for a row with none marked), gelu's approximate=True/False, glu's axis and
+    derivatives for a row with none marked) and over several axes or all (axis=None: it was
+    read as "not given", the last axis), gelu's approximate=True/False, glu's axis and
     jnp.where's one-argument size / fill_value, each as JAX computes them."""
     x = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], np.float32)
     w = np.array([[True, False, True], [False, False, False]])
@@ -389,6 +390,11 @@ def test_softmax_where_gelu_booleans_glu_axis_and_where_size():
     for f in (jax.nn.softmax, jax.nn.log_softmax):
         g = np.asarray(jax.grad(lambda a: f(a, where=w)[0, 0])(x))
         assert np.all(np.isfinite(g)) and not g[1].any() and g[0, 1] == 0
+    everything = np.exp(x - x.max()) / np.exp(x - x.max()).sum()      # JAX's axis=None: all
+    np.testing.assert_allclose(np.asarray(jax.nn.softmax(x, axis=None)), everything, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.nn.log_softmax(x, axis=(0, 1))),
+                               np.log(everything), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.nn.softmax(x, 0)).sum(0), [1, 1, 1], rtol=1e-6)
     gelu_tanh = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
     np.testing.assert_allclose(np.asarray(jax.nn.gelu(x, approximate=True)), gelu_tanh,
                                rtol=1e-6)

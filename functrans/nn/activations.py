@@ -70,12 +70,30 @@ def tanh(input):
     return lax.tanh(as_floating(input))
 
 
-def _axis(x, dim, axis, fn):
-    if axis is not None:
-        dim = axis
-    if dim is None:
-        raise TypeError(f"{fn} needs dim (the axis to normalize over)")
-    return dim % max(len(shape_of(x)), 1)
+class _Unset:
+    def __repr__(self):
+        return "unset"
+
+
+_UNSET = _Unset()       # `axis` not given (JAX's axis=None means every axis)
+
+
+def _axes(x, dim, axis, fn):
+    """The sorted axes to normalize over: JAX's `axis` where given (an int, a tuple, or None
+    for all), else PyTorch's `dim`."""
+    rank = len(shape_of(x))
+    if axis is _UNSET:
+        if dim is None:
+            raise TypeError(f"{fn} needs dim (the axis to normalize over)")
+        axis = dim
+    if axis is None:
+        return tuple(range(rank))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted({a % max(rank, 1) for a in axes}))
+
+
+def _axis(x, dim, fn):
+    return _axes(x, dim, _UNSET, fn)[0]
 
 
 def _in_dtype(input, dtype):
@@ -84,41 +102,41 @@ def _in_dtype(input, dtype):
     return as_floating(input) if dtype is None else fnp.asarray(input, dtype=dtype)
 
 
-def log_softmax(input, dim=-1, *, dtype=None, axis=None, where=None):
-    """log(softmax(x)) along `dim`, computed stably (in `dtype` where given); with JAX's
-    `where`, over the elements it marks only (-inf elsewhere)."""
+def log_softmax(input, dim=-1, *, dtype=None, axis=_UNSET, where=None):
+    """log(softmax(x)) along `dim` (JAX's `axis`: an int, a tuple, or None for all), computed
+    stably (in `dtype` where given); with JAX's `where`, over the elements it marks only
+    (-inf elsewhere)."""
     x = _in_dtype(input, dtype)
-    d = _axis(x, dim, axis, "log_softmax")
-    shifted, e, total, mask = _normalizer(x, d, where)
+    shifted, e, total, mask = _normalizer(x, _axes(x, dim, axis, "log_softmax"), where)
     out = lax.sub(shifted, lax.log(total))
     return out if mask is None else lax.select(mask, out, lax.full_like(out, -math.inf))
 
 
-def softmax(input, dim=-1, *, dtype=None, axis=None, where=None):
-    """exp(x) / sum(exp(x)) along `dim`, computed stably (in `dtype` where given); with JAX's
-    `where`, over the elements it marks only (0 elsewhere)."""
+def softmax(input, dim=-1, *, dtype=None, axis=_UNSET, where=None):
+    """exp(x) / sum(exp(x)) along `dim` (JAX's `axis`: an int, a tuple, or None for all),
+    computed stably (in `dtype` where given); with JAX's `where`, over the elements it marks
+    only (0 elsewhere)."""
     x = _in_dtype(input, dtype)
-    d = _axis(x, dim, axis, "softmax")
-    _, e, total, _ = _normalizer(x, d, where)
+    _, e, total, _ = _normalizer(x, _axes(x, dim, axis, "softmax"), where)
     return lax.div(e, total)
 
 
-def _normalizer(x, d, where):
-    """`(x - max, exp of it, its sum along d kept as an axis, the mask)`, over the elements
-    `where` marks (None: all). A row with none marked sums to 1, so that its results and
-    derivatives stay finite."""
+def _normalizer(x, axes, where):
+    """`(x - max, exp of it, its sum over axes kept as size-1 axes, the mask)`, over the
+    elements `where` marks (None: all). A row with none marked sums to 1, so that its results
+    and derivatives stay finite."""
     shape = shape_of(x)
-    keep = shape[:d] + (1,) + shape[d + 1:]
+    keep = tuple(1 if i in axes else n for i, n in enumerate(shape))
     mask = None if where is None else fnp.broadcast_to(fnp.asarray(where, dtype=bool), shape)
     marked = x if mask is None else lax.select(mask, x, lax.full_like(x, -math.inf))
-    top = lax.reduce_max(marked, (d,))
+    top = lax.reduce_max(marked, axes)
     if mask is not None:
         top = lax.select(lax.is_finite(top), top, lax.full_like(top, 0.0))
     shifted = lax.sub(x, lax.stop_gradient(lax.reshape(top, keep)))
     e = lax.exp(shifted)
     if mask is not None:
         e = lax.select(mask, e, lax.full_like(e, 0.0))
-    total = lax.reshape(lax.reduce_sum(e, (d,)), keep)
+    total = lax.reshape(lax.reduce_sum(e, axes), keep)
     if mask is not None:
         total = lax.select(lax.gt(total, 0.0), total, lax.full_like(total, 1.0))
     return shifted, e, total, mask
@@ -241,8 +259,8 @@ def prelu(input, weight):
     return lax.select(lax.gt(x, 0.0), x, lax.mul(weight, x))
 
 
-def softmin(input, dim=-1, *, dtype=None, axis=None):
-    """softmax(-x) along `dim` (in `dtype` where given)."""
+def softmin(input, dim=-1, *, dtype=None, axis=_UNSET):
+    """softmax(-x) along `dim` (or JAX-style `axis`; in `dtype` where given)."""
     return softmax(lax.neg(_in_dtype(input, dtype)), dim, axis=axis)
 
 
@@ -341,7 +359,7 @@ def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1, *, key=None):
         raise ValueError("gumbel_softmax draws Gumbel noise: pass key=... (split a fresh one "
                          "for each sample)")
     from ..random import gumbel
-    d = _axis(x, dim, None, "gumbel_softmax")
+    d = _axis(x, dim, "gumbel_softmax")
     noisy = fnp.divide(lax.add(x, gumbel(key, shape_of(x), dtype_of(x))), tau)
     soft = softmax(noisy, d)
     if not hard:
