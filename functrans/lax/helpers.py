@@ -73,6 +73,7 @@ def reduce_precision(operand, exponent_bits, mantissa_bits):
                          f"got {exponent_bits} and {mantissa_bits}")
     uint = np.dtype(f"u{dtype.itemsize}")
     bits = bitcast_convert_type(x, uint)
+    ones = int(np.iinfo(uint).max)
 
     def word(v):
         return np.asarray(v, uint)
@@ -81,12 +82,12 @@ def reduce_precision(operand, exponent_bits, mantissa_bits):
         last = _elementwise.bitwise_and(shift_right(bits, word(drop)), word(1))
         bias = _elementwise.add(last, word((1 << (drop - 1)) - 1))
         bits = _elementwise.bitwise_and(_elementwise.add(bits, bias),
-                                        word(~((1 << drop) - 1) & (2 ** (8 * uint.itemsize) - 1)))
+                                        word(ones ^ ((1 << drop) - 1)))
     if exponent_bits < src_e:
         exp_mask = ((1 << src_e) - 1) << src_m
         bias, reduced = (1 << (src_e - 1)) - 1, (1 << (exponent_bits - 1)) - 1
         exponent = _elementwise.bitwise_and(bits, word(exp_mask))
-        sign = _elementwise.bitwise_and(bits, word(1 << (8 * uint.itemsize - 1)))
+        sign = _elementwise.bitwise_and(bits, word(ones ^ (ones >> 1)))
         inf = _elementwise.bitwise_or(sign, word(exp_mask))
         bits = _elementwise.select(_elementwise.gt(exponent, word((bias + reduced) << src_m)),
                                    inf, bits)

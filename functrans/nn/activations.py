@@ -51,7 +51,7 @@ def gelu(x, approximate="none"):
     """x·Φ(x) with the exact erf (default) or PyTorch's `approximate="tanh"` form (JAX's
     `approximate=True`; JAX's default is the tanh form, PyTorch's the exact one)."""
     x = as_floating(x)
-    if approximate is True or approximate is False:
+    if isinstance(approximate, bool):
         approximate = "tanh" if approximate else "none"
     if approximate == "none":
         return lax.mul(lax.mul(x, 0.5), lax.add(lax.erf(lax.mul(x, 1 / math.sqrt(2))), 1.0))

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import operator
 
-import numpy as np
-
 from .. import lax
 from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
+from ..primitives.dot import computes_in
 from ._conversion import promote
 
 
@@ -200,8 +199,8 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None,
            preferred_element_type=None):
     """Einstein summation (NumPy's notation, with '...' and implicit output), also in the
     operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`. With JAX's
-    `preferred_element_type` the operands are converted to it first where it is at least as
-    wide, and the result is of that dtype.
+    `preferred_element_type` the result is of that dtype, computed in it where it holds the
+    operands' values (as `lax.dot_general`).
 
     Repeated indices within one operand take diagonals; indices used by one operand only are
     summed first; the operands are then contracted pairwise (greedily, smallest
@@ -214,10 +213,9 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None,
         ops = [_arr(x, dt) for x in promoted]
     else:
         ops = [_arr(operands[0], None)]
-    if preferred_element_type is not None:
-        want = np.dtype(preferred_element_type)
-        if want.itemsize >= dtype_of(ops[0]).itemsize:
-            ops = [lax.convert_element_type(x, want) for x in ops]
+    if preferred_element_type is not None and computes_in(dtype_of(ops[0]),
+                                                          preferred_element_type):
+        ops = [lax.convert_element_type(x, preferred_element_type) for x in ops]
     inputs, output = _parse_einsum(subscripts, [shape_of(x) for x in ops])
     sizes = {}
     for term, x in zip(inputs, ops):

@@ -236,10 +236,18 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     if preferred_element_type is None:
         return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
     want = np.dtype(preferred_element_type)
-    if dtypes.promote_types(dtype_of(lhs), want) != want:
+    if not computes_in(dtype_of(lhs), want):
         return convert_element_type(dot_general_p.bind(lhs, rhs, dimension_numbers=dn), want)
     return dot_general_p.bind(convert_element_type(lhs, want), convert_element_type(rhs, want),
                               dimension_numbers=dn)
+
+
+def computes_in(dtype, preferred_element_type):
+    """Whether products of `dtype` operands asked for `preferred_element_type` compute in it
+    (it holds their values: the operands are converted first), rather than converting the
+    result."""
+    want = np.dtype(preferred_element_type)
+    return dtypes.promote_types(dtype, want) == want
 
 
 @functools.lru_cache(maxsize=512)

@@ -9,7 +9,6 @@ broadcast axes) are both built from that one partial.
 from __future__ import annotations
 
 import builtins
-import inspect
 import operator
 import math
 
@@ -94,20 +93,23 @@ def _rows_apart(params):
     return (0,), lambda n: params
 
 
+def in_operand_dtype(out, args):
+    """`out` in the dtype of the first floating-point array among `args`, as tracing says: SciPy
+    computes float16 (and more) wider and returns that."""
+    for a in args:
+        dtype = getattr(a, "dtype", None)
+        if dtype is not None and dtype.kind in "fc":
+            return out.astype(dtype, copy=False)
+    return out
+
+
 def _special_impl(name):
     host = getattr(host_special, name, None)    # faster float32 kernels for NumPy arrays
 
     def impl(xp, *args):
         if xp is np and host is not None:
-            out = host(*args)
-        else:
-            out = getattr(special_module(xp), name)(*args)
-        # SciPy computes float16 in float32 or float64 and returns that; the result keeps
-        # the operand's dtype, as tracing says
-        dtype = getattr(args[0], "dtype", None)
-        if dtype is not None and dtype.kind in "fc" and out.dtype != dtype:
-            out = out.astype(dtype)
-        return out
+            return in_operand_dtype(host(*args), args)
+        return in_operand_dtype(getattr(special_module(xp), name)(*args), args)
     impl.__name__ = name
     return impl
 
@@ -157,7 +159,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
     p.np_name = np_name
-    p.float_only = float_only
+    p.arity, p.float_only = 1, float_only
     p.kernel_kind = "ufunc" if generic else None
     if not generic:             # (a ufunc joins fused chains, which are split as a whole)
         p.split_rows = _rows_apart
@@ -382,7 +384,7 @@ def _bessel_i1_deriv(x, ans):
 
 
 def _polygamma_impl(xp, n, x):
-    return special_module(xp).polygamma(n, x).astype(x.dtype, copy=False)
+    return in_operand_dtype(special_module(xp).polygamma(n, x), (x,))
 
 
 polygamma_p = primitive("polygamma", _polygamma_impl,
@@ -450,6 +452,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
 
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
+    p.arity = 2
     p.np_name = np_name
     p.kernel_kind = "ufunc" if generic else None
     p.cuda_expr = cuda
@@ -579,6 +582,7 @@ def _broadcast3(*shapes):
 
 
 select_p = primitive("select", lambda xp, c, x, y: xp.where(c, x, y), _select_aval)
+select_p.arity = 3
 select_p.elementwise = True
 select_p.kernel_kind = "select"
 select_p.cuda_expr = "({0} ? {1} : {2})"
@@ -702,6 +706,7 @@ def _complex_aval(re, im):
 
 # complex(re, im) = re + i im, linear; its transpose is (real(ct), -imag(ct))
 complex_p = primitive("complex", _complex_impl, _complex_aval)
+complex_p.arity = 2
 
 
 def _complex_jvp(primals, tangents):
@@ -739,9 +744,7 @@ batch_elementwise(stop_gradient_p)
 
 # =============================================================== user-facing functions
 def _fn(prim):
-    arity = sum(q.kind is q.POSITIONAL_OR_KEYWORD and q.default is q.empty
-                for q in inspect.signature(prim.abstract_eval).parameters.values())
-    floats_only = getattr(prim, "float_only", False)
+    arity, floats_only = prim.arity, getattr(prim, "float_only", False)
 
     def f(*args):
         if len(args) != arity:      # (eagerly, NumPy would take an extra one as `out`)

@@ -18,8 +18,8 @@ import numpy as np
 
 from ..core import ShapedArray
 from ._util import primitive, shape_of, elementwise_aval, wanted
-from .elementwise import (special_module, batch_elementwise, unbroadcast, mul, exp, log, log1p,
-                          sub, add, neg, lgamma, digamma, div)
+from .elementwise import (special_module, in_operand_dtype, batch_elementwise, unbroadcast,
+                          mul, exp, log, log1p, sub, add, neg, lgamma, digamma, div)
 from .shape_ops import broadcast_to
 
 _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gammaincinv",
@@ -37,9 +37,7 @@ def _special(name, nargs, last_partial, impl=None):
     """An elementwise primitive differentiable in its last argument by `last_partial(*args,
     ans)`; its kernel is SciPy's function `name`, or `impl`."""
     def scipy_impl(xp, *args):
-        out = getattr(special_module(xp), _NAMES[name])(*args)
-        arrays = [a.dtype for a in args if hasattr(a, "dtype") and a.dtype.kind == "f"]
-        return out.astype(arrays[0] if arrays else out.dtype, copy=False)
+        return in_operand_dtype(getattr(special_module(xp), _NAMES[name])(*args), args)
     impl = impl or scipy_impl
 
     def abstract_eval(*avals):
