@@ -1,6 +1,7 @@
 """ft.jit: tracing and caching per signature, compositions with every transform, static and
 donated arguments, retrace reporting, errors, and the inspectable lowering."""
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -281,3 +282,38 @@ def test_python_scalar_arguments_keep_their_traced_dtype():
     assert ft.jit(lambda x, s: x + s)(fnp.ones(2, dtype=np.float16), 1.0).dtype == np.float16
     assert ft.checkpoint(lambda x: fnp.sin(x))(1.0).dtype == np.float32
     assert ft.grad(ft.jit(lambda x: fnp.sin(x)))(1.0).dtype == np.float32
+
+
+# ------------------------------------------------------------------ floating-point warnings
+@pytest.mark.parametrize("threads", [False, True])
+def test_compiled_code_is_quiet_about_discarded_branches(threads):
+    # JAX's and PyTorch's compiled code never warns about a log of 0 that `where` discards;
+    # the user's NumPy error state is theirs again after the call, and after an error
+    n = 512 if threads else 3
+
+    def f(x):
+        y = fnp.where(x > 0, fnp.log(x), 0.0) + fnp.sum(fnp.where(x != 0, 1 / x, 0.0))
+        return y @ x if threads else y     # (a large product: split over the threads)
+    jf = ft.jit(f)
+    x = np.full((n, n), 2.0)
+    x[0, :2] = 0.0, -1.0
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for arg in (x, x, fnp.asarray(x), fnp.asarray(x)):     # first calls and fast paths
+            y = np.asarray(jf(arg))
+    assert ("par_enter" in jf.lower(x).as_text()) == threads
+    with np.errstate(all="ignore"):
+        want = np.where(x > 0, np.log(x), 0.0) + np.sum(np.where(x != 0, 1 / x, 0.0))
+        want = want @ x if threads else want
+    np.testing.assert_allclose(y, want, rtol=1e-12)
+    assert np.geterr() == before
+    with pytest.warns(RuntimeWarning):                # eager NumPy, outside: as before
+        np.log(np.zeros(1))
+
+    def fails(v):
+        raise ValueError("from the callback")
+    bad = ft.jit(lambda v: ft.pure_callback(fails, v, v) / 0)
+    with pytest.raises(Exception):
+        bad(1.0)
+    assert np.geterr() == before

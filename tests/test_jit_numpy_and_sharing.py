@@ -127,6 +127,21 @@ def test_numpy_arguments_take_the_fast_path(on_cpu):
     assert jf.cache_info().misses == 1
 
 
+def test_numpy_arguments_of_a_program_splitting_kernels_over_threads(on_cpu):
+    # such a program runs as a function of its own (it holds the threads); its fast path
+    # read `._value` of NumPy arguments
+    jf = ft.jit(lambda a, b: (a @ b, a[0]))
+    a = np.arange(512 * 512, dtype=np.float32).reshape(512, 512) % 7
+    b = np.ones((512, 256), np.float32)
+    assert "par_enter" in jf.lower(a, b).as_text()
+    want = a @ b
+    for _ in range(4):
+        y, row = jf(a, b)
+        np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6)
+        assert not np.shares_memory(np.asarray(row), a)
+    assert jf.cache_info().misses == 1
+
+
 def test_numpy_arguments_are_not_copied(on_cpu):
     jf = ft.jit(lambda x: fnp.sum(x))
     x = np.ones(1 << 20)                        # 8 MiB

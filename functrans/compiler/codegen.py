@@ -520,6 +520,32 @@ def compile_source(source, name, namespace):
     return namespace[name]
 
 
+def quiet_lines(namespace, lines, indent=1):
+    """`lines` (a function's body, at `indent`) run with NumPy's floating-point errors
+    ignored, as JAX's and PyTorch's compiled code runs: a branch that `where` discards may
+    divide by zero or take the log of a negative number, and NumPy would warn about it from
+    a line of generated code. The user's own state is restored on the way out."""
+    namespace["fp_quiet"], namespace["fp_restore"] = _fp_quiet, _fp_restore
+    pad = "    " * indent
+    return [f"{pad}fp_state = fp_quiet()", f"{pad}try:"] + ["    " + line for line in lines] \
+        + [f"{pad}finally:", f"{pad}    fp_restore(fp_state)"]
+
+
+def _numpy_error_state():
+    """NumPy's floating-point error state lives in a context variable from NumPy 2 on:
+    setting it costs 0.1 us where `np.errstate` costs 1 us."""
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as state
+        with np.errstate(all="ignore"):
+            ignore = state.get()
+        return (lambda: state.set(ignore)), state.reset
+    except (ImportError, AttributeError):
+        return (lambda: np.seterr(all="ignore")), (lambda old: np.seterr(**old))
+
+
+_fp_quiet, _fp_restore = _numpy_error_state()
+
+
 def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     """Generate and compile Python source for an optimized `closed` on `device`.
 
@@ -547,14 +573,19 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     if ctx.slots:
         src.append(f"    _, {', '.join(n for n, _ in ctx.slots)}, = pool")
     body = ctx.lines
+    quiet = ctx.xp is np        # (NumPy's floating-point warnings: see `quiet_lines`)
     if ctx.uses_threads:        # the program chooses its threads and holds the BLAS at one
         enter, leave = ctx.const(parallel.enter, "par_enter"), ctx.const(parallel.leave,
                                                                         "par_leave")
         src += [f"    threads = {enter}()", "    try:"]
-        src += ["    " + line for line in ctx.lines]
-        src += [f"        return [{', '.join(outs)}]", "    finally:",
-                f"        {leave}(threads)"]
+        src += quiet_lines(ctx.namespace, ["    " + line for line in ctx.lines] +
+                           [f"        return [{', '.join(outs)}]"], 2) if quiet else \
+            ["    " + line for line in ctx.lines] + [f"        return [{', '.join(outs)}]"]
+        src += ["    finally:", f"        {leave}(threads)"]
         body = None
+    elif quiet:
+        src += quiet_lines(ctx.namespace, ctx.lines + [f"    return [{', '.join(outs)}]"])
+        body = ctx.lines
     else:
         src += ctx.lines
         src.append(f"    return [{', '.join(outs)}]")

@@ -19,7 +19,7 @@ from ..config import config
 from ..jaxpr import ClosedJaxpr
 from ..tree_util import node_kind
 from . import memory
-from .codegen import generate, compile_source
+from .codegen import generate, compile_source, quiet_lines
 from .passes import optimize
 
 
@@ -104,18 +104,20 @@ class Executable:
                           "    give_arena(pool)"]
                 outs = [f"outs[{i}]" for i in range(len(outs))]
             elif body is None:
-                lines.append(f"    outs = fn({', '.join(p + '._value' for p in params)})")
+                lines.append(f"    outs = fn({', '.join(raws)})")
                 outs = [f"outs[{i}]" for i in range(len(outs))]
-            else:
-                lines += [f"    {a} = {r}" for a, r in zip(arg_names, raws)]
-                lines += body
             if host_inputs:
                 guarded = "".join(params[i] + ", " for i in host_inputs)
                 outs = [f"detach_from({o}, ({guarded}))" for o in outs]
             nodes = {}
-            lines.append(f"    return {_tree_expression(out_tree, outs, nodes)}")
+            ret = f"    return {_tree_expression(out_tree, outs, nodes)}"
             namespace = dict(self._namespace, wrap=wrap, fn=self.fn, take_arena=self.take_arena,
                              give_arena=self.give_arena, detach_from=detach_from, **nodes)
+            if body is not None and not self._views:     # the body inlined here
+                inlined = [f"    {a} = {r}" for a, r in zip(arg_names, raws)] + body + [ret]
+                lines += quiet_lines(namespace, inlined) if self._on_host else inlined
+            else:
+                lines.append(ret)
             fn = compile_source("\n".join(lines), name, namespace)
             if not self._on_host:
                 fn = self._on_device(fn)
