@@ -391,9 +391,13 @@ def _flatten_up_to(td, tree, out, path):
     kind = node_kind(td.node_type)
     children, aux = kind.flatten(tree)
     if len(children) != len(td.children) or not _data_eq(aux, td.node_data):
-        what = (f"keys {aux!r} where {td.node_data!r} were expected" if td.node_type is dict
-                else f"{len(children)} children and data {aux!r} where {len(td.children)} and "
-                f"{td.node_data!r} were expected")
+        if td.node_type is dict:
+            what = f"keys {aux!r} where {td.node_data!r} were expected"
+        elif _data_eq(aux, td.node_data):
+            what = f"{len(children)} children where {len(td.children)} were expected"
+        else:
+            what = (f"{len(children)} children and data {aux!r} where {len(td.children)} and "
+                    f"{td.node_data!r} were expected")
         raise ValueError(f"at {keystr(path) or 'the root'} the {td.node_type.__name__} has "
                          f"{what}")
     keys = _child_keys(tree, td)

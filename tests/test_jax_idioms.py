@@ -81,6 +81,10 @@ def test_tree_namespace():
     assert jax.tree.map_with_path(lambda p, v: len(p), tree) == {"a": 1, "b": (2, [3, 3])}
     assert jax.tree.broadcast([1, 2], [(0, 0), [0]]) == [(1, 1), [2]]
 
+    with pytest.raises(ValueError, match=r"tree argument 1 .* at \['b'\]\[1\] the list has 3 "
+                                         r"children where 2 were expected"):
+        jax.tree.map(lambda u, v: u, tree, {"a": 0, "b": (0, [0, 0, 0])})
+
     @jax.tree_util.register_pytree_node_class
     class Pair:
         def __init__(self, a, b):
