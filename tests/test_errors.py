@@ -118,6 +118,18 @@ def test_value_dependent_shapes_under_jit_point_to_size():
     assert "size=" in str(e.value) and "nonzero" in str(e.value)
 
 
+def test_shapes_must_be_concrete_ints():
+    with pytest.raises(ft.ConcretizationError, match=r"index or size .* at .*test_errors"):
+        ft.jit(lambda a: fnp.zeros(a.shape[0] + a.sum().astype(int)))(fnp.ones(3))
+    for bad in ((2.5, 3), 2.5):         # (2.5, 3) made a (2, 3) array
+        with pytest.raises(TypeError, match=r"shape must be an int or a sequence of ints, "
+                                            r"got \(?2\.5"):
+            fnp.zeros(bad)
+    assert fnp.ones(np.array([2, 3])).shape == (2, 3)
+    assert fnp.full(fnp.asarray(2), 1.0).shape == (2,)
+    assert ft.nn.initializers.ones(None, [np.int32(2)]).shape == (2,)
+
+
 def test_matmul_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError) as e:
         fnp.ones((2, 3)) @ fnp.ones((2, 3))

@@ -12,6 +12,7 @@ import numpy as np
 from .. import dtypes
 from .. import numpy as fnp
 from .. import random
+from ..primitives._util import as_shape
 
 __all__ = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal",
            "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform",
@@ -27,28 +28,25 @@ def _dtype(dtype, fn):
     return dtype
 
 
-def _shape(shape):
-    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d)
-                                                                         for d in shape)
 
 
 def zeros(key, shape, dtype=None):
     """An array of zeros (`key` is unused)."""
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-    return fnp.zeros(_shape(shape), dtype)
+    return fnp.zeros(as_shape(shape), dtype)
 
 
 def ones(key, shape, dtype=None):
     """An array of ones (`key` is unused)."""
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-    return fnp.ones(_shape(shape), dtype)
+    return fnp.ones(as_shape(shape), dtype)
 
 
 def constant(value, dtype=None):
     """Initializer filling with `value`."""
     def init(key, shape, dtype=dtype):
         dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-        return fnp.full(_shape(shape), value, dtype)
+        return fnp.full(as_shape(shape), value, dtype)
     return init
 
 
@@ -56,7 +54,7 @@ def uniform(scale=1e-2, dtype=None):
     """Initializer drawing uniformly from [0, scale)."""
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype, "uniform")
-        return random.uniform(key, _shape(shape), dtype) * fnp.asarray(scale, dtype)
+        return random.uniform(key, as_shape(shape), dtype) * fnp.asarray(scale, dtype)
     return init
 
 
@@ -64,7 +62,7 @@ def normal(stddev=1e-2, dtype=None):
     """Initializer drawing from N(0, stddev**2)."""
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype, "normal")
-        return random.normal(key, _shape(shape), dtype) * fnp.asarray(stddev, dtype)
+        return random.normal(key, as_shape(shape), dtype) * fnp.asarray(stddev, dtype)
     return init
 
 
@@ -72,7 +70,7 @@ def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
     """Initializer drawing stddev * (a standard normal truncated to [lower, upper])."""
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype, "truncated_normal")
-        x = random.truncated_normal(key, lower, upper, _shape(shape), dtype)
+        x = random.truncated_normal(key, lower, upper, as_shape(shape), dtype)
         return x * fnp.asarray(stddev, dtype)
     return init
 
@@ -117,7 +115,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
                          f"{_DISTRIBUTIONS}, got {distribution!r}")
 
     def init(key, shape, dtype=dtype):
-        shape = _shape(shape)
+        shape = as_shape(shape)
         dtype = _dtype(dtype, "variance_scaling")
         fan_in, fan_out = _fans(shape, in_axis, out_axis, batch_axis)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
@@ -163,7 +161,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=None):
     """Initializer of (semi-)orthogonal matrices times `scale`: the axis `column_axis`
     indexes columns, all other axes are flattened into rows."""
     def init(key, shape, dtype=dtype):
-        shape = _shape(shape)
+        shape = as_shape(shape)
         dtype = _dtype(dtype, "orthogonal")
         if len(shape) < 2:
             raise ValueError(f"ft.nn.initializers.orthogonal needs a shape of at least two "
@@ -181,7 +179,7 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
     """Initializer of convolution kernels (spatial..., in, out; 1 to 3 spatial axes, in <= out)
     that are zero except an orthogonal (in, out) matrix at the spatial centre."""
     def init(key, shape, dtype=dtype):
-        shape = _shape(shape)
+        shape = as_shape(shape)
         dtype = _dtype(dtype, "delta_orthogonal")
         if len(shape) not in (3, 4, 5):
             raise ValueError(f"ft.nn.initializers.delta_orthogonal needs a 3-D, 4-D or 5-D "

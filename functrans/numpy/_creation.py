@@ -10,7 +10,7 @@ from .. import dtypes, lax
 from ..array import wrap
 from ..backends import create, default_device_now, get_device
 from ..core import Tracer
-from ..primitives._util import shape_of, dtype_of, broadcast_shapes
+from ..primitives._util import as_shape, shape_of, dtype_of, broadcast_shapes
 from ._conversion import asarray
 
 
@@ -18,10 +18,6 @@ def _dev(device):
     return default_device_now() if device is None else get_device(device)
 
 
-def _shape(shape):
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(int(d) for d in shape)
 
 
 def _dt(dtype, default_kind=2):
@@ -33,20 +29,20 @@ def full(shape, fill_value, dtype=None, *, device=None):
     """An array of `shape` filled with `fill_value` (default dtype from the value)."""
     if isinstance(fill_value, Tracer) or (hasattr(fill_value, "shape") and shape_of(fill_value)):
         fv = asarray(fill_value, dtype=dtype)
-        return lax.broadcast_to(fv, _shape(shape))
+        return lax.broadcast_to(fv, as_shape(shape))
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value) if type(fill_value) in (bool, int, float, complex) \
             else dtype_of(asarray(fill_value))
-    return wrap(create(_dev(device), "full", _shape(shape), fill_value,
+    return wrap(create(_dev(device), "full", as_shape(shape), fill_value,
                        dtype=dtypes.canonicalize(dtype)))
 
 
 def zeros(shape, dtype=None, *, device=None):
-    return wrap(create(_dev(device), "zeros", _shape(shape), dtype=_dt(dtype)))
+    return wrap(create(_dev(device), "zeros", as_shape(shape), dtype=_dt(dtype)))
 
 
 def ones(shape, dtype=None, *, device=None):
-    return wrap(create(_dev(device), "ones", _shape(shape), dtype=_dt(dtype)))
+    return wrap(create(_dev(device), "ones", as_shape(shape), dtype=_dt(dtype)))
 
 
 def empty(shape, dtype=None, *, device=None):
@@ -57,10 +53,10 @@ def empty(shape, dtype=None, *, device=None):
 def _like(a, dtype, shape, fill):
     if isinstance(a, Tracer):
         return lax.full_like(a, fill, dtype=None if dtype is None else dtypes.canonicalize(dtype),
-                             shape=None if shape is None else _shape(shape))
+                             shape=None if shape is None else as_shape(shape))
     a = asarray(a)
     dt = dtype_of(a) if dtype is None else dtypes.canonicalize(dtype)
-    return wrap(create(a.device, "full", shape_of(a) if shape is None else _shape(shape), fill,
+    return wrap(create(a.device, "full", shape_of(a) if shape is None else as_shape(shape), fill,
                        dtype=dt))
 
 

@@ -8,11 +8,14 @@ Conventions every rule follows:
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
 from ..core import Primitive, ShapedArray, get_aval, is_python_scalar, Tracer
 from ..array import Array
+from ..errors import ConcretizationError
 
 
 def primitive(name, impl, abstract_eval, *, multiple_results=False, effectful=False):
@@ -29,6 +32,18 @@ def shape_of(x):
     if isinstance(x, Tracer):
         return x.aval.shape
     return np.shape(x)
+
+
+def as_shape(shape, name="shape"):
+    """`shape` (an int, or a sequence or 1-d array of ints) as a tuple of Python ints. A
+    float is a TypeError naming `name`; a traced value under jit a ConcretizationError."""
+    dims = shape if isinstance(shape, (tuple, list)) or len(shape_of(shape)) == 1 else (shape,)
+    try:
+        return tuple(operator.index(d) for d in dims)
+    except ConcretizationError:
+        raise
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {shape!r}") from None
 
 
 def dtype_of(x):
