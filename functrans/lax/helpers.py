@@ -14,7 +14,7 @@ import numpy as np
 from ..core import axis_size, is_python_scalar
 from ..higher_order.control_flow import associative_scan, scan
 from ..primitives._util import broadcast_shapes as _broadcast_shapes, canonical_axis, dtype_of, \
-    shape_of
+    shape_of, as_shape
 from ..primitives.conv import conv_dimension_numbers, conv_general_dilated, padding_pairs
 from ..primitives import elementwise as _elementwise, reductions as _reductions
 from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
@@ -100,14 +100,14 @@ def reduce_precision(operand, exponent_bits, mantissa_bits):
 def broadcast(operand, sizes):
     """`operand` with new leading axes of `sizes`."""
     shape = shape_of(operand)
-    sizes = tuple(int(s) for s in sizes)
+    sizes = as_shape(sizes, "broadcast: sizes")
     return broadcast_in_dim(operand, sizes + tuple(shape),
                             tuple(range(len(sizes), len(sizes) + len(shape))))
 
 
 def broadcasted_iota(dtype, shape, dimension):
     """0, 1, ... along axis `dimension` of an array of `shape`, the same along the others."""
-    shape = tuple(int(s) for s in shape)
+    shape = as_shape(shape)
     dimension = canonical_axis(dimension, len(shape), "broadcasted_iota: axis")
     return broadcast_in_dim(iota(dtype, shape[dimension]), shape, (dimension,))
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..primitives._util import shape_of, dtype_of
+from ..primitives._util import as_shape, shape_of, dtype_of
 from ..primitives.windowed import reduce_window_sum
 from . import init
 from ._utils import as_floating, float_dtype, per_channel
@@ -29,7 +29,7 @@ __all__ = ['layer_norm', 'rms_norm', 'batch_norm', 'group_norm', 'instance_norm'
 
 def _trailing_axes(x, normalized_shape, fn):
     """The axes of `x` that `normalized_shape` names: its trailing ones, which must match."""
-    normalized_shape = _as_shape(normalized_shape)
+    normalized_shape = as_shape(normalized_shape, "normalized_shape")
     shape, n = shape_of(x), len(normalized_shape)
     if tuple(shape[len(shape) - n:]) != normalized_shape:
         raise ValueError(f"{fn}: input of shape {shape} does not end with "
@@ -59,7 +59,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     the input's dtype, as in PyTorch."""
     x = as_floating(input)
     axes = _trailing_axes(x, normalized_shape, "rms_norm")
-    normalized_shape = _as_shape(normalized_shape)
+    normalized_shape = as_shape(normalized_shape, "normalized_shape")
     if weight is not None and tuple(shape_of(weight)) != normalized_shape:
         raise ValueError(f"rms_norm: weight has shape {tuple(shape_of(weight))}, it needs "
                          f"normalized_shape {normalized_shape}")
@@ -89,10 +89,6 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     mean_square = lax.div(reduce_window_sum(lax.square(x), window, None, pads), float(size))
     scale = fnp.power(lax.add(lax.mul(mean_square, float(alpha)), float(k)), float(beta))
     return lax.div(x, scale)
-
-
-def _as_shape(s):
-    return (int(s),) if isinstance(s, (int, np.integer)) else tuple(int(d) for d in s)
 
 
 def _channel_shape(x, fn, min_rank=2):
@@ -479,7 +475,7 @@ class RMSNorm(Module):
     eps: object = field(static=True)
 
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, *, dtype=None):
-        shape = _as_shape(normalized_shape)
+        shape = as_shape(normalized_shape, "normalized_shape")
         self.normalized_shape = shape
         self.eps = None if eps is None else float(eps)
         self.elementwise_affine = bool(elementwise_affine)
@@ -512,7 +508,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *,
                  dtype=None):
-        shape = _as_shape(normalized_shape)
+        shape = as_shape(normalized_shape, "normalized_shape")
         dt = float_dtype(dtype)
         self.weight = init.ones(shape, dt) if elementwise_affine else None
         self.bias = init.zeros(shape, dt) if elementwise_affine and bias else None

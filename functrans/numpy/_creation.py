@@ -3,6 +3,7 @@ enter the trace as constants (they depend on no traced value)."""
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -16,8 +17,6 @@ from ._conversion import asarray
 
 def _dev(device):
     return default_device_now() if device is None else get_device(device)
-
-
 
 
 def _dt(dtype, default_kind=2):
@@ -104,7 +103,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     """`num` evenly spaced values from `start` to `stop` (included unless `endpoint=False`);
     array endpoints give one such sequence per element, along `axis`. Differentiable in
     the endpoints, which may be traced."""
-    num = int(num)
+    num = operator.index(num)
     if num < 0:
         raise ValueError(f"linspace: num must be non-negative, got {num}")
     if isinstance(start, Tracer) or isinstance(stop, Tracer):
@@ -151,13 +150,13 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0, *, device=None):
-    host = np.geomspace(start, stop, int(num), endpoint, axis=axis).astype(_dt(dtype))
+    host = np.geomspace(start, stop, operator.index(num), endpoint, axis=axis).astype(_dt(dtype))
     return wrap(create(_dev(device), "asarray", host))
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None):
-    return wrap(create(_dev(device), "eye", int(N), None if M is None else int(M), int(k),
-                       dtype=_dt(dtype)))
+    N, M = operator.index(N), None if M is None else operator.index(M)
+    return wrap(create(_dev(device), "eye", N, M, operator.index(k), dtype=_dt(dtype)))
 
 
 def identity(n, dtype=None, *, device=None):
@@ -165,7 +164,8 @@ def identity(n, dtype=None, *, device=None):
 
 
 def tri(N, M=None, k=0, dtype=None, *, device=None):
-    host = np.tri(int(N), None if M is None else int(M), int(k), dtype=_dt(dtype))
+    host = np.tri(operator.index(N), None if M is None else operator.index(M), operator.index(k),
+                  dtype=_dt(dtype))
     return wrap(create(_dev(device), "asarray", host))
 
 

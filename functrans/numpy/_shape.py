@@ -9,7 +9,7 @@ import numpy as np
 from .. import lax
 from ..array import Array
 from ..core import Tracer
-from ..primitives._util import shape_of, dtype_of, canonical_axis
+from ..primitives._util import as_shape, shape_of, dtype_of, canonical_axis
 from ._conversion import asarray, promote
 from ._array_api import to_device
 from ._reductions import normalize_axes
@@ -548,8 +548,7 @@ def rot90(m, k=1, axes=(0, 1)):
 def resize(a, new_shape):
     """`a` flattened, repeated cyclically and reshaped to `new_shape`."""
     a = ravel(asarray(a))
-    new_shape = (int(new_shape),) if isinstance(new_shape, (int, np.integer)) else \
-        tuple(int(d) for d in new_shape)
+    new_shape = as_shape(new_shape, "resize: new_shape")
     total = math.prod(new_shape)
     n = shape_of(a)[0]
     if n == 0 or total == 0:

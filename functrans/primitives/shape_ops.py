@@ -5,6 +5,7 @@ mode, and forward mode applies the primitive to the tangent.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -463,7 +464,7 @@ def iota(dtype, size=None, like=None):
     if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
         dtype, size = (dtypes.int64 if size is None else size), dtype
     dev = default_device_now() if like is None else device_like(like)
-    return wrap(create(dev, "arange", int(size), dtype=np.dtype(dtype)))
+    return wrap(create(dev, "arange", operator.index(size), dtype=np.dtype(dtype)))
 
 
 def constant(value, like=None):

@@ -15,7 +15,8 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import ShapedArray, get_aval, device_like
-from ..primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front
+from ..primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front, \
+    as_shape
 from ..numpy._conversion import asarray, asarray_like
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
@@ -147,13 +148,7 @@ def check_key(fn, k):
 
 
 def shape_arg(fn, shape):
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        dims = tuple(int(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"ft.random.{fn}: shape must be a tuple of ints, got {shape!r}") \
-            from None
+    dims = as_shape(shape, f"ft.random.{fn}: shape")
     if any(d < 0 for d in dims):
         raise ValueError(f"ft.random.{fn}: shape {dims} has a negative size")
     return dims
