@@ -783,15 +783,33 @@ def _param_names(fun):
         return []
 
 
+class _Static:
+    """A static argument in a cache key: equal to another of the same type and value only
+    (2 == 2.0 and 1 == True, but they trace different programs)."""
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value):
+        self.value, self.hash = value, hash(value)
+
+    def __eq__(self, other):
+        return type(other) is _Static and type(self.value) is type(other.value) and \
+            self.value == other.value
+
+    def __hash__(self):
+        return self.hash
+
+    def __repr__(self):
+        return repr(self.value)
+
+
 def _hashable_static(value, label):
     try:
-        hash(value)
+        return _Static(value)
     except TypeError:
         raise ArgumentError(f"jit: static {label} has unhashable type {type(value).__name__}; "
                         "static arguments are part of the cache key, so they must be hashable "
                         "(use a tuple instead of a list, or make it a dynamic array "
                         "argument)") from None
-    return value
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),

@@ -146,6 +146,17 @@ def test_retrace_logging_from_the_environment():
     assert "jit(<lambda>): retracing" in run.stderr and "f32[2] to f32[3]" in run.stderr
 
 
+def test_equal_static_values_of_other_types_trace_apart():
+    # 2 == 2.0 and 1 == True: one cache entry for both gave int32 powers and the other branch
+    f = ft.jit(lambda a, p: a ** p, static_argnums=1)
+    xi = np.arange(1, 4, dtype=np.int32)
+    assert f(xi, 2).dtype == np.int32 and f(xi, 2.0).dtype == np.float32
+    g = ft.jit(lambda a, flag: a * 7 if flag is True else a, static_argnames="flag")
+    np.testing.assert_array_equal(np.asarray(g(xi, flag=1)), [1, 2, 3])
+    np.testing.assert_array_equal(np.asarray(g(xi, flag=True)), [7, 14, 21])
+    assert g.retrace_reasons[-1] == "static arguments changed from (flag=1) to (flag=True)"
+
+
 def test_static_arguments_and_their_retrace_reason():
     f = ft.jit(lambda x, n, *, mode="a": x * n if mode == "a" else x - n,
                static_argnums=1, static_argnames="mode")
