@@ -49,12 +49,58 @@ def custom_gradient(fun):
     return functools.wraps(fun)(lambda *args: wrapped(*args))
 
 
+# primitives linear in each of their operands (any number of them may carry the input)...
+_LINEAR = frozenset(["add", "sub", "neg", "convert_element_type", "conj", "real", "imag",
+                     "complex", "stop_gradient"])
+# ... linear in each operand alone (at most one may carry the input) ...
+_BILINEAR = frozenset(["mul", "dot_general", "shifted_sum", "shifted_spread"])
+# ... linear in the operands at these positions only
+_LINEAR_AT = {"div": (0,), "select": (1, 2, 3, 4), "triangular_solve": (1,),
+              "gather": (0,), "dynamic_slice": (0,), "dynamic_update_slice": (0, 1),
+              "scatter": (0, 2), "scatter_add": (0, 2)}
+# and these are not linear at all (the elementwise ones not named above are not either)
+_NONLINEAR = frozenset(["argmax", "argmin", "bitcast_convert_type", "cholesky", "cummax",
+                        "cummin", "cumprod", "eig", "eigh", "geqrf", "lu", "pmax", "pmin",
+                        "qr", "reduce_and", "reduce_max", "reduce_min", "reduce_or",
+                        "reduce_prod", "reduce_window_max", "reduce_window_max_argmax",
+                        "reduce_xor", "scatter_max", "scatter_min", "scatter_mul",
+                        "searchsorted", "sort", "svd", "threefry2x32"])
+
+
+def _check_linear(jaxpr, linear, name):
+    """Raise a TypeError if an equation of `jaxpr` applies a non-linear operation to a
+    value computed from the variables in `linear` (the function's input): JAX refuses to
+    transpose those. Call primitives are checked inside; other control flow is trusted."""
+    for eqn in jaxpr.eqns:
+        at = [i for i, v in enumerate(eqn.invars) if v in linear]
+        if not at:
+            continue
+        prim = eqn.primitive
+        if prim.callee is not None:
+            inner = eqn.params[prim.callee]
+            inner = getattr(inner, "jaxpr", inner)
+            _check_linear(inner, {inner.invars[i] for i in at if i < len(inner.invars)}, name)
+        elif prim.name in _LINEAR:
+            pass
+        elif prim.name in _BILINEAR and len(at) == 1:
+            pass
+        elif prim.name in _LINEAR_AT and set(at) <= set(_LINEAR_AT[prim.name]):
+            pass
+        elif prim.name in _NONLINEAR or prim.elementwise or prim.name in _BILINEAR or \
+                prim.name in _LINEAR_AT:
+            what = f"{prim.name} of two values" if len(at) > 1 and prim.name in _BILINEAR \
+                else f"{prim.name} to a value"
+            raise TypeError(f"linear_transpose: {name} is not linear: it applies {what} "
+                            "computed from its input (only linear functions can be "
+                            "transposed)")
+        linear.update(v for v in eqn.outvars)
+
+
 def linear_transpose(fun, *primals, reduce_axes=()):
     """The transpose of the linear function `fun`: `transpose(cotangent)` with `cotangent`
     shaped like `fun`'s output, returning a tuple with one array per primal. `primals` give
-    only shapes and dtypes (arrays or `ShapeDtypeStruct`s). `fun` must be linear: one that
-    maps zeros to nonzeros raises; for other non-linear functions the result is the
-    transpose of the derivative at zero (JAX raises for those too)."""
+    only shapes and dtypes (arrays or `ShapeDtypeStruct`s). A non-linear `fun` (one applying
+    sin, or multiplying its input by itself, or mapping zeros to nonzeros) raises."""
     if reduce_axes:
         raise NotImplementedError("linear_transpose: reduce_axes is deprecated in JAX and not "
                                   "supported; leave it empty")
@@ -66,6 +112,11 @@ def linear_transpose(fun, *primals, reduce_axes=()):
         if not dtypes.is_inexact(a.dtype):
             raise TypeError(f"linear_transpose: {label} of {fun_name(fun)} has dtype "
                             f"{a.dtype}; a linear function maps float or complex arrays")
+    flat_fun = FlatFun("linear_transpose", fun,
+                       lambda *flat: fun(*tree_unflatten(in_tree, list(flat))))
+    closed, hoisted = trace_to_jaxpr(flat_fun, avals, name="linear_transpose")
+    jaxpr = closed.jaxpr
+    _check_linear(jaxpr, set(jaxpr.invars[len(hoisted):]), fun_name(fun))
     zero_leaves = [zeros(a.shape, a.dtype) for a in avals]
     out, pullback = vjp(fun, *tree_unflatten(in_tree, zero_leaves))
     out_leaves, out_tree = tree_flatten(out)

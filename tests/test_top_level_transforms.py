@@ -63,6 +63,29 @@ def test_linear_transpose():
         ft.linear_transpose(lambda x: 2 * x, np.zeros(3, np.int64))
 
 
+@pytest.mark.parametrize("fn, what", [
+    (fnp.sin, "sin to a value"), (lambda x: x * x, "mul of two values"),
+    (lambda x: fnp.dot(x, x), "dot_general of two values"), (lambda x: 2.0 / x, "div to"),
+    (lambda x: fnp.where(x > 0, x, 0.0), "gt to"), (lambda x: x.max(), "reduce_max to"),
+    (ft.jit(lambda x: fnp.exp(x) - 1), "exp to"), (fnp.abs, "abs to")])
+def test_linear_transpose_refuses_non_linear_functions(fn, what):
+    # (it returned the transpose of the derivative at zero: sin gave ones, x * x zeros)
+    with pytest.raises(TypeError, match=f"is not linear: it applies {what}"):
+        ft.linear_transpose(fn, np.zeros(3))
+
+
+def test_linear_transpose_of_linear_pieces():
+    x, ct = np.arange(1.0, 4.0), np.array([1.0, -2.0, 0.5])
+    mask = np.array([True, False, True])
+    for fn in (lambda v: v / 2.0, lambda v: fnp.where(mask, v, 0.0), fnp.cumsum,
+               lambda v: v[::-1][fnp.array([0, 2, 2])], ft.jit(lambda v: 3 * v - v),
+               lambda v: ft.lax.scan(lambda c, e: (c + e, 2 * e), 0.0, v)[1],
+               lambda v: fnp.fft.fft(v).real):
+        (got,) = ft.linear_transpose(fn, x)(ct)      # <f(x), ct> == <x, f^T(ct)>
+        np.testing.assert_allclose(np.dot(np.asarray(fn(x)), ct), np.dot(x, np.asarray(got)),
+                                   rtol=1e-12)
+
+
 # ------------------------------------------------------------------ closure_convert
 def test_closure_convert():
     def outer(c):
