@@ -71,6 +71,17 @@ def test_weak_python_scalars_agree_eager_and_jit(scalar):
     assert (fnp.ones(3, dtype=fnp.int8) + 300 // 3).dtype == np.int8
 
 
+@pytest.mark.parametrize("scalar", [3, 2.5, 1j])
+def test_arithmetic_of_python_scalar_arguments_stays_weak_under_jit(scalar):
+    # eagerly `s * 2 - 1` of a Python scalar is a Python scalar; jit traced it as a strong
+    # float32 (int64, ...), which then widened float16 (int8) arrays
+    def fn(s, y):
+        return (s * 2 - 1) * y
+    for dt in DTYPES:
+        y = fnp.asarray(_sample(dt))
+        assert ft.jit(fn)(scalar, y).dtype == fn(scalar, y).dtype, dt
+
+
 def test_integers_meeting_floats_keep_the_float_width():
     x32, i64 = fnp.ones(3, dtype=fnp.float32), fnp.arange(3)
     assert (x32 / i64).dtype == np.float32

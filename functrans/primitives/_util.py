@@ -92,7 +92,8 @@ def broadcast_shapes(*shapes, opname="operation"):
 
 
 def elementwise_aval(opname, *avals, out_dtype=None):
-    """Output aval of an elementwise op: broadcast shape, the common non-weak dtype."""
+    """Output aval of an elementwise op: broadcast shape, the common non-weak dtype (weak
+    where every operand is: a Python scalar's arithmetic stays weak, as in eager code)."""
     strong = [a.dtype for a in avals if not a.weak_type]
     dt = strong[0] if strong else avals[0].dtype
     for d in strong[1:]:
@@ -100,7 +101,9 @@ def elementwise_aval(opname, *avals, out_dtype=None):
             raise TypeError(f"{opname} got mixed dtypes {dt} and {d}; functrans.lax does not "
                             "promote (functrans.numpy does): convert one with .astype()")
     shape = broadcast_shapes(*[a.shape for a in avals], opname=opname)
-    return ShapedArray(shape, dt if out_dtype is None else out_dtype)
+    if out_dtype is None:
+        return ShapedArray(shape, dt, weak_type=not strong)
+    return ShapedArray(shape, out_dtype)
 
 
 # ------------------------------------------------------------------ derivative-rule builders
