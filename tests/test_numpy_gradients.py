@@ -133,3 +133,12 @@ def test_shape_functions_with_arguments():
               lambda x: fnp.sum(x, axis=(0, 2), keepdims=True), lambda x: x[:, ::2, 1:] ** 2,
               lambda x: x[np.array([1, 0, 1])], lambda x: fnp.diag(x[0, :, 0])):
         check_grads(lambda x: _scalarize(f(x)), (x,), order=2, modes=("fwd", "rev"))
+
+
+def test_hypot_at_the_origin_has_a_finite_derivative():
+    # x / hypot(x, y) was 0 / 0 there: NaN (JAX gives a finite subgradient too)
+    g = ft.grad(lambda a, b: fnp.hypot(a, b), (0, 1))
+    for fn in (g, ft.jit(g)):
+        assert [float(v) for v in fn(0.0, 0.0)] == [0.0, 0.0]
+        np.testing.assert_allclose([float(v) for v in fn(3.0, -4.0)], [0.6, -0.8], rtol=1e-6)
+    assert np.isfinite(float(ft.hessian(lambda a: fnp.hypot(a, 0.0))(0.0)))

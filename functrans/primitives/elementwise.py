@@ -521,8 +521,10 @@ min_p = binary("min", "minimum", partials=(
 atan2_p = binary("atan2", "arctan2", float_only=True, partials=(
     lambda x, y, ans: div(y, add(square(x), square(y))),
     lambda x, y, ans: neg(div(x, add(square(x), square(y))))), cuda="atan2{f}({0}, {1})")
+# d hypot = (x dx + y dy) / hypot, 0 at the origin (0/0 there)
 hypot_p = binary("hypot", float_only=True, partials=(
-    lambda x, y, ans: div(x, ans), lambda x, y, ans: div(y, ans)), cuda="hypot{f}({0}, {1})")
+    lambda x, y, ans: div(x, _safe_abs(x, ans)), lambda x, y, ans: div(y, _safe_abs(y, ans))),
+    cuda="hypot{f}({0}, {1})")
 logaddexp_p = binary("logaddexp", float_only=True, partials=(
     lambda x, y, ans: exp(sub(x, ans)), lambda x, y, ans: exp(sub(y, ans))),
     cuda="ft_logaddexp({0}, {1})")
