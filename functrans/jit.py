@@ -36,6 +36,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device
 from .compiler import compile_jaxpr, release_buffers
+from .api import fun_name
 from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
@@ -247,6 +248,7 @@ class Jitted:
         self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
         self._params = _param_names(fun)
+        _check_static_names(fun, self.static_argnums, self.static_argnames)
         fast = not (self.static_argnums or self.static_argnames or self.donate_argnums)
         self._c = _cache_for(fun, (self.static_argnums, self.static_argnames,
                                    self.donate_argnums), fast)
@@ -781,6 +783,28 @@ def _param_names(fun):
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         return []
+
+
+def _check_static_names(fun, argnums, argnames):
+    """A ValueError for static argument numbers or names `fun`'s signature cannot take (as
+    JAX: they would otherwise be silently ignored)."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return
+    kinds = {p.kind for p in params}
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        bad = [i for i in argnums if not -len(positional) <= i < len(positional)]
+        if bad:
+            raise ValueError(f"jit: static_argnums={tuple(argnums)}, but "
+                             f"{fun_name(fun)} takes {len(positional)} positional arguments")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        names = {p.name for p in params if p.kind != p.POSITIONAL_ONLY}
+        bad = sorted(set(argnames) - names)
+        if bad:
+            raise ValueError(f"jit: static_argnames names {bad}, which {fun_name(fun)} does "
+                             "not take")
 
 
 class _Static:

@@ -157,6 +157,17 @@ def test_equal_static_values_of_other_types_trace_apart():
     assert g.retrace_reasons[-1] == "static arguments changed from (flag=1) to (flag=True)"
 
 
+def test_static_argument_numbers_and_names_the_function_cannot_take():
+    def f(x, y=2):
+        return x * y
+    with pytest.raises(ValueError, match=r"static_argnums=\(5,\), but .*f \(defined .* takes 2 positional"):
+        ft.jit(f, static_argnums=5)
+    with pytest.raises(ValueError, match=r"static_argnames names \[.z.\], which .*f \(defined"):
+        ft.jit(f, static_argnames="z")
+    assert float(ft.jit(lambda *a: a[0], static_argnums=3)(1.0)) == 1.0    # (*args: any)
+    assert float(ft.jit(f, static_argnums=-1)(3.0)) == 6.0
+
+
 def test_static_arguments_and_their_retrace_reason():
     f = ft.jit(lambda x, n, *, mode="a": x * n if mode == "a" else x - n,
                static_argnums=1, static_argnames="mode")
