@@ -41,7 +41,7 @@ def _convert(value, dtype):
     return fnp.asarray(value)
 
 
-def inject_hyperparams(optimizer_factory, static_args=(), hyperparam_dtype=None):
+def inject_hyperparams(inner_factory, static_args=(), hyperparam_dtype=None):
     """Wrap an optimizer factory so that its numeric arguments live in the state:
     `opt = inject_hyperparams(ft.optim.adam)(lr=schedule)` makes `state.hyperparams` a dict
     of arrays (`lr`, `eps`, `weight_decay`, ... with defaults included) holding the values the
@@ -55,8 +55,8 @@ def inject_hyperparams(optimizer_factory, static_args=(), hyperparam_dtype=None)
     `hyperparam_dtype`, by default the widest float dtype of the parameters. Works under
     `jit`: the factory is called with arrays."""
     static_args = {static_args} if isinstance(static_args, str) else set(static_args)
-    signature = inspect.signature(optimizer_factory)
-    name = getattr(optimizer_factory, "__name__", repr(optimizer_factory))
+    signature = inspect.signature(inner_factory)
+    name = getattr(inner_factory, "__name__", repr(inner_factory))
     unknown = static_args - set(signature.parameters)
     if unknown:
         raise ValueError(f"inject_hyperparams: static_args {sorted(unknown)} are not "
@@ -65,7 +65,7 @@ def inject_hyperparams(optimizer_factory, static_args=(), hyperparam_dtype=None)
         raise TypeError(f"inject_hyperparams: {name} takes *args or **kwargs; wrap it in a "
                         "function with named arguments")
 
-    @functools.wraps(optimizer_factory)
+    @functools.wraps(inner_factory)
     def wrapped(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
@@ -89,12 +89,12 @@ def inject_hyperparams(optimizer_factory, static_args=(), hyperparam_dtype=None)
             count = fnp.zeros((), np.int32)
             hyperparams = current(numbers, count, hyperparam_dtype or _float_dtype(params))
             return InjectHyperparamsState(
-                count, hyperparams, optimizer_factory(**fixed, **hyperparams).init(params))
+                count, hyperparams, inner_factory(**fixed, **hyperparams).init(params))
 
         def update(updates, state, params=None, **extra_args):
             hyperparams = current(state.hyperparams, state.count,
                                   hyperparam_dtype or _float_dtype(updates))
-            inner = with_extra_args_support(optimizer_factory(**fixed, **hyperparams))
+            inner = with_extra_args_support(inner_factory(**fixed, **hyperparams))
             updates, inner_state = inner.update(updates, state.inner_state, params,
                                                 **extra_args)
             return updates, InjectHyperparamsState(state.count + 1, hyperparams, inner_state)

@@ -61,7 +61,9 @@ def softmax_cross_entropy(logits, labels, axis=-1, where=None):
 
 def softmax_cross_entropy_with_integer_labels(logits, labels, axis=-1, where=None):
     """`logsumexp(logits) - logits[label]` over the class axis `axis` (an int), labels being
-    class indices shaped like `logits` without that axis."""
+    class indices shaped like `logits` without that axis. As in Optax, a label in [-C, 0)
+    counts from the end (C classes) and one outside [-C, C) gives nan, eagerly and under
+    jit alike."""
     name = "softmax_cross_entropy_with_integer_labels"
     logits = _floating(logits, name, "logits")
     labels = fnp.asarray(labels)
@@ -76,8 +78,12 @@ def softmax_cross_entropy_with_integer_labels(logits, labels, axis=-1, where=Non
                          f"shape {shape_of(logits)} (expected {batch}: the logits' shape "
                          f"without axis {axis})")
     where = _expand_where(where, logits, axis)
-    picked = fnp.squeeze(fnp.take_along_axis(logits, fnp.expand_dims(labels, axis), axis=axis),
-                         axis)
+    classes = shape_of(logits)[axis]
+    labels = fnp.where(labels < 0, labels + classes, labels)
+    valid = (labels >= 0) & (labels < classes)
+    index = fnp.expand_dims(fnp.where(valid, labels, 0), axis)
+    picked = fnp.squeeze(fnp.take_along_axis(logits, index, axis=axis), axis)
+    picked = fnp.where(valid, picked, np.nan)
     out = logsumexp(logits, axis=axis, where=where) - picked
     if where is not None:
         out = fnp.where(fnp.any(where, axis=axis), out, 0.0)

@@ -8,11 +8,15 @@ is torch.optim.Adam, and `ft.optim.adamw(1e-3)` decays weights by 1e-2 where Opt
 Optax's arguments and defaults and are Optax's chains of building blocks, with its state
 structure (`state[0]` of `adam` is a `ScaleByAdamState(count, mu, nu)`); `ft.optim.adagrad`
 etc. remain PyTorch's. `contrib.reduce_on_plateau` is Optax's (`ft.optim.reduce_on_plateau`
-is PyTorch's ReduceLROnPlateau).
+is PyTorch's ReduceLROnPlateau). The schedules here give their values in the default float
+dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
 """
 from __future__ import annotations
 
-from . import blocks, contrib, losses
+import functools
+
+from .. import dtypes, lax
+from . import blocks, contrib, losses, schedules
 from .base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
 from .blocks import *  # noqa: F401,F403  (the building blocks, under Optax's names)
 from .blocks import (identity, scale_by_adadelta, scale_by_adam, scale_by_adamax,
@@ -21,12 +25,6 @@ from .blocks import (identity, scale_by_adadelta, scale_by_adam, scale_by_adamax
 from .inject import inject_hyperparams, InjectHyperparamsState
 from .losses import *  # noqa: F401,F403
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
-from .schedules import (constant_schedule, linear_schedule, join_schedules,
-                        warmup_cosine_decay_schedule, cosine_decay_schedule, exponential_decay,
-                        polynomial_schedule, piecewise_constant_schedule,
-                        piecewise_interpolate_schedule, warmup_constant_schedule,
-                        warmup_exponential_decay_schedule, sgdr_schedule,
-                        cosine_onecycle_schedule, linear_onecycle_schedule)
 from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm, scale,
                          scale_by_schedule, add_decayed_weights, set_to_zero,
                          ScaleByScheduleState, AddDecayedWeightsState,
@@ -47,6 +45,36 @@ __all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "ada
            "ScaleByScheduleState", "set_to_zero", "sgd", "sgdr_schedule",
            "warmup_constant_schedule", "warmup_cosine_decay_schedule",
            "warmup_exponential_decay_schedule", "WeightDecaySchedule"]
+
+
+def _in_default_float(make_schedule):
+    """`make_schedule` whose schedules return the default float dtype (float32 unless
+    configured), so that `params - lr(step) * g` keeps float32 params float32."""
+    @functools.wraps(make_schedule)
+    def make(*args, **kwargs):
+        schedule = make_schedule(*args, **kwargs)
+
+        def rounded(count):
+            return lax.convert_element_type(schedule(count), dtypes.default_float_dtype())
+        return rounded
+    return make
+
+
+constant_schedule = _in_default_float(schedules.constant_schedule)
+linear_schedule = _in_default_float(schedules.linear_schedule)
+join_schedules = _in_default_float(schedules.join_schedules)
+warmup_cosine_decay_schedule = _in_default_float(schedules.warmup_cosine_decay_schedule)
+cosine_decay_schedule = _in_default_float(schedules.cosine_decay_schedule)
+exponential_decay = _in_default_float(schedules.exponential_decay)
+polynomial_schedule = _in_default_float(schedules.polynomial_schedule)
+piecewise_constant_schedule = _in_default_float(schedules.piecewise_constant_schedule)
+piecewise_interpolate_schedule = _in_default_float(schedules.piecewise_interpolate_schedule)
+warmup_constant_schedule = _in_default_float(schedules.warmup_constant_schedule)
+warmup_exponential_decay_schedule = _in_default_float(
+    schedules.warmup_exponential_decay_schedule)
+sgdr_schedule = _in_default_float(schedules.sgdr_schedule)
+cosine_onecycle_schedule = _in_default_float(schedules.cosine_onecycle_schedule)
+linear_onecycle_schedule = _in_default_float(schedules.linear_onecycle_schedule)
 
 
 def sgd(learning_rate, momentum=None, nesterov=False, accumulator_dtype=None):

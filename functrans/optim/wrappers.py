@@ -24,6 +24,7 @@ class MultiStepsState(NamedTuple):
     gradient_step: Any      # inner optimizer steps so far
     inner_opt_state: Any
     acc_grads: Any
+    skip_state: Any = ()    # what should_skip_update_fn last reported
 
 
 @displayed
@@ -49,9 +50,13 @@ class MultiSteps:
         state = opt.init(params)
         updates, state = opt.update(grads, state, params)   # zeros 3 times, then a step
 
-    The PyTorch habit it replaces: `loss.backward()` k times, then `opt.step()`."""
+    The PyTorch habit it replaces: `loss.backward()` k times, then `opt.step()`.
 
-    def __init__(self, opt, every_k_schedule, use_grad_mean=True):
+    `should_skip_update_fn(updates, gradient_step, params) -> (skip, skip_state)` (Optax's)
+    may reject a call: `skip` a bool scalar array; a rejected call returns zero updates and
+    leaves the state as it was but for `skip_state`, as if it never happened."""
+
+    def __init__(self, opt, every_k_schedule, use_grad_mean=True, should_skip_update_fn=None):
         if isinstance(every_k_schedule, int) and every_k_schedule < 1:
             raise ValueError(f"MultiSteps: every_k_schedule must be >= 1, got "
                              f"{every_k_schedule}")
@@ -59,14 +64,34 @@ class MultiSteps:
         self._every_k = every_k_schedule if callable(every_k_schedule) else \
             (lambda step, k=int(every_k_schedule): k)
         self._mean = use_grad_mean
+        self._should_skip = should_skip_update_fn
 
     @on_params_device
     def init(self, params):
         count = fnp.zeros((), np.int32)
-        return MultiStepsState(count, count, self._opt.init(params), _zeros(params))
+        skip_state = () if self._should_skip is None else \
+            self._should_skip(_zeros(params), count, params)[1]
+        return MultiStepsState(count, count, self._opt.init(params), _zeros(params),
+                               skip_state)
 
     @on_params_device
     def update(self, updates, state, params=None, **extra_args):
+        if self._should_skip is None:
+            return self._accumulate(updates, state, params, state.skip_state, extra_args)
+        skip, skip_state = self._should_skip(updates, state.gradient_step, params)
+        skip = fnp.asarray(skip)
+        if (skip.dtype, skip.shape) != (np.bool_, ()):
+            raise ValueError(f"MultiSteps: should_skip_update_fn must return a bool scalar "
+                             f"array first, got {skip.dtype}{list(skip.shape)}")
+
+        def rejected(updates, state):
+            return _zeros(updates), state._replace(skip_state=skip_state)
+
+        def accepted(updates, state):
+            return self._accumulate(updates, state, params, skip_state, extra_args)
+        return lax.cond(skip, rejected, accepted, updates, state)
+
+    def _accumulate(self, updates, state, params, skip_state, extra_args):
         k = self._every_k(state.gradient_step)
         n = state.mini_step + 1
         if self._mean:
@@ -83,7 +108,7 @@ class MultiSteps:
             return _zeros(updates), inner, acc, n, state.gradient_step
         new, inner, acc, mini, grad_step = lax.cond(n >= k, step, wait, acc,
                                                     state.inner_opt_state)
-        return new, MultiStepsState(mini, grad_step, inner, acc)
+        return new, MultiStepsState(mini, grad_step, inner, acc, skip_state)
 
     def has_updated(self, state):
         """Whether the last `update` stepped the inner optimizer."""

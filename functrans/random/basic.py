@@ -164,12 +164,15 @@ def split(key, num=2):
 
 
 def fold_in(key, data):
-    """A new key from `key` and an integer (e.g. a step number), without splitting."""
+    """A new key from `key` and an integer (e.g. a step number), without splitting; a float
+    or bool is converted to uint32 first, as JAX does."""
     check_key("fold_in", key)
     data = asarray_like(data, key)
-    if shape_of(data) != () or not dtypes.is_integer(dtype_of(data)):
+    if shape_of(data) != () or dtype_of(data).kind not in "biuf":
         raise TypeError(f"ft.random.fold_in needs a scalar integer, got "
                         f"{get_aval(data).str_short()}; map over several with ft.vmap")
+    if dtype_of(data).kind == "f":           # truncated and saturated to uint32, as JAX's
+        data = lax.clamp(0.0, lax.convert_element_type(data, np.float64), float(2 ** 32 - 1))
     b1, b2 = _hash(key, (), lax.convert_element_type(data, _U32))
     return lax.concatenate([lax.reshape(b1, (1,)), lax.reshape(b2, (1,))], 0)
 
@@ -272,45 +275,128 @@ def truncated_normal(key, lower, upper, shape=None, dtype=None):
     return lax.min(lax.max(out, lo), hi)
 
 
-def gumbel(key, shape=(), dtype=None):
-    """Standard Gumbel floats."""
+def _two_halves(x):
+    """`x[0]` and `x[1]` of an array with a leading axis of 2."""
+    return lax.index_in_dim(x, 0, 0, False), lax.index_in_dim(x, 1, 0, False)
+
+
+def gumbel(key, shape=(), dtype=None, mode=None):
+    """Standard Gumbel floats. `mode` is JAX's: "low" (the default) maps one uniform per
+    value (largest float32 value about 16); "high" adds a second uniform's bits below the
+    first's where it is under 1/2 (about 32, at twice the cost); "highest" draws float32
+    values from 64 random bits (as "high" for other dtypes)."""
     check_key("gumbel", key)
     dtype = float_dtype("gumbel", dtype)
+    shape = shape_arg("gumbel", shape)
+    if mode not in (None, "low", "high", "highest"):
+        raise ValueError(f"ft.random.gumbel: mode must be 'low', 'high' or 'highest', got "
+                         f"{mode!r}")
+    if mode == "highest" and dtype == np.float32:
+        return _gumbel_highest(key, shape)
+    if mode in ("high", "highest"):
+        info = np.finfo(dtype)
+        high, low = _two_halves(uniform(key, (2,) + shape, dtype))
+        fine = lax.add(lax.add(high, lax.mul(low, float(2.0 ** -info.nmant))), float(info.tiny))
+        u = lax.select(lax.ge(high, 0.5), high, fine)
+        return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(u)))))
     u = uniform(key, shape, dtype, float(np.finfo(dtype).tiny), 1.0)
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
 
+def _count_leading_zeros(x):
+    """The leading zero bits of each uint32 in `x` (32 for 0)."""
+    for s in (1, 2, 4, 8, 16):                  # set every bit below the highest set one
+        x = lax.bitwise_or(x, lax.shift_right(x, lax.full_like(x, s)))
+    ones = lax.convert_element_type(lax.population_count(x), _U32)
+    return lax.sub(lax.full_like(ones, 32), ones)
+
+
+def _fixed_point_to_float32(high, low):
+    """The float32 nearest below the 64-bit fraction `high:low` (in (0, 1)), keeping the
+    precision of its leading bits however small it is."""
+    info = np.finfo(np.float32)
+    high_zeros, low_zeros = _count_leading_zeros(high), _count_leading_zeros(low)
+    all_low = lax.eq(high_zeros, lax.full_like(high_zeros, 32))
+    lead = lax.bitwise_or(lax.shift_left(high, high_zeros), lax.select(
+        all_low, lax.shift_left(low, low_zeros),
+        lax.shift_right(low, lax.sub(lax.full_like(high_zeros, 32), high_zeros))))
+    mantissa = lax.bitwise_and(lax.shift_right(lead, lax.full_like(lead, 32 - info.nmant - 1)),
+                               lax.full_like(lead, (1 << info.nmant) - 1))
+    zeros = lax.select(all_low, lax.add(low_zeros, lax.full_like(low_zeros, 32)), high_zeros)
+    exponent = lax.shift_left(lax.sub(lax.full_like(zeros, -info.minexp), zeros),
+                              lax.full_like(zeros, info.nmant))
+    return lax.bitcast_convert_type(lax.bitwise_or(exponent, mantissa), np.float32)
+
+
+def _gumbel_highest(key, shape):
+    """Float32 Gumbel values from 64-bit uniforms u: -log(-log1p(-u)) for u below 1/2, else
+    -log(-log(v)) with v = 1 - u, formed exactly in 64 bits."""
+    high, low = _two_halves(random_bits(key, 32, (2,) + shape))
+    neg_high, neg_low = lax.bitwise_not(high), lax.bitwise_not(low)
+    carry = lax.convert_element_type(lax.eq(neg_low, lax.full_like(neg_low, 2 ** 32 - 1)),
+                                     _U32)
+    neg_high, neg_low = lax.add(neg_high, carry), lax.add(neg_low, lax.full_like(neg_low, 1))
+    below_half = lax.lt(high, lax.full_like(high, 2 ** 31))
+    x = _fixed_point_to_float32(lax.select(below_half, high, neg_high),
+                                lax.select(below_half, low, neg_low))
+    return lax.select(below_half, lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x))))),
+                      lax.neg(lax.log(lax.neg(lax.log(x)))))
+
+
 # ------------------------------------------------------------------ discrete samplers
-def bernoulli(key, p=0.5, shape=None):
-    """Booleans that are True with probability `p`."""
+def bernoulli(key, p=0.5, shape=None, mode="low"):
+    """Booleans that are True with probability `p`. `mode` is JAX's: "low" compares one
+    uniform with `p`; "high" adds a second uniform below the first's resolution, for
+    correct draws at tiny `p` (below about 1e-7 in float32), at twice the cost."""
     check_key("bernoulli", key)
+    if mode not in ("low", "high"):
+        raise ValueError(f"ft.random.bernoulli: mode must be 'low' or 'high', got {mode!r}")
     p = asarray_like(p, key)
     if not dtypes.is_inexact(dtype_of(p)):
         p = lax.convert_element_type(p, dtypes.default_float_dtype())
     shape = shape_of(p) if shape is None else shape_arg("bernoulli", shape)
+    if mode == "high":
+        coarse, fine = _two_halves(uniform(key, (2,) + shape, dtype_of(p)))
+        fine = lax.mul(fine, float(2.0 ** -np.finfo(dtype_of(p)).nmant))
+        return lax.lt(fine, lax.sub(p, coarse))
     return lax.lt(uniform(key, shape, dtype_of(p)), p)
 
 
+def _int_bound(fn, v, key):
+    """A bound as int64; floats are truncated (as JAX casts them)."""
+    v = asarray_like(v, key)
+    if dtype_of(v).kind not in "biuf":
+        raise TypeError(f"ft.random.{fn} needs real bounds, got {dtype_of(v)}")
+    return lax.convert_element_type(v, np.int64)
+
+
 def randint(key, shape, minval, maxval, dtype=None):
-    """Integers uniform on [minval, maxval) (default dtype int64). Two random words per value
-    are reduced modulo the span, which keeps the bias negligible for any span."""
+    """Integers uniform on [minval, maxval) (default dtype int64; float bounds truncated).
+    Two random words per value are reduced modulo the span, which keeps the bias negligible
+    for any span. As in JAX, 8- and 16-bit integers are drawn as int32 on the bounds clipped
+    to the dtype's range, then cast."""
     check_key("randint", key)
     shape = shape_arg("randint", shape)
     dtype = dtypes.default_int_dtype() if dtype is None else np.dtype(dtype)
     if dtype.kind not in "iu":
         raise TypeError(f"ft.random.randint needs an integer dtype, got {dtype}")
     info = np.iinfo(dtype)
+    lo, hi = _int_bound("randint", minval, key), _int_bound("randint", maxval, key)
+    if info.bits < 32:
+        lo = lax.min(lax.max(lo, int(info.min)), int(info.max))
+        hi = lax.min(lax.max(hi, int(info.min)), int(info.max) + 1)
+        return lax.convert_element_type(_randint(key, shape, lo, hi, np.dtype(np.int32)),
+                                        dtype)
+    return _randint(key, shape, lo, hi, dtype)
+
+
+def _randint(key, shape, lo, hi, dtype):
+    """randint for 32- and 64-bit `dtype`, with int64 bounds `lo` and `hi`."""
+    info = np.iinfo(dtype)
     nbits = info.bits
     udt = _UINT[nbits]
     top = min(int(info.max), 2 ** 63 - 1)
-
-    def bound(v):
-        v = asarray_like(v, key)
-        if dtype_of(v).kind not in "iu":
-            raise TypeError(f"ft.random.randint needs integer bounds, got {dtype_of(v)}")
-        return lax.convert_element_type(v, np.int64)
-    lo, hi = bound(minval), bound(maxval)
-    hi_out_of_range = lax.gt(hi, top)         # e.g. maxval=256 for uint8: one more value
+    hi_out_of_range = lax.gt(hi, top)    # e.g. maxval=2**32 for uint32: one more value
     lo = lax.convert_element_type(lax.min(lax.max(lo, int(info.min)), top), dtype)
     hi = lax.convert_element_type(lax.min(lax.max(hi, int(info.min)), top), dtype)
     k1, k2 = split(key)
@@ -333,8 +419,11 @@ def randint(key, shape, minval, maxval, dtype=None):
     return lax.add(lo, lax.convert_element_type(offset, dtype))
 
 
-def categorical(key, logits, axis=-1, shape=None):
-    """Class indices drawn with probabilities softmax(logits) along `axis` (Gumbel-max)."""
+def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
+    """Class indices drawn with probabilities softmax(logits) along `axis` (Gumbel-max).
+    With `replace=False` the leading dimensions of `shape` (before the batch shape) hold
+    distinct classes per distribution, the top ones of a single Gumbel perturbation
+    (Gumbel top-k, as JAX's). `mode` is `gumbel`'s."""
     check_key("categorical", key)
     logits = asarray_like(logits, key)
     if not dtypes.is_inexact(dtype_of(logits)):
@@ -349,8 +438,16 @@ def categorical(key, logits, axis=-1, shape=None):
         raise ValueError(f"ft.random.categorical: shape {shape} must end with the logits' "
                          f"batch shape {batch}")
     prefix = shape[:len(shape) - len(batch)]
+    if not replace:
+        draws = math.prod(prefix)
+        if draws > ls[axis]:
+            raise ValueError(f"ft.random.categorical: cannot take {draws} samples without "
+                             f"replacement from {ls[axis]} categories")
+        scores = lax.add(logits, gumbel(key, ls, dtype_of(logits), mode))
+        top = lax.moveaxis(lax.top_k(scores, draws, axis=axis)[1], axis, 0)
+        return lax.convert_element_type(lax.reshape(top, shape), dtypes.default_int_dtype())
     sample_shape = prefix + ls
-    noise = gumbel(key, sample_shape, dtype_of(logits))
+    noise = gumbel(key, sample_shape, dtype_of(logits), mode)
     scores = lax.add(noise, lax.broadcast_to(logits, sample_shape))
     return lax.argmax(scores, len(prefix) + axis)
 
@@ -368,16 +465,20 @@ def _shuffle(key, x, axis):
 
 
 def permutation(key, x, axis=0, independent=False):
-    """A random permutation of `x` along `axis` (of `arange(x)` for an integer). With
-    `independent`, each slice along the other axes is shuffled separately."""
+    """A random permutation of `x` along `axis` (of `arange(x)` for an integer or a 0-d
+    integer array). With `independent`, each slice along the other axes is shuffled
+    separately."""
     from .. import numpy as fnp
     check_key("permutation", key)
+    if not isinstance(x, (int, np.integer)):
+        x = asarray_like(x, key)
+        if not shape_of(x):
+            if dtype_of(x).kind not in "iu":
+                raise TypeError("ft.random.permutation needs an integer or an array with an "
+                                f"axis, got a scalar array of {dtype_of(x)}")
+            x = int(x)                         # a concrete 0-d integer array is an int
     if isinstance(x, (int, np.integer)):
         return _shuffle(key, fnp.arange(int(x), device=device_like(key)), 0)
-    x = asarray_like(x, key)
-    if not shape_of(x):
-        raise TypeError("ft.random.permutation needs an integer or an array with an axis, "
-                        "got a scalar array")
     axis = axis % len(shape_of(x))
     if independent or len(shape_of(x)) == 1:
         return _shuffle(key, x, axis)
@@ -385,17 +486,20 @@ def permutation(key, x, axis=0, independent=False):
     return fnp.take(x, order, axis=axis)
 
 
-def choice(key, a, shape=(), replace=True, p=None, axis=0):
-    """Samples from `a` (an array, along `axis`, or `arange(a)` for an integer), with or
-    without replacement, uniformly or with probabilities `p`."""
+def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
+    """Samples from `a` (an array, along `axis`, or `arange(a)` for a scalar), with or
+    without replacement, uniformly or with probabilities `p`. `mode` is `gumbel`'s, used
+    (as in JAX) when `p` is given and `replace` is False."""
     from .. import numpy as fnp
     check_key("choice", key)
     shape = shape_arg("choice", shape)
-    scalar = isinstance(a, (int, np.integer))
-    arr = None if scalar else asarray_like(a, key)
-    if arr is not None:
+    arr = asarray_like(a, key)
+    scalar = not shape_of(arr)
+    if scalar:
+        n = int(arr)                 # a concrete scalar (also a float or 0-d array), as JAX
+    else:
         axis = axis % len(shape_of(arr))
-    n = int(a) if scalar else shape_of(arr)[axis]
+        n = shape_of(arr)[axis]
     draws = math.prod(shape)
     if n <= 0 and draws:
         raise ValueError("ft.random.choice: a must be positive (or a non-empty array)")
@@ -419,7 +523,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
         else:                                     # Gumbel top-k; p == 0 is never picked
             possible = lax.gt(p, 0.0)
             log_p = lax.log(lax.select(possible, p, lax.full_like(p, 1.0)))
-            scores = lax.select(possible, lax.add(gumbel(key, (n,), dtype_of(p)), log_p),
+            scores = lax.select(possible, lax.add(gumbel(key, (n,), dtype_of(p), mode), log_p),
                                 lax.full_like(p, -np.inf))
             order = lax.argsort(lax.neg(scores), 0)
             index = lax.reshape(lax.slice_in_dim(order, 0, draws), shape)

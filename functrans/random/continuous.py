@@ -126,7 +126,9 @@ def _draw_gamma(log_space, key, a):
     a = lax.convert_element_type(lax.stop_gradient(a), np.float64)
     bad = lax.bitwise_not(lax.gt(a, 0.0))
     x = _marsaglia_tsang(key, lax.select(bad, lax.full_like(a, 1.0), a), log_space)
-    return lax.convert_element_type(lax.select(bad, lax.full_like(a, np.nan), x), dtype)
+    limit = lax.full_like(a, -np.inf if log_space else 0.0)    # the limit as a -> 0
+    x = lax.select(bad, lax.select(lax.eq(a, 0.0), limit, lax.full_like(a, np.nan)), x)
+    return lax.convert_element_type(x, dtype)
 
 
 _draw_gamma = custom_jvp(_draw_gamma, nondiff_argnums=(0,))
@@ -147,21 +149,24 @@ def _draw_gamma_jvp(log_space, primals, tangents):
 
 
 def gamma(key, a, shape=None, dtype=None):
-    """Gamma(a, 1) samples (shape parameter `a` > 0; nan where it is not), differentiable in
-    `a` by implicit reparameterization (dx/da = -(dF/da) / (dF/dx), F the CDF)."""
+    """Gamma(a, 1) samples (shape parameter `a` >= 0: 0 where a == 0, nan where a < 0, as
+    JAX's), differentiable in `a` by implicit reparameterization
+    (dx/da = -(dF/da) / (dF/dx), F the CDF)."""
     shape, dtype, (a,) = _prepare("gamma", key, shape, dtype, a=a)
     return _draw_gamma(False, key, a)
 
 
 def loggamma(key, a, shape=None, dtype=None):
-    """log of Gamma(a, 1) samples, accurate for small `a` where the samples underflow."""
+    """log of Gamma(a, 1) samples, accurate for small `a` where the samples underflow
+    (-inf where a == 0, nan where a < 0)."""
     shape, dtype, (a,) = _prepare("loggamma", key, shape, dtype, a=a)
     return _draw_gamma(True, key, a)
 
 
 def beta(key, a, b, shape=None, dtype=None):
     """Beta(a, b) samples (ratios of gamma samples, formed in log space), differentiable in
-    `a` and `b`."""
+    `a` and `b`; 0 where a == 0 < b, 1 where b == 0 < a, nan where both are 0 or one is
+    negative."""
     shape, dtype, (a, b) = _prepare("beta", key, shape, dtype, a=a, b=b)
     ka, kb = split(key)
     log_x, log_y = loggamma(ka, a), loggamma(kb, b)
@@ -170,7 +175,9 @@ def beta(key, a, b, shape=None, dtype=None):
 
 def dirichlet(key, alpha, shape=None, dtype=None):
     """Dirichlet(alpha) samples along the last axis of `alpha` (concentrations, shape
-    (..., K)); `shape` is the batch shape, the result has shape `shape + (K,)`."""
+    (..., K)); `shape` is the batch shape, the result has shape `shape + (K,)`. A zero
+    concentration gets 0 and the others a sample of the rest; a distribution whose
+    concentrations are all 0, or one negative, is nan throughout."""
     check_key("dirichlet", key)
     dtype = result_dtype("dirichlet", dtype, alpha)
     alpha = _param(alpha, key, dtype, "alpha", "dirichlet")
@@ -313,12 +320,14 @@ def maxwell(key, shape=(), dtype=None):
 
 
 def rademacher(key, shape=(), dtype=None):
-    """-1 or +1 with equal probability (default dtype the default integer)."""
+    """-1 or +1 with equal probability (default dtype the default integer), converted to
+    `dtype` as JAX converts them (255 for -1 in uint8, True for both in bool)."""
     check_key("rademacher", key)
     shape = shape_arg("rademacher", shape)
     dtype = dtypes.default_int_dtype() if dtype is None else np.dtype(dtype)
-    signs = lax.convert_element_type(bernoulli(key, 0.5, shape), dtype)
-    return lax.sub(lax.mul(signs, lax.full_like(signs, 2)), lax.full_like(signs, 1))
+    signs = lax.convert_element_type(bernoulli(key, 0.5, shape), np.int32)
+    signs = lax.sub(lax.mul(signs, lax.full_like(signs, 2)), lax.full_like(signs, 1))
+    return lax.convert_element_type(signs, dtype)
 
 
 def double_sided_maxwell(key, loc, scale, shape=(), dtype=None):
@@ -349,8 +358,8 @@ def generalized_normal(key, p, shape=(), dtype=None):
 def ball(key, d, p=2, shape=(), dtype=None):
     """Points uniform in the unit `p`-norm ball of dimension `d` (shape `shape + (d,)`)."""
     check_key("ball", key)
-    if not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"ft.random.ball: d must be a positive int, got {d!r}")
+    if not isinstance(d, (int, np.integer)) or d < 0:
+        raise ValueError(f"ft.random.ball: d must be a non-negative int, got {d!r}")
     shape = shape_arg("ball", shape)
     dtype = float_dtype("ball", dtype)
     kg, ke = split(key)

@@ -12,7 +12,7 @@ from .basic import check_key, split, uniform
 from .continuous import result_dtype, params_shape
 
 __all__ = ["poisson", "binomial", "geometric", "multinomial", "key_data", "wrap_key_data",
-           "clone", "key_impl"]
+           "clone", "key_impl", "key_dtype"]
 
 
 def _int_dtype(fn, dtype):
@@ -260,12 +260,16 @@ def key_data(keys):
     return keys
 
 
+def _check_impl(fn, impl):
+    if impl not in (None, "threefry2x32"):
+        raise ValueError(f"ft.random.{fn}: functrans has one generator, 'threefry2x32'; got "
+                         f"impl={impl!r}")
+
+
 def wrap_key_data(key_bits_array, *, impl=None):
     """Keys from raw uint32 words of shape (..., 2) (the inverse of `key_data`); `impl` may
     only name the one generator, "threefry2x32"."""
-    if impl not in (None, "threefry2x32"):
-        raise ValueError(f"ft.random.wrap_key_data: functrans has one generator, "
-                         f"'threefry2x32'; got impl={impl!r}")
+    _check_impl("wrap_key_data", impl)
     bits = asarray(key_bits_array)
     if dtype_of(bits) != np.uint32 or shape_of(bits)[-1:] != (2,):
         raise TypeError(f"ft.random.wrap_key_data needs uint32 data of shape (..., 2), got "
@@ -283,3 +287,10 @@ def key_impl(keys):
     """The name of the generator behind `keys`: always "threefry2x32"."""
     key_data(keys)
     return "threefry2x32"
+
+
+def key_dtype(impl_spec=None):
+    """The dtype of a key's array: uint32, functrans keys being raw words (JAX's typed keys
+    have a key dtype of their own); `impl_spec` may only name "threefry2x32"."""
+    _check_impl("key_dtype", impl_spec)
+    return np.dtype(np.uint32)
