@@ -14,9 +14,9 @@ from .array import Array
 from .buffers import Buffer, is_buffer
 from .errors import ArgumentError
 from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar, eval_jaxpr,
-                   abstractify)
+                   abstractify, staging_main)
 from .interpreters import ad, batching
-from .interpreters.partial_eval import trace_to_jaxpr
+from .interpreters.partial_eval import trace_to_jaxpr, dce_closed, JaxprTracer
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
                         tree_flatten_with_path, keystr, tree_leaves)
 from .numpy._conversion import asarray, asarray_like
@@ -367,21 +367,42 @@ def jvp(fun, primals, tangents, has_aux=False):
     return res
 
 
-def linearize(fun, *primals):
-    """`(fun(*primals), f_jvp)`: `f_jvp(*tangents)` is the linear map `tangents -> J tangents`,
-    staged once (the primal computation is not repeated)."""
+def linearize(fun, *primals, has_aux=False):
+    """`(fun(*primals), f_jvp)` (with `has_aux`, `(out, f_jvp, aux)`): `f_jvp(*tangents)` is
+    the linear map `tangents -> J tangents`, staged once (the primal computation is not
+    repeated)."""
     leaves, treedef, _ = flatten_args("linearize", fun, primals, range(len(primals)))
-    flat_fun = FlatFun("linearize", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)))
+    flat_fun = FlatFun("linearize", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
+                       has_aux)
     box = {}
 
     def tangent_fun(*tans):
         full = [t if dtypes.is_inexact(dtype_of(p)) else None for p, t in zip(leaves, tans)]
         out_p, out_t = ad.jvp_flat(flat_fun, leaves, full)
-        box["primals"] = out_p
-        return [ad.instantiate(t, p) for t, p in zip(out_t, out_p)]
+        aux_leaves, box["aux_tree"] = tree_flatten(_lower_aux(flat_fun.aux, ad.JVPTracer))
+        values = box["values"] = list(out_p) + aux_leaves
+        # a jit, loop or checkpoint binds one equation on primals and tangents, so the
+        # primal values it makes are staged too: they become outputs, computed below
+        main = staging_main()
+        box["staged"] = [k for k, v in enumerate(values)
+                         if isinstance(v, JaxprTracer) and v._trace.main is main]
+        return ([ad.instantiate(t, p) for t, p in zip(out_t, out_p)] +
+                [values[k] for k in box["staged"]])
     in_avals = [get_aval(x).strip_weak() for x in leaves]
     closed, hoisted = trace_to_jaxpr(tangent_fun, in_avals, name="linearize")
-    out = tree_unflatten(flat_fun.out_tree, box["primals"])
+    values, staged = box["values"], box["staged"]
+    n_t = len(closed.jaxpr.outvars) - len(staged)
+    if staged:
+        primal_part, reads = dce_closed(closed, [False] * n_t + [True] * len(staged))
+        inputs = list(hoisted) + leaves
+        args = [x if k < len(hoisted) else ad.zeros_like_aval(x)
+                for k, (x, r) in enumerate(zip(inputs, reads)) if r]
+        for k, v in zip(staged, eval_jaxpr(primal_part.jaxpr, primal_part.consts, *args)):
+            values[k] = v
+        closed, _ = dce_closed(closed, [True] * n_t + [False] * len(staged),
+                               [True] * len(inputs))
+    n_out = flat_fun.out_tree.num_leaves
+    out = tree_unflatten(flat_fun.out_tree, values[:n_out])
 
     def f_jvp(*tangents):
         t_leaves, t_tree = tree_flatten(tuple(tangents))
@@ -389,6 +410,8 @@ def linearize(fun, *primals):
             raise ValueError(f"linearize: tangents have structure {t_tree}, expected {treedef}")
         res = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *t_leaves)
         return tree_unflatten(flat_fun.out_tree, res)
+    if has_aux:
+        return out, f_jvp, tree_unflatten(box["aux_tree"], values[n_out:])
     return out, f_jvp
 
 

@@ -35,7 +35,7 @@ from ..interpreters.batching import needs_axis
 from ..primitives._util import (def_linear, def_nondiff, shape_of, dtype_of, canonical_axis,
                                 moveaxis_to_front, broadcast_batched)
 from ..primitives.conversion import asarray
-from ..primitives.elementwise import mul, div, eq, convert_element_type
+from ..primitives.elementwise import add, mul, div, eq, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
 from ..primitives.shape_ops import (moveaxis, reshape, broadcast_in_dim, full_like,
                                     concatenate, slice_in_dim, squeeze)
@@ -402,9 +402,13 @@ axis_index_p.batch = _axis_index_batch
 
 def axis_index(axis_name):
     """This lane's position (int32) along the named axis: under pmap, its device's position
-    among the devices of every process (process by process)."""
-    name, = _names(axis_name, "axis_index")
-    return axis_index_p.bind(axis_name=name)
+    among the devices of every process (process by process). Over a tuple of names, the
+    position along those axes flattened (the first name major)."""
+    index = None
+    for name in _names(axis_name, "axis_index"):
+        here = axis_index_p.bind(axis_name=name)
+        index = here if index is None else add(mul(index, np.int32(axis_size(name))), here)
+    return asarray(np.int32(0)) if index is None else index
 
 
 # =================================================================== ppermute

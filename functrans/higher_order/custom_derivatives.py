@@ -35,13 +35,28 @@ def _has_tracer(leaves):
     return any(isinstance(x, Tracer) for x in leaves)
 
 
-def _resolve_args(fun, args, kwargs):
-    if not kwargs:
+def _signature(fun):
+    try:
+        return inspect.signature(fun)
+    except (TypeError, ValueError):     # a callable without one: arguments as given
+        return None
+
+
+def _resolve_args(name, signature, args, kwargs):
+    """The call's arguments by position, as JAX binds them: keywords resolved through the
+    signature, defaults filled in; keyword-only arguments cannot be passed."""
+    if signature is None:
+        if kwargs:
+            raise TypeError(f"{name}: keyword arguments {sorted(kwargs)} cannot be resolved to "
+                            "positions (the function has no signature)")
         return args
-    sig = inspect.signature(fun)
-    bound = sig.bind(*args, **kwargs)
+    bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
-    return tuple(bound.arguments.values())
+    passed = [k for k in bound.kwargs if k in kwargs]
+    if passed:
+        raise TypeError(f"{name}: keyword-only arguments {passed} cannot be resolved to "
+                        "positions; pass them positionally or as nondiff_argnums")
+    return bound.args
 
 
 class _Staged:
@@ -196,6 +211,7 @@ class custom_vjp:
     def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.signature = _signature(fun)
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
         self.symbolic_zeros = False
@@ -216,7 +232,7 @@ class custom_vjp:
         if self.fwd is None:
             raise AttributeError(f"custom_vjp function {name} has no derivative: call "
                                  f"{name}.defvjp(fwd, bwd) first")
-        args = _resolve_args(self.fun, args, kwargs)
+        args = _resolve_args(f"custom_vjp {name}", self.signature, args, kwargs)
         diff_args, nondiff = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(diff_args)
         if not _has_tracer(leaves):
@@ -390,6 +406,7 @@ class custom_jvp:
     def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        self.signature = _signature(fun)
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp = None
         self.symbolic_zeros = False
@@ -423,7 +440,7 @@ class custom_jvp:
         if self.jvp is None:
             raise AttributeError(f"custom_jvp function {name} has no JVP rule: define one with "
                                  f"@{name}.defjvp")
-        args = _resolve_args(self.fun, args, kwargs)
+        args = _resolve_args(f"custom_jvp {name}", self.signature, args, kwargs)
         diff_args, nondiff = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(diff_args)
         if not _has_tracer(leaves):

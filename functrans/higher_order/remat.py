@@ -126,18 +126,21 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
 
     `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
     equation, never merged with the forward pass."""
-    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else \
+        tuple(static_argnums)
 
     @functools.wraps(fun)
-    def remat_f(*args):
+    def remat_f(*args, **kwargs):
+        static = _static_positions(static_argnums, len(args))
         dyn = [a for i, a in enumerate(args) if i not in static]
-        leaves, treedef = tree_flatten(dyn)
+        leaves, treedef = tree_flatten((dyn, kwargs))
         box = {}
 
         def flat_fun(*flat):
-            it = iter(tree_unflatten(treedef, flat))
+            dyn_args, dyn_kwargs = tree_unflatten(treedef, flat)
+            it = iter(dyn_args)
             full = [a if i in static else next(it) for i, a in enumerate(args)]
-            outs, box["tree"] = tree_flatten(fun(*full))
+            outs, box["tree"] = tree_flatten(fun(*full, **dyn_kwargs))
             return outs
         closed, hoisted = trace_to_jaxpr(flat_fun, [abstractify(x) for x in leaves],
                                          name=f"checkpoint({getattr(fun, '__name__', 'f')})")
@@ -145,6 +148,16 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
                                  name=getattr(fun, "__name__", "checkpoint"), policy=policy)
         return tree_unflatten(box["tree"], outs)
     return remat_f
+
+
+def _static_positions(static_argnums, nargs):
+    """`static_argnums` as positions of the `nargs` positional arguments (keyword arguments
+    are never static, as in JAX)."""
+    for i in static_argnums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"checkpoint: static_argnums={static_argnums} names positional "
+                             f"argument {i}, but the function was called with {nargs}")
+    return {i % nargs for i in static_argnums}
 
 
 remat = checkpoint

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numbers
 
 from ...core import AxisPrimitive, Tracer, get_aval, is_python_scalar, eval_jaxpr
+from ...errors import ConcretizationError
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, vjp_split
 from ...interpreters.batching import batch_jaxpr
@@ -15,7 +16,8 @@ from ...primitives._util import shape_of, broadcast_batched, moveaxis_to_front
 from ...primitives.conversion import asarray
 from ...primitives.elementwise import select, add, convert_element_type
 from ...primitives.shape_ops import broadcast_in_dim, full
-from ...tree_util import tree_flatten, tree_unflatten, keystr, tree_flatten_with_path
+from ...tree_util import (tree_flatten, tree_unflatten, tree_structure, keystr,
+                          tree_flatten_with_path)
 
 
 def check_unroll(what, unroll):
@@ -99,6 +101,35 @@ def settle_carry(trace_body, avals):
         if new == avals:
             return result, avals
         avals = new
+
+
+def trace_carry_body(what, body_fun, tree, avals, lead_avals=()):
+    """Trace `body_fun(*lead, carry) -> carry` (the carry of structure `tree` and `avals`) to
+    `((ClosedJaxpr, hoisted, out_tree), carry_out_avals)`, for `settle_carry`."""
+    box = {}
+    carry = tree_unflatten(tree, [0] * len(avals))
+    args_tree = tree_structure((*[0] * len(lead_avals), carry))
+
+    def fix_carry(outs, out_tree):
+        outs, box["avals"] = conform_carry(what, outs, out_tree, avals, tree, "body_fun")
+        return outs
+    traced = trace_fn(body_fun, args_tree, list(lead_avals) + list(avals),
+                      f"{what} body_fun", fix_carry)
+    return traced, box["avals"]
+
+
+def eager_carry(trace_body, leaves, avals):
+    """The initial carry of a loop run in Python, as arrays for its body (as under jit, where
+    it gets traced values): a Python scalar takes the dtype the body settles it to under jit
+    (the body traced once), or its default dtype when the body needs concrete values.
+    Returns `(leaves, avals)`."""
+    if any(is_python_scalar(x) for x in leaves):
+        try:
+            _, avals = settle_carry(trace_body, avals)
+        except ConcretizationError:
+            pass
+        leaves = carry_arrays(leaves, avals)
+    return leaves, avals
 
 
 def trace_fn(fun, args_tree, in_avals, what, fix_out=None):

@@ -221,24 +221,38 @@ def _agree(what, a, b):
 
 
 def _run_one(k, branches, operands, what, names):
-    """`branches[k](*operands)`, the others traced (abstract: nothing computed) to check that
-    they agree with it, as they must under jit."""
-    out = branches[k](*operands)
+    """`branches[k](*operands)` on the operands as arrays (as under jit), the others traced
+    (abstract: nothing computed) to check that they agree with it, as they must under jit."""
     leaves, tree = tree_flatten(tuple(operands))
-    avals = leaf_avals([as_value(x, what) for x in leaves])
+    leaves = [as_value(x, what) for x in leaves]
+    out = branches[k](*tree_unflatten(tree, leaves))
     out_leaves, out_tree = tree_flatten(out)
     out_leaves = [as_value(o, what) for o in out_leaves]      # arrays, as under jit
     ran = (names[k], out_tree, leaf_avals(out_leaves))
     for j, br in enumerate(branches):
         if j != k:
-            closed, _, t = trace_fn(br, tree, avals, f"{what} {names[j]}")
+            closed, _, t = trace_fn(br, tree, leaf_avals(leaves), f"{what} {names[j]}")
             _agree(what, ran, (names[j], t, closed.out_avals))
     return tree_unflatten(out_tree, out_leaves)
 
 
+_NO_OPERAND = object()
+
+
+def _with_operand(what, operands, operand):
+    """The operands, given by position or (JAX's older form) as the one `operand=`."""
+    if operand is _NO_OPERAND:
+        return operands
+    if operands:
+        raise TypeError(f"{what}: pass the operands by position or as operand=, not both (got "
+                        f"operand= and {len(operands)} positional operand(s))")
+    return (operand,)
+
+
 @on_operand_device
-def cond(pred, true_fun, false_fun, *operands):
-    """`true_fun(*operands)` if `pred` else `false_fun(*operands)`.
+def cond(pred, true_fun, false_fun, *operands, operand=_NO_OPERAND):
+    """`true_fun(*operands)` if `pred` else `false_fun(*operands)` (JAX's older
+    `operand=x` stands for one operand `x`).
 
     With a concrete `pred` only the chosen branch runs (the other is traced, computing
     nothing, to check that the two agree). With a traced one (under jit) both branches are
@@ -246,6 +260,7 @@ def cond(pred, true_fun, false_fun, *operands):
     run and each example picks its result. The branches must return the same structure,
     shapes and dtypes.
     """
+    operands = _with_operand("cond", operands, operand)
     pred = scalar_operand(pred, "cond", "predicate")
     if is_concrete(pred):
         return _run_one(int(bool(concrete_value(pred))), (false_fun, true_fun), operands,
@@ -256,8 +271,10 @@ def cond(pred, true_fun, false_fun, *operands):
 
 
 @on_operand_device
-def switch(index, branches, *operands):
-    """`branches[index](*operands)`, with `index` clamped to `[0, len(branches) - 1]`."""
+def switch(index, branches, *operands, operand=_NO_OPERAND):
+    """`branches[index](*operands)`, with `index` clamped to `[0, len(branches) - 1]` (JAX's
+    older `operand=x` stands for one operand `x`)."""
+    operands = _with_operand("switch", operands, operand)
     branches = tuple(branches)
     if not branches:
         raise ValueError("switch: needs at least one branch")

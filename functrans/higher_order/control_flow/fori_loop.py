@@ -2,15 +2,19 @@
 `while_loop` when they are traced."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ... import dtypes
-from ...core import get_aval, is_concrete, concrete_value, staging_main, on_operand_device
+from ...core import (ShapedArray, get_aval, is_concrete, concrete_value, staging_main,
+                     on_operand_device)
 from ...primitives._util import shape_of, dtype_of
 from ...primitives.elementwise import add, lt, convert_element_type
 from ...primitives.shape_ops import constant
 from ...tree_util import tree_flatten, tree_unflatten
-from .common import check_unroll, as_value, carry_leaves, carry_arrays, conform_carry
+from .common import (check_unroll, as_value, carry_leaves, carry_arrays, conform_carry,
+                     trace_carry_body, eager_carry)
 from .scan import scan
 from .while_loop import while_loop
 
@@ -36,6 +40,9 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
         lo, hi = int(concrete_value(lower)), int(concrete_value(upper))
         if staging_main() is None:
             leaves, tree, avals = carry_leaves(init_val, "fori_loop")
+            trace_body = functools.partial(trace_carry_body, "fori_loop", body_fun, tree,
+                                           lead_avals=[ShapedArray((), index_dtype)])
+            leaves, avals = eager_carry(trace_body, leaves, avals)
             for i in range(lo, hi):
                 out, out_tree = tree_flatten(body_fun(_index(i, index_dtype, leaves),
                                                      tree_unflatten(tree, leaves)))

@@ -24,7 +24,7 @@ from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
                      as_value, carry_leaves, carry_arrays, conform_carry, settle_carry,
-                     trace_fn, check_unroll)
+                     trace_fn, check_unroll, eager_carry)
 
 
 def _scan_aval(*args, jaxpr, length, reverse, num_consts, num_carry):
@@ -238,18 +238,6 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     n = lengths.pop()
     c_leaves, c_tree, c_avals = carry_leaves(init, "scan")
     x_avals = [ShapedArray(shape_of(x)[1:], dtype_of(x)) for x in x_leaves]
-    if staging_main() is None and n > 0:
-        ys = []
-        for i in (range(n - 1, -1, -1) if reverse else range(n)):
-            x = tree_unflatten(x_tree, [leaf[i] for leaf in x_leaves])
-            carry, y = _split_pair(f(tree_unflatten(c_tree, c_leaves), x))
-            out, out_tree = tree_flatten(carry)
-            out = [as_value(c, "scan") for c in out]
-            c_leaves, c_avals = conform_carry("scan", out, out_tree, c_avals, c_tree, "f")
-            ys.append(y)
-        if reverse:
-            ys.reverse()
-        return tree_unflatten(c_tree, c_leaves), _stack_trees(ys)
     args_tree = tree_structure((tree_unflatten(c_tree, [0] * len(c_leaves)),
                                 tree_unflatten(x_tree, [0] * len(x_leaves))))
 
@@ -264,6 +252,19 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             return cl + [as_value(v, "scan") for v in yl]
         closed, consts, _ = trace_fn(f, args_tree, list(avals) + x_avals, "scan f", fix)
         return (closed, consts, box["y_tree"]), box["avals"]
+    if staging_main() is None and n > 0:
+        c_leaves, c_avals = eager_carry(trace_body, c_leaves, c_avals)
+        ys = []
+        for i in (range(n - 1, -1, -1) if reverse else range(n)):
+            x = tree_unflatten(x_tree, [leaf[i] for leaf in x_leaves])
+            carry, y = _split_pair(f(tree_unflatten(c_tree, c_leaves), x))
+            out, out_tree = tree_flatten(carry)
+            out = [as_value(c, "scan") for c in out]
+            c_leaves, c_avals = conform_carry("scan", out, out_tree, c_avals, c_tree, "f")
+            ys.append(y)
+        if reverse:
+            ys.reverse()
+        return tree_unflatten(c_tree, c_leaves), _stack_trees(ys)
     (closed, consts, y_tree), c_avals = settle_carry(trace_body, c_avals)
     outs = scan_p.bind(*consts, *carry_arrays(c_leaves, c_avals), *x_leaves,
                        jaxpr=closed, length=n, reverse=reverse, num_consts=len(consts),

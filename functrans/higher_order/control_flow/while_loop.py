@@ -14,6 +14,8 @@ JAX refuses reverse mode here; the lowered code is Python, so it can keep the re
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...core import (OpaqueAval, OpaqueValue, ShapedArray, get_aval, eval_jaxpr, eval_jaxpr_on_raw,
@@ -29,7 +31,8 @@ from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, with_unused_inputs,
                      lane_select, prepare_batched, as_value, carry_leaves, carry_arrays,
-                     conform_carry, settle_carry, trace_fn, scalar_operand)
+                     conform_carry, settle_carry, trace_fn, scalar_operand, trace_carry_body,
+                     eager_carry)
 
 
 def _while_aval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -268,6 +271,8 @@ def while_loop(cond_fun, body_fun, init_val):
     """
     leaves, tree, avals = carry_leaves(init_val, "while_loop")
     if staging_main() is None:
+        leaves, avals = eager_carry(functools.partial(trace_carry_body, "while_loop", body_fun,
+                                                      tree), leaves, avals)
         while True:
             val = tree_unflatten(tree, leaves)
             pred = scalar_operand(cond_fun(val), "while_loop", "value of cond_fun")
@@ -283,16 +288,7 @@ def while_loop(cond_fun, body_fun, init_val):
 
 def _while_call(cond_fun, body_fun, leaves, tree, avals):
     args_tree = tree_structure((tree_unflatten(tree, [0] * len(leaves)),))
-
-    def trace_body(avals):
-        box = {}
-
-        def fix_carry(outs, out_tree):
-            outs, box["avals"] = conform_carry("while_loop", outs, out_tree, avals, tree,
-                                               "body_fun")
-            return outs
-        traced = trace_fn(body_fun, args_tree, avals, "while_loop body_fun", fix_carry)
-        return traced, box["avals"]
+    trace_body = functools.partial(trace_carry_body, "while_loop", body_fun, tree)
 
     def fix_pred(outs, out_tree):
         if len(outs) != 1 or shape_of(outs[0]) != ():
