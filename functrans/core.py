@@ -485,6 +485,21 @@ class MainTrace:
         return f"MainTrace({self.level}, {self.name})"
 
 
+class _JitOff(threading.local):
+    def __init__(self):
+        self.stack = []                 # the disable_jit(disable) values entered, innermost last
+
+
+jit_off = _JitOff()     # (`jit.disable_jit` enters it)
+
+
+def jit_disabled():
+    """Whether this thread is inside `disable_jit` (and not inside `disable_jit(False)`):
+    jitted functions and structured control flow run their Python code on values."""
+    state = jit_off.stack
+    return bool(state) and state[-1]
+
+
 class _TraceState(threading.local):
     def __init__(self):
         self.stack = [MainTrace(0, None, None, "eval")]

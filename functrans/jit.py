@@ -43,7 +43,8 @@ from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
 from .config import config
 from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
-                   is_python_scalar, axis_env, mixed_devices_error, operand_device)
+                   is_python_scalar, axis_env, mixed_devices_error, operand_device, jit_off,
+                   jit_disabled)
 from .interpreters.partial_eval import trace_to_jaxpr
 from .numpy import asarray
 from .tree_util import (tree_flatten, tree_unflatten, tree_flatten_with_path, keystr,
@@ -655,12 +656,6 @@ def _choose_call():
         Jitted.__call__ = Jitted._dispatch
 
 
-class _JitOff(threading.local):
-    def __init__(self):
-        self.stack = []                 # the disable_jit(disable) values entered, innermost last
-
-
-_jit_off = _JitOff()
 _jit_off_threads = 0                    # threads inside some disable_jit context
 _jit_off_lock = threading.Lock()
 
@@ -673,7 +668,7 @@ def disable_jit(disable=True):
     (A pmap in a job of several processes still compiles: its processes check that they run
     the same collectives from the whole program, before any data moves.)"""
     global _jit_off_threads
-    state = _jit_off.stack
+    state = jit_off.stack
     state.append(bool(disable))
     if len(state) == 1:
         with _jit_off_lock:
@@ -687,12 +682,6 @@ def disable_jit(disable=True):
             with _jit_off_lock:
                 _jit_off_threads -= 1
                 _choose_call()
-
-
-def jit_disabled():
-    """Whether this thread is inside `disable_jit` (and not inside `disable_jit(False)`)."""
-    state = _jit_off.stack
-    return bool(state) and state[-1]
 
 
 def clear_caches():

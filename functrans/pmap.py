@@ -30,7 +30,8 @@ from .core import Tracer, get_aval, is_python_scalar, eval_jaxpr
 from .higher_order import cross_rank
 from .interpreters.batching import Span
 from .interpreters.partial_eval import trace_to_jaxpr
-from .jit import Jitted, jit_disabled
+from .core import jit_disabled
+from .jit import Jitted
 from .numpy import asarray, concatenate
 from .primitives.shape_ops import slice_in_dim
 from .tree_util import tree_flatten, tree_unflatten, tree_leaves

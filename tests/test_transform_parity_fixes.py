@@ -178,3 +178,21 @@ def test_against_jax():
     got = jax.vmap(jax.vmap(lambda x: jax.lax.axis_index(("i", "j")), axis_name="j"),
                    axis_name="i")(jnp.ones((2, 3)))
     np.testing.assert_array_equal(np.asarray(got), [[0, 1, 2], [3, 4, 5]])
+
+
+def test_disable_jit_runs_only_the_branch_taken():
+    calls = []
+
+    def taken(x):
+        calls.append("taken")
+        return x + 1.0
+
+    def untaken(x):
+        calls.append("untaken")
+        return x * float(x)            # needs a concrete value: it cannot be traced
+    with ft.disable_jit():
+        assert float(ft.lax.cond(True, taken, untaken, 1.0)) == 2.0
+        assert float(ft.lax.switch(0, [taken, untaken], 1.0)) == 2.0
+    assert calls == ["taken", "taken"]
+    with pytest.raises(ft.ConcretizationError):       # outside, both are traced, as JAX's
+        ft.lax.cond(True, taken, untaken, 1.0)

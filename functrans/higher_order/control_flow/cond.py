@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import dtypes
 from ...core import (get_aval, eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concrete_value,
-                     on_operand_device)
+                     on_operand_device, jit_disabled)
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, instantiate
 from ...interpreters.batching import batch_jaxpr, needs_axis
@@ -222,7 +222,8 @@ def _agree(what, a, b):
 
 def _run_one(k, branches, operands, what, names):
     """`branches[k](*operands)` on the operands as arrays (as under jit), the others traced
-    (abstract: nothing computed) to check that they agree with it, as they must under jit."""
+    (abstract: nothing computed) to check that they agree with it, as they must under jit;
+    inside `disable_jit` only the branch taken runs, as JAX's."""
     leaves, tree = tree_flatten(tuple(operands))
     leaves = [as_value(x, what) for x in leaves]
     out = branches[k](*tree_unflatten(tree, leaves))
@@ -230,7 +231,7 @@ def _run_one(k, branches, operands, what, names):
     out_leaves = [as_value(o, what) for o in out_leaves]      # arrays, as under jit
     ran = (names[k], out_tree, leaf_avals(out_leaves))
     for j, br in enumerate(branches):
-        if j != k:
+        if j != k and not jit_disabled():
             closed, _, t = trace_fn(br, tree, leaf_avals(leaves), f"{what} {names[j]}")
             _agree(what, ran, (names[j], t, closed.out_avals))
     return tree_unflatten(out_tree, out_leaves)
