@@ -5,7 +5,9 @@ vmap, jittable.
 `n` / `s` crop or zero-pad the transformed axes first; `norm` is "backward" (the inverse
 scaled by 1/N, the default), "ortho" (both by 1/sqrt(N)) or "forward" (the forward one by
 1/N). Real inputs of the complex transforms become complex; integers become the default
-float first. For `rfftn`/`irfftn` the last of `axes` is the real one.
+float first. For `rfftn`/`irfftn` the last of `axes` is the real one. As in JAX, empty
+input gives empty output, `axes=()` (or 0-d input to the n-dimensional transforms) transforms
+nothing, `fftfreq(0)` is empty and `rfftfreq(0)` is `[nan]` (NumPy raises for all of these).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def _inexact(x, complex_):
     return x
 
 
-def _axes_and_sizes(name, x, s, axes, last_from=None):
+def _axes_and_sizes(name, x, s, axes, kind, last_from=None):
     """The transform axes (in order, non-negative) and their lengths."""
     nd = len(shape_of(x))
     if axes is None:
@@ -53,19 +55,20 @@ def _axes_and_sizes(name, x, s, axes, last_from=None):
         if len(set(axes)) != len(axes):
             raise ValueError(f"fft.{name}: repeated axes {axes}")
     if s is None:
+        # lengths taken from the input may be 0 (empty input, empty output, as JAX)
         sizes = [shape_of(x)[a] for a in axes]
         if last_from is not None and axes:
-            sizes[-1] = last_from(sizes[-1])
+            sizes[-1] = max(last_from(sizes[-1]), 0)
+        least = 1 if kind == "rfft" else 0
     else:
         sizes = [operator.index(n) for n in s]
         if len(sizes) != len(axes):
             raise ValueError(f"fft.{name}: s has {len(sizes)} entries for {len(axes)} axes")
-    if not axes:
-        raise ValueError(f"fft.{name}: no axis to transform")
+        least = 1
     for n in sizes:
-        if n < 1:
+        if n < least:
             raise ValueError(f"fft.{name}: invalid number of data points {n}; it must be "
-                             "at least 1")
+                             f"at least {least}")
     return axes, sizes
 
 
@@ -98,7 +101,9 @@ def _scale(x, norm, n, inverse, name):
 def _transform(name, x, s, axes, norm, kind, last_from=None):
     complex_in = kind in ("fft", "ifft", "irfft")
     x = _inexact(x, complex_in)
-    axes, sizes = _axes_and_sizes(name, x, s, axes, last_from)
+    axes, sizes = _axes_and_sizes(name, x, s, axes, kind, last_from)
+    if not axes:                                    # nothing to transform (as JAX)
+        return x
     k = len(axes)
     nd = len(shape_of(x))
     ends = list(range(nd - k, nd))
@@ -106,6 +111,10 @@ def _transform(name, x, s, axes, norm, kind, last_from=None):
     for i, (ax, n) in enumerate(zip(ends, sizes)):
         target = n // 2 + 1 if kind == "irfft" and i == k - 1 else n
         x = _fit(x, ax, target)
+    if 0 in sizes:                                  # an empty transform of empty input
+        out_dtype = np.finfo(dtype_of(x)).dtype if kind == "irfft" else dtype_of(x)
+        out = lax.full(shape_of(x)[:nd - k] + tuple(sizes), 0, out_dtype, like=x)
+        return moveaxis(out, ends, axes)
     out = _fft_prim(x, kind, sizes)
     out = _scale(out, norm, math.prod(sizes), kind in ("ifft", "irfft"), name)
     return moveaxis(out, ends, axes)
@@ -193,13 +202,15 @@ def _freq_dtype(dtype):
 
 def fftfreq(n, /, d=1.0, *, dtype=None, device=None):
     """The sample frequencies of an `n`-point DFT with sample spacing `d`."""
-    vals = np.fft.fftfreq(operator.index(n), d).astype(_freq_dtype(dtype))
+    n = operator.index(n)
+    vals = (np.fft.fftfreq(n, d) if n else np.zeros(0)).astype(_freq_dtype(dtype))
     return asarray(vals, device=default_device_now() if device is None else get_device(device))
 
 
 def rfftfreq(n, /, d=1.0, *, dtype=None, device=None):
     """The sample frequencies of an `n`-point `rfft` with sample spacing `d`."""
-    vals = np.fft.rfftfreq(operator.index(n), d).astype(_freq_dtype(dtype))
+    n = operator.index(n)
+    vals = (np.fft.rfftfreq(n, d) if n else np.full(1, np.nan)).astype(_freq_dtype(dtype))
     return asarray(vals, device=default_device_now() if device is None else get_device(device))
 
 

@@ -1,8 +1,9 @@
 """`functrans.numpy.linalg`: NumPy's linear algebra on stacks of matrices, differentiable.
 
 Built on the primitives in `functrans.lax.linalg` (LU, Cholesky, eigh, SVD, QR, triangular
-solves). As in NumPy, `eigh` and `cholesky` read one triangle of the input (UPLO='L' by
-default), so their gradients land in that triangle. Derivative limits (repeated eigenvalues
+solves). As in JAX, `eigh`, `eigvalsh` and `cholesky` use the Hermitian part
+`(a + a^H) / 2` of the input (so their gradients are symmetric); with
+`symmetrize_input=False` they read one triangle, as NumPy does. Derivative limits (repeated eigenvalues
 or singular values, singular matrices for solve/det/inv) are listed in `functrans.lax.linalg`;
 `pinv` has its own derivative rule, valid wherever the rank does not change.
 """
@@ -14,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import lax
-from ..core import Tracer, place_functions as _place_functions
+from ..core import Tracer, on_operand_device, place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.linalg import adjoint
@@ -120,10 +121,79 @@ def _lu_parts(a):
 
 
 def det(a):
-    """The determinant of each square matrix (through LU)."""
-    a = _float_matrix(a, "det")
+    """The determinant of each square matrix (through LU); its derivative is the adjugate,
+    so it holds at singular matrices too."""
+    return _det(_float_matrix(a, "det"))
+
+
+def _on_primals_device(rule):
+    """A jvp rule run on its primals' device (it runs where they are differentiated, outside
+    the library function's placement)."""
+    return on_operand_device(rule, lambda args, kwargs: args[0])
+
+
+@custom_jvp
+@on_operand_device
+def _det(a):
     diag, parity = _lu_parts(a)
     return lax.mul(parity, lax.reduce_prod(diag, (len(shape_of(diag)) - 1,)))
+
+
+@_det.defjvp
+@_on_primals_device
+def _det_jvp(primals, tangents):
+    a, = primals
+    da, = tangents
+    rank = len(shape_of(a))
+    return _det(a), lax.reduce_sum(lax.mul(_T(_adjugate(a)), da), (rank - 2, rank - 1))
+
+
+def _svd_frame(a):
+    """`(u, s, v, phase)` with `a = u diag(s) v^H` and `phase = det(u) det(v^H)`, so that
+    `adj(a) = phase v adj(diag(s)) u^H` (the adjugate reverses products)."""
+    u, s, vh = lax.linalg.svd(a, full_matrices=False)
+    return u, lax.convert_element_type(s, dtype_of(a)), adjoint(vh), \
+        lax.expand_dims(lax.mul(_det(u), _det(vh)), (-2, -1))
+
+
+def _products_without(s, pairs):
+    """prod_{l != i} s_l for each i (…, n), or with `pairs` prod_{l != i, k} s_l for each
+    i != k and 0 for i == k (…, n, n)."""
+    n = shape_of(s)[-1]
+    eye = np.eye(n, dtype=bool)
+    dropped = (eye[:, None, :] | eye[None, :, :]) if pairs else eye     # l left out of (i[, k])
+    shape = shape_of(s)[:-1] + dropped.shape
+    rows = lax.broadcast_to(lax.expand_dims(s, tuple(range(-dropped.ndim, -1))), shape)
+    kept = lax.select(asarray(np.broadcast_to(dropped, shape)), lax.full_like(rows, 1), rows)
+    out = lax.reduce_prod(kept, (len(shape) - 1,))
+    if pairs:
+        out = lax.select(asarray(np.broadcast_to(eye, shape[:-1])), lax.full_like(out, 0), out)
+    return out
+
+
+@custom_jvp
+@on_operand_device
+def _adjugate(a):
+    """The adjugate (transposed cofactor matrix), through the SVD: defined at every a."""
+    u, s, v, phase = _svd_frame(a)
+    return lax.mul(phase, matmul(lax.mul(v, lax.expand_dims(_products_without(s, False),
+                                                            (-2,))), adjoint(u)))
+
+
+@_adjugate.defjvp
+@_on_primals_device
+def _adjugate_jvp(primals, tangents):
+    """With e = u^H da v: d adj(diag(s))[e] is diag(sum_k q_ik e_kk) - q * e, q the products
+    of s without i and k, a polynomial rule that holds for repeated or zero s."""
+    a, = primals
+    da, = tangents
+    u, s, v, phase = _svd_frame(a)
+    e = matmul(matmul(adjoint(u), da), v)
+    q = _products_without(s, True)
+    d_frame = lax.sub(lax.mul(_eye(shape_of(a)[-1], dtype_of(a)),
+                              lax.expand_dims(matvec(q, _diagonal(e, 0, -2, -1)), (-1,))),
+                      lax.mul(q, e))
+    return _adjugate(a), lax.mul(phase, matmul(matmul(v, d_frame), adjoint(u)))
 
 
 def slogdet(a):
@@ -135,34 +205,40 @@ def slogdet(a):
     return SlogdetResult(sign, lax.reduce_sum(lax.log(lax.abs(diag)), last))
 
 
-def cholesky(a, /, *, upper=False):
-    """The lower Cholesky factor (upper with `upper=True`), reading that triangle of a."""
+def cholesky(a, /, *, upper=False, symmetrize_input=True):
+    """The lower Cholesky factor L (its conjugate transpose with `upper=True`) of the
+    Hermitian part `(a + a^H) / 2`, or, with `symmetrize_input=False`, of the matrix in a's
+    lower triangle (as JAX: `upper` does not change the triangle read)."""
     a = _float_matrix(a, "cholesky")
-    low = _symmetric_from(a, "U" if upper else "L")
-    L = lax.linalg.cholesky(low)
+    L = lax.linalg.cholesky(hermitian_input(a, "L", symmetrize_input))
     return adjoint(L) if upper else L
 
 
-def _symmetric_from(a, uplo):
-    """The symmetric (Hermitian) matrix with a's lower (uplo 'L') or upper triangle."""
+def hermitian_input(a, uplo, symmetrize_input):
+    """a as is (the primitives take its Hermitian part), or the Hermitian matrix with a's
+    lower (uplo 'L') or upper triangle."""
     from ._shape import tril, triu
     if uplo not in ("L", "U"):
         raise ValueError(f"UPLO must be 'L' or 'U', got {uplo!r}")
+    if symmetrize_input:
+        return a
     if uplo == "L":
         return lax.add(tril(a), adjoint(tril(a, -1)))
     return lax.add(triu(a), adjoint(triu(a, 1)))
 
 
-def eigh(a, UPLO="L"):
-    """`(eigenvalues, eigenvectors)` of symmetric matrices (ascending), reading the UPLO
-    triangle. Eigenvector derivatives need distinct eigenvalues."""
+def eigh(a, UPLO=None, symmetrize_input=True):
+    """`(eigenvalues, eigenvectors)` of the Hermitian part `(a + a^H) / 2` (ascending), or of
+    the matrix in the UPLO triangle ('L' when None) with `symmetrize_input=False`.
+    Eigenvector derivatives need distinct eigenvalues."""
     a = _float_matrix(a, "eigh")
-    v, w = lax.linalg.eigh(_symmetric_from(a, UPLO))
+    v, w = lax.linalg.eigh(hermitian_input(a, "L" if UPLO is None else UPLO,
+                                            symmetrize_input))
     return EighResult(w, v)
 
 
-def eigvalsh(a, UPLO="L"):
-    return eigh(a, UPLO).eigenvalues
+def eigvalsh(a, UPLO="L", *, symmetrize_input=True):
+    return eigh(a, UPLO, symmetrize_input).eigenvalues
 
 
 def eig(a):
@@ -244,6 +320,9 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=None):
     a = _float_matrix(a, "pinv", square=False)
     tol = rcond if rcond is not None else rtol
     tol = _default_rtol(a) if tol is None else tol
+    m, n = shape_of(a)[-2:]
+    if m == 0 or n == 0:
+        return lax.full(shape_of(a)[:-2] + (n, m), 0, dtype_of(a))
     return _pinv(a, asarray(tol, dtype=np.finfo(dtype_of(a)).dtype))
 
 
@@ -263,23 +342,30 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     return lax.reduce_sum(lax.convert_element_type(lax.gt(s, tol), np.int64), (last,))
 
 
-def lstsq(a, b, rcond=None):
-    """`(x, residuals, rank, s)` minimizing |a x - b| (x through the pseudo-inverse)."""
+def lstsq(a, b, rcond=None, *, numpy_resid=False):
+    """`(x, residuals, rank, s)` minimizing |a x - b| (x through the pseudo-inverse).
+    residuals are the squared norms of `b - a x`'s columns (shape (1,) for 1-D b), as JAX;
+    with `numpy_resid=True`, NumPy's rule: empty unless a is tall and of full rank (the rank
+    must then be concrete, not traced)."""
     a = _float_matrix(a, "lstsq", square=False)
     (a, b), _ = promote_inexact(a, b)
     m, n = shape_of(a)
     x = matmul(pinv(a, rcond), b)
     rank = matrix_rank(a, rtol=rcond)
     s = svdvals(a)
-    full_rank = not isinstance(rank, Tracer) and int(np.asarray(rank)) == n
-    if m > n and (full_rank or isinstance(rank, Tracer)):
-        r = lax.sub(matmul(a, x), b)
-        residuals = lax.reduce_sum(lax.square(r), (0,))
-        if len(shape_of(b)) == 1:
-            residuals = lax.reshape(residuals, (1,))
-    else:
-        residuals = asarray(np.zeros((0,), dtype_of(a)))
-    return x, residuals, rank, s
+    if numpy_resid and (m <= n or _concrete_rank(rank) < n):
+        return x, asarray(np.zeros((0,), dtype_of(s))), rank, s
+    r = lax.sub(matmul(a, x), b)
+    if len(shape_of(b)) == 1:
+        r = lax.reshape(r, (m, 1))
+    return x, lax.reduce_sum(lax.square(lax.abs(r)), (0,)), rank, s
+
+
+def _concrete_rank(rank):
+    if isinstance(rank, Tracer):
+        raise TypeError("lstsq(numpy_resid=True): the residuals' shape depends on the rank, "
+                        "which is traced here; use numpy_resid=False under jit")
+    return int(np.asarray(rank))
 
 
 def matrix_power(a, n):
@@ -367,15 +453,15 @@ def norm(x, ord=None, axis=None, keepdims=False):
         out = lax.sqrt(R.sum(lax.square(a), axis=axes, keepdims=keepdims))
     elif ord in (1, -1):
         col = R.sum(a, axis=r, keepdims=True)
-        out = (R.max if ord == 1 else R.min)(col, axis=c, keepdims=True)
+        out = (_largest if ord == 1 else R.min)(col, axis=c, keepdims=True)
     elif ord in (math.inf, -math.inf):
         row = R.sum(a, axis=c, keepdims=True)
-        out = (R.max if ord == math.inf else R.min)(row, axis=r, keepdims=True)
+        out = (_largest if ord == math.inf else R.min)(row, axis=r, keepdims=True)
     elif ord in (2, -2, "nuc"):
         from ._shape import moveaxis
         s = svdvals(moveaxis(x, (r, c), (-2, -1)))
         last = len(shape_of(s)) - 1
-        out = {2: R.max, -2: R.min, "nuc": R.sum}[ord](s, axis=last)
+        out = {2: _largest, -2: R.min, "nuc": R.sum}[ord](s, axis=last)
         if keepdims:
             out = lax.expand_dims(out, tuple(sorted(axes)))
         return out
@@ -384,6 +470,14 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if ord in (1, -1, math.inf, -math.inf) and not keepdims:
         out = lax.squeeze(out, axes)
     return out
+
+
+def _largest(x, axis, keepdims=False):
+    """The max of non-negative x over `axis`; 0 over an empty axis (JAX's norm of an empty
+    matrix)."""
+    from . import _reductions as R
+    empty = shape_of(x)[axis] == 0
+    return R.max(x, axis=axis, keepdims=keepdims, initial=0 if empty else None)
 
 
 def cond(x, p=None):

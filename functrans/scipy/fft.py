@@ -114,6 +114,8 @@ def idct(x, type=2, n=None, axis=-1, norm=None):
 def _each_axis(one, x, s, axes, norm, name):
     """`one` (dct or idct) along each of `axes` (all by default), with lengths `s`."""
     x = _prepared(x)
+    s = (s,) if isinstance(s, (int, np.integer)) else s         # SciPy takes one int too
+    axes = (axes,) if isinstance(axes, (int, np.integer)) else axes
     if axes is None:
         axes = list(range(x.ndim)) if s is None else list(range(x.ndim - len(s), x.ndim))
     if s is not None and len(s) != len(axes):

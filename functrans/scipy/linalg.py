@@ -6,13 +6,17 @@ with `assume_a`, `eigh`, `svd`, `qr` modes, `expm`, `polar`, and the structured 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
+from ..api import vmap
+from ..higher_order.custom_derivatives import custom_jvp
 from ..lax import linalg as lax_linalg
 from ..numpy import linalg as np_linalg
+from ..numpy.linalg import hermitian_input
 from ..numpy._conversion import asarray, promote, promote_inexact
 from ..numpy._numpy_extras import companion_matrix
 from ..primitives._util import dtype_of, shape_of
@@ -43,11 +47,12 @@ def _as_columns(b, a):
 
 
 def cholesky(a, lower=False, overwrite_a=False, check_finite=True):
-    """The Cholesky factor of a Hermitian positive-definite matrix: upper U with
-    `a = U^H U` (SciPy's default), or lower L with `a = L L^H`."""
+    """The Cholesky factor of the Hermitian positive-definite matrix in a's `lower` (or
+    upper) triangle, as SciPy reads it: upper U with `a = U^H U` (SciPy's default), or lower
+    L with `a = L L^H`. Gradients land in that triangle."""
     a, = _inexact(a)
     _square(a, "cholesky")
-    factor = lax_linalg.cholesky(a)
+    factor = lax_linalg.cholesky(hermitian_input(a, "L" if lower else "U", False))
     return factor if lower else adjoint(factor)
 
 
@@ -102,7 +107,8 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
     _square(a, "lu")
     packed, _, perm = lax_linalg.lu(a)
     lower, upper = _unpack_lu(packed)
-    p = (perm[..., None, :] == fnp.arange(shape_of(a)[-1])[:, None]).astype(dtype_of(a))
+    p = (perm[..., None, :] == fnp.arange(shape_of(a)[-1])[:, None]).astype(
+        np.finfo(dtype_of(a)).dtype)                # real, as SciPy's and JAX's
     return (np_linalg.matmul(p, lower), upper) if permute_l else (p, lower, upper)
 
 
@@ -127,17 +133,26 @@ def _permutation_from_pivots(piv, n):
 
 
 def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
-    """x with `op(a) x = b` from `lu_factor(a)` (op as in `solve_triangular`)."""
+    """x with `op(a) x = b` from `lu_factor(a)` (op as in `solve_triangular`), batched over
+    leading axes of the factors (b (…, n) or (…, n, k))."""
     packed, piv = lu_and_piv
     if trans not in _TRANS:
         raise ValueError(f"lu_solve: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
     mode = _TRANS[trans]
     packed, b = _inexact(packed, b)
-    if len(shape_of(packed)) != 2:
-        raise ValueError(f"lu_solve: needs one (n, n) factorization, got shape "
-                         f"{shape_of(packed)}")
+    piv = asarray(piv)
+    batch = shape_of(packed)[:-2]
+    if batch:                       # a stack of factorizations: b (…, n) or (…, n, k)
+        core = 1 if len(shape_of(b)) == len(shape_of(packed)) - 1 else 2
+        batch = fnp.broadcast_shapes(batch, shape_of(b)[:-core])
+        solve_one = partial(lu_solve, trans=trans)
+        for _ in batch:
+            solve_one = vmap(solve_one)
+        return solve_one((fnp.broadcast_to(packed, batch + shape_of(packed)[-2:]),
+                          fnp.broadcast_to(piv, batch + shape_of(piv)[-1:])),
+                         fnp.broadcast_to(b, batch + shape_of(b)[-core:]))
     n = shape_of(packed)[-1]
-    perm = _permutation_from_pivots(asarray(piv), n)
+    perm = _permutation_from_pivots(piv, n)
     b, restore = _as_columns(b, packed)
     if mode == 0:
         return restore(lax_linalg.lu_solve(packed, perm, b))
@@ -156,9 +171,9 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False,
                         "upper triangular", "lower triangular"):
         raise ValueError(f"solve: unknown assume_a {assume_a!r}")
     if assume_a == "pos":
-        a, = _inexact(a)
-        full = _symmetrized(a, lower)
-        return cho_solve(cho_factor(full, lower=True), b)
+        a, b = _inexact(a, b)
+        b, restore = _as_columns(b, a)
+        return restore(_solve_pos(a, b, lower))
     if assume_a in ("upper triangular", "lower triangular"):
         return solve_triangular(a, b, lower=assume_a == "lower triangular")
     a, b = _inexact(a, b)
@@ -166,11 +181,21 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False,
     return restore(np_linalg.solve(a, b))
 
 
-def _symmetrized(a, lower):
-    """The Hermitian matrix whose `lower` (or upper) triangle `a` holds."""
-    if lower:
-        return fnp.tril(a) + adjoint(fnp.tril(a, -1))
-    return fnp.triu(a) + adjoint(fnp.triu(a, 1))
+@partial(custom_jvp, nondiff_argnums=(2,))
+def _solve_pos(a, b, lower):
+    """x with `a x = b` (b (..., n, k)) through the Cholesky factor of a's `lower` (or upper)
+    triangle."""
+    return cho_solve(cho_factor(a, lower=lower), b)
+
+
+@_solve_pos.defjvp
+def _solve_pos_jvp(lower, primals, tangents):
+    """JAX's derivative: `a^-1 (db - da x)` with the whole tangent da (not one triangle)."""
+    a, b = primals
+    da, db = tangents
+    factors = cho_factor(a, lower=lower)
+    x = cho_solve(factors, b)
+    return x, cho_solve(factors, db - np_linalg.matmul(da, x))
 
 
 def inv(a, overwrite_a=False, check_finite=True):
@@ -185,14 +210,14 @@ def det(a, overwrite_a=False, check_finite=True):
 
 def eigh(a, b=None, lower=True, eigvals_only=False, overwrite_a=False, overwrite_b=False,
          turbo=True, eigvals=None, type=1, check_finite=True):
-    """Eigenvalues (ascending) and eigenvectors `(w, v)` of the Hermitian matrix in the
-    `lower` (or upper) triangle of `a`; only w with `eigvals_only`."""
+    """Eigenvalues (ascending) and eigenvectors `(w, v)` of the Hermitian part
+    `(a + a^H) / 2` (as JAX: `lower` makes no difference); only w with `eigvals_only`."""
     if b is not None:
         raise NotImplementedError("eigh: the generalized problem (b=) is not supported; "
                                   "reduce it with cholesky(b) first")
     if eigvals is not None:
         raise NotImplementedError("eigh: eigvals= (a subset) is not supported")
-    w, v = np_linalg.eigh(a, UPLO="L" if lower else "U")
+    w, v = np_linalg.eigh(a)
     return w if eigvals_only else (w, v)
 
 
@@ -209,8 +234,11 @@ def qr(a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_fini
         raise NotImplementedError("qr: pivoting=True is not supported")
     if mode not in ("full", "economic", "r"):
         raise ValueError(f"qr: mode must be 'full', 'economic' or 'r', got {mode!r}")
-    q, r = np_linalg.qr(a, mode="complete" if mode == "full" else "reduced")
-    return (r,) if mode == "r" else (q, r)
+    if mode == "r":                             # the complete R: zero rows below min(m, n)
+        r = np_linalg.qr(a, mode="r")
+        m, k = shape_of(asarray(a))[-2], shape_of(r)[-2]
+        return (fnp.pad(r, [(0, 0)] * (len(shape_of(r)) - 2) + [(0, m - k), (0, 0)]),)
+    return tuple(np_linalg.qr(a, mode="complete" if mode == "full" else "reduced"))
 
 
 # Pade approximant of degree 13 (Higham 2005) and the 1-norm up to which it needs no
@@ -223,12 +251,15 @@ _THETA13 = 5.371920351148152
 
 def expm(A, *, upper_triangular=False, max_squarings=16):
     """The matrix exponential, by scaling and squaring of a degree-13 Pade approximant: A is
-    scaled by 2^-s (s from its 1-norm, at most `max_squarings`), then squared s times.
+    scaled by 2^-s (s from its 1-norm, at most `max_squarings`), then squared s times; NaN
+    where that scaling leaves the 1-norm above twice Pade's bound (as JAX). `upper_triangular=True` solves the Pade system as triangular.
     Differentiable (the squarings run as `max_squarings` selects, so both modes of
     derivatives pass through them)."""
     A, = _inexact(A)
     _square(A, "expm")
     n = shape_of(A)[-1]
+    if n == 0:
+        return A
     norm = lax.reduce_max(lax.reduce_sum(lax.abs(A), (len(shape_of(A)) - 2,)),
                           (len(shape_of(A)) - 2,))
     raw_s = lax.ceil(lax.log2(lax.max(lax.div(norm, _THETA13), 1.0)))
@@ -247,10 +278,15 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
     v_inner = lax.add(lax.add(lax.mul(A6, b[12]), lax.mul(A4, b[10])), lax.mul(A2, b[8]))
     V = lax.add(mm(A6, v_inner), lax.add(lax.add(lax.mul(A6, b[6]), lax.mul(A4, b[4])),
                                          lax.add(lax.mul(A2, b[2]), lax.mul(eye, b[0]))))
-    R = np_linalg.solve(lax.sub(V, U), lax.add(V, U))
+    if upper_triangular:
+        R = solve_triangular(lax.sub(V, U), lax.add(V, U))
+    else:
+        R = np_linalg.solve(lax.sub(V, U), lax.add(V, U))
     for i in range(int(max_squarings)):
         R = fnp.where((s > i)[..., None, None], mm(R, R), R)
-    return R
+    # JAX's cut: NaN once even 2^max_squarings leaves the scaled norm above 2 * theta_13
+    too_big = lax.gt(lax.floor(lax.log2(lax.div(norm, _THETA13))), float(max_squarings))
+    return fnp.where(too_big[..., None, None], np.nan, R)
 
 
 def polar(a, side="right", *, method="svd", eps=None, max_iterations=None):
@@ -289,50 +325,61 @@ def block_diag(*arrs):
 
 
 def _take_matrix(values, index):
-    return lax.reshape(asarray(values)[asarray(index.ravel())], index.shape)
+    """`values[..., index]`: (…, m, n) matrices from the last axis of values by the (m, n)
+    index."""
+    return fnp.take(values, asarray(index), axis=-1)
+
+
+def _vectors(*arrays):
+    """The arrays (0-d as one entry) broadcast to a common batch, promoted together."""
+    arrays = [asarray(a) for a in arrays]
+    arrays = [lax.reshape(a, (1,)) if not shape_of(a) else a for a in arrays]
+    batch = fnp.broadcast_shapes(*(shape_of(a)[:-1] for a in arrays))
+    arrays, dt = promote(*(lax.broadcast_to(a, batch + shape_of(a)[-1:]) for a in arrays))
+    return [asarray(a, dtype=dt) for a in arrays]
 
 
 def toeplitz(c, r=None):
-    """The Toeplitz matrix with first column c and first row r (conj(c) if None; r[0] is
-    ignored)."""
-    c = lax.reshape(asarray(c), (-1,)) if len(shape_of(asarray(c))) != 1 else asarray(c)
-    r = fnp.conj(c) if r is None else asarray(r)
-    r = lax.reshape(r, (-1,)) if len(shape_of(r)) != 1 else r
-    (c, r), _ = promote(c, r)
-    m, n = shape_of(c)[0], shape_of(r)[0]
-    values = lax.concatenate([lax.rev(c, (0,)), r[1:]], 0)       # c reversed, then r
-    index = (m - 1) - np.arange(m)[:, None] + np.arange(n)[None, :]
-    return _take_matrix(values, index)
+    """The Toeplitz matrices with first column c and first row r (conj(c) if None; r[0] is
+    ignored), batched over the leading axes of c and r."""
+    c = asarray(c)
+    c, r = _vectors(c, fnp.conj(c) if r is None else r)
+    m, n = shape_of(c)[-1], shape_of(r)[-1]
+    values = lax.concatenate([lax.rev(c, (len(shape_of(c)) - 1,)), r[..., 1:]],
+                             len(shape_of(c)) - 1)                  # c reversed, then r
+    return _take_matrix(values, (m - 1) - np.arange(m)[:, None] + np.arange(n)[None, :])
 
 
 def circulant(c):
-    """The circulant matrix whose first column is c."""
-    c = asarray(c)
+    """The circulant matrices whose first column is c (batched over leading axes)."""
+    c, = _vectors(c)
     n = shape_of(c)[-1]
-    index = (np.arange(n)[:, None] - np.arange(n)[None, :]) % n
-    return _take_matrix(c, index)
+    return _take_matrix(c, (np.arange(n)[:, None] - np.arange(n)[None, :]) % n)
 
 
 def hankel(c, r=None):
-    """The Hankel matrix with first column c and last row r (zeros if None; r[0] is
-    ignored)."""
+    """The Hankel matrices with first column c and last row r (zeros if None; r[0] is
+    ignored), batched over the leading axes of c and r."""
     c = asarray(c)
-    m = shape_of(c)[0]
-    r = lax.full((m,), 0, dtype_of(c)) if r is None else asarray(r)
-    (c, r), _ = promote(c, r)
-    n = shape_of(r)[0]
-    values = lax.concatenate([c, r[1:]], 0)
-    index = np.arange(m)[:, None] + np.arange(n)[None, :]
-    return _take_matrix(values, index)
+    if not shape_of(c) or (r is not None and not shape_of(asarray(r))):
+        raise ValueError("hankel: c and r must be at least 1-dimensional")
+    c, r = _vectors(c, fnp.zeros_like(c) if r is None else r)
+    m, n = shape_of(c)[-1], shape_of(r)[-1]
+    values = lax.concatenate([c, r[..., 1:]], len(shape_of(c)) - 1)
+    return _take_matrix(values, np.arange(m)[:, None] + np.arange(n)[None, :])
 
 
 def companion(a):
-    """The companion matrix of the polynomial with coefficients a (highest power first):
-    first row -a[1:] / a[0], ones below the diagonal."""
+    """The companion matrices of the polynomials with coefficients a along the last axis
+    (highest power first): first row -a[1:] / a[0], ones below the diagonal."""
     a, = _inexact(a)
-    if shape_of(a)[0] < 2:
-        raise ValueError("companion: needs at least two coefficients")
-    return companion_matrix(a)
+    if not shape_of(a) or shape_of(a)[-1] < 2:
+        raise ValueError(f"companion: needs at least two coefficients along the last axis, "
+                         f"got shape {shape_of(a)}")
+    build = companion_matrix
+    for _ in shape_of(a)[:-1]:
+        build = vmap(build)
+    return build(a)
 
 
 def hilbert(n):

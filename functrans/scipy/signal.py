@@ -1,6 +1,6 @@
 """`functrans.scipy.signal`: SciPy's (and jax.scipy.signal's) convolutions and correlations
-of N-d arrays (one convolution primitive each: linear memory, differentiable, batchable) and
-`detrend`."""
+of N-d arrays (one convolution primitive each: linear memory, differentiable, batchable;
+integer and boolean inputs are convolved as floats, as in JAX) and `detrend`."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +13,13 @@ from ..primitives._util import dtype_of, shape_of
 __all__ = ["convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "detrend"]
 
 _METHODS = ("auto", "direct", "fft")
+
+
+def _inexact(in1, in2):
+    """Both inputs as one floating-point or complex dtype (integers and booleans become
+    floats, as in JAX)."""
+    (in1, in2), dt = promote_inexact(in1, in2)
+    return asarray(in1, dtype=dt), asarray(in2, dtype=dt)
 
 
 def _reversed_conj(x):
@@ -28,7 +35,7 @@ def convolve(in1, in2, mode="full", method="auto", precision=None):
     same."""
     if method not in _METHODS:
         raise ValueError(f"convolve: method must be one of {_METHODS}, got {method!r}")
-    return convolve_nd(in1, in2, mode, "convolve")
+    return convolve_nd(*_inexact(in1, in2), mode, "convolve")
 
 
 def correlate(in1, in2, mode="full", method="auto", precision=None):
@@ -36,7 +43,7 @@ def correlate(in1, in2, mode="full", method="auto", precision=None):
     `convolve` (in 'valid' mode either input may be the larger, as SciPy)."""
     if method not in _METHODS:
         raise ValueError(f"correlate: method must be one of {_METHODS}, got {method!r}")
-    in1, in2 = asarray(in1), asarray(in2)
+    in1, in2 = _inexact(in1, in2)
     s1, s2 = shape_of(in1), shape_of(in2)
     if mode == "valid" and len(s1) == len(s2) and valid_swaps(s1, s2):
         return _reversed_conj(convolve_nd(in2, _reversed_conj(in1), mode, "correlate"))
@@ -77,7 +84,7 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     if axes is not None:
         raise NotImplementedError("fftconvolve: axes= is not supported; convolve the whole "
                                   "arrays or vmap over the other axes")
-    return convolve_nd(in1, in2, mode, "fftconvolve")
+    return convolve_nd(*_inexact(in1, in2), mode, "fftconvolve")
 
 
 def detrend(data, axis=-1, type="linear", bp=0, overwrite_data=None):

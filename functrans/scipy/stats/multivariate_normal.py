@@ -1,6 +1,7 @@
 """The multivariate normal distribution (SciPy's `multivariate_normal`): `cov` a matrix, a
 vector (its diagonal) or a scalar (times the identity); the last axis of `x` is the
-variable. Differentiable in `x`, `mean` and `cov`."""
+variable, unless mean (or None) and cov are both scalars: then each entry of x is a sample of
+one variable. Differentiable in `x`, `mean` and `cov`."""
 from __future__ import annotations
 
 from ... import numpy as fnp
@@ -15,8 +16,11 @@ def logpdf(x, mean=None, cov=1, allow_singular=False):
     x = fnp.asarray(x)
     k = x.shape[-1] if x.ndim else 1
     if mean is None:
-        mean = fnp.zeros(k, x.dtype if x.dtype.kind == "f" else None)
+        mean = fnp.zeros(k if fnp.ndim(cov) else (), x.dtype if x.dtype.kind == "f" else None)
     x, mean, cov = promote(x, mean, cov)
+    if mean.ndim == 0 and cov.ndim == 0:
+        # one variable (SciPy's and JAX's rule): every entry of x is a sample
+        return -0.5 * (LOG_2PI + fnp.log(cov) + fnp.square(x - mean) / cov)
     if x.ndim == 0:
         x = x[None]
     d = x - mean
