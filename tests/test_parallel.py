@@ -18,6 +18,7 @@ def threads(monkeypatch):
     """Split even small kernels (chains into blocks of a few rows), and run programs on `n`
     threads (`threads(n)`; the BLAS's limit, which caps them, raised to `n` meanwhile)."""
     monkeypatch.setattr(kernels, "SPLIT_PRODUCT_MACS", 1)
+    monkeypatch.setattr(kernels, "SPLIT_ROWS_PRODUCT_MACS", 1)
     monkeypatch.setattr(kernels, "SPLIT_REDUCTION_ELEMENTS", 1)
     monkeypatch.setattr(kernels, "SPLIT_ROWS_ELEMENTS", 1)
     monkeypatch.setattr(codegen, "SPLIT_MIN_ELEMENTS", 1)

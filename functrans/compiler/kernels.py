@@ -164,7 +164,8 @@ def _dot_kernel(eqn):
     split = macs >= SPLIT_PRODUCT_MACS and plan.product_shape[0] > 1
 
     def emit(ctx, eqn, ins, outs, buf, indent):
-        if split and ctx.splits_kernels:
+        if split and ctx.splits_kernels and (ctx.pairing is not None or
+                                             macs >= SPLIT_ROWS_PRODUCT_MACS):
             _emit_split_product(ctx, eqn, ins, outs, buf, indent)
             return
         call = f"{ctx.kernel(plan.fn)}({ins[0]}{a}, {ins[1]}{b}"
@@ -211,9 +212,13 @@ def _dot_kernel(eqn):
                   macs=macs if split else 0)
 
 
-# matrix products of at least this many multiply-adds are split over threads (about 50-100
-# microseconds on one core: waking a worker costs a few)
+# matrix products of at least this many multiply-adds run on a thread of their own beside
+# another independent one (a layer's backward pass: the caller goes on meanwhile)...
 SPLIT_PRODUCT_MACS = 1 << 21
+# ... and a product alone is split by rows from this many, where its halves outweigh waking
+# a worker and waiting for it (2-core VM, float32: 64x400x120 took 115 us split against
+# 66 us whole, 512x128x128 167 us either way, 6400x150x16 277 against 396 us)
+SPLIT_ROWS_PRODUCT_MACS = 1 << 23
 
 
 def _arranged(perm, shape, swap):
