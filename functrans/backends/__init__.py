@@ -77,19 +77,20 @@ class NumpyBackend(Backend):
 
 def _add_rows(target, rows, updates):
     """target[rows[i]] += updates[i] for every i (rows in range, and may repeat): each row's
-    updates summed in their order, then added. A sparse (rows x updates) matrix of ones
-    times the updates does it in one compiled pass (an embedding's gradient, 512 rows of
-    128 into 256: 45 us, against 270 us sorted and summed with `reduceat`)."""
-    order = np.argsort(rows, kind="stable")
+    updates summed in their order, then added. A sparse (target rows x updates) matrix with
+    a one in each column, at row rows[i], times the updates does it in one compiled pass,
+    column by column, so in the updates' order (an embedding's gradient, 512 rows of 128
+    into 256: 33-70 us, 150-210 us with cold caches as inside a training step; 270 us
+    sorted and summed with `reduceat`)."""
     if target.dtype in _SPARSE_DTYPES:
         import scipy.sparse
-        starts = np.zeros(len(target) + 1, np.int64)
-        np.cumsum(np.bincount(rows, minlength=len(target)), out=starts[1:])
-        ones = scipy.sparse.csr_array((np.ones(len(rows), target.dtype), order, starts),
-                                      shape=(len(target), len(rows)))
+        ones = scipy.sparse.csc_array(
+            (np.ones(len(rows), target.dtype), rows, np.arange(len(rows) + 1)),
+            shape=(len(target), len(rows)), copy=False)
         flat = updates.reshape(len(rows), -1)
         target += (ones @ flat).reshape(target.shape)
         return
+    order = np.argsort(rows, kind="stable")
     ordered = rows[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     target[ordered[starts]] += np.add.reduceat(updates[order], starts, axis=0)
