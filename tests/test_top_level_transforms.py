@@ -309,7 +309,8 @@ def test_values_match_jax():
     a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
     ours = ft.linear_transpose(lambda x: (a @ x, x.sum()), np.zeros(3, np.float32))
     theirs = jax.linear_transpose(lambda x: (a @ x, x.sum()), np.zeros(3, np.float32))
-    ct = (np.ones(2, np.float32), 2.0)
+    # (a Python 2.0 is float64 to JAX while another test has x64 on)
+    ct = (np.ones(2, np.float32), np.float32(2.0))
     np.testing.assert_allclose(np.asarray(ours(ct)[0]), np.asarray(theirs(ct)[0]))
 
     def host(a, b):
