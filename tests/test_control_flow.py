@@ -385,7 +385,8 @@ def test_property_loops_match_python(n, k, reverse, seed):
 POLICIES = [None, ft.checkpoint_policies.nothing_saveable,
             ft.checkpoint_policies.everything_saveable, ft.checkpoint_policies.dots_saveable,
             ft.checkpoint_policies.dots_with_no_batch_dims_saveable,
-            ft.checkpoint_policies.save_only_these_names("hidden")]
+            ft.checkpoint_policies.save_only_these_names("hidden"),
+            ft.checkpoint_policies.save_anything_except_these_names("hidden")]
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: getattr(p, "__name__", str(p)))
@@ -421,6 +422,15 @@ def test_checkpoint_policy_decides_what_the_forward_pass_saves():
     assert saved_by(None) == []                                   # inputs only
     assert sorted(saved_by(ft.checkpoint_policies.dots_saveable)) == [(5, 2), (5, 4)]
     assert saved_by(ft.checkpoint_policies.save_only_these_names("hidden")) == [(5, 4)]
+    pol = ft.checkpoint_policies            # JAX's other names for these
+    assert sorted(saved_by(pol.checkpoint_dots)) == [(5, 2), (5, 4)]
+    assert sorted(saved_by(pol.offload_dot_with_no_batch_dims("device", "pinned_host"))) == \
+        [(5, 2), (5, 4)]
+    assert saved_by(pol.save_from_both_policies(pol.nothing_saveable,
+                                                pol.save_only_these_names("hidden"))) == [(5, 4)]
+    assert saved_by(pol.save_and_offload_only_these_names(
+        names_which_can_be_saved=[], names_which_can_be_offloaded=["hidden"],
+        offload_src="device", offload_dst="pinned_host")) == [(5, 4)]
 
 
 def test_nested_vmaps_of_reverse_and_forward_over_reverse_through_dynamic_loops():

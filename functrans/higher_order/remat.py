@@ -189,14 +189,46 @@ def _save_any_names_but_these(*names):
     return lambda prim, *_, **params: prim is name_p and params["name"] not in names
 
 
+def _save_anything_except_these_names(*names):
+    return lambda prim, *_, **params: not (prim is name_p and params["name"] in names)
+
+
+def _save_from_both_policies(policy_1, policy_2):
+    return lambda *args, **params: bool(policy_1(*args, **params) or
+                                        policy_2(*args, **params))
+
+
+def _dots_saveable(prim, *_, **__):
+    return _dot(prim)
+
+
+def _dots_with_no_batch_dims_saveable(prim, *_, **params):
+    return _dot(prim) and not any(params.get("dimension_numbers", ((), ((), ())))[1])
+
+
+def _offload_dot_with_no_batch_dims(offload_src, offload_dst):
+    """(One host: what JAX would offload to host memory is simply saved.)"""
+    return _dots_with_no_batch_dims_saveable
+
+
+def _save_and_offload_only_these_names(*, names_which_can_be_saved,
+                                       names_which_can_be_offloaded, offload_src, offload_dst):
+    return _save_only_these_names(*names_which_can_be_saved, *names_which_can_be_offloaded)
+
+
 checkpoint_policies = types.SimpleNamespace(
     everything_saveable=lambda prim, *_, **__: True,
     nothing_saveable=lambda prim, *_, **__: False,
-    dots_saveable=lambda prim, *_, **__: _dot(prim),
-    dots_with_no_batch_dims_saveable=lambda prim, *_, **params: _dot(prim) and not any(
-        params.get("dimension_numbers", ((), ((), ())))[1]),
+    dots_saveable=_dots_saveable,
+    checkpoint_dots=_dots_saveable,
+    dots_with_no_batch_dims_saveable=_dots_with_no_batch_dims_saveable,
+    checkpoint_dots_with_no_batch_dims=_dots_with_no_batch_dims_saveable,
     save_only_these_names=_save_only_these_names,
     save_any_names_but_these=_save_any_names_but_these,
+    save_anything_except_these_names=_save_anything_except_these_names,
+    save_from_both_policies=_save_from_both_policies,
+    offload_dot_with_no_batch_dims=_offload_dot_with_no_batch_dims,
+    save_and_offload_only_these_names=_save_and_offload_only_these_names,
 )
 checkpoint_policies.__doc__ = """Policies for `ft.checkpoint(f, policy=...)`: which
 intermediates the forward pass may save (the others are recomputed in the backward pass)."""
