@@ -196,3 +196,16 @@ def test_disable_jit_runs_only_the_branch_taken():
     assert calls == ["taken", "taken"]
     with pytest.raises(ft.ConcretizationError):       # outside, both are traced, as JAX's
         ft.lax.cond(True, taken, untaken, 1.0)
+
+
+def test_custom_jvp_rule_tangent_of_the_wrong_shape_is_an_error():
+    # (jvp returned a (3,) tangent for a scalar output; grad failed in a reshape)
+    @ft.custom_jvp
+    def total(x):
+        return fnp.sum(x)
+    total.defjvp(lambda p, t: (total(p[0]), t[0] * 2))
+    for run in (lambda: ft.jvp(total, (fnp.ones(3),), (fnp.ones(3),)),
+                lambda: ft.grad(total)(fnp.ones(3)), lambda: ft.jit(ft.grad(total))(fnp.ones(3))):
+        with pytest.raises(TypeError, match=r"tangent output 0 has shape \(3,\), but its "
+                                            r"primal output has shape \(\)"):
+            run()

@@ -476,6 +476,12 @@ class custom_jvp:
             if tree != out_tree or t_tree != out_tree:
                 raise TypeError(f"custom_jvp {name}: the rule returned structures {tree} and "
                                 f"{t_tree}, but the function returns {out_tree}")
+            for i, (o, t) in enumerate(zip(out_leaves, t_leaves)):
+                if t is not None and not isinstance(t, SymbolicZero) and \
+                        shape_of(t) != shape_of(o):
+                    raise TypeError(f"custom_jvp {name}: the rule's tangent output {i} has "
+                                    f"shape {shape_of(t)}, but its primal output has shape "
+                                    f"{shape_of(o)}; a tangent has its primal's shape")
             return out_leaves, [None if isinstance(t, SymbolicZero) else t for t in t_leaves]
         jvp_flat.symbolic_zeros = symbolic
         outs = custom_jvp_call_p.bind(*leaves, fun_jaxpr=staged_jaxpr, jvp=jvp_flat, name=name,
