@@ -308,7 +308,11 @@ def test_lu_permutation_of_complex_input_is_real():
 # ------------------------------------------------------------------ optional JAX cross-check
 def test_against_jax_when_installed():
     jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(True):              # (set for this test only: others compare float32)
+        _against_jax(jax)
+
+
+def _against_jax(jax):
     import jax.numpy as jnp
     import jax.scipy as jsp
     _close(ft.grad(lambda a: fnp.linalg.eigvalsh(a)[-1])(S),
