@@ -10,6 +10,7 @@ or singular values, singular matrices for solve/det/inv) are listed in `functran
 from __future__ import annotations
 
 import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -196,10 +197,21 @@ def _adjugate_jvp(primals, tangents):
     return _adjugate(a), lax.mul(phase, matmul(matmul(v, d_frame), adjoint(u)))
 
 
-def slogdet(a):
-    """`(sign, log|det|)` of each square matrix (through LU)."""
+def slogdet(a, *, method=None):
+    """`(sign, log|det|)` of each square matrix, through LU (`method` None or 'lu') or QR
+    ('qr', real matrices only, as in JAX: sign(det Q) times the signs of R's diagonal)."""
     a = _float_matrix(a, "slogdet")
-    diag, parity = _lu_parts(a)
+    if method is None or method == "lu":
+        diag, parity = _lu_parts(a)
+    elif method == "qr":
+        if dtype_of(a).kind == "c":
+            raise NotImplementedError("linalg.slogdet: method='qr' is not implemented for "
+                                      "complex matrices")
+        q, r = lax.linalg.qr(a, full_matrices=False)
+        diag, parity = _diagonal(r, 0, -2, -1), lax.sign(_det(lax.stop_gradient(q)))
+    else:
+        raise ValueError(f"linalg.slogdet: unknown method {method!r}; use 'lu' (None) or "
+                         "'qr'")
     last = (len(shape_of(diag)) - 1,)
     sign = lax.mul(parity, lax.reduce_prod(lax.sign(diag), last))
     return SlogdetResult(sign, lax.reduce_sum(lax.log(lax.abs(diag)), last))
@@ -254,13 +266,34 @@ def eigvals(a):
     return eig(a).eigenvalues
 
 
-def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False, subset_by_index=None):
     """`(U, S, Vh)` (or S alone) with `a = U @ diag(S) @ Vh`, S descending. Derivatives need
-    full_matrices=False for non-square input and distinct singular values for U and Vh."""
+    full_matrices=False for non-square input and distinct singular values for U and Vh.
+    `subset_by_index=(lo, hi)` keeps the singular values lo..hi-1 (in descending order) and
+    their vectors; as in JAX it needs full_matrices=False unless it keeps them all."""
     a = _float_matrix(a, "svd", square=False)
+    keep = _svd_subset(subset_by_index, min(shape_of(a)[-2:]), full_matrices)
     if not compute_uv:
-        return lax.linalg.svd(a, compute_uv=False)
-    return SVDResult(*lax.linalg.svd(a, full_matrices=full_matrices))
+        return lax.linalg.svd(a, compute_uv=False)[..., keep]
+    u, s, vh = lax.linalg.svd(a, full_matrices=full_matrices)
+    return SVDResult(u[..., keep], s[..., keep], vh[..., keep, :])
+
+
+def _svd_subset(subset_by_index, k, full_matrices):
+    """The slice of singular values that `svd`'s subset_by_index keeps (JAX's checks)."""
+    if subset_by_index is None:
+        return slice(None)
+    if len(subset_by_index) != 2:
+        raise ValueError("linalg.svd: subset_by_index must be a tuple of size 2")
+    lo, hi = (operator.index(i) for i in subset_by_index)
+    if not 0 <= lo < hi <= k:
+        raise ValueError(f"linalg.svd: subset_by_index {(lo, hi)} must satisfy "
+                         f"0 <= lo < hi <= min(m, n) = {k}")
+    if (lo, hi) == (0, k):
+        return slice(None)
+    if full_matrices:
+        raise ValueError("linalg.svd: full_matrices and subset_by_index cannot both be set")
+    return slice(lo, hi)
 
 
 def svdvals(x, /):

@@ -20,7 +20,9 @@ Known limits of the derivatives (the values are always fine):
 - `svd(full_matrices=True)` and `qr(full_matrices=True)` of non-square matrices have no
   derivative (the extra columns are not unique); use the reduced forms. `geqrf` (QR as
   Householder reflectors) has none at all: asking for one raises.
-- `lu` and everything on it (solve, det, inv) need a nonsingular matrix for derivatives.
+- `lu` and everything on it (solve, det, inv) need a nonsingular matrix for derivatives
+  (a rectangular one: nonzero pivots, i.e. full rank in its leading k x k block after
+  pivoting).
 - `eig` (general matrices; complex eigenvalues and unit eigenvectors whose largest component
   is real, LAPACK's normalization, which its derivative follows) needs distinct eigenvalues
   for eigenvector derivatives and a diagonalizable matrix for eigenvalue derivatives. Its
@@ -37,7 +39,7 @@ from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_b
 from .elementwise import add, sub, mul, neg, select, reciprocal, square, conj_p, real_p
 from .elementwise import convert_element_type, imag_p, abs as lax_abs, div, eq
 from .shape_ops import (transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim,
-                        constant)
+                        constant, pad)
 from .reductions import reduce_sum, argmax
 from .dot import dot_general
 from .indexing import take_along_axis, add_along_axis
@@ -299,8 +301,7 @@ def cholesky(a):
 # =============================================================== lu
 def _lu_one(xp, a):
     lu, piv = scipy_module(xp, "linalg").lu_factor(a, check_finite=False)
-    n = a.shape[-1]
-    perm = np.arange(n)
+    perm = np.arange(a.shape[-2])
     for i, p in enumerate(to_host(piv)):           # the pivots' permutation, on the host
         perm[i], perm[p] = perm[p], perm[i]
     return lu, xp.asarray(piv, dtype=np.int32), xp.asarray(perm, dtype=np.int32)
@@ -308,27 +309,44 @@ def _lu_one(xp, a):
 
 def _lu_impl(xp, a):
     a = xp.asarray(a)
-    batch = a.shape[:-2]
-    n = a.shape[-1]
-    flat = a.reshape((int(np.prod(batch)), n, n))
-    parts = [_lu_one(xp, m) for m in flat] if n else []
-    if not parts:
-        return [a.copy(), xp.zeros(batch + (n,), np.int32), xp.zeros(batch + (n,), np.int32)]
+    batch, (m, n) = a.shape[:-2], a.shape[-2:]
+    k = min(m, n)
+    flat = a.reshape((int(np.prod(batch)), m, n))
+    parts = [_lu_one(xp, x) for x in flat] if k else []
+    if not parts:                   # nothing to factor: no pivots, rows in their order
+        perm = xp.broadcast_to(xp.arange(m, dtype=np.int32), batch + (m,))
+        return [a.copy(), xp.zeros(batch + (k,), np.int32), perm.copy()]
     return [xp.stack([p[i] for p in parts]).reshape(batch + s)
-            for i, s in ((0, (n, n)), (1, (n,)), (2, (n,)))]
+            for i, s in ((0, (m, n)), (1, (k,)), (2, (m,)))]
 
 
 def _lu_aval(a):
-    _square_aval("lu", a)
-    vec = ShapedArray(a.shape[:-1], dtypes.int32)
-    return [ShapedArray(a.shape, a.dtype), vec, vec]
+    _matrix_aval("lu", a)
+    k = min(a.shape[-2:])
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-2] + (k,), dtypes.int32),
+            ShapedArray(a.shape[:-1], dtypes.int32)]
 
 
 lu_p = primitive("lu", _lu_impl, _lu_aval, multiple_results=True)
 
 
+def _resize(x, axis, size):
+    """x cut or zero-padded to `size` along `axis` (counted from the end)."""
+    config = [(0, 0, 0)] * len(shape_of(x))
+    config[axis] = (0, size - shape_of(x)[axis], 0)
+    return pad(x, 0, config)
+
+
 def _lu_factors(lu):
-    return add(_mask(lu, -1, upper=False), _eye_like(lu)), _mask(lu, 0, upper=True)
+    """Square unit-lower L (m, m) and upper U (n, n) from a packed (m, n) LU, completed with
+    the identity past k = min(m, n) so both are invertible (`L[:, :k] @ U[:k]` is the
+    factored matrix)."""
+    m, n = shape_of(lu)[-2:]
+    lower = _resize(lu, -1, m)
+    lower = add(_mask(lower, -1, upper=False), _eye_like(lower))
+    completion = np.diag(np.arange(n) >= min(m, n)).astype(dtype_of(lu))
+    upper = add(_mask(_resize(lu, -2, n), 0, upper=True), constant(completion, like=lu))
+    return lower, upper
 
 
 def _rows(x, perm):
@@ -344,8 +362,10 @@ def _lu_jvp(primals, tangents):
     t, = tangents
     if t is None:
         return [lu, pivots, perm], [None, None, None]
+    # De Hoog, Anderssen and Lukas: with the completed (invertible) L and U, M = L^-1 P dA
+    # U^-1 splits into L^-1 dL (strictly lower) and dU U^-1 (upper), for any (m, n)
     L, U = _lu_factors(lu)
-    y = triangular_solve(L, _rows(t, perm), lower=True, unit_diagonal=True)    # L^-1 P^T dA
+    y = triangular_solve(L, _rows(t, perm), lower=True, unit_diagonal=True)    # L^-1 P dA
     m = _T(triangular_solve(U, _T(y), lower=False, transpose_a=True))          # ... U^-1
     dlu = add(_mm(L, _mask(m, -1, upper=False)), _mm(_mask(m, 0, upper=True), U))
     return [lu, pivots, perm], [dlu, None, None]
@@ -375,9 +395,9 @@ _batch_leading(lu_p)
 
 
 def lu(a):
-    """Partial-pivoting LU of square matrices: `(lu, pivots, permutation)` with L (unit
-    lower) and U packed in `lu`, `pivots` the LAPACK row swaps and
-    `a[..., permutation, :] == L @ U`."""
+    """Partial-pivoting LU of (m, n) matrices: `(lu, pivots, permutation)` with L (unit
+    lower, (m, k), k = min(m, n)) and U (upper, (k, n)) packed in `lu`, `pivots` (k,) the
+    LAPACK row swaps and `a[..., permutation, :] == L @ U` (permutation (m,))."""
     return tuple(lu_p.bind(a))
 
 

@@ -38,6 +38,11 @@ def _square(a, name):
         raise ValueError(f"{name}: needs square matrices (shape (..., n, n)), got shape {shape}")
 
 
+def _matrix(a, name):
+    if len(shape_of(a)) < 2:
+        raise ValueError(f"{name}: needs matrices (shape (..., m, n)), got shape {shape_of(a)}")
+
+
 def _as_columns(b, a):
     """`b` as (..., n, k) for solves against (n, n) `a`, and how to give it its shape back."""
     if len(shape_of(b)) == len(shape_of(a)) - 1:
@@ -95,28 +100,31 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
 
 
 def _unpack_lu(packed):
-    """Unit lower l and upper u from LAPACK's packing of both in one matrix."""
-    eye = fnp.eye(shape_of(packed)[-1], dtype=dtype_of(packed))
-    return fnp.tril(packed, -1) + eye, fnp.triu(packed)
+    """Unit lower l (m, k) and upper u (k, n), k = min(m, n), from LAPACK's packing of both
+    in one (m, n) matrix."""
+    m, n = shape_of(packed)[-2:]
+    k = min(m, n)
+    eye = fnp.eye(m, k, dtype=dtype_of(packed))
+    return fnp.tril(packed[..., :, :k], -1) + eye, fnp.triu(packed[..., :k, :])
 
 
 def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
-    """`(p, l, u)` with `a = p @ l @ u` (partial pivoting; l unit lower, u upper), or
-    `(p @ l, u)` with `permute_l`."""
+    """`(p, l, u)` with `a = p @ l @ u` (partial pivoting; p (m, m), l unit lower (m, k), u
+    upper (k, n), k = min(m, n)), or `(p @ l, u)` with `permute_l`."""
     a, = _inexact(a)
-    _square(a, "lu")
+    _matrix(a, "lu")
     packed, _, perm = lax_linalg.lu(a)
     lower, upper = _unpack_lu(packed)
-    p = (perm[..., None, :] == fnp.arange(shape_of(a)[-1])[:, None]).astype(
+    p = (perm[..., None, :] == fnp.arange(shape_of(a)[-2])[:, None]).astype(
         np.finfo(dtype_of(a)).dtype)                # real, as SciPy's and JAX's
     return (np_linalg.matmul(p, lower), upper) if permute_l else (p, lower, upper)
 
 
 def lu_factor(a, overwrite_a=False, check_finite=True):
-    """`(lu, piv)`: l and u packed in one matrix, and LAPACK's row interchanges (int32; row i
-    was swapped with row piv[i]), for `lu_solve`."""
+    """`(lu, piv)`: l and u packed in one (m, n) matrix, and LAPACK's row interchanges
+    (int32, (min(m, n),); row i was swapped with row piv[i]), for `lu_solve` (square a)."""
     a, = _inexact(a)
-    _square(a, "lu_factor")
+    _matrix(a, "lu_factor")
     packed, pivots, _ = lax_linalg.lu(a)
     return packed, pivots
 
@@ -140,6 +148,7 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
         raise ValueError(f"lu_solve: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
     mode = _TRANS[trans]
     packed, b = _inexact(packed, b)
+    _square(packed, "lu_solve")
     piv = asarray(piv)
     batch = shape_of(packed)[:-2]
     if batch:                       # a stack of factorizations: b (…, n) or (…, n, k)
