@@ -38,6 +38,37 @@ def fun_name(fun):
     return name
 
 
+def param_names(fun):
+    """The names of the parameters `fun` takes by position."""
+    try:
+        return [p.name for p in inspect.signature(fun).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def check_static_names(fun, argnums, argnames):
+    """jit's check: a ValueError for static argument numbers or names `fun` cannot take (as
+    JAX: they would otherwise be silently ignored)."""
+    try:
+        params = inspect.signature(fun).parameters.values()
+    except (TypeError, ValueError):
+        return
+    kinds = {p.kind for p in params}
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        bad = [i for i in argnums if not -len(positional) <= i < len(positional)]
+        if bad:
+            raise ValueError(f"jit: static_argnums={tuple(argnums)}, but "
+                             f"{fun_name(fun)} takes {len(positional)} positional arguments")
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        names = {p.name for p in params if p.kind != p.POSITIONAL_ONLY}
+        bad = sorted(set(argnames) - names)
+        if bad:
+            raise ValueError(f"jit: static_argnames names {bad}, which {fun_name(fun)} does "
+                             "not take")
+
+
 def _is_array_leaf(x):
     return isinstance(x, (Array, Tracer, np.ndarray, np.generic)) or is_python_scalar(x) \
         or (hasattr(x, "__cuda_array_interface__"))
@@ -557,14 +588,16 @@ def axes_for_leaves(what, axes, tree, labels, transform="vmap"):
     return out
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None):
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
     """Vectorize `fun` over an axis of its inputs.
 
     `in_axes` is an int, None (not mapped) or a tuple with one entry per positional argument,
     each an int, None or a pytree prefix of that argument; keyword arguments are mapped over
     axis 0. `out_axes` is the same for the output. Negative axes count from the end.
     `axis_name` names the mapped axis for collectives (`ft.lax.psum`, `pmean`, `all_gather`,
-    …); `axis_size` gives the size when no argument is mapped.
+    …); `axis_size` gives the size when no argument is mapped. `spmd_axis_name` (in JAX, the
+    mesh axis to shard the mapped axis over) is accepted and ignored: functrans has no
+    sharding.
     """
     return mapped(fun, in_axes, out_axes, axis_name, axis_size)
 
@@ -701,8 +734,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
         flat_fun = FlatFun("make_jaxpr", fun, call)
         closed, _ = trace_to_jaxpr(flat_fun, avals, name="make_jaxpr")
         if return_shape:
-            shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals]
-            return closed, tree_unflatten(flat_fun.out_tree, shapes)
+            return closed, output_shapes(closed, flat_fun.out_tree)
         return closed
     return make
 
@@ -717,5 +749,12 @@ def eval_shape(fun, *args, **kwargs):
         return fun(*a, **kw)
     flat_fun = FlatFun("eval_shape", fun, call)
     closed, _ = trace_to_jaxpr(flat_fun, avals, name="eval_shape")
-    return tree_unflatten(flat_fun.out_tree,
-                          [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals])
+    return output_shapes(closed, flat_fun.out_tree)
+
+
+def output_shapes(closed, out_tree):
+    """The outputs of the jaxpr `closed` as a pytree (`out_tree`) of `ShapeDtypeStruct`s,
+    weakly typed where they are (booleans never are, as in JAX)."""
+    return tree_unflatten(out_tree, [
+        ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type and a.dtype != np.bool_)
+        for a in closed.out_avals])

@@ -127,23 +127,34 @@ def get_aval(x):
 
 
 class ShapeDtypeStruct:
-    """A stand-in for an array of a given shape and dtype (for eval_shape and .lower()),
-    optionally on a given device (None: the default device)."""
-    __slots__ = ("shape", "dtype", "device")
+    """A stand-in for an array of a given shape and dtype (for eval_shape, .lower() and
+    .trace()), optionally on a given device (None: the default device) and weakly typed (as
+    a Python scalar is: `weak_type=True`). `sharding` is accepted for JAX's code and ignored
+    (functrans has no sharding; `.sharding` is None)."""
+    __slots__ = ("shape", "dtype", "device", "weak_type")
 
-    def __init__(self, shape, dtype, device=None):
+    def __init__(self, shape, dtype, device=None, *, sharding=None, weak_type=False):
         self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
+        self.weak_type = bool(weak_type)
 
     def __repr__(self):
         where = "" if self.device is None else f", device={self.device}"
-        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where})"
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where}{weak})"
 
     def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (
-            other.shape, other.dtype)
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype, self.weak_type) \
+            == (other.shape, other.dtype, other.weak_type)
 
     def __hash__(self):
-        return hash((self.shape, self.dtype))
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    sharding = None         # JAX's attribute: functrans has no sharding
 
     @property
     def ndim(self):
@@ -159,7 +170,7 @@ def abstractify(x):
     Python scalar (weakly typed, as jit and eager code take it: `x + 1.0` keeps a float16
     `x`'s dtype) or a `ShapeDtypeStruct`."""
     if isinstance(x, ShapeDtypeStruct):
-        return ShapedArray(x.shape, x.dtype)
+        return ShapedArray(x.shape, x.dtype, weak_type=x.weak_type)
     if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind not in "biufc":
         raise TypeError(f"cannot make an array from NumPy data of dtype {x.dtype}; "
                         "functrans arrays hold numbers and booleans only")

@@ -22,11 +22,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import inspect
 import logging
 import sys
 import threading
 import types
+import warnings
 import weakref
 
 import numpy as np
@@ -34,9 +34,9 @@ import numpy as np
 from . import dtypes
 from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
-    get_device
+    get_device, get_backend
 from .compiler import compile_jaxpr, release_buffers
-from .api import fun_name
+from .api import output_shapes, param_names, check_static_names
 from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
@@ -47,8 +47,9 @@ from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
                    jit_disabled)
 from .interpreters.partial_eval import trace_to_jaxpr
 from .numpy import asarray
+from .primitives.transfer import device_put
 from .tree_util import (tree_flatten, tree_unflatten, tree_flatten_with_path, keystr,
-                        node_kind)
+                        node_kind, tree_map, tree_structure)
 
 log = logging.getLogger("functrans.jit")
 
@@ -242,17 +243,19 @@ def _numpy_leaf(x):
 class Jitted:
     """A function compiled per input signature. Call it like the original function."""
 
-    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=()):
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 device=None):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.static_argnums = _as_tuple(static_argnums)
         self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
-        self._params = _param_names(fun)
-        _check_static_names(fun, self.static_argnums, self.static_argnames)
+        self._device = device       # where `jit(device=...)` runs it (see `_OnDevice`)
+        self._params = param_names(fun)
+        check_static_names(fun, self.static_argnums, self.static_argnames)
         fast = not (self.static_argnums or self.static_argnames or self.donate_argnums)
         self._c = _cache_for(fun, (self.static_argnums, self.static_argnames,
-                                   self.donate_argnums), fast)
+                                   self.donate_argnums, device), fast)
         self._cache, self._fast = self._c.entries, self._c.fast
         self.retrace_reasons = self._c.retrace_reasons
         self._name = getattr(fun, "__name__", "jitted")
@@ -591,25 +594,32 @@ class Jitted:
         for entry in self._c.clear():
             release_buffers(entry.jaxpr)
 
+    def trace(self, *args, **kwargs):
+        """A `Traced`: staged for these arguments (arrays, Python scalars or
+        `ShapeDtypeStruct`s: nothing is computed), not compiled."""
+        key, leaves, dyn = self._lower_key(args, kwargs)
+        treedef, sigs, statics, _ = key
+        with default_device(self._device or default_device_now()):
+            entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics,
+                                                            args, kwargs, dyn)
+            return Traced(self, args, kwargs, key, entry, _program_device(sigs))
+
     def lower(self, *args, **kwargs):
         """Trace and compile for these arguments (arrays, or `ShapeDtypeStruct`s: nothing is
         computed, so a program for a device can be lowered without touching it);
         `.as_text()` shows the jaxpr, the optimized jaxpr and the generated code (and, for
         CUDA devices, the kernels it launches)."""
-        key, leaves, dyn = self._lower_key(args, kwargs)
-        treedef, sigs, statics, _ = key
-        entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics, args,
-                                                        kwargs, dyn)
-        device = _program_device(sigs)
-        call = _LoweredCall(self, args, kwargs, key)
-        return Lowered(entry.jaxpr, compile_jaxpr(entry.jaxpr, device, self._name,
-                                                  entry.donated), call)
+        return self.trace(*args, **kwargs).lower()
+
+    def eval_shape(self, *args, **kwargs):
+        """The outputs for these arguments as `ShapeDtypeStruct`s (as `ft.eval_shape`)."""
+        return self.trace(*args, **kwargs).out_info
 
     def _lower_key(self, args, kwargs):
         """The cache key `lower` traces for, with the flat dynamic leaves and arguments."""
         def signature(x):
             if isinstance(x, ShapeDtypeStruct):
-                return (x.shape, x.dtype, get_device(x.device))
+                return (x.shape, x.dtype, WEAK if x.weak_type else get_device(x.device))
             return _signature(x)
         if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
@@ -620,6 +630,8 @@ class Jitted:
         device = _program_device(sigs)      # NumPy data joins it, as when called (`_call`)
         sigs = tuple(s if s is not None else _signature(asarray(x, device=device))
                      for s, x in zip(sigs, leaves))
+        if self._device is not None:        # `jit(device=...)`: every array goes there
+            sigs = tuple(s if s[2] in (WEAK, Tracer) else s[:2] + (self._device,) for s in sigs)
         return (treedef, sigs, statics, axis_env()), leaves, dyn
 
     def __get__(self, obj, objtype=None):
@@ -629,6 +641,20 @@ class Jitted:
 
     def __repr__(self):
         return f"<jitted {self._name}>"
+
+
+class _OnDevice(Jitted):
+    """`jit(f, device=...)` (or `backend=...`): runs on `_device` wherever the arguments
+    live, Arrays elsewhere being copied there first (as JAX does). Under a transform's
+    tracers the program runs where their data is."""
+
+    def _call(self, args, kwargs):
+        dev = self._device
+        args, kwargs = tree_map(
+            lambda x: device_put(x, dev) if type(x) is Array and x.device is not dev else x,
+            (args, kwargs))
+        with default_device(dev):       # for NumPy data, Python scalars and constants
+            return super()._call(args, kwargs)
 
 
 _output_check = None
@@ -704,13 +730,39 @@ def _statics_str(statics):
     return "(" + ", ".join(f"{k}={v!r}" for k, v in statics) + ")"
 
 
-class Lowered:
-    """A traced and compiled function: its jaxpr, optimized jaxpr and generated code."""
+class Traced:
+    """`jit(f).trace(*args)`: `f` staged for such arguments, not compiled yet: the `jaxpr`,
+    its outputs `out_info` (`ShapeDtypeStruct`s, weakly typed where they are), the
+    structures `in_tree` (of the dynamic `(args, kwargs)`) and `out_tree`, and `lower()`."""
 
-    def __init__(self, jaxpr, executable, call=None):
-        self.jaxpr = jaxpr
-        self.executable = executable
-        self._call = call
+    def __init__(self, jitted, args, kwargs, key, entry, device):
+        self._jitted, self._args, self._kwargs, self._key = jitted, args, kwargs, key
+        self._entry, self._device = entry, device
+
+    jaxpr = property(lambda self: self._entry.jaxpr)
+    out_tree = property(lambda self: self._entry.out_tree)
+    out_info = property(lambda self: output_shapes(self._entry.jaxpr, self._entry.out_tree))
+    in_tree = property(lambda self: tree_structure(
+        self._jitted._split_args(self._args, self._kwargs)[0]))
+
+    def lower(self):
+        e = self._entry
+        return Lowered(e.jaxpr, compile_jaxpr(e.jaxpr, self._device, self._jitted._name,
+                                              e.donated), self)
+
+
+class Lowered:
+    """A traced and compiled function: its jaxpr, optimized jaxpr and generated code;
+    `in_tree`, `out_tree` and `out_info` (as the Arrays it returns: never weakly typed)."""
+
+    def __init__(self, jaxpr, executable, traced):
+        self.jaxpr, self.executable, self._traced = jaxpr, executable, traced
+
+    in_tree = property(lambda self: self._traced.in_tree)
+    out_tree = property(lambda self: self._traced.out_tree)
+    out_info = property(lambda self: tree_map(
+        lambda s: ShapeDtypeStruct(s.shape, s.dtype, self.executable.device),
+        self._traced.out_info))
 
     def as_text(self):
         return (f"# jaxpr\n{self.jaxpr}\n\n" + self.executable.as_text())
@@ -719,7 +771,7 @@ class Lowered:
         """The compiled function: call it as the jitted one, without the static arguments,
         with arguments of the shapes and dtypes it was lowered for. Its attributes are the
         executable's (`jaxpr`, `source`, `as_text()`)."""
-        return Compiled(self.executable, self._call)
+        return Compiled(self.executable, self._traced)
 
     def __str__(self):
         return self.as_text()
@@ -729,20 +781,18 @@ class Lowered:
         return f"<pre>{html.escape(self.as_text())}</pre>"
 
 
-_LoweredCall = collections.namedtuple("_LoweredCall", "jitted args kwargs key")
-
-
 class Compiled:
     """`jit(f).lower(*args).compile()`: called like `f` without its static arguments."""
 
-    def __init__(self, executable, call):
-        self._executable, self._lowered = executable, call
+    def __init__(self, executable, traced):
+        self._executable, self._traced = executable, traced
 
     def __getattr__(self, name):
         return getattr(self._executable, name)
 
     def __call__(self, *args, **kwargs):
-        jitted, low_args, low_kwargs, key = self._lowered
+        t = self._traced
+        jitted, low_args, low_kwargs, key = t._jitted, t._args, t._kwargs, t._key
         it = iter(args)
         full = tuple(a if jitted._is_static(i) else next(it, _MISSING)
                      for i, a in enumerate(low_args))
@@ -764,36 +814,6 @@ def _as_tuple(x):
     if x is None:
         return ()
     return (x,) if isinstance(x, (int, str)) else tuple(x)
-
-
-def _param_names(fun):
-    try:
-        return [p.name for p in inspect.signature(fun).parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        return []
-
-
-def _check_static_names(fun, argnums, argnames):
-    """A ValueError for static argument numbers or names `fun`'s signature cannot take (as
-    JAX: they would otherwise be silently ignored)."""
-    try:
-        params = inspect.signature(fun).parameters.values()
-    except (TypeError, ValueError):
-        return
-    kinds = {p.kind for p in params}
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if inspect.Parameter.VAR_POSITIONAL not in kinds:
-        bad = [i for i in argnums if not -len(positional) <= i < len(positional)]
-        if bad:
-            raise ValueError(f"jit: static_argnums={tuple(argnums)}, but "
-                             f"{fun_name(fun)} takes {len(positional)} positional arguments")
-    if inspect.Parameter.VAR_KEYWORD not in kinds:
-        names = {p.name for p in params if p.kind != p.POSITIONAL_ONLY}
-        bad = sorted(set(argnames) - names)
-        if bad:
-            raise ValueError(f"jit: static_argnames names {bad}, which {fun_name(fun)} does "
-                             "not take")
 
 
 class _Static:
@@ -826,7 +846,7 @@ def _hashable_static(value, label):
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
-        donate_argnames=(), keep_unused=False, inline=False):
+        donate_argnames=(), keep_unused=False, device=None, backend=None, inline=False):
     """Compile `fun`: traced once per input signature (pytree structure, shapes, dtypes,
     static values, device), optimized and lowered to NumPy/CuPy code, cached.
 
@@ -848,15 +868,26 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(),
     `ft.jit(f).lower(*args).as_text()` shows the optimized jaxpr and the generated code.
     Safe to call from several threads at once. `donate_argnames` donates the parameters so
     named (when passed by position); `keep_unused` and `inline` are accepted for JAX's code
-    and do not change results.
+    and do not change results. `device` (a Device or "cuda:1"-style name) or `backend` (a
+    platform: "cpu", "cuda") run the function there, copying arguments that live elsewhere;
+    deprecated, as in JAX: `ft.device_put` the arguments instead.
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
                                  donate_argnums=donate_argnums,
-                                 donate_argnames=donate_argnames)
+                                 donate_argnames=donate_argnames, device=device,
+                                 backend=backend)
     if donate_argnames:
-        params = _param_names(fun)
+        params = param_names(fun)
         donate_argnums = _as_tuple(donate_argnums) + tuple(
             params.index(n) for n in _as_tuple(donate_argnames) if n in params)
-    return Jitted(fun, static_argnums, static_argnames, donate_argnums)
+    if device is not None or backend is not None:
+        warnings.warn("jit: the device and backend arguments are deprecated (as in JAX): "
+                      "ft.device_put the arguments instead", DeprecationWarning, stacklevel=2)
+        if device is not None and backend is not None:
+            raise ValueError("jit: can't specify both a device and a backend, got "
+                             f"device={device} and backend={backend!r}")
+        device = get_device(device if backend is None else get_backend(backend).platform)
+    return (Jitted if device is None else _OnDevice)(fun, static_argnums, static_argnames,
+                                                     donate_argnums, device)
