@@ -41,6 +41,7 @@ from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)
 from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
                                          associative_scan)
+from ..higher_order.custom_solve import custom_linear_solve, custom_root
 from .helpers import (
     Precision, RoundingMethod, round, reduce_precision, approx_max_k, approx_min_k, axis_size,
     reduce, broadcast, broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv,
