@@ -209,3 +209,26 @@ def test_custom_jvp_rule_tangent_of_the_wrong_shape_is_an_error():
         with pytest.raises(TypeError, match=r"tangent output 0 has shape \(3,\), but its "
                                             r"primal output has shape \(\)"):
             run()
+
+
+def test_custom_vjp_under_vmap_sums_the_cotangents_of_shared_arguments():
+    # the batched backward pass gave every argument a batched cotangent, also one the whole
+    # batch shares: grad was wrong (off by 21 here) and jvp failed on shapes
+    @ft.custom_vjp
+    def apply(a, v):
+        return a @ v
+    apply.defvjp(lambda a, v: (apply(a, v), (a, v)),
+                 lambda r, ct: (fnp.outer(ct, r[1]), r[0].T @ ct))
+    rng = np.random.default_rng(0)
+    a, vs = rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
+
+    def batched(a):
+        return ft.vmap(lambda v: apply(a, v))(vs)
+    for fn in (ft.grad(lambda a: fnp.sum(batched(a) ** 2)),
+               ft.jit(ft.grad(lambda a: fnp.sum(batched(a) ** 2)))):
+        np.testing.assert_allclose(np.asarray(fn(a)), 2 * ((vs @ a.T).T @ vs), rtol=1e-12)
+    _, t = ft.jvp(batched, (a,), (np.ones_like(a),))
+    np.testing.assert_allclose(np.asarray(t), vs @ np.ones_like(a).T, rtol=1e-12)
+    two = np.stack([a, 2 * a])           # the other way round: a batched, v shared
+    g = ft.grad(lambda v: fnp.sum(ft.vmap(lambda m: apply(m, v))(two) ** 2))(vs[0])
+    np.testing.assert_allclose(np.asarray(g), 2 * (a.T @ (a @ vs[0])) * 5, rtol=1e-12)

@@ -22,6 +22,7 @@ from ..interpreters import ad, batching
 from ..interpreters.partial_eval import trace_to_jaxpr
 from ..primitives._util import shape_of, dtype_of, is_differentiable, wanted, \
     moveaxis_to_front
+from ..primitives.reductions import reduce_sum
 from ..primitives.shape_ops import full
 from ..primitives.conversion import asarray
 from ..tree_util import (tree_flatten, tree_unflatten, tree_map, tree_leaves, tree_structure,
@@ -178,9 +179,11 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
             got = bwd(r, list(xs[len(res_leaves):]))
             return [c if c is not None else full(a.shape, 0, a.dtype)
                     for c, a in zip(got, fun_jaxpr.in_avals)]
-        return batching.vmap_flat(g, res_leaves + list(cts),
-                                  [0] * (len(res_leaves) + len(cts)), size,
-                                  [0] * len(vals), axis.name, axis.span)
+        cts_in = batching.vmap_flat(g, res_leaves + list(cts),
+                                    [0] * (len(res_leaves) + len(cts)), size,
+                                    [0] * len(vals), axis.name, axis.span)
+        # an argument shared by the whole batch gets the sum of the examples' cotangents
+        return [c if d is not None else reduce_sum(c, (0,)) for c, d in zip(cts_in, in_dims)]
     # the batched primal is the batched fun_jaxpr, all outputs batched like fwd_b's
     batched, _ = batching.batch_jaxpr(fun_jaxpr, axis, [d is not None for d in in_dims],
                                       force_out=True)
