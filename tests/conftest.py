@@ -62,3 +62,28 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def fake_gpus():
+    """The stand-in GPU of tests/fakegpu.py registered, cpu the default device: its two
+    devices."""
+    import fakegpu
+    import functrans as ft
+    backend = fakegpu.register()
+    before = ft.config.default_device
+    ft.config.update("default_device", "cpu")
+    try:
+        yield backend.devices()
+    finally:
+        ft.config.update("default_device", before)
+
+
+@pytest.fixture
+def jax_x64():
+    """JAX with 64-bit types on for one test (restored afterwards)."""
+    jax = pytest.importorskip("jax")
+    prev = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", prev)

@@ -90,14 +90,8 @@ def mixed(found):
 
 
 @pytest.fixture
-def gpu():
-    backend = fakegpu.register()
-    before = ft.config.default_device
-    ft.config.update("default_device", "cpu")
-    try:
-        yield backend.devices()[0]
-    finally:
-        ft.config.update("default_device", before)
+def gpu(fake_gpus):
+    return fake_gpus[0]
 
 
 def test_numpy_operands_join_the_device_of_the_first_array(gpu):

@@ -12,7 +12,6 @@ import functrans.numpy as fnp
 from functrans.backends import cpu
 from functrans.tree_util import tree_structure
 
-import fakegpu
 
 SDS = ft.ShapeDtypeStruct
 
@@ -28,15 +27,8 @@ def pinned(fun, **kw):
 
 
 @pytest.fixture
-def gpu():
-    """The stand-in GPU registered (cpu the default device): its two devices."""
-    backend = fakegpu.register()
-    before = ft.config.default_device
-    ft.config.update("default_device", "cpu")
-    try:
-        yield backend.devices()
-    finally:
-        ft.config.update("default_device", before)
+def gpu(fake_gpus):
+    return fake_gpus
 
 
 # ------------------------------------------------------------------ ShapeDtypeStruct

@@ -24,14 +24,9 @@ GRADS[3]["w"][1, 2] = np.nan        # zero_nans must see one
 
 
 @pytest.fixture
-def optax64():
+def optax64(jax_x64):
     """Optax with JAX in float64 (restored afterwards)."""
-    optax = pytest.importorskip("optax")
-    import jax
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield optax
-    jax.config.update("jax_enable_x64", prev)
+    return pytest.importorskip("optax")
 
 
 def _finite(g, allow_nan):
