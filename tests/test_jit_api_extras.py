@@ -116,9 +116,10 @@ def test_lowered_out_info_and_in_tree():
     lowered = ft.jit(_scale, static_argnums=1).lower(SDS((3,), np.float32), 2, y=1.5)
     assert lowered.in_tree == tree_structure(((0,), {"y": 0}))
     assert lowered.out_tree == tree_structure((0, 0))
-    # the compiled function returns Arrays: on its device, never weakly typed
+    # the compiled function returns Arrays: on its device (the default one), never weakly typed
+    here = ft.backends.default_device_now()
     assert [(s.shape, s.dtype, s.weak_type, s.device) for s in lowered.out_info] == \
-        [((3,), np.float32, False, cpu), ((), np.float32, False, cpu)]
+        [((3,), np.float32, False, here), ((), np.float32, False, here)]
 
 
 # ------------------------------------------------------------------ jit(device=, backend=)
