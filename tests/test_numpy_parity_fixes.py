@@ -384,3 +384,36 @@ def test_bool_integer_arithmetic_and_complex_linspace_agree_eagerly_and_under_ji
 def test_unravel_index_takes_an_int_shape_as_numpy():
     got, = fnp.unravel_index(np.array([1, 3, -1]), 4)
     np.testing.assert_array_equal(np.asarray(got), [1, 3, 3])
+
+
+# ------------------------------------------------------------------ found by an eager/jit/vmap sweep
+def test_digitize_with_traced_decreasing_bins():
+    # under jit and vmap the bins' order was taken to be increasing: wrong bins, silently
+    x, b = np.array([0.5, -1.5, 2.0]), np.array([1.0, 0.0, -1.0])
+    for right in (False, True):
+        want = np.digitize(x, b, right)
+        for fn in (fnp.digitize, ft.jit(fnp.digitize, static_argnums=2)):
+            np.testing.assert_array_equal(np.asarray(fn(x, b, right)), want)
+    xs = np.array([[0.5, -1.5, 2.0], [0.3, 0.1, -0.2]])
+    np.testing.assert_array_equal(np.asarray(ft.vmap(fnp.digitize)(xs, np.stack([b, -b]))),
+                                  [np.digitize(xs[0], b), np.digitize(xs[1], -b)])
+
+
+def test_percentile_of_a_python_number_keeps_the_datas_precision():
+    # q / 100 of a Python number was computed in float32 eagerly (-1.4800000004 here)
+    x = np.array([0.5, -1.5, 2.0])
+    for fn in (fnp.percentile, fnp.nanpercentile, ft.jit(fnp.percentile)):
+        assert float(fn(x, 0.5)) == np.percentile(x, 0.5)
+
+
+@pytest.mark.parametrize("y", [2, 2.0])
+def test_derivatives_with_a_python_number_operand_under_jit(y):
+    # atan2's derivative squared the Python number into an int64 (float64 with 2.0) array
+    for dt in (np.float32, np.float64):
+        x = np.array([0.5, -1.5, 2.0], dt)
+        g = ft.grad(lambda x: fnp.sum(fnp.arctan2(x, y)))
+        want = y / (x.astype(np.float64) ** 2 + y * y)
+        for fn in (g, ft.jit(g)):
+            got = fn(x)
+            assert got.dtype == dt
+            np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)

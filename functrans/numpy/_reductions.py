@@ -384,14 +384,22 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False, *, weights=None):
     """quantile with q in percent."""
-    return quantile(a, lax.div(*promote_inexact(q, 100.0)[0]), axis, out, overwrite_input,
-                    method, keepdims, weights=weights)
+    return quantile(a, _fraction(q), axis, out, overwrite_input, method, keepdims,
+                    weights=weights)
+
+
+def _fraction(q):
+    """q / 100: a Python number stays one (weak, so it takes the data's precision, as it
+    does under jit)."""
+    if type(q) in (int, float):
+        return q / 100.0
+    return lax.div(*promote_inexact(q, 100.0)[0])
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                   keepdims=False, *, weights=None):
-    return nanquantile(a, lax.div(*promote_inexact(q, 100.0)[0]), axis, out, overwrite_input,
-                       method, keepdims, weights=weights)
+    return nanquantile(a, _fraction(q), axis, out, overwrite_input, method, keepdims,
+                       weights=weights)
 
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):

@@ -97,13 +97,20 @@ def digitize(x, bins, right=False):
     """The bin of each value: i with bins[i-1] <= x < bins[i] (reversed for decreasing
     bins; `right` flips which edge is closed)."""
     bins = asarray(bins)
-    b = concrete_host_value(bins, "digitize's bins") if not isinstance(bins, Tracer) \
-        else None
-    if b is not None and b.size > 1 and b[0] > b[-1]:
-        n = b.size
-        return lax.sub(n, searchsorted(lax.rev(bins, (0,)), x,
-                                       side="left" if right else "right"))
-    return searchsorted(bins, x, side="left" if right else "right")
+    side = "left" if right else "right"
+    n = shape_of(bins)[0] if shape_of(bins) else 0
+    if n < 2:
+        return searchsorted(bins, x, side=side)
+    def increasing():
+        return searchsorted(bins, x, side=side)
+
+    def decreasing():
+        return lax.sub(n, searchsorted(lax.rev(bins, (0,)), x, side=side))
+    if not isinstance(bins, Tracer):
+        b = concrete_host_value(bins, "digitize's bins")
+        return decreasing() if b[0] > b[-1] else increasing()
+    up, down = increasing(), decreasing()            # traced bins: their order decides
+    return lax.select(lax.broadcast_to(lax.gt(bins[0], bins[-1]), shape_of(up)), down, up)
 
 
 # ------------------------------------------------------------------ value-dependent shapes

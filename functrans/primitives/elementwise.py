@@ -466,7 +466,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
             for i, (t, d) in enumerate(zip(tangents, partials)):
                 if t is None or d is None:
                     continue
-                term = t if d == 1 else mul(t, d(x, y, ans))
+                term = t if d == 1 else mul(t, d(*_in_dtype_of(ans, x, y), ans))
                 out = term if out is None else add(out, term)
             if out is not None:
                 out = _bcast_to(out, shape_of(ans))
@@ -483,13 +483,21 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
                     if d is None or not w:
                         cts.append(None)
                         continue
-                    c = ct if d == 1 else mul(ct, d(x, y, ans))
+                    c = ct if d == 1 else mul(ct, d(*_in_dtype_of(ans, x, y), ans))
                     cts.append(unbroadcast(c, shape_of(arg)))
                 return tuple(cts)
             return ans, backward
         p.jvp, p.vjp = jvp, vjp
     batch_elementwise(p)
     return p
+
+
+def _in_dtype_of(ans, *args):
+    """The operands for a derivative rule, a Python number among them as an array of the
+    result's dtype (arithmetic of two Python numbers would give the default int or float,
+    which then meets the result's dtype)."""
+    return [convert_element_type(a, dtype_of(ans)) if is_python_scalar(a) else a
+            for a in args]
 
 
 def _max_partial(x, y, ans):
