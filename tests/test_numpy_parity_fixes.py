@@ -417,3 +417,14 @@ def test_derivatives_with_a_python_number_operand_under_jit(y):
             got = fn(x)
             assert got.dtype == dt
             np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+
+
+def test_python_numbers_passed_to_jit_reach_shape_kernels():
+    # a Python number argument reached `.reshape` of generated code as a float
+    x, h = fnp.asarray([1.0, 2.0]), fnp.asarray([1.0, 2.0], dtype=np.float16)
+    for fn, args in [(fnp.append, (x, 2.5)), (fnp.append, (h, 2.5)), (fnp.append, (x, 2)),
+                     (fnp.isin, (x, 2.0)), (fnp.kron, (x, 2.0)), (fnp.outer, (x, 2.0)),
+                     (lambda s: fnp.reshape(s, (1, 1)), (3.0,))]:
+        eager, jitted = fn(*args), ft.jit(fn)(*args)
+        assert eager.dtype == jitted.dtype
+        np.testing.assert_array_equal(np.asarray(jitted), np.asarray(eager))

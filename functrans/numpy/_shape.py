@@ -322,9 +322,11 @@ def unstack(x, /, *, axis=0):
 
 
 def _weak(value, like):
-    """`value` as an array; a Python scalar takes the dtype it promotes to with `like`'s
-    (weakly typed, as in arithmetic), so `append(int32_array, 1)` stays int32."""
-    if type(value) in (bool, int, float, complex):
+    """`value` as an array; a Python scalar (or, under jit, the traced value of one) takes
+    the dtype it promotes to with `like`'s (weakly typed, as in arithmetic), so
+    `append(int32_array, 1)` stays int32."""
+    if type(value) in (bool, int, float, complex) or (
+            isinstance(value, Tracer) and value.aval.weak_type):
         return asarray(value, dtype=promote(like, value)[1])
     return asarray(value)
 
