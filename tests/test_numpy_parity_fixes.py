@@ -424,7 +424,9 @@ def test_python_numbers_passed_to_jit_reach_shape_kernels():
     x, h = fnp.asarray([1.0, 2.0]), fnp.asarray([1.0, 2.0], dtype=np.float16)
     for fn, args in [(fnp.append, (x, 2.5)), (fnp.append, (h, 2.5)), (fnp.append, (x, 2)),
                      (fnp.isin, (x, 2.0)), (fnp.kron, (x, 2.0)), (fnp.outer, (x, 2.0)),
-                     (lambda s: fnp.reshape(s, (1, 1)), (3.0,))]:
+                     (lambda s: fnp.reshape(s, (1, 1)), (3.0,)),
+                     (lambda a, b: fnp.linspace(a, b, num=3), (x.astype(np.float32), 0.5)),
+                     (lambda s, y: fnp.stack([s * 2, y[0]]), (1.5, h))]:
         eager, jitted = fn(*args), ft.jit(fn)(*args)
         assert eager.dtype == jitted.dtype
         np.testing.assert_array_equal(np.asarray(jitted), np.asarray(eager))

@@ -205,6 +205,8 @@ class LoweringContext:
                 chain = self._open_chain(k, *split[k], indent)
                 indent += 1
             ins = [self.operand(v, env) for v in eqn.invars]
+            if not eqn.primitive.elementwise:
+                ins = [self._as_array(a, v) for a, v in zip(ins, eqn.invars)]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
             if k in plan.lent:
@@ -289,6 +291,15 @@ class LoweringContext:
             self.slots.append((name, slot))
         self.owned = plan.owned
         return [self.operand(v, env) for v in jaxpr.outvars]
+
+    def _as_array(self, name, v):
+        """The expression for operand `v` of a kernel that is not elementwise: a weakly typed
+        scalar may be a Python number (an argument) or a NumPy scalar of another width
+        (arithmetic of two of them) at run time, so it is made an array of its traced
+        dtype. (Elementwise kernels take it as it is, weakly, as NumPy does.)"""
+        if type(v) is not Var or not v.aval.weak_type or v.aval.shape:
+            return name
+        return f"{self.kernel('asarray')}({name}, {self.const(np.dtype(v.aval.dtype), 'dt')})"
 
     def _finish_before(self, w, run, name, split, finish_at):
         """Wait for `run` (assigning its result to `name`, if any) before instruction w, or

@@ -313,15 +313,9 @@ def _view_method_kernel(method, param, c_layout):
     def kernel(eqn):
         arg = eqn.params[param]
 
-        x, = eqn.invars
-
         def emit(ctx, eqn, ins, outs, buf, indent):
-            value = ins[0]
-            if x.aval.weak_type and not x.aval.shape:     # maybe a Python number: an array
-                dtype = ctx.const(np.dtype(x.aval.dtype), "dt")       # of its traced dtype
-                value = f"{ctx.kernel('asarray')}({value}, {dtype})"
-            ctx.emit(f"{outs[0]} = {value}.{method}({arg!r})", indent)
-        if type(x) is not Var:
+            ctx.emit(f"{outs[0]} = {ins[0]}.{method}({arg!r})", indent)
+        if type(eqn.invars[0]) is not Var:
             return None
         return Kernel(VIEW, emit, c_layout=c_layout)
     return kernel
