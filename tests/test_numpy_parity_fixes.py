@@ -430,3 +430,19 @@ def test_python_numbers_passed_to_jit_reach_shape_kernels():
         eager, jitted = fn(*args), ft.jit(fn)(*args)
         assert eager.dtype == jitted.dtype
         np.testing.assert_array_equal(np.asarray(jitted), np.asarray(eager))
+
+
+@pytest.mark.parametrize("start, stop, num, endpoint", [(1.0, 8.0, 4, True),
+                                                         (-1.0, -1000.0, 4, True),
+                                                         (2.0, 32.0, 5, False), (1.0, 8.0, 1, True)])
+def test_geomspace_and_logspace_of_traced_endpoints(start, stop, num, endpoint):
+    # they handed the traced endpoints to NumPy: every jit and vmap of them failed
+    geo = ft.jit(lambda a, b: fnp.geomspace(a, b, num=num, endpoint=endpoint))
+    np.testing.assert_allclose(np.asarray(geo(np.float64(start), np.float64(stop))),
+                               np.geomspace(start, stop, num, endpoint), rtol=1e-12)
+    log = ft.jit(lambda a: fnp.logspace(a, 2.0, num=num, endpoint=endpoint, base=2.0))
+    np.testing.assert_allclose(np.asarray(log(np.float64(start))),
+                               np.logspace(start, 2.0, num, endpoint, base=2.0), rtol=1e-12)
+    # geomspace(a, 8, 4) = [a, a^(2/3) 2, a^(1/3) 4, 8]: 1 + 4/3 + 4/3 at a = 1
+    assert float(ft.grad(lambda a: fnp.sum(fnp.geomspace(a, 8.0, 4)))(1.0)) == \
+        pytest.approx(11 / 3, rel=1e-6)

@@ -145,12 +145,45 @@ def _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis):
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, *,
              device=None):
-    host = np.logspace(start, stop, int(num), endpoint, base, axis=axis).astype(_dt(dtype))
+    """`base ** linspace(start, stop, num)`; the endpoints (and a scalar base) may be
+    traced."""
+    num = operator.index(num)
+    if any(isinstance(v, Tracer) for v in (start, stop, base)):
+        if shape_of(base):
+            raise NotImplementedError("logspace: an array base with traced endpoints is not "
+                                      "supported; pass a scalar base")
+        from ._math import power
+        out = power(base, _traced_linspace(start, stop, num, endpoint, False, None, axis))
+        return out if dtype is None else lax.convert_element_type(out, _dt(dtype))
+    host = np.logspace(start, stop, num, endpoint, base, axis=axis).astype(_dt(dtype))
     return wrap(create(_dev(device), "asarray", host))
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0, *, device=None):
-    host = np.geomspace(start, stop, operator.index(num), endpoint, axis=axis).astype(_dt(dtype))
+    """`num` values from `start` to `stop` evenly spaced on a log scale (both of one sign);
+    real endpoints may be traced."""
+    num = operator.index(num)
+    if isinstance(start, Tracer) or isinstance(stop, Tracer):
+        from ._conversion import promote_inexact
+        from ._math import exp, log, abs as abs_, sign
+        (start, stop), dt = promote_inexact(start, stop)
+        if dt.kind == "c":
+            raise NotImplementedError("geomspace: complex traced endpoints are not supported")
+        out = exp(_traced_linspace(log(abs_(start)), log(abs_(stop)), num, endpoint, False,
+                                   None, 0))
+        out = lax.mul(lax.broadcast_to(asarray(sign(start)), shape_of(out)), out)
+        if num > 0:                     # the endpoints exactly, as NumPy gives them
+            ends = [lax.expand_dims(lax.broadcast_to(asarray(start), shape_of(out)[1:]), (0,))]
+            middle = lax.slice_in_dim(out, 1, num - 1 if endpoint and num > 1 else num, axis=0)
+            if endpoint and num > 1:
+                tail = [lax.expand_dims(lax.broadcast_to(asarray(stop), shape_of(out)[1:]),
+                                        (0,))]
+            else:
+                tail = []
+            out = lax.concatenate(ends + [middle] + tail, 0)
+        out = lax.moveaxis(out, 0, axis % len(shape_of(out)))
+        return out if dtype is None else lax.convert_element_type(out, _dt(dtype))
+    host = np.geomspace(start, stop, num, endpoint, axis=axis).astype(_dt(dtype))
     return wrap(create(_dev(device), "asarray", host))
 
 
