@@ -446,3 +446,11 @@ def test_geomspace_and_logspace_of_traced_endpoints(start, stop, num, endpoint):
     # geomspace(a, 8, 4) = [a, a^(2/3) 2, a^(1/3) 4, 8]: 1 + 4/3 + 4/3 at a = 1
     assert float(ft.grad(lambda a: fnp.sum(fnp.geomspace(a, 8.0, 4)))(1.0)) == \
         pytest.approx(11 / 3, rel=1e-6)
+
+
+def test_linspace_of_traced_endpoints_one_value_and_python_stop():
+    # num=1 gave NaN (0 times the NaN step), and a Python stop became float32 next to a
+    # float64 start (a dtype error)
+    f = ft.jit(lambda a: fnp.linspace(a, 2.0, 1, retstep=True))
+    out, step = f(np.float64(0.5))
+    assert np.asarray(out).tolist() == [0.5] and np.isnan(float(step)) and out.dtype == np.float64

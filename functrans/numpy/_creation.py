@@ -123,7 +123,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 def _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis):
     from ._conversion import promote_inexact
     (start, stop), dt = promote_inexact(start, stop)
-    start, stop = asarray(start), asarray(stop)
+    start, stop = asarray(start, dtype=dt), asarray(stop, dtype=dt)
     shape = broadcast_shapes(shape_of(start), shape_of(stop), opname="linspace")
     start, stop = lax.broadcast_to(start, shape), lax.broadcast_to(stop, shape)
     div = num - 1 if endpoint else num
@@ -132,8 +132,9 @@ def _traced_linspace(start, stop, num, endpoint, retstep, dtype, axis):
     step = lax.div(lax.sub(stop, start), lax.full_like(start, div if div > 0 else math.nan))
     ramp = lax.broadcast_in_dim(lax.convert_element_type(lax.iota(num, like=start), dt),
                                 out_shape, (0,))
-    out = lax.add(lax.broadcast_in_dim(start, out_shape, dims),
-                  lax.mul(ramp, lax.broadcast_in_dim(step, out_shape, dims)))
+    out = lax.broadcast_in_dim(start, out_shape, dims)
+    if div > 0:                 # (one value with its endpoint: start, where the step is NaN)
+        out = lax.add(out, lax.mul(ramp, lax.broadcast_in_dim(step, out_shape, dims)))
     if endpoint and num > 1:
         last = lax.reshape(stop, (1,) + shape)
         out = lax.concatenate([lax.slice_in_dim(out, 0, num - 1, axis=0), last], 0)
