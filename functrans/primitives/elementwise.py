@@ -494,10 +494,10 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
 
 def _in_dtype_of(ans, *args):
     """The operands for a derivative rule, a Python number among them as an array of the
-    result's dtype (arithmetic of two Python numbers would give the default int or float,
-    which then meets the result's dtype)."""
-    return [convert_element_type(a, dtype_of(ans)) if is_python_scalar(a) else a
-            for a in args]
+    result's dtype, on its device (arithmetic of two Python numbers would give the default
+    int or float, which then meets the result's dtype)."""
+    from .shape_ops import full_like
+    return [full_like(ans, a, shape=()) if is_python_scalar(a) else a for a in args]
 
 
 def _max_partial(x, y, ans):
