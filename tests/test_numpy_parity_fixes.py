@@ -454,3 +454,13 @@ def test_linspace_of_traced_endpoints_one_value_and_python_stop():
     f = ft.jit(lambda a: fnp.linspace(a, 2.0, 1, retstep=True))
     out, step = f(np.float64(0.5))
     assert np.asarray(out).tolist() == [0.5] and np.isnan(float(step)) and out.dtype == np.float64
+
+
+def test_roll_takes_an_array_of_shifts_eagerly_as_under_jit():
+    # eagerly int() of the (1,)-shaped shift raised; jit worked
+    x, m = np.array([1, -3, 4], np.int32), np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(np.asarray(fnp.roll(x, np.array([2]))), np.roll(x, 2))
+    np.testing.assert_array_equal(np.asarray(fnp.roll(m, np.array([1, 2]), 0)),
+                                  np.roll(m, np.array([1, 2]), 0))
+    np.testing.assert_array_equal(np.asarray(ft.jit(fnp.roll)(x, fnp.asarray([2]))),
+                                  np.roll(x, 2))

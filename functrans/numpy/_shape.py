@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import lax
 from ..array import Array
-from ..core import Tracer
+from ..core import Tracer, concrete_host_value
 from ..primitives._util import as_shape, shape_of, dtype_of, canonical_axis
 from ._conversion import asarray, promote
 from ._array_api import to_device
@@ -504,7 +504,11 @@ def roll(a, shift, axis=None):
     if axis is None:
         return reshape(roll(ravel(a), shift, 0), shape_of(a))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if not isinstance(shift, Tracer) and np.ndim(shift) == 1:    # an array of shifts
+        shift = np.asarray(concrete_host_value(shift, "roll's shift")).tolist()
     shifts = (shift,) * len(axes) if not isinstance(shift, (tuple, list)) else tuple(shift)
+    if len(axes) == 1 and len(shifts) > 1:          # several shifts along one axis (NumPy)
+        axes = axes * len(shifts)
     if len(shifts) != len(axes):
         raise ValueError("roll: shift and axis must have the same length")
     for sh, ax in zip(shifts, axes):
