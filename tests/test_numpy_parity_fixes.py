@@ -464,3 +464,11 @@ def test_roll_takes_an_array_of_shifts_eagerly_as_under_jit():
                                   np.roll(m, np.array([1, 2]), 0))
     np.testing.assert_array_equal(np.asarray(ft.jit(fnp.roll)(x, fnp.asarray([2]))),
                                   np.roll(x, 2))
+
+
+def test_copysign_refuses_complex_values_eagerly_and_under_jit():
+    # (as NumPy and JAX; eagerly it returned |c| with 2's sign)
+    c = fnp.asarray(np.array([0.5 + 1j], np.complex64))
+    for fn in (fnp.copysign, ft.jit(fnp.copysign)):
+        with pytest.raises(TypeError, match="copysign is not defined for complex"):
+            fn(c, 2)

@@ -283,6 +283,7 @@ signbit = _same_unary(lax.signbit, "signbit")
 
 def copysign(x1, x2, /):
     (a, b), dt = promote_inexact(x1, x2)
+    _refuse_complex("copysign", a, b)
     a = absolute(asarray(a, dtype=dt))
     return where(signbit(b), negative(a), a)
 
