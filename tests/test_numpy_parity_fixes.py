@@ -472,3 +472,10 @@ def test_copysign_refuses_complex_values_eagerly_and_under_jit():
     for fn in (fnp.copysign, ft.jit(fnp.copysign)):
         with pytest.raises(TypeError, match="copysign is not defined for complex"):
             fn(c, 2)
+
+
+def test_searchsorted_of_complex_arrays_under_vmap():
+    # the Python number stayed float32 beside complex64 rows: vmap's comparison refused it
+    cs = np.array([[0.5 + 1j, 1, 2 - 1j], [0.1, 0.2, 0.3]], np.complex64)
+    got = ft.vmap(lambda a: fnp.searchsorted(a, 0.5))(cs)
+    np.testing.assert_array_equal(np.asarray(got), [np.searchsorted(r, 0.5) for r in cs])

@@ -84,8 +84,8 @@ def searchsorted(a, v, side="left", sorter=None, *, method=None):
     """Indices where `v` would be inserted into the 1-D ascending `a` (int64)."""
     if side not in ("left", "right"):
         raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
-    (a, v), _ = promote(a, v)
-    a, v = asarray(a), asarray(v)
+    (a, v), dt = promote(a, v)
+    a, v = asarray(a, dtype=dt), asarray(v, dtype=dt)
     if len(shape_of(a)) != 1:
         raise ValueError(f"searchsorted: a must be 1-D, got shape {shape_of(a)}")
     if sorter is not None:
