@@ -79,6 +79,19 @@ def fake_gpus():
         ft.config.update("default_device", before)
 
 
+@pytest.fixture(autouse=True)
+def _jax_x64_restored():
+    """JAX's x64 flag as it was before each test: one left on changes what later tests in
+    the same worker compare against (float64 draws where float32 ones are expected)."""
+    import sys
+    jax = sys.modules.get("jax")
+    before = jax.config.jax_enable_x64 if jax is not None else None
+    yield
+    jax = sys.modules.get("jax")
+    if jax is not None and jax.config.jax_enable_x64 != bool(before):
+        jax.config.update("jax_enable_x64", bool(before))
+
+
 @pytest.fixture
 def jax_x64():
     """JAX with 64-bit types on for one test (restored afterwards)."""

@@ -113,9 +113,8 @@ def test_lu_jit_matches_eager(shape):
 
 
 @pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 3)])
-def test_lu_matches_jax(shape):
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
+def test_lu_matches_jax(shape, jax_x64):
+    jax = jax_x64
     rng = np.random.default_rng(6)
     a = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
     t = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
@@ -157,9 +156,8 @@ def test_slogdet_qr_derivatives_and_errors():
         fnp.linalg.slogdet(a + 1j, method="qr")
 
 
-def test_slogdet_qr_matches_jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
+def test_slogdet_qr_matches_jax(jax_x64):
+    jax = jax_x64
     a = np.random.default_rng(9).standard_normal((4, 5, 5))
     for got, want in zip(fnp.linalg.slogdet(a, method="qr"),
                          jax.numpy.linalg.slogdet(a, method="qr")):
@@ -207,9 +205,8 @@ def test_svd_subset_derivatives():
     check_grads(kept_part, (a,), order=1, modes=("fwd", "rev"))
 
 
-def test_svd_subset_matches_jax():
-    jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
+def test_svd_subset_matches_jax(jax_x64):
+    jax = jax_x64
     a = np.random.default_rng(12).standard_normal((4, 3))
     for got, want in zip(fnp.linalg.svd(a, subset_by_index=(0, 3)),
                          jax.numpy.linalg.svd(a, subset_by_index=(0, 3))):
