@@ -38,35 +38,28 @@ def fun_name(fun):
     return name
 
 
-def param_names(fun):
-    """The names of the parameters `fun` takes by position."""
-    try:
-        return [p.name for p in inspect.signature(fun).parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        return []
-
-
-def check_static_names(fun, argnums, argnames):
-    """jit's check: a ValueError for static argument numbers or names `fun` cannot take (as
-    JAX: they would otherwise be silently ignored)."""
+def param_names(fun, static_argnums=(), static_argnames=()):
+    """The names of the parameters `fun` takes by position (none when it has no signature),
+    after jit's check: a ValueError for static argument numbers or names `fun` cannot take
+    (as JAX: they would otherwise be silently ignored)."""
     try:
         params = inspect.signature(fun).parameters.values()
     except (TypeError, ValueError):
-        return
-    kinds = {p.kind for p in params}
+        return []
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if inspect.Parameter.VAR_POSITIONAL not in kinds:
-        bad = [i for i in argnums if not -len(positional) <= i < len(positional)]
+    kinds = {p.kind for p in params} if static_argnums or static_argnames else ()
+    if static_argnums and inspect.Parameter.VAR_POSITIONAL not in kinds:
+        bad = [i for i in static_argnums if not -len(positional) <= i < len(positional)]
         if bad:
-            raise ValueError(f"jit: static_argnums={tuple(argnums)}, but "
+            raise ValueError(f"jit: static_argnums={tuple(static_argnums)}, but "
                              f"{fun_name(fun)} takes {len(positional)} positional arguments")
-    if inspect.Parameter.VAR_KEYWORD not in kinds:
+    if static_argnames and inspect.Parameter.VAR_KEYWORD not in kinds:
         names = {p.name for p in params if p.kind != p.POSITIONAL_ONLY}
-        bad = sorted(set(argnames) - names)
+        bad = sorted(set(static_argnames) - names)
         if bad:
             raise ValueError(f"jit: static_argnames names {bad}, which {fun_name(fun)} does "
                              "not take")
+    return [p.name for p in positional]
 
 
 def _is_array_leaf(x):

@@ -36,7 +36,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device, get_backend
 from .compiler import compile_jaxpr, release_buffers
-from .api import output_shapes, param_names, check_static_names
+from .api import output_shapes, param_names
 from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
@@ -251,8 +251,7 @@ class Jitted:
         self.static_argnames = _as_tuple(static_argnames)
         self.donate_argnums = _as_tuple(donate_argnums)
         self._device = device       # where `jit(device=...)` runs it (see `_OnDevice`)
-        self._params = param_names(fun)
-        check_static_names(fun, self.static_argnums, self.static_argnames)
+        self._params = param_names(fun, self.static_argnums, self.static_argnames)
         fast = not (self.static_argnums or self.static_argnames or self.donate_argnums)
         self._c = _cache_for(fun, (self.static_argnums, self.static_argnames,
                                    self.donate_argnums, device), fast)
