@@ -443,6 +443,11 @@ def test_geomspace_and_logspace_of_traced_endpoints(start, stop, num, endpoint):
     log = ft.jit(lambda a: fnp.logspace(a, 2.0, num=num, endpoint=endpoint, base=2.0))
     np.testing.assert_allclose(np.asarray(log(np.float64(start))),
                                np.logspace(start, 2.0, num, endpoint, base=2.0), rtol=1e-12)
+    want = np.geomspace(start, stop, num, endpoint)    # with a Python endpoint beside it
+    for got in (ft.jit(lambda a: fnp.geomspace(a, stop, num, endpoint))(np.float64(start)),
+                ft.jit(lambda b: fnp.geomspace(start, b, num, endpoint))(np.float64(stop))):
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
     # geomspace(a, 8, 4) = [a, a^(2/3) 2, a^(1/3) 4, 8]: 1 + 4/3 + 4/3 at a = 1
     assert float(ft.grad(lambda a: fnp.sum(fnp.geomspace(a, 8.0, 4)))(1.0)) == \
         pytest.approx(11 / 3, rel=1e-6)

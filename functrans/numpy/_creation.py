@@ -170,18 +170,17 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0, *, device=
         (start, stop), dt = promote_inexact(start, stop)
         if dt.kind == "c":
             raise NotImplementedError("geomspace: complex traced endpoints are not supported")
-        out = exp(_traced_linspace(log(abs_(start)), log(abs_(stop)), num, endpoint, False,
-                                   None, 0))
-        out = lax.mul(lax.broadcast_to(asarray(sign(start)), shape_of(out)), out)
+        start, stop = asarray(start, dtype=dt), asarray(stop, dtype=dt)
+        out = lax.mul(sign(start), exp(_traced_linspace(log(abs_(start)), log(abs_(stop)), num,
+                                                        endpoint, False, None, 0)))
         if num > 0:                     # the endpoints exactly, as NumPy gives them
-            ends = [lax.expand_dims(lax.broadcast_to(asarray(start), shape_of(out)[1:]), (0,))]
-            middle = lax.slice_in_dim(out, 1, num - 1 if endpoint and num > 1 else num, axis=0)
-            if endpoint and num > 1:
-                tail = [lax.expand_dims(lax.broadcast_to(asarray(stop), shape_of(out)[1:]),
-                                        (0,))]
-            else:
-                tail = []
-            out = lax.concatenate(ends + [middle] + tail, 0)
+            row = shape_of(out)[1:]
+
+            def edge(v):
+                return lax.expand_dims(lax.broadcast_to(v, row), (0,))
+            with_stop = endpoint and num > 1
+            middle = lax.slice_in_dim(out, 1, num - 1 if with_stop else num, axis=0)
+            out = lax.concatenate([edge(start), middle] + ([edge(stop)] if with_stop else []), 0)
         out = lax.moveaxis(out, 0, axis % len(shape_of(out)))
         return out if dtype is None else lax.convert_element_type(out, _dt(dtype))
     host = np.geomspace(start, stop, num, endpoint, axis=axis).astype(_dt(dtype))
