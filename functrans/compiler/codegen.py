@@ -588,10 +588,9 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     if ctx.uses_threads:        # the program chooses its threads and holds the BLAS at one
         enter, leave = ctx.const(parallel.enter, "par_enter"), ctx.const(parallel.leave,
                                                                         "par_leave")
+        inner = ["    " + line for line in ctx.lines] + [f"        return [{', '.join(outs)}]"]
         src += [f"    threads = {enter}()", "    try:"]
-        src += quiet_lines(ctx.namespace, ["    " + line for line in ctx.lines] +
-                           [f"        return [{', '.join(outs)}]"], 2) if quiet else \
-            ["    " + line for line in ctx.lines] + [f"        return [{', '.join(outs)}]"]
+        src += quiet_lines(ctx.namespace, inner, 2) if quiet else inner
         src += ["    finally:", f"        {leave}(threads)"]
         body = None
     elif quiet:

@@ -28,8 +28,6 @@ def _dtype(dtype, fn):
     return dtype
 
 
-
-
 def zeros(key, shape, dtype=None):
     """An array of zeros (`key` is unused)."""
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)

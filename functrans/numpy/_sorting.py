@@ -99,13 +99,14 @@ def digitize(x, bins, right=False):
     bins = asarray(bins)
     side = "left" if right else "right"
     n = shape_of(bins)[0] if shape_of(bins) else 0
-    if n < 2:
-        return searchsorted(bins, x, side=side)
+
     def increasing():
         return searchsorted(bins, x, side=side)
 
     def decreasing():
         return lax.sub(n, searchsorted(lax.rev(bins, (0,)), x, side=side))
+    if n < 2:
+        return increasing()
     if not isinstance(bins, Tracer):
         b = concrete_host_value(bins, "digitize's bins")
         return decreasing() if b[0] > b[-1] else increasing()
