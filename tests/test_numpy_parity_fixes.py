@@ -419,6 +419,15 @@ def test_derivatives_with_a_python_number_operand_under_jit(y):
             np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
 
 
+def test_power_rules_keep_their_python_exponent():
+    # a change that made Python-number operands arrays in every derivative rule lost these:
+    # x ** 0 had derivative NaN at 0 (0 * 0 ** -1), and x ** 2's went through pow
+    for fn in (ft.grad(lambda x: x ** 0), ft.jit(ft.grad(lambda x: x ** 0))):
+        assert float(fn(0.0)) == 0.0
+    jaxpr = str(ft.make_jaxpr(ft.grad(lambda x: x ** 2))(3.0))
+    assert jaxpr.count("pow") == 1 and float(ft.grad(lambda x: x ** 2)(3.0)) == 6.0
+
+
 def test_python_numbers_passed_to_jit_reach_shape_kernels():
     # a Python number argument reached `.reshape` of generated code as a float
     x, h = fnp.asarray([1.0, 2.0]), fnp.asarray([1.0, 2.0], dtype=np.float16)

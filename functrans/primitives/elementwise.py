@@ -466,7 +466,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
             for i, (t, d) in enumerate(zip(tangents, partials)):
                 if t is None or d is None:
                     continue
-                term = t if d == 1 else mul(t, d(*_in_dtype_of(ans, x, y), ans))
+                term = t if d == 1 else mul(t, d(x, y, ans))
                 out = term if out is None else add(out, term)
             if out is not None:
                 out = _bcast_to(out, shape_of(ans))
@@ -483,21 +483,13 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
                     if d is None or not w:
                         cts.append(None)
                         continue
-                    c = ct if d == 1 else mul(ct, d(*_in_dtype_of(ans, x, y), ans))
+                    c = ct if d == 1 else mul(ct, d(x, y, ans))
                     cts.append(unbroadcast(c, shape_of(arg)))
                 return tuple(cts)
             return ans, backward
         p.jvp, p.vjp = jvp, vjp
     batch_elementwise(p)
     return p
-
-
-def _in_dtype_of(ans, *args):
-    """The operands for a derivative rule, a Python number among them as an array of the
-    result's dtype, on its device (arithmetic of two Python numbers would give the default
-    int or float, which then meets the result's dtype)."""
-    from .shape_ops import full_like
-    return [full_like(ans, a, shape=()) if is_python_scalar(a) else a for a in args]
 
 
 def _max_partial(x, y, ans):
@@ -526,9 +518,16 @@ max_p = binary("max", "maximum", partials=(
 min_p = binary("min", "minimum", partials=(
     lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)),
     cuda={"f": "(({0} < {1} || isnan({0})) ? {0} : {1})", "iub": "({0} < {1} ? {0} : {1})"})
+def _squared(v):
+    """v * v; a Python number stays one (weak), where `square` of it alone would be an array
+    of the default dtype, which then meets the other operand's."""
+    return v * v if is_python_scalar(v) else square(v)
+
+
 atan2_p = binary("atan2", "arctan2", float_only=True, partials=(
-    lambda x, y, ans: div(y, add(square(x), square(y))),
-    lambda x, y, ans: neg(div(x, add(square(x), square(y))))), cuda="atan2{f}({0}, {1})")
+    lambda x, y, ans: div(y, add(_squared(x), _squared(y))),
+    lambda x, y, ans: neg(div(x, add(_squared(x), _squared(y))))),
+    cuda="atan2{f}({0}, {1})")
 # d hypot = (x dx + y dy) / hypot, 0 at the origin (0/0 there)
 hypot_p = binary("hypot", float_only=True, partials=(
     lambda x, y, ans: div(x, _safe_abs(x, ans)), lambda x, y, ans: div(y, _safe_abs(y, ans))),
