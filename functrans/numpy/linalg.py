@@ -3,8 +3,9 @@
 Built on the primitives in `functrans.lax.linalg` (LU, Cholesky, eigh, SVD, QR, triangular
 solves). As in JAX, `eigh`, `eigvalsh` and `cholesky` use the Hermitian part
 `(a + a^H) / 2` of the input (so their gradients are symmetric); with
-`symmetrize_input=False` they read one triangle, as NumPy does. Derivative limits (repeated eigenvalues
-or singular values, singular matrices for solve/det/inv) are listed in `functrans.lax.linalg`;
+`symmetrize_input=False` they read one triangle, as NumPy does. Derivative limits (repeated
+eigenvalues or singular values, singular matrices for solve/det/inv) are listed in
+`functrans.lax.linalg`;
 `pinv` has its own derivative rule, valid wherever the rank does not change.
 """
 from __future__ import annotations

@@ -518,6 +518,8 @@ max_p = binary("max", "maximum", partials=(
 min_p = binary("min", "minimum", partials=(
     lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)),
     cuda={"f": "(({0} < {1} || isnan({0})) ? {0} : {1})", "iub": "({0} < {1} ? {0} : {1})"})
+
+
 def _squared(v):
     """v * v; a Python number stays one (weak), where `square` of it alone would be an array
     of the default dtype, which then meets the other operand's."""

@@ -261,7 +261,8 @@ _THETA13 = 5.371920351148152
 def expm(A, *, upper_triangular=False, max_squarings=16):
     """The matrix exponential, by scaling and squaring of a degree-13 Pade approximant: A is
     scaled by 2^-s (s from its 1-norm, at most `max_squarings`), then squared s times; NaN
-    where that scaling leaves the 1-norm above twice Pade's bound (as JAX). `upper_triangular=True` solves the Pade system as triangular.
+    where that scaling leaves the 1-norm above twice Pade's bound (as JAX).
+    `upper_triangular=True` solves the Pade system as triangular.
     Differentiable (the squarings run as `max_squarings` selects, so both modes of
     derivatives pass through them)."""
     A, = _inexact(A)
