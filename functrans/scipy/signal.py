@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
+from ..core import place_functions as _place_functions
 from ..numpy._conversion import asarray, promote_inexact
 from ..numpy._misc import convolve_nd, valid_swaps
 from ..primitives._util import dtype_of, shape_of
@@ -117,3 +118,7 @@ def detrend(data, axis=-1, type="linear", bp=0, overwrite_data=None):
         pieces.append(lax.sub(lax.sub(seg, lax.expand_dims(mean, (0,))),
                               lax.mul(t, lax.expand_dims(slope, (0,)))))
     return lax.moveaxis(lax.concatenate(pieces, 0), 0, axis)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

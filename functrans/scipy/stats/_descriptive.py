@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import lax, numpy as fnp
 from ...numpy._conversion import asarray
+from ...core import place_functions as _place_functions
 
 __all__ = ["sem", "rankdata", "mode", "ModeResult"]
 
@@ -107,3 +108,7 @@ def mode(a, axis=0, nan_policy="propagate", keepdims=False):
     else:
         value, count = fnp.moveaxis(value, -1, axis), fnp.moveaxis(count, -1, axis)
     return ModeResult(value, count.astype(np.int32))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

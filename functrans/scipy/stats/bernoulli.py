@@ -4,6 +4,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpmf(k, p, loc=0):
@@ -42,3 +43,7 @@ def ppf(q, p, loc=0):
     out = fnp.where(q > 1 - p, 1.0, 0.0)
     out = fnp.where(q == 0, -1.0, out)
     return nan_unless((p >= 0) & (p <= 1) & (q >= 0) & (q <= 1), out + loc)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless, safe
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, a, b, loc=0, scale=1):
@@ -51,3 +52,7 @@ def ppf(q, a, b, loc=0, scale=1):
 
 def isf(q, a, b, loc=0, scale=1):
     return ppf(1 - fnp.asarray(q), a, b, loc, scale)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -6,6 +6,7 @@ from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless, safe
 from ._discrete import integer_in
+from ...core import place_functions as _place_functions
 
 
 def logpmf(k, n, p, loc=0):
@@ -21,3 +22,7 @@ def logpmf(k, n, p, loc=0):
 
 def pmf(k, n, p, loc=0):
     return fnp.exp(logpmf(k, n, p, loc))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -5,6 +5,7 @@ import math
 
 from ... import numpy as fnp
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, loc=0, scale=1):
@@ -43,3 +44,7 @@ def ppf(q, loc=0, scale=1):
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return nan_unless((scale > 0) & (q >= 0) & (q <= 1), loc - scale * fnp.tan(math.pi * (q - 0.5)))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

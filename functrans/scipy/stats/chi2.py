@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import gamma
 from ._common import promote
+from ...core import place_functions as _place_functions
 
 
 def _as_gamma(name):
@@ -19,3 +20,6 @@ def _as_gamma(name):
 
 logpdf, pdf, cdf, logcdf, sf, logsf = map(
     _as_gamma, ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"))
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

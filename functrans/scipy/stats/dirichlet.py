@@ -6,6 +6,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote
+from ...core import place_functions as _place_functions
 
 
 def _on_simplex(x, alpha):
@@ -33,3 +34,7 @@ def logpdf(x, alpha):
 
 def pdf(x, alpha):
     return fnp.exp(logpdf(x, alpha))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ... import numpy as fnp
 from ._common import promote, nan_unless, safe
+from ...core import place_functions as _place_functions
 
 
 def _y(x, loc, scale):
@@ -51,3 +52,7 @@ def ppf(q, loc=0, scale=1):
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return nan_unless((scale > 0) & (q >= 0) & (q <= 1), loc - scale * fnp.log(q))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

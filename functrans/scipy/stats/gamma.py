@@ -5,6 +5,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless, safe
+from ...core import place_functions as _place_functions
 
 
 def _y(x, loc, scale):
@@ -52,3 +53,7 @@ def ppf(q, a, loc=0, scale=1):
 
 def isf(q, a, loc=0, scale=1):
     return ppf(1 - fnp.asarray(q), a, loc, scale)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

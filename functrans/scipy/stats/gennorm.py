@@ -7,6 +7,7 @@ import math
 from ... import numpy as fnp
 from .. import special
 from ._common import nan_unless, promote
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, beta):
@@ -23,3 +24,7 @@ def cdf(x, beta):
     x, beta = promote(x, beta)
     tail = 0.5 * special.gammaincc(1 / beta, fnp.abs(x) ** beta)     # (no cancellation)
     return nan_unless(beta > 0, fnp.where(x < 0, tail, 1 - tail))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -6,6 +6,7 @@ from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless, safe
 from ._discrete import integer_in
+from ...core import place_functions as _place_functions
 
 
 def logpmf(k, p, loc=0):
@@ -19,3 +20,7 @@ def logpmf(k, p, loc=0):
 
 def pmf(k, p, loc=0):
     return fnp.exp(logpmf(k, p, loc))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -5,6 +5,7 @@ import math
 
 from ... import numpy as fnp
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, loc=0, scale=1):
@@ -52,3 +53,7 @@ def ppf(q, loc=0, scale=1):
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return 2 * loc - ppf(q, loc, scale)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, loc=0, scale=1):
@@ -44,3 +45,7 @@ def ppf(q, loc=0, scale=1):
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return nan_unless(scale > 0, loc - scale * special.logit(q))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

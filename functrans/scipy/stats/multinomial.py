@@ -5,6 +5,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote
+from ...core import place_functions as _place_functions
 
 
 def logpmf(x, n, p):
@@ -20,3 +21,7 @@ def logpmf(x, n, p):
 
 def pmf(x, n, p):
     return fnp.exp(logpmf(x, n, p))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

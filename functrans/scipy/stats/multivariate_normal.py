@@ -7,6 +7,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from ... import lax
 from ._common import promote, LOG_2PI
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, mean=None, cov=1, allow_singular=False):
@@ -43,3 +44,7 @@ def logpdf(x, mean=None, cov=1, allow_singular=False):
 
 def pdf(x, mean=None, cov=1, allow_singular=False):
     return fnp.exp(logpdf(x, mean, cov, allow_singular))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

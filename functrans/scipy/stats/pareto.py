@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import numpy as fnp
 from ._common import log1mexp, promote, nan_unless, safe
+from ...core import place_functions as _place_functions
 
 
 def _y(x, b, loc, scale):
@@ -47,3 +48,7 @@ def ppf(q, b, loc=0, scale=1):
     q, b, loc, scale = promote(q, b, loc, scale)
     value = loc + scale * fnp.exp(-fnp.log1p(-q) / b)
     return nan_unless((b > 0) & (scale > 0) & (q >= 0) & (q <= 1), value)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

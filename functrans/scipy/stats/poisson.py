@@ -4,6 +4,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless, safe
+from ...core import place_functions as _place_functions
 
 
 def logpmf(k, mu, loc=0):
@@ -45,3 +46,7 @@ def sf(k, mu, loc=0):
 
 def logsf(k, mu, loc=0):
     return fnp.log(sf(k, mu, loc))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

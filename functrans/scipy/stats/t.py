@@ -8,6 +8,7 @@ import math
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, df, loc=0, scale=1):
@@ -59,3 +60,7 @@ def ppf(q, df, loc=0, scale=1):
 
 def isf(q, df, loc=0, scale=1):
     return ppf(1 - fnp.asarray(q), df, loc, scale)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

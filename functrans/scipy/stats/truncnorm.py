@@ -9,6 +9,7 @@ import math
 from ... import numpy as fnp
 from .. import special
 from ._common import LOG_2PI, log1mexp, nan_unless, promote, safe
+from ...core import place_functions as _place_functions
 
 
 def _log_mass(lo, hi):
@@ -73,3 +74,7 @@ def logsf(x, a, b, loc=0, scale=1):
 
 def sf(x, a, b, loc=0, scale=1):
     return fnp.exp(logsf(x, a, b, loc, scale))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

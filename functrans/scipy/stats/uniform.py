@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ... import numpy as fnp
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, loc=0, scale=1):
@@ -40,3 +41,7 @@ def ppf(q, loc=0, scale=1):
 
 def isf(q, loc=0, scale=1):
     return ppf(1 - fnp.asarray(q), loc, scale)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

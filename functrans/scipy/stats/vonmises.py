@@ -7,6 +7,7 @@ import math
 from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, kappa):
@@ -17,3 +18,7 @@ def logpdf(x, kappa):
 
 def pdf(x, kappa):
     return fnp.exp(logpdf(x, kappa))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -6,6 +6,7 @@ import math
 
 from ... import numpy as fnp
 from ._common import promote, nan_unless
+from ...core import place_functions as _place_functions
 
 
 def logpdf(x, c):
@@ -18,3 +19,7 @@ def logpdf(x, c):
 
 def pdf(x, c):
     return fnp.exp(logpdf(x, c))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())
