@@ -10,6 +10,7 @@ import numpy as np
 from .. import numpy as fnp
 from ..numpy import fft as np_fft
 from ..numpy._conversion import asarray, promote_inexact
+from ..core import place_functions as _place_functions
 
 __all__ = ["dct", "idct", "dctn", "idctn"]
 
@@ -135,3 +136,7 @@ def idctn(x, type=2, s=None, axes=None, norm=None):
     """`idct` along each of `axes` (all by default), with lengths `s`."""
     _checked(type, norm, "idctn")
     return _each_axis(idct, x, s, axes, norm, "idctn")
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -4,20 +4,35 @@ points)."""
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 import numpy as np
 
 from .. import numpy as fnp
+from ..array import Array
+from ..core import Tracer, on_operand_device
 from ..numpy._conversion import asarray
 
 __all__ = ["RegularGridInterpolator"]
+
+
+def _kept(x):
+    """x as it is if an Array (or traced), else as NumPy data: on no device until a call
+    converts it where its query points are."""
+    return x if isinstance(x, (Array, Tracer)) else np.asarray(x)
+
+
+def _call_operands(args, kwargs):
+    self, xi = args[0], args[1] if len(args) > 1 else kwargs.get("xi")
+    return (xi, self.values) + self.grid
 
 
 class RegularGridInterpolator:
     """`RegularGridInterpolator(points, values, method="linear", bounds_error=False,
     fill_value=nan)`: `points` one strictly ascending 1-d grid per axis, `values` of shape
     (len(points[0]), ..., len(points[-1]), *trailing). Calling it on `xi` (..., ndim) gives
-    the values there; outside the grid `fill_value`, or extrapolation when it is None."""
+    the values there; outside the grid `fill_value`, or extrapolation when it is None.
+    It runs where the first Array among the query points, values and grids lives."""
 
     def __init__(self, points, values, method="linear", bounds_error=False,
                  fill_value=np.nan):
@@ -27,8 +42,8 @@ class RegularGridInterpolator:
         if bounds_error:
             raise NotImplementedError("RegularGridInterpolator: bounds_error=True is not "
                                       "supported (as in JAX); use fill_value")
-        self.grid = tuple(asarray(p) for p in points)
-        self.values = asarray(values)
+        self.grid = tuple(_kept(p) for p in points)
+        self.values = _kept(values)
         if len(self.grid) > self.values.ndim:
             raise ValueError(f"RegularGridInterpolator: {len(self.grid)} grids for values of "
                              f"rank {self.values.ndim}")
@@ -38,17 +53,19 @@ class RegularGridInterpolator:
                                  f"values have {self.values.shape[axis]} points on that axis")
         self.method, self.fill_value = method, fill_value
 
+    @partial(on_operand_device, operands=_call_operands)
     def __call__(self, xi, method=None):
         method = self.method if method is None else method
         xi = asarray(xi)
-        ndim = len(self.grid)
+        grid, values = tuple(asarray(g) for g in self.grid), asarray(self.values)
+        ndim = len(grid)
         if xi.shape[-1] != ndim:
             raise ValueError(f"RegularGridInterpolator: query points have {xi.shape[-1]} "
                              f"coordinates, the grid {ndim} axes")
         lead = xi.shape[:-1]
         xi = fnp.reshape(xi, (-1, ndim))
         indices, weights, outside = [], [], fnp.zeros(xi.shape[0], bool)
-        for axis, g in enumerate(self.grid):
+        for axis, g in enumerate(grid):
             x = xi[:, axis]
             i = fnp.clip(fnp.searchsorted(g, x, side="right") - 1, 0, max(g.shape[0] - 2, 0))
             width = g[fnp.minimum(i + 1, g.shape[0] - 1)] - g[i]
@@ -56,20 +73,20 @@ class RegularGridInterpolator:
             indices.append(i)
             weights.append(t)
             outside = outside | (x < g[0]) | (x > g[-1])
-        trailing = self.values.shape[ndim:]
+        trailing = values.shape[ndim:]
         if method == "nearest":
             corner = tuple(fnp.where(t <= 0.5, i, i + 1) for i, t in zip(indices, weights))
-            result = self.values[corner]
+            result = values[corner]
         else:
             result = 0
             for upper in itertools.product((0, 1), repeat=ndim):
                 corner = tuple(fnp.minimum(i + u, g.shape[0] - 1)
-                               for i, u, g in zip(indices, upper, self.grid))
+                               for i, u, g in zip(indices, upper, grid))
                 weight = 1
                 for t, u in zip(weights, upper):
                     weight = weight * (t if u else 1 - t)
                 weight = fnp.reshape(weight, weight.shape + (1,) * len(trailing))
-                result = result + weight * self.values[corner]
+                result = result + weight * values[corner]
         if self.fill_value is not None:
             mask = fnp.reshape(outside, outside.shape + (1,) * len(trailing))
             result = fnp.where(mask, asarray(self.fill_value, dtype=result.dtype), result)

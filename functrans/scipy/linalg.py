@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..api import vmap
+from ..core import place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
 from ..lax import linalg as lax_linalg
 from ..numpy import linalg as np_linalg
@@ -320,7 +321,8 @@ def block_diag(*arrs):
     if not arrs:
         return asarray(np.zeros((1, 0)))
     blocks = [asarray(a) for a in arrs]
-    blocks = [lax.reshape(b, (1, -1) if len(shape_of(b)) < 2 else shape_of(b)) for b in blocks]
+    blocks = [lax.reshape(b, (1, math.prod(shape_of(b))) if len(shape_of(b)) < 2 else
+                          shape_of(b)) for b in blocks]
     if any(len(shape_of(b)) != 2 for b in blocks):
         raise ValueError("block_diag: the arrays must have at most 2 dimensions")
     blocks, dt = promote(*blocks)
@@ -407,3 +409,7 @@ def dft(n, scale=None):
     m = np.exp(-2j * math.pi * np.outer(k, k) / n)
     m = m / n if scale == "n" else m / math.sqrt(n) if scale == "sqrtn" else m
     return asarray(m.astype(np.complex64))
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import numpy as fnp
 from ..numpy._conversion import asarray
+from ..core import place_functions as _place_functions
 
 __all__ = ["map_coordinates"]
 
@@ -87,3 +88,7 @@ def map_coordinates(input, coordinates, order, mode="constant", cval=0.0):
     if fnp.issubdtype(x.dtype, fnp.integer):
         total = fnp.sign(total) * fnp.floor(fnp.abs(total) + 0.5)
     return total.astype(x.dtype)
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -2,6 +2,7 @@
 gradients by autodiff, one `while_loop`, so it runs eagerly and under jit alike."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -9,7 +10,9 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..api import value_and_grad
+from ..core import on_operand_device
 from ..numpy._conversion import asarray, promote_inexact
+from ..tree_util import tree_leaves
 
 __all__ = ["minimize", "OptimizeResults"]
 
@@ -34,6 +37,12 @@ _C1 = 1e-4
 _HALVINGS = 30
 
 
+def _leaves(args, kwargs):
+    """Where minimize's operands are: x0 and the leaves of `args` (fun is a function)."""
+    return tree_leaves((args, kwargs))
+
+
+@partial(on_operand_device, operands=_leaves)
 def minimize(fun, x0, args=(), *, method, tol=None, options=None):
     """The minimum of `fun(x, *args)` from `x0` (a 1-d array), by BFGS with a backtracking
     line search (Armijo's condition). Stops when the largest gradient component is below

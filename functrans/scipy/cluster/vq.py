@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ... import numpy as fnp
+from ...core import place_functions as _place_functions
 
 __all__ = ["vq"]
 
@@ -18,3 +19,7 @@ def vq(obs, code_book, check_finite=True):
     squared = fnp.sum((obs[:, None, :] - code_book[None, :, :]) ** 2, axis=-1)
     codes = fnp.argmin(squared, axis=1)
     return codes, fnp.sqrt(fnp.take_along_axis(squared, codes[:, None], axis=1)[:, 0])
+
+
+# NumPy data and constants made here join the operands' device (core.on_operand_device)
+_place_functions(globals())

@@ -4,12 +4,19 @@ for `A x = b`, with A a matrix or a function computing `A @ x`, and b, x pytrees
 `(x, info)` with info None, as JAX's."""
 from __future__ import annotations
 
+from functools import partial
 
 from ... import lax
 from ... import numpy as fnp
+from ...core import on_operand_device
 from ...tree_util import tree_leaves, tree_map
 
 __all__ = ["cg", "bicgstab"]
+
+
+def _leaves(args, kwargs):
+    """Where a solver's operands are: the leaves of its arguments (b and x0 are pytrees)."""
+    return tree_leaves((args, kwargs))
 
 
 def _operator(A):
@@ -41,6 +48,7 @@ def _setup(A, b, x0, tol, atol, maxiter, M):
         _operator(M)
 
 
+@partial(on_operand_device, operands=_leaves)
 def cg(A, b, x0=None, *, tol=1e-5, atol=0.0, maxiter=None, M=None):
     """Conjugate gradients for Hermitian positive-definite A, preconditioned by `M` (an
     approximation of A's inverse): iterates until |b - A x| <= max(tol |b|, atol) or
@@ -67,6 +75,7 @@ def cg(A, b, x0=None, *, tol=1e-5, atol=0.0, maxiter=None, M=None):
     return x, None
 
 
+@partial(on_operand_device, operands=_leaves)
 def bicgstab(A, b, x0=None, *, tol=1e-5, atol=0.0, maxiter=None, M=None):
     """BiCGSTAB for a general (non-symmetric) A, preconditioned by `M`; stops as `cg`."""
     matvec, b, x0, goal, maxiter, precondition = _setup(A, b, x0, tol, atol, maxiter, M)
