@@ -296,13 +296,15 @@ def heaviside(x1, x2, /):
 
 
 def fmax(x1, x2, /):
+    """Elementwise maximum ignoring NaNs; a tie (and its derivative) goes to x2, as in JAX."""
     (a, b), _ = promote(x1, x2)
-    return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
+    return where(logical_or(greater(a, b), isnan(b)), a, b)
 
 
 def fmin(x1, x2, /):
+    """Elementwise minimum ignoring NaNs; a tie (and its derivative) goes to x2, as in JAX."""
     (a, b), _ = promote(x1, x2)
-    return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
+    return where(logical_or(less(a, b), isnan(b)), a, b)
 
 
 def divmod(x1, x2, /):
