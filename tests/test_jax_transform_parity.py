@@ -514,22 +514,6 @@ DELIBERATE = [
         1.0,
     ),
     Deliberate(
-        "fmax_fmin_ties",
-        "fmax/fmin split a tie's derivative evenly, as maximum and "
-        "minimum do in both libraries; JAX gives it all to the second argument",
-        lambda L: L.api.grad(lambda x: L.np.fmax(x, 3.0) + L.np.fmin(x, 3.0))(3.0),
-        1.0,
-        0.0,
-    ),
-    Deliberate(
-        "cummax_ties",
-        "a running max's derivative goes to the latest element that "
-        "attains it (PyTorch's cummax index); JAX's splits ties along its scan tree",
-        lambda L: L.api.grad(lambda x: (L.lax.cummax(x) * np.arange(1.0, 6)).sum())(_CUM),
-        [1.0, 2.0, 7.0, 0.0, 5.0],
-        [1.0, 6.75, 4.75, 0.0, 2.5],
-    ),
-    Deliberate(
         "scatter_mul_repeated_indices",
         "functrans differentiates .at[].mul with "
         "repeated indices (checked against finite differences in "
@@ -1678,6 +1662,28 @@ def p_jvp_tangent_dtype_mismatch(L):
 @program(error=r"\['o'\]\[1\]\) has shape \(4,\)")
 def p_vjp_cotangent_shape_mismatch(L):
     return L.api.vjp(lambda a: {"o": (a, L.np.sin(a))}, A3)[1]({"o": (A3, np.ones(4))})
+
+
+# --- derivatives at ties and NaNs
+@program()
+def p_fmax_fmin_ties_and_nans(L):
+    a = np.array([3.0, 3.0, np.nan, 1.0, np.nan, -0.0])
+    b = np.array([3.0, 2.0, 1.0, np.nan, np.nan, 0.0])
+    f = lambda a, b: L.np.fmax(a, b) * 2.0 + L.np.fmin(a, b) * 5.0  # noqa: E731
+    return (f(a, b), L.api.vmap(L.api.grad(f, argnums=(0, 1)))(a, b),
+            L.api.jvp(f, (a, b), (np.ones(6), 10 * np.ones(6))))
+
+
+@program()
+def p_running_extremum_ties_and_nans(L):
+    x = np.array([[2.0, 2.0, 2.0, 1.0, 2.0, 3.0, 3.0], [1.0, np.nan, 0.0, 1.0, 1.0, 0.0, 0.0]])
+    w = _weights(x.shape)
+
+    def f(x):
+        return sum((L.lax.cummax(x, axis=1, reverse=r) * w).sum()
+                   + (L.lax.cummin(x[:, :6], axis=1, reverse=r) ** 2 * w[:, :6]).sum()
+                   for r in (False, True))
+    return L.api.grad(f)(x), L.api.jit(L.api.grad(f))(x), L.api.jvp(f, (x,), (w,))[1]
 
 
 @program(error=r"(?i)carry")

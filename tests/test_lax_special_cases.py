@@ -143,6 +143,26 @@ def test_cummax_derivative_follows_the_running_maximum():
     np.testing.assert_array_equal(np.asarray(ft.jacfwd(lambda x: lax.cummax(x))(x)), expected)
 
 
+def test_cummax_derivative_at_ties_and_nans_is_jaxs():
+    # JAX's values: a tie's share follows its odd-even scan tree; a NaN output passes none on
+    w = np.arange(1.0, 6.0)
+    x = fnp.asarray(np.array([1.0, 3.0, 3.0, 2.0, 3.0]))
+    for reverse, want in [(False, [1.0, 6.75, 4.75, 0.0, 2.5]),
+                          (True, [0.0, 0.75, 2.25, 0.0, 12.0])]:
+        g = ft.grad(lambda x: (lax.cummax(x, reverse=reverse) * w).sum())(x)
+        np.testing.assert_array_equal(np.asarray(g), want)
+    np.testing.assert_array_equal(np.asarray(ft.jvp(lax.cummax, (x,), (w,))[1]),
+                                  [1.0, 2.0, 2.5, 2.5, 3.75])
+    g = ft.grad(lambda x: (lax.cummin(x) * w[:3]).sum())(fnp.asarray(np.array([2.0, np.nan, 1.0])))
+    np.testing.assert_array_equal(np.asarray(g), [1.0, 0.0, 0.0])
+
+
+def test_fmax_fmin_give_a_tie_to_the_second_operand():
+    g = ft.grad(lambda a, b: fnp.fmax(a, b) + 2.0 * fnp.fmin(a, b), argnums=(0, 1))(3.0, 3.0)
+    assert (float(g[0]), float(g[1])) == (0.0, 3.0)
+    assert float(fnp.fmax(-0.0, 0.0)) == 0.0 and math.copysign(1, fnp.fmax(0.0, -0.0)) == -1
+
+
 def test_linalg_primitives_match_numpy_on_stacks():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((2, 3, 4, 4))

@@ -14,10 +14,10 @@ import numpy as np
 from .. import dtypes
 from ..core import ShapedArray
 from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
-from .elementwise import (mul, div, eq, convert_element_type, select, add)
-from .shape_ops import (broadcast_in_dim, full_like, iota, pad, reshape, slice_in_dim,
+from .elementwise import (mul, div, eq, convert_element_type, add,
+                          max as max_op, min as min_op, _max_partial)
+from .shape_ops import (broadcast_in_dim, concatenate, pad, reshape, rev, slice_in_dim,
                         transpose)
-from .indexing import take_along_axis, add_along_axis
 
 
 def _reduced_shape(shape, axes):
@@ -417,41 +417,54 @@ def _cumprod_vjp(primals, needs, axis, reverse):
 cumprod_p.jvp, cumprod_p.vjp = _cumprod_jvp, _cumprod_vjp
 
 
-def _running_argextremum(x, out, axis, reverse):
-    """For each position, where the running extremum `out` was attained (the most recent
-    such position in the scan direction)."""
-    shape = shape_of(x)
-    n = shape[axis]
-    pos = broadcast_in_dim(iota(n, like=x), shape, (axis,))
-    if reverse:
-        return cummin(select(eq(x, out), pos, full_like(pos, n)), axis, reverse=True)
-    return cummax(select(eq(x, out), pos, full_like(pos, -1)), axis)
+def _interleave(even, odd, axis):
+    """even[0], odd[0], even[1], odd[1], ... along `axis` (even has as many or one more)."""
+    n_even, n_odd = shape_of(even)[axis], shape_of(odd)[axis]
+    ce = [(0, 0, 0)] * len(shape_of(even))
+    co = list(ce)
+    ce[axis] = (0, n_odd - n_even + 1, 1)
+    co[axis] = (1, n_even - n_odd, 1)
+    return add(pad(even, 0, ce), pad(odd, 0, co))
 
 
-def _running_extremum_rules(prim):
+def _running_extremum_rules(prim, pairwise):
+    """A running max / min is differentiated as JAX does: forward mode through the odd-even
+    parallel prefix scan of the binary `pairwise` (max or min), whose ties give each operand
+    half the tangent (so a tie's share follows the scan tree); reverse mode transposes that."""
+    def combine(a, ta, b, tb):
+        ans = pairwise(a, b)
+        return ans, add(mul(ta, _max_partial(a, b, ans)), mul(tb, _max_partial(b, a, ans)))
+
+    def scan(x, t, axis):
+        n = shape_of(x)[axis]
+        if n < 2:
+            return x, t
+
+        def every_other(v, start, limit=None):
+            return slice_in_dim(v, start, limit, stride=2, axis=axis)
+        odd = scan(*combine(every_other(x, 0, -1), every_other(t, 0, -1),
+                            every_other(x, 1), every_other(t, 1)), axis)
+        head = odd if n % 2 else [slice_in_dim(v, 0, -1, axis=axis) for v in odd]
+        even = combine(head[0], head[1], every_other(x, 2), every_other(t, 2))
+        return [_interleave(concatenate([slice_in_dim(v, 0, 1, axis=axis), e], axis), o, axis)
+                for v, e, o in zip((x, t), even, odd)]
+
     def jvp(primals, tangents, axis, reverse):
         x, = primals
         out = prim.bind(x, axis=axis, reverse=reverse)
         t, = tangents
         if t is None:
             return out, None
-        where = _running_argextremum(x, out, axis, reverse)
-        return out, take_along_axis(t, where, axis, mode="promise_in_bounds")
-
-    def vjp(primals, needs, axis, reverse):
-        x, = primals
-        out = prim.bind(x, axis=axis, reverse=reverse)
-
-        def backward(ct):
-            where = _running_argextremum(x, out, axis, reverse)
-            return (add_along_axis(full_like(x, 0), where, ct, axis,
-                                   mode="promise_in_bounds"),)
-        return out, backward
-    prim.jvp, prim.vjp = jvp, vjp
+        if reverse:
+            x, t = rev(x, (axis,)), rev(t, (axis,))
+        t = scan(x, t, axis)[1]
+        return out, rev(t, (axis,)) if reverse else t
+    prim.jvp = jvp
+    prim.reverse_by_transposing_jvp = lambda primals, **params: True
 
 
-_running_extremum_rules(cummax_p)
-_running_extremum_rules(cummin_p)
+_running_extremum_rules(cummax_p, max_op)
+_running_extremum_rules(cummin_p, min_op)
 
 
 # ------------------------------------------------------------------ user-facing
