@@ -72,6 +72,7 @@ def _cases():
               ("mode", fstats.mode, (data,))]
     sig = np.sin(np.linspace(0.0, 6.0, 40)) + np.linspace(0.0, 1.0, 40)
     kernel = np.array([0.25, 0.5, 0.25, 0.1])
+    spectra = fsig.stft(sig, nperseg=16)[2]
     img, k2 = data, np.array([[1.0, -1.0], [0.5, 2.0]])
     cases += [("signal.convolve", fsig.convolve, (sig, kernel)),
               ("signal.correlate", fsig.correlate, (sig, kernel, "valid")),
@@ -80,7 +81,12 @@ def _cases():
               ("signal.fftconvolve", fsig.fftconvolve, (sig, kernel)),
               ("signal.detrend", fsig.detrend, (sig,)),
               ("signal.detrend[bp]", lambda x: fsig.detrend(x, bp=[10, 25]), (sig,)),
-              ("signal.detrend[constant]", lambda x: fsig.detrend(x, type="constant"), (sig,))]
+              ("signal.detrend[constant]", lambda x: fsig.detrend(x, type="constant"), (sig,)),
+              ("signal.stft", lambda x: fsig.stft(x, 2.0, nperseg=16, boundary="odd"), (sig,)),
+              ("signal.istft", lambda z: fsig.istft(z, 2.0), (np.asarray(spectra),)),
+              ("signal.welch", lambda x: fsig.welch(x, 2.0, nperseg=16, average="median"),
+               (sig,)),
+              ("signal.csd", lambda x, y: fsig.csd(x, y, nperseg=8), (sig, sig[::-1]))]
     return cases
 
 
@@ -131,6 +137,8 @@ GRADS = [
     ("signal.correlate", lambda x: fnp.sum(fsig.correlate(x, np.array([0.5, 1.0, -1.0])) ** 2),
      X),
     ("signal.detrend", lambda x: fnp.sum(fsig.detrend(x, bp=[3]) ** 2), X),
+    ("signal.welch", lambda x: fnp.sum(fsig.welch(x, nperseg=4, detrend="linear")[1]), X),
+    ("signal.istft", lambda x: fnp.sum(fsig.istft(fsig.stft(x, nperseg=4)[2])[1] ** 2), X),
     ("special.xlogy", lambda x: fnp.sum(fspecial.xlogy(x, 2.0)), X),
 ]
 
