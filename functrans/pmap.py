@@ -4,8 +4,9 @@ Each process calls the pmapped function with arrays whose mapped axis has one en
 device (`ft.local_device_count()`: one CPU device per process, or this process's GPUs), and
 the named axis covers the devices of every process, numbered process by process. Collectives
 over it (`ft.lax.psum`, `pmean`, `pmax`, `pmin`, `all_gather`, `psum_scatter`, `ppermute`,
-`axis_index`) combine the values of all of them: between processes through MPI, between GPUs
-through NCCL.
+`pshuffle`, `pbroadcast`, `all_to_all`, `pswapaxes`, `axis_index`) combine the values of all of
+them: between processes through MPI, between GPUs through NCCL (`all_to_all` as one exchange
+of chunks with each other rank, over the permutation call).
 
 How: the program of one device is `vmap` of `f` over that device's lane, with an axis that
 spans ranks (`interpreters.batching.Span`), compiled by `jit` once per signature. The

@@ -51,12 +51,17 @@ def check_collectives():
                 "scatter_tiled": lax.psum_scatter(z, "i", tiled=True),
                 "ring": lax.ppermute(x, "i", ring), "index": lax.axis_index("i"),
                 "one way": lax.ppermute(x, "i", [(0, P - 1)]),
-                "size": lax.psum(1, "i")}
+                "size": lax.psum(1, "i"), "to_all": lax.all_to_all(y, "i", 0, 1),
+                "to_all_tiled": lax.all_to_all(z, "i", 0, 1, tiled=True),
+                "shuffle": lax.pshuffle(x, "i", list(range(P))[::-1]),
+                "broadcast": lax.pbroadcast(x, "i", P - 1)}
     want = {"psum": X.sum(0), "pmean": X.mean(0), "pmax": X.max(0), "pmin": X.min(0),
             "gather0": X, "gather1": X.transpose(1, 0, 2), "tiled": X.reshape(2 * P, 3),
             "scatter": Y.sum(0)[r], "scatter_tiled": Z.sum(0)[2 * r:2 * r + 2],
             "ring": X[(r - 1) % P], "index": r, "size": P,
-            "one way": X[0] if r == P - 1 else np.zeros((2, 3))}
+            "one way": X[0] if r == P - 1 else np.zeros((2, 3)),
+            "to_all": Y[:, r].T, "to_all_tiled": np.concatenate(list(Z[:, 2 * r:2 * r + 2]), 1),
+            "shuffle": X[P - 1 - r], "broadcast": X[P - 1]}
     args = (X[r][None], Y[r][None], Z[r][None])
     eager = ft.pmap(f, axis_name="i")
     for label, g in [("pmap", eager), ("jit(pmap)", ft.jit(ft.pmap(f, axis_name="i"))),
@@ -116,6 +121,12 @@ def check_derivatives():
         ("psum_scatter", lambda v, w: fnp.sum(lax.psum_scatter(v, "i") * w), y, c, C),
         ("ppermute", lambda v, w: fnp.sum(lax.ppermute(v, "i", ring) * w), x, c,
          C[(r + 1) % P]),
+        ("all_to_all", lambda v, w: fnp.sum(lax.all_to_all(v, "i", 0, 1) * w.T), y, y,
+         Y[:, r]),
+        ("pshuffle", lambda v, w: fnp.sum(lax.pshuffle(v, "i", list(range(P))[::-1]) * w), x,
+         c, C[P - 1 - r]),
+        ("pbroadcast", lambda v, w: fnp.sum(lax.pbroadcast(v, "i", 0) * w), x, c,
+         C.sum(0) if r == 0 else np.zeros(3)),
         ("pmax", lambda v, w: fnp.sum(lax.pmax(v, "i") * w), x, c,
          (X[r] == X.max(0)) * C.sum(0)),
         ("sin(psum)", lambda v, w: fnp.sum(fnp.sin(lax.psum(v, "i")) * w), x, c,

@@ -1,5 +1,6 @@
 """Collectives over named axes: `psum`, `pmean`, `pmax`, `pmin`, `all_gather`, `psum_scatter`,
-`ppermute` and `axis_index`.
+`ppermute` (and `pshuffle`, `pbroadcast` on top), `all_to_all` (and `pswapaxes`) and
+`axis_index`.
 
 Inside `ft.vmap(f, axis_name="i")` each example ("lane") runs `f`; a collective over "i"
 combines the lanes' values. They are primitives with every rule, so they compose with grad,
@@ -13,7 +14,8 @@ so the axis covers every device of every process:
 - forward mode is the collective of the tangents (they are linear, pmax/pmin pick the lane
   holding the extremum);
 - reverse mode transposes the whole-batch linear map, as JAX's vmap does: `psum` transposes to
-  `psum`, `all_gather` to `psum_scatter` and back, `ppermute` to the inverse permutation. So
+  `psum`, `all_gather` to `psum_scatter` and back, `ppermute` to the inverse permutation,
+  `all_to_all` to `all_to_all` with its split and concatenated axes swapped. So
   `vmap(grad(f))` with a collective in `f` gives, in lane i, the derivative of the sum over
   lanes of `f`'s output with respect to lane i's input.
 
@@ -30,12 +32,13 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now
-from ..core import ShapedArray, Tracer, AxisPrimitive, axis_size, is_python_scalar
+from ..core import (ShapedArray, Tracer, AxisPrimitive, axis_size, axis_frame,
+                    unbound_axis_error, is_python_scalar)
 from ..interpreters.batching import needs_axis
 from ..primitives._util import (def_linear, def_nondiff, shape_of, dtype_of, canonical_axis,
                                 moveaxis_to_front, broadcast_batched)
 from ..primitives.conversion import asarray
-from ..primitives.elementwise import add, mul, div, eq, convert_element_type
+from ..primitives.elementwise import add, mul, div, eq, select, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
 from ..primitives.shape_ops import (moveaxis, reshape, broadcast_in_dim, full_like,
                                     concatenate, slice_in_dim, squeeze)
@@ -43,7 +46,7 @@ from ..tree_util import tree_map, tree_flatten, tree_unflatten
 from . import cross_rank
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute",
-           "axis_index"]
+           "pshuffle", "pbroadcast", "all_to_all", "pswapaxes", "axis_index"]
 
 
 def _names(axis_name, what):
@@ -54,6 +57,23 @@ def _names(axis_name, what):
                             f"axis_name=...) or ft.pmap(..., axis_name=...), or a tuple of "
                             f"such names, got {axis_name!r}")
     return names
+
+
+def _one_name(axis_name, what):
+    names = _names(axis_name, what)
+    if len(names) != 1:
+        raise NotImplementedError(
+            f"{what}: axis_name must be one axis name here, got {axis_name!r}; apply it over "
+            "each named axis in turn")
+    return names[0]
+
+
+def _size(name, what):
+    """The size of the named axis; an error naming the collective `what` if none is bound."""
+    frame = axis_frame(name)
+    if frame is None:
+        raise unbound_axis_error(name, what)
+    return frame.size
 
 
 def _over_lanes(reduce, x, d, size):
@@ -458,8 +478,8 @@ def ppermute(x, axis_name, perm):
     pairs (each lane at most once as a source and once as a destination); a lane no pair
     sends to gets zeros. Under pmap the lanes are the devices of every process, and the
     values travel between processes. Works on pytrees."""
-    name, = _names(axis_name, "ppermute")
-    size = axis_size(name)
+    name = _one_name(axis_name, "ppermute")
+    size = _size(name, "ppermute")
     try:
         pairs = tuple((int(s), int(d)) for s, d in perm)
     except (TypeError, ValueError):
@@ -474,3 +494,160 @@ def ppermute(x, axis_name, perm):
             raise ValueError(f"ppermute: {which} lane {bad[0]} in perm {list(pairs)} is "
                              f"outside the axis {name!r} of size {size}")
     return _tree_apply(lambda leaf: ppermute_p.bind(leaf, axis_name=name, perm=pairs), x)
+
+
+def _permutation(perm, size, name):
+    try:
+        sources = [int(s) for s in perm]
+    except (TypeError, ValueError):
+        raise TypeError(f"pshuffle: perm must be a sequence of lane indices, got "
+                        f"{perm!r}") from None
+    if sorted(sources) != list(range(size)):
+        raise ValueError(f"pshuffle: perm {sources} must list each lane 0 .. {size - 1} of "
+                         f"the axis {name!r} (size {size}) exactly once")
+    return sources
+
+
+def pshuffle(x, axis_name, perm):
+    """Lane i gets lane `perm[i]`'s `x`: `perm` is a permutation of the lanes of the named
+    axis (`ppermute` with the pairs `(perm[i], i)`). Works on pytrees."""
+    name = _one_name(axis_name, "pshuffle")
+    sources = _permutation(perm, _size(name, "pshuffle"), name)
+    return ppermute(x, name, [(s, d) for d, s in enumerate(sources)])
+
+
+def pbroadcast(x, axis_name, source):
+    """Every lane gets lane `source`'s `x`. Works on pytrees."""
+    name = _one_name(axis_name, "pbroadcast")
+    size = _size(name, "pbroadcast")
+    if not isinstance(source, (int, np.integer)) or not 0 <= source < size:
+        raise ValueError(f"pbroadcast: source must be a lane index of the axis {name!r} "
+                         f"(0 .. {size - 1}), got {source!r}")
+    here = eq(axis_index_p.bind(axis_name=name), np.int32(source))
+
+    def one(leaf):
+        kept = select(broadcast_in_dim(here, shape_of(leaf), ()), leaf, full_like(leaf, 0))
+        if dtype_of(leaf) == np.bool_:
+            return convert_element_type(psum_p.bind(convert_element_type(kept, np.int32),
+                                                    axis_name=name)[0], np.bool_)
+        return psum_p.bind(kept, axis_name=name)[0]
+    return _tree_apply(one, x)
+
+
+# =================================================================== all_to_all
+def _all_to_all_shape(shape, axis_name, split_axis, concat_axis, axis_size, tiled):
+    shape = list(shape)
+    fits = shape[split_axis] % axis_size == 0 if tiled else shape[split_axis] == axis_size
+    if not fits:
+        raise ValueError(f"all_to_all: split_axis {split_axis} of shape {tuple(shape)} must "
+                         f"be {'a multiple of' if tiled else 'equal to'} the size {axis_size} "
+                         f"of the axis {axis_name!r}")
+    if tiled:
+        shape[split_axis] //= axis_size
+        shape[concat_axis] *= axis_size
+    else:
+        del shape[split_axis]
+        shape.insert(concat_axis, axis_size)
+    return tuple(shape)
+
+
+def _all_to_all_aval(x, axis_name, split_axis, concat_axis, axis_size, tiled):
+    return ShapedArray(_all_to_all_shape(x.shape, axis_name, split_axis, concat_axis,
+                                         axis_size, tiled), x.dtype)
+
+
+def _all_to_all_impl(xp, x, axis_name, **_):
+    raise NameError(f"all_to_all over {axis_name!r} gives each lane a different value, so it "
+                    "cannot run outside the vmap or pmap of that axis")
+
+
+all_to_all_p = _collective("all_to_all", _all_to_all_impl, _all_to_all_aval)
+
+
+def _exchange(lanes, at, block, span, axis_name):
+    """Lanes first (`(lanes, ...)`, axis `at` holding the destinations' chunks of `block`
+    entries each): every source lane of the axis first, with only this rank's destinations'
+    chunks on axis `at`. Rank r sends rank (r + k) % ranks its chunks in the k-th of
+    `ranks - 1` permutations."""
+    ranks, rank, size = span.group.size, span.rank, shape_of(lanes)[0]
+    width = size * block                  # the chunks of one rank's lanes
+
+    def chunks_for(q):
+        return slice_in_dim(lanes, q * width, (q + 1) * width, axis=at)
+    got = {}
+    for k in range(ranks):
+        part = chunks_for((rank + k) % ranks)
+        if k:
+            part = cross_rank.permute(part, [(r, (r + k) % ranks) for r in range(ranks)], span,
+                                      axis_name)
+        got[(rank - k) % ranks] = part
+    return concatenate([got[p] for p in range(ranks)], 0)
+
+
+@needs_axis
+def _all_to_all_batch(frame, vals, dims, axis_name, split_axis, concat_axis, axis_size, tiled):
+    (x,), (d,) = vals, dims
+    if frame.name != axis_name:
+        return all_to_all_p.bind(moveaxis_to_front(x, d), axis_name=axis_name,
+                                 split_axis=split_axis + 1, concat_axis=concat_axis + 1,
+                                 axis_size=axis_size, tiled=tiled), 0
+    _check_size("all_to_all", frame, axis_size)
+    lanes = _lanes_first(x, d, frame.size)
+    s, c = split_axis + 1, concat_axis + 1
+    block = shape_of(lanes)[s] // axis_size if tiled else 1
+    if frame.span is not None:
+        lanes = _exchange(lanes, s, block, frame.span, axis_name)
+    # (sources, ..., destinations [x block], ...) -> (destinations, sources, ... [block] ...)
+    shape = shape_of(lanes)
+    out = reshape(lanes, shape[:s] + (frame.size, block) + shape[s + 1:])
+    out = moveaxis(out, s, 0)
+    if not tiled:
+        return moveaxis(squeeze(out, (s + 1,)), 1, c), 0
+    out = moveaxis(out, 1, c)             # the sources just before the concatenated axis
+    shape = shape_of(out)
+    return reshape(out, shape[:c] + (shape[c] * shape[c + 1],) + shape[c + 2:]), 0
+
+
+def _all_to_all_transpose(ct, aval, axis_name, split_axis, concat_axis, axis_size, tiled):
+    return all_to_all_p.bind(ct, axis_name=axis_name, split_axis=concat_axis,
+                             concat_axis=split_axis, axis_size=axis_size, tiled=tiled)
+
+
+all_to_all_p.batch = _all_to_all_batch
+def_linear(all_to_all_p, _all_to_all_transpose)
+
+
+def _no_groups(axis_index_groups, what):
+    if axis_index_groups is not None:
+        raise NotImplementedError(
+            f"{what}: axis_index_groups is not supported (no functrans collective takes "
+            "it); reshape the lanes into two named axes with nested vmaps and use the inner "
+            "axis name instead")
+
+
+def all_to_all(x, axis_name, split_axis, concat_axis, *, axis_index_groups=None, tiled=False):
+    """Split axis `split_axis` of each lane's `x` into one chunk per lane of the named axis;
+    lane j gets chunk j of every lane, stacked along a new axis `concat_axis` of the output
+    (lane i's chunk at position i). With `tiled=True`, `split_axis` must be a multiple of the
+    axis size and the chunks are concatenated along the existing axis `concat_axis` instead.
+    Its transpose is `all_to_all` with the two axes swapped. Works on pytrees."""
+    name = _one_name(axis_name, "all_to_all")
+    _no_groups(axis_index_groups, "all_to_all")
+    size = _size(name, "all_to_all")
+
+    def one(leaf):
+        nd = len(shape_of(leaf))
+        s = canonical_axis(split_axis, nd, "all_to_all: split_axis")
+        c = canonical_axis(concat_axis, nd, "all_to_all: concat_axis")
+        _all_to_all_shape(shape_of(leaf), name, s, c, size, tiled)
+        return all_to_all_p.bind(leaf, axis_name=name, split_axis=s, concat_axis=c,
+                                 axis_size=size, tiled=bool(tiled))
+    return _tree_apply(one, x)
+
+
+def pswapaxes(x, axis_name, axis, *, axis_index_groups=None):
+    """Swap the named axis with axis `axis` of each lane's `x` (whose size must be the axis
+    size): lane i's entry j becomes lane j's entry i, `all_to_all(x, axis_name, axis,
+    axis)`. Works on pytrees."""
+    _no_groups(axis_index_groups, "pswapaxes")
+    return all_to_all(x, axis_name, axis, axis)

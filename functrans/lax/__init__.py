@@ -38,7 +38,8 @@ from ..primitives.special import (random_gamma_grad, gammainc as igamma,
                                   gammaincc as igammac, betainc, zeta)
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
-    psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, axis_index)
+    psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, pshuffle, pbroadcast,
+    all_to_all, pswapaxes, axis_index)
 from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
                                          associative_scan)
 from ..higher_order.custom_solve import custom_linear_solve, custom_root
