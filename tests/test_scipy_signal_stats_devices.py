@@ -149,3 +149,27 @@ def test_gradients_on_a_non_default_device(fake_gpus, cid, f, x):
     want = ft.grad(f)(x)
     _check_on(ft.grad(f)(ft.device_put(x, dev)), want, dev, cid)
     _check_on(ft.jit(ft.grad(f))(ft.device_put(x, dev)), want, dev, f"{cid} jit")
+
+
+def test_gaussian_kde_on_a_non_default_device(fake_gpus):
+    dev = fake_gpus[0]
+    data = np.array([[0.1, 0.5, -0.3, 1.2, 0.8, -1.0], [0.3, -0.2, 0.4, 1.0, -0.6, 0.2]])
+    pts = np.array([[0.0, 0.5, 1.0], [0.2, -0.1, 0.3]])
+    weights = np.array([1.0, 2.0, 1.0, 0.5, 1.0, 1.0])
+    kde, ref = (fstats.gaussian_kde(d, "silverman", weights)
+                for d in (ft.device_put(data, dev), data))
+    assert all(leaf.device is dev for leaf in ft.tree_util.tree_leaves(kde))
+    for name in ("evaluate", "logpdf"):
+        _check_on(getattr(kde, name)(pts), getattr(ref, name)(pts), dev, name)
+        _check_on(ft.jit(lambda k, p: getattr(k, name)(p))(kde, pts),
+                  getattr(ref, name)(pts), dev, f"{name} jit")
+    _check_on(kde.integrate_gaussian(np.zeros(2), np.eye(2)),
+              ref.integrate_gaussian(np.zeros(2), np.eye(2)), dev, "integrate_gaussian")
+    _check_on(kde.integrate_kde(fstats.gaussian_kde(ft.device_put(pts, dev))),
+              ref.integrate_kde(fstats.gaussian_kde(pts)), dev, "integrate_kde")
+    one = fstats.gaussian_kde(ft.device_put(data[0], dev))
+    _check_on(one.integrate_box_1d(-0.5, 0.5),
+              fstats.gaussian_kde(data[0]).integrate_box_1d(-0.5, 0.5), dev, "box")
+    assert kde.resample(ft.device_put(ft.random.key(0), dev), (3,)).device is dev
+    g = ft.grad(lambda d: fnp.sum(fstats.gaussian_kde(d).logpdf(pts)))
+    _check_on(g(ft.device_put(data, dev)), g(data), dev, "grad")

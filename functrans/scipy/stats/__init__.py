@@ -7,9 +7,10 @@ from . import (norm, multivariate_normal, bernoulli, poisson, beta, gamma, t, un
                gumbel_r, gumbel_l, vonmises, wrapcauchy, dirichlet, multinomial, truncnorm,
                gennorm)
 from ._descriptive import sem, rankdata, mode, ModeResult
+from ._kde import gaussian_kde
 
 __all__ = ["norm", "multivariate_normal", "bernoulli", "poisson", "beta", "gamma", "t",
            "uniform", "logistic", "expon", "cauchy", "laplace", "chi2", "geom", "binom",
            "nbinom", "betabinom", "pareto", "gumbel_r", "gumbel_l", "vonmises", "wrapcauchy",
            "dirichlet", "multinomial", "truncnorm", "gennorm", "sem", "rankdata", "mode",
-           "ModeResult"]
+           "ModeResult", "gaussian_kde"]
