@@ -2,7 +2,12 @@
 linear-algebra primitives, differentiable and batchable over leading axes where the
 primitives are: Cholesky and LU factorizations and their solves, triangular solves, `solve`
 with `assume_a`, `eigh`, `svd`, `qr` modes, `expm`, `polar`, and the structured matrices
-(`block_diag`, `toeplitz`, `circulant`, `hankel`, `companion`, `hilbert`, `dft`)."""
+(`block_diag`, `toeplitz`, `circulant`, `hankel`, `companion`, `hilbert`, `dft`).
+
+The Schur and Hessenberg decompositions run on the host (SciPy's LAPACK; CuPy has neither),
+from any device, eagerly, under jit and vmap, without derivatives (as in JAX); `sqrtm`,
+`funm` and `solve_sylvester` are built on the complex Schur form, and `sqrtm` and
+`solve_sylvester` have first derivatives of their own (a Sylvester equation)."""
 from __future__ import annotations
 
 import math
@@ -12,20 +17,23 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from ..api import vmap
-from ..core import place_functions as _place_functions
+from ..api import jvp, vmap
+from ..backends import scipy_module, to_host
+from ..core import ShapedArray, on_operand_device, place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
 from ..lax import linalg as lax_linalg
 from ..numpy import linalg as np_linalg
 from ..numpy.linalg import hermitian_input
 from ..numpy._conversion import asarray, promote, promote_inexact
 from ..numpy._numpy_extras import companion_matrix
-from ..primitives._util import dtype_of, shape_of
+from ..primitives._util import bdim_size, broadcast_batched, dtype_of, primitive, shape_of
 from ..primitives.linalg import adjoint
 
 __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu", "lu_factor",
            "lu_solve", "solve", "inv", "det", "eigh", "svd", "qr", "expm", "polar",
-           "block_diag", "toeplitz", "circulant", "hankel", "companion", "hilbert", "dft"]
+           "block_diag", "toeplitz", "circulant", "hankel", "companion", "hilbert", "dft",
+           "schur", "hessenberg", "sqrtm", "expm_frechet", "funm", "solve_sylvester",
+           "eigh_tridiagonal"]
 
 
 def _inexact(*arrays):
@@ -409,6 +417,301 @@ def dft(n, scale=None):
     m = np.exp(-2j * math.pi * np.outer(k, k) / n)
     m = m / n if scale == "n" else m / math.sqrt(n) if scale == "sqrtn" else m
     return asarray(m.astype(np.complex64))
+
+
+# ---------------------------------------------- Schur and Hessenberg forms (on the host)
+def _on_host(xp, a, decompose, dtypes_out):
+    """`decompose` (NumPy matrix -> tuple of matrices) of each matrix of raw `a` on the
+    host, the results (of `dtypes_out`) back on a's device."""
+    host = np.asarray(to_host(a))
+    outs = [np.zeros(host.shape, dt) for dt in dtypes_out]
+    if host.shape[-1]:
+        for index in np.ndindex(*host.shape[:-2]):
+            for out, got in zip(outs, decompose(host[index])):
+                out[index] = got
+    return outs if xp is np else [xp.asarray(o) for o in outs]
+
+
+def _complex_dtype(dtype):
+    return np.result_type(dtype, np.complex64)
+
+
+def _schur_impl(xp, a, output):
+    dt = a.dtype if output == "real" else _complex_dtype(a.dtype)
+    return _on_host(xp, a, lambda m: scipy_module(np, "linalg").schur(m.astype(dt), output=output),
+                    (dt, dt))
+
+
+def _schur_aval(a, output):
+    dt = a.dtype if output == "real" else _complex_dtype(a.dtype)
+    return [ShapedArray(a.shape, dt), ShapedArray(a.shape, dt)]
+
+
+def _hessenberg_impl(xp, a):
+    return _on_host(xp, a, lambda m: scipy_module(np, "linalg").hessenberg(m, calc_q=True),
+                    (a.dtype, a.dtype))
+
+
+def _hessenberg_aval(a):
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape, a.dtype)]
+
+
+def _without_derivatives(prim, name, advice):
+    def refuse(primals, *rest, **params):
+        a, = primals
+        raise NotImplementedError(
+            f"{name} of a {dtype_of(a)} matrix of shape {shape_of(a)} has no derivative (as "
+            f"in JAX): its factors are not unique. {advice}, or wrap the call in "
+            "ft.lax.stop_gradient.")
+
+    def jvp_rule(primals, tangents, **params):
+        if tangents[0] is not None:
+            refuse(primals)
+        return prim.bind(*primals, **params), [None, None]
+
+    def vjp_rule(primals, needs, **params):
+        return prim.bind(*primals, **params), lambda cts: refuse(primals)
+
+    def batch(vals, dims, **params):
+        x = broadcast_batched(vals[0], dims[0], bdim_size(vals, dims))
+        return prim.bind(x, **params), [0, 0]
+    prim.jvp, prim.vjp, prim.batch = jvp_rule, vjp_rule, batch
+
+
+schur_p = primitive("schur", _schur_impl, _schur_aval, multiple_results=True)
+_without_derivatives(schur_p, "schur", "Differentiate sqrtm, funm or solve_sylvester, which "
+                     "have rules of their own")
+hessenberg_p = primitive("hessenberg", _hessenberg_impl, _hessenberg_aval,
+                         multiple_results=True)
+_without_derivatives(hessenberg_p, "hessenberg", "Differentiate a function of the matrix "
+                     "that does not depend on the choice of factors")
+
+
+def schur(a, output="real"):
+    """`(t, z)` with `a = z @ t @ z^H`, z unitary: t upper triangular ("complex"), or
+    quasi-triangular with 2 x 2 blocks for complex eigenvalue pairs ("real"; complex input
+    gets the complex form). Batched over leading axes; no derivatives."""
+    if output not in ("real", "complex"):
+        raise ValueError(f"schur: output must be 'real' or 'complex', got {output!r}")
+    a, = _inexact(a)
+    _square(a, "schur")
+    t, z = schur_p.bind(a, output=output)
+    return t, z
+
+
+def hessenberg(a, *, calc_q=False, overwrite_a=False, check_finite=True):
+    """The upper Hessenberg form h of `a` (zero below the first subdiagonal), with
+    `a = q @ h @ q^H`, q unitary; `(h, q)` with `calc_q`. Batched; no derivatives."""
+    a, = _inexact(a)
+    _square(a, "hessenberg")
+    h, q = hessenberg_p.bind(a)
+    return (h, q) if calc_q else h
+
+
+# -------------------------------------------------------- on the complex Schur form
+def _diag(x):
+    return fnp.diagonal(x, axis1=-2, axis2=-1)
+
+
+def _sylvester_triangular(r, s, f, nonzero=False):
+    """y with `r y + y s = f` for upper triangular r (…, m, m) and s (…, n, n), one column
+    after the other (Bartels-Stewart): `(r + s_kk) y_k = f_k - sum_{j<k} s_jk y_j`, linear
+    in f. `nonzero` solves a zero denominator r_ii + s_kk as if it were one."""
+    m, n = shape_of(f)[-2:]
+    eye = fnp.eye(m, dtype=dtype_of(r))
+    cols = []
+    for k in range(n):
+        rhs = f[..., :, k]
+        if k:
+            rhs = rhs - np_linalg.matmul(fnp.stack(cols, -1), s[..., :k, k:k + 1])[..., 0]
+        system = r + s[..., k, k][..., None, None] * eye
+        if nonzero:
+            system = system + fnp.where(_diag(system) == 0, 1, 0)[..., None] * eye
+        cols.append(lax_linalg.triangular_solve(system, rhs[..., None], lower=False)[..., 0])
+    return fnp.stack(cols, -1) if cols else f
+
+
+def _sqrtm_parts(a):
+    """`(x, u, z)`: x the principal square root of complex a, from its Schur form
+    `a = z t z^H` and u the upper triangular root of t (`u^2 = t`), found column by column
+    (Bjorck and Hammarling): `(u[:j, :j] + u_jj) u[:j, j] = t[:j, j]`."""
+    t, z = schur_p.bind(a, output="complex")
+    n = shape_of(a)[-1]
+    root = fnp.sqrt(_diag(t))
+    cols = []
+    for j in range(n):
+        above = []
+        if j:
+            above = [_sylvester_triangular(fnp.stack(cols, -1)[..., :j, :],
+                                           root[..., j, None, None], t[..., :j, j:j + 1],
+                                           nonzero=True)[..., 0]]
+        below = fnp.zeros(shape_of(a)[:-2] + (n - j - 1,), dtype_of(a))
+        cols.append(fnp.concatenate(above + [root[..., j:j + 1], below], -1))
+    u = fnp.stack(cols, -1)
+    return np_linalg.matmul(np_linalg.matmul(z, u), adjoint(z)), u, z
+
+
+def _on_primals_device(position):
+    """A jvp rule run on the device of its primals (argument `position`): the constants it
+    makes must meet them, and it runs where the primals are differentiated, which may be
+    outside the placement of the function that bound it (grad of a jitted function)."""
+    return lambda rule: on_operand_device(rule, lambda args, kwargs: args[position])
+
+
+@custom_jvp
+def _sqrtm(a):
+    return _sqrtm_parts(a)[0]
+
+
+@_sqrtm.defjvp
+@_on_primals_device(0)
+def _sqrtm_jvp(primals, tangents):
+    """x dx + dx x = da, solved in x's Schur frame: u y + y u = z^H da z, dx = z y z^H."""
+    a, = primals
+    da, = tangents
+    x, u, z = _sqrtm_parts(a)
+    mm = np_linalg.matmul
+    y = _sylvester_triangular(u, u, mm(mm(adjoint(z), da), z))
+    return x, mm(mm(z, y), adjoint(z))
+
+
+def sqrtm(A, blocksize=1):
+    """The principal square root x of square `A` (`x @ x = A`), complex as in JAX, through
+    the complex Schur form. Batched over leading axes; differentiable (first order) where
+    A has no eigenvalues on the closed negative real axis."""
+    if blocksize > 1:
+        raise NotImplementedError("sqrtm: blocksize > 1 is not supported (as in JAX)")
+    A, = _inexact(A)
+    _square(A, "sqrtm")
+    return _sqrtm(lax.convert_element_type(A, _complex_dtype(dtype_of(A))))
+
+
+def expm_frechet(A, E, *, method=None, compute_expm=True):
+    """The Frechet derivative of `expm` at `A` in the direction `E` (its jvp), and
+    `expm(A)` first with `compute_expm`: `(expm(A), L(A, E))` or `L(A, E)`."""
+    A, E = _inexact(A, E)
+    _square(A, "expm_frechet")
+    _square(E, "expm_frechet")
+    if shape_of(A) != shape_of(E):
+        raise ValueError(f"expm_frechet: A and E must have the same shape, got "
+                         f"{shape_of(A)} and {shape_of(E)}")
+    value, derivative = jvp(expm, (A,), (E,))
+    return (value, derivative) if compute_expm else derivative
+
+
+def funm(A, func, disp=True):
+    """`func` of square 2-d `A` as a matrix function, from `func` of its eigenvalues
+    (`func` takes and returns a 1-d array) by Parlett's recurrence on the complex Schur
+    form (Golub and Van Loan, algorithm 11.1.1); complex, as in JAX. With `disp=False`,
+    `(F, err)`, err an estimate of the relative error (SciPy's)."""
+    A, = _inexact(A)
+    if len(shape_of(A)) != 2 or shape_of(A)[0] != shape_of(A)[1]:
+        raise ValueError(f"funm: needs one square matrix (shape (n, n)), got shape "
+                         f"{shape_of(A)}")
+    t, z = schur(A, output="complex")
+    n = shape_of(A)[0]
+    d = _diag(t)
+    f = fnp.diag(asarray(func(d)).astype(dtype_of(t)))
+    gap = d[None, :] - d[:, None]                   # t_jj - t_ii
+    safe_gap = fnp.where(gap == 0, 1, gap)
+    rows = np.arange(n)
+    for p in range(1, n):               # the p-th superdiagonal from the ones below it
+        band = asarray(rows[None, :] - rows[:, None] == p)
+        commutator = np_linalg.matmul(t, f) - np_linalg.matmul(f, t)
+        f = fnp.where(band, commutator / safe_gap, f)
+    f = np_linalg.matmul(np_linalg.matmul(z, f), adjoint(z))
+    if disp:
+        return f
+    upper = asarray(rows[None, :] > rows[:, None])
+    minden = fnp.min(fnp.where(upper, fnp.abs(gap), fnp.abs(t[0, 0])))
+    tol = np.finfo(dtype_of(A)).eps
+    minden = fnp.where(minden == 0, tol, minden)
+    off = fnp.max(fnp.sum(fnp.abs(fnp.triu(t, 1)), axis=0))
+    err = fnp.where(fnp.any(fnp.isinf(f)), np.inf,
+                    fnp.minimum(1, fnp.maximum(tol, (tol / minden) * off)))
+    return f, err
+
+
+def _sylvester(a, b, c, method, tol):
+    """x with `a x + x b = c`: through the complex Schur forms of a and b ("schur"), or
+    their eigenvectors ("eigen"); NaN where eigenvalues of a and -b are within tol."""
+    ct = _complex_dtype(dtype_of(c))
+    mm = np_linalg.matmul
+    if method == "schur":
+        r, u = schur_p.bind(lax.convert_element_type(a, ct), output="complex")
+        s, v = schur_p.bind(lax.convert_element_type(b, ct), output="complex")
+        y = _sylvester_triangular(r, s, mm(mm(adjoint(u), c.astype(ct)), v), nonzero=True)
+        x, wa, wb = mm(mm(u, y), adjoint(v)), _diag(r), _diag(s)
+    else:
+        wa, ua = np_linalg.eig(a)
+        wb, ub = np_linalg.eig(b)
+        f = np_linalg.solve(ua, mm(c.astype(wa.dtype), ub))
+        x = mm(mm(ua, f / (wa[..., :, None] + wb[..., None, :])), np_linalg.inv(ub))
+    if dtype_of(c).kind != "c":
+        x = fnp.real(x)
+    close = fnp.any(fnp.abs(wa[..., :, None] + wb[..., None, :]) < tol, axis=(-2, -1))
+    return fnp.where(close[..., None, None], np.nan, x)
+
+
+@partial(custom_jvp, nondiff_argnums=(3, 4))
+def _solve_sylvester(a, b, c, method, tol):
+    return _sylvester(a, b, c, method, tol)
+
+
+@_solve_sylvester.defjvp
+@_on_primals_device(2)
+def _solve_sylvester_jvp(method, tol, primals, tangents):
+    """a dx + dx b = dc - da x - x db."""
+    a, b, c = primals
+    da, db, dc = tangents
+    x = _sylvester(a, b, c, method, tol)
+    rhs = dc - np_linalg.matmul(da, x) - np_linalg.matmul(x, db)
+    return x, _sylvester(a, b, rhs, method, tol)
+
+
+def solve_sylvester(A, B, C, *, method="schur", tol=1e-8):
+    """x with `A x + x B = C` (A (…, m, m), B (…, n, n), C (…, m, n), batch axes
+    broadcast), by Bartels-Stewart on the complex Schur forms ("schur") or through
+    eigenvectors ("eigen"); real for real C; NaN where an eigenvalue of A and one of B sum
+    to less than `tol` in magnitude (no unique solution). Differentiable (first order)."""
+    if method not in ("schur", "eigen"):
+        raise ValueError(f"solve_sylvester: method must be 'schur' or 'eigen', got {method!r}")
+    A, B, C = _inexact(A, B, C)
+    _square(A, "solve_sylvester")
+    _square(B, "solve_sylvester")
+    _matrix(C, "solve_sylvester")
+    m, n = shape_of(A)[-1], shape_of(B)[-1]
+    if shape_of(C)[-2:] != (m, n):
+        raise ValueError(f"solve_sylvester: C must be (…, {m}, {n}) for A {shape_of(A)} and "
+                         f"B {shape_of(B)}, got {shape_of(C)}")
+    batch = fnp.broadcast_shapes(shape_of(A)[:-2], shape_of(B)[:-2], shape_of(C)[:-2])
+    A, B, C = (fnp.broadcast_to(x, batch + shape_of(x)[-2:]) for x in (A, B, C))
+    return _solve_sylvester(A, B, C, method, float(tol))
+
+
+def eigh_tridiagonal(d, e, *, eigvals_only=False, select="a", select_range=None, tol=None,
+                     key=None):
+    """Eigenvalues (ascending), and eigenvectors unless `eigvals_only`, of the real
+    symmetric tridiagonal matrix with diagonal `d` (n,) and off-diagonal `e` (n - 1,);
+    `select="i"` keeps those with indices `select_range[0] <= i <= select_range[1]`.
+    Through `eigh` of the matrix: differentiable; `tol` and `key` are not needed."""
+    if select not in ("a", "i"):
+        raise NotImplementedError(f"eigh_tridiagonal: select must be 'a' or 'i' (as in "
+                                  f"JAX), got {select!r}")
+    d, e = _inexact(d, e)
+    n = shape_of(d)[-1] if shape_of(d) else 0
+    if len(shape_of(d)) != 1 or shape_of(e) != (max(n - 1, 0),):
+        raise ValueError(f"eigh_tridiagonal: d must be (n,) and e (n - 1,), got shapes "
+                         f"{shape_of(d)} and {shape_of(e)}")
+    if dtype_of(d).kind == "c" or dtype_of(e).kind == "c":
+        raise ValueError("eigh_tridiagonal: d and e must be real")
+    w, v = np_linalg.eigh(fnp.diag(d) + fnp.diag(e, 1) + fnp.diag(e, -1))
+    if select == "i":
+        if select_range is None:
+            raise ValueError("eigh_tridiagonal: select='i' needs select_range=(lo, hi)")
+        lo, hi = (int(i) for i in select_range)
+        w, v = w[lo:hi + 1], v[:, lo:hi + 1]
+    return w if eigvals_only else (w, v)
 
 
 # NumPy data and constants made here join the operands' device (core.on_operand_device)
