@@ -87,6 +87,13 @@ def _cases():
               ("signal.welch", lambda x: fsig.welch(x, 2.0, nperseg=16, average="median"),
                (sig,)),
               ("signal.csd", lambda x, y: fsig.csd(x, y, nperseg=8), (sig, sig[::-1]))]
+    cases += [(f"special.{name}", getattr(fspecial, name), (np.abs(X) + 0.5,))
+              for name in ("exp1", "expi", "loggamma")]
+    cases += [("special.expn", lambda x: fspecial.expn(2, x), (np.abs(X) + 0.5,)),
+              ("special.multigammaln", lambda a: fspecial.multigammaln(a, 3), (X + 2.0,)),
+              ("special.comb", lambda n: fspecial.comb(n, 2.0, repetition=True), (X + 2.0,)),
+              ("special.boxcox", fspecial.boxcox, (np.abs(X), np.resize([0.0, 0.5], 7))),
+              ("special.boxcox1p", fspecial.boxcox1p, (X, 0.0))]
     return cases
 
 
@@ -140,6 +147,8 @@ GRADS = [
     ("signal.welch", lambda x: fnp.sum(fsig.welch(x, nperseg=4, detrend="linear")[1]), X),
     ("signal.istft", lambda x: fnp.sum(fsig.istft(fsig.stft(x, nperseg=4)[2])[1] ** 2), X),
     ("special.xlogy", lambda x: fnp.sum(fspecial.xlogy(x, 2.0)), X),
+    ("special.expn", lambda x: fnp.sum(fspecial.expn(0, x) + fspecial.expi(x)), np.abs(X) + 1),
+    ("special.boxcox", lambda x: fnp.sum(fspecial.boxcox(x, np.array([0.0, 1.5]))), U[:2]),
 ]
 
 

@@ -6,6 +6,8 @@ kernels are SciPy's (CuPy's `cupyx.scipy.special` on a GPU):
     gammaincinv(a, p)  x with P(a, x) = p
     betainc(a, b, x)   regularized incomplete beta I_x(a, b)
     betaincinv(a, b, y)  x with I_x(a, b) = y
+    exp1(x), expi(x)   the exponential integrals E1(x) = int_x^inf e^-t / t dt and Ei(x)
+    expn(n, x)         the generalized exponential integral E_n(x) (NaN for non-integer n)
     random_gamma_grad(a, x)  d x / d a of a Gamma(a) sample x at a fixed quantile (own kernel)
 
 They are differentiable in `x` (and `p`, `y` for the inverses), in both modes, to any order;
@@ -19,11 +21,13 @@ import numpy as np
 from ..core import ShapedArray
 from ._util import primitive, shape_of, elementwise_aval, wanted
 from .elementwise import (special_module, in_operand_dtype, batch_elementwise, unbroadcast,
-                          mul, exp, log, log1p, sub, add, neg, lgamma, digamma, div)
+                          mul, exp, log, log1p, sub, add, neg, lgamma, digamma, div, max,
+                          select, ge, square)
 from .shape_ops import broadcast_to
 
 _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gammaincinv",
-          "betainc": "betainc", "betaincinv": "betaincinv", "zeta": "zeta"}
+          "betainc": "betainc", "betaincinv": "betaincinv", "zeta": "zeta", "exp1": "exp1",
+          "expi": "expi"}
 
 
 def _shape_param_error(name, i):
@@ -99,6 +103,40 @@ betaincinv_p = _special("betaincinv", 3,
 zeta_p = _special("zeta", 2, lambda x, q, ans: neg(mul(x, zeta_p.bind(add(x, 1.0), q))))
 
 
+# the exponential integrals: E1' = -e^-x / x, Ei' = e^x / x, d E_n / dx = -E_{n-1} (n >= 1)
+exp1_p = _special("exp1", 1, lambda x, ans: neg(div(exp(neg(x)), x)))
+expi_p = _special("expi", 1, lambda x, ans: div(exp(x), x))
+
+
+def _expn_impl(xp, n, x):
+    """SciPy's expn at integer n, NaN elsewhere (SciPy truncates n there, with a warning)."""
+    whole = n == xp.floor(n)
+    out = special_module(xp).expn(xp.where(whole, n, 1.0), x)
+    return in_operand_dtype(xp.where(whole, out, xp.nan), (n, x))
+
+
+def _expn_dx(n, x, ans):
+    """-E_{n-1}(x); for n = 0, d/dx e^-x / x = -e^-x (x + 1) / x^2 (SciPy has no E_-1)."""
+    previous = neg(expn_p.bind(max(sub(n, 1.0), 0.0), x))
+    zeroth = neg(div(mul(exp(neg(x)), add(x, 1.0)), square(x)))
+    return select(ge(n, 1.0), previous, zeroth)
+
+
+expn_p = _special("expn", 2, _expn_dx, impl=_expn_impl)
+
+
+def exp1(x):
+    return exp1_p.bind(x)
+
+
+def expi(x):
+    return expi_p.bind(x)
+
+
+def expn(n, x):
+    return expn_p.bind(n, x)
+
+
 def gammainc(a, x):
     return gammainc_p.bind(a, x)
 
@@ -124,7 +162,7 @@ def zeta(x, q):
 
 
 __all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv", "zeta",
-           "random_gamma_grad"]
+           "exp1", "expi", "expn", "random_gamma_grad"]
 
 
 # ------------------------------------------------------------------ gamma sample derivative

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .. import lax
+from .. import dtypes, lax
 from ..core import place_functions as _place_functions, places_operands
 from ..primitives import special as _special
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes as _broadcast_shapes
@@ -17,7 +17,8 @@ __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc
            "gammaln", "gamma", "gammasgn", "beta", "factorial", "poch", "rel_entr", "kl_div",
            "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "ndtri",
            "log_ndtr", "i0", "i1", "i0e", "i1e", "erfcx", "logaddexp", "gammainc", "gammaincc",
-           "gammaincinv", "betainc", "betaincinv", "zeta"]
+           "gammaincinv", "betainc", "betaincinv", "zeta", "exp1", "expi", "expn", "loggamma",
+           "multigammaln", "comb", "bernoulli", "boxcox", "boxcox1p"]
 
 
 def _unary(lax_fn, name, doc):
@@ -60,12 +61,103 @@ betainc = _promoted(_special.betainc, "betainc",
                     "The regularized incomplete beta function I_x(a, b).")
 betaincinv = _promoted(_special.betaincinv, "betaincinv", "x with I_x(a, b) = y.")
 _zeta = _promoted(_special.zeta, "zeta", "")
+exp1 = _promoted(_special.exp1, "exp1",
+                 "The exponential integral E1(x) = integral from x to inf of exp(-t) / t.")
+expi = _promoted(_special.expi, "expi",
+                 "The exponential integral Ei(x) = -(principal value) integral from -x to inf "
+                 "of exp(-t) / t.")
+expn = _promoted(_special.expn, "expn",
+                 "The generalized exponential integral E_n(x) = integral from 1 to inf of "
+                 "exp(-x t) / t^n (NaN for non-integer n); differentiable in x.")
 
 
 def zeta(x, q=None):
     """Hurwitz's zeta function sum_k (k + q)^-x (Riemann's where q is None); differentiable in
     q."""
     return _zeta(x, 1.0 if q is None else q)
+
+
+def loggamma(x):
+    """The principal branch of log Gamma(x) for real x: gammaln(x) for x >= 0, NaN for
+    x < 0 (as SciPy for real input); complex input is not supported."""
+    (x,), dt = promote_inexact(x)
+    if dt.kind == "c":
+        raise NotImplementedError("loggamma: complex input is not supported; take gammaln of "
+                                  "real arguments")
+    x = asarray(x)
+    return lax.select(lax.lt(x, 0.0), lax.full_like(x, math.nan), lax.lgamma(x))
+
+
+def multigammaln(a, d):
+    """The log of the multivariate gamma function of dimension `d` (a Python int):
+    d (d - 1) / 4 log(pi) + sum over j < d of gammaln(a - j / 2)."""
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
+        raise ValueError(f"multigammaln: d must be a positive Python integer, got {d!r}")
+    (a,), _ = promote_inexact(a)
+    a = asarray(a)
+    total = lax.full_like(a, d * (d - 1) / 4.0 * math.log(math.pi))
+    for j in range(int(d)):
+        total = lax.add(total, lax.lgamma(lax.sub(a, j / 2.0)))
+    return total
+
+
+def comb(N, k, *, repetition=False):
+    """The number of combinations of N things taken k at a time, Gamma(N + 1) / (Gamma(k +
+    1) Gamma(N - k + 1)) for real N and k (0 where k > N, N < 0 or k < 0); with `repetition`,
+    comb(N + k - 1, k) (1 for k = 0). Floats, as SciPy's comb(exact=False) and JAX's."""
+    (N, k), dt = promote_inexact(N, k)
+    N, k = asarray(N, dtype=dt), asarray(k, dtype=dt)
+    given = N
+    if repetition:
+        N = lax.sub(lax.add(N, k), 1.0)
+    rest = lax.add(lax.sub(N, k), 1.0)
+    top = lax.add(N, 1.0)
+    log_value = lax.sub(lax.lgamma(top), lax.add(lax.lgamma(lax.add(k, 1.0)),
+                                                 lax.lgamma(rest)))
+    sign = lax.mul(lax.mul(gammasgn(top), gammasgn(lax.add(k, 1.0))), gammasgn(rest))
+    value = lax.mul(sign, lax.exp(log_value))
+    ok = lax.bitwise_and(lax.bitwise_and(lax.le(k, N), lax.ge(N, 0.0)), lax.ge(k, 0.0))
+    out = lax.select(ok, value, lax.full_like(value, 0.0))
+    if repetition:              # one way to take none of N >= 0 things (also of none)
+        none = lax.bitwise_and(lax.eq(k, 0.0), lax.ge(given, 0.0))
+        out = lax.select(none, lax.full_like(out, 1.0), out)
+    return out
+
+
+def bernoulli(n):
+    """The Bernoulli numbers B_0, ..., B_n (B_1 = -1/2), for a Python integer n >= 0, in the
+    default float dtype (exact to its precision)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"bernoulli: n must be a non-negative Python integer, got {n!r}")
+    import scipy.special
+    values = scipy.special.bernoulli(int(n)) if n > 0 else np.ones(1)
+    return asarray(values, dtype=dtypes.default_float_dtype())
+
+
+def _box_cox(log_fn, x, lmbda):
+    """(exp(lmbda log_fn(x)) - 1) / lmbda, log_fn(x) at lmbda = 0 (there with the derivative
+    log_fn(x)^2 / 2 in lmbda)."""
+    (x, lmbda), dt = promote_inexact(x, lmbda)
+    x, lmbda = _broadcast_pair(asarray(x, dtype=dt), asarray(lmbda, dtype=dt))
+    logx = log_fn(x)
+    zero = lax.eq(lmbda, 0.0)
+    safe = lax.select(zero, lax.full_like(lmbda, 1.0), lmbda)
+    general = lax.div(lax.expm1(lax.mul(safe, logx)), safe)
+    slope = lax.mul(lax.square(logx), 0.5)
+    slope = lax.select(lax.is_finite(slope), slope, lax.full_like(slope, 0.0))
+    at_zero = lax.add(logx, lax.mul(lmbda, slope))
+    return lax.select(zero, at_zero, general)
+
+
+def boxcox(x, lmbda):
+    """The Box-Cox transform (x^lmbda - 1) / lmbda, log(x) at lmbda = 0."""
+    return _box_cox(lax.log, x, lmbda)
+
+
+def boxcox1p(x, lmbda):
+    """The Box-Cox transform of 1 + x: ((1 + x)^lmbda - 1) / lmbda, log1p(x) at
+    lmbda = 0."""
+    return _box_cox(lax.log1p, x, lmbda)
 
 
 def logaddexp(x1, x2):
