@@ -241,3 +241,176 @@ def test_eigh_tridiagonal_derivatives_and_errors():
         fl.eigh_tridiagonal(d, e, select="v", select_range=(0, 1))
     with pytest.raises(ValueError, match="must be real"):
         fl.eigh_tridiagonal(d, e * 1j)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rsf2csf_matches_scipy(dtype):
+    a = rng.standard_normal((5, 5)).astype(dtype)
+    t, z = sl.schur(a)
+    got = fl.rsf2csf(t, z)
+    want = sl.rsf2csf(t, z)
+    for g, w in zip(got, want):
+        assert g.dtype == np.result_type(dtype, np.complex64)
+        close(g, w, TOL[dtype])
+    tc, zc = (np.asarray(x) for x in got)
+    close(np.tril(tc, -1), 0)
+    close(zc @ tc @ zc.conj().T, a, TOL[dtype] * 10)
+    for g, w in zip(ft.jit(fl.rsf2csf)(t, z), want):
+        close(g, w, TOL[dtype])
+
+
+def test_rsf2csf_batched_vmap_derivatives_errors():
+    pairs = [sl.schur(m) for m in (A, B @ B.T + A[:3, :3])[:1] + (SHIFTED,)]
+    ts, zs = stacked(*(p[0] for p in pairs)), stacked(*(p[1] for p in pairs))
+    want = [sl.rsf2csf(t, z) for t, z in pairs]
+    for got in (fl.rsf2csf(ts, zs), ft.vmap(fl.rsf2csf)(ts, zs)):
+        for k in range(2):
+            close(got[k], [w[k] for w in want])
+    # differentiable where the quasi-triangular pattern of T holds (perturbed in its
+    # nonzero entries: which blocks are split stays the same)
+    t, z = pairs[0]
+    mask = np.abs(t) > 1e-12
+    check_grads(lambda x, z: _parts(lambda x, z: fl.rsf2csf(t + mask * x, z)[0])(x, z),
+                (np.zeros_like(t), z), order=1, modes=("fwd", "rev"))
+    t1, z1 = fl.rsf2csf(np.ones((1, 1)), np.ones((1, 1)))
+    close(t1, [[1]])
+    with pytest.raises(ValueError, match="T and Z must be n x n alike"):
+        fl.rsf2csf(t, z[:3, :3])
+
+
+QR_CASES = [("right", (5, 3), (2, 5)), ("left", (5, 3), (3, 2)), ("right", (5, 3), (5,)),
+            ("left", (5, 3), (3,)), ("right", (3, 5), (2, 3)), ("left", (3, 5), (3, 4))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode,a_shape,c_shape", QR_CASES)
+def test_qr_multiply_matches_scipy(mode, a_shape, c_shape, dtype):
+    a = rng.standard_normal(a_shape).astype(dtype)
+    c = rng.standard_normal(c_shape).astype(dtype)
+    for conjugate in (False, True):
+        got = fl.qr_multiply(a, c, mode, conjugate=conjugate)
+        want = sl.qr_multiply(a, c, mode, conjugate=conjugate)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == dtype
+            close(g, w, TOL[dtype])
+    jitted = ft.jit(lambda a, c: fl.qr_multiply(a, c, mode))(a, c)
+    close(jitted[0], sl.qr_multiply(a, c, mode)[0], TOL[dtype])
+
+
+def test_qr_multiply_complex_batched_derivatives_errors():
+    a = CPLX[:, :3]
+    c = rng.standard_normal((2, 4)) + 1j
+    for conjugate in (False, True):
+        close(fl.qr_multiply(a, c, conjugate=conjugate)[0],
+              sl.qr_multiply(a, c, conjugate=conjugate)[0])
+    aa, cc = stacked(A[:, :3], SPD[:, :3]), stacked(C.T[:2], C.T[1:])
+    want = [sl.qr_multiply(x, y)[0] for x, y in zip(aa, cc)]
+    close(fl.qr_multiply(aa, cc)[0], want)
+    close(ft.vmap(lambda x, y: fl.qr_multiply(x, y)[0])(aa, cc), want)
+    check_grads(lambda a, c: fl.qr_multiply(a, c, "left"), (A[:, :3], C[:3]), order=1,
+                modes=("fwd", "rev"))
+    with pytest.raises(ValueError, match=r"c of shape \(2, 3\) does not fit q of shape "
+                                         r"\(4, 3\) for mode 'right' \(needs 4 columns\)"):
+        fl.qr_multiply(A[:, :3], C[:2])
+    with pytest.raises(NotImplementedError, match="pivoting"):
+        fl.qr_multiply(A, C, pivoting=True)
+    with pytest.raises(ValueError, match="mode must be 'left' or 'right'"):
+        fl.qr_multiply(A, C, "middle")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 12])
+def test_special_matrices_of_n(n):
+    for kind in (None, "lower", "upper"):
+        for ours, theirs in ((fl.pascal, sl.pascal), (fl.invpascal, sl.invpascal)):
+            got = ours(n, kind)
+            assert got.dtype == np.float32                  # the default float, as JAX's
+            close(got, theirs(n, kind or "symmetric").astype(np.float64), 1e-6)
+    close(fl.invhilbert(n), sl.invhilbert(n), 1e-6)
+    if n:
+        for full in (False, True):
+            got = fl.helmert(n, full)
+            assert got.dtype == np.float32
+            close(got, sl.helmert(n, full), 1e-6)
+    with pytest.raises(ValueError, match="kind must be"):
+        fl.pascal(3, "diagonal")
+    with pytest.raises(ValueError, match="kind must be"):
+        fl.invpascal(3, "diagonal")
+
+
+def test_special_matrices_in_float64():
+    ft.config.update("default_float_dtype", "float64")
+    try:
+        assert fl.pascal(30).dtype == np.float64
+        np.testing.assert_allclose(fl.pascal(30), sl.pascal(30, exact=False), rtol=1e-15)
+        close(fl.invhilbert(8), sl.invhilbert(8), 0)
+        close(np.asarray(fl.invhilbert(5)) @ sl.hilbert(5), np.eye(5), 1e-8)
+    finally:
+        ft.config.update("default_float_dtype", "float32")
+
+
+def test_hadamard():
+    for n in (1, 2, 4, 16):
+        got = fl.hadamard(n)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, sl.hadamard(n))
+    assert fl.hadamard(4, dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="power of 2, got 6"):
+        fl.hadamard(6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [np.int64])
+def test_leslie_fiedler_convolution_matrix(dtype):
+    f, s = np.array([1.5, 2, 1, 3]).astype(dtype), np.array([0.25, 0.75, 2]).astype(dtype)
+    for got, want in ((fl.leslie(f, s), sl.leslie(f, s)), (fl.fiedler(f), sl.fiedler(f)),
+                      (fl.convolution_matrix(f, 3), sl.convolution_matrix(f, 3))):
+        assert got.dtype == dtype
+        close(got, want, 0)
+    got = fl.fiedler_companion(f)
+    assert got.dtype == (np.float32 if dtype == np.int64 else dtype)   # promoted, as JAX
+    close(got, sl.fiedler_companion(f), TOL.get(dtype, 1e-6))
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+@pytest.mark.parametrize("n", [1, 2, 3, 6])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_convolution_matrix_modes(m, n, mode):
+    a = rng.standard_normal(m)
+    got = fl.convolution_matrix(a, n, mode)
+    close(got, sl.convolution_matrix(a, n, mode))
+    v = rng.standard_normal(n)
+    close(np.asarray(got) @ v, np.convolve(a, v, mode))
+
+
+@pytest.mark.parametrize("coeffs", [[2.0, 3.0], [1.0, 2, 3], [1.0, 2, 3, 4],
+                                    [2.0, 1, 3, 4, 5], [1.0, -1, 2, 3, 5, 7, 9]])
+def test_fiedler_companion_has_the_roots(coeffs):
+    got = fl.fiedler_companion(coeffs)
+    close(got, sl.fiedler_companion(coeffs))
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(np.asarray(got))),
+                               np.sort_complex(np.roots(coeffs)), atol=1e-8)
+
+
+def test_structured_matrices_batch_jit_vmap_derivatives_errors():
+    f, s = rng.standard_normal((2, 4)), rng.standard_normal((2, 3))
+    cases = [(fl.leslie, (f, s), lambda f, s: sl.leslie(f, s)),
+             (fl.fiedler, (f,), sl.fiedler),
+             (fl.fiedler_companion, (f,), sl.fiedler_companion),
+             (lambda a: fl.convolution_matrix(a, 3, "same"), (f,),
+              lambda a: sl.convolution_matrix(a, 3, "same"))]
+    for ours, args, theirs in cases:
+        want = [theirs(*(x[i] for x in args)) for i in range(2)]
+        close(ours(*args), want)
+        close(ft.vmap(ours)(*args), want)
+        close(ft.jit(ours)(*args), want)
+        check_grads(ours, tuple(x[0] for x in args), order=2, modes=("fwd", "rev"))
+    with pytest.raises(ValueError, match="one entry fewer"):
+        fl.leslie(f[0], s[0, :2])
+    with pytest.raises(ValueError, match="mode must be 'full', 'same' or 'valid'"):
+        fl.convolution_matrix(f[0], 3, "circular")
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        fl.convolution_matrix(f[0], 0)
+    with pytest.raises(ValueError, match="at least 1-d"):
+        fl.convolution_matrix(1.0, 2)
+    with pytest.raises(ValueError, match="at least one coefficient"):
+        fl.fiedler_companion(np.zeros(0))
+    assert fl.fiedler_companion([3.0]).shape == (0, 0)

@@ -33,7 +33,9 @@ __all__ = ["cholesky", "cho_factor", "cho_solve", "solve_triangular", "lu", "lu_
            "lu_solve", "solve", "inv", "det", "eigh", "svd", "qr", "expm", "polar",
            "block_diag", "toeplitz", "circulant", "hankel", "companion", "hilbert", "dft",
            "schur", "hessenberg", "sqrtm", "expm_frechet", "funm", "solve_sylvester",
-           "eigh_tridiagonal"]
+           "eigh_tridiagonal", "rsf2csf", "qr_multiply", "pascal", "invpascal", "hadamard",
+           "helmert", "leslie", "fiedler", "fiedler_companion", "invhilbert",
+           "convolution_matrix"]
 
 
 def _inexact(*arrays):
@@ -712,6 +714,201 @@ def eigh_tridiagonal(d, e, *, eigvals_only=False, select="a", select_range=None,
         lo, hi = (int(i) for i in select_range)
         w, v = w[lo:hi + 1], v[:, lo:hi + 1]
     return w if eigvals_only else (w, v)
+
+
+def rsf2csf(T, Z, check_finite=True):
+    """The complex Schur form `(t, z)` from the real one `(T, Z)` of `schur`: each 2 x 2
+    block of a complex eigenvalue pair is made triangular by a Givens rotation (applied to
+    T's rows and columns and Z's columns), from the bottom up. Batched over leading axes."""
+    T, Z = _inexact(T, Z)
+    _square(T, "rsf2csf")
+    _square(Z, "rsf2csf")
+    n = shape_of(T)[-1]
+    if shape_of(Z)[-1] != n:
+        raise ValueError(f"rsf2csf: T and Z must be n x n alike, got shapes {shape_of(T)} "
+                         f"and {shape_of(Z)}")
+    ct = _complex_dtype(dtype_of(T))
+    batch = fnp.broadcast_shapes(shape_of(T)[:-2], shape_of(Z)[:-2])
+    t, z = (fnp.broadcast_to(x, batch + (n, n)).astype(ct) for x in (T, Z))
+    eps = np.finfo(ct).eps
+    mm = np_linalg.matmul
+    for m in range(n - 1, 0, -1):
+        sub = t[..., m, m - 1]
+        block = t[..., m - 1:m + 1, m - 1:m + 1]
+        mu = np_linalg.eigvals(block)[..., 0] - t[..., m, m]
+        r = fnp.sqrt(fnp.abs(mu) ** 2 + fnp.abs(sub) ** 2).astype(ct)
+        r = fnp.where(r == 0, 1, r)
+        c, s = mu / r, sub / r
+        g = fnp.stack([fnp.stack([fnp.conj(c), s], -1), fnp.stack([-s, c], -1)], -2)
+        rotated = t.at[..., m - 1:m + 1, m - 1:].set(mm(g, t[..., m - 1:m + 1, m - 1:]))
+        rotated = rotated.at[..., :m + 1, m - 1:m + 1].set(
+            mm(rotated[..., :m + 1, m - 1:m + 1], adjoint(g)))
+        z_rotated = z.at[..., :, m - 1:m + 1].set(mm(z[..., :, m - 1:m + 1], adjoint(g)))
+        split = (fnp.abs(sub) > eps * (fnp.abs(t[..., m - 1, m - 1]) + fnp.abs(t[..., m, m])))
+        t = fnp.where(split[..., None, None], rotated, t).at[..., m, m - 1].set(0)
+        z = fnp.where(split[..., None, None], z_rotated, z)
+    return t, z
+
+
+def qr_multiply(a, c, mode="right", pivoting=False, conjugate=False, overwrite_a=False,
+                overwrite_c=False):
+    """`(q @ c, r)` ("left") or `(c @ q, r)` ("right") from the economic QR decomposition
+    `a = q @ r` (q (…, m, k), r (…, k, n), k = min(m, n)), without returning q; `conjugate`
+    uses conj(q). A 1-d c is a vector. Pivoting is not supported."""
+    if mode not in ("left", "right"):
+        raise ValueError(f"qr_multiply: mode must be 'left' or 'right', got {mode!r}")
+    if pivoting:
+        raise NotImplementedError("qr_multiply: pivoting=True is not supported")
+    a, c = _inexact(a, c)
+    _matrix(a, "qr_multiply")
+    q, r = np_linalg.qr(a, mode="reduced")
+    q = fnp.conj(q) if conjugate else q
+    vector = len(shape_of(c)) == 1
+    rows = shape_of(q)[-1] if mode == "left" else shape_of(q)[-2]
+    along = shape_of(c)[0] if vector else shape_of(c)[-2 if mode == "left" else -1]
+    if along != rows:
+        raise ValueError(f"qr_multiply: c of shape {shape_of(c)} does not fit q of shape "
+                         f"{shape_of(q)} for mode {mode!r} (needs {rows} "
+                         f"{'rows' if mode == 'left' else 'columns'})")
+    return (np_linalg.matmul(q, c) if mode == "left" else np_linalg.matmul(c, q)), r
+
+
+# ------------------------------------------------------------ special matrices
+def _exact(table, n):
+    """An n x n table of Python ints (exact at any size) in the default float dtype."""
+    return asarray(np.array(table, dtype=np.float64).reshape(n, n).astype(
+        dtypes.default_float_dtype()))
+
+
+def _pascal_table(n, kind):
+    if kind not in (None, "symmetric", "lower", "upper"):
+        raise ValueError(f"kind must be 'symmetric', 'lower' or 'upper', got {kind!r}")
+    if kind in ("lower", "upper"):
+        lower = [[math.comb(i, j) for j in range(n)] for i in range(n)]
+        return lower if kind == "lower" else [list(r) for r in zip(*lower)]
+    return [[math.comb(i + j, i) for j in range(n)] for i in range(n)]
+
+
+def pascal(n, kind=None):
+    """The n x n Pascal matrix: binomial coefficients C(i + j, i) ("symmetric", the
+    default), C(i, j) ("lower") or its transpose ("upper"), in the default float dtype."""
+    return _exact(_pascal_table(n, kind), n)
+
+
+def invpascal(n, kind=None):
+    """The inverse of `pascal(n, kind)`, computed exactly: the inverse of the lower one has
+    entries (-1)^(i - j) C(i, j), and the symmetric one's inverse is L^-T L^-1."""
+    _pascal_table(0, kind)
+    inv_lower = [[(-1) ** (i - j) * math.comb(i, j) for j in range(n)] for i in range(n)]
+    if kind == "lower":
+        return _exact(inv_lower, n)
+    if kind == "upper":
+        return _exact([list(r) for r in zip(*inv_lower)], n)
+    return _exact([[sum(inv_lower[k][i] * inv_lower[k][j] for k in range(n))
+                    for j in range(n)] for i in range(n)], n)
+
+
+def invhilbert(n):
+    """The exact inverse of the n x n Hilbert matrix, in the default float dtype."""
+    return _exact([[(-1) ** (i + j) * (i + j + 1) * math.comb(n + i, n - j - 1)
+                    * math.comb(n + j, n - i - 1) * math.comb(i + j, i) ** 2
+                    for j in range(n)] for i in range(n)], n)
+
+
+def hadamard(n, dtype=int):
+    """The n x n Hadamard matrix of +-1 (Sylvester's construction), n a power of 2."""
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"hadamard: n must be a positive power of 2, got {n}")
+    h = np.ones((1, 1))
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    return asarray(h.astype(dtypes.canonicalize(dtype)))
+
+
+def helmert(n, full=False):
+    """The Helmert matrix: row 0 all 1 / sqrt(n), row i (1 <= i < n) i ones then -i,
+    divided by sqrt(i (i + 1)); orthogonal. Without `full`, rows 1 to n - 1 only."""
+    h = np.tril(np.ones((n, n)), -1) - np.diag(np.arange(n))
+    h /= np.sqrt(np.arange(n) * np.arange(1, n + 1))[:, None].clip(1)
+    if n:
+        h[0] = 1 / math.sqrt(n)
+    return asarray((h if full else h[1:]).astype(dtypes.default_float_dtype()))
+
+
+def leslie(f, s):
+    """The Leslie matrices with fecundity row f (…, n) and survival subdiagonal s
+    (…, n - 1), batched over leading axes."""
+    f, s = _vectors(f, s)
+    n = shape_of(f)[-1]
+    if shape_of(s)[-1] != n - 1:
+        raise ValueError(f"leslie: s must have one entry fewer than f along the last axis, "
+                         f"got shapes {shape_of(f)} and {shape_of(s)}")
+    index = np.zeros((n, n), int)           # values[0] is 0, then f, then s
+    index[0] = 1 + np.arange(n)
+    index[np.arange(1, n), np.arange(n - 1)] = 1 + n + np.arange(n - 1)
+    zero = fnp.zeros(shape_of(f)[:-1] + (1,), dtype_of(f))
+    return _take_matrix(fnp.concatenate([zero, f, s], -1), index)
+
+
+def fiedler(a):
+    """The symmetric Fiedler matrices |a_i - a_j| of a (…, n)."""
+    a = fnp.atleast_1d(asarray(a))
+    return fnp.abs(a[..., :, None] - a[..., None, :])
+
+
+def fiedler_companion(a):
+    """The Fiedler companion matrices (…, n - 1, n - 1) of the polynomials with
+    coefficients a (…, n), highest power first: pentadiagonal, with the polynomial's roots
+    as eigenvalues (a sparser `companion`)."""
+    a, = _inexact(fnp.atleast_1d(asarray(a)))
+    if shape_of(a)[-1] == 0:
+        raise ValueError(f"fiedler_companion: needs at least one coefficient along the last "
+                         f"axis, got shape {shape_of(a)}")
+    n = shape_of(a)[-1] - 1
+    coeffs = a / a[..., :1]
+    # values: [0, 1, -a_1, ..., -a_n]; even rows i hold -a_(i+1) left of the diagonal (i > 0)
+    # and -a_(i+2), 1 right of it; odd rows a 1 two left of it (and row 1 a 1 in column 0)
+    index = np.zeros((n, n), int)
+    for i in range(n):
+        if i % 2 == 0:
+            if i + 1 < n:
+                index[i, i + 1] = 2 + i + 1
+            if i + 2 < n:
+                index[i, i + 2] = 1
+            if i >= 2:
+                index[i, i - 1] = 2 + i
+        elif i >= 3:
+            index[i, i - 2] = 1
+    if n:
+        index[0, 0] = 2
+    if n > 1:
+        index[1, 0] = 1
+    values = fnp.concatenate([fnp.zeros_like(coeffs[..., :1]), fnp.ones_like(coeffs[..., :1]),
+                              -coeffs[..., 1:]], -1)
+    return _take_matrix(values, index)
+
+
+def convolution_matrix(a, n, mode="full"):
+    """The matrices (…, k, n) whose product with v (n,) is `numpy.convolve(a, v, mode)`
+    for a (…, m): k = m + n - 1 ("full"), max(m, n) ("same") or max(m, n) - min(m, n) + 1
+    ("valid")."""
+    n = int(n)
+    if n <= 0:
+        raise ValueError(f"convolution_matrix: n must be a positive integer, got {n}")
+    if mode not in ("full", "same", "valid"):
+        raise ValueError(f"convolution_matrix: mode must be 'full', 'same' or 'valid', got "
+                         f"{mode!r}")
+    a = asarray(a)
+    if not shape_of(a) or shape_of(a)[-1] == 0:
+        raise ValueError(f"convolution_matrix: a must be at least 1-d and not empty, got "
+                         f"shape {shape_of(a)}")
+    m = shape_of(a)[-1]
+    lag = np.arange(m + n - 1)[:, None] - np.arange(n)[None, :]
+    index = np.where((lag >= 0) & (lag < m), lag + 1, 0)      # values[0] is 0, then a
+    start = {"full": 0, "same": (min(m, n) - 1) // 2, "valid": min(m, n) - 1}[mode]
+    rows = {"full": m + n - 1, "same": max(m, n), "valid": max(m, n) - min(m, n) + 1}[mode]
+    values = fnp.concatenate([fnp.zeros_like(a[..., :1]), a], -1)
+    return _take_matrix(values, index[start:start + rows])
 
 
 # NumPy data and constants made here join the operands' device (core.on_operand_device)
