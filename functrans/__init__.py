@@ -24,6 +24,7 @@ from .extra_transforms import (custom_gradient, linear_transpose, closure_conver
                                ensure_compile_time_eval)
 from .pmap import pmap
 from .higher_order import custom_derivatives
+from . import custom_batching
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies
 from .higher_order.named_call import named_call

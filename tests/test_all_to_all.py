@@ -15,10 +15,14 @@ from functrans.interpreters.batching import Span, vmap_flat
 from functrans.test_util import check_grads
 
 jax = pytest.importorskip("jax")
-jax.config.update("jax_enable_x64", True)
 jlax = jax.lax
 
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _jax_float64(jax_x64):
+    """JAX in float64 (as functrans keeps NumPy's float64) for each test, then restored."""
 
 
 def arr(*shape):
@@ -182,13 +186,13 @@ def test_an_axis_spanning_ranks(ranks, lanes):
         close(np.concatenate([np.asarray(results[r][k]) for r in range(ranks)]), want[k])
 
 
-def test_pmap(fake_devices):
+def test_pmap(fake_gpus):
     def f(v):
         n = lax.axis_size("i")
         return (lax.all_to_all(v, "i", 0, 1), lax.pshuffle(v, "i", list(range(n))[::-1]),
                 lax.pbroadcast(v, "i", n - 1))
     x = fnp.asarray(arr(2, 2, 3))
-    for devices in (fake_devices, ft.local_devices()[:1]):
+    for devices in (fake_gpus, ft.local_devices()[:1]):
         n = len(devices)
         got = ft.pmap(f, axis_name="i", devices=devices)(x[:n, :n])
         for a, b in zip(got, ft.vmap(f, axis_name="i")(x[:n, :n])):
@@ -196,21 +200,8 @@ def test_pmap(fake_devices):
             close(a, b)
     weights = fnp.arange(6.0).reshape(3, 2)
     grad = ft.grad(lambda v: fnp.sum(f(v)[0] * weights))
-    close(ft.pmap(grad, axis_name="i", devices=fake_devices)(x),
+    close(ft.pmap(grad, axis_name="i", devices=fake_gpus)(x),
           ft.vmap(grad, axis_name="i")(x))
-
-
-@pytest.fixture
-def fake_devices():
-    import fakegpu
-    registered = bool(ft.devices("fakegpu"))
-    if not registered:
-        fakegpu.register()
-    try:
-        yield ft.devices("fakegpu")
-    finally:
-        if not registered:
-            fakegpu.unregister()
 
 
 def test_errors():

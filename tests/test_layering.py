@@ -29,7 +29,7 @@ LAYERS = [
     ("compiler", ["functrans.compiler"]),
     ("numpy", ["functrans.numpy"]),
     ("transforms", ["functrans.api", "functrans.jit", "functrans.pmap",
-                    "functrans.extra_transforms"]),
+                    "functrans.extra_transforms", "functrans.custom_batching"]),
     ("libraries", ["functrans.nn", "functrans.optim", "functrans.random", "functrans.data",
                    "functrans.flatten_util", "functrans.callbacks",
                    "functrans.serialization", "functrans.debug", "functrans.scipy",
