@@ -304,6 +304,30 @@ def _zero_or(ct, primal):
     return ct
 
 
+def _cotangent_like(c, out, shape, dtype, leaf, i):
+    """`c` as the cotangent of the output `out` (shape, dtype): the same shape and, for a
+    float or complex output, the same dtype, as JAX asks; a weakly typed number (a Python
+    float or complex, or a traced one) takes the dtype of an output of its kind."""
+    number = c if is_python_scalar(c) else None
+    weak = number is not None or (isinstance(c, Tracer) and c.aval.weak_type)
+    # NumPy data joins the output's device, as operands do (core.eval_primitive)
+    c = asarray_like(c, out) if not isinstance(c, (Array, Tracer)) else c
+    given = dtype_of(c)
+    if weak and dtypes.is_inexact(given) and given.kind == np.dtype(dtype).kind:
+        given = dtype
+        if number is not None:
+            c = asarray_like(number, out, dtype=dtype)
+    if shape_of(c) != shape or (given != dtype and dtypes.is_inexact(dtype)):
+        what = f" (a Python {type(number).__name__})" if number is not None else ""
+        hint = (f" (ct.astype({np.dtype(dtype)}))" if shape_of(c) == shape and number is None
+                else "")
+        raise ValueError(
+            f"vjp: {leaf(i)} has shape {shape_of(c)} and dtype {given}{what}, but the output "
+            f"there has shape {shape} and dtype {np.dtype(dtype)}; pass a cotangent of the "
+            f"output's shape and dtype{hint}")
+    return c if dtype_of(c) == dtype or not dtypes.is_inexact(dtype) else c.astype(dtype)
+
+
 def vjp(fun, *primals, has_aux=False):
     """`(fun(*primals), vjp_fn)`, where `vjp_fn(cotangent)` returns one cotangent per primal.
 
@@ -334,14 +358,7 @@ def vjp(fun, *primals, has_aux=False):
                 raise ValueError(f"vjp: {leaf(i)} is float0{list(np.shape(c))}, the "
                                  f"cotangent type of an integer or bool output, but the output "
                                  f"is {np.dtype(d).name}{list(s)}")
-            # NumPy data joins the output's device, as operands do (core.eval_primitive)
-            c = asarray_like(c, out_flat[i]) if not isinstance(c, (Array, Tracer)) else c
-            if shape_of(c) != s:
-                raise ValueError(f"vjp: {leaf(i)} has shape {shape_of(c)} but the "
-                                 f"output has shape {s}")
-            if dtypes.is_inexact(d) and dtype_of(c) != d:
-                c = c.astype(d)
-            checked.append(c)
+            checked.append(_cotangent_like(c, out_flat[i], s, d, leaf, i))
         cts = vjp_flat_fn(checked)
         grads = [_zero_or(c, p) for c, p in zip(cts, leaves)]
         return tuple(tree_unflatten(treedef, grads))

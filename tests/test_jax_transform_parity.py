@@ -1664,6 +1664,13 @@ def p_vjp_cotangent_shape_mismatch(L):
     return L.api.vjp(lambda a: {"o": (a, L.np.sin(a))}, A3)[1]({"o": (A3, np.ones(4))})
 
 
+@program(error=r"\['o'\]\[1\]\) has shape \(3,\) and dtype float64, but the output there "
+                r"has shape \(3,\) and dtype float32")
+def p_vjp_cotangent_dtype_mismatch(L):
+    a = A3.astype(np.float32)
+    return L.api.vjp(lambda a: {"o": (a, L.np.sin(a))}, a)[1]({"o": (a, A3)})
+
+
 # --- derivatives at ties and NaNs
 @program()
 def p_fmax_fmin_ties_and_nans(L):

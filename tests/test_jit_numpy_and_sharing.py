@@ -187,7 +187,7 @@ def test_numpy_arguments_kept_by_a_transform_are_copies():
     x = np.ones(3)
     _, pullback = ft.vjp(lambda w: jf(w, x), fnp.ones(3))
     x[:] = 5.0                                  # after the forward pass
-    np.testing.assert_array_equal(np.asarray(pullback(fnp.asarray(1.0))[0]), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(pullback(1.0)[0]), [1.0, 1.0, 1.0])
 
 
 def test_donated_numpy_arguments_stay_intact(on_cpu):

@@ -126,6 +126,27 @@ def test_vjp_cotangent_errors_name_the_output_path():
         pull({"o": (A[0], np.ones(4))})
 
 
+def test_vjp_refuses_a_cotangent_of_another_dtype():
+    # as JAX's: a float64 or integer cotangent for a float32 output was silently cast
+    x32 = A[0].astype(np.float32)
+    _, pull = ft.vjp(lambda a: {"o": (a, fnp.sin(a))}, x32)
+    for bad, given in ((np.ones(3), "float64"), (np.ones(3, np.int64), "int64")):
+        with pytest.raises(ValueError, match=r"leaf 1 \(at \['o'\]\[1\]\) has shape \(3,\) "
+                           rf"and dtype {given}, but the output there has shape \(3,\) and "
+                           r"dtype float32"):
+            pull({"o": (x32, bad)})
+    _, pull64 = ft.vjp(lambda a: fnp.sin(a).sum(), A[0])
+    for bad in (1, True, 1j, np.float32(1.0)):
+        with pytest.raises(ValueError, match="dtype float64"):
+            pull64(bad)
+    # a Python float (or a traced weakly typed one) takes a real output's dtype, whole
+    g = pull64(0.1)[0]
+    assert g.dtype == np.float64 and np.asarray(g)[0] == np.cos(A[0, 0]) * 0.1
+    assert ft.jit(pull64)(0.1)[0].dtype == np.float64
+    _, pullc = ft.vjp(lambda a: (a * 1j).sum(), A[0])
+    np.testing.assert_allclose(np.asarray(pullc(1j)[0]), [-1.0, -1.0, -1.0])   # as JAX
+
+
 def test_lowered_and_compiled_jit_is_called_like_the_function():
     # jit(f).lower(x).compile() returned the raw executable: called with pytree arguments
     # it failed, and it returned a flat list of NumPy arrays
