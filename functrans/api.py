@@ -144,19 +144,23 @@ class FlatFun:
     """A user function as a function of flat array leaves returning flat leaves.
 
     `call(*flat)` runs the user's function; after a call, `out_tree` holds the output
-    structure and `aux` the auxiliary value (with `has_aux`).
+    structure and `aux` the auxiliary value (with `has_aux`); with `note_numbers`, `numbers`
+    says which output leaves were Python numbers (weakly typed; staged as arrays).
     """
 
-    def __init__(self, transform, fun, call, has_aux=False, as_arrays=False):
+    def __init__(self, transform, fun, call, has_aux=False, as_arrays=False,
+                 note_numbers=False):
         self.transform, self.fun, self.call = transform, fun, call
-        self.has_aux, self.as_arrays = has_aux, as_arrays
-        self.out_tree = self.aux = None
+        self.has_aux, self.as_arrays, self.note_numbers = has_aux, as_arrays, note_numbers
+        self.out_tree = self.aux = self.numbers = None
 
     def __call__(self, *flat):
         out = self.call(*flat)
         if self.has_aux:
             out, self.aux = _split_aux(self.transform, self.fun, out)
         leaves, self.out_tree = tree_flatten(out)
+        if self.note_numbers:
+            self.numbers = [is_python_scalar(o) for o in leaves]
         if self.as_arrays:
             leaves = [o if isinstance(o, (Array, Tracer)) else asarray(o) for o in leaves]
         return leaves
@@ -741,10 +745,10 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
             for i, a in zip(dyn, dyn_args):
                 full[i] = a
             return fun(*full, **kw)
-        flat_fun = FlatFun("make_jaxpr", fun, call)
+        flat_fun = FlatFun("make_jaxpr", fun, call, note_numbers=True)
         closed, _ = trace_to_jaxpr(flat_fun, avals, name="make_jaxpr")
         if return_shape:
-            return closed, output_shapes(closed, flat_fun.out_tree)
+            return closed, output_shapes(closed, flat_fun.out_tree, flat_fun.numbers)
         return closed
     return make
 
@@ -757,14 +761,16 @@ def eval_shape(fun, *args, **kwargs):
     def call(*flat):
         a, kw = tree_unflatten(treedef, flat)
         return fun(*a, **kw)
-    flat_fun = FlatFun("eval_shape", fun, call)
+    flat_fun = FlatFun("eval_shape", fun, call, note_numbers=True)
     closed, _ = trace_to_jaxpr(flat_fun, avals, name="eval_shape")
-    return output_shapes(closed, flat_fun.out_tree)
+    return output_shapes(closed, flat_fun.out_tree, flat_fun.numbers)
 
 
-def output_shapes(closed, out_tree):
+def output_shapes(closed, out_tree, numbers=None):
     """The outputs of the jaxpr `closed` as a pytree (`out_tree`) of `ShapeDtypeStruct`s,
-    weakly typed where they are (booleans never are, as in JAX)."""
+    weakly typed where they are or where `numbers` says the function returned a Python
+    number (booleans never are, as in JAX)."""
+    numbers = numbers or [False] * len(closed.out_avals)
     return tree_unflatten(out_tree, [
-        ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type and a.dtype != np.bool_)
-        for a in closed.out_avals])
+        ShapeDtypeStruct(a.shape, a.dtype, weak_type=(a.weak_type or n) and a.dtype != np.bool_)
+        for a, n in zip(closed.out_avals, numbers)])

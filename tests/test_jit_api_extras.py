@@ -68,6 +68,15 @@ def test_eval_shape_of_a_bool_is_not_weakly_typed():
     assert ft.eval_shape(lambda b: b, True) == SDS((), np.bool_)
 
 
+def test_eval_shape_of_a_returned_python_number_is_weakly_typed():
+    # as JAX's: a Python number the function returns is weak (it was reported strong)
+    assert ft.eval_shape(lambda: 2.0) == SDS((), np.float32, weak_type=True)
+    assert ft.eval_shape(lambda: {"n": 2, "z": 1j, "b": True, "a": fnp.ones(2)}) == {
+        "n": SDS((), np.int64, weak_type=True), "z": SDS((), np.complex64, weak_type=True),
+        "b": SDS((), np.bool_), "a": SDS((2,), np.float32)}
+    assert ft.make_jaxpr(lambda: 2.0, return_shape=True)()[1].weak_type
+
+
 def test_make_jaxpr_return_shape_keeps_weak_type():
     _, shape = ft.make_jaxpr(lambda a: a * 2, return_shape=True)(3.0)
     assert shape == SDS((), np.float32, weak_type=True)
