@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Hashable, NamedTuple, TypeVar
 
 __all__ = [
     "PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure", "tree_map",
@@ -18,7 +18,9 @@ __all__ = [
     "tree_all", "tree_transpose", "tree_broadcast", "tree_reduce_associative",
     "treedef_is_leaf", "treedef_children", "all_leaves", "register_pytree_node",
     "register_pytree_node_class", "register_pytree_with_keys", "register_dataclass",
-    "register_static", "keystr",
+    "register_static", "register_pytree_with_keys_class", "keystr", "is_tree_node",
+    "flatten_one_level", "flatten_one_level_with_keys", "treedef_tuple", "default_registry",
+    "KeyEntry", "KeyPath",
     "SequenceKey", "DictKey", "GetAttrKey", "FlattenedIndexKey", "Partial",
 ]
 
@@ -55,6 +57,10 @@ class FlattenedIndexKey(NamedTuple):
 def keystr(path) -> str:
     """Render a key path as a string, e.g. `['layers'][0].weight`."""
     return "".join(str(k) for k in path)
+
+
+KeyEntry = TypeVar("KeyEntry", bound=Hashable)
+KeyPath = tuple[KeyEntry, ...]
 
 
 # ---------------------------------------------------------------- registry
@@ -101,6 +107,21 @@ def register_pytree_with_keys(nodetype, flatten_with_keys, unflatten_func, flatt
             kids, aux = _f(node)
             return [c for _, c in kids], aux
     return register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys)
+
+
+def register_pytree_with_keys_class(cls):
+    """Class decorator: register `cls` with its `tree_flatten_with_keys(self) -> ([(key,
+    child), ...], aux)` method and `tree_unflatten(aux, children)` classmethod (and its
+    `tree_flatten(self)` method, if it has one, for flattening without keys)."""
+    missing = [m for m in ("tree_flatten_with_keys", "tree_unflatten") if not hasattr(cls, m)]
+    if missing:
+        raise TypeError(f"register_pytree_with_keys_class: {cls.__qualname__} lacks "
+                        f"{' and '.join(missing)}; define tree_flatten_with_keys(self) -> "
+                        "([(key, child), ...], aux) and a tree_unflatten(aux, children) "
+                        "classmethod")
+    flatten = (lambda node: node.tree_flatten()) if hasattr(cls, "tree_flatten") else None
+    return register_pytree_with_keys(cls, lambda node: node.tree_flatten_with_keys(),
+                                     cls.tree_unflatten, flatten)
 
 
 def register_dataclass(nodetype=None, *, data_fields=None, meta_fields=None):
@@ -195,6 +216,29 @@ def node_kind(typ):
             kind = _namedtuple_kind(typ)
         _flatten_cache[typ] = kind
         return kind
+
+
+def is_tree_node(typ):
+    """Whether the type `typ` is a pytree node (built in, registered or a namedtuple); False
+    for leaf types (and for anything that is not a type)."""
+    return isinstance(typ, type) and node_kind(typ) is not None
+
+
+def flatten_one_level(tree):
+    """The children of the pytree node `tree` and its static data: `(children, aux)`. A
+    leaf raises ValueError."""
+    kind = node_kind(type(tree))
+    if kind is None:
+        raise ValueError(f"flatten_one_level: can't tree-flatten type {type(tree).__name__}: "
+                         "it is a leaf, not a pytree node")
+    return kind.flatten(tree)
+
+
+def flatten_one_level_with_keys(tree):
+    """Like `flatten_one_level`, with each child's key: `([(key, child), ...], aux)`."""
+    children, aux = flatten_one_level(tree)
+    td = PyTreeDef(type(tree), aux, (_LEAF,) * len(children))
+    return list(zip(_child_keys(tree, td), children)), aux
 
 
 # ---------------------------------------------------------------- tree definitions
@@ -458,6 +502,16 @@ def treedef_children(treedef):
     return list(treedef.children)
 
 
+def treedef_tuple(treedefs):
+    """The structure of a tuple whose children have the structures `treedefs`."""
+    treedefs = tuple(treedefs)
+    bad = [i for i, t in enumerate(treedefs) if not isinstance(t, PyTreeDef)]
+    if bad:
+        raise TypeError(f"treedef_tuple: treedefs must be PyTreeDefs (from tree_structure), "
+                        f"but entry {bad[0]} is {type(treedefs[bad[0]]).__name__}")
+    return PyTreeDef(tuple, None, treedefs)
+
+
 def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
     """Turn a tree of trees (outer of inner) into a tree of trees (inner of outer); with
     `inner_treedef` None it is the structure of the first inner tree."""
@@ -491,3 +545,37 @@ register_pytree_node(
     Partial,
     lambda p: ((p.args, p.keywords), p.func),
     lambda func, c: Partial(func, *c[0], **c[1]))
+
+
+class _Registry:
+    """The pytree registry as an object (JAX's `default_registry`): its methods are this
+    module's functions."""
+
+    def flatten(self, tree, leaf_predicate=None):
+        return tree_flatten(tree, leaf_predicate)
+
+    def flatten_one_level(self, tree):
+        """`(children, aux)` of a node; None for a leaf."""
+        return flatten_one_level(tree) if node_kind(type(tree)) is not None else None
+
+    def flatten_one_level_with_keys(self, tree):
+        return (flatten_one_level_with_keys(tree) if node_kind(type(tree)) is not None
+                else None)
+
+    def flatten_with_path(self, tree):
+        return tree_flatten_with_path(tree)
+
+    def is_node(self, type):
+        return is_tree_node(type)
+
+    def register_node(self, type, to_iterable, from_iterable, to_iterable_with_keys=None):
+        return register_pytree_node(type, to_iterable, from_iterable, to_iterable_with_keys)
+
+    def register_dataclass_node(self, type, data_fields, meta_fields):
+        return register_dataclass(type, data_fields=data_fields, meta_fields=meta_fields)
+
+    def __repr__(self):
+        return "functrans.tree_util.default_registry"
+
+
+default_registry = _Registry()
