@@ -102,6 +102,7 @@ def test_sqrtm_like_jax_on_the_branch_cut_singular_batched_jit_vmap(jax_x64):
     import jax.scipy.linalg as jl
     close(fl.sqrtm(A), np.asarray(jl.sqrtm(A)))      # A has a negative eigenvalue
     close(fl.sqrtm(np.zeros((3, 3))), np.zeros((3, 3)))
+    assert fl.sqrtm(np.zeros((2, 0, 0))).shape == (2, 0, 0)
     close(fl.sqrtm(np.diag([4.0, 0.0, 0.0])), np.diag([2.0, 0.0, 0.0]))
     batch = stacked(SPD, SHIFTED)
     want = [sl.sqrtm(m) for m in batch]
@@ -170,6 +171,8 @@ def test_funm_cases_and_errors():
     close(fl.funm(np.triu(A), fnp.exp), sl.expm(np.triu(A)))
     close(fl.funm(np.eye(3), fnp.exp), np.e * np.eye(3))     # repeated eigenvalues
     close(fl.funm(CPLX, fnp.exp), sl.expm(CPLX))
+    close(ft.vmap(lambda a: fl.funm(a, fnp.exp))(stacked(A, SPD / 4)),
+          [sl.expm(A), sl.expm(SPD / 4)])
     with pytest.raises(ValueError, match=r"funm: needs one square matrix .*\(2, 4, 4\)"):
         fl.funm(stacked(A, A), fnp.exp)
 
@@ -272,6 +275,9 @@ def test_rsf2csf_batched_vmap_derivatives_errors():
     mask = np.abs(t) > 1e-12
     check_grads(lambda x, z: _parts(lambda x, z: fl.rsf2csf(t + mask * x, z)[0])(x, z),
                 (np.zeros_like(t), z), order=1, modes=("fwd", "rev"))
+    for empty in (fl.rsf2csf(np.zeros((0, 0)), np.zeros((0, 0)))[0], fl.funm(
+            np.zeros((0, 0)), fnp.exp), fl.solve_sylvester(A, np.zeros((0, 0)), C[:, :0])):
+        assert 0 in empty.shape
     t1, z1 = fl.rsf2csf(np.ones((1, 1)), np.ones((1, 1)))
     close(t1, [[1]])
     with pytest.raises(ValueError, match="T and Z must be n x n alike"):
