@@ -39,7 +39,7 @@ from .callbacks import pure_callback
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
-                       typeof, effects_barrier, host_count, host_id, host_ids,
+                       enable_x64, typeof, effects_barrier, host_count, host_id, host_ids,
                        process_indices, print_environment_info)
 
 

@@ -1,7 +1,7 @@
 """JAX's smaller top-level names, for code written for JAX: scopes and settings as context
-managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`), `typeof`,
-`effects_barrier`, the multi-host aliases (`host_count`, `host_id`, `host_ids`,
-`process_indices`) and `print_environment_info`."""
+managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`,
+`enable_x64`), `typeof`, `effects_barrier`, the multi-host aliases (`host_count`, `host_id`,
+`host_ids`, `process_indices`) and `print_environment_info`."""
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +12,8 @@ from .backends import devices, process_count, process_index
 from .config import config
 from .core import get_aval
 
-__all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "typeof",
-           "effects_barrier", "host_count", "host_id", "host_ids", "process_indices",
+__all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "enable_x64",
+           "typeof", "effects_barrier", "host_count", "host_id", "host_ids", "process_indices",
            "print_environment_info"]
 
 
@@ -57,6 +57,15 @@ def debug_infs(enabled=True):
     """`with ft.debug_infs(True):` raises where an operation makes an infinity, inside the
     block."""
     return _setting("debug_infs", bool(enabled))
+
+
+def enable_x64(new_val=True):
+    """`with ft.enable_x64():` makes float64 the default float dtype inside the block (Python
+    floats, creation functions, random numbers), `enable_x64(False)` float32; the setting
+    `default_float_dtype` is restored after it. Integers are int64 either way in functrans."""
+    if not isinstance(new_val, bool):
+        raise TypeError(f"enable_x64: new_val must be True or False, got {new_val!r}")
+    return _setting("default_float_dtype", "float64" if new_val else "float32")
 
 
 def typeof(x):

@@ -41,3 +41,20 @@ def test_typeof_hosts_and_environment_info():
     assert ft.effects_barrier() is None
     text = ft.print_environment_info(return_string=True)
     assert f"numpy:     {np.__version__}" in text and "devices:" in text
+
+
+def test_enable_x64_switches_the_default_float_dtype_in_a_block(jax_x64):
+    before = ft.config.default_float_dtype
+    zeros = ft.jit(lambda x: x + fnp.zeros(3))
+    assert zeros(1.0).dtype == np.float32
+    with ft.enable_x64():
+        assert fnp.zeros(2).dtype == fnp.asarray(1.0).dtype == np.float64
+        assert ft.random.normal(ft.random.key(0), (2,)).dtype == np.float64
+        with ft.enable_x64(False):
+            assert fnp.ones(2).dtype == np.float32
+            with jax_x64.enable_x64(False):
+                assert jax_x64.numpy.ones(2).dtype == np.float32     # as JAX's
+        assert zeros(1.0).dtype == np.float64          # traced again, not the cached one
+    assert ft.config.default_float_dtype == before and zeros(1.0).dtype == np.float32
+    with pytest.raises(TypeError, match="new_val must be True or False"):
+        ft.enable_x64("yes")
