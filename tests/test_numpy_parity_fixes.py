@@ -493,3 +493,37 @@ def test_searchsorted_of_complex_arrays_under_vmap():
     cs = np.array([[0.5 + 1j, 1, 2 - 1j], [0.1, 0.2, 0.3]], np.complex64)
     got = ft.vmap(lambda a: fnp.searchsorted(a, 0.5))(cs)
     np.testing.assert_array_equal(np.asarray(got), [np.searchsorted(r, 0.5) for r in cs])
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda i: fnp.choose(i, [np.ones(3), np.zeros(3)]), ValueError),
+    (lambda i: fnp.take_along_axis(np.ones((2, 3)), i[None, :2], axis=1), TypeError),
+    (lambda i: fnp.put_along_axis(np.ones((2, 3)), i[None, :2], 9.0, 1, inplace=False),
+     TypeError),
+    (lambda i: fnp.ravel_multi_index((i, i), (2, 3)), TypeError),
+])
+@pytest.mark.parametrize("jit", [False, True])
+def test_index_functions_refuse_boolean_indices_eagerly_and_under_jit(call, error, jit):
+    """(Eagerly they read booleans as 0 and 1, under jit gather refused them; JAX refuses
+    them in both, with these exception types.)"""
+    with pytest.raises(error, match="indices must be an integer array, got bool"):
+        (ft.jit(call) if jit else call)(np.array([True, False, True]))
+
+
+def test_take_reads_boolean_indices_as_integers():
+    """(It read them as a mask and failed; NumPy and JAX take them as 0 and 1.)"""
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(both(lambda i: fnp.take(x, i, axis=1), np.array([True, False])),
+                                  [[1.0, 0.0], [4.0, 3.0]])
+    with pytest.raises(ValueError, match="integer array, got float64"):
+        fnp.take(x, np.array([1.0]))
+
+
+def test_unravel_index_of_narrow_integers_in_a_large_shape():
+    """(int8 indices in a shape of 60000 elements overflowed: the sizes did not fit int8;
+    JAX computes them and keeps the index dtype, and bools give the default int.)"""
+    i, j = both(lambda i: fnp.unravel_index(i, (200, 300)), np.array([1, 5, 127], np.int8))
+    assert i.dtype == j.dtype == np.int8
+    np.testing.assert_array_equal(np.asarray(j), [1, 5, 127])
+    i, j = both(lambda i: fnp.unravel_index(i, (2, 3)), np.array([True, False]))
+    assert i.dtype == np.int64 and np.asarray(j).tolist() == [1, 0]

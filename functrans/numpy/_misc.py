@@ -18,7 +18,7 @@ from ._math import (add, subtract, multiply, true_divide, where, less, greater, 
                     absolute, floor_divide)
 from ._reductions import sum, mean, normalize_axes
 from ._shape import (moveaxis, reshape, concatenate, take, flip, ravel, expand_dims,
-                     diff)
+                     diff, integer_indices)
 from ._sorting import searchsorted
 
 
@@ -100,6 +100,9 @@ def unravel_index(indices, shape):
     idx = asarray(indices)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)   # (NumPy's)
     size = math.prod(shape)
+    dt = dtype_of(idx)
+    if dt.kind in "iu" and dt.itemsize < 8:     # sizes beyond int8's range: computed wide,
+        idx = lax.convert_element_type(idx, dtypes.int64)   # returned in the index's dtype
     if size:
         idx = lax.select(lax.lt(idx, 0), lax.add(idx, size), idx)
         idx = lax.min(lax.max(idx, 0), size - 1)
@@ -107,6 +110,8 @@ def unravel_index(indices, shape):
     for d in reversed(tuple(shape)):
         out.append(remainder(idx, d))
         idx = floor_divide(idx, d)
+    if dt.kind in "iu":
+        out = [lax.convert_element_type(o, dt) for o in out]
     return tuple(reversed(out))
 
 
@@ -116,7 +121,9 @@ def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
         raise NotImplementedError("ravel_multi_index: only order='C' is supported")
     flat = None
     for i, d in zip(multi_index, dims):
-        i = asarray(i)
+        i = asarray(i)      # JAX's errors: TypeError for booleans, ValueError for floats
+        i = integer_indices("ravel_multi_index", i,
+                            TypeError if dtype_of(i) == np.bool_ else ValueError)
         if mode == "clip":
             i = lax.min(lax.max(i, 0), d - 1)
         elif mode == "wrap":
@@ -137,7 +144,7 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
     if axis is None:
         arr, axis = ravel(arr), 0
     ax = normalize_axes(axis, len(shape_of(arr)))[0]
-    idx = lax.wrap_negative(asarray(indices), shape_of(arr)[ax])
+    idx = lax.wrap_negative(integer_indices("put_along_axis", indices), shape_of(arr)[ax])
     from ..primitives.indexing import along_axis_indices
     pos = along_axis_indices(shape_of(arr), idx, ax)
     vals = lax.broadcast_to(lax.convert_element_type(asarray(values), dtype_of(arr)),

@@ -6,7 +6,7 @@ import operator
 
 import numpy as np
 
-from .. import lax
+from .. import dtypes, lax
 from ..array import Array
 from ..core import Tracer, concrete_host_value
 from ..primitives._util import as_shape, shape_of, dtype_of, canonical_axis
@@ -399,6 +399,9 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     ax = normalize_axes(axis, len(shape_of(a)))[0]
     n = shape_of(a)[ax]
     idx = asarray(indices)
+    if dtype_of(idx) == np.bool_:       # read as 0 and 1, as NumPy and JAX do
+        idx = lax.convert_element_type(idx, dtypes.default_int_dtype())
+    idx = integer_indices("take", idx, ValueError)
     if mode == "clip":
         idx = _clip_index(idx, n)
     elif mode == "wrap":
@@ -429,6 +432,16 @@ def _clip_index(idx, n):
     return lax.min(lax.max(idx, 0), max(n - 1, 0))
 
 
+def integer_indices(name, indices, error=TypeError):
+    """`indices` as an array, which must be of an integer dtype (booleans and floats are
+    refused, as JAX refuses them; NumPy reads booleans as 0 and 1 in some functions)."""
+    idx = asarray(indices)
+    if not np.issubdtype(dtype_of(idx), np.integer):
+        raise error(f"{name}: indices must be an integer array, got {dtype_of(idx)}; convert "
+                    "them (indices.astype(int)), or use a boolean mask with where() or x[mask]")
+    return idx
+
+
 def take_along_axis(arr, indices, axis=-1):
     """`arr` picked along `axis` by `indices` (same rank; other axes broadcast)."""
     from ._indexing import out_of_bounds
@@ -438,7 +451,7 @@ def take_along_axis(arr, indices, axis=-1):
     rank = len(shape_of(arr))
     ax = normalize_axes(axis, rank)[0]
     n = shape_of(arr)[ax]
-    idx = asarray(indices)
+    idx = integer_indices("take_along_axis", indices)
     if len(shape_of(idx)) != rank:
         raise ValueError(f"take_along_axis: indices of rank {len(shape_of(idx))} need the "
                          f"rank {rank} of arr")
@@ -485,7 +498,7 @@ def select(condlist, choicelist, default=0):
 
 def choose(a, choices, out=None, mode="raise"):
     """Elementwise `choices[a[i]][i]` (a and the choices broadcast together)."""
-    idx = asarray(a)
+    idx = integer_indices("choose", a, ValueError)
     stacked = stack(broadcast_arrays(*choices, idx)[:-1])
     idx = lax.broadcast_to(idx, shape_of(stacked)[1:])
     n = shape_of(stacked)[0]
