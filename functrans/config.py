@@ -34,9 +34,20 @@ _SETTINGS = {
     "cpu_malloc_keep": ("FUNCTRANS_CPU_MALLOC_KEEP", True, _flag),
 }
 
+# JAX's names for settings functrans has: name -> (setting, value to it, value from it)
+_JAX_NAMES = {
+    "jax_enable_x64": ("default_float_dtype", lambda on: "float64" if on else "float32",
+                       lambda dtype: dtype == "float64"),
+    "jax_debug_nans": ("debug_nans", bool, bool),
+    "jax_debug_infs": ("debug_infs", bool, bool),
+    "jax_platform_name": ("default_device", str, str),
+}
+
 
 class Config:
-    """Read settings as attributes (`ft.config.default_float_dtype`), change with `update`."""
+    """Read settings as attributes (`ft.config.default_float_dtype`), change with `update`.
+    JAX's names of the same settings work too: `update("jax_enable_x64", True)` makes
+    float64 the default float dtype."""
 
     def __init__(self):
         self._values = {}
@@ -49,10 +60,15 @@ class Config:
         self.__dict__.update(self._values)      # reading a setting is an attribute lookup
 
     def __getattr__(self, name):
+        if name in _JAX_NAMES:
+            setting, _, read = _JAX_NAMES[name]
+            return read(self._values[setting])
         raise AttributeError(f"functrans.config has no setting {name!r}; "
                              f"known settings: {sorted(_SETTINGS)}")
 
     def update(self, name, value):
+        if name in _JAX_NAMES:
+            name, value = _JAX_NAMES[name][0], _JAX_NAMES[name][1](value)
         if name not in _SETTINGS:
             raise AttributeError(f"functrans.config has no setting {name!r}; "
                                  f"known settings: {sorted(_SETTINGS)}")

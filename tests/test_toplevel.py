@@ -58,3 +58,22 @@ def test_enable_x64_switches_the_default_float_dtype_in_a_block(jax_x64):
     assert ft.config.default_float_dtype == before and zeros(1.0).dtype == np.float32
     with pytest.raises(TypeError, match="new_val must be True or False"):
         ft.enable_x64("yes")
+
+
+def test_config_takes_jax_names_of_its_settings():
+    before = ft.config.default_float_dtype
+    try:
+        ft.config.update("jax_enable_x64", True)
+        assert ft.config.jax_enable_x64 and ft.config.default_float_dtype == "float64"
+        assert fnp.ones(2).dtype == np.float64 and fnp.asarray(1.5).dtype == np.float64
+        ft.config.update("jax_enable_x64", False)
+        assert not ft.config.jax_enable_x64 and fnp.ones(2).dtype == np.float32
+        ft.config.update("jax_debug_nans", True)
+        assert ft.config.debug_nans and ft.config.jax_debug_nans
+        ft.config.update("jax_platform_name", "cpu")
+        assert ft.config.default_device == "cpu"
+    finally:
+        ft.config.update("default_float_dtype", before)
+        ft.config.update("debug_nans", False)
+    with pytest.raises(AttributeError, match="no setting 'jax_unknown'"):
+        ft.config.update("jax_unknown", 1)
