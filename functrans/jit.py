@@ -43,8 +43,8 @@ from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
 from .config import config
 from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
-                   is_python_scalar, axis_env, mixed_devices_error, operand_device, jit_off,
-                   jit_disabled)
+                   is_python_scalar, axis_env, jaxpr_axis_names, mixed_devices_error,
+                   operand_device, jit_off, jit_disabled)
 from .interpreters.partial_eval import trace_to_jaxpr
 from .numpy import asarray
 from .primitives.transfer import device_put
@@ -59,13 +59,14 @@ CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
 
 class _Entry:
     """One specialization: the traced jaxpr, closed-over tracers, output structure, which
-    leaves are donated, (once compiled) the executable, and when it was last used (a tick
-    of its `_Cache`)."""
-    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "executable", "used")
+    leaves are donated, whether it uses the names of enclosing vmaps (`named`: it must then
+    run under them even when no argument is mapped), (once compiled) the executable, and
+    when it was last used (a tick of its `_Cache`)."""
+    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "named", "executable", "used")
 
-    def __init__(self, jaxpr, hoisted, out_tree, donated):
+    def __init__(self, jaxpr, hoisted, out_tree, donated, named=False):
         self.jaxpr, self.hoisted, self.out_tree = jaxpr, hoisted, out_tree
-        self.donated = donated
+        self.donated, self.named = donated, named
         self.executable = None
         self.used = 0
 
@@ -351,7 +352,7 @@ class Jitted:
             for i in host:
                 leaves[i] = asarray(leaves[i], device=cpu)
             host = []
-        if has_tracer or entry.hoisted:
+        if has_tracer or entry.hoisted or entry.named:
             outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
             return tree_unflatten(entry.out_tree, outs)
         exe = entry.executable
@@ -513,7 +514,8 @@ class Jitted:
         except ConcretizationError as e:
             raise ConcretizationError(self._explain_concretization(e, dyn)).with_traceback(
                 e.__traceback__) from None
-        entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn))
+        entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn),
+                       named=bool(key[3] and jaxpr_axis_names(closed)))
         entry.used = c.tick
         if not hoisted:       # closures over outer tracers must be retraced each call
             entry = c.insert(key, entry)

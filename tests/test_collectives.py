@@ -164,6 +164,29 @@ def test_jit_retraces_for_a_new_axis_size():
     assert f.cache_info().misses == 2
 
 
+def test_jit_with_no_mapped_argument_still_runs_in_each_lane():
+    """A jitted function whose arguments are all the same in every lane still runs under
+    the vmap whose name it uses (JAX's behaviour): its collectives see the lanes."""
+    x = fnp.arange(3.0)
+    lane = ft.jit(lambda y: lax.axis_index("i") + y)
+    total = ft.jit(lambda y: lax.psum(y, "i"))
+    shuffled = ft.jit(lambda y: lax.pshuffle(y * lax.axis_index("i"), "i", [1, 2, 0]))
+    for outer in (ft.vmap, lambda f, **kw: ft.jit(ft.vmap(f, **kw))):
+        close(outer(lambda a, y: lane(y) + a, in_axes=(0, None), axis_name="i")(x, 1.0),
+              [1.0, 3.0, 5.0])
+        close(outer(lambda a, y: total(y) + a, in_axes=(0, None), axis_name="i")(x, 2.0),
+              [6.0, 7.0, 8.0])
+        close(outer(lambda a, y: shuffled(y) + a, in_axes=(0, None), axis_name="i")(x, 2.0),
+              [2.0, 5.0, 2.0])       # lane i gets lane perm[i]'s value
+    # the derivative of psum(y) * a in y, summed over the lanes: 3 * sum(a)
+    close(ft.grad(lambda y: ft.vmap(lambda a: total(y) * a, axis_name="i")(x).sum())(2.0),
+          9.0)
+    # a jitted function using no axis name keeps running once, unbatched
+    plain = ft.jit(lambda y: y * 2)
+    close(ft.vmap(lambda a, y: plain(y) + a, in_axes=(0, None), axis_name="i")(x, 1.0),
+          [2.0, 3.0, 4.0])
+
+
 def test_errors():
     with pytest.raises(NameError, match="axis name 'j'.*bound here are \\['i'\\]"):
         ft.vmap(lambda v: lax.psum(v, "j"), axis_name="i")(arr(3))

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from ..array import wrap
 from ..backends import HOST_TYPES, create, cpu, default_device_now, device_of_raw
-from ..core import OpaqueValue, Primitive, is_python_scalar, as_declared_dtype
+from ..core import AxisPrimitive, OpaqueValue, is_python_scalar, as_declared_dtype
 from ..interpreters.calls import define_call
 from .executable import compile_jaxpr
 
-jit_p = define_call(Primitive("jit", multiple_results=True), inline="early")
+# an AxisPrimitive: a program using the names of enclosing vmaps runs under them
+jit_p = define_call(AxisPrimitive("jit", multiple_results=True), inline="early")
 
 
 def _jit_impl(xp, *args, jaxpr, name):
