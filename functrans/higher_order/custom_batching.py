@@ -27,6 +27,7 @@ from ..primitives.elementwise import mul
 from ..primitives.reductions import reduce_sum
 from ..tree_util import tree_flatten, tree_unflatten, tree_map
 from .control_flow import map as lax_map
+from .custom_derivatives import resolve_args
 
 __all__ = ["custom_vmap", "sequential_vmap"]
 
@@ -219,20 +220,6 @@ custom_vmap_call_p.jvp, custom_vmap_call_p.vjp = _jvp, _vjp
 
 
 # =================================================================== the decorators
-def _positional(name, signature, args, kwargs):
-    if signature is None:
-        if kwargs:
-            raise TypeError(f"{name}: keyword arguments {sorted(kwargs)} cannot be resolved "
-                            "to positions (the function has no signature)")
-        return args
-    bound = signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    if bound.kwargs:
-        raise TypeError(f"{name}: keyword-only arguments {sorted(bound.kwargs)} cannot be "
-                        "batched by a custom_vmap rule; make them positional")
-    return bound.args
-
-
 class custom_vmap:
     """A function with its own vmap rule. Define the rule with `f.def_vmap(rule)`:
     `rule(axis_size, in_batched, *args) -> (out, out_batched)`, where `in_batched` has one
@@ -268,7 +255,7 @@ class custom_vmap:
         if self.vmap_rule is None:
             raise AttributeError(f"custom_vmap function {name} has no vmap rule; define one "
                                  f"with @{name}.def_vmap")
-        args = _positional(name, self._signature, args, kwargs)
+        args = resolve_args(name, self._signature, args, kwargs, "make them positional")
         leaves, in_tree = tree_flatten(tuple(args))
         if not any(isinstance(x, Tracer) for x in leaves):
             return self.fun(*args)          # no transform: nothing can batch it

@@ -43,9 +43,11 @@ def _signature(fun):
         return None
 
 
-def _resolve_args(name, signature, args, kwargs):
+def resolve_args(name, signature, args, kwargs, hint="pass them positionally or as "
+                                                     "nondiff_argnums"):
     """The call's arguments by position, as JAX binds them: keywords resolved through the
-    signature, defaults filled in; keyword-only arguments cannot be passed."""
+    signature, defaults filled in; keyword-only arguments cannot be passed (`hint` says what
+    to do instead)."""
     if signature is None:
         if kwargs:
             raise TypeError(f"{name}: keyword arguments {sorted(kwargs)} cannot be resolved to "
@@ -56,7 +58,7 @@ def _resolve_args(name, signature, args, kwargs):
     passed = [k for k in bound.kwargs if k in kwargs]
     if passed:
         raise TypeError(f"{name}: keyword-only arguments {passed} cannot be resolved to "
-                        "positions; pass them positionally or as nondiff_argnums")
+                        f"positions; {hint}")
     return bound.args
 
 
@@ -235,7 +237,7 @@ class custom_vjp:
         if self.fwd is None:
             raise AttributeError(f"custom_vjp function {name} has no derivative: call "
                                  f"{name}.defvjp(fwd, bwd) first")
-        args = _resolve_args(f"custom_vjp {name}", self.signature, args, kwargs)
+        args = resolve_args(f"custom_vjp {name}", self.signature, args, kwargs)
         diff_args, nondiff = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(diff_args)
         if not _has_tracer(leaves):
@@ -443,7 +445,7 @@ class custom_jvp:
         if self.jvp is None:
             raise AttributeError(f"custom_jvp function {name} has no JVP rule: define one with "
                                  f"@{name}.defjvp")
-        args = _resolve_args(f"custom_jvp {name}", self.signature, args, kwargs)
+        args = resolve_args(f"custom_jvp {name}", self.signature, args, kwargs)
         diff_args, nondiff = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = tree_flatten(diff_args)
         if not _has_tracer(leaves):
