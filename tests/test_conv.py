@@ -246,6 +246,17 @@ def test_same_padding_and_layouts():
                                           dimension_numbers=((0, 3, 1, 2), (3, 2, 0, 1),
                                                              (0, 3, 1, 2)))
     np.testing.assert_array_equal(np.asarray(tuple_spec), np.asarray(got))
+    # JAX's conv_dimension_numbers takes the operands' shapes and gives a namedtuple
+    dn = lax.conv_dimension_numbers(x.shape, w.shape, ("NHWC", "HWIO", "NHWC"))
+    assert dn == lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
+    assert dn.rhs_spec == (3, 2, 0, 1)
+    by_numbers = lax.conv_general_dilated(fnp.asarray(x), fnp.asarray(w), (2, 1), "SAME",
+                                          dimension_numbers=dn)
+    np.testing.assert_array_equal(np.asarray(by_numbers), np.asarray(got))
+    # the spatial axes in the order the kernel's layout names them, as JAX
+    assert lax.conv_dimension_numbers((1, 20, 19, 3), (3, 3, 3, 4),
+                                      ("NHWC", "IWHO", "NWHC")) == \
+        ((0, 3, 2, 1), (3, 0, 1, 2), (0, 3, 1, 2))
 
 
 @FORMS

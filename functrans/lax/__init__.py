@@ -26,7 +26,8 @@ from ..primitives.shape_ops import (
     bitcast_convert_type,
 )
 from ..primitives.dot import dot_general, dot, batch_matmul
-from ..primitives.conv import conv_general_dilated, conv_dimension_numbers
+from ..primitives.conv import (conv_general_dilated, conv_dimension_numbers,
+                               ConvDimensionNumbers)
 from ..primitives.windowed import reduce_window, reduce_window_max, reduce_window_sum
 from ..primitives.indexing import (
     gather, scatter, scatter_add, scatter_mul, scatter_min, scatter_max, dynamic_slice,

@@ -15,7 +15,7 @@ from ..core import axis_size, is_python_scalar
 from ..higher_order.control_flow import associative_scan, scan
 from ..primitives._util import broadcast_shapes as _broadcast_shapes, canonical_axis, dtype_of, \
     shape_of, as_shape
-from ..primitives.conv import conv_dimension_numbers, conv_general_dilated, padding_pairs
+from ..primitives.conv import conv_specs, conv_general_dilated, padding_pairs
 from ..primitives import elementwise as _elementwise, reductions as _reductions
 from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
 from ..primitives.indexing import dynamic_update_slice_in_dim, gather
@@ -308,7 +308,7 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
             raise ValueError(f"conv_transpose: no default layouts for rank {rank}; pass "
                              "dimension_numbers")
         dimension_numbers = _TRANSPOSE_LAYOUTS[rank]
-    _, rhs_spec, _ = conv_dimension_numbers(rank, rank, dimension_numbers)
+    _, rhs_spec, _ = conv_specs(rank, rank, dimension_numbers)
     rhs_dilation = tuple(rhs_dilation or (1,) * (rank - 2))
     if use_consistent_padding or padding in ("SAME", "VALID"):
         sizes = [(shape_of(rhs)[a] - 1) * r + 1 for a, r in zip(rhs_spec[2:], rhs_dilation)]

@@ -34,6 +34,7 @@ axis folds into the batch axis) follow.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 
@@ -381,10 +382,20 @@ def_linear(shifted_spread_p, lambda ct, aval, window, dilation, images_axis, wid
 
 
 # ------------------------------------------------------------------ dimension numbers
-def conv_dimension_numbers(lhs_ndim, rhs_ndim, dimension_numbers):
-    """`(lhs_spec, rhs_spec, out_spec)`: for each operand, the axis of (batch or out-feature,
-    feature or in-feature, *spatial). Accepts None (NCHW / OIHW / NCHW for any rank), a triple
-    of layout strings such as ("NHWC", "HWIO", "NHWC"), or a triple of axis tuples."""
+ConvDimensionNumbers = collections.namedtuple("ConvDimensionNumbers",
+                                              "lhs_spec rhs_spec out_spec")
+
+
+def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers):
+    """The `ConvDimensionNumbers` of operands of these shapes (only their ranks matter), as
+    JAX's: for each operand, its axes in the order (batch or out-feature, feature or
+    in-feature, *spatial). `dimension_numbers`: None (NCHW / OIHW / NCHW for any rank), a
+    triple of layout strings such as ("NHWC", "HWIO", "NHWC"), or of axis tuples."""
+    return ConvDimensionNumbers(*conv_specs(len(lhs_shape), len(rhs_shape), dimension_numbers))
+
+
+def conv_specs(lhs_ndim, rhs_ndim, dimension_numbers):
+    """`conv_dimension_numbers` from the operands' ranks, as a plain triple."""
     if lhs_ndim != rhs_ndim or lhs_ndim < 2:
         raise ValueError(f"conv_general_dilated: lhs and rhs must have the same rank >= 2, got "
                          f"ranks {lhs_ndim} and {rhs_ndim}")
@@ -494,8 +505,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     `dimension_numbers` gives the layouts (default NCHW input, OIHW kernel, NCHW output);
     `feature_group_count` splits input and output channels into groups.
     """
-    lhs_spec, rhs_spec, out_spec = conv_dimension_numbers(
-        len(shape_of(lhs)), len(shape_of(rhs)), dimension_numbers)
+    lhs_spec, rhs_spec, out_spec = conv_specs(len(shape_of(lhs)), len(shape_of(rhs)),
+                                              dimension_numbers)
     x = transpose(lhs, lhs_spec)                 # (N, C, *S)
     w = transpose(rhs, rhs_spec)                 # (O, I, *K)
     xs, ws = shape_of(x), shape_of(w)
@@ -568,5 +579,5 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     return transpose(out, perm)
 
 
-__all__ = ["conv_general_dilated", "conv_dimension_numbers", "conv_patches",
-           "conv_patches_transpose", "shifted_sum", "shifted_spread"]
+__all__ = ["conv_general_dilated", "conv_dimension_numbers", "ConvDimensionNumbers",
+           "conv_patches", "conv_patches_transpose", "shifted_sum", "shifted_spread"]
