@@ -12,6 +12,7 @@ from . import dtypes
 from .api import jvp, vjp
 from .array import Array, wrap
 from .backends import default_device_now, transfer
+from .core import get_aval, is_python_scalar
 from .tree_util import tree_flatten, tree_map, tree_leaves
 
 __all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp"]
@@ -24,9 +25,14 @@ def _np(x):
     return np.asarray(x)
 
 
+def _host(x):
+    """`x` as a NumPy array of the dtype functrans gives it (a Python float is the default
+    float, as the transforms take it, not float64)."""
+    return np.asarray(x, get_aval(x).dtype) if is_python_scalar(x) else np.asarray(x)
+
+
 def _dtype_of_tree(tree):
-    leaves = [np.asarray(x).dtype for x in tree_leaves(tree)
-              if dtypes.is_inexact(np.asarray(x).dtype)]
+    leaves = [_host(x).dtype for x in tree_leaves(tree) if dtypes.is_inexact(_host(x).dtype)]
     if not leaves:
         return np.dtype(np.float64)
     return min(leaves, key=lambda d: d.itemsize)
@@ -40,7 +46,7 @@ def _placed_like(host, x):
 
 def _random_like(tree, rng):
     def one(x):
-        a = np.asarray(x)
+        a = _host(x)
         if not dtypes.is_inexact(a.dtype):
             return np.zeros(a.shape, dtypes.float0)
         return _placed_like(rng.standard_normal(a.shape).astype(a.dtype), x)
@@ -49,7 +55,7 @@ def _random_like(tree, rng):
 
 def _add_scaled(xs, ts, eps):
     def one(x, t):
-        a = np.asarray(x)
+        a = _host(x)
         if not dtypes.is_inexact(a.dtype):
             return x
         moved = (a.astype(np.float64) + eps * np.asarray(t, np.float64)).astype(a.dtype)

@@ -447,3 +447,23 @@ def test_products_take_precision_and_preferred_element_type_place_and_sized_comp
     got = jax.jit(lambda c: jnp.compress(c, a, axis=1, size=3, fill_value=9.0))(
         np.array([False, True, True]))
     np.testing.assert_array_equal(np.asarray(got), [[1, 2, 9], [4, 5, 9]])
+
+
+def test_check_grads_takes_python_numbers_as_the_transforms_do():
+    """JAX's transformations tutorial: check_grads(loss, (W, b)) with a float32 W and a
+    Python float b (its tangents are drawn in the dtype the transforms give b)."""
+    inputs = jnp.array([[0.52, 1.12, 0.77], [0.88, -1.08, 0.15], [0.52, 0.06, -1.30]])
+    targets = jnp.array([True, True, False])
+
+    def loss(W, b):
+        preds = 0.5 * (jnp.tanh((jnp.dot(inputs, W) + b) / 2) + 1)
+        return -jnp.sum(jnp.log(preds * targets + (1 - preds) * (1 - targets)))
+    check_grads(loss, (jnp.array([0.1, 0.4, -0.3]), 0.5), order=2)
+    check_grads(lambda x, y: x * y ** 2, (1.5, 2.0), order=2)
+
+    @jax.custom_jvp
+    def wrong(x):
+        return jnp.sin(x)
+    wrong.defjvp(lambda primals, tangents: (jnp.sin(primals[0]), 2 * tangents[0]))
+    with pytest.raises(AssertionError, match="finite differences"):
+        check_grads(wrong, (0.7,), order=1, modes=("fwd",))
