@@ -256,3 +256,16 @@ def test_cross_entropy_promotes_float32_scores_with_float64_probabilities():
         assert got.dtype == np.float64
         np.testing.assert_allclose(float(got), want, rtol=1e-6)
     assert ft.grad(lambda s: F.cross_entropy(s, p))(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("loss", [
+    lambda x, t: F.huber_loss(x, t), lambda x, t: F.smooth_l1_loss(x, t),
+    lambda x, t: F.smooth_l1_loss(x, t, beta=0.0),
+    lambda x, t: ft.optim.losses.huber_loss(x, t)])
+@pytest.mark.parametrize("jit", [False, True])
+def test_huber_losses_refuse_complex_values_eagerly_and_under_jit(loss, jit):
+    # eagerly they returned complex numbers, under jit select refused the mixed dtypes;
+    # PyTorch and Optax refuse complex inputs
+    x = np.array([0.3 + 0.4j, 2.0 + 1.0j])
+    with pytest.raises(TypeError, match="complex"):
+        (ft.jit(loss) if jit else loss)(x, np.zeros(2))

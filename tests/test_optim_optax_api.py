@@ -491,7 +491,7 @@ def test_losses_are_stable_and_refuse_bad_arguments():
         L.softmax_cross_entropy_with_integer_labels(fnp.asarray(LOGITS), INT_LABELS[:4])
     with pytest.raises(ValueError, match="labels must be integers"):
         L.softmax_cross_entropy_with_integer_labels(fnp.asarray(LOGITS), INT_LABELS * 1.0)
-    with pytest.raises(ValueError, match="logits must be floating point"):
+    with pytest.raises(TypeError, match="logits must be real floating point"):
         L.softmax_cross_entropy(fnp.asarray(INT_LABELS[:, None]), PROBS[:, :1])
 
 
@@ -657,3 +657,12 @@ def test_scheduled_weight_decay_state_has_optaxs_class(optax64):
     assert [type(s).__name__ for s in ours] == [type(s).__name__ for s in theirs]
     assert ft_optax.AddDecayedWeightsState is ft_optax.EmptyState
     assert type(ft_optax.add_decayed_weights(1e-2).init({"w": W0})) is ft_optax.EmptyState
+
+
+def test_losses_refuse_complex_and_integer_predictions_as_optax():
+    # Optax raises TypeError for both; huber_loss took complex values (abs of the error)
+    L = ft.optim.losses
+    for bad in (np.array([1.0 + 1.0j, 2.0]), np.array([1, 2])):
+        for loss in (L.huber_loss, L.squared_error, L.l2_loss, L.log_cosh):
+            with pytest.raises(TypeError, match="predictions must be real floating point"):
+                loss(bad, np.zeros(2))

@@ -59,6 +59,17 @@ def _same_shape(input, target, fn):
                          "here usually hides a bug)")
 
 
+def _real_floating(input, target, fn):
+    """`input` as a floating array (integers become the default float) and `target` as an
+    array; complex values are refused, as PyTorch and Optax refuse them."""
+    x, t = as_floating(input), fnp.asarray(target)
+    for v, name in ((x, "input"), (t, "target")):
+        if dtype_of(v).kind == "c":
+            raise TypeError(f"{fn}: {name} is complex ({dtype_of(v)}), which has no order "
+                            f"for |d| < threshold; apply {fn} to the real and imaginary parts")
+    return x, t
+
+
 def mse_loss(input, target, reduction="mean", weight=None):
     """Mean squared error (weighted by `weight`, of the input's shape, where given)."""
     input, target = as_floating(input), fnp.asarray(target)
@@ -252,7 +263,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     (weighted by `weight`, of the input's shape, where given)."""
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
-    x, t = as_floating(input), fnp.asarray(target)
+    x, t = _real_floating(input, target, "huber_loss")
     _same_shape(x, t, "huber_loss")
     d = fnp.subtract(x, t)
     a = lax.abs(d)
@@ -267,9 +278,9 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5·d²/beta where |d| < beta, |d| - 0.5·beta elsewhere (the L1 loss when beta is 0)."""
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must not be negative, got {beta}")
+    x, t = _real_floating(input, target, "smooth_l1_loss")
     if beta == 0:
-        return l1_loss(input, target, reduction)
-    x, t = as_floating(input), fnp.asarray(target)
+        return l1_loss(x, t, reduction)
     _same_shape(x, t, "smooth_l1_loss")
     d = fnp.subtract(x, t)
     a = lax.abs(d)

@@ -20,8 +20,8 @@ __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
 
 def _floating(x, name, arg):
     x = fnp.asarray(x)
-    if not np.issubdtype(dtype_of(x), np.inexact):
-        raise ValueError(f"{name}: {arg} must be floating point, got {dtype_of(x)}")
+    if not np.issubdtype(dtype_of(x), np.floating):     # Optax refuses complex values too
+        raise TypeError(f"{name}: {arg} must be real floating point, got {dtype_of(x)}")
     return x
 
 
