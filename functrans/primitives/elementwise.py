@@ -492,7 +492,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     return p
 
 
-def _max_partial(x, y, ans):
+def max_partial(x, y, ans):
     """1 where x wins, 1/2 at ties (as JAX), 0 where y wins: for maximum and minimum alike."""
     return select(eq(x, y), _full_like_ans(ans, 0.5),
                   convert_element_type(eq(ans, x), dtype_of(ans)))
@@ -513,10 +513,10 @@ div_p = binary("div", "true_divide",
 pow_p = binary("pow", "power", partials=(
     lambda x, y, ans: _pow_dx(x, y), lambda x, y, ans: _pow_dy(x, ans)), cuda={"f": "pow{f}({0}, {1})"})
 max_p = binary("max", "maximum", partials=(
-    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)),
+    lambda x, y, ans: max_partial(x, y, ans), lambda x, y, ans: max_partial(y, x, ans)),
     cuda={"f": "(({0} > {1} || isnan({0})) ? {0} : {1})", "iub": "({0} > {1} ? {0} : {1})"})
 min_p = binary("min", "minimum", partials=(
-    lambda x, y, ans: _max_partial(x, y, ans), lambda x, y, ans: _max_partial(y, x, ans)),
+    lambda x, y, ans: max_partial(x, y, ans), lambda x, y, ans: max_partial(y, x, ans)),
     cuda={"f": "(({0} < {1} || isnan({0})) ? {0} : {1})", "iub": "({0} < {1} ? {0} : {1})"})
 
 

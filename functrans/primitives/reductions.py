@@ -15,7 +15,7 @@ from .. import dtypes
 from ..core import ShapedArray
 from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
 from .elementwise import (mul, div, eq, convert_element_type, add,
-                          max as max_op, min as min_op, _max_partial)
+                          max as max_op, min as min_op, max_partial)
 from .shape_ops import (broadcast_in_dim, concatenate, pad, reshape, rev, slice_in_dim,
                         transpose)
 
@@ -433,7 +433,7 @@ def _running_extremum_rules(prim, pairwise):
     half the tangent (so a tie's share follows the scan tree); reverse mode transposes that."""
     def combine(a, ta, b, tb):
         ans = pairwise(a, b)
-        return ans, add(mul(ta, _max_partial(a, b, ans)), mul(tb, _max_partial(b, a, ans)))
+        return ans, add(mul(ta, max_partial(a, b, ans)), mul(tb, max_partial(b, a, ans)))
 
     def scan(x, t, axis):
         n = shape_of(x)[axis]
