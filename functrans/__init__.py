@@ -20,7 +20,7 @@ from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
                   vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit, disable_jit, clear_caches
-from .extra_transforms import (custom_gradient, linear_transpose, closure_convert,
+from .extra_transforms import (custom_gradient, linear_transpose, closure_convert, fwd_and_bwd,
                                ensure_compile_time_eval)
 from .pmap import pmap
 from .higher_order import custom_derivatives
@@ -36,6 +36,7 @@ from . import test_util
 from . import debug
 from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .callbacks import pure_callback
+from . import ad_checkpoint, experimental
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,

@@ -13,12 +13,13 @@ from . import dtypes
 from .array import Array
 from .buffers import Buffer, is_buffer
 from .errors import ArgumentError
-from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar, eval_jaxpr,
-                   abstractify, staging_main)
+from .core import (Tracer, ShapeDtypeStruct, ShapedArray, get_aval, is_python_scalar,
+                   eval_jaxpr, abstractify, staging_main)
+from .jaxpr import Jaxpr
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, dce_closed, JaxprTracer
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
-                        tree_flatten_with_path, keystr, tree_leaves)
+                        tree_flatten_with_path, keystr, tree_leaves, register_pytree_node)
 from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
 from .primitives.shape_ops import full_like
@@ -335,26 +336,49 @@ def _cotangent_like(c, out, shape, dtype, leaf, i):
 def vjp(fun, *primals, has_aux=False):
     """`(fun(*primals), vjp_fn)`, where `vjp_fn(cotangent)` returns one cotangent per primal.
 
-    The cotangent has the structure, shapes and dtypes of `fun`'s output.
+    The cotangent has the structure, shapes and dtypes of `fun`'s output. `vjp_fn` is a
+    pytree (a `VjpFunction`), as in JAX: a jitted function can return it and take it.
     """
     leaves, treedef, _ = flatten_args("vjp", fun, primals, range(len(primals)))
     flat_fun = FlatFun("vjp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
                         has_aux, as_arrays=True)
     out_flat, vjp_flat_fn = ad.vjp_flat(flat_fun, leaves, name="vjp")
-    out_tree = flat_fun.out_tree
-    out_avals = [(shape_of(o), dtype_of(o)) for o in out_flat]
+    signature = _VjpSignature(flat_fun.out_tree, out_flat, treedef, leaves)
 
-    def vjp_fn(ct):
+    def backward(cts):
+        return [c if c is not None else ad.zeros_like_aval(p) for c, p in
+                zip(vjp_flat_fn(cts), leaves) if dtypes.is_inexact(dtype_of(p))]
+    out = tree_unflatten(flat_fun.out_tree, out_flat)
+    vjp_fn = VjpFunction(signature, backward, out_flat)
+    if has_aux:
+        return out, vjp_fn, _lower_aux(flat_fun.aux, ad.ReverseTracer)
+    return out, vjp_fn
+
+
+class _VjpSignature:
+    """What a vjp's pullback takes and gives: the structures, shapes and dtypes of the
+    function's outputs (its cotangent) and inputs (what it returns)."""
+
+    def __init__(self, out_tree, outs, in_tree, ins):
+        self.out_tree, self.in_tree = out_tree, in_tree
+        self.outs = [(shape_of(o), dtype_of(o)) for o in outs]
+        self.ins = [(shape_of(x), dtype_of(x)) for x in ins]
+
+    def cotangents(self, ct, place):
+        """The flat cotangent `ct` checked against the outputs (None for those of integer
+        outputs); NumPy data goes where `place[i]` lives."""
         ct_leaves, ct_tree = tree_flatten(ct)
-        if ct_tree != out_tree:
+        if ct_tree != self.out_tree:
             raise ValueError(f"vjp: the cotangent's structure {ct_tree} differs from the "
-                             f"output's {out_tree}")
-        checked = []
+                             f"output's {self.out_tree}")
 
         def leaf(i):
-            path = keystr(tree_flatten_with_path(tree_unflatten(out_tree, out_flat))[0][i][0])
+            paths = tree_flatten_with_path(tree_unflatten(self.out_tree,
+                                                          list(range(len(self.outs)))))[0]
+            path = keystr(paths[i][0])
             return f"cotangent leaf {i}" + (f" (at {path})" if path else "")
-        for i, (c, (s, d)) in enumerate(zip(ct_leaves, out_avals)):
+        checked = []
+        for i, (c, (s, d)) in enumerate(zip(ct_leaves, self.outs)):
             if getattr(c, "dtype", None) == dtypes.float0:     # the zero cotangent of an
                 if not dtypes.is_inexact(d) and np.shape(c) == s:   # integer or bool output
                     checked.append(None)
@@ -362,14 +386,73 @@ def vjp(fun, *primals, has_aux=False):
                 raise ValueError(f"vjp: {leaf(i)} is float0{list(np.shape(c))}, the "
                                  f"cotangent type of an integer or bool output, but the output "
                                  f"is {np.dtype(d).name}{list(s)}")
-            checked.append(_cotangent_like(c, out_flat[i], s, d, leaf, i))
-        cts = vjp_flat_fn(checked)
-        grads = [_zero_or(c, p) for c, p in zip(cts, leaves)]
-        return tuple(tree_unflatten(treedef, grads))
-    out = tree_unflatten(out_tree, out_flat)
-    if has_aux:
-        return out, vjp_fn, _lower_aux(flat_fun.aux, ad.ReverseTracer)
-    return out, vjp_fn
+            checked.append(_cotangent_like(c, place[i], s, d, leaf, i))
+        return checked
+
+    def inputs(self, grads):
+        """The pullback's result from the cotangents of the float inputs, in order."""
+        it = iter(grads)
+        return tuple(tree_unflatten(self.in_tree, [
+            next(it) if dtypes.is_inexact(d) else np.zeros(s, dtypes.float0)
+            for s, d in self.ins]))
+
+
+class VjpFunction:
+    """The pullback `vjp` returns: `vjp_fn(cotangent)`. A pytree, as JAX's: its leaves are
+    the arrays its backward pass reads (the residuals), so a jitted function can return it
+    and another take it as an argument (`jit(fwd)` and `jit(bwd)` on one's own schedule)."""
+    __slots__ = ("_signature", "_backward", "_place", "_staged")
+
+    def __init__(self, signature, backward, place, staged=None):
+        self._signature, self._backward, self._place = signature, backward, place
+        self._staged = staged           # (_StagedBackward, its leaves) once flattened
+
+    def __call__(self, ct):
+        sig = self._signature
+        cts = sig.cotangents(ct, self._place)
+        return sig.inputs(self._backward(cts))
+
+    def _flatten(self):
+        if self._staged is None:
+            self._staged = _StagedBackward.trace(self)
+        staged, leaves = self._staged
+        return leaves, staged
+
+    @staticmethod
+    def _unflatten(staged, leaves):
+        leaves = list(leaves)
+        return VjpFunction(staged.signature, lambda cts: staged.run(leaves, cts),
+                           [leaves[0] if leaves else None] * len(staged.signature.outs),
+                           (staged, leaves))
+
+
+class _StagedBackward:
+    """A pullback traced to a jaxpr of (its residuals, the float cotangents): the static part
+    of a flattened `VjpFunction`."""
+
+    def __init__(self, signature, jaxpr, uses):
+        self.signature, self.jaxpr, self.uses = signature, jaxpr, uses
+
+    @classmethod
+    def trace(cls, fn):
+        sig = fn._signature
+        uses = [dtypes.is_inexact(d) for _, d in sig.outs]
+        avals = [ShapedArray(s, d) for (s, d), u in zip(sig.outs, uses) if u]
+
+        def flat(*cts):
+            it = iter(cts)
+            return fn._backward([next(it) if u else None for u in uses])
+        closed, hoisted = trace_to_jaxpr(flat, avals, name="vjp backward")
+        j = closed.jaxpr
+        n = len(hoisted)
+        jaxpr = Jaxpr([], j.invars[:n] + j.constvars + j.invars[n:], j.outvars, j.eqns)
+        return cls(sig, jaxpr, uses), list(hoisted) + list(closed.consts)
+
+    def run(self, leaves, cts):
+        return eval_jaxpr(self.jaxpr, [], *leaves, *[c for c in cts if c is not None])
+
+
+register_pytree_node(VjpFunction, VjpFunction._flatten, VjpFunction._unflatten)
 
 
 # =================================================================== forward mode

@@ -1,6 +1,6 @@
 """JAX's smaller top-level transforms: `custom_gradient`, `linear_transpose`,
-`closure_convert`, `ensure_compile_time_eval` (`disable_jit` and `clear_caches` live with
-`jit`)."""
+`closure_convert`, `fwd_and_bwd`, `ensure_compile_time_eval` (`disable_jit` and
+`clear_caches` live with `jit`)."""
 from __future__ import annotations
 
 import contextlib
@@ -12,11 +12,12 @@ from .array import Array
 from .core import Tracer, abstractify, compile_time_eval, eval_jaxpr, get_aval
 from .higher_order.custom_derivatives import custom_vjp
 from .interpreters.partial_eval import trace_to_jaxpr
+from .jit import jit
 from .numpy import zeros, asarray
 from .primitives._util import dtype_of, shape_of
 from .tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["custom_gradient", "linear_transpose", "closure_convert",
+__all__ = ["custom_gradient", "linear_transpose", "closure_convert", "fwd_and_bwd",
            "ensure_compile_time_eval"]
 
 
@@ -175,6 +176,28 @@ def closure_convert(fun, *example_args):
                                                    *flat))
     converted.__name__ = f"closure_converted_{name}"
     return converted, consts
+
+
+def fwd_and_bwd(fun, argnums, has_aux=False, jitted=True):
+    """`(fwd, bwd)`, reverse mode split in two, as JAX's: `fwd(*primals)` returns
+    `(fun(*primals), residuals)` (and `aux` third with `has_aux`); `bwd(residuals,
+    cotangent)` the cotangents of the arguments `argnums` (one array for an int, a tuple for
+    a sequence). The residuals are a pytree; both are jitted unless `jitted=False`."""
+    many = not isinstance(argnums, int)
+    positions = tuple(argnums) if many else (argnums,)
+
+    def fwd(*primals):
+        def of_chosen(*chosen):
+            full = list(primals)
+            for i, x in zip(positions, chosen):
+                full[i] = x
+            return fun(*full)
+        return vjp(of_chosen, *[primals[i] for i in positions], has_aux=has_aux)
+
+    def bwd(residuals, cotangent):
+        cts = residuals(cotangent)
+        return cts if many else cts[0]
+    return (jit(fwd), jit(bwd)) if jitted else (fwd, bwd)
 
 
 @contextlib.contextmanager
