@@ -157,6 +157,24 @@ def test_partition_freezes_all_but_the_classifier():
         ft.nn.combine(trainable, {"a": 1})
 
 
+def test_partition_takes_equinox_filter_specs():
+    net = Net(ft.random.key(0), dtype=np.float64)
+    arrays, rest = ft.nn.partition(net, ft.nn.is_array)        # a predicate of the leaf
+    assert len(tree_leaves(arrays)) == 10 and tree_leaves(rest) == []
+    tree = {"w": fnp.ones(2), "n": 3, "sub": {"x": fnp.zeros(1), "y": 2.0},
+            "i": fnp.arange(2)}
+    # a pytree prefix of bools and predicates, and Equinox's replace=
+    spec = {"w": True, "n": False, "sub": lambda leaf: isinstance(leaf, float),
+            "i": ft.nn.is_inexact_array}
+    chosen, others = ft.nn.partition(tree, spec, replace=None)
+    assert chosen["w"] is tree["w"] and chosen["sub"] == {"x": None, "y": 2.0}
+    assert chosen["i"] is None and others["i"] is tree["i"] and others["n"] == 3
+    assert ft.nn.combine(chosen, others) == tree
+    with pytest.raises(ValueError, match="filter spec must be a prefix"):
+        ft.nn.partition(tree, {"w": True, "n": False, "sub": True, "i": [True, False]})
+    assert not ft.nn.is_inexact_array(fnp.arange(2)) and not ft.nn.is_array(2.0)
+
+
 def test_train_and_eval_switch_dropout():
     seq = ft.nn.Sequential(ft.nn.Linear(4, 4, key=ft.random.key(0)), ft.nn.Dropout(0.5))
     x = fnp.ones((8, 4))

@@ -27,7 +27,7 @@ model through `ft.nn.stateful`, which also returns the model with its updated bu
 from PyTorch's spelling (`hardtanh`), and `ft.nn.initializers` is `jax.nn.initializers`.
 """
 from .module import Module, field, Buffer, stateful
-from .filtering import partition, combine
+from .filtering import partition, combine, is_array, is_inexact_array
 from . import functional, init, initializers
 from .functional import *   # noqa: F401,F403  (ft.nn.relu, ft.nn.cross_entropy, ... as in F)
 from .jax_functions import *   # noqa: F401,F403  (jax.nn's names: hard_tanh, swish, ...)

@@ -169,6 +169,8 @@ def _classify(module, names, previous=frozenset()):
 
 
 def is_array(value):
+    """Whether `value` is an array (functrans, NumPy, a traced one or a GPU array): Equinox's
+    `is_array`, e.g. as `partition`'s filter."""
     return isinstance(value, (Array, Tracer, np.ndarray)) or \
         hasattr(value, "__cuda_array_interface__")
 
