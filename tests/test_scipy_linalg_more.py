@@ -2,6 +2,8 @@
 (schur, hessenberg, sqrtm, expm_frechet, funm, solve_sylvester, eigh_tridiagonal) against
 SciPy (and JAX where JAX departs from SciPy) in float64 and float32, with derivatives against
 finite differences, under jit and vmap."""
+from functools import partial
+
 import numpy as np
 import pytest
 import scipy.linalg as sl
@@ -104,6 +106,9 @@ def test_sqrtm_like_jax_on_the_branch_cut_singular_batched_jit_vmap(jax_x64):
     close(fl.sqrtm(np.zeros((3, 3))), np.zeros((3, 3)))
     assert fl.sqrtm(np.zeros((2, 0, 0))).shape == (2, 0, 0)
     close(fl.sqrtm(np.diag([4.0, 0.0, 0.0])), np.diag([2.0, 0.0, 0.0]))
+    for none in ([[0.0, 1.0], [0.0, 0.0]], [[4.0, 1.0, 2.0], [0.0, 0.0, 3.0], [0.0] * 3]):
+        assert np.isnan(np.asarray(fl.sqrtm(np.array(none)))).all()  # no square root
+        assert np.isnan(np.asarray(jl.sqrtm(np.array(none)))).all()
     batch = stacked(SPD, SHIFTED)
     want = [sl.sqrtm(m) for m in batch]
     for got in (fl.sqrtm(batch), ft.jit(fl.sqrtm)(batch), ft.vmap(fl.sqrtm)(batch)):
@@ -118,8 +123,8 @@ def _parts(f):
 
 
 def test_sqrtm_derivatives():
-    check_grads(_parts(fl.sqrtm), (SPD,), order=1, modes=("fwd", "rev"))
-    check_grads(_parts(fl.sqrtm), (SHIFTED,), order=1, modes=("fwd", "rev"))
+    check_grads(_parts(fl.sqrtm), (SPD,), order=2, modes=("fwd", "rev"))
+    check_grads(_parts(fl.sqrtm), (SHIFTED,), order=2, modes=("fwd", "rev"))
     # d sqrtm solves x dx + dx x = da: vmap and jit of the derivative
     g = ft.grad(lambda a: fnp.real(fnp.trace(fl.sqrtm(a))))
     want = [g(m) for m in (SPD, SHIFTED)]
@@ -213,7 +218,43 @@ def test_solve_sylvester_batched_singular_jit_vmap_errors():
 def test_solve_sylvester_derivatives():
     for method in ("schur", "eigen"):
         check_grads(lambda a, b, c: fl.solve_sylvester(a, b, c, method=method), (A, B, C),
-                    order=1, modes=("fwd", "rev"))
+                    order=2, modes=("fwd", "rev"))
+    g = ft.grad(lambda a, b: fnp.sum(fl.solve_sylvester(a, b, C) ** 2), (0, 1))
+    want = [g(A, b) for b in (B, B.T)]
+    for got in (ft.vmap(g, in_axes=(None, 0))(A, stacked(B, B.T)),
+                ft.jit(ft.vmap(g, in_axes=(None, 0)))(A, stacked(B, B.T))):
+        for k in range(2):
+            close(got[k], [w[k] for w in want])
+
+
+def _complex_derivatives_agree(f, primals, tangents, cotangent):
+    """f's jvp against central differences, and its vjp against the jvp: <ct, J t> =
+    <J^T ct, t> (transposes, not adjoints: JAX's convention for complex functions)."""
+    _, tangent_out = ft.jvp(f, primals, tangents)
+    eps = 1e-6
+    ahead = f(*(p + eps * t for p, t in zip(primals, tangents)))
+    behind = f(*(p - eps * t for p, t in zip(primals, tangents)))
+    close(tangent_out, (np.asarray(ahead) - np.asarray(behind)) / (2 * eps), 1e-7)
+    cts = ft.vjp(f, *primals)[1](cotangent)
+    close(np.sum(cotangent * np.asarray(tangent_out)),
+          sum(np.sum(np.asarray(c) * t) for c, t in zip(cts, tangents)))
+
+
+def test_complex_derivatives_of_sqrtm_and_solve_sylvester():
+    def cplx(*shape):
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    primals, tangents = (CPLX, B + 1j * B.T, cplx(4, 3)), (cplx(4, 4), cplx(3, 3), cplx(4, 3))
+    for method in ("schur", "eigen"):
+        _complex_derivatives_agree(partial(fl.solve_sylvester, method=method), primals,
+                                   tangents, cplx(4, 3))
+    _complex_derivatives_agree(fl.sqrtm, (SPD + 1j * A,), (cplx(4, 4),), cplx(4, 4))
+
+
+def test_sqrtm_and_solve_sylvester_are_one_host_primitive_each():
+    """The Schur recurrences run in LAPACK, not as a Python loop of operations."""
+    for f, args in ((fl.sqrtm, (A,)), (fl.solve_sylvester, (A, B, C))):
+        names = [str(e.primitive) for e in ft.make_jaxpr(f)(*args).jaxpr.eqns]
+        assert names.count("sqrtm") + names.count("sylvester") == 1 and len(names) <= 2, names
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -5,11 +5,13 @@ with `assume_a`, `eigh`, `eigh_tridiagonal`, `svd`, `qr` modes and `qr_multiply`
 `expm_frechet`, `polar`, and the structured and special matrices (defined in `._matrices`).
 
 The Schur and Hessenberg decompositions run on the host (SciPy's LAPACK; CuPy has neither),
-from any device, eagerly, under jit and vmap, without derivatives (as in JAX); `sqrtm`,
-`funm` and `solve_sylvester` are built on the complex Schur form, and `sqrtm` and
-`solve_sylvester` have first derivatives of their own (a Sylvester equation)."""
+from any device, eagerly, under jit and vmap, without derivatives (as in JAX). So do
+`sqrtm` (SciPy's) and `solve_sylvester` (LAPACK's trsyl on the Schur forms), one primitive
+each, whose derivatives of any order are Sylvester equations again; `funm` is Parlett's
+recurrence on the complex Schur form."""
 from __future__ import annotations
 
+import warnings
 from functools import partial
 
 import numpy as np
@@ -18,13 +20,14 @@ from .. import lax
 from .. import numpy as fnp
 from ..api import jvp, vmap
 from ..backends import scipy_module, to_host
-from ..core import ShapedArray, on_operand_device, place_functions as _place_functions
+from ..core import ShapedArray, place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
 from ..lax import linalg as lax_linalg
 from ..numpy import linalg as np_linalg
 from ..numpy.linalg import hermitian_input
 from ..numpy._conversion import asarray, promote_inexact
-from ..primitives._util import bdim_size, broadcast_batched, dtype_of, primitive, shape_of
+from ..primitives._util import (bdim_size, broadcast_batched, dtype_of, primitive, shape_of,
+                                wanted)
 from ..primitives.linalg import adjoint
 from ._matrices import (block_diag, circulant, companion, convolution_matrix, dft,
                         fiedler, fiedler_companion, hadamard, hankel, helmert, hilbert,
@@ -327,17 +330,18 @@ def polar(a, side="right", *, method="svd", eps=None, max_iterations=None):
     return u, p
 
 
-# ---------------------------------------------- Schur and Hessenberg forms (on the host)
-def _on_host(xp, a, decompose, dtypes_out):
-    """`decompose` (NumPy matrix -> tuple of matrices) of each matrix of raw `a` on the
-    host, the results (of `dtypes_out`) back on a's device."""
-    host = np.asarray(to_host(a))
-    outs = [np.zeros(host.shape, dt) for dt in dtypes_out]
-    if host.shape[-1]:
-        for index in np.ndindex(*host.shape[:-2]):
-            for out, got in zip(outs, decompose(host[index])):
+# -------------------- Schur and Hessenberg forms, square roots, Sylvester equations (on the host)
+def _on_host(xp, arrays, compute, outs):
+    """`compute` (NumPy matrices -> tuple of matrices) of each matrix of the raw `arrays`
+    (equal leading axes) on the host, in one loop over the batch; the results (`outs`:
+    (shape, dtype) pairs; zeros where a matrix is empty) back on the arrays' device."""
+    hosts = [np.asarray(to_host(a)) for a in arrays]
+    results = [np.zeros(shape, dt) for shape, dt in outs]
+    if all(min(h.shape[-2:]) for h in hosts):
+        for index in np.ndindex(*hosts[0].shape[:-2]):
+            for out, got in zip(results, compute(*(h[index] for h in hosts))):
                 out[index] = got
-    return outs if xp is np else [xp.asarray(o) for o in outs]
+    return results if xp is np else [xp.asarray(r) for r in results]
 
 
 def _complex_dtype(dtype):
@@ -346,8 +350,10 @@ def _complex_dtype(dtype):
 
 def _schur_impl(xp, a, output):
     dt = a.dtype if output == "real" else _complex_dtype(a.dtype)
-    return _on_host(xp, a, lambda m: scipy_module(np, "linalg").schur(m.astype(dt), output=output),
-                    (dt, dt))
+
+    def decompose(m):
+        return scipy_module(np, "linalg").schur(m.astype(dt), output=output)
+    return _on_host(xp, [a], decompose, [(a.shape, dt)] * 2)
 
 
 def _schur_aval(a, output):
@@ -356,12 +362,21 @@ def _schur_aval(a, output):
 
 
 def _hessenberg_impl(xp, a):
-    return _on_host(xp, a, lambda m: scipy_module(np, "linalg").hessenberg(m, calc_q=True),
-                    (a.dtype, a.dtype))
+    return _on_host(xp, [a], lambda m: scipy_module(np, "linalg").hessenberg(m, calc_q=True),
+                    [(a.shape, a.dtype)] * 2)
 
 
 def _hessenberg_aval(a):
     return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape, a.dtype)]
+
+
+def _batch_leading(prim):
+    """vmap: the mapped axis joins the leading (batch) axes of every operand."""
+    def batch(vals, dims, **params):
+        size = bdim_size(vals, dims)
+        out = prim.bind(*(broadcast_batched(v, d, size) for v, d in zip(vals, dims)), **params)
+        return out, [0] * len(out) if prim.multiple_results else 0
+    prim.batch = batch
 
 
 def _without_derivatives(prim, name, advice):
@@ -378,11 +393,8 @@ def _without_derivatives(prim, name, advice):
 
     def vjp_rule(primals, needs, **params):
         return prim.bind(*primals, **params), lambda cts: refuse(primals)
-
-    def batch(vals, dims, **params):
-        x = broadcast_batched(vals[0], dims[0], bdim_size(vals, dims))
-        return prim.bind(x, **params), [0, 0]
-    prim.jvp, prim.vjp, prim.batch = jvp_rule, vjp_rule, batch
+    prim.jvp, prim.vjp = jvp_rule, vjp_rule
+    _batch_leading(prim)
 
 
 schur_p = primitive("schur", _schur_impl, _schur_aval, multiple_results=True)
@@ -392,6 +404,130 @@ hessenberg_p = primitive("hessenberg", _hessenberg_impl, _hessenberg_aval,
                          multiple_results=True)
 _without_derivatives(hessenberg_p, "hessenberg", "Differentiate a function of the matrix "
                      "that does not go through its factors")
+
+
+def _schur_eigenvalues(r):
+    """The eigenvalues of a Schur form: its diagonal, and those of each 2 x 2 block of a
+    real quasi-triangular one in LAPACK's standard form (equal diagonal entries a,
+    off-diagonal ones of opposite signs: a +- i sqrt(-bc))."""
+    w = np.diag(r).astype(_complex_dtype(r.dtype))
+    i = np.flatnonzero(np.diag(r, -1))
+    if i.size:
+        imag = 1j * np.sqrt(np.abs(r[i, i + 1] * r[i + 1, i]))
+        w[i] += imag
+        w[i + 1] -= imag
+    return w
+
+
+def _sylvester_one(a, b, c, method, tol):
+    """x with `a x + x b = c` for NumPy matrices of one dtype: Bartels-Stewart (LAPACK's
+    trsyl on the Schur forms, quasi-triangular for real ones) or through eigenvectors; NaN
+    where an eigenvalue of a and one of b sum to less than tol in magnitude."""
+    linalg = scipy_module(np, "linalg")
+    with np.errstate(all="ignore"):
+        if method == "schur":
+            (r, u), (s, v) = linalg.schur(a), linalg.schur(b)
+            y, scale, _ = linalg.get_lapack_funcs(("trsyl",), (r, s))[0](
+                r, s, u.conj().T @ c @ v)
+            x = u @ y @ v.conj().T / scale
+            wa, wb = _schur_eigenvalues(r), _schur_eigenvalues(s)
+        else:
+            wa, ua = np.linalg.eig(a)
+            wb, ub = np.linalg.eig(b)
+            f = np.linalg.solve(ua, c @ ub)
+            x = ua @ (f / (wa[:, None] + wb[None, :])) @ np.linalg.inv(ub)
+    if np.any(np.abs(wa[:, None] + wb[None, :]) < tol):
+        x = np.full_like(x, np.nan)
+    return (x if c.dtype.kind == "c" else x.real).astype(c.dtype),
+
+
+def _sylvester_impl(xp, a, b, c, method, tol):
+    return _on_host(xp, [a, b, c], partial(_sylvester_one, method=method, tol=tol),
+                    [(c.shape, c.dtype)])[0]
+
+
+def _sylvester_aval(a, b, c, method, tol):
+    return ShapedArray(c.shape, c.dtype)
+
+
+def _T(x):
+    return fnp.swapaxes(x, -1, -2)
+
+
+def _sylvester_jvp(primals, tangents, method, tol):
+    """a dx + dx b = dc - da x - x db."""
+    a, b, c = primals
+    da, db, dc = tangents
+    x = sylvester_p.bind(a, b, c, method=method, tol=tol)
+    if da is None and db is None and dc is None:
+        return x, None
+    rhs = lax.full_like(x, 0) if dc is None else dc
+    if da is not None:
+        rhs = rhs - np_linalg.matmul(da, x)
+    if db is not None:
+        rhs = rhs - np_linalg.matmul(x, db)
+    return x, sylvester_p.bind(a, b, rhs, method=method, tol=tol)
+
+
+def _sylvester_vjp(primals, needs, method, tol):
+    """The transposed equation `a^T l + l b^T = ct` gives c's cotangent l, and a's and b's
+    are `-l x^T` and `-x^T l` (transposes, not adjoints, for complex ones: JAX's rule)."""
+    a, b, c = primals
+    x = sylvester_p.bind(a, b, c, method=method, tol=tol)
+    want_a, want_b, want_c = wanted(needs, primals)
+
+    def backward(ct):
+        lam = sylvester_p.bind(_T(a), _T(b), ct, method=method, tol=tol)
+        return (-np_linalg.matmul(lam, _T(x)) if want_a else None,
+                -np_linalg.matmul(_T(x), lam) if want_b else None, lam if want_c else None)
+    return x, backward
+
+
+sylvester_p = primitive("sylvester", _sylvester_impl, _sylvester_aval)
+sylvester_p.jvp, sylvester_p.vjp = _sylvester_jvp, _sylvester_vjp
+_batch_leading(sylvester_p)
+
+
+def _sqrtm_one(a, dtype):
+    """The principal square root of NumPy matrix a, SciPy's (real arithmetic on the real
+    Schur form where the root is real), as `dtype`; all NaN where it has none (a zero sum
+    of two eigenvalues' roots, which SciPy answers with infinities: JAX's NaN)."""
+    linalg = scipy_module(np, "linalg")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        x = linalg.sqrtm(a).astype(dtype)
+    return x if np.isfinite(x).all() else np.full_like(x, np.nan),
+
+
+def _sqrtm_impl(xp, a):
+    dt = _complex_dtype(a.dtype)
+    return _on_host(xp, [a], partial(_sqrtm_one, dtype=dt), [(a.shape, dt)])[0]
+
+
+def _sqrtm_jvp(primals, tangents):
+    """x dx + dx x = da."""
+    x = sqrtm_p.bind(*primals)
+    da, = tangents
+    if da is None:
+        return x, None
+    da = lax.convert_element_type(da, dtype_of(x))
+    return x, sylvester_p.bind(x, x, da, method="schur", tol=0.0)
+
+
+def _sqrtm_vjp(primals, needs):
+    a, = primals
+    x = sqrtm_p.bind(a)
+
+    def backward(ct):
+        lam = sylvester_p.bind(_T(x), _T(x), ct, method="schur", tol=0.0)
+        return (lam if dtype_of(a).kind == "c" else fnp.real(lam)),
+    return x, backward
+
+
+sqrtm_p = primitive("sqrtm", _sqrtm_impl,
+                    lambda a: ShapedArray(a.shape, _complex_dtype(a.dtype)))
+sqrtm_p.jvp, sqrtm_p.vjp = _sqrtm_jvp, _sqrtm_vjp
+_batch_leading(sqrtm_p)
 
 
 def schur(a, output="real"):
@@ -415,83 +551,23 @@ def hessenberg(a, *, calc_q=False, overwrite_a=False, check_finite=True):
     return (h, q) if calc_q else h
 
 
-# -------------------------------------------------------- on the complex Schur form
+# ---------------------------------------------------------------- on the Schur form
 def _diag(x):
     return fnp.diagonal(x, axis1=-2, axis2=-1)
 
 
-def _sylvester_triangular(r, s, f, nonzero=False):
-    """y with `r y + y s = f` for upper triangular r (…, m, m) and s (…, n, n), one column
-    after the other (Bartels-Stewart): `(r + s_kk) y_k = f_k - sum_{j<k} s_jk y_j`, linear
-    in f. `nonzero` solves a zero denominator r_ii + s_kk as if it were one."""
-    m, n = shape_of(f)[-2:]
-    eye = fnp.eye(m, dtype=dtype_of(r))
-    cols = []
-    for k in range(n):
-        rhs = f[..., :, k]
-        if k:
-            rhs = rhs - np_linalg.matmul(fnp.stack(cols, -1), s[..., :k, k:k + 1])[..., 0]
-        system = r + s[..., k, k][..., None, None] * eye
-        if nonzero:
-            system = system + fnp.where(_diag(system) == 0, 1, 0)[..., None] * eye
-        cols.append(lax_linalg.triangular_solve(system, rhs[..., None], lower=False)[..., 0])
-    return fnp.stack(cols, -1) if cols else f
-
-
-def _sqrtm_parts(a):
-    """`(x, u, z)`: x the principal square root of complex a, from its Schur form
-    `a = z t z^H` and u the upper triangular root of t (`u^2 = t`), found column by column
-    (Bjorck and Hammarling): `(u[:j, :j] + u_jj) u[:j, j] = t[:j, j]`."""
-    t, z = schur_p.bind(a, output="complex")
-    n = shape_of(a)[-1]
-    root = fnp.sqrt(_diag(t))
-    cols = []
-    for j in range(n):
-        above = []
-        if j:
-            above = [_sylvester_triangular(fnp.stack(cols, -1)[..., :j, :],
-                                           root[..., j, None, None], t[..., :j, j:j + 1],
-                                           nonzero=True)[..., 0]]
-        below = fnp.zeros(shape_of(a)[:-2] + (n - j - 1,), dtype_of(a))
-        cols.append(fnp.concatenate(above + [root[..., j:j + 1], below], -1))
-    u = fnp.stack(cols, -1)
-    return np_linalg.matmul(np_linalg.matmul(z, u), adjoint(z)), u, z
-
-
-def _on_primals_device(position):
-    """A jvp rule run on the device of its primals (argument `position`): the constants it
-    makes must meet them, and it runs where the primals are differentiated, which may be
-    outside the placement of the function that bound it (grad of a jitted function)."""
-    return lambda rule: on_operand_device(rule, lambda args, kwargs: args[position])
-
-
-@custom_jvp
-def _sqrtm(a):
-    return _sqrtm_parts(a)[0]
-
-
-@_sqrtm.defjvp
-@_on_primals_device(0)
-def _sqrtm_jvp(primals, tangents):
-    """x dx + dx x = da, solved in x's Schur frame: u y + y u = z^H da z, dx = z y z^H."""
-    a, = primals
-    da, = tangents
-    x, u, z = _sqrtm_parts(a)
-    mm = np_linalg.matmul
-    y = _sylvester_triangular(u, u, mm(mm(adjoint(z), da), z))
-    return x, mm(mm(z, y), adjoint(z))
-
-
 def sqrtm(A, blocksize=1):
-    """The principal square root x of square `A` (`x @ x = A`), complex as in JAX, through
-    the complex Schur form. Batched over leading axes; differentiable (first order) where
-    A has no eigenvalues on the closed negative real axis."""
+    """The principal square root x of square `A` (`x @ x = A`), complex as in JAX, by
+    SciPy's Schur method on the host; NaN where A has none (as JAX). Batched over leading
+    axes; differentiable (to any order: `x dx + dx x = dA`, a Sylvester equation) where A
+    has no eigenvalues on the closed negative real axis."""
     if blocksize > 1:
         raise NotImplementedError("sqrtm: blocksize > 1 is not supported (as in JAX)")
     A, = _inexact(A)
     _square(A, "sqrtm")
-    A = lax.convert_element_type(A, _complex_dtype(dtype_of(A)))
-    return _sqrtm(A) if shape_of(A)[-1] else A
+    if not shape_of(A)[-1]:
+        return lax.convert_element_type(A, _complex_dtype(dtype_of(A)))
+    return sqrtm_p.bind(A)
 
 
 def expm_frechet(A, E, *, method=None, compute_expm=True):
@@ -522,12 +598,14 @@ def funm(A, func, disp=True):
     f = fnp.diag(asarray(func(d)).astype(dtype_of(t)))
     gap = d[None, :] - d[:, None]                   # t_jj - t_ii
     safe_gap = fnp.where(gap == 0, 1, gap)
-    rows = np.arange(n)
-    for p in range(1, n):               # the p-th superdiagonal from the ones below it
-        band = asarray(rows[None, :] - rows[:, None] == p)
-        commutator = np_linalg.matmul(t, f) - np_linalg.matmul(f, t)
-        f = fnp.where(band, commutator / safe_gap, f)
+    t_columns = _T(t)
+    for p in range(1, n):   # the p-th superdiagonal (i, i + p) from the ones below it:
+        # f_ij (t_jj - t_ii) = (t f - f t)_ij with f_ij still 0, each entry a row dot a column
+        commutator = (fnp.sum(t[:n - p] * _T(f)[p:], -1) -
+                      fnp.sum(f[:n - p] * t_columns[p:], -1))
+        f = f + fnp.diag(commutator / fnp.diagonal(safe_gap, p), p)
     f = np_linalg.matmul(np_linalg.matmul(z, f), adjoint(z))
+    rows = np.arange(n)
     if disp:
         return f
     upper = asarray(rows[None, :] > rows[:, None])
@@ -540,48 +618,12 @@ def funm(A, func, disp=True):
     return f, err
 
 
-def _sylvester(a, b, c, method, tol):
-    """x with `a x + x b = c`: through the complex Schur forms of a and b ("schur"), or
-    their eigenvectors ("eigen"); NaN where eigenvalues of a and -b are within tol."""
-    ct = _complex_dtype(dtype_of(c))
-    mm = np_linalg.matmul
-    if method == "schur":
-        r, u = schur_p.bind(lax.convert_element_type(a, ct), output="complex")
-        s, v = schur_p.bind(lax.convert_element_type(b, ct), output="complex")
-        y = _sylvester_triangular(r, s, mm(mm(adjoint(u), c.astype(ct)), v), nonzero=True)
-        x, wa, wb = mm(mm(u, y), adjoint(v)), _diag(r), _diag(s)
-    else:
-        wa, ua = np_linalg.eig(a)
-        wb, ub = np_linalg.eig(b)
-        f = np_linalg.solve(ua, mm(c.astype(wa.dtype), ub))
-        x = mm(mm(ua, f / (wa[..., :, None] + wb[..., None, :])), np_linalg.inv(ub))
-    if dtype_of(c).kind != "c":
-        x = fnp.real(x)
-    close = fnp.any(fnp.abs(wa[..., :, None] + wb[..., None, :]) < tol, axis=(-2, -1))
-    return fnp.where(close[..., None, None], np.nan, x)
-
-
-@partial(custom_jvp, nondiff_argnums=(3, 4))
-def _solve_sylvester(a, b, c, method, tol):
-    return _sylvester(a, b, c, method, tol)
-
-
-@_solve_sylvester.defjvp
-@_on_primals_device(2)
-def _solve_sylvester_jvp(method, tol, primals, tangents):
-    """a dx + dx b = dc - da x - x db."""
-    a, b, c = primals
-    da, db, dc = tangents
-    x = _sylvester(a, b, c, method, tol)
-    rhs = dc - np_linalg.matmul(da, x) - np_linalg.matmul(x, db)
-    return x, _sylvester(a, b, rhs, method, tol)
-
-
 def solve_sylvester(A, B, C, *, method="schur", tol=1e-8):
     """x with `A x + x B = C` (A (…, m, m), B (…, n, n), C (…, m, n), batch axes
-    broadcast), by Bartels-Stewart on the complex Schur forms ("schur") or through
-    eigenvectors ("eigen"); real for real C; NaN where an eigenvalue of A and one of B sum
-    to less than `tol` in magnitude (no unique solution). Differentiable (first order)."""
+    broadcast), on the host: by Bartels-Stewart on the Schur forms ("schur", LAPACK's
+    trsyl) or through eigenvectors ("eigen"); real for real C; NaN where an eigenvalue of A
+    and one of B sum to less than `tol` in magnitude (no unique solution). Differentiable
+    to any order (`A dx + dx B = dC - dA x - x dB`)."""
     if method not in ("schur", "eigen"):
         raise ValueError(f"solve_sylvester: method must be 'schur' or 'eigen', got {method!r}")
     A, B, C = _inexact(A, B, C)
@@ -593,8 +635,9 @@ def solve_sylvester(A, B, C, *, method="schur", tol=1e-8):
         raise ValueError(f"solve_sylvester: C must be (…, {m}, {n}) for A {shape_of(A)} and "
                          f"B {shape_of(B)}, got {shape_of(C)}")
     batch = fnp.broadcast_shapes(shape_of(A)[:-2], shape_of(B)[:-2], shape_of(C)[:-2])
-    A, B, C = (fnp.broadcast_to(x, batch + shape_of(x)[-2:]) for x in (A, B, C))
-    return _solve_sylvester(A, B, C, method, float(tol))
+    A, B, C = (x if shape_of(x)[:-2] == batch else fnp.broadcast_to(x, batch + shape_of(x)[-2:])
+               for x in (A, B, C))
+    return sylvester_p.bind(A, B, C, method=method, tol=float(tol))
 
 
 def eigh_tridiagonal(d, e, *, eigvals_only=False, select="a", select_range=None, tol=None,
