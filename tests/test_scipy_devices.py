@@ -186,3 +186,30 @@ def test_derivatives_run_on_the_operands_device(gpu, name, f, args):
     stacked = ft.device_put(np.stack([args[0], args[0]]), gpu)
     _check(vmapped(stacked, *on_gpu[1:]), vmapped(np.stack([args[0], args[0]]), *args[1:]),
            gpu, 1e-9)
+
+
+POSITIVE_SOLVES = [
+    ("solve_pos", lambda a, b: la.solve(a, b, assume_a="pos")),
+    ("solve_pos_lower", lambda a, b: la.solve(a, b, assume_a="pos", lower=True)),
+    ("cho_solve", lambda a, b: la.cho_solve(la.cho_factor(a), b)),
+    ("cho_solve_lower", lambda a, b: la.cho_solve(la.cho_factor(a, lower=True), b)),
+]
+
+
+@pytest.mark.parametrize("argnums", [0, 1, (0, 1)])
+@pytest.mark.parametrize("name,f", POSITIVE_SOLVES, ids=[c[0] for c in POSITIVE_SOLVES])
+def test_grad_of_jit_of_positive_definite_solves_on_the_operands_device(gpu, name, f, argnums):
+    """`_solve_pos`'s jvp rule (and cho_solve's derivatives) make their data where the
+    primals are, also when they run outside the jitted function that bound them."""
+    def loss(a, b):
+        return fnp.sum(f(a, b) ** 2)
+
+    def second(a, b):
+        return _sum_of(ft.grad(ft.jit(loss), argnums))(a, b)
+    on_gpu = [ft.device_put(x, gpu) for x in (SPD, B)]
+    for transform in (lambda g: ft.grad(ft.jit(g), argnums), lambda g: ft.jit(ft.grad(g, argnums)),
+                      lambda g: ft.grad(g, argnums)):
+        _check(transform(loss)(*on_gpu), transform(loss)(SPD, B), gpu, 1e-9)
+    _check(ft.grad(second, argnums)(*on_gpu), ft.grad(second, argnums)(SPD, B), gpu, 1e-8)
+    _check(ft.jvp(ft.jit(loss), on_gpu, on_gpu)[1], ft.jvp(ft.jit(loss), (SPD, B), (SPD, B))[1],
+           gpu, 1e-9)
