@@ -59,6 +59,11 @@ class Array:
         return {self.device}
 
     @property
+    def sharding(self):
+        """How the array is laid out over devices: all of it on its one device."""
+        return SingleDeviceSharding(self.device)
+
+    @property
     def aval(self):
         from .core import ShapedArray
         return ShapedArray(self._value.shape, self._value.dtype)
@@ -167,6 +172,37 @@ class Array:
     def _repr_html_(self):
         from ._display import array_html
         return array_html(self)
+
+
+class SingleDeviceSharding:
+    """The layout of an array held whole by one device (JAX's name and attributes)."""
+    __slots__ = ("device",)
+    is_fully_replicated = True
+    is_fully_addressable = True
+    num_devices = 1
+    memory_kind = "device"
+
+    def __init__(self, device):
+        self.device = device
+
+    @property
+    def device_set(self):
+        return {self.device}
+
+    addressable_devices = device_set
+
+    def shard_shape(self, global_shape):
+        """The shape of the one shard: the whole array's."""
+        return tuple(global_shape)
+
+    def __eq__(self, other):
+        return type(other) is SingleDeviceSharding and other.device == self.device
+
+    def __hash__(self):
+        return hash(("SingleDeviceSharding", self.device))
+
+    def __repr__(self):
+        return f"SingleDeviceSharding(device={self.device!r}, memory_kind={self.memory_kind})"
 
 
 def wrap(raw) -> Array:

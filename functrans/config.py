@@ -41,6 +41,7 @@ _JAX_NAMES = {
     "jax_debug_nans": ("debug_nans", bool, bool),
     "jax_debug_infs": ("debug_infs", bool, bool),
     "jax_platform_name": ("default_device", str, str),
+    "jax_explain_cache_misses": ("log_retraces", bool, bool),
 }
 
 

@@ -137,6 +137,12 @@ class ShapeDtypeStruct:
         self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
         self.weak_type = bool(weak_type)
 
+    @classmethod
+    def like(cls, x):
+        """The shape and dtype of `x`: an array, tracer, NumPy data, number or ShapeDtypeStruct."""
+        a = abstractify(x)
+        return cls(a.shape, a.dtype, weak_type=a.weak_type and a.dtype != np.bool_)
+
     def __repr__(self):
         where = "" if self.device is None else f", device={self.device}"
         weak = ", weak_type=True" if self.weak_type else ""
@@ -155,14 +161,8 @@ class ShapeDtypeStruct:
         return self.shape[0]
 
     sharding = None         # JAX's attribute: functrans has no sharding
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return math.prod(self.shape)
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))
 
 
 def abstractify(x):
