@@ -1,4 +1,5 @@
-"""`ft.debug.print`: print values from inside transformed functions, when they are computed.
+"""`ft.debug.print` and `ft.debug.callback`: print values (call a Python function with
+them) from inside transformed functions, when they are computed.
 
     @ft.jit
     def f(x):
@@ -10,7 +11,8 @@ A plain `print` inside `jit` runs once, while tracing, and shows abstract values
 `ft.debug.print` is an effectful primitive: it is staged into the jaxpr, kept by every
 compiler pass, and prints the concrete values each time the compiled code runs. Eagerly it
 prints at once; under `grad`/`jvp` it prints the primal values (it has no derivative); under
-`vmap` it prints once per example.
+`vmap` it prints once per example. `ft.debug.callback(fn, *args)` is the same for any
+function of the values, run for its side effects (logging, collecting values).
 
 NaN and infinity checks: with `ft.config.update("debug_nans", True)` (or "debug_infs", or
 the environment variables FUNCTRANS_DEBUG_NANS=1 / FUNCTRANS_DEBUG_INFS=1) the operation that
@@ -35,41 +37,44 @@ from .core import (Primitive, Tracer, is_python_scalar, eval_primitive, eval_jax
 from .jaxpr import ClosedJaxpr
 from .errors import NonFiniteError, format_frame
 from .jit import check_outputs_with
+from .numpy._conversion import asarray
 from .numpy._fast import enable as enable_fast_paths
 from .tree_util import tree_flatten, tree_unflatten, tree_flatten_with_path, keystr
 
-__all__ = ["print"]
-
-debug_print_p = Primitive("debug_print", multiple_results=True, effectful=True)
+__all__ = ["print", "callback"]
 
 
-def _print_impl(xp, *leaves, fmt, args_tree):
-    values = [v if is_python_scalar(v) else wrap(v) for v in leaves]
+def _host_effect(name, run):
+    """An effectful primitive with no results that calls `run(values, **params)` with the
+    concrete values of its operands (Arrays; Python numbers as they are): eagerly at once,
+    under `jit` each time the compiled code runs, under `grad`/`jvp` on the primal values
+    (it has no derivative), under `vmap` once per example, in order."""
+    p = Primitive(name, multiple_results=True, effectful=True)
+
+    def impl(xp, *leaves, **params):
+        run([v if is_python_scalar(v) else wrap(v) for v in leaves], **params)
+        return []
+
+    def batch(vals, dims, **params):
+        from .primitives._util import bdim_size
+        from .primitives.shape_ops import slice_in_dim, squeeze
+        for i in range(bdim_size(vals, dims)):
+            p.bind(*[v if d is None else squeeze(slice_in_dim(v, i, i + 1, axis=d), (d,))
+                     for v, d in zip(vals, dims)], **params)
+        return [], []
+    p.impl, p.batch = impl, batch
+    p.abstract_eval = lambda *avals, **params: []
+    p.jvp = lambda primals, tangents, **params: (p.bind(*primals, **params), [])
+    p.vjp = lambda primals, needs, **params: (p.bind(*primals, **params), None)
+    return p
+
+
+def _print_values(values, fmt, args_tree):
     args, kwargs = tree_unflatten(args_tree, values)
     builtins.print(fmt.format(*args, **kwargs), flush=True)
-    return []
 
 
-debug_print_p.impl = _print_impl
-debug_print_p.abstract_eval = lambda *avals, fmt, args_tree: []
-debug_print_p.jvp = lambda primals, tangents, **params: (debug_print_p.bind(*primals, **params),
-                                                         [])
-debug_print_p.vjp = lambda primals, needs, **params: (debug_print_p.bind(*primals, **params),
-                                                      None)
-
-
-def _print_batch(vals, dims, **params):
-    """Print once per example, in order."""
-    from .primitives._util import bdim_size
-    from .primitives.shape_ops import slice_in_dim, squeeze
-    size = bdim_size(vals, dims)
-    for i in range(size):
-        debug_print_p.bind(*[v if d is None else squeeze(slice_in_dim(v, i, i + 1, axis=d), (d,))
-                             for v, d in zip(vals, dims)], **params)
-    return [], []
-
-
-debug_print_p.batch = _print_batch
+debug_print_p = _host_effect("debug_print", _print_values)
 
 
 def print(fmt, *args, **kwargs):  # noqa: A001 - the public name mirrors jax.debug.print
@@ -84,6 +89,47 @@ def print(fmt, *args, **kwargs):  # noqa: A001 - the public name mirrors jax.deb
                 f"{type(x).__name__}; put other values into the format string itself, e.g. "
                 "ft.debug.print(f'{name}: {{x}}', x=x)")
     debug_print_p.bind(*leaves, fmt=fmt, args_tree=tree)
+
+
+class _DebugCallback:
+    """The user's callback over the flat array operands; the other leaves of its arguments
+    (strings, ...) are kept here and passed as they are."""
+
+    def __init__(self, fn, tree, static):
+        self.fn, self.tree, self.static = fn, tree, static      # static: {position: value}
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)     # shown in jaxprs
+
+    def __call__(self, values):
+        it = iter(values)
+        leaves = [self.static[i] if i in self.static else next(it)
+                  for i in range(self.tree.num_leaves)]
+        args, kwargs = tree_unflatten(self.tree, leaves)
+        self.fn(*args, **kwargs)
+
+
+debug_callback_p = _host_effect("debug_callback", lambda values, callback: callback(values))
+
+
+def callback(callback, *args, ordered=False, partitioned=False, **kwargs):
+    """Call `callback(*args, **kwargs)` for its side effects with the concrete values of the
+    arguments (pytrees; array and number leaves arrive as Arrays, other leaves as they are),
+    whenever they are computed: eagerly at once, inside `jit` each time the compiled function
+    runs, under `grad` on the forward pass, under `vmap` once per example, in loops once per
+    iteration. Its result is ignored. Effects always run in program order, so `ordered` is
+    accepted and needs nothing more; `partitioned` is accepted for JAX's code (one device)."""
+    if not callable(callback):
+        raise TypeError(f"ft.debug.callback: the first argument must be callable, got a "
+                        f"{type(callback).__name__}")
+    leaves, tree = tree_flatten((args, kwargs))
+    static, dynamic = {}, []
+    for i, x in enumerate(leaves):
+        if isinstance(x, (Tracer, Array)):
+            dynamic.append(x)
+        elif is_python_scalar(x) or hasattr(x, "shape") and hasattr(x, "dtype"):
+            dynamic.append(asarray(x))
+        else:
+            static[i] = x
+    debug_callback_p.bind(*dynamic, callback=_DebugCallback(callback, tree, static))
 
 
 # ------------------------------------------------------------------ NaN and infinity checks

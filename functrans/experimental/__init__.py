@@ -1,0 +1,8 @@
+"""`ft.experimental`: JAX's `jax.experimental` names that functrans has.
+
+- `io_callback(callback, result_shape_dtypes, *args, ordered=False, **kwargs)`: a host
+  callback with side effects (see `functrans.callbacks`).
+"""
+from ..callbacks import io_callback
+
+__all__ = ["io_callback"]
