@@ -389,9 +389,23 @@ def evaluate_with(evaluate):
     _evaluate = evaluate or eval_primitive
 
 
+def with_noted_source(fn):
+    """`fn`, run with the source line `eval_jaxpr` notes now as the current one (backward rules
+    keep the line of the operation they differentiate); `fn` itself when none is noted."""
+    return fn if _state.source is None else functools.partial(_run_noted, _state.source, fn)
+
+
+def _run_noted(source, fn, /, *args, **kwargs):
+    outer, _state.source = _state.source, source
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _state.source = outer
+
+
 def current_source():
     """The user's source line of the operation running: that of the jaxpr equation being
-    evaluated (while `evaluate_with` is in use), else the innermost frame outside functrans."""
+    evaluated (with `evaluate_with` in use, or staging), else the innermost user frame."""
     return _state.source or user_frame()
 
 
@@ -851,16 +865,12 @@ def eval_jaxpr(jaxpr: Jaxpr, consts, *args):
     def read(v):
         return v.val if type(v) is Literal else env[v]
 
-    noting = _evaluate is not eval_primitive
+    # source lines are noted for the NaN checks, and while staging: derived jaxprs keep them
+    noting = _evaluate is not eval_primitive or bool(_state.staging)
     for eqn in jaxpr.eqns:
-        if noting:
-            outer, _state.source = _state.source, eqn.source_info or _state.source
-            try:
-                outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
-            finally:
-                _state.source = outer
-        else:
-            outs = eqn.primitive.bind(*[read(v) for v in eqn.invars], **eqn.params)
+        args = [read(v) for v in eqn.invars]
+        outs = _run_noted(eqn.source_info or _state.source, eqn.primitive.bind, *args,
+                          **eqn.params) if noting else eqn.primitive.bind(*args, **eqn.params)
         if eqn.primitive.multiple_results:
             for v, o in zip(eqn.outvars, outs):
                 env[v] = o

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..core import (Trace, Tracer, OpaqueAval, new_main, get_aval, concrete_value, is_python_scalar,
-                    eval_jaxpr)
+                    eval_jaxpr, with_noted_source)
 from ..jaxpr import ClosedJaxpr, Jaxpr
 from ..primitives._util import wanted
 from ..primitives.elementwise import add
@@ -153,6 +153,7 @@ class ReverseTrace(Trace):
             out, backward = prim.vjp(primals, needs, **params)
         if backward is None:
             return out
+        backward = with_noted_source(backward)
         tape = self.main.payload
         if prim.multiple_results:
             out_ids, results = [], []
