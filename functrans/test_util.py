@@ -3,6 +3,8 @@
 Forward mode is compared with central differences along a random direction; reverse mode with
 the forward result by the dot-product identity <J t, c> = <t, J^T c>, which checks the whole
 Jacobian in one random projection. `order=2` checks the derivatives of the derivatives too.
+Complex inputs and outputs are checked with JAX's convention: <t, conj(vjp(conj(c)))> against
+<J t, c>, with the real part of the complex inner product.
 """
 from __future__ import annotations
 
@@ -32,10 +34,17 @@ def _host(x):
 
 
 def _dtype_of_tree(tree):
-    leaves = [_host(x).dtype for x in tree_leaves(tree) if dtypes.is_inexact(_host(x).dtype)]
+    """The real dtype of the least precise float or complex leaf (tolerances go by it)."""
+    leaves = [np.dtype(np.finfo(_host(x).dtype).dtype) for x in tree_leaves(tree)
+              if dtypes.is_inexact(_host(x).dtype)]
     if not leaves:
         return np.dtype(np.float64)
     return min(leaves, key=lambda d: d.itemsize)
+
+
+def _wide(dtype):
+    """float64, or complex128 for complex data: where differences are taken."""
+    return np.dtype(np.complex128 if np.dtype(dtype).kind == "c" else np.float64)
 
 
 def _placed_like(host, x):
@@ -49,7 +58,10 @@ def _random_like(tree, rng):
         a = _host(x)
         if not dtypes.is_inexact(a.dtype):
             return np.zeros(a.shape, dtypes.float0)
-        return _placed_like(rng.standard_normal(a.shape).astype(a.dtype), x)
+        r = rng.standard_normal(a.shape)
+        if a.dtype.kind == "c":
+            r = r + 1j * rng.standard_normal(a.shape)
+        return _placed_like(r.astype(a.dtype), x)
     return tree_map(one, tree)
 
 
@@ -58,18 +70,21 @@ def _add_scaled(xs, ts, eps):
         a = _host(x)
         if not dtypes.is_inexact(a.dtype):
             return x
-        moved = (a.astype(np.float64) + eps * np.asarray(t, np.float64)).astype(a.dtype)
+        wide = _wide(a.dtype)
+        moved = (a.astype(wide) + eps * np.asarray(t, wide)).astype(a.dtype)
         return _placed_like(moved, x)
     return tree_map(one, xs, ts)
 
 
 def _inner(a, b):
+    """The real part of the inner product <a, b> of two pytrees (conjugating a)."""
     total = 0.0
     for x, y in zip(tree_leaves(a), tree_leaves(b)):
         x, y = np.asarray(x), np.asarray(y)
         if x.dtype == dtypes.float0 or y.dtype == dtypes.float0:
             continue
-        total += float(np.sum(x.astype(np.float64) * y.astype(np.float64)))
+        total += float(np.real(np.sum(np.conj(x.astype(_wide(x.dtype)))
+                                      * y.astype(_wide(y.dtype)))))
     return total
 
 
@@ -77,8 +92,10 @@ def numerical_jvp(f, primals, tangents, eps):
     """(f(x + eps t) - f(x - eps t)) / (2 eps), leafwise, in float64."""
     plus = f(*_add_scaled(primals, tangents, eps))
     minus = f(*_add_scaled(primals, tangents, -eps))
-    return tree_map(lambda p, m: (np.asarray(p, np.float64) - np.asarray(m, np.float64))
-                    / (2 * eps), plus, minus)
+    def difference(p, m):
+        wide = _wide(np.asarray(p).dtype)
+        return (np.asarray(p, wide) - np.asarray(m, wide)) / (2 * eps)
+    return tree_map(difference, plus, minus)
 
 
 def _assert_close(actual, expected, atol, rtol, what):
@@ -92,7 +109,8 @@ def _assert_close(actual, expected, atol, rtol, what):
             continue
         if a.shape != e.shape:
             raise AssertionError(f"{what}: leaf {i} has shape {a.shape}, expected {e.shape}")
-        np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), atol=atol,
+        wide = _wide(a.dtype if a.dtype.kind == "c" else e.dtype)
+        np.testing.assert_allclose(a.astype(wide), e.astype(wide), atol=atol,
                                    rtol=rtol, err_msg=f"{what} (leaf {i})")
 
 
@@ -123,13 +141,17 @@ def check_vjp(f, f_vjp, args, atol=None, rtol=None, eps=None, rng=None):
     tangents = _random_like(args, rng)
     t_out = numerical_jvp(f, args, tangents, eps)
     cotangent = _random_like(out, rng)
-    ct_in = vjp_fn(cotangent)
+    ct_in = tree_map(_conj, vjp_fn(tree_map(_conj, cotangent)))
     lhs = _inner(tangents, ct_in)
     rhs = _inner(t_out, cotangent)
     scale = max(1.0, abs(lhs), abs(rhs))
     if not abs(lhs - rhs) <= atol + rtol * scale:
         raise AssertionError(f"vjp disagrees with finite differences: <t, J^T c> = {lhs!r} but "
                              f"<J t, c> = {rhs!r} (atol={atol}, rtol={rtol})")
+
+
+def _conj(x):
+    return x.conj() if np.iscomplexobj(x) else x
 
 
 def check_grads(f, args, order, modes=("fwd", "rev"), atol=None, rtol=None, eps=None):

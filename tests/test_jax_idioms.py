@@ -467,3 +467,20 @@ def test_check_grads_takes_python_numbers_as_the_transforms_do():
     wrong.defjvp(lambda primals, tangents: (jnp.sin(primals[0]), 2 * tangents[0]))
     with pytest.raises(AssertionError, match="finite differences"):
         check_grads(wrong, (0.7,), order=1, modes=("fwd",))
+
+
+def test_check_grads_takes_complex_values_with_jax_convention():
+    z = jnp.asarray(np.array([1 + 2j, -0.5 + 0.3j]))
+    for f in (lambda z: jnp.sin(z) * z, lambda z: jnp.abs(z) ** 2, lambda z: jnp.real(z * z),
+              lambda z: jnp.conj(z) * 2):
+        check_grads(f, (z,), order=2)
+    check_grads(lambda x: x * (1 + 2j), (jnp.asarray([0.3, 0.7]),), order=2)
+    check_grads(jnp.exp, (z.astype(jnp.complex64),), order=1)
+
+    @jax.custom_vjp
+    def doubled(z):
+        return z * 2
+    # a cotangent conjugated once too often: wrong for complex values only
+    doubled.defvjp(lambda z: (z * 2, None), lambda _, g: (jnp.conj(g) * 2,))
+    with pytest.raises(AssertionError, match="vjp disagrees"):
+        check_grads(doubled, (z,), order=1, modes=("rev",))
