@@ -810,3 +810,72 @@ def test_zeta_equals_scipy_as_jax_names_it():
     assert float(g) == pytest.approx(-2.5 * sp.zeta(3.5, 1.5), rel=1e-12)
     with pytest.raises(NotImplementedError, match="shape parameter"):
         ft.grad(lambda a: lax.zeta(a, np.float64(1.5)))(np.float64(2.5))
+
+
+def _eager_jit_vmap(f, *args):
+    """`f` eagerly, under jit and under vmap (each array operand stacked twice)."""
+    stacked = [np.stack([a, a]) if isinstance(a, np.ndarray) else a for a in args]
+    axes = tuple(0 if isinstance(a, np.ndarray) else None for a in args)
+    return (lambda: f(*args), lambda: ft.jit(f)(*args),
+            lambda: ft.vmap(f, in_axes=axes)(*stacked))
+
+
+def test_select_refuses_mixed_dtypes_and_bad_predicates_eagerly_as_under_jit_and_vmap():
+    """Eagerly and under vmap, select and select_n promoted mixed cases and read any
+    predicate's truth, while jit refused them; JAX refuses them all."""
+    b, i = np.array([True, False]), np.array([1, 0])
+    f32, f64 = np.ones(2, np.float32), np.zeros(2)
+    bad = [(lax.select, (b, f32, f64), "select needs cases of one dtype, got float32, float64"),
+           (lax.select_n, (b, f32, f64), "select_n needs cases of one dtype"),
+           (lax.select_n, (i.astype(np.int32), f32, f64), "got float32, float64"),
+           (lax.select, (b, np.ones(2, np.int32), np.ones(2, np.int64)), "int32, int64"),
+           (lax.select, (i, f32, f32), "select needs a bool predicate, got int64"),
+           (lax.select, (f32, f32, f32), "select needs a bool predicate, got float32"),
+           (lax.select_n, (f32, f32, f32), "select_n needs a bool or integer `which`"),
+           (lax.select, (b, np.ones(2, np.int32), 2.5), "cases' dtype int32"),
+           (lax.select, (b, b, 2), "cases' dtype bool")]
+    for f, args, message in bad:
+        for run in _eager_jit_vmap(f, *args):
+            with pytest.raises(TypeError, match=message):
+                run()
+    for which in (i, i.astype(np.int32), i.astype(np.uint8), b):     # JAX's which dtypes
+        for run in _eager_jit_vmap(lax.select_n, which, f32, f32 + 1):
+            out = run()
+            assert out.dtype == np.float32 and np.asarray(out).reshape(-1, 2)[0].tolist() == [2, 1]
+
+
+def test_select_of_python_scalars_gives_one_dtype_eagerly_as_under_jit():
+    """Cases that are all Python scalars give their widest kind's default dtype (jit gave
+    the first one's: select(c, 1, 2.5) was [1, 2]); one beside an array takes its dtype."""
+    c = np.array([True, False])
+    for x, y, dtype, want in [(1, 2.5, np.float32, [1, 2.5]), (1.0, 2.0, np.float32, [1, 2]),
+                              (True, 2, np.int64, [1, 2]),
+                              (np.ones(2, np.float32), 2, np.float32, [1, 2])]:
+        for run in _eager_jit_vmap(lambda c: lax.select(c, x, y), c):
+            out = run()
+            assert out.dtype == dtype and np.asarray(out).reshape(-1, 2)[0].tolist() == want
+    out = lax.select(True, 1, 2.5)
+    assert out.dtype == np.float32 and float(out) == 1.0
+    assert float(lax.select_n(1, 1.0, 2.5)) == 2.5
+
+
+def test_where_promotes_before_selecting():
+    c = np.array([True, False])
+    for run in _eager_jit_vmap(fnp.where, c, np.ones(2, np.float32), np.zeros(2)):
+        assert run().dtype == np.float64
+    for run in _eager_jit_vmap(fnp.where, c, np.ones(2, np.int32), 2.5):
+        assert run().dtype == np.float32
+    assert fnp.where(np.array([1, 0]), 1, 2).tolist() == [1, 2]
+
+
+def test_pad_batched_by_its_padding_value_keeps_the_operand_dtype():
+    """vmap over a float32 padding value of float64 data selected between float64 and
+    float32 arrays."""
+    x, v = np.arange(6.0).reshape(3, 2), np.array([7, 8, 9], np.float32)
+
+    def f(x, v):
+        return lax.pad(x, v, [(1, 0, 1)])
+    want = np.stack([np.asarray(f(x[k], v[k])) for k in range(3)])
+    for out in (ft.vmap(f)(x, v), ft.jit(ft.vmap(f))(x, v)):
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(np.asarray(out), want)

@@ -101,6 +101,9 @@ def unravel_index(indices, shape):
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)   # (NumPy's)
     size = math.prod(shape)
     dt = dtype_of(idx)
+    if dt == np.bool_:                          # booleans are indices 0 and 1, as JAX's
+        idx = lax.convert_element_type(idx, dtypes.default_int_dtype())
+        dt = dtype_of(idx)
     if dt.kind in "iu" and dt.itemsize < 8:     # sizes beyond int8's range: computed wide,
         idx = lax.convert_element_type(idx, dtypes.int64)   # returned in the index's dtype
     if size:

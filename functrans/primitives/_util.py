@@ -106,6 +106,37 @@ def elementwise_aval(opname, *avals, out_dtype=None):
     return ShapedArray(shape, out_dtype)
 
 
+_SELECT_WHICH = {"select": "b", "select_n": "biu"}
+
+
+def select_dtype(opname, which, cases):
+    """The dtype `opname` ("select" or "select_n") gives for the avals of its predicate
+    `which` and its `cases`, which must share one dtype (as JAX's, no promotion): a TypeError
+    naming the dtypes otherwise. A Python scalar case (weak) takes the others' dtype where
+    that loses nothing; cases that are all Python scalars give their kind's default dtype."""
+    if which.dtype.kind not in _SELECT_WHICH[opname]:
+        wanted = "a bool predicate" if opname == "select" else "a bool or integer `which`"
+        raise TypeError(f"{opname} needs {wanted}, got {which.dtype}"
+                        + (": compare it, e.g. x != 0, or use select_n for integer indices"
+                           if opname == "select" and which.dtype.kind in "iu" else ""))
+    strong = [c.dtype for c in cases if not c.weak_type]
+    weak = [c.dtype for c in cases if c.weak_type]
+    shown = ", ".join(str(c.dtype) + ("" if not c.weak_type else " (Python scalar)")
+                      for c in cases)
+    if any(d != strong[0] for d in strong):
+        raise TypeError(f"{opname} needs cases of one dtype, got {shown}; lax.{opname} does not "
+                        "promote: convert them with .astype(), or use functrans.numpy.where, "
+                        "which promotes")
+    if not strong:
+        return dtypes.default_dtype_for_kind(max(map(dtypes.dtype_kind, weak)))
+    kind = dtypes.dtype_kind(strong[0])
+    if any(dtypes.dtype_kind(d) > kind for d in weak):
+        raise TypeError(f"{opname} cannot give a Python scalar of a wider kind the cases' dtype "
+                        f"{strong[0]} without losing its value (got {shown}); pass a value of "
+                        "that kind, or convert the cases with .astype()")
+    return strong[0]
+
+
 # ------------------------------------------------------------------ derivative-rule builders
 def def_linear(prim, transpose):
     """A primitive linear in its (single array) first argument.

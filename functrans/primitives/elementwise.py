@@ -18,9 +18,9 @@ from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, scipy_module
 from ..backends import special as host_special
-from ..core import ShapedArray, is_python_scalar, on_operand_device
-from ._util import (primitive, elementwise_aval, def_nondiff, shape_of, dtype_of,
-                    is_differentiable, wanted)
+from ..core import ShapedArray, get_aval, is_python_scalar, on_operand_device
+from ._util import (primitive, elementwise_aval, select_dtype, def_nondiff, shape_of, dtype_of,
+                    is_differentiable, wanted, broadcast_shapes)
 
 def special_module(xp):
     """scipy.special for NumPy, cupyx.scipy.special for CuPy (the backend's counterpart)."""
@@ -580,20 +580,20 @@ def _pow_dy(x, ans):
 
 # =============================================================== select
 def _select_aval(pred, x, y):
-    if pred.dtype != dtypes.bool_:
-        raise TypeError(f"select needs a boolean predicate, got {pred.dtype}")
-    aval = elementwise_aval("select", x, y)
-    shape = _broadcast3(pred.shape, x.shape, y.shape)
-    return ShapedArray(shape, aval.dtype)
+    dtype = select_dtype("select", pred, (x, y))
+    shape = broadcast_shapes(pred.shape, x.shape, y.shape, opname="select")
+    return ShapedArray(shape, dtype, weak_type=x.weak_type and y.weak_type)
 
 
-def _broadcast3(*shapes):
-    from ._util import broadcast_shapes
-    return broadcast_shapes(*shapes, opname="select")
+def _select_impl(xp, c, x, y):
+    if type(x) in _PYTHON_SCALARS or type(y) in _PYTHON_SCALARS or \
+            getattr(c, "dtype", None) != np.bool_ or x.dtype != y.dtype:
+        dtype = _select_aval(get_aval(c), get_aval(x), get_aval(y)).dtype    # or raises
+        return xp.where(c, x, y).astype(dtype, copy=False)
+    return xp.where(c, x, y)
 
 
-select_p = primitive("select", lambda xp, c, x, y: xp.where(c, x, y), _select_aval)
-select_p.arity = 3
+select_p = primitive("select", _select_impl, _select_aval)
 select_p.elementwise = True
 select_p.kernel_kind = "select"
 select_p.cuda_expr = "({0} ? {1} : {2})"
@@ -789,7 +789,14 @@ atan2, hypot, logaddexp, rem, remainder, floor_divide, nextafter = map(
 eq, ne, lt, le, gt, ge = map(_fn, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
 bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right, gcd, lcm = map(
     _fn, (and_p, or_p, xor_p, shift_left_p, shift_right_p, gcd_p, lcm_p))
-select = _fn(select_p)
+
+
+def select(pred, on_true, on_false):
+    """`on_true` where the bool `pred` holds, else `on_false` (elementwise, broadcasting), of
+    one dtype (Python scalars take it): lax does not promote, functrans.numpy.where does."""
+    if type(pred) is bool:      # (Python scalars alone would all become the widest's dtype)
+        pred = np.bool_(pred)
+    return select_p.bind(pred, on_true, on_false)
 
 
 def population_count(x):
@@ -882,6 +889,7 @@ def select_n(which, *cases):
     array of indices into `cases`."""
     if not cases:
         raise ValueError("select_n: needs at least one case")
+    select_dtype("select_n", get_aval(which), [get_aval(c) for c in cases])   # or raises
     if dtype_of(which) == np.bool_:
         if len(cases) > 2:
             raise ValueError(f"select_n: a bool `which` picks from 2 cases, got {len(cases)}")

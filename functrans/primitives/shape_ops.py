@@ -332,10 +332,11 @@ def _pad_batch(vals, dims, padding_config):
     if dp is None:
         return pad_p.bind(x, padval, padding_config=config), 0
     # a padding value per example: pad with zeros, then fill the padding from a mask
-    from .elementwise import select
+    from .elementwise import convert_element_type, select
     out = pad_p.bind(x, full((), 0, dtype_of(x), like=x), padding_config=config)
     inside = pad_p.bind(full(shape_of(x), True, np.bool_, like=x), False, padding_config=config)
-    values = broadcast_in_dim(moveaxis(padval, dp, 0), shape_of(out), (0,))
+    padval = convert_element_type(moveaxis(padval, dp, 0), dtype_of(x))   # as the kernel
+    values = broadcast_in_dim(padval, shape_of(out), (0,))
     return select(inside, out, values), 0
 
 
