@@ -14,7 +14,7 @@ from .array import Array
 from .buffers import Buffer, is_buffer
 from .errors import ArgumentError
 from .core import (Tracer, ShapeDtypeStruct, ShapedArray, get_aval, is_python_scalar,
-                   eval_jaxpr, abstractify, staging_main)
+                   eval_jaxpr, abstractify, staging_main, operand_device)
 from .jaxpr import Jaxpr
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, dce_closed, JaxprTracer
@@ -110,6 +110,7 @@ def flatten_args(transform, fun, args, argnums, is_leaf=None):
     """
     leaves, treedef = tree_flatten(tuple(args[i] for i in argnums), is_leaf)
     labels = [_LeafLabel(fun, args, argnums, k, is_leaf) for k in range(len(leaves))]
+    loose = []
     for k, leaf in enumerate(leaves):
         if is_leaf is not None and is_leaf(leaf):
             continue
@@ -120,7 +121,11 @@ def flatten_args(transform, fun, args, argnums, is_leaf=None):
                 "numbers; mark non-array arguments static (jit's static_argnums) or leave "
                 "them out of argnums.")
         if not isinstance(leaf, (Array, Tracer)):
-            leaves[k] = asarray(leaf)
+            loose.append(k)
+    if loose:       # NumPy data joins the device of the arguments' Arrays, as operands do
+        device = operand_device(tree_leaves(args))
+        for k in loose:
+            leaves[k] = asarray(leaves[k], device=device)
     return leaves, treedef, labels
 
 
@@ -777,9 +782,11 @@ def _vmap_arg_label(path):
 
 
 def _mapped_leaves(name, leaves, dims, labels, axis_size, transform, size_label):
-    """Check the mapped leaves, normalize their axes and find the batch size."""
+    """Check the mapped leaves, normalize their axes and find the batch size. NumPy data
+    joins the device of the Arrays among them, as operands do."""
     sizes = {}
     out_leaves, out_dims = [], []
+    device = operand_device(leaves)
     for x, d, label in zip(leaves, dims, labels):
         if d is None:
             out_leaves.append(x)
@@ -789,7 +796,7 @@ def _mapped_leaves(name, leaves, dims, labels, axis_size, transform, size_label)
             raise TypeError(f"{transform}: {label} of {name} is a {type(x).__name__}, which "
                             "cannot be mapped over; give it in_axes None (or pass it by closure)")
         if not isinstance(x, (Array, Tracer)):
-            x = asarray(x)
+            x = asarray(x, device=device)
         s = shape_of(x)
         if not -len(s) <= d < max(len(s), 1) or not s:
             what = "is a scalar" if not s else f"has shape {s}"

@@ -561,3 +561,18 @@ def test_nn_functions_place_numpy_operands_with_the_array(dev):
         out = got()
         assert out.device is dev, name
         close(out, want())
+
+
+def test_transforms_place_numpy_arguments_with_the_arrays(dev):
+    """NumPy arguments are uncommitted: under grad, vjp, jvp, vmap and jit alike they join
+    the device of the Arrays among the arguments (they were made on the default device)."""
+    x, y = on(dev, fnp.asarray(arr(3))), arr(3, seed=1)
+
+    def f(a, b):
+        return (a * b * b).sum()
+    for got in (ft.grad(f, argnums=(0, 1))(x, y), ft.grad(f, argnums=1)(x, y),
+                ft.vjp(f, x, y)[1](1.0), ft.jvp(f, (x, y), (x, y)),
+                ft.vmap(lambda a, b: a * b)(x, y), ft.jacrev(f, argnums=1)(x, y),
+                ft.hessian(f, argnums=1)(x, y), ft.jit(ft.grad(f, argnums=1))(x, y)):
+        assert {v.device for v in ft.tree_util.tree_leaves(got)} == {dev}
+    close(ft.grad(f, argnums=1)(x, y), 2 * arr(3) * y)
