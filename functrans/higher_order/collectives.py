@@ -321,11 +321,13 @@ def _psum_scatter_impl(xp, x, axis_name, **_):
                     "function whose inputs are not batched there)")
 
 
-def _scattered_shape(shape, axis_name, at, axis_size, tiled):
+def _scattered_shape(shape, axis_name, at, axis_size, tiled, what="psum_scatter: axis"):
+    """`shape` with axis `at` split over the lanes of `axis_name`: divided by its size
+    (`tiled`) or, as long as it, removed."""
     shape = list(shape)
     fits = shape[at] % axis_size == 0 if tiled else shape[at] == axis_size
     if not fits:
-        raise ValueError(f"psum_scatter: axis {at} of shape {tuple(shape)} must be "
+        raise ValueError(f"{what} {at} of shape {tuple(shape)} must be "
                          f"{'a multiple of' if tiled else 'equal to'} the size {axis_size} of "
                          f"the axis {axis_name!r}")
     if tiled:
@@ -536,17 +538,11 @@ def pbroadcast(x, axis_name, source):
 
 # =================================================================== all_to_all
 def _all_to_all_shape(shape, axis_name, split_axis, concat_axis, axis_size, tiled):
-    shape = list(shape)
-    fits = shape[split_axis] % axis_size == 0 if tiled else shape[split_axis] == axis_size
-    if not fits:
-        raise ValueError(f"all_to_all: split_axis {split_axis} of shape {tuple(shape)} must "
-                         f"be {'a multiple of' if tiled else 'equal to'} the size {axis_size} "
-                         f"of the axis {axis_name!r}")
+    shape = list(_scattered_shape(shape, axis_name, split_axis, axis_size, tiled,
+                                  "all_to_all: split_axis"))
     if tiled:
-        shape[split_axis] //= axis_size
         shape[concat_axis] *= axis_size
     else:
-        del shape[split_axis]
         shape.insert(concat_axis, axis_size)
     return tuple(shape)
 
