@@ -31,53 +31,72 @@ _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gamm
 
 
 def _shape_param_error(name, i):
-    return NotImplementedError(
-        f"{name}: the derivative with respect to its shape parameter (argument {i}) is not "
-        "implemented (it has no closed form); differentiate with respect to the last argument "
-        "only, or wrap the shape parameter in ft.lax.stop_gradient")
+    return (f"{name}: the derivative with respect to its shape parameter (argument {i}) is not "
+            "implemented (it has no closed form); differentiate with respect to the last "
+            "argument only, or wrap the shape parameter in ft.lax.stop_gradient")
 
 
-def _special(name, nargs, last_partial, impl=None):
-    """An elementwise primitive differentiable in its last argument by `last_partial(*args,
-    ans)`; its kernel is SciPy's function `name`, or `impl`."""
+def special_primitive(name, partials, impl=None, *, kinds="f", out_dtype=None):
+    """An elementwise primitive of `len(partials)` operands. `partials[i]` is the derivative
+    with respect to operand i as a function `(*operands, ans)`, or a string: the message of
+    the NotImplementedError raised when operand i is differentiated. The kernel is SciPy's
+    function `name` (CuPy's on a GPU), or `impl(xp, *operands)`. The operands' dtype kind
+    must be in `kinds`; `out_dtype(dtype)` gives the result's dtype (the operands' if None)."""
     def scipy_impl(xp, *args):
         return in_operand_dtype(getattr(special_module(xp), _NAMES[name])(*args), args)
     impl = impl or scipy_impl
+    nargs = len(partials)
 
     def abstract_eval(*avals):
         aval = elementwise_aval(name, *avals)
-        if aval.dtype.kind != "f":
-            raise TypeError(f"{name} needs real floating-point inputs, got {aval.dtype}")
-        return ShapedArray(aval.shape, aval.dtype)
+        if aval.dtype.kind not in kinds:
+            wanted_kind = "real or complex floating-point" if "c" in kinds else \
+                "real floating-point"
+            raise TypeError(f"{name} needs {wanted_kind} inputs, got {aval.dtype}")
+        dtype = aval.dtype if out_dtype is None else out_dtype(aval.dtype)
+        return ShapedArray(aval.shape, dtype)
 
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
 
+    def refuse(i):
+        raise NotImplementedError(partials[i])
+
     def jvp(primals, tangents):
         ans = p.bind(*primals)
-        for i, t in enumerate(tangents[:-1]):
-            if t is not None:
-                raise _shape_param_error(name, i)
-        t = tangents[-1]
-        if t is None:
-            return ans, None
-        out = mul(t, last_partial(*primals, ans))
-        return ans, out if shape_of(out) == shape_of(ans) else broadcast_to(out, shape_of(ans))
+        out = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            if isinstance(partials[i], str):
+                refuse(i)
+            term = mul(t, partials[i](*primals, ans))
+            out = term if out is None else add(out, term)
+        if out is None or shape_of(out) == shape_of(ans):
+            return ans, out
+        return ans, broadcast_to(out, shape_of(ans))
 
     def vjp(primals, needs):
         ans = p.bind(*primals)
         want = wanted(needs, primals)
-        for i, w in enumerate(want[:-1]):
-            if w:
-                raise _shape_param_error(name, i)
+        for i, w in enumerate(want):
+            if w and isinstance(partials[i], str):
+                refuse(i)
 
         def backward(ct):
-            c = mul(ct, last_partial(*primals, ans))
-            return (None,) * (nargs - 1) + (unbroadcast(c, shape_of(primals[-1])),)
+            return tuple(unbroadcast(mul(ct, partials[i](*primals, ans)), shape_of(primals[i]))
+                         if want[i] else None for i in range(nargs))
         return ans, backward
     p.jvp, p.vjp = jvp, vjp
     batch_elementwise(p)
     return p
+
+
+def _special(name, nargs, last_partial, impl=None):
+    """An elementwise primitive differentiable in its last argument by `last_partial(*args,
+    ans)` only (the others are shape parameters)."""
+    errors = tuple(_shape_param_error(name, i) for i in range(nargs - 1))
+    return special_primitive(name, errors + (last_partial,), impl)
 
 
 def _gamma_density(a, x):
@@ -162,7 +181,7 @@ def zeta(x, q):
 
 
 __all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv", "zeta",
-           "exp1", "expi", "expn", "random_gamma_grad"]
+           "exp1", "expi", "expn", "random_gamma_grad", "special_primitive"]
 
 
 # ------------------------------------------------------------------ gamma sample derivative

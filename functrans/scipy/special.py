@@ -3,12 +3,13 @@ batchable (integers are converted to the default float dtype)."""
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
 from .. import dtypes, lax
 from ..core import place_functions as _place_functions, places_operands
-from ..primitives import special as _special
+from ..primitives import special as _special, special_more as _more
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes as _broadcast_shapes
 from ..numpy._conversion import promote_inexact, asarray
 from ..numpy._reductions import normalize_axes
@@ -18,7 +19,8 @@ __all__ = ["logsumexp", "softmax", "log_softmax", "expit", "logit", "erf", "erfc
            "digamma", "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "ndtri",
            "log_ndtr", "i0", "i1", "i0e", "i1e", "erfcx", "logaddexp", "gammainc", "gammaincc",
            "gammaincinv", "betainc", "betaincinv", "zeta", "exp1", "expi", "expn", "loggamma",
-           "multigammaln", "comb", "bernoulli", "boxcox", "boxcox1p"]
+           "multigammaln", "comb", "bernoulli", "boxcox", "boxcox1p", "spence", "dawsn",
+           "fresnel", "sici", "hyp1f1", "hyp2f1", "owens_t", "bessel_jn", "wofz", "sph_harm_y"]
 
 
 def _unary(lax_fn, name, doc):
@@ -69,6 +71,110 @@ expi = _promoted(_special.expi, "expi",
 expn = _promoted(_special.expn, "expn",
                  "The generalized exponential integral E_n(x) = integral from 1 to inf of "
                  "exp(-x t) / t^n (NaN for non-integer n); differentiable in x.")
+
+
+def _real(name, *args):
+    """The arguments promoted to one real floating dtype; complex ones are a ValueError (as
+    JAX's)."""
+    args, dt = promote_inexact(*args)
+    if dt.kind == "c":
+        raise ValueError(f"{name} does not support complex-valued inputs (got {dt}); pass "
+                         "real arrays")
+    return [asarray(a, dtype=dt) for a in args]
+
+
+def spence(x):
+    """Spence's function, the integral from 1 to x of log(t) / (1 - t) (NaN for x < 0)."""
+    return _more.spence(*_real("spence", x))
+
+
+def dawsn(x):
+    """Dawson's integral exp(-x^2) times the integral from 0 to x of exp(t^2)."""
+    return _more.dawsn(*_real("dawsn", x))
+
+
+def fresnel(x):
+    """The Fresnel integrals (S(x), C(x)): the integrals from 0 to x of sin(pi t^2 / 2) and
+    cos(pi t^2 / 2)."""
+    x, = _real("fresnel", x)
+    return _more.fresnel_s(x), _more.fresnel_c(x)
+
+
+def sici(x):
+    """The sine and cosine integrals (Si(x), Ci(x)); Ci(x) = Ci(|x|) for x < 0 (as SciPy's
+    for real input)."""
+    x, = _real("sici", x)
+    return _more.sici_si(x), _more.sici_ci(x)
+
+
+def hyp1f1(a, b, x):
+    """Kummer's confluent hypergeometric function 1F1(a; b; x) (SciPy's values);
+    differentiable in x."""
+    return _more.hyp1f1(*_real("hyp1f1", a, b, x))
+
+
+def hyp2f1(a, b, c, x):
+    """The Gauss hypergeometric function 2F1(a, b; c; x) (SciPy's values); differentiable in
+    x."""
+    return _more.hyp2f1(*_real("hyp2f1", a, b, c, x))
+
+
+def owens_t(h, a):
+    """Owen's T function: the integral from 0 to a of exp(-h^2 (1 + t^2) / 2) / (1 + t^2),
+    over 2 pi; differentiable in h and a."""
+    return _more.owens_t(*_real("owens_t", h, a))
+
+
+def bessel_jn(z, *, v, n_iter=50):
+    """The Bessel functions of the first kind J_0(z), ..., J_v(z) of real z, stacked on a new
+    first axis (shape (v + 1, *z.shape)); differentiable in z. `n_iter` (the iterations of
+    JAX's recurrence) is accepted and unused: the values are SciPy's, to full precision."""
+    try:
+        v, n_iter = operator.index(v), operator.index(n_iter)
+    except TypeError:
+        raise TypeError(f"bessel_jn: v and n_iter must be Python integers, got v={v!r}, "
+                        f"n_iter={n_iter!r}") from None
+    if v < 0:
+        raise ValueError(f"bessel_jn: the highest order v must be >= 0, got {v}")
+    z, = _real("bessel_jn", z)
+    orders = np.arange(v + 1, dtype=dtype_of(z)).reshape((v + 1,) + (1,) * len(shape_of(z)))
+    return _more.jv(asarray(orders), lax.expand_dims(z, (0,)))
+
+
+def wofz(z):
+    """The Faddeeva function w(z) = exp(-z^2) erfc(-i z), complex (real input is promoted to
+    complex); differentiable (holomorphic)."""
+    (z,), dt = promote_inexact(z)
+    return _more.wofz(asarray(z, dtype=np.result_type(dt, np.complex64)))
+
+
+def sph_harm_y(n, m, theta, phi, diff_n=None, n_max=None):
+    """The spherical harmonic Y_n^m(theta, phi) of integer degree n and order m at colatitude
+    theta and longitude phi (SciPy's convention, with the Condon-Shortley phase; 0 where
+    |m| > n), complex, broadcast over the four arguments; differentiable in theta and phi.
+    `n_max`, when given, clips n to it (as JAX's); `diff_n` is not supported (as in JAX)."""
+    if diff_n is not None:
+        raise NotImplementedError("sph_harm_y: the diff_n argument is not supported (as in "
+                                  "JAX); differentiate with ft.grad or ft.jacfwd instead")
+    n, m = asarray(n), asarray(m)
+    for name, arg in (("n", n), ("m", m)):
+        if dtype_of(arg).kind not in "iu":
+            raise TypeError(f"sph_harm_y: the {'degree' if name == 'n' else 'order'} {name} "
+                            f"must be integers, got {dtype_of(arg)}")
+    theta, phi = _real("sph_harm_y", theta, phi)
+    if n_max is not None:
+        try:
+            n = lax.min(n, lax.full_like(n, operator.index(n_max)))
+        except TypeError:
+            raise TypeError(f"sph_harm_y: n_max must be a Python integer, got {n_max!r}") \
+                from None
+    dt = dtype_of(theta)
+    n, m = lax.convert_element_type(n, dt), lax.convert_element_type(m, dt)
+    shape = _broadcast_shapes(*(shape_of(a) for a in (n, m, theta, phi)), opname="sph_harm_y")
+    n, m, theta, phi = (lax.broadcast_to(a, shape) for a in (n, m, theta, phi))
+    radial = _more.sph_legendre(n, m, theta)
+    angle = lax.mul(m, phi)
+    return lax.complex(lax.mul(radial, lax.cos(angle)), lax.mul(radial, lax.sin(angle)))
 
 
 def zeta(x, q=None):
