@@ -44,7 +44,16 @@ STFT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", STFT_CASES, ids=str)
+def _case_id(case):
+    """A stable test id (functions and arrays by name, never by address)."""
+    def show(v):
+        return getattr(v, "__name__", None) or (f"array{list(v.shape)}"
+                                                if isinstance(v, np.ndarray) else repr(v))
+    items = case.items() if isinstance(case, dict) else enumerate(case)
+    return ",".join(f"{k}={show(v)}" for k, v in items)
+
+
+@pytest.mark.parametrize("kwargs", STFT_CASES, ids=_case_id)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_stft_matches_scipy(kwargs, dtype):
     x = X.astype(dtype)
@@ -62,6 +71,10 @@ def test_stft_of_complex_data_is_two_sided():
     _same(got, _quiet(ss.stft, XC, nperseg=16))
 
 
+def _detrend_first(d):
+    return d - d[..., :1]
+
+
 CSD_CASES = [
     dict(nperseg=16),
     dict(),
@@ -69,14 +82,14 @@ CSD_CASES = [
     dict(nperseg=15, average="median", noverlap=3),         # an even number of segments
     dict(nperseg=16, scaling="spectrum", nfft=21, detrend=False),
     dict(nperseg=10, detrend="linear", return_onesided=False, fs=100.0),
-    dict(nperseg=10, detrend=lambda d: d - d[..., :1]),
+    dict(nperseg=10, detrend=_detrend_first),
     dict(nperseg=2, axis=0, window="boxcar"),
     dict(window=np.hanning(20)),
     dict(nperseg=50),                                        # one segment
 ]
 
 
-@pytest.mark.parametrize("kwargs", CSD_CASES, ids=str)
+@pytest.mark.parametrize("kwargs", CSD_CASES, ids=_case_id)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_welch_and_csd_match_scipy(kwargs, dtype):
     x, y = X.astype(dtype), (2 * X[::-1] + X).astype(dtype)
@@ -110,7 +123,7 @@ ISTFT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("fwd,inv", ISTFT_CASES, ids=str)
+@pytest.mark.parametrize("fwd,inv", ISTFT_CASES, ids=_case_id)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_istft_matches_scipy_and_inverts_stft(fwd, inv, dtype):
     x = X.astype(dtype)
