@@ -32,7 +32,8 @@ __all__ = ["identity", "scale_by_adam", "scale_by_amsgrad", "scale_by_belief", "
            "ScaleByRmsWithCountState", "ScaleByRStdDevState", "ScaleByRStdDevWithCountState",
            "TraceState", "EmaState", "ZeroNansState", "NonNegativeParamsState",
            "ScaleByNovogradState", "ScaleByRssState", "ScaleByLionState",
-           "ScaleByAdaDeltaState", "ScaleByRpropState"]
+           "ScaleByAdaDeltaState", "ScaleByRpropState", "scale_by_optimistic_gradient",
+           "ScaleByOptimisticGradientState"]
 
 
 @displayed
@@ -345,6 +346,27 @@ def clip(max_delta):
         return tree_map(lambda g: fnp.clip(g, -as_dtype(max_delta, g),
                                            as_dtype(max_delta, g)), updates), state
     return GradientTransformation(_empty, update)
+
+
+@displayed
+class ScaleByOptimisticGradientState(NamedTuple):
+    is_initial_step: Any
+    previous_gradient: Any
+
+
+def scale_by_optimistic_gradient(alpha=1.0, beta=1.0):
+    """Optax's `scale_by_optimistic_gradient`: `(alpha + beta) * g - beta * g_previous` (the
+    current gradient stands for the previous one at the first step)."""
+    def init(params):
+        return ScaleByOptimisticGradientState(fnp.asarray(True),
+                                              tree_map(fnp.zeros_like, params))
+
+    def update(updates, state, params=None):
+        def leaf(g, prev):
+            return (alpha + beta) * g - beta * fnp.where(state.is_initial_step, g, prev)
+        return (tree_map(leaf, updates, state.previous_gradient),
+                ScaleByOptimisticGradientState(fnp.asarray(False), updates))
+    return GradientTransformation(init, update)
 
 
 def scale_by_sign():

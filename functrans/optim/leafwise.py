@@ -11,7 +11,8 @@ from ..buffers import is_buffer
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
 
-__all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number"]
+__all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number",
+           "pick"]
 
 
 def zero_count():
@@ -73,3 +74,12 @@ def _raise_shape_mismatch(grads, i, xs):
 def step_number(count):
     """The 1-based step number of an update, in float64."""
     return lax.convert_element_type(count + 1, np.float64)
+
+
+def pick(cond, if_true, if_false):
+    """`cond * t + (1 - cond) * f` over matching leaves (Optax's arithmetic select: a NaN in
+    the tree not chosen still spreads), `cond` in each leaf's dtype."""
+    def leaf(t, f):
+        c = fnp.asarray(cond).astype(dtype_of(t))
+        return c * t + (1 - c) * f
+    return tree_map(leaf, if_true, if_false)

@@ -10,28 +10,41 @@ structure (`state[0]` of `adam` is a `ScaleByAdamState(count, mu, nu)`); `ft.opt
 etc. remain PyTorch's. `contrib.reduce_on_plateau` is Optax's (`ft.optim.reduce_on_plateau`
 is PyTorch's ReduceLROnPlateau). The schedules here give their values in the default float
 dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
+
+`tree_utils` and `tree` (its functions without the `tree_` prefix) and `transforms` are
+namespaces here, not importable modules: `from functrans.optim.optax import tree` for
+Optax's `import optax.tree`.
 """
 from __future__ import annotations
 
 import functools
+import types
+from typing import Any, Callable, Union
 
 from .. import dtypes, lax
-from . import blocks, contrib, losses, schedules
+from ..array import Array
+from . import blocks, contrib, losses, schedules, tree_utils
 from .base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
+from .factorized import (adafactor, clip_by_block_rms, FactoredState, scale_by_factored_rms,
+                         scale_by_param_block_rms)
 from .blocks import *  # noqa: F401,F403  (the building blocks, under Optax's names)
-from .blocks import (identity, scale_by_adadelta, scale_by_adam, scale_by_adamax,
-                     scale_by_learning_rate, scale_by_lion, scale_by_radam, scale_by_rms,
-                     scale_by_rprop, scale_by_rss, scale_by_stddev, trace)
+from .blocks import (clip, ema, identity, keep_params_nonnegative, scale_by_adadelta,
+                     scale_by_adam, scale_by_adamax, scale_by_learning_rate, scale_by_lion,
+                     scale_by_optimistic_gradient, scale_by_radam, scale_by_rms, scale_by_rprop,
+                     scale_by_rss, scale_by_stddev, trace, zero_nans, EmaState,
+                     NonNegativeParamsState, TraceState, ZeroNansState)
 from .inject import inject_hyperparams, InjectHyperparamsState
 from .losses import *  # noqa: F401,F403
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
 from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm, scale,
-                         scale_by_schedule, add_decayed_weights, set_to_zero,
-                         ScaleByScheduleState, AddDecayedWeightsState,
+                         scale_by_schedule, add_decayed_weights, set_to_zero, freeze,
+                         selective_transform, ScaleByScheduleState, AddDecayedWeightsState,
                          WeightDecaySchedule)
-from .wrappers import MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState
+from .tree_utils import tree
+from .wrappers import (MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState, flatten,
+                       lookahead, LookaheadParams, LookaheadState)
 
-__all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "adamax",
+__all__ = [*blocks.__all__, *losses.__all__, "adafactor", "adadelta", "adagrad", "adam", "adamax",
            "adamaxw", "adamw", "add_decayed_weights", "AddDecayedWeightsState",
            "apply_if_finite", "apply_updates", "ApplyIfFiniteState", "chain",
            "clip_by_global_norm", "constant_schedule", "contrib", "cosine_decay_schedule",
@@ -44,7 +57,36 @@ __all__ = [*blocks.__all__, *losses.__all__, "adadelta", "adagrad", "adam", "ada
            "polynomial_schedule", "radam", "rmsprop", "rprop", "scale", "scale_by_schedule",
            "ScaleByScheduleState", "set_to_zero", "sgd", "sgdr_schedule",
            "warmup_constant_schedule", "warmup_cosine_decay_schedule",
-           "warmup_exponential_decay_schedule", "WeightDecaySchedule"]
+           "warmup_exponential_decay_schedule", "WeightDecaySchedule", "tree_utils", "tree",
+           "transforms", "ArrayTree", "Params", "Updates", "OptState", "Schedule",
+           "ScalarOrSchedule", "TransformInitFn", "TransformUpdateFn", "partition",
+           "PartitionState", "flatten", "freeze", "selective_transform", "lookahead",
+           "LookaheadParams", "LookaheadState", "optimistic_gradient_descent",
+           "scale_by_factored_rms", "FactoredState", "clip_by_block_rms",
+           "scale_by_param_block_rms"]
+
+# Optax's type annotations (`def fit(params: optax.Params, ...)`)
+ArrayTree = Union[Array, Any]
+Params = Updates = OptState = ArrayTree
+Schedule = Callable[[Any], Any]
+ScalarOrSchedule = Union[float, Array, Schedule]
+TransformInitFn = Callable[[Params], OptState]
+TransformUpdateFn = Callable[..., tuple]
+
+partition = multi_transform
+PartitionState = MultiTransformState
+
+transforms = types.ModuleType("transforms", "Optax's `optax.transforms`: the transformations "
+                              "that combine, mask, clip, accumulate or wrap others.")
+transforms.__dict__.update(
+    ApplyIfFiniteState=ApplyIfFiniteState, EmaState=EmaState, MaskedNode=MaskedNode,
+    MaskedState=MaskedState, MultiSteps=MultiSteps, MultiStepsState=MultiStepsState,
+    NonNegativeParamsState=NonNegativeParamsState, PartitionState=PartitionState,
+    TraceState=TraceState, ZeroNansState=ZeroNansState, add_decayed_weights=add_decayed_weights,
+    apply_if_finite=apply_if_finite, chain=chain, clip=clip, clip_by_block_rms=clip_by_block_rms,
+    clip_by_global_norm=clip_by_global_norm, ema=ema, flatten=flatten, freeze=freeze,
+    keep_params_nonnegative=keep_params_nonnegative, masked=masked, partition=partition,
+    selective_transform=selective_transform, trace=trace, zero_nans=zero_nans)
 
 
 def _in_default_float(make_schedule):
@@ -176,3 +218,10 @@ def rprop(learning_rate, eta_minus=0.5, eta_plus=1.2, min_step_size=1e-6, max_st
                                 eta_plus=eta_plus, min_step_size=min_step_size,
                                 max_step_size=max_step_size),
                  scale(-1.0))
+
+
+def optimistic_gradient_descent(learning_rate, alpha=1.0, beta=1.0):
+    """Optax's optimistic_gradient_descent: `scale_by_optimistic_gradient(alpha, beta)`, then
+    the learning rate."""
+    return chain(scale_by_optimistic_gradient(alpha=alpha, beta=beta),
+                 scale_by_learning_rate(learning_rate))

@@ -28,13 +28,14 @@ from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leave
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    displayed, with_extra_args_support)
 from .leafwise import as_dtype, is_number, leafwise, step_number, zero_count, zeros_like
-from .masking import is_tree_function, masked, split
+from .masking import is_tree_function, masked, multi_transform, split
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
            "nadam", "radam", "adadelta", "rprop", "lion", "chain", "clip_by_global_norm",
            "apply_updates", "global_norm", "scale", "scale_by_schedule", "add_decayed_weights",
-           "set_to_zero", "SGDState", "AdamState", "RMSpropState", "AdagradState", "AdamaxState",
-           "NAdamState", "RAdamState", "AdadeltaState", "RpropState", "LionState",
+           "set_to_zero", "freeze", "selective_transform", "SGDState", "AdamState",
+           "RMSpropState", "AdagradState", "AdamaxState", "NAdamState", "RAdamState",
+           "AdadeltaState", "RpropState", "LionState",
            "ScaleByScheduleState", "AddDecayedWeightsState", "WeightDecaySchedule", "EmptyState"]
 
 
@@ -596,6 +597,20 @@ def set_to_zero():
     def update(updates, state, params=None):
         return tree_map(fnp.zeros_like, updates), state
     return GradientTransformation(init, update)
+
+
+def freeze(mask):
+    """Optax's `freeze`: zero updates where `mask` (a bool, or a pytree of bools shaped like
+    the params or a prefix of it) is True; the others pass through unchanged."""
+    return masked(set_to_zero(), mask)
+
+
+def selective_transform(optimizer, *, freeze_mask):
+    """Optax's `selective_transform`: `optimizer` for the parameters where `freeze_mask` is
+    False, zero updates (and no optimizer state) where it is True."""
+    def labels(params):
+        return tree_map(lambda frozen: "freeze" if frozen else "train", freeze_mask)
+    return multi_transform({"train": optimizer, "freeze": set_to_zero()}, labels)
 
 
 # ------------------------------------------------------------------ combinators

@@ -11,11 +11,13 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..buffers import Buffer, is_buffer, map_arrays
-from ..tree_util import tree_leaves, tree_map
-from .base import (GradientTransformationExtraArgs, displayed, on_params_device,
-                   with_extra_args_support)
+from ..tree_util import tree_flatten, tree_leaves, tree_map
+from .base import (GradientTransformation, GradientTransformationExtraArgs, displayed,
+                   on_params_device, with_extra_args_support)
+from .leafwise import pick
 
-__all__ = ["MultiSteps", "MultiStepsState", "apply_if_finite", "ApplyIfFiniteState"]
+__all__ = ["MultiSteps", "MultiStepsState", "apply_if_finite", "ApplyIfFiniteState", "flatten",
+           "lookahead", "LookaheadState", "LookaheadParams"]
 
 
 @displayed
@@ -145,3 +147,72 @@ def apply_if_finite(inner, max_consecutive_errors):
         total = state.total_notfinite + fnp.logical_not(finite).astype(np.int32)
         return new, ApplyIfFiniteState(count, finite, total, inner_state)
     return GradientTransformationExtraArgs(init, update)
+
+
+def flatten(inner):
+    """Optax's `flatten`: `inner` run on all the leaves concatenated into one vector (its
+    state is that of one vector: fewer, larger arrays), the updates split back into the
+    gradients' structure."""
+    inner = with_extra_args_support(inner)
+
+    def concat(tree):
+        return fnp.concatenate([fnp.reshape(x, (-1,)) for x in tree_leaves(tree)])
+
+    def init(params):
+        return inner.init(concat(params))
+
+    def update(updates, state, params=None, **extra_args):
+        flat, state = inner.update(concat(updates), state,
+                                   None if params is None else concat(params), **extra_args)
+        leaves, treedef = tree_flatten(updates)
+        ends = np.cumsum([int(np.size(x)) for x in leaves])
+        pieces = fnp.split(flat, [int(e) for e in ends[:-1]])
+        return treedef.unflatten([fnp.reshape(piece, fnp.shape(x))
+                                  for piece, x in zip(pieces, leaves)]), state
+    return GradientTransformationExtraArgs(init, update)
+
+
+@displayed
+class LookaheadState(NamedTuple):
+    fast_state: Any
+    steps_since_sync: Any
+
+
+class LookaheadParams(NamedTuple):
+    """The fast and the slow copy of the parameters that `lookahead` updates."""
+    fast: Any
+    slow: Any
+
+    @classmethod
+    def init_synced(cls, params):
+        """Both copies equal to `params`."""
+        return cls(fast=params, slow=params)
+
+
+def lookahead(fast_optimizer, sync_period, slow_step_size, reset_state=False):
+    """Optax's `lookahead`: `fast_optimizer` moves the fast parameters; every `sync_period`
+    steps the slow ones move `slow_step_size` of the way to them and the fast ones are reset
+    to the slow (`reset_state` also resets `fast_optimizer`'s state). Parameters and updates
+    are `LookaheadParams(fast, slow)`."""
+    if sync_period < 1:
+        raise ValueError(f"lookahead: sync_period must be >= 1, got {sync_period}")
+
+    def init(params):
+        fast = getattr(params, "fast", params)
+        return LookaheadState(fast_optimizer.init(fast), fnp.zeros((), np.int32))
+
+    def update(updates, state, params=None):
+        if not isinstance(params, LookaheadParams):
+            raise ValueError("lookahead: update needs the parameters as LookaheadParams(fast, "
+                             "slow): opt.update(grads, state, params) with params = "
+                             "LookaheadParams.init_synced(initial_params)")
+        updates, fast_state = fast_optimizer.update(updates, state.fast_state, params.fast)
+        sync = state.steps_since_sync == sync_period - 1
+        diff = tree_map(lambda f, u, s: f + u - s, params.fast, updates, params.slow)
+        slow_updates = tree_map(lambda d: slow_step_size * sync * d, diff)
+        fast_updates = tree_map(lambda u, d: u - sync * (1 - slow_step_size) * d, updates, diff)
+        if reset_state:
+            fast_state = pick(sync, fast_optimizer.init(params.fast), fast_state)
+        return (LookaheadParams(fast=fast_updates, slow=slow_updates),
+                LookaheadState(fast_state, (state.steps_since_sync + 1) % sync_period))
+    return GradientTransformation(init, update)
