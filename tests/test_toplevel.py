@@ -77,3 +77,12 @@ def test_config_takes_jax_names_of_its_settings():
         ft.config.update("debug_nans", False)
     with pytest.raises(AttributeError, match="no setting 'jax_unknown'"):
         ft.config.update("jax_unknown", 1)
+
+
+def test_typing_names_for_annotations():
+    import typing
+    from functrans.typing import ArrayLike, DTypeLike
+    kinds = typing.get_args(ArrayLike)
+    assert all(isinstance(v, kinds) for v in (fnp.ones(2), np.ones(2), np.float32(1), 2, 2.5))
+    assert not isinstance("x", kinds)
+    assert np.dtype in typing.get_args(DTypeLike) and str in typing.get_args(DTypeLike)
