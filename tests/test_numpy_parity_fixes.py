@@ -527,3 +527,29 @@ def test_unravel_index_of_narrow_integers_in_a_large_shape():
     np.testing.assert_array_equal(np.asarray(j), [1, 5, 127])
     i, j = both(lambda i: fnp.unravel_index(i, (2, 3)), np.array([True, False]))
     assert i.dtype == np.int64 and np.asarray(j).tolist() == [1, 0]
+
+
+def test_roll_by_a_traced_array_of_shifts_as_eagerly():
+    """A traced 1-d shift was subtracted from the positions as a whole under jit and vmap
+    (roll(int8[1, 2, 3], [1, 2, 3]) gave [3, 3, 3]); it is one shift per entry, as NumPy."""
+    a, s = np.array([1, 2, 3, 4], np.int8), np.array([1, 2], np.uint8)
+    want = np.roll(a, s)
+    assert fnp.roll(a, s).tolist() == ft.jit(fnp.roll)(a, s).tolist() == want.tolist()
+    out = ft.vmap(fnp.roll, (None, 0))(a, np.stack([s, s + 1]))
+    assert np.asarray(out).tolist() == [want.tolist(), np.roll(a, s + 1).tolist()]
+    b = np.arange(12).reshape(3, 4)
+    for axis in (1, (0, 1)):
+        out = ft.jit(lambda b, s: fnp.roll(b, s, axis))(b, np.array([1, 2]))
+        np.testing.assert_array_equal(np.asarray(out), np.roll(b, [1, 2], axis))
+
+
+def test_logspace_and_geomspace_take_their_endpoints_dtype_eagerly_as_under_jit():
+    """Eagerly they gave the default float dtype (float64 endpoints became float32), while
+    traced endpoints kept theirs, as JAX."""
+    for f in (fnp.logspace, fnp.geomspace):
+        for start, dtype in [(np.array([0.3, 0.6]), np.float64), (1, np.float32),
+                             (np.array([1, 2], np.int32), np.float32)]:
+            eager, jitted = f(start, 3, 5), ft.jit(lambda s: f(s, 3, 5))(start)
+            assert eager.dtype == jitted.dtype == dtype
+            np.testing.assert_allclose(np.asarray(eager), np.asarray(jitted), rtol=1e-6)
+        assert f(1.0, 2.0, 3, dtype=np.float64).dtype == np.float64

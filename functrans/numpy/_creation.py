@@ -156,7 +156,9 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0, 
         from ._math import power
         out = power(base, _traced_linspace(start, stop, num, endpoint, False, None, axis))
         return out if dtype is None else lax.convert_element_type(out, _dt(dtype))
-    host = np.logspace(start, stop, num, endpoint, base, axis=axis).astype(_dt(dtype))
+    from ._conversion import promote_inexact      # the traced path's dtype, as JAX's
+    dt = _dt(dtype) if dtype is not None else promote_inexact(start, stop, base)[1]
+    host = np.logspace(start, stop, num, endpoint, base, axis=axis).astype(dt)
     return wrap(create(_dev(device), "asarray", host))
 
 
@@ -183,7 +185,9 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0, *, device=
             out = lax.concatenate([edge(start), middle] + ([edge(stop)] if with_stop else []), 0)
         out = lax.moveaxis(out, 0, axis % len(shape_of(out)))
         return out if dtype is None else lax.convert_element_type(out, _dt(dtype))
-    host = np.geomspace(start, stop, num, endpoint, axis=axis).astype(_dt(dtype))
+    from ._conversion import promote_inexact
+    dt = _dt(dtype) if dtype is not None else promote_inexact(start, stop)[1]
+    host = np.geomspace(start, stop, num, endpoint, axis=axis).astype(dt)
     return wrap(create(_dev(device), "asarray", host))
 
 

@@ -517,7 +517,9 @@ def roll(a, shift, axis=None):
     if axis is None:
         return reshape(roll(ravel(a), shift, 0), shape_of(a))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    if not isinstance(shift, Tracer) and np.ndim(shift) == 1:    # an array of shifts
+    if isinstance(shift, Tracer) and len(shape_of(shift)) == 1:    # traced shifts, one each
+        shift = [shift[i] for i in range(shape_of(shift)[0])]
+    elif not isinstance(shift, Tracer) and np.ndim(shift) == 1:    # an array of shifts
         shift = np.asarray(concrete_host_value(shift, "roll's shift")).tolist()
     shifts = (shift,) * len(axes) if not isinstance(shift, (tuple, list)) else tuple(shift)
     if len(axes) == 1 and len(shifts) > 1:          # several shifts along one axis (NumPy)
