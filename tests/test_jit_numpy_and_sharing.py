@@ -236,3 +236,18 @@ def test_detach_from_sees_every_kind_of_view():
     fresh = np.ones(3)
     assert detach_from(fresh, (x,)) is fresh
     assert detach_from(2.5, (x,)) == 2.5
+
+
+def test_python_number_arguments_keep_their_traced_dtypes_at_run_time():
+    """Compiled code computes with a Python number argument as the trace typed it: a weakly
+    typed number stays a Python number through arithmetic of such numbers (NumPy would make
+    it a float64 NumPy scalar, which promotes float32 arrays), and a strongly typed result of
+    one (abs, log) is computed in the traced dtype."""
+    for fn in (fnp.geomspace, fnp.logspace, fnp.linspace):
+        got = ft.jit(lambda a, b: fn(a, b, 5))(1.0, 2.0)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(np.asarray(got), np.asarray(fn(1.0, 2.0, 5)), rtol=1e-6)
+    half = fnp.ones(2, dtype=np.float16)
+    assert ft.jit(lambda s, y: (s * 2 - 1) * y)(1.5, half).dtype == np.float16
+    assert ft.jit(lambda s: fnp.abs(s) + fnp.zeros(2))(-1.5).dtype == np.float32
+    assert ft.jit(lambda s: fnp.log(s) * fnp.ones(2))(2.0).dtype == np.float32

@@ -23,7 +23,7 @@ from functrans import lax, testing as ftst
 from functrans.core import Primitive
 from functrans.primitives import elementwise as E, reductions as R, shape_ops as S
 from functrans.primitives import indexing as I, sorting as SO, linalg as L
-from functrans.primitives import fft as FFT, special as SP
+from functrans.primitives import fft as FFT, special as SP, special_more as SM
 from functrans.test_util import check_grads
 
 D = importlib.import_module("functrans.primitives.dot")   # `lax.dot` is also a function
@@ -639,6 +639,35 @@ row(SP.zeta_p, ftst.shapes(max_dims=2),         # (the exponent fixed above 1, q
     lambda s: (lambda q: SP.zeta_p.bind(fnp.full(s, 2.5, F64), q), [floats(s, 0.5, 3.0)]))
 
 
+def _fixed_row(prim, fixed, low, high, name=None):
+    """The leading arguments fixed at the values `fixed` (derivatives in them are refused),
+    the last one drawn in (low, high)."""
+    def build(shape):
+        consts = [fnp.full(shape, c, F64) for c in fixed]
+        return (lambda x: prim.bind(*consts, x), [floats(shape, low, high)])
+    row(prim, ftst.shapes(max_dims=2), build, name=name)
+
+
+_fixed_row(SP.exp1_p, (), 0.2, 3.0)
+_fixed_row(SP.expi_p, (), 0.2, 3.0)
+_fixed_row(SP.expn_p, (2.0,), 0.2, 3.0)
+_fixed_row(SM.spence_p, (), 0.2, 3.0)
+_fixed_row(SM.dawsn_p, (), -2.0, 2.0)
+_fixed_row(SM.fresnel_s_p, (), -2.0, 2.0)
+_fixed_row(SM.fresnel_c_p, (), -2.0, 2.0)
+_fixed_row(SM.sici_si_p, (), -3.0, 3.0)
+_fixed_row(SM.sici_ci_p, (), 0.2, 3.0)
+_fixed_row(SM.hyp1f1_p, (0.7, 1.6), -1.5, 1.5)
+_fixed_row(SM.hyp2f1_p, (0.7, 0.4, 1.6), -0.6, 0.6)
+_fixed_row(SM.jv_p, (2.0,), 0.3, 4.0)
+_fixed_row(SM.sph_legendre_p, (3.0, 1.0), 0.2, 2.9)
+row(SM.owens_t_p, ftst.shapes(max_dims=2),      # both arguments drawn
+    lambda s: (SM.owens_t_p.bind, [floats(s, -2.0, 2.0), floats(s, -1.5, 1.5)]))
+row(SM.wofz_p, ftst.shapes(max_dims=2),          # complex: its real and imaginary parts drawn
+    lambda s: (lambda a, b: (lambda w: (E.real_p.bind(w), E.imag_p.bind(w)))(
+        SM.wofz_p.bind(E.complex_p.bind(a, b))), [floats(s, -2.0, 2.0), floats(s, 0.1, 2.0)]))
+
+
 # ================================================================== the tests
 DIFF_ROWS = [r for r in ROWS if r.derivs and not r.nondiff]
 NONDIFF_ROWS = [r for r in ROWS if r.derivs and r.nondiff]
@@ -722,7 +751,7 @@ def test_every_primitive_has_a_row_and_all_rules():
     rule (vjp, or reverse mode by transposing jvp) and a batching rule."""
     names = set()
     for mod in ("elementwise", "reductions", "shape_ops", "dot", "indexing", "sorting",
-                "linalg", "fft", "special"):
+                "linalg", "fft", "special", "special_more"):
         m = importlib.import_module(f"functrans.primitives.{mod}")
         for v in vars(m).values():
             if isinstance(v, Primitive):

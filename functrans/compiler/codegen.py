@@ -207,6 +207,10 @@ class LoweringContext:
             ins = [self.operand(v, env) for v in eqn.invars]
             if not eqn.primitive.elementwise:
                 ins = [self._as_array(a, v) for a, v in zip(ins, eqn.invars)]
+            elif _strong_of_weak(eqn):      # computed in the result's float dtype, as traced
+                dt = self.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
+                ins = [f"{self.kernel('asarray')}({a}, {dt})" if type(v) is Var else a
+                       for a, v in zip(ins, eqn.invars)]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
             if k in plan.lent:
@@ -242,6 +246,9 @@ class LoweringContext:
                 if k in pairs:
                     self.pairing, self.later = [], later[k][0] - k
                 kernel.emit(self, eqn, ins, outs, buf, indent)
+                if self.xp is np and _weak_number(eqn):     # stays weak when it meets arrays
+                    kind = np.dtype(eqn.outvars[0].aval.dtype).kind
+                    self.emit(f"{outs[0]} = {_PYTHON_NUMBER[kind]}({outs[0]})", indent)
                 if k - 1 in pairs:
                     started[k - 1] = self.pairing.pop()
                     self.pairing = None
@@ -499,6 +506,29 @@ def register_lowering(platform, context_class):
 def lowering_context(device):
     """The LoweringContext class for `device`."""
     return _LOWERING_CONTEXTS.get(device.platform, LoweringContext)
+
+
+_PYTHON_NUMBER = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
+
+
+def _weak_number(eqn):
+    """Whether the elementwise `eqn` computes a weakly typed number from weakly typed
+    operands alone (`s * 2` of a Python number argument `s`). NumPy gives a NumPy scalar,
+    which NumPy promotes as a float64 array where the trace has a weak number: it is made a
+    Python number again."""
+    return eqn.primitive.elementwise and len(eqn.outvars) == 1 and \
+        eqn.outvars[0].aval.weak_type and not eqn.outvars[0].aval.shape and \
+        all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
+
+
+def _strong_of_weak(eqn):
+    """Whether the elementwise `eqn` makes a strongly typed float or complex result of weakly
+    typed operands alone (`abs(s)`, `log(s)` or `float64(s)` of a Python number `s`): NumPy
+    would compute it in the number's float64 where the trace declared the result's dtype."""
+    out = eqn.outvars[0].aval
+    return len(eqn.outvars) == 1 and not out.weak_type and \
+        np.dtype(out.dtype).kind in "fc" and \
+        all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
 
 
 def _expand(eqns, choose_kernel):
