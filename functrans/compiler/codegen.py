@@ -246,7 +246,9 @@ class LoweringContext:
                 if k in pairs:
                     self.pairing, self.later = [], later[k][0] - k
                 kernel.emit(self, eqn, ins, outs, buf, indent)
-                if self.xp is np and _weak_number(eqn):     # stays weak when it meets arrays
+                if _weak_number(eqn):
+                    # a Python number again, weak where it meets arrays (from a device this
+                    # reads one number back: such arithmetic of arguments is rare and tiny)
                     kind = np.dtype(eqn.outvars[0].aval.dtype).kind
                     self.emit(f"{outs[0]} = {_PYTHON_NUMBER[kind]}({outs[0]})", indent)
                 if k - 1 in pairs:
