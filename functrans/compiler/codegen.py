@@ -246,11 +246,9 @@ class LoweringContext:
                 if k in pairs:
                     self.pairing, self.later = [], later[k][0] - k
                 kernel.emit(self, eqn, ins, outs, buf, indent)
-                if _weak_number(eqn):
-                    # a Python number again, weak where it meets arrays (from a device this
-                    # reads one number back: such arithmetic of arguments is rare and tiny)
-                    kind = np.dtype(eqn.outvars[0].aval.dtype).kind
-                    self.emit(f"{outs[0]} = {_PYTHON_NUMBER[kind]}({outs[0]})", indent)
+                if _weak_number(eqn):       # made an array of the traced dtype
+                    dt = self.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
+                    self.emit(f"{outs[0]} = {self.kernel('asarray')}({outs[0]}, {dt})", indent)
                 if k - 1 in pairs:
                     started[k - 1] = self.pairing.pop()
                     self.pairing = None
@@ -510,14 +508,11 @@ def lowering_context(device):
     return _LOWERING_CONTEXTS.get(device.platform, LoweringContext)
 
 
-_PYTHON_NUMBER = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
-
-
 def _weak_number(eqn):
     """Whether the elementwise `eqn` computes a weakly typed number from weakly typed
-    operands alone (`s * 2` of a Python number argument `s`). NumPy gives a NumPy scalar,
-    which NumPy promotes as a float64 array where the trace has a weak number: it is made a
-    Python number again."""
+    operands alone (`s * 2` of a Python number argument `s`). NumPy gives a float64 NumPy
+    scalar, which promotes the float32 arrays it meets where the trace has the default float
+    (a `concatenate` of them fails)."""
     return eqn.primitive.elementwise and len(eqn.outvars) == 1 and \
         eqn.outvars[0].aval.weak_type and not eqn.outvars[0].aval.shape and \
         all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
