@@ -151,6 +151,7 @@ class LoweringContext:
         kernel planned to write there then writes into a fresh array."""
         donated = donated or {}
         env = dict(zip(jaxpr.invars, in_names))
+        results = set(jaxpr.outvars)
         instrs, groups = _expand(jaxpr.eqns, self.choose_kernel)
         pairs = _product_pairs(instrs) if self.splits_kernels else set()
         later = _later_products(instrs, pairs, groups)
@@ -246,9 +247,11 @@ class LoweringContext:
                 if k in pairs:
                     self.pairing, self.later = [], later[k][0] - k
                 kernel.emit(self, eqn, ins, outs, buf, indent)
-                if _weak_number(eqn):       # made an array of the traced dtype
-                    dt = self.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
-                    self.emit(f"{outs[0]} = {self.kernel('asarray')}({outs[0]}, {dt})", indent)
+                if _weak_number(eqn) and eqn.outvars[0] not in results:
+                    # a Python number again, weak where it meets arrays (from a device this
+                    # reads one number back: such arithmetic of arguments is rare and tiny)
+                    kind = np.dtype(eqn.outvars[0].aval.dtype).kind
+                    self.emit(f"{outs[0]} = {_PYTHON_NUMBER[kind]}({outs[0]})", indent)
                 if k - 1 in pairs:
                     started[k - 1] = self.pairing.pop()
                     self.pairing = None
@@ -508,11 +511,15 @@ def lowering_context(device):
     return _LOWERING_CONTEXTS.get(device.platform, LoweringContext)
 
 
+_PYTHON_NUMBER = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
+
+
 def _weak_number(eqn):
     """Whether the elementwise `eqn` computes a weakly typed number from weakly typed
     operands alone (`s * 2` of a Python number argument `s`). NumPy gives a float64 NumPy
     scalar, which promotes the float32 arrays it meets where the trace has the default float
-    (a `concatenate` of them fails)."""
+    (a `concatenate` of them fails): within a block it is made a Python number again (the
+    block's results stay arrays for the code that wraps them)."""
     return eqn.primitive.elementwise and len(eqn.outvars) == 1 and \
         eqn.outvars[0].aval.weak_type and not eqn.outvars[0].aval.shape and \
         all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
