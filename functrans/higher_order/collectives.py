@@ -538,13 +538,10 @@ def pbroadcast(x, axis_name, source):
 
 # =================================================================== all_to_all
 def _all_to_all_shape(shape, axis_name, split_axis, concat_axis, axis_size, tiled):
-    shape = list(_scattered_shape(shape, axis_name, split_axis, axis_size, tiled,
-                                  "all_to_all: split_axis"))
-    if tiled:
-        shape[concat_axis] *= axis_size
-    else:
-        shape.insert(concat_axis, axis_size)
-    return tuple(shape)
+    """`shape` scattered over the lanes along `split_axis`, gathered along `concat_axis`."""
+    return _gathered_shape(_scattered_shape(shape, axis_name, split_axis, axis_size, tiled,
+                                            "all_to_all: split_axis"),
+                           concat_axis, axis_size, tiled)
 
 
 def _all_to_all_aval(x, axis_name, split_axis, concat_axis, axis_size, tiled):
