@@ -908,3 +908,15 @@ def test_pad_batched_by_its_padding_value_keeps_the_operand_dtype():
     for out in (ft.vmap(f)(x, v), ft.jit(ft.vmap(f))(x, v)):
         assert out.dtype == np.float64
         np.testing.assert_array_equal(np.asarray(out), want)
+
+
+def test_staged_lax_refuses_a_python_scalar_of_a_wider_kind():
+    """Under jit `lax.add(int32 array, 2.5)` gave 3 (the float cast into the integers); it is
+    refused as JAX's lax refuses it, while functrans.numpy promotes."""
+    x = fnp.asarray(np.array([1, 2], np.int32))
+    with pytest.raises(TypeError, match="wider kind than int32"):
+        ft.jit(lambda a: lax.add(a, 2.5))(x)
+    with pytest.raises(TypeError, match="wider kind than bool"):
+        ft.jit(lambda a: lax.mul(a, 3))(fnp.asarray([True]))
+    np.testing.assert_array_equal(ft.jit(lambda a: lax.add(a, 2))(x), [3, 4])
+    np.testing.assert_allclose(ft.jit(lambda a: a + 2.5)(x), [3.5, 4.5])

@@ -100,6 +100,12 @@ def elementwise_aval(opname, *avals, out_dtype=None):
         if d != dt:
             raise TypeError(f"{opname} got mixed dtypes {dt} and {d}; functrans.lax does not "
                             "promote (functrans.numpy does): convert one with .astype()")
+    if strong and any(dtypes.dtype_kind(a.dtype) > dtypes.dtype_kind(dt)
+                      for a in avals if a.weak_type):
+        raise TypeError(f"{opname} got a Python scalar of a wider kind than {dt} (a float with "
+                        "integers, say), which it cannot take without losing its value; "
+                        "functrans.lax does not promote (functrans.numpy does): convert the "
+                        "array with .astype()")
     shape = broadcast_shapes(*[a.shape for a in avals], opname=opname)
     if out_dtype is None:
         return ShapedArray(shape, dt, weak_type=not strong)
