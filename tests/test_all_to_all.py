@@ -20,9 +20,8 @@ jlax = jax.lax
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True)
-def _jax_float64(jax_x64):
-    """JAX in float64 (as functrans keeps NumPy's float64) for each test, then restored."""
+# JAX in float64 (as functrans keeps NumPy's float64) for each test, then restored
+pytestmark = pytest.mark.usefixtures("jax_x64")
 
 
 def arr(*shape):
