@@ -3,13 +3,15 @@ training step against PyTorch, measured side by side in one run.
 
 1. Kernels: erf, erfc, erfinv, gammaln (lgamma) and digamma on 262144 elements, float32 and
    float64: `scipy.special.<name>` against `functrans.backends.special.<name>` (what the
-   primitives' host kernels call; float64 goes to SciPy there too). Target: float32 at least
-   5x faster than SciPy.
+   primitives' host kernels call; float64 goes to SciPy there too), and with numba installed
+   against the same with its compiled variants (`ft.config` `jit_numba`, equal bit for bit).
+   Target: float32 at least 5x faster than SciPy.
 2. Accuracy: the largest error in float32 ulps against SciPy's float64 values over dense
    sweeps (every k-th float32 of a range, tails, subnormals and special values included).
 3. `value_and_grad` of sum(gelu(x @ W)) with the exact GELU (erf), x 512 x 128, W 128 x 512
-   (a transformer MLP's first layer): functrans jitted, with its host kernels and with SciPy's
-   (`MIN_SIZE` raised), against PyTorch eager on one thread.
+   (a transformer MLP's first layer): functrans jitted, with its host kernels (and their
+   compiled variants, with numba) and with SciPy's (`MIN_SIZE` raised), against PyTorch eager
+   on one thread.
 
 Times are medians over interleaved rounds of the mean time per call; ratios are medians of
 the per-round ratios (see `_common.py`).
@@ -71,10 +73,25 @@ def cpu_interleaved(contenders, rounds, number):
     return samples
 
 
+def with_numba(fn):
+    """`fn` run with functrans's compiled kernels (`jit_numba`), or None without numba."""
+    if optional("numba") is None:
+        return None
+
+    def run():
+        before = ft.config.jit_numba
+        ft.config.update("jit_numba", True)
+        try:
+            return fn()
+        finally:
+            ft.config.update("jit_numba", before)
+    return run
+
+
 def time_kernels(names=FUNCTIONS, dtypes=(np.float32, np.float64), rounds=15, number=5,
                  inputs=kernel_inputs):
     """Rows (name, dtype, scipy s, functrans s, scipy / functrans, the same ratio in CPU
-    time)."""
+    time, and with numba: functrans+numba s, scipy / functrans+numba, or None)."""
     rows = []
     for name in names:
         for dtype in dtypes:
@@ -82,11 +99,17 @@ def time_kernels(names=FUNCTIONS, dtypes=(np.float32, np.float64), rounds=15, nu
             ref, fast = getattr(sc, name), getattr(special, name)
             contenders = {"scipy": lambda ref=ref, x=x: ref(x),
                           "functrans": lambda fast=fast, x=x: fast(x)}
+            compiled = with_numba(contenders["functrans"])
+            if compiled is not None:
+                compiled()                          # compile
+                contenders["numba"] = compiled
             wall = interleaved(contenders, rounds, number)
             cpu = cpu_interleaved(contenders, rounds, number)
+            numba_columns = ((median(wall["numba"]), ratio(wall, "scipy", "numba"))
+                             if compiled is not None else (None, None))
             rows.append((name, np.dtype(dtype).name, median(wall["scipy"]),
                          median(wall["functrans"]), ratio(wall, "scipy", "functrans"),
-                         ratio(cpu, "scipy", "functrans")))
+                         ratio(cpu, "scipy", "functrans")) + numba_columns)
     return rows
 
 
@@ -200,6 +223,9 @@ def time_gelu(rounds=15, number=10, dtype=np.float32):
         with scipy_kernels():
             return slow()
     contenders = {"functrans jit": fast, "functrans jit, SciPy kernels": slow_run}
+    compiled = with_numba(functrans_gelu_step(x, w))
+    if compiled is not None:
+        contenders["functrans jit, numba"] = compiled
     pt = torch_gelu_step(x, w)
     if pt is not None:
         contenders["PyTorch eager"] = pt
@@ -219,10 +245,12 @@ def main(argv=None):
     np.seterr(all="ignore")
 
     print(f"1. Kernels on {N} elements (median of {rounds} interleaved rounds)")
-    rows = [[name, dt, fmt_time(a), fmt_time(b), f"{r:6.2f}x", f"{c:6.2f}x"]
-            for name, dt, a, b, r, c in time_kernels(rounds=rounds)]
+    rows = [[name, dt, fmt_time(a), fmt_time(b), f"{r:6.2f}x", f"{c:6.2f}x"] +
+            ([] if nb is None else [fmt_time(nb), f"{nr:6.2f}x"])
+            for name, dt, a, b, r, c, nb, nr in time_kernels(rounds=rounds)]
     table(rows, ["function", "dtype", "SciPy", "functrans", "SciPy / functrans",
-                 "same, CPU time"])
+                 "same, CPU time"] + (["functrans+numba", "SciPy / functrans+numba"]
+                                      if len(rows[0]) > 6 else []))
 
     print("\n2. float32 accuracy against SciPy in float64 (ulps)")
     rows = [[name, label, str(count), f"{mx:.2f}", f"{mean:.3f}"]

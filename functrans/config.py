@@ -27,7 +27,8 @@ _SETTINGS = {
     # threads a compiled program on the host may split its large kernels over: "auto" (the
     # cores, capped by OMP/OPENBLAS/MKL_NUM_THREADS and the BLAS's limit) or a count (1: off)
     "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _threads),
-    # small fused float chains on the host run as one compiled numba loop (when installed)
+    # compiled numba loops on the host (when installed): fused float chains, and the float32
+    # special-function kernels (erf, erfc, erfinv, lgamma, digamma, the sigmoid)
     "jit_numba": ("FUNCTRANS_JIT_NUMBA", False, _flag),
     # from the first compiled program on the host, glibc's malloc keeps freed memory for
     # reuse instead of returning it to the system (see functrans.compiler.executable)

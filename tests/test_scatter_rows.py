@@ -1,11 +1,23 @@
 """The host's fast row scatter-add (`x.at[rows].add(updates)` with whole rows, as in an
-embedding's gradient) against NumPy's `np.add.at`, with derivatives."""
+embedding's gradient) against NumPy's `np.add.at`, with derivatives; with its compiled loop
+(numba, `jit_numba`) too."""
 import numpy as np
 import pytest
 
 import functrans as ft
 import functrans.numpy as fnp
 from functrans.test_util import check_grads
+
+
+@pytest.fixture(autouse=True, params=["numpy", "numba"])
+def kernels(request):
+    """The NumPy paths, or the compiled loop (skipped without numba)."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+    before = ft.config.jit_numba
+    ft.config.update("jit_numba", request.param == "numba")
+    yield
+    ft.config.update("jit_numba", before)
 
 
 def _host(*arrays):
@@ -62,3 +74,21 @@ def test_embedding_gradient_derivatives():
         return fnp.sum(fnp.tanh(table[tokens]) * np.arange(3.0))
     check_grads(f, _host(table), order=2, modes=("fwd", "rev"))
     check_grads(ft.jit(f), _host(table), order=2, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_embedding_gradient_equals_numpy_add_at(dtype):
+    """An embedding's gradient (the whole-row scatter-add) with repeated tokens: bit for bit
+    np.add.at of the output's cotangent rows, eager and jitted."""
+    rng = np.random.default_rng(8)
+    tokens = rng.integers(0, 40, (12, 50))
+    w = rng.standard_normal((12, 50, 16)).astype(dtype)
+    table = np.zeros((40, 16), dtype)
+    expected = np.zeros((40, 16), dtype)
+    np.add.at(expected, tokens, w)
+
+    def f(table):
+        return fnp.sum(fnp.real(table[tokens] * w))
+    for g in (ft.grad(f), ft.jit(ft.grad(f))):
+        got = np.asarray(g(*_host(table)))
+        np.testing.assert_array_equal(got, expected.conj() if np.iscomplexobj(w) else expected)

@@ -1,6 +1,8 @@
 """The float32 host kernels of functrans.backends.special against SciPy, and the primitives
 that use them (erf, erfc, erf_inv, lgamma, digamma, logistic): values within stated ulp bounds over
-dense sweeps and hypothesis-drawn arrays, special values, dtypes, derivatives, jit vs eager."""
+dense sweeps and hypothesis-drawn arrays, special values, dtypes, derivatives, jit vs eager;
+the value tests run on the NumPy kernels and on their compiled variants (numba, `jit_numba`),
+which must equal them bit for bit."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -9,7 +11,7 @@ import contextlib
 import numpy as np
 import pytest
 import scipy.special as sp
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -37,6 +39,26 @@ def kernels_for_all_sizes():
         yield
     finally:
         special.MIN_SIZE.update(saved)
+
+
+@contextlib.contextmanager
+def compiled_kernels(on):
+    """Within: the compiled variants (numba) if `on`, else the NumPy kernels."""
+    before = ft.config.jit_numba
+    ft.config.update("jit_numba", on)
+    try:
+        yield
+    finally:
+        ft.config.update("jit_numba", before)
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def kernels(request):
+    """The NumPy kernels, or their compiled variants (skipped without numba)."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+    with compiled_kernels(request.param == "numba"):
+        yield request.param
 
 
 def ulp_errors(got, ref):
@@ -75,6 +97,7 @@ def sweep(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.usefixtures("kernels")
 def test_float32_within_ulp_bound_over_dense_sweeps(name):
     x = sweep(name)
     got = getattr(special, name)(x)
@@ -87,7 +110,8 @@ def test_float32_within_ulp_bound_over_dense_sweeps(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(deadline=None)
+@pytest.mark.usefixtures("kernels")
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_float32_within_ulp_bound_on_drawn_arrays(name, data):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=6))
@@ -107,6 +131,7 @@ SPECIAL_VALUES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.usefixtures("kernels")
 def test_special_values_match_scipy(name):
     # zeros, infinities, NaN, subnormals, the poles of gammaln and digamma at 0 and the
     # negative integers, erfinv at +-1 and beyond, huge arguments: SciPy's float32 results
@@ -122,6 +147,7 @@ def test_special_values_match_scipy(name):
 
 
 @kernels_for_all_sizes()
+@pytest.mark.usefixtures("kernels")
 def test_documented_special_points():
     one = np.array([1.0, -1.0, 1.5, -1.0001, np.inf], F32)
     np.testing.assert_array_equal(special.erfinv(one), [np.inf, -np.inf, np.nan, np.nan, np.nan])
@@ -139,6 +165,31 @@ def test_documented_special_points():
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_compiled_variants_equal_the_numpy_kernels_bit_for_bit(name):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    x = np.concatenate([sweep(name), SPECIAL_VALUES, rng.uniform(-100, 100, 50_000).astype(F32)])
+    fn = getattr(special, name)
+    with compiled_kernels(False):
+        want = fn(x)
+    with compiled_kernels(True):
+        got = fn(x)
+    assert got.dtype == F32
+    np.testing.assert_array_equal(got.view(np.uint32)[~np.isnan(want)],
+                                  want.view(np.uint32)[~np.isnan(want)])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+@pytest.mark.usefixtures("kernels")
+def test_expit_underflow_beside_nan():
+    # a NaN in the same array once hid the underflowed elements from the exp(x) fix-up
+    x = np.concatenate([np.full(5000, -95.0), [np.nan]]).astype(F32)
+    got = special.expit(x)
+    np.testing.assert_array_equal(got[:-1], np.exp(x[:-1]))
+    assert got[-1] != got[-1] and got[0] > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_other_dtypes_and_small_arrays_are_scipys(name):
     rng = np.random.default_rng(0)
     x = rng.uniform(-0.9 if name == "erfinv" else 0.2, 0.9 if name == "erfinv" else 3, 10_000)
@@ -151,6 +202,7 @@ def test_other_dtypes_and_small_arrays_are_scipys(name):
 
 @pytest.mark.parametrize("name", NAMES)
 @kernels_for_all_sizes()
+@pytest.mark.usefixtures("kernels")
 def test_blocks_layouts_and_threads(monkeypatch, name):
     monkeypatch.setattr(special, "BLOCK", 1000)
     rng = np.random.default_rng(1)
@@ -170,6 +222,7 @@ def test_blocks_layouts_and_threads(monkeypatch, name):
     ("gammaln", [(-5, 0), (0, 0.5), (0.5, 6), (6, 1e4)]),
     ("digamma", [(-5, 0), (0, 0.5), (0.5, 2), (2, 1e4)]),
     ("erfinv", [(-0.99, 0.99), (0.997, 1.0)])])
+@pytest.mark.usefixtures("kernels")
 def test_every_mix_of_formulas(name, regions):
     # whichever region most elements fall in is computed over the whole array, the others on
     # the side: each region in turn holds most of the elements

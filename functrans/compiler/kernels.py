@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..backends import numba_jit
 from ..jaxpr import Literal, Var
 from ..primitives.dot import dot_plan
 from ..primitives.reductions import (REDUCING_UFUNC, matvec_plan, ones_vector, two_step,
@@ -350,7 +351,7 @@ def _compiled_chain_kernel(eqn):
     def emit(ctx, eqn, ins, outs, buf, indent):
         members = " -> ".join(e.primitive.name for e in eqn.params["jaxpr"].eqns)
         ctx.emit(f"# fused, one compiled loop: {members}", indent)
-        fn = ctx.const(numba_kernels.compiled(source), "chain")
+        fn = ctx.const(numba_jit.compiled(source), "chain")
         dtype = np.dtype(aval.dtype)
         if buf is None:
             buf = ctx.fresh("buf")
@@ -384,7 +385,7 @@ def numpy_kernel(eqn):
     None for a `fused` group, which then runs member by member, in place."""
     prim = eqn.primitive
     if prim is fused_p:
-        return _compiled_chain_kernel(eqn) if numba_kernels.available() else None
+        return _compiled_chain_kernel(eqn) if numba_jit.available() else None
     if prim.lowering is not None:
         return Kernel(OPAQUE, _custom_emit)
     build = KERNELS.get(prim.kernel_kind)

@@ -6,14 +6,13 @@ ones the passes over memory (a large result's rows run on the threads).
 
 Each member is computed in the result's dtype exactly as NumPy computes it (IEEE operations,
 no contraction into fused multiply-adds), so results equal the unfused chain bit for bit.
-Kernels are compiled on first use (a fraction of a second each, shared by every chain of the
-same form) and release the GIL. Programs compiled before the setting changes keep their code.
+Kernels are compiled on first use (`functrans.backends.numba_jit`: a fraction of a second
+each, shared by every chain of the same form) and release the GIL. Programs compiled before the setting changes keep their code.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..config import config
 from ..jaxpr import Literal, Var
 
 # the chains it takes: members by NumPy name, as expressions of their operands
@@ -23,22 +22,6 @@ _ARITHMETIC = {"add": "({0} + {1})", "subtract": "({0} - {1})", "multiply": "({0
 # from this many elements of result, rows of a chain run on the threads (the kernels release
 # the GIL)
 SPLIT_ELEMENTS = 1 << 15
-
-_numba = []
-_compiled = {}          # kernel source -> numba dispatcher
-
-
-def available():
-    """Whether compiled chains are asked for and numba imports."""
-    if not config.jit_numba:
-        return False
-    if not _numba:
-        try:
-            import numba
-            _numba.append(numba)
-        except Exception:
-            _numba.append(None)
-    return _numba[0] is not None
 
 
 def chain_source(eqn):
@@ -97,16 +80,3 @@ def chain_source(eqn):
     src.append(pad + f"o[{', '.join(idx)}] = {names[body.outvars[0]]}")
     header = [f"{name} = {dtype.name}({value})" for value, name in consts.items()]
     return "\n".join(header + src)
-
-
-def compiled(source):
-    """The numba kernel for `source` (compiled on its first call, shared)."""
-    fn = _compiled.get(source)
-    if fn is None:
-        numba = _numba[0]
-        namespace = {"float32": np.float32, "float64": np.float64}
-        exec(compile(source, "<functrans numba chain>", "exec"), namespace)
-        # NumPy's errors: x / 0 is inf or nan, never an exception
-        fn = _compiled[source] = numba.njit(nogil=True, error_model="numpy")(
-            namespace["kernel"])
-    return fn
