@@ -910,13 +910,21 @@ def test_pad_batched_by_its_padding_value_keeps_the_operand_dtype():
         np.testing.assert_array_equal(np.asarray(out), want)
 
 
-def test_staged_lax_refuses_a_python_scalar_of_a_wider_kind():
-    """Under jit `lax.add(int32 array, 2.5)` gave 3 (the float cast into the integers); it is
-    refused as JAX's lax refuses it, while functrans.numpy promotes."""
+@pytest.mark.parametrize("staged", [False, True], ids=["eager", "jit"])
+def test_lax_refuses_a_python_scalar_of_a_wider_kind(staged):
+    """Under jit `lax.add(int32 array, 2.5)` gave 3 (the float cast into the integers), and
+    eagerly 3.5 (NumPy's promotion); both refuse it as JAX's lax refuses it, while
+    functrans.numpy promotes."""
+    run = ft.jit if staged else (lambda f: f)
     x = fnp.asarray(np.array([1, 2], np.int32))
     with pytest.raises(TypeError, match="wider kind than int32"):
-        ft.jit(lambda a: lax.add(a, 2.5))(x)
+        run(lambda a: lax.add(a, 2.5))(x)
+    with pytest.raises(TypeError, match="wider kind than int32"):
+        run(lambda a: lax.sub(2.5, a))(x)
+    with pytest.raises(TypeError, match="wider kind than float32"):
+        run(lambda a: lax.mul(a, 1j))(fnp.asarray(np.ones(2, np.float32)))
     with pytest.raises(TypeError, match="wider kind than bool"):
-        ft.jit(lambda a: lax.mul(a, 3))(fnp.asarray([True]))
-    np.testing.assert_array_equal(ft.jit(lambda a: lax.add(a, 2))(x), [3, 4])
-    np.testing.assert_allclose(ft.jit(lambda a: a + 2.5)(x), [3.5, 4.5])
+        run(lambda a: lax.mul(a, 3))(fnp.asarray([True]))
+    np.testing.assert_array_equal(run(lambda a: lax.add(a, 2))(x), [3, 4])
+    np.testing.assert_array_equal(run(lambda a: lax.mul(a, True))(x), [1, 2])
+    np.testing.assert_allclose(run(lambda a: a + 2.5)(x), [3.5, 4.5])

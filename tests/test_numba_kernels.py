@@ -123,3 +123,76 @@ def test_compiled_chain_rows_on_threads(monkeypatch, n):
                                                                  axis=-1))
     finally:
         ft.config.update("cpu_threads", before)
+
+
+WINDOWS = [((5, 3, 12, 12), (1, 1, 2, 2), (1, 1, 2, 2), ((0, 0),) * 4, (1, 1, 1, 1)),
+           ((4, 3, 9, 8), (1, 1, 3, 3), (1, 1, 2, 2), ((0, 0), (0, 0), (1, 1), (1, 2)),
+            (1, 1, 1, 1)),
+           ((4, 3, 9, 8), (1, 1, 3, 2), (1, 1, 1, 2), ((0, 0), (0, 0), (1, 1), (0, 1)),
+            (1, 1, 2, 1)),
+           ((7, 11), (3, 3), (2, 1), ((1, 1), (2, 0)), (1, 2)),
+           ((6, 4), (2, 2), (2, 2), ((1, 1), (0, 0)), (1, 1)),
+           ((3, 9), (1, 2), (1, 2), ((0, 0), (0, -1)), (1, 1)),       # the last one cropped
+           ((3, 9), (1, 2), (1, 2), ((0, 0), (-1, 0)), (1, 1))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("shape, window, strides, padding, dilation", WINDOWS)
+def test_pooling_gather_and_scatter_loops_equal_numpy_bit_for_bit(
+        dtype, shape, window, strides, padding, dilation):
+    """Max pooling's derivative kernels (gather and scatter at the argmax, overlapping,
+    padded, dilated and tiling windows) against their NumPy kernels; NaN, infinities and
+    signed zeros included."""
+    from functrans.primitives import windowed
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    ct = None
+    if dtype != np.int32:
+        x.flat[rng.integers(0, x.size, 4)] = [np.nan, -np.inf, np.inf, -0.0]
+    geometry = dict(window_dimensions=window, window_strides=strides, padding=padding,
+                    window_dilation=dilation)
+    results = {}
+    for on in (False, True):
+        ft.config.update("jit_numba", on)
+        best, idx = windowed._max_argmax_impl(np, x, **geometry)
+        if ct is None:
+            ct = (rng.standard_normal(best.shape) * 3).astype(dtype)
+            if dtype != np.int32:
+                ct.flat[:3] = [-0.0, np.nan, np.inf]
+        results[on] = (windowed._gather_impl(np, x, idx, **geometry),
+                       windowed._scatter_impl(np, ct, idx, operand_shape=shape, **geometry))
+    for numpy_result, loop_result in zip(results[False], results[True]):
+        assert loop_result.dtype == numpy_result.dtype
+        np.testing.assert_array_equal(loop_result.view(np.uint8), numpy_result.view(np.uint8))
+
+
+def test_max_pool_derivatives_with_compiled_loops():
+    rng = np.random.default_rng(6)
+    x = _host(rng.standard_normal((2, 3, 6, 6)))
+    pool = ft.nn.MaxPool2d(2)
+    padded = ft.nn.MaxPool2d(3, stride=2, padding=1)
+    for f in (pool, padded, ft.jit(padded)):
+        check_grads(lambda x: fnp.sum(f(x) ** 2), x, order=2, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, kernel, dilation", [((2, 3, 10, 12), (4, 3, 3, 3), (1, 1)),
+                                                     ((3, 2, 6, 7), (5, 2, 2, 4), (1, 2)),
+                                                     ((1, 1, 5, 9), (2, 1, 1, 5), (1, 1))])
+def test_convolution_sums_with_compiled_loops_equal_numpy_bit_for_bit(dtype, shape, kernel,
+                                                                      dilation):
+    """The row path's shifted sums (forward) and their spread (backward) as loops: the
+    convolution and its gradients equal the NumPy kernels' bit for bit."""
+    rng = np.random.default_rng(7)
+    x, w = (rng.standard_normal(s).astype(dtype) for s in (shape, kernel))
+
+    def loss(x, w):
+        y = ft.lax.conv_general_dilated(x, w, (1, 1), "SAME", rhs_dilation=dilation)
+        return fnp.sum(y * y), y
+    results = []
+    for on in (False, True):
+        ft.config.update("jit_numba", on)
+        (_, y), grads = ft.value_and_grad(loss, argnums=(0, 1), has_aux=True)(*_host(x, w))
+        results.append([np.asarray(a) for a in (y, *grads)])
+    for numpy_result, loop_result in zip(*results):
+        np.testing.assert_array_equal(loop_result, numpy_result)

@@ -112,6 +112,17 @@ def elementwise_aval(opname, *avals, out_dtype=None):
     return ShapedArray(shape, out_dtype)
 
 
+def weak_scalar_fits(name, x, y):
+    """For an eager kernel given one Python scalar and one array: refuse a scalar of a wider
+    kind than the array's dtype (2.5 with integers), as `elementwise_aval` refuses it when
+    tracing (NumPy would promote silently)."""
+    scalar, other = (x, y) if dtypes.scalar_kind(x) is not None else (y, x)
+    dtype = getattr(other, "dtype", None)
+    if dtype is not None and dtypes.scalar_kind(scalar) > dtypes.dtype_kind(dtype):
+        weak = ShapedArray((), dtypes.canonicalize(type(scalar)), weak_type=True)
+        elementwise_aval(name, ShapedArray(other.shape, dtype), weak)
+
+
 _SELECT_WHICH = {"select": "b", "select_n": "biu"}
 
 

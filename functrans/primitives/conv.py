@@ -25,6 +25,9 @@ the full patches, whose product is then transposed. With very few input channels
 image) the full patches move less data than the row path's KW-times-larger products
 (`ROW_MIN_CONTRACTION`).
 
+With compiled loops (numba, `ft.config.update("jit_numba", True)`), `shifted_sum` adds row by
+row in one loop, the same sums in the same order.
+
 All three primitives are linear: `conv_patches` and `conv_patches_transpose` are each other's
 transpose, as are `shifted_sum` and `shifted_spread`; so every derivative comes from them and
 `dot_general`: the kernel cotangent reuses the patches the forward pass built, and the input
@@ -38,6 +41,9 @@ import collections
 import itertools
 import math
 
+import numpy as np
+
+from ..backends import numba_jit
 from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general
@@ -243,12 +249,16 @@ def _shifted_sum_impl(xp, z, dilation, images_axis, width):
         # share their padding, zeros there), and past the end of all rows they are zero
         flat = xp.ascontiguousarray(z).reshape(a, k, m)
         acc = xp.empty((a, m), z.dtype)
-        span = m - dilation
-        xp.add(flat[:, 0, :span], flat[:, 1, dilation:], out=acc[:, :span])
-        acc[:, span:] = flat[:, 0, span:]
-        for j in range(2, k):
-            span = m - j * dilation
-            xp.add(acc[:, :span], flat[:, j, j * dilation:], out=acc[:, :span])
+        if xp is np and z.dtype in _LOOP_DTYPES and numba_jit.available():
+            # the same sums row by row, each row's accumulator staying in the cache
+            numba_jit.compiled(_SHIFTED_SUM_LOOP, "shifted_sum")(flat, acc, dilation)
+        else:
+            span = m - dilation
+            xp.add(flat[:, 0, :span], flat[:, 1, dilation:], out=acc[:, :span])
+            acc[:, span:] = flat[:, 0, span:]
+            for j in range(2, k):
+                span = m - j * dilation
+                xp.add(acc[:, :span], flat[:, j, j * dilation:], out=acc[:, :span])
         acc = acc.reshape(a, *rest)
     if not images_axis:
         return acc[..., :width]
@@ -257,6 +267,20 @@ def _shifted_sum_impl(xp, z, dilation, images_axis, width):
     out = xp.empty(_shifted_sum_shape(z.shape, images_axis, width), z.dtype)
     xp.copyto(xp.moveaxis(out, 0, images_axis), acc[..., :width])
     return out
+
+
+_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64")))
+_SHIFTED_SUM_LOOP = """
+def shifted_sum(z, acc, dilation):
+    m = acc.shape[1]
+    for r in range(z.shape[0]):
+        for i in range(m):
+            acc[r, i] = z[r, 0, i]
+        for j in range(1, z.shape[1]):
+            s = j * dilation
+            for i in range(m - s):
+                acc[r, i] += z[r, j, i + s]
+"""
 
 
 def _shifted_sum_shape(shape, images_axis, width):

@@ -19,8 +19,8 @@ from ..array import wrap
 from ..backends import create, default_device_now, scipy_module
 from ..backends import special as host_special
 from ..core import ShapedArray, get_aval, is_python_scalar, on_operand_device
-from ._util import (primitive, elementwise_aval, select_dtype, def_nondiff, shape_of, dtype_of,
-                    is_differentiable, wanted, broadcast_shapes)
+from ._util import (primitive, elementwise_aval, weak_scalar_fits, select_dtype, def_nondiff,
+                    shape_of, dtype_of, is_differentiable, wanted, broadcast_shapes)
 
 def special_module(xp):
     """scipy.special for NumPy, cupyx.scipy.special for CuPy (the backend's counterpart)."""
@@ -71,18 +71,18 @@ _PYTHON_SCALARS = frozenset({int, float, complex, bool})
 
 def _ufunc_impl(np_name, binary_name=None):
     """The eager kernel of a ufunc primitive; a binary one (`binary_name`) refuses operands of
-    two dtypes as tracing does (NumPy would promote silently)."""
+    two dtypes, or a Python scalar of a wider kind, as tracing does (NumPy would promote)."""
     fn = getattr(np, np_name)
     if binary_name is None:
         def impl(xp, *args):
             return (fn if xp is np else getattr(xp, np_name))(*args)
     else:
         def impl(xp, x, y):
-            # two arrays (NumPy's, or both the device's); not scalars, which are weak
             t = type(x)
             if t is type(y) and t not in _PYTHON_SCALARS and x.dtype != y.dtype:
-                elementwise_aval(binary_name, ShapedArray(x.shape, x.dtype),
-                                 ShapedArray(y.shape, y.dtype))
+                elementwise_aval(binary_name, *(ShapedArray(a.shape, a.dtype) for a in (x, y)))
+            elif t is not type(y) and (t in _PYTHON_SCALARS or type(y) in _PYTHON_SCALARS):
+                weak_scalar_fits(binary_name, x, y)
             return (fn if xp is np else getattr(xp, np_name))(x, y)
     impl.__name__ = np_name
     return impl

@@ -15,6 +15,11 @@ Derivatives:
   `window_gather(tangent, argmax)`; the cotangent is `window_scatter_add(cotangent, argmax)`;
   these two are linear and each other's transpose, and the argmax is piecewise constant, so
   every order of derivative follows.
+
+With compiled loops (numba, `ft.config.update("jit_numba", True)`), the gather and scatter
+kernels on the host run as one loop each over the windows (`_compiled_loop`), with the same
+results bit for bit. (The argmax stays NumPy's: its passes over the offsets vectorize, a
+loop over the windows does not, and took twice as long.)
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..backends import numba_jit
 from ..core import ShapedArray
 from ._util import primitive, def_linear, shape_of, broadcast_batched, bdim_size
 from .shape_ops import pad_kernel
@@ -131,6 +137,85 @@ def_linear(reduce_window_sum_transpose_p, lambda ct, aval, operand_shape, **para
            reduce_window_sum_p.bind(ct, **params))
 
 
+# ------------------------------------------------------------------ compiled loops
+_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "int8", "int16", "int32", "int64",
+                                        "uint8", "uint16", "uint32", "uint64")))
+
+
+def _compiled_loop(xp, kind, dtype, rank, window_dimensions, window_strides, padding,
+                   window_dilation):
+    """The compiled loop of `kind` for this geometry, or None (numba not asked for or not
+    installed, not the host, or a dtype it does not take). Window w's element at offset k
+    (row-major over the window, as the NumPy kernels number them) is p = w * strides +
+    k * dilation - low padding:
+    - gather(a, idx, out): out[w] = a[p] at offset idx[w], where p is inside a (`out` zeros
+      where a is padded);
+    - scatter(a, idx, out): out[p] += a[w] at offset idx[w], offset by offset (the NumPy
+      kernel's order of additions), `out` zeros;
+    - scatter_tiles(a, idx, out, zero): the same where the windows tile the padded operand,
+      each element of `out` written once (but those a negative padding crops)."""
+    if xp is not np or not rank or np.dtype(dtype) not in _LOOP_DTYPES or \
+            not numba_jit.available():
+        return None
+    dims = range(rank)
+    src = [f"def {kind}({'a, idx, out, zero' if kind == 'scatter_tiles' else 'a, idx, out'}):"]
+    operand = "a" if kind == "gather" else "out"
+    w_idx = ", ".join(f"w{d}" for d in dims)
+    p_idx = ", ".join(f"p{d}" for d in dims)
+    depth = [1]
+
+    def line(text):
+        src.append("    " * depth[0] + text)
+
+    def loop(var, bound):
+        line(f"for {var} in range({bound}):")
+        depth[0] += 1
+
+    def position():
+        """p{d}; the condition that p is inside the operand ("" where it always is)."""
+        for d in dims:
+            line(f"p{d} = w{d} * {window_strides[d]} + k{d} * {window_dilation[d]} - "
+                 f"{padding[d][0]}")
+        return " and ".join(f"0 <= p{d} < {operand}.shape[{d}]" for d in dims
+                            if tuple(padding[d]) != (0, 0))
+
+    def offsets():
+        line("k = 0")
+        for d in dims:
+            loop(f"k{d}", window_dimensions[d])
+
+    if kind == "scatter":                       # offsets outermost: NumPy's order of sums
+        offsets()
+        for d in dims:
+            loop(f"w{d}", f"idx.shape[{d}]")
+        inside = position()
+        line(f"if idx[{w_idx}] == k{' and ' + inside if inside else ''}:")
+        line(f"    out[{p_idx}] += a[{w_idx}]")
+        depth[0] = 1 + rank
+        line("k += 1")
+    elif kind == "gather":
+        for d in dims:
+            loop(f"w{d}", f"idx.shape[{d}]")
+        line(f"k = idx[{w_idx}]")              # the offset's coordinates
+        for d in reversed(dims):
+            line(f"k{d} = k % {window_dimensions[d]}")
+            line(f"k //= {window_dimensions[d]}")
+        inside = position()
+        line(f"if {inside or True}:")
+        line(f"    out[{w_idx}] = a[{p_idx}]")
+    else:
+        for d in dims:
+            loop(f"w{d}", f"idx.shape[{d}]")
+        line(f"hit = idx[{w_idx}]")
+        line(f"v = a[{w_idx}]")
+        offsets()
+        inside = position()
+        line(f"if {inside or True}:")
+        line(f"    out[{p_idx}] = v if k == hit else zero")
+        line("k += 1")
+    return numba_jit.compiled("\n".join(src) + "\n", kind)
+
+
 # ------------------------------------------------------------------ max and its argmax
 reduce_window_max_p = primitive("reduce_window_max", _fold_impl("maximum", _lowest),
                                 _window_aval)
@@ -187,6 +272,13 @@ def _mask(hit, like):
 
 
 def _gather_impl(xp, t, idx, window_dimensions, window_strides, padding, window_dilation):
+    loop = _compiled_loop(xp, "gather", t.dtype, t.ndim, window_dimensions, window_strides,
+                          padding, window_dilation)
+    if loop is not None:
+        padded = any(tuple(p) != (0, 0) for p in padding)
+        out = (np.zeros if padded else np.empty)(idx.shape, t.dtype)
+        loop(t, idx, out)
+        return out
     buf = _pad(xp, t, padding, 0)
     views = _views(buf, idx.shape, window_dimensions, window_strides, window_dilation)
     if t.dtype.kind != "f":
@@ -211,6 +303,14 @@ def _scatter_impl(xp, ct, idx, operand_shape, window_dimensions, window_strides,
     # elements: write every offset's share once, with no zero fill and no accumulation
     tiles = all(k == s and dl == 1 and p == k * o for k, s, dl, p, o in zip(
         window_dimensions, window_strides, window_dilation, padded, ct.shape))
+    loop = _compiled_loop(xp, "scatter_tiles" if tiles else "scatter", ct.dtype, ct.ndim,
+                          window_dimensions, window_strides, padding, window_dilation)
+    if loop is not None:
+        # tiles write every element, but those cropped off by a negative padding
+        covered = tiles and all(lo >= 0 and hi >= 0 for lo, hi in padding)
+        out = (np.empty if covered else np.zeros)(operand_shape, ct.dtype)
+        loop(ct, idx, out, ct.dtype.type(0)) if tiles else loop(ct, idx, out)
+        return out
     buf = (xp.empty if tiles else xp.zeros)(padded, ct.dtype)
     floating = ct.dtype.kind == "f"
     for k, v in _views(buf, ct.shape, window_dimensions, window_strides, window_dilation):
