@@ -888,6 +888,14 @@ def test_select_of_python_scalars_gives_one_dtype_eagerly_as_under_jit():
     assert float(lax.select_n(1, 1.0, 2.5)) == 2.5
 
 
+def test_select_n_clamps_its_index_into_range():
+    """Indices past either end pick the first or last case, as JAX's lowering does."""
+    which = np.array([-3, 0, 1, 2, 5], np.int32)
+    cases = [np.full(5, v, np.float32) for v in (10.0, 11.0, 12.0)]
+    for run in _eager_jit_vmap(lax.select_n, which, *cases):
+        np.testing.assert_array_equal(np.asarray(run()).reshape(-1)[:5], [10, 10, 11, 12, 12])
+
+
 def test_where_promotes_before_selecting():
     c = np.array([True, False])
     for run in _eager_jit_vmap(fnp.where, c, np.ones(2, np.float32), np.zeros(2)):

@@ -181,6 +181,28 @@ def test_histogram2d_under_jit_with_a_range():
         fnp.histogramdd(np.zeros((2, 3, 4)))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_histograms_under_jit_without_a_range_match_eager(dtype):
+    """Without range= the bins span the traced data's extent (they needed concrete data);
+    edges and counts equal the eager ones, and NumPy's for float data; constant data gets
+    NumPy's widened bins."""
+    for data in (rng.standard_normal(300) * 3, np.full(7, 2.0), np.arange(40.0)):
+        x = fnp.asarray(data.astype(dtype))
+        jitted = ft.jit(lambda x: fnp.histogram(x, bins=7))(x)
+        eager = fnp.histogram(x, bins=7)
+        for got, want in zip(jitted, eager):
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+        want = np.histogram(np.asarray(x), bins=7)
+        np.testing.assert_array_equal(jitted[0], want[0])
+        if dtype != "int32":            # (edges of integers: the default float dtype here)
+            np.testing.assert_array_equal(jitted[1], want[1])
+    x, y = fnp.asarray(rng.standard_normal((2, 100)).astype(dtype))
+    for got, want in zip(ft.jit(lambda x, y: fnp.histogram2d(x, y, bins=4))(x, y),
+                         fnp.histogram2d(x, y, bins=4)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_histogram_density_keeps_float64():
     """A density of float64 data is float64, equal to NumPy's (it came back float32)."""
     x = rng.standard_normal(100)

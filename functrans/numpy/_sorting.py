@@ -304,22 +304,41 @@ def bincount(x, weights=None, minlength=0, *, length=None):
 
 
 def _bin_edges(a, bins, range, name):
-    """The edges for `bins` (a count over `range`, or over a's concrete extent; or the
-    edges themselves), in a's float dtype."""
+    """The edges for `bins` (a count over `range`, or over a's extent; or the edges
+    themselves), in a's float dtype."""
     if isinstance(bins, (int, np.integer)):
+        dt = dtype_of(a) if dtypes.is_inexact(dtype_of(a)) else dtypes.default_float_dtype()
         if range is None:
-            raw = _concrete(a, f"{name} (without range=)")
+            try:
+                raw = concrete_host_value(a, name)
+            except ConcretizationError:
+                return _traced_edges(a, int(bins), dt)
             range = (raw.min(), raw.max()) if raw.size else (0.0, 1.0)
         edges = np.histogram_bin_edges(np.zeros(0), int(bins), range=range)
-        return asarray(edges.astype(dtypes.default_float_dtype()
-                                    if not dtypes.is_inexact(dtype_of(a)) else dtype_of(a)))
+        return asarray(edges.astype(dt))
     return asarray(bins)
+
+
+def _traced_edges(a, bins, dt):
+    """`bins` + 1 edges over the extent of a traced `a`, computed as NumPy computes them: from
+    a's minimum and maximum (widened by 1/2 where they are equal), in a's float dtype (float64
+    for integers)."""
+    from ._creation import linspace
+    from ._reductions import max as max_, min as min_
+    if not shape_of(a)[0]:
+        return asarray(np.histogram_bin_edges(np.zeros(0), bins).astype(dt))
+    work = dtype_of(a) if dtypes.is_inexact(dtype_of(a)) else np.dtype(np.float64)
+    lo, hi = (lax.convert_element_type(f(a), work) for f in (min_, max_))
+    same = lax.eq(lo, hi)
+    lo, hi = lax.select(same, lo - 0.5, lo), lax.select(same, hi + 0.5, hi)
+    return lax.convert_element_type(linspace(lo, hi, bins + 1), dt)
 
 
 def _bin_index(a, edges):
     """The bin of each element of 1-d `a` among `edges` (the last bin closed on the right),
     and the number of bins n, the index of everything outside them."""
     n = shape_of(edges)[0] - 1
+    (a, edges), _ = promote(a, edges)            # integers against float edges, say
     idx = lax.sub(searchsorted(edges, a, side="right"), 1)
     last = lax.eq(a, edges[n])
     idx = lax.select(last, lax.full_like(idx, n - 1), idx)
@@ -328,7 +347,7 @@ def _bin_index(a, edges):
 
 
 def histogram(a, bins=10, range=None, weights=None, density=None):
-    """Counts of `a` in `bins` (an int with concrete or given `range`, or the edges).
+    """Counts of `a` in `bins` (an int, over `range` or a's extent, or the edges).
     Returns `(hist, bin_edges)`."""
     a = ravel(asarray(a))
     edges = _bin_edges(a, bins, range, "histogram")

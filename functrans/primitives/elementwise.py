@@ -886,7 +886,7 @@ def integer_pow(x, y):
 @on_operand_device
 def select_n(which, *cases):
     """`cases[which]` elementwise: `which` a bool (two cases: false, true) or an integer
-    array of indices into `cases`."""
+    array of indices into `cases` (clamped into range, as JAX's CPU and GPU lowering does)."""
     if not cases:
         raise ValueError("select_n: needs at least one case")
     select_dtype("select_n", get_aval(which), [get_aval(c) for c in cases])   # or raises
@@ -896,5 +896,5 @@ def select_n(which, *cases):
         return select(which, cases[-1], cases[0])
     out = cases[0]
     for i, case in enumerate(cases[1:], 1):
-        out = select(eq(which, i), case, out)
+        out = select((ge if i == len(cases) - 1 else eq)(which, i), case, out)
     return out
