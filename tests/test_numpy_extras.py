@@ -209,3 +209,16 @@ def test_histogram_density_keeps_float64():
     got, _ = fnp.histogram(x, 5, density=True)
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, np.histogram(x, 5, density=True)[0], rtol=1e-13)
+
+
+def test_polynomials_of_no_coefficients_or_roots_follow_numpy():
+    """poly of no roots is 1.0 (0-d), a constant's derivative is empty and an empty
+    polynomial multiplies as zero (these gave [1.], [0.] and an error)."""
+    empty, const = np.array([]), np.array([3.0])
+    for got, want in [(fnp.poly(empty), np.poly(empty)), (fnp.polyder(const), np.polyder(const)),
+                      (fnp.polyder(empty), np.polyder(empty)),
+                      (fnp.polyder(np.array([1, 2, 3]), 5), np.polyder(np.array([1, 2, 3]), 5)),
+                      (fnp.polymul(empty, np.array([1.0, 2.0])),
+                       np.polymul(empty, np.array([1.0, 2.0])))]:
+        assert got.shape == np.shape(want) and got.dtype == np.asarray(want).dtype
+        np.testing.assert_array_equal(got, want)

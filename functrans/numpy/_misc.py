@@ -497,6 +497,8 @@ def polysub(a1, a2):
 
 def polymul(a1, a2):
     (a1, a2), _ = _promote_poly(a1, a2)
+    # an empty polynomial is the zero polynomial, as NumPy's poly1d makes it
+    a1, a2 = (a if shape_of(a)[0] else zeros((1,), dtype_of(a)) for a in (a1, a2))
     return convolve(a1, a2)
 
 
@@ -509,10 +511,8 @@ def _promote_poly(a1, a2):
 def polyder(p, m=1):
     """The m-th derivative's coefficients."""
     p = asarray(p)
-    for _ in range(m):
+    for _ in range(m):          # (a constant's derivative is empty, as NumPy's)
         n = shape_of(p)[0] - 1
-        if n <= 0:
-            return zeros((1,), dtype_of(p))
         p = multiply(p[:-1], asarray(np.arange(n, 0, -1)))
     return p
 

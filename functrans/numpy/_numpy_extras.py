@@ -141,6 +141,8 @@ def poly(seq_of_zeros):
         raise ValueError(f"poly: needs a 1-d sequence of roots or a square matrix, got shape "
                          f"{shape}")
     (a,), dt = promote_inexact(a)
+    if not shape_of(a)[0]:
+        return ones((), dt)                     # no roots: 1.0, as NumPy's
     coeffs = ones((1,), dt)
     for i in range(shape_of(a)[0]):
         coeffs = convolve(coeffs, concatenate([ones((1,), dt), -a[i:i + 1]]))
