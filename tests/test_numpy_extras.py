@@ -222,3 +222,19 @@ def test_polynomials_of_no_coefficients_or_roots_follow_numpy():
                        np.polymul(empty, np.array([1.0, 2.0])))]:
         assert got.shape == np.shape(want) and got.dtype == np.asarray(want).dtype
         np.testing.assert_array_equal(got, want)
+
+
+def test_float32_stays_float32_with_float64_the_default():
+    """With float64 the default float dtype, Python-number spacings and points stayed weak
+    nowhere: gradient, polyval and polyint of float32 data came back float64."""
+    x = np.array([1.0, 2.0, 4.0, 7.0], np.float32)
+    with ft.enable_x64():
+        for got, want in [(fnp.gradient(x), np.gradient(x)), (fnp.gradient(x, 0.5),
+                                                              np.gradient(x, 0.5)),
+                          (fnp.gradient(x, edge_order=2), np.gradient(x, edge_order=2)),
+                          (fnp.polyval(x, 2.0), np.float32(np.polyval(x, 2.0))),
+                          (fnp.polyint(x), np.polyint(x).astype(np.float32))]:
+            assert got.dtype == np.float32
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert fnp.gradient(x.astype(np.float64)).dtype == np.float64
+        assert fnp.polyval(np.array([1, 2]), 3).dtype == np.int64

@@ -367,8 +367,9 @@ def _gradient_1d(f, ax, h, edge_order):
         return lax.slice_in_dim(f, a, b, axis=ax)
     h_arr = asarray(h)
     if len(shape_of(h_arr)) == 0:
-        h = h_arr
-        interior = true_divide(subtract(sl(2, n), sl(0, n - 2)), multiply(2.0, h))
+        if not isinstance(h, (int, float)):     # (a Python number stays weak: f's dtype)
+            h = h_arr
+        interior = true_divide(subtract(sl(2, n), sl(0, n - 2)), 2.0 * h)
         if edge_order == 1:
             first = true_divide(subtract(sl(1, 2), sl(0, 1)), h)
             last = true_divide(subtract(sl(n - 1, n), sl(n - 2, n - 1)), h)
@@ -456,9 +457,9 @@ def vander(x, N=None, increasing=False):
 
 def polyval(p, x):
     """The polynomial with coefficients p (highest power first) at x, by Horner's rule."""
+    (p, x), dt = promote(p, x)                   # (a Python number x stays weak)
     p = asarray(p)
-    x = asarray(x)
-    out = zeros(shape_of(x), dtypes.result_type(dtype_of(p), dtype_of(x)))
+    out = zeros(shape_of(x), dt)
     for i in range(shape_of(p)[0]):
         out = add(multiply(out, x), p[i])
     return out
@@ -527,7 +528,7 @@ def polyint(p, m=1, k=None):
                          f"(m={m}), got {len(ks)}")
     for i in range(m):
         n = shape_of(p)[0]
-        p = concatenate([true_divide(p, asarray(np.arange(n, 0, -1).astype(float))),
+        p = concatenate([true_divide(p, asarray(np.arange(n, 0, -1), dtype=dtype_of(p))),
                          reshape(lax.convert_element_type(asarray(ks[i]), dtype_of(p)), (1,))])
     return p
 
