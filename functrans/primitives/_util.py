@@ -112,15 +112,42 @@ def elementwise_aval(opname, *avals, out_dtype=None):
     return ShapedArray(shape, out_dtype)
 
 
-def weak_scalar_fits(name, x, y):
-    """For an eager kernel given one Python scalar and one array: refuse a scalar of a wider
-    kind than the array's dtype (2.5 with integers), as `elementwise_aval` refuses it when
-    tracing (NumPy would promote silently)."""
-    scalar, other = (x, y) if dtypes.scalar_kind(x) is not None else (y, x)
-    dtype = getattr(other, "dtype", None)
-    if dtype is not None and dtypes.scalar_kind(scalar) > dtypes.dtype_kind(dtype):
-        weak = ShapedArray((), dtypes.canonicalize(type(scalar)), weak_type=True)
-        elementwise_aval(name, ShapedArray(other.shape, dtype), weak)
+PYTHON_SCALARS = frozenset({int, float, complex, bool})
+# the kinds of dtype that take a Python scalar of each type without losing its value
+_TAKES = {bool: "biufc", int: "iufc", float: "fc", complex: "c"}
+_COMPLEX = np.dtype(np.complex128)
+
+
+def ufunc_impl(np_name, binary_name=None):
+    """The eager kernel of a ufunc primitive; a binary one (`binary_name`) refuses operands of
+    two dtypes, or a Python scalar of a wider kind than the other's dtype (2.5 with integers),
+    as `elementwise_aval` refuses them when tracing (NumPy would promote silently)."""
+    fn = getattr(np, np_name)
+    if binary_name is None:
+        def impl(xp, *args):
+            return (fn if xp is np else getattr(xp, np_name))(*args)
+    else:
+        def impl(xp, x, y):
+            t, u = type(x), type(y)
+            if t is u:
+                if t not in PYTHON_SCALARS and x.dtype != y.dtype:
+                    elementwise_aval(binary_name, _aval(x), _aval(y))
+            elif u in _TAKES:
+                if getattr(x, "dtype", _COMPLEX).kind not in _TAKES[u]:
+                    elementwise_aval(binary_name, _aval(x), _weak_aval(y))
+            elif t in _TAKES and getattr(y, "dtype", _COMPLEX).kind not in _TAKES[t]:
+                elementwise_aval(binary_name, _weak_aval(x), _aval(y))
+            return (fn if xp is np else getattr(xp, np_name))(x, y)
+    impl.__name__ = np_name
+    return impl
+
+
+def _aval(a):
+    return ShapedArray(a.shape, a.dtype)
+
+
+def _weak_aval(scalar):
+    return ShapedArray((), dtypes.canonicalize(type(scalar)), weak_type=True)
 
 
 _SELECT_WHICH = {"select": "b", "select_n": "biu"}

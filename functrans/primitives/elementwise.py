@@ -19,8 +19,9 @@ from ..array import wrap
 from ..backends import create, default_device_now, scipy_module
 from ..backends import special as host_special
 from ..core import ShapedArray, get_aval, is_python_scalar, on_operand_device
-from ._util import (primitive, elementwise_aval, weak_scalar_fits, select_dtype, def_nondiff,
-                    shape_of, dtype_of, is_differentiable, wanted, broadcast_shapes)
+from ._util import (primitive, elementwise_aval, ufunc_impl, PYTHON_SCALARS, select_dtype,
+                    def_nondiff, shape_of, dtype_of, is_differentiable, wanted,
+                    broadcast_shapes)
 
 def special_module(xp):
     """scipy.special for NumPy, cupyx.scipy.special for CuPy (the backend's counterpart)."""
@@ -64,28 +65,6 @@ __device__ {T} ft_floor_divide({T} a, {T} b) {{
     return floordiv;
 }}
 """
-
-
-_PYTHON_SCALARS = frozenset({int, float, complex, bool})
-
-
-def _ufunc_impl(np_name, binary_name=None):
-    """The eager kernel of a ufunc primitive; a binary one (`binary_name`) refuses operands of
-    two dtypes, or a Python scalar of a wider kind, as tracing does (NumPy would promote)."""
-    fn = getattr(np, np_name)
-    if binary_name is None:
-        def impl(xp, *args):
-            return (fn if xp is np else getattr(xp, np_name))(*args)
-    else:
-        def impl(xp, x, y):
-            t = type(x)
-            if t is type(y) and t not in _PYTHON_SCALARS and x.dtype != y.dtype:
-                elementwise_aval(binary_name, *(ShapedArray(a.shape, a.dtype) for a in (x, y)))
-            elif t is not type(y) and (t in _PYTHON_SCALARS or type(y) in _PYTHON_SCALARS):
-                weak_scalar_fits(binary_name, x, y)
-            return (fn if xp is np else getattr(xp, np_name))(x, y)
-    impl.__name__ = np_name
-    return impl
 
 
 def _rows_apart(params):
@@ -148,7 +127,7 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     np_name = np_name or name
     generic = impl is None
     if generic:
-        impl = _ufunc_impl(np_name)
+        impl = ufunc_impl(np_name)
 
     def abstract_eval(x):
         if float_only and not dtypes.is_inexact(x.dtype):
@@ -442,7 +421,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
     np_name = np_name or name
     generic = impl is None
     if generic:
-        impl = _ufunc_impl(np_name, name)
+        impl = ufunc_impl(np_name, name)
 
     def abstract_eval(x, y):
         aval = elementwise_aval(name, x, y, out_dtype=out_dtype)
@@ -586,7 +565,7 @@ def _select_aval(pred, x, y):
 
 
 def _select_impl(xp, c, x, y):
-    if type(x) in _PYTHON_SCALARS or type(y) in _PYTHON_SCALARS or \
+    if type(x) in PYTHON_SCALARS or type(y) in PYTHON_SCALARS or \
             getattr(c, "dtype", None) != np.bool_ or x.dtype != y.dtype:
         dtype = _select_aval(get_aval(c), get_aval(x), get_aval(y)).dtype    # or raises
         return xp.where(c, x, y).astype(dtype, copy=False)
@@ -698,7 +677,7 @@ _linear_part(conj_p, lambda ct, dtype: conj_p.bind(ct))
 
 def _complex_impl(xp, re, im):
     t = type(re)
-    if t is type(im) and t not in _PYTHON_SCALARS and (
+    if t is type(im) and t not in PYTHON_SCALARS and (
             re.dtype != im.dtype or re.dtype.kind != "f"):    # as tracing does
         _complex_aval(ShapedArray(re.shape, re.dtype), ShapedArray(im.shape, im.dtype))
     re, im = xp.asarray(re), xp.asarray(im)
