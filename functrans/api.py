@@ -13,16 +13,16 @@ from . import dtypes
 from .array import Array
 from .buffers import Buffer, is_buffer
 from .errors import ArgumentError
-from .core import (Tracer, ShapeDtypeStruct, ShapedArray, get_aval, is_python_scalar,
+from .core import (Tracer, ShapeDtypeStruct, get_aval, is_python_scalar,
                    eval_jaxpr, abstractify, staging_main, operand_device)
-from .jaxpr import Jaxpr
 from .interpreters import ad, batching
 from .interpreters.partial_eval import trace_to_jaxpr, dce_closed, JaxprTracer
 from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
-                        tree_flatten_with_path, keystr, tree_leaves, register_pytree_node)
+                        tree_flatten_with_path, keystr, tree_leaves)
 from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
 from .primitives.shape_ops import full_like
+from .vjp_function import VjpFunction
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd",
            "jacrev", "jacobian", "hessian", "vmap", "make_jaxpr", "eval_shape",
@@ -338,11 +338,13 @@ def _cotangent_like(c, out, shape, dtype, leaf, i):
     return c if dtype_of(c) == dtype or not dtypes.is_inexact(dtype) else c.astype(dtype)
 
 
-def vjp(fun, *primals, has_aux=False):
+def vjp(fun, *primals, has_aux=False, saveable_args=True):
     """`(fun(*primals), vjp_fn)`, where `vjp_fn(cotangent)` returns one cotangent per primal.
 
     The cotangent has the structure, shapes and dtypes of `fun`'s output. `vjp_fn` is a
     pytree (a `VjpFunction`), as in JAX: a jitted function can return it and take it.
+    `saveable_args` (bools in nested tuples, one per argument; a bool covers a subtree)
+    leaves arguments marked False out of `vjp_fn.args_res`, to be restored before the call.
     """
     leaves, treedef, _ = flatten_args("vjp", fun, primals, range(len(primals)))
     flat_fun = FlatFun("vjp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
@@ -354,7 +356,8 @@ def vjp(fun, *primals, has_aux=False):
         return [c if c is not None else ad.zeros_like_aval(p) for c, p in
                 zip(vjp_flat_fn(cts), leaves) if dtypes.is_inexact(dtype_of(p))]
     out = tree_unflatten(flat_fun.out_tree, out_flat)
-    vjp_fn = VjpFunction(signature, backward, out_flat)
+    vjp_fn = VjpFunction(signature, backward, out_flat, leaves,
+                         None if saveable_args is True else saveable_args)
     if has_aux:
         return out, vjp_fn, _lower_aux(flat_fun.aux, ad.ReverseTracer)
     return out, vjp_fn
@@ -402,62 +405,6 @@ class _VjpSignature:
             for s, d in self.ins]))
 
 
-class VjpFunction:
-    """The pullback `vjp` returns: `vjp_fn(cotangent)`. A pytree, as JAX's: its leaves are
-    the arrays its backward pass reads (the residuals), so a jitted function can return it
-    and another take it as an argument (`jit(fwd)` and `jit(bwd)` on one's own schedule)."""
-    __slots__ = ("_signature", "_backward", "_place", "_staged")
-
-    def __init__(self, signature, backward, place, staged=None):
-        self._signature, self._backward, self._place = signature, backward, place
-        self._staged = staged           # (_StagedBackward, its leaves) once flattened
-
-    def __call__(self, ct):
-        sig = self._signature
-        cts = sig.cotangents(ct, self._place)
-        return sig.inputs(self._backward(cts))
-
-    def _flatten(self):
-        if self._staged is None:
-            self._staged = _StagedBackward.trace(self)
-        staged, leaves = self._staged
-        return leaves, staged
-
-    @staticmethod
-    def _unflatten(staged, leaves):
-        leaves = list(leaves)
-        return VjpFunction(staged.signature, lambda cts: staged.run(leaves, cts),
-                           [leaves[0] if leaves else None] * len(staged.signature.outs),
-                           (staged, leaves))
-
-
-class _StagedBackward:
-    """A pullback traced to a jaxpr of (its residuals, the float cotangents): the static part
-    of a flattened `VjpFunction`."""
-
-    def __init__(self, signature, jaxpr, uses):
-        self.signature, self.jaxpr, self.uses = signature, jaxpr, uses
-
-    @classmethod
-    def trace(cls, fn):
-        sig = fn._signature
-        uses = [dtypes.is_inexact(d) for _, d in sig.outs]
-        avals = [ShapedArray(s, d) for (s, d), u in zip(sig.outs, uses) if u]
-
-        def flat(*cts):
-            it = iter(cts)
-            return fn._backward([next(it) if u else None for u in uses])
-        closed, hoisted = trace_to_jaxpr(flat, avals, name="vjp backward")
-        j = closed.jaxpr
-        n = len(hoisted)
-        jaxpr = Jaxpr([], j.invars[:n] + j.constvars + j.invars[n:], j.outvars, j.eqns)
-        return cls(sig, jaxpr, uses), list(hoisted) + list(closed.consts)
-
-    def run(self, leaves, cts):
-        return eval_jaxpr(self.jaxpr, [], *leaves, *[c for c in cts if c is not None])
-
-
-register_pytree_node(VjpFunction, VjpFunction._flatten, VjpFunction._unflatten)
 
 
 # =================================================================== forward mode

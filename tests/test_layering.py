@@ -28,7 +28,7 @@ LAYERS = [
     ("the lax namespace", ["functrans.lax"]),
     ("compiler", ["functrans.compiler"]),
     ("numpy", ["functrans.numpy"]),
-    ("transforms", ["functrans.api", "functrans.jit", "functrans.pmap",
+    ("transforms", ["functrans.vjp_function", "functrans.api", "functrans.jit", "functrans.pmap",
                     "functrans.extra_transforms", "functrans.custom_batching"]),
     ("libraries", ["functrans.nn", "functrans.optim", "functrans.random", "functrans.data",
                    "functrans.flatten_util", "functrans.callbacks",
