@@ -405,8 +405,6 @@ class _VjpSignature:
             for s, d in self.ins]))
 
 
-
-
 # =================================================================== forward mode
 def jvp(fun, primals, tangents, has_aux=False):
     """`(fun(*primals), J tangents)`: the Jacobian-vector product, by forward mode."""
