@@ -196,3 +196,42 @@ def test_convolution_sums_with_compiled_loops_equal_numpy_bit_for_bit(dtype, sha
         results.append([np.asarray(a) for a in (y, *grads)])
     for numpy_result, loop_result in zip(*results):
         np.testing.assert_array_equal(loop_result, numpy_result)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64])
+def test_outer_products_with_compiled_loops_equal_numpy_bit_for_bit(monkeypatch, dtype):
+    """Products with a one-element contraction (per-example gradients, outer products) as
+    one loop: the same products as NumPy's broadcasting multiply, batched, transposed."""
+    from functrans.primitives import dot
+    monkeypatch.setattr(dot, "OUTER_LOOP_ELEMENTS", 1)
+    rng = np.random.default_rng(9)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in ((3, 4, 5), (3, 6)))
+    if dtype == np.complex64:
+        a = a * (1 + 2j)
+    cases = [lambda a, b: fnp.einsum("bij,bk->bijk", a, b),
+             lambda a, b: fnp.einsum("bij,bk->bkji", a, b),
+             lambda a, b: fnp.outer(a[0, 0], b[1]),
+             lambda a, b: ft.vmap(lambda u, v: fnp.outer(u.ravel(), v))(a, b)]
+    for f in cases:
+        results = []
+        for on in (False, True):
+            ft.config.update("jit_numba", on)
+            results.append([np.asarray(f(*_host(a, b))), np.asarray(ft.jit(f)(*_host(a, b)))])
+        for numpy_result, loop_result in zip(*results):
+            np.testing.assert_array_equal(loop_result, numpy_result)
+
+
+def test_per_example_gradients_with_compiled_loops(monkeypatch):
+    from functrans.primitives import dot
+    monkeypatch.setattr(dot, "OUTER_LOOP_ELEMENTS", 1)
+    rng = np.random.default_rng(10)
+    w, x = rng.standard_normal((5, 3)), rng.standard_normal((4, 5))
+
+    def loss(w, x):
+        return fnp.sum(fnp.tanh(x @ w) ** 2)
+    per_example = ft.jit(ft.vmap(ft.grad(loss), in_axes=(None, 0)))
+    got = per_example(*_host(w, x))
+    for i in range(4):
+        np.testing.assert_allclose(got[i], ft.grad(loss)(*_host(w, x[i])), rtol=1e-13)
+    check_grads(lambda w: per_example(w, _host(x)[0]).sum(), _host(w), order=2,
+                modes=("fwd", "rev"))

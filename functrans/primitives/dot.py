@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import dtypes
+from ..backends import numba_jit
 from ..core import ShapedArray, on_operand_device
 from ..errors import ShapeMismatchError
 from ._util import primitive, shape_of, dtype_of, wanted
@@ -96,9 +97,31 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
     if lhs.dtype != rhs.dtype:          # as tracing does (NumPy would promote silently)
         _dot_aval(lhs, rhs, dimension_numbers)
     plan = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
-    out = getattr(xp, plan.fn)(_arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape, plan.lhs_swap),
-                               _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape, plan.rhs_swap))
+    a = _arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape, plan.lhs_swap)
+    b = _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape, plan.rhs_swap)
+    if plan.fn == "multiply" and xp is np and lhs.dtype in _LOOP_DTYPES and \
+            math.prod(plan.product_shape) >= OUTER_LOOP_ELEMENTS and numba_jit.available():
+        # outer products (per-example gradients): NumPy's broadcasting multiply pays per row
+        *_, m, n = plan.product_shape
+        out = np.empty(plan.product_shape, lhs.dtype)
+        numba_jit.compiled(_OUTER_LOOP, "outer")(a.reshape(-1, m), b.reshape(-1, n),
+                                                  out.reshape(-1, m, n))
+    else:
+        out = getattr(xp, plan.fn)(a, b)
     return out if plan.out_shape is None else out.reshape(plan.out_shape)
+
+
+# with compiled loops (`numba_jit`), outer products of this many elements and more are one loop
+OUTER_LOOP_ELEMENTS = 1 << 16
+_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
+_OUTER_LOOP = """
+def outer(a, b, out):
+    for k in range(out.shape[0]):
+        for i in range(out.shape[1]):
+            ai = a[k, i]
+            for j in range(out.shape[2]):
+                out[k, i, j] = ai * b[k, j]
+"""
 
 
 def _check_dims(lhs_shape, rhs_shape, dimension_numbers):
