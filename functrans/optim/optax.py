@@ -34,6 +34,10 @@ from .blocks import (clip, ema, identity, keep_params_nonnegative, scale_by_adad
                      scale_by_rss, scale_by_stddev, trace, zero_nans, EmaState,
                      NonNegativeParamsState, TraceState, ZeroNansState)
 from .inject import inject_hyperparams, InjectHyperparamsState
+from .linesearch import (lbfgs, scale_by_backtracking_linesearch, scale_by_lbfgs,
+                         scale_by_zoom_linesearch, value_and_grad_from_state,
+                         ScaleByBacktrackingLinesearchState, ScaleByLBFGSState,
+                         ScaleByZoomLinesearchState, ZoomLinesearchInfo)
 from .losses import *  # noqa: F401,F403
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState
 from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm, scale,
@@ -63,7 +67,10 @@ __all__ = [*blocks.__all__, *losses.__all__, "adafactor", "adadelta", "adagrad",
            "PartitionState", "flatten", "freeze", "selective_transform", "lookahead",
            "LookaheadParams", "LookaheadState", "optimistic_gradient_descent",
            "scale_by_factored_rms", "FactoredState", "clip_by_block_rms",
-           "scale_by_param_block_rms"]
+           "scale_by_param_block_rms", "lbfgs", "scale_by_lbfgs", "ScaleByLBFGSState",
+           "scale_by_backtracking_linesearch", "ScaleByBacktrackingLinesearchState",
+           "scale_by_zoom_linesearch", "ScaleByZoomLinesearchState", "ZoomLinesearchInfo",
+           "value_and_grad_from_state"]
 
 # Optax's type annotations (`def fit(params: optax.Params, ...)`)
 ArrayTree = Union[Array, Any]
