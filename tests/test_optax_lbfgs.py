@@ -330,3 +330,23 @@ def test_optax_namespace_lists_them():
                  "value_and_grad_from_state"):
         assert name in fo.__all__ and callable(getattr(fo, name))
     assert isinstance(fo.lbfgs(), fo.GradientTransformationExtraArgs)
+
+
+def test_verbose_reports_a_failed_search(capsys):
+    """Along an ascent direction both searches fail and, with verbose=True, say so (eagerly
+    and under jit); a successful search prints nothing."""
+    def f(x):
+        return fnp.sum(x ** 2)
+    params = fnp.asarray([1.0, 2.0])
+    value, grad = ft.value_and_grad(f)(params)
+    for ls, says in ((fo.scale_by_zoom_linesearch(3, verbose=True), "misses the conditions"),
+                     (fo.scale_by_backtracking_linesearch(3, verbose=True),
+                      "no learning rate with sufficient decrease")):
+        for sign, fails in ((1.0, True), (-1.0, False)):
+            opt = fo.chain(fo.scale(sign), ls)
+
+            def update(p, s):
+                return opt.update(grad, s, p, value=value, grad=grad, value_fn=f)[0]
+            for step in (update, ft.jit(update)):
+                step(params, opt.init(params))
+                assert (says in capsys.readouterr().out) == fails
