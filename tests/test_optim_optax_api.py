@@ -666,3 +666,17 @@ def test_losses_refuse_complex_and_integer_predictions_as_optax():
         for loss in (L.huber_loss, L.squared_error, L.l2_loss, L.log_cosh):
             with pytest.raises(TypeError, match="predictions must be real floating point"):
                 loss(bad, np.zeros(2))
+
+
+def test_optax_submodules_import_as_optax_s():
+    """`import optax.tree_utils as otu` and the like, spelled for functrans's optax (they
+    were attributes only)."""
+    import importlib
+    for name in ("tree_utils", "tree", "transforms", "losses", "schedules", "contrib"):
+        module = importlib.import_module(f"functrans.optim.optax.{name}")
+        assert module is getattr(ft_optax, name)
+    from functrans.optim.optax.tree_utils import tree_add
+    from functrans.optim.optax.losses import l2_loss
+    got = tree_add({"a": fnp.ones(2)}, {"a": fnp.ones(2)})["a"]
+    np.testing.assert_array_equal(got, [2.0, 2.0])
+    assert float(l2_loss(fnp.asarray(2.0))) == 2.0

@@ -11,13 +11,14 @@ etc. remain PyTorch's. `contrib.reduce_on_plateau` is Optax's (`ft.optim.reduce_
 is PyTorch's ReduceLROnPlateau). The schedules here give their values in the default float
 dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
 
-`tree_utils` and `tree` (its functions without the `tree_` prefix) and `transforms` are
-namespaces here, not importable modules: `from functrans.optim.optax import tree` for
-Optax's `import optax.tree`.
+Optax's submodules `tree_utils`, `tree` (its functions without the `tree_` prefix),
+`transforms`, `losses`, `schedules` and `contrib` import as theirs do:
+`import functrans.optim.optax.tree_utils as otu` for `import optax.tree_utils as otu`.
 """
 from __future__ import annotations
 
 import functools
+import sys
 import types
 from typing import Any, Callable, Union
 
@@ -232,3 +233,8 @@ def optimistic_gradient_descent(learning_rate, alpha=1.0, beta=1.0):
     the learning rate."""
     return chain(scale_by_optimistic_gradient(alpha=alpha, beta=beta),
                  scale_by_learning_rate(learning_rate))
+
+
+# importable under this module's name, as `os.path` is under `os`'s
+for _name in ("tree_utils", "tree", "transforms", "losses", "schedules", "contrib"):
+    sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
