@@ -1,6 +1,9 @@
-"""Optax's losses under its names and signatures (`ft.optim.losses.*`, also at `ft.optim`'s top
-level): each returns the loss per example (no mean or sum over the batch), so
-`fnp.mean(ft.optim.softmax_cross_entropy(logits, labels))` is the usual training loss.
+"""Optax's losses under its names and signatures (`ft.optim.losses.*` and the `optax`
+namespace; the first twelve of `__all__` also at `ft.optim`'s top level): as in Optax, most
+return the loss per example (no mean or sum over the batch), so
+`fnp.mean(ft.optim.softmax_cross_entropy(logits, labels))` is the usual training loss; `ntxent`
+and `multiclass_generalized_dice_loss` give one scalar, `ranking_softmax_loss` reduces by its
+`reduce_fn` and `dice_loss` over the classes by its `reduction`.
 For PyTorch's reducing forms see `ft.nn.functional`."""
 from __future__ import annotations
 
