@@ -26,6 +26,23 @@ def optional(module):
         return None
 
 
+def with_numba(fn):
+    """`fn` run with functrans's compiled loops (`ft.config` `jit_numba`), or None where numba
+    is not installed."""
+    if optional("numba") is None:
+        return None
+    import functrans as ft
+
+    def run():
+        before = ft.config.jit_numba
+        ft.config.update("jit_numba", True)
+        try:
+            return fn()
+        finally:
+            ft.config.update("jit_numba", before)
+    return run
+
+
 def interleaved(contenders, rounds, number, setup=None):
     """Per-round mean seconds per call for each contender: `{name: [seconds, ...]}`.
 

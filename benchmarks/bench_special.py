@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np
 import scipy.special as sc
-from _common import fmt_time, interleaved, median, optional, ratio, table
+from _common import fmt_time, interleaved, median, optional, ratio, table, with_numba
 
 import functrans as ft
 import functrans.numpy as fnp
@@ -71,21 +71,6 @@ def cpu_interleaved(contenders, rounds, number):
                 fn()
             samples[n].append((time.process_time() - t0) / number)
     return samples
-
-
-def with_numba(fn):
-    """`fn` run with functrans's compiled kernels (`jit_numba`), or None without numba."""
-    if optional("numba") is None:
-        return None
-
-    def run():
-        before = ft.config.jit_numba
-        ft.config.update("jit_numba", True)
-        try:
-            return fn()
-        finally:
-            ft.config.update("jit_numba", before)
-    return run
 
 
 def time_kernels(names=FUNCTIONS, dtypes=(np.float32, np.float64), rounds=15, number=5,

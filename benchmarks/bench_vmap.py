@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 import functrans as ft  # noqa: E402
 import functrans.numpy as fnp  # noqa: E402
+from _common import with_numba  # noqa: E402
 
 N, D_IN, H, D_OUT = 64, 1000, 100, 10
 rng = np.random.default_rng(0)
@@ -83,17 +84,10 @@ def torch_fns():
 
 def functrans_numba_fns():
     """functrans's, run with its compiled loops (`jit_numba`; numba installed)."""
-    import numba  # noqa: F401  (not measured without it)
-
-    def with_numba(f):
-        def run():
-            ft.config.update("jit_numba", True)
-            try:
-                return f()
-            finally:
-                ft.config.update("jit_numba", False)
-        return run
-    return tuple(map(with_numba, functrans_fns()))
+    fns = tuple(map(with_numba, functrans_fns()))
+    if None in fns:
+        raise ImportError("numba is not installed")
+    return fns
 
 
 def main():
