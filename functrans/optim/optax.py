@@ -24,8 +24,10 @@ from typing import Any, Callable, Union
 
 from .. import dtypes, lax
 from ..array import Array
-from . import blocks, contrib, losses, schedules, tree_utils
-from .base import EmptyState, GradientTransformation, GradientTransformationExtraArgs
+from . import blocks, contrib, extras, losses, schedules, tree_utils
+from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
+                   with_extra_args_support)
+from .extras import *  # noqa: F401,F403  (more optimizers, transformations and helpers)
 from .factorized import (adafactor, clip_by_block_rms, FactoredState, scale_by_factored_rms,
                          scale_by_param_block_rms)
 from .blocks import *  # noqa: F401,F403  (the building blocks, under Optax's names)
@@ -45,12 +47,14 @@ from .transforms import (chain, clip_by_global_norm, apply_updates, global_norm,
                          scale_by_schedule, add_decayed_weights, set_to_zero, freeze,
                          selective_transform, ScaleByScheduleState, AddDecayedWeightsState,
                          WeightDecaySchedule)
-from .tree_utils import tree
+from .tree_utils import tree, tree_map_params
 from .wrappers import (MultiSteps, MultiStepsState, apply_if_finite, ApplyIfFiniteState, flatten,
                        lookahead, LookaheadParams, LookaheadState)
 
-__all__ = [*blocks.__all__, *losses.__all__, "adafactor", "adadelta", "adagrad", "adam", "adamax",
-           "adamaxw", "adamw", "add_decayed_weights", "AddDecayedWeightsState",
+__all__ = [*blocks.__all__, *extras.__all__, *losses.__all__, "bias_correction",
+           "update_moment", "update_moment_per_elem_norm", "update_infinity_moment",
+           "tree_map_params", "with_extra_args_support", "adafactor", "adadelta", "adagrad",
+           "adam", "adamax", "adamaxw", "adamw", "add_decayed_weights", "AddDecayedWeightsState",
            "apply_if_finite", "apply_updates", "ApplyIfFiniteState", "chain",
            "clip_by_global_norm", "constant_schedule", "contrib", "cosine_decay_schedule",
            "cosine_onecycle_schedule", "EmptyState", "exponential_decay", "global_norm",
@@ -83,6 +87,10 @@ TransformUpdateFn = Callable[..., tuple]
 
 partition = multi_transform
 PartitionState = MultiTransformState
+bias_correction = tree_utils.tree_bias_correction
+update_moment = tree_utils.tree_update_moment
+update_moment_per_elem_norm = tree_utils.tree_update_moment_per_elem_norm
+update_infinity_moment = tree_utils.tree_update_infinity_moment
 
 transforms = types.ModuleType("transforms", "Optax's `optax.transforms`: the transformations "
                               "that combine, mask, clip, accumulate or wrap others.")
