@@ -369,3 +369,37 @@ def test_tree_map_params_on_an_optimizer_state():
     opt = fo.yogi(0.1)
     state = fo.tree_map_params(opt, lambda p: p * 0 + 7.0, opt.init(params))
     assert float(state[0].mu["w"][0, 0]) == 7.0 and int(state[0].count) == 0
+
+
+BUFFER_CASES = [c for c in OPTIMIZERS if c[0] in (
+    "yogi", "adan", "sign_sgd", "signum", "sm3", "scale_by_distance_over_gradients",
+    "scale_by_param_block_norm")] + [
+    ("noisy_sgd", lambda m: m.noisy_sgd(0.1, key=1)),
+    ("apply_every", lambda m: m.apply_every(1)), ("centralize", lambda m: m.centralize()),
+    ("adaptive_grad_clip", lambda m: m.adaptive_grad_clip(0.1))]
+
+
+@pytest.mark.parametrize("name, make", BUFFER_CASES, ids=[c[0] for c in BUFFER_CASES])
+def test_buffers_get_no_update_and_no_state(name, make):
+    """A Buffer among the params (BatchNorm's statistics) is left alone; the arrays move as
+    they do without it."""
+    from functrans.buffers import Buffer
+    w = fnp.asarray(W0)
+    with_buf = {"w": w, "stats": Buffer(fnp.ones(4))}
+
+    def loss(p):
+        return fnp.sum(p["w"] ** 3)
+    tx = make(fo)
+    state = tx.init(with_buf)
+    plain_tx = make(fo)
+    plain_state = plain_tx.init({"w": w})
+    for _ in range(3):
+        g = ft.grad(loss)(with_buf)
+        u, state = ft.jit(tx.update)(g, state, with_buf)
+        with_buf = fo.apply_updates(with_buf, u)
+        pu, plain_state = plain_tx.update({"w": g["w"]}, plain_state, {"w": w})
+        w = fo.apply_updates({"w": w}, pu)["w"]
+    np.testing.assert_array_equal(with_buf["stats"].value, np.ones(4))
+    np.testing.assert_allclose(with_buf["w"], w, rtol=1e-12)
+    assert not np.array_equal(w, W0)
+    assert len(tree_leaves(state)) == len(tree_leaves(plain_state))

@@ -21,16 +21,20 @@ from .. import lax, random
 from .. import numpy as fnp
 from ..higher_order.custom_derivatives import custom_vjp
 from ..primitives._util import dtype_of, shape_of
+from ..buffers import is_buffer, map_arrays
 from ..tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    displayed, with_extra_args_support)
 from .blocks import (ScaleByAdamState, ema, identity, scale_by_adam,
                      scale_by_learning_rate, scale_by_optimistic_gradient, scale_by_sign,
                      scale_by_trust_ratio)
-from .leafwise import as_dtype
+from .leafwise import as_dtype, leafwise, zeros_like
 from .transforms import add_decayed_weights, chain, scale
 from .tree_utils import (tree_add_scale, tree_bias_correction, tree_norm, tree_random_like,
                          tree_update_moment, tree_update_moment_per_elem_norm)
+
+# Buffers (functrans.buffers) in the params get None in the states and no update, as in the
+# other optimizers of ft.optim.
 
 __all__ = ["safe_norm", "safe_root_mean_squares", "safe_increment", "safe_int32_increment",
            "incremental_update", "periodic_update", "init_empty_state", "stateless",
@@ -196,10 +200,6 @@ def stateless_with_tree_map(f):
     return GradientTransformation(init_empty_state, update)
 
 
-def _full_like(params, value):
-    return tree_map(lambda p: fnp.full(shape_of(p), value, dtype_of(p)), params)
-
-
 def _need_params(params, name):
     if params is None:
         raise ValueError(f"{name} needs the parameters: call opt.update(grads, state, params)")
@@ -212,17 +212,19 @@ def scale_by_yogi(b1=0.9, b2=0.999, eps=1e-3, eps_root=0.0, initial_accumulator_
     `initial_accumulator_value`. The state is `ScaleByAdamState`."""
     def init(params):
         return ScaleByAdamState(fnp.zeros((), np.int32),
-                                _full_like(params, initial_accumulator_value),
-                                _full_like(params, initial_accumulator_value))
+                                zeros_like(params, initial_accumulator_value),
+                                zeros_like(params, initial_accumulator_value))
 
     def update(updates, state, params=None):
-        mu = tree_update_moment(updates, state.mu, b1, 1)
-        nu = tree_map(lambda g, v: v - (1 - b2) * fnp.sign(v - _abs_sq(g)) * _abs_sq(g),
-                      updates, state.nu)
         count = safe_increment(state.count)
-        mu_hat = tree_bias_correction(mu, b1, count)
-        nu_hat = tree_bias_correction(nu, b2, count)
-        updates = tree_map(lambda m, v: m / (fnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
+
+        def leaf(g, m, v):
+            m = tree_update_moment(g, m, b1, 1)
+            v = v - (1 - b2) * fnp.sign(v - _abs_sq(g)) * _abs_sq(g)
+            u = tree_bias_correction(m, b1, count) / (
+                fnp.sqrt(tree_bias_correction(v, b2, count) + eps_root) + eps)
+            return u, m, v
+        updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByAdamState(count, mu, nu)
     return GradientTransformation(init, update)
 
@@ -238,23 +240,23 @@ def scale_by_adan(b1=0.98, b2=0.92, b3=0.99, eps=1e-8, eps_root=0.0):
     `(g + (1 - b2) (g - g_prev))**2`; the update is `(m_hat + (1 - b2) v_hat) /
     (sqrt(n_hat + eps_root) + eps)` with bias corrections."""
     def init(params):
-        zeros = tree_map(fnp.zeros_like, params)
+        zeros = zeros_like(params)
         return ScaleByAdanState(zeros, zeros, zeros, zeros, fnp.zeros((), np.int32))
 
     def update(updates, state, params=None):
         first = state.t == 0
-        diff = tree_map(lambda g, prev: fnp.where(first, fnp.zeros_like(g), g - prev),
-                        updates, state.g)
-        m = tree_update_moment(updates, state.m, b1, 1)
-        v = tree_update_moment(diff, state.v, b2, 1)
-        n = tree_update_moment_per_elem_norm(tree_add_scale(updates, 1 - b2, diff), state.n,
-                                             b3, 2)
         t = safe_increment(state.t)
-        u = tree_add_scale(tree_bias_correction(m, b1, t), 1 - b2,
-                           tree_bias_correction(v, b2, t))
-        u = tree_map(lambda u, nh: u / (fnp.sqrt(nh + eps_root) + eps), u,
-                     tree_bias_correction(n, b3, t))
-        return u, ScaleByAdanState(m, v, n, updates, t)
+
+        def leaf(g, m, v, n, prev):
+            diff = fnp.where(first, fnp.zeros_like(g), g - prev)
+            m = tree_update_moment(g, m, b1, 1)
+            v = tree_update_moment(diff, v, b2, 1)
+            n = tree_update_moment_per_elem_norm(tree_add_scale(g, 1 - b2, diff), n, b3, 2)
+            u = tree_add_scale(tree_bias_correction(m, b1, t), 1 - b2,
+                               tree_bias_correction(v, b2, t))
+            return u / (fnp.sqrt(tree_bias_correction(n, b3, t) + eps_root) + eps), m, v, n, g
+        u, m, v, n, g = leafwise(leaf, updates, state.m, state.v, state.n, state.g, outputs=5)
+        return u, ScaleByAdanState(m, v, n, g, t)
     return GradientTransformation(init, update)
 
 
@@ -415,10 +417,13 @@ def scale_by_sm3(b1=0.9, b2=1.0, eps=1e-8):
                              "0-d one; reshape it to (1,)")
 
     def init(params):
-        for p in tree_leaves(params):
+        def per_axis(p):
+            if is_buffer(p):
+                return None
             check(p)
-        mu = tree_map(lambda p: [fnp.zeros((n,), dtype_of(p)) for n in shape_of(p)], params)
-        return ScaleBySM3State(mu, tree_map(fnp.zeros_like, params))
+            return [fnp.zeros((n,), dtype_of(p)) for n in shape_of(p)]
+        return ScaleBySM3State(tree_map(per_axis, params, is_leaf=is_buffer),
+                               zeros_like(params))
 
     def expanded(v, shape, axis):
         return fnp.reshape(v, [1] * axis + [shape[axis]] + [1] * (len(shape) - axis - 1))
@@ -434,9 +439,9 @@ def scale_by_sm3(b1=0.9, b2=1.0, eps=1e-8):
         return scaled, new_mu
 
     def update(updates, state, params=None):
-        leaves, treedef = tree_flatten(updates)
+        leaves, treedef = tree_flatten(updates, is_buffer)
         mus = treedef.flatten_up_to(state.mu)
-        results = [leaf(g, vs) for g, vs in zip(leaves, mus)]
+        results = [(None, None) if is_buffer(g) else leaf(g, vs) for g, vs in zip(leaves, mus)]
         up = tree_unflatten(treedef, [r[0] for r in results])
         nu = tree_update_moment(up, state.nu, b1, 1)
         return nu, ScaleBySM3State(tree_unflatten(treedef, [r[1] for r in results]), nu)
@@ -459,19 +464,23 @@ def scale_by_distance_over_gradients(reps_rel=1e-6, eps=1e-8, param_dtype=np.flo
     (`param_dtype` copy, at least `reps_rel * (1 + |p0|)`), `G` the sum of its squared
     gradients so far (shape (1,), as Optax's)."""
     def init(params):
+        def each(fn):
+            return tree_map(lambda p: None if is_buffer(p) else fn(p), params,
+                            is_leaf=is_buffer)
         return ScaleByDistanceOverGradientsState(
-            tree_map(lambda p: reps_rel * (1 + _l2(p)), params),
-            tree_map(lambda p: fnp.zeros(1), params),
-            tree_map(lambda p: fnp.asarray(p).astype(param_dtype), params))
+            each(lambda p: reps_rel * (1 + _l2(p))), each(lambda p: fnp.zeros(1)),
+            each(lambda p: fnp.asarray(p).astype(param_dtype)))
 
     def update(updates, state, params=None):
         _need_params(params, "scale_by_distance_over_gradients")
-        max_dist = tree_map(lambda d, p, p0: fnp.maximum(d, _l2(p, p0)), state.max_dist,
-                            params, state.init_params)
-        g_sos = tree_map(lambda s, g: s + fnp.sum(fnp.square(g)), state.grad_sum_of_squares,
-                         updates)
-        updates = tree_map(lambda g, d, s: global_scale * (d / fnp.sqrt(s + eps)) * g,
-                           updates, max_dist, g_sos)
+
+        def leaf(g, d, s, p, p0):
+            d = fnp.maximum(d, _l2(p, p0))
+            s = s + fnp.sum(fnp.square(g))
+            return global_scale * (d / fnp.sqrt(s + eps)) * g, d, s
+        updates, max_dist, g_sos = leafwise(leaf, updates, state.max_dist,
+                                            state.grad_sum_of_squares, params,
+                                            state.init_params, outputs=3, same_shape=False)
         return updates, ScaleByDistanceOverGradientsState(max_dist, g_sos, state.init_params)
     return GradientTransformation(init, update)
 
@@ -480,7 +489,7 @@ def scale_by_param_block_norm(min_scale=1e-3):
     """Scale each leaf's update by its parameter's norm (`safe_norm(p, min_scale)`)."""
     def update(updates, state, params=None):
         _need_params(params, "scale_by_param_block_norm")
-        return tree_map(lambda u, p: u * safe_norm(p, min_scale), updates, params), state
+        return map_arrays(lambda u, p: u * safe_norm(p, min_scale), updates, params), state
     return GradientTransformation(init_empty_state, update)
 
 
@@ -489,14 +498,15 @@ def apply_every(k=1):
     """Accumulate the updates over `k` steps and emit their sum every `k`-th step (zeros in
     between)."""
     def init(params):
-        return ApplyEvery(fnp.zeros((), np.int32), tree_map(fnp.zeros_like, params))
+        return ApplyEvery(fnp.zeros((), np.int32), zeros_like(params))
 
     def update(updates, state, params=None):
         c = state.count % k
-        keep = c != 0
-        acc = tree_map(lambda g, a: keep.astype(dtype_of(a)) * a + g, updates, state.grad_acc)
-        emit = c == k - 1
-        updates = tree_map(lambda a: emit.astype(dtype_of(a)) * a, acc)
+
+        def leaf(g, a):
+            a = (c != 0).astype(dtype_of(a)) * a + g
+            return (c == k - 1).astype(dtype_of(a)) * a, a
+        updates, acc = leafwise(leaf, updates, state.grad_acc, outputs=2)
         return updates, ApplyEvery(safe_increment(state.count) % k, acc)
     return GradientTransformation(init, update)
 
@@ -543,7 +553,7 @@ def adaptive_grad_clip(clipping, eps=1e-3, axis=None):
             max_norm = clipping * fnp.maximum(p_norm, eps)
             clipped = g * (max_norm / fnp.maximum(g_norm, 1e-6))
             return fnp.where(g_norm < max_norm, g, clipped)
-        return tree_map(leaf, updates, params), state
+        return map_arrays(leaf, updates, params), state
     return GradientTransformation(init_empty_state, update)
 
 

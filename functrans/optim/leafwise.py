@@ -41,9 +41,10 @@ def as_dtype(value, like):
     return lax.convert_element_type(value, dtype_of(like))
 
 
-def leafwise(fn, grads, *trees, outputs):
+def leafwise(fn, grads, *trees, outputs, same_shape=True):
     """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
-    (trees given as None are passed as None); buffers get None in every output."""
+    (trees given as None are passed as None); buffers get None in every output. With
+    `same_shape` the other leaves must have their gradient's shape."""
     leaves, treedef = tree_flatten(grads, is_buffer)
     try:
         others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
@@ -53,8 +54,9 @@ def leafwise(fn, grads, *trees, outputs):
                          f"have the structure of the gradients: {e}. Pass params shaped like "
                          "grads, and a state made by opt.init(params).") from None
     for i, xs in enumerate(zip(leaves, *others)):
-        if not is_buffer(xs[0]) and any(x is not None and type(x) is not bool and
-                                        shape_of(x) != shape_of(xs[0]) for x in xs[1:]):
+        if same_shape and not is_buffer(xs[0]) and any(
+                x is not None and type(x) is not bool and shape_of(x) != shape_of(xs[0])
+                for x in xs[1:]):
             _raise_shape_mismatch(grads, i, xs)
     results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
                for xs in zip(leaves, *others)]
