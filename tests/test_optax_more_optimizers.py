@@ -403,3 +403,49 @@ def test_buffers_get_no_update_and_no_state(name, make):
     np.testing.assert_allclose(with_buf["w"], w, rtol=1e-12)
     assert not np.array_equal(w, W0)
     assert len(tree_leaves(state)) == len(tree_leaves(plain_state))
+
+
+DEVICE_CASES = OPTIMIZERS + TRANSFORMS[:5] + [
+    ("noisy_sgd", lambda m: m.noisy_sgd(0.1, key=3))]
+
+
+@pytest.mark.parametrize("name, make", DEVICE_CASES, ids=[c[0] for c in DEVICE_CASES])
+def test_params_on_a_device(name, make, fake_gpus):
+    """Params on the stand-in GPU (the default device the CPU): updates and states stay
+    with them, and the steps equal those on the CPU."""
+    gpu = fake_gpus[0]
+    tx = make(fo)
+    params = ft.device_put({"w": fnp.asarray(W0), "b": fnp.asarray(B0)}, gpu)
+    state = tx.init(params)
+    for g in GRADS[:3]:
+        g = ft.device_put({k: fnp.asarray(v) for k, v in _finite(g, False).items()}, gpu)
+        updates, state = tx.update(g, state, params)
+        params = fo.apply_updates(params, updates)
+    assert {x.device for x in tree_leaves((params, updates, state))} == {gpu}
+    want, _ = run(fo, make, fnp.asarray)
+    np.testing.assert_allclose(np.concatenate([np.asarray(updates["w"]).ravel(),
+                                               updates["b"]]), want[2], rtol=1e-12)
+
+
+def test_unitwise_norm_and_clip_match_optax_and_transforms_module(optax64):
+    import jax.numpy as jnp
+    import functrans.optim.optax.transforms as fot
+    r = np.random.default_rng(7)
+    for shape, axis in (((5,), None), ((1, 5), None), ((3, 4), None), ((2, 3, 4), None),
+                        ((2, 2, 3, 4), None), ((2, 2, 2, 3, 4), None), ((3, 4), 1),
+                        ((2, 3, 4), (1, 2))):
+        x = r.standard_normal(shape)
+        np.testing.assert_allclose(fot.unitwise_norm(fnp.asarray(x), axis),
+                                   optax64.transforms.unitwise_norm(jnp.asarray(x), axis),
+                                   rtol=1e-13)
+    g, n, m = r.standard_normal((3, 3)), np.abs(r.standard_normal((3, 3))), np.ones((3, 3))
+    np.testing.assert_allclose(
+        fot.unitwise_clip(fnp.asarray(n), fnp.asarray(m), fnp.asarray(g)),
+        optax64.transforms.unitwise_clip(jnp.asarray(n), jnp.asarray(m), jnp.asarray(g)),
+        rtol=1e-13)
+    with pytest.raises(ValueError, match=r"one shape, got \(3, 3\), \(3,\), \(3, 3\)"):
+        fot.unitwise_clip(fnp.asarray(n), fnp.ones(3), fnp.asarray(g))
+    with pytest.raises(ValueError, match="axis="):
+        fot.unitwise_norm(fnp.ones((1, 2, 2, 2, 2, 2)))
+    names = [n for n in dir(optax64.transforms) if not n.startswith("_")]
+    assert [n for n in names if not hasattr(fot, n)] == []

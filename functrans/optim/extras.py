@@ -44,7 +44,7 @@ __all__ = ["safe_norm", "safe_root_mean_squares", "safe_increment", "safe_int32_
            "optimistic_adam_v2", "fromage", "ScaleBySM3State", "scale_by_sm3", "sm3",
            "ScaleByDistanceOverGradientsState", "scale_by_distance_over_gradients",
            "scale_by_param_block_norm", "ApplyEvery", "apply_every", "centralize",
-           "adaptive_grad_clip", "per_example_global_norm_clip",
+           "adaptive_grad_clip", "unitwise_norm", "unitwise_clip", "per_example_global_norm_clip",
            "per_example_layer_norm_clip", "scale_gradient", "skip_large_updates",
            "skip_not_finite", "ConditionallyMaskState", "conditionally_mask",
            "ConditionallyTransformState", "conditionally_transform", "SnapshotState",
@@ -282,14 +282,15 @@ def signum(learning_rate, beta=0.9, accumulator_dtype=None):
 
 
 def _canonical_key(key):
+    """The key's data on the host (NumPy), so that `init` puts it with the params."""
     if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-        arr = fnp.asarray(key)
-        if dtype_of(arr) != np.uint32 or shape_of(arr) != (2,):
+        arr = np.asarray(key)
+        if arr.dtype != np.uint32 or arr.shape != (2,):
             raise TypeError(f"add_noise: key must be an int seed or a key made by "
                             f"functrans.random.key/PRNGKey (uint32[2]), got "
-                            f"{np.dtype(dtype_of(arr)).name}{list(shape_of(arr))}")
+                            f"{arr.dtype.name}{list(arr.shape)}")
         return arr
-    return random.PRNGKey(int(key))
+    return np.asarray(random.PRNGKey(int(key)))
 
 
 def add_noise(eta, gamma, key=None, *, seed=None):
@@ -309,7 +310,7 @@ def add_noise(eta, gamma, key=None, *, seed=None):
     key = _canonical_key(key)
 
     def init(params):
-        return AddNoiseState(fnp.zeros((), np.int32), key)
+        return AddNoiseState(fnp.zeros((), np.int32), fnp.asarray(key))
 
     def update(updates, state, params=None):
         count = safe_increment(state.count)
@@ -527,7 +528,11 @@ def centralize():
 _UNIT_AXES = {2: (0,), 3: (0,), 4: (0, 1, 2), 5: (0, 1, 2, 3)}
 
 
-def _unitwise_norm(x, axis):
+def unitwise_norm(x, axis=None):
+    """Each unit's L2 norm, broadcast to `x`'s shape: units are slices over `axis`; without
+    it the whole of a vector, axis 0 of a matrix or a 3-d array, axes (0, 1, 2) of a 4-d conv
+    kernel, (0, 1, 2, 3) of a 5-d one."""
+    x = fnp.asarray(x)
     if axis is not None:
         sq = fnp.sum(_abs_sq(x), axis=axis, keepdims=True)
     elif fnp.squeeze(x).ndim <= 1:
@@ -535,9 +540,19 @@ def _unitwise_norm(x, axis):
     elif x.ndim in _UNIT_AXES:
         sq = fnp.sum(_abs_sq(x), axis=_UNIT_AXES[x.ndim], keepdims=True)
     else:
-        raise ValueError(f"adaptive_grad_clip: a parameter has shape {shape_of(x)}; without "
-                         "axis= it takes 1 to 5 dimensions; pass axis= (the axes of a unit)")
+        raise ValueError(f"unitwise_norm: x has shape {shape_of(x)}; without axis= it takes "
+                         "1 to 5 dimensions; pass axis= (the axes of a unit)")
     return fnp.broadcast_to(fnp.sqrt(sq), shape_of(x))
+
+
+def unitwise_clip(g_norm, max_norm, grad, div_eps=1e-6):
+    """`grad` where `g_norm < max_norm`, else `grad` scaled to norm `max_norm` (the three
+    of one shape)."""
+    if not shape_of(g_norm) == shape_of(max_norm) == shape_of(grad):
+        raise ValueError(f"unitwise_clip: g_norm, max_norm and grad must have one shape, got "
+                         f"{shape_of(g_norm)}, {shape_of(max_norm)}, {shape_of(grad)}")
+    clipped = grad * (max_norm / fnp.maximum(g_norm, div_eps))
+    return fnp.where(g_norm < max_norm, grad, clipped)
 
 
 def adaptive_grad_clip(clipping, eps=1e-3, axis=None):
@@ -549,10 +564,8 @@ def adaptive_grad_clip(clipping, eps=1e-3, axis=None):
         _need_params(params, "adaptive_grad_clip")
 
         def leaf(g, p):
-            g_norm, p_norm = _unitwise_norm(g, axis), _unitwise_norm(p, axis)
-            max_norm = clipping * fnp.maximum(p_norm, eps)
-            clipped = g * (max_norm / fnp.maximum(g_norm, 1e-6))
-            return fnp.where(g_norm < max_norm, g, clipped)
+            max_norm = clipping * fnp.maximum(unitwise_norm(p, axis), eps)
+            return unitwise_clip(unitwise_norm(g, axis), max_norm, g)
         return map_arrays(leaf, updates, params), state
     return GradientTransformation(init_empty_state, update)
 

@@ -75,7 +75,8 @@ __all__ = [*blocks.__all__, *extras.__all__, *losses.__all__, "bias_correction",
            "scale_by_param_block_rms", "lbfgs", "scale_by_lbfgs", "ScaleByLBFGSState",
            "scale_by_backtracking_linesearch", "ScaleByBacktrackingLinesearchState",
            "scale_by_zoom_linesearch", "ScaleByZoomLinesearchState", "ZoomLinesearchInfo",
-           "value_and_grad_from_state"]
+           "value_and_grad_from_state", "TransformUpdateExtraArgsFn", "MaskOrFn",
+           "ShouldSkipUpdateFunction"]
 
 # Optax's type annotations (`def fit(params: optax.Params, ...)`)
 ArrayTree = Union[Array, Any]
@@ -84,6 +85,10 @@ Schedule = Callable[[Any], Any]
 ScalarOrSchedule = Union[float, Array, Schedule]
 TransformInitFn = Callable[[Params], OptState]
 TransformUpdateFn = Callable[..., tuple]
+TransformUpdateExtraArgsFn = Callable[..., tuple]
+MaskOrFn = Union[Any, Callable[[Params], Any]]
+ShouldSkipUpdateFunction = Callable[[Updates, Any, Params], tuple]
+ConditionFn = Callable[..., Any]
 
 partition = multi_transform
 PartitionState = MultiTransformState
@@ -102,7 +107,13 @@ transforms.__dict__.update(
     apply_if_finite=apply_if_finite, chain=chain, clip=clip, clip_by_block_rms=clip_by_block_rms,
     clip_by_global_norm=clip_by_global_norm, ema=ema, flatten=flatten, freeze=freeze,
     keep_params_nonnegative=keep_params_nonnegative, masked=masked, partition=partition,
-    selective_transform=selective_transform, trace=trace, zero_nans=zero_nans)
+    selective_transform=selective_transform, trace=trace, zero_nans=zero_nans,
+    **{name: globals()[name] for name in (
+        "AddNoiseState", "ConditionFn", "ConditionallyMaskState", "ConditionallyTransformState",
+        "MonitorState", "ShouldSkipUpdateFunction", "SnapshotState", "adaptive_grad_clip",
+        "add_noise", "conditionally_mask", "conditionally_transform", "measure_with_ema",
+        "monitor", "named_chain", "per_example_global_norm_clip", "per_example_layer_norm_clip",
+        "skip_large_updates", "skip_not_finite", "snapshot", "unitwise_clip", "unitwise_norm")})
 
 
 def _in_default_float(make_schedule):
