@@ -376,7 +376,11 @@ BUFFER_CASES = [c for c in OPTIMIZERS if c[0] in (
     "scale_by_param_block_norm")] + [
     ("noisy_sgd", lambda m: m.noisy_sgd(0.1, key=1)),
     ("apply_every", lambda m: m.apply_every(1)), ("centralize", lambda m: m.centralize()),
-    ("adaptive_grad_clip", lambda m: m.adaptive_grad_clip(0.1))]
+    ("adaptive_grad_clip", lambda m: m.adaptive_grad_clip(0.1)),
+    ("adan_decay", lambda m: m.adan(0.1, weight_decay=0.1)),
+    ("fromage", lambda m: m.fromage(0.1)),
+    ("optimistic_adam_v2", lambda m: m.optimistic_adam_v2(0.1)),
+    ("adamw", lambda m: m.adamw(0.1)), ("lamb", lambda m: m.lamb(0.1, weight_decay=0.1))]
 
 
 @pytest.mark.parametrize("name, make", BUFFER_CASES, ids=[c[0] for c in BUFFER_CASES])

@@ -358,14 +358,13 @@ def scale_by_optimistic_gradient(alpha=1.0, beta=1.0):
     """Optax's `scale_by_optimistic_gradient`: `(alpha + beta) * g - beta * g_previous` (the
     current gradient stands for the previous one at the first step)."""
     def init(params):
-        return ScaleByOptimisticGradientState(fnp.asarray(True),
-                                              tree_map(fnp.zeros_like, params))
+        return ScaleByOptimisticGradientState(fnp.asarray(True), zeros_like(params))
 
     def update(updates, state, params=None):
         def leaf(g, prev):
-            return (alpha + beta) * g - beta * fnp.where(state.is_initial_step, g, prev)
-        return (tree_map(leaf, updates, state.previous_gradient),
-                ScaleByOptimisticGradientState(fnp.asarray(False), updates))
+            return (alpha + beta) * g - beta * fnp.where(state.is_initial_step, g, prev), g
+        updates, previous = leafwise(leaf, updates, state.previous_gradient, outputs=2)
+        return updates, ScaleByOptimisticGradientState(fnp.asarray(False), previous)
     return GradientTransformation(init, update)
 
 

@@ -12,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
 
 __all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number",
-           "pick"]
+           "pick", "no_update"]
 
 
 def zero_count():
@@ -43,9 +43,10 @@ def as_dtype(value, like):
 
 def leafwise(fn, grads, *trees, outputs, same_shape=True):
     """Apply `fn(g, *others)` to matching leaves; returns `outputs` trees shaped like grads
-    (trees given as None are passed as None); buffers get None in every output. With
-    `same_shape` the other leaves must have their gradient's shape."""
-    leaves, treedef = tree_flatten(grads, is_buffer)
+    (trees given as None are passed as None); buffers, and gradients of None (a buffer's after
+    a leafwise transformation), get None in every output whatever the other trees hold there.
+    With `same_shape` the other leaves must have their gradient's shape."""
+    leaves, treedef = tree_flatten(grads, no_update)
     try:
         others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)
                   for t in trees]
@@ -54,17 +55,23 @@ def leafwise(fn, grads, *trees, outputs, same_shape=True):
                          f"have the structure of the gradients: {e}. Pass params shaped like "
                          "grads, and a state made by opt.init(params).") from None
     for i, xs in enumerate(zip(leaves, *others)):
-        if same_shape and not is_buffer(xs[0]) and any(
+        if same_shape and not no_update(xs[0]) and any(
                 x is not None and type(x) is not bool and shape_of(x) != shape_of(xs[0])
                 for x in xs[1:]):
             _raise_shape_mismatch(grads, i, xs)
-    results = [(None,) * outputs if is_buffer(xs[0]) else fn(*xs)
+    results = [(None,) * outputs if no_update(xs[0]) else fn(*xs)
                for xs in zip(leaves, *others)]
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
 
 
+def no_update(x):
+    """Whether an update leaf carries no update: None or a buffer (`is_leaf=` for trees of
+    updates)."""
+    return x is None or is_buffer(x)
+
+
 def _raise_shape_mismatch(grads, i, xs):
-    path = keystr(tree_flatten_with_path(grads, is_buffer)[0][i][0]) or "the root"
+    path = keystr(tree_flatten_with_path(grads, no_update)[0][i][0]) or "the root"
     k, x = next((k, x) for k, x in enumerate(xs[1:]) if x is not None and type(x) is not bool
                 and shape_of(x) != shape_of(xs[0]))
     raise ValueError(f"optimizer update: at {path} the gradient has shape {shape_of(xs[0])} "
