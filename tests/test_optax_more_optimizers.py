@@ -65,6 +65,7 @@ TRANSFORMS = [
     ("apply_every", lambda m: m.apply_every(3)),
     ("apply_every_adam", lambda m: m.chain(m.apply_every(2), m.adam(0.1))),
     ("centralize", lambda m: m.centralize()),
+    ("normalize_by_update_norm", lambda m: m.normalize_by_update_norm(0.5, 1e-3)),
     ("adaptive_grad_clip", lambda m: m.adaptive_grad_clip(0.1)),
     ("adaptive_grad_clip_axis", lambda m: m.adaptive_grad_clip(0.05, 0.5, axis=0)),
     ("conditionally_mask", lambda m: m.conditionally_mask(m.adam(0.1),
@@ -453,3 +454,35 @@ def test_unitwise_norm_and_clip_match_optax_and_transforms_module(optax64):
         fot.unitwise_norm(fnp.ones((1, 2, 2, 2, 2, 2)))
     names = [n for n in dir(optax64.transforms) if not n.startswith("_")]
     assert [n for n in names if not hasattr(fot, n)] == []
+
+
+def test_power_iteration_matches_optax(optax64):
+    import jax
+    import jax.numpy as jnp
+    r = np.random.default_rng(11)
+    a = r.standard_normal((6, 6))
+    a = a @ a.T
+    top = np.linalg.eigvalsh(a)[-1]
+    for kwargs, jkwargs in (({}, {}), ({"num_iters": 3}, {"num_iters": 3}),
+                            ({"key": ft.random.PRNGKey(5), "error_tolerance": 1e-9},
+                             {"key": jax.random.PRNGKey(5), "error_tolerance": 1e-9})):
+        eig, vec = fo.power_iteration(fnp.asarray(a), **kwargs)
+        jeig, jvec = optax64.power_iteration(jnp.asarray(a), **jkwargs)
+        np.testing.assert_allclose(eig, jeig, rtol=1e-12)
+        np.testing.assert_allclose(vec, jvec, rtol=1e-10, atol=1e-14)
+        jitted = ft.jit(lambda m: fo.power_iteration(m, **kwargs))(fnp.asarray(a))
+        np.testing.assert_allclose(jitted[0], eig, rtol=1e-13)
+    assert abs(float(eig) - top) < 1e-6 * top
+    v0 = {"x": fnp.ones(6, np.float64)}
+    eig, vec = fo.power_iteration(lambda v: {"x": fnp.asarray(a) @ v["x"]}, v0=v0)
+    np.testing.assert_allclose(eig, top, rtol=1e-6)
+    assert set(vec) == {"x"} and float(fnp.linalg.norm(vec["x"])) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="pass v0"):
+        fo.power_iteration(lambda v: v)
+    with pytest.raises(ValueError, match=r"square, got shape \(2, 3\)"):
+        fo.power_iteration(fnp.ones((2, 3)))
+
+
+def test_apply_every_rejects_nonpositive_k():
+    with pytest.raises(ValueError, match="positive number of steps, got 0"):
+        fo.apply_every(0)

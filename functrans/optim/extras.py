@@ -31,7 +31,8 @@ from .blocks import (ScaleByAdamState, ema, identity, scale_by_adam,
 from .leafwise import as_dtype, leafwise, zeros_like
 from .transforms import add_decayed_weights, chain, scale
 from .tree_utils import (tree_add_scale, tree_bias_correction, tree_norm, tree_random_like,
-                         tree_update_moment, tree_update_moment_per_elem_norm)
+                         tree_scale, tree_sub, tree_update_moment,
+                         tree_update_moment_per_elem_norm, tree_vdot)
 
 # Buffers (functrans.buffers) in the params get None in the states and no update, as in the
 # other optimizers of ft.optim.
@@ -50,7 +51,7 @@ __all__ = ["safe_norm", "safe_root_mean_squares", "safe_increment", "safe_int32_
            "ConditionallyTransformState", "conditionally_transform", "SnapshotState",
            "snapshot", "MonitorState", "monitor", "measure_with_ema", "named_chain",
            "AdaptiveGradClipState", "ClipState", "ClipByGlobalNormState", "ScaleState",
-           "ScaleByTrustRatioState"]
+           "ScaleByTrustRatioState", "normalize_by_update_norm", "power_iteration"]
 
 # Optax's names for the empty states of its stateless transformations
 AdaptiveGradClipState = ClipState = ClipByGlobalNormState = ScaleState = \
@@ -498,6 +499,9 @@ def scale_by_param_block_norm(min_scale=1e-3):
 def apply_every(k=1):
     """Accumulate the updates over `k` steps and emit their sum every `k`-th step (zeros in
     between)."""
+    if isinstance(k, (int, np.integer)) and k < 1:
+        raise ValueError(f"apply_every: k must be a positive number of steps, got {k}")
+
     def init(params):
         return ApplyEvery(fnp.zeros((), np.int32), zeros_like(params))
 
@@ -742,3 +746,59 @@ def named_chain(*args):
             updates, new_state[name] = tx.update(updates, state[name], params, **extra_args)
         return updates, new_state
     return GradientTransformationExtraArgs(init, update)
+
+
+def normalize_by_update_norm(scale_factor=1.0, eps=1e-6):
+    """Divide the updates by `(global norm + eps) / scale_factor`: a step of norm about
+    `scale_factor`."""
+    def update(updates, state, params=None):
+        g_norm = (tree_norm(updates) + eps) / scale_factor
+        return tree_map(lambda g: g / as_dtype(g_norm, g), updates), state
+    return GradientTransformation(init_empty_state, update)
+
+
+def _normalize_tree(x):
+    return tree_scale(1.0 / tree_norm(x), x)
+
+
+def power_iteration(matrix, *, v0=None, num_iters=100, error_tolerance=1e-6, precision=None,
+                    key=None):
+    """The dominant eigenvalue of `matrix` (an array, or a function `v -> matrix @ v` of
+    pytrees, then with `v0` required) and its unit eigenvector, by power iteration from `v0`
+    (uniform on [-1, 1] from `key`, default key 0) until the residual `|Av - lambda v|` is
+    below `error_tolerance * |lambda|` or `num_iters` steps. A `lax.while_loop`, so it runs
+    under jit; `precision` is accepted for Optax's signature (the products are exact in the
+    dtype)."""
+    if callable(matrix):
+        mvp = matrix
+        if v0 is None:
+            raise ValueError("power_iteration: pass v0 when matrix is a function (its pytree "
+                             "structure is unknown)")
+    else:
+        matrix = fnp.asarray(matrix)
+        if matrix.ndim != 2 or shape_of(matrix)[0] != shape_of(matrix)[1]:
+            raise ValueError(f"power_iteration: matrix must be square, got shape "
+                             f"{shape_of(matrix)}")
+
+        def mvp(v):
+            return fnp.matmul(matrix, v)
+        if v0 is None:
+            v0 = random.uniform(random.PRNGKey(0) if key is None else key,
+                                shape_of(matrix)[-1:], dtype_of(matrix), -1.0, 1.0)
+    v0 = _normalize_tree(v0)
+
+    def cond(carry):
+        eigvec, z, eig, i = carry
+        residual = tree_norm(tree_sub(z, tree_scale(eig, eigvec)))
+        return ~(fnp.abs(residual) < error_tolerance * fnp.abs(eig)) & (i < num_iters)
+
+    def body(carry):
+        _, z, _, i = carry
+        eigvec = _normalize_tree(z)
+        z = mvp(eigvec)
+        return eigvec, z, tree_vdot(eigvec, z), i + 1
+
+    z0 = mvp(v0)
+    _, z, eig, _ = lax.while_loop(cond, body, (v0, z0, fnp.zeros_like(tree_vdot(v0, z0)),
+                                               fnp.asarray(0, np.int32)))
+    return eig, _normalize_tree(z)
