@@ -14,6 +14,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_flatten, tree_map
 from .base import EmptyState, GradientTransformation, displayed
 from .blocks import ema, scale_by_learning_rate
+from .extras import safe_increment
 from .transforms import add_decayed_weights, chain, scale
 
 __all__ = ["scale_by_factored_rms", "FactoredState", "clip_by_block_rms",
@@ -57,11 +58,6 @@ def _per_leaf(fn, tree, *others, outputs):
     return [treedef.unflatten([r[i] for r in results]) for i in range(outputs)]
 
 
-def _increment(count):
-    """`count + 1`, staying at the largest int32 instead of wrapping."""
-    return fnp.where(count < np.iinfo(np.int32).max, count + 1, count).astype(np.int32)
-
-
 def scale_by_factored_rms(factored=True, decay_rate=0.8, step_offset=0,
                           min_dim_size_to_factor=128, epsilon=1e-30,
                           decay_rate_fn=_decay_rate_pow):
@@ -103,7 +99,7 @@ def scale_by_factored_rms(factored=True, decay_rate=0.8, step_offset=0,
             return u, v_row, v_col, one
         u, v_row, v_col, v = _per_leaf(leaf, updates, state.v_row, state.v_col, state.v,
                                        params, outputs=4)
-        return u, FactoredState(_increment(state.count), v_row, v_col, v)
+        return u, FactoredState(safe_increment(state.count), v_row, v_col, v)
     return GradientTransformation(init, update)
 
 

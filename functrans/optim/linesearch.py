@@ -29,6 +29,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_leaves, tree_map
 from .base import GradientTransformation, GradientTransformationExtraArgs, displayed
 from .blocks import identity, scale_by_learning_rate
+from .extras import safe_increment
 from .transforms import chain, scale
 from .tree_utils import (tree_add_scale, tree_cast_like, tree_conj, tree_get, tree_norm,
                          tree_real, tree_scale, tree_sub, tree_vdot, tree_where,
@@ -167,7 +168,7 @@ def scale_by_lbfgs(memory_size=10, scale_init_precond=True):
         else:
             gamma = 1.0
         direction = _precondition(updates, diff_params, diff_updates, weights, gamma, newest)
-        count = fnp.where(count < np.iinfo(np.int32).max, count + 1, count).astype(np.int32)
+        count = safe_increment(count)
         return direction, ScaleByLBFGSState(count, params, updates, diff_params,
                                             diff_updates, weights)
     return GradientTransformation(init, update)
