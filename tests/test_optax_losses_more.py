@@ -11,6 +11,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans.optim import optax as ox
 from functrans.test_util import check_grads
+from optax_compare import assert_gradients_match_jax
 
 rng = np.random.default_rng(11)
 
@@ -131,21 +132,13 @@ def _pair(name, others, kwargs, optax):
 @pytest.mark.parametrize("name, floats, others, kwargs", CASES, ids=IDS)
 def test_values_and_gradients_match_optax_float64(name, floats, others, kwargs, jax_x64):
     optax = pytest.importorskip("optax")
-    import jax
     import jax.numpy as jnp
     ours, theirs = _pair(name, others, kwargs, optax)
     mine = ours(*map(fnp.asarray, floats))
     ref = theirs(*map(jnp.asarray, floats))
     assert mine.shape == ref.shape and mine.dtype == ref.dtype == np.float64
     np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)
-    weights = rng.standard_normal(np.shape(ref))                    # a random cotangent
-    argnums = tuple(range(len(floats)))
-    our_grads = ft.grad(lambda *xs: fnp.sum(ours(*xs) * weights), argnums)(
-        *map(fnp.asarray, floats))
-    their_grads = jax.grad(lambda *xs: jnp.sum(theirs(*xs) * weights), argnums)(
-        *map(jnp.asarray, floats))
-    for a, b in zip(our_grads, their_grads, strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-11)
+    assert_gradients_match_jax(ours, theirs, floats, rng, rtol=1e-9, atol=1e-11)
 
 
 @pytest.mark.parametrize("name, floats, others, kwargs", CASES, ids=IDS)

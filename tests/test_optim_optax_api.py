@@ -12,6 +12,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans.optim import optax as ft_optax
 from functrans.tree_util import tree_leaves
+from optax_compare import assert_gradients_match_jax
 
 O = ft.optim
 rng = np.random.default_rng(3)
@@ -415,20 +416,12 @@ def _loss(mod, name, floats, others, kwargs, asarray):
 
 @pytest.mark.parametrize("name, floats, others, kwargs", LOSSES, ids=LOSS_IDS)
 def test_loss_matches_optax_values_and_gradients(name, floats, others, kwargs, optax64):
-    import jax
     import jax.numpy as jnp
     ours = _loss(L, name, floats, others, kwargs, fnp.asarray)
     theirs = _loss(optax64.losses, name, floats, others, kwargs, jnp.asarray)
     np.testing.assert_allclose(ours(*map(fnp.asarray, floats)),
                                theirs(*map(jnp.asarray, floats)), rtol=1e-10, atol=1e-13)
-    argnums = tuple(range(len(floats)))
-    weights = rng.standard_normal(np.shape(ours(*floats)))       # a random cotangent
-    our_grads = ft.grad(lambda *xs: fnp.sum(ours(*xs) * weights), argnums)(
-        *map(fnp.asarray, floats))
-    their_grads = jax.grad(lambda *xs: jnp.sum(theirs(*xs) * weights), argnums)(
-        *map(jnp.asarray, floats))
-    for a, b in zip(our_grads, their_grads, strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-12)
+    assert_gradients_match_jax(ours, theirs, floats, rng, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("name, floats, others, kwargs", LOSSES, ids=LOSS_IDS)
