@@ -61,6 +61,12 @@ def scalar_kind(x) -> int | None:
     return _SCALAR_KIND.get(type(x))
 
 
+def kinds_holding(scalar_type) -> str:
+    """The dtype kind characters whose arrays take a Python scalar of `scalar_type` (bool,
+    int, float, complex) without losing its kind: "fc" for float."""
+    return "".join(c for c, k in _DTYPE_KIND.items() if k >= _SCALAR_KIND[scalar_type])
+
+
 def dtype_kind(dtype) -> int:
     return _DTYPE_KIND[np.dtype(dtype).kind]
 

@@ -113,8 +113,7 @@ def elementwise_aval(opname, *avals, out_dtype=None):
 
 
 PYTHON_SCALARS = frozenset({int, float, complex, bool})
-# the kinds of dtype that take a Python scalar of each type without losing its value
-_TAKES = {bool: "biufc", int: "iufc", float: "fc", complex: "c"}
+_TAKES = {t: dtypes.kinds_holding(t) for t in PYTHON_SCALARS}
 _COMPLEX = np.dtype(np.complex128)
 
 
@@ -130,24 +129,16 @@ def ufunc_impl(np_name, binary_name=None):
         def impl(xp, x, y):
             t, u = type(x), type(y)
             if t is u:
-                if t not in PYTHON_SCALARS and x.dtype != y.dtype:
-                    elementwise_aval(binary_name, _aval(x), _aval(y))
+                refused = t not in PYTHON_SCALARS and x.dtype != y.dtype
             elif u in _TAKES:
-                if getattr(x, "dtype", _COMPLEX).kind not in _TAKES[u]:
-                    elementwise_aval(binary_name, _aval(x), _weak_aval(y))
-            elif t in _TAKES and getattr(y, "dtype", _COMPLEX).kind not in _TAKES[t]:
-                elementwise_aval(binary_name, _weak_aval(x), _aval(y))
+                refused = getattr(x, "dtype", _COMPLEX).kind not in _TAKES[u]
+            else:
+                refused = t in _TAKES and getattr(y, "dtype", _COMPLEX).kind not in _TAKES[t]
+            if refused:
+                elementwise_aval(binary_name, get_aval(x), get_aval(y))     # raises
             return (fn if xp is np else getattr(xp, np_name))(x, y)
     impl.__name__ = np_name
     return impl
-
-
-def _aval(a):
-    return ShapedArray(a.shape, a.dtype)
-
-
-def _weak_aval(scalar):
-    return ShapedArray((), dtypes.canonicalize(type(scalar)), weak_type=True)
 
 
 _SELECT_WHICH = {"select": "b", "select_n": "biu"}
