@@ -209,8 +209,8 @@ class LoweringContext:
             if not eqn.primitive.elementwise:
                 ins = [self._as_array(a, v) for a, v in zip(ins, eqn.invars)]
             elif _strong_of_weak(eqn):      # computed in the result's float dtype, as traced
-                dt = self.const(np.dtype(eqn.outvars[0].aval.dtype), "dt")
-                ins = [f"{self.kernel('asarray')}({a}, {dt})" if type(v) is Var else a
+                dt = eqn.outvars[0].aval.dtype
+                ins = [self._in_dtype(a, dt) if type(v) is Var else a
                        for a, v in zip(ins, eqn.invars)]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
@@ -309,7 +309,11 @@ class LoweringContext:
         dtype. (Elementwise kernels take it as it is, weakly, as NumPy does.)"""
         if type(v) is not Var or not v.aval.weak_type or v.aval.shape:
             return name
-        return f"{self.kernel('asarray')}({name}, {self.const(np.dtype(v.aval.dtype), 'dt')})"
+        return self._in_dtype(name, v.aval.dtype)
+
+    def _in_dtype(self, name, dtype):
+        """The expression for `name` as an array of `dtype`."""
+        return f"{self.kernel('asarray')}({name}, {self.const(np.dtype(dtype), 'dt')})"
 
     def _finish_before(self, w, run, name, split, finish_at):
         """Wait for `run` (assigning its result to `name`, if any) before instruction w, or
@@ -521,8 +525,7 @@ def _weak_number(eqn):
     (a `concatenate` of them fails): within a block it is made a Python number again (the
     block's results stay arrays for the code that wraps them)."""
     return eqn.primitive.elementwise and len(eqn.outvars) == 1 and \
-        eqn.outvars[0].aval.weak_type and not eqn.outvars[0].aval.shape and \
-        all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
+        eqn.outvars[0].aval.weak_type and not eqn.outvars[0].aval.shape and _weak_operands(eqn)
 
 
 def _strong_of_weak(eqn):
@@ -531,8 +534,12 @@ def _strong_of_weak(eqn):
     would compute it in the number's float64 where the trace declared the result's dtype."""
     out = eqn.outvars[0].aval
     return len(eqn.outvars) == 1 and not out.weak_type and \
-        np.dtype(out.dtype).kind in "fc" and \
-        all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
+        np.dtype(out.dtype).kind in "fc" and _weak_operands(eqn)
+
+
+def _weak_operands(eqn):
+    """Whether every operand of `eqn` is weakly typed (a Python number, or a literal)."""
+    return all(type(v) is not Var or v.aval.weak_type for v in eqn.invars)
 
 
 def _expand(eqns, choose_kernel):
