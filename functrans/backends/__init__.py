@@ -84,8 +84,8 @@ def _add_rows(target, rows, updates):
     into 256: 33-70 us, 150-210 us with cold caches as inside a training step; 270 us
     sorted and summed with `reduceat`). With compiled loops (`numba_jit`), one loop adds
     the updates in order, as `np.add.at` does (14 us against 89 us warm)."""
-    if target.dtype in _SPARSE_DTYPES and numba_jit.available() and \
-            target.flags.c_contiguous and updates.flags.c_contiguous:
+    if numba_jit.takes(np, target.dtype) and target.flags.c_contiguous and \
+            updates.flags.c_contiguous:
         numba_jit.compiled(_ADD_ROWS_LOOP, "add_rows")(
             target.reshape(len(target), -1), rows, updates.reshape(len(rows), -1))
         return

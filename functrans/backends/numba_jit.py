@@ -31,6 +31,18 @@ def available():
     return _numba[0] is not None
 
 
+# the dtypes the loops of primitives take (numba has no float16; bools are not summed)
+_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128", "int8",
+                                        "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                                        "uint64")))
+
+
+def takes(xp, dtype):
+    """Whether a compiled loop should run on arrays of `dtype` of the array module `xp`: loops
+    are asked for and numba imports, `xp` is the host's NumPy, and numba takes the dtype."""
+    return xp is np and np.dtype(dtype) in _LOOP_DTYPES and available()
+
+
 def compiled(source, name="kernel", constants=None):
     """The numba function `name` defined by `source` (compiled on its first call, shared by
     every caller of the same source); `constants` are the source's global names."""

@@ -41,8 +41,6 @@ import collections
 import itertools
 import math
 
-import numpy as np
-
 from ..backends import numba_jit
 from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
@@ -249,7 +247,7 @@ def _shifted_sum_impl(xp, z, dilation, images_axis, width):
         # share their padding, zeros there), and past the end of all rows they are zero
         flat = xp.ascontiguousarray(z).reshape(a, k, m)
         acc = xp.empty((a, m), z.dtype)
-        if xp is np and z.dtype in _LOOP_DTYPES and numba_jit.available():
+        if numba_jit.takes(xp, z.dtype):
             # the same sums row by row, each row's accumulator staying in the cache
             numba_jit.compiled(_SHIFTED_SUM_LOOP, "shifted_sum")(flat, acc, dilation)
         else:
@@ -269,7 +267,6 @@ def _shifted_sum_impl(xp, z, dilation, images_axis, width):
     return out
 
 
-_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64")))
 _SHIFTED_SUM_LOOP = """
 def shifted_sum(z, acc, dilation):
     m = acc.shape[1]

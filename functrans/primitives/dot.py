@@ -99,8 +99,8 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
     plan = dot_plan(lhs.shape, rhs.shape, dimension_numbers)
     a = _arrange(xp, lhs, plan.lhs_perm, plan.lhs_shape, plan.lhs_swap)
     b = _arrange(xp, rhs, plan.rhs_perm, plan.rhs_shape, plan.rhs_swap)
-    if plan.fn == "multiply" and xp is np and lhs.dtype in _LOOP_DTYPES and \
-            math.prod(plan.product_shape) >= OUTER_LOOP_ELEMENTS and numba_jit.available():
+    if plan.fn == "multiply" and math.prod(plan.product_shape) >= OUTER_LOOP_ELEMENTS and \
+            numba_jit.takes(xp, lhs.dtype):
         # outer products (per-example gradients): NumPy's broadcasting multiply pays per row
         *_, m, n = plan.product_shape
         out = np.empty(plan.product_shape, lhs.dtype)
@@ -113,7 +113,6 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
 
 # with compiled loops (`numba_jit`), outer products of this many elements and more are one loop
 OUTER_LOOP_ELEMENTS = 1 << 16
-_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
 _OUTER_LOOP = """
 def outer(a, b, out):
     for k in range(out.shape[0]):

@@ -138,10 +138,6 @@ def_linear(reduce_window_sum_transpose_p, lambda ct, aval, operand_shape, **para
 
 
 # ------------------------------------------------------------------ compiled loops
-_LOOP_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "int8", "int16", "int32", "int64",
-                                        "uint8", "uint16", "uint32", "uint64")))
-
-
 def _compiled_loop(xp, kind, dtype, rank, window_dimensions, window_strides, padding,
                    window_dilation):
     """The compiled loop of `kind` for this geometry, or None (numba not asked for or not
@@ -154,8 +150,7 @@ def _compiled_loop(xp, kind, dtype, rank, window_dimensions, window_strides, pad
       kernel's order of additions), `out` zeros;
     - scatter_tiles(a, idx, out, zero): the same where the windows tile the padded operand,
       each element of `out` written once (but those a negative padding crops)."""
-    if xp is not np or not rank or np.dtype(dtype) not in _LOOP_DTYPES or \
-            not numba_jit.available():
+    if not rank or not numba_jit.takes(xp, dtype):
         return None
     dims = range(rank)
     src = [f"def {kind}({'a, idx, out, zero' if kind == 'scatter_tiles' else 'a, idx, out'}):"]
