@@ -104,8 +104,8 @@ def _dot_impl(xp, lhs, rhs, dimension_numbers):
         # outer products (per-example gradients): NumPy's broadcasting multiply pays per row
         *_, m, n = plan.product_shape
         out = np.empty(plan.product_shape, lhs.dtype)
-        numba_jit.compiled(_OUTER_LOOP, "outer")(a.reshape(-1, m), b.reshape(-1, n),
-                                                  out.reshape(-1, m, n))
+        outer = numba_jit.compiled(_OUTER_LOOP, "outer")
+        outer(a.reshape(-1, m), b.reshape(-1, n), out.reshape(-1, m, n))
     else:
         out = getattr(xp, plan.fn)(a, b)
     return out if plan.out_shape is None else out.reshape(plan.out_shape)
