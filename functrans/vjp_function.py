@@ -128,7 +128,7 @@ class VjpFunction:
 
     @staticmethod
     def _from_state(staged, state):
-        leaves = [x for x in tree_leaves(state) if not _is_sentinel(x)]
+        leaves = tree_leaves(state)          # (the sentinels are nodes without leaves)
         fn = VjpFunction(staged.signature, None,
                          [leaves[0] if leaves else None] * len(staged.signature.outs), None)
         fn._staged = staged
