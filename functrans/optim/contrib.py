@@ -150,3 +150,11 @@ def sam(optimizer, adv_optimizer, sync_period=2, reset_state=True, opaque_mode=F
         updates, opt_state = optimizer.update(adv_updates, state.opt_state, params)
         return updates, SAMState(fnp.zeros((), np.int32), opt_state, adv_state, None)
     return GradientTransformationExtraArgs(init, opaque if opaque_mode else transparent)
+
+
+# the rest of Optax's contrib, in modules of their own
+from . import contrib_free, contrib_moments       # noqa: E402
+
+for _module in (contrib_free, contrib_moments):
+    globals().update({_name: getattr(_module, _name) for _name in _module.__all__})
+    __all__ += _module.__all__

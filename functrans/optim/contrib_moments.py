@@ -1,0 +1,2 @@
+"""Placeholder: filled by a helper this stop."""
+__all__ = []
