@@ -13,6 +13,14 @@ __all__ = ["GradientTransformation", "GradientTransformationExtraArgs",
            "with_extra_args_support", "EmptyState"]
 
 
+def require_params(params, name, hint=""):
+    """Raise the one error of every transformation whose `update` needs the parameters
+    (`name` says which, `hint` may add a way out) when `params` is None."""
+    if params is None:
+        raise ValueError(f"{name} needs the parameters: call opt.update(grads, state, "
+                         f"params){hint}")
+
+
 class _InitUpdate(NamedTuple):
     init: Callable
     update: Callable

@@ -17,7 +17,7 @@ from .. import lax
 from .. import numpy as fnp
 from ..buffers import is_buffer
 from ..tree_util import tree_flatten, tree_map
-from .base import EmptyState, GradientTransformation, displayed
+from .base import EmptyState, GradientTransformation, displayed, require_params
 from .leafwise import as_dtype, leafwise, step_number, zero_count, zeros_like
 from .masking import masked
 from .transforms import add_decayed_weights, chain, scale, scale_by_schedule
@@ -298,9 +298,7 @@ def scale_by_trust_ratio(min_norm=0.0, trust_coefficient=1.0, eps=0.0):
     """LARS/LAMB's layer-wise scaling of each update by
     `trust_coefficient * |p| / (|u| + eps)` (1 where either norm is 0)."""
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError("scale_by_trust_ratio needs the parameters: call "
-                             "opt.update(grads, state, params)")
+        require_params(params, "scale_by_trust_ratio")
 
         def leaf(u, p):
             p_norm = fnp.maximum(fnp.sqrt(fnp.sum(p * p)), as_dtype(min_norm, p))
@@ -411,9 +409,7 @@ def keep_params_nonnegative():
         return NonNegativeParamsState()
 
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError("keep_params_nonnegative needs the parameters: call "
-                             "opt.update(grads, state, params)")
+        require_params(params, "keep_params_nonnegative")
         return leafwise(lambda u, p: (fnp.where(p + u < 0.0, -p, u),), updates, params,
                         outputs=1)[0], state
     return GradientTransformation(init, update)
@@ -431,9 +427,8 @@ def scale_by_novograd(b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, weight_decay=0.0,
 
     def update(updates, state, params=None):
         decay = not isinstance(weight_decay, (int, float)) or weight_decay != 0
-        if decay and params is None:
-            raise ValueError("scale_by_novograd with weight_decay needs the parameters: call "
-                             "opt.update(grads, state, params)")
+        if decay:
+            require_params(params, "scale_by_novograd with weight_decay")
         first = state.count == 0
         leaves, treedef = tree_flatten(updates, is_buffer)
         others = [[None] * len(leaves) if t is None else treedef.flatten_up_to(t)

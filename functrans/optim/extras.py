@@ -24,7 +24,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..buffers import is_buffer, map_arrays
 from ..tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
-                   displayed, with_extra_args_support)
+                   displayed, require_params, with_extra_args_support)
 from .blocks import (ScaleByAdamState, ema, identity, scale_by_adam,
                      scale_by_learning_rate, scale_by_optimistic_gradient, scale_by_sign,
                      scale_by_trust_ratio)
@@ -199,11 +199,6 @@ def stateless_with_tree_map(f):
             return tree_map(lambda u: f(u, None), updates), EmptyState()
         return tree_map(f, updates, params), EmptyState()
     return GradientTransformation(init_empty_state, update)
-
-
-def _need_params(params, name):
-    if params is None:
-        raise ValueError(f"{name} needs the parameters: call opt.update(grads, state, params)")
 
 
 # ------------------------------------------------------------------ optimizers and blocks
@@ -474,7 +469,7 @@ def scale_by_distance_over_gradients(reps_rel=1e-6, eps=1e-8, param_dtype=np.flo
             each(lambda p: fnp.asarray(p).astype(param_dtype)))
 
     def update(updates, state, params=None):
-        _need_params(params, "scale_by_distance_over_gradients")
+        require_params(params, "scale_by_distance_over_gradients")
 
         def leaf(g, d, s, p, p0):
             d = fnp.maximum(d, _l2(p, p0))
@@ -490,7 +485,7 @@ def scale_by_distance_over_gradients(reps_rel=1e-6, eps=1e-8, param_dtype=np.flo
 def scale_by_param_block_norm(min_scale=1e-3):
     """Scale each leaf's update by its parameter's norm (`safe_norm(p, min_scale)`)."""
     def update(updates, state, params=None):
-        _need_params(params, "scale_by_param_block_norm")
+        require_params(params, "scale_by_param_block_norm")
         return map_arrays(lambda u, p: u * safe_norm(p, min_scale), updates, params), state
     return GradientTransformation(init_empty_state, update)
 
@@ -565,7 +560,7 @@ def adaptive_grad_clip(clipping, eps=1e-3, axis=None):
     axes of a convolution kernel) down to norm `clipping * max(|p_unit|, eps)` where it is
     larger."""
     def update(updates, state, params=None):
-        _need_params(params, "adaptive_grad_clip")
+        require_params(params, "adaptive_grad_clip")
 
         def leaf(g, p):
             max_norm = clipping * fnp.maximum(unitwise_norm(p, axis), eps)

@@ -12,15 +12,13 @@ import numpy as np
 from .. import numpy as fnp
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_flatten, tree_map
-from .base import EmptyState, GradientTransformation, displayed
+from .base import EmptyState, GradientTransformation, displayed, require_params
 from .blocks import ema, scale_by_learning_rate
 from .extras import safe_increment
 from .transforms import add_decayed_weights, chain, scale
 
 __all__ = ["scale_by_factored_rms", "FactoredState", "clip_by_block_rms",
            "scale_by_param_block_rms", "adafactor"]
-
-_NEEDS_PARAMS = "{}: update needs the parameters: opt.update(grads, state, params)"
 
 
 @displayed
@@ -78,8 +76,7 @@ def scale_by_factored_rms(factored=True, decay_rate=0.8, step_offset=0,
         return FactoredState(fnp.zeros((), np.int32), *_per_leaf(leaf, params, outputs=3))
 
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError(_NEEDS_PARAMS.format("scale_by_factored_rms"))
+        require_params(params, "scale_by_factored_rms")
         decay = decay_rate_fn(state.count - step_offset, decay_rate)
 
         def leaf(g, v_row, v_col, v, p):
@@ -122,8 +119,7 @@ def scale_by_param_block_rms(min_scale=1e-3):
     """Optax's `scale_by_param_block_rms`: each leaf times the root mean square of its
     parameter (at least `min_scale`)."""
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError(_NEEDS_PARAMS.format("scale_by_param_block_rms"))
+        require_params(params, "scale_by_param_block_rms")
         return tree_map(lambda u, p: u * _safe_rms(p, min_scale), updates, params), state
     return GradientTransformation(lambda params: EmptyState(), update)
 

@@ -26,7 +26,7 @@ from ..buffers import is_buffer
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
-                   displayed, with_extra_args_support)
+                   displayed, require_params, with_extra_args_support)
 from .leafwise import (as_dtype, is_number, leafwise, no_update, step_number, zero_count,
                        zeros_like)
 from .masking import is_tree_function, masked, multi_transform, split
@@ -154,12 +154,9 @@ def _check_nonnegative(name, **values):
 
 
 def _need_params(params, name, weight_decay):
-    if params is None:
-        hint = "" if is_number(weight_decay) else (
-            " (weight_decay is an array, as inject_hyperparams makes it: pass "
-            "static_args=('weight_decay',) to keep it a number, and 0 needs no params)")
-        raise ValueError(f"{name} with weight_decay needs the parameters: call "
-                         f"opt.update(grads, state, params){hint}")
+    require_params(params, f"{name} with weight_decay", "" if is_number(weight_decay) else (
+        " (weight_decay is an array, as inject_hyperparams makes it: pass "
+        "static_args=('weight_decay',) to keep it a number, and 0 needs no params)"))
 
 
 def _check_betas(betas, name):
@@ -576,9 +573,7 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
             else EmptyState()
 
     def update(updates, state, params=None):
-        if params is None:
-            raise ValueError("add_decayed_weights needs the parameters: call "
-                             "opt.update(grads, state, params)")
+        require_params(params, "add_decayed_weights")
         new_state = WeightDecaySchedule(state.count + 1) if callable(weight_decay) \
             else state
         if is_number(weight_decay) and weight_decay == 0:
