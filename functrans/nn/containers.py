@@ -278,6 +278,12 @@ class ModuleDict(_DictContainer):
     as in PyTorch."""
     _check, _noun = staticmethod(_check_module), "module"
 
+    def __getattr__(self, name):      # `heads.cls`, as PyTorch's ModuleDict allows
+        entries = self.__dict__.get("modules_")
+        if entries is not None and name in entries:
+            return entries[name]
+        raise AttributeError(f"ModuleDict has no attribute or entry {name!r}")
+
     def _submodules(self):
         return list(self.modules_.items())
 
