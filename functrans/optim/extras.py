@@ -28,7 +28,7 @@ from .base import (EmptyState, GradientTransformation, GradientTransformationExt
 from .blocks import (ScaleByAdamState, ema, identity, scale_by_adam,
                      scale_by_learning_rate, scale_by_optimistic_gradient, scale_by_sign,
                      scale_by_trust_ratio)
-from .leafwise import as_dtype, leafwise, zeros_like
+from .leafwise import as_dtype, buffers_to_none, leafwise, zeros_like
 from .transforms import add_decayed_weights, chain, scale
 from .tree_utils import (tree_add_scale, tree_bias_correction, tree_norm, tree_random_like,
                          tree_scale, tree_sub, tree_update_moment,
@@ -659,12 +659,16 @@ def _conditionally(inner, should_transform_fn, forward_extra_args, mask):
         return make_state(fnp.zeros((), np.int32), inner.init(params))
 
     def update(updates, state, params=None, **extra_args):
+        def accept():
+            new_updates, inner_state = inner.update(updates, state.inner_state, params,
+                                                    **extra_args)
+            return buffers_to_none(new_updates), inner_state
+
         def reject():
-            return (tree_map(fnp.zeros_like, updates) if mask else updates), state.inner_state
+            return (buffers_to_none(tree_map(fnp.zeros_like, updates) if mask else updates),
+                    state.inner_state)
         cond = should_transform_fn(state.step, **(extra_args if forward_extra_args else {}))
-        updates, inner_state = lax.cond(
-            cond, lambda: inner.update(updates, state.inner_state, params, **extra_args),
-            reject)
+        updates, inner_state = lax.cond(cond, accept, reject)
         return updates, make_state(safe_increment(state.step), inner_state)
     return GradientTransformationExtraArgs(init, update)
 

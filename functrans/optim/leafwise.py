@@ -12,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
 
 __all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number",
-           "pick", "no_update"]
+           "pick", "no_update", "buffers_to_none"]
 
 
 def zero_count():
@@ -92,3 +92,10 @@ def pick(cond, if_true, if_false):
         c = fnp.asarray(cond).astype(dtype_of(t))
         return c * t + (1 - c) * f
     return tree_map(leaf, if_true, if_false)
+
+
+def buffers_to_none(updates):
+    """`updates` with None at its buffers, as `leafwise` leaves them: the one structure that
+    both branches of a `lax.cond` over updates must share, whichever transformation made
+    them."""
+    return tree_map(lambda u: None if is_buffer(u) else u, updates, is_leaf=is_buffer)

@@ -14,7 +14,7 @@ from ..buffers import Buffer, is_buffer, map_arrays
 from ..tree_util import tree_flatten, tree_leaves, tree_map
 from .base import (GradientTransformation, GradientTransformationExtraArgs, displayed,
                    on_params_device, with_extra_args_support)
-from .leafwise import pick
+from .leafwise import buffers_to_none, pick
 
 __all__ = ["MultiSteps", "MultiStepsState", "apply_if_finite", "ApplyIfFiniteState", "flatten",
            "lookahead", "LookaheadState", "LookaheadParams"]
@@ -87,7 +87,7 @@ class MultiSteps:
                              f"array first, got {skip.dtype}{list(skip.shape)}")
 
         def rejected(updates, state):
-            return _zeros(updates), state._replace(skip_state=skip_state)
+            return buffers_to_none(_zeros(updates)), state._replace(skip_state=skip_state)
 
         def accepted(updates, state):
             return self._accumulate(updates, state, params, skip_state, extra_args)
@@ -98,16 +98,17 @@ class MultiSteps:
         n = state.mini_step + 1
         if self._mean:
             acc = map_arrays(lambda a, g: a + (g - a) / n.astype(a.dtype), state.acc_grads,
-                              updates)
+                             updates)
         else:
             acc = map_arrays(lambda a, g: a + g, state.acc_grads, updates)
 
         def step(acc, inner):
             new, inner = self._opt.update(acc, inner, params, **extra_args)
-            return new, inner, _zeros(acc), lax.full_like(n, 0), state.gradient_step + 1
+            return (buffers_to_none(new), inner, _zeros(acc), lax.full_like(n, 0),
+                    state.gradient_step + 1)
 
         def wait(acc, inner):
-            return _zeros(updates), inner, acc, n, state.gradient_step
+            return buffers_to_none(_zeros(updates)), inner, acc, n, state.gradient_step
         new, inner, acc, mini, grad_step = lax.cond(n >= k, step, wait, acc,
                                                     state.inner_opt_state)
         return new, MultiStepsState(mini, grad_step, inner, acc, skip_state)
@@ -138,10 +139,11 @@ def apply_if_finite(inner, max_consecutive_errors):
         count = fnp.where(finite, 0, state.notfinite_count + 1).astype(np.int32)
 
         def apply(inner_state):
-            return inner.update(updates, inner_state, params, **extra_args)
+            new, inner_state = inner.update(updates, inner_state, params, **extra_args)
+            return buffers_to_none(new), inner_state
 
         def skip(inner_state):
-            return _zeros(updates), inner_state
+            return buffers_to_none(_zeros(updates)), inner_state
         new, inner_state = lax.cond(fnp.logical_or(finite, count > max_consecutive_errors),
                                     apply, skip, state.inner_state)
         total = state.total_notfinite + fnp.logical_not(finite).astype(np.int32)
