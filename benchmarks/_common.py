@@ -26,16 +26,17 @@ def optional(module):
         return None
 
 
-def with_numba(fn):
-    """`fn` run with functrans's compiled loops (`ft.config` `jit_numba`), or None where numba
-    is not installed."""
-    if optional("numba") is None:
+def with_numba(fn, setting=True):
+    """`fn` run with functrans's `jit_numba` setting at `setting` (True: numba's compiled
+    loops and fused chains; False: NumPy's kernels only), or None where the setting needs
+    numba and it is not installed."""
+    if setting and optional("numba") is None:
         return None
     import functrans as ft
 
     def run():
         before = ft.config.jit_numba
-        ft.config.update("jit_numba", True)
+        ft.config.update("jit_numba", setting)
         try:
             return fn()
         finally:

@@ -25,8 +25,9 @@ round's functrans time over the peer's time in the same thread setting.
     python benchmarks/bench_modern.py [--workloads block block-tanh deep lenet]
         [--threads default 1] [--rounds 11] [--seconds 0.25] [--settle 0.2] [--numba]
 
-`--numba` adds functrans with its optional compiled chains (`ft.config` `jit_numba`; numba
-installed) as one more contender.
+functrans runs with NumPy's kernels only (`ft.config` `jit_numba` False); `--numba` adds
+functrans with all its compiled loops and chains (`jit_numba` True; numba installed) as one
+more contender.
 """
 from __future__ import annotations
 
@@ -304,14 +305,14 @@ def _value(loss):
 
 
 LIBS = {"functrans": "functrans (jit)", "torch": "PyTorch (eager)", "jax": "JAX (jit)"}
-NUMBA = "functrans+numba"      # functrans with ft.config jit_numba on (--numba)
+NUMBA = "functrans+numba"      # functrans with ft.config jit_numba True (--numba); else False
 OURS = ("functrans", NUMBA)
 
 
 def _start(ctx, workload, lib, threads, seconds):
     saved = dict(os.environ)
-    if lib == NUMBA:
-        os.environ["FUNCTRANS_JIT_NUMBA"] = "1"
+    if lib in OURS:
+        os.environ["FUNCTRANS_JIT_NUMBA"] = "1" if lib == NUMBA else "0"
     try:
         here, there = ctx.Pipe()
         proc = ctx.Process(target=_worker, args=(workload, lib, threads, seconds, there),

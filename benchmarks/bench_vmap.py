@@ -1,7 +1,8 @@
 """Per-example gradients of the seed's two-layer net (N=64, D_in=1000, H=100, D_out=10,
 float32): `jit(vmap(grad(loss)))` against one batched `jit(grad)` of the summed loss, with
 JAX's `jit(vmap(grad))` and PyTorch's `torch.func.vmap(grad)` measured in the same run, and
-functrans with its compiled loops (`jit_numba`) where numba is installed.
+functrans with NumPy's kernels only (`ft.config` `jit_numba` False) and with its compiled
+loops where numba is installed.
 
     python benchmarks/bench_vmap.py [--threads 1] [--repeats 15] [--number 20]
 
@@ -91,7 +92,7 @@ def functrans_numba_fns():
 
 
 def main():
-    systems = {"functrans": functrans_fns()}
+    systems = {"functrans": tuple(with_numba(f, False) for f in functrans_fns())}
     for name, make in [("functrans + numba", functrans_numba_fns), ("JAX", jax_fns),
                        ("PyTorch torch.func", torch_fns)]:
         try:

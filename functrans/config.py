@@ -8,6 +8,10 @@ def _flag(s):
     return s.lower() in ("1", "true", "yes")
 
 
+def _auto_or_flag(s):
+    return "auto" if str(s).strip().lower() == "auto" else _flag(s)
+
+
 def _threads(s):
     s = str(s).strip().lower()
     return "auto" if s == "auto" else int(s)
@@ -27,9 +31,11 @@ _SETTINGS = {
     # threads a compiled program on the host may split its large kernels over: "auto" (the
     # cores, capped by OMP/OPENBLAS/MKL_NUM_THREADS and the BLAS's limit) or a count (1: off)
     "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _threads),
-    # compiled numba loops on the host (when installed): fused float chains, and the float32
-    # special-function kernels (erf, erfc, erfinv, lgamma, digamma, the sigmoid)
-    "jit_numba": ("FUNCTRANS_JIT_NUMBA", False, _flag),
+    # compiled numba loops on the host (when installed): "auto" compiles a fixed set of
+    # kernels (the float32 special functions, pooling's and scatter-add's loops, outer
+    # products, convolution's shifted sums); True also fuses each program's float chains
+    # into loops of their own; False compiles nothing (see functrans.backends.numba_jit)
+    "jit_numba": ("FUNCTRANS_JIT_NUMBA", "auto", _auto_or_flag),
     # from the first compiled program on the host, glibc's malloc keeps freed memory for
     # reuse instead of returning it to the system (see functrans.compiler.executable)
     "cpu_malloc_keep": ("FUNCTRANS_CPU_MALLOC_KEEP", True, _flag),
@@ -84,6 +90,8 @@ class Config:
                 (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"cpu_threads must be 'auto' or a thread count >= 1 (1 turns "
                              f"splitting kernels over threads off), got {value!r}")
+        if name == "jit_numba" and value not in (True, False, "auto"):
+            raise ValueError(f"jit_numba must be True, False or 'auto', got {value!r}")
         if name == "default_float_dtype" and str(value) not in ("float32", "float64", "float16"):
             raise ValueError(f"default_float_dtype must be 'float32', 'float64' or 'float16', "
                              f"got {value!r}")

@@ -21,7 +21,7 @@ also checks them. Where a function has two formulas, the one most elements need 
 whole array and the other over the gathered rest (`np.where` on both would cost as much as ten
 multiplications, on top of computing both everywhere).
 
-With numba installed and `ft.config.update("jit_numba", True)`, compiled variants run the same
+With numba installed (`functrans.backends.numba_jit`), compiled variants run the same
 formulas in the same order of operations (the same results, bit for bit) as a few loops per
 array instead of dozens of NumPy calls: 2-4x faster again.
 """
@@ -315,7 +315,7 @@ def _scratch(count, length, dtype=np.float32):
     return buf
 
 
-# Compiled variants (numba, with `ft.config.update("jit_numba", True)`): the formulas above in
+# Compiled variants (numba installed, `jit_numba` not False): the formulas above in
 # the same order of operations, so the same float32 results bit for bit, with each stretch of
 # arithmetic one loop instead of one NumPy call per operation; exp, log and tanh stay NumPy's
 # vectorized calls (numba's would be scalar calls into libm).

@@ -385,7 +385,7 @@ def numpy_kernel(eqn):
     None for a `fused` group, which then runs member by member, in place."""
     prim = eqn.primitive
     if prim is fused_p:
-        return _compiled_chain_kernel(eqn) if numba_jit.available() else None
+        return _compiled_chain_kernel(eqn) if numba_jit.chains_available() else None
     if prim.lowering is not None:
         return Kernel(OPAQUE, _custom_emit)
     build = KERNELS.get(prim.kernel_kind)

@@ -7,7 +7,8 @@ ones the passes over memory (a large result's rows run on the threads).
 Each member is computed in the result's dtype exactly as NumPy computes it (IEEE operations,
 no contraction into fused multiply-adds), so results equal the unfused chain bit for bit.
 Kernels are compiled on first use (`functrans.backends.numba_jit`: a fraction of a second
-each, shared by every chain of the same form) and release the GIL. Programs compiled before the setting changes keep their code.
+each, shared by every chain of the same form, kept on disk for later processes) and release
+the GIL. Programs compiled before the setting changes keep their code.
 """
 from __future__ import annotations
 

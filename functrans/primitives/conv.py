@@ -25,7 +25,7 @@ the full patches, whose product is then transposed. With very few input channels
 image) the full patches move less data than the row path's KW-times-larger products
 (`ROW_MIN_CONTRACTION`).
 
-With compiled loops (numba, `ft.config.update("jit_numba", True)`), `shifted_sum` adds row by
+With compiled loops (numba installed; `functrans.backends.numba_jit`), `shifted_sum` adds row by
 row in one loop, the same sums in the same order.
 
 All three primitives are linear: `conv_patches` and `conv_patches_transpose` are each other's

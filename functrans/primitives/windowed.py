@@ -16,7 +16,7 @@ Derivatives:
   these two are linear and each other's transpose, and the argmax is piecewise constant, so
   every order of derivative follows.
 
-With compiled loops (numba, `ft.config.update("jit_numba", True)`), the gather and scatter
+With compiled loops (numba installed; `functrans.backends.numba_jit`), the gather and scatter
 kernels on the host run as one loop each over the windows (`_compiled_loop`), with the same
 results bit for bit. (The argmax stays NumPy's: its passes over the offsets vectorize, a
 loop over the windows does not, and took twice as long.)
