@@ -138,6 +138,26 @@ def test_state_fields_are_optax(optax64):
     assert {"cocob", "dog", "dowg", "prodigy", "momo", "mechanize", "dpsgd"} <= ours
 
 
+def test_mechanize_starts_from_the_first_update(optax64):
+    """Mechanic counts from the params of its first update, not from those given to init
+    (pre-trained weights loaded in between)."""
+    import jax.numpy as jnp
+
+    def steps(lib, asarray):
+        tx = lib.contrib.mechanize(lib.adam(1.0))
+        state = tx.init({"w": asarray(np.zeros_like(W0)), "b": asarray(np.zeros_like(B0))})
+        params = {"w": asarray(W0), "b": asarray(B0)}
+        for g in GRADS[:4]:
+            updates, state = tx.update({k: asarray(v) for k, v in _finite(g, False).items()},
+                                       state, params)
+            params = lib.apply_updates(params, updates)
+        return params, state.x0
+    ours, theirs = steps(fo, fnp.asarray), steps(optax64, jnp.asarray)
+    for k in ("w", "b"):
+        np.testing.assert_allclose(ours[0][k], theirs[0][k], rtol=RTOL, atol=ATOL)
+        np.testing.assert_array_equal(ours[1][k], {"w": W0, "b": B0}[k])
+
+
 @pytest.mark.parametrize("name, make", [c for c in CASES if "schedule_free" in c[0]],
                          ids=[c[0] for c in CASES if "schedule_free" in c[0]])
 def test_schedule_free_eval_params_match_optax(name, make, optax64):
