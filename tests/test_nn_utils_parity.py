@@ -275,3 +275,35 @@ def test_functional_call_matches_torch():
     g = ft.jit(ft.grad(lambda p: U.stateless.functional_call(mo, p, (fnp.asarray(x),)).sum()))(
         {"0.weight": ours["0.weight"]})
     close(g["0.weight"], t_g["0.weight"], "gradient")
+
+
+@pytest.mark.parametrize("head_bias", [False, True])
+def test_adaptive_log_softmax_matches_torch(head_bias):
+    theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0,
+                                                 head_bias=head_bias).double()
+    ours = ft.nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0, head_bias=head_bias,
+                                            key=ft.random.key(9), dtype=F64)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours = ours.load_state_dict(theirs.state_dict())
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((7, 8)), np.array([0, 2, 3, 5, 6, 9, 4])
+    xt = torch.from_numpy(x).requires_grad_()
+    t_res = theirs(xt, torch.from_numpy(y))
+    (t_res.loss + t_res.output[1]).backward()
+
+    def f(m, x):
+        res = m(x, fnp.asarray(y))
+        return res.loss + res.output[1], res.output
+    (_, out), (gm, gx) = ft.jit(ft.value_and_grad(f, argnums=(0, 1), has_aux=True))(
+        ours, fnp.asarray(x))
+    close(out, t_res.output, "output")
+    close(gx, xt.grad, "input gradient")
+    got = dict(gm.named_parameters())
+    for n, p in theirs.named_parameters():
+        close(got[n], p.grad, f"gradient of {n}")
+    close(ours.log_prob(fnp.asarray(x)), theirs.log_prob(torch.from_numpy(x)), "log_prob")
+    np.testing.assert_array_equal(np.asarray(ours.predict(fnp.asarray(x))),
+                                  theirs.predict(torch.from_numpy(x)).numpy())
+    one = ours(fnp.asarray(x[2]), fnp.asarray(y[2]))
+    close(one.output, theirs(torch.from_numpy(x[2]), torch.tensor(y[2])).output, "1-d input")

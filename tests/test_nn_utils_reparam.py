@@ -169,3 +169,21 @@ def test_bad_input_gets_clear_errors():
         U.fuse_linear_bn_eval(m, ft.nn.BatchNorm1d(3).eval())
     with pytest.raises(TypeError, match="Module class"):
         U.skip_init(m)
+
+
+def test_adaptive_log_softmax_derivatives_and_errors():
+    layer = ft.nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2, 4], div_value=2.0,
+                                             key=ft.random.key(6), dtype=F64)
+    x = fnp.asarray(np.random.default_rng(5).standard_normal((3, 4)))
+    y = fnp.asarray(np.array([1, 3, 5]))
+    check_grads(lambda x: layer(x, y).loss, (x,), order=2)
+    probs = np.exp(np.asarray(layer.log_prob(x)))
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(layer(x, y).output),
+                               np.log(probs[np.arange(3), [1, 3, 5]]), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"target values should be in \[0, 5\]"):
+        layer(x, fnp.asarray(np.array([0, 6, 1])))
+    with pytest.raises(ValueError, match="cutoffs"):
+        ft.nn.AdaptiveLogSoftmaxWithLoss(4, 6, [4, 2], key=ft.random.key(0))
+    with pytest.raises(ValueError, match=r"input should be \(N, 4\)"):
+        layer(fnp.ones((3, 5)), y)

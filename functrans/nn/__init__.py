@@ -61,6 +61,7 @@ from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWit
                      SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                      MultiLabelMarginLoss)
 from .more_losses import CTCLoss, TripletMarginWithDistanceLoss
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .more_pooling import (LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
                            FractionalMaxPool3d)
 from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
