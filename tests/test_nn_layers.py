@@ -317,3 +317,19 @@ def test_more_initializers_and_the_in_place_names():
     np.testing.assert_array_equal(d, theirs.numpy())
     assert {n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")} <= \
         set(dir(init))
+
+
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda k: ft.nn.Linear(0, 3, key=k), (2, 0)),
+    (lambda k: ft.nn.Conv2d(0, 3, 3, key=k), (1, 0, 5, 5)),
+    (lambda k: ft.nn.Linear(4, 0, key=k), (2, 4))])
+def test_layers_with_no_inputs_or_outputs_build_and_run_as_pytorch_s(make, x_shape):
+    """A layer with no input features has a zero bias (PyTorch's bound is 0 there) and
+    computes it; one with no outputs gives an empty result."""
+    layer = make(ft.random.key(0))
+    out = np.asarray(layer(fnp.ones(x_shape)))
+    assert layer.weight.size == 0 and not out.any()
+    np.testing.assert_array_equal(np.asarray(layer.bias), np.zeros(layer.bias.shape))
+    for init in (ft.nn.init.xavier_uniform, ft.nn.init.xavier_normal,
+                 ft.nn.init.kaiming_uniform, ft.nn.init.kaiming_normal):
+        assert init(ft.random.key(0), layer.weight.shape).shape == layer.weight.shape

@@ -113,14 +113,15 @@ def dirac(shape, groups=1, dtype=None):
 def xavier_uniform(key, shape, gain=1.0, dtype=None):
     """Glorot uniform: bound = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape, "xavier_uniform")
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return uniform(key, shape, -bound, bound, dtype)
 
 
 def xavier_normal(key, shape, gain=1.0, dtype=None):
     """Glorot normal: std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape, "xavier_normal")
-    return normal(key, shape, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), dtype)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
+    return normal(key, shape, 0.0, std, dtype)
 
 
 def _kaiming_std(shape, a, mode, nonlinearity, fn):
@@ -128,6 +129,8 @@ def _kaiming_std(shape, a, mode, nonlinearity, fn):
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"{fn}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan = fan_in if mode == "fan_in" else fan_out
+    if not fan:                 # an array with no elements (Linear(0, n)): nothing to scale
+        return 0.0
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
