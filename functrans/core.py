@@ -27,7 +27,9 @@ from .backends import HOST_TYPES, cpu, device_of_raw, default_device, default_de
     is_device_raw, to_host, transfer
 from .backends.device import BEYOND_HOST
 from .errors import (ConcretizationError, UnexpectedTracerError, NonFiniteError, user_frame,
-                     format_frame, reraise_with_context)
+                     format_frame, reraise_with_context, ConcretizationTypeError,
+                     TracerBoolConversionError, TracerIntegerConversionError,
+                     TracerArrayConversionError, converting)
 from .jaxpr import Literal, Jaxpr, ClosedJaxpr, is_effectful, param_jaxprs
 
 
@@ -299,7 +301,9 @@ class Primitive:
       (None, or where each index of the first axis of its results is computed from the same
       index of some operands' first axis alone, a batch: `(those operand positions,
       params_for)`, `params_for(n)` being the params for `n` such rows; the compiler may then
-      run row ranges on several threads);
+      run row ranges on several threads); `rows_compiled`: its kernel is one compiled loop
+      releasing the GIL where `backends.numba_jit` takes the dtype, so that row ranges pay
+      on threads from fewer elements;
     - `operand_memory(eqn)`: None, or `(positions, lend)` where the kernel offers memory for
       the operands at `positions`: `lend()` returns, at run time, one C-contiguous array per
       position into which the program may compute that operand, saving the kernel a copy
@@ -330,6 +334,7 @@ class Primitive:
         self.impl_out = False
         self.impl_inplace = ()
         self.split_rows = None
+        self.rows_compiled = False
         self.operand_memory = None
         self.callee = None
         self.inline = None
@@ -770,7 +775,7 @@ class Tracer:
 
     def concrete_value(self, why):
         """The concrete raw value behind this tracer, or a ConcretizationError."""
-        raise ConcretizationError(self._concretization_message(why))
+        raise ConcretizationTypeError(self._concretization_message(why))
 
     def underlying(self):
         """The value one level down that holds this tracer's data (an Array or an outer
@@ -783,7 +788,8 @@ class Tracer:
                 f"{format_frame(user_frame())}.")
 
     def __bool__(self):
-        return bool(self.concrete_value("bool() of a traced value (e.g. an `if` or `while`)"))
+        return bool(converting(TracerBoolConversionError, self,
+                               "bool() of a traced value (e.g. an `if` or `while`)"))
 
     def __int__(self):
         return int(self.concrete_value("int() of a traced value"))
@@ -795,7 +801,8 @@ class Tracer:
         return complex(self.concrete_value("complex() of a traced value"))
 
     def __index__(self):
-        return int(self.concrete_value("using a traced value as an index or size"))
+        return int(converting(TracerIntegerConversionError, self,
+                              "using a traced value as an index or size"))
 
     def item(self):
         return np.asarray(to_host(self.concrete_value(".item() of a traced value"))).item()
@@ -804,7 +811,7 @@ class Tracer:
         return np.asarray(to_host(self.concrete_value(".tolist() of a traced value"))).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
+        raise TracerArrayConversionError(
             f"a traced value ({self.aval.str_short()}, inside {self._trace.main.name}) cannot "
             f"be turned into a NumPy array, at {format_frame(user_frame())}. Inside "
             "transformed functions use functrans.numpy (import functrans.numpy as fnp) "

@@ -1,6 +1,7 @@
 """Compiled programs that split large kernels over threads (functrans.compiler.parallel): the
 thread policy, and split matrix products and elementwise chains agreeing with eager code and
 with NumPy, with derivatives, on one thread and on several."""
+import importlib.util
 import threading
 
 import numpy as np
@@ -21,6 +22,7 @@ def threads(monkeypatch):
     monkeypatch.setattr(kernels, "SPLIT_ROWS_PRODUCT_MACS", 1)
     monkeypatch.setattr(kernels, "SPLIT_REDUCTION_ELEMENTS", 1)
     monkeypatch.setattr(kernels, "SPLIT_ROWS_ELEMENTS", 1)
+    monkeypatch.setattr(kernels, "SPLIT_COMPILED_ROWS_ELEMENTS", 1)
     monkeypatch.setattr(codegen, "SPLIT_MIN_ELEMENTS", 1)
     monkeypatch.setattr(codegen, "SPLIT_MIN_WORK", 1)
     monkeypatch.setattr(codegen, "CHAIN_BLOCK_BYTES", 500)
@@ -453,3 +455,29 @@ def test_a_kernels_gradient_sum_runs_after_its_product_on_the_worker(threads, mo
     ft.clear_caches()
     for got, want in zip(ft.jit(ft.grad(loss, argnums=(0, 1)))(x, w), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("numba_setting", ["auto", False])
+def test_compiled_row_kernels_split_from_fewer_elements(numba_setting):
+    """Max pooling's derivative on LeNet's first layer (301k elements) splits over the
+    threads only where its kernel is one compiled loop (numba installed), and equals eager."""
+    numba_on = bool(numba_setting) and importlib.util.find_spec("numba") is not None
+    before = ft.config.cpu_threads, ft.config.jit_numba
+    ft.config.update("cpu_threads", 2)
+    ft.config.update("jit_numba", numba_setting)
+    try:
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            x, = _host(np.random.default_rng(3).standard_normal((64, 6, 28, 28))
+                       .astype(np.float32))
+
+            def f(x):
+                return fnp.sum(ft.nn.functional.max_pool2d(x, 2) ** 2)
+            g = ft.jit(ft.grad(f))
+            text = g.lower(x).as_text()
+            split = any("window_scatter_add" in line and "[lo:hi]" in line
+                        for line in text.splitlines())
+            assert split == bool(numba_on), text
+            np.testing.assert_array_equal(np.asarray(g(x)), np.asarray(ft.grad(f)(x)))
+    finally:
+        ft.config.update("cpu_threads", before[0])
+        ft.config.update("jit_numba", before[1])

@@ -402,8 +402,10 @@ def numpy_kernel(eqn):
 
 # kernels declaring a batch axis (`split_rows`) split it over threads from this many
 # elements of result (they make several NumPy calls per piece: max-pooling's backward on
-# 301k floats took 1.3x longer on two threads than on one)
+# 301k floats took 1.3x longer on two threads than on one), or from the smaller count
+# where the kernel is one compiled loop (`rows_compiled`, numba installed)
 SPLIT_ROWS_ELEMENTS = 1 << 20
+SPLIT_COMPILED_ROWS_ELEMENTS = 1 << 16
 
 
 def _split_rows_emit(eqn):
@@ -417,8 +419,10 @@ def _split_rows_emit(eqn):
         return None
     positions, params_for = declared
     rows = avals[0].shape[0]
+    least = SPLIT_COMPILED_ROWS_ELEMENTS if prim.rows_compiled and \
+        numba_jit.takes(np, eqn.invars[0].aval.dtype) else SPLIT_ROWS_ELEMENTS
     if rows < 2 or any(a.shape[0] != rows for a in avals) or \
-            sum(math.prod(a.shape) for a in avals) < SPLIT_ROWS_ELEMENTS or \
+            sum(math.prod(a.shape) for a in avals) < least or \
             any(type(eqn.invars[i]) is not Var or eqn.invars[i].aval.shape[:1] != (rows,)
                 for i in positions):
         return None

@@ -375,6 +375,7 @@ def _shifted_rows(params):
 
 
 shifted_sum_p.split_rows = shifted_spread_p.split_rows = _shifted_rows
+shifted_sum_p.rows_compiled = True
 
 
 def shifted_sum(z, dilation=1, images_axis=0, width=None):

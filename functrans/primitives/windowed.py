@@ -423,6 +423,7 @@ for _p in (reduce_window_sum_p, reduce_window_max_p, reduce_window_max_argmax_p)
 reduce_window_sum_transpose_p.split_rows = _rows_apart((0,), resized=True)
 window_gather_p.split_rows = _rows_apart((0, 1))
 window_scatter_add_p.split_rows = _rows_apart((0, 1), resized=True)
+window_gather_p.rows_compiled = window_scatter_add_p.rows_compiled = True
 
 
 # ------------------------------------------------------------------ batching
