@@ -38,7 +38,9 @@ from .blocks import (clip, ema, identity, keep_params_nonnegative, scale_by_adad
                      scale_by_optimistic_gradient, scale_by_radam, scale_by_rms, scale_by_rprop,
                      scale_by_rss, scale_by_stddev, trace, zero_nans, EmaState,
                      NonNegativeParamsState, TraceState, ZeroNansState)
-from .inject import inject_hyperparams, InjectHyperparamsState
+from .inject import (inject_hyperparams, inject_stateful_hyperparams, InjectHyperparamsState,
+                     InjectStatefulHyperparamsState, Schedule, WrappedSchedule)
+from .linalg import matrix_inverse_pth_root, multi_normal, nnls
 from .linesearch import (lbfgs, scale_by_backtracking_linesearch, scale_by_lbfgs,
                          scale_by_zoom_linesearch, value_and_grad_from_state,
                          ScaleByBacktrackingLinesearchState, ScaleByLBFGSState,
@@ -78,12 +80,13 @@ __all__ = [*blocks.__all__, *extras.__all__, *losses.__all__, "bias_correction",
            "scale_by_backtracking_linesearch", "ScaleByBacktrackingLinesearchState",
            "scale_by_zoom_linesearch", "ScaleByZoomLinesearchState", "ZoomLinesearchInfo",
            "value_and_grad_from_state", "TransformUpdateExtraArgsFn", "MaskOrFn",
-           "ShouldSkipUpdateFunction", "projections", "second_order", "perturbations"]
+           "ShouldSkipUpdateFunction", "projections", "second_order", "perturbations",
+           "inject_stateful_hyperparams", "InjectStatefulHyperparamsState", "WrappedSchedule",
+           "matrix_inverse_pth_root", "multi_normal", "nnls"]
 
 # Optax's type annotations (`def fit(params: optax.Params, ...)`)
 ArrayTree = Union[Array, Any]
 Params = Updates = OptState = ArrayTree
-Schedule = Callable[[Any], Any]
 ScalarOrSchedule = Union[float, Array, Schedule]
 TransformInitFn = Callable[[Params], OptState]
 TransformUpdateFn = Callable[..., tuple]

@@ -10,6 +10,9 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from .inject import (inject_hyperparams, inject_stateful_hyperparams, InjectHyperparamsState,
+                     InjectStatefulHyperparamsState, Schedule, StatefulSchedule,
+                     WrappedSchedule)
 
 __all__ = ["constant_schedule", "step_schedule", "multi_step_schedule", "exponential_schedule",
            "cosine_annealing_schedule", "linear_schedule", "join_schedules",
@@ -17,7 +20,10 @@ __all__ = ["constant_schedule", "step_schedule", "multi_step_schedule", "exponen
            "cosine_decay_schedule", "exponential_decay", "polynomial_schedule",
            "piecewise_constant_schedule", "warmup_constant_schedule",
            "warmup_exponential_decay_schedule", "sgdr_schedule", "piecewise_interpolate_schedule",
-           "cosine_onecycle_schedule", "linear_onecycle_schedule"]
+           "cosine_onecycle_schedule", "linear_onecycle_schedule",
+           # Optax's `optax.schedules` also holds these
+           "inject_hyperparams", "inject_stateful_hyperparams", "InjectHyperparamsState",
+           "InjectStatefulHyperparamsState", "Schedule", "StatefulSchedule", "WrappedSchedule"]
 
 
 def _step(count):

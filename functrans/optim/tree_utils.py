@@ -25,9 +25,10 @@ __all__ = ["tree_add", "tree_sub", "tree_mul", "tree_div", "tree_scale", "tree_a
            "tree_full_like", "tree_clip", "tree_update_moment", "tree_update_infinity_moment",
            "tree_update_moment_per_elem_norm", "tree_bias_correction", "tree_where",
            "tree_allclose", "tree_cast", "tree_cast_like", "tree_dtype", "tree_split_key_like",
-           "tree_random_like", "NamedTupleKey", "tree_get_all_with_path", "tree_get",
-           "tree_set", "tree_map_params", "tree_scalar_mul", "tree_add_scalar_mul",
-           "tree_l1_norm", "tree_l2_norm", "tree_linf_norm"]
+           "tree_random_like", "tree_unwrap_random_key_data", "NamedTupleKey",
+           "tree_get_all_with_path", "tree_get", "tree_set", "tree_map_params",
+           "tree_scalar_mul", "tree_add_scalar_mul", "tree_l1_norm", "tree_l2_norm",
+           "tree_linf_norm"]
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -268,6 +269,12 @@ def tree_random_like(rng_key, target_tree, sampler=random.normal, dtype=None):
     keys = tree_split_key_like(rng_key, target_tree)
     return tree_map(lambda leaf, key: sampler(key, shape_of(leaf), dtype or dtype_of(leaf)),
                     target_tree, keys)
+
+
+def tree_unwrap_random_key_data(input_tree):
+    """The key data of the random keys in `input_tree`: the tree itself, functrans keys being
+    raw uint32 words already (what JAX's typed keys unwrap to)."""
+    return input_tree
 
 
 # ------------------------------------------------------------------ look-ups in states
