@@ -438,10 +438,10 @@ def _as_matrices(x, dims, who, batched):
 
 def _leaf_dims(spec, tree, cls, fallback):
     """One entry of `spec` (dimension numbers, or None) for each leaf of `tree`, buffers
-    included: `spec` is None or one `cls` (each leaf gets `fallback(leaf, spec)`), a function
-    of the tree returning one of those, or a tree of `cls`/None with the structure of `tree`
-    or a prefix of it."""
-    if callable(spec) and not isinstance(spec, cls):
+    included: `spec` is None or one `cls` (each leaf gets `fallback(leaf, spec)`), a tree of
+    `cls`/None with the structure of `tree` or a prefix of it, or a function of the tree
+    returning one of those."""
+    if callable(spec):
         spec = spec(tree)
     leaves = tree_leaves(tree, no_update)
     if spec is None or isinstance(spec, cls):
@@ -631,17 +631,16 @@ def muon(learning_rate, ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95
 
 
 # ------------------------------------------------------------------ GaLore
-def _galore_default(dims):
-    """GaLore's dimension numbers of a leaf when none are given per leaf: `dims` (default
-    (0, 1)) for 2-d parameters (any of 2 or more dimensions with `dims` given), else None."""
-    def pick(x, _):
-        if no_update(x):
-            return None
-        nd = len(shape_of(x))
-        if dims is None:
-            return GaLoreDimensionNumbers() if nd == 2 else None
-        return dims if nd >= 2 else None
-    return pick
+def _galore_leaf_dims(x, dims):
+    """GaLore's dimension numbers of a leaf when none are given per leaf: `dims` for
+    parameters of 2 or more dimensions, or without `dims` (0, 1) for 2-d ones; else None
+    (the leaf goes to the base optimizer whole)."""
+    if no_update(x):
+        return None
+    nd = len(shape_of(x))
+    if dims is None:
+        return GaLoreDimensionNumbers() if nd == 2 else None
+    return dims if nd >= 2 else None
 
 
 def scale_by_galore(rank=128, update_proj_gap=200, scale=1.0, base_optimizer=None,
@@ -659,12 +658,10 @@ def scale_by_galore(rank=128, update_proj_gap=200, scale=1.0, base_optimizer=Non
         raise TypeError(f"scale_by_galore: rank must be an int, got {type(rank).__name__}")
     if rank <= 0:
         raise ValueError(f"scale_by_galore: rank must be positive, got {rank}")
-    fallback = _galore_default(weight_dimension_numbers) \
-        if weight_dimension_numbers is None \
-        or isinstance(weight_dimension_numbers, GaLoreDimensionNumbers) else None
 
     def dims_of(tree):
-        return _leaf_dims(weight_dimension_numbers, tree, GaLoreDimensionNumbers, fallback)
+        return _leaf_dims(weight_dimension_numbers, tree, GaLoreDimensionNumbers,
+                          _galore_leaf_dims)
 
     def matrix(x, d):
         x2, back = _as_matrices(x, d, "scale_by_galore", batched=False)
