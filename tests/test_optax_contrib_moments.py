@@ -526,3 +526,28 @@ def test_sophia_verbose_prints_win_rate(capfd):
     p = {"w": fnp.asarray([0.5, -1.0, 2.0])}
     tx.update(p, tx.init(p), p, obj_fn=_objective(fnp))
     assert "Sophia optimizer win rate:" in capfd.readouterr().out
+
+
+DEVICE_CASES = [c for c in CASES if c[0] in {
+    "adopt", "ademamix", "simplified_ademamix", "madgrad", "acprop", "muon"}] + [
+    GALORE_CASES[0], SOPHIA_CASES[0]]
+
+
+@pytest.mark.parametrize("name, make", DEVICE_CASES, ids=[c[0] for c in DEVICE_CASES])
+def test_params_on_a_device(name, make, fake_gpus):
+    """Params on the stand-in GPU (the default device the CPU): updates and states stay
+    with them, and the steps equal those on the CPU."""
+    gpu = fake_gpus[0]
+    tx = make(fo)
+    extra = _obj_fn(fo) if name == "sophia" else {}
+    params = ft.device_put({k: fnp.asarray(v) for k, v in PARAMS.items()}, gpu)
+    state = tx.init(params)
+    for g in GRADS[:3]:
+        g = ft.device_put({k: fnp.asarray(v) for k, v in g.items()}, gpu)
+        updates, state = tx.update(g, state, params, **extra)
+        params = fo.apply_updates(params, updates)
+    assert {x.device for x in tree_leaves((params, updates, state))} == {gpu}
+    want, _ = run(fo, make, fnp.asarray, grads=GRADS[:3],
+                  extra=_obj_fn if name == "sophia" else None)
+    got = np.concatenate([np.asarray(params[k]).ravel() for k in sorted(params)])
+    np.testing.assert_allclose(got, want[2], rtol=1e-12)
