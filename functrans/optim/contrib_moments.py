@@ -457,6 +457,11 @@ def _leaf_dims(spec, tree, cls, fallback):
     return [d for d, sub in zip(specs, subtrees) for _ in tree_leaves(sub, no_update)]
 
 
+def _given(x, dims):
+    """The dimension numbers of every leaf when one set (or None) is given for all."""
+    return dims
+
+
 def _per_leaf(values, tree):
     """`values` (one per leaf of `tree`, buffers included) in `tree`'s structure, for
     `leafwise`."""
@@ -559,7 +564,7 @@ def scale_by_muon(ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95, eps=
             return m_hat, tree_cast(m, mu_dtype)
         mu_hat, mu = leafwise(leaf, updates, state.mu, outputs=2)
         dims = _per_leaf(_leaf_dims(weight_dimension_numbers, updates, MuonDimensionNumbers,
-                                    lambda x, d: d), updates)
+                                    _given), updates)
 
         def orthogonal(m_hat, d):
             u = _orthogonalize(m_hat, d, state.ns_coeffs, ns_steps, preconditioning, eps)
@@ -574,7 +579,7 @@ def _scale_by_shape(weight_dimension_numbers, consistent_rms):
     fan_in))` (width transfer), or `sqrt(max(fan_in, fan_out)) * consistent_rms`."""
     def update(updates, state, params=None):
         dims = _leaf_dims(weight_dimension_numbers, updates, MuonDimensionNumbers,
-                          lambda x, d: d)
+                          _given)
 
         def leaf(u, d):
             d = MuonDimensionNumbers() if d is None else d
@@ -614,7 +619,7 @@ def muon(learning_rate, ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95
         if muon_weight_dimension_numbers is None:
             return tree_map(lambda p: "muon" if not is_buffer(p) and len(shape_of(p)) == 2
                             else "adam", params, is_leaf=is_buffer)
-        found = _leaf_dims(dims, params, MuonDimensionNumbers, lambda x, d: d)
+        found = _leaf_dims(dims, params, MuonDimensionNumbers, _given)
         return _per_leaf(["adam" if d is None else "muon" for d in found], params)
     return multi_transform(
         {"muon": chain(scale_by_muon(ns_coeffs, ns_steps, beta, eps, mu_dtype,
