@@ -12,8 +12,8 @@ is PyTorch's ReduceLROnPlateau). The schedules here give their values in the def
 dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
 
 Optax's submodules `tree_utils`, `tree` (its functions without the `tree_` prefix),
-`transforms`, `losses`, `schedules`, `contrib`, `projections`, `second_order` and
-`perturbations` import as theirs do:
+`transforms`, `losses`, `schedules`, `contrib`, `projections`, `second_order`,
+`perturbations` and `assignment` import as theirs do:
 `import functrans.optim.optax.tree_utils as otu` for `import optax.tree_utils as otu`.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any, Callable, Union
 
 from .. import dtypes, lax
 from ..array import Array
-from . import (blocks, contrib, extras, losses, perturbations, projections, schedules,
-               second_order, tree_utils)
+from . import (assignment, blocks, contrib, extras, losses, perturbations, projections,
+               schedules, second_order, tree_utils)
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    with_extra_args_support)
 from .extras import *  # noqa: F401,F403  (more optimizers, transformations and helpers)
@@ -82,7 +82,7 @@ __all__ = [*blocks.__all__, *extras.__all__, *losses.__all__, "bias_correction",
            "value_and_grad_from_state", "TransformUpdateExtraArgsFn", "MaskOrFn",
            "ShouldSkipUpdateFunction", "projections", "second_order", "perturbations",
            "inject_stateful_hyperparams", "InjectStatefulHyperparamsState", "WrappedSchedule",
-           "matrix_inverse_pth_root", "multi_normal", "nnls"]
+           "matrix_inverse_pth_root", "multi_normal", "nnls", "assignment"]
 
 # Optax's type annotations (`def fit(params: optax.Params, ...)`)
 ArrayTree = Union[Array, Any]
@@ -261,5 +261,5 @@ def optimistic_gradient_descent(learning_rate, alpha=1.0, beta=1.0):
 
 # importable under this module's name, as `os.path` is under `os`'s
 for _name in ("tree_utils", "tree", "transforms", "losses", "schedules", "contrib",
-              "projections", "second_order", "perturbations"):
+              "projections", "second_order", "perturbations", "assignment"):
     sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
