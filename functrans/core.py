@@ -286,8 +286,7 @@ class Primitive:
     - `reverse_by_transposing_jvp(primals, **params) -> bool`: where it holds, reverse mode
       transposes the (linear in the tangents) `jvp` rule instead of calling `vjp`.
     - `batch(vals, dims, **params) -> (out, out_dim)`: how vmap maps it over an axis.
-    - `dce_rule(used_outputs, eqn) -> eqn`: optional; an equation computing only the used
-      outputs (the others may be dropped) and reading perhaps fewer inputs (dead code).
+    - `dce_rule(used_outputs, eqn) -> eqn`: optional; the equation computing only those.
     - `lowering(ctx, eqn, ins, outs, indent)`: optional code of its own for the compiler.
 
     What the compiler needs to know about the kernel is declared, never guessed from names:
@@ -298,12 +297,10 @@ class Primitive:
     - `elementwise` (fusable), `cuda_expr` (its CUDA C template), `view` (the result may
       share its input's memory), `impl_out` (`impl` can write into `out=`), `impl_inplace`
       (the operands that `out=` buffer may be: an update in place), `split_rows(params)`
-      (None, or where each index of the first axis of its results is computed from the same
-      index of some operands' first axis alone, a batch: `(those operand positions,
-      params_for)`, `params_for(n)` being the params for `n` such rows; the compiler may then
-      run row ranges on several threads); `rows_compiled`: its kernel is one compiled loop
-      releasing the GIL where `backends.numba_jit` takes the dtype, so that row ranges pay
-      on threads from fewer elements;
+      (None, or where the first axis of the results is a batch, each row computed from the
+      same row of some operands: `(their positions, params_for)`, `params_for(n)` the params
+      for n rows; the compiler may run row ranges on threads, from fewer rows where
+      `rows_compiled`: the kernel is one compiled loop where `numba_jit` takes the dtype);
     - `operand_memory(eqn)`: None, or `(positions, lend)` where the kernel offers memory for
       the operands at `positions`: `lend()` returns, at run time, one C-contiguous array per
       position into which the program may compute that operand, saving the kernel a copy
@@ -333,8 +330,7 @@ class Primitive:
         self.view = False
         self.impl_out = False
         self.impl_inplace = ()
-        self.split_rows = None
-        self.rows_compiled = False
+        self.split_rows, self.rows_compiled = None, False
         self.operand_memory = None
         self.callee = None
         self.inline = None
