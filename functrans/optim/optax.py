@@ -13,7 +13,7 @@ dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
 
 Optax's submodules `tree_utils`, `tree` (its functions without the `tree_` prefix),
 `transforms`, `losses`, `schedules`, `contrib`, `projections`, `second_order`,
-`perturbations` and `assignment` import as theirs do:
+`perturbations`, `assignment` and `microbatching` import as theirs do:
 `import functrans.optim.optax.tree_utils as otu` for `import optax.tree_utils as otu`.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any, Callable, Union
 
 from .. import dtypes, lax
 from ..array import Array
-from . import (assignment, blocks, contrib, extras, losses, perturbations, projections,
-               schedules, second_order, tree_utils)
+from . import (assignment, blocks, contrib, extras, losses, microbatching, perturbations,
+               projections, schedules, second_order, tree_utils)
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    with_extra_args_support)
 from .extras import *  # noqa: F401,F403  (more optimizers, transformations and helpers)
@@ -82,7 +82,8 @@ __all__ = [*blocks.__all__, *extras.__all__, *losses.__all__, "bias_correction",
            "value_and_grad_from_state", "TransformUpdateExtraArgsFn", "MaskOrFn",
            "ShouldSkipUpdateFunction", "projections", "second_order", "perturbations",
            "inject_stateful_hyperparams", "InjectStatefulHyperparamsState", "WrappedSchedule",
-           "matrix_inverse_pth_root", "multi_normal", "nnls", "assignment"]
+           "matrix_inverse_pth_root", "multi_normal", "nnls", "assignment", "microbatching",
+           "microbatch"]
 
 # Optax's type annotations (`def fit(params: optax.Params, ...)`)
 ArrayTree = Union[Array, Any]
@@ -101,6 +102,7 @@ bias_correction = tree_utils.tree_bias_correction
 update_moment = tree_utils.tree_update_moment
 update_moment_per_elem_norm = tree_utils.tree_update_moment_per_elem_norm
 update_infinity_moment = tree_utils.tree_update_infinity_moment
+microbatch = microbatching.microbatch
 
 transforms = types.ModuleType("transforms", "Optax's `optax.transforms`: the transformations "
                               "that combine, mask, clip, accumulate or wrap others.")
@@ -261,5 +263,5 @@ def optimistic_gradient_descent(learning_rate, alpha=1.0, beta=1.0):
 
 # importable under this module's name, as `os.path` is under `os`'s
 for _name in ("tree_utils", "tree", "transforms", "losses", "schedules", "contrib",
-              "projections", "second_order", "perturbations", "assignment"):
+              "projections", "second_order", "perturbations", "assignment", "microbatching"):
     sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
