@@ -36,7 +36,7 @@ from . import test_util
 from . import debug
 from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .callbacks import pure_callback
-from . import ad_checkpoint, experimental, typing
+from . import ad_checkpoint, experimental, typing, image
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
