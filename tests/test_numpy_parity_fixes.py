@@ -553,3 +553,15 @@ def test_logspace_and_geomspace_take_their_endpoints_dtype_eagerly_as_under_jit(
             assert eager.dtype == jitted.dtype == dtype
             np.testing.assert_allclose(np.asarray(eager), np.asarray(jitted), rtol=1e-6)
         assert f(1.0, 2.0, 3, dtype=np.float64).dtype == np.float64
+
+
+def test_count_nonzero_and_matrix_rank_take_booleans():
+    b = np.array([[True, False, True], [False, False, True]])
+    for axis in (None, 0, 1):
+        np.testing.assert_array_equal(np.asarray(fnp.count_nonzero(b, axis=axis)),
+                                      np.count_nonzero(b, axis=axis))
+        np.testing.assert_array_equal(
+            np.asarray(ft.jit(lambda x: fnp.count_nonzero(x, axis=axis))(b)),
+            np.count_nonzero(b, axis=axis))
+    for v in (b[0], np.zeros(3, bool)):
+        assert int(fnp.linalg.matrix_rank(v)) == np.linalg.matrix_rank(v)

@@ -248,7 +248,9 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 
 def count_nonzero(a, axis=None, keepdims=False):
-    return sum(lax.ne(asarray(a), 0), axis=axis, keepdims=keepdims)
+    a = asarray(a)
+    nonzero = a if dtype_of(a) == dtypes.bool_ else lax.ne(a, 0)
+    return sum(nonzero, axis=axis, keepdims=keepdims)
 
 
 def ptp(a, axis=None, out=None, keepdims=False):

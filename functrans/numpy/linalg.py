@@ -364,7 +364,8 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     """The number of singular values above the tolerance."""
     A = asarray(A)
     if len(shape_of(A)) < 2:
-        return lax.convert_element_type(lax.reduce_or(lax.ne(A, 0)), np.int64)
+        nonzero = A if dtype_of(A) == np.bool_ else lax.ne(A, 0)
+        return lax.convert_element_type(lax.reduce_or(nonzero), np.int64)
     A = _float_matrix(A, "matrix_rank", square=False)
     s = svdvals(A)
     last = len(shape_of(s)) - 1
