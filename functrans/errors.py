@@ -8,8 +8,69 @@ import sys
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-class ConcretizationError(TypeError):
-    """A traced value was used where a concrete Python value is needed."""
+class JAXTypeError(TypeError):
+    """The base of the TypeErrors named as in `jax.errors`."""
+
+
+class JAXIndexError(IndexError):
+    """The base of the IndexErrors named as in `jax.errors`."""
+
+
+class ConcretizationError(JAXTypeError):
+    """A traced value was used where a concrete Python value is needed: the base of the
+    JAX-named concretization errors below, which functrans raises."""
+
+
+class ConcretizationTypeError(ConcretizationError):
+    """A traced value was used where a concrete value is needed: `int()`, `float()`,
+    `.item()` of a traced value, or an operation whose output shape depends on values."""
+
+
+class TracerBoolConversionError(ConcretizationTypeError):
+    """`bool()` of a traced value: Python control flow (`if`, `while`, `and`) on data."""
+
+
+class TracerIntegerConversionError(ConcretizationError):
+    """`__index__` of a traced value: a traced value used as a list index, a `range` bound or
+    a size. (Unlike the other conversions it is no ConcretizationTypeError, as in JAX.)"""
+
+
+class TracerArrayConversionError(JAXTypeError):
+    """A traced value turned into a NumPy array (`np.asarray(x)`, a NumPy function on it)."""
+
+
+class NonConcreteBooleanIndexError(JAXIndexError):
+    """Indexing with a traced boolean mask (`x[x > 0]` under jit or vmap): the result's shape
+    would depend on the mask's values."""
+
+
+class KeyReuseError(JAXTypeError):
+    """A PRNG key consumed twice (JAX's optional key-reuse checker; functrans does not check
+    key reuse, so it never raises this)."""
+
+
+class JaxRuntimeError(RuntimeError):
+    """An error raised while a compiled program runs."""
+
+
+class JaxprTypeError(TypeError):
+    """A jaxpr whose equations do not type-check."""
+
+
+class InconclusiveDimensionOperation(Exception):
+    """A comparison of symbolic dimensions that cannot be decided (functrans has no symbolic
+    shapes, so it never raises this)."""
+
+
+def converting(error, tracer, why):
+    """The concrete value of `tracer` (for `why`); when there is none, the error as an
+    instance of `error` (a ConcretizationError subclass) with the same message."""
+    try:
+        return tracer.concrete_value(why)
+    except ConcretizationError as e:
+        if isinstance(e, error):
+            raise
+        raise error(str(e)).with_traceback(e.__traceback__) from None
 
 
 class ShapeMismatchError(TypeError, ValueError):
@@ -18,7 +79,7 @@ class ShapeMismatchError(TypeError, ValueError):
     catches it."""
 
 
-class UnexpectedTracerError(TypeError):
+class UnexpectedTracerError(JAXTypeError):
     """A tracer was used after the transform that created it had finished (a TypeError, as
     JAX's is)."""
 

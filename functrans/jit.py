@@ -512,7 +512,7 @@ class Jitted:
             with default_device(device or default_device_now()):
                 closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
         except ConcretizationError as e:
-            raise ConcretizationError(self._explain_concretization(e, dyn)).with_traceback(
+            raise type(e)(self._explain_concretization(e, dyn)).with_traceback(
                 e.__traceback__) from None
         entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn),
                        named=bool(key[3] and jaxpr_axis_names(closed)))

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import contextlib
 
-from ..core import (Trace, Tracer, OpaqueAval, ShapedArray, ConcretizationError, new_main,
+from ..core import (Trace, Tracer, OpaqueAval, ShapedArray, new_main,
                     get_aval, eval_jaxpr, bind_axis)
+from ..errors import ConcretizationTypeError
 from ..primitives._util import broadcast_batched
 from .partial_eval import derived, trace_closed
 
@@ -94,7 +95,7 @@ class BatchTracer(Tracer):
         return f"{base} with\n  val = {self.val!r}\n  batch_dim = {self.bdim}"
 
     def concrete_value(self, why):
-        raise ConcretizationError(
+        raise ConcretizationTypeError(
             f"{why} needs one concrete value, but under vmap this value differs across the "
             f"batch ({self.aval.str_short()} per example). Use fnp.where or ft.lax.cond / "
             "ft.lax.select, which vmap turns into elementwise selection, or ft.lax.while_loop, "

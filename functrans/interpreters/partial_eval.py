@@ -19,7 +19,8 @@ from __future__ import annotations
 from ..array import wrap
 from .. import dtypes
 from ..core import (Trace, Tracer, new_main, get_aval, is_python_scalar, user_frame, format_frame,
-                    reraise_with_context, ConcretizationError, current_source)
+                    reraise_with_context, current_source)
+from ..errors import ConcretizationTypeError
 from ..jaxpr import Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, is_effectful
 
 
@@ -32,7 +33,7 @@ class JaxprTracer(Tracer):
         self.var = Var(aval)
 
     def concrete_value(self, why):
-        raise ConcretizationError(
+        raise ConcretizationTypeError(
             f"{why} needs a concrete value, but this is a traced value "
             f"({self.aval.str_short()}) inside {self._trace.main.name}, at "
             f"{format_frame(user_frame())}. Under jit, values are abstract (only shape and "

@@ -11,6 +11,7 @@ from .. import dtypes, lax
 from ..array import wrap
 from ..backends import create, default_device_now, get_device
 from ..core import Tracer
+from ..errors import ConcretizationTypeError, format_frame, user_frame
 from ..primitives._util import as_shape, shape_of, dtype_of, broadcast_shapes
 from ._conversion import asarray
 
@@ -84,8 +85,10 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
     """Evenly spaced values in [start, stop). Integers give int64, floats the default float."""
     for v in (start, stop, step):
         if isinstance(v, Tracer):
-            raise TypeError("arange needs concrete bounds (its length is its shape); under jit "
-                            "mark the bound static with static_argnums")
+            raise ConcretizationTypeError(
+                f"arange needs concrete bounds (its length is its shape), got a traced value at "
+                f"{format_frame(user_frame())}; under jit mark the bound static with "
+                "static_argnums")
     if stop is None:
         start, stop = 0, start
     step = 1 if step is None else step

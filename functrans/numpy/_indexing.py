@@ -21,6 +21,7 @@ from .. import dtypes, lax
 from ..array import Array, wrap
 from ..core import (Tracer, concrete_value, concrete_host_value, ConcretizationError,
                     format_frame, user_frame)
+from ..errors import NonConcreteBooleanIndexError
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray
 
@@ -169,7 +170,7 @@ def _classify(e):
                 e = concrete_host_value(e)
             except ConcretizationError:
                 if dt == dtypes.bool_:
-                    raise IndexError(_mask_under_trace_message(e)) from None
+                    raise NonConcreteBooleanIndexError(_mask_under_trace_message(e)) from None
                 if not dtypes.is_integer(dt):
                     raise IndexError(f"arrays used as indices must be integers or booleans, "
                                      f"got {dt}") from None

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import Tracer, concrete_host_value, ConcretizationError, format_frame, user_frame
+from ..errors import ConcretizationTypeError
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray, promote
 from ._reductions import normalize_axes
@@ -119,7 +120,7 @@ def _concrete(x, name):
     try:
         return concrete_host_value(x, name)
     except ConcretizationError:
-        raise ConcretizationError(
+        raise ConcretizationTypeError(
             f"{name} needs a concrete array: its output shape depends on the values, which "
             f"are not known under jit/vmap (at {format_frame(user_frame())}). Pass size= "
             "(and fill_value=) to fix the output length, or use fnp.where(cond, x, y) to "
