@@ -131,3 +131,80 @@ def short_name(dtype) -> str:
     if dt == float0:
         return "float0"
     return {"f": "f", "i": "i", "u": "u", "c": "c"}[dt.kind] + str(dt.itemsize * 8)
+
+
+# ------------------------------------------------------------- JAX's `jax.dtypes` names
+class TypePromotionError(ValueError):
+    """Operand dtypes that a strict promotion mode refuses to combine (JAX's name; functrans
+    promotes as described in the module docstring and has no strict mode, so it never raises
+    this)."""
+
+
+class extended(np.generic):
+    """The abstract type of JAX's extended dtypes (typed PRNG keys, ...), for `issubdtype`.
+    functrans keys are plain uint32 arrays, so no functrans dtype is a subtype of it."""
+
+
+class prng_key(extended):
+    """The abstract type of JAX's typed PRNG key dtypes, for `issubdtype`; functrans keys are
+    raw uint32 arrays (as from `jax.random.PRNGKey`), so no functrans dtype is one."""
+
+
+_PY_SCALAR = {"b": bool, "i": int, "u": int, "f": float, "c": complex}
+
+
+def _dtype_of(x):
+    """The dtype of a dtype-like, an array (anything with `.dtype`) or a scalar."""
+    if x is None:
+        raise ValueError("dtype cannot be None")
+    dt = getattr(x, "dtype", None)
+    return np.dtype(dt) if isinstance(dt, np.dtype) else np.dtype(x)
+
+
+def canonicalize_dtype(dtype, allow_extended_dtype=False) -> np.dtype:
+    """The dtype functrans makes of `dtype`: NumPy dtypes as they are (functrans keeps 64-bit
+    types, like JAX with x64 on), the Python types `float`/`int`/`complex` the default dtype
+    of their kind. `allow_extended_dtype` is accepted for JAX's signature (functrans has no
+    extended dtypes)."""
+    del allow_extended_dtype
+    if dtype is None:
+        return default_float_dtype()
+    return canonicalize(dtype)
+
+
+def finfo(dtype):
+    """NumPy's `finfo` of a floating or complex dtype, or of an array's dtype."""
+    return np.finfo(_dtype_of(dtype))
+
+
+def iinfo(dtype):
+    """NumPy's `iinfo` of an integer dtype, or of an array's dtype."""
+    return np.iinfo(_dtype_of(dtype))
+
+
+def issubdtype(a, b) -> bool:
+    """`np.issubdtype`, knowing the abstract `extended` and `prng_key` types."""
+    if a is None or b is None:
+        return False
+    a_ext = isinstance(a, type) and issubclass(a, extended)
+    if isinstance(b, type) and issubclass(b, extended):
+        return a_ext and issubclass(a, b)
+    if a_ext:
+        return False
+    return bool(np.issubdtype(a, b))
+
+
+def scalar_type_of(x) -> type:
+    """The Python scalar type (bool, int, float or complex) of `x`'s dtype."""
+    if type(x) in _SCALAR_KIND or isinstance(x, (str, bytes)):
+        x = np.asarray(x)
+    dt = _dtype_of(x)
+    if dt.kind not in _PY_SCALAR:
+        raise TypeError(f"scalar_type_of: {x!r} has dtype {dt}, which is not numeric; only "
+                        "booleans, integers, floats and complex numbers have a scalar type")
+    return _PY_SCALAR[dt.kind]
+
+
+def itemsize_bits(dtype) -> int:
+    """The number of bits one element of `dtype` takes (8 for bool)."""
+    return _dtype_of(dtype).itemsize * 8
