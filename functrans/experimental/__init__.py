@@ -2,6 +2,7 @@
 
 - `io_callback(callback, result_shape_dtypes, *args, ordered=False, **kwargs)`: a host
   callback with side effects (see `functrans.callbacks`).
+- `ode.odeint` (`import functrans.experimental.ode`): JAX's adaptive Dormand-Prince solver.
 """
 from ..callbacks import io_callback
 
