@@ -26,9 +26,9 @@ from ..buffers import is_buffer
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_flatten, tree_map
 from .base import (GradientTransformation, GradientTransformationExtraArgs, displayed,
-                   with_extra_args_support)
+                   require_params, with_extra_args_support)
 from .blocks import identity, scale_by_learning_rate, scale_by_rms, trace
-from .extras import per_example_global_norm_clip, safe_increment
+from .extras import canonical_key, per_example_global_norm_clip, safe_increment
 from .leafwise import as_dtype, leafwise, zero_count, zeros_like
 from .transforms import add_decayed_weights, chain
 from .tree_utils import (tree_cast, tree_dtype, tree_norm, tree_scale, tree_sub, tree_sum,
@@ -142,11 +142,6 @@ def _lowest_dtype(params):
     return tree_dtype(params, "lowest")
 
 
-def _need_params(params, name):
-    if params is None:
-        raise ValueError(f"{name} needs the parameters: call opt.update(grads, state, params)")
-
-
 def _need_value(value, name):
     if value is None:
         raise ValueError(f"{name} needs the latest loss: call opt.update(grads, state, params, "
@@ -186,7 +181,7 @@ def scale_by_cocob(alpha=100.0, eps=1e-8):
         return COCOBState(params, zeros, zeros_like(params, eps), zeros, zeros)
 
     def update(updates, state, params=None):
-        _need_params(params, "scale_by_cocob")
+        require_params(params, "scale_by_cocob")
 
         def leaf(g, p, p0, total, largest, magnitudes, reward):
             largest = fnp.maximum(largest, fnp.abs(g))
@@ -234,7 +229,7 @@ def _scale_by_dog(init_step, eps):
                         fnp.zeros((), dtype))
 
     def update(updates, state, params=None):
-        _need_params(params, "dog")
+        require_params(params, "dog")
         updates, dtype = _arrays(updates), dtype_of(state.max_dist)
         _check_shapes(updates, params, state.init_params)
         dist = tree_norm(tree_sub(state.init_params, _arrays(params)))
@@ -274,7 +269,7 @@ def _scale_by_dowg(init_estim_sq_dist, eps):
         return DoWGState(params, fnp.zeros((), dtype), fnp.asarray(first, dtype=dtype))
 
     def update(updates, state, params=None):
-        _need_params(params, "dowg")
+        require_params(params, "dowg")
         updates, dtype = _arrays(updates), dtype_of(state.estim_sq_dist)
         _check_shapes(updates, params, state.init_params)
         sq_dist = tree_norm(tree_sub(state.init_params, _arrays(params)), squared=True)
@@ -312,7 +307,7 @@ def dadapt_adamw(learning_rate=1.0, betas=(0.9, 0.999), eps=1e-8, estim_lr0=1e-6
                                 fnp.zeros((), dtype), zero_count())
 
     def update(updates, state, params=None, **extra_args):
-        _need_params(params, "dadapt_adamw")
+        require_params(params, "dadapt_adamw")
         updates, params = _arrays(updates), _arrays(params)
         dtype = dtype_of(state.numerator_weighted)
         count = safe_increment(state.count)
@@ -351,7 +346,7 @@ def prodigy(learning_rate=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8, estim_l
                             fnp.zeros((), dtype), zero_count())
 
     def update(updates, state, params=None, **extra_args):
-        _need_params(params, "prodigy")
+        require_params(params, "prodigy")
         updates, params = _arrays(updates), _arrays(params)
         d = state.estim_lr
         count = safe_increment(state.count)
@@ -406,7 +401,7 @@ def momo(learning_rate=1.0, beta=0.9, lower_bound=0.0, weight_decay=0.0,
                          fnp.asarray(lower_bound, dtype=dtype), zero_count())
 
     def update(updates, state, params, *, value, **extra_args):
-        _need_params(params, "momo")
+        require_params(params, "momo")
         _need_value(value, "momo")
         updates, params = _arrays(updates), _arrays(params)
         dtype = dtype_of(state.barf)
@@ -442,7 +437,7 @@ def momo_adam(learning_rate=1e-2, b1=0.9, b2=0.999, eps=1e-8, lower_bound=0.0,
                              fnp.asarray(lower_bound, dtype=dtype), zero_count())
 
     def update(updates, state, params, *, value, **extra_args):
-        _need_params(params, "momo_adam")
+        require_params(params, "momo_adam")
         _need_value(value, "momo_adam")
         updates, params = _arrays(updates), _arrays(params)
         dtype = dtype_of(state.barf)
@@ -494,7 +489,7 @@ def mechanize(base_optimizer, weight_decay=1e-2, eps=1e-8, s_init=1e-6, num_beta
                              fnp.full((num_betas,), s_init, dtype), arrays)
 
     def update(updates, state, params=None, **extra_args):
-        _need_params(params, "mechanize")
+        require_params(params, "mechanize")
         base_updates, base_state = base_optimizer.update(
             updates, state.base_optimizer_state, params, **extra_args)
         base_updates, updates, params = map(_arrays, (base_updates, updates, params))
@@ -549,7 +544,7 @@ def schedule_free(base_optimizer, learning_rate, b1=0.9, weight_lr_power=2.0,
                                  base_optimizer.init(params), z)
 
     def update(updates, state, params=None, **extra_args):
-        _need_params(params, "schedule_free")
+        require_params(params, "schedule_free")
         dtype = dtype_of(state.max_lr)
         lr = fnp.asarray(learning_rate(state.step_count)).astype(dtype) \
             if callable(learning_rate) else learning_rate
@@ -606,18 +601,6 @@ def schedule_free_adamw(learning_rate=0.0025, warmup_steps=None, b1=0.9, b2=0.99
 
 
 # ------------------------------------------------------------------ differential privacy
-def _as_key(key):
-    """A key of `functrans.random` (uint32[2], on the host) from an int seed or a key."""
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-        return np.asarray(random.PRNGKey(int(key)))
-    arr = np.asarray(key)
-    if arr.dtype != np.uint32 or arr.shape != (2,):
-        raise TypeError(f"differentially_private_aggregate: key must be an int seed or a key "
-                        f"made by functrans.random.key/PRNGKey (uint32[2]), got "
-                        f"{arr.dtype.name}{list(arr.shape)}")
-    return arr
-
-
 def differentially_private_aggregate(l2_norm_clip, noise_multiplier, key=None, *, seed=None):
     """DP-SGD's aggregation (Abadi et al. 2016): the gradients carry one example per row of
     axis 0 of every leaf; each example's gradients are clipped to global norm `l2_norm_clip`,
@@ -634,7 +617,7 @@ def differentially_private_aggregate(l2_norm_clip, noise_multiplier, key=None, *
         warnings.warn("differentially_private_aggregate: no key given, using 0; pass key= "
                       "(Optax will require it)", stacklevel=2)
         key = 0
-    key = _as_key(key)
+    key = canonical_key(key, "differentially_private_aggregate")
     noise_std = l2_norm_clip * noise_multiplier
 
     def init(params):

@@ -277,12 +277,13 @@ def signum(learning_rate, beta=0.9, accumulator_dtype=None):
                  scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
-def _canonical_key(key):
-    """The key's data on the host (NumPy), so that `init` puts it with the params."""
+def canonical_key(key, name):
+    """The key's data on the host (NumPy) from an int seed or a key, so that `init` puts it
+    with the params; `name` (the transformation) heads the error for anything else."""
     if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
         arr = np.asarray(key)
         if arr.dtype != np.uint32 or arr.shape != (2,):
-            raise TypeError(f"add_noise: key must be an int seed or a key made by "
+            raise TypeError(f"{name}: key must be an int seed or a key made by "
                             f"functrans.random.key/PRNGKey (uint32[2]), got "
                             f"{arr.dtype.name}{list(arr.shape)}")
         return arr
@@ -303,7 +304,7 @@ def add_noise(eta, gamma, key=None, *, seed=None):
         warnings.warn("add_noise: no key given, using 0; pass key= (Optax will require it)",
                       stacklevel=2)
         key = 0
-    key = _canonical_key(key)
+    key = canonical_key(key, "add_noise")
 
     def init(params):
         return AddNoiseState(fnp.zeros((), np.int32), fnp.asarray(key))
