@@ -1,0 +1,183 @@
+"""The parts of `jax.lax.linalg` built from functrans's primitives: `householder_product`,
+`ormqr`, `cholesky_update`, `symmetric_product`, JAX's signatures of `eigh` and `svd`
+(`subset_by_index`, the `implementation` / `algorithm` enums), and the enums themselves."""
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+from ..primitives._util import shape_of, dtype_of
+from ..primitives.elementwise import add, sub, mul, conj
+from ..primitives.shape_ops import transpose, slice_in_dim, pad, broadcast_in_dim
+from ..primitives.dot import dot_general
+from ..primitives import linalg as _prims
+
+
+class EigImplementation(enum.Enum):
+    """Which eig kernel to use (JAX's names). functrans has one (LAPACK's, on the host)."""
+    CUSOLVER = "cusolver"
+    MAGMA = "magma"
+    LAPACK = "lapack"
+
+
+class EighImplementation(enum.Enum):
+    """Which eigh algorithm to use (JAX's names). functrans has one (the backend's
+    `linalg.eigh`), so any value gives the same result."""
+    QR = "qr"
+    JACOBI = "jacobi"
+    QDWH = "qdwh"
+
+
+class SvdAlgorithm(enum.Enum):
+    """Which SVD algorithm to use (JAX's names). functrans has one (the backend's
+    `linalg.svd`), so any value gives the same result."""
+    DEFAULT = "default"
+    QR = "QR"
+    JACOBI = "Jacobi"
+    POLAR = "polar"
+    DIVIDE_AND_CONQUER = "divide_and_conquer"
+
+
+def _check_enum(fn, name, value, cls):
+    if value is not None and not isinstance(value, cls):
+        raise TypeError(f"{fn}: {name} must be a {cls.__name__} or None, got {value!r}")
+
+
+def _H(x):
+    """Conjugate transpose of the last two axes."""
+    n = len(shape_of(x))
+    xt = transpose(x, tuple(range(n - 2)) + (n - 1, n - 2))
+    return conj(xt) if dtype_of(x).kind == "c" else xt
+
+
+def _mm(a, b):
+    nb = len(shape_of(a)) - 2
+    batch = tuple(range(nb))
+    return dot_general(a, b, (((nb + 1,), (nb,)), (batch, batch)))
+
+
+def _tri_mask(x, k, upper):
+    """x with the entries outside its (k-shifted) lower or upper triangle zeroed."""
+    m, n = shape_of(x)[-2:]
+    keep = np.triu(np.ones((m, n), bool), k) if upper else np.tril(np.ones((m, n), bool), k)
+    return mul(x, keep.astype(dtype_of(x)))
+
+
+def _subset(fn, subset_by_index, n):
+    if subset_by_index is None:
+        return None
+    lo, hi = (int(i) for i in subset_by_index)
+    if not 0 <= lo <= hi <= n:
+        raise ValueError(f"{fn}: subset_by_index {tuple(subset_by_index)} must be a range "
+                         f"(start, end) with 0 <= start <= end <= {n}")
+    return lo, hi
+
+
+def eigh(x, *, lower=True, symmetrize_input=True, sort_eigenvalues=True,
+         subset_by_index=None, implementation=None):
+    """`(v, w)`: eigenvectors (columns) and eigenvalues, ascending, of Hermitian `x`: its
+    Hermitian part with `symmetrize_input`, else the matrix its `lower` (or upper) triangle
+    defines. `subset_by_index=(start, end)` keeps eigenvalues start..end-1 (by ascending
+    order). `implementation` (an EighImplementation) is accepted; there is one kernel.
+    `sort_eigenvalues` is accepted; eigenvalues always come sorted."""
+    del sort_eigenvalues
+    _check_enum("eigh", "implementation", implementation, EighImplementation)
+    if not symmetrize_input:
+        tri = _tri_mask(x, 0, upper=not lower)
+        strict = _tri_mask(x, -1 if lower else 1, upper=not lower)
+        x = add(tri, _H(strict))
+    v, w = _prims.eigh(x)
+    sub_range = _subset("eigh", subset_by_index, shape_of(x)[-1])
+    if sub_range is not None:
+        nd = len(shape_of(v))
+        v = slice_in_dim(v, *sub_range, axis=nd - 1)
+        w = slice_in_dim(w, *sub_range, axis=nd - 2)
+    return v, w
+
+
+def svd(x, *, full_matrices=True, compute_uv=True, subset_by_index=None, algorithm=None):
+    """`(u, s, vh)` with x = u diag(s) vh, singular values descending, or `s` alone without
+    `compute_uv`. `subset_by_index=(start, end)` keeps singular values start..end-1 (and
+    their vectors; needs full_matrices=False when computing them). `algorithm` (an
+    SvdAlgorithm) is accepted; there is one kernel."""
+    _check_enum("svd", "algorithm", algorithm, SvdAlgorithm)
+    sub_range = _subset("svd", subset_by_index, min(shape_of(x)[-2:]))
+    if sub_range is not None and compute_uv and full_matrices:
+        raise ValueError("svd: subset_by_index with compute_uv needs full_matrices=False")
+    out = _prims.svd(x, full_matrices=full_matrices, compute_uv=compute_uv)
+    if sub_range is None:
+        return out
+    nd = len(shape_of(x))
+    if not compute_uv:
+        return slice_in_dim(out, *sub_range, axis=nd - 2)
+    u, s, vh = out
+    return (slice_in_dim(u, *sub_range, axis=nd - 1), slice_in_dim(s, *sub_range, axis=nd - 2),
+            slice_in_dim(vh, *sub_range, axis=nd - 2))
+
+
+def householder_product(a, taus):
+    """The first n columns of Q = H_0 H_1 ... H_{k-1}, for the Householder reflectors
+    H_i = I - taus[i] v_i v_i^H stored below the diagonal of `a` (m x n, m >= n >= k;
+    v_i[i] = 1 implied), as LAPACK's orgqr/ungqr. Differentiable (built from primitives)."""
+    *batch, m, n = shape_of(a)
+    k = shape_of(taus)[-1]
+    if m < n or n < k or tuple(shape_of(taus)[:-1]) != tuple(batch):
+        raise ValueError(f"householder_product: needs a of shape (..., m, n) with m >= n and "
+                         f"taus (..., k) with k <= n and the same batch; got a {shape_of(a)}, "
+                         f"taus {shape_of(taus)}")
+    nb = len(batch)
+    dt = dtype_of(a)
+    # the reflector vectors as the columns of V (m x k): unit diagonal, zeros above
+    V = add(_tri_mask(slice_in_dim(a, 0, k, axis=nb + 1), -1, upper=False),
+            np.eye(m, k, dtype=dt))
+    q = broadcast_in_dim(np.eye(m, n, dtype=dt), tuple(batch) + (m, n), (nb, nb + 1))
+    for i in reversed(range(k)):
+        v = slice_in_dim(V, i, i + 1, axis=nb + 1)                   # (..., m, 1)
+        tau = broadcast_in_dim(slice_in_dim(taus, i, i + 1, axis=nb), tuple(batch) + (1, 1),
+                               tuple(range(nb)) + (nb,))
+        q = sub(q, _mm(mul(v, tau), _mm(_H(v), q)))
+    return q
+
+
+def ormqr(a, taus, c, *, left=True, transpose=False):
+    """Q c (`left`) or c Q with the m x m Q of `householder_product(a, taus)`'s reflectors
+    (Q^H with `transpose`), as LAPACK's ormqr/unmqr."""
+    *batch, m, n = shape_of(a)
+    nb = len(batch)
+    k = shape_of(taus)[-1]
+    if n < m:
+        a = pad(a, 0, [(0, 0, 0)] * (nb + 1) + [(0, m - n, 0)])
+    else:
+        a = slice_in_dim(a, 0, m, axis=nb + 1)
+    taus = pad(taus, 0, [(0, 0, 0)] * nb + [(0, m - k, 0)]) if k < m else taus
+    q = householder_product(a, taus)
+    if transpose:
+        q = _H(q)
+    return _mm(q, c) if left else _mm(c, q)
+
+
+def cholesky_update(r_matrix, w_vector):
+    """The upper-triangular Cholesky factor R' of R^T R + w w^T, for upper-triangular
+    `r_matrix` R (positive diagonal) and vector `w_vector` w."""
+    r, w = r_matrix, w_vector
+    n = shape_of(r)[-1]
+    if len(shape_of(r)) != 2 or shape_of(r)[0] != n or tuple(shape_of(w)) != (n,):
+        raise ValueError(f"cholesky_update: needs an (n, n) matrix and an (n,) vector, got "
+                         f"{shape_of(r)} and {shape_of(w)}")
+    col = broadcast_in_dim(w, (n, 1), (0,))
+    a = add(_mm(_H(r), r), _mm(col, _H(col)))
+    return _H(_prims.cholesky(a))
+
+
+def symmetric_product(a_matrix, c_matrix, *, alpha=1., beta=0., symmetrize_output=False):
+    """alpha a a^T + beta c for a (..., m, n) and symmetric c (..., m, m). With
+    `symmetrize_output` the upper triangle is the transpose of the lower one."""
+    nd = len(shape_of(a_matrix))
+    at = transpose(a_matrix, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+    out = add(mul(_mm(a_matrix, at), alpha), mul(c_matrix, beta))
+    if symmetrize_output:
+        strict = _tri_mask(out, -1, upper=False)
+        out = add(_tri_mask(out, 0, upper=False),
+                  transpose(strict, tuple(range(nd - 2)) + (nd - 1, nd - 2)))
+    return out
