@@ -23,7 +23,7 @@ from .jit import jit, disable_jit, clear_caches
 from .extra_transforms import (custom_gradient, linear_transpose, closure_convert, fwd_and_bwd,
                                ensure_compile_time_eval)
 from .pmap import pmap
-from .higher_order import custom_derivatives
+from . import custom_derivatives
 from . import custom_batching
 from .higher_order.custom_derivatives import custom_vjp, custom_jvp
 from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies

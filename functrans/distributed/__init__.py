@@ -32,7 +32,7 @@ from ..backends import (local_devices, local_device_count, processes, process_in
                         process_count, to_host, device_of_raw, transfer, cpu)
 from ..tree_util import tree_flatten, tree_flatten_with_path, tree_unflatten, keystr
 
-__all__ = ["initialize", "is_initialized", "process_index", "process_count", "shard_batch",
+__all__ = ["initialize", "is_initialized", "shutdown", "process_index", "process_count", "shard_batch",
            "broadcast", "process_allgather", "replicate", "unreplicate", "barrier"]
 
 
@@ -78,7 +78,22 @@ def _abort_on_uncaught_exceptions(world):
             sys.stdout.flush()
         finally:
             world.abort(1)
+    hook.previous = previous
     sys.excepthook = hook
+
+
+def shutdown():
+    """Leave the MPI world `initialize()` joined, once every process has called this: this
+    process is a single-process job again (and the abort-on-exception hook is removed). A
+    no-op when not initialized. (MPI itself stays up until exit, so `initialize()` may join
+    again.)"""
+    if not is_initialized():
+        return
+    barrier()
+    previous = getattr(sys.excepthook, "previous", None)
+    if previous is not None:
+        sys.excepthook = previous
+    processes.set_world(processes.World())
 
 
 def barrier():
