@@ -32,8 +32,8 @@ from ..backends import (local_devices, local_device_count, processes, process_in
                         process_count, to_host, device_of_raw, transfer, cpu)
 from ..tree_util import tree_flatten, tree_flatten_with_path, tree_unflatten, keystr
 
-__all__ = ["initialize", "is_initialized", "shutdown", "process_index", "process_count", "shard_batch",
-           "broadcast", "process_allgather", "replicate", "unreplicate", "barrier"]
+__all__ = ["initialize", "is_initialized", "shutdown", "process_index", "process_count",
+           "shard_batch", "broadcast", "process_allgather", "replicate", "unreplicate", "barrier"]
 
 
 def initialize(*, abort_on_exception=True):
