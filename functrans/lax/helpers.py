@@ -261,15 +261,19 @@ def padtype_to_pads(in_shape, window_shape, window_strides, padding):
                               (1,) * len(in_shape)))
 
 
-def conv(lhs, rhs, window_strides, padding):
+def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_type=None):
     """A convolution of NCHW `lhs` with OIHW `rhs` (any number of spatial axes), no
     dilation: `conv_general_dilated` with its defaults."""
-    return conv_general_dilated(lhs, rhs, window_strides, padding)
+    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
+                                preferred_element_type=preferred_element_type)
 
 
-def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation):
+def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                              precision=None, preferred_element_type=None):
     """`conv_general_dilated` in NCHW / OIHW with dilations."""
-    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation)
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                precision=precision,
+                                preferred_element_type=preferred_element_type)
 
 
 _TRANSPOSE_LAYOUTS = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
@@ -292,13 +296,15 @@ def _transpose_pads(k, s, padding):
 
 
 def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
-                   transpose_kernel=False, use_consistent_padding=False):
+                   transpose_kernel=False, precision=None, preferred_element_type=None,
+                   use_consistent_padding=False):
     """JAX's transposed convolution: `lhs` dilated by `strides` and convolved with `rhs`
     (layouts NHWC / HWIO / NHWC by default). 'SAME' and 'VALID' name the forward
     convolution's padding; explicit (low, high) pairs pad the transposed convolution itself,
     unless `use_consistent_padding` reads them as the forward convolution's too.
     `transpose_kernel` flips the kernel's spatial axes and swaps its channel axes (the
-    gradient of the forward convolution, as Keras' Conv2DTranspose)."""
+    gradient of the forward convolution, as Keras' Conv2DTranspose). `precision` and
+    `preferred_element_type` as in `conv_general_dilated`."""
     rank = len(shape_of(lhs))
     if rank != len(shape_of(rhs)) or rank < 2:
         raise ValueError(f"conv_transpose: lhs and rhs must have the same rank >= 2, got "
@@ -320,7 +326,8 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
         perm[rhs_spec[0]], perm[rhs_spec[1]] = rhs_spec[1], rhs_spec[0]
         rhs = transpose(rhs, tuple(perm))
     return conv_general_dilated(lhs, rhs, (1,) * (rank - 2), padding, tuple(strides),
-                                rhs_dilation, dimension_numbers)
+                                rhs_dilation, dimension_numbers, precision=precision,
+                                preferred_element_type=preferred_element_type)
 
 
 # computations `reduce` runs as one reduction (`computation(init, reduced)` after it)

@@ -41,10 +41,13 @@ import collections
 import itertools
 import math
 
+import numpy as np
+
 from ..backends import numba_jit
 from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
-from .dot import dot_general
+from .dot import computes_in, dot_general
+from .elementwise import convert_element_type
 from .shape_ops import pad_kernel, reshape, transpose, moveaxis, broadcast_in_dim
 
 
@@ -518,17 +521,34 @@ def _kernel_products(kernel, patches, n, m):
 
 @on_operand_device
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1):
+                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                         batch_group_count=1, precision=None, preferred_element_type=None):
     """General N-d convolution (cross-correlation, as in every deep-learning library).
 
     `lhs` is the input, `rhs` the kernel; `window_strides`, `lhs_dilation` (transposed
     convolution) and `rhs_dilation` (atrous) have one entry per spatial axis; `padding` is
     'VALID', 'SAME', 'SAME_LOWER' or one (low, high) pair per spatial axis (negative crops);
     `dimension_numbers` gives the layouts (default NCHW input, OIHW kernel, NCHW output);
-    `feature_group_count` splits input and output channels into groups.
+    `feature_group_count` splits input and output channels into groups; `batch_group_count`
+    splits the input's batch into that many consecutive groups, output-channel group `k`
+    seeing batch group `k` (the kernel gradient of a grouped convolution). With
+    `preferred_element_type` the result has that dtype, as in `dot_general`; `precision` is
+    accepted and ignored (the host kernels compute at the operands' precision).
     """
+    args = (window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers)
+    if preferred_element_type is not None:
+        want = np.dtype(preferred_element_type)
+        if not computes_in(dtype_of(lhs), want):
+            return convert_element_type(conv_general_dilated(
+                lhs, rhs, *args, feature_group_count, batch_group_count), want)
+        return conv_general_dilated(convert_element_type(lhs, want),
+                                    convert_element_type(rhs, want), *args,
+                                    feature_group_count, batch_group_count)
     lhs_spec, rhs_spec, out_spec = conv_specs(len(shape_of(lhs)), len(shape_of(rhs)),
                                               dimension_numbers)
+    if int(batch_group_count) != 1:
+        return _batch_grouped(lhs, rhs, args, lhs_spec, rhs_spec, out_spec,
+                              int(feature_group_count), int(batch_group_count))
     x = transpose(lhs, lhs_spec)                 # (N, C, *S)
     w = transpose(rhs, rhs_spec)                 # (O, I, *K)
     xs, ws = shape_of(x), shape_of(w)
@@ -599,6 +619,27 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     for d in range(nd):
         perm[out_spec[2 + d]] = 2 + d
     return transpose(out, perm)
+
+
+def _batch_grouped(lhs, rhs, args, lhs_spec, rhs_spec, out_spec, feature_group_count,
+                   batch_group_count):
+    """`conv_general_dilated` with `batch_group_count` > 1: the input's batch groups move
+    into its channels (group-major), and become feature groups."""
+    b = batch_group_count
+    xs = shape_of(lhs)
+    n, c, o = xs[lhs_spec[0]], xs[lhs_spec[1]], shape_of(rhs)[rhs_spec[0]]
+    if feature_group_count != 1 or b < 1 or n % b or o % b:
+        raise ValueError(
+            f"conv_general_dilated: batch_group_count={b} must divide the input's batch "
+            f"({n}, lhs shape {xs}) and the kernel's output channels ({o}, rhs shape "
+            f"{shape_of(rhs)}), and feature_group_count must then be 1 (got "
+            f"{feature_group_count})")
+    x = transpose(lhs, lhs_spec)                                     # (N, C, *S)
+    x = reshape(x, (b, n // b) + shape_of(x)[1:])
+    x = reshape(moveaxis(x, 0, 1), (n // b, b * c) + shape_of(x)[3:])
+    canonical = tuple(range(len(xs)))
+    return conv_general_dilated(x, rhs, *args[:4], (canonical, rhs_spec, out_spec),
+                                feature_group_count=b)
 
 
 __all__ = ["conv_general_dilated", "conv_dimension_numbers", "ConvDimensionNumbers",

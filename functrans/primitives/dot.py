@@ -286,11 +286,13 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
                        precision, preferred_element_type)
 
 
-def batch_matmul(lhs, rhs):
-    """Matrix products of the last two axes, batched over the leading ones (same rank)."""
+def batch_matmul(lhs, rhs, precision=None, preferred_element_type=None):
+    """Matrix products of the last two axes, batched over the leading ones (same rank);
+    `precision` and `preferred_element_type` as in `dot_general`."""
     n = len(shape_of(lhs))
     if n < 2 or len(shape_of(rhs)) != n:
         raise ShapeMismatchError(f"batch_matmul: operands of the same rank >= 2, got shapes "
                                  f"{shape_of(lhs)} and {shape_of(rhs)}")
     batch = tuple(range(n - 2))
-    return dot_general(lhs, rhs, (((n - 1,), (n - 2,)), (batch, batch)))
+    return dot_general(lhs, rhs, (((n - 1,), (n - 2,)), (batch, batch)), precision,
+                       preferred_element_type)

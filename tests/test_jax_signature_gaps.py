@@ -1,0 +1,111 @@
+"""Keyword arguments of `jax.lax` / `jax.numpy` functions that JAX code passes: each one
+against JAX's result (with x64, so that the dtypes agree), under jit where JAX allows it,
+with derivative checks where the argument brings new differentiable semantics."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.lax as fl
+from functrans.test_util import check_grads
+
+rng = np.random.default_rng(0)
+
+
+@pytest.fixture
+def jx(jax_x64):
+    """(jax.lax, jax.numpy) with x64 on for the test; skipped without JAX."""
+    import jax.numpy
+    return jax_x64.lax, jax.numpy
+
+
+def same(ours, theirs, exact=False):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.dtype == theirs.dtype, (ours.dtype, theirs.dtype)
+    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
+    if exact:
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------ convolutions
+CONV_DNS = [None, ("NHWC", "HWIO", "NHWC")]
+
+
+def _layout(x, w, dn):
+    return (x, w) if dn is None else (x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0))
+
+
+@pytest.mark.parametrize("dn", CONV_DNS)
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_batch_group_count(jx, dn, padding):
+    lax, _ = jx
+    x, w = _layout(rng.normal(size=(6, 4, 5, 5)), rng.normal(size=(6, 4, 3, 3)), dn)
+
+    def f(lx, x, w):
+        return lx.conv_general_dilated(x, w, (1, 2), padding, rhs_dilation=(2, 1),
+                                       dimension_numbers=dn, batch_group_count=3)
+    same(f(fl, x, w), f(lax, x, w))
+    same(ft.jit(lambda x, w: f(fl, x, w))(x, w), f(lax, x, w))
+
+
+def test_batch_group_count_grads():
+    x, w = rng.normal(size=(4, 2, 5, 4)), rng.normal(size=(6, 2, 3, 2))
+    check_grads(lambda x, w: fl.conv_general_dilated(x, w, (1, 1), "SAME",
+                                                     batch_group_count=2),
+                (x, w), order=2, modes=("fwd", "rev"))
+
+
+def test_batch_group_count_errors():
+    x, w = np.ones((5, 2, 4, 4)), np.ones((6, 2, 3, 3))
+    with pytest.raises(ValueError, match="batch_group_count=2"):
+        fl.conv_general_dilated(x, w, (1, 1), "VALID", batch_group_count=2)
+    with pytest.raises(ValueError, match="feature_group_count must then be 1"):
+        fl.conv_general_dilated(np.ones((4, 4, 4, 4)), w, (1, 1), "VALID",
+                                batch_group_count=2, feature_group_count=2)
+
+
+@pytest.mark.parametrize("dtypes", [("int8", "int32"), ("float32", "float64"),
+                                    ("float64", "float64")])
+def test_conv_preferred_element_type(jx, dtypes):
+    lax, _ = jx
+    src, want = dtypes
+    x = rng.integers(-4, 4, size=(2, 3, 6, 5)).astype(src)
+    w = rng.integers(-4, 4, size=(4, 3, 3, 2)).astype(src)
+    for name, call in [
+            ("conv", lambda lx, x, w, **k: lx.conv(x, w, (1, 1), "SAME", **k)),
+            ("conv_general_dilated", lambda lx, x, w, **k: lx.conv_general_dilated(
+                x, w, (2, 1), "VALID", feature_group_count=1, **k)),
+            ("conv_with_general_padding", lambda lx, x, w, **k: lx.conv_with_general_padding(
+                x, w, (1, 1), ((1, 0), (0, 2)), (2, 1), (1, 2), **k)),
+            ("conv_transpose", lambda lx, x, w, **k: lx.conv_transpose(
+                x, w, (2, 2), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW"), **k))]:
+        kw = dict(precision=lax.Precision.HIGHEST, preferred_element_type=np.dtype(want))
+        ours = call(fl, x, w, **dict(kw, precision=fl.Precision.HIGHEST))
+        same(ours, call(lax, x, w, **kw), exact=src == "int8")
+        same(ft.jit(lambda x, w: call(fl, x, w, preferred_element_type=want))(x, w), ours)
+
+
+def test_conv_preferred_element_type_grads(jx):
+    lax, _ = jx
+    x, w = rng.normal(size=(2, 3, 5, 5)), rng.normal(size=(4, 3, 3, 3))
+    check_grads(lambda x, w: fl.conv(x, w, (1, 1), "SAME", preferred_element_type=np.float64),
+                (x, w), order=1, modes=("fwd", "rev"))
+    x, w = x.astype(np.float32), w.astype(np.float32)
+
+    def loss(lx, x, w):
+        return (lx.conv(x, w, (1, 1), "SAME", preferred_element_type=np.float64) ** 2).sum()
+    import jax
+    for ours, theirs in zip(ft.grad(lambda x, w: loss(fl, x, w), (0, 1))(x, w),
+                            jax.grad(lambda x, w: loss(lax, x, w), (0, 1))(x, w)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4)
+        assert ours.dtype == theirs.dtype == np.float32
+
+
+def test_batch_matmul_precision(jx):
+    lax, _ = jx
+    a, b = rng.normal(size=(3, 2, 4)).astype(np.float32), rng.normal(size=(3, 4, 5))
+    b = b.astype(np.float32)
+    same(fl.batch_matmul(a, b, precision=fl.Precision.HIGHEST),
+         lax.batch_matmul(a, b, precision=lax.Precision.HIGHEST))
+    assert fl.batch_matmul(a, b, preferred_element_type=np.float64).dtype == np.float64
