@@ -79,6 +79,11 @@ class ShapeMismatchError(TypeError, ValueError):
     catches it."""
 
 
+class IndexTypeError(IndexError, TypeError):
+    """An index of a type arrays cannot be indexed with (a float): an IndexError where NumPy
+    raises one and a TypeError where JAX does, so that either `except` catches it."""
+
+
 class UnexpectedTracerError(JAXTypeError):
     """A tracer was used after the transform that created it had finished (a TypeError, as
     JAX's is)."""

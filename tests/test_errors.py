@@ -191,3 +191,25 @@ def test_geometry_and_shape_mistakes_in_nn_optim_and_random():
         ft.optim.apply_updates({"a": fnp.ones(2)}, {"a": fnp.ones(3)})
     with pytest.raises(ValueError, match=r"ft.random.normal: shape \(-1,\) has a negative"):
         ft.random.normal(ft.random.key(0), (-1,))
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as e:
+        return type(e)
+    raise AssertionError("no error raised")
+
+
+@pytest.mark.parametrize("bad", [lambda m, x: x.reshape(4), lambda m, x: m.reshape(x, (5,)),
+                                 lambda m, x: x[m.asarray([1.0])], lambda m, x: x[1.5]])
+def test_reshape_and_float_index_errors_are_what_numpy_and_jax_raise(bad):
+    """NumPy raises ValueError (reshape) and IndexError (a float index), JAX TypeError for
+    both: functrans's errors are both, so that code written for either catches them."""
+    jnp = pytest.importorskip("jax.numpy")
+    for expected in (_raised(lambda: bad(np, np.arange(6.0))),
+                     _raised(lambda: bad(jnp, jnp.arange(6.0)))):
+        with pytest.raises(expected):
+            bad(fnp, fnp.arange(6.0))
+        with pytest.raises(expected):
+            ft.jit(lambda x: bad(fnp, x))(fnp.arange(6.0))

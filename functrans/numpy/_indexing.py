@@ -21,7 +21,7 @@ from .. import dtypes, lax
 from ..array import Array, wrap
 from ..core import (Tracer, concrete_value, concrete_host_value, ConcretizationError,
                     format_frame, user_frame)
-from ..errors import NonConcreteBooleanIndexError
+from ..errors import IndexTypeError, NonConcreteBooleanIndexError
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray
 
@@ -172,8 +172,8 @@ def _classify(e):
                 if dt == dtypes.bool_:
                     raise NonConcreteBooleanIndexError(_mask_under_trace_message(e)) from None
                 if not dtypes.is_integer(dt):
-                    raise IndexError(f"arrays used as indices must be integers or booleans, "
-                                     f"got {dt}") from None
+                    raise IndexTypeError(f"arrays used as indices must be integers or "
+                                         f"booleans, got {dt}") from None
                 return 1, e
         else:
             e = np.asarray(e)
@@ -183,11 +183,11 @@ def _classify(e):
                 return 0, _ScalarMask(bool(e))
             return e.ndim, e
         if not dtypes.is_integer(e.dtype):
-            raise IndexError(f"arrays used as indices must be integers or booleans, got "
-                             f"{e.dtype}")
+            raise IndexTypeError(f"arrays used as indices must be integers or booleans, got "
+                                 f"{e.dtype}")
         return 1, int(e) if e.ndim == 0 else e
-    raise IndexError(f"only integers, slices (':'), ellipsis ('...'), None and integer or "
-                     f"boolean arrays are valid indices, got {type(e).__name__}")
+    raise IndexTypeError(f"only integers, slices (':'), ellipsis ('...'), None and integer "
+                         f"or boolean arrays are valid indices, got {type(e).__name__}")
 
 
 class _ScalarMask:

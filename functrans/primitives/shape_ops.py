@@ -13,6 +13,7 @@ from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, transfer
 from ..core import ShapedArray, is_python_scalar, device_like, on_operand_device
+from ..errors import ShapeMismatchError
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
                     broadcast_batched, bdim_size)
 
@@ -20,8 +21,9 @@ from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, want
 # ------------------------------------------------------------------ reshape
 def _reshape_aval(x, new_sizes):
     if math.prod(new_sizes) != math.prod(x.shape):
-        raise ValueError(f"cannot reshape an array of shape {x.shape} ({math.prod(x.shape)} "
-                         f"elements) to {new_sizes} ({math.prod(new_sizes)} elements)")
+        raise ShapeMismatchError(f"cannot reshape an array of shape {x.shape} "
+                                 f"({math.prod(x.shape)} elements) to {new_sizes} "
+                                 f"({math.prod(new_sizes)} elements)")
     return ShapedArray(new_sizes, x.dtype)
 
 
