@@ -109,6 +109,11 @@ def _unpack(opt_state, where):
     return opt_state
 
 
+def _first(state):
+    """`get_params` of the optimizers whose state is (params, *moments)."""
+    return state[0]
+
+
 @optimizer
 def sgd(step_size):
     """Stochastic gradient descent: `x - step_size(i) * g`."""
@@ -138,9 +143,7 @@ def momentum(step_size: Schedule, mass: float):
         velocity = mass * velocity + g
         return x - step_size(i) * velocity, velocity
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 @optimizer
@@ -156,9 +159,7 @@ def nesterov(step_size: Schedule, mass: float):
         velocity = mass * velocity + g
         return x - step_size(i) * (mass * velocity + g), velocity
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 @optimizer
@@ -176,9 +177,7 @@ def adagrad(step_size, momentum=0.9):
         m = (1. - momentum) * (g * g_sq_inv_sqrt) + momentum * m
         return x - step_size(i) * m, g_sq, m
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 @optimizer
@@ -194,9 +193,7 @@ def rmsprop(step_size, gamma=0.9, eps=1e-8):
         avg_sq_grad = avg_sq_grad * gamma + fnp.square(g) * (1. - gamma)
         return x - step_size(i) * g / fnp.sqrt(avg_sq_grad + eps), avg_sq_grad
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 @optimizer
@@ -213,9 +210,7 @@ def rmsprop_momentum(step_size, gamma=0.9, eps=1e-8, momentum=0.9):
         mom = momentum * mom + step_size(i) * g / fnp.sqrt(avg_sq_grad + eps)
         return x - mom, avg_sq_grad, mom
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 @optimizer
@@ -234,9 +229,7 @@ def adam(step_size, b1=0.9, b2=0.999, eps=1e-8):
         vhat = v / (1 - fnp.asarray(b2, m.dtype) ** (i + 1))
         return x - step_size(i) * mhat / (fnp.sqrt(vhat) + eps), m, v
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 @optimizer
@@ -254,9 +247,7 @@ def adamax(step_size, b1=0.9, b2=0.999, eps=1e-8):
         x = x - (step_size(i) / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))) * m / (u + eps)
         return x, m, u
 
-    def get_params(state):
-        return state[0]
-    return init, update, get_params
+    return init, update, _first
 
 
 def _expand_along(ndim, v, axis):

@@ -114,9 +114,8 @@ def _conv_out_shape(input_shape, kernel_shape, strides, padding, dimension_numbe
     return tuple(out)
 
 
-def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding='VALID',
-                W_init=None, b_init=normal(1e-6)):
-    """A convolution layer with layouts `dimension_numbers = (lhs, rhs, out)` strings."""
+def _conv_layer(name, dimension_numbers, out_chan, filter_shape, strides, padding, W_init,
+                b_init, transpose):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     _spatial(dimension_numbers)
     one = (1,) * len(filter_shape)
@@ -124,19 +123,31 @@ def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding
     W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
 
     def init_fun(rng, input_shape):
-        input_shape = _check_shape("GeneralConv", input_shape, len(lhs_spec))
+        input_shape = _check_shape(name, input_shape, len(lhs_spec))
         kernel_shape = _kernel_shape(dimension_numbers, out_chan, filter_shape, input_shape)
         output_shape = _conv_out_shape(input_shape, kernel_shape, strides, padding,
-                                       dimension_numbers, transpose=False)
+                                       dimension_numbers, transpose=transpose)
         bias_shape = tuple(out_chan if c == "C" else 1 for c in out_spec)
         k1, k2 = random.split(rng)
         return output_shape, (W_init(k1, kernel_shape), b_init(k2, bias_shape))
 
     def apply_fun(params, inputs, **kwargs):
         W, b = params
-        return lax.conv_general_dilated(inputs, W, strides, padding, one, one,
-                                        dimension_numbers=dimension_numbers) + b
+        if transpose:
+            out = lax.conv_transpose(inputs, W, strides, padding,
+                                     dimension_numbers=dimension_numbers)
+        else:
+            out = lax.conv_general_dilated(inputs, W, strides, padding, one, one,
+                                           dimension_numbers=dimension_numbers)
+        return out + b
     return init_fun, apply_fun
+
+
+def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding='VALID',
+                W_init=None, b_init=normal(1e-6)):
+    """A convolution layer with layouts `dimension_numbers = (lhs, rhs, out)` strings."""
+    return _conv_layer("GeneralConv", dimension_numbers, out_chan, filter_shape, strides,
+                       padding, W_init, b_init, transpose=False)
 
 
 Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
@@ -146,26 +157,8 @@ def GeneralConvTranspose(dimension_numbers, out_chan, filter_shape, strides=None
                          padding='VALID', W_init=None, b_init=normal(1e-6)):
     """A transposed-convolution layer (`lax.conv_transpose`) with layouts
     `dimension_numbers`."""
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
-    _spatial(dimension_numbers)
-    one = (1,) * len(filter_shape)
-    strides = tuple(strides or one)
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
-
-    def init_fun(rng, input_shape):
-        input_shape = _check_shape("GeneralConvTranspose", input_shape, len(lhs_spec))
-        kernel_shape = _kernel_shape(dimension_numbers, out_chan, filter_shape, input_shape)
-        output_shape = _conv_out_shape(input_shape, kernel_shape, strides, padding,
-                                       dimension_numbers, transpose=True)
-        bias_shape = tuple(out_chan if c == "C" else 1 for c in out_spec)
-        k1, k2 = random.split(rng)
-        return output_shape, (W_init(k1, kernel_shape), b_init(k2, bias_shape))
-
-    def apply_fun(params, inputs, **kwargs):
-        W, b = params
-        return lax.conv_transpose(inputs, W, strides, padding,
-                                  dimension_numbers=dimension_numbers) + b
-    return init_fun, apply_fun
+    return _conv_layer("GeneralConvTranspose", dimension_numbers, out_chan, filter_shape,
+                       strides, padding, W_init, b_init, transpose=True)
 
 
 Conv1DTranspose = functools.partial(GeneralConvTranspose, ("NHC", "HIO", "NHC"))
