@@ -42,7 +42,7 @@ def test_scatter_mul_first_derivatives_are_exact_with_zero_updates():
     x = fnp.asarray(np.array([1.5, -2.0, 3.0]))
     u = fnp.asarray(np.array([0.0, 2.0, 0.0, 4.0, -1.0]))
     idx = np.array([0, 0, 1, 1, 2])
-    f = lambda x, u: lax.scatter_mul(x, u, idx, axes=(0,))   # noqa: E731
+    f = lambda x, u: lax.scatter_mul_axes(x, u, idx, axes=(0,))   # noqa: E731
     _grads(f, x, u, order=1)
     gu = ft.grad(lambda u: f(x, u).sum())(u)
     # d out[0] / d u[0] = x[0] * u[1]; d out[0] / d u[1] = x[0] * u[0] = 0; ...
@@ -52,7 +52,7 @@ def test_scatter_mul_first_derivatives_are_exact_with_zero_updates():
 def test_scatter_extremum_ties_share_the_derivative():
     x = fnp.asarray(np.array([1.0, 5.0]))
     u = fnp.asarray(np.array([1.0, 2.0]))
-    gx, gu = ft.grad(lambda x, u: lax.scatter_max(x, u, np.array([0, 1]), axes=(0,)).sum(),
+    gx, gu = ft.grad(lambda x, u: lax.scatter_max_axes(x, u, np.array([0, 1]), axes=(0,)).sum(),
                      argnums=(0, 1))(x, u)
     np.testing.assert_allclose(np.asarray(gx), [0.5, 1.0])
     np.testing.assert_allclose(np.asarray(gu), [0.5, 0.0])
@@ -61,15 +61,15 @@ def test_scatter_extremum_ties_share_the_derivative():
 def test_gather_modes():
     x = fnp.asarray(np.arange(5.0))
     idx = np.array([-2, 0, 4, 7])
-    np.testing.assert_array_equal(np.asarray(lax.gather(x, idx, axes=(0,), mode="clip")),
+    np.testing.assert_array_equal(np.asarray(lax.gather_axes(x, idx, axes=(0,), mode="clip")),
                                   [0, 0, 4, 4])
-    np.testing.assert_array_equal(np.asarray(lax.gather(x, idx, axes=(0,), mode="fill")),
+    np.testing.assert_array_equal(np.asarray(lax.gather_axes(x, idx, axes=(0,), mode="fill")),
                                   [0, 0, 4, 0])
-    ct = ft.grad(lambda x: lax.gather(x, idx, axes=(0,), mode="fill").sum())(x)
+    ct = ft.grad(lambda x: lax.gather_axes(x, idx, axes=(0,), mode="fill").sum())(x)
     np.testing.assert_array_equal(np.asarray(ct), [1, 0, 0, 0, 1])
-    out = lax.scatter_add(x, fnp.ones(4), idx, axes=(0,), mode="drop")
+    out = lax.scatter_add_axes(x, fnp.ones(4), idx, axes=(0,), mode="drop")
     np.testing.assert_array_equal(np.asarray(out), [1, 1, 2, 3, 5])
-    out = lax.scatter_add(x, fnp.ones(4), idx, axes=(0,), mode="clip")
+    out = lax.scatter_add_axes(x, fnp.ones(4), idx, axes=(0,), mode="clip")
     np.testing.assert_array_equal(np.asarray(out), [2, 1, 2, 3, 6])
 
 

@@ -30,7 +30,8 @@ from ..primitives.conv import (conv_general_dilated, conv_dimension_numbers,
                                ConvDimensionNumbers)
 from ..primitives.windowed import reduce_window, reduce_window_max, reduce_window_sum
 from ..primitives.indexing import (
-    gather, scatter, scatter_add, scatter_mul, scatter_min, scatter_max, dynamic_slice,
+    gather_axes, scatter_axes, scatter_add_axes, scatter_mul_axes, scatter_min_axes,
+    scatter_max_axes, dynamic_slice,
     dynamic_update_slice, take_along_axis, add_along_axis, wrap_negative,
     dynamic_slice_in_dim, dynamic_index_in_dim, dynamic_update_slice_in_dim,
 )
@@ -51,4 +52,7 @@ from .helpers import (
     index_in_dim, index_take, optimization_barrier, padtype_to_pads, shift_right_arithmetic,
     shift_right_logical, sort_key_val, split, stack, tile, unstack,
 )
+from .gather_scatter import (
+    GatherDimensionNumbers, ScatterDimensionNumbers, GatherScatterMode, gather, scatter,
+    scatter_add, scatter_sub, scatter_mul, scatter_min, scatter_max, scatter_apply)
 from . import linalg

@@ -18,7 +18,7 @@ from ..primitives._util import broadcast_shapes as _broadcast_shapes, canonical_
 from ..primitives.conv import conv_specs, conv_general_dilated, padding_pairs
 from ..primitives import elementwise as _elementwise, reductions as _reductions
 from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
-from ..primitives.indexing import dynamic_update_slice_in_dim, gather
+from ..primitives.indexing import dynamic_update_slice_in_dim, gather_axes
 from ..primitives.shape_ops import (bitcast_convert_type, broadcast_in_dim, concatenate,
                                     expand_dims, iota, reshape, rev, slice_in_dim, squeeze,
                                     transpose)
@@ -165,7 +165,7 @@ def index_take(src, idxs, axes):
     axes = tuple(canonical_axis(a, len(shape_of(src)), "index_take: axis") for a in axes)
     if len(idxs) != len(axes):
         raise ValueError(f"index_take: {len(idxs)} index arrays for {len(axes)} axes")
-    return gather(src, *idxs, axes=axes)
+    return gather_axes(src, *idxs, axes=axes)
 
 
 def split(operand, sizes, axis=0):

@@ -250,8 +250,9 @@ def _renorm(rows, max_norm, norm_type):
 def _scale_grad(rows, ids, num):
     """`rows` whose derivative is divided by the count of each id in `ids`."""
     flat = lax.reshape(ids, (math.prod(shape_of(ids)),))
-    counts = lax.scatter_add(fnp.zeros((num,), dtype_of(rows)), fnp.ones(shape_of(flat),
-                             dtype_of(rows)), flat, axes=(0,), mode="drop")
+    counts = lax.scatter_add_axes(fnp.zeros((num,), dtype_of(rows)),
+                                  fnp.ones(shape_of(flat), dtype_of(rows)), flat, axes=(0,),
+                                  mode="drop")
     inv = lax.expand_dims(lax.div(1.0, fnp.take(counts, ids, axis=0)), (len(shape_of(ids)),))
     still = lax.stop_gradient(rows)
     return lax.add(still, lax.mul(lax.sub(rows, still), inv))
@@ -319,15 +320,15 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     seg = lax.sub(fnp.searchsorted(offsets, fnp.arange(n, dtype=dtype_of(offsets)),
                                    side="right"), 1)
     seg = fnp.where((seg < 0) | (seg >= bags), bags, seg)
-    counts = lax.scatter_add(fnp.zeros((bags,), dt), lax.convert_element_type(keep, dt), seg,
-                             axes=(0,), mode="drop")[:, None]
+    counts = lax.scatter_add_axes(fnp.zeros((bags,), dt), lax.convert_element_type(keep, dt),
+                                  seg, axes=(0,), mode="drop")[:, None]
     if mode == "max":
         masked = fnp.where(lax.expand_dims(keep, (1,)), rows, -np.inf)
-        top = lax.scatter_max(fnp.full((bags, dim), -np.inf, dt), masked, seg, axes=(0,),
-                              mode="drop")
+        top = lax.scatter_max_axes(fnp.full((bags, dim), -np.inf, dt), masked, seg, axes=(0,),
+                                   mode="drop")
         return fnp.where(counts > 0, top, 0.0).astype(dt)
-    total = lax.scatter_add(fnp.zeros((bags, dim), dt), lax.mul(rows, weights[:, None]), seg,
-                            axes=(0,), mode="drop")
+    total = lax.scatter_add_axes(fnp.zeros((bags, dim), dt), lax.mul(rows, weights[:, None]),
+                                 seg, axes=(0,), mode="drop")
     return total if mode == "sum" else lax.div(total, fnp.maximum(counts, 1.0))
 
 

@@ -51,8 +51,8 @@ def advanced_getitem(x, entries, breaks=(), fill=None):
     shape = shape_of(x)
     sliced = basic_getitem(x, [e if isinstance(e, slice) else slice(None) for e in entries])
     axes, arrays, mode = advanced_index_arrays(entries, shape_of(sliced), fill)
-    out = lax.gather(sliced, *arrays, axes=axes, mode=mode,
-                     fill_value=fill if mode == "fill" else None)
+    out = lax.gather_axes(sliced, *arrays, axes=axes, mode=mode,
+                          fill_value=fill if mode == "fill" else None)
     first, last = axes[0], axes[-1]
     adjacent = axes == list(range(first, last + 1)) and \
         not any(first < b <= last for b in breaks)

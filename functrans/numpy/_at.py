@@ -35,8 +35,9 @@ from ..primitives.indexing import wrap_negative
 from ._conversion import asarray
 from ._indexing import getitem, getitem_mode, Index, entry_kind, raw_index
 
-_SCATTER = {"set": lax.scatter, "add": lax.scatter_add, "multiply": lax.scatter_mul,
-            "min": lax.scatter_min, "max": lax.scatter_max}
+_SCATTER = {"set": lax.scatter_axes, "add": lax.scatter_add_axes,
+            "multiply": lax.scatter_mul_axes, "min": lax.scatter_min_axes,
+            "max": lax.scatter_max_axes}
 _UFUNC_AT = {"add": np.add, "multiply": np.multiply, "min": np.minimum, "max": np.maximum}
 _COMBINE = {"add": lax.add, "multiply": lax.mul, "min": lax.min, "max": lax.max}
 

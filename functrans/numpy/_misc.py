@@ -152,7 +152,7 @@ def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):
     pos = along_axis_indices(shape_of(arr), idx, ax)
     vals = lax.broadcast_to(lax.convert_element_type(asarray(values), dtype_of(arr)),
                             shape_of(pos[0]))
-    return lax.scatter(arr, vals, *pos, axes=tuple(range(len(shape_of(arr)))), mode="drop")
+    return lax.scatter_axes(arr, vals, *pos, axes=tuple(range(len(shape_of(arr)))), mode="drop")
 
 
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):

@@ -483,13 +483,13 @@ def _order_statistic(srt, q_shape, lead_shape, per_slice):
     to the sorted values there, shaped q_shape + lead_shape."""
     last = len(lead_shape)
     if not per_slice:
-        return lambda idx: lax.gather(srt, idx, axes=(last,), mode="clip")
+        return lambda idx: lax.gather_axes(srt, idx, axes=(last,), mode="clip")
     full = q_shape + lead_shape
     nq = len(q_shape)
     lead_idx = [lax.broadcast_in_dim(lax.iota(d, like=srt), full, (nq + i,))
                 for i, d in enumerate(lead_shape)]
-    return lambda idx: lax.gather(srt, *lead_idx, idx, axes=tuple(range(last + 1)),
-                                  mode="clip")
+    return lambda idx: lax.gather_axes(srt, *lead_idx, idx, axes=tuple(range(last + 1)),
+                                       mode="clip")
 
 
 def average(a, axis=None, weights=None, returned=False, *, keepdims=False):

@@ -662,8 +662,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     start1, start2 = max(-offset, 0), max(offset, 0)
     k = max(min(n1 - start1, n2 - start2), 0)
     i = np.arange(k)
-    out = lax.gather(a, i + start1, i + start2, axes=(axis1, axis2),
-                     mode="promise_in_bounds")
+    out = lax.gather_axes(a, i + start1, i + start2, axes=(axis1, axis2),
+                          mode="promise_in_bounds")
     return moveaxis(out, 0, -1)
 
 
@@ -678,8 +678,8 @@ def diag(v, k=0):
     n = s[0] + abs(k)
     rows, cols = np.arange(s[0]) + max(-k, 0), np.arange(s[0]) + max(k, 0)
     from ._creation import zeros
-    return lax.scatter(zeros((n, n), dtype_of(v)), v, rows, cols, axes=(0, 1),
-                       mode="promise_in_bounds")
+    return lax.scatter_axes(zeros((n, n), dtype_of(v)), v, rows, cols, axes=(0, 1),
+                            mode="promise_in_bounds")
 
 
 def diagflat(v, k=0):

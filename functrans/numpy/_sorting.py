@@ -147,15 +147,15 @@ def _nonzero_sized(a, size, fill_value):
     rank = lax.sub(lax.cumsum(lax.convert_element_type(flat, np.int64), 0), 1)
     slot = lax.select(flat, rank, lax.full_like(rank, size))
     fill = 0 if fill_value is None else fill_value
-    positions = lax.scatter(lax.full((size,), -1, np.int64, like=a), lax.iota(n, like=a), slot,
-                            axes=(0,), mode="drop")
+    positions = lax.scatter_axes(lax.full((size,), -1, np.int64, like=a), lax.iota(n, like=a),
+                                 slot, axes=(0,), mode="drop")
     found = lax.ge(positions, 0)
     coords = np.unravel_index(np.arange(max(n, 1)), shape) if n else \
         [np.zeros(1, np.int64)] * len(shape)
     out = []
     for axis, c in enumerate(coords):
-        picked = lax.gather(lax.constant(c.astype(np.int64), like=a), lax.max(positions, 0),
-                            axes=(0,), mode="clip")
+        picked = lax.gather_axes(lax.constant(c.astype(np.int64), like=a),
+                                 lax.max(positions, 0), axes=(0,), mode="clip")
         f = fill[axis] if isinstance(fill, (tuple, list)) else fill
         out.append(lax.select(found, picked, lax.full_like(picked, f)))
     return tuple(out)
@@ -205,7 +205,7 @@ def _unique_sized(a, size, fill_value):
     slot = lax.select(first, rank, lax.full_like(rank, size))
     fill = lax.slice_in_dim(s, 0, 1) if fill_value is None else fill_value
     base = lax.broadcast_to(lax.convert_element_type(asarray(fill), dtype_of(a)), (size,))
-    return lax.scatter(base, s, slot, axes=(0,), mode="drop")
+    return lax.scatter_axes(base, s, slot, axes=(0,), mode="drop")
 
 
 def unique_values(x):
@@ -300,8 +300,8 @@ def bincount(x, weights=None, minlength=0, *, length=None):
         if not dtypes.is_inexact(dtype_of(w)):
             w = lax.convert_element_type(w, np.float64 if dtypes.is_integer(dtype_of(w))
                                          else dtypes.default_float_dtype())
-    return lax.scatter_add(lax.full((int(length),), 0, dtype_of(w)), ravel(w), ravel(x),
-                           axes=(0,), mode="drop")
+    return lax.scatter_add_axes(lax.full((int(length),), 0, dtype_of(w)), ravel(w), ravel(x),
+                                axes=(0,), mode="drop")
 
 
 def _bin_edges(a, bins, range, name):

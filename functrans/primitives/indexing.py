@@ -1,10 +1,12 @@
 """Indexing primitives: `gather` and the `scatter` family (integer-array indexing and its
 functional updates), `dynamic_slice` and `dynamic_update_slice` (windows at traced offsets).
+JAX's window-style `lax.gather` / `lax.scatter*` (dimension numbers) are built on these in
+`functrans.lax.gather_scatter`.
 
-`gather(x, *indices, axes)`: the index arrays (one per axis in `axes`, all of one shape B)
+`gather_axes(x, *indices, axes)`: the index arrays (one per axis in `axes`, all of one shape B)
 pick elements along those axes; the other axes are kept whole. The output has shape
 `B + [x.shape[i] for i not in axes]`, i.e. NumPy's `x[i0, i1, ...]` with the indexed axes
-moved to the front. `scatter*(x, updates, *indices, axes)` writes `updates` (shape
+moved to the front. `scatter*_axes(x, updates, *indices, axes)` writes `updates` (shape
 `B + rest`) back at those positions: `scatter` assigns, `scatter_add` accumulates (duplicate
 indices add up), `scatter_mul`/`scatter_min`/`scatter_max` combine.
 
@@ -601,11 +603,12 @@ def _normalize_axes(name, x, axes):
 
 
 @on_operand_device
-def gather(x, *indices, axes, mode="clip", fill_value=None):
+def gather_axes(x, *indices, axes, mode="clip", fill_value=None):
     """`x` indexed along `axes` by integer arrays of one shape B: shape B + the other axes.
     Out-of-bounds positions clamp (`mode="clip"`) or read `fill_value` (`mode="fill"`;
     0 unless given)."""
-    return gather_p.bind(x, *_indices_for(x, indices), axes=_normalize_axes("gather", x, axes),
+    return gather_p.bind(x, *_indices_for(x, indices),
+                         axes=_normalize_axes("gather_axes", x, axes),
                          mode=mode, fill_value=fill_value)
 
 
@@ -613,18 +616,18 @@ def _scatter_fn(prim):
     @on_operand_device
     def f(x, updates, *indices, axes, mode="drop"):
         return prim.bind(x, updates, *_indices_for(x, indices),
-                         axes=_normalize_axes(prim.name, x, axes), mode=mode)
-    f.__name__ = prim.name
-    f.__doc__ = (f"`{prim.name}`: combine `updates` (shape B + the non-indexed axes) into `x` "
+                         axes=_normalize_axes(prim.name + "_axes", x, axes), mode=mode)
+    f.__name__ = f.__qualname__ = prim.name + "_axes"
+    f.__doc__ = (f"`{f.__name__}`: combine `updates` (shape B + the non-indexed axes) into `x` "
                  "at the positions the index arrays give along `axes`.")
     return f
 
 
-scatter = _scatter_fn(scatter_p)
-scatter_add = _scatter_fn(scatter_add_p)
-scatter_mul = _scatter_fn(scatter_mul_p)
-scatter_min = _scatter_fn(scatter_min_p)
-scatter_max = _scatter_fn(scatter_max_p)
+scatter_axes = _scatter_fn(scatter_p)
+scatter_add_axes = _scatter_fn(scatter_add_p)
+scatter_mul_axes = _scatter_fn(scatter_mul_p)
+scatter_min_axes = _scatter_fn(scatter_min_p)
+scatter_max_axes = _scatter_fn(scatter_max_p)
 
 
 @on_operand_device
@@ -697,6 +700,7 @@ def wrap_negative(i, size):
     return select(lt(i, 0), add(i, size), i)
 
 
-__all__ = ["gather", "scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max",
+__all__ = ["gather_axes", "scatter_axes", "scatter_add_axes", "scatter_mul_axes",
+           "scatter_min_axes", "scatter_max_axes",
            "dynamic_slice", "dynamic_update_slice", "take_along_axis", "add_along_axis",
            "dynamic_slice_in_dim", "dynamic_index_in_dim", "dynamic_update_slice_in_dim"]

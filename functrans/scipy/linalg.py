@@ -184,7 +184,7 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     # a = P^T L U (rows permuted by perm): op(a) x = b is U^T L^T (P x) = b
     y = lax_linalg.triangular_solve(lu_, b, lower=False, transpose_a=True)
     z = lax_linalg.triangular_solve(lu_, y, lower=True, transpose_a=True, unit_diagonal=True)
-    return restore(lax.scatter(lax.full_like(z, 0), z, perm, axes=(0,)))   # x[perm] = z
+    return restore(lax.scatter_axes(lax.full_like(z, 0), z, perm, axes=(0,)))   # x[perm] = z
 
 
 def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False,
