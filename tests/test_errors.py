@@ -202,6 +202,7 @@ def _raised(fn):
 
 
 @pytest.mark.parametrize("bad", [lambda m, x: x.reshape(4), lambda m, x: m.reshape(x, (5,)),
+                                 lambda m, x: x.reshape(4, -1),
                                  lambda m, x: x[m.asarray([1.0])], lambda m, x: x[1.5]])
 def test_reshape_and_float_index_errors_are_what_numpy_and_jax_raise(bad):
     """NumPy raises ValueError (reshape) and IndexError (a float index), JAX TypeError for

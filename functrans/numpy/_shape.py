@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes, lax
 from ..array import Array
 from ..core import Tracer, concrete_host_value
+from ..errors import ShapeMismatchError
 from ..primitives._util import as_shape, shape_of, dtype_of, canonical_axis
 from ._conversion import asarray, promote
 from ._array_api import to_device
@@ -38,8 +39,8 @@ def _resolve_shape(newshape, total, old):
     if unknown:
         known = math.prod(d for d in newshape if d != -1)
         if known == 0 or total % known:
-            raise ValueError(f"cannot reshape an array of shape {old} ({total} elements) "
-                             f"into {tuple(newshape)}")
+            raise ShapeMismatchError(f"cannot reshape an array of shape {old} ({total} "
+                                     f"elements) into {tuple(newshape)}")
         newshape[unknown[0]] = total // known
     return tuple(newshape)
 
