@@ -177,20 +177,73 @@ def argwhere(a, *, size=None, fill_value=None):
 
 
 def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None,
-           *, equal_nan=True, size=None, fill_value=None):
+           *, equal_nan=True, size=None, fill_value=None, sorted=True):
     """The sorted unique values (of a concrete array), with NumPy's optional outputs.
-    With `size` the result has that many entries (padded with `fill_value`, default the
-    smallest unique value), which works on traced values too (1-D results only)."""
+    With `size` the results have that many entries (values padded with `fill_value`, default
+    the smallest unique value; first indices with the smallest value's, counts with 0), which
+    works on traced values too (flattened input, `axis=None`). `sorted=False` is accepted
+    (the values come sorted all the same, as in JAX)."""
     if size is not None:
-        if axis is not None or return_index or return_inverse or return_counts:
-            raise NotImplementedError("unique(size=...) supports only the values")
-        return _unique_sized(ravel(asarray(ar)), int(size), fill_value)
+        if axis is not None:
+            raise NotImplementedError("unique(size=...) with an axis: flatten the input or "
+                                      "pass axis=None")
+        res = _unique_all_sized(ravel(asarray(ar)), int(size), fill_value, equal_nan)
+        res = (res[0],) + tuple(r for r, want in zip(res[1:], (return_index, return_inverse,
+                                                                return_counts)) if want)
+        return res if len(res) > 1 else res[0]
     raw = _concrete(asarray(ar), "unique")
     res = np.unique(raw, return_index, return_inverse, return_counts, axis=axis,
                     equal_nan=equal_nan)
     if isinstance(res, tuple):
         return tuple(asarray(r) for r in res)
     return asarray(res)
+
+
+def _firsts(s, equal_nan=True):
+    """Where each run of equal values of the sorted 1-D `s` starts (NaNs one run with
+    `equal_nan`, else each its own)."""
+    n = shape_of(s)[0]
+    if n == 0:
+        return lax.full((0,), True, np.bool_)
+    head, tail = lax.slice_in_dim(s, 1, n), lax.slice_in_dim(s, 0, n - 1)
+    new = lax.ne(head, tail)
+    if equal_nan and dtypes.is_inexact(dtype_of(s)):
+        new = lax.bitwise_and(new, lax.bitwise_not(lax.bitwise_and(lax.ne(head, head),
+                                                                   lax.ne(tail, tail))))
+    return lax.concatenate([lax.full((1,), True, np.bool_), new], 0)
+
+
+def _compact(keep, values, size, fills):
+    """The entries of each 1-D array of `values` where `keep` holds, in order: `size` of them
+    (truncated, or padded with the matching entry of `fills`, a scalar or 0-d array), and
+    how many were kept."""
+    key = lax.convert_element_type(lax.bitwise_not(keep), np.int8)
+    n = shape_of(keep)[0]
+    count = lax.reduce_sum(lax.convert_element_type(keep, np.int64), (0,))
+    valid = lax.lt(lax.iota(np.int64, size), count)
+    out = []
+    for v, f in zip(lax.sort_multiple((key,) + tuple(values), 0)[1:], fills):
+        f = lax.convert_element_type(asarray(f), dtype_of(v))
+        if n >= size:
+            v = lax.slice_in_dim(v, 0, size)
+        else:
+            v = lax.concatenate([v, lax.broadcast_to(f, (size - n,))], 0)
+        out.append(lax.select(valid, v, lax.broadcast_to(f, (size,))))
+    return out, count
+
+
+def _first_or(values, count, fill_value, default=0):
+    """`fill_value`, or the first of `values` when there are some, else `default`."""
+    if fill_value is not None:
+        return fill_value
+    first = lax.reshape(lax.slice_in_dim(values, 0, 1), ())
+    return lax.select(lax.gt(count, 0), first, lax.convert_element_type(asarray(default),
+                                                                        dtype_of(values)))
+
+
+def _sorted_with_positions(a):
+    """`a` (1-D) stably sorted, and where each sorted entry came from."""
+    return lax.sort_multiple((a, lax.iota(np.int64, shape_of(a)[0])), 0)
 
 
 def _unique_sized(a, size, fill_value):
@@ -208,8 +261,31 @@ def _unique_sized(a, size, fill_value):
     return lax.scatter_axes(base, s, slot, axes=(0,), mode="drop")
 
 
-def unique_values(x):
-    return unique(x)
+def _unique_all_sized(a, size, fill_value, equal_nan=True):
+    """Sized unique of the 1-D `a`: values, first indices, inverse indices, counts."""
+    n = shape_of(a)[0]
+    if n == 0 and fill_value is None and size:
+        raise ValueError("unique: for an empty input with size > 0, pass fill_value")
+    s, perm = _sorted_with_positions(a)
+    first = _firsts(s, equal_nan)
+    fill = lax.slice_in_dim(s, 0, 1) if fill_value is None else fill_value
+    fill = lax.reshape(lax.convert_element_type(asarray(fill), dtype_of(a)), ())
+    pos = lax.iota(np.int64, n)
+    (values, index, starts), count = _compact(
+        first, (s, perm, pos), size + 1,
+        (fill, lax.reshape(lax.slice_in_dim(perm, 0, 1), ()) if n else 0, n))
+    rank = lax.sub(lax.cumsum(lax.convert_element_type(first, np.int64), 0), 1)
+    inverse = lax.sort_multiple((perm, rank), 0)[1]
+    counts = lax.sub(lax.slice_in_dim(starts, 1, size + 1), lax.slice_in_dim(starts, 0, size))
+    counts = lax.select(lax.lt(lax.iota(np.int64, size), count), counts,
+                        lax.full((size,), 0, np.int64))
+    return (lax.slice_in_dim(values, 0, size), lax.slice_in_dim(index, 0, size), inverse,
+            counts)
+
+
+def unique_values(x, /, *, size=None, fill_value=None):
+    """The distinct values of `x`, sorted (`size`/`fill_value` as in `unique`)."""
+    return unique(x, size=size, fill_value=fill_value)
 
 
 class UniqueAllResult(NamedTuple):
@@ -229,21 +305,25 @@ class UniqueInverseResult(NamedTuple):
     inverse_indices: object
 
 
-def unique_counts(x, /):
-    """The distinct values of `x` and how often each occurs (a named tuple)."""
-    values, counts = unique(x, return_counts=True)
+def unique_counts(x, /, *, size=None, fill_value=None):
+    """The distinct values of `x` and how often each occurs (a named tuple; `size` and
+    `fill_value` as in `unique`)."""
+    values, counts = unique(x, return_counts=True, size=size, fill_value=fill_value)
     return UniqueCountsResult(values, counts)
 
 
-def unique_inverse(x, /):
-    """The distinct values and, shaped like `x`, where each element is among them."""
-    values, inverse = unique(x, return_inverse=True)
+def unique_inverse(x, /, *, size=None, fill_value=None):
+    """The distinct values and, shaped like `x`, where each element is among them (`size`
+    and `fill_value` as in `unique`)."""
+    values, inverse = unique(x, return_inverse=True, size=size, fill_value=fill_value)
     return UniqueInverseResult(values, lax.reshape(inverse, shape_of(asarray(x))))
 
 
-def unique_all(x, /):
-    """Values, first indices, inverse indices (shaped like `x`) and counts (named tuple)."""
-    values, index, inverse, counts = unique(x, True, True, True)
+def unique_all(x, /, *, size=None, fill_value=None):
+    """Values, first indices, inverse indices (shaped like `x`) and counts (named tuple;
+    `size` and `fill_value` as in `unique`)."""
+    values, index, inverse, counts = unique(x, True, True, True, size=size,
+                                            fill_value=fill_value)
     return UniqueAllResult(values, index, lax.reshape(inverse, shape_of(asarray(x))), counts)
 
 
@@ -253,21 +333,75 @@ def _set_op(name, *arrays, **kw):
     return tuple(asarray(r) for r in res) if isinstance(res, tuple) else asarray(res)
 
 
-def intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
-    return _set_op("intersect1d", ar1, ar2, assume_unique=assume_unique,
-                   return_indices=return_indices)
+def _set_operands(ar1, ar2):
+    (a, b), dt = promote(ar1, ar2)
+    return ravel(asarray(a, dtype=dt)), ravel(asarray(b, dtype=dt))
 
 
-def union1d(ar1, ar2):
-    return _set_op("union1d", ar1, ar2)
+def intersect1d(ar1, ar2, assume_unique=False, return_indices=False, *, size=None,
+                fill_value=None):
+    """The sorted values in both arrays (with `return_indices`, where each first occurs in
+    either). With `size` the result has that length, padded with `fill_value` (default the
+    first value, or 0; indices with the arrays' lengths), which works under jit."""
+    if size is None:
+        return _set_op("intersect1d", ar1, ar2, assume_unique=assume_unique,
+                       return_indices=return_indices)
+    a, b = _set_operands(ar1, ar2)
+    size = int(size)
+    (sa, pa), (sb, pb) = _sorted_with_positions(a), _sorted_with_positions(b)
+    (values, ia), count = _compact(lax.bitwise_and(_firsts(sa), isin(sa, b)), (sa, pa), size,
+                                   (0, shape_of(a)[0]))
+    fill = _first_or(values, count, fill_value)
+    values = lax.select(lax.lt(lax.iota(np.int64, size), count), values,
+                        lax.broadcast_to(lax.convert_element_type(asarray(fill),
+                                                                  dtype_of(values)), (size,)))
+    if not return_indices:
+        return values
+    (ib,), _ = _compact(lax.bitwise_and(_firsts(sb), isin(sb, a)), (pb,), size,
+                        (shape_of(b)[0],))
+    return values, ia, ib
 
 
-def setdiff1d(ar1, ar2, assume_unique=False):
-    return _set_op("setdiff1d", ar1, ar2, assume_unique=assume_unique)
+def _sized_set(keep_of, arrays, size, fill_value, default_first=True):
+    """The sorted distinct values of the concatenated sorted `arrays` whose run starts
+    `keep_of(sorted, firsts)` keeps, `size` of them padded with `fill_value` (default the
+    first value when `default_first`, else 0)."""
+    s = lax.sort(lax.concatenate(list(arrays), 0), 0)
+    (values,), count = _compact(keep_of(s, _firsts(s)), (s,), int(size), (0,))
+    fill = _first_or(values, count, fill_value) if default_first or fill_value is not None \
+        else 0
+    return lax.select(lax.lt(lax.iota(np.int64, int(size)), count), values,
+                      lax.broadcast_to(lax.convert_element_type(asarray(fill),
+                                                                dtype_of(values)), (int(size),)))
 
 
-def setxor1d(ar1, ar2, assume_unique=False):
-    return _set_op("setxor1d", ar1, ar2, assume_unique=assume_unique)
+def union1d(ar1, ar2, *, size=None, fill_value=None):
+    """The sorted values in either array (`size`/`fill_value` as in `intersect1d`)."""
+    if size is None:
+        return _set_op("union1d", ar1, ar2)
+    return _sized_set(lambda s, first: first, _set_operands(ar1, ar2), size, fill_value)
+
+
+def setdiff1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
+    """The sorted values of `ar1` not in `ar2` (with `size`, padded with `fill_value`,
+    default 0, which works under jit)."""
+    if size is None:
+        return _set_op("setdiff1d", ar1, ar2, assume_unique=assume_unique)
+    a, b = ravel(asarray(ar1)), ravel(asarray(ar2))              # ar1's dtype, as in JAX
+    return _sized_set(lambda s, first: lax.bitwise_and(first, isin(s, b, invert=True)), (a,),
+                      size, fill_value, default_first=False)
+
+
+def setxor1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
+    """The sorted values in exactly one of the arrays (`size`/`fill_value` as in
+    `intersect1d`)."""
+    if size is None:
+        return _set_op("setxor1d", ar1, ar2, assume_unique=assume_unique)
+    a, b = _set_operands(ar1, ar2)
+
+    def keep(s, first):
+        return lax.bitwise_and(first, lax.bitwise_not(lax.bitwise_and(isin(s, a), isin(s, b))))
+    return _sized_set(keep, (a, b), size, fill_value)
 
 
 def isin(element, test_elements, assume_unique=False, invert=False):
