@@ -6,6 +6,7 @@ import pytest
 
 import functrans as ft
 import functrans.lax as fl
+import functrans.numpy as fnp
 from functrans.test_util import check_grads
 
 rng = np.random.default_rng(0)
@@ -109,3 +110,74 @@ def test_batch_matmul_precision(jx):
     same(fl.batch_matmul(a, b, precision=fl.Precision.HIGHEST),
          lax.batch_matmul(a, b, precision=lax.Precision.HIGHEST))
     assert fl.batch_matmul(a, b, preferred_element_type=np.float64).dtype == np.float64
+
+
+# ------------------------------------------------------------------ sized set functions
+SET_X = np.array([3, 1, 3, 7, 1, 5, 3])
+SET_Y = np.array([5, 2, 3, 9])
+
+
+def _leaves(r):
+    return tuple(r) if isinstance(r, tuple) else (r,)
+
+
+def _same_result(ours, theirs):
+    for o, t in zip(_leaves(ours), _leaves(theirs), strict=True):
+        same(o, t, exact=True)
+
+
+SET_CALLS = [
+    ("unique", lambda m, x, y, **k: m.unique(x, True, True, True, **k)),
+    ("unique_values", lambda m, x, y, **k: m.unique_values(x, **k)),
+    ("unique_all", lambda m, x, y, **k: tuple(m.unique_all(x, **k))),
+    ("unique_counts", lambda m, x, y, **k: tuple(m.unique_counts(x, **k))),
+    ("unique_inverse", lambda m, x, y, **k: tuple(m.unique_inverse(x.reshape(-1, 1), **k))),
+    ("intersect1d", lambda m, x, y, **k: m.intersect1d(x, y, **k)),
+    ("intersect1d_indices", lambda m, x, y, **k: m.intersect1d(x, y, return_indices=True,
+                                                               **k)),
+    ("union1d", lambda m, x, y, **k: m.union1d(x, y, **k)),
+    ("setdiff1d", lambda m, x, y, **k: m.setdiff1d(x, y, **k)),
+    ("setxor1d", lambda m, x, y, **k: m.setxor1d(x, y, **k)),
+]
+
+
+@pytest.mark.parametrize("name,call", SET_CALLS, ids=[c[0] for c in SET_CALLS])
+@pytest.mark.parametrize("size", [3, 12])
+@pytest.mark.parametrize("fill_value", [None, -9])
+@pytest.mark.parametrize("y", [SET_Y, SET_Y.astype(np.float64), SET_X + 100],
+                         ids=["int", "float", "disjoint"])
+def test_set_functions_sized(jx, name, call, size, fill_value, y):
+    _, jnp = jx
+    theirs = call(jnp, SET_X, y, size=size, fill_value=fill_value)
+    _same_result(call(fnp, SET_X, y, size=size, fill_value=fill_value), theirs)
+    jitted = ft.jit(lambda x, y: call(fnp, x, y, size=size, fill_value=fill_value))
+    _same_result(jitted(SET_X, y), theirs)
+
+
+@pytest.mark.parametrize("equal_nan", [True, False])
+def test_unique_sized_nan(jx, equal_nan):
+    _, jnp = jx
+    x = np.array([2., np.nan, 1., np.nan, 2.])
+    for size in (2, 5):
+        _same_result(fnp.unique(x, True, True, True, equal_nan=equal_nan, size=size),
+                     jnp.unique(x, True, True, True, equal_nan=equal_nan, size=size))
+
+
+@pytest.mark.parametrize("name,call", SET_CALLS, ids=[c[0] for c in SET_CALLS])
+def test_set_functions_sized_vmap(name, call):
+    xs = np.array([[3, 1, 3, 7, 1, 5, 3], [0, 0, 0, 0, 9, 9, 2]])
+    ys = np.array([[5, 2, 3, 9], [9, 9, 4, 0]])
+    batched = ft.vmap(lambda x, y: call(fnp, x, y, size=5))(xs, ys)
+    for i in range(2):
+        row = call(fnp, xs[i], ys[i], size=5)
+        for b, r in zip(_leaves(batched), _leaves(row), strict=True):
+            np.testing.assert_array_equal(np.asarray(b)[i], np.asarray(r))
+
+
+def test_set_functions_unsized_and_errors():
+    np.testing.assert_array_equal(fnp.setxor1d(SET_X, SET_Y), np.setxor1d(SET_X, SET_Y))
+    np.testing.assert_array_equal(fnp.unique(SET_X, sorted=True), np.unique(SET_X))
+    with pytest.raises(ValueError, match="fill_value"):
+        fnp.unique(np.array([], np.int64), size=3)
+    with pytest.raises(NotImplementedError, match="axis=None"):
+        fnp.unique(np.ones((2, 2)), axis=0, size=2)

@@ -188,8 +188,8 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
             raise NotImplementedError("unique(size=...) with an axis: flatten the input or "
                                       "pass axis=None")
         res = _unique_all_sized(ravel(asarray(ar)), int(size), fill_value, equal_nan)
-        res = (res[0],) + tuple(r for r, want in zip(res[1:], (return_index, return_inverse,
-                                                                return_counts)) if want)
+        wanted = (return_index, return_inverse, return_counts)
+        res = (res[0],) + tuple(r for r, want in zip(res[1:], wanted) if want)
         return res if len(res) > 1 else res[0]
     raw = _concrete(asarray(ar), "unique")
     res = np.unique(raw, return_index, return_inverse, return_counts, axis=axis,
@@ -244,21 +244,6 @@ def _first_or(values, count, fill_value, default=0):
 def _sorted_with_positions(a):
     """`a` (1-D) stably sorted, and where each sorted entry came from."""
     return lax.sort_multiple((a, lax.iota(np.int64, shape_of(a)[0])), 0)
-
-
-def _unique_sized(a, size, fill_value):
-    s = lax.sort(a, 0)
-    n = shape_of(s)[0]
-    if n == 0:
-        return lax.full((size,), 0 if fill_value is None else fill_value, dtype_of(a))
-    first = lax.concatenate([lax.full((1,), True, np.bool_),
-                             lax.ne(lax.slice_in_dim(s, 1, n), lax.slice_in_dim(s, 0, n - 1))],
-                            0)
-    rank = lax.sub(lax.cumsum(lax.convert_element_type(first, np.int64), 0), 1)
-    slot = lax.select(first, rank, lax.full_like(rank, size))
-    fill = lax.slice_in_dim(s, 0, 1) if fill_value is None else fill_value
-    base = lax.broadcast_to(lax.convert_element_type(asarray(fill), dtype_of(a)), (size,))
-    return lax.scatter_axes(base, s, slot, axes=(0,), mode="drop")
 
 
 def _unique_all_sized(a, size, fill_value, equal_nan=True):
