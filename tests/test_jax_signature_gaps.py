@@ -181,3 +181,41 @@ def test_set_functions_unsized_and_errors():
         fnp.unique(np.array([], np.int64), size=3)
     with pytest.raises(NotImplementedError, match="axis=None"):
         fnp.unique(np.ones((2, 2)), axis=0, size=2)
+
+
+# ------------------------------------------------------------------ reductions
+@pytest.mark.parametrize("dt", ["bool", "int8", "uint8", "int32", "uint32", "float16",
+                                "float32"])
+@pytest.mark.parametrize("name", ["sum", "prod"])
+@pytest.mark.parametrize("promote_integers", [True, False])
+def test_promote_integers(jx, dt, name, promote_integers):
+    _, jnp = jx
+    x = (np.arange(12).reshape(3, 4) % 3).astype(dt)
+    for axis in (None, 1):
+        theirs = getattr(jnp, name)(x, axis=axis, promote_integers=promote_integers)
+        same(getattr(fnp, name)(x, axis=axis, promote_integers=promote_integers), theirs,
+             exact=True)
+        jitted = ft.jit(lambda x: getattr(fnp, name)(x, axis=axis,
+                                                     promote_integers=promote_integers))
+        same(jitted(x), theirs, exact=True)
+
+
+@pytest.mark.parametrize("name", ["var", "std", "nanvar", "nanstd"])
+def test_var_std_mean(jx, name):
+    _, jnp = jx
+    x = np.arange(12.).reshape(3, 4) ** 1.5
+    x[0, 1] = np.nan if name.startswith("nan") else x[0, 1]
+    for axis, ddof in [(1, 0), (0, 1), (None, 0)]:
+        m = np.nanmean(x, axis=axis, keepdims=True) + 0.5
+        theirs = getattr(jnp, name)(x, axis=axis, ddof=ddof, mean=m)
+        same(getattr(fnp, name)(x, axis=axis, ddof=ddof, mean=m), theirs)
+        same(ft.jit(lambda x, m: getattr(fnp, name)(x, axis=axis, ddof=ddof, mean=m))(x, m),
+             theirs)
+
+
+def test_var_mean_grads_and_errors():
+    x = rng.normal(size=(3, 4))
+    check_grads(lambda x, m: fnp.var(x, axis=1, mean=m), (x, rng.normal(size=(3, 1))),
+                order=2, modes=("fwd", "rev"))
+    with pytest.raises(ValueError, match="mean= must have the input's rank 2"):
+        fnp.var(x, axis=1, mean=np.zeros(3))

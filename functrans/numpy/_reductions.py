@@ -45,11 +45,24 @@ def _sum_dtype(dt):
     return dt
 
 
-def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
-    """Sum over `axis` (all axes when None). Booleans and small integers sum as int64."""
+def _reduction_dtype(dtype, a, promote_integers):
+    """The dtype a sum or product of `a` computes in: `dtype`, else NumPy's accumulator
+    (`promote_integers`), else `a`'s own (booleans as int32, as JAX's)."""
+    if dtype is not None:
+        return dtypes.canonicalize(dtype)
+    if promote_integers:
+        return _sum_dtype(dtype_of(a))
+    return np.dtype(np.int32) if dtype_of(a) == dtypes.bool_ else dtype_of(a)
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+        promote_integers=True):
+    """Sum over `axis` (all axes when None). Booleans and small integers sum as int64 (with
+    `promote_integers=False`, in their own type; booleans as int32)."""
     _no_out(out, "sum")
     v = numpy_value(a)
-    if v is not None and dtype is None and initial is None and where is None:
+    if v is not None and dtype is None and initial is None and where is None and \
+            promote_integers:
         try:
             axes = normalize_axes(axis, v.ndim)
             if v.dtype.kind in "fc" and 0 < len(axes) < v.ndim:    # as a compiled program
@@ -61,22 +74,22 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
     if where is not None:
         a = _masked(a, where, 0)
     axes = normalize_axes(axis, len(shape_of(a)))
-    dt = dtypes.canonicalize(dtype) if dtype is not None else _sum_dtype(dtype_of(a))
-    a = lax.convert_element_type(a, dt)
+    a = lax.convert_element_type(a, _reduction_dtype(dtype, a, promote_integers))
     out_ = lax.reduce_sum(a, axes)
     if initial is not None:
         out_ = lax.add(out_, initial)
     return _keep(out_, shape_of(a), axes, keepdims)
 
 
-def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+         promote_integers=True):
+    """Product over `axis` (`promote_integers` as in `sum`)."""
     _no_out(out, "prod")
     a = asarray(a)
     if where is not None:
         a = _masked(a, where, 1)
     axes = normalize_axes(axis, len(shape_of(a)))
-    dt = dtypes.canonicalize(dtype) if dtype is not None else _sum_dtype(dtype_of(a))
-    a = lax.convert_element_type(a, dt)
+    a = lax.convert_element_type(a, _reduction_dtype(dtype, a, promote_integers))
     out_ = lax.reduce_prod(a, axes)
     if initial is not None:
         out_ = lax.mul(out_, initial)
@@ -146,9 +159,13 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     return lax.div(sum(a, axis=axis, keepdims=keepdims), float(n) if n else math.nan)
 
 
+_mean = mean
+
+
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
-        where=None):
-    """Variance with `ddof` (NumPy) or `correction` (array API) degrees of freedom removed."""
+        where=None, mean=None):
+    """Variance with `ddof` (NumPy) or `correction` (array API) degrees of freedom removed;
+    `mean`, shaped as with `keepdims=True`, replaces the mean it centres on."""
     _no_out(out, "var")
     if correction is not None:
         ddof = correction
@@ -157,7 +174,12 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
         a = lax.convert_element_type(a, dtypes.canonicalize(dtype))
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
-    centered = lax.sub(a, mean(a, axis=axis, keepdims=True, where=where))
+    if mean is None:
+        mean = _mean(a, axis=axis, keepdims=True, where=where)
+    elif len(shape_of(asarray(mean))) != len(shape):
+        raise ValueError(f"var: mean= must have the input's rank {len(shape)} (the shape "
+                         f"keepdims=True gives), got shape {shape_of(asarray(mean))}")
+    centered = lax.sub(a, lax.convert_element_type(asarray(mean), dtype_of(a)))
     if dtype_of(centered).kind == "c":       # the mean of |x - mean|^2, a real number
         centered = lax.abs(centered)
     ss = sum(lax.square(centered), axis=axis, keepdims=keepdims, where=where)
@@ -170,10 +192,10 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
-        where=None):
+        where=None, mean=None):
     """Standard deviation (the square root of `var`)."""
     return lax.sqrt(var(a, axis, dtype, out, ddof, keepdims, correction=correction,
-                        where=where))
+                        where=where, mean=mean))
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
@@ -303,7 +325,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
-           where=None):
+           where=None, mean=None):
     """Variance over the non-NaN values."""
     _no_out(out, "nanvar")
     (a,), _ = promote_inexact(a)
@@ -311,13 +333,13 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correc
     if where is not None:
         valid = lax.bitwise_and(valid, lax.broadcast_to(asarray(where), shape_of(a)))
     return var(a, axis, dtype, ddof=ddof, keepdims=keepdims, correction=correction,
-               where=valid)
+               where=valid, mean=mean)
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
-           where=None):
+           where=None, mean=None):
     return lax.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, correction=correction,
-                           where=where))
+                           where=where, mean=mean))
 
 
 def _nan_extremum(fn, name, fill):
