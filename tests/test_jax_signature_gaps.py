@@ -219,3 +219,30 @@ def test_var_mean_grads_and_errors():
                 order=2, modes=("fwd", "rev"))
     with pytest.raises(ValueError, match="mean= must have the input's rank 2"):
         fnp.var(x, axis=1, mean=np.zeros(3))
+
+
+# ------------------------------------------------------------------ take_along_axis
+@pytest.mark.parametrize("dt", ["float64", "float32", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("mode", ["clip", "fill", "promise_in_bounds"])
+@pytest.mark.parametrize("wrap", [None, True, False])
+def test_take_along_axis_modes(jx, dt, mode, wrap):
+    _, jnp = jx
+    a = np.arange(12.).reshape(3, 4).astype(dt)
+    i = np.array([[0, 3, -1, 5, -6]] * 3)
+    for fill_value in (None, 1):
+        kw = dict(mode=mode, fill_value=fill_value, wrap_negative_indices=wrap)
+        theirs = jnp.take_along_axis(a, i, 1, **kw)
+        for ours in (fnp.take_along_axis(a, i, 1, **kw),
+                     ft.jit(lambda a, i: fnp.take_along_axis(a, i, 1, **kw))(a, i)):
+            np.testing.assert_array_equal(ours, theirs)
+            assert ours.dtype == theirs.dtype
+
+
+def test_take_along_axis_fill_grads_and_errors():
+    i = np.array([[0, 2, 7], [-1, 1, -9]])
+    check_grads(lambda a: fnp.take_along_axis(a, i, 1, mode="fill", fill_value=0.5),
+                (rng.normal(size=(2, 3)),), order=2, modes=("fwd", "rev"))
+    with pytest.raises(IndexError, match="-1 is out of bounds"):
+        fnp.take_along_axis(np.ones((2, 3)), i[:, :2], 1, wrap_negative_indices=False)
+    with pytest.raises(ValueError, match="mode must be"):
+        fnp.take_along_axis(np.ones((2, 3)), i[:, :2], 1, mode="one_hot")

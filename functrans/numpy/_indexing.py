@@ -233,6 +233,16 @@ def clamp_index(i, axis, size):
     return min(max(i, 0), size - 1)
 
 
+def gather_fill(dt):
+    """JAX's default fill for gathers out of range: NaN, the extreme integer, True."""
+    if dtypes.is_inexact(dt):
+        return np.array(np.nan, dt)
+    if dt == dtypes.bool_:
+        return True
+    info = np.iinfo(dt)
+    return info.min if dt.kind == "i" else info.max
+
+
 def out_of_bounds(i, axis, size):
     return IndexError(f"index {i} is out of bounds for axis {axis} with size {size} (at "
                       f"{format_frame(user_frame())})")

@@ -443,9 +443,15 @@ def integer_indices(name, indices, error=TypeError):
     return idx
 
 
-def take_along_axis(arr, indices, axis=-1):
-    """`arr` picked along `axis` by `indices` (same rank; other axes broadcast)."""
-    from ._indexing import out_of_bounds
+def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
+                    wrap_negative_indices=None):
+    """`arr` picked along `axis` by `indices` (same rank; other axes broadcast). Negative
+    indices count from the end unless `wrap_negative_indices=False` (the default for
+    `mode="promise_in_bounds"`, as in JAX). Indices out of range:
+    `mode=None` raises IndexError on concrete indices and clamps traced ones (NumPy's rule;
+    JAX's None is "fill"); "clip" / "promise_in_bounds" clamp; "fill" gives `fill_value`
+    (default NaN for inexact types, the smallest signed / largest unsigned integer, True)."""
+    from ._indexing import out_of_bounds, gather_fill
     arr = asarray(arr)
     if axis is None:
         arr, axis = ravel(arr), 0
@@ -456,12 +462,25 @@ def take_along_axis(arr, indices, axis=-1):
     if len(shape_of(idx)) != rank:
         raise ValueError(f"take_along_axis: indices of rank {len(shape_of(idx))} need the "
                          f"rank {rank} of arr")
-    if not isinstance(idx, Tracer):
+    wrap = wrap_negative_indices if wrap_negative_indices is not None else \
+        mode not in ("promise_in_bounds", lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+    if mode is None and not isinstance(idx, Tracer):
         raw = np.asarray(idx)
-        if raw.size and (raw.max() >= n or raw.min() < -n):
+        low = -n if wrap else 0
+        if raw.size and (raw.max() >= n or raw.min() < low):
             raise out_of_bounds(int(raw.max() if raw.max() >= n else raw.min()), ax, n)
-    idx = lax.wrap_negative(idx, n)
-    return lax.take_along_axis(arr, idx, ax, mode="clip")
+    if wrap:
+        idx = lax.wrap_negative(idx, n)
+    kind = lax.GatherScatterMode.CLIP if mode is None else lax.GatherScatterMode.from_any(mode)
+    if kind in (lax.GatherScatterMode.CLIP, lax.GatherScatterMode.PROMISE_IN_BOUNDS):
+        return lax.take_along_axis(arr, idx, ax, mode="clip")
+    if kind != lax.GatherScatterMode.FILL_OR_DROP:
+        raise ValueError(f"take_along_axis: mode must be None, 'clip', 'fill' or "
+                         f"'promise_in_bounds', got {mode!r}")
+    out = lax.take_along_axis(arr, idx, ax, mode="fill")
+    valid = lax.broadcast_to(lax.bitwise_and(lax.ge(idx, 0), lax.lt(idx, n)), shape_of(out))
+    fill = gather_fill(dtype_of(arr)) if fill_value is None else fill_value
+    return lax.select(valid, out, lax.full(shape_of(out), fill, dtype_of(arr)))
 
 
 def compress(condition, a, axis=None, *, size=None, fill_value=0):
