@@ -246,3 +246,54 @@ def test_take_along_axis_fill_grads_and_errors():
         fnp.take_along_axis(np.ones((2, 3)), i[:, :2], 1, wrap_negative_indices=False)
     with pytest.raises(ValueError, match="mode must be"):
         fnp.take_along_axis(np.ones((2, 3)), i[:, :2], 1, mode="one_hot")
+
+
+# ------------------------------------------------------------------ lax indexing and names
+@pytest.mark.parametrize("start", [-3, -12, 3, 8])
+@pytest.mark.parametrize("allow", [True, False])
+def test_dynamic_slices_allow_negative_indices(jx, start, allow):
+    lax, _ = jx
+    x = np.arange(30).reshape(10, 3)
+    u = -np.ones((2, 3), np.int64)
+    calls = [
+        lambda lx, s, **k: lx.dynamic_slice(x, (s, 0), (4, 2), **k),
+        lambda lx, s, **k: lx.dynamic_slice_in_dim(x, s, 4, 0, **k),
+        lambda lx, s, **k: lx.dynamic_index_in_dim(x, s, 0, False, **k),
+        lambda lx, s, **k: lx.dynamic_update_slice(x, u, (s, 0), **k),
+        lambda lx, s, **k: lx.dynamic_update_slice_in_dim(x, u, s, 0, **k),
+        lambda lx, s, **k: lx.dynamic_update_index_in_dim(x, u[0], s, 0, **k)]
+    for call in calls:
+        kw = dict(allow_negative_indices=allow)
+        # traced starts never raise: negative ones clamp to 0 when not allowed
+        same(ft.jit(lambda s: call(fl, s, **kw))(start),
+             call(lax, np.asarray(start), **kw), exact=True)
+        if start < 0 and not allow:
+            with pytest.raises(ValueError, match="allow_negative_indices=False"):
+                call(fl, start, **kw)
+        else:
+            same(call(fl, start, **kw), call(lax, start, **kw), exact=True)
+
+
+def test_dynamic_slice_allow_negative_per_axis(jx):
+    lax, _ = jx
+    x = np.arange(30).reshape(5, 6)
+    starts = (np.asarray(-2), np.asarray(-2))
+    same(fl.dynamic_slice(x, starts, (2, 2), allow_negative_indices=(True, False)),
+         lax.dynamic_slice(x, starts, (2, 2), allow_negative_indices=(True, False)), exact=True)
+
+
+def test_renamed_parameters_and_mul_out_dtype(jx):
+    lax, _ = jx
+    x = np.arange(10.)
+    same(fl.slice_in_dim(x, start_index=2, limit_index=None, stride=3),
+         lax.slice_in_dim(x, start_index=2, limit_index=None, stride=3))
+    same(fl.polygamma(m=2, x=np.array([0.5, 3.0])), lax.polygamma(m=2., x=np.array([0.5, 3.])))
+    a = (np.arange(4) * 40).astype(np.int8)
+    same(fl.mul(a, a, out_dtype=np.int32), lax.mul(a, a, out_dtype=np.int32), exact=True)
+    same(fl.mul(a, a), lax.mul(a, a), exact=True)
+    f = np.arange(4, dtype=np.float32)
+    same(ft.jit(lambda f: fl.mul(f, f, out_dtype=np.float64))(f),
+         lax.mul(f, f, out_dtype=np.float64))
+    same(fl.exp(f, accuracy=None), lax.exp(f, accuracy=None))
+    with pytest.raises(TypeError, match="out_dtype"):
+        fl.add(f, f, out_dtype=np.float64)

@@ -149,14 +149,15 @@ def index_in_dim(operand, index, axis=0, keepdims=True):
     return out if keepdims else squeeze(out, (axis,))
 
 
-def dynamic_update_index_in_dim(operand, update, index, axis):
+def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_indices=True):
     """`operand` with `update` written at the (traced) `index` along `axis`; `update` has
     that axis of size 1, or not at all."""
     rank = len(shape_of(operand))
     axis = canonical_axis(axis, rank, "dynamic_update_index_in_dim: axis")
     if len(shape_of(update)) == rank - 1:
         update = expand_dims(update, (axis,))
-    return dynamic_update_slice_in_dim(operand, update, index, axis)
+    return dynamic_update_slice_in_dim(operand, update, index, axis,
+                                       allow_negative_indices=allow_negative_indices)
 
 
 def index_take(src, idxs, axes):

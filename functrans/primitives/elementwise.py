@@ -733,13 +733,28 @@ batch_elementwise(stop_gradient_p)
 
 
 # =============================================================== user-facing functions
+# JAX's keyword options: `accuracy` (accepted and ignored: the host kernels compute at full
+# accuracy) and mul's `out_dtype` (the operands are converted to it first)
+_OPTIONS = dict.fromkeys(("exp", "exp2", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh",
+                          "sqrt", "rsqrt", "cbrt", "logistic"), ("accuracy",))
+_OPTIONS["mul"] = ("out_dtype",)
+
+
 def _fn(prim):
     arity, floats_only = prim.arity, getattr(prim, "float_only", False)
+    options = _OPTIONS.get(prim.name, ())
 
-    def f(*args):
+    def f(*args, **kw):
         if len(args) != arity:      # (eagerly, NumPy would take an extra one as `out`)
             raise TypeError(f"lax.{prim.name} takes {arity} operand"
                             f"{'s' if arity > 1 else ''}, got {len(args)}")
+        if kw:
+            unknown = set(kw) - set(options)
+            if unknown:
+                raise TypeError(f"lax.{prim.name} got unexpected keyword argument(s) "
+                                f"{sorted(unknown)}; it takes {list(options) or 'none'}")
+            if kw.get("out_dtype") is not None:
+                args = tuple(convert_element_type(a, kw["out_dtype"]) for a in args)
         if floats_only and dtype_of(args[0]).kind not in "fc":
             prim.abstract_eval(ShapedArray(shape_of(args[0]), dtype_of(args[0])))  # raises
         return prim.bind(*args)
@@ -813,8 +828,9 @@ def _complex_part(prim):
 real, imag, conj = map(_complex_part, (real_p, imag_p, conj_p))
 
 
-def polygamma(n, x):
-    return polygamma_p.bind(n, x)
+def polygamma(m, x):
+    """The `m`-th derivative of the digamma function at `x`."""
+    return polygamma_p.bind(m, x)
 
 
 def convert_element_type(x, new_dtype):

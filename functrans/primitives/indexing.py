@@ -580,14 +580,22 @@ def _indices_for(x, indices):
     return [_as_index(i, x) for i in indices]
 
 
-def _start_indices(x, indices):
+def _start_indices(x, indices, allow_negative_indices=True):
     """Start indices of a window as arrays, negative ones counted from the end of their axis
-    (as JAX; then clamped to fit by the kernels)."""
+    (as JAX; then clamped to fit by the kernels) where `allow_negative_indices` (one bool, or
+    one per axis) says so; where not, a negative Python int is an error and a negative array
+    clamps to 0."""
+    wraps = allow_negative_indices if isinstance(allow_negative_indices, (tuple, list)) \
+        else (allow_negative_indices,) * len(shape_of(x))
     out = []
-    for i, size in zip(indices, shape_of(x)):
+    for axis, (i, size, wrap) in enumerate(zip(indices, shape_of(x), wraps)):
         if isinstance(i, (int, np.integer)):
+            if i < 0 and not wrap:
+                raise ValueError(f"start index {i} of axis {axis} (size {size}) is negative "
+                                 "with allow_negative_indices=False; pass a non-negative "
+                                 "start, or allow_negative_indices=True to count from the end")
             out.append(_as_index(int(i) + size if i < 0 else i, x))
-        elif dtype_of(i).kind == "i":
+        elif wrap and dtype_of(i).kind == "i":
             out.append(wrap_negative(_as_index(i, x), size))
         else:
             out.append(_as_index(i, x))
@@ -631,39 +639,44 @@ scatter_max_axes = _scatter_fn(scatter_max_p)
 
 
 @on_operand_device
-def dynamic_slice(x, start_indices, slice_sizes):
-    """The window of `slice_sizes` at (possibly traced) `start_indices`, clamped to fit."""
-    return dynamic_slice_p.bind(x, *_start_indices(x, start_indices),
+def dynamic_slice(x, start_indices, slice_sizes, *, allow_negative_indices=True):
+    """The window of `slice_sizes` at (possibly traced) `start_indices`, clamped to fit;
+    negative starts count from the end while `allow_negative_indices` (one bool or one per
+    axis) holds."""
+    return dynamic_slice_p.bind(x, *_start_indices(x, start_indices, allow_negative_indices),
                                 slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 @on_operand_device
-def dynamic_update_slice(x, update, start_indices):
-    """`x` with `update` written at (possibly traced) `start_indices`, clamped to fit."""
-    return dynamic_update_slice_p.bind(x, update, *_start_indices(x, start_indices))
+def dynamic_update_slice(x, update, start_indices, *, allow_negative_indices=True):
+    """`x` with `update` written at (possibly traced) `start_indices`, clamped to fit
+    (`allow_negative_indices` as in `dynamic_slice`)."""
+    return dynamic_update_slice_p.bind(x, update, *_start_indices(x, start_indices,
+                                                                  allow_negative_indices))
 
 
-def dynamic_slice_in_dim(x, start_index, slice_size, axis=0):
+def dynamic_slice_in_dim(x, start_index, slice_size, axis=0, *, allow_negative_indices=True):
     """`slice_size` elements along `axis` from a (possibly traced) `start_index`, clamped."""
     shape = shape_of(x)
     axis %= len(shape)
     starts = [0] * len(shape)
     starts[axis] = start_index
-    return dynamic_slice(x, starts, [slice_size if i == axis else s for i, s in enumerate(shape)])
+    return dynamic_slice(x, starts, [slice_size if i == axis else s for i, s in enumerate(shape)],
+                         allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_index_in_dim(x, index, axis=0, keepdims=True):
+def dynamic_index_in_dim(x, index, axis=0, keepdims=True, *, allow_negative_indices=True):
     """Element `index` (possibly traced) along `axis`; `keepdims=False` drops that axis."""
-    out = dynamic_slice_in_dim(x, index, 1, axis)
+    out = dynamic_slice_in_dim(x, index, 1, axis, allow_negative_indices=allow_negative_indices)
     return out if keepdims else reshape(out, tuple(
         s for i, s in enumerate(shape_of(x)) if i != axis % len(shape_of(x))))
 
 
-def dynamic_update_slice_in_dim(x, update, start_index, axis):
+def dynamic_update_slice_in_dim(x, update, start_index, axis, *, allow_negative_indices=True):
     """`x` with `update` written from (possibly traced) `start_index` along `axis`."""
     starts = [0] * len(shape_of(x))
     starts[axis % len(starts)] = start_index
-    return dynamic_update_slice(x, update, starts)
+    return dynamic_update_slice(x, update, starts, allow_negative_indices=allow_negative_indices)
 
 
 def along_axis_indices(shape, indices, axis):

@@ -414,11 +414,12 @@ def slice_(x, start_indices, limit_indices, strides=None):
                         strides=strides)
 
 
-def slice_in_dim(x, start, limit, stride=1, axis=0):
-    """`x[start:limit:stride]` along `axis` (None and negative bounds as in Python slices)."""
+def slice_in_dim(x, start_index, limit_index, stride=1, axis=0):
+    """`x[start_index:limit_index:stride]` along `axis` (None and negative bounds as in
+    Python slices)."""
     shape = shape_of(x)
     axis = axis % len(shape)
-    start, limit, _ = slice(start, limit).indices(shape[axis])
+    start, limit, _ = slice(start_index, limit_index).indices(shape[axis])
     starts = [0] * len(shape)
     limits = list(shape)
     strides = [1] * len(shape)
