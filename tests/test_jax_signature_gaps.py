@@ -297,3 +297,40 @@ def test_renamed_parameters_and_mul_out_dtype(jx):
     same(fl.exp(f, accuracy=None), lax.exp(f, accuracy=None))
     with pytest.raises(TypeError, match="out_dtype"):
         fl.add(f, f, out_dtype=np.float64)
+
+
+# ------------------------------------------------------------------ reduce_window
+RW_CASES = [((2, 2), (1, 1), "VALID", (2, 1), None),
+            ((2, 3), (1, 2), ((1, 0), (0, 2)), (2, 3), (1, 2)),
+            ((2, 2), (1, 1), "SAME", (2, 1), None),
+            ((3, 1), (2, 1), "SAME", (3, 2), (1, 1))]
+
+
+@pytest.mark.parametrize("case", RW_CASES)
+@pytest.mark.parametrize("op", ["add", "max"])
+@pytest.mark.parametrize("dt", ["float64", "int32"])
+def test_reduce_window_base_dilation(jx, case, op, dt):
+    lax, _ = jx
+    x = (rng.permutation(20).reshape(4, 5) - 7).astype(dt)
+    window, strides, padding, base, wdil = case
+
+    def f(lx, x):
+        init = np.array(0 if op == "add" else (-np.inf if dt == "float64" else
+                                                np.iinfo(dt).min), dt)
+        return lx.reduce_window(x, init, getattr(lx, op), window, strides, padding, base, wdil)
+    same(f(fl, x), f(lax, x), exact=True)
+    same(ft.jit(lambda x: f(fl, x))(x), f(lax, x), exact=True)
+
+
+@pytest.mark.parametrize("op", ["add", "max"])
+def test_reduce_window_base_dilation_grads(op):
+    x = rng.permutation(20).reshape(4, 5) * 0.37     # distinct: max is differentiable
+    init = 0. if op == "add" else -np.inf
+    check_grads(lambda x: fl.reduce_window(x, init, getattr(fl, op), (2, 3), (1, 2),
+                                           ((1, 0), (0, 2)), base_dilation=(2, 3)),
+                (x,), order=2, modes=("fwd", "rev"))
+
+
+def test_reduce_window_base_dilation_error():
+    with pytest.raises(ValueError, match="base_dilation must be one positive integer"):
+        fl.reduce_window(np.ones((3, 3)), 0., fl.add, (2, 2), base_dilation=(2,))

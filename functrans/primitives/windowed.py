@@ -31,8 +31,8 @@ import numpy as np
 from .. import dtypes
 from ..backends import numba_jit
 from ..core import ShapedArray
-from ._util import primitive, def_linear, shape_of, broadcast_batched, bdim_size
-from .shape_ops import pad_kernel
+from ._util import primitive, def_linear, shape_of, dtype_of, broadcast_batched, bdim_size
+from .shape_ops import pad, pad_kernel
 
 
 # ------------------------------------------------------------------ geometry and kernels
@@ -526,21 +526,33 @@ def reduce_window_sum(operand, window_dimensions, window_strides=None, padding="
 
 
 def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None,
-                  padding="VALID", window_dilation=None):
+                  padding="VALID", base_dilation=None, window_dilation=None):
     """`computation` (`lax.max` or `lax.add`) folded over sliding windows, starting from
-    `init_value`, which must be that computation's identity (-inf or 0)."""
+    `init_value`, which must be that computation's identity (-inf or 0). `base_dilation`
+    spreads the operand's elements apart first (the gaps hold `init_value`, so they count
+    for nothing); padding then applies to the dilated operand."""
     from .elementwise import max as max_, add
     if computation in (max_, "max"):
         if init_value != _lowest(np.asarray(init_value).dtype) and init_value != -np.inf:
             raise ValueError(f"reduce_window with max needs init_value -inf, got {init_value}")
-        return reduce_window_max(operand, window_dimensions, window_strides, padding,
-                                 window_dilation)
-    if computation in (add, "add"):
+        reduce_fn = reduce_window_max
+    elif computation in (add, "add"):
         if init_value != 0:
             raise ValueError(f"reduce_window with add needs init_value 0, got {init_value}")
-        return reduce_window_sum(operand, window_dimensions, window_strides, padding,
-                                 window_dilation)
-    raise NotImplementedError(f"reduce_window supports lax.max and lax.add, got {computation!r}")
+        reduce_fn = reduce_window_sum
+    else:
+        raise NotImplementedError(f"reduce_window supports lax.max and lax.add, got "
+                                  f"{computation!r}")
+    if base_dilation is not None:
+        base_dilation = tuple(int(d) for d in base_dilation)
+        if len(base_dilation) != len(shape_of(operand)) or min(base_dilation, default=1) < 1:
+            raise ValueError(f"reduce_window: base_dilation must be one positive integer per "
+                             f"axis of the operand (shape {shape_of(operand)}), got "
+                             f"{base_dilation}")
+        identity = 0 if reduce_fn is reduce_window_sum else _lowest(dtype_of(operand))
+        operand = pad(operand, np.asarray(identity, dtype_of(operand)),
+                      [(0, 0, d - 1) for d in base_dilation])
+    return reduce_fn(operand, window_dimensions, window_strides, padding, window_dilation)
 
 
 __all__ = ["reduce_window", "reduce_window_max", "reduce_window_sum"]
