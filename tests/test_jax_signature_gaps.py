@@ -334,3 +334,17 @@ def test_reduce_window_base_dilation_grads(op):
 def test_reduce_window_base_dilation_error():
     with pytest.raises(ValueError, match="base_dilation must be one positive integer"):
         fl.reduce_window(np.ones((3, 3)), 0., fl.add, (2, 2), base_dilation=(2,))
+
+
+# ------------------------------------------------------------------ collectives
+@pytest.mark.parametrize("name", ["psum", "pmean", "pmax", "pmin", "all_gather",
+                                  "psum_scatter"])
+def test_axis_index_groups(name):
+    x = np.arange(8.).reshape(4, 2)
+    if name == "psum_scatter":
+        x = np.arange(16.).reshape(4, 4)
+    f = getattr(fl, name)
+    same(ft.vmap(lambda v: f(v, "i", axis_index_groups=None), axis_name="i")(x),
+         ft.vmap(lambda v: f(v, "i"), axis_name="i")(x))
+    with pytest.raises(NotImplementedError, match="axis_index_groups"):
+        ft.vmap(lambda v: f(v, "i", axis_index_groups=[[0, 1], [2, 3]]), axis_name="i")(x)

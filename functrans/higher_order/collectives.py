@@ -168,10 +168,11 @@ def _psum_leaves(leaves, names):
     return out
 
 
-def psum(x, axis_name):
+def psum(x, axis_name, *, axis_index_groups=None):
     """Sum of `x` over the lanes of the named vmap or pmap axis (or tuple of names); every
     lane gets the total. Works on pytrees, whose leaves travel together (booleans are summed
-    as int32)."""
+    as int32). `axis_index_groups` must be None (as under JAX's vmap)."""
+    _no_groups(axis_index_groups, "psum")
     names = _names(axis_name, "psum")
     leaves, tree = tree_flatten(x)
     leaves = [convert_element_type(leaf, np.int32) if dtype_of(leaf) == np.bool_ else leaf
@@ -179,9 +180,10 @@ def psum(x, axis_name):
     return tree_unflatten(tree, _psum_leaves(leaves, names))
 
 
-def pmean(x, axis_name):
+def pmean(x, axis_name, *, axis_index_groups=None):
     """Mean of `x` over the lanes of the named axis (or axes). Works on pytrees, whose leaves
     travel together."""
+    _no_groups(axis_index_groups, "pmean")
     names = _names(axis_name, "pmean")
     leaves, tree = tree_flatten(x)
     leaves = [leaf if dtypes.is_inexact(dtype_of(leaf)) else
@@ -231,13 +233,15 @@ pmax_p = _extremum("pmax", reduce_max)
 pmin_p = _extremum("pmin", reduce_min)
 
 
-def pmax(x, axis_name):
+def pmax(x, axis_name, *, axis_index_groups=None):
     """Maximum of `x` over the lanes of the named axis (or axes). Works on pytrees."""
+    _no_groups(axis_index_groups, "pmax")
     return _over_names(pmax_p, x, axis_name, "pmax")
 
 
-def pmin(x, axis_name):
+def pmin(x, axis_name, *, axis_index_groups=None):
     """Minimum of `x` over the lanes of the named axis (or axes). Works on pytrees."""
+    _no_groups(axis_index_groups, "pmin")
     return _over_names(pmin_p, x, axis_name, "pmin")
 
 
@@ -296,9 +300,10 @@ all_gather_p.batch = _all_gather_batch
 def_linear(all_gather_p, _all_gather_transpose)
 
 
-def all_gather(x, axis_name, *, axis=0, tiled=False):
+def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
     """Every lane gets the lanes' values of `x` stacked along a new axis `axis` (or, with
     `tiled=True`, concatenated along the existing axis `axis`). Works on pytrees."""
+    _no_groups(axis_index_groups, "all_gather")
     names = _names(axis_name, "all_gather")
 
     def one(leaf):
@@ -377,10 +382,11 @@ psum_scatter_p.batch = _psum_scatter_batch
 def_linear(psum_scatter_p, _psum_scatter_transpose)
 
 
-def psum_scatter(x, axis_name, *, scatter_dimension=0, tiled=False):
+def psum_scatter(x, axis_name, *, scatter_dimension=0, axis_index_groups=None, tiled=False):
     """The sum of `x` over the lanes, split along `scatter_dimension`: lane i gets block i
     (that axis must have the axis size, or with `tiled=True` a multiple of it). The transpose
     of `all_gather`. Works on pytrees."""
+    _no_groups(axis_index_groups, "psum_scatter")
     names = _names(axis_name, "psum_scatter")
 
     def one(leaf):
@@ -613,9 +619,9 @@ def_linear(all_to_all_p, _all_to_all_transpose)
 def _no_groups(axis_index_groups, what):
     if axis_index_groups is not None:
         raise NotImplementedError(
-            f"{what}: axis_index_groups is not supported (no functrans collective takes "
-            "it); reshape the lanes into two named axes with nested vmaps and use the inner "
-            "axis name instead")
+            f"{what}: axis_index_groups={axis_index_groups!r} is not supported (JAX takes it "
+            "only under pmap, not vmap); reshape the lanes into two named axes with nested "
+            "vmaps and use the inner axis name instead")
 
 
 def all_to_all(x, axis_name, split_axis, concat_axis, *, axis_index_groups=None, tiled=False):
