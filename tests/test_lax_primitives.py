@@ -22,7 +22,7 @@ import functrans.numpy as fnp
 from functrans import lax, testing as ftst
 from functrans.core import Primitive
 from functrans.primitives import elementwise as E, reductions as R, shape_ops as S
-from functrans.primitives import indexing as I, sorting as SO, linalg as L
+from functrans.primitives import indexing as I, sorting as SO, linalg as L, linalg_eig as LE
 from functrans.primitives import fft as FFT, special as SP, special_more as SM
 from functrans.test_util import check_grads
 
@@ -547,7 +547,7 @@ def _svd_build(p):
 
 row(L.svd_p, svd_params(), _svd_build)
 row(L.qr_p, svd_params(),
-    lambda p: (lambda a: tuple(L.qr_p.bind(a, full_matrices=False)),
+    lambda p: (lambda a: tuple(L.qr_p.bind(a, pivoting=False, full_matrices=False)),
                [_stack_of(ftst.well_conditioned_matrices, p[2], p[0], p[1])]))
 # geqrf has no derivatives (asking raises: tests/test_api_gaps.py): batched only
 row(L.geqrf_p, svd_params(),
@@ -558,7 +558,8 @@ row(L.geqrf_p, svd_params(),
 def _eigvals_parts(a):
     """Power sums of the eigenvalues: smooth, and blind to the order LAPACK returns them in
     (which can change under a perturbation)."""
-    w, _ = L.eig_p.bind(a)
+    w, = LE.eig_p.bind(a, compute_left_eigenvectors=False, compute_right_eigenvectors=False,
+                       enable_eigvec_derivs=False)
     sums = [R.reduce_sum(E.pow(w, float(k)), (len(w.shape) - 1,))
             for k in range(1, w.shape[-1] + 1)]
     return tuple(E.real_p.bind(p) for p in sums) + tuple(E.imag_p.bind(p) for p in sums)
@@ -574,10 +575,12 @@ def separated_spectrum(draw, n):
 
 # eigenvalues to second order; eigenvectors (first-order checked in tests/test_jax_idioms.py)
 # only batched here, since LAPACK's normalization is not twice differentiable everywhere
-row(L.eig_p, matrix_sizes,
+row(LE.eig_p, matrix_sizes,
     lambda p: (_eigvals_parts, [_stack_of(separated_spectrum, p[1], p[0])]))
-ROWS.append(Row(L.eig_p, matrix_sizes,
-                lambda p: (lambda a: tuple(L.eig_p.bind(a)),
+ROWS.append(Row(LE.eig_p, matrix_sizes,
+                lambda p: (lambda a: tuple(LE.eig_p.bind(a, compute_left_eigenvectors=True,
+                                                         compute_right_eigenvectors=True,
+                                                         enable_eigvec_derivs=True)),
                            [_stack_of(separated_spectrum, p[1], p[0])]),
                 derivs=False, name="eig (all outputs)"))
 
@@ -751,7 +754,7 @@ def test_every_primitive_has_a_row_and_all_rules():
     rule (vjp, or reverse mode by transposing jvp) and a batching rule."""
     names = set()
     for mod in ("elementwise", "reductions", "shape_ops", "dot", "indexing", "sorting",
-                "linalg", "fft", "special", "special_more"):
+                "linalg", "linalg_eig", "fft", "special", "special_more"):
         m = importlib.import_module(f"functrans.primitives.{mod}")
         for v in vars(m).values():
             if isinstance(v, Primitive):

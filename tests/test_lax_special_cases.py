@@ -182,7 +182,8 @@ def test_linalg_primitives_match_numpy_on_stacks():
                                rtol=1e-10)
     q, r = lax.linalg.qr(fnp.asarray(a))
     np.testing.assert_allclose(np.asarray(q) @ np.asarray(r), a, rtol=1e-10, atol=1e-12)
-    x = lax.linalg.triangular_solve(fnp.asarray(np.tril(spd)), fnp.asarray(a), lower=True)
+    x = lax.linalg.triangular_solve(fnp.asarray(np.tril(spd)), fnp.asarray(a), left_side=True,
+                                    lower=True)
     np.testing.assert_allclose(np.tril(spd) @ np.asarray(x), a, rtol=1e-9, atol=1e-12)
 
 

@@ -259,12 +259,15 @@ def eig(a):
     NumPy returns real arrays when every eigenvalue is real). Eigenvectors have unit norm and
     a real largest component; their derivatives need distinct eigenvalues."""
     a = _float_matrix(a, "eig")
-    return EigResult(*lax.linalg.eig(a))
+    return EigResult(*lax.linalg.eig(a, compute_left_eigenvectors=False,
+                                     enable_eigvec_derivs=True))
 
 
 def eigvals(a):
     """The eigenvalues of general square matrices (complex), differentiable."""
-    return eig(a).eigenvalues
+    a = _float_matrix(a, "eigvals")
+    return lax.linalg.eig(a, compute_left_eigenvectors=False,
+                          compute_right_eigenvectors=False)[0]
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False, subset_by_index=None):

@@ -23,10 +23,8 @@ Known limits of the derivatives (the values are always fine):
 - `lu` and everything on it (solve, det, inv) need a nonsingular matrix for derivatives
   (a rectangular one: nonzero pivots, i.e. full rank in its leading k x k block after
   pivoting).
-- `eig` (general matrices; complex eigenvalues and unit eigenvectors whose largest component
-  is real, LAPACK's normalization, which its derivative follows) needs distinct eigenvalues
-  for eigenvector derivatives and a diagonalizable matrix for eigenvalue derivatives. Its
-  kernel runs on the host (CuPy has no general eigensolver).
+- `eig` (general matrices) lives in `functrans.primitives.linalg_eig`. Column-pivoted `qr`
+  runs on the host (CuPy has no geqp3).
 """
 from __future__ import annotations
 
@@ -37,23 +35,23 @@ from ..backends import scipy_module, to_host
 from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
 from .elementwise import add, sub, mul, neg, select, reciprocal, square, conj_p, real_p
-from .elementwise import convert_element_type, imag_p, abs as lax_abs, div, eq
+from .elementwise import convert_element_type
 from .shape_ops import (transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim,
                         constant, pad)
-from .reductions import reduce_sum, argmax
+from .reductions import reduce_sum
 from .dot import dot_general
 from .indexing import take_along_axis, add_along_axis
 
 # =============================================================== matrix helpers
 
 
-def _T(x):
+def mT(x):
     """Swap the last two axes."""
     n = len(shape_of(x))
     return transpose(x, tuple(range(n - 2)) + (n - 1, n - 2))
 
 
-def _mm(a, b):
+def bmm(a, b):
     """Batched matrix product over equal leading axes."""
     nb = len(shape_of(a)) - 2
     batch = tuple(range(nb))
@@ -61,12 +59,12 @@ def _mm(a, b):
 
 
 def _sym(x):
-    return mul(add(x, _T(x)), 0.5)
+    return mul(add(x, mT(x)), 0.5)
 
 
 def adjoint(x):
     """The conjugate transpose (the transpose of a real matrix)."""
-    return conj_p.bind(_T(x)) if dtype_of(x).kind == "c" else _T(x)
+    return conj_p.bind(mT(x)) if dtype_of(x).kind == "c" else mT(x)
 
 
 def _herm(x):
@@ -93,19 +91,19 @@ def _mask(x, k, upper):
     return select(constant(keep, like=x), x, full_like(x, 0))
 
 
-def _diag(x):
+def diag_part(x):
     """The diagonal of the last two axes (square)."""
     return reduce_sum(mul(x, _eye_like(x)), (len(shape_of(x)) - 1,))
 
 
-def _diag_matrix(v):
+def diag_matrix(v):
     """Square matrices with `v` (…, n) on the diagonal."""
     s = shape_of(v)
     col = broadcast_in_dim(v, s + (s[-1],), tuple(range(len(s))))
     return mul(col, constant(np.eye(s[-1], dtype=dtype_of(v)), like=v))
 
 
-def _gap_reciprocals(w, squared=False):
+def gap_reciprocals(w, squared=False):
     """F[i, j] = 1 / (w_j - w_i) (or 1 / (w_j^2 - w_i^2)) off the diagonal, 0 on it."""
     s = shape_of(w)
     shape = s + (s[-1],)
@@ -119,11 +117,11 @@ def _gap_reciprocals(w, squared=False):
     return select(eye, full_like(gap, 0), reciprocal(gap))
 
 
-def _zeros_or(c, like):
+def zeros_or(c, like):
     return full_like(like, 0) if c is None else c
 
 
-def _batch_leading(prim):
+def batch_leading(prim):
     """vmap rule for primitives on stacks of matrices: the mapped axis joins the batch."""
     def rule(vals, dims, **params):
         size = bdim_size(vals, dims)
@@ -133,7 +131,7 @@ def _batch_leading(prim):
     prim.batch = rule
 
 
-def _square_aval(name, a):
+def square_aval(name, a):
     if len(a.shape) < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"{name}: needs square matrices (…, n, n), got shape {a.shape}")
     _matrix_aval(name, a)
@@ -182,7 +180,7 @@ def _tri_impl(xp, a, b, lower, transpose_a, unit_diagonal):
 
 
 def _tri_aval(a, b, lower, transpose_a, unit_diagonal):
-    _square_aval("triangular_solve", a)
+    square_aval("triangular_solve", a)
     if len(b.shape) != len(a.shape) or b.shape[:-2] != a.shape[:-2] or \
             b.shape[-2] != a.shape[-1]:
         raise ValueError(f"triangular_solve: a of shape {a.shape} and b of shape {b.shape} do "
@@ -207,10 +205,10 @@ def _tri_jvp(primals, tangents, lower, transpose_a, unit_diagonal):
     ta, tb = tangents
     if ta is None and tb is None:
         return x, None
-    rhs = _zeros_or(tb, b)
+    rhs = zeros_or(tb, b)
     if ta is not None:
         da = _tri_part(ta, lower, unit_diagonal)
-        rhs = sub(rhs, _mm(_T(da) if transpose_a else da, x))
+        rhs = sub(rhs, bmm(mT(da) if transpose_a else da, x))
     return x, triangular_solve_p.bind(a, rhs, **params)
 
 
@@ -225,25 +223,41 @@ def _tri_vjp(primals, needs, lower, transpose_a, unit_diagonal):
                                      unit_diagonal=unit_diagonal)
         ca = None
         if want_a:
-            outer = _mm(x, _T(cb)) if transpose_a else _mm(cb, _T(x))
+            outer = bmm(x, mT(cb)) if transpose_a else bmm(cb, mT(x))
             ca = neg(_tri_part(outer, lower, unit_diagonal))
         return ca, cb if want_b else None
     return x, backward
 
 
 triangular_solve_p.jvp, triangular_solve_p.vjp = _tri_jvp, _tri_vjp
-_batch_leading(triangular_solve_p)
+batch_leading(triangular_solve_p)
 
 
-def triangular_solve(a, b, *, left_side=True, lower=False, transpose_a=False,
-                     unit_diagonal=False):
-    """Solve `op(a) x = b` (left_side) or `x op(a) = b` for x, with `a` triangular (only its
-    `lower` or upper triangle is read) and `op` the transpose when `transpose_a`."""
+def triangular_solve(a, b, *, left_side=False, lower=False, transpose_a=False,
+                     conjugate_a=False, unit_diagonal=False):
+    """x with `op(a) @ x == b` (`left_side`) or `x @ op(a) == b` (the default, as JAX), for
+    triangular `a` (only its `lower` or upper triangle is read, its diagonal taken as ones
+    with `unit_diagonal`); op(a) is a, its transpose (`transpose_a`), its conjugate
+    (`conjugate_a`) or its conjugate transpose (both)."""
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    if len(sa) >= 2 and (len(sb) != len(sa) or sb[:-2] != sa[:-2]
+                         or sb[-2 if left_side else -1] != sa[-1]):
+        want = "(…, n, k)" if left_side else "(…, k, n)"
+        raise ValueError(f"triangular_solve: a of shape {sa} and b of shape {sb} do not match "
+                         f"(with left_side={bool(left_side)}, b must be {want} with a's batch "
+                         "axes)")
+    if conjugate_a and dtype_of(a).kind == "c":
+        a = conj_p.bind(a)
     params = dict(lower=bool(lower), unit_diagonal=bool(unit_diagonal))
     if left_side:
         return triangular_solve_p.bind(a, b, transpose_a=bool(transpose_a), **params)
     # x op(a) = b  <=>  op(a)^T x^T = b^T
-    return _T(triangular_solve_p.bind(a, _T(b), transpose_a=not transpose_a, **params))
+    return mT(triangular_solve_p.bind(a, mT(b), transpose_a=not transpose_a, **params))
+
+
+def _left_solve(a, b, **params):
+    """x with op(a) x = b (triangular_solve from the left)."""
+    return triangular_solve(a, b, left_side=True, **params)
 
 
 # =============================================================== cholesky
@@ -252,7 +266,7 @@ def _cholesky_impl(xp, a):
 
 
 def _cholesky_aval(a):
-    _square_aval("cholesky", a)
+    square_aval("cholesky", a)
     return ShapedArray(a.shape, a.dtype)
 
 
@@ -261,7 +275,7 @@ cholesky_p = primitive("cholesky", _cholesky_impl, _cholesky_aval)
 
 def _phi(x):
     """The lower triangle with the diagonal halved."""
-    return sub(_mask(x, 0, upper=False), mul(_diag_matrix(_diag(x)), 0.5))
+    return sub(_mask(x, 0, upper=False), mul(diag_matrix(diag_part(x)), 0.5))
 
 
 def _cholesky_jvp(primals, tangents):
@@ -270,9 +284,9 @@ def _cholesky_jvp(primals, tangents):
     t, = tangents
     if t is None:
         return L, None
-    inner = triangular_solve(L, _herm(t), lower=True)                     # L^-1 dA
-    inner = triangular_solve(L, adjoint(inner), lower=True)                  # L^-1 dA L^-H
-    return L, _mm(L, _phi(inner))
+    inner = _left_solve(L, _herm(t), lower=True)                     # L^-1 dA
+    inner = _left_solve(L, adjoint(inner), lower=True)                  # L^-1 dA L^-H
+    return L, bmm(L, _phi(inner))
 
 
 def _cholesky_vjp(primals, needs):
@@ -280,22 +294,25 @@ def _cholesky_vjp(primals, needs):
     L = cholesky_p.bind(a)
 
     def backward(ct):
-        p = _phi(_mm(_T(L), ct))
-        y = triangular_solve(L, p, lower=True, transpose_a=True)           # L^-T P
-        s = _T(triangular_solve(L, _T(y), lower=True, transpose_a=True))   # L^-T P L^-1
+        p = _phi(bmm(mT(L), ct))
+        y = _left_solve(L, p, lower=True, transpose_a=True)           # L^-T P
+        s = mT(_left_solve(L, mT(y), lower=True, transpose_a=True))   # L^-T P L^-1
         return (_sym(s),)
     return L, backward
 
 
 cholesky_p.jvp, cholesky_p.vjp = _cholesky_jvp, _cholesky_vjp
 cholesky_p.reverse_by_transposing_jvp = _complex_input
-_batch_leading(cholesky_p)
+batch_leading(cholesky_p)
 
 
-def cholesky(a):
+def cholesky(x, *, symmetrize_input=True):
     """The lower Cholesky factor L of the symmetric (Hermitian) positive-definite
-    `(a + a^H) / 2`."""
-    return cholesky_p.bind(a)
+    `(x + x^H) / 2` (`symmetrize_input`), or of the matrix x's lower triangle defines (its
+    upper triangle is ignored)."""
+    if not symmetrize_input:
+        x = add(_mask(x, 0, upper=False), adjoint(_mask(x, -1, upper=False)))
+    return cholesky_p.bind(x)
 
 
 # =============================================================== lu
@@ -365,9 +382,9 @@ def _lu_jvp(primals, tangents):
     # De Hoog, Anderssen and Lukas: with the completed (invertible) L and U, M = L^-1 P dA
     # U^-1 splits into L^-1 dL (strictly lower) and dU U^-1 (upper), for any (m, n)
     L, U = _lu_factors(lu)
-    y = triangular_solve(L, _rows(t, perm), lower=True, unit_diagonal=True)    # L^-1 P dA
-    m = _T(triangular_solve(U, _T(y), lower=False, transpose_a=True))          # ... U^-1
-    dlu = add(_mm(L, _mask(m, -1, upper=False)), _mm(_mask(m, 0, upper=True), U))
+    y = _left_solve(L, _rows(t, perm), lower=True, unit_diagonal=True)    # L^-1 P dA
+    m = mT(_left_solve(U, mT(y), lower=False, transpose_a=True))          # ... U^-1
+    dlu = add(bmm(L, _mask(m, -1, upper=False)), bmm(_mask(m, 0, upper=True), U))
     return [lu, pivots, perm], [dlu, None, None]
 
 
@@ -380,10 +397,10 @@ def _lu_vjp(primals, needs):
         if ct is None:
             return (None,)
         L, U = _lu_factors(lu)
-        k = add(_mask(_mm(_T(L), _mask(ct, -1, upper=False)), -1, upper=False),
-                _mask(_mm(_mask(ct, 0, upper=True), _T(U)), 0, upper=True))
-        z = triangular_solve(L, k, lower=True, unit_diagonal=True, transpose_a=True)
-        z = _T(triangular_solve(U, _T(z), lower=False))                         # L^-T K U^-T
+        k = add(_mask(bmm(mT(L), _mask(ct, -1, upper=False)), -1, upper=False),
+                _mask(bmm(_mask(ct, 0, upper=True), mT(U)), 0, upper=True))
+        z = _left_solve(L, k, lower=True, unit_diagonal=True, transpose_a=True)
+        z = mT(_left_solve(U, mT(z), lower=False))                         # L^-T K U^-T
         idx = broadcast_in_dim(perm, shape_of(z), tuple(range(len(shape_of(z)) - 1)))
         return (add_along_axis(full_like(z, 0), idx, z, len(shape_of(z)) - 2,
                                mode="promise_in_bounds"),)
@@ -391,7 +408,7 @@ def _lu_vjp(primals, needs):
 
 
 lu_p.jvp, lu_p.vjp = _lu_jvp, _lu_vjp
-_batch_leading(lu_p)
+batch_leading(lu_p)
 
 
 def lu(a):
@@ -403,8 +420,8 @@ def lu(a):
 
 def lu_solve(lu, permutation, b):
     """x with `a @ x == b` from `lu(a)`'s packed factors and permutation; b is (..., n, k)."""
-    y = triangular_solve(lu, _rows(b, permutation), lower=True, unit_diagonal=True)
-    return triangular_solve(lu, y, lower=False)
+    y = _left_solve(lu, _rows(b, permutation), lower=True, unit_diagonal=True)
+    return _left_solve(lu, y, lower=False)
 
 
 # =============================================================== eigh
@@ -414,7 +431,7 @@ def _eigh_impl(xp, a):
 
 
 def _eigh_aval(a):
-    _square_aval("eigh", a)
+    square_aval("eigh", a)
     return [ShapedArray(a.shape[:-1], _real_dtype(a.dtype)), ShapedArray(a.shape, a.dtype)]
 
 
@@ -427,11 +444,11 @@ def _eigh_jvp(primals, tangents):
     t, = tangents
     if t is None:
         return [w, v], [None, None]
-    m = _mm(adjoint(v), _mm(_herm(t), v))                  # Hermitian: a real diagonal
-    dw, gaps = _diag(m), _gap_reciprocals(w)
+    m = bmm(adjoint(v), bmm(_herm(t), v))                  # Hermitian: a real diagonal
+    dw, gaps = diag_part(m), gap_reciprocals(w)
     if dtype_of(a).kind == "c":
         dw, gaps = real_p.bind(dw), convert_element_type(gaps, dtype_of(a))
-    return [w, v], [dw, _mm(v, mul(gaps, m))]
+    return [w, v], [dw, bmm(v, mul(gaps, m))]
 
 
 def _eigh_vjp(primals, needs):
@@ -442,17 +459,17 @@ def _eigh_vjp(primals, needs):
         cw, cv = cts
         inner = None
         if cw is not None:
-            inner = _diag_matrix(cw)
+            inner = diag_matrix(cw)
         if cv is not None:
-            term = mul(_gap_reciprocals(w), _mm(_T(v), cv))
+            term = mul(gap_reciprocals(w), bmm(mT(v), cv))
             inner = term if inner is None else add(inner, term)
-        return (_sym(_mm(v, _mm(inner, _T(v)))),)
+        return (_sym(bmm(v, bmm(inner, mT(v)))),)
     return [w, v], backward
 
 
 eigh_p.jvp, eigh_p.vjp = _eigh_jvp, _eigh_vjp
 eigh_p.reverse_by_transposing_jvp = _complex_input
-_batch_leading(eigh_p)
+batch_leading(eigh_p)
 
 
 def eigh(a):
@@ -461,107 +478,6 @@ def eigh(a):
     `(w, v)`)."""
     w, v = eigh_p.bind(a)
     return v, w
-
-
-# =============================================================== eig
-def _eig_impl(xp, a):
-    host = np.asarray(to_host(a))
-    w, v = np.linalg.eig(host)
-    ct = np.result_type(host.dtype, np.complex64)
-    out = [w.astype(ct), v.astype(ct)]
-    return out if xp is np else [xp.asarray(o) for o in out]
-
-
-def _eig_aval(a):
-    _square_aval("eig", a)
-    ct = np.result_type(a.dtype, np.complex64)
-    return [ShapedArray(a.shape[:-1], ct), ShapedArray(a.shape, ct)]
-
-
-eig_p = primitive("eig", _eig_impl, _eig_aval, multiple_results=True)
-
-
-def _eig_jvp(primals, tangents):
-    a, = primals
-    w, v = eig_p.bind(a)
-    t, = tangents
-    if t is None:
-        return [w, v], [None, None]
-    ct = dtype_of(v)
-    lu_v, _, perm = lu_p.bind(v)
-    p = _mm(lu_solve(lu_v, perm, convert_element_type(t, ct)), v)      # V^-1 dA V
-    u = _mm(v, mul(_gap_reciprocals(w), p))
-    # dv_j = u_j + c_j v_j, c_j fixed by LAPACK's normalization: |v_j| = 1 and the largest
-    # component v_kj real
-    rows = len(shape_of(v)) - 2
-    k = argmax(lax_abs(v), rows)
-    pick = convert_element_type(eq(broadcast_in_dim(_positions(v, rows), shape_of(v),
-                                                    tuple(range(len(shape_of(v))))),
-                                   broadcast_in_dim(k, shape_of(v), _except(rows, v))), ct)
-    c_re = neg(real_p.bind(reduce_sum(mul(conj_p.bind(v), u), (rows,))))
-    c_im = neg(div(imag_p.bind(reduce_sum(mul(pick, u), (rows,))),
-                   real_p.bind(reduce_sum(mul(pick, v), (rows,)))))
-    c = add(convert_element_type(c_re, ct), mul(convert_element_type(c_im, ct), 1j))
-    dv = add(u, mul(v, broadcast_in_dim(c, shape_of(v), _except(rows, v))))
-    return [w, v], [_diag(p), dv]
-
-
-def _positions(x, axis):
-    """The positions along `axis` of x, as an array of shape (x.shape[axis],) broadcast to
-    x's rank (size 1 elsewhere)."""
-    n = shape_of(x)[axis]
-    shape = [1] * len(shape_of(x))
-    shape[axis] = n
-    return constant(np.arange(n).reshape(shape), like=x)
-
-
-def _except(axis, x):
-    return tuple(i for i in range(len(shape_of(x))) if i != axis)
-
-
-def _eig_vjp(primals, needs):
-    a, = primals
-    w, v = eig_p.bind(a)
-
-    def backward(cts):
-        cw, cv = cts
-        ct = dtype_of(v)
-        rows = len(shape_of(v)) - 2
-        if cv is None:
-            cp = _diag_matrix(cw)
-        else:
-            # the transpose, step by step, of the forward rule's dv = U + V diag(c)
-            cbar = reduce_sum(mul(cv, v), (rows,))
-            k = argmax(lax_abs(v), rows)
-            pick = convert_element_type(eq(broadcast_in_dim(_positions(v, rows), shape_of(v),
-                                                            tuple(range(len(shape_of(v))))),
-                                           broadcast_in_dim(k, shape_of(v), _except(rows, v))),
-                                        ct)
-            r = real_p.bind(reduce_sum(mul(pick, v), (rows,)))
-            scale_re = broadcast_in_dim(convert_element_type(real_p.bind(cbar), ct),
-                                        shape_of(v), _except(rows, v))
-            scale_im = broadcast_in_dim(convert_element_type(div(imag_p.bind(cbar), r), ct),
-                                        shape_of(v), _except(rows, v))
-            cu = sub(sub(cv, mul(conj_p.bind(v), scale_re)), mul(mul(pick, scale_im), 1j))
-            cp = mul(_gap_reciprocals(w), _mm(_T(v), cu))
-            if cw is not None:
-                cp = add(cp, _diag_matrix(cw))
-        lu_vt, _, perm = lu_p.bind(_T(v))
-        ca = _mm(lu_solve(lu_vt, perm, cp), _T(v))                     # V^-T cP V^T
-        return (ca if dtype_of(a).kind == "c" else
-                convert_element_type(real_p.bind(ca), dtype_of(a)),)
-    return [w, v], backward
-
-
-eig_p.jvp, eig_p.vjp = _eig_jvp, _eig_vjp
-_batch_leading(eig_p)
-
-
-def eig(a):
-    """Eigenvalues and right eigenvectors `(w, v)` of general square matrices (complex, as
-    JAX gives them), `a @ v[..., :, j] == w[..., j] * v[..., :, j]`."""
-    w, v = eig_p.bind(a)
-    return w, v
 
 
 # =============================================================== svd
@@ -615,25 +531,25 @@ def _svd_jvp(primals, tangents, full_matrices, compute_uv):
     _complex_singular_vectors(a, compute_uv)
     _check_reduced("svd", a, full_matrices and compute_uv)
     s, u, v = _svd_parts(a)
-    dp = _mm(adjoint(u), _mm(t, v))
-    ds = real_p.bind(_diag(dp)) if dtype_of(a).kind == "c" else _diag(dp)
+    dp = bmm(adjoint(u), bmm(t, v))
+    ds = real_p.bind(diag_part(dp)) if dtype_of(a).kind == "c" else diag_part(dp)
     if not compute_uv:
         return outs, [ds]
     m, n = shape_of(a)[-2:]
-    f = _gap_reciprocals(s, squared=True)
-    smat = _diag_matrix(s)
-    dp_s = _mm(dp, smat)
-    s_dp = _mm(smat, dp)
-    du = _mm(u, mul(f, add(dp_s, _T(dp_s))))
-    dv = _mm(v, mul(f, add(s_dp, _T(s_dp))))
-    inv_s = _diag_matrix(reciprocal(s))
+    f = gap_reciprocals(s, squared=True)
+    smat = diag_matrix(s)
+    dp_s = bmm(dp, smat)
+    s_dp = bmm(smat, dp)
+    du = bmm(u, mul(f, add(dp_s, mT(dp_s))))
+    dv = bmm(v, mul(f, add(s_dp, mT(s_dp))))
+    inv_s = diag_matrix(reciprocal(s))
     if m > n:
-        dav = _mm(t, v)
-        du = add(du, _mm(sub(dav, _mm(u, _mm(_T(u), dav))), inv_s))
+        dav = bmm(t, v)
+        du = add(du, bmm(sub(dav, bmm(u, bmm(mT(u), dav))), inv_s))
     if n > m:
-        dau = _mm(_T(t), u)
-        dv = add(dv, _mm(sub(dau, _mm(v, _mm(_T(v), dau))), inv_s))
-    return outs, [ds, du, _T(dv)]
+        dau = bmm(mT(t), u)
+        dv = add(dv, bmm(sub(dau, bmm(v, bmm(mT(v), dau))), inv_s))
+    return outs, [ds, du, mT(dv)]
 
 
 def _svd_vjp(primals, needs, full_matrices, compute_uv):
@@ -645,33 +561,33 @@ def _svd_vjp(primals, needs, full_matrices, compute_uv):
         s, u, v = _svd_parts(a)
         cs = cts[0]
         cu, cvt = (cts[1], cts[2]) if compute_uv else (None, None)
-        inner = _diag_matrix(_zeros_or(cs, s))
+        inner = diag_matrix(zeros_or(cs, s))
         m, n = shape_of(a)[-2:]
         extra = None
         if cu is not None or cvt is not None:
-            f = _gap_reciprocals(s, squared=True)
-            smat = _diag_matrix(s)
-            inv_s = _diag_matrix(reciprocal(s))
+            f = gap_reciprocals(s, squared=True)
+            smat = diag_matrix(s)
+            inv_s = diag_matrix(reciprocal(s))
             if cu is not None:
-                utcu = _mm(_T(u), cu)
-                inner = add(inner, _mm(mul(f, sub(utcu, _T(utcu))), smat))
+                utcu = bmm(mT(u), cu)
+                inner = add(inner, bmm(mul(f, sub(utcu, mT(utcu))), smat))
                 if m > n:
-                    extra = _mm(_mm(sub(cu, _mm(u, utcu)), inv_s), _T(v))
+                    extra = bmm(bmm(sub(cu, bmm(u, utcu)), inv_s), mT(v))
             if cvt is not None:
-                cv = _T(cvt)
-                vtcv = _mm(_T(v), cv)
-                inner = add(inner, _mm(smat, mul(f, sub(vtcv, _T(vtcv)))))
+                cv = mT(cvt)
+                vtcv = bmm(mT(v), cv)
+                inner = add(inner, bmm(smat, mul(f, sub(vtcv, mT(vtcv)))))
                 if n > m:
-                    term = _mm(_mm(u, inv_s), _T(sub(cv, _mm(v, vtcv))))
+                    term = bmm(bmm(u, inv_s), mT(sub(cv, bmm(v, vtcv))))
                     extra = term if extra is None else add(extra, term)
-        ca = _mm(u, _mm(inner, _T(v)))
+        ca = bmm(u, bmm(inner, mT(v)))
         return (ca if extra is None else add(ca, extra),)
     return outs, backward
 
 
 svd_p.jvp, svd_p.vjp = _svd_jvp, _svd_vjp
 svd_p.reverse_by_transposing_jvp = _complex_input
-_batch_leading(svd_p)
+batch_leading(svd_p)
 
 
 def svd(a, full_matrices=True, compute_uv=True):
@@ -684,17 +600,29 @@ def svd(a, full_matrices=True, compute_uv=True):
 
 
 # =============================================================== qr
-def _qr_impl(xp, a, full_matrices):
-    q, r = xp.linalg.qr(a, mode="complete" if full_matrices else "reduced")
-    return [q, r]
+def _qr_impl(xp, a, pivoting, full_matrices):
+    if not pivoting:
+        q, r = xp.linalg.qr(a, mode="complete" if full_matrices else "reduced")
+        return [q, r]
+    # column pivoting (LAPACK's geqp3) on the host, one matrix at a time
+    host = np.asarray(to_host(a))
+    out = [np.empty(o.shape, o.dtype) for o in _qr_aval(host, pivoting, full_matrices)]
+    qr_host = scipy_module(np, "linalg").qr
+    batch = host.shape[:-2]
+    for i in np.ndindex(*batch):
+        q, r, p = qr_host(host[i], mode="full" if full_matrices else "economic",
+                          pivoting=True, check_finite=False)
+        out[0][i], out[1][i], out[2][i] = q, r, p
+    return out if xp is np else [xp.asarray(o) for o in out]
 
 
-def _qr_aval(a, full_matrices):
+def _qr_aval(a, pivoting, full_matrices):
     _matrix_aval("qr", a)
     *batch, m, n = a.shape
     k = m if full_matrices else min(m, n)
-    return [ShapedArray(tuple(batch) + (m, k), a.dtype),
-            ShapedArray(tuple(batch) + (k, n), a.dtype)]
+    out = [ShapedArray(tuple(batch) + (m, k), a.dtype),
+           ShapedArray(tuple(batch) + (k, n), a.dtype)]
+    return out + [ShapedArray(tuple(batch) + (n,), dtypes.int32)] if pivoting else out
 
 
 qr_p = primitive("qr", _qr_impl, _qr_aval, multiple_results=True)
@@ -702,18 +630,18 @@ qr_p = primitive("qr", _qr_impl, _qr_aval, multiple_results=True)
 
 def _qr_tall_jvp(q, r, t):
     """dQ, dR of the reduced QR of a tall (m >= n) matrix in direction t."""
-    c = _T(triangular_solve(r, _T(t), lower=False, transpose_a=True))      # dA R^-1
-    b = _mm(_T(q), c)
+    c = mT(_left_solve(r, mT(t), lower=False, transpose_a=True))      # dA R^-1
+    b = bmm(mT(q), c)
     low = _mask(b, -1, upper=False)
-    omega = sub(low, _T(low))
-    return add(_mm(q, sub(omega, b)), c), _mm(sub(b, omega), r)
+    omega = sub(low, mT(low))
+    return add(bmm(q, sub(omega, b)), c), bmm(sub(b, omega), r)
 
 
 def _qr_tall_vjp(q, r, cq, cr):
-    g = sub(_mm(cr, _T(r)), _mm(_T(q), cq))
-    h = sub(g, _mask(sub(g, _T(g)), -1, upper=False))
-    x = add(cq, _mm(q, h))
-    return _T(triangular_solve(r, _T(x), lower=False))                      # (...) R^-T
+    g = sub(bmm(cr, mT(r)), bmm(mT(q), cq))
+    h = sub(g, _mask(sub(g, mT(g)), -1, upper=False))
+    x = add(cq, bmm(q, h))
+    return mT(_left_solve(r, mT(x), lower=False))                      # (...) R^-T
 
 
 def _qr_wide_split(a, r):
@@ -724,52 +652,72 @@ def _qr_wide_split(a, r):
             slice_in_dim(r, m, n, axis=last))
 
 
-def _qr_jvp(primals, tangents, full_matrices):
+def _cols(x, perm):
+    """x[..., :, perm] (columns permuted; perm (..., n) with x's batch axes)."""
+    rank = len(shape_of(x))
+    cols = broadcast_in_dim(perm, shape_of(x), tuple(range(rank - 2)) + (rank - 1,))
+    return take_along_axis(x, cols, rank - 1, mode="promise_in_bounds")
+
+
+def _qr_jvp(primals, tangents, pivoting, full_matrices):
     a, = primals
-    q, r = qr_p.bind(a, full_matrices=full_matrices)
+    outs = qr_p.bind(a, pivoting=pivoting, full_matrices=full_matrices)
+    q, r = outs[:2]
     t, = tangents
     if t is None:
-        return [q, r], [None, None]
+        return outs, [None] * len(outs)
     _real_derivative_only("qr", a)
+    if pivoting:            # the QR of the permuted columns; the permutation is constant
+        a, t = _cols(a, outs[2]), _cols(t, outs[2])
+    rest = [None] * (len(outs) - 2)
     m, n = shape_of(a)[-2:]
     if m >= n:
         _check_reduced("qr", a, full_matrices)
-        dq, dr = _qr_tall_jvp(q, r, t)
-        return [q, r], [dq, dr]
+        return outs, list(_qr_tall_jvp(q, r, t)) + rest
     last = len(shape_of(a)) - 1
     y, r1, _ = _qr_wide_split(a, r)
     dq, dr1 = _qr_tall_jvp(q, r1, slice_in_dim(t, 0, m, axis=last))
-    dr2 = add(_mm(_T(dq), y), _mm(_T(q), slice_in_dim(t, m, n, axis=last)))
-    return [q, r], [dq, concatenate([dr1, dr2], last)]
+    dr2 = add(bmm(mT(dq), y), bmm(mT(q), slice_in_dim(t, m, n, axis=last)))
+    return outs, [dq, concatenate([dr1, dr2], last)] + rest
 
 
-def _qr_vjp(primals, needs, full_matrices):
+def _qr_vjp(primals, needs, pivoting, full_matrices):
     a, = primals
-    q, r = qr_p.bind(a, full_matrices=full_matrices)
+    outs = qr_p.bind(a, pivoting=pivoting, full_matrices=full_matrices)
+    q, r = outs[:2]
     m, n = shape_of(a)[-2:]
+    last = len(shape_of(a)) - 1
 
     def backward(cts):
         _real_derivative_only("qr", a)
-        cq, cr = _zeros_or(cts[0], q), _zeros_or(cts[1], r)
+        cq, cr = zeros_or(cts[0], q), zeros_or(cts[1], r)
+        ap = _cols(a, outs[2]) if pivoting else a
         if m >= n:
             _check_reduced("qr", a, full_matrices)
-            return (_qr_tall_vjp(q, r, cq, cr),)
-        last = len(shape_of(a)) - 1
-        y, r1, _ = _qr_wide_split(a, r)
-        cr1, cr2 = slice_in_dim(cr, 0, m, axis=last), slice_in_dim(cr, m, n, axis=last)
-        cx = _qr_tall_vjp(q, r1, add(cq, _mm(y, _T(cr2))), cr1)
-        return (concatenate([cx, _mm(q, cr2)], last),)
-    return [q, r], backward
+            cx = _qr_tall_vjp(q, r, cq, cr)
+        else:
+            y, r1, _ = _qr_wide_split(ap, r)
+            cr1, cr2 = slice_in_dim(cr, 0, m, axis=last), slice_in_dim(cr, m, n, axis=last)
+            cx = concatenate([_qr_tall_vjp(q, r1, add(cq, bmm(y, mT(cr2))), cr1),
+                              bmm(q, cr2)], last)
+        if pivoting:        # back to the unpermuted columns
+            cols = broadcast_in_dim(outs[2], shape_of(a), tuple(range(last - 1)) + (last,))
+            cx = add_along_axis(full_like(cx, 0), cols, cx, last, mode="promise_in_bounds")
+        return (cx,)
+    return outs, backward
 
 
 qr_p.jvp, qr_p.vjp = _qr_jvp, _qr_vjp
-_batch_leading(qr_p)
+batch_leading(qr_p)
 
 
-def qr(a, full_matrices=False):
-    """`(q, r)` with orthonormal columns in q and upper-triangular r, `a = q @ r`."""
-    q, r = qr_p.bind(a, full_matrices=bool(full_matrices))
-    return q, r
+def qr(x, *, pivoting=False, full_matrices=True, use_magma=None):
+    """`(q, r)` with orthonormal columns in q and upper-triangular r, `x = q @ r`: q is
+    (m, m) with `full_matrices`, else (m, k), k = min(m, n). With `pivoting`, `(q, r, p)`
+    with `x[..., p] = q @ r` and |diag(r)| non-increasing (column pivoting, on the host).
+    `use_magma` is accepted and ignored (there is one kernel per backend)."""
+    del use_magma
+    return tuple(qr_p.bind(x, pivoting=bool(pivoting), full_matrices=bool(full_matrices)))
 
 
 # =============================================================== geqrf
@@ -812,7 +760,7 @@ def _geqrf_vjp(primals, needs):
 
 geqrf_p = primitive("geqrf", _geqrf_impl, _geqrf_aval, multiple_results=True)
 geqrf_p.jvp, geqrf_p.vjp = _geqrf_jvp, _geqrf_vjp
-_batch_leading(geqrf_p)
+batch_leading(geqrf_p)
 
 
 def geqrf(a):

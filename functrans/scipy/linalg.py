@@ -87,11 +87,13 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     c, b = _inexact(c, b)
     b, restore = _as_columns(b, c)
     if lower:
-        y = lax_linalg.triangular_solve(c, b, lower=True)
-        x = lax_linalg.triangular_solve(fnp.conj(c), y, lower=True, transpose_a=True)
+        y = lax_linalg.triangular_solve(c, b, left_side=True, lower=True)
+        x = lax_linalg.triangular_solve(c, y, left_side=True, lower=True, transpose_a=True,
+                                        conjugate_a=True)
     else:
-        y = lax_linalg.triangular_solve(fnp.conj(c), b, lower=False, transpose_a=True)
-        x = lax_linalg.triangular_solve(c, y, lower=False)
+        y = lax_linalg.triangular_solve(c, b, left_side=True, lower=False, transpose_a=True,
+                                        conjugate_a=True)
+        x = lax_linalg.triangular_solve(c, y, left_side=True, lower=False)
     return restore(x)
 
 
@@ -109,8 +111,8 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     mode = _TRANS[trans]
     a, b = _inexact(a, b)
     b, restore = _as_columns(b, a)
-    x = lax_linalg.triangular_solve(fnp.conj(a) if mode == 2 else a, b, lower=lower,
-                                    transpose_a=mode > 0, unit_diagonal=unit_diagonal)
+    x = lax_linalg.triangular_solve(a, b, left_side=True, lower=lower, transpose_a=mode > 0,
+                                    conjugate_a=mode == 2, unit_diagonal=unit_diagonal)
     return restore(x)
 
 
@@ -182,8 +184,9 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
         return restore(lax_linalg.lu_solve(packed, perm, b))
     lu_ = fnp.conj(packed) if mode == 2 else packed
     # a = P^T L U (rows permuted by perm): op(a) x = b is U^T L^T (P x) = b
-    y = lax_linalg.triangular_solve(lu_, b, lower=False, transpose_a=True)
-    z = lax_linalg.triangular_solve(lu_, y, lower=True, transpose_a=True, unit_diagonal=True)
+    y = lax_linalg.triangular_solve(lu_, b, left_side=True, lower=False, transpose_a=True)
+    z = lax_linalg.triangular_solve(lu_, y, left_side=True, lower=True, transpose_a=True,
+                                    unit_diagonal=True)
     return restore(lax.scatter_axes(lax.full_like(z, 0), z, perm, axes=(0,)))   # x[perm] = z
 
 

@@ -36,7 +36,7 @@ def logpdf(x, mean=None, cov=1, allow_singular=False):
         chol = fnp.linalg.cholesky(cov)
         rhs = fnp.broadcast_to(d, fnp.broadcast_shapes(d.shape, cov.shape[:-1]))[..., None]
         chol = fnp.broadcast_to(chol, rhs.shape[:-2] + (k, k))
-        z = lax.linalg.triangular_solve(chol, rhs, lower=True)[..., 0]
+        z = lax.linalg.triangular_solve(chol, rhs, left_side=True, lower=True)[..., 0]
         maha = fnp.sum(z * z, axis=-1)
         logdet = 2 * fnp.sum(fnp.log(fnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     return -0.5 * (k * LOG_2PI + logdet + maha)
