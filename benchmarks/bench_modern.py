@@ -26,8 +26,9 @@ round's functrans time over the peer's time in the same thread setting.
         [--threads default 1] [--rounds 11] [--seconds 0.25] [--settle 0.2] [--numba]
 
 functrans runs with NumPy's kernels only (`ft.config` `jit_numba` False); `--numba` adds
-functrans with all its compiled loops and chains (`jit_numba` True; numba installed) as one
-more contender.
+functrans with numba's compiled kernels (`jit_numba` "auto", the default where numba is
+installed) as one more contender; `--chains` makes that one also fuse each program's float
+chains into loops (`jit_numba` True).
 """
 from __future__ import annotations
 
@@ -305,14 +306,15 @@ def _value(loss):
 
 
 LIBS = {"functrans": "functrans (jit)", "torch": "PyTorch (eager)", "jax": "JAX (jit)"}
-NUMBA = "functrans+numba"      # functrans with ft.config jit_numba True (--numba); else False
+NUMBA = "functrans+numba"      # functrans with numba's kernels (--numba); else jit_numba False
 OURS = ("functrans", NUMBA)
+_NUMBA_SETTING = ["auto"]
 
 
 def _start(ctx, workload, lib, threads, seconds):
     saved = dict(os.environ)
     if lib in OURS:
-        os.environ["FUNCTRANS_JIT_NUMBA"] = "1" if lib == NUMBA else "0"
+        os.environ["FUNCTRANS_JIT_NUMBA"] = "0" if lib != NUMBA else _NUMBA_SETTING[0]
     try:
         here, there = ctx.Pipe()
         proc = ctx.Process(target=_worker, args=(workload, lib, threads, seconds, there),
@@ -380,8 +382,12 @@ def main():
                         help="time per contender per round")
     parser.add_argument("--settle", type=float, default=0.2)
     parser.add_argument("--numba", action="store_true",
-                        help="also time functrans with compiled chains (jit_numba)")
+                        help="also time functrans with numba's compiled kernels")
+    parser.add_argument("--chains", action="store_true",
+                        help="with --numba: also fuse float chains into loops (jit_numba True)")
     args = parser.parse_args()
+    if args.chains:
+        _NUMBA_SETTING[0] = "1"
     libs = dict(LIBS, **({NUMBA: "functrans+numba"} if args.numba else {}))
     summary = {}
     for w in args.workloads:
