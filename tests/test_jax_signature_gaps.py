@@ -121,9 +121,9 @@ def _leaves(r):
     return tuple(r) if isinstance(r, tuple) else (r,)
 
 
-def _same_result(ours, theirs):
+def _same_result(ours, theirs, exact=True):
     for o, t in zip(_leaves(ours), _leaves(theirs), strict=True):
-        same(o, t, exact=True)
+        same(o, t, exact=exact)
 
 
 SET_CALLS = [
@@ -348,3 +348,94 @@ def test_axis_index_groups(name):
          ft.vmap(lambda v: f(v, "i"), axis_name="i")(x))
     with pytest.raises(NotImplementedError, match="axis_index_groups"):
         ft.vmap(lambda v: f(v, "i", axis_index_groups=[[0, 1], [2, 3]]), axis_name="i")(x)
+
+
+# ------------------------------------------------------------------ numpy keywords
+UFUNCS = ["add", "subtract", "multiply", "maximum", "minimum", "logaddexp", "logaddexp2",
+          "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+          "bitwise_xor"]
+
+
+@pytest.mark.parametrize("name", UFUNCS + ["negative"])
+def test_ufunc_out_where(jx, name):
+    _, jnp = jx
+    args = (np.arange(3), np.array([2, 0, 1])) if name != "negative" else (np.arange(3),)
+    if name.startswith("logaddexp"):
+        args = tuple(a.astype(np.float64) for a in args)
+    same(getattr(fnp, name)(*args, out=None, where=None),
+         getattr(jnp, name)(*args, out=None, where=None))
+    with pytest.raises(TypeError, match="immutable"):
+        getattr(fnp, name)(*args, out=np.zeros(3))
+    with pytest.raises(NotImplementedError, match="where="):
+        getattr(fnp, name)(*args, where=np.array([True, False, True]))
+
+
+@pytest.mark.parametrize("name,call", [
+    ("around", lambda m, **k: m.around(np.array([1.25, 2.5]), 1, **k)),
+    ("round", lambda m, **k: m.round(np.array([1.25, 2.5]), **k)),
+    ("modf", lambda m, **k: m.modf(np.array([1.25, -2.5]), **k)),
+    ("outer", lambda m, **k: m.outer(np.arange(2.), np.arange(3.), **k)),
+    ("compress", lambda m, **k: m.compress(np.array([1, 0, 1]), np.arange(3.), **k)),
+    ("isposinf", lambda m, **k: m.isposinf(np.array([np.inf, -np.inf, 1.]), **k)),
+    ("isneginf", lambda m, **k: m.isneginf(np.array([np.inf, -np.inf, 1.]), **k)),
+    ("einsum", lambda m, **k: m.einsum("ij,j->i", np.ones((2, 3)), np.arange(3.), **k)),
+    ("stack", lambda m, **k: m.stack([np.arange(2.), np.ones(2)], 1, **k))])
+def test_out_none(jx, name, call):
+    _, jnp = jx
+    _same_result(call(fnp, out=None), call(jnp, out=None), exact=False)
+    with pytest.raises(TypeError, match="immutable"):
+        call(fnp, out=np.zeros(3))
+
+
+def test_array_ndmin_order(jx):
+    _, jnp = jx
+    for obj in ([1, 2], np.ones((2, 3)), np.float64(3.0)):
+        for ndmin in (0, 1, 3):
+            same(fnp.array(obj, ndmin=ndmin, order="K"), jnp.array(obj, ndmin=ndmin))
+    same(fnp.asarray([1, 2], order="K"), jnp.asarray([1, 2], order="K"))
+    same(ft.jit(lambda x: fnp.array(x, ndmin=3))(np.ones(2)), np.ones((1, 1, 2)))
+    with pytest.raises(NotImplementedError, match="order='F'"):
+        fnp.asarray([1, 2], order="F")
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("dtypes", [("int8", "int32"), ("float32", "float64"),
+                                    ("float64", "float32")])
+def test_convolve_correlate_vecdot_preferred_element_type(jx, mode, dtypes):
+    _, jnp = jx
+    src, want = dtypes
+    a, v = np.array([1, -2, 3, 4], src), np.array([2, 1, -1], src)
+    for name in ("convolve", "correlate"):
+        theirs = None
+        if np.dtype(want).itemsize >= np.dtype(src).itemsize:   # JAX refuses narrower ones
+            theirs = getattr(jnp, name)(a, v, mode, precision="highest",
+                                        preferred_element_type=want)
+        ours = getattr(fnp, name)(a, v, mode, precision="highest", preferred_element_type=want)
+        assert ours.dtype == np.dtype(want)
+        if theirs is not None:
+            same(ours, theirs)
+        np.testing.assert_allclose(ours, getattr(np, name)(a.astype(np.float64), v, mode),
+                                   rtol=1e-6)
+    x = np.arange(6).reshape(2, 3).astype(src)
+    if np.dtype(want).itemsize >= np.dtype(src).itemsize:
+        same(fnp.vecdot(x, x, precision=None, preferred_element_type=want),
+             jnp.vecdot(x, x, precision=None, preferred_element_type=want))
+
+
+def test_convolve_preferred_element_type_grads():
+    check_grads(lambda a, v: fnp.convolve(a, v, preferred_element_type=np.float64),
+                (rng.normal(size=5), rng.normal(size=3)), order=2, modes=("fwd", "rev"))
+
+
+def test_polynomial_and_window_keywords(jx):
+    _, jnp = jx
+    a1, a2 = np.array([0, 0, 1., 2]), np.array([0, 3.])
+    for trim in (False, True):
+        same(fnp.polymul(a1, a2, trim_leading_zeros=trim),
+             jnp.polymul(a1, a2, trim_leading_zeros=trim))
+    same(fnp.polymul(np.zeros(2), a2, trim_leading_zeros=True),
+         jnp.polymul(np.zeros(2), a2, trim_leading_zeros=True))
+    same(fnp.polyval(np.array([1., 2, 3]), np.array([2., -1]), unroll=2),
+         jnp.polyval(np.array([1., 2, 3]), np.array([2., -1]), unroll=2))
+    np.testing.assert_allclose(fnp.kaiser(M=7, beta=2.5), jnp.kaiser(M=7, beta=2.5),
+                               rtol=1e-6)

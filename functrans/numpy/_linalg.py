@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from .. import lax
 from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.dot import computes_in
 from ._conversion import promote
+from ._reductions import no_out
 
 
 def matmul(x1, x2, /, *, precision=None, preferred_element_type=None):
@@ -87,7 +90,9 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
                            preferred_element_type=preferred_element_type)
 
 
-def outer(a, b):
+def outer(a, b, out=None):
+    """The product of every element of `a` (flattened) with every element of `b`."""
+    no_out(out, "outer")
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     a = lax.reshape(a, (int(_size(a)), 1))
@@ -125,11 +130,17 @@ def _conj(x):
     return lax.conj(x) if dtype_of(x).kind == "c" else x
 
 
-def vecdot(x1, x2, /, *, axis=-1):
+def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     """The dot product of vectors along `axis` (after broadcasting), conjugating `x1` (as
-    the array API standard and NumPy 2 do); the result keeps the operands' dtype."""
+    the array API standard and NumPy 2 do); the result keeps the operands' dtype, or has
+    `preferred_element_type` (as `lax.dot_general`; `precision` is accepted and ignored)."""
     (a, b), dt = promote(x1, x2)
     a, b = _arr(a, dt), _arr(b, dt)
+    if preferred_element_type is not None:
+        want = np.dtype(preferred_element_type)
+        if not computes_in(dt, want):
+            return lax.convert_element_type(vecdot(a, b, axis=axis), want)
+        a, b = lax.convert_element_type(a, want), lax.convert_element_type(b, want)
     sa, sb = shape_of(a), shape_of(b)
     shape = broadcast_shapes(sa, sb, opname="vecdot")
     if not shape:
@@ -195,7 +206,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 
 # ------------------------------------------------------------------ einsum
-def einsum(subscripts, *operands, optimize="greedy", precision=None,
+def einsum(subscripts, *operands, out=None, optimize="greedy", precision=None,
            preferred_element_type=None):
     """Einstein summation (NumPy's notation, with '...' and implicit output), also in the
     operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`. With JAX's
@@ -206,6 +217,7 @@ def einsum(subscripts, *operands, optimize="greedy", precision=None,
     summed first; the operands are then contracted pairwise (greedily, smallest
     intermediate first) with `dot_general`, and the result transposed to the output order.
     """
+    no_out(out, "einsum")
     if not isinstance(subscripts, str):
         subscripts, operands = _sublists_to_subscripts((subscripts,) + operands)
     if len(operands) > 1:

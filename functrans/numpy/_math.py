@@ -11,6 +11,15 @@ from ..core import places_operands
 from ..primitives._util import dtype_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
 from ._fast import numpy_value, numpy_pair
+from ._reductions import no_out
+
+
+def _ufunc_options(name, out, where):
+    """JAX's ufunc keywords: `out` (arrays are immutable) and `where` must be None."""
+    no_out(out, name)
+    if where is not None:
+        raise NotImplementedError(f"{name}: where= is not supported (as in JAX); use "
+                                  f"fnp.where(mask, {name}(...), fallback)")
 
 
 def _inexact_unary(lax_fn, name, doc=None):
@@ -30,7 +39,9 @@ def _inexact_unary(lax_fn, name, doc=None):
 def _same_unary(lax_fn, name, int_identity=False):
     ufunc = getattr(np, name)
 
-    def f(x, /):
+    def f(x, /, *, out=None, where=None):
+        if out is not None or where is not None:
+            _ufunc_options(name, out, where)
         v = numpy_value(x, "fc" if int_identity else None)
         if v is not None:
             try:
@@ -52,7 +63,9 @@ def _binary(lax_fn, name, inexact=False):
     prom = promote_inexact if inexact else promote
     ufunc = getattr(np, name)
 
-    def f(x1, x2, /):
+    def f(x1, x2, /, *, out=None, where=None):
+        if out is not None or where is not None:
+            _ufunc_options(name, out, where)
         raw = numpy_pair(x1, x2, float_only=inexact)
         if raw is not None:
             try:
@@ -189,19 +202,23 @@ def _as_bool(x):
     return x if dtype_of(x) == dtypes.bool_ else lax.ne(x, 0)
 
 
-def logical_and(x1, x2, /):
+def logical_and(x1, x2, /, *, out=None, where=None):
+    _ufunc_options("logical_and", out, where)
     return lax.bitwise_and(_as_bool(x1), _as_bool(x2))
 
 
-def logical_or(x1, x2, /):
+def logical_or(x1, x2, /, *, out=None, where=None):
+    _ufunc_options("logical_or", out, where)
     return lax.bitwise_or(_as_bool(x1), _as_bool(x2))
 
 
-def logical_xor(x1, x2, /):
+def logical_xor(x1, x2, /, *, out=None, where=None):
+    _ufunc_options("logical_xor", out, where)
     return lax.bitwise_xor(_as_bool(x1), _as_bool(x2))
 
 
-def logical_not(x, /):
+def logical_not(x, /, *, out=None, where=None):
+    _ufunc_options("logical_not", out, where)
     return lax.bitwise_not(_as_bool(x))
 
 
@@ -247,8 +264,9 @@ def rad2deg(x, /):
 radians, degrees = deg2rad, rad2deg
 
 
-def logaddexp2(x1, x2, /):
+def logaddexp2(x1, x2, /, *, out=None, where=None):
     """log2(2**x1 + 2**x2), without overflow."""
+    _ufunc_options("logaddexp2", out, where)
     (a, b), dt = promote_inexact(x1, x2)
     a, b = asarray(a, dtype=dt), asarray(b, dtype=dt)
     ln2 = math.log(2.0)
@@ -311,8 +329,9 @@ def divmod(x1, x2, /):
     return floor_divide(x1, x2), remainder(x1, x2)
 
 
-def round(a, decimals=0):
+def round(a, decimals=0, out=None):
     """Round half to even, to `decimals` places."""
+    no_out(out, "round")
     a = asarray(a)
     if not dtypes.is_inexact(dtype_of(a)):
         return a
@@ -403,8 +422,9 @@ def spacing(x, /):
     return subtract(lax.nextafter(x, away), x)
 
 
-def modf(x, /):
+def modf(x, /, out=None):
     """`(fractional part, integral part)`, both with x's sign."""
+    no_out(out, "modf")
     (x,), _ = promote_inexact(x)
     whole = lax.trunc(x)
     return lax.sub(x, whole), whole
@@ -475,13 +495,15 @@ def isrealobj(x):
     return not iscomplexobj(x)
 
 
-def isposinf(x):
+def isposinf(x, /, out=None):
+    no_out(out, "isposinf")
     x = asarray(x)
     _refuse_complex("isposinf", x)
     return logical_and(isinf(x), greater(x, 0))
 
 
-def isneginf(x):
+def isneginf(x, /, out=None):
+    no_out(out, "isneginf")
     x = asarray(x)
     _refuse_complex("isneginf", x)
     return logical_and(isinf(x), less(x, 0))

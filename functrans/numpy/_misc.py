@@ -7,9 +7,10 @@ import math
 import numpy as np
 
 from .. import dtypes, lax
-from ..core import Tracer
+from ..core import Tracer, concrete_host_value
 from ..interpreters.batching import vmap_flat
 from ..primitives._util import shape_of, dtype_of
+from ..primitives.dot import computes_in
 from ..primitives.linalg import adjoint
 from ._conversion import asarray, array, promote, promote_inexact
 from ._creation import zeros
@@ -18,7 +19,7 @@ from ._math import (add, subtract, multiply, true_divide, where, less, greater, 
                     absolute, floor_divide)
 from ._reductions import sum, mean, normalize_axes
 from ._shape import (moveaxis, reshape, concatenate, take, flip, ravel, expand_dims,
-                     diff, integer_indices)
+                     diff, integer_indices, trim_zeros)
 from ._sorting import searchsorted
 
 
@@ -245,11 +246,18 @@ def _diag(c):
 
 
 # ------------------------------------------------------------------ signals
-def convolve(a, v, mode="full"):
-    """Discrete linear convolution of 1-D sequences; mode 'full', 'same' or 'valid'."""
+def convolve(a, v, mode="full", *, precision=None, preferred_element_type=None):
+    """Discrete linear convolution of 1-D sequences; mode 'full', 'same' or 'valid'. With
+    `preferred_element_type` the result has that dtype (as `lax.dot_general`; `precision` is
+    accepted and ignored)."""
     (a, v), _ = promote_inexact(a, v) if _any_float(a, v) else \
         ((asarray(a), asarray(v)), None)
     a, v = asarray(a), asarray(v)
+    if preferred_element_type is not None:
+        want = np.dtype(preferred_element_type)
+        if not computes_in(dtype_of(a), want):
+            return lax.convert_element_type(convolve(a, v, mode), want)
+        a, v = lax.convert_element_type(a, want), lax.convert_element_type(v, want)
     if len(shape_of(a)) != 1 or len(shape_of(v)) != 1:
         raise ValueError("convolve: both inputs must be 1-D")
     if shape_of(v)[0] > shape_of(a)[0]:
@@ -297,14 +305,16 @@ def _any_float(*xs):
     return any(isinstance(x, float) or dtypes.is_inexact(dtype_of(asarray(x))) for x in xs)
 
 
-def correlate(a, v, mode="valid"):
-    """Cross-correlation of 1-D sequences: `c[k] = sum_n a[n + k] * conj(v[n])`."""
+def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None):
+    """Cross-correlation of 1-D sequences: `c[k] = sum_n a[n + k] * conj(v[n])`
+    (`precision` and `preferred_element_type` as in `convolve`)."""
     a, v = asarray(a), asarray(v)
     if dtype_of(v).kind == "c":
         v = lax.conj(v)
+    kw = dict(preferred_element_type=preferred_element_type)
     if shape_of(v)[0] > shape_of(a)[0]:
-        return flip(convolve(flip(a), v, mode), 0)
-    return convolve(a, flip(v), mode)
+        return flip(convolve(flip(a), v, mode, **kw), 0)
+    return convolve(a, flip(v), mode, **kw)
 
 
 def interp(x, xp, fp, left=None, right=None, period=None):
@@ -441,8 +451,14 @@ def _window(np_fn):
     return f
 
 
-bartlett, blackman, hamming, hanning, kaiser = map(
-    _window, (np.bartlett, np.blackman, np.hamming, np.hanning, np.kaiser))
+bartlett, blackman, hamming, hanning = map(
+    _window, (np.bartlett, np.blackman, np.hamming, np.hanning))
+
+
+def kaiser(M, beta):
+    """NumPy's Kaiser window of `M` points with shape `beta` (concrete), in the default float
+    dtype."""
+    return _window(np.kaiser)(M, concrete_host_value(beta, "kaiser's beta"))
 
 
 # ------------------------------------------------------------------ polynomials
@@ -455,8 +471,9 @@ def vander(x, N=None, increasing=False):
     return power(x[:, None], asarray(powers.copy()))
 
 
-def polyval(p, x):
-    """The polynomial with coefficients p (highest power first) at x, by Horner's rule."""
+def polyval(p, x, *, unroll=16):
+    """The polynomial with coefficients p (highest power first) at x, by Horner's rule
+    (unrolled in full: `unroll`, JAX's scan option, changes nothing here)."""
     (p, x), dt = promote(p, x)                   # (a Python number x stays weak)
     p = asarray(p)
     out = zeros(shape_of(x), dt)
@@ -496,8 +513,12 @@ def polysub(a1, a2):
     return subtract(_pad_to(a1, n), _pad_to(a2, n))
 
 
-def polymul(a1, a2):
+def polymul(a1, a2, *, trim_leading_zeros=False):
+    """The product of two polynomials (highest power first); `trim_leading_zeros` drops
+    their leading zeros first (concrete coefficients only)."""
     (a1, a2), _ = _promote_poly(a1, a2)
+    if trim_leading_zeros:
+        a1, a2 = trim_zeros(a1, "f"), trim_zeros(a2, "f")
     # an empty polynomial is the zero polynomial, as NumPy's poly1d makes it
     a1, a2 = (a if shape_of(a)[0] else zeros((1,), dtype_of(a)) for a in (a1, a2))
     return convolve(a1, a2)

@@ -59,7 +59,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
         promote_integers=True):
     """Sum over `axis` (all axes when None). Booleans and small integers sum as int64 (with
     `promote_integers=False`, in their own type; booleans as int32)."""
-    _no_out(out, "sum")
+    no_out(out, "sum")
     v = numpy_value(a)
     if v is not None and dtype is None and initial is None and where is None and \
             promote_integers:
@@ -84,7 +84,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
          promote_integers=True):
     """Product over `axis` (`promote_integers` as in `sum`)."""
-    _no_out(out, "prod")
+    no_out(out, "prod")
     a = asarray(a)
     if where is not None:
         a = _masked(a, where, 1)
@@ -98,7 +98,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
 
 def _extremum(lax_fn, name):
     def f(a, axis=None, out=None, keepdims=False, initial=None, where=None):
-        _no_out(out, name)
+        no_out(out, name)
         a = asarray(a)
         axes = normalize_axes(axis, len(shape_of(a)))
         if where is not None:
@@ -123,7 +123,7 @@ min = amin = _extremum(lax.reduce_min, "min")
 
 def _boolean(lax_fn, name):
     def f(a, axis=None, out=None, keepdims=False, where=None):
-        _no_out(out, name)
+        no_out(out, name)
         a = asarray(a)
         if dtype_of(a) != dtypes.bool_:
             a = lax.ne(a, 0)
@@ -142,7 +142,7 @@ any = _boolean(lax.reduce_or, "any")
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """Arithmetic mean over `axis`; integers average in the default float dtype (an integer
     `dtype` truncates the mean toward zero)."""
-    _no_out(out, "mean")
+    no_out(out, "mean")
     if dtype is not None and not dtypes.is_inexact(dtypes.canonicalize(dtype)):
         return lax.convert_element_type(mean(a, axis, None, None, keepdims, where),
                                         dtypes.canonicalize(dtype))
@@ -166,7 +166,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
         where=None, mean=None):
     """Variance with `ddof` (NumPy) or `correction` (array API) degrees of freedom removed;
     `mean`, shaped as with `keepdims=True`, replaces the mean it centres on."""
-    _no_out(out, "var")
+    no_out(out, "var")
     if correction is not None:
         ddof = correction
     (a,), _ = promote_inexact(a)
@@ -199,12 +199,12 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
 
 
 def argmax(a, axis=None, out=None, keepdims=False):
-    _no_out(out, "argmax")
+    no_out(out, "argmax")
     return _arg(lax.argmax, a, axis, keepdims)
 
 
 def argmin(a, axis=None, out=None, keepdims=False):
-    _no_out(out, "argmin")
+    no_out(out, "argmin")
     return _arg(lax.argmin, a, axis, keepdims)
 
 
@@ -221,7 +221,7 @@ def _arg(lax_fn, a, axis, keepdims):
 
 
 def cumsum(a, axis=None, dtype=None, out=None):
-    _no_out(out, "cumsum")
+    no_out(out, "cumsum")
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (math.prod(shape_of(a)),)), 0
@@ -230,7 +230,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
 
 
 def cumprod(a, axis=None, dtype=None, out=None):
-    _no_out(out, "cumprod")
+    no_out(out, "cumprod")
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (math.prod(shape_of(a)),)), 0
@@ -284,7 +284,8 @@ def _masked(a, where, fill):
     return where_(where, a, fill)
 
 
-def _no_out(out, name):
+def no_out(out, name):
+    """Refuse NumPy's `out=` (arrays are immutable)."""
     if out is not None:
         raise TypeError(f"{name}: functrans arrays are immutable, so out= is not supported; "
                         "use the returned array")
@@ -316,7 +317,7 @@ def _not_nan(a):
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     """Mean over the non-NaN values (NaN where there are none)."""
-    _no_out(out, "nanmean")
+    no_out(out, "nanmean")
     (a,), _ = promote_inexact(a)
     valid = _not_nan(a)
     if where is not None:
@@ -327,7 +328,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
            where=None, mean=None):
     """Variance over the non-NaN values."""
-    _no_out(out, "nanvar")
+    no_out(out, "nanvar")
     (a,), _ = promote_inexact(a)
     valid = _not_nan(a)
     if where is not None:
@@ -394,14 +395,14 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
              keepdims=False, *, weights=None):
     """The q-th quantiles (q in [0, 1]) over `axis`; the axes of q come first. Methods:
     linear (default), lower, higher, midpoint, nearest. Differentiable (through sort)."""
-    _no_out(out, "quantile")
+    no_out(out, "quantile")
     return _quantile(a, q, axis, method, keepdims, ignore_nan=False, weights=weights)
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, *, weights=None):
     """quantile ignoring NaNs."""
-    _no_out(out, "nanquantile")
+    no_out(out, "nanquantile")
     return _quantile(a, q, axis, method, keepdims, ignore_nan=True, weights=weights)
 
 
@@ -428,12 +429,12 @@ def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="line
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """The median over `axis` (mean of the two middle values for even counts)."""
-    _no_out(out, "median")
+    no_out(out, "median")
     return _quantile(a, 0.5, axis, "linear", keepdims, ignore_nan=False)
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    _no_out(out, "nanmedian")
+    no_out(out, "nanmedian")
     return _quantile(a, 0.5, axis, "linear", keepdims, ignore_nan=True)
 
 

@@ -13,7 +13,7 @@ from ..errors import ShapeMismatchError
 from ..primitives._util import as_shape, shape_of, dtype_of, canonical_axis
 from ._conversion import asarray, promote
 from ._array_api import to_device
-from ._reductions import normalize_axes
+from ._reductions import normalize_axes, no_out
 
 
 def shape(a):
@@ -207,8 +207,9 @@ def concatenate(arrays, axis=0, dtype=None):
 concat = concatenate
 
 
-def stack(arrays, axis=0, dtype=None):
+def stack(arrays, axis=0, out=None, dtype=None):
     """Join arrays along a new axis."""
+    no_out(out, "stack")
     arrays = [asarray(a) for a in arrays]
     if not arrays:
         raise ValueError("need at least one array to stack")
@@ -446,11 +447,10 @@ def integer_indices(name, indices, error=TypeError):
 def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
                     wrap_negative_indices=None):
     """`arr` picked along `axis` by `indices` (same rank; other axes broadcast). Negative
-    indices count from the end unless `wrap_negative_indices=False` (the default for
-    `mode="promise_in_bounds"`, as in JAX). Indices out of range:
-    `mode=None` raises IndexError on concrete indices and clamps traced ones (NumPy's rule;
-    JAX's None is "fill"); "clip" / "promise_in_bounds" clamp; "fill" gives `fill_value`
-    (default NaN for inexact types, the smallest signed / largest unsigned integer, True)."""
+    indices count from the end unless `wrap_negative_indices=False` (the default for mode
+    "promise_in_bounds", as JAX). Out of range, `mode=None` raises IndexError on concrete
+    indices, clamps traced ones (NumPy's rule; JAX's None is "fill"); "clip" clamps; "fill"
+    gives `fill_value` (default NaN, the extreme integer, True: see `gather_fill`)."""
     from ._indexing import out_of_bounds, gather_fill
     arr = asarray(arr)
     if axis is None:
@@ -462,8 +462,9 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     if len(shape_of(idx)) != rank:
         raise ValueError(f"take_along_axis: indices of rank {len(shape_of(idx))} need the "
                          f"rank {rank} of arr")
-    wrap = wrap_negative_indices if wrap_negative_indices is not None else \
-        mode not in ("promise_in_bounds", lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+    kind = lax.GatherScatterMode.CLIP if mode is None else lax.GatherScatterMode.from_any(mode)
+    mode_wraps = kind != lax.GatherScatterMode.PROMISE_IN_BOUNDS
+    wrap = mode_wraps if wrap_negative_indices is None else wrap_negative_indices
     if mode is None and not isinstance(idx, Tracer):
         raw = np.asarray(idx)
         low = -n if wrap else 0
@@ -471,7 +472,6 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
             raise out_of_bounds(int(raw.max() if raw.max() >= n else raw.min()), ax, n)
     if wrap:
         idx = lax.wrap_negative(idx, n)
-    kind = lax.GatherScatterMode.CLIP if mode is None else lax.GatherScatterMode.from_any(mode)
     if kind in (lax.GatherScatterMode.CLIP, lax.GatherScatterMode.PROMISE_IN_BOUNDS):
         return lax.take_along_axis(arr, idx, ax, mode="clip")
     if kind != lax.GatherScatterMode.FILL_OR_DROP:
@@ -483,10 +483,11 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     return lax.select(valid, out, lax.full(shape_of(out), fill, dtype_of(arr)))
 
 
-def compress(condition, a, axis=None, *, size=None, fill_value=0):
+def compress(condition, a, axis=None, *, size=None, fill_value=0, out=None):
     """The slices of `a` along `axis` where the (concrete) condition is true; with JAX's
     `size`, that many (traced conditions work), the slots beyond them `fill_value`."""
     from ._sorting import nonzero
+    no_out(out, "compress")
     condition = ravel(asarray(condition))
     idx, = nonzero(condition, size=size)
     out = take(a, idx, axis=axis)

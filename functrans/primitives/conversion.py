@@ -21,14 +21,30 @@ def _host_to_device(raw, device):
     return raw if device is None or device.platform == "cpu" else transfer(raw, device)
 
 
-def array(object, dtype=None, copy=True, *, device=None):
+def _check_order(order, name):
+    if order not in (None, "K", "A", "C"):
+        raise NotImplementedError(f"{name}: order={order!r} is not supported; functrans "
+                                  "arrays are row-major (C order): leave order out")
+
+
+def array(object, dtype=None, copy=True, order="K", ndmin=0, *, device=None):
     """A new Array from array-like data (nested lists, NumPy arrays, scalars, Arrays).
 
     Python floats become the default float dtype (float32 unless configured); NumPy values
     keep their dtype. The data is copied, so later changes to a NumPy input do not leak in.
     Lists and tuples may hold arrays and traced values (`array([f(x) for x in xs])`): they
-    are stacked, differentiably.
+    are stacked, differentiably. `ndmin` prepends axes of size 1 up to that many; `order`
+    may only name the row-major layout every Array has ("K", "A", "C").
     """
+    _check_order(order, "array")
+    out = _array(object, dtype, copy, device)
+    shape = shape_of(out)
+    if len(shape) < ndmin:
+        out = reshape(out, (1,) * (ndmin - len(shape)) + tuple(shape))
+    return out
+
+
+def _array(object, dtype, copy, device):
     dev = None if device is None else get_device(device)
     if isinstance(object, (list, tuple)) and _needs_stacking(object):
         out = _stack_nested(object, dtype)
@@ -65,9 +81,11 @@ def array(object, dtype=None, copy=True, *, device=None):
     return wrap(_host_to_device(raw, target))
 
 
-def asarray(a, dtype=None, *, copy=None, device=None):
+def asarray(a, dtype=None, order=None, *, copy=None, device=None):
     """Like `array`, but returns Arrays and traced values unchanged when no conversion is
     needed."""
+    if order is not None:
+        _check_order(order, "asarray")
     if isinstance(a, (Array, Tracer)):
         if dtype is None or dtype_of(a) == dtypes.canonicalize(dtype):
             if device is None or isinstance(a, Tracer) or a.device is get_device(device):
