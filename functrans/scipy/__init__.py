@@ -1,6 +1,6 @@
 """`functrans.scipy`: SciPy-style functions on functrans arrays (differentiable)."""
 from . import (cluster, fft, integrate, interpolate, linalg, ndimage, optimize, signal, sparse,
-               special, stats)
+               spatial, special, stats)
 
 __all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "optimize", "signal",
-           "sparse", "special", "stats"]
+           "sparse", "spatial", "special", "stats"]
