@@ -315,8 +315,8 @@ def test_reduce_window_base_dilation(jx, case, op, dt):
     window, strides, padding, base, wdil = case
 
     def f(lx, x):
-        init = np.array(0 if op == "add" else (-np.inf if dt == "float64" else
-                                                np.iinfo(dt).min), dt)
+        lowest = -np.inf if dt == "float64" else np.iinfo(dt).min
+        init = np.array(0 if op == "add" else lowest, dt)
         return lx.reduce_window(x, init, getattr(lx, op), window, strides, padding, base, wdil)
     same(f(fl, x), f(lax, x), exact=True)
     same(ft.jit(lambda x: f(fl, x))(x), f(lax, x), exact=True)
@@ -439,3 +439,44 @@ def test_polynomial_and_window_keywords(jx):
          jnp.polyval(np.array([1., 2, 3]), np.array([2., -1]), unroll=2))
     np.testing.assert_allclose(fnp.kaiser(M=7, beta=2.5), jnp.kaiser(M=7, beta=2.5),
                                rtol=1e-6)
+
+
+def test_digitize_isin_method(jx):
+    _, jnp = jx
+    x, bins = np.array([0.5, 2.5, -1., 7.]), np.array([0, 1, 2, 3.])
+    for m in ("scan", "scan_unrolled", "sort", "compare_all"):
+        # (values only: JAX's digitize gives int32 even with x64, functrans NumPy's int64)
+        np.testing.assert_array_equal(fnp.digitize(x, bins, method=m),
+                                      jnp.digitize(x, bins, method=m))
+    for m in ("auto", "compare_all", "binary_search", "sort"):
+        same(fnp.isin(np.arange(4), np.array([1, 3]), method=m),
+             jnp.isin(np.arange(4), np.array([1, 3]), method=m), exact=True)
+    with pytest.raises(ValueError, match="method='bogus'"):
+        fnp.digitize(x, bins, method="bogus")
+    with pytest.raises(ValueError, match="method='bogus'"):
+        fnp.isin(x, bins, method="bogus")
+
+
+@pytest.mark.parametrize("trim", ["fb", "f", "b"])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1)])
+def test_trim_zeros_axis(jx, trim, axis):
+    _, jnp = jx
+    for x in (np.array([[0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 2, 0.]]), np.zeros((2, 3))):
+        same(fnp.trim_zeros(x, trim, axis=axis), jnp.trim_zeros(x, trim, axis=axis))
+    v = np.array([0, 0, 1, 2, 0.])
+    same(fnp.trim_zeros(v, trim), jnp.trim_zeros(v, trim))
+
+
+def test_delete_assume_unique_indices(jx):
+    _, jnp = jx
+    x = np.arange(12).reshape(3, 4)
+    for obj, axis in [(np.array([1, -1]), None), (np.array([0, 2]), 1), (np.array(1), 0)]:
+        def f(m, i):
+            return m.delete(x, i, axis=axis, assume_unique_indices=True)
+        theirs = f(jnp, obj)
+        same(f(fnp, obj), theirs, exact=True)
+        same(ft.jit(lambda i: f(fnp, i))(obj), theirs, exact=True)
+    same(ft.vmap(lambda i: fnp.delete(np.arange(5), i, assume_unique_indices=True))(
+        np.array([[0, 4], [2, 1]])), np.array([[1, 2, 3], [0, 3, 4]]), exact=True)
+    check_grads(lambda a: fnp.delete(a, np.array([1]), assume_unique_indices=True),
+                (rng.normal(size=4),), order=1, modes=("fwd", "rev"))

@@ -28,7 +28,7 @@ from ._shape import (shape, ndim, size, reshape, ravel, transpose, permute_dims,
                      column_stack, flip, fliplr, flipud, astype, array_split, split, hsplit,
                      vsplit, dsplit, unstack, append, tile, repeat, take, take_along_axis,
                      compress, extract, select, choose, roll, rollaxis, rot90, resize, delete,
-                     insert, trim_zeros, block, diagonal, diag, diagflat, tril, triu, trace,
+                     insert, block, diagonal, diag, diagflat, tril, triu, trace,
                      diff, ediff1d, pad)
 from ._sorting import (sort, argsort, lexsort, partition, argpartition, sort_complex,
                        searchsorted, digitize, nonzero, flatnonzero, argwhere, unique,

@@ -19,7 +19,7 @@ from ._math import (add, subtract, multiply, true_divide, where, less, greater, 
                     absolute, floor_divide)
 from ._reductions import sum, mean, normalize_axes
 from ._shape import (moveaxis, reshape, concatenate, take, flip, ravel, expand_dims,
-                     diff, integer_indices, trim_zeros)
+                     diff, integer_indices)
 from ._sorting import searchsorted
 
 
@@ -511,6 +511,21 @@ def polysub(a1, a2):
     (a1, a2), _ = _promote_poly(a1, a2)
     n = max(shape_of(a1)[0], shape_of(a2)[0])
     return subtract(_pad_to(a1, n), _pad_to(a2, n))
+
+
+def trim_zeros(filt, trim="fb", axis=None):
+    """The (concrete) `filt` without leading ('f') and/or trailing ('b') zeros along `axis`
+    (None: every axis, leaving the box that holds the nonzero entries)."""
+    filt = asarray(filt)
+    raw = concrete_host_value(filt, "trim_zeros")
+    nonzero = np.nonzero(raw)
+    index = [slice(None)] * raw.ndim
+    for ax in range(raw.ndim) if axis is None else normalize_axes(axis, raw.ndim):
+        at = nonzero[ax]
+        lo = int(at.min()) if at.size and "f" in trim.lower() else 0
+        hi = int(at.max()) + 1 if at.size and "b" in trim.lower() else raw.shape[ax]
+        index[ax] = slice(lo, hi if at.size else 0)
+    return filt[tuple(index)]
 
 
 def polymul(a1, a2, *, trim_leading_zeros=False):

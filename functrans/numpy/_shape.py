@@ -600,13 +600,20 @@ def resize(a, new_shape):
     return reshape(lax.slice_in_dim(tile(a, reps), 0, total), new_shape)
 
 
-def delete(arr, obj, axis=None):
-    """`arr` without the (concrete) entries `obj` along `axis`."""
+def delete(arr, obj, axis=None, *, assume_unique_indices=False):
+    """`arr` without the entries `obj` along `axis`: concrete ones, or with
+    `assume_unique_indices` (distinct indices, as JAX) traced integer ones too."""
     arr = asarray(arr)
     if axis is None:
         arr, axis = ravel(arr), 0
     ax = normalize_axes(axis, len(shape_of(arr)))[0]
     n = shape_of(arr)[ax]
+    if isinstance(obj, Tracer) and assume_unique_indices:
+        from ._sorting import isin
+        idx = lax.wrap_negative(ravel(obj), n)
+        gone = lax.convert_element_type(isin(lax.iota(np.int64, n), idx), np.int8)
+        kept = lax.sort_multiple((gone, lax.iota(np.int64, n)), 0)[1]    # in order, first
+        return take(arr, lax.slice_in_dim(kept, 0, n - shape_of(idx)[0]), axis=ax)
     keep = np.ones(n, bool)
     keep[np.arange(n)[obj] if isinstance(obj, slice) else np.asarray(obj)] = False
     return take(arr, np.nonzero(keep)[0], axis=ax)
@@ -635,18 +642,6 @@ def insert(arr, obj, values, axis=None):
     # each value goes just before the original element at its position
     order = np.argsort(np.concatenate([2 * np.arange(n) + 1, 2 * positions]), kind="stable")
     return take(concatenate([arr, values], axis=ax), order, axis=ax)
-
-
-def trim_zeros(filt, trim="fb"):
-    """The 1-D (concrete) `filt` without leading ('f') and/or trailing ('b') zeros."""
-    from ..core import concrete_host_value
-    filt = asarray(filt)
-    nz = np.nonzero(concrete_host_value(filt, "trim_zeros"))[0]
-    if nz.size == 0:
-        return filt[0:0]
-    lo = nz[0] if "f" in trim.lower() else 0
-    hi = nz[-1] + 1 if "b" in trim.lower() else shape_of(filt)[0]
-    return filt[int(lo):int(hi)]
 
 
 def block(arrays):

@@ -94,9 +94,17 @@ def searchsorted(a, v, side="left", sorter=None, *, method=None):
     return lax.searchsorted(a, v, side=side)
 
 
-def digitize(x, bins, right=False):
+def _check_method(name, method, options):
+    if method not in options:
+        raise ValueError(f"{name}: method={method!r} is not one of {list(options)} (JAX's "
+                         "names for its algorithms; all give the same result here)")
+
+
+def digitize(x, bins, right=False, *, method=None):
     """The bin of each value: i with bins[i-1] <= x < bins[i] (reversed for decreasing
-    bins; `right` flips which edge is closed)."""
+    bins; `right` flips which edge is closed). `method` names JAX's search algorithm."""
+    if method is not None:
+        _check_method("digitize", method, ("compare_all", "scan", "scan_unrolled", "sort"))
     bins = asarray(bins)
     side = "left" if right else "right"
     n = shape_of(bins)[0] if shape_of(bins) else 0
@@ -389,8 +397,10 @@ def setxor1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
     return _sized_set(keep, (a, b), size, fill_value)
 
 
-def isin(element, test_elements, assume_unique=False, invert=False):
-    """Whether each element occurs in `test_elements` (works on traced values)."""
+def isin(element, test_elements, assume_unique=False, invert=False, *, method="auto"):
+    """Whether each element occurs in `test_elements` (works on traced values). `method`
+    names JAX's algorithm."""
+    _check_method("isin", method, ("auto", "compare_all", "binary_search", "sort"))
     (e, t), dt = promote(element, test_elements)
     e, t = asarray(e, dtype=dt), ravel(asarray(t, dtype=dt))
     es = shape_of(e)
