@@ -1,5 +1,6 @@
 """Item 4 of the JAX-names work: `functrans.custom_derivatives` as JAX's module and
-`functrans.distributed.shutdown`. (`functrans.scipy.spatial.transform` is not there yet.)"""
+`functrans.distributed.shutdown`. (`functrans.scipy.spatial.transform`:
+tests/test_scipy_spatial_transform.py.)"""
 import os
 import shutil
 import subprocess
