@@ -480,3 +480,17 @@ def test_delete_assume_unique_indices(jx):
         np.array([[0, 4], [2, 1]])), np.array([[1, 2, 3], [0, 3, 4]]), exact=True)
     check_grads(lambda a: fnp.delete(a, np.array([1]), assume_unique_indices=True),
                 (rng.normal(size=4),), order=1, modes=("fwd", "rev"))
+
+
+def test_index_dtypes_and_dot_dimension_numbers(jx):
+    lax, jnp = jx
+    a = np.array([3, 1, 2, 1])
+    for descending in (False, True):
+        same(fnp.argsort(a, descending=descending, dtype=np.int32),
+             jnp.argsort(a, descending=descending, dtype=np.int32), exact=True)
+    coords = (np.array([1, 2]), np.array([0, 3]))
+    same(fnp.ravel_multi_index(coords, (3, 4), dtype=np.int16),
+         jnp.ravel_multi_index(coords, (3, 4), dtype=np.int16), exact=True)
+    x, y = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 3, 4))
+    dn = (((2,), (1,)), ((0,), (0,)))
+    same(fl.dot(x, y, dimension_numbers=dn), lax.dot(x, y, dimension_numbers=dn))

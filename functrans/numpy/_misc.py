@@ -119,8 +119,9 @@ def unravel_index(indices, shape):
     return tuple(reversed(out))
 
 
-def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
-    """Flat indices of coordinates `multi_index` in an array of shape `dims` (C order)."""
+def ravel_multi_index(multi_index, dims, mode="raise", order="C", *, dtype=None):
+    """Flat indices of coordinates `multi_index` in an array of shape `dims` (C order), of
+    `dtype` when given."""
     if order != "C":
         raise NotImplementedError("ravel_multi_index: only order='C' is supported")
     flat = None
@@ -135,7 +136,7 @@ def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
         elif not isinstance(i, Tracer) and ((np.asarray(i) < 0) | (np.asarray(i) >= d)).any():
             raise ValueError("ravel_multi_index: invalid entry in coordinates array")
         flat = i if flat is None else add(multiply(flat, d), i)
-    return flat
+    return flat if dtype is None else lax.convert_element_type(flat, dtypes.canonicalize(dtype))
 
 
 def put_along_axis(arr, indices, values, axis, inplace=True, *, mode=None):

@@ -36,16 +36,19 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=True, descending=False):
     return lax.sort(a, ax)
 
 
-def argsort(a, axis=-1, kind=None, order=None, *, stable=True, descending=False):
-    """The (stable) permutation sorting `a` along `axis` (int64)."""
+def argsort(a, axis=-1, kind=None, order=None, *, stable=True, descending=False,
+            dtype=None):
+    """The (stable) permutation sorting `a` along `axis` (int64, or `dtype`)."""
     if order is not None:
         raise NotImplementedError("argsort: order= (structured arrays) is not supported")
     a, ax = _axis(asarray(a), axis)
     if descending:
         n = shape_of(a)[ax]
         flipped = lax.argsort(lax.rev(a, (ax,)), ax)
-        return lax.rev(lax.sub(n - 1, flipped), (ax,))
-    return lax.argsort(a, ax)
+        out = lax.rev(lax.sub(n - 1, flipped), (ax,))
+    else:
+        out = lax.argsort(a, ax)
+    return out if dtype is None else lax.convert_element_type(out, dtypes.canonicalize(dtype))
 
 
 def lexsort(keys, axis=-1):

@@ -279,9 +279,11 @@ def _canonical_dims(dimension_numbers):
             (tuple(int(a) for a in lb), tuple(int(a) for a in rb)))
 
 
-def dot(lhs, rhs, precision=None, preferred_element_type=None):
+def dot(lhs, rhs, precision=None, preferred_element_type=None, *, dimension_numbers=None):
     """Matrix/vector product of rank-1 or rank-2 operands (no promotion; see `dot_general`
-    for `preferred_element_type`)."""
+    for `preferred_element_type`); with `dimension_numbers`, `dot_general`."""
+    if dimension_numbers is not None:
+        return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type)
     return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())),
                        precision, preferred_element_type)
 
