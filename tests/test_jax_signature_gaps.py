@@ -494,3 +494,27 @@ def test_index_dtypes_and_dot_dimension_numbers(jx):
     x, y = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 3, 4))
     dn = (((2,), (1,)), ((0,), (0,)))
     same(fl.dot(x, y, dimension_numbers=dn), lax.dot(x, y, dimension_numbers=dn))
+
+
+def test_new_arguments_on_a_non_default_device(fake_gpus):
+    """Operands on the stand-in GPU (cpu the default): what the new arguments create
+    (iotas, fills, paddings) joins the operands' device."""
+    gpu = fake_gpus[0]
+
+    def put(x):
+        return ft.device_put(np.asarray(x), gpu)
+    x, y = put(SET_X), put(SET_Y)
+    results = [
+        *fnp.unique(x, True, True, True, size=6), fnp.intersect1d(x, y, size=4),
+        fnp.setxor1d(x, y, size=4), fnp.setdiff1d(x, y, size=4), fnp.union1d(x, y, size=8),
+        fnp.take_along_axis(put(np.arange(6.).reshape(2, 3)), put(np.array([[0, 5]] * 2)), 1,
+                            mode="fill"),
+        ft.jit(lambda a, i: fnp.delete(a, i, assume_unique_indices=True))(put(np.arange(5.)),
+                                                                         put(np.array([1]))),
+        fl.reduce_window(put(np.ones((3, 3))), 0., fl.add, (2, 2), base_dilation=(2, 1)),
+        fl.conv_general_dilated(put(np.ones((4, 2, 5, 5))), put(np.ones((6, 2, 3, 3))), (1, 1),
+                                "VALID", batch_group_count=2),
+        fl.dynamic_slice(put(np.arange(6.)), (-2,), (2,)),
+        fnp.var(put(np.arange(6.)), mean=put(np.array([1.0])))]
+    for r in results:
+        assert r.device == gpu, r

@@ -236,11 +236,11 @@ def clamp_index(i, axis, size):
 def gather_fill(dt):
     """JAX's default fill for gathers out of range: NaN, the extreme integer, True."""
     if dtypes.is_inexact(dt):
-        return np.array(np.nan, dt)
+        return float("nan")
     if dt == dtypes.bool_:
         return True
     info = np.iinfo(dt)
-    return info.min if dt.kind == "i" else info.max
+    return int(info.min if dt.kind == "i" else info.max)
 
 
 def out_of_bounds(i, axis, size):
