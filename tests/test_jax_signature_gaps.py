@@ -509,8 +509,8 @@ def test_new_arguments_on_a_non_default_device(fake_gpus):
         fnp.setxor1d(x, y, size=4), fnp.setdiff1d(x, y, size=4), fnp.union1d(x, y, size=8),
         fnp.take_along_axis(put(np.arange(6.).reshape(2, 3)), put(np.array([[0, 5]] * 2)), 1,
                             mode="fill"),
-        ft.jit(lambda a, i: fnp.delete(a, i, assume_unique_indices=True))(put(np.arange(5.)),
-                                                                         put(np.array([1]))),
+        ft.jit(lambda a, i: fnp.delete(a, i, assume_unique_indices=True))(
+            put(np.arange(5.)), put(np.array([1]))),
         fl.reduce_window(put(np.ones((3, 3))), 0., fl.add, (2, 2), base_dilation=(2, 1)),
         fl.conv_general_dilated(put(np.ones((4, 2, 5, 5))), put(np.ones((6, 2, 3, 3))), (1, 1),
                                 "VALID", batch_group_count=2),
