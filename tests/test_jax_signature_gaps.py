@@ -518,3 +518,21 @@ def test_new_arguments_on_a_non_default_device(fake_gpus):
         fnp.var(put(np.arange(6.)), mean=put(np.array([1.0])))]
     for r in results:
         assert r.device == gpu, r
+
+
+def test_array_method_keywords(jx):
+    _, jnp = jx
+    a = np.arange(12.).reshape(3, 4) ** 1.5
+    ours, theirs = fnp.asarray(a), jnp.asarray(a)
+    mask = np.arange(12).reshape(3, 4) % 3 > 0
+    for name, kw in [("var", dict(axis=1, correction=1, where=mask)),
+                     ("std", dict(axis=0, where=mask)),
+                     ("all", dict(axis=1, where=mask)), ("any", dict(where=mask)),
+                     ("round", dict(decimals=1, out=None)),
+                     ("swapaxes", dict(axis1=0, axis2=1)),
+                     ("dot", dict(b=a.T, precision=None, preferred_element_type=np.float64))]:
+        same(getattr(ours, name)(**kw), getattr(theirs, name)(**kw))
+    # (values: JAX's searchsorted gives int32 even with x64, functrans NumPy's int64)
+    np.testing.assert_array_equal(fnp.asarray(np.arange(5.)).searchsorted(2.5, method="sort"),
+                                  jnp.asarray(np.arange(5.)).searchsorted(2.5, method="sort"))
+    same(ours.var(axis=1, mean=a.mean(1, keepdims=True)), np.var(a, axis=1))

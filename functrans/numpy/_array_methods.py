@@ -117,11 +117,12 @@ def _methods():
     def clip(self, min=None, max=None):
         return _math.clip(self, min, max)
 
-    def round(self, decimals=0):
-        return _math.round(self, decimals)
+    def round(self, decimals=0, out=None):
+        return _math.round(self, decimals, out)
 
-    def dot(self, other):
-        return _linalg.dot(self, other)
+    def dot(self, b, *, precision=None, preferred_element_type=None):
+        return _linalg.dot(self, b, precision=precision,
+                           preferred_element_type=preferred_element_type)
 
     def at_property(self):
         from ._at import IndexUpdateHelper
@@ -134,7 +135,7 @@ def _methods():
         "flatten": flatten,
         "view": view,
         "ravel": lambda self, order="C": _shape.ravel(self, order),
-        "swapaxes": lambda self, a, b: _shape.swapaxes(self, a, b),
+        "swapaxes": lambda self, axis1, axis2: _shape.swapaxes(self, axis1, axis2),
         "squeeze": lambda self, axis=None: _shape.squeeze(self, axis),
         "sum": lambda self, axis=None, dtype=None, out=None, keepdims=False, **kw:
             _reductions.sum(self, axis, dtype, out, keepdims, **kw),
@@ -146,18 +147,18 @@ def _methods():
             _reductions.max(self, axis, out, keepdims, **kw),
         "min": lambda self, axis=None, out=None, keepdims=False, **kw:
             _reductions.min(self, axis, out, keepdims, **kw),
-        "all": lambda self, axis=None, out=None, keepdims=False:
-            _reductions.all(self, axis, out, keepdims),
-        "any": lambda self, axis=None, out=None, keepdims=False:
-            _reductions.any(self, axis, out, keepdims),
+        "all": lambda self, axis=None, out=None, keepdims=False, *, where=None:
+            _reductions.all(self, axis, out, keepdims, where=where),
+        "any": lambda self, axis=None, out=None, keepdims=False, *, where=None:
+            _reductions.any(self, axis, out, keepdims, where=where),
         "argmax": lambda self, axis=None, out=None, keepdims=False:
             _reductions.argmax(self, axis, out, keepdims),
         "argmin": lambda self, axis=None, out=None, keepdims=False:
             _reductions.argmin(self, axis, out, keepdims),
-        "var": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
-            _reductions.var(self, axis, dtype, out, ddof, keepdims),
-        "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
-            _reductions.std(self, axis, dtype, out, ddof, keepdims),
+        "var": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw:
+            _reductions.var(self, axis, dtype, out, ddof, keepdims, **kw),
+        "std": lambda self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw:
+            _reductions.std(self, axis, dtype, out, ddof, keepdims, **kw),
         "cumsum": lambda self, axis=None, dtype=None, out=None:
             _reductions.cumsum(self, axis, dtype, out),
         "cumprod": lambda self, axis=None, dtype=None, out=None:
@@ -167,8 +168,8 @@ def _methods():
         "sort": lambda self, axis=-1, **kw: _sorting.sort(self, axis, **kw),
         "argsort": lambda self, axis=-1, **kw: _sorting.argsort(self, axis, **kw),
         "argpartition": lambda self, kth, axis=-1: _sorting.argpartition(self, kth, axis),
-        "searchsorted": lambda self, v, side="left", sorter=None:
-            _sorting.searchsorted(self, v, side, sorter),
+        "searchsorted": lambda self, v, side="left", sorter=None, *, method=None:
+            _sorting.searchsorted(self, v, side, sorter, method=method),
         "nonzero": lambda self, **kw: _sorting.nonzero(self, **kw),
         "take": lambda self, indices, axis=None, out=None, mode=None, **kw:
             _shape.take(self, indices, axis, out, mode, **kw),
