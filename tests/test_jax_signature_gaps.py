@@ -536,3 +536,11 @@ def test_array_method_keywords(jx):
     np.testing.assert_array_equal(fnp.asarray(np.arange(5.)).searchsorted(2.5, method="sort"),
                                   jnp.asarray(np.arange(5.)).searchsorted(2.5, method="sort"))
     same(ours.var(axis=1, mean=a.mean(1, keepdims=True)), np.var(a, axis=1))
+
+
+@pytest.mark.parametrize("name", ["union1d", "setxor1d", "setdiff1d", "intersect1d"])
+def test_set_functions_sized_nan(jx, name):
+    _, jnp = jx
+    for a, b in [(np.array([1.5, np.nan]), np.array([np.nan, 2.])),
+                 (np.array([np.nan, np.nan, 1.]), np.array([3.]))]:
+        _same_result(getattr(fnp, name)(a, b, size=5), getattr(jnp, name)(a, b, size=5))

@@ -358,24 +358,32 @@ def intersect1d(ar1, ar2, assume_unique=False, return_indices=False, *, size=Non
     return values, ia, ib
 
 
-def _sized_set(keep_of, arrays, size, fill_value, default_first=True):
-    """The sorted distinct values of the concatenated sorted `arrays` whose run starts
-    `keep_of(sorted, firsts)` keeps, `size` of them padded with `fill_value` (default the
-    first value when `default_first`, else 0)."""
-    s = lax.sort(lax.concatenate(list(arrays), 0), 0)
-    (values,), count = _compact(keep_of(s, _firsts(s)), (s,), int(size), (0,))
-    fill = _first_or(values, count, fill_value) if default_first or fill_value is not None \
-        else 0
-    return lax.select(lax.lt(lax.iota(np.int64, int(size)), count), values,
-                      lax.broadcast_to(lax.convert_element_type(asarray(fill),
-                                                                dtype_of(values)), (int(size),)))
+def _sized_set(arrays, keep_of, size, fill_value, default_first=True):
+    """The sorted distinct values of each of `arrays` that `keep_of(i, sorted_i)` keeps,
+    merged in order, `size` of them padded with `fill_value` (default, as JAX's, the
+    smallest value, NaN where one is kept, when `default_first`, else 0)."""
+    vals, keeps = [], []
+    for i, x in enumerate(arrays):
+        s = lax.sort(x, 0)
+        vals.append(s)
+        keeps.append(lax.bitwise_and(_firsts(s), keep_of(i, s)))
+    s, keep = lax.sort_multiple((lax.concatenate(vals, 0), lax.concatenate(keeps, 0)), 0)
+    (values,), count = _compact(keep, (s,), int(size), (0,))
+    valid = lax.lt(lax.iota(np.int64, int(size)), count)
+    if fill_value is None and default_first:
+        first = lax.broadcast_to(_first_or(values, count, None), (int(size),))
+        fill_value = lax.reduce_min(lax.select(valid, values, first), (0,))
+    fill = 0 if fill_value is None else fill_value
+    return lax.select(valid, values, lax.broadcast_to(
+        lax.convert_element_type(asarray(fill), dtype_of(values)), (int(size),)))
 
 
 def union1d(ar1, ar2, *, size=None, fill_value=None):
-    """The sorted values in either array (`size`/`fill_value` as in `intersect1d`)."""
+    """The sorted values in either array (`size`/`fill_value` as in `unique`)."""
     if size is None:
         return _set_op("union1d", ar1, ar2)
-    return _sized_set(lambda s, first: first, _set_operands(ar1, ar2), size, fill_value)
+    return unique(lax.concatenate(list(_set_operands(ar1, ar2)), 0), size=size,
+                  fill_value=fill_value)
 
 
 def setdiff1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
@@ -384,20 +392,17 @@ def setdiff1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
     if size is None:
         return _set_op("setdiff1d", ar1, ar2, assume_unique=assume_unique)
     a, b = ravel(asarray(ar1)), ravel(asarray(ar2))              # ar1's dtype, as in JAX
-    return _sized_set(lambda s, first: lax.bitwise_and(first, isin(s, b, invert=True)), (a,),
-                      size, fill_value, default_first=False)
+    return _sized_set((a,), lambda i, s: isin(s, b, invert=True), size, fill_value,
+                      default_first=False)
 
 
 def setxor1d(ar1, ar2, assume_unique=False, *, size=None, fill_value=None):
     """The sorted values in exactly one of the arrays (`size`/`fill_value` as in
-    `intersect1d`)."""
+    `intersect1d`; NaNs never match, so one from each array stays)."""
     if size is None:
         return _set_op("setxor1d", ar1, ar2, assume_unique=assume_unique)
     a, b = _set_operands(ar1, ar2)
-
-    def keep(s, first):
-        return lax.bitwise_and(first, lax.bitwise_not(lax.bitwise_and(isin(s, a), isin(s, b))))
-    return _sized_set(keep, (a, b), size, fill_value)
+    return _sized_set((a, b), lambda i, s: isin(s, (b, a)[i], invert=True), size, fill_value)
 
 
 def isin(element, test_elements, assume_unique=False, invert=False, *, method="auto"):
