@@ -14,12 +14,8 @@ X = rng.standard_normal((3, 4, 5))
 
 
 @pytest.fixture
-def jl():
-    jax = pytest.importorskip("jax")
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield jax.lax
-    jax.config.update("jax_enable_x64", prev)
+def jl(jax_x64):
+    return jax_x64.lax
 
 
 CASES = {

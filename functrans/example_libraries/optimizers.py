@@ -114,6 +114,11 @@ def _first(state):
     return state[0]
 
 
+def _with_two_zeros(x0):
+    """`init` of the optimizers whose state is (params, two moments starting at zero)."""
+    return x0, fnp.zeros_like(x0), fnp.zeros_like(x0)
+
+
 @optimizer
 def sgd(step_size):
     """Stochastic gradient descent: `x - step_size(i) * g`."""
@@ -167,9 +172,6 @@ def adagrad(step_size, momentum=0.9):
     """Adagrad (Duchi et al. 2011) with momentum on the scaled gradient."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, fnp.zeros_like(x0), fnp.zeros_like(x0)
-
     def update(i, g, state):
         x, g_sq, m = state
         g_sq = g_sq + fnp.square(g)
@@ -177,7 +179,7 @@ def adagrad(step_size, momentum=0.9):
         m = (1. - momentum) * (g * g_sq_inv_sqrt) + momentum * m
         return x - step_size(i) * m, g_sq, m
 
-    return init, update, _first
+    return _with_two_zeros, update, _first
 
 
 @optimizer
@@ -201,25 +203,19 @@ def rmsprop_momentum(step_size, gamma=0.9, eps=1e-8, momentum=0.9):
     """RMSProp with momentum on the scaled step."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, fnp.zeros_like(x0), fnp.zeros_like(x0)
-
     def update(i, g, state):
         x, avg_sq_grad, mom = state
         avg_sq_grad = avg_sq_grad * gamma + fnp.square(g) * (1. - gamma)
         mom = momentum * mom + step_size(i) * g / fnp.sqrt(avg_sq_grad + eps)
         return x - mom, avg_sq_grad, mom
 
-    return init, update, _first
+    return _with_two_zeros, update, _first
 
 
 @optimizer
 def adam(step_size, b1=0.9, b2=0.999, eps=1e-8):
     """Adam (Kingma & Ba) with bias-corrected moments."""
     step_size = make_schedule(step_size)
-
-    def init(x0):
-        return x0, fnp.zeros_like(x0), fnp.zeros_like(x0)
 
     def update(i, g, state):
         x, m, v = state
@@ -229,16 +225,13 @@ def adam(step_size, b1=0.9, b2=0.999, eps=1e-8):
         vhat = v / (1 - fnp.asarray(b2, m.dtype) ** (i + 1))
         return x - step_size(i) * mhat / (fnp.sqrt(vhat) + eps), m, v
 
-    return init, update, _first
+    return _with_two_zeros, update, _first
 
 
 @optimizer
 def adamax(step_size, b1=0.9, b2=0.999, eps=1e-8):
     """AdaMax: Adam with an exponentially weighted infinity norm."""
     step_size = make_schedule(step_size)
-
-    def init(x0):
-        return x0, fnp.zeros_like(x0), fnp.zeros_like(x0)
 
     def update(i, g, state):
         x, m, u = state
@@ -247,7 +240,7 @@ def adamax(step_size, b1=0.9, b2=0.999, eps=1e-8):
         x = x - (step_size(i) / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))) * m / (u + eps)
         return x, m, u
 
-    return init, update, _first
+    return _with_two_zeros, update, _first
 
 
 def _expand_along(ndim, v, axis):
