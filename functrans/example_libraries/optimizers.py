@@ -114,9 +114,11 @@ def _first(state):
     return state[0]
 
 
-def _with_two_zeros(x0):
-    """`init` of the optimizers whose state is (params, two moments starting at zero)."""
-    return x0, fnp.zeros_like(x0), fnp.zeros_like(x0)
+def _with_zeros(moments):
+    """`init` of the optimizers whose state is (params, `moments` moments starting at 0)."""
+    def init(x0):
+        return (x0,) + tuple(fnp.zeros_like(x0) for _ in range(moments))
+    return init
 
 
 @optimizer
@@ -140,15 +142,12 @@ def momentum(step_size: Schedule, mass: float):
     """SGD with (heavy-ball) momentum `mass`."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, fnp.zeros_like(x0)
-
     def update(i, g, state):
         x, velocity = state
         velocity = mass * velocity + g
         return x - step_size(i) * velocity, velocity
 
-    return init, update, _first
+    return _with_zeros(1), update, _first
 
 
 @optimizer
@@ -156,15 +155,12 @@ def nesterov(step_size: Schedule, mass: float):
     """SGD with Nesterov momentum `mass`."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, fnp.zeros_like(x0)
-
     def update(i, g, state):
         x, velocity = state
         velocity = mass * velocity + g
         return x - step_size(i) * (mass * velocity + g), velocity
 
-    return init, update, _first
+    return _with_zeros(1), update, _first
 
 
 @optimizer
@@ -179,7 +175,7 @@ def adagrad(step_size, momentum=0.9):
         m = (1. - momentum) * (g * g_sq_inv_sqrt) + momentum * m
         return x - step_size(i) * m, g_sq, m
 
-    return _with_two_zeros, update, _first
+    return _with_zeros(2), update, _first
 
 
 @optimizer
@@ -187,15 +183,12 @@ def rmsprop(step_size, gamma=0.9, eps=1e-8):
     """RMSProp: `x - step_size(i) * g / sqrt(avg_sq_grad + eps)`."""
     step_size = make_schedule(step_size)
 
-    def init(x0):
-        return x0, fnp.zeros_like(x0)
-
     def update(i, g, state):
         x, avg_sq_grad = state
         avg_sq_grad = avg_sq_grad * gamma + fnp.square(g) * (1. - gamma)
         return x - step_size(i) * g / fnp.sqrt(avg_sq_grad + eps), avg_sq_grad
 
-    return init, update, _first
+    return _with_zeros(1), update, _first
 
 
 @optimizer
@@ -209,7 +202,7 @@ def rmsprop_momentum(step_size, gamma=0.9, eps=1e-8, momentum=0.9):
         mom = momentum * mom + step_size(i) * g / fnp.sqrt(avg_sq_grad + eps)
         return x - mom, avg_sq_grad, mom
 
-    return _with_two_zeros, update, _first
+    return _with_zeros(2), update, _first
 
 
 @optimizer
@@ -225,7 +218,7 @@ def adam(step_size, b1=0.9, b2=0.999, eps=1e-8):
         vhat = v / (1 - fnp.asarray(b2, m.dtype) ** (i + 1))
         return x - step_size(i) * mhat / (fnp.sqrt(vhat) + eps), m, v
 
-    return _with_two_zeros, update, _first
+    return _with_zeros(2), update, _first
 
 
 @optimizer
@@ -240,7 +233,7 @@ def adamax(step_size, b1=0.9, b2=0.999, eps=1e-8):
         x = x - (step_size(i) / (1 - fnp.asarray(b1, m.dtype) ** (i + 1))) * m / (u + eps)
         return x, m, u
 
-    return _with_two_zeros, update, _first
+    return _with_zeros(2), update, _first
 
 
 def _expand_along(ndim, v, axis):
