@@ -55,4 +55,7 @@ from .helpers import (
 from .gather_scatter import (
     GatherDimensionNumbers, ScatterDimensionNumbers, GatherScatterMode, gather, scatter,
     scatter_add, scatter_sub, scatter_mul, scatter_min, scatter_max, scatter_apply)
+from .shapes import (
+    ConvGeneralDilatedDimensionNumbers, conv_general_permutations, conv_general_shape_tuple,
+    conv_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple)
 from . import linalg
