@@ -112,6 +112,13 @@ def test_batch_matmul_precision(jx):
     assert fl.batch_matmul(a, b, preferred_element_type=np.float64).dtype == np.float64
 
 
+def test_multi_dot_precision(jx):
+    _, jnp = jx
+    arrays = [rng.normal(size=s) for s in ((3, 4), (4, 2), (2,))]
+    same(fnp.linalg.multi_dot(arrays, precision="highest"),
+         jnp.linalg.multi_dot(arrays, precision="highest"))
+
+
 # ------------------------------------------------------------------ sized set functions
 SET_X = np.array([3, 1, 3, 7, 1, 5, 3])
 SET_Y = np.array([5, 2, 3, 9])

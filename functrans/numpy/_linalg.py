@@ -373,9 +373,9 @@ def _einsum_contract(x, tx, y, ty, rest):
     return out, term
 
 
-def multi_dot(arrays):
+def multi_dot(arrays, *, precision=None):
     """The product of a chain of matrices, multiplied in the cheapest order (first and last
-    may be vectors)."""
+    may be vectors); `precision` (JAX's) is accepted and ignored."""
     arrays = [_arr(a, None) for a in arrays]
     if len(arrays) < 2:
         raise ValueError("multi_dot needs at least two arrays")
