@@ -44,10 +44,12 @@ from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_
                        process_indices, print_environment_info)
 
 
-def device_put(x, device=None):
+def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
     """The arrays of pytree `x` on `device` ("cpu", "cuda", "cuda:1", a Device; None: the
     default device), copied where they live elsewhere. NumPy arrays and Python scalars become
-    Arrays there. Differentiable: the cotangent moves back to where the value came from."""
+    Arrays there. Differentiable: the cotangent moves back to where the value came from.
+    JAX's `src`, `donate` and `may_alias` are accepted: with immutable arrays, whether the
+    result shares the input's memory cannot be observed."""
     from .backends import get_device
     from .primitives.transfer import device_put as put
     from .numpy._conversion import asarray

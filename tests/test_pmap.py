@@ -54,7 +54,7 @@ def test_pmap_on_one_device_is_vmap():
         for a, b in zip(ft.tree_leaves(got), ft.tree_leaves(want)):
             close(a, b)
     device = ft.backends.default_device_now()
-    assert ft.local_devices()[0] is device and ft.local_devices("cpu") == [ft.devices()[0]]
+    assert ft.local_devices()[0] is device and ft.local_devices(backend="cpu") == [ft.devices()[0]]
     assert ft.device_count() == ft.local_device_count() == len(ft.devices(device.platform))
     assert ft.process_index() == 0 and ft.process_count() == 1
 
@@ -171,7 +171,7 @@ def test_devices_of_a_world_of_several_processes():
         devs = ft.devices()
         assert [d.process_index for d in devs][:2] == [0, 0]
         assert devs[0].platform == "cpu" and "process 0" in repr(devs[0])
-        assert ft.devices("cpu")[1] is ft.local_devices("cpu")[0]
+        assert ft.devices("cpu")[1] is ft.local_devices(backend="cpu")[0]
         assert ft.device_count("cpu") == 2 and ft.local_device_count("cpu") == 1
         with pytest.raises(ValueError, match="belongs to another process"):
             ft.device_put(fnp.ones(2), devs[0])

@@ -215,10 +215,12 @@ def _local(platform):
             for d in b.devices()]
 
 
-def devices(platform: str | None = None) -> list[Device]:
-    """All devices (`cpu` first, then `cuda:0`, …), or those of one platform ("gpu" means
-    "cuda"). With several processes (`ft.distributed.initialize()`), the devices of every
-    process, process by process: this process's own, then `RemoteDevice`s for the others."""
+def devices(backend: str | None = None) -> list[Device]:
+    """All devices (`cpu` first, then `cuda:0`, …), or those of one platform `backend`
+    ("gpu" means "cuda"). With several processes (`ft.distributed.initialize()`), the devices
+    of every process, process by process: this process's own, then `RemoteDevice`s for the
+    others."""
+    platform = backend
     if platform is not None:
         platform = _PLATFORM_ALIASES.get(platform, platform)
     w = world()
@@ -242,21 +244,30 @@ def _pmap_platform(platform):
     return _PLATFORM_ALIASES.get(platform, platform)
 
 
-def local_devices(platform: str | None = None) -> list[Device]:
-    """This process's devices of `platform` (default: the platform of the default device, the
-    devices `ft.pmap` maps over)."""
-    return _local(_pmap_platform(platform))
+def local_devices(process_index: int | None = None, backend: str | None = None,
+                  host_id: int | None = None) -> list[Device]:
+    """The devices of platform `backend` (default: the default device's, the devices
+    `ft.pmap` maps over) of process `process_index` (`host_id`, JAX's old name; default:
+    this process)."""
+    process = process_index if process_index is not None else host_id
+    if process is None or process == world().index:
+        return _local(_pmap_platform(backend))
+    if not 0 <= process < world().count:
+        raise ValueError(f"local_devices: process_index {process} is not one of the job's "
+                         f"{world().count} processes")
+    return [d for d in devices(_pmap_platform(backend)) if d.process_index == process]
 
 
-def local_device_count(platform: str | None = None) -> int:
-    """`len(local_devices(platform))`: how many devices `ft.pmap` maps over in this process."""
-    return len(local_devices(platform))
+def local_device_count(backend: str | None = None) -> int:
+    """`len(local_devices(backend=backend))`: how many devices `ft.pmap` maps over in this
+    process."""
+    return len(local_devices(backend=backend))
 
 
-def device_count(platform: str | None = None) -> int:
-    """The number of devices of `platform` (default: the default device's) in all processes
-    together: the size of a `pmap` axis."""
-    return len(devices(_pmap_platform(platform)))
+def device_count(backend: str | None = None) -> int:
+    """The number of devices of platform `backend` (default: the default device's) in all
+    processes together: the size of a `pmap` axis."""
+    return len(devices(_pmap_platform(backend)))
 
 
 def get_device(spec) -> Device:
@@ -264,7 +275,7 @@ def get_device(spec) -> Device:
     if isinstance(spec, Device):
         if type(spec) is RemoteDevice:
             raise ValueError(f"{spec} belongs to another process; arrays live on this "
-                             f"process's devices only: {local_devices(spec.platform)}")
+                             f"process's devices only: {local_devices(backend=spec.platform)}")
         return spec
     if spec is None:
         return default_device_now()

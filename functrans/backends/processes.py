@@ -221,14 +221,15 @@ def set_world(w):
     _current[0] = w
 
 
-def process_index():
-    """This process's index in the job (0 in a single process)."""
+def process_index(backend=None):
+    """This process's index in the job (0 in a single process); `backend` (JAX's) is
+    accepted: every platform shares the job."""
     return _current[0].index
 
 
-def process_count():
+def process_count(backend=None):
     """The number of processes in the job (1 unless `ft.distributed.initialize()` joined an
-    MPI world of several)."""
+    MPI world of several); `backend` (JAX's) is accepted: every platform shares the job."""
     return _current[0].count
 
 

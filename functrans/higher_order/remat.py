@@ -11,6 +11,7 @@ keeps the recomputation in the backward pass.
 from __future__ import annotations
 
 import functools
+import inspect
 import types
 
 from .. import dtypes
@@ -118,21 +119,28 @@ def _renamed(jaxpr):
                   for e in jaxpr.eqns])
 
 
-def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
+def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_argnames=()):
     """`fun`, but under reverse mode its intermediates are recomputed in the backward pass
     instead of being stored. By default only the inputs are kept; `policy(prim, *avals,
     **params) -> bool` says which intermediates may be saved instead (see
-    `ft.checkpoint_policies`). Also available as `ft.remat`.
+    `ft.checkpoint_policies`). Also available as `ft.remat`. Arguments named by
+    `static_argnums` / `static_argnames` are passed as Python values, not traced.
 
     `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
     equation, never merged with the forward pass."""
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else \
         tuple(static_argnums)
+    static_argnames = {static_argnames} if isinstance(static_argnames, str) else \
+        set(static_argnames)
+    named = _positions_named(fun, static_argnames)
 
     @functools.wraps(fun)
     def remat_f(*args, **kwargs):
-        static = _static_positions(static_argnums, len(args))
+        static = _static_positions(static_argnums, len(args)) | \
+            {i for i in named if i < len(args)}
         dyn = [a for i, a in enumerate(args) if i not in static]
+        static_kwargs = {k: v for k, v in kwargs.items() if k in static_argnames}
+        kwargs = {k: v for k, v in kwargs.items() if k not in static_argnames}
         leaves, treedef = tree_flatten((dyn, kwargs))
         box = {}
 
@@ -140,7 +148,7 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
             dyn_args, dyn_kwargs = tree_unflatten(treedef, flat)
             it = iter(dyn_args)
             full = [a if i in static else next(it) for i, a in enumerate(args)]
-            outs, box["tree"] = tree_flatten(fun(*full, **dyn_kwargs))
+            outs, box["tree"] = tree_flatten(fun(*full, **dyn_kwargs, **static_kwargs))
             return outs
         closed, hoisted = trace_to_jaxpr(flat_fun, [abstractify(x) for x in leaves],
                                          name=f"checkpoint({getattr(fun, '__name__', 'f')})")
@@ -148,6 +156,18 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
                                  name=getattr(fun, "__name__", "checkpoint"), policy=policy)
         return tree_unflatten(box["tree"], outs)
     return remat_f
+
+
+def _positions_named(fun, names):
+    """The positions of `fun`'s positional parameters called `names`."""
+    if not names:
+        return set()
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return set()
+    return {i for i, p in enumerate(params) if p.name in names and
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
 def _static_positions(static_argnums, nargs):
