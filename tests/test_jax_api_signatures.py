@@ -49,3 +49,11 @@ def test_checkpoint_static_argnames(call):
 def test_checkpoint_without_static_argnames_traces_the_argument():
     with pytest.raises(TypeError):
         ft.checkpoint(_power)(fnp.ones(3), fnp.asarray(3))
+
+
+def test_jit_takes_jax_s_sharding_and_compiler_arguments():
+    f = ft.jit(lambda x: x * 2, in_shardings=None, out_shardings=None,
+               compiler_options={"xla_cpu_enable_fast_math": False})
+    np.testing.assert_array_equal(np.asarray(f(fnp.arange(3.0))), [0.0, 2.0, 4.0])
+    with pytest.raises(NotImplementedError, match="in_shardings"):
+        ft.jit(lambda x: x, in_shardings=("batch",))
