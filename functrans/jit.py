@@ -872,15 +872,13 @@ def jit(fun=None, *, in_shardings=None, out_shardings=None, static_argnums=(),
     named (when passed by position); `keep_unused` and `inline` are accepted for JAX's code
     and do not change results. `device` (a Device or "cuda:1"-style name) or `backend` (a
     platform: "cpu", "cuda") run the function there, copying arguments that live elsewhere;
-    deprecated, as in JAX: `ft.device_put` the arguments instead. `compiler_options` (XLA's
-    flags) are accepted and ignored; `in_shardings` / `out_shardings` must be None (functrans
-    does not shard arrays: `ft.pmap` maps over devices).
+    deprecated, as in JAX: `ft.device_put` the arguments instead. `compiler_options` is
+    ignored; `in_shardings` / `out_shardings` must be None (arrays are not sharded).
     """
     for name, value in (("in_shardings", in_shardings), ("out_shardings", out_shardings)):
         if value is not None:
-            raise NotImplementedError(
-                f"jit: {name}={value!r}: functrans does not shard arrays across devices; "
-                "leave it out (ft.device_put places arrays, ft.pmap maps over devices)")
+            raise NotImplementedError(f"jit: {name}={value!r}: functrans does not shard "
+                                      "arrays; leave it out (ft.pmap maps over devices)")
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
