@@ -8,13 +8,9 @@ def _flag(s):
     return s.lower() in ("1", "true", "yes")
 
 
-def _auto_or_flag(s):
-    return "auto" if str(s).strip().lower() == "auto" else _flag(s)
-
-
-def _threads(s):
-    s = str(s).strip().lower()
-    return "auto" if s == "auto" else int(s)
+def _auto_or(parse):
+    """A parser of "auto" or else what `parse` reads."""
+    return lambda s: "auto" if str(s).strip().lower() == "auto" else parse(s)
 
 
 _SETTINGS = {
@@ -30,12 +26,12 @@ _SETTINGS = {
     "jit_buffer_cache": ("FUNCTRANS_JIT_BUFFER_CACHE", True, _flag),
     # threads a compiled program on the host may split its large kernels over: "auto" (the
     # cores, capped by OMP/OPENBLAS/MKL_NUM_THREADS and the BLAS's limit) or a count (1: off)
-    "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _threads),
+    "cpu_threads": ("FUNCTRANS_CPU_THREADS", "auto", _auto_or(int)),
     # compiled numba loops on the host (when installed): "auto" compiles a fixed set of
     # kernels (the float32 special functions, pooling's and scatter-add's loops, outer
     # products, convolution's shifted sums); True also fuses each program's float chains
     # into loops of their own; False compiles nothing (see functrans.backends.numba_jit)
-    "jit_numba": ("FUNCTRANS_JIT_NUMBA", "auto", _auto_or_flag),
+    "jit_numba": ("FUNCTRANS_JIT_NUMBA", "auto", _auto_or(_flag)),
     # from the first compiled program on the host, glibc's malloc keeps freed memory for
     # reuse instead of returning it to the system (see functrans.compiler.executable)
     "cpu_malloc_keep": ("FUNCTRANS_CPU_MALLOC_KEEP", True, _flag),
