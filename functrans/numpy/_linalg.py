@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import operator
 
-import numpy as np
 
 from .. import lax
 from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
-from ..primitives.dot import computes_in
+from ..primitives.dot import computes_in, with_preferred_type
 from ._conversion import promote
 from ._reductions import no_out
 
@@ -137,10 +136,8 @@ def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     (a, b), dt = promote(x1, x2)
     a, b = _arr(a, dt), _arr(b, dt)
     if preferred_element_type is not None:
-        want = np.dtype(preferred_element_type)
-        if not computes_in(dt, want):
-            return lax.convert_element_type(vecdot(a, b, axis=axis), want)
-        a, b = lax.convert_element_type(a, want), lax.convert_element_type(b, want)
+        return with_preferred_type(lambda a, b: vecdot(a, b, axis=axis), (a, b),
+                                   preferred_element_type)
     sa, sb = shape_of(a), shape_of(b)
     shape = broadcast_shapes(sa, sb, opname="vecdot")
     if not shape:

@@ -10,7 +10,7 @@ from .. import dtypes, lax
 from ..core import Tracer, concrete_host_value
 from ..interpreters.batching import vmap_flat
 from ..primitives._util import shape_of, dtype_of
-from ..primitives.dot import computes_in
+from ..primitives.dot import with_preferred_type
 from ..primitives.linalg import adjoint
 from ._conversion import asarray, array, promote, promote_inexact
 from ._creation import zeros
@@ -255,10 +255,8 @@ def convolve(a, v, mode="full", *, precision=None, preferred_element_type=None):
         ((asarray(a), asarray(v)), None)
     a, v = asarray(a), asarray(v)
     if preferred_element_type is not None:
-        want = np.dtype(preferred_element_type)
-        if not computes_in(dtype_of(a), want):
-            return lax.convert_element_type(convolve(a, v, mode), want)
-        a, v = lax.convert_element_type(a, want), lax.convert_element_type(v, want)
+        return with_preferred_type(lambda a, v: convolve(a, v, mode), (a, v),
+                                   preferred_element_type)
     if len(shape_of(a)) != 1 or len(shape_of(v)) != 1:
         raise ValueError("convolve: both inputs must be 1-D")
     if shape_of(v)[0] > shape_of(a)[0]:

@@ -41,13 +41,11 @@ import collections
 import itertools
 import math
 
-import numpy as np
 
 from ..backends import numba_jit
 from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
-from .dot import computes_in, dot_general
-from .elementwise import convert_element_type
+from .dot import dot_general, with_preferred_type
 from .shape_ops import pad_kernel, reshape, transpose, moveaxis, broadcast_in_dim
 
 
@@ -537,13 +535,9 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     """
     args = (window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers)
     if preferred_element_type is not None:
-        want = np.dtype(preferred_element_type)
-        if not computes_in(dtype_of(lhs), want):
-            return convert_element_type(conv_general_dilated(
-                lhs, rhs, *args, feature_group_count, batch_group_count), want)
-        return conv_general_dilated(convert_element_type(lhs, want),
-                                    convert_element_type(rhs, want), *args,
-                                    feature_group_count, batch_group_count)
+        return with_preferred_type(lambda x, w: conv_general_dilated(
+            x, w, *args, feature_group_count, batch_group_count), (lhs, rhs),
+            preferred_element_type)
     lhs_spec, rhs_spec, out_spec = conv_specs(len(shape_of(lhs)), len(shape_of(rhs)),
                                               dimension_numbers)
     if int(batch_group_count) != 1:

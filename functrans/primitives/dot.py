@@ -257,11 +257,8 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
         dn = _canonical_dims.__wrapped__(dimension_numbers)
     if preferred_element_type is None:
         return dot_general_p.bind(lhs, rhs, dimension_numbers=dn)
-    want = np.dtype(preferred_element_type)
-    if not computes_in(dtype_of(lhs), want):
-        return convert_element_type(dot_general_p.bind(lhs, rhs, dimension_numbers=dn), want)
-    return dot_general_p.bind(convert_element_type(lhs, want), convert_element_type(rhs, want),
-                              dimension_numbers=dn)
+    return with_preferred_type(lambda a, b: dot_general_p.bind(a, b, dimension_numbers=dn),
+                               (lhs, rhs), preferred_element_type)
 
 
 def computes_in(dtype, preferred_element_type):
@@ -270,6 +267,17 @@ def computes_in(dtype, preferred_element_type):
     result."""
     want = np.dtype(preferred_element_type)
     return dtypes.promote_types(dtype, want) == want
+
+
+def with_preferred_type(product, operands, preferred_element_type):
+    """`product(*operands)` with JAX's `preferred_element_type`: computed in that dtype (the
+    operands converted first) where it holds their values, else its result converted."""
+    if preferred_element_type is None:
+        return product(*operands)
+    want = np.dtype(preferred_element_type)
+    if computes_in(dtype_of(operands[0]), want):
+        return product(*(convert_element_type(x, want) for x in operands))
+    return convert_element_type(product(*operands), want)
 
 
 @functools.lru_cache(maxsize=512)
