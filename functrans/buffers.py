@@ -61,8 +61,11 @@ def is_buffer(x):
 def map_arrays(fn, *trees):
     """`fn` over the leaves of `trees` that are not buffers (Buffer nodes and None are kept
     as they are): what an update of a model's parameters or gradients touches."""
-    return tree_map(lambda x, *rest: x if x is None or is_buffer(x) else fn(x, *rest), *trees,
-                    is_leaf=is_buffer)
+    return tree_map(lambda x, *rest: x if _kept(x) else fn(x, *rest), *trees, is_leaf=_kept)
+
+
+def _kept(x):
+    return x is None or is_buffer(x)
 
 
 register_pytree_with_keys(Buffer, lambda b: ([(_KEY, b.value)], b.persistent),

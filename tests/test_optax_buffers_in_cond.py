@@ -95,3 +95,16 @@ def test_updates_that_need_params_share_one_message(name, make):
         tx.update(p, tx.init(p))
     assert str(info.value) == (f"{name} needs the parameters: call "
                                "opt.update(grads, state, params)")
+
+
+@pytest.mark.parametrize("after", [lambda: fo.adaptive_grad_clip(0.1),
+                                   lambda: fo.scale_by_param_block_norm(),
+                                   lambda: fo.add_decayed_weights(1e-2)])
+def test_param_scaled_transforms_after_moments_with_buffers(after):
+    """After an optimizer of moments (None at buffers), transforms that read the params
+    keep None there and update the weights."""
+    net = _net()
+    opt = fo.chain(fo.scale_by_adam(), after())
+    updates, _ = opt.update(_grads(net), opt.init(net), net)
+    assert all(np.all(np.isfinite(np.asarray(u))) for u in _weights(updates))
+    assert len(_weights(updates)) == 4      # Linear's and BatchNorm's weights and biases

@@ -22,12 +22,12 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
-from ..buffers import is_buffer
+from ..buffers import is_buffer, map_arrays
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    displayed, require_params, with_extra_args_support)
-from .leafwise import (as_dtype, is_number, leafwise, no_update, step_number, zero_count,
+from .leafwise import (as_dtype, is_number, leafwise, step_number, zero_count,
                        zeros_like)
 from .masking import is_tree_function, masked, multi_transform, split
 
@@ -579,9 +579,7 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
         if is_number(weight_decay) and weight_decay == 0:
             return updates, new_state
         wd = weight_decay(state.count) if callable(weight_decay) else weight_decay
-        # an update of None (a buffer after an optimizer of leafwise moments) stays None
-        return tree_map(lambda g, p: g if no_update(g) else g + as_dtype(wd, g) * p,
-                        updates, params, is_leaf=no_update), new_state
+        return map_arrays(lambda g, p: g + as_dtype(wd, g) * p, updates, params), new_state
     tx = GradientTransformation(init, update)
     return tx if mask is None else masked(tx, mask)
 
