@@ -29,7 +29,7 @@ from .base import (GradientTransformation, GradientTransformationExtraArgs, disp
                    require_params, with_extra_args_support)
 from .blocks import identity, scale_by_learning_rate, scale_by_rms, trace
 from .extras import canonical_key, per_example_global_norm_clip, safe_increment
-from .leafwise import as_dtype, leafwise, zero_count, zeros_like
+from .leafwise import as_dtype, buffers_to_none, leafwise, zero_count, zeros_like
 from .transforms import add_decayed_weights, chain
 from .tree_utils import (tree_cast, tree_dtype, tree_norm, tree_scale, tree_sub, tree_sum,
                          tree_vdot, tree_where)
@@ -133,11 +133,6 @@ class DifferentiallyPrivateAggregateState(NamedTuple):
 
 
 # ------------------------------------------------------------------ helpers
-def _arrays(tree):
-    """`tree` with its buffers (and their gradients, `Buffer(None)`) as None."""
-    return tree_map(lambda x: None if is_buffer(x) else x, tree, is_leaf=is_buffer)
-
-
 def _lowest_dtype(params):
     return tree_dtype(params, "lowest")
 
@@ -176,7 +171,7 @@ def scale_by_cocob(alpha=100.0, eps=1e-8):
     and the negative gradient sum `C` set the new point `p0 + C / (L max(G + L, alpha L))
     (L + R)`; the update moves the parameters there."""
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         zeros = zeros_like(params)
         return COCOBState(params, zeros, zeros_like(params, eps), zeros, zeros)
 
@@ -191,7 +186,7 @@ def scale_by_cocob(alpha=100.0, eps=1e-8):
             bet = total / (largest * fnp.maximum(magnitudes + largest, alpha * largest))
             return -p + (p0 + bet * (largest + reward)), total, largest, magnitudes, reward
         u, total, largest, magnitudes, reward = leafwise(
-            leaf, _arrays(updates), _arrays(params), state.init_particles,
+            leaf, buffers_to_none(updates), buffers_to_none(params), state.init_particles,
             state.cumulative_gradients, state.scale, state.subgradients, state.reward,
             outputs=5)
         return u, COCOBState(state.init_particles, total, largest, magnitudes, reward)
@@ -217,7 +212,7 @@ def _scale_by_dog(init_step, eps):
     kind, value = init_step
 
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         if kind == "distance":
             r_eps = value
         elif kind == "heuristic":
@@ -230,9 +225,9 @@ def _scale_by_dog(init_step, eps):
 
     def update(updates, state, params=None):
         require_params(params, "dog")
-        updates, dtype = _arrays(updates), dtype_of(state.max_dist)
+        updates, dtype = buffers_to_none(updates), dtype_of(state.max_dist)
         _check_shapes(updates, params, state.init_params)
-        dist = tree_norm(tree_sub(state.init_params, _arrays(params)))
+        dist = tree_norm(tree_sub(state.init_params, buffers_to_none(params)))
         max_dist = fnp.maximum(state.max_dist, dist).astype(dtype)
         sum_sq = (state.sum_sq_norm_grads + tree_norm(updates, squared=True)).astype(dtype)
         lr = max_dist / fnp.sqrt(sum_sq + eps)
@@ -263,16 +258,16 @@ def _scale_by_dowg(init_estim_sq_dist, eps):
     """DoWG's global step size `r2 / (sqrt(sum_k r2_k |g_k|**2) + eps)`, `r2` the largest
     squared distance from the initial point so far (Khaled et al. 2023)."""
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         dtype = _lowest_dtype(params)
         first = eps if init_estim_sq_dist is None else init_estim_sq_dist
         return DoWGState(params, fnp.zeros((), dtype), fnp.asarray(first, dtype=dtype))
 
     def update(updates, state, params=None):
         require_params(params, "dowg")
-        updates, dtype = _arrays(updates), dtype_of(state.estim_sq_dist)
+        updates, dtype = buffers_to_none(updates), dtype_of(state.estim_sq_dist)
         _check_shapes(updates, params, state.init_params)
-        sq_dist = tree_norm(tree_sub(state.init_params, _arrays(params)), squared=True)
+        sq_dist = tree_norm(tree_sub(state.init_params, buffers_to_none(params)), squared=True)
         estim = fnp.maximum(state.estim_sq_dist, sq_dist).astype(dtype)
         weighted = (estim * tree_norm(updates, squared=True)
                     + state.weighted_sq_norm_grads).astype(dtype)
@@ -301,14 +296,14 @@ def dadapt_adamw(learning_rate=1.0, betas=(0.9, 0.999), eps=1e-8, estim_lr0=1e-6
     sb2 = b2 ** 0.5
 
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         dtype, zeros = _lowest_dtype(params), zeros_like(params)
         return DAdaptAdamWState(zeros, zeros, zeros, fnp.asarray(estim_lr0, dtype=dtype),
                                 fnp.zeros((), dtype), zero_count())
 
     def update(updates, state, params=None, **extra_args):
         require_params(params, "dadapt_adamw")
-        updates, params = _arrays(updates), _arrays(params)
+        updates, params = buffers_to_none(updates), buffers_to_none(params)
         dtype = dtype_of(state.numerator_weighted)
         count = safe_increment(state.count)
         dlr = (state.estim_lr * _at(learning_rate, state.count, state.estim_lr)
@@ -340,14 +335,14 @@ def prodigy(learning_rate=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8, estim_l
     b3 = b2 ** 0.5 if beta3 is None else beta3
 
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         dtype, zeros = _lowest_dtype(params), zeros_like(params)
         return ProdigyState(zeros, zeros, zeros, params, fnp.asarray(estim_lr0, dtype=dtype),
                             fnp.zeros((), dtype), zero_count())
 
     def update(updates, state, params=None, **extra_args):
         require_params(params, "prodigy")
-        updates, params = _arrays(updates), _arrays(params)
+        updates, params = buffers_to_none(updates), buffers_to_none(params)
         d = state.estim_lr
         count = safe_increment(state.count)
         dlr = (d * _at(learning_rate, state.count, d)
@@ -395,7 +390,7 @@ def momo(learning_rate=1.0, beta=0.9, lower_bound=0.0, weight_decay=0.0,
     loss, the gradients and `<g, p>` against `lower_bound` (raised as the loss falls when
     `adapt_lower_bound`). Call `opt.update(grads, state, params, value=loss)`."""
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         dtype = _lowest_dtype(params)
         return MomoState(zeros_like(params), fnp.zeros((), dtype), fnp.zeros((), dtype),
                          fnp.asarray(lower_bound, dtype=dtype), zero_count())
@@ -403,7 +398,7 @@ def momo(learning_rate=1.0, beta=0.9, lower_bound=0.0, weight_decay=0.0,
     def update(updates, state, params, *, value, **extra_args):
         require_params(params, "momo")
         _need_value(value, "momo")
-        updates, params = _arrays(updates), _arrays(params)
+        updates, params = buffers_to_none(updates), buffers_to_none(params)
         dtype = dtype_of(state.barf)
         bt = fnp.where(state.count == 0, fnp.zeros((), dtype), fnp.asarray(beta, dtype=dtype))
         barf = bt * state.barf + (1 - bt) * fnp.asarray(value).astype(dtype)
@@ -431,7 +426,7 @@ def momo_adam(learning_rate=1e-2, b1=0.9, b2=0.999, eps=1e-8, lower_bound=0.0,
     """Optax's momo_adam: MoMo with Adam's preconditioning (`eps + sqrt(v_hat)`) and bias
     corrections. Call `opt.update(grads, state, params, value=loss)`."""
     def init(params):
-        params = _arrays(params)
+        params = buffers_to_none(params)
         dtype, zeros = _lowest_dtype(params), zeros_like(params)
         return MomoAdamState(zeros, zeros, fnp.zeros((), dtype), fnp.zeros((), dtype),
                              fnp.asarray(lower_bound, dtype=dtype), zero_count())
@@ -439,7 +434,7 @@ def momo_adam(learning_rate=1e-2, b1=0.9, b2=0.999, eps=1e-8, lower_bound=0.0,
     def update(updates, state, params, *, value, **extra_args):
         require_params(params, "momo_adam")
         _need_value(value, "momo_adam")
-        updates, params = _arrays(updates), _arrays(params)
+        updates, params = buffers_to_none(updates), buffers_to_none(params)
         dtype = dtype_of(state.barf)
         count = safe_increment(state.count)
         t = count.astype(dtype)
@@ -482,7 +477,7 @@ def mechanize(base_optimizer, weight_decay=1e-2, eps=1e-8, s_init=1e-6, num_beta
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init(params):
-        arrays = _arrays(params)
+        arrays = buffers_to_none(params)
         dtype = _lowest_dtype(arrays)
         zeros = fnp.zeros((num_betas,), dtype)
         return MechanicState(base_optimizer.init(params), zero_count(), zeros, zeros, zeros,
@@ -492,7 +487,7 @@ def mechanize(base_optimizer, weight_decay=1e-2, eps=1e-8, s_init=1e-6, num_beta
         require_params(params, "mechanize")
         base_updates, base_state = base_optimizer.update(
             updates, state.base_optimizer_state, params, **extra_args)
-        base_updates, updates, params = map(_arrays, (base_updates, updates, params))
+        base_updates, updates, params = map(buffers_to_none, (base_updates, updates, params))
         x0 = tree_where(state.count == 0, params, state.x0)
         s_sum = fnp.sum(state.s)
         decay = weight_decay * s_sum * tree_norm(updates) / (tree_norm(params) + eps)
@@ -536,7 +531,7 @@ def schedule_free(base_optimizer, learning_rate, b1=0.9, weight_lr_power=2.0,
     base_optimizer = with_extra_args_support(base_optimizer)
 
     def init(params):
-        arrays = _arrays(params)
+        arrays = buffers_to_none(params)
         dtype = _lowest_dtype(arrays)
         z = tree_map(fnp.copy, tree_cast(arrays, state_dtype))
         return ScheduleFreeState(fnp.asarray(b1, dtype=dtype), fnp.zeros((), dtype),
@@ -555,8 +550,9 @@ def schedule_free(base_optimizer, learning_rate, b1=0.9, weight_lr_power=2.0,
                        fnp.nan_to_num(weight / total, nan=0.0, posinf=np.inf))
         base_updates, base_state = base_optimizer.update(
             updates, state.base_optimizer_state, params, **extra_args)
-        params = _arrays(params)
-        z = tree_map(lambda zi, u: (zi + u).astype(dtype_of(zi)), state.z, _arrays(base_updates))
+        params = buffers_to_none(params)
+        z = tree_map(lambda zi, u: (zi + u).astype(dtype_of(zi)), state.z,
+                     buffers_to_none(base_updates))
 
         def leaf(p, z_old, z_new):
             x = (1.0 - ck) * ((p - (1.0 - b1) * z_old) / b1) + ck * z_new
@@ -624,7 +620,7 @@ def differentially_private_aggregate(l2_norm_clip, noise_multiplier, key=None, *
         return DifferentiallyPrivateAggregateState(fnp.asarray(key))
 
     def update(updates, state, params=None):
-        leaves, treedef = tree_flatten(_arrays(updates))
+        leaves, treedef = tree_flatten(buffers_to_none(updates))
         clipped, _ = per_example_global_norm_clip(leaves, l2_norm_clip)
         batch = shape_of(leaves[0])[0]
         keys = random.split(state.rng_key, len(leaves) + 1)
