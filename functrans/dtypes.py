@@ -208,3 +208,16 @@ def scalar_type_of(x) -> type:
 def itemsize_bits(dtype) -> int:
     """The number of bits one element of `dtype` takes (8 for bool)."""
     return _dtype_of(dtype).itemsize * 8
+
+
+def default_fill_value(dtype):
+    """What `mode="fill"` reads out of bounds by default (JAX's choice): NaN for inexact
+    dtypes, the most negative value for signed integers, the largest for unsigned, True."""
+    dt = np.dtype(dtype)
+    if dt.kind in "fc":
+        return float("nan")
+    if dt.kind == "i":
+        return int(np.iinfo(dt).min)
+    if dt.kind == "u":
+        return int(np.iinfo(dt).max)
+    return True

@@ -279,21 +279,8 @@ def gather(operand, start_indices, dimension_numbers, slice_sizes, *, indices_ar
     out_shape = shape_of(out)
     batch_positions = tuple(p for p in range(out_rank) if p not in offset_dims)
     return select(broadcast_in_dim(valid, out_shape, batch_positions), out,
-                  full(out_shape, _default_fill(dtype_of(out)) if fill_value is None
+                  full(out_shape, dtypes.default_fill_value(dtype_of(out)) if fill_value is None
                        else fill_value, dtype_of(out), like=out))
-
-
-def _default_fill(dtype):
-    """JAX's fill for out-of-bounds gather windows: NaN, the lowest signed integer, the
-    highest unsigned one, True."""
-    dtype = np.dtype(dtype)
-    if dtypes.is_inexact(dtype):
-        return np.nan
-    if dtype.kind == "i":
-        return np.iinfo(dtype).min
-    if dtype.kind == "u":
-        return np.iinfo(dtype).max
-    return True
 
 
 # =============================================================== scatter family

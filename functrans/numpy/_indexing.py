@@ -233,35 +233,12 @@ def clamp_index(i, axis, size):
     return min(max(i, 0), size - 1)
 
 
-def gather_fill(dt):
-    """JAX's default fill for gathers out of range: NaN, the extreme integer, True."""
-    if dtypes.is_inexact(dt):
-        return float("nan")
-    if dt == dtypes.bool_:
-        return True
-    info = np.iinfo(dt)
-    return int(info.min if dt.kind == "i" else info.max)
-
-
 def out_of_bounds(i, axis, size):
     return IndexError(f"index {i} is out of bounds for axis {axis} with size {size} (at "
                       f"{format_frame(user_frame())})")
 
 
 GET_MODES = (None, "clip", "promise_in_bounds", "fill", "drop")
-
-
-def default_fill_value(dtype):
-    """What `mode="fill"` reads out of bounds by default (JAX's choice): NaN for inexact
-    dtypes, the most negative value for signed integers, the largest for unsigned, True."""
-    dt = np.dtype(dtype)
-    if dt.kind in "fc":
-        return float("nan")
-    if dt.kind == "i":
-        return int(np.iinfo(dt).min)
-    if dt.kind == "u":
-        return int(np.iinfo(dt).max)
-    return True
 
 
 def getitem_mode(x, idx, mode=None, fill_value=None):
@@ -271,7 +248,7 @@ def getitem_mode(x, idx, mode=None, fill_value=None):
         raise ValueError(f"x.at[...].get: mode must be one of {GET_MODES[1:]}, got {mode!r}")
     if mode in ("fill", "drop"):
         x = asarray(x)
-        fill = default_fill_value(dtype_of(x)) if fill_value is None else fill_value
+        fill = dtypes.default_fill_value(dtype_of(x)) if fill_value is None else fill_value
         return _getitem(x, idx, fill=_fill_scalar(fill, dtype_of(x)))
     return getitem(x, idx)
 

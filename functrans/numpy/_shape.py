@@ -413,20 +413,11 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
         picked = getitem(a, (slice(None),) * ax + (where(inside, idx, 0),))
         rest = len(shape_of(a)) - ax - 1
         inside = lax.reshape(inside, (1,) * ax + shape_of(inside) + (1,) * rest)
-        return where(inside, picked, _fill_value(dtype_of(a)) if fill_value is None
-                     else lax.convert_element_type(fill_value, dtype_of(a)))
+        fill = dtypes.default_fill_value(dtype_of(a)) if fill_value is None else fill_value
+        return where(inside, picked, lax.convert_element_type(fill, dtype_of(a)))
     elif mode not in (None, "raise"):
         raise ValueError(f"take: mode must be 'raise', 'clip', 'wrap' or 'fill', got {mode!r}")
     return getitem(a, (slice(None),) * ax + (idx,))
-
-
-def _fill_value(dt):
-    if dt.kind in "fc":
-        return lax.convert_element_type(np.nan, dt)
-    if dt.kind == "b":
-        return lax.convert_element_type(True, dt)
-    info = np.iinfo(dt)
-    return lax.convert_element_type(int(info.min if dt.kind == "i" else info.max), dt)
 
 
 def _clip_index(idx, n):
@@ -450,8 +441,8 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     indices count from the end unless `wrap_negative_indices=False` (the default for mode
     "promise_in_bounds", as JAX). Out of range, `mode=None` raises IndexError on concrete
     indices, clamps traced ones (NumPy's rule; JAX's None is "fill"); "clip" clamps; "fill"
-    gives `fill_value` (default NaN, the extreme integer, True: see `gather_fill`)."""
-    from ._indexing import out_of_bounds, gather_fill
+    gives `fill_value` (default NaN, the extreme integer, True: `dtypes.default_fill_value`)."""
+    from ._indexing import out_of_bounds
     arr = asarray(arr)
     if axis is None:
         arr, axis = ravel(arr), 0
@@ -479,7 +470,7 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
                          f"'promise_in_bounds', got {mode!r}")
     out = lax.take_along_axis(arr, idx, ax, mode="fill")
     valid = lax.broadcast_to(lax.bitwise_and(lax.ge(idx, 0), lax.lt(idx, n)), shape_of(out))
-    fill = gather_fill(dtype_of(arr)) if fill_value is None else fill_value
+    fill = dtypes.default_fill_value(dtype_of(arr)) if fill_value is None else fill_value
     return lax.select(valid, out, lax.full(shape_of(out), fill, dtype_of(arr)))
 
 
