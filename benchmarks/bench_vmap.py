@@ -42,7 +42,7 @@ W1 = rng.standard_normal((D_IN, H)).astype(np.float32)
 W2 = rng.standard_normal((H, D_OUT)).astype(np.float32)
 
 
-def functrans_fns():
+def _functrans_fns():
     def loss(p, x, y):
         return fnp.sum((fnp.maximum(x @ p[0], 0) @ p[1] - y) ** 2)
     per_example = ft.jit(ft.vmap(ft.grad(loss), in_axes=(None, 0, 0)))
@@ -83,17 +83,18 @@ def torch_fns():
     return (lambda: per_example(p, x, y)), (lambda: batched_grad(p, x, y))
 
 
-def functrans_numba_fns():
-    """functrans's, run with its compiled loops (`jit_numba`; numba installed)."""
-    fns = tuple(map(with_numba, functrans_fns()))
-    if None in fns:
+def functrans_fns(setting):
+    """functrans's, compiled and run with `ft.config` `jit_numba` at `setting` (False: NumPy's
+    kernels only; True: numba's loops and fused chains, numba installed)."""
+    build = with_numba(_functrans_fns, setting)
+    if build is None:
         raise ImportError("numba is not installed")
-    return fns
+    return tuple(with_numba(f, setting) for f in build())
 
 
 def main():
-    systems = {"functrans": tuple(with_numba(f, False) for f in functrans_fns())}
-    for name, make in [("functrans + numba", functrans_numba_fns), ("JAX", jax_fns),
+    systems = {"functrans": functrans_fns(False)}
+    for name, make in [("functrans + numba", lambda: functrans_fns(True)), ("JAX", jax_fns),
                        ("PyTorch torch.func", torch_fns)]:
         try:
             systems[name] = make()
