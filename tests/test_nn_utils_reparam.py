@@ -141,6 +141,12 @@ def test_bad_input_gets_clear_errors():
         U.spectral_norm(m, n_power_iterations=0, key=ft.random.key(0))
     with pytest.raises(ValueError, match="dim=2 is out of range"):
         U.weight_norm(m, dim=2)
+    with pytest.raises(ValueError, match="weight_norm: dim=2 is out of range"):
+        U.parametrizations.weight_norm(m, dim=2)
+    with pytest.raises(ValueError, match="spectral_norm: dim=-3 is out of range"):
+        U.parametrizations.spectral_norm(m, dim=-3, key=ft.random.key(0))
+    with pytest.raises(ValueError, match="n_power_iterations=0"):
+        U.parametrizations.spectral_norm(m, n_power_iterations=0, key=ft.random.key(0))
     with pytest.raises(ValueError, match="already has a weight_norm"):
         U.weight_norm(U.weight_norm(m))
     with pytest.raises(ValueError, match="weight_norm of 'weight' not found"):

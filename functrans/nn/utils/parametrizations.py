@@ -17,8 +17,8 @@ from ...primitives._util import shape_of
 from ..distance import normalize
 from ..module import Module
 from .parametrize import register_parametrization
-from .spectral_norm import random_unit_vectors, spectral_dim, weight_matrix
-from .weight_norm import norm_except_dim, weight_norm_value
+from .spectral_norm import check_settings, random_unit_vectors, spectral_dim, weight_matrix
+from .weight_norm import check_dim, norm_except_dim, weight_norm_value
 
 __all__ = ["weight_norm", "spectral_norm"]
 
@@ -40,10 +40,8 @@ def weight_norm(module, name="weight", dim=0):
     """A copy of `module` whose parameter `name` is `g * v / ||v||`, with `g` (the norms over
     every axis but `dim`; `dim=None` or -1: over the whole tensor) and `v` its originals."""
     weight = getattr(module, name, None)
-    ndim = len(shape_of(weight)) if weight is not None and hasattr(weight, "shape") else 0
-    if dim is not None and weight is not None and not -ndim <= dim < max(ndim, 1):
-        raise ValueError(f"weight_norm: dim={dim!r} is out of range for {name!r} of shape "
-                         f"{shape_of(weight)}")
+    if dim is not None and hasattr(weight, "shape"):
+        dim = check_dim(dim, shape_of(weight), "weight_norm")
     return register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
 
 
@@ -52,17 +50,10 @@ class _SpectralNorm(Module):
     value of `weight` as a matrix with axis `dim` as rows (1-d: `weight / ||weight||`)."""
 
     def __init__(self, weight, n_power_iterations=1, dim=0, eps=1e-12, *, key=None):
-        ndim = len(shape_of(weight))
-        if not -ndim <= dim < ndim:
-            raise ValueError(f"spectral_norm: dim={dim} is out of range for a weight of shape "
-                             f"{shape_of(weight)} (expected in [-{ndim}, {ndim - 1}])")
-        if n_power_iterations <= 0:
-            raise ValueError("spectral_norm: expected n_power_iterations to be positive, but "
-                             f"got n_power_iterations={n_power_iterations}")
-        self.dim = dim % ndim
+        self.dim = check_settings(weight, n_power_iterations, dim, "spectral_norm")
         self.eps = float(eps)
         self.training = True
-        if ndim > 1:
+        if len(shape_of(weight)) > 1:
             self.n_power_iterations = int(n_power_iterations)
             weight_mat = weight_matrix(weight, self.dim)
             u, v = random_unit_vectors(key, weight_mat, self.eps, "spectral_norm")

@@ -25,7 +25,7 @@ from ..module import Module
 from ._reparam import hooked_class, hooks_of, own_parameter, rebuild
 
 __all__ = ["spectral_norm", "remove_spectral_norm", "spectral_dim", "weight_matrix",
-           "random_unit_vectors"]
+           "random_unit_vectors", "check_settings"]
 
 
 def spectral_dim(module, dim):
@@ -56,7 +56,8 @@ def random_unit_vectors(key, weight_mat, eps, fn):
             normalize(random.normal(kv, (w,), dtype), dim=0, eps=eps))
 
 
-def _check_settings(weight, n_power_iterations, dim, fn):
+def check_settings(weight, n_power_iterations, dim, fn):
+    """`dim` as an axis in [0, ndim) of `weight`, after checking it and n_power_iterations."""
     if not isinstance(n_power_iterations, (int, np.integer)) or n_power_iterations <= 0:
         raise ValueError(f"{fn}: expected n_power_iterations to be positive, but got "
                          f"n_power_iterations={n_power_iterations}")
@@ -87,7 +88,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     by the power method (see the module documentation); `key` draws the starting vectors."""
     fn = "spectral_norm"
     weight = own_parameter(module, name, fn)
-    dim = _check_settings(weight, n_power_iterations, spectral_dim(module, dim), fn)
+    dim = check_settings(weight, n_power_iterations, spectral_dim(module, dim), fn)
     u, v = random_unit_vectors(key, weight_matrix(weight, dim), eps, fn)
     hooks = hooks_of(module)
     hooks[name] = (_hooked_weight, (int(n_power_iterations), dim, float(eps)))

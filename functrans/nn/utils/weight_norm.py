@@ -8,21 +8,25 @@ over the whole tensor. The newer form is `ft.nn.utils.parametrizations.weight_no
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ... import numpy as fnp
 from ...primitives._util import shape_of
 from ..module import Module
 from ._reparam import hooked_class, hooks_of, own_parameter, rebuild
 
-__all__ = ["weight_norm", "remove_weight_norm", "norm_except_dim", "weight_norm_value"]
+__all__ = ["weight_norm", "remove_weight_norm", "norm_except_dim", "weight_norm_value",
+           "check_dim"]
 
 
-def _check_dim(dim, shape, fn):
+def check_dim(dim, shape, fn):
+    """`dim` (None: -1, the whole tensor) checked against a weight of shape `shape`."""
     dim = -1 if dim is None else dim
-    if not isinstance(dim, int) or not -len(shape) <= dim < max(len(shape), 1):
+    if not isinstance(dim, (int, np.integer)) or not -len(shape) <= dim < max(len(shape), 1):
         raise ValueError(f"{fn}: dim={dim!r} is out of range for a weight of shape {shape}; "
                          "it names the axis that keeps one norm per slice (None: one norm for "
                          "the whole tensor)")
-    return dim
+    return int(dim)
 
 
 def norm_except_dim(v, pow=2, dim=0):
@@ -51,7 +55,7 @@ def weight_norm(module, name="weight", dim=0):
     axis but `dim`) and `name_v` (the direction), `name` reading `g * v / ||v||`."""
     fn = "weight_norm"
     weight = own_parameter(module, name, fn)
-    dim = _check_dim(dim, shape_of(weight), fn)
+    dim = check_dim(dim, shape_of(weight), fn)
     hooks = hooks_of(module)
     hooks[name] = (_hooked_weight, (dim,))
     cls = hooked_class(module, hooks)
