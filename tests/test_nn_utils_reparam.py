@@ -129,6 +129,25 @@ def test_functional_call_replaces_by_name_and_leaves_the_module():
                                   [[1.0, 1.0]])
 
 
+class Scaled(ft.nn.Module):
+    def __init__(self):
+        self.lin = linear()
+        self.scale = ft.nn.Buffer(fnp.ones(4, F64), persistent=False)
+
+    def __call__(self, x):
+        return self.lin(x) * self.scale
+
+
+def test_functional_call_replaces_non_persistent_buffers_too():
+    model, x = Scaled(), fnp.ones((1, 3), F64)
+    assert "scale" not in model.state_dict()
+    twice = U.stateless.functional_call(model, {"scale": fnp.full(4, 2.0, F64)}, x)
+    np.testing.assert_allclose(np.asarray(twice), 2 * np.asarray(model(x)), rtol=1e-12)
+    assert isinstance(model.scale, ft.Array) and float(model.scale[0]) == 1.0
+    with pytest.raises(ValueError, match="Missing key.*'scale'"):
+        U.stateless.functional_call(model, dict(model.named_parameters()), x, strict=True)
+
+
 def test_bad_input_gets_clear_errors():
     m = linear()
     with pytest.raises(ValueError, match="'wieght' is not one of its parameters.*'weight'"):

@@ -24,7 +24,8 @@ from ..buffers import Buffer, is_buffer
 from ..tree_util import tree_flatten_with_path, tree_unflatten
 from .module import Module, dotted_name, named_arrays
 
-__all__ = ["state_dict", "load_state_dict", "save_safetensors", "load_safetensors"]
+__all__ = ["state_dict", "load_state_dict", "save_safetensors", "load_safetensors",
+           "array_entries"]
 
 
 def state_dict(module):
@@ -33,15 +34,15 @@ def state_dict(module):
             if persistent}
 
 
-def _entries(module):
-    """`(leaves, treedef, [(index, name, persistent buffer?)])` for the parameters and
-    persistent buffers of `module`, leaves flattened up to Buffer nodes."""
+def array_entries(module, persistent_only=True):
+    """`(leaves, treedef, [(index, name, array)])` for the parameters and buffers (only the
+    persistent ones with `persistent_only`) of `module`, leaves flattened up to Buffer nodes."""
     pairs, treedef = tree_flatten_with_path(module, is_buffer)
     leaves = [leaf for _, leaf in pairs]
     named = []
     for i, (path, leaf) in enumerate(pairs):
         if is_buffer(leaf):
-            if leaf.persistent and leaf.value is not None:
+            if (leaf.persistent or not persistent_only) and leaf.value is not None:
                 named.append((i, dotted_name(path), leaf.value))
         elif leaf is not None and hasattr(leaf, "shape"):
             named.append((i, dotted_name(path), leaf))
@@ -55,7 +56,7 @@ def load_state_dict(module, state_dict, strict=True):
     if not hasattr(state_dict, "items"):
         raise TypeError(f"load_state_dict expects a dict of arrays, got "
                         f"{type(state_dict).__name__}")
-    leaves, treedef, named = _entries(module)
+    leaves, treedef, named = array_entries(module)
     expected = {name for _, name, _ in named}
     missing = [name for _, name, _ in named if name not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]

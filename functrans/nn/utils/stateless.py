@@ -10,8 +10,9 @@ differentiates with respect to a dict of parameters.
 from __future__ import annotations
 
 from ...buffers import Buffer, is_buffer
-from ...tree_util import tree_flatten_with_path, tree_unflatten
-from ..module import Module, dotted_name
+from ...tree_util import tree_unflatten
+from ..module import Module
+from ..state_dict import array_entries
 
 __all__ = ["functional_call"]
 
@@ -48,19 +49,12 @@ def functional_call(module, parameters_and_buffers, args=None, kwargs=None, *,
     if not isinstance(module, Module):
         raise TypeError(f"functional_call: expected a Module, got {type(module).__name__}")
     values = _merged(parameters_and_buffers)
-    pairs, treedef = tree_flatten_with_path(module, is_buffer)
-    leaves, known = [], set()
-    for path, leaf in pairs:
-        name = dotted_name(path)
-        inner = leaf.value if is_buffer(leaf) else leaf
-        if inner is None or not hasattr(inner, "shape"):
-            leaves.append(leaf)
-            continue
-        known.add(name)
+    leaves, treedef, named = array_entries(module, persistent_only=False)
+    known = {name for _, name, _ in named}
+    for i, name, _ in named:
         if name in values:
-            new = values[name]
-            leaf = Buffer(new, leaf.persistent) if is_buffer(leaf) else new
-        leaves.append(leaf)
+            leaf = leaves[i]
+            leaves[i] = Buffer(values[name], leaf.persistent) if is_buffer(leaf) else values[name]
     unexpected = [k for k in values if k not in known]
     clash = sorted(set(unexpected) & _parametrized_names(module))
     if clash:
