@@ -81,12 +81,21 @@ def _weak_or_dtype(a):
     return a.aval.dtype
 
 
+def _out_arg(ctx, buf, by_position=True):
+    """The argument passing `buf` as the result: by position for NumPy's ufuncs and `dot`
+    (0.15-0.5 us less per call than `out=`, which small operations feel), else by name."""
+    if not buf:
+        return ""
+    return f", {buf}" if by_position and ctx.xp is np else f", out={buf}"
+
+
 def _ufunc_kernel(eqn):
     """An elementwise primitive whose kernel is the ufunc `np_name`, called with `out=`."""
     ufunc = getattr(np, eqn.primitive.np_name, None)
     if not isinstance(ufunc, np.ufunc) or len(eqn.outvars) != 1:
         return None
     name = ufunc.__name__
+    positional = name not in ("maximum", "minimum")     # NumPy deprecates their third one
     out_aval = eqn.outvars[0].aval
     try:
         resolved = ufunc.resolve_dtypes(tuple(_weak_or_dtype(a) for a in eqn.invars) + (None,))
@@ -100,8 +109,8 @@ def _ufunc_kernel(eqn):
             ins = [ctx.scalar(a.val, dt) if type(a) is Literal and dt.kind in "fc" and
                    type(a.val) in (int, float, complex) else i
                    for a, i, dt in zip(eqn.invars, ins, resolved)]
-        extra = f", out={buf}" if buf else ""
-        ctx.emit(f"{outs[0]} = {fn}({', '.join(ins)}{extra})", indent)
+        ctx.emit(f"{outs[0]} = {fn}({', '.join(ins)}{_out_arg(ctx, buf, positional)})",
+                 indent)
     if not matches:                 # NumPy's result type differs: run it, plan nothing
         return Kernel(OPAQUE, emit)
     return Kernel(FRESH, emit, accepts_out=True, inplace=tuple(range(len(eqn.invars))),
@@ -175,7 +184,7 @@ def _dot_kernel(eqn):
             ctx.emit(f"{outs[0]} = {call}){reshaped}", indent)
             return
         target = buf if plan.out_shape is None else f"{buf}.reshape({plan.product_shape!r})"
-        ctx.emit(f"{call}, out={target})", indent)
+        ctx.emit(f"{call}{_out_arg(ctx, target)})", indent)
         ctx.emit(f"{outs[0]} = {buf}", indent)
 
     def _emit_split_product(ctx, eqn, ins, outs, buf, indent):
