@@ -199,7 +199,6 @@ def test_a_transposed_product_is_computed_with_its_operands_swapped():
         _same(got, want)
 
 
-
 @pytest.mark.parametrize("batched", [False, True])
 def test_a_product_contracting_leading_axes_reads_the_operand_in_place(batched):
     """The weight gradient of `x @ w` for `x` of shape (B, T, D) contracts x's leading axes:
