@@ -228,6 +228,26 @@ def test_eigh_keywords(impl):
     _close(g, np.outer(np.linalg.eigh(SPD)[1][:, 4], np.linalg.eigh(SPD)[1][:, 4]), 1e-8)
 
 
+def test_the_unread_triangle_is_ignored_even_where_not_finite():
+    # eigh(symmetrize_input=False) reads one triangle and householder_product the part below
+    # the diagonal, as LAPACK (and JAX) do: NaN and inf elsewhere must not leak in
+    lower_only = np.tril(SPD) + np.triu(np.full((5, 5), np.nan), 1)
+    h, taus = (np.asarray(o) for o in fl.geqrf(A[:, :3]))
+    h_nan = np.where(np.triu(np.ones(h.shape, bool)), np.inf, h)
+
+    def eigvals(m, lower):
+        return fl.eigh(m, lower=lower, symmetrize_input=False)[1]
+    for f in (eigvals, ft.jit(eigvals, static_argnums=1)):
+        _close(f(lower_only, True), np.linalg.eigvalsh(SPD))
+        _close(f(lower_only.T, False), np.linalg.eigvalsh(SPD))
+    q = fl.householder_product(h, taus)
+    _close(fl.householder_product(h_nan, taus), q)
+    _close(ft.jit(fl.householder_product)(h_nan, taus), q)
+    if jl is not None:
+        with jax.enable_x64(True):
+            _close(fl.householder_product(h_nan, taus), jl.householder_product(h_nan, taus))
+
+
 @pytest.mark.parametrize("alg", [None] + list(fl.SvdAlgorithm))
 def test_svd_keywords(alg):
     a = rng.randn(5, 3)

@@ -8,10 +8,10 @@ import enum
 import numpy as np
 
 from ..primitives._util import shape_of, dtype_of
-from ..primitives.elementwise import add, sub, mul, conj
-from ..primitives.shape_ops import transpose, slice_in_dim, pad, broadcast_in_dim
-from ..primitives.dot import dot_general
+from ..primitives.elementwise import add, sub, mul
+from ..primitives.shape_ops import slice_in_dim, pad, broadcast_in_dim
 from ..primitives import linalg as _prims
+from ..primitives.linalg import adjoint, bmm, mT, tri_mask
 
 
 class EigImplementation(enum.Enum):
@@ -44,26 +44,6 @@ def _check_enum(fn, name, value, cls):
         raise TypeError(f"{fn}: {name} must be a {cls.__name__} or None, got {value!r}")
 
 
-def _H(x):
-    """Conjugate transpose of the last two axes."""
-    n = len(shape_of(x))
-    xt = transpose(x, tuple(range(n - 2)) + (n - 1, n - 2))
-    return conj(xt) if dtype_of(x).kind == "c" else xt
-
-
-def _mm(a, b):
-    nb = len(shape_of(a)) - 2
-    batch = tuple(range(nb))
-    return dot_general(a, b, (((nb + 1,), (nb,)), (batch, batch)))
-
-
-def _tri_mask(x, k, upper):
-    """x with the entries outside its (k-shifted) lower or upper triangle zeroed."""
-    m, n = shape_of(x)[-2:]
-    keep = np.triu(np.ones((m, n), bool), k) if upper else np.tril(np.ones((m, n), bool), k)
-    return mul(x, keep.astype(dtype_of(x)))
-
-
 def _subset(fn, subset_by_index, n):
     if subset_by_index is None:
         return None
@@ -84,9 +64,9 @@ def eigh(x, *, lower=True, symmetrize_input=True, sort_eigenvalues=True,
     del sort_eigenvalues
     _check_enum("eigh", "implementation", implementation, EighImplementation)
     if not symmetrize_input:
-        tri = _tri_mask(x, 0, upper=not lower)
-        strict = _tri_mask(x, -1 if lower else 1, upper=not lower)
-        x = add(tri, _H(strict))
+        tri = tri_mask(x, 0, upper=not lower)
+        strict = tri_mask(x, -1 if lower else 1, upper=not lower)
+        x = add(tri, adjoint(strict))
     v, w = _prims.eigh(x)
     sub_range = _subset("eigh", subset_by_index, shape_of(x)[-1])
     if sub_range is not None:
@@ -129,14 +109,14 @@ def householder_product(a, taus):
     nb = len(batch)
     dt = dtype_of(a)
     # the reflector vectors as the columns of V (m x k): unit diagonal, zeros above
-    V = add(_tri_mask(slice_in_dim(a, 0, k, axis=nb + 1), -1, upper=False),
+    V = add(tri_mask(slice_in_dim(a, 0, k, axis=nb + 1), -1, upper=False),
             np.eye(m, k, dtype=dt))
     q = broadcast_in_dim(np.eye(m, n, dtype=dt), tuple(batch) + (m, n), (nb, nb + 1))
     for i in reversed(range(k)):
         v = slice_in_dim(V, i, i + 1, axis=nb + 1)                   # (..., m, 1)
         tau = broadcast_in_dim(slice_in_dim(taus, i, i + 1, axis=nb), tuple(batch) + (1, 1),
                                tuple(range(nb)) + (nb,))
-        q = sub(q, _mm(mul(v, tau), _mm(_H(v), q)))
+        q = sub(q, bmm(mul(v, tau), bmm(adjoint(v), q)))
     return q
 
 
@@ -153,8 +133,8 @@ def ormqr(a, taus, c, *, left=True, transpose=False):
     taus = pad(taus, 0, [(0, 0, 0)] * nb + [(0, m - k, 0)]) if k < m else taus
     q = householder_product(a, taus)
     if transpose:
-        q = _H(q)
-    return _mm(q, c) if left else _mm(c, q)
+        q = adjoint(q)
+    return bmm(q, c) if left else bmm(c, q)
 
 
 def cholesky_update(r_matrix, w_vector):
@@ -166,18 +146,14 @@ def cholesky_update(r_matrix, w_vector):
         raise ValueError(f"cholesky_update: needs an (n, n) matrix and an (n,) vector, got "
                          f"{shape_of(r)} and {shape_of(w)}")
     col = broadcast_in_dim(w, (n, 1), (0,))
-    a = add(_mm(_H(r), r), _mm(col, _H(col)))
-    return _H(_prims.cholesky(a))
+    a = add(bmm(adjoint(r), r), bmm(col, adjoint(col)))
+    return adjoint(_prims.cholesky(a))
 
 
 def symmetric_product(a_matrix, c_matrix, *, alpha=1., beta=0., symmetrize_output=False):
     """alpha a a^T + beta c for a (..., m, n) and symmetric c (..., m, m). With
     `symmetrize_output` the upper triangle is the transpose of the lower one."""
-    nd = len(shape_of(a_matrix))
-    at = transpose(a_matrix, tuple(range(nd - 2)) + (nd - 1, nd - 2))
-    out = add(mul(_mm(a_matrix, at), alpha), mul(c_matrix, beta))
+    out = add(mul(bmm(a_matrix, mT(a_matrix)), alpha), mul(c_matrix, beta))
     if symmetrize_output:
-        strict = _tri_mask(out, -1, upper=False)
-        out = add(_tri_mask(out, 0, upper=False),
-                  transpose(strict, tuple(range(nd - 2)) + (nd - 1, nd - 2)))
+        out = add(tri_mask(out, 0, upper=False), mT(tri_mask(out, -1, upper=False)))
     return out

@@ -84,7 +84,7 @@ def _eye_like(x):
     return constant(np.eye(n, dtype=dtype_of(x)), like=x)
 
 
-def _mask(x, k, upper):
+def tri_mask(x, k, upper):
     """x with the entries outside its k-th lower (or upper) triangle zeroed."""
     m, n = shape_of(x)[-2:]
     keep = np.triu(np.ones((m, n), bool), k) if upper else np.tril(np.ones((m, n), bool), k)
@@ -195,7 +195,7 @@ triangular_solve_p = primitive("triangular_solve", _tri_impl, _tri_aval)
 
 def _tri_part(x, lower, unit_diagonal):
     k = -1 if unit_diagonal else 0
-    return _mask(x, k if lower else -k, upper=not lower)
+    return tri_mask(x, k if lower else -k, upper=not lower)
 
 
 def _tri_jvp(primals, tangents, lower, transpose_a, unit_diagonal):
@@ -275,7 +275,7 @@ cholesky_p = primitive("cholesky", _cholesky_impl, _cholesky_aval)
 
 def _phi(x):
     """The lower triangle with the diagonal halved."""
-    return sub(_mask(x, 0, upper=False), mul(diag_matrix(diag_part(x)), 0.5))
+    return sub(tri_mask(x, 0, upper=False), mul(diag_matrix(diag_part(x)), 0.5))
 
 
 def _cholesky_jvp(primals, tangents):
@@ -311,7 +311,7 @@ def cholesky(x, *, symmetrize_input=True):
     `(x + x^H) / 2` (`symmetrize_input`), or of the matrix x's lower triangle defines (its
     upper triangle is ignored)."""
     if not symmetrize_input:
-        x = add(_mask(x, 0, upper=False), adjoint(_mask(x, -1, upper=False)))
+        x = add(tri_mask(x, 0, upper=False), adjoint(tri_mask(x, -1, upper=False)))
     return cholesky_p.bind(x)
 
 
@@ -360,9 +360,9 @@ def _lu_factors(lu):
     factored matrix)."""
     m, n = shape_of(lu)[-2:]
     lower = _resize(lu, -1, m)
-    lower = add(_mask(lower, -1, upper=False), _eye_like(lower))
+    lower = add(tri_mask(lower, -1, upper=False), _eye_like(lower))
     completion = np.diag(np.arange(n) >= min(m, n)).astype(dtype_of(lu))
-    upper = add(_mask(_resize(lu, -2, n), 0, upper=True), constant(completion, like=lu))
+    upper = add(tri_mask(_resize(lu, -2, n), 0, upper=True), constant(completion, like=lu))
     return lower, upper
 
 
@@ -384,7 +384,7 @@ def _lu_jvp(primals, tangents):
     L, U = _lu_factors(lu)
     y = _left_solve(L, _rows(t, perm), lower=True, unit_diagonal=True)    # L^-1 P dA
     m = mT(_left_solve(U, mT(y), lower=False, transpose_a=True))          # ... U^-1
-    dlu = add(bmm(L, _mask(m, -1, upper=False)), bmm(_mask(m, 0, upper=True), U))
+    dlu = add(bmm(L, tri_mask(m, -1, upper=False)), bmm(tri_mask(m, 0, upper=True), U))
     return [lu, pivots, perm], [dlu, None, None]
 
 
@@ -397,8 +397,8 @@ def _lu_vjp(primals, needs):
         if ct is None:
             return (None,)
         L, U = _lu_factors(lu)
-        k = add(_mask(bmm(mT(L), _mask(ct, -1, upper=False)), -1, upper=False),
-                _mask(bmm(_mask(ct, 0, upper=True), mT(U)), 0, upper=True))
+        k = add(tri_mask(bmm(mT(L), tri_mask(ct, -1, upper=False)), -1, upper=False),
+                tri_mask(bmm(tri_mask(ct, 0, upper=True), mT(U)), 0, upper=True))
         z = _left_solve(L, k, lower=True, unit_diagonal=True, transpose_a=True)
         z = mT(_left_solve(U, mT(z), lower=False))                         # L^-T K U^-T
         idx = broadcast_in_dim(perm, shape_of(z), tuple(range(len(shape_of(z)) - 1)))
@@ -632,14 +632,14 @@ def _qr_tall_jvp(q, r, t):
     """dQ, dR of the reduced QR of a tall (m >= n) matrix in direction t."""
     c = mT(_left_solve(r, mT(t), lower=False, transpose_a=True))      # dA R^-1
     b = bmm(mT(q), c)
-    low = _mask(b, -1, upper=False)
+    low = tri_mask(b, -1, upper=False)
     omega = sub(low, mT(low))
     return add(bmm(q, sub(omega, b)), c), bmm(sub(b, omega), r)
 
 
 def _qr_tall_vjp(q, r, cq, cr):
     g = sub(bmm(cr, mT(r)), bmm(mT(q), cq))
-    h = sub(g, _mask(sub(g, mT(g)), -1, upper=False))
+    h = sub(g, tri_mask(sub(g, mT(g)), -1, upper=False))
     x = add(cq, bmm(q, h))
     return mT(_left_solve(r, mT(x), lower=False))                      # (...) R^-T
 
