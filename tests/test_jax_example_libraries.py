@@ -222,6 +222,15 @@ def test_unknown_batch_dimension_stays_minus_one(name, jax64):
     assert tuple(out_shape) == tuple(j_out_shape)
 
 
+def test_unknown_dimensions_stay_minus_one_in_any_layout():
+    nchw = stax.GeneralConv(("NCHW", "OIHW", "NCHW"), 3, (2, 3), (1, 2), "SAME")
+    assert nchw[0](ft.random.PRNGKey(0), (-1, 2, 5, 6))[0] == (-1, 3, 5, 3)
+    convT = stax.GeneralConvTranspose(("HWNC", "HWIO", "NCHW"), 2, (3, 3), (2, 2))
+    assert convT[0](ft.random.PRNGKey(0), (4, 3, -1, 2))[0] == (-1, 2, 9, 7)
+    pool = stax.MaxPool((2, 2), spec="NCHW")
+    assert pool[0](ft.random.PRNGKey(0), (-1, 3, -1, 5))[0] == (-1, 3, -1, 4)
+
+
 def test_init_output_shape_is_apply_output_shape():
     for name, ((init, apply), shape) in _layer_cases(stax).items():
         out_shape, params = init(ft.random.PRNGKey(0), shape)
@@ -300,6 +309,10 @@ def test_stax_bad_input_errors():
         stax.MaxPool((2, 2))[0](ft.random.PRNGKey(0), (4, 4, 1))
     with pytest.raises(ValueError, match="rank"):
         stax.MaxPool((2, 2))[0](ft.random.PRNGKey(0), (4, 4, 1, 1, 1))
+    with pytest.raises(ValueError, match="does not fit"):     # at init, as apply would
+        stax.Conv(2, (3, 3))[0](ft.random.PRNGKey(0), (1, 2, 2, 1))
+    with pytest.raises(ValueError, match="padding must be"):
+        stax.ConvTranspose(2, (3, 3), padding="FULL")[0](ft.random.PRNGKey(0), (1, 4, 4, 1))
 
 
 def test_public_names_match_jax():

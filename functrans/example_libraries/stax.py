@@ -85,33 +85,25 @@ def _kernel_shape(dimension_numbers, out_chan, filter_shape, input_shape):
                  else filters[c] for c in rhs_spec)
 
 
+def _keeping_unknown(input_shape, out_axes, stand_ins, shape_fn):
+    """`shape_fn(shape)` for `input_shape` with each -1 (a dimension not known yet) at axis i
+    replaced by `stand_ins[i]`; the output has -1 again at axis `out_axes[i]` (None: none)."""
+    known = tuple(k if n == -1 else n for n, k in zip(input_shape, stand_ins))
+    out = list(shape_fn(known))
+    for n, axis in zip(input_shape, out_axes):
+        if n == -1 and axis is not None:
+            out[axis] = -1
+    return tuple(out)
+
+
 def _conv_out_shape(input_shape, kernel_shape, strides, padding, dimension_numbers,
                     transpose):
     lhs_spec, rhs_spec, out_spec = dimension_numbers
-    spatial = _spatial(dimension_numbers)
-    sizes = [input_shape[lhs_spec.index(c)] for c in spatial]
-    ks = [kernel_shape[rhs_spec.index(c)] for c in spatial]
-    out = [0] * len(out_spec)
-    out[out_spec.index("N")] = input_shape[lhs_spec.index("N")]
-    out[out_spec.index("C")] = kernel_shape[rhs_spec.index("O")]
-    if not transpose:
-        pads = (lax.padtype_to_pads(sizes, ks, strides, padding)
-                if isinstance(padding, str) else padding)
-        for c, n, k, s, (lo, hi) in zip(spatial, sizes, ks, strides, pads):
-            out[out_spec.index(c)] = max(0, (n + lo + hi - k) // s + 1)
-        return tuple(out)
-    for i, (c, n, k, s) in enumerate(zip(spatial, sizes, ks, strides)):
-        if isinstance(padding, str):
-            mode = padding.upper()
-            if mode not in ("SAME", "VALID"):
-                raise ArgumentError(f"padding must be 'SAME', 'VALID' or (low, high) pairs; "
-                                    f"got {padding!r}")
-            size = n * s if mode == "SAME" else n * s + max(k - s, 0)
-        else:
-            lo, hi = padding[i]
-            size = (n - 1) * s - k + 2 + lo + hi
-        out[out_spec.index(c)] = size
-    return tuple(out)
+    shape_tuple = lax.conv_transpose_shape_tuple if transpose else lax.conv_general_shape_tuple
+    out_axes = [None if c == "C" else out_spec.index(c) for c in lhs_spec]
+    stand_ins = [kernel_shape[rhs_spec.index(c)] if c in rhs_spec else 1 for c in lhs_spec]
+    return _keeping_unknown(input_shape, out_axes, stand_ins, lambda shape: shape_tuple(
+        shape, kernel_shape, strides, padding, dimension_numbers))
 
 
 def _conv_layer(name, dimension_numbers, out_chan, filter_shape, strides, padding, W_init,
@@ -245,10 +237,12 @@ def _pool_out_shape(name, input_shape, window, strides, padding):
     if len(input_shape) != len(window):
         raise ArgumentError(f"{name}: input_shape {input_shape} must have rank "
                             f"{len(window)} (batch, spatial dimensions and channels)")
-    pads = (lax.padtype_to_pads(input_shape, window, strides, padding)
-            if isinstance(padding, str) else padding)
-    return tuple(max(0, (n + lo + hi - w) // s + 1) if n >= 0 else n
-                 for n, w, s, (lo, hi) in zip(input_shape, window, strides, pads))
+
+    def shape_fn(shape):
+        pads = (lax.padtype_to_pads(shape, window, strides, padding)
+                if isinstance(padding, str) else padding)
+        return lax.reduce_window_shape_tuple(shape, window, strides, pads)
+    return _keeping_unknown(input_shape, range(len(window)), window, shape_fn)
 
 
 def _pooling_layer(name, reducer, init_val, average=False):
