@@ -154,24 +154,29 @@ def test_kl_div_batchmean_divides_by_the_batch():
                  torch.nn.functional.kl_div(T(logp), T(pt), reduction="batchmean"))
 
 
+@pytest.mark.parametrize("ignore", [7, 1], ids=["outside", "a-class"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_nll_and_cross_entropy_weight_and_ignore_index_on_k_dim_input(reduction):
+def test_nll_and_cross_entropy_weight_and_ignore_index_on_k_dim_input(reduction, ignore):
     x = rng.standard_normal((4, 3, 5))
     y = rng.integers(0, 3, (4, 5))
-    y[0, 0] = y[2, 3] = 7
+    y[0, 0] = y[2, 3] = ignore
     w = rng.uniform(0.5, 2.0, 3)
 
     def ce(z):
-        return F.cross_entropy(z, y, fnp.asarray(w), ignore_index=7, reduction=reduction,
+        return F.cross_entropy(z, y, fnp.asarray(w), ignore_index=ignore, reduction=reduction,
                                label_smoothing=0.1)
 
     def nll(z):
-        return F.nll_loss(z, y, fnp.asarray(w), ignore_index=7, reduction=reduction)
+        return F.nll_loss(z, y, fnp.asarray(w), ignore_index=ignore, reduction=reduction)
+    # an ignored label adds nothing, also when it names a class
+    if reduction == "none":
+        for f in (ce, nll):
+            np.testing.assert_array_equal(np.asarray(f(fnp.asarray(x)))[y == ignore], 0.0)
     torch = pytest.importorskip("torch")
     T = torch.from_numpy
     for ours, theirs in [(ce, lambda z: torch.nn.functional.cross_entropy(
-            z, T(y), T(w), ignore_index=7, reduction=reduction, label_smoothing=0.1)),
-            (nll, lambda z: torch.nn.functional.nll_loss(z, T(y), T(w), ignore_index=7,
+            z, T(y), T(w), ignore_index=ignore, reduction=reduction, label_smoothing=0.1)),
+            (nll, lambda z: torch.nn.functional.nll_loss(z, T(y), T(w), ignore_index=ignore,
                                                          reduction=reduction))]:
         tx = T(x).requires_grad_()
         want = theirs(tx)

@@ -134,23 +134,24 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
             raise ValueError(f"{fn}: scores of shape {shape} need integer targets of shape "
                              f"{expected} (class axis {axis} removed), got {shape_of(target)}")
         out_of_range = _check_labels(target, c, ignore_index, fn)
-        hot = one_hot(target, c, dtype_of(logp), axis=axis)   # ignored labels: all zeros
+        valid = lax.ne(target, ignore_index)
+        hot = one_hot(lax.select(valid, target, lax.full_like(target, -1)), c, dtype_of(logp),
+                      axis=axis)                               # ignored labels: all zeros
         w = hot if weight is None else lax.mul(hot, _class_weight(weight, axis, len(shape)))
         picked = fnp.sum(lax.mul(w, logp), axis=axis)          # w[y] * logp[y]
         loss = lax.neg(picked)
         if label_smoothing:
-            valid = lax.convert_element_type(lax.ne(target, ignore_index), dtype_of(logp))
             every = logp if weight is None else lax.mul(logp, _class_weight(weight, axis,
                                                                             len(shape)))
-            smooth = lax.mul(lax.neg(fnp.sum(every, axis=axis)), valid)
+            smooth = lax.mul(lax.neg(fnp.sum(every, axis=axis)),
+                             lax.convert_element_type(valid, dtype_of(logp)))
             loss = lax.add(lax.mul(loss, 1.0 - label_smoothing),
                            lax.mul(smooth, label_smoothing / c))
         if out_of_range is not None:         # traced labels: a bad one makes its loss NaN
             loss = lax.select(out_of_range, lax.full_like(loss, float("nan")), loss)
         if reduction != "mean":
             return _reduce(loss, reduction, fn)
-        denom = fnp.sum(w) if weight is not None else \
-            fnp.sum(lax.ne(target, ignore_index).astype(dtype_of(logp)))
+        denom = fnp.sum(w) if weight is not None else fnp.sum(valid.astype(dtype_of(logp)))
         return lax.div(fnp.sum(loss), denom)
     # class probabilities (scores and probabilities computed in their promoted type)
     if shape_of(target) != shape:
