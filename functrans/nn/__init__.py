@@ -60,7 +60,7 @@ from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWit
                      TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
                      SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                      MultiLabelMarginLoss)
-from .more_losses import CTCLoss, TripletMarginWithDistanceLoss
+from .more_losses import CTCLoss, TripletMarginWithDistanceLoss, LinearCrossEntropyLoss
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .more_pooling import (LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
                            FractionalMaxPool3d)

@@ -1,10 +1,13 @@
 """More losses with PyTorch's names, arguments and reductions: the triplet loss over any distance
-(`triplet_margin_with_distance_loss`, `TripletMarginWithDistanceLoss`) and connectionist
+(`triplet_margin_with_distance_loss`, `TripletMarginWithDistanceLoss`), the cross-entropy of a
+linear layer's logits (`linear_cross_entropy`, `LinearCrossEntropyLoss`) and connectionist
 temporal classification (Graves et al., 2006): `ctc_loss` and `CTCLoss`. The CTC loss is the
 forward algorithm in log space, one `lax.scan` step per frame over the label sequence with
 blanks between and around the labels; its derivatives come from differentiating that scan, in
 every mode and order."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -15,11 +18,12 @@ from ..core import Tracer, device_like
 from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating
 from .distance import PairwiseDistance
-from .losses import pairwise_distance
-from .module import Module
+from .layers import Linear, linear
+from .losses import cross_entropy, pairwise_distance
+from .module import Buffer, Module
 
 __all__ = ["ctc_loss", "CTCLoss", "triplet_margin_with_distance_loss",
-           "TripletMarginWithDistanceLoss"]
+           "TripletMarginWithDistanceLoss", "linear_cross_entropy", "LinearCrossEntropyLoss"]
 
 _FN = "ctc_loss"
 
@@ -224,3 +228,85 @@ class TripletMarginWithDistanceLoss(Module):
         return triplet_margin_with_distance_loss(
             anchor, positive, negative, distance_function=self.distance_function,
             margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+# ------------------------------------------------------------------ linear cross-entropy
+def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weight=None,
+                         reduction="mean", ignore_index=None, label_smoothing=0.0,
+                         options=None):
+    """`cross_entropy(linear(input, linear_weight, linear_bias), target, ...)` (PyTorch's).
+
+    `input` is (in_features,) or (N, in_features); `linear_weight` is (C, in_features), or
+    (C, d1, ..., dK, in_features) for logits (N, C, d1, ..., dK) (batched input only), and
+    `linear_bias` has the weight's shape without its last axis. `target` holds class indices,
+    or probabilities shaped like the logits; `ignore_index` (None: -100) is for indices only.
+    `options` chooses PyTorch's memory-saving chunked kernel, which gives the same values:
+    it is accepted and ignored here."""
+    fn = "linear_cross_entropy"
+    x, w = as_floating(input), as_floating(linear_weight)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{fn}: input must be (in_features,) or (N, in_features), got shape "
+                         f"{shape_of(x)}")
+    if w.ndim < 2:
+        raise ValueError(f"{fn}: linear_weight must be (C, ..., in_features) with at least 2 "
+                         f"axes, got shape {shape_of(w)}")
+    if shape_of(x)[-1] != shape_of(w)[-1]:
+        raise ValueError(f"{fn}: input {shape_of(x)} and linear_weight {shape_of(w)} must "
+                         "share their last axis (in_features)")
+    outer = shape_of(w)[:-1]                            # (C, d1, ..., dK)
+    if len(outer) > 1 and x.ndim == 1:
+        raise ValueError(f"{fn}: a linear_weight of shape {shape_of(w)} gives K-dimensional "
+                         f"logits, which need batched input (N, {shape_of(x)[-1]}), got "
+                         f"{shape_of(x)}")
+    b = None
+    if linear_bias is not None:
+        b = fnp.asarray(linear_bias)
+        if shape_of(b) != outer:
+            raise ValueError(f"{fn}: linear_bias must have shape {outer}, got {shape_of(b)}")
+        b = lax.reshape(b, (math.prod(outer),))
+    logits_shape = shape_of(x)[:-1] + outer
+    if ignore_index is not None and shape_of(fnp.asarray(target)) == logits_shape:
+        raise ValueError(f"{fn}: ignore_index cannot be given when target holds class "
+                         "probabilities")
+    logits = linear(x, lax.reshape(w, (math.prod(outer), shape_of(w)[-1])), b)
+    return cross_entropy(lax.reshape(logits, logits_shape), target, weight,
+                         -100 if ignore_index is None else ignore_index, reduction,
+                         label_smoothing)
+
+
+class LinearCrossEntropyLoss(Module):
+    """A `Linear(in_features, num_classes * prod(out_features), bias)` (its weight stored flat,
+    as PyTorch's) followed by the cross-entropy of its logits (N, C, *out_features):
+    `loss_fn(input, target)`. The class `weight` is a buffer, never trained."""
+
+    def __init__(self, in_features, num_classes, *, out_features=(), bias=False, key,
+                 dtype=None, reduction="mean", weight=None, ignore_index=None,
+                 label_smoothing=0.0, options=None):
+        name = "LinearCrossEntropyLoss"
+        if weight is not None and shape_of(fnp.asarray(weight)) != (num_classes,):
+            raise ValueError(f"{name}: weight must have shape ({num_classes},) (one entry per "
+                             f"class), got {shape_of(fnp.asarray(weight))}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"{name}: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing}")
+        self.weight = None if weight is None else Buffer(fnp.asarray(weight))
+        self.num_classes, self.out_features = int(num_classes), tuple(out_features)
+        self.reduction, self.ignore_index = reduction, ignore_index
+        self.label_smoothing, self.options = float(label_smoothing), options
+        self.linear = Linear(in_features, math.prod(self.out_features, start=self.num_classes),
+                             bias=bias, key=key, dtype=dtype)
+
+    def __call__(self, input, target, *, key=None):
+        outer = (self.num_classes, *self.out_features)
+        lin = self.linear
+        return linear_cross_entropy(
+            input, lax.reshape(lin.weight, outer + (lin.in_features,)), target,
+            linear_bias=None if lin.bias is None else lax.reshape(lin.bias, outer),
+            weight=self.weight, reduction=self.reduction, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing, options=self.options)
+
+    def extra_repr(self):
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")

@@ -1,0 +1,140 @@
+"""PyTorch names closed late: F.linear_cross_entropy and LinearCrossEntropyLoss, NLLLoss2d,
+RNNBase / RNNCellBase, F.conv_tbc, F.multi_head_attention_forward and F.grouped_mm. Against
+PyTorch in float64 where it is installed (values and gradients; skipped without it), and
+without it: reference values, finite differences, jit and vmap."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans.test_util import check_grads
+
+from torch_port import assert_close, assert_param_grads
+
+F = ft.nn.functional
+KEY = ft.random.key(0)
+
+
+def _parity(ours, theirs, args, diff, rng, rtol=1e-12, atol=1e-13):
+    """`ours(*args)` against `theirs(*torch args)`: values, and the gradients of a random
+    cotangent with respect to the float arguments at positions `diff`."""
+    torch = pytest.importorskip("torch")
+    targs = [torch.from_numpy(a).requires_grad_(i in diff) if isinstance(a, np.ndarray) else a
+             for i, a in enumerate(args)]
+    want = theirs(*targs)
+    ct = rng.standard_normal(tuple(want.shape))
+    want.backward(torch.from_numpy(np.asarray(ct)))
+
+    def f(*d):
+        full = list(args)
+        for i, v in zip(diff, d):
+            full[i] = v
+        return ours(*full)
+    got, vjp_fn = ft.vjp(f, *[fnp.asarray(args[i]) for i in diff])
+    assert_close(got, want, rtol, atol, "value")
+    for i, g in zip(diff, vjp_fn(fnp.asarray(ct))):
+        assert_close(g, targs[i].grad, rtol, atol, f"gradient of argument {i}")
+
+
+# ------------------------------------------------------------------ linear_cross_entropy
+def _lce_case(rng, batch, out_features, probs):
+    x = rng.standard_normal((batch, 5) if batch else (5,))
+    w = rng.standard_normal((4, *out_features, 5))
+    b = rng.standard_normal((4, *out_features))
+    lead = (batch,) if batch else ()
+    if probs:
+        t = rng.random(lead + (4, *out_features))
+        t /= t.sum(axis=len(lead), keepdims=True)
+    else:
+        t = rng.integers(0, 4, lead + out_features)
+        if batch:
+            t.reshape(-1)[1] = -100 if out_features else 7
+    return x, w, b, t
+
+
+@pytest.mark.parametrize("batch, out_features, probs", [
+    (3, (), False), (0, (), False), (3, (2, 3), False), (3, (), True), (3, (2,), True)],
+    ids=["N", "unbatched", "K-dim", "probs", "K-dim-probs"])
+@pytest.mark.parametrize("kw", [
+    dict(), dict(reduction="sum"), dict(reduction="none"), dict(label_smoothing=0.2),
+    dict(weight=np.array([0.5, 1.0, 2.0, 1.5]))],
+    ids=["mean", "sum", "none", "smooth", "weight"])
+def test_linear_cross_entropy_matches_torch(batch, out_features, probs, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w, b, t = _lce_case(rng, batch, out_features, probs)
+    ignore = {} if probs or not batch else {"ignore_index": -100 if out_features else 7}
+    kw = dict(kw, **ignore)
+    tkw = {n: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for n, v in kw.items()}
+    _parity(lambda x, w, b, t: F.linear_cross_entropy(x, w, t, linear_bias=b, **kw),
+            lambda x, w, b, t: torch.nn.functional.linear_cross_entropy(
+                x, w, t, linear_bias=b, **tkw), [x, w, b, t], (0, 1, 2), rng)
+
+
+def test_linear_cross_entropy_module_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    cw = np.array([0.5, 1.0, 2.0, 1.5])
+    theirs = torch.nn.LinearCrossEntropyLoss(5, 4, out_features=(2, 3), bias=True,
+                                             weight=torch.from_numpy(cw),
+                                             label_smoothing=0.1).double()
+    ours = ft.nn.LinearCrossEntropyLoss(5, 4, out_features=(2, 3), bias=True, weight=cw,
+                                        label_smoothing=0.1, key=KEY, dtype=np.float64)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_buffers()] == ["weight"]
+    ours = ours.load_state_dict(theirs.state_dict())
+    x, t = rng.standard_normal((3, 5)), rng.integers(0, 4, (3, 2, 3))
+    tx = torch.from_numpy(x).requires_grad_()
+    want = theirs(tx, torch.from_numpy(t))
+    want.backward()
+    loss, (g_model, g_x) = ft.value_and_grad(lambda m, x: m(x, t), argnums=(0, 1))(ours, x)
+    assert_close(loss, want)
+    assert_close(g_x, tx.grad)
+    assert_param_grads(g_model, theirs)
+    assert_close(ft.jit(lambda m, x: m(x, t))(ours, x), want)
+
+
+def test_linear_cross_entropy_without_torch():
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((3, 5)), rng.standard_normal((4, 2, 5)), \
+        rng.standard_normal((4, 2))
+    t = rng.integers(0, 4, (3, 2))
+    logits = np.einsum("ni,cdi->ncd", x, w) + b
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    want = -np.take_along_axis(logp, t[:, None], axis=1).mean()
+    got = F.linear_cross_entropy(x, w, t, linear_bias=b)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-13)
+    # the chunking options of PyTorch's kernel change no value
+    np.testing.assert_allclose(np.asarray(F.linear_cross_entropy(
+        x, w, t, linear_bias=b, options=object())), want, rtol=1e-13)
+    check_grads(lambda x, w, b: F.linear_cross_entropy(x, w, t, linear_bias=b,
+                                                       label_smoothing=0.1),
+                (fnp.asarray(x), fnp.asarray(w), fnp.asarray(b)), order=2)
+    f = ft.jit(lambda x, w: F.linear_cross_entropy(x, w, t, reduction="none"))
+    np.testing.assert_allclose(np.asarray(f(x, w)), np.asarray(
+        F.linear_cross_entropy(x, w, t, reduction="none")), rtol=1e-14)
+    per_example = ft.vmap(lambda xi, ti: F.linear_cross_entropy(xi[None], w, ti[None]))(
+        fnp.asarray(x), fnp.asarray(t))
+    np.testing.assert_allclose(np.asarray(per_example), np.asarray(
+        F.linear_cross_entropy(x, w, t, reduction="none")).mean(axis=1), rtol=1e-13)
+    # the module's class weight is a buffer: never trained
+    m = ft.nn.LinearCrossEntropyLoss(5, 4, weight=np.ones(4), key=KEY, dtype=np.float64)
+    g = ft.grad(lambda m: m(x, t[:, 0]))(m)
+    assert [n for n, _ in g.named_parameters()] == ["linear.weight"]
+    assert m.linear.bias is None and m.linear.weight.shape == (4, 5)
+
+
+def test_linear_cross_entropy_errors():
+    x, w = np.zeros((3, 5)), np.zeros((4, 5))
+    with pytest.raises(ValueError, match="last axis"):
+        F.linear_cross_entropy(x, np.zeros((4, 6)), np.zeros(3, int))
+    with pytest.raises(ValueError, match="batched input"):
+        F.linear_cross_entropy(x[0], np.zeros((4, 2, 5)), np.zeros(2, int))
+    with pytest.raises(ValueError, match=r"linear_bias must have shape \(4,\)"):
+        F.linear_cross_entropy(x, w, np.zeros(3, int), linear_bias=np.zeros(3))
+    with pytest.raises(ValueError, match="ignore_index cannot"):
+        F.linear_cross_entropy(x, w, np.full((3, 4), 0.25), ignore_index=0)
+    with pytest.raises(ValueError, match="input must be"):
+        F.linear_cross_entropy(np.zeros((2, 3, 5)), w, np.zeros(2, int))
+    with pytest.raises(ValueError, match=r"weight must have shape \(4,\)"):
+        ft.nn.LinearCrossEntropyLoss(5, 4, weight=np.ones(3), key=KEY)
