@@ -40,7 +40,9 @@ from . import ad_checkpoint, experimental, typing, image
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
-                       enable_x64, typeof, effects_barrier, host_count, host_id, host_ids,
+                       enable_x64, numpy_rank_promotion, numpy_dtype_promotion, log_compiles,
+                       explain_cache_misses, enable_checks, check_tracer_leaks, checking_leaks,
+                       typeof, effects_barrier, host_count, host_id, host_ids,
                        process_indices, print_environment_info)
 
 

@@ -35,7 +35,24 @@ _SETTINGS = {
     # from the first compiled program on the host, glibc's malloc keeps freed memory for
     # reuse instead of returning it to the system (see functrans.compiler.executable)
     "cpu_malloc_keep": ("FUNCTRANS_CPU_MALLOC_KEEP", True, _flag),
+    # binary functrans.numpy operations on arrays of different ranks (a scalar aside):
+    # "allow" broadcasts, "warn" warns and broadcasts, "raise" refuses (as in JAX)
+    "numpy_rank_promotion": ("FUNCTRANS_NUMPY_RANK_PROMOTION", "allow", str),
+    # "strict": operands of different dtypes (and Python scalars of a higher kind) raise
+    # dtypes.TypePromotionError instead of promoting (as in JAX)
+    "numpy_dtype_promotion": ("FUNCTRANS_NUMPY_DTYPE_PROMOTION", "standard", str),
+    # log every compilation of a jaxpr (function name, argument types, time) at WARNING
+    "log_compiles": ("FUNCTRANS_LOG_COMPILES", False, _flag),
+    # type-check each traced jaxpr (see functrans.interpreters.checks): slower
+    "enable_checks": ("FUNCTRANS_ENABLE_CHECKS", False, _flag),
+    # after each trace to a jaxpr, raise if a tracer of it is still alive (leaked)
+    "check_tracer_leaks": ("FUNCTRANS_CHECK_TRACER_LEAKS", False, _flag),
 }
+
+# the settings that change what tracing a function produces (part of jit's cache key)
+TRACE_CONTEXT = ("default_float_dtype", "numpy_rank_promotion", "numpy_dtype_promotion")
+_CHOICES = {"numpy_rank_promotion": ("allow", "warn", "raise"),
+            "numpy_dtype_promotion": ("standard", "strict")}
 
 # JAX's names for settings functrans has: name -> (setting, value to it, value from it)
 _JAX_NAMES = {
@@ -45,6 +62,11 @@ _JAX_NAMES = {
     "jax_debug_infs": ("debug_infs", bool, bool),
     "jax_platform_name": ("default_device", str, str),
     "jax_explain_cache_misses": ("log_retraces", bool, bool),
+    "jax_numpy_rank_promotion": ("numpy_rank_promotion", str, str),
+    "jax_numpy_dtype_promotion": ("numpy_dtype_promotion", str, str),
+    "jax_log_compiles": ("log_compiles", bool, bool),
+    "jax_enable_checks": ("enable_checks", bool, bool),
+    "jax_check_tracer_leaks": ("check_tracer_leaks", bool, bool),
 }
 
 
@@ -60,7 +82,9 @@ class Config:
             raw = os.environ.get(env)
             self._values[name] = parse(raw) if raw is not None else default
         self._check("default_float_dtype", self._values["default_float_dtype"])
-        self._check("cpu_threads", self._values["cpu_threads"])
+        for name in ("cpu_threads", *_CHOICES):
+            self._check(name, self._values[name])
+        self._context = tuple(self._values[name] for name in TRACE_CONTEXT)
         self.__dict__.update(self._values)      # reading a setting is an attribute lookup
 
     def __getattr__(self, name):
@@ -78,10 +102,19 @@ class Config:
                                  f"known settings: {sorted(_SETTINGS)}")
         self._check(name, value)
         self._values[name] = self.__dict__[name] = value
+        self._context = tuple(self._values[name] for name in TRACE_CONTEXT)
         for listener in self._listeners:
             listener(name, value)
 
+    def trace_context(self):
+        """The values of the TRACE_CONTEXT settings: a function traced under other values may
+        trace to another jaxpr."""
+        return self._context
+
     def _check(self, name, value):
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, _CHOICES[name]))}, "
+                             f"got {value!r}")
         if name == "cpu_threads" and value != "auto" and \
                 (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"cpu_threads must be 'auto' or a thread count >= 1 (1 turns "

@@ -86,7 +86,30 @@ def scalar_dtype(x) -> np.dtype:
 
 def promote_types(a, b) -> np.dtype:
     """The dtype two array dtypes promote to (see the module docstring)."""
-    return _promote_arrays([np.dtype(a), np.dtype(b)])
+    dts = [np.dtype(a), np.dtype(b)]
+    if config.numpy_dtype_promotion == "strict":
+        _check_strict(dts, ())
+    return _promote_arrays(dts)
+
+
+# with numpy_dtype_promotion "strict", the array kinds a weak Python scalar may join (as JAX)
+_STRICT_WEAK = {0: "b", 1: "iufc", 2: "fc", 3: "c"}
+
+
+def _check_strict(dts, weak_kinds):
+    """Raise TypePromotionError unless the array dtypes `dts` are one dtype that each weak
+    scalar kind joins without changing it (`numpy_dtype_promotion` "strict")."""
+    first = dts[0] if dts else None
+    if all(d == first for d in dts) and all(first is None or first.kind in _STRICT_WEAK[k]
+                                            for k in weak_kinds):
+        return
+    names = [str(d) for d in dts] + [("bool", "int", "float", "complex")[k] + " (a Python "
+                                     "scalar)" for k in sorted(set(weak_kinds))]
+    raise TypePromotionError(
+        f"the dtypes {', '.join(names)} have no implicit promotion path with "
+        "numpy_dtype_promotion='strict': convert the operands to one dtype explicitly "
+        "(x.astype(...)), or allow promotion with "
+        "ft.config.update('numpy_dtype_promotion', 'standard').")
 
 
 def _promote_arrays(dts):
@@ -113,6 +136,9 @@ def result_type(*dtypes_or_scalars) -> np.dtype:
             dts.append(np.dtype(x))
         elif k > weak:
             weak = k
+    if config.numpy_dtype_promotion == "strict" and dts:
+        _check_strict(dts, [_SCALAR_KIND[type(x)] for x in dtypes_or_scalars
+                            if type(x) in _SCALAR_KIND])
     if not dts:
         return default_dtype_for_kind(weak)
     dt = dts[0] if len(dts) == 1 else _promote_arrays(dts)
@@ -135,9 +161,8 @@ def short_name(dtype) -> str:
 
 # ------------------------------------------------------------- JAX's `jax.dtypes` names
 class TypePromotionError(ValueError):
-    """Operand dtypes that a strict promotion mode refuses to combine (JAX's name; functrans
-    promotes as described in the module docstring and has no strict mode, so it never raises
-    this)."""
+    """Operand dtypes that promotion refuses to combine: raised with the setting
+    `numpy_dtype_promotion` "strict" for operands of different dtypes (JAX's name)."""
 
 
 class extended(np.generic):

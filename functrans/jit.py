@@ -5,8 +5,9 @@ and the transforms recurse into that jaxpr, so `grad(jit(f))` differentiates the
 function, `vmap(jit(f))` batches it and `jit(grad(f))` stages the derivative.
 
 Called with concrete arrays, a `Jitted` function looks its executable up in a bounded LRU
-cache keyed by the argument structure, shapes, dtypes, devices and static values (misses and
-why they happened are recorded; `ft.config.update("log_retraces", True)` logs them), and
+cache keyed by the argument structure, shapes, dtypes, devices, static values and the settings
+tracing depends on (`config.TRACE_CONTEXT`; misses and why they happened are recorded,
+`ft.config.update("log_retraces", True)` logs them: see `jit_explain`), and
 runs the generated code (`functrans.compiler`). Arguments that are pytrees of Arrays or
 NumPy arrays (containers, modules, optimizer states, data batches) take a fast path: one
 pass over them builds the key, one lookup, one call of generated code that also builds the
@@ -41,11 +42,12 @@ from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
 from .compiler.kernels import identifier
-from .config import config
+from .config import config, TRACE_CONTEXT
 from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
                    is_python_scalar, axis_env, jaxpr_axis_names, mixed_devices_error,
                    operand_device, jit_off, jit_disabled)
 from .interpreters.partial_eval import trace_to_jaxpr
+from .jit_explain import WEAK, sig_str, retrace_reason
 from .numpy import asarray
 from .primitives.transfer import device_put
 from .tree_util import (tree_flatten, tree_unflatten, tree_flatten_with_path, keystr,
@@ -144,9 +146,6 @@ def _cache_for(fun, options, fast):
         if cache is None:
             cache = per_options[options] = _Cache(fast)
     return cache
-
-
-WEAK = "weak"       # the place of a Python scalar: a weakly typed value, as in eager code
 
 
 def _signature(x):
@@ -340,7 +339,7 @@ class Jitted:
                 else:
                     x = leaves[i] = self._to_array(x, i, dyn, target)
                     sigs[i] = _signature(x)
-        key = (treedef, tuple(sigs), statics, axis_env())
+        key = (treedef, tuple(sigs), statics, axis_env(), config.trace_context())
         c = self._c
         entry = c.entries.get(key)
         if entry is None:
@@ -398,7 +397,8 @@ class Jitted:
                                 f"{identifier(self._name) or 'jitted'}_arrays", tuple(host))
         c = self._c
         with c.lock:
-            if c.entries.get(key) is entry:         # not evicted meanwhile
+            # not evicted meanwhile, nor traced under settings changed since
+            if c.entries.get(key) is entry and key[4] == config.trace_context():
                 c.fast[fast_key_tuple] = (fn, entry)
 
     def _donatable(self, leaves, donated):
@@ -492,7 +492,7 @@ class Jitted:
         c.tick += 1
         known = c.keys_by_use()
         if known:
-            reason = self._retrace_reason(key, dyn, known)
+            reason = retrace_reason(key, known, lambda i: self._leaf_label(dyn, i))
             c.retrace_reasons.append(reason)
             if config.log_retraces:
                 log.warning("jit(%s): retracing (miss %d, %d cached): %s", self._name,
@@ -557,31 +557,6 @@ class Jitted:
         return (f"{message}\nThe traced value was computed from the argument(s) "
                 f"{', '.join(labels)} of {self._name}.")
 
-    def _retrace_reason(self, key, dyn, known):
-        """Why `key` missed, against the `known` keys (least recently used first)."""
-        treedef, sigs, statics, axes = key
-        if all(k[3] != axes for k in known):
-            return f"the named vmap axes changed to {axes}"
-        same = [k for k in reversed(known) if k[0] == treedef]
-        if not same:
-            last = known[-1][0]
-            return f"the argument structure changed from {last} to {treedef}"
-        for k in same:
-            if k[1] == sigs and k[2] != statics:
-                return f"static arguments changed from {_statics_str(k[2])} to " \
-                       f"{_statics_str(statics)}"
-        prev = next((k for k in same if k[2] == statics), same[0])
-        changes = []
-        for i, (a, b) in enumerate(zip(prev[1], sigs)):
-            if a != b:
-                moved = a[2] != b[2]
-                changes.append(f"{self._leaf_label(dyn, i)} changed from "
-                               f"{_sig_str(a, moved)} to {_sig_str(b, moved)}")
-        if prev[2] != statics:
-            changes.append(f"static arguments changed from {_statics_str(prev[2])} to "
-                           f"{_statics_str(statics)}")
-        return "; ".join(changes) or "of a new signature"
-
     # -- introspection
     def cache_info(self):
         """Hits, misses (each a trace), entries cached and the bound (`jit_cache_size`), of
@@ -599,7 +574,7 @@ class Jitted:
         """A `Traced`: staged for these arguments (arrays, Python scalars or
         `ShapeDtypeStruct`s: nothing is computed), not compiled."""
         key, leaves, dyn = self._lower_key(args, kwargs)
-        treedef, sigs, statics, _ = key
+        treedef, sigs, statics = key[:3]
         with default_device(self._device or default_device_now()):
             entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics,
                                                             args, kwargs, dyn)
@@ -633,7 +608,7 @@ class Jitted:
                      for s, x in zip(sigs, leaves))
         if self._device is not None:        # `jit(device=...)`: every array goes there
             sigs = tuple(s if s[2] in (WEAK, Tracer) else s[:2] + (self._device,) for s in sigs)
-        return (treedef, sigs, statics, axis_env()), leaves, dyn
+        return (treedef, sigs, statics, axis_env(), config.trace_context()), leaves, dyn
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -711,6 +686,19 @@ def disable_jit(disable=True):
                 _choose_call()
 
 
+def _on_config(name, value):
+    """The fast dispatch tables are keyed without the trace context: a change of it clears
+    them (the entries stay, keyed with it)."""
+    if name in TRACE_CONTEXT:
+        for cache in list(_ALL_CACHES):
+            with cache.lock:
+                if cache.fast:
+                    cache.fast.clear()
+
+
+config.on_update(_on_config)
+
+
 def clear_caches():
     """Forget the compiled specializations of every jitted function (JAX's
     `jax.clear_caches`), with the memory their code kept: each traces again on its next
@@ -718,17 +706,6 @@ def clear_caches():
     for cache in list(_ALL_CACHES):
         for entry in cache.clear():
             release_buffers(entry.jaxpr)
-
-
-def _sig_str(sig, show_device):
-    shape, dtype, place = sig
-    where = " (a Python scalar)" if place is WEAK else \
-        f" on {place}" if show_device and place is not Tracer else ""
-    return f"{dtypes.short_name(dtype)}[{','.join(map(str, shape))}]{where}"
-
-
-def _statics_str(statics):
-    return "(" + ", ".join(f"{k}={v!r}" for k, v in statics) + ")"
 
 
 class Traced:
@@ -801,7 +778,7 @@ class Compiled:
         kw.update(kwargs)
         complete = all(a is not _MISSING for a in full) and next(it, _MISSING) is _MISSING
         if not complete or jitted._lower_key(full, kw)[0] != key:
-            want = ", ".join(_sig_str(s, False) for s in key[1])
+            want = ", ".join(sig_str(s, False) for s in key[1])
             raise TypeError(f"jit({jitted._name}).lower(...).compile(): called with arguments "
                             f"that differ from the ones it was compiled for ({want}; static "
                             f"arguments left out); lower it again for these")

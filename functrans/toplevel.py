@@ -1,7 +1,9 @@
 """JAX's smaller top-level names, for code written for JAX: scopes and settings as context
 managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`,
-`enable_x64`), `typeof`, `effects_barrier`, the multi-host aliases (`host_count`, `host_id`,
-`host_ids`, `process_indices`) and `print_environment_info`."""
+`enable_x64`, `numpy_rank_promotion`, `numpy_dtype_promotion`, `log_compiles`,
+`explain_cache_misses`, `enable_checks`, `check_tracer_leaks`), `typeof`, `effects_barrier`,
+the multi-host aliases (`host_count`, `host_id`, `host_ids`, `process_indices`) and
+`print_environment_info`."""
 from __future__ import annotations
 
 import contextlib
@@ -13,6 +15,8 @@ from .config import config
 from .core import get_aval
 
 __all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "enable_x64",
+           "numpy_rank_promotion", "numpy_dtype_promotion", "log_compiles",
+           "explain_cache_misses", "enable_checks", "check_tracer_leaks", "checking_leaks",
            "typeof", "effects_barrier", "host_count", "host_id", "host_ids", "process_indices",
            "print_environment_info"]
 
@@ -66,6 +70,46 @@ def enable_x64(new_val=True):
     if not isinstance(new_val, bool):
         raise TypeError(f"enable_x64: new_val must be True or False, got {new_val!r}")
     return _setting("default_float_dtype", "float64" if new_val else "float32")
+
+
+def numpy_rank_promotion(level):
+    """`with ft.numpy_rank_promotion("raise"):` binary operations on arrays of different
+    ranks (scalars aside) raise inside the block ("warn": warn; "allow": broadcast)."""
+    return _setting("numpy_rank_promotion", level)
+
+
+def numpy_dtype_promotion(level):
+    """`with ft.numpy_dtype_promotion("strict"):` operands of different dtypes raise
+    `dtypes.TypePromotionError` inside the block instead of promoting ("standard")."""
+    return _setting("numpy_dtype_promotion", level)
+
+
+def log_compiles(enabled=True):
+    """`with ft.log_compiles():` each compilation of a jitted function is logged (logger
+    "functrans.compiler", at WARNING) inside the block."""
+    return _setting("log_compiles", bool(enabled))
+
+
+def explain_cache_misses(enabled=True):
+    """`with ft.explain_cache_misses():` each retrace of a jitted function is logged with its
+    reason (which argument's shape, dtype or static value, or which setting, changed)."""
+    return _setting("log_retraces", bool(enabled))
+
+
+def enable_checks(enabled=True):
+    """`with ft.enable_checks():` every traced jaxpr is type-checked inside the block."""
+    return _setting("enable_checks", bool(enabled))
+
+
+def check_tracer_leaks(enabled=True):
+    """`with ft.check_tracer_leaks():` a trace to a jaxpr (jit, make_jaxpr, the bodies of
+    control flow) raises UnexpectedTracerError if one of its tracers outlives it."""
+    return _setting("check_tracer_leaks", bool(enabled))
+
+
+def checking_leaks():
+    """`check_tracer_leaks(True)` (JAX's name)."""
+    return check_tracer_leaks(True)
 
 
 def typeof(x):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import logging
 import sys
+import time
 import weakref
 
 import numpy as np
@@ -21,6 +23,8 @@ from ..tree_util import node_kind
 from . import memory
 from .codegen import generate, compile_source, quiet_lines
 from .passes import optimize
+
+log = logging.getLogger("functrans.compiler")
 
 
 class Executable:
@@ -277,9 +281,15 @@ def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Exe
     if exe is None:
         if device.platform == "cpu":
             _host_program_compiled()
+        start = time.perf_counter()
         with device.backend.activate(device):
             optimized = optimize(closed, device)
             fn, source, namespace, signature, slots = generate(optimized, device, name, donated)
+        if config.log_compiles:
+            log.warning("Compiled %s for %s with input types (%s) in %.4f s (%d equations "
+                        "after optimization)", name, device,
+                        ", ".join(v.aval.str_short() for v in closed.jaxpr.invars),
+                        time.perf_counter() - start, len(optimized.jaxpr.eqns))
         exe = closed.cache.setdefault(key, Executable(fn, source, optimized, device, namespace,
                                                       signature, slots))
     return exe

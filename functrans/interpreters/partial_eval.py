@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from ..array import wrap
 from .. import dtypes
+from ..config import config
 from ..core import (Trace, Tracer, new_main, get_aval, is_python_scalar, user_frame, format_frame,
                     reraise_with_context, current_source)
 from ..errors import ConcretizationTypeError
 from ..jaxpr import Var, Literal, JaxprEqn, Jaxpr, ClosedJaxpr, is_effectful
+from .checks import check_jaxpr, check_no_leaks
 
 
 class JaxprTracer(Tracer):
@@ -107,6 +109,9 @@ def trace_to_jaxpr(fun, in_avals, name="jit"):
         tracers = [trace.new_arg(a) for a in in_avals]
         outs = fun(*tracers)
         outvars = [trace.getvar(_as_output(o)) for o in outs]
+    if config.check_tracer_leaks:
+        del tracers, outs
+        check_no_leaks(trace, name)
     constvars, constvals, hoisted_vars, hoisted = [], [], [], []
     for var, val in builder.consts.values():
         if isinstance(val, Tracer):
@@ -116,6 +121,8 @@ def trace_to_jaxpr(fun, in_avals, name="jit"):
             constvars.append(var)
             constvals.append(val)
     jaxpr = Jaxpr(constvars, hoisted_vars + builder.invars, outvars, builder.eqns)
+    if config.enable_checks:
+        check_jaxpr(jaxpr, name)
     return ClosedJaxpr(jaxpr, constvals), hoisted
 
 

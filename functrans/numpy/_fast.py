@@ -11,13 +11,16 @@ from ..array import Array
 _NDARRAY = np.ndarray
 _GENERIC = np.generic
 _enabled = True
+_off_for = set()        # the reasons the fast paths are off now
 
 
-def enable(flag):
-    """Turn the fast paths on or off (off: every operation is a primitive, as `ft.debug`'s
-    NaN checks need)."""
+def enable(flag, reason="checks"):
+    """Turn the fast paths on or off for `reason` (off: every operation is a primitive, as
+    `ft.debug`'s NaN checks and the strict promotion settings need); they are on when no
+    reason holds them off."""
     global _enabled
-    _enabled = bool(flag)
+    (_off_for.discard if flag else _off_for.add)(reason)
+    _enabled = not _off_for
 
 
 def numpy_value(x, kinds=None):
