@@ -2,6 +2,8 @@
 RNNBase / RNNCellBase, F.conv_tbc, F.multi_head_attention_forward and F.grouped_mm. Against
 PyTorch in float64 where it is installed (values and gradients; skipped without it), and
 without it: reference values, finite differences, jit and vmap."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,23 @@ def test_linear_cross_entropy_errors():
         F.linear_cross_entropy(np.zeros((2, 3, 5)), w, np.zeros(2, int))
     with pytest.raises(ValueError, match=r"weight must have shape \(4,\)"):
         ft.nn.LinearCrossEntropyLoss(5, 4, weight=np.ones(3), key=KEY)
+
+
+# ------------------------------------------------------------------ NLLLoss2d
+def test_nll_loss_2d_is_the_deprecated_nll_loss():
+    rng = np.random.default_rng(3)
+    logp = np.log(rng.dirichlet(np.ones(3), (2, 4, 4)).transpose(0, 3, 1, 2))
+    t = rng.integers(0, 3, (2, 4, 4))
+    with pytest.warns(FutureWarning, match="NLLLoss2d is deprecated"):
+        loss = ft.nn.NLLLoss2d(weight=np.array([1.0, 2.0, 0.5]), ignore_index=1)
+    assert isinstance(loss, ft.nn.NLLLoss)
+    want = ft.nn.NLLLoss(weight=np.array([1.0, 2.0, 0.5]), ignore_index=1)(logp, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")               # warns once, when built
+        np.testing.assert_allclose(np.asarray(loss(logp, t)), np.asarray(want), rtol=1e-15)
+        ft.jit(lambda m: m(logp, t))(loss)
+    torch = pytest.importorskip("torch")
+    with pytest.warns(FutureWarning):
+        theirs = torch.nn.NLLLoss2d(weight=torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64),
+                                    ignore_index=1)
+    assert_close(loss(logp, t), theirs(torch.from_numpy(logp), torch.from_numpy(t)))

@@ -55,9 +55,9 @@ from .reshaping import (ZeroPad1d, ZeroPad2d, ZeroPad3d, ConstantPad1d, Constant
 from .normalization import (LayerNorm, RMSNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d,
                             SyncBatchNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             InstanceNorm3d, LocalResponseNorm)
-from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss,
-                     HuberLoss, SmoothL1Loss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
-                     TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
+from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, NLLLoss2d, BCELoss,
+                     BCEWithLogitsLoss, HuberLoss, SmoothL1Loss, KLDivLoss, CosineEmbeddingLoss,
+                     MarginRankingLoss, TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
                      SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                      MultiLabelMarginLoss)
 from .more_losses import CTCLoss, TripletMarginWithDistanceLoss, LinearCrossEntropyLoss

@@ -3,6 +3,7 @@ as functions and as modules (`CrossEntropyLoss()(logits, labels)`)."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -21,9 +22,9 @@ __all__ = ["mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "huber_loss",
            "smooth_l1_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
            "triplet_margin_loss", "pairwise_distance", "MSELoss", "L1Loss", "CrossEntropyLoss",
-           "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "HuberLoss", "SmoothL1Loss", "KLDivLoss",
-           "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "poisson_nll_loss",
-           "gaussian_nll_loss", "hinge_embedding_loss", "soft_margin_loss",
+           "NLLLoss", "NLLLoss2d", "BCEWithLogitsLoss", "BCELoss", "HuberLoss", "SmoothL1Loss",
+           "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
+           "poisson_nll_loss", "gaussian_nll_loss", "hinge_embedding_loss", "soft_margin_loss",
            "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
            "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss"]
@@ -620,6 +621,16 @@ class NLLLoss(Module):
 
     def __call__(self, input, target):
         return nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """PyTorch's deprecated name for `NLLLoss` (which takes (N, C, H, W) scores as they are);
+    warns, as PyTorch does."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        warnings.warn("NLLLoss2d is deprecated: use NLLLoss, which takes the same arguments "
+                      "and (N, C, d1, ...) scores", FutureWarning, stacklevel=3)
+        super().__init__(weight, ignore_index, reduction)
 
 
 class BCEWithLogitsLoss(Module):
