@@ -57,9 +57,9 @@ from .normalization import (LayerNorm, RMSNorm, BatchNorm1d, BatchNorm2d, BatchN
                             InstanceNorm3d, LocalResponseNorm)
 from .losses import (MSELoss, L1Loss, CrossEntropyLoss, NLLLoss, NLLLoss2d, BCELoss,
                      BCEWithLogitsLoss, HuberLoss, SmoothL1Loss, KLDivLoss, CosineEmbeddingLoss,
-                     MarginRankingLoss, TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss, HingeEmbeddingLoss,
-                     SoftMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
-                     MultiLabelMarginLoss)
+                     MarginRankingLoss, TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss,
+                     HingeEmbeddingLoss, SoftMarginLoss, MultiLabelSoftMarginLoss,
+                     MultiMarginLoss, MultiLabelMarginLoss)
 from .more_losses import CTCLoss, TripletMarginWithDistanceLoss, LinearCrossEntropyLoss
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .more_pooling import (LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
