@@ -63,11 +63,7 @@ def eigh(x, *, lower=True, symmetrize_input=True, sort_eigenvalues=True,
     `sort_eigenvalues` is accepted; eigenvalues always come sorted."""
     del sort_eigenvalues
     _check_enum("eigh", "implementation", implementation, EighImplementation)
-    if not symmetrize_input:
-        tri = tri_mask(x, 0, upper=not lower)
-        strict = tri_mask(x, -1 if lower else 1, upper=not lower)
-        x = add(tri, adjoint(strict))
-    v, w = _prims.eigh(x)
+    v, w = _prims.eigh(x if symmetrize_input else _prims.from_triangle(x, lower))
     sub_range = _subset("eigh", subset_by_index, shape_of(x)[-1])
     if sub_range is not None:
         nd = len(shape_of(v))

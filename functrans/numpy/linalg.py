@@ -20,7 +20,7 @@ from .. import lax
 from ..core import Tracer, on_operand_device, place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
-from ..primitives.linalg import adjoint
+from ..primitives.linalg import adjoint, from_triangle
 from ._conversion import asarray, promote_inexact
 from ._linalg import matmul, multi_dot, outer as _outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
 from ._reductions import normalize_axes
@@ -230,14 +230,9 @@ def cholesky(a, /, *, upper=False, symmetrize_input=True):
 def hermitian_input(a, uplo, symmetrize_input):
     """a as is (the primitives take its Hermitian part), or the Hermitian matrix with a's
     lower (uplo 'L') or upper triangle."""
-    from ._shape import tril, triu
     if uplo not in ("L", "U"):
         raise ValueError(f"UPLO must be 'L' or 'U', got {uplo!r}")
-    if symmetrize_input:
-        return a
-    if uplo == "L":
-        return lax.add(tril(a), adjoint(tril(a, -1)))
-    return lax.add(triu(a), adjoint(triu(a, 1)))
+    return a if symmetrize_input else from_triangle(a, uplo == "L")
 
 
 def eigh(a, UPLO=None, symmetrize_input=True):

@@ -91,6 +91,13 @@ def tri_mask(x, k, upper):
     return select(constant(keep, like=x), x, full_like(x, 0))
 
 
+def from_triangle(x, lower=True):
+    """The Hermitian matrix that x's `lower` (or upper) triangle defines (the other triangle
+    is not read)."""
+    strict = tri_mask(x, -1 if lower else 1, upper=not lower)
+    return add(tri_mask(x, 0, upper=not lower), adjoint(strict))
+
+
 def diag_part(x):
     """The diagonal of the last two axes (square)."""
     return reduce_sum(mul(x, _eye_like(x)), (len(shape_of(x)) - 1,))
@@ -310,9 +317,7 @@ def cholesky(x, *, symmetrize_input=True):
     """The lower Cholesky factor L of the symmetric (Hermitian) positive-definite
     `(x + x^H) / 2` (`symmetrize_input`), or of the matrix x's lower triangle defines (its
     upper triangle is ignored)."""
-    if not symmetrize_input:
-        x = add(tri_mask(x, 0, upper=False), adjoint(tri_mask(x, -1, upper=False)))
-    return cholesky_p.bind(x)
+    return cholesky_p.bind(x if symmetrize_input else from_triangle(x))
 
 
 # =============================================================== lu
