@@ -160,3 +160,80 @@ def test_nll_loss_2d_is_the_deprecated_nll_loss():
         theirs = torch.nn.NLLLoss2d(weight=torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64),
                                     ignore_index=1)
     assert_close(loss(logp, t), theirs(torch.from_numpy(logp), torch.from_numpy(t)))
+
+
+# ------------------------------------------------------------------ RNNBase, RNNCellBase
+@pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"])
+@pytest.mark.parametrize("kw", [dict(), dict(num_layers=2, bidirectional=True, bias=False),
+                                dict(proj_size=2, batch_first=True)],
+                         ids=["plain", "2-layers-bidirectional", "proj"])
+def test_rnn_base_builds_pytorchs_parameters(mode, kw):
+    ours = ft.nn.RNNBase(mode, 3, 4, key=KEY, dtype=np.float64, **kw)
+    bound = 1 / np.sqrt(4)
+    assert all(np.abs(np.asarray(p)).max() <= bound for p in ours.parameters())
+    with pytest.raises(NotImplementedError, match="RNNBase"):
+        ours(np.zeros((2, 1, 3)))
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.RNNBase(mode, 3, 4, **kw).double()
+    assert repr(ours) == repr(theirs)
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    ours = ours.load_state_dict(theirs.state_dict())
+    assert len(ours.all_weights) == len(theirs.all_weights)
+    for mine, their in zip(ours.all_weights, theirs.all_weights):
+        assert len(mine) == len(their)
+        for a, b in zip(mine, their):
+            assert_close(a, b, 0, 0)
+
+
+def test_rnn_layers_derive_from_the_base_classes():
+    for cls in (ft.nn.RNN, ft.nn.LSTM, ft.nn.GRU):
+        assert issubclass(cls, ft.nn.RNNBase)
+    for cls in (ft.nn.RNNCell, ft.nn.LSTMCell, ft.nn.GRUCell):
+        assert issubclass(cls, ft.nn.RNNCellBase)
+    lstm = ft.nn.LSTM(3, 4, num_layers=2, key=KEY)
+    assert [len(w) for w in lstm.all_weights] == [4, 4]
+    assert lstm.all_weights[1][0] is lstm.weight_ih_l1
+    with pytest.raises(ValueError, match="unrecognized mode 'SRU'"):
+        ft.nn.RNNBase("SRU", 3, 4, key=KEY)
+    with pytest.raises(ValueError, match="proj_size"):
+        ft.nn.RNNBase("LSTM", 3, 4, proj_size=4, key=KEY)
+
+
+class _MinimalCell(ft.nn.RNNCellBase):
+    """A user's cell on PyTorch's base class: h' = tanh(W_ih x + b_ih) * sigmoid(W_hh h + b_hh)
+    with two chunks of which it uses the first."""
+
+    def __init__(self, input_size, hidden_size, *, key):
+        super().__init__(input_size, hidden_size, True, 2, key=key, dtype=np.float64)
+
+    def __call__(self, x, h):
+        n = self.hidden_size
+        a = F.linear(x, self.weight_ih[:n], self.bias_ih[:n])
+        b = F.linear(h, self.weight_hh[:n], self.bias_hh[:n])
+        return fnp.tanh(a) * ft.nn.sigmoid(b)
+
+
+def test_rnn_cell_base_builds_pytorchs_parameters_and_subclasses():
+    cell = _MinimalCell(3, 4, key=KEY)
+    assert [(n, p.shape) for n, p in cell.named_parameters()] == [
+        ("weight_ih", (8, 3)), ("weight_hh", (8, 4)), ("bias_ih", (8,)), ("bias_hh", (8,))]
+    assert repr(cell) == "_MinimalCell(3, 4)"
+    rng = np.random.default_rng(4)
+    x, h = rng.standard_normal((2, 3)), rng.standard_normal((2, 4))
+    g = ft.grad(lambda c: fnp.sum(c(x, h)))(cell)
+    assert np.count_nonzero(np.asarray(g.weight_ih)[4:]) == 0
+    check_grads(lambda x, h: cell(x, h), (fnp.asarray(x), fnp.asarray(h)), order=2)
+    np.testing.assert_allclose(np.asarray(ft.jit(lambda c: c(x, h))(cell)),
+                               np.asarray(cell(x, h)), rtol=1e-15)
+    base = ft.nn.RNNCellBase(3, 4, False, 3, key=KEY)
+    assert [n for n, _ in base.named_parameters()] == ["weight_ih", "weight_hh"]
+    with pytest.raises(NotImplementedError):
+        base(np.zeros(3))
+    torch = pytest.importorskip("torch")
+    assert repr(base) == repr(torch.nn.RNNCellBase(3, 4, False, 3))
+    theirs = torch.nn.RNNCellBase(3, 4, True, 2).double()
+    ours = cell.load_state_dict(theirs.state_dict())
+    for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert n == m
+        assert_close(a, b, 0, 0)

@@ -64,7 +64,7 @@ from .more_losses import CTCLoss, TripletMarginWithDistanceLoss, LinearCrossEntr
 from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .more_pooling import (LPPool1d, LPPool2d, LPPool3d, FractionalMaxPool2d,
                            FractionalMaxPool3d)
-from .recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .recurrent import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                         TransformerEncoder, TransformerDecoder, Transformer)
 from .containers import (Sequential, Lambda, ModuleList, ModuleDict, ParameterList,

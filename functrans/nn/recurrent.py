@@ -37,7 +37,7 @@ from .layers import dropout, linear
 from .module import Module
 from .utils.rnn import PackedSequence, packed_like, sorted_padded
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 def _gate_scale(hidden, dtype, per_gate):
@@ -290,12 +290,19 @@ def _uniform_params(key, shapes, hidden_size, dtype, what):
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-class _RNNBase(Module):
-    """What RNN, LSTM and GRU share: the stacked, optionally bidirectional layers."""
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share (PyTorch's base class): the parameters of stacked,
+    optionally bidirectional layers for `mode` "RNN_TANH", "RNN_RELU", "LSTM" or "GRU", with
+    PyTorch's names and shapes. It has no `__call__`, as in PyTorch: subclass it, or use
+    RNN, LSTM or GRU."""
 
-    def __init__(self, mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                 bidirectional, proj_size, key, dtype):
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, *, key,
+                 dtype=None):
         name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError(f"{name}: unrecognized mode {mode!r}; use one of "
+                             f"{', '.join(map(repr, _GATES))}")
         if not (isinstance(hidden_size, (int, np.integer)) and hidden_size > 0):
             raise ValueError(f"{name}: hidden_size must be a positive integer, got "
                              f"{hidden_size!r}")
@@ -350,6 +357,14 @@ class _RNNBase(Module):
         if self.bidirectional:
             s += ", bidirectional=True"
         return s
+
+    @property
+    def all_weights(self):
+        """The parameters of each layer and direction (layer 0, its reverse, layer 1, ...),
+        each a list in PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr."""
+        directions = 2 if self.bidirectional else 1
+        return [[w for w in self._params(layer, d) if w is not None]
+                for layer in range(self.num_layers) for d in range(directions)]
 
     # -- running
     def _params(self, layer, d):
@@ -482,7 +497,7 @@ class _RNNBase(Module):
         return x, h_n, c_n
 
 
-class RNN(_RNNBase):
+class RNN(RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu).
 
     `rnn(input, h_0=None, *, key=None) -> (output, h_n)`; `key` is needed only for dropout
@@ -497,14 +512,14 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
-                         key, dtype)
+                         key=key, dtype=dtype)
 
     def __call__(self, input, hx=None, *, key=None):
         out, h_n, _ = self._run(input, hx, key)
         return out, h_n
 
 
-class LSTM(_RNNBase):
+class LSTM(RNNBase):
     """Long short-term memory (Hochreiter & Schmidhuber), optionally with projected hidden
     states (`proj_size`, Sak et al.).
 
@@ -513,7 +528,7 @@ class LSTM(_RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, key, dtype=None):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, proj_size, key, dtype)
+                         dropout, bidirectional, proj_size, key=key, dtype=dtype)
 
     def __call__(self, input, hx=None, *, key=None):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -522,7 +537,7 @@ class LSTM(_RNNBase):
         return out, (h_n, c_n)
 
 
-class GRU(_RNNBase):
+class GRU(RNNBase):
     """Gated recurrent unit (Cho et al.), PyTorch's variant: n = tanh(W_in x + b_in +
     r·(W_hn h + b_hn)).
 
@@ -531,7 +546,7 @@ class GRU(_RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, key, dtype=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, 0, key, dtype)
+                         dropout, bidirectional, 0, key=key, dtype=dtype)
 
     def __call__(self, input, hx=None, *, key=None):
         out, h_n, _ = self._run(input, hx, key)
@@ -539,15 +554,20 @@ class GRU(_RNNBase):
 
 
 # ------------------------------------------------------------------ cells
-class _CellBase(Module):
-    def __init__(self, gates, input_size, hidden_size, bias, key, dtype):
+class RNNCellBase(Module):
+    """What RNNCell, LSTMCell and GRUCell share (PyTorch's base class): `weight_ih`
+    (num_chunks·hidden_size, input_size), `weight_hh` (num_chunks·hidden_size, hidden_size)
+    and with `bias` `bias_ih`, `bias_hh`, all uniform in ±1/sqrt(hidden_size). It has no
+    `__call__`, as in PyTorch."""
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, *, key, dtype=None):
         name = type(self).__name__
         if not (isinstance(hidden_size, (int, np.integer)) and hidden_size > 0):
             raise ValueError(f"{name}: hidden_size must be a positive integer, got "
                              f"{hidden_size!r}")
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), \
             bool(bias)
-        g = gates * self.hidden_size
+        g = int(num_chunks) * self.hidden_size
         shapes = [(g, self.input_size), (g, self.hidden_size)] + ([(g,), (g,)] if bias else [])
         values = _uniform_params(key, shapes, self.hidden_size, float_dtype(dtype), name)
         self.weight_ih, self.weight_hh = values[:2]
@@ -589,7 +609,7 @@ class _CellBase(Module):
         return self.__dict__.get(name)
 
 
-class RNNCell(_CellBase):
+class RNNCell(RNNCellBase):
     """One Elman step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, key,
@@ -598,7 +618,7 @@ class RNNCell(_CellBase):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
                              f"{nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(1, input_size, hidden_size, bias, key, dtype)
+        super().__init__(input_size, hidden_size, bias, 1, key=key, dtype=dtype)
 
     def extra_repr(self):
         s = super().extra_repr()
@@ -611,11 +631,11 @@ class RNNCell(_CellBase):
         return self._finish(_rnn_update(z, self.nonlinearity == "relu"), batched)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """One LSTM step: `cell(input, (h, c)=None) -> (h', c')`."""
 
     def __init__(self, input_size, hidden_size, bias=True, *, key, dtype=None):
-        super().__init__(4, input_size, hidden_size, bias, key, dtype)
+        super().__init__(input_size, hidden_size, bias, 4, key=key, dtype=dtype)
 
     def __call__(self, input, hx=None, *, key=None):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
@@ -627,11 +647,11 @@ class LSTMCell(_CellBase):
         return self._finish(h, batched), self._finish(c, batched)
 
 
-class GRUCell(_CellBase):
+class GRUCell(RNNCellBase):
     """One GRU step: `cell(input, h=None) -> h'`."""
 
     def __init__(self, input_size, hidden_size, bias=True, *, key, dtype=None):
-        super().__init__(3, input_size, hidden_size, bias, key, dtype)
+        super().__init__(input_size, hidden_size, bias, 3, key=key, dtype=dtype)
 
     def __call__(self, input, hx=None, *, key=None):
         x, (h,), batched = self._prepare(input, [hx])
