@@ -15,6 +15,7 @@ from . import numpy as fnp
 from .errors import ArgumentError
 from .jit import jit
 from .lax import Precision
+from .nn.sampling import cubic_far, cubic_near
 
 __all__ = ["resize", "scale_and_translate", "ResizeMethod"]
 
@@ -55,9 +56,7 @@ def _lanczos(radius, x):
 
 def _cubic(a, x):
     """Keys' cubic convolution kernel with parameter `a`."""
-    inner = ((a + 2.) * x - (a + 3.)) * x * x + 1.
-    outer = ((a * x - 5. * a) * x + 8. * a) * x - 4. * a
-    return fnp.where(x >= 2., 0., fnp.where(x >= 1., outer, inner))
+    return fnp.where(x >= 2., 0., fnp.where(x >= 1., cubic_far(x, a), cubic_near(x, a)))
 
 
 def _triangle(x):

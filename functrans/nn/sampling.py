@@ -22,7 +22,7 @@ from .. import numpy as fnp
 from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating
 
-__all__ = ["affine_grid", "grid_sample"]
+__all__ = ["affine_grid", "grid_sample", "cubic_near", "cubic_far"]
 
 _MODES = ("bilinear", "nearest", "bicubic")
 _PADDINGS = ("zeros", "border", "reflection")
@@ -108,19 +108,23 @@ def _pad_coordinate(c, size, padding_mode, align_corners):
     return c
 
 
+def cubic_near(x, a):
+    """Keys' cubic convolution kernel with parameter `a` at a distance 0 <= x <= 1."""
+    return lax.add(lax.mul(lax.mul(lax.sub(lax.mul(x, a + 2), a + 3), x), x), 1.0)
+
+
+def cubic_far(x, a):
+    """Keys' cubic convolution kernel with parameter `a` at a distance 1 <= x <= 2."""
+    return lax.sub(lax.mul(lax.add(lax.mul(lax.sub(lax.mul(x, a), 5 * a), x), 8 * a), x), 4 * a)
+
+
 def _cubic_weights(t):
     """The four cubic-convolution weights (A = -0.75) of the taps at -1, 0, 1, 2 for the
     fractional offset t, as PyTorch's get_cubic_upsample_coefficients."""
     a = -0.75
-
-    def near(x):                 # |x| <= 1
-        return lax.add(lax.mul(lax.mul(lax.sub(lax.mul(x, a + 2), a + 3), x), x), 1.0)
-
-    def far(x):                  # 1 < |x| < 2
-        return lax.sub(lax.mul(lax.add(lax.mul(lax.sub(lax.mul(x, a), 5 * a), x), 8 * a), x),
-                       4 * a)
     rest = lax.sub(1.0, t)
-    return [far(lax.add(t, 1.0)), near(t), near(rest), far(lax.add(rest, 1.0))]
+    return [cubic_far(lax.add(t, 1.0), a), cubic_near(t, a), cubic_near(rest, a),
+            cubic_far(lax.add(rest, 1.0), a)]
 
 
 class _Reader:
