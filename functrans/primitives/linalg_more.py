@@ -9,18 +9,11 @@ import numpy as np
 from ..backends import to_host
 from ..core import ShapedArray
 from .. import dtypes
-from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
+from ._util import primitive, shape_of, dtype_of, wanted
+from .linalg import batch_leading, square_aval
 from .elementwise import add, sub, mul, neg
 from .shape_ops import pad, slice_in_dim, broadcast_in_dim, full_like
 from .reductions import reduce_sum
-
-
-def _batch_into_leading(prim):
-    def rule(vals, dims, **params):
-        size = bdim_size(vals, dims)
-        out = prim.bind(*[broadcast_batched(v, d, size) for v, d in zip(vals, dims)], **params)
-        return out, ([0] * len(out) if prim.multiple_results else 0)
-    prim.batch = rule
 
 
 def _host_batched(fn, xp, *arrays):
@@ -44,14 +37,6 @@ def _host_batched(fn, xp, *arrays):
 def _aval(x):
     """The abstract value of an aval, array, tracer or NumPy value."""
     return x if isinstance(x, ShapedArray) else ShapedArray(tuple(shape_of(x)), dtype_of(x))
-
-
-def _square(name, a):
-    shape, dt = _aval(a).shape, _aval(a).dtype
-    if len(shape) < 2 or shape[-1] != shape[-2]:
-        raise ValueError(f"{name}: needs square matrices (..., n, n), got shape {shape}")
-    if not dtypes.is_inexact(dt):
-        raise TypeError(f"{name}: needs a floating-point or complex matrix, got {dt}")
 
 
 def _no_derivative(prim, what):
@@ -81,7 +66,7 @@ _hessenberg_one.core_ndim = 2
 
 
 def _hessenberg_aval(a):
-    _square("hessenberg", a)
+    square_aval("hessenberg", a)
     n = a.shape[-1]
     return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-2] + (max(n - 1, 0),), a.dtype)]
 
@@ -89,14 +74,14 @@ def _hessenberg_aval(a):
 hessenberg_p = primitive("hessenberg", lambda xp, a: _host_batched(_hessenberg_one, xp, a),
                          _hessenberg_aval, multiple_results=True)
 _no_derivative(hessenberg_p, "hessenberg")
-_batch_into_leading(hessenberg_p)
+batch_leading(hessenberg_p)
 
 
 def hessenberg(a):
     """`(a_out, taus)`: the upper Hessenberg form of square `a` as LAPACK's gehrd stores it
     (H in the upper triangle and first subdiagonal, the Householder vectors below, `taus`
     their scales; `householder_product(a_out[..., 1:, :-1], taus)` is Q[1:, 1:])."""
-    _square("hessenberg", a)
+    square_aval("hessenberg", _aval(a))
     a_out, taus = hessenberg_p.bind(a)
     return a_out, taus
 
@@ -113,7 +98,7 @@ def _tridiagonal_one(a, lower):
 
 
 def _tridiagonal_aval(a, lower):
-    _square("tridiagonal", a)
+    square_aval("tridiagonal", a)
     *batch, n, _ = a.shape
     batch = tuple(batch)
     real = np.finfo(a.dtype).dtype
@@ -132,14 +117,14 @@ def _tridiagonal_impl(xp, a, lower):
 tridiagonal_p = primitive("tridiagonal", _tridiagonal_impl, _tridiagonal_aval,
                           multiple_results=True)
 _no_derivative(tridiagonal_p, "tridiagonal")
-_batch_into_leading(tridiagonal_p)
+batch_leading(tridiagonal_p)
 
 
 def tridiagonal(a, *, lower=True):
     """`(arr, d, e, taus)`: the reduction of Hermitian `a` (its `lower` or upper triangle) to
     real symmetric tridiagonal form T = Q^H a Q, as LAPACK's sytrd/hetrd: `d` the diagonal,
     `e` the off-diagonal, `arr` and `taus` the Householder reflectors of Q."""
-    _square("tridiagonal", a)
+    square_aval("tridiagonal", _aval(a))
     arr, d, e, taus = tridiagonal_p.bind(a, lower=bool(lower))
     return arr, d, e, taus
 
@@ -158,14 +143,14 @@ def _schur_impl(xp, a, compute_schur_vectors, sort_eig_vals):
 
 
 def _schur_aval(a, compute_schur_vectors, sort_eig_vals):
-    _square("schur", a)
+    square_aval("schur", a)
     out = ShapedArray(a.shape, a.dtype)
     return [out, out] if compute_schur_vectors else [out]
 
 
 schur_p = primitive("schur", _schur_impl, _schur_aval, multiple_results=True)
 _no_derivative(schur_p, "schur")
-_batch_into_leading(schur_p)
+batch_leading(schur_p)
 
 
 def schur(x, *, compute_schur_vectors=True, sort_eig_vals=False, select_callable=None):
@@ -175,7 +160,7 @@ def schur(x, *, compute_schur_vectors=True, sort_eig_vals=False, select_callable
     if sort_eig_vals or select_callable is not None:
         raise NotImplementedError("schur: sort_eig_vals and select_callable are not supported;"
                                   " sort the eigenvalues of the result instead")
-    _square("schur", x)
+    square_aval("schur", _aval(x))
     out = schur_p.bind(x, compute_schur_vectors=bool(compute_schur_vectors),
                        sort_eig_vals=False)
     return tuple(out) if compute_schur_vectors else out[0]
@@ -264,7 +249,7 @@ def _tds_vjp(primals, needs):
 
 
 tridiagonal_solve_p.jvp, tridiagonal_solve_p.vjp = _tds_jvp, _tds_vjp
-_batch_into_leading(tridiagonal_solve_p)
+batch_leading(tridiagonal_solve_p)
 
 
 def tridiagonal_solve(dl, d, du, b, *, perturb_singular=False):
@@ -304,7 +289,7 @@ def _pivots_check(pivots, permutation_size):
 
 
 lu_pivots_to_permutation_p = primitive("lu_pivots_to_permutation", _pivots_impl, _pivots_aval)
-_batch_into_leading(lu_pivots_to_permutation_p)
+batch_leading(lu_pivots_to_permutation_p)
 
 
 def lu_pivots_to_permutation(pivots, permutation_size):
