@@ -39,23 +39,25 @@ from .callbacks import pure_callback
 from . import ad_checkpoint, experimental, typing, image
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
+from . import sharding, dlpack
+from .sharding import (NamedSharding, P, make_mesh, make_array_from_callback,
+                       make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
                        enable_x64, numpy_rank_promotion, numpy_dtype_promotion, log_compiles,
                        explain_cache_misses, enable_checks, check_tracer_leaks, checking_leaks,
-                       typeof, effects_barrier, host_count, host_id, host_ids,
-                       process_indices, print_environment_info)
+                       live_arrays, copy_to_host_async, typeof, effects_barrier, host_count,
+                       host_id, host_ids, process_indices, print_environment_info)
 
 
 def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
-    """The arrays of pytree `x` on `device` ("cpu", "cuda", "cuda:1", a Device; None: the
-    default device), copied where they live elsewhere. NumPy arrays and Python scalars become
-    Arrays there. Differentiable: the cotangent moves back to where the value came from.
-    JAX's `src`, `donate` and `may_alias` are accepted: with immutable arrays, whether the
-    result shares the input's memory cannot be observed."""
-    from .backends import get_device
+    """The arrays of pytree `x` on `device` ("cpu", "cuda", "cuda:1", a Device, a one-device
+    sharding; None: the default device), copied where they live elsewhere. NumPy arrays and
+    Python scalars become Arrays there. Differentiable: the cotangent moves back to where the
+    value came from. JAX's `src`, `donate` and `may_alias` are accepted: with immutable
+    arrays, whether the result shares the input's memory cannot be observed."""
     from .primitives.transfer import device_put as put
     from .numpy._conversion import asarray
-    dev = get_device(device)
+    dev = sharding.placement_device(device)
     return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
 
 

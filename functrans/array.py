@@ -106,6 +106,10 @@ class Array:
             device_of_raw(v).backend.synchronize(v)
         return self
 
+    def copy_to_host_async(self):
+        """JAX's hint to start copying to the host: functrans copies when the value is read,
+        so nothing changes (see `ft.copy_to_host_async`)."""
+
     def copy(self):
         return Array(self._value.copy())
 

@@ -1,24 +1,28 @@
 """JAX's smaller top-level names, for code written for JAX: scopes and settings as context
 managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`,
 `enable_x64`, `numpy_rank_promotion`, `numpy_dtype_promotion`, `log_compiles`,
-`explain_cache_misses`, `enable_checks`, `check_tracer_leaks`), `typeof`, `effects_barrier`,
+`explain_cache_misses`, `enable_checks`, `check_tracer_leaks`), `live_arrays`,
+`copy_to_host_async`, `typeof`, `effects_barrier`,
 the multi-host aliases (`host_count`, `host_id`, `host_ids`, `process_indices`) and
 `print_environment_info`."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import platform
 import sys
 
-from .backends import devices, process_count, process_index
+from .array import Array
+from .backends import devices, get_device, process_count, process_index
 from .config import config
 from .core import get_aval
+from .tree_util import tree_leaves
 
 __all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "enable_x64",
            "numpy_rank_promotion", "numpy_dtype_promotion", "log_compiles",
            "explain_cache_misses", "enable_checks", "check_tracer_leaks", "checking_leaks",
-           "typeof", "effects_barrier", "host_count", "host_id", "host_ids", "process_indices",
-           "print_environment_info"]
+           "live_arrays", "copy_to_host_async", "typeof", "effects_barrier", "host_count",
+           "host_id", "host_ids", "process_indices", "print_environment_info"]
 
 
 @contextlib.contextmanager
@@ -110,6 +114,30 @@ def check_tracer_leaks(enabled=True):
 def checking_leaks():
     """`check_tracer_leaks(True)` (JAX's name)."""
     return check_tracer_leaks(True)
+
+
+def live_arrays(platform=None):
+    """The Arrays alive now (on devices of `platform`, e.g. "cpu" or "cuda", when given):
+    every one the garbage collector can reach, donated ones aside."""
+    out = []
+    for obj in gc.get_objects():
+        if type(obj) is Array:
+            try:
+                device = obj.device
+            except RuntimeError:            # donated to a jitted function: no memory now
+                continue
+            if platform is None or device.platform == get_device(platform).platform:
+                out.append(obj)
+    return out
+
+
+def copy_to_host_async(x):
+    """JAX's hint to start copying the arrays of pytree `x` to the host ahead of reading them.
+    functrans copies an array when its value is read (`np.asarray`, printing), so the hint
+    changes nothing observable: host arrays need no copy, device arrays copy when read."""
+    for leaf in tree_leaves(x):
+        if not isinstance(leaf, Array):
+            raise TypeError(f"copy_to_host_async: expected Arrays, got {type(leaf).__name__}")
 
 
 def typeof(x):
