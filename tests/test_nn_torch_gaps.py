@@ -237,3 +237,44 @@ def test_rnn_cell_base_builds_pytorchs_parameters_and_subclasses():
     for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert n == m
         assert_close(a, b, 0, 0)
+
+
+# ------------------------------------------------------------------ conv_tbc
+def _conv_tbc_reference(x, w, b, pad):
+    xp = np.pad(x, ((pad, pad), (0, 0), (0, 0))) if pad >= 0 else x[-pad:pad]
+    steps = xp.shape[0] - w.shape[0] + 1
+    return np.stack([np.einsum("kbi,kio->bo", xp[t:t + w.shape[0]], w)
+                     for t in range(steps)]) + b
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2, -1])
+def test_conv_tbc_matches_torch(pad):
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((6, 2, 3)), rng.standard_normal((3, 3, 4)), \
+        rng.standard_normal(4)
+    np.testing.assert_allclose(np.asarray(F.conv_tbc(x, w, b, pad)),
+                               _conv_tbc_reference(x, w, b, pad), rtol=1e-13, atol=1e-14)
+    torch = pytest.importorskip("torch")
+    _parity(F.conv_tbc, torch.nn.functional.conv_tbc, [x, w, b, pad], (0, 1, 2), rng)
+
+
+def test_conv_tbc_derivatives_jit_vmap_and_errors():
+    rng = np.random.default_rng(6)
+    x, w, b = (fnp.asarray(rng.standard_normal(s)) for s in ((5, 2, 3), (2, 3, 4), (4,)))
+    check_grads(lambda x, w, b: F.conv_tbc(x, w, b, 1), (x, w, b), order=2)
+    np.testing.assert_allclose(np.asarray(ft.jit(F.conv_tbc, static_argnums=3)(x, w, b, 1)),
+                               np.asarray(F.conv_tbc(x, w, b, 1)), rtol=1e-15)
+    # one sequence at a time along the batch axis (1) gives the batched result
+    per_seq = ft.vmap(lambda s: F.conv_tbc(s[:, None], w, b)[:, 0], in_axes=1, out_axes=1)(x)
+    np.testing.assert_allclose(np.asarray(per_seq), np.asarray(F.conv_tbc(x, w, b)),
+                               rtol=1e-14)
+    assert F.conv_tbc(x[:1], w, None).shape == (0, 2, 4)
+    assert F.conv_tbc(x, w, None).shape == (4, 2, 4)
+    with pytest.raises(ValueError, match="in_channels"):
+        F.conv_tbc(x, w[:, :2], b)
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        F.conv_tbc(x, w, b[:3])
+    with pytest.raises(TypeError, match="pad must be an int"):
+        F.conv_tbc(x, w, b, (1,))
+    with pytest.raises(ValueError, match="does not fit"):
+        F.conv_tbc(x[:1], w, b, -1)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 
-from .. import lax
+import numpy as np
+
+from .. import dtypes, lax
 from .. import numpy as fnp
 from ..primitives._util import shape_of
 from ._utils import as_floating, default_init, float_dtype, ntuple, per_channel
 from .module import Module
 
-__all__ = ['conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d',
+__all__ = ['conv1d', 'conv2d', 'conv3d', 'conv_tbc', 'conv_transpose1d', 'conv_transpose2d',
            'conv_transpose3d', 'conv_output_padding', 'Conv1d', 'Conv2d', 'Conv3d',
            'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d']
 
@@ -69,6 +71,38 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (out, in/groups, kd, kh, kw) kernel (PyTorch's F.conv3d); `padding` is an int, a triple,
     'valid' or 'same'."""
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-d convolution in the (time, batch, channels) layout (PyTorch's F.conv_tbc): `input`
+    (T, B, C_in), `weight` (k, C_in, C_out), `bias` (C_out,) or None, `pad` steps of zeros at
+    each end of time (negative crops); the output is (T + 2·pad - k + 1, B, C_out)."""
+    fn = "conv_tbc"
+    x, weight = as_floating(input), fnp.asarray(weight)
+    xs, ws = shape_of(x), shape_of(weight)
+    if len(xs) != 3 or len(ws) != 3 or xs[2] != ws[1]:
+        raise ValueError(f"{fn}: input must be (time, batch, in_channels) and weight "
+                         f"(kernel_width, in_channels, out_channels) with matching "
+                         f"in_channels, got shapes {xs} and {ws}")
+    if not isinstance(pad, (int, np.integer)) or isinstance(pad, bool):
+        raise TypeError(f"{fn}: pad must be an int (the zeros added at each end of time), got "
+                        f"{pad!r}")
+    steps = xs[0] + 2 * int(pad) - ws[0] + 1
+    if steps < 0:
+        raise ValueError(f"{fn}: a kernel of width {ws[0]} does not fit {xs[0]} steps padded "
+                         f"by {pad} at each end")
+    if steps == 0:
+        out = fnp.zeros((0, xs[1], ws[2]), dtypes.result_type(x.dtype, weight.dtype))
+    else:
+        out = lax.conv_general_dilated(x, weight, (1,), [(int(pad), int(pad))],
+                                       dimension_numbers=("WNC", "WIO", "WNC"))
+    if bias is not None:
+        bias = fnp.asarray(bias)
+        if shape_of(bias) != (ws[2],):
+            raise ValueError(f"{fn}: bias must have shape ({ws[2]},) (out_channels), got "
+                             f"{shape_of(bias)}")
+        out = lax.add(out, bias)
+    return out
 
 
 def conv_output_padding(input_size, output_size, stride, padding, kernel_size, dilation):

@@ -12,8 +12,8 @@ from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky
 from .layers import (one_hot, linear, dropout, embedding, embedding_bag, dropout1d, dropout2d,
                      dropout3d, alpha_dropout, feature_alpha_dropout, bilinear)
 from .distance import cosine_similarity, normalize, pdist
-from .conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
-                   conv_output_padding)
+from .conv import (conv1d, conv2d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d,
+                   conv_transpose3d, conv_output_padding)
 from .pooling import (max_pool1d, max_pool2d, max_pool3d, max_unpool1d, max_unpool2d,
                       max_unpool3d, avg_pool1d, avg_pool2d, avg_pool3d, adaptive_avg_pool1d,
                       adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
@@ -66,7 +66,7 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "fractional_max_pool2d",
            "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
-           "fractional_max_pool3d_with_indices", "linear_cross_entropy"]
+           "fractional_max_pool3d_with_indices", "linear_cross_entropy", "conv_tbc"]
 
 # every function here places the NumPy data and constants it makes with its operands' device
 # (functrans.core.on_operand_device)
