@@ -182,6 +182,31 @@ def test_identity_trace_and_sign_closed_forms():
                                           G)[1].trace["x"].dtype == np.float32
 
 
+@pytest.mark.parametrize("make, field", [
+    (lambda dt: O.scale_by_adam(mu_dtype=dt), "mu"),
+    (lambda dt: O.scale_by_amsgrad(mu_dtype=dt), "mu"),
+    (lambda dt: O.trace(0.9, accumulator_dtype=dt), "trace"),
+    (lambda dt: O.ema(0.9, accumulator_dtype=dt), "ema"),
+    (lambda dt: O.scale_by_lion(mu_dtype=dt), "mu"),
+    (lambda dt: O.scale_by_novograd(mu_dtype=dt), "mu"),
+    (lambda dt: ft_optax.contrib.scale_by_adopt(mu_dtype=dt), "mu"),
+    (lambda dt: ft_optax.contrib.scale_by_muon(mu_dtype=dt), "mu")],
+    ids=["adam", "amsgrad", "trace", "ema", "lion", "novograd", "adopt", "muon"])
+def test_moments_in_a_dtype_keep_it_and_the_params_device(make, field, fake_gpus):
+    """A moment kept in a dtype (a Python type meaning the default of its kind, as in
+    `astype`) has that dtype at init and after updates, and starts on the params' device."""
+    gpu = fake_gpus[0]
+    params = {"w": ft.device_put(fnp.asarray(W0), gpu)}
+    want = fnp.zeros(1).astype(float).dtype
+    tx = make(float)
+    state = tx.init(params)
+    assert getattr(state, field)["w"].device == gpu
+    assert getattr(state, field)["w"].dtype == want != W0.dtype
+    for g in GRADS[:2]:
+        _, state = tx.update({"w": ft.device_put(fnp.asarray(g["w"]), gpu)}, state, params)
+        assert getattr(state, field)["w"].dtype == want
+
+
 def test_moment_transforms_first_step_closed_forms():
     # bias-corrected moments equal g and g**2 after one step
     u, s = _one(O.scale_by_adam(eps=0.0), G[:3])

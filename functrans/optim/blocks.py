@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import lax
+from .. import dtypes, lax
 from .. import numpy as fnp
 from ..buffers import is_buffer
 from ..tree_util import tree_flatten, tree_map
@@ -135,15 +135,18 @@ class ScaleByRpropState(NamedTuple):
 
 # ------------------------------------------------------------------ helpers
 def _zeros_in(params, dtype, fill=0.0):
-    """Moments shaped like `params`, in `dtype` where given (else each parameter's)."""
+    """Moments shaped like `params` and on their devices, in `dtype` where given (else each
+    parameter's)."""
     if dtype is None:
         return zeros_like(params, fill)
-    return tree_map(lambda p: None if is_buffer(p) else fnp.full(p.shape, fill, dtype), params,
+    dtype = dtypes.canonicalize(dtype)
+    return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill, dtype), params,
                     is_leaf=is_buffer)
 
 
 def _cast(x, dtype):
-    return x if dtype is None or x is None else lax.convert_element_type(x, np.dtype(dtype))
+    """`x` in `dtype` (a moment kept in `mu_dtype`); None for either leaves it alone."""
+    return x if dtype is None or x is None else fnp.astype(x, dtype)
 
 
 def _debias(x, decay, t):
