@@ -15,6 +15,7 @@ from . import numpy as fnp
 from .errors import ArgumentError
 from .jit import jit
 from .lax import Precision
+from .nn._utils import as_floating
 from .nn.sampling import cubic_far, cubic_near
 
 __all__ = ["resize", "scale_and_translate", "ResizeMethod"]
@@ -135,13 +136,6 @@ def _check_shape(image, shape, where):
     return shape
 
 
-def _as_inexact(x):
-    x = fnp.asarray(x)
-    if not fnp.issubdtype(x.dtype, fnp.inexact):
-        x = x.astype(fnp.result_type(float))
-    return x
-
-
 def _resample(x, shape, spatial_dims, scale, translation, method, antialias):
     if method == ResizeMethod.CUBIC_PYTORCH and antialias:
         method = ResizeMethod.CUBIC
@@ -186,10 +180,10 @@ def scale_and_translate(image, shape, spatial_dims, scale, translation, method,
     spatial_dims = tuple(d % ndim for d in spatial_dims)
     if not spatial_dims:
         return image
-    scale, translation = _as_inexact(scale), _as_inexact(translation)
+    scale, translation = as_floating(scale), as_floating(translation)
     if fnp.ndim(scale) == 0:
         scale, translation = scale[None], translation[None]
-    return _resample(_as_inexact(image), shape, spatial_dims, scale, translation, method,
+    return _resample(as_floating(image), shape, spatial_dims, scale, translation, method,
                      antialias)
 
 
@@ -208,7 +202,7 @@ def _resize_nearest(x, shape):
 def _resize(image, shape, method, antialias):
     if method == ResizeMethod.NEAREST:
         return _resize_nearest(image, shape)
-    image = _as_inexact(image)
+    image = as_floating(image)
     # interpolating kernels leave an axis of unchanged size as it is
     spatial_dims = tuple(d for d in range(len(shape)) if image.shape[d] != shape[d])
     scale = [1.0 if shape[d] == 0 else shape[d] / image.shape[d] for d in spatial_dims]

@@ -7,19 +7,15 @@ import math
 
 import numpy as np
 
-from .. import dtypes, lax
+from .. import lax
 from .. import numpy as fnp
 from ..scipy.special import logsumexp
+from ._utils import as_floating
 from .activations import softmax
 
 __all__ = ["swish", "hard_tanh", "hard_sigmoid", "hard_silu", "hard_swish", "log_sigmoid",
            "soft_sign", "identity", "logsumexp", "logmeanexp", "standardize", "squareplus",
            "sparse_plus", "sparse_sigmoid", "log1mexp", "dot_product_attention"]
-
-
-def _float(x):
-    x = fnp.asarray(x)
-    return x if dtypes.is_inexact(x.dtype) else x.astype(dtypes.default_float_dtype())
 
 
 def identity(x):
@@ -29,7 +25,7 @@ def identity(x):
 
 def swish(x):
     """x * sigmoid(x) (the same function as `silu`)."""
-    x = _float(x)
+    x = as_floating(x)
     return x * lax.logistic(x)
 
 
@@ -41,19 +37,19 @@ def _relu6(x):
 
 def hard_tanh(x):
     """x clipped to [-1, 1]; derivative 1 at the kinks, as JAX's."""
-    x = _float(x)
+    x = as_floating(x)
     return fnp.where(x > 1, 1.0, fnp.where(x < -1, -1.0, x)).astype(x.dtype)
 
 
 def hard_sigmoid(x):
     """relu6(x + 3) / 6."""
-    x = _float(x)
+    x = as_floating(x)
     return _relu6(x + 3.0) / 6.0
 
 
 def hard_silu(x):
     """x * hard_sigmoid(x) (JAX's, with derivatives 0 at x = -3 and 1 at x = 3)."""
-    x = _float(x)
+    x = as_floating(x)
     return x * hard_sigmoid(x)
 
 
@@ -62,44 +58,44 @@ hard_swish = hard_silu
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = -softplus(-x), without overflow."""
-    x = _float(x)
+    x = as_floating(x)
     return -fnp.logaddexp(-x, 0.0)
 
 
 def soft_sign(x):
     """x / (|x| + 1)."""
-    x = _float(x)
+    x = as_floating(x)
     return x / (fnp.abs(x) + 1.0)
 
 
 def squareplus(x, b=4):
     """(x + sqrt(x**2 + b)) / 2, a smooth ReLU."""
-    x = _float(x)
+    x = as_floating(x)
     return (x + fnp.sqrt(x * x + b)) / 2.0
 
 
 def sparse_plus(x):
     """0 for x <= -1, (x + 1)**2 / 4 on (-1, 1), x for x >= 1."""
-    x = _float(x)
+    x = as_floating(x)
     return fnp.where(x <= -1.0, 0.0, fnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4.0)).astype(
         x.dtype)
 
 
 def sparse_sigmoid(x):
     """The derivative of `sparse_plus`: (x + 1) / 2 clipped to [0, 1]."""
-    x = _float(x)
+    x = as_floating(x)
     return 0.5 * fnp.clip(x + 1.0, 0.0, 2.0)
 
 
 def log1mexp(x):
     """log(1 - exp(-x)) for x > 0, accurate near 0 and for large x."""
-    x = _float(x)
+    x = as_floating(x)
     return fnp.where(x > math.log(2.0), fnp.log1p(-fnp.exp(-x)), fnp.log(-fnp.expm1(-x)))
 
 
 def logmeanexp(x, axis=None, where=None, keepdims=False):
     """log(mean(exp(x))) over `axis` (of the elements where `where` is True)."""
-    x = _float(x)
+    x = as_floating(x)
     total = logsumexp(x, axis=axis, keepdims=keepdims, where=where)
     if where is None:
         axes = range(x.ndim) if axis is None else \
@@ -119,7 +115,7 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, 
     if algorithm not in ("fast", "stable"):
         raise ValueError(f"standardize: algorithm must be 'fast' or 'stable', got "
                          f"{algorithm!r}")
-    x = _float(x)
+    x = as_floating(x)
     if mean is None:
         mean = fnp.mean(x, axis, keepdims=True, where=where)
     if variance is None:
