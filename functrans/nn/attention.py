@@ -27,8 +27,9 @@ from .layers import Dropout, Linear, dropout, linear
 from .normalization import LayerNorm
 from .module import Module
 
-__all__ = ["scaled_dot_product_attention", "MultiheadAttention", "TransformerEncoderLayer",
-           "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer"]
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "MultiheadAttention",
+           "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+           "TransformerDecoder", "Transformer"]
 
 
 def _additive(mask, dtype, allowed_when_true, what):
@@ -162,109 +163,178 @@ class MultiheadAttention(Module):
     def __call__(self, query, key, value, key_padding_mask=None, need_weights=True,
                  attn_mask=None, average_attn_weights=True, is_causal=False, *,
                  dropout_key=None):
-        q, k, v = as_floating(query), as_floating(key), as_floating(value)
-        batched = q.ndim == 3
-        if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim:
-            raise ValueError(f"MultiheadAttention: query, key and value must all be 3-d "
-                             f"(batched) or all 2-d (unbatched); got shapes {q.shape}, "
-                             f"{k.shape}, {v.shape}")
-        if is_causal and attn_mask is None:
-            raise ValueError("MultiheadAttention: is_causal=True is a hint that attn_mask is "
-                             "the causal mask; pass that mask too (e.g. "
-                             "ft.nn.Transformer.generate_square_subsequent_mask(L))")
-        if not batched:
-            q, k, v = (lax.expand_dims(t, (1,)) for t in (q, k, v))
-            if key_padding_mask is not None:
-                key_padding_mask = lax.expand_dims(fnp.asarray(key_padding_mask), (0,))
-        elif self.batch_first:
-            q, k, v = (fnp.swapaxes(t, 0, 1) for t in (q, k, v))
-        out, weights = self._attend(q, k, v, key_padding_mask, need_weights, attn_mask,
-                                    average_attn_weights, dropout_key)
-        if not batched:
-            out = lax.squeeze(out, (1,))
-            weights = None if weights is None else lax.squeeze(weights, (0,))
-        elif self.batch_first:
-            out = fnp.swapaxes(out, 0, 1)
-        return out, weights
+        if self.training and self.dropout > 0 and dropout_key is None:
+            raise ValueError(f"MultiheadAttention drops attention weights (dropout="
+                             f"{self.dropout}) in training mode and needs a random key: pass "
+                             "dropout_key=..., or use model.eval() for inference")
+        swap = self.batch_first and fnp.ndim(query) == 3
+        if swap:
+            query, key, value = (fnp.swapaxes(fnp.asarray(t), 0, 1) for t in (query, key, value))
+        out, weights = multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, training=self.training,
+            key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+            use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
+            is_causal=is_causal, dropout_key=dropout_key)
+        return (fnp.swapaxes(out, 0, 1) if swap else out), weights
 
-    def _attend(self, q, k, v, key_padding_mask, need_weights, attn_mask, average,
-                dropout_key):
-        name = "MultiheadAttention"
-        length, n, e = q.shape
-        if e != self.embed_dim or k.shape[-1] != self.kdim or v.shape[-1] != self.vdim:
-            raise ValueError(f"{name}: query, key and value need {self.embed_dim}, {self.kdim} "
-                             f"and {self.vdim} features, got shapes {q.shape}, {k.shape}, "
-                             f"{v.shape}")
-        if k.shape[:2] != v.shape[:2] or k.shape[1] != n:
+
+def _in_projections(q, k, v, embed_dim, in_proj_weight, use_separate, separate, name):
+    """The query, key and value projection weights: thirds of `in_proj_weight` (3E, E), or
+    the `separate` (q, k, v) ones (E, E), (E, kdim), (E, vdim); shapes checked."""
+    e = embed_dim
+    if use_separate:
+        if any(w is None for w in separate):
+            raise ValueError(f"{name}: use_separate_proj_weight=True needs q_proj_weight, "
+                             "k_proj_weight and v_proj_weight")
+        ws = tuple(fnp.asarray(w) for w in separate)
+        if k.shape[:2] != v.shape[:2]:
             raise ValueError(f"{name}: key {k.shape} and value {v.shape} must have the same "
-                             f"length and the query's batch size {n}")
-        dt = dtypes.result_type(q.dtype, self.out_proj.weight.dtype)
-        if self._qkv_same_embed_dim:
-            w_q, w_k, w_v = (self.in_proj_weight[i * e:(i + 1) * e] for i in range(3))
-        else:
-            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        b = self.in_proj_bias
-        b_q, b_k, b_v = (None, None, None) if b is None else \
-            (b[:e], b[e:2 * e], b[2 * e:])
-        q, k, v = linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
-        source = k.shape[0]
+                             "length and batch size")
+    else:
+        if in_proj_weight is None:
+            raise ValueError(f"{name}: in_proj_weight is None; pass it (3·embed_dim, "
+                             "embed_dim), or use_separate_proj_weight=True with q/k/v_proj_weight")
+        w = fnp.asarray(in_proj_weight)
+        if w.shape != (3 * e, e):
+            raise ValueError(f"{name}: in_proj_weight must be (3·embed_dim, embed_dim) = "
+                             f"({3 * e}, {e}), got {w.shape}")
+        if k.shape != v.shape:
+            raise ValueError(f"{name}: key {k.shape} and value {v.shape} must have the same "
+                             "shape (or pass separate projection weights)")
+        ws = tuple(w[i * e:(i + 1) * e] for i in range(3))
+    for x, w, what in zip((q, k, v), ws, ("query", "key", "value")):
+        if w.ndim != 2 or w.shape[0] != e or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"{name}: the {what} projection weight of shape {w.shape} needs "
+                             f"({e}, features) with the {what}'s {x.shape[-1]} features")
+    return ws
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False, *,
+                                 dropout_key=None):
+    """PyTorch's functional multi-head attention (what `MultiheadAttention` runs), with its
+    arguments: query (L, N, E) or unbatched (L, E), key/value (S, N, ·); the in-projection is
+    `in_proj_weight` (3E, E) or, with `use_separate_proj_weight`, `q/k/v_proj_weight`;
+    `bias_k`/`bias_v` (1, 1, E) append a key/value step, `add_zero_attn` a zero one;
+    `static_k`/`static_v` (N·num_heads, S', E/num_heads) replace the projected keys/values.
+    Boolean masks are True where attending is *not* allowed; `attn_mask` is (L, S) or
+    (N·num_heads, L, S), `key_padding_mask` (N, S) ((S,) unbatched); `is_causal` only says
+    that `attn_mask` is the causal mask. Returns (output, weights): weights (N, L, S) averaged
+    over heads, (N, num_heads, L, S) with `average_attn_weights=False`, None without
+    `need_weights`. Dropout (`dropout_p` with `training`) needs `dropout_key`."""
+    name = "multi_head_attention_forward"
+    q, k, v = as_floating(query), as_floating(key), as_floating(value)
+    batched = q.ndim == 3
+    if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ValueError(f"{name}: query, key and value must all be 3-d (batched) or all 2-d "
+                         f"(unbatched); got shapes {q.shape}, {k.shape}, {v.shape}")
+    if is_causal and attn_mask is None:
+        raise ValueError(f"{name}: is_causal=True is a hint that attn_mask is the causal mask;"
+                         " pass that mask too (e.g. "
+                         "ft.nn.Transformer.generate_square_subsequent_mask(L))")
+    if not batched:
+        q, k, v = (lax.expand_dims(t, (1,)) for t in (q, k, v))
+        if key_padding_mask is not None:
+            key_padding_mask = lax.expand_dims(fnp.asarray(key_padding_mask), (0,))
+    length, n, e = q.shape
+    h = int(num_heads)
+    if e != embed_dim_to_check or h <= 0 or e % h:
+        raise ValueError(f"{name}: the query has {e} features; embed_dim_to_check is "
+                         f"{embed_dim_to_check} and it must be a multiple of num_heads ({h})")
+    if k.shape[1] != n:
+        raise ValueError(f"{name}: key {k.shape} and value {v.shape} must have the query's "
+                         f"batch size {n}")
+    w_q, w_k, w_v = _in_projections(q, k, v, e, in_proj_weight, use_separate_proj_weight,
+                                    (q_proj_weight, k_proj_weight, v_proj_weight), name)
+    hd = e // h
+    static_k = _static(static_k, n * h, hd, "static_k", name)
+    static_v = _static(static_v, n * h, hd, "static_v", name)
+    dt = dtypes.result_type(q.dtype, fnp.asarray(out_proj_weight).dtype)
+    b = None if in_proj_bias is None else fnp.asarray(in_proj_bias)
+    b_q, b_k, b_v = (None, None, None) if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+    q, k, v = linear(q, w_q, b_q), linear(k, w_k, b_k), linear(v, w_v, b_v)
+    source = k.shape[0]
+    if attn_mask is not None:
+        attn_mask = _additive(attn_mask, dt, False, "attn_mask")
+        if attn_mask.shape == (length, source):
+            attn_mask = lax.expand_dims(attn_mask, (0,))
+        elif attn_mask.shape != (n * h, length, source):
+            raise ValueError(f"{name}: attn_mask must be ({length}, {source}) or "
+                             f"(batch·num_heads = {n * h}, {length}, {source}), got "
+                             f"{attn_mask.shape}")
+    if key_padding_mask is not None:
+        key_padding_mask = _additive(key_padding_mask, dt, False, "key_padding_mask")
+        keys = source if static_k is None else static_k.shape[1]
+        if key_padding_mask.shape != (n, keys):
+            raise ValueError(f"{name}: key_padding_mask must be (batch, source length) = "
+                             f"({n}, {keys}), got {key_padding_mask.shape}")
+    if (bias_k is None) != (bias_v is None):
+        raise ValueError(f"{name}: pass both bias_k and bias_v, or neither")
+    if bias_k is not None:
+        if static_k is not None or static_v is not None:
+            raise ValueError(f"{name}: bias_k/bias_v cannot be added to static_k/static_v")
+        k = fnp.concatenate([k, fnp.broadcast_to(bias_k, (1, n, e)).astype(k.dtype)])
+        v = fnp.concatenate([v, fnp.broadcast_to(bias_v, (1, n, e)).astype(v.dtype)])
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    q, k, v = (fnp.swapaxes(lax.reshape(x, (x.shape[0], n * h, hd)), 0, 1) if static is None
+               else static for x, static in ((q, None), (k, static_k), (v, static_v)))
+    if add_zero_attn:
+        k = fnp.concatenate([k, fnp.zeros((n * h, 1, hd), k.dtype)], axis=1)
+        v = fnp.concatenate([v, fnp.zeros((n * h, 1, hd), v.dtype)], axis=1)
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    source = k.shape[1]
+    if key_padding_mask is not None:
+        kpm = fnp.broadcast_to(lax.reshape(key_padding_mask, (n, 1, 1, source)),
+                               (n, h, 1, source))
+        kpm = lax.reshape(kpm, (n * h, 1, source))
+        attn_mask = kpm if attn_mask is None else lax.add(attn_mask, kpm)
+    p = float(dropout_p) if training else 0.0
+    if p > 0 and dropout_key is None:
+        raise ValueError(f"{name} drops attention weights (dropout_p={p}, training=True) and "
+                         "needs a random key: pass dropout_key=..., or training=False")
+    if need_weights:
+        scores = fnp.matmul(lax.mul(q, math.sqrt(1.0 / hd)), fnp.swapaxes(k, 1, 2))
         if attn_mask is not None:
-            attn_mask = _additive(attn_mask, dt, False, "attn_mask")
-            heads = n * self.num_heads
-            if attn_mask.shape == (length, source):
-                attn_mask = lax.expand_dims(attn_mask, (0,))
-            elif attn_mask.shape != (heads, length, source):
-                raise ValueError(f"{name}: attn_mask must be ({length}, {source}) or "
-                                 f"(batch·num_heads = {heads}, {length}, {source}), got "
-                                 f"{attn_mask.shape}")
-        if key_padding_mask is not None:
-            key_padding_mask = _additive(key_padding_mask, dt, False, "key_padding_mask")
-            if key_padding_mask.shape != (n, source):
-                raise ValueError(f"{name}: key_padding_mask must be (batch, source length) = "
-                                 f"({n}, {source}), got {key_padding_mask.shape}")
-        if self.bias_k is not None:
-            k = fnp.concatenate([k, fnp.broadcast_to(self.bias_k, (1, n, e)).astype(k.dtype)])
-            v = fnp.concatenate([v, fnp.broadcast_to(self.bias_v, (1, n, e)).astype(v.dtype)])
-            attn_mask = _pad_last(attn_mask)
-            key_padding_mask = _pad_last(key_padding_mask)
-        h, hd = self.num_heads, self.head_dim
-        q = fnp.swapaxes(lax.reshape(q, (length, n * h, hd)), 0, 1)
-        k = fnp.swapaxes(lax.reshape(k, (k.shape[0], n * h, hd)), 0, 1)
-        v = fnp.swapaxes(lax.reshape(v, (v.shape[0], n * h, hd)), 0, 1)
-        if self.add_zero_attn:
-            k = fnp.concatenate([k, fnp.zeros((n * h, 1, hd), k.dtype)], axis=1)
-            v = fnp.concatenate([v, fnp.zeros((n * h, 1, hd), v.dtype)], axis=1)
-            attn_mask = _pad_last(attn_mask)
-            key_padding_mask = _pad_last(key_padding_mask)
-        source = k.shape[1]
-        if key_padding_mask is not None:
-            kpm = fnp.broadcast_to(lax.reshape(key_padding_mask, (n, 1, 1, source)),
-                                   (n, h, 1, source))
-            kpm = lax.reshape(kpm, (n * h, 1, source))
-            attn_mask = kpm if attn_mask is None else lax.add(attn_mask, kpm)
-        p = self.dropout if self.training else 0.0
-        if p > 0 and dropout_key is None:
-            raise ValueError(f"{name} drops attention weights (dropout={self.dropout}) in "
-                             "training mode and needs a random key: pass dropout_key=..., or "
-                             "use model.eval() for inference")
-        if need_weights:
-            scores = fnp.matmul(lax.mul(q, math.sqrt(1.0 / hd)), fnp.swapaxes(k, 1, 2))
-            if attn_mask is not None:
-                scores = lax.add(attn_mask, scores)
-            weights = softmax(scores, -1)
-            if p > 0:
-                weights = dropout(weights, p, True, key=dropout_key)
-            out = fnp.matmul(weights, v)
-        else:
-            out = scaled_dot_product_attention(q, k, v, attn_mask, p, dropout_key=dropout_key)
-            weights = None
-        out = lax.reshape(fnp.swapaxes(out, 0, 1), (length * n, e))
-        out = lax.reshape(self.out_proj(out), (length, n, e))
-        if weights is not None:
-            weights = lax.reshape(weights, (n, h, length, source))
-            if average:
-                weights = fnp.mean(weights, axis=1)
-        return out, weights
+            scores = lax.add(attn_mask, scores)
+        weights = softmax(scores, -1)
+        if p > 0:
+            weights = dropout(weights, p, True, key=dropout_key)
+        out = fnp.matmul(weights, v)
+    else:
+        out = scaled_dot_product_attention(q, k, v, attn_mask, p, dropout_key=dropout_key)
+        weights = None
+    out = lax.reshape(fnp.swapaxes(out, 0, 1), (length * n, e))
+    out = lax.reshape(linear(out, out_proj_weight, out_proj_bias), (length, n, e))
+    if weights is not None:
+        weights = lax.reshape(weights, (n, h, length, source))
+        if average_attn_weights:
+            weights = fnp.mean(weights, axis=1)
+    if not batched:
+        out = lax.squeeze(out, (1,))
+        weights = None if weights is None else lax.squeeze(weights, (0,))
+    return out, weights
+
+
+def _static(static, heads, hd, what, name):
+    """`static_k` / `static_v` as a floating array, checked to be (N·heads, S', E/heads)."""
+    if static is None:
+        return None
+    static = as_floating(static)
+    if static.ndim != 3 or static.shape[0] != heads or static.shape[2] != hd:
+        raise ValueError(f"{name}: {what} must be (batch·num_heads, S, head_dim) = ({heads}, "
+                         f"S, {hd}), got {static.shape}")
+    return static
 
 
 def _pad_last(mask):

@@ -30,7 +30,7 @@ from .losses import (mse_loss, l1_loss, cross_entropy, nll_loss, binary_cross_en
                      hinge_embedding_loss, soft_margin_loss, multilabel_soft_margin_loss,
                      multi_margin_loss, multilabel_margin_loss)
 from .more_losses import ctc_loss, triplet_margin_with_distance_loss, linear_cross_entropy
-from .attention import scaled_dot_product_attention
+from .attention import scaled_dot_product_attention, multi_head_attention_forward
 from .sampling import affine_grid, grid_sample
 from .more_pooling import (lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
                            max_pool2d_with_indices, max_pool3d_with_indices,
@@ -66,7 +66,8 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
            "adaptive_max_pool3d_with_indices", "fractional_max_pool2d",
            "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
-           "fractional_max_pool3d_with_indices", "linear_cross_entropy", "conv_tbc"]
+           "fractional_max_pool3d_with_indices", "linear_cross_entropy", "conv_tbc",
+           "multi_head_attention_forward"]
 
 # every function here places the NumPy data and constants it makes with its operands' device
 # (functrans.core.on_operand_device)
