@@ -111,6 +111,8 @@ def test_solve_derivatives():
                 (A, B), order=2, modes=("fwd", "rev"))
     check_grads(lambda a, b: fl.lu_solve(fl.lu_factor(a), b, trans=1), (A, B), order=1,
                 modes=("fwd", "rev"))
+    check_grads(lambda c, b: fl.lu_solve(fl.lu_factor(c), b, trans=2), (C, B1[:3] + 1j),
+                order=2, modes=("fwd", "rev"))
 
 
 def test_structured_matrices():

@@ -182,11 +182,11 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     b, restore = _as_columns(b, packed)
     if mode == 0:
         return restore(lax_linalg.lu_solve(packed, perm, b))
-    lu_ = fnp.conj(packed) if mode == 2 else packed
-    # a = P^T L U (rows permuted by perm): op(a) x = b is U^T L^T (P x) = b
-    y = lax_linalg.triangular_solve(lu_, b, left_side=True, lower=False, transpose_a=True)
-    z = lax_linalg.triangular_solve(lu_, y, left_side=True, lower=True, transpose_a=True,
-                                    unit_diagonal=True)
+    # a = P^T L U (rows permuted by perm): op(a) x = b is op(U) op(L) (P x) = b
+    y = lax_linalg.triangular_solve(packed, b, left_side=True, lower=False, transpose_a=True,
+                                    conjugate_a=mode == 2)
+    z = lax_linalg.triangular_solve(packed, y, left_side=True, lower=True, transpose_a=True,
+                                    conjugate_a=mode == 2, unit_diagonal=True)
     return restore(lax.scatter_axes(lax.full_like(z, 0), z, perm, axes=(0,)))   # x[perm] = z
 
 
