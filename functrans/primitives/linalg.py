@@ -166,6 +166,18 @@ def _real_derivative_only(name, a):
             "ft.lax.stop_gradient.")
 
 
+def host_batched(fn, xp, out_avals, *arrays, core_ndim=2):
+    """`fn` (the NumPy arrays of one problem -> a tuple of NumPy arrays) run on the host for
+    each problem of the batch (the axes of `arrays[0]` before its last `core_ndim`); the
+    results, stacked into arrays of `out_avals`, go back to `xp`."""
+    hosts = [np.asarray(to_host(a)) for a in arrays]
+    out = [np.empty(o.shape, o.dtype) for o in out_avals]
+    for i in np.ndindex(*hosts[0].shape[:hosts[0].ndim - core_ndim]):
+        for o, part in zip(out, fn(*[h[i] for h in hosts])):
+            o[i] = part
+    return out if xp is np else [xp.asarray(o) for o in out]
+
+
 def _raw_sym(xp, a):
     """The Hermitian part (a + a^H) / 2 (the symmetric part of a real a)."""
     at = xp.swapaxes(a, -1, -2)
@@ -610,15 +622,12 @@ def _qr_impl(xp, a, pivoting, full_matrices):
         q, r = xp.linalg.qr(a, mode="complete" if full_matrices else "reduced")
         return [q, r]
     # column pivoting (LAPACK's geqp3) on the host, one matrix at a time
-    host = np.asarray(to_host(a))
-    out = [np.empty(o.shape, o.dtype) for o in _qr_aval(host, pivoting, full_matrices)]
     qr_host = scipy_module(np, "linalg").qr
-    batch = host.shape[:-2]
-    for i in np.ndindex(*batch):
-        q, r, p = qr_host(host[i], mode="full" if full_matrices else "economic",
-                          pivoting=True, check_finite=False)
-        out[0][i], out[1][i], out[2][i] = q, r, p
-    return out if xp is np else [xp.asarray(o) for o in out]
+
+    def one(x):
+        return qr_host(x, mode="full" if full_matrices else "economic", pivoting=True,
+                       check_finite=False)
+    return host_batched(one, xp, _qr_aval(a, pivoting, full_matrices), a)
 
 
 def _qr_aval(a, pivoting, full_matrices):

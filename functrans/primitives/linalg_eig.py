@@ -15,7 +15,7 @@ from .elementwise import convert_element_type, abs as lax_abs
 from .shape_ops import broadcast_in_dim, constant
 from .reductions import reduce_sum, argmax
 from .linalg import (lu_p, lu_solve, adjoint, mT, bmm, diag_part, diag_matrix, gap_reciprocals,
-                     zeros_or, batch_leading, square_aval)
+                     zeros_or, batch_leading, square_aval, host_batched)
 
 
 # eig_p's outputs: [w] + [vl] (compute_left_eigenvectors) + [vr] (compute_right_eigenvectors),
@@ -25,14 +25,12 @@ def _eig_impl(xp, a, compute_left_eigenvectors, compute_right_eigenvectors,
     host = np.asarray(to_host(a))
     ct = np.result_type(host.dtype, np.complex64)
     if compute_left_eigenvectors:
-        out = [np.empty(o.shape, ct) for o in _eig_aval(host, True, compute_right_eigenvectors,
-                                                        enable_eigvec_derivs)]
         eig_host = scipy_module(np, "linalg").eig
-        for i in np.ndindex(*host.shape[:-2]):
-            parts = eig_host(host[i], left=True, right=compute_right_eigenvectors,
-                             check_finite=False)
-            for o, part in zip(out, parts):
-                o[i] = part
+
+        def one(x):
+            return eig_host(x, left=True, right=compute_right_eigenvectors, check_finite=False)
+        out = host_batched(one, np, _eig_aval(host, True, compute_right_eigenvectors,
+                                              enable_eigvec_derivs), host)
     elif compute_right_eigenvectors:
         out = [o.astype(ct) for o in np.linalg.eig(host)]
     else:

@@ -6,32 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import to_host
 from ..core import ShapedArray
 from .. import dtypes
 from ._util import primitive, shape_of, dtype_of, wanted
-from .linalg import batch_leading, square_aval
+from .linalg import batch_leading, square_aval, host_batched
 from .elementwise import add, sub, mul, neg
 from .shape_ops import pad, slice_in_dim, broadcast_in_dim, full_like
 from .reductions import reduce_sum
-
-
-def _host_batched(fn, xp, *arrays):
-    """Apply `fn` (NumPy arrays of one problem -> tuple of NumPy arrays) over the leading
-    batch of `arrays[0]`, on the host; the results go back to `xp`."""
-    hosts = [np.asarray(to_host(a)) for a in arrays]
-    batch = hosts[0].shape[:hosts[0].ndim - fn.core_ndim]
-    outs = None
-    for idx in np.ndindex(*batch):
-        res = fn(*[h[idx] for h in hosts])
-        if outs is None:
-            outs = [np.empty(batch + r.shape, r.dtype) for r in res]
-        for o, r in zip(outs, res):
-            o[idx] = r
-    if outs is None:             # an empty batch: the shapes from one dummy problem
-        dummy = fn(*[np.zeros(h.shape[len(batch):], h.dtype) for h in hosts])
-        outs = [np.empty(batch + r.shape, r.dtype) for r in dummy]
-    return outs if xp is np else [xp.asarray(o) for o in outs]
 
 
 def _aval(x):
@@ -62,17 +43,18 @@ def _hessenberg_one(a):
     return h.astype(a.dtype), np.resize(tau, n - 1).astype(a.dtype)
 
 
-_hessenberg_one.core_ndim = 2
-
-
 def _hessenberg_aval(a):
     square_aval("hessenberg", a)
     n = a.shape[-1]
     return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-2] + (max(n - 1, 0),), a.dtype)]
 
 
-hessenberg_p = primitive("hessenberg", lambda xp, a: _host_batched(_hessenberg_one, xp, a),
-                         _hessenberg_aval, multiple_results=True)
+def _hessenberg_impl(xp, a):
+    return host_batched(_hessenberg_one, xp, _hessenberg_aval(a), a)
+
+
+hessenberg_p = primitive("hessenberg", _hessenberg_impl, _hessenberg_aval,
+                         multiple_results=True)
 _no_derivative(hessenberg_p, "hessenberg")
 batch_leading(hessenberg_p)
 
@@ -108,10 +90,7 @@ def _tridiagonal_aval(a, lower):
 
 
 def _tridiagonal_impl(xp, a, lower):
-    def one(x):
-        return _tridiagonal_one(x, lower)
-    one.core_ndim = 2
-    return _host_batched(one, xp, a)
+    return host_batched(lambda x: _tridiagonal_one(x, lower), xp, _tridiagonal_aval(a, lower), a)
 
 
 tridiagonal_p = primitive("tridiagonal", _tridiagonal_impl, _tridiagonal_aval,
@@ -137,8 +116,7 @@ def _schur_impl(xp, a, compute_schur_vectors, sort_eig_vals):
         output = "complex" if x.dtype.kind == "c" else "real"
         t, z = scipy.linalg.schur(x, output=output)[:2] if x.shape[-1] else (x.copy(), x.copy())
         return t.astype(x.dtype), z.astype(x.dtype)
-    one.core_ndim = 2
-    t, z = _host_batched(one, xp, a)
+    t, z = host_batched(one, xp, _schur_aval(a, True, sort_eig_vals), a)
     return [t, z] if compute_schur_vectors else [t]
 
 
@@ -170,14 +148,12 @@ def schur(x, *, compute_schur_vectors=True, sort_eig_vals=False, select_callable
 def _tds_impl(xp, dl, d, du, b):
     import scipy.linalg
 
-    host = [np.asarray(to_host(v)) for v in (dl, d, du, b)]
-    out = np.empty(host[3].shape, host[3].dtype)
-    for idx in np.ndindex(*host[1].shape[:-1]):
-        dl1, d1, du1, b1 = [h[idx] for h in host]
-        if d1.shape[0]:
-            ab = np.stack([np.roll(du1, 1), d1, np.roll(dl1, -1)])   # LAPACK's band storage
-            out[idx] = scipy.linalg.solve_banded((1, 1), ab, b1)
-    return out if xp is np else xp.asarray(out)
+    def one(dl1, d1, du1, b1):
+        if not d1.shape[0]:
+            return (b1,)
+        ab = np.stack([np.roll(du1, 1), d1, np.roll(dl1, -1)])       # LAPACK's band storage
+        return (scipy.linalg.solve_banded((1, 1), ab, b1),)
+    return host_batched(one, xp, [ShapedArray(b.shape, b.dtype)], dl, d, du, b, core_ndim=1)[0]
 
 
 def _tds_aval(dl, d, du, b):
@@ -269,8 +245,8 @@ def _pivots_impl(xp, pivots, permutation_size):
         for i, j in enumerate(p):
             perm[i], perm[j] = perm[j], perm[i]
         return (perm,)
-    one.core_ndim = 1
-    return _host_batched(one, xp, pivots)[0]
+    out = ShapedArray(pivots.shape[:-1] + (permutation_size,), pivots.dtype)
+    return host_batched(one, xp, [out], pivots, core_ndim=1)[0]
 
 
 def _pivots_aval(pivots, permutation_size):
