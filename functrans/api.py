@@ -21,6 +21,7 @@ from .tree_util import (tree_flatten, tree_unflatten, tree_map, tree_structure,
                         tree_flatten_with_path, keystr, tree_leaves)
 from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
+from .primitives.reductions import reduce_sum
 from .primitives.shape_ops import full_like
 from .vjp_function import VjpFunction
 
@@ -635,28 +636,31 @@ def axes_for_leaves(what, axes, tree, labels, transform="vmap"):
     return out
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None,
+         sum_match=False):
     """Vectorize `fun` over an axis of its inputs.
 
     `in_axes` is an int, None (not mapped) or a tuple with one entry per positional argument,
     each an int, None or a pytree prefix of that argument; keyword arguments are mapped over
     axis 0. `out_axes` is the same for the output. Negative axes count from the end.
     `axis_name` names the mapped axis for collectives (`ft.lax.psum`, `pmean`, `all_gather`,
-    …); `axis_size` gives the size when no argument is mapped. `spmd_axis_name` (in JAX, the
-    mesh axis to shard the mapped axis over) is accepted and ignored: functrans has no
-    sharding.
+    …); `axis_size` gives the size when no argument is mapped. An output whose out_axes is
+    None must not vary across the batch, unless `sum_match`: then it is summed over the
+    mapped axis (the transpose of broadcasting along it). `spmd_axis_name` (in JAX, the mesh
+    axis to shard the mapped axis over) is accepted and ignored: functrans has no sharding.
     """
-    return mapped(fun, in_axes, out_axes, axis_name, axis_size)
+    return mapped(fun, in_axes, out_axes, axis_name, axis_size, sum_match=sum_match)
 
 
 def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="vmap",
-           size_label="axis_size"):
+           size_label="axis_size", sum_match=False, name=None):
     """`vmap`'s mapping, for the transforms built on it: `span` makes the axis continue on
-    other ranks (`batching.Span`, as `pmap` does), `transform` names the transform in errors
-    and `size_label` says where a required `axis_size` comes from."""
+    other ranks (`batching.Span`, as `pmap` does), `transform` names the transform in errors,
+    `size_label` says where a required `axis_size` comes from, `sum_match` is vmap's and
+    `name` names the function (by default `fun_name(fun)`)."""
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
-    name = fun_name(fun)
+    name = name or fun_name(fun)
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
@@ -678,8 +682,12 @@ def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="v
             wanted = axes_for_leaves("out_axes", out_axes, out, f"the output of {name}",
                                       transform)
             paths = [keystr(p) for p, _ in tree_flatten_with_path(out)[0]]
-            dims = []
-            for d, w, rank, path in zip(got, wanted, box["ranks"], paths):
+            dims, box["summed"] = [], []
+            for i, (d, w, rank, path) in enumerate(zip(got, wanted, box["ranks"], paths)):
+                if w is None and d is not None and sum_match:
+                    box["summed"].append(i)
+                    dims.append(0)
+                    continue
                 if w is None:
                     if d is not None:
                         raise ValueError(
@@ -695,6 +703,8 @@ def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="v
                 dims.append(w % (rank + 1))
             return dims
         results = batching.vmap_flat(flat_fun, leaves, dims, size, out_dims, axis_name, span)
+        for i in box["summed"]:
+            results[i] = reduce_sum(results[i], (0,))
         return tree_unflatten(box["tree"], results)
     return vmapped
 

@@ -34,6 +34,7 @@ from .interpreters.partial_eval import trace_to_jaxpr
 from .core import jit_disabled
 from .jit import Jitted
 from .numpy import asarray, concatenate
+from .primitives._util import shape_of
 from .primitives.shape_ops import slice_in_dim
 from .tree_util import tree_flatten, tree_unflatten, tree_leaves
 
@@ -75,7 +76,7 @@ class Pmapped:
     """A function mapped over devices (see `pmap`). Call it like the original function."""
 
     def __init__(self, fun, axis_name, in_axes, out_axes, static_broadcasted_argnums,
-                 donate_argnums, devices):
+                 donate_argnums, devices, backend=None, axis_size=None):
         functools.update_wrapper(self, fun)
         self.fun, self.axis_name = fun, axis_name
         self.in_axes = tuple(in_axes) if isinstance(in_axes, list) else in_axes
@@ -83,14 +84,14 @@ class Pmapped:
         self.static = _as_tuple(static_broadcasted_argnums)
         self.donate = _as_tuple(donate_argnums)
         self.name = api.fun_name(fun)
-        self._device_spec = devices
+        self._device_spec, self.backend, self.axis_size = devices, backend, axis_size
         self._setups = {}
         self._lock = threading.Lock()
 
     # -- set up
     def _devices(self):
         if self._device_spec is None:
-            return local_devices()
+            return local_devices(backend=self.backend)
         devs = [get_device(d) for d in self._device_spec]
         if not devs or len(set(devs)) != len(devs):
             raise ValueError(f"pmap({self.name}): devices must list distinct devices of this "
@@ -98,27 +99,66 @@ class Pmapped:
         if len({d.platform for d in devs}) > 1:
             raise ValueError(f"pmap({self.name}): devices {devs} mix platforms; map over the "
                              "devices of one platform")
+        if self.backend is not None and devs[0].platform != local_devices(
+                backend=self.backend)[0].platform:
+            raise ValueError(f"pmap({self.name}): devices {devs} are not of backend "
+                             f"{self.backend!r}; give one of the two")
         return devs
 
-    def setup(self):
+    def setup(self, size=None):
         """The `_Setup` for the current world and devices (made once: creating a communicator
-        is collective, so every process does it on the same call)."""
+        is collective, so every process does it on the same call). In one process, a mapped
+        axis of `size` shorter than the list of devices maps over its first `size` devices,
+        as JAX does."""
         world = processes.world()
         key = (world.generation, default_device_now() if self._device_spec is None else None)
+        whole = self._setup(world, key, None)
+        n = len(whole.devices)
+        if world.count > 1 or size is None or size == n:
+            return whole
+        if size > n:
+            raise ValueError(f"pmap: {self.name} maps over an axis of size {size}, but this "
+                             f"process has only {n} device(s) ({whole.devices}) to map it "
+                             "over: give the mapped axis at most that size (vmap maps any "
+                             "size on one device)")
+        return self._setup(world, key + (size,), whole.devices[:size])
+
+    def _setup(self, world, key, devices):
         got = self._setups.get(key)
         if got is None:
             with self._lock:
                 got = self._setups.get(key)
                 if got is None:
                     _check_launched(world)
-                    devices = self._devices()
+                    devices = devices or self._devices()
                     got = self._setups[key] = _Setup(self, key, devices,
                                                      world.group(devices))
         return got
 
+    def _mapped_size(self, args, kwargs):
+        """The size of the mapped axis of this call's arguments (the first mapped one's, or
+        `axis_size`; None where neither says), checked against `axis_size`."""
+        dyn = tuple(a for i, a in enumerate(args) if i not in self.static)
+        in_axes = self.in_axes
+        if isinstance(in_axes, tuple):
+            if len(in_axes) != len(args):
+                return None                 # `body` says what is wrong
+            in_axes = tuple(ax for i, ax in enumerate(in_axes) if i not in self.static)
+        leaves, _, dims = api.in_axes_of_leaves(in_axes, dyn, kwargs, self.name, "pmap")
+        size = next((shape_of(x)[d] for x, d in zip(leaves, dims)
+                     if d is not None and len(shape_of(x)) > d), None)
+        if self.axis_size is None:
+            return size
+        count = processes.process_count()
+        if size is not None and size * count != self.axis_size:
+            raise ValueError(f"pmap: axis_size={self.axis_size} was given, but {self.name} "
+                             f"got a mapped axis of size {size}"
+                             + (f" on each of {count} processes" if count > 1 else ""))
+        return self.axis_size // count
+
     # -- calling
     def __call__(self, *args, **kwargs):
-        setup = self.setup()
+        setup = self.setup(self._mapped_size(args, kwargs))
         # under disable_jit, op by op (in one process: several check their collectives
         # against each other's from the whole program)
         eager = jit_disabled() and processes.process_count() == 1
@@ -126,9 +166,11 @@ class Pmapped:
             # on traced arguments (inside jit, grad, vmap) the program is a call of the
             # caller's transforms like any jitted function
             dev = setup.devices[0]
-            if dev.platform != "cpu":       # host data is where a CPU program wants it
-                args, kwargs = self._placed(args, dev), self._placed(kwargs, dev)
-            return setup.run(0, args, kwargs, eager)
+            if dev is default_device_now() and dev.platform == "cpu":
+                return setup.run(0, args, kwargs, eager)    # host data is where it is wanted
+            args, kwargs = self._placed(args, dev), self._placed(kwargs, dev)
+            with default_device(dev):
+                return setup.run(0, args, kwargs, eager)
         if any(isinstance(x, Tracer) for x in tree_leaves((args, kwargs))):
             raise ValueError(
                 f"pmap({self.name}) over {len(setup.devices)} devices got traced arguments "
@@ -162,11 +204,10 @@ class Pmapped:
             it = iter(dyn)
             return self.fun(*[static[i] if i in static else next(it)
                               for i in range(len(args))], **kw)
-        call.__name__ = self.name
         label = ("the devices pmap maps over in this process, one entry per device "
                  "(ft.local_device_count(), or pmap's devices)")
         mapped = api.mapped(call, in_axes, self.out_axes, self.axis_name, 1, span, "pmap",
-                            label)
+                            label, name=self.name)
         if eager:
             return mapped(*[args[i] for i in positions], **kwargs)
         leaves, treedef = tree_flatten((tuple(args[i] for i in positions), kwargs))
@@ -294,14 +335,17 @@ def _as_tuple(x):
 
 
 def pmap(fun=None, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(),
-         donate_argnums=(), devices=None):
+         devices=None, backend=None, axis_size=None, donate_argnums=()):
     """Map `fun` over devices, and over the processes of an MPI job.
 
     Arguments are mapped over axis `in_axes` (as `vmap` takes it), which must have size
     `ft.local_device_count()` (one CPU device per process, or this process's GPUs; `devices`
     picks others); `axis_name` names the axis for collectives, which then span the devices of
     every process (numbered process by process: `axis_index` is the global position).
-    Outputs are stacked along `out_axes` (None: an output the same on every device).
+    Outputs are stacked along `out_axes` (None: an output the same on every device). In one
+    process, a mapped axis shorter than the list of devices maps over the first ones;
+    `backend` ("cpu", "gpu", ...) picks the devices of that platform; `axis_size` is the size
+    of the whole mapped axis (every process's entries), required where no argument is mapped.
     Compiled once per signature like `jit` (under `disable_jit`, in a job of one process,
     each device runs `fun` op by op instead); `static_broadcasted_argnums` are static for every
     device, `donate_argnums` lend their memory to the results. In one process pmap over one
@@ -310,6 +354,7 @@ def pmap(fun=None, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_
     if fun is None:
         return functools.partial(pmap, axis_name=axis_name, in_axes=in_axes, out_axes=out_axes,
                                  static_broadcasted_argnums=static_broadcasted_argnums,
-                                 donate_argnums=donate_argnums, devices=devices)
+                                 devices=devices, backend=backend, axis_size=axis_size,
+                                 donate_argnums=donate_argnums)
     return Pmapped(fun, axis_name, in_axes, out_axes, static_broadcasted_argnums,
-                   donate_argnums, devices)
+                   donate_argnums, devices, backend, axis_size)

@@ -551,3 +551,30 @@ def test_set_functions_sized_nan(jx, name):
     for a, b in [(np.array([1.5, np.nan]), np.array([np.nan, 2.])),
                  (np.array([np.nan, np.nan, 1.]), np.array([3.]))]:
         _same_result(getattr(fnp, name)(a, b, size=5), getattr(jnp, name)(a, b, size=5))
+
+
+def test_vmap_sum_match_sums_varying_outputs_whose_out_axes_is_none(jx):
+    import jax
+    x = rng.standard_normal((4, 3))
+
+    def f(v, c):
+        return 2.0 * v, c, v.sum()
+    axes = dict(in_axes=(0, None), out_axes=(None, None, 0), sum_match=True)
+    ours = ft.vmap(f, **axes)(fnp.asarray(x), 5.0)
+    theirs = jax.vmap(f, **axes)(jx[1].asarray(x), 5.0)
+    for a, b in zip(ours, theirs):
+        same(a, b)
+    same(ft.jit(ft.vmap(f, **axes))(fnp.asarray(x), 5.0)[0], theirs[0])
+    # summing over the mapped axis is the transpose of broadcasting along it
+    g = ft.grad(lambda w: ft.vmap(lambda v: fnp.sin(v * w), out_axes=None,
+                                  sum_match=True)(fnp.asarray(x)).sum())
+    want = jax.grad(lambda w: jax.vmap(lambda v: jax.numpy.sin(v * w), out_axes=None,
+                                       sum_match=True)(x).sum())
+    same(g(np.float64(0.7)), want(np.float64(0.7)))
+    check_grads(lambda x: ft.vmap(lambda v: v ** 3, out_axes=None, sum_match=True)(x),
+                (fnp.asarray(x),), order=2)
+    # nested: the inner sum, then the outer stack
+    inner = ft.vmap(ft.vmap(lambda v: v * v, out_axes=None, sum_match=True))
+    same(inner(fnp.asarray(x)), (x * x).sum(1))
+    with pytest.raises(ValueError, match="varies across the batch"):
+        ft.vmap(lambda v: v, out_axes=None)(fnp.asarray(x))

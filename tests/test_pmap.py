@@ -105,9 +105,12 @@ def test_derivatives_and_transforms_around_pmap():
 
 def test_errors():
     f = one(lambda v: lax.psum(v, "i"), axis_name="i")
-    with pytest.raises(ValueError, match=r"different sizes.*size 4: args\[0\].*size 1: the "
-                                         r"devices pmap maps over"):
+    with pytest.raises(ValueError, match=r"axis of size 4, but this process has only 1 "
+                                         r"device"):
         f(arr(4, 3))
+    with pytest.raises(ValueError, match=r"different sizes.*size 1: args\[0\].*size 2: "
+                                         r"args\[1\]"):
+        one(lambda v, w: v + w)(arr(1, 3), arr(2, 3))
     with pytest.raises(NameError, match="axis name 'j'.*bound here are \\['i'\\].*ft.pmap"):
         one(lambda v: lax.psum(v, "j"), axis_name="i")(arr(1, 3))
     with pytest.raises(ValueError, match="varies across the batch"):
@@ -329,8 +332,10 @@ def test_several_devices_of_one_process(fake_devices):
     p = _check_on_devices(fake_devices)
     with pytest.raises(ValueError, match="cannot run inside another transform"):
         ft.jit(p)(arr(2, 2, 3), arr(2, 2, 3))
-    with pytest.raises(ValueError, match="must have size 2"):
+    with pytest.raises(ValueError, match="axis of size 3, but this process has only 2 "):
         p(arr(3, 2, 3), arr(3, 2, 3))
+    with pytest.raises(ValueError, match="must have size 2"):
+        p(arr(2, 2, 3), arr(3, 2, 3))
 
     failing = [True]
 
@@ -393,3 +398,35 @@ def test_nccl_on_gpus():
                                       cupy.asnumpy(xs[0]))
     if len(gpus) >= 2:
         _check_on_devices(gpus)
+
+
+def test_a_shorter_axis_maps_over_the_first_devices(fake_devices):
+    p = ft.pmap(lambda v: (lax.psum(v, "i"), lax.axis_index("i") + 0 * v.sum()),
+                axis_name="i", devices=fake_devices)
+    v = arr(1, 3)
+    total, index = p(v)
+    assert total.device is fake_devices[0]
+    close(total, v)
+    close(index, [0.0])
+    total, index = p(arr(2, 3))                 # both devices again
+    close(index, [0.0, 1.0])
+
+
+def test_backend_and_axis_size(fake_devices):
+    on_cpu = ft.pmap(lambda v: v * 2, backend="cpu")
+    assert on_cpu(arr(1, 3)).device.platform == "cpu"
+    fake = ft.pmap(lambda v: lax.psum(v, "i"), axis_name="i", backend="fakegpu")
+    v = arr(2, 3)
+    got = fake(v)
+    assert got.device is fake_devices[0]
+    close(got, np.broadcast_to(np.asarray(v).sum(0), (2, 3)))
+    with pytest.raises(ValueError, match="not of backend 'cpu'"):
+        ft.pmap(lambda v: v, devices=fake_devices, backend="cpu")(arr(2, 3))
+    # no mapped argument: axis_size says over how many devices
+    unmapped = ft.pmap(lambda v: v + lax.axis_index("i"), axis_name="i", in_axes=None,
+                       axis_size=2, devices=fake_devices)
+    close(unmapped(fnp.zeros(3)), np.repeat(np.arange(2.0)[:, None], 3, 1))
+    v = arr(1, 3)
+    close(ft.pmap(lambda v: v, axis_size=1)(v), v)
+    with pytest.raises(ValueError, match="axis_size=2 was given.*mapped axis of size 1"):
+        ft.pmap(lambda v: v, axis_size=2, devices=fake_devices)(arr(1, 3))
