@@ -12,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
 from ._fast import numpy_value, numpy_pair
 from ._promotion_modes import check_rank_promotion
-from ._reductions import no_out
+from ._reductions import as_bool, no_out
 
 
 def _ufunc_options(name, out, where):
@@ -197,31 +197,24 @@ def positive(x, /):
     return asarray(x)
 
 
-def _as_bool(x):
-    x = as_operand(x)
-    if type(x) in (int, float, bool, complex):
-        return asarray(bool(x))
-    return x if dtype_of(x) == dtypes.bool_ else lax.ne(x, 0)
-
-
 def logical_and(x1, x2, /, *, out=None, where=None):
     _ufunc_options("logical_and", out, where)
-    return lax.bitwise_and(_as_bool(x1), _as_bool(x2))
+    return lax.bitwise_and(as_bool(x1), as_bool(x2))
 
 
 def logical_or(x1, x2, /, *, out=None, where=None):
     _ufunc_options("logical_or", out, where)
-    return lax.bitwise_or(_as_bool(x1), _as_bool(x2))
+    return lax.bitwise_or(as_bool(x1), as_bool(x2))
 
 
 def logical_xor(x1, x2, /, *, out=None, where=None):
     _ufunc_options("logical_xor", out, where)
-    return lax.bitwise_xor(_as_bool(x1), _as_bool(x2))
+    return lax.bitwise_xor(as_bool(x1), as_bool(x2))
 
 
 def logical_not(x, /, *, out=None, where=None):
     _ufunc_options("logical_not", out, where)
-    return lax.bitwise_not(_as_bool(x))
+    return lax.bitwise_not(as_bool(x))
 
 
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
@@ -236,7 +229,7 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     if x is None or y is None:
         raise ValueError("where needs both x and y (or neither, for nonzero)")
     (a, b), _ = promote(x, y)
-    return lax.select(_as_bool(condition), a, b)
+    return lax.select(as_bool(condition), a, b)
 
 
 def clip(a, /, min=None, max=None, *, a_min=None, a_max=None):

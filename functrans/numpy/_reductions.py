@@ -10,7 +10,7 @@ from .. import dtypes, lax
 from ..primitives._util import dtype_of, shape_of
 from ..primitives.reductions import reduce_sum_p
 from ..array import wrap
-from ._conversion import asarray, promote_inexact
+from ._conversion import as_operand, asarray, promote_inexact
 from ._fast import numpy_value
 
 
@@ -121,12 +121,18 @@ max = amax = _extremum(lax.reduce_max, "max")
 min = amin = _extremum(lax.reduce_min, "min")
 
 
+def as_bool(x):
+    """`x` as booleans: its nonzero entries are True (NumPy's truth of numbers)."""
+    x = as_operand(x)
+    if type(x) in (int, float, bool, complex):
+        return asarray(bool(x))
+    return x if dtype_of(x) == dtypes.bool_ else lax.ne(x, 0)
+
+
 def _boolean(lax_fn, name):
     def f(a, axis=None, out=None, keepdims=False, where=None):
         no_out(out, name)
-        a = asarray(a)
-        if dtype_of(a) != dtypes.bool_:
-            a = lax.ne(a, 0)
+        a = as_bool(a)
         if where is not None:
             a = _masked(a, where, name == "all")
         axes = normalize_axes(axis, len(shape_of(a)))
@@ -270,9 +276,7 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 
 def count_nonzero(a, axis=None, keepdims=False):
-    a = asarray(a)
-    nonzero = a if dtype_of(a) == dtypes.bool_ else lax.ne(a, 0)
-    return sum(nonzero, axis=axis, keepdims=keepdims)
+    return sum(as_bool(a), axis=axis, keepdims=keepdims)
 
 
 def ptp(a, axis=None, out=None, keepdims=False):

@@ -23,7 +23,7 @@ from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.linalg import adjoint, from_triangle
 from ._conversion import asarray, promote_inexact
 from ._linalg import matmul, multi_dot, outer as _outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
-from ._reductions import normalize_axes
+from ._reductions import as_bool, normalize_axes
 from ._shape import diagonal as _diagonal, matrix_transpose
 
 _T = matrix_transpose
@@ -362,8 +362,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     """The number of singular values above the tolerance."""
     A = asarray(A)
     if len(shape_of(A)) < 2:
-        nonzero = A if dtype_of(A) == np.bool_ else lax.ne(A, 0)
-        return lax.convert_element_type(lax.reduce_or(nonzero), np.int64)
+        return lax.convert_element_type(lax.reduce_or(as_bool(A)), np.int64)
     A = _float_matrix(A, "matrix_rank", square=False)
     s = svdvals(A)
     last = len(shape_of(s)) - 1
@@ -445,7 +444,7 @@ def _vector_norm(R, x, axis, keepdims, ord):
     if ord == -math.inf:
         return R.min(a, axis=axis, keepdims=keepdims)
     if ord == 0:
-        return lax.convert_element_type(R.sum(lax.ne(x, 0), axis=axis, keepdims=keepdims),
+        return lax.convert_element_type(R.count_nonzero(x, axis=axis, keepdims=keepdims),
                                         dtype_of(a))
     if ord == 1:
         return R.sum(a, axis=axis, keepdims=keepdims)
