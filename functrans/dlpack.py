@@ -9,12 +9,19 @@ from .sharding import placement_device
 
 __all__ = ["from_dlpack", "is_supported_dtype"]
 
+_DLPACK_CPU = 1     # DLPack's device type of host memory (kDLCPU)
+
 
 def from_dlpack(external_array, device=None, copy=None):
     """An Array sharing `external_array`'s memory where it can (unless `copy=True`), on
-    `device` (a device, its name or a one-device sharding) when given."""
-    return _from_dlpack(external_array, device=None if device is None else
-                        placement_device(device, "from_dlpack"), copy=copy)
+    `device` (a device, its name or a one-device sharding); by default where the data is
+    (host data on the cpu device, whatever the default device)."""
+    if device is not None:
+        device = placement_device(device, "from_dlpack")
+    elif hasattr(external_array, "__dlpack_device__") and \
+            int(external_array.__dlpack_device__()[0]) == _DLPACK_CPU:
+        device = "cpu"
+    return _from_dlpack(external_array, device=device, copy=copy)
 
 
 def is_supported_dtype(dtype):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .array import Array, SingleDeviceSharding
-from .backends import Device, devices as _all_devices, get_device
+from .backends import Device, default_device_now, devices as _all_devices, get_device
 from .numpy import asarray
 from .primitives.transfer import device_put
 
@@ -52,8 +52,10 @@ class Mesh:
     def __init__(self, devices, axis_names, axis_types=None):
         del axis_types      # (JAX's explicit/auto axes: functrans shards nothing itself)
         grid = np.empty(np.shape(devices), dtype=object)
+        given = np.asarray(devices, dtype=object)
         for idx in np.ndindex(grid.shape):
-            grid[idx] = get_device(np.asarray(devices, dtype=object)[idx])
+            d = given[idx]
+            grid[idx] = d if isinstance(d, Device) else get_device(d)
         names = (axis_names,) if isinstance(axis_names, str) else tuple(axis_names)
         if len(names) != grid.ndim:
             raise ValueError(f"Mesh: {len(names)} axis names {names} for a device grid of "
@@ -88,9 +90,10 @@ class Mesh:
 
 def make_mesh(axis_shapes, axis_names, axis_types=None, *, devices=None):
     """A `Mesh` of the given shape over `devices` (default: the first devices of the
-    default platform)."""
+    default device's platform)."""
     shape = tuple(int(s) for s in axis_shapes)
-    pool = list(devices) if devices is not None else _all_devices()
+    pool = list(devices) if devices is not None else \
+        _all_devices(default_device_now().platform)
     n = math.prod(shape)
     if len(pool) < n:
         raise ValueError(f"make_mesh: a mesh of shape {shape} needs {n} devices, but "

@@ -168,7 +168,8 @@ def test_log_compiles_logs_each_compilation(caplog):
             f(fnp.ones(4), 2.0)
             f(fnp.ones(4), 3.0)                 # cached: not compiled again
     assert len(caplog.records) == 1
-    assert "Compiled scaled for cpu with input types (f32[4], f32[])" in caplog.text
+    where = ft.backends.default_device_now()
+    assert f"Compiled scaled for {where} with input types (f32[4], f32[])" in caplog.text
 
 
 def test_explain_cache_misses_logs_what_changed(caplog):

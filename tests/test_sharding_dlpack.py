@@ -91,8 +91,9 @@ def test_dlpack_from_numpy_and_torch():
     np.testing.assert_array_equal(x, jax.dlpack.from_dlpack(t))
     assert x.dtype == np.float32
     host = np.arange(4)
-    shared = ft.dlpack.from_dlpack(host)
+    shared = ft.dlpack.from_dlpack(host)                # on the cpu, whatever the default
     copied = ft.dlpack.from_dlpack(host, copy=True)
+    assert shared.device == ft.devices("cpu")[0]
     host[0] = 7
     assert int(shared[0]) == 7 and int(copied[0]) == 0
     y = ft.dlpack.from_dlpack(host, device=SingleDeviceSharding(ft.devices()[0]))

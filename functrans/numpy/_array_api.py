@@ -159,7 +159,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
         if not hasattr(x, "__dlpack__"):
             raise TypeError(f"from_dlpack: {type(x).__name__} has no __dlpack__ method")
         raw = _dlpack_raw(x, copy)
-        out = asarray(raw, copy=False)
+        out = asarray(raw, copy=False, device=device)
     if device is not None:
         out = to_device(out, device)
     elif copy:
