@@ -93,6 +93,9 @@ newaxis = None
 Array = ndarray
 from ._index_tricks import r_, c_, mgrid, ogrid, s_, index_exp  # noqa: E402
 from ._vectorize import vectorize  # noqa: E402
+from ._ufunc import ufunc, frompyfunc, fromfile  # noqa: E402
+character, flexible, object_ = _np.character, _np.flexible, _np.object_
+ComplexWarning = _np.exceptions.ComplexWarning
 double, single, cdouble, csingle = float64, float32, complex128, complex64
 float_, complex_, int_, uint = float64, complex128, int64, uint64
 
