@@ -255,6 +255,37 @@ def test_take_along_axis_fill_grads_and_errors():
         fnp.take_along_axis(np.ones((2, 3)), i[:, :2], 1, mode="one_hot")
 
 
+def test_take_along_axis_fill_under_vmap_jit_and_grad(jx):
+    jax = pytest.importorskip("jax")
+    _, jnp = jx
+    a = rng.normal(size=(4, 2, 3))
+    i = np.array([[[0, 2, 7], [-1, 1, -9]]] * 4) + np.arange(4)[:, None, None] % 2
+
+    def take(lib, fill):
+        return lambda a, i: lib.take_along_axis(a, i, 1, mode="fill", fill_value=fill)
+    for fill in (None, 0.5):
+        want = jax.vmap(take(jnp, fill))(a, i)
+        np.testing.assert_array_equal(ft.vmap(take(fnp, fill))(a, i), want)
+        np.testing.assert_array_equal(ft.vmap(take(fnp, fill), (0, None))(a, i[0]),
+                                      jax.vmap(take(jnp, fill), (0, None))(a, i[0]))
+        np.testing.assert_array_equal(ft.jit(ft.vmap(take(fnp, fill)))(a, i), want)
+
+    def loss(lib, grad, jit):
+        return jit(grad(lambda a: (take(lib, 0.5)(a, i[0]) ** 2).sum()))
+    np.testing.assert_allclose(loss(fnp, ft.grad, ft.jit)(a[0]),
+                               loss(jnp, jax.grad, jax.jit)(a[0]))
+    c = (a[0] + 1j * a[1]).astype(np.complex128)
+    np.testing.assert_array_equal(fnp.take_along_axis(c, i[0], 1, mode="fill"),
+                                  jnp.take_along_axis(c, i[0], 1, mode="fill"))
+    # a fill value is converted to the array's dtype as JAX converts it (wrapping unsigned)
+    u = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    np.testing.assert_array_equal(
+        fnp.take_along_axis(u, i[0], 1, mode="fill", fill_value=-1),
+        jnp.take_along_axis(u, i[0], 1, mode="fill", fill_value=-1))
+    with pytest.raises(TypeError, match="take_along_axis: fill_value must be a concrete"):
+        ft.jit(lambda f: fnp.take_along_axis(a[0], i[0], 1, mode="fill", fill_value=f))(2.0)
+
+
 # ------------------------------------------------------------------ lax indexing and names
 @pytest.mark.parametrize("start", [-3, -12, 3, 8])
 @pytest.mark.parametrize("allow", [True, False])

@@ -249,15 +249,14 @@ def getitem_mode(x, idx, mode=None, fill_value=None):
     if mode in ("fill", "drop"):
         x = asarray(x)
         fill = dtypes.default_fill_value(dtype_of(x)) if fill_value is None else fill_value
-        return _getitem(x, idx, fill=_fill_scalar(fill, dtype_of(x)))
+        return _getitem(x, idx, fill=fill_scalar(fill, dtype_of(x)))
     return getitem(x, idx)
 
 
-def _fill_scalar(v, dtype):
+def fill_scalar(v, dtype, name="x.at[...].get"):
     """A fill value as a Python scalar of `dtype`'s kind (a parameter of the primitive)."""
     if isinstance(v, Tracer):
-        raise TypeError("x.at[...].get: fill_value must be a concrete number, not a traced "
-                        "value")
+        raise TypeError(f"{name}: fill_value must be a concrete number, not a traced value")
     return np.asarray(v).astype(dtype).item()
 
 

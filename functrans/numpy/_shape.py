@@ -442,7 +442,7 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     "promise_in_bounds", as JAX). Out of range, `mode=None` raises IndexError on concrete
     indices, clamps traced ones (NumPy's rule; JAX's None is "fill"); "clip" clamps; "fill"
     gives `fill_value` (default NaN, the extreme integer, True: `dtypes.default_fill_value`)."""
-    from ._indexing import out_of_bounds
+    from ._indexing import out_of_bounds, fill_scalar
     arr = asarray(arr)
     if axis is None:
         arr, axis = ravel(arr), 0
@@ -468,10 +468,9 @@ def take_along_axis(arr, indices, axis=-1, mode=None, fill_value=None, *,
     if kind != lax.GatherScatterMode.FILL_OR_DROP:
         raise ValueError(f"take_along_axis: mode must be None, 'clip', 'fill' or "
                          f"'promise_in_bounds', got {mode!r}")
-    out = lax.take_along_axis(arr, idx, ax, mode="fill")
-    valid = lax.broadcast_to(lax.bitwise_and(lax.ge(idx, 0), lax.lt(idx, n)), shape_of(out))
     fill = dtypes.default_fill_value(dtype_of(arr)) if fill_value is None else fill_value
-    return lax.select(valid, out, lax.full(shape_of(out), fill, dtype_of(arr)))
+    return lax.take_along_axis(arr, idx, ax, mode="fill",
+                               fill_value=fill_scalar(fill, dtype_of(arr), "take_along_axis"))
 
 
 def compress(condition, a, axis=None, *, size=None, fill_value=0, out=None):

@@ -692,11 +692,12 @@ def along_axis_indices(shape, indices, axis):
 
 
 @on_operand_device
-def take_along_axis(x, indices, axis, mode="clip"):
-    """`x` picked along `axis` by `indices` of x's rank, as NumPy's take_along_axis."""
+def take_along_axis(x, indices, axis, mode="clip", fill_value=None):
+    """`x` picked along `axis` by `indices` of x's rank, as NumPy's take_along_axis
+    (`fill_value` read out of bounds with `mode="fill"`)."""
     shape = shape_of(x)
     return gather_p.bind(x, *along_axis_indices(shape, indices, axis),
-                         axes=tuple(range(len(shape))), mode=mode)
+                         axes=tuple(range(len(shape))), mode=mode, fill_value=fill_value)
 
 
 @on_operand_device
