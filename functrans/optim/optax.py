@@ -13,7 +13,8 @@ dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
 
 Optax's submodules `tree_utils`, `tree` (its functions without the `tree_` prefix),
 `transforms`, `losses`, `schedules`, `contrib`, `projections`, `second_order`,
-`perturbations`, `assignment` and `microbatching` import as theirs do:
+`perturbations`, `assignment`, `microbatching` and `experimental` (`.aggregating`) import as
+theirs do:
 `import functrans.optim.optax.tree_utils as otu` for `import optax.tree_utils as otu`.
 """
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any, Callable, Union
 
 from .. import dtypes, lax
 from ..array import Array
-from . import (assignment, blocks, contrib, extras, losses, microbatching, perturbations,
-               projections, schedules, second_order, tree_utils)
+from . import (assignment, blocks, contrib, experimental, extras, losses, microbatching,
+               perturbations, projections, schedules, second_order, tree_utils)
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    with_extra_args_support)
 from .extras import *  # noqa: F401,F403  (more optimizers, transformations and helpers)
@@ -83,7 +84,7 @@ __all__ = [*blocks.__all__, *extras.__all__, *losses.__all__, "bias_correction",
            "ShouldSkipUpdateFunction", "projections", "second_order", "perturbations",
            "inject_stateful_hyperparams", "InjectStatefulHyperparamsState", "WrappedSchedule",
            "matrix_inverse_pth_root", "multi_normal", "nnls", "assignment", "microbatching",
-           "microbatch"]
+           "microbatch", "experimental"]
 
 # Optax's type annotations (`def fit(params: optax.Params, ...)`)
 ArrayTree = Union[Array, Any]
@@ -263,5 +264,7 @@ def optimistic_gradient_descent(learning_rate, alpha=1.0, beta=1.0):
 
 # importable under this module's name, as `os.path` is under `os`'s
 for _name in ("tree_utils", "tree", "transforms", "losses", "schedules", "contrib",
-              "projections", "second_order", "perturbations", "assignment", "microbatching"):
+              "projections", "second_order", "perturbations", "assignment", "microbatching",
+              "experimental"):
     sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
+sys.modules.setdefault(f"{__name__}.experimental.aggregating", experimental.aggregating)
