@@ -336,10 +336,14 @@ def _scatter_with(prim, name, operand, indices, updates, dn, mode, negate=False)
     plan, idx, perm, target, clip = _scatter_layout(name, operand, indices, shape_of(updates),
                                                     dn, mode)
     u = reshape(transpose(updates, perm), target)
-    if negate:
-        u = neg(u)
+    return _scatter_into(prim, plan, operand, neg(u) if negate else u, idx, clip)
+
+
+def _scatter_into(prim, plan, operand, updates, idx, clip):
+    """`operand` with the laid-out `updates` scattered at `idx` by `prim` (out-of-bounds
+    windows clamped where `clip`, else dropped)."""
     x, axes = _primitive_operand(plan, operand)
-    y = prim.bind(x, u, *idx, axes=axes, mode="promise_in_bounds" if clip else "drop")
+    y = prim.bind(x, updates, *idx, axes=axes, mode="promise_in_bounds" if clip else "drop")
     if not plan.indexed:
         y = reshape(y, shape_of(y)[1:])
     if shape_of(y) != tuple(shape_of(operand)):
@@ -381,15 +385,9 @@ def scatter_apply(operand, scatter_indices, func, dimension_numbers, *, update_s
     indices = _indices(name, operand, scatter_indices)
     plan, idx, perm, target, clip = _scatter_layout(name, operand, indices, update_shape,
                                                     dimension_numbers, mode)
-    ones = full(target, 1, dtypes.int64, like=operand)
     zeros = full(shape_of(operand), 0, dtypes.int64, like=operand)
-    x, axes = _primitive_operand(plan, zeros)
-    counts = scatter_add_p.bind(x, ones, *idx, axes=axes,
-                                mode="promise_in_bounds" if clip else "drop")
-    if not plan.indexed:
-        counts = reshape(counts, shape_of(counts)[1:])
-    if shape_of(counts) != tuple(shape_of(operand)):
-        counts = dynamic_update_slice(zeros, counts, [0] * len(shape_of(counts)))
+    ones = full(target, 1, dtypes.int64, like=operand)
+    counts = _scatter_into(scatter_add_p, plan, zeros, ones, idx, clip)
     if unique_indices or math.prod(target) <= 1:
         return select(gt(counts, np.int64(0)), func(operand), operand)
 
