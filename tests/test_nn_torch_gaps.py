@@ -1,5 +1,5 @@
 """PyTorch names closed late: F.linear_cross_entropy and LinearCrossEntropyLoss, NLLLoss2d,
-RNNBase / RNNCellBase, F.conv_tbc, F.multi_head_attention_forward and F.grouped_mm. Against
+RNNBase / RNNCellBase, F.conv_tbc and F.multi_head_attention_forward. Against
 PyTorch in float64 where it is installed (values and gradients; skipped without it), and
 without it: reference values, finite differences, jit and vmap."""
 import warnings
