@@ -54,11 +54,14 @@ class FlattenedIndexKey(NamedTuple):
         return f"[<flat index {self.key}>]"
 
 
-def keystr(path) -> str:
-    """Render a key path as a string, e.g. `['layers'][0].weight`."""
-    return "".join(str(k) for k in path)
+def keystr(path, *, simple=False, separator="") -> str:
+    """Render a key path as a string, e.g. `['layers'][0].weight`; `simple`: each key's bare
+    value (`layers/0/weight` with `separator="/"`)."""
+    return separator.join(str(getattr(k, k._fields[0]) if simple and isinstance(k, _KEYS)
+                              else k) for k in path)
 
 
+_KEYS = (SequenceKey, DictKey, GetAttrKey, FlattenedIndexKey)
 KeyEntry = TypeVar("KeyEntry", bound=Hashable)
 KeyPath = tuple[KeyEntry, ...]
 
@@ -124,35 +127,52 @@ def register_pytree_with_keys_class(cls):
                                      cls.tree_unflatten, flatten)
 
 
-def register_dataclass(nodetype=None, *, data_fields=None, meta_fields=None):
-    """Register a dataclass as a pytree: `data_fields` are children, `meta_fields` static.
+def register_dataclass(nodetype=None, data_fields=None, meta_fields=None, drop_fields=()):
+    """Register a dataclass as a pytree: `data_fields` are children, `meta_fields` static,
+    `drop_fields` neither; a node is rebuilt by calling `nodetype(**fields)`.
 
     Without explicit lists, fields marked `dataclasses.field(metadata={"static": True})` are
     static and all others are data. Usable as a decorator.
     """
     if nodetype is None:
         return functools.partial(register_dataclass, data_fields=data_fields,
-                                 meta_fields=meta_fields)
-    if data_fields is None or meta_fields is None:
-        if not dataclasses.is_dataclass(nodetype):
-            raise TypeError(f"register_dataclass: {nodetype.__qualname__} is not a dataclass; "
-                            "pass data_fields= and meta_fields= explicitly")
-        fields = [f for f in dataclasses.fields(nodetype) if f.init]
+                                 meta_fields=meta_fields, drop_fields=drop_fields)
+    name = getattr(nodetype, "__qualname__", nodetype)
+    if (data_fields is None) != (meta_fields is None):
+        raise TypeError(f"register_dataclass({name}): give both data_fields and meta_fields, "
+                        f"or neither; got data_fields={data_fields!r}, "
+                        f"meta_fields={meta_fields!r}")
+    is_dataclass = dataclasses.is_dataclass(nodetype)
+    if data_fields is None:
+        if not is_dataclass:
+            raise TypeError(f"register_dataclass: {name} is not a dataclass; pass "
+                            "data_fields= and meta_fields= explicitly")
+        fields = [f for f in dataclasses.fields(nodetype) if f.name not in drop_fields]
         meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
         data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
     data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+    listed = {*data_fields, *meta_fields}
+    if is_dataclass:
+        init = {f.name for f in dataclasses.fields(nodetype) if f.init} - set(drop_fields)
+        if listed != init:
+            missing, extra = sorted(init - listed), sorted(listed - init)
+            raise ValueError(
+                f"register_dataclass({name}): data_fields and meta_fields must list every "
+                "field with init=True and only those:"
+                + (f" missing {missing} (add them to drop_fields to leave them out)"
+                   if missing else "")
+                + (f" unexpected {extra} (init=False fields go in drop_fields)"
+                   if extra else ""))
+    if len(listed) != len(data_fields) + len(meta_fields):
+        raise ValueError(f"register_dataclass({name}): data_fields and meta_fields overlap "
+                         f"in {sorted(set(data_fields) & set(meta_fields))}")
     keys = tuple(GetAttrKey(n) for n in data_fields)
 
     def flatten(node):
         return [getattr(node, n) for n in data_fields], tuple(getattr(node, n) for n in meta_fields)
 
     def unflatten(aux, children):
-        obj = object.__new__(nodetype)
-        for n, v in zip(data_fields, children):
-            object.__setattr__(obj, n, v)
-        for n, v in zip(meta_fields, aux):
-            object.__setattr__(obj, n, v)
-        return obj
+        return nodetype(**dict(zip(meta_fields, aux)), **dict(zip(data_fields, children)))
 
     _registry[nodetype] = _NodeKind(flatten, unflatten, lambda node, aux: keys)
     _flatten_cache.clear()
@@ -384,7 +404,7 @@ def _child_keys(node, td):
 
 
 def _flatten_with_path(tree, path, out, is_leaf):
-    if (is_leaf is not None and is_leaf(tree)) or node_kind(type(tree)) is None:
+    if (is_leaf is not None and is_leaf(path, tree)) or node_kind(type(tree)) is None:
         out.append((path, tree))
         return _LEAF
     kind = node_kind(type(tree))
@@ -396,15 +416,18 @@ def _flatten_with_path(tree, path, out, is_leaf):
     return PyTreeDef(type(tree), aux, kids)
 
 
-def tree_flatten_with_path(tree, is_leaf=None):
-    """Flatten to `([(key_path, leaf), ...], treedef)`."""
+def tree_flatten_with_path(tree, is_leaf=None, is_leaf_takes_path=False):
+    """Flatten to `([(key_path, leaf), ...], treedef)`; `is_leaf(x)`, or
+    `is_leaf(key_path, x)` with `is_leaf_takes_path`, stops at the nodes it is true for."""
     out = []
+    if is_leaf is not None and not is_leaf_takes_path:
+        leaf, is_leaf = is_leaf, lambda path, x: leaf(x)
     td = _flatten_with_path(tree, (), out, is_leaf)
     return out, td
 
 
-def tree_leaves_with_path(tree, is_leaf=None):
-    return tree_flatten_with_path(tree, is_leaf)[0]
+def tree_leaves_with_path(tree, is_leaf=None, is_leaf_takes_path=False):
+    return tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)[0]
 
 
 # ---------------------------------------------------------------- maps and reductions
@@ -449,9 +472,9 @@ def _flatten_up_to(td, tree, out, path):
         _flatten_up_to(ctd, c, out, path + (k,))
 
 
-def tree_map_with_path(f, tree, *rest, is_leaf=None):
+def tree_map_with_path(f, tree, *rest, is_leaf=None, is_leaf_takes_path=False):
     """Like `tree_map`, but `f(path, leaf, *others)` also gets each leaf's key path."""
-    pairs, td = tree_flatten_with_path(tree, is_leaf)
+    pairs, td = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
     others = [_leaves_like(td, r, i + 1) for i, r in enumerate(rest)]
     return td.unflatten([f(p, x, *xs) for (p, x), *xs in zip(pairs, *others)])
 
@@ -571,8 +594,8 @@ class _Registry:
     def register_node(self, type, to_iterable, from_iterable, to_iterable_with_keys=None):
         return register_pytree_node(type, to_iterable, from_iterable, to_iterable_with_keys)
 
-    def register_dataclass_node(self, type, data_fields, meta_fields):
-        return register_dataclass(type, data_fields=data_fields, meta_fields=meta_fields)
+    def register_dataclass_node(self, type, data_fields, meta_fields, drop_fields=()):
+        return register_dataclass(type, data_fields, meta_fields, drop_fields)
 
     def __repr__(self):
         return "functrans.tree_util.default_registry"

@@ -137,3 +137,69 @@ def test_key_aliases_and_tree_static():
     jfield = {f.name: f for f in dataclasses.fields(
         dataclasses.make_dataclass("J", [("s", str, jax.tree.static(default="a"))]))}["s"]
     assert dict(jfield.metadata) == {"static": True}
+
+
+def test_keystr_simple_and_separator_as_jax():
+    tree = {"foo": {"bar": [2, 3], "baz": Point(1, 2)}, "q": (4,)}
+    paths = [p for p, _ in tu.tree_leaves_with_path(tree)]
+    jpaths = [p for p, _ in jtu.tree_leaves_with_path(tree)]
+    for p, jp in zip(paths, jpaths):
+        for kw in ({}, {"simple": True}, {"separator": "/"}, {"simple": True, "separator": "/"}):
+            assert tu.keystr(p, **kw) == jtu.keystr(jp, **kw), (p, kw)
+    assert tu.keystr((tu.FlattenedIndexKey(3), tu.GetAttrKey("w")), simple=True,
+                     separator=".") == "3.w"
+
+
+def test_is_leaf_takes_path_as_jax():
+    tree = {"a": [1, [2, 3]], "b": [4, 5]}
+
+    def stop(path, x):
+        return len(path) == 2 and isinstance(x, list)
+    for fn in ("tree_flatten_with_path", "tree_leaves_with_path"):
+        ours = getattr(tu, fn)(tree, stop, is_leaf_takes_path=True)
+        theirs = getattr(jtu, fn)(tree, stop, is_leaf_takes_path=True)
+        ours, theirs = (ours[0], theirs[0]) if fn == "tree_flatten_with_path" else (ours,
+                                                                                   theirs)
+        assert [(tu.keystr(p), x) for p, x in ours] == \
+            [(jtu.keystr(p), x) for p, x in theirs]
+    got = tu.tree_map_with_path(lambda p, x: len(p), tree, is_leaf=stop, is_leaf_takes_path=True)
+    assert got == jtu.tree_map_with_path(lambda p, x: len(p), tree, is_leaf=stop,
+                                         is_leaf_takes_path=True) == {"a": [2, 2], "b": [2, 2]}
+    # a one-argument is_leaf still takes the node alone
+    assert tu.tree_leaves_with_path(tree, is_leaf=lambda x: x == [2, 3])[1][1] == [2, 3]
+
+
+def test_register_dataclass_drop_fields_and_rebuilding_through_init():
+    for reg in (tu.register_dataclass, jtu.register_dataclass):
+        @dataclasses.dataclass
+        class Scaled:
+            x: object
+            scale: float = dataclasses.field(default=2.0, metadata={"static": True})
+            cache: object = dataclasses.field(default=None, init=False)
+            derived: object = dataclasses.field(default=None)
+
+            def __post_init__(self):
+                self.cache = "built"
+        with pytest.raises(ValueError, match="(?i)unexpected.*cache"):
+            reg(Scaled)
+        if reg is tu.register_dataclass:
+            reg(Scaled, drop_fields=["derived", "cache"])
+        else:       # JAX 0.10.2 lists dropped fields when it finds the fields itself
+            reg(Scaled, ["x"], ["scale"], ["derived"])
+        leaves, td = (ft.tree if reg is tu.register_dataclass else jax.tree).flatten(
+            Scaled(1.0, 3.0, 9))
+        assert leaves == [1.0]
+        back = td.unflatten([5.0])
+        assert (back.x, back.scale, back.cache, back.derived) == (5.0, 3.0, "built", None)
+        with pytest.raises(ValueError, match="derived"):      # neither listed nor dropped
+            @dataclasses.dataclass
+            class Missing:
+                x: object
+                derived: object = None
+            reg(Missing, data_fields=["x"], meta_fields=[])
+    with pytest.raises(TypeError, match="both data_fields and meta_fields"):
+        tu.register_dataclass(Point, data_fields=["x", "y"])
+    with pytest.raises(ValueError, match="overlap"):
+        class Plain:
+            pass
+        tu.register_dataclass(Plain, data_fields=["x"], meta_fields=["x"])
