@@ -7,7 +7,8 @@ functions (`normal`, `truncated_normal`) agree to the last few ulps, except far 
 `truncated_normal`'s tails, where erf_inv magnifies a one-ulp difference of erf (between 5
 and 6 standard deviations, draws differ in the fourth digit). The hash is one primitive,
 `threefry2x32`, whose kernel is written once with `xp` uint32 arithmetic (wrapping add,
-rotate, xor), hence the same bits on every backend.
+rotate, xor; `primitives.rng`, shared with `lax.rng_bit_generator`), hence the same bits on
+every backend.
 """
 from __future__ import annotations
 
@@ -20,14 +21,13 @@ from ..core import ShapedArray, get_aval, device_like
 from ..primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front, \
     as_shape
 from ..numpy._conversion import asarray, asarray_like
+from ..primitives.rng import threefry2x32_rounds
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
            "truncated_normal", "randint", "bernoulli", "categorical", "gumbel", "permutation",
            "choice"]
 
 _U32 = np.dtype(np.uint32)
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-_PARITY = 0x1BD11BDA
 
 
 # ------------------------------------------------------------------ the hash primitive
@@ -38,22 +38,8 @@ def _threefry_impl(xp, key, offset, shape):
     k0, k1 = key[..., 0][extra], key[..., 1][extra]
     counts = xp.arange(math.prod(shape), dtype=_U32).reshape(shape)
     x1 = xp.asarray(offset, dtype=_U32)[extra] + counts
-    x0 = xp.zeros(x1.shape, _U32)
-    x0, x1 = xp.broadcast_arrays(x0 + k0, x1 + k1)
-    x0, x1 = x0.copy(), x1.copy()
-    ks = (k0, k1, k0 ^ k1 ^ _U32.type(_PARITY))
-    tmp = xp.empty_like(x1)
-    for group in range(5):
-        for r in _ROTATIONS[group % 2]:
-            xp.add(x0, x1, out=x0)
-            xp.left_shift(x1, _U32.type(r), out=tmp)
-            xp.right_shift(x1, _U32.type(32 - r), out=x1)
-            xp.bitwise_or(x1, tmp, out=x1)
-            xp.bitwise_xor(x1, x0, out=x1)
-        xp.add(x0, ks[(group + 1) % 3], out=x0)
-        xp.add(x1, ks[(group + 2) % 3], out=x1)
-        xp.add(x1, _U32.type(group + 1), out=x1)
-    return [x0, x1]
+    x0, x1 = xp.broadcast_arrays(xp.zeros(x1.shape, _U32), x1, k0, k1)[:2]
+    return list(threefry2x32_rounds(xp, k0, k1, x0.copy(), x1.copy()))
 
 
 def _threefry_aval(key, offset, shape):
