@@ -475,7 +475,8 @@ def padding_pairs(padding, in_spatial, window_shape, window_strides, rhs_dilatio
     return pairs
 
 
-def _per_axis(value, nd, name):
+def per_axis(value, nd, name):
+    """`value` (None: all 1) as `nd` positive ints, one per spatial axis (`name` in errors)."""
     if value is None:
         return (1,) * nd
     value = tuple(int(v) for v in value)
@@ -560,9 +561,9 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     if dtype_of(lhs) != dtype_of(rhs):
         raise TypeError(f"conv_general_dilated: lhs is {dtype_of(lhs)} but rhs is "
                         f"{dtype_of(rhs)}; convert one with .astype()")
-    strides = _per_axis(window_strides, nd, "window_strides")
-    ld = _per_axis(lhs_dilation, nd, "lhs_dilation")
-    rd = _per_axis(rhs_dilation, nd, "rhs_dilation")
+    strides = per_axis(window_strides, nd, "window_strides")
+    ld = per_axis(lhs_dilation, nd, "lhs_dilation")
+    rd = per_axis(rhs_dilation, nd, "rhs_dilation")
     dilated_in = tuple((d - 1) * dil + 1 for d, dil in zip(in_sp, ld))
     pads = padding_pairs(padding, dilated_in, window, strides, rd)
     out_sp = _out_spatial(in_sp, window, strides, pads, ld, rd)
