@@ -22,8 +22,8 @@ from ..core import ShapedArray
 from ._util import primitive, shape_of, elementwise_aval, wanted
 from .elementwise import (special_module, in_operand_dtype, batch_elementwise, unbroadcast,
                           mul, exp, log, log1p, sub, add, neg, lgamma, digamma, div, max,
-                          select, ge, square)
-from .shape_ops import broadcast_to
+                          select, ge, gt, eq, square)
+from .shape_ops import broadcast_to, full_like
 
 _NAMES = {"gammainc": "gammainc", "gammaincc": "gammaincc", "gammaincinv": "gammaincinv",
           "betainc": "betainc", "betaincinv": "betaincinv", "zeta": "zeta", "exp1": "exp1",
@@ -181,7 +181,7 @@ def zeta(x, q):
 
 
 __all__ = ["gammainc", "gammaincc", "gammaincinv", "betainc", "betaincinv", "zeta",
-           "exp1", "expi", "expn", "random_gamma_grad", "special_primitive"]
+           "exp1", "expi", "expn", "random_gamma_grad", "igamma_grad_a", "special_primitive"]
 
 
 # ------------------------------------------------------------------ gamma sample derivative
@@ -247,6 +247,17 @@ def _gamma_sample_grad_dx(a, x, g):
 
 random_gamma_grad_p = _special("random_gamma_grad", 2, _gamma_sample_grad_dx,
                                impl=_gamma_sample_grad_impl)
+
+
+def igamma_grad_a(a, x):
+    """d P(a, x) / d a, the derivative of the regularized lower incomplete gamma function in
+    its shape parameter: -random_gamma_grad(a, x) times d P / dx (0 at x = 0; NaN for x < 0
+    or a <= 0); differentiable in x (not in a)."""
+    inside = gt(x, 0.0)
+    x1, a1 = select(inside, x, full_like(x, 1.0)), select(gt(a, 0.0), a, full_like(a, 1.0))
+    out = neg(mul(random_gamma_grad(a1, x1), _gamma_density(a1, x1)))
+    edge = select(eq(x, 0.0), full_like(out, 0.0), full_like(out, np.nan))
+    return select(gt(a, 0.0), select(inside, out, edge), full_like(out, np.nan))
 
 
 def random_gamma_grad(a, x):
