@@ -37,7 +37,8 @@ from ..primitives.indexing import (
 )
 from ..primitives.sorting import sort, sort_multiple, argsort, searchsorted, top_k
 from ..primitives.special import (random_gamma_grad, gammainc as igamma,
-                                  gammaincc as igammac, betainc, zeta)
+                                  gammaincc as igammac, betainc, zeta, igamma_grad_a)
+from ..primitives.rng import RandomAlgorithm, rng_bit_generator, rng_uniform
 from ..primitives.transfer import device_put
 from ..higher_order.collectives import (
     psum, pmean, pmax, pmin, all_gather, psum_scatter, ppermute, pshuffle, pbroadcast,
@@ -58,4 +59,10 @@ from .gather_scatter import (
 from .shapes import (
     ConvGeneralDilatedDimensionNumbers, conv_general_permutations, conv_general_shape_tuple,
     conv_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple)
+from .extras import (
+    clz, mulhi, empty, broadcast_like, FftType, fft, platform_dependent, create_token, after_all,
+    composite, with_sharding_constraint, DotDimensionNumbers, DotAlgorithm, DotAlgorithmPreset,
+    PrecisionLike)
+from .products import (RaggedDotDimensionNumbers, ragged_dot, ragged_dot_general,
+                       conv_general_dilated_patches, conv_general_dilated_local)
 from . import linalg
