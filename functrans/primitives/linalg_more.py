@@ -9,9 +9,9 @@ import numpy as np
 from ..core import ShapedArray
 from .. import dtypes
 from ._util import primitive, shape_of, dtype_of, wanted
-from .linalg import batch_leading, square_aval, host_batched
+from .linalg import batch_leading, square_aval, host_batched, zeros_or
 from .elementwise import add, sub, mul, neg
-from .shape_ops import pad, slice_in_dim, broadcast_in_dim, full_like
+from .shape_ops import pad, slice_in_dim, broadcast_in_dim
 from .reductions import reduce_sum
 
 
@@ -203,7 +203,7 @@ def _tds_jvp(primals, tangents):
     x = tridiagonal_solve_p.bind(dl, d, du, b)
     if all(t is None for t in tangents):
         return x, None
-    tdl, td, tdu, tb = [full_like(p, 0) if t is None else t for t, p in zip(tangents, primals)]
+    tdl, td, tdu, tb = [zeros_or(t, p) for t, p in zip(tangents, primals)]
     rhs = sub(tb, _tri_matvec(tdl, td, tdu, x))
     return x, tridiagonal_solve_p.bind(dl, d, du, rhs)
 
