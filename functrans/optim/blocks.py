@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import dtypes, lax
+from .. import lax
 from .. import numpy as fnp
 from ..buffers import is_buffer
 from ..tree_util import tree_flatten, tree_map
@@ -21,6 +21,7 @@ from .base import EmptyState, GradientTransformation, displayed, require_params
 from .leafwise import as_dtype, leafwise, step_number, zero_count, zeros_like
 from .masking import masked
 from .transforms import add_decayed_weights, chain, scale, scale_by_schedule
+from .tree_utils import tree_cast
 
 __all__ = ["identity", "scale_by_adam", "scale_by_amsgrad", "scale_by_belief", "scale_by_rms",
            "scale_by_stddev", "scale_by_trust_ratio", "trace", "scale_by_learning_rate", "clip",
@@ -134,21 +135,6 @@ class ScaleByRpropState(NamedTuple):
 
 
 # ------------------------------------------------------------------ helpers
-def _zeros_in(params, dtype, fill=0.0):
-    """Moments shaped like `params` and on their devices, in `dtype` where given (else each
-    parameter's)."""
-    if dtype is None:
-        return zeros_like(params, fill)
-    dtype = dtypes.canonicalize(dtype)
-    return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill, dtype), params,
-                    is_leaf=is_buffer)
-
-
-def _cast(x, dtype):
-    """`x` in `dtype` (a moment kept in `mu_dtype`); None for either leaves it alone."""
-    return x if dtype is None or x is None else fnp.astype(x, dtype)
-
-
 def _debias(x, decay, t):
     """`x / (1 - decay ** t)`, the correction computed in float64, divided in x's dtype."""
     return x / as_dtype(1.0 - lax.pow(as_dtype(decay, t), t), x)
@@ -184,7 +170,8 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, ne
     """Adam's rescaling: `mu_hat / (sqrt(nu_hat + eps_root) + eps)` with bias-corrected
     moving averages of `g` and `g**2` (Nesterov's look-ahead mean with `nesterov`)."""
     def init(params):
-        return ScaleByAdamState(zero_count(), _zeros_in(params, mu_dtype), zeros_like(params))
+        return ScaleByAdamState(zero_count(), zeros_like(params, dtype=mu_dtype),
+                                zeros_like(params))
 
     def update(updates, state, params=None):
         t = step_number(state.count)
@@ -195,7 +182,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, ne
             m_hat = _mean_hat(g, m, b1, t, nesterov)
             u = m_hat / (fnp.sqrt(_debias(v, b2, t) + as_dtype(eps_root, g)) +
                          as_dtype(eps, g))
-            return u, _cast(m, mu_dtype), v
+            return u, tree_cast(m, mu_dtype), v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByAdamState(state.count + 1, mu, nu)
     return GradientTransformation(init, update)
@@ -206,7 +193,7 @@ def scale_by_amsgrad(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
     """AMSGrad's rescaling: Adam's, dividing by the running maximum of the (bias-corrected)
     second moment."""
     def init(params):
-        return ScaleByAmsgradState(zero_count(), _zeros_in(params, mu_dtype),
+        return ScaleByAmsgradState(zero_count(), zeros_like(params, dtype=mu_dtype),
                                    zeros_like(params), zeros_like(params))
 
     def update(updates, state, params=None):
@@ -218,7 +205,7 @@ def scale_by_amsgrad(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
             m_hat = _debias(m, b1, t) if bias_correction_mu else m
             vmax = fnp.maximum(vmax, _debias(v, b2, t) if bias_correction_nu else v)
             u = m_hat / (fnp.sqrt(vmax + as_dtype(eps_root, g)) + as_dtype(eps, g))
-            return u, _cast(m, mu_dtype), v, vmax
+            return u, tree_cast(m, mu_dtype), v, vmax
         updates, mu, nu, nu_max = leafwise(leaf, updates, state.mu, state.nu, state.nu_max,
                                            outputs=4)
         return updates, ScaleByAmsgradState(state.count + 1, mu, nu, nu_max)
@@ -318,13 +305,13 @@ def trace(decay, nesterov=False, accumulator_dtype=None):
     """Momentum: `t = g + decay * t`; the update is `t` (or `g + decay * t` with
     `nesterov`)."""
     def init(params):
-        return TraceState(_zeros_in(params, accumulator_dtype))
+        return TraceState(zeros_like(params, dtype=accumulator_dtype))
 
     def update(updates, state, params=None):
         def leaf(g, tr):
             d = as_dtype(decay, g)
             tr = g + d * tr
-            return (g + d * tr if nesterov else tr), _cast(tr, accumulator_dtype)
+            return (g + d * tr if nesterov else tr), tree_cast(tr, accumulator_dtype)
         updates, tr = leafwise(leaf, updates, state.trace, outputs=2)
         return updates, TraceState(tr)
     return GradientTransformation(init, update)
@@ -380,14 +367,14 @@ def ema(decay, debias=True, accumulator_dtype=None):
     """The updates' exponential moving average `e = (1 - decay) * g + decay * e`, divided by
     `1 - decay ** t` with `debias`."""
     def init(params):
-        return EmaState(zero_count(), _zeros_in(params, accumulator_dtype))
+        return EmaState(zero_count(), zeros_like(params, dtype=accumulator_dtype))
 
     def update(updates, state, params=None):
         t = step_number(state.count)
 
         def leaf(g, e):
             e = _ema(g, e, decay)
-            return (_debias(e, decay, t) if debias else e), _cast(e, accumulator_dtype)
+            return (_debias(e, decay, t) if debias else e), tree_cast(e, accumulator_dtype)
         updates, e = leafwise(leaf, updates, state.ema, outputs=2)
         return updates, EmaState(state.count + 1, e)
     return GradientTransformation(init, update)
@@ -426,7 +413,7 @@ def scale_by_novograd(b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, weight_decay=0.0,
     def init(params):
         nu = tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, 0, shape=()),
                       params, is_leaf=is_buffer)
-        return ScaleByNovogradState(zero_count(), _zeros_in(params, mu_dtype), nu)
+        return ScaleByNovogradState(zero_count(), zeros_like(params, dtype=mu_dtype), nu)
 
     def update(updates, state, params=None):
         decay = not isinstance(weight_decay, (int, float)) or weight_decay != 0
@@ -448,7 +435,7 @@ def scale_by_novograd(b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, weight_decay=0.0,
             if decay:
                 step = step + as_dtype(weight_decay, g) * p
             m = fnp.where(first, step, as_dtype(b1, g) * m + step)
-            mus.append(_cast(m, mu_dtype))
+            mus.append(tree_cast(m, mu_dtype))
             nus.append(n)
         mu = treedef.unflatten(mus)
         return mu, ScaleByNovogradState(state.count + 1, mu, treedef.unflatten(nus))
@@ -502,7 +489,7 @@ def scale_by_lion(b1=0.9, b2=0.99, mu_dtype=None, *, mode="hard", smooth_beta=1.
                          f"got {mode!r}")
 
     def init(params):
-        return ScaleByLionState(zero_count(), _zeros_in(params, mu_dtype))
+        return ScaleByLionState(zero_count(), zeros_like(params, dtype=mu_dtype))
 
     def direction(c):
         if mode == "hard":
@@ -513,7 +500,7 @@ def scale_by_lion(b1=0.9, b2=0.99, mu_dtype=None, *, mode="hard", smooth_beta=1.
 
     def update(updates, state, params=None):
         def leaf(g, m):
-            return direction(_ema(g, m, b1)), _cast(_ema(g, m, b2), mu_dtype)
+            return direction(_ema(g, m, b1)), tree_cast(_ema(g, m, b2), mu_dtype)
         updates, mu = leafwise(leaf, updates, state.mu, outputs=2)
         return updates, ScaleByLionState(state.count + 1, mu)
     return GradientTransformation(init, update)

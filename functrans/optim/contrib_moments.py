@@ -20,7 +20,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_flatten, tree_leaves, tree_map, tree_structure
 from .base import (EmptyState, GradientTransformation, GradientTransformationExtraArgs,
                    displayed, require_params, with_extra_args_support)
-from .blocks import (ScaleByAdamState, ScaleByBeliefState, _cast, _zeros_in, scale_by_adam,
+from .blocks import (ScaleByAdamState, ScaleByBeliefState, scale_by_adam,
                      scale_by_learning_rate)
 from .extras import safe_increment
 from .leafwise import as_dtype, leafwise, no_update, zero_count, zeros_like
@@ -143,7 +143,7 @@ def scale_by_adopt(b1=0.9, b2=0.9999, eps=1e-6, mu_dtype=None, *, nesterov=False
     `+-clip_value_fn(step)` with `use_clipping`, and then averaged into the momentum; the
     first step only initializes the second moment."""
     def init(params):
-        return ScaleByAdamState(zero_count(), _zeros_in(params, mu_dtype),
+        return ScaleByAdamState(zero_count(), zeros_like(params, dtype=mu_dtype),
                                 zeros_like(params))
 
     def update(updates, state, params=None):
@@ -158,7 +158,7 @@ def scale_by_adopt(b1=0.9, b2=0.9999, eps=1e-6, mu_dtype=None, *, nesterov=False
             v = tree_update_moment_per_elem_norm(g, v, _until_started(started, b2, 0.0, g), 2)
             m = tree_update_moment(step, m, d1, 1)
             out = tree_update_moment(step, m, d1, 1) if nesterov else m
-            return out, _cast(m, mu_dtype), v
+            return out, tree_cast(m, mu_dtype), v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByAdamState(safe_increment(state.count), mu, nu)
     return GradientTransformation(init, update)
@@ -181,7 +181,7 @@ def scale_by_ademamix(b1=0.9, b2=0.999, b3=0.9999, alpha=6.0, eps=1e-8, eps_root
     moments are kept in `mu_dtype`."""
     def init(params):
         return ScaleByAdemamixState(zero_count(), zero_count(),
-                                    *(_zeros_in(params, mu_dtype) for _ in range(3)))
+                                    *(zeros_like(params, dtype=mu_dtype) for _ in range(3)))
 
     def update(updates, state, params=None):
         c_b3 = b3(state.count_m2) if callable(b3) else b3
@@ -195,7 +195,7 @@ def scale_by_ademamix(b1=0.9, b2=0.999, b3=0.9999, alpha=6.0, eps=1e-8, eps_root
             v_hat = tree_bias_correction(v, b2, count)
             u = ((tree_bias_correction(m1, b1, count) + c_alpha * m2)
                  / (fnp.sqrt(v_hat + as_dtype(eps_root, v_hat)) + as_dtype(eps, v_hat)))
-            return (u, *(_cast(x, mu_dtype) for x in (m1, m2, v)))
+            return (u, *(tree_cast(x, mu_dtype) for x in (m1, m2, v)))
         updates, m1, m2, nu = leafwise(leaf, updates, state.m1, state.m2, state.nu,
                                        outputs=4)
         return updates, ScaleByAdemamixState(count, safe_increment(state.count_m2), m1, m2,
@@ -357,7 +357,7 @@ def scale_by_sophia(b1=0.965, b2=0.99, eps=1e-8, gamma=0.01, clip_threshold=1.0,
     hess = with_extra_args_support(hessian_diagonal_fn)
 
     def init(params):
-        return SophiaState(zero_count(), _zeros_in(params, mu_dtype), zeros_like(params),
+        return SophiaState(zero_count(), zeros_like(params, dtype=mu_dtype), zeros_like(params),
                            hess.init(params))
 
     def update(updates, state, params=None, **hess_fn_kwargs):
@@ -367,7 +367,7 @@ def scale_by_sophia(b1=0.965, b2=0.99, eps=1e-8, gamma=0.01, clip_threshold=1.0,
         def leaf(g, m, h):
             m = tree_update_moment(g, m, b1, 1)
             u = tree_bias_correction(m, b1, count) / fnp.maximum(gamma * h, as_dtype(eps, h))
-            return u, _cast(m, mu_dtype)
+            return u, tree_cast(m, mu_dtype)
         new, mu = leafwise(leaf, updates, state.mu, state.nu, outputs=2)
         if clip_threshold is not None:
             if verbose:
@@ -544,7 +544,7 @@ def scale_by_muon(ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95, eps=
                 raise ValueError(f"scale_by_muon: {shape_of(coeffs)[0]} rows of ns_coeffs "
                                  f"for ns_steps={ns_steps}; give at most one row per step")
             coeffs = coeffs[-ns_steps:]
-        return MuonState(zero_count(), _zeros_in(params, mu_dtype), coeffs)
+        return MuonState(zero_count(), zeros_like(params, dtype=mu_dtype), coeffs)
 
     def update(updates, state, params=None):
         count = safe_increment(state.count)
@@ -556,7 +556,7 @@ def scale_by_muon(ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95, eps=
                          + (1 - beta) * tree_bias_correction(g, beta, count))
             else:
                 m_hat = tree_bias_correction(m, beta, count)
-            return m_hat, _cast(m, mu_dtype)
+            return m_hat, tree_cast(m, mu_dtype)
         mu_hat, mu = leafwise(leaf, updates, state.mu, outputs=2)
         dims = _per_leaf(_leaf_dims(weight_dimension_numbers, updates, MuonDimensionNumbers,
                                     _given), updates)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import lax
+from .. import dtypes, lax
 from .. import numpy as fnp
 from ..buffers import is_buffer
 from ..primitives._util import dtype_of, shape_of
@@ -20,13 +20,18 @@ def zero_count():
     return fnp.zeros((), np.int32)
 
 
-def zeros_like(params, fill=0.0):
-    """A moment shaped like `params` filled with `fill` (None for buffers)."""
-    if is_number(fill):
-        return tree_map(lambda p: None if is_buffer(p) else lax.full_like(p, fill), params,
-                        is_leaf=is_buffer)
-    return tree_map(lambda p: None if is_buffer(p) else
-                    lax.full_like(p, 0) + as_dtype(fill, p), params, is_leaf=is_buffer)
+def zeros_like(params, fill=0.0, dtype=None):
+    """A moment shaped like `params` and on their devices, filled with `fill` (None for
+    buffers), in `dtype` where given (a Python type meaning the default of its kind, as in
+    `astype`), else in each parameter's."""
+    dtype = None if dtype is None else dtypes.canonicalize(dtype)
+
+    def leaf(p):
+        if is_number(fill):
+            return lax.full_like(p, fill, dtype)
+        z = lax.full_like(p, 0, dtype)
+        return z + as_dtype(fill, z)
+    return tree_map(lambda p: None if is_buffer(p) else leaf(p), params, is_leaf=is_buffer)
 
 
 def is_number(x):
