@@ -16,7 +16,7 @@ from ..primitives._util import shape_of, dtype_of
 from ._utils import as_floating, p_norm
 from .activations import log_softmax, logsigmoid
 from .layers import one_hot
-from .module import Module
+from .module import Buffer, Module
 
 __all__ = ["mse_loss", "l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "huber_loss",
@@ -603,11 +603,13 @@ class L1Loss(Module):
         return l1_loss(input, target, self.reduction)
 
 
+# The tensor arguments of the loss modules (class weights, pos_weight) are buffers, as
+# PyTorch's register_buffer: in state_dict() under their names, never parameters, never trained.
 class CrossEntropyLoss(Module):
-    weight: object = None
-    ignore_index: int = -100
-    reduction: str = "mean"
-    label_smoothing: float = 0.0
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        self.weight = Buffer(weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
 
     def __call__(self, input, target):
         return cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
@@ -615,9 +617,9 @@ class CrossEntropyLoss(Module):
 
 
 class NLLLoss(Module):
-    weight: object = None
-    ignore_index: int = -100
-    reduction: str = "mean"
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        self.weight = Buffer(weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
 
     def __call__(self, input, target):
         return nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
@@ -634,9 +636,9 @@ class NLLLoss2d(NLLLoss):
 
 
 class BCEWithLogitsLoss(Module):
-    weight: object = None
-    reduction: str = "mean"
-    pos_weight: object = None
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        self.weight, self.reduction = Buffer(weight), reduction
+        self.pos_weight = Buffer(pos_weight)
 
     def __call__(self, input, target):
         return binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
@@ -644,8 +646,8 @@ class BCEWithLogitsLoss(Module):
 
 
 class BCELoss(Module):
-    weight: object = None
-    reduction: str = "mean"
+    def __init__(self, weight=None, reduction="mean"):
+        self.weight, self.reduction = Buffer(weight), reduction
 
     def __call__(self, input, target):
         return binary_cross_entropy(input, target, self.weight, self.reduction)
@@ -739,18 +741,17 @@ class SoftMarginLoss(Module):
 
 
 class MultiLabelSoftMarginLoss(Module):
-    weight: object = None
-    reduction: str = "mean"
+    def __init__(self, weight=None, reduction="mean"):
+        self.weight, self.reduction = Buffer(weight), reduction
 
     def __call__(self, input, target):
         return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
 
 
 class MultiMarginLoss(Module):
-    p: int = 1
-    margin: float = 1.0
-    weight: object = None
-    reduction: str = "mean"
+    def __init__(self, p=1, margin=1.0, weight=None, reduction="mean"):
+        self.p, self.margin = p, margin
+        self.weight, self.reduction = Buffer(weight), reduction
 
     def __call__(self, input, target):
         return multi_margin_loss(input, target, self.p, self.margin, self.weight,
