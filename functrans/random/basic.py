@@ -291,19 +291,11 @@ def gumbel(key, shape=(), dtype=None, mode=None):
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
 
-def _count_leading_zeros(x):
-    """The leading zero bits of each uint32 in `x` (32 for 0)."""
-    for s in (1, 2, 4, 8, 16):                  # set every bit below the highest set one
-        x = lax.bitwise_or(x, lax.shift_right(x, lax.full_like(x, s)))
-    ones = lax.convert_element_type(lax.population_count(x), _U32)
-    return lax.sub(lax.full_like(ones, 32), ones)
-
-
 def _fixed_point_to_float32(high, low):
     """The float32 nearest below the 64-bit fraction `high:low` (in (0, 1)), keeping the
     precision of its leading bits however small it is."""
     info = np.finfo(np.float32)
-    high_zeros, low_zeros = _count_leading_zeros(high), _count_leading_zeros(low)
+    high_zeros, low_zeros = lax.clz(high), lax.clz(low)
     all_low = lax.eq(high_zeros, lax.full_like(high_zeros, 32))
     lead = lax.bitwise_or(lax.shift_left(high, high_zeros), lax.select(
         all_low, lax.shift_left(low, low_zeros),
