@@ -18,7 +18,8 @@ from .. import numpy as fnp
 from ..buffers import is_buffer
 from ..tree_util import tree_flatten, tree_map
 from .base import EmptyState, GradientTransformation, displayed, require_params
-from .leafwise import as_dtype, leafwise, step_number, zero_count, zeros_like
+from .leafwise import (as_dtype, debiased, leafwise, mean_hat, step_number, zero_count,
+                       zeros_like)
 from .masking import masked
 from .transforms import add_decayed_weights, chain, scale, scale_by_schedule
 from .tree_utils import tree_cast
@@ -135,23 +136,9 @@ class ScaleByRpropState(NamedTuple):
 
 
 # ------------------------------------------------------------------ helpers
-def _debias(x, decay, t):
-    """`x / (1 - decay ** t)`, the correction computed in float64, divided in x's dtype."""
-    return x / as_dtype(1.0 - lax.pow(as_dtype(decay, t), t), x)
-
-
 def _ema(g, m, decay):
     d = as_dtype(decay, g)
     return (1.0 - d) * g + d * m
-
-
-def _mean_hat(g, m, b1, t, nesterov):
-    """The bias-corrected first moment `m` after step `t` (Nesterov's look-ahead mean, one
-    step further, with `nesterov`)."""
-    if not nesterov:
-        return _debias(m, b1, t)
-    b = as_dtype(b1, g)
-    return b * _debias(m, b1, t + 1.0) + (1.0 - b) * _debias(g, b1, t)
 
 
 def _empty(params):
@@ -179,8 +166,8 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, ne
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = _ema(g * g, v, b2)
-            m_hat = _mean_hat(g, m, b1, t, nesterov)
-            u = m_hat / (fnp.sqrt(_debias(v, b2, t) + as_dtype(eps_root, g)) +
+            m_hat = mean_hat(g, m, b1, t, nesterov)
+            u = m_hat / (fnp.sqrt(debiased(v, b2, t) + as_dtype(eps_root, g)) +
                          as_dtype(eps, g))
             return u, tree_cast(m, mu_dtype), v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
@@ -202,8 +189,8 @@ def scale_by_amsgrad(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
         def leaf(g, m, v, vmax):
             m = _ema(g, m, b1)
             v = _ema(g * g, v, b2)
-            m_hat = _debias(m, b1, t) if bias_correction_mu else m
-            vmax = fnp.maximum(vmax, _debias(v, b2, t) if bias_correction_nu else v)
+            m_hat = debiased(m, b1, t) if bias_correction_mu else m
+            vmax = fnp.maximum(vmax, debiased(v, b2, t) if bias_correction_nu else v)
             u = m_hat / (fnp.sqrt(vmax + as_dtype(eps_root, g)) + as_dtype(eps, g))
             return u, tree_cast(m, mu_dtype), v, vmax
         updates, mu, nu, nu_max = leafwise(leaf, updates, state.mu, state.nu, state.nu_max,
@@ -224,8 +211,8 @@ def scale_by_belief(b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nesterov=Fal
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = _ema((g - m) * (g - m), v, b2) + as_dtype(eps_root, g)
-            m_hat = _mean_hat(g, m, b1, t, nesterov)
-            return m_hat / (fnp.sqrt(_debias(v, b2, t)) + as_dtype(eps, g)), m, v
+            m_hat = mean_hat(g, m, b1, t, nesterov)
+            return m_hat / (fnp.sqrt(debiased(v, b2, t)) + as_dtype(eps, g)), m, v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByBeliefState(state.count + 1, mu, nu)
     return GradientTransformation(init, update)
@@ -249,7 +236,7 @@ def scale_by_rms(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
 
         def leaf(g, v):
             v = _ema(g * g, v, decay)
-            v_hat = _debias(v, decay, t) if bias_correction else v
+            v_hat = debiased(v, decay, t) if bias_correction else v
             return g * _rms_scaling(v_hat, as_dtype(eps, g), eps_in_sqrt), v
         updates, nu = leafwise(leaf, updates, state.nu, outputs=2)
         if bias_correction:
@@ -273,7 +260,7 @@ def scale_by_stddev(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
         def leaf(g, m, v):
             m = _ema(g, m, decay)
             v = _ema(g * g, v, decay)
-            m_hat, v_hat = (_debias(m, decay, t), _debias(v, decay, t)) if bias_correction \
+            m_hat, v_hat = (debiased(m, decay, t), debiased(v, decay, t)) if bias_correction \
                 else (m, v)
             return g * _rms_scaling(v_hat - m_hat * m_hat, as_dtype(eps, g), eps_in_sqrt), \
                 m, v
@@ -374,7 +361,7 @@ def ema(decay, debias=True, accumulator_dtype=None):
 
         def leaf(g, e):
             e = _ema(g, e, decay)
-            return (_debias(e, decay, t) if debias else e), tree_cast(e, accumulator_dtype)
+            return (debiased(e, decay, t) if debias else e), tree_cast(e, accumulator_dtype)
         updates, e = leafwise(leaf, updates, state.ema, outputs=2)
         return updates, EmaState(state.count + 1, e)
     return GradientTransformation(init, update)
@@ -471,7 +458,7 @@ def scale_by_adamax(b1=0.9, b2=0.999, eps=1e-8):
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = fnp.maximum(fnp.abs(g) + as_dtype(eps, g), as_dtype(b2, g) * v)
-            return _debias(m, b1, t) / v, m, v
+            return debiased(m, b1, t) / v, m, v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByAdamState(state.count + 1, mu, nu)
     return GradientTransformation(init, update)
@@ -530,9 +517,9 @@ def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *,
         def leaf(g, m, v):
             m = _ema(g, m, b1)
             v = _ema(g * g, v, b2)
-            m_hat = _mean_hat(g, m, b1, t, nesterov)
+            m_hat = mean_hat(g, m, b1, t, nesterov)
             adaptive = as_dtype(r, m_hat) * m_hat / (
-                fnp.sqrt(_debias(v, b2, t) + as_dtype(eps_root, g)) + as_dtype(eps, g))
+                fnp.sqrt(debiased(v, b2, t) + as_dtype(eps_root, g)) + as_dtype(eps, g))
             return fnp.where(rectified, adaptive, m_hat), m, v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         return updates, ScaleByAdamState(state.count + 1, mu, nu)

@@ -23,7 +23,8 @@ from .base import (EmptyState, GradientTransformation, GradientTransformationExt
 from .blocks import (ScaleByAdamState, ScaleByBeliefState, scale_by_adam,
                      scale_by_learning_rate)
 from .extras import safe_increment
-from .leafwise import as_dtype, leafwise, no_update, zero_count, zeros_like
+from .leafwise import (as_dtype, leafwise, mean_hat, no_update, step_number, zero_count,
+                       zeros_like)
 from .masking import multi_transform
 from .transforms import add_decayed_weights, chain
 from .tree_utils import (tree_bias_correction, tree_cast, tree_dtype, tree_random_like,
@@ -547,16 +548,11 @@ def scale_by_muon(ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95, eps=
         return MuonState(zero_count(), zeros_like(params, dtype=mu_dtype), coeffs)
 
     def update(updates, state, params=None):
-        count = safe_increment(state.count)
+        t = step_number(state.count)
 
         def leaf(g, m):
             m = tree_update_moment(g, m, beta, 1)
-            if nesterov:
-                m_hat = (beta * tree_bias_correction(m, beta, safe_increment(count))
-                         + (1 - beta) * tree_bias_correction(g, beta, count))
-            else:
-                m_hat = tree_bias_correction(m, beta, count)
-            return m_hat, tree_cast(m, mu_dtype)
+            return mean_hat(g, m, beta, t, nesterov), tree_cast(m, mu_dtype)
         mu_hat, mu = leafwise(leaf, updates, state.mu, outputs=2)
         dims = _per_leaf(_leaf_dims(weight_dimension_numbers, updates, MuonDimensionNumbers,
                                     _given), updates)
@@ -565,7 +561,7 @@ def scale_by_muon(ns_coeffs=_NS_PRESETS["standard"], ns_steps=5, beta=0.95, eps=
             u = _orthogonalize(m_hat, d, state.ns_coeffs, ns_steps, preconditioning, eps)
             return (fnp.sum(fnp.conj(m_hat) * u) * u if adaptive else u),
         new, = leafwise(orthogonal, mu_hat, dims, outputs=1, same_shape=False)
-        return new, MuonState(count, mu, state.ns_coeffs)
+        return new, MuonState(safe_increment(state.count), mu, state.ns_coeffs)
     return GradientTransformation(init, update)
 
 

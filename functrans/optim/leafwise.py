@@ -12,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
 
 __all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number",
-           "pick", "no_update", "buffers_to_none"]
+           "debiased", "mean_hat", "pick", "no_update", "buffers_to_none"]
 
 
 def zero_count():
@@ -88,6 +88,20 @@ def _raise_shape_mismatch(grads, i, xs):
 def step_number(count):
     """The 1-based step number of an update, in float64."""
     return lax.convert_element_type(count + 1, np.float64)
+
+
+def debiased(x, decay, t):
+    """`x / (1 - decay ** t)`, the correction computed in float64, divided in x's dtype."""
+    return x / as_dtype(1.0 - lax.pow(as_dtype(decay, t), t), x)
+
+
+def mean_hat(g, m, b1, t, nesterov):
+    """The bias-corrected first moment `m` after step `t` (a float64 `step_number`), or with
+    `nesterov` Nesterov's look-ahead mean, one step further."""
+    if not nesterov:
+        return debiased(m, b1, t)
+    b = as_dtype(b1, g)
+    return b * debiased(m, b1, t + 1.0) + (1.0 - b) * debiased(g, b1, t)
 
 
 def pick(cond, if_true, if_false):
