@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -660,8 +661,22 @@ _fixed_row(SM.fresnel_s_p, (), -2.0, 2.0)
 _fixed_row(SM.fresnel_c_p, (), -2.0, 2.0)
 _fixed_row(SM.sici_si_p, (), -3.0, 3.0)
 _fixed_row(SM.sici_ci_p, (), 0.2, 3.0)
-_fixed_row(SM.hyp1f1_p, (0.7, 1.6), -1.5, 1.5)
-_fixed_row(SM.hyp2f1_p, (0.7, 0.4, 1.6), -0.6, 0.6)
+row(SM.hyp1f1_p, ftst.shapes(max_dims=2),        # every argument drawn
+    lambda s: (SM.hyp1f1_p.bind, [floats(s, 0.3, 1.2), floats(s, 1.3, 2.0),
+                                  floats(s, -1.5, 1.5)]))
+row(SM.hyp2f1_p, ftst.shapes(max_dims=2),
+    lambda s: (SM.hyp2f1_p.bind, [floats(s, 0.3, 1.2), floats(s, -0.8, -0.2),
+                                  floats(s, 1.3, 2.0), floats(s, -0.6, 0.6)]))
+for _series_p, _lows, _highs in ((SM.hyp1f1_series_p, (0.3, 1.3, -1.5), (1.2, 2.0, 1.5)),
+                                 (SM.hyp2f1_series_p, (0.3, -0.8, 1.3, -0.6),
+                                  (1.2, -0.2, 2.0, 0.6))):
+    row(_series_p, st.tuples(ftst.shapes(max_dims=2),
+                             st.lists(st.integers(0, 1), min_size=len(_lows) - 1,
+                                      max_size=len(_lows) - 1).map(tuple),
+                             st.integers(0, 1)),
+        lambda p, prim=_series_p, lows=_lows, highs=_highs: (
+            partial(prim.bind, orders=p[1], x_order=p[2]),
+            [floats(p[0], lo, hi) for lo, hi in zip(lows, highs)]))
 _fixed_row(SM.jv_p, (2.0,), 0.3, 4.0)
 _fixed_row(SM.sph_legendre_p, (3.0, 1.0), 0.2, 2.9)
 row(SM.owens_t_p, ftst.shapes(max_dims=2),      # both arguments drawn

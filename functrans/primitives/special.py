@@ -38,16 +38,17 @@ def _shape_param_error(name, i):
 
 def special_primitive(name, partials, impl=None, *, kinds="f", out_dtype=None):
     """An elementwise primitive of `len(partials)` operands. `partials[i]` is the derivative
-    with respect to operand i as a function `(*operands, ans)`, or a string: the message of
-    the NotImplementedError raised when operand i is differentiated. The kernel is SciPy's
-    function `name` (CuPy's on a GPU), or `impl(xp, *operands)`. The operands' dtype kind
-    must be in `kinds`; `out_dtype(dtype)` gives the result's dtype (the operands' if None)."""
+    with respect to operand i as a function `(*operands, ans, **params)`, or a string: the
+    message of the NotImplementedError raised when operand i is differentiated. The kernel is
+    SciPy's function `name` (CuPy's on a GPU), or `impl(xp, *operands, **params)`. The
+    operands' dtype kind must be in `kinds`; `out_dtype(dtype)` gives the result's dtype (the
+    operands' if None). `params` are the primitive's static parameters, if it has any."""
     def scipy_impl(xp, *args):
         return in_operand_dtype(getattr(special_module(xp), _NAMES[name])(*args), args)
     impl = impl or scipy_impl
     nargs = len(partials)
 
-    def abstract_eval(*avals):
+    def abstract_eval(*avals, **params):
         aval = elementwise_aval(name, *avals)
         if aval.dtype.kind not in kinds:
             wanted_kind = "real or complex floating-point" if "c" in kinds else \
@@ -62,29 +63,30 @@ def special_primitive(name, partials, impl=None, *, kinds="f", out_dtype=None):
     def refuse(i):
         raise NotImplementedError(partials[i])
 
-    def jvp(primals, tangents):
-        ans = p.bind(*primals)
+    def jvp(primals, tangents, **params):
+        ans = p.bind(*primals, **params)
         out = None
         for i, t in enumerate(tangents):
             if t is None:
                 continue
             if isinstance(partials[i], str):
                 refuse(i)
-            term = mul(t, partials[i](*primals, ans))
+            term = mul(t, partials[i](*primals, ans, **params))
             out = term if out is None else add(out, term)
         if out is None or shape_of(out) == shape_of(ans):
             return ans, out
         return ans, broadcast_to(out, shape_of(ans))
 
-    def vjp(primals, needs):
-        ans = p.bind(*primals)
+    def vjp(primals, needs, **params):
+        ans = p.bind(*primals, **params)
         want = wanted(needs, primals)
         for i, w in enumerate(want):
             if w and isinstance(partials[i], str):
                 refuse(i)
 
         def backward(ct):
-            return tuple(unbroadcast(mul(ct, partials[i](*primals, ans)), shape_of(primals[i]))
+            return tuple(unbroadcast(mul(ct, partials[i](*primals, ans, **params)),
+                                     shape_of(primals[i]))
                          if want[i] else None for i in range(nargs))
         return ans, backward
     p.jvp, p.vjp = jvp, vjp

@@ -14,8 +14,9 @@ sph_harm_y), the operands go to the host, SciPy computes, and the result comes b
                             Y_n^m(theta, phi) = sph_legendre(n, m, theta) exp(i m phi)
 
 All are differentiable to any order in their real arguments (owens_t in both; the others in
-their last); differentiating a parameter (a, b, c of the hypergeometric functions, an order)
-raises NotImplementedError naming it.
+their last). The hypergeometric functions are differentiable in their parameters a, b, c too,
+by their series (as JAX's: SERIES_TERMS terms, so for |x| < 1 with hyp2f1), to any order;
+differentiating another parameter (an order or degree) raises NotImplementedError naming it.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ import math
 import numpy as np
 
 from ..backends import to_host
-from .elementwise import (special_module, mul, add, sub, div, neg, exp, log, sin, cos, erf,
-                          sqrt, square, select, eq, lt, max, abs)
+from .elementwise import (special_module, in_operand_dtype, mul, add, sub, div, neg, exp, log,
+                          sin, cos, erf, sqrt, square, select, eq, lt, max, abs)
 from .special import special_primitive
 
 __all__ = ["spence", "dawsn", "fresnel_s", "fresnel_c", "sici_si", "sici_ci", "hyp1f1",
@@ -114,13 +115,89 @@ def _hyp1f1_clipped(fn, a, b, x):
     return fn(a, b, np.minimum(x, 1e8))
 
 
+# Derivatives in the parameters, by the series. The terms of pFq(u; l; x) are
+# t_k = prod (u)_k / prod (l)_k x^k / k!; log t_k is a sum of one function of each parameter p,
+# log (p)_k (negated for a lower parameter), whose m-th derivative is
+# (-1)^(m-1) (m-1)! sum_{j<k} (p + j)^-m. So the n-th derivative of t_k in p is t_k times the
+# complete Bell polynomial Y_n of those derivatives, a mixed derivative has one such factor per
+# parameter, and the r-th derivative in x turns x^k / k! into x^(k-r) / (k-r)!.
+SERIES_TERMS = 250          # terms up to x^250, as many as JAX's sums take at most
+
+
+def _bell(n, d):
+    """The complete Bell polynomial Y_n(d[0], ..., d[n - 1])."""
+    y = [1.0]
+    for m in range(n):
+        y.append(sum(math.comb(m, i) * y[m - i] * d[i] for i in range(m + 1)))
+    return y[n]
+
+
+def _series_impl(n_upper):
+    """impl(xp, *params, x, orders, x_order): the derivative of pFq (`n_upper` upper
+    parameters) `orders[i]` times in parameter i and `x_order` times in x, by its series, in
+    float64 (or wider) whatever the operands' precision."""
+    def impl(xp, *args, orders, x_order):
+        wide = np.result_type(*[getattr(a, "dtype", np.float64) for a in args], np.float64)
+        *params, x = xp.broadcast_arrays(*[xp.asarray(a, wide) for a in args])
+        sums = [[0.0] * n for n in orders]      # sum_{j<k} (p + j)^-m for m = 1, ..., order
+        signs = [1.0 if i < n_upper else -1.0 for i in range(len(params))]
+        # t: prod (u)_k / prod (l)_k x^(k - x_order) / (k - x_order)!, its factor in x once
+        # k >= x_order
+        t, total = xp.ones_like(x), xp.zeros_like(x)
+        with np.errstate(all="ignore"):         # poles at non-positive integer parameters
+            for k in range(SERIES_TERMS + 1):
+                if k >= x_order:
+                    term = t
+                    for n, sign, s in zip(orders, signs, sums):
+                        if n:
+                            term = term * _bell(n, [sign * (-1) ** m * math.factorial(m) * s[m]
+                                                    for m in range(n)])
+                    total = total + term
+                for p, sign, s in zip(params, signs, sums):
+                    shifted = p + k
+                    for m in range(len(s)):
+                        s[m] = s[m] + shifted ** -(m + 1)
+                    t = t * shifted if sign > 0 else t / shifted
+                if k + 1 > x_order:
+                    t = t * x / (k + 1 - x_order)
+        return in_operand_dtype(total, args)
+    return impl
+
+
+def _series_primitive(name, n_upper, n_lower):
+    """The derivatives of pFq by its series as a primitive of the parameters and x, with the
+    static parameters `orders` (one per parameter) and `x_order`; each partial derivative is
+    the primitive again with one order more."""
+    def raise_order(i):
+        def partial(*operands_and_ans, orders, x_order):
+            operands = operands_and_ans[:-1]
+            if i < len(orders):
+                orders = orders[:i] + (orders[i] + 1,) + orders[i + 1:]
+            else:
+                x_order += 1
+            return p.bind(*operands, orders=orders, x_order=x_order)
+        return partial
+    p = special_primitive(name, tuple(raise_order(i) for i in range(n_upper + n_lower + 1)),
+                          _series_impl(n_upper))
+    return p
+
+
+def _series_partial(series_p, i, n_params):
+    """The derivative of pFq in its parameter i, as `(*params, x, ans) -> value`."""
+    orders = tuple(int(j == i) for j in range(n_params))
+    return lambda *operands_and_ans: series_p.bind(*operands_and_ans[:-1], orders=orders,
+                                                   x_order=0)
+
+
+hyp1f1_series_p = _series_primitive("hyp1f1_series", 1, 1)
+hyp2f1_series_p = _series_primitive("hyp2f1_series", 2, 1)
 hyp1f1_p = special_primitive("hyp1f1", (
-    _param_error("hyp1f1", "a", 0, "x"), _param_error("hyp1f1", "b", 1, "x"),
+    _series_partial(hyp1f1_series_p, 0, 2), _series_partial(hyp1f1_series_p, 1, 2),
     lambda a, b, x, ans: mul(div(a, b), hyp1f1_p.bind(add(a, 1.0), add(b, 1.0), x))),
     _kernel("hyp1f1", call=_hyp1f1_clipped))
 hyp2f1_p = special_primitive("hyp2f1", (
-    _param_error("hyp2f1", "a", 0, "x"), _param_error("hyp2f1", "b", 1, "x"),
-    _param_error("hyp2f1", "c", 2, "x"),
+    _series_partial(hyp2f1_series_p, 0, 3), _series_partial(hyp2f1_series_p, 1, 3),
+    _series_partial(hyp2f1_series_p, 2, 3),
     lambda a, b, c, x, ans: mul(div(mul(a, b), c),
                                 hyp2f1_p.bind(add(a, 1.0), add(b, 1.0), add(c, 1.0), x))),
     _kernel("hyp2f1"))

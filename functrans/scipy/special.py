@@ -9,8 +9,6 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import place_functions as _place_functions, places_operands
-from ..higher_order.custom_derivatives import (SymbolicZero as _SymbolicZero,
-                                               custom_jvp as _custom_jvp)
 from ..primitives import special as _special, special_more as _more
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes as _broadcast_shapes
 from ..numpy._conversion import promote_inexact, asarray
@@ -112,72 +110,13 @@ def sici(x):
 def hyp1f1(a, b, x):
     """Kummer's confluent hypergeometric function 1F1(a; b; x) (SciPy's values);
     differentiable in x, and in a and b by their series (as JAX's)."""
-    return _hyp1f1(*_real("hyp1f1", a, b, x))
+    return _more.hyp1f1(*_real("hyp1f1", a, b, x))
 
 
 def hyp2f1(a, b, c, x):
     """The Gauss hypergeometric function 2F1(a, b; c; x) (SciPy's values); differentiable in
     x, and in a, b and c by their series for |x| < 1 (as JAX's)."""
-    return _hyp2f1(*_real("hyp2f1", a, b, c, x))
-
-
-# Derivatives in the parameters, by the series: with t_k = prod (u)_k / prod (l)_k x^k / k!
-# the terms of pFq(u; l; x), d/dp = sum_{k>=1} t_k (psi(p + k) - psi(p)) for an upper parameter
-# p and minus that for a lower one, where psi(p + k) - psi(p) = sum_{j<k} 1 / (p + j).
-SERIES_TERMS = 250          # as many as JAX's sums take at most
-
-
-def _series_derivative(upper, lower, x, p, sign):
-    t = x
-    for u in upper:
-        t = t * u
-    for v in lower:
-        t = t / v
-    h = sign / p
-
-    def body(k, carry):
-        s, t, h = carry
-        k = lax.convert_element_type(k, dtype_of(x))
-        for u in upper:
-            t = t * (u + k)
-        for v in lower:
-            t = t / (v + k)
-        t = t * x / (k + 1)
-        h = h + sign / (p + k)
-        return s + t * h, t, h
-    return lax.fori_loop(1, SERIES_TERMS, body, (t * h, t, h))[0]
-
-
-def _hypergeometric(name, kernel, n_upper, x_rule):
-    """`kernel` (params..., x) with derivatives in x by `x_rule` and in each parameter by
-    its series."""
-    @_custom_jvp
-    def f(*args):
-        return kernel(*args)
-
-    def jvp(primals, tangents):
-        *params, x = primals
-        upper, lower = params[:n_upper], params[n_upper:]
-        out = f(*primals)
-        t_out = None
-        for i, t in enumerate(tangents):
-            if isinstance(t, _SymbolicZero):
-                continue
-            if i == len(params):
-                d = x_rule(f, *primals)
-            else:
-                d = _series_derivative(upper, lower, x, params[i], 1.0 if i < n_upper else -1.0)
-            t_out = d * t if t_out is None else t_out + d * t
-        return out, (_SymbolicZero.of(out) if t_out is None else t_out)
-    f.defjvp(jvp, symbolic_zeros=True)
-    f.__name__ = f.__qualname__ = name
-    return f
-
-
-_hyp1f1 = _hypergeometric("hyp1f1", _more.hyp1f1, 1,
-                          lambda f, a, b, x: a / b * f(a + 1.0, b + 1.0, x))
-_hyp2f1 = _hypergeometric("hyp2f1", _more.hyp2f1, 2,
-                          lambda f, a, b, c, x: a * b / c * f(a + 1.0, b + 1.0, c + 1.0, x))
+    return _more.hyp2f1(*_real("hyp2f1", a, b, c, x))
 
 
 def owens_t(h, a):
