@@ -78,10 +78,10 @@ def compiled(source, name="kernel", constants=None):
         text = "".join(f"{k} = {type(v).__name__}(float.fromhex({float(v).hex()!r}))\n"
                        for k, v in sorted((constants or {}).items()))
         text = "from numpy import float32, float64\n" + text + "\n" + source
-        py_func, cache = _defined(text, name)
-        with _lock:
+        with _lock:         # one thread writes and imports a new loop's file
             fn = _compiled.get(key)
             if fn is None:
+                py_func, cache = _defined(text, name)
                 fn = _compiled[key] = _numba[0].njit(nogil=True, error_model="numpy",
                                                      cache=cache)(py_func)
     return fn
