@@ -609,3 +609,43 @@ def test_vmap_sum_match_sums_varying_outputs_whose_out_axes_is_none(jx):
     same(inner(fnp.asarray(x)), (x * x).sum(1))
     with pytest.raises(ValueError, match="varies across the batch"):
         ft.vmap(lambda v: v, out_axes=None)(fnp.asarray(x))
+
+
+def test_key_impl_and_dtype(jx):
+    import jax
+    assert np.array_equal(ft.random.key(7, impl="threefry2x32"),
+                          jax.random.key_data(jax.random.key(7, impl="threefry2x32")))
+    assert np.array_equal(ft.random.PRNGKey(7, impl="threefry2x32"), ft.random.key(7))
+    assert np.array_equal(ft.random.key(7, dtype=ft.random.key_dtype()), ft.random.key(7))
+    k = ft.random.wrap_key_data(np.array([0, 7], np.uint32), dtype=np.uint32)
+    assert np.array_equal(k, ft.random.key(7))
+    with pytest.raises(ValueError, match="one generator, 'threefry2x32'; got impl='rbg'"):
+        ft.random.key(0, impl="rbg")
+    with pytest.raises(ValueError, match="impl or dtype, not both"):
+        ft.random.key(0, impl="threefry2x32", dtype=np.uint32)
+    with pytest.raises(ValueError, match="uint32 words"):
+        ft.random.wrap_key_data(np.zeros(2, np.uint32), dtype=np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_ndtr_series_order_as_jax(jx, dtype):
+    import jax.scipy.special as jss
+    # the far lower tail, where the series is summed (above it JAX's float32 log1p(-ndtr(-x))
+    # is off by 2e-5 at x = 3, where functrans matches SciPy)
+    x = np.array([-40.0, -30.0, -20.5, -12.0, -10.5], dtype)
+    for order in (0, 1, 2, 3, 5, 30):
+        same(ft.scipy.special.log_ndtr(x, series_order=order),
+             jss.log_ndtr(jx[1].asarray(x), series_order=order))
+    same(ft.scipy.special.log_ndtr(x), jss.log_ndtr(jx[1].asarray(x)))
+    for bad in (-1, 31, 2.0):
+        with pytest.raises(ValueError, match="series_order"):
+            ft.scipy.special.log_ndtr(x, series_order=bad)
+
+
+def test_dft_dtype(jx):
+    import jax.scipy.linalg as jsl
+    for dt in (np.complex64, np.complex128):
+        same(ft.scipy.linalg.dft(5, "sqrtn", dtype=dt), jsl.dft(5, "sqrtn", dtype=dt))
+    assert ft.scipy.linalg.dft(2).dtype == ft.dtypes.default_complex_dtype()
+    with pytest.raises(ValueError, match="complex floating-point"):
+        ft.scipy.linalg.dft(3, dtype=np.float32)

@@ -94,10 +94,23 @@ def _hash(key, shape, offset=None):
 
 
 # ------------------------------------------------------------------ keys
-def key(seed):
+def check_impl(fn, impl, dtype=None):
+    """The error for a generator (`impl`) or key dtype other than functrans's one."""
+    if impl is not None and dtype is not None:
+        raise ValueError(f"ft.random.{fn}: give impl or dtype, not both")
+    if impl not in (None, "threefry2x32"):
+        raise ValueError(f"ft.random.{fn}: functrans has one generator, 'threefry2x32'; got "
+                         f"impl={impl!r}")
+    if dtype is not None and np.dtype(dtype) != _U32:
+        raise ValueError(f"ft.random.{fn}: functrans keys are uint32 words (key_dtype()); got "
+                         f"dtype={dtype!r}")
+
+
+def key(seed, *, impl=None, dtype=None):
     """A key from an integer seed: the seed's two 32-bit words (high, low), as JAX's
     threefry key. `seed` may be a Python int, a NumPy integer or an integer array (also
-    traced, e.g. under vmap)."""
+    traced, e.g. under vmap); `impl` may only name "threefry2x32" (`dtype`: uint32)."""
+    check_impl("key", impl, dtype)
     if isinstance(seed, (bool, np.bool_, float, np.floating)):
         raise TypeError(f"ft.random.key needs an integer seed, got {seed!r}")
     if isinstance(seed, (int, np.integer)):

@@ -8,7 +8,7 @@ import numpy as np
 from .. import dtypes, lax
 from ..primitives._util import shape_of, dtype_of
 from ..numpy._conversion import asarray, asarray_like
-from .basic import check_key, split, uniform
+from .basic import check_impl, check_key, split, uniform
 from .continuous import result_dtype, params_shape
 
 __all__ = ["poisson", "binomial", "geometric", "multinomial", "key_data", "wrap_key_data",
@@ -260,16 +260,10 @@ def key_data(keys):
     return keys
 
 
-def _check_impl(fn, impl):
-    if impl not in (None, "threefry2x32"):
-        raise ValueError(f"ft.random.{fn}: functrans has one generator, 'threefry2x32'; got "
-                         f"impl={impl!r}")
-
-
-def wrap_key_data(key_bits_array, *, impl=None):
+def wrap_key_data(key_bits_array, *, impl=None, dtype=None):
     """Keys from raw uint32 words of shape (..., 2) (the inverse of `key_data`); `impl` may
-    only name the one generator, "threefry2x32"."""
-    _check_impl("wrap_key_data", impl)
+    only name the one generator, "threefry2x32" (`dtype`, its key dtype, uint32)."""
+    check_impl("wrap_key_data", impl, dtype)
     bits = asarray(key_bits_array)
     if dtype_of(bits) != np.uint32 or shape_of(bits)[-1:] != (2,):
         raise TypeError(f"ft.random.wrap_key_data needs uint32 data of shape (..., 2), got "
@@ -292,5 +286,5 @@ def key_impl(keys):
 def key_dtype(impl_spec=None):
     """The dtype of a key's array: uint32, functrans keys being raw words (JAX's typed keys
     have a key dtype of their own); `impl_spec` may only name "threefry2x32"."""
-    _check_impl("key_dtype", impl_spec)
+    check_impl("key_dtype", impl_spec)
     return np.dtype(np.uint32)

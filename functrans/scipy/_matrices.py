@@ -110,15 +110,18 @@ def hilbert(n):
     return asarray((1.0 / (i[:, None] + i[None, :] + 1.0)).astype(dtypes.default_float_dtype()))
 
 
-def dft(n, scale=None):
-    """The n x n discrete Fourier transform matrix exp(-2 pi i j k / n) (complex64), scaled
-    by 1/n ("n") or 1/sqrt(n) ("sqrtn")."""
+def dft(n, scale=None, *, dtype=None):
+    """The n x n discrete Fourier transform matrix exp(-2 pi i j k / n) (in complex `dtype`,
+    by default the default complex dtype), scaled by 1/n ("n") or 1/sqrt(n) ("sqrtn")."""
     if scale not in (None, "n", "sqrtn"):
         raise ValueError(f"dft: scale must be None, 'n' or 'sqrtn', got {scale!r}")
+    dtype = dtypes.default_complex_dtype() if dtype is None else dtypes.canonicalize(dtype)
+    if dtype.kind != "c":
+        raise ValueError(f"dft: dtype must be a complex floating-point type; got {dtype}")
     k = np.arange(n)
     m = np.exp(-2j * math.pi * np.outer(k, k) / n)
     m = m / n if scale == "n" else m / math.sqrt(n) if scale == "sqrtn" else m
-    return asarray(m.astype(np.complex64))
+    return asarray(m.astype(dtype))
 
 
 # ------------------------------------------------------------ special matrices

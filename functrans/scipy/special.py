@@ -419,8 +419,12 @@ def ndtr(x):
     return lax.mul(lax.erfc(lax.mul(x, -1.0 / math.sqrt(2.0))), 0.5)
 
 
-def log_ndtr(x):
-    """log of the standard normal CDF, accurate in both tails."""
+def log_ndtr(x, series_order=3):
+    """log of the standard normal CDF, accurate in both tails (far in the lower one, from
+    `series_order` terms of the asymptotic series, as JAX)."""
+    if not isinstance(series_order, (int, np.integer)) or not 0 <= series_order <= 30:
+        raise ValueError(f"log_ndtr: series_order must be an integer in [0, 30], got "
+                         f"{series_order!r}")
     (x,), dt = promote_inexact(x)
     x = asarray(x)
     # far in the lower tail: log(phi(x) / -x) plus the asymptotic series of Mills' ratio
@@ -430,7 +434,7 @@ def log_ndtr(x):
     inv2 = lax.reciprocal(lax.square(safe))
     series = lax.full_like(x, 1.0)
     term = lax.full_like(x, 1.0)
-    for k in range(1, 5):
+    for k in range(1, series_order + 1):
         term = lax.mul(term, lax.mul(inv2, -(2.0 * k - 1.0)))
         series = lax.add(series, term)
     asym = lax.add(lax.sub(lax.mul(lax.square(safe), -0.5), lax.log(lax.neg(safe))),
