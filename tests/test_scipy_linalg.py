@@ -1,5 +1,7 @@
 """functrans.scipy.linalg against SciPy (float64 and complex), under jit and vmap, with
 derivatives against finite differences."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg as sl
@@ -92,6 +94,15 @@ def test_decompositions_and_matrix_functions():
 def test_expm_matches_scipy_across_norms(scale):
     _close(fl.expm(A * scale), sl.expm(A * scale), tol=1e-9 * max(1.0, scale))
     _close(fl.expm(C * scale), sl.expm(C * scale), tol=1e-9 * max(1.0, scale))
+
+
+def test_expm_of_zero_is_the_identity_without_warnings_and_too_big_is_nan():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _close(fl.expm(np.zeros((3, 3))), np.eye(3))
+    # as JAX: NaN once 2^max_squarings leaves the 1-norm at or above 2 theta_13 (A * 10)
+    assert np.isnan(np.asarray(fl.expm(A * 10, max_squarings=2))).all()
+    assert np.isfinite(np.asarray(fl.expm(A * 8.5, max_squarings=2))).all()
 
 
 def test_expm_derivatives_jit_and_vmap():

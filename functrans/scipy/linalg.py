@@ -313,7 +313,7 @@ def expm(A, *, upper_triangular=False, max_squarings=16):
     for i in range(int(max_squarings)):
         R = fnp.where((s > i)[..., None, None], mm(R, R), R)
     # JAX's cut: NaN once even 2^max_squarings leaves the scaled norm above 2 * theta_13
-    too_big = lax.gt(lax.floor(lax.log2(lax.div(norm, _THETA13))), float(max_squarings))
+    too_big = lax.ge(lax.div(norm, _THETA13), 2.0 ** (int(max_squarings) + 1))
     return fnp.where(too_big[..., None, None], np.nan, R)
 
 
