@@ -115,6 +115,7 @@ class ClosedJaxpr:
 
     in_avals = property(lambda self: self.jaxpr.in_avals)
     out_avals = property(lambda self: self.jaxpr.out_avals)
+    literals = property(lambda self: self.consts)       # JAX's name
     eqns = property(lambda self: self.jaxpr.eqns)
     effectful = property(lambda self: self.jaxpr.effectful)
 

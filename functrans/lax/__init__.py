@@ -65,4 +65,5 @@ from .extras import (
     PrecisionLike)
 from .products import (RaggedDotDimensionNumbers, ragged_dot, ragged_dot_general,
                        conv_general_dilated_patches, conv_general_dilated_local)
+from .primitive_objects import *      # noqa: F401,F403 - JAX's `lax.exp_p`, ... names
 from . import linalg
