@@ -430,12 +430,17 @@ class Mish(SELU):
         return mish(x)
 
 
-class Hardswish(SELU):
+class _InplaceUnprinted(SELU):
+    def extra_repr(self):                 # PyTorch prints no `inplace` for these
+        return ""
+
+
+class Hardswish(_InplaceUnprinted):
     def __call__(self, x, *, key=None):
         return hardswish(x)
 
 
-class Hardsigmoid(SELU):
+class Hardsigmoid(_InplaceUnprinted):
     def __call__(self, x, *, key=None):
         return hardsigmoid(x)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import inspect
 
 from ..tree_util import DictKey, SequenceKey
-from .module import Module, field, list_repr, refuse_discarded, is_array
+from .discarded import refuse_discarded
+from .module import Module, field, list_repr, is_array
 
 __all__ = ["Sequential", "Lambda", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
            "Parameter", "call_layer"]
@@ -48,13 +49,11 @@ def _check_parameter(value, where):
         raise TypeError(f"{where} is a {type(value).__name__}, not an array") from None
 
 
-def _parameter_repr(name, items):
-    items = list(items)
-    if not items:
-        return f"{name}()"
-    lines = [f"    ({k}): Parameter containing: [{v.dtype} of size "
-             f"{'x'.join(map(str, v.shape))}]" for k, v in items]
-    return f"{name}(\n" + "\n".join(lines) + "\n)"
+def _parameter_lines(items):
+    """PyTorch's `extra_repr` of its parameter containers (with NumPy's dtype names where
+    PyTorch writes torch.float32 or torch.FloatTensor)."""
+    return "\n".join(f"  ({k}): Parameter containing: [{v.dtype} of size "
+                     f"{'x'.join(map(str, v.shape))}]" for k, v in items)
 
 
 def _accepts_key(layer):
@@ -210,8 +209,8 @@ class ParameterList(_ListContainer):
     def __init__(self, values=None):
         super().__init__(values)
 
-    def __repr__(self):
-        return _parameter_repr("ParameterList", enumerate(self.modules_))
+    def extra_repr(self):
+        return _parameter_lines(enumerate(self.modules_))
 
 
 class _DictContainer(Module):
@@ -297,5 +296,5 @@ class ParameterDict(_DictContainer):
     def __init__(self, parameters=None):
         super().__init__(parameters)
 
-    def __repr__(self):
-        return _parameter_repr("ParameterDict", self.modules_.items())
+    def extra_repr(self):
+        return _parameter_lines(self.modules_.items())

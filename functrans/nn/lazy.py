@@ -33,8 +33,9 @@ from ..core import places_operands
 from ..primitives._util import shape_of
 from ..tree_util import tree_map
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .discarded import refuse_discarded
 from .layers import Linear
-from .module import Module, refuse_discarded, stateful
+from .module import Module, stateful
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d,
                             InstanceNorm2d, InstanceNorm3d)
 
@@ -69,13 +70,15 @@ class _LazyModule(Module):
     def _in_size(self, x):
         raise NotImplementedError
 
+    def _build(self, in_size):
+        key = getattr(self, "key", None)
+        keyed = {} if key is None else {"key": key}
+        return self.cls_to_become(in_size, **dict(self.config), **keyed, dtype=self.dtype)
+
     def materialize(self, x):
         """The `cls_to_become` layer for input `x`, its parameters drawn from this key (and in
         this layer's training mode)."""
-        key = getattr(self, "key", None)
-        keyed = {} if key is None else {"key": key}
-        layer = self.cls_to_become(self._in_size(x), **dict(self.config), **keyed,
-                                   dtype=self.dtype)
+        layer = self._build(self._in_size(x))
         return layer if getattr(self, "training", True) else layer.eval()
 
     def _probe(self, layer):
@@ -87,7 +90,7 @@ class _LazyModule(Module):
         if not stack:
             name = self.cls_to_become.__name__
             raise RuntimeError(
-                f"{type(self).__name__}({self.extra_repr()}) has no parameters yet: its input "
+                f"{type(self).__name__}({self._arguments()}) has no parameters yet: its input "
                 f"size comes from its first input, and functrans modules are immutable, so that "
                 "call cannot add them. Initialize the model once on an example input, keeping "
                 "the model it returns: `model = ft.nn.init_lazy(model, x)` (each lazy layer "
@@ -97,8 +100,12 @@ class _LazyModule(Module):
             made = stack[-1][id(self)] = (self, self.materialize(x))
         return self._probe(made[1])(x, *args, **kwargs)
 
-    def extra_repr(self):
+    def _arguments(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.config)
+
+    def extra_repr(self):
+        """PyTorch's: the ordinary layer's, with input size 0 until the first call."""
+        return self._build(0).extra_repr()
 
 
 @places_operands      # left unwrapped: refuse_discarded looks at its caller's frame

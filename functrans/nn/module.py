@@ -74,9 +74,7 @@ optimizer step, where PyTorch shares one; building such a module raises, naming 
 from __future__ import annotations
 
 import dataclasses
-import dis
 import inspect
-import sys
 import threading
 
 import numpy as np
@@ -86,6 +84,7 @@ from ..buffers import Buffer, BufferKey
 from ..core import Tracer
 from ..tree_util import (register_pytree_node, tree_flatten, tree_map,
                          tree_flatten_with_path, GetAttrKey, SequenceKey, DictKey)
+from .discarded import refuse_discarded
 
 __all__ = ["Module", "field", "Buffer", "stateful"]
 
@@ -553,12 +552,16 @@ class Module(metaclass=_ModuleMeta):
         return out
 
     def __repr__(self):
-        subs = self._submodules()
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not subs:
-            return head + ")"
-        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in subs]
-        return head + "\n" + "\n".join(lines) + "\n)"
+        """PyTorch's layout: `Name(extra)` on one line, or the lines of `extra_repr()` and
+        then `(name): child` for each submodule, each on its own indented line."""
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        lines += [f"({name}): " + repr(m).replace("\n", "\n  ")
+                  for name, m in self._submodules()]
+        name = type(self).__name__
+        if not lines or lines == [extra]:
+            return f"{name}({extra})"
+        return f"{name}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class _ModuleListView:
@@ -789,32 +792,6 @@ def _apply_session(model, session, stack):
             "or replaced during the call), so the new values have nowhere to go. Keep the "
             "layer as a field of the model and call it from there.")
     return new
-
-
-# ------------------------------------------------------------------ discarded results
-_DISCARDS = {}
-
-
-def refuse_discarded(method, fix, depth=1):
-    """Raise if the call of `method` made `depth` frames above the caller throws its result
-    away: as a statement (POP_TOP) or as an interactive line whose value is only displayed."""
-    frame = sys._getframe(depth + 1)
-    key = (frame.f_code, frame.f_lasti)
-    discarded = _DISCARDS.get(key)
-    if discarded is None:
-        discarded = _DISCARDS[key] = _next_instruction_discards(*key)
-    if discarded:
-        raise RuntimeError(
-            f"{method}() returns a new module (modules are immutable) and leaves the one it is "
-            f"called on unchanged, so calling it as a statement does nothing. Write `{fix}`.")
-
-
-def _next_instruction_discards(code, lasti):
-    for ins in dis.get_instructions(code):
-        if ins.offset > lasti:
-            return ins.opname in ("POP_TOP", "PRINT_EXPR") or (
-                ins.opname == "CALL_INTRINSIC_1" and ins.argrepr == "INTRINSIC_PRINT")
-    return False
 
 
 # ------------------------------------------------------------------ one owner per array
