@@ -327,6 +327,13 @@ def test_edge_cases_match_optax(jax_x64):
     gj = jax.grad(lambda s: jnp.sum(L.multiclass_sparsemax_loss(s, jnp.asarray(lab))))(
         jnp.asarray(tied))
     np.testing.assert_allclose(g, gj, atol=1e-12)
+    # a NaN or +inf score spreads to its row's sparsemax loss, as in Optax
+    bad = np.array([[np.nan, 1.0, 0.0], [np.inf, 0.0, 1.0], [-np.inf, 0.0, 1.0]])
+    lab = np.array([1, 0, 2])
+    mine = np.asarray(ox.multiclass_sparsemax_loss(bad, lab))
+    np.testing.assert_array_equal(np.isnan(mine), [True, True, False])
+    np.testing.assert_allclose(mine, L.multiclass_sparsemax_loss(jnp.asarray(bad),
+                                                                 jnp.asarray(lab)))
     # ranking: every item masked in every list gives 0, not NaN, and gradient 0
     none = np.zeros((6, 5), bool)
     assert float(ox.ranking_softmax_loss(LOGITS, RELEVANCE, where=none)) == 0.0

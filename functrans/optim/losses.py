@@ -19,6 +19,7 @@ from ..nn.jax_functions import log_sigmoid, sparse_plus
 from ..nn.layers import one_hot
 from ..primitives._util import dtype_of, shape_of
 from ..scipy.special import logsumexp
+from .projections import onto_unit_simplex
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
            "sigmoid_binary_cross_entropy", "l2_loss", "squared_error", "huber_loss", "log_cosh",
@@ -278,21 +279,6 @@ def multiclass_perceptron_loss(scores, labels):
     return fnp.max(scores, axis=-1) - fnp.sum(scores * hot, axis=-1)
 
 
-def _projection_simplex(x):
-    """The Euclidean projection of each vector along the last axis onto the unit simplex
-    (sparsemax): `max(x - tau, 0)` with `tau` making the result sum to 1."""
-    n = shape_of(x)[-1]
-    top = fnp.flip(fnp.sort(x, axis=-1), axis=-1)
-    partial = fnp.cumsum(top, axis=-1)
-    count = fnp.arange(1, n + 1, dtype=dtype_of(x))
-    support = fnp.sum(top - (partial - 1.0) / count > 0, axis=-1, keepdims=True)
-    support = fnp.maximum(support, 1)           # (only NaN scores leave it empty)
-    tau = (fnp.take_along_axis(partial, support - 1, axis=-1) - 1.0) / support.astype(
-        dtype_of(x))
-    shifted = x - tau
-    return fnp.where(shifted > 0, shifted, 0.0)
-
-
 def multiclass_sparsemax_loss(scores, labels):
     """The multiclass sparsemax loss (the Fenchel-Young loss of the Gini negentropy): zero
     exactly where `sparsemax(scores)` is the label's one-hot vector; its gradient is
@@ -307,7 +293,7 @@ def multiclass_sparsemax_loss(scores, labels):
         raise ValueError(f"{name}: labels of shape {shape_of(labels)} must have the shape of "
                          f"scores {shape_of(scores)} without its last (class) axis")
     c = shape_of(scores)[-1]
-    p = _projection_simplex(scores)
+    p = onto_unit_simplex(scores)
     # the label indexes as JAX's indexing does: negative ones from the end, and one out of
     # range reads the nearest score but is not zeroed
     label = fnp.expand_dims(fnp.where(labels < 0, labels + c, labels), -1)

@@ -14,6 +14,7 @@ from .. import numpy as fnp
 from ..flatten_util import ravel_pytree
 from ..higher_order.custom_derivatives import custom_jvp
 from ..nn.activations import relu
+from ..primitives._util import shape_of
 from ..tree_util import tree_broadcast, tree_map
 from .tree_utils import tree_add_scale, tree_full_like, tree_mul, tree_norm, tree_scale, tree_vdot
 
@@ -41,25 +42,28 @@ def projection_hypercube(tree, scale=1):
 
 
 @custom_jvp
-def _onto_unit_simplex(values):
-    """The projection of a vector onto `{p >= 0, sum(p) = 1}`: `max(values - tau, 0)` with the
-    threshold `tau` found from the values sorted in decreasing order."""
-    n = values.shape[0]
-    ordered = fnp.sort(values)[::-1]
-    cumulative = fnp.cumsum(ordered)
+def onto_unit_simplex(values):
+    """The projection of each vector along the last axis onto `{p >= 0, sum(p) = 1}`
+    (sparsemax): `max(values - tau, 0)` with the threshold `tau` found from the values sorted
+    in decreasing order."""
+    n = shape_of(values)[-1]
+    ordered = fnp.flip(fnp.sort(values, axis=-1), axis=-1)
+    cumulative = fnp.cumsum(ordered, axis=-1)
     ranks = fnp.arange(1, n + 1, dtype=values.dtype)
-    support = fnp.sum(1 / ranks + (ordered - cumulative / ranks) > 0)
-    tau = (cumulative[support - 1] - 1) / support.astype(values.dtype)
-    return relu(values - tau)
+    support = fnp.sum(1 / ranks + (ordered - cumulative / ranks) > 0, axis=-1, keepdims=True)
+    # (an empty support, from a NaN or infinite value, reads the last sum)
+    total = fnp.take_along_axis(cumulative, (support - 1) % n, axis=-1)
+    return relu(values - (total - 1) / support.astype(values.dtype))
 
 
-@_onto_unit_simplex.defjvp
+@onto_unit_simplex.defjvp
 def _onto_unit_simplex_jvp(primals, tangents):
     # the projection is affine on its support: the tangent less its mean there
     (values,), (dvalues,) = primals, tangents
-    out = _onto_unit_simplex(values)
+    out = onto_unit_simplex(values)
     support = (out > 0).astype(values.dtype)
-    mean = fnp.vdot(support, dvalues) / fnp.sum(support)
+    mean = (fnp.sum(support * dvalues, axis=-1, keepdims=True)
+            / fnp.sum(support, axis=-1, keepdims=True))
     return out, support * (dvalues - mean)
 
 
@@ -67,7 +71,7 @@ def projection_simplex(tree, scale=1):
     """Onto the simplex `p >= 0, sum of all leaves of p = scale` (the probability simplex by
     default)."""
     values, unravel = ravel_pytree(tree)
-    return unravel(scale * _onto_unit_simplex(values / scale))
+    return unravel(scale * onto_unit_simplex(values / scale))
 
 
 def projection_l1_sphere(tree, scale=1):
