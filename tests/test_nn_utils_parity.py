@@ -307,3 +307,93 @@ def test_adaptive_log_softmax_matches_torch(head_bias):
                                   theirs.predict(torch.from_numpy(x)).numpy())
     one = ours(fnp.asarray(x[2]), fnp.asarray(y[2]))
     close(one.output, theirs(torch.from_numpy(x[2]), torch.tensor(y[2])).output, "1-d input")
+
+
+class Holder(ft.nn.Module):
+    """A bare weight (a matrix or a batch of them), the input multiplied by it."""
+
+    def __init__(self, weight):
+        self.weight = fnp.asarray(weight)
+
+    def __call__(self, x):
+        return x @ self.weight
+
+
+class THolder(torch.nn.Module):
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.from_numpy(weight))
+
+    def forward(self, x):
+        return x @ self.weight
+
+
+ORTHOGONAL_CASES = [  # householder is real only (both refuse complex: see the error tests)
+    (shape, dtype, orthogonal_map)
+    for shape, dtype in [((4, 4), F64), ((5, 3), F64), ((3, 5), F64), ((2, 4, 3), F64),
+                         ((3, 3), np.complex128), ((2, 4), np.complex128)]
+    for orthogonal_map in [None, "matrix_exp", "cayley", "householder"]
+    if dtype == F64 or orthogonal_map != "householder"]
+
+
+@pytest.mark.parametrize("shape,dtype,orthogonal_map", ORTHOGONAL_CASES, ids=str)
+@pytest.mark.parametrize("trivialization", [True, False])
+def test_orthogonal_matches_torch(shape, dtype, orthogonal_map, trivialization):
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal(shape)
+    if dtype == np.complex128:
+        w = w + 1j * rng.standard_normal(shape)
+    torch.manual_seed(0)
+    mt = tU.parametrizations.orthogonal(THolder(w.copy()), orthogonal_map=orthogonal_map,
+                                        use_trivialization=trivialization)
+    mo = U.parametrizations.orthogonal(Holder(w), orthogonal_map=orthogonal_map,
+                                       use_trivialization=trivialization,
+                                       key=ft.random.key(3))
+    assert list(mo.state_dict()) == list(mt.state_dict())
+    # the weight as made (a non-square trivialization's random columns do not reach it)
+    close(mo.weight, mt.weight, "weight as made")
+    if trivialization and shape[-1] != shape[-2]:
+        mo = mo.load_state_dict(mt.state_dict())     # the random half of base
+    for name, value in mt.state_dict().items():
+        close(mo.state_dict()[name], value, name)
+    q = np.asarray(mo.weight)
+    gram = np.conj(np.swapaxes(q, -1, -2)) @ q if shape[-2] >= shape[-1] else \
+        q @ np.conj(np.swapaxes(q, -1, -2))
+    np.testing.assert_allclose(gram, np.broadcast_to(np.eye(min(shape[-2:])), gram.shape),
+                               atol=1e-12)
+    # outputs and gradients with respect to the original and the input, after a step
+    x = rng.standard_normal((2, shape[-2])).astype(dtype)
+    ct = np.ones(shape[:-2] + (2, shape[-1]))
+    xt = torch.from_numpy(x).requires_grad_()
+    out_t = mt(xt)
+    out_t.real.backward(torch.from_numpy(ct)) if dtype == np.complex128 else \
+        out_t.backward(torch.from_numpy(ct))
+
+    def loss(m, x):
+        out = m(x)
+        return fnp.sum(fnp.real(out) * ct), out
+    (_, out), (gm, gx) = ft.jit(ft.value_and_grad(loss, argnums=(0, 1), has_aux=True))(
+        mo, fnp.asarray(x))
+    close(out, out_t, "output")
+    g_orig = mt.parametrizations.weight.original.grad
+    got = dict(gm.named_parameters())["parametrizations.weight.original"]
+    # torch's gradient of a real loss in a complex tensor is the conjugate of JAX's
+    close(np.conj(np.asarray(got)) if dtype == np.complex128 else got, g_orig,
+          "gradient of the original")
+    close(np.conj(np.asarray(gx)) if dtype == np.complex128 else gx, xt.grad, "input gradient")
+
+
+def test_orthogonal_on_a_linear_layer_matches_torch_and_removes_as_torch():
+    mo, mt = ft.nn.Linear(3, 5, key=ft.random.key(5), dtype=F64), torch.nn.Linear(3, 5).double()
+    mo = mo.load_state_dict(mt.state_dict())
+    mo = U.parametrizations.orthogonal(mo, key=ft.random.key(6))
+    tU.parametrizations.orthogonal(mt)
+    assert list(mo.state_dict()) == list(mt.state_dict()) == [
+        "bias", "parametrizations.weight.original", "parametrizations.weight.0.base"]
+    mo = mo.load_state_dict(mt.state_dict())
+    x = np.random.default_rng(3).standard_normal((4, 3))
+    close(mo(fnp.asarray(x)), mt(torch.from_numpy(x)), "output")
+    removed = U.parametrize.remove_parametrizations(mo, "weight")
+    tU.parametrize.remove_parametrizations(mt, "weight")
+    assert type(removed) is ft.nn.Linear
+    close(removed.weight, mt.weight, "weight left")

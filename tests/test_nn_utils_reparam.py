@@ -148,6 +148,44 @@ def test_functional_call_replaces_non_persistent_buffers_too():
         U.stateless.functional_call(model, dict(model.named_parameters()), x, strict=True)
 
 
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 4)])
+@pytest.mark.parametrize("trivialization", [True, False])
+def test_orthogonal_derivatives_transforms_and_orthogonality(orthogonal_map, shape,
+                                                             trivialization):
+    model = ft.nn.Linear(shape[1], shape[0], key=ft.random.key(0), dtype=F64)
+    model = U.parametrizations.orthogonal(model, orthogonal_map=orthogonal_map,
+                                          use_trivialization=trivialization,
+                                          key=ft.random.key(1))
+    q = np.asarray(model.weight)
+    small = min(shape)
+    gram = q.T @ q if shape[0] >= shape[1] else q @ q.T
+    np.testing.assert_allclose(gram, np.eye(small), atol=1e-12)
+    plist = model.parametrizations.weight
+    rng = np.random.default_rng(4)
+    start = plist.original + 0.1 * rng.standard_normal(shape)
+    check_grads(lambda w: plist.replace(originals=(w,)).value(), (start,), order=2,
+                modes=("fwd", "rev"))
+    xs = fnp.asarray(rng.standard_normal((5, shape[1])))
+    np.testing.assert_allclose(np.asarray(ft.vmap(model)(xs)), np.asarray(model(xs)),
+                               rtol=1e-12)
+    step = ft.jit(ft.grad(lambda m: fnp.sum(m(xs) ** 2)))(model)
+    eager = ft.grad(lambda m: fnp.sum(m(xs) ** 2))(model)
+    np.testing.assert_allclose(np.asarray(step.parametrizations.weight.original),
+                               np.asarray(eager.parametrizations.weight.original), rtol=1e-10,
+                               atol=1e-13)
+
+
+def test_orthogonal_keeps_an_orthogonal_weight_and_starts_from_it():
+    q = np.linalg.qr(np.random.default_rng(5).standard_normal((4, 4)))[0]
+    model = ft.nn.Linear(4, 4, key=ft.random.key(0), dtype=F64).replace(weight=fnp.asarray(q))
+    model = U.parametrizations.orthogonal(model)           # square: no key needed
+    np.testing.assert_array_equal(np.asarray(model.parametrizations.weight[0].base), q)
+    np.testing.assert_allclose(np.asarray(model.weight), q, atol=1e-15)
+    np.testing.assert_array_equal(np.asarray(model.parametrizations.weight.original),
+                                  -np.eye(4))
+
+
 def test_bad_input_gets_clear_errors():
     m = linear()
     with pytest.raises(ValueError, match="'wieght' is not one of its parameters.*'weight'"):
@@ -194,6 +232,21 @@ def test_bad_input_gets_clear_errors():
         U.fuse_linear_bn_eval(m, ft.nn.BatchNorm1d(3).eval())
     with pytest.raises(TypeError, match="Module class"):
         U.skip_init(m)
+    orthogonal = U.parametrizations.orthogonal
+    with pytest.raises(ValueError, match="no parameter or buffer named 'wieght'"):
+        orthogonal(m, "wieght")
+    with pytest.raises(ValueError, match=r"matrix or batch of matrices, got 'bias' of shape"):
+        orthogonal(m, "bias")
+    with pytest.raises(ValueError, match="orthogonal_map has to be one of"):
+        orthogonal(m, orthogonal_map="qr")
+    with pytest.raises(ValueError, match="key="):
+        orthogonal(m)                                   # (4, 3): random completion
+    with pytest.raises(ValueError, match="householder parametrization does not support"):
+        orthogonal(m.replace(weight=fnp.ones((4, 3), np.complex128)),
+                   orthogonal_map="householder")
+    orth = orthogonal(m, use_trivialization=False)
+    with pytest.raises(ValueError, match=r"shape \(4, 3\), got a tensor of shape \(3, 4\)"):
+        orth.parametrizations.weight[0].right_inverse(fnp.ones((3, 4), F64))
 
 
 def test_adaptive_log_softmax_derivatives_and_errors():

@@ -36,7 +36,10 @@ class ParametrizationList(Module):
     def __init__(self, modules, original, unsafe=False):
         first = modules[0]
         if hasattr(first, "right_inverse"):
-            original = first.right_inverse(original)
+            try:
+                original = first.right_inverse(original)
+            except NotImplementedError:     # as PyTorch: the original is then the value
+                pass
         self.is_tensor = is_array(original)
         self.originals = (original,) if self.is_tensor else tuple(original)
         self.modules_ = tuple(modules)
