@@ -1,7 +1,8 @@
 """PyTorch names closed late: F.linear_cross_entropy and LinearCrossEntropyLoss, NLLLoss2d,
-RNNBase / RNNCellBase, F.conv_tbc and F.multi_head_attention_forward. Against
-PyTorch in float64 where it is installed (values and gradients; skipped without it), and
-without it: reference values, finite differences, jit and vmap."""
+RNNBase / RNNCellBase, F.conv_tbc, F.multi_head_attention_forward and F.grouped_mm. Against
+PyTorch in float64 (grouped_mm in float32, the widest dtype PyTorch takes there) where it is
+installed (values and gradients; skipped without it), and without it: reference values, finite
+differences, jit and vmap."""
 import warnings
 
 import numpy as np
@@ -414,3 +415,128 @@ def test_multi_head_attention_forward_derivatives_jit_vmap_dropout_and_errors():
         F.multi_head_attention_forward(q2, k2, v2, 8, 2, w["in_proj_weight"], None, None, None,
                                        False, 0.0, w["out_proj_weight"], None,
                                        key_padding_mask=np.zeros((2, 5), bool))
+
+
+# ------------------------------------------------------------------ grouped_mm
+OFFS = np.array([2, 2, 5], np.int32)           # an empty group and a part past offs[-1]
+# case: shapes of mat_a and mat_b, offs, and the parts of the output and of each operand's
+# gradient that PyTorch defines (past offs[-1] it leaves memory uninitialized; ours is zero)
+GMM = {"2d-3d": ((6, 8), (3, 8, 8), OFFS, np.s_[:5], np.s_[:5], np.s_[:]),
+       "3d-3d": ((3, 2, 8), (3, 8, 8), None, np.s_[:], np.s_[:], np.s_[:]),
+       "2d-2d": ((3, 8), (8, 8), OFFS, np.s_[:], np.s_[:, :5], np.s_[:5]),
+       "3d-2d": ((3, 2, 8), (8, 8), OFFS, np.s_[:, :5], np.s_[:], np.s_[:, :5])}
+
+
+def _gmm_reference(a, b, offs):
+    """The grouped product by a loop over the groups, zero past offs[-1]."""
+    if offs is None:
+        return a @ b
+    bounds = list(zip(np.concatenate([[0], offs[:-1]]), offs))
+    if b.ndim == 3:
+        out = np.zeros((a.shape[0], b.shape[2]))
+        for g, (s, e) in enumerate(bounds):
+            out[s:e] = a[s:e] @ b[g]
+        return out
+    if a.ndim == 3:
+        out = np.zeros((a.shape[1], b.shape[1]))
+        for g, (s, e) in enumerate(bounds):
+            out[:, s:e] = a[g] @ b[:, s:e]
+        return out
+    return np.stack([a[:, s:e] @ b[s:e] for s, e in bounds])
+
+
+def _zero_outside(x, part):
+    rest = np.array(x, copy=True)
+    rest[part] = 0
+    np.testing.assert_array_equal(rest, 0)
+
+
+@pytest.mark.parametrize("case", GMM)
+def test_grouped_mm_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    sa, sb, offs, out_part, a_part, b_part = GMM[case]
+    rng = np.random.default_rng(5)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in (sa, sb))
+    ta, tb = (torch.from_numpy(x).requires_grad_() for x in (a, b))
+    want = torch.nn.functional.grouped_mm(ta, tb, offs=None if offs is None else
+                                          torch.from_numpy(offs))
+    ct = rng.standard_normal(tuple(want.shape)).astype(np.float32)
+    want.backward(torch.from_numpy(ct))
+    got, vjp_fn = ft.vjp(lambda a, b: F.grouped_mm(a, b, offs=offs), fnp.asarray(a),
+                         fnp.asarray(b))
+    assert got.dtype == np.float32 and got.shape == tuple(want.shape)
+    assert_close(np.asarray(got)[out_part], want.detach().numpy()[out_part], 1e-5, 1e-5)
+    _zero_outside(got, out_part)
+    for g, t, part in zip(vjp_fn(fnp.asarray(ct)), (ta, tb), (a_part, b_part)):
+        assert_close(np.asarray(g)[part], t.grad.numpy()[part], 1e-5, 1e-5)
+        _zero_outside(g, part)
+
+
+@pytest.mark.parametrize("case", GMM)
+def test_grouped_mm_reference_derivatives_jit_and_vmap(case):
+    sa, sb, offs, *_ = GMM[case]
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    got = F.grouped_mm(a, b, offs=offs)
+    np.testing.assert_allclose(np.asarray(got), _gmm_reference(a, b, offs), rtol=1e-13,
+                               atol=1e-14)
+    check_grads(lambda a, b: F.grouped_mm(a, b, offs=offs), (fnp.asarray(a), fnp.asarray(b)),
+                order=2)
+    jitted = ft.jit(lambda a, b, o: F.grouped_mm(a, b, offs=o))(a, b, offs)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(got), rtol=1e-14, atol=1e-14)
+    # a batch of problems, offs batched too where given
+    batch_a, batch_b = rng.standard_normal((2,) + sa), rng.standard_normal((2,) + sb)
+    batch_o = None if offs is None else np.stack([offs, np.array([0, 3, 4], np.int32)])
+    mapped = ft.vmap(lambda a, b, o: F.grouped_mm(a, b, offs=o),
+                     in_axes=(0, 0, None if offs is None else 0))(batch_a, batch_b, batch_o)
+    for i in range(2):
+        np.testing.assert_allclose(np.asarray(mapped[i]), _gmm_reference(
+            batch_a[i], batch_b[i], None if offs is None else batch_o[i]), rtol=1e-13,
+            atol=1e-14)
+
+
+def test_grouped_mm_trains_a_mixture_of_experts_layer_under_jit():
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((6, 4)), rng.standard_normal((3, 4, 2))
+
+    @ft.jit
+    def grads(w, offs):
+        return ft.grad(lambda w: fnp.sum(F.grouped_mm(x, w, offs=offs) ** 2))(w)
+    for offs in (OFFS, np.array([6, 6, 6], np.int32)):
+        want = np.zeros_like(w)
+        for g, (s, e) in enumerate(zip(np.concatenate([[0], offs[:-1]]), offs)):
+            want[g] = 2 * x[s:e].T @ (x[s:e] @ w[g])
+        np.testing.assert_allclose(np.asarray(grads(w, offs)), want, rtol=1e-13, atol=1e-14)
+
+
+def test_grouped_mm_errors():
+    a, b = np.zeros((6, 8), np.float32), np.zeros((3, 8, 4), np.float32)
+    with pytest.raises(NotImplementedError, match="bias is not supported"):
+        F.grouped_mm(a, b, offs=OFFS, bias=np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match="out_dtype must be the inputs' dtype float32"):
+        F.grouped_mm(a, b, offs=OFFS, out_dtype=np.float64)
+    assert F.grouped_mm(a, b, offs=OFFS, out_dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="offs .* is needed"):
+        F.grouped_mm(a, b)
+    with pytest.raises(ValueError, match="offs must be None"):
+        F.grouped_mm(np.zeros((3, 2, 8)), np.zeros((3, 8, 4)), offs=OFFS)
+    with pytest.raises(TypeError, match="1-D integer array"):
+        F.grouped_mm(a, b, offs=OFFS.astype(np.float32))
+    with pytest.raises(TypeError, match="1-D integer array"):
+        F.grouped_mm(a, b, offs=OFFS[None])
+    with pytest.raises(ValueError, match="offs has 2 groups but mat_b has 3"):
+        F.grouped_mm(a, b, offs=OFFS[:2])
+    with pytest.raises(ValueError, match="different numbers of groups"):
+        F.grouped_mm(np.zeros((3, 2, 8)), np.zeros((2, 8, 4)))
+    with pytest.raises(TypeError, match=r"mat_a \(float32\) and mat_b \(float16\)"):
+        F.grouped_mm(a, b.astype(np.float16), offs=OFFS)
+    with pytest.raises(TypeError, match="mat_a must be float16, float32 or float64, got int"):
+        F.grouped_mm(np.zeros((6, 8), np.int32), b, offs=OFFS)
+    with pytest.raises(ValueError, match="mat_a must be 2-D or 3-D"):
+        F.grouped_mm(np.zeros(8, np.float32), b, offs=OFFS)
+    with pytest.raises(ValueError, match="contracted axes differ"):
+        F.grouped_mm(a, np.zeros((3, 4, 4), np.float32), offs=OFFS)
+    with pytest.raises(ValueError, match=r"nondecreasing group ends in \[0, 6\]"):
+        F.grouped_mm(a, b, offs=np.array([2, 1, 5], np.int32))
+    with pytest.raises(ValueError, match=r"in \[0, 8\] \(the K axis\), got \[2, 2, 9\]"):
+        F.grouped_mm(np.zeros((3, 8)), np.zeros((8, 4)), offs=np.array([2, 2, 9]))

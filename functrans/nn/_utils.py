@@ -1,5 +1,5 @@
-"""Helpers shared by the layer modules: dtypes, tuples of ints, PyTorch's default init, p-norms
-and the refusal of PyTorch's in-place names."""
+"""Helpers shared by the layer modules: dtypes, tuples of ints, PyTorch's default init, p-norms,
+whether a value can be checked now, and the refusal of PyTorch's in-place names."""
 from __future__ import annotations
 
 import math
@@ -8,11 +8,13 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
+from ..backends import cpu
+from ..core import Tracer, device_like
 from ..primitives._util import dtype_of, shape_of
 from . import init
 
 __all__ = ["as_floating", "float_dtype", "ntuple", "per_channel", "split_key", "default_init",
-           "p_norm"]
+           "p_norm", "on_host"]
 
 
 def as_floating(x):
@@ -21,6 +23,12 @@ def as_floating(x):
     if not dtypes.is_inexact(dtype_of(x)):
         x = lax.convert_element_type(x, dtypes.default_float_dtype())
     return x
+
+
+def on_host(x):
+    """Whether `x` is a concrete value on the CPU, so checking its values costs no device sync
+    (values under a transform or on a GPU go unchecked)."""
+    return not isinstance(x, Tracer) and device_like(x) is cpu
 
 
 def float_dtype(dtype):

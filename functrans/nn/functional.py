@@ -9,8 +9,8 @@ from .activations import (relu, gelu, sigmoid, tanh, softmax, log_softmax, leaky
                           hardsigmoid, hardswish, prelu, softmin, logsigmoid, tanhshrink,
                           hardshrink, softshrink, threshold, glu, rrelu, gumbel_softmax, relu_,
                           elu_, leaky_relu_, hardtanh_, selu_, celu_, rrelu_, threshold_)
-from .layers import (one_hot, linear, dropout, embedding, embedding_bag, dropout1d, dropout2d,
-                     dropout3d, alpha_dropout, feature_alpha_dropout, bilinear)
+from .layers import (one_hot, linear, grouped_mm, dropout, embedding, embedding_bag, dropout1d,
+                     dropout2d, dropout3d, alpha_dropout, feature_alpha_dropout, bilinear)
 from .distance import cosine_similarity, normalize, pdist
 from .conv import (conv1d, conv2d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d,
                    conv_transpose3d, conv_output_padding)
@@ -67,7 +67,7 @@ __all__ = ["relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_r
            "adaptive_max_pool3d_with_indices", "fractional_max_pool2d",
            "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
            "fractional_max_pool3d_with_indices", "linear_cross_entropy", "conv_tbc",
-           "multi_head_attention_forward"]
+           "multi_head_attention_forward", "grouped_mm"]
 
 # every function here places the NumPy data and constants it makes with its operands' device
 # (functrans.core.on_operand_device)

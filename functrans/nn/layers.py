@@ -11,16 +11,19 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
+from ..array import Array
+from ..core import Tracer, concrete_host_value
 from ..primitives._util import shape_of, dtype_of
 from . import init
-from ._utils import as_floating, default_init as _default_init, float_dtype as _dtype, split_key
+from ._utils import (as_floating, default_init as _default_init, float_dtype as _dtype, on_host,
+                     split_key)
 from .module import Module, field
 
 __all__ = ["one_hot", "linear", "dropout", "embedding", "embedding_bag", "Identity", "Linear",
            "Flatten", "Dropout", "Embedding", "EmbeddingBag", "Unflatten", "dropout1d",
            "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "bilinear",
            "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
-           "Bilinear"]
+           "Bilinear", "grouped_mm"]
 
 
 def one_hot(x, num_classes, dtype=None, axis=-1):
@@ -53,6 +56,89 @@ def linear(x, weight, bias=None):
                          f"(shape {ws}, laid out (out_features, in_features))")
     out = lax.dot_general(x, weight, (((len(xs) - 1,), (1,)), ((), ())))
     return out if bias is None else lax.add(out, lax.convert_element_type(bias, dtype_of(out)))
+
+
+def grouped_mm(mat_a, mat_b, *, offs=None, bias=None, out_dtype=None):
+    """PyTorch's grouped matrix product (mixture-of-experts layers). `offs` (G,) holds the
+    ends of the groups along the jagged axis of the 2-D operand(s): group g is
+    `offs[g-1]:offs[g]` (from 0 for g = 0), nondecreasing integers (PyTorch asks for int32).
+
+    - mat_a (M, K), mat_b (G, K, N): the rows of group g of mat_a times mat_b[g] -> (M, N);
+    - mat_a (G, M, K), mat_b (K, N): mat_a[g] times the columns of group g of mat_b -> (M, N);
+    - mat_a (M, K), mat_b (K, N): for group g's part of K, mat_a[:, part] @ mat_b[part] ->
+      (G, M, N);
+    - mat_a (G, M, K), mat_b (G, K, N), offs None: the batched product (G, M, N).
+
+    Rows (or columns) past offs[-1] are zero here; PyTorch leaves them uninitialized. Each
+    case is one einsum with a 0/1 group mask made from `offs`, so it works under jit, vmap
+    and grad (offs may be traced). float16/32/64 (PyTorch takes float32, bfloat16 and float16
+    on the CPU); as in PyTorch, `out_dtype` must be the inputs' dtype and `bias` is not
+    supported."""
+    fn = "grouped_mm"
+    a, b = fnp.asarray(mat_a), fnp.asarray(mat_b)
+    for name, x in (("mat_a", a), ("mat_b", b)):
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{fn}: {name} must be 2-D or 3-D, got shape {shape_of(x)}")
+        if dtype_of(x).kind != "f":
+            raise TypeError(f"{fn}: {name} must be float16, float32 or float64, got "
+                            f"{dtype_of(x)}")
+    if dtype_of(a) != dtype_of(b):
+        raise TypeError(f"{fn}: mat_a ({dtype_of(a)}) and mat_b ({dtype_of(b)}) must have the "
+                        "same dtype")
+    if bias is not None:
+        raise NotImplementedError(f"{fn}: bias is not supported (PyTorch: 'Bias not supported "
+                                  "yet'); add it to the result")
+    if out_dtype is not None and np.dtype(out_dtype) != dtype_of(a):
+        raise ValueError(f"{fn}: out_dtype must be the inputs' dtype {dtype_of(a)} (as in "
+                         f"PyTorch), got {np.dtype(out_dtype)}; cast the result instead")
+    sa, sb = shape_of(a), shape_of(b)
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"{fn}: the contracted axes differ: mat_a {sa} has {sa[-1]} columns, "
+                         f"mat_b {sb} has {sb[-2]} rows")
+    if a.ndim == 3 and b.ndim == 3:
+        if offs is not None:
+            raise ValueError(f"{fn}: offs must be None when mat_a and mat_b are both 3-D (their "
+                             "first axis enumerates the groups)")
+        if sa[0] != sb[0]:
+            raise ValueError(f"{fn}: mat_a {sa} and mat_b {sb} have different numbers of "
+                             "groups (first axis)")
+        return fnp.einsum("gmk,gkn->gmn", a, b)
+    if offs is None:
+        raise ValueError(f"{fn}: offs (the ends of the groups) is needed when mat_a or mat_b "
+                         f"is 2-D (got shapes {sa} and {sb})")
+    ends = _host_value(offs)
+    offs = fnp.asarray(offs)
+    if offs.ndim != 1 or not dtypes.is_integer(dtype_of(offs)):
+        raise TypeError(f"{fn}: offs must be a 1-D integer array (int32 in PyTorch), got "
+                        f"{dtype_of(offs)} of shape {shape_of(offs)}")
+    groups = shape_of(offs)[0]
+    stacked = [(n, s[0]) for n, x, s in (("mat_a", a, sa), ("mat_b", b, sb)) if x.ndim == 3]
+    if stacked and stacked[0][1] != groups:
+        raise ValueError(f"{fn}: offs has {groups} groups but {stacked[0][0]} has "
+                         f"{stacked[0][1]} (its first axis)")
+    # the mask (G, length of the jagged axis) comes first in each einsum
+    if b.ndim == 3:
+        spec, length, axis = "gm,mk,gkn->mn", sa[0], "mat_a's rows"
+    elif a.ndim == 3:
+        spec, length, axis = "gn,gmk,kn->mn", sb[1], "mat_b's columns"
+    else:
+        spec, length, axis = "gk,mk,kn->gmn", sa[1], "the K axis"
+    if ends is not None and ends.size and (ends[0] < 0 or ends[-1] > length or
+                                           np.any(np.diff(ends) < 0)):
+        raise ValueError(f"{fn}: offs must be nondecreasing group ends in [0, {length}] "
+                         f"({axis}), got {ends.tolist()}")
+    starts = fnp.concatenate([fnp.zeros((1,), dtype_of(offs)), offs[:-1]])
+    r = fnp.arange(length, dtype=dtype_of(offs))
+    inside = fnp.logical_and(lax.le(starts[:, None], r), lax.lt(r, offs[:, None]))
+    return fnp.einsum(spec, lax.convert_element_type(inside, dtype_of(a)), a, b)
+
+
+def _host_value(x):
+    """`x` as NumPy where reading it costs no device sync (host data), else None (traced, or
+    on a GPU: left unchecked)."""
+    if isinstance(x, (Array, Tracer)):
+        return concrete_host_value(x) if on_host(x) else None
+    return np.asarray(x)
 
 
 def dropout(input, p=0.5, training=True, inplace=False, *, key=None):

@@ -9,11 +9,9 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from ..core import Tracer, device_like
 from ..higher_order.custom_derivatives import custom_jvp
-from ..backends import cpu
 from ..primitives._util import shape_of, dtype_of
-from ._utils import as_floating, p_norm
+from ._utils import as_floating, on_host, p_norm
 from .activations import log_softmax, logsigmoid
 from .layers import one_hot
 from .module import Buffer, Module
@@ -108,7 +106,7 @@ def _check_labels(target, c, ignore_index, fn):
     become NaN)."""
     bad = lax.bitwise_and(lax.bitwise_or(lax.lt(target, 0), lax.ge(target, c)),
                           lax.ne(target, ignore_index))
-    if not isinstance(bad, Tracer) and device_like(bad) is cpu:
+    if on_host(bad):
         if fnp.any(bad):
             first = fnp.asarray(target)[bad][0]
             raise IndexError(f"{fn}: target {int(first)} is out of bounds for {c} classes "
@@ -211,11 +209,6 @@ def _floats(*arrays):
     return [a.astype(dt) for a in arrays]
 
 
-def _on_host(x):
-    """Whether `x` is a concrete value on the CPU, so checking it costs no device sync."""
-    return not isinstance(x, Tracer) and device_like(x) is cpu
-
-
 def _log_clamped(x):
     return lax.max(lax.log(x), -100.0)
 
@@ -250,8 +243,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     logits: it is stabler)."""
     x, t = _floats(input, target)
     _same_shape(x, t, "binary_cross_entropy")
-    if _on_host(x) and bool(fnp.any(lax.bitwise_not(lax.bitwise_and(lax.ge(x, 0.0),
-                                                                      lax.le(x, 1.0))))):
+    if on_host(x) and bool(fnp.any(lax.bitwise_not(lax.bitwise_and(lax.ge(x, 0.0),
+                                                                   lax.le(x, 1.0))))):
         raise ValueError("binary_cross_entropy: every input must be a probability in [0, 1]; "
                          "for scores (logits) use binary_cross_entropy_with_logits")
     loss = _bce_terms(x, t)
@@ -447,7 +440,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     else:
         var = _gaussian_var(fnp.asarray(var, dtype=dtype_of(x)), shape, fn)
     negative = lax.lt(var, 0.0)
-    if _on_host(var):
+    if on_host(var):
         if bool(fnp.any(negative)):
             raise ValueError(f"{fn}: var has negative entries; variances must be >= 0 (they "
                              f"are clamped at eps={eps} for stability)")
@@ -523,7 +516,7 @@ def _out_of_range(y, lo, hi, fn):
     """Class indices outside [lo, hi) raise when known on the host; traced (or on a GPU) this
     returns where they are, for the caller to make those losses NaN."""
     bad = lax.bitwise_or(lax.lt(y, lo), lax.ge(y, hi))
-    if _on_host(bad):
+    if on_host(bad):
         if bool(fnp.any(bad)):
             raise IndexError(f"{fn}: target {int(fnp.asarray(y)[bad][0])} is out of range; "
                              f"class indices must be in [{lo}, {hi})")

@@ -13,10 +13,8 @@ import numpy as np
 
 from .. import dtypes, lax
 from .. import numpy as fnp
-from ..backends import cpu
-from ..core import Tracer, device_like
 from ..primitives._util import dtype_of, shape_of
-from ._utils import as_floating
+from ._utils import as_floating, on_host
 from .distance import PairwiseDistance
 from .layers import Linear, linear
 from .losses import cross_entropy, pairwise_distance
@@ -26,10 +24,6 @@ __all__ = ["ctc_loss", "CTCLoss", "triplet_margin_with_distance_loss",
            "TripletMarginWithDistanceLoss", "linear_cross_entropy", "LinearCrossEntropyLoss"]
 
 _FN = "ctc_loss"
-
-
-def _on_host(x):
-    return not isinstance(x, Tracer) and device_like(x) is cpu
 
 
 def _logsumexp3(a, b, c):
@@ -54,7 +48,7 @@ def _lengths(v, n, unbatched, name):
 
 
 def _check_range(v, lo, hi, name, what):
-    if _on_host(v) and shape_of(v)[0] and (int(fnp.min(v)) < lo or int(fnp.max(v)) > hi):
+    if on_host(v) and shape_of(v)[0] and (int(fnp.min(v)) < lo or int(fnp.max(v)) > hi):
         bad = int(fnp.asarray(v)[lax.bitwise_or(lax.lt(v, lo), lax.gt(v, hi))][0])
         raise ValueError(f"{_FN}: {name} must be in [{lo}, {hi}] ({what}), got {bad}")
 
@@ -65,7 +59,7 @@ def _unconcatenated(y, tl, n):
     if total == 0:
         return fnp.zeros((n, 0), dtype=dtype_of(y))
     width = total
-    if _on_host(tl):
+    if on_host(tl):
         if int(fnp.sum(tl)) > total:
             raise ValueError(f"{_FN}: concatenated targets hold {total} labels but "
                              f"target_lengths add up to {int(fnp.sum(tl))}")
@@ -121,7 +115,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
 
     listed = lax.lt(fnp.arange(s_len, dtype=dtype_of(tl))[None], lax.expand_dims(tl, (1,)))
     bad = lax.bitwise_and(listed, lax.bitwise_or(lax.lt(y, 0), lax.ge(y, c)))
-    if _on_host(bad):
+    if on_host(bad):
         if bool(fnp.any(bad)):
             raise IndexError(f"{_FN}: target {int(fnp.asarray(y)[bad][0])} is out of range; "
                              f"class indices must be in [0, {c})")
