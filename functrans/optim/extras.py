@@ -28,7 +28,7 @@ from .base import (EmptyState, GradientTransformation, GradientTransformationExt
 from .blocks import (ScaleByAdamState, ema, identity, scale_by_adam,
                      scale_by_learning_rate, scale_by_optimistic_gradient, scale_by_sign,
                      scale_by_trust_ratio)
-from .leafwise import as_dtype, buffers_to_none, leafwise, zeros_like
+from .leafwise import abs_sq, as_dtype, buffers_to_none, leafwise, zeros_like
 from .transforms import add_decayed_weights, chain, scale
 from .tree_utils import (tree_add_scale, tree_bias_correction, tree_norm, tree_random_like,
                          tree_scale, tree_sub, tree_update_moment,
@@ -116,10 +116,6 @@ class MonitorState(NamedTuple):
 
 
 # ------------------------------------------------------------------ numerics
-def _abs_sq(x):
-    return fnp.real(fnp.conj(x) * x) if fnp.iscomplexobj(x) else x * x
-
-
 def safe_increment(count):
     """`count + 1`, staying at the dtype's maximum instead of overflowing (integer or float
     counts)."""
@@ -156,10 +152,10 @@ def safe_root_mean_squares(x, min_rms):
     """The root mean square of `x`, `min_rms` where it is at most `min_rms` (with a finite
     gradient at `x = 0`)."""
     x = fnp.asarray(x)
-    rms = fnp.sqrt(fnp.mean(_abs_sq(x)))
+    rms = fnp.sqrt(fnp.mean(abs_sq(x)))
     small = rms <= min_rms
     x = fnp.where(small, fnp.ones_like(x), x)
-    safe = fnp.sqrt(fnp.mean(_abs_sq(x)))
+    safe = fnp.sqrt(fnp.mean(abs_sq(x)))
     return fnp.where(small, as_dtype(min_rms, safe), safe)
 
 
@@ -216,7 +212,7 @@ def scale_by_yogi(b1=0.9, b2=0.999, eps=1e-3, eps_root=0.0, initial_accumulator_
 
         def leaf(g, m, v):
             m = tree_update_moment(g, m, b1, 1)
-            v = v - (1 - b2) * fnp.sign(v - _abs_sq(g)) * _abs_sq(g)
+            v = v - (1 - b2) * fnp.sign(v - abs_sq(g)) * abs_sq(g)
             u = tree_bias_correction(m, b1, count) / (
                 fnp.sqrt(tree_bias_correction(v, b2, count) + eps_root) + eps)
             return u, m, v
@@ -534,11 +530,11 @@ def unitwise_norm(x, axis=None):
     kernel, (0, 1, 2, 3) of a 5-d one."""
     x = fnp.asarray(x)
     if axis is not None:
-        sq = fnp.sum(_abs_sq(x), axis=axis, keepdims=True)
+        sq = fnp.sum(abs_sq(x), axis=axis, keepdims=True)
     elif fnp.squeeze(x).ndim <= 1:
-        sq = fnp.sum(_abs_sq(x), keepdims=True)
+        sq = fnp.sum(abs_sq(x), keepdims=True)
     elif x.ndim in _UNIT_AXES:
-        sq = fnp.sum(_abs_sq(x), axis=_UNIT_AXES[x.ndim], keepdims=True)
+        sq = fnp.sum(abs_sq(x), axis=_UNIT_AXES[x.ndim], keepdims=True)
     else:
         raise ValueError(f"unitwise_norm: x has shape {shape_of(x)}; without axis= it takes "
                          "1 to 5 dimensions; pass axis= (the axes of a unit)")
@@ -584,7 +580,7 @@ def per_example_global_norm_clip(grads, l2_norm_clip):
     sum over the examples; returns `(clipped sum, number of examples clipped)`."""
     _check_batch_dim(grads, "per_example_global_norm_clip")
     leaves = tree_leaves(grads)
-    sq = sum(fnp.sum(_abs_sq(g).reshape(shape_of(g)[0], -1), axis=1) for g in leaves)
+    sq = sum(fnp.sum(abs_sq(g).reshape(shape_of(g)[0], -1), axis=1) for g in leaves)
     norms = fnp.sqrt(sq)
     zero = norms == 0                                # no clipping, as Optax's clip / 0
     ratio = l2_norm_clip / fnp.where(zero, fnp.ones_like(norms), norms)

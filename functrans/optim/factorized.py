@@ -14,7 +14,8 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_flatten, tree_map
 from .base import EmptyState, GradientTransformation, displayed, require_params
 from .blocks import ema, scale_by_learning_rate
-from .extras import safe_increment
+from .extras import safe_increment, safe_root_mean_squares
+from .leafwise import abs_sq
 from .transforms import add_decayed_weights, chain, scale
 
 __all__ = ["scale_by_factored_rms", "FactoredState", "clip_by_block_rms",
@@ -27,10 +28,6 @@ class FactoredState(NamedTuple):
     v_row: Any      # factored leaves: the moment averaged over their largest dimension
     v_col: Any      # ... and over their second largest
     v: Any          # the other leaves: the full moment
-
-
-def _abs_sq(x):
-    return fnp.real(fnp.conj(x) * x)
 
 
 def _decay_rate_pow(i, exponent=0.8):
@@ -82,7 +79,7 @@ def scale_by_factored_rms(factored=True, decay_rate=0.8, step_offset=0,
         def leaf(g, v_row, v_col, v, p):
             shape, dtype = shape_of(p), dtype_of(p)
             one = fnp.zeros((1,), dtype)
-            g_sq = _abs_sq(g) + epsilon
+            g_sq = abs_sq(g) + epsilon
             dims = _factored_dims(shape, factored, min_dim_size_to_factor)
             if dims is None:
                 v = (decay * v + (1.0 - decay) * g_sq).astype(dtype)
@@ -104,15 +101,8 @@ def clip_by_block_rms(threshold):
     """Optax's `clip_by_block_rms`: each leaf divided by `max(1, rms(leaf) / threshold)`."""
     def update(updates, state, params=None):
         return tree_map(lambda u: u / fnp.maximum(
-            1.0, fnp.sqrt(fnp.mean(_abs_sq(u))) / threshold), updates), state
+            1.0, fnp.sqrt(fnp.mean(abs_sq(u))) / threshold), updates), state
     return GradientTransformation(lambda params: EmptyState(), update)
-
-
-def _safe_rms(x, min_rms):
-    """`max(rms(x), min_rms)` with a zero (not NaN) derivative where `x` is 0."""
-    small = fnp.sqrt(fnp.mean(_abs_sq(x))) <= min_rms
-    x = fnp.where(small, fnp.ones_like(x), x)
-    return fnp.where(small, min_rms, fnp.sqrt(fnp.mean(_abs_sq(x))))
 
 
 def scale_by_param_block_rms(min_scale=1e-3):
@@ -120,7 +110,8 @@ def scale_by_param_block_rms(min_scale=1e-3):
     parameter (at least `min_scale`)."""
     def update(updates, state, params=None):
         require_params(params, "scale_by_param_block_rms")
-        return tree_map(lambda u, p: u * _safe_rms(p, min_scale), updates, params), state
+        return tree_map(lambda u, p: u * safe_root_mean_squares(p, min_scale), updates,
+                        params), state
     return GradientTransformation(lambda params: EmptyState(), update)
 
 

@@ -12,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
 
 __all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number",
-           "debiased", "mean_hat", "pick", "no_update", "buffers_to_none"]
+           "debiased", "mean_hat", "abs_sq", "pick", "no_update", "buffers_to_none"]
 
 
 def zero_count():
@@ -88,6 +88,11 @@ def _raise_shape_mismatch(grads, i, xs):
 def step_number(count):
     """The 1-based step number of an update, in float64."""
     return lax.convert_element_type(count + 1, np.float64)
+
+
+def abs_sq(x):
+    """`|x| ** 2` elementwise (`real(conj(x) * x)` for complex `x`)."""
+    return fnp.real(fnp.conj(x) * x) if fnp.iscomplexobj(x) else x * x
 
 
 def debiased(x, decay, t):

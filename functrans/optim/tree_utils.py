@@ -18,6 +18,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import (DictKey, flatten_one_level_with_keys, is_tree_node,
                          register_pytree_node, tree_leaves, tree_map, tree_reduce,
                          tree_reduce_associative, tree_structure, tree_unflatten)
+from .leafwise import abs_sq
 
 __all__ = ["tree_add", "tree_sub", "tree_mul", "tree_div", "tree_scale", "tree_add_scale",
            "tree_vdot", "tree_sum", "tree_max", "tree_min", "tree_size", "tree_conj",
@@ -111,15 +112,11 @@ def tree_real(tree):
     return tree_map(fnp.real, tree)
 
 
-def _abs_squared(x):
-    return fnp.square(fnp.real(x)) + fnp.square(fnp.imag(x))
-
-
 def tree_norm(tree, ord=None, squared=False):
     """The vector norm of all the elements of a pytree: `ord` None or 2 (Euclidean), 1, or
     `inf` / "inf" / "infinity" (the largest magnitude); `squared` gives its square."""
     if ord is None or ord == 2:
-        sqnorm = tree_sum(tree_map(_abs_squared, tree))
+        sqnorm = tree_sum(tree_map(abs_sq, tree))
         return fnp.asarray(sqnorm if squared else fnp.sqrt(sqnorm))
     if ord == 1:
         norm = tree_sum(tree_map(fnp.abs, tree))
@@ -127,7 +124,7 @@ def tree_norm(tree, ord=None, squared=False):
         norm = tree_max(tree_map(fnp.abs, tree))
     else:
         raise ValueError(f"tree_norm: unsupported ord {ord!r}; use None, 1, 2 or inf")
-    return fnp.asarray(_abs_squared(norm) if squared else norm)
+    return fnp.asarray(abs_sq(norm) if squared else norm)
 
 
 def tree_batch_shape(tree, shape=()):
@@ -179,7 +176,7 @@ def tree_update_moment_per_elem_norm(updates, moments, decay, order):
         if not np.issubdtype(dtype_of(g), np.complexfloating):
             return g ** order
         half = order / 2
-        return _abs_squared(g) ** (int(half) if float(half).is_integer() else half)
+        return abs_sq(g) ** (int(half) if float(half).is_integer() else half)
     return tree_map(lambda g, t: None if g is None else (1 - decay) * power(g) + decay * t,
                     updates, moments, is_leaf=_is_none)
 
