@@ -188,6 +188,16 @@ def test_igamma_grad_a_derivatives_jit_vmap():
            np.array([float(L.igamma_grad_a(a, x)) for a, x in zip(A, XS)]), rtol=1e-10)
 
 
+def test_igamma_and_igammac_are_differentiable_in_a(jax_x64):
+    for ours, theirs in ((L.igamma, jax_x64.lax.igamma), (L.igammac, jax_x64.lax.igammac)):
+        got = ft.vmap(ft.grad(ours, 0))(A, XS)
+        _close(got, jax_x64.vmap(jax_x64.grad(theirs, 0))(A, XS), rtol=1e-9, atol=1e-14)
+        _close(ft.jit(ft.vmap(ft.grad(ours, 0)))(A, XS), got, rtol=1e-10)
+        check_grads(ours, (A, XS), order=1)
+        # the mixed second derivative comes from igamma_grad_a's derivative in x
+        check_grads(lambda x: ft.vmap(ft.grad(ours, 0))(A, x), (XS,), order=1)
+
+
 # ------------------------------------------------------------------ ragged products
 RDN = L.RaggedDotDimensionNumbers
 RAGGED = {      # lhs shape, rhs shape, group sizes, dimension numbers

@@ -11,7 +11,8 @@ kernels are SciPy's (CuPy's `cupyx.scipy.special` on a GPU):
     random_gamma_grad(a, x)  d x / d a of a Gamma(a) sample x at a fixed quantile (own kernel)
 
 They are differentiable in `x` (and `p`, `y` for the inverses), in both modes, to any order;
-derivatives with respect to the shape parameters `a`, `b` have no closed form and raise
+gammainc and gammaincc also in `a` (through `igamma_grad_a`, as JAX), to first order;
+other derivatives with respect to the shape parameters `a`, `b` have no closed form and raise
 NotImplementedError (as JAX's betainc does).
 """
 from __future__ import annotations
@@ -112,8 +113,11 @@ def _beta_density(a, b, x):
     return exp(sub(add(mul(sub(a, 1.0), log(x)), mul(sub(b, 1.0), log1p(neg(x)))), log_b))
 
 
-gammainc_p = _special("gammainc", 2, lambda a, x, ans: _gamma_density(a, x))
-gammaincc_p = _special("gammaincc", 2, lambda a, x, ans: neg(_gamma_density(a, x)))
+# in a, as JAX: igamma_grad_a (itself differentiable in x only)
+gammainc_p = special_primitive("gammainc", (lambda a, x, ans: igamma_grad_a(a, x),
+                                            lambda a, x, ans: _gamma_density(a, x)))
+gammaincc_p = special_primitive("gammaincc", (lambda a, x, ans: neg(igamma_grad_a(a, x)),
+                                              lambda a, x, ans: neg(_gamma_density(a, x))))
 gammaincinv_p = _special("gammaincinv", 2,
                          lambda a, p, ans: div(1.0, _gamma_density(a, ans)))
 betainc_p = _special("betainc", 3, lambda a, b, x, ans: _beta_density(a, b, x))
