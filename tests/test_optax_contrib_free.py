@@ -264,12 +264,14 @@ def test_dp_noise_scale():
 
 
 def test_dp_key_arguments():
-    with pytest.warns(DeprecationWarning, match="seed"):
+    with pytest.warns(DeprecationWarning, match="aggregate: \"seed\"") as caught:
         a = fo.contrib.differentially_private_aggregate(1.0, 1.0, seed=3)
+    assert caught[0].filename == __file__           # the warnings point at the caller
     b = fo.contrib.differentially_private_aggregate(1.0, 1.0, key=ft.random.key(3))
     np.testing.assert_array_equal(a.init(None).rng_key, b.init(None).rng_key)
-    with pytest.warns(UserWarning, match="no key"):
+    with pytest.warns(UserWarning, match="aggregate: no key") as caught:
         fo.contrib.differentially_private_aggregate(1.0, 1.0)
+    assert caught[0].filename == __file__
     with pytest.raises(ValueError, match="only one of seed and key"), \
             pytest.warns(DeprecationWarning):
         fo.contrib.differentially_private_aggregate(1.0, 1.0, 2, seed=3)

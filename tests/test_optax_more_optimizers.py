@@ -150,11 +150,13 @@ def test_add_noise_key_arguments():
     ua, _ = a.update(params, a.init(params))
     ub, _ = b.update(params, b.init(params))
     np.testing.assert_array_equal(ua["x"], ub["x"])
-    with pytest.warns(DeprecationWarning, match="seed"):
+    with pytest.warns(DeprecationWarning, match="add_noise: \"seed\"") as caught:
         c = fo.add_noise(1.0, 0.5, seed=3)
+    assert caught[0].filename == __file__           # the warnings point at the caller
     np.testing.assert_array_equal(c.update(params, c.init(params))[0]["x"], ua["x"])
-    with pytest.warns(UserWarning, match="no key"):
+    with pytest.warns(UserWarning, match="add_noise: no key") as caught:
         fo.add_noise(1.0, 0.5)
+    assert caught[0].filename == __file__
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="only one"):
         fo.add_noise(1.0, 0.5, 3, seed=3)
     with pytest.raises(TypeError, match=r"key must be an int seed .* float32\[3\]"):

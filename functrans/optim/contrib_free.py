@@ -15,7 +15,6 @@ parameters. Buffers (functrans.buffers) among the parameters get None in the sta
 update."""
 from __future__ import annotations
 
-import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -603,17 +602,7 @@ def differentially_private_aggregate(l2_norm_clip, noise_multiplier, key=None, *
     summed, given Gaussian noise of deviation `l2_norm_clip * noise_multiplier` (from `key`,
     an int seed or a functrans.random key) and divided by the number of examples. `seed` is
     the deprecated name of `key`."""
-    if seed is not None:
-        warnings.warn('differentially_private_aggregate: "seed" is deprecated, use "key"',
-                      DeprecationWarning, stacklevel=2)
-        if key is not None:
-            raise ValueError("differentially_private_aggregate: pass only one of seed and key")
-        key = seed
-    if key is None:
-        warnings.warn("differentially_private_aggregate: no key given, using 0; pass key= "
-                      "(Optax will require it)", stacklevel=2)
-        key = 0
-    key = canonical_key(key, "differentially_private_aggregate")
+    key = canonical_key(key, "differentially_private_aggregate", seed)
     noise_std = l2_norm_clip * noise_multiplier
 
     def init(params):

@@ -273,9 +273,21 @@ def signum(learning_rate, beta=0.9, accumulator_dtype=None):
                  scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
-def canonical_key(key, name):
+def canonical_key(key, name, seed=None):
     """The key's data on the host (NumPy) from an int seed or a key, so that `init` puts it
-    with the params; `name` (the transformation) heads the error for anything else."""
+    with the params; `name` (the transformation, called by the user) heads the warnings and
+    the error for anything else. `seed` is the key's deprecated name; no key at all means 0,
+    with a warning."""
+    if seed is not None:
+        warnings.warn(f'{name}: "seed" is deprecated, use "key"', DeprecationWarning,
+                      stacklevel=3)
+        if key is not None:
+            raise ValueError(f"{name}: pass only one of seed and key")
+        key = seed
+    if key is None:
+        warnings.warn(f"{name}: no key given, using 0; pass key= (Optax will require it)",
+                      stacklevel=3)
+        key = 0
     if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
         arr = np.asarray(key)
         if arr.dtype != np.uint32 or arr.shape != (2,):
@@ -290,17 +302,7 @@ def add_noise(eta, gamma, key=None, *, seed=None):
     """Add Gaussian noise of variance `eta / t**gamma` at step `t` (Neelakantan et al.
     2015). `key` is an int seed or a key of `functrans.random`; `seed` is its deprecated
     name."""
-    if seed is not None:
-        warnings.warn('add_noise: "seed" is deprecated, use "key"', DeprecationWarning,
-                      stacklevel=2)
-        if key is not None:
-            raise ValueError("add_noise: pass only one of seed and key")
-        key = seed
-    if key is None:
-        warnings.warn("add_noise: no key given, using 0; pass key= (Optax will require it)",
-                      stacklevel=2)
-        key = 0
-    key = canonical_key(key, "add_noise")
+    key = canonical_key(key, "add_noise", seed)
 
     def init(params):
         return AddNoiseState(fnp.zeros((), np.int32), fnp.asarray(key))
