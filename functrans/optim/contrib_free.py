@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import random
 from .. import numpy as fnp
-from ..buffers import is_buffer
+from ..buffers import map_arrays
 from ..primitives._util import dtype_of, shape_of
 from ..tree_util import tree_flatten, tree_map
 from .base import (GradientTransformation, GradientTransformationExtraArgs, displayed,
@@ -515,10 +515,7 @@ def schedule_free_eval_params(state, params):
         raise ValueError(f"schedule_free_eval_params needs the ScheduleFreeState of "
                          f"schedule_free (or schedule_free_sgd / _adamw), got "
                          f"{type(state).__name__}; pass that state, not a chain's tuple")
-    leaves, treedef = tree_flatten(params, is_buffer)
-    zs = treedef.flatten_up_to(z)
-    return treedef.unflatten([p if is_buffer(p) else (p - (1.0 - b1) * zi) / b1
-                              for p, zi in zip(leaves, zs)])
+    return map_arrays(lambda p, zi: (p - (1.0 - b1) * zi) / b1, params, z)
 
 
 def schedule_free(base_optimizer, learning_rate, b1=0.9, weight_lr_power=2.0,

@@ -435,12 +435,9 @@ def scale_by_sm3(b1=0.9, b2=1.0, eps=1e-8):
         return scaled, new_mu
 
     def update(updates, state, params=None):
-        leaves, treedef = tree_flatten(updates, is_buffer)
-        mus = treedef.flatten_up_to(state.mu)
-        results = [(None, None) if is_buffer(g) else leaf(g, vs) for g, vs in zip(leaves, mus)]
-        up = tree_unflatten(treedef, [r[0] for r in results])
+        up, mu = leafwise(leaf, updates, state.mu, outputs=2, same_shape=False)
         nu = tree_update_moment(up, state.nu, b1, 1)
-        return nu, ScaleBySM3State(tree_unflatten(treedef, [r[1] for r in results]), nu)
+        return nu, ScaleBySM3State(mu, nu)
     return GradientTransformation(init, update)
 
 
