@@ -685,27 +685,26 @@ def scale_by_galore(rank=128, update_proj_gap=200, scale=1.0, base_optimizer=Non
         dims = _per_leaf(dims_of(updates), updates)
 
         def project(g, p, d):
+            """The gradient in the low-rank space, the projector, and the map of an update
+            there back to the gradient's shape (None: the leaf is not projected)."""
             if d is None:
-                return g, p
-            g2, _, left, r = matrix(g, d)
+                return g, p, None
+            g2, back, left, r = matrix(g, d)
 
             def fresh():
                 u, _, vh = fnp.linalg.svd(g2.astype(np.float32), full_matrices=False)
                 return (u[:, :r] if left else vh[:r, :].T).astype(dtype_of(g))
             p = lax.cond(refresh, fresh, lambda: p)
-            return (fnp.matmul(p.T, g2) if left else fnp.matmul(g2, p)), p
 
-        def project_back(u, p, g, d):
-            if d is None:
-                return u,
-            _, back, left, _ = matrix(g, d)
-            full = fnp.matmul(p, u) if left else fnp.matmul(u, p.T)
-            return (scale * back(full)).astype(dtype_of(g)),
-        low, projectors = leafwise(project, updates, state.projector, dims, outputs=2,
-                                   same_shape=False)
+            def project_back(u):
+                full = fnp.matmul(p, u) if left else fnp.matmul(u, p.T)
+                return (scale * back(full)).astype(dtype_of(g))
+            return (fnp.matmul(p.T, g2) if left else fnp.matmul(g2, p)), p, project_back
+        low, projectors, backs = leafwise(project, updates, state.projector, dims, outputs=3,
+                                          same_shape=False)
         low, base_state = base_optimizer.update(low, state.base_optimizer_state, None)
-        new, = leafwise(project_back, low, projectors, updates, dims, outputs=1,
-                        same_shape=False)
+        new, = leafwise(lambda u, back: (u if back is None else back(u),), low, backs,
+                        outputs=1, same_shape=False)
         return new, GaLoreState(safe_increment(state.count), base_state, projectors)
     return GradientTransformation(init, update)
 
