@@ -41,7 +41,7 @@ from ..primitives.conversion import asarray
 from ..primitives.elementwise import add, mul, div, eq, select, convert_element_type
 from ..primitives.reductions import reduce_sum, reduce_max, reduce_min
 from ..primitives.shape_ops import (moveaxis, reshape, broadcast_in_dim, full_like,
-                                    concatenate, slice_in_dim, squeeze)
+                                    concatenate, slice_in_dim, squeeze, zeros_or)
 from ..tree_util import tree_map, tree_flatten, tree_unflatten
 from . import cross_rank
 
@@ -454,11 +454,12 @@ def _pick_lanes(rows, perm, first, count):
     """Lanes `first .. first + count` of the result of `perm` over the axis whose lanes are
     the rows of `rows` (zeros where no lane sends)."""
     source = {d: s for s, d in perm}
+    lane_like = slice_in_dim(rows, 0, 1)
     parts = []
     for lane in range(first, first + count):
         src = source.get(lane)
-        part = slice_in_dim(rows, 0 if src is None else src, (0 if src is None else src) + 1)
-        parts.append(full_like(part, 0) if src is None else part)
+        parts.append(zeros_or(None if src is None else slice_in_dim(rows, src, src + 1),
+                              lane_like))
     return concatenate(parts, 0)
 
 

@@ -20,17 +20,19 @@ from ..core import (Trace, Tracer, OpaqueAval, new_main, get_aval, concrete_valu
 from ..jaxpr import ClosedJaxpr, Jaxpr
 from ..primitives._util import wanted
 from ..primitives.elementwise import add
-from ..primitives.shape_ops import full_like
+from ..primitives.shape_ops import full_like, zeros_or as instantiate
 from .partial_eval import derived, trace_closed, closed_to_open, partial_eval_jaxpr
+from .rule_registries import (Zero, UndefinedPrimal, is_undefined_primal, instantiate_zeros,
+                              defjvp, primitive_jvps, primitive_transposes)
+
+# the names of JAX's `jax.interpreters.ad` (the rest is functrans's own)
+__all__ = ["JVPTrace", "JVPTracer", "Zero", "UndefinedPrimal", "is_undefined_primal",
+           "instantiate_zeros", "defjvp", "primitive_jvps", "primitive_transposes"]
 
 
 def zeros_like_aval(x):
     """Zeros shaped and typed like `x` (placed where `x` lives)."""
     return full_like(x, 0)
-
-
-def instantiate(t, primal):
-    return zeros_like_aval(primal) if t is None else t
 
 
 def _is_inexact(x):

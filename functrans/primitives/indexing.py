@@ -27,7 +27,8 @@ from ..core import ShapedArray, on_operand_device
 from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_batched
 from .elementwise import (add, mul, div, select, eq, convert_element_type, max as lax_max,
                           min as lax_min, lt)
-from .shape_ops import (moveaxis, full_like, full, reshape, broadcast_in_dim, iota, constant)
+from .shape_ops import (moveaxis, full_like, full, reshape, broadcast_in_dim, iota, constant,
+                        zeros_or)
 
 GATHER_MODES = ("clip", "fill", "promise_in_bounds")
 SCATTER_MODES = ("clip", "drop", "promise_in_bounds")
@@ -235,10 +236,6 @@ scatter_min_p = _scatter_primitive("scatter_min")
 scatter_max_p = _scatter_primitive("scatter_max")
 
 
-def _zeros_or(t, like):
-    return full_like(like, 0) if t is None else t
-
-
 def _gather_back(v, indices, axes, mode):
     """The values of `v` at the scatter positions (0 for updates a "drop" scatter skips)."""
     return gather_p.bind(v, *indices, axes=axes, mode=_TRANSPOSED_MODE[mode])
@@ -253,7 +250,7 @@ def _scatter_add_jvp(primals, tangents, axes, mode):
         return out, None
     if tu is None:
         return out, tx
-    return out, scatter_add_p.bind(_zeros_or(tx, x), tu, *indices, axes=axes, mode=mode)
+    return out, scatter_add_p.bind(zeros_or(tx, x), tu, *indices, axes=axes, mode=mode)
 
 
 def _scatter_add_vjp(primals, needs, axes, mode):
@@ -277,7 +274,7 @@ def _scatter_jvp(primals, tangents, axes, mode):
     tx, tu = tangents[:2]
     if tx is None and tu is None:
         return out, None
-    return out, scatter_p.bind(_zeros_or(tx, x), _zeros_or(tu, u), *indices, axes=axes,
+    return out, scatter_p.bind(zeros_or(tx, x), zeros_or(tu, u), *indices, axes=axes,
                                mode=mode)
 
 
@@ -376,7 +373,7 @@ def _extremum_scatter_rules(prim):
         if tx is None and tu is None:
             return out, None
         hit_x, hit_u, count = weights(x, u, out, indices, axes, mode)
-        total = scatter_add_p.bind(mul(_zeros_or(tx, x), hit_x), mul(_zeros_or(tu, u), hit_u),
+        total = scatter_add_p.bind(mul(zeros_or(tx, x), hit_x), mul(zeros_or(tu, u), hit_u),
                                    *indices, axes=axes, mode=mode)
         return out, div(total, count)
 
@@ -530,7 +527,7 @@ def _dus_jvp(primals, tangents):
     tx, tu = tangents[:2]
     if tx is None and tu is None:
         return out, None
-    return out, dynamic_update_slice_p.bind(_zeros_or(tx, x), _zeros_or(tu, u), *starts)
+    return out, dynamic_update_slice_p.bind(zeros_or(tx, x), zeros_or(tu, u), *starts)
 
 
 def _dus_vjp(primals, needs):

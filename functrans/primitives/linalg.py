@@ -37,7 +37,7 @@ from ._util import primitive, shape_of, dtype_of, wanted, bdim_size, broadcast_b
 from .elementwise import add, sub, mul, neg, select, reciprocal, square, conj_p, real_p
 from .elementwise import convert_element_type
 from .shape_ops import (transpose, full_like, concatenate, slice_in_dim, broadcast_in_dim,
-                        constant, pad)
+                        constant, pad, zeros_or)
 from .reductions import reduce_sum
 from .dot import dot_general
 from .indexing import take_along_axis, add_along_axis
@@ -122,10 +122,6 @@ def gap_reciprocals(w, squared=False):
     eye = constant(np.eye(s[-1], dtype=bool), like=w)
     gap = add(sub(rows, cols), constant(np.eye(s[-1], dtype=dtype_of(w)), like=w))
     return select(eye, full_like(gap, 0), reciprocal(gap))
-
-
-def zeros_or(c, like):
-    return full_like(like, 0) if c is None else c
 
 
 def batch_leading(prim):

@@ -12,10 +12,10 @@ from ..core import ShapedArray
 from ._util import primitive, shape_of, dtype_of
 from .elementwise import add, sub, mul, neg, div, eq, conj_p, real_p, imag_p
 from .elementwise import convert_element_type, abs as lax_abs
-from .shape_ops import broadcast_in_dim, constant
+from .shape_ops import broadcast_in_dim, constant, zeros_or
 from .reductions import reduce_sum, argmax
 from .linalg import (lu_p, lu_solve, adjoint, mT, bmm, diag_part, diag_matrix, gap_reciprocals,
-                     zeros_or, batch_leading, square_aval, host_batched)
+                     batch_leading, square_aval, host_batched)
 
 
 # eig_p's outputs: [w] + [vl] (compute_left_eigenvectors) + [vr] (compute_right_eigenvectors),

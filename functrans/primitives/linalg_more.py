@@ -9,9 +9,9 @@ import numpy as np
 from ..core import ShapedArray
 from .. import dtypes
 from ._util import primitive, shape_of, dtype_of, wanted
-from .linalg import batch_leading, square_aval, host_batched, zeros_or
+from .linalg import batch_leading, square_aval, host_batched
 from .elementwise import add, sub, mul, neg
-from .shape_ops import pad, slice_in_dim, broadcast_in_dim
+from .shape_ops import pad, slice_in_dim, broadcast_in_dim, zeros_or
 from .reductions import reduce_sum
 
 

@@ -211,7 +211,7 @@ def _concat_jvp(primals, tangents, dimension):
     out = concatenate_p.bind(*primals, dimension=dimension)
     if all(t is None for t in tangents):
         return out, None
-    ts = [full_like(p, 0) if t is None else t for p, t in zip(primals, tangents)]
+    ts = [zeros_or(t, p) for p, t in zip(primals, tangents)]
     return out, concatenate_p.bind(*ts, dimension=dimension)
 
 
@@ -300,7 +300,7 @@ def _pad_jvp(primals, tangents, padding_config):
     tx, tp = tangents
     if tx is None and tp is None:
         return out, None
-    tx = full_like(x, 0) if tx is None else tx
+    tx = zeros_or(tx, x)
     tp = 0.0 if tp is None else tp
     return out, pad_p.bind(tx, tp, padding_config=padding_config)
 
@@ -459,6 +459,11 @@ def full_like(x, fill_value, dtype=None, shape=None):
     return full_like_p.bind(x, fill_value=fill_value,
                             dtype=None if dtype is None else np.dtype(dtype),
                             shape=None if shape is None else tuple(shape))
+
+
+def zeros_or(t, like):
+    """`t`, or zeros like `like` where `t` is None (a symbolic zero tangent or cotangent)."""
+    return full_like(like, 0) if t is None else t
 
 
 def iota(dtype, size=None, like=None):

@@ -29,6 +29,7 @@ from ..numpy._conversion import asarray, promote_inexact
 from ..primitives._util import (bdim_size, broadcast_batched, dtype_of, primitive, shape_of,
                                 wanted)
 from ..primitives.linalg import adjoint
+from ..primitives.shape_ops import zeros_or
 from ._matrices import (block_diag, circulant, companion, convolution_matrix, dft,
                         fiedler, fiedler_companion, hadamard, hankel, helmert, hilbert,
                         invhilbert, invpascal, leslie, pascal, toeplitz)
@@ -464,7 +465,7 @@ def _sylvester_jvp(primals, tangents, method, tol):
     x = sylvester_p.bind(a, b, c, method=method, tol=tol)
     if da is None and db is None and dc is None:
         return x, None
-    rhs = lax.full_like(x, 0) if dc is None else dc
+    rhs = zeros_or(dc, x)
     if da is not None:
         rhs = rhs - np_linalg.matmul(da, x)
     if db is not None:
