@@ -19,7 +19,7 @@ import numpy as np
 from .. import lax
 from ..core import Tracer, on_operand_device, place_functions as _place_functions
 from ..higher_order.custom_derivatives import custom_jvp
-from ..primitives._util import shape_of, dtype_of, broadcast_shapes
+from ..primitives._util import shape_of, dtype_of, broadcast_shapes, power_by_squaring
 from ..primitives.linalg import adjoint, from_triangle
 from ._conversion import asarray, promote_inexact
 from ._linalg import matmul, multi_dot, outer as _outer, tensordot, vecdot, cross, matvec, vecmat  # noqa: F401
@@ -412,14 +412,7 @@ def matrix_power(a, n):
         return lax.broadcast_to(_eye(s[-1], dtype_of(a)), s)
     if n < 0:
         a, n = inv(a), -n
-    result, base = None, a
-    while n:
-        if n & 1:
-            result = base if result is None else matmul(result, base)
-        n >>= 1
-        if n:
-            base = matmul(base, base)
-    return result
+    return power_by_squaring(a, n, matmul)
 
 
 # ------------------------------------------------------------------ norms

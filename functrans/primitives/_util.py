@@ -242,3 +242,16 @@ def canonical_axis(axis, ndim, name="axis"):
     if not -ndim <= axis < max(ndim, 1):
         raise ValueError(f"{name} {axis} is out of bounds for an array of dimension {ndim}")
     return axis % ndim if ndim else 0
+
+
+def power_by_squaring(x, n, times):
+    """`x` multiplied by itself to the `n`-th power (`n` >= 1) with the product `times(a, b)`,
+    by repeated squaring: about 2 log2(n) products."""
+    acc = None
+    while n:
+        if n & 1:
+            acc = x if acc is None else times(acc, x)
+        n >>= 1
+        if n:
+            x = times(x, x)
+    return acc

@@ -21,7 +21,7 @@ from ..backends import special as host_special
 from ..core import ShapedArray, get_aval, is_python_scalar, on_operand_device
 from ._util import (primitive, elementwise_aval, ufunc_impl, PYTHON_SCALARS, select_dtype,
                     def_nondiff, shape_of, dtype_of, is_differentiable, wanted,
-                    broadcast_shapes)
+                    broadcast_shapes, power_by_squaring)
 
 def special_module(xp):
     """scipy.special for NumPy, cupyx.scipy.special for CuPy (the backend's counterpart)."""
@@ -868,13 +868,7 @@ def integer_pow(x, y):
     if y == 0:
         return pow(stop_gradient(x), 0.0) if dtypes.is_inexact(dtype_of(x)) else \
             add(mul(x, 0), 1)
-    acc, base, n = None, x, builtins.abs(y)
-    while n:
-        if n & 1:
-            acc = base if acc is None else mul(acc, base)
-        n >>= 1
-        if n:
-            base = mul(base, base)
+    acc = power_by_squaring(x, builtins.abs(y), mul)
     return reciprocal(acc) if y < 0 else acc
 
 
