@@ -28,6 +28,10 @@ from ..core import (Trace, Tracer, OpaqueAval, ShapedArray, new_main,
 from ..errors import ConcretizationTypeError
 from ..primitives._util import broadcast_batched
 from .partial_eval import derived, trace_closed
+from .rule_registries import primitive_batchers, not_mapped
+
+# the names of JAX's `jax.interpreters.batching` (the rest is functrans's own)
+__all__ = ["primitive_batchers", "not_mapped"]
 
 
 class Span:

@@ -1,14 +1,104 @@
 """`ft.extend.core`, as `jax.extend.core`: the jaxpr data structures (`ClosedJaxpr`,
 `Jaxpr`, `JaxprEqn`, `Var`, `Literal`), `Primitive` and the primitive objects (`primitives`),
 for interpreters of jaxprs: walk `jaxpr.eqns` and call `eqn.primitive.bind(*values,
-**eqn.params)`."""
-from ...core import Primitive, eval_jaxpr
+**eqn.params)`; and for defining primitives as in JAX's "How JAX primitives work"
+(`Primitive(name)` with `def_impl` / `def_abstract_eval`, and the rule registries of
+`functrans.interpreters.ad`, `.batching` and `.mlir`)."""
+from ... import core as _core
+from ...array import Array, wrap
+from ...core import eval_jaxpr
 from ...interpreters.checks import check_jaxpr as _check
+from ...interpreters.rule_registries import transposing_vjp
 from ...jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from . import primitives
 
 __all__ = ["ClosedJaxpr", "Jaxpr", "JaxprEqn", "Literal", "Var", "Primitive", "primitives",
            "jaxpr_as_fun", "check_jaxpr"]
+
+
+class _PrimitiveType(type):
+    def __instancecheck__(cls, obj):     # as in JAX, every primitive is a Primitive
+        return isinstance(obj, _core.Primitive) if cls is Primitive else \
+            super().__instancecheck__(obj)
+
+
+class Primitive(_core.Primitive, metaclass=_PrimitiveType):
+    """A primitive defined as in JAX: `Primitive(name)`, then rules registered with
+    `def_impl`, `def_abstract_eval`, `functrans.interpreters.ad.primitive_jvps` /
+    `.primitive_transposes` and `functrans.interpreters.batching.primitive_batchers`; set
+    `multiple_results = True` before binding for a primitive with several outputs. Its rules
+    are installed as those of `functrans.core.Primitive`, so every transform applies; a rule
+    not registered raises NotImplementedError naming the primitive and the rule. Reverse mode
+    transposes the JVP rule. There is no lowering: `jit` runs the `def_impl` rule.
+
+    `impl` and `abstract_eval` are functrans's conventions (`impl(xp, *raw_arrays)`); call
+    the functions given to `def_impl` / `def_abstract_eval` directly instead."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.impl, self.abstract_eval = self._no_impl, self._no_abstract_eval
+        self.jvp, self.vjp = self._no_jvp, transposing_vjp(self)
+        self.batch = self._no_batch
+
+    def def_impl(self, impl):
+        """Register `impl(*args, **params)`, computing the output(s) on concrete values: it
+        gets functrans Arrays (Python scalars as they are) and returns arrays (NumPy or
+        functrans) or, with `multiple_results`, a sequence of them."""
+        def kernel(xp, *raws, **params):
+            args = [r if type(r) in (int, float, complex, bool) else wrap(r) for r in raws]
+            out = impl(*args, **params)
+            if self.multiple_results:
+                return [_raw(xp, o) for o in out]
+            return _raw(xp, out)
+        self.impl = kernel
+        return impl
+
+    def def_abstract_eval(self, abstract_eval):
+        """Register `abstract_eval(*avals, **params)`: from avals with `.shape` and `.dtype`,
+        the `ShapedArray` (`functrans.core.ShapedArray`) of the output, or a list of them with
+        `multiple_results`."""
+        self.abstract_eval = abstract_eval
+        return abstract_eval
+
+    def def_effectful_abstract_eval(self, effectful_abstract_eval):
+        """Register a rule returning `(avals, effects)`; the effects are dropped (functrans has
+        no effect types: mark a primitive with side effects `effectful = True`)."""
+        def abstract_eval(*avals, **params):
+            return effectful_abstract_eval(*avals, **params)[0]
+        self.abstract_eval = abstract_eval
+        return effectful_abstract_eval
+
+    def _no_impl(self, xp, *raws, **params):
+        raise NotImplementedError(
+            f"Evaluation rule for '{self.name}' not implemented: register one with the "
+            "primitive's def_impl(f)")
+
+    def _no_abstract_eval(self, *avals, **params):
+        if self.impl == self._no_impl:
+            raise NotImplementedError(
+                f"Neither the evaluation rule nor the abstract evaluation rule of '{self.name}' "
+                "is implemented: register them with the primitive's def_impl(f) and "
+                "def_abstract_eval(f)")
+        raise NotImplementedError(
+            f"Abstract evaluation for '{self.name}' not implemented: register one with the "
+            "primitive's def_abstract_eval(f) (jit and the transforms that trace need it)")
+
+    def _no_jvp(self, primals, tangents, **params):
+        raise NotImplementedError(
+            f"Differentiation rule for '{self.name}' not implemented: register one with "
+            "functrans.interpreters.ad.primitive_jvps[prim] = jvp_rule (or ad.defjvp); "
+            "reverse mode transposes it")
+
+    def _no_batch(self, vals, dims, **params):
+        raise NotImplementedError(
+            f"Batching rule for '{self.name}' not implemented: register one with "
+            "functrans.interpreters.batching.primitive_batchers[prim] = batch_rule")
+
+
+def _raw(xp, out):
+    """The raw array of an output of a `def_impl` rule (moved to `xp`'s device if it is not
+    there)."""
+    return out._value if type(out) is Array else xp.asarray(out)
 
 
 def jaxpr_as_fun(closed_jaxpr):
