@@ -154,9 +154,17 @@ def _check_nonnegative(name, **values):
 
 
 def _need_params(params, name, weight_decay):
+    """Refuse to go on without params where `weight_decay` is in use."""
+    if not _on(weight_decay):
+        return
     require_params(params, f"{name} with weight_decay", "" if is_number(weight_decay) else (
         " (weight_decay is an array, as inject_hyperparams makes it: pass "
         "static_args=('weight_decay',) to keep it a number, and 0 needs no params)"))
+
+
+def _plus_decay(d, p, weight_decay):
+    """`d + weight_decay * p` (torch's weight decay), `d` where it is not in use."""
+    return d + as_dtype(weight_decay, d) * p if _on(weight_decay) else d
 
 
 def _check_betas(betas, name):
@@ -182,12 +190,11 @@ def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         return SGDState(zero_count(), zeros_like(params) if use_momentum else None)
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "sgd", weight_decay)
+        _need_params(params, "sgd", weight_decay)
         lr_t = rate(state.count)
 
         def leaf(g, p, buf):
-            d = g + as_dtype(weight_decay, g) * p if _on(weight_decay) else g
+            d = _plus_decay(g, p, weight_decay)
             new_buf = None
             if use_momentum:
                 mu = as_dtype(momentum, g)
@@ -213,8 +220,7 @@ def _adam(lr, betas, eps, weight_decay, amsgrad, decoupled, name, mask=None):
                          zeros_like(params) if amsgrad else None)
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, name, weight_decay)
+        _need_params(params, name, weight_decay)
         t = step_number(state.count)
         lr_t = rate(state.count)
         step_size = lr_t / (1.0 - lax.pow(b1, t))
@@ -222,8 +228,8 @@ def _adam(lr, betas, eps, weight_decay, amsgrad, decoupled, name, mask=None):
 
         def leaf(g, p, m, v, vmax, decay=True):
             wd = as_dtype(weight_decay, g)
-            if _on(weight_decay) and not decoupled:
-                g = g + wd * p
+            if not decoupled:
+                g = _plus_decay(g, p, weight_decay)
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
             if amsgrad:
@@ -278,14 +284,12 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
                             zeros_like(params) if use_momentum else None)
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "rmsprop", weight_decay)
+        _need_params(params, "rmsprop", weight_decay)
         lr_t = rate(state.count)
 
         def leaf(g, p, sq, ga, buf):
             a = as_dtype(alpha, g)
-            if _on(weight_decay):
-                g = g + as_dtype(weight_decay, g) * p
+            g = _plus_decay(g, p, weight_decay)
             sq = a * sq + (1.0 - a) * (g * g)
             if centered:
                 ga = ga + (1.0 - a) * (g - ga)
@@ -315,15 +319,13 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
         return AdagradState(zero_count(), zeros_like(params, initial_accumulator_value))
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "adagrad", weight_decay)
+        _need_params(params, "adagrad", weight_decay)
         lr_t = rate(state.count)
         clr = lr_t / (1.0 + lax.convert_element_type(state.count, np.float64) * lr_decay) \
             if _on(lr_decay) else lr_t
 
         def leaf(g, p, acc):
-            if _on(weight_decay):
-                g = g + as_dtype(weight_decay, g) * p
+            g = _plus_decay(g, p, weight_decay)
             acc = acc + g * g
             return -as_dtype(clr, g) * (g / (fnp.sqrt(acc) + as_dtype(eps, g))), acc
         updates, acc = leafwise(leaf, grads, params, state.sum, outputs=2)
@@ -342,13 +344,11 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         return AdamaxState(zero_count(), zeros_like(params), zeros_like(params))
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "adamax", weight_decay)
+        _need_params(params, "adamax", weight_decay)
         clr = rate(state.count) / (1.0 - lax.pow(b1, step_number(state.count)))
 
         def leaf(g, p, m, u):
-            if _on(weight_decay):
-                g = g + as_dtype(weight_decay, g) * p
+            g = _plus_decay(g, p, weight_decay)
             m = m + (1.0 - b1) * (g - m)
             u = fnp.maximum(b2 * u, fnp.abs(g) + as_dtype(eps, g))
             return -as_dtype(clr, g) * (m / u), m, u
@@ -375,8 +375,7 @@ def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_deca
                           zeros_like(params))
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "nadam", weight_decay)
+        _need_params(params, "nadam", weight_decay)
         t = step_number(state.count)
         lr_t = rate(state.count)
         bc2 = 1.0 - lax.pow(b2, t)
@@ -388,8 +387,8 @@ def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_deca
 
         def leaf(g, p, m, v):
             wd = as_dtype(weight_decay, g)
-            if _on(weight_decay) and not decoupled:
-                g = g + wd * p
+            if not decoupled:
+                g = _plus_decay(g, p, weight_decay)
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
             denom = fnp.sqrt(v / as_dtype(bc2, g)) + as_dtype(eps, g)
@@ -420,8 +419,7 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
         return RAdamState(zero_count(), zeros_like(params), zeros_like(params))
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "radam", weight_decay)
+        _need_params(params, "radam", weight_decay)
         t = step_number(state.count)
         lr_t = rate(state.count)
         bc1 = 1.0 - lax.pow(b1, t)
@@ -437,8 +435,8 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
 
         def leaf(g, p, m, v):
             wd = as_dtype(weight_decay, g)
-            if _on(weight_decay) and not decoupled:
-                g = g + wd * p
+            if not decoupled:
+                g = _plus_decay(g, p, weight_decay)
             m = m + (1.0 - b1) * (g - m)
             v = b2 * v + (1.0 - b2) * (g * g)
             adaptive = as_dtype(fnp.sqrt(bc2) * rect, g) / (fnp.sqrt(v) + as_dtype(eps, g))
@@ -465,13 +463,11 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         return AdadeltaState(zero_count(), zeros_like(params), zeros_like(params))
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "adadelta", weight_decay)
+        _need_params(params, "adadelta", weight_decay)
         lr_t = rate(state.count)
 
         def leaf(g, p, sq, acc):
-            if _on(weight_decay):
-                g = g + as_dtype(weight_decay, g) * p
+            g = _plus_decay(g, p, weight_decay)
             e = as_dtype(eps, g)
             sq = rho * sq + (1.0 - rho) * (g * g)
             d = fnp.sqrt(acc + e) / fnp.sqrt(sq + e) * g
@@ -526,14 +522,12 @@ def lion(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
         return LionState(zero_count(), zeros_like(params))
 
     def update(grads, state, params=None):
-        if _on(weight_decay):
-            _need_params(params, "lion", weight_decay)
+        _need_params(params, "lion", weight_decay)
         lr_t = rate(state.count)
 
         def leaf(g, p, m):
             d = fnp.sign(b1 * m + (1.0 - b1) * g)
-            if _on(weight_decay):
-                d = d + as_dtype(weight_decay, g) * p
+            d = _plus_decay(d, p, weight_decay)
             return -as_dtype(lr_t, g) * d, b2 * m + (1.0 - b2) * g
         updates, m = leafwise(leaf, grads, params, state.exp_avg, outputs=2)
         return updates, LionState(state.count + 1, m)
