@@ -1,4 +1,5 @@
-"""`ft.Array`: an immutable n-dimensional array on a device (a NumPy or CuPy buffer inside).
+"""`ft.Array`: an immutable n-dimensional array on a device (a NumPy or CuPy buffer inside),
+and `ShapeDtypeStruct`, a stand-in for one (its shape and dtype only).
 
 Every Array knows its device (`x.device`); `np.asarray(x)` copies it to the host when it lives
 elsewhere.
@@ -7,6 +8,8 @@ Arithmetic, indexing and the NumPy-style methods are installed by `functrans.num
 with tracers, so the same code runs eagerly and under every transform.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -214,3 +217,43 @@ def wrap(raw) -> Array:
     a = Array.__new__(Array)
     a._value = raw
     return a
+
+
+class ShapeDtypeStruct:
+    """A stand-in for an array of a given shape and dtype (for eval_shape, .lower() and
+    .trace()), optionally on a given device (None: the default device) and weakly typed (as
+    a Python scalar is: `weak_type=True`). `sharding` is accepted for JAX's code and ignored
+    (functrans has no sharding; `.sharding` is None)."""
+    __slots__ = ("shape", "dtype", "device", "weak_type")
+
+    def __init__(self, shape, dtype, device=None, *, sharding=None, weak_type=False):
+        self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
+        self.weak_type = bool(weak_type)
+
+    @classmethod
+    def like(cls, x):
+        """The shape and dtype of `x`: an array, tracer, NumPy data, number or ShapeDtypeStruct."""
+        from .core import abstractify      # (core builds on this module)
+        a = abstractify(x)
+        return cls(a.shape, a.dtype, weak_type=a.weak_type and a.dtype != np.bool_)
+
+    def __repr__(self):
+        where = "" if self.device is None else f", device={self.device}"
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where}{weak})"
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype, self.weak_type) \
+            == (other.shape, other.dtype, other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    sharding = None         # JAX's attribute: functrans has no sharding
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))

@@ -22,7 +22,7 @@ import types
 import numpy as np
 
 from . import dtypes
-from .array import Array, wrap
+from .array import Array, ShapeDtypeStruct, wrap
 from .backends import HOST_TYPES, cpu, device_of_raw, default_device, default_device_now, \
     is_device_raw, to_host, transfer
 from .backends.device import BEYOND_HOST
@@ -126,45 +126,6 @@ def get_aval(x):
         return ShapedArray(x.shape, x.dtype)
     raise TypeError(f"{t.__name__} object is not a valid functrans value; expected an array, "
                     "a NumPy array or a Python scalar")
-
-
-class ShapeDtypeStruct:
-    """A stand-in for an array of a given shape and dtype (for eval_shape, .lower() and
-    .trace()), optionally on a given device (None: the default device) and weakly typed (as
-    a Python scalar is: `weak_type=True`). `sharding` is accepted for JAX's code and ignored
-    (functrans has no sharding; `.sharding` is None)."""
-    __slots__ = ("shape", "dtype", "device", "weak_type")
-
-    def __init__(self, shape, dtype, device=None, *, sharding=None, weak_type=False):
-        self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
-        self.weak_type = bool(weak_type)
-
-    @classmethod
-    def like(cls, x):
-        """The shape and dtype of `x`: an array, tracer, NumPy data, number or ShapeDtypeStruct."""
-        a = abstractify(x)
-        return cls(a.shape, a.dtype, weak_type=a.weak_type and a.dtype != np.bool_)
-
-    def __repr__(self):
-        where = "" if self.device is None else f", device={self.device}"
-        weak = ", weak_type=True" if self.weak_type else ""
-        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{where}{weak})"
-
-    def __eq__(self, other):
-        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype, self.weak_type) \
-            == (other.shape, other.dtype, other.weak_type)
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype, self.weak_type))
-
-    def __len__(self):
-        if not self.shape:
-            raise TypeError("len() of unsized object")
-        return self.shape[0]
-
-    sharding = None         # JAX's attribute: functrans has no sharding
-    ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: math.prod(self.shape))
 
 
 def abstractify(x):
@@ -541,6 +502,12 @@ def staging_main():
     """The innermost active staging (jaxpr-building) transform, or None: while one is active
     (under jit or make_jaxpr), control flow is staged rather than run."""
     return _state.staging[-1] if _state.staging else None
+
+
+def active_mains():
+    """This thread's active transforms, outermost first (level 0, evaluation, is always
+    there; a main's level is its index). Read only."""
+    return _state.stack
 
 
 @contextlib.contextmanager
