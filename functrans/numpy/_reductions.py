@@ -70,30 +70,30 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
             return wrap(v.sum(axis=axis, keepdims=keepdims))
         except (ValueError, TypeError):
             pass            # let the general path raise a descriptive error
-    a = asarray(a)
-    if where is not None:
-        a = _masked(a, where, 0)
-    axes = normalize_axes(axis, len(shape_of(a)))
-    a = lax.convert_element_type(a, _reduction_dtype(dtype, a, promote_integers))
-    out_ = lax.reduce_sum(a, axes)
-    if initial is not None:
-        out_ = lax.add(out_, initial)
-    return _keep(out_, shape_of(a), axes, keepdims)
+    return _fold(lax.reduce_sum, lax.add, 0, a, axis, dtype, keepdims, initial, where,
+                 promote_integers)
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
          promote_integers=True):
     """Product over `axis` (`promote_integers` as in `sum`)."""
     no_out(out, "prod")
+    return _fold(lax.reduce_prod, lax.mul, 1, a, axis, dtype, keepdims, initial, where,
+                 promote_integers)
+
+
+def _fold(reduce, combine, unit, a, axis, dtype, keepdims, initial, where, promote_integers):
+    """The general path of `sum` and `prod`: `reduce` over the axes, then `combine` with
+    `initial`; entries masked out by `where` count as `unit`."""
     a = asarray(a)
     if where is not None:
-        a = _masked(a, where, 1)
+        a = _masked(a, where, unit)
     axes = normalize_axes(axis, len(shape_of(a)))
     a = lax.convert_element_type(a, _reduction_dtype(dtype, a, promote_integers))
-    out_ = lax.reduce_prod(a, axes)
+    out = reduce(a, axes)
     if initial is not None:
-        out_ = lax.mul(out_, initial)
-    return _keep(out_, shape_of(a), axes, keepdims)
+        out = combine(out, initial)
+    return _keep(out, shape_of(a), axes, keepdims)
 
 
 def _extremum(lax_fn, name):
