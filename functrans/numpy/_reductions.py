@@ -228,21 +228,22 @@ def _arg(lax_fn, a, axis, keepdims):
 
 def cumsum(a, axis=None, dtype=None, out=None):
     no_out(out, "cumsum")
-    a = asarray(a)
-    if axis is None:
-        a, axis = lax.reshape(a, (math.prod(shape_of(a)),)), 0
-    dt = dtypes.canonicalize(dtype) if dtype is not None else _sum_dtype(dtype_of(a))
-    return lax.cumsum(lax.convert_element_type(a, dt), normalize_axes(axis, len(shape_of(a)))[0])
+    return _running(lax.cumsum, a, axis, dtype)
 
 
 def cumprod(a, axis=None, dtype=None, out=None):
     no_out(out, "cumprod")
+    return _running(lax.cumprod, a, axis, dtype)
+
+
+def _running(scan, a, axis, dtype):
+    """`cumsum` or `cumprod` by `scan`: over the flattened array when `axis` is None, in
+    NumPy's accumulator dtype unless `dtype` is given."""
     a = asarray(a)
     if axis is None:
         a, axis = lax.reshape(a, (math.prod(shape_of(a)),)), 0
     dt = dtypes.canonicalize(dtype) if dtype is not None else _sum_dtype(dtype_of(a))
-    return lax.cumprod(lax.convert_element_type(a, dt),
-                       normalize_axes(axis, len(shape_of(a)))[0])
+    return scan(lax.convert_element_type(a, dt), normalize_axes(axis, len(shape_of(a)))[0])
 
 
 def _cumulative(name, scan, initial, x, axis, dtype, include_initial):
