@@ -100,3 +100,19 @@ def jax_x64():
     jax.config.update("jax_enable_x64", True)
     yield jax
     jax.config.update("jax_enable_x64", prev)
+
+
+@pytest.fixture
+def optax64(jax_x64):
+    """Optax with JAX in float64 (restored afterwards); skipped without Optax."""
+    return pytest.importorskip("optax")
+
+
+@pytest.fixture
+def optax64_f64(optax64):
+    """`optax64`, and functrans's default float float64 for the test (restored)."""
+    import functrans as ft
+    old = ft.config.default_float_dtype
+    ft.config.update("default_float_dtype", "float64")
+    yield optax64
+    ft.config.update("default_float_dtype", old)

@@ -19,12 +19,6 @@ RTOL, ATOL = 1e-10, 1e-14
 LOSSES = [4.0, 3.1, 2.5, 2.6, 1.2, 0.9]          # the `value=` of each step (momo)
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 def _decay(lr):
     return lambda count: lr / (1.0 + count.astype(np.float64))
 

@@ -22,16 +22,6 @@ STACK_GRADS = [{k: rng.standard_normal(np.shape(p)) for k, p in STACK.items()}
                for _ in range(6)]
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64, and functrans's default float float64 (both restored)."""
-    optax = pytest.importorskip("optax")
-    old = ft.config.default_float_dtype
-    ft.config.update("default_float_dtype", "float64")
-    yield optax
-    ft.config.update("default_float_dtype", old)
-
-
 def _decay(lr):
     return lambda count: lr / (1.0 + count.astype(np.float64))
 
@@ -179,21 +169,21 @@ def _params_for(name):
 
 
 @pytest.mark.parametrize("name, make", CASES, ids=[c[0] for c in CASES])
-def test_matches_optax(name, make, optax64):
+def test_matches_optax(name, make, optax64_f64):
     import jax.numpy as jnp
     params, grads = _params_for(name)
     ours, our_state = run(fo, make, fnp.asarray, params, grads)
-    theirs, their_state = run(optax64, make, jnp.asarray, params, grads)
+    theirs, their_state = run(optax64_f64, make, jnp.asarray, params, grads)
     assert np.isfinite(ours).all() and not np.allclose(ours[-1], ours[0])
     np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
     _compare_states(our_state, their_state)
 
 
 @pytest.mark.parametrize("name, make", STACK_CASES, ids=[c[0] for c in STACK_CASES])
-def test_muon_stacked_matrices_match_optax(name, make, optax64):
+def test_muon_stacked_matrices_match_optax(name, make, optax64_f64):
     import jax.numpy as jnp
     ours, our_state = run(fo, make, fnp.asarray, STACK, STACK_GRADS)
-    theirs, their_state = run(optax64, make, jnp.asarray, STACK, STACK_GRADS)
+    theirs, their_state = run(optax64_f64, make, jnp.asarray, STACK, STACK_GRADS)
     np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
     _compare_states(our_state, their_state)
 
@@ -203,11 +193,11 @@ def _obj_fn(m):
 
 
 @pytest.mark.parametrize("name, make", SOPHIA_CASES, ids=[c[0] for c in SOPHIA_CASES])
-def test_sophia_matches_optax(name, make, optax64):
+def test_sophia_matches_optax(name, make, optax64_f64):
     """The Hutchinson estimates draw the same signs (functrans's keys are JAX's)."""
     import jax.numpy as jnp
     ours, our_state = run(fo, make, fnp.asarray, extra=_obj_fn)
-    theirs, their_state = run(optax64, make, jnp.asarray, extra=_obj_fn)
+    theirs, their_state = run(optax64_f64, make, jnp.asarray, extra=_obj_fn)
     assert np.abs(np.asarray(our_state[0].nu["w"])).max() > 0
     np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
     _compare_states(our_state, their_state)
@@ -242,25 +232,25 @@ GALORE_CASES = [
 
 
 @pytest.mark.parametrize("name, make", GALORE_CASES, ids=[c[0] for c in GALORE_CASES])
-def test_galore_matches_optax(name, make, optax64):
+def test_galore_matches_optax(name, make, optax64_f64):
     """GaLore takes its projectors from a float32 SVD, as Optax's: the two agree to float32's
     precision (the singular vectors of one sign here)."""
     import jax.numpy as jnp
     ours, our_state = run(fo, make, fnp.asarray)
-    theirs, their_state = run(optax64, make, jnp.asarray)
+    theirs, their_state = run(optax64_f64, make, jnp.asarray)
     assert not np.allclose(ours[-1], ours[0])
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     _compare_states(our_state, their_state, rtol=1e-4, atol=1e-5)
 
 
-def test_galore_stacked_axes_and_projector_shapes(optax64):
+def test_galore_stacked_axes_and_projector_shapes(optax64_f64):
     import jax.numpy as jnp
 
     def make(m):
         return _c(m).galore(0.1, rank=2, weight_dimension_numbers=_c(m).GaLoreDimensionNumbers(
             reduction_axis=(0, 1), output_axis=2))
     ours, state = run(fo, make, fnp.asarray, STACK, STACK_GRADS)
-    theirs, _ = run(optax64, make, jnp.asarray, STACK, STACK_GRADS)
+    theirs, _ = run(optax64_f64, make, jnp.asarray, STACK, STACK_GRADS)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     galore_state = state[0]
     assert np.shape(galore_state.projector["k"]) == (6, 2)     # (2*3) x 4 is tall: left
@@ -268,7 +258,7 @@ def test_galore_stacked_axes_and_projector_shapes(optax64):
     assert np.shape(galore_state.base_optimizer_state.mu["k"]) == (2, 4)
 
 
-def test_split_real_and_imaginary_matches_optax(optax64):
+def test_split_real_and_imaginary_matches_optax(optax64_f64):
     import jax.numpy as jnp
     z0 = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
     zs = [rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2)) for _ in range(4)]
@@ -283,7 +273,7 @@ def test_split_real_and_imaginary_matches_optax(optax64):
             p = m.apply_updates(p, u)
         return p, s
     (ours, our_state), (theirs, their_state) = (trajectory(fo, fnp.asarray),
-                                                trajectory(optax64, jnp.asarray))
+                                                trajectory(optax64_f64, jnp.asarray))
     assert np.asarray(ours["z"]).dtype == np.complex128
     for k in ours:
         np.testing.assert_allclose(np.asarray(ours[k]), np.asarray(theirs[k]), rtol=RTOL)

@@ -91,12 +91,6 @@ def run(lib, xp, make, f, x0, steps):
     return iterates, searches, state
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 @pytest.mark.parametrize("problem", sorted(PROBLEMS))
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
 def test_iterates_match_optax(optax64, problem, solver):

@@ -14,12 +14,6 @@ M = fo.microbatching
 RTOL, ATOL = 1e-12, 1e-13
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 def _data():
     rng = np.random.default_rng(0)
     return rng.standard_normal(3), rng.standard_normal((8, 3)), rng.standard_normal(8)

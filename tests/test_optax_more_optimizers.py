@@ -19,12 +19,6 @@ from test_optim_optax_api import GRADS, W0, B0, _finite, _state_names, run
 RTOL, ATOL = 1e-10, 1e-14
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 def _decay(lr):
     return lambda count: lr / (1.0 + count.astype(np.float64))
 

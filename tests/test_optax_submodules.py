@@ -19,12 +19,6 @@ from functrans.tree_util import tree_leaves, tree_map
 RTOL, ATOL = 1e-10, 1e-13
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 def _tree(rng, scale=1.0):
     return {"a": scale * rng.standard_normal((3, 2)), "b": scale * rng.standard_normal(4)}
 

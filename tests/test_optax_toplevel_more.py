@@ -15,12 +15,6 @@ from functrans.test_util import check_grads
 from functrans.tree_util import tree_leaves
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 def test_every_public_optax_name_is_here():
     optax = pytest.importorskip("optax")
     contrib_and_friends = {"contrib", "microbatching", "microbatch", "assignment",

@@ -20,16 +20,6 @@ PER_EXAMPLE = [{k: rng.standard_normal((4, *np.shape(p))) for k, p in PARAMS.ite
                for _ in range(7)]
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64, and functrans's default float float64 (both restored)."""
-    optax = pytest.importorskip("optax")
-    old = ft.config.default_float_dtype
-    ft.config.update("default_float_dtype", "float64")
-    yield optax
-    ft.config.update("default_float_dtype", old)
-
-
 def _run(make, lib_opt, lib_ag, asarray, grads, jit=None, read=None):
     """The updates, params and states after each step of `make(opt, ag)` over `grads`, and
     `read(ag, state)` after each step."""
@@ -80,22 +70,22 @@ def test_names_are_optaxs():
         assert hasattr(ag, name)
 
 
-def test_process_average_then_adamw_matches_optax(optax64):
+def test_process_average_then_adamw_matches_optax(optax64_f64):
     def make(opt, agg):
         return agg.process(opt.identity(), agg.average_per_element_updates(0),
                            opt.adamw(0.1, weight_decay=0.01))
-    _compare(make, optax64)
+    _compare(make, optax64_f64)
 
 
 @pytest.mark.parametrize("axis, steps", [(0, 3), (None, 2), (0, 1)])
-def test_average_incrementally_updates_matches_optax(optax64, axis, steps):
+def test_average_incrementally_updates_matches_optax(optax64_f64, axis, steps):
     grads = PER_EXAMPLE if axis is not None else [tree_map(lambda x: x[0], g)
                                                   for g in PER_EXAMPLE]
 
     def make(opt, agg):
         return agg.process(opt.identity(), agg.average_incrementally_updates(axis, steps),
                            opt.adam(0.1))
-    out = _compare(make, optax64, grads)
+    out = _compare(make, optax64_f64, grads)
     if steps > 1:          # zero updates until each round's last microbatch
         for i, (updates, _, _, _) in enumerate(out):
             moved = any(np.any(np.asarray(u) != 0) for u in tree_leaves(updates))
@@ -105,7 +95,7 @@ def test_average_incrementally_updates_matches_optax(optax64, axis, steps):
 # before a round's first step the unbiased EMAs are 0 / 0: NaN, as in Optax
 @pytest.mark.filterwarnings("ignore:invalid value encountered in divide")
 @pytest.mark.parametrize("steps", [1, 3])
-def test_add_mean_variance_to_opt_matches_optax(optax64, steps):
+def test_add_mean_variance_to_opt_matches_optax(optax64_f64, steps):
     def make(opt, agg):
         return agg.add_mean_variance_to_opt(opt.adam(0.05), ema_decay=0.8, per_elt_axis=0,
                                             accumulation_steps=steps)
@@ -113,7 +103,7 @@ def test_add_mean_variance_to_opt_matches_optax(optax64, steps):
     def read(agg, state):
         mean, variance = agg.get_unbiased_mean_and_variance_ema(state)
         return {"mean": mean, "variance": variance}
-    out = _compare(make, optax64, read=read, variance_rtol=RTOL if steps == 1 else 1e-7)
+    out = _compare(make, optax64_f64, read=read, variance_rtol=RTOL if steps == 1 else 1e-7)
     # the pooled variance over a round is the sample variance of all its examples
     if steps == 3:
         mean, var = out[2][3]["mean"], out[2][3]["variance"]
@@ -122,7 +112,7 @@ def test_add_mean_variance_to_opt_matches_optax(optax64, steps):
         np.testing.assert_allclose(np.asarray(var["w"]), stack.var(0, ddof=1), rtol=1e-12)
 
 
-def test_several_per_example_axes_match_optax(optax64):
+def test_several_per_example_axes_match_optax(optax64_f64):
     grads = [tree_map(lambda x: np.stack([x, 2 * x[::-1]], axis=1), g) for g in PER_EXAMPLE]
 
     def make(opt, agg):
@@ -130,7 +120,7 @@ def test_several_per_example_axes_match_optax(optax64):
                            agg.get_per_element_mean_and_sum_sq_diff_grads([0, 1], 2),
                            opt.chain(agg.track_per_element_mean_and_variance_with_ema(0.5),
                                      opt.sgd(0.1)), aggregator_has_aux=True)
-    _compare(make, optax64, grads[:4], variance_rtol=1e-7)
+    _compare(make, optax64_f64, grads[:4], variance_rtol=1e-7)
     assert ag.get_batch_size_from_per_elt_updates(grads[0], [0, 1]) == 8
 
 

@@ -24,12 +24,6 @@ GRADS = [{"w": rng.standard_normal((3, 4)) * 10.0 ** rng.integers(-2, 2),
 GRADS[3]["w"][1, 2] = np.nan        # zero_nans must see one
 
 
-@pytest.fixture
-def optax64(jax_x64):
-    """Optax with JAX in float64 (restored afterwards)."""
-    return pytest.importorskip("optax")
-
-
 def _finite(g, allow_nan):
     return g if allow_nan else {k: np.nan_to_num(v) for k, v in g.items()}
 
