@@ -379,11 +379,17 @@ def _lu_factors(lu):
     return lower, upper
 
 
-def _rows(x, perm):
-    """x[..., perm, :] (rows permuted)."""
+def _permute(x, perm, axis, inverse=False):
+    """x[..., perm, :] (`axis` -2: rows) or x[..., :, perm] (`axis` -1: columns), `perm` a
+    permutation (..., k) with x's batch axes; `inverse`: the y with y[..., perm, :] = x
+    (y[..., :, perm] = x)."""
     rank = len(shape_of(x))
-    rows = broadcast_in_dim(perm, shape_of(x), tuple(range(rank - 1)))
-    return take_along_axis(x, rows, rank - 2, mode="promise_in_bounds")
+    axis %= rank
+    other = 2 * rank - 3 - axis             # the matrix axis that `perm` does not index
+    index = broadcast_in_dim(perm, shape_of(x), tuple(d for d in range(rank) if d != other))
+    if inverse:
+        return add_along_axis(full_like(x, 0), index, x, axis, mode="promise_in_bounds")
+    return take_along_axis(x, index, axis, mode="promise_in_bounds")
 
 
 def _lu_jvp(primals, tangents):
@@ -395,7 +401,7 @@ def _lu_jvp(primals, tangents):
     # De Hoog, Anderssen and Lukas: with the completed (invertible) L and U, M = L^-1 P dA
     # U^-1 splits into L^-1 dL (strictly lower) and dU U^-1 (upper), for any (m, n)
     L, U = _lu_factors(lu)
-    y = _left_solve(L, _rows(t, perm), lower=True, unit_diagonal=True)    # L^-1 P dA
+    y = _left_solve(L, _permute(t, perm, -2), lower=True, unit_diagonal=True)    # L^-1 P dA
     m = mT(_left_solve(U, mT(y), lower=False, transpose_a=True))          # ... U^-1
     dlu = add(bmm(L, tri_mask(m, -1, upper=False)), bmm(tri_mask(m, 0, upper=True), U))
     return [lu, pivots, perm], [dlu, None, None]
@@ -414,9 +420,7 @@ def _lu_vjp(primals, needs):
                 tri_mask(bmm(tri_mask(ct, 0, upper=True), mT(U)), 0, upper=True))
         z = _left_solve(L, k, lower=True, unit_diagonal=True, transpose_a=True)
         z = mT(_left_solve(U, mT(z), lower=False))                         # L^-T K U^-T
-        idx = broadcast_in_dim(perm, shape_of(z), tuple(range(len(shape_of(z)) - 1)))
-        return (add_along_axis(full_like(z, 0), idx, z, len(shape_of(z)) - 2,
-                               mode="promise_in_bounds"),)
+        return (_permute(z, perm, -2, inverse=True),)
     return outs, backward
 
 
@@ -433,7 +437,7 @@ def lu(a):
 
 def lu_solve(lu, permutation, b):
     """x with `a @ x == b` from `lu(a)`'s packed factors and permutation; b is (..., n, k)."""
-    y = _left_solve(lu, _rows(b, permutation), lower=True, unit_diagonal=True)
+    y = _left_solve(lu, _permute(b, permutation, -2), lower=True, unit_diagonal=True)
     return _left_solve(lu, y, lower=False)
 
 
@@ -662,13 +666,6 @@ def _qr_wide_split(a, r):
             slice_in_dim(r, m, n, axis=last))
 
 
-def _cols(x, perm):
-    """x[..., :, perm] (columns permuted; perm (..., n) with x's batch axes)."""
-    rank = len(shape_of(x))
-    cols = broadcast_in_dim(perm, shape_of(x), tuple(range(rank - 2)) + (rank - 1,))
-    return take_along_axis(x, cols, rank - 1, mode="promise_in_bounds")
-
-
 def _qr_jvp(primals, tangents, pivoting, full_matrices):
     a, = primals
     outs = qr_p.bind(a, pivoting=pivoting, full_matrices=full_matrices)
@@ -678,7 +675,7 @@ def _qr_jvp(primals, tangents, pivoting, full_matrices):
         return outs, [None] * len(outs)
     _real_derivative_only("qr", a)
     if pivoting:            # the QR of the permuted columns; the permutation is constant
-        a, t = _cols(a, outs[2]), _cols(t, outs[2])
+        a, t = _permute(a, outs[2], -1), _permute(t, outs[2], -1)
     rest = [None] * (len(outs) - 2)
     m, n = shape_of(a)[-2:]
     if m >= n:
@@ -701,7 +698,7 @@ def _qr_vjp(primals, needs, pivoting, full_matrices):
     def backward(cts):
         _real_derivative_only("qr", a)
         cq, cr = zeros_or(cts[0], q), zeros_or(cts[1], r)
-        ap = _cols(a, outs[2]) if pivoting else a
+        ap = _permute(a, outs[2], -1) if pivoting else a
         if m >= n:
             _check_reduced("qr", a, full_matrices)
             cx = _qr_tall_vjp(q, r, cq, cr)
@@ -711,8 +708,7 @@ def _qr_vjp(primals, needs, pivoting, full_matrices):
             cx = concatenate([_qr_tall_vjp(q, r1, add(cq, bmm(y, mT(cr2))), cr1),
                               bmm(q, cr2)], last)
         if pivoting:        # back to the unpermuted columns
-            cols = broadcast_in_dim(outs[2], shape_of(a), tuple(range(last - 1)) + (last,))
-            cx = add_along_axis(full_like(cx, 0), cols, cx, last, mode="promise_in_bounds")
+            cx = _permute(cx, outs[2], -1, inverse=True)
         return (cx,)
     return outs, backward
 
