@@ -20,6 +20,8 @@ from . import lax
 from .api import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian, hessian,
                   vmap, make_jaxpr, eval_shape, ShapeDtypeStruct)
 from .jit import jit, disable_jit, clear_caches
+from . import ref
+from .ref import Ref, new_ref, empty_ref, free_ref, freeze
 from .extra_transforms import (custom_gradient, linear_transpose, closure_convert, fwd_and_bwd,
                                ensure_compile_time_eval)
 from .pmap import pmap

@@ -23,6 +23,7 @@ from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
 from .primitives.reductions import reduce_sum
 from .primitives.shape_ops import full_like
+from .ref import lend
 from .vjp_function import VjpFunction
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd",
@@ -667,6 +668,7 @@ def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="v
         tree = (tuple(args), kwargs)
         leaves, treedef, dims = in_axes_of_leaves(in_axes, args, kwargs, name, transform)
         labels = [_vmap_arg_label(p) for p, _ in tree_flatten_with_path(tree)[0]]
+        lent = lend(leaves, transform, dims)     # mapped Refs: passed as their values
         leaves, dims, size = _mapped_leaves(name, leaves, dims, labels, axis_size, transform,
                                             size_label)
         box = {}
@@ -677,7 +679,17 @@ def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="v
             box["ranks"] = [len(shape_of(o)) if _is_array_leaf(o) else 0 for o in outs]
             return outs
 
+        def with_refs(*flat):   # the lent Refs' final values follow, mapped as they came in
+            outs = lent.call(flat_fun, flat, transform)
+            box["ref_dims"] = [dims[i] for i, w in zip(lent.positions, lent.written) if w]
+            return outs
+
         def out_dims(got):
+            if lent is not None:
+                return own_out_dims(got[:len(got) - len(box["ref_dims"])]) + box["ref_dims"]
+            return own_out_dims(got)
+
+        def own_out_dims(got):
             out = tree_unflatten(box["tree"], list(range(len(got))))
             wanted = axes_for_leaves("out_axes", out_axes, out, f"the output of {name}",
                                       transform)
@@ -702,7 +714,12 @@ def mapped(fun, in_axes, out_axes, axis_name, axis_size, span=None, transform="v
                                      "per example")
                 dims.append(w % (rank + 1))
             return dims
-        results = batching.vmap_flat(flat_fun, leaves, dims, size, out_dims, axis_name, span)
+        results = batching.vmap_flat(flat_fun if lent is None else with_refs, leaves, dims,
+                                     size, out_dims, axis_name, span)
+        if lent is not None:
+            n = len(results) - len(box["ref_dims"])
+            lent.write_back(iter(results[n:]), lent.written, transform)
+            results = results[:n]
         for i in box["summed"]:
             results[i] = reduce_sum(results[i], (0,))
         return tree_unflatten(box["tree"], results)

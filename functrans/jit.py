@@ -37,7 +37,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device, get_backend
 from .compiler import compile_jaxpr, release_buffers
-from .api import output_shapes, param_names
+from .api import param_names
 from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
@@ -47,11 +47,13 @@ from .core import (Tracer, ShapedArray, ShapeDtypeStruct, ConcretizationError,
                    is_python_scalar, axis_env, jaxpr_axis_names, mixed_devices_error,
                    operand_device, jit_off, jit_disabled)
 from .interpreters.partial_eval import trace_to_jaxpr
-from .jit_explain import WEAK, sig_str, retrace_reason
+from .jit_explain import WEAK, retrace_reason
+from .jit_stages import Traced
 from .numpy import asarray
 from .primitives.transfer import device_put
+from .ref import lend, plan, traced_with_refs
 from .tree_util import (tree_flatten, tree_unflatten, tree_flatten_with_path, keystr,
-                        node_kind, tree_map, tree_structure)
+                        node_kind, tree_map)
 
 log = logging.getLogger("functrans.jit")
 
@@ -62,13 +64,15 @@ CacheInfo = collections.namedtuple("CacheInfo", "hits misses size maxsize")
 class _Entry:
     """One specialization: the traced jaxpr, closed-over tracers, output structure, which
     leaves are donated, whether it uses the names of enclosing vmaps (`named`: it must then
-    run under them even when no argument is mapped), (once compiled) the executable, and
-    when it was last used (a tick of its `_Cache`)."""
-    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "named", "executable", "used")
+    run under them even when no argument is mapped), what it does with refs (`state`, a
+    `ref.Plan`, or None), (once compiled) the executable, and when it was last used (a tick
+    of its `_Cache`)."""
+    __slots__ = ("jaxpr", "hoisted", "out_tree", "donated", "named", "state", "executable",
+                 "used")
 
-    def __init__(self, jaxpr, hoisted, out_tree, donated, named=False):
+    def __init__(self, jaxpr, hoisted, out_tree, donated, named=False, state=None):
         self.jaxpr, self.hoisted, self.out_tree = jaxpr, hoisted, out_tree
-        self.donated, self.named = donated, named
+        self.donated, self.named, self.state = donated, named, state
         self.executable = None
         self.used = 0
 
@@ -311,6 +315,9 @@ class Jitted:
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
+        lent = lend(leaves, f"jit({self._name})")   # Ref arguments: passed as their values
+        if lent is not None:
+            statics += (("Ref arguments", lent.positions),)
         sigs = []
         host = []           # positions of NumPy leaves passed as they are (never copied)
         loose = []          # positions of data on no device yet (NumPy data): placed below
@@ -343,17 +350,21 @@ class Jitted:
         c = self._c
         entry = c.entries.get(key)
         if entry is None:
-            entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn)
+            entry = self._trace(key, leaves, treedef, statics, args, kwargs, dyn, lent)
         else:
             entry.used = c.tick = c.tick + 1
-        if host and (has_tracer or entry.hoisted or entry.donated):
+        state = entry.state
+        if host and (has_tracer or entry.hoisted or entry.donated or state):
             # the arguments may be kept (by an enclosing transform) or overwritten: copies
             for i in host:
                 leaves[i] = asarray(leaves[i], device=cpu)
             host = []
-        if has_tracer or entry.hoisted or entry.named:
-            outs = jit_p.bind(*entry.hoisted, *leaves, jaxpr=entry.jaxpr, name=self._name)
-            return tree_unflatten(entry.out_tree, outs)
+        if has_tracer or entry.hoisted or entry.named or state:
+            what = f"jit({self._name})"
+            outs = jit_p.bind(*entry.hoisted, *leaves, *(state.inputs(what) if state else ()),
+                              jaxpr=entry.jaxpr, name=self._name)
+            return tree_unflatten(entry.out_tree,
+                                  state.finish(outs, lent, what) if state else outs)
         exe = entry.executable
         if exe is None:
             device = _program_device(sigs)
@@ -486,7 +497,7 @@ class Jitted:
             j += 1
         return tuple(out)
 
-    def _trace(self, key, leaves, treedef, statics, args, kwargs, dyn):
+    def _trace(self, key, leaves, treedef, statics, args, kwargs, dyn, lent=None):
         c = self._c
         c.misses += 1
         c.tick += 1
@@ -506,16 +517,19 @@ class Jitted:
             a, kw = self._rebuild(args, kwargs, dyn)
             outs, box["tree"] = tree_flatten(self.fun(*a, **kw))
             return outs
+        name = f"jit({self._name})"
+        flat_fun, imported = traced_with_refs(flat_fun, lent, name)
         try:
             # arrays created while tracing go where the arguments live (they become constants
             # of a program that runs there)
             with default_device(device or default_device_now()):
-                closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=f"jit({self._name})")
+                closed, hoisted = trace_to_jaxpr(flat_fun, avals, name, imported)
         except ConcretizationError as e:
             raise type(e)(self._explain_concretization(e, dyn)).with_traceback(
                 e.__traceback__) from None
         entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn),
-                       named=bool(key[3] and jaxpr_axis_names(closed)))
+                       named=bool(key[3] and jaxpr_axis_names(closed)),
+                       state=plan(lent, imported))
         entry.used = c.tick
         if not hoisted:       # closures over outer tracers must be retraced each call
             entry = c.insert(key, entry)
@@ -706,86 +720,6 @@ def clear_caches():
     for cache in list(_ALL_CACHES):
         for entry in cache.clear():
             release_buffers(entry.jaxpr)
-
-
-class Traced:
-    """`jit(f).trace(*args)`: `f` staged for such arguments, not compiled yet: the `jaxpr`,
-    its outputs `out_info` (`ShapeDtypeStruct`s, weakly typed where they are), the
-    structures `in_tree` (of the dynamic `(args, kwargs)`) and `out_tree`, and `lower()`."""
-
-    def __init__(self, jitted, args, kwargs, key, entry, device):
-        self._jitted, self._args, self._kwargs, self._key = jitted, args, kwargs, key
-        self._entry, self._device = entry, device
-
-    jaxpr = property(lambda self: self._entry.jaxpr)
-    out_tree = property(lambda self: self._entry.out_tree)
-    out_info = property(lambda self: output_shapes(self._entry.jaxpr, self._entry.out_tree))
-    in_tree = property(lambda self: tree_structure(
-        self._jitted._split_args(self._args, self._kwargs)[0]))
-
-    def lower(self):
-        e = self._entry
-        return Lowered(e.jaxpr, compile_jaxpr(e.jaxpr, self._device, self._jitted._name,
-                                              e.donated), self)
-
-
-class Lowered:
-    """A traced and compiled function: its jaxpr, optimized jaxpr and generated code;
-    `in_tree`, `out_tree` and `out_info` (as the Arrays it returns: never weakly typed)."""
-
-    def __init__(self, jaxpr, executable, traced):
-        self.jaxpr, self.executable, self._traced = jaxpr, executable, traced
-
-    in_tree = property(lambda self: self._traced.in_tree)
-    out_tree = property(lambda self: self._traced.out_tree)
-    out_info = property(lambda self: tree_map(
-        lambda s: ShapeDtypeStruct(s.shape, s.dtype, self.executable.device),
-        self._traced.out_info))
-
-    def as_text(self):
-        return (f"# jaxpr\n{self.jaxpr}\n\n" + self.executable.as_text())
-
-    def compile(self):
-        """The compiled function: call it as the jitted one, without the static arguments,
-        with arguments of the shapes and dtypes it was lowered for. Its attributes are the
-        executable's (`jaxpr`, `source`, `as_text()`)."""
-        return Compiled(self.executable, self._traced)
-
-    def __str__(self):
-        return self.as_text()
-
-    def _repr_html_(self):
-        import html
-        return f"<pre>{html.escape(self.as_text())}</pre>"
-
-
-class Compiled:
-    """`jit(f).lower(*args).compile()`: called like `f` without its static arguments."""
-
-    def __init__(self, executable, traced):
-        self._executable, self._traced = executable, traced
-
-    def __getattr__(self, name):
-        return getattr(self._executable, name)
-
-    def __call__(self, *args, **kwargs):
-        t = self._traced
-        jitted, low_args, low_kwargs, key = t._jitted, t._args, t._kwargs, t._key
-        it = iter(args)
-        full = tuple(a if jitted._is_static(i) else next(it, _MISSING)
-                     for i, a in enumerate(low_args))
-        kw = {k: v for k, v in low_kwargs.items() if k not in kwargs}
-        kw.update(kwargs)
-        complete = all(a is not _MISSING for a in full) and next(it, _MISSING) is _MISSING
-        if not complete or jitted._lower_key(full, kw)[0] != key:
-            want = ", ".join(sig_str(s, False) for s in key[1])
-            raise TypeError(f"jit({jitted._name}).lower(...).compile(): called with arguments "
-                            f"that differ from the ones it was compiled for ({want}; static "
-                            f"arguments left out); lower it again for these")
-        return jitted(*full, **kw)
-
-
-_MISSING = object()
 
 
 def _as_tuple(x):

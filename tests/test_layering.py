@@ -29,7 +29,7 @@ LAYERS = [
     ("compiler", ["functrans.compiler"]),
     ("numpy", ["functrans.numpy"]),
     ("transforms", ["functrans.vjp_function", "functrans.api", "functrans.jit", "functrans.pmap",
-                    "functrans.jit_explain",
+                    "functrans.jit_explain", "functrans.jit_stages", "functrans.ref",
                     "functrans.extra_transforms", "functrans.custom_batching",
                     "functrans.custom_derivatives"]),
     ("libraries", ["functrans.nn", "functrans.optim", "functrans.random", "functrans.data",

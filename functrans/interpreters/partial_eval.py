@@ -47,10 +47,11 @@ class JaxprTracer(Tracer):
 
 
 class JaxprBuilder:
-    def __init__(self):
+    def __init__(self, states=None):
         self.invars = []
         self.eqns = []
         self.consts = {}            # id(value) -> (var, value)
+        self.states = states        # outer mutable state brought in (see trace_to_jaxpr)
 
 
 class JaxprTrace(Trace):
@@ -97,17 +98,29 @@ def _as_output(x):
     return x
 
 
-def trace_to_jaxpr(fun, in_avals, name="jit"):
+def trace_to_jaxpr(fun, in_avals, name="jit", states=None):
     """Trace `fun(*tracers) -> list of outputs` to `(ClosedJaxpr, hoisted)`.
 
     The jaxpr's inputs are `hoisted + in_avals`: `hoisted` are the tracers of enclosing
     transforms the function closed over, to be passed as leading arguments.
+
+    `states`, a list, lets the function use mutable state from outside it (the refs of
+    `functrans.ref`): what brings some in appends a record to it (the builder's `states`)
+    and takes an extra input (`new_arg`, after `in_avals`); the record's `outputs()` (its
+    final value, if it changed) become extra outputs after the function's, and its
+    `restore()` runs when tracing ends. Without `states` such state is an error.
     """
-    builder = JaxprBuilder()
+    builder = JaxprBuilder(states)
     with new_main(JaxprTrace, builder, name) as main:
         trace = main.trace
         tracers = [trace.new_arg(a) for a in in_avals]
-        outs = fun(*tracers)
+        try:
+            outs = fun(*tracers)
+            if states:
+                outs = list(outs) + [v for s in states for v in s.outputs()]
+        finally:
+            for s in reversed(states or ()):
+                s.restore()
         outvars = [trace.getvar(_as_output(o)) for o in outs]
     if config.check_tracer_leaks:
         del tracers, outs
