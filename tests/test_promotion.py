@@ -191,3 +191,24 @@ def test_functions_with_a_python_scalar_give_the_arrays_type_eagerly_and_under_j
     assert eager.dtype == jitted.dtype
     assert eager.dtype == (np.bool_ if name == "isin" else dtype)
     np.testing.assert_allclose(np.asarray(jitted), np.asarray(eager), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_as_floating_turns_only_integers_and_booleans_into_the_default_float(dtype):
+    from functrans.numpy._conversion import as_floating
+    x = np.arange(3).astype(dtype)
+    want = dtype if np.dtype(dtype).kind in "fc" else dtypes.default_float_dtype()
+    for got in (as_floating(x), ft.jit(as_floating)(x)):
+        assert got.dtype == want
+        np.testing.assert_array_equal(np.asarray(got), x.astype(want))
+
+
+def test_as_floating_places_data_where_like_lives(fake_gpus):
+    from functrans.numpy._conversion import as_floating
+    cpu, gpu = ft.devices("cpu")[0], fake_gpus[0]
+    on_gpu = ft.device_put(np.zeros(2), gpu)
+    assert as_floating([1, 2], like=on_gpu).device is gpu
+    assert as_floating([1, 2]).device is cpu
+    assert as_floating(ft.device_put(np.arange(2), cpu), like=on_gpu).device is cpu
+    key = ft.device_put(ft.random.key(0), gpu)
+    assert ft.random.bernoulli(key, np.array([0, 1])).device is gpu

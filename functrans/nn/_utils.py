@@ -10,19 +10,12 @@ from .. import dtypes, lax
 from .. import numpy as fnp
 from ..backends import cpu
 from ..core import Tracer, device_like
+from ..numpy._conversion import as_floating
 from ..primitives._util import dtype_of, shape_of
 from . import init
 
 __all__ = ["as_floating", "float_dtype", "ntuple", "per_channel", "split_key", "default_init",
            "p_norm", "on_host"]
-
-
-def as_floating(x):
-    """`x` as an array of a floating dtype (integers and booleans become the default float)."""
-    x = fnp.asarray(x)
-    if not dtypes.is_inexact(dtype_of(x)):
-        x = lax.convert_element_type(x, dtypes.default_float_dtype())
-    return x
 
 
 def on_host(x):

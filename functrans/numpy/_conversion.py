@@ -93,6 +93,16 @@ def promote_inexact(*args):
     return _cast_all(ops, dt, like), dt
 
 
+def as_floating(x, like=None):
+    """`x` as an array of an inexact dtype: integers and booleans become the default float
+    dtype; floats and complex numbers keep theirs. Data on no device yet (NumPy data, lists,
+    Python numbers) goes where `like` lives (see `asarray_like`), else to the default device."""
+    x = asarray(x) if like is None else asarray_like(x, like)
+    if not dtypes.is_inexact(dtype_of(x)):
+        x = convert_element_type(x, dtypes.default_float_dtype())
+    return x
+
+
 def check_arraylike(name, *args):
     for i, a in enumerate(args):
         if not (isinstance(a, (Array, Tracer, list, tuple)) or type(a) in PYTHON_SCALARS

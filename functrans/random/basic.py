@@ -20,7 +20,7 @@ from .. import dtypes, lax
 from ..core import ShapedArray, get_aval, device_like
 from ..primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front, \
     as_shape
-from ..numpy._conversion import asarray, asarray_like
+from ..numpy._conversion import as_floating, asarray, asarray_like
 from ..primitives.rng import threefry2x32_rounds
 
 __all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal",
@@ -344,9 +344,7 @@ def bernoulli(key, p=0.5, shape=None, mode="low"):
     check_key("bernoulli", key)
     if mode not in ("low", "high"):
         raise ValueError(f"ft.random.bernoulli: mode must be 'low' or 'high', got {mode!r}")
-    p = asarray_like(p, key)
-    if not dtypes.is_inexact(dtype_of(p)):
-        p = lax.convert_element_type(p, dtypes.default_float_dtype())
+    p = as_floating(p, like=key)
     shape = shape_of(p) if shape is None else shape_arg("bernoulli", shape)
     if mode == "high":
         coarse, fine = _two_halves(uniform(key, (2,) + shape, dtype_of(p)))
@@ -418,9 +416,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     distinct classes per distribution, the top ones of a single Gumbel perturbation
     (Gumbel top-k, as JAX's). `mode` is `gumbel`'s."""
     check_key("categorical", key)
-    logits = asarray_like(logits, key)
-    if not dtypes.is_inexact(dtype_of(logits)):
-        logits = lax.convert_element_type(logits, dtypes.default_float_dtype())
+    logits = as_floating(logits, like=key)
     ls = shape_of(logits)
     axis = axis % len(ls)
     batch = ls[:axis] + ls[axis + 1:]
@@ -503,9 +499,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
         index = randint(key, shape, 0, n) if replace else \
             lax.reshape(lax.slice_in_dim(permutation(key, n), 0, draws), shape)
     else:
-        p = asarray_like(p, key)
-        if not dtypes.is_inexact(dtype_of(p)):
-            p = lax.convert_element_type(p, dtypes.default_float_dtype())
+        p = as_floating(p, like=key)
         if shape_of(p) != (n,):
             raise ValueError(f"ft.random.choice: p must have shape ({n},), got {shape_of(p)}")
         if replace:
