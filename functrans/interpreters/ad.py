@@ -23,7 +23,7 @@ from ..primitives.elementwise import add
 from ..primitives.shape_ops import full_like, zeros_or as instantiate
 from .partial_eval import derived, trace_closed, closed_to_open, partial_eval_jaxpr
 from .rule_registries import (Zero, UndefinedPrimal, is_undefined_primal, instantiate_zeros,
-                              defjvp, primitive_jvps, primitive_transposes)
+                              defjvp, primitive_jvps, primitive_transposes, jvp_tangent_map)
 
 # the names of JAX's `jax.interpreters.ad` (the rest is functrans's own)
 __all__ = ["JVPTrace", "JVPTracer", "Zero", "UndefinedPrimal", "is_undefined_primal",
@@ -242,14 +242,8 @@ def transposed_jvp(prim, primals, needs, params):
     outs = out if prim.multiple_results else [out]
 
     def backward(cts):
-        def linear(*ts):
-            tangents = [None] * len(primals)
-            for i, t in zip(diff, ts):
-                tangents[i] = t
-            _, out_t = prim.jvp(primals, tangents, **params)
-            out_t = out_t if prim.multiple_results else [out_t]
-            return [instantiate(t, o) for t, o in zip(out_t, outs)]
-        _, pullback = vjp_flat(linear, [zeros_like_aval(primals[i]) for i in diff])
+        _, pullback = vjp_flat(jvp_tangent_map(prim, primals, diff, params),
+                               [zeros_like_aval(primals[i]) for i in diff])
         cts = cts if prim.multiple_results else [cts]
         got = iter(pullback([instantiate(c, o) for c, o in zip(cts, outs)]))
         return [next(got) if i in diff else None for i in range(len(primals))]

@@ -27,7 +27,7 @@ from ..core import get_aval
 from ..jaxpr import Literal, Var
 from ..primitives._util import wanted
 from ..primitives.elementwise import add
-from ..primitives.shape_ops import full, full_like
+from ..primitives.shape_ops import full, zeros_or
 from .partial_eval import dce_jaxpr, trace_to_jaxpr
 
 __all__ = ["Zero", "UndefinedPrimal", "is_undefined_primal", "instantiate_zeros",
@@ -150,9 +150,9 @@ def transposing_vjp(prim):
     return vjp
 
 
-def transpose_jvp(prim, primals, diff, params, cts):
-    """The cotangents of `primals` (None for those not in `diff`) given the output cotangents
-    `cts` (None: zero), by transposing the tangent map of `prim`'s JVP rule."""
+def jvp_tangent_map(prim, primals, diff, params):
+    """The tangent map of `prim`'s JVP rule at `primals`: a function of the tangents of the
+    arguments `diff` (the others zero) giving the list of output tangents (zeros, not None)."""
     def tangent_map(*ts):
         tangents = [None] * len(primals)
         for i, t in zip(diff, ts):
@@ -160,9 +160,16 @@ def transpose_jvp(prim, primals, diff, params, cts):
         out, t_out = prim.jvp(primals, tangents, **params)
         if not prim.multiple_results:
             out, t_out = [out], [t_out]
-        return [full_like(o, 0) if t is None else t for o, t in zip(out, t_out)]
-    closed, hoisted = trace_to_jaxpr(
-        tangent_map, [get_aval(primals[i]).strip_weak() for i in diff], name="transpose")
+        return [zeros_or(t, o) for o, t in zip(out, t_out)]
+    return tangent_map
+
+
+def transpose_jvp(prim, primals, diff, params, cts):
+    """The cotangents of `primals` (None for those not in `diff`) given the output cotangents
+    `cts` (None: zero), by transposing the tangent map of `prim`'s JVP rule."""
+    closed, hoisted = trace_to_jaxpr(jvp_tangent_map(prim, primals, diff, params),
+                                     [get_aval(primals[i]).strip_weak() for i in diff],
+                                     name="transpose")
     jaxpr, _ = dce_jaxpr(closed.jaxpr)
     got = iter(backward_pass(jaxpr, list(closed.consts), hoisted, cts))
     return [next(got) if i in diff else None for i in range(len(primals))]
