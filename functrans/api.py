@@ -23,7 +23,7 @@ from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
 from .primitives.reductions import reduce_sum
 from .primitives.shape_ops import full_like
-from .ref import lend
+from .ref import lend, traced_with_refs
 from .vjp_function import VjpFunction
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd",
@@ -792,14 +792,19 @@ def _mapped_leaves(name, leaves, dims, labels, axis_size, transform, size_label)
 
 
 def make_jaxpr(fun, static_argnums=(), return_shape=False):
-    """`make_jaxpr(f)(*args)` returns the jaxpr `f` stages for arguments like `args`."""
+    """`make_jaxpr(f)(*args)` returns the jaxpr `f` stages for arguments like `args`.
+
+    Refs are passed as values (JAX shows them as `Ref` inputs): a Ref argument is an input
+    holding its value, and the final values of those `f` writes are extra outputs after its
+    results; then the outer refs `f` uses, as under jit: their values are extra inputs
+    after the arguments, the final values of those written extra outputs at the end.
+    Tracing leaves every Ref as it was."""
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)
     def make(*args, **kwargs):
         dyn = [i for i in range(len(args)) if i not in static]
         leaves, treedef = tree_flatten(([args[i] for i in dyn], kwargs))
-        avals = [abstractify(x) for x in leaves]
 
         def call(*flat):
             dyn_args, kw = tree_unflatten(treedef, flat)
@@ -808,7 +813,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
                 full[i] = a
             return fun(*full, **kw)
         flat_fun = FlatFun("make_jaxpr", fun, call, note_numbers=True)
-        closed, _ = trace_to_jaxpr(flat_fun, avals, name="make_jaxpr")
+        closed = _trace_with_refs(flat_fun, leaves, "make_jaxpr")
         if return_shape:
             return closed, output_shapes(closed, flat_fun.out_tree, flat_fun.numbers)
         return closed
@@ -816,16 +821,26 @@ def make_jaxpr(fun, static_argnums=(), return_shape=False):
 
 
 def eval_shape(fun, *args, **kwargs):
-    """The shapes and dtypes `fun` would return, without computing anything."""
+    """The shapes and dtypes `fun` would return, without computing anything (refs it uses
+    or is passed keep their values)."""
     leaves, treedef = tree_flatten((args, kwargs))
-    avals = [abstractify(x) for x in leaves]
 
     def call(*flat):
         a, kw = tree_unflatten(treedef, flat)
         return fun(*a, **kw)
     flat_fun = FlatFun("eval_shape", fun, call, note_numbers=True)
-    closed, _ = trace_to_jaxpr(flat_fun, avals, name="eval_shape")
+    closed = _trace_with_refs(flat_fun, leaves, "eval_shape")
     return output_shapes(closed, flat_fun.out_tree, flat_fun.numbers)
+
+
+def _trace_with_refs(flat_fun, leaves, name):
+    """The jaxpr of `flat_fun` on `leaves` (a list, whose Refs are replaced by their
+    values): refs handled as `make_jaxpr` says."""
+    lent = lend(leaves, name)
+    traced, imported = traced_with_refs(flat_fun, lent, name)
+    closed, _ = trace_to_jaxpr(traced, [abstractify(x) for x in leaves], name=name,
+                               states=imported)
+    return closed
 
 
 def output_shapes(closed, out_tree, numbers=None):

@@ -587,11 +587,11 @@ class Jitted:
     def trace(self, *args, **kwargs):
         """A `Traced`: staged for these arguments (arrays, Python scalars or
         `ShapeDtypeStruct`s: nothing is computed), not compiled."""
-        key, leaves, dyn = self._lower_key(args, kwargs)
+        key, leaves, dyn, lent = self._lower_key(args, kwargs)
         treedef, sigs, statics = key[:3]
         with default_device(self._device or default_device_now()):
             entry = self._c.entries.get(key) or self._trace(key, leaves, treedef, statics,
-                                                            args, kwargs, dyn)
+                                                            args, kwargs, dyn, lent)
             return Traced(self, args, kwargs, key, entry, _program_device(sigs))
 
     def lower(self, *args, **kwargs):
@@ -606,7 +606,8 @@ class Jitted:
         return self.trace(*args, **kwargs).out_info
 
     def _lower_key(self, args, kwargs):
-        """The cache key `lower` traces for, with the flat dynamic leaves and arguments."""
+        """The cache key `lower` traces for, with the flat dynamic leaves (Refs replaced by
+        their values), the dynamic arguments and the Ref arguments (a `ref.Lent` or None)."""
         def signature(x):
             if isinstance(x, ShapeDtypeStruct):
                 return (x.shape, x.dtype, WEAK if x.weak_type else get_device(x.device))
@@ -616,13 +617,16 @@ class Jitted:
         else:
             dyn, statics = args, ()
         leaves, treedef = tree_flatten(dyn)
+        lent = lend(leaves, f"jit({self._name})")
+        if lent is not None:
+            statics += (("Ref arguments", lent.positions),)
         sigs = [signature(x) for x in leaves]
         device = _program_device(sigs)      # NumPy data joins it, as when called (`_call`)
         sigs = tuple(s if s is not None else _signature(asarray(x, device=device))
                      for s, x in zip(sigs, leaves))
         if self._device is not None:        # `jit(device=...)`: every array goes there
             sigs = tuple(s if s[2] in (WEAK, Tracer) else s[:2] + (self._device,) for s in sigs)
-        return (treedef, sigs, statics, axis_env(), config.trace_context()), leaves, dyn
+        return (treedef, sigs, statics, axis_env(), config.trace_context()), leaves, dyn, lent
 
     def __get__(self, obj, objtype=None):
         if obj is None:

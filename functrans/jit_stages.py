@@ -20,7 +20,8 @@ class Traced:
 
     jaxpr = property(lambda self: self._entry.jaxpr)
     out_tree = property(lambda self: self._entry.out_tree)
-    out_info = property(lambda self: output_shapes(self._entry.jaxpr, self._entry.out_tree))
+    out_info = property(lambda self: output_shapes(       # (not the refs' final values)
+        self._entry.jaxpr, self._entry.out_tree, [False] * self._entry.out_tree.num_leaves))
     in_tree = property(lambda self: tree_structure(
         self._jitted._split_args(self._args, self._kwargs)[0]))
 

@@ -13,7 +13,11 @@ the array operations of its reads and writes, and state is discharged while trac
 - `jit` (a staging trace) brings in each outer Ref it touches (`_Imported`): its value is
   an extra input of the jaxpr and, if written, its final value an extra output
   (`partial_eval.trace_to_jaxpr(states=)`); each call reads the Ref before and writes it
-  after (`Plan`). Other staged functions (control flow bodies) refuse outer refs.
+  after (`Plan`). `make_jaxpr` and `eval_shape` trace the same way (the refs keep their
+  values). A control-flow body's trace that touches outer refs stops its primitive
+  (`partial_eval.StateUsed`), which runs again with them threaded (`Threaded`): the written
+  ones as extra carries or operands and results, the ones only read closed over;
+  `checkpoint` threads them the same way. custom_vjp / custom_jvp functions refuse them.
 - Refs passed as arguments to `jit` or mapped by `vmap` are passed as their values and seen
   inside as new refs around them (`Lent`); what those hold at the end is written back (under
   vmap, into the entries the argument mapped).
@@ -168,8 +172,8 @@ def _here(ref, what):
         if states is None:
             raise NotImplementedError(
                 f"{what}: a Ref ({ref._aval.str_short()}) made outside {staging.name} is used "
-                f"inside it, and {staging.name} does not support refs (jit does): pass its "
-                "value in and return the new value instead")
+                f"inside it, and {staging.name} does not support refs (jit and control "
+                "flow do): pass its value in and return the new value instead")
         states.append(_Imported(ref, staging))
     return ref._value
 
@@ -286,6 +290,56 @@ class _Imported:
     def restore(self):
         self.ref._value, self.ref._main = self.outer, self.main
         self.arg = self.outer = None        # (no tracer of the finished trace kept)
+
+    @staticmethod
+    def threaded(states, what):
+        """A `Threaded` for the refs of `states` (of one or more traces)."""
+        written, read = [], []
+        for s in states:
+            if not any(s.ref is r for r in written + read):
+                (written if any(t.written for t in states if t.ref is s.ref) else
+                 read).append(s.ref)
+        return Threaded(written, read, what)
+
+
+class Threaded:
+    """Outer refs a staged body touched, for running it again with them passed through as
+    values: the `written` ones go in as `initial` (extra carries or operands) and come out
+    of `call` (extra results), to `write_back` after the loop or branch; the ones only
+    `read` are seen inside as their values here (closed over). Made, where the body's
+    primitive is bound, by `partial_eval.StateUsed.threaded`."""
+    __slots__ = ("written", "read", "what", "initial", "read_values")
+
+    def __init__(self, written, read, what):
+        self.written, self.read, self.what = written, read, what
+        self.initial = [_here(r, what) for r in written]
+        self.read_values = [_here(r, what) for r in read]
+
+    def call(self, fun, args, values, read_only=False):
+        """`(fun(*args), final values of the written refs)`, with the written refs holding
+        `values` as refs of the transform running now (the body's trace). `read_only`: a
+        write is an error (a while_loop's cond_fun)."""
+        refs = self.written + self.read
+        saved = [(r._value, r._main) for r in refs]
+        here = active_mains()[-1]
+        for r, v in zip(refs, list(values) + self.read_values):
+            r._value, r._main = v, here
+        try:
+            out = fun(*args)
+            finals = [r._value for r in self.written]
+            changed = [r._value is not v for r, v in zip(self.read, self.read_values)]
+        finally:
+            for r, (v, m) in zip(refs, saved):
+                r._value, r._main = v, m
+        if any(changed) or read_only and any(a is not b for a, b in zip(finals, values)):
+            raise ValueError(f"{self.what}: a Ref is written where it was only read when "
+                             "first traced, or where only reads are allowed (a while_loop's "
+                             "cond_fun: write it in body_fun instead)")
+        return out, finals
+
+    def write_back(self, values):
+        for r, v in zip(self.written, values):
+            _write_whole(r, v, self.what)
 
 
 class Lent:

@@ -355,17 +355,21 @@ def test_a_failing_trace_leaves_the_ref_as_it_was():
     np.testing.assert_array_equal(r[...], [1., 0.])
 
 
-def test_refs_in_control_flow_bodies_are_not_supported_yet():
+def test_a_failing_control_flow_body_leaves_the_ref_as_it_was():
     s = ft.new_ref(0.)
 
     def body(c, x):
         s[...] += x
+        if isinstance(x, ft.core.Tracer):
+            raise RuntimeError("boom")
         return c, None
-    with pytest.raises(NotImplementedError, match="scan.*does not support refs"):
-        ft.lax.scan(body, 0., fnp.arange(3.))
-    with pytest.raises(NotImplementedError, match="make_jaxpr does not support refs"):
-        ft.make_jaxpr(lambda: s[...] * 2)()
-    np.testing.assert_array_equal(s[...], 0.)
+    for run in (lambda: ft.jit(lambda: ft.lax.scan(body, 0., fnp.arange(3.)))(),
+                lambda: ft.make_jaxpr(lambda: ft.lax.scan(body, 0., fnp.arange(3.)))()):
+        with pytest.raises(RuntimeError, match="boom"):
+            run()
+        np.testing.assert_array_equal(s[...], 0.)
+    ft.lax.scan(body, fnp.zeros(()), fnp.arange(3.))      # (eagerly it sees arrays)
+    np.testing.assert_array_equal(s[...], 3.)
 
 
 def test_jit_on_the_stand_in_gpu(fake_gpus):

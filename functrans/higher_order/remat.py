@@ -19,7 +19,7 @@ from ..core import AxisPrimitive, abstractify, eval_jaxpr_on_raw
 from ..jaxpr import ClosedJaxpr, Jaxpr, Var
 from ..interpreters import ad
 from ..interpreters.calls import define_call
-from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived
+from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived, StateUsed
 from ..primitives._util import primitive, wanted
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -150,10 +150,24 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_
             full = [a if i in static else next(it) for i, a in enumerate(args)]
             outs, box["tree"] = tree_flatten(fun(*full, **dyn_kwargs, **static_kwargs))
             return outs
-        closed, hoisted = trace_to_jaxpr(flat_fun, [abstractify(x) for x in leaves],
-                                         name=f"checkpoint({getattr(fun, '__name__', 'f')})")
+        name = f"checkpoint({getattr(fun, '__name__', 'f')})"
+        avals = [abstractify(x) for x in leaves]
+        states = []
+        closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=name, states=states)
+        threaded = StateUsed(states).threaded(name) if states else None
+        if threaded:        # outer refs: their values are extra inputs and outputs
+            def with_refs(*flat):
+                outs, values = threaded.call(flat_fun, flat[:len(leaves)], flat[len(leaves):])
+                return outs + values
+            closed, hoisted = trace_to_jaxpr(
+                with_refs, avals + [abstractify(v) for v in threaded.initial], name=name)
+            leaves += threaded.initial
         outs = checkpoint_p.bind(*hoisted, *leaves, jaxpr=closed,
                                  name=getattr(fun, "__name__", "checkpoint"), policy=policy)
+        if threaded:
+            n = box["tree"].num_leaves
+            threaded.write_back(outs[n:])
+            outs = outs[:n]
         return tree_unflatten(box["tree"], outs)
     return remat_f
 

@@ -98,6 +98,20 @@ def _as_output(x):
     return x
 
 
+class StateUsed(Exception):
+    """Raised by a staged function's trace that used mutable state from outside it (see
+    `trace_to_jaxpr(states=)`) when its caller threads such state itself: `states` are the
+    records, restored already. `threaded(what)` asks their maker (the record type) for an
+    object that runs the function again with that state passed in and out as values."""
+
+    def __init__(self, states):
+        super().__init__(f"{len(states)} outer state(s) used")
+        self.states = states
+
+    def threaded(self, what):
+        return type(self.states[0]).threaded(self.states, what)
+
+
 def trace_to_jaxpr(fun, in_avals, name="jit", states=None):
     """Trace `fun(*tracers) -> list of outputs` to `(ClosedJaxpr, hoisted)`.
 

@@ -11,7 +11,8 @@ from ...errors import ConcretizationError
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, vjp_split
 from ...interpreters.batching import batch_jaxpr
-from ...interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, hoist_invariant, derived
+from ...interpreters.partial_eval import (trace_to_jaxpr, dce_jaxpr, hoist_invariant, derived,
+                                          StateUsed)
 from ...primitives._util import shape_of, broadcast_batched, moveaxis_to_front
 from ...primitives.conversion import asarray
 from ...primitives.elementwise import select, add, convert_element_type
@@ -121,29 +122,49 @@ def trace_carry_body(what, body_fun, tree, avals, lead_avals=()):
 def eager_carry(trace_body, leaves, avals):
     """The initial carry of a loop run in Python, as arrays for its body (as under jit, where
     it gets traced values): a Python scalar takes the dtype the body settles it to under jit
-    (the body traced once), or its default dtype when the body needs concrete values.
-    Returns `(leaves, avals)`."""
+    (the body traced once), or its default dtype when the body needs concrete values or
+    uses outer refs. Returns `(leaves, avals)`."""
     if any(is_python_scalar(x) for x in leaves):
         try:
             _, avals = settle_carry(trace_body, avals)
-        except ConcretizationError:
+        except (ConcretizationError, StateUsed):
             pass
         leaves = carry_arrays(leaves, avals)
     return leaves, avals
 
 
-def trace_fn(fun, args_tree, in_avals, what, fix_out=None):
+def trace_fn(fun, args_tree, in_avals, what, fix_out=None, refs_ok=False):
     """Trace `fun(*unflatten(args_tree, leaves))` to `(ClosedJaxpr, hoisted, out_tree)`;
-    `fix_out(leaves, tree)` may adjust the flat results inside the trace."""
+    `fix_out(leaves, tree)` may adjust the flat results inside the trace. A trace that uses
+    outer refs raises `StateUsed` (the caller binds its primitive again with them threaded
+    through, see `functrans.ref.Threaded`), unless `refs_ok` (the jaxpr is only looked at:
+    it may have their values as extra trailing inputs and outputs)."""
     box = {}
+    states = []
 
     def flat(*leaves):
         out = fun(*tree_unflatten(args_tree, list(leaves)))
         outs, box["tree"] = tree_flatten(out)
         outs = [as_value(o, what) for o in outs]
         return fix_out(outs, box["tree"]) if fix_out else outs
-    closed, hoisted = trace_to_jaxpr(flat, in_avals, name=what)
+    closed, hoisted = trace_to_jaxpr(flat, in_avals, name=what, states=states)
+    if states and not refs_ok:
+        raise StateUsed(states)
     return closed, hoisted, box["tree"]
+
+
+def trace_all(*traces):
+    """Call each of `traces` (functions of no arguments); if some use outer refs, one
+    `StateUsed` for them all once every one has run (so that a rerun threads them all)."""
+    results, used = [], []
+    for t in traces:
+        try:
+            results.append(t())
+        except StateUsed as e:
+            used += e.states
+    if used:
+        raise StateUsed(used)
+    return results
 
 
 def reorder(closed, in_order=None, out_order=None):

@@ -10,6 +10,8 @@ an `if`/`elif` in the generated code.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ... import dtypes
@@ -18,12 +20,13 @@ from ...core import (get_aval, eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concr
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, instantiate
 from ...interpreters.batching import batch_jaxpr, needs_axis
-from ...interpreters.partial_eval import derived, trace_closed, dce_closed
+from ...interpreters.partial_eval import derived, trace_closed, dce_closed, StateUsed
 from ...primitives._util import dtype_of, wanted, moveaxis_to_front
 from ...primitives.elementwise import eq, convert_element_type, max as lax_max, min as lax_min
 from ...tree_util import tree_flatten, tree_unflatten
 from .common import (control_primitive, assign, loop_vjp_parts, bwd_body_fn, zeros,
-                     lane_select, as_value, leaf_avals, trace_fn, path_names, scalar_operand)
+                     lane_select, as_value, leaf_avals, trace_fn, path_names, scalar_operand,
+                     trace_all)
 
 
 def _cond_aval(index, *ops, branches):
@@ -181,10 +184,23 @@ cond_p.dce_rule = _cond_dce
 
 def _branches_call(index, branches, operands, what, names):
     """Trace the branches (called `names` in errors) on `operands` and bind `cond`."""
+    try:
+        return _bind_branches(index, branches, operands, what, names)
+    except StateUsed as e:      # outer refs: the written ones are extra operands and outputs
+        t = e.threaded(what)
+        out, values = _branches_call(
+            index, [functools.partial(t.call, br) for br in branches],
+            (tuple(operands), t.initial), what, names)
+        t.write_back(values)
+        return out
+
+
+def _bind_branches(index, branches, operands, what, names):
     leaves, tree = tree_flatten(tuple(operands))
     leaves = [as_value(x, what) for x in leaves]
     avals = leaf_avals(leaves)
-    traced = [trace_fn(br, tree, avals, f"{what} {name}") for br, name in zip(branches, names)]
+    traced = trace_all(*[functools.partial(trace_fn, br, tree, avals, f"{what} {name}")
+                         for br, name in zip(branches, names)])
     out_tree = traced[0][2]
     for k, (closed, _, t) in enumerate(traced[1:], 1):
         _agree(what, (names[0], out_tree, traced[0][0].out_avals),
@@ -232,7 +248,8 @@ def _run_one(k, branches, operands, what, names):
     ran = (names[k], out_tree, leaf_avals(out_leaves))
     for j, br in enumerate(branches):
         if j != k and not jit_disabled():
-            closed, _, t = trace_fn(br, tree, leaf_avals(leaves), f"{what} {names[j]}")
+            closed, _, t = trace_fn(br, tree, leaf_avals(leaves), f"{what} {names[j]}",
+                                    refs_ok=True)
             _agree(what, ran, (names[j], t, closed.out_avals))
     return tree_unflatten(out_tree, out_leaves)
 

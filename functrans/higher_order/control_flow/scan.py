@@ -16,7 +16,7 @@ from ...core import (ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, stagi
                      on_operand_device)
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, needs_axis
-from ...interpreters.partial_eval import derived, trace_closed, dce_closed
+from ...interpreters.partial_eval import derived, trace_closed, dce_closed, StateUsed
 from ...primitives._util import shape_of, dtype_of, wanted
 from ...primitives.elementwise import convert_element_type
 from ...primitives.shape_ops import moveaxis, concatenate, expand_dims
@@ -265,12 +265,25 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         if reverse:
             ys.reverse()
         return tree_unflatten(c_tree, c_leaves), _stack_trees(ys)
-    (closed, consts, y_tree), c_avals = settle_carry(trace_body, c_avals)
+    try:
+        (closed, consts, y_tree), c_avals = settle_carry(trace_body, c_avals)
+    except StateUsed as e:
+        return _scan_threaded(e.threaded("scan"), f, init, xs, n, reverse)
     outs = scan_p.bind(*consts, *carry_arrays(c_leaves, c_avals), *x_leaves,
                        jaxpr=closed, length=n, reverse=reverse, num_consts=len(consts),
                        num_carry=len(c_leaves))
     nk = len(c_leaves)
     return tree_unflatten(c_tree, outs[:nk]), tree_unflatten(y_tree, outs[nk:])
+
+
+def _scan_threaded(t, f, init, xs, length, reverse):
+    """`scan` of an `f` that uses outer refs (`t`): the written ones ride in the carry."""
+    def body(carry, x):
+        (new, y), values = t.call(lambda: _split_pair(f(carry[0], x)), (), carry[1])
+        return (new, values), y
+    (carry, values), ys = scan(body, (init, t.initial), xs, length=length, reverse=reverse)
+    t.write_back(values)
+    return carry, ys
 
 
 def _split_pair(out):

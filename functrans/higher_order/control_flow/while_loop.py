@@ -23,7 +23,7 @@ from ...core import (OpaqueAval, OpaqueValue, ShapedArray, get_aval, eval_jaxpr,
 from ...jaxpr import Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, batched_aval, needs_axis
-from ...interpreters.partial_eval import dce_jaxpr, derived, trace_closed
+from ...interpreters.partial_eval import dce_jaxpr, derived, trace_closed, StateUsed
 from ...primitives._util import shape_of, wanted
 from ...primitives.elementwise import convert_element_type
 from ...primitives.reductions import reduce_or
@@ -32,7 +32,7 @@ from .common import (control_primitive, assign, owners, keep_owned, donate, carr
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, with_unused_inputs,
                      lane_select, prepare_batched, as_value, carry_leaves, carry_arrays,
                      conform_carry, settle_carry, trace_fn, scalar_operand, trace_carry_body,
-                     eager_carry)
+                     eager_carry, trace_all)
 
 
 def _while_aval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -283,7 +283,15 @@ def while_loop(cond_fun, body_fun, init_val):
             out, out_tree = tree_flatten(body_fun(val))
             out = [as_value(x, "while_loop") for x in out]
             leaves, avals = conform_carry("while_loop", out, out_tree, avals, tree, "body_fun")
-    return _while_call(cond_fun, body_fun, leaves, tree, avals)
+    try:
+        return _while_call(cond_fun, body_fun, leaves, tree, avals)
+    except StateUsed as e:      # outer refs: the written ones ride in the carry
+        t = e.threaded("while_loop")
+        val, values = while_loop(lambda c: t.call(cond_fun, (c[0],), c[1], read_only=True)[0],
+                                 lambda c: t.call(body_fun, (c[0],), c[1]),
+                                 (tree_unflatten(tree, leaves), t.initial))
+        t.write_back(values)
+        return val
 
 
 def _while_call(cond_fun, body_fun, leaves, tree, avals):
@@ -295,9 +303,15 @@ def _while_call(cond_fun, body_fun, leaves, tree, avals):
             raise TypeError("while_loop: cond_fun must return a scalar boolean, got "
                             f"{[get_aval(o).str_short() for o in outs]}")
         return [convert_element_type(outs[0], np.bool_)]
-    (body_closed, body_consts, _), avals = settle_carry(trace_body, avals)
-    cond_closed, cond_consts, _ = trace_fn(cond_fun, args_tree, avals, "while_loop cond_fun",
-                                           fix_pred)
+    settled = avals
+
+    def body():
+        nonlocal settled
+        traced, settled = settle_carry(trace_body, avals)
+        return traced
+    (body_closed, body_consts, _), (cond_closed, cond_consts, _) = trace_all(
+        body, lambda: trace_fn(cond_fun, args_tree, settled, "while_loop cond_fun", fix_pred))
+    avals = settled
     outs = while_p.bind(*cond_consts, *body_consts,
                         *carry_arrays(leaves, avals), cond_jaxpr=cond_closed,
                         body_jaxpr=body_closed, cond_nconsts=len(cond_consts),
