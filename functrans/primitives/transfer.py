@@ -12,6 +12,7 @@ import numpy as np
 from ..array import wrap
 from ..backends import HOST_TYPES, transfer
 from ..core import device_like
+from ..meshes import out_sharding_device
 from ._util import primitive
 
 
@@ -49,3 +50,15 @@ def device_put(x, device):
     if type(x) in HOST_TYPES:
         x = wrap(np.asarray(x))
     return device_put_p.bind(x, device=device)
+
+
+def place(x, sharding, what, name="out_sharding"):
+    """`x` on the device that JAX's `out_sharding=` argument `sharding` names (see
+    `out_sharding_device`; None leaves `x` where it is)."""
+    device = out_sharding_device(sharding, what, name)
+    return x if device is None else moved(x, device)
+
+
+def moved(x, device):
+    """`x` on `device` (a `Device`), unmoved where it is there already."""
+    return x if device_like(x) == device else device_put(x, device)
