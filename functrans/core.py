@@ -621,11 +621,11 @@ def axis_env():
     return tuple((f.name, f.size) for f in _state.axes)
 
 
-def axis_size(name):
-    """The size of the innermost axis called `name`."""
-    frame = axis_frame(name)
+def axis_size(axis_name):
+    """The size of the innermost axis called `axis_name`."""
+    frame = axis_frame(axis_name)
     if frame is None:
-        raise unbound_axis_error(name, "axis_size")
+        raise unbound_axis_error(axis_name, "axis_size")
     return frame.size
 
 

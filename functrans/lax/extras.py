@@ -17,6 +17,7 @@ from ..array import SingleDeviceSharding
 from ..backends import default_device_now
 from ..core import get_aval, operand_device
 from ..higher_order.control_flow import switch
+from ..meshes import out_sharding_device
 from ..primitives._util import as_shape, dtype_of, elementwise_aval, shape_of
 from ..primitives.elementwise import (add, bitwise_and, bitwise_or, convert_element_type, lt,
                                       mul, population_count, select, shift_right, sub)
@@ -92,10 +93,8 @@ def mulhi(x, y, /):
 # ------------------------------------------------------------------ shapes
 def empty(shape, dtype, *, out_sharding=None):
     """An array of `shape` and `dtype` whose values are not to be relied on (zeros here)."""
-    if out_sharding is not None:
-        raise NotImplementedError("empty: functrans does not shard arrays; leave out_sharding "
-                                  "out")
-    return full(as_shape(shape, "empty: shape"), 0, np.dtype(dtype))
+    return full(as_shape(shape, "empty: shape"), 0, np.dtype(dtype),
+                device=out_sharding_device(out_sharding, "empty"))
 
 
 def broadcast_like(arr, like_arr):

@@ -23,7 +23,8 @@ from ..primitives.shape_ops import (bitcast_convert_type, broadcast_in_dim, conc
                                     expand_dims, iota, reshape, rev, slice_in_dim, squeeze,
                                     transpose)
 from ..primitives.sorting import sort_multiple, top_k
-from ..tree_util import tree_flatten, tree_unflatten
+from ..primitives.transfer import place
+from ..tree_util import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["approx_max_k", "approx_min_k", "axis_size", "broadcast", "broadcasted_iota",
            "broadcast_shapes", "broadcast_to_rank", "collapse", "reduce",
@@ -97,19 +98,21 @@ def reduce_precision(operand, exponent_bits, mantissa_bits):
     return _elementwise.select(_elementwise.isnan(x), x, out)
 
 
-def broadcast(operand, sizes):
+def broadcast(operand, sizes, *, out_sharding=None):
     """`operand` with new leading axes of `sizes`."""
     shape = shape_of(operand)
     sizes = as_shape(sizes, "broadcast: sizes")
-    return broadcast_in_dim(operand, sizes + tuple(shape),
-                            tuple(range(len(sizes), len(sizes) + len(shape))))
+    return place(broadcast_in_dim(operand, sizes + tuple(shape),
+                                  tuple(range(len(sizes), len(sizes) + len(shape)))),
+                 out_sharding, "broadcast")
 
 
-def broadcasted_iota(dtype, shape, dimension):
+def broadcasted_iota(dtype, shape, dimension, *, out_sharding=None):
     """0, 1, ... along axis `dimension` of an array of `shape`, the same along the others."""
     shape = as_shape(shape)
     dimension = canonical_axis(dimension, len(shape), "broadcasted_iota: axis")
-    return broadcast_in_dim(iota(dtype, shape[dimension]), shape, (dimension,))
+    return place(broadcast_in_dim(iota(dtype, shape[dimension]), shape, (dimension,)),
+                 out_sharding, "broadcasted_iota")
 
 
 def broadcast_shapes(*shapes):
@@ -339,11 +342,15 @@ _MONOIDS = {_elementwise.add: _reductions.reduce_sum, _elementwise.mul: _reducti
             _elementwise.bitwise_xor: _reductions.reduce_xor}
 
 
-def reduce(operands, init_values, computation, dimensions):
+def reduce(operands, init_values, computation, dimensions, out_sharding=None):
     """`operands` (an array or a pytree of them) folded along `dimensions` by
     `computation(accumulated, next)`, starting from `init_values`. `lax.add`, `mul`, `max`,
     `min` and the bitwise and/or/xor run as one reduction; any other computation as a scan
-    over the reduced elements in order."""
+    over the reduced elements in order. JAX's `out_sharding` may name the one device the
+    results go to."""
+    if out_sharding is not None:
+        return tree_map(lambda x: place(x, out_sharding, "reduce"),
+                        reduce(operands, init_values, computation, dimensions))
     leaves, tree = tree_flatten(operands)
     inits, _ = tree_flatten(init_values)
     if len(inits) != len(leaves):

@@ -25,6 +25,7 @@ from ..primitives.elementwise import (bitwise_and, convert_element_type, le, lt,
                                       sub)
 from ..primitives.reductions import cumsum
 from ..primitives.shape_ops import broadcast_in_dim, iota, moveaxis, reshape, transpose
+from ..primitives.transfer import place
 
 __all__ = ["RaggedDotDimensionNumbers", "ragged_dot", "ragged_dot_general",
            "conv_general_dilated_patches", "conv_general_dilated_local"]
@@ -83,8 +84,9 @@ def ragged_dot_general(lhs, rhs, group_sizes, ragged_dot_dimension_numbers, prec
         raise NotImplementedError("ragged_dot_general: group_offset is not supported (nor is "
                                   "it in JAX on CPUs); slice group_sizes instead")
     if out_sharding is not None:
-        raise NotImplementedError("ragged_dot_general: functrans does not shard arrays; leave "
-                                  "out_sharding out")
+        return place(ragged_dot_general(lhs, rhs, group_sizes, ragged_dot_dimension_numbers,
+                                        precision, preferred_element_type), out_sharding,
+                     "ragged_dot_general")
     dn = ragged_dot_dimension_numbers
     if not isinstance(dn, RaggedDotDimensionNumbers):
         raise TypeError(f"ragged_dot_general: ragged_dot_dimension_numbers must be a "

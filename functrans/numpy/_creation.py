@@ -11,12 +11,16 @@ from .. import dtypes, lax
 from ..array import wrap
 from ..backends import create, default_device_now, get_device
 from ..core import Tracer
+from ..meshes import device_or_out_sharding
+from ..primitives.transfer import moved
 from ..errors import ConcretizationTypeError, format_frame, user_frame
 from ..primitives._util import as_shape, shape_of, dtype_of, broadcast_shapes
 from ._conversion import asarray
 
 
-def _dev(device):
+def _dev(device, out_sharding=None, what=None):
+    """The device a new array goes to: `device`, or the one JAX's `out_sharding` names."""
+    device = device_or_out_sharding(device, out_sharding, what)
     return default_device_now() if device is None else get_device(device)
 
 
@@ -25,11 +29,12 @@ def _dt(dtype, default_kind=2):
         dtypes.canonicalize(dtype)
 
 
-def full(shape, fill_value, dtype=None, *, device=None):
+def full(shape, fill_value, dtype=None, *, device=None, out_sharding=None):
     """An array of `shape` filled with `fill_value` (default dtype from the value)."""
+    device = device_or_out_sharding(device, out_sharding, "full")
     if isinstance(fill_value, Tracer) or (hasattr(fill_value, "shape") and shape_of(fill_value)):
-        fv = asarray(fill_value, dtype=dtype)
-        return lax.broadcast_to(fv, as_shape(shape))
+        out = lax.broadcast_to(asarray(fill_value, dtype=dtype), as_shape(shape))
+        return out if device is None else moved(out, get_device(device))
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value) if type(fill_value) in (bool, int, float, complex) \
             else dtype_of(asarray(fill_value))
@@ -37,51 +42,59 @@ def full(shape, fill_value, dtype=None, *, device=None):
                        dtype=dtypes.canonicalize(dtype)))
 
 
-def zeros(shape, dtype=None, *, device=None):
-    return wrap(create(_dev(device), "zeros", as_shape(shape), dtype=_dt(dtype)))
+def zeros(shape, dtype=None, *, device=None, out_sharding=None):
+    return wrap(create(_dev(device, out_sharding, "zeros"), "zeros", as_shape(shape),
+                       dtype=_dt(dtype)))
 
 
-def ones(shape, dtype=None, *, device=None):
-    return wrap(create(_dev(device), "ones", as_shape(shape), dtype=_dt(dtype)))
+def ones(shape, dtype=None, *, device=None, out_sharding=None):
+    return wrap(create(_dev(device, out_sharding, "ones"), "ones", as_shape(shape),
+                       dtype=_dt(dtype)))
 
 
-def empty(shape, dtype=None, *, device=None):
+def empty(shape, dtype=None, *, device=None, out_sharding=None):
     """Zeros (functrans never exposes uninitialized memory)."""
-    return zeros(shape, dtype, device=device)
+    return wrap(create(_dev(device, out_sharding, "empty"), "zeros", as_shape(shape),
+                       dtype=_dt(dtype)))
 
 
-def _like(a, dtype, shape, fill):
+def _like(a, dtype, shape, fill, device, out_sharding, what):
+    """An array filled with `fill`, of `a`'s shape and dtype unless given, on `device` (or
+    the one `out_sharding` names; else where `a` lives)."""
+    device = device_or_out_sharding(device, out_sharding, what)
     if isinstance(a, Tracer):
-        return lax.full_like(a, fill, dtype=None if dtype is None else dtypes.canonicalize(dtype),
-                             shape=None if shape is None else as_shape(shape))
+        out = lax.full_like(a, fill, dtype=None if dtype is None else dtypes.canonicalize(dtype),
+                            shape=None if shape is None else as_shape(shape))
+        return out if device is None else moved(out, get_device(device))
     a = asarray(a)
     dt = dtype_of(a) if dtype is None else dtypes.canonicalize(dtype)
-    return wrap(create(a.device, "full", shape_of(a) if shape is None else as_shape(shape), fill,
-                       dtype=dt))
+    return wrap(create(a.device if device is None else get_device(device), "full",
+                       shape_of(a) if shape is None else as_shape(shape), fill, dtype=dt))
 
 
-def zeros_like(a, dtype=None, shape=None, *, device=None):
-    return _like(a, dtype, shape, 0)
+def zeros_like(a, dtype=None, shape=None, *, device=None, out_sharding=None):
+    return _like(a, dtype, shape, 0, device, out_sharding, "zeros_like")
 
 
-def ones_like(a, dtype=None, shape=None, *, device=None):
-    return _like(a, dtype, shape, 1)
+def ones_like(a, dtype=None, shape=None, *, device=None, out_sharding=None):
+    return _like(a, dtype, shape, 1, device, out_sharding, "ones_like")
 
 
-def empty_like(a, dtype=None, shape=None, *, device=None):
-    return _like(a, dtype, shape, 0)
+def empty_like(prototype, dtype=None, shape=None, *, device=None):
+    """Zeros like `prototype` (functrans never exposes uninitialized memory)."""
+    return _like(prototype, dtype, shape, 0, device, None, "empty_like")
 
 
-def full_like(a, fill_value, dtype=None, shape=None, *, device=None):
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None, out_sharding=None):
     if isinstance(fill_value, Tracer) or np.ndim(fill_value):     # broadcast onto zeros
-        base = zeros_like(a, dtype, shape)
+        base = zeros_like(a, dtype, shape, device=device, out_sharding=out_sharding)
         if not isinstance(fill_value, Tracer):
             fill_value = asarray(fill_value, device=base.device)
         return lax.add(base, lax.convert_element_type(fill_value, dtype_of(base)))
-    return _like(a, dtype, shape, fill_value)
+    return _like(a, dtype, shape, fill_value, device, out_sharding, "full_like")
 
 
-def arange(start, stop=None, step=None, dtype=None, *, device=None):
+def arange(start, stop=None, step=None, dtype=None, *, device=None, out_sharding=None):
     """Evenly spaced values in [start, stop). Integers give int64, floats the default float."""
     for v in (start, stop, step):
         if isinstance(v, Tracer):
@@ -98,7 +111,7 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
                                      np.asarray(v).dtype for v in vals])
     dtype = dtypes.canonicalize(dtype)
     host = np.arange(start, stop, step, dtype=np.float64 if dtype.kind == "f" else None)
-    return wrap(create(_dev(device), "asarray", host.astype(dtype)))
+    return wrap(create(_dev(device, out_sharding, "arange"), "asarray", host.astype(dtype)))
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *,

@@ -8,14 +8,16 @@ from .. import lax
 from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.dot import computes_in, with_preferred_type
+from ..primitives.transfer import place
 from ._conversion import promote
 from ._reductions import no_out
 
 
-def matmul(x1, x2, /, *, precision=None, preferred_element_type=None):
+def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """Matrix product with NumPy's rules (1-D operands promoted, batch axes broadcast); JAX's
-    `preferred_element_type` is the result's dtype (`precision` is accepted and ignored)."""
-    (a, b), dt = promote(x1, x2)
+    `preferred_element_type` is the result's dtype (`precision` is accepted and ignored), and
+    its `out_sharding` may name the one device the result goes to."""
+    (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
@@ -48,7 +50,7 @@ def matmul(x1, x2, /, *, precision=None, preferred_element_type=None):
         s = shape_of(out)
         drop = {len(s) + d for d in squeeze}
         out = lax.reshape(out, tuple(d for i, d in enumerate(s) if i not in drop))
-    return out
+    return place(out, out_sharding, "matmul")
 
 
 def _arr(x, dtype):
@@ -57,24 +59,26 @@ def _arr(x, dtype):
     return asarray(x, dtype=dtype)
 
 
-def dot(a, b, *, precision=None, preferred_element_type=None):
+def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """NumPy's dot: scalars multiply, 1-D·1-D is inner, N-D·M-D contracts a's last axis with
     b's second-to-last (JAX's keywords as in `matmul`)."""
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
-        return _as(lax.mul(a, b), preferred_element_type)
+        return place(_as(lax.mul(a, b), preferred_element_type), out_sharding, "dot")
     contract = len(sb) - 1 if len(sb) == 1 else len(sb) - 2
-    return lax.dot_general(a, b, (((len(sa) - 1,), (contract,)), ((), ())),
-                           preferred_element_type=preferred_element_type)
+    return place(lax.dot_general(a, b, (((len(sa) - 1,), (contract,)), ((), ())),
+                                 preferred_element_type=preferred_element_type),
+                 out_sharding, "dot")
 
 
 def _as(x, dtype):
     return x if dtype is None else lax.convert_element_type(x, dtype)
 
 
-def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
+def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None,
+              out_sharding=None):
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     na, nb = len(shape_of(a)), len(shape_of(b))
@@ -85,8 +89,9 @@ def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None):
         ca = (ca,) if isinstance(ca, int) else tuple(ca)
         cb = (cb,) if isinstance(cb, int) else tuple(cb)
         ca, cb = tuple(x % na for x in ca), tuple(x % nb for x in cb)
-    return lax.dot_general(a, b, ((ca, cb), ((), ())),
-                           preferred_element_type=preferred_element_type)
+    return place(lax.dot_general(a, b, ((ca, cb), ((), ())),
+                                 preferred_element_type=preferred_element_type),
+                 out_sharding, "tensordot")
 
 
 def outer(a, b, out=None):
@@ -204,7 +209,7 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 # ------------------------------------------------------------------ einsum
 def einsum(subscripts, *operands, out=None, optimize="greedy", precision=None,
-           preferred_element_type=None):
+           preferred_element_type=None, out_sharding=None):
     """Einstein summation (NumPy's notation, with '...' and implicit output), also in the
     operand-sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])`. With JAX's
     `preferred_element_type` the result is of that dtype, computed in it where it holds the
@@ -248,7 +253,8 @@ def einsum(subscripts, *operands, out=None, optimize="greedy", precision=None,
         terms = [t for k, t in enumerate(terms) if k not in (i, j)] + [merged]
     x, term = terms[0]
     x, term = _einsum_sum_unique(x, term, [output])
-    return _as(lax.transpose(x, tuple(term.index(c) for c in output)), preferred_element_type)
+    return place(_as(lax.transpose(x, tuple(term.index(c) for c in output)),
+                     preferred_element_type), out_sharding, "einsum")
 
 
 _EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -9,6 +9,7 @@ import numpy as np
 from .. import dtypes, lax
 from ..primitives._util import dtype_of, shape_of
 from ..primitives.reductions import reduce_sum_p
+from ..primitives.transfer import place
 from ..array import wrap
 from ._conversion import as_operand, asarray, promote_inexact
 from ._fast import numpy_value
@@ -412,10 +413,10 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-               keepdims=False, *, weights=None):
+               keepdims=False, *, weights=None, out_sharding=None):
     """quantile with q in percent."""
-    return quantile(a, _fraction(q), axis, out, overwrite_input, method, keepdims,
-                    weights=weights)
+    return place(quantile(a, _fraction(q), axis, out, overwrite_input, method, keepdims,
+                          weights=weights), out_sharding, "percentile")
 
 
 def _fraction(q):

@@ -11,6 +11,7 @@ from ..array import Array
 from ..core import Tracer, concrete_host_value
 from ..errors import ShapeMismatchError
 from ..primitives._util import as_shape, shape_of, dtype_of, canonical_axis
+from ..primitives.transfer import place
 from ._conversion import asarray, promote
 from ._array_api import to_device
 from ._reductions import normalize_axes, no_out
@@ -45,10 +46,12 @@ def _resolve_shape(newshape, total, old):
     return tuple(newshape)
 
 
-def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None, out_sharding=None):
     """`a` with a new shape (one axis may be -1), its elements read and written in C (row
     major) or F (column major) order. Arrays are immutable, so whether the result shares
     memory (`copy`) cannot be observed."""
+    if out_sharding is not None:
+        return place(reshape(a, shape, order, newshape=newshape), out_sharding, "reshape")
     if order not in ("C", "F"):
         raise ValueError(f"reshape: order must be 'C' or 'F', got {order!r}")
     shape = newshape if shape is None else shape
@@ -61,11 +64,11 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     return lax.transpose(flipped, tuple(reversed(range(len(new)))))
 
 
-def ravel(a, order="C"):
+def ravel(a, order="C", *, out_sharding=None):
     """`a` flattened in C or F order ('A' and 'K' read as C: memory layout is not visible)."""
     if order not in ("C", "F", "A", "K"):
         raise ValueError(f"ravel: order must be 'C', 'F', 'A' or 'K', got {order!r}")
-    return reshape(a, (-1,), "F" if order == "F" else "C")
+    return place(reshape(a, (-1,), "F" if order == "F" else "C"), out_sharding, "ravel")
 
 
 def transpose(a, axes=None):
@@ -145,11 +148,11 @@ def broadcast_shapes(*shapes):
     return b(*[tuple(s) for s in shapes], opname="broadcast_shapes")
 
 
-def broadcast_to(array, shape):
+def broadcast_to(array, shape, *, out_sharding=None):
     a = asarray(array)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     broadcast_shapes(shape_of(a), shape)
-    return lax.broadcast_to(a, shape)
+    return place(lax.broadcast_to(a, shape), out_sharding, "broadcast_to")
 
 
 def broadcast_arrays(*args):
@@ -357,9 +360,12 @@ def tile(A, reps):
     return lax.reshape(wide, tuple(r * d for r, d in zip(reps, s)))
 
 
-def repeat(a, repeats, axis=None, *, total_repeat_length=None):
+def repeat(a, repeats, axis=None, *, total_repeat_length=None, out_sharding=None):
     """Each element repeated `repeats` times along `axis` (flattened when None). Traced
     per-element repeats need `total_repeat_length` (the output length is a shape)."""
+    if out_sharding is not None:
+        return place(repeat(a, repeats, axis, total_repeat_length=total_repeat_length),
+                     out_sharding, "repeat")
     a = asarray(a)
     if axis is None:
         a, axis = ravel(a), 0

@@ -15,6 +15,7 @@ from .. import dtypes, lax
 from ..core import Tracer, concrete_host_value, ConcretizationError, format_frame, user_frame
 from ..errors import ConcretizationTypeError
 from ..primitives._util import shape_of, dtype_of
+from ..primitives.transfer import place
 from ._conversion import asarray, promote
 from ._reductions import normalize_axes
 from ._shape import ravel, take
@@ -419,7 +420,7 @@ def isin(element, test_elements, assume_unique=False, invert=False, *, method="a
     return lax.bitwise_not(found) if invert else found
 
 
-def bincount(x, weights=None, minlength=0, *, length=None):
+def bincount(x, weights=None, minlength=0, *, length=None, out_sharding=None):
     """Counts (or summed weights) of each non-negative integer in `x`. The output length is
     `max(x) + 1` (x concrete) or `length` (works on traced values; larger values dropped)."""
     x = asarray(x)
@@ -437,8 +438,9 @@ def bincount(x, weights=None, minlength=0, *, length=None):
         if not dtypes.is_inexact(dtype_of(w)):
             w = lax.convert_element_type(w, np.float64 if dtypes.is_integer(dtype_of(w))
                                          else dtypes.default_float_dtype())
-    return lax.scatter_add_axes(lax.full((int(length),), 0, dtype_of(w)), ravel(w), ravel(x),
-                                axes=(0,), mode="drop")
+    return place(lax.scatter_add_axes(lax.full((int(length),), 0, dtype_of(w)), ravel(w),
+                                      ravel(x), axes=(0,), mode="drop"), out_sharding,
+                 "bincount")
 
 
 def _bin_edges(a, bins, range, name):

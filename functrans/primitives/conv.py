@@ -47,6 +47,7 @@ from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general, with_preferred_type
 from .shape_ops import pad_kernel, reshape, transpose, moveaxis, broadcast_in_dim
+from .transfer import place
 
 
 # ------------------------------------------------------------------ geometry
@@ -521,7 +522,8 @@ def _kernel_products(kernel, patches, n, m):
 @on_operand_device
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-                         batch_group_count=1, precision=None, preferred_element_type=None):
+                         batch_group_count=1, precision=None, preferred_element_type=None,
+                         out_sharding=None):
     """General N-d convolution (cross-correlation, as in every deep-learning library).
 
     `lhs` is the input, `rhs` the kernel; `window_strides`, `lhs_dilation` (transposed
@@ -532,9 +534,14 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     splits the input's batch into that many consecutive groups, output-channel group `k`
     seeing batch group `k` (the kernel gradient of a grouped convolution). With
     `preferred_element_type` the result has that dtype, as in `dot_general`; `precision` is
-    accepted and ignored (the host kernels compute at the operands' precision).
+    accepted and ignored (the host kernels compute at the operands' precision). JAX's
+    `out_sharding` may name the one device the result goes to.
     """
     args = (window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers)
+    if out_sharding is not None:
+        return place(conv_general_dilated(lhs, rhs, *args, feature_group_count,
+                                          batch_group_count, precision, preferred_element_type),
+                     out_sharding, "conv_general_dilated")
     if preferred_element_type is not None:
         return with_preferred_type(lambda x, w: conv_general_dilated(
             x, w, *args, feature_group_count, batch_group_count), (lhs, rhs),

@@ -9,6 +9,7 @@ from ..array import Array, wrap
 from ..backends import (default_device_now, get_device, device_of_raw, is_device_raw, transfer,
                         HOST_TYPES)
 from ..core import Tracer
+from ..meshes import device_or_out_sharding
 from ._util import dtype_of, shape_of
 from .elementwise import convert_element_type
 from .shape_ops import concatenate, reshape, constant
@@ -27,16 +28,19 @@ def _check_order(order, name):
                                   "arrays are row-major (C order): leave order out")
 
 
-def array(object, dtype=None, copy=True, order="K", ndmin=0, *, device=None):
+def array(object, dtype=None, copy=True, order="K", ndmin=0, *, device=None,
+          out_sharding=None):
     """A new Array from array-like data (nested lists, NumPy arrays, scalars, Arrays).
 
     Python floats become the default float dtype (float32 unless configured); NumPy values
     keep their dtype. The data is copied, so later changes to a NumPy input do not leak in.
     Lists and tuples may hold arrays and traced values (`array([f(x) for x in xs])`): they
     are stacked, differentiably. `ndmin` prepends axes of size 1 up to that many; `order`
-    may only name the row-major layout every Array has ("K", "A", "C").
+    may only name the row-major layout every Array has ("K", "A", "C"). JAX's `out_sharding`
+    may name one device in place of `device`.
     """
     _check_order(order, "array")
+    device = device_or_out_sharding(device, out_sharding, "array")
     out = _array(object, dtype, copy, device)
     shape = shape_of(out)
     if len(shape) < ndmin:
@@ -81,9 +85,11 @@ def _array(object, dtype, copy, device):
     return wrap(_host_to_device(raw, target))
 
 
-def asarray(a, dtype=None, order=None, *, copy=None, device=None):
+def asarray(a, dtype=None, order=None, *, copy=None, device=None, out_sharding=None):
     """Like `array`, but returns Arrays and traced values unchanged when no conversion is
     needed."""
+    if out_sharding is not None:
+        device = device_or_out_sharding(device, out_sharding, "asarray")
     if order is not None:
         _check_order(order, "asarray")
     if isinstance(a, (Array, Tracer)):

@@ -21,6 +21,7 @@ from ..errors import ShapeMismatchError
 from ._util import primitive, shape_of, dtype_of, wanted
 from .elementwise import add, convert_element_type
 from .shape_ops import transpose, moveaxis
+from .transfer import place
 
 
 def _free(ndim, contract, batch):
@@ -245,12 +246,17 @@ dot_general_p.jvp, dot_general_p.vjp, dot_general_p.batch = _dot_jvp, _dot_vjp, 
 
 
 @on_operand_device
-def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, *,
+                out_sharding=None):
     """Contract `lhs` and `rhs` over `((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`;
     the result has the batch axes, then lhs's free axes, then rhs's. With
     `preferred_element_type` the operands are converted to that type first (when it is at
     least as wide), else the product is; `precision` is accepted and ignored (the host
-    kernels compute at the operands' precision)."""
+    kernels compute at the operands' precision). JAX's `out_sharding` may name the one device
+    the result goes to."""
+    if out_sharding is not None:
+        return place(dot_general(lhs, rhs, dimension_numbers, precision,
+                                 preferred_element_type), out_sharding, "dot_general")
     try:
         dn = _canonical_dims(dimension_numbers)
     except TypeError:                               # lists: not hashable, not cached
@@ -287,13 +293,15 @@ def _canonical_dims(dimension_numbers):
             (tuple(int(a) for a in lb), tuple(int(a) for a in rb)))
 
 
-def dot(lhs, rhs, precision=None, preferred_element_type=None, *, dimension_numbers=None):
+def dot(lhs, rhs, precision=None, preferred_element_type=None, *, dimension_numbers=None,
+        out_sharding=None):
     """Matrix/vector product of rank-1 or rank-2 operands (no promotion; see `dot_general`
-    for `preferred_element_type`); with `dimension_numbers`, `dot_general`."""
-    if dimension_numbers is not None:
-        return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type)
-    return dot_general(lhs, rhs, (((len(shape_of(lhs)) - 1,), (0,)), ((), ())),
-                       precision, preferred_element_type)
+    for `preferred_element_type` and `out_sharding`); with `dimension_numbers`,
+    `dot_general`."""
+    if dimension_numbers is None:
+        dimension_numbers = (((len(shape_of(lhs)) - 1,), (0,)), ((), ()))
+    return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type,
+                       out_sharding=out_sharding)
 
 
 def batch_matmul(lhs, rhs, precision=None, preferred_element_type=None):

@@ -833,15 +833,15 @@ def polygamma(m, x):
     return polygamma_p.bind(m, x)
 
 
-def convert_element_type(x, new_dtype):
-    """`x` as `new_dtype` (a no-op when it already is); a Python scalar becomes an array on
-    the default device, as `functrans.numpy.asarray` makes it."""
+def convert_element_type(operand, new_dtype):
+    """`operand` as `new_dtype` (a no-op when it already is); a Python scalar becomes an
+    array on the default device, as `functrans.numpy.asarray` makes it."""
     new_dtype = np.dtype(new_dtype)
-    if is_python_scalar(x):
-        return wrap(create(default_device_now(), "asarray", x, dtype=new_dtype))
-    if dtype_of(x) == new_dtype:
-        return x
-    return convert_element_type_p.bind(x, new_dtype=new_dtype)
+    if is_python_scalar(operand):
+        return wrap(create(default_device_now(), "asarray", operand, dtype=new_dtype))
+    if dtype_of(operand) == new_dtype:
+        return operand
+    return convert_element_type_p.bind(operand, new_dtype=new_dtype)
 
 
 def stop_gradient(x):

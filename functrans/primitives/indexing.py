@@ -636,44 +636,50 @@ scatter_max_axes = _scatter_fn(scatter_max_p)
 
 
 @on_operand_device
-def dynamic_slice(x, start_indices, slice_sizes, *, allow_negative_indices=True):
+def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
     """The window of `slice_sizes` at (possibly traced) `start_indices`, clamped to fit;
     negative starts count from the end while `allow_negative_indices` (one bool or one per
     axis) holds."""
-    return dynamic_slice_p.bind(x, *_start_indices(x, start_indices, allow_negative_indices),
-                                slice_sizes=tuple(int(s) for s in slice_sizes))
+    return dynamic_slice_p.bind(
+        operand, *_start_indices(operand, start_indices, allow_negative_indices),
+        slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
 @on_operand_device
-def dynamic_update_slice(x, update, start_indices, *, allow_negative_indices=True):
-    """`x` with `update` written at (possibly traced) `start_indices`, clamped to fit
+def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
+    """`operand` with `update` written at (possibly traced) `start_indices`, clamped to fit
     (`allow_negative_indices` as in `dynamic_slice`)."""
-    return dynamic_update_slice_p.bind(x, update, *_start_indices(x, start_indices,
-                                                                  allow_negative_indices))
+    return dynamic_update_slice_p.bind(
+        operand, update, *_start_indices(operand, start_indices, allow_negative_indices))
 
 
-def dynamic_slice_in_dim(x, start_index, slice_size, axis=0, *, allow_negative_indices=True):
+def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
+                         allow_negative_indices=True):
     """`slice_size` elements along `axis` from a (possibly traced) `start_index`, clamped."""
-    shape = shape_of(x)
+    shape = shape_of(operand)
     axis %= len(shape)
     starts = [0] * len(shape)
     starts[axis] = start_index
-    return dynamic_slice(x, starts, [slice_size if i == axis else s for i, s in enumerate(shape)],
+    return dynamic_slice(operand, starts,
+                         [slice_size if i == axis else s for i, s in enumerate(shape)],
                          allow_negative_indices=allow_negative_indices)
 
 
-def dynamic_index_in_dim(x, index, axis=0, keepdims=True, *, allow_negative_indices=True):
+def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *, allow_negative_indices=True):
     """Element `index` (possibly traced) along `axis`; `keepdims=False` drops that axis."""
-    out = dynamic_slice_in_dim(x, index, 1, axis, allow_negative_indices=allow_negative_indices)
+    out = dynamic_slice_in_dim(operand, index, 1, axis,
+                               allow_negative_indices=allow_negative_indices)
     return out if keepdims else reshape(out, tuple(
-        s for i, s in enumerate(shape_of(x)) if i != axis % len(shape_of(x))))
+        s for i, s in enumerate(shape_of(operand)) if i != axis % len(shape_of(operand))))
 
 
-def dynamic_update_slice_in_dim(x, update, start_index, axis, *, allow_negative_indices=True):
-    """`x` with `update` written from (possibly traced) `start_index` along `axis`."""
-    starts = [0] * len(shape_of(x))
+def dynamic_update_slice_in_dim(operand, update, start_index, axis, *,
+                                allow_negative_indices=True):
+    """`operand` with `update` written from (possibly traced) `start_index` along `axis`."""
+    starts = [0] * len(shape_of(operand))
     starts[axis % len(starts)] = start_index
-    return dynamic_update_slice(x, update, starts, allow_negative_indices=allow_negative_indices)
+    return dynamic_update_slice(operand, update, starts,
+                                allow_negative_indices=allow_negative_indices)
 
 
 def along_axis_indices(shape, indices, axis):

@@ -428,11 +428,11 @@ lu_p.jvp, lu_p.vjp = _lu_jvp, _lu_vjp
 batch_leading(lu_p)
 
 
-def lu(a):
+def lu(x):
     """Partial-pivoting LU of (m, n) matrices: `(lu, pivots, permutation)` with L (unit
     lower, (m, k), k = min(m, n)) and U (upper, (k, n)) packed in `lu`, `pivots` (k,) the
-    LAPACK row swaps and `a[..., permutation, :] == L @ U` (permutation (m,))."""
-    return tuple(lu_p.bind(a))
+    LAPACK row swaps and `x[..., permutation, :] == L @ U` (permutation (m,))."""
+    return tuple(lu_p.bind(x))
 
 
 def lu_solve(lu, permutation, b):

@@ -14,6 +14,7 @@ import numpy as np
 from .. import dtypes
 from ..core import ShapedArray
 from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
+from .transfer import place
 from .elementwise import (mul, div, eq, convert_element_type, add,
                           max as max_op, min as min_op, max_partial)
 from .shape_ops import (broadcast_in_dim, concatenate, pad, reshape, rev, slice_in_dim,
@@ -476,53 +477,61 @@ def _axes(axes, ndim):
     return tuple(sorted(canonical_axis(int(a), ndim, "axes") for a in axes))
 
 
-def reduce_sum(x, axes=None):
-    return reduce_sum_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_sum(operand, axes=None, *, out_sharding=None):
+    if out_sharding is not None:
+        return place(reduce_sum(operand, axes), out_sharding, "reduce_sum")
+    return reduce_sum_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def reduce_max(x, axes=None):
-    return reduce_max_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_max(operand, axes=None):
+    return reduce_max_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def reduce_min(x, axes=None):
-    return reduce_min_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_min(operand, axes=None):
+    return reduce_min_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def reduce_prod(x, axes=None):
-    return reduce_prod_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_prod(operand, axes=None):
+    return reduce_prod_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def reduce_and(x, axes=None):
-    return reduce_and_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_and(operand, axes=None):
+    return reduce_and_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def reduce_or(x, axes=None):
-    return reduce_or_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_or(operand, axes=None):
+    return reduce_or_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def reduce_xor(x, axes=None):
-    return reduce_xor_p.bind(x, axes=_axes(axes, len(shape_of(x))))
+def reduce_xor(operand, axes=None):
+    return reduce_xor_p.bind(operand, axes=_axes(axes, len(shape_of(operand))))
 
 
-def argmax(x, axis, index_dtype=dtypes.int64):
-    return argmax_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), index_dtype=np.dtype(index_dtype))
+def argmax(operand, axis, index_dtype=dtypes.int64):
+    return argmax_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
+                         index_dtype=np.dtype(index_dtype))
 
 
-def argmin(x, axis, index_dtype=dtypes.int64):
-    return argmin_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), index_dtype=np.dtype(index_dtype))
+def argmin(operand, axis, index_dtype=dtypes.int64):
+    return argmin_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
+                         index_dtype=np.dtype(index_dtype))
 
 
-def cumsum(x, axis=0, reverse=False):
-    return cumsum_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
+def cumsum(operand, axis=0, reverse=False):
+    return cumsum_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
+                         reverse=bool(reverse))
 
 
-def cumprod(x, axis=0, reverse=False):
-    return cumprod_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
+def cumprod(operand, axis=0, reverse=False):
+    return cumprod_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
+                          reverse=bool(reverse))
 
 
-def cummax(x, axis=0, reverse=False):
-    return cummax_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
+def cummax(operand, axis=0, reverse=False):
+    return cummax_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
+                         reverse=bool(reverse))
 
 
-def cummin(x, axis=0, reverse=False):
-    return cummin_p.bind(x, axis=canonical_axis(axis, len(shape_of(x))), reverse=bool(reverse))
+def cummin(operand, axis=0, reverse=False):
+    return cummin_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
+                         reverse=bool(reverse))

@@ -23,6 +23,7 @@ from ._util import (primitive, def_nondiff, elementwise_aval, moveaxis_to_front,
                     dtype_of)
 from .elementwise import convert_element_type
 from .shape_ops import reshape
+from .transfer import place
 
 _U32, _U64 = np.dtype(np.uint32), np.dtype(np.uint64)
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -152,10 +153,11 @@ def rng_bit_generator(key, shape, dtype=np.uint32, algorithm=RandomAlgorithm.RNG
                       out_sharding=None):
     """`(new_key, bits)`: uniformly random unsigned integers of `shape` and `dtype` from a
     key of four uint32 words, and the key advanced past them (see the module docstring).
-    `algorithm` is a `RandomAlgorithm` (its default is Philox); `out_sharding` must be None."""
+    `algorithm` is a `RandomAlgorithm` (its default is Philox); JAX's `out_sharding` may name
+    the one device the bits go to."""
     if out_sharding is not None:
-        raise NotImplementedError("rng_bit_generator: functrans does not shard arrays; leave "
-                                  "out_sharding out")
+        new_key, bits = rng_bit_generator(key, shape, dtype, algorithm)
+        return new_key, place(bits, out_sharding, "rng_bit_generator")
     dtype = np.dtype(dtype)
     if dtype.kind != "u":
         raise TypeError(f"rng_bit_generator: unsupported dtype {dtype}; it draws unsigned "

@@ -14,6 +14,8 @@ from ..array import wrap
 from ..backends import create, default_device_now, transfer
 from ..core import ShapedArray, is_python_scalar, device_like, on_operand_device
 from ..errors import ShapeMismatchError
+from ..meshes import out_sharding_device
+from .transfer import place
 from ._util import (primitive, def_linear, def_nondiff, shape_of, dtype_of, wanted,
                     broadcast_batched, bdim_size)
 
@@ -41,14 +43,17 @@ def _reshape_batch(vals, dims, new_sizes):
 reshape_p.batch = _reshape_batch
 
 
-def reshape(x, new_sizes, dimensions=None):
-    """`x` with shape `new_sizes`, read in C order after permuting its axes by `dimensions`."""
+def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
+    """`operand` with shape `new_sizes`, read in C order after permuting its axes by
+    `dimensions` (on the device JAX's `out_sharding` names, where given)."""
+    if out_sharding is not None:
+        return place(reshape(operand, new_sizes, dimensions), out_sharding, "reshape")
     if dimensions is not None:
-        x = transpose(x, dimensions)
+        operand = transpose(operand, dimensions)
     new_sizes = tuple(int(d) for d in new_sizes)
-    if shape_of(x) == new_sizes:
-        return x
-    return reshape_p.bind(x, new_sizes=new_sizes)
+    if shape_of(operand) == new_sizes:
+        return operand
+    return reshape_p.bind(operand, new_sizes=new_sizes)
 
 
 # ------------------------------------------------------------------ transpose
@@ -76,11 +81,11 @@ def _transpose_batch(vals, dims, permutation):
 transpose_p.batch = _transpose_batch
 
 
-def transpose(x, permutation):
+def transpose(operand, permutation):
     permutation = tuple(int(p) for p in permutation)
-    if permutation == tuple(range(len(shape_of(x)))):
-        return x
-    return transpose_p.bind(x, permutation=permutation)
+    if permutation == tuple(range(len(shape_of(operand)))):
+        return operand
+    return transpose_p.bind(operand, permutation=permutation)
 
 
 def moveaxis(x, source, destination):
@@ -143,11 +148,14 @@ def _bid_batch(vals, dims, shape, broadcast_dimensions):
 broadcast_in_dim_p.batch = _bid_batch
 
 
-def broadcast_in_dim(x, shape, broadcast_dimensions):
+def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None):
+    if out_sharding is not None:
+        return place(broadcast_in_dim(operand, shape, broadcast_dimensions), out_sharding,
+                     "broadcast_in_dim")
     shape, broadcast_dimensions = tuple(shape), tuple(broadcast_dimensions)
-    if shape_of(x) == shape and broadcast_dimensions == tuple(range(len(shape))):
-        return x
-    return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=broadcast_dimensions)
+    if shape_of(operand) == shape and broadcast_dimensions == tuple(range(len(shape))):
+        return operand
+    return broadcast_in_dim_p.bind(operand, shape=shape, broadcast_dimensions=broadcast_dimensions)
 
 
 def broadcast_to(x, shape):
@@ -177,9 +185,9 @@ def _rev_batch(vals, dims, dimensions):
 rev_p.batch = _rev_batch
 
 
-def rev(x, dimensions):
+def rev(operand, dimensions):
     dimensions = tuple(dimensions)
-    return x if not dimensions else rev_p.bind(x, dimensions=dimensions)
+    return operand if not dimensions else rev_p.bind(operand, dimensions=dimensions)
 
 
 # ------------------------------------------------------------------ concatenate
@@ -237,11 +245,11 @@ def _concat_batch(vals, dims, dimension):
 concatenate_p.jvp, concatenate_p.vjp, concatenate_p.batch = _concat_jvp, _concat_vjp, _concat_batch
 
 
-def concatenate(xs, dimension):
-    xs = list(xs)
-    if len(xs) == 1:
-        return xs[0]
-    return concatenate_p.bind(*xs, dimension=dimension)
+def concatenate(operands, dimension):
+    operands = list(operands)
+    if len(operands) == 1:
+        return operands[0]
+    return concatenate_p.bind(*operands, dimension=dimension)
 
 
 # ------------------------------------------------------------------ pad
@@ -346,12 +354,12 @@ pad_p.jvp, pad_p.vjp, pad_p.batch = _pad_jvp, _pad_vjp, _pad_batch
 
 
 @on_operand_device
-def pad(x, padding_value, padding_config):
+def pad(operand, padding_value, padding_config):
     """Pad with `(low, high, interior)` per axis; negative low/high crop."""
     config = tuple((int(lo), int(hi), int(i)) for lo, hi, i in padding_config)
     if all(c == (0, 0, 0) for c in config):
-        return x
-    return pad_p.bind(x, padding_value, padding_config=config)
+        return operand
+    return pad_p.bind(operand, padding_value, padding_config=config)
 
 
 # ------------------------------------------------------------------ static slice
@@ -402,29 +410,30 @@ def _slice_batch(vals, dims, start_indices, limit_indices, strides):
 slice_p.batch = _slice_batch
 
 
-def slice_(x, start_indices, limit_indices, strides=None):
+def slice_(operand, start_indices, limit_indices, strides=None):
     start_indices = tuple(int(s) for s in start_indices)
     limit_indices = tuple(int(s) for s in limit_indices)
     strides = (1,) * len(start_indices) if strides is None else tuple(int(s) for s in strides)
-    _slice_shape(shape_of(x), start_indices, limit_indices, strides)   # eager binds skip avals
-    if start_indices == (0,) * len(start_indices) and limit_indices == shape_of(x) and \
+    # eager binds skip avals
+    _slice_shape(shape_of(operand), start_indices, limit_indices, strides)
+    if start_indices == (0,) * len(start_indices) and limit_indices == shape_of(operand) and \
             all(s == 1 for s in strides):
-        return x
-    return slice_p.bind(x, start_indices=start_indices, limit_indices=limit_indices,
+        return operand
+    return slice_p.bind(operand, start_indices=start_indices, limit_indices=limit_indices,
                         strides=strides)
 
 
-def slice_in_dim(x, start_index, limit_index, stride=1, axis=0):
-    """`x[start_index:limit_index:stride]` along `axis` (None and negative bounds as in
+def slice_in_dim(operand, start_index, limit_index, stride=1, axis=0):
+    """`operand[start_index:limit_index:stride]` along `axis` (None and negative bounds as in
     Python slices)."""
-    shape = shape_of(x)
+    shape = shape_of(operand)
     axis = axis % len(shape)
     start, limit, _ = slice(start_index, limit_index).indices(shape[axis])
     starts = [0] * len(shape)
     limits = list(shape)
     strides = [1] * len(shape)
     starts[axis], limits[axis], strides[axis] = start, limit, stride
-    return slice_(x, starts, limits, strides)
+    return slice_(operand, starts, limits, strides)
 
 
 # ------------------------------------------------------------------ full_like / constants
@@ -449,11 +458,14 @@ def _full_like_batch(vals, dims, fill_value, dtype, shape):
 full_like_p.batch = _full_like_batch
 
 
-def full_like(x, fill_value, dtype=None, shape=None):
+def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
     """An array like `x` (same device; its shape and dtype unless given) filled with a value.
 
-    Works on traced values too: the result is placed on whatever device `x` lives on.
+    Works on traced values too: the result is placed on whatever device `x` lives on, or the
+    one JAX's `sharding` names.
     """
+    if sharding is not None:
+        return place(full_like(x, fill_value, dtype, shape), sharding, "full_like", "sharding")
     if is_python_scalar(x):
         return full((), fill_value, dtype or dtypes.scalar_dtype(x))
     return full_like_p.bind(x, fill_value=fill_value,
@@ -483,9 +495,11 @@ def constant(value, like=None):
     return wrap(transfer(np.asarray(value), dev))
 
 
-def full(shape, fill_value, dtype=None, device=None, like=None):
-    """A constant array of `dtype` (by default the fill value's) on `device`, else on the
-    device of `like`, else on the default device."""
+def full(shape, fill_value, dtype=None, device=None, like=None, *, sharding=None):
+    """A constant array of `dtype` (by default the fill value's) on `device` (or the one
+    JAX's `sharding` names), else on the device of `like`, else on the default device."""
+    if sharding is not None:
+        device = out_sharding_device(sharding, "full", "sharding")
     if dtype is None:
         dtype = dtype_of(fill_value)
     dev = device if device is not None else \
@@ -493,21 +507,21 @@ def full(shape, fill_value, dtype=None, device=None, like=None):
     return wrap(create(dev, "full", tuple(shape), fill_value, dtype=np.dtype(dtype)))
 
 
-def squeeze(x, dimensions):
-    shape = shape_of(x)
+def squeeze(array, dimensions):
+    shape = shape_of(array)
     dimensions = {d % len(shape) for d in dimensions}
     for d in dimensions:
         if shape[d] != 1:
             raise ValueError(f"cannot squeeze axis {d} of size {shape[d]} (shape {shape})")
-    return reshape(x, tuple(s for i, s in enumerate(shape) if i not in dimensions))
+    return reshape(array, tuple(s for i, s in enumerate(shape) if i not in dimensions))
 
 
-def expand_dims(x, dimensions):
-    shape = list(shape_of(x))
+def expand_dims(array, dimensions):
+    shape = list(shape_of(array))
     ndim = len(shape) + len(dimensions)
     for d in sorted(d % ndim for d in dimensions):
         shape.insert(d, 1)
-    return reshape(x, tuple(shape))
+    return reshape(array, tuple(shape))
 
 
 # ------------------------------------------------------------------ bit patterns
@@ -550,6 +564,6 @@ def_nondiff(bitcast_convert_type_p)
 bitcast_convert_type_p.batch = _bitcast_batch
 
 
-def bitcast_convert_type(x, new_dtype):
-    """`x`'s bits read as `new_dtype` (JAX's rule for widths: see `bitcast_shape`)."""
-    return bitcast_convert_type_p.bind(x, new_dtype=dtypes.canonicalize(new_dtype))
+def bitcast_convert_type(operand, new_dtype):
+    """`operand`'s bits read as `new_dtype` (JAX's rule for widths: see `bitcast_shape`)."""
+    return bitcast_convert_type_p.bind(operand, new_dtype=dtypes.canonicalize(new_dtype))
