@@ -28,16 +28,16 @@ def _dtype(dtype, fn):
     return dtype
 
 
-def zeros(key, shape, dtype=None):
-    """An array of zeros (`key` is unused)."""
+def zeros(key, shape, dtype=None, out_sharding=None):
+    """An array of zeros (`key` is unused), on the device `out_sharding` names, if given."""
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-    return fnp.zeros(as_shape(shape), dtype)
+    return fnp.zeros(as_shape(shape), dtype, out_sharding=out_sharding)
 
 
-def ones(key, shape, dtype=None):
-    """An array of ones (`key` is unused)."""
+def ones(key, shape, dtype=None, out_sharding=None):
+    """An array of ones (`key` is unused), on the device `out_sharding` names, if given."""
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-    return fnp.ones(as_shape(shape), dtype)
+    return fnp.ones(as_shape(shape), dtype, out_sharding=out_sharding)
 
 
 def constant(value, dtype=None):

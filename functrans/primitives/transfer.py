@@ -7,6 +7,9 @@ of its arguments: move arguments before the call rather than inside.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 
 from ..array import wrap
@@ -62,3 +65,19 @@ def place(x, sharding, what, name="out_sharding"):
 def moved(x, device):
     """`x` on `device` (a `Device`), unmoved where it is there already."""
     return x if device_like(x) == device else device_put(x, device)
+
+
+def takes_out_sharding(f):
+    """`f` with JAX's keyword-only `out_sharding=` added: the arrays it returns are placed by
+    `place` (for libraries whose functions all take it, such as `ft.random`'s samplers)."""
+    @functools.wraps(f)
+    def with_out_sharding(*args, out_sharding=None, **kwargs):
+        out = f(*args, **kwargs)
+        if out_sharding is None:
+            return out
+        return place(out, out_sharding, f.__name__)
+
+    sig = inspect.signature(f)
+    extra = inspect.Parameter("out_sharding", inspect.Parameter.KEYWORD_ONLY, default=None)
+    with_out_sharding.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])
+    return with_out_sharding

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import dtypes, lax
 from ..core import ShapedArray, get_aval, device_like
+from ..primitives.transfer import takes_out_sharding
 from ..primitives._util import primitive, def_nondiff, shape_of, dtype_of, moveaxis_to_front, \
     as_shape
 from ..numpy._conversion import as_floating, asarray, asarray_like
@@ -193,6 +194,7 @@ def random_bits(key, nbits, shape):
     return bits if nbits == 32 else lax.convert_element_type(bits, _UINT[nbits])
 
 
+@takes_out_sharding
 def bits(key, shape=(), dtype=None):
     """Uniformly random unsigned integers of `dtype` (default uint32)."""
     check_key("bits", key)
@@ -238,6 +240,7 @@ def param_as(x, dtype, shape, fn, name, key):
     return x
 
 
+@takes_out_sharding
 def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     """Uniform floats in [minval, maxval)."""
     check_key("uniform", key)
@@ -249,6 +252,7 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     return lax.max(lo, lax.add(lax.mul(u, lax.sub(hi, lo)), lo))
 
 
+@takes_out_sharding
 def normal(key, shape=(), dtype=None):
     """Standard normal floats (inverse-erf transform of uniforms on (-1, 1))."""
     check_key("normal", key)
@@ -259,6 +263,7 @@ def normal(key, shape=(), dtype=None):
     return lax.mul(lax.erf_inv(u), float(np.sqrt(2.0)))
 
 
+@takes_out_sharding
 def truncated_normal(key, lower, upper, shape=None, dtype=None):
     """Standard normal floats conditioned on lying in (lower, upper)."""
     check_key("truncated_normal", key)
@@ -281,6 +286,7 @@ def _two_halves(x):
     return lax.index_in_dim(x, 0, 0, False), lax.index_in_dim(x, 1, 0, False)
 
 
+@takes_out_sharding
 def gumbel(key, shape=(), dtype=None, mode=None):
     """Standard Gumbel floats. `mode` is JAX's: "low" (the default) maps one uniform per
     value (largest float32 value about 16); "high" adds a second uniform's bits below the
@@ -337,6 +343,7 @@ def _gumbel_highest(key, shape):
 
 
 # ------------------------------------------------------------------ discrete samplers
+@takes_out_sharding
 def bernoulli(key, p=0.5, shape=None, mode="low"):
     """Booleans that are True with probability `p`. `mode` is JAX's: "low" compares one
     uniform with `p`; "high" adds a second uniform below the first's resolution, for
@@ -361,6 +368,7 @@ def _int_bound(fn, v, key):
     return lax.convert_element_type(v, np.int64)
 
 
+@takes_out_sharding
 def randint(key, shape, minval, maxval, dtype=None):
     """Integers uniform on [minval, maxval) (default dtype int64; float bounds truncated).
     Two random words per value are reduced modulo the span, which keeps the bias negligible
@@ -410,6 +418,7 @@ def _randint(key, shape, lo, hi, dtype):
     return lax.add(lo, lax.convert_element_type(offset, dtype))
 
 
+@takes_out_sharding
 def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     """Class indices drawn with probabilities softmax(logits) along `axis` (Gumbel-max).
     With `replace=False` the leading dimensions of `shape` (before the batch shape) hold
@@ -453,6 +462,7 @@ def _shuffle(key, x, axis):
     return x
 
 
+@takes_out_sharding
 def permutation(key, x, axis=0, independent=False):
     """A random permutation of `x` along `axis` (of `arange(x)` for an integer or a 0-d
     integer array). With `independent`, each slice along the other axes is shuffled

@@ -9,6 +9,7 @@ from .. import dtypes, lax
 from .. import numpy as fnp
 from ..core import Tracer
 from ..higher_order.custom_derivatives import custom_jvp
+from ..primitives.transfer import takes_out_sharding
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.special import random_gamma_grad
 from ..numpy._conversion import asarray_like
@@ -148,6 +149,7 @@ def _draw_gamma_jvp(log_space, primals, tangents):
     return out, lax.mul(slope, da)
 
 
+@takes_out_sharding
 def gamma(key, a, shape=None, dtype=None):
     """Gamma(a, 1) samples (shape parameter `a` >= 0: 0 where a == 0, nan where a < 0, as
     JAX's), differentiable in `a` by implicit reparameterization
@@ -156,6 +158,7 @@ def gamma(key, a, shape=None, dtype=None):
     return _draw_gamma(False, key, a)
 
 
+@takes_out_sharding
 def loggamma(key, a, shape=None, dtype=None):
     """log of Gamma(a, 1) samples, accurate for small `a` where the samples underflow
     (-inf where a == 0, nan where a < 0)."""
@@ -163,6 +166,7 @@ def loggamma(key, a, shape=None, dtype=None):
     return _draw_gamma(True, key, a)
 
 
+@takes_out_sharding
 def beta(key, a, b, shape=None, dtype=None):
     """Beta(a, b) samples (ratios of gamma samples, formed in log space), differentiable in
     `a` and `b`; 0 where a == 0 < b, 1 where b == 0 < a, nan where both are 0 or one is
@@ -173,6 +177,7 @@ def beta(key, a, b, shape=None, dtype=None):
     return lax.exp(lax.sub(log_x, lax.logaddexp(log_x, log_y)))
 
 
+@takes_out_sharding
 def dirichlet(key, alpha, shape=None, dtype=None):
     """Dirichlet(alpha) samples along the last axis of `alpha` (concentrations, shape
     (..., K)); `shape` is the batch shape, the result has shape `shape + (K,)`. A zero
@@ -197,12 +202,14 @@ def dirichlet(key, alpha, shape=None, dtype=None):
     return scaled / fnp.sum(scaled, axis=-1, keepdims=True)
 
 
+@takes_out_sharding
 def chisquare(key, df, shape=None, dtype=None):
     """Chi-square samples with `df` degrees of freedom (2 * Gamma(df / 2))."""
     shape, dtype, (df,) = _prepare("chisquare", key, shape, dtype, df=df)
     return lax.mul(lax.exp(loggamma(key, lax.mul(df, 0.5))), 2.0)
 
 
+@takes_out_sharding
 def f(key, dfnum, dfden, shape=None, dtype=None):
     """F-distribution samples: (chi2(dfnum) / dfnum) / (chi2(dfden) / dfden)."""
     shape, dtype, (dfnum, dfden) = _prepare("f", key, shape, dtype, dfnum=dfnum, dfden=dfden)
@@ -211,6 +218,7 @@ def f(key, dfnum, dfden, shape=None, dtype=None):
     return lax.div(num, lax.div(chisquare(kd, dfden), dfden))
 
 
+@takes_out_sharding
 def t(key, df, shape=None, dtype=None):
     """Student's t samples with `df` degrees of freedom: z / sqrt(chi2(df) / df)."""
     shape, dtype, (df,) = _prepare("t", key, shape, dtype, df=df)
@@ -225,12 +233,14 @@ def _standard(fn, key, shape, dtype):
     return shape_arg(fn, shape), float_dtype(fn, dtype)
 
 
+@takes_out_sharding
 def exponential(key, shape=(), dtype=None):
     """Exponential(1) samples, -log(1 - u)."""
     shape, dtype = _standard("exponential", key, shape, dtype)
     return lax.neg(lax.log1p(lax.neg(uniform(key, shape, dtype))))
 
 
+@takes_out_sharding
 def laplace(key, shape=(), dtype=None):
     """Laplace(0, 1) samples."""
     shape, dtype = _standard("laplace", key, shape, dtype)
@@ -239,6 +249,7 @@ def laplace(key, shape=(), dtype=None):
     return lax.mul(lax.sign(u), lax.log1p(lax.neg(lax.abs(u))))
 
 
+@takes_out_sharding
 def logistic(key, shape=(), dtype=None):
     """Standard logistic samples, log(u / (1 - u))."""
     shape, dtype = _standard("logistic", key, shape, dtype)
@@ -246,6 +257,7 @@ def logistic(key, shape=(), dtype=None):
     return lax.sub(lax.log(u), lax.log1p(lax.neg(u)))
 
 
+@takes_out_sharding
 def cauchy(key, shape=(), dtype=None):
     """Standard Cauchy samples, tan(pi (u - 1/2))."""
     shape, dtype = _standard("cauchy", key, shape, dtype)
@@ -256,6 +268,7 @@ def cauchy(key, shape=(), dtype=None):
 _UNIT_SIGMA = np.float32(1.0)
 
 
+@takes_out_sharding
 def lognormal(key, sigma=_UNIT_SIGMA, shape=None, dtype=None):
     """exp(sigma * z) for standard normal z."""
     if sigma is _UNIT_SIGMA:                # JAX's default, weak like a Python 1.0
@@ -264,12 +277,14 @@ def lognormal(key, sigma=_UNIT_SIGMA, shape=None, dtype=None):
     return lax.exp(lax.mul(normal(key, shape, dtype), sigma))
 
 
+@takes_out_sharding
 def pareto(key, b, shape=None, dtype=None):
     """Pareto samples with shape `b` (support x >= 1): exp(E / b), E exponential."""
     shape, dtype, (b,) = _prepare("pareto", key, shape, dtype, b=b)
     return lax.exp(lax.div(exponential(key, shape, dtype), b))
 
 
+@takes_out_sharding
 def rayleigh(key, scale, shape=None, dtype=None):
     """Rayleigh samples, scale * sqrt(-2 log u)."""
     shape, dtype, (scale,) = _prepare("rayleigh", key, shape, dtype, scale=scale)
@@ -288,6 +303,7 @@ def weibull_min(key, scale, concentration, shape=(), dtype=None):
     return fnp.power(e, 1.0 / conc) * scale
 
 
+@takes_out_sharding
 def triangular(key, left, mode, right, shape=None, dtype=None):
     """Triangular samples on [left, right] peaking at `mode` (inverse CDF)."""
     shape, dtype, (lo, mode, hi) = _prepare("triangular", key, shape, dtype, left=left,
@@ -299,6 +315,7 @@ def triangular(key, left, mode, right, shape=None, dtype=None):
     return lax.select(lax.lt(u, lax.div(lax.sub(mode, lo), width)), below, above)
 
 
+@takes_out_sharding
 def wald(key, mean, shape=None, dtype=None):
     """Wald (inverse Gaussian with unit shape) samples with mean `mean`
     (Michael, Schucany and Haas's transformation)."""
@@ -312,6 +329,7 @@ def wald(key, mean, shape=None, dtype=None):
     return lax.select(lax.le(z, lax.div(mu, lax.add(mu, x))), x, lax.div(mu2, x))
 
 
+@takes_out_sharding
 def maxwell(key, shape=(), dtype=None):
     """Maxwell samples: the length of a standard normal vector in three dimensions."""
     shape, dtype = _standard("maxwell", key, shape, dtype)
@@ -319,6 +337,7 @@ def maxwell(key, shape=(), dtype=None):
     return lax.sqrt(lax.reduce_sum(lax.square(z), (len(shape),)))
 
 
+@takes_out_sharding
 def rademacher(key, shape=(), dtype=None):
     """-1 or +1 with equal probability (default dtype the default integer), converted to
     `dtype` as JAX converts them (255 for -1 in uint8, True for both in bool)."""
@@ -343,6 +362,7 @@ def double_sided_maxwell(key, loc, scale, shape=(), dtype=None):
     return maxwell(km, full, dtype) * rademacher(ks, full, dtype) * scale + loc
 
 
+@takes_out_sharding
 def generalized_normal(key, p, shape=(), dtype=None):
     """Samples with density proportional to exp(-|x|**p) (p = 2: normal with variance 1/2;
     p = 1: Laplace)."""
@@ -355,6 +375,7 @@ def generalized_normal(key, p, shape=(), dtype=None):
     return rademacher(ks, shape, dtype) * fnp.power(g, 1.0 / p)
 
 
+@takes_out_sharding
 def ball(key, d, p=2, shape=(), dtype=None):
     """Points uniform in the unit `p`-norm ball of dimension `d` (shape `shape + (d,)`)."""
     check_key("ball", key)
@@ -370,6 +391,7 @@ def ball(key, d, p=2, shape=(), dtype=None):
 
 
 # ------------------------------------------------------------------ multivariate
+@takes_out_sharding
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
     """Samples from N(mean, cov) (mean (..., n), cov (..., n, n)); `method` factors `cov`:
     "cholesky" (positive definite), "eigh" or "svd" (positive semi-definite)."""
@@ -405,6 +427,7 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
     return mean + fnp.einsum("...ij,...j->...i", factor, z)
 
 
+@takes_out_sharding
 def orthogonal(key, n, shape=(), dtype=None, m=None):
     """Random matrices of shape `shape + (n, m)` (m defaults to n) with orthonormal columns
     (or rows, when n < m), Haar-distributed: QR of a Gaussian matrix with R's diagonal signs

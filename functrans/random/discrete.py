@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes, lax
+from ..primitives.transfer import takes_out_sharding
 from ..primitives._util import shape_of, dtype_of
 from ..numpy._conversion import asarray, asarray_like
 from .basic import check_impl, check_key, split, uniform
@@ -104,6 +105,7 @@ def _poisson_ptrs(key, lam):
     return _until_done(key, lax.ne(lam, lam), lax.full_like(lam, 0.0), step)
 
 
+@takes_out_sharding
 def poisson(key, lam, shape=None, dtype=None):
     """Poisson(lam) counts (default dtype the default integer); -1 where lam < 0 or nan.
     Knuth's product of uniforms for lam < 10, transformed rejection (PTRS) above, both in
@@ -197,6 +199,7 @@ def binomial(key, n, p, shape=None, dtype=None):
 
 
 # ------------------------------------------------------------------ geometric, multinomial
+@takes_out_sharding
 def geometric(key, p, shape=None, dtype=None):
     """Number of Bernoulli(p) trials up to and including the first success (>= 1; the
     largest value of `dtype` where p == 0)."""
