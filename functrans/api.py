@@ -191,7 +191,8 @@ def _lower_aux(aux, trace_types):
 
 
 # =================================================================== reverse mode
-def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False,
+                   reduce_axes=()):
     """`fun`'s value and its gradient with respect to the arguments at `argnums`.
 
     `fun` must return a real scalar (or `(scalar, aux)` with `has_aux=True`); gradients have
@@ -199,8 +200,10 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
     maps complex inputs to a complex scalar and the gradient is its complex derivative.
     Values inside `ft.buffers.Buffer` nodes (the buffers of `ft.nn` modules, e.g. running
     statistics) are not differentiated: `fun` gets them unchanged and their gradient is
-    `Buffer(None)`.
+    `Buffer(None)`. JAX's deprecated `reduce_axes` must be empty, as there.
     """
+    _no_reduce_axes(reduce_axes, "grad")
+
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         nums, single = _normalize_argnums("grad", argnums, len(args), fun)
@@ -243,16 +246,22 @@ def _with_constants(template, values):
     return [x if type(x) is Buffer else next(it) for x in template]
 
 
-def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """The gradient of scalar-valued `fun` with respect to the arguments at `argnums`
     (`holomorphic=True`: the complex derivative of a complex function of complex inputs)."""
-    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, reduce_axes)
 
     @functools.wraps(fun)
     def grad_f(*args, **kwargs):
         out, g = vg(*args, **kwargs)
         return (g, out[1]) if has_aux else g
     return grad_f
+
+
+def _no_reduce_axes(reduce_axes, transform):
+    if reduce_axes:
+        raise NotImplementedError(f"reduce_axes argument to {transform} is deprecated (as in "
+                                  f"JAX, where it is removed): leave it out")
 
 
 def _check_input_dtype(transform, fun, label, dt, holomorphic, allow_int,
@@ -340,14 +349,16 @@ def _cotangent_like(c, out, shape, dtype, leaf, i):
     return c if dtype_of(c) == dtype or not dtypes.is_inexact(dtype) else c.astype(dtype)
 
 
-def vjp(fun, *primals, has_aux=False, saveable_args=True):
+def vjp(fun, *primals, has_aux=False, reduce_axes=(), saveable_args=True):
     """`(fun(*primals), vjp_fn)`, where `vjp_fn(cotangent)` returns one cotangent per primal.
 
     The cotangent has the structure, shapes and dtypes of `fun`'s output. `vjp_fn` is a
     pytree (a `VjpFunction`), as in JAX: a jitted function can return it and take it.
     `saveable_args` (bools in nested tuples, one per argument; a bool covers a subtree)
     leaves arguments marked False out of `vjp_fn.args_res`, to be restored before the call.
+    JAX's deprecated `reduce_axes` must be empty, as there.
     """
+    _no_reduce_axes(reduce_axes, "vjp")
     leaves, treedef, _ = flatten_args("vjp", fun, primals, range(len(primals)))
     flat_fun = FlatFun("vjp", fun, lambda *flat: fun(*tree_unflatten(treedef, flat)),
                         has_aux, as_arrays=True)
@@ -791,14 +802,19 @@ def _mapped_leaves(name, leaves, dims, labels, axis_size, transform, size_label)
     return out_leaves, out_dims, next(iter(sizes))
 
 
-def make_jaxpr(fun, static_argnums=(), return_shape=False):
+def make_jaxpr(fun, static_argnums=(), axis_env=None, return_shape=False):
     """`make_jaxpr(f)(*args)` returns the jaxpr `f` stages for arguments like `args`.
 
     Refs are passed as values (JAX shows them as `Ref` inputs): a Ref argument is an input
     holding its value, and the final values of those `f` writes are extra outputs after its
     results; then the outer refs `f` uses, as under jit: their values are extra inputs
     after the arguments, the final values of those written extra outputs at the end.
-    Tracing leaves every Ref as it was."""
+    Tracing leaves every Ref as it was. JAX's `axis_env` (named axes bound while tracing)
+    is not supported: call `make_jaxpr(ft.vmap(f, axis_name=...))` instead."""
+    if axis_env:
+        raise NotImplementedError(f"make_jaxpr: axis_env={axis_env!r} is not supported; trace "
+                                  f"the function under ft.vmap(f, axis_name=...) (or pmap) to "
+                                  f"bind the axis names its collectives use")
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     @functools.wraps(fun)

@@ -223,10 +223,17 @@ class ShapeDtypeStruct:
     """A stand-in for an array of a given shape and dtype (for eval_shape, .lower() and
     .trace()), optionally on a given device (None: the default device) and weakly typed (as
     a Python scalar is: `weak_type=True`). `sharding` is accepted for JAX's code and ignored
-    (functrans has no sharding; `.sharding` is None)."""
+    (functrans has no sharding; `.sharding` is None); so are JAX's `manual_axis_type=None`
+    and `is_ref=False` (other values raise NotImplementedError)."""
     __slots__ = ("shape", "dtype", "device", "weak_type")
 
-    def __init__(self, shape, dtype, device=None, *, sharding=None, weak_type=False):
+    def __init__(self, shape, dtype, device=None, *, sharding=None, weak_type=False,
+                 manual_axis_type=None, is_ref=False):
+        for name, value, default in (("manual_axis_type", manual_axis_type, None),
+                                     ("is_ref", is_ref, False)):
+            if value is not default:
+                raise NotImplementedError(f"ShapeDtypeStruct: {name}={value!r} is not "
+                                          f"supported; leave it out")
         self.shape, self.dtype, self.device = tuple(shape), np.dtype(dtype), device
         self.weak_type = bool(weak_type)
 

@@ -35,13 +35,13 @@ def named_scope(name):
 
 
 @contextlib.contextmanager
-def default_matmul_precision(precision):
+def default_matmul_precision(new_val):
     """JAX's matrix product precision setting: functrans computes every product in its
     operands' dtype on the CPU and the GPU alike (no reduced-precision TF32 or bfloat16
     passes), so the block runs as it is."""
-    if precision is not None and str(precision).lower() not in (
+    if new_val is not None and str(new_val).lower() not in (
             "default", "high", "highest", "bfloat16", "tensorfloat32", "float32", "fastest"):
-        raise ValueError(f"default_matmul_precision: unknown precision {precision!r}")
+        raise ValueError(f"default_matmul_precision: unknown precision {new_val!r}")
     yield
 
 
@@ -55,16 +55,16 @@ def _setting(name, value):
         config.update(name, before)
 
 
-def debug_nans(enabled=True):
+def debug_nans(new_val=True):
     """`with ft.debug_nans(True):` raises where an operation makes a NaN, inside the block
     (`ft.config.update("debug_nans", True)` for good)."""
-    return _setting("debug_nans", bool(enabled))
+    return _setting("debug_nans", bool(new_val))
 
 
-def debug_infs(enabled=True):
+def debug_infs(new_val=True):
     """`with ft.debug_infs(True):` raises where an operation makes an infinity, inside the
     block."""
-    return _setting("debug_infs", bool(enabled))
+    return _setting("debug_infs", bool(new_val))
 
 
 def enable_x64(new_val=True):
@@ -76,39 +76,39 @@ def enable_x64(new_val=True):
     return _setting("default_float_dtype", "float64" if new_val else "float32")
 
 
-def numpy_rank_promotion(level):
+def numpy_rank_promotion(new_val):
     """`with ft.numpy_rank_promotion("raise"):` binary operations on arrays of different
     ranks (scalars aside) raise inside the block ("warn": warn; "allow": broadcast)."""
-    return _setting("numpy_rank_promotion", level)
+    return _setting("numpy_rank_promotion", new_val)
 
 
-def numpy_dtype_promotion(level):
+def numpy_dtype_promotion(new_val):
     """`with ft.numpy_dtype_promotion("strict"):` operands of different dtypes raise
     `dtypes.TypePromotionError` inside the block instead of promoting ("standard")."""
-    return _setting("numpy_dtype_promotion", level)
+    return _setting("numpy_dtype_promotion", new_val)
 
 
-def log_compiles(enabled=True):
+def log_compiles(new_val=True):
     """`with ft.log_compiles():` each compilation of a jitted function is logged (logger
     "functrans.compiler", at WARNING) inside the block."""
-    return _setting("log_compiles", bool(enabled))
+    return _setting("log_compiles", bool(new_val))
 
 
-def explain_cache_misses(enabled=True):
+def explain_cache_misses(new_val=True):
     """`with ft.explain_cache_misses():` each retrace of a jitted function is logged with its
     reason (which argument's shape, dtype or static value, or which setting, changed)."""
-    return _setting("log_retraces", bool(enabled))
+    return _setting("log_retraces", bool(new_val))
 
 
-def enable_checks(enabled=True):
+def enable_checks(new_val=True):
     """`with ft.enable_checks():` every traced jaxpr is type-checked inside the block."""
-    return _setting("enable_checks", bool(enabled))
+    return _setting("enable_checks", bool(new_val))
 
 
-def check_tracer_leaks(enabled=True):
+def check_tracer_leaks(new_val=True):
     """`with ft.check_tracer_leaks():` a trace to a jaxpr (jit, make_jaxpr, the bodies of
     control flow) raises UnexpectedTracerError if one of its tracers outlives it."""
-    return _setting("check_tracer_leaks", bool(enabled))
+    return _setting("check_tracer_leaks", bool(new_val))
 
 
 def checking_leaks():
@@ -151,19 +151,19 @@ def effects_barrier():
     so there is nothing to wait for."""
 
 
-def host_count():
+def host_count(backend=None):
     """The number of processes (JAX's older name for `process_count`)."""
-    return process_count()
+    return process_count(backend)
 
 
-def host_id():
+def host_id(backend=None):
     """This process's index (JAX's older name for `process_index`)."""
-    return process_index()
+    return process_index(backend)
 
 
-def process_indices():
+def process_indices(backend=None):
     """The indices of all processes."""
-    return list(range(process_count()))
+    return list(range(process_count(backend)))
 
 
 host_ids = process_indices      # (JAX's older name)

@@ -370,11 +370,11 @@ def default_device_now() -> Device:
 
 
 @contextlib.contextmanager
-def default_device(device):
-    """`with ft.default_device("cuda"): ...` creates new arrays on that device (this thread,
-    this block). Arrays never move by themselves: combining arrays that live on different
-    devices is an error; move them with `ft.device_put`."""
-    _device_state.stack.append(get_device(device))
+def default_device(new_val):
+    """`with ft.default_device("cuda"): ...` creates new arrays on that device `new_val` (this
+    thread, this block). Arrays never move by themselves: combining arrays that live on
+    different devices is an error; move them with `ft.device_put`."""
+    _device_state.stack.append(get_device(new_val))
     try:
         yield _device_state.stack[-1]
     finally:

@@ -28,6 +28,7 @@ from ..primitives.conversion import asarray
 from ..tree_util import (tree_flatten, tree_unflatten, tree_map, tree_leaves, tree_structure,
                          tree_flatten_with_path, treedef_is_leaf, keystr)
 from .. import dtypes
+from .remat import positions_named
 
 __all__ = ["custom_vjp", "custom_jvp", "SymbolicZero", "CustomVJPPrimal"]
 
@@ -209,15 +210,17 @@ class custom_vjp:
         f.defvjp(f_fwd, f_bwd)
 
     `bwd` returns one cotangent per (non-`nondiff_argnums`) argument, shaped like it (None
-    means zero). Non-differentiable arguments come first in `fwd`/`bwd`'s residual-free
-    signature as in JAX: `bwd(*nondiff_args, residuals, g)`.
+    means zero); `nondiff_argnames` names more such arguments (by parameter name).
+    Non-differentiable arguments come first in `fwd`/`bwd`'s residual-free signature as in
+    JAX: `bwd(*nondiff_args, residuals, g)`.
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.signature = _signature(fun)
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.nondiff_argnums = tuple(sorted(set(nondiff_argnums) |
+                                            positions_named(fun, nondiff_argnames)))
         self.fwd = self.bwd = None
         self.symbolic_zeros = False
 
@@ -408,11 +411,12 @@ class custom_jvp:
     per argument, `fn(tangent, primal_out, *primals)`.
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.signature = _signature(fun)
-        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.nondiff_argnums = tuple(sorted(set(nondiff_argnums) |
+                                            positions_named(fun, nondiff_argnames)))
         self.jvp = None
         self.symbolic_zeros = False
 

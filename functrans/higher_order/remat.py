@@ -25,6 +25,14 @@ from ..tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies"]
 
+
+class _Removed:
+    def __repr__(self):
+        return "Deprecated"
+
+
+_REMOVED = _Removed()        # the default of JAX's removed `concrete`
+
 # inlined late by the compiler, so that the recomputation is never merged with the original
 checkpoint_p = define_call(AxisPrimitive("checkpoint", multiple_results=True), inline="late")
 checkpoint_p.impl = lambda xp, *args, jaxpr, name, policy: eval_jaxpr_on_raw(
@@ -119,7 +127,8 @@ def _renamed(jaxpr):
                   for e in jaxpr.eqns])
 
 
-def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_argnames=()):
+def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_argnames=(),
+               concrete=_REMOVED):
     """`fun`, but under reverse mode its intermediates are recomputed in the backward pass
     instead of being stored. By default only the inputs are kept; `policy(prim, *avals,
     **params) -> bool` says which intermediates may be saved instead (see
@@ -127,12 +136,16 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_
     `static_argnums` / `static_argnames` are passed as Python values, not traced.
 
     `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
-    equation, never merged with the forward pass."""
+    equation, never merged with the forward pass. JAX's removed `concrete` raises, as there."""
+    if concrete is not _REMOVED:
+        raise NotImplementedError("checkpoint: the `concrete` option was removed from JAX "
+                                  "(v0.10.0); mark the arguments that must stay Python values "
+                                  "with static_argnums or static_argnames instead")
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else \
         tuple(static_argnums)
     static_argnames = {static_argnames} if isinstance(static_argnames, str) else \
         set(static_argnames)
-    named = _positions_named(fun, static_argnames)
+    named = positions_named(fun, static_argnames)
 
     @functools.wraps(fun)
     def remat_f(*args, **kwargs):
@@ -172,7 +185,7 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_
     return remat_f
 
 
-def _positions_named(fun, names):
+def positions_named(fun, names):
     """The positions of `fun`'s positional parameters called `names`."""
     if not names:
         return set()
