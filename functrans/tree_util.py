@@ -54,11 +54,11 @@ class FlattenedIndexKey(NamedTuple):
         return f"[<flat index {self.key}>]"
 
 
-def keystr(path, *, simple=False, separator="") -> str:
+def keystr(keys, *, simple=False, separator="") -> str:
     """Render a key path as a string, e.g. `['layers'][0].weight`; `simple`: each key's bare
     value (`layers/0/weight` with `separator="/"`)."""
     return separator.join(str(getattr(k, k._fields[0]) if simple and isinstance(k, _KEYS)
-                              else k) for k in path)
+                              else k) for k in keys)
 
 
 _KEYS = (SequenceKey, DictKey, GetAttrKey, FlattenedIndexKey)

@@ -300,10 +300,14 @@ all_gather_p.batch = _all_gather_batch
 def_linear(all_gather_p, _all_gather_transpose)
 
 
-def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False):
+def all_gather(x, axis_name, *, axis_index_groups=None, axis=0, tiled=False, to="varying"):
     """Every lane gets the lanes' values of `x` stacked along a new axis `axis` (or, with
-    `tiled=True`, concatenated along the existing axis `axis`). Works on pytrees."""
+    `tiled=True`, concatenated along the existing axis `axis`). Works on pytrees. JAX's `to`
+    (the result's manual axis type) must be its default, "varying"."""
     _no_groups(axis_index_groups, "all_gather")
+    if to != "varying":
+        raise NotImplementedError(f"all_gather: to={to!r} is not supported (functrans tracks "
+                                  f"no manual axis types); leave it out")
     names = _names(axis_name, "all_gather")
 
     def one(leaf):

@@ -44,9 +44,9 @@ def result_type(*arrays_and_dtypes):
     return dtypes.result_type(*keys)
 
 
-def promote_types(type1, type2):
+def promote_types(a, b):
     """The dtype two dtypes promote to (see `result_type`)."""
-    return dtypes.promote_types(dtypes.canonicalize(type1), dtypes.canonicalize(type2))
+    return dtypes.promote_types(dtypes.canonicalize(a), dtypes.canonicalize(b))
 
 
 class finfo:
@@ -54,8 +54,8 @@ class finfo:
     `finfo` with the array API's Python floats for `eps`, `max`, `min`, `smallest_normal`
     (and `tiny`, `resolution`, `epsneg`)."""
 
-    def __init__(self, type):
-        dt = type.dtype if isinstance(type, (Array, Tracer)) else dtypes.canonicalize(type)
+    def __init__(self, dtype):
+        dt = dtype.dtype if isinstance(dtype, (Array, Tracer)) else dtypes.canonicalize(dtype)
         info = np.finfo(dt)
         self._info = info
         self.dtype = info.dtype
@@ -75,8 +75,9 @@ class iinfo:
     """Machine limits of an integer dtype (NumPy's `iinfo`; `bits`, `max`, `min` are Python
     ints)."""
 
-    def __init__(self, type):
-        dt = type.dtype if isinstance(type, (Array, Tracer)) else dtypes.canonicalize(type)
+    def __init__(self, int_type):
+        dt = int_type.dtype if isinstance(int_type, (Array, Tracer)) else \
+            dtypes.canonicalize(int_type)
         info = np.iinfo(dt)
         self._info = info
         self.dtype = info.dtype

@@ -312,14 +312,14 @@ def heaviside(x1, x2, /):
     return where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
 
 
-def fmax(x1, x2, /):
+def fmax(x1, x2):
     """Elementwise maximum ignoring NaNs; a tie (and its derivative) goes to x2, as in JAX."""
     (a, b), _ = promote(x1, x2)
     check_rank_promotion("fmax", shape_of(a), shape_of(b))
     return where(logical_or(greater(a, b), isnan(b)), a, b)
 
 
-def fmin(x1, x2, /):
+def fmin(x1, x2):
     """Elementwise minimum ignoring NaNs; a tie (and its derivative) goes to x2, as in JAX."""
     (a, b), _ = promote(x1, x2)
     check_rank_promotion("fmin", shape_of(a), shape_of(b))

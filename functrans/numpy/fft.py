@@ -124,73 +124,73 @@ def _swap(norm):
     return {None: "forward", "backward": "forward", "forward": "backward"}.get(norm, norm)
 
 
-def fft(x, /, n=None, axis=-1, norm=None):
+def fft(a, n=None, axis=-1, norm=None):
     """The one-dimensional DFT along `axis`."""
-    return _transform("fft", x, None if n is None else [n], [axis], norm, "fft")
+    return _transform("fft", a, None if n is None else [n], [axis], norm, "fft")
 
 
-def ifft(x, /, n=None, axis=-1, norm=None):
+def ifft(a, n=None, axis=-1, norm=None):
     """The inverse of `fft`."""
-    return _transform("ifft", x, None if n is None else [n], [axis], norm, "ifft")
+    return _transform("ifft", a, None if n is None else [n], [axis], norm, "ifft")
 
 
-def fftn(x, /, s=None, axes=None, norm=None):
+def fftn(a, s=None, axes=None, norm=None):
     """The n-dimensional DFT over `axes` (all, or the last len(s))."""
-    return _transform("fftn", x, s, axes, norm, "fft")
+    return _transform("fftn", a, s, axes, norm, "fft")
 
 
-def ifftn(x, /, s=None, axes=None, norm=None):
+def ifftn(a, s=None, axes=None, norm=None):
     """The inverse of `fftn`."""
-    return _transform("ifftn", x, s, axes, norm, "ifft")
+    return _transform("ifftn", a, s, axes, norm, "ifft")
 
 
-def rfft(x, /, n=None, axis=-1, norm=None):
+def rfft(a, n=None, axis=-1, norm=None):
     """The DFT of real input along `axis`: the n // 2 + 1 non-negative frequencies."""
-    return _transform("rfft", x, None if n is None else [n], [axis], norm, "rfft")
+    return _transform("rfft", a, None if n is None else [n], [axis], norm, "rfft")
 
 
-def irfft(x, /, n=None, axis=-1, norm=None):
+def irfft(a, n=None, axis=-1, norm=None):
     """The inverse of `rfft`: real output of length `n` (default 2 * (m - 1) for m
     input values)."""
-    return _transform("irfft", x, None if n is None else [n], [axis], norm, "irfft",
+    return _transform("irfft", a, None if n is None else [n], [axis], norm, "irfft",
                       last_from=lambda m: 2 * (m - 1))
 
 
-def rfftn(x, /, s=None, axes=None, norm=None):
+def rfftn(a, s=None, axes=None, norm=None):
     """The n-dimensional DFT of real input (the last of `axes` halved)."""
-    return _transform("rfftn", x, s, axes, norm, "rfft")
+    return _transform("rfftn", a, s, axes, norm, "rfft")
 
 
-def irfftn(x, /, s=None, axes=None, norm=None):
+def irfftn(a, s=None, axes=None, norm=None):
     """The inverse of `rfftn`."""
-    return _transform("irfftn", x, s, axes, norm, "irfft", last_from=lambda m: 2 * (m - 1))
+    return _transform("irfftn", a, s, axes, norm, "irfft", last_from=lambda m: 2 * (m - 1))
 
 
-def fft2(x, /, s=None, axes=(-2, -1), norm=None):
-    return fftn(x, s, axes, norm)
+def fft2(a, s=None, axes=(-2, -1), norm=None):
+    return fftn(a, s, axes, norm)
 
 
-def ifft2(x, /, s=None, axes=(-2, -1), norm=None):
-    return ifftn(x, s, axes, norm)
+def ifft2(a, s=None, axes=(-2, -1), norm=None):
+    return ifftn(a, s, axes, norm)
 
 
-def rfft2(x, /, s=None, axes=(-2, -1), norm=None):
-    return rfftn(x, s, axes, norm)
+def rfft2(a, s=None, axes=(-2, -1), norm=None):
+    return rfftn(a, s, axes, norm)
 
 
-def irfft2(x, /, s=None, axes=(-2, -1), norm=None):
-    return irfftn(x, s, axes, norm)
+def irfft2(a, s=None, axes=(-2, -1), norm=None):
+    return irfftn(a, s, axes, norm)
 
 
-def hfft(x, /, n=None, axis=-1, norm=None):
+def hfft(a, n=None, axis=-1, norm=None):
     """The DFT of a signal with Hermitian symmetry given by its first half: real output of
     length `n` (default 2 * (m - 1))."""
-    return irfft(lax.conj(_inexact(x, True)), n, axis, _swap(norm))
+    return irfft(lax.conj(_inexact(a, True)), n, axis, _swap(norm))
 
 
-def ihfft(x, /, n=None, axis=-1, norm=None):
+def ihfft(a, n=None, axis=-1, norm=None):
     """The inverse of `hfft`: the first half of the spectrum of real input."""
-    return lax.conj(rfft(x, n, axis, _swap(norm)))
+    return lax.conj(rfft(a, n, axis, _swap(norm)))
 
 
 def _freq_dtype(dtype):
@@ -200,14 +200,14 @@ def _freq_dtype(dtype):
     return dt
 
 
-def fftfreq(n, /, d=1.0, *, dtype=None, device=None):
+def fftfreq(n, d=1.0, *, dtype=None, device=None):
     """The sample frequencies of an `n`-point DFT with sample spacing `d`."""
     n = operator.index(n)
     vals = (np.fft.fftfreq(n, d) if n else np.zeros(0)).astype(_freq_dtype(dtype))
     return asarray(vals, device=default_device_now() if device is None else get_device(device))
 
 
-def rfftfreq(n, /, d=1.0, *, dtype=None, device=None):
+def rfftfreq(n, d=1.0, *, dtype=None, device=None):
     """The sample frequencies of an `n`-point `rfft` with sample spacing `d`."""
     n = operator.index(n)
     vals = (np.fft.rfftfreq(n, d) if n else np.full(1, np.nan)).astype(_freq_dtype(dtype))
@@ -223,12 +223,12 @@ def _shift(x, axes, sign):
     return roll(x, shifts, axes) if axes else x
 
 
-def fftshift(x, /, axes=None):
+def fftshift(x, axes=None):
     """The zero frequency moved to the center (along `axes`, default all)."""
     return _shift(x, axes, 1)
 
 
-def ifftshift(x, /, axes=None):
+def ifftshift(x, axes=None):
     """The inverse of `fftshift`."""
     return _shift(x, axes, -1)
 

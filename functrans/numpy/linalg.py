@@ -218,7 +218,7 @@ def slogdet(a, *, method=None):
     return SlogdetResult(sign, lax.reduce_sum(lax.log(lax.abs(diag)), last))
 
 
-def cholesky(a, /, *, upper=False, symmetrize_input=True):
+def cholesky(a, *, upper=False, symmetrize_input=True):
     """The lower Cholesky factor L (its conjugate transpose with `upper=True`) of the
     Hermitian part `(a + a^H) / 2`, or, with `symmetrize_input=False`, of the matrix in a's
     lower triangle (as JAX: `upper` does not change the triangle read)."""

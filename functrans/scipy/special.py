@@ -2,6 +2,7 @@
 batchable (integers are converted to the default float dtype)."""
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 
@@ -45,30 +46,38 @@ i1e = _unary(lax.bessel_i1e, "i1e", "exp(-|x|) i1(x), without overflow.")
 erfcx = _unary(lax.erfcx, "erfcx", "The scaled complementary error function exp(x^2) erfc(x).")
 
 
-def _promoted(fn, name, doc):
-    def f(*args):
+def _promoted(fn, name, params, doc):
+    """`fn` on its arguments promoted to one inexact dtype, taking them by position or by
+    the names `params` (SciPy's and JAX's)."""
+    signature = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                   for p in params.split()])
+
+    def f(*args, **kwargs):
+        if kwargs or len(args) != len(signature.parameters):
+            args = signature.bind(*args, **kwargs).args
         args, dt = promote_inexact(*args)
         return fn(*[asarray(a, dtype=dt) for a in args])
     f.__name__ = f.__qualname__ = name
     f.__doc__ = doc
+    f.__signature__ = signature
     return f
 
 
-gammainc = _promoted(_special.gammainc, "gammainc",
+gammainc = _promoted(_special.gammainc, "gammainc", "a x",
                      "The regularized lower incomplete gamma function P(a, x).")
-gammaincc = _promoted(_special.gammaincc, "gammaincc",
+gammaincc = _promoted(_special.gammaincc, "gammaincc", "a x",
                       "The regularized upper incomplete gamma function Q(a, x) = 1 - P(a, x).")
-gammaincinv = _promoted(_special.gammaincinv, "gammaincinv", "x with P(a, x) = p.")
-betainc = _promoted(_special.betainc, "betainc",
+gammaincinv = _promoted(_special.gammaincinv, "gammaincinv", "a y", "x with P(a, x) = y.")
+betainc = _promoted(_special.betainc, "betainc", "a b x",
                     "The regularized incomplete beta function I_x(a, b).")
-betaincinv = _promoted(_special.betaincinv, "betaincinv", "x with I_x(a, b) = y.")
-_zeta = _promoted(_special.zeta, "zeta", "")
-exp1 = _promoted(_special.exp1, "exp1",
+betaincinv = _promoted(_special.betaincinv, "betaincinv", "a b y", "x with I_x(a, b) = y.")
+_zeta = _promoted(_special.zeta, "zeta", "x q", "")
+exp1 = _promoted(_special.exp1, "exp1", "x",
                  "The exponential integral E1(x) = integral from x to inf of exp(-t) / t.")
-expi = _promoted(_special.expi, "expi",
+expi = _promoted(_special.expi, "expi", "x",
                  "The exponential integral Ei(x) = -(principal value) integral from -x to inf "
                  "of exp(-t) / t.")
-expn = _promoted(_special.expn, "expn",
+expn = _promoted(_special.expn, "expn", "n x",
                  "The generalized exponential integral E_n(x) = integral from 1 to inf of "
                  "exp(-x t) / t^n (NaN for non-integer n); differentiable in x.")
 
@@ -272,10 +281,10 @@ def logaddexp(x1, x2):
     return lax.logaddexp(a, b)
 
 
-def logit(p):
-    """log(p / (1 - p)), the inverse of expit."""
-    (p,), _ = promote_inexact(p)
-    return lax.log(lax.div(p, lax.sub(1.0, p)))
+def logit(x):
+    """log(x / (1 - x)), the inverse of expit."""
+    (x,), _ = promote_inexact(x)
+    return lax.log(lax.div(x, lax.sub(1.0, x)))
 
 
 def gammasgn(x):
