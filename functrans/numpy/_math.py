@@ -8,7 +8,7 @@ import numpy as np
 from .. import dtypes, lax
 from ..array import wrap
 from ..core import places_operands
-from ..primitives._util import dtype_of, shape_of
+from ..primitives._util import dtype_of
 from ._conversion import promote, promote_inexact, as_operand, asarray
 from ._fast import numpy_value, numpy_pair
 from ._promotion_modes import check_rank_promotion
@@ -74,7 +74,7 @@ def _binary(lax_fn, name, inexact=False):
             except Exception:
                 pass            # let the general path raise a descriptive error
         (a, b), dt = prom(x1, x2)
-        check_rank_promotion(name, shape_of(a), shape_of(b))
+        check_rank_promotion(name, a, b)
         if dt == dtypes.bool_:      # NumPy's integer loops (remainder, power, shifts) on bools
             loop = ufunc.resolve_dtypes((dt, dt, None))[0]
             if loop != dt:
@@ -263,7 +263,7 @@ def logaddexp2(x1, x2, /, *, out=None, where=None):
     """log2(2**x1 + 2**x2), without overflow."""
     _ufunc_options("logaddexp2", out, where)
     (a, b), dt = promote_inexact(x1, x2)
-    check_rank_promotion("logaddexp2", shape_of(a), shape_of(b))
+    check_rank_promotion("logaddexp2", a, b)
     a, b = asarray(a, dtype=dt), asarray(b, dtype=dt)
     ln2 = math.log(2.0)
     return true_divide(lax.logaddexp(multiply(a, ln2), multiply(b, ln2)), ln2)
@@ -279,7 +279,7 @@ def _refuse_complex(name, *xs):
 def float_power(x1, x2, /):
     """x1 ** x2 computed in float64 (complex128 for complex operands), as NumPy."""
     (a, b), dt = promote(x1, x2)
-    check_rank_promotion("float_power", shape_of(a), shape_of(b))
+    check_rank_promotion("float_power", a, b)
     wide = np.complex128 if dtypes.dtype_kind(dt) == 3 else np.float64
     a = lax.convert_element_type(asarray(a), wide)
     b = b if type(b) in (int, float) else lax.convert_element_type(b, wide)
@@ -298,7 +298,7 @@ signbit = _same_unary(lax.signbit, "signbit")
 
 def copysign(x1, x2, /):
     (a, b), dt = promote_inexact(x1, x2)
-    check_rank_promotion("copysign", shape_of(a), shape_of(b))
+    check_rank_promotion("copysign", a, b)
     _refuse_complex("copysign", a, b)
     a = absolute(asarray(a, dtype=dt))
     return where(signbit(b), negative(a), a)
@@ -306,7 +306,7 @@ def copysign(x1, x2, /):
 
 def heaviside(x1, x2, /):
     (a, b), dt = promote_inexact(x1, x2)
-    check_rank_promotion("heaviside", shape_of(a), shape_of(b))
+    check_rank_promotion("heaviside", a, b)
     _refuse_complex("heaviside", a, b)
     a = asarray(a, dtype=dt)      # the steps are a's dtype (Python scalars stay weak)
     return where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
@@ -315,14 +315,14 @@ def heaviside(x1, x2, /):
 def fmax(x1, x2):
     """Elementwise maximum ignoring NaNs; a tie (and its derivative) goes to x2, as in JAX."""
     (a, b), _ = promote(x1, x2)
-    check_rank_promotion("fmax", shape_of(a), shape_of(b))
+    check_rank_promotion("fmax", a, b)
     return where(logical_or(greater(a, b), isnan(b)), a, b)
 
 
 def fmin(x1, x2):
     """Elementwise minimum ignoring NaNs; a tie (and its derivative) goes to x2, as in JAX."""
     (a, b), _ = promote(x1, x2)
-    check_rank_promotion("fmin", shape_of(a), shape_of(b))
+    check_rank_promotion("fmin", a, b)
     return where(logical_or(less(a, b), isnan(b)), a, b)
 
 
@@ -435,7 +435,7 @@ def ldexp(x1, x2, /):
     """`x1 * 2**x2` (x2 integer)."""
     (x,), _ = promote_inexact(x1)
     e = asarray(x2)
-    check_rank_promotion("ldexp", shape_of(x), shape_of(e))
+    check_rank_promotion("ldexp", x, e)
     if dtypes.is_inexact(dtype_of(e)):
         raise TypeError(f"ldexp: the exponent must be an integer, got {dtype_of(e)}")
     return multiply(x, lax.exp2(lax.convert_element_type(e, dtype_of(x))))

@@ -7,14 +7,18 @@ from __future__ import annotations
 import warnings
 
 from ..config import config
+from ..primitives._util import shape_of
 from . import _fast
 
 
-def check_rank_promotion(name, *shapes):
+def check_rank_promotion(name, *operands):
     """Warn or raise (as `numpy_rank_promotion` says) where the operands of `name` that are
     not scalars have different ranks, i.e. where broadcasting would add leading axes."""
     mode = config.numpy_rank_promotion
-    if mode == "allow" or len({len(s) for s in shapes if len(s)}) < 2:
+    if mode == "allow":
+        return
+    shapes = [shape_of(x) for x in operands]
+    if len({len(s) for s in shapes if len(s)}) < 2:
         return
     shown = " ".join(str(tuple(s)) for s in shapes)
     if mode == "raise":
