@@ -45,7 +45,7 @@ class Primitive(_core.Primitive, metaclass=_PrimitiveType):
         gets functrans Arrays (Python scalars as they are) and returns arrays (NumPy or
         functrans) or, with `multiple_results`, a sequence of them."""
         def kernel(xp, *raws, **params):
-            args = [r if type(r) in (int, float, complex, bool) else wrap(r) for r in raws]
+            args = [r if _core.is_python_scalar(r) else wrap(r) for r in raws]
             out = impl(*args, **params)
             if self.multiple_results:
                 return [_raw(xp, o) for o in out]
