@@ -135,18 +135,25 @@ class Pmapped:
                                                      world.group(devices))
         return got
 
-    def _mapped_size(self, args, kwargs):
-        """The size of the mapped axis of this call's arguments (the first mapped one's, or
-        `axis_size`; None where neither says), checked against `axis_size`."""
+    def _flat_mapped(self, args, kwargs):
+        """`(leaves, treedef, dims)` of this call's arguments but the static ones, as
+        `api.in_axes_of_leaves` gives them; None where `in_axes` has another number of entries
+        than the arguments (`body` and `_on_devices` say what is wrong)."""
         dyn = tuple(a for i, a in enumerate(args) if i not in self.static)
         in_axes = self.in_axes
         if isinstance(in_axes, tuple):
             if len(in_axes) != len(args):
-                return None                 # `body` says what is wrong
+                return None
             in_axes = tuple(ax for i, ax in enumerate(in_axes) if i not in self.static)
-        leaves, _, dims = api.in_axes_of_leaves(in_axes, dyn, kwargs, self.name, "pmap")
-        size = next((shape_of(x)[d] for x, d in zip(leaves, dims)
-                     if d is not None and len(shape_of(x)) > d), None)
+        return api.in_axes_of_leaves(in_axes, dyn, kwargs, self.name, "pmap")
+
+    def _mapped_size(self, flat):
+        """The size of the mapped axis of the arguments `flat` (`_flat_mapped`: the first
+        mapped one's, or `axis_size`; None where neither says), checked against
+        `axis_size`."""
+        size = None if flat is None else next(
+            (shape_of(x)[d] for x, d in zip(flat[0], flat[2])
+             if d is not None and len(shape_of(x)) > d), None)
         if self.axis_size is None:
             return size
         count = processes.process_count()
@@ -158,7 +165,8 @@ class Pmapped:
 
     # -- calling
     def __call__(self, *args, **kwargs):
-        setup = self.setup(self._mapped_size(args, kwargs))
+        flat = self._flat_mapped(args, kwargs)
+        setup = self.setup(self._mapped_size(flat))
         # under disable_jit, op by op (in one process: several check their collectives
         # against each other's from the whole program)
         eager = jit_disabled() and processes.process_count() == 1
@@ -177,7 +185,7 @@ class Pmapped:
                 "(it is called inside jit, grad or vmap): the devices of one process cannot "
                 "run inside another transform. Apply the transform inside pmap "
                 "(pmap(grad(f))), or call pmap outside it.")
-        return self._on_devices(setup, args, kwargs, eager)
+        return self._on_devices(setup, args, kwargs, flat, eager)
 
     def _placed(self, tree, device):
         """`tree` with its arrays on `device` (static arguments untouched)."""
@@ -228,16 +236,16 @@ class Pmapped:
         outs = eval_jaxpr(closed.jaxpr, closed.consts, *hoisted, *leaves)
         return tree_unflatten(box["tree"], outs)
 
-    def _on_devices(self, setup, args, kwargs, eager):
-        """Several local devices: split the mapped axis, run each device's program in a
-        thread of its own (their collectives meet), and join the results on the first."""
+    def _on_devices(self, setup, args, kwargs, flat, eager):
+        """Several local devices: split the mapped axis (the arguments `flat`, as
+        `_flat_mapped` gives them), run each device's program in a thread of its own (their
+        collectives meet), and join the results on the first."""
         devices = setup.devices
         n = len(devices)
-        dyn = tuple(a for i, a in enumerate(args) if i not in self.static)
-        in_axes = self.in_axes
-        if isinstance(in_axes, tuple) and len(in_axes) == len(args):
-            in_axes = tuple(ax for i, ax in enumerate(in_axes) if i not in self.static)
-        leaves, treedef, dims = api.in_axes_of_leaves(in_axes, dyn, kwargs, self.name, "pmap")
+        if flat is None:                    # in_axes has an entry per dynamic argument only
+            dyn = tuple(a for i, a in enumerate(args) if i not in self.static)
+            flat = api.in_axes_of_leaves(self.in_axes, dyn, kwargs, self.name, "pmap")
+        leaves, treedef, dims = flat
         shards = []
         for i, dev in enumerate(devices):
             mine = []
