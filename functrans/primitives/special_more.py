@@ -132,32 +132,51 @@ def _bell(n, d):
     return y[n]
 
 
+def _param_factor(xp, n, d, hit, upper):
+    """The factor that the n-th derivative in one parameter p puts on a term t_k of the
+    series: the Bell polynomial Y_n(d) of the derivatives d of log (p)_k over its nonzero
+    factors p + j. Where one factor was zero (`hit`: p is a non-positive integer that k has
+    passed), an upper parameter's (p)_k = (p + j) R(p) has n-th derivative
+    n R^(n-1)(p) = n R Y_(n-1)(d) there, and a lower parameter's term has a pole (NaN)."""
+    if not upper:
+        return xp.where(hit, np.nan, _bell(n, d))
+    return xp.where(hit, n * _bell(n - 1, d), _bell(n, d))
+
+
 def _series_impl(n_upper):
     """impl(xp, *params, x, orders, x_order): the derivative of pFq (`n_upper` upper
     parameters) `orders[i]` times in parameter i and `x_order` times in x, by its series, in
-    float64 (or wider) whatever the operands' precision."""
+    float64 (or wider) whatever the operands' precision. At a non-positive integer upper
+    parameter the series ends and its derivatives there are the limits of the terms' own; at
+    a pole (a lower one reached before any upper parameter ends the series) they are NaN."""
     def impl(xp, *args, orders, x_order):
         wide = np.result_type(*[getattr(a, "dtype", np.float64) for a in args], np.float64)
         *params, x = xp.broadcast_arrays(*[xp.asarray(a, wide) for a in args])
         sums = [[0.0] * n for n in orders]      # sum_{j<k} (p + j)^-m for m = 1, ..., order
-        signs = [1.0 if i < n_upper else -1.0 for i in range(len(params))]
-        # t: prod (u)_k / prod (l)_k x^(k - x_order) / (k - x_order)!, its factor in x once
-        # k >= x_order
+        hits = [xp.zeros(x.shape, bool) for _ in params]    # some p + j, j < k, was 0
+        # t: prod (u)_k / prod (l)_k x^(k - x_order) / (k - x_order)! over the nonzero
+        # factors, its factor in x once k >= x_order
         t, total = xp.ones_like(x), xp.zeros_like(x)
-        with np.errstate(all="ignore"):         # poles at non-positive integer parameters
+        with np.errstate(all="ignore"):
             for k in range(SERIES_TERMS + 1):
                 if k >= x_order:
-                    term = t
-                    for n, sign, s in zip(orders, signs, sums):
-                        if n:
-                            term = term * _bell(n, [sign * (-1) ** m * math.factorial(m) * s[m]
-                                                    for m in range(n)])
-                    total = total + term
-                for p, sign, s in zip(params, signs, sums):
+                    term, ended = t, xp.zeros(x.shape, bool)
+                    for i, (n, s, hit) in enumerate(zip(orders, sums, hits)):
+                        if i < n_upper and not n:       # (p)_k = 0: the series has ended
+                            ended = ended | hit
+                            continue
+                        sign = 1.0 if i < n_upper else -1.0
+                        d = [sign * (-1) ** m * math.factorial(m) * s[m] for m in range(n)]
+                        term = term * _param_factor(xp, n, d, hit, i < n_upper)
+                    total = total + xp.where(ended, 0.0, term)
+                for i, (p, s) in enumerate(zip(params, sums)):
                     shifted = p + k
+                    zero = shifted == 0
+                    hits[i] = hits[i] | zero
+                    shifted = xp.where(zero, 1.0, shifted)
                     for m in range(len(s)):
-                        s[m] = s[m] + shifted ** -(m + 1)
-                    t = t * shifted if sign > 0 else t / shifted
+                        s[m] = s[m] + xp.where(zero, 0.0, shifted ** -(m + 1))
+                    t = t * shifted if i < n_upper else t / shifted
                 if k + 1 > x_order:
                     t = t * x / (k + 1 - x_order)
         return in_operand_dtype(total, args)
