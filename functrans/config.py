@@ -47,6 +47,9 @@ _SETTINGS = {
     "enable_checks": ("FUNCTRANS_ENABLE_CHECKS", False, _flag),
     # after each trace to a jaxpr, raise if a tracer of it is still alive (leaked)
     "check_tracer_leaks": ("FUNCTRANS_CHECK_TRACER_LEAKS", False, _flag),
+    # CPU devices in this process (None: XLA_FLAGS' --xla_force_host_platform_device_count,
+    # else 1); read once, when the first array is made or the devices are first listed
+    "num_cpu_devices": ("FUNCTRANS_NUM_CPU_DEVICES", None, int),
 }
 
 # the settings that change what tracing a function produces (part of jit's cache key)
@@ -67,6 +70,8 @@ _JAX_NAMES = {
     "jax_log_compiles": ("log_compiles", bool, bool),
     "jax_enable_checks": ("enable_checks", bool, bool),
     "jax_check_tracer_leaks": ("check_tracer_leaks", bool, bool),
+    "jax_num_cpu_devices": ("num_cpu_devices", lambda n: None if n is None or n < 0 else n,
+                            lambda n: -1 if n is None else n),
 }
 
 
@@ -78,11 +83,12 @@ class Config:
     def __init__(self):
         self._values = {}
         self._listeners = []
+        self._locked = {}
         for name, (env, default, parse) in _SETTINGS.items():
             raw = os.environ.get(env)
             self._values[name] = parse(raw) if raw is not None else default
         self._check("default_float_dtype", self._values["default_float_dtype"])
-        for name in ("cpu_threads", *_CHOICES):
+        for name in ("cpu_threads", "num_cpu_devices", *_CHOICES):
             self._check(name, self._values[name])
         self._context = tuple(self._values[name] for name in TRACE_CONTEXT)
         self.__dict__.update(self._values)      # reading a setting is an attribute lookup
@@ -101,6 +107,8 @@ class Config:
             raise AttributeError(f"functrans.config has no setting {name!r}; "
                                  f"known settings: {sorted(_SETTINGS)}")
         self._check(name, value)
+        if name in self._locked and value != self._values[name]:
+            raise RuntimeError(f"{name} can no longer be changed: {self._locked[name]}")
         self._values[name] = self.__dict__[name] = value
         self._context = tuple(self._values[name] for name in TRACE_CONTEXT)
         for listener in self._listeners:
@@ -121,9 +129,16 @@ class Config:
                              f"splitting kernels over threads off), got {value!r}")
         if name == "jit_numba" and value not in (True, False, "auto"):
             raise ValueError(f"jit_numba must be True, False or 'auto', got {value!r}")
+        if name == "num_cpu_devices" and value is not None and \
+                (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"num_cpu_devices must be a count >= 1 (or None), got {value!r}")
         if name == "default_float_dtype" and str(value) not in ("float32", "float64", "float16"):
             raise ValueError(f"default_float_dtype must be 'float32', 'float64' or 'float16', "
                              f"got {value!r}")
+
+    def lock(self, name, why):
+        """Refuse later changes of setting `name` (it has been read for good), saying `why`."""
+        self._locked[name] = why
 
     def on_update(self, listener):
         self._listeners.append(listener)

@@ -25,37 +25,75 @@ __all__ = ["Backend", "Device", "RemoteDevice", "register_backend", "unregister_
            "devices", "local_devices", "device_count", "local_device_count",
            "get_device", "default_device", "default_device_now", "device_of_raw",
            "xp_of_raw", "transfer", "to_host", "HOST_TYPES", "cpu",
-           "scipy_module", "create", "process_index", "process_count"]
+           "scipy_module", "create", "process_index", "process_count",
+           "DeviceGroup", "HostBuffer", "Split"]
 
 from .cuda import CupyBackend
 from .device import HOST_TYPES, Backend, Device, RemoteDevice
+from .host_devices import (DeviceGroup, HostBuffer, HostNamespace, Split, host_devices,
+                           requested_cpu_devices)
 from .processes import process_index, process_count, world
 from . import numba_jit
 
 
 class NumpyBackend(Backend):
-    """The host: NumPy arrays and scalars on the one `cpu` device."""
+    """The host: NumPy arrays and scalars on the `cpu` device; with several CPU devices
+    (`ft.config.update("jax_num_cpu_devices", n)` before the first array is made), the
+    others' arrays and those laid out over several are `HostBuffer`s (see `host_devices`)."""
     platform = "cpu"
 
     def __init__(self):
         self.cpu = Device(self, 0, np)
+        self._devices = None
 
     def devices(self):
-        return [self.cpu]
+        found = self._devices
+        if found is None:
+            found = self.set_device_count(requested_cpu_devices())
+            config.lock("num_cpu_devices", "the CPU devices are set up when the first array "
+                        "is made or the devices are first listed: set num_cpu_devices (JAX's "
+                        "jax_num_cpu_devices) right after importing functrans")
+        return found
+
+    def set_device_count(self, n):
+        """Make this process's CPU devices `cpu`, `cpu:1`, ..., `cpu:{n-1}` (a fresh set
+        each time; arrays on the earlier ones stay where they are). For tests and setup:
+        users set `num_cpu_devices`."""
+        self._devices = host_devices(self, self.cpu, n)
+        _forget_lookups()
+        return self._devices
 
     def owns(self, raw):
-        return type(raw) in HOST_TYPES
+        return type(raw) in HOST_TYPES or type(raw) is HostBuffer
 
     def device_of(self, raw):
-        return self.cpu
+        return self.cpu if type(raw) in HOST_TYPES else raw.place
 
     def to_host(self, raw):
+        if type(raw) is HostBuffer:
+            host = raw.view(np.ndarray)
+            host.flags.writeable = False
+            return host
         return raw
 
     def from_host(self, host, device):
-        return host
+        if device is self.cpu:
+            return host
+        out = np.array(host).view(HostBuffer)
+        if type(device) is Split:
+            out.place, out.spec = device.group, device.spec
+        else:
+            out.place = device
+        return out
+
+    def move(self, raw, device):
+        if device is self.cpu:
+            return np.array(self.to_host(raw))
+        return self.from_host(self.to_host(raw), device)
 
     def owns_memory(self, raw):
+        if type(raw) is HostBuffer:
+            raw = raw.base
         return type(raw) is np.ndarray and raw.base is None and raw.flags.writeable and \
             raw.flags.c_contiguous
 
@@ -118,7 +156,7 @@ cpu = _numpy_backend.cpu
 
 # ------------------------------------------------------------------ the registry
 _backends: list[Backend] = [_numpy_backend]
-_owner_of_type: dict[type, Backend] = {t: _numpy_backend for t in HOST_TYPES}
+_owner_of_type: dict[type, Backend] = {t: _numpy_backend for t in (*HOST_TYPES, HostBuffer)}
 _backend_of_xp: dict[int, Backend] = {id(np): _numpy_backend}
 _parsed_specs: dict[str, Device] = {}
 _scipy_modules: dict[tuple, object] = {}
@@ -142,7 +180,7 @@ def unregister_backend(platform: str):
 
 def _forget_lookups():
     _owner_of_type.clear()
-    _owner_of_type.update({t: _numpy_backend for t in HOST_TYPES})
+    _owner_of_type.update({t: _numpy_backend for t in (*HOST_TYPES, HostBuffer)})
     _backend_of_xp.clear()
     _backend_of_xp[id(np)] = _numpy_backend
     _parsed_specs.clear()
@@ -189,6 +227,8 @@ def is_device_raw(obj) -> bool:
 def backend_of_xp(xp) -> Backend:
     """The backend whose devices use the array module `xp`."""
     got = _backend_of_xp.get(id(xp))
+    if got is None and type(xp) is HostNamespace:
+        got = _numpy_backend
     if got is None:
         for b in _backends:
             if any(d.xp is xp for d in b.devices()):
@@ -205,7 +245,10 @@ def scipy_module(xp, name):
     key = (id(xp), name)
     got = _scipy_modules.get(key)
     if got is None:
-        got = _scipy_modules[key] = backend_of_xp(xp).scipy(name)
+        got = backend_of_xp(xp).scipy(name)
+        if type(xp) is HostNamespace:
+            got = xp.like(got)
+        _scipy_modules[key] = got
     return got
 
 

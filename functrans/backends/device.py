@@ -10,8 +10,9 @@ import numpy as np
 HOST_TYPES = frozenset({np.ndarray, *np.sctypeDict.values()})
 
 # [True] once a device other than the host exists in this process (a `Device` of another
-# platform was made). Until then every array lives on the host and is the default device's,
-# so nothing needs placing (`core.on_operand_device` reads this to stay cheap on the host).
+# platform, or another CPU device, was made). Until then every array lives on the host and
+# is the default device's, so nothing needs placing (`core.on_operand_device` reads this to
+# stay cheap on the host).
 BEYOND_HOST = [False]
 
 
@@ -19,14 +20,15 @@ class Device:
     """A place arrays live: `cpu`, `cuda:0`, … `xp` is its array module, `backend` the
     `Backend` that runs it."""
     __slots__ = ("platform", "id", "backend", "xp")
+    spans = False       # whether this place is several devices at once (a `DeviceGroup`)
 
     def __init__(self, backend, id, xp):
         self.platform, self.id, self.backend, self.xp = backend.platform, id, backend, xp
-        if self.platform != "cpu":
+        if self.platform != "cpu" or id:
             BEYOND_HOST[0] = True
 
     def __repr__(self):
-        return "cpu" if self.platform == "cpu" else f"{self.platform}:{self.id}"
+        return "cpu" if self.platform == "cpu" and not self.id else f"{self.platform}:{self.id}"
 
     __str__ = __repr__
 
@@ -55,7 +57,8 @@ class RemoteDevice(Device):
         return self._process
 
     def __repr__(self):
-        local = "cpu" if self.platform == "cpu" else f"{self.platform}:{self.id}"
+        local = "cpu" if self.platform == "cpu" and not self.id else \
+            f"{self.platform}:{self.id}"
         return f"{local} (process {self._process})"
 
     __str__ = __repr__

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import dtypes
 from ..array import Array, wrap
-from ..backends import (default_device_now, get_device, device_of_raw, is_device_raw, transfer,
+from ..backends import (cpu, default_device_now, get_device, device_of_raw, is_device_raw, transfer,
                         HOST_TYPES)
 from ..core import Tracer
 from ..meshes import device_or_out_sharding
@@ -19,7 +19,7 @@ NUMPY_TYPES = (np.ndarray, np.generic)
 
 
 def _host_to_device(raw, device):
-    return raw if device is None or device.platform == "cpu" else transfer(raw, device)
+    return raw if device is None or device is cpu else transfer(raw, device)
 
 
 def _check_order(order, name):
