@@ -43,6 +43,15 @@ class JaxprEqn:
         self.primitive, self.invars, self.params = primitive, invars, params
         self.outvars, self.source_info = outvars, source_info
 
+    @property
+    def effects(self):
+        """Its effects (JAX's `JaxprEqn.effects`), a frozenset: those its primitive's
+        `effects_rule` (from `extend.core.Primitive.def_effectful_abstract_eval`) reports, and
+        those of the jaxprs among its params."""
+        rule = getattr(self.primitive, "effects_rule", None)
+        own = rule(*[v.aval for v in self.invars], **self.params) if rule else frozenset()
+        return own.union(*[j.effects for j in param_jaxprs(self.params)])
+
     def replace(self, **kw):
         fields = {s: getattr(self, s) for s in self.__slots__}
         fields.update(kw)
@@ -75,6 +84,14 @@ class Jaxpr:
         if got is None:
             got = self.cache["effectful"] = any(is_effectful(e.primitive, e.params)
                                                 for e in self.eqns)
+        return got
+
+    @property
+    def effects(self):
+        """The effects of its equations (JAX's `Jaxpr.effects`), a frozenset."""
+        got = self.cache.get("effects")
+        if got is None:
+            got = self.cache["effects"] = frozenset().union(*[e.effects for e in self.eqns])
         return got
 
     def __str__(self):
@@ -118,6 +135,7 @@ class ClosedJaxpr:
     literals = property(lambda self: self.consts)       # JAX's name
     eqns = property(lambda self: self.jaxpr.eqns)
     effectful = property(lambda self: self.jaxpr.effectful)
+    effects = property(lambda self: self.jaxpr.effects)
 
     def __str__(self):
         return str(self.jaxpr)
@@ -126,8 +144,6 @@ class ClosedJaxpr:
 
     def _repr_html_(self):
         return self.jaxpr._repr_html_()
-
-
 
 
 # =================================================================== pretty-printing

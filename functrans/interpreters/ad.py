@@ -22,12 +22,18 @@ from ..primitives._util import wanted
 from ..primitives.elementwise import add
 from ..primitives.shape_ops import full_like, zeros_or as instantiate
 from .partial_eval import derived, trace_closed, closed_to_open, partial_eval_jaxpr
+from . import rule_registries
 from .rule_registries import (Zero, UndefinedPrimal, is_undefined_primal, instantiate_zeros,
-                              defjvp, primitive_jvps, primitive_transposes, jvp_tangent_map)
+                              defjvp, defjvp2, deflinear, deflinear2, defbilinear,
+                              get_primitive_transpose, primitive_jvps, primitive_transposes,
+                              jvp_tangent_map)
+
+defjvp_zero = rule_registries.defjvp_zero   # JAX keeps it in its private jax._src.interpreters.ad
 
 # the names of JAX's `jax.interpreters.ad` (the rest is functrans's own)
 __all__ = ["JVPTrace", "JVPTracer", "Zero", "UndefinedPrimal", "is_undefined_primal",
-           "instantiate_zeros", "defjvp", "primitive_jvps", "primitive_transposes"]
+           "instantiate_zeros", "defjvp", "defjvp2", "deflinear", "deflinear2", "defbilinear",
+           "get_primitive_transpose", "primitive_jvps", "primitive_transposes"]
 
 
 def zeros_like_aval(x):
@@ -159,8 +165,11 @@ class ReverseTrace(Trace):
         tape = self.main.payload
         if prim.multiple_results:
             out_ids, results = [], []
-            for o in out:
-                if _is_inexact(o):
+            # outputs that do not depend on the differentiated inputs stay untraced
+            nonzero = getattr(prim, "nonzero_outputs", None)
+            nonzero = (nonzero and nonzero(needs, **params)) or [True] * len(out)
+            for o, nz in zip(out, nonzero):
+                if nz and _is_inexact(o):
                     i = tape.new_id()
                     out_ids.append(i)
                     results.append(ReverseTracer(self, o, i))

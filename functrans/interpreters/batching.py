@@ -26,12 +26,60 @@ import contextlib
 from ..core import (Trace, Tracer, OpaqueAval, ShapedArray, new_main,
                     get_aval, eval_jaxpr, bind_axis)
 from ..errors import ConcretizationTypeError
-from ..primitives._util import broadcast_batched
+from ..primitives._util import broadcast_batched, moveaxis_to_front, shape_of
+from ..primitives.shape_ops import expand_dims
 from .partial_eval import derived, trace_closed
 from .rule_registries import primitive_batchers, not_mapped
 
 # the names of JAX's `jax.interpreters.batching` (the rest is functrans's own)
-__all__ = ["primitive_batchers", "not_mapped"]
+__all__ = ["primitive_batchers", "not_mapped", "defvectorized", "defbroadcasting"]
+
+
+def defvectorized(prim):
+    """Register the batching rule of a primitive that works on each element alone (one
+    operand, or operands batched along the same axis): it is applied to the batched values
+    as they are."""
+    def batch(vals, dims, **params):
+        dim = next((d for d in dims if d is not None), None)
+        if any(d is not None and d != dim for d in dims):
+            raise ValueError(f"the vectorized batching rule of {prim.name} needs its operands "
+                             f"batched along the same axis, got batch axes {tuple(dims)}; "
+                             "register a rule with batching.defbroadcasting(prim) or "
+                             "batching.primitive_batchers[prim] = rule instead")
+        out = prim.bind(*vals, **params)
+        return out, [dim] * len(out) if prim.multiple_results else dim
+    primitive_batchers[prim] = batch
+
+
+def defbroadcasting(prim):
+    """Register the batching rule of an elementwise primitive whose operands broadcast as in
+    NumPy (its `def_impl` and `def_abstract_eval` rules broadcast them): the batch axes move
+    to the front and unbatched operands get a leading axis of size 1."""
+    def batch(vals, dims, **params):
+        batched = [(shape_of(v), d) for v, d in zip(vals, dims) if d is not None]
+        shape, dim = batched[0] if batched else ((), None)
+        aligned = all(s == shape and d == dim for s, d in batched) and \
+            all(d is not None or not shape_of(v) for v, d in zip(vals, dims))
+        if aligned:             # batched alike, and unbatched scalars (or nothing batched)
+            out = prim.bind(*vals, **params)
+        else:
+            ndim = max(len(shape_of(v)) + (d is None and len(shape_of(v)) > 0)
+                       for v, d in zip(vals, dims))
+            vals, dim = [_to_front(v, d, ndim) for v, d in zip(vals, dims)], 0
+            out = prim.bind(*vals, **params)
+        return out, [dim] * len(out) if prim.multiple_results else dim
+    primitive_batchers[prim] = batch
+
+
+def _to_front(x, bdim, ndim):
+    """`x` with its batch axis first and as many dimensions as `ndim`: an unbatched `x`
+    (not a scalar) gets a leading axis of size 1, a batched one of fewer dimensions trailing
+    axes of size 1, so that NumPy broadcasting lines the batch axes up."""
+    n = len(shape_of(x))
+    if bdim is None:
+        return x if n == 0 else expand_dims(x, (0,))
+    x = moveaxis_to_front(x, bdim)
+    return x if n == ndim else expand_dims(x, tuple(range(n, ndim)))
 
 
 class Span:

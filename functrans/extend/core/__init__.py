@@ -4,6 +4,8 @@ for interpreters of jaxprs: walk `jaxpr.eqns` and call `eqn.primitive.bind(*valu
 **eqn.params)`; and for defining primitives as in JAX's "How JAX primitives work"
 (`Primitive(name)` with `def_impl` / `def_abstract_eval`, and the rule registries of
 `functrans.interpreters.ad`, `.batching` and `.mlir`)."""
+from typing import AbstractSet
+
 from ... import core as _core
 from ...array import Array, wrap
 from ...core import eval_jaxpr
@@ -13,7 +15,17 @@ from ...jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from . import primitives
 
 __all__ = ["ClosedJaxpr", "Jaxpr", "JaxprEqn", "Literal", "Var", "Primitive", "primitives",
-           "jaxpr_as_fun", "check_jaxpr"]
+           "jaxpr_as_fun", "check_jaxpr", "Effect", "Effects", "no_effects"]
+
+
+class Effect:
+    """The base class of the effects a primitive's `def_effectful_abstract_eval` rule reports
+    (subclass it; instances should be hashable). functrans runs every equation with effects
+    in program order, so JAX's ordered and unordered effects behave alike here."""
+
+
+Effects = AbstractSet[Effect]
+no_effects: Effects = frozenset()
 
 
 class _PrimitiveType(type):
@@ -61,11 +73,23 @@ class Primitive(_core.Primitive, metaclass=_PrimitiveType):
         return abstract_eval
 
     def def_effectful_abstract_eval(self, effectful_abstract_eval):
-        """Register a rule returning `(avals, effects)`; the effects are dropped (functrans has
-        no effect types: mark a primitive with side effects `effectful = True`)."""
+        """Register a rule returning `(avals, effects)`, `effects` a set of `Effect`s. The
+        primitive then has side effects: `jit` and dead-code elimination keep its equations
+        even when their results are unused, and run them in program order, never at trace
+        time; `make_jaxpr(f)(...).effects` (and `eqn.effects`) gathers the effects."""
         def abstract_eval(*avals, **params):
             return effectful_abstract_eval(*avals, **params)[0]
-        self.abstract_eval = abstract_eval
+
+        def effects_rule(*avals, **params):
+            effects = effectful_abstract_eval(*avals, **params)[1]
+            try:
+                return frozenset(effects)
+            except TypeError:
+                raise TypeError(f"the effectful abstract evaluation rule of '{self.name}' must "
+                                "return (avals, effects) with effects a set of Effects, got "
+                                f"{type(effects).__name__}") from None
+        self.abstract_eval, self.effects_rule = abstract_eval, effects_rule
+        self.effectful = True
         return effectful_abstract_eval
 
     def _no_impl(self, xp, *raws, **params):
