@@ -218,7 +218,7 @@ def test_other_losses_match_formulas_and_torch():
         (ft.nn.nll_loss(logp, y), -logp[np.arange(5), y].mean()),
         (ft.nn.binary_cross_entropy_with_logits(x, b, w, pos_weight=pw), bce.mean()),
         (ft.nn.MSELoss()(x, t), ((x - t) ** 2).mean()),
-        (ft.nn.L1Loss("sum")(x, t), np.abs(x - t).sum()),
+        (ft.nn.L1Loss(reduction="sum")(x, t), np.abs(x - t).sum()),
         (ft.nn.CrossEntropyLoss()(x, y), -logp[np.arange(5), y].mean()),
         (ft.nn.NLLLoss(reduction="sum")(logp, y), -logp[np.arange(5), y].sum()),
         (ft.nn.BCEWithLogitsLoss()(x, b), ((1 - b) * x + sp).mean()),

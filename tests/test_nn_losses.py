@@ -50,7 +50,7 @@ def _dist(a, b, p):
 
 # (name, ours(reduction), NumPy elementwise loss, torch(F, T, reduction), differentiable args)
 CASES = [
-    ("bce", lambda r, p, q, w: F.binary_cross_entropy(p, q, w, r),
+    ("bce", lambda r, p, q, w: F.binary_cross_entropy(p, q, w, reduction=r),
      lambda p, q, w: -w * (q * np.log(p) + (1 - q) * np.log1p(-p)),
      lambda tf, r, p, q, w: tf.binary_cross_entropy(p, q, w, reduction=r), ("p", "q")),
     ("huber", lambda r, x, t: F.huber_loss(x, t, r, delta=1.0),
@@ -60,34 +60,36 @@ CASES = [
      lambda x, t: np.where(np.abs(x - t) < 0.5, 0.5 * (x - t) ** 2,
                            0.5 * (np.abs(x - t) - 0.25)),
      lambda tf, r, x, t: tf.huber_loss(x, t, reduction=r, delta=0.5), ("x", "t")),
-    ("smooth_l1", lambda r, x, t: F.smooth_l1_loss(x, t, r, beta=0.5),
+    ("smooth_l1", lambda r, x, t: F.smooth_l1_loss(x, t, reduction=r, beta=0.5),
      lambda x, t: np.where(np.abs(x - t) < 0.5, (x - t) ** 2, np.abs(x - t) - 0.25),
      lambda tf, r, x, t: tf.smooth_l1_loss(x, t, reduction=r, beta=0.5), ("x", "t")),
-    ("smooth_l1_beta0", lambda r, x, t: F.smooth_l1_loss(x, t, r, beta=0.0),
+    ("smooth_l1_beta0", lambda r, x, t: F.smooth_l1_loss(x, t, reduction=r, beta=0.0),
      lambda x, t: np.abs(x - t),
      lambda tf, r, x, t: tf.smooth_l1_loss(x, t, reduction=r, beta=0.0), ("x", "t")),
-    ("kl_div", lambda r, logp, pt: F.kl_div(logp, pt, r),
+    ("kl_div", lambda r, logp, pt: F.kl_div(logp, pt, reduction=r),
      lambda logp, pt: np.where(pt > 0, pt * np.log(np.where(pt > 0, pt, 1)), 0) - pt * logp,
      lambda tf, r, logp, pt: tf.kl_div(logp, pt, reduction=r), ("logp",)),
-    ("kl_div_log_target", lambda r, logp, x: F.kl_div(logp, x, r, log_target=True),
+    ("kl_div_log_target", lambda r, logp, x: F.kl_div(logp, x, reduction=r, log_target=True),
      lambda logp, x: np.exp(x) * (x - logp),
      lambda tf, r, logp, x: tf.kl_div(logp, x, reduction=r, log_target=True), ("logp", "x")),
-    ("cosine_embedding", lambda r, x, t, y: F.cosine_embedding_loss(x, t, y, 0.1, r),
+    ("cosine_embedding", lambda r, x, t, y: F.cosine_embedding_loss(x, t, y, 0.1, reduction=r),
      lambda x, t, y: np.where(y == 1, 1 - _cos(x, t), np.maximum(_cos(x, t) - 0.1, 0)),
      lambda tf, r, x, t, y: tf.cosine_embedding_loss(x, t, y, 0.1, reduction=r), ("x", "t")),
-    ("margin_ranking", lambda r, a, b, y: F.margin_ranking_loss(a, b, y, 0.3, r),
+    ("margin_ranking", lambda r, a, b, y: F.margin_ranking_loss(a, b, y, 0.3, reduction=r),
      lambda a, b, y: np.maximum(-y * (a - b) + 0.3, 0),
      lambda tf, r, a, b, y: tf.margin_ranking_loss(a, b, y, 0.3, reduction=r), ("a", "b")),
-    ("triplet", lambda r, x, pn, ng: F.triplet_margin_loss(x, pn, ng, 1.0, 2, 1e-6, False, r),
+    ("triplet", lambda r, x, pn, ng: F.triplet_margin_loss(x, pn, ng, 1.0, 2, 1e-6, False,
+                                                           reduction=r),
      lambda x, pn, ng: np.maximum(_dist(x, pn, 2) - _dist(x, ng, 2) + 1.0, 0),
      lambda tf, r, x, pn, ng: tf.triplet_margin_loss(x, pn, ng, reduction=r), ("x", "pn", "ng")),
     ("triplet_p1_swap", lambda r, x, pn, ng: F.triplet_margin_loss(x, pn, ng, 2.0, 1, 1e-6, True,
-                                                                   r),
+                                                                   reduction=r),
      lambda x, pn, ng: np.maximum(_dist(x, pn, 1) - np.minimum(_dist(x, ng, 1),
                                                                  _dist(pn, ng, 1)) + 2.0, 0),
      lambda tf, r, x, pn, ng: tf.triplet_margin_loss(x, pn, ng, 2.0, 1, swap=True, reduction=r),
      ("x", "pn", "ng")),
-    ("triplet_p3", lambda r, x, pn, ng: F.triplet_margin_loss(x, pn, ng, 1.5, 3, 1e-6, False, r),
+    ("triplet_p3", lambda r, x, pn, ng: F.triplet_margin_loss(x, pn, ng, 1.5, 3, 1e-6, False,
+                                                              reduction=r),
      lambda x, pn, ng: np.maximum(_dist(x, pn, 3) - _dist(x, ng, 3) + 1.5, 0),
      lambda tf, r, x, pn, ng: tf.triplet_margin_loss(x, pn, ng, 1.5, 3, reduction=r),
      ("x", "pn", "ng")),
@@ -145,12 +147,13 @@ def test_bce_clamps_logs_and_matches_torch_gradients_at_0_and_1():
 
 def test_kl_div_batchmean_divides_by_the_batch():
     logp, pt = D["logp"], D["pt"]
-    total = np.asarray(F.kl_div(logp, pt, "sum"))
-    np.testing.assert_allclose(np.asarray(F.kl_div(logp, pt, "batchmean")), total / 5)
-    np.testing.assert_allclose(np.asarray(ft.nn.KLDivLoss("batchmean")(logp, pt)), total / 5)
+    total = np.asarray(F.kl_div(logp, pt, reduction="sum"))
+    np.testing.assert_allclose(np.asarray(F.kl_div(logp, pt, reduction="batchmean")), total / 5)
+    np.testing.assert_allclose(np.asarray(ft.nn.KLDivLoss(reduction="batchmean")(logp, pt)),
+                               total / 5)
     torch = pytest.importorskip("torch")
     T = torch.from_numpy
-    assert_close(F.kl_div(logp, pt, "batchmean"),
+    assert_close(F.kl_div(logp, pt, reduction="batchmean"),
                  torch.nn.functional.kl_div(T(logp), T(pt), reduction="batchmean"))
 
 
@@ -189,7 +192,7 @@ def test_nll_and_cross_entropy_weight_and_ignore_index_on_k_dim_input(reduction,
 
 MODULES = [
     (lambda: ft.nn.BCELoss(), "BCELoss()", ("p", "q")),
-    (lambda: ft.nn.BCELoss(fnp.asarray(D["w"]), "sum"), None, ("p", "q")),
+    (lambda: ft.nn.BCELoss(fnp.asarray(D["w"]), reduction="sum"), None, ("p", "q")),
     (lambda: ft.nn.HuberLoss(delta=2.0), "HuberLoss(delta=2.0)", ("x", "t")),
     (lambda: ft.nn.SmoothL1Loss(beta=0.5), "SmoothL1Loss(beta=0.5)", ("x", "t")),
     (lambda: ft.nn.KLDivLoss(reduction="batchmean", log_target=True),
@@ -238,7 +241,7 @@ def test_unbatched_inputs_and_errors():
     else:                                  # checked only where it costs no device sync
         assert np.isnan(np.asarray(F.binary_cross_entropy(np.array([1.5]), np.array([1.0]))))
     with pytest.raises(ValueError, match="batchmean"):
-        F.kl_div(D["logp"], D["pt"], "avg")
+        F.kl_div(D["logp"], D["pt"], reduction="avg")
     with pytest.raises(ValueError, match="delta"):
         F.huber_loss(D["x"], D["t"], delta=0.0)
     with pytest.raises(ValueError, match="beta"):

@@ -75,7 +75,8 @@ CASES = [
     ("poisson_log", lambda r, x, cnt: F.poisson_nll_loss(x, cnt, reduction=r),
      lambda x, cnt: np.exp(x) - cnt * x,
      lambda tf, r, x, cnt: tf.poisson_nll_loss(x, cnt, reduction=r), ("x", "cnt")),
-    ("poisson_full", lambda r, pos, cnt: F.poisson_nll_loss(pos, cnt, False, True, 1e-3, r),
+    ("poisson_full", lambda r, pos, cnt: F.poisson_nll_loss(pos, cnt, False, True,
+                                                            eps=1e-3, reduction=r),
      lambda pos, cnt: pos - cnt * np.log(pos + 1e-3) + np.where(
          cnt > 1, cnt * np.log(cnt) - cnt + 0.5 * np.log(2 * np.pi * cnt), 0.0),
      lambda tf, r, pos, cnt: tf.poisson_nll_loss(pos, cnt, False, True, eps=1e-3, reduction=r),
@@ -97,10 +98,10 @@ CASES = [
      lambda x, t, vcol: 0.5 * (np.log(vcol) + (x - t) ** 2 / vcol),
      lambda tf, r, x, t, vcol: tf.gaussian_nll_loss(x, t, vcol, reduction=r),
      ("x", "t", "vcol")),
-    ("hinge_embedding", lambda r, x, pm: F.hinge_embedding_loss(x, pm, 0.7, r),
+    ("hinge_embedding", lambda r, x, pm: F.hinge_embedding_loss(x, pm, 0.7, reduction=r),
      lambda x, pm: np.where(pm == 1, x, np.maximum(0.7 - x, 0.0)),
      lambda tf, r, x, pm: tf.hinge_embedding_loss(x, pm, 0.7, reduction=r), ("x",)),
-    ("soft_margin", lambda r, x, pm: F.soft_margin_loss(x, pm, r),
+    ("soft_margin", lambda r, x, pm: F.soft_margin_loss(x, pm, reduction=r),
      lambda x, pm: np.log1p(np.exp(-pm * x)),
      lambda tf, r, x, pm: tf.soft_margin_loss(x, pm, reduction=r), ("x",)),
     ("multilabel_soft_margin", lambda r, x, bits: F.multilabel_soft_margin_loss(
@@ -109,17 +110,17 @@ CASES = [
      lambda tf, r, x, bits: tf.multilabel_soft_margin_loss(x, bits, reduction=r),
      ("x", "bits")),
     ("multilabel_soft_margin_weight", lambda r, x, t, w: F.multilabel_soft_margin_loss(
-        x, t, w, r),
+        x, t, w, reduction=r),
      lambda x, t, w: -(w * (t * _log_sigmoid(x) + (1 - t) * _log_sigmoid(-x))).mean(1),
      lambda tf, r, x, t, w: tf.multilabel_soft_margin_loss(x, t, w, reduction=r),
      ("x", "t", "w")),
     ("multi_margin", lambda r, x, y: F.multi_margin_loss(x, y, reduction=r),
      lambda x, y: _multi_margin(x, y, 1, 1.0, None),
      lambda tf, r, x, y: tf.multi_margin_loss(x, y, reduction=r), ("x",)),
-    ("multi_margin_p2_weight", lambda r, x, y, w: F.multi_margin_loss(x, y, 2, 0.5, w, r),
+    ("multi_margin_p2_weight", lambda r, x, y, w: F.multi_margin_loss(x, y, 2, 0.5, w, reduction=r),
      lambda x, y, w: _multi_margin(x, y, 2, 0.5, w),
      lambda tf, r, x, y, w: tf.multi_margin_loss(x, y, 2, 0.5, w, reduction=r), ("x", "w")),
-    ("multilabel_margin", lambda r, x, ml: F.multilabel_margin_loss(x, ml, r),
+    ("multilabel_margin", lambda r, x, ml: F.multilabel_margin_loss(x, ml, reduction=r),
      _multilabel_margin,
      lambda tf, r, x, ml: tf.multilabel_margin_loss(x, ml, reduction=r), ("x",)),
 ]
@@ -241,8 +242,9 @@ def test_multilabel_margin_ignores_entries_after_the_first_minus_one():
     x = fnp.asarray(D["x"][:2])
     a = np.array([[2, -1, 0, 1], [1, 3, -1, 3]])
     b = np.array([[2, -1, -1, -1], [1, 3, -1, 0]])
-    np.testing.assert_allclose(np.asarray(F.multilabel_margin_loss(x, a, "none")),
-                               np.asarray(F.multilabel_margin_loss(x, b, "none")), rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(F.multilabel_margin_loss(x, a, reduction="none")),
+                               np.asarray(F.multilabel_margin_loss(x, b, reduction="none")),
+                               rtol=1e-15)
 
 
 def test_hinge_embedding_targets_other_than_plus_minus_one_take_both_terms():

@@ -10,9 +10,8 @@ import functrans as ft
 
 torch = pytest.importorskip("torch")
 
-# deprecated since PyTorch 0.4 (`reduction=` replaces them), internal, or factory arguments
-# (functrans takes `key=` and arrays live on the default device)
-IGNORED = {"self", "args", "kwargs", "size_average", "reduce", "_stacklevel",
+# internal or factory arguments (functrans takes `key=` and arrays live on the default device)
+IGNORED = {"self", "args", "kwargs", "_stacklevel",
            "_random_samples", "device", "dtype"}
 KNOWN_GAPS = {
     "Embedding": {"_weight", "_freeze"},            # use Embedding.from_pretrained

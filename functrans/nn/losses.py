@@ -3,6 +3,8 @@ as functions and as modules (`CrossEntropyLoss()(logits, labels)`)."""
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -38,6 +40,36 @@ def _reduce(loss, reduction, fn):
     raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _caller_stacklevel():
+    """warnings.warn's stacklevel, called from the function that warns, for the first frame
+    outside functrans (the user's call, however many wrappers lie between)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def legacy_reduction(size_average, reduce, reduction, fn):
+    """`reduction`, or, where PyTorch's deprecated `size_average` or `reduce` is given (not
+    None), the one they name as in PyTorch (a None among them counting as True): "mean" when
+    both are true, "sum" when only `reduce` is, else "none"; with PyTorch's warning."""
+    if size_average is None and reduce is None:
+        return reduction
+    for name, value in (("size_average", size_average), ("reduce", reduce)):
+        if isinstance(value, str):
+            raise TypeError(f"{fn}: {name} is PyTorch's deprecated bool, got {value!r}; pass "
+                            f"the reduction by keyword: reduction={value!r}")
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    legacy = ("mean" if size_average else "sum") if reduce else "none"
+    warnings.warn(f"{fn}: size_average and reduce are deprecated (as in PyTorch); use "
+                  f"reduction='{legacy}' instead", UserWarning, stacklevel=_caller_stacklevel())
+    return legacy
+
+
 def _weighted(loss, weight, reduction, fn, mean_over_weight=True):
     """PyTorch's elementwise `weight=` of the regression losses: `loss * weight`, reduced by
     sum, or for "mean" divided by sum(weight) (mse, l1) or averaged (huber)."""
@@ -69,8 +101,9 @@ def _real_floating(input, target, fn):
     return x, t
 
 
-def mse_loss(input, target, reduction="mean", weight=None):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error (weighted by `weight`, of the input's shape, where given)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     input, target = as_floating(input), fnp.asarray(target)
     _same_shape(input, target, "mse_loss")
     loss = fnp.square(fnp.subtract(input, target))
@@ -79,8 +112,9 @@ def mse_loss(input, target, reduction="mean", weight=None):
     return _reduce(loss, reduction, "mse_loss")
 
 
-def l1_loss(input, target, reduction="mean", weight=None):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error (weighted by `weight`, of the input's shape, where given)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     input, target = as_floating(input), fnp.asarray(target)
     _same_shape(input, target, "l1_loss")
     loss = fnp.abs(fnp.subtract(input, target))
@@ -167,11 +201,12 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing, fn):
     return _reduce(lax.neg(fnp.sum(terms, axis=axis)), reduction, fn)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy of scores `input` (N, C) or (N, C, d1, ...) against integer
     labels (N, d1, ...) or class probabilities shaped like `input` (PyTorch's semantics,
     including class `weight`, `ignore_index` and `label_smoothing`)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     input = as_floating(input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
@@ -181,14 +216,18 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                 "cross_entropy")
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
     """Negative log-likelihood of log-probabilities `input` at integer labels `target`."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     return _nll(as_floating(input), target, weight, ignore_index, reduction, 0.0, "nll_loss")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
     """Sigmoid + binary cross-entropy in one stable expression."""
+    reduction = legacy_reduction(size_average, reduce, reduction,
+                                 "binary_cross_entropy_with_logits")
     x, t = _floats(input, target)
     _same_shape(x, t, "binary_cross_entropy_with_logits")
     softplus_neg = lax.add(lax.log1p(lax.exp(lax.neg(lax.abs(x)))), lax.max(lax.neg(x), 0.0))
@@ -237,10 +276,12 @@ def _bce_terms_jvp(primals, tangents):
     return _bce_terms(x, t), lax.add(lax.mul(tx, dx), lax.mul(tt, dt))
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
     """-weight·(t·log(x) + (1 - t)·log(1 - x)) for probabilities `input` in [0, 1], with
     the logs clamped at -100 as PyTorch does (prefer `binary_cross_entropy_with_logits` on
     logits: it is stabler)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     x, t = _floats(input, target)
     _same_shape(x, t, "binary_cross_entropy")
     if on_host(x) and bool(fnp.any(lax.bitwise_not(lax.bitwise_and(lax.ge(x, 0.0),
@@ -269,13 +310,14 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction, "huber_loss")
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5·d²/beta where |d| < beta, |d| - 0.5·beta elsewhere (the L1 loss when beta is 0)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must not be negative, got {beta}")
     x, t = _real_floating(input, target, "smooth_l1_loss")
     if beta == 0:
-        return l1_loss(x, t, reduction)
+        return l1_loss(x, t, reduction=reduction)
     _same_shape(x, t, "smooth_l1_loss")
     d = fnp.subtract(x, t)
     a = lax.abs(d)
@@ -284,11 +326,12 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
-def kl_div(input, target, reduction="mean", log_target=False):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """Kullback-Leibler divergence with `input` holding log-probabilities: target·(log(target)
     - input) pointwise (0 where target is 0), or exp(target)·(target - input) with
     `log_target=True`. `reduction="batchmean"` divides the sum by the batch size (axis 0),
     which is the true KL divergence; "mean" divides by the number of elements."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "kl_div")
     x, t = _floats(input, target)
     _same_shape(x, t, "kl_div")
     if log_target:
@@ -320,9 +363,11 @@ def _pm_one_target(target, shape, fn):
     return t
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1, with
     cosines along axis 1 of (N, D) inputs (axis 0 of unbatched (D,) ones)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "cosine_embedding_loss")
     x1, x2 = _floats(input1, input2)
     _same_shape(x1, x2, "cosine_embedding_loss")
     if x1.ndim not in (1, 2):
@@ -341,8 +386,10 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                        reduction="mean"):
     """max(0, -target·(x1 - x2) + margin): target 1 means x1 should rank higher, -1 lower."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "margin_ranking_loss")
     x1, x2 = _floats(input1, input2)
     y = fnp.asarray(target)
     if not (x1.shape == x2.shape == y.shape):
@@ -363,9 +410,10 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False,
-                        reduction="mean"):
+                        size_average=None, reduce=None, reduction="mean"):
     """max(d(a, p) - d(a, n) + margin, 0) with d the pairwise p-distance; `swap` uses
     min(d(a, n), d(p, n)) as the negative distance (Balntas et al.)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "triplet_margin_loss")
     a, pos, neg = _floats(anchor, positive, negative)
     if not (a.ndim == pos.ndim == neg.ndim) or a.ndim not in (1, 2):
         raise ValueError(f"triplet_margin_loss: anchor {a.shape}, positive {pos.shape} and "
@@ -378,10 +426,12 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     return _reduce(loss, reduction, "triplet_margin_loss")
 
 
-def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
     """Negative log-likelihood of counts `target` under a Poisson law of rate exp(input)
     (`log_input=True`: exp(x) - t·x) or rate input (x - t·log(x + eps)); `full` adds the
     Stirling term t·log(t) - t + log(2πt)/2 where t > 1."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "poisson_nll_loss")
     x, t = _floats(input, target)
     _same_shape(x, t, "poisson_nll_loss")
     if log_input:
@@ -456,9 +506,11 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return _reduce(loss, reduction, fn)
 
 
-def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
     """input where target is 1, max(0, margin - input) where it is -1 (distances of similar
     and dissimilar pairs); other target values get both terms, as in PyTorch."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "hinge_embedding_loss")
     x, y = as_floating(input), fnp.asarray(target)
     _same_shape(x, y, "hinge_embedding_loss")
     zero = lax.full_like(x, 0.0)
@@ -467,17 +519,20 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
-def soft_margin_loss(input, target, reduction="mean"):
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target·input)) for targets 1 or -1 (two-class logistic loss)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "soft_margin_loss")
     x, t = _floats(input, target)
     _same_shape(x, t, "soft_margin_loss")
     z = lax.neg(lax.mul(t, x))
     return _reduce(lax.logaddexp(z, lax.full_like(z, 0.0)), reduction, "soft_margin_loss")
 
 
-def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
     """The mean over the classes (last axis) of the logistic losses of scores `input` against
     0/1 targets of its shape, each class weighted by `weight` where given."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "multilabel_soft_margin_loss")
     fn = "multilabel_soft_margin_loss"
     x, t = _floats(input, target)
     if x.ndim == 0:
@@ -533,9 +588,11 @@ def _positive_part(z):
     return lax.select(lax.gt(z, 0.0), z, lax.full_like(z, 0.0))
 
 
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
     """Multi-class hinge loss: for scores x (N, C) or (C,) and class y, the sum over the other
     classes i of max(0, margin - x[y] + x[i])^p, times weight[y] where given, over C."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "multi_margin_loss")
     fn = "multi_margin_loss"
     if p not in (1, 2):
         raise ValueError(f"{fn}: p must be 1 or 2, got {p!r}")
@@ -557,10 +614,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     return _reduce(_nan_where(bad, loss), reduction, fn)
 
 
-def multilabel_margin_loss(input, target, reduction="mean"):
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """Multi-label hinge loss: for scores x (N, C) or (C,) and a target row listing the
     sample's classes, padded after them with -1 (entries past the first -1 are ignored), the
     sum over its classes j and the other classes i of max(0, 1 - x[j] + x[i]), over C."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "multilabel_margin_loss")
     fn = "multilabel_margin_loss"
     x, y = _class_scores(input, target, lambda s: s, fn)
     c = shape_of(x)[-1]
@@ -582,68 +640,80 @@ def multilabel_margin_loss(input, target, reduction="mean"):
 
 
 # ------------------------------------------------------------------ module forms
-class MSELoss(Module):
-    reduction: str = "mean"
-
-    def __call__(self, input, target):
-        return mse_loss(input, target, self.reduction)
-
-
-class L1Loss(Module):
-    reduction: str = "mean"
-
-    def __call__(self, input, target):
-        return l1_loss(input, target, self.reduction)
+# PyTorch's signatures, deprecated size_average/reduce included: `BCELoss(w, None, None, "sum")`
+# means the same here. A module whose size_average or reduce is given keeps the reduction they
+# name, as PyTorch's does.
+class _Loss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        self.reduction = legacy_reduction(size_average, reduce, reduction, type(self).__name__)
 
 
 # The tensor arguments of the loss modules (class weights, pos_weight) are buffers, as
 # PyTorch's register_buffer: in state_dict() under their names, never parameters, never trained.
-class CrossEntropyLoss(Module):
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
         self.weight = Buffer(weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
-        self.label_smoothing = label_smoothing
+
+
+class MSELoss(_Loss):
+    def __call__(self, input, target):
+        return mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    def __call__(self, input, target):
+        return l1_loss(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def __call__(self, input, target):
-        return cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                             self.label_smoothing)
+        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class NLLLoss(Module):
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        self.weight = Buffer(weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
+class NLLLoss(_WeightedLoss):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
 
     def __call__(self, input, target):
-        return nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                        reduction=self.reduction)
 
 
 class NLLLoss2d(NLLLoss):
     """PyTorch's deprecated name for `NLLLoss` (which takes (N, C, H, W) scores as they are);
     warns, as PyTorch does."""
 
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean"):
         warnings.warn("NLLLoss2d is deprecated: use NLLLoss, which takes the same arguments "
                       "and (N, C, d1, ...) scores", FutureWarning, stacklevel=3)
-        super().__init__(weight, ignore_index, reduction)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
-class BCEWithLogitsLoss(Module):
-    def __init__(self, weight=None, reduction="mean", pos_weight=None):
-        self.weight, self.reduction = Buffer(weight), reduction
+class BCEWithLogitsLoss(_WeightedLoss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
+                 pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
         self.pos_weight = Buffer(pos_weight)
 
     def __call__(self, input, target):
-        return binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                self.pos_weight)
+        return binary_cross_entropy_with_logits(input, target, self.weight,
+                                                reduction=self.reduction,
+                                                pos_weight=self.pos_weight)
 
 
-class BCELoss(Module):
-    def __init__(self, weight=None, reduction="mean"):
-        self.weight, self.reduction = Buffer(weight), reduction
-
+class BCELoss(_WeightedLoss):
     def __call__(self, input, target):
-        return binary_cross_entropy(input, target, self.weight, self.reduction)
+        return binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class HuberLoss(Module):
@@ -654,105 +724,104 @@ class HuberLoss(Module):
         return huber_loss(input, target, self.reduction, self.delta)
 
 
-class SmoothL1Loss(Module):
-    reduction: str = "mean"
-    beta: float = 1.0
+class SmoothL1Loss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
 
     def __call__(self, input, target):
-        return smooth_l1_loss(input, target, self.reduction, self.beta)
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class KLDivLoss(Module):
-    reduction: str = "mean"
-    log_target: bool = False
+class KLDivLoss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
 
     def __call__(self, input, target):
-        return kl_div(input, target, self.reduction, self.log_target)
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
-class CosineEmbeddingLoss(Module):
-    margin: float = 0.0
-    reduction: str = "mean"
-
-    def __call__(self, input1, input2, target):
-        return cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
-
-
-class MarginRankingLoss(Module):
-    margin: float = 0.0
-    reduction: str = "mean"
+class CosineEmbeddingLoss(_Loss):
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
 
     def __call__(self, input1, input2, target):
-        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+        return cosine_embedding_loss(input1, input2, target, self.margin,
+                                     reduction=self.reduction)
 
 
-class TripletMarginLoss(Module):
-    margin: float = 1.0
-    p: float = 2.0
-    eps: float = 1e-6
-    swap: bool = False
-    reduction: str = "mean"
+class MarginRankingLoss(_Loss):
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def __call__(self, input1, input2, target):
+        return margin_ranking_loss(input1, input2, target, self.margin,
+                                   reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def __call__(self, anchor, positive, negative):
         return triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
-                                   self.swap, self.reduction)
+                                   self.swap, reduction=self.reduction)
 
 
-class PoissonNLLLoss(Module):
-    log_input: bool = True
-    full: bool = False
-    eps: float = 1e-8
-    reduction: str = "mean"
+class PoissonNLLLoss(_Loss):
+    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                 reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
 
     def __call__(self, log_input, target):
-        return poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
-                                self.reduction)
+        return poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                reduction=self.reduction)
 
 
 class GaussianNLLLoss(Module):
-    full: bool = False
-    eps: float = 1e-6
-    reduction: str = "mean"
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        self.full, self.eps, self.reduction = full, eps, reduction
 
     def __call__(self, input, target, var):
         return gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
 
 
-class HingeEmbeddingLoss(Module):
-    margin: float = 1.0
-    reduction: str = "mean"
+class HingeEmbeddingLoss(_Loss):
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
 
     def __call__(self, input, target):
-        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+        return hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
 
 
-class SoftMarginLoss(Module):
-    reduction: str = "mean"
-
+class SoftMarginLoss(_Loss):
     def __call__(self, input, target):
-        return soft_margin_loss(input, target, self.reduction)
+        return soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class MultiLabelSoftMarginLoss(Module):
-    def __init__(self, weight=None, reduction="mean"):
-        self.weight, self.reduction = Buffer(weight), reduction
-
+class MultiLabelSoftMarginLoss(_WeightedLoss):
     def __call__(self, input, target):
-        return multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+        return multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
 
 
-class MultiMarginLoss(Module):
-    def __init__(self, p=1, margin=1.0, weight=None, reduction="mean"):
+class MultiMarginLoss(_WeightedLoss):
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
         self.p, self.margin = p, margin
-        self.weight, self.reduction = Buffer(weight), reduction
 
     def __call__(self, input, target):
         return multi_margin_loss(input, target, self.p, self.margin, self.weight,
-                                 self.reduction)
+                                 reduction=self.reduction)
 
 
-class MultiLabelMarginLoss(Module):
-    reduction: str = "mean"
-
+class MultiLabelMarginLoss(_Loss):
     def __call__(self, input, target):
-        return multilabel_margin_loss(input, target, self.reduction)
+        return multilabel_margin_loss(input, target, reduction=self.reduction)

@@ -264,8 +264,8 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
                          "probabilities")
     logits = linear(x, lax.reshape(w, (math.prod(outer), shape_of(w)[-1])), b)
     return cross_entropy(lax.reshape(logits, logits_shape), target, weight,
-                         -100 if ignore_index is None else ignore_index, reduction,
-                         label_smoothing)
+                         ignore_index=-100 if ignore_index is None else ignore_index,
+                         reduction=reduction, label_smoothing=label_smoothing)
 
 
 class LinearCrossEntropyLoss(Module):
