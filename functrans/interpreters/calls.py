@@ -11,38 +11,29 @@ params are its `callee` jaxpr (param `jaxpr`), a `name`, and whatever else it pa
 """
 from __future__ import annotations
 
-from .. import dtypes
-from ..core import eval_jaxpr
 from ..primitives._util import moveaxis_to_front, wanted
 from . import ad, batching
-from .partial_eval import derived, trace_closed, dce_closed
+from .partial_eval import dce_closed
 
 
 def call_jvp(prim):
-    """Forward-mode rule for a call primitive: call the jvp of its jaxpr (cached on it)."""
+    """Forward-mode rule for a call primitive: call the jvp of its jaxpr (cached on it); the
+    outputs that do not depend on the inputs with tangents get none."""
     def rule(primals, tangents, jaxpr, name, **params):
         nonzero = tuple(t is not None for t in tangents)
-        in_avals = jaxpr.in_avals
-        out_inexact = [dtypes.is_inexact(a.dtype) for a in jaxpr.out_avals]
-
-        def build():
-            def f(*args):
-                ps = args[:len(in_avals)]
-                ts = iter(args[len(in_avals):])
-                tans = [next(ts) if nz else None for nz in nonzero]
-                outs, out_t = ad.jvp_flat(
-                    lambda *xs: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *xs), list(ps), tans)
-                return list(outs) + [ad.instantiate(t, o) for t, o, inx in
-                                     zip(out_t, outs, out_inexact) if inx]
-            t_avals = [a for a, nz in zip(in_avals, nonzero) if nz]
-            return trace_closed(f, list(in_avals) + t_avals, f"jvp({name})")
-        jvp_jaxpr = derived(jaxpr, ("jvp", nonzero), build)
-        res = prim.bind(*primals, *[t for t in tangents if t is not None],
-                        jaxpr=jvp_jaxpr, name=f"jvp_{name}", **params)
+        jvp_jaxpr, out_nz = ad.jvp_jaxpr(jaxpr, nonzero, False)
+        given = [t for t, a in zip(tangents, jaxpr.in_avals)
+                 if t is not None and ad.inexact_aval(a)]
+        res = prim.bind(*primals, *given, jaxpr=jvp_jaxpr, name=f"jvp_{name}", **params)
         n = len(jaxpr.out_avals)
         outs, t_iter = res[:n], iter(res[n:])
-        return outs, [next(t_iter) if inx else None for inx in out_inexact]
+        return outs, [next(t_iter) if nz else None for nz in out_nz]
     return rule
+
+
+def nonzero_outputs(needs, jaxpr, **_):
+    """Which outputs of a call of `jaxpr` depend on the inputs flagged in `needs`."""
+    return ad.jvp_jaxpr(jaxpr, needs, False)[1]
 
 
 def call_vjp(prim):
@@ -97,6 +88,7 @@ def define_call(prim, inline):
     inlines it `inline` ("early" or "late", see `core.Primitive`)."""
     prim.abstract_eval = lambda *avals, jaxpr, **_: [a.strip_weak() for a in jaxpr.out_avals]
     prim.jvp, prim.vjp, prim.batch = call_jvp(prim), call_vjp(prim), call_batch(prim)
+    prim.nonzero_outputs = nonzero_outputs
     prim.dce_rule = dce_call
     prim.callee, prim.inline = "jaxpr", inline
     return prim

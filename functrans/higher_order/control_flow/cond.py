@@ -59,13 +59,19 @@ def _cond_lowering(ctx, eqn, ins, outs, indent):
 cond_p.lowering = _cond_lowering
 
 
-def _cond_jvp(primals, tangents, branches):
-    index, ops = primals[0], primals[1:]
-    nz = [t is not None for t in tangents[1:]]
+def _cond_nonzero_outputs(needs, branches):
+    """Which outputs depend on the operands flagged in `needs` (in some branch)."""
     out_nz = [False] * len(branches[0].out_avals)
     for br in branches:
-        out_nz = [a or b for a, b in zip(out_nz, jvp_jaxpr(br, nz, False)[1])]
-    jbranches = tuple(jvp_jaxpr(br, nz, out_nz)[0] for br in branches)
+        out_nz = [a or b for a, b in zip(out_nz, jvp_jaxpr(br, needs[1:], False)[1])]
+    return out_nz
+
+
+def _cond_jvp(primals, tangents, branches):
+    index, ops = primals[0], primals[1:]
+    nz = [t is not None for t in tangents]
+    out_nz = _cond_nonzero_outputs(nz, branches)
+    jbranches = tuple(jvp_jaxpr(br, nz[1:], out_nz)[0] for br in branches)
     outs = cond_p.bind(index, *ops, *[t for t in tangents[1:] if t is not None],
                        branches=jbranches)
     n = len(branches[0].out_avals)
@@ -179,6 +185,7 @@ def _cond_dce(used_outputs, eqn):
 
 
 cond_p.jvp, cond_p.vjp, cond_p.batch = _cond_jvp, _cond_vjp, _cond_batch
+cond_p.nonzero_outputs = _cond_nonzero_outputs
 cond_p.dce_rule = _cond_dce
 
 

@@ -204,7 +204,15 @@ def _scan_dce(used_outputs, eqn):
                        params={**p, "jaxpr": body, "num_consts": sum(keep[:nc])})
 
 
+def _scan_nonzero_outputs(needs, jaxpr, length, reverse, num_consts, num_carry):
+    """Which outputs depend on the inputs flagged in `needs` (the carries' a fixed point)."""
+    c_nz, k_nz, x_nz = _scan_parts(list(needs), num_consts, num_carry)
+    carry_nz = carry_tangents(jaxpr, c_nz, k_nz, x_nz)
+    return carry_nz + jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, False)[1][num_carry:]
+
+
 scan_p.jvp, scan_p.vjp, scan_p.batch = _scan_jvp, _scan_vjp, _scan_batch
+scan_p.nonzero_outputs = _scan_nonzero_outputs
 scan_p.dce_rule = _scan_dce
 
 

@@ -257,7 +257,15 @@ def _drop_last_output(closed):
     return ClosedJaxpr(jj, closed.consts)
 
 
+def _while_nonzero_outputs(needs, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    """Which carries depend on the inputs flagged in `needs` (a fixed point)."""
+    _, bc_nz, init_nz = _while_parts(list(needs), dict(cond_nconsts=cond_nconsts,
+                                                       body_nconsts=body_nconsts))
+    return carry_tangents(body_jaxpr, bc_nz, init_nz)
+
+
 while_p.jvp, while_p.vjp, while_p.batch = _while_jvp, _while_vjp, _while_batch
+while_p.nonzero_outputs = _while_nonzero_outputs
 
 
 @on_operand_device
