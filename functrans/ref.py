@@ -17,7 +17,8 @@ the array operations of its reads and writes, and state is discharged while trac
   values). A control-flow body's trace that touches outer refs stops its primitive
   (`partial_eval.StateUsed`), which runs again with them threaded (`Threaded`): the written
   ones as extra carries or operands and results, the ones only read closed over;
-  `checkpoint` threads them the same way. custom_vjp / custom_jvp functions refuse them.
+  `checkpoint` threads them the same way; custom_vjp / custom_jvp functions get them as
+  extra operands and results of their primitive, seen inside them and their rules (`Passed`).
 - Refs passed as arguments to `jit` or mapped by `vmap` are passed as their values and seen
   inside as new refs around them (`Lent`); what those hold at the end is written back (under
   vmap, into the entries the argument mapped).
@@ -301,6 +302,11 @@ class _Imported:
                  read).append(s.ref)
         return Threaded(written, read, what)
 
+    @staticmethod
+    def passed(states, what):
+        """A `Passed` for the refs of `states`."""
+        return Passed(states, what)
+
 
 class Threaded:
     """Outer refs a staged body touched, for running it again with them passed through as
@@ -319,26 +325,59 @@ class Threaded:
         """`(fun(*args), final values of the written refs)`, with the written refs holding
         `values` as refs of the transform running now (the body's trace). `read_only`: a
         write is an error (a while_loop's cond_fun)."""
-        refs = self.written + self.read
-        saved = [(r._value, r._main) for r in refs]
-        here = active_mains()[-1]
-        for r, v in zip(refs, list(values) + self.read_values):
-            r._value, r._main = v, here
-        try:
-            out = fun(*args)
-            finals = [r._value for r in self.written]
-            changed = [r._value is not v for r, v in zip(self.read, self.read_values)]
-        finally:
-            for r, (v, m) in zip(refs, saved):
-                r._value, r._main = v, m
-        if any(changed) or read_only and any(a is not b for a, b in zip(finals, values)):
+        values = list(values)
+        out, finals = _holding(self.written + self.read, values + self.read_values, fun, args)
+        if any(a is not b for a, b in zip(finals[len(values):], self.read_values)) or \
+                read_only and any(a is not b for a, b in zip(finals, values)):
             raise ValueError(f"{self.what}: a Ref is written where it was only read when "
                              "first traced, or where only reads are allowed (a while_loop's "
                              "cond_fun: write it in body_fun instead)")
-        return out, finals
+        return out, finals[:len(values)]
 
     def write_back(self, values):
         for r, v in zip(self.written, values):
+            _write_whole(r, v, self.what)
+
+
+def _holding(refs, values, fun, args):
+    """`(fun(*args), the refs' final values)`, with `refs` holding `values` meanwhile as refs
+    of the transform running now."""
+    saved = [(r._value, r._main) for r in refs]
+    here = active_mains()[-1]
+    for r, v in zip(refs, values):
+        r._value, r._main = v, here
+    try:
+        return fun(*args), [r._value for r in refs]
+    finally:
+        for r, (v, m) in zip(refs, saved):
+            r._value, r._main = v, m
+
+
+class Passed:
+    """Outer refs a custom_vjp / custom_jvp function used, passed to its primitive as extra
+    operands (each one's value, `initial`) and results (the final values of the `written`
+    ones), so that the function and its rules, run by whatever transform, see them as refs
+    holding the operands (`call`). Made from the records of a trace of the function."""
+    __slots__ = ("refs", "n_written", "what", "initial")
+
+    def __init__(self, states, what):
+        t = _Imported.threaded(states, what)
+        self.refs, self.n_written, self.what = t.written + t.read, len(t.written), what
+        self.initial = t.initial + t.read_values
+
+    avals = property(lambda self: [r._aval for r in self.refs])
+
+    def call(self, fun, args, values):
+        """`(fun(*args), final values of the written refs)`, the refs holding `values`."""
+        out, finals = _holding(self.refs, values, fun, args)
+        if any(a is not b for a, b in zip(finals[self.n_written:], values[self.n_written:])):
+            raise ValueError(f"{self.what}: a Ref is written by a derivative rule but not by "
+                             "the function (or where it was only read when first traced); "
+                             "the function and its rules must write the same refs")
+        return out, finals[:self.n_written]
+
+    def write_back(self, values):
+        for r, v in zip(self.refs, values):
             _write_whole(r, v, self.what)
 
 

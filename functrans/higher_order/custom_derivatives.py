@@ -64,7 +64,9 @@ def resolve_args(name, signature, args, kwargs, hint="pass them positionally or 
 
 
 class _Staged:
-    """The primal function traced for the abstract signature of one call."""
+    """The primal function traced for the abstract signature of one call. Outer refs it uses
+    (`refs`, a `ref.Passed`, or None) are extra inputs, and the written ones extra outputs,
+    of its jaxpr."""
 
     def __init__(self, fun, leaves, in_tree, nondiff, name):
         avals = [abstractify(x) for x in leaves]
@@ -74,13 +76,59 @@ class _Staged:
             args = _merge(tree_unflatten(in_tree, flat), nondiff)
             outs, box["tree"] = tree_flatten(fun(*args))
             return outs
-        self.jaxpr, hoisted = trace_to_jaxpr(flat_fun, avals, name=name)
+        states = []
+        self.jaxpr, hoisted = trace_to_jaxpr(flat_fun, avals, name=name, states=states)
+        # (the records' type, functrans.ref's, makes the ref.Passed: refs sit above this layer)
+        self.refs = refs = type(states[0]).passed(states, name) if states else None
+        if refs:
+            n = len(avals)
+            self.jaxpr, hoisted = trace_to_jaxpr(
+                lambda *f: _joined(*refs.call(flat_fun, f[:n], list(f[n:]))),
+                avals + refs.avals, name=name)
         if hoisted:
             raise TypeError(
                 f"{name}: the function closes over a traced value from an enclosing transform "
                 "(for example an array created inside the function being differentiated). "
                 "Pass it as an explicit argument instead, so its derivative is accounted for.")
         self.out_tree = box["tree"]
+
+
+def _joined(outs, finals):
+    return list(outs) + finals
+
+
+def _vjp_with_refs(refs, n_in, n_out, fwd, bwd):
+    """`fwd` and `bwd` of a custom_vjp function using outer refs (`refs`): the operands
+    are followed by the refs' values, the results by the written refs' final values."""
+    def fwd_refs(*flat, perturbed=None):
+        (out, res), finals = refs.call(
+            lambda *f: fwd(*f, perturbed=perturbed and perturbed[:n_in]), flat[:n_in],
+            list(flat[n_in:]))
+        return _joined(out, finals), res
+    fwd_refs.ref_results = refs.n_written
+    return fwd_refs, lambda res, cts: bwd(res, cts[:n_out]) + [None] * len(refs.refs)
+
+
+def _jvp_with_refs(refs, n_in, jvp):
+    """The rule of a custom_jvp function using outer refs (as `_vjp_with_refs`)."""
+    def jvp_refs(primals, tangents):
+        (out, t_out), finals = refs.call(jvp, (primals[:n_in], tangents[:n_in]),
+                                         list(primals[n_in:]))
+        return _joined(out, finals), list(t_out) + [None] * len(finals)
+    jvp_refs.symbolic_zeros, jvp_refs.ref_results = jvp.symbolic_zeros, refs.n_written
+    return jvp_refs
+
+
+def _nonzero_outputs(rule):
+    """`nonzero_outputs` of a primitive with custom rules (param `rule`): every output but
+    the final values of refs, which depend on the inputs as the function's jaxpr says (None
+    when there are none: every output)."""
+    def nonzero(needs, fun_jaxpr, **params):
+        k = getattr(params[rule], "ref_results", 0)
+        if k:
+            n = len(fun_jaxpr.out_avals) - k
+            return [True] * n + ad.jvp_jaxpr(fun_jaxpr, needs, False)[1][n:]
+    return nonzero
 
 
 def _merge(diff_args, nondiff):
@@ -198,6 +246,7 @@ def _custom_vjp_batch(axis, vals, dims, fun_jaxpr, fwd, bwd, name):
 custom_vjp_call_p.vjp = _custom_vjp_vjp
 custom_vjp_call_p.jvp = _custom_vjp_jvp
 custom_vjp_call_p.batch = _custom_vjp_batch
+custom_vjp_call_p.nonzero_outputs = _nonzero_outputs("fwd")
 
 
 class custom_vjp:
@@ -278,9 +327,15 @@ class custom_vjp:
             for k, (arg, ct) in enumerate(zip(diff_args, got)):
                 flat.extend(_cotangent_leaves(name, diff_positions[k], arg, ct))
             return flat
-        outs = custom_vjp_call_p.bind(*leaves, fun_jaxpr=staged.jaxpr, fwd=fwd_flat,
-                                      bwd=bwd_flat, name=name)
-        return tree_unflatten(out_tree, outs)
+        refs, n = staged.refs, out_tree.num_leaves
+        if refs:
+            fwd_flat, bwd_flat = _vjp_with_refs(refs, len(leaves), n, fwd_flat, bwd_flat)
+        outs = custom_vjp_call_p.bind(*leaves, *(refs.initial if refs else ()),
+                                      fun_jaxpr=staged.jaxpr, fwd=fwd_flat, bwd=bwd_flat,
+                                      name=name)
+        if refs:
+            refs.write_back(outs[n:])
+        return tree_unflatten(out_tree, outs[:n])
 
 
 class CustomVJPPrimal:
@@ -395,6 +450,7 @@ def _custom_jvp_batch(axis, vals, dims, fun_jaxpr, jvp, name, fun=None):
 custom_jvp_call_p.jvp = _custom_jvp_jvp
 custom_jvp_call_p.vjp = _custom_jvp_vjp
 custom_jvp_call_p.batch = _custom_jvp_batch
+custom_jvp_call_p.nonzero_outputs = _nonzero_outputs("jvp")
 
 
 class custom_jvp:
@@ -465,11 +521,11 @@ class custom_jvp:
                 outs, box["tree"] = tree_flatten(
                     fun(*_merge(tree_unflatten(in_tree, flat), nondiff)))
                 return outs
-            staged_jaxpr, extra = None, {"fun": flat_fun}
+            staged_jaxpr, extra, refs = None, {"fun": flat_fun}, None
         else:
             staged = _Staged(fun, leaves, in_tree, nondiff, f"custom_jvp({name})")
             box["tree"] = staged.out_tree
-            staged_jaxpr, extra = staged.jaxpr, {}
+            staged_jaxpr, extra, refs = staged.jaxpr, {}, staged.refs
 
         def jvp_flat(primals, tangents):
             p = tree_unflatten(in_tree, primals)
@@ -493,8 +549,14 @@ class custom_jvp:
                                     f"{shape_of(o)}; a tangent has its primal's shape")
             return out_leaves, [None if isinstance(t, SymbolicZero) else t for t in t_leaves]
         jvp_flat.symbolic_zeros = symbolic
-        outs = custom_jvp_call_p.bind(*leaves, fun_jaxpr=staged_jaxpr, jvp=jvp_flat, name=name,
-                                      **extra)
+        n = len(leaves)
+        outs = custom_jvp_call_p.bind(
+            *leaves, *(refs.initial if refs else ()), fun_jaxpr=staged_jaxpr,
+            jvp=_jvp_with_refs(refs, n, jvp_flat) if refs else jvp_flat, name=name, **extra)
+        if refs:
+            n = box["tree"].num_leaves
+            refs.write_back(outs[n:])
+            outs = outs[:n]
         return tree_unflatten(box["tree"], outs)
 
 
