@@ -2,8 +2,10 @@
 
 - `io_callback(callback, result_shape_dtypes, *args, ordered=False, **kwargs)`: a host
   callback with side effects (see `functrans.callbacks`).
+- `checkify`: JAX's functional error checking (`checkify.checkify`, `checkify.check`, ...).
 - `ode.odeint` (`import functrans.experimental.ode`): JAX's adaptive Dormand-Prince solver.
 """
 from ..callbacks import io_callback
+from . import checkify
 
-__all__ = ["io_callback"]
+__all__ = ["io_callback", "checkify"]
