@@ -29,23 +29,8 @@ ALLOWED = {
     # JAX's constructor is internal (users make refs with new_ref); functrans's Ref boxes a
     # value, and functrans/ref.py belongs to other work now
     ("", "Ref"): (("aval", "refs"), "internal constructor"),
-    # built by functrans.numpy's ufunc factories, positional-only as NumPy's ufuncs are
-    ("numpy", "gcd"): (("x1", "x2"), "NumPy ufunc: positional-only"),
-    ("numpy", "lcm"): (("x1", "x2"), "NumPy ufunc: positional-only"),
-    ("numpy", "trunc"): (("x",), "NumPy ufunc: positional-only"),
-    ("numpy", "i0"): (("x",), "built by the unary ufunc factory (positional-only)"),
     # NumPy's matrix_rank(A, tol=None, hermitian=False, *, rtol=None): NumPy's names win
     ("numpy.linalg", "matrix_rank"): (("M",), "NumPy's name is A"),
-    # functrans.nn's functional forms are PyTorch's (`input`, as torch.nn.functional);
-    # taking JAX's `x` as well needs an alias for every one of them (not done yet)
-    **{("nn", n): (("x",), "PyTorch's input") for n in (
-        "celu", "elu", "glu", "leaky_relu", "log_softmax", "mish", "relu", "relu6", "selu",
-        "sigmoid", "silu", "softmax", "softplus")},
-    # SciPy's `q` (as every other distribution's ppf/isf); JAX's names are its own
-    ("scipy.stats.gumbel_l", "ppf"): (("p",), "SciPy's q"),
-    ("scipy.stats.gumbel_r", "ppf"): (("p",), "SciPy's q"),
-    ("scipy.stats.logistic", "ppf"): (("x",), "SciPy's q"),
-    ("scipy.stats.logistic", "isf"): (("x",), "SciPy's q"),
 }
 
 _KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

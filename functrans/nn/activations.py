@@ -17,6 +17,7 @@ import numpy as np
 from .. import dtypes, lax
 from .. import numpy as fnp
 from ..higher_order.custom_derivatives import custom_jvp
+from ..numpy._signatures import keyword_alias
 from ..primitives._util import dtype_of, shape_of
 from ._utils import as_floating, float_dtype
 from .in_place import refuse_in_place
@@ -28,6 +29,7 @@ __all__ = ['relu', 'gelu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'leaky_r
            'relu_', 'elu_', 'leaky_relu_', 'hardtanh_', 'selu_', 'celu_', 'rrelu_', 'threshold_']
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def relu(input, inplace=False):
     """max(x, 0), with derivative 0 at 0 (as PyTorch); NaN stays NaN."""
     return _relu(as_floating(input))
@@ -62,6 +64,7 @@ def gelu(x, approximate="none"):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def sigmoid(input):
     return lax.logistic(as_floating(input))
 
@@ -102,6 +105,7 @@ def _in_dtype(input, dtype):
     return as_floating(input) if dtype is None else fnp.asarray(input, dtype=dtype)
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def log_softmax(input, dim=-1, *, dtype=None, axis=_UNSET, where=None):
     """log(softmax(x)) along `dim` (JAX's `axis`: an int, a tuple, or None for all), computed
     stably (in `dtype` where given); with JAX's `where`, over the elements it marks only
@@ -112,6 +116,7 @@ def log_softmax(input, dim=-1, *, dtype=None, axis=_UNSET, where=None):
     return out if mask is None else lax.select(mask, out, lax.full_like(out, -math.inf))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def softmax(input, dim=-1, *, dtype=None, axis=_UNSET, where=None):
     """exp(x) / sum(exp(x)) along `dim` (JAX's `axis`: an int, a tuple, or None for all),
     computed stably (in `dtype` where given); with JAX's `where`, over the elements it marks
@@ -151,23 +156,27 @@ def _fill(x, value):
 
 
 # ------------------------------------------------------------------ functional forms
+@keyword_alias(x="input")     # jax.nn's name
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope·x otherwise (derivative negative_slope at 0)."""
     x = as_floating(input)
     return lax.select(lax.gt(x, 0.0), x, lax.mul(x, float(negative_slope)))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha·(exp(x) - 1) otherwise."""
     x = as_floating(input)
     return lax.select(lax.gt(x, 0.0), x, lax.mul(lax.expm1(x), float(alpha)))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def selu(input, inplace=False):
     """scale·elu(x, alpha) with the self-normalizing constants of Klambauer et al."""
     return lax.mul(elu(input, _SELU_ALPHA), _SELU_SCALE)
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def celu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha·(exp(x/alpha) - 1) otherwise."""
     if alpha == 0:
@@ -177,6 +186,7 @@ def celu(input, alpha=1.0, inplace=False):
                       lax.mul(lax.expm1(lax.div(x, float(alpha))), float(alpha)))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def silu(input, inplace=False):
     """x·sigmoid(x) (also called swish)."""
     x = as_floating(input)
@@ -187,12 +197,14 @@ def _softplus(x):
     return lax.logaddexp(x, lax.full_like(x, 0.0))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def mish(input, inplace=False):
     """x·tanh(softplus(x))."""
     x = as_floating(input)
     return lax.mul(x, lax.tanh(_softplus(x)))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta·x)) / beta, and x itself where beta·x > threshold."""
     x = as_floating(input)
@@ -216,6 +228,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
                       lax.select(lax.ge(x, hi), _fill(x, hi), x))
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def relu6(input, inplace=False):
     """min(max(x, 0), 6) (hardtanh(x, 0, 6))."""
     return hardtanh(input, 0.0, 6.0)
@@ -304,6 +317,7 @@ def threshold(input, threshold, value, inplace=False):
     return lax.select(lax.le(x, float(threshold)), _fill(x, float(value)), x)
 
 
+@keyword_alias(x="input")     # jax.nn's name
 def glu(input, dim=-1, *, axis=None):
     """a·sigmoid(b), where a and b are the first and second halves of `input` along `dim`
     (JAX's `axis`), whose size must be even."""

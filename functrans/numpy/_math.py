@@ -13,6 +13,7 @@ from ._conversion import promote, promote_inexact, as_operand, asarray
 from ._fast import numpy_value, numpy_pair
 from ._promotion_modes import check_rank_promotion
 from ._reductions import as_bool, no_out
+from ._signatures import keywords_too
 
 
 def _ufunc_options(name, out, where):
@@ -143,7 +144,8 @@ absolute = abs = _same_unary(lax.abs, "absolute")
 sign = _same_unary(lax.sign, "sign")
 floor = _same_unary(lax.floor, "floor", int_identity=True)
 ceil = _same_unary(lax.ceil, "ceil", int_identity=True)
-trunc = fix = _same_unary(lax.trunc, "trunc", int_identity=True)
+# NumPy's ufunc takes its operands by position only, JAX's function by name too
+trunc = fix = keywords_too(_same_unary(lax.trunc, "trunc", int_identity=True))
 rint = _inexact_unary(lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), "rint")
 isfinite = _same_unary(
     lambda x: lax.is_finite(x) if dtypes.is_inexact(dtype_of(x)) else
@@ -395,9 +397,11 @@ acos, asin, atan, acosh, asinh, atanh = arccos, arcsin, arctan, arccosh, arcsinh
 atan2 = arctan2
 bitwise_invert = invert
 bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
-gcd = _binary(lax.gcd, "gcd")
-lcm = _binary(lax.lcm, "lcm")
-i0 = _inexact_unary(lax.bessel_i0, "i0", "Modified Bessel function of the first kind, order 0.")
+# NumPy's gcd and lcm take their operands by position only, JAX's and NumPy's i0 by name too
+gcd = keywords_too(_binary(lax.gcd, "gcd"))
+lcm = keywords_too(_binary(lax.lcm, "lcm"))
+i0 = keywords_too(_inexact_unary(lax.bessel_i0, "i0",
+                                 "Modified Bessel function of the first kind, order 0."))
 
 
 def fabs(x, /):

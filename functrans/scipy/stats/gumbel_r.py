@@ -4,6 +4,7 @@ from __future__ import annotations
 from ... import numpy as fnp
 from ._common import log1mexp, promote, nan_unless
 from ...core import place_functions as _place_functions
+from ...numpy._signatures import keyword_alias
 
 
 def _y(x, loc, scale):
@@ -39,6 +40,7 @@ def logsf(x, loc=0, scale=1):
     return nan_unless(scale > 0, log1mexp(fnp.exp(-y)))
 
 
+@keyword_alias(p="q")     # JAX's name
 def ppf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return nan_unless((scale > 0) & (q >= 0) & (q <= 1), loc - scale * fnp.log(-fnp.log(q)))

@@ -5,6 +5,7 @@ from ... import numpy as fnp
 from .. import special
 from ._common import promote, nan_unless
 from ...core import place_functions as _place_functions
+from ...numpy._signatures import keyword_alias
 
 
 def logpdf(x, loc=0, scale=1):
@@ -37,11 +38,13 @@ def logsf(x, loc=0, scale=1):
     return nan_unless(scale > 0, -fnp.logaddexp(0, (x - loc) / scale))
 
 
+@keyword_alias(x="q")     # JAX's name
 def ppf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return nan_unless(scale > 0, loc + scale * special.logit(q))
 
 
+@keyword_alias(x="q")     # JAX's name
 def isf(q, loc=0, scale=1):
     q, loc, scale = promote(q, loc, scale)
     return nan_unless(scale > 0, loc - scale * special.logit(q))
