@@ -56,15 +56,38 @@ class Array:
 
     @property
     def device(self):
+        """The device holding the array (for one laid out over a mesh of CPU devices, the
+        mesh's devices as one place, a `DeviceGroup`; its `.sharding` says how)."""
         return device_of_raw(self._value)
 
     def devices(self):
-        return {self.device}
+        d = device_of_raw(self._value)
+        return set(d.members) if d.spans else {d}
 
     @property
     def sharding(self):
-        """How the array is laid out over devices: all of it on its one device."""
-        return SingleDeviceSharding(self.device)
+        """How the array is laid out over devices: a SingleDeviceSharding, or a NamedSharding
+        for an array laid out over a mesh of CPU devices."""
+        from .meshes import sharding_of
+        return sharding_of(self._value, device_of_raw(self._value))
+
+    @property
+    def addressable_shards(self):
+        """Each device's block of the array (`Shard`s: device, index, replica_id, data)."""
+        from .meshes import shards_of
+        return shards_of(self._value, device_of_raw(self._value))
+
+    global_shards = addressable_shards
+
+    def addressable_data(self, index):
+        """The block held by the `index`-th device (an Array on it)."""
+        return self.addressable_shards[index].data
+
+    is_fully_addressable = True
+
+    @property
+    def is_fully_replicated(self):
+        return self.sharding.is_fully_replicated
 
     @property
     def aval(self):

@@ -35,6 +35,7 @@ from .config import config
 from .core import (Primitive, Tracer, is_python_scalar, eval_primitive, eval_jaxpr, evaluate_with,
                    current_source, get_aval)
 from .jaxpr import ClosedJaxpr
+from . import meshes as _meshes
 from .errors import NonFiniteError, format_frame
 from .jit import check_outputs_with
 from .numpy._conversion import asarray
@@ -217,3 +218,6 @@ def _apply_checks(name=None, value=None):
 
 config.on_update(_apply_checks)
 _apply_checks()
+
+
+visualize_array_sharding = _meshes.visualize_array_sharding     # JAX's jax.debug name

@@ -1,7 +1,13 @@
 """Meshes and the shardings over them (JAX's `PartitionSpec`, `Mesh`, `NamedSharding`,
 `set_mesh`), below the array API so that every function taking JAX's `out_sharding=` reads it
-with one helper, `out_sharding_device`. A functrans array lives whole on one device: a
-sharding is honest when it names exactly one device; `ft.sharding` re-exports these names."""
+with one helper, `out_sharding_device`; `ft.sharding` re-exports these names.
+
+A sharding over one device places an array there. A `NamedSharding` over several CPU devices
+(`ft.config.update("jax_num_cpu_devices", n)`) places it on the mesh's `DeviceGroup`: the data
+is held whole in host memory with its split (`PartitionSpec`), each shard a view of its block;
+operations on arrays of one mesh run there, and their results keep the split of an operand of
+the same shape (else they are replicated). Shardings over several devices of other platforms
+are refused."""
 from __future__ import annotations
 
 import abc
@@ -10,12 +16,14 @@ import threading
 
 import numpy as np
 
-from .array import SingleDeviceSharding
-from .backends import Device, default_device_now, devices as _all_devices, get_device
+from .array import SingleDeviceSharding, wrap
+from .backends import (Device, DeviceGroup, Split, default_device_now, devices as _all_devices,
+                       get_backend, get_device, to_host)
 
 __all__ = ["Mesh", "NamedSharding", "PartitionSpec", "Sharding", "SingleDeviceSharding",
            "make_mesh", "placement_device", "set_mesh", "current_mesh", "out_sharding_device",
-           "device_or_out_sharding"]
+           "device_or_out_sharding", "Shard", "mesh_place", "sharding_of", "shards_of",
+           "visualize_array_sharding"]
 
 
 class PartitionSpec(tuple):
@@ -139,13 +147,36 @@ class NamedSharding(Sharding):
             raise ValueError(f"shard_shape: the spec {self.spec!r} has more entries than the "
                              f"shape {tuple(global_shape)} has axes")
         for i, p in enumerate(self.spec):
-            n = math.prod(self.mesh.shape[a] for a in (p if isinstance(p, tuple) else (p,))
-                          if a)
+            n = math.prod(self.mesh.shape[a] for a in _axes_of(p))
             if out[i] % n:
                 raise ValueError(f"shard_shape: axis {i} of size {out[i]} cannot be split "
                                  f"evenly over {n} devices ({self.spec!r} on {self.mesh!r})")
             out[i] //= n
         return tuple(out)
+
+    def devices_indices_map(self, global_shape):
+        """For each device of the mesh (in its order), the index (a tuple of slices) of the
+        block of an array of `global_shape` it holds."""
+        shape = tuple(global_shape)
+        block = self.shard_shape(shape)
+        names = self.mesh.axis_names
+        found = {}
+        for coords in np.ndindex(self.mesh.devices.shape):
+            where = dict(zip(names, coords))
+            index = []
+            for i in range(len(shape)):
+                axes = _axes_of(self.spec[i]) if i < len(self.spec) else ()
+                if not axes:
+                    index.append(slice(None))
+                    continue
+                k = 0
+                for a in axes:
+                    k = k * self.mesh.shape[a] + where[a]
+                index.append(slice(k * block[i], (k + 1) * block[i]))
+            found[self.mesh.devices[coords]] = tuple(index)
+        return found
+
+    addressable_devices_indices_map = devices_indices_map
 
     def __eq__(self, other):
         return isinstance(other, NamedSharding) and (other.mesh, other.spec) == \
@@ -161,17 +192,90 @@ class NamedSharding(Sharding):
 Sharding.register(SingleDeviceSharding)
 
 
+def _axes_of(entry):
+    """The mesh axis names one entry of a PartitionSpec splits over."""
+    return tuple(a for a in (entry if isinstance(entry, tuple) else (entry,)) if a)
+
+
+_groups: dict = {}
+_splits: dict = {}
+
+
+def _split(sharding, what):
+    """The place `device_put` lays an array out at for `sharding`, a NamedSharding over
+    several devices: its mesh's DeviceGroup with the sharding's split."""
+    got = _splits.get(sharding)
+    if got is None:
+        mesh = sharding.mesh
+        if not _on_cpu(mesh):
+            raise NotImplementedError(
+                f"{what}: {sharding!r} spans {mesh.size} devices of platform "
+                f"{mesh.devices.flat[0].platform}; arrays laid out over several devices are "
+                "supported on CPU devices only. Use a SingleDeviceSharding (or a device), or "
+                "ft.pmap for work over several devices")
+        group = _groups.get(mesh)
+        if group is None:
+            group = _groups[mesh] = DeviceGroup(get_backend("cpu"), mesh.devices.flat, mesh)
+        got = _splits[sharding] = Split(group, sharding.spec, sharding)
+    return got
+
+
+def mesh_place(mesh, what):
+    """The place of the arrays laid out over `mesh` (its devices as one `DeviceGroup`, or
+    its one device)."""
+    if mesh.size == 1:
+        return mesh.devices.flat[0]
+    return _split(NamedSharding(mesh), what).group
+
+
+def _on_cpu(mesh):
+    return all(d.platform == "cpu" for d in mesh.devices.flat)
+
+
+def sharding_of(raw, device):
+    """The sharding of the raw array `raw` living on `device`."""
+    if not device.spans:
+        return SingleDeviceSharding(device)
+    return NamedSharding(device.mesh, raw.spec if raw.spec is not None else PartitionSpec())
+
+
+class Shard:
+    """One device's block of an array (JAX's `Shard`): its `device`, `index` (a tuple of
+    slices into the whole array), `replica_id` (which copy, where several devices hold the
+    same block) and `data` (the block, an Array on that device)."""
+    __slots__ = ("device", "index", "replica_id", "data")
+
+    def __init__(self, device, index, replica_id, data):
+        self.device, self.index, self.replica_id, self.data = device, index, replica_id, data
+
+    def __repr__(self):
+        return (f"Shard(device={self.device!r}, index={self.index}, "
+                f"replica_id={self.replica_id}, data={self.data!r})")
+
+
+def shards_of(raw, device):
+    """The shards of the raw array `raw` living on `device`, in the order of the devices."""
+    if not device.spans:
+        return [Shard(device, tuple(slice(None) for _ in raw.shape), 0, wrap(raw))]
+    host = to_host(raw)
+    seen, found = {}, []
+    for d, index in sharding_of(raw, device).devices_indices_map(raw.shape).items():
+        key = tuple((s.start, s.stop) for s in index)
+        replica = seen[key] = seen.get(key, -1) + 1
+        block = np.array(host[index])
+        found.append(Shard(d, index, replica, wrap(d.backend.from_host(block, d))))
+    return found
+
+
 def placement_device(spec, what="device_put") -> Device:
-    """The one device `spec` (None, a Device or its name, a SingleDeviceSharding, or a
-    NamedSharding over one device) puts data on."""
+    """The place `spec` (None, a Device or its name, a SingleDeviceSharding, or a
+    NamedSharding) puts data on: a device, or for a NamedSharding over several CPU devices
+    the mesh's devices with the split (a `Split`)."""
     if isinstance(spec, SingleDeviceSharding):
         return spec.device
     if isinstance(spec, NamedSharding):
         if spec.num_devices != 1:
-            raise NotImplementedError(
-                f"{what}: {spec!r} spans {spec.num_devices} devices; a functrans array lives "
-                "whole on one device, so only shardings over one device are supported. Use a "
-                "SingleDeviceSharding (or a device), or ft.pmap for work over several devices")
+            return _split(spec, what)
         return spec.mesh.devices.flat[0]
     if isinstance(spec, Mesh):
         raise TypeError(f"{what}: got a Mesh; pass NamedSharding(mesh, spec) instead")
@@ -187,20 +291,18 @@ def current_mesh():
 
 
 class set_mesh:
-    """Makes `mesh` (a one-device `Mesh`, or None for none) this thread's current mesh, at
-    once (`ft.set_mesh(mesh)`) or for a block (`with ft.set_mesh(mesh): ...`, which restores
-    the previous one on exit), so that a bare `PartitionSpec` given as `out_sharding` names
-    the mesh's device (JAX's `jax.set_mesh`)."""
+    """Makes `mesh` (a `Mesh` over one device or several CPU devices, or None for none) this
+    thread's current mesh, at once (`ft.set_mesh(mesh)`) or for a block (`with
+    ft.set_mesh(mesh): ...`, which restores the previous one on exit), so that a bare
+    `PartitionSpec` given as `out_sharding` lays the result out over the mesh (JAX's
+    `jax.set_mesh`)."""
 
     def __init__(self, mesh):
         if mesh is not None and not isinstance(mesh, Mesh):
             raise TypeError(f"set_mesh: mesh must be a Mesh or None, got "
                             f"{type(mesh).__name__}")
         if mesh is not None and mesh.size != 1:
-            raise NotImplementedError(
-                f"set_mesh: {mesh!r} spans {mesh.size} devices; a functrans array lives whole "
-                "on one device, so only meshes over one device are supported (use ft.pmap "
-                "for work over several devices)")
+            _split(NamedSharding(mesh), "set_mesh")     # (refuses what cannot hold arrays)
         self.mesh, self._previous = mesh, current_mesh()
         _current.mesh = mesh
 
@@ -212,9 +314,9 @@ class set_mesh:
 
 
 def out_sharding_device(sharding, what, name="out_sharding"):
-    """The device JAX's `out_sharding=` (or `sharding=`) argument `sharding` names: None for
-    None (the result stays where it is computed), else the one device of a
-    SingleDeviceSharding, of a NamedSharding over one device, or of a PartitionSpec under
+    """The place JAX's `out_sharding=` (or `sharding=`) argument `sharding` names: None for
+    None (the result stays where it is computed), else the device (or `Split`, see
+    `placement_device`) of a SingleDeviceSharding, a NamedSharding, or a PartitionSpec under
     `set_mesh`. Any other value raises NotImplementedError naming `what` and `name`."""
     if sharding is None:
         return None
@@ -225,14 +327,18 @@ def out_sharding_device(sharding, what, name="out_sharding"):
                              f"mesh: call it under `with ft.set_mesh(mesh):` or pass "
                              f"NamedSharding(mesh, spec)")
         sharding = NamedSharding(mesh, sharding)
-    if isinstance(sharding, (SingleDeviceSharding, NamedSharding)) and \
-            sharding.num_devices == 1:
+    if isinstance(sharding, NamedSharding) and sharding.num_devices > 1 and \
+            not _on_cpu(sharding.mesh):
+        raise NotImplementedError(
+            f"{what}: {name}={sharding!r} spans {sharding.num_devices} devices of platform "
+            f"{sharding.mesh.devices.flat[0].platform}: arrays are laid out over several "
+            f"devices of the CPU only, so {name} must name one device (or a mesh of CPU "
+            "devices)")
+    if isinstance(sharding, (SingleDeviceSharding, NamedSharding)):
         return placement_device(sharding, what)
     raise NotImplementedError(
-        f"{what}: {name}={sharding!r} is not supported: a functrans array lives whole on one "
-        f"device, so {name} must be None or a sharding over one device (a "
-        f"SingleDeviceSharding, or a NamedSharding over a one-device mesh); use ft.pmap for "
-        f"work over several devices")
+        f"{what}: {name}={sharding!r} is not supported: {name} must be None, a "
+        f"SingleDeviceSharding or a NamedSharding (or a PartitionSpec under set_mesh)")
 
 
 def device_or_out_sharding(device, out_sharding, what):
@@ -244,3 +350,38 @@ def device_or_out_sharding(device, out_sharding, what):
         raise ValueError(f"{what}: give device or out_sharding, not both (got device="
                          f"{device!r} and out_sharding={out_sharding!r})")
     return out_sharding_device(out_sharding, what)
+
+
+def visualize_array_sharding(arr, *, use_color=False, scale=1.0, min_width=9, max_width=80):
+    """Print which devices hold which block of the 1-D or 2-D array `arr` (JAX's
+    `jax.debug.visualize_array_sharding`, as plain text)."""
+    del use_color, scale, max_width
+    shape = tuple(arr.shape)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"visualize_array_sharding: only 1-D and 2-D arrays can be shown, "
+                         f"got shape {shape}")
+    sharding = arr.sharding
+    indices = sharding.devices_indices_map(shape) if isinstance(sharding, NamedSharding) else \
+        {sharding.device: tuple(slice(None) for _ in shape)}
+
+    def span(s, n):
+        return s.indices(n)[:2]
+    cells = {}
+    for d, index in indices.items():
+        rows = span(index[0], shape[0]) if len(shape) == 2 else (0, 1)
+        cols = span(index[-1], shape[-1])
+        cells.setdefault((rows, cols), []).append(d)
+    rows = sorted({r for r, _ in cells})
+    cols = sorted({c for _, c in cells})
+    labels = {k: f"{ds[0].platform.upper()} " + ",".join(str(d.id) for d in ds)
+              for k, ds in cells.items()}
+    width = max(min_width, max(map(len, labels.values())) + 4)
+    edge = "─" * width
+
+    def rule(left, mid, right):
+        return left + mid.join(edge for _ in cols) + right
+    lines = [rule("┌", "┬", "┐")]
+    for i, r in enumerate(rows):
+        lines.append("│" + "│".join(labels[(r, c)].center(width) for c in cols) + "│")
+        lines.append(rule("├", "┼", "┤") if i < len(rows) - 1 else rule("└", "┴", "┘"))
+    print("\n".join(lines))
