@@ -309,6 +309,12 @@ class Jitted:
         """`__call__` while an output check is set (`check_outputs_with`): no fast path."""
         return self._call(args, kwargs)
 
+    def _timed_call(self, *args, **kwargs):
+        """`__call__` while a timer is set (`time_calls_with`): no fast path."""
+        if jit_disabled():
+            return self.fun(*args, **kwargs)
+        return _call_timer(f"jit({self._name})", self._call, args, kwargs)
+
     def _call(self, args, kwargs):
         if kwargs or self.static_argnums or self.static_argnames:
             dyn, statics = self._split_args(args, kwargs)
@@ -664,11 +670,25 @@ def check_outputs_with(check):
     _choose_call()
 
 
+_call_timer = None
+
+
+def time_calls_with(timer):
+    """Have every jitted call run as `timer(label, call, args, kwargs)`, which must return
+    `call(args, kwargs)` (None: stop). Meanwhile calls take the general path, whose compiled
+    programs run through `Executable.__call__`; `ft.profiler` sets one while it traces."""
+    global _call_timer
+    _call_timer = timer
+    _choose_call()
+
+
 def _choose_call():
-    """Point `Jitted.__call__` at the fast dispatch, unless an output check is set or some
-    thread is inside `disable_jit`: then at the general paths (the fast one stays free of
-    both checks)."""
-    if _jit_off_threads:
+    """Point `Jitted.__call__` at the fast dispatch, unless a call timer or an output check
+    is set or some thread is inside `disable_jit`: then at the general paths (the fast one
+    stays free of these checks)."""
+    if _call_timer is not None:
+        Jitted.__call__ = Jitted._timed_call
+    elif _jit_off_threads:
         Jitted.__call__ = Jitted._call_unless_disabled
     elif _output_check is not None:
         Jitted.__call__ = Jitted._checked_call

@@ -52,18 +52,27 @@ class Executable:
             _WITH_ARENAS.add(self)
 
     def __call__(self, *args):
-        if self._on_host:
-            return self._run(*args)
-        with self.device.backend.activate(self.device):
-            return self._run(*args)
+        return self.run(self.fn, args)
 
-    def _run(self, *args):
+    def run(self, fn, args):
+        """Run `fn` (this program's function `fn`, or a `variant` of it) on `args`."""
+        if self._on_host:
+            return self._run(fn, args)
+        with self.device.backend.activate(self.device):
+            return self._run(fn, args)
+
+    def _run(self, fn, args):
         if not self._views:
-            return self.fn(*args)
+            return fn(*args)
         pool = self.take_arena()
-        outs = self.fn(*args, pool)
+        outs = fn(*args, pool)
         self.give_arena(pool)
         return outs
+
+    def variant(self, source, name, names):
+        """The function `name` that `source` (a rewrite of this program's code) defines, with
+        this program's names and `names` (a dict) in scope."""
+        return compile_source(source, name, dict(self._namespace, **names))
 
     def take_arena(self):
         """The arrays of an idle arena (the block first, then one view per slot), or of a new
@@ -272,6 +281,11 @@ def _tree_expression(tree, names, namespace):
     return build(tree)
 
 
+# called as `observe(name, device, start)` after each compilation (`start`: its
+# time.perf_counter() when it began); `ft.profiler` adds one while it traces
+compile_observers = []
+
+
 def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Executable:
     """Optimize and compile `closed` for `device` (cached on the jaxpr). `donated` lists the
     inputs whose arrays the code may overwrite; the executable then takes one extra
@@ -290,6 +304,8 @@ def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Exe
                         "after optimization)", name, device,
                         ", ".join(v.aval.str_short() for v in closed.jaxpr.invars),
                         time.perf_counter() - start, len(optimized.jaxpr.eqns))
+        for observe in compile_observers:
+            observe(name, device, start)
         exe = closed.cache.setdefault(key, Executable(fn, source, optimized, device, namespace,
                                                       signature, slots))
     return exe
