@@ -2,11 +2,13 @@
 `.lower()` and `.compile()`): `Traced`, `Lowered` and `Compiled`, made by `Jitted.trace`."""
 from __future__ import annotations
 
+import numpy as np
+
 from .api import output_shapes
 from .compiler import compile_jaxpr
 from .core import ShapeDtypeStruct
 from .jit_explain import sig_str
-from .tree_util import tree_map, tree_structure
+from .tree_util import tree_map, tree_structure, tree_unflatten
 
 
 class Traced:
@@ -25,6 +27,13 @@ class Traced:
     in_tree = property(lambda self: tree_structure(
         self._jitted._split_args(self._args, self._kwargs)[0]))
 
+    @property
+    def args_info(self):
+        """The dynamic arguments as a pytree (`in_tree`) of `ArgInfo`s."""
+        donated = set(self._entry.donated)
+        return tree_unflatten(self.in_tree, [ArgInfo(s[0], s[1], i in donated)
+                                             for i, s in enumerate(self._key[1])])
+
     def lower(self):
         e = self._entry
         return Lowered(e.jaxpr, compile_jaxpr(e.jaxpr, self._device, self._jitted._name,
@@ -40,6 +49,7 @@ class Lowered:
 
     in_tree = property(lambda self: self._traced.in_tree)
     out_tree = property(lambda self: self._traced.out_tree)
+    args_info = property(lambda self: self._traced.args_info)
     out_info = property(lambda self: tree_map(
         lambda s: ShapeDtypeStruct(s.shape, s.dtype, self.executable.device),
         self._traced.out_info))
@@ -47,11 +57,19 @@ class Lowered:
     def as_text(self):
         return (f"# jaxpr\n{self.jaxpr}\n\n" + self.executable.as_text())
 
-    def compile(self):
+    def compile(self, compiler_options=None):
         """The compiled function: call it as the jitted one, without the static arguments,
         with arguments of the shapes and dtypes it was lowered for. Its attributes are the
-        executable's (`jaxpr`, `source`, `as_text()`)."""
+        executable's (`jaxpr`, `source`, `as_text()`, `cost_analysis()`,
+        `memory_analysis()`). `compiler_options` (XLA's flags in JAX) must be empty."""
+        if compiler_options:
+            raise ValueError(f"compile(compiler_options={compiler_options!r}): functrans "
+                             "compiles to NumPy/CuPy code and takes no compiler options")
         return Compiled(self.executable, self._traced)
+
+    def cost_analysis(self):
+        """The program's `flops`, `transcendentals` and `bytes accessed` (as `Compiled`'s)."""
+        return self.executable.cost_analysis()
 
     def __str__(self):
         return self.as_text()
@@ -66,6 +84,10 @@ class Compiled:
 
     def __init__(self, executable, traced):
         self._executable, self._traced = executable, traced
+
+    in_tree = property(lambda self: self._traced.in_tree)
+    out_tree = property(lambda self: self._traced.out_tree)
+    args_info = property(lambda self: self._traced.args_info)
 
     def __getattr__(self, name):
         return getattr(self._executable, name)
@@ -88,3 +110,16 @@ class Compiled:
 
 
 _MISSING = object()
+
+
+class ArgInfo:
+    """One dynamic argument of a traced function: its `shape`, `dtype` and whether it is
+    `donated`."""
+    __slots__ = ("shape", "dtype", "donated")
+
+    def __init__(self, shape, dtype, donated):
+        self.shape, self.dtype, self.donated = tuple(shape), dtype, donated
+
+    def __repr__(self):
+        return (f"ArgInfo(shape={self.shape}, dtype={np.dtype(self.dtype).name}, "
+                f"donated={self.donated})")

@@ -22,6 +22,7 @@ from ..jaxpr import ClosedJaxpr
 from ..tree_util import node_kind
 from . import memory
 from .codegen import generate, compile_source, quiet_lines
+from .cost import cost_analysis, memory_analysis
 from .passes import optimize
 
 log = logging.getLogger("functrans.compiler")
@@ -98,6 +99,14 @@ class Executable:
 
     def as_text(self):
         return f"# optimized jaxpr\n{self.jaxpr}\n\n# generated code\n{self.source}"
+
+    def cost_analysis(self):
+        """The `flops`, `transcendentals` and `bytes accessed` of one run (`compiler.cost`)."""
+        return cost_analysis(self.jaxpr)
+
+    def memory_analysis(self):
+        """The bytes of the arguments, results, temporaries (the arena) and generated code."""
+        return memory_analysis(self.jaxpr, self.source, self.arena_bytes)
 
     def array_function(self, out_tree, name, host_inputs=()):
         """A variant taking `ft.Array`s and returning the output pytree of Arrays (the
