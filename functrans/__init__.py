@@ -47,9 +47,9 @@ from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
                        enable_x64, numpy_rank_promotion, numpy_dtype_promotion, log_compiles,
-                       explain_cache_misses, enable_checks, check_tracer_leaks, checking_leaks,
-                       live_arrays, copy_to_host_async, typeof, effects_barrier, host_count,
-                       host_id, host_ids, process_indices, print_environment_info)
+                       explain_cache_misses, no_tracing, enable_checks, check_tracer_leaks,
+                       checking_leaks, live_arrays, copy_to_host_async, typeof, effects_barrier,
+                       host_count, host_id, host_ids, process_indices, print_environment_info)
 
 
 def device_put(x, device=None, *, src=None, donate=False, may_alias=None):

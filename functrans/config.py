@@ -47,6 +47,8 @@ _SETTINGS = {
     "enable_checks": ("FUNCTRANS_ENABLE_CHECKS", False, _flag),
     # after each trace to a jaxpr, raise if a tracer of it is still alive (leaked)
     "check_tracer_leaks": ("FUNCTRANS_CHECK_TRACER_LEAKS", False, _flag),
+    # a jitted function that would trace (a cache miss) raises RuntimeError instead
+    "no_tracing": ("FUNCTRANS_NO_TRACING", False, _flag),
     # CPU devices in this process (None: XLA_FLAGS' --xla_force_host_platform_device_count,
     # else 1); read once, when the first array is made or the devices are first listed
     "num_cpu_devices": ("FUNCTRANS_NUM_CPU_DEVICES", None, int),
@@ -70,6 +72,7 @@ _JAX_NAMES = {
     "jax_log_compiles": ("log_compiles", bool, bool),
     "jax_enable_checks": ("enable_checks", bool, bool),
     "jax_check_tracer_leaks": ("check_tracer_leaks", bool, bool),
+    "jax_no_tracing": ("no_tracing", bool, bool),
     "jax_num_cpu_devices": ("num_cpu_devices", lambda n: None if n is None or n < 0 else n,
                             lambda n: -1 if n is None else n),
 }

@@ -37,7 +37,7 @@ from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device, get_backend
 from .compiler import compile_jaxpr, release_buffers
-from .api import param_names
+from .api import fun_name, param_names
 from .errors import ArgumentError
 from .compiler.executable import detach_from
 from .compiler.jit_call import jit_p, wrap_outputs
@@ -504,6 +504,9 @@ class Jitted:
         return tuple(out)
 
     def _trace(self, key, leaves, treedef, statics, args, kwargs, dyn, lent=None):
+        if config.no_tracing:
+            raise RuntimeError(f"jit would trace {fun_name(self.fun)} again (no compiled "
+                               "program for these arguments), but 'no_tracing' is set")
         c = self._c
         c.misses += 1
         c.tick += 1

@@ -1,7 +1,7 @@
 """JAX's smaller top-level names, for code written for JAX: scopes and settings as context
 managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`,
 `enable_x64`, `numpy_rank_promotion`, `numpy_dtype_promotion`, `log_compiles`,
-`explain_cache_misses`, `enable_checks`, `check_tracer_leaks`), `live_arrays`,
+`explain_cache_misses`, `no_tracing`, `enable_checks`, `check_tracer_leaks`), `live_arrays`,
 `copy_to_host_async`, `typeof`, `effects_barrier`,
 the multi-host aliases (`host_count`, `host_id`, `host_ids`, `process_indices`) and
 `print_environment_info`."""
@@ -20,7 +20,8 @@ from .tree_util import tree_leaves
 
 __all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "enable_x64",
            "numpy_rank_promotion", "numpy_dtype_promotion", "log_compiles",
-           "explain_cache_misses", "enable_checks", "check_tracer_leaks", "checking_leaks",
+           "explain_cache_misses", "no_tracing", "enable_checks", "check_tracer_leaks",
+           "checking_leaks",
            "live_arrays", "copy_to_host_async", "typeof", "effects_barrier", "host_count",
            "host_id", "host_ids", "process_indices", "print_environment_info"]
 
@@ -98,6 +99,13 @@ def explain_cache_misses(new_val=True):
     """`with ft.explain_cache_misses():` each retrace of a jitted function is logged with its
     reason (which argument's shape, dtype or static value, or which setting, changed)."""
     return _setting("log_retraces", bool(new_val))
+
+
+def no_tracing(new_val=True):
+    """`with ft.no_tracing():` a jitted function that would trace inside the block (no
+    compiled program for its arguments yet) raises RuntimeError instead: to check that a loop
+    never recompiles. Eager operations run as always (functrans does not trace them)."""
+    return _setting("no_tracing", bool(new_val))
 
 
 def enable_checks(new_val=True):
