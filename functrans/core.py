@@ -134,7 +134,7 @@ def abstractify(x):
     `x`'s dtype) or a `ShapeDtypeStruct`."""
     if isinstance(x, ShapeDtypeStruct):
         return ShapedArray(x.shape, x.dtype, weak_type=x.weak_type)
-    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind not in "biufc":
+    if isinstance(x, (np.ndarray, np.generic)) and dtypes.kind_char(x.dtype) not in "biufc":
         raise TypeError(f"cannot make an array from NumPy data of dtype {x.dtype}; "
                         "functrans arrays hold numbers and booleans only")
     aval = get_aval(x)

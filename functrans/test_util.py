@@ -21,6 +21,8 @@ __all__ = ["check_grads", "check_jvp", "check_vjp", "numerical_jvp"]
 
 _EPS = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3, np.dtype(np.float16): 1e-2}
 _TOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 2e-2, np.dtype(np.float16): 1e-1}
+if "bfloat16" in dtypes.ML_DTYPES:     # 8 mantissa bits: wide steps, loose tolerances
+    _EPS[dtypes.ML_DTYPES["bfloat16"]] = _TOL[dtypes.ML_DTYPES["bfloat16"]] = 1e-1
 
 
 def _np(x):

@@ -81,12 +81,15 @@ int8, int16, int32, int64 = map(_ScalarType, (_np.int8, _np.int16, _np.int32, _n
 uint8, uint16, uint32, uint64 = map(_ScalarType, (_np.uint8, _np.uint16, _np.uint32, _np.uint64))
 float16, float32, float64 = map(_ScalarType, (_np.float16, _np.float32, _np.float64))
 complex64, complex128 = map(_ScalarType, (_np.complex64, _np.complex128))
+# bfloat16, float8_e4m3fn, int4, ...: present where the optional ml_dtypes is installed
+globals().update({_n: _ScalarType(_dt) for _n, _dt in _dtypes.ML_DTYPES.items()})
+__getattr__ = _dtypes.ml_dtypes_getattr(__name__)
 dtype = _np.dtype
 integer, floating, inexact, number, signedinteger, unsignedinteger, complexfloating = (
     _np.integer, _np.floating, _np.inexact, _np.number, _np.signedinteger, _np.unsignedinteger,
     _np.complexfloating)
 generic = _np.generic
-issubdtype = _np.issubdtype
+issubdtype = _dtypes.issubdtype
 can_cast = _np.can_cast
 pi, e, inf, nan, euler_gamma = _math_mod.pi, _math_mod.e, _math_mod.inf, _math_mod.nan, _np.euler_gamma
 newaxis = None

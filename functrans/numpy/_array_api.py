@@ -16,14 +16,9 @@ from ._conversion import result_dtype
 API_VERSION = "2025.12"
 _KNOWN_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 
-_KINDS = {
-    "bool": lambda dt: dt.kind == "b",
-    "signed integer": lambda dt: dt.kind == "i",
-    "unsigned integer": lambda dt: dt.kind == "u",
-    "integral": lambda dt: dt.kind in "iu",
-    "real floating": lambda dt: dt.kind == "f",
-    "complex floating": lambda dt: dt.kind == "c",
-    "numeric": lambda dt: dt.kind in "iufc",
+_KINDS = {   # the kind characters of each kind (dtypes.kind_char: ml_dtypes' types as well)
+    "bool": "b", "signed integer": "i", "unsigned integer": "u", "integral": "iu",
+    "real floating": "f", "complex floating": "c", "numeric": "iufc",
 }
 
 
@@ -56,7 +51,7 @@ class finfo:
 
     def __init__(self, dtype):
         dt = dtype.dtype if isinstance(dtype, (Array, Tracer)) else dtypes.canonicalize(dtype)
-        info = np.finfo(dt)
+        info = dtypes.finfo(dt)
         self._info = info
         self.dtype = info.dtype
         self.bits = int(info.bits)
@@ -78,7 +73,7 @@ class iinfo:
     def __init__(self, int_type):
         dt = int_type.dtype if isinstance(int_type, (Array, Tracer)) else \
             dtypes.canonicalize(int_type)
-        info = np.iinfo(dt)
+        info = dtypes.iinfo(dt)
         self._info = info
         self.dtype = info.dtype
         self.bits, self.max, self.min = int(info.bits), int(info.max), int(info.min)
@@ -105,7 +100,7 @@ def isdtype(dtype, kind):
         return any(isdtype(dt, k) for k in kind)
     if isinstance(kind, str):
         try:
-            return _KINDS[kind](dt)
+            return dtypes.kind_char(dt) in _KINDS[kind]
         except KeyError:
             raise ValueError(f"isdtype: unknown kind {kind!r}; use a dtype or one of "
                              f"{sorted(_KINDS)}") from None

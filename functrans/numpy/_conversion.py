@@ -44,7 +44,7 @@ def _promotion_key(x):
     if type(x) in PYTHON_SCALARS:
         return x
     if isinstance(x, Tracer) and x.aval.weak_type:
-        return _WEAK_STANDIN[x.aval.dtype.kind]
+        return _WEAK_STANDIN[dtypes.kind_char(x.aval.dtype)]
     return dtype_of(x)
 
 

@@ -24,10 +24,12 @@ def enable(flag, reason="checks"):
 
 
 def numpy_value(x, kinds=None):
-    """The NumPy buffer behind eager Array `x` (of a dtype kind in `kinds`), else None."""
+    """The NumPy buffer behind eager Array `x` (of a dtype kind in `kinds`), else None: None
+    for ml_dtypes' types too (bfloat16, ...: NumPy's own dtypes are "builtin" 1, those 2),
+    whose NumPy promotion is not JAX's."""
     if type(x) is Array and _enabled:
         v = x._value
-        if (type(v) is _NDARRAY or isinstance(v, _GENERIC)) and (
+        if (type(v) is _NDARRAY or isinstance(v, _GENERIC)) and v.dtype.isbuiltin == 1 and (
                 kinds is None or v.dtype.kind in kinds):
             return v
     return None

@@ -39,9 +39,10 @@ def _keep(out, shape, axes, keepdims):
 
 def _sum_dtype(dt):
     """NumPy's accumulator: booleans and small signed ints as int64, unsigned as uint64."""
-    if dt == dtypes.bool_ or (dt.kind == "i" and dt.itemsize < 8):
+    kind = dtypes.kind_char(dt)     # int4, uint4, ... too
+    if dt == dtypes.bool_ or (kind == "i" and dt.itemsize < 8):
         return dtypes.int64
-    if dt.kind == "u" and dt.itemsize < 8:
+    if kind == "u" and dt.itemsize < 8:
         return np.dtype(np.uint64)
     return dt
 
@@ -90,11 +91,11 @@ def _fold(reduce, combine, unit, a, axis, dtype, keepdims, initial, where, promo
     if where is not None:
         a = _masked(a, where, unit)
     axes = normalize_axes(axis, len(shape_of(a)))
-    a = lax.convert_element_type(a, _reduction_dtype(dtype, a, promote_integers))
-    out = reduce(a, axes)
+    dt = _reduction_dtype(dtype, a, promote_integers)
+    out = reduce(lax.convert_element_type(a, dtypes.accumulation_dtype(dt)), axes)
     if initial is not None:
         out = combine(out, initial)
-    return _keep(out, shape_of(a), axes, keepdims)
+    return _keep(lax.convert_element_type(out, dt), shape_of(a), axes, keepdims)
 
 
 def _extremum(lax_fn, name):
@@ -156,6 +157,8 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
     (a,), dt = promote_inexact(a)
     if dtype is not None:
         a = lax.convert_element_type(a, dtypes.canonicalize(dtype))
+    if dtypes.accumulation_dtype(dtype_of(a)) != dtype_of(a):      # bfloat16: in float32
+        return _in_accumulation_dtype(_mean, a, axis=axis, keepdims=keepdims, where=where)
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
     if where is not None:
@@ -169,6 +172,14 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=None):
 _mean = mean
 
 
+def _in_accumulation_dtype(f, a, **kwargs):
+    """`f(a, **kwargs)` computed in `a`'s accumulation dtype (float32 for bfloat16), rounded
+    back to `a`'s dtype."""
+    dt = dtype_of(a)
+    acc = lax.convert_element_type(a, dtypes.accumulation_dtype(dt))
+    return lax.convert_element_type(f(acc, **kwargs), dt)
+
+
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correction=None,
         where=None, mean=None):
     """Variance with `ddof` (NumPy) or `correction` (array API) degrees of freedom removed;
@@ -179,6 +190,9 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
     (a,), _ = promote_inexact(a)
     if dtype is not None:
         a = lax.convert_element_type(a, dtypes.canonicalize(dtype))
+    if dtypes.accumulation_dtype(dtype_of(a)) != dtype_of(a):      # bfloat16: in float32
+        return _in_accumulation_dtype(var, a, axis=axis, ddof=ddof, keepdims=keepdims,
+                                      where=where, mean=mean)
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
     if mean is None:
@@ -244,7 +258,9 @@ def _running(scan, a, axis, dtype):
     if axis is None:
         a, axis = lax.reshape(a, (math.prod(shape_of(a)),)), 0
     dt = dtypes.canonicalize(dtype) if dtype is not None else _sum_dtype(dtype_of(a))
-    return scan(lax.convert_element_type(a, dt), normalize_axes(axis, len(shape_of(a)))[0])
+    out = scan(lax.convert_element_type(a, dtypes.accumulation_dtype(dt)),
+               normalize_axes(axis, len(shape_of(a)))[0])
+    return lax.convert_element_type(out, dt)
 
 
 def _cumulative(name, scan, initial, x, axis, dtype, include_initial):

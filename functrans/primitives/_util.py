@@ -124,7 +124,11 @@ def ufunc_impl(np_name, binary_name=None):
     fn = getattr(np, np_name)
     if binary_name is None:
         def impl(xp, *args):
-            return (fn if xp is np else getattr(xp, np_name))(*args)
+            out = (fn if xp is np else getattr(xp, np_name))(*args)
+            dt = getattr(args[0], "dtype", out.dtype)
+            if out.dtype != dt and out.dtype != bool and dtypes.is_ml_dtype(dt):
+                out = out.astype(dt)    # NumPy widens where ml_dtypes has no loop (int4's -x)
+            return out
     else:
         def impl(xp, x, y):
             t, u = type(x), type(y)

@@ -107,7 +107,7 @@ def _to_numpy(obj, dtype):
         return np.asarray(obj, dtype if dtype is not None else dtypes.scalar_dtype(obj))
     if isinstance(obj, NUMPY_TYPES):
         out = np.asarray(obj)
-        if out.dtype.kind not in "biufc":
+        if dtypes.kind_char(out.dtype) not in "biufc":
             raise TypeError(f"cannot make an array from NumPy data of dtype {out.dtype}; "
                             "functrans arrays hold numbers and booleans only")
         return out if dtype is None else out.astype(dtype)

@@ -77,7 +77,7 @@ def in_operand_dtype(out, args):
     computes float16 (and more) wider and returns that."""
     for a in args:
         dtype = getattr(a, "dtype", None)
-        if dtype is not None and dtype.kind in "fc":
+        if dtype is not None and dtypes.kind_char(dtype) in "fc":
             return out.astype(dtype, copy=False)
     return out
 

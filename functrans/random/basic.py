@@ -207,8 +207,8 @@ def bits(key, shape=(), dtype=None):
 # ------------------------------------------------------------------ continuous samplers
 def float_dtype(fn, dtype):
     dtype = dtypes.default_float_dtype() if dtype is None else np.dtype(dtype)
-    if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8):
-        raise TypeError(f"ft.random.{fn} needs a float16/32/64 dtype, got {dtype}")
+    if dtypes.kind_char(dtype) != "f" or dtype.itemsize not in (2, 4, 8):
+        raise TypeError(f"ft.random.{fn} needs a float16/32/64 or bfloat16 dtype, got {dtype}")
     return dtype
 
 
@@ -216,7 +216,7 @@ def _unit_floats(key, shape, dtype):
     """Uniform floats in [0, 1): the top mantissa-many random bits times 2**-nmant (the same
     values JAX gets by setting the mantissa bits of 1.0 and subtracting 1)."""
     info = np.finfo(dtype)
-    nbits = dtype.itemsize * 8
+    nbits = dtype.itemsize * 8 if info.nmant >= 8 else 8    # bfloat16: 8 bits, as JAX's
     mantissa = lax.shift_right(random_bits(key, nbits, shape), nbits - info.nmant)
     return lax.mul(lax.convert_element_type(mantissa, dtype), float(2.0 ** -info.nmant))
 
