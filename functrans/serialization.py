@@ -68,7 +68,7 @@ try:
 except ImportError:                     # Windows: an open file cannot be deleted there
     fcntl = None
 
-from . import numpy as fnp
+from . import dtypes, numpy as fnp
 from .api import ShapeDtypeStruct
 from .array import Array
 from .backends import process_index
@@ -88,7 +88,7 @@ _CHUNK = 1 << 20
 _MAX_NDIM = 64
 
 _SCALAR_TYPES = {bool: "bool", int: "int", float: "float", complex: "complex"}
-_DTYPE_NAMES = frozenset(np.dtype(c).name for c in "?bBhHiIlLqQefdgFDG")
+_DTYPE_NAMES = frozenset(np.dtype(c).name for c in "?bBhHiIlLqQefdgFDG") | set(dtypes.ML_DTYPES)
 
 
 class CheckpointError(ValueError):
@@ -520,17 +520,20 @@ def _read_npy_header(r, fp, info, rec, where):
         r.fail(where, f"expected the .npy header of a numeric or bool array, found "
                f"{header[:120]!r}")
     order, kind, size, fortran, dims = m.groups()
+    want = np.dtype(rec["dtype"])
     try:
-        if kind not in "biufc" or not size:
+        if kind == "V" and dtypes.is_ml_dtype(want) and size == str(want.itemsize):
+            dtype = want        # NumPy writes ml_dtypes' types (bfloat16, ...) as raw "V" data
+        elif kind not in "biufc" or not size:
             raise TypeError
-        dtype = np.dtype(kind + size)
+        else:
+            dtype = np.dtype(kind + size)
     except (TypeError, ValueError, OverflowError):
         dtype = None
     if dtype is None or dtype.name not in _DTYPE_NAMES:
         r.fail(where, f"holds dtype {order}{kind}{size}; checkpoints hold only numeric and "
                "bool arrays (never pickled Python objects)")
     shape = [int(d) for d in dims.replace(",", " ").split()]
-    want = np.dtype(rec["dtype"])
     if dtype != want or shape != rec["shape"]:
         r.fail(where, f"the manifest says {_fmt(want.name, rec['shape'])} but the .npy header "
                f"says {_fmt(dtype.name, shape)}")

@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from .. import dtypes
 from ..buffers import Buffer, is_buffer
 from ..tree_util import tree_flatten_with_path, tree_unflatten
 from .module import Module, dotted_name, named_arrays
@@ -96,6 +97,7 @@ def load_state_dict(module, state_dict, strict=True):
 _NUMPY_CAN_HOLD = {np.dtype(t) for t in (np.bool_, np.uint8, np.int8, np.uint16, np.int16,
                                           np.float16, np.uint32, np.int32, np.float32,
                                           np.uint64, np.int64, np.float64)}
+_NUMPY_CAN_HOLD.update(dt for n, dt in dtypes.ML_DTYPES.items() if n == "bfloat16")   # BF16
 # the dtypes of safetensors files that load as they are (bfloat16 is widened to float32)
 _SAFETENSORS_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "F16", "U32", "I32", "F32", "U64",
                        "I64", "F64"}
@@ -130,10 +132,14 @@ def save_safetensors(tensors, path, metadata=None):
     st.save_file(out, os.fspath(path), metadata=metadata)
 
 
-def load_safetensors(path):
+def load_safetensors(path, keep_bfloat16=False):
     """The tensors of the safetensors file at `path`, as a dict from names to NumPy arrays
     (ready for `model.load_state_dict(...)`). bfloat16 tensors become float32 (exactly: a
-    bfloat16 is the high half of a float32)."""
+    bfloat16 is the high half of a float32), or with `keep_bfloat16` stay bfloat16 (this needs
+    the optional package ml_dtypes)."""
+    if keep_bfloat16 and "bfloat16" not in dtypes.ML_DTYPES:
+        raise ImportError("load_safetensors(keep_bfloat16=True) needs the optional package "
+                          "ml_dtypes: pip install ml_dtypes (or functrans[ml_dtypes])")
     _library("load_safetensors")
     from safetensors import safe_open
     path = os.fspath(path)
@@ -161,13 +167,13 @@ def load_safetensors(path):
                          f"{e}") from None
     if not bfloat16:
         return tensors
-    tensors.update(_read_bfloat16(path, bfloat16))
+    tensors.update(_read_bfloat16(path, bfloat16, keep_bfloat16))
     return {name: tensors[name] for name in names}
 
 
-def _read_bfloat16(path, names):
+def _read_bfloat16(path, names, keep=False):
     """The bfloat16 tensors `names` of the (checked) safetensors file at `path` as float32:
-    each 16-bit pattern shifted into the high half of a 32-bit one."""
+    each 16-bit pattern shifted into the high half of a 32-bit one (as bfloat16: `keep`)."""
     out = {}
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
@@ -182,6 +188,7 @@ def _read_bfloat16(path, names):
             if not 8 + n <= start <= end <= size or end - start != 2 * math.prod(shape):
                 raise ValueError(f"load_safetensors: {path} changed while it was read")
             fh.seek(start)
-            bits = np.frombuffer(fh.read(end - start), "<u2").astype(np.uint32) << 16
-            out[name] = bits.view(np.float32).reshape(shape)
+            bits = np.frombuffer(fh.read(end - start), "<u2")
+            out[name] = (bits.astype(np.uint16).view(dtypes.ML_DTYPES["bfloat16"]) if keep else
+                         (bits.astype(np.uint32) << 16).view(np.float32)).reshape(shape)
     return out
