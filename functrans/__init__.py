@@ -47,7 +47,9 @@ from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
                        enable_x64, numpy_rank_promotion, numpy_dtype_promotion, log_compiles,
-                       explain_cache_misses, no_tracing, enable_checks, check_tracer_leaks,
+                       explain_cache_misses, no_tracing, transfer_guard,
+                       transfer_guard_host_to_device, transfer_guard_device_to_device,
+                       transfer_guard_device_to_host, enable_checks, check_tracer_leaks,
                        checking_leaks, live_arrays, copy_to_host_async, typeof, effects_barrier,
                        host_count, host_id, host_ids, process_indices, print_environment_info)
 
@@ -61,7 +63,8 @@ def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
     from .primitives.transfer import device_put as put
     from .numpy._conversion import asarray
     dev = sharding.placement_device(device)
-    return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
+    with backends.transfer_guard.explicit():
+        return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
 
 
 float0 = dtypes.float0
@@ -70,7 +73,8 @@ float0 = dtypes.float0
 def device_get(x):
     """The arrays of pytree `x` as NumPy arrays on the host (other leaves unchanged)."""
     import numpy as _np
-    return tree_map(lambda leaf: _np.asarray(leaf) if isinstance(leaf, Array) else leaf, x)
+    with backends.transfer_guard.explicit():
+        return tree_map(lambda leaf: _np.asarray(leaf) if isinstance(leaf, Array) else leaf, x)
 
 
 def default_backend():

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import dtypes
-from .backends import HOST_TYPES, device_of_raw, to_host
+from .backends import HOST_TYPES, cpu, device_of_raw, to_host, transfer_guard
 
 
 class Array:
@@ -104,7 +104,10 @@ class Array:
     def _host(self):
         """The value as NumPy (the buffer itself on the cpu, a copy from other devices)."""
         v = self._value
-        return v if type(v) in HOST_TYPES else to_host(v)
+        if type(v) in HOST_TYPES:
+            return v
+        transfer_guard.check(device_of_raw(v), cpu, transfer_guard.described(v))
+        return to_host(v)
 
     def __array__(self, dtype=None, copy=None):
         host = np.asarray(self._host())
@@ -143,7 +146,7 @@ class Array:
         if self._value.size != 1:
             raise ValueError(f"the truth value of an array of shape {self.shape} is ambiguous; "
                              "use .any() or .all()")
-        return bool(self._value)
+        return bool(self._host())
 
     def __int__(self):
         return int(self._host())

@@ -49,6 +49,11 @@ _SETTINGS = {
     "check_tracer_leaks": ("FUNCTRANS_CHECK_TRACER_LEAKS", False, _flag),
     # a jitted function that would trace (a cache miss) raises RuntimeError instead
     "no_tracing": ("FUNCTRANS_NO_TRACING", False, _flag),
+    # transfers between the host and a device (see functrans.backends.transfer_guard)
+    "transfer_guard_host_to_device": ("FUNCTRANS_TRANSFER_GUARD_HOST_TO_DEVICE", "allow", str),
+    "transfer_guard_device_to_device": ("FUNCTRANS_TRANSFER_GUARD_DEVICE_TO_DEVICE", "allow",
+                                        str),
+    "transfer_guard_device_to_host": ("FUNCTRANS_TRANSFER_GUARD_DEVICE_TO_HOST", "allow", str),
     # CPU devices in this process (None: XLA_FLAGS' --xla_force_host_platform_device_count,
     # else 1); read once, when the first array is made or the devices are first listed
     "num_cpu_devices": ("FUNCTRANS_NUM_CPU_DEVICES", None, int),
@@ -56,8 +61,12 @@ _SETTINGS = {
 
 # the settings that change what tracing a function produces (part of jit's cache key)
 TRACE_CONTEXT = ("default_float_dtype", "numpy_rank_promotion", "numpy_dtype_promotion")
+TRANSFER_GUARD_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+TRANSFER_GUARDS = ("transfer_guard_host_to_device", "transfer_guard_device_to_device",
+                   "transfer_guard_device_to_host")
 _CHOICES = {"numpy_rank_promotion": ("allow", "warn", "raise"),
-            "numpy_dtype_promotion": ("standard", "strict")}
+            "numpy_dtype_promotion": ("standard", "strict"),
+            **dict.fromkeys(TRANSFER_GUARDS, TRANSFER_GUARD_LEVELS)}
 
 # JAX's names for settings functrans has: name -> (setting, value to it, value from it)
 _JAX_NAMES = {
@@ -73,6 +82,9 @@ _JAX_NAMES = {
     "jax_enable_checks": ("enable_checks", bool, bool),
     "jax_check_tracer_leaks": ("check_tracer_leaks", bool, bool),
     "jax_no_tracing": ("no_tracing", bool, bool),
+    "jax_transfer_guard_host_to_device": ("transfer_guard_host_to_device", str, str),
+    "jax_transfer_guard_device_to_device": ("transfer_guard_device_to_device", str, str),
+    "jax_transfer_guard_device_to_host": ("transfer_guard_device_to_host", str, str),
     "jax_num_cpu_devices": ("num_cpu_devices", lambda n: None if n is None or n < 0 else n,
                             lambda n: -1 if n is None else n),
 }
@@ -104,6 +116,10 @@ class Config:
                              f"known settings: {sorted(_SETTINGS)}")
 
     def update(self, name, value):
+        if name in ("transfer_guard", "jax_transfer_guard"):     # all three directions
+            for guard in TRANSFER_GUARDS:
+                self.update(guard, value)
+            return
         if name in _JAX_NAMES:
             name, value = _JAX_NAMES[name][0], _JAX_NAMES[name][1](value)
         if name not in _SETTINGS:

@@ -24,7 +24,7 @@ import numpy as np
 from . import dtypes
 from .array import Array, ShapeDtypeStruct, wrap
 from .backends import HOST_TYPES, cpu, device_of_raw, default_device, default_device_now, \
-    is_device_raw, to_host, transfer
+    is_device_raw, to_host, transfer, transfer_guard
 from .backends.device import BEYOND_HOST
 from .errors import (ConcretizationError, UnexpectedTracerError, NonFiniteError, user_frame,
                      format_frame, reraise_with_context, ConcretizationTypeError,
@@ -377,7 +377,7 @@ def _eval_on_device(prim, args, raws, params):
     there, see `eval_primitive`)."""
     device = _common_device(prim, args, raws)
     if device is not cpu:
-        raws = [transfer(r, device) if type(r) is np.ndarray and a is r else r
+        raws = [joined(r, device) if type(r) is np.ndarray and a is r else r
                 for a, r in zip(args, raws)]
     try:
         with device.backend.activate(device):
@@ -571,7 +571,13 @@ def _numpy_placed(args):
     device = operand_device(args)
     if device is None or device is cpu:
         return args
-    return tuple(wrap(transfer(x, device)) if type(x) is np.ndarray else x for x in args)
+    return tuple(wrap(joined(x, device)) if type(x) is np.ndarray else x for x in args)
+
+
+def joined(host, device):
+    """NumPy data copied to `device` to join its arrays (an implicit transfer)."""
+    transfer_guard.check(cpu, device, transfer_guard.described(host))
+    return transfer(host, device)
 
 
 def _escaped_tracer_error(tracer, prim):

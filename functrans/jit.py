@@ -35,7 +35,7 @@ import numpy as np
 from . import dtypes
 from .array import Array
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
-    get_device, get_backend
+    get_device, get_backend, transfer_guard
 from .compiler import compile_jaxpr, release_buffers
 from .api import fun_name, param_names
 from .errors import ArgumentError
@@ -435,6 +435,7 @@ class Jitted:
 
     def _to_array(self, x, i, dyn, device):
         if isinstance(x, (np.ndarray, np.generic)) or is_python_scalar(x):
+            transfer_guard.check(cpu, device, transfer_guard.described(np.asarray(x)))
             return asarray(x, device=device)
         if hasattr(x, "__cuda_array_interface__"):
             return asarray(x)

@@ -1,8 +1,8 @@
 """JAX's smaller top-level names, for code written for JAX: scopes and settings as context
 managers (`named_scope`, `default_matmul_precision`, `debug_nans`, `debug_infs`,
 `enable_x64`, `numpy_rank_promotion`, `numpy_dtype_promotion`, `log_compiles`,
-`explain_cache_misses`, `no_tracing`, `enable_checks`, `check_tracer_leaks`), `live_arrays`,
-`copy_to_host_async`, `typeof`, `effects_barrier`,
+`explain_cache_misses`, `no_tracing`, `transfer_guard` (and per direction), `enable_checks`,
+`check_tracer_leaks`), `live_arrays`, `copy_to_host_async`, `typeof`, `effects_barrier`,
 the multi-host aliases (`host_count`, `host_id`, `host_ids`, `process_indices`) and
 `print_environment_info`."""
 from __future__ import annotations
@@ -14,14 +14,16 @@ import sys
 
 from .array import Array
 from .backends import devices, get_device, process_count, process_index
+from .backends import transfer_guard as _transfer_guard
 from .config import config
 from .core import get_aval
 from .tree_util import tree_leaves
 
 __all__ = ["named_scope", "default_matmul_precision", "debug_nans", "debug_infs", "enable_x64",
            "numpy_rank_promotion", "numpy_dtype_promotion", "log_compiles",
-           "explain_cache_misses", "no_tracing", "enable_checks", "check_tracer_leaks",
-           "checking_leaks",
+           "explain_cache_misses", "no_tracing", "transfer_guard",
+           "transfer_guard_host_to_device", "transfer_guard_device_to_device",
+           "transfer_guard_device_to_host", "enable_checks", "check_tracer_leaks", "checking_leaks",
            "live_arrays", "copy_to_host_async", "typeof", "effects_barrier", "host_count",
            "host_id", "host_ids", "process_indices", "print_environment_info"]
 
@@ -106,6 +108,31 @@ def no_tracing(new_val=True):
     compiled program for its arguments yet) raises RuntimeError instead: to check that a loop
     never recompiles. Eager operations run as always (functrans does not trace them)."""
     return _setting("no_tracing", bool(new_val))
+
+
+def transfer_guard(new_val):
+    """`with ft.transfer_guard("disallow"):` (in this thread) transfers between the host and
+    a device are guarded at level `new_val`: "allow", "log" (log implicit ones), "disallow"
+    (refuse implicit ones: NumPy data joining a device's arrays, reading a device's array as
+    NumPy or Python values), "log_explicit", "disallow_explicit" (also `device_put` and
+    `device_get`). Nothing to or from a CPU device is guarded (see
+    `functrans.backends.transfer_guard`)."""
+    return _transfer_guard.guarding(new_val)
+
+
+def transfer_guard_host_to_device(new_val):
+    """`transfer_guard` for NumPy data and Python numbers going to a device only."""
+    return _transfer_guard.guarding(new_val, ("host_to_device",))
+
+
+def transfer_guard_device_to_device(new_val):
+    """`transfer_guard` for copies between devices only."""
+    return _transfer_guard.guarding(new_val, ("device_to_device",))
+
+
+def transfer_guard_device_to_host(new_val):
+    """`transfer_guard` for a device's arrays read on the host only."""
+    return _transfer_guard.guarding(new_val, ("device_to_host",))
 
 
 def enable_checks(new_val=True):

@@ -7,7 +7,7 @@ import numpy as np
 from .. import dtypes
 from ..array import Array, wrap
 from ..backends import (cpu, default_device_now, get_device, device_of_raw, is_device_raw, transfer,
-                        HOST_TYPES)
+                        transfer_guard, HOST_TYPES)
 from ..core import Tracer
 from ..meshes import device_or_out_sharding
 from ._util import dtype_of, shape_of
@@ -19,7 +19,16 @@ NUMPY_TYPES = (np.ndarray, np.generic)
 
 
 def _host_to_device(raw, device):
-    return raw if device is None or device is cpu else transfer(raw, device)
+    return raw if device is None or device is cpu else _moved(raw, device)
+
+
+def _moved(raw, device):
+    """`raw` on `device` (None: where it is), under the transfer guard."""
+    source = device_of_raw(raw)
+    if device is None or source is device:
+        return raw
+    transfer_guard.check(source, device, transfer_guard.described(raw))
+    return transfer(raw, device)
 
 
 def _check_order(order, name):
@@ -52,9 +61,7 @@ def _array(object, dtype, copy, device):
     dev = None if device is None else get_device(device)
     if isinstance(object, (list, tuple)) and _needs_stacking(object):
         out = _stack_nested(object, dtype)
-        if dev is not None and type(out) is Array and out.device is not dev:
-            out = wrap(transfer(out._value, dev))
-        return out
+        return wrap(_moved(out._value, dev)) if type(out) is Array else out
     if isinstance(object, Tracer):
         out = object
         if dtype is not None:
@@ -66,18 +73,14 @@ def _array(object, dtype, copy, device):
             raw = raw.astype(dtypes.canonicalize(dtype))
         elif copy:
             raw = raw.copy()
-        if dev is not None and device_of_raw(raw) is not dev:
-            raw = transfer(raw, dev)
-        return wrap(raw)
+        return wrap(_moved(raw, dev))
     if type(object) not in PYTHON_SCALARS and is_device_raw(object):   # another backend's (CuPy)
         raw = object
         if dtype is not None:
             raw = raw.astype(dtypes.canonicalize(dtype))
         elif copy:
             raw = raw.copy()
-        if dev is not None and device_of_raw(raw) is not dev:
-            raw = transfer(raw, dev)
-        return wrap(raw)
+        return wrap(_moved(raw, dev))
     raw = _to_numpy(object, dtype)
     if copy and isinstance(object, np.ndarray) and raw is object:
         raw = raw.copy()

@@ -13,13 +13,16 @@ import inspect
 import numpy as np
 
 from ..array import wrap
-from ..backends import HOST_TYPES, transfer
+from ..backends import HOST_TYPES, device_of_raw, transfer, transfer_guard
 from ..core import device_like
 from ..meshes import out_sharding_device
 from ._util import primitive
 
 
 def _impl(xp, x, device):
+    if device_of_raw(x) is not device:
+        transfer_guard.check(device_of_raw(x), device, transfer_guard.described(x),
+                             explicit=True)
     return transfer(x, device)
 
 
