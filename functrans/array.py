@@ -84,6 +84,9 @@ class Array:
         return self.addressable_shards[index].data
 
     is_fully_addressable = True
+    # JAX's: whether the array stays where it is when it meets arrays placed elsewhere.
+    # functrans never moves an Array by itself (NumPy data follows the arrays it meets)
+    committed = True
 
     @property
     def is_fully_replicated(self):
@@ -212,6 +215,9 @@ class SingleDeviceSharding:
     __slots__ = ("device",)
     is_fully_replicated = True
     is_fully_addressable = True
+    # JAX's: whether the array stays where it is when it meets arrays placed elsewhere.
+    # functrans never moves an Array by itself (NumPy data follows the arrays it meets)
+    committed = True
     num_devices = 1
     memory_kind = "device"
 

@@ -268,9 +268,11 @@ def shards_of(raw, device):
 
 
 def placement_device(spec, what="device_put") -> Device:
-    """The place `spec` (None, a Device or its name, a SingleDeviceSharding, or a
-    NamedSharding) puts data on: a device, or for a NamedSharding over several CPU devices
-    the mesh's devices with the split (a `Split`)."""
+    """The place `spec` (None, a Device or its name, a SingleDeviceSharding, a
+    NamedSharding, or a PartitionSpec under `set_mesh`) puts data on: a device, or for a
+    NamedSharding over several CPU devices the mesh's devices with the split (a `Split`)."""
+    if isinstance(spec, PartitionSpec):
+        return out_sharding_device(spec, what, "device")
     if isinstance(spec, SingleDeviceSharding):
         return spec.device
     if isinstance(spec, NamedSharding):

@@ -198,3 +198,12 @@ def test_matches_jax_with_several_cpu_devices():
     got = [json.loads(_run(code.replace("LIB", repr(lib)))) for lib in ("jax", "functrans")]
     assert got[0][:5] == got[1][:5]
     assert got[0][5] == got[1][5] == "cpu:3"
+
+
+def test_device_put_with_a_partition_spec_under_set_mesh():
+    mesh = ft.make_mesh((1,), ("i",))
+    with ft.set_mesh(mesh):
+        x = ft.device_put(np.arange(4.0), ft.P("i"))
+    assert x.device == mesh.devices.flat[0] and x.committed
+    with pytest.raises(ValueError, match="PartitionSpec, which needs a mesh"):
+        ft.device_put(np.arange(4.0), ft.P("i"))

@@ -109,3 +109,4 @@ def test_cpu_only_is_never_guarded():
         assert np.asarray(x + np.ones(3)).tolist() == [1, 2, 3]
         assert ft.device_get(x).tolist() == [0, 1, 2]
         assert ft.jit(lambda a: a * 2)(np.ones(2)).tolist() == [2, 2]
+
