@@ -4,6 +4,7 @@
   callback with side effects (see `functrans.callbacks`).
 - `checkify`: JAX's functional error checking (`checkify.checkify`, `checkify.check`, ...).
 - `ode.odeint` (`import functrans.experimental.ode`): JAX's adaptive Dormand-Prince solver.
+- `sparse` (`from functrans.experimental import sparse`): BCOO arrays and `sparsify`.
 """
 from ..callbacks import io_callback
 from . import checkify

@@ -1,0 +1,550 @@
+"""BCOO, the batched coordinate sparse format of `jax.experimental.sparse`.
+
+A BCOO array of shape `batch + sparse + dense` stores `data` of shape
+`batch + (nse,) + dense` and `indices` of shape `batch + (nse, n_sparse)`: stored element `e`
+of batch `b` sits at `batch index b, sparse index indices[b, e]` and holds the block
+`data[b, e]`. Duplicate indices add up; an index out of bounds (the padding `fromdense` and
+`sum_duplicates` write, equal to the dimension's size) stands for nothing.
+
+Every operation is written with functrans operations (gathers, scatter-adds, dot_general),
+so jit, vmap and grad (with respect to `data` and to dense operands) go through them. A
+batched array is handled by folding its batch dimensions into sparse ones (`_unbatched`):
+the same stored elements, with the batch position written into the indices.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import lax
+from ... import numpy as fnp
+from ...api import vmap
+from ...errors import ConcretizationTypeError
+from ...tree_util import register_pytree_node
+
+__all__ = ["BCOO", "bcoo_fromdense", "bcoo_todense", "bcoo_dot_general", "bcoo_transpose",
+           "bcoo_sum_duplicates", "bcoo_sort_indices", "bcoo_multiply_dense",
+           "bcoo_reduce_sum", "bcoo_reshape", "eye", "empty", "todense", "fromdense"]
+
+
+class BCOO:
+    """A batched-coordinate sparse array: `BCOO((data, indices), shape=shape)`.
+
+    `data` has shape `batch + (nse,) + dense`, `indices` (integers) `batch + (nse, n_sparse)`;
+    `n_batch = indices.ndim - 2`, `n_dense = data.ndim - 1 - n_batch`. A pytree whose children
+    are `data` and `indices` (the shape past the batch dimensions is static), so it passes
+    through jit, vmap (over batch dimensions) and grad.
+    """
+    __array_priority__ = 100
+
+    def __init__(self, args, *, shape, indices_sorted=False, unique_indices=False):
+        data, indices = args
+        self.data, self.indices = fnp.asarray(data), fnp.asarray(indices)
+        shape = tuple(int(s) for s in shape)
+        _check(self.data, self.indices, shape)
+        self._tail = shape[self.indices.ndim - 2:]
+        self.indices_sorted, self.unique_indices = bool(indices_sorted), bool(unique_indices)
+
+    # shape past the batch dimensions is static; the batch part follows the indices, so a
+    # vmapped BCOO (one batch dimension fewer) has the right shape
+    shape = property(lambda self: tuple(self.indices.shape[:-2]) + self._tail)
+    n_batch = property(lambda self: self.indices.ndim - 2)
+    n_sparse = property(lambda self: self.indices.shape[-1])
+    n_dense = property(lambda self: self.data.ndim - 1 - self.n_batch)
+    nse = property(lambda self: self.indices.shape[-2])
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: math.prod(self.shape))
+    T = property(lambda self: self.transpose())
+
+    def __repr__(self):
+        layout = (("n_batch", self.n_batch), ("n_dense", self.n_dense))
+        extra = "".join(f", {k}={v}" for k, v in layout if v)
+        dims = ", ".join(map(str, self.shape))
+        return f"BCOO({np.dtype(self.dtype).name}[{dims}], nse={self.nse}{extra})"
+
+    def __len__(self):
+        return self.shape[0]
+
+    @classmethod
+    def fromdense(cls, mat, *, nse=None, index_dtype=np.int32, n_dense=0, n_batch=0):
+        """The BCOO holding the nonzeros of the dense array `mat` (see `bcoo_fromdense`)."""
+        return bcoo_fromdense(mat, nse=nse, n_batch=n_batch, n_dense=n_dense,
+                              index_dtype=index_dtype)
+
+    def todense(self):
+        """The dense array (see `bcoo_todense`)."""
+        return bcoo_todense(self)
+
+    def transpose(self, axes=None):
+        return bcoo_transpose(self, permutation=tuple(reversed(range(self.ndim)))
+                              if axes is None else axes)
+
+    def sum_duplicates(self, nse=None, remove_zeros=True):
+        return bcoo_sum_duplicates(self, nse=nse, remove_zeros=remove_zeros)
+
+    def sort_indices(self):
+        return bcoo_sort_indices(self)
+
+    def astype(self, dtype):
+        return BCOO((self.data.astype(dtype), self.indices), shape=self.shape,
+                    indices_sorted=self.indices_sorted, unique_indices=self.unique_indices)
+
+    def reshape(self, *new_sizes):
+        if len(new_sizes) == 1 and not isinstance(new_sizes[0], (int, np.integer)):
+            new_sizes = tuple(new_sizes[0])
+        return bcoo_reshape(self, new_sizes=new_sizes)
+
+    def sum(self, axis=None):
+        """The sum over `axis` (all of them: a dense scalar), as `bcoo_reduce_sum`."""
+        if axis is None:
+            return fnp.sum(self.data)
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        return bcoo_reduce_sum(self, axes=axes)
+
+    def __neg__(self):
+        return self._with_data(-self.data)
+
+    def __pos__(self):
+        return self
+
+    def __mul__(self, other):
+        if isinstance(other, BCOO):
+            raise NotImplementedError("BCOO * BCOO (bcoo_multiply_sparse) is not supported; "
+                                      "multiply by a dense array or call .todense() first")
+        if fnp.ndim(other) == 0:
+            return self._with_data(self.data * other)
+        return bcoo_multiply_dense(self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        if isinstance(other, BCOO) or fnp.ndim(other) != 0:
+            raise NotImplementedError("BCOO / x is supported for a scalar x only")
+        return self._with_data(self.data / other)
+
+    def __add__(self, other):
+        if isinstance(other, BCOO):
+            return _concatenate_stored(self, other)
+        return fnp.add(self.todense(), other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __matmul__(self, other):
+        return _matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _matmul(other, self)
+
+    def _with_data(self, data):
+        return BCOO((data, self.indices), shape=self.shape, indices_sorted=self.indices_sorted,
+                    unique_indices=self.unique_indices)
+
+
+def _flatten(mat):
+    return (mat.data, mat.indices), (mat._tail, mat.indices_sorted, mat.unique_indices)
+
+
+def _unflatten(aux, children):
+    mat = object.__new__(BCOO)
+    mat.data, mat.indices = children
+    mat._tail, mat.indices_sorted, mat.unique_indices = aux
+    return mat
+
+
+register_pytree_node(BCOO, _flatten, _unflatten)
+
+
+def _check(data, indices, shape):
+    if indices.ndim < 2 or not fnp.issubdtype(indices.dtype, fnp.integer):
+        raise ValueError(f"BCOO: indices must be integers of shape batch + (nse, n_sparse), "
+                         f"got {indices.dtype}{list(indices.shape)}")
+    n_batch, (nse, n_sparse) = indices.ndim - 2, indices.shape[-2:]
+    n_dense = len(shape) - n_batch - n_sparse
+    if n_dense < 0 or tuple(indices.shape[:n_batch]) != shape[:n_batch]:
+        raise ValueError(f"BCOO: indices of shape {tuple(indices.shape)} do not fit "
+                         f"shape={shape} (batch dimensions {shape[:n_batch]} first)")
+    want = shape[:n_batch] + (nse,) + shape[n_batch + n_sparse:]
+    if tuple(data.shape) != want:
+        raise ValueError(f"BCOO: data of shape {tuple(data.shape)} does not fit shape={shape}"
+                         f" with n_batch={n_batch}, nse={nse}, n_dense={n_dense}: expected "
+                         f"{want}")
+
+
+def _concrete_int(value, what):
+    try:
+        return int(value)
+    except ConcretizationTypeError:
+        raise ConcretizationTypeError(
+            f"{what}: the number of stored elements depends on traced values; pass nse= "
+            f"(a Python int) when calling it under jit, vmap or grad") from None
+
+
+def _unbatched(mat):
+    """`(data, indices)` with no batch dimensions holding the same elements as `mat`: the batch
+    dimensions become the first sparse ones (nse grows to prod(batch) * nse)."""
+    if mat.n_batch == 0:
+        return mat.data, mat.indices
+    batch, nse = mat.shape[:mat.n_batch], mat.nse
+    grid = fnp.meshgrid(*[fnp.arange(b, dtype=mat.indices.dtype) for b in batch],
+                        fnp.arange(nse, dtype=mat.indices.dtype), indexing="ij")[:-1]
+    indices = fnp.concatenate([fnp.stack(grid, -1), mat.indices], -1)
+    count = math.prod(batch) * nse
+    return (mat.data.reshape((count,) + mat.data.shape[mat.n_batch + 1:]),
+            indices.reshape(count, indices.shape[-1]))
+
+
+def _columns(indices, dims):
+    return tuple(indices[:, d] for d in dims)
+
+
+def bcoo_todense(mat):
+    """The dense array `mat` stands for (duplicates added, out-of-bounds indices dropped)."""
+    data, indices = _unbatched(mat)
+    n = indices.shape[-1]
+    if n == 0:
+        return fnp.sum(data, 0)
+    out = fnp.zeros(mat.shape, data.dtype)
+    return out.at[_columns(indices, range(n))].add(data, mode="drop")
+
+
+def todense(arr):
+    """`arr` as a dense array (a BCOO densified; anything else returned as it is)."""
+    return arr.todense() if isinstance(arr, BCOO) else arr
+
+
+def fromdense(mat, *, nse=None, index_dtype=np.int32, **kwargs):
+    """`BCOO.fromdense(mat, ...)` (JAX's `sparse.fromdense`, BCOO format only)."""
+    fmt = kwargs.pop("sparse_format", "bcoo")
+    if fmt != "bcoo":
+        raise NotImplementedError(f"fromdense: sparse_format={fmt!r}; only 'bcoo' is supported")
+    return bcoo_fromdense(mat, nse=nse, index_dtype=index_dtype, **kwargs)
+
+
+def bcoo_fromdense(mat, *, nse=None, n_batch=0, n_dense=0, index_dtype=np.int32):
+    """The BCOO of the dense `mat` holding its nonzero entries (nonzero dense blocks), in
+    row-major order; `nse` (needed under transforms) pads with index = shape and data 0 or
+    keeps the first `nse` nonzeros. Differentiable with respect to `mat`."""
+    mat = fnp.asarray(mat)
+    n_sparse = mat.ndim - n_batch - n_dense
+    if n_batch < 0 or n_dense < 0 or n_sparse < 0:
+        raise ValueError(f"bcoo_fromdense: n_batch={n_batch} and n_dense={n_dense} must be "
+                         f"non-negative and add up to at most mat.ndim={mat.ndim}")
+    sparse = mat.shape[n_batch:n_batch + n_sparse]
+    nonzero = mat != 0
+    if n_dense:
+        nonzero = fnp.any(nonzero, axis=tuple(range(n_batch + n_sparse, mat.ndim)))
+    if nse is None:
+        per_batch = fnp.sum(nonzero, axis=tuple(range(n_batch, nonzero.ndim)))
+        nse = _concrete_int(fnp.max(per_batch) if per_batch.size else 0, "bcoo_fromdense")
+    nse = int(nse)
+
+    def one(x, nz):
+        if n_sparse == 0:          # one element, the whole block (then zero padding)
+            pad = fnp.zeros((max(nse - 1, 0),) + x.shape, x.dtype)
+            return fnp.concatenate([x[None], pad])[:nse], fnp.zeros((nse, 0), index_dtype)
+        cols = fnp.nonzero(nz, size=nse, fill_value=sparse)
+        indices = fnp.stack(cols, -1).astype(index_dtype)
+        return x.at[cols].get(mode="fill", fill_value=0), indices
+
+    data, indices = _batched(one, n_batch)(mat, nonzero)
+    return BCOO((data, indices), shape=mat.shape, indices_sorted=True, unique_indices=True)
+
+
+def bcoo_transpose(mat, *, permutation):
+    """`mat` with its axes permuted; batch, sparse and dense axes must each stay in their
+    group (as in JAX)."""
+    perm = tuple(int(p) % max(mat.ndim, 1) for p in permutation)
+    if sorted(perm) != list(range(mat.ndim)):
+        raise ValueError(f"bcoo_transpose: permutation={permutation} is not a permutation of "
+                         f"the {mat.ndim} axes of {mat!r}")
+    nb, ns = mat.n_batch, mat.n_sparse
+    groups = (perm[:nb], perm[nb:nb + ns], perm[nb + ns:])
+    bounds = ((0, nb), (nb, nb + ns), (nb + ns, mat.ndim))
+    if any(sorted(g) != list(range(*b)) for g, b in zip(groups, bounds)):
+        raise ValueError(f"bcoo_transpose: permutation={permutation} moves an axis between "
+                         f"the batch (n_batch={nb}), sparse and dense groups of {mat!r}; "
+                         f"convert with todense() first or rebuild with other n_batch/n_dense")
+    batch_perm = list(groups[0])
+    data = fnp.transpose(mat.data, batch_perm + [nb] + [p - ns + 1 for p in groups[2]])
+    indices = fnp.transpose(mat.indices, batch_perm + [nb, nb + 1])
+    if ns:
+        indices = indices[..., [p - nb for p in groups[1]]]
+    shape = tuple(mat.shape[p] for p in perm)
+    return BCOO((data, indices), shape=shape, unique_indices=mat.unique_indices,
+                indices_sorted=mat.indices_sorted and groups[1] == tuple(range(nb, nb + ns)))
+
+
+def _linear(indices, sparse_shape):
+    """Row-major positions of the sparse indices (int64), `prod(sparse_shape)` for those out
+    of bounds."""
+    total = math.prod(sparse_shape)
+    lin = fnp.zeros(indices.shape[:-1], np.int64)
+    inside = fnp.ones(indices.shape[:-1], bool)
+    for k, size in enumerate(sparse_shape):
+        col = indices[..., k].astype(np.int64)
+        lin = lin * size + col
+        inside = inside & (col >= 0) & (col < size)
+    return fnp.where(inside, lin, total)
+
+
+def _from_linear(lin, sparse_shape, dtype):
+    """Indices of row-major positions; `prod(sparse_shape)` gives the padding index (= shape)."""
+    total = math.prod(sparse_shape)
+    cols, rest = [], lin
+    for size in reversed(sparse_shape):
+        cols.append(rest % size)
+        rest = rest // size
+    out = fnp.stack(cols[::-1], -1) if cols else fnp.zeros(lin.shape + (0,), np.int64)
+    pad = fnp.asarray(sparse_shape, np.int64)
+    return fnp.where((lin == total)[..., None], pad, out).astype(dtype)
+
+
+def _batched(fun, n_batch):
+    for _ in range(n_batch):
+        fun = vmap(fun)
+    return fun
+
+
+def bcoo_sum_duplicates(mat, *, nse=None, remove_zeros=True):
+    """`mat` with duplicate indices added into one element, in sorted order, padded to `nse`
+    elements (default: as many as needed, which needs concrete indices; explicit zeros are
+    dropped too with `remove_zeros`)."""
+    nb, ns = mat.n_batch, mat.n_sparse
+    sparse_shape = mat.shape[nb:nb + ns]
+    total = math.prod(sparse_shape)
+    lin = _linear(mat.indices, sparse_shape)
+    if remove_zeros:
+        zero = mat.data == 0
+        if mat.n_dense:
+            zero = fnp.all(zero, axis=tuple(range(nb + 1, mat.data.ndim)))
+        lin = fnp.where(zero, total, lin)
+    if nse is None:
+        def count(row):
+            return fnp.sum(fnp.unique(row, size=row.shape[0], fill_value=total) < total)
+        nse = _concrete_int(fnp.max(_batched(count, nb)(lin)) if mat.nse else 0,
+                            "bcoo_sum_duplicates")
+
+    def one(data, lin):
+        keys, inverse = fnp.unique(lin, size=nse, fill_value=total, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        out = fnp.zeros((nse,) + data.shape[1:], data.dtype)
+        summed = out.at[fnp.where(lin < total, inverse, nse)].add(data, mode="drop")
+        return summed, _from_linear(keys, sparse_shape, mat.indices.dtype)
+
+    data, indices = _batched(one, nb)(mat.data, lin)
+    return BCOO((data, indices), shape=mat.shape, indices_sorted=True, unique_indices=True)
+
+
+def bcoo_sort_indices(mat):
+    """`mat` with its elements in row-major order of their indices (a stable sort)."""
+    nb, ns = mat.n_batch, mat.n_sparse
+    lin = _linear(mat.indices, mat.shape[nb:nb + ns])
+
+    def one(data, indices, lin):
+        order = fnp.argsort(lin, stable=True)
+        return data[order], indices[order]
+
+    data, indices = _batched(one, nb)(mat.data, mat.indices, lin)
+    return BCOO((data, indices), shape=mat.shape, indices_sorted=True,
+                unique_indices=mat.unique_indices)
+
+
+def bcoo_multiply_dense(sp_mat, v):
+    """The elementwise product of the BCOO `sp_mat` and the dense `v` (broadcast to its
+    shape), as a BCOO with the same indices."""
+    v = fnp.asarray(v)
+    if fnp.broadcast_shapes(v.shape, sp_mat.shape) != sp_mat.shape:
+        raise ValueError(f"bcoo_multiply_dense: v of shape {tuple(v.shape)} does not "
+                         f"broadcast to the sparse shape {sp_mat.shape}")
+    v = fnp.broadcast_to(v, sp_mat.shape)
+    _, indices = _unbatched(sp_mat)
+    taken = v.at[_columns(indices, range(indices.shape[-1]))].get(mode="fill", fill_value=0)
+    return sp_mat._with_data(sp_mat.data * taken.reshape(sp_mat.data.shape))
+
+
+def bcoo_reduce_sum(mat, *, axes):
+    """The sum of `mat` over `axes`, as a BCOO: dense axes are summed in `data`, sparse axes
+    lose their index column (leaving duplicates), batch axes are merged into the stored
+    elements."""
+    axes = sorted({int(a) % max(mat.ndim, 1) for a in axes})
+    nb, ns = mat.n_batch, mat.n_sparse
+    data, indices = mat.data, mat.indices
+    dense_axes = [a for a in axes if a >= nb + ns]
+    if dense_axes:
+        data = fnp.sum(data, axis=tuple(a - ns + 1 for a in dense_axes))
+    keep = [k for k in range(ns) if nb + k not in axes]
+    indices = indices[..., keep]
+    batch_axes = [a for a in axes if a < nb]
+    if batch_axes:
+        kept = [a for a in range(nb) if a not in batch_axes]
+        lead = kept + batch_axes + [nb]
+        data = fnp.transpose(data, lead + list(range(nb + 1, data.ndim)))
+        indices = fnp.transpose(indices, lead + [nb + 1])
+        merged = math.prod(mat.shape[a] for a in batch_axes) * mat.nse
+        batch = tuple(mat.shape[a] for a in kept)
+        data = data.reshape(batch + (merged,) + data.shape[nb + 1:])
+        indices = indices.reshape(batch + (merged, len(keep)))
+    shape = tuple(s for a, s in enumerate(mat.shape) if a not in axes)
+    return BCOO((data, indices), shape=shape)
+
+
+def bcoo_reshape(mat, *, new_sizes, dimensions=None):
+    """`mat` reshaped to `new_sizes` (row-major); supported for arrays with no batch or
+    dense dimensions, whose indices are renumbered."""
+    new_sizes = tuple(int(s) for s in new_sizes)
+    if dimensions is not None:
+        raise NotImplementedError("bcoo_reshape: dimensions= is not supported; transpose first")
+    if -1 in new_sizes:
+        known = math.prod(s for s in new_sizes if s != -1)
+        new_sizes = tuple(mat.size // known if s == -1 else s for s in new_sizes)
+    if math.prod(new_sizes) != mat.size:
+        raise ValueError(f"bcoo_reshape: cannot reshape {mat!r} to {new_sizes}")
+    if mat.n_batch or mat.n_dense:
+        raise NotImplementedError(f"bcoo_reshape of {mat!r}: only arrays with n_batch=0 and "
+                                  f"n_dense=0 can be reshaped; convert with todense() first")
+    lin = _linear(mat.indices, mat.shape)
+    indices = _from_linear(lin, new_sizes, mat.indices.dtype)
+    return BCOO((mat.data, indices), shape=new_sizes, indices_sorted=mat.indices_sorted,
+                unique_indices=mat.unique_indices)
+
+
+def _concatenate_stored(a, b):
+    """a + b for two BCOO arrays of one shape and layout: their elements side by side."""
+    if a.shape != b.shape or (a.n_batch, a.n_dense) != (b.n_batch, b.n_dense):
+        raise ValueError(f"BCOO + BCOO needs one shape and layout (n_batch, n_dense); got "
+                         f"{a!r} and {b!r}")
+    axis = a.n_batch
+    indices = fnp.concatenate([a.indices, b.indices.astype(a.indices.dtype)], axis)
+    data = fnp.concatenate([a.data, b.data], axis)
+    return BCOO((data, indices), shape=a.shape)
+
+
+# ---------------------------------------------------------------------------- products
+def _sparse_dense_dot(mat, rhs, dimension_numbers, preferred_element_type):
+    """dot_general(mat, rhs) for a BCOO `mat` and a dense `rhs` (a dense result): `rhs` is
+    gathered at each stored element's indices along the axes paired with sparse ones, each
+    element's dense block is multiplied with its gathered slice, and the products are added
+    into the result at the element's remaining sparse indices."""
+    (lc, rc), (lb, rb) = [[tuple(int(d) for d in x) for x in pair]
+                          for pair in dimension_numbers]
+    data, indices = _unbatched(mat)
+    ns, nd_l = indices.shape[-1], mat.ndim
+    partner = dict(zip(lc + lb, rc + rb))
+    gathered = [d for d in range(ns) if d in partner]
+    rhs_rest = [d for d in range(rhs.ndim) if d not in [partner[g] for g in gathered]]
+    rhs_t = fnp.transpose(rhs, [partner[g] for g in gathered] + rhs_rest)
+    if gathered:
+        rhs_g = rhs_t.at[_columns(indices, gathered)].get(mode="fill", fill_value=0)
+    else:
+        rhs_g = fnp.broadcast_to(rhs_t, (indices.shape[0],) + rhs_t.shape)
+
+    def lpos(d):         # a dense lhs axis in data (stored elements first)
+        return 1 + d - ns
+
+    def rpos(d):
+        return 1 + rhs_rest.index(d)
+
+    dense_c = [(lpos(a), rpos(b)) for a, b in zip(lc, rc) if a >= ns]
+    dense_b = [(lpos(a), rpos(b)) for a, b in zip(lb, rb) if a >= ns]
+    products = lax.dot_general(
+        data, rhs_g, (([a for a, _ in dense_c], [b for _, b in dense_c]),
+                      ([0] + [a for a, _ in dense_b], [0] + [b for _, b in dense_b])),
+        preferred_element_type=preferred_element_type)
+    lhs_free = [d for d in range(nd_l) if d not in lc and d not in lb]
+    rhs_free = [d for d in range(rhs.ndim) if d not in rc and d not in rb]
+    out_shape = ([mat.shape[d] for d in lb] + [mat.shape[d] for d in lhs_free]
+                 + [rhs.shape[d] for d in rhs_free])
+    # each result axis comes from an index column (sparse lhs axes) or from `products`
+    sources = list(lb) + lhs_free + [None] * len(rhs_free)
+    from_indices = [p for p, d in enumerate(sources) if d is not None and d < ns]
+    from_products = [p for p in range(len(sources)) if p not in from_indices]
+    if from_indices:
+        staged = fnp.zeros([out_shape[p] for p in from_indices]
+                           + [out_shape[p] for p in from_products], products.dtype)
+        staged = staged.at[_columns(indices, [sources[p] for p in from_indices])].add(
+            products, mode="drop")
+    else:
+        staged = fnp.sum(products, 0)
+    return fnp.transpose(staged, np.argsort(from_indices + from_products))
+
+
+def bcoo_dot_general(lhs, rhs, *, dimension_numbers, precision=None,
+                     preferred_element_type=None):
+    """`lax.dot_general` with one operand a BCOO and the other dense; the result is dense."""
+    del precision       # accepted for JAX's signature; products are computed exactly
+    if isinstance(lhs, BCOO) and isinstance(rhs, BCOO):
+        raise NotImplementedError("bcoo_dot_general of two BCOO arrays (a sparse result) is "
+                                  "not supported; densify one operand with .todense()")
+    if isinstance(lhs, BCOO):
+        return _sparse_dense_dot(lhs, fnp.asarray(rhs), dimension_numbers,
+                                 preferred_element_type)
+    if not isinstance(rhs, BCOO):
+        return lax.dot_general(lhs, rhs, dimension_numbers,
+                               preferred_element_type=preferred_element_type)
+    lhs = fnp.asarray(lhs)
+    (lc, rc), (lb, rb) = dimension_numbers
+    out = _sparse_dense_dot(rhs, lhs, ((rc, lc), (rb, lb)), preferred_element_type)
+    nb = len(lb)
+    n_rfree = rhs.ndim - len(rc) - nb
+    n_lfree = lhs.ndim - len(lc) - nb
+    return fnp.transpose(out, list(range(nb)) + list(range(nb + n_rfree, nb + n_rfree + n_lfree))
+                         + list(range(nb, nb + n_rfree)))
+
+
+def _matmul(a, b):
+    """a @ b with one operand a BCOO (NumPy's matmul rules; leading axes of two operands of
+    three or more axes are batch axes and must match)."""
+    sa, sb = [x.shape if isinstance(x, BCOO) else tuple(fnp.shape(x)) for x in (a, b)]
+    na, nb_ = len(sa), len(sb)
+    if na == 0 or nb_ == 0:
+        raise ValueError("matmul: operands must have at least one axis; use * for scalars")
+    if na <= 2 and nb_ <= 2:
+        dn = (((na - 1,), (0 if nb_ == 1 else nb_ - 2,)), ((), ()))
+    elif na == nb_ and sa[:-2] == sb[:-2]:
+        batch = tuple(range(na - 2))
+        dn = (((na - 1,), (na - 2,)), (batch, batch))
+    else:
+        raise NotImplementedError(f"BCOO matmul of shapes {sa} and {sb}: "
+                                  f"batched operands need equal ranks and leading axes")
+    return bcoo_dot_general(a, b, dimension_numbers=dn)
+
+
+# ---------------------------------------------------------------------------- creation
+def eye(N, M=None, k=0, dtype=None, index_dtype="int32", sparse_format="bcoo", **kwds):
+    """A sparse identity-like matrix: ones on diagonal `k` of an `N x M` matrix (BCOO)."""
+    if sparse_format != "bcoo":
+        raise NotImplementedError(f"eye: sparse_format={sparse_format!r}; only 'bcoo' is "
+                                  f"supported")
+    M = N if M is None else M
+    if kwds.get("n_batch", 0) or kwds.get("n_dense", 0):
+        return bcoo_fromdense(fnp.eye(N, M, k, dtype=dtype), index_dtype=index_dtype, **kwds)
+    length = max(0, min(N, M - k) if k >= 0 else min(N + k, M))
+    rows = fnp.arange(length, dtype=index_dtype) + max(0, -k)
+    indices = fnp.stack([rows, rows + k], -1)
+    return BCOO((fnp.ones(length, dtype), indices), shape=(N, M), indices_sorted=True,
+                unique_indices=True)
+
+
+def empty(shape, dtype=None, index_dtype="int32", sparse_format="bcoo", n_batch=0,
+          n_dense=0):
+    """An all-zero BCOO of `shape` storing no elements (nse=0)."""
+    if sparse_format != "bcoo":
+        raise NotImplementedError(f"empty: sparse_format={sparse_format!r}; only 'bcoo' is "
+                                  f"supported")
+    shape = tuple(int(s) for s in shape)
+    n_sparse = len(shape) - n_batch - n_dense
+    if n_sparse < 0 or n_batch < 0 or n_dense < 0:
+        raise ValueError(f"empty: n_batch={n_batch} and n_dense={n_dense} do not fit "
+                         f"shape={shape}")
+    batch, dense = shape[:n_batch], shape[n_batch + n_sparse:]
+    return BCOO((fnp.zeros(batch + (0,) + dense, dtype),
+                 fnp.zeros(batch + (0, n_sparse), index_dtype)), shape=shape,
+                indices_sorted=True, unique_indices=True)
