@@ -246,6 +246,9 @@ class Primitive:
       they are traceable: that is what lets derivatives nest and be jitted.
     - `reverse_by_transposing_jvp(primals, **params) -> bool`: where it holds, reverse mode
       transposes the (linear in the tangents) `jvp` rule instead of calling `vjp`.
+    - `nonzero_outputs(needs, **params) -> [bool]`: optional, for multiple results; which
+      outputs depend on the inputs being differentiated (the others stay untraced in reverse
+      mode).
     - `batch(vals, dims, **params) -> (out, out_dim)`: how vmap maps it over an axis.
     - `dce_rule(used_outputs, eqn) -> eqn`: optional; the equation computing only those.
     - `lowering(ctx, eqn, ins, outs, indent)`: optional code of its own for the compiler.
@@ -281,6 +284,7 @@ class Primitive:
         self.jvp = None
         self.vjp = None
         self.reverse_by_transposing_jvp = None
+        self.nonzero_outputs = None
         self.batch = None
         self.dce_rule = None
         self.lowering = None

@@ -166,7 +166,7 @@ class ReverseTrace(Trace):
         if prim.multiple_results:
             out_ids, results = [], []
             # outputs that do not depend on the differentiated inputs stay untraced
-            nonzero = getattr(prim, "nonzero_outputs", None)
+            nonzero = prim.nonzero_outputs
             nonzero = (nonzero and nonzero(needs, **params)) or [True] * len(out)
             for o, nz in zip(out, nonzero):
                 if nz and _is_inexact(o):
