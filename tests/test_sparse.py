@@ -374,3 +374,36 @@ def test_sparsify_control_flow_and_grad():
     check_grads(lambda v: sparse.sparsify(f)(mat, v), (v,), order=1)
     _close(ft.vmap(sparse.sparsify(f), (None, 0))(mat, np.stack([v, -v])),
            np.stack([f(x, v), f(x, -v)]), rtol=1e-10)
+
+
+# ------------------------------------------------------------------ BCSR
+@pytest.mark.parametrize("shape,n_batch,n_dense,extra", [
+    ((3, 4), 0, 0, 0), ((3, 4), 0, 0, 2), ((2, 3, 4), 1, 0, 1), ((3, 4, 2), 0, 1, 0)])
+def test_bcsr_matches_jax(jsparse, shape, n_batch, n_dense, extra):
+    x = _random(np.random.default_rng(11), shape).astype(np.float32)
+    x[..., 1, :] = 0                           # an empty row
+    nse = sparse.BCOO.fromdense(x, n_batch=n_batch, n_dense=n_dense).nse + extra
+    ours = sparse.BCSR.fromdense(x, nse=nse, n_batch=n_batch, n_dense=n_dense)
+    theirs = jsparse.BCSR.fromdense(x, nse=nse, n_batch=n_batch, n_dense=n_dense)
+    assert repr(ours) == repr(theirs)
+    for a in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(ours, a), getattr(theirs, a))
+    _close(sparse.bcsr_todense(ours), x)
+    _close(ft.jit(lambda m: m.todense())(ours), x)
+    _close(ours.to_bcoo().todense(), x)
+
+
+def test_bcsr_matmul_grad_vmap():
+    rng = np.random.default_rng(12)
+    x, v = _random(rng, (4, 3)), rng.standard_normal(3)
+    mat = sparse.bcsr_fromdense(x)
+    _close(mat @ v, x @ v)
+    w = rng.standard_normal((2, 4))
+    _close(w @ mat, w @ x)
+    check_grads(lambda d, v: sparse.BCSR((d, mat.indices, mat.indptr), shape=mat.shape) @ v,
+                (mat.data, v), order=2)
+    xb = _random(rng, (2, 4, 3))
+    b = sparse.BCSR.fromdense(xb, n_batch=1)
+    _close(ft.vmap(lambda m: m @ v)(b), xb @ v)
+    with pytest.raises(ValueError, match="two sparse"):
+        sparse.bcsr_fromdense(np.ones((2, 3, 4)))
