@@ -6,10 +6,9 @@ family, each primitive with all its rules), control flow and collectives in
 `functrans.higher_order`.
 """
 from ..primitives.elementwise import (
-    neg, exp, exp2, log, log2, log10, log1p, expm1, sin, cos, tan, asin, acos, atan, sinh, cosh,
-    tanh, asinh, acosh, atanh, sqrt, rsqrt, cbrt, square, reciprocal, abs, sign, floor, ceil,
-    trunc, logistic, erf, erfc, erf_inv, lgamma, digamma, polygamma, is_finite, isnan,
-    isinf, bitwise_not, add, sub, mul, div, pow, max, min, atan2, hypot, logaddexp, rem,
+    neg, log2, log10, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, square, reciprocal,
+    abs, sign, floor, ceil, trunc, erf, erfc, erf_inv, lgamma, digamma, polygamma, is_finite,
+    isnan, isinf, bitwise_not, add, sub, mul, div, pow, max, min, atan2, hypot, logaddexp, rem,
     remainder, floor_divide, nextafter, eq, ne, lt, le, gt, ge, bitwise_and, bitwise_or,
     bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
     population_count, bitwise_count, bessel_i0, bessel_i1, bessel_i0e, bessel_i1e, erfcx, gcd,
@@ -46,8 +45,11 @@ from ..higher_order.collectives import (
 from ..higher_order.control_flow import (cond, switch, while_loop, fori_loop, scan, map,
                                          associative_scan)
 from ..higher_order.custom_solve import custom_linear_solve, custom_root
+from .accuracy import (Tolerance, AccuracyMode, exp, exp2, log, log1p, expm1, sin, cos, tan,
+                       tanh, logistic, sqrt, rsqrt, cbrt)
+from ..primitives.precision import Precision, DotAlgorithm, DotAlgorithmPreset, PrecisionLike
 from .helpers import (
-    Precision, RoundingMethod, round, reduce_precision, approx_max_k, approx_min_k, axis_size,
+    RoundingMethod, round, reduce_precision, approx_max_k, approx_min_k, axis_size,
     reduce, broadcast, broadcasted_iota, broadcast_shapes, broadcast_to_rank, collapse, conv,
     conv_transpose, conv_with_general_padding, cumlogsumexp, dynamic_update_index_in_dim,
     index_in_dim, index_take, optimization_barrier, padtype_to_pads, shift_right_arithmetic,
@@ -61,8 +63,7 @@ from .shapes import (
     conv_shape_tuple, conv_transpose_shape_tuple, reduce_window_shape_tuple)
 from .extras import (
     clz, mulhi, empty, broadcast_like, FftType, fft, platform_dependent, create_token, after_all,
-    composite, with_sharding_constraint, DotDimensionNumbers, DotAlgorithm, DotAlgorithmPreset,
-    PrecisionLike)
+    composite, with_sharding_constraint, DotDimensionNumbers)
 from .products import (RaggedDotDimensionNumbers, ragged_dot, ragged_dot_general,
                        conv_general_dilated_patches, conv_general_dilated_local)
 from .primitive_objects import *      # noqa: F401,F403 - JAX's `lax.exp_p`, ... names

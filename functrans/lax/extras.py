@@ -1,14 +1,11 @@
 """More of `jax.lax` built on the primitives: integer bit operations (`clz`, `mulhi`), `empty`,
 `broadcast_like`, `fft` under JAX's `FftType`, `platform_dependent`, tokens (`create_token`,
 `after_all`), `composite`, `with_sharding_constraint` (one device: checked, then the value
-itself) and JAX's names for dot-product precision (`DotAlgorithm`, `DotAlgorithmPreset`,
-accepted as `precision=` and, as every precision here, not changing results: the host
-kernels compute at the operands' precision)."""
+itself) and `DotDimensionNumbers`."""
 from __future__ import annotations
 
 import enum
 import functools
-import typing
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,11 +21,10 @@ from ..primitives.elementwise import (add, bitwise_and, bitwise_or, convert_elem
 from ..primitives.fft import fft as _fft
 from ..primitives.shape_ops import bitcast_convert_type, broadcast_to, full
 from ..tree_util import register_pytree_node, tree_broadcast, tree_flatten, tree_leaves
-from .helpers import Precision
 
 __all__ = ["clz", "mulhi", "empty", "broadcast_like", "FftType", "fft", "platform_dependent",
            "Token", "create_token", "after_all", "composite", "with_sharding_constraint",
-           "DotDimensionNumbers", "DotAlgorithm", "DotAlgorithmPreset", "PrecisionLike"]
+           "DotDimensionNumbers"]
 
 
 # ------------------------------------------------------------------ integer bits
@@ -220,31 +216,6 @@ def with_sharding_constraint(x, shardings):
     return x
 
 
-# ------------------------------------------------------------------ precision names
+# ------------------------------------------------------------------ dot dimension numbers
 DotDimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]],
                             tuple[Sequence[int], Sequence[int]]]
-
-
-class DotAlgorithm(typing.NamedTuple):
-    """JAX's description of a dot-product algorithm (operand and accumulation types, ...),
-    accepted as `precision=`; the host kernels compute at the operands' precision."""
-    lhs_precision_type: typing.Any
-    rhs_precision_type: typing.Any
-    accumulation_type: typing.Any
-    lhs_component_count: int = 1
-    rhs_component_count: int = 1
-    num_primitive_operations: int = 1
-    allow_imprecise_accumulation: bool = False
-
-
-DotAlgorithmPreset = enum.Enum("DotAlgorithmPreset", [
-    "DEFAULT", "ANY_F8_ANY_F8_F32", "ANY_F8_ANY_F8_F32_FAST_ACCUM", "ANY_F8_ANY_F8_ANY",
-    "ANY_F8_ANY_F8_ANY_FAST_ACCUM", "F16_F16_F16", "F16_F16_F32", "BF16_BF16_BF16",
-    "BF16_BF16_F32", "BF16_BF16_F32_X3", "BF16_BF16_F32_X6", "BF16_BF16_F32_X9",
-    "TF32_TF32_F32", "TF32_TF32_F32_X3", "F32_F32_F32", "F64_F64_F64"], module=__name__)
-DotAlgorithmPreset.__doc__ = ("JAX's named dot-product algorithms (its names and values), "
-                              "accepted as `precision=`; the host kernels compute at the "
-                              "operands' precision.")
-
-PrecisionLike = typing.Union[None, str, Precision, tuple[str, str], tuple[Precision, Precision],
-                             DotAlgorithm, DotAlgorithmPreset]

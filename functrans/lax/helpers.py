@@ -31,16 +31,8 @@ __all__ = ["approx_max_k", "approx_min_k", "axis_size", "broadcast", "broadcaste
            "conv", "conv_transpose", "conv_with_general_padding", "cumlogsumexp",
            "dynamic_update_index_in_dim", "index_in_dim", "index_take", "optimization_barrier",
            "padtype_to_pads", "shift_right_arithmetic", "shift_right_logical", "sort_key_val",
-           "split", "stack", "tile", "unstack", "Precision", "RoundingMethod", "round",
+           "split", "stack", "tile", "unstack", "RoundingMethod", "round",
            "reduce_precision"]
-
-
-class Precision(enum.Enum):
-    """JAX's precision names for products and convolutions (`precision=`); the host
-    kernels compute at the operands' precision whichever is given."""
-    DEFAULT = 0
-    HIGH = 1
-    HIGHEST = 2
 
 
 class RoundingMethod(enum.IntEnum):

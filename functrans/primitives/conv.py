@@ -46,6 +46,7 @@ from ..backends import numba_jit
 from ..core import ShapedArray, on_operand_device
 from ._util import primitive, def_linear, shape_of, dtype_of, moveaxis_to_front
 from .dot import dot_general, with_preferred_type
+from .precision import check_precision
 from .shape_ops import pad_kernel, reshape, transpose, moveaxis, broadcast_in_dim
 from .transfer import place
 
@@ -534,9 +535,10 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     splits the input's batch into that many consecutive groups, output-channel group `k`
     seeing batch group `k` (the kernel gradient of a grouped convolution). With
     `preferred_element_type` the result has that dtype, as in `dot_general`; `precision` is
-    accepted and ignored (the host kernels compute at the operands' precision). JAX's
+    checked and ignored (the host kernels compute at the operands' precision). JAX's
     `out_sharding` may name the one device the result goes to.
     """
+    check_precision(precision, "conv_general_dilated")
     args = (window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers)
     if out_sharding is not None:
         return place(conv_general_dilated(lhs, rhs, *args, feature_group_count,

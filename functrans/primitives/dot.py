@@ -20,6 +20,7 @@ from ..core import ShapedArray, on_operand_device
 from ..errors import ShapeMismatchError
 from ._util import primitive, shape_of, dtype_of, wanted
 from .elementwise import add, convert_element_type
+from .precision import check_precision
 from .shape_ops import transpose, moveaxis
 from .transfer import place
 
@@ -251,9 +252,10 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     """Contract `lhs` and `rhs` over `((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))`;
     the result has the batch axes, then lhs's free axes, then rhs's. With
     `preferred_element_type` the operands are converted to that type first (when it is at
-    least as wide), else the product is; `precision` is accepted and ignored (the host
+    least as wide), else the product is; `precision` is checked and ignored (the host
     kernels compute at the operands' precision). JAX's `out_sharding` may name the one device
     the result goes to."""
+    check_precision(precision, "dot_general")
     if out_sharding is not None:
         return place(dot_general(lhs, rhs, dimension_numbers, precision,
                                  preferred_element_type), out_sharding, "dot_general")

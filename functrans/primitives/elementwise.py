@@ -126,10 +126,12 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     """
     np_name = np_name or name
     generic = impl is None
-    if generic:
-        impl = ufunc_impl(np_name)
+    kernel = ufunc_impl(np_name) if generic else impl
 
-    def abstract_eval(x):
+    def impl(xp, x, accuracy=None):     # JAX's `accuracy` (lax.Tolerance, ...): all kernels
+        return kernel(xp, x)            # compute at full accuracy
+
+    def abstract_eval(x, accuracy=None):
         if float_only and not dtypes.is_inexact(x.dtype):
             raise TypeError(f"{name} needs a floating-point input, got {x.dtype}; "
                             "functrans.numpy converts integers for you")
@@ -146,15 +148,15 @@ def unary(name, np_name=None, deriv=None, *, float_only=True, nondiff=False,
     if nondiff or deriv is None:
         def_nondiff(p)
     else:
-        def jvp(primals, tangents):
+        def jvp(primals, tangents, **params):
             x, = primals
-            ans = p.bind(x)
+            ans = p.bind(x, **params)
             t, = tangents
             return ans, None if t is None else mul(t, deriv(x, ans))
 
-        def vjp(primals, needs):
+        def vjp(primals, needs, **params):
             x, = primals
-            ans = p.bind(x)
+            ans = p.bind(x, **params)
             return ans, lambda ct: (mul(ct, deriv(x, ans)),)
         p.jvp, p.vjp = jvp, vjp
     batch_elementwise(p)
@@ -733,11 +735,9 @@ batch_elementwise(stop_gradient_p)
 
 
 # =============================================================== user-facing functions
-# JAX's keyword options: `accuracy` (accepted and ignored: the host kernels compute at full
-# accuracy) and mul's `out_dtype` (the operands are converted to it first)
-_OPTIONS = dict.fromkeys(("exp", "exp2", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh",
-                          "sqrt", "rsqrt", "cbrt", "logistic"), ("accuracy",))
-_OPTIONS["mul"] = ("out_dtype",)
+# JAX's keyword options: mul's `out_dtype` (the operands are converted to it first); `accuracy`
+# is ft.lax's (functrans.lax.accuracy)
+_OPTIONS = {"mul": ("out_dtype",)}
 
 
 def _fn(prim):
