@@ -8,6 +8,7 @@ from .. import lax
 from ..errors import ShapeMismatchError
 from ..primitives._util import shape_of, dtype_of, broadcast_shapes
 from ..primitives.dot import computes_in, with_preferred_type
+from ..primitives.precision import check_precision
 from ..primitives.transfer import place
 from ._conversion import promote
 from ._reductions import no_out
@@ -15,8 +16,9 @@ from ._reductions import no_out
 
 def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """Matrix product with NumPy's rules (1-D operands promoted, batch axes broadcast); JAX's
-    `preferred_element_type` is the result's dtype (`precision` is accepted and ignored), and
+    `preferred_element_type` is the result's dtype (`precision` is checked and ignored), and
     its `out_sharding` may name the one device the result goes to."""
+    check_precision(precision, "matmul")
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
@@ -62,6 +64,7 @@ def _arr(x, dtype):
 def dot(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """NumPy's dot: scalars multiply, 1-D·1-D is inner, N-D·M-D contracts a's last axis with
     b's second-to-last (JAX's keywords as in `matmul`)."""
+    check_precision(precision, "dot")
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
@@ -79,6 +82,7 @@ def _as(x, dtype):
 
 def tensordot(a, b, axes=2, *, precision=None, preferred_element_type=None,
               out_sharding=None):
+    check_precision(precision, "tensordot")
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     na, nb = len(shape_of(a)), len(shape_of(b))
@@ -110,6 +114,7 @@ def _size(x):
 
 
 def inner(a, b, *, precision=None, preferred_element_type=None):
+    check_precision(precision, "inner")
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     sa, sb = shape_of(a), shape_of(b)
@@ -121,6 +126,7 @@ def inner(a, b, *, precision=None, preferred_element_type=None):
 
 def vdot(a, b, *, precision=None, preferred_element_type=None):
     """The dot product of the flattened arrays, conjugating a complex `a` first."""
+    check_precision(precision, "vdot")
     (a, b), dt = promote(a, b)
     a, b = _arr(a, dt), _arr(b, dt)
     if dtype_of(a).kind == "c":
@@ -137,7 +143,8 @@ def _conj(x):
 def vecdot(x1, x2, /, *, axis=-1, precision=None, preferred_element_type=None):
     """The dot product of vectors along `axis` (after broadcasting), conjugating `x1` (as
     the array API standard and NumPy 2 do); the result keeps the operands' dtype, or has
-    `preferred_element_type` (as `lax.dot_general`; `precision` is accepted and ignored)."""
+    `preferred_element_type` (as `lax.dot_general`; `precision` is checked and ignored)."""
+    check_precision(precision, "vecdot")
     (a, b), dt = promote(x1, x2)
     a, b = _arr(a, dt), _arr(b, dt)
     if preferred_element_type is not None:
@@ -219,6 +226,7 @@ def einsum(subscripts, *operands, out=None, optimize="greedy", precision=None,
     summed first; the operands are then contracted pairwise (greedily, smallest
     intermediate first) with `dot_general`, and the result transposed to the output order.
     """
+    check_precision(precision, "einsum")
     no_out(out, "einsum")
     if not isinstance(subscripts, str):
         subscripts, operands = _sublists_to_subscripts((subscripts,) + operands)
@@ -378,7 +386,8 @@ def _einsum_contract(x, tx, y, ty, rest):
 
 def multi_dot(arrays, *, precision=None):
     """The product of a chain of matrices, multiplied in the cheapest order (first and last
-    may be vectors); `precision` (JAX's) is accepted and ignored."""
+    may be vectors); `precision` (JAX's) is checked and ignored."""
+    check_precision(precision, "multi_dot")
     arrays = [_arr(a, None) for a in arrays]
     if len(arrays) < 2:
         raise ValueError("multi_dot needs at least two arrays")

@@ -11,6 +11,7 @@ from ..core import Tracer, concrete_host_value
 from ..interpreters.batching import vmap_flat
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.dot import with_preferred_type
+from ..primitives.precision import check_precision
 from ..primitives.linalg import adjoint
 from ._conversion import asarray, array, promote, promote_inexact
 from ._creation import zeros
@@ -250,7 +251,8 @@ def _diag(c):
 def convolve(a, v, mode="full", *, precision=None, preferred_element_type=None):
     """Discrete linear convolution of 1-D sequences; mode 'full', 'same' or 'valid'. With
     `preferred_element_type` the result has that dtype (as `lax.dot_general`; `precision` is
-    accepted and ignored)."""
+    checked and ignored)."""
+    check_precision(precision, "convolve")
     (a, v), _ = promote_inexact(a, v) if _any_float(a, v) else \
         ((asarray(a), asarray(v)), None)
     a, v = asarray(a), asarray(v)
@@ -307,6 +309,7 @@ def _any_float(*xs):
 def correlate(a, v, mode="valid", *, precision=None, preferred_element_type=None):
     """Cross-correlation of 1-D sequences: `c[k] = sum_n a[n + k] * conj(v[n])`
     (`precision` and `preferred_element_type` as in `convolve`)."""
+    check_precision(precision, "correlate")
     a, v = asarray(a), asarray(v)
     if dtype_of(v).kind == "c":
         v = lax.conj(v)
