@@ -23,16 +23,20 @@ from __future__ import annotations
 import functools
 import threading
 
+import numpy as np
+
 from . import api
 from .array import Array, wrap
-from .backends import (get_device, local_devices, transfer, default_device,
+from .backends import (get_device, local_devices, transfer, to_host, default_device,
                        default_device_now, processes)
+from .backends.host_devices import adopted
 from .core import Tracer, get_aval, is_python_scalar, eval_jaxpr
 from .higher_order import cross_rank
 from .interpreters.batching import Span
 from .interpreters.partial_eval import trace_to_jaxpr
 from .core import jit_disabled
 from .jit import Jitted
+from .meshes import Mesh, NamedSharding, P, placement_device
 from .numpy import asarray, concatenate
 from .primitives._util import shape_of
 from .primitives.shape_ops import slice_in_dim
@@ -239,27 +243,31 @@ class Pmapped:
     def _on_devices(self, setup, args, kwargs, flat, eager):
         """Several local devices: split the mapped axis (the arguments `flat`, as
         `_flat_mapped` gives them), run each device's program in a thread of its own (their
-        collectives meet), and join the results on the first."""
+        collectives meet), and join the results (`_joined`)."""
         devices = setup.devices
         n = len(devices)
         if flat is None:                    # in_axes has an entry per dynamic argument only
             dyn = tuple(a for i, a in enumerate(args) if i not in self.static)
             flat = api.in_axes_of_leaves(self.in_axes, dyn, kwargs, self.name, "pmap")
         leaves, treedef, dims = flat
+        columns = []                # each leaf's value on each device
+        for x, d in zip(leaves, dims):
+            x = x if isinstance(x, Array) or is_python_scalar(x) else asarray(x)
+            if d is None:
+                columns.append([_on(x, dev) for dev in devices])
+                continue
+            size = x.shape[d] if x.ndim else None
+            if size != n:
+                raise ValueError(
+                    f"pmap: {self.name} maps over {n} devices ({devices}), so each mapped "
+                    f"axis must have size {n}; got an argument of shape {x.shape} mapped "
+                    f"over axis {d}")
+            columns.append(_blocks(x, d, devices) or
+                           [_on(slice_in_dim(x, i, i + 1, axis=d), dev)
+                            for i, dev in enumerate(devices)])
         shards = []
-        for i, dev in enumerate(devices):
-            mine = []
-            for x, d in zip(leaves, dims):
-                x = x if isinstance(x, Array) or is_python_scalar(x) else asarray(x)
-                if d is not None:
-                    size = x.shape[d] if x.ndim else None
-                    if size != n:
-                        raise ValueError(
-                            f"pmap: {self.name} maps over {n} devices ({devices}), so each "
-                            f"mapped axis must have size {n}; got an argument of shape "
-                            f"{x.shape} mapped over axis {d}")
-                    x = slice_in_dim(x, i, i + 1, axis=d)
-                mine.append(_on(x, dev))
+        for i in range(n):
+            mine = [column[i] for column in columns]
             dyn_i, kw_i = tree_unflatten(treedef, mine)
             it = iter(dyn_i)
             shards.append(([a if j in self.static else next(it) for j, a in enumerate(args)],
@@ -289,23 +297,32 @@ class Pmapped:
             self._setups.pop(setup.key, None)       # its communicator was cancelled
             real = [e for e in failed if not isinstance(e, threading.BrokenBarrierError)]
             raise (real or failed)[0]
-        return self._joined(results, devices[0])
+        return self._joined(results, devices)
 
-    def _joined(self, results, device):
-        """The devices' results as one pytree on `device`, mapped outputs concatenated along
-        their out_axes."""
+    def _joined(self, results, devices):
+        """The devices' results as one pytree, mapped outputs concatenated along their
+        out_axes: on CPU devices laid out over them (JAX's NamedSharding over a mesh with one
+        axis, named as the mapped one), so each device holds its block; on other platforms
+        whole on the first device."""
         flat = [tree_flatten(r) for r in results]
         tree = flat[0][1]
         first = tree_unflatten(tree, list(range(len(flat[0][0]))))
         axes = api.axes_for_leaves("out_axes", self.out_axes, first,
                                    f"the output of {self.name}", "pmap")
+        mesh = None
+        if all(d.platform == "cpu" for d in devices):
+            name = self.axis_name if isinstance(self.axis_name, str) else \
+                "_internal_pmap_axis_name"
+            mesh = Mesh(np.array(devices, dtype=object), (name,))
         joined = []
         for j, ax in enumerate(axes):
             parts = [f[0][j] for f in flat]
-            if ax is None:
-                joined.append(_on(parts[0], device))
+            if mesh is not None and all(type(p) is Array for p in parts):
+                joined.append(_laid_out(parts, ax, mesh))
+            elif ax is None:
+                joined.append(_on(parts[0], devices[0]))
             else:
-                joined.append(concatenate([_on(p, device) for p in parts], axis=ax))
+                joined.append(concatenate([_on(p, devices[0]) for p in parts], axis=ax))
         return tree_unflatten(tree, joined)
 
     def cache_info(self):
@@ -326,6 +343,37 @@ def _on(x, device):
         return leaf
     leaves, tree = tree_flatten(x)
     return tree_unflatten(tree, [one(leaf) for leaf in leaves])
+
+
+def _laid_out(parts, axis, mesh):
+    """The devices' results `parts` (Arrays, one per device of the one-axis `mesh`) joined
+    along `axis` (None: the first, as every device's) and laid out over the mesh's devices,
+    each holding its block."""
+    name = mesh.axis_names[0]
+    if axis is None:
+        host, spec = np.array(to_host(parts[0]._value)), P()
+    else:
+        host = np.concatenate([to_host(p._value) for p in parts], axis=axis)
+        spec = P(*[None] * axis, name)
+    place = placement_device(NamedSharding(mesh, spec), "pmap")
+    return wrap(adopted(host, place.group, place.spec))
+
+
+def _blocks(x, axis, devices):
+    """Each device's block of `x` along its mapped `axis`, as views, where `x` is laid out
+    over `devices` so that each holds its own entry (a pmapped function's result: no copy);
+    else None."""
+    if type(x) is not Array or not x.device.spans:
+        return None
+
+    def index(i):
+        return tuple(slice(i, i + 1) if a == axis else slice(None) for a in range(x.ndim))
+    held = x.sharding.devices_indices_map(x.shape)
+    if len(held) != len(devices) or any(held.get(d) != index(i) for i, d in enumerate(devices)):
+        return None
+    host = to_host(x._value)
+    return [wrap(host[index(i)] if d is d.backend.cpu else adopted(host[index(i)], d))
+            for i, d in enumerate(devices)]
 
 
 def _check_launched(world):
@@ -350,7 +398,10 @@ def pmap(fun=None, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_
     `ft.local_device_count()` (one CPU device per process, or this process's GPUs; `devices`
     picks others); `axis_name` names the axis for collectives, which then span the devices of
     every process (numbered process by process: `axis_index` is the global position).
-    Outputs are stacked along `out_axes` (None: an output the same on every device). In one
+    Outputs are stacked along `out_axes` (None: an output the same on every device); over
+    several CPU devices they are laid out over them (`x.sharding`: a NamedSharding over a
+    mesh with the mapped axis; `x.addressable_shards`: each device's block), and such an
+    argument of a pmapped function reaches each device without a copy. In one
     process, a mapped axis shorter than the list of devices maps over the first ones;
     `backend` ("cpu", "gpu", ...) picks the devices of that platform; `axis_size` is the size
     of the whole mapped axis (every process's entries), required where no argument is mapped.

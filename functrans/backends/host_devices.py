@@ -198,6 +198,14 @@ class Split(Device):
     __str__ = __repr__
 
 
+def adopted(host, place, spec=None):
+    """The NumPy array `host` (memory nothing else writes) as an array on `place`, a CPU device
+    other than the first or a `DeviceGroup` with the split `spec`, without a copy."""
+    out = host.view(HostBuffer)
+    out.place, out.spec = place, spec
+    return out
+
+
 def requested_cpu_devices():
     """How many CPU devices this process has: the `num_cpu_devices` setting (JAX's
     `jax_num_cpu_devices`), else XLA's `--xla_force_host_platform_device_count=N` in the
