@@ -407,3 +407,15 @@ def test_bcsr_matmul_grad_vmap():
     _close(ft.vmap(lambda m: m @ v)(b), xb @ v)
     with pytest.raises(ValueError, match="two sparse"):
         sparse.bcsr_fromdense(np.ones((2, 3, 4)))
+
+
+def test_vmap_over_a_non_batch_dimension_raises():
+    dense = fnp.asarray(np.array([[1., 0, 2, 0], [0, 3, 0, 0], [4, 0, 0, 5]]))
+    m0 = sparse.BCOO.fromdense(dense)
+    with pytest.raises(ValueError, match="must correspond to a batch dimension"):
+        ft.vmap(lambda m: m.todense())(m0)
+    m1 = sparse.BCOO.fromdense(dense, n_batch=1)         # 3 rows, nse 2
+    np.testing.assert_array_equal(np.asarray(ft.vmap(lambda m: m.todense())(m1)),
+                                  np.asarray(dense))
+    with pytest.raises(ValueError, match="must correspond to a batch dimension"):
+        ft.vmap(lambda m: m.todense(), in_axes=1)(m1)

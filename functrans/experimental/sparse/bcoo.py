@@ -52,6 +52,7 @@ class BCOO:
     n_batch = property(lambda self: self.indices.ndim - 2)
     n_sparse = property(lambda self: self.indices.shape[-1])
     n_dense = property(lambda self: self.data.ndim - 1 - self.n_batch)
+    _layout = None      # (nse, n_dense) of a node rebuilt by tree_unflatten
     nse = property(lambda self: self.indices.shape[-2])
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: len(self.shape))
@@ -149,14 +150,35 @@ class BCOO:
 
 
 def _flatten(mat):
-    return (mat.data, mat.indices), (mat._tail, mat.indices_sorted, mat.unique_indices)
+    # (a node rebuilt around other leaves, an in_axes tree say, keeps its array's layout)
+    layout = mat._layout or (mat.nse, mat.n_dense)
+    return (mat.data, mat.indices), (mat._tail, *layout, mat.indices_sorted,
+                                     mat.unique_indices)
 
 
 def _unflatten(aux, children):
+    tail, nse, n_dense, *flags = aux
+    data, indices = children
+    if isinstance(getattr(data, "shape", None), tuple) and \
+            isinstance(getattr(indices, "shape", None), tuple):
+        _check_rebuilt(data.shape, indices.shape, tail, nse, n_dense)
     mat = object.__new__(BCOO)
-    mat.data, mat.indices = children
-    mat._tail, mat.indices_sorted, mat.unique_indices = aux
+    mat.data, mat.indices, mat._layout = data, indices, (nse, n_dense)
+    mat._tail, (mat.indices_sorted, mat.unique_indices) = tail, flags
     return mat
+
+
+def _check_rebuilt(data_shape, indices_shape, tail, nse, n_dense):
+    """Refuse a BCOO rebuilt from children whose stored-element or sparse axes a transform
+    took away (vmap over an axis that is not a batch dimension)."""
+    n_batch = len(indices_shape) - 2
+    if n_batch < 0 or indices_shape[-2:] != (nse, len(tail) - n_dense) or \
+            tuple(data_shape[n_batch:]) != (nse,) + tuple(tail[len(tail) - n_dense:]):
+        raise ValueError(
+            f"a BCOO (nse={nse}, {n_dense} dense dimensions) cannot be rebuilt from data of "
+            f"shape {tuple(data_shape)} and indices of shape {tuple(indices_shape)}: in_axes "
+            "for batched BCOO operations must correspond to a batch dimension (make one "
+            "with BCOO.fromdense(..., n_batch=k))")
 
 
 register_pytree_node(BCOO, _flatten, _unflatten)
