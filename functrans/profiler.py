@@ -281,5 +281,5 @@ def _kernel_name(call, names):
         return ast.unparse(f)
     name = _NUMBERED.sub("", f.id)
     if name.startswith("par_") and call.args and isinstance(call.args[0], ast.Name):
-        return f"{call.args[0].id} (threads)"
+        return f"{_NUMBERED.sub('', call.args[0].id)} (threads)"
     return name

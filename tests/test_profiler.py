@@ -143,7 +143,7 @@ def test_disable_jit_inside_a_trace(tmp_path):
 
 def test_kernel_names():
     import ast
-    names = {"add", "dot", "par_product64", "erf_109"}
+    names = {"add", "dot", "par_product64", "par_chunks51", "erf_109"}
 
     def name(code):
         return profiler._kernel_name(ast.parse(code).body[0].value, names)
@@ -152,3 +152,4 @@ def test_kernel_names():
     assert name("v3.reshape((2, 2))") == "reshape"
     assert name("par_product64(dot, v1, a2, buf3)") == "dot (threads)"
     assert name("erf_109(xp, v1)") == "erf"
+    assert name("par_chunks51(rows186, 64, 64)") == "rows (threads)"
