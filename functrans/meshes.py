@@ -23,7 +23,7 @@ from .backends import (Device, DeviceGroup, Split, default_device_now, devices a
 __all__ = ["Mesh", "NamedSharding", "PartitionSpec", "Sharding", "SingleDeviceSharding",
            "make_mesh", "placement_device", "set_mesh", "current_mesh", "out_sharding_device",
            "device_or_out_sharding", "Shard", "mesh_place", "sharding_of", "shards_of",
-           "visualize_array_sharding"]
+           "visualize_array_sharding", "visualize_sharding"]
 
 
 class PartitionSpec(tuple):
@@ -357,12 +357,18 @@ def device_or_out_sharding(device, out_sharding, what):
 def visualize_array_sharding(arr, *, use_color=False, scale=1.0, min_width=9, max_width=80):
     """Print which devices hold which block of the 1-D or 2-D array `arr` (JAX's
     `jax.debug.visualize_array_sharding`, as plain text)."""
-    del use_color, scale, max_width
-    shape = tuple(arr.shape)
+    visualize_sharding(arr.shape, arr.sharding, min_width=min_width,
+                       what="visualize_array_sharding")
+
+
+def visualize_sharding(shape, sharding, *, use_color=False, scale=1.0, min_width=9,
+                       max_width=80, color_map=None, what="visualize_sharding"):
+    """Print which devices `sharding` gives which block of a 1-D or 2-D array of `shape`
+    (JAX's `jax.debug.visualize_sharding`, as plain text)."""
+    del use_color, scale, max_width, color_map
+    shape = tuple(shape)
     if len(shape) not in (1, 2):
-        raise ValueError(f"visualize_array_sharding: only 1-D and 2-D arrays can be shown, "
-                         f"got shape {shape}")
-    sharding = arr.sharding
+        raise ValueError(f"{what}: only 1-D and 2-D arrays can be shown, got shape {shape}")
     indices = sharding.devices_indices_map(shape) if isinstance(sharding, NamedSharding) else \
         {sharding.device: tuple(slice(None) for _ in shape)}
 
