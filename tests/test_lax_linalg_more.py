@@ -31,9 +31,9 @@ def test_the_jax_names_exist():
     if jl is None:
         pytest.skip("jax is not installed")
     missing = {n for n in dir(jl) if not n.startswith("_")} - set(dir(fl))
-    # built from other primitives in functrans (no primitive of their own), and qdwh
+    # built from other primitives in functrans (no primitive of their own)
     assert missing == {"cholesky_update_p", "householder_product_p", "ormqr_p",
-                       "symmetric_product_p", "qdwh"}
+                       "symmetric_product_p"}
     for name in ("cholesky_p", "eigh_p", "svd_p", "qr_p", "lu_p", "hessenberg_p",
                  "tridiagonal_solve_p"):
         assert isinstance(getattr(fl, name), ft.core.Primitive)

@@ -7,6 +7,7 @@ import enum
 
 import numpy as np
 
+from .. import dtypes
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.elementwise import add, sub, mul
 from ..primitives.shape_ops import slice_in_dim, pad, broadcast_in_dim
@@ -42,6 +43,20 @@ class SvdAlgorithm(enum.Enum):
 def _check_enum(fn, name, value, cls):
     if value is not None and not isinstance(value, cls):
         raise TypeError(f"{fn}: {name} must be a {cls.__name__} or None, got {value!r}")
+
+
+def _check_inexact(fn, **arrays):
+    for name, x in arrays.items():
+        if not dtypes.is_inexact(dtype_of(x)):
+            raise TypeError(f"{fn}: {name} must be a floating-point or complex array, got "
+                            f"{np.dtype(dtype_of(x))}; convert it first (e.g. .astype(float))")
+
+
+def _check_matrices(fn, **arrays):
+    for name, x in arrays.items():
+        if len(shape_of(x)) < 2:
+            raise ValueError(f"{fn}: {name} must be a (stack of) matrices (..., m, n), got "
+                             f"shape {tuple(shape_of(x))}")
 
 
 def _subset(fn, subset_by_index, n):
@@ -96,6 +111,8 @@ def householder_product(a, taus):
     """The first n columns of Q = H_0 H_1 ... H_{k-1}, for the Householder reflectors
     H_i = I - taus[i] v_i v_i^H stored below the diagonal of `a` (m x n, m >= n >= k;
     v_i[i] = 1 implied), as LAPACK's orgqr/ungqr. Differentiable (built from primitives)."""
+    _check_matrices("householder_product", a=a)
+    _check_inexact("householder_product", a=a, taus=taus)
     *batch, m, n = shape_of(a)
     k = shape_of(taus)[-1]
     if m < n or n < k or tuple(shape_of(taus)[:-1]) != tuple(batch):
@@ -119,9 +136,19 @@ def householder_product(a, taus):
 def ormqr(a, taus, c, *, left=True, transpose=False):
     """Q c (`left`) or c Q with the m x m Q of `householder_product(a, taus)`'s reflectors
     (Q^H with `transpose`), as LAPACK's ormqr/unmqr."""
+    _check_matrices("ormqr", a=a, c=c)
+    _check_inexact("ormqr", a=a, taus=taus, c=c)
     *batch, m, n = shape_of(a)
     nb = len(batch)
-    k = shape_of(taus)[-1]
+    k = shape_of(taus)[-1] if shape_of(taus) else -1
+    side = shape_of(c)[-2] if left else shape_of(c)[-1]
+    if tuple(shape_of(taus)[:-1]) != tuple(batch) or not 0 <= k <= min(m, n):
+        raise ValueError(f"ormqr: taus must have shape (..., k) with k <= min(m, n) and the "
+                         f"batch of a (..., m, n); got a {shape_of(a)}, taus {shape_of(taus)}")
+    if tuple(shape_of(c)[:-2]) != tuple(batch) or side != m:
+        raise ValueError(f"ormqr: c must have a's batch and {m} {'rows' if left else 'columns'}"
+                         f" (Q is {m} x {m}{'' if left else ', c @ Q'}); got a {shape_of(a)}, "
+                         f"c {shape_of(c)}")
     if n < m:
         a = pad(a, 0, [(0, 0, 0)] * (nb + 1) + [(0, m - n, 0)])
     else:
@@ -134,13 +161,15 @@ def ormqr(a, taus, c, *, left=True, transpose=False):
 
 
 def cholesky_update(r_matrix, w_vector):
-    """The upper-triangular Cholesky factor R' of R^T R + w w^T, for upper-triangular
-    `r_matrix` R (positive diagonal) and vector `w_vector` w."""
+    """The upper-triangular Cholesky factor R' of R^T R + w w^T (R^H R + w w^H if complex),
+    for upper-triangular `r_matrix` R (positive diagonal) and vector `w_vector` w."""
     r, w = r_matrix, w_vector
-    n = shape_of(r)[-1]
+    _check_inexact("cholesky_update", r_matrix=r, w_vector=w)
+    n = shape_of(r)[-1] if shape_of(r) else -1
     if len(shape_of(r)) != 2 or shape_of(r)[0] != n or tuple(shape_of(w)) != (n,):
-        raise ValueError(f"cholesky_update: needs an (n, n) matrix and an (n,) vector, got "
-                         f"{shape_of(r)} and {shape_of(w)}")
+        raise ValueError(f"cholesky_update: needs r_matrix of shape (n, n) and w_vector of "
+                         f"shape (n,), got {shape_of(r)} and {shape_of(w)} (one matrix: use "
+                         "ft.vmap for a stack)")
     col = broadcast_in_dim(w, (n, 1), (0,))
     a = add(bmm(adjoint(r), r), bmm(col, adjoint(col)))
     return adjoint(_prims.cholesky(a))
@@ -149,6 +178,12 @@ def cholesky_update(r_matrix, w_vector):
 def symmetric_product(a_matrix, c_matrix, *, alpha=1., beta=0., symmetrize_output=False):
     """alpha a a^T + beta c for a (..., m, n) and symmetric c (..., m, m). With
     `symmetrize_output` the upper triangle is the transpose of the lower one."""
+    _check_matrices("symmetric_product", a_matrix=a_matrix, c_matrix=c_matrix)
+    _check_inexact("symmetric_product", a_matrix=a_matrix, c_matrix=c_matrix)
+    sa, sc = tuple(shape_of(a_matrix)), tuple(shape_of(c_matrix))
+    if sc != sa[:-1] + sa[-2:-1]:
+        raise ValueError(f"symmetric_product: c_matrix must have shape {sa[:-1] + sa[-2:-1]} "
+                         f"(a_matrix's batch and m x m for a_matrix (..., m, n)), got {sc}")
     out = add(mul(bmm(a_matrix, mT(a_matrix)), alpha), mul(c_matrix, beta))
     if symmetrize_output:
         out = add(tri_mask(out, 0, upper=False), mT(tri_mask(out, -1, upper=False)))

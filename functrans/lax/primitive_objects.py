@@ -36,5 +36,6 @@ from ..higher_order.collectives import (all_gather_p, all_to_all_p, axis_index_p
 from ..higher_order.control_flow.cond import cond_p
 from ..higher_order.control_flow.scan import scan_p
 from ..higher_order.control_flow.while_loop import while_p
+from ..higher_order.custom_solve import linear_solve_p
 
 __all__ = [name for name in dir() if name.endswith("_p")]
