@@ -35,7 +35,7 @@ from .core import ConcretizationError, UnexpectedTracerError
 from .errors import ArgumentError
 from .tree_util import tree_map, tree_leaves, tree_flatten, tree_unflatten, tree_structure
 from . import test_util
-from . import debug
+from . import debug, monitoring
 from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .callbacks import pure_callback
 from . import ad_checkpoint, experimental, typing, image

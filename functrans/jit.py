@@ -26,6 +26,7 @@ import functools
 import logging
 import sys
 import threading
+import time
 import types
 import warnings
 import weakref
@@ -529,6 +530,7 @@ class Jitted:
             return outs
         name = f"jit({self._name})"
         flat_fun, imported = traced_with_refs(flat_fun, lent, name)
+        start = time.perf_counter()
         try:
             # arrays created while tracing go where the arguments live (they become constants
             # of a program that runs there)
@@ -537,6 +539,8 @@ class Jitted:
         except ConcretizationError as e:
             raise type(e)(self._explain_concretization(e, dyn)).with_traceback(
                 e.__traceback__) from None
+        for observe in trace_observers:
+            observe(self._name, start)
         entry = _Entry(closed, hoisted, box["tree"], self._donated_leaves(args, dyn),
                        named=bool(key[3] and jaxpr_axis_names(closed)),
                        state=plan(lent, imported))
@@ -675,6 +679,9 @@ def check_outputs_with(check):
 
 
 _call_timer = None
+# called as `observe(name, start)` after each trace of a jitted function (`start`: its
+# time.perf_counter() when it began); `ft.monitoring` adds one
+trace_observers = []
 
 
 def time_calls_with(timer):
