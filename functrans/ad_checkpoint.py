@@ -10,6 +10,9 @@ functrans splits its jaxpr into a forward pass that returns them and a backward 
 reads them. Each is described by where it comes from: an argument (with its pytree path), a
 constant, or the operation that computes it (looking inside `jit` and `checkpoint` calls);
 `checkpoint_name` labels show as `named '...'`.
+
+A policy answers with a bool or with `Saveable`, `Recompute` or `Offloadable(src, dst)` (as
+JAX's); with one memory space per device, an offloaded value is saved.
 """
 from __future__ import annotations
 
@@ -17,14 +20,15 @@ import builtins
 
 from .api import param_names
 from .core import abstractify
-from .higher_order.remat import checkpoint, remat, checkpoint_name, checkpoint_policies, name_p
+from .higher_order.remat import (checkpoint, remat, checkpoint_name, checkpoint_policies, name_p,
+                                 Offloadable, Recompute, Saveable)
 from .interpreters.ad import inexact_aval, vjp_split
 from .interpreters.partial_eval import trace_to_jaxpr
 from .jaxpr import ClosedJaxpr, Literal
 from .tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 
 __all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies", "saved_residuals",
-           "print_saved_residuals"]
+           "print_saved_residuals", "Offloadable", "Recompute", "Saveable"]
 
 
 def saved_residuals(f, *args, **kwargs):

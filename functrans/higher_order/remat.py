@@ -13,6 +13,9 @@ from __future__ import annotations
 import functools
 import inspect
 import types
+from typing import NamedTuple
+
+import numpy as np
 
 from .. import dtypes
 from ..core import AxisPrimitive, abstractify, eval_jaxpr_on_raw
@@ -23,7 +26,8 @@ from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived, Stat
 from ..primitives._util import primitive, wanted
 from ..tree_util import tree_flatten, tree_unflatten
 
-__all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies"]
+__all__ = ["checkpoint", "remat", "checkpoint_name", "checkpoint_policies", "Offloadable",
+           "Recompute", "Saveable"]
 
 
 class _Removed:
@@ -75,8 +79,8 @@ def _remat_split(jaxpr, diff, policy):
 
     def saveable(v):
         e = producer[v]
-        return policy is not None and policy(e.primitive, *[x.aval for x in e.invars],
-                                             **e.params)
+        return policy is not None and _saves(policy(e.primitive, *[x.aval for x in e.invars],
+                                                    **e.params))
     saved, need = [], set()
 
     def want(v):
@@ -211,6 +215,41 @@ remat = checkpoint
 
 
 # =================================================================== names and policies
+class Offloadable(NamedTuple):
+    """A policy's answer: save the value in memory `dst` (moved there from `src`). On one
+    host memory space functrans simply saves it."""
+    src: str
+    dst: str
+
+
+class RecomputeType:
+    def __repr__(self):
+        return "Recompute"
+
+
+class SaveableType:
+    def __repr__(self):
+        return "Saveable"
+
+
+Recompute = RecomputeType()     # a policy's answer: recompute the value in the backward pass
+Saveable = SaveableType()       # a policy's answer: save the value for the backward pass
+
+
+def _saves(answer):
+    """Whether a policy's answer (a bool, `Saveable`, `Recompute` or `Offloadable(...)`) saves
+    the value."""
+    if answer is Saveable or isinstance(answer, Offloadable):
+        return True
+    if answer is Recompute:
+        return False
+    if isinstance(answer, (bool, np.bool_)):
+        return bool(answer)
+    raise TypeError("checkpoint: a policy must return a bool or ft.ad_checkpoint.Recompute, "
+                    f"Saveable or Offloadable(src, dst), got {answer!r} of type "
+                    f"{type(answer).__name__}")
+
+
 name_p = primitive("name", lambda xp, x, name: x, lambda x, name: x)
 name_p.jvp = lambda primals, tangents, name: (name_p.bind(primals[0], name=name), tangents[0])
 name_p.vjp = lambda primals, needs, name: (name_p.bind(primals[0], name=name),
@@ -241,8 +280,13 @@ def _save_anything_except_these_names(*names):
 
 
 def _save_from_both_policies(policy_1, policy_2):
-    return lambda *args, **params: bool(policy_1(*args, **params) or
-                                        policy_2(*args, **params))
+    def policy(*args, **params):
+        a, b = policy_1(*args, **params), policy_2(*args, **params)
+        if not isinstance(a, (bool, np.bool_)) or not isinstance(b, (bool, np.bool_)):
+            raise ValueError("save_from_both_policies: both policies must return bools, got "
+                             f"{a!r} and {b!r}; write a policy that combines them instead")
+        return bool(a or b)
+    return policy
 
 
 def _dots_saveable(prim, *_, **__):
@@ -255,12 +299,28 @@ def _dots_with_no_batch_dims_saveable(prim, *_, **params):
 
 def _offload_dot_with_no_batch_dims(offload_src, offload_dst):
     """(One host: what JAX would offload to host memory is simply saved.)"""
-    return _dots_with_no_batch_dims_saveable
+    def policy(prim, *avals, **params):
+        if _dots_with_no_batch_dims_saveable(prim, *avals, **params):
+            return Offloadable(offload_src, offload_dst)
+        return Recompute
+    return policy
 
 
 def _save_and_offload_only_these_names(*, names_which_can_be_saved,
                                        names_which_can_be_offloaded, offload_src, offload_dst):
-    return _save_only_these_names(*names_which_can_be_saved, *names_which_can_be_offloaded)
+    saved, offloaded = set(names_which_can_be_saved), set(names_which_can_be_offloaded)
+    if saved & offloaded:
+        raise ValueError("save_and_offload_only_these_names: the names "
+                         f"{sorted(saved & offloaded)} are both saved and offloaded; give each "
+                         "name to one of names_which_can_be_saved, names_which_can_be_offloaded")
+
+    def policy(prim, *_, **params):
+        if prim is name_p and params["name"] in saved:
+            return Saveable
+        if prim is name_p and params["name"] in offloaded:
+            return Offloadable(offload_src, offload_dst)
+        return Recompute
+    return policy
 
 
 checkpoint_policies = types.SimpleNamespace(
