@@ -4,7 +4,7 @@ plugin open.
 
 While a trace runs (`start_trace` ... `stop_trace`, or `with trace(log_dir):`) it records
 - each call of a jitted function (`jit(name)`: tracing and compiling included, when the call
-  needed them), each compilation, and each run of a compiled program (`loss on cpu`),
+  needed them), each trace and compilation, and each run of a compiled program (`loss on cpu`),
 - each line of a compiled program's generated code that calls a kernel, named by the NumPy
   or CuPy function it calls (a split kernel by the function its pieces run, with
   "(threads)"), the line itself in the event's arguments,
@@ -35,7 +35,7 @@ import time
 import weakref
 
 from .compiler.executable import Executable, compile_observers
-from .jit import time_calls_with
+from .jit import time_calls_with, trace_observers
 
 __all__ = ["start_trace", "stop_trace", "trace", "TraceAnnotation", "StepTraceAnnotation",
            "annotate_function"]
@@ -110,6 +110,7 @@ def start_trace(log_dir, create_perfetto_link=False, create_perfetto_trace=False
         _current = _Trace(log_dir, create_perfetto_link, create_perfetto_trace)
         Executable.__call__ = _profiled_program
         compile_observers.append(_compiled)
+        trace_observers.append(_traced)
         time_calls_with(_timed_jit_call)
 
 
@@ -122,6 +123,7 @@ def stop_trace():
         done, _current = _current, None
         time_calls_with(None)
         compile_observers.remove(_compiled)
+        trace_observers.remove(_traced)
         Executable.__call__ = _plain_program
     paths = done.write()
     if done.link:
@@ -199,6 +201,12 @@ def _compiled(name, device, start):
     recording = _current
     if recording is not None:
         recording.add(f"compile {name} for {device}", "compile", int(start * 1e9))
+
+
+def _traced(name, start):
+    recording = _current
+    if recording is not None:
+        recording.add(f"trace {name}", "trace", int(start * 1e9))
 
 
 def _profiled_program(exe, *args):

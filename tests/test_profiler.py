@@ -44,6 +44,7 @@ def test_trace_records_calls_compilations_programs_kernels_and_annotations(tmp_p
     assert names.count("jit(loss)") == 3
     assert [n for n in names if n.startswith("train")] == ["train 0", "train 1", "train 2"]
     assert sum(n.startswith("compile loss") for n in names) == 1      # the first call only
+    assert names.count("trace loss") == 1
     programs = [e for e in events if e["cat"] == "program"]
     assert len(programs) == 3 and programs[0]["name"] == f"loss on {w.device}"
     kernels = [e for e in events if e["cat"] == "kernel"]
