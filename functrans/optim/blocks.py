@@ -3,7 +3,7 @@
 namesake here (`amsgrad`, `adabelief`, `lamb`, `lars`, `novograd`). Unlike `sgd`/`adam`/...
 (PyTorch's arguments), these take Optax's: `learning_rate`, `b1`, `b2`, `eps_root`. The
 moments follow Optax's math (`m = (1 - b1) * g + b1 * m`, bias corrections `1 - b ** t` computed in
-float64), so code written for Optax runs unchanged:
+Optax's dtype), so code written for Optax runs unchanged:
 
     opt = ft.optim.chain(ft.optim.scale_by_adam(), ft.optim.scale_by_learning_rate(1e-3))
 """
@@ -18,8 +18,8 @@ from .. import numpy as fnp
 from ..buffers import is_buffer
 from ..tree_util import tree_flatten, tree_map
 from .base import EmptyState, GradientTransformation, displayed, require_params
-from .leafwise import (as_dtype, debiased, leafwise, mean_hat, step_number, zero_count,
-                       zeros_like)
+from .leafwise import (abs_sq, as_dtype, debiased, leafwise, mean_hat, step_like, step_number,
+                       zero_count, zeros_like)
 from .masking import masked
 from .transforms import add_decayed_weights, chain, scale, scale_by_schedule
 from .tree_utils import tree_cast
@@ -165,7 +165,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None, *, ne
 
         def leaf(g, m, v):
             m = _ema(g, m, b1)
-            v = _ema(g * g, v, b2)
+            v = _ema(abs_sq(g), v, b2)
             m_hat = mean_hat(g, m, b1, t, nesterov)
             u = m_hat / (fnp.sqrt(debiased(v, b2, t) + as_dtype(eps_root, g)) +
                          as_dtype(eps, g))
@@ -188,7 +188,7 @@ def scale_by_amsgrad(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, mu_dtype=None,
 
         def leaf(g, m, v, vmax):
             m = _ema(g, m, b1)
-            v = _ema(g * g, v, b2)
+            v = _ema(abs_sq(g), v, b2)
             m_hat = debiased(m, b1, t) if bias_correction_mu else m
             vmax = fnp.maximum(vmax, debiased(v, b2, t) if bias_correction_nu else v)
             u = m_hat / (fnp.sqrt(vmax + as_dtype(eps_root, g)) + as_dtype(eps, g))
@@ -210,7 +210,7 @@ def scale_by_belief(b1=0.9, b2=0.999, eps=1e-16, eps_root=1e-16, *, nesterov=Fal
 
         def leaf(g, m, v):
             m = _ema(g, m, b1)
-            v = _ema((g - m) * (g - m), v, b2) + as_dtype(eps_root, g)
+            v = _ema(abs_sq(g - m), v, b2) + as_dtype(eps_root, g)
             m_hat = mean_hat(g, m, b1, t, nesterov)
             return m_hat / (fnp.sqrt(debiased(v, b2, t)) + as_dtype(eps, g)), m, v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
@@ -235,7 +235,7 @@ def scale_by_rms(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
         t = step_number(state.count) if bias_correction else None
 
         def leaf(g, v):
-            v = _ema(g * g, v, decay)
+            v = _ema(abs_sq(g), v, decay)
             v_hat = debiased(v, decay, t) if bias_correction else v
             return g * _rms_scaling(v_hat, as_dtype(eps, g), eps_in_sqrt), v
         updates, nu = leafwise(leaf, updates, state.nu, outputs=2)
@@ -259,10 +259,10 @@ def scale_by_stddev(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True,
 
         def leaf(g, m, v):
             m = _ema(g, m, decay)
-            v = _ema(g * g, v, decay)
+            v = _ema(abs_sq(g), v, decay)
             m_hat, v_hat = (debiased(m, decay, t), debiased(v, decay, t)) if bias_correction \
                 else (m, v)
-            return g * _rms_scaling(v_hat - m_hat * m_hat, as_dtype(eps, g), eps_in_sqrt), \
+            return g * _rms_scaling(v_hat - abs_sq(m_hat), as_dtype(eps, g), eps_in_sqrt), \
                 m, v
         updates, mu, nu = leafwise(leaf, updates, state.mu, state.nu, outputs=3)
         if bias_correction:
@@ -278,8 +278,8 @@ def scale_by_trust_ratio(min_norm=0.0, trust_coefficient=1.0, eps=0.0):
         require_params(params, "scale_by_trust_ratio")
 
         def leaf(u, p):
-            p_norm = fnp.maximum(fnp.sqrt(fnp.sum(p * p)), as_dtype(min_norm, p))
-            u_norm = fnp.maximum(fnp.sqrt(fnp.sum(u * u)), as_dtype(min_norm, u))
+            p_norm = fnp.maximum(fnp.sqrt(fnp.sum(abs_sq(p))), as_dtype(min_norm, p))
+            u_norm = fnp.maximum(fnp.sqrt(fnp.sum(abs_sq(u))), as_dtype(min_norm, u))
             zero = (p_norm == 0.0) | (u_norm == 0.0)
             denom = fnp.where(zero, lax.full_like(u_norm, 1.0), u_norm + as_dtype(eps, u))
             ratio = as_dtype(trust_coefficient, u) * p_norm / denom
@@ -416,7 +416,7 @@ def scale_by_novograd(b1=0.9, b2=0.25, eps=1e-8, eps_root=0.0, weight_decay=0.0,
                 mus.append(None)
                 nus.append(None)
                 continue
-            sq = fnp.sum(g * g).astype(n.dtype)
+            sq = fnp.sum(abs_sq(g)).astype(n.dtype)
             n = fnp.where(first, sq, _ema(sq, n, b2))
             step = g / (fnp.sqrt(n + as_dtype(eps_root, n)) + as_dtype(eps, n)).astype(g.dtype)
             if decay:
@@ -437,7 +437,7 @@ def scale_by_rss(initial_accumulator_value=0.1, eps=1e-7):
 
     def update(updates, state, params=None):
         def leaf(g, s):
-            s = g * g + s
+            s = abs_sq(g) + s
             inv = fnp.where(s > 0, lax.rsqrt(s + as_dtype(eps, g)), lax.full_like(s, 0.0))
             return inv * g, s
         updates, s = leafwise(leaf, updates, state.sum_of_squares, outputs=2)
@@ -493,6 +493,20 @@ def scale_by_lion(b1=0.9, b2=0.99, mu_dtype=None, *, mode="hard", smooth_beta=1.
     return GradientTransformation(init, update)
 
 
+def _rectification(b2, threshold, t):
+    """RAdam's `r` at step `t` (in t's dtype, as Optax computes it) and whether
+    `ro >= threshold`."""
+    b2_ = as_dtype(b2, t)
+    ro_inf = 2.0 / (1.0 - b2_) - 1.0
+    b2t = lax.pow(b2_, t)
+    ro = ro_inf - 2.0 * t * b2t / (1.0 - b2t)
+    r2 = (ro - 4.0) * (ro - 2.0) * ro_inf / ((ro_inf - 4.0) * (ro_inf - 2.0) * ro)
+    # NaN (as Optax's sqrt gives) for 2 < ro < 4, without a warning; unused there unless
+    # threshold < 4
+    r = fnp.where(r2 >= 0.0, fnp.sqrt(fnp.maximum(r2, 0.0)), lax.full_like(r2, np.nan))
+    return r, ro >= as_dtype(threshold, t)
+
+
 def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *,
                    nesterov=False):
     """Rectified Adam's rescaling: with `ro = ro_inf - 2 t b2**t / (1 - b2**t)` and
@@ -504,20 +518,12 @@ def scale_by_radam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, *,
 
     def update(updates, state, params=None):
         t = step_number(state.count)
-        b2_ = as_dtype(b2, t)
-        ro_inf = 2.0 / (1.0 - b2_) - 1.0
-        b2t = lax.pow(b2_, t)
-        ro = ro_inf - 2.0 * t * b2t / (1.0 - b2t)
-        r2 = (ro - 4.0) * (ro - 2.0) * ro_inf / ((ro_inf - 4.0) * (ro_inf - 2.0) * ro)
-        # NaN (as Optax's sqrt gives) for 2 < ro < 4, without a warning; unused there unless
-        # threshold < 4
-        r = fnp.where(r2 >= 0.0, fnp.sqrt(fnp.maximum(r2, 0.0)), lax.full_like(r2, np.nan))
-        rectified = ro >= as_dtype(threshold, t)
 
         def leaf(g, m, v):
             m = _ema(g, m, b1)
-            v = _ema(g * g, v, b2)
+            v = _ema(abs_sq(g), v, b2)
             m_hat = mean_hat(g, m, b1, t, nesterov)
+            r, rectified = _rectification(b2, threshold, step_like(t, g))
             adaptive = as_dtype(r, m_hat) * m_hat / (
                 fnp.sqrt(debiased(v, b2, t) + as_dtype(eps_root, g)) + as_dtype(eps, g))
             return fnp.where(rectified, adaptive, m_hat), m, v

@@ -12,7 +12,7 @@ from ..primitives._util import dtype_of, shape_of
 from ..tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_map
 
 __all__ = ["zero_count", "zeros_like", "is_number", "as_dtype", "leafwise", "step_number",
-           "debiased", "mean_hat", "abs_sq", "pick", "no_update", "buffers_to_none"]
+           "step_like", "debiased", "mean_hat", "abs_sq", "pick", "no_update", "buffers_to_none"]
 
 
 def zero_count():
@@ -95,13 +95,22 @@ def abs_sq(x):
     return fnp.real(fnp.conj(x) * x) if fnp.iscomplexobj(x) else x * x
 
 
+def step_like(t, x):
+    """The step number `t` in the dtype Optax computes its corrections in for a leaf `x`: the
+    default float dtype (float32 unless configured), or x's real dtype where that is wider."""
+    dtype = dtypes.promote_types(dtypes.default_float_dtype(), dtypes.finfo(dtype_of(x)).dtype)
+    return lax.convert_element_type(t, dtype)
+
+
 def debiased(x, decay, t):
-    """`x / (1 - decay ** t)`, the correction computed in float64, divided in x's dtype."""
+    """`x / (1 - decay ** t)`, the correction computed in `step_like(t, x)`'s dtype (as
+    Optax's), divided in x's dtype."""
+    t = step_like(t, x)
     return x / as_dtype(1.0 - lax.pow(as_dtype(decay, t), t), x)
 
 
 def mean_hat(g, m, b1, t, nesterov):
-    """The bias-corrected first moment `m` after step `t` (a float64 `step_number`), or with
+    """The bias-corrected first moment `m` after step `t` (a `step_number`), or with
     `nesterov` Nesterov's look-ahead mean, one step further."""
     if not nesterov:
         return debiased(m, b1, t)
