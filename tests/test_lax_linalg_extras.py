@@ -92,6 +92,29 @@ def test_qdwh_derivatives():
     check_grads(lambda x: ft.jit(fl.qdwh)(x)[0], (x,), order=1, modes=("fwd", "rev"))
 
 
+@pytest.mark.parametrize("shape", [(5, 3), (3, 3), (3, 5)])
+def test_complex_qr_derivatives_match_jax(shape):
+    # (qdwh's QR steps need them; R's diagonal is real, as LAPACK's and JAX's)
+    m, n = shape
+    k = min(m, n)
+    a, t = rng.randn(m, n) + 1j * rng.randn(m, n), rng.randn(m, n) + 1j * rng.randn(m, n)
+    cts = (rng.randn(m, k) + 1j * rng.randn(m, k), np.triu(rng.randn(k, n) + 1j * rng.randn(k, n)))
+    ours = ft.jvp(lambda a: fl.qr(a, full_matrices=False), (a,), (t,))[1]
+    theirs = jax.jvp(lambda a: jl.qr(a, full_matrices=False), (a,), (t,))[1]
+    for o, w in zip(ours, theirs):
+        _close(o, w, 1e-12)
+    ours = ft.vjp(lambda a: fl.qr(a, full_matrices=False), a)[1](cts)[0]
+    _close(ours, jax.vjp(lambda a: jl.qr(a, full_matrices=False), a)[1](cts)[0], 1e-12)
+    check_grads(lambda a: fl.qr(a, full_matrices=False), (a,), order=2, modes=("fwd", "rev"))
+
+
+def test_complex_qdwh_derivatives():
+    x, t = X + 1j * rng.randn(5, 3), rng.randn(5, 3) + 1j * rng.randn(5, 3)
+    _, ours = ft.jvp(lambda x: fl.qdwh(x)[0], (x,), (t,))
+    _close(ours, jax.jvp(lambda x: jl.qdwh(x)[0], (x,), (t,))[1], 1e-10)
+    check_grads(lambda x: fl.qdwh(x)[1], (x,), order=1, modes=("fwd", "rev"))
+
+
 def test_qdwh_bad_input():
     with pytest.raises(ValueError, match="x must be one .* matrix.*vmap"):
         fl.qdwh(np.ones((2, 3, 3)))

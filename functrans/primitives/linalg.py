@@ -7,10 +7,11 @@ vmap just moves the mapped axis into the leading batch. Symmetric inputs (`chole
 so the functions and their derivatives are defined for every square input. Every function
 takes complex matrices, with JAX's derivative convention: the forward rules are written with
 conjugate transposes, and the reverse rules of `cholesky`, `eigh` and `svd` for complex input
-transpose them. Complex singular vectors and `qr` raise NotImplementedError for derivatives
-(their rules would need phase terms they lack), so complex singular values have first
-derivatives only. Complex eigenvectors are defined up to a phase each: only phase-invariant
-functions of them (projectors, |v|) have derivatives.
+transpose them (`qr`'s too, its R having a real diagonal as LAPACK's and JAX's). Complex
+singular vectors raise NotImplementedError for derivatives (their rules would need phase terms
+they lack), so complex singular values have first derivatives only. Complex eigenvectors are
+defined up to a phase each: only phase-invariant functions of them (projectors, |v|) have
+derivatives.
 
 Known limits of the derivatives (the values are always fine):
 - `eigh`: eigenvector derivatives divide by eigenvalue gaps, so they are infinite/NaN for
@@ -642,19 +643,32 @@ def _qr_aval(a, pivoting, full_matrices):
 qr_p = primitive("qr", _qr_impl, _qr_aval, multiple_results=True)
 
 
+def _without_imag_diag(x):
+    """x less i Im(diag(x)) (R's diagonal is real, as LAPACK's, so Q^H dQ's is imaginary)."""
+    if dtype_of(x).kind != "c":
+        return x
+    imag = mul(sub(x, conj_p.bind(x)), 0.5)
+    return sub(x, tri_mask(tri_mask(imag, 0, upper=True), 0, upper=False))
+
+
+def _conj(x):
+    return conj_p.bind(x) if dtype_of(x).kind == "c" else x
+
+
 def _qr_tall_jvp(q, r, t):
     """dQ, dR of the reduced QR of a tall (m >= n) matrix in direction t."""
     c = mT(_left_solve(r, mT(t), lower=False, transpose_a=True))      # dA R^-1
-    b = bmm(mT(q), c)
+    b = bmm(adjoint(q), c)
     low = tri_mask(b, -1, upper=False)
-    omega = sub(low, mT(low))
-    return add(bmm(q, sub(omega, b)), c), bmm(sub(b, omega), r)
+    upper_part = add(_without_imag_diag(b), sub(adjoint(low), low))      # b - Q^H dQ
+    return sub(c, bmm(q, upper_part)), bmm(upper_part, r)
 
 
 def _qr_tall_vjp(q, r, cq, cr):
+    # (the transpose of _qr_tall_jvp; complex cotangents pair with tangents as Re(sum(ct dx)))
     g = sub(bmm(cr, mT(r)), bmm(mT(q), cq))
-    h = sub(g, tri_mask(sub(g, mT(g)), -1, upper=False))
-    x = add(cq, bmm(q, h))
+    h = _without_imag_diag(sub(g, tri_mask(sub(g, adjoint(g)), -1, upper=False)))
+    x = add(cq, bmm(_conj(q), h))
     return mT(_left_solve(r, mT(x), lower=False))                      # (...) R^-T
 
 
@@ -673,7 +687,6 @@ def _qr_jvp(primals, tangents, pivoting, full_matrices):
     t, = tangents
     if t is None:
         return outs, [None] * len(outs)
-    _real_derivative_only("qr", a)
     if pivoting:            # the QR of the permuted columns; the permutation is constant
         a, t = _permute(a, outs[2], -1), _permute(t, outs[2], -1)
     rest = [None] * (len(outs) - 2)
@@ -684,7 +697,7 @@ def _qr_jvp(primals, tangents, pivoting, full_matrices):
     last = len(shape_of(a)) - 1
     y, r1, _ = _qr_wide_split(a, r)
     dq, dr1 = _qr_tall_jvp(q, r1, slice_in_dim(t, 0, m, axis=last))
-    dr2 = add(bmm(mT(dq), y), bmm(mT(q), slice_in_dim(t, m, n, axis=last)))
+    dr2 = add(bmm(adjoint(dq), y), bmm(adjoint(q), slice_in_dim(t, m, n, axis=last)))
     return outs, [dq, concatenate([dr1, dr2], last)] + rest
 
 
@@ -696,7 +709,6 @@ def _qr_vjp(primals, needs, pivoting, full_matrices):
     last = len(shape_of(a)) - 1
 
     def backward(cts):
-        _real_derivative_only("qr", a)
         cq, cr = zeros_or(cts[0], q), zeros_or(cts[1], r)
         ap = _permute(a, outs[2], -1) if pivoting else a
         if m >= n:
@@ -705,8 +717,8 @@ def _qr_vjp(primals, needs, pivoting, full_matrices):
         else:
             y, r1, _ = _qr_wide_split(ap, r)
             cr1, cr2 = slice_in_dim(cr, 0, m, axis=last), slice_in_dim(cr, m, n, axis=last)
-            cx = concatenate([_qr_tall_vjp(q, r1, add(cq, bmm(y, mT(cr2))), cr1),
-                              bmm(q, cr2)], last)
+            cx = concatenate([_qr_tall_vjp(q, r1, add(cq, _conj(bmm(y, mT(cr2)))), cr1),
+                              bmm(_conj(q), cr2)], last)
         if pivoting:        # back to the unpermuted columns
             cx = _permute(cx, outs[2], -1, inverse=True)
         return (cx,)
