@@ -1,8 +1,9 @@
 """What running Optax's own documentation and examples with functrans in place of jax and
 optax turned up: the bias corrections (and RAdam's rectification) computed in Optax's dtype,
 so that float32 training follows Optax's (examples/freezing_parameters.ipynb asserts where
-Adam has got to after 199 steps), and second moments and norms of complex parameters taken
-of |g|**2. Against Optax 0.2.8 + JAX."""
+Adam has got to after 199 steps), second moments and norms of complex parameters taken of
+|g|**2, and Optax's private `optax._src.base`, which examples/contrib/rosenbrock_ademamix.ipynb
+imports. Against Optax 0.2.8 + JAX."""
 import numpy as np
 import pytest
 
@@ -153,3 +154,28 @@ def test_radam_jits_and_vmaps_over_step_counts(optax32):
     ours = updates(fo, fnp.asarray, lambda f: ft.jit(ft.vmap(f)))
     theirs = updates(optax32, jnp.asarray, lambda f: jax.jit(jax.vmap(f)))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+BASE_NAMES = ["ArrayTree", "EmptyState", "GradientTransformation",
+              "GradientTransformationExtraArgs", "OptState", "Params", "ScalarOrSchedule",
+              "Schedule", "StatefulSchedule", "TransformInitFn", "TransformUpdateExtraArgsFn",
+              "TransformUpdateFn", "Updates", "identity", "init_empty_state", "set_to_zero",
+              "stateless", "stateless_with_tree_map", "with_extra_args_support"]
+
+
+def test_private_src_base_imports_as_optaxs():
+    optax_base = pytest.importorskip("optax._src.base")
+    import functrans.optim.optax._src.base as base
+    from functrans.optim.optax._src import base as same
+    assert same is base
+    for name in BASE_NAMES:
+        assert hasattr(optax_base, name), name
+        assert getattr(base, name) is getattr(fo, name)
+
+
+def test_src_base_transformation_runs():
+    from functrans.optim.optax._src import base
+    tx = base.stateless(lambda g, p: fnp.asarray(g) * 2.0)
+    assert isinstance(tx, base.GradientTransformation)
+    assert isinstance(tx.init(fnp.zeros(2)), base.EmptyState)
+    np.testing.assert_array_equal(np.asarray(tx.update(fnp.ones(2), tx.init(None))[0]), 2.0)

@@ -13,8 +13,8 @@ dtype, as Optax's do (`ft.optim`'s give float64, as PyTorch's Python floats).
 
 Optax's submodules `tree_utils`, `tree` (its functions without the `tree_` prefix),
 `transforms`, `losses`, `schedules`, `contrib`, `projections`, `second_order`,
-`perturbations`, `assignment`, `microbatching` and `experimental` (`.aggregating`) import as
-theirs do:
+`perturbations`, `assignment`, `microbatching`, `experimental` (`.aggregating`) and the
+private `_src.base` import as theirs do:
 `import functrans.optim.optax.tree_utils as otu` for `import optax.tree_utils as otu`.
 """
 from __future__ import annotations
@@ -40,7 +40,8 @@ from .blocks import (clip, ema, identity, keep_params_nonnegative, scale_by_adad
                      scale_by_rss, scale_by_stddev, trace, zero_nans, EmaState,
                      NonNegativeParamsState, TraceState, ZeroNansState)
 from .inject import (inject_hyperparams, inject_stateful_hyperparams, InjectHyperparamsState,
-                     InjectStatefulHyperparamsState, Schedule, WrappedSchedule)
+                     InjectStatefulHyperparamsState, Schedule, StatefulSchedule,
+                     WrappedSchedule)
 from .linalg import matrix_inverse_pth_root, multi_normal, nnls
 from .linesearch import (lbfgs, scale_by_backtracking_linesearch, scale_by_lbfgs,
                          scale_by_zoom_linesearch, value_and_grad_from_state,
@@ -122,6 +123,16 @@ transforms.__dict__.update(
         "add_noise", "conditionally_mask", "conditionally_transform", "measure_with_ema",
         "monitor", "named_chain", "per_example_global_norm_clip", "per_example_layer_norm_clip",
         "skip_large_updates", "skip_not_finite", "snapshot", "unitwise_clip", "unitwise_norm")})
+
+# Optax's private `optax._src.base`, which some of its examples import
+_src = types.ModuleType("_src", "Optax's private package; only `base` is mirrored.")
+_src.base = types.ModuleType("base", "Optax's `optax._src.base`: the transformation types, "
+                             "EmptyState, identity, set_to_zero and the stateless builders.")
+_src.base.__dict__.update(StatefulSchedule=StatefulSchedule, **{name: globals()[name] for name in (
+    "ArrayTree", "EmptyState", "GradientTransformation", "GradientTransformationExtraArgs",
+    "OptState", "Params", "ScalarOrSchedule", "Schedule", "TransformInitFn",
+    "TransformUpdateExtraArgsFn", "TransformUpdateFn", "Updates", "identity", "init_empty_state",
+    "set_to_zero", "stateless", "stateless_with_tree_map", "with_extra_args_support")})
 
 
 def _in_default_float(make_schedule):
@@ -265,6 +276,7 @@ def optimistic_gradient_descent(learning_rate, alpha=1.0, beta=1.0):
 # importable under this module's name, as `os.path` is under `os`'s
 for _name in ("tree_utils", "tree", "transforms", "losses", "schedules", "contrib",
               "projections", "second_order", "perturbations", "assignment", "microbatching",
-              "experimental"):
+              "experimental", "_src"):
     sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
 sys.modules.setdefault(f"{__name__}.experimental.aggregating", experimental.aggregating)
+sys.modules.setdefault(f"{__name__}._src.base", _src.base)
