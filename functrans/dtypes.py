@@ -308,9 +308,10 @@ _NUMPY_ABSTRACT = (np.generic, np.number, np.inexact, np.floating, np.complexflo
                    np.integer, np.signedinteger, np.unsignedinteger, np.flexible, np.character)
 
 
-def issubdtype(a, b) -> bool:
+def issubdtype(arg1, arg2) -> bool:
     """`np.issubdtype`, knowing the abstract `extended` and `prng_key` types, and placing
     ml_dtypes' floats under `np.floating` and its integers under `np.(un)signedinteger`."""
+    a, b = arg1, arg2
     if a is None or b is None:
         return False
     a_ext = isinstance(a, type) and issubclass(a, extended)
