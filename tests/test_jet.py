@@ -4,9 +4,11 @@ import math
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 import functrans as ft
 import functrans.numpy as fnp
+import functrans.scipy as fsp
 from functrans.experimental import jet as jet_module
 from functrans.experimental.jet import jet, jet2
 
@@ -60,6 +62,66 @@ def test_matches_jax(jax_jet, name, order):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-12)
 
 
+def _derivatives_along(jax, f, x0, series):
+    """JAX's nested jvps of f along x(t) = x0 + sum_k x_k t^k / k!, at t = 0 (jitted: JAX's
+    eager nested jvps are slow)."""
+    @jax.jit
+    def all_orders(x0, series):
+        def h(t):
+            return f(x0 + sum(c * t ** k / math.factorial(k) for k, c in enumerate(series, 1)))
+        out = []
+        for _ in range(len(series) + 1):
+            out.append(h(0.0))
+            h = (lambda h: lambda t: jax.jvp(h, (t,), (1.0,))[1])(h)
+        return out
+    return all_orders(x0, series)
+
+
+SPD = RNG.uniform(0.2, 0.8, (3, 3))
+SPD = SPD @ SPD.T + 3 * np.eye(3)
+# (functrans's function, JAX's, the point), a value of m ("fnp"/"jnp") choosing the library
+MORE = {
+    "erf_gammaln_digamma": lambda sp, m, x: sp.special.erf(x) * sp.special.gammaln(x + 1) +
+    sp.special.digamma(x + 1),
+    "cbrt_arctan2_logaddexp": lambda sp, m, x: m.cbrt(x) + m.arctan2(x, 1 + x ** 2) +
+    m.logaddexp(x, 2 * x),
+    "cumprod_sort_where": lambda sp, m, x: m.sort(m.cumprod(x)) + m.where(x > 1, m.sin(x), x),
+    "inv_cholesky": lambda sp, m, a: m.linalg.inv(a) + m.linalg.cholesky(a),
+    "eigh_svd": lambda sp, m, a: m.linalg.eigh(a)[0] + m.linalg.svd(a, compute_uv=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_primitives_match_jax_nested_jvp(name):
+    jax = pytest.importorskip("jax")
+    import jax.scipy as jsp
+    with jax.enable_x64(True):
+        x0 = SPD if "inv" in name or "eigh" in name else X
+        series = terms(3, x0.shape)
+        y0, ys = jet(lambda x: MORE[name](fsp, fnp, x), (x0,), (series,))
+        want = _derivatives_along(jax, lambda x: MORE[name](jsp, jax.numpy, x), x0, series)
+    for a, b in zip([y0] + ys, want):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-9, atol=1e-11)
+
+
+def test_loops_match_jax_nested_jvp():
+    jax = pytest.importorskip("jax")
+
+    def scan(lax, m, a):
+        return lax.scan(lambda c, v: (m.sin(c * v), c), 1.0, a)[0]
+
+    def loop(lax, m, a):
+        return lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, m.tanh(c[1]) * a),
+                              (0, a))[1]
+    for f in (scan, loop):
+        series = terms(3)
+        y0, ys = jet(lambda x: f(ft.lax, fnp, x), (X,), (series,))
+        with jax.enable_x64(True):
+            want = _derivatives_along(jax, lambda x: f(jax.lax, jax.numpy, x), X, series)
+        for a, b in zip([y0] + ys, want):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10)
+
+
 def test_several_arguments_and_pytree_output_match_jax(jax_jet):
     jnp, jj = jax_jet
 
@@ -85,6 +147,12 @@ def test_closed_forms_along_a_line():
     expect = [3 * X ** 2 * v, 6 * X * v ** 2, 6 * v ** 3, np.zeros(3)]
     for y, e in zip(ys, expect):
         np.testing.assert_allclose(y, e, rtol=1e-13, atol=1e-13)
+    # expm along t -> A + t A: expm(A) expm(t A), so term k is expm(A) A^k
+    a = SPD / 5
+    _, ys = jet(fsp.linalg.expm, (a,), ([a, 0 * a, 0 * a],))
+    for k, y in enumerate(ys, 1):
+        np.testing.assert_allclose(y, scipy.linalg.expm(a) @ np.linalg.matrix_power(a, k),
+                                   rtol=1e-12)
     # the docstring's example: sin(z^3) at z = 0.5, f2 by Faa di Bruno
     h0, h1, h2 = 0.5 ** 3, 3 * 0.5 ** 2, 6 * 0.5
     f0, (f1, f2) = jet(fnp.sin, (h0,), ((h1, h2),))
