@@ -246,6 +246,9 @@ def test_dtypes_order_zero_and_integer_outputs():
     assert ys == [] and np.allclose(y0, np.sin(X))
     (y, n), (ys, ns) = jet(lambda x: (x * 2, fnp.argmax(x)), (X,), (terms(2),))
     assert n.dtype.kind == "i" and all(np.array_equal(t, np.zeros_like(n)) for t in ns)
+    (c, one), (cs, ones) = jet(lambda x: (2.0, fnp.ones(3)), (X,), (terms(2),))  # constants
+    assert float(c) == 2.0 and all(float(t) == 0 for t in cs)
+    assert all(np.array_equal(t, np.zeros(3)) for t in ones)
     z = np.array([1.0 + 2.0j, 0.5 - 1.0j])
     _, (z1, z2) = jet(fnp.exp, (z,), ([np.ones(2, complex), np.zeros(2, complex)],))
     np.testing.assert_allclose(z2, np.exp(z), rtol=1e-13)

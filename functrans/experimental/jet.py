@@ -54,7 +54,7 @@ def jet(fun, primals, series, factorial_scaled=True):
             xs.append(x if acc is None else x + tt * acc)
         leaves, tree = tree_flatten(fun(*xs))
         out_tree.append(tree)
-        return [leaves]
+        return [[fnp.asarray(y) for y in leaves]]
 
     def derive(h):          # t -> [f, f', ..., f^(k)] gives t -> [f, ..., f^(k+1)]
         def h_next(t):
