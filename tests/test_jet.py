@@ -271,3 +271,12 @@ def test_bad_input(primals, series, err, msg):
 
 def test_module_names():
     assert set(jet_module.__all__) == {"jet", "jet2"}
+
+
+def test_arrays_on_another_device_stay_there(fake_gpus):
+    x = ft.device_put(X, fake_gpus[0])
+    y0, ys = jet(fnp.sin, (x,), ([x, x],))
+    assert {y0.device, *(y.device for y in ys)} == {fake_gpus[0]}
+    np.testing.assert_allclose(ys[1], -np.sin(X) * X ** 2 + np.cos(X) * X)
+    g = ft.jit(ft.grad(lambda x: jet(fnp.sin, (x,), ([x],))[1][0].sum()))(x)
+    assert g.device == fake_gpus[0]

@@ -157,3 +157,15 @@ def test_closed_over_values_and_errors():
         return linear_call(lambda _, x: x, lambda _, ct: ct[:1], (), x)
     with pytest.raises(TypeError, match=r"output leaves \(shape, dtype\)"):
         ft.grad(lambda x: bad_shape(x).sum())(np.ones(2))
+
+
+def test_arrays_on_another_device_stay_there(fake_gpus):
+    x = ft.device_put(np.arange(1.0, 4.0), fake_gpus[0])
+
+    def f(x):       # a Python number as the residual joins x's device
+        return linear_call(lambda r, v: v * r, lambda r, ct: ct * r, 2.0, x)
+    assert f(x).device == fake_gpus[0]
+    assert ft.vmap(f)(x).device == fake_gpus[0]
+    g = ft.grad(lambda x: f(x).sum())(x)
+    assert g.device == fake_gpus[0]
+    np.testing.assert_allclose(g, np.full(3, 2.0))

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes
 from .. import numpy as fnp
 from ..api import jvp
+from ..numpy._conversion import asarray_like
 from ..tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["jet", "jet2"]
@@ -58,14 +61,15 @@ def jet(fun, primals, series, factorial_scaled=True):
 
     def derive(h):          # t -> [f, f', ..., f^(k)] gives t -> [f, ..., f^(k+1)]
         def h_next(t):
-            values, tangents = jvp(h, (t,), (fnp.ones((), t_dtype),))
+            values, tangents = jvp(h, (t,), (asarray_like(1, t, t_dtype),))
             return values + [tangents[-1]]
         return h_next
 
     h = along
     for _ in range(order):
         h = derive(h)
-    first, *rest = h(fnp.zeros((), t_dtype))
+    first, *rest = h(asarray_like(0, primals[0], t_dtype) if primals else
+                     np.zeros((), t_dtype))
     terms = []
     for j, y in enumerate(first):
         if not dtypes.is_inexact(y.dtype):      # integer outputs have zero terms

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 
-from ..core import Primitive, Tracer, abstractify, eval_jaxpr_on_raw
+from ..array import Array
+from ..core import Primitive, Tracer, abstractify, device_like, eval_jaxpr_on_raw
 from ..errors import UnexpectedTracerError
 from ..interpreters import ad, batching
 from ..interpreters.partial_eval import trace_to_jaxpr
@@ -30,8 +31,11 @@ def linear_call(fun, fun_transpose, residual_args, linear_args):
     `linear_args`): reverse mode and `linear_transpose` use `fun_transpose` (traced only
     then), forward mode calls `fun` on the tangents of `linear_args`. `residual_args` (any
     pytree) must not depend on differentiated values."""
-    res, res_tree = _leaves(residual_args)
-    lin, lin_tree = _leaves(linear_args)
+    res, res_tree = tree_flatten(residual_args)
+    lin, lin_tree = tree_flatten(linear_args)
+    # data on no device yet (NumPy data, Python numbers) joins the Arrays' device
+    like = next((x for x in res + lin if isinstance(x, (Array, Tracer))), None)
+    res, lin = _as_arrays(res, like), _as_arrays(lin, like)
     res_avals = [abstractify(x) for x in res]
     lin_avals = [abstractify(x) for x in lin]
     n_res = len(res)
@@ -76,9 +80,14 @@ def linear_call(fun, fun_transpose, residual_args, linear_args):
     return tree_unflatten(trees["out"], out)
 
 
+def _as_arrays(leaves, like):
+    device = None if like is None else device_like(like)
+    return [x if isinstance(x, (Array, Tracer)) else asarray(x, device=device) for x in leaves]
+
+
 def _leaves(tree):
     leaves, treedef = tree_flatten(tree)
-    return [x if isinstance(x, Tracer) else asarray(x) for x in leaves], treedef
+    return _as_arrays(leaves, None), treedef
 
 
 def _residual_error():
