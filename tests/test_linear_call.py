@@ -42,6 +42,14 @@ def custom_id(lc, x):
     return lc(lambda _, x: x, lambda _, ct: 7.0 * ct, (), x)
 
 
+def test_a_python_number_from_the_transpose_takes_the_inputs_dtype():
+    def seven(x):   # JAX's docstring example: a transpose returning the Python float 7.0
+        return linear_call(lambda _, x: x, lambda _, ct: 7.0, (), x)
+    for dtype in (np.float32, np.float64):
+        g = ft.grad(seven)(dtype(1.0))
+        assert g.dtype == dtype and float(g) == 7.0
+
+
 def transpose(f, example):
     return lambda y: ft.linear_transpose(f, example)(y)[0]
 

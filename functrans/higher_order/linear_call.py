@@ -53,11 +53,14 @@ def linear_call(fun, fun_transpose, residual_args, linear_args):
         def flat_transpose(*xs):
             out = fun_transpose(tree_unflatten(res_tree, list(xs[:n_res])),
                                 tree_unflatten(trees["out"], list(xs[n_res:])))
-            leaves, tree = _leaves(out)
+            leaves, tree = tree_flatten(out)
             if tree != lin_tree:
                 raise TypeError("linear_call: fun_transpose must return a pytree like "
                                 f"linear_args: got structure {tree}, linear_args have "
                                 f"{lin_tree}")
+            # Python numbers are weak: they take the linear input's dtype
+            leaves = [asarray(x, dtype=a.dtype) if type(x) in (int, float, complex) else x
+                      for x, a in zip(leaves, lin_avals)]
             got = [(shape_of(x), dtype_of(x)) for x in leaves]
             want = [(a.shape, a.dtype) for a in lin_avals]
             if got != want:
