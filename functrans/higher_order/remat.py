@@ -135,9 +135,10 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_
                concrete=_REMOVED):
     """`fun`, but under reverse mode its intermediates are recomputed in the backward pass
     instead of being stored. By default only the inputs are kept; `policy(prim, *avals,
-    **params) -> bool` says which intermediates may be saved instead (see
-    `ft.checkpoint_policies`). Also available as `ft.remat`. Arguments named by
-    `static_argnums` / `static_argnames` are passed as Python values, not traced.
+    **params)` says which intermediates may be saved instead, answering a bool or
+    `Saveable`, `Recompute` or `Offloadable(src, dst)` (saved; see `ft.checkpoint_policies`).
+    Also available as `ft.remat`. Arguments named by `static_argnums` / `static_argnames` are
+    passed as Python values, not traced.
 
     `prevent_cse` is accepted for JAX compatibility: the recomputation is a separate
     equation, never merged with the forward pass. JAX's removed `concrete` raises, as there."""
