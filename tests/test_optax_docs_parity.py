@@ -179,3 +179,33 @@ def test_src_base_transformation_runs():
     assert isinstance(tx, base.GradientTransformation)
     assert isinstance(tx.init(fnp.zeros(2)), base.EmptyState)
     np.testing.assert_array_equal(np.asarray(tx.update(fnp.ones(2), tx.init(None))[0]), 2.0)
+
+
+@pytest.mark.parametrize("axis", [(1, 2), (2, 1), (-3, 2), (3,)])
+def test_integer_label_cross_entropy_over_a_tuple_of_axes(axis, optax64):
+    # the docstring example of optax.softmax_cross_entropy_with_integer_labels (axis=(2, 3))
+    import jax
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((2, 3, 4, 5))
+    n_classes = int(np.prod([logits.shape[a] for a in axis]))
+    batch = tuple(n for a, n in enumerate(logits.shape) if a % 4 not in [b % 4 for b in axis])
+    labels = rng.integers(-n_classes, n_classes, batch)
+    where = rng.random(logits.shape) > 0.3
+
+    def ours(x, w=None):
+        return fo.softmax_cross_entropy_with_integer_labels(
+            x, fnp.asarray(labels), axis=axis, where=w)
+
+    def theirs(x, w=None):
+        return optax64.softmax_cross_entropy_with_integer_labels(x, labels, axis=axis, where=w)
+    np.testing.assert_allclose(ft.jit(ours)(fnp.asarray(logits)), theirs(logits), rtol=1e-13)
+    np.testing.assert_allclose(ours(fnp.asarray(logits), fnp.asarray(where)),
+                               theirs(logits, where), rtol=1e-13)
+    np.testing.assert_allclose(ft.grad(lambda x: fnp.sum(ours(x)))(fnp.asarray(logits)),
+                               jax.grad(lambda x: theirs(x).sum())(logits), rtol=1e-12)
+
+
+def test_integer_label_cross_entropy_names_a_bad_axis():
+    with pytest.raises(TypeError, match="axis must be an int or a tuple of ints, got 1.5"):
+        fo.softmax_cross_entropy_with_integer_labels(fnp.zeros((2, 3)), fnp.zeros(2, int),
+                                                     axis=1.5)

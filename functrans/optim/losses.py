@@ -98,17 +98,28 @@ def softmax_cross_entropy(logits, labels, axis=-1, where=None):
 
 
 def softmax_cross_entropy_with_integer_labels(logits, labels, axis=-1, where=None):
-    """`logsumexp(logits) - logits[label]` over the class axis `axis` (an int), labels being
-    class indices shaped like `logits` without that axis. As in Optax, a label in [-C, 0)
-    counts from the end (C classes) and one outside [-C, C) gives nan, eagerly and under
-    jit alike."""
+    """`logsumexp(logits) - logits[label]` over the class axis `axis`, labels being class
+    indices shaped like `logits` without that axis. With a tuple of axes the classes are
+    their flattened elements (in the tuple's order), a label a flat index into them. As in
+    Optax, a label in [-C, 0) counts from the end (C classes) and one outside [-C, C) gives
+    nan, eagerly and under jit alike."""
     name = "softmax_cross_entropy_with_integer_labels"
     logits = _floating(logits, name, "logits")
     labels = fnp.asarray(labels)
     if not np.issubdtype(dtype_of(labels), np.integer):
         raise ValueError(f"{name}: labels must be integers, got {dtype_of(labels)}")
+    if isinstance(axis, tuple) and all(isinstance(a, int) for a in axis):
+        axes = tuple(a % logits.ndim for a in axis)
+        batch = tuple(a for a in range(logits.ndim) if a not in axes)
+        where = _expand_where(where, logits, axes)
+
+        def flat(x):
+            x = fnp.transpose(x, batch + axes)
+            return fnp.reshape(x, shape_of(x)[:len(batch)] + (-1,))
+        return softmax_cross_entropy_with_integer_labels(
+            flat(logits), labels, axis=-1, where=None if where is None else flat(where))
     if not isinstance(axis, int):
-        raise TypeError(f"{name}: axis must be an int here, got {axis!r}")
+        raise TypeError(f"{name}: axis must be an int or a tuple of ints, got {axis!r}")
     axis = axis % logits.ndim
     batch = shape_of(logits)[:axis] + shape_of(logits)[axis + 1:]
     if shape_of(labels) != batch:
