@@ -254,8 +254,15 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
 
 @takes_out_sharding
 def normal(key, shape=(), dtype=None):
-    """Standard normal floats (inverse-erf transform of uniforms on (-1, 1))."""
+    """Standard normal floats (inverse-erf transform of uniforms on (-1, 1)); for a complex
+    dtype, real and imaginary parts each of variance 1/2 from the two halves of the key, as
+    JAX draws them."""
     check_key("normal", key)
+    if dtype is not None and np.dtype(dtype).kind == "c":
+        part = np.dtype(np.finfo(np.dtype(dtype)).dtype)
+        k_real, k_imag = _two_halves(split(key))
+        return lax.mul(lax.complex(normal(k_real, shape, part), normal(k_imag, shape, part)),
+                       float(np.sqrt(0.5)))
     dtype = float_dtype("normal", dtype)
     shape = shape_arg("normal", shape)
     lowest = float(np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype)))
