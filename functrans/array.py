@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import dtypes
-from .backends import HOST_TYPES, cpu, device_of_raw, to_host, transfer_guard
+from .backends import HOST_TYPES, cpu, device_of_raw, is_device_raw, to_host, transfer_guard
 
 
 class Array:
@@ -109,7 +109,8 @@ class Array:
         v = self._value
         if type(v) in HOST_TYPES:
             return v
-        transfer_guard.check(device_of_raw(v), cpu, transfer_guard.described(v))
+        if is_device_raw(v):        # (not a donated array's stand-in)
+            transfer_guard.check(device_of_raw(v), cpu, transfer_guard.described(v))
         return to_host(v)
 
     def __array__(self, dtype=None, copy=None):
