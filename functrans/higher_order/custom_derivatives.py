@@ -127,7 +127,7 @@ def _nonzero_outputs(rule):
         k = getattr(params[rule], "ref_results", 0)
         if k:
             n = len(fun_jaxpr.out_avals) - k
-            return [True] * n + ad.jvp_jaxpr(fun_jaxpr, needs, False)[1][n:]
+            return [True] * n + ad.dependent_outputs(fun_jaxpr, needs)[n:]
     return nonzero
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from .. import dtypes
 from ..core import (Trace, Tracer, OpaqueAval, new_main, get_aval, concrete_value, is_python_scalar,
                     eval_jaxpr, with_noted_source)
-from ..jaxpr import ClosedJaxpr, Jaxpr
+from ..jaxpr import ClosedJaxpr, Jaxpr, Literal
 from ..primitives._util import wanted
 from ..primitives.elementwise import add
 from ..primitives.shape_ops import full_like, zeros_or as instantiate
@@ -263,6 +263,28 @@ def transposed_jvp(prim, primals, needs, params):
 def inexact_aval(aval):
     """Whether values of `aval` carry derivatives (inexact arrays; never opaque values)."""
     return not isinstance(aval, OpaqueAval) and dtypes.is_inexact(aval.dtype)
+
+
+def dependent_outputs(closed, flags):
+    """Which outputs of `closed` (a ClosedJaxpr or Jaxpr) depend on the inputs flagged, through
+    inexact values: a data-flow reading of the jaxpr, where a primitive with a
+    `nonzero_outputs` rule answers for itself (a loop for its carries) and one without
+    derivatives (`def_nondiff`) has none. It may call an output dependent whose tangent a
+    rule makes zero, never the reverse; unlike `jvp_jaxpr`, it runs no rule's derivative."""
+    jaxpr = closed.jaxpr if isinstance(closed, ClosedJaxpr) else closed
+    dep = {v: bool(f) for v, f in zip(jaxpr.invars, flags)}
+    for eqn in jaxpr.eqns:
+        ins = [dep.get(v, False) if type(v) is not Literal else False for v in eqn.invars]
+        rule = eqn.primitive.nonzero_outputs
+        if not any(ins) or getattr(eqn.primitive.jvp, "no_tangents", False):
+            outs = [False] * len(eqn.outvars)
+        elif rule is not None:
+            outs = rule(ins, **eqn.params) or [True] * len(eqn.outvars)
+        else:
+            outs = [True] * len(eqn.outvars)
+        for v, o in zip(eqn.outvars, outs):
+            dep[v] = bool(o) and dtypes.is_inexact(v.aval.dtype)
+    return [dep.get(v, False) if type(v) is not Literal else False for v in jaxpr.outvars]
 
 
 def jvp_jaxpr(closed, nonzeros, instantiate_outs):

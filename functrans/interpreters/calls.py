@@ -33,7 +33,7 @@ def call_jvp(prim):
 
 def nonzero_outputs(needs, jaxpr, **_):
     """Which outputs of a call of `jaxpr` depend on the inputs flagged in `needs`."""
-    return ad.jvp_jaxpr(jaxpr, needs, False)[1]
+    return ad.dependent_outputs(jaxpr, needs)
 
 
 def call_vjp(prim):

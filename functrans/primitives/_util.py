@@ -208,6 +208,7 @@ def def_nondiff(prim):
     def vjp(primals, needs, **params):
         return prim.bind(*primals, **params), None
 
+    jvp.no_tangents = True          # (read by ad.dependent_outputs; a later rule replaces it)
     prim.jvp = jvp
     prim.vjp = vjp
 

@@ -9,7 +9,7 @@ import numbers
 from ...core import AxisPrimitive, Tracer, get_aval, is_python_scalar, eval_jaxpr
 from ...errors import ConcretizationError
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
-from ...interpreters.ad import jvp_jaxpr, vjp_split
+from ...interpreters.ad import dependent_outputs, jvp_jaxpr, vjp_split
 from ...interpreters.batching import batch_jaxpr
 from ...interpreters.partial_eval import (trace_to_jaxpr, dce_jaxpr, hoist_invariant, derived,
                                           StateUsed)
@@ -227,12 +227,16 @@ def scalar_operand(x, what, kind):
     return x
 
 
-def carry_tangents(body, const_nz, carry_nz, rest_nz=()):
-    """The carries whose tangents are nonzero in some iteration (a fixed point)."""
+def carry_tangents(body, const_nz, carry_nz, rest_nz=(), *, structural=False):
+    """The carries whose tangents are nonzero in some iteration (a fixed point); with
+    `structural`, those that depend on the flagged inputs (`ad.dependent_outputs`: no
+    derivative is traced)."""
     carry_nz = list(carry_nz)
     nk = len(carry_nz)
     while True:
-        _, out_nz = jvp_jaxpr(body, list(const_nz) + carry_nz + list(rest_nz), False)
+        flags = list(const_nz) + carry_nz + list(rest_nz)
+        out_nz = dependent_outputs(body, flags) if structural else \
+            jvp_jaxpr(body, flags, False)[1]
         new = [a or b for a, b in zip(carry_nz, out_nz[:nk])]
         if new == carry_nz:
             return carry_nz

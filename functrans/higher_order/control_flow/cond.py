@@ -18,7 +18,7 @@ from ... import dtypes
 from ...core import (get_aval, eval_jaxpr, eval_jaxpr_on_raw, is_concrete, concrete_value,
                      on_operand_device, jit_disabled)
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
-from ...interpreters.ad import jvp_jaxpr, instantiate
+from ...interpreters.ad import dependent_outputs, jvp_jaxpr, instantiate
 from ...interpreters.batching import batch_jaxpr, needs_axis
 from ...interpreters.partial_eval import derived, trace_closed, dce_closed, StateUsed
 from ...primitives._util import dtype_of, wanted, moveaxis_to_front
@@ -59,18 +59,23 @@ def _cond_lowering(ctx, eqn, ins, outs, indent):
 cond_p.lowering = _cond_lowering
 
 
+def _in_some_branch(branches, flags_of):
+    """The outputs `flags_of(branch)` flags in some branch."""
+    out = [False] * len(branches[0].out_avals)
+    for br in branches:
+        out = [a or b for a, b in zip(out, flags_of(br))]
+    return out
+
+
 def _cond_nonzero_outputs(needs, branches):
     """Which outputs depend on the operands flagged in `needs` (in some branch)."""
-    out_nz = [False] * len(branches[0].out_avals)
-    for br in branches:
-        out_nz = [a or b for a, b in zip(out_nz, jvp_jaxpr(br, needs[1:], False)[1])]
-    return out_nz
+    return _in_some_branch(branches, lambda br: dependent_outputs(br, needs[1:]))
 
 
 def _cond_jvp(primals, tangents, branches):
     index, ops = primals[0], primals[1:]
     nz = [t is not None for t in tangents]
-    out_nz = _cond_nonzero_outputs(nz, branches)
+    out_nz = _in_some_branch(branches, lambda br: jvp_jaxpr(br, nz[1:], False)[1])
     jbranches = tuple(jvp_jaxpr(br, nz[1:], out_nz)[0] for br in branches)
     outs = cond_p.bind(index, *ops, *[t for t in tangents[1:] if t is not None],
                        branches=jbranches)

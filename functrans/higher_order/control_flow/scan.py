@@ -14,7 +14,8 @@ import numbers
 from ... import dtypes
 from ...core import (ShapedArray, eval_jaxpr, eval_jaxpr_on_raw, get_aval, staging_main,
                      on_operand_device)
-from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
+from ...interpreters.ad import (dependent_outputs, jvp_jaxpr, inexact_aval, instantiate,
+                                zeros_like_aval)
 from ...interpreters.batching import batch_jaxpr, needs_axis
 from ...interpreters.partial_eval import derived, trace_closed, dce_closed, StateUsed
 from ...primitives._util import shape_of, dtype_of, wanted
@@ -207,8 +208,8 @@ def _scan_dce(used_outputs, eqn):
 def _scan_nonzero_outputs(needs, jaxpr, length, reverse, num_consts, num_carry):
     """Which outputs depend on the inputs flagged in `needs` (the carries' a fixed point)."""
     c_nz, k_nz, x_nz = _scan_parts(list(needs), num_consts, num_carry)
-    carry_nz = carry_tangents(jaxpr, c_nz, k_nz, x_nz)
-    return carry_nz + jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, False)[1][num_carry:]
+    carry_nz = carry_tangents(jaxpr, c_nz, k_nz, x_nz, structural=True)
+    return carry_nz + dependent_outputs(jaxpr, c_nz + carry_nz + x_nz)[num_carry:]
 
 
 scan_p.jvp, scan_p.vjp, scan_p.batch = _scan_jvp, _scan_vjp, _scan_batch

@@ -261,7 +261,7 @@ def _while_nonzero_outputs(needs, cond_jaxpr, body_jaxpr, cond_nconsts, body_nco
     """Which carries depend on the inputs flagged in `needs` (a fixed point)."""
     _, bc_nz, init_nz = _while_parts(list(needs), dict(cond_nconsts=cond_nconsts,
                                                        body_nconsts=body_nconsts))
-    return carry_tangents(body_jaxpr, bc_nz, init_nz)
+    return carry_tangents(body_jaxpr, bc_nz, init_nz, structural=True)
 
 
 while_p.jvp, while_p.vjp, while_p.batch = _while_jvp, _while_vjp, _while_batch
