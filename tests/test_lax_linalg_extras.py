@@ -12,8 +12,14 @@ from functrans.lax import linalg as fl
 from functrans.test_util import check_grads
 
 jax = pytest.importorskip("jax")
-jax.config.update("jax_enable_x64", True)
 import jax.lax.linalg as jl            # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _jax_in_x64(jax_x64):
+    """JAX with 64-bit types for each test here (turned on at import, it stayed on for
+    every later test of the worker)."""
+    yield
 
 rng = np.random.RandomState(7)
 X = rng.randn(5, 3)
