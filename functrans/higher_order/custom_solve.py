@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import NamedTuple, Any
 
-from ..core import Primitive, Tracer, abstractify, eval_jaxpr, eval_jaxpr_on_raw
+from ..core import Primitive, Tracer, abstractify, eval_jaxpr
 from ..interpreters import ad, batching
+from ..interpreters.calls import evaluates_jaxpr
 from ..interpreters.partial_eval import trace_to_jaxpr, trace_closed
 from ..primitives._util import shape_of, moveaxis_to_front, broadcast_batched, wanted
 from ..primitives.conversion import asarray
@@ -197,15 +198,10 @@ def _linear_solve_batch(axis, vals, dims, jaxpr, system):
     return outs, [0] * len(outs)
 
 
-linear_solve_p = Primitive("custom_linear_solve", multiple_results=True)
-linear_solve_p.impl = lambda xp, *raws, jaxpr, **_: eval_jaxpr_on_raw(
-    jaxpr.jaxpr, jaxpr.consts, raws)
-linear_solve_p.abstract_eval = lambda *avals, jaxpr, **_: [
-    a.strip_weak() for a in jaxpr.out_avals]
+linear_solve_p = evaluates_jaxpr(Primitive("custom_linear_solve", multiple_results=True))
 linear_solve_p.jvp = _linear_solve_jvp
 linear_solve_p.vjp = _linear_solve_vjp
 linear_solve_p.batch = _linear_solve_batch
-linear_solve_p.callee, linear_solve_p.inline = "jaxpr", "early"
 
 
 def custom_linear_solve(matvec, b, solve, transpose_solve=None, symmetric=False,

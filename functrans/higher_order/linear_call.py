@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 
 from ..array import Array
-from ..core import Primitive, Tracer, abstractify, device_like, eval_jaxpr_on_raw
+from ..core import Primitive, Tracer, abstractify, device_like
 from ..errors import UnexpectedTracerError
 from ..interpreters import ad, batching
+from ..interpreters.calls import evaluates_jaxpr
 from ..interpreters.partial_eval import trace_to_jaxpr
 from ..primitives._util import broadcast_batched, moveaxis_to_front, shape_of, dtype_of, wanted
 from ..primitives.conversion import asarray
@@ -157,12 +158,7 @@ def _linear_call_batch(axis, vals, dims, jaxpr, n_consts, n_res, transpose):
     return outs, [0] * len(outs)
 
 
-linear_call_p = Primitive("linear_call", multiple_results=True)
-linear_call_p.impl = lambda xp, *raws, jaxpr, **_: eval_jaxpr_on_raw(
-    jaxpr.jaxpr, jaxpr.consts, raws)
-linear_call_p.abstract_eval = lambda *avals, jaxpr, **_: [
-    a.strip_weak() for a in jaxpr.out_avals]
+linear_call_p = evaluates_jaxpr(Primitive("linear_call", multiple_results=True))
 linear_call_p.jvp = _linear_call_jvp
 linear_call_p.vjp = _linear_call_vjp
 linear_call_p.batch = _linear_call_batch
-linear_call_p.callee, linear_call_p.inline = "jaxpr", "early"

@@ -11,6 +11,7 @@ params are its `callee` jaxpr (param `jaxpr`), a `name`, and whatever else it pa
 """
 from __future__ import annotations
 
+from ..core import eval_jaxpr_on_raw
 from ..primitives._util import moveaxis_to_front, wanted
 from . import ad, batching
 from .partial_eval import dce_closed
@@ -81,6 +82,15 @@ def dce_call(used_outputs, eqn):
     return eqn.replace(invars=[v for v, u in zip(eqn.invars, used_inputs) if u],
                        outvars=[v for v, u in zip(eqn.outvars, used_outputs) if u],
                        params={**eqn.params, "jaxpr": jaxpr})
+
+
+def evaluates_jaxpr(prim):
+    """Make `prim` (param `jaxpr`, a ClosedJaxpr, besides its own) run and type as that jaxpr,
+    the compiler inlining it early; its derivative and batching rules stay its own."""
+    prim.impl = lambda xp, *raws, jaxpr, **_: eval_jaxpr_on_raw(jaxpr.jaxpr, jaxpr.consts, raws)
+    prim.abstract_eval = lambda *avals, jaxpr, **_: [a.strip_weak() for a in jaxpr.out_avals]
+    prim.callee, prim.inline = "jaxpr", "early"
+    return prim
 
 
 def define_call(prim, inline):
