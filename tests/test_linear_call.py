@@ -18,13 +18,6 @@ def x64():
         yield
 
 
-@pytest.fixture
-def jax64():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 def div(r, x):
     return x / r
 
@@ -54,11 +47,11 @@ def transpose(f, example):
     return lambda y: ft.linear_transpose(f, example)(y)[0]
 
 
-def test_jax_docstring_examples(jax64):
-    jlc = jax64.custom_derivatives.linear_call
+def test_jax_docstring_examples(jax_x64):
+    jlc = jax_x64.custom_derivatives.linear_call
     assert float(div_add(linear_call, 9.0, 3.0)) == float(div_add(jlc, 9.0, 3.0)) == 12.0
     ours = transpose(lambda x: div_add(linear_call, x, 3.0), 1.0)(18.0)
-    theirs = jax64.linear_transpose(lambda x: div_add(jlc, x, 3.0), 1.0)(18.0)[0]
+    theirs = jax_x64.linear_transpose(lambda x: div_add(jlc, x, 3.0), 1.0)(18.0)[0]
     assert float(ours) == float(theirs) == 24.0
     cid = (lambda x: custom_id(linear_call, x))
     assert float(cid(1.0)) == 1.0
@@ -68,9 +61,9 @@ def test_jax_docstring_examples(jax64):
     assert [float(t(1.0)) for t in (t1, t2, t3)] == [7.0, 1.0, 7.0]
 
 
-def test_grad_uses_the_transpose_and_jvp_the_function(jax64):
+def test_grad_uses_the_transpose_and_jvp_the_function(jax_x64):
     x = RNG.normal(size=4)
-    for lc, lib in ((linear_call, ft), (jax64.custom_derivatives.linear_call, jax64)):
+    for lc, lib in ((linear_call, ft), (jax_x64.custom_derivatives.linear_call, jax_x64)):
         g = lib.grad(lambda x: (custom_id(lc, x) ** 2).sum())(x)
         np.testing.assert_allclose(g, 14 * x)
         _, t = lib.jvp(lambda x: custom_id(lc, x), (x,), (x,))
@@ -90,12 +83,12 @@ def matvec(lc, m, r, x):
     return m.sum(m.sin(out["y"])) + m.sum(out["z"] ** 3)
 
 
-def test_pytrees_match_jax_and_finite_differences(jax64):
+def test_pytrees_match_jax_and_finite_differences(jax_x64):
     r = {"a": M, "scale": np.float64(1.5)}
     x = (RNG.normal(size=4), RNG.normal(size=2))
     ours = ft.grad(lambda x: matvec(linear_call, fnp, r, x))(x)
-    jlc = jax64.custom_derivatives.linear_call
-    theirs = jax64.grad(lambda x: matvec(jlc, jax64.numpy, r, x))(x)
+    jlc = jax_x64.custom_derivatives.linear_call
+    theirs = jax_x64.grad(lambda x: matvec(jlc, jax_x64.numpy, r, x))(x)
     for a, b in zip(ft.tree.leaves(ours), ft.tree.leaves(theirs)):
         np.testing.assert_allclose(a, b, rtol=1e-13)
     ft.test_util.check_grads(lambda x0, x1: matvec(linear_call, fnp, r, (x0, x1)), x, order=2,
