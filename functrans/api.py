@@ -23,7 +23,7 @@ from .numpy._conversion import asarray, asarray_like
 from .primitives._util import shape_of, dtype_of
 from .primitives.reductions import reduce_sum
 from .primitives.shape_ops import full_like
-from .ref import lend, traced_with_refs
+from .ref import lend, refuse_differentiated, traced_with_refs
 from .vjp_function import VjpFunction
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd",
@@ -117,6 +117,7 @@ def flatten_args(transform, fun, args, argnums, is_leaf=None):
         if is_leaf is not None and is_leaf(leaf):
             continue
         if not _is_array_leaf(leaf):
+            refuse_differentiated(leaf, f"{transform}: {labels[k]} of {fun_name(fun)}")
             raise TypeError(
                 f"{transform}: {labels[k]} of {fun_name(fun)} is a "
                 f"{type(leaf).__name__}, not an array. Pytree leaves must be arrays or "

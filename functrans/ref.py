@@ -428,6 +428,16 @@ def lend(leaves, what, dims=None):
     return Lent(positions, refs) if refs else None
 
 
+def refuse_differentiated(leaf, what):
+    """Refuse a Ref among the arguments a transform differentiates (`what` names the argument
+    and the function), as JAX does (with a ValueError)."""
+    if type(leaf) is Ref:
+        raise ValueError(f"{what} is a Ref ({leaf._aval.str_short()}), and refs cannot be "
+                         "differentiated with respect to: pass its value (ref[...]) in its "
+                         "place, or close over the Ref (or leave its argument out of argnums) "
+                         "to read and write it in the function")
+
+
 def check_outputs(outs, what):
     """Refuse a Ref among a traced function's outputs."""
     for o in outs:

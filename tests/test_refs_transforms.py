@@ -222,9 +222,6 @@ def test_custom_derivatives_writing_an_outer_ref_like_jax(jax, which, call):
         np.testing.assert_allclose(ours[0], (9., 10.) if call == "jvp" else 9.)
         assert float(ours[1]) == 3.
         return
-    if (which, call) == ("jvp", "grad"):   # eager: the function and the rule run (two writes)
-        np.testing.assert_allclose(cell(ft, fnp)[0], 10.)
-        return
     assert float(_both(jax, cell)[1]) == 3.
 
 

