@@ -31,6 +31,7 @@ from .array import Array
 from .core import (ShapedArray, Tracer, active_mains, concrete_host_value, device_like,
                    is_python_scalar, staging_main)
 from .interpreters.batching import BatchTrace
+from .interpreters.partial_eval import note_state_write
 from .numpy import asarray, zeros
 
 _SCALAR_KINDS = {bool: "b", int: "i", float: "f", complex: "c"}
@@ -201,6 +202,7 @@ def _write(ref, idx, value, what):
             f"({aval.str_short()}) at this index has shape {shape}; a write to a Ref does not "
             "broadcast: pass a value of exactly that shape")
     _check_writer(ref, value, what)
+    note_state_write(ref, "_value")
     ref._value = value if whole else current.at[idx].set(value)
 
 
@@ -267,6 +269,7 @@ def _write_whole(ref, value, what):
     """Give `ref` the value a transform computed for it (its aval already checked)."""
     _here(ref, what)
     _check_writer(ref, value, what)
+    note_state_write(ref, "_value")
     ref._value = value
 
 
@@ -321,17 +324,14 @@ class Threaded:
         self.initial = [_here(r, what) for r in written]
         self.read_values = [_here(r, what) for r in read]
 
-    def call(self, fun, args, values, read_only=False):
+    def call(self, fun, args, values):
         """`(fun(*args), final values of the written refs)`, with the written refs holding
-        `values` as refs of the transform running now (the body's trace). `read_only`: a
-        write is an error (a while_loop's cond_fun)."""
+        `values` as refs of the transform running now (the body's trace)."""
         values = list(values)
         out, finals = _holding(self.written + self.read, values + self.read_values, fun, args)
-        if any(a is not b for a, b in zip(finals[len(values):], self.read_values)) or \
-                read_only and any(a is not b for a, b in zip(finals, values)):
+        if any(a is not b for a, b in zip(finals[len(values):], self.read_values)):
             raise ValueError(f"{self.what}: a Ref is written where it was only read when "
-                             "first traced, or where only reads are allowed (a while_loop's "
-                             "cond_fun: write it in body_fun instead)")
+                             "first traced")
         return out, finals[:len(values)]
 
     def write_back(self, values):

@@ -16,6 +16,7 @@ into the forward and backward passes; with tangents it is linearization.
 """
 from __future__ import annotations
 
+import threading
 from ..array import wrap
 from .. import dtypes
 from ..config import config
@@ -110,6 +111,35 @@ class StateUsed(Exception):
 
     def threaded(self, what):
         return type(self.states[0]).threaded(self.states, what)
+
+
+_journals = threading.local()
+
+
+class StateJournal:
+    """Opened with `with`: notes the mutable state from outside any trace (refs) written
+    meanwhile (`note_state_write`); `written` lists it and `undo()` gives it back the values it
+    had when first written. An eager while_loop drops its cond_fun's last writes with one."""
+
+    def __enter__(self):
+        self.before = {}
+        _journals.__dict__.setdefault("open", []).append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _journals.open.remove(self)
+
+    written = property(lambda self: [obj for obj, _, _ in self.before.values()])
+
+    def undo(self):
+        for obj, attr, value in self.before.values():
+            setattr(obj, attr, value)
+
+
+def note_state_write(obj, attr):
+    """`obj.attr` (mutable state) is about to be written: the open journals note its value."""
+    for j in getattr(_journals, "open", ()):
+        j.before.setdefault(id(obj), (obj, attr, getattr(obj, attr)))
 
 
 def trace_to_jaxpr(fun, in_avals, name="jit", states=None):

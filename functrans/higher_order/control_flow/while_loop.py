@@ -23,7 +23,8 @@ from ...core import (OpaqueAval, OpaqueValue, ShapedArray, get_aval, eval_jaxpr,
 from ...jaxpr import Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, batched_aval, needs_axis
-from ...interpreters.partial_eval import dce_jaxpr, derived, trace_closed, StateUsed
+from ...interpreters.partial_eval import (dce_jaxpr, derived, trace_closed, StateUsed,
+                                          StateJournal)
 from ...primitives._util import shape_of, wanted
 from ...primitives.elementwise import convert_element_type
 from ...primitives.reductions import reduce_or
@@ -276,30 +277,53 @@ def while_loop(cond_fun, body_fun, init_val):
     (not unrolled), differentiable in forward and reverse mode (reverse mode keeps a record
     of every iteration). Under vmap with a per-example predicate it runs until every example
     is done; finished examples keep their value.
+
+    Refs (`ft.new_ref`) written by `cond_fun` keep the writes of the evaluations that return
+    True, not of the last one, which ends the loop (as JAX); `cond_fun` and `body_fun` may
+    not both write one Ref (NotImplementedError, as JAX).
     """
     leaves, tree, avals = carry_leaves(init_val, "while_loop")
     if staging_main() is None:
         leaves, avals = eager_carry(functools.partial(trace_carry_body, "while_loop", body_fun,
                                                       tree), leaves, avals)
-        while True:
-            val = tree_unflatten(tree, leaves)
-            pred = scalar_operand(cond_fun(val), "while_loop", "value of cond_fun")
-            if not is_concrete(pred):
-                break
-            if not bool(concrete_value(pred)):
-                return tree_unflatten(tree, carry_arrays(leaves, avals))
-            out, out_tree = tree_flatten(body_fun(val))
-            out = [as_value(x, "while_loop") for x in out]
-            leaves, avals = conform_carry("while_loop", out, out_tree, avals, tree, "body_fun")
+        with StateJournal() as loop:
+            while True:
+                val = tree_unflatten(tree, leaves)
+                with StateJournal() as cond_writes:
+                    pred = scalar_operand(cond_fun(val), "while_loop", "value of cond_fun")
+                if not is_concrete(pred) or not bool(concrete_value(pred)):
+                    cond_writes.undo()
+                    if not is_concrete(pred):
+                        break
+                    return tree_unflatten(tree, carry_arrays(leaves, avals))
+                with StateJournal() as body_writes:
+                    out, out_tree = tree_flatten(body_fun(val))
+                if any(r in body_writes.written for r in cond_writes.written):
+                    loop.undo()
+                    raise _written_by_both()
+                out = [as_value(x, "while_loop") for x in out]
+                leaves, avals = conform_carry("while_loop", out, out_tree, avals, tree,
+                                              "body_fun")
     try:
         return _while_call(cond_fun, body_fun, leaves, tree, avals)
     except StateUsed as e:      # outer refs: the written ones ride in the carry
         t = e.threaded("while_loop")
-        val, values = while_loop(lambda c: t.call(cond_fun, (c[0],), c[1], read_only=True)[0],
-                                 lambda c: t.call(body_fun, (c[0],), c[1]),
+
+        def body(c):            # cond_fun again, for the writes of an evaluation giving True
+            _, values = t.call(cond_fun, (c[0],), c[1])
+            out, finals = t.call(body_fun, (c[0],), values)
+            if any(a is not b and b is not f for a, b, f in zip(c[1], values, finals)):
+                raise _written_by_both()
+            return out, finals
+        val, values = while_loop(lambda c: t.call(cond_fun, (c[0],), c[1])[0], body,
                                  (tree_unflatten(tree, leaves), t.initial))
         t.write_back(values)
         return val
+
+
+def _written_by_both():
+    return NotImplementedError("while_loop: cond_fun and body_fun both write one Ref, which "
+                               "JAX does not support either; write it in only one of them")
 
 
 def _while_call(cond_fun, body_fun, leaves, tree, avals):
