@@ -41,7 +41,7 @@ from .callbacks import pure_callback
 from . import ad_checkpoint, experimental, typing, image
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
-from . import sharding, dlpack, extend, profiler, stages
+from . import sharding, dlpack, extend, profiler, stages, export
 from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
                        make_array_from_callback,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)

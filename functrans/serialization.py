@@ -394,13 +394,7 @@ def _record_problem(rec, paths, files):
         if not isinstance(file, str) or file in files:
             return f'expected a "file" naming a member of its own, found {file!r:.200}'
         files.add(file)
-        if dtype not in _DTYPE_NAMES:
-            return (f"declares dtype {dtype!r:.100}; only numeric and bool arrays are loaded "
-                    f"({', '.join(sorted(_DTYPE_NAMES))})")
-        if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM
-                and all(type(d) is int and d >= 0 for d in shape)):
-            return (f"expected a shape of at most {_MAX_NDIM} non-negative ints, found "
-                    f"{shape!r:.200}")
+        return array_spec_problem(dtype, shape)
     elif kind == "scalar":
         t, value = rec.get("type"), rec.get("value")
         if not (t == "bool" and type(value) is bool
@@ -412,6 +406,20 @@ def _record_problem(rec, paths, files):
                     f"type {t!r:.50} with value {value!r:.100}")
     else:
         return f'expected "kind" "array" or "scalar", found {kind!r:.100}'
+    return None
+
+
+def array_spec_problem(dtype, shape):
+    """What is wrong with an array's declared dtype (a name) and shape (a list) read from a
+    file, or None: only numeric and bool dtypes, at most 64 non-negative int dimensions.
+    (`ft.load` and `ft.export.deserialize` share it.)"""
+    if dtype not in _DTYPE_NAMES:
+        return (f"declares dtype {dtype!r:.100}; only numeric and bool arrays are loaded "
+                f"({', '.join(sorted(_DTYPE_NAMES))})")
+    if not (isinstance(shape, list) and len(shape) <= _MAX_NDIM
+            and all(type(d) is int and d >= 0 for d in shape)):
+        return (f"expected a shape of at most {_MAX_NDIM} non-negative ints, found "
+                f"{shape!r:.200}")
     return None
 
 
