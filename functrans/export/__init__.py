@@ -8,16 +8,18 @@ jaxpr as text. Shape polymorphism (`symbolic_shape`) is not implemented: export 
 shapes, once per shape you need.
 
 Serialized format (version `SERIALIZATION_VERSION`): the bytes `b"FTEXPORT"`, the version as
-a little-endian u16, then the Exported as tagged values: one tag byte, then the value
-(lengths and counts as little-endian u32, array dimensions as u64). Equations name their
-primitive; params are Python values (None, bools, ints, floats, complex numbers, strings,
-bytes, tuples, lists, NumPy dtypes and scalar types, functrans's enums and named tuples,
-abstract values, tree structures, nested jaxprs); constants are raw little-endian C-order
-bytes with their dtype and shape. A call primitive whose params hold Python functions (custom
-derivative rules, `checkpoint` policies, custom batching rules) is written as a plain `jit`
-call of its jaxpr: the values are the same, and the derivatives those functions defined
-travel as the serialized VJPs (`vjp_order`). Any other param that is not data (a callback's
-Python function, ...) makes `serialize` raise, naming the primitive and the param.
+a little-endian u16, the vjp_order as a u32, then for the function and each VJP kept its
+name, structures, platforms, disabled checks and closed jaxpr as tagged values: one tag byte,
+then the value (lengths and counts as little-endian u32, array dimensions as u64).
+Equations name their primitive; params are Python values (None, bools, ints, floats,
+complex numbers, strings, bytes, tuples, lists, NumPy dtypes and scalar types, functrans's
+enums and named tuples, abstract values, tree structures, nested jaxprs); constants are raw
+little-endian C-order bytes with their dtype and shape. A call primitive whose params hold
+Python functions (custom derivative rules, `checkpoint` policies, custom batching rules) is
+written as a plain `jit` call of its jaxpr: the values are the same, and the derivatives
+those functions defined travel as the serialized VJPs (`vjp_order`). Any other param that is
+not data (a callback's Python function, ...) makes `serialize` raise, naming the primitive
+and the param.
 
 `deserialize` never runs code from the blob (no pickle, no eval, no import): primitives,
 enums and named tuples are looked up among functrans's own by name. Every length is checked
