@@ -380,6 +380,36 @@ class Passed:
         for r, v in zip(self.refs, values):
             _write_whole(r, v, self.what)
 
+    def live(self):
+        """The refs as a `Live`, a param of the primitive that reruns the function."""
+        return Live(tuple(self.refs), self.n_written, self.what)
+
+
+class Live:
+    """Outer refs passed to a primitive (as `Passed`) whose rule runs the function again
+    later, reading the refs' values then and writing them again (checkpoint's recomputation
+    in the backward pass, as JAX does)."""
+    __slots__ = ("refs", "n_written", "what")
+
+    def __init__(self, refs, n_written, what):
+        self.refs, self.n_written, self.what = refs, n_written, what
+
+    def __repr__(self):
+        return f"refs({len(self.refs)}, written={self.n_written})"
+
+    def now(self):
+        """The refs' values now, or None where the running transform cannot reach them (a
+        staged jaxpr transformed apart from the refs: grad of jit)."""
+        staging = staging_main()
+        if any(r._ended or r._lent or not r._main.active or
+               staging is not None and staging.level > r._main.level for r in self.refs):
+            return None
+        return [r._value for r in self.refs]
+
+    def write_back(self, values):
+        for r, v in zip(self.refs, values):
+            _write_whole(r, v, self.what)
+
 
 class Lent:
     """The Refs among a transform's flat arguments (`lend`): each is passed as its value, and

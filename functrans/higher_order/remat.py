@@ -22,7 +22,7 @@ from ..core import AxisPrimitive, abstractify, eval_jaxpr_on_raw
 from ..jaxpr import ClosedJaxpr, Jaxpr, Var
 from ..interpreters import ad
 from ..interpreters.calls import define_call
-from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived, StateUsed
+from ..interpreters.partial_eval import trace_to_jaxpr, dce_jaxpr, derived
 from ..primitives._util import primitive, wanted
 from ..tree_util import tree_flatten, tree_unflatten
 
@@ -39,14 +39,20 @@ _REMOVED = _Removed()        # the default of JAX's removed `concrete`
 
 # inlined late by the compiler, so that the recomputation is never merged with the original
 checkpoint_p = define_call(AxisPrimitive("checkpoint", multiple_results=True), inline="late")
-checkpoint_p.impl = lambda xp, *args, jaxpr, name, policy: eval_jaxpr_on_raw(
+checkpoint_p.impl = lambda xp, *args, jaxpr, name, policy, refs=None: eval_jaxpr_on_raw(
     jaxpr.jaxpr, jaxpr.consts, args)
+_call_jvp = checkpoint_p.jvp
+# (the jvp's equation takes tangents after the refs' values: it reruns nothing)
+checkpoint_p.jvp = lambda primals, tangents, refs=None, **params: _call_jvp(
+    primals, tangents, **params)
 
 
-def _checkpoint_vjp(primals, needs, jaxpr, name, policy):
+def _checkpoint_vjp(primals, needs, jaxpr, name, policy, refs=None):
     diff = tuple(wanted(needs, primals))
-    fwd, bwd, ct_unknown = derived(jaxpr, ("remat", diff, policy),
-                                   lambda: _remat_split(jaxpr, diff, policy))
+    n_refs, n_written = (len(refs.refs), refs.n_written) if refs else (0, 0)
+    fwd, bwd, ct_unknown, rerun = derived(
+        jaxpr, ("remat", diff, policy, n_refs, n_written),
+        lambda: _remat_split(jaxpr, diff, policy, n_refs, n_written))
     n_out = len(jaxpr.out_avals)
     res = checkpoint_p.bind(*primals, jaxpr=fwd, name=name, policy=policy)
     outs, saved = res[:n_out], res[n_out:]
@@ -54,8 +60,15 @@ def _checkpoint_vjp(primals, needs, jaxpr, name, policy):
 
     def backward(cts):
         given = [ad.instantiate(c, o) for c, o, inx in zip(cts, outs, inexact) if inx]
-        got = iter(checkpoint_p.bind(*primals, *saved, *given, jaxpr=bwd, name=f"{name}_bwd",
-                                     policy=policy))
+        now = refs.now() if rerun else None
+        args = primals if now is None else list(primals[:len(primals) - n_refs]) + now
+        got = checkpoint_p.bind(*args, *saved, *given, jaxpr=bwd, name=f"{name}_bwd",
+                                policy=policy)
+        if rerun:
+            if now is not None:
+                refs.write_back(got[len(got) - n_written:])
+            got = got[:len(got) - n_written]
+        got = iter(got)
         diff_cts = iter(next(got) if u else None for u in ct_unknown)
         return [next(diff_cts) if d else None for d in diff]
     return outs, backward
@@ -64,12 +77,17 @@ def _checkpoint_vjp(primals, needs, jaxpr, name, policy):
 checkpoint_p.vjp = _checkpoint_vjp
 
 
-def _remat_split(jaxpr, diff, policy):
+def _remat_split(jaxpr, diff, policy, n_refs=0, n_written=0):
     """The forward jaxpr `primals -> outputs + saved` and the backward jaxpr `primals + saved
     + output cotangents -> cotangents of the diff inputs` (those that are not zero; see the
     returned flags). A residual of reverse mode is saved when `policy` allows it for the
     equation that makes it, else recomputed in the backward jaxpr from the primals and the
-    saved values."""
+    saved values.
+
+    The last `n_refs` inputs are the values of outer refs and the last `n_written` outputs
+    the final values of those written: when anything is recomputed, the backward jaxpr also
+    recomputes those final values (returned after the cotangents; the last flag says so), as
+    JAX's recomputation writes the refs again."""
     split = ad.vjp_split(jaxpr, diff)
     fj = split.fwd.jaxpr
     n_out, n_known = split.n_out, split.n_known_cts
@@ -83,22 +101,30 @@ def _remat_split(jaxpr, diff, policy):
                                                     **e.params))
     saved, need = [], set()
 
-    def want(v):
+    def want(v, forced=False):
         if type(v) is not Var or v in available or v in need or v in saved:
             return
-        if saveable(v):
+        if saveable(v) and not forced:
             saved.append(v)
         else:
             need.add(v)
+
+    def recomputed():
+        eqns = []
+        for eqn in reversed(fj.eqns):
+            if any(v in need for v in eqn.outvars):
+                eqns.append(eqn)
+                for v in eqn.invars:
+                    want(v)
+        return eqns[::-1]
     for r in res_vars:
         want(r)
-    recompute = []
-    for eqn in reversed(fj.eqns):
-        if any(v in need for v in eqn.outvars):
-            recompute.append(eqn)
-            for v in eqn.invars:
-                want(v)
-    recompute.reverse()
+    recompute = recomputed()
+    finals = fj.outvars[n_out - n_written:n_out] if recompute and n_written else []
+    if finals:
+        for v in finals:
+            want(v, forced=True)
+        recompute = recomputed()
     fwd, _ = dce_jaxpr(Jaxpr(fj.constvars, fj.invars, fj.outvars[:n_out] + saved, fj.eqns))
     bj = split.bwd.jaxpr
     n_res = len(res_vars)
@@ -108,10 +134,10 @@ def _remat_split(jaxpr, diff, policy):
         return sub.get(v, v) if type(v) is Var else v
     bwd_eqns = [e.replace(invars=[s(v) for v in e.invars]) for e in bj.eqns]
     bwd = Jaxpr(fj.constvars, list(fj.invars) + saved + bj.invars[n_res:],
-                [s(v) for v in bj.outvars], recompute + bwd_eqns)
+                [s(v) for v in bj.outvars] + finals, recompute + bwd_eqns)
     bwd, _ = dce_jaxpr(bwd)
     return (ClosedJaxpr(fwd, split.fwd.consts), ClosedJaxpr(_renamed(bwd), split.fwd.consts),
-            split.ct_unknown)
+            split.ct_unknown, bool(n_refs) and (bool(finals) or bool(recompute)))
 
 
 def _renamed(jaxpr):
@@ -172,19 +198,25 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=(), static_
         avals = [abstractify(x) for x in leaves]
         states = []
         closed, hoisted = trace_to_jaxpr(flat_fun, avals, name=name, states=states)
-        threaded = StateUsed(states).threaded(name) if states else None
-        if threaded:        # outer refs: their values are extra inputs and outputs
+        # outer refs: their values are extra inputs and the written ones' extra outputs; the
+        # backward pass reads and writes them again when it recomputes (as JAX)
+        passed = type(states[0]).passed(states, name) if states else None
+        extra = {}
+        if passed:
             def with_refs(*flat):
-                outs, values = threaded.call(flat_fun, flat[:len(leaves)], flat[len(leaves):])
+                outs, values = passed.call(flat_fun, flat[:len(leaves)],
+                                           list(flat[len(leaves):]))
                 return outs + values
             closed, hoisted = trace_to_jaxpr(
-                with_refs, avals + [abstractify(v) for v in threaded.initial], name=name)
-            leaves += threaded.initial
+                with_refs, avals + [abstractify(v) for v in passed.initial], name=name)
+            leaves += passed.initial
+            extra["refs"] = passed.live()
         outs = checkpoint_p.bind(*hoisted, *leaves, jaxpr=closed,
-                                 name=getattr(fun, "__name__", "checkpoint"), policy=policy)
-        if threaded:
+                                 name=getattr(fun, "__name__", "checkpoint"), policy=policy,
+                                 **extra)
+        if passed:
             n = box["tree"].num_leaves
-            threaded.write_back(outs[n:])
+            passed.write_back(outs[n:])
             outs = outs[:n]
         return tree_unflatten(box["tree"], outs)
     return remat_f
