@@ -56,15 +56,18 @@ from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_
 
 def device_put(x, device=None, *, src=None, donate=False, may_alias=None):
     """The arrays of pytree `x` on `device` ("cpu", "cuda", "cuda:1", a Device, a one-device
-    sharding; None: the default device), copied where they live elsewhere. NumPy arrays and
+    sharding; None: the default device), copied where they live elsewhere. With a device
+    given, the results are committed to it (`x.committed`). NumPy arrays and
     Python scalars become Arrays there. Differentiable: the cotangent moves back to where the
     value came from. JAX's `src`, `donate` and `may_alias` are accepted: with immutable
     arrays, whether the result shares the input's memory cannot be observed."""
     from .primitives.transfer import device_put as put
     from .numpy._conversion import asarray
+    from .array import committed
     dev = sharding.placement_device(device)
+    mark = committed if device is not None else (lambda leaf: leaf)   # (JAX's x.committed)
     with backends.transfer_guard.explicit():
-        return tree_map(lambda leaf: put(asarray(leaf, device=dev), dev), x)
+        return tree_map(lambda leaf: mark(put(asarray(leaf, device=dev), dev)), x)
 
 
 float0 = dtypes.float0

@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from . import dtypes
-from .backends import HOST_TYPES, cpu, device_of_raw, is_device_raw, to_host, transfer_guard
+from .backends import (HOST_TYPES, configured_device, cpu, device_of_raw, is_device_raw,
+                       to_host, transfer, transfer_guard)
 
 
 class Array:
@@ -23,7 +24,7 @@ class Array:
     Item assignment is refused; use the functional form `x.at[idx].set(v)`, which returns a
     new array.
     """
-    __slots__ = ("_value", "__weakref__")
+    __slots__ = ("_value", "_committed", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value):
@@ -84,9 +85,16 @@ class Array:
         return self.addressable_shards[index].data
 
     is_fully_addressable = True
-    # JAX's: whether the array stays where it is when it meets arrays placed elsewhere.
-    # functrans never moves an Array by itself (NumPy data follows the arrays it meets)
-    committed = True
+
+    @property
+    def committed(self):
+        """Whether the array stays where it is when it meets arrays placed elsewhere (JAX's
+        rule): True where it was placed explicitly (`device_put` with a device or sharding)
+        or lives off the `default_device` setting's device (placed there, or computed from
+        such arrays). Arrays made without a placement on that device (`fnp.ones`, `device_put(x)`,
+        results of operations on those) are uncommitted: they move to join the committed
+        arrays they meet, as NumPy data does."""
+        return is_committed(self)
 
     @property
     def is_fully_replicated(self):
@@ -216,9 +224,6 @@ class SingleDeviceSharding:
     __slots__ = ("device",)
     is_fully_replicated = True
     is_fully_addressable = True
-    # JAX's: whether the array stays where it is when it meets arrays placed elsewhere.
-    # functrans never moves an Array by itself (NumPy data follows the arrays it meets)
-    committed = True
     num_devices = 1
     memory_kind = "device"
 
@@ -243,6 +248,43 @@ class SingleDeviceSharding:
 
     def __repr__(self):
         return f"SingleDeviceSharding(device={self.device!r}, memory_kind={self.memory_kind})"
+
+
+def is_committed(x):
+    """`x.committed` for the Array `x` (see `Array.committed`)."""
+    return getattr(x, "_committed", False) or device_of_raw(x._value) is not configured_device()
+
+
+def committed(x):
+    """`x` (an Array: marked as placed explicitly, committed to its device; a traced value
+    as it is)."""
+    if type(x) is Array:
+        x._committed = True
+    return x
+
+
+def join_committed(values, raws, error):
+    """`(device, raws)` for operands `values` (their raw arrays `raws`) that live on several
+    CPU devices: the one device of their committed Arrays (and raw device arrays given as they
+    are), with the raws of the uncommitted Arrays elsewhere moved there (to the default device
+    when none is committed). Raises `error(devices)` where the committed ones are several, or
+    where an Array is on another platform (there every copy between devices is explicit)."""
+    places = {device_of_raw(r) for v, r in zip(values, raws) if type(v) is Array}
+    if any(d.platform != "cpu" for d in places):
+        raise error(places)     # other platforms: every copy between devices is explicit
+    fixed = {device_of_raw(r) for v, r in zip(values, raws)
+             if (type(v) is Array and is_committed(v)) or
+             (v is r and type(r) not in HOST_TYPES and hasattr(r, "dtype"))}
+    if len(fixed) > 1:
+        raise error(fixed)
+    target = next(iter(fixed)) if fixed else configured_device()
+    moved = []
+    for v, r in zip(values, raws):
+        if type(v) is Array and device_of_raw(r) is not target:
+            transfer_guard.check(device_of_raw(r), target, transfer_guard.described(r))
+            r = transfer(r, target)
+        moved.append(r)
+    return target, moved
 
 
 def wrap(raw) -> Array:

@@ -22,7 +22,8 @@ import types
 import numpy as np
 
 from . import dtypes
-from .array import Array, ShapeDtypeStruct, wrap
+from .array import Array, ShapeDtypeStruct, join_committed, wrap
+from .meshes import keep_split
 from .backends import HOST_TYPES, cpu, device_of_raw, default_device, default_device_now, \
     is_device_raw, to_host, transfer, transfer_guard
 from .backends.device import BEYOND_HOST
@@ -379,7 +380,7 @@ def _eval_on_device(prim, args, raws, params):
     """`eval_primitive` for operands that are not all on the host: the kernel runs with the
     array module of the one device they live on (NumPy arrays passed as they are copied
     there, see `eval_primitive`)."""
-    device = _common_device(prim, args, raws)
+    device, raws = _common_device(prim, args, raws)
     if device is not cpu:
         raws = [joined(r, device) if type(r) is np.ndarray and a is r else r
                 for a, r in zip(args, raws)]
@@ -388,6 +389,8 @@ def _eval_on_device(prim, args, raws, params):
             out = prim.impl(device.xp, *raws, **params)
     except Exception as e:
         _explain_failure(prim, args, params, e)
+    if device.spans:
+        keep_split(prim, raws, params, out, device)
     if prim.multiple_results:
         return [o if isinstance(o, OpaqueValue) else wrap(o) for o in out]
     return wrap(out)
@@ -400,9 +403,9 @@ def _common_device(prim, args, raws):
     devs = {device_of_raw(r) for a, r in zip(args, raws)
             if type(r) not in (float, int, bool, complex) and r is not None
             and not isinstance(r, OpaqueValue) and (a is not r or type(r) not in HOST_TYPES)}
-    if len(devs) > 1:
-        raise mixed_devices_error(prim.name, devs)
-    return next(iter(devs)) if devs else default_device_now()
+    if len(devs) > 1:       # uncommitted Arrays join the committed ones (JAX's rule)
+        return join_committed(args, raws, lambda devs: mixed_devices_error(prim.name, devs))
+    return next(iter(devs)) if devs else default_device_now(), raws
 
 
 def mixed_devices_error(what, devs):

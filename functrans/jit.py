@@ -34,7 +34,7 @@ import weakref
 import numpy as np
 
 from . import dtypes
-from .array import Array
+from .array import Array, join_committed, wrap
 from .backends import HOST_TYPES, device_of_raw, default_device, default_device_now, cpu, \
     get_device, get_backend, transfer_guard
 from .compiler import compile_jaxpr, release_buffers
@@ -328,7 +328,7 @@ class Jitted:
         sigs = []
         host = []           # positions of NumPy leaves passed as they are (never copied)
         loose = []          # positions of data on no device yet (NumPy data): placed below
-        has_tracer = False
+        has_tracer = spread = False
         device = None       # the device of the first Array argument
         for i, x in enumerate(leaves):
             s = _signature(x)
@@ -340,7 +340,19 @@ class Jitted:
                     device = operand_device((x,))
             elif device is None and s[2] is not WEAK:
                 device = s[2]
+            elif s[2] is not device and s[2] is not WEAK:
+                spread = True
             sigs.append(s)
+        if spread:      # uncommitted Arrays join the committed ones (JAX's rule)
+            try:            # (else `_trace` names the arguments on different devices)
+                device, raws = join_committed(
+                    leaves, [x._value if type(x) is Array else x for x in leaves],
+                    lambda devs: _NotFast())
+                leaves = [x if type(x) is not Array or x._value is r else wrap(r)
+                          for x, r in zip(leaves, raws)]
+                sigs = [s and _signature(x) for x, s in zip(leaves, sigs)]
+            except _NotFast:
+                pass
         if loose:
             # as in eager code, NumPy arguments are uncommitted: they join the Array
             # arguments' device, or the default device when there are none
@@ -394,7 +406,7 @@ class Jitted:
                 outs = [detach_from(o, kept) for o in outs]
         if check is not None:
             check(f"jit({self._name})", entry.jaxpr, raws, outs, entry.out_tree)
-        if self._fast is not None and not kwargs and not key[3] and \
+        if self._fast is not None and not kwargs and not key[3] and not spread and \
                 all(s[2] is not WEAK for s in sigs):
             self._remember_fast(args, exe, key, entry, host)
         return tree_unflatten(entry.out_tree, wrap_outputs(exe.device, outs,

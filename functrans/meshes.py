@@ -17,7 +17,8 @@ import threading
 import numpy as np
 
 from .array import SingleDeviceSharding, wrap
-from .backends import (Device, DeviceGroup, Split, default_device_now, devices as _all_devices,
+from .backends import (Device, DeviceGroup, HostBuffer, Split, default_device_now,
+                       devices as _all_devices,
                        get_backend, get_device, to_host)
 
 __all__ = ["Mesh", "NamedSharding", "PartitionSpec", "Sharding", "SingleDeviceSharding",
@@ -393,3 +394,161 @@ def visualize_sharding(shape, sharding, *, use_color=False, scale=1.0, min_width
         lines.append("│" + "│".join(labels[(r, c)].center(width) for c in cols) + "│")
         lines.append(rule("├", "┼", "┤") if i < len(rows) - 1 else rule("└", "┴", "┘"))
     print("\n".join(lines))
+
+
+# ------------------------------------------------------------------ how results are split
+# An array laid out over a mesh is held whole, so a result's split is a label: it follows
+# JAX's propagation for the operations that change axes (reductions, transpose, dot_general,
+# reshape, broadcast_in_dim); any other result takes the split of its first operand of the
+# same shape (elementwise operations), else it is replicated.
+
+def _reduced(entries, shapes, params, out_shape):
+    axes = params.get("axes", (params.get("axis"),))
+    return [e for i, e in enumerate(entries[0]) if i not in axes]
+
+
+def _transposed(entries, shapes, params, out_shape):
+    return [entries[0][p] for p in params["permutation"]]
+
+
+def _dot(entries, shapes, params, out_shape):
+    (lc, rc), (lb, rb) = params["dimension_numbers"]
+    lhs, rhs = entries[:2]
+    free_l = [e for d, e in enumerate(lhs) if d not in lc and d not in lb]
+    free_r = [e for d, e in enumerate(rhs) if d not in rc and d not in rb]
+    out, seen = [], set()
+    for e in [lhs[a] or rhs[b] for a, b in zip(lb, rb)] + free_l + free_r:
+        out.append(tuple(n for n in e if n not in seen))     # a mesh axis splits one axis
+        seen.update(e)
+    return out
+
+
+def _broadcast(entries, shapes, params, out_shape):
+    out = [()] * len(out_shape)
+    for i, d in enumerate(params["broadcast_dimensions"]):
+        out[d] = entries[0][i] if shapes[0][i] == out_shape[d] else ()
+    return out
+
+
+def _reshaped(entries, shapes, params, out_shape, sizes):
+    """The split of a reshape: the mesh axes of each group of input axes whose sizes multiply
+    to those of a group of output axes, dealt out from the group's first output axis on (a
+    group merging several input axes keeps a split of its leading ones only)."""
+    (old,), (shape,) = entries, shapes
+    out = [()] * len(out_shape)
+    i = j = 0
+    while i < len(shape) and j < len(out_shape):
+        if shape[i] == 1 or out_shape[j] == 1:
+            i, j = i + (shape[i] == 1), j + (shape[i] != 1)
+            continue
+        group_in, group_out, a, b = [i], [j], shape[i], out_shape[j]
+        i, j = i + 1, j + 1
+        while a != b:
+            if a < b:
+                group_in.append(i)
+                a, i = a * shape[i], i + 1
+            else:
+                group_out.append(j)
+                b, j = b * out_shape[j], j + 1
+        split = [k for k in group_in if old[k]]
+        if split != group_in[:len(split)]:
+            continue
+        names = [n for k in group_in for n in old[k]]
+        for k in group_out:
+            size, took = 1, []
+            while names and out_shape[k] % (size * sizes[names[0]]) == 0:
+                size *= sizes[names[0]]
+                took.append(names.pop(0))
+            out[k] = tuple(took)
+        if names:
+            for k in group_out:
+                out[k] = ()
+    return out
+
+
+_SPLIT_RULES = {"transpose": _transposed, "dot_general": _dot,
+                "broadcast_in_dim": _broadcast, "reshape": _reshaped,
+                **{name: _reduced for name in ("reduce_sum", "reduce_max", "reduce_min",
+                                               "reduce_prod", "reduce_and", "reduce_or",
+                                               "reduce_xor", "argmax", "argmin")}}
+
+
+def _entries_of(spec, ndim):
+    entries = [_axes_of(p) for p in (spec or ())]
+    return entries + [()] * (ndim - len(entries))
+
+
+def result_split(name, specs, shapes, params, out_shape, mesh):
+    """The split (a PartitionSpec, or None: replicated) of the result of shape `out_shape`
+    of primitive `name` on operands split by `specs` (None: replicated) of `shapes`."""
+    if name == "device_put":
+        target = params["device"]
+        return target.spec if type(target) is Split else None
+    rule = _SPLIT_RULES.get(name)
+    if rule is None:
+        return next((s for s, shape in zip(specs, shapes)
+                     if s is not None and tuple(shape) == tuple(out_shape)), None)
+    if all(s is None for s in specs) or not math.prod(out_shape) or \
+            not all(math.prod(shape) for shape in shapes):
+        return None
+    entries = [_entries_of(s, len(shape)) for s, shape in zip(specs, shapes)]
+    if rule is _reshaped:
+        out = rule(entries, shapes, params, out_shape, mesh.shape)
+    else:
+        out = rule(entries, shapes, params, out_shape)
+    sizes = mesh.shape
+    out = [e if n % math.prod(sizes[a] for a in e) == 0 else ()
+           for e, n in zip(out, out_shape)]
+    while out and not out[-1]:
+        out.pop()
+    if not out:
+        return None
+    return PartitionSpec(*(None if not e else e[0] if len(e) == 1 else e for e in out))
+
+
+def keep_split(prim, raws, params, out, group):
+    """Label the results `out` (one raw array, or a list) of `prim` run eagerly on `raws` on
+    `group` (a DeviceGroup) with their split."""
+    specs = [getattr(r, "spec", None) for r in raws]
+    shapes = [getattr(r, "shape", ()) for r in raws]
+    for o in (out if prim.multiple_results else (out,)):
+        if type(o) is HostBuffer:
+            o.spec = result_split(prim.name, specs, shapes, params, o.shape, group.mesh)
+    return out
+
+
+def keeping_splits(fn, closed, group):
+    """`fn`, a program compiled from the jaxpr `closed` for `group` (a DeviceGroup) taking
+    the raw inputs first, with its results labelled with the splits their computation gives
+    the splits of those inputs (worked out once per combination of input splits)."""
+    jaxpr = closed.jaxpr
+    n, known = len(jaxpr.invars), {}
+
+    def run(*args):
+        outs = fn(*args)
+        specs = tuple(getattr(a, "spec", None) for a in args[:n])
+        got = known.get(specs)
+        if got is None:
+            got = known[specs] = _jaxpr_splits(jaxpr, specs, group.mesh)
+        placed = []
+        for o, s in zip(outs, got):
+            if type(o) is HostBuffer and o.spec != s:
+                o = o.view(HostBuffer)
+                o.spec = s
+            placed.append(o)
+        return placed
+    return run
+
+
+def _jaxpr_splits(jaxpr, specs, mesh):
+    env = dict(zip(jaxpr.invars, specs))
+
+    def read(v):
+        return None if not hasattr(v, "id") else env.get(v)
+    for eqn in jaxpr.eqns:
+        ins = [read(v) for v in eqn.invars]
+        shapes = [v.aval.shape for v in eqn.invars]
+        for v in eqn.outvars:
+            env[v] = result_split(eqn.primitive.name, ins, shapes, eqn.params, v.aval.shape,
+                                  mesh)
+    return [read(v) for v in jaxpr.outvars]

@@ -161,8 +161,7 @@ def _run_blocks(f, m, leaves, tree, specs, out_specs):
     out_tree = box["tree"]
     ospecs = _leaf_specs(out_specs, tree_unflatten(out_tree, list(outs)), "out_specs")
     joined = [_join_blocks(o, spec, m) for o, spec in zip(outs, ospecs)]
-    joined = [o if isinstance(o, Tracer) else
-              device_put(o, placement_device(NamedSharding(m, spec), "shard_map"))
+    joined = [device_put(o, placement_device(NamedSharding(m, spec), "shard_map"))
               for o, spec in zip(joined, ospecs)]
     return tree_unflatten(out_tree, joined)
 

@@ -104,8 +104,9 @@ def test_named_sharding_shards_and_computation(four_cpus):
     assert w.sharding == s
     np.testing.assert_allclose(w, np.sin(data) * 2)
     assert fnp.sum(z).sharding == NamedSharding(mesh, P())
+    assert (z + fnp.ones((4, 4))).sharding == s          # uncommitted: joins the mesh
     with pytest.raises(ValueError, match="different devices"):
-        z + fnp.ones((4, 4))
+        z + ft.device_put(np.ones((4, 4)), "cpu")        # committed to another device
     cols = ft.device_put(z, NamedSharding(mesh, P(None, "y")))
     assert [sh.index[1] for sh in cols.addressable_shards] == [slice(0, 2), slice(2, 4)] * 2
     np.testing.assert_array_equal(ft.device_put(cols, "cpu:1"), data)

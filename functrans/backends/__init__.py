@@ -22,7 +22,7 @@ from ..config import config
 
 __all__ = ["Backend", "Device", "RemoteDevice", "register_backend", "unregister_backend",
            "backends", "get_backend", "is_device_raw",
-           "devices", "local_devices", "device_count", "local_device_count",
+           "devices", "local_devices", "device_count", "local_device_count", "configured_device",
            "get_device", "default_device", "default_device_now", "device_of_raw",
            "xp_of_raw", "transfer", "to_host", "HOST_TYPES", "cpu",
            "scipy_module", "create", "process_index", "process_count",
@@ -411,6 +411,13 @@ def default_device_now() -> Device:
     stack = _device_state.stack
     if stack:
         return stack[-1]
+    spec = config.default_device
+    return _parsed_specs.get(spec) or get_device(spec)
+
+
+def configured_device() -> Device:
+    """The `default_device` setting's device (ignoring `default_device(...)` blocks): where
+    arrays made without a placement are uncommitted (see `Array.committed`)."""
     spec = config.default_device
     return _parsed_specs.get(spec) or get_device(spec)
 

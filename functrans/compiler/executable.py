@@ -19,6 +19,7 @@ import numpy as np
 from ..array import wrap
 from ..config import config
 from ..jaxpr import ClosedJaxpr
+from ..meshes import keeping_splits
 from ..tree_util import node_kind
 from . import memory
 from .codegen import generate, compile_source, quiet_lines
@@ -308,6 +309,9 @@ def compile_jaxpr(closed: ClosedJaxpr, device, name="jitted", donated=()) -> Exe
         with device.backend.activate(device):
             optimized = optimize(closed, device)
             fn, source, namespace, signature, slots = generate(optimized, device, name, donated)
+            if device.spans:    # results labelled with their split; no inlined variant
+                fn, signature = keeping_splits(fn, closed, device), (signature[0], None,
+                                                                     signature[2])
         if config.log_compiles:
             log.warning("Compiled %s for %s with input types (%s) in %.4f s (%d equations "
                         "after optimization)", name, device,
