@@ -1,0 +1,332 @@
+"""Taylor rules of `jet`: how each primitive maps truncated power series.
+
+A series is a primal `x0` and its plain Taylor coefficients `[x1, ..., xK]` (of `t`, `t^2`,
+...; the factorials are applied at `jet`'s boundary). A rule `rule(prim, xs, ts, params)`
+gets the primals `xs` and, per argument, its coefficients or None (a constant), and returns
+`(out, out_terms)`: the primal result (of `prim.bind`, so it equals the primitive's value)
+and its coefficients (None where they are zero; a list per output for `multiple_results`),
+or None where it does not apply (`jet` then falls back on nested jvps of the primitive).
+
+Products are Cauchy products and the transcendental functions follow from the first-order
+equations they satisfy (`y' = y x'` for `exp`, `x y' = p y x'` for `x^p`, ...), solved term by
+term, so order `K` costs `O(K^2)` operations per primitive.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import operator
+
+from ...core import get_aval, is_python_scalar
+from ...lax import primitive_objects as P
+from ...higher_order.remat import name_p
+from ...primitives.conv import conv_patches_p
+from ...primitives.elementwise import reciprocal_p, select_p
+from ...primitives.shape_ops import full_like
+
+__all__ = ["RULES", "zero_rule"]
+
+
+def _sum(parts):
+    return functools.reduce(operator.add, parts)
+
+
+def _zero_like(x):
+    return type(x)(0) if is_python_scalar(x) else full_like(x, 0)
+
+
+def _cauchy(a, b, k, lo=0):
+    """Coefficient `k` of the product of series `a` and `b` (full lists), from `i = lo`."""
+    return _sum([a[i] * b[k - i] for i in range(lo, k + 1)])
+
+
+def _times(c, s):
+    """`c * s` for a Python number `s`, skipping `s = 1`."""
+    return c if s == 1 else c * s
+
+
+def _integrate(dx, u, k):
+    """Coefficient `k` of `y` where `y' = u x'`: `(1/k) sum_j j x_j u_(k-j)`, `dx[j] = j x_j`."""
+    total = _sum([dx[j] * u[k - j] for j in range(1, k + 1)])
+    return total if k == 1 else total / k
+
+
+def _derivative(x):
+    """`[j x_j]` (index 0 unused), the factors `_integrate` takes."""
+    return [None] + [_times(c, j) for j, c in enumerate(x[1:], 1)]
+
+
+def _quotient(a, b, q0, n):
+    """Coefficients `0..n` of `a / b`, with `q0 = a0 / b0` given; `a[m]` may be None (zero)."""
+    q = [q0]
+    for m in range(1, n + 1):
+        s = _cauchy(b, q, m, lo=1)
+        q.append(((a[m] - s) if a[m] is not None else -s) / b[0])
+    return q
+
+
+# ------------------------------------------------------------------ rule makers
+def zero_rule(prim, xs, ts, params):
+    out = prim.bind(*xs, **params)
+    return out, ([None] * len(out) if prim.multiple_results else None)
+
+
+def _linear(positions=None):
+    """A rule for a primitive linear jointly in the arguments at `positions` (all of them for
+    None): each coefficient is the primitive of the coefficients (zeros for constants there);
+    the other arguments (indices, predicates) must be constants."""
+    def rule(prim, xs, ts, params):
+        lin = range(len(xs)) if positions is None else positions
+        if any(t is not None for i, t in enumerate(ts) if i not in lin):
+            return None
+        out = prim.bind(*xs, **params)
+        order = len(next(t for t in ts if t is not None))
+        zeros = {i: _zero_like(xs[i]) for i in lin if ts[i] is None}
+        terms = [prim.bind(*[(ts[i][k] if ts[i] is not None else zeros[i]) if i in lin else x
+                             for i, x in enumerate(xs)], **params) for k in range(order)]
+        return out, terms
+    return rule
+
+
+def _add(prim, xs, ts, params):
+    (a, b), (ta, tb) = xs, ts
+    out = prim.bind(a, b, **params)
+    sign = operator.neg if prim is P.sub_p else operator.pos
+    if ta is None:
+        return out, [sign(c) for c in tb]
+    if tb is None:
+        return out, list(ta)
+    return out, [prim.bind(c, d, **params) for c, d in zip(ta, tb)]
+
+
+def _bilinear(prim, xs, ts, params):
+    """`mul`, `dot_general`: the Cauchy product, each part through the primitive."""
+    (a, b), (ta, tb) = xs, ts
+    out = prim.bind(a, b, **params)
+    sa, sb = [a] + list(ta or ()), [b] + list(tb or ())
+    order = len(ta or tb)
+    terms = []
+    for k in range(1, order + 1):
+        lo, hi = (0 if tb else k), (k if ta else 0)
+        terms.append(_sum([prim.bind(sa[i], sb[k - i], **params) for i in range(lo, hi + 1)]))
+    return out, terms
+
+
+def _by_jvp(prim, xs, ts, params):
+    """Piecewise-linear primitives (`max`, `abs` of reals, `reduce_max`, ...): each
+    coefficient is the primitive's jvp at the primal, the coefficient as tangent (the masks
+    it applies depend on the primal only, so all higher derivatives of the masks vanish)."""
+    if any(get_aval(x).dtype.kind == "c" for x in xs):
+        return None
+    out = prim.bind(*xs, **params)
+    order = len(next(t for t in ts if t is not None))
+    terms = []
+    for k in range(order):
+        t = prim.jvp(list(xs), [None if c is None else c[k] for c in ts], **params)[1]
+        terms.append(_zero_like(out) if t is None else t)
+    return out, terms
+
+
+def _unary(solve):
+    """A rule for an elementwise function of one series argument: `solve(x, y0)` with `x`
+    the full input series and `y0` the primal result returns the coefficients `1..K`."""
+    def rule(prim, xs, ts, params):
+        if len(xs) != 1:
+            return None
+        out = prim.bind(xs[0], **params)
+        return out, solve([xs[0]] + list(ts[0]), out)
+    return rule
+
+
+# ------------------------------------------------------------------ elementwise series
+def _exp_series(x, y0):
+    dx, y = _derivative(x), [y0]
+    for k in range(1, len(x)):
+        y.append(_integrate(dx, y, k))
+    return y[1:]
+
+
+def _expm1(x, y0):
+    return _exp_series(x, y0 + 1)
+
+
+def _sin_cos(x, sign):
+    """The coefficients of `(s, c)` with `s' = c x'`, `c' = sign s x'` (sin/cos: -1,
+    sinh/cosh: +1), from the primals."""
+    def solve(s0, c0, which):
+        dx, s, c = _derivative(x), [s0], [c0]
+        last = len(x) - 1
+        for k in range(1, last + 1):
+            if k < last or which == 0:
+                s.append(_integrate(dx, c, k))
+            if k < last or which == 1:
+                c_k = _integrate(dx, s, k)
+                c.append(c_k if sign > 0 else -c_k)
+        return (s, c)[which][1:]
+    return solve
+
+
+def _trig(which, sign):
+    def rule(prim, xs, ts, params):
+        x0 = xs[0]
+        out = prim.bind(x0, **params)
+        other = {P.sin_p: P.cos_p, P.cos_p: P.sin_p, P.sinh_p: P.cosh_p,
+                 P.cosh_p: P.sinh_p}[prim].bind(x0)
+        s0, c0 = (out, other) if which == 0 else (other, out)
+        return out, _sin_cos([x0] + list(ts[0]), sign)(s0, c0, which)
+    return rule
+
+
+def _from_square(shift, sign):
+    """`y' = (shift + sign y^2) x'` (tanh: 1, -1; tan: 1, +1) or, with shift None,
+    `y' = (y - y^2) x'` (logistic)."""
+    def solve(x, y0):
+        dx, y, sq = _derivative(x), [y0], y0 * y0
+        u = [(y0 - sq) if shift is None else (shift + sq if sign > 0 else shift - sq)]
+        for k in range(1, len(x)):
+            y.append(_integrate(dx, u, k))
+            if k < len(x) - 1:
+                sq = _cauchy(y, y, k)
+                u.append((y[k] - sq) if shift is None else (sq if sign > 0 else -sq))
+        return y[1:]
+    return solve
+
+
+def _log_like(offset):
+    """`y' = x' / (offset + x)` (log: 0, log1p: 1)."""
+    def solve(x, y0):
+        b = [x[0] + offset if offset else x[0]] + x[1:]
+        return _integral_of_quotient(x, b)
+    return solve
+
+
+def _integral_of_quotient(x, b):
+    """Coefficients `1..K` of `y` with `y' = x' / b` (`b` a full series)."""
+    order = len(x) - 1
+    dx = [(m + 1) * x[m + 1] for m in range(order)]
+    q = _quotient(dx, b, dx[0] / b[0], order - 1)
+    return [q[k - 1] / k for k in range(1, order + 1)]
+
+
+def _atan(x, y0):
+    b = [1 + x[0] * x[0]] + [_cauchy(x, x, m) for m in range(1, len(x))]
+    return _integral_of_quotient(x, b)
+
+
+def _erf(x, y0):
+    """`erf' = (2 / sqrt(pi)) exp(-x^2)`."""
+    w = [-(x[0] * x[0])] + [-_cauchy(x, x, m) for m in range(1, len(x) - 1)]
+    e0 = P.exp_p.bind(w[0])
+    u = [(2 / math.sqrt(math.pi)) * c for c in [e0] + _exp_series(w, e0)]
+    dx, y = _derivative(x), [y0]
+    for k in range(1, len(x)):
+        y.append(_integrate(dx, u, k))
+    return y[1:]
+
+
+def _sqrt(x, y0):
+    y = [y0]
+    for k in range(1, len(x)):
+        s = x[k] - _sum([y[j] * y[k - j] for j in range(1, k)]) if k > 1 else x[k]
+        y.append(s / (2 * y0))
+    return y[1:]
+
+
+def _power(p):
+    """`y = x^p`: `x y' = p y x'`, so `k x0 y_k = sum_j (p j - (k - j)) x_j y_(k-j)`."""
+    def solve(x, y0):
+        y = [y0]
+        for k in range(1, len(x)):
+            y.append(_sum([(p * j - (k - j)) * x[j] * y[k - j] for j in range(1, k + 1)])
+                     / (k * x[0]))
+        return y[1:]
+    return solve
+
+
+def _product(a, b):
+    return [_cauchy(a, b, k) for k in range(len(a))]
+
+
+def _integer_power(x, n):
+    """The series of `x^n`, `n >= 1`, by repeated squaring (exact where `x0 = 0`)."""
+    result, base = None, x
+    while True:
+        if n & 1:
+            result = base if result is None else _product(result, base)
+        n >>= 1
+        if not n:
+            return result
+        base = _product(base, base)
+
+
+def _reciprocal(x, y0):
+    return _quotient([None] * len(x), x, y0, len(x) - 1)[1:]
+
+
+def _square(x, y0):
+    return [_cauchy(x, x, k) for k in range(1, len(x))]
+
+
+def _pow(prim, xs, ts, params):
+    (a, b), (ta, tb) = xs, ts
+    out = prim.bind(a, b, **params)
+    x = [a] + list(ta or ())
+    if tb is None:
+        if isinstance(b, int) and not isinstance(b, bool):
+            if b == 0:
+                return out, None
+            series = _integer_power(x, abs(b))
+            if b < 0:
+                return out, _quotient([None] * len(x), series, out, len(x) - 1)[1:]
+            return out, series[1:]
+        return out, _power(b)(x, out)
+    log_a = P.log_p.bind(a)               # a^b = exp(b log a)
+    if ta is None:
+        m = [None] + [c * log_a for c in tb]
+    else:
+        log_x, y = [log_a] + _log_like(0)(x, log_a), [b] + list(tb)
+        m = [None] + [_cauchy(y, log_x, k) for k in range(1, len(x))]
+    return out, _exp_series(m, out)
+
+
+def _div(prim, xs, ts, params):
+    (a, b), (ta, tb) = xs, ts
+    out = prim.bind(a, b, **params)
+    if tb is None:
+        return out, [prim.bind(c, b, **params) for c in ta]
+    order = len(tb)
+    num = [a] + (list(ta) if ta is not None else [None] * order)
+    return out, _quotient(num, [b] + list(tb), out, order)[1:]
+
+
+def _select(prim, xs, ts, params):
+    return _linear(range(1, len(xs)))(prim, xs, ts, params)
+
+
+RULES = {
+    P.add_p: _add, P.sub_p: _add, P.mul_p: _bilinear, P.dot_general_p: _bilinear,
+    P.div_p: _div, P.pow_p: _pow, select_p: _select,
+    P.exp_p: _unary(_exp_series), P.expm1_p: _unary(_expm1),
+    P.log_p: _unary(_log_like(0)), P.log1p_p: _unary(_log_like(1)),
+    P.sin_p: _trig(0, -1), P.cos_p: _trig(1, -1), P.sinh_p: _trig(0, 1), P.cosh_p: _trig(1, 1),
+    P.tanh_p: _unary(_from_square(1, -1)), P.tan_p: _unary(_from_square(1, 1)),
+    P.logistic_p: _unary(_from_square(None, 0)), P.atan_p: _unary(_atan),
+    P.erf_p: _unary(_erf), P.sqrt_p: _unary(_sqrt), P.rsqrt_p: _unary(_power(-0.5)),
+    P.cbrt_p: _unary(_power(1 / 3)), P.square_p: _unary(_square),
+    reciprocal_p: _unary(_reciprocal),
+}
+for _p in (P.neg_p, P.reduce_sum_p, P.cumsum_p, P.broadcast_in_dim_p, P.reshape_p,
+           P.transpose_p, P.slice_p, P.pad_p, P.rev_p, P.concatenate_p, P.real_p, P.imag_p,
+           P.conj_p, P.complex_p, P.convert_element_type_p, P.device_put_p, P.fft_p,
+           P.reduce_window_sum_p, name_p, conv_patches_p):
+    RULES[_p] = _linear()
+for _p, _lin in ((P.gather_p, (0,)), (P.dynamic_slice_p, (0,)),
+                 (P.dynamic_update_slice_p, (0, 1)), (P.scatter_p, (0, 1)),
+                 (P.scatter_add_p, (0, 1))):
+    RULES[_p] = _linear(_lin)
+for _p in (P.max_p, P.min_p, P.abs_p, P.reduce_max_p, P.reduce_min_p, P.cummax_p,
+           P.cummin_p):
+    RULES[_p] = _by_jvp
+for _p in (P.sign_p, P.floor_p, P.ceil_p, P.round_p, P.stop_gradient_p):
+    RULES[_p] = zero_rule
+del _p, _lin
