@@ -75,12 +75,14 @@ def is_ml_dtype(dtype) -> bool:
 
 
 # sums, products, means and variances of these compute in float32, then round (as JAX's)
-_ACCUMULATE_IN_FLOAT32 = frozenset(ML_DTYPES[n] for n in ("bfloat16",) if n in ML_DTYPES)
+_ACCUMULATE_IN_FLOAT32 = frozenset(
+    [float16] + [ML_DTYPES[n] for n in ("bfloat16",) if n in ML_DTYPES])
 
 
 def accumulation_dtype(dtype) -> np.dtype:
-    """The dtype a reduction of `dtype` values accumulates in: float32 for bfloat16, whose
-    8-bit mantissa would stall a running sum at 256 ones; `dtype` itself otherwise."""
+    """The dtype a reduction of `dtype` values accumulates in: float32 for float16 and
+    bfloat16, whose 11- and 8-bit mantissas would stall a running sum at 2048 and 256 ones;
+    `dtype` itself otherwise."""
     dt = np.dtype(dtype)
     return float32 if dt in _ACCUMULATE_IN_FLOAT32 else dt
 

@@ -21,8 +21,8 @@ import numpy as np
 from ..backends import numba_jit
 from ..jaxpr import Literal, Var
 from ..primitives.dot import dot_plan
-from ..primitives.reductions import (REDUCING_UFUNC, matvec_plan, ones_vector, two_step,
-                                     two_step_plan)
+from ..primitives.reductions import (REDUCING_UFUNC, FLOAT32_ACCUMULATED, matvec_plan,
+                                     ones_vector, two_step, two_step_plan)
 from . import numba_kernels, parallel
 from .fusion import fused_p
 from .memory import FRESH, VIEW, OPAQUE
@@ -246,10 +246,11 @@ def _arranged(perm, shape, swap):
 def _reduce_kernel(eqn):
     np_name = eqn.primitive.np_name
     x, = eqn.invars
-    if np_name not in REDUCING_UFUNC or type(x) is not Var:
+    typed = np_name in ("sum", "prod")
+    if np_name not in REDUCING_UFUNC or type(x) is not Var or \
+            typed and x.aval.dtype in FLOAT32_ACCUMULATED:     # (its impl widens them)
         return None
     axes = eqn.params["axes"]
-    typed = np_name in ("sum", "prod")
     shape = x.aval.shape
     split = 0 not in axes and shape and shape[0] > 1 and \
         math.prod(shape) >= SPLIT_REDUCTION_ELEMENTS

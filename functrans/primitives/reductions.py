@@ -118,11 +118,23 @@ def matvec_sum(x, steps, out_shape):
     return part.reshape(out_shape)
 
 
+# sums and products (also running ones) of these add and multiply in float32, as JAX's
+FLOAT32_ACCUMULATED = frozenset(d for d in (dtypes.float16, *dtypes.ML_DTYPES.values())
+                     if dtypes.accumulation_dtype(d) != d)
+
+
+def in_float32(impl, xp, x, *params):
+    """`impl(xp, x, *params)` computed on `x` in float32, rounded back to its dtype."""
+    return impl(xp, x.astype(np.float32), *params).astype(x.dtype)
+
+
 def _reduction(name, np_name, *, pass_dtype=False):
     def impl(xp, x, axes):
         steps = matvec_plan(x.shape, axes, x.dtype) if xp is np and np_name == "sum" else None
         if steps is not None:
             return matvec_sum(x, steps, _reduced_shape(x.shape, axes))
+        if pass_dtype and x.dtype in FLOAT32_ACCUMULATED:
+            return in_float32(impl, xp, x, axes)
         if xp is np and np_name in REDUCING_UFUNC:
             plan = two_step_plan(x.shape, axes)
             if plan is not None:
@@ -333,6 +345,8 @@ def _scan_by_doubling(xp, ufunc, x, axis):
 
 def _cumulative(name, np_name):
     def impl(xp, x, axis, reverse):
+        if x.dtype in FLOAT32_ACCUMULATED and np_name in ("cumsum", "cumprod"):
+            return in_float32(impl, xp, x, axis, reverse)
         if reverse:
             x = xp.flip(x, axis)
         if np_name in ("cumsum", "cumprod"):
