@@ -120,7 +120,7 @@ def matvec_sum(x, steps, out_shape):
 
 # sums and products (also running ones) of these add and multiply in float32, as JAX's
 FLOAT32_ACCUMULATED = frozenset(d for d in (dtypes.float16, *dtypes.ML_DTYPES.values())
-                     if dtypes.accumulation_dtype(d) != d)
+                                if dtypes.accumulation_dtype(d) != d)
 
 
 def in_float32(impl, xp, x, *params):
