@@ -160,11 +160,10 @@ def test_rule_table_covers_the_common_primitives():
 
 
 def test_fallback_for_primitives_without_rules():
-    """sort, cumprod, reduce_prod, a while loop: nested jvps of that primitive alone."""
+    """sort, cumprod, reduce_prod, det: nested jvps of that primitive alone."""
     def f(x):
-        loop = ft.lax.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, fnp.sin(c[1]) * x),
-                                 (0, x))[1]
-        return fnp.sort(x * Y) + fnp.cumprod(x) + fnp.prod(fnp.exp(x)) + loop
+        return (fnp.sort(x * Y) + fnp.cumprod(x) + fnp.prod(fnp.exp(x)) +
+                fnp.linalg.det(fnp.outer(x, Y) + fnp.eye(3)))
     terms = series(4)
     for a, b in zip(ft.tree.leaves(jet(f, (X,), (terms,))),
                     ft.tree.leaves(nested(f, (X,), (terms,)))):
@@ -196,6 +195,37 @@ def test_calls_custom_rules_and_cond_recurse():
     jaxpr = ft.make_jaxpr(lambda x, s: jet(lambda v: ft.lax.cond(
         v[0] > 0, fnp.sin, fnp.exp, v), (x,), (s,)))(X, terms)
     assert [e.primitive for e in jaxpr.jaxpr.eqns].count(P.cond_p) == 1
+
+
+def joined(out):
+    carry, ys = out
+    return carry + (ys[0].sum(0) + ys[1] if isinstance(ys, tuple) else ys)
+
+
+LOOPS = {
+    "scan": lambda x: joined(ft.lax.scan(lambda c, v: (fnp.sin(c * v) * x[0], c * v), 1.0, x)),
+    "scan_reverse_consts": lambda x: joined(ft.lax.scan(
+        lambda c, v: (c * fnp.exp(v * x[1]), (c, v ** 2)), x, x, reverse=True)),
+    "while": lambda x: ft.lax.while_loop(lambda c: c[0] < 3, lambda c: (
+        c[0] + 1, fnp.tanh(c[1]) * x), (0, x))[1],
+    "fori_loop": lambda x: ft.lax.fori_loop(0, 3, lambda i, c: fnp.sin(c) * x + i, x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_loops_jet_their_bodies(name, monkeypatch):
+    """scan and while_loop carry the terms through a loop of the body's jet (no fallback),
+    eagerly and under jit."""
+    def refuse(prim, *_):
+        raise AssertionError(f"fallback for {prim}")
+    terms = series(4)
+    want = nested(LOOPS[name], (X,), (terms,))
+    monkeypatch.setattr(jet_module, "_nested_rule", refuse)
+    for f in (LOOPS[name], ft.jit(LOOPS[name])):
+        got = jet(f, (X,), (terms,))
+        assert ft.tree.structure(got) == ft.tree.structure(want)
+        for a, b in zip(ft.tree.leaves(got), ft.tree.leaves(want)):
+            close(a, b)
 
 
 def test_float32_and_complex():

@@ -28,6 +28,8 @@ from ...api import jvp
 from ...compiler.jit_call import jit_p
 from ...core import Trace, eval_jaxpr, get_aval, new_main
 from ...higher_order.control_flow.cond import cond_p, switch
+from ...higher_order.control_flow.scan import scan, scan_p
+from ...higher_order.control_flow.while_loop import while_loop, while_p
 from ...higher_order.custom_derivatives import custom_jvp_call_p, custom_vjp_call_p
 from ...higher_order.named_call import named_call_p
 from ...higher_order.remat import checkpoint_p
@@ -97,8 +99,8 @@ class JetTrace(Trace):
                 return list(params["fun"](*args))
             if len(closed.jaxpr.invars) == len(args):
                 return eval_jaxpr(closed.jaxpr, closed.consts, *args)
-        result = (_cond_rule if prim is cond_p else RULES.get(prim, _no_rule))(
-            prim, xs, ts, params)
+        result = _LOOPS.get(prim) or RULES.get(prim, _no_rule)
+        result = result(prim, xs, ts, params)
         if result is None:
             avals = prim.abstract_eval(*[get_aval(x) for x in xs], **params)
             exact = all(not dtypes.is_inexact(a.dtype) for a in
@@ -149,7 +151,7 @@ def _cond_rule(prim, xs, ts, params):
         return None
     ops, op_terms = xs[1:], ts[1:]
     moving = [i for i, t in enumerate(op_terms) if t is not None]
-    order = len(op_terms[moving[0]])
+    order = _order(op_terms)
     inexact = [dtypes.is_inexact(v.aval.dtype) for v in params["branches"][0].jaxpr.outvars]
 
     def branch(closed):
@@ -170,6 +172,57 @@ def _cond_rule(prim, xs, ts, params):
     for keep in inexact:
         terms.append([next(extra) for _ in range(order)] if keep else None)
     return outs, terms
+
+
+def _run(closed):
+    return lambda *args: eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def _order(ts):
+    return len(next(t for t in ts if t is not None))
+
+
+def _filled(values, terms, order):
+    """The terms of each floating value (zeros where it has none; None for the others): what
+    a loop carries, the same in every iteration."""
+    return [(t if t is not None else [fnp.zeros_like(v)] * order)
+            if dtypes.is_inexact(get_aval(v).dtype) else None for v, t in zip(values, terms)]
+
+
+def _scan_rule(prim, xs, ts, params):
+    """`scan` of the jet of its body, carrying the terms of the carry; the terms of the
+    scanned inputs and outputs are scanned along with them."""
+    nc, nk, order, run = params["num_consts"], params["num_carry"], _order(ts), _run(
+        params["jaxpr"])
+
+    def body(carry, x):
+        outs, terms = jet_flat(run, xs[:nc] + carry[0] + x[0], ts[:nc] + carry[1] + x[1],
+                               order)
+        return ((outs[:nk], _filled(outs[:nk], terms[:nk], order)),
+                (outs[nk:], _filled(outs[nk:], terms[nk:], order)))
+    init = (xs[nc:nc + nk], _filled(xs[nc:nc + nk], ts[nc:nc + nk], order))
+    (carry, carry_terms), (ys, y_terms) = scan(
+        body, init, (xs[nc + nk:], ts[nc + nk:]), length=params["length"],
+        reverse=params["reverse"])
+    return list(carry) + list(ys), list(carry_terms) + list(y_terms)
+
+
+def _while_rule(prim, xs, ts, params):
+    """`while_loop` of the jet of its body, carrying the terms; the predicate sees the
+    primals."""
+    nc, nb, order = params["cond_nconsts"], params["body_nconsts"], _order(ts)
+    cond, body = _run(params["cond_jaxpr"]), _run(params["body_jaxpr"])
+
+    def step(carry):
+        outs, terms = jet_flat(body, xs[nc:nc + nb] + carry[0], ts[nc:nc + nb] + carry[1],
+                               order)
+        return outs, _filled(outs, terms, order)
+    init = (xs[nc + nb:], _filled(xs[nc + nb:], ts[nc + nb:], order))
+    values, terms = while_loop(lambda carry: cond(*xs[:nc], *carry[0])[0], step, init)
+    return list(values), list(terms)
+
+
+_LOOPS = {cond_p: _cond_rule, scan_p: _scan_rule, while_p: _while_rule}
 
 
 def _nested_rule(prim, xs, ts, params):
