@@ -15,6 +15,7 @@ from .codegen import LoweringContext, register_lowering
 from .executable import Executable, compile_jaxpr, release_buffers
 from .passes import optimize
 from . import cupy_backend  # noqa: F401  (registers the CUDA lowering; imports no CuPy)
+from . import loops  # noqa: F401  (loop primitives run compiled outside jit)
 from .jit_call import jit_p
 
 __all__ = ["Executable", "LoweringContext", "compile_jaxpr", "optimize", "release_buffers",

@@ -14,7 +14,7 @@ from ...primitives.elementwise import add, lt, convert_element_type
 from ...primitives.shape_ops import constant
 from ...tree_util import tree_flatten, tree_unflatten
 from .common import (check_unroll, as_value, carry_leaves, carry_arrays, conform_carry,
-                     trace_carry_body, eager_carry)
+                     trace_carry_body, eager_carry, stage_eagerly)
 from .scan import scan
 from .while_loop import while_loop
 
@@ -23,10 +23,11 @@ from .while_loop import while_loop
 def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     """`val = init_val; for i in range(lower, upper): val = body_fun(i, val)`; returns `val`.
 
-    With concrete bounds this is a Python loop eagerly and a `scan` under jit (differentiable
-    in every mode). With a traced bound it is a `while_loop` (reverse mode keeps a record of
-    the iterations, so it works under jit without retracing for each trip count). `unroll`
-    is accepted for JAX's code and does not change the results.
+    With concrete bounds this is a `scan` (differentiable in every mode; called outside jit, a
+    short loop, or one whose body needs concrete values, runs in Python). With a traced
+    bound it is a `while_loop` (reverse mode keeps a record of the iterations, so it works
+    under jit without retracing for each trip count). `unroll` is accepted for JAX's code
+    and does not change the results.
     """
     if unroll is not None:
         check_unroll("fori_loop", unroll)
@@ -38,7 +39,7 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     index_dtype = np.promote_types(dtype_of(lower), dtype_of(upper))
     if is_concrete(lower) and is_concrete(upper):
         lo, hi = int(concrete_value(lower)), int(concrete_value(upper))
-        if staging_main() is None:
+        if staging_main() is None and not stage_eagerly(hi - lo):
             leaves, tree, avals = carry_leaves(init_val, "fori_loop")
             trace_body = functools.partial(trace_carry_body, "fori_loop", body_fun, tree,
                                            lead_avals=[ShapedArray((), index_dtype)])

@@ -25,7 +25,8 @@ from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
                      as_value, carry_leaves, carry_arrays, conform_carry, settle_carry,
-                     trace_fn, check_unroll, eager_carry)
+                     trace_fn, check_unroll, eager_carry, stage_eagerly,
+                     NEEDS_VALUES)
 
 
 def _scan_aval(*args, jaxpr, length, reverse, num_consts, num_carry):
@@ -192,17 +193,25 @@ def _scan_batch(axis, vals, dims, jaxpr, length, reverse, num_consts, num_carry)
 
 
 def _scan_dce(used_outputs, eqn):
-    """Outputs stacked only where used (every carry stays); consts and xs the body no longer
-    reads are dropped."""
+    """Outputs stacked only where used; a carry stays where its final value is used or a
+    kept output reads it (a fixed point: fori_loop's index, unused, goes); consts and xs the
+    body no longer reads are dropped."""
     p = eqn.params
     nc, nk = p["num_consts"], p["num_carry"]
-    body_used = [True] * nk + list(used_outputs[nk:])
-    _, reads = dce_closed(p["jaxpr"], body_used)
-    keep = [r or nc <= i < nc + nk for i, r in enumerate(reads)]
+    carries = list(used_outputs[:nk])
+    while True:
+        body_used = carries + list(used_outputs[nk:])
+        _, reads = dce_closed(p["jaxpr"], body_used)
+        new = [c or r for c, r in zip(carries, reads[nc:nc + nk])]
+        if new == carries:
+            break
+        carries = new
+    keep = reads[:nc] + carries + reads[nc + nk:]
     body, _ = dce_closed(p["jaxpr"], body_used, keep)
     return eqn.replace(invars=[v for v, k in zip(eqn.invars, keep) if k],
                        outvars=[v for v, u in zip(eqn.outvars, body_used) if u],
-                       params={**p, "jaxpr": body, "num_consts": sum(keep[:nc])})
+                       params={**p, "jaxpr": body, "num_consts": sum(keep[:nc]),
+                               "num_carry": sum(carries)})
 
 
 def _scan_nonzero_outputs(needs, jaxpr, length, reverse, num_consts, num_carry):
@@ -227,8 +236,10 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         return carry, stack(ys)
 
     `xs` is a pytree of arrays sharing their leading size (or None, with `length=`);
-    `reverse=True` runs from the end. Eagerly this is that Python loop; under jit it is one
-    staged loop, differentiable in every mode. `unroll` (a positive int or a bool) is
+    `reverse=True` runs from the end. It is one staged loop, differentiable in every mode;
+    called outside jit it runs compiled, as under jit (`f` traced once), except that a short
+    loop, or one whose `f` needs concrete values or uses outer refs, runs as that Python
+    loop. `unroll` (a positive int or a bool) is
     accepted for JAX's code and does not change the results.
     """
     check_unroll("scan", unroll)
@@ -261,28 +272,40 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             return cl + [as_value(v, "scan") for v in yl]
         closed, consts, _ = trace_fn(f, args_tree, list(avals) + x_avals, "scan f", fix)
         return (closed, consts, box["y_tree"]), box["avals"]
-    if staging_main() is None and n > 0:
-        c_leaves, c_avals = eager_carry(trace_body, c_leaves, c_avals)
-        ys = []
-        for i in (range(n - 1, -1, -1) if reverse else range(n)):
-            x = tree_unflatten(x_tree, [leaf[i] for leaf in x_leaves])
-            carry, y = _split_pair(f(tree_unflatten(c_tree, c_leaves), x))
-            out, out_tree = tree_flatten(carry)
-            out = [as_value(c, "scan") for c in out]
-            c_leaves, c_avals = conform_carry("scan", out, out_tree, c_avals, c_tree, "f")
-            ys.append(y)
-        if reverse:
-            ys.reverse()
-        return tree_unflatten(c_tree, c_leaves), _stack_trees(ys)
+    eager = staging_main() is None and n > 0
+    if eager and not stage_eagerly(n):
+        return _python_scan(f, trace_body, c_leaves, c_tree, c_avals, x_leaves, x_tree, n,
+                            reverse)
     try:
         (closed, consts, y_tree), c_avals = settle_carry(trace_body, c_avals)
-    except StateUsed as e:
+    except (StateUsed,) + NEEDS_VALUES as e:
+        if eager:       # a body needing concrete values, or using outer refs
+            return _python_scan(f, trace_body, c_leaves, c_tree, c_avals, x_leaves, x_tree,
+                                n, reverse)
+        if not isinstance(e, StateUsed):
+            raise
         return _scan_threaded(e.threaded("scan"), f, init, xs, n, reverse)
     outs = scan_p.bind(*consts, *carry_arrays(c_leaves, c_avals), *x_leaves,
                        jaxpr=closed, length=n, reverse=reverse, num_consts=len(consts),
                        num_carry=len(c_leaves))
     nk = len(c_leaves)
     return tree_unflatten(c_tree, outs[:nk]), tree_unflatten(y_tree, outs[nk:])
+
+
+def _python_scan(f, trace_body, c_leaves, c_tree, c_avals, x_leaves, x_tree, n, reverse):
+    """`scan` as a Python loop calling `f` on values."""
+    c_leaves, c_avals = eager_carry(trace_body, c_leaves, c_avals)
+    ys = []
+    for i in (range(n - 1, -1, -1) if reverse else range(n)):
+        x = tree_unflatten(x_tree, [leaf[i] for leaf in x_leaves])
+        carry, y = _split_pair(f(tree_unflatten(c_tree, c_leaves), x))
+        out, out_tree = tree_flatten(carry)
+        out = [as_value(c, "scan") for c in out]
+        c_leaves, c_avals = conform_carry("scan", out, out_tree, c_avals, c_tree, "f")
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+    return tree_unflatten(c_tree, c_leaves), _stack_trees(ys)
 
 
 def _scan_threaded(t, f, init, xs, length, reverse):

@@ -1,0 +1,256 @@
+"""The fast paths of loops with small bodies: `scan` and `fori_loop` called outside jit run
+their body traced once and compiled (`compiler.loops`), short loops and bodies needing
+concrete values or outer refs still run in Python; under jit, carries nothing reads are
+dropped. Values against the Python loop, JAX and finite differences; grad, vmap, refs,
+debug.print, disable_jit, NaN checks and the stand-in GPU on each path."""
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import functrans as ft
+import functrans.numpy as fnp
+from functrans import lax
+from functrans.higher_order.control_flow.common import EAGER_STAGING_MIN_LENGTH
+from functrans.test_util import check_grads
+
+LONG = 4 * EAGER_STAGING_MIN_LENGTH
+SHORT = EAGER_STAGING_MIN_LENGTH - 1
+
+
+def close(a, b, rtol=1e-6, atol=1e-7):
+    la, lb = ft.tree_leaves(a), ft.tree_leaves(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol)
+
+
+class Counted:
+    """`fn`, counting its calls (a traced body is called once per trace, a Python loop's
+    once per iteration)."""
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.fn(*args)
+
+
+def adam_body(np_):
+    def body(carry, x):
+        p, m, v, t = carry
+        g = 2.0 * p - 1.0 + (0.0 if x is None else x)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        t = t + 1
+        p = p - 0.01 * (m / (1 - 0.9 ** t)) / (np_.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        return (p, m, v, t), p
+    return body
+
+
+def adam_init(np_):
+    z = np_.zeros(2)
+    return (np_.asarray([-3.0, 5.0]), z, z, np_.asarray(0.0))
+
+
+def python_scan(f, init, xs, n, reverse=False):
+    carry, ys = init, [None] * n
+    for i in (range(n - 1, -1, -1) if reverse else range(n)):
+        carry, ys[i] = f(carry, None if xs is None else xs[i])
+    return carry, ft.tree.map(lambda *c: np.stack([np.asarray(v) for v in c]), *ys)
+
+
+# ------------------------------------------------------------------ scan outside jit
+@pytest.mark.parametrize("reverse", [False, True])
+def test_long_eager_scan_traces_once_and_matches_python_and_jit(reverse):
+    xs = fnp.asarray(np.linspace(-1, 1, LONG).astype(np.float32))
+    body = Counted(lambda c, x: adam_body(fnp)(c, fnp.stack([x, -x])))
+    got = lax.scan(body, adam_init(fnp), xs, reverse=reverse)
+    assert body.calls <= 2          # traced (once more to settle a weak carry at most)
+    want = python_scan(lambda c, x: adam_body(fnp)(c, fnp.stack([x, -x])), adam_init(fnp),
+                       xs, LONG, reverse)
+    close(got, want, rtol=1e-5)
+    close(got, ft.jit(lambda i, x: lax.scan(body, i, x, reverse=reverse))(adam_init(fnp), xs))
+
+
+def test_eager_scan_matches_jax():
+    jax = pytest.importorskip("jax")
+    got = lax.scan(adam_body(fnp), adam_init(fnp), None, length=LONG)
+    want = jax.lax.scan(adam_body(jax.numpy), adam_init(jax.numpy), None, length=LONG)
+    close(got, want, rtol=1e-5, atol=1e-6)
+    assert [np.asarray(v).dtype for v in ft.tree_leaves(got)] == \
+        [np.asarray(v).dtype for v in jax.tree.leaves(want)]
+
+
+def test_short_eager_scan_runs_in_python():
+    body = Counted(lambda c, x: (c + x, c * x))
+    xs = fnp.arange(SHORT, dtype="float32")
+    got = lax.scan(body, fnp.asarray(1.0), xs)
+    assert body.calls == SHORT
+    close(got, python_scan(lambda c, x: (c + x, c * x), fnp.asarray(1.0), xs, SHORT))
+
+
+def test_body_needing_concrete_values_falls_back_to_python():
+    def body(c, x):
+        step = 1.0 if float(c) < 5 else -1.0        # Python control flow on a value
+        return c + step * x, c
+    xs = fnp.ones(LONG)
+    got = lax.scan(body, fnp.asarray(0.0), xs)
+    close(got, python_scan(body, fnp.asarray(0.0), xs, LONG))
+    with pytest.raises(ft.errors.ConcretizationError):
+        ft.jit(lambda x: lax.scan(body, fnp.asarray(0.0), x))(xs)
+
+
+def test_body_with_numpy_on_values_falls_back_to_python():
+    def body(c, x):
+        return c + float(np.asarray(x)), c
+    got = lax.scan(body, fnp.asarray(0.0), fnp.arange(LONG, dtype="float32"))
+    assert float(got[0]) == sum(range(LONG))
+
+
+def test_weak_python_scalar_carry_settles_as_under_jit():
+    jax = pytest.importorskip("jax")
+
+    def body(c, x):
+        return c + x, c
+    xs = np.arange(LONG, dtype=np.float32)
+    got = lax.scan(body, 0, fnp.asarray(xs))
+    want = jax.lax.scan(body, 0, jax.numpy.asarray(xs))
+    close(got, want)
+    assert np.asarray(got[0]).dtype == np.asarray(want[0]).dtype == np.float32
+
+
+def test_pytree_carries_and_outputs():
+    def body(c, x):
+        a, (b, k) = c
+        return (a + x["u"], (b * 0.5 + x["v"].sum(), k + 1)), {"s": a * b, "k": k}
+    xs = {"u": fnp.ones((LONG, 3)), "v": fnp.arange(LONG * 2.0).reshape(LONG, 2)}
+    init = (fnp.zeros(3), (fnp.asarray(1.0), fnp.asarray(0, dtype="int32")))
+    got = lax.scan(body, init, xs)
+    want = python_scan(body, init, [{"u": xs["u"][i], "v": xs["v"][i]} for i in range(LONG)],
+                       LONG)
+    close(got, want)
+
+
+def test_disable_jit_runs_python():
+    body = Counted(lambda c, x: (c + x, c))
+    with ft.disable_jit():
+        got = lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    assert body.calls == LONG and float(got[0]) == LONG
+
+
+def test_debug_nans_names_the_operation_inside_the_body():
+    def body(c, x):
+        return fnp.log(c - x), c
+    ft.config.update("debug_nans", True)
+    try:
+        with pytest.raises(FloatingPointError, match="log"):
+            lax.scan(body, fnp.asarray(3.0), fnp.arange(LONG, dtype="float32"))
+    finally:
+        ft.config.update("debug_nans", False)
+
+
+def test_closed_over_ref_falls_back_and_writes():
+    total = ft.new_ref(fnp.zeros(()))
+
+    def body(c, x):
+        total[...] += x
+        return c + 1.0, total[...]
+    got = lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    assert float(total[...]) == LONG and float(got[0]) == LONG
+    close(got[1], np.arange(1, LONG + 1))
+
+
+def test_debug_print_in_a_cond_prints_when_it_fires():
+    def body(i, _):
+        lax.cond(i % 10 == 0, lambda: (ft.debug.print("at {}", i), 0)[1], lambda: 0)
+        return i + 1, i
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        lax.scan(body, fnp.asarray(0, dtype="int32"), None, length=LONG)
+    assert out.getvalue().split("\n")[:-1] == [f"at {i}" for i in range(0, LONG, 10)]
+
+
+# ------------------------------------------------------------------ transforms of eager loops
+def loss(w, xs):
+    def body(c, x):
+        c = fnp.tanh(c * w + x)
+        return c, c ** 2
+    c, ys = lax.scan(body, fnp.zeros(2), xs)
+    return fnp.sum(c) + fnp.sum(ys)
+
+
+def test_grad_through_eager_scan_against_jax_and_finite_differences(jax_x64):
+    jax = jax_x64
+    ft.config.update("default_float_dtype", "float64")
+    try:
+        w = fnp.asarray([0.3, -0.7])
+        xs = fnp.asarray(np.random.default_rng(1).standard_normal((LONG, 2)))
+        check_grads(lambda w: loss(w, xs), (w,), order=2, modes=("fwd", "rev"))
+
+        def jloss(w, xs):
+            def body(c, x):
+                c = jax.numpy.tanh(c * w + x)
+                return c, c ** 2
+            c, ys = jax.lax.scan(body, jax.numpy.zeros(2), xs)
+            return jax.numpy.sum(c) + jax.numpy.sum(ys)
+        close(ft.grad(loss)(w, xs), jax.grad(jloss)(np.asarray(w), np.asarray(xs)),
+              rtol=1e-10, atol=1e-12)
+    finally:
+        ft.config.update("default_float_dtype", "float32")
+
+
+def test_vmap_of_eager_scan_against_a_python_loop():
+    ws = fnp.asarray(np.linspace(-1, 1, 6).reshape(3, 2).astype(np.float32))
+    xs = fnp.asarray(np.random.default_rng(2).standard_normal((LONG, 2)).astype(np.float32))
+    got = ft.vmap(loss, in_axes=(0, None))(ws, xs)
+    close(got, np.array([float(loss(w, xs)) for w in ws]), rtol=1e-5)
+
+
+# ------------------------------------------------------------------ fori_loop
+def test_long_eager_fori_loop_traces_once_and_matches_jax():
+    jax = pytest.importorskip("jax")
+    w = np.random.default_rng(3).standard_normal((8, 8)).astype(np.float32) / 3
+    x = np.eye(8, dtype=np.float32)
+    body = Counted(lambda i, v: fnp.tanh(fnp.asarray(w) @ v) + i)
+    got = lax.fori_loop(0, LONG, body, fnp.asarray(x))
+    assert body.calls <= 2
+    want = jax.lax.fori_loop(0, LONG, lambda i, v: jax.numpy.tanh(w @ v) + i, x)
+    close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_short_eager_fori_loop_runs_in_python():
+    body = Counted(lambda i, v: v + i)
+    assert float(lax.fori_loop(0, SHORT, body, fnp.asarray(0.0))) == sum(range(SHORT))
+    assert body.calls == SHORT
+
+
+def test_unused_fori_index_is_not_carried_under_jit():
+    f = ft.jit(lambda v: lax.fori_loop(0, LONG, lambda i, v: v * 0.5, v))
+    text = f.lower(fnp.ones(3)).as_text()
+    optimized = text.split("# optimized jaxpr")[1].split("# generated code")[0]
+    assert "num_carry=1" in optimized
+    close(f(fnp.ones(3)), np.full(3, 0.5 ** LONG))
+
+
+def test_dropped_carries_keep_what_kept_outputs_read():
+    def body(c, _):
+        a, b, k = c
+        return (a + 1.0, b * 2.0 + a, k + 1), a * k
+    f = ft.jit(lambda x: lax.scan(body, (x, x, 0), None, length=5)[1])
+    close(f(1.0), np.arange(1.0, 6.0) * np.arange(5))
+    optimized = f.lower(1.0).as_text().split("# optimized jaxpr")[1].split("# generated")[0]
+    assert "num_carry=2" in optimized           # a and k; b is read by nothing kept
+
+
+# ------------------------------------------------------------------ devices
+def test_eager_scan_on_the_stand_in_gpu(fake_gpus):
+    gpu = fake_gpus[0]
+    init = ft.device_put(fnp.asarray([1.0, 2.0]), gpu)
+    xs = ft.device_put(fnp.ones((LONG, 2)), gpu)
+    carry, ys = lax.scan(lambda c, x: (c * 0.5 + x, c), init, xs)
+    assert carry.devices() == {gpu} and ys.devices() == {gpu}
+    want = python_scan(lambda c, x: (c * 0.5 + x, c), fnp.asarray([1.0, 2.0]),
+                       fnp.ones((LONG, 2)), LONG)
+    close((carry, ys), want)
