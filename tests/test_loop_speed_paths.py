@@ -254,3 +254,24 @@ def test_eager_scan_on_the_stand_in_gpu(fake_gpus):
     want = python_scan(lambda c, x: (c * 0.5 + x, c), fnp.asarray([1.0, 2.0]),
                        fnp.ones((LONG, 2)), LONG)
     close((carry, ys), want)
+
+
+# ------------------------------------------------------------------ 0-d arithmetic as operators
+def test_scalar_arithmetic_is_written_as_operators_with_the_ufuncs_results():
+    def f(a, b, k):
+        return a * b + 1.5 - a / b, k * k + 7 - k, a < b, k >= 3, (a * 0.1) / (b - b)
+    a, b, k = np.float32(1.7), np.float32(-0.3), np.int32(2 ** 31 - 1)
+    jf = ft.jit(f)
+    with ft.default_device(ft.devices("cpu")[0]):     # (NumPy's scalars: the host's code)
+        src = jf.lower(a, b, k).as_text().split("# generated code")[1]
+        got = jf(a, b, k)
+    assert " * " in src and " < " in src and "multiply(" not in src
+    with np.errstate(all="ignore"):
+        want = (np.subtract(np.add(np.multiply(a, b), np.float32(1.5)), np.divide(a, b)),
+                np.subtract(np.add(np.multiply(k, k), 7), k), np.less(a, b),
+                np.greater_equal(k, 3), np.divide(np.multiply(a, np.float32(0.1)), b - b))
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == w.dtype
+        np.testing.assert_array_equal(np.asarray(g), w)
+    for g, w in zip(jf(a, b, k), want):      # on the default device
+        np.testing.assert_array_equal(np.asarray(g), w)

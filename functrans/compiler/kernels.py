@@ -103,18 +103,49 @@ def _ufunc_kernel(eqn):
     except Exception:
         resolved, matches = (), False
 
+    operator = _scalar_operator(eqn, name, resolved) if matches else None
+
     def emit(ctx, eqn, ins, outs, buf, indent):
         fn = ctx.kernel(name)
         if matches and ctx.xp is np:
             ins = [ctx.scalar(a.val, dt) if type(a) is Literal and dt.kind in "fc" and
                    type(a.val) in (int, float, complex) else i
                    for a, i, dt in zip(eqn.invars, ins, resolved)]
+            if operator is not None:
+                ctx.emit(f"{outs[0]} = {ins[0]} {operator} {ins[1]}", indent)
+                return
         ctx.emit(f"{outs[0]} = {fn}({', '.join(ins)}{_out_arg(ctx, buf, positional)})",
                  indent)
     if not matches:                 # NumPy's result type differs: run it, plan nothing
         return Kernel(OPAQUE, emit)
+    if operator is not None:        # (no buffer: a 0-d one would cost the fast path)
+        return Kernel(FRESH, emit, c_layout=_always_c)
     return Kernel(FRESH, emit, accepts_out=True, inplace=tuple(range(len(eqn.invars))),
                   exact=name in _EXACT_UFUNCS, c_layout=_same_layout)
+
+
+# exactly rounded arithmetic and comparisons, written as Python operators where operands and
+# result are 0-d: on NumPy scalars an operator takes NumPy's scalar path (0.1 us, against
+# 1.7 us for calling the ufunc), computing the same IEEE operation with the same promotion
+_SCALAR_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/",
+                     "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=",
+                     "equal": "==", "not_equal": "!="}
+
+
+def _scalar_operator(eqn, name, resolved):
+    """The operator for the binary ufunc `name` on 0-d operands whose loop dtypes are
+    `resolved`, or None: real numbers (floats for division; integers wrap on overflow alike
+    in the program's quiet error state), and one operand a strongly typed variable (so a
+    NumPy value at run time, never two Python numbers)."""
+    operator = _SCALAR_OPERATORS.get(name)
+    if operator is None or len(eqn.invars) != 2 or eqn.outvars[0].aval.shape or \
+            any(a.aval.shape for a in eqn.invars if type(a) is Var):
+        return None
+    kinds = "f" if operator == "/" else "iuf"
+    if any(np.dtype(dt).kind not in kinds for dt in resolved[:2]) or not any(
+            type(a) is Var and not a.aval.weak_type for a in eqn.invars):
+        return None
+    return operator
 
 
 def _select_kernel(eqn):
