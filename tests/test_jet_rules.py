@@ -228,6 +228,24 @@ def test_loops_jet_their_bodies(name, monkeypatch):
             close(a, b)
 
 
+@pytest.mark.filterwarnings("ignore:Diagonal number")
+def test_custom_jvp_by_its_rule():
+    """A custom_jvp function's terms follow its rule, as nested jvps: det at a singular
+    matrix (its LU has no derivative there), relu at 0 (its rule's mask, not max's tie)."""
+    singular = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 5.0]])
+    mats = [RNG.normal(size=(3, 3)) for _ in range(4)]
+    y0, ys = jet(fnp.linalg.det, (singular,), (mats,))
+    z0, zs = nested(fnp.linalg.det, (singular,), (mats,))
+    for a, b in zip([y0] + ys, [z0] + zs):
+        close(a, b)
+    x = np.array([0.0, 1.0, -1.0])
+    terms = series(4)
+    y0, ys = jet(lambda v: ft.nn.relu(v * v - v), (x,), (terms,))
+    z0, zs = nested(lambda v: ft.nn.relu(v * v - v), (x,), (terms,))
+    for a, b in zip([y0] + ys, [z0] + zs):
+        close(a, b)
+
+
 def test_float32_and_complex():
     x32 = X.astype(np.float32)
     y0, ys = jet(lambda x: fnp.tanh(x) * fnp.exp(x), (x32,), (series(3),))

@@ -12,11 +12,13 @@ xK t^K/K!`: the `k`-th output term is the `k`-th derivative of `f(x(t))` at `t =
 `jet` is a transform (a trace, as `jvp`): each primitive maps the truncated series of its
 inputs to its output's by a Taylor rule (`rules.py`: linear maps per coefficient, Cauchy
 products, the recurrences of `exp`, `log`, `x^p`, ...), at a cost quadratic in `K`. Calls
-(`jit`, `checkpoint`, custom derivatives, by their primal function as in JAX) are entered and
-`cond` jets each branch. A primitive without a rule (loops, `sort`, linear algebra, special
-functions) gets its terms by `K` nested forward-mode passes (`ft.jvp`) along `t` on that one
-primitive, so every differentiable function jets, at a cost that grows about threefold per
-order for those primitives. `jet` composes with `jit`, `vmap` and `grad` in turn.
+(`jit`, `checkpoint`, `custom_vjp` functions) are entered; `cond`, `scan` and `while_loop`
+jet their branches and bodies; a `custom_jvp` function follows its rule (the jet of the
+rule's tangent along the curve), so its terms are those nested jvps give. A primitive without a rule
+(`sort`, linear algebra, special functions) gets its terms by `K` nested forward-mode
+passes (`ft.jvp`) along `t` on that one primitive, so every differentiable function jets, at
+a cost that grows about threefold per order for those primitives. `jet` composes with `jit`,
+`vmap` and `grad` in turn.
 """
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ class JetTrace(Trace):
             ts.append(a.terms if mine else None)
         if prim in _CALLS:
             closed = params[prim.callee]
-            if closed is None:              # an eager custom_jvp/vjp: its Python function
+            if closed is None:              # an eager custom_vjp: its Python function
                 return list(params["fun"](*args))
             if len(closed.jaxpr.invars) == len(args):
                 return eval_jaxpr(closed.jaxpr, closed.consts, *args)
@@ -119,7 +121,7 @@ def _tracer(trace, out, terms):
     return JetTracer(trace, out, terms)
 
 
-_CALLS = frozenset((jit_p, checkpoint_p, named_call_p, custom_jvp_call_p, custom_vjp_call_p))
+_CALLS = frozenset((jit_p, checkpoint_p, named_call_p, custom_vjp_call_p))
 
 
 def jet_flat(fun, primals, coeffs, order):
@@ -222,7 +224,36 @@ def _while_rule(prim, xs, ts, params):
     return list(values), list(terms)
 
 
-_LOOPS = {cond_p: _cond_rule, scan_p: _scan_rule, while_p: _while_rule}
+def _custom_jvp_rule(prim, xs, ts, params):
+    """A `custom_jvp` function by its rule, as nested jvps would see it: along `x(t)` the rule
+    gives `y'(t)` from `x(t)` and `x'(t)`, so the jet of order `K - 1` of the rule's tangent
+    gives the terms `2..K` of `y` (the rule may call the function: that jet recurses)."""
+    order, n = _order(ts), len(xs)
+    moving = [i for i, t in enumerate(ts) if t is not None]
+
+    def rule(*flat):
+        tangents = [None] * n
+        for i, t in zip(moving, flat[n:]):
+            tangents[i] = t
+        out, t_out = params["jvp"](list(flat[:n]), tangents)
+        return list(out) + [fnp.zeros_like(o) if t is None else t for o, t in zip(out, t_out)]
+    primals = list(xs) + [ts[i][0] for i in moving]
+    coeffs = [None if t is None else t[:-1] for t in ts] + [
+        [(m + 1) * ts[i][m] for m in range(1, order)] for i in moving]
+    outs, terms = jet_flat(rule, primals, coeffs, order - 1)
+    n_out = len(outs) // 2
+    y_terms = []
+    for y, dy, dy_terms in zip(outs[:n_out], outs[n_out:], terms[n_out:]):
+        if not dtypes.is_inexact(get_aval(y).dtype):
+            y_terms.append(None)
+            continue
+        rest = dy_terms if dy_terms is not None else [fnp.zeros_like(dy)] * (order - 1)
+        y_terms.append([dy] + [c / k for k, c in enumerate(rest, 2)])
+    return outs[:n_out], y_terms
+
+
+_LOOPS = {cond_p: _cond_rule, scan_p: _scan_rule, while_p: _while_rule,
+          custom_jvp_call_p: _custom_jvp_rule}
 
 
 def _nested_rule(prim, xs, ts, params):
