@@ -212,3 +212,18 @@ def test_as_floating_places_data_where_like_lives(fake_gpus):
     assert as_floating(ft.device_put(np.arange(2), cpu), like=on_gpu).device is cpu
     key = ft.device_put(ft.random.key(0), gpu)
     assert ft.random.bernoulli(key, np.array([0, 1])).device is gpu
+
+
+@pytest.mark.parametrize("op", ["mul", "add", "sub", "pow"])
+@pytest.mark.parametrize("scalar", [3, True, 2.5])
+@pytest.mark.parametrize("arg", [1.5, 2, 1j])
+def test_python_scalars_with_python_number_arguments_keep_the_widest_kind(op, scalar, arg):
+    """A jitted function's Python-number argument is weak, like the scalar it meets: the
+    wider kind wins on either side, as in Python (`3 * x` with x = 1.5 was an int64 4)."""
+    fn = {"mul": lambda a, b: a * b, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+          "pow": lambda a, b: a ** b}[op]
+    for f in (lambda x: fn(scalar, x), lambda x: fn(x, scalar)):
+        want = f(arg)
+        got = ft.jit(f)(arg)
+        assert got.dtype.kind == np.asarray(want).dtype.kind, (got.dtype, scalar, arg)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)

@@ -95,7 +95,9 @@ def elementwise_aval(opname, *avals, out_dtype=None):
     """Output aval of an elementwise op: broadcast shape, the common non-weak dtype (weak
     where every operand is: a Python scalar's arithmetic stays weak, as in eager code)."""
     strong = [a.dtype for a in avals if not a.weak_type]
-    dt = strong[0] if strong else avals[0].dtype
+    # all weak (Python scalars, a jitted function's Python-number arguments): the widest
+    # kind wins, as `3 * x` with `x` a float stays a float
+    dt = strong[0] if strong else max((a.dtype for a in avals), key=dtypes.dtype_kind)
     for d in strong[1:]:
         if d != dt:
             raise TypeError(f"{opname} got mixed dtypes {dt} and {d}; functrans.lax does not "
