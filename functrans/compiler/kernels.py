@@ -25,6 +25,7 @@ from ..primitives.reductions import (REDUCING_UFUNC, FLOAT32_ACCUMULATED, matvec
                                      ones_vector, two_step, two_step_plan)
 from . import numba_kernels, parallel
 from .fusion import fused_p
+from .gemm import gemm_emit
 from .memory import FRESH, VIEW, OPAQUE
 
 
@@ -519,6 +520,7 @@ KERNELS = {
     "reduction": _reduce_kernel,
     "reshape": _view_method_kernel("reshape", "new_sizes", _same_layout),
     "transpose": _view_method_kernel("transpose", "permutation", lambda c: False),
+    "gemm": lambda eqn: Kernel(FRESH, gemm_emit(eqn), c_layout=_always_c),
 }
 
 
