@@ -21,7 +21,7 @@ from ...core import get_aval, is_python_scalar
 from ...lax import primitive_objects as P
 from ...higher_order.remat import name_p
 from ...primitives.conv import conv_patches_p
-from ...primitives.elementwise import reciprocal_p, select_p
+from ...primitives.elementwise import log2_p, log10_p, logaddexp_p, reciprocal_p, select_p
 from ...primitives.shape_ops import full_like
 
 __all__ = ["RULES", "zero_rule"]
@@ -224,12 +224,74 @@ def _erf(x, y0):
     return y[1:]
 
 
-def _sqrt(x, y0):
+def _sqrt_of(w, y0):
+    """Coefficients `1..n` of `sqrt(w)` (`w` a full series of length `n + 1`)."""
     y = [y0]
-    for k in range(1, len(x)):
-        s = x[k] - _sum([y[j] * y[k - j] for j in range(1, k)]) if k > 1 else x[k]
+    for k in range(1, len(w)):
+        s = w[k] - _sum([y[j] * y[k - j] for j in range(1, k)]) if k > 1 else w[k]
         y.append(s / (2 * y0))
     return y[1:]
+
+
+def _inverse_trig(offset, sign, root):
+    """`y' = x' / b` with `b = offset + sign x^2`, or its square root where `root`: asin
+    (1, -1, root), asinh (1, +1, root), acosh (-1, +1, root), atanh (1, -1)."""
+    def solve(x, y0):
+        sq = [x[0] * x[0]] + [_cauchy(x, x, m) for m in range(1, len(x) - 1)]
+        w = [offset + sq[0] if sign > 0 else offset - sq[0]] + [
+            c if sign > 0 else -c for c in sq[1:]]
+        b = [P.sqrt_p.bind(w[0])] if root else w[:1]
+        b += _sqrt_of(w, b[0]) if root else w[1:]
+        return _integral_of_quotient(x, b)
+    return solve
+
+
+def _acos(x, y0):
+    return [-c for c in _inverse_trig(1, -1, True)(x, y0)]
+
+
+def _scaled(solve, factor):
+    """`solve`'s coefficients times `factor` (log2, log10 from log; exp2 from exp)."""
+    def scaled(x, y0):
+        return [c * factor for c in solve(x, y0)]
+    return scaled
+
+
+def _exp2(x, y0):
+    return _exp_series([x[0]] + [c * math.log(2.0) for c in x[1:]], y0)
+
+
+def _logaddexp(prim, xs, ts, params):
+    """`z' = y' + (x' - y') logistic(x - y)`."""
+    (a, b), (ta, tb) = xs, ts
+    out = prim.bind(a, b, **params)
+    order = len(ta or tb)
+    if ta is None:
+        d = [a - b] + [-c for c in tb]
+    else:
+        d = [a - b] + (list(ta) if tb is None else [c - e for c, e in zip(ta, tb)])
+    s0 = P.logistic_p.bind(d[0])
+    s = [s0] + _from_square(None, 0)(d[:-1], s0)
+    dd = _derivative(d)
+    return out, [(_integrate(dd, s, k) if tb is None else tb[k - 1] + _integrate(dd, s, k))
+                 for k in range(1, order + 1)]
+
+
+def _atan2(prim, xs, ts, params):
+    """`atan2(y, x)' = (x y' - y x') / (x^2 + y^2)`."""
+    (a, b), (ta, tb) = xs, ts
+    out = prim.bind(a, b, **params)
+    order = len(ta or tb)
+    y, x = [a] + list(ta or [_zero_like(a)] * order), [b] + list(tb or [_zero_like(b)] * order)
+    dy, dx = ([(m + 1) * v[m + 1] for m in range(order)] for v in (y, x))
+    num = [_cauchy(x, dy, m) - _cauchy(y, dx, m) for m in range(order)]
+    den = [_cauchy(x, x, m) + _cauchy(y, y, m) for m in range(order)]
+    q = _quotient(num, den, num[0] / den[0], order - 1)
+    return out, [q[k - 1] if k == 1 else q[k - 1] / k for k in range(1, order + 1)]
+
+
+def _sqrt(x, y0):
+    return _sqrt_of(x, y0)
 
 
 def _power(p):
@@ -299,13 +361,18 @@ def _div(prim, xs, ts, params):
     return out, _quotient(num, [b] + list(tb), out, order)[1:]
 
 
+def _integer_pow(prim, xs, ts, params):
+    """`x ** y`: pow's series with the Python int exponent `y`."""
+    return _pow(P.pow_p, (xs[0], params["y"]), (ts[0], None), {})
+
+
 def _select(prim, xs, ts, params):
     return _linear(range(1, len(xs)))(prim, xs, ts, params)
 
 
 RULES = {
     P.add_p: _add, P.sub_p: _add, P.mul_p: _bilinear, P.dot_general_p: _bilinear,
-    P.div_p: _div, P.pow_p: _pow, select_p: _select,
+    P.div_p: _div, P.pow_p: _pow, P.integer_pow_p: _integer_pow, select_p: _select,
     P.exp_p: _unary(_exp_series), P.expm1_p: _unary(_expm1),
     P.log_p: _unary(_log_like(0)), P.log1p_p: _unary(_log_like(1)),
     P.sin_p: _trig(0, -1), P.cos_p: _trig(1, -1), P.sinh_p: _trig(0, 1), P.cosh_p: _trig(1, 1),
@@ -313,7 +380,12 @@ RULES = {
     P.logistic_p: _unary(_from_square(None, 0)), P.atan_p: _unary(_atan),
     P.erf_p: _unary(_erf), P.sqrt_p: _unary(_sqrt), P.rsqrt_p: _unary(_power(-0.5)),
     P.cbrt_p: _unary(_power(1 / 3)), P.square_p: _unary(_square),
-    reciprocal_p: _unary(_reciprocal),
+    reciprocal_p: _unary(_reciprocal), P.asin_p: _unary(_inverse_trig(1, -1, True)),
+    P.acos_p: _unary(_acos), P.asinh_p: _unary(_inverse_trig(1, 1, True)),
+    P.acosh_p: _unary(_inverse_trig(-1, 1, True)), P.atanh_p: _unary(_inverse_trig(1, -1, False)),
+    P.exp2_p: _unary(_exp2), log2_p: _unary(_scaled(_log_like(0), 1 / math.log(2.0))),
+    log10_p: _unary(_scaled(_log_like(0), 1 / math.log(10.0))), logaddexp_p: _logaddexp,
+    P.atan2_p: _atan2,
 }
 for _p in (P.neg_p, P.reduce_sum_p, P.cumsum_p, P.broadcast_in_dim_p, P.reshape_p,
            P.transpose_p, P.slice_p, P.pad_p, P.rev_p, P.concatenate_p, P.real_p, P.imag_p,
