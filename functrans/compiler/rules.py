@@ -13,8 +13,10 @@ another order (rare: it does not for most shapes).
 """
 from __future__ import annotations
 
-from ..jaxpr import Var
+from ..core import get_aval
+from ..jaxpr import Literal, Var
 from ..primitives import elementwise as ew
+from ..primitives.elementwise_more import clamp_p, integer_pow_p
 from ..primitives.dot import dot_general_p
 from ..primitives import reductions
 from ..primitives import shape_ops
@@ -150,6 +152,26 @@ def _pow(s, invars, params, out_avals):
     if _is(s, y, 2) and _same(x, out):          # x*x, exactly what pow computes
         return [s.bind(ew.square_p, [x])]
     return None
+
+
+@rule(integer_pow_p)
+def _integer_pow(s, invars, params, out_avals):
+    """As its kernel computes it: `x` (y = 1), `square(x)` (y = 2), else NumPy's `power`
+    with the literal exponent (whose own rule follows)."""
+    x, = invars
+    y = params["y"]
+    if y == 1:
+        return [x] if _same(x, out_avals[0]) else None
+    if y == 2:
+        return [s.bind(ew.square_p, [x])]
+    return [s.bind(ew.pow_p, [x, Literal(y, get_aval(y))])]
+
+
+@rule(clamp_p)
+def _clamp(s, invars, params, out_avals):
+    """`min(max(x, lo), hi)`, what its kernel computes, so that it fuses as those do."""
+    lo, x, hi = invars
+    return [s.bind(ew.min_p, [s.bind(ew.max_p, [x, lo]), hi])]
 
 
 def _extremum_test(s, invars):

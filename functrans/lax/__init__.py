@@ -13,8 +13,9 @@ from ..primitives.elementwise import (
     bitwise_xor, shift_left, shift_right, select, convert_element_type, stop_gradient,
     population_count, bitwise_count, bessel_i0, bessel_i1, bessel_i0e, bessel_i1e, erfcx, gcd,
     lcm, signbit, real, imag, conj,
-    make_complex as complex, clamp, integer_pow, select_n,
+    make_complex as complex, select_n,
 )
+from ..primitives.elementwise_more import clamp, integer_pow
 from ..primitives.reductions import (
     reduce_sum, reduce_max, reduce_min, reduce_prod, reduce_and, reduce_or, reduce_xor, argmax,
     argmin, cumsum, cumprod, cummax, cummin,

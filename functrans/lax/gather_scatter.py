@@ -24,8 +24,9 @@ from ..array import Array
 from ..core import Tracer, on_operand_device
 from ..higher_order.control_flow import while_loop
 from ..primitives._util import dtype_of, shape_of
-from ..primitives.elementwise import (add, bitwise_and, clamp, convert_element_type, ge, gt,
-                                      le, neg, select)
+from ..primitives.elementwise import (add, bitwise_and, convert_element_type, ge, gt, le, neg,
+                                      select)
+from ..primitives.elementwise_more import clamp
 from ..primitives.indexing import (dynamic_update_slice, gather_p, scatter_p, scatter_add_p,
                                    scatter_mul_p, scatter_min_p, scatter_max_p)
 from ..primitives.reductions import reduce_max

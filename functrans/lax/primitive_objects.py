@@ -11,6 +11,7 @@ from ..primitives.elementwise import (
     pow_p, real_p, rem_p, round_p, rsqrt_p, shift_left_p, sign_p, sin_p, sinh_p, sqrt_p,
     square_p, stop_gradient_p, sub_p, tan_p, tanh_p, xor_p, conj_p,
 )
+from ..primitives.elementwise_more import clamp_p, integer_pow_p
 from ..primitives.fft import fft_p
 from ..primitives.reductions import (
     argmax_p, argmin_p, cummax_p, cummin_p, cumprod_p, cumsum_p, reduce_and_p, reduce_max_p,

@@ -174,7 +174,9 @@ def floor_divide(x1, x2, /):
 
 remainder = mod = _binary(lax.remainder, "remainder")
 fmod = _binary(lax.rem, "fmod")
-power = pow = _binary(lax.pow, "power")
+power = pow = _binary(lambda a, b: lax.integer_pow(a, b) if type(b) is int and (
+    b >= 0 or dtypes.kind_char(dtype_of(a)) in "fc") else lax.pow(a, b), "power")
+power.__doc__ += " A Python int exponent stages JAX's `integer_pow[y=...]`."
 maximum = _binary(lax.max, "maximum")
 minimum = _binary(lax.min, "minimum")
 arctan2 = _binary(lax.atan2, "arctan2", inexact=True)

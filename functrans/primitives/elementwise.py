@@ -9,7 +9,6 @@ broadcast axes) are both built from that one partial.
 from __future__ import annotations
 
 import builtins
-import operator
 import math
 
 import numpy as np
@@ -21,7 +20,7 @@ from ..backends import special as host_special
 from ..core import ShapedArray, get_aval, is_python_scalar, on_operand_device
 from ._util import (primitive, elementwise_aval, ufunc_impl, PYTHON_SCALARS, select_dtype,
                     def_nondiff, shape_of, dtype_of, is_differentiable, wanted,
-                    broadcast_shapes, power_by_squaring)
+                    broadcast_shapes)
 
 def special_module(xp):
     """scipy.special for NumPy, cupyx.scipy.special for CuPy (the backend's counterpart)."""
@@ -849,27 +848,6 @@ def stop_gradient(x):
     from ..tree_util import tree_map
     return tree_map(lambda leaf: stop_gradient_p.bind(leaf)
                     if is_differentiable(leaf) else leaf, x)
-
-
-@on_operand_device
-def clamp(min, x, max):
-    """`x` limited to [min, max] (bounds scalars or shaped like `x`). As in JAX, inside the
-    bounds the derivative goes to `x`, below (above) them to `min` (`max`), and at a bound
-    to none of them."""
-    inside = bitwise_and(gt(x, min), lt(x, max))
-    outside = select(lt(x, min), add(mul(x, 0), min),
-                     select(gt(x, max), add(mul(x, 0), max), stop_gradient(x)))
-    return select(inside, x, outside)
-
-
-def integer_pow(x, y):
-    """`x ** y` for a Python int `y`, by repeated multiplication."""
-    y = operator.index(y)
-    if y == 0:
-        return pow(stop_gradient(x), 0.0) if dtypes.is_inexact(dtype_of(x)) else \
-            add(mul(x, 0), 1)
-    acc = power_by_squaring(x, builtins.abs(y), mul)
-    return reciprocal(acc) if y < 0 else acc
 
 
 @on_operand_device

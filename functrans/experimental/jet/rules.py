@@ -361,13 +361,18 @@ def _div(prim, xs, ts, params):
     return out, _quotient(num, [b] + list(tb), out, order)[1:]
 
 
+def _integer_pow(prim, xs, ts, params):
+    """`x ** y`: pow's series with the Python int exponent `y`."""
+    return _pow(P.pow_p, (xs[0], params["y"]), (ts[0], None), {})
+
+
 def _select(prim, xs, ts, params):
     return _linear(range(1, len(xs)))(prim, xs, ts, params)
 
 
 RULES = {
     P.add_p: _add, P.sub_p: _add, P.mul_p: _bilinear, P.dot_general_p: _bilinear,
-    P.div_p: _div, P.pow_p: _pow, select_p: _select,
+    P.div_p: _div, P.pow_p: _pow, P.integer_pow_p: _integer_pow, select_p: _select,
     P.exp_p: _unary(_exp_series), P.expm1_p: _unary(_expm1),
     P.log_p: _unary(_log_like(0)), P.log1p_p: _unary(_log_like(1)),
     P.sin_p: _trig(0, -1), P.cos_p: _trig(1, -1), P.sinh_p: _trig(0, 1), P.cosh_p: _trig(1, 1),
