@@ -1,19 +1,19 @@
 """Matrix products with their scaling and addition in one BLAS call, on the host.
 
 `alpha * (a @ b) + beta * c` is what BLAS's `gemm` computes; a layer's forward pass
-(`x @ W + y`) and an optimizer's update of a weight (`W - lr * (x.T @ g)`) spell it as
+(`x @ W + b`) and an optimizer's update of a weight (`W - lr * (x.T @ g)`) spell it as
 two or three NumPy calls, each a pass over memory and a microsecond or two of dispatch that
 deep nets of small layers feel (the 128-layer tanh net's step is 1,664 calls). Likewise
 `alpha * g.sum(0) + beta * c` (a bias's update) is one `gemv` with a vector of ones.
 
 `fuse_products` finds such chains: a matrix product of two matrices (or a sum over the
 leading axis of a matrix), its result used once, by multiplications by constants and one
-addition or subtraction of an array of the product's shape, and replaces them by one `gemm`
-equation carrying the members as its jaxpr (so cost analysis and any other reader still see
-what it computes). Products large enough to be split over threads
-(`kernels.SPLIT_PRODUCT_MACS`) are left to the splitting code. A bias broadcast over the
-rows is left out: SciPy's wrapper copies such an operand slower than NumPy adds it (64 over
-32x64: 13 us against 8 us for the product and the add).
+addition or subtraction of an array of the product's shape or of a row broadcast over it (a
+bias), and replaces them by one `gemm` equation carrying the members as its jaxpr (so cost
+analysis and any other reader still see what it computes). Only small products are taken
+(under `MAX_MACS` multiply-adds): the gain is dispatch, which larger ones do not feel, and
+SciPy's wrapper holds the GIL while the BLAS runs, which threads splitting other kernels
+would wait on.
 """
 from __future__ import annotations
 
@@ -65,9 +65,12 @@ def _load_fblas():
     return blas
 
 
-def fuse_products(jaxpr: Jaxpr, max_macs) -> Jaxpr:
-    """`jaxpr` with each product-scale-add chain (products under `max_macs` multiply-adds)
-    as one `gemm` equation."""
+# products of at most this many multiply-adds (64x64x64; about 5 us in float32) are fused
+MAX_MACS = 1 << 18
+
+
+def fuse_products(jaxpr: Jaxpr) -> Jaxpr:
+    """`jaxpr` with each small product-scale-add chain as one `gemm` equation."""
     eqns = list(jaxpr.eqns)
     uses = {}
     for i, eqn in enumerate(eqns):
@@ -79,7 +82,7 @@ def fuse_products(jaxpr: Jaxpr, max_macs) -> Jaxpr:
             uses.setdefault(v, []).append(None)
     producer = {v: i for i, eqn in enumerate(eqns) for v in eqn.outvars}
     for i, eqn in enumerate(eqns):
-        if eqn is None or not _is_product(eqn, max_macs):
+        if eqn is None or not _is_product(eqn):
             continue
         chain, alpha, beta, c = [i], 1.0, 0.0, None
         while True:
@@ -110,7 +113,7 @@ def fuse_products(jaxpr: Jaxpr, max_macs) -> Jaxpr:
     return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, [e for e in eqns if e is not None])
 
 
-def _is_product(eqn, max_macs):
+def _is_product(eqn):
     """A product `fuse_products` may start from: a plain matrix product or a sum over the
     leading axis of a matrix, in float32 or float64, of operands that are variables."""
     out = eqn.outvars[0].aval if len(eqn.outvars) == 1 else None
@@ -128,7 +131,7 @@ def _is_product(eqn, max_macs):
     if lb or len(lhs) != 2 or len(rhs) != 2 or len(lc) != 1:
         return False
     k = lhs[lc[0]]
-    return k > 0 and math.prod(out.shape) * k < max_macs
+    return k > 0 and math.prod(out.shape) * k <= MAX_MACS
 
 
 def _step(v, eqn, may_add):
@@ -148,7 +151,8 @@ def _step(v, eqn, may_add):
         return None
     if not may_add or eqn.primitive not in (add_p, sub_p) or type(other) is not Var:
         return None
-    if other.aval.dtype != v.aval.dtype or other.aval.shape != v.aval.shape:
+    shape = v.aval.shape
+    if other.aval.dtype != v.aval.dtype or other.aval.shape not in (shape, shape[-1:]):
         return None
     if eqn.primitive is add_p:
         return ("add", 1.0, 1.0, other)
@@ -172,17 +176,21 @@ def _gemm_eqn(members, alpha, beta, c):
 
 
 def gemm_emit(eqn):
-    """How a `gemm` equation runs on the host (its kernel's `emit`): one call of SciPy's BLAS wrapper. The
-    wrapper takes Fortran-ordered matrices, so the product `C = A @ B` of C-ordered operands
-    is computed as its transpose `B.T @ A.T`, each operand passed as its `.T` (the same
-    memory, Fortran-ordered) and the BLAS told whether to transpose it; the result,
-    Fortran-ordered, is returned as its `.T`: C-ordered."""
+    """How a `gemm` equation runs on the host (its kernel's `emit`): one call of SciPy's BLAS
+    wrapper. The wrapper takes Fortran-ordered matrices, so the product `C = A @ B` of
+    C-ordered operands is computed as its transpose `B.T @ A.T`, each operand passed as its
+    `.T` (the same memory, Fortran-ordered) and the BLAS told whether to transpose it; the
+    result, Fortran-ordered, is returned as its `.T`: C-ordered. The added array is copied
+    into the result's buffer first (the memory plan's, if it has one), which the BLAS then
+    updates in place; a matrix of the result's shape with no buffer to go to is copied by
+    the wrapper."""
     params = eqn.params
     product = params["jaxpr"].eqns[0]
     out = eqn.outvars[0].aval
     gemm, gemv = routines(out.dtype)
     alpha, beta, positions = params["alpha"], params["beta"], params["operands"]
     has_c = len(positions) > len(product.invars)
+    row = has_c and eqn.invars[positions[-1]].aval.shape != out.shape
 
     def emit(ctx, eqn, ins, outs, buf, indent):
         operands = [ins[k] for k in positions]
@@ -195,7 +203,15 @@ def gemm_emit(eqn):
             return
         (lc, rc), _ = product.params["dimension_numbers"]
         args = f"{alpha!r}, {operands[1]}.T, {operands[0]}.T"
-        args += f", {beta!r}, {c}.T" if has_c else ""
+        if has_c and (row or buf is not None):
+            if buf is None:
+                buf = ctx.fresh("buf")
+                ctx.emit(f"{buf} = {ctx.kernel('empty')}({tuple(out.shape)!r}, "
+                         f"{ctx.const(np.dtype(out.dtype), 'dt')})", indent)
+            ctx.emit(f"{buf}[...] = {c}", indent)
+            args += f", {beta!r}, {buf}.T, overwrite_c=1"
+        elif has_c:
+            args += f", {beta!r}, {c}.T"
         args += ", trans_a=1" if rc[0] == 1 else ""
         args += ", trans_b=1" if lc[0] == 0 else ""
         ctx.emit(f"{outs[0]} = {ctx.const(gemm, 'gemm')}({args}).T", indent)

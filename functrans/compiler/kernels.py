@@ -520,7 +520,8 @@ KERNELS = {
     "reduction": _reduce_kernel,
     "reshape": _view_method_kernel("reshape", "new_sizes", _same_layout),
     "transpose": _view_method_kernel("transpose", "permutation", lambda c: False),
-    "gemm": lambda eqn: Kernel(FRESH, gemm_emit(eqn), c_layout=_always_c),
+    "gemm": lambda eqn: Kernel(FRESH, gemm_emit(eqn), accepts_out=True, out_c=True,
+                               c_layout=_always_c),
 }
 
 

@@ -38,7 +38,6 @@ from ..primitives.shape_ops import full_like_p
 from .codegen import lowering_context
 from .fusion import fuse, fuse_reductions
 from .gemm import fuse_products
-from .kernels import SPLIT_PRODUCT_MACS
 from .rules import RULES, canonical_operands
 
 FOLD_LIMIT_BYTES = 1 << 16
@@ -63,7 +62,7 @@ def optimize(closed: ClosedJaxpr, device) -> ClosedJaxpr:
     jaxpr, consts = inline_calls(jaxpr, consts, "late", device, optimize_bodies=True)
     jaxpr, consts = dce(jaxpr, consts)
     if device.xp is np:
-        jaxpr = fuse_products(jaxpr, SPLIT_PRODUCT_MACS)
+        jaxpr = fuse_products(jaxpr)
     jaxpr = fuse(jaxpr)
     if lowering_context(device).fuses_reductions:
         jaxpr = fuse_reductions(jaxpr)
