@@ -4,8 +4,10 @@
 What a primitive declares (`core.Primitive`) decides: a ufunc, a reduction, `dot` (following
 `primitives.dot.dot_plan`), `where`/`copyto`, `astype`, `reshape`/`transpose` become direct
 calls of the backend function, taking `out=` when the memory plan gives them a dead buffer;
-anything else calls the primitive's kernel (`impl(xp, ...)`). A primitive whose kernel can
-write its one result into a given C-contiguous array of the result's shape and dtype
+`slice`, `dynamic_slice` and `broadcast_in_dim` become basic indexing or `broadcast_to`
+(views), `pad` a filled array (or buffer) the operand is assigned into; anything else
+calls the primitive's kernel (`impl(xp, ...)`). A primitive whose kernel can write its one
+result into a given C-contiguous array of the result's shape and dtype
 (overlapping no operand) says so with `prim.impl_out = True`: it is then called as
 `impl(xp, ..., out=buffer, **params)` when the plan has a buffer for it. An update kernel
 (scatter, dynamic_update_slice) also names the operands the buffer may be,
@@ -21,6 +23,7 @@ import numpy as np
 from ..backends import numba_jit
 from ..jaxpr import Literal, Var
 from ..primitives.dot import dot_plan
+from ..primitives.shape_ops import pad_placement
 from ..primitives.reductions import (REDUCING_UFUNC, FLOAT32_ACCUMULATED, matvec_plan,
                                      ones_vector, two_step, two_step_plan)
 from . import numba_kernels, parallel
@@ -364,6 +367,127 @@ def _view_method_kernel(method, param, c_layout):
     return kernel
 
 
+def _slice_text(start, size, step, dim):
+    """`start:stop:step` for `size` elements from `start`, leaving out what is implied."""
+    stop = start + (size - 1) * step + 1 if size else start
+    text = f"{start or ''}:{'' if stop == dim else stop}"
+    return text if step == 1 else f"{text}:{step}"
+
+
+def _index_text(starts, sizes, steps, dims):
+    """Source of basic indexing taking `sizes[i]` elements from `starts[i]` by `steps[i]` on
+    each axis (`[1:3, ::2]`); whole axes at the end are left out."""
+    parts = [_slice_text(*a) for a in zip(starts, sizes, steps, dims)]
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return f"[{', '.join(parts)}]" if parts else "[...]"
+
+
+def _sliced_c(sizes, steps, dims):
+    """Whether basic indexing of a C-contiguous array keeping `sizes[i]` elements by
+    `steps[i]` of each axis gives a C-contiguous array: the axes after the first of more
+    than one element are whole, and that one is read by step 1."""
+    first = next((i for i, n in enumerate(sizes) if n > 1), None)
+    return first is None or steps[first] == 1 and all(
+        sizes[i] == dims[i] for i in range(first + 1, len(dims)))
+
+
+def _slice_kernel(eqn):
+    """A static `slice` as basic indexing: a view."""
+    x, = eqn.invars
+    if type(x) is not Var:
+        return None
+    p, dims = eqn.params, tuple(x.aval.shape)
+    sizes = tuple(eqn.outvars[0].aval.shape)
+    index = _index_text(p["start_indices"], sizes, p["strides"], dims)
+    c = _sliced_c(sizes, p["strides"], dims)
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        ctx.emit(f"{outs[0]} = {ins[0]}{index}", indent)
+    return Kernel(VIEW, emit, c_layout=lambda c_in: c_in and c)
+
+
+def _dynamic_slice_kernel(eqn):
+    """`dynamic_slice` as basic indexing (a view) from its start indices clamped into the
+    operand, as its kernel clamps them."""
+    x, *starts = eqn.invars
+    if type(x) is not Var:
+        return None
+    dims, sizes = tuple(x.aval.shape), tuple(eqn.params["slice_sizes"])
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        parts = []
+        for v, name, d, n in zip(starts, ins[1:], dims, sizes):
+            if type(v) is Literal or n == d:
+                begin = min(max(int(v.val), 0), d - n) if type(v) is Literal else 0
+                parts.append(_slice_text(begin, n, 1, d))
+                continue
+            begin = ctx.fresh("start")
+            ctx.emit(f"{begin} = min(max(int({name}), 0), {d - n})", indent)
+            parts.append(f"{begin}:{begin} + {n}")
+        while parts and parts[-1] == ":":
+            parts.pop()
+        ctx.emit(f"{outs[0]} = {ins[0]}[{', '.join(parts) or '...'}]", indent)
+    c = _sliced_c(sizes, (1,) * len(dims), dims)
+    return Kernel(VIEW, emit, c_layout=lambda c_in: c_in and c)
+
+
+def _pad_kernel(eqn):
+    """`pad` as a filled array with the operand assigned into it by basic indexing (a zero
+    padding value as `zeros`), written into a given buffer of any layout."""
+    x, padval = eqn.invars
+    if type(x) is not Var:
+        return None
+    shape, dst, src = pad_placement(x.aval.shape, eqn.params["padding_config"])
+    dtype = np.dtype(eqn.outvars[0].aval.dtype)
+    zero = type(padval) is Literal and not np.asarray(padval.val, dtype).tobytes().strip(b"\0")
+    dims = tuple(x.aval.shape)
+    if dst is not None:
+        whole = all(s.start == 0 and s.stop == d for s, d in zip(src, dims))
+        into = _index_text([s.start for s in dst], [s.stop - s.start for s in src],
+                           [s.step for s in dst], shape)
+        part = "" if whole else _index_text([s.start for s in src],
+                                            [s.stop - s.start for s in src], [1] * len(src),
+                                            dims)
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        if buf is not None:
+            ctx.emit(f"{buf}[...] = {ins[1]}", indent)
+        elif zero:
+            ctx.emit(f"{outs[0]} = {ctx.kernel('zeros')}({shape!r}, {ctx.const(dtype, 'dt')})",
+                     indent)
+        else:
+            ctx.emit(f"{outs[0]} = {ctx.kernel('full')}({shape!r}, {ins[1]}, "
+                     f"{ctx.const(dtype, 'dt')})", indent)
+        if buf is not None:
+            ctx.emit(f"{outs[0]} = {buf}", indent)
+        if dst is not None:
+            ctx.emit(f"{outs[0]}{into} = {ins[0]}{part}", indent)
+    return Kernel(FRESH, emit, accepts_out=True, c_layout=_always_c)
+
+
+def _broadcast_kernel(eqn):
+    """`broadcast_in_dim` as `broadcast_to` of the operand reshaped to the result's rank (a
+    reshape alone where that is the result's shape): a view."""
+    x, = eqn.invars
+    if type(x) is not Var:
+        return None
+    shape, dims = tuple(eqn.params["shape"]), eqn.params["broadcast_dimensions"]
+    expanded = [1] * len(shape)
+    for i, d in enumerate(dims):
+        expanded[d] = x.aval.shape[i]
+    expanded = tuple(expanded)
+    reshaped = "" if expanded == tuple(x.aval.shape) else f".reshape({expanded!r})"
+
+    def emit(ctx, eqn, ins, outs, buf, indent):
+        if expanded == shape:
+            ctx.emit(f"{outs[0]} = {ins[0]}{reshaped}", indent)
+        else:
+            ctx.emit(f"{outs[0]} = {ctx.kernel('broadcast_to')}({ins[0]}{reshaped}, "
+                     f"{shape!r})", indent)
+    return Kernel(VIEW, emit, c_layout=_same_layout if expanded == shape else lambda c: False)
+
+
 def default_emit(ctx, eqn, ins, outs, buf, indent):
     """Call the primitive's kernel `impl(xp, *ins, **params)` (with `out=buf` if given)."""
     prim = eqn.primitive
@@ -520,6 +644,10 @@ KERNELS = {
     "reduction": _reduce_kernel,
     "reshape": _view_method_kernel("reshape", "new_sizes", _same_layout),
     "transpose": _view_method_kernel("transpose", "permutation", lambda c: False),
+    "slice": _slice_kernel,
+    "dynamic_slice": _dynamic_slice_kernel,
+    "pad": _pad_kernel,
+    "broadcast_in_dim": _broadcast_kernel,
     "gemm": lambda eqn: Kernel(FRESH, gemm_emit(eqn), accepts_out=True, out_c=True,
                                c_layout=_always_c),
 }

@@ -427,6 +427,7 @@ def _dynamic_slice_aval(x, *starts, slice_sizes):
 
 
 dynamic_slice_p = primitive("dynamic_slice", _dynamic_slice_impl, _dynamic_slice_aval)
+dynamic_slice_p.kernel_kind = "dynamic_slice"
 
 
 def _dynamic_slice_jvp(primals, tangents, slice_sizes):

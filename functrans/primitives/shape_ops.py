@@ -121,7 +121,7 @@ def _bid_aval(x, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_impl, _bid_aval)
-broadcast_in_dim_p.view = True
+broadcast_in_dim_p.view, broadcast_in_dim_p.kernel_kind = True, "broadcast_in_dim"
 
 
 def _bid_transpose(ct, aval, shape, broadcast_dimensions):
@@ -253,27 +253,34 @@ def concatenate(operands, dimension):
 
 
 # ------------------------------------------------------------------ pad
-def pad_kernel(xp, x, padval, padding_config):
-    """`pad`'s kernel on a raw array (`padding_config`: `(low, high, interior)` per axis;
-    negative padding crops); the convolution and window kernels use it too."""
-    x = xp.asarray(x)
+def pad_placement(shape, padding_config):
+    """Where `pad` puts an operand of `shape`: `(out_shape, dst, src)`, the result's
+    `out[dst] = x[src]` (tuples of slices; both None where no element of it is kept)."""
     out_shape = []
-    for (lo, hi, interior), d in zip(padding_config, x.shape):
+    for (lo, hi, interior), d in zip(padding_config, shape):
         core = d + max(d - 1, 0) * interior
         out_shape.append(max(lo + core + hi, 0))
-    out = xp.full(out_shape, padval, dtype=x.dtype)
-    # write x into the (possibly cropped) strided positions: element i of an axis goes to
-    # lo + step*i, kept where that lies in [0, n)
+    # element i of an axis goes to lo + step*i, kept where that lies in [0, n)
     src, dst = [], []
-    for (lo, hi, interior), d, n in zip(padding_config, x.shape, out_shape):
+    for (lo, hi, interior), d, n in zip(padding_config, shape, out_shape):
         step = interior + 1
         first = max(0, -(lo // step))          # the first i with lo + step*i >= 0
         last = min(d - 1, (n - 1 - lo) // step) if n > lo else -1
         if first > last:
-            return out
+            return tuple(out_shape), None, None
         src.append(slice(first, last + 1))
         dst.append(slice(lo + step * first, lo + step * last + 1, step))
-    out[tuple(dst)] = x[tuple(src)]
+    return tuple(out_shape), tuple(dst), tuple(src)
+
+
+def pad_kernel(xp, x, padval, padding_config):
+    """`pad`'s kernel on a raw array (`padding_config`: `(low, high, interior)` per axis;
+    negative padding crops); the convolution and window kernels use it too."""
+    x = xp.asarray(x)
+    out_shape, dst, src = pad_placement(x.shape, padding_config)
+    out = xp.full(out_shape, padval, dtype=x.dtype)
+    if dst is not None:
+        out[dst] = x[src]
     return out
 
 
@@ -293,6 +300,7 @@ def _pad_aval(x, padval, padding_config):
 
 
 pad_p = primitive("pad", pad_kernel, _pad_aval)
+pad_p.kernel_kind = "pad"
 
 
 def _pad_transpose_operand(ct, shape, padding_config):
@@ -382,7 +390,7 @@ def _slice_aval(x, start_indices, limit_indices, strides):
 
 
 slice_p = primitive("slice", _slice_impl, _slice_aval)
-slice_p.view = True
+slice_p.view, slice_p.kernel_kind = True, "slice"
 
 
 def _slice_transpose(ct, aval, start_indices, limit_indices, strides):
