@@ -1,5 +1,5 @@
 """JAX's primitive objects in ft.lax: which of `jax.lax.*_p` exist, and the primitives users see
-in `make_jaxpr` output: `integer_pow[y=...]` (what `x ** 2` stages) and `clamp`, with their
+in `make_jaxpr` output: `integer_pow[y=...]` (what `x ** 2` stages), `clamp` and `top_k`, with their
 values against JAX, derivatives against finite differences (float64, first and second order,
 forward and reverse), batching against a Python loop, jit (rewritten to the kernels they
 compute, so `x ** 2` chains still fuse) and jet."""
@@ -27,7 +27,7 @@ NOT_IN_FT_LAX = {
     "scatter_sub_p", "select_and_gather_add_p", "select_and_scatter_add_p",
     "select_and_scatter_p", "select_n_p", "sharding_constraint_p", "shift_right_arithmetic_p",
     "shift_right_logical_p", "split_p", "squeeze_p", "stack_p", "stage_p", "tile_p",
-    "top_k_p", "unstack_p",
+    "unstack_p",
 }
 
 
@@ -35,7 +35,7 @@ def test_primitive_objects_against_jax():
     theirs = {n for n in dir(jlax) if n.endswith("_p")}
     ours = {n for n in dir(lax) if n.endswith("_p")}
     assert theirs - ours == NOT_IN_FT_LAX
-    assert {"integer_pow_p", "clamp_p"} <= ours
+    assert {"integer_pow_p", "clamp_p", "top_k_p"} <= ours
     assert lax.integer_pow_p.name == "integer_pow" and lax.clamp_p.name == "clamp"
     from functrans.extend.core import primitives
     assert primitives.integer_pow_p is lax.integer_pow_p
@@ -204,3 +204,59 @@ def test_jet_of_integer_pow():
     assert float(out) == 8.0
     # derivatives 12, 12, 6 of x^3 at 2 along x(t) = 2 + t
     np.testing.assert_allclose([float(s) for s in series], [12.0, 12.0, 6.0])
+
+
+# ------------------------------------------------------------------ top_k
+def test_top_k_jaxpr_as_jax():
+    for shape, k, axis in (((5,), 2, -1), ((2, 3), 1, 0), ((2, 3, 4), 3, 1)):
+        x = np.ones(shape, np.float32)
+        ours = _eqns(ft.make_jaxpr(lambda v: lax.top_k(v, k, axis=axis))(fnp.asarray(x)).jaxpr)
+        theirs = _eqns(jax.make_jaxpr(lambda v: jlax.top_k(v, k, axis=axis))(x).jaxpr)
+        assert ours == theirs == [("top_k", {"k": k, "axis": axis % len(shape)})]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int8", "uint8"])
+def test_top_k_values_against_jax(dtype, jax_x64):
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 5, size=(4, 6, 5)).astype(dtype)       # many ties
+    if dtype.startswith("float"):
+        x[0, 0, :2] = np.nan
+        x[1, 1, 1], x[2, 2, 2] = np.inf, -np.inf
+    for axis in (0, 1, -1):
+        for k in (0, 1, 3, x.shape[axis]):
+            want = jlax.top_k(jnp.asarray(x), k, axis=axis)
+            for f in (lax.top_k, ft.jit(lax.top_k, static_argnums=1, static_argnames="axis")):
+                got = f(fnp.asarray(x), k, axis=axis)
+                for g, w in zip(got, want):
+                    assert g.dtype == w.dtype
+                    np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_top_k_bad_input():
+    with pytest.raises(ValueError, match="k=4"):
+        lax.top_k(fnp.ones(3), 4)
+    with pytest.raises(TypeError, match="real"):
+        lax.top_k(fnp.ones(3, fnp.complex64), 1)
+    with pytest.raises(ValueError, match="axis"):
+        lax.top_k(fnp.ones(3), 1, axis=1)
+
+
+def test_top_k_derivatives():
+    x = np.random.default_rng(5).permutation(12).reshape(3, 4) / 3.0      # no ties
+    for axis in (0, 1):
+        check_grads(lambda v: lax.top_k(v, 2, axis=axis)[0] ** 2, (x,), order=2,
+                    modes=("fwd", "rev"))
+    want = jax.grad(lambda v: jnp.sum(jlax.top_k(v, 2)[0] ** 3))(x.astype(np.float32))
+    got = ft.grad(lambda v: fnp.sum(lax.top_k(v, 2)[0] ** 3))(fnp.asarray(x, fnp.float32))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+
+
+def test_top_k_batching_against_loop():
+    x = np.random.default_rng(6).normal(size=(3, 4, 5))
+    for in_axis in (0, 1, 2):
+        for axis in (0, -1):
+            got = ft.vmap(lambda v: lax.top_k(v, 2, axis=axis), in_axes=in_axis)(x)
+            rows = [lax.top_k(fnp.asarray(r), 2, axis=axis) for r in np.moveaxis(x, in_axis, 0)]
+            for g, part in zip(got, zip(*rows)):
+                np.testing.assert_array_equal(np.asarray(g), np.stack([np.asarray(p)
+                                                                       for p in part]))

@@ -27,7 +27,7 @@ from ..primitives.indexing import (
     scatter_max_p, scatter_min_p, scatter_mul_p,
 )
 from ..primitives.windowed import reduce_window_max_p, reduce_window_sum_p
-from ..primitives.sorting import sort_p
+from ..primitives.sorting import sort_p, top_k_p
 from ..primitives.special import (gammainc_p as igamma_p, gammaincc_p as igammac_p,
                                   betainc_p as regularized_incomplete_beta_p, zeta_p)
 from ..primitives.rng import rng_bit_generator_p, rng_uniform_p

@@ -1,4 +1,4 @@
-"""Sorting primitives: `sort` (several operands ordered by the first, stably) and
+"""Sorting primitives: `sort` (several operands ordered by the first, stably), `top_k` and
 `searchsorted`.
 
 `sort(*operands, dimension)` returns every operand permuted along `dimension` by the stable
@@ -8,14 +8,15 @@ order, so it is well defined).
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
 from ..core import ShapedArray, on_operand_device
 from ._util import (primitive, def_nondiff, shape_of, dtype_of, wanted, bdim_size,
                     broadcast_batched, canonical_axis)
-from .elementwise import neg, bitwise_not
-from .shape_ops import broadcast_in_dim, iota, moveaxis, full_like, slice_in_dim
+from .shape_ops import broadcast_in_dim, iota, moveaxis, full_like
 from .indexing import take_along_axis, add_along_axis
 
 
@@ -159,18 +160,73 @@ def searchsorted(sorted_arr, values, side="left"):
     return searchsorted_p.bind(sorted_arr, values, side=side)
 
 
+# =============================================================== top_k
+def _descending_order(xp, x, axis):
+    """The stable order of `x` along `axis` from the largest (NaN first, as JAX's top_k)."""
+    stable = {"kind": "stable"} if xp is np else {}
+    if x.dtype.kind in "biu":     # ~x decreases as x increases, with no overflow (as -x has)
+        return xp.argsort(~x, axis=axis, **stable)
+    order = xp.argsort(-x, axis=axis, **stable)                 # NaNs last
+    nan = xp.isnan(xp.take_along_axis(x, order, axis=axis))
+    if nan.any():
+        order = xp.take_along_axis(order, xp.argsort(~nan, axis=axis, **stable), axis=axis)
+    return order
+
+
+def _top_k_impl(xp, operand, k, axis):
+    idx = xp.take(_descending_order(xp, operand, axis), xp.arange(k), axis=axis)
+    idx = idx.astype(np.int32, copy=False)
+    return [xp.take_along_axis(operand, idx, axis=axis), idx]
+
+
+def _top_k_aval(operand, k, axis):
+    shape = operand.shape
+    if not 0 <= axis < len(shape):
+        raise ValueError(f"top_k: axis {axis} is out of bounds for shape {shape}")
+    if not 0 <= k <= shape[axis]:
+        raise ValueError(f"top_k: k={k} is out of range for an axis of size {shape[axis]}")
+    if dtypes.kind_char(operand.dtype) not in "biuf":
+        raise TypeError(f"top_k orders real numbers, got {operand.dtype}")
+    out = shape[:axis] + (k,) + shape[axis + 1:]
+    return [ShapedArray(out, operand.dtype), ShapedArray(out, dtypes.int32)]
+
+
+top_k_p = primitive("top_k", _top_k_impl, _top_k_aval, multiple_results=True)
+
+
+def _top_k_jvp(primals, tangents, k, axis):
+    values, idx = outs = top_k_p.bind(*primals, k=k, axis=axis)
+    t, = tangents
+    return outs, [None if t is None else
+                  take_along_axis(t, idx, axis, mode="promise_in_bounds"), None]
+
+
+def _top_k_vjp(primals, needs, k, axis):
+    x, = primals
+    values, idx = outs = top_k_p.bind(x, k=k, axis=axis)
+    if not wanted(needs, primals)[0]:
+        return outs, None
+    return outs, lambda cts: [None if cts[0] is None else add_along_axis(
+        full_like(x, 0), idx, cts[0], axis, mode="promise_in_bounds")]
+
+
+def _top_k_batch(vals, dims, k, axis):
+    x, = vals
+    d, = dims
+    axis = axis + (d <= axis)
+    return top_k_p.bind(x, k=k, axis=axis), [d, d]
+
+
+top_k_p.jvp, top_k_p.vjp, top_k_p.batch = _top_k_jvp, _top_k_vjp, _top_k_batch
+
+
 def top_k(operand, k, *, axis=-1):
     """The `k` largest entries along `axis` (the last by default), in descending order, and
-    their int32 indices (as JAX's; the lower index first among equal values)."""
-    axis = canonical_axis(axis, len(shape_of(operand)), "top_k: axis")
-    n = shape_of(operand)[axis]
-    if not 0 <= k <= n:
-        raise ValueError(f"top_k: k={k} is out of range for an axis of size {n}")
-    # descending = ascending in a decreasing map (~x for integers: no overflow, as -x has)
-    order = argsort(neg(operand) if dtypes.is_inexact(dtype_of(operand))
-                    else bitwise_not(operand), dimension=axis, index_dtype=np.int32)
-    idx = slice_in_dim(order, 0, k, axis=axis)
-    return take_along_axis(operand, idx, axis), idx
+    their int32 indices (as JAX's: NaN above everything, the lower index first among equal
+    values)."""
+    axis, k = canonical_axis(axis, len(shape_of(operand)), "top_k: axis"), operator.index(k)
+    _top_k_aval(ShapedArray(shape_of(operand), dtype_of(operand)), k, axis)     # or raises
+    return tuple(top_k_p.bind(operand, k=k, axis=axis))
 
 
 __all__ = ["sort", "sort_multiple", "argsort", "searchsorted", "top_k"]
