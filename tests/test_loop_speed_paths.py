@@ -1,5 +1,6 @@
 """The fast paths of loops with small bodies: `scan` and `fori_loop` called outside jit run
-their body traced once and compiled (`compiler.loops`), short loops and bodies needing
+their body traced once and compiled (`compiler.loops`), `while_loop` after its first
+iterations in Python; short loops and bodies needing
 concrete values or outer refs still run in Python; under jit, carries nothing reads are
 dropped. Values against the Python loop, JAX and finite differences; grad, vmap, refs,
 debug.print, disable_jit, NaN checks and the stand-in GPU on each path."""
@@ -13,6 +14,7 @@ import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
 from functrans.higher_order.control_flow.common import EAGER_STAGING_MIN_LENGTH
+from functrans.higher_order.control_flow.while_loop import PYTHON_ITERATIONS
 from functrans.test_util import check_grads
 
 LONG = 4 * EAGER_STAGING_MIN_LENGTH
@@ -275,3 +277,89 @@ def test_scalar_arithmetic_is_written_as_operators_with_the_ufuncs_results():
         np.testing.assert_array_equal(np.asarray(g), w)
     for g, w in zip(jf(a, b, k), want):      # on the default device
         np.testing.assert_array_equal(np.asarray(g), w)
+
+
+# ------------------------------------------------------------------ while_loop outside jit
+WHILE_LONG = 3 * PYTHON_ITERATIONS
+
+
+def test_long_eager_while_compiles_the_rest_and_matches_python_and_jax():
+    jax = pytest.importorskip("jax")
+    body = Counted(lambda c: (c[0] + 1, 0.5 * c[1] + 0.1 * fnp.sin(c[1]) + 0.01))
+    init = (0, fnp.linspace(-1, 1, 4, dtype="float32"))
+    got = lax.while_loop(lambda c: c[0] < WHILE_LONG, body, init)
+    assert body.calls <= PYTHON_ITERATIONS + 2      # the rest traced (once more to settle)
+    with ft.disable_jit():
+        want = lax.while_loop(lambda c: c[0] < WHILE_LONG, body.fn, init)
+    close(got, want, rtol=0, atol=0)
+    jwant = jax.lax.while_loop(lambda c: c[0] < WHILE_LONG,
+                               lambda c: (c[0] + 1, 0.5 * c[1] + 0.1 * jax.numpy.sin(c[1]) + 0.01),
+                               (0, jax.numpy.linspace(-1, 1, 4, dtype="float32")))
+    close(got, jwant, rtol=1e-6)
+    assert np.asarray(got[1]).dtype == np.asarray(jwant[1]).dtype == np.float32
+
+
+def test_short_eager_while_runs_in_python():
+    body = Counted(lambda c: c + 1.0)
+    n = PYTHON_ITERATIONS - 1
+    assert float(lax.while_loop(lambda c: c < n, body, fnp.asarray(0.0))) == n
+    assert body.calls == n
+
+
+def test_while_body_needing_concrete_values_stays_in_python():
+    body = Counted(lambda c: c + (1.0 if float(c) >= 0 else 2.0))
+    assert float(lax.while_loop(lambda c: c < WHILE_LONG, body, fnp.asarray(0.0))) == WHILE_LONG
+    assert body.calls == WHILE_LONG + 1         # (one failed trace)
+
+
+def test_long_while_writing_a_closed_over_ref():
+    total = ft.new_ref(fnp.zeros(()))
+
+    def body(c):
+        total[...] += c
+        return c + 1.0
+    got = lax.while_loop(lambda c: c < WHILE_LONG, body, fnp.asarray(0.0))
+    assert float(got) == WHILE_LONG and float(total[...]) == sum(range(WHILE_LONG))
+
+
+def test_eager_grad_of_a_long_while_any_order():
+    def f(w):
+        c = lax.while_loop(lambda c: c[0] < WHILE_LONG,
+                           lambda c: (c[0] + 1, fnp.sin(c[1] * w) * 0.9 + w), (0, w * 0.5))
+        return c[1]
+    ft.config.update("default_float_dtype", "float64")
+    try:
+        w = fnp.asarray(0.7)
+        check_grads(f, (w,), order=2, modes=("fwd", "rev"))
+        close(ft.jit(ft.jacfwd(f))(w), ft.grad(f)(w), rtol=1e-12)
+    finally:
+        ft.config.update("default_float_dtype", "float32")
+
+
+def test_long_eager_while_prints_and_checks():
+    def body(i):
+        ft.debug.print("at {}", i)
+        return i + 1
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        lax.while_loop(lambda i: i < WHILE_LONG, body, fnp.asarray(0, dtype="int32"))
+    assert out.getvalue().split("\n")[:-1] == [f"at {i}" for i in range(WHILE_LONG)]
+    ft.config.update("debug_nans", True)
+    try:
+        with pytest.raises(FloatingPointError, match="log"):
+            lax.while_loop(lambda c: c[0] < WHILE_LONG,
+                           lambda c: (c[0] + 1, fnp.log(c[1] - 1.0)), (0, fnp.asarray(60.0)))
+    finally:
+        ft.config.update("debug_nans", False)
+
+
+def test_long_eager_while_on_the_stand_in_gpu(fake_gpus):
+    gpu = fake_gpus[0]
+    v = ft.device_put(fnp.asarray([1.0, 2.0]), gpu)
+    i, got = lax.while_loop(lambda c: c[0] < WHILE_LONG, lambda c: (c[0] + 1, c[1] * 0.5 + 1.0),
+                            (0, v))
+    assert got.devices() == {gpu}
+    with ft.disable_jit():
+        want = lax.while_loop(lambda c: c[0] < WHILE_LONG,
+                              lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (0, fnp.asarray([1.0, 2.0])))
+    close((i, got), want)

@@ -26,6 +26,7 @@ never writes into them), which is always safe.
 from __future__ import annotations
 
 import builtins
+import keyword
 import math
 
 import numpy as np
@@ -618,7 +619,8 @@ def generate(closed: ClosedJaxpr, device, name="jitted", donated=()):
     fname = identifier(name) or "jitted"
     if fname[0].isdigit():
         fname = "f_" + fname
-    while fname in ctx.namespace:        # jit(fnp.sin) must not shadow the `sin` kernel
+    # (jit(fnp.sin) must not shadow the `sin` kernel, nor a loop's program be `def while`)
+    while fname in ctx.namespace or keyword.iskeyword(fname):
         fname = "jit_" + fname
     params = arg_names + list(donated_names.values())
     src = [f"def {fname}({', '.join(params + (['pool'] if ctx.slots else []))}):"]

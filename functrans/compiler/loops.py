@@ -1,5 +1,6 @@
-"""Loop primitives run on values (outside jit: `lax.scan` called in a script, or the loops a
-derivative rule binds under an eager `grad`) as compiled code, as JAX runs them: the loop
+"""Loop primitives run on values (outside jit: `lax.scan`, or a `while_loop` past its first
+iterations, called in a script, or the loops a derivative rule binds under an eager `grad`)
+as compiled code, as JAX runs them: the loop
 equation alone becomes a program, compiled once per body, input types and parameters and
 cached on the body, so its iterations run the body's generated code rather than evaluating
 its jaxpr equation by equation. Inside `disable_jit`, and while NaN/infinity checks are on
@@ -9,6 +10,7 @@ from __future__ import annotations
 from ..config import config
 from ..core import get_aval, jit_disabled
 from ..higher_order.control_flow.scan import scan_p
+from ..higher_order.control_flow.while_loop import while_p
 from ..interpreters.partial_eval import trace_to_jaxpr
 from .executable import compile_jaxpr
 from .jit_call import as_declared, device_of_args
@@ -39,3 +41,4 @@ def compiled_impl(prim, body_param="jaxpr"):
 
 
 scan_p.impl = compiled_impl(scan_p)
+while_p.impl = compiled_impl(while_p, "body_jaxpr")

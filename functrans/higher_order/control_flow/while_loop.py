@@ -1,6 +1,7 @@
 """`while_loop` and the primitives of loops whose trip count is known only at run time.
 
-Run eagerly with a concrete predicate, `while_loop` is a Python loop. Otherwise it binds
+Called outside jit, `while_loop` is a Python loop for its first iterations, then runs the
+rest compiled as under jit (see `while_loop`). Otherwise it binds
 `while` (a predicate jaxpr and a body jaxpr over a carry), with its rules beside it: forward
 mode (the carry grows a tangent part), batching (a per-lane predicate runs the loop until
 every lane is done, freezing finished lanes), lowering to a Python `while` in the generated
@@ -18,8 +19,9 @@ import functools
 
 import numpy as np
 
-from ...core import (OpaqueAval, OpaqueValue, ShapedArray, get_aval, eval_jaxpr, eval_jaxpr_on_raw,
-                     is_concrete, concrete_value, staging_main, on_operand_device)
+from ...core import (OpaqueAval, OpaqueValue, ShapedArray, Tracer, get_aval, eval_jaxpr,
+                     eval_jaxpr_on_raw, is_concrete, concrete_value, staging_main,
+                     on_operand_device)
 from ...jaxpr import Jaxpr, ClosedJaxpr
 from ...interpreters.ad import jvp_jaxpr, inexact_aval, instantiate, zeros_like_aval
 from ...interpreters.batching import batch_jaxpr, batched_aval, needs_axis
@@ -33,7 +35,7 @@ from .common import (control_primitive, assign, owners, keep_owned, donate, carr
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, with_unused_inputs,
                      lane_select, prepare_batched, as_value, carry_leaves, carry_arrays,
                      conform_carry, settle_carry, trace_fn, scalar_operand, trace_carry_body,
-                     eager_carry, trace_all)
+                     eager_carry, trace_all, stage_eagerly, NEEDS_VALUES)
 
 
 def _while_aval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -273,10 +275,13 @@ while_p.nonzero_outputs = _while_nonzero_outputs
 def while_loop(cond_fun, body_fun, init_val):
     """`val = init_val; while cond_fun(val): val = body_fun(val)`; returns `val`.
 
-    Eagerly with a concrete predicate this is a Python loop. Under jit it is one staged loop
-    (not unrolled), differentiable in forward and reverse mode (reverse mode keeps a record
-    of every iteration). Under vmap with a per-example predicate it runs until every example
-    is done; finished examples keep their value.
+    Under jit it is one staged loop (not unrolled), differentiable in forward and reverse
+    mode (reverse mode keeps a record of every iteration). Called outside jit with a
+    concrete predicate, its first `PYTHON_ITERATIONS` run in Python and the rest compiled,
+    as under jit; it stays a Python loop where the functions need concrete values or use
+    outer refs, for a carry or closure a transformation traces (eager `grad`: any order),
+    in `disable_jit` and with NaN checks. Under vmap with a per-example predicate it runs
+    until every example is done; finished examples keep their value.
 
     Refs (`ft.new_ref`) written by `cond_fun` keep the writes of the evaluations that return
     True, not of the last one, which ends the loop (as JAX); `cond_fun` and `body_fun` may
@@ -287,7 +292,13 @@ def while_loop(cond_fun, body_fun, init_val):
         leaves, avals = eager_carry(functools.partial(trace_carry_body, "while_loop", body_fun,
                                                       tree), leaves, avals)
         with StateJournal() as loop:
+            count = 0
             while True:
+                if count == PYTHON_ITERATIONS and stage_eagerly(count):
+                    rest = _compiled_rest(cond_fun, body_fun, leaves, tree, avals)
+                    if rest is not _IN_PYTHON:
+                        return rest
+                count += 1
                 val = tree_unflatten(tree, leaves)
                 with StateJournal() as cond_writes:
                     pred = scalar_operand(cond_fun(val), "while_loop", "value of cond_fun")
@@ -321,12 +332,32 @@ def while_loop(cond_fun, body_fun, init_val):
         return val
 
 
+# a loop called outside jit runs this many iterations in Python before it compiles the rest:
+# about what compiling costs (tracing and generating code for the loop each call, ~2 ms for
+# a 5-operation body whose iteration takes ~40 us in Python), so a loop never takes much more
+# than twice as long as the faster of the two ways
+PYTHON_ITERATIONS = 32
+_IN_PYTHON = object()
+
+
+def _compiled_rest(cond_fun, body_fun, leaves, tree, avals):
+    """The loop from the carry `leaves` on, bound (and so run compiled), or `_IN_PYTHON`
+    where it must go on in Python: the carry or what the functions close over is traced by
+    a transformation, or the functions use refs or need concrete values."""
+    if any(isinstance(x, Tracer) for x in leaves):
+        return _IN_PYTHON
+    try:
+        return _while_call(cond_fun, body_fun, leaves, tree, avals, values_only=True)
+    except (StateUsed,) + NEEDS_VALUES:
+        return _IN_PYTHON
+
+
 def _written_by_both():
     return NotImplementedError("while_loop: cond_fun and body_fun both write one Ref, which "
                                "JAX does not support either; write it in only one of them")
 
 
-def _while_call(cond_fun, body_fun, leaves, tree, avals):
+def _while_call(cond_fun, body_fun, leaves, tree, avals, values_only=False):
     args_tree = tree_structure((tree_unflatten(tree, [0] * len(leaves)),))
     trace_body = functools.partial(trace_carry_body, "while_loop", body_fun, tree)
 
@@ -344,6 +375,8 @@ def _while_call(cond_fun, body_fun, leaves, tree, avals):
     (body_closed, body_consts, _), (cond_closed, cond_consts, _) = trace_all(
         body, lambda: trace_fn(cond_fun, args_tree, settled, "while_loop cond_fun", fix_pred))
     avals = settled
+    if values_only and any(isinstance(c, Tracer) for c in cond_consts + body_consts):
+        return _IN_PYTHON
     outs = while_p.bind(*cond_consts, *body_consts,
                         *carry_arrays(leaves, avals), cond_jaxpr=cond_closed,
                         body_jaxpr=body_closed, cond_nconsts=len(cond_consts),
