@@ -187,8 +187,8 @@ def test_bad_input():
         sparse.bcoo_fromdense(M, n_batch=2, n_dense=1)
     with pytest.raises(ft.errors.ConcretizationTypeError, match="nse="):
         ft.jit(sparse.BCOO.fromdense)(M)
-    with pytest.raises(NotImplementedError, match="todense"):
-        sparse.bcoo_dot_general(sparse.BCOO.fromdense(M), sparse.BCOO.fromdense(M.T),
+    with pytest.raises(NotImplementedError, match="n_dense=0"):
+        sparse.bcoo_dot_general(sparse.BCOO.fromdense(M, n_dense=1), sparse.BCOO.fromdense(M.T),
                                 dimension_numbers=(((1,), (0,)), ((), ())))
 
 

@@ -13,19 +13,22 @@ the same stored elements, with the batch position written into the indices.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from ... import lax
 from ... import numpy as fnp
-from ...api import vmap
+from ...api import eval_shape, vmap
+from ...array import ShapeDtypeStruct
 from ...errors import ConcretizationTypeError
+from ...interpreters.batching import BatchTracer
 from ...tree_util import register_pytree_node
 
 __all__ = ["BCOO", "bcoo_fromdense", "bcoo_todense", "bcoo_dot_general", "bcoo_transpose",
            "bcoo_sum_duplicates", "bcoo_sort_indices", "bcoo_multiply_dense",
-           "bcoo_reduce_sum", "bcoo_reshape", "eye", "empty", "todense", "fromdense"]
+           "bcoo_reduce_sum", "eye", "empty", "todense", "fromdense"]
 
 
 class BCOO:
@@ -52,7 +55,7 @@ class BCOO:
     n_batch = property(lambda self: self.indices.ndim - 2)
     n_sparse = property(lambda self: self.indices.shape[-1])
     n_dense = property(lambda self: self.data.ndim - 1 - self.n_batch)
-    _layout = None      # (nse, n_dense) of a node rebuilt by tree_unflatten
+    _layout = None      # (nse, n_dense, n_batch) of a node rebuilt by tree_unflatten
     nse = property(lambda self: self.indices.shape[-2])
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: len(self.shape))
@@ -93,9 +96,22 @@ class BCOO:
                     indices_sorted=self.indices_sorted, unique_indices=self.unique_indices)
 
     def reshape(self, *new_sizes):
+        """`mat` reshaped (see `bcoo_reshape`)."""
+        from .bcoo_ops import bcoo_reshape      # (it builds on this module)
         if len(new_sizes) == 1 and not isinstance(new_sizes[0], (int, np.integer)):
             new_sizes = tuple(new_sizes[0])
         return bcoo_reshape(self, new_sizes=new_sizes)
+
+    def update_layout(self, *, n_batch=None, n_dense=None, on_inefficient="error"):
+        """The same array stored with other n_batch / n_dense (see `bcoo_update_layout`)."""
+        from .bcoo_ops import bcoo_update_layout
+        return bcoo_update_layout(self, n_batch=n_batch, n_dense=n_dense,
+                                  on_inefficient=on_inefficient)
+
+    def __getitem__(self, idx):
+        """NumPy indexing (integers, slices, None, Ellipsis, integer arrays), as a BCOO."""
+        from .transform import sparsify
+        return sparsify(lambda m: m[idx])(self)
 
     def sum(self, axis=None):
         """The sum over `axis` (all of them: a dense scalar), as `bcoo_reduce_sum`."""
@@ -151,21 +167,28 @@ class BCOO:
 
 def _flatten(mat):
     # (a node rebuilt around other leaves, an in_axes tree say, keeps its array's layout)
-    layout = mat._layout or (mat.nse, mat.n_dense)
+    layout = mat._layout or (mat.nse, mat.n_dense, mat.n_batch)
     return (mat.data, mat.indices), (mat._tail, *layout, mat.indices_sorted,
                                      mat.unique_indices)
 
 
 def _unflatten(aux, children):
-    tail, nse, n_dense, *flags = aux
+    tail, nse, n_dense, n_batch, *flags = aux
     data, indices = children
     if isinstance(getattr(data, "shape", None), tuple) and \
             isinstance(getattr(indices, "shape", None), tuple):
         _check_rebuilt(data.shape, indices.shape, tail, nse, n_dense)
+        if len(indices.shape) - 2 < n_batch:
+            _check_mapped_axes(data, indices, n_batch)
+        n_batch = len(indices.shape) - 2
     mat = object.__new__(BCOO)
-    mat.data, mat.indices, mat._layout = data, indices, (nse, n_dense)
+    mat.data, mat.indices, mat._layout = data, indices, (nse, n_dense, n_batch)
     mat._tail, (mat.indices_sorted, mat.unique_indices) = tail, flags
     return mat
+
+
+_IN_AXES_RULE = ("in_axes for batched BCOO operations must correspond to a batch dimension "
+                 "(make one with BCOO.fromdense(..., n_batch=k) or bcoo_update_layout)")
 
 
 def _check_rebuilt(data_shape, indices_shape, tail, nse, n_dense):
@@ -176,9 +199,18 @@ def _check_rebuilt(data_shape, indices_shape, tail, nse, n_dense):
             tuple(data_shape[n_batch:]) != (nse,) + tuple(tail[len(tail) - n_dense:]):
         raise ValueError(
             f"a BCOO (nse={nse}, {n_dense} dense dimensions) cannot be rebuilt from data of "
-            f"shape {tuple(data_shape)} and indices of shape {tuple(indices_shape)}: in_axes "
-            "for batched BCOO operations must correspond to a batch dimension (make one "
-            "with BCOO.fromdense(..., n_batch=k))")
+            f"shape {tuple(data_shape)} and indices of shape {tuple(indices_shape)}: "
+            + _IN_AXES_RULE)
+
+
+def _check_mapped_axes(data, indices, n_batch):
+    """Children that vmap maps (one axis fewer than the array flattened) must be mapped
+    along one of its `n_batch` batch dimensions, the same one for both: shapes alone miss a
+    mapped stored-element axis whose size equals a batch size."""
+    axes = {c.bdim for c in (data, indices) if type(c) is BatchTracer}
+    if len(axes) > 1 or any(a >= n_batch for a in axes):
+        raise ValueError(f"Cannot map in_axis={sorted(axes)} (data, indices) for BCOO array "
+                         f"with n_batch={n_batch}: " + _IN_AXES_RULE)
 
 
 register_pytree_node(BCOO, _flatten, _unflatten)
@@ -200,7 +232,7 @@ def _check(data, indices, shape):
                          f"{want}")
 
 
-def _concrete_int(value, what):
+def concrete_int(value, what):
     try:
         return int(value)
     except ConcretizationTypeError:
@@ -265,7 +297,7 @@ def bcoo_fromdense(mat, *, nse=None, n_batch=0, n_dense=0, index_dtype=np.int32)
         nonzero = fnp.any(nonzero, axis=tuple(range(n_batch + n_sparse, mat.ndim)))
     if nse is None:
         per_batch = fnp.sum(nonzero, axis=tuple(range(n_batch, nonzero.ndim)))
-        nse = _concrete_int(fnp.max(per_batch) if per_batch.size else 0, "bcoo_fromdense")
+        nse = concrete_int(fnp.max(per_batch) if per_batch.size else 0, "bcoo_fromdense")
     nse = int(nse)
 
     def one(x, nz):
@@ -276,7 +308,7 @@ def bcoo_fromdense(mat, *, nse=None, n_batch=0, n_dense=0, index_dtype=np.int32)
         indices = fnp.stack(cols, -1).astype(index_dtype)
         return x.at[cols].get(mode="fill", fill_value=0), indices
 
-    data, indices = _batched(one, n_batch)(mat, nonzero)
+    data, indices = nfold_vmap(one, n_batch)(mat, nonzero)
     return BCOO((data, indices), shape=mat.shape, indices_sorted=True, unique_indices=True)
 
 
@@ -304,7 +336,7 @@ def bcoo_transpose(mat, *, permutation):
                 indices_sorted=mat.indices_sorted and groups[1] == tuple(range(nb, nb + ns)))
 
 
-def _linear(indices, sparse_shape):
+def linear_positions(indices, sparse_shape):
     """Row-major positions of the sparse indices (int64), `prod(sparse_shape)` for those out
     of bounds."""
     total = math.prod(sparse_shape)
@@ -317,7 +349,7 @@ def _linear(indices, sparse_shape):
     return fnp.where(inside, lin, total)
 
 
-def _from_linear(lin, sparse_shape, dtype):
+def from_linear_positions(lin, sparse_shape, dtype):
     """Indices of row-major positions; `prod(sparse_shape)` gives the padding index (= shape)."""
     total = math.prod(sparse_shape)
     cols, rest = [], lin
@@ -329,7 +361,7 @@ def _from_linear(lin, sparse_shape, dtype):
     return fnp.where((lin == total)[..., None], pad, out).astype(dtype)
 
 
-def _batched(fun, n_batch):
+def nfold_vmap(fun, n_batch):
     for _ in range(n_batch):
         fun = vmap(fun)
     return fun
@@ -342,7 +374,7 @@ def bcoo_sum_duplicates(mat, *, nse=None, remove_zeros=True):
     nb, ns = mat.n_batch, mat.n_sparse
     sparse_shape = mat.shape[nb:nb + ns]
     total = math.prod(sparse_shape)
-    lin = _linear(mat.indices, sparse_shape)
+    lin = linear_positions(mat.indices, sparse_shape)
     if remove_zeros:
         zero = mat.data == 0
         if mat.n_dense:
@@ -351,30 +383,38 @@ def bcoo_sum_duplicates(mat, *, nse=None, remove_zeros=True):
     if nse is None:
         def count(row):
             return fnp.sum(fnp.unique(row, size=row.shape[0], fill_value=total) < total)
-        nse = _concrete_int(fnp.max(_batched(count, nb)(lin)) if mat.nse else 0,
-                            "bcoo_sum_duplicates")
+        nse = concrete_int(fnp.max(nfold_vmap(count, nb)(lin)) if mat.nse else 0,
+                           "bcoo_sum_duplicates")
 
     def one(data, lin):
-        keys, inverse = fnp.unique(lin, size=nse, fill_value=total, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        out = fnp.zeros((nse,) + data.shape[1:], data.dtype)
-        summed = out.at[fnp.where(lin < total, inverse, nse)].add(data, mode="drop")
-        return summed, _from_linear(keys, sparse_shape, mat.indices.dtype)
+        return summed_by_position(data, lin, nse, sparse_shape, mat.indices.dtype)
 
-    data, indices = _batched(one, nb)(mat.data, lin)
+    data, indices = nfold_vmap(one, nb)(mat.data, lin)
     return BCOO((data, indices), shape=mat.shape, indices_sorted=True, unique_indices=True)
+
+
+def summed_by_position(data, lin, nse, sparse_shape, index_dtype):
+    """Unbatched `(data, indices)` of `nse` elements: the elements of `data` at row-major
+    positions `lin` added up per position, in sorted order, then padding (out-of-bounds
+    positions, `prod(sparse_shape)`, are dropped)."""
+    total = math.prod(sparse_shape)
+    keys, inverse = fnp.unique(lin, size=nse, fill_value=total, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out = fnp.zeros((nse,) + data.shape[1:], data.dtype)
+    summed = out.at[fnp.where(lin < total, inverse, nse)].add(data, mode="drop")
+    return summed, from_linear_positions(keys, sparse_shape, index_dtype)
 
 
 def bcoo_sort_indices(mat):
     """`mat` with its elements in row-major order of their indices (a stable sort)."""
     nb, ns = mat.n_batch, mat.n_sparse
-    lin = _linear(mat.indices, mat.shape[nb:nb + ns])
+    lin = linear_positions(mat.indices, mat.shape[nb:nb + ns])
 
     def one(data, indices, lin):
         order = fnp.argsort(lin, stable=True)
         return data[order], indices[order]
 
-    data, indices = _batched(one, nb)(mat.data, mat.indices, lin)
+    data, indices = nfold_vmap(one, nb)(mat.data, mat.indices, lin)
     return BCOO((data, indices), shape=mat.shape, indices_sorted=True,
                 unique_indices=mat.unique_indices)
 
@@ -416,26 +456,6 @@ def bcoo_reduce_sum(mat, *, axes):
         indices = indices.reshape(batch + (merged, len(keep)))
     shape = tuple(s for a, s in enumerate(mat.shape) if a not in axes)
     return BCOO((data, indices), shape=shape)
-
-
-def bcoo_reshape(mat, *, new_sizes, dimensions=None):
-    """`mat` reshaped to `new_sizes` (row-major); supported for arrays with no batch or
-    dense dimensions, whose indices are renumbered."""
-    new_sizes = tuple(int(s) for s in new_sizes)
-    if dimensions is not None:
-        raise NotImplementedError("bcoo_reshape: dimensions= is not supported; transpose first")
-    if -1 in new_sizes:
-        known = math.prod(s for s in new_sizes if s != -1)
-        new_sizes = tuple(mat.size // known if s == -1 else s for s in new_sizes)
-    if math.prod(new_sizes) != mat.size:
-        raise ValueError(f"bcoo_reshape: cannot reshape {mat!r} to {new_sizes}")
-    if mat.n_batch or mat.n_dense:
-        raise NotImplementedError(f"bcoo_reshape of {mat!r}: only arrays with n_batch=0 and "
-                                  f"n_dense=0 can be reshaped; convert with todense() first")
-    lin = _linear(mat.indices, mat.shape)
-    indices = _from_linear(lin, new_sizes, mat.indices.dtype)
-    return BCOO((mat.data, indices), shape=new_sizes, indices_sorted=mat.indices_sorted,
-                unique_indices=mat.unique_indices)
 
 
 def _concatenate_stored(a, b):
@@ -500,11 +520,11 @@ def _sparse_dense_dot(mat, rhs, dimension_numbers, preferred_element_type):
 
 def bcoo_dot_general(lhs, rhs, *, dimension_numbers, precision=None,
                      preferred_element_type=None):
-    """`lax.dot_general` with one operand a BCOO and the other dense; the result is dense."""
+    """`lax.dot_general` with a BCOO operand: dense with a dense other operand, a BCOO when
+    both are BCOO (see `_sparse_sparse_dot`)."""
     del precision       # accepted for JAX's signature; products are computed exactly
     if isinstance(lhs, BCOO) and isinstance(rhs, BCOO):
-        raise NotImplementedError("bcoo_dot_general of two BCOO arrays (a sparse result) is "
-                                  "not supported; densify one operand with .todense()")
+        return _sparse_sparse_dot(lhs, rhs, dimension_numbers, preferred_element_type)
     if isinstance(lhs, BCOO):
         return _sparse_dense_dot(lhs, fnp.asarray(rhs), dimension_numbers,
                                  preferred_element_type)
@@ -519,6 +539,79 @@ def bcoo_dot_general(lhs, rhs, *, dimension_numbers, precision=None,
     n_lfree = lhs.ndim - len(lc) - nb
     return fnp.transpose(out, list(range(nb)) + list(range(nb + n_rfree, nb + n_rfree + n_lfree))
                          + list(range(nb, nb + n_rfree)))
+
+
+def _in_bounds(indices, sizes):
+    return fnp.all((indices >= 0) & (indices < fnp.asarray(sizes, indices.dtype)), -1)
+
+
+def _sparse_sparse_dot(lhs, rhs, dimension_numbers, preferred_element_type):
+    """dot_general of two BCOO arrays, a BCOO (JAX's bcoo_spdot_general): each pair of stored
+    elements whose contracted indices agree gives the product of their data at the pair of
+    their free indices; the products are added per position into
+    min(lhs nse * rhs nse, result sparse size) elements. Batch dimensions of the product
+    must be batch dimensions of both operands, contracted ones sparse dimensions."""
+    (lc, rc), (lb, rb) = [[tuple(int(d) for d in x) for x in pair]
+                          for pair in dimension_numbers]
+    out = eval_shape(functools.partial(lax.dot_general, dimension_numbers=((lc, rc), (lb, rb)),
+                                       preferred_element_type=preferred_element_type),
+                     ShapeDtypeStruct(lhs.shape, lhs.dtype), ShapeDtypeStruct(rhs.shape, rhs.dtype))
+    if lhs.n_dense or rhs.n_dense:
+        raise NotImplementedError(
+            f"bcoo_dot_general of two BCOO arrays with dense dimensions ({lhs!r}, {rhs!r}); "
+            f"move them to sparse ones with bcoo_update_layout(mat, n_dense=0) first")
+    if any(d >= lhs.n_batch for d in lb) or any(d >= rhs.n_batch for d in rb):
+        raise NotImplementedError(
+            f"bcoo_spdot_general: batch_dims must correspond to batch dimensions of the sparse "
+            f"representation; got batch dimensions {lb} of {lhs!r} and {rb} of {rhs!r}")
+    for mat, c in ((lhs, lc), (rhs, rc)):
+        if any(not mat.n_batch <= d < mat.n_batch + mat.n_sparse for d in c):
+            raise NotImplementedError(
+                f"bcoo_spdot_general only supports contraction of sparse indices; got "
+                f"contracting dimensions {c} of {mat!r}")
+    if rhs.n_batch > len(rb) and lhs.n_sparse > len(lc):
+        raise ValueError("bcoo_spdot_general: cannot have unused batch dims on rhs with unused "
+                         f"sparse dims on lhs ({lhs!r} and {rhs!r})")
+    (ld, li, lsp, lcs, lfree), (rd, ri, rsp, rcs, rfree) = [
+        _batch_first(mat, b, c) for mat, b, c in ((lhs, lb, lc), (rhs, rb, rc))]
+    out_n_batch = lhs.n_batch + rhs.n_batch - len(lb)
+    out_sparse = out.shape[out_n_batch:]
+    nse = math.prod(mat.nse if mat.n_sparse > len(c) else 1 for mat, c in ((lhs, lc), (rhs, rc)))
+    nse = min(nse, math.prod(out_sparse))
+
+    def one(ld, li, rd, ri):
+        n_l, n_r = li.shape[0], ri.shape[0]
+        match = (_in_bounds(li[:, lcs], [lsp[d] for d in lcs])[:, None]
+                 & _in_bounds(ri[:, rcs], [rsp[d] for d in rcs])[None, :])
+        if lcs:
+            match = match & fnp.all(li[:, None, lcs] == ri[None, :, rcs].astype(li.dtype), -1)
+        products = fnp.where(match, ld[:, None].astype(out.dtype) * rd[None, :].astype(out.dtype),
+                             0).reshape(-1)
+        index = fnp.concatenate(
+            [fnp.broadcast_to(li[:, None, lfree], (n_l, n_r, len(lfree))),
+             fnp.broadcast_to(ri[None, :, rfree].astype(li.dtype), (n_l, n_r, len(rfree)))],
+            -1).reshape(n_l * n_r, len(lfree) + len(rfree))
+        return summed_by_position(products, linear_positions(index, out_sparse), nse,
+                                  out_sparse, li.dtype)
+
+    for _ in range(rhs.n_batch - len(rb)):
+        one = vmap(one, (None, None, 0, 0))
+    for _ in range(lhs.n_batch - len(lb)):
+        one = vmap(one, (0, 0, None, None))
+    data, indices = nfold_vmap(one, len(lb))(ld, li, rd, ri)
+    return BCOO((data, indices), shape=out.shape)
+
+
+def _batch_first(mat, batch, contracting):
+    """`mat`'s data and indices with the batch dimensions `batch` first, then its others;
+    its sparse shape, and the index columns contracted and left free."""
+    nb = mat.n_batch
+    order = list(batch) + [d for d in range(nb) if d not in batch]
+    data = fnp.transpose(mat.data, order + list(range(nb, mat.data.ndim)))
+    indices = fnp.transpose(mat.indices, order + [nb, nb + 1])
+    cols = [d - nb for d in contracting]
+    return (data, indices, mat.shape[nb:], cols,
+            [k for k in range(mat.n_sparse) if k not in cols])
 
 
 def _matmul(a, b):

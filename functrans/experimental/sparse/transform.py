@@ -11,12 +11,14 @@ from __future__ import annotations
 import functools
 
 from ... import lax
-from ...api import make_jaxpr
 from ...array import ShapeDtypeStruct
+from ...core import abstractify
+from ...interpreters.partial_eval import trace_to_jaxpr
 from ...jaxpr import ClosedJaxpr, Literal
 from ...tree_util import tree_flatten, tree_unflatten
-from .bcoo import (BCOO, bcoo_dot_general, bcoo_reduce_sum, bcoo_reshape, bcoo_sum_duplicates,
-                   bcoo_transpose)
+from .bcoo import BCOO, bcoo_dot_general, bcoo_reduce_sum, bcoo_sum_duplicates, bcoo_transpose
+from .bcoo_ops import (bcoo_broadcast_in_dim, bcoo_concatenate, bcoo_dynamic_slice,
+                       bcoo_reshape, bcoo_slice, bcoo_update_layout, gather_axes)
 
 __all__ = ["sparsify"]
 
@@ -44,8 +46,10 @@ def sparsify(f, use_tracer=False):
             outs, box["tree"] = tree_flatten(f(*a, **k))
             return outs
 
-        closed = make_jaxpr(flat)(*stand_ins)
-        outs = _eval(closed.jaxpr, closed.consts, leaves)
+        # (values of enclosing transforms that `f` closes over lead the jaxpr's inputs)
+        closed, hoisted = trace_to_jaxpr(flat, [abstractify(x) for x in stand_ins],
+                                         name="sparsify")
+        outs = _eval(closed.jaxpr, closed.consts, list(hoisted) + leaves)
         return tree_unflatten(box["tree"], outs)
 
     return sparsified
@@ -135,6 +139,36 @@ def _reshape(mat, new_sizes, dimensions=None, **_):
     return bcoo_reshape(mat, new_sizes=new_sizes, dimensions=dimensions)
 
 
+def _transpose(mat, permutation):
+    """`bcoo_transpose`, after folding batch (dense) dimensions into sparse ones where the
+    permutation moves an axis into or out of their group."""
+    nb, nd = mat.n_batch, mat.n_dense
+    if sorted(permutation[:nb]) != list(range(nb)):
+        nb = 0
+    if sorted(permutation[mat.ndim - nd:]) != list(range(mat.ndim - nd, mat.ndim)):
+        nd = 0
+    mat = bcoo_update_layout(mat, n_batch=nb, n_dense=nd)
+    return bcoo_transpose(mat, permutation=permutation)
+
+
+def _concatenate(*operands, dimension):
+    if not all(map(_is_sparse, operands)):
+        raise NotImplementedError("sparsify: concatenate of sparse and dense operands is not "
+                                  "supported; make them all sparse (BCOO.fromdense) or densify "
+                                  "the sparse ones")
+    return bcoo_concatenate(operands, dimension=dimension)
+
+
+def _gather(mat, *index_arrays, axes, mode, fill_value):
+    if not _is_sparse(mat) or any(map(_is_sparse, index_arrays)):
+        raise NotImplementedError("sparsify: gather with sparse indices is not supported; "
+                                  "densify them with .todense()")
+    if mode != "promise_in_bounds":
+        raise NotImplementedError(f"sparsify: gather with mode={mode!r} is not supported for a "
+                                  "sparse operand (indices must be in bounds)")
+    return gather_axes(mat, index_arrays, axes)
+
+
 def _call(*args, jaxpr, **_):
     return _run(jaxpr, args)
 
@@ -178,9 +212,17 @@ def _cond(index, *operands, branches, **_):
 
 _RULES = {
     "dot_general": _dot_general,
-    "transpose": lambda mat, permutation: bcoo_transpose(mat, permutation=permutation),
+    "transpose": _transpose,
     "reduce_sum": lambda mat, axes, **_: bcoo_reduce_sum(mat, axes=axes),
     "reshape": _reshape,
+    "slice": lambda mat, start_indices, limit_indices, strides=None: bcoo_slice(
+        mat, start_indices=start_indices, limit_indices=limit_indices, strides=strides),
+    "dynamic_slice": lambda mat, *starts, slice_sizes, **_: bcoo_dynamic_slice(
+        mat, starts, slice_sizes=slice_sizes),
+    "concatenate": _concatenate,
+    "broadcast_in_dim": lambda mat, shape, broadcast_dimensions, **_: bcoo_broadcast_in_dim(
+        mat, shape=shape, broadcast_dimensions=broadcast_dimensions),
+    "gather": _gather,
     "mul": _mul, "div": _div, "add": _add, "sub": _sub, "pow": _pow,
     "neg": lambda mat: -mat,
     "copy": lambda mat: mat,
