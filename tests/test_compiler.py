@@ -535,8 +535,9 @@ def test_two_layer_training_step_compiles_to_lean_code():
     prims = _prims(exe)
     for gone in ("full_like", "broadcast_in_dim", "pow", "transpose"):
         assert gone not in prims, prims
-    assert prims.count("max") == 1 and prims.count("dot_general") == 3
-    assert prims.count("gemm") == 2
+    host = ft.backends.default_device_now().xp is np      # where products join a BLAS call
+    assert prims.count("max") == 1 and prims.count("dot_general") == (3 if host else 5)
+    assert prims.count("gemm") == (2 if host else 0)
     code = _code(exe)
     update = [ln for ln in code.splitlines() if "subtract(a0" in ln]
     assert len(update) == 1 and _into(update[0]), code
