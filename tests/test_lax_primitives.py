@@ -454,6 +454,16 @@ def _sort_build(p):
 
 
 row(SO.sort_p, sort_params(), _sort_build)
+
+
+@st.composite
+def top_k_params(draw):
+    shape, axis, _ = draw(shape_and_axis())
+    return shape, axis, draw(st.integers(0, shape[axis]))
+
+
+row(SO.top_k_p, top_k_params(),      # its values (the indices are integers)
+    lambda p: ((lambda x: SO.top_k_p.bind(x, k=p[2], axis=p[1])[0]), [distinct(p[0])]))
 row(SO.searchsorted_p, st.tuples(st.integers(1, 5), ftst.shapes(), st.booleans()),
     lambda p: (lambda a, v: SO.searchsorted_p.bind(fnp.sort(a), v,
                                                    side="left" if p[2] else "right"),
