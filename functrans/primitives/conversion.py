@@ -95,8 +95,9 @@ def asarray(a, dtype=None, order=None, *, copy=None, device=None, out_sharding=N
         device = device_or_out_sharding(device, out_sharding, "asarray")
     if order is not None:
         _check_order(order, "asarray")
-    if isinstance(a, (Array, Tracer)):
-        if dtype is None or dtype_of(a) == dtypes.canonicalize(dtype):
+    if isinstance(a, (Array, Tracer)):     # (a weak value given a dtype becomes strong)
+        if dtype is None or (dtype_of(a) == dtypes.canonicalize(dtype)
+                             and not (isinstance(a, Tracer) and a.aval.weak_type)):
             if device is None or isinstance(a, Tracer) or a.device is get_device(device):
                 return a
     return array(a, dtype=dtype, copy=bool(copy) if copy is not None else True,

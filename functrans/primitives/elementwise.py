@@ -834,11 +834,13 @@ def polygamma(m, x):
 
 def convert_element_type(operand, new_dtype):
     """`operand` as `new_dtype` (a no-op when it already is); a Python scalar becomes an
-    array on the default device, as `functrans.numpy.asarray` makes it."""
+    array on the default device, as `functrans.numpy.asarray` makes it. The result is strongly
+    typed, as JAX's: a weak value (a jitted function's Python-number argument) converted to
+    its own dtype stops taking the dtype of the arrays it meets, as eagerly."""
     new_dtype = np.dtype(new_dtype)
     if is_python_scalar(operand):
         return wrap(create(default_device_now(), "asarray", operand, dtype=new_dtype))
-    if dtype_of(operand) == new_dtype:
+    if dtype_of(operand) == new_dtype and not get_aval(operand).weak_type:
         return operand
     return convert_element_type_p.bind(operand, new_dtype=new_dtype)
 
