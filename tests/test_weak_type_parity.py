@@ -123,3 +123,13 @@ def test_random_with_python_scalar_bounds(lo, hi):
     out = ft.jit(lambda a, b: ft.random.uniform(key, (3,), minval=a, maxval=b))(lo, hi)
     assert out.dtype == np.float32 and np.all((out >= lo) & (out < hi))
     assert ft.random.randint(key, (3,), int(lo), int(hi)).dtype == np.int64
+
+
+@pytest.mark.parametrize("fn", [fnp.abs, fnp.real, fnp.angle, lambda x: fnp.abs(x) + 1])
+def test_compiled_functions_of_a_weak_complex_argument(fn):
+    """A real result of a Python complex argument: the compiled code made the operand an
+    array of the result's dtype (float32), which a complex number cannot become."""
+    got = ft.jit(fn)(3 + 4j)
+    want = fn(3 + 4j)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)

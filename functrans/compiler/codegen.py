@@ -209,9 +209,8 @@ class LoweringContext:
             ins = [self.operand(v, env) for v in eqn.invars]
             if not eqn.primitive.elementwise:
                 ins = [self._as_array(a, v) for a, v in zip(ins, eqn.invars)]
-            elif _strong_of_weak(eqn):      # computed in the result's float dtype, as traced
-                dt = eqn.outvars[0].aval.dtype
-                ins = [self._in_dtype(a, dt) if type(v) is Var else a
+            elif _strong_of_weak(eqn):      # computed in the traced dtypes (a Python number
+                ins = [self._in_dtype(a, v.aval.dtype) if type(v) is Var else a  # is float64)
                        for a, v in zip(ins, eqn.invars)]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
