@@ -113,6 +113,10 @@ class BCOO:
         from .transform import sparsify
         return sparsify(lambda m: m[idx])(self)
 
+    def __iter__(self):
+        # (indexing clamps as JAX's does, so the sequence protocol would never stop)
+        return (self[i] for i in range(len(self)))
+
     def sum(self, axis=None):
         """The sum over `axis` (all of them: a dense scalar), as `bcoo_reduce_sum`."""
         if axis is None:
