@@ -133,3 +133,13 @@ def test_compiled_functions_of_a_weak_complex_argument(fn):
     want = fn(3 + 4j)
     assert got.dtype == want.dtype
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+
+
+def test_eager_float_only_binary_lax_functions_refuse_integers_as_traced():
+    """Eager `lax.atan2(int32_array, 2)` computed a float64 where jit raised: the float-only
+    check looked at binary functions' first operand's dtype only through `unary`'s flag."""
+    x = np.arange(3, dtype=np.int32)
+    for call in (lambda: ft.lax.atan2(x, 2), lambda: ft.jit(lambda a: ft.lax.atan2(a, 2))(x)):
+        with pytest.raises(TypeError, match="floating-point"):
+            call()
+    assert ft.lax.atan2(x.astype(np.float32), 2).dtype == np.float32

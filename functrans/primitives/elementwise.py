@@ -432,7 +432,7 @@ def binary(name, np_name=None, partials=None, *, nondiff=False, out_dtype=None,
 
     p = primitive(name, impl, abstract_eval)
     p.elementwise = True
-    p.arity = 2
+    p.arity, p.float_only = 2, float_only
     p.np_name = np_name
     p.kernel_kind = "ufunc" if generic else None
     p.cuda_expr = cuda
@@ -754,8 +754,9 @@ def _fn(prim):
                                 f"{sorted(unknown)}; it takes {list(options) or 'none'}")
             if kw.get("out_dtype") is not None:
                 args = tuple(convert_element_type(a, kw["out_dtype"]) for a in args)
-        if floats_only and dtype_of(args[0]).kind not in "fc":
-            prim.abstract_eval(ShapedArray(shape_of(args[0]), dtype_of(args[0])))  # raises
+        if floats_only and all(dtype_of(a).kind not in "fc" for a in args):
+            prim.abstract_eval(*[ShapedArray(shape_of(a), dtype_of(a),     # raises, as traced
+                                             weak_type=type(a) in (bool, int)) for a in args])
         return prim.bind(*args)
     f.__name__ = prim.name
     f.__doc__ = f"Elementwise `{prim.name}` (the `{getattr(prim, 'np_name', prim.name)}` kernel)."
