@@ -143,3 +143,16 @@ def test_eager_float_only_binary_lax_functions_refuse_integers_as_traced():
         with pytest.raises(TypeError, match="floating-point"):
             call()
     assert ft.lax.atan2(x.astype(np.float32), 2).dtype == np.float32
+
+
+def test_lax_full_of_a_traced_fill_value():
+    """JAX's lax.full takes a traced scalar (it raised TracerArrayConversionError)."""
+    got = ft.jit(lambda x: ft.lax.full((2, 3), x))(1.5)
+    np.testing.assert_array_equal(np.asarray(got), np.full((2, 3), 1.5, np.float32))
+    assert ft.jit(lambda x: ft.lax.full((2,), x, np.float64))(2.0).dtype == np.float64
+    assert float(ft.grad(lambda x: ft.lax.full((3,), x).sum())(1.5)) == 3.0
+    np.testing.assert_array_equal(
+        np.asarray(ft.vmap(lambda x: ft.lax.full((2,), x))(fnp.arange(3.0))),
+        np.repeat(np.arange(3.0), 2).reshape(3, 2))
+    with pytest.raises(TypeError, match="scalar fill_value"):
+        ft.jit(lambda x: ft.lax.full((2,), x))(np.ones(2))

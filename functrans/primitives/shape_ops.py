@@ -12,7 +12,7 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, transfer
-from ..core import ShapedArray, is_python_scalar, device_like, on_operand_device
+from ..core import ShapedArray, Tracer, is_python_scalar, device_like, on_operand_device
 from ..errors import ShapeMismatchError
 from ..meshes import out_sharding_device
 from .transfer import place
@@ -508,6 +508,13 @@ def full(shape, fill_value, dtype=None, device=None, like=None, *, sharding=None
     JAX's `sharding` names), else on the device of `like`, else on the default device."""
     if sharding is not None:
         device = out_sharding_device(sharding, "full", "sharding")
+    if isinstance(fill_value, Tracer):      # a traced scalar: broadcast where it lives
+        if shape_of(fill_value):
+            raise TypeError(f"full must be called with a scalar fill_value, got one of shape "
+                            f"{shape_of(fill_value)}; use broadcast_in_dim for an array")
+        from .elementwise import convert_element_type
+        value = fill_value if dtype is None else convert_element_type(fill_value, dtype)
+        return broadcast_in_dim(value, tuple(shape), ())
     if dtype is None:
         dtype = dtype_of(fill_value)
     dev = device if device is not None else \
