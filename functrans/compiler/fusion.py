@@ -27,17 +27,24 @@ def is_elementwise(eqn):
             and hasattr(eqn.outvars[0].aval, "shape") and not eqn.params.get("jaxpr"))
 
 
-def fuse(jaxpr: Jaxpr) -> Jaxpr:
-    """`jaxpr` with its elementwise chains grouped into `fused` equations."""
-    eqns = jaxpr.eqns
+def readers(jaxpr: Jaxpr):
+    """Each variable's readers: the indices of the equations reading it, and None for each
+    time it is an output of `jaxpr` (which must be materialized)."""
     uses = {}
-    for i, eqn in enumerate(eqns):
+    for i, eqn in enumerate(jaxpr.eqns):
         for v in eqn.invars:
             if type(v) is Var:
                 uses.setdefault(v, []).append(i)
     for v in jaxpr.outvars:
         if type(v) is Var:
-            uses.setdefault(v, []).append(None)      # an output: must be materialized
+            uses.setdefault(v, []).append(None)
+    return uses
+
+
+def fuse(jaxpr: Jaxpr) -> Jaxpr:
+    """`jaxpr` with its elementwise chains grouped into `fused` equations."""
+    eqns = jaxpr.eqns
+    uses = readers(jaxpr)
     group_of = {}                                    # eqn index -> root index
     members = {}                                     # root index -> member indices
     for i in reversed(range(len(eqns))):

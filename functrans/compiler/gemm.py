@@ -30,6 +30,7 @@ from ..jaxpr import Jaxpr, JaxprEqn, Literal, Var
 from ..primitives.dot import dot_general_p
 from ..primitives.elementwise import add_p, mul_p, sub_p
 from ..primitives.reductions import ones_vector, reduce_sum_p
+from .fusion import readers
 
 gemm_p = Primitive("gemm")
 gemm_p.impl = lambda xp, *args, jaxpr, **_: eval_jaxpr_on_raw(jaxpr, [], args)[0]
@@ -72,14 +73,7 @@ MAX_MACS = 1 << 18
 def fuse_products(jaxpr: Jaxpr) -> Jaxpr:
     """`jaxpr` with each small product-scale-add chain as one `gemm` equation."""
     eqns = list(jaxpr.eqns)
-    uses = {}
-    for i, eqn in enumerate(eqns):
-        for v in eqn.invars:
-            if type(v) is Var:
-                uses.setdefault(v, []).append(i)
-    for v in jaxpr.outvars:
-        if type(v) is Var:
-            uses.setdefault(v, []).append(None)
+    uses = readers(jaxpr)
     producer = {v: i for i, eqn in enumerate(eqns) for v in eqn.outvars}
     for i, eqn in enumerate(eqns):
         if eqn is None or not _is_product(eqn):
