@@ -10,14 +10,16 @@ import threadpoolctl
 
 import functrans as ft
 import functrans.numpy as fnp
-from functrans.compiler import codegen, kernels, parallel
+from functrans.compiler import codegen, gemm, kernels, parallel
 from functrans.test_util import check_grads
 
 
 @pytest.fixture
 def threads(monkeypatch):
-    """Split even small kernels (chains into blocks of a few rows), and run programs on `n`
+    """Split even small kernels (chains into blocks of a few rows; no product joins its
+    scaling and addition in one BLAS call, which is never split), and run programs on `n`
     threads (`threads(n)`; the BLAS's limit, which caps them, raised to `n` meanwhile)."""
+    monkeypatch.setattr(gemm, "MAX_MACS", 0)
     monkeypatch.setattr(kernels, "SPLIT_PRODUCT_MACS", 1)
     monkeypatch.setattr(kernels, "SPLIT_ROWS_PRODUCT_MACS", 1)
     monkeypatch.setattr(kernels, "SPLIT_REDUCTION_ELEMENTS", 1)

@@ -209,8 +209,8 @@ class LoweringContext:
             ins = [self.operand(v, env) for v in eqn.invars]
             if not eqn.primitive.elementwise:
                 ins = [self._as_array(a, v) for a, v in zip(ins, eqn.invars)]
-            elif _strong_of_weak(eqn):      # computed in the traced dtypes (a Python number
-                ins = [self._in_dtype(a, v.aval.dtype) if type(v) is Var else a  # is float64)
+            elif _strong_of_weak(eqn):      # computed in the result's dtype, as traced
+                ins = [self._in_dtype(a, _weak_operand_dtype(v, eqn)) if type(v) is Var else a
                        for a, v in zip(ins, eqn.invars)]
             outs = [self.fresh() for _ in eqn.outvars]
             target = plan.target.get(k)
@@ -535,6 +535,16 @@ def _strong_of_weak(eqn):
     out = eqn.outvars[0].aval
     return len(eqn.outvars) == 1 and not out.weak_type and \
         np.dtype(out.dtype).kind in "fc" and _weak_operands(eqn)
+
+
+def _weak_operand_dtype(v, eqn):
+    """The dtype a weak operand `v` of `eqn` (see `_strong_of_weak`) is made an array of: the
+    result's, or for a complex number with a real result (`abs`, `real`), the complex dtype
+    of the result's precision (a complex cannot become a float)."""
+    out = np.dtype(eqn.outvars[0].aval.dtype)
+    if np.dtype(v.aval.dtype).kind == "c" and out.kind != "c":
+        return np.result_type(out, np.complex64)
+    return out
 
 
 def _weak_operands(eqn):
