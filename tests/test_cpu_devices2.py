@@ -66,6 +66,7 @@ print(json.dumps(got))
 
 
 def test_result_splits_match_jax(four_cpus):
+    pytest.importorskip("jax")
     jax_code = ("import json, numpy as np, jax, jax.numpy as np_\n"
                 "jax.config.update('jax_num_cpu_devices', 4)\n"
                 "from jax import device_put, jit\n"
