@@ -374,13 +374,17 @@ def _slice_text(start, size, step, dim):
     return text if step == 1 else f"{text}:{step}"
 
 
-def _index_text(starts, sizes, steps, dims):
-    """Source of basic indexing taking `sizes[i]` elements from `starts[i]` by `steps[i]` on
-    each axis (`[1:3, ::2]`); whole axes at the end are left out."""
-    parts = [_slice_text(*a) for a in zip(starts, sizes, steps, dims)]
+def _index_of(parts):
+    """Source of basic indexing by the slice texts `parts`, whole axes at the end left out."""
     while parts and parts[-1] == ":":
         parts.pop()
     return f"[{', '.join(parts)}]" if parts else "[...]"
+
+
+def _index_text(starts, sizes, steps, dims):
+    """Source of basic indexing taking `sizes[i]` elements from `starts[i]` by `steps[i]` on
+    each axis (`[1:3, ::2]`)."""
+    return _index_of([_slice_text(*a) for a in zip(starts, sizes, steps, dims)])
 
 
 def _sliced_c(sizes, steps, dims):
@@ -425,9 +429,7 @@ def _dynamic_slice_kernel(eqn):
             begin = ctx.fresh("start")
             ctx.emit(f"{begin} = min(max(int({name}), 0), {d - n})", indent)
             parts.append(f"{begin}:{begin} + {n}")
-        while parts and parts[-1] == ":":
-            parts.pop()
-        ctx.emit(f"{outs[0]} = {ins[0]}[{', '.join(parts) or '...'}]", indent)
+        ctx.emit(f"{outs[0]} = {ins[0]}{_index_of(parts)}", indent)
     c = _sliced_c(sizes, (1,) * len(dims), dims)
     return Kernel(VIEW, emit, c_layout=lambda c_in: c_in and c)
 
@@ -453,14 +455,13 @@ def _pad_kernel(eqn):
     def emit(ctx, eqn, ins, outs, buf, indent):
         if buf is not None:
             ctx.emit(f"{buf}[...] = {ins[1]}", indent)
+            ctx.emit(f"{outs[0]} = {buf}", indent)
         elif zero:
             ctx.emit(f"{outs[0]} = {ctx.kernel('zeros')}({shape!r}, {ctx.const(dtype, 'dt')})",
                      indent)
         else:
             ctx.emit(f"{outs[0]} = {ctx.kernel('full')}({shape!r}, {ins[1]}, "
                      f"{ctx.const(dtype, 'dt')})", indent)
-        if buf is not None:
-            ctx.emit(f"{outs[0]} = {buf}", indent)
         if dst is not None:
             ctx.emit(f"{outs[0]}{into} = {ins[0]}{part}", indent)
     return Kernel(FRESH, emit, accepts_out=True, c_layout=_always_c)
