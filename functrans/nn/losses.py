@@ -101,26 +101,27 @@ def _real_floating(input, target, fn):
     return x, t
 
 
+def _difference_loss(fn, input, target, size_average, reduce, reduction, weight, name):
+    """`fn(input - target)` reduced (and weighted by `weight` where given) as `reduction` says."""
+    reduction = legacy_reduction(size_average, reduce, reduction, name)
+    input, target = as_floating(input), fnp.asarray(target)
+    _same_shape(input, target, name)
+    loss = fn(fnp.subtract(input, target))
+    if weight is not None:
+        return _weighted(loss, weight, reduction, name)
+    return _reduce(loss, reduction, name)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error (weighted by `weight`, of the input's shape, where given)."""
-    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
-    input, target = as_floating(input), fnp.asarray(target)
-    _same_shape(input, target, "mse_loss")
-    loss = fnp.square(fnp.subtract(input, target))
-    if weight is not None:
-        return _weighted(loss, weight, reduction, "mse_loss")
-    return _reduce(loss, reduction, "mse_loss")
+    return _difference_loss(fnp.square, input, target, size_average, reduce, reduction, weight,
+                            "mse_loss")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error (weighted by `weight`, of the input's shape, where given)."""
-    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
-    input, target = as_floating(input), fnp.asarray(target)
-    _same_shape(input, target, "l1_loss")
-    loss = fnp.abs(fnp.subtract(input, target))
-    if weight is not None:
-        return _weighted(loss, weight, reduction, "l1_loss")
-    return _reduce(loss, reduction, "l1_loss")
+    return _difference_loss(fnp.abs, input, target, size_average, reduce, reduction, weight,
+                            "l1_loss")
 
 
 def _class_axis(logp, fn):

@@ -22,14 +22,20 @@ def pmf(k, mu, loc=0):
     return fnp.exp(logpmf(k, mu, loc))
 
 
-def cdf(k, mu, loc=0):
+def _regularized_gamma(k, mu, loc, gamma, at_mu_zero, below_support):
+    """`gamma(floor(k - loc) + 1, mu)` (a regularized incomplete gamma function: the cdf's
+    or sf's closed form), `at_mu_zero` where mu is 0, `below_support` where k < loc."""
     k, mu, loc = promote(k, mu, loc)
     k = fnp.floor(k - loc)
     ks = safe(k >= 0, k, 0)
     positive = mu > 0
     mus = safe(positive, mu, 1)
-    value = fnp.where(positive, special.gammaincc(ks + 1, mus), 1)
-    return nan_unless(mu >= 0, fnp.where(k >= 0, value, 0))
+    value = fnp.where(positive, gamma(ks + 1, mus), at_mu_zero)
+    return nan_unless(mu >= 0, fnp.where(k >= 0, value, below_support))
+
+
+def cdf(k, mu, loc=0):
+    return _regularized_gamma(k, mu, loc, special.gammaincc, 1, 0)
 
 
 def logcdf(k, mu, loc=0):
@@ -37,13 +43,7 @@ def logcdf(k, mu, loc=0):
 
 
 def sf(k, mu, loc=0):
-    k, mu, loc = promote(k, mu, loc)
-    k = fnp.floor(k - loc)
-    ks = safe(k >= 0, k, 0)
-    positive = mu > 0
-    mus = safe(positive, mu, 1)
-    value = fnp.where(positive, special.gammainc(ks + 1, mus), 0)
-    return nan_unless(mu >= 0, fnp.where(k >= 0, value, 1))
+    return _regularized_gamma(k, mu, loc, special.gammainc, 0, 1)
 
 
 def logsf(k, mu, loc=0):
