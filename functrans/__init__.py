@@ -38,11 +38,11 @@ from . import test_util
 from . import debug, monitoring
 from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .callbacks import pure_callback
-from . import ad_checkpoint, experimental, typing, image
+from . import ad_checkpoint, experimental, typing, image, ops
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from . import sharding, dlpack, extend, profiler, stages, export
-from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
+from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map, reshard, Shard,
                        make_array_from_callback,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,

@@ -36,7 +36,8 @@ LAYERS = [
     ("libraries", ["functrans.nn", "functrans.optim", "functrans.random", "functrans.data",
                    "functrans.flatten_util", "functrans.callbacks",
                    "functrans.serialization", "functrans.debug", "functrans.scipy",
-                   "functrans.test_util", "functrans.testing", "functrans.distributed"]),
+                   "functrans.test_util", "functrans.testing", "functrans.distributed",
+                   "functrans.ops"]),
     ("the package", ["functrans"]),
 ]
 
