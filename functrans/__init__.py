@@ -42,7 +42,7 @@ from . import ad_checkpoint, experimental, typing, image, ops
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from . import sharding, dlpack, extend, profiler, stages, export
-from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map, reshard, Shard,
+from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
                        make_array_from_callback,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
