@@ -250,7 +250,6 @@ def test_jitted_gradient_equals_eager(program, seed):
             np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-10, atol=1e-10)
 
 
-
 @FUZZ
 @given(programs(max_steps=6), st.integers(0, 2 ** 16))
 def test_jitted_vmap_equals_loop(program, seed):
