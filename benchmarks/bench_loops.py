@@ -7,7 +7,11 @@ measured side by side in one run.
 (b) the same with a `lax.cond` whose true branch calls `debug.print` every 1,000 steps (the
     notebook's `cond_print`; the printed text goes to a string buffer);
 (c) `fori_loop` whose body is `tanh(w @ x)` on 32x32 float32 matrices;
-(d) `while_loop` over a scalar counter and a vector of 16 floats.
+(d) `while_loop` over a scalar counter and a vector of 16 floats;
+(e) with --per-call: one loop called again and again outside jit with the same function and
+    argument types (`for _ in range(CALLS): lax.scan(f, c, xs)`), as a script calls it: thread
+    CPU time per call and how often the body is called per call beyond its Python iterations
+    (its traces; JAX traces once, then reuses the trace).
 
 Contenders: functrans under `jit`; functrans called without `jit` (as the notebook calls
 `jax.lax.scan`); JAX's `jit`; the loop written with NumPy by hand. Figures are microseconds
@@ -16,6 +20,7 @@ loop (median of per-round ratios). With --calls, also the Python function calls 
 that cProfile counts in one run of each functrans contender (deterministic, unlike times).
 
     python benchmarks/bench_loops.py [--steps 10000] [--rounds 7] [--calls] [--quick]
+                                     [--per-call [--repeats 100]]
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import io
 import os
 import pstats
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -214,6 +220,62 @@ def calls_per_iteration(fn, steps):
     return pstats.Stats(profiler).total_calls / steps
 
 
+def repeated_loops(xnp, lax, traced, traces):
+    """{name: zero-argument callable}: loops whose functions add 1 to `traces[name]` when
+    `traced(args)` (called to be traced, not run in Python)."""
+    def counted(name, fn):
+        traces[name] = 0
+
+        def run(*args):
+            traces[name] += traced(args)
+            return fn(*args)
+        return run
+    c0, xs, xs4 = xnp.ones(16), xnp.ones((50, 16)), xnp.ones((4, 16))
+    scan_f = counted("scan 50", lambda c, x: (xnp.tanh(c * x + 1.0), c.sum()))
+    short_f = counted("scan 4", lambda c, x: (c * x + 1.0, c))
+    fori_f = counted("fori_loop 50", lambda i, v: xnp.sin(v) + i)
+    while_b = counted("while_loop 100", lambda c: (c[0] + 1, xnp.cos(c[1])))
+    false_f = counted("cond", lambda x: x * 2.0)
+
+    def true_f(x):
+        return x + 1.0
+
+    def while_c(c):
+        return c[0] < 100
+    return {"scan 50": lambda: lax.scan(scan_f, c0, xs),
+            "scan 4": lambda: lax.scan(short_f, c0, xs4),
+            "fori_loop 50": lambda: lax.fori_loop(0, 50, fori_f, c0),
+            "while_loop 100": lambda: lax.while_loop(while_c, while_b, (xnp.asarray(0), c0)),
+            "cond": lambda: lax.cond(True, true_f, false_f, c0)}
+
+
+def per_call(repeats):
+    """Thread CPU time per call of loops called again and again outside jit, and their
+    body's traces per call, JAX's (outside jit too) beside."""
+    from functrans.core import Tracer
+    libraries = [("functrans", fnp, ft.lax, lambda args: any(
+        isinstance(x, Tracer) for x in ft.tree_util.tree_leaves(args)))]
+    if jax is not None:
+        libraries.append(("JAX", jnp, jax.lax, lambda args: any(
+            isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args))))
+    rows = []
+    for lib, xnp, lax, traced in libraries:
+        traces = {}
+        for name, fn in repeated_loops(xnp, lax, traced, traces).items():
+            run = _quiet(fn)
+            run()
+            first = traces[name]
+            start = time.thread_time()
+            for _ in range(repeats):
+                run()
+            spent = (time.thread_time() - start) / repeats
+            rows.append([f"{lib} {name}", f"{spent * 1e3:8.3f}",
+                         f"{(traces[name] - first) / repeats:6.2f}"])
+    print(f"(e) loops called {repeats} times outside jit with the same function and types")
+    table(rows, ["loop", "ms/call", "traces/call"])
+    print()
+
+
 CASES = {"a": "scan: Adam on 2 parameters",
          "b": "scan: Adam + cond + debug.print every 1000",
          "c": "fori_loop: tanh(w @ x), 32x32",
@@ -230,7 +292,13 @@ def main():
     parser.add_argument("--calls", action="store_true",
                         help="also count Python calls per iteration (cProfile)")
     parser.add_argument("--quick", action="store_true", help="1,000 steps, 3 rounds")
+    parser.add_argument("--per-call", action="store_true",
+                        help="only (e): loops called repeatedly outside jit")
+    parser.add_argument("--repeats", type=int, default=100)
     args = parser.parse_args()
+    if args.per_call:
+        per_call(args.repeats)
+        return
     if args.quick:
         args.steps, args.rounds = 1000, 3
     print(f"functrans {ft.__version__ if hasattr(ft, '__version__') else ''}, "

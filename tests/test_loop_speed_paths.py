@@ -363,3 +363,175 @@ def test_long_eager_while_on_the_stand_in_gpu(fake_gpus):
         want = lax.while_loop(lambda c: c[0] < WHILE_LONG,
                               lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (0, fnp.asarray([1.0, 2.0])))
     close((i, got), want)
+
+
+# ------------------------------------------------------------------ traces kept across calls
+CALLS = 4
+
+
+def test_repeated_eager_scan_traces_once():
+    body = Counted(lambda c, x: (fnp.tanh(c * x + 1.0), c.sum()))
+    c0 = fnp.ones(3)
+    xs = fnp.asarray(np.linspace(0, 1, 3 * LONG, dtype=np.float32).reshape(LONG, 3))
+    want = python_scan(lambda c, x: (fnp.tanh(c * x + 1.0), c.sum()), c0, xs, LONG)
+    for _ in range(CALLS):
+        close(lax.scan(body, c0, xs), want, rtol=1e-5)
+    assert body.calls == 1
+    xs1 = fnp.ones((LONG + 1, 3))
+    close(lax.scan(body, c0, xs1), python_scan(body.fn, c0, xs1, LONG + 1), rtol=1e-5)
+    assert body.calls == 1              # the body's trace does not depend on the length
+    lax.scan(body, c0.astype("float64"), xs.astype("float64"))
+    assert body.calls == 2
+
+
+def test_repeated_eager_fori_and_weak_carry_trace_once():
+    body = Counted(lambda i, v: fnp.sin(v) + i)
+    for _ in range(CALLS):
+        got = lax.fori_loop(0, LONG, body, fnp.ones(2))
+    assert body.calls == 1
+    want = np.ones(2, np.float32)
+    for i in range(LONG):
+        want = np.sin(want) + np.float32(i)
+    close(got, want, rtol=1e-5)
+    short = Counted(lambda i, v: v * 2 + i)     # a Python scalar carry is settled by a trace
+    for _ in range(CALLS):
+        got = lax.fori_loop(0, SHORT, short, 1.0)
+    assert short.calls - CALLS * SHORT <= 2      # traced at most twice to settle, once
+    assert float(got) == python_scan(lambda c, i: (c * 2 + i, None), 1.0, range(SHORT),
+                                     SHORT)[0]
+
+
+def test_repeated_eager_while_and_cond_trace_once():
+    cond_fun = Counted(lambda c: c[0] < LONG * 4)
+    body_fun = Counted(lambda c: (c[0] + 1, fnp.cos(c[1])))
+    for _ in range(CALLS):
+        n, v = lax.while_loop(cond_fun, body_fun, (fnp.asarray(0), fnp.zeros(2)))
+    assert int(n) == LONG * 4
+    assert body_fun.calls == CALLS * PYTHON_ITERATIONS + 1
+    assert cond_fun.calls == CALLS * PYTHON_ITERATIONS + 1
+    true_fun, false_fun = Counted(lambda x: x + 1.0), Counted(lambda x: x * 2.0)
+    for _ in range(CALLS):              # the branch not taken is traced to check it agrees
+        assert float(lax.cond(True, true_fun, false_fun, fnp.asarray(3.0))) == 4.0
+    assert (true_fun.calls, false_fun.calls) == (CALLS, 1)
+
+
+def test_under_jit_a_body_is_traced_once_for_several_jitted_functions():
+    body = Counted(lambda c, x: (c + x, c))
+    first = ft.jit(lambda xs: lax.scan(body, fnp.zeros(()), xs)[0])
+    second = ft.jit(lambda xs: lax.scan(body, fnp.zeros(()), xs)[1].sum())
+    assert float(first(fnp.ones(3))) == 3.0 and float(second(fnp.ones(3))) == 3.0
+    assert body.calls == 1
+
+
+def test_a_new_closure_is_traced_again_with_its_own_values():
+    def make(k):
+        return lambda c, x: (c + k * x, c)
+    for k in (1.0, 2.0, 3.0):
+        got = lax.scan(make(k), fnp.asarray(0.0), fnp.ones(LONG))
+        assert float(got[0]) == k * LONG
+
+
+def test_a_body_closing_over_a_traced_value_is_not_kept():
+    """Under an eager grad the body reads the differentiated value (a tracer of that call):
+    each call must trace with its own."""
+    box = {}
+
+    def body(c, x):
+        return c * box["w"] + x, c
+
+    def loss(w):
+        box["w"] = w
+        return lax.scan(body, 0.0, fnp.ones(LONG) * 0.1)[0]
+
+    def python_loss(w):
+        c = 0.0
+        for _ in range(LONG):
+            c = c * w + 0.1
+        return c
+    for w in (0.5, 0.9):
+        close(ft.grad(loss)(w), (python_loss(w + 1e-3) - python_loss(w - 1e-3)) / 2e-3,
+              rtol=1e-2)
+        close(ft.vmap(loss)(fnp.asarray([w, w / 2])),
+              np.asarray([python_loss(w), python_loss(w / 2)]), rtol=1e-5)
+
+
+def test_traces_do_not_keep_the_function_alive():
+    import gc
+    import weakref
+    from functrans.higher_order.control_flow import common
+
+    def run():
+        scale = fnp.ones(3) * 2.0
+
+        def body(c, x):
+            return c + scale * x, c
+        lax.scan(body, fnp.zeros(3), fnp.ones((LONG, 3)))
+        lax.cond(True, body, body, fnp.zeros(3), fnp.ones(3))
+        assert body in common._TRACES
+        return weakref.ref(body)
+    ref = run()
+    gc.collect()
+    assert ref() is None
+
+
+def test_disable_jit_and_back_and_nan_checks_use_their_own_paths():
+    body = Counted(lambda c, x: (c + x, c))
+    lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    with ft.disable_jit():
+        got = lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    assert body.calls == 1 + LONG and float(got[0]) == LONG
+    ft.config.update("debug_nans", True)
+    try:
+        got = lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    finally:
+        ft.config.update("debug_nans", False)
+    assert body.calls == 1 + 2 * LONG and float(got[0]) == LONG
+    lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    assert body.calls == 1 + 2 * LONG
+
+
+def test_default_float_switch_traces_again():
+    """The arguments' types are the same (int32); what the body makes is not."""
+    body = Counted(lambda c, x: (c + 1, fnp.zeros(2) + c))
+    old = ft.config.default_float_dtype
+    dtypes = []
+    try:
+        for name in ("float32", "float64", "float32"):
+            ft.config.update("default_float_dtype", name)
+            carry, ys = lax.scan(body, fnp.asarray(0, dtype="int32"), None, length=LONG)
+            dtypes.append((carry.dtype.name, ys.dtype.name))
+            assert int(carry) == LONG and float(ys[-1, 0]) == LONG - 1
+    finally:
+        ft.config.update("default_float_dtype", old)
+    assert dtypes == [("int32", "float32"), ("int32", "float64"), ("int32", "float32")]
+    assert body.calls == 2
+
+
+def test_repeated_loops_with_refs_and_debug_print_run_their_effects_each_call():
+    total = ft.new_ref(fnp.zeros(()))
+
+    def body(c, x):
+        total[...] += x
+        return c + 1.0, c
+    for _ in range(CALLS):
+        lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    assert float(total[...]) == CALLS * LONG
+    printing = Counted(lambda c, x: (ft.debug.print("{}", x) or c + x, c))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for _ in range(CALLS):
+            lax.scan(printing, fnp.asarray(0.0), fnp.arange(LONG, dtype="float32"))
+        ft.effects_barrier()
+    assert printing.calls == 1
+    assert out.getvalue().split() == [str(float(i)) for i in range(LONG)] * CALLS
+
+
+def test_loop_primitives_declare_their_compiled_body():
+    from functrans.compiler import loops
+    from functrans.higher_order.control_flow import common
+    from functrans.higher_order.control_flow.cond import cond_p
+    from functrans.higher_order.control_flow.scan import scan_p
+    from functrans.higher_order.control_flow.while_loop import while_p
+    assert (scan_p.compiled_body, while_p.compiled_body, cond_p.compiled_body) == \
+        ("jaxpr", "body_jaxpr", None)
+    assert common._LOOP_RUNNER[0] is loops.run_compiled

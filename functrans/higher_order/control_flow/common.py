@@ -5,10 +5,13 @@ batching helpers, and the pieces of the loops' generated code."""
 from __future__ import annotations
 
 import numbers
+import threading
+import weakref
 
+from ...backends import default_device_now
 from ...config import config
 from ...core import (AxisPrimitive, Tracer, get_aval, is_python_scalar, eval_jaxpr,
-                     jit_disabled)
+                     jit_disabled, axis_env)
 from ...errors import (ConcretizationError, TracerArrayConversionError,
                        NonConcreteBooleanIndexError)
 from ...jaxpr import Var, Jaxpr, ClosedJaxpr
@@ -122,14 +125,14 @@ def trace_carry_body(what, body_fun, tree, avals, lead_avals=()):
     return traced, box["avals"]
 
 
-def eager_carry(trace_body, leaves, avals):
+def eager_carry(settle, leaves, avals):
     """The initial carry of a loop run in Python, as arrays for its body (as under jit, where
     it gets traced values): a Python scalar takes the dtype the body settles it to under jit
-    (the body traced once), or its default dtype when the body needs concrete values or
-    uses outer refs. Returns `(leaves, avals)`."""
+    (`settle() -> (traced body, avals)`, see `settle_carry`), or its default dtype when the
+    body needs concrete values or uses outer refs. Returns `(leaves, avals)`."""
     if any(is_python_scalar(x) for x in leaves):
         try:
-            _, avals = settle_carry(trace_body, avals)
+            _, avals = settle()
         except (ConcretizationError, StateUsed):
             pass
         leaves = carry_arrays(leaves, avals)
@@ -151,6 +154,52 @@ def stage_eagerly(length):
     name the failing operation (the Python loop checks each)."""
     return length >= EAGER_STAGING_MIN_LENGTH and not jit_disabled() and \
         not (config.debug_nans or config.debug_infs)
+
+
+# the traced bodies of control flow, per function (held weakly) and per `traced` key
+_TRACES = weakref.WeakKeyDictionary()
+_TRACES_LOCK = threading.Lock()
+TRACES_PER_FUNCTION = 32
+
+
+def traced(fun, key, trace):
+    """`trace()`, the traced body of the Python function `fun` (jaxprs, consts, trees, avals)
+    for `key` (a tuple: the kind of body, the pytree structures and avals of its arguments,
+    static parameters), remembered as JAX does: a loop or branch called again with the same
+    function object and argument types is not traced again (nor its compiled loop built
+    again, which is cached on the jaxpr). `fun` is held weakly (the entries go with it); a
+    new function object, such as a new lambda or closure each call, is a new entry. The
+    settings that change tracing, the named axes, the default device and `disable_jit` are
+    part of the key. A trace that closes over values another transformation traces (eager
+    `grad`, `vmap`), or that failed (outer refs, concrete values needed), is not kept.
+
+    As in JAX, a body is assumed to depend only on its arguments and on what it closed over
+    when first traced: one that reads Python state changed since (a global flag, a global
+    array rebound, a closure cell reassigned) reruns what was traced then."""
+    key = (key, axis_env(), config.trace_context(), default_device_now(), jit_disabled(),
+           config.debug_nans, config.debug_infs)
+    try:
+        entries = _TRACES.get(fun)
+    except TypeError:           # neither hashable nor weakly referable: traced every time
+        return trace()
+    got = None if entries is None else entries.get(key)
+    if got is None:
+        got = trace()
+        if not _holds_tracer(got):
+            with _TRACES_LOCK:
+                entries = _TRACES.get(fun)
+                if entries is None:
+                    entries = _TRACES[fun] = {}
+                if len(entries) >= TRACES_PER_FUNCTION:
+                    del entries[next(iter(entries))]
+                entries[key] = got
+    return got
+
+
+def _holds_tracer(x):
+    if isinstance(x, (tuple, list)):
+        return any(_holds_tracer(v) for v in x)
+    return isinstance(x, Tracer)
 
 
 def trace_fn(fun, args_tree, in_avals, what, fix_out=None, refs_ok=False):
@@ -203,12 +252,37 @@ def with_unused_inputs(closed, avals):
                              j.eqns), closed.consts)
 
 
-def control_primitive(name, impl, abstract_eval):
+# what runs a loop primitive on values as compiled code: `run(prim, args, params) -> outputs`,
+# registered by the compiler (`functrans.compiler.loops`), which sits above this layer
+_LOOP_RUNNER = [None]
+
+
+def register_loop_runner(run):
+    """Make `run(prim, args, params)` run the loop primitives that declare `compiled_body`
+    when they are bound on values (outside jit), except inside `disable_jit` and while
+    NaN/infinity checks are on (the primitive's own `impl` evaluates the jaxprs there,
+    naming the operation that failed)."""
+    _LOOP_RUNNER[0] = run
+
+
+def control_primitive(name, impl, abstract_eval, compiled_body=None):
     """A control-flow primitive: it carries jaxprs, so it depends on the named axes they use;
-    `impl` runs it eagerly (evaluating its jaxprs equation by equation)."""
+    `impl` runs it eagerly (evaluating its jaxprs equation by equation). A loop names the
+    param holding its body in `compiled_body`: run on values, it is then compiled by the
+    runner the compiler registers (`register_loop_runner`), its program cached on that body."""
     p = AxisPrimitive(name, multiple_results=True)
-    p.impl = impl
     p.abstract_eval = abstract_eval
+    p.compiled_body = compiled_body
+    if compiled_body is None:
+        p.impl = impl
+        return p
+
+    def run(xp, *args, **params):
+        runner = _LOOP_RUNNER[0]
+        if runner is None or jit_disabled() or config.debug_nans or config.debug_infs:
+            return impl(xp, *args, **params)
+        return runner(p, args, params)
+    p.impl = run
     return p
 
 

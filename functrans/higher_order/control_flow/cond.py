@@ -26,7 +26,7 @@ from ...primitives.elementwise import eq, convert_element_type, max as lax_max, 
 from ...tree_util import tree_flatten, tree_unflatten
 from .common import (control_primitive, assign, loop_vjp_parts, bwd_body_fn, zeros,
                      lane_select, as_value, leaf_avals, trace_fn, path_names, scalar_operand,
-                     trace_all)
+                     trace_all, traced)
 
 
 def _cond_aval(index, *ops, branches):
@@ -211,7 +211,7 @@ def _bind_branches(index, branches, operands, what, names):
     leaves, tree = tree_flatten(tuple(operands))
     leaves = [as_value(x, what) for x in leaves]
     avals = leaf_avals(leaves)
-    traced = trace_all(*[functools.partial(trace_fn, br, tree, avals, f"{what} {name}")
+    traced = trace_all(*[functools.partial(_trace_branch, br, tree, avals, f"{what} {name}")
                          for br, name in zip(branches, names)])
     out_tree = traced[0][2]
     for k, (closed, _, t) in enumerate(traced[1:], 1):
@@ -233,6 +233,12 @@ def _bind_branches(index, branches, operands, what, names):
                                         j.outvars, j.eqns), closed.consts))
     outs = cond_p.bind(index, *consts, *leaves, branches=tuple(jaxprs))
     return tree_unflatten(out_tree, outs)
+
+
+def _trace_branch(branch, tree, avals, what, refs_ok=False):
+    """`trace_fn` of a branch, remembered (`traced`)."""
+    return traced(branch, ("branch", tree, tuple(avals), refs_ok), functools.partial(
+        trace_fn, branch, tree, avals, what, refs_ok=refs_ok))
 
 
 def _agree(what, a, b):
@@ -260,8 +266,8 @@ def _run_one(k, branches, operands, what, names):
     ran = (names[k], out_tree, leaf_avals(out_leaves))
     for j, br in enumerate(branches):
         if j != k and not jit_disabled():
-            closed, _, t = trace_fn(br, tree, leaf_avals(leaves), f"{what} {names[j]}",
-                                    refs_ok=True)
+            closed, _, t = _trace_branch(br, tree, leaf_avals(leaves), f"{what} {names[j]}",
+                                         refs_ok=True)
             _agree(what, ran, (names[j], t, closed.out_avals))
     return tree_unflatten(out_tree, out_leaves)
 

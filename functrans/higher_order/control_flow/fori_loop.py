@@ -14,8 +14,8 @@ from ...primitives.elementwise import add, lt, convert_element_type
 from ...primitives.shape_ops import constant
 from ...tree_util import tree_flatten, tree_unflatten
 from .common import (check_unroll, as_value, carry_leaves, carry_arrays, conform_carry,
-                     trace_carry_body, eager_carry, stage_eagerly)
-from .scan import scan
+                     trace_carry_body, eager_carry, stage_eagerly, settle_carry, traced)
+from .scan import scan_of
 from .while_loop import while_loop
 
 
@@ -41,12 +41,16 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
         lo, hi = int(concrete_value(lower)), int(concrete_value(upper))
         if staging_main() is None and not stage_eagerly(hi - lo):
             leaves, tree, avals = carry_leaves(init_val, "fori_loop")
+            lead = (ShapedArray((), index_dtype),)
             trace_body = functools.partial(trace_carry_body, "fori_loop", body_fun, tree,
-                                           lead_avals=[ShapedArray((), index_dtype)])
-            leaves, avals = eager_carry(trace_body, leaves, avals)
+                                           lead_avals=lead)
+            settle = functools.partial(
+                traced, body_fun, ("fori_loop", tree, tuple(avals), lead),
+                functools.partial(settle_carry, trace_body, avals))
+            leaves, avals = eager_carry(settle, leaves, avals)
             for i in range(lo, hi):
-                out, out_tree = tree_flatten(body_fun(_index(i, index_dtype, leaves),
-                                                     tree_unflatten(tree, leaves)))
+                val = tree_unflatten(tree, leaves)
+                out, out_tree = tree_flatten(body_fun(_index(i, index_dtype, leaves), val))
                 out = [as_value(x, "fori_loop") for x in out]
                 leaves, avals = conform_carry("fori_loop", out, out_tree, avals, tree,
                                               "body_fun")
@@ -59,8 +63,8 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
             out, _ = conform_carry("fori_loop", [as_value(x, "fori_loop") for x in out],
                                    out_tree, avals, tree, "body_fun")
             return (add(i, index_dtype.type(1)), tree_unflatten(tree, out)), None
-        (_, val), _ = scan(step, (_index(lo, index_dtype, init_val), init_val), None,
-                           length=max(hi - lo, 0))
+        (_, val), _ = scan_of(step, (_index(lo, index_dtype, init_val), init_val), None,
+                              max(hi - lo, 0), False, (body_fun, "fori_loop scan"))
         return val
     lower = convert_element_type(lower, index_dtype)
     upper = convert_element_type(upper, index_dtype)

@@ -9,6 +9,7 @@ output slice into a preallocated array.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 
 from ... import dtypes
@@ -25,7 +26,7 @@ from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
                      as_value, carry_leaves, carry_arrays, conform_carry, settle_carry,
-                     trace_fn, check_unroll, eager_carry, stage_eagerly,
+                     trace_fn, check_unroll, eager_carry, stage_eagerly, traced,
                      NEEDS_VALUES)
 
 
@@ -51,7 +52,7 @@ def _scan_impl(xp, *args, jaxpr, length, reverse, num_consts, num_carry):
     return list(carry) + ys
 
 
-scan_p = control_primitive("scan", _scan_impl, _scan_aval)
+scan_p = control_primitive("scan", _scan_impl, _scan_aval, compiled_body="jaxpr")
 
 
 def _scan_lowering(ctx, eqn, ins, outs, indent):
@@ -239,10 +240,18 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     `reverse=True` runs from the end. It is one staged loop, differentiable in every mode;
     called outside jit it runs compiled, as under jit (`f` traced once), except that a short
     loop, or one whose `f` needs concrete values or uses outer refs, runs as that Python
-    loop. `unroll` (a positive int or a bool) is
+    loop. As in JAX, the trace of `f` is kept for later calls with the same function object
+    and argument types (so `f` should not depend on Python state that changes between
+    calls; see `control_flow.common.traced`). `unroll` (a positive int or a bool) is
     accepted for JAX's code and does not change the results.
     """
     check_unroll("scan", unroll)
+    return scan_of(f, init, xs, length, reverse, (f, "scan"))
+
+
+def scan_of(f, init, xs, length, reverse, owner):
+    """`scan`, its traced body remembered for `owner = (function, tag)` (see `traced`): the
+    user's function whose trace `f`'s is (fori_loop's `f` is a new wrapper per call)."""
     x_leaves, x_tree = tree_flatten(xs)
     x_leaves = [as_value(x, "scan") for x in x_leaves]
     lengths = {shape_of(x)[0] if shape_of(x) else None for x in x_leaves}
@@ -272,15 +281,18 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
             return cl + [as_value(v, "scan") for v in yl]
         closed, consts, _ = trace_fn(f, args_tree, list(avals) + x_avals, "scan f", fix)
         return (closed, consts, box["y_tree"]), box["avals"]
+    key = (owner[1], args_tree, tuple(c_avals), tuple(x_avals))
+    settle = functools.partial(traced, owner[0], key,
+                               functools.partial(settle_carry, trace_body, c_avals))
     eager = staging_main() is None and n > 0
     if eager and not stage_eagerly(n):
-        return _python_scan(f, trace_body, c_leaves, c_tree, c_avals, x_leaves, x_tree, n,
+        return _python_scan(f, settle, c_leaves, c_tree, c_avals, x_leaves, x_tree, n,
                             reverse)
     try:
-        (closed, consts, y_tree), c_avals = settle_carry(trace_body, c_avals)
+        (closed, consts, y_tree), c_avals = settle()
     except (StateUsed,) + NEEDS_VALUES as e:
         if eager:       # a body needing concrete values, or using outer refs
-            return _python_scan(f, trace_body, c_leaves, c_tree, c_avals, x_leaves, x_tree,
+            return _python_scan(f, settle, c_leaves, c_tree, c_avals, x_leaves, x_tree,
                                 n, reverse)
         if not isinstance(e, StateUsed):
             raise
@@ -292,9 +304,9 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     return tree_unflatten(c_tree, outs[:nk]), tree_unflatten(y_tree, outs[nk:])
 
 
-def _python_scan(f, trace_body, c_leaves, c_tree, c_avals, x_leaves, x_tree, n, reverse):
+def _python_scan(f, settle, c_leaves, c_tree, c_avals, x_leaves, x_tree, n, reverse):
     """`scan` as a Python loop calling `f` on values."""
-    c_leaves, c_avals = eager_carry(trace_body, c_leaves, c_avals)
+    c_leaves, c_avals = eager_carry(settle, c_leaves, c_avals)
     ys = []
     for i in (range(n - 1, -1, -1) if reverse else range(n)):
         x = tree_unflatten(x_tree, [leaf[i] for leaf in x_leaves])

@@ -35,7 +35,7 @@ from .common import (control_primitive, assign, owners, keep_owned, donate, carr
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, with_unused_inputs,
                      lane_select, prepare_batched, as_value, carry_leaves, carry_arrays,
                      conform_carry, settle_carry, trace_fn, scalar_operand, trace_carry_body,
-                     eager_carry, trace_all, stage_eagerly, NEEDS_VALUES)
+                     eager_carry, trace_all, stage_eagerly, traced, NEEDS_VALUES)
 
 
 def _while_aval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -64,7 +64,7 @@ def _while_impl(xp, *args, **params):
     return _run_while(params["cond_jaxpr"], params["body_jaxpr"], cconsts, bconsts, list(init))
 
 
-while_p = control_primitive("while", _while_impl, _while_aval)
+while_p = control_primitive("while", _while_impl, _while_aval, compiled_body="body_jaxpr")
 
 
 def _emit_while(ctx, cond_jaxpr, body_jaxpr, cconsts, bconsts, init, indent, on_iter=None):
@@ -289,8 +289,7 @@ def while_loop(cond_fun, body_fun, init_val):
     """
     leaves, tree, avals = carry_leaves(init_val, "while_loop")
     if staging_main() is None:
-        leaves, avals = eager_carry(functools.partial(trace_carry_body, "while_loop", body_fun,
-                                                      tree), leaves, avals)
+        leaves, avals = eager_carry(_settle(body_fun, tree, avals), leaves, avals)
         with StateJournal() as loop:
             count = 0
             while True:
@@ -357,23 +356,35 @@ def _written_by_both():
                                "JAX does not support either; write it in only one of them")
 
 
+def _settle(body_fun, tree, avals):
+    """`settle_carry` of `body_fun` for the carry `tree` and `avals`, remembered (`traced`)."""
+    return functools.partial(
+        traced, body_fun, ("while_loop", tree, tuple(avals)),
+        functools.partial(settle_carry, functools.partial(
+            trace_carry_body, "while_loop", body_fun, tree), avals))
+
+
+def _fix_pred(outs, out_tree):
+    if len(outs) != 1 or shape_of(outs[0]) != ():
+        raise TypeError("while_loop: cond_fun must return a scalar boolean, got "
+                        f"{[get_aval(o).str_short() for o in outs]}")
+    return [convert_element_type(outs[0], np.bool_)]
+
+
 def _while_call(cond_fun, body_fun, leaves, tree, avals, values_only=False):
     args_tree = tree_structure((tree_unflatten(tree, [0] * len(leaves)),))
-    trace_body = functools.partial(trace_carry_body, "while_loop", body_fun, tree)
-
-    def fix_pred(outs, out_tree):
-        if len(outs) != 1 or shape_of(outs[0]) != ():
-            raise TypeError("while_loop: cond_fun must return a scalar boolean, got "
-                            f"{[get_aval(o).str_short() for o in outs]}")
-        return [convert_element_type(outs[0], np.bool_)]
     settled = avals
 
     def body():
         nonlocal settled
-        traced, settled = settle_carry(trace_body, avals)
-        return traced
-    (body_closed, body_consts, _), (cond_closed, cond_consts, _) = trace_all(
-        body, lambda: trace_fn(cond_fun, args_tree, settled, "while_loop cond_fun", fix_pred))
+        body_traced, settled = _settle(body_fun, tree, avals)()
+        return body_traced
+
+    def cond():
+        key = ("while_loop cond_fun", args_tree, tuple(settled))
+        return traced(cond_fun, key, functools.partial(
+            trace_fn, cond_fun, args_tree, settled, "while_loop cond_fun", _fix_pred))
+    (body_closed, body_consts, _), (cond_closed, cond_consts, _) = trace_all(body, cond)
     avals = settled
     if values_only and any(isinstance(c, Tracer) for c in cond_consts + body_consts):
         return _IN_PYTHON
