@@ -213,9 +213,19 @@ def _no_promotion(names):
         "operands explicitly, e.g. x.astype('float32').")
 
 
-def result_type(*dtypes_or_scalars) -> np.dtype:
+def result_type(*dtypes_or_scalars, return_weak_type_flag=False):
     """Promote array dtypes (see the module docstring) and weak Python scalars (NEP 50 + the
-    default float)."""
+    default float). With `return_weak_type_flag` (JAX's keyword), `(dtype, weak)`: the result
+    is weak when every operand is a Python scalar (`3 + 1.5` takes a float16 array's dtype
+    later, as in JAX); arrays of any dtype make it strong (functrans's Arrays are never weak,
+    where JAX's lattice keeps `int8_array + 1.5` weak)."""
+    dt = _result_type(dtypes_or_scalars)
+    if return_weak_type_flag:
+        return dt, all(type(x) in _SCALAR_KIND for x in dtypes_or_scalars)
+    return dt
+
+
+def _result_type(dtypes_or_scalars) -> np.dtype:
     dts = []
     weak = 0 - 1
     for x in dtypes_or_scalars:

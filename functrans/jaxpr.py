@@ -187,7 +187,7 @@ class PrettyPrinter:
                     nested.append((f"{k}[{i}]", u.jaxpr if isinstance(u, ClosedJaxpr) else u))
             else:
                 params.append(f"{k}={_param_str(v)}")
-        head = eqn.primitive.name + (f"[{', '.join(params)}]" if params else "")
+        head = eqn.primitive.name + (f"[{' '.join(params)}]" if params else "")  # (as JAX)
         args = " ".join(self.name(v) for v in eqn.invars)
         text = f"{pad}{lhs} = {head} {args}".rstrip()
         for k, j in nested:

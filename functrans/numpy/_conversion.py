@@ -65,11 +65,12 @@ def promote(*args):
     if isinstance(first, np.dtype) and all(isinstance(k, np.dtype) and k == first
                                            for k in keys):
         return ops, first                        # one dtype already: nothing to convert
-    dt = dtypes.result_type(*keys)
-    return _cast_all(ops, dt, like), dt
+    dt, weak = dtypes.result_type(*keys, return_weak_type_flag=True)
+    return _cast_all(ops, dt, like, weak), dt
 
 
-def _cast_all(ops, dt, like):
+def _cast_all(ops, dt, like, weak=False):
+    """`ops` in `dt`; traced values converted weakly with `weak` (all operands weak)."""
     out = []
     all_scalars = all(type(o) in PYTHON_SCALARS for o in ops)
     for o in ops:
@@ -77,7 +78,7 @@ def _cast_all(ops, dt, like):
             if all_scalars:
                 o = array(o, dtype=dt, device=None if like is None else device_like(like))
         elif dtype_of(o) != dt:
-            o = convert_element_type(o, dt)
+            o = convert_element_type(o, dt, weak_type=weak)
         out.append(o)
     return out
 
@@ -87,10 +88,10 @@ def promote_inexact(*args):
     exp, true division, mean)."""
     like = _placement(args)
     ops = [as_operand(a, like) for a in args]
-    dt = result_dtype(*ops)
+    dt, weak = dtypes.result_type(*map(_promotion_key, ops), return_weak_type_flag=True)
     if not dtypes.is_inexact(dt):
         dt = dtypes.default_float_dtype()
-    return _cast_all(ops, dt, like), dt
+    return _cast_all(ops, dt, like, weak), dt
 
 
 def as_floating(x, like=None):

@@ -607,7 +607,7 @@ batch_elementwise(select_p)
 
 
 # =============================================================== dtype conversion
-def _convert_impl(xp, x, new_dtype):
+def _convert_impl(xp, x, new_dtype, weak_type=False):
     # (not `getattr(x, "dtype", None) == new_dtype`: NumPy reads None as float64, so a Python
     # scalar converted to float64 stayed a Python scalar)
     if hasattr(x, "dtype") and x.dtype == new_dtype:
@@ -615,26 +615,28 @@ def _convert_impl(xp, x, new_dtype):
     return xp.asarray(x).astype(new_dtype)
 
 
+# `weak_type`: whether the result is weakly typed, as JAX's parameter (promotion of weak
+# values of different kinds: `x + y` of a jitted function's Python int and float arguments)
 convert_element_type_p = primitive(
     "convert_element_type", _convert_impl,
-    lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
+    lambda x, new_dtype, weak_type=False: ShapedArray(x.shape, new_dtype, weak_type=weak_type))
 convert_element_type_p.elementwise = True
 convert_element_type_p.kernel_kind = "convert"
 convert_element_type_p.cuda_expr = "({T}){0}"
 
 
-def _convert_jvp(primals, tangents, new_dtype):
+def _convert_jvp(primals, tangents, new_dtype, weak_type=False):
     x, = primals
-    ans = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    ans = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
     t, = tangents
     if t is None or not dtypes.is_inexact(new_dtype):
         return ans, None
-    return ans, convert_element_type(t, new_dtype)
+    return ans, convert_element_type(t, new_dtype, weak_type=weak_type)
 
 
-def _convert_vjp(primals, needs, new_dtype):
+def _convert_vjp(primals, needs, new_dtype, weak_type=False):
     x, = primals
-    ans = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    ans = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
     old = dtype_of(x)
     if not (dtypes.is_inexact(old) and dtypes.is_inexact(new_dtype)):
         return ans, None
@@ -806,7 +808,12 @@ def population_count(x):
 
 
 def div(x, y):
-    """Elementwise `x / y`; integers divide rounding toward zero (as C and JAX's `lax.div`)."""
+    """Elementwise `x / y`; integers divide rounding toward zero (as C and JAX's `lax.div`).
+    Booleans are refused, as by JAX (eagerly NumPy would give 0.5 for `div(True, 2)`)."""
+    for i, a in enumerate((x, y)):
+        if dtype_of(a) == np.bool_:
+            raise TypeError(f"lax.div does not take bool operands (operand {i} is bool); "
+                            "convert it to an integer or float dtype first")
     if dtypes.is_integer(dtype_of(x)) and dtypes.is_integer(dtype_of(y)):
         return floor_divide(sub(x, rem(x, y)), y)     # exact: x - rem(x, y) is a multiple of y
     return div_p.bind(x, y)
@@ -833,17 +840,18 @@ def polygamma(m, x):
     return polygamma_p.bind(m, x)
 
 
-def convert_element_type(operand, new_dtype):
+def convert_element_type(operand, new_dtype, *, weak_type=False):
     """`operand` as `new_dtype` (a no-op when it already is); a Python scalar becomes an
     array on the default device, as `functrans.numpy.asarray` makes it. The result is strongly
     typed, as JAX's: a weak value (a jitted function's Python-number argument) converted to
-    its own dtype stops taking the dtype of the arrays it meets, as eagerly."""
+    its own dtype stops taking the dtype of the arrays it meets, as eagerly. `weak_type=True`
+    keeps a traced result weak (promotion of weak values to a wider kind does)."""
     new_dtype = np.dtype(new_dtype)
     if is_python_scalar(operand):
         return wrap(create(default_device_now(), "asarray", operand, dtype=new_dtype))
-    if dtype_of(operand) == new_dtype and not get_aval(operand).weak_type:
+    if dtype_of(operand) == new_dtype and get_aval(operand).weak_type == weak_type:
         return operand
-    return convert_element_type_p.bind(operand, new_dtype=new_dtype)
+    return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=bool(weak_type))
 
 
 def stop_gradient(x):
