@@ -39,6 +39,7 @@ from . import debug, monitoring
 from . import random, nn, optim, data, distributed, scipy, flatten_util
 from .callbacks import pure_callback
 from . import ad_checkpoint, experimental, typing, image, ops
+from .numpy._dslice import ds
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from . import sharding, dlpack, extend, profiler, stages, export

@@ -33,6 +33,8 @@ from .core import (ShapedArray, Tracer, active_mains, concrete_host_value, devic
 from .interpreters.batching import BatchTrace
 from .interpreters.partial_eval import note_state_write
 from .numpy import asarray, zeros
+from .numpy._dslice import has_dslice
+from .numpy._indexing import dslice_shape
 
 _SCALAR_KINDS = {bool: "b", int: "i", float: "f", complex: "c"}
 _WIDER = {"b": "b", "i": "iufc", "f": "fc", "c": "c"}   # which dtype kinds a Python scalar fits
@@ -234,6 +236,9 @@ def _check_writer(ref, value, what):
 def _index_shape(ref, idx, what):
     """The shape of `ref[idx]`; an index out of bounds is an error when it is known now (an
     Array's reads clamp and writes drop instead)."""
+    shape = ref._aval.shape
+    if has_dslice(idx):
+        shape, idx = dslice_shape(shape, idx)
     probe = []
     for i in (idx if type(idx) is tuple else (idx,)):
         if isinstance(i, (Array, Tracer, np.ndarray, list)):
@@ -249,7 +254,7 @@ def _index_shape(ref, idx, what):
         else:
             probe.append(i)
     try:
-        return np.broadcast_to(np.zeros((), np.bool_), ref._aval.shape)[tuple(probe)].shape
+        return np.broadcast_to(np.zeros((), np.bool_), shape)[tuple(probe)].shape
     except IndexError as e:
         raise ValueError(f"{what}: index out of bounds for a Ref of shape "
                          f"{ref._aval.shape}: {e}") from None

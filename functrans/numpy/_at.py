@@ -33,6 +33,7 @@ from ..core import Tracer, device_like
 from ..primitives._util import shape_of, dtype_of
 from ..primitives.indexing import wrap_negative
 from ._conversion import asarray
+from ._dslice import has_dslice, unwrapped
 from ._indexing import getitem, getitem_mode, Index, entry_kind, raw_index
 
 _SCATTER = {"set": lax.scatter_axes, "add": lax.scatter_add_axes,
@@ -161,8 +162,7 @@ def _traced_update(x, idx, values, kind, clip=False):
     shape = shape_of(x)
     v = values if isinstance(values, (Array, Tracer)) else asarray(values, device=device_like(x))
     v = lax.convert_element_type(v, dtype_of(x))
-    index = Index(shape, idx)
-    window = _window(index, shape, clip)
+    window = None if has_dslice(idx) else _window(Index(shape, idx), shape, clip)
     if window is _DROPPED:
         return x
     if window is not None:
@@ -176,6 +176,7 @@ def _traced_update(x, idx, values, kind, clip=False):
             v = lax.select(lax.broadcast_to(in_bounds, sizes), v, current)
         return lax.dynamic_update_slice(x, v, starts)
     if clip:
+        idx = unwrapped(idx)
         positions = [getitem(_coordinates(x, axis), idx) for axis in range(len(shape))]
         mode = "promise_in_bounds"
     else:       # out-of-bounds elements get position -1, which the scatter drops

@@ -24,6 +24,7 @@ from ..core import (Tracer, concrete_value, concrete_host_value, ConcretizationE
 from ..errors import IndexTypeError, NonConcreteBooleanIndexError
 from ..primitives._util import shape_of, dtype_of
 from ._conversion import asarray
+from ._dslice import Slice, has_dslice
 
 _NDARRAY = np.ndarray
 
@@ -262,6 +263,8 @@ def fill_scalar(v, dtype, name="x.at[...].get"):
 
 # ------------------------------------------------------------------ the general path
 def _getitem(x, idx, fill=None):
+    if has_dslice(idx):
+        x, idx = take_dslices(x, idx, fill)
     shape = shape_of(x)
     index = Index(shape, idx)
     kinds = index.kinds()
@@ -319,3 +322,87 @@ def _dynamic_getitem(x, entries):
     sizes = [1 if t else d for t, d in zip(kept_traced, yshape)]
     y = lax.dynamic_slice(y, starts, sizes)
     return lax.reshape(y, tuple(d for d, t in zip(yshape, kept_traced) if not t))
+
+
+# ------------------------------------------------------------------ ds(start, size, stride)
+def _axes_taken(e):
+    """How many axes of x index entry `e` consumes (None for an Ellipsis)."""
+    if e is Ellipsis:
+        return None
+    if e is None or isinstance(e, (bool, np.bool_)):
+        return 0
+    if isinstance(e, list):
+        e = np.asarray(e)
+    if isinstance(e, (np.ndarray, Array, Tracer)) and dtype_of(e) == dtypes.bool_:
+        return len(shape_of(e))
+    return 1
+
+
+def _dslice_axes(ndim, entries):
+    """The axis of x each Slice entry indexes: {position in entries: axis}."""
+    taken = [_axes_taken(e) for e in entries]
+    rest = ndim - sum(n for n in taken if n is not None)
+    axes, axis = {}, 0
+    for i, (e, n) in enumerate(zip(entries, taken)):
+        if type(e) is Slice:
+            if axis >= ndim:
+                raise IndexError(f"too many indices for array: array is {ndim}-dimensional")
+            axes[i] = axis
+        axis += rest if n is None else n
+    return axes
+
+
+def _check_dslice(s, d):
+    if s.stride == 1 and s.size > d:
+        raise IndexError(f"ds: a window of size {s.size} does not fit an axis of length {d}")
+
+
+def dslice_shape(shape, idx):
+    """`(shape, idx)` with each Slice of `idx` replaced by `:` over an axis of its size (for
+    finding the shape of `x[idx]`)."""
+    entries = list(idx) if type(idx) is tuple else [idx]
+    shape = list(shape)
+    for i, axis in _dslice_axes(len(shape), entries).items():
+        _check_dslice(entries[i], shape[axis])
+        shape[axis] = entries[i].size
+        entries[i] = slice(None)
+    return tuple(shape), tuple(entries)
+
+
+def take_dslices(x, idx, fill=None):
+    """`(y, idx')`: each Slice of `idx` taken from x along its axis and replaced by `:` in
+    idx'. A unit-stride read moves the window into range (a negative start wrapping once
+    unless the index holds arrays);
+    a strided one clamps each position; with `fill`, a window that does not fit (strided: a
+    position out of range) reads `fill` instead (as JAX)."""
+    entries = list(idx) if type(idx) is tuple else [idx]
+    # JAX wraps a negative start only where it reads by dynamic_slice: no fill, no arrays
+    wrappable = fill is None and not any(
+        isinstance(e, (np.ndarray, list, Array, Tracer)) and np.ndim(e) for e in entries)
+    for i, axis in _dslice_axes(len(shape_of(x)), entries).items():
+        s, d = entries[i], shape_of(x)[axis]
+        _check_dslice(s, d)
+        start, wrap = s.start, s.stride == 1 and wrappable
+        if isinstance(start, (Array, Tracer)):
+            start = lax.convert_element_type(start, dtypes.int64)
+            if wrap:
+                start = lax.select(lax.lt(start, 0), lax.add(start, np.int64(d)), start)
+        else:
+            start = np.int64(start + d if wrap and start < 0 else start)
+        if s.stride == 1 and s.size == d:       # the whole axis, wherever it starts (as JAX)
+            pass
+        elif s.stride == 1 and fill is None:
+            start = max(start, 0) if type(start) is np.int64 else lax.max(start, np.int64(0))
+            x = lax.dynamic_slice_in_dim(x, start, s.size, axis, allow_negative_indices=False)
+        else:
+            steps = lax.mul(lax.iota(dtypes.int64, s.size, like=x), np.int64(s.stride))
+            positions = lax.add(start, steps)
+            if fill is not None and s.stride == 1:      # the whole window, or none of it
+                fits = lax.bitwise_and(lax.ge(start, 0), lax.le(start, np.int64(d - s.size)))
+                positions = lax.select(lax.broadcast_to(fits, (s.size,)), positions,
+                                       lax.full((s.size,), -1, dtypes.int64, like=x))
+            y = lax.gather_axes(x, positions, axes=(axis,), mode="clip" if fill is None
+                                else "fill", fill_value=fill)
+            x = lax.moveaxis(y, 0, axis) if axis else y
+        entries[i] = slice(None)
+    return x, tuple(entries)
