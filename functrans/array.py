@@ -265,13 +265,10 @@ def committed(x):
 
 def join_committed(values, raws, error):
     """`(device, raws)` for operands `values` (their raw arrays `raws`) that live on several
-    CPU devices: the one device of their committed Arrays (and raw device arrays given as they
-    are), with the raws of the uncommitted Arrays elsewhere moved there (to the default device
-    when none is committed). Raises `error(devices)` where the committed ones are several, or
-    where an Array is on another platform (there every copy between devices is explicit)."""
-    places = {device_of_raw(r) for v, r in zip(values, raws) if type(v) is Array}
-    if any(d.platform != "cpu" for d in places):
-        raise error(places)     # other platforms: every copy between devices is explicit
+    devices: the one device of their committed Arrays (and raw device arrays given as they
+    are), with the raws of the uncommitted Arrays elsewhere moved there, from any platform
+    (to the default device when none is committed: JAX's rule). Raises `error(devices)` where
+    the committed ones are several."""
     fixed = {device_of_raw(r) for v, r in zip(values, raws)
              if (type(v) is Array and is_committed(v)) or
              (v is r and type(r) not in HOST_TYPES and hasattr(r, "dtype"))}

@@ -174,9 +174,9 @@ def test_environment_variable_sets_the_default_device():
 
 # ------------------------------------------------------------------ mixing is an error
 def test_mixing_devices_is_an_error_naming_both_and_the_fix(dev):
-    x, y = fnp.ones(3), on(dev, np.ones(3))
-    for op in (lambda: x + y, lambda: fnp.dot(x, y), lambda: lax.add(y, x),
-               lambda: fnp.stack([x, y])):
+    x, y = on(cpu, np.ones(3)), on(dev, np.ones(3))     # both committed (placed explicitly)
+    assert (fnp.ones(3) + y).device is dev              # an uncommitted one joins (JAX's rule)
+    for op in (lambda: x + y, lambda: fnp.dot(x, y), lambda: lax.add(y, x)):
         with pytest.raises(ValueError, match=r"different devices \(cpu, fakegpu:0\).*"
                                              r"test_devices.py.*ft.device_put\(x, 'fakegpu:0'\)"):
             op()
@@ -186,7 +186,7 @@ def test_jit_refuses_arguments_on_different_devices_naming_them(dev):
     f = ft.jit(lambda a, b: a * b)
     with pytest.raises(ValueError, match=r"'a' \(args\[0\]\) is on cpu; 'b' \(args\[1\]\) is "
                                          r"on fakegpu:0.*device_put"):
-        f(fnp.ones(2), on(dev, np.ones(2)))
+        f(on(cpu, np.ones(2)), on(dev, np.ones(2)))
 
 
 def test_nothing_moves_silently_between_the_fake_devices(dev):
@@ -298,11 +298,11 @@ def test_library_functions_place_their_data_with_their_operands(dev):
 
 def test_library_functions_still_refuse_arrays_on_different_devices(dev):
     a_h = arr(3, 3)
-    on_cpu, on_dev = fnp.asarray(a_h), on(dev, a_h)
+    on_cpu, on_dev = on(cpu, a_h), on(dev, a_h)
     for op in (lambda: fnp.concatenate([on_dev, a_h, on_cpu]),
-               lambda: fnp.where(on_cpu > 0, on_dev, a_h),
+               lambda: fnp.where(on(cpu, a_h > 0), on_dev, a_h),
                lambda: lax.select_n(np.zeros((3, 3), int), on_dev, on_cpu),
-               lambda: lax.dynamic_update_slice(on_dev, on_cpu[:1], (0, 0)),
+               lambda: lax.dynamic_update_slice(on_dev, on(cpu, a_h[:1]), (0, 0)),
                lambda: fnp.linalg.solve(on_dev, on_cpu),
                lambda: ft.jit(lambda x, y, z: x + y + z)(on_dev, a_h, on_cpu)):
         with pytest.raises(ValueError, match=r"different devices|is on cpu"):
@@ -321,10 +321,10 @@ def test_device_put_reads_numpy_data_where_it_is(dev, fake, monkeypatch):
 
 def test_placed_arrays_on_different_devices_are_still_an_error(dev):
     x_h = arr(3)
-    on_cpu, on_dev = fnp.asarray(x_h), on(dev, x_h)
+    on_cpu, on_dev = on(cpu, x_h), on(dev, x_h)
     with ft.default_device(dev):
         for op in (lambda: lax.add(on_cpu, on_dev), lambda: lax.select(x_h > 0, on_cpu, on_dev),
-                   lambda: lax.add(lax.add(x_h, on_cpu), on_dev)):
+                   lambda: lax.add(on(cpu, lax.add(x_h, on_cpu)), on_dev)):
             with pytest.raises(ValueError, match=r"different devices \(cpu, fakegpu:0\)"):
                 op()
     with pytest.raises(ValueError, match="fakegpu:0, fakegpu:1"):
@@ -357,8 +357,7 @@ def test_trace_time_constants_move_to_the_program_device_once(dev, fake, monkeyp
     table = fnp.asarray(arr(4, seed=3))                 # a cpu array the function closes over
     f = ft.jit(lambda x: x * table + fnp.arange(4.0))
     x = on(dev, arr(4))
-    with pytest.raises(ValueError, match="different devices"):
-        x * table                                       # eagerly it is an error
+    assert (x * table).device is dev                    # uncommitted: eagerly it joins x
     moves = []
     real = type(fake).from_host
     monkeypatch.setattr(type(fake), "from_host",

@@ -59,7 +59,8 @@ def test_cuda_devices_are_listed_and_arrays_move_both_ways():
     assert type(np.asarray(x)) is np.ndarray
     np.testing.assert_array_equal(np.asarray(ft.device_put(x, "cpu")), host)
     with pytest.raises(ValueError, match=r"different devices \(cpu, cuda:0\)"):
-        x + fnp.ones((2, 3))
+        x + ft.device_put(np.ones((2, 3)), "cpu")
+    assert (x + fnp.ones((2, 3))).device is GPU         # uncommitted: it joins x
     with ft.default_device(GPU):
         assert fnp.zeros(3).device is GPU
 

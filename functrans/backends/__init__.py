@@ -425,8 +425,9 @@ def configured_device() -> Device:
 @contextlib.contextmanager
 def default_device(new_val):
     """`with ft.default_device("cuda"): ...` creates new arrays on that device `new_val` (this
-    thread, this block). Arrays never move by themselves: combining arrays that live on
-    different devices is an error; move them with `ft.device_put`."""
+    thread, this block). Committed arrays (`Array.committed`) never move by themselves:
+    combining committed arrays that live on different devices is an error; move them with
+    `ft.device_put`. Uncommitted ones move to the committed arrays they meet."""
     _device_state.stack.append(get_device(new_val))
     try:
         yield _device_state.stack[-1]
