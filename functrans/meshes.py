@@ -11,6 +11,7 @@ are refused."""
 from __future__ import annotations
 
 import abc
+import enum
 import math
 import threading
 
@@ -24,7 +25,8 @@ from .backends import (Device, DeviceGroup, HostBuffer, Split, default_device_no
 __all__ = ["Mesh", "NamedSharding", "PartitionSpec", "Sharding", "SingleDeviceSharding",
            "make_mesh", "placement_device", "set_mesh", "current_mesh", "out_sharding_device",
            "device_or_out_sharding", "Shard", "mesh_place", "sharding_of", "shards_of",
-           "visualize_array_sharding", "visualize_sharding"]
+           "visualize_array_sharding", "visualize_sharding", "AxisType", "AbstractMesh",
+           "get_abstract_mesh", "use_abstract_mesh", "get_mesh", "make_single_device_sharding"]
 
 
 class PartitionSpec(tuple):
@@ -56,31 +58,102 @@ class PartitionSpec(tuple):
 P = PartitionSpec
 
 
-class Mesh:
-    """Devices in an n-dimensional grid with a name for each axis (JAX's `Mesh`)."""
+class AxisType(enum.Enum):
+    """How JAX shards along a mesh axis: `Auto` (the compiler decides), `Explicit` (the split
+    is part of each value's type) or `Manual` (inside `shard_map`). functrans derives the
+    splits of results one way for every axis (JAX's for `Auto`); the types are recorded, and
+    `reshard` takes only `Explicit` axes, as JAX's does."""
+    Auto = enum.auto()
+    Explicit = enum.auto()
+    Manual = enum.auto()
+
+    def __repr__(self):
+        return self.name
+
+
+def _axis_types(axis_types, names, what):
+    """The tuple of AxisTypes, one per axis of `names` (`axis_types`: None for `Auto`, one
+    AxisType for all, or one each)."""
+    if axis_types is None:
+        return (AxisType.Auto,) * len(names)
+    types = (axis_types,) * len(names) if isinstance(axis_types, AxisType) else \
+        tuple(axis_types)
+    if len(types) != len(names) or not all(isinstance(t, AxisType) for t in types):
+        raise ValueError(f"{what}: axis_types must be an AxisType or one per axis "
+                         f"{names}, got {axis_types!r}")
+    return types
+
+
+class _MeshShape:
+    """What a `Mesh` and an `AbstractMesh` share: axis names, sizes and types."""
+
+    @property
+    def shape(self):
+        return dict(zip(self.axis_names, self.axis_sizes))
+
+    @property
+    def size(self):
+        return math.prod(self.axis_sizes) if self.axis_names else 0
+
+    @property
+    def empty(self):
+        return not self.axis_names
+
+    def _axes_repr(self):
+        return ", ".join(f"{n!r}: {s}" for n, s in self.shape.items())
+
+
+class AbstractMesh(_MeshShape):
+    """A mesh's axis names, sizes and types without its devices (JAX's `AbstractMesh`: what
+    `get_abstract_mesh` returns, and `Mesh.abstract_mesh`)."""
+
+    def __init__(self, axis_sizes, axis_names, axis_types=None):
+        self.axis_sizes = tuple(int(n) for n in axis_sizes)
+        self.axis_names = tuple(axis_names)
+        if len(self.axis_sizes) != len(self.axis_names):
+            raise ValueError(f"AbstractMesh: {len(self.axis_sizes)} axis sizes "
+                             f"{self.axis_sizes} for the axis names {self.axis_names}")
+        self.axis_types = _axis_types(axis_types, self.axis_names, "AbstractMesh")
+
+    def __eq__(self, other):
+        return isinstance(other, AbstractMesh) and \
+            (other.axis_sizes, other.axis_names, other.axis_types) == \
+            (self.axis_sizes, self.axis_names, self.axis_types)
+
+    def __hash__(self):
+        return hash((self.axis_sizes, self.axis_names, self.axis_types))
+
+    def __repr__(self):
+        return f"AbstractMesh({self._axes_repr() or '()'}, axis_types={self.axis_types})"
+
+
+class Mesh(_MeshShape):
+    """Devices in an n-dimensional grid with a name for each axis (JAX's `Mesh`; `axis_types`
+    as JAX's, default `Auto`). Meshes of the same devices and names are one place, whatever
+    their axis types."""
 
     def __init__(self, devices, axis_names, axis_types=None):
-        del axis_types      # (JAX's explicit/auto axes: functrans shards nothing itself)
         grid = np.empty(np.shape(devices), dtype=object)
         given = np.asarray(devices, dtype=object)
         for idx in np.ndindex(grid.shape):
             d = given[idx]
             grid[idx] = d if isinstance(d, Device) else get_device(d)
         names = (axis_names,) if isinstance(axis_names, str) else tuple(axis_names)
-        if len(names) != grid.ndim:
+        if len(names) != grid.ndim and (names or grid.size):
             raise ValueError(f"Mesh: {len(names)} axis names {names} for a device grid of "
                              f"shape {grid.shape}; give one name per axis")
         if len(set(names)) != len(names):
             raise ValueError(f"Mesh: axis names must differ, got {names}")
         self.devices, self.axis_names = grid, names
+        self.axis_types = _axis_types(axis_types, names, "Mesh")
 
     @property
-    def shape(self):
-        return dict(zip(self.axis_names, self.devices.shape))
+    def axis_sizes(self):
+        return self.devices.shape if self.axis_names else ()
 
     @property
-    def size(self):
-        return self.devices.size
+    def abstract_mesh(self):
+        return AbstractMesh(self.axis_sizes, self.axis_names, self.axis_types)
 
     @property
     def device_ids(self):
@@ -95,12 +168,12 @@ class Mesh:
         return hash((self.axis_names, tuple(self.devices.flat)))
 
     def __repr__(self):
-        return "Mesh(" + ", ".join(f"{n!r}: {s}" for n, s in self.shape.items()) + ")"
+        return f"Mesh({self._axes_repr()})"
 
 
 def make_mesh(axis_shapes, axis_names, axis_types=None, *, devices=None):
     """A `Mesh` of the given shape over `devices` (default: the first devices of the
-    default device's platform)."""
+    default device's platform), its axes `Explicit` unless `axis_types` says (as JAX's)."""
     shape = tuple(int(s) for s in axis_shapes)
     pool = list(devices) if devices is not None else \
         _all_devices(default_device_now().platform)
@@ -108,7 +181,16 @@ def make_mesh(axis_shapes, axis_names, axis_types=None, *, devices=None):
     if len(pool) < n:
         raise ValueError(f"make_mesh: a mesh of shape {shape} needs {n} devices, but "
                          f"{len(pool)} are available: {pool}")
-    return Mesh(np.array(pool[:n], dtype=object).reshape(shape), axis_names, axis_types)
+    names = (axis_names,) if isinstance(axis_names, str) else tuple(axis_names)
+    if axis_types is None:
+        axis_types = (AxisType.Explicit,) * len(names)
+    return Mesh(np.array(pool[:n], dtype=object).reshape(shape), names, axis_types)
+
+
+def make_single_device_sharding(device, *, memory_kind=None):
+    """The `SingleDeviceSharding` of `device` (a Device or its name)."""
+    del memory_kind
+    return SingleDeviceSharding(get_device(device))
 
 
 class Sharding(abc.ABC):
@@ -241,31 +323,42 @@ def sharding_of(raw, device):
 
 
 class Shard:
-    """One device's block of an array (JAX's `Shard`): its `device`, `index` (a tuple of
-    slices into the whole array), `replica_id` (which copy, where several devices hold the
-    same block) and `data` (the block, an Array on that device)."""
+    """One device's block of an array of `global_shape` laid out by `sharding` (JAX's `Shard`,
+    what `x.addressable_shards` lists): its `device`, `index` (a tuple of slices into the whole
+    array), `replica_id` (which copy, where several devices hold the same block, counted in the
+    order of the sharding's devices) and `data` (the block, an Array on that device)."""
     __slots__ = ("device", "index", "replica_id", "data")
 
-    def __init__(self, device, index, replica_id, data):
-        self.device, self.index, self.replica_id, self.data = device, index, replica_id, data
+    def __init__(self, device, sharding, global_shape, data=None):
+        self.device, self.data = device, data
+        held = _indices_map(sharding, tuple(global_shape))
+        self.index = held[device]
+        before = list(held.values())[:list(held).index(device)]
+        self.replica_id = [_index_key(i) for i in before].count(_index_key(self.index))
 
     def __repr__(self):
         return (f"Shard(device={self.device!r}, index={self.index}, "
                 f"replica_id={self.replica_id}, data={self.data!r})")
 
 
+def _indices_map(sharding, shape):
+    if isinstance(sharding, NamedSharding):
+        return sharding.devices_indices_map(shape)
+    return {sharding.device: tuple(slice(None) for _ in shape)}
+
+
+def _index_key(index):
+    return tuple((s.start, s.stop) for s in index)
+
+
 def shards_of(raw, device):
     """The shards of the raw array `raw` living on `device`, in the order of the devices."""
+    sharding = sharding_of(raw, device)
     if not device.spans:
-        return [Shard(device, tuple(slice(None) for _ in raw.shape), 0, wrap(raw))]
+        return [Shard(device, sharding, raw.shape, wrap(raw))]
     host = to_host(raw)
-    seen, found = {}, []
-    for d, index in sharding_of(raw, device).devices_indices_map(raw.shape).items():
-        key = tuple((s.start, s.stop) for s in index)
-        replica = seen[key] = seen.get(key, -1) + 1
-        block = np.array(host[index])
-        found.append(Shard(d, index, replica, wrap(d.backend.from_host(block, d))))
-    return found
+    return [Shard(d, sharding, raw.shape, wrap(d.backend.from_host(np.array(host[index]), d)))
+            for d, index in sharding.devices_indices_map(raw.shape).items()]
 
 
 def placement_device(spec, what="device_put") -> Device:
@@ -291,6 +384,39 @@ _current = threading.local()
 def current_mesh():
     """The mesh `set_mesh` made current on this thread (None where none is)."""
     return getattr(_current, "mesh", None)
+
+
+def get_mesh():
+    """The mesh `set_mesh` made current on this thread (an empty `Mesh` where none is)."""
+    return current_mesh() or Mesh((), ())
+
+
+def get_abstract_mesh():
+    """This thread's abstract mesh: the one `use_abstract_mesh` set, else that of the mesh
+    `set_mesh` made current, else an empty `AbstractMesh`."""
+    got = getattr(_current, "abstract", None)
+    if got is None:
+        mesh = current_mesh()
+        got = mesh.abstract_mesh if mesh is not None else AbstractMesh((), ())
+    return got
+
+
+class use_abstract_mesh:
+    """`with use_abstract_mesh(mesh):` makes the AbstractMesh `mesh` what `get_abstract_mesh`
+    returns on this thread for the block (the concrete mesh stays as it was)."""
+
+    def __init__(self, mesh):
+        if not isinstance(mesh, AbstractMesh):
+            raise TypeError(f"use_abstract_mesh: mesh must be an AbstractMesh (e.g. "
+                            f"mesh.abstract_mesh), got {type(mesh).__name__}")
+        self.mesh = mesh
+
+    def __enter__(self):
+        self._previous = getattr(_current, "abstract", None)
+        _current.abstract = self.mesh
+
+    def __exit__(self, *exc_info):
+        _current.abstract = self._previous
 
 
 class set_mesh:
@@ -399,8 +525,10 @@ def visualize_sharding(shape, sharding, *, use_color=False, scale=1.0, min_width
 # ------------------------------------------------------------------ how results are split
 # An array laid out over a mesh is held whole, so a result's split is a label: it follows
 # JAX's propagation for the operations that change axes (reductions, transpose, dot_general,
-# reshape, broadcast_in_dim); any other result takes the split of its first operand of the
-# same shape (elementwise operations), else it is replicated.
+# reshape, broadcast_in_dim, slices, gather, concatenate); any other result takes the split of
+# its first operand of the same shape (elementwise operations), else it is replicated. As in
+# JAX, a slice run eagerly keeps the split of its whole axes only, one under jit also that of
+# the axes it shortens (where the new size still divides).
 
 def _reduced(entries, shapes, params, out_shape):
     axes = params.get("axes", (params.get("axis"),))
@@ -466,8 +594,39 @@ def _reshaped(entries, shapes, params, out_shape, sizes):
     return out
 
 
+def _sliced(entries, shapes, params, out_shape):
+    return list(entries[0])
+
+
+def _whole_axes(entries, shapes, params, out_shape):
+    return [e if n == m else () for e, n, m in zip(entries[0], shapes[0], out_shape)]
+
+
+def _gathered(entries, shapes, params, out_shape):
+    """gather: the index axes first (not split), then the operand's other axes."""
+    axes = params["axes"]
+    rest = [e for i, e in enumerate(entries[0]) if i not in axes]
+    return [()] * (len(out_shape) - len(rest)) + rest
+
+
+def _concatenated(entries, shapes, params, out_shape):
+    """concatenate: the operands' splits, the first operand's first, each later one's on the
+    axes still unsplit (up to its first mesh axis already taken: a mesh axis splits once)."""
+    out, seen = [()] * len(out_shape), set()
+    for operand in entries:
+        for i, e in enumerate(operand):
+            taken = [a in seen for a in e]
+            e = e[:taken.index(True)] if True in taken else e
+            if e and not out[i]:
+                out[i] = e
+                seen.update(e)
+    return out
+
+
 _SPLIT_RULES = {"transpose": _transposed, "dot_general": _dot,
-                "broadcast_in_dim": _broadcast, "reshape": _reshaped,
+                "broadcast_in_dim": _broadcast, "reshape": _reshaped, "slice": _sliced,
+                "dynamic_slice": _whole_axes, "gather": _gathered,
+                "concatenate": _concatenated,
                 **{name: _reduced for name in ("reduce_sum", "reduce_max", "reduce_min",
                                                "reduce_prod", "reduce_and", "reduce_or",
                                                "reduce_xor", "argmax", "argmin")}}
@@ -478,13 +637,17 @@ def _entries_of(spec, ndim):
     return entries + [()] * (ndim - len(entries))
 
 
-def result_split(name, specs, shapes, params, out_shape, mesh):
+_EAGER_RULES = {"slice": _whole_axes}
+
+
+def result_split(name, specs, shapes, params, out_shape, mesh, eager=False):
     """The split (a PartitionSpec, or None: replicated) of the result of shape `out_shape`
-    of primitive `name` on operands split by `specs` (None: replicated) of `shapes`."""
+    of primitive `name` (run `eager`ly, or in a compiled program) on operands split by
+    `specs` (None: replicated) of `shapes`."""
     if name == "device_put":
         target = params["device"]
         return target.spec if type(target) is Split else None
-    rule = _SPLIT_RULES.get(name)
+    rule = (eager and _EAGER_RULES.get(name)) or _SPLIT_RULES.get(name)
     if rule is None:
         return next((s for s, shape in zip(specs, shapes)
                      if s is not None and tuple(shape) == tuple(out_shape)), None)
@@ -496,14 +659,23 @@ def result_split(name, specs, shapes, params, out_shape, mesh):
         out = rule(entries, shapes, params, out_shape, mesh.shape)
     else:
         out = rule(entries, shapes, params, out_shape)
-    sizes = mesh.shape
-    out = [e if n % math.prod(sizes[a] for a in e) == 0 else ()
-           for e, n in zip(out, out_shape)]
+    out = [_dividing(e, n, mesh.shape) for e, n in zip(out, out_shape)]
     while out and not out[-1]:
         out.pop()
     if not out:
         return None
     return PartitionSpec(*(None if not e else e[0] if len(e) == 1 else e for e in out))
+
+
+def _dividing(names, n, sizes):
+    """The longest leading part of the mesh axes `names` whose devices split `n` evenly."""
+    took, size = [], 1
+    for a in names:
+        if n % (size * sizes[a]):
+            break
+        size *= sizes[a]
+        took.append(a)
+    return tuple(took)
 
 
 def keep_split(prim, raws, params, out, group):
@@ -513,7 +685,8 @@ def keep_split(prim, raws, params, out, group):
     shapes = [getattr(r, "shape", ()) for r in raws]
     for o in (out if prim.multiple_results else (out,)):
         if type(o) is HostBuffer:
-            o.spec = result_split(prim.name, specs, shapes, params, o.shape, group.mesh)
+            o.spec = result_split(prim.name, specs, shapes, params, o.shape, group.mesh,
+                                  eager=True)
     return out
 
 
@@ -542,13 +715,17 @@ def keeping_splits(fn, closed, group):
 
 def _jaxpr_splits(jaxpr, specs, mesh):
     env = dict(zip(jaxpr.invars, specs))
+    known = set(jaxpr.constvars)
 
     def read(v):
         return None if not hasattr(v, "id") else env.get(v)
     for eqn in jaxpr.eqns:
         ins = [read(v) for v in eqn.invars]
         shapes = [v.aval.shape for v in eqn.invars]
+        name = eqn.primitive.name
+        if name == "dynamic_slice" and \
+                all(not hasattr(v, "id") or v in known for v in eqn.invars[1:]):
+            name = "slice"          # (start indices known when compiled: a static slice)
         for v in eqn.outvars:
-            env[v] = result_split(eqn.primitive.name, ins, shapes, eqn.params, v.aval.shape,
-                                  mesh)
+            env[v] = result_split(name, ins, shapes, eqn.params, v.aval.shape, mesh)
     return [read(v) for v in jaxpr.outvars]

@@ -254,7 +254,8 @@ class Pmapped:
         for x, d in zip(leaves, dims):
             x = x if isinstance(x, Array) or is_python_scalar(x) else asarray(x)
             if d is None:
-                columns.append([_on(x, dev) for dev in devices])
+                columns.append(_views(x, devices, lambda i: Ellipsis) or
+                               [_on(x, dev) for dev in devices])
                 continue
             size = x.shape[d] if x.ndim else None
             if size != n:
@@ -370,6 +371,15 @@ def _blocks(x, axis, devices):
         return tuple(slice(i, i + 1) if a == axis else slice(None) for a in range(x.ndim))
     held = x.sharding.devices_indices_map(x.shape)
     if len(held) != len(devices) or any(held.get(d) != index(i) for i, d in enumerate(devices)):
+        return None
+    return _views(x, devices, index)
+
+
+def _views(x, devices, index):
+    """The part `index(i)` of `x` as a view on each device `devices[i]`, where `x` is laid
+    out over a mesh holding all of them (held whole in host memory: no copy); else None."""
+    if type(x) is not Array or not x.device.spans or \
+            not set(devices) <= x.sharding.device_set:
         return None
     host = to_host(x._value)
     return [wrap(host[index(i)] if d is d.backend.cpu else adopted(host[index(i)], d))

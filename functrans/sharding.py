@@ -1,7 +1,9 @@
 """JAX's `jax.sharding` names: `SingleDeviceSharding`, `Mesh`, `NamedSharding` and
 `PartitionSpec` (see `functrans.meshes`: arrays are laid out over several devices on a mesh of
 CPU devices, `ft.config.update("jax_num_cpu_devices", n)`), the constructors of arrays from
-per-device data, and `shard_map`.
+per-device data, `shard_map`, and JAX's explicit-sharding names (`AxisType`, `AbstractMesh`,
+`get_abstract_mesh`, `use_abstract_mesh`, `get_mesh`, `reshard`, `auto_axes`, `explicit_axes`,
+`make_single_device_sharding`).
 
 `placement_device(spec)` reads a device, device name, or one of these shardings, as
 `device_put`, `make_array_from_callback` and friends take them. The classes live in
@@ -17,16 +19,19 @@ from .api import vmap
 from .array import Array
 from .backends import default_device
 from .core import Tracer
-from .meshes import (Mesh, NamedSharding, P, PartitionSpec, Sharding, SingleDeviceSharding,
-                     Shard, current_mesh, make_mesh, mesh_place, placement_device, set_mesh,
-                     visualize_array_sharding)
+from .meshes import (AbstractMesh, AxisType, Mesh, NamedSharding, P, PartitionSpec, Sharding,
+                     SingleDeviceSharding, Shard, current_mesh, get_abstract_mesh, get_mesh,
+                     make_mesh, make_single_device_sharding, mesh_place, out_sharding_device,
+                     placement_device, set_mesh, use_abstract_mesh, visualize_array_sharding)
 from .numpy import asarray, reshape, transpose
 from .primitives.transfer import device_put
 from .tree_util import tree_flatten, tree_leaves, tree_unflatten
 
 __all__ = ["Mesh", "NamedSharding", "P", "PartitionSpec", "Sharding", "SingleDeviceSharding",
            "Shard", "make_mesh", "placement_device", "set_mesh", "shard_map",
-           "visualize_array_sharding"]
+           "visualize_array_sharding", "AbstractMesh", "AxisType", "get_abstract_mesh",
+           "get_mesh", "make_single_device_sharding", "use_abstract_mesh", "reshard",
+           "auto_axes", "explicit_axes"]
 
 
 def _on(x, device):
@@ -233,3 +238,76 @@ def _join_blocks(x, spec, mesh):
 def _entry_axes(spec, i):
     p = spec[i] if i < len(spec) else None
     return tuple(a for a in (p if isinstance(p, tuple) else (p,)) if a)
+
+
+def _placed(xs, shardings, what, name, explicit_only=False):
+    """The pytree `xs` with its leaves put where `shardings` says: a sharding, a PartitionSpec
+    (over the current mesh), or a pytree of them with the structure of `xs`."""
+    leaves, tree = tree_flatten(xs)
+    if isinstance(shardings, (Sharding, PartitionSpec)):
+        targets = [shardings] * len(leaves)
+    else:
+        targets, _ = tree_flatten(shardings,
+                                  is_leaf=lambda s: isinstance(s, (Sharding, PartitionSpec)))
+        if len(targets) != len(leaves):
+            raise ValueError(f"{what}: {name} has {len(targets)} shardings for "
+                             f"{len(leaves)} arrays; give one sharding, or a pytree of them "
+                             f"with the structure of the arrays")
+    out = []
+    for x, target in zip(leaves, targets):
+        if explicit_only:
+            _check_explicit(target, what)
+        out.append(device_put(x, out_sharding_device(target, what, name)))
+    return tree_unflatten(tree, out)
+
+
+def _check_explicit(target, what):
+    """Refuse a spec naming mesh axes of another type than Explicit (as JAX's reshard)."""
+    mesh = current_mesh() if isinstance(target, PartitionSpec) else \
+        getattr(target, "mesh", None)
+    if mesh is None:
+        return
+    spec = target if isinstance(target, PartitionSpec) else target.spec
+    loose = [a for a, t in zip(mesh.axis_names, mesh.axis_types)
+             if a in spec.axis_names() and t is not AxisType.Explicit]
+    if loose:
+        raise ValueError(f"{what}: {target!r} names mesh axes {loose} that are not of type "
+                         f"AxisType.Explicit; make the mesh with axis_types="
+                         f"AxisType.Explicit (make_mesh's default), or use ft.device_put")
+
+
+def reshard(xs, out_shardings):
+    """The arrays of the pytree `xs` laid out as `out_shardings` says (JAX's `jax.reshard`: a
+    NamedSharding, or a PartitionSpec under `set_mesh`, or a pytree of them); the specs may
+    name only mesh axes of type `AxisType.Explicit`."""
+    return _placed(xs, out_shardings, "reshard", "out_shardings", explicit_only=True)
+
+
+def auto_axes(f=None, /, *, axes=None, out_sharding=None):
+    """`f` with its results laid out as `out_sharding` says (JAX's `auto_axes`; functrans
+    derives splits the same way for every axis type, so `axes` changes nothing)."""
+    del axes
+    if f is None:
+        return functools.partial(auto_axes, out_sharding=out_sharding)
+
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        out = f(*args, **kwargs)
+        return out if out_sharding is None else \
+            _placed(out, out_sharding, "auto_axes", "out_sharding")
+    return wrapped
+
+
+def explicit_axes(f=None, /, *, axes=None, in_sharding=None):
+    """`f` called on its positional arguments laid out as `in_sharding` says (JAX's
+    `explicit_axes`; `axes` changes nothing in functrans, see `auto_axes`)."""
+    del axes
+    if f is None:
+        return functools.partial(explicit_axes, in_sharding=in_sharding)
+
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        if in_sharding is not None:
+            args = _placed(args, in_sharding, "explicit_axes", "in_sharding")
+        return f(*args, **kwargs)
+    return wrapped
