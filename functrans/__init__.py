@@ -6,7 +6,8 @@ NumPy/CuPy arrays, with a PyTorch-familiar neural-network toolkit on top.
 
     loss_grad = ft.jit(ft.grad(loss))
 """
-__version__ = "0.1.0"
+from . import version
+from .version import __version__, __version_info__
 
 from .config import config
 from . import dtypes
@@ -43,7 +44,7 @@ from .numpy._dslice import ds
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from . import sharding, dlpack, extend, profiler, stages, export
-from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map, reshard, Shard,
+from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
                        make_array_from_callback,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,

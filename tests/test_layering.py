@@ -19,7 +19,8 @@ ROOT = "functrans"
 # lowest first; a module belongs to the layer of the longest prefix naming it
 LAYERS = [
     ("foundation", ["functrans.config", "functrans.dtypes", "functrans.tree_util",
-                    "functrans.tree", "functrans.errors", "functrans.buffers"]),
+                    "functrans.tree", "functrans.errors", "functrans.buffers",
+                    "functrans.version"]),
     ("backends", ["functrans.backends"]),
     ("core", ["functrans.core", "functrans.jaxpr", "functrans.array", "functrans._display",
               "functrans.meshes"]),
