@@ -44,7 +44,7 @@ from .numpy._dslice import ds
 from .serialization import save, load, CheckpointError
 from ._display import tree_summary, tree_pformat
 from . import sharding, dlpack, extend, profiler, stages, export
-from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map,
+from .sharding import (NamedSharding, P, make_mesh, set_mesh, shard_map, reshard, Shard,
                        make_array_from_callback,
                        make_array_from_single_device_arrays, make_array_from_process_local_data)
 from .toplevel import (named_scope, default_matmul_precision, debug_nans, debug_infs,
