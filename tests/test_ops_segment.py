@@ -155,6 +155,8 @@ def test_bad_arguments():
         ft.ops.segment_max(data, ids, -1)
     with pytest.raises(TypeError, match="num_segments must be an integer"):
         ft.ops.segment_min(data, ids, 2.0)
+    with pytest.raises(TypeError, match="num_segments must be an integer.*static argument"):
+        ft.jit(lambda d, n: ft.ops.segment_sum(d, ids, n))(data, 3)
     with pytest.raises(ValueError, match="bucket_size"):
         ft.ops.segment_sum(data, ids, 2, bucket_size=0)
     with pytest.raises(ValueError, match="bogus"):
