@@ -4,6 +4,11 @@ update_layout, gather, indexing) and sparsify of them, each against JAX's BCOO (
 indices where both store the same elements, equal after todense), under jit and vmap, with
 float64 finite-difference derivatives with respect to the stored data; and vmap over an
 axis that is not a batch dimension."""
+import functools
+import math
+import operator
+import types
+
 import numpy as np
 import pytest
 
@@ -14,10 +19,70 @@ from functrans.experimental import sparse
 from functrans.test_util import check_grads
 
 
+class _CompiledJaxSparse:
+    """jax.experimental.sparse with each `bcoo_*` function (and `run(f, *args)`) traced and
+    compiled as one XLA program at the lowest optimization level: run eagerly, JAX compiles
+    every primitive its sparse operations apply (hundreds for one gather), most of this
+    file's time."""
+
+    def __init__(self, jax, jsparse):
+        self._jax, self._sparse = jax, jsparse
+
+    def __getattr__(self, name):
+        value = getattr(self._sparse, name)
+        return functools.partial(self.run, value) if name.startswith("bcoo_") else value
+
+    @property
+    def BCOO(self):
+        return types.SimpleNamespace(fromdense=self._fromdense)
+
+    def _fromdense(self, x, *, nse=None, n_batch=0, n_dense=0):
+        """JAX's BCOO.fromdense, with nse (when not given) counted here, so that it compiles
+        as one program: the most specified elements of one batch."""
+        if nse is None:
+            x = np.asarray(x)
+            nb, ns = n_batch, x.ndim - n_batch - n_dense
+            stored = (x != 0).reshape(x.shape[:nb + ns] + (-1,)).any(-1)
+            nse = int(stored.reshape((-1,) + x.shape[nb:nb + ns]).reshape(
+                math.prod(x.shape[:nb]), -1).sum(-1).max(initial=0))
+        key = (np.shape(x), np.result_type(x).str, nse, n_batch, n_dense)
+        if key not in _FROMDENSE:          # (the same few layouts recur across the tests)
+            _FROMDENSE[key] = self.compile(functools.partial(
+                self._sparse.BCOO.fromdense, nse=nse, n_batch=n_batch, n_dense=n_dense), x)
+        return _FROMDENSE[key](x)
+
+    def run(self, f, *args, **kwargs):
+        return self.compile(f, *args, **kwargs)(*args, **kwargs)
+
+    def compile(self, f, *args, **kwargs):
+        """`f` compiled for arguments like these (its arrays), called with them."""
+        jax = self._jax
+        leaves, tree = jax.tree_util.tree_flatten((args, kwargs))
+        arrays = [i for i, v in enumerate(leaves) if isinstance(v, (np.ndarray, jax.Array))]
+
+        def traced(*values):
+            full = list(leaves)
+            for i, v in zip(arrays, values):
+                full[i] = v
+            a, kw = jax.tree_util.tree_unflatten(tree, full)
+            return f(*a, **kw)
+
+        compiled = jax.jit(traced).lower(*[leaves[i] for i in arrays]).compile(
+            {"xla_backend_optimization_level": 0})
+
+        def call(*args, **kwargs):
+            values = jax.tree_util.tree_leaves((args, kwargs))
+            return compiled(*[values[i] for i in arrays])
+        return call
+
+
+_FROMDENSE = {}
+
+
 @pytest.fixture
 def js(jax_x64):
     from jax.experimental import sparse as jsparse
-    return jsparse
+    return _CompiledJaxSparse(jax_x64, jsparse)
 
 
 def _random(rng, shape, density=0.4):
@@ -105,10 +170,11 @@ def test_spdot_matmul_vmap_and_duplicates(js):
     rng = np.random.default_rng(1)
     x, y = _random(rng, (3, 4)), _random(rng, (4, 5))
     a, b = sparse.BCOO.fromdense(x), sparse.BCOO.fromdense(y)
-    _same(a @ b, js.BCOO.fromdense(x) @ js.BCOO.fromdense(y), x @ y)
+    _same(a @ b, js.run(operator.matmul, js.BCOO.fromdense(x), js.BCOO.fromdense(y)), x @ y)
     xb, yb = _random(rng, (2, 3, 4)), _random(rng, (2, 4, 5))
     ab, bb = sparse.BCOO.fromdense(xb, n_batch=1), sparse.BCOO.fromdense(yb, n_batch=1)
-    _same(ab @ bb, js.BCOO.fromdense(xb, n_batch=1) @ js.BCOO.fromdense(yb, n_batch=1), xb @ yb)
+    _same(ab @ bb, js.run(operator.matmul, js.BCOO.fromdense(xb, n_batch=1),
+                          js.BCOO.fromdense(yb, n_batch=1)), xb @ yb)
     out = ft.vmap(lambda p, q: (p @ q).todense())(ab, bb)
     np.testing.assert_allclose(np.asarray(out), xb @ yb, atol=1e-12)
     out = ft.vmap(lambda p: (p @ b).todense())(ab)
@@ -369,7 +435,7 @@ def test_indexing(js, layout):
     for idx in INDICES:
         ours = mat[idx]
         assert isinstance(ours, sparse.BCOO)
-        _like_jax(ours, lambda: jmat[idx], x[idx])
+        _like_jax(ours, lambda: js.run(lambda m: m[idx], jmat), x[idx])
     # an index array after a slice: JAX keeps no batch dimension, functrans keeps them
     idx = (slice(None), np.array([[3, 0]]))
     np.testing.assert_allclose(np.asarray(mat[idx].todense()), x[idx])
