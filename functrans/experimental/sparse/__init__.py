@@ -5,9 +5,11 @@
   `bcoo_multiply_dense`, `bcoo_reduce_sum`, `bcoo_transpose`, `bcoo_sum_duplicates`,
   `bcoo_sort_indices`; the structural operations `bcoo_reshape`, `bcoo_squeeze`,
   `bcoo_slice`, `bcoo_dynamic_slice`, `bcoo_concatenate`, `bcoo_broadcast_in_dim`,
-  `bcoo_gather` (and NumPy indexing, `M[i]`), `bcoo_update_layout`; `eye`, `empty`,
-  `todense`, `fromdense`. A BCOO is a pytree, so jit, vmap (over its batch dimensions) and
-  grad (with respect to its `data` and to dense operands) go through it.
+  `bcoo_gather` (and NumPy indexing, `M[i]`), `bcoo_update_layout`, `bcoo_rev`; `eye`,
+  `empty`, `todense`, `fromdense`, `random_bcoo`; `bcoo_extract` (a dense array's entries at
+  a BCOO's indices), `bcoo_multiply_sparse` (BCOO * BCOO) and `bcoo_dot_general_sampled`.
+  A BCOO is a pytree, so jit, vmap (over its batch dimensions) and grad (with respect to its
+  `data` and to dense operands) go through it.
 - `sparsify(f)`: `f` run with BCOO arguments, each primitive it applies to a sparse value
   dispatched to a sparse implementation.
 - `BCSR` (batched compressed rows): `fromdense`, `todense`, `from_bcoo` / `to_bcoo`, `@`.
@@ -15,6 +17,8 @@
 from .bcoo import (BCOO, bcoo_dot_general, bcoo_fromdense, bcoo_multiply_dense,
                    bcoo_reduce_sum, bcoo_sort_indices, bcoo_sum_duplicates, bcoo_todense,
                    bcoo_transpose, empty, eye, fromdense, todense)
+from .bcoo_extra import (bcoo_dot_general_sampled, bcoo_extract, bcoo_multiply_sparse,
+                         bcoo_rev, random_bcoo)
 from .bcoo_ops import (SparseEfficiencyError, SparseEfficiencyWarning, bcoo_broadcast_in_dim,
                        bcoo_concatenate, bcoo_dynamic_slice, bcoo_gather, bcoo_reshape,
                        bcoo_slice, bcoo_squeeze, bcoo_update_layout)
@@ -23,8 +27,9 @@ from .transform import sparsify
 
 __all__ = ["BCOO", "BCSR", "SparseEfficiencyError", "SparseEfficiencyWarning",
            "bcoo_broadcast_in_dim", "bcoo_concatenate", "bcoo_dot_general",
-           "bcoo_dynamic_slice", "bcoo_fromdense", "bcoo_gather", "bcoo_multiply_dense",
-           "bcoo_reduce_sum", "bcoo_reshape", "bcoo_slice", "bcoo_sort_indices",
-           "bcoo_squeeze", "bcoo_sum_duplicates", "bcoo_todense", "bcoo_transpose",
-           "bcoo_update_layout", "bcsr_fromdense", "bcsr_todense", "empty", "eye",
-           "fromdense", "sparsify", "todense"]
+           "bcoo_dot_general_sampled", "bcoo_dynamic_slice", "bcoo_extract", "bcoo_fromdense",
+           "bcoo_gather", "bcoo_multiply_dense", "bcoo_multiply_sparse", "bcoo_reduce_sum",
+           "bcoo_reshape", "bcoo_rev", "bcoo_slice", "bcoo_sort_indices", "bcoo_squeeze",
+           "bcoo_sum_duplicates", "bcoo_todense", "bcoo_transpose", "bcoo_update_layout",
+           "bcsr_fromdense", "bcsr_todense", "empty", "eye", "fromdense", "random_bcoo",
+           "sparsify", "todense"]

@@ -8,7 +8,7 @@ of batch `b` sits at `batch index b, sparse index indices[b, e]` and holds the b
 
 Every operation is written with functrans operations (gathers, scatter-adds, dot_general),
 so jit, vmap and grad (with respect to `data` and to dense operands) go through them. A
-batched array is handled by folding its batch dimensions into sparse ones (`_unbatched`):
+batched array is handled by folding its batch dimensions into sparse ones (`unbatched`):
 the same stored elements, with the batch position written into the indices.
 """
 from __future__ import annotations
@@ -245,7 +245,7 @@ def concrete_int(value, what):
             f"(a Python int) when calling it under jit, vmap or grad") from None
 
 
-def _unbatched(mat):
+def unbatched(mat):
     """`(data, indices)` with no batch dimensions holding the same elements as `mat`: the batch
     dimensions become the first sparse ones (nse grows to prod(batch) * nse)."""
     if mat.n_batch == 0:
@@ -259,18 +259,18 @@ def _unbatched(mat):
             indices.reshape(count, indices.shape[-1]))
 
 
-def _columns(indices, dims):
+def index_columns(indices, dims):
     return tuple(indices[:, d] for d in dims)
 
 
 def bcoo_todense(mat):
     """The dense array `mat` stands for (duplicates added, out-of-bounds indices dropped)."""
-    data, indices = _unbatched(mat)
+    data, indices = unbatched(mat)
     n = indices.shape[-1]
     if n == 0:
         return fnp.sum(data, 0)
     out = fnp.zeros(mat.shape, data.dtype)
-    return out.at[_columns(indices, range(n))].add(data, mode="drop")
+    return out.at[index_columns(indices, range(n))].add(data, mode="drop")
 
 
 def todense(arr):
@@ -431,8 +431,8 @@ def bcoo_multiply_dense(sp_mat, v):
         raise ValueError(f"bcoo_multiply_dense: v of shape {tuple(v.shape)} does not "
                          f"broadcast to the sparse shape {sp_mat.shape}")
     v = fnp.broadcast_to(v, sp_mat.shape)
-    _, indices = _unbatched(sp_mat)
-    taken = v.at[_columns(indices, range(indices.shape[-1]))].get(mode="fill", fill_value=0)
+    _, indices = unbatched(sp_mat)
+    taken = v.at[index_columns(indices, range(indices.shape[-1]))].get(mode="fill", fill_value=0)
     return sp_mat._with_data(sp_mat.data * taken.reshape(sp_mat.data.shape))
 
 
@@ -481,14 +481,14 @@ def _sparse_dense_dot(mat, rhs, dimension_numbers, preferred_element_type):
     into the result at the element's remaining sparse indices."""
     (lc, rc), (lb, rb) = [[tuple(int(d) for d in x) for x in pair]
                           for pair in dimension_numbers]
-    data, indices = _unbatched(mat)
+    data, indices = unbatched(mat)
     ns, nd_l = indices.shape[-1], mat.ndim
     partner = dict(zip(lc + lb, rc + rb))
     gathered = [d for d in range(ns) if d in partner]
     rhs_rest = [d for d in range(rhs.ndim) if d not in [partner[g] for g in gathered]]
     rhs_t = fnp.transpose(rhs, [partner[g] for g in gathered] + rhs_rest)
     if gathered:
-        rhs_g = rhs_t.at[_columns(indices, gathered)].get(mode="fill", fill_value=0)
+        rhs_g = rhs_t.at[index_columns(indices, gathered)].get(mode="fill", fill_value=0)
     else:
         rhs_g = fnp.broadcast_to(rhs_t, (indices.shape[0],) + rhs_t.shape)
 
@@ -515,7 +515,7 @@ def _sparse_dense_dot(mat, rhs, dimension_numbers, preferred_element_type):
     if from_indices:
         staged = fnp.zeros([out_shape[p] for p in from_indices]
                            + [out_shape[p] for p in from_products], products.dtype)
-        staged = staged.at[_columns(indices, [sources[p] for p in from_indices])].add(
+        staged = staged.at[index_columns(indices, [sources[p] for p in from_indices])].add(
             products, mode="drop")
     else:
         staged = fnp.sum(products, 0)

@@ -1,0 +1,203 @@
+"""functrans.experimental.sparse, third part: bcoo_extract, bcoo_multiply_sparse,
+bcoo_dot_general_sampled, bcoo_rev and random_bcoo, against JAX (compiled, see
+test_sparse2) and dense NumPy, with float64 finite-difference derivatives, jit and vmap."""
+import numpy as np
+import pytest
+
+import functrans as ft
+from functrans import lax
+from functrans.experimental import sparse
+from functrans.test_util import check_grads
+from test_sparse2 import _CompiledJaxSparse, _random
+
+
+@pytest.fixture
+def js(jax_x64):
+    from jax.experimental import sparse as jsparse
+    return _CompiledJaxSparse(jax_x64, jsparse)
+
+
+LAYOUTS = [(0, 0), (1, 0), (0, 1)]
+DUP = (np.array([1., 2., 3., 4.]), np.array([[0, 0], [0, 0], [1, 1], [3, 0]], np.int32))
+
+
+# ------------------------------------------------------------------ bcoo_extract
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_extract(js, layout):
+    rng = np.random.default_rng(0)
+    pattern, x = _random(rng, (2, 3, 4)), rng.standard_normal((2, 3, 4))
+    nb, nd = layout
+    sp = sparse.BCOO.fromdense(pattern, n_batch=nb, n_dense=nd)
+    out = sparse.bcoo_extract(sp, x)
+    mask = np.asarray(sp._with_data(np.ones(sp.data.shape)).todense())     # whole blocks
+    np.testing.assert_allclose(np.asarray(out.todense()), x * mask)
+    assert repr(out) == repr(sp) and out.unique_indices
+    theirs = js.bcoo_extract(js.BCOO.fromdense(pattern, n_batch=nb, n_dense=nd), x)
+    np.testing.assert_allclose(np.asarray(out.data), np.asarray(theirs.data), atol=1e-15)
+    jitted = ft.jit(sparse.bcoo_extract)(sp, x)
+    np.testing.assert_allclose(np.asarray(jitted.data), np.asarray(out.data))
+    check_grads(lambda a: sparse.bcoo_extract(sp, a).data, (x,), order=1, modes=("fwd", "rev"))
+    if nb:
+        got = ft.vmap(lambda s, a: sparse.bcoo_extract(s, a).todense())(sp, x)
+        np.testing.assert_allclose(np.asarray(got), x * mask)
+
+
+def test_extract_duplicates_and_errors(js):
+    x = np.arange(12.).reshape(3, 4) + 1
+    dup = sparse.BCOO(DUP, shape=(3, 4))
+    jdup = js._sparse.BCOO(DUP, shape=(3, 4))
+    for unique in (None, False, True):
+        ours = sparse.bcoo_extract(dup, x, assume_unique=unique)
+        theirs = js.bcoo_extract(jdup, x, assume_unique=unique)
+        np.testing.assert_array_equal(np.asarray(ours.data), np.asarray(theirs.data))
+    # without assume_unique the densified result is x on the support, not a multiple of it
+    np.testing.assert_allclose(np.asarray(sparse.bcoo_extract(dup, x).todense()),
+                               x * np.asarray(dup.todense() != 0))
+    with pytest.raises(ValueError, match=r"arr of shape \(4, 3\) must have the shape"):
+        sparse.bcoo_extract(dup, x.T)
+    with pytest.raises(TypeError, match="sparr must be a BCOO"):
+        sparse.bcoo_extract(x, x)
+
+
+# ------------------------------------------------------------------ bcoo_multiply_sparse
+MUL_LAYOUTS = [((0, 0), (0, 0)), ((1, 0), (1, 0)), ((0, 1), (0, 1)), ((1, 0), (0, 0)),
+               ((2, 0), (1, 0))]
+
+
+@pytest.mark.parametrize("layouts", MUL_LAYOUTS)
+def test_multiply_sparse(js, layouts):
+    rng = np.random.default_rng(1)
+    x, y = _random(rng, (2, 3, 4), 0.6), _random(rng, (2, 3, 4), 0.6)
+    (lb, ld), (rb, rd) = layouts
+    a = sparse.BCOO.fromdense(x, n_batch=lb, n_dense=ld)
+    b = sparse.BCOO.fromdense(y, n_batch=rb, n_dense=rd)
+    out = sparse.bcoo_multiply_sparse(a, b)
+    np.testing.assert_allclose(np.asarray(out.todense()), x * y, atol=1e-15)
+    theirs = js.bcoo_multiply_sparse(js.BCOO.fromdense(x, n_batch=lb, n_dense=ld),
+                                     js.BCOO.fromdense(y, n_batch=rb, n_dense=rd))
+    assert repr(out) == repr(theirs)
+    np.testing.assert_allclose(np.asarray(out.data), np.asarray(theirs.data), atol=1e-15)
+    jitted = ft.jit(sparse.bcoo_multiply_sparse)(a, b)
+    np.testing.assert_allclose(np.asarray(jitted.todense()), x * y, atol=1e-15)
+
+    def f(da, db):
+        return sparse.bcoo_multiply_sparse(a._with_data(da), b._with_data(db)).todense()
+    check_grads(f, (a.data, b.data), order=1)
+    if lb and rb:
+        got = ft.vmap(lambda p, q: sparse.bcoo_multiply_sparse(p, q).todense())(a, b)
+        np.testing.assert_allclose(np.asarray(got), x * y, atol=1e-15)
+
+
+def test_multiply_sparse_duplicates_and_errors():
+    dup = sparse.BCOO(DUP, shape=(3, 4))
+    other = sparse.BCOO((np.array([5., 6., 7.]), np.array([[0, 0], [1, 1], [0, 0]], np.int32)),
+                        shape=(3, 4))
+    out = sparse.bcoo_multiply_sparse(dup, other)
+    assert out.nse == 12 and out.indices_sorted and out.unique_indices
+    np.testing.assert_allclose(np.asarray(out.todense()),
+                               np.asarray(dup.todense()) * np.asarray(other.todense()))
+    with pytest.raises(TypeError, match="same number of dimensions"):
+        sparse.bcoo_multiply_sparse(dup, sparse.BCOO.fromdense(np.ones((2, 3, 4))))
+    with pytest.raises(ValueError, match=r"shapes \(3, 4\) and \(4, 3\) differ"):
+        sparse.bcoo_multiply_sparse(dup, sparse.BCOO.fromdense(np.ones((4, 3))))
+    with pytest.raises(NotImplementedError, match="dense dimensions"):
+        sparse.bcoo_multiply_sparse(dup, sparse.BCOO.fromdense(np.ones((3, 4)), n_dense=1))
+    with pytest.raises(TypeError, match="bcoo_multiply_dense"):
+        sparse.bcoo_multiply_sparse(dup, np.ones((3, 4)))
+
+
+# ------------------------------------------------------------------ bcoo_dot_general_sampled
+SAMPLED_CASES = [
+    # A shape, B shape, dimension numbers, output n_batch, output n_dense
+    ((3, 5), (5, 4), (((1,), (0,)), ((), ())), 0, 0),
+    ((2, 3, 5), (2, 5, 4), (((2,), (1,)), ((0,), (0,))), 1, 0),
+    ((3, 5), (4, 5), (((1,), (1,)), ((), ())), 0, 1),
+]
+
+
+@pytest.mark.parametrize("case", SAMPLED_CASES)
+def test_dot_general_sampled(js, case):
+    ashape, bshape, dn, nb, nd = case
+    rng = np.random.default_rng(2)
+    A, B = rng.standard_normal(ashape), rng.standard_normal(bshape)
+    want = np.asarray(lax.dot_general(A, B, dn))
+    where = sparse.BCOO.fromdense(_random(rng, want.shape), n_batch=nb, n_dense=nd)
+    ours = sparse.bcoo_dot_general_sampled(A, B, where.indices, dimension_numbers=dn)
+    theirs = js.bcoo_dot_general_sampled(A, B, np.asarray(where.indices), dimension_numbers=dn)
+    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-12)
+    mask = np.asarray(where._with_data(np.ones(where.data.shape)).todense())
+    np.testing.assert_allclose(np.asarray(where._with_data(ours).todense()), want * mask,
+                               rtol=1e-12)
+    jitted = ft.jit(lambda a, b, i: sparse.bcoo_dot_general_sampled(
+        a, b, i, dimension_numbers=dn))(A, B, where.indices)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(ours), rtol=1e-12)
+    check_grads(lambda a, b: sparse.bcoo_dot_general_sampled(a, b, where.indices,
+                                                             dimension_numbers=dn),
+                (A, B), order=2)
+
+
+def test_dot_general_sampled_duplicates_and_errors(js):
+    A, B = np.arange(6.).reshape(3, 2), np.arange(8.).reshape(2, 4)
+    dn = (((1,), (0,)), ((), ()))
+    got = sparse.bcoo_dot_general_sampled(A, B, DUP[1], dimension_numbers=dn)
+    want = np.append((A @ B)[[0, 0, 1], [0, 0, 1]], 0.)      # (3, 0) is out of bounds
+    np.testing.assert_array_equal(np.asarray(got), want)
+    theirs = js.bcoo_dot_general_sampled(A, B, DUP[1], dimension_numbers=dn)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(theirs))
+    with pytest.raises(ValueError, match="are not BCOO indices"):
+        sparse.bcoo_dot_general_sampled(A, B, np.zeros((3, 3), np.int32), dimension_numbers=dn)
+
+
+# ------------------------------------------------------------------ bcoo_rev
+@pytest.mark.parametrize("layout", LAYOUTS + [(2, 0), (1, 1)])
+def test_rev(js, layout):
+    x = _random(np.random.default_rng(3), (2, 3, 4))
+    nb, nd = layout
+    mat = sparse.BCOO.fromdense(x, n_batch=nb, n_dense=nd, nse=None)
+    padded = sparse.BCOO.fromdense(x, n_batch=nb, n_dense=nd, nse=mat.nse + 2)
+    jmat = js.BCOO.fromdense(x, n_batch=nb, n_dense=nd)
+    for dims in [(0,), (1,), (2,), (0, 2), (0, 1, 2)]:
+        out = sparse.bcoo_rev(mat, dims)
+        np.testing.assert_allclose(np.asarray(out.todense()), np.flip(x, dims))
+        np.testing.assert_allclose(np.asarray(sparse.bcoo_rev(padded, dims).todense()),
+                                   np.flip(x, dims))
+    assert repr(sparse.bcoo_rev(mat, (0, 2))) == repr(js.bcoo_rev(jmat, (0, 2)))
+    jitted = ft.jit(lambda m: sparse.bcoo_rev(m, (0, 2)).todense())(mat)
+    np.testing.assert_allclose(np.asarray(jitted), x[::-1, :, ::-1])
+    check_grads(lambda d: sparse.bcoo_rev(mat._with_data(d), (1, 2)).todense(), (mat.data,),
+                order=1, modes=("fwd", "rev"))
+    if nb:
+        got = ft.vmap(lambda m: sparse.bcoo_rev(m, (1,)).todense())(mat)
+        np.testing.assert_allclose(np.asarray(got), x[:, :, ::-1])
+    with pytest.raises(ValueError, match="out of range"):
+        sparse.bcoo_rev(mat, (3,))
+
+
+# ------------------------------------------------------------------ random_bcoo
+def test_random_bcoo(js):
+    key = ft.random.key(0)
+    m = sparse.random_bcoo(key, (3, 4))
+    theirs = js.run(lambda k: js._sparse.random_bcoo(k, (3, 4), dtype=np.float32),
+                    js._jax.random.key(0))
+    assert repr(m) == repr(theirs) == "BCOO(float32[3, 4], nse=3)"
+    m = sparse.random_bcoo(key, (5, 6, 7), n_batch=1, n_dense=1, nse=0.5,
+                           dtype=np.float64, sorted_indices=True)
+    assert repr(m) == "BCOO(float64[5, 6, 7], nse=3, n_batch=1, n_dense=1)"
+    idx = np.asarray(m.indices)[..., 0]
+    assert all(len(set(row)) == 3 and list(row) == sorted(row) for row in idx)
+    assert len({tuple(row) for row in idx}) > 1          # batches draw their own positions
+    assert ((0 <= idx) & (idx < 6)).all() and m.unique_indices and m.indices_sorted
+    data = np.asarray(m.data)
+    assert ((0 <= data) & (data < 1)).all() and len(np.unique(data)) == data.size
+    m = sparse.random_bcoo(key, (4, 4), nse=10, unique_indices=False,
+                           generator=ft.random.normal, indices_dtype=np.int64)
+    assert m.nse == 10 and m.indices.dtype == np.int64 and not m.unique_indices
+    assert (np.asarray(m.data) < 0).any()
+    got = ft.jit(lambda k: sparse.random_bcoo(k, (3, 4), nse=4).todense())(key)
+    np.testing.assert_array_equal(np.asarray(got),
+                                  np.asarray(sparse.random_bcoo(key, (3, 4), nse=4).todense()))
+    assert (np.asarray(got) != 0).sum() == 4
+    with pytest.raises(ValueError, match="nse=13 unique indices do not fit"):
+        sparse.random_bcoo(key, (3, 4), nse=13)
+    with pytest.raises(ValueError, match="n_batch=2 and n_dense=1"):
+        sparse.random_bcoo(key, (3, 4), n_batch=2, n_dense=1)
