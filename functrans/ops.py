@@ -22,8 +22,8 @@ from .primitives._util import dtype_of, shape_of
 
 __all__ = ["segment_sum", "segment_prod", "segment_max", "segment_min"]
 
-# functrans's scatter mode for each of JAX's modes; a promise of in-range ids costs nothing
-# to keep, so out-of-range ids are dropped then too (as JAX does on the CPU)
+# functrans's scatter mode for each of JAX's modes: under a promise of in-range ids, ids out
+# of range are still dropped (as JAX does on the CPU, and as functrans.lax.scatter does)
 _SCATTER_MODE = {GatherScatterMode.CLIP: "clip", GatherScatterMode.FILL_OR_DROP: "drop",
                  GatherScatterMode.PROMISE_IN_BOUNDS: "drop", GatherScatterMode.ONE_HOT: "drop"}
 
