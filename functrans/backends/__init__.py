@@ -112,7 +112,7 @@ class NumpyBackend(Backend):
                 np.shape(positions[0]) + target.shape[1:] and np.size(positions[0]) > 1:
             rows = np.asarray(positions[0]).reshape(-1)
             if rows.dtype.kind in "iu" and 0 <= rows.min() and rows.max() < len(target):
-                _add_rows(target, rows, updates.reshape((-1,) + target.shape[1:]))
+                _add_rows(target, rows, updates.reshape((rows.size,) + target.shape[1:]))
                 return
         super().scatter_combine(xp, ufunc_name, target, positions, updates)
 
