@@ -20,17 +20,18 @@ from functrans.test_util import check_grads
 
 
 class _CompiledJaxSparse:
-    """jax.experimental.sparse with each `bcoo_*` function (and `run(f, *args)`) traced and
-    compiled as one XLA program at the lowest optimization level: run eagerly, JAX compiles
-    every primitive its sparse operations apply (hundreds for one gather), most of this
-    file's time."""
+    """jax.experimental.sparse with each `bcoo_*` and `bcsr_*` function (and `run(f, *args)`)
+    traced and compiled as one XLA program at the lowest optimization level: run eagerly,
+    JAX compiles every primitive its sparse operations apply (hundreds for one gather), most
+    of this file's time."""
 
     def __init__(self, jax, jsparse):
         self._jax, self._sparse = jax, jsparse
 
     def __getattr__(self, name):
         value = getattr(self._sparse, name)
-        return functools.partial(self.run, value) if name.startswith("bcoo_") else value
+        wrap = name.startswith(("bcoo_", "bcsr_"))
+        return functools.partial(self.run, value) if wrap else value
 
     @property
     def BCOO(self):

@@ -12,7 +12,9 @@
   `data` and to dense operands) go through it.
 - `sparsify(f)`: `f` run with BCOO arguments, each primitive it applies to a sparse value
   dispatched to a sparse implementation.
-- `BCSR` (batched compressed rows): `fromdense`, `todense`, `from_bcoo` / `to_bcoo`, `@`.
+- `BCSR` (batched compressed rows): `fromdense`, `todense`, `from_bcoo` / `to_bcoo`, `@`;
+  `bcsr_dot_general`, `bcsr_extract`, `bcsr_broadcast_in_dim`, `bcsr_concatenate`,
+  `bcsr_sum_duplicates`.
 """
 from .bcoo import (BCOO, bcoo_dot_general, bcoo_fromdense, bcoo_multiply_dense,
                    bcoo_reduce_sum, bcoo_sort_indices, bcoo_sum_duplicates, bcoo_todense,
@@ -22,7 +24,8 @@ from .bcoo_extra import (bcoo_dot_general_sampled, bcoo_extract, bcoo_multiply_s
 from .bcoo_ops import (SparseEfficiencyError, SparseEfficiencyWarning, bcoo_broadcast_in_dim,
                        bcoo_concatenate, bcoo_dynamic_slice, bcoo_gather, bcoo_reshape,
                        bcoo_slice, bcoo_squeeze, bcoo_update_layout)
-from .bcsr import BCSR, bcsr_fromdense, bcsr_todense
+from .bcsr import (BCSR, bcsr_broadcast_in_dim, bcsr_concatenate, bcsr_dot_general, bcsr_extract,
+                   bcsr_fromdense, bcsr_sum_duplicates, bcsr_todense)
 from .transform import sparsify
 
 __all__ = ["BCOO", "BCSR", "SparseEfficiencyError", "SparseEfficiencyWarning",
@@ -31,5 +34,6 @@ __all__ = ["BCOO", "BCSR", "SparseEfficiencyError", "SparseEfficiencyWarning",
            "bcoo_gather", "bcoo_multiply_dense", "bcoo_multiply_sparse", "bcoo_reduce_sum",
            "bcoo_reshape", "bcoo_rev", "bcoo_slice", "bcoo_sort_indices", "bcoo_squeeze",
            "bcoo_sum_duplicates", "bcoo_todense", "bcoo_transpose", "bcoo_update_layout",
-           "bcsr_fromdense", "bcsr_todense", "empty", "eye", "fromdense", "random_bcoo",
-           "sparsify", "todense"]
+           "bcsr_broadcast_in_dim", "bcsr_concatenate", "bcsr_dot_general", "bcsr_extract",
+           "bcsr_fromdense", "bcsr_sum_duplicates", "bcsr_todense", "empty", "eye",
+           "fromdense", "random_bcoo", "sparsify", "todense"]

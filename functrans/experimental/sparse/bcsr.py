@@ -3,8 +3,8 @@
 A BCSR array of shape `batch + (rows, cols) + dense` stores `data` (`batch + (nse,) +
 dense`), column `indices` (`batch + (nse,)`) and row pointers `indptr` (`batch + (rows + 1,)`):
 the elements of row `i` are `indptr[i]:indptr[i + 1]`; those past `indptr[-1]` are padding.
-Its operations go through the equivalent BCOO (`to_bcoo`), so they are differentiable and
-batch as BCOO's do.
+Its operations go through the equivalent BCOO (`to_bcoo`, then `from_bcoo` for a BCSR
+result), so they are differentiable and batch as BCOO's do.
 """
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import numpy as np
 
 from ... import numpy as fnp
 from ...tree_util import register_pytree_node
-from .bcoo import BCOO, bcoo_fromdense
+from .bcoo import BCOO, bcoo_dot_general, bcoo_fromdense, bcoo_sum_duplicates
+from .bcoo_extra import bcoo_extract
+from .bcoo_ops import bcoo_broadcast_in_dim, bcoo_concatenate
 
-__all__ = ["BCSR", "bcsr_fromdense", "bcsr_todense"]
+__all__ = ["BCSR", "bcsr_broadcast_in_dim", "bcsr_concatenate", "bcsr_dot_general",
+           "bcsr_extract", "bcsr_fromdense", "bcsr_sum_duplicates", "bcsr_todense"]
 
 
 class BCSR:
@@ -119,3 +122,48 @@ def bcsr_fromdense(mat, *, nse=None, n_batch=0, n_dense=0, index_dtype=np.int32)
 def bcsr_todense(mat):
     """The dense array the BCSR `mat` stands for."""
     return mat.todense()
+
+
+def bcsr_dot_general(lhs, rhs, *, dimension_numbers, precision=None,
+                     preferred_element_type=None):
+    """`lax.dot_general` of a BCSR `lhs` and a dense `rhs` (a dense result)."""
+    if not isinstance(lhs, BCSR) or isinstance(rhs, (BCSR, BCOO)):
+        raise NotImplementedError(
+            f"bcsr_dot_general: implemented for a BCSR lhs and a dense rhs (as in JAX), got "
+            f"{type(lhs).__name__} and {type(rhs).__name__}; convert a sparse operand with "
+            f"to_bcoo() and use bcoo_dot_general")
+    return bcoo_dot_general(lhs.to_bcoo(), rhs, dimension_numbers=dimension_numbers,
+                            precision=precision, preferred_element_type=preferred_element_type)
+
+
+def bcsr_extract(indices, indptr, mat):
+    """The entries of the dense `mat` at the BCSR positions `indices` / `indptr`: the `data`
+    of a BCSR with them (each duplicate gets the entry, padding 0)."""
+    mat, indices = fnp.asarray(mat), fnp.asarray(indices)
+    n_batch = indices.ndim - 1
+    dense = tuple(mat.shape[n_batch + 2:])
+    where = BCSR((fnp.zeros(tuple(indices.shape) + dense, mat.dtype), indices, indptr),
+                 shape=mat.shape)
+    return bcoo_extract(where.to_bcoo(), mat, assume_unique=True).data
+
+
+def bcsr_broadcast_in_dim(mat, *, shape, broadcast_dimensions):
+    """Sparse `lax.broadcast_in_dim` of a BCSR (new leading batch or trailing dense axes)."""
+    return BCSR.from_bcoo(bcoo_broadcast_in_dim(mat.to_bcoo(), shape=shape,
+                                                broadcast_dimensions=broadcast_dimensions))
+
+
+def bcsr_concatenate(operands, *, dimension):
+    """Sparse `lax.concatenate` of BCSR arrays along a batch or sparse `dimension`."""
+    operands = list(operands)
+    if not operands or not all(isinstance(op, BCSR) for op in operands):
+        raise ValueError(f"bcsr_concatenate: expected operands to be a sequence of BCSR "
+                         f"arrays, got {[type(op).__name__ for op in operands]}")
+    return BCSR.from_bcoo(bcoo_concatenate([op.to_bcoo() for op in operands],
+                                           dimension=dimension))
+
+
+def bcsr_sum_duplicates(mat, nse=None):
+    """`mat` with the elements of equal position added into one (zeros dropped), padded to
+    `nse` (default: as many as needed, which needs concrete indices)."""
+    return BCSR.from_bcoo(bcoo_sum_duplicates(mat.to_bcoo(), nse=nse))
