@@ -14,15 +14,20 @@ inputs to its output's by a Taylor rule (`rules.py`: linear maps per coefficient
 products, the recurrences of `exp`, `log`, `x^p`, ...), at a cost quadratic in `K`. Calls
 (`jit`, `checkpoint`, `custom_vjp` functions) are entered; `cond`, `scan` and `while_loop`
 jet their branches and bodies; a `custom_jvp` function follows its rule (the jet of the
-rule's tangent along the curve), so its terms are those nested jvps give. A primitive without a rule
-(`sort`, linear algebra, special functions) gets its terms by `K` nested forward-mode
-passes (`ft.jvp`) along `t` on that one primitive, so every differentiable function jets, at
-a cost that grows about threefold per order for those primitives. `jet` composes with `jit`,
+rule's tangent along the curve), so its terms are those nested jvps give. An elementwise
+primitive without a rule of its own (special functions) integrates the jet of its
+derivative; `reduce_prod` and `cumprod` jet a tree of products. Any other primitive without
+a rule (`svd`, `qr`, `eig`, `scatter_mul`) gets its terms by `K` nested forward-mode passes
+(`ft.jvp`) along `t` on that one primitive, so every differentiable function jets, at a cost
+that grows about threefold per order for those primitives. `jet` composes with `jit`,
 `vmap` and `grad` in turn.
 """
 from __future__ import annotations
 
+import functools
 import math
+import operator
+import threading
 
 from ... import dtypes
 from ... import numpy as fnp
@@ -38,7 +43,7 @@ from ...higher_order.remat import checkpoint_p
 from ...interpreters.ad import PrimalTracer
 from ...numpy._conversion import asarray_like
 from ...tree_util import tree_flatten, tree_unflatten
-from .rules import RULES, zero_rule
+from .rules import COMPOSED, RULES, derivative, integrate, zero_like, zero_rule
 
 __all__ = ["jet", "jet2"]
 
@@ -101,7 +106,9 @@ class JetTrace(Trace):
                 return list(params["fun"](*args))
             if len(closed.jaxpr.invars) == len(args):
                 return eval_jaxpr(closed.jaxpr, closed.consts, *args)
-        result = _LOOPS.get(prim) or RULES.get(prim, _no_rule)
+        result = (_LOOPS.get(prim) or RULES.get(prim) or
+                  (_composed_rule if prim in COMPOSED else
+                   _derivative_rule if prim.elementwise else _no_rule))
         result = result(prim, xs, ts, params)
         if result is None:
             avals = prim.abstract_eval(*[get_aval(x) for x in xs], **params)
@@ -250,6 +257,75 @@ def _custom_jvp_rule(prim, xs, ts, params):
         rest = dy_terms if dy_terms is not None else [fnp.zeros_like(dy)] * (order - 1)
         y_terms.append([dy] + [c / k for k, c in enumerate(rest, 2)])
     return outs[:n_out], y_terms
+
+
+def _composed_rule(prim, xs, ts, params):
+    """The jet of the primitive's equivalent composition (`rules.COMPOSED`)."""
+    outs, terms = jet_flat(lambda *a: [COMPOSED[prim](*a, **params)], xs, ts, _order(ts))
+    return outs[0], terms[0]
+
+
+def _derivative_rule(prim, xs, ts, params):
+    """An elementwise primitive of real arguments by its partial derivatives: along `x(t)`,
+    `y' = sum_i d_i f(x) x_i'`, where each `d_i f` (the primitive's jvp with a unit tangent)
+    is jetted to order `K - 1`, so its own primitives follow their rules (a special
+    function's derivative is often another one, or itself: the orders fall to 0).
+
+    The jvp also computes `f` itself, of the series truncated to order `K - 1`: the terms up
+    to `K - 1`, computed first and remembered while the outermost such rule runs, serve it
+    (else each order would compute the function twice over)."""
+    if prim.multiple_results or any(get_aval(x).dtype.kind == "c" for x in xs):
+        return None
+    try:
+        key = (prim, tuple(params.items()), tuple(map(id, xs)),
+               tuple(None if t is None else tuple(map(id, t)) for t in ts))
+        hash(key)
+    except TypeError:               # unhashable params: nothing remembered
+        key = None
+    outermost = getattr(_MEMO, "table", None) is None
+    if outermost:
+        _MEMO.table = {}
+    try:
+        if key in _MEMO.table:
+            return _MEMO.table[key][0]
+        result = _derivative_terms(prim, xs, ts, params)
+        if key is not None:
+            _MEMO.table[key] = (result, xs, ts)     # (keeping the keys' objects alive)
+        return result
+    finally:
+        if outermost:
+            _MEMO.table = None
+
+
+_MEMO = threading.local()   # .table: the outermost derivative rule's {key: (result, inputs)}
+
+
+def _derivative_terms(prim, xs, ts, params):
+    order = _order(ts)
+    if order > 1:                   # terms 1..K-1, remembered for the jvp's f below
+        out, lower = _derivative_rule(prim, xs, [None if t is None else t[:-1] for t in ts],
+                                      params)
+    else:
+        out, lower = prim.bind(*xs, **params), []
+    if not dtypes.is_inexact(get_aval(out).dtype):
+        return out, None
+    moving = [i for i, t in enumerate(ts) if t is not None]
+
+    def slopes(*args):
+        res = []
+        for i in moving:
+            tangents = [None] * len(args)
+            tangents[i] = fnp.ones_like(args[i])
+            d = prim.jvp(list(args), tangents, **params)[1]
+            res.append(fnp.zeros_like(out) if d is None else d)
+        return res
+    us, u_terms = jet_flat(slopes, list(xs), [None if t is None else t[:-1] for t in ts],
+                           order - 1)
+    last = []
+    for i, u0, u_rest in zip(moving, us, u_terms):
+        u = [u0] + (list(u_rest) if u_rest is not None else [zero_like(u0)] * (order - 1))
+        last.append(integrate(derivative([xs[i]] + list(ts[i])), u, order))
+    return out, list(lower) + [functools.reduce(operator.add, last)]
 
 
 _LOOPS = {cond_p: _cond_rule, scan_p: _scan_rule, while_p: _while_rule,

@@ -19,19 +19,27 @@ import operator
 
 from ...core import get_aval, is_python_scalar
 from ...lax import primitive_objects as P
+from ...higher_order import collectives as C
+from ...higher_order.control_flow.associative_scan import associative_scan
 from ...higher_order.remat import name_p
 from ...primitives.conv import conv_patches_p
-from ...primitives.elementwise import log2_p, log10_p, logaddexp_p, reciprocal_p, select_p
-from ...primitives.shape_ops import full_like
+from ...primitives.elementwise import (log2_p, log10_p, logaddexp_p, mul, reciprocal_p,
+                                       select_p)
+from ...primitives.elementwise_more import clamp_p
+from ...primitives.reductions import cumlogsumexp_p
+from ...primitives.shape_ops import (concatenate, full_like, full_like_p, reshape,
+                                     slice_in_dim, transpose)
+from ...primitives.sorting import sort_p, top_k_p
+from .linalg import LINALG_RULES
 
-__all__ = ["RULES", "zero_rule"]
+__all__ = ["RULES", "COMPOSED", "zero_rule", "integrate", "derivative", "zero_like"]
 
 
 def _sum(parts):
     return functools.reduce(operator.add, parts)
 
 
-def _zero_like(x):
+def zero_like(x):
     return type(x)(0) if is_python_scalar(x) else full_like(x, 0)
 
 
@@ -45,14 +53,14 @@ def _times(c, s):
     return c if s == 1 else c * s
 
 
-def _integrate(dx, u, k):
+def integrate(dx, u, k):
     """Coefficient `k` of `y` where `y' = u x'`: `(1/k) sum_j j x_j u_(k-j)`, `dx[j] = j x_j`."""
     total = _sum([dx[j] * u[k - j] for j in range(1, k + 1)])
     return total if k == 1 else total / k
 
 
-def _derivative(x):
-    """`[j x_j]` (index 0 unused), the factors `_integrate` takes."""
+def derivative(x):
+    """`[j x_j]` (index 0 unused), the factors `integrate` takes."""
     return [None] + [_times(c, j) for j, c in enumerate(x[1:], 1)]
 
 
@@ -81,11 +89,17 @@ def _linear(positions=None):
             return None
         out = prim.bind(*xs, **params)
         order = len(next(t for t in ts if t is not None))
-        zeros = {i: _zero_like(xs[i]) for i in lin if ts[i] is None}
+        zeros = {i: zero_like(xs[i]) for i in lin if ts[i] is None}
         terms = [prim.bind(*[(ts[i][k] if ts[i] is not None else zeros[i]) if i in lin else x
                              for i, x in enumerate(xs)], **params) for k in range(order)]
-        return out, terms
+        return out, _per_output(prim, terms)
     return rule
+
+
+def _per_output(prim, terms):
+    """Terms listed per order as per output (a list of each output's terms) for a primitive
+    with multiple results."""
+    return [list(t) for t in zip(*terms)] if prim.multiple_results else terms
 
 
 def _add(prim, xs, ts, params):
@@ -113,18 +127,31 @@ def _bilinear(prim, xs, ts, params):
 
 
 def _by_jvp(prim, xs, ts, params):
-    """Piecewise-linear primitives (`max`, `abs` of reals, `reduce_max`, ...): each
+    """Piecewise-linear primitives (`max`, `abs` of reals, `reduce_max`, `top_k`, ...): each
     coefficient is the primitive's jvp at the primal, the coefficient as tangent (the masks
-    it applies depend on the primal only, so all higher derivatives of the masks vanish)."""
+    and permutations it applies depend on the primal only, so all higher derivatives of them
+    vanish)."""
     if any(get_aval(x).dtype.kind == "c" for x in xs):
         return None
     out = prim.bind(*xs, **params)
     order = len(next(t for t in ts if t is not None))
+    outs = out if prim.multiple_results else [out]
     terms = []
     for k in range(order):
         t = prim.jvp(list(xs), [None if c is None else c[k] for c in ts], **params)[1]
-        terms.append(_zero_like(out) if t is None else t)
-    return out, terms
+        t = t if prim.multiple_results else [t]
+        t = [zero_like(o) if c is None else c for o, c in zip(outs, t or [None] * len(outs))]
+        terms.append(t if prim.multiple_results else t[0])
+    return out, _per_output(prim, terms)
+
+
+def _sort(prim, xs, ts, params):
+    """One sort of the primals with every term as further operands: the first operand's
+    order permutes them all."""
+    flat = [c for t in ts if t is not None for c in t]
+    outs = prim.bind(*xs, *flat, **params)
+    rest = iter(outs[len(xs):])
+    return outs[:len(xs)], [None if t is None else [next(rest) for _ in t] for t in ts]
 
 
 def _unary(solve):
@@ -140,9 +167,9 @@ def _unary(solve):
 
 # ------------------------------------------------------------------ elementwise series
 def _exp_series(x, y0):
-    dx, y = _derivative(x), [y0]
+    dx, y = derivative(x), [y0]
     for k in range(1, len(x)):
-        y.append(_integrate(dx, y, k))
+        y.append(integrate(dx, y, k))
     return y[1:]
 
 
@@ -154,13 +181,13 @@ def _sin_cos(x, sign):
     """The coefficients of `(s, c)` with `s' = c x'`, `c' = sign s x'` (sin/cos: -1,
     sinh/cosh: +1), from the primals."""
     def solve(s0, c0, which):
-        dx, s, c = _derivative(x), [s0], [c0]
+        dx, s, c = derivative(x), [s0], [c0]
         last = len(x) - 1
         for k in range(1, last + 1):
             if k < last or which == 0:
-                s.append(_integrate(dx, c, k))
+                s.append(integrate(dx, c, k))
             if k < last or which == 1:
-                c_k = _integrate(dx, s, k)
+                c_k = integrate(dx, s, k)
                 c.append(c_k if sign > 0 else -c_k)
         return (s, c)[which][1:]
     return solve
@@ -181,10 +208,10 @@ def _from_square(shift, sign):
     """`y' = (shift + sign y^2) x'` (tanh: 1, -1; tan: 1, +1) or, with shift None,
     `y' = (y - y^2) x'` (logistic)."""
     def solve(x, y0):
-        dx, y, sq = _derivative(x), [y0], y0 * y0
+        dx, y, sq = derivative(x), [y0], y0 * y0
         u = [(y0 - sq) if shift is None else (shift + sq if sign > 0 else shift - sq)]
         for k in range(1, len(x)):
-            y.append(_integrate(dx, u, k))
+            y.append(integrate(dx, u, k))
             if k < len(x) - 1:
                 sq = _cauchy(y, y, k)
                 u.append((y[k] - sq) if shift is None else (sq if sign > 0 else -sq))
@@ -218,9 +245,9 @@ def _erf(x, y0):
     w = [-(x[0] * x[0])] + [-_cauchy(x, x, m) for m in range(1, len(x) - 1)]
     e0 = P.exp_p.bind(w[0])
     u = [(2 / math.sqrt(math.pi)) * c for c in [e0] + _exp_series(w, e0)]
-    dx, y = _derivative(x), [y0]
+    dx, y = derivative(x), [y0]
     for k in range(1, len(x)):
-        y.append(_integrate(dx, u, k))
+        y.append(integrate(dx, u, k))
     return y[1:]
 
 
@@ -272,8 +299,8 @@ def _logaddexp(prim, xs, ts, params):
         d = [a - b] + (list(ta) if tb is None else [c - e for c, e in zip(ta, tb)])
     s0 = P.logistic_p.bind(d[0])
     s = [s0] + _from_square(None, 0)(d[:-1], s0)
-    dd = _derivative(d)
-    return out, [(_integrate(dd, s, k) if tb is None else tb[k - 1] + _integrate(dd, s, k))
+    dd = derivative(d)
+    return out, [(integrate(dd, s, k) if tb is None else tb[k - 1] + integrate(dd, s, k))
                  for k in range(1, order + 1)]
 
 
@@ -282,7 +309,7 @@ def _atan2(prim, xs, ts, params):
     (a, b), (ta, tb) = xs, ts
     out = prim.bind(a, b, **params)
     order = len(ta or tb)
-    y, x = [a] + list(ta or [_zero_like(a)] * order), [b] + list(tb or [_zero_like(b)] * order)
+    y, x = [a] + list(ta or [zero_like(a)] * order), [b] + list(tb or [zero_like(b)] * order)
     dy, dx = ([(m + 1) * v[m + 1] for m in range(order)] for v in (y, x))
     num = [_cauchy(x, dy, m) - _cauchy(y, dx, m) for m in range(order)]
     den = [_cauchy(x, x, m) + _cauchy(y, y, m) for m in range(order)]
@@ -370,6 +397,35 @@ def _select(prim, xs, ts, params):
     return _linear(range(1, len(xs)))(prim, xs, ts, params)
 
 
+def _tree_prod(x, axes):
+    """`reduce_prod` over `axes` as a tree of pairwise products: its series costs O(log n)
+    Cauchy products, and zeros in `x` need no care."""
+    shape = get_aval(x).shape
+    kept = [i for i in range(len(shape)) if i not in axes]
+    n = math.prod(shape[i] for i in axes)
+    if not n:
+        return full_like(P.reduce_sum_p.bind(x, axes=tuple(axes)), 1)
+    x = reshape(transpose(x, tuple(axes) + tuple(kept)), (n,) + tuple(shape[i] for i in kept))
+    while n > 1:
+        half = n // 2
+        y = mul(slice_in_dim(x, 0, half), slice_in_dim(x, half, 2 * half))
+        x = concatenate([y, slice_in_dim(x, 2 * half, n)], 0) if n % 2 else y
+        n = half + n % 2
+    return reshape(x, tuple(shape[i] for i in kept))
+
+
+def _cumulative(pairwise):
+    """A running `pairwise` (an associative primitive with a rule) as a parallel prefix
+    scan."""
+    def scan(x, axis, reverse):
+        return associative_scan(pairwise.bind, x, reverse=reverse, axis=axis)
+    return scan
+
+
+# primitives whose series is the jet of an equivalent composition of primitives with rules
+COMPOSED = {P.reduce_prod_p: _tree_prod, P.cumprod_p: _cumulative(P.mul_p),
+            cumlogsumexp_p: _cumulative(logaddexp_p)}
+
 RULES = {
     P.add_p: _add, P.sub_p: _add, P.mul_p: _bilinear, P.dot_general_p: _bilinear,
     P.div_p: _div, P.pow_p: _pow, P.integer_pow_p: _integer_pow, select_p: _select,
@@ -385,20 +441,22 @@ RULES = {
     P.acosh_p: _unary(_inverse_trig(-1, 1, True)), P.atanh_p: _unary(_inverse_trig(1, -1, False)),
     P.exp2_p: _unary(_exp2), log2_p: _unary(_scaled(_log_like(0), 1 / math.log(2.0))),
     log10_p: _unary(_scaled(_log_like(0), 1 / math.log(10.0))), logaddexp_p: _logaddexp,
-    P.atan2_p: _atan2,
+    P.atan2_p: _atan2, sort_p: _sort, **LINALG_RULES,
 }
 for _p in (P.neg_p, P.reduce_sum_p, P.cumsum_p, P.broadcast_in_dim_p, P.reshape_p,
            P.transpose_p, P.slice_p, P.pad_p, P.rev_p, P.concatenate_p, P.real_p, P.imag_p,
            P.conj_p, P.complex_p, P.convert_element_type_p, P.device_put_p, P.fft_p,
-           P.reduce_window_sum_p, name_p, conv_patches_p):
+           P.reduce_window_sum_p, name_p, conv_patches_p, C.psum_p, C.all_gather_p,
+           C.psum_scatter_p, C.ppermute_p, C.all_to_all_p):
     RULES[_p] = _linear()
 for _p, _lin in ((P.gather_p, (0,)), (P.dynamic_slice_p, (0,)),
                  (P.dynamic_update_slice_p, (0, 1)), (P.scatter_p, (0, 1)),
                  (P.scatter_add_p, (0, 1))):
     RULES[_p] = _linear(_lin)
 for _p in (P.max_p, P.min_p, P.abs_p, P.reduce_max_p, P.reduce_min_p, P.cummax_p,
-           P.cummin_p):
+           P.cummin_p, top_k_p, clamp_p, P.scatter_max_p, P.scatter_min_p,
+           P.reduce_window_max_p, C.pmax_p, C.pmin_p):
     RULES[_p] = _by_jvp
-for _p in (P.sign_p, P.floor_p, P.ceil_p, P.round_p, P.stop_gradient_p):
+for _p in (P.sign_p, P.floor_p, P.ceil_p, P.round_p, P.stop_gradient_p, full_like_p):
     RULES[_p] = zero_rule
 del _p, _lin

@@ -1,0 +1,119 @@
+"""Taylor rules of `jet` for the matrix factorizations and solves.
+
+Each output series follows from the identity its primitive satisfies (`op(A) X = B`,
+`L L^H = A`, `P A = L U`, `A V = V diag(w)` with `V^T V = I`): the coefficient `k` of the
+identity is linear in the unknown coefficient `k` of the output, with the same operator as
+the primitive's jvp, and a right-hand side made of the lower coefficients. So term `k` is
+the jvp's map (or its formula) applied to a corrected tangent, at O(K^2) matrix products.
+"""
+from __future__ import annotations
+
+import functools
+import operator
+
+from ...core import get_aval
+from ...primitives.elementwise import mul, sub
+from ...primitives.indexing import add_along_axis
+from ...primitives.linalg import (adjoint, bmm, cholesky_p, diag_matrix, diag_part, eigh_p,
+                                  gap_reciprocals, lu_p, mT, tri_mask, triangular_solve_p)
+from ...primitives.shape_ops import broadcast_in_dim, full_like
+
+__all__ = ["LINALG_RULES"]
+
+
+def _sum(parts):
+    return functools.reduce(operator.add, parts)
+
+
+def _order(ts):
+    return len(next(t for t in ts if t is not None))
+
+
+def _triangular_solve(prim, xs, ts, params):
+    """`op(A) X = B`: `X_k = op(A_0)^-1 (B_k - sum_{i >= 1} op(A_i) X_(k-i))`, `A_i` read
+    as the primitive reads `A` (one triangle, no diagonal where it is a unit one)."""
+    (a, b), (ta, tb) = xs, ts
+    lower, unit = params["lower"], params["unit_diagonal"]
+    x = [prim.bind(a, b, **params)]
+    ops = []
+    for c in ta or ():
+        part = tri_mask(c, (-1 if unit else 0) * (1 if lower else -1), upper=not lower)
+        ops.append(mT(part) if params["transpose_a"] else part)
+    for k in range(1, _order(ts) + 1):
+        parts = [bmm(ops[i - 1], x[k - i]) for i in range(1, k + 1)] if ops else []
+        rhs = tb[k - 1] if tb is not None else None
+        if parts:
+            rhs = sub(rhs, _sum(parts)) if rhs is not None else -_sum(parts)
+        x.append(prim.bind(a, rhs, **params))
+    return x[0], x[1:]
+
+
+def _cholesky(prim, xs, ts, params):
+    """`L L^H = A`: `L_0 L_k^H + L_k L_0^H = A_k - sum_{0 < i < k} L_i L_(k-i)^H`, which the
+    jvp solves (its tangent `A_k` corrected by the sum)."""
+    a, ta = xs[0], ts[0]
+    out = prim.bind(a, **params)
+    ls = [out]
+    for k in range(1, len(ta) + 1):
+        s = ta[k - 1]
+        if k > 1:
+            s = sub(s, _sum([bmm(ls[i], adjoint(ls[k - i])) for i in range(1, k)]))
+        ls.append(prim.jvp([a], [s], **params)[1])
+    return out, ls[1:]
+
+
+def _lu(prim, xs, ts, params):
+    """`P A = L U` (square): `L_0 U_k + L_k U_0 = P A_k - sum_{0 < i < k} L_i U_(k-i)`,
+    solved by the jvp with the tangent `A_k - P^T sum(...)`; pivots and permutation are
+    the primal's."""
+    a, ta = xs[0], ts[0]
+    m, n = get_aval(a).shape[-2:]
+    if m != n:
+        return None
+    outs = prim.bind(a, **params)
+    lu, perm = outs[0], outs[2]
+    lus = [lu]
+    for k in range(1, len(ta) + 1):
+        t = ta[k - 1]
+        if k > 1:
+            s = _sum([bmm(tri_mask(lus[i], -1, upper=False), tri_mask(lus[k - i], 0, upper=True))
+                      for i in range(1, k)])
+            t = sub(t, _unpermute_rows(s, perm))
+        lus.append(prim.jvp([a], [t], **params)[1][0])
+    return outs, [lus[1:], None, None]
+
+
+def _unpermute_rows(x, perm):
+    """`y` with `y[..., perm, :] = x`."""
+    shape = get_aval(x).shape
+    rank = len(shape)
+    index = broadcast_in_dim(perm, shape, tuple(range(rank - 1)))
+    return add_along_axis(full_like(x, 0), index, x, rank - 2, mode="promise_in_bounds")
+
+
+def _eigh(prim, xs, ts, params):
+    """`A V = V W`, `V^T V = I` (real): with `C = V_0^T V_k` and `E = V_0^T (A_k V_0 +
+    sum_{0 < i < k} (A_i V_(k-i) - V_i W_(k-i)))`, `W_k = diag(E)`, `C_ij = E_ij / (w_j -
+    w_i)` off the diagonal and `C_ii = -R_ii / 2`, `R = sum_{0 < i < k} V_i^T V_(k-i)`."""
+    a, ta = xs[0], ts[0]
+    if get_aval(a).dtype.kind == "c":
+        return None
+    w0, v0 = outs = prim.bind(a, **params)
+    gaps = gap_reciprocals(w0)
+    sym = [None] + [mul(c + mT(c), 0.5) for c in ta]
+    w, v = [w0], [v0]
+    for k in range(1, len(ta) + 1):
+        rest = [bmm(sym[k], v0)] + [sub(bmm(sym[i], v[k - i]), bmm(v[i], diag_matrix(w[k - i])))
+                                    for i in range(1, k)]
+        e = bmm(mT(v0), _sum(rest))
+        c = mul(gaps, e)
+        if k > 1:
+            r = _sum([bmm(mT(v[i]), v[k - i]) for i in range(1, k)])
+            c = sub(c, diag_matrix(mul(diag_part(r), 0.5)))
+        w.append(diag_part(e))
+        v.append(bmm(v0, c))
+    return outs, [w[1:], v[1:]]
+
+
+LINALG_RULES = {triangular_solve_p: _triangular_solve, cholesky_p: _cholesky, lu_p: _lu,
+                eigh_p: _eigh}
