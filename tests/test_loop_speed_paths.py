@@ -13,7 +13,8 @@ import pytest
 import functrans as ft
 import functrans.numpy as fnp
 from functrans import lax
-from functrans.higher_order.control_flow.common import EAGER_STAGING_MIN_LENGTH
+from functrans.higher_order.control_flow.common import (EAGER_STAGING_MIN_LENGTH,
+                                                        KEPT_STAGING_MIN_LENGTH)
 from functrans.higher_order.control_flow.while_loop import PYTHON_ITERATIONS
 from functrans.test_util import check_grads
 
@@ -407,12 +408,72 @@ def test_repeated_eager_while_and_cond_trace_once():
     for _ in range(CALLS):
         n, v = lax.while_loop(cond_fun, body_fun, (fnp.asarray(0), fnp.zeros(2)))
     assert int(n) == LONG * 4
-    assert body_fun.calls == CALLS * PYTHON_ITERATIONS + 1
-    assert cond_fun.calls == CALLS * PYTHON_ITERATIONS + 1
+    # the first call runs PYTHON_ITERATIONS in Python, the next ones (traces kept) fewer
+    again = (CALLS - 1) * EAGER_STAGING_MIN_LENGTH
+    assert body_fun.calls == PYTHON_ITERATIONS + 1 + again
+    assert cond_fun.calls == PYTHON_ITERATIONS + 1 + again
     true_fun, false_fun = Counted(lambda x: x + 1.0), Counted(lambda x: x * 2.0)
     for _ in range(CALLS):              # the branch not taken is traced to check it agrees
         assert float(lax.cond(True, true_fun, false_fun, fnp.asarray(3.0))) == 4.0
     assert (true_fun.calls, false_fun.calls) == (CALLS, 1)
+
+
+def test_short_scan_with_a_kept_trace_runs_compiled():
+    body = Counted(lambda c, x: (c * 0.5 + x, c + x))
+    lax.scan(body, fnp.asarray(0.0), fnp.ones(LONG))
+    assert body.calls == 1
+    for n in (1, KEPT_STAGING_MIN_LENGTH, SHORT):
+        before = body.calls
+        xs = fnp.arange(n, dtype="float32")
+        got = lax.scan(body, fnp.asarray(0.0), xs)
+        assert body.calls - before == (n if n < KEPT_STAGING_MIN_LENGTH else 0)
+        close(got, python_scan(body.fn, fnp.asarray(0.0), xs, n))
+
+
+def test_a_short_loop_called_again_runs_compiled_unless_its_trace_fails():
+    body = Counted(lambda c, x: (c * 0.5 + x, c + x))
+    xs = fnp.arange(SHORT, dtype="float32")
+    want = python_scan(body.fn, fnp.asarray(0.0), xs, SHORT)
+    calls = []
+    for _ in range(3):
+        close(lax.scan(body, fnp.asarray(0.0), xs), want)
+        calls.append(body.calls)
+    assert calls == [SHORT, SHORT + 1, SHORT + 1]       # Python, traced, kept
+
+    def needs_values(c, x):
+        return c + (x if float(c) < 3 else -x), c
+    body = Counted(needs_values)
+    want = python_scan(needs_values, fnp.asarray(0.0), xs, SHORT)
+    calls = []
+    for _ in range(3):
+        close(lax.scan(body, fnp.asarray(0.0), xs), want)
+        calls.append(body.calls)
+    assert calls == [SHORT, 2 * SHORT + 1, 3 * SHORT + 1]   # the failed trace is not retried
+
+    cond_fun = Counted(lambda c: c[0] < PYTHON_ITERATIONS - 1)
+    body_fun = Counted(lambda c: (c[0] + 1, c[1] * 0.5))
+    for _ in range(3):
+        got = lax.while_loop(cond_fun, body_fun, (fnp.asarray(0), fnp.ones(2)))
+        assert int(got[0]) == PYTHON_ITERATIONS - 1
+        close(got[1], np.full(2, 0.5 ** (PYTHON_ITERATIONS - 1)))
+    assert body_fun.calls == PYTHON_ITERATIONS - 1 + 2 * EAGER_STAGING_MIN_LENGTH + 1
+
+
+@pytest.mark.parametrize("n", [0, EAGER_STAGING_MIN_LENGTH - 1, EAGER_STAGING_MIN_LENGTH,
+                               PYTHON_ITERATIONS - 1, PYTHON_ITERATIONS + 5])
+def test_while_with_kept_traces_compiles_early_and_agrees(n):
+    def cond_fun(c):
+        return c[0] < c[2]
+
+    def body_fun(c):
+        return c[0] + 1, c[1] * 0.5 + 1.0, c[2]
+    lax.while_loop(cond_fun, body_fun, (0, fnp.zeros(2), 2 * PYTHON_ITERATIONS))
+    got = lax.while_loop(cond_fun, body_fun, (0, fnp.zeros(2), n))
+    want = np.zeros(2, np.float32)
+    for _ in range(n):
+        want = want * np.float32(0.5) + np.float32(1.0)
+    assert int(got[0]) == n
+    close(got[1], want)
 
 
 def test_under_jit_a_body_is_traced_once_for_several_jitted_functions():

@@ -78,9 +78,10 @@ def conform_carry(what, leaves, tree, avals, want_tree, where):
         raise TypeError(f"{what}: {where} returns a carry with structure {tree}, but the carry "
                         f"has structure {want_tree}; it must keep the same structure")
     out, out_avals = [], []
-    for x, aval, path in zip(leaves, avals, path_names(tree)):
+    for k, (x, aval) in enumerate(zip(leaves, avals)):
         got = get_aval(x)
         if tuple(got.shape) != tuple(aval.shape):
+            path = path_names(tree)[k]
             raise TypeError(f"{what}: {where} changes the shape of carry{path} from "
                             f"{aval.str_short()} to {got.str_short()}; loop carries keep their "
                             "shape and dtype")
@@ -88,6 +89,7 @@ def conform_carry(what, leaves, tree, avals, want_tree, where):
             aval = got.strip_weak()
         elif got.dtype != aval.dtype:
             if not got.weak_type:
+                path = path_names(tree)[k]
                 raise TypeError(
                     f"{what}: {where} changes the dtype of carry{path} from "
                     f"{aval.str_short()} to {got.str_short()}; loop carries keep their shape "
@@ -148,11 +150,18 @@ EAGER_STAGING_MIN_LENGTH = 8
 NEEDS_VALUES = (ConcretizationError, TracerArrayConversionError, NonConcreteBooleanIndexError)
 
 
-def stage_eagerly(length):
+# ... or this many, when it has been called so before (`called_before`): its trace and
+# compiled loop are then kept, and running it costs about what 1 or 2 iterations in Python cost
+KEPT_STAGING_MIN_LENGTH = 2
+
+
+def stage_eagerly(length, again=False):
     """Whether a loop of `length` iterations called outside jit is staged and compiled
-    rather than run in Python: not inside `disable_jit`, nor while NaN/infinity checks
-    name the failing operation (the Python loop checks each)."""
-    return length >= EAGER_STAGING_MIN_LENGTH and not jit_disabled() and \
+    rather than run in Python (`again`: see `called_before`): not inside `disable_jit`,
+    nor while NaN/infinity checks name the failing operation (the Python loop checks
+    each)."""
+    least = KEPT_STAGING_MIN_LENGTH if again else EAGER_STAGING_MIN_LENGTH
+    return length >= least and not jit_disabled() and \
         not (config.debug_nans or config.debug_infs)
 
 
@@ -176,8 +185,7 @@ def traced(fun, key, trace):
     As in JAX, a body is assumed to depend only on its arguments and on what it closed over
     when first traced: one that reads Python state changed since (a global flag, a global
     array rebound, a closure cell reassigned) reruns what was traced then."""
-    key = (key, axis_env(), config.trace_context(), default_device_now(), jit_disabled(),
-           config.debug_nans, config.debug_infs)
+    key = _in_context(key)
     try:
         entries = _TRACES.get(fun)
     except TypeError:           # neither hashable nor weakly referable: traced every time
@@ -194,6 +202,52 @@ def traced(fun, key, trace):
                     del entries[next(iter(entries))]
                 entries[key] = got
     return got
+
+
+def _in_context(key):
+    return (key, axis_env(), config.trace_context(), default_device_now(), jit_disabled(),
+            config.debug_nans, config.debug_infs)
+
+
+# loops called outside jit, per function (held weakly) and `traced` key: whether tracing
+# the function did not fail (see `called_before`)
+_CALLS = weakref.WeakKeyDictionary()
+
+
+def called_before(fun, key):
+    """Whether a loop called outside jit with the function `fun` for the `traced` key `key`
+    should run compiled although short: its trace is kept, or it was called so before and
+    tracing it has not failed (`note_failed`), so that it is likely called again. Notes this
+    call."""
+    key = _in_context(key)
+    try:
+        entries = _TRACES.get(fun)
+        if entries is not None and key in entries:
+            return True
+        calls = _CALLS.get(fun)
+        if calls is None:
+            with _TRACES_LOCK:
+                calls = _CALLS.setdefault(fun, {})
+    except TypeError:
+        return False
+    before = calls.get(key)
+    if before is None:
+        if len(calls) >= TRACES_PER_FUNCTION:
+            calls.pop(next(iter(calls)), None)
+        calls[key] = True
+        return False
+    return before
+
+
+def note_failed(fun, key):
+    """Tracing `fun` for `key` failed (it needs concrete values or uses outer refs):
+    `called_before` answers False for it from now on."""
+    try:
+        calls = _CALLS.get(fun)
+    except TypeError:
+        return
+    if calls is not None:
+        calls[_in_context(key)] = False
 
 
 def _holds_tracer(x):

@@ -26,8 +26,8 @@ from ...tree_util import tree_flatten, tree_unflatten, tree_structure
 from .common import (control_primitive, assign, owners, keep_owned, donate, carry_tangents,
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, prepare_batched,
                      as_value, carry_leaves, carry_arrays, conform_carry, settle_carry,
-                     trace_fn, check_unroll, eager_carry, stage_eagerly, traced,
-                     NEEDS_VALUES)
+                     trace_fn, check_unroll, eager_carry, stage_eagerly, traced, called_before,
+                     note_failed, NEEDS_VALUES, KEPT_STAGING_MIN_LENGTH)
 
 
 def _scan_aval(*args, jaxpr, length, reverse, num_consts, num_carry):
@@ -239,11 +239,12 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     `xs` is a pytree of arrays sharing their leading size (or None, with `length=`);
     `reverse=True` runs from the end. It is one staged loop, differentiable in every mode;
     called outside jit it runs compiled, as under jit (`f` traced once), except that a short
-    loop, or one whose `f` needs concrete values or uses outer refs, runs as that Python
-    loop. As in JAX, the trace of `f` is kept for later calls with the same function object
-    and argument types (so `f` should not depend on Python state that changes between
-    calls; see `control_flow.common.traced`). `unroll` (a positive int or a bool) is
-    accepted for JAX's code and does not change the results.
+    loop (under 8 steps; 2 once called so before), or one whose `f` needs concrete values
+    or uses outer refs, runs as that Python loop. As in JAX, the trace of `f` is kept for
+    later calls with the same function object and argument types (so `f` should not depend
+    on Python state that changes between calls; see `control_flow.common.traced`).
+    `unroll` (a positive int or a bool) is accepted for JAX's code and does not change the
+    results.
     """
     check_unroll("scan", unroll)
     return scan_of(f, init, xs, length, reverse, (f, "scan"))
@@ -285,13 +286,15 @@ def scan_of(f, init, xs, length, reverse, owner):
     settle = functools.partial(traced, owner[0], key,
                                functools.partial(settle_carry, trace_body, c_avals))
     eager = staging_main() is None and n > 0
-    if eager and not stage_eagerly(n):
+    if eager and not stage_eagerly(n, n >= KEPT_STAGING_MIN_LENGTH and
+                                   called_before(owner[0], key)):
         return _python_scan(f, settle, c_leaves, c_tree, c_avals, x_leaves, x_tree, n,
                             reverse)
     try:
         (closed, consts, y_tree), c_avals = settle()
     except (StateUsed,) + NEEDS_VALUES as e:
         if eager:       # a body needing concrete values, or using outer refs
+            note_failed(owner[0], key)
             return _python_scan(f, settle, c_leaves, c_tree, c_avals, x_leaves, x_tree,
                                 n, reverse)
         if not isinstance(e, StateUsed):

@@ -35,7 +35,9 @@ from .common import (control_primitive, assign, owners, keep_owned, donate, carr
                      carry_batching, loop_vjp_parts, bwd_body_fn, reorder, with_unused_inputs,
                      lane_select, prepare_batched, as_value, carry_leaves, carry_arrays,
                      conform_carry, settle_carry, trace_fn, scalar_operand, trace_carry_body,
-                     eager_carry, trace_all, stage_eagerly, traced, NEEDS_VALUES)
+                     eager_carry, trace_all, stage_eagerly, traced, called_before,
+                     note_failed, NEEDS_VALUES,
+                     EAGER_STAGING_MIN_LENGTH)
 
 
 def _while_aval(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
@@ -277,8 +279,9 @@ def while_loop(cond_fun, body_fun, init_val):
 
     Under jit it is one staged loop (not unrolled), differentiable in forward and reverse
     mode (reverse mode keeps a record of every iteration). Called outside jit with a
-    concrete predicate, its first `PYTHON_ITERATIONS` run in Python and the rest compiled,
-    as under jit; it stays a Python loop where the functions need concrete values or use
+    concrete predicate, its first `PYTHON_ITERATIONS` (8 when called so before: the
+    functions' traces are kept, as in JAX) run in Python and the rest compiled, as
+    under jit; it stays a Python loop where the functions need concrete values or use
     outer refs, for a carry or closure a transformation traces (eager `grad`: any order),
     in `disable_jit` and with NaN checks. Under vmap with a per-example predicate it runs
     until every example is done; finished examples keep their value.
@@ -290,10 +293,12 @@ def while_loop(cond_fun, body_fun, init_val):
     leaves, tree, avals = carry_leaves(init_val, "while_loop")
     if staging_main() is None:
         leaves, avals = eager_carry(_settle(body_fun, tree, avals), leaves, avals)
+        python_iterations = EAGER_STAGING_MIN_LENGTH if called_before(
+            cond_fun, _cond_key(tree, avals)) else PYTHON_ITERATIONS
         with StateJournal() as loop:
             count = 0
             while True:
-                if count == PYTHON_ITERATIONS and stage_eagerly(count):
+                if count == python_iterations and stage_eagerly(count):
                     rest = _compiled_rest(cond_fun, body_fun, leaves, tree, avals)
                     if rest is not _IN_PYTHON:
                         return rest
@@ -332,9 +337,10 @@ def while_loop(cond_fun, body_fun, init_val):
 
 
 # a loop called outside jit runs this many iterations in Python before it compiles the rest:
-# about what compiling costs (tracing and generating code for the loop each call, ~2 ms for
-# a 5-operation body whose iteration takes ~40 us in Python), so a loop never takes much more
-# than twice as long as the faster of the two ways
+# about what tracing and compiling the loop costs (~2 ms for a 5-operation body whose
+# iteration takes ~40 us in Python), so a loop never takes much more than twice as long as
+# the faster of the two ways; in a loop called so before (`called_before`: its traces are
+# kept, or likely to be), only EAGER_STAGING_MIN_LENGTH iterations run in Python
 PYTHON_ITERATIONS = 32
 _IN_PYTHON = object()
 
@@ -348,6 +354,7 @@ def _compiled_rest(cond_fun, body_fun, leaves, tree, avals):
     try:
         return _while_call(cond_fun, body_fun, leaves, tree, avals, values_only=True)
     except (StateUsed,) + NEEDS_VALUES:
+        note_failed(cond_fun, _cond_key(tree, avals))
         return _IN_PYTHON
 
 
@@ -362,6 +369,11 @@ def _settle(body_fun, tree, avals):
         traced, body_fun, ("while_loop", tree, tuple(avals)),
         functools.partial(settle_carry, functools.partial(
             trace_carry_body, "while_loop", body_fun, tree), avals))
+
+
+def _cond_key(tree, avals):
+    """The key under which `cond_fun`'s trace is kept (`traced`) for the carry `tree`, `avals`."""
+    return ("while_loop cond_fun", tree, tuple(avals))
 
 
 def _fix_pred(outs, out_tree):
@@ -381,8 +393,7 @@ def _while_call(cond_fun, body_fun, leaves, tree, avals, values_only=False):
         return body_traced
 
     def cond():
-        key = ("while_loop cond_fun", args_tree, tuple(settled))
-        return traced(cond_fun, key, functools.partial(
+        return traced(cond_fun, _cond_key(tree, settled), functools.partial(
             trace_fn, cond_fun, args_tree, settled, "while_loop cond_fun", _fix_pred))
     (body_closed, body_consts, _), (cond_closed, cond_consts, _) = trace_all(body, cond)
     avals = settled
