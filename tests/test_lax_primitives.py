@@ -258,6 +258,7 @@ row(R.cumsum_p, shape_and_axis(), _scan(R.cumsum_p))
 row(R.cumprod_p, shape_and_axis(), _scan(R.cumprod_p))
 row(R.cummax_p, shape_and_axis(), _scan(R.cummax_p, distinct))
 row(R.cummin_p, shape_and_axis(), _scan(R.cummin_p, distinct))
+row(R.cumlogsumexp_p, shape_and_axis(), _scan(R.cumlogsumexp_p))
 
 
 # ------------------------------------------------------------------ structural
@@ -345,6 +346,9 @@ def slice_params(draw):
 row(S.slice_p, slice_params(),
     lambda p: (lambda x: S.slice_p.bind(x, start_indices=p[1], limit_indices=p[2],
                                         strides=p[3]), [floats(p[0])]))
+row(S.iota_p, ftst.shapes(),     # (no operands: added to one, which is batched)
+    lambda s: (lambda x: E.add_p.bind(x, S.iota_p.bind(
+        dtype=np.dtype(F64), shape=s[-1:] or (1,), dimension=0, sharding=None)), [floats(s)]))
 row(S.full_like_p, ftst.shapes(),
     lambda s: (lambda x: S.full_like_p.bind(x, fill_value=2.0, dtype=None, shape=None),
                [floats(s)]), nondiff=True)

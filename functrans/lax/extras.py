@@ -16,8 +16,8 @@ from ..core import get_aval, operand_device
 from ..higher_order.control_flow import switch
 from ..meshes import out_sharding_device
 from ..primitives._util import as_shape, dtype_of, elementwise_aval, shape_of
-from ..primitives.elementwise import (add, bitwise_and, bitwise_or, convert_element_type, lt,
-                                      mul, population_count, select, shift_right, sub)
+from ..primitives.elementwise import (add, bitwise_and, convert_element_type, lt, mul, select,
+                                      shift_right, sub, unary)
 from ..primitives.fft import fft as _fft
 from ..primitives.shape_ops import bitcast_convert_type, broadcast_to, full
 from ..tree_util import register_pytree_node, tree_broadcast, tree_flatten, tree_leaves
@@ -44,17 +44,26 @@ def _as_unsigned(x, dtype):
     return x if dtype.kind == "u" else bitcast_convert_type(x, _unsigned(dtype))
 
 
-def clz(x):
-    """The number of leading zero bits of each integer (its bit width for 0), in x's dtype."""
-    dtype = _integer_dtype("clz", x)
+def _clz_impl(xp, x):
+    x = xp.asarray(x)       # (a jitted function's Python int argument: the default int)
+    dtype = x.dtype
     word, width = _unsigned(dtype), 8 * dtype.itemsize
-    bits = _as_unsigned(convert_element_type(x, dtype), dtype)
+    bits = x.view(word)
     shift = 1
     while shift < width:                    # set every bit below the highest set one
-        bits = bitwise_or(bits, shift_right(bits, np.asarray(shift, word)))
+        bits = bits | (bits >> word.type(shift))
         shift *= 2
-    zeros = sub(np.asarray(width, word), population_count(bits))
-    return zeros if dtype == word else bitcast_convert_type(zeros, dtype)
+    return (width - xp.bitwise_count(bits).astype(dtype)).astype(dtype, copy=False)
+
+
+# a primitive, as JAX's (elementwise, not differentiable)
+clz_p = unary("clz", impl=_clz_impl, float_only=False, nondiff=True)
+
+
+def clz(x):
+    """The number of leading zero bits of each integer (its bit width for 0), in x's dtype."""
+    _integer_dtype("clz", x)
+    return clz_p.bind(x)
 
 
 def mulhi(x, y, /):

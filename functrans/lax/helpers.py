@@ -3,7 +3,8 @@ shapes (`broadcast`, `broadcasted_iota`, `collapse`, `split`, `tile`, `stack`, `
 static and dynamic indexing along one axis, `sort_key_val`, logical and arithmetic right
 shifts, `cumlogsumexp`, `optimization_barrier` and the convolution wrappers `conv`,
 `conv_with_general_padding` and `conv_transpose`. Their derivatives and batching come from
-the primitives they are made of."""
+the primitives they are made of (`cumlogsumexp`, here for its place in `ft.lax`'s list, is a
+primitive of its own, as JAX's)."""
 from __future__ import annotations
 
 import enum
@@ -12,15 +13,17 @@ import math
 import numpy as np
 
 from ..core import axis_size, is_python_scalar
-from ..higher_order.control_flow import associative_scan, scan
+from ..higher_order.control_flow import scan
 from ..primitives._util import broadcast_shapes as _broadcast_shapes, canonical_axis, dtype_of, \
     shape_of, as_shape
 from ..primitives.conv import conv_specs, conv_general_dilated, padding_pairs
-from ..primitives import elementwise as _elementwise, reductions as _reductions
-from ..primitives.elementwise import convert_element_type, logaddexp, neg, shift_right
+from ..primitives import (elementwise as _elementwise, reductions as _reductions,
+                          shape_ops as _shape_ops)
+from ..primitives.reductions import cumlogsumexp
+from ..primitives.elementwise import convert_element_type, neg, shift_right
 from ..primitives.indexing import dynamic_update_slice_in_dim, gather_axes
 from ..primitives.shape_ops import (bitcast_convert_type, broadcast_in_dim, concatenate,
-                                    expand_dims, iota, reshape, rev, slice_in_dim, squeeze,
+                                    expand_dims, reshape, rev, slice_in_dim, squeeze,
                                     transpose)
 from ..primitives.sorting import sort_multiple, top_k
 from ..primitives.transfer import place
@@ -103,8 +106,8 @@ def broadcasted_iota(dtype, shape, dimension, *, out_sharding=None):
     """0, 1, ... along axis `dimension` of an array of `shape`, the same along the others."""
     shape = as_shape(shape)
     dimension = canonical_axis(dimension, len(shape), "broadcasted_iota: axis")
-    return place(broadcast_in_dim(iota(dtype, shape[dimension]), shape, (dimension,)),
-                 out_sharding, "broadcasted_iota")
+    return place(_shape_ops.broadcasted_iota(dtype, shape, dimension), out_sharding,
+                 "broadcasted_iota")
 
 
 def broadcast_shapes(*shapes):
@@ -232,13 +235,6 @@ def _shift_as(x, y, kind):
     bits = np.dtype(f"{kind}{dtype.itemsize}")
     shifted = shift_right(convert_element_type(x, bits), convert_element_type(y, bits))
     return convert_element_type(shifted, dtype)
-
-
-def cumlogsumexp(operand, axis=0, reverse=False):
-    """log(cumsum(exp(operand))) along `axis`, computed without overflow or underflow (a scan
-    of logaddexp)."""
-    axis = canonical_axis(axis, len(shape_of(operand)), "cumlogsumexp: axis")
-    return associative_scan(logaddexp, operand, reverse=reverse, axis=axis)
 
 
 def optimization_barrier(operand):

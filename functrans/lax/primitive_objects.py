@@ -18,7 +18,7 @@ from ..primitives.reductions import (
     reduce_min_p, reduce_or_p, reduce_prod_p, reduce_sum_p, reduce_xor_p,
 )
 from ..primitives.shape_ops import (
-    bitcast_convert_type_p, broadcast_in_dim_p, concatenate_p, pad_p, reshape_p, rev_p,
+    bitcast_convert_type_p, broadcast_in_dim_p, concatenate_p, iota_p, pad_p, reshape_p, rev_p,
     slice_p, transpose_p,
 )
 from ..primitives.dot import dot_general_p
@@ -38,5 +38,7 @@ from ..higher_order.control_flow.cond import cond_p
 from ..higher_order.control_flow.scan import scan_p
 from ..higher_order.control_flow.while_loop import while_p
 from ..higher_order.custom_solve import linear_solve_p
+from .extras import clz_p
+from ..primitives.reductions import cumlogsumexp_p
 
 __all__ = [name for name in dir() if name.endswith("_p")]

@@ -15,7 +15,7 @@ from .. import dtypes
 from ..core import ShapedArray
 from ._util import primitive, def_linear, def_nondiff, shape_of, dtype_of, canonical_axis
 from .transfer import place
-from .elementwise import (mul, div, eq, convert_element_type, add,
+from .elementwise import (mul, div, eq, convert_element_type, add, exp, sub,
                           max as max_op, min as min_op, max_partial)
 from .shape_ops import (broadcast_in_dim, concatenate, pad, reshape, rev, slice_in_dim,
                         transpose)
@@ -482,6 +482,51 @@ _running_extremum_rules(cummax_p, max_op)
 _running_extremum_rules(cummin_p, min_op)
 
 
+# ------------------------------------------------------------------ cumlogsumexp
+# A primitive, as JAX's: the kernel is NumPy's logaddexp.accumulate (CuPy: a log-depth scan).
+# With y = cumlogsumexp(x), the tangent v = d y follows v_i = a_i v_(i-1) + w_i t_i, where
+# a_i = exp(y_(i-1) - y_i) and w_i = exp(x_i - y_i) lie in [0, 1] (no overflow); reverse mode
+# runs the transposed recurrence the other way.
+cumlogsumexp_p = _cumulative("cumlogsumexp", "logaddexp")
+
+
+def _affine_scan(a, b, axis, reverse):
+    """v_i = a_i v_(i-1) + b_i along `axis` in the scan's direction (0 before the first), in
+    log2(n) whole-array steps."""
+    for k in _doubling_steps(shape_of(b)[axis]):
+        b = add(b, mul(a, _shift(b, k, axis, reverse, 0.0)))
+        a = mul(a, _shift(a, k, axis, reverse, 0.0))
+    return b
+
+
+def _cumlogsumexp_weights(x, y, axis, reverse):
+    return (exp(sub(_shift(y, 1, axis, reverse, -np.inf), y)), exp(sub(x, y)))
+
+
+def _cumlogsumexp_jvp(primals, tangents, axis, reverse):
+    x, = primals
+    y = cumlogsumexp_p.bind(x, axis=axis, reverse=reverse)
+    t, = tangents
+    if t is None:
+        return y, None
+    a, w = _cumlogsumexp_weights(x, y, axis, reverse)
+    return y, _affine_scan(a, mul(w, t), axis, reverse)
+
+
+def _cumlogsumexp_vjp(primals, needs, axis, reverse):
+    x, = primals
+    y = cumlogsumexp_p.bind(x, axis=axis, reverse=reverse)
+
+    def backward(ct):
+        a, w = _cumlogsumexp_weights(x, y, axis, reverse)
+        later = _shift(a, 1, axis, not reverse, 0.0)     # a_(i+1) at i
+        return (mul(w, _affine_scan(later, ct, axis, not reverse)),)
+    return y, backward
+
+
+cumlogsumexp_p.jvp, cumlogsumexp_p.vjp = _cumlogsumexp_jvp, _cumlogsumexp_vjp
+
+
 # ------------------------------------------------------------------ user-facing
 def _axes(axes, ndim):
     if axes is None:
@@ -549,3 +594,13 @@ def cummax(operand, axis=0, reverse=False):
 def cummin(operand, axis=0, reverse=False):
     return cummin_p.bind(operand, axis=canonical_axis(axis, len(shape_of(operand))),
                          reverse=bool(reverse))
+
+
+def cumlogsumexp(operand, axis=0, reverse=False):
+    """log(cumsum(exp(operand))) along `axis`, computed without overflow or underflow (a
+    running logaddexp), for floating-point operands."""
+    if not dtypes.is_inexact(dtype_of(operand)) or dtype_of(operand).kind == "c":
+        raise TypeError(f"cumlogsumexp takes real floating-point operands, got "
+                        f"{dtype_of(operand)}; convert with .astype()")
+    axis = canonical_axis(axis, len(shape_of(operand)), "cumlogsumexp: axis")
+    return cumlogsumexp_p.bind(operand, axis=axis, reverse=bool(reverse))

@@ -12,7 +12,8 @@ import numpy as np
 from .. import dtypes
 from ..array import wrap
 from ..backends import create, default_device_now, transfer
-from ..core import ShapedArray, Tracer, is_python_scalar, device_like, on_operand_device
+from ..core import (ShapedArray, Tracer, is_python_scalar, device_like, on_operand_device,
+                    staging_main)
 from ..errors import ShapeMismatchError
 from ..meshes import out_sharding_device
 from .transfer import place
@@ -486,14 +487,43 @@ def zeros_or(t, like):
     return full_like(like, 0) if t is None else t
 
 
+def _iota_impl(xp, dtype, shape, dimension, sharding=None):
+    ramp = xp.arange(shape[dimension], dtype=dtype)
+    if len(shape) == 1:
+        return ramp
+    out = xp.empty(shape, dtype)        # (a fresh array: compiled code may write into it)
+    out[...] = ramp.reshape((-1,) + (1,) * (len(shape) - dimension - 1))
+    return out
+
+
+# 0, 1, ... along axis `dimension` of `shape` (JAX's `iota` primitive, its params): under jit
+# and make_jaxpr an equation (compilation folds it into a constant where that is small)
+iota_p = primitive("iota", _iota_impl,
+                   lambda dtype, shape, dimension, sharding=None: ShapedArray(shape, dtype))
+def_nondiff(iota_p)
+iota_p.batch = lambda vals, dims, **params: (iota_p.bind(**params), None)    # (no operands)
+
+
 def iota(dtype, size=None, like=None):
-    """The constant `[0, 1, ..., size - 1]` of `dtype` (JAX's `iota(dtype, size)`; also
-    `iota(size)` and `iota(size, dtype)`, int64 by default) on the device of `like` (an array or
-    traced value, see `device_like`), else on the default device."""
+    """`[0, 1, ..., size - 1]` of `dtype` (JAX's `iota(dtype, size)`; also `iota(size)` and
+    `iota(size, dtype)`, int64 by default) on the device of `like` (an array or traced value,
+    see `device_like`), else on the default device; an `iota` equation under jit."""
     if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
         dtype, size = (dtypes.int64 if size is None else size), dtype
+    return broadcasted_iota(dtype, (operator.index(size),), 0, like)
+
+
+def broadcasted_iota(dtype, shape, dimension, like=None):
+    """`iota` along axis `dimension` of `shape` (checked by the caller), the same along the
+    others; staged as an `iota` equation while a jaxpr is built, else an Array where `like`
+    lives (or on the default device)."""
+    params = dict(dtype=np.dtype(dtype), shape=tuple(shape), dimension=dimension, sharding=None)
+    main = staging_main()
+    if main is not None:
+        return main.trace.process_primitive(iota_p, (), params)
     dev = default_device_now() if like is None else device_like(like)
-    return wrap(create(dev, "arange", operator.index(size), dtype=np.dtype(dtype)))
+    ramp = wrap(create(dev, "arange", params["shape"][dimension], dtype=params["dtype"]))
+    return ramp if len(shape) == 1 else broadcast_in_dim(ramp, params["shape"], (dimension,))
 
 
 def constant(value, like=None):
