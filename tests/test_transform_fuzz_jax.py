@@ -1,6 +1,7 @@
-"""Random programs under random stacks of transforms (jit, vmap, grad, jvp, checkpoint,
-jacfwd, jacrev), run by functrans and by JAX in float64 and compared: the semantics of every
-composition, ties of max/min/sort included, against the library functrans follows."""
+"""Random programs under random stacks of transforms (jit, vmap over the first or last axis,
+grad, jvp, checkpoint, jacfwd, jacrev) and control flow (cond, scan, fori_loop), run by
+functrans and by JAX in float64 and compared: the semantics of every composition, ties of
+max/min/sort included, against the library functrans follows."""
 from __future__ import annotations
 
 import zlib
@@ -12,7 +13,8 @@ import functrans as ft
 import functrans.numpy as fnp
 from test_compiler_fuzz import programs, _program, _inputs
 
-TRANSFORMS = ("jit", "vmap", "grad", "jvp", "checkpoint", "jacfwd", "jacrev")
+TRANSFORMS = ("jit", "vmap", "vmap_last", "grad", "jvp", "checkpoint", "jacfwd", "jacrev",
+              "cond", "scan", "fori_loop")
 
 
 def _constant(shape, salt):
@@ -41,6 +43,8 @@ def _wrap(lib, m, name, fn, depth):
         return lib.jit(fn)
     if name == "vmap":
         return lib.vmap(fn)
+    if name == "vmap_last":
+        return lib.vmap(fn, in_axes=-1, out_axes=-1)
     if name == "checkpoint":
         return lib.checkpoint(fn)
     if name == "jacfwd":
@@ -52,6 +56,15 @@ def _wrap(lib, m, name, fn, depth):
             y = fn(x)
             return m.sum(y * _constant(np.shape(y), ("g", depth)))
         return lib.grad(weighted)
+    if name == "cond":
+        return lambda x: lib.lax.cond(m.sum(x) > 0, fn, lambda y: 2.0 * fn(y), x)
+    if name == "scan":
+        def scanned(x):
+            _, ys = lib.lax.scan(lambda c, xi: (c, fn(xi)), 0.0, m.stack([x, 0.5 * x]))
+            return ys[0] - ys[1]
+        return scanned
+    if name == "fori_loop":
+        return lambda x: lib.lax.fori_loop(0, 2, lambda i, acc: acc + fn(x * (i + 1.0)), fn(x))
     if name == "jvp":
         return lambda x: lib.jvp(fn, (x,), (m.asarray(_constant(np.shape(x), ("t", depth))),))[1]
     raise AssertionError(name)
@@ -63,13 +76,15 @@ def _wrap(lib, m, name, fn, depth):
 def test_transform_stacks_equal_jax(jax_x64, program, transforms, seed):
     jax, jnp = jax_x64, jax_x64.numpy
     shapes, steps, outs = program
-    if len(shapes[0]) + transforms.count("vmap") > 4 or \
+    vmaps = [t for t in transforms if t.startswith("vmap")]
+    if len(shapes[0]) + len(vmaps) > 4 or \
             transforms.count("jacfwd") + transforms.count("jacrev") > 1:
         transforms = transforms[:1]
     raw = _inputs(shapes, np.float64, seed)
     x = raw[0]
-    for _ in range(transforms.count("vmap")):
-        x = np.stack([x, 0.5 * x + 0.25])
+    for t in transforms:                    # innermost first: its axis is stacked first
+        if t.startswith("vmap"):
+            x = np.stack([x, 0.5 * x + 0.25], axis=-1 if t == "vmap_last" else 0)
     ours = _stack(ft, fnp, steps, outs, [fnp.asarray(r) for r in raw[1:]], transforms)(
         fnp.asarray(x))
     theirs = _stack(jax, jnp, steps, outs, [jnp.asarray(r) for r in raw[1:]], transforms)(
