@@ -1,10 +1,11 @@
 """Taylor rules of `jet` for the matrix factorizations and solves.
 
 Each output series follows from the identity its primitive satisfies (`op(A) X = B`,
-`L L^H = A`, `P A = L U`, `A V = V diag(w)` with `V^T V = I`): the coefficient `k` of the
-identity is linear in the unknown coefficient `k` of the output, with the same operator as
-the primitive's jvp, and a right-hand side made of the lower coefficients. So term `k` is
-the jvp's map (or its formula) applied to a corrected tangent, at O(K^2) matrix products.
+`L L^H = A`, `P A = L U`, `A V = V diag(w)` with `V^T V = I`, `A = Q R` with `Q^T Q = I`):
+the coefficient `k` of the identity is linear in the unknown coefficient `k` of the output,
+with the same operator as the primitive's jvp, and a right-hand side made of the lower
+coefficients. So term `k` is the jvp's map (or its formula) applied to a corrected tangent,
+at O(K^2) matrix products.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from ...core import get_aval
 from ...primitives.elementwise import mul, sub
 from ...primitives.indexing import add_along_axis
 from ...primitives.linalg import (adjoint, bmm, cholesky_p, diag_matrix, diag_part, eigh_p,
-                                  gap_reciprocals, lu_p, mT, tri_mask, triangular_solve_p)
+                                  gap_reciprocals, lu_p, mT, qr_p, tri_mask,
+                                  triangular_solve_p)
 from ...primitives.shape_ops import broadcast_in_dim, full_like
 
 __all__ = ["LINALG_RULES"]
@@ -115,5 +117,31 @@ def _eigh(prim, xs, ts, params):
     return outs, [w[1:], v[1:]]
 
 
+def _qr(prim, xs, ts, params):
+    """Reduced QR of a real tall matrix: `Q_0 R_k + Q_k R_0 = A_k - sum_{0 < i < k} Q_i
+    R_(k-i)`, `Q_0^T Q_k + Q_k^T Q_0 = -N`, `N = sum_{0 < i < k} Q_i^T Q_(k-i)`. The jvp,
+    with that tangent, solves the first with `Q_0^T dQ` antisymmetric; `Q_k = dQ + Q_0 X`,
+    `R_k = dR - X R_0` with the upper triangular `X = -(triu(N, 1) + diag(N) / 2)` solves
+    both."""
+    a, ta = xs[0], ts[0]
+    m, n = get_aval(a).shape[-2:]
+    if params["pivoting"] or m < n or get_aval(a).dtype.kind == "c":
+        return None
+    outs = prim.bind(a, **params)
+    q, r = [outs[0]], [outs[1]]
+    for k in range(1, len(ta) + 1):
+        t = ta[k - 1]
+        if k > 1:
+            t = sub(t, _sum([bmm(q[i], r[k - i]) for i in range(1, k)]))
+        dq, dr = prim.jvp([a], [t], **params)[1][:2]
+        if k > 1:
+            nn = _sum([bmm(mT(q[i]), q[k - i]) for i in range(1, k)])
+            x = -(tri_mask(nn, 1, upper=True) + diag_matrix(mul(diag_part(nn), 0.5)))
+            dq, dr = dq + bmm(q[0], x), sub(dr, bmm(x, r[0]))
+        q.append(dq)
+        r.append(dr)
+    return outs, [q[1:], r[1:]] + [None] * (len(outs) - 2)
+
+
 LINALG_RULES = {triangular_solve_p: _triangular_solve, cholesky_p: _cholesky, lu_p: _lu,
-                eigh_p: _eigh}
+                eigh_p: _eigh, qr_p: _qr}
