@@ -478,8 +478,9 @@ def test_sparsify_structural(js):
 def test_sparsify_conv_general_dilated(js):
     """JAX's sparsify runs a 1-d convolution of (1, 1, n) operands (a BCOO result).
     functrans's conv_general_dilated is not one primitive: a sparse kernel goes through
-    reshape and dot_general (a dense result); a sparse input reaches conv_patches, which has
-    no sparse rule, and sparsify names it."""
+    reshape and dot_general, a sparse input through conv_patches' sparse rule (im2col of the
+    stored elements) and dot_general (a dense result either way; see test_sparse3 for more
+    convolutions)."""
     rng = np.random.default_rng(7)
     x, w = _random(rng, (1, 1, 8)), rng.standard_normal((1, 1, 3))
 
@@ -492,8 +493,8 @@ def test_sparsify_conv_general_dilated(js):
     np.testing.assert_allclose(np.asarray(jax_out.todense()), want, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(sparse.sparsify(conv)(x, sparse.BCOO.fromdense(w))),
                                want, rtol=1e-12)
-    with pytest.raises(NotImplementedError, match="primitive 'conv_patches'"):
-        sparse.sparsify(conv)(sparse.BCOO.fromdense(x), w)
+    np.testing.assert_allclose(np.asarray(sparse.sparsify(conv)(sparse.BCOO.fromdense(x), w)),
+                               want, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ vmap and batch axes

@@ -12,10 +12,12 @@
   `data` and to dense operands) go through it.
 - `sparsify(f)`: `f` run with BCOO arguments, each primitive it applies to a sparse value
   dispatched to a sparse implementation.
+- `JAXSparse`, the base class of both formats.
 - `BCSR` (batched compressed rows): `fromdense`, `todense`, `from_bcoo` / `to_bcoo`, `@`;
   `bcsr_dot_general`, `bcsr_extract`, `bcsr_broadcast_in_dim`, `bcsr_concatenate`,
   `bcsr_sum_duplicates`.
 """
+from .base import JAXSparse
 from .bcoo import (BCOO, bcoo_dot_general, bcoo_fromdense, bcoo_multiply_dense,
                    bcoo_reduce_sum, bcoo_sort_indices, bcoo_sum_duplicates, bcoo_todense,
                    bcoo_transpose, empty, eye, fromdense, todense)
@@ -28,7 +30,7 @@ from .bcsr import (BCSR, bcsr_broadcast_in_dim, bcsr_concatenate, bcsr_dot_gener
                    bcsr_fromdense, bcsr_sum_duplicates, bcsr_todense)
 from .transform import sparsify
 
-__all__ = ["BCOO", "BCSR", "SparseEfficiencyError", "SparseEfficiencyWarning",
+__all__ = ["BCOO", "BCSR", "JAXSparse", "SparseEfficiencyError", "SparseEfficiencyWarning",
            "bcoo_broadcast_in_dim", "bcoo_concatenate", "bcoo_dot_general",
            "bcoo_dot_general_sampled", "bcoo_dynamic_slice", "bcoo_extract", "bcoo_fromdense",
            "bcoo_gather", "bcoo_multiply_dense", "bcoo_multiply_sparse", "bcoo_reduce_sum",

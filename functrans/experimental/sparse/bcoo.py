@@ -25,13 +25,14 @@ from ...array import ShapeDtypeStruct
 from ...errors import ConcretizationTypeError
 from ...interpreters.batching import BatchTracer
 from ...tree_util import register_pytree_node
+from .base import JAXSparse
 
 __all__ = ["BCOO", "bcoo_fromdense", "bcoo_todense", "bcoo_dot_general", "bcoo_transpose",
            "bcoo_sum_duplicates", "bcoo_sort_indices", "bcoo_multiply_dense",
            "bcoo_reduce_sum", "eye", "empty", "todense", "fromdense"]
 
 
-class BCOO:
+class BCOO(JAXSparse):
     """A batched-coordinate sparse array: `BCOO((data, indices), shape=shape)`.
 
     `data` has shape `batch + (nse,) + dense`, `indices` (integers) `batch + (nse, n_sparse)`;
@@ -39,8 +40,6 @@ class BCOO:
     are `data` and `indices` (the shape past the batch dimensions is static), so it passes
     through jit, vmap (over batch dimensions) and grad.
     """
-    __array_priority__ = 100
-
     def __init__(self, args, *, shape, indices_sorted=False, unique_indices=False):
         data, indices = args
         self.data, self.indices = fnp.asarray(data), fnp.asarray(indices)
@@ -57,9 +56,6 @@ class BCOO:
     n_dense = property(lambda self: self.data.ndim - 1 - self.n_batch)
     _layout = None      # (nse, n_dense, n_batch) of a node rebuilt by tree_unflatten
     nse = property(lambda self: self.indices.shape[-2])
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: len(self.shape))
-    size = property(lambda self: math.prod(self.shape))
     T = property(lambda self: self.transpose())
 
     def __repr__(self):
@@ -191,8 +187,9 @@ def _unflatten(aux, children):
     return mat
 
 
-_IN_AXES_RULE = ("in_axes for batched BCOO operations must correspond to a batch dimension "
-                 "(make one with BCOO.fromdense(..., n_batch=k) or bcoo_update_layout)")
+_IN_AXES_RULE = ("vmap's in_axes and out_axes for a BCOO must correspond to a batch dimension "
+                 "(the batch dimensions are a block of leading ones; make one with "
+                 "BCOO.fromdense(..., n_batch=k) or bcoo_update_layout)")
 
 
 def _check_rebuilt(data_shape, indices_shape, tail, nse, n_dense):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ... import numpy as fnp
 from ...tree_util import register_pytree_node
+from .base import JAXSparse
 from .bcoo import BCOO, bcoo_dot_general, bcoo_fromdense, bcoo_sum_duplicates
 from .bcoo_extra import bcoo_extract
 from .bcoo_ops import bcoo_broadcast_in_dim, bcoo_concatenate
@@ -20,9 +21,8 @@ __all__ = ["BCSR", "bcsr_broadcast_in_dim", "bcsr_concatenate", "bcsr_dot_genera
            "bcsr_extract", "bcsr_fromdense", "bcsr_sum_duplicates", "bcsr_todense"]
 
 
-class BCSR:
+class BCSR(JAXSparse):
     """A batched CSR sparse matrix: `BCSR((data, indices, indptr), shape=shape)`."""
-    __array_priority__ = 100
 
     def __init__(self, args, *, shape, indices_sorted=False, unique_indices=False):
         data, indices, indptr = (fnp.asarray(a) for a in args)
@@ -44,8 +44,6 @@ class BCSR:
     n_sparse = property(lambda self: 2)
     n_dense = property(lambda self: self.data.ndim - 1 - self.n_batch)
     nse = property(lambda self: self.indices.shape[-1])
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: len(self.shape))
 
     def __repr__(self):
         layout = (("n_batch", self.n_batch), ("n_dense", self.n_dense))

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ... import lax
+from ... import numpy as fnp
 from ...array import ShapeDtypeStruct
 from ...core import abstractify
 from ...interpreters.partial_eval import trace_to_jaxpr
 from ...jaxpr import ClosedJaxpr, Literal
 from ...tree_util import tree_flatten, tree_unflatten
 from .bcoo import BCOO, bcoo_dot_general, bcoo_reduce_sum, bcoo_sum_duplicates, bcoo_transpose
+from .bcoo_extra import bcoo_multiply_sparse
 from .bcoo_ops import (bcoo_broadcast_in_dim, bcoo_concatenate, bcoo_dynamic_slice,
                        bcoo_reshape, bcoo_slice, bcoo_update_layout, gather_axes)
 
@@ -99,8 +103,7 @@ def _unique(mat):
 
 def _mul(a, b):
     if _is_sparse(a) and _is_sparse(b):
-        raise NotImplementedError("sparsify: mul of two sparse operands (bcoo_multiply_sparse) "
-                                  "is not supported; densify one of them")
+        return bcoo_multiply_sparse(a, b)
     mat, other = (a, b) if _is_sparse(a) else (b, a)
     return mat * other
 
@@ -204,6 +207,42 @@ def _scan(*args, jaxpr, length, reverse, num_consts, num_carry, **_):
     return list(carry) + list(ys)
 
 
+def _conv_patches(mat, window_shape, window_strides, padding, lhs_dilation, rhs_dilation,
+                  images_axis=0):
+    """im2col of a sparse (N, C, *S) input: each stored element lands in every window that
+    covers it, at (C, *window offset, N, *output position) (N before output axis
+    `images_axis`); the element's copies for windows that miss it are padding."""
+    mat = bcoo_update_layout(mat, n_batch=0, n_dense=0, on_inefficient=None)
+    n, c, spatial = mat.shape[0], mat.shape[1], mat.shape[2:]
+    nd = len(spatial)
+    out = tuple((((s - 1) * ld + 1) + lo + hi - ((w - 1) * rd + 1)) // st + 1
+                for s, ld, (lo, hi), w, rd, st in zip(spatial, lhs_dilation, padding,
+                                                      window_shape, rhs_dilation,
+                                                      window_strides))
+    offsets = np.stack(np.meshgrid(*[np.arange(w) for w in window_shape], indexing="ij"),
+                       -1).reshape(-1, nd)                               # (K, nd)
+    idx = mat.indices.astype(np.int64)[:, None, :]                       # (nse, 1, 2 + nd)
+    valid = fnp.ones((mat.nse, len(offsets)), bool)
+    where = []
+    for j in range(nd):
+        pos = (idx[..., 2 + j] * lhs_dilation[j] + padding[j][0]
+               - offsets[:, j] * rhs_dilation[j])
+        at = pos // window_strides[j]
+        valid = valid & (pos % window_strides[j] == 0) & (at >= 0) & (at < out[j])
+        where.append(at)
+    cols = [fnp.broadcast_to(idx[..., 1], valid.shape)]
+    cols += [fnp.broadcast_to(fnp.asarray(offsets[:, j]), valid.shape) for j in range(nd)]
+    cols += where[:images_axis] + [fnp.broadcast_to(idx[..., 0], valid.shape)]
+    cols += where[images_axis:]
+    shape = (c,) + tuple(window_shape) + out[:images_axis] + (n,) + out[images_axis:]
+    pad = fnp.asarray(shape, np.int64)
+    indices = fnp.where(valid[..., None], fnp.stack(cols, -1), pad)
+    count = mat.nse * len(offsets)
+    data = fnp.broadcast_to(mat.data[:, None], valid.shape).reshape(count)
+    return BCOO((data, indices.reshape(count, len(shape)).astype(mat.indices.dtype)),
+                shape=shape)
+
+
 def _cond(index, *operands, branches, **_):
     _dense_only("cond predicate", [index])
     return lax.switch(index, [functools.partial(lambda b, *ops: _run(b, ops), b)
@@ -223,6 +262,7 @@ _RULES = {
     "broadcast_in_dim": lambda mat, shape, broadcast_dimensions, **_: bcoo_broadcast_in_dim(
         mat, shape=shape, broadcast_dimensions=broadcast_dimensions),
     "gather": _gather,
+    "conv_patches": _conv_patches,
     "mul": _mul, "div": _div, "add": _add, "sub": _sub, "pow": _pow,
     "neg": lambda mat: -mat,
     "copy": lambda mat: mat,
