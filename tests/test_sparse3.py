@@ -326,3 +326,49 @@ def test_sparsify_mul_of_two_sparse():
     out = sparse.sparsify(lambda p, q: p * q + p)(a, b)
     assert isinstance(out, sparse.BCOO)
     np.testing.assert_allclose(np.asarray(out.todense()), x * y + x)
+
+
+# ------------------------------------------------------------------ COO, CSR, CSC
+LEGACY = [("COO", ("data", "row", "col")), ("CSR", ("data", "indices", "indptr")),
+          ("CSC", ("data", "indices", "indptr"))]
+
+
+@pytest.mark.parametrize("name,fields", LEGACY)
+def test_legacy_formats(js, name, fields):
+    rng = np.random.default_rng(8)
+    x, v, B = _random(rng, (3, 4)), rng.standard_normal(4), rng.standard_normal((4, 2))
+    cls = getattr(sparse, name)
+    m = cls.fromdense(x)
+    nse = int((x != 0).sum())
+    for pad in (0, 2):
+        ours = cls.fromdense(x, nse=nse + pad)
+        theirs = js.run(lambda a: getattr(js._sparse, name).fromdense(a, nse=nse + pad), x)
+        assert repr(ours) == repr(theirs) and isinstance(ours, sparse.JAXSparse)
+        for f in fields:
+            np.testing.assert_array_equal(np.asarray(getattr(ours, f)),
+                                          np.asarray(getattr(theirs, f)))
+        np.testing.assert_allclose(np.asarray(ours.todense()), x)
+    their_t = js.run(lambda a: getattr(js._sparse, name).fromdense(a, nse=nse).T, x)
+    assert repr(m.T) == repr(their_t)            # the class too: CSR.T is a CSC
+    np.testing.assert_allclose(np.asarray(m.T.todense()), x.T)
+    np.testing.assert_allclose(np.asarray(m @ v), x @ v, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(m.T @ B[:3]), x.T @ B[:3], rtol=1e-12)
+    prefix = "coo" if name == "COO" else "csr"
+    if name != "CSC":
+        np.testing.assert_allclose(np.asarray(getattr(sparse, prefix + "_todense")(m)), x)
+        np.testing.assert_allclose(
+            np.asarray(getattr(sparse, prefix + "_matvec")(m, v[:3], transpose=True)),
+            x.T @ v[:3], rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(getattr(sparse, prefix + "_matmat")(m, B)),
+                                   x @ B, rtol=1e-12)
+    got = ft.jit(lambda p, w: p @ w)(m, B)
+    np.testing.assert_allclose(np.asarray(got), x @ B, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(ft.vmap(lambda w: m @ w, in_axes=1,
+                                                  out_axes=1)(B)), x @ B, rtol=1e-12)
+
+    def f(d, w):
+        bufs = [d] + [getattr(m, k) for k in fields[1:]]
+        return cls(bufs, shape=m.shape) @ w
+    check_grads(f, (m.data, B), order=1)
+    with pytest.raises(ValueError, match="expected a 2-D matrix"):
+        cls.fromdense(np.ones((2, 3, 4)))

@@ -12,7 +12,8 @@
   `data` and to dense operands) go through it.
 - `sparsify(f)`: `f` run with BCOO arguments, each primitive it applies to a sparse value
   dispatched to a sparse implementation.
-- `JAXSparse`, the base class of both formats.
+- `JAXSparse`, the base class of the formats; the older unbatched `COO`, `CSR`, `CSC`
+  (`fromdense`, `todense`, `@`, `.T`) with `coo_*` / `csr_*` functions.
 - `BCSR` (batched compressed rows): `fromdense`, `todense`, `from_bcoo` / `to_bcoo`, `@`;
   `bcsr_dot_general`, `bcsr_extract`, `bcsr_broadcast_in_dim`, `bcsr_concatenate`,
   `bcsr_sum_duplicates`.
@@ -28,14 +29,19 @@ from .bcoo_ops import (SparseEfficiencyError, SparseEfficiencyWarning, bcoo_broa
                        bcoo_slice, bcoo_squeeze, bcoo_update_layout)
 from .bcsr import (BCSR, bcsr_broadcast_in_dim, bcsr_concatenate, bcsr_dot_general, bcsr_extract,
                    bcsr_fromdense, bcsr_sum_duplicates, bcsr_todense)
+from .legacy import (COO, CSC, CSR, coo_fromdense, coo_matmat, coo_matvec, coo_todense,
+                     csr_fromdense, csr_matmat, csr_matvec, csr_todense)
 from .transform import sparsify
 
-__all__ = ["BCOO", "BCSR", "JAXSparse", "SparseEfficiencyError", "SparseEfficiencyWarning",
+__all__ = ["BCOO", "BCSR", "COO", "CSC", "CSR", "JAXSparse", "SparseEfficiencyError",
+           "SparseEfficiencyWarning",
            "bcoo_broadcast_in_dim", "bcoo_concatenate", "bcoo_dot_general",
            "bcoo_dot_general_sampled", "bcoo_dynamic_slice", "bcoo_extract", "bcoo_fromdense",
            "bcoo_gather", "bcoo_multiply_dense", "bcoo_multiply_sparse", "bcoo_reduce_sum",
            "bcoo_reshape", "bcoo_rev", "bcoo_slice", "bcoo_sort_indices", "bcoo_squeeze",
            "bcoo_sum_duplicates", "bcoo_todense", "bcoo_transpose", "bcoo_update_layout",
            "bcsr_broadcast_in_dim", "bcsr_concatenate", "bcsr_dot_general", "bcsr_extract",
-           "bcsr_fromdense", "bcsr_sum_duplicates", "bcsr_todense", "empty", "eye",
-           "fromdense", "random_bcoo", "sparsify", "todense"]
+           "bcsr_fromdense", "bcsr_sum_duplicates", "bcsr_todense", "coo_fromdense",
+           "coo_matmat", "coo_matvec", "coo_todense", "csr_fromdense", "csr_matmat",
+           "csr_matvec", "csr_todense", "empty", "eye", "fromdense", "random_bcoo",
+           "sparsify", "todense"]
