@@ -16,10 +16,11 @@ products, the recurrences of `exp`, `log`, `x^p`, ...), at a cost quadratic in `
 jet their branches and bodies; a `custom_jvp` function follows its rule (the jet of the
 rule's tangent along the curve), so its terms are those nested jvps give. An elementwise
 primitive without a rule of its own (special functions) integrates the jet of its
-derivative; `reduce_prod` and `cumprod` jet a tree of products. Any other primitive without
-a rule (`svd`, `qr`, `eig`, `scatter_mul`) gets its terms by `K` nested forward-mode passes
-(`ft.jvp`) along `t` on that one primitive, so every differentiable function jets, at a cost
-that grows about threefold per order for those primitives. `jet` composes with `jit`,
+derivative; `reduce_prod` and `cumprod` jet a tree of products; the factorizations follow
+their identities (`jet/linalg.py`). Any other primitive without a rule (`eig`, `scatter_mul`,
+the SVD of a wide matrix) gets its terms by `K` nested forward-mode passes (`ft.jvp`) along
+`t` on that one primitive, so every differentiable function jets, at a cost that grows about
+threefold per order for those primitives. `jet` composes with `jit`,
 `vmap` and `grad` in turn.
 """
 from __future__ import annotations

@@ -16,8 +16,8 @@ from ...core import get_aval
 from ...primitives.elementwise import mul, sub
 from ...primitives.indexing import add_along_axis
 from ...primitives.linalg import (adjoint, bmm, cholesky_p, diag_matrix, diag_part, eigh_p,
-                                  gap_reciprocals, lu_p, mT, qr_p, tri_mask,
-                                  triangular_solve_p)
+                                  gap_reciprocals, lu_p, mT, qr_p, svd_p,
+                                  tri_mask, triangular_solve_p)
 from ...primitives.shape_ops import broadcast_in_dim, full_like
 
 __all__ = ["LINALG_RULES"]
@@ -143,5 +143,53 @@ def _qr(prim, xs, ts, params):
     return outs, [q[1:], r[1:]] + [None] * (len(outs) - 2)
 
 
+def _svd(prim, xs, ts, params):
+    """Thin SVD of a real matrix with `m >= n`: `A = U S V^T`, `U^T U = V^T V = I`. With
+    `R` the part of `A_k` made of lower terms, `P = U_0^T (A_k - R) V_0`, `N_u`, `N_v` the
+    lower parts of `U^T U`, `V^T V` and `P' = P + (N_u S + S N_v) / 2`: `S_k = diag(P) +
+    s (diag(N_u) + diag(N_v)) / 2`, `U_0^T U_k = F o (P' S + S P'^T) - N_u / 2`, `V_0^T V_k =
+    F o (S P' + P'^T S) - N_v / 2` (`F_ij = 1 / (s_j^2 - s_i^2)`), and `U_k` has the part
+    `(I - U_0 U_0^T) (A_k - R) V_0 S^-1` outside `U_0`'s columns (none where `m = n`)."""
+    a, ta = xs[0], ts[0]
+    m, n = get_aval(a).shape[-2:]
+    if m < n or (params["full_matrices"] and params["compute_uv"] and m != n) or \
+            get_aval(a).dtype.kind == "c":
+        return None
+    outs = prim.bind(a, **params)
+    s0, u0, vt0 = prim.bind(a, full_matrices=False, compute_uv=True)
+    v0 = mT(vt0)
+    f, smat = gap_reciprocals(s0, squared=True), diag_matrix(s0)
+    s, u, v = [s0], [u0], [v0]
+    for k in range(1, len(ta) + 1):
+        lower = [(i, j, k - i - j) for i in range(k) for j in range(min(k - i + 1, k))
+                 if k - i - j < k]
+        rest = ta[k - 1]
+        if k > 1:
+            rest = sub(rest, _sum([bmm(bmm(u[i], diag_matrix(s[j])), mT(v[h]))
+                                   for i, j, h in lower]))
+        rest_v = bmm(rest, v0)
+        p = bmm(mT(u0), rest_v)
+        s_k = diag_part(p)
+        if k > 1:
+            nu = _sum([bmm(mT(u[i]), u[k - i]) for i in range(1, k)])
+            nv = _sum([bmm(mT(v[i]), v[k - i]) for i in range(1, k)])
+            p = p + mul(bmm(nu, smat) + bmm(smat, nv), 0.5)
+            s_k = s_k + mul(s0, mul(diag_part(nu) + diag_part(nv), 0.5))
+        c = mul(f, bmm(p, smat) + bmm(smat, mT(p)))
+        d = mul(f, bmm(smat, p) + bmm(mT(p), smat))
+        if k > 1:
+            c, d = sub(c, mul(nu, 0.5)), sub(d, mul(nv, 0.5))
+        u_k = bmm(u0, c)
+        if m > n:
+            outside = sub(rest_v, bmm(u0, bmm(mT(u0), rest_v)))
+            u_k = u_k + bmm(outside, diag_matrix(1 / s0))
+        s.append(s_k)
+        u.append(u_k)
+        v.append(bmm(v0, d))
+    if not params["compute_uv"]:
+        return outs, [s[1:]]
+    return outs, [s[1:], u[1:], [mT(c) for c in v[1:]]]
+
+
 LINALG_RULES = {triangular_solve_p: _triangular_solve, cholesky_p: _cholesky, lu_p: _lu,
-                eigh_p: _eigh, qr_p: _qr}
+                eigh_p: _eigh, qr_p: _qr, svd_p: _svd}
