@@ -79,7 +79,8 @@ def single_member_group(prim, dtype, literal=False):
     """A fused equation holding `prim` applied to arrays of `dtype` (its last operand a
     Python-scalar literal with `literal`), or None if `prim` does not take `dtype`."""
     params = {"new_dtype": np.dtype(np.float32) if dtype != np.float32 else
-              np.dtype(np.int32)} if prim.name == "convert_element_type" else {}
+              np.dtype(np.int32), "weak_type": False} if prim.name == "convert_element_type" \
+        else {}
     n = _arity(prim, params)
     avals = [ShapedArray((4,), dtype)] * n
     if prim.name == "select":

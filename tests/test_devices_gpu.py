@@ -82,7 +82,7 @@ def _cases():
                     single_member_group(prim, dtype) is None:     # not a dtype it takes
                 continue
             params = {"new_dtype": np.dtype(np.float64 if dtype == np.float32 else
-                                            np.float32)} \
+                                            np.float32), "weak_type": False} \
                 if prim.name == "convert_element_type" else {}
             yield pytest.param(prim, dtype, params, _arity(prim, params),
                                id=f"{prim.name}-{dtype.name}")
