@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import functrans as ft
+import functrans.numpy as fnp
 from functrans import lax
 from functrans.experimental import sparse
 from functrans.test_util import check_grads
@@ -372,3 +373,40 @@ def test_legacy_formats(js, name, fields):
     check_grads(f, (m.data, B), order=1)
     with pytest.raises(ValueError, match="expected a 2-D matrix"):
         cls.fromdense(np.ones((2, 3, 4)))
+
+
+# ------------------------------------------------------------------ sparse-aware derivatives
+def test_sparse_grad_and_jacobians(js):
+    jnp = js._jax.numpy
+    rng = np.random.default_rng(9)
+    x, v = _random(rng, (3, 4), 0.6), rng.standard_normal(4)
+    M = sparse.BCOO.fromdense(x)
+    JM = js.BCOO.fromdense(x)
+
+    def f(m, w, np_):
+        return np_.sum((m @ w) ** 2)
+    g = sparse.grad(f)(M, v, fnp)
+    assert isinstance(g, sparse.BCOO) and repr(g) == repr(M)
+    dense_grad = np.asarray(ft.grad(f)(x, v, fnp))          # the pattern's entries of it
+    np.testing.assert_allclose(np.asarray(g.data),
+                               dense_grad[tuple(np.asarray(M.indices).T)], rtol=1e-12)
+    theirs = js.run(lambda m, w: js._sparse.grad(f, argnums=(0, 1))(m, w, jnp), JM, v)
+    ours = sparse.grad(f, argnums=(0, 1))(M, v, fnp)
+    for a, b in zip((ours[0].data, ours[1]), (theirs[0].data, theirs[1])):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+    value, g = sparse.value_and_grad(f)(M, v, fnp)
+    np.testing.assert_allclose(float(value), float(f(x, v, np)), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), np.asarray(ours[0].data))
+    (g, aux) = sparse.grad(lambda m: (f(m, v, fnp), 7), has_aux=True)(sparse.BCSR.fromdense(x))
+    assert isinstance(g, sparse.BCSR) and aux == 7
+    np.testing.assert_allclose(np.asarray(g.todense()), np.asarray(ours[0].todense()))
+    for name in ("jacfwd", "jacrev", "jacobian"):
+        jac = getattr(sparse, name)(lambda m: m @ v)(M)
+        their_jac = js.run(lambda m: getattr(js._sparse, name)(lambda n: n @ v)(m), JM)
+        assert repr(jac) == repr(their_jac) == f"BCOO(float64[3, 3, 4], nse={M.nse}, n_batch=1)"
+        np.testing.assert_allclose(np.asarray(jac.data), np.asarray(their_jac.data))
+        np.testing.assert_array_equal(np.asarray(jac.indices), np.asarray(their_jac.indices))
+    jitted = ft.jit(sparse.grad(lambda m: f(m, v, fnp)))(M)
+    np.testing.assert_allclose(np.asarray(jitted.data), np.asarray(ours[0].data), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="convert it to a BCOO"):
+        sparse.jacfwd(lambda m: m @ v)(sparse.BCSR.fromdense(x))

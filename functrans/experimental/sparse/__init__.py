@@ -10,6 +10,8 @@
   a BCOO's indices), `bcoo_multiply_sparse` (BCOO * BCOO) and `bcoo_dot_general_sampled`.
   A BCOO is a pytree, so jit, vmap (over its batch dimensions) and grad (with respect to its
   `data` and to dense operands) go through it.
+- `grad`, `value_and_grad`, `jacfwd`, `jacrev`, `jacobian`: sparse-aware derivatives
+  (with respect to a sparse argument's stored data, in its sparsity pattern).
 - `sparsify(f)`: `f` run with BCOO arguments, each primitive it applies to a sparse value
   dispatched to a sparse implementation.
 - `JAXSparse`, the base class of the formats; the older unbatched `COO`, `CSR`, `CSC`
@@ -18,6 +20,7 @@
   `bcsr_dot_general`, `bcsr_extract`, `bcsr_broadcast_in_dim`, `bcsr_concatenate`,
   `bcsr_sum_duplicates`.
 """
+from .ad import grad, jacfwd, jacobian, jacrev, value_and_grad
 from .base import JAXSparse
 from .bcoo import (BCOO, bcoo_dot_general, bcoo_fromdense, bcoo_multiply_dense,
                    bcoo_reduce_sum, bcoo_sort_indices, bcoo_sum_duplicates, bcoo_todense,
@@ -43,5 +46,5 @@ __all__ = ["BCOO", "BCSR", "COO", "CSC", "CSR", "JAXSparse", "SparseEfficiencyEr
            "bcsr_broadcast_in_dim", "bcsr_concatenate", "bcsr_dot_general", "bcsr_extract",
            "bcsr_fromdense", "bcsr_sum_duplicates", "bcsr_todense", "coo_fromdense",
            "coo_matmat", "coo_matvec", "coo_todense", "csr_fromdense", "csr_matmat",
-           "csr_matvec", "csr_todense", "empty", "eye", "fromdense", "random_bcoo",
-           "sparsify", "todense"]
+           "csr_matvec", "csr_todense", "empty", "eye", "fromdense", "grad", "jacfwd",
+           "jacobian", "jacrev", "random_bcoo", "sparsify", "todense", "value_and_grad"]
