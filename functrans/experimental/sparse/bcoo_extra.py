@@ -114,11 +114,11 @@ def bcoo_dot_general_sampled(A, B, indices, *, dimension_numbers):
 def bcoo_rev(operand, dimensions):
     """`lax.rev` of a BCOO: its entries reversed along `dimensions` (batch dimensions
     reverse `data` and `indices`, sparse ones mirror the indices, dense ones `data`)."""
-    nb, ns = operand.n_batch, operand.n_sparse
-    dims = sorted({int(d) % max(operand.ndim, 1) for d in dimensions})
     if any(not -operand.ndim <= int(d) < operand.ndim for d in dimensions):
         raise ValueError(f"bcoo_rev: dimensions={tuple(dimensions)} out of range for "
                          f"{operand!r}")
+    nb, ns = operand.n_batch, operand.n_sparse
+    dims = sorted({int(d) % operand.ndim for d in dimensions})
     data, indices = operand.data, operand.indices
     batch = tuple(d for d in dims if d < nb)
     if batch:
