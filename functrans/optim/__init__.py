@@ -4,11 +4,11 @@ PyTorch namesake (amsgrad, adabelief, lamb, lars, novograd) and losses under Opt
 from .base import GradientTransformation, GradientTransformationExtraArgs, \
     with_extra_args_support, EmptyState
 from .transforms import (sgd, adam, adamw, rmsprop, adagrad, adamax, nadam, radam, adadelta,
-                         rprop, lion, chain,
+                         rprop, asgd, lion, chain,
                          clip_by_global_norm, apply_updates, global_norm, scale,
                          scale_by_schedule, add_decayed_weights, set_to_zero, SGDState,
                          AdamState, RMSpropState, AdagradState, AdamaxState, NAdamState,
-                         RAdamState, AdadeltaState, RpropState, LionState,
+                         RAdamState, AdadeltaState, RpropState, ASGDState, LionState,
                          ScaleByScheduleState, AddDecayedWeightsState,
                          WeightDecaySchedule)
 from .masking import masked, multi_transform, MaskedNode, MaskedState, MultiTransformState

@@ -16,6 +16,8 @@ they get no optimizer state, no update and no weight decay.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,11 +34,11 @@ from .leafwise import (as_dtype, is_number, leafwise, step_number, zero_count,
 from .masking import is_tree_function, masked, multi_transform, split
 
 __all__ = ["GradientTransformation", "sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax",
-           "nadam", "radam", "adadelta", "rprop", "lion", "chain", "clip_by_global_norm",
+           "nadam", "radam", "adadelta", "rprop", "asgd", "lion", "chain", "clip_by_global_norm",
            "apply_updates", "global_norm", "scale", "scale_by_schedule", "add_decayed_weights",
            "set_to_zero", "freeze", "selective_transform", "SGDState", "AdamState",
            "RMSpropState", "AdagradState", "AdamaxState", "NAdamState", "RAdamState",
-           "AdadeltaState", "RpropState", "LionState",
+           "AdadeltaState", "RpropState", "ASGDState", "LionState",
            "ScaleByScheduleState", "AddDecayedWeightsState", "WeightDecaySchedule", "EmptyState"]
 
 
@@ -102,6 +104,12 @@ class RpropState(NamedTuple):
     count: Any
     prev: Any
     step_size: Any
+
+
+@displayed
+class ASGDState(NamedTuple):
+    count: Any
+    ax: Any         # the average of the parameters (PyTorch's state["ax"])
 
 
 @displayed
@@ -175,6 +183,31 @@ def _check_betas(betas, name):
 
 
 # ------------------------------------------------------------------ optimizers
+def _torch_options(factory):
+    """`factory` taking PyTorch's keyword-only options too: `maximize` (ascend: the gradients
+    are negated before anything else, as PyTorch does) and `foreach`, `capturable`,
+    `differentiable` and `fused`, which choose among PyTorch's kernels, not its math (every
+    functrans update is differentiable and may be jitted)."""
+    @functools.wraps(factory)
+    def make(*args, maximize=False, foreach=None, capturable=False, differentiable=False,
+             fused=None, **kwargs):
+        opt = factory(*args, **kwargs)
+        if not maximize:
+            return opt
+
+        def update(grads, state, params=None):
+            return opt.update(map_arrays(lax.neg, grads), state, params)
+        return GradientTransformation(opt.init, update)
+    sig = inspect.signature(factory)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+             for name, default in (("maximize", False), ("foreach", None),
+                                   ("capturable", False), ("differentiable", False),
+                                   ("fused", None))]
+    make.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
+    return make
+
+
+@_torch_options
 def sgd(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
     """torch.optim.SGD: `d = g + weight_decay * p`; with momentum,
     `buf = d` on the first step, else `momentum * buf + (1 - dampening) * d`, and
@@ -255,11 +288,15 @@ def _decay_flags(mask, grads, name):
     return treedef.unflatten([tree_map(lambda _, f=flag: f, sub) for flag, sub in pairs])
 
 
-def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
-    """torch.optim.Adam (weight decay as an L2 term added to the gradient)."""
-    return _adam(lr, betas, eps, weight_decay, amsgrad, False, "adam")
+@_torch_options
+def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+         decoupled_weight_decay=False):
+    """torch.optim.Adam (weight decay as an L2 term added to the gradient; decoupled, as
+    AdamW's, with `decoupled_weight_decay`)."""
+    return _adam(lr, betas, eps, weight_decay, amsgrad, bool(decoupled_weight_decay), "adam")
 
 
+@_torch_options
 def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, mask=None):
     """torch.optim.AdamW (decoupled weight decay: `p -= lr * weight_decay * p`). `mask`
     (Optax's): a pytree of bools with the params' structure (or a prefix of it), or a function
@@ -269,6 +306,7 @@ def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=Fals
     return _adam(lr, betas, eps, weight_decay, amsgrad, True, "adamw", mask)
 
 
+@_torch_options
 def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
     """torch.optim.RMSprop: `sq = alpha * sq + (1 - alpha) * g**2`, divided by
     `sqrt(sq) + eps` (or `sqrt(sq - mean(g)**2) + eps` when centered), with optional
@@ -308,6 +346,7 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
     return GradientTransformation(init, update)
 
 
+@_torch_options
 def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
     """torch.optim.Adagrad: `sum += g**2`, step `-lr / (1 + (t - 1) * lr_decay) * g /
     (sqrt(sum) + eps)`."""
@@ -333,6 +372,7 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
     return GradientTransformation(init, update)
 
 
+@_torch_options
 def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
     """torch.optim.Adamax: `m = b1 * m + (1 - b1) * g`, `u = max(b2 * u, |g| + eps)`, step
     `-lr / (1 - b1**t) * m / u` (weight decay as an L2 term added to the gradient)."""
@@ -357,6 +397,7 @@ def adamax(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
     return GradientTransformation(init, update)
 
 
+@_torch_options
 def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
           decoupled_weight_decay=False):
     """torch.optim.NAdam: Adam with Nesterov momentum whose coefficient
@@ -402,6 +443,7 @@ def nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_deca
     return GradientTransformation(init, update)
 
 
+@_torch_options
 def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
           decoupled_weight_decay=False):
     """torch.optim.RAdam: Adam whose adaptive term is switched on, with the variance
@@ -450,6 +492,7 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
     return GradientTransformation(init, update)
 
 
+@_torch_options
 def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
     """torch.optim.Adadelta: `sq = rho * sq + (1 - rho) * g**2`, the step
     `d = sqrt(acc + eps) / sqrt(sq + eps) * g`, then `acc = rho * acc + (1 - rho) * d**2`;
@@ -479,6 +522,7 @@ def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
     return GradientTransformation(init, update)
 
 
+@_torch_options
 def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
     """torch.optim.Rprop: each element's step size (starting at `lr`) grows by `etas[1]` while
     its gradient keeps its sign and shrinks by `etas[0]` when it flips (that step then moves
@@ -506,6 +550,35 @@ def rprop(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
             return -fnp.sign(g) * size, g, size
         updates, prev, size = leafwise(leaf, grads, state.prev, state.step_size, outputs=3)
         return updates, RpropState(state.count + 1, prev, size)
+    return GradientTransformation(init, update)
+
+
+@_torch_options
+def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
+    """torch.optim.ASGD: with `eta = lr / (1 + lambd * lr * t) ** alpha` after t steps (a
+    scheduled lr enters it one step late, as in PyTorch), the parameters move to
+    `p * (1 - lambd * eta) - eta * (g + weight_decay * p)`; the state's `ax` follows them
+    until step t0, then averages them (`ax += (p - ax) / (t - t0)`)."""
+    _check_nonnegative("asgd", lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay)
+    rate = _learning_rate(lr, "asgd")
+
+    def init(params):
+        return ASGDState(zero_count(), zeros_like(params))
+
+    def update(grads, state, params=None):
+        require_params(params, "asgd")
+        t = step_number(state.count) - 1.0
+        lr_t = rate(fnp.maximum(state.count - 1, 0))
+        eta = lr_t / (1.0 + lambd * lr_t * t) ** alpha
+        mu = 1.0 / fnp.maximum(1.0, t - t0)
+
+        def leaf(g, p, ax):
+            g = _plus_decay(g, p, weight_decay)
+            e, m = as_dtype(eta, g), as_dtype(mu, g)
+            moved = p * (1.0 - lambd * e) - e * g
+            return moved - p, fnp.where(m == 1, moved, ax + (moved - ax) * m)
+        updates, ax = leafwise(leaf, grads, params, state.ax, outputs=2)
+        return updates, ASGDState(state.count + 1, ax)
     return GradientTransformation(init, update)
 
 
