@@ -32,6 +32,20 @@ def test_products_differentiate_exactly_through_zeros(x):
     np.testing.assert_array_equal(np.asarray(g), expected)
 
 
+@pytest.mark.parametrize("shape, axes", [((0,), (0,)), ((2, 0), (1,)), ((2, 0), (0,)),
+                                         ((0, 3), (1,))])
+def test_products_of_empty_axes_differentiate(shape, axes):
+    """The product over no elements is 1 and its derivative is 0 (jvp raised: the
+    products-of-the-others helper padded an empty axis to length 1)."""
+    x = fnp.zeros(shape, fnp.float64)
+    value, tangent = ft.jvp(lambda a: lax.reduce_prod(a, axes), (x,), (x,))
+    np.testing.assert_array_equal(np.asarray(value), np.prod(np.zeros(shape), axis=axes))
+    np.testing.assert_array_equal(np.asarray(tangent), np.zeros(np.shape(value)))
+    for grad in (ft.grad(lambda a: lax.reduce_prod(a, axes).sum()),
+                 ft.jit(ft.grad(lambda a: lax.reduce_prod(a, axes).sum()))):
+        assert grad(x).shape == shape
+
+
 def test_reduce_prod_hessian_with_two_zeros():
     x = fnp.asarray(np.array([0.0, 0.0, 3.0]))
     h = ft.hessian(lambda x: lax.reduce_prod(x))(x)

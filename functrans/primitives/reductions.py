@@ -270,6 +270,8 @@ def _prod_others(x, axes):
     xt = transpose(x, perm)
     kept_shape = tuple(shape[i] for i in kept)
     n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    if n == 0 or 0 in kept_shape:
+        return x                            # no elements: any array of x's shape will do
     flat = reshape(xt, kept_shape + (n,))
     last = len(kept_shape)
     one = 1.0
