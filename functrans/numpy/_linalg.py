@@ -244,7 +244,7 @@ def einsum(subscripts, *operands, out=None, optimize="greedy", precision=None,
         for c, d in zip(term, shape_of(x)):
             if sizes.get(c, 1) != d and d != 1 and c in sizes and sizes[c] != 1:
                 raise ValueError(f"einsum: index '{c}' has sizes {sizes[c]} and {d}")
-            sizes[c] = max(sizes.get(c, 1), d)
+            sizes[c] = d if sizes.get(c, 1) == 1 else sizes[c]     # 1 broadcasts, 0 not
     terms = []
     for term, x in zip(inputs, ops):
         x, term = _einsum_diagonals(x, term)

@@ -339,11 +339,25 @@ def round(a, decimals=0, out=None):
     no_out(out, "round")
     a = asarray(a)
     if not dtypes.is_inexact(dtype_of(a)):
-        return a
+        return a if decimals >= 0 or dtype_of(a) == np.bool_ else \
+            _round_integers(a, 10 ** -decimals)
     if decimals == 0:
         return rint(a)
     scale = 10.0 ** decimals
     return true_divide(rint(multiply(a, scale)), scale)
+
+
+def _round_integers(a, m):
+    """Integers rounded half to even to multiples of `m`, in 64 bits (as NumPy)."""
+    dt = dtype_of(a)
+    wide = np.dtype(np.uint64 if dt.kind == "u" else np.int64)
+    if m > np.iinfo(wide).max:
+        return lax.full_like(a, 0)
+    q = floor_divide(lax.convert_element_type(a, wide), m)
+    twice_rest = multiply(subtract(lax.convert_element_type(a, wide), multiply(q, m)), 2)
+    odd = lax.ne(lax.bitwise_and(q, lax.full_like(q, 1)), lax.full_like(q, 0))
+    up = logical_or(greater(twice_rest, m), logical_and(equal(twice_rest, m), odd))
+    return lax.convert_element_type(multiply(lax.select(up, add(q, 1), q), m), dt)
 
 
 around = round
@@ -381,7 +395,8 @@ conjugate = conj
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     (a, b), _ = promote_inexact(a, b)
-    close = less_equal(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
+    within = less_equal(absolute(subtract(a, b)), add(atol, multiply(rtol, absolute(b))))
+    close = logical_and(within, isfinite(b))        # an infinity is close only to itself
     exact = equal(a, b)
     out = logical_or(close, exact)
     if equal_nan:

@@ -341,7 +341,9 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         x0, x1, f0, f1 = take(xp, i), take(xp, lax.add(i, 1)), take(fp, i), \
             take(fp, lax.add(i, 1))
         t = true_divide(subtract(x, x0), subtract(x1, x0))
-        y = add(f0, multiply(t, subtract(f1, f0)))
+        step = subtract(f1, f0)     # from the nearer end: exact at both knots
+        y = where(less(t, 0.5), add(f0, multiply(t, step)),
+                  subtract(f1, multiply(subtract(1.0, t), step)))
     if period is None:
         y = where(less(x, xp[0]), fp[0] if left is None else left, y)
         y = where(greater(x, xp[-1]), fp[-1] if right is None else right, y)

@@ -103,6 +103,8 @@ def _extremum(lax_fn, name):
         no_out(out, name)
         a = asarray(a)
         axes = normalize_axes(axis, len(shape_of(a)))
+        if initial is not None:             # taken in the array's type, as JAX
+            initial = lax.convert_element_type(initial, dtype_of(a))
         if where is not None:
             if initial is None:
                 raise ValueError(f"{name} with where= needs initial=")
@@ -369,8 +371,8 @@ def _nan_extremum(fn, name, fill):
     def f(a, axis=None, out=None, keepdims=False, initial=None, where=None):
         a = asarray(a)
         res = fn(_nan_filled(a, fill), axis, out, keepdims, initial, where)
-        if not dtypes.is_inexact(dtype_of(a)):
-            return res
+        if initial is not None or not dtypes.is_inexact(dtype_of(a)):
+            return res      # `initial` takes part in every slice: none is all NaN
         all_nan = all(lax.isnan(a), axis=axis, keepdims=keepdims)
         return lax.select(all_nan, lax.full_like(res, math.nan), res)
     f.__name__ = name
@@ -475,6 +477,8 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
     lead_shape = tuple(shape[i] for i in lead)
     n = math.prod(shape[i] for i in axes)
     srt = lax.sort(lax.reshape(a, lead_shape + (n,)), -1)
+    if n == 0:      # no order statistics: a NaN stands in (NumPy's median of an empty slice)
+        srt = lax.full(lead_shape + (1,), math.nan, dt)
     real_dt = np.finfo(dt).dtype         # positions are real (complex values sort by parts)
     q = asarray(q, dtype=real_dt)
     q_shape = shape_of(q)

@@ -739,7 +739,7 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
             s[ax] = 1
             extra = broadcast_to(extra, s)
         parts.append(extra)
-    a = concatenate(parts, axis=ax) if len(parts) > 1 else a
+    a = concatenate(parts, axis=ax) if len(parts) > 1 and n else a     # n=0: `a` as given
     for _ in range(n):
         m = shape_of(a)[ax]
         hi, lo = lax.slice_in_dim(a, 1, m, axis=ax), lax.slice_in_dim(a, 0, m - 1, axis=ax)
