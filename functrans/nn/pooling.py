@@ -392,7 +392,7 @@ def adaptive_avg_pool3d(input, output_size):
     return x
 
 
-_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -403,7 +403,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     one per axis; the output size is floor(input size * scale_factor)). Modes: "nearest"
     (PyTorch's legacy rounding: source index floor(i * in / out), or floor(i / scale_factor)
     when a scale factor is given and `recompute_scale_factor` is not true), "nearest-exact",
-    "linear" (3-d input), "bilinear" (4-d), "trilinear" (5-d), with `align_corners`, and
+    "linear" (3-d input), "bilinear" and "bicubic" (4-d; cubic convolution with a = -0.75 and
+    border-clamped taps), "trilinear" (5-d), with `align_corners`, and
     "area" (adaptive average pooling). Index and weight arithmetic follows PyTorch's CPU
     kernels, in the input's precision.
     """
@@ -419,10 +420,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     elif mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
             raise ValueError("interpolate: align_corners option can only be set with the "
-                             "interpolating modes: linear | bilinear | trilinear")
+                             "interpolating modes: linear | bilinear | bicubic | trilinear")
     else:
         raise ValueError(f"interpolate: mode {mode!r} is not supported; use 'nearest', "
-                         "'nearest-exact', 'linear', 'bilinear', 'trilinear' or 'area'")
+                         "'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area'")
     if antialias:
         raise ValueError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
@@ -448,10 +449,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return x
     dt = np.dtype(dtype_of(x))
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, out, scales)):
-        if mode in _LINEAR_MODES:
+        if mode == "bicubic":
+            x = _cubic_axis(x, 2 + axis, n_in, n_out, scale, bool(align_corners), dt)
+        elif mode in _LINEAR_MODES:
             x = _linear_axis(x, 2 + axis, n_in, n_out, scale, bool(align_corners), dt)
         else:
-            src = _nearest_source(n_in, n_out, scale, mode == "nearest-exact")
+            src = _nearest_source(n_in, n_out, scale, mode == "nearest-exact", nd == 2)
             x = fnp.take(x, fnp.asarray(src), axis=2 + axis)
     return x
 
@@ -463,11 +466,14 @@ def _scale32(n_in, n_out, scale):
     return np.float32(n_in) / np.float32(n_out)
 
 
-def _nearest_source(n_in, n_out, scale, exact):
+def _nearest_source(n_in, n_out, scale, exact, shortcut):
+    """Source indices of "nearest"/"nearest-exact". PyTorch's 2-d nearest kernel maps a
+    same-size or double-size axis directly even when a scale factor says otherwise; its 1-d
+    and 3-d kernels always use the scale (`shortcut`)."""
     i = np.arange(n_out)
-    if not exact and n_out == n_in:
+    if shortcut and not exact and n_out == n_in:
         return i
-    if not exact and n_out == 2 * n_in:
+    if shortcut and not exact and n_out == 2 * n_in:
         return i >> 1
     s = _scale32(n_in, n_out, scale)
     pos = (i + 0.5) * np.float64(s) if exact else i.astype(np.float32) * s
@@ -494,6 +500,36 @@ def _linear_axis(x, axis, n_in, n_out, scale, align_corners, dt):
                  fnp.asarray((1 - lam).astype(dt).reshape(shape)))
     hi = lax.mul(fnp.take(x, fnp.asarray(i1), axis=axis), fnp.asarray(lam.reshape(shape)))
     return lax.add(lo, hi)
+
+
+def _cubic_axis(x, axis, n_in, n_out, scale, align_corners, dt):
+    """Cubic convolution (a = -0.75) along `axis` over four border-clamped taps, at PyTorch's
+    source positions (not clamped at 0, unlike linear)."""
+    i = np.arange(n_out).astype(dt)
+    if align_corners:
+        src = (dt.type(n_in - 1) / dt.type(n_out - 1) if n_out > 1 else dt.type(0)) * i
+    else:
+        s = dt.type(1.0 / scale) if scale is not None and scale > 0 else \
+            dt.type(n_in) / dt.type(n_out)
+        src = s * (i + dt.type(0.5)) - dt.type(0.5)
+    i0 = np.floor(src)
+    t = (src - i0).astype(dt)
+    a = dt.type(-0.75)
+
+    def near(d):        # the kernel at distance d <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):         # the kernel at distance 1 < d < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    shape = (n_out,) + (1,) * (len(shape_of(x)) - axis - 1)
+    out = None
+    for k, w in enumerate(weights):
+        idx = np.clip(i0.astype(np.int64) - 1 + k, 0, n_in - 1)
+        term = lax.mul(fnp.take(x, fnp.asarray(idx), axis=axis),
+                       fnp.asarray(w.astype(dt).reshape(shape)))
+        out = term if out is None else lax.add(out, term)
+    return out
 
 
 class _MaxPoolNd(Module):
@@ -695,7 +731,7 @@ class Upsample(Module):
 
     def __call__(self, x, *, key=None):
         return interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
-                             recompute_scale_factor=self.recompute_scale_factor)
+                           recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self):
         info = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else \
