@@ -245,12 +245,16 @@ def test_interpolate(nd, data):
             kw["recompute_scale_factor"] = data.draw(st.booleans())
     if mode in ("linear", "bilinear", "bicubic", "trilinear"):
         kw["align_corners"] = data.draw(st.booleans())
+    if mode in ("bilinear", "bicubic") and data.draw(st.booleans()):
+        kw["antialias"] = True
     x = randn(data, size)
     out = TF.interpolate(torch.from_numpy(x), **kw).shape[2:]
+    # torch's antialiased kernel repeats the first output row when the output width is 1
+    assume(not (kw.get("antialias") and out[-1] == 1 and out[0] > 1))
     # torch's backward (not its forward) takes an axis that keeps its size as a copy there
     torch_bwd_wrong = "scale_factor" in kw and not kw.get("recompute_scale_factor") and \
         kw["scale_factor"] != 1.0 and any(o == s for o, s in zip(out, size[2:])) and \
-        (mode == "bicubic" or mode == "nearest" and nd != 2)
+        (mode == "bicubic" and not kw.get("antialias") or mode == "nearest" and nd != 2)
     compare(lambda x: F.interpolate(x, **kw), lambda x: TF.interpolate(x, **kw), [x],
             grad=[] if torch_bwd_wrong else [0])
 
@@ -570,4 +574,22 @@ def test_bicubic(kw):
                                atol=1e-14)
     np.testing.assert_allclose(np.asarray(ft.vmap(f)(fnp.asarray(x[:, None]))[:, 0]), want,
                                rtol=1e-12, atol=1e-14)
+    ft.test_util.check_grads(f, (fnp.asarray(x),), order=1, modes=("rev",))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("kw", [dict(size=(2, 9), align_corners=False),
+                                dict(scale_factor=0.4, align_corners=True),
+                                dict(scale_factor=(0.3, 1.7), align_corners=False)])
+def test_antialias(mode, kw):
+    """antialias=True was refused; it now matches torch (filter stretched when downscaling,
+    normalized weights), with float64 derivatives checked by finite differences."""
+    x = np.random.default_rng(0).standard_normal((2, 2, 8, 7))
+    want = TF.interpolate(torch.from_numpy(x), mode=mode, antialias=True, **kw).numpy()
+
+    def f(x):
+        return F.interpolate(x, mode=mode, antialias=True, **kw)
+    np.testing.assert_allclose(np.asarray(f(fnp.asarray(x))), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(ft.jit(f)(fnp.asarray(x))), want, rtol=1e-12,
+                               atol=1e-14)
     ft.test_util.check_grads(f, (fnp.asarray(x),), order=1, modes=("rev",))

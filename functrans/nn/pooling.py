@@ -404,7 +404,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     (PyTorch's legacy rounding: source index floor(i * in / out), or floor(i / scale_factor)
     when a scale factor is given and `recompute_scale_factor` is not true), "nearest-exact",
     "linear" (3-d input), "bilinear" and "bicubic" (4-d; cubic convolution with a = -0.75 and
-    border-clamped taps), "trilinear" (5-d), with `align_corners`, and
+    border-clamped taps; `antialias=True` widens the filter by the downscaling factor and
+    normalizes its weights, with a = -0.5 for bicubic), "trilinear" (5-d), with
+    `align_corners`, and
     "area" (adaptive average pooling). Index and weight arithmetic follows PyTorch's CPU
     kernels, in the input's precision.
     """
@@ -424,8 +426,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     else:
         raise ValueError(f"interpolate: mode {mode!r} is not supported; use 'nearest', "
                          "'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or 'area'")
-    if antialias:
-        raise ValueError("interpolate: antialias=True is not supported")
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"interpolate: antialias=True needs mode 'bilinear' or 'bicubic', "
+                         f"got {mode!r}")
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     spatial = shape[2:]
@@ -449,7 +452,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         return x
     dt = np.dtype(dtype_of(x))
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, out, scales)):
-        if mode == "bicubic":
+        if antialias:
+            x = _antialias_axis(x, 2 + axis, n_in, n_out, scale, bool(align_corners),
+                                mode == "bicubic", dt)
+        elif mode == "bicubic":
             x = _cubic_axis(x, 2 + axis, n_in, n_out, scale, bool(align_corners), dt)
         elif mode in _LINEAR_MODES:
             x = _linear_axis(x, 2 + axis, n_in, n_out, scale, bool(align_corners), dt)
@@ -530,6 +536,32 @@ def _cubic_axis(x, axis, n_in, n_out, scale, align_corners, dt):
                        fnp.asarray(w.astype(dt).reshape(shape)))
         out = term if out is None else lax.add(out, term)
     return out
+
+
+def _antialias_axis(x, axis, n_in, n_out, scale, align_corners, cubic, dt):
+    """Antialiased linear or cubic (a = -0.5) resampling along `axis`: a (n_out, n_in) matrix
+    of the filter, stretched by the downscaling factor and normalized per output."""
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale is not None and scale > 0 else n_in / n_out
+    support = (2.0 if cubic else 1.0) * max(s, 1.0)
+    center = s * (np.arange(n_out) + 0.5)
+    lo = np.maximum((center - support + 0.5).astype(np.int64), 0)
+    hi = np.minimum((center + support + 0.5).astype(np.int64), n_in)
+    j = np.arange(n_in)
+    d = np.abs((j[None, :] - center[:, None] + 0.5) / max(s, 1.0))
+    if cubic:
+        a = -0.5
+        w = np.where(d < 1, ((a + 2) * d - (a + 3)) * d * d + 1,
+                     np.where(d < 2, (((d - 5) * d + 8) * d - 4) * a, 0.0))
+    else:
+        w = np.maximum(1 - d, 0.0)
+    w = np.where((j[None, :] >= lo[:, None]) & (j[None, :] < hi[:, None]), w, 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, 1.0), w).astype(dt)
+    out = fnp.tensordot(x, fnp.asarray(w.T), axes=([axis], [0]))
+    return fnp.moveaxis(out, -1, axis)
 
 
 class _MaxPoolNd(Module):
