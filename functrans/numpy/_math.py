@@ -313,7 +313,8 @@ def heaviside(x1, x2, /):
     check_rank_promotion("heaviside", a, b)
     _refuse_complex("heaviside", a, b)
     a = asarray(a, dtype=dt)      # the steps are a's dtype (Python scalars stay weak)
-    return where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
+    step = where(less(a, 0), lax.full_like(a, 0), where(greater(a, 0), lax.full_like(a, 1), b))
+    return where(isnan(a), a, step)       # a NaN x1 stays NaN, as NumPy and JAX
 
 
 def fmax(x1, x2):
@@ -459,7 +460,15 @@ def ldexp(x1, x2, /):
     check_rank_promotion("ldexp", x, e)
     if dtypes.is_inexact(dtype_of(e)):
         raise TypeError(f"ldexp: the exponent must be an integer, got {dtype_of(e)}")
-    return multiply(x, lax.exp2(lax.convert_element_type(e, dtype_of(x))))
+    # in three steps of at most a third of the exponent range each, so that 2**x2 never
+    # overflows alone (0 * 2**1024 was NaN, 1e-300 * 2**1100 inf)
+    info = np.finfo(dtype_of(x))
+    bound = info.maxexp - info.minexp + info.nmant
+    e = lax.convert_element_type(lax.clamp(-bound, e, bound), info.dtype)
+    third = lax.trunc(lax.div(e, 3.0))
+    for step in (third, third, lax.sub(e, lax.mul(third, 2.0))):
+        x = multiply(x, lax.exp2(step))
+    return x
 
 
 def frexp(x, /):

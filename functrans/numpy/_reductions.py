@@ -512,6 +512,8 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
         weight = lax.convert_element_type(frac, dt)
         out = lax.select(lax.ge(frac, 0.5), lax.sub(above, lax.mul(diff, lax.sub(1.0, weight))),
                          lax.add(below, lax.mul(diff, weight)))
+        # between two equal infinities: that infinity (their difference is NaN)
+        out = lax.select(lax.bitwise_and(lax.eq(below, above), lax.isinf(below)), below, out)
     if ignore_nan:
         undefined = lax.eq(count, 0)
     elif n:                         # NaNs sort last: a slice with one has its quantiles NaN
