@@ -46,6 +46,17 @@ def test_products_of_empty_axes_differentiate(shape, axes):
         assert grad(x).shape == shape
 
 
+@pytest.mark.parametrize("shape", [(0, 0, 0), (0, 3, 2), (2, 0, 3), (2, 3, 0)])
+def test_sums_over_leading_and_trailing_axes_of_empty_arrays(shape):
+    """The two-step sum over leading and trailing axes (keeping the middle one) reshaped an
+    empty partial result with -1 and raised (found by helper-98's NumPy fuzz)."""
+    x = np.zeros(shape)
+    expected = x.sum(axis=(0, 2))
+    for f in (lambda a: lax.reduce_sum(a, (0, 2)), ft.jit(lambda a: lax.reduce_sum(a, (0, 2)))):
+        np.testing.assert_array_equal(np.asarray(f(x)), expected)
+    assert float(fnp.einsum("acb,c->", fnp.zeros(shape), fnp.zeros(shape[1]))) == 0.0
+
+
 def test_reduce_prod_hessian_with_two_zeros():
     x = fnp.asarray(np.array([0.0, 0.0, 3.0]))
     h = ft.hessian(lambda x: lax.reduce_prod(x))(x)

@@ -61,7 +61,7 @@ def two_step(ufunc, x, plan, out_shape, dtype=None, out=None):
     """The reduction `plan` (from `two_step_plan`) of `x` with `ufunc`, shaped `out_shape`."""
     squeezed, lead, kept = plan
     part = ufunc.reduce(x.reshape(squeezed), axis=lead, dtype=dtype)
-    part = part.reshape(kept + (-1,))
+    part = part.reshape(kept + (math.prod(squeezed[len(lead) + len(kept):]),))
     if out is None:
         return ufunc.reduce(part, axis=len(kept), dtype=dtype).reshape(out_shape)
     ufunc.reduce(part, axis=len(kept), dtype=dtype, out=out.reshape(kept))
