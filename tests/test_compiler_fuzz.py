@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 
 import functrans as ft
 import functrans.numpy as fnp
+from fuzzing import fuzz_settings
 
 
 def _unary(m):
@@ -189,7 +190,7 @@ def _inputs(shapes, dtype, seed):
     return [rng.standard_normal(s).astype(dtype) for s in shapes]
 
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = fuzz_settings(60)
 
 
 @FUZZ

@@ -5,14 +5,15 @@ gradient of a read (a scatter-add of the cotangent, NumPy's `np.add.at`)."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import functrans as ft
 import functrans.numpy as fnp
+from fuzzing import fuzz_settings
 
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5)
-FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = fuzz_settings(80)
 
 
 @st.composite

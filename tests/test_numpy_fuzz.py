@@ -10,15 +10,16 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import assume, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import functrans as ft
 import functrans.numpy as fnp
+from fuzzing import fuzz_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = fuzz_settings(25)
 
 EDGE_FLOATS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e10, -1e10, 1e-300, 5e-324, 1e300,
                -1e300, np.inf, -np.inf, np.nan]

@@ -8,10 +8,11 @@ import inspect
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 
 import functrans as ft
 import functrans.numpy as fnp
+from fuzzing import fuzz_settings
 
 torch = pytest.importorskip("torch")
 
@@ -95,7 +96,7 @@ def _torch_run(name, kwargs, params, grads):
     return trajectory
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@fuzz_settings(40)
 @given(configurations(), st.booleans(), st.integers(0, 2 ** 16))
 def test_trajectories_equal_torch(config, jitted, seed):
     name, ours, kwargs = config

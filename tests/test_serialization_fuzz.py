@@ -6,13 +6,14 @@ with their dtypes and types."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import functrans as ft
 import functrans.numpy as fnp
 from functrans.tree_util import (keystr, tree_flatten_with_path, tree_leaves,
                                  tree_structure)
+from fuzzing import fuzz_settings
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64", "complex64", "complex128", "bfloat16"]
@@ -56,7 +57,7 @@ def _same_leaf(a, b):
         assert a == b or (a != a and b != b)        # NaN equals NaN here
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@fuzz_settings(60)
 @given(TREES)
 def test_random_trees_round_trip(tmp_path_factory, tree):
     path = tmp_path_factory.mktemp("fuzz") / "tree.ftz"

@@ -1,25 +1,24 @@
 """Property-based parity of functrans.nn.functional against PyTorch in float64: hypothesis
 draws random valid configurations (stride, padding, dilation, groups, modes, reductions, ...)
 and inputs; forward values and the gradients of input and weights are compared with torch's.
-Skipped without torch. Raise FUZZ_EXAMPLES for a longer local run.
+Skipped without torch. HYPOTHESIS_PROFILE=thorough draws 8 times as many examples.
 """
 import math
-import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import functrans as ft
 import functrans.numpy as fnp
 import functrans.nn.functional as F
+from fuzzing import fuzz_settings
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "3")), deadline=None,
-                derandomize=True, suppress_health_check=list(HealthCheck))
+FUZZ = fuzz_settings(3, derandomize=True)
 
 
 def compare(ours, theirs, arrays, grad=None, rtol=1e-9, atol=1e-10):

@@ -7,10 +7,11 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from hypothesis import given, settings, strategies as st, HealthCheck
+from hypothesis import given, strategies as st
 
 import functrans as ft
 import functrans.numpy as fnp
+from fuzzing import fuzz_settings
 from test_compiler_fuzz import programs, _program, _inputs
 
 TRANSFORMS = ("jit", "vmap", "vmap_last", "grad", "jvp", "checkpoint", "jacfwd", "jacrev",
@@ -70,7 +71,7 @@ def _wrap(lib, m, name, fn, depth):
     raise AssertionError(name)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@fuzz_settings(15)
 @given(programs(max_steps=5), st.lists(st.sampled_from(TRANSFORMS), min_size=1, max_size=3),
        st.integers(0, 2 ** 16))
 def test_transform_stacks_equal_jax(jax_x64, program, transforms, seed):
