@@ -584,6 +584,20 @@ def test_median_between_equal_infinities():
     assert float(fnp.percentile(np.array([np.inf, np.inf]), 50)) == np.inf     # as JAX
 
 
+def test_quantiles_towards_an_infinite_end():
+    # median([0, inf]) was NaN (the interpolation from the nearer end took inf - inf); now
+    # the infinity, as NumPy's median and JAX's quantiles, and the element itself at a knot
+    inf = np.inf
+    for x in ([0.0, inf], [-inf, 1.0], [1.0, 2.0, inf, inf], [-inf, -inf, 3.0]):
+        x = np.array(x)
+        np.testing.assert_array_equal(fnp.median(x), np.median(x))
+        np.testing.assert_array_equal(ft.jit(fnp.median)(x), np.median(x))
+    x = np.array([1.0, inf])
+    np.testing.assert_array_equal(fnp.quantile(x, np.array([0.0, 0.3, 0.7, 1.0])),
+                                  [1.0, inf, inf, inf])
+    assert np.isnan(float(fnp.quantile(np.array([-inf, inf]), 0.5)))
+
+
 def test_ldexp_beyond_one_power_of_two():
     # ldexp(0, 1024) was NaN (0 * inf) and ldexp(1e-300, 1100) inf: 2**x2 overflowed alone
     x = np.array([0.0, 1e-300, 5e-324, 1.0, 1e308, -3.0])

@@ -512,8 +512,11 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan, weights=None):
         weight = lax.convert_element_type(frac, dt)
         out = lax.select(lax.ge(frac, 0.5), lax.sub(above, lax.mul(diff, lax.sub(1.0, weight))),
                          lax.add(below, lax.mul(diff, weight)))
-        # between two equal infinities: that infinity (their difference is NaN)
-        out = lax.select(lax.bitwise_and(lax.eq(below, above), lax.isinf(below)), below, out)
+        # at a knot the element itself; towards an infinite end that infinity (their
+        # difference is infinite or NaN; opposite infinities give NaN)
+        out = lax.select(lax.eq(frac, 0.0), below, out)
+        out = lax.select(lax.bitwise_and(lax.bitwise_or(lax.isinf(below), lax.isinf(above)),
+                                         lax.gt(frac, 0.0)), lax.add(below, above), out)
     if ignore_nan:
         undefined = lax.eq(count, 0)
     elif n:                         # NaNs sort last: a slice with one has its quantiles NaN
