@@ -17,6 +17,7 @@ from ..primitives._util import shape_of, dtype_of
 from ..primitives.windowed import (reduce_window_max, reduce_window_max_argmax_p,
                                    reduce_window_sum)
 from ._utils import as_floating, ntuple
+from .sampling import cubic_far, cubic_near
 from .module import Module, field
 
 __all__ = ['max_pool1d', 'max_pool2d', 'max_pool3d', 'max_unpool1d', 'max_unpool2d',
@@ -520,14 +521,9 @@ def _cubic_axis(x, axis, n_in, n_out, scale, align_corners, dt):
         src = s * (i + dt.type(0.5)) - dt.type(0.5)
     i0 = np.floor(src)
     t = (src - i0).astype(dt)
-    a = dt.type(-0.75)
-
-    def near(d):        # the kernel at distance d <= 1
-        return ((a + 2) * d - (a + 3)) * d * d + 1
-
-    def far(d):         # the kernel at distance 1 < d < 2
-        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    a = -0.75
+    weights = (cubic_far(t + 1, a), cubic_near(t, a), cubic_near(1 - t, a),
+               cubic_far(2 - t, a))
     shape = (n_out,) + (1,) * (len(shape_of(x)) - axis - 1)
     out = None
     for k, w in enumerate(weights):

@@ -567,7 +567,7 @@ def asgd(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
 
     def update(grads, state, params=None):
         require_params(params, "asgd")
-        t = step_number(state.count) - 1.0
+        t = lax.convert_element_type(state.count, np.float64)    # steps taken
         lr_t = rate(fnp.maximum(state.count - 1, 0))
         eta = lr_t / (1.0 + lambd * lr_t * t) ** alpha
         mu = 1.0 / fnp.maximum(1.0, t - t0)
